@@ -1,0 +1,84 @@
+"""Calls and their provider-neutral, append-only events."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, IdMixin, StampMixin, utcnow
+from .customers import _enum
+
+
+class CallDirection(enum.StrEnum):
+    INBOUND = "Inbound"
+    OUTBOUND = "Outbound"
+
+
+class CallState(enum.StrEnum):
+    RINGING = "Ringing"
+    QUEUED = "Queued"
+    TALKING = "Talking"
+    HELD = "Held"
+    ENDED = "Ended"
+
+
+class CallClass(enum.StrEnum):
+    """ServiceTitan's call classification."""
+
+    BOOKED = "Booked"
+    UNBOOKED = "Unbooked"
+    ABANDONED = "Abandoned"
+    EXCUSED = "Excused"
+    NOT_LEAD = "NotLead"
+
+
+class Call(IdMixin, StampMixin, Base):
+    __tablename__ = "calls"
+    provider: Mapped[str] = mapped_column(String(20), default="twilio")
+    provider_call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection, "call_direction"),
+                                                     default=CallDirection.INBOUND)
+    from_number: Mapped[str] = mapped_column(String(32), default="")
+    to_number: Mapped[str] = mapped_column(String(32), default="")
+    tracking_number_id: Mapped[str | None] = mapped_column(ForeignKey("tracking_numbers.id"), default=None)
+    campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"), default=None)
+    unknown_campaign: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[CallState] = mapped_column(_enum(CallState, "call_state"), default=CallState.RINGING)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str] = mapped_column(String(40), default="")
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None, index=True)
+    location_id: Mapped[str | None] = mapped_column(ForeignKey("locations.id"), default=None)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    call_reason_id: Mapped[str | None] = mapped_column(ForeignKey("call_reasons.id"), default=None)
+    classification: Mapped[CallClass | None] = mapped_column(_enum(CallClass, "call_class"), default=None)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+    excuse_memo: Mapped[str] = mapped_column(String(500), default="")
+    recording_url: Mapped[str] = mapped_column(String(500), default="")
+    recording_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+
+    events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.occurred_at")
+
+    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+
+
+class CallEvent(IdMixin, Base):
+    """Append-only; ``provider_key`` makes a duplicated callback a no-op."""
+
+    __tablename__ = "call_events"
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    provider_key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    call: Mapped[Call] = relationship(back_populates="events")

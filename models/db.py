@@ -1,0 +1,148 @@
+"""Opening databases: the console's SQLite cache (pragmas, migrations, clear errors) and the
+server's SQLite or PostgreSQL store."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD_REVISION = "0001_initial"
+
+
+class CacheError(RuntimeError):
+    """The cache file can't be used; ``message`` and ``advice`` are for the CSR."""
+
+    def __init__(self, path: Path | str, kind: str, message: str, advice: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.kind, self.message, self.advice = Path(path), kind, message, advice
+
+
+def sqlite_pragmas(dbapi_conn: sqlite3.Connection, *, read_only: bool = False) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 3000")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA cache_size = -16000")     # 16 MB page cache per connection
+    cur.execute("PRAGMA temp_store = MEMORY")
+    if not read_only:
+        # WAL lets the search worker read while the UI thread writes; FULL makes every commit
+        # (and so every outbox row) durable before the CSR is told "Saved on this PC".
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+    cur.close()
+
+
+def classify_sqlite_error(path: Path | str, exc: BaseException) -> CacheError:
+    """Turn a low-level SQLite failure into what a CSR (or the office IT person) should do."""
+    msg = str(getattr(exc, "orig", exc) or exc).lower()
+    if "locked" in msg or "busy" in msg:
+        return CacheError(path, "locked", "The customer cache is in use by another program.",
+                          "Close the other CSR Console window (or any tool that has the file open) "
+                          "and try again.")
+    if "readonly" in msg or "read-only" in msg or "permission" in msg or "unable to open" in msg:
+        return CacheError(path, "readonly", "The customer cache can't be written.",
+                          "Check that your Windows/Linux account may write to this folder and that "
+                          "the disk isn't full or read-only, then start the console again.")
+    if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+        return CacheError(path, "corrupt", "The customer cache file is damaged.",
+                          "Quit, then move the file aside (keep it: changes not yet sent are inside "
+                          "and support can recover them) and start again; the console will rebuild "
+                          "the cache.")
+    return CacheError(path, "other", f"The customer cache could not be opened ({msg}).",
+                      "Restart the console; if it keeps happening, call support with this message.")
+
+
+@dataclass
+class Cache:
+    """An open local cache: an engine for the domain services and the file's path."""
+
+    path: Path
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def raw_connection(self, *, read_only: bool = True) -> sqlite3.Connection:
+        """A plain sqlite3 connection for a worker thread (search) — one per thread."""
+        uri = f"file:{self.path}?mode={'ro' if read_only else 'rw'}"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        sqlite_pragmas(conn, read_only=True)
+        return conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def make_sqlite_engine(path: Path | str) -> Engine:
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        sqlite_pragmas(dbapi_conn)
+
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        has = conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'alembic_version'")
+                           if engine.dialect.name == "sqlite" else
+                           text("SELECT to_regclass('alembic_version')")).scalar()
+        if not has:
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head with alembic (skipped cheaply when already there)."""
+    if current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_cache(path: Path | str) -> Cache:
+    """Open (creating if needed) and migrate the cache; raise CacheError with advice on failure."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+            if head and not head.startswith(b"SQLite format 3"):
+                raise CacheError(path, "corrupt", "The customer cache file is damaged.",
+                                 classify_sqlite_error(path, Exception("not a database")).advice)
+        engine = make_sqlite_engine(path)
+        migrate(engine)
+        with engine.begin() as conn:
+            # Cheap probe: a write transaction fails now (locked / read-only) rather than mid-booking.
+            conn.execute(text("CREATE TABLE IF NOT EXISTS _probe (x INTEGER)"))
+            conn.execute(text("DROP TABLE _probe"))
+    except CacheError:
+        raise
+    except (OperationalError, SADatabaseError, sqlite3.Error, OSError) as exc:
+        raise classify_sqlite_error(path, exc) from exc
+    return Cache(path=path, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def open_server_db(url: str) -> Engine:
+    """The server's store: a SQLite path/URL or a postgresql:// URL, migrated to head."""
+    if "://" not in url:
+        engine = make_sqlite_engine(url)
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        engine = create_engine(url)
+    migrate(engine)
+    return engine

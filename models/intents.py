@@ -1,0 +1,279 @@
+"""Intents: every write is a named mutation with JSON arguments.
+
+A handler checks the arguments and applies them to a session; it returns the customer ids whose
+search documents must be rebuilt. The console applies intents to its cache and queues them in the
+outbox; the server (a later issue) will apply the very same handlers authoritatively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .address import address_key
+from .base import ID_LEN, new_id
+from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note, TagType
+from .phone import parse_phone
+from .validation import (
+    Report,
+    ValidationFailed,
+    check_contact,
+    check_customer,
+    check_location,
+    max_length,
+)
+
+CUSTOMER_FIELDS = ("name", "type", "street", "unit", "city", "state", "zip", "country", "do_not_service",
+                   "do_not_service_reason", "do_not_mail")
+LOCATION_FIELDS = ("name", "street", "unit", "city", "state", "zip", "country", "access_notes",
+                   "latitude", "longitude")
+CONTACT_FIELDS = ("kind", "value", "memo", "notifications", "do_not_text")
+
+
+@dataclass
+class Applied:
+    """What a handler did: the record it is about and the customers to re-index."""
+
+    entity: str
+    entity_id: str
+    customers: list[str]
+    warnings: dict[str, str]
+
+
+Handler = Callable[[Session, dict[str, Any]], Applied]
+HANDLERS: dict[str, Handler] = {}
+
+
+def intent(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+    return register
+
+
+def _id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > ID_LEN:
+        raise ValidationFailed({what: f"Missing or malformed {what.replace('_', ' ')}."})
+    return value
+
+
+def _pick(values: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    unknown = set(values) - set(allowed) - {"id", "customer_id", "location_id"}
+    if unknown:
+        raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
+    out = {k: v for k, v in values.items() if k in allowed}
+    for k, v in out.items():
+        if isinstance(v, str):
+            out[k] = v.strip()
+    return out
+
+
+def _get(session: Session, model: type, ident: str, label: str) -> Any:
+    row = session.get(model, ident)
+    if row is None:
+        raise ValidationFailed({"id": f"That {label} no longer exists on this PC."})
+    return row
+
+
+def _contact(session: Session, customer_id: str, location_id: str | None, raw: dict[str, Any]) -> ContactMethod:
+    values, report = check_contact(_pick(raw, CONTACT_FIELDS))
+    report.raise_if_errors()
+    kind = ContactKind(values["kind"])
+    cm = ContactMethod(id=_id(raw.get("id") or new_id(), "contact_id"), customer_id=customer_id,
+                       location_id=location_id, kind=kind, value=values["value"],
+                       memo=values.get("memo", ""), notifications=bool(values.get("notifications", True)),
+                       do_not_text=bool(values.get("do_not_text", False)))
+    _set_phone_keys(cm)
+    session.add(cm)
+    return cm
+
+
+def _set_phone_keys(cm: ContactMethod) -> None:
+    if ContactKind(cm.kind).is_phone:
+        digits = parse_phone(cm.value).digits
+        cm.digits, cm.digits_rev = digits, digits[::-1]
+    else:
+        cm.digits = cm.digits_rev = ""
+
+
+def _tags(session: Session, names: list[Any]) -> list[TagType]:
+    out = []
+    for raw in names or []:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if len(name) > (max_length(TagType, "name") or 60):
+            raise ValidationFailed({"tags": f"The tag '{name[:20]}…' is too long."})
+        tag = session.scalar(select(TagType).where(TagType.name == name))
+        if tag is None:
+            tag = TagType(id=new_id(), name=name)
+            session.add(tag)
+        out.append(tag)
+    return out
+
+
+def _location(session: Session, customer_id: str, raw: dict[str, Any]) -> tuple[Location, Report]:
+    values = _pick(raw, LOCATION_FIELDS)
+    report = check_location(values, new=True)
+    report.raise_if_errors()
+    loc = Location(id=_id(raw.get("id") or new_id(), "location_id"), customer_id=customer_id, **values)
+    loc.address_key = address_key(loc.street, loc.unit, loc.zip)
+    session.add(loc)
+    for c in raw.get("contacts") or []:
+        _contact(session, customer_id, loc.id, c)
+    return loc, report
+
+
+@intent("create_customer")
+def create_customer(session: Session, args: dict[str, Any]) -> Applied:
+    """{customer: {...}, locations: [{...}], contacts: [{...}], tags: [...], note: str}"""
+    raw = args.get("customer") or {}
+    values = _pick(raw, CUSTOMER_FIELDS)
+    values.setdefault("type", CustomerType.RESIDENTIAL.value)
+    report = check_customer(values, new=True)
+    contacts = args.get("contacts") or []
+    errors = dict(report.errors)
+    phones = [c for c in contacts if c.get("kind") != ContactKind.EMAIL.value]
+    if not phones:
+        errors.setdefault("phone", "Add at least one phone number.")
+    for i, c in enumerate(contacts):
+        _, crep = check_contact(c)
+        for k, v in crep.errors.items():
+            errors.setdefault(f"contacts.{i}.{k}", v)
+    if errors:
+        raise ValidationFailed(errors)
+    cid = _id(raw.get("id") or new_id(), "customer_id")
+    if session.get(Customer, cid) is not None:
+        raise ValidationFailed({"id": "This customer was already saved."})
+    customer = Customer(id=cid, **values)
+    customer.tags = _tags(session, args.get("tags") or [])
+    session.add(customer)
+    session.flush()
+    warnings = dict(report.warnings)
+    for loc in args.get("locations") or []:
+        _, lrep = _location(session, cid, loc)
+        warnings.update({f"location.{k}": v for k, v in lrep.warnings.items()})
+    for c in contacts:
+        _contact(session, cid, None, c)
+    note = (args.get("note") or "").strip()
+    if note:
+        session.add(Note(id=new_id(), customer_id=cid, text=note, author=args.get("actor", "")))
+    return Applied("customer", cid, [cid], warnings)
+
+
+def _apply_changes(row: Any, changes: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``changes`` is {field: [old, new]}; the old value is kept for the server's three-way merge."""
+    if not isinstance(changes, dict) or not changes:
+        raise ValidationFailed({"changes": "Nothing to change."})
+    new_values: dict[str, Any] = {}
+    for key, pair in changes.items():
+        if key not in allowed:
+            raise ValidationFailed({key: f"Unknown field '{key}'."})
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValidationFailed({key: "A change must carry the old and the new value."})
+        new = pair[1].strip() if isinstance(pair[1], str) else pair[1]
+        new_values[key] = new
+    return new_values
+
+
+@intent("update_customer")
+def update_customer(session: Session, args: dict[str, Any]) -> Applied:
+    customer = _get(session, Customer, _id(args.get("customer_id"), "customer_id"), "customer")
+    values = _apply_changes(customer, args.get("changes"), CUSTOMER_FIELDS)
+    merged = {k: getattr(customer, k) for k in ("street", "city", "state", "zip")} | values
+    report = check_customer(merged if set(values) & {"street", "city", "state", "zip"} else values, new=False)
+    if "name" in values and not values["name"]:
+        report.errors["name"] = "Enter the customer's name."
+    report.raise_if_errors()
+    for k, v in values.items():
+        setattr(customer, k, v)
+    if "tags" in args:
+        customer.tags = _tags(session, args["tags"])
+    return Applied("customer", customer.id, [customer.id], report.warnings)
+
+
+@intent("set_customer_tags")
+def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
+    customer = _get(session, Customer, _id(args.get("customer_id"), "customer_id"), "customer")
+    customer.tags = _tags(session, list(args.get("tags") or []))
+    return Applied("customer", customer.id, [customer.id], {})
+
+
+@intent("add_location")
+def add_location(session: Session, args: dict[str, Any]) -> Applied:
+    raw = args.get("location") or {}
+    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    if raw.get("id") and session.get(Location, raw["id"]) is not None:
+        raise ValidationFailed({"id": "This location was already saved."})
+    loc, report = _location(session, customer.id, raw)
+    return Applied("location", loc.id, [customer.id], report.warnings)
+
+
+@intent("update_location")
+def update_location(session: Session, args: dict[str, Any]) -> Applied:
+    loc = _get(session, Location, _id(args.get("location_id"), "location_id"), "location")
+    values = _apply_changes(loc, args.get("changes"), LOCATION_FIELDS)
+    merged = {k: getattr(loc, k) for k in ("street", "city", "state", "zip")} | values
+    report = check_location(merged, new=False)
+    report.raise_if_errors()
+    for k, v in values.items():
+        setattr(loc, k, v)
+    loc.address_key = address_key(loc.street, loc.unit, loc.zip)
+    return Applied("location", loc.id, [loc.customer_id], report.warnings)
+
+
+@intent("add_contact")
+def add_contact(session: Session, args: dict[str, Any]) -> Applied:
+    raw = dict(args.get("contact") or {})
+    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    location_id = raw.get("location_id")
+    if location_id:
+        loc = _get(session, Location, _id(location_id, "location_id"), "location")
+        if loc.customer_id != customer.id:
+            raise ValidationFailed({"location_id": "That location belongs to another customer."})
+    if raw.get("id") and session.get(ContactMethod, raw["id"]) is not None:
+        raise ValidationFailed({"id": "This contact was already saved."})
+    cm = _contact(session, customer.id, location_id, raw)
+    return Applied("contact", cm.id, [customer.id], {})
+
+
+@intent("update_contact")
+def update_contact(session: Session, args: dict[str, Any]) -> Applied:
+    cm = _get(session, ContactMethod, _id(args.get("contact_id"), "contact_id"), "contact")
+    values = _apply_changes(cm, args.get("changes"), CONTACT_FIELDS)
+    merged = {k: getattr(cm, k) for k in CONTACT_FIELDS} | values
+    merged["kind"] = ContactKind(merged["kind"]).value
+    normalized, report = check_contact(merged)
+    report.raise_if_errors()
+    for k in values:
+        setattr(cm, k, normalized[k] if k == "value" else values[k])
+    _set_phone_keys(cm)
+    return Applied("contact", cm.id, [cm.customer_id], {})
+
+
+@intent("remove_contact")
+def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
+    cm = _get(session, ContactMethod, _id(args.get("contact_id"), "contact_id"), "contact")
+    customer_id = cm.customer_id
+    session.delete(cm)
+    return Applied("contact", cm.id, [customer_id], {})
+
+
+@intent("add_note")
+def add_note(session: Session, args: dict[str, Any]) -> Applied:
+    raw = args.get("note") or {}
+    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    text = (raw.get("text") or "").strip()
+    if not text:
+        raise ValidationFailed({"text": "The note is empty."})
+    if len(text) > 5000:
+        raise ValidationFailed({"text": "The note is too long (at most 5,000 characters)."})
+    note = Note(id=_id(raw.get("id") or new_id(), "note_id"), customer_id=customer.id,
+                location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
+                author=str(args.get("actor", ""))[:60])
+    session.add(note)
+    return Applied("note", note.id, [customer.id], {})

@@ -1,0 +1,47 @@
+"""The local write journal: the outbox of intents waiting for the server, the per-client
+sequence, and the audit trail every applied intent leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import ID_LEN, Base, utcnow
+
+
+class ClientState(Base):
+    """One row per console install: its id and the next outbox sequence number."""
+
+    __tablename__ = "client_state"
+    client_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEntry(Base):
+    """An intent applied to the cache and not yet confirmed by the server."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("client_state.client_id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    mutation_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    args: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("client_id", "seq", name="uq_outbox_client_seq"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(60), default="")
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    mutation_id: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

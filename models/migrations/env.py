@@ -1,0 +1,31 @@
+"""Alembic environment: runs on the connection handed in by models.db.migrate, or on the URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from models.schema import metadata
+
+config = context.config
+
+
+def _run(connection) -> None:  # noqa: ANN001
+    context.configure(connection=connection, target_metadata=metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+                      literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    conn = config.attributes.get("connection")
+    if conn is not None:
+        _run(conn)
+    else:
+        with create_engine(config.get_main_option("sqlalchemy.url")).begin() as c:
+            _run(c)

@@ -1,0 +1,8 @@
+"""Imports every table so ``Base.metadata`` is complete (alembic and tests use this module)."""
+
+from __future__ import annotations
+
+from . import calls, customers, jobs, journal, setup  # noqa: F401
+from .base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,76 @@
+"""The local write path: apply an intent to the cache and queue it in the outbox, atomically."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import search_index
+from .base import new_id
+from .intents import HANDLERS, Applied
+from .journal import AuditEntry, ClientState, OutboxEntry
+from .validation import ValidationFailed
+
+
+@dataclass
+class WriteResult:
+    mutation_id: str
+    seq: int
+    applied: Applied
+
+
+def client_id(session: Session) -> str:
+    """This console's id, minted on first use and kept in the cache."""
+    cid = session.scalar(select(ClientState.client_id).limit(1))
+    if cid is None:
+        cid = new_id()
+        session.add(ClientState(client_id=cid, next_seq=1))
+        session.flush()
+    return cid
+
+
+class LocalWriter:
+    """Runs intents against the local cache. The cache change, the search index, the audit row and
+    the outbox row commit together or not at all."""
+
+    def __init__(self, sessions: sessionmaker[Session], actor: str = "") -> None:
+        self.sessions = sessions
+        self.actor = actor
+
+    def execute(self, name: str, args: dict[str, Any]) -> WriteResult:
+        handler = HANDLERS.get(name)
+        if handler is None:
+            raise ValidationFailed({"intent": f"Unknown action '{name}'."})
+        args = copy.deepcopy(args)
+        with self.sessions.begin() as session:
+            applied = handler(session, args)
+            session.flush()
+            search_index.refresh(_executor(session), applied.customers)
+            cid = client_id(session)
+            # Read-and-bump inside this transaction: SQLite's write lock makes it race-free.
+            seq = session.execute(update(ClientState).where(ClientState.client_id == cid)
+                                  .values(next_seq=ClientState.next_seq + 1)
+                                  .returning(ClientState.next_seq)).scalar_one() - 1
+            mutation_id = new_id()
+            session.add(OutboxEntry(client_id=cid, seq=seq, mutation_id=mutation_id, name=name, args=args))
+            session.add(AuditEntry(actor=self.actor, entity=applied.entity, entity_id=applied.entity_id,
+                                   action=name, mutation_id=mutation_id, details=args))
+        return WriteResult(mutation_id, seq, applied)
+
+    def pending_count(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+
+
+def _executor(session: Session):  # noqa: ANN202
+    """Run search_index.refresh's qmark SQL on the session's own DBAPI connection (same transaction)."""
+    raw = session.connection().connection.driver_connection
+
+    def run(sql: str, params: list[Any]) -> list[tuple]:
+        return raw.execute(sql, params).fetchall()
+
+    return run
