@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, MetaData, String
@@ -21,8 +22,16 @@ ID_LEN = 32
 
 
 def new_id() -> str:
-    """A globally unique id a console can mint offline (uuid4, 32 hex digits)."""
-    return uuid.uuid4().hex
+    """A globally unique id a console can mint offline: a UUIDv7 as 32 hex digits.
+
+    Time-ordered ids keep B-tree inserts at the right edge of the index instead of scattering
+    them, which matters for a cache with millions of rows.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 \
+        | rand & 0x3FFFFFFFFFFFFFFF
+    return f"{value:032x}"
 
 
 def utcnow() -> datetime:

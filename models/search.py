@@ -87,12 +87,16 @@ class CustomerSearch:
         result = SearchResult(query=query)
         if not text:
             return result
-        if looks_like_phone(text):
+        phoneish = looks_like_phone(text)
+        digits = digits_only(text) if phoneish else ""
+        if len(digits) >= 7:
             self._phone(text, result, limit)
         self._job_number(text, result, limit)
-        self._text(text, result, limit)
-        if looks_like_phone(text):
-            self._phone_partial(digits_only(text), result, limit)
+        # Seven digits or more is a phone number, never a street number or ZIP: skip text search.
+        if len(digits) < 7:
+            self._text(text, result, limit)
+        if phoneish and not (result.ids and len(digits) >= 10):
+            self._phone_partial(digits, result, limit)
         return result
 
     # -- phones -------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""`csr-bench`: the benchmarks the issues name; each prints one JSON object on stdout."""

@@ -1,0 +1,128 @@
+"""Entry point of `csr-console`: builds every service once, assembles the window, runs the qasync loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("csr.console")
+
+DEMO_CUSTOMERS = 20_000
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="csr-console", description="Call-desk console for home-service companies.")
+    p.add_argument("--demo", action="store_true",
+                   help="open over a freshly generated demo cache in a throw-away profile")
+    p.add_argument("--demo-customers", type=int, default=DEMO_CUSTOMERS, help=argparse.SUPPRESS)
+    p.add_argument("--cache", type=Path, help="the local cache file (default: in the user's data folder)")
+    p.add_argument("--profile", type=Path, help="keep settings in this folder instead of the user's")
+    p.add_argument("--region", default="US", help="default phone region for numbers typed without +")
+    p.add_argument("--self-test", action="store_true",
+                   help="open offscreen, run a lookup against a tiny generated cache and exit 0 on success")
+    p.add_argument("--log-level", default="WARNING")
+    return p.parse_args(argv)
+
+
+@dataclass
+class Profile:
+    cache_path: Path
+    settings_dir: Path | None
+    throwaway: Path | None      # removed on exit
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    from .settings import default_cache_path
+
+    if args.demo or args.self_test:
+        tmp = Path(tempfile.mkdtemp(prefix="csr-demo-"))
+        return Profile(tmp / "cache.sqlite3", tmp, tmp)
+    return Profile(args.cache or default_cache_path(), args.profile, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ.setdefault("QT_API", "pyside6")
+    profile = _profile(args)
+    try:
+        if args.demo or args.self_test:
+            from models.demo import generate
+
+            n = 300 if args.self_test else args.demo_customers
+            print(f"Preparing {n:,} demo customers in {profile.cache_path.parent} …", flush=True)
+            generate(profile.cache_path, customers=n, seed=2024)
+        return _run(args, profile)
+    finally:
+        if profile.throwaway is not None:
+            shutil.rmtree(profile.throwaway, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, profile: Profile) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from models.db import CacheError
+
+    from .composition import Console
+    from .settings import open_settings
+    from .theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CSR Console")
+    app.setOrganizationName("CSR Console")
+    app.setApplicationDisplayName("CSR Console")
+    settings = open_settings(profile.settings_dir)
+    apply_theme(app, str(settings.value("theme", "system")))
+    try:
+        console = Console.build(profile.cache_path, settings, region=args.region,
+                                title_suffix="Demo" if args.demo else "")
+    except CacheError as exc:
+        _cache_error_dialog(exc)
+        return 2
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    console.window.show()
+    if args.self_test:
+        from .self_test import run_self_test
+
+        code = loop.run_until_complete(run_self_test(console))
+        console.shutdown()
+        return code
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    console.window.closing.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    console.shutdown()
+    return 0
+
+
+def _cache_error_dialog(exc: Exception) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from models.db import CacheError
+
+    assert isinstance(exc, CacheError)
+    print(f"csr-console: {exc.message} ({exc.path})\n{exc.advice}", file=sys.stderr)
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return
+    box = QMessageBox(QMessageBox.Icon.Critical, "CSR Console can't open its customer cache",
+                      f"<b>{exc.message}</b><br><br>File: <code>{exc.path}</code><br><br>{exc.advice}",
+                      QMessageBox.StandardButton.Close)
+    box.setObjectName("cacheErrorDialog")
+    box.exec()   # before the event loop runs: nothing async to disturb
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

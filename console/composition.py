@@ -1,0 +1,83 @@
+"""The composition root (STYLE.md #3): every service is built once here and wired to the window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+from models.db import Cache, open_cache
+from models.search import load_rows
+from models.writer import LocalWriter
+
+from .customer_controller import CustomerController
+from .main_window import MainWindow
+from .search_service import SearchService
+
+
+@dataclass
+class Console:
+    cache: Cache
+    writer: LocalWriter
+    search: SearchService
+    window: MainWindow
+    customers: CustomerController
+    _ui_conn: object = field(repr=False, default=None)
+
+    @classmethod
+    def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
+              title_suffix: str = "") -> Console:
+        cache = open_cache(cache_path)
+        writer = LocalWriter(cache.sessions, actor=actor)
+        search = SearchService(cache.raw_connection, region=region)
+        window = MainWindow(settings, title_suffix=title_suffix)
+        # Rows past the first screenful are hydrated on the UI thread: a primary-key read of ≤50 rows.
+        ui_conn = cache.raw_connection()
+        window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
+        customers = CustomerController(window, cache, writer, window.customer_panel)
+        console = cls(cache, writer, search, window, customers, ui_conn)
+        console._connect_signals()
+        console.refresh_outbox()
+        return console
+
+    def _connect_signals(self) -> None:
+        w = self.window
+        w.lookup.queryChanged.connect(self._on_query)
+        self.search.resultsReady.connect(w.lookup.show_results)
+        self.search.searchFailed.connect(w.lookup.show_error)
+        w.lookup.customerActivated.connect(self.customers.open_customer)
+        w.newCustomerRequested.connect(self._new_customer)
+        self.customers.outboxChanged.connect(self.refresh_outbox)
+        self.customers.customerSaved.connect(self._on_customer_saved)
+
+    def _on_query(self, text: str) -> None:
+        if text.strip():
+            self.search.search(text)
+
+    def _new_customer(self) -> None:
+        # Prefill from the search box: a phone typed there becomes the new customer's phone.
+        from models.phone import looks_like_phone
+
+        text = self.window.lookup.search.text().strip()
+        if looks_like_phone(text):
+            self.customers.new_customer(prefill_phone=text)
+        else:
+            self.customers.new_customer(prefill_name=text)
+
+    def _on_customer_saved(self, customer_id: str) -> None:
+        self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, [customer_id]))
+        text = self.window.lookup.search.text()
+        if text.strip():
+            self.search.search(text)
+
+    def refresh_outbox(self) -> None:
+        """The status bar shows the outbox table's real count, read after every write."""
+        self.window.sync_status.set_state(False, self.writer.pending_count())
+
+    def shutdown(self) -> None:
+        self.search.shutdown()
+        if self._ui_conn is not None:
+            self._ui_conn.close()
+            self._ui_conn = None
+        self.cache.close()

@@ -1,0 +1,182 @@
+"""The Call Booking window: bubble strip (top), lookup pane (left), customer panel (right),
+sync status (bottom). Later issues add the bubbles and the booking form in the reserved places."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from widgets.customer_panel import CustomerPanel
+from widgets.lookup_pane import LookupPane
+from widgets.sync_status import SyncStatus
+
+from .theme import THEMES, apply_theme
+
+SHORTCUTS = [
+    ("Ctrl+F", "Find a customer (focus the search box)"),
+    ("↓ / ↑", "Move between the search box and the results"),
+    ("Enter", "Open the highlighted customer (the top one from the search box)"),
+    ("Esc", "Clear the search"),
+    ("Ctrl+Shift+N", "New customer"),
+    ("Ctrl+E", "Edit the open customer"),
+    ("Ctrl+L", "Add a location to the open customer"),
+    ("Ctrl+Shift+P", "Add a contact method to the open customer"),
+    ("Ctrl+Q", "Quit"),
+]
+
+
+class MainWindow(QMainWindow):
+    """Assembles the panes; wiring to services happens in console.app via the public attributes."""
+
+    themeChosen = Signal(str)
+    newCustomerRequested = Signal()
+    closing = Signal()
+
+    def __init__(self, settings: QSettings, title_suffix: str = "") -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.settings = settings
+        self.setWindowTitle("CSR Console" + (f" — {title_suffix}" if title_suffix else ""))
+
+        self.bubble_area = QFrame(self)          # the incoming-call bubble strip lands here (calls issue)
+        self.bubble_area.setObjectName("bubbleArea")
+        bubble_layout = QHBoxLayout(self.bubble_area)
+        bubble_layout.setContentsMargins(8, 4, 8, 4)
+        self.no_calls = QLabel("No calls ringing", self.bubble_area)
+        self.no_calls.setEnabled(False)
+        bubble_layout.addWidget(self.no_calls)
+        bubble_layout.addStretch(1)
+
+        self.lookup = LookupPane(parent=self)
+        self.customer_panel = CustomerPanel(self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.lookup)
+        self.splitter.addWidget(self.customer_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.bubble_area)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.sync_status = SyncStatus(self)
+        self.statusBar().addPermanentWidget(self.sync_status)
+        self._build_menus()
+        self._connect_signals()
+        self._restore()
+
+    # -- menus and shortcuts ------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        customer = bar.addMenu("&Customer")
+        self.find_action = self._action(customer, "&Find customer…", QKeySequence.StandardKey.Find)
+        self.new_customer_action = self._action(customer, "&New customer…", "Ctrl+Shift+N")
+        customer.addSeparator()
+        self.quit_action = self._action(customer, "&Quit", QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcut("Ctrl+Q")
+
+        view = bar.addMenu("&View")
+        theme_menu = view.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            act = theme_menu.addAction({"system": "Follow &system", "light": "&Light", "dark": "&Dark"}[name])
+            act.setCheckable(True)
+            act.setData(name)
+            self.theme_group.addAction(act)
+            self.theme_actions[name] = act
+        self.toggle_theme_action = self._action(view, "Toggle &dark mode", "Ctrl+Shift+D")
+
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts", "F1")
+        self.about_action = self._action(help_menu, "&About CSR Console")
+
+    def _action(self, menu, text: str, shortcut=None) -> QAction:  # noqa: ANN001
+        act = menu.addAction(text)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        return act
+
+    def _connect_signals(self) -> None:
+        self.find_action.triggered.connect(self.focus_search)
+        self.new_customer_action.triggered.connect(self.newCustomerRequested)
+        self.quit_action.triggered.connect(self.close)
+        self.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
+        self.toggle_theme_action.triggered.connect(self._toggle_theme)
+        self.shortcuts_action.triggered.connect(self._show_shortcuts)
+        self.about_action.triggered.connect(self._show_about)
+
+    # -- behaviour ------------------------------------------------------------------------------------
+    def focus_search(self) -> None:
+        self.lookup.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.lookup.search.selectAll()
+
+    def set_theme(self, name: str) -> None:
+        if name not in THEMES:
+            name = "system"
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, name)
+        self.theme_actions[name].setChecked(True)
+        self.settings.setValue("theme", name)
+        self.themeChosen.emit(name)
+
+    def _toggle_theme(self) -> None:
+        app = QApplication.instance()
+        dark = bool(app.property("csrDark")) if app else False
+        self.set_theme("light" if dark else "dark")
+
+    def _show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcutsDialog")
+        box.open()
+
+    def _show_about(self) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            v = version("csr-console")
+        except PackageNotFoundError:
+            v = "dev"
+        box = QMessageBox(QMessageBox.Icon.Information, "About CSR Console",
+                          f"CSR Console {v}\nCall booking for home-service companies — works offline.",
+                          QMessageBox.StandardButton.Close, self)
+        box.open()
+
+    # -- geometry -----------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 820)
+        state = self.settings.value("window/splitter")
+        if isinstance(state, QByteArray):
+            self.splitter.restoreState(state)
+        theme = str(self.settings.value("theme", "system"))
+        self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.sync()
+        self.closing.emit()
+        super().closeEvent(event)

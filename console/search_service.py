@@ -1,0 +1,93 @@
+"""Runs customer lookups on one worker thread with its own SQLite connection (STYLE.md #9).
+
+Typing fires a search per keystroke; the worker skips any request older than the newest one,
+so a fast typist never queues stale queries and the UI thread never touches the big tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from models.search import CustomerSearch, load_rows
+
+FIRST_ROWS = 40    # hydrated on the worker so the first screenful paints without a UI-thread query
+
+
+class _Worker(QObject):
+    done = Signal(int, str, object, object, object)     # generation, query, ids, reasons, rows
+    failed = Signal(int, str, str)
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], region: str) -> None:
+        super().__init__()
+        self._connect = connect
+        self._region = region
+        self._search: CustomerSearch | None = None
+        self.latest = 0          # written by the UI thread; an int store is atomic under the GIL
+
+    @Slot(int, str)
+    def run(self, generation: int, query: str) -> None:
+        if generation < self.latest:
+            return
+        try:
+            if self._search is None:
+                self._search = CustomerSearch(self._connect(), self._region)
+            result = self._search.search(query)
+            rows = load_rows(self._search.conn, result.ids[:FIRST_ROWS]) if generation >= self.latest else {}
+        except sqlite3.Error as exc:
+            self.failed.emit(generation, query, f"Search failed: {exc}")
+            return
+        self.done.emit(generation, query, result.ids, result.reasons, rows)
+
+    @Slot()
+    def close(self) -> None:
+        if self._search is not None:
+            self._search.conn.close()
+            self._search = None
+
+
+class SearchService(QObject):
+    """UI-thread facade: ``search(text)`` in, ``resultsReady`` out (only for the newest query)."""
+
+    resultsReady = Signal(str, object, object, object)   # query, ids, reasons, first rows
+    searchFailed = Signal(str)
+    _request = Signal(int, str)
+    _close = Signal()
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], region: str = "US",
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._generation = 0
+        self._thread = QThread()
+        self._thread.setObjectName("search-worker")
+        self._worker = _Worker(connect, region)
+        self._worker.moveToThread(self._thread)
+        self._request.connect(self._worker.run)
+        self._close.connect(self._worker.close)
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.start()
+
+    def search(self, text: str) -> None:
+        self._generation += 1
+        self._worker.latest = self._generation
+        self._request.emit(self._generation, text)
+
+    @Slot(int, str, object, object, object)
+    def _on_done(self, generation: int, query: str, ids: list, reasons: dict, rows: dict) -> None:
+        if generation == self._generation:
+            self.resultsReady.emit(query, ids, reasons, rows)
+
+    @Slot(int, str, str)
+    def _on_failed(self, generation: int, _query: str, message: str) -> None:
+        if generation == self._generation:
+            self.searchFailed.emit(message)
+
+    def shutdown(self) -> None:
+        """Close the worker's connection on its own thread, then stop the thread."""
+        if self._thread.isRunning():
+            self._close.emit()
+            self._thread.quit()
+            self._thread.wait(5000)

@@ -1,0 +1,1 @@
+"""Themes, icons and other data files shipped with the console."""

@@ -1,0 +1,238 @@
+"""Customer lookup: the search box (`customerSearch`) and the results list (`customerResults`).
+
+The results model holds the ranked id list from a search and hydrates rows lazily through a
+loader callable (STYLE.md #6–7): the search worker sends the first rows with the ids, the rest
+are fetched in blocks as the CSR scrolls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView
+
+from models.search import Match, ResultRow
+
+RowLoader = Callable[[list[str]], dict[str, ResultRow]]
+_Index = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("Name", "Type", "Address", "Phone", "Flags", "Tags")
+PAGE = 50
+IdRole = Qt.ItemDataRole.UserRole + 1
+MatchRole = Qt.ItemDataRole.UserRole + 2
+
+
+class CustomerResultsModel(QAbstractTableModel):
+    """Ranked search results: an id list plus a lazy row cache."""
+
+    def __init__(self, loader: RowLoader | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._loader = loader
+        self._ids: list[str] = []
+        self._reasons: dict[str, Match] = {}
+        self._rows: dict[str, ResultRow] = {}
+        self._shown = 0          # rows exposed so far; fetchMore() pages the rest in
+        self.query = ""
+
+    # -- feeding ------------------------------------------------------------------------------
+    def set_loader(self, loader: RowLoader) -> None:
+        self._loader = loader
+
+    def set_results(self, query: str, ids: Sequence[str], reasons: dict[str, Match],
+                    rows: dict[str, ResultRow]) -> None:
+        """Show a new result set. A new query replaces the whole list, so a reset is the honest signal."""
+        self.beginResetModel()
+        self.query = query
+        self._ids = list(ids)
+        self._reasons = dict(reasons)
+        self._rows = dict(rows)
+        self._shown = min(len(self._ids), PAGE)
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_results("", [], {}, {})
+
+    def refresh_rows(self, rows: dict[str, ResultRow]) -> None:
+        """A customer changed: update its row in place (dataChanged, no reset)."""
+        for cid, row in rows.items():
+            if cid in self._rows or cid in self._reasons:
+                self._rows[cid] = row
+                try:
+                    r = self._ids.index(cid)
+                except ValueError:
+                    continue
+                if r < self._shown:
+                    self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
+
+    def customer_id(self, row: int) -> str | None:
+        return self._ids[row] if 0 <= row < self._shown else None
+
+    def total(self) -> int:
+        return len(self._ids)
+
+    # -- Qt model API -------------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._shown
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._shown < len(self._ids)
+
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        extra = min(PAGE, len(self._ids) - self._shown)
+        if extra <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._shown, self._shown + extra - 1)
+        self._shown += extra
+        self.endInsertRows()
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def _row(self, r: int) -> ResultRow | None:
+        cid = self._ids[r]
+        row = self._rows.get(cid)
+        if row is None and self._loader is not None:
+            block = [i for i in self._ids[r:r + PAGE] if i not in self._rows]
+            self._rows.update(self._loader(block))
+            row = self._rows.get(cid)
+        return row
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self._shown:
+            return None
+        col = index.column()
+        if role == IdRole:
+            return self._ids[index.row()]
+        if role == MatchRole:
+            return self._reasons.get(self._ids[index.row()])
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+                        Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole):
+            return None
+        row = self._row(index.row())
+        if row is None:   # deleted or merged since the search ran
+            return "(no longer on this PC)" if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(QColor("#c62828")) if col == 4 and row.do_not_service else None
+        if role == Qt.ItemDataRole.FontRole:
+            if col == 0 or (col == 4 and row.do_not_service):
+                f = QFont()
+                f.setBold(True)
+                return f
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole and col == 4 and row.do_not_service:
+            return "Do Not Service — this customer can't be booked."
+        return _cell(row, col, self._reasons.get(row.id))
+
+
+def _cell(row: ResultRow, col: int, why: Match | None) -> str:
+    if col == 0:
+        return row.name
+    if col == 1:
+        return row.type
+    if col == 2:
+        return row.address
+    if col == 3:
+        return row.phone
+    if col == 4:
+        flags = []
+        if row.do_not_service:
+            flags.append("DO NOT SERVICE")
+        if row.member:
+            flags.append("Member")
+        return ", ".join(flags)
+    return ", ".join(row.tags)
+
+
+class CustomerSearchBox(QLineEdit):
+    """The search field. Down moves into the results; Enter opens the top result."""
+
+    moveToResults = Signal()
+    openTopResult = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("customerSearch")
+        self.setPlaceholderText("Search phone, name, address, email or job #   (Ctrl+F)")
+        self.setAccessibleName("Customer search")
+        self.setAccessibleDescription("Type a phone number, name, street, email or job number")
+        self.setClearButtonEnabled(True)
+        self.setMaxLength(10_000)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown):
+            self.moveToResults.emit()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.openTopResult.emit()
+            return
+        if key == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            return
+        super().keyPressEvent(event)
+
+
+class CustomerResultsView(QTableView):
+    """Results table; Enter (or double-click) opens the customer, Up from the top row goes back to search."""
+
+    openCustomer = Signal(str)
+    backToSearch = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("customerResults")
+        self.setAccessibleName("Customer search results")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setTabKeyNavigation(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        for col, width in enumerate((190, 90, 300, 120, 120)):
+            header.resizeSection(col, width)
+        self.doubleClicked.connect(self._open_index)
+
+    def _open_index(self, index: QModelIndex) -> None:
+        cid = index.siblingAtColumn(0).data(IdRole)
+        if cid:
+            self.openCustomer.emit(cid)
+
+    def focus_first(self) -> None:
+        if self.model() is not None and self.model().rowCount() > 0:
+            self.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.selectRow(0)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            current = self.currentIndex()
+            if current.isValid():
+                self._open_index(current)
+            return
+        if key == Qt.Key.Key_Up and self.currentIndex().row() <= 0:
+            self.backToSearch.emit()
+            return
+        super().keyPressEvent(event)
