@@ -133,6 +133,10 @@ def open_cache(path: Path | str) -> Cache:
         raise
     except (OperationalError, SADatabaseError, sqlite3.Error, OSError) as exc:
         raise classify_sqlite_error(path, exc) from exc
+    except UnicodeDecodeError as exc:        # garbage where SQLite expected text: damaged pages
+        raise classify_sqlite_error(path, Exception("malformed text")) from exc
+    except Exception as exc:  # noqa: BLE001 - whatever else a damaged file provokes, say so plainly
+        raise classify_sqlite_error(path, exc) from exc
     return Cache(path=path, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 

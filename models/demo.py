@@ -126,39 +126,24 @@ def generate(path: Path | str, customers: int, seed: int = 2024,
     tag_ids = _ensure_tags(conn, gen)
     counts = {"customers": 0, "locations": 0, "contacts": 0}
     done = 0
-    while done < customers:
-        n = min(batch, customers - done)
-        rows = _batch(gen, n, tag_ids)
-        conn.execute("BEGIN")
-        conn.executemany("INSERT INTO customers (id, name, type, street, unit, city, state, zip, country, "
-                         "do_not_service, do_not_service_reason, do_not_mail, active, created_at, updated_at) "
-                         "VALUES (?,?,?,?,?,?,?,?,'US',?,?,?,1,?,?)", rows["customers"])
-        conn.executemany("INSERT INTO locations (id, customer_id, name, street, unit, city, state, zip, country, "
-                         "access_notes, address_key, active, created_at, updated_at) "
-                         "VALUES (?,?,?,?,?,?,?,?,'US',?,?,1,?,?)", rows["locations"])
-        conn.executemany("INSERT INTO contact_methods (id, customer_id, location_id, kind, value, memo, "
-                         "notifications, do_not_text, digits, digits_rev, created_at, updated_at) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows["contacts"])
-        conn.executemany("INSERT INTO customer_tags (customer_id, tag_type_id) VALUES (?,?)", rows["tags"])
-        conn.executemany("INSERT INTO notes (id, customer_id, text, pinned, author, created_at) "
-                         "VALUES (?,?,?,0,'Demo',?)", rows["notes"])
-        conn.executemany("INSERT INTO memberships (id, customer_id, name, status, created_at, updated_at) "
-                         "VALUES (?,?,?,?,?,?)", rows["memberships"])
-        conn.executemany("INSERT INTO customer_search (customer_id, name, address, contact, name_key, "
-                         "name_rev_key) VALUES (?,?,?,?,?,?)", rows["search"])
-        conn.execute("COMMIT")
-        for k in counts:
-            counts[k] += len(rows[k])
-        done += n
-        if progress:
-            progress(done)
-    t_rows = time.perf_counter()
-    for _name, sql in indexes:
-        conn.execute(sql)
-    t_index = time.perf_counter()
-    conn.execute("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
-    for ddl in search_index.TRIGGER_DDL:
-        conn.execute(ddl)
+    try:
+        while done < customers:
+            n = min(batch, customers - done)
+            _insert(conn, _batch(gen, n, tag_ids), counts)
+            done += n
+            if progress:
+                progress(done)
+    finally:
+        # Even if interrupted, leave a usable cache: indexes, FTS and triggers restored.
+        t_rows = time.perf_counter()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        for _name, sql in indexes:
+            conn.execute(sql)
+        t_index = time.perf_counter()
+        conn.execute("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
+        for ddl in search_index.TRIGGER_DDL:
+            conn.execute(ddl)
     conn.execute("PRAGMA optimize")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -166,6 +151,29 @@ def generate(path: Path | str, customers: int, seed: int = 2024,
     return {**counts, "rows_s": round(t_rows - t0, 2),
             "index_s": round(t_index - t_rows, 2), "fts_s": round(t_end - t_index, 2),
             "total_s": round(t_end - t0, 2)}
+
+
+def _insert(conn: sqlite3.Connection, rows: dict[str, list[tuple]], counts: dict[str, int]) -> None:
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO customers (id, name, type, street, unit, city, state, zip, country, "
+                     "do_not_service, do_not_service_reason, do_not_mail, active, created_at, updated_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,'US',?,?,?,1,?,?)", rows["customers"])
+    conn.executemany("INSERT INTO locations (id, customer_id, name, street, unit, city, state, zip, country, "
+                     "access_notes, address_key, active, created_at, updated_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,'US',?,?,1,?,?)", rows["locations"])
+    conn.executemany("INSERT INTO contact_methods (id, customer_id, location_id, kind, value, memo, "
+                     "notifications, do_not_text, digits, digits_rev, created_at, updated_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows["contacts"])
+    conn.executemany("INSERT INTO customer_tags (customer_id, tag_type_id) VALUES (?,?)", rows["tags"])
+    conn.executemany("INSERT INTO notes (id, customer_id, text, pinned, author, created_at) "
+                     "VALUES (?,?,?,0,'Demo',?)", rows["notes"])
+    conn.executemany("INSERT INTO memberships (id, customer_id, name, status, created_at, updated_at) "
+                     "VALUES (?,?,?,?,?,?)", rows["memberships"])
+    conn.executemany("INSERT INTO customer_search (customer_id, name, address, contact, name_key, "
+                     "name_rev_key) VALUES (?,?,?,?,?,?)", rows["search"])
+    conn.execute("COMMIT")
+    for k in counts:
+        counts[k] += len(rows[k])
 
 
 def _ensure_tags(conn: sqlite3.Connection, gen: _Gen) -> list[str]:

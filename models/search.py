@@ -7,13 +7,12 @@ name starting with it, anything containing it, then partial phone digits.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from .phone import DEFAULT_REGION, digits_only, looks_like_phone, try_parse_phone
-from .search_index import fold
+from .search_index import words
 
 MAX_QUERY = 200        # a longer paste is cut here: nobody's name or street is longer
 DEFAULT_LIMIT = 200
@@ -59,17 +58,14 @@ class ResultRow:
     member: bool
 
 
-_TOKEN = re.compile(r"\w[\w'@.\-]*", re.UNICODE)
-
-
 def _prefix_range(key: str) -> tuple[str, str]:
     # Everything that starts with key sorts in [key, key + U+10FFFF): a B-tree range, no LIKE.
     return key, key + "\U0010ffff"
 
 
 def _fts_query(tokens: list[str]) -> str:
-    # Every token quoted as a string, quotes doubled: FTS5 operators in user text stay text.
-    return " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+    # Every token a quoted prefix query ("smi"*): FTS5 operators typed by the CSR stay plain text.
+    return " ".join('"' + t.replace('"', '""') + '"*' for t in tokens)
 
 
 class CustomerSearch:
@@ -138,8 +134,7 @@ class CustomerSearch:
 
     # -- names, addresses, emails -------------------------------------------------------------------
     def _text(self, text: str, result: SearchResult, limit: int) -> None:
-        key = fold(text)
-        tokens = _TOKEN.findall(key)
+        tokens = words(text)
         if not tokens:
             return
         lo, hi = _prefix_range(" ".join(tokens))
@@ -147,19 +142,12 @@ class CustomerSearch:
                              "LIMIT ?", (lo, hi, limit)), Match.NAME_PREFIX, limit)
         result.add(self._ids("SELECT customer_id FROM customer_search WHERE name_rev_key >= ? "
                              "AND name_rev_key < ? LIMIT ?", (lo, hi, limit)), Match.NAME_WORD, limit)
-        long_tokens = [t for t in tokens if len(t) >= 3]
-        if not long_tokens or len(result.ids) >= limit:
+        if len(result.ids) >= limit:
             return
-        short = [t for t in tokens if len(t) < 3]
-        # Over-fetch when short tokens must be checked by hand (trigrams can't index them).
-        fetch = limit * 4 if short else limit
         rows = self.conn.execute(
-            "SELECT s.customer_id, s.name, s.address, s.contact FROM customer_fts f "
-            "JOIN customer_search s ON s.doc_id = f.rowid WHERE customer_fts MATCH ? LIMIT ?",
-            (_fts_query(long_tokens), fetch))
-        ids = [cid for cid, name, address, contact in rows
-               if all(t in f"{name} {address} {contact}" for t in short)]
-        result.add(ids, Match.TEXT, limit)
+            "SELECT s.customer_id FROM customer_fts f JOIN customer_search s ON s.doc_id = f.rowid "
+            "WHERE customer_fts MATCH ? LIMIT ?", (_fts_query(tokens), limit))
+        result.add([r[0] for r in rows], Match.TEXT, limit)
 
 
 _ROWS_SQL = """

@@ -1,5 +1,6 @@
 """The local search index (SQLite only): one denormalized document per customer, indexed by
-FTS5 trigrams for "contains" search and by B-tree keys for "starts with" search.
+FTS5 words (with prefix indexes) for "a word starts with" search and by B-tree keys for
+"the name starts with" search.
 
 Phones are not in the document: ``contact_methods`` carries indexed digit keys for them.
 The index is derived data; :func:`refresh` rebuilds the documents of the customers a write
@@ -8,6 +9,7 @@ touched, inside the same transaction as the write.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,7 +28,8 @@ TABLE_DDL = [
     "CREATE INDEX IF NOT EXISTS ix_customer_search_name_key ON customer_search(name_key)",
     "CREATE INDEX IF NOT EXISTS ix_customer_search_name_rev_key ON customer_search(name_rev_key)",
     """CREATE VIRTUAL TABLE IF NOT EXISTS customer_fts USING fts5(
-        name, address, contact, content='customer_search', content_rowid='doc_id', tokenize='trigram')""",
+        name, address, contact, content='customer_search', content_rowid='doc_id',
+        tokenize="unicode61 remove_diacritics 2", prefix='1 2 3')""",
 ]
 
 TRIGGER_DDL = [
@@ -46,6 +49,8 @@ TRIGGER_DDL = [
     END""",
 ]
 
+_WORD = re.compile(r"\w+", re.UNICODE)
+
 DROP_TRIGGERS = [f"DROP TRIGGER IF EXISTS customer_search_{s}" for s in ("ai", "ad", "au")]
 DROP_DDL = [*DROP_TRIGGERS, "DROP TABLE IF EXISTS customer_fts", "DROP TABLE IF EXISTS customer_search"]
 
@@ -56,12 +61,17 @@ def fold(text: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
 
+def words(text: str) -> list[str]:
+    """Folded words, split like the FTS tokenizer (unicode61) splits: on anything not a letter or digit."""
+    return _WORD.findall(fold(text))
+
+
 def name_keys(name: str) -> tuple[str, str]:
     """("john smith", "smith john"): prefix keys for the first word and for the last word."""
-    words = fold(name).split()
-    if not words:
+    words_ = words(name)
+    if not words_:
         return "", ""
-    return " ".join(words), " ".join([words[-1], *words[:-1]])
+    return " ".join(words_), " ".join([words_[-1], *words_[:-1]])
 
 
 def address_text(street: str, unit: str, city: str, state: str, zip_: str) -> str:

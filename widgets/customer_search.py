@@ -1,8 +1,9 @@
 """Customer lookup: the search box (`customerSearch`) and the results list (`customerResults`).
 
-The results model holds the ranked id list from a search and hydrates rows lazily through a
-loader callable (STYLE.md #6–7): the search worker sends the first rows with the ids, the rest
-are fetched in blocks as the CSR scrolls.
+The results model holds the ranked id list from a search (at most 200 ids) and hydrates rows
+lazily through a loader callable (STYLE.md #6): the search worker sends the first screenful with
+the ids, the rest are read in blocks of 50 only when a view asks for them. The id list is short
+enough that fetchMore paging would add nothing but re-entrancy during resets.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ class CustomerResultsModel(QAbstractTableModel):
         self._ids: list[str] = []
         self._reasons: dict[str, Match] = {}
         self._rows: dict[str, ResultRow] = {}
-        self._shown = 0          # rows exposed so far; fetchMore() pages the rest in
         self.query = ""
 
     # -- feeding ------------------------------------------------------------------------------
@@ -49,7 +49,6 @@ class CustomerResultsModel(QAbstractTableModel):
         self._ids = list(ids)
         self._reasons = dict(reasons)
         self._rows = dict(rows)
-        self._shown = min(len(self._ids), PAGE)
         self.endResetModel()
 
     def clear(self) -> None:
@@ -64,34 +63,20 @@ class CustomerResultsModel(QAbstractTableModel):
                     r = self._ids.index(cid)
                 except ValueError:
                     continue
-                if r < self._shown:
-                    self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
+                self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
 
     def customer_id(self, row: int) -> str | None:
-        return self._ids[row] if 0 <= row < self._shown else None
+        return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def total(self) -> int:
         return len(self._ids)
 
     # -- Qt model API -------------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._shown
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
-
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and self._shown < len(self._ids)
-
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid():
-            return
-        extra = min(PAGE, len(self._ids) - self._shown)
-        if extra <= 0:
-            return
-        self.beginInsertRows(QModelIndex(), self._shown, self._shown + extra - 1)
-        self._shown += extra
-        self.endInsertRows()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
@@ -114,7 +99,7 @@ class CustomerResultsModel(QAbstractTableModel):
         return row
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < self._shown:
+        if not index.isValid() or not 0 <= index.row() < len(self._ids):
             return None
         col = index.column()
         if role == IdRole:
