@@ -44,7 +44,7 @@ def apply_theme(app: QApplication, theme: str) -> str:
     app.setStyle("Fusion")
     dark = system_is_dark() if theme == "system" else theme == "dark"
     app.setPalette(_palette(dark))
-    qss = resources.files("resources").joinpath("themes", "console.qss").read_text(encoding="utf-8")
+    qss = (resources.files("resources") / "themes" / "console.qss").read_text(encoding="utf-8")
     app.setStyleSheet(qss)
     app.setProperty("csrDark", dark)
     return "dark" if dark else "light"
