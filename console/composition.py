@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 
 from models.db import Cache, open_cache
 from models.search import load_rows
+from models.validation import preload_zip_table
 from models.writer import LocalWriter
 
 from .customer_controller import CustomerController
@@ -39,6 +40,7 @@ class Console:
         console = cls(cache, writer, search, window, customers, ui_conn)
         console._connect_signals()
         console.refresh_outbox()
+        preload_zip_table()          # ≈1 s of parsing, off the UI thread, before the first save needs it
         return console
 
     def _connect_signals(self) -> None:
@@ -50,6 +52,7 @@ class Console:
         w.newCustomerRequested.connect(self._new_customer)
         self.customers.outboxChanged.connect(self.refresh_outbox)
         self.customers.customerSaved.connect(self._on_customer_saved)
+        self.customers.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
 
     def _on_query(self, text: str) -> None:
         if text.strip():

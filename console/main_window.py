@@ -32,6 +32,11 @@ SHORTCUTS = [
     ("Ctrl+E", "Edit the open customer"),
     ("Ctrl+L", "Add a location to the open customer"),
     ("Ctrl+Shift+P", "Add a contact method to the open customer"),
+    ("F2 / Enter", "Edit the highlighted location or contact"),
+    ("Space", "Toggle Notifications / Do not text on the highlighted contact"),
+    ("Alt+N, Ctrl+Enter", "Write a note, add it"),
+    ("Alt+J / Alt+A", "Jobs / Calls history"),
+    ("Ctrl+Shift+D", "Toggle dark mode"),
     ("Ctrl+Q", "Quit"),
 ]
 

@@ -6,7 +6,7 @@ import re
 
 from .search_index import fold
 
-_SUFFIXES = {
+SUFFIXES = {
     "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "lane": "ln",
     "boulevard": "blvd", "court": "ct", "place": "pl", "circle": "cir", "parkway": "pkwy", "highway": "hwy",
     "terrace": "ter", "trail": "trl", "way": "way", "square": "sq", "apartment": "apt", "suite": "ste",
@@ -18,7 +18,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def address_key(street: str, unit: str, zip_: str) -> str:
     """A canonical key of street + unit + 5-digit ZIP; empty when there is no street."""
-    words = [_SUFFIXES.get(w, w) for w in _WORD.findall(fold(f"{street} {unit}"))]
+    words = [SUFFIXES.get(w, w) for w in _WORD.findall(fold(f"{street} {unit}"))]
     if not words:
         return ""
     return " ".join(words) + "|" + (zip_ or "").strip()[:5]

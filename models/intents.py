@@ -7,6 +7,7 @@ outbox; the server (a later issue) will apply the very same handlers authoritati
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,15 +62,62 @@ def _id(value: Any, what: str) -> str:
     return value
 
 
-def _pick(values: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
-    unknown = set(values) - set(allowed) - {"id", "customer_id", "location_id"}
+def _section(args: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object of the arguments, kept by reference so minted ids land in the outbox row."""
+    value = args.get(key)
+    if not isinstance(value, dict):
+        raise ValidationFailed({key: f"Missing {key.replace('_', ' ')} details."})
+    return value
+
+
+def _items(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = args.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValidationFailed({key: f"Malformed {key}."})
+    return value
+
+
+def _own_id(raw: dict[str, Any], what: str) -> str:
+    """The record's id: the caller's, or one minted now and written back into the arguments, so the
+    outbox row carries it and the server creates the very same id."""
+    if not raw.get("id"):
+        raw["id"] = new_id()
+    return _id(raw["id"], what)
+
+
+def _pick(values: dict[str, Any], allowed: tuple[str, ...], model: type) -> dict[str, Any]:
+    """Only known fields, each of the column's type (a wrong type is a clear error, not a crash)."""
+    unknown = set(values) - set(allowed) - {"id", "customer_id", "location_id", "contacts"}
     if unknown:
         raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
-    out = {k: v for k, v in values.items() if k in allowed}
-    for k, v in out.items():
-        if isinstance(v, str):
-            out[k] = v.strip()
+    out = {}
+    for key in allowed:
+        if key not in values:
+            continue
+        out[key] = _typed(model, key, values[key])
     return out
+
+
+def _typed(model: type, key: str, value: Any) -> Any:
+    column = model.__table__.c[key]
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        expected = object
+    if value is None and column.nullable:
+        return None
+    if issubclass(expected, bool):
+        ok = isinstance(value, bool)
+    elif issubclass(expected, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif issubclass(expected, str) or issubclass(expected, enum.Enum):
+        ok = isinstance(value, str)
+        value = value.strip() if ok else value
+    else:
+        ok = True
+    if not ok:
+        raise ValidationFailed({key: f"'{key}' has the wrong type of value."})
+    return value
 
 
 def _get(session: Session, model: type, ident: str, label: str) -> Any:
@@ -80,10 +128,10 @@ def _get(session: Session, model: type, ident: str, label: str) -> Any:
 
 
 def _contact(session: Session, customer_id: str, location_id: str | None, raw: dict[str, Any]) -> ContactMethod:
-    values, report = check_contact(_pick(raw, CONTACT_FIELDS))
+    values, report = check_contact(_pick(raw, CONTACT_FIELDS, ContactMethod))
     report.raise_if_errors()
     kind = ContactKind(values["kind"])
-    cm = ContactMethod(id=_id(raw.get("id") or new_id(), "contact_id"), customer_id=customer_id,
+    cm = ContactMethod(id=_own_id(raw, "contact_id"), customer_id=customer_id,
                        location_id=location_id, kind=kind, value=values["value"],
                        memo=values.get("memo", ""), notifications=bool(values.get("notifications", True)),
                        do_not_text=bool(values.get("do_not_text", False)))
@@ -100,7 +148,9 @@ def _set_phone_keys(cm: ContactMethod) -> None:
         cm.digits = cm.digits_rev = ""
 
 
-def _tags(session: Session, names: list[Any]) -> list[TagType]:
+def _tags(session: Session, names: Any) -> list[TagType]:
+    if not isinstance(names, list):
+        raise ValidationFailed({"tags": "Tags must be a list of names."})
     out = []
     for raw in names or []:
         name = str(raw).strip()
@@ -117,13 +167,13 @@ def _tags(session: Session, names: list[Any]) -> list[TagType]:
 
 
 def _location(session: Session, customer_id: str, raw: dict[str, Any]) -> tuple[Location, Report]:
-    values = _pick(raw, LOCATION_FIELDS)
+    values = _pick(raw, LOCATION_FIELDS, Location)
     report = check_location(values, new=True)
     report.raise_if_errors()
-    loc = Location(id=_id(raw.get("id") or new_id(), "location_id"), customer_id=customer_id, **values)
+    loc = Location(id=_own_id(raw, "location_id"), customer_id=customer_id, **values)
     loc.address_key = address_key(loc.street, loc.unit, loc.zip)
     session.add(loc)
-    for c in raw.get("contacts") or []:
+    for c in _items(raw, "contacts"):
         _contact(session, customer_id, loc.id, c)
     return loc, report
 
@@ -131,11 +181,11 @@ def _location(session: Session, customer_id: str, raw: dict[str, Any]) -> tuple[
 @intent("create_customer")
 def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     """{customer: {...}, locations: [{...}], contacts: [{...}], tags: [...], note: str}"""
-    raw = args.get("customer") or {}
-    values = _pick(raw, CUSTOMER_FIELDS)
+    raw = _section(args, "customer")
+    values = _pick(raw, CUSTOMER_FIELDS, Customer)
     values.setdefault("type", CustomerType.RESIDENTIAL.value)
     report = check_customer(values, new=True)
-    contacts = args.get("contacts") or []
+    contacts = _items(args, "contacts")
     errors = dict(report.errors)
     phones = [c for c in contacts if c.get("kind") != ContactKind.EMAIL.value]
     if not phones:
@@ -146,7 +196,9 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
             errors.setdefault(f"contacts.{i}.{k}", v)
     if errors:
         raise ValidationFailed(errors)
-    cid = _id(raw.get("id") or new_id(), "customer_id")
+    if raw.get("id") and session.get(Customer, raw["id"]) is not None:
+        raise ValidationFailed({"id": "This customer was already saved."})
+    cid = _own_id(raw, "customer_id")
     if session.get(Customer, cid) is not None:
         raise ValidationFailed({"id": "This customer was already saved."})
     customer = Customer(id=cid, **values)
@@ -154,14 +206,19 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     session.add(customer)
     session.flush()
     warnings = dict(report.warnings)
-    for loc in args.get("locations") or []:
+    for loc in _items(args, "locations"):
         _, lrep = _location(session, cid, loc)
         warnings.update({f"location.{k}": v for k, v in lrep.warnings.items()})
     for c in contacts:
         _contact(session, cid, None, c)
-    note = (args.get("note") or "").strip()
+    note = args.get("note") or ""
+    if not isinstance(note, str):
+        raise ValidationFailed({"note": "The note must be text."})
+    note = note.strip()
     if note:
-        session.add(Note(id=new_id(), customer_id=cid, text=note, author=args.get("actor", "")))
+        args.setdefault("note_id", new_id())
+        session.add(Note(id=_id(args["note_id"], "note_id"), customer_id=cid, text=note,
+                         author=str(args.get("actor", ""))[:60]))
     return Applied("customer", cid, [cid], warnings)
 
 
@@ -175,14 +232,16 @@ def _apply_changes(row: Any, changes: dict[str, Any], allowed: tuple[str, ...]) 
             raise ValidationFailed({key: f"Unknown field '{key}'."})
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ValidationFailed({key: "A change must carry the old and the new value."})
-        new = pair[1].strip() if isinstance(pair[1], str) else pair[1]
-        new_values[key] = new
+        new_values[key] = _typed(type(row), key, pair[1])
     return new_values
 
 
 @intent("update_customer")
 def update_customer(session: Session, args: dict[str, Any]) -> Applied:
     customer = _get(session, Customer, _id(args.get("customer_id"), "customer_id"), "customer")
+    if not args.get("changes") and "tags" in args:
+        customer.tags = _tags(session, args["tags"])
+        return Applied("customer", customer.id, [customer.id], {})
     values = _apply_changes(customer, args.get("changes"), CUSTOMER_FIELDS)
     merged = {k: getattr(customer, k) for k in ("street", "city", "state", "zip")} | values
     report = check_customer(merged if set(values) & {"street", "city", "state", "zip"} else values, new=False)
@@ -205,7 +264,7 @@ def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("add_location")
 def add_location(session: Session, args: dict[str, Any]) -> Applied:
-    raw = args.get("location") or {}
+    raw = _section(args, "location")
     customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
     if raw.get("id") and session.get(Location, raw["id"]) is not None:
         raise ValidationFailed({"id": "This location was already saved."})
@@ -228,7 +287,7 @@ def update_location(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("add_contact")
 def add_contact(session: Session, args: dict[str, Any]) -> Applied:
-    raw = dict(args.get("contact") or {})
+    raw = _section(args, "contact")
     customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
     location_id = raw.get("location_id")
     if location_id:
@@ -265,14 +324,17 @@ def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("add_note")
 def add_note(session: Session, args: dict[str, Any]) -> Applied:
-    raw = args.get("note") or {}
+    raw = _section(args, "note")
     customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
-    text = (raw.get("text") or "").strip()
+    text = raw.get("text") or ""
+    if not isinstance(text, str):
+        raise ValidationFailed({"text": "The note must be text."})
+    text = text.strip()
     if not text:
         raise ValidationFailed({"text": "The note is empty."})
     if len(text) > 5000:
         raise ValidationFailed({"text": "The note is too long (at most 5,000 characters)."})
-    note = Note(id=_id(raw.get("id") or new_id(), "note_id"), customer_id=customer.id,
+    note = Note(id=_own_id(raw, "note_id"), customer_id=customer.id,
                 location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
                 author=str(args.get("actor", ""))[:60])
     session.add(note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -56,9 +57,17 @@ def _check_lengths(model: type, values: dict[str, Any], report: Report) -> None:
                 report.errors[key] = f"{_LABELS.get(key, key.title())} is too long (at most {limit} characters)."
 
 
-@lru_cache(maxsize=1)
+_ZIP_LOCK = threading.Lock()
+
+
 def _zip_table() -> dict[str, tuple[str, set[str]]]:
     """ZIP → (state, acceptable city names), from the offline `zipcodes` data set (loaded once)."""
+    with _ZIP_LOCK:          # the console preloads it on a thread; a save racing that load waits
+        return _load_zip_table()
+
+
+@lru_cache(maxsize=1)
+def _load_zip_table() -> dict[str, tuple[str, set[str]]]:
     import zipcodes
 
     table: dict[str, tuple[str, set[str]]] = {}
@@ -66,6 +75,13 @@ def _zip_table() -> dict[str, tuple[str, set[str]]]:
         cities = {z["city"].casefold(), *(c.casefold() for c in z.get("acceptable_cities", []))}
         table[z["zip_code"]] = (z["state"], cities)
     return table
+
+
+def preload_zip_table() -> threading.Thread:
+    """Load the ZIP list in the background (≈1 s), so the first save does not stall the window."""
+    thread = threading.Thread(target=_zip_table, name="zip-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def check_address(values: dict[str, Any], report: Report, *, required: bool) -> None:

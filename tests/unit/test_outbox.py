@@ -130,3 +130,45 @@ def test_too_long_field_is_refused(writer):
         writer.execute("create_customer", customer_args(name="x" * 101))
     assert "too long" in err.value.errors["name"]
     assert writer.pending_count() == 0
+
+
+def test_minted_ids_are_written_into_the_outbox_args(cache, writer):
+    """The server must create the very same ids the console did."""
+    args = customer_args(email="m@example.com")
+    args["locations"][0]["contacts"] = [{"kind": "Phone", "value": "2145550177", "memo": "Tenant"}]
+    args["note"] = "Gate code 4411"
+    result = writer.execute("create_customer", args)
+    with cache.sessions() as s:
+        queued = s.scalar(select(OutboxEntry.args))
+        ids = {r[0] for r in s.execute(text("SELECT id FROM contact_methods UNION ALL SELECT id FROM locations "
+                                            "UNION ALL SELECT id FROM notes"))}
+    assert queued["customer"]["id"] == result.applied.entity_id
+    queued_ids = {queued["locations"][0]["id"], queued["locations"][0]["contacts"][0]["id"], queued["note_id"],
+                  *(c["id"] for c in queued["contacts"])}
+    assert queued_ids == ids and len(ids) == 5
+
+
+@pytest.mark.parametrize("name,args", [
+    ("create_customer", {"customer": "not a dict"}),
+    ("create_customer", {"customer": {"name": 42}, "contacts": [{"kind": "Phone", "value": "2145550100"}]}),
+    ("create_customer", {"customer": {"name": "A", "do_not_service": "yes"},
+                         "contacts": [{"kind": "Phone", "value": "2145550100"}]}),
+    ("create_customer", {"customer": {"name": "A"}, "contacts": "2145550100"}),
+    ("create_customer", {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}],
+                         "tags": "VIP"}),
+    ("create_customer", {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}],
+                         "note": ["x"]}),
+    ("add_note", {"note": {"customer_id": "x", "text": 5}}),
+    ("add_location", {"location": None}),
+])
+def test_wrong_types_are_clear_errors_and_change_nothing(cache, writer, name, args):
+    with pytest.raises(ValidationFailed):
+        writer.execute(name, args)
+    assert writer.pending_count() == 0 and _count(cache, Customer) == 0
+
+
+def test_update_with_wrong_type_is_refused(cache, writer):
+    cid = writer.execute("create_customer", customer_args()).applied.entity_id
+    with pytest.raises(ValidationFailed):
+        writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", ["x"]]}})
+    assert writer.pending_count() == 1

@@ -1,0 +1,265 @@
+"""The read side of the customer panel: one customer with everything a CSR looks at, as plain
+immutable data that a widget can show without touching the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from .calls import Call
+from .customers import (
+    ContactKind,
+    ContactMethod,
+    Customer,
+    Location,
+    Membership,
+    Note,
+    TagType,
+    customer_tags,
+    location_tags,
+)
+from .intents import CONTACT_FIELDS, CUSTOMER_FIELDS, LOCATION_FIELDS
+from .jobs import Appointment, Job
+from .phone import format_phone
+from .search_index import address_text
+from .setup import BusinessUnit, JobType, User
+
+# The panel shows the recent history; older jobs and calls are a report's business.
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    id: str
+    kind: str                   # a ContactKind value
+    value: str                  # E.164 for phones, the address for email
+    display: str                # "(214) 555-0134" or the email address
+    memo: str
+    notifications: bool
+    do_not_text: bool
+    location_id: str | None
+
+    @property
+    def is_phone(self) -> bool:
+        return ContactKind(self.kind).is_phone
+
+    def fields(self) -> dict[str, Any]:
+        """The editable fields, keyed like the contact intents."""
+        return {k: getattr(self, k) for k in CONTACT_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    id: str
+    text: str
+    author: str
+    created_at: datetime
+    pinned: bool
+    location_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    id: str
+    name: str
+    street: str
+    unit: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    access_notes: str
+    latitude: float | None
+    longitude: float | None
+    active: bool
+    contacts: tuple[ContactRecord, ...]
+    tags: tuple[str, ...]
+
+    @property
+    def address(self) -> str:
+        return address_text(self.street, self.unit, self.city, self.state, self.zip)
+
+    def fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in LOCATION_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    number: str
+    status: str
+    job_type: str               # "" when the job type is unknown (online bookings)
+    business_unit: str
+    summary: str
+    first_appointment: datetime | None
+    created_at: datetime
+    location_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    id: str
+    started_at: datetime
+    direction: str
+    classification: str         # "" while the call is not classified yet
+    duration_seconds: int
+    from_number: str            # formatted for reading
+    agent: str                  # the CSR's display name, "" when nobody claimed it
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: str
+    name: str
+    type: str
+    street: str
+    unit: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    do_not_service: bool
+    do_not_service_reason: str
+    do_not_mail: bool
+    merged_into_id: str | None
+    tags: tuple[str, ...]
+    membership: str | None      # the active membership's name, for the badge
+    notes: tuple[NoteRecord, ...]
+    locations: tuple[LocationRecord, ...]
+    contacts: tuple[ContactRecord, ...]
+    jobs: tuple[JobRecord, ...]
+    calls: tuple[CallRecord, ...]
+
+    @property
+    def billing_address(self) -> str:
+        return address_text(self.street, self.unit, self.city, self.state, self.zip)
+
+    def fields(self) -> dict[str, Any]:
+        """The editable customer fields, keyed like ``update_customer``'s changes."""
+        return {k: getattr(self, k) for k in CUSTOMER_FIELDS}
+
+    def location(self, location_id: str) -> LocationRecord | None:
+        return next((loc for loc in self.locations if loc.id == location_id), None)
+
+    def contact(self, contact_id: str) -> ContactRecord | None:
+        for c in self.all_contacts():
+            if c.id == contact_id:
+                return c
+        return None
+
+    def all_contacts(self) -> list[ContactRecord]:
+        return [*self.contacts, *(c for loc in self.locations for c in loc.contacts)]
+
+
+def _contact(cm: ContactMethod) -> ContactRecord:
+    kind = ContactKind(cm.kind)
+    return ContactRecord(id=cm.id, kind=kind.value, value=cm.value,
+                         display=format_phone(cm.value) if kind.is_phone else cm.value, memo=cm.memo,
+                         notifications=bool(cm.notifications), do_not_text=bool(cm.do_not_text),
+                         location_id=cm.location_id)
+
+
+def _membership(session: Session, customer_id: str, today: date) -> str | None:
+    return session.scalar(
+        select(Membership.name)
+        .where(Membership.customer_id == customer_id, Membership.status == "Active",
+               or_(Membership.ends_on.is_(None), Membership.ends_on >= today))
+        .order_by(Membership.created_at).limit(1))
+
+
+def _locations(session: Session, customer_id: str,
+               contacts: dict[str | None, list[ContactRecord]]) -> tuple[LocationRecord, ...]:
+    locs = session.scalars(select(Location).where(Location.customer_id == customer_id)
+                           .order_by(Location.active.desc(), Location.created_at)).all()
+    tags: dict[str, list[str]] = defaultdict(list)
+    if locs:
+        for lid, name in session.execute(
+                select(location_tags.c.location_id, TagType.name)
+                .join(TagType, TagType.id == location_tags.c.tag_type_id)
+                .where(location_tags.c.location_id.in_([loc.id for loc in locs]))
+                .order_by(TagType.name)):
+            tags[lid].append(name)
+    return tuple(
+        LocationRecord(id=loc.id, name=loc.name, street=loc.street, unit=loc.unit, city=loc.city,
+                       state=loc.state, zip=loc.zip, country=loc.country, access_notes=loc.access_notes,
+                       latitude=loc.latitude, longitude=loc.longitude, active=bool(loc.active),
+                       contacts=tuple(contacts.get(loc.id, ())), tags=tuple(tags[loc.id]))
+        for loc in locs)
+
+
+def _jobs(session: Session, customer_id: str, limit: int) -> tuple[JobRecord, ...]:
+    first_start = (select(func.min(Appointment.start)).where(Appointment.job_id == Job.id)
+                   .correlate(Job).scalar_subquery())
+    rows = session.execute(
+        select(Job.id, Job.number, Job.status, JobType.name, BusinessUnit.name, Job.summary, first_start,
+               Job.created_at, Job.location_id)
+        .outerjoin(JobType, JobType.id == Job.job_type_id)
+        .outerjoin(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
+        .where(Job.customer_id == customer_id)
+        .order_by(Job.created_at.desc()).limit(limit))
+    return tuple(
+        JobRecord(id=jid, number=number, status=status.value,
+                  job_type=jt or "", business_unit=bu or "", summary=summary or "",
+                  first_appointment=_as_datetime(start), created_at=created, location_id=lid)
+        for jid, number, status, jt, bu, summary, start, created, lid in rows)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    # A scalar subquery's aggregate may come back from SQLite as text.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, ...]:
+    rows = session.execute(
+        select(Call.id, Call.started_at, Call.direction, Call.classification, Call.duration_seconds,
+               Call.from_number, User.display_name)
+        .outerjoin(User, User.id == Call.agent_id)
+        .where(Call.customer_id == customer_id)
+        .order_by(Call.started_at.desc()).limit(limit))
+    return tuple(
+        CallRecord(id=cid, started_at=started, direction=str(direction.value),
+                   classification=classification.value if classification else "",
+                   duration_seconds=duration or 0, from_number=format_phone(number) if number else "",
+                   agent=agent or "")
+        for cid, started, direction, classification, duration, number, agent in rows)
+
+
+def load_customer_record(session: Session, customer_id: str, *, history_limit: int = HISTORY_LIMIT,
+                         today: date | None = None) -> CustomerRecord | None:
+    """Everything the customer panel shows, or None when the customer isn't in the cache."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    contacts: dict[str | None, list[ContactRecord]] = defaultdict(list)
+    for cm in session.scalars(select(ContactMethod).where(ContactMethod.customer_id == customer_id)
+                              .order_by(ContactMethod.created_at, ContactMethod.id)):
+        contacts[cm.location_id].append(_contact(cm))
+    tags = session.scalars(select(TagType.name).join(customer_tags, customer_tags.c.tag_type_id == TagType.id)
+                           .where(customer_tags.c.customer_id == customer_id).order_by(TagType.name)).all()
+    notes = session.scalars(select(Note).where(Note.customer_id == customer_id)
+                            .order_by(Note.pinned.desc(), Note.created_at.desc())).all()
+    return CustomerRecord(
+        id=customer.id, name=customer.name, type=str(customer.type.value), street=customer.street,
+        unit=customer.unit, city=customer.city, state=customer.state, zip=customer.zip,
+        country=customer.country, do_not_service=bool(customer.do_not_service),
+        do_not_service_reason=customer.do_not_service_reason, do_not_mail=bool(customer.do_not_mail),
+        merged_into_id=customer.merged_into_id, tags=tuple(tags),
+        membership=_membership(session, customer_id, today or date.today()),
+        notes=tuple(NoteRecord(id=n.id, text=n.text, author=n.author, created_at=n.created_at,
+                               pinned=bool(n.pinned), location_id=n.location_id) for n in notes),
+        locations=_locations(session, customer_id, contacts),
+        contacts=tuple(contacts.get(None, ())),
+        jobs=_jobs(session, customer_id, history_limit),
+        calls=_calls(session, customer_id, history_limit))
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value differs — the shape the update intents take."""
+    return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}

@@ -1,0 +1,375 @@
+"""The customer panel: who the caller is, where the work is done, how to reach them, what
+happened before. Shows a plain ``CustomerRecord`` and emits signals; it never touches the cache.
+
+Keyboard: Ctrl+E edit customer, Ctrl+L add location, Ctrl+Shift+P add contact (window-wide while
+the panel shows a customer); F2 or Enter edits the highlighted location or contact; Space toggles
+a contact's Notifications / Do not text cell; Alt+N goes to the note box, Ctrl+Enter adds the note.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.records import CustomerRecord, LocationRecord
+
+from .customer_header import CustomerHeader, selectable_label
+from .customer_models import (
+    CallsModel,
+    ContactsModel,
+    JobsModel,
+    LocationsModel,
+    NotesModel,
+    RecordTableModel,
+)
+
+EMPTY_TEXT = "No customer open.\nFind the caller by phone, name or address, or create a new customer."
+_MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
+
+
+class CustomerPanel(QWidget):
+    """Shows one customer; every change a CSR asks for leaves as a signal."""
+
+    editCustomerRequested = Signal(str)           # customer id
+    addLocationRequested = Signal(str)            # customer id
+    editLocationRequested = Signal(str)           # location id
+    addContactRequested = Signal(str, str)        # customer id, location id or ""
+    editContactRequested = Signal(str)            # contact id
+    contactFlagChanged = Signal(str, str, bool)   # contact id, "notifications" / "do_not_text", value
+    addNoteRequested = Signal(str, str)           # customer id, text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("customerPanel")
+        self.setAccessibleName("Customer")
+        self._record: CustomerRecord | None = None
+        self.contacts_model = ContactsModel(self)
+        self.locations_model = LocationsModel(self)
+        self.location_contacts_model = ContactsModel(self)
+        self.notes_model = NotesModel(self)
+        self.jobs_model = JobsModel(self)
+        self.calls_model = CallsModel(self)
+
+        self._stack = QStackedWidget(self)
+        self.empty_label = QLabel(EMPTY_TEXT, self)
+        self.empty_label.setObjectName("customerPanelEmpty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self._stack.addWidget(self.empty_label)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self._build_content())
+        self._stack.addWidget(scroll)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._stack)
+        self._build_actions()
+        self._connect_signals()
+        self.set_record(None)
+
+    # -- building -------------------------------------------------------------------------------------
+    def _label(self, name: str, text: str = "") -> QLabel:
+        return selectable_label(self, name, text)
+
+    def _table(self, model: RecordTableModel[Any], name: str, accessible: str, stretch: int = -1) -> QTableView:
+        view = QTableView(self)
+        view.setObjectName(name)
+        view.setAccessibleName(accessible)
+        view.setModel(model)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setTabKeyNavigation(False)       # Tab leaves the table, arrows move inside it
+        view.verticalHeader().hide()
+        view.setWordWrap(False)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        if stretch >= 0:
+            header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        else:
+            header.setStretchLastSection(True)
+        view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        return view
+
+    def _button(self, name: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setObjectName(name)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        return button
+
+    def _section(self, title: str, *buttons: QToolButton) -> QHBoxLayout:
+        row = QHBoxLayout()
+        heading = QLabel(f"<b>{title}</b>", self)
+        row.addWidget(heading)
+        row.addStretch(1)
+        for b in buttons:
+            row.addWidget(b)
+        return row
+
+    def _build_content(self) -> QWidget:
+        content = QWidget(self)
+        v = QVBoxLayout(content)
+        v.setContentsMargins(8, 8, 8, 8)
+
+        self.edit_customer_button = self._button("editCustomerButton")
+        self.header = CustomerHeader(content, trailing=self.edit_customer_button)
+        # The header's parts, for callers and tests that look at one flag.
+        self.name_label, self.dns_banner = self.header.name_label, self.header.dns_banner
+        self.membership_badge, self.billing_label = self.header.membership_badge, self.header.billing_label
+        self.type_label, self.do_not_mail_label = self.header.type_label, self.header.do_not_mail_label
+        self.tags_box = self.header.tags_box
+        v.addWidget(self.header)
+        self.message_label = self._label("panelMessage")
+        v.addWidget(self.message_label)
+
+        self.add_contact_button = self._button("addContactButton")
+        self.edit_contact_button = self._button("editContactButton")
+        v.addLayout(self._section("Contacts", self.add_contact_button, self.edit_contact_button))
+        self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", stretch=2)
+        v.addWidget(self.contacts_view)
+
+        self.add_location_button = self._button("addLocationButton")
+        self.edit_location_button = self._button("editLocationButton")
+        v.addLayout(self._section("Locations", self.add_location_button, self.edit_location_button))
+        self.locations_view = self._table(self.locations_model, "locationsView", "Locations")
+        v.addWidget(self.locations_view)
+        self.add_location_contact_button = self._button("addLocationContactButton")
+        self.edit_location_contact_button = self._button("editLocationContactButton")
+        v.addLayout(self._section("Contacts at this location", self.add_location_contact_button,
+                                  self.edit_location_contact_button))
+        self.location_contacts_view = self._table(self.location_contacts_model, "locationContactsView",
+                                                  "Contacts at the selected location", stretch=2)
+        v.addWidget(self.location_contacts_view)
+
+        self.add_note_button = self._button("addNoteButton")
+        v.addLayout(self._section("Notes", self.add_note_button))
+        self.notes_view = self._table(self.notes_model, "notesView", "Notes", stretch=0)
+        self.notes_view.setWordWrap(True)
+        v.addWidget(self.notes_view)
+        self.notes_empty = self._label("notesEmpty", "No notes yet.")
+        v.addWidget(self.notes_empty)
+        note_row = QHBoxLayout()
+        note_label = QLabel("&Note:", self)
+        self.note_edit = QPlainTextEdit(self)
+        self.note_edit.setObjectName("noteEditor")
+        self.note_edit.setAccessibleName("New note")
+        self.note_edit.setPlaceholderText("Type a note, then Ctrl+Enter to add it")
+        self.note_edit.setTabChangesFocus(True)
+        self.note_edit.setFixedHeight(self.note_edit.fontMetrics().lineSpacing() * 3 + 12)
+        note_label.setBuddy(self.note_edit)
+        note_row.addWidget(note_label, 0, Qt.AlignmentFlag.AlignTop)
+        note_row.addWidget(self.note_edit, 1)
+        v.addLayout(note_row)
+
+        self.history_tabs = QTabWidget(self)
+        self.history_tabs.setObjectName("historyTabs")
+        self.history_tabs.setAccessibleName("History")
+        self.jobs_view = self._table(self.jobs_model, "jobsView", "Jobs")
+        self.calls_view = self._table(self.calls_model, "callsView", "Calls")
+        self.jobs_empty = self._label("jobsEmpty", "No jobs for this customer yet.")
+        self.calls_empty = self._label("callsEmpty", "No calls from this customer yet.")
+        for empty in (self.jobs_empty, self.calls_empty):
+            empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._history_stacks: list[QStackedWidget] = []
+        for title, view, empty in (("&Jobs", self.jobs_view, self.jobs_empty),
+                                   ("C&alls", self.calls_view, self.calls_empty)):
+            stack = QStackedWidget(self)
+            stack.addWidget(empty)
+            stack.addWidget(view)
+            self._history_stacks.append(stack)
+            self.history_tabs.addTab(stack, title)
+        v.addWidget(self.history_tabs, 1)
+        return content
+
+    def _action(self, name: str, text: str, button: QToolButton | None, shortcut: str | None = None,
+                context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
+                on: QWidget | None = None) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(context)
+            action.setToolTip(f"{text} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        (on or self).addAction(action)
+        if button is not None:
+            button.setDefaultAction(action)
+            button.setAccessibleName(text)
+        return action
+
+    def _build_actions(self) -> None:
+        widget = Qt.ShortcutContext.WidgetShortcut
+        self.edit_customer_action = self._action("editCustomerAction", "Edit customer",
+                                                 self.edit_customer_button, "Ctrl+E")
+        self.add_location_action = self._action("addLocationAction", "Add location",
+                                                self.add_location_button, "Ctrl+L")
+        self.add_contact_action = self._action("addContactAction", "Add contact",
+                                               self.add_contact_button, "Ctrl+Shift+P")
+        self.edit_contact_action = self._action("editContactAction", "Edit contact", self.edit_contact_button,
+                                                "F2", widget, self.contacts_view)
+        self.edit_location_action = self._action("editLocationAction", "Edit location",
+                                                 self.edit_location_button, "F2", widget, self.locations_view)
+        self.add_location_contact_action = self._action("addLocationContactAction", "Add contact to location",
+                                                        self.add_location_contact_button)
+        self.edit_location_contact_action = self._action(
+            "editLocationContactAction", "Edit location contact", self.edit_location_contact_button, "F2",
+            widget, self.location_contacts_view)
+        self.add_note_action = self._action("addNoteAction", "Add note", self.add_note_button, "Ctrl+Return",
+                                            widget, self.note_edit)
+        # Enter on the numeric keypad too: both keys mean "add" for a CSR.
+        self.add_note_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+
+    def _connect_signals(self) -> None:
+        self.edit_customer_action.triggered.connect(self._edit_customer)
+        self.add_location_action.triggered.connect(self._add_location)
+        self.add_contact_action.triggered.connect(lambda: self._add_contact(""))
+        self.add_location_contact_action.triggered.connect(
+            lambda: self._add_contact(self.current_location_id()))
+        self.edit_contact_action.triggered.connect(lambda: self._edit_contact(self.contacts_view))
+        self.edit_location_contact_action.triggered.connect(
+            lambda: self._edit_contact(self.location_contacts_view))
+        self.edit_location_action.triggered.connect(self._edit_location)
+        self.add_note_action.triggered.connect(self._add_note)
+        self.contacts_view.activated.connect(lambda _i: self._edit_contact(self.contacts_view))
+        self.location_contacts_view.activated.connect(lambda _i: self._edit_contact(self.location_contacts_view))
+        self.locations_view.activated.connect(lambda _i: self._edit_location())
+        self.contacts_model.flagToggled.connect(self.contactFlagChanged)
+        self.location_contacts_model.flagToggled.connect(self.contactFlagChanged)
+        self.locations_view.selectionModel().currentRowChanged.connect(self._on_location_changed)
+        self.contacts_view.selectionModel().currentRowChanged.connect(self._update_actions)
+        self.location_contacts_view.selectionModel().currentRowChanged.connect(self._update_actions)
+        self.note_edit.textChanged.connect(self._update_actions)
+
+    # -- showing a record -----------------------------------------------------------------------------------
+    def record(self) -> CustomerRecord | None:
+        return self._record
+
+    def customer_id(self) -> str:
+        return self._record.id if self._record else ""
+
+    def set_record(self, record: CustomerRecord | None) -> None:
+        """Show this customer (None: the empty state). Same customer again keeps the selections."""
+        same = record is not None and self._record is not None and record.id == self._record.id
+        previous_location = self.current_location_id() if same else ""
+        self._record = record
+        if not same:
+            self.note_edit.clear()
+            self.show_message("")
+        if record is None:
+            for model in (self.contacts_model, self.locations_model, self.location_contacts_model,
+                          self.notes_model, self.jobs_model, self.calls_model):
+                model.set_rows(())
+            self._stack.setCurrentIndex(0)
+            self._update_actions()
+            return
+        self.header.show_record(record)
+        self.contacts_model.set_rows(record.contacts)
+        self.locations_model.set_rows(record.locations)
+        self.select_location(previous_location or (record.locations[0].id if record.locations else ""))
+        self._show_location_contacts()
+        self.notes_model.set_rows(record.notes)
+        self.notes_view.setVisible(bool(record.notes))
+        self.notes_empty.setVisible(not record.notes)
+        self.jobs_model.set_rows(record.jobs)
+        self.calls_model.set_rows(record.calls)
+        self._history_stacks[0].setCurrentIndex(1 if record.jobs else 0)
+        self._history_stacks[1].setCurrentIndex(1 if record.calls else 0)
+        for view, rows in ((self.contacts_view, 6), (self.locations_view, 6), (self.location_contacts_view, 4),
+                           (self.notes_view, 5)):
+            _fit_rows(view, rows)
+        self._stack.setCurrentIndex(1)
+        self._update_actions()
+
+    def current_location(self) -> LocationRecord | None:
+        return self.locations_model.row_at(self.locations_view.currentIndex().row())
+
+    def current_location_id(self) -> str:
+        loc = self.current_location()
+        return loc.id if loc else ""
+
+    def select_location(self, location_id: str) -> None:
+        row = self.locations_model.row_of(location_id)
+        if row < 0 and self.locations_model.rowCount():
+            row = 0
+        if row >= 0:
+            self.locations_view.setCurrentIndex(self.locations_model.index(row, 0))
+
+    def _on_location_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_location_contacts()
+        self._update_actions()
+
+    def _show_location_contacts(self) -> None:
+        loc = self.current_location()
+        self.location_contacts_model.set_rows(loc.contacts if loc else ())
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        """A line under the header: a save warning, an error a CSR can act on, or nothing."""
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet(_MESSAGE_STYLE.get(kind, ""))
+        self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
+        self.message_label.setVisible(bool(text))
+
+    def clear_note_editor(self) -> None:
+        self.note_edit.clear()
+
+    def _update_actions(self, *_args: Any) -> None:
+        has = self._record is not None
+        for action in (self.edit_customer_action, self.add_location_action, self.add_contact_action):
+            action.setEnabled(has)
+        self.edit_contact_action.setEnabled(has and self.contacts_view.currentIndex().isValid())
+        self.edit_location_action.setEnabled(has and self.current_location() is not None)
+        self.add_location_contact_action.setEnabled(has and self.current_location() is not None)
+        self.edit_location_contact_action.setEnabled(
+            has and self.location_contacts_view.currentIndex().isValid())
+        self.add_note_action.setEnabled(has and bool(self.note_edit.toPlainText().strip()))
+
+    # -- requests -----------------------------------------------------------------------------------------
+    def _edit_customer(self) -> None:
+        if self._record:
+            self.editCustomerRequested.emit(self._record.id)
+
+    def _add_location(self) -> None:
+        if self._record:
+            self.addLocationRequested.emit(self._record.id)
+
+    def _edit_location(self) -> None:
+        if self._record and (loc := self.current_location()):
+            self.editLocationRequested.emit(loc.id)
+
+    def _add_contact(self, location_id: str) -> None:
+        if self._record:
+            self.addContactRequested.emit(self._record.id, location_id)
+
+    def _edit_contact(self, view: QTableView) -> None:
+        model = view.model()
+        contact = model.row_at(view.currentIndex().row()) if isinstance(model, ContactsModel) else None
+        if self._record and contact:
+            self.editContactRequested.emit(contact.id)
+
+    def _add_note(self) -> None:
+        text = self.note_edit.toPlainText().strip()
+        if self._record and text:
+            self.addNoteRequested.emit(self._record.id, text)
+
+
+def _fit_rows(view: QTableView, max_rows: int) -> None:
+    """Tables inside the scrolling panel show up to ``max_rows`` rows before scrolling themselves."""
+    rows = min(max(view.model().rowCount(), 1), max_rows)
+    header = view.horizontalHeader().sizeHint().height()
+    view.setFixedHeight(header + rows * view.verticalHeader().defaultSectionSize() + 2 * view.frameWidth() + 2)
