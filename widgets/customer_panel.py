@@ -108,6 +108,20 @@ class CustomerPanel(QWidget):
         view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         return view
 
+    def _fit_rows(self, view: QTableView, max_rows: int, min_rows: int = 1) -> None:
+        """Size a table to its rows (up to ``max_rows``) so short lists don't hide behind scroll bars."""
+        def fit() -> None:
+            rows = max(min_rows, min(max_rows, view.model().rowCount()))
+            row_h = view.verticalHeader().defaultSectionSize()
+            frame = view.frameWidth() * 2
+            scrollbar = view.horizontalScrollBar().sizeHint().height() \
+                if view.horizontalScrollBar().isVisible() else 0
+            view.setFixedHeight(view.horizontalHeader().sizeHint().height() + rows * row_h + frame + scrollbar)
+        model = view.model()
+        for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged):
+            sig.connect(fit)
+        fit()
+
     def _button(self, name: str) -> QToolButton:
         button = QToolButton(self)
         button.setObjectName(name)
@@ -144,12 +158,14 @@ class CustomerPanel(QWidget):
         v.addLayout(self._section("Contacts", self.add_contact_button, self.edit_contact_button))
         self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", stretch=2)
         v.addWidget(self.contacts_view)
+        self._fit_rows(self.contacts_view, 5)
 
         self.add_location_button = self._button("addLocationButton")
         self.edit_location_button = self._button("editLocationButton")
         v.addLayout(self._section("Locations", self.add_location_button, self.edit_location_button))
         self.locations_view = self._table(self.locations_model, "locationsView", "Locations")
         v.addWidget(self.locations_view)
+        self._fit_rows(self.locations_view, 6)
         self.add_location_contact_button = self._button("addLocationContactButton")
         self.edit_location_contact_button = self._button("editLocationContactButton")
         v.addLayout(self._section("Contacts at this location", self.add_location_contact_button,
@@ -157,6 +173,7 @@ class CustomerPanel(QWidget):
         self.location_contacts_view = self._table(self.location_contacts_model, "locationContactsView",
                                                   "Contacts at the selected location", stretch=2)
         v.addWidget(self.location_contacts_view)
+        self._fit_rows(self.location_contacts_view, 4)
 
         self.add_note_button = self._button("addNoteButton")
         v.addLayout(self._section("Notes", self.add_note_button))
@@ -195,6 +212,7 @@ class CustomerPanel(QWidget):
             stack.addWidget(view)
             self._history_stacks.append(stack)
             self.history_tabs.addTab(stack, title)
+        self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 10)
         v.addWidget(self.history_tabs, 1)
         return content
 

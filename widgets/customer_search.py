@@ -196,9 +196,14 @@ class CustomerResultsView(QTableView):
         header = self.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        for col, width in enumerate((190, 90, 300, 120, 120)):
-            header.resizeSection(col, width)
         self.doubleClicked.connect(self._open_index)
+
+    def setModel(self, model) -> None:  # noqa: ANN001, N802 - Qt override
+        super().setModel(model)
+        # Sections exist only once a model is set.
+        em = self.fontMetrics().averageCharWidth()
+        for col, chars in enumerate((24, 11, 32, 16, 12)):
+            self.horizontalHeader().resizeSection(col, chars * em)
 
     def _open_index(self, index: QModelIndex) -> None:
         cid = index.siblingAtColumn(0).data(IdRole)
