@@ -16,14 +16,16 @@ def main() -> int:
     path, started, keystrokes = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     typed: list[str] = json.loads(sys.stdin.read())
 
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from console.app import configure_runtime
     from console.composition import Console
     from console.settings import open_settings
     from console.theme import apply_theme
 
+    configure_runtime()
     app = QApplication([])
     profile = Path(tempfile.mkdtemp(prefix="csr-bench-"))
     settings = open_settings(profile)
@@ -34,23 +36,40 @@ def main() -> int:
     lookup = window.lookup
 
     class PaintSpy(QObject):
-        painted_at = 0.0
+        """Ends a nested event loop when the results view paints the results for the awaited text.
+
+        Waiting in a real event loop (not a busy processEvents loop) leaves the GIL to the search
+        worker exactly as the console's own idle loop does.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.painted_at = 0.0
+            self.awaited: str | None = None
+            self.loop = QEventLoop()
 
         def eventFilter(self, obj, event):  # noqa: ANN001, N802
-            if event.type() == QEvent.Type.Paint:
+            if event.type() == QEvent.Type.Paint and self.awaited is not None \
+                    and lookup.model.query == self.awaited:
                 self.painted_at = time.perf_counter()
+                self.awaited = None
+                self.loop.quit()
             return False
 
     spy = PaintSpy()
     lookup.results.viewport().installEventFilter(spy)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(spy.loop.quit)
 
     def wait_results(text: str, after: float, timeout: float = 5.0) -> float | None:
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            if lookup.model.query == text and spy.painted_at > after:
-                return spy.painted_at
-        return None
+        if lookup.model.query == text and spy.painted_at > after:
+            return spy.painted_at
+        spy.awaited = text
+        timer.start(int(timeout * 1000))
+        spy.loop.exec()
+        timer.stop()
+        return spy.painted_at if spy.painted_at > after and spy.awaited is None else None
 
     # Interactive = window shown and a first lookup answered and painted.
     window.focus_search()

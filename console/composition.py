@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 
 from models.db import Cache, open_cache
 from models.search import load_rows
-from models.validation import preload_zip_table
+from models.validation import preload_zip_data
 from models.writer import LocalWriter
 
 from .customer_controller import CustomerController
@@ -40,7 +40,8 @@ class Console:
         console = cls(cache, writer, search, window, customers, ui_conn)
         console._connect_signals()
         console.refresh_outbox()
-        preload_zip_table()          # ≈1 s of parsing, off the UI thread, before the first save needs it
+        preload_zip_data()          # off the UI thread, before the first save needs it
+        search.start_prewarm()
         return console
 
     def _connect_signals(self) -> None:

@@ -7,11 +7,12 @@ so a fast typist never queues stale queries and the UI thread never touches the 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from models.search import CustomerSearch, load_rows
+from models.search import CustomerSearch, load_rows, prewarm
 
 FIRST_ROWS = 40    # hydrated on the worker so the first screenful paints without a UI-thread query
 
@@ -60,6 +61,9 @@ class SearchService(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
+        self._connect = connect
+        self._stop = threading.Event()
+        self._prewarm: threading.Thread | None = None
         self._thread = QThread()
         self._thread.setObjectName("search-worker")
         self._worker = _Worker(connect, region)
@@ -85,8 +89,27 @@ class SearchService(QObject):
         if generation == self._generation:
             self.searchFailed.emit(message)
 
+    def start_prewarm(self) -> None:
+        """Read the search indexes into the OS cache on a plain thread (sequential I/O, GIL released
+        by SQLite), so the first lookups after a reboot don't wait for the disk."""
+        if self._prewarm is not None:
+            return
+
+        def run() -> None:
+            conn = self._connect()
+            try:
+                prewarm(conn, should_stop=self._stop.is_set)
+            finally:
+                conn.close()
+
+        self._prewarm = threading.Thread(target=run, name="search-prewarm", daemon=True)
+        self._prewarm.start()
+
     def shutdown(self) -> None:
         """Close the worker's connection on its own thread, then stop the thread."""
+        self._stop.set()
+        if self._prewarm is not None:
+            self._prewarm.join(10)
         if self._thread.isRunning():
             self._close.emit()
             self._thread.quit()

@@ -130,10 +130,12 @@ class ContactMethod(IdMixin, StampMixin, Base):
     customer: Mapped[Customer] = relationship(foreign_keys=[customer_id])
     location: Mapped[Location | None] = relationship(back_populates="contacts")
 
+    # Covering indexes: a phone lookup answers "which customers" from the index alone, without
+    # touching the (large) table — what keeps it fast when the cache file is not in memory.
     __table_args__ = (
-        Index("ix_contact_methods_value", "value"),
-        Index("ix_contact_methods_digits", "digits"),
-        Index("ix_contact_methods_digits_rev", "digits_rev"),
+        Index("ix_contact_methods_value", "value", "customer_id"),
+        Index("ix_contact_methods_digits", "digits", "customer_id"),
+        Index("ix_contact_methods_digits_rev", "digits_rev", "customer_id"),
     )
 
 

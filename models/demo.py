@@ -55,6 +55,9 @@ def build_pools(seed: int) -> Pools:
     zips = [(z["zip_code"], z["city"], z["state"], z["area_codes"]) for z in zipcodes.list_all()
             if z["zip_code_type"] == "STANDARD" and z["active"] and z["area_codes"]
             and z["state"] not in {"PR", "VI", "GU", "AS", "MP", "AA", "AE", "AP"}]
+    # zipcodes keeps the 42k dicts of list_all() cached (~150 MB); the demo needs them once.
+    if hasattr(zipcodes, "_zips_cache"):
+        zipcodes._zips_cache = None
     domains = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com", "comcast.net"]
     return Pools(first, last, streets, zips, domains)
 

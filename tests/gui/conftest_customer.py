@@ -18,7 +18,7 @@ from console.customer_controller import CustomerController
 from models.customers import Customer
 from models.db import Cache, open_cache
 from models.journal import OutboxEntry
-from models.validation import _zip_table
+from models.validation import zip_info
 from models.writer import LocalWriter
 from widgets.customer_panel import CustomerPanel
 
@@ -26,7 +26,7 @@ from widgets.customer_panel import CustomerPanel
 @pytest.fixture(scope="session")
 def postal_list() -> None:
     """The offline ZIP list loads once per process (about a second): pay it in setup, not in a test."""
-    _zip_table()
+    zip_info("10001")
 
 
 @pytest.fixture

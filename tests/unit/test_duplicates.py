@@ -14,14 +14,14 @@ from sqlalchemy import event
 from models.customers import Customer
 from models.db import Cache, open_cache
 from models.duplicates import find_duplicates
-from models.validation import _zip_table
+from models.validation import zip_info
 from models.writer import LocalWriter
 
 
 @pytest.fixture(scope="module")
 def postal_list() -> None:
     """The offline ZIP list loads once per process (about a second): pay it in setup, not in a test."""
-    _zip_table()
+    zip_info("10001")
 
 
 @pytest.fixture

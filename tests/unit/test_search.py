@@ -88,8 +88,7 @@ def test_address_email_and_zip(search, people):
 def test_job_number(search, people, cache):
     from models.base import new_id
     from models.jobs import Job
-    from models.setup import BusinessUnit, BusinessUnitGroup
-    from models.setup import Campaign
+    from models.setup import BusinessUnit, BusinessUnitGroup, Campaign
 
     with cache.sessions.begin() as s:
         g = BusinessUnitGroup(id=new_id(), name="HVAC")

@@ -261,10 +261,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('contact_methods', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_methods_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_contact_methods_digits', ['digits'], unique=False)
-        batch_op.create_index('ix_contact_methods_digits_rev', ['digits_rev'], unique=False)
+        batch_op.create_index('ix_contact_methods_digits', ['digits', 'customer_id'], unique=False)
+        batch_op.create_index('ix_contact_methods_digits_rev', ['digits_rev', 'customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_methods_location_id'), ['location_id'], unique=False)
-        batch_op.create_index('ix_contact_methods_value', ['value'], unique=False)
+        batch_op.create_index('ix_contact_methods_value', ['value', 'customer_id'], unique=False)
 
     op.create_table('job_type_business_units',
     sa.Column('job_type_id', sa.String(length=32), nullable=False),
