@@ -26,6 +26,19 @@ IdRole = Qt.ItemDataRole.UserRole + 1
 MatchRole = Qt.ItemDataRole.UserRole + 2
 
 
+_DNS_BRUSH = QBrush(QColor("#c62828"))
+_BOLD: list[QFont] = []
+
+
+def _bold_font() -> QFont:
+    # Built once (after QApplication exists): data() runs for every visible cell on every paint.
+    if not _BOLD:
+        font = QFont()
+        font.setBold(True)
+        _BOLD.append(font)
+    return _BOLD[0]
+
+
 class CustomerResultsModel(QAbstractTableModel):
     """Ranked search results: an id list plus a lazy row cache."""
 
@@ -113,13 +126,9 @@ class CustomerResultsModel(QAbstractTableModel):
         if row is None:   # deleted or merged since the search ran
             return "(no longer on this PC)" if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(QColor("#c62828")) if col == 4 and row.do_not_service else None
+            return _DNS_BRUSH if col == 4 and row.do_not_service else None
         if role == Qt.ItemDataRole.FontRole:
-            if col == 0 or (col == 4 and row.do_not_service):
-                f = QFont()
-                f.setBold(True)
-                return f
-            return None
+            return _bold_font() if col == 0 or (col == 4 and row.do_not_service) else None
         if role == Qt.ItemDataRole.ToolTipRole and col == 4 and row.do_not_service:
             return "Do Not Service — this customer can't be booked."
         return _cell(row, col, self._reasons.get(row.id))
