@@ -60,7 +60,8 @@ def _has_search_index(session: Session) -> bool:
 
 
 def _fts_customer_ids(session: Session, column: str, tokens: list[str]) -> list[str]:
-    """Customers whose search document has every token in ``column`` (trigram: 3+ characters)."""
+    """Customers whose search document has every token in ``column`` as a whole word (3+ characters,
+    so the candidate set stays small)."""
     usable = [t for t in dict.fromkeys(tokens) if len(t) >= 3]
     if not usable:
         return []

@@ -17,6 +17,9 @@ class ClientState(Base):
     __tablename__ = "client_state"
     client_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    # Job numbers a CSR can read to the caller even offline: "<prefix>-<n>" (docs/job-numbers.md).
+    job_prefix: Mapped[str] = mapped_column(String(8), default="")
+    next_job_no: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -33,6 +36,19 @@ class OutboxEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("client_id", "seq", name="uq_outbox_client_seq"),)
+
+
+class Draft(Base):
+    """A booking in progress (a manual bubble or a call's form), kept across restarts. Local only."""
+
+    __tablename__ = "drafts"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="booking")
+    title: Mapped[str] = mapped_column(String(120), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class AuditEntry(Base):

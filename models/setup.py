@@ -171,6 +171,14 @@ class BookingPreference(IdMixin, Base):
     value: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class CompanySetting(Base):
+    """Company-wide settings (name, time zone, …) as key → JSON value."""
+
+    __tablename__ = "company_settings"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 class User(IdMixin, StampMixin, Base):
     __tablename__ = "users"
     username: Mapped[str] = mapped_column(String(60), unique=True)
