@@ -7,17 +7,25 @@ outbox; the server (a later issue) will apply the very same handlers authoritati
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .address import address_key
-from .base import ID_LEN, new_id
-from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note, TagType
+from .base import new_id
+from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note
+from .intent_kit import (
+    Applied,
+    get_row,
+    intent,
+    items,
+    own_id,
+    pick,
+    require_id,
+    section,
+    tags_named,
+    typed,
+)
 from .phone import parse_phone
 from .validation import (
     Report,
@@ -25,7 +33,6 @@ from .validation import (
     check_contact,
     check_customer,
     check_location,
-    max_length,
 )
 
 CUSTOMER_FIELDS = ("name", "type", "street", "unit", "city", "state", "zip", "country", "do_not_service",
@@ -35,103 +42,11 @@ LOCATION_FIELDS = ("name", "street", "unit", "city", "state", "zip", "country", 
 CONTACT_FIELDS = ("kind", "value", "memo", "notifications", "do_not_text")
 
 
-@dataclass
-class Applied:
-    """What a handler did: the record it is about and the customers to re-index."""
-
-    entity: str
-    entity_id: str
-    customers: list[str]
-    warnings: dict[str, str]
-
-
-Handler = Callable[[Session, dict[str, Any]], Applied]
-HANDLERS: dict[str, Handler] = {}
-
-
-def intent(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
-        return fn
-    return register
-
-
-def _id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > ID_LEN:
-        raise ValidationFailed({what: f"Missing or malformed {what.replace('_', ' ')}."})
-    return value
-
-
-def _section(args: dict[str, Any], key: str) -> dict[str, Any]:
-    """A nested object of the arguments, kept by reference so minted ids land in the outbox row."""
-    value = args.get(key)
-    if not isinstance(value, dict):
-        raise ValidationFailed({key: f"Missing {key.replace('_', ' ')} details."})
-    return value
-
-
-def _items(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = args.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValidationFailed({key: f"Malformed {key}."})
-    return value
-
-
-def _own_id(raw: dict[str, Any], what: str) -> str:
-    """The record's id: the caller's, or one minted now and written back into the arguments, so the
-    outbox row carries it and the server creates the very same id."""
-    if not raw.get("id"):
-        raw["id"] = new_id()
-    return _id(raw["id"], what)
-
-
-def _pick(values: dict[str, Any], allowed: tuple[str, ...], model: type) -> dict[str, Any]:
-    """Only known fields, each of the column's type (a wrong type is a clear error, not a crash)."""
-    unknown = set(values) - set(allowed) - {"id", "customer_id", "location_id", "contacts"}
-    if unknown:
-        raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
-    out = {}
-    for key in allowed:
-        if key not in values:
-            continue
-        out[key] = _typed(model, key, values[key])
-    return out
-
-
-def _typed(model: type, key: str, value: Any) -> Any:
-    column = model.__table__.c[key]
-    try:
-        expected = column.type.python_type
-    except NotImplementedError:
-        expected = object
-    if value is None and column.nullable:
-        return None
-    if issubclass(expected, bool):
-        ok = isinstance(value, bool)
-    elif issubclass(expected, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif issubclass(expected, str) or issubclass(expected, enum.Enum):
-        ok = isinstance(value, str)
-        value = value.strip() if ok else value
-    else:
-        ok = True
-    if not ok:
-        raise ValidationFailed({key: f"'{key}' has the wrong type of value."})
-    return value
-
-
-def _get(session: Session, model: type, ident: str, label: str) -> Any:
-    row = session.get(model, ident)
-    if row is None:
-        raise ValidationFailed({"id": f"That {label} no longer exists on this PC."})
-    return row
-
-
 def _contact(session: Session, customer_id: str, location_id: str | None, raw: dict[str, Any]) -> ContactMethod:
-    values, report = check_contact(_pick(raw, CONTACT_FIELDS, ContactMethod))
+    values, report = check_contact(pick(raw, CONTACT_FIELDS, ContactMethod))
     report.raise_if_errors()
     kind = ContactKind(values["kind"])
-    cm = ContactMethod(id=_own_id(raw, "contact_id"), customer_id=customer_id,
+    cm = ContactMethod(id=own_id(raw, "contact_id"), customer_id=customer_id,
                        location_id=location_id, kind=kind, value=values["value"],
                        memo=values.get("memo", ""), notifications=bool(values.get("notifications", True)),
                        do_not_text=bool(values.get("do_not_text", False)))
@@ -148,32 +63,14 @@ def _set_phone_keys(cm: ContactMethod) -> None:
         cm.digits = cm.digits_rev = ""
 
 
-def _tags(session: Session, names: Any) -> list[TagType]:
-    if not isinstance(names, list):
-        raise ValidationFailed({"tags": "Tags must be a list of names."})
-    out = []
-    for raw in names or []:
-        name = str(raw).strip()
-        if not name:
-            continue
-        if len(name) > (max_length(TagType, "name") or 60):
-            raise ValidationFailed({"tags": f"The tag '{name[:20]}…' is too long."})
-        tag = session.scalar(select(TagType).where(TagType.name == name))
-        if tag is None:
-            tag = TagType(id=new_id(), name=name)
-            session.add(tag)
-        out.append(tag)
-    return out
-
-
 def _location(session: Session, customer_id: str, raw: dict[str, Any]) -> tuple[Location, Report]:
-    values = _pick(raw, LOCATION_FIELDS, Location)
+    values = pick(raw, LOCATION_FIELDS, Location)
     report = check_location(values, new=True)
     report.raise_if_errors()
-    loc = Location(id=_own_id(raw, "location_id"), customer_id=customer_id, **values)
+    loc = Location(id=own_id(raw, "location_id"), customer_id=customer_id, **values)
     loc.address_key = address_key(loc.street, loc.unit, loc.zip)
     session.add(loc)
-    for c in _items(raw, "contacts"):
+    for c in items(raw, "contacts"):
         _contact(session, customer_id, loc.id, c)
     return loc, report
 
@@ -181,11 +78,11 @@ def _location(session: Session, customer_id: str, raw: dict[str, Any]) -> tuple[
 @intent("create_customer")
 def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     """{customer: {...}, locations: [{...}], contacts: [{...}], tags: [...], note: str}"""
-    raw = _section(args, "customer")
-    values = _pick(raw, CUSTOMER_FIELDS, Customer)
+    raw = section(args, "customer")
+    values = pick(raw, CUSTOMER_FIELDS, Customer)
     values.setdefault("type", CustomerType.RESIDENTIAL.value)
     report = check_customer(values, new=True)
-    contacts = _items(args, "contacts")
+    contacts = items(args, "contacts")
     errors = dict(report.errors)
     phones = [c for c in contacts if c.get("kind") != ContactKind.EMAIL.value]
     if not phones:
@@ -198,15 +95,15 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
         raise ValidationFailed(errors)
     if raw.get("id") and session.get(Customer, raw["id"]) is not None:
         raise ValidationFailed({"id": "This customer was already saved."})
-    cid = _own_id(raw, "customer_id")
+    cid = own_id(raw, "customer_id")
     if session.get(Customer, cid) is not None:
         raise ValidationFailed({"id": "This customer was already saved."})
     customer = Customer(id=cid, **values)
-    customer.tags = _tags(session, args.get("tags") or [])
+    customer.tags = tags_named(session, args.get("tags") or [])
     session.add(customer)
     session.flush()
     warnings = dict(report.warnings)
-    for loc in _items(args, "locations"):
+    for loc in items(args, "locations"):
         _, lrep = _location(session, cid, loc)
         warnings.update({f"location.{k}": v for k, v in lrep.warnings.items()})
     for c in contacts:
@@ -217,7 +114,7 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     note = note.strip()
     if note:
         args.setdefault("note_id", new_id())
-        session.add(Note(id=_id(args["note_id"], "note_id"), customer_id=cid, text=note,
+        session.add(Note(id=require_id(args["note_id"], "note_id"), customer_id=cid, text=note,
                          author=str(args.get("actor", ""))[:60]))
     return Applied("customer", cid, [cid], warnings)
 
@@ -232,15 +129,15 @@ def _apply_changes(row: Any, changes: dict[str, Any], allowed: tuple[str, ...]) 
             raise ValidationFailed({key: f"Unknown field '{key}'."})
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ValidationFailed({key: "A change must carry the old and the new value."})
-        new_values[key] = _typed(type(row), key, pair[1])
+        new_values[key] = typed(type(row), key, pair[1])
     return new_values
 
 
 @intent("update_customer")
 def update_customer(session: Session, args: dict[str, Any]) -> Applied:
-    customer = _get(session, Customer, _id(args.get("customer_id"), "customer_id"), "customer")
+    customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
     if not args.get("changes") and "tags" in args:
-        customer.tags = _tags(session, args["tags"])
+        customer.tags = tags_named(session, args["tags"])
         return Applied("customer", customer.id, [customer.id], {})
     values = _apply_changes(customer, args.get("changes"), CUSTOMER_FIELDS)
     merged = {k: getattr(customer, k) for k in ("street", "city", "state", "zip")} | values
@@ -251,21 +148,21 @@ def update_customer(session: Session, args: dict[str, Any]) -> Applied:
     for k, v in values.items():
         setattr(customer, k, v)
     if "tags" in args:
-        customer.tags = _tags(session, args["tags"])
+        customer.tags = tags_named(session, args["tags"])
     return Applied("customer", customer.id, [customer.id], report.warnings)
 
 
 @intent("set_customer_tags")
 def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
-    customer = _get(session, Customer, _id(args.get("customer_id"), "customer_id"), "customer")
-    customer.tags = _tags(session, list(args.get("tags") or []))
+    customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
+    customer.tags = tags_named(session, list(args.get("tags") or []))
     return Applied("customer", customer.id, [customer.id], {})
 
 
 @intent("add_location")
 def add_location(session: Session, args: dict[str, Any]) -> Applied:
-    raw = _section(args, "location")
-    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    raw = section(args, "location")
+    customer = get_row(session, Customer, require_id(raw.get("customer_id"), "customer_id"), "customer")
     if raw.get("id") and session.get(Location, raw["id"]) is not None:
         raise ValidationFailed({"id": "This location was already saved."})
     loc, report = _location(session, customer.id, raw)
@@ -274,7 +171,7 @@ def add_location(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("update_location")
 def update_location(session: Session, args: dict[str, Any]) -> Applied:
-    loc = _get(session, Location, _id(args.get("location_id"), "location_id"), "location")
+    loc = get_row(session, Location, require_id(args.get("location_id"), "location_id"), "location")
     values = _apply_changes(loc, args.get("changes"), LOCATION_FIELDS)
     merged = {k: getattr(loc, k) for k in ("street", "city", "state", "zip")} | values
     report = check_location(merged, new=False)
@@ -287,11 +184,11 @@ def update_location(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("add_contact")
 def add_contact(session: Session, args: dict[str, Any]) -> Applied:
-    raw = _section(args, "contact")
-    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    raw = section(args, "contact")
+    customer = get_row(session, Customer, require_id(raw.get("customer_id"), "customer_id"), "customer")
     location_id = raw.get("location_id")
     if location_id:
-        loc = _get(session, Location, _id(location_id, "location_id"), "location")
+        loc = get_row(session, Location, require_id(location_id, "location_id"), "location")
         if loc.customer_id != customer.id:
             raise ValidationFailed({"location_id": "That location belongs to another customer."})
     if raw.get("id") and session.get(ContactMethod, raw["id"]) is not None:
@@ -302,7 +199,7 @@ def add_contact(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("update_contact")
 def update_contact(session: Session, args: dict[str, Any]) -> Applied:
-    cm = _get(session, ContactMethod, _id(args.get("contact_id"), "contact_id"), "contact")
+    cm = get_row(session, ContactMethod, require_id(args.get("contact_id"), "contact_id"), "contact")
     values = _apply_changes(cm, args.get("changes"), CONTACT_FIELDS)
     merged = {k: getattr(cm, k) for k in CONTACT_FIELDS} | values
     merged["kind"] = ContactKind(merged["kind"]).value
@@ -316,7 +213,7 @@ def update_contact(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("remove_contact")
 def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
-    cm = _get(session, ContactMethod, _id(args.get("contact_id"), "contact_id"), "contact")
+    cm = get_row(session, ContactMethod, require_id(args.get("contact_id"), "contact_id"), "contact")
     customer_id = cm.customer_id
     session.delete(cm)
     return Applied("contact", cm.id, [customer_id], {})
@@ -324,8 +221,8 @@ def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
 
 @intent("add_note")
 def add_note(session: Session, args: dict[str, Any]) -> Applied:
-    raw = _section(args, "note")
-    customer = _get(session, Customer, _id(raw.get("customer_id"), "customer_id"), "customer")
+    raw = section(args, "note")
+    customer = get_row(session, Customer, require_id(raw.get("customer_id"), "customer_id"), "customer")
     text = raw.get("text") or ""
     if not isinstance(text, str):
         raise ValidationFailed({"text": "The note must be text."})
@@ -334,7 +231,7 @@ def add_note(session: Session, args: dict[str, Any]) -> Applied:
         raise ValidationFailed({"text": "The note is empty."})
     if len(text) > 5000:
         raise ValidationFailed({"text": "The note is too long (at most 5,000 characters)."})
-    note = Note(id=_own_id(raw, "note_id"), customer_id=customer.id,
+    note = Note(id=own_id(raw, "note_id"), customer_id=customer.id,
                 location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
                 author=str(args.get("actor", ""))[:60])
     session.add(note)

@@ -3,12 +3,13 @@ sequence, and the audit trail every applied intent leaves."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .base import ID_LEN, Base, utcnow
+from .base import ID_LEN, Base, new_id, utcnow
 
 
 class ClientState(Base):
@@ -61,3 +62,36 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     mutation_id: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def ensure_client(session: Session) -> ClientState:
+    """This console's identity row, minted on first use and kept in the cache."""
+    state = session.scalar(select(ClientState).limit(1))
+    if state is None:
+        state = ClientState(client_id=new_id(), next_seq=1, job_prefix="", next_job_no=1)
+        session.add(state)
+        session.flush()
+    return state
+
+
+# Letters and digits nobody mishears on the phone: no 0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G, U/V.
+PREFIX_ALPHABET = "ACDEFHJKMNPQRTWXY3479"
+FIRST_JOB_NO = 1001
+
+
+def next_job_number(session: Session) -> str:
+    """"KQ7-1001": this console's prefix and counter, unique across consoles without a server
+    (docs/job-numbers.md). Runs inside the booking's transaction, so a rolled-back booking
+    gives its number back."""
+    from .jobs import Job
+
+    state = ensure_client(session)
+    if not state.job_prefix:
+        taken = {n.split("-")[0] for n in session.scalars(select(Job.number)) if "-" in n}
+        prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(3))
+        while prefix in taken:
+            prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(3))
+        state.job_prefix = prefix
+    number = max(state.next_job_no, FIRST_JOB_NO)
+    state.next_job_no = number + 1
+    return f"{state.job_prefix}-{number}"

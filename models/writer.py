@@ -9,10 +9,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import search_index
+from . import (
+    intents,  # noqa: F401 - registers the customer intents
+    search_index,
+)
 from .base import new_id
-from .intents import HANDLERS, Applied
-from .journal import AuditEntry, ClientState, OutboxEntry
+from .intent_kit import HANDLERS, Applied
+from .journal import AuditEntry, ClientState, OutboxEntry, ensure_client
 from .validation import ValidationFailed
 
 
@@ -25,12 +28,7 @@ class WriteResult:
 
 def client_id(session: Session) -> str:
     """This console's id, minted on first use and kept in the cache."""
-    cid = session.scalar(select(ClientState.client_id).limit(1))
-    if cid is None:
-        cid = new_id()
-        session.add(ClientState(client_id=cid, next_seq=1))
-        session.flush()
-    return cid
+    return ensure_client(session).client_id
 
 
 class LocalWriter:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from models import intents
+from models import intent_kit
 from models.customers import ContactMethod, Customer
 from models.journal import AuditEntry, ClientState, OutboxEntry
 from models.validation import ValidationFailed
@@ -82,7 +82,7 @@ def test_failing_handler_rolls_back(cache, writer, monkeypatch):
         session.flush()
         raise ValidationFailed({"name": "no"})
 
-    monkeypatch.setitem(intents.HANDLERS, "ghost", handler)
+    monkeypatch.setitem(intent_kit.HANDLERS, "ghost", handler)
     with pytest.raises(ValidationFailed):
         writer.execute("ghost", {})
     assert _count(cache, Customer) == 0 and writer.pending_count() == 0

@@ -51,8 +51,7 @@ def _customer(writer: LocalWriter, name: str = "Ana Lopez", **extra: object) -> 
                        "access_notes": "Gate 4321"}],
         "tags": ["VIP", "Gate code"]})
     cid = result.applied.entity_id
-    # A location's own contact goes through add_contact (create_customer's nested "contacts" on a
-    # location is refused by intents._pick: reported, not ours to change).
+    # A location's own contact, added afterwards as a CSR would.
     with writer.sessions.begin() as s:
         location_id = s.scalar(select(Location.id).where(Location.customer_id == cid))
     writer.execute("add_contact", {"contact": {"customer_id": cid, "location_id": location_id, "kind": "Phone",

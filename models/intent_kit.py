@@ -1,0 +1,128 @@
+"""The toolkit every intent handler uses: registration, argument checks that give clear errors,
+and ids minted into the arguments (so the outbox carries them to the server)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .base import ID_LEN, new_id
+from .customers import TagType
+from .validation import ValidationFailed, max_length
+
+
+@dataclass
+class Applied:
+    """What a handler did: the record it is about and the customers to re-index."""
+
+    entity: str
+    entity_id: str
+    customers: list[str]
+    warnings: dict[str, str]
+
+
+Handler = Callable[[Session, dict[str, Any]], Applied]
+HANDLERS: dict[str, Handler] = {}
+
+
+def intent(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+    return register
+
+
+def require_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > ID_LEN:
+        raise ValidationFailed({what: f"Missing or malformed {what.replace('_', ' ')}."})
+    return value
+
+
+def section(args: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object of the arguments, kept by reference so minted ids land in the outbox row."""
+    value = args.get(key)
+    if not isinstance(value, dict):
+        raise ValidationFailed({key: f"Missing {key.replace('_', ' ')} details."})
+    return value
+
+
+def items(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = args.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValidationFailed({key: f"Malformed {key}."})
+    return value
+
+
+def own_id(raw: dict[str, Any], what: str) -> str:
+    """The record's id: the caller's, or one minted now and written back into the arguments, so the
+    outbox row carries it and the server creates the very same id."""
+    if not raw.get("id"):
+        raw["id"] = new_id()
+    return require_id(raw["id"], what)
+
+
+def pick(values: dict[str, Any], allowed: tuple[str, ...], model: type) -> dict[str, Any]:
+    """Only known fields, each of the column's type (a wrong type is a clear error, not a crash)."""
+    unknown = set(values) - set(allowed) - {"id", "customer_id", "location_id", "contacts"}
+    if unknown:
+        raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
+    out = {}
+    for key in allowed:
+        if key not in values:
+            continue
+        out[key] = typed(model, key, values[key])
+    return out
+
+
+def typed(model: type, key: str, value: Any) -> Any:
+    column = model.__table__.c[key]
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        expected = object
+    if value is None and column.nullable:
+        return None
+    if issubclass(expected, bool):
+        ok = isinstance(value, bool)
+    elif issubclass(expected, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif issubclass(expected, str) or issubclass(expected, enum.Enum):
+        ok = isinstance(value, str)
+        value = value.strip() if ok else value
+    else:
+        ok = True
+    if not ok:
+        raise ValidationFailed({key: f"'{key}' has the wrong type of value."})
+    return value
+
+
+def get_row(session: Session, model: type, ident: str, label: str) -> Any:
+    row = session.get(model, ident)
+    if row is None:
+        raise ValidationFailed({"id": f"That {label} no longer exists on this PC."})
+    return row
+
+
+def tags_named(session: Session, names: Any) -> list[TagType]:
+    if not isinstance(names, list):
+        raise ValidationFailed({"tags": "Tags must be a list of names."})
+    out = []
+    for raw in names or []:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if len(name) > (max_length(TagType, "name") or 60):
+            raise ValidationFailed({"tags": f"The tag '{name[:20]}…' is too long."})
+        tag = session.scalar(select(TagType).where(TagType.name == name))
+        if tag is None:
+            tag = TagType(id=new_id(), name=name)
+            session.add(tag)
+        out.append(tag)
+    return out
+
+
