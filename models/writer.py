@@ -9,12 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import (
-    intents,  # noqa: F401 - registers the customer intents
-    search_index,
-)
+from . import search_index
 from .base import new_id
-from .intent_kit import HANDLERS, Applied
+from .handlers import HANDLERS
+from .intent_kit import Applied
 from .journal import AuditEntry, ClientState, OutboxEntry, ensure_client
 from .validation import ValidationFailed
 

@@ -1,0 +1,236 @@
+"""Booking intents: book a job with its first appointment, reschedule, cancel, hold, release.
+
+The handler re-checks everything the form checked (Do Not Service, job type of the business unit,
+campaign, required fields, the window's capacity), so an outdated or hostile client can't book
+what the form would refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .base import utcnow
+from .capacity import availability, booked_slots, find_slot, window_bounds
+from .customers import Customer, Location
+from .intent_kit import Applied, get_row, intent, items, own_id, require_id, section, tags_named
+from .jobs import (
+    Appointment,
+    BookedFrom,
+    Job,
+    JobStatus,
+    Lead,
+    LeadStatus,
+    appointment_technicians,
+    job_tags,
+)
+from .journal import next_job_number
+from .setup import Priority, Technician
+from .setup_data import SetupData, load_setup
+from .timeutil import as_utc
+from .validation import ValidationFailed
+
+FULL = "This window is now full — pick another."
+SUMMARY_MAX = 5000
+
+
+def _day(raw: dict[str, Any]) -> date:
+    try:
+        return date.fromisoformat(str(raw.get("day")))
+    except ValueError as exc:
+        raise ValidationFailed({"window": "Pick an arrival window."}) from exc
+
+
+def _now(args: dict[str, Any]) -> datetime:
+    try:
+        return as_utc(datetime.fromisoformat(args["booked_at"])) if args.get("booked_at") else utcnow()
+    except (TypeError, ValueError):
+        return utcnow()
+
+
+def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt: dict[str, Any],
+                  business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = ""):  # noqa: ANN202
+    """The window the CSR picked, re-checked against capacity now; returns (window, day)."""
+    day = _day(appt)
+    window_id = appt.get("arrival_window_id")
+    window = next((w for w in setup.windows if w.id == window_id), None)
+    if window is None:
+        raise ValidationFailed({"window": "Pick an arrival window."})
+    if not window.allows(business_unit_id):
+        raise ValidationFailed({"window": f"The {window.name} window isn't offered for this business unit."})
+    slots = availability(setup, business_unit_id, duration, skills,
+                         booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], _now(args))
+    slot = find_slot(slots, day, window.id)
+    if slot is None:
+        raise ValidationFailed({"window": f"The {window.name} window on {day:%a %b} {day.day} can't be booked "
+                                          "any more — pick another."})
+    if not slot.fits:
+        raise ValidationFailed({"window": FULL})
+    return window, day, slot
+
+
+def _appointment_times(setup: SetupData, window, day: date, duration: int) -> dict[str, datetime]:  # noqa: ANN001
+    start, end = window_bounds(setup, day, window)
+    return {"arrival_window_start": start, "arrival_window_end": end, "start": start,
+            "end": start + timedelta(minutes=duration)}
+
+
+def _line_items(setup: SetupData, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(raw):
+        code = str(item.get("code", ""))
+        service = setup.services.get(code)
+        if service is None:
+            raise ValidationFailed({f"line_items.{i}": f"'{code}' is not in the services catalog."})
+        try:
+            quantity = float(item.get("quantity", 1))
+            price = float(item.get("price", service.price))
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed({f"line_items.{i}": "Quantity and price must be numbers."}) from exc
+        if quantity <= 0 or price < 0:
+            raise ValidationFailed({f"line_items.{i}": "Quantity must be positive and price not negative."})
+        out.append({"code": code, "name": service.name, "quantity": quantity, "price": price})
+    return out
+
+
+@intent("book_job")
+def book_job(session: Session, args: dict[str, Any]) -> Applied:
+    """{job: {...}, appointment: {day, arrival_window_id}, booked_at?} → a job and its first appointment."""
+    raw = section(args, "job")
+    appt = section(args, "appointment")
+    setup = load_setup(session)
+    errors: dict[str, str] = {}
+    customer = get_row(session, Customer, require_id(raw.get("customer_id"), "customer_id"), "customer")
+    if customer.do_not_service:
+        reason = f" ({customer.do_not_service_reason})" if customer.do_not_service_reason else ""
+        raise ValidationFailed({"customer": f"{customer.name} is marked Do Not Service{reason} — "
+                                            "they can't be booked."})
+    location = get_row(session, Location, require_id(raw.get("location_id"), "location_id"), "location")
+    if location.customer_id != customer.id:
+        raise ValidationFailed({"location": "That location belongs to another customer."})
+    bu = setup.business_unit(str(raw.get("business_unit_id") or ""))
+    if bu is None:
+        errors["businessUnit"] = "Choose a business unit."
+    job_type = setup.job_type(str(raw.get("job_type_id") or ""))
+    if job_type is None:
+        errors["jobType"] = "Choose a job type."
+    elif bu is not None and bu.id not in job_type.business_unit_ids:
+        errors["jobType"] = f"{job_type.name} isn't a job type of {bu.name}."
+    if not any(c.id == raw.get("campaign_id") for c in setup.campaigns):
+        errors["campaign"] = "Choose the campaign the customer called about."
+    priority = str(raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL))
+    if priority not in {p.value for p in Priority}:
+        errors["priority"] = "Choose Low, Normal, High or Urgent."
+    summary = raw.get("summary") or ""
+    if not isinstance(summary, str):
+        errors["summary"] = "The summary must be text."
+        summary = ""
+    elif "summary" in setup.required_fields and not summary.strip():
+        errors["summary"] = "Describe the job in the summary."
+    elif len(summary) > SUMMARY_MAX:
+        errors["summary"] = f"The summary is too long (at most {SUMMARY_MAX:,} characters)."
+    technician_ids = raw.get("technician_ids") or []
+    if not isinstance(technician_ids, list) or not all(isinstance(t, str) for t in technician_ids):
+        errors["technician"] = "Malformed technician list."
+        technician_ids = []
+    if "technician" in setup.required_fields and not technician_ids:
+        errors["technician"] = "Choose a technician."
+    if errors:
+        raise ValidationFailed(errors)
+    assert bu is not None and job_type is not None
+    window, day, _slot = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
+                                       job_type.skills)
+    technicians = []
+    for tid in technician_ids:
+        tech = session.get(Technician, tid)
+        if tech is None or not tech.active:
+            raise ValidationFailed({"technician": "That technician is no longer available."})
+        technicians.append(tech)
+
+    raw.setdefault("number", next_job_number(session))
+    job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
+              location_id=location.id, job_type_id=job_type.id, business_unit_id=bu.id,
+              campaign_id=raw["campaign_id"], priority=priority, summary=summary.strip(),
+              status=JobStatus.SCHEDULED, booked_by_id=raw.get("booked_by_id"),
+              booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
+              line_items=_line_items(setup, items(raw, "line_items")))
+    session.add(job)
+    session.flush()
+    tags = tags_named(session, list(raw.get("tags") or []))
+    if tags:
+        session.execute(job_tags.insert(), [{"job_id": job.id, "tag_type_id": t.id} for t in tags])
+    appointment = Appointment(id=own_id(appt, "appointment_id"), job_id=job.id, arrival_window_id=window.id,
+                              **_appointment_times(setup, window, day, job_type.duration_minutes))
+    session.add(appointment)
+    session.flush()
+    if technicians:
+        session.execute(appointment_technicians.insert(),
+                        [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])
+    if raw.get("lead_id"):
+        lead = get_row(session, Lead, require_id(raw["lead_id"], "lead_id"), "lead")
+        lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
+    return Applied("job", job.id, [customer.id], {})
+
+
+def _live_job(session: Session, args: dict[str, Any], allowed: set[JobStatus], verb: str) -> Job:
+    job = get_row(session, Job, require_id(args.get("job_id"), "job_id"), "job")
+    if JobStatus(job.status) not in allowed:
+        raise ValidationFailed({"status": f"A {JobStatus(job.status).value.lower()} job can't be {verb}."})
+    return job
+
+
+def _reason(args: dict[str, Any], what: str) -> str:
+    reason = args.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationFailed({"reason": f"Give a reason for the {what}."})
+    if len(reason) > 200:
+        raise ValidationFailed({"reason": "The reason is too long (at most 200 characters)."})
+    return reason.strip()
+
+
+@intent("reschedule_job")
+def reschedule_job(session: Session, args: dict[str, Any]) -> Applied:
+    """{job_id, appointment: {day, arrival_window_id}}: a new window, capacity re-checked."""
+    job = _live_job(session, args, {JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}, "rescheduled")
+    setup = load_setup(session)
+    job_type = setup.job_type(job.job_type_id or "")
+    duration = job_type.duration_minutes if job_type else 120
+    skills = job_type.skills if job_type else ()
+    window, day, _slot = _check_window(session, setup, args, section(args, "appointment"), job.business_unit_id,
+                                       duration, skills, exclude_job=job.id)
+    appointment = job.appointments[0] if job.appointments else None
+    if appointment is None:
+        appointment = Appointment(id=own_id(section(args, "appointment"), "appointment_id"), job_id=job.id)
+        session.add(appointment)
+    times = _appointment_times(setup, window, day, duration)
+    for key, value in times.items():
+        setattr(appointment, key, value)
+    appointment.arrival_window_id = window.id
+    job.needs_reschedule = False
+    job.suggested_windows = []
+    if JobStatus(job.status) is JobStatus.HOLD:
+        job.status, job.status_reason = JobStatus.SCHEDULED, ""
+    return Applied("job", job.id, [job.customer_id], {})
+
+
+@intent("cancel_job")
+def cancel_job(session: Session, args: dict[str, Any]) -> Applied:
+    job = _live_job(session, args, {JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}, "canceled")
+    job.status, job.status_reason = JobStatus.CANCELED, _reason(args, "cancellation")
+    return Applied("job", job.id, [job.customer_id], {})
+
+
+@intent("hold_job")
+def hold_job(session: Session, args: dict[str, Any]) -> Applied:
+    job = _live_job(session, args, {JobStatus.SCHEDULED, JobStatus.DISPATCHED}, "put on hold")
+    job.status, job.status_reason = JobStatus.HOLD, _reason(args, "hold")
+    return Applied("job", job.id, [job.customer_id], {})
+
+
+@intent("release_hold")
+def release_hold(session: Session, args: dict[str, Any]) -> Applied:
+    job = _live_job(session, args, {JobStatus.HOLD}, "released")
+    job.status, job.status_reason = JobStatus.SCHEDULED, ""
+    return Applied("job", job.id, [job.customer_id], {})

@@ -1,0 +1,11 @@
+"""Every intent the console (and later the server) can apply, by name.
+
+Importing the intent modules registers their handlers; this is the one place that lists them.
+"""
+
+from __future__ import annotations
+
+from . import booking, intents, leads  # noqa: F401 - imported for their @intent registrations
+from .intent_kit import HANDLERS
+
+__all__ = ["HANDLERS"]
