@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from models.base import utcnow
 from models.db import Cache, open_cache
 from models.search import load_rows
 from models.validation import preload_zip_data
 from models.writer import LocalWriter
 
+from .booking_controller import BookingController
 from .customer_controller import CustomerController
 from .main_window import MainWindow
 from .search_service import SearchService
@@ -24,11 +28,12 @@ class Console:
     search: SearchService
     window: MainWindow
     customers: CustomerController
+    booking: BookingController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
     def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
-              title_suffix: str = "") -> Console:
+              title_suffix: str = "", now_fn: Callable[[], datetime] = utcnow) -> Console:
         cache = open_cache(cache_path)
         writer = LocalWriter(cache.sessions, actor=actor)
         search = SearchService(cache.raw_connection, region=region)
@@ -37,7 +42,8 @@ class Console:
         ui_conn = cache.raw_connection()
         window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
         customers = CustomerController(window, cache, writer, window.customer_panel)
-        console = cls(cache, writer, search, window, customers, ui_conn)
+        booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
+        console = cls(cache, writer, search, window, customers, booking, ui_conn)
         console._connect_signals()
         console.refresh_outbox()
         preload_zip_data()          # off the UI thread, before the first save needs it
@@ -54,6 +60,11 @@ class Console:
         self.customers.outboxChanged.connect(self.refresh_outbox)
         self.customers.customerSaved.connect(self._on_customer_saved)
         self.customers.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        w.newJobRequested.connect(self.new_job)
+        self.booking.outboxChanged.connect(self.refresh_outbox)
+        self.booking.jobBooked.connect(self._on_job_booked)
+        self.booking.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        self.customers.customerOpened.connect(self._on_customer_opened)
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -68,6 +79,22 @@ class Console:
             self.customers.new_customer(prefill_phone=text)
         else:
             self.customers.new_customer(prefill_name=text)
+
+    def new_job(self) -> None:
+        """Ctrl+J: the booking form for the open customer, cursor on Business unit."""
+        self.window.work_tabs.setCurrentIndex(0)
+        self.booking.start(self.window.customer_panel.record())
+
+    def _on_customer_opened(self, customer_id: str) -> None:
+        # A form bound to this customer gets fresh flags (e.g. Do Not Service just set).
+        if self.booking.form.customer_id() == customer_id:
+            self.booking.form.bind(self.window.customer_panel.record())
+
+    def _on_job_booked(self, customer_id: str, number: str) -> None:
+        self.customers.open_customer(customer_id)        # the new job shows in the history at once
+        record = self.window.customer_panel.record()
+        name = record.name if record else "the customer"
+        self.window.statusBar().showMessage(f"Job {number} booked for {name} — saved on this PC.", 15_000)
 
     def _on_customer_saved(self, customer_id: str) -> None:
         self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, [customer_id]))

@@ -12,11 +12,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from widgets.booking_form import BookingForm
 from widgets.customer_panel import CustomerPanel
 from widgets.lookup_pane import LookupPane
 from widgets.sync_status import SyncStatus
@@ -29,6 +32,10 @@ SHORTCUTS = [
     ("Enter", "Open the highlighted customer (the top one from the search box)"),
     ("Esc", "Clear the search"),
     ("Ctrl+Shift+N", "New customer"),
+    ("Ctrl+J", "New job for the open customer (focus on Business unit)"),
+    ("Ctrl+G", "Get availability (arrival windows for 14 days)"),
+    ("Enter (on a window)", "Choose that arrival window"),
+    ("Ctrl+Enter", "Book Job"),
     ("Ctrl+E", "Edit the open customer"),
     ("Ctrl+L", "Add a location to the open customer"),
     ("Ctrl+Shift+P", "Add a contact method to the open customer"),
@@ -46,6 +53,7 @@ class MainWindow(QMainWindow):
 
     themeChosen = Signal(str)
     newCustomerRequested = Signal()
+    newJobRequested = Signal()
     closing = Signal()
 
     def __init__(self, settings: QSettings, title_suffix: str = "") -> None:
@@ -65,12 +73,23 @@ class MainWindow(QMainWindow):
 
         self.lookup = LookupPane(parent=self)
         self.customer_panel = CustomerPanel(self)
+        self.booking_form = BookingForm(self)
+        self.work_tabs = QTabWidget(self)
+        self.work_tabs.setObjectName("workTabs")
+        self.work_tabs.setAccessibleName("Booking and leads")
+        booking_scroll = QScrollArea(self)          # small screens scroll instead of growing the window
+        booking_scroll.setObjectName("bookingScroll")
+        booking_scroll.setWidgetResizable(True)
+        booking_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        booking_scroll.setWidget(self.booking_form)
+        self.work_tabs.addTab(booking_scroll, "&Book job")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.lookup)
         self.splitter.addWidget(self.customer_panel)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.addWidget(self.work_tabs)
+        for i in range(3):
+            self.splitter.setStretchFactor(i, 1)
         self.splitter.setChildrenCollapsible(False)
 
         central = QWidget(self)
@@ -92,6 +111,7 @@ class MainWindow(QMainWindow):
         customer = bar.addMenu("&Customer")
         self.find_action = self._action(customer, "&Find customer…", QKeySequence.StandardKey.Find)
         self.new_customer_action = self._action(customer, "&New customer…", "Ctrl+Shift+N")
+        self.new_job_action = self._action(customer, "New &job for this customer", "Ctrl+J")
         customer.addSeparator()
         self.quit_action = self._action(customer, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit_action.setShortcut("Ctrl+Q")
@@ -122,6 +142,7 @@ class MainWindow(QMainWindow):
     def _connect_signals(self) -> None:
         self.find_action.triggered.connect(self.focus_search)
         self.new_customer_action.triggered.connect(self.newCustomerRequested)
+        self.new_job_action.triggered.connect(self.newJobRequested)
         self.quit_action.triggered.connect(self.close)
         self.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
         self.toggle_theme_action.triggered.connect(self._toggle_theme)
@@ -173,7 +194,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1440, 860)
-            self.splitter.setSizes([720, 720])
+            self.splitter.setSizes([430, 500, 510])
         state = self.settings.value("window/splitter")
         if isinstance(state, QByteArray):
             self.splitter.restoreState(state)

@@ -95,21 +95,22 @@ def _line_items(setup: SetupData, raw: list[dict[str, Any]]) -> list[dict[str, A
     return out
 
 
-@intent("book_job")
-def book_job(session: Session, args: dict[str, Any]) -> Applied:
-    """{job: {...}, appointment: {day, arrival_window_id}, booked_at?} → a job and its first appointment."""
-    raw = section(args, "job")
-    appt = section(args, "appointment")
-    setup = load_setup(session)
+def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[str, str]:
+    """Every problem with the job part of a booking, by field (empty when it can be booked)."""
     errors: dict[str, str] = {}
-    customer = get_row(session, Customer, require_id(raw.get("customer_id"), "customer_id"), "customer")
-    if customer.do_not_service:
+    customer = session.get(Customer, raw.get("customer_id") or "") if isinstance(raw.get("customer_id"), str) \
+        else None
+    if customer is None:
+        errors["customer"] = "Open the caller's customer first."
+    elif customer.do_not_service:
         reason = f" ({customer.do_not_service_reason})" if customer.do_not_service_reason else ""
-        raise ValidationFailed({"customer": f"{customer.name} is marked Do Not Service{reason} — "
-                                            "they can't be booked."})
-    location = get_row(session, Location, require_id(raw.get("location_id"), "location_id"), "location")
-    if location.customer_id != customer.id:
-        raise ValidationFailed({"location": "That location belongs to another customer."})
+        errors["customer"] = f"{customer.name} is marked Do Not Service{reason} — they can't be booked."
+    location = session.get(Location, raw.get("location_id") or "") if isinstance(raw.get("location_id"), str) \
+        else None
+    if location is None:
+        errors["location"] = "Choose the service location."
+    elif customer is not None and location.customer_id != customer.id:
+        errors["location"] = "That location belongs to another customer."
     bu = setup.business_unit(str(raw.get("business_unit_id") or ""))
     if bu is None:
         errors["businessUnit"] = "Choose a business unit."
@@ -120,13 +121,12 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
         errors["jobType"] = f"{job_type.name} isn't a job type of {bu.name}."
     if not any(c.id == raw.get("campaign_id") for c in setup.campaigns):
         errors["campaign"] = "Choose the campaign the customer called about."
-    priority = str(raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL))
+    priority = raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL.value)
     if priority not in {p.value for p in Priority}:
         errors["priority"] = "Choose Low, Normal, High or Urgent."
     summary = raw.get("summary") or ""
     if not isinstance(summary, str):
         errors["summary"] = "The summary must be text."
-        summary = ""
     elif "summary" in setup.required_fields and not summary.strip():
         errors["summary"] = "Describe the job in the summary."
     elif len(summary) > SUMMARY_MAX:
@@ -134,16 +134,30 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     technician_ids = raw.get("technician_ids") or []
     if not isinstance(technician_ids, list) or not all(isinstance(t, str) for t in technician_ids):
         errors["technician"] = "Malformed technician list."
-        technician_ids = []
-    if "technician" in setup.required_fields and not technician_ids:
+    elif "technician" in setup.required_fields and not technician_ids:
         errors["technician"] = "Choose a technician."
+    return errors
+
+
+@intent("book_job")
+def book_job(session: Session, args: dict[str, Any]) -> Applied:
+    """{job: {...}, appointment: {day, arrival_window_id}, booked_at?} → a job and its first appointment."""
+    raw = section(args, "job")
+    appt = section(args, "appointment")
+    setup = load_setup(session)
+    errors = job_errors(session, setup, raw)
     if errors:
         raise ValidationFailed(errors)
-    assert bu is not None and job_type is not None
+    customer = session.get(Customer, raw["customer_id"])
+    location = session.get(Location, raw["location_id"])
+    bu = setup.business_unit(raw["business_unit_id"])
+    job_type = setup.job_type(raw["job_type_id"])
+    assert customer is not None and location is not None and bu is not None and job_type is not None
+    priority = raw.get("priority") or job_type.priority
     window, day, _slot = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
                                        job_type.skills)
     technicians = []
-    for tid in technician_ids:
+    for tid in raw.get("technician_ids") or []:
         tech = session.get(Technician, tid)
         if tech is None or not tech.active:
             raise ValidationFailed({"technician": "That technician is no longer available."})
@@ -152,7 +166,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     raw.setdefault("number", next_job_number(session))
     job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
               location_id=location.id, job_type_id=job_type.id, business_unit_id=bu.id,
-              campaign_id=raw["campaign_id"], priority=priority, summary=summary.strip(),
+              campaign_id=raw["campaign_id"], priority=priority, summary=(raw.get("summary") or "").strip(),
               status=JobStatus.SCHEDULED, booked_by_id=raw.get("booked_by_id"),
               booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
               line_items=_line_items(setup, items(raw, "line_items")))

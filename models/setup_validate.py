@@ -8,6 +8,7 @@ collected; the admin fixes the file once, not once per problem.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -44,6 +45,7 @@ from .setup_doc import (
 )
 
 K = f.Key
+_BARE_COLOR = re.compile(r":\s+#[0-9a-fA-F]{6}\b")
 
 
 def _named(max_len: int, **keys: K) -> dict[str, K]:
@@ -122,10 +124,16 @@ def parse_setup(text: str) -> SetupDoc:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        # The commonest slip: an unquoted color inside {…}. YAML reads '#' as a comment and trips
+        # over the line after it, so point at the color itself.
+        for n in (line, line - 1):
+            if 0 < n <= len(lines := text.splitlines()) and _BARE_COLOR.search(lines[n - 1]):
+                raise SetupFileError([(n, "a color must be in quotes, e.g. color: \"#607d8b\" "
+                                          "(a bare # starts a comment)")]) from exc
         hint = " — indent with spaces, not tabs" if "\\t" in str(exc.problem) or "\t" in str(exc.problem) \
             else " — check the indentation, and put text containing ': ' or ' #' in quotes"
-        raise SetupFileError([(mark.line + 1 if mark else 0, f"this isn't valid YAML: {exc.problem}{hint}")]) \
-            from exc
+        raise SetupFileError([(line, f"this isn't valid YAML: {exc.problem}{hint}")]) from exc
     except yaml.YAMLError as exc:
         raise SetupFileError([(0, f"this isn't valid YAML: {exc}")]) from exc
     if root is None:
@@ -322,8 +330,8 @@ def _check_spans(ctx: f.Ctx, spans: list[tuple[Any, int, Any, Any]], end_key: st
         items.sort(key=lambda x: (x[0], x[1]))
         for (s1, e1, _r1), (s2, e2, r2) in zip(items, items[1:], strict=False):
             if s2 < e1:
-                ctx.add(_at(r2), text["overlap"].format(who=who, day=WEEKDAY_NAMES[day],
-                                                        a=f"{s1:%H:%M}–{e1:%H:%M}", b=f"{s2:%H:%M}–{e2:%H:%M}"))
+                ctx.add(_at(r2), text["overlap"].format(
+                    who=who, day=WEEKDAY_NAMES[day], a=f"{s1:%H:%M}–{e1:%H:%M}", b=f"{s2:%H:%M}–{e2:%H:%M}"))
 
 
 def _warnings(doc: SetupDoc) -> list[tuple[int, str]]:

@@ -1,0 +1,144 @@
+"""Wires the booking form to the cache: setup data, availability from capacity, the book_job write."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from models.base import utcnow
+from models.booking import job_errors
+from models.capacity import availability, booked_slots, horizon
+from models.db import Cache, CacheError, classify_sqlite_error
+from models.records import CustomerRecord
+from models.setup_data import SetupData, load_setup
+from models.validation import ValidationFailed
+from models.writer import LocalWriter
+from widgets.booking_form import BookingForm
+
+log = logging.getLogger(__name__)
+DAYS = 14
+
+
+class BookingController(QObject):
+    """Ctrl+J → form ready; Get availability → 14 days of windows; Book Job → one local intent."""
+
+    outboxChanged = Signal()
+    jobBooked = Signal(str, str)          # customer id, job number
+    errorOccurred = Signal(str)
+
+    def __init__(self, parent: QWidget, cache: Cache, writer: LocalWriter, form: BookingForm,
+                 now_fn: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(parent)
+        self._cache = cache
+        self._writer = writer
+        self.form = form
+        self._now = now_fn
+        self.setup = SetupData()
+        self.lead_id = ""                   # set when the booking converts a lead
+        self.reload_setup()
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        self.form.availabilityRequested.connect(self.show_availability)
+        self.form.bookRequested.connect(self.book)
+
+    def reload_setup(self) -> None:
+        with self._cache.sessions() as session:
+            self.setup = load_setup(session)
+        self.form.set_setup(self.setup)
+
+    def start(self, record: CustomerRecord | None) -> None:
+        """Bind the form to the open customer (keeping what was typed for the same customer)."""
+        if record is None or record.id != self.form.customer_id():
+            self.form.bind(record)
+            self.form.reset()
+            self.lead_id = ""
+        else:
+            self.form.bind(record)          # fresh flags (a Do Not Service set meanwhile)
+        self.form.focus_first()
+
+    def convert_lead(self, record: CustomerRecord | None, lead: dict[str, Any]) -> None:
+        """Book a job from a lead: the form is bound to its customer and prefilled from it."""
+        self.start(record)
+        self.lead_id = str(lead.get("id") or "")
+        self.form.restore({**self.form.state(), "business_unit_id": lead.get("business_unit_id"),
+                           "job_type_id": lead.get("job_type_id"), "campaign_id": lead.get("campaign_id"),
+                           "location_id": lead.get("location_id"), "summary_text": lead.get("summary") or ""})
+        self.form.focus_first()
+
+    def show_availability(self) -> None:
+        values = self.form.values()
+        job_type = self.setup.job_type(values["job_type_id"])
+        missing = {}
+        if not values["business_unit_id"]:
+            missing["businessUnit"] = "Choose a business unit."
+        if job_type is None:
+            missing["jobType"] = "Choose a job type."
+        if missing:
+            self.form.show_errors(missing)
+            return
+        self.form.show_errors({})
+        self.form.set_slots(self.slots(values["business_unit_id"], job_type.duration_minutes, job_type.skills))
+
+    def slots(self, business_unit_id: str, duration: int, skills: tuple[str, ...]) -> list:
+        now = self._now()
+        days = horizon(now, self.setup, DAYS)
+        with self._cache.sessions() as session:
+            booked = booked_slots(session, self.setup, days[0], days[-1])
+        return availability(self.setup, business_unit_id, duration, skills, booked, days, now)
+
+    def book(self) -> str | None:
+        """Book the job; returns its number, or None with the problems shown on the form."""
+        record = self.form.record()
+        if record is None:
+            self.form.show_errors({"customer": "Open the caller's customer first (Ctrl+F)."})
+            return None
+        slot = self.form.chosen_slot()
+        job = self.form.values()
+        if self.lead_id:
+            job["lead_id"] = self.lead_id
+        args = {"job": job, "booked_at": self._now().isoformat(),
+                "appointment": {"day": slot.day.isoformat(), "arrival_window_id": slot.window.id} if slot else {}}
+        if slot is None:
+            # Let the intent name every other missing field too, then add the window.
+            errors = self._field_errors(job)
+            errors["window"] = "Pick an arrival window — press Get availability (Ctrl+G)."
+            self.form.show_errors(errors)
+            return None
+        try:
+            self._writer.execute("book_job", args)
+        except ValidationFailed as exc:
+            self.form.show_errors(exc.errors)
+            if "window" in exc.errors:
+                self.show_availability()        # show how full things are now
+                self.form.show_errors(exc.errors)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence, the log the traceback
+            self._fail(exc)
+            return None
+        number = args["job"]["number"]
+        self.lead_id = ""
+        self.form.reset()
+        self.outboxChanged.emit()
+        self.jobBooked.emit(record.id, number)
+        return number
+
+    def _field_errors(self, job: dict[str, Any]) -> dict[str, str]:
+        """The same field checks the book_job intent runs, so every missing field is named at once."""
+        with self._cache.sessions() as session:
+            return job_errors(session, self.setup, job)
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, CacheError):
+            text = f"{exc.message} {exc.advice}"
+        else:
+            err = classify_sqlite_error(self._cache.path, exc)
+            text = f"The job was not saved. {err.message} {err.advice}"
+            log.exception("booking failed", exc_info=exc)
+        self.form.show_errors({"form": text})
+        self.errorOccurred.emit(text)

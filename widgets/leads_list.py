@@ -1,0 +1,443 @@
+"""The leads list: callers who weren't ready to book, due follow-ups first. Shows plain
+``LeadRow``s and emits signals; it never touches the cache.
+
+Keyboard: Alt+T status filter, Alt+R search (↓ moves into the list, Esc clears); in the list
+Enter (or a double-click) converts the lead to a job — it opens the booking form prefilled and
+saves nothing, so it is the safe primary action a CSR calling leads back expects — F2 edits the
+follow-up, Delete dismisses; Ctrl+Shift+L new lead and Ctrl+O open customer anywhere in the list.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.jobs import LeadStatus
+from models.lead_queries import LeadRow, sort_key
+
+_Index = QModelIndex | QPersistentModelIndex
+IdRole = Qt.ItemDataRole.UserRole + 1
+COLUMNS = ("Follow-up", "Name", "Phone", "Summary", "Reason", "Campaign", "Status")
+FOLLOW_UP, SUMMARY = 0, 3
+STATUS_FILTERS = (("Open", LeadStatus.OPEN.value), ("Dismissed", LeadStatus.DISMISSED.value),
+                  ("Converted", LeadStatus.CONVERTED.value), ("All", ""))
+SEARCH_DELAY_MS = 150           # one query per pause in typing, not per key
+_OVERDUE_BRUSH = QBrush(QColor("#c62828"))
+_MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
+
+
+def _short_date(day: date, days_until: int | None) -> str:
+    # The weekday is what a CSR plans by; the year only matters far from today.
+    if days_until is not None and abs(days_until) < 180:
+        return f"{day:%a}, {day:%b} {day.day}"
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def follow_up_text(row: LeadRow) -> str:
+    """"Overdue 3 d", "Today", "Tomorrow" or the date; closed leads just show the date."""
+    if row.follow_up_on is None:
+        return ""
+    if row.is_open:
+        if row.overdue:
+            return f"Overdue {row.overdue_days} d"
+        if row.due:
+            return "Today"
+        if row.days_until == 1:
+            return "Tomorrow"
+    return _short_date(row.follow_up_on, row.days_until)
+
+
+def _follow_up_spoken(row: LeadRow) -> str:
+    if row.overdue:
+        days = row.overdue_days
+        return f"Follow-up overdue by {days} day{'s' if days != 1 else ''}"
+    if row.follow_up_on is None:
+        return "No follow-up date"
+    return f"Follow-up {'due today' if row.due else follow_up_text(row)}"
+
+
+def status_text(row: LeadRow) -> str:
+    if row.status == LeadStatus.CONVERTED.value and row.converted_job_number:
+        return f"Converted — job {row.converted_job_number}"
+    if row.status == LeadStatus.DISMISSED.value and row.status_reason:
+        return f"Dismissed — {row.status_reason}"
+    return row.status
+
+
+_TEXT = (follow_up_text, lambda r: r.name, lambda r: r.phone, lambda r: " ".join(r.summary.split()),
+         lambda r: r.call_reason, lambda r: r.campaign, status_text)
+
+
+class LeadsModel(QAbstractTableModel):
+    """Lead rows in ``sort_key`` order; ``update_row`` inserts, moves or changes one row in place."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[LeadRow] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- feeding -------------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[LeadRow]) -> None:
+        """A new query's answer: a reset, the honest signal for "this is a new list"."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def update_row(self, row: LeadRow) -> None:
+        """Show this lead's new state: changed in place, moved to its new place, or inserted."""
+        old = self.row_of(row.id)
+        others = self._rows if old < 0 else self._rows[:old] + self._rows[old + 1:]
+        pos = bisect.bisect_left([sort_key(r) for r in others], sort_key(row))
+        if old < 0:
+            self.beginInsertRows(QModelIndex(), pos, pos)
+            self._rows.insert(pos, row)
+            self.endInsertRows()
+            return
+        if pos != old:
+            # beginMoveRows counts the destination in the list *before* the move.
+            self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), pos + 1 if pos > old else pos)
+            del self._rows[old]
+            self._rows.insert(pos, row)
+            self.endMoveRows()
+        else:
+            self._rows[pos] = row
+        self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(COLUMNS) - 1))
+
+    def remove_row(self, lead_id: str) -> bool:
+        row = self.row_of(lead_id)
+        if row < 0:
+            return False
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self.endRemoveRows()
+        return True
+
+    def rows(self) -> list[LeadRow]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> LeadRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, lead_id: str) -> int:
+        return next((i for i, r in enumerate(self._rows) if r.id == lead_id), -1)
+
+    # -- Qt model API ----------------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(COLUMNS)):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
+            return None
+        row = self.row_at(index.row())
+        if row is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _TEXT[column](row)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == FOLLOW_UP:
+                return _follow_up_spoken(row)
+            return row.summary if column == SUMMARY else _TEXT[column](row)
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == FOLLOW_UP:
+            return _follow_up_spoken(row)
+        if role == Qt.ItemDataRole.FontRole and row.due:
+            return self._bold
+        if role == Qt.ItemDataRole.ForegroundRole and row.overdue and column == FOLLOW_UP:
+            return _OVERDUE_BRUSH
+        if role == IdRole:
+            return row.id
+        return None
+
+
+class LeadsList(QWidget):
+    """Filter row, the leads table and its actions; every request leaves as a signal."""
+
+    newLeadRequested = Signal()
+    editRequested = Signal(str)              # lead id
+    convertRequested = Signal(str)           # lead id
+    dismissRequested = Signal(str)           # lead id
+    openCustomerRequested = Signal(str)      # customer id
+    filterChanged = Signal(str, str)         # status ("" = all), search text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("leadsList")
+        self.setAccessibleName("Leads")
+        self.model = LeadsModel(self)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._build()
+        self._build_actions()
+        self._connect_signals()
+        self._update_actions()
+
+    # -- building ----------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.status_combo = QComboBox(self)
+        self.status_combo.setObjectName("leadStatusFilter")
+        self.status_combo.setAccessibleName("Lead status")
+        for text, value in STATUS_FILTERS:
+            self.status_combo.addItem(text, value)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("leadSearch")
+        self.search_edit.setAccessibleName("Search leads")
+        self.search_edit.setPlaceholderText("Name, phone or summary")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.installEventFilter(self)
+        status_label = QLabel("Sta&tus:", self)
+        status_label.setBuddy(self.status_combo)
+        search_label = QLabel("Sea&rch:", self)
+        search_label.setBuddy(self.search_edit)
+        filters = QHBoxLayout()
+        filters.addWidget(status_label)
+        filters.addWidget(self.status_combo)
+        filters.addSpacing(12)
+        filters.addWidget(search_label)
+        filters.addWidget(self.search_edit, 1)
+
+        self.buttons: dict[str, QToolButton] = {}
+        actions_row = QHBoxLayout()
+        for name in ("newLeadButton", "convertLeadButton", "editLeadButton", "dismissLeadButton",
+                     "openCustomerButton"):
+            button = QToolButton(self)
+            button.setObjectName(name)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            self.buttons[name] = button
+            actions_row.addWidget(button)
+        actions_row.addStretch(1)
+
+        self.message_label = QLabel(self)
+        self.message_label.setObjectName("leadsMessage")
+        self.message_label.setWordWrap(True)
+        self.message_label.hide()
+
+        self.view = QTableView(self)
+        self.view.setObjectName("leadsView")
+        self.view.setAccessibleName("Leads, due follow-ups first")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
+        self.view.verticalHeader().hide()
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
+        self.empty_label = QLabel(self)
+        self.empty_label.setObjectName("leadsEmpty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self._stack = QStackedWidget(self)
+        self._stack.addWidget(self.empty_label)
+        self._stack.addWidget(self.view)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(filters)
+        layout.addLayout(actions_row)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self._stack, 1)
+        # A deliberate order: filter, search, the list, then the buttons that act on it.
+        chain = [self.status_combo, self.search_edit, self.view, *self.buttons.values()]
+        for first, second in zip(chain, chain[1:], strict=False):
+            self.setTabOrder(first, second)
+        self._show_empty_state()
+
+    def _action(self, name: str, text: str, button: str, shortcuts: Sequence[str],
+                on: QWidget, context: Qt.ShortcutContext) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setShortcutContext(context)
+        key = QKeySequence(shortcuts[0]).toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{text} ({key})")
+        on.addAction(action)
+        self.buttons[button].setDefaultAction(action)
+        self.buttons[button].setAccessibleName(text)
+        return action
+
+    def _build_actions(self) -> None:
+        in_list = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        on_view = Qt.ShortcutContext.WidgetShortcut     # Delete/Enter in the search box keep their meaning
+        self.new_action = self._action("newLeadAction", "New lead", "newLeadButton", ["Ctrl+Shift+L"],
+                                       self, in_list)
+        self.convert_action = self._action("convertLeadAction", "Convert to job", "convertLeadButton",
+                                           ["Return", "Enter"], self.view, on_view)
+        self.edit_action = self._action("editLeadAction", "Edit follow-up", "editLeadButton", ["F2"],
+                                        self.view, on_view)
+        self.dismiss_action = self._action("dismissLeadAction", "Dismiss", "dismissLeadButton", ["Delete"],
+                                           self.view, on_view)
+        self.open_customer_action = self._action("openCustomerAction", "Open customer", "openCustomerButton",
+                                                 ["Ctrl+O"], self, in_list)
+
+    def _connect_signals(self) -> None:
+        self.status_combo.currentIndexChanged.connect(self._status_changed)
+        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search_edit.returnPressed.connect(self._search_now)
+        self._search_timer.timeout.connect(self._emit_filter)
+        self.new_action.triggered.connect(self.newLeadRequested)
+        self.convert_action.triggered.connect(lambda: self._request(self.convertRequested))
+        self.edit_action.triggered.connect(lambda: self._request(self.editRequested))
+        self.dismiss_action.triggered.connect(lambda: self._request(self.dismissRequested))
+        self.open_customer_action.triggered.connect(self._open_customer)
+        self.view.doubleClicked.connect(lambda _i: self._request(self.convertRequested))
+        self.view.selectionModel().currentRowChanged.connect(self._update_actions)
+        for sig in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
+                    self.model.rowsMoved, self.model.dataChanged):
+            sig.connect(self._update_actions)
+        for sig in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
+            sig.connect(self._show_empty_state)
+
+    # -- filter -------------------------------------------------------------------------------------------
+    def status_filter(self) -> str | None:
+        """The chosen status value, or None for "All"."""
+        return str(self.status_combo.currentData()) or None
+
+    def set_status_filter(self, status: str | None) -> None:
+        self.status_combo.setCurrentIndex(max(self.status_combo.findData(status or ""), 0))
+
+    def search_text(self) -> str:
+        return self.search_edit.text().strip()
+
+    def _status_changed(self, _index: int) -> None:
+        self._search_timer.stop()
+        self._emit_filter()
+
+    def _search_now(self) -> None:
+        if self._search_timer.isActive():
+            self._search_timer.stop()
+            self._emit_filter()
+        self.focus_list()
+
+    def _emit_filter(self) -> None:
+        self.filterChanged.emit(self.status_filter() or "", self.search_text())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.search_edit and isinstance(event, QKeyEvent) \
+                and event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.model.rowCount():
+                self.focus_list()
+                return True
+            if key == Qt.Key.Key_Escape and self.search_edit.text():
+                self.search_edit.clear()
+                return True
+        return super().eventFilter(watched, event)
+
+    # -- rows ------------------------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[LeadRow]) -> None:
+        """Show a new query's answer, keeping the highlighted lead when it is still listed."""
+        keep = self.current_lead_id()
+        self.model.set_rows(rows)
+        self.select_lead(keep)
+
+    def update_row(self, row: LeadRow) -> None:
+        """One lead changed (or is new): the highlighted lead stays highlighted wherever it moves."""
+        self.model.update_row(row)
+        if not self.view.currentIndex().isValid():
+            self.select_lead(row.id)
+
+    def remove_row(self, lead_id: str) -> None:
+        index = self.model.row_of(lead_id)
+        if self.model.remove_row(lead_id):
+            # The next lead takes the removed one's place, ready for the next keystroke.
+            self.select_row(min(index, self.model.rowCount() - 1))
+
+    def current_lead(self) -> LeadRow | None:
+        return self.model.row_at(self.view.currentIndex().row())
+
+    def current_lead_id(self) -> str:
+        lead = self.current_lead()
+        return lead.id if lead else ""
+
+    def select_lead(self, lead_id: str) -> None:
+        row = self.model.row_of(lead_id) if lead_id else -1
+        self.select_row(row if row >= 0 else 0)
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.view.setCurrentIndex(self.model.index(row, 0))
+
+    def focus_list(self) -> None:
+        if self.model.rowCount():
+            self.select_row(max(self.view.currentIndex().row(), 0))
+            self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        """A line above the list: "Saved on this PC.", or an error a CSR can act on."""
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet(_MESSAGE_STYLE.get(kind, ""))
+        self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
+        self.message_label.setVisible(bool(text))
+
+    def _show_empty_state(self, *_args: Any) -> None:
+        empty = self.model.rowCount() == 0
+        if empty:
+            status, text = self.status_filter(), self.search_text()
+            if text:
+                message = f"No leads match “{text}”."
+            elif status == LeadStatus.OPEN.value:
+                message = ("No open leads.\nPress Ctrl+Shift+L to capture a caller who isn't ready to "
+                           "book yet.")
+            else:
+                message = f"No {status.lower()} leads." if status else "No leads yet."
+            self.empty_label.setText(message)
+        self._stack.setCurrentIndex(0 if empty else 1)
+
+    # -- requests ---------------------------------------------------------------------------------------------
+    def _request(self, signal: Any) -> None:
+        lead = self.current_lead()
+        if lead is not None and lead.is_open:
+            signal.emit(lead.id)
+
+    def _open_customer(self) -> None:
+        lead = self.current_lead()
+        if lead is not None and lead.customer_id:
+            self.openCustomerRequested.emit(lead.customer_id)
+
+    def _update_actions(self, *_args: Any) -> None:
+        lead = self.current_lead()
+        is_open = lead is not None and lead.is_open
+        for action in (self.convert_action, self.edit_action, self.dismiss_action):
+            action.setEnabled(is_open)
+        self.open_customer_action.setEnabled(bool(lead and lead.customer_id))
