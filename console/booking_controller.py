@@ -111,7 +111,7 @@ class BookingController(QObject):
             self.form.show_errors(errors)
             return None
         try:
-            self._writer.execute("book_job", args)
+            result = self._writer.execute("book_job", args)
         except ValidationFailed as exc:
             self.form.show_errors(exc.errors)
             if "window" in exc.errors:
@@ -121,7 +121,7 @@ class BookingController(QObject):
         except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence, the log the traceback
             self._fail(exc)
             return None
-        number = args["job"]["number"]
+        number = result.args["job"]["number"]
         self.lead_id = ""
         self.form.reset()
         self.outboxChanged.emit()

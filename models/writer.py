@@ -22,6 +22,7 @@ class WriteResult:
     mutation_id: str
     seq: int
     applied: Applied
+    args: dict[str, Any]          # as queued: with the ids and numbers the handler minted
 
 
 def client_id(session: Session) -> str:
@@ -55,7 +56,7 @@ class LocalWriter:
             session.add(OutboxEntry(client_id=cid, seq=seq, mutation_id=mutation_id, name=name, args=args))
             session.add(AuditEntry(actor=self.actor, entity=applied.entity, entity_id=applied.entity_id,
                                    action=name, mutation_id=mutation_id, details=args))
-        return WriteResult(mutation_id, seq, applied)
+        return WriteResult(mutation_id, seq, applied, args)
 
     def pending_count(self) -> int:
         with self.sessions() as session:

@@ -1,0 +1,251 @@
+"""Wiring of the leads list and lead dialogs to the local cache: reads leads, writes the lead
+intents through the LocalWriter (cache + outbox in one transaction), hands a lead to the booking
+form for conversion and turns every failure into a sentence for the CSR.
+
+Reads here are one indexed query of at most a few hundred rows, and writes one small
+transaction, so they run on the UI thread like the customer controller's.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QWidget
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from models.customers import Customer, Location
+from models.db import Cache, CacheError, classify_sqlite_error
+from models.lead_queries import LeadChoices, LeadRow, lead_choices, list_leads, load_lead
+from models.validation import ValidationFailed
+from models.writer import LocalWriter, WriteResult
+from widgets.form_dialog import FormDialog
+from widgets.lead_dialogs import DismissLeadDialog, LeadDialog
+from widgets.leads_list import LeadsList
+
+log = logging.getLogger(__name__)
+
+SAVED = "Saved on this PC."
+LEAD_GONE = "That lead is no longer on this PC — refresh the list."
+CUSTOMER_GONE = "That customer is no longer on this PC — search for them again."
+UNEXPECTED = ("Something went wrong and the change was not saved. Try again; if it keeps happening, "
+              "call support (details are in the log).")
+
+
+class LeadsController(QObject):
+    """Fills the leads list and runs the new / edit / dismiss / convert flows."""
+
+    outboxChanged = Signal()
+    convertLead = Signal(dict)        # {id, customer_id, location_id, summary, campaign_id, business_unit_id,
+    #                                    job_type_id, name, phone}: the booking form binds to it
+    openCustomer = Signal(str)        # customer id
+    leadSaved = Signal(str)           # lead id, after any write to it from here
+    errorOccurred = Signal(str)       # a sentence for the status bar; the list or dialog shows it too
+
+    def __init__(self, parent_widget: QWidget, cache: Cache, writer: LocalWriter, leads_list: LeadsList,
+                 today_fn: Callable[[], date] = date.today) -> None:
+        super().__init__(parent_widget)
+        self._parent = parent_widget
+        self._cache = cache
+        self._writer = writer
+        self._today = today_fn
+        self.leads_list = leads_list
+        self.dialog: QDialog | None = None      # the dialog open now, if any (tests and the main window use it)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        ll = self.leads_list
+        ll.newLeadRequested.connect(lambda: self.new_lead())
+        ll.editRequested.connect(self.edit_lead)
+        ll.dismissRequested.connect(self.dismiss)
+        ll.convertRequested.connect(self.convert)
+        ll.openCustomerRequested.connect(self.openCustomer)
+        ll.filterChanged.connect(lambda _status, _text: self.refresh())
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Run the list's query again (status filter, search) with today's due dates."""
+        ll = self.leads_list
+        try:
+            with self._cache.sessions() as session:
+                rows = list_leads(session, status=ll.status_filter(), today=self._today(),
+                                  search=ll.search_text())
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
+            self._error(self._describe(exc, "read"))
+            return False
+        ll.set_rows(rows)
+        return True
+
+    def reload_lead(self, lead_id: str) -> None:
+        """Show one lead's new state — after a write here, or after the booking form converted it."""
+        ll = self.leads_list
+        if ll.search_text():
+            self.refresh()          # whether it still matches the search is the query's business
+            return
+        row = self._fresh(lead_id, quiet=True)
+        status = ll.status_filter()
+        if row is None or (status is not None and row.status != status):
+            ll.remove_row(lead_id)
+        else:
+            ll.update_row(row)
+
+    def _fresh(self, lead_id: str, *, quiet: bool = False) -> LeadRow | None:
+        # Dialogs start from the cache's values now, not from a list row read minutes ago: they are
+        # the "old" side the server's merge compares against.
+        try:
+            with self._cache.sessions() as session:
+                row = load_lead(session, lead_id, today=self._today())
+        except Exception as exc:  # noqa: BLE001
+            self._error(self._describe(exc, "read"))
+            return None
+        if row is None and not quiet:
+            self._error(LEAD_GONE)
+        return row
+
+    def _open_lead(self, lead_id: str, verb: str) -> LeadRow | None:
+        row = self._fresh(lead_id)
+        if row is not None and not row.is_open:
+            self._error(f"This lead is already {row.status.lower()} — it can't be {verb}.")
+            self.reload_lead(lead_id)
+            return None
+        return row
+
+    def _choices(self) -> LeadChoices | None:
+        try:
+            with self._cache.sessions() as session:
+                return lead_choices(session)
+        except Exception as exc:  # noqa: BLE001
+            self._error(self._describe(exc, "read"))
+            return None
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def _describe(self, exc: BaseException, what: str = "write") -> str:
+        if isinstance(exc, CacheError):
+            return f"{exc.message} {exc.advice}"
+        if isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError):
+            err = classify_sqlite_error(self._cache.path, exc)
+            return f"{err.message} {err.advice}"
+        log.exception("lead %s failed", what, exc_info=exc)
+        return UNEXPECTED if what == "write" else "The leads could not be read. Try again; if it keeps " \
+                                                  "happening, call support (details are in the log)."
+
+    def _write(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> WriteResult | None:
+        """Run one intent; a refusal is shown in the dialog, which stays open with the CSR's typing."""
+        try:
+            return self._writer.execute(name, args)
+        except ValidationFailed as exc:
+            dialog.show_errors(exc.errors)
+        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
+            dialog.show_errors({"form": self._describe(exc)})
+        return None
+
+    def _save(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> bool:
+        result = self._write(dialog, name, args)
+        if result is None:
+            return False
+        dialog.finish()
+        lead_id = result.applied.entity_id
+        self.outboxChanged.emit()
+        self.leadSaved.emit(lead_id)
+        self.reload_lead(lead_id)
+        self.leads_list.show_message(SAVED)
+        return True
+
+    def _error(self, text: str) -> None:
+        self.leads_list.show_message(text, "error")
+        self.errorOccurred.emit(text)
+
+    def _show(self, dialog: FormDialog, on_submit: Callable[[dict[str, Any]], None]) -> FormDialog:
+        dialog.submitted.connect(on_submit)
+        self.dialog = dialog
+        dialog.finished.connect(lambda _result: self._forget(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()           # never exec(): the event loop (and qasync) keeps running
+        return dialog
+
+    def _forget(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+
+    # -- new lead ---------------------------------------------------------------------------------------------
+    def new_lead(self, customer_id: str = "", name: str = "", phone: str = "",
+                 location_id: str = "") -> LeadDialog | None:
+        """Open the new-lead form: for this customer (and location), or prefilled with a caller's
+        name and phone. Save writes ``create_lead``."""
+        choices = self._choices()
+        if choices is None:
+            return None
+        customer_name, warning = "", ""
+        if customer_id:
+            found = self._customer(customer_id, location_id)
+            if found is None:
+                return None
+            customer_name, location_id, warning = found
+        dialog = LeadDialog(choices, self._parent, today=self._today(), customer_id=customer_id,
+                            customer_name=customer_name, location_id=location_id, name=name, phone=phone,
+                            customer_warning=warning, confirm_externally=True)
+        self._show(dialog, lambda values: self._save(dialog, "create_lead", values))
+        return dialog
+
+    def _customer(self, customer_id: str, location_id: str) -> tuple[str, str, str] | None:
+        """(name, location id, warning) of the customer a new lead is for, or None (and a message)."""
+        try:
+            with self._cache.sessions() as session:
+                customer = session.get(Customer, customer_id)
+                if customer is None:
+                    self._error(CUSTOMER_GONE)
+                    return None
+                if not location_id:
+                    # With one service location the lead is for it; with several the booking form asks.
+                    ids = session.scalars(select(Location.id).where(Location.customer_id == customer_id,
+                                                                    Location.active).limit(2)).all()
+                    location_id = ids[0] if len(ids) == 1 else ""
+                warning = (f"{customer.name} is marked Do Not Service — a job can't be booked for them."
+                           if customer.do_not_service else "")
+                return customer.name, location_id, warning
+        except Exception as exc:  # noqa: BLE001
+            self._error(self._describe(exc, "read"))
+            return None
+
+    # -- edit, dismiss, convert -------------------------------------------------------------------------------
+    def edit_lead(self, lead_id: str) -> LeadDialog | None:
+        """Open an open lead's follow-up, reason and summary for editing (``update_lead``)."""
+        row = self._open_lead(lead_id, "changed")
+        choices = self._choices() if row is not None else None
+        if row is None or choices is None:
+            return None
+        dialog = LeadDialog(choices, self._parent, today=self._today(), record=row, confirm_externally=True)
+        self._show(dialog, lambda values: self._update(dialog, values))
+        return dialog
+
+    def _update(self, dialog: LeadDialog, values: dict[str, Any]) -> None:
+        if not values["changes"]:
+            dialog.finish()         # nothing changed: nothing to send
+            return
+        self._save(dialog, "update_lead", values)
+
+    def dismiss(self, lead_id: str) -> DismissLeadDialog | None:
+        """Ask for the reason, then write ``dismiss_lead``."""
+        row = self._open_lead(lead_id, "dismissed")
+        if row is None:
+            return None
+        dialog = DismissLeadDialog(row, self._parent, confirm_externally=True)
+        self._show(dialog, lambda values: self._save(dialog, "dismiss_lead", values))
+        return dialog
+
+    def convert(self, lead_id: str) -> bool:
+        """Hand an open lead to the booking form; booking the job (with its ``lead_id``) converts it."""
+        row = self._open_lead(lead_id, "converted")
+        if row is None:
+            return False
+        self.convertLead.emit({"id": row.id, "customer_id": row.customer_id, "location_id": row.location_id,
+                               "summary": row.summary, "campaign_id": row.campaign_id,
+                               "business_unit_id": row.business_unit_id, "job_type_id": row.job_type_id,
+                               # A lead without a customer record: the new-customer form starts from these.
+                               "name": row.name, "phone": row.phone_e164})
+        return True
