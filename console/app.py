@@ -54,6 +54,11 @@ def configure_runtime() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["setup"]:             # csr-console setup import|export FILE: no window, no Qt
+        from .setup_cli import run_setup_command
+
+        return run_setup_command(argv[1:])
     args = parse_args(argv)
     configure_runtime()
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
@@ -69,10 +74,23 @@ def main(argv: list[str] | None = None) -> int:
             n = 300 if args.self_test else args.demo_customers
             print(f"Preparing {n:,} demo customers in {profile.cache_path.parent} …", flush=True)
             generate(profile.cache_path, customers=n, seed=2024)
+            _import_demo_setup(profile.cache_path)
         return _run(args, profile)
     finally:
         if profile.throwaway is not None:
             shutil.rmtree(profile.throwaway, ignore_errors=True)
+
+
+def _import_demo_setup(cache_path: Path) -> None:
+    """The demo company: HVAC, Plumbing and Electrical units, job types, campaigns, technicians."""
+    from models.db import open_cache
+    from models.setup_file import demo_setup_path, import_setup_file
+
+    cache = open_cache(cache_path)
+    try:
+        import_setup_file(cache, demo_setup_path())
+    finally:
+        cache.close()
 
 
 def _run(args: argparse.Namespace, profile: Profile) -> int:

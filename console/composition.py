@@ -17,6 +17,7 @@ from models.writer import LocalWriter
 
 from .booking_controller import BookingController
 from .customer_controller import CustomerController
+from .drafts_controller import DraftsController
 from .main_window import MainWindow
 from .search_service import SearchService
 
@@ -29,6 +30,7 @@ class Console:
     window: MainWindow
     customers: CustomerController
     booking: BookingController
+    drafts: DraftsController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
@@ -43,8 +45,11 @@ class Console:
         window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
         customers = CustomerController(window, cache, writer, window.customer_panel)
         booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
-        console = cls(cache, writer, search, window, customers, booking, ui_conn)
+        drafts = DraftsController(window, cache, window.bubble_strip, window.booking_form, window.customer_panel,
+                                  customers, booking)
+        console = cls(cache, writer, search, window, customers, booking, drafts, ui_conn)
         console._connect_signals()
+        drafts.restore_all()
         console.refresh_outbox()
         preload_zip_data()          # off the UI thread, before the first save needs it
         search.start_prewarm()
@@ -61,6 +66,9 @@ class Console:
         self.customers.customerSaved.connect(self._on_customer_saved)
         self.customers.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         w.newJobRequested.connect(self.new_job)
+        w.newBubbleRequested.connect(self.drafts.new_bubble)
+        w.closeBubbleRequested.connect(self.drafts.close)
+        w.stepBubbleRequested.connect(self.drafts.step)
         self.booking.outboxChanged.connect(self.refresh_outbox)
         self.booking.jobBooked.connect(self._on_job_booked)
         self.booking.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
@@ -83,7 +91,9 @@ class Console:
     def new_job(self) -> None:
         """Ctrl+J: the booking form for the open customer, cursor on Business unit."""
         self.window.work_tabs.setCurrentIndex(0)
+        self.drafts.ensure_active()
         self.booking.start(self.window.customer_panel.record())
+        self.drafts.save_now()
 
     def _on_customer_opened(self, customer_id: str) -> None:
         # A form bound to this customer gets fresh flags (e.g. Do Not Service just set).
@@ -107,6 +117,7 @@ class Console:
         self.window.sync_status.set_state(False, self.writer.pending_count())
 
     def shutdown(self) -> None:
+        self.drafts.save_now()          # what was typed in the last 400 ms too
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

@@ -8,8 +8,6 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -20,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from widgets.booking_form import BookingForm
+from widgets.bubble_strip import BubbleStrip
 from widgets.customer_panel import CustomerPanel
 from widgets.lookup_pane import LookupPane
 from widgets.sync_status import SyncStatus
@@ -33,6 +32,9 @@ SHORTCUTS = [
     ("Esc", "Clear the search"),
     ("Ctrl+Shift+N", "New customer"),
     ("Ctrl+J", "New job for the open customer (focus on Business unit)"),
+    ("Ctrl+N", "New booking without a call (a manual bubble)"),
+    ("Ctrl+PgDown / Ctrl+PgUp", "Next / previous bubble"),
+    ("Ctrl+W", "Close the current bubble"),
     ("Ctrl+G", "Get availability (arrival windows for 14 days)"),
     ("Enter (on a window)", "Choose that arrival window"),
     ("Ctrl+Enter", "Book Job"),
@@ -54,6 +56,9 @@ class MainWindow(QMainWindow):
     themeChosen = Signal(str)
     newCustomerRequested = Signal()
     newJobRequested = Signal()
+    newBubbleRequested = Signal()
+    closeBubbleRequested = Signal()
+    stepBubbleRequested = Signal(int)
     closing = Signal()
 
     def __init__(self, settings: QSettings, title_suffix: str = "") -> None:
@@ -62,15 +67,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.setWindowTitle("CSR Console" + (f" — {title_suffix}" if title_suffix else ""))
 
-        self.bubble_area = QFrame(self)          # the incoming-call bubble strip lands here (calls issue)
-        self.bubble_area.setObjectName("bubbleArea")
-        bubble_layout = QHBoxLayout(self.bubble_area)
-        bubble_layout.setContentsMargins(8, 4, 8, 4)
-        self.no_calls = QLabel("No calls ringing", self.bubble_area)
-        self.no_calls.setEnabled(False)
-        bubble_layout.addWidget(self.no_calls)
-        bubble_layout.addStretch(1)
-
+        self.bubble_strip = BubbleStrip(self)     # manual bubbles now; incoming-call bubbles join later
         self.lookup = LookupPane(parent=self)
         self.customer_panel = CustomerPanel(self)
         self.booking_form = BookingForm(self)
@@ -95,7 +92,7 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.bubble_area)
+        layout.addWidget(self.bubble_strip)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -112,6 +109,11 @@ class MainWindow(QMainWindow):
         self.find_action = self._action(customer, "&Find customer…", QKeySequence.StandardKey.Find)
         self.new_customer_action = self._action(customer, "&New customer…", "Ctrl+Shift+N")
         self.new_job_action = self._action(customer, "New &job for this customer", "Ctrl+J")
+        customer.addSeparator()
+        self.new_bubble_action = self._action(customer, "New &booking without a call", "Ctrl+N")
+        self.close_bubble_action = self._action(customer, "&Close this booking bubble", "Ctrl+W")
+        self.next_bubble_action = self._action(customer, "Ne&xt bubble", "Ctrl+PgDown")
+        self.prev_bubble_action = self._action(customer, "Pre&vious bubble", "Ctrl+PgUp")
         customer.addSeparator()
         self.quit_action = self._action(customer, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit_action.setShortcut("Ctrl+Q")
@@ -143,6 +145,10 @@ class MainWindow(QMainWindow):
         self.find_action.triggered.connect(self.focus_search)
         self.new_customer_action.triggered.connect(self.newCustomerRequested)
         self.new_job_action.triggered.connect(self.newJobRequested)
+        self.new_bubble_action.triggered.connect(self.newBubbleRequested)
+        self.close_bubble_action.triggered.connect(self.closeBubbleRequested)
+        self.next_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(1))
+        self.prev_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(-1))
         self.quit_action.triggered.connect(self.close)
         self.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
         self.toggle_theme_action.triggered.connect(self._toggle_theme)

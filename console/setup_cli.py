@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from platformdirs import user_data_dir
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import CacheError, classify_sqlite_error, open_cache
@@ -24,13 +23,7 @@ from models.setup_doc import SetupFileError
 from models.setup_export import NoSetupError, export_setup
 from models.setup_file import ImportSummary, import_setup, parse_setup, read_setup_text
 
-# Same as console.settings.default_cache_path(), which can't be imported here: console.settings loads
-# QtCore for QSettings. tests/unit/test_setup_file.py checks that the two stay equal.
-_APP, _ORG = "csr-console", "CSR Console"
-
-
-def default_cache_path() -> Path:
-    return Path(user_data_dir(_APP, _ORG)) / "cache.sqlite3"
+from .settings import default_cache_path
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -79,6 +79,7 @@ class ImportSummary:
     warnings: list[Problem] = field(default_factory=list)
 
     def __getitem__(self, section: str) -> SectionCount:
+        """The counts of a section (e.g. "job_types"), created empty on first use."""
         return self.sections.setdefault(section, SectionCount())
 
     @property
@@ -101,7 +102,10 @@ def demo_setup_path() -> Path:
 
 
 def import_setup_file(cache: Cache, path: Path | str) -> ImportSummary:
-    """Parse and import a file in one transaction: on any error nothing is imported."""
+    """Parse and import a file in one transaction: on any error nothing is imported.
+
+    Raises SetupFileError for a refused file and OSError when it can't be read.
+    """
     text = read_setup_text(Path(path))
     with cache.sessions.begin() as session:
         return import_setup(session, parse_setup(text))
@@ -126,6 +130,8 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
     """
     summary = ImportSummary(warnings=list(doc.warnings))
     problems: list[Problem] = []
+    # Order matters: each section refers to rows of the ones before it. `a | b` (not `or`) below so
+    # both the columns and the business-unit links are applied.
     _company(session, doc, summary)
     groups = _upsert(session, BusinessUnitGroup, doc.business_unit_groups, summary["business_unit_groups"],
                      lambda o, d: False)
@@ -269,7 +275,7 @@ def _tracking_numbers(session: Session, doc: SetupDoc, campaigns: dict[str, Camp
         for d in c.tracking_numbers:
             listed.add(d.number)
             row = rows.get(d.number)
-            if False:
+            if row is not None and row.campaign_id != campaign.id:
                 problems.append((d.lines.get("number", 0),
                                  f"tracking number {format_phone(d.number)} belongs to campaign "
                                  f"'{row.campaign.name}' in this cache; a tracking number is never moved to "

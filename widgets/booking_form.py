@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -267,6 +267,7 @@ class BookingForm(QWidget):
         text = self.summary.toPlainText()
         if not text.strip() or text == self._template:
             self.summary.setPlainText(job_type.summary_template)
+            self.summary.moveCursor(QTextCursor.MoveOperation.End)   # the CSR continues the template
         self._template = job_type.summary_template
         tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
         self.tags.setText(", ".join(dict.fromkeys([*tags, *job_type.default_tags])))

@@ -15,6 +15,7 @@ from models.jobs import Appointment, Job, JobStatus
 from models.journal import OutboxEntry
 from models.timeutil import as_utc
 from models.writer import LocalWriter
+from tests.gui.helpers import show_active
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -29,8 +30,7 @@ def desk(qtbot, tmp_path):
     cache.close()
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
-    console.window.show()
-    qtbot.waitExposed(console.window)
+    show_active(qtbot, console.window)
     assert console.customers.open_customer(cid)
     yield console, ids, cid
     console.shutdown()

@@ -19,6 +19,7 @@ from console.composition import Console
 from console.settings import open_settings
 from console.theme import apply_theme
 from models.demo import generate
+from tests.gui.helpers import show_active
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,7 @@ def console(qtbot, cache_path, tmp_path):
     settings = open_settings(tmp_path)
     c = Console.build(cache_path, settings)
     qtbot.addWidget(c.window)
-    c.window.show()
-    qtbot.waitExposed(c.window)
+    show_active(qtbot, c.window)
     yield c
     c.shutdown()
     apply_theme(QApplication.instance(), "light")
@@ -149,5 +149,5 @@ def test_every_control_has_an_accessible_name_or_label(console):
 
 def test_key_widgets_have_stable_object_names(console):
     w = console.window
-    for name in ("customerSearch", "customerResults", "customerPanel", "syncStatus", "bubbleArea"):
+    for name in ("customerSearch", "customerResults", "customerPanel", "syncStatus", "callBubbleStrip", "bookingForm"):
         assert w.findChild(object, name) is not None, name

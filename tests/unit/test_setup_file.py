@@ -67,10 +67,10 @@ technicians:
     shifts:
       - {weekday: mon, start: "07:00", end: "16:00"}
 """
-SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types", "job_types",
-                "job_type_business_units", "campaign_categories", "campaigns", "tracking_numbers", "call_reasons",
-                "arrival_windows", "arrival_window_business_units", "business_hours", "technicians",
-                "capacity_settings", "booking_preferences")
+SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types",
+                "job_types", "job_type_business_units", "campaign_categories", "campaigns",
+                "tracking_numbers", "call_reasons", "arrival_windows", "arrival_window_business_units",
+                "business_hours", "technicians", "capacity_settings", "booking_preferences")
 
 
 def edit(old: str, new: str, text: str = BASE) -> str:
@@ -170,71 +170,78 @@ def test_demo_imports_into_what_the_booking_form_reads(tmp_path) -> None:
 
 # -------------------------------------------------------------------------------------- bad input
 
+UNIT = "{name: HVAC Service, group: HVAC}"
+WINDOW = '{name: 8-12, start: "08:00", end: "12:00"}'
+HOURS = '{weekday: mon, opens: "07:00", closes: "19:00"}'
+SHIFT = '{weekday: mon, start: "07:00", end: "16:00"}'
+# case → (the end of a line of BASE, what replaces it, the problem expected on the edited line)
 BAD = {
-    "unknown key": (edit('{name: VIP, color: "#c62828"}', '{name: VIP, colour: "#c62828"}  ' + MARK),
+    "unknown key": ('{name: VIP, color: "#c62828"}', '{name: VIP, colour: "#c62828"}',
                     "unknown key 'colour' in tag type 'VIP' (did you mean 'color'?)"),
-    "number on two campaigns": (edit("{number: (972) 555-0105}", "{number: 972.555.0104}  " + MARK),
-                                "tracking number (972) 555-0104 is used by two campaigns: Yard signs and Van wrap"),
-    "number twice in a campaign": (
-        edit("      - {number: (972) 555-0104}\n", "      - {number: (972) 555-0104}\n"
-                                                    "      - {number: '+19725550104'}  " + MARK + "\n"),
-        "tracking number (972) 555-0104 is listed twice in campaign 'Yard signs'"),
-    "window across midnight": (
-        edit('  - {name: 8-12, start: "08:00", end: "12:00"}\n', '  - {name: 8-12, start: "08:00", end: "12:00"}\n'
-                                                             '  - {name: Evening, start: "18:00", end: "01:00"}  '
-                                                             + MARK + "\n"),
-        "arrival window 'Evening' ends at 01:00, before it starts at 18:00 — windows can't cross midnight"),
-    "bad time": (edit('start: "08:00", end: "12:00"}', 'start: "25:00", end: "12:00"}  ' + MARK),
-                 "'25:00' is not a time (use HH:MM)"),
-    "unknown business unit": (edit("    business_units: [HVAC Service]", "    business_units: [HVAC Servce]  " + MARK),
+    "number on two campaigns": ("{number: (972) 555-0105}", "{number: 972.555.0104}",
+                                "tracking number (972) 555-0104 is used by two campaigns: Yard signs and "
+                                "Van wrap"),
+    "number twice in a campaign": ("{number: (972) 555-0104}", "{number: (972) 555-0104}\n"
+                                   "      - {number: '+19725550104'}",
+                                   "tracking number (972) 555-0104 is listed twice in campaign 'Yard signs'"),
+    "window across midnight": (WINDOW, WINDOW + '\n  - {name: Evening, start: "18:00", end: "01:00"}',
+                               "arrival window 'Evening' ends at 01:00, before it starts at 18:00 — "
+                               "windows can't cross midnight"),
+    "bad time": (WINDOW, WINDOW.replace("08:00", "25:00"), "'25:00' is not a time (use HH:MM)"),
+    "unknown business unit": ("business_units: [HVAC Service]", "business_units: [HVAC Servce]",
                               "job type 'AC Not Cooling' names business unit 'HVAC Servce', which isn't in "
                               "business_units (did you mean 'HVAC Service'?)"),
-    "duplicate name": (edit("  - {name: HVAC Service, group: HVAC}\n", "  - {name: HVAC Service, group: HVAC}\n"
-                                                                     "  - {name: hvac service, group: HVAC}  "
-                                                                     + MARK + "\n"),
+    "duplicate name": (UNIT, UNIT + "\n  - {name: hvac service, group: HVAC}",
                        "business unit 'hvac service' is listed twice (first on line 8)"),
-    "service not in catalog": (edit("default_services: [{code: HV-DIAG}]",
-                                    "default_services: [{code: HV-DIAGG}]  " + MARK),
-                               "job type 'AC Not Cooling' adds service 'HV-DIAGG', which isn't in the services "
-                               "catalog (did you mean 'HV-DIAG'?)"),
-    "shift ends before it starts": (edit('{weekday: mon, start: "07:00", end: "16:00"}',
-                                         '{weekday: mon, start: "16:00", end: "07:00"}  ' + MARK),
-                                    "technician 'Marcus Bell' has a Monday shift that ends at 07:00, before it "
-                                    "starts at 16:00 — shifts can't cross midnight"),
-    "overlapping hours": (edit('  - {weekday: mon, opens: "07:00", closes: "19:00"}\n',
-                               '  - {weekday: mon, opens: "07:00", closes: "19:00"}\n'
-                               '  - {weekday: Monday, opens: "18:00", closes: "20:00"}  ' + MARK + "\n"),
+    "service not in catalog": ("[{code: HV-DIAG}]", "[{code: HV-DIAGG}]",
+                               "job type 'AC Not Cooling' adds service 'HV-DIAGG', which isn't in the "
+                               "services catalog (did you mean 'HV-DIAG'?)"),
+    "shift ends before it starts": (SHIFT, SHIFT.replace('"07:00", end: "16:00"', '"16:00", end: "07:00"'),
+                                    "technician 'Marcus Bell' has a Monday shift that ends at 07:00, before "
+                                    "it starts at 16:00 — shifts can't cross midnight"),
+    "overlapping hours": (HOURS, HOURS + '\n  - {weekday: Monday, opens: "18:00", closes: "20:00"}',
                           "business hours for Monday overlap: 07:00–19:00 and 18:00–20:00"),
-    "invalid phone": (edit("{number: (972) 555-0105}", "{number: 972-555-01}  " + MARK),
+    "invalid phone": ("{number: (972) 555-0105}", "{number: 972-555-01}",
                       "tracking number '972-555-01' can't be used: A phone number needs more digits"),
-    "unknown time zone": (edit("time_zone: America/Chicago", "time_zone: America/Chicgo  " + MARK),
+    "unknown time zone": ("time_zone: America/Chicago", "time_zone: America/Chicgo",
                           "'America/Chicgo' is not a time zone (use an IANA name such as America/Chicago) "
                           "(did you mean 'America/Chicago'?)"),
-    "missing required key": (edit("    business_units: [HVAC Service]\n", "").replace(
-        "  - name: AC Not Cooling", "  - name: AC Not Cooling  " + MARK), "job type 'AC Not Cooling' needs 'business_units'"),
-    "unknown group": (edit("{name: HVAC Service, group: HVAC}", "{name: HVAC Service, group: Heating}  " + MARK),
-                      "business unit 'HVAC Service' names group 'Heating', which isn't in business_unit_groups"),
-    "bad priority": (edit("priority: High", "priority: Hgh  " + MARK),
+    "missing required key": ("- name: AC Not Cooling\n    business_units: [HVAC Service]",
+                             "- name: AC Not Cooling", "job type 'AC Not Cooling' needs 'business_units'"),
+    "unknown group": (UNIT, UNIT.replace("group: HVAC", "group: Heating"),
+                      "business unit 'HVAC Service' names group 'Heating', which isn't in "
+                      "business_unit_groups"),
+    "bad priority": ("priority: High", "priority: Hgh",
                      "'priority' must be one of Low, Normal, High, Urgent, not 'Hgh' (did you mean 'High'?)"),
-    "bad price": (edit("price: 89.00", "price: $89  " + MARK).replace("$89  # !}", "$89}  # !"),
+    "bad price": ("price: 89.00}", "price: $89}",
                   "'price' must be a number such as 89.50 (no $ or commas), not '$89'"),
-    "bad boolean": (edit("is_lead: false}", "is_lead: maybe}  " + MARK), "'is_lead' must be true or false, not 'maybe'"),
-    "unquoted color": (edit('color: "#c62828"}', "color: #c62828}  " + MARK),   # YAML trips on the next line
+    "bad boolean": ("is_lead: false}", "is_lead: maybe}", "'is_lead' must be true or false, not 'maybe'"),
+    "unquoted color": ('color: "#c62828"}', "color: #c62828}",     # YAML itself trips on the next line
                        'a color must be in quotes, e.g. color: "#607d8b" (a bare # starts a comment)'),
-    "key twice": (edit("  name: Test Co\n", "  name: Test Co\n  name: Other Co  " + MARK + "\n"),
+    "key twice": ("  name: Test Co", "  name: Test Co\n  name: Other Co",
                   "'name' is given twice in company 'Test Co' (first on line 3)"),
-    "unknown section": (BASE + "colours: []  " + MARK + "\n", "unknown section 'colours'"),
-    "wrong version": (edit("version: 1", "version: 2  " + MARK), "reads setup files of version 1, not '2'"),
-    "tab indentation": (edit("  time_zone: America/Chicago", "\ttime_zone: America/Chicago  " + MARK),
+    "unknown section": (SHIFT, SHIFT + "\ncolours: []", "unknown section 'colours'"),
+    "wrong version": ("version: 1", "version: 2", "reads setup files of version 1, not '2'"),
+    "tab indentation": ("  time_zone: America/Chicago", "\ttime_zone: America/Chicago",
                         "this isn't valid YAML"),
-    "rename clash": (edit("  - name: Van wrap\n", "  - name: Van wrap\n    renamed_from: Yard signs  " + MARK + "\n"),
-                     "campaign 'Van wrap' is renamed from 'Yard signs', but 'Yard signs' is also in the file"),
+    "rename clash": ("  - name: Van wrap", "  - name: Van wrap\n    renamed_from: Yard signs",
+                     "campaign 'Van wrap' is renamed from 'Yard signs', but 'Yard signs' is also in the "
+                     "file"),
 }
+
+
+def bad(*cases: str) -> str:
+    """BASE with these cases' edits, each edited line marked with MARK."""
+    text = BASE
+    for case in cases:
+        old, new, _message = BAD[case]
+        text = edit(old, new + "  " + MARK, text)
+    return text
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_file_is_refused_with_the_line_and_nothing_is_imported(case, empty_cache, tmp_path) -> None:
-    text, message = BAD[case]
+    text, message = bad(case), BAD[case][2]
     line = marked_line(text)
     with pytest.raises(SetupFileError) as err:
         parse_setup(text)
@@ -245,18 +252,14 @@ def test_bad_file_is_refused_with_the_line_and_nothing_is_imported(case, empty_c
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = BASE
-    for case in ("unknown key", "bad time", "unknown business unit", "service not in catalog", "invalid phone"):
-        old_new = {"unknown key": ('color: "#c62828"', 'colour: "#c62828"'),
-                   "bad time": ('start: "08:00"', 'start: "25:00"'),
-                   "unknown business unit": ("[HVAC Service]", "[HVAC Servce]"),
-                   "service not in catalog": ("{code: HV-DIAG}", "{code: HV-DIAGG}"),
-                   "invalid phone": ("(972) 555-0105", "972-555-01")}[case]
-        text = edit(*old_new, text=text)
+    cases = ("unknown key", "unknown business unit", "service not in catalog", "invalid phone", "bad time")
+    text = bad(*cases)
     with pytest.raises(SetupFileError) as err:
         parse_setup(text)
-    assert [n for n, _ in err.value.problems] == [12, 15, 17, 24, 28]
-    assert err.value.lines("s.yaml")[0].startswith("s.yaml:12: unknown key 'colour'")
+    marked = [i for i, line in enumerate(text.splitlines(), 1) if line.endswith(MARK)]
+    assert [line for line, _ in err.value.problems] == marked
+    assert all(BAD[c][2] in m for c, (_, m) in zip(cases, err.value.problems, strict=True))
+    assert err.value.lines("s.yaml")[0] == f"s.yaml:{marked[0]}: {BAD['unknown key'][2]}"
 
 
 def test_missing_version_empty_file_and_non_utf8(tmp_path, empty_cache) -> None:
@@ -273,8 +276,8 @@ def test_missing_version_empty_file_and_non_utf8(tmp_path, empty_cache) -> None:
 
 def test_values_are_read_as_typed_not_as_yaml_guesses() -> None:
     # YAML 1.1 would read 12:30 as the number 750, `No` as false and 2145550100 as an int.
-    doc = parse_setup(edit('{name: 8-12, start: "08:00", end: "12:00"}', "{name: No, start: 8:00, end: 12:30}")
-                      .replace("(972) 555-0105", "9725550105"))
+    text = edit(WINDOW, "{name: No, start: 8:00, end: 12:30}").replace("(972) 555-0105", "9725550105")
+    doc = parse_setup(text)
     window = doc.arrival_windows[0]
     assert (window.name, window.start, window.end, window.business_units) == ("No", time(8), time(12, 30), [])
     assert doc.campaigns[1].tracking_numbers[0].number == "+19725550105"
@@ -357,7 +360,7 @@ def test_retire_and_rename(tmp_path) -> None:
     assert rows(cache) == before
 
     # renamed_from keeps the record (and its numbers); listing a retired campaign again revives it.
-    renamed = edit("  - name: Yard signs\n", "  - name: Yard signs 2026\n    renamed_from: Yard signs\n", BASE)
+    renamed = edit("  - name: Yard signs\n", "  - name: Yard signs 2026\n    renamed_from: Yard signs\n")
     summary = load(cache, renamed, tmp_path)
     assert (summary["campaigns"].created, summary["campaigns"].updated) == (0, 2)
     with cache.sessions() as session:
@@ -370,13 +373,13 @@ def test_retire_and_rename(tmp_path) -> None:
 
 def test_a_number_dropped_from_an_active_campaign_stays_with_a_note(tmp_path) -> None:
     cache = open_cache(tmp_path / "c.db")
-    two = edit("      - {number: (972) 555-0104}\n", "      - {number: (972) 555-0104}\n      - {number: (214) 555-0100}\n")
+    two = edit("{number: (972) 555-0104}", "{number: (972) 555-0104}\n      - {number: (214) 555-0100}")
     load(cache, two, tmp_path)
     summary = load(cache, BASE, tmp_path)
     assert not summary.changed
-    assert summary.notes == ["tracking number (214) 555-0100 is no longer in the file; it stays with campaign "
-                             "'Yard signs' (tracking numbers are never deleted or reused; retire the campaign "
-                             "to stop using it)"]
+    assert summary.notes == ["tracking number (214) 555-0100 is no longer in the file; it stays with "
+                             "campaign 'Yard signs' (tracking numbers are never deleted or reused; retire "
+                             "the campaign to stop using it)"]
     cache.close()
 
 
@@ -390,8 +393,7 @@ def test_nothing_is_half_imported_when_the_import_fails_midway(tmp_path, monkeyp
         raise OSError("disk I/O error")
 
     monkeypatch.setattr(setup_file, "_business_hours", disk_gone)
-    changed = edit("name: Test Co", "name: Renamed Co").replace(
-        "  - {name: HVAC Service, group: HVAC}\n", "  - {name: HVAC Service, group: HVAC}\n  - {name: HVAC Install, group: HVAC}\n")
+    changed = edit(UNIT, UNIT + "\n  - {name: HVAC Install, group: HVAC}").replace("Test Co", "Renamed Co")
     for target in (cache, fresh):
         with pytest.raises(OSError, match="disk I/O"):
             load(target, changed, tmp_path)
@@ -435,14 +437,14 @@ def test_cli_import_and_export(tmp_path, capsys) -> None:
 
 
 def test_cli_refuses_a_bad_file_without_touching_the_cache(tmp_path, capsys) -> None:
-    text, message = BAD["number on two campaigns"]
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(text, encoding="utf-8")
+    text, message = bad("number on two campaigns"), BAD["number on two campaigns"][2]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
     cache_path = tmp_path / "c.db"
-    assert run_setup_command(["import", str(bad), "--cache", str(cache_path)]) == 1
+    assert run_setup_command(["import", str(path), "--cache", str(cache_path)]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == f"{bad}:{marked_line(text)}: {message}"
-    assert err[-1] == f"{bad}: refused (1 problem); nothing was imported."
+    assert err == [f"{path}:{marked_line(text)}: {message}",
+                   f"{path}: refused (1 problem); nothing was imported."]
     assert not cache_path.exists()
     assert run_setup_command(["import", str(tmp_path / "missing.yaml"), "--cache", str(cache_path)]) == 1
     assert "can't read" in capsys.readouterr().err
