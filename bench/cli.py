@@ -30,11 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     lookup.add_argument("--queries", type=int, default=1000, help="queries per kind")
     lookup.add_argument("--keystrokes", type=int, default=300)
 
+    booking = sub.add_parser("booking", help="booking save, availability and form-ready latencies")
+    booking.add_argument("--customers", type=int, default=1_000_000)
+    booking.add_argument("--jobs", type=int, default=200_000)
+    booking.add_argument("--bookings", type=int, default=200)
+    booking.add_argument("--cache", type=Path, help="use this cache (default: the benchmark cache for N)")
+
     args = p.parse_args(argv)
     if args.command == "seed":
         from .seed import run_seed
 
         out = run_seed(args.out or bench_cache_path(args.customers), args.customers, args.seed, args.force)
+    elif args.command == "booking":
+        from .booking import run_booking
+
+        out = run_booking(args.cache or bench_cache_path(args.customers), args.customers, args.jobs, args.bookings)
     else:
         from .lookup import run_lookup
 

@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Preparing {n:,} demo customers in {profile.cache_path.parent} …", flush=True)
             generate(profile.cache_path, customers=n, seed=2024)
             _import_demo_setup(profile.cache_path)
+            from models.demo_jobs import generate_jobs
+
+            generate_jobs(profile.cache_path, jobs=max(50, n // 5))
         return _run(args, profile)
     finally:
         if profile.throwaway is not None:

@@ -93,7 +93,6 @@ class Console:
         self.window.work_tabs.setCurrentIndex(0)
         self.drafts.ensure_active()
         self.booking.start(self.window.customer_panel.record())
-        self.drafts.save_now()
 
     def _on_customer_opened(self, customer_id: str) -> None:
         # A form bound to this customer gets fresh flags (e.g. Do Not Service just set).

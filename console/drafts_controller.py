@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from models.db import Cache
-from models.drafts import create_draft, delete_draft, list_drafts, save_draft
+from models.drafts import delete_draft, list_drafts, new_draft_id, save_draft
 from widgets.booking_form import BookingForm
 from widgets.bubble_strip import BubbleStrip
 from widgets.customer_panel import CustomerPanel
@@ -65,25 +65,25 @@ class DraftsController(QObject):
     def new_bubble(self) -> str:
         """Ctrl+N: a booking without a call. The form starts empty and the cursor goes to the search."""
         self.save_now()
-        with self._cache.sessions.begin() as session:
-            draft = create_draft(session, NEW_TITLE)
-        self.strip.add_bubble(draft.id, draft.title)
-        self._show(draft.id, {})
+        draft_id = new_draft_id()              # written by the next (debounced) save, off this keystroke
+        self.strip.add_bubble(draft_id, NEW_TITLE)
+        self._show(draft_id, {})
+        self._schedule_save()
         self.draftsChanged.emit()
-        return draft.id
+        return draft_id
 
     def ensure_active(self) -> str:
         """A booking always lives in a bubble: Ctrl+J without one makes one."""
         if self.active:
             return self.active
         record = self.panel.record()
-        with self._cache.sessions.begin() as session:
-            draft = create_draft(session, record.name if record else NEW_TITLE)
-        self.strip.add_bubble(draft.id, draft.title)
-        self.active = draft.id
-        self.strip.set_active(draft.id)
+        draft_id = new_draft_id()
+        self.strip.add_bubble(draft_id, record.name if record else NEW_TITLE)
+        self.active = draft_id
+        self.strip.set_active(draft_id)
+        self._schedule_save()
         self.draftsChanged.emit()
-        return draft.id
+        return draft_id
 
     def activate(self, draft_id: str) -> None:
         if draft_id == self.active or draft_id not in self.strip.ids():
@@ -108,6 +108,8 @@ class DraftsController(QObject):
             self.save_now()
         with self._cache.sessions() as session:
             data = next((d.data for d in list_drafts(session) if d.id == draft_id), {})
+        if draft_id == self.active and not data:
+            data = {"form": self.form.state()}        # not saved yet: judge by what is on screen
         if _has_content(data):
             box = QMessageBox(QMessageBox.Icon.Question, "Discard booking?",
                               "This booking has details typed in. Discard it?",

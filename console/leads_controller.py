@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 SAVED = "Saved on this PC."
 LEAD_GONE = "That lead is no longer on this PC — refresh the list."
 CUSTOMER_GONE = "That customer is no longer on this PC — search for them again."
+READ_FAILED = ("The leads could not be read. Try again; if it keeps happening, call support (details are "
+               "in the log).")
 UNEXPECTED = ("Something went wrong and the change was not saved. Try again; if it keeps happening, "
               "call support (details are in the log).")
 
@@ -78,42 +80,46 @@ class LeadsController(QObject):
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
             self._error(self._describe(exc, "read"))
             return False
+        ll.show_message("")        # a new list: the last save's note or error is about the old one
         ll.set_rows(rows)
         return True
 
     def reload_lead(self, lead_id: str) -> None:
         """Show one lead's new state — after a write here, or after the booking form converted it."""
+        try:
+            row = self._load(lead_id)
+        except Exception as exc:  # noqa: BLE001
+            self._error(self._describe(exc, "read"))
+            return
+        self._show_row(lead_id, row)
+
+    def _show_row(self, lead_id: str, row: LeadRow | None) -> None:
         ll = self.leads_list
+        status = ll.status_filter()
         if ll.search_text():
             self.refresh()          # whether it still matches the search is the query's business
-            return
-        row = self._fresh(lead_id, quiet=True)
-        status = ll.status_filter()
-        if row is None or (status is not None and row.status != status):
+        elif row is None or (status is not None and row.status != status):
             ll.remove_row(lead_id)
         else:
             ll.update_row(row)
 
-    def _fresh(self, lead_id: str, *, quiet: bool = False) -> LeadRow | None:
-        # Dialogs start from the cache's values now, not from a list row read minutes ago: they are
-        # the "old" side the server's merge compares against.
-        try:
-            with self._cache.sessions() as session:
-                row = load_lead(session, lead_id, today=self._today())
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, "read"))
-            return None
-        if row is None and not quiet:
-            self._error(LEAD_GONE)
-        return row
+    def _load(self, lead_id: str) -> LeadRow | None:
+        with self._cache.sessions() as session:
+            return load_lead(session, lead_id, today=self._today())
 
     def _open_lead(self, lead_id: str, verb: str) -> LeadRow | None:
-        row = self._fresh(lead_id)
-        if row is not None and not row.is_open:
-            self._error(f"This lead is already {row.status.lower()} — it can't be {verb}.")
-            self.reload_lead(lead_id)
+        """The lead when it is still open, read now: a dialog starts from the cache's values (the "old"
+        side of the server's merge), not from a row listed minutes ago. Else the list catches up."""
+        try:
+            row = self._load(lead_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
+            self._error(self._describe(exc, "read"))
             return None
-        return row
+        if row is not None and row.is_open:
+            return row
+        self._show_row(lead_id, row)        # first: a refresh clears the list's message line
+        self._error(LEAD_GONE if row is None else f"This lead is already {row.status.lower()} — it can't be {verb}.")
+        return None
 
     def _choices(self) -> LeadChoices | None:
         try:
@@ -131,8 +137,7 @@ class LeadsController(QObject):
             err = classify_sqlite_error(self._cache.path, exc)
             return f"{err.message} {err.advice}"
         log.exception("lead %s failed", what, exc_info=exc)
-        return UNEXPECTED if what == "write" else "The leads could not be read. Try again; if it keeps " \
-                                                  "happening, call support (details are in the log)."
+        return UNEXPECTED if what == "write" else READ_FAILED
 
     def _write(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> WriteResult | None:
         """Run one intent; a refusal is shown in the dialog, which stays open with the CSR's typing."""
@@ -153,6 +158,8 @@ class LeadsController(QObject):
         self.outboxChanged.emit()
         self.leadSaved.emit(lead_id)
         self.reload_lead(lead_id)
+        if self.leads_list.model.row_of(lead_id) >= 0:
+            self.leads_list.select_lead(lead_id)       # a new lead, or one moved by its new date
         self.leads_list.show_message(SAVED)
         return True
 

@@ -94,10 +94,12 @@ def booked_slots(session: Session, setup: SetupData, first: date, last: date,
                Job.id != exclude_job))
     out = []
     for w_start, w_end, start, end, group_id, job_id in rows:
-        ws, we = as_utc(w_start).astimezone(tz), as_utc(w_end).astimezone(tz)
-        end_min = we.hour * 60 + we.minute if we.date() == ws.date() else 24 * 60
-        duration = max(0, round((as_utc(end) - as_utc(start)).total_seconds() / 60))
-        out.append(BookedSlot(group_id, ws.date(), ws.hour * 60 + ws.minute, end_min, duration, job_id))
+        # One time-zone conversion per row: lengths are differences of two UTC values.
+        ws = as_utc(w_start).astimezone(tz)
+        start_min = ws.hour * 60 + ws.minute
+        end_min = min(24 * 60, start_min + round((w_end - w_start).total_seconds() / 60))
+        duration = max(0, round((end - start).total_seconds() / 60))
+        out.append(BookedSlot(group_id, ws.date(), start_min, end_min, duration, job_id))
     return out
 
 

@@ -31,22 +31,19 @@ def list_drafts(session: Session) -> list[DraftRow]:
             for d in session.scalars(select(Draft).order_by(Draft.position, Draft.created_at))]
 
 
-def create_draft(session: Session, title: str = "New booking", data: dict[str, Any] | None = None) -> DraftRow:
-    position = (session.scalar(select(func.max(Draft.position))) or 0) + 1
-    draft = Draft(id=new_id(), kind="booking", title=title[:TITLE_MAX], position=position, data=data or {})
-    session.add(draft)
-    session.flush()
-    return DraftRow(draft.id, draft.title, draft.position, dict(draft.data))
+def new_draft_id() -> str:
+    return new_id()
 
 
-def save_draft(session: Session, draft_id: str, title: str, data: dict[str, Any]) -> bool:
-    """Overwrite a draft's title and data; False when it was closed meanwhile."""
+def save_draft(session: Session, draft_id: str, title: str, data: dict[str, Any]) -> None:
+    """Write a draft's title and data, creating it (at the end of the strip) the first time."""
     draft = session.get(Draft, draft_id)
     if draft is None:
-        return False
+        position = (session.scalar(select(func.max(Draft.position))) or 0) + 1
+        draft = Draft(id=draft_id, kind="booking", position=position)
+        session.add(draft)
     draft.title = title[:TITLE_MAX]
     draft.data = data
-    return True
 
 
 def delete_draft(session: Session, draft_id: str) -> None:

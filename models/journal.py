@@ -86,12 +86,14 @@ def next_job_number(session: Session) -> str:
     from .jobs import Job
 
     state = ensure_client(session)
-    if not state.job_prefix:
-        taken = {n.split("-")[0] for n in session.scalars(select(Job.number)) if "-" in n}
+    while not state.job_prefix:
         prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(3))
-        while prefix in taken:
-            prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(3))
-        state.job_prefix = prefix
+        # A prefix already on a job in this cache (another console's, synced here) is taken: an
+        # index range on jobs.number answers that without reading the jobs.
+        taken = session.scalar(select(Job.id).where(Job.number >= f"{prefix}-", Job.number < f"{prefix}.")
+                               .limit(1))
+        if taken is None:
+            state.job_prefix = prefix
     number = max(state.next_job_no, FIRST_JOB_NO)
     state.next_job_no = number + 1
     return f"{state.job_prefix}-{number}"

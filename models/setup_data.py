@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from .base import new_id
 from .customers import TagType
 from .setup import (
     ArrivalWindow,
@@ -131,8 +133,43 @@ def _shifts(raw: list) -> dict[int, tuple[tuple[time, time], ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
+# Setup changes only through an import (or, later, the server), each of which writes a new
+# company_settings["setup_version"]; between two versions the loaded SetupData is reused. A cache
+# without a version (setup written by hand, as in tests) is read fresh every time.
+_CACHE: dict[tuple[str, str], SetupData] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def bump_setup_version(session: Session) -> str:
+    """Mark the setup as changed (in the caller's transaction)."""
+    version = new_id()
+    row = session.get(CompanySetting, "setup_version")
+    if row is None:
+        session.add(CompanySetting(key="setup_version", value={"version": version}))
+    else:
+        row.value = {"version": version}
+    return version
+
+
 def load_setup(session: Session) -> SetupData:
-    """Every active setup record, in display order."""
+    """Every active setup record, in display order (reused while the setup version is unchanged)."""
+    row = session.get(CompanySetting, "setup_version")
+    version = str((row.value or {}).get("version", "")) if row is not None else ""
+    key = (str(session.get_bind().url), version)
+    if version:
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+    data = _read_setup(session)
+    if version:
+        with _CACHE_LOCK:
+            _CACHE.clear()               # one company per process: keep only the newest version
+            _CACHE[key] = data
+    return data
+
+
+def _read_setup(session: Session) -> SetupData:
     data = SetupData()
     settings = {s.key: s.value for s in session.scalars(select(CompanySetting))}
     data.time_zone = str((settings.get("company") or {}).get("time_zone") or DEFAULT_TZ)

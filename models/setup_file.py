@@ -38,6 +38,7 @@ from .setup import (
     Technician,
     TrackingNumber,
 )
+from .setup_data import bump_setup_version
 from .setup_doc import Problem, SetupDoc, SetupFileError
 from .setup_export import export_setup
 from .setup_validate import parse_setup
@@ -168,6 +169,8 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
     _prune(session, CampaignCategory, categories, [Campaign.category_id], summary["campaign_categories"])
     if problems:
         raise SetupFileError(problems)
+    if summary.changed:
+        bump_setup_version(session)        # consoles reload setup data when this changes
     session.flush()
     return summary
 

@@ -125,6 +125,9 @@ class BookingForm(QWidget):
         self.availability_view.setTabKeyNavigation(False)
         self.availability_view.verticalHeader().hide()
         self.availability_view.horizontalHeader().setStretchLastSection(True)
+        em = self.fontMetrics().averageCharWidth()
+        for col, chars in enumerate((11, 14, 8, 11)):     # fixed: measuring every cell costs ~20 ms
+            self.availability_view.horizontalHeader().resizeSection(col, chars * em)
         self.chosen_label = QLabel("No arrival window chosen.", self)
         self.chosen_label.setObjectName("chosenWindow")
         self.errors_label = QLabel(self)
@@ -282,7 +285,6 @@ class BookingForm(QWidget):
     def set_slots(self, slots: list[Slot]) -> None:
         chosen = self._chosen
         self.availability.set_slots(slots)
-        self.availability_view.resizeColumnsToContents()
         row = self.availability.row_of(chosen.day, chosen.window.id) if chosen else -1
         pending = self.pending_choice()
         if row < 0 and pending:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QComboBox, QDateEdit, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import QComboBox, QDateEdit, QDateTimeEdit, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from models.jobs import Lead
 from models.lead_queries import LeadChoices, LeadRow
@@ -18,8 +19,22 @@ from models.validation import Report
 
 from .form_dialog import FormDialog, text_of
 
-DATE_FORMAT = "ddd, MMM d, yyyy"
+# Numbers a CSR can type (03/14/2026), and the weekday to read, since that is what callers say.
+DATE_FORMAT = "MM/dd/yyyy ddd"
 DISMISS_REASON_REQUIRED = "Give a reason for dismissing the lead."
+
+
+class FollowUpDateEdit(QDateEdit):
+    """A date edit that starts on the day (↑ / ↓ move one day, typing 20 means the 20th) and that
+    Tab leaves at once (QDateEdit would walk its sections: ← / → do that)."""
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        if event.reason() != Qt.FocusReason.MouseFocusReason:      # a click chose its own section
+            self.setSelectedSection(QDateTimeEdit.Section.DaySection)
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002 - Qt's parameter name
+        return QWidget.focusNextPrevChild(self, next)
 
 
 def _qdate(day: date) -> QDate:
@@ -62,12 +77,14 @@ class LeadDialog(FormDialog):
         self._add_choices(record)
         if customer_warning:
             self.show_errors({}, {"customer": customer_warning})
+        # FormDialog builds its buttons first, so Save would take the focus: start at the first field.
+        self.fields["customer" if self.customer_id else "name"].setFocus()
 
     # -- building ------------------------------------------------------------------------------------
     def _add_follow_up(self, record: LeadRow | None) -> None:
         day = record.follow_up_on if record else self.today + timedelta(days=1)
         self.add_check("has_follow_up", "Fo&llow up on a date", day is not None)
-        edit = QDateEdit(self)
+        edit = FollowUpDateEdit(self)
         edit.setCalendarPopup(True)
         edit.setDisplayFormat(DATE_FORMAT)
         edit.setDate(_qdate(day or self.today + timedelta(days=1)))
@@ -201,6 +218,7 @@ class DismissLeadDialog(FormDialog):
         reason.setPlaceholderText("Not interested, booked with someone else, wrong number…")
         self.save_button.setText("&Dismiss lead")
         self.save_button.setAccessibleName("Dismiss lead")
+        reason.setFocus()
 
     def check(self) -> Report:
         report = Report()

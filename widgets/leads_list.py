@@ -9,22 +9,11 @@ follow-up, Delete dismisses; Ctrl+Shift+L new lead and Ctrl+O open customer anyw
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QEvent,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeyEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -40,151 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from models.jobs import LeadStatus
-from models.lead_queries import LeadRow, sort_key
+from models.lead_queries import LeadRow
 
-_Index = QModelIndex | QPersistentModelIndex
-IdRole = Qt.ItemDataRole.UserRole + 1
-COLUMNS = ("Follow-up", "Name", "Phone", "Summary", "Reason", "Campaign", "Status")
-FOLLOW_UP, SUMMARY = 0, 3
+from .leads_model import SUMMARY, LeadsModel
+
+__all__ = ["LeadsList", "LeadsModel"]
+
 STATUS_FILTERS = (("Open", LeadStatus.OPEN.value), ("Dismissed", LeadStatus.DISMISSED.value),
                   ("Converted", LeadStatus.CONVERTED.value), ("All", ""))
 SEARCH_DELAY_MS = 150           # one query per pause in typing, not per key
-_OVERDUE_BRUSH = QBrush(QColor("#c62828"))
 _MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
-
-
-def _short_date(day: date, days_until: int | None) -> str:
-    # The weekday is what a CSR plans by; the year only matters far from today.
-    if days_until is not None and abs(days_until) < 180:
-        return f"{day:%a}, {day:%b} {day.day}"
-    return f"{day:%b} {day.day}, {day.year}"
-
-
-def follow_up_text(row: LeadRow) -> str:
-    """"Overdue 3 d", "Today", "Tomorrow" or the date; closed leads just show the date."""
-    if row.follow_up_on is None:
-        return ""
-    if row.is_open:
-        if row.overdue:
-            return f"Overdue {row.overdue_days} d"
-        if row.due:
-            return "Today"
-        if row.days_until == 1:
-            return "Tomorrow"
-    return _short_date(row.follow_up_on, row.days_until)
-
-
-def _follow_up_spoken(row: LeadRow) -> str:
-    if row.overdue:
-        days = row.overdue_days
-        return f"Follow-up overdue by {days} day{'s' if days != 1 else ''}"
-    if row.follow_up_on is None:
-        return "No follow-up date"
-    return f"Follow-up {'due today' if row.due else follow_up_text(row)}"
-
-
-def status_text(row: LeadRow) -> str:
-    if row.status == LeadStatus.CONVERTED.value and row.converted_job_number:
-        return f"Converted — job {row.converted_job_number}"
-    if row.status == LeadStatus.DISMISSED.value and row.status_reason:
-        return f"Dismissed — {row.status_reason}"
-    return row.status
-
-
-_TEXT = (follow_up_text, lambda r: r.name, lambda r: r.phone, lambda r: " ".join(r.summary.split()),
-         lambda r: r.call_reason, lambda r: r.campaign, status_text)
-
-
-class LeadsModel(QAbstractTableModel):
-    """Lead rows in ``sort_key`` order; ``update_row`` inserts, moves or changes one row in place."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[LeadRow] = []
-        self._bold = QFont()
-        self._bold.setBold(True)
-
-    # -- feeding -------------------------------------------------------------------------------------
-    def set_rows(self, rows: Sequence[LeadRow]) -> None:
-        """A new query's answer: a reset, the honest signal for "this is a new list"."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def update_row(self, row: LeadRow) -> None:
-        """Show this lead's new state: changed in place, moved to its new place, or inserted."""
-        old = self.row_of(row.id)
-        others = self._rows if old < 0 else self._rows[:old] + self._rows[old + 1:]
-        pos = bisect.bisect_left([sort_key(r) for r in others], sort_key(row))
-        if old < 0:
-            self.beginInsertRows(QModelIndex(), pos, pos)
-            self._rows.insert(pos, row)
-            self.endInsertRows()
-            return
-        if pos != old:
-            # beginMoveRows counts the destination in the list *before* the move.
-            self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), pos + 1 if pos > old else pos)
-            del self._rows[old]
-            self._rows.insert(pos, row)
-            self.endMoveRows()
-        else:
-            self._rows[pos] = row
-        self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(COLUMNS) - 1))
-
-    def remove_row(self, lead_id: str) -> bool:
-        row = self.row_of(lead_id)
-        if row < 0:
-            return False
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
-        self.endRemoveRows()
-        return True
-
-    def rows(self) -> list[LeadRow]:
-        return list(self._rows)
-
-    def row_at(self, row: int) -> LeadRow | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def row_of(self, lead_id: str) -> int:
-        return next((i for i, r in enumerate(self._rows) if r.id == lead_id), -1)
-
-    # -- Qt model API ----------------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(COLUMNS)):
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        row = self.row_at(index.row())
-        if row is None:
-            return None
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _TEXT[column](row)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == FOLLOW_UP:
-                return _follow_up_spoken(row)
-            return row.summary if column == SUMMARY else _TEXT[column](row)
-        if role == Qt.ItemDataRole.AccessibleTextRole and column == FOLLOW_UP:
-            return _follow_up_spoken(row)
-        if role == Qt.ItemDataRole.FontRole and row.due:
-            return self._bold
-        if role == Qt.ItemDataRole.ForegroundRole and row.overdue and column == FOLLOW_UP:
-            return _OVERDUE_BRUSH
-        if role == IdRole:
-            return row.id
-        return None
 
 
 class LeadsList(QWidget):

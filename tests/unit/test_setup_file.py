@@ -83,9 +83,10 @@ def marked_line(text: str) -> int:
 
 
 def rows(cache: Cache) -> dict[str, list[tuple]]:
-    """Every setup row as stored (ids and timestamps included)."""
+    """Every setup row as stored (ids and timestamps included; not the setup version, a random token)."""
     with sqlite3.connect(cache.path) as conn:
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in SETUP_TABLES}
+        return {t: sorted((r for r in conn.execute(f"SELECT * FROM {t}") if r[0] != "setup_version"), key=repr)
+                for t in SETUP_TABLES}
 
 
 def data(cache: Cache) -> dict[str, list[tuple]]:
@@ -106,7 +107,7 @@ def data(cache: Cache) -> dict[str, list[tuple]]:
             out[table] = sorted(
                 (tuple(label.get(v, v) if isinstance(v, str) else v
                        for c, v in zip(cols, row, strict=True) if c not in ("id", "created_at", "updated_at"))
-                 for row in cur), key=repr)
+                 for row in cur if row[0] != "setup_version"), key=repr)
         return out
 
 
@@ -481,3 +482,20 @@ def test_cli_stays_free_of_qt_and_shares_the_default_cache_path() -> None:
     from console.setup_cli import default_cache_path as cli_default
 
     assert cli_default() == default_cache_path()
+
+
+def test_setup_version_changes_only_with_the_setup(cache: Cache, tmp_path: Path) -> None:
+    """Consoles reuse loaded setup data until an import changes it (models.setup_data.load_setup)."""
+    from models.setup_data import load_setup
+
+    load(cache, BASE, tmp_path)
+    with cache.sessions() as s:
+        first = load_setup(s)
+        assert load_setup(s) is first                      # reused, not read again
+    load(cache, BASE, tmp_path, "same.yaml")               # nothing changed: same version
+    with cache.sessions() as s:
+        assert load_setup(s) is first
+    load(cache, edit("AC Not Cooling", "AC Not Cooling Down"), tmp_path, "renamed.yaml")
+    with cache.sessions() as s:
+        fresh = load_setup(s)
+    assert fresh is not first and "AC Not Cooling Down" in {j.name for j in fresh.job_types}
