@@ -16,6 +16,7 @@ from models.capacity import availability, booked_slots, horizon
 from models.db import Cache, CacheError, classify_sqlite_error
 from models.records import CustomerRecord
 from models.setup_data import SetupData, load_setup
+from models.timeutil import zone
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.booking_form import BookingForm
@@ -51,6 +52,9 @@ class BookingController(QObject):
         with self._cache.sessions() as session:
             self.setup = load_setup(session)
         self.form.set_setup(self.setup)
+
+    def time_zone(self):  # noqa: ANN201 - ZoneInfo
+        return zone(self.setup.time_zone)
 
     def start(self, record: CustomerRecord | None) -> None:
         """Bind the form to the open customer (keeping what was typed for the same customer)."""

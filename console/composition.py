@@ -18,6 +18,7 @@ from models.writer import LocalWriter
 from .booking_controller import BookingController
 from .customer_controller import CustomerController
 from .drafts_controller import DraftsController
+from .leads_controller import LeadsController
 from .main_window import MainWindow
 from .search_service import SearchService
 
@@ -31,6 +32,7 @@ class Console:
     customers: CustomerController
     booking: BookingController
     drafts: DraftsController
+    leads: LeadsController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
@@ -47,9 +49,12 @@ class Console:
         booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
         drafts = DraftsController(window, cache, window.bubble_strip, window.booking_form, window.customer_panel,
                                   customers, booking)
-        console = cls(cache, writer, search, window, customers, booking, drafts, ui_conn)
+        leads = LeadsController(window, cache, writer, window.leads_list,
+                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, ui_conn)
         console._connect_signals()
         drafts.restore_all()
+        leads.refresh()
         console.refresh_outbox()
         preload_zip_data()          # off the UI thread, before the first save needs it
         search.start_prewarm()
@@ -73,6 +78,12 @@ class Console:
         self.booking.jobBooked.connect(self._on_job_booked)
         self.booking.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.customers.customerOpened.connect(self._on_customer_opened)
+        w.newLeadRequested.connect(self.new_lead)
+        self.leads.outboxChanged.connect(self.refresh_outbox)
+        self.leads.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        self.leads.openCustomer.connect(self.customers.open_customer)
+        self.leads.convertLead.connect(self._convert_lead)
+        w.work_tabs.currentChanged.connect(lambda i: w.work_tabs.widget(i) is w.leads_list and self.leads.refresh())
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -99,8 +110,29 @@ class Console:
         if self.booking.form.customer_id() == customer_id:
             self.booking.form.bind(self.window.customer_panel.record())
 
+    def new_lead(self) -> None:
+        """A lead for the open customer, or from a name and phone when none is open."""
+        record = self.window.customer_panel.record()
+        if record is not None:
+            self.leads.new_lead(customer_id=record.id, location_id=self.window.customer_panel.current_location_id())
+        else:
+            self.leads.new_lead()
+
+    def _convert_lead(self, lead: dict) -> None:
+        """Book a job from a lead: its customer (or a new one from its name and phone), then the form."""
+        if not lead.get("customer_id"):
+            self.customers.new_customer(prefill_phone=lead.get("phone") or "", prefill_name=lead.get("name") or "")
+            self.window.statusBar().showMessage("Create the customer for this lead, then convert it again.", 10_000)
+            return
+        if not self.customers.open_customer(lead["customer_id"]):
+            return
+        self.window.work_tabs.setCurrentIndex(0)
+        self.drafts.ensure_active()
+        self.booking.convert_lead(self.window.customer_panel.record(), lead)
+
     def _on_job_booked(self, customer_id: str, number: str) -> None:
         self.customers.open_customer(customer_id)        # the new job shows in the history at once
+        self.leads.refresh()                              # a converted lead leaves the open list
         record = self.window.customer_panel.record()
         name = record.name if record else "the customer"
         self.window.statusBar().showMessage(f"Job {number} booked for {name} — saved on this PC.", 15_000)

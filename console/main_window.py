@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from widgets.booking_form import BookingForm
 from widgets.bubble_strip import BubbleStrip
 from widgets.customer_panel import CustomerPanel
+from widgets.leads_list import LeadsList
 from widgets.lookup_pane import LookupPane
 from widgets.sync_status import SyncStatus
 
@@ -33,6 +34,10 @@ SHORTCUTS = [
     ("Ctrl+Shift+N", "New customer"),
     ("Ctrl+J", "New job for the open customer (focus on Business unit)"),
     ("Ctrl+N", "New booking without a call (a manual bubble)"),
+    ("Ctrl+Shift+E", "New lead for the open customer (or from a name and phone)"),
+    ("Alt+E", "The Leads tab: due follow-ups first"),
+    ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),
+    ("Ctrl+Shift+L, Ctrl+O (leads)", "New lead from a name and phone / open the lead's customer"),
     ("Ctrl+PgDown / Ctrl+PgUp", "Next / previous bubble"),
     ("Ctrl+W", "Close the current bubble"),
     ("Ctrl+G", "Get availability (arrival windows for 14 days)"),
@@ -57,6 +62,7 @@ class MainWindow(QMainWindow):
     newCustomerRequested = Signal()
     newJobRequested = Signal()
     newBubbleRequested = Signal()
+    newLeadRequested = Signal()
     closeBubbleRequested = Signal()
     stepBubbleRequested = Signal(int)
     closing = Signal()
@@ -80,6 +86,8 @@ class MainWindow(QMainWindow):
         booking_scroll.setFrameShape(QFrame.Shape.NoFrame)
         booking_scroll.setWidget(self.booking_form)
         self.work_tabs.addTab(booking_scroll, "&Book job")
+        self.leads_list = LeadsList(self)
+        self.work_tabs.addTab(self.leads_list, "L&eads")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.lookup)
@@ -109,6 +117,7 @@ class MainWindow(QMainWindow):
         self.find_action = self._action(customer, "&Find customer…", QKeySequence.StandardKey.Find)
         self.new_customer_action = self._action(customer, "&New customer…", "Ctrl+Shift+N")
         self.new_job_action = self._action(customer, "New &job for this customer", "Ctrl+J")
+        self.new_lead_action = self._action(customer, "New &lead for this customer…", "Ctrl+Shift+E")
         customer.addSeparator()
         self.new_bubble_action = self._action(customer, "New &booking without a call", "Ctrl+N")
         self.close_bubble_action = self._action(customer, "&Close this booking bubble", "Ctrl+W")
@@ -146,6 +155,7 @@ class MainWindow(QMainWindow):
         self.new_customer_action.triggered.connect(self.newCustomerRequested)
         self.new_job_action.triggered.connect(self.newJobRequested)
         self.new_bubble_action.triggered.connect(self.newBubbleRequested)
+        self.new_lead_action.triggered.connect(self.newLeadRequested)
         self.close_bubble_action.triggered.connect(self.closeBubbleRequested)
         self.next_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(1))
         self.prev_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(-1))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0002_booking"
+HEAD_REVISION = "0003_leads_indexes"
 
 
 class CacheError(RuntimeError):

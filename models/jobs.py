@@ -102,6 +102,11 @@ class Lead(IdMixin, StampMixin, Base):
     converted_job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
 
+    # The leads list reads open leads by follow-up date and closed ones by age: both must stay
+    # index scans as closed leads pile up for years.
+    __table_args__ = (Index("ix_leads_status_follow_up_on", "status", "follow_up_on"),
+                      Index("ix_leads_status_created_at", "status", "created_at"))
+
 
 class OnlineBooking(IdMixin, StampMixin, Base):
     """A request from the Web Scheduler or a similar source, waiting in the Bookings inbox."""
