@@ -39,6 +39,7 @@ class Console:
     def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
               title_suffix: str = "", now_fn: Callable[[], datetime] = utcnow) -> Console:
         cache = open_cache(cache_path)
+        cache.start_checkpointer()
         writer = LocalWriter(cache.sessions, actor=actor)
         search = SearchService(cache.raw_connection, region=region)
         window = MainWindow(settings, title_suffix=title_suffix)

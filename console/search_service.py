@@ -105,6 +105,10 @@ class SearchService(QObject):
         self._prewarm = threading.Thread(target=run, name="search-prewarm", daemon=True)
         self._prewarm.start()
 
+    def wait_prewarm(self, timeout: float) -> None:
+        if self._prewarm is not None:
+            self._prewarm.join(timeout)
+
     def shutdown(self) -> None:
         """Close the worker's connection on its own thread, then stop the thread."""
         self._stop.set()

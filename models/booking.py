@@ -185,7 +185,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     if raw.get("lead_id"):
         lead = get_row(session, Lead, require_id(raw["lead_id"], "lead_id"), "lead")
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
-    return Applied("job", job.id, [customer.id], {})
+    return Applied("job", job.id, [], {})     # jobs are found through jobs.number: no document change
 
 
 def _live_job(session: Session, args: dict[str, Any], allowed: set[JobStatus], verb: str) -> Job:
@@ -226,25 +226,25 @@ def reschedule_job(session: Session, args: dict[str, Any]) -> Applied:
     job.suggested_windows = []
     if JobStatus(job.status) is JobStatus.HOLD:
         job.status, job.status_reason = JobStatus.SCHEDULED, ""
-    return Applied("job", job.id, [job.customer_id], {})
+    return Applied("job", job.id, [], {})
 
 
 @intent("cancel_job")
 def cancel_job(session: Session, args: dict[str, Any]) -> Applied:
     job = _live_job(session, args, {JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}, "canceled")
     job.status, job.status_reason = JobStatus.CANCELED, _reason(args, "cancellation")
-    return Applied("job", job.id, [job.customer_id], {})
+    return Applied("job", job.id, [], {})
 
 
 @intent("hold_job")
 def hold_job(session: Session, args: dict[str, Any]) -> Applied:
     job = _live_job(session, args, {JobStatus.SCHEDULED, JobStatus.DISPATCHED}, "put on hold")
     job.status, job.status_reason = JobStatus.HOLD, _reason(args, "hold")
-    return Applied("job", job.id, [job.customer_id], {})
+    return Applied("job", job.id, [], {})
 
 
 @intent("release_hold")
 def release_hold(session: Session, args: dict[str, Any]) -> Applied:
     job = _live_job(session, args, {JobStatus.HOLD}, "released")
     job.status, job.status_reason = JobStatus.SCHEDULED, ""
-    return Applied("job", job.id, [job.customer_id], {})
+    return Applied("job", job.id, [], {})

@@ -3,8 +3,10 @@ server's SQLite or PostgreSQL store."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -12,6 +14,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0003_leads_indexes"
 
@@ -65,6 +68,36 @@ class Cache:
     path: Path
     engine: Engine
     sessions: sessionmaker[Session]
+    _checkpointer: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start_checkpointer(self, interval: float = 5.0) -> None:
+        """Move WAL pages into the database file every few seconds, off the UI thread.
+
+        A checkpoint copies the WAL into a multi-GB file and fsyncs it (~200 ms). Left to SQLite's
+        automatic checkpoint it runs inside whichever commit crosses 1000 pages — a random Book Job.
+        """
+        if self._checkpointer is not None:
+            return
+
+        def run() -> None:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            sqlite_pragmas(conn)
+            try:
+                while not self._stop.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:
+                        log.warning("WAL checkpoint failed", exc_info=True)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                conn.close()
+
+        # From now on the domain connections' commits leave checkpoints alone (pooled ones reopen).
+        event.listen(self.engine, "connect", lambda c, _r: c.execute("PRAGMA wal_autocheckpoint = 0"))
+        self.engine.dispose()
+        self._checkpointer = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     def raw_connection(self, *, read_only: bool = True) -> sqlite3.Connection:
         """A plain sqlite3 connection for a worker thread (search) — one per thread."""
@@ -74,6 +107,10 @@ class Cache:
         return conn
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(10)
+            self._checkpointer = None
         self.engine.dispose()
 
 

@@ -18,7 +18,8 @@ from .validation import ValidationFailed, max_length
 
 @dataclass
 class Applied:
-    """What a handler did: the record it is about and the customers to re-index."""
+    """What a handler did: the record it is about, and the customers whose search document (name,
+    addresses, emails) changed and must be re-indexed — none for jobs and leads."""
 
     entity: str
     entity_id: str

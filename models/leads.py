@@ -93,7 +93,7 @@ def create_lead(session: Session, args: dict[str, Any]) -> Applied:
     if not lead.customer_id and not (lead.name and lead.phone):
         raise ValidationFailed({"name": "A lead without a customer needs a name and a phone number."})
     session.add(lead)
-    return Applied("lead", lead.id, [lead.customer_id] if lead.customer_id else [], {})
+    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document
 
 
 @intent("update_lead")
@@ -113,7 +113,7 @@ def update_lead(session: Session, args: dict[str, Any]) -> Applied:
             raise ValidationFailed({key: "A change must carry the old and the new value."})
         values[key] = pair[1]
     _apply(session, lead, values)
-    return Applied("lead", lead.id, [lead.customer_id] if lead.customer_id else [], {})
+    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document
 
 
 @intent("dismiss_lead")
@@ -125,4 +125,4 @@ def dismiss_lead(session: Session, args: dict[str, Any]) -> Applied:
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationFailed({"reason": "Give a reason for dismissing the lead."})
     lead.status, lead.status_reason = LeadStatus.DISMISSED, reason.strip()[:200]
-    return Applied("lead", lead.id, [lead.customer_id] if lead.customer_id else [], {})
+    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document

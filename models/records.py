@@ -4,8 +4,9 @@ immutable data that a widget can show without touching the database."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -24,10 +25,11 @@ from .customers import (
     location_tags,
 )
 from .intents import CONTACT_FIELDS, CUSTOMER_FIELDS, LOCATION_FIELDS
-from .jobs import Appointment, Job
+from .jobs import Appointment, Job, JobStatus
 from .phone import format_phone
 from .search_index import address_text
-from .setup import BusinessUnit, JobType, User
+from .setup import ArrivalWindow, BusinessUnit, CompanySetting, JobType, User
+from .timeutil import as_utc, zone
 
 # The panel shows the recent history; older jobs and calls are a report's business.
 HISTORY_LIMIT = 200
@@ -88,6 +90,18 @@ class LocationRecord:
         return {k: getattr(self, k) for k in LOCATION_FIELDS}
 
 
+# Which statuses each job action accepts — the same rules the booking intents enforce, so the panel
+# only offers what the intent would allow.
+JOB_ACTIONS: dict[str, frozenset[str]] = {
+    "reschedule": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}),
+    "cancel": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}),
+    "hold": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED}),
+    "release": frozenset({JobStatus.HOLD}),
+}
+# A job in one of these statuses can still happen; the others are history.
+LIVE_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.WORKING, JobStatus.HOLD})
+
+
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     id: str
@@ -99,6 +113,42 @@ class JobRecord:
     first_appointment: datetime | None
     created_at: datetime
     location_id: str
+    business_unit_id: str = ""
+    job_type_id: str = ""
+    status_reason: str = ""     # why it is on hold or canceled
+    customer_id: str = ""
+    # The first appointment's arrival window, time-zone aware in the company's time zone (None when
+    # the job has no appointment), and the window's name from the setup ("" when unknown).
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    window_name: str = ""
+    window_id: str = ""
+
+    def allows(self, action: str) -> bool:
+        """Whether the job's status allows "reschedule", "cancel", "hold" or "release"."""
+        return self.status in JOB_ACTIONS.get(action, frozenset())
+
+    def is_upcoming(self, now: datetime) -> bool:
+        """Still to happen: a live job whose arrival window has not ended (or that has no appointment)."""
+        if self.status not in LIVE_STATUSES:
+            return False
+        end = self.window_end or self.first_appointment
+        return end is None or as_utc(end) >= as_utc(now)
+
+    def when(self) -> datetime | None:
+        """The appointment time to sort by (the creation time when there is none)."""
+        return self.window_start or self.first_appointment
+
+
+def upcoming_first(jobs: Iterable[JobRecord], now: datetime) -> list[JobRecord]:
+    """Upcoming jobs soonest first (unscheduled ones last among them), then past jobs newest first."""
+    upcoming, past = [], []
+    for job in jobs:
+        (upcoming if job.is_upcoming(now) else past).append(job)
+    far = datetime.max.replace(tzinfo=UTC)
+    upcoming.sort(key=lambda j: (as_utc(j.when()) if j.when() else far, j.number))
+    past.sort(key=lambda j: (as_utc(j.when() or j.created_at), j.number), reverse=True)
+    return upcoming + past
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,20 +243,53 @@ def _locations(session: Session, customer_id: str,
 
 
 def _jobs(session: Session, customer_id: str, limit: int) -> tuple[JobRecord, ...]:
+    return _job_records(session, Job.customer_id == customer_id, limit)
+
+
+def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, ...]:
     first_start = (select(func.min(Appointment.start)).where(Appointment.job_id == Job.id)
                    .correlate(Job).scalar_subquery())
     rows = session.execute(
         select(Job.id, Job.number, Job.status, JobType.name, BusinessUnit.name, Job.summary, first_start,
-               Job.created_at, Job.location_id)
+               Job.created_at, Job.location_id, Job.business_unit_id, Job.job_type_id, Job.status_reason,
+               Job.customer_id)
         .outerjoin(JobType, JobType.id == Job.job_type_id)
         .outerjoin(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
-        .where(Job.customer_id == customer_id)
-        .order_by(Job.created_at.desc()).limit(limit))
+        .where(where)
+        .order_by(Job.created_at.desc()).limit(limit)).all()
+    windows = _first_windows(session, [row[0] for row in rows])
     return tuple(
         JobRecord(id=jid, number=number, status=status.value,
                   job_type=jt or "", business_unit=bu or "", summary=summary or "",
-                  first_appointment=_as_datetime(start), created_at=created, location_id=lid)
-        for jid, number, status, jt, bu, summary, start, created, lid in rows)
+                  first_appointment=_as_datetime(start), created_at=created, location_id=lid,
+                  business_unit_id=bu_id or "", job_type_id=jt_id or "", status_reason=reason or "",
+                  customer_id=cid, **windows.get(jid, {}))
+        for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid in rows)
+
+
+def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each job's first appointment's arrival window, in the company's time zone."""
+    if not job_ids:
+        return {}
+    company = session.get(CompanySetting, "company")
+    tz = zone(str((company.value or {}).get("time_zone") or "") if company is not None else None)
+    out: dict[str, dict[str, Any]] = {}
+    for jid, w_start, w_end, wid, name in session.execute(
+            select(Appointment.job_id, Appointment.arrival_window_start, Appointment.arrival_window_end,
+                   Appointment.arrival_window_id, ArrivalWindow.name)
+            .outerjoin(ArrivalWindow, ArrivalWindow.id == Appointment.arrival_window_id)
+            .where(Appointment.job_id.in_(job_ids))
+            .order_by(Appointment.job_id, Appointment.start)):
+        if jid not in out:        # ordered by start: the first row of a job is its first appointment
+            out[jid] = {"window_start": as_utc(w_start).astimezone(tz), "window_end": as_utc(w_end).astimezone(tz),
+                        "window_name": name or "", "window_id": wid or ""}
+    return out
+
+
+def load_job_record(session: Session, job_id: str) -> JobRecord | None:
+    """One job as the customer panel shows it, read fresh (None when it isn't in the cache)."""
+    found = _job_records(session, Job.id == job_id, 1)
+    return found[0] if found else None
 
 
 def _as_datetime(value: Any) -> datetime | None:
