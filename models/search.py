@@ -129,8 +129,10 @@ class CustomerSearch:
         token = text.strip().lstrip("#")
         if not token or " " in token or len(token) > 20:
             return
-        result.add(self._ids("SELECT customer_id FROM jobs WHERE number = ? COLLATE NOCASE LIMIT ?",
-                             (token, limit)), Match.JOB_NUMBER, limit)
+        # Job numbers are upper-case by construction (models.journal): an exact match on the
+        # upper-cased token uses the unique index (COLLATE NOCASE would scan every job).
+        result.add(self._ids("SELECT customer_id FROM jobs WHERE number = ? LIMIT ?",
+                             (token.upper(), limit)), Match.JOB_NUMBER, limit)
 
     # -- names, addresses, emails -------------------------------------------------------------------
     def _text(self, text: str, result: SearchResult, limit: int) -> None:

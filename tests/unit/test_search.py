@@ -146,3 +146,23 @@ def test_index_follows_edits(search, writer, people):
     writer.execute("add_location", {"location": {"customer_id": people["smith"], "street": "9 Birch Ln",
                                                  "city": "Frisco", "state": "TX", "zip": "75034"}})
     assert people["smith"] in search.search("birch").ids
+
+
+def test_every_lookup_query_uses_an_index(search, people):
+    """At a million customers a scan is a visible freeze: no statement of the lookup may scan a table."""
+    plans = []
+    original = search.conn
+
+    class Spy:
+        def execute(self, sql, params=()):
+            plans.extend(row[3] for row in original.execute("EXPLAIN QUERY PLAN " + sql, params))
+            return original.execute(sql, params)
+
+    search.conn = Spy()
+    try:
+        for q in ("(214) 555-0134", "0134", "maria gar", "a1-10042", "12 main", "75201", "m"):
+            search.search(q)
+    finally:
+        search.conn = original
+    scans = [p for p in plans if p.startswith("SCAN") and "VIRTUAL TABLE" not in p]
+    assert scans == []
