@@ -39,19 +39,25 @@ class BookingController(QObject):
         self._writer = writer
         self.form = form
         self._now = now_fn
-        self.setup = SetupData()
+        self._setup: SetupData | None = None  # read on first use: start-up shows the window first
         self.lead_id = ""                   # set when the booking converts a lead
-        self.reload_setup()
         self._connect_signals()
 
     def _connect_signals(self) -> None:
         self.form.availabilityRequested.connect(self.show_availability)
         self.form.bookRequested.connect(self.book)
 
+    @property
+    def setup(self) -> SetupData:
+        if self._setup is None:
+            self.reload_setup()
+        assert self._setup is not None
+        return self._setup
+
     def reload_setup(self) -> None:
         with self._cache.sessions() as session:
-            self.setup = load_setup(session)
-        self.form.set_setup(self.setup)
+            self._setup = load_setup(session)
+        self.form.set_setup(self._setup)
 
     def time_zone(self):  # noqa: ANN201 - ZoneInfo
         return zone(self.setup.time_zone)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 
 from models.base import utcnow
 from models.db import Cache, open_cache
@@ -54,12 +54,17 @@ class Console:
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
         console = cls(cache, writer, search, window, customers, booking, drafts, leads, ui_conn)
         console._connect_signals()
-        drafts.restore_all()
-        leads.refresh()
+        # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
+        QTimer.singleShot(0, console._finish_start)
         console.refresh_outbox()
         preload_zip_data()          # off the UI thread, before the first save needs it
         search.start_prewarm()
         return console
+
+    def _finish_start(self) -> None:
+        self.booking.reload_setup()
+        self.drafts.restore_all()
+        self.leads.refresh()
 
     def _connect_signals(self) -> None:
         w = self.window
