@@ -22,6 +22,8 @@ from .leads_controller import LeadsController
 from .main_window import MainWindow
 from .search_service import SearchService
 
+ZIP_PRELOAD_DELAY_MS = 3000
+
 
 @dataclass
 class Console:
@@ -57,7 +59,6 @@ class Console:
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)
         console.refresh_outbox()
-        preload_zip_data()          # off the UI thread, before the first save needs it
         search.start_prewarm()
         return console
 
@@ -65,6 +66,9 @@ class Console:
         self.booking.reload_setup()
         self.drafts.restore_all()
         self.leads.refresh()
+        # The ZIP index (used by address checks) initializes in ~0.4 s holding the GIL: load it once the
+        # CSR is working, not while the window and the first lookup are being drawn.
+        QTimer.singleShot(ZIP_PRELOAD_DELAY_MS, preload_zip_data)
 
     def _connect_signals(self) -> None:
         w = self.window

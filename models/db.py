@@ -162,10 +162,14 @@ def open_cache(path: Path | str) -> Cache:
                                  classify_sqlite_error(path, Exception("not a database")).advice)
         engine = make_sqlite_engine(path)
         migrate(engine)
-        with engine.begin() as conn:
-            # Cheap probe: a write transaction fails now (locked / read-only) rather than mid-booking.
-            conn.execute(text("CREATE TABLE IF NOT EXISTS _probe (x INTEGER)"))
-            conn.execute(text("DROP TABLE _probe"))
+        with engine.connect() as conn:
+            # Cheap probe: take the write lock and give it back, so a locked or read-only file fails
+            # now, with a clear message, rather than in the middle of a booking. Nothing is written.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                conn.exec_driver_sql("DELETE FROM outbox WHERE 0")   # a write statement, deleting nothing
+            finally:
+                conn.exec_driver_sql("ROLLBACK")
     except CacheError:
         raise
     except (OperationalError, SADatabaseError, sqlite3.Error, OSError) as exc:
