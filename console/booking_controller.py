@@ -95,11 +95,12 @@ class BookingController(QObject):
         self.form.show_errors({})
         self.form.set_slots(self.slots(values["business_unit_id"], job_type.duration_minutes, job_type.skills))
 
-    def slots(self, business_unit_id: str, duration: int, skills: tuple[str, ...]) -> list:
+    def slots(self, business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = "") -> list:
+        """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it)."""
         now = self._now()
         days = horizon(now, self.setup, DAYS)
         with self._cache.sessions() as session:
-            booked = booked_slots(session, self.setup, days[0], days[-1])
+            booked = booked_slots(session, self.setup, days[0], days[-1], exclude_job=exclude_job)
         return availability(self.setup, business_unit_id, duration, skills, booked, days, now)
 
     def book(self) -> str | None:

@@ -18,6 +18,7 @@ from models.writer import LocalWriter
 from .booking_controller import BookingController
 from .customer_controller import CustomerController
 from .drafts_controller import DraftsController
+from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow
 from .search_service import SearchService
@@ -35,6 +36,7 @@ class Console:
     booking: BookingController
     drafts: DraftsController
     leads: LeadsController
+    jobs: JobsController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
@@ -54,7 +56,8 @@ class Console:
                                   customers, booking)
         leads = LeadsController(window, cache, writer, window.leads_list,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, ui_conn)
+        jobs = JobsController(window, cache, writer, window.customer_panel, booking, now_fn=now_fn)
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, ui_conn)
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)
@@ -89,6 +92,9 @@ class Console:
         self.booking.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.customers.customerOpened.connect(self._on_customer_opened)
         w.newLeadRequested.connect(self.new_lead)
+        self.jobs.jobChanged.connect(self.customers.open_customer)
+        self.jobs.outboxChanged.connect(self.refresh_outbox)
+        self.jobs.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.leads.outboxChanged.connect(self.refresh_outbox)
         self.leads.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.leads.openCustomer.connect(self.customers.open_customer)

@@ -281,7 +281,8 @@ def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, 
             .where(Appointment.job_id.in_(job_ids))
             .order_by(Appointment.job_id, Appointment.start)):
         if jid not in out:        # ordered by start: the first row of a job is its first appointment
-            out[jid] = {"window_start": as_utc(w_start).astimezone(tz), "window_end": as_utc(w_end).astimezone(tz),
+            out[jid] = {"window_start": as_utc(w_start).astimezone(tz),
+                        "window_end": as_utc(w_end).astimezone(tz),
                         "window_name": name or "", "window_id": wid or ""}
     return out
 

@@ -17,12 +17,13 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QFont
 
 from models.duplicates import DuplicateCandidate
-from models.records import CallRecord, ContactRecord, JobRecord, LocationRecord, NoteRecord
+from models.records import CallRecord, ContactRecord, JobRecord, LocationRecord, NoteRecord, upcoming_first
 
 _Index = QModelIndex | QPersistentModelIndex
 IdRole = Qt.ItemDataRole.UserRole + 1
 T = TypeVar("T")
 
+REASON_STATUSES = frozenset({"Hold", "Canceled"})
 KIND_LABELS = {"Phone": "Phone", "MobilePhone": "Mobile", "Email": "Email", "Fax": "Fax"}
 
 
@@ -191,16 +192,87 @@ class NotesModel(RecordTableModel[NoteRecord]):
         return None
 
 
+def job_status(job: JobRecord) -> str:
+    """"Hold — waiting for parts": the reason shows with the statuses that have one."""
+    return f"{job.status} — {job.status_reason}" if job.status_reason and job.status in REASON_STATUSES \
+        else job.status
+
+
+def job_day(job: JobRecord) -> str:
+    """The appointment's day in the company's time zone (the PC's own when the record has no window)."""
+    start = job.window_start or _local(job.first_appointment)
+    return f"{start:%a %b} {start.day}, {start.year}" if start else "Not scheduled"
+
+
+def job_window(job: JobRecord) -> str:
+    """The arrival window by its setup name ("8–12"), or its times when the name is unknown."""
+    if job.window_name:
+        return job.window_name
+    if job.window_start and job.window_end:
+        return f"{clock(job.window_start)}–{clock(job.window_end)}"
+    start = _local(job.first_appointment)
+    return clock(start) if start else ""
+
+
+def clock(value: datetime) -> str:
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value:%M} {'AM' if value.hour < 12 else 'PM'}"
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return None if value is None else (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone()
+
+
 class JobsModel(RecordTableModel[JobRecord]):
+    """Upcoming jobs first (soonest first), then past ones (newest first, shown in italics)."""
+
     columns = (
         Column("Job #", lambda j: j.number),
-        Column("Status", lambda j: j.status),
+        Column("Status", job_status),
         Column("Job type", lambda j: j.job_type or "Unknown"),
         Column("Business unit", lambda j: j.business_unit),
-        Column("Appointment", lambda j: when(j.first_appointment)),
+        Column("Date", job_day),
+        Column("Arrival window", job_window),
         Column("Summary", lambda j: " ".join(j.summary.split())),
-        Column("Created", lambda j: when(j.created_at)),
     )
+
+    def __init__(self, parent: Any = None, now_fn: Callable[[], datetime] | None = None) -> None:
+        super().__init__(parent)
+        self._now: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
+        self._upcoming: frozenset[str] = frozenset()
+
+    def set_now_fn(self, now_fn: Callable[[], datetime]) -> None:
+        """The clock that splits upcoming from past (the console's, so tests can fix the time)."""
+        self._now = now_fn
+        self.set_rows(self._rows)
+
+    def set_rows(self, rows: Sequence[JobRecord]) -> None:
+        now = self._now()
+        ordered = upcoming_first(rows, now)
+        upcoming = frozenset(j.id for j in ordered if j.is_upcoming(now))
+        moved = upcoming != self._upcoming
+        self._upcoming = upcoming
+        same_ids = [j.id for j in ordered] == [j.id for j in self._rows]
+        super().set_rows(ordered)
+        if moved and same_ids and self._rows:
+            # Same rows in the same order, but one crossed from upcoming to past: restyle them all.
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, self.columnCount() - 1),
+                                  [Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole])
+
+    def is_upcoming(self, row: int) -> bool:
+        job = self.row_at(row)
+        return job is not None and job.id in self._upcoming
+
+    def extra_data(self, row: JobRecord, column: int, role: int) -> Any:
+        upcoming = row.id in self._upcoming
+        if role == Qt.ItemDataRole.FontRole and not upcoming:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            text = self.columns[column].text(row)
+            return f"{text}, {'upcoming' if upcoming else 'past'} job" if column == 0 else text
+        return None
 
 
 class CallsModel(RecordTableModel[CallRecord]):

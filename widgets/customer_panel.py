@@ -4,10 +4,13 @@ happened before. Shows a plain ``CustomerRecord`` and emits signals; it never to
 Keyboard: Ctrl+E edit customer, Ctrl+L add location, Ctrl+Shift+P add contact (window-wide while
 the panel shows a customer); F2 or Enter edits the highlighted location or contact; Space toggles
 a contact's Notifications / Do not text cell; Alt+N goes to the note box, Ctrl+Enter adds the note.
+Alt+J shows the jobs, whose own keys are listed in ``widgets.jobs_tab``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -38,6 +41,7 @@ from .customer_models import (
     NotesModel,
     RecordTableModel,
 )
+from .jobs_tab import JobsTab
 
 EMPTY_TEXT = "No customer open.\nFind the caller by phone, name or address, or create a new customer."
 _MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
@@ -53,6 +57,7 @@ class CustomerPanel(QWidget):
     editContactRequested = Signal(str)            # contact id
     contactFlagChanged = Signal(str, str, bool)   # contact id, "notifications" / "do_not_text", value
     addNoteRequested = Signal(str, str)           # customer id, text
+    jobActionRequested = Signal(str, str)         # job id, "reschedule" / "cancel" / "hold" / "release"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,20 +203,17 @@ class CustomerPanel(QWidget):
         self.history_tabs = QTabWidget(self)
         self.history_tabs.setObjectName("historyTabs")
         self.history_tabs.setAccessibleName("History")
-        self.jobs_view = self._table(self.jobs_model, "jobsView", "Jobs")
+        self.jobs_view = self._table(self.jobs_model, "jobsView", "Jobs", stretch=6)
+        self.jobs_tab = JobsTab(self.jobs_model, self.jobs_view, self)
+        self.jobs_empty = self.jobs_tab.empty_label
+        self.history_tabs.addTab(self.jobs_tab, "&Jobs")
         self.calls_view = self._table(self.calls_model, "callsView", "Calls")
-        self.jobs_empty = self._label("jobsEmpty", "No jobs for this customer yet.")
         self.calls_empty = self._label("callsEmpty", "No calls from this customer yet.")
-        for empty in (self.jobs_empty, self.calls_empty):
-            empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self._history_stacks: list[QStackedWidget] = []
-        for title, view, empty in (("&Jobs", self.jobs_view, self.jobs_empty),
-                                   ("C&alls", self.calls_view, self.calls_empty)):
-            stack = QStackedWidget(self)
-            stack.addWidget(empty)
-            stack.addWidget(view)
-            self._history_stacks.append(stack)
-            self.history_tabs.addTab(stack, title)
+        self.calls_empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._calls_stack = QStackedWidget(self)
+        self._calls_stack.addWidget(self.calls_empty)
+        self._calls_stack.addWidget(self.calls_view)
+        self.history_tabs.addTab(self._calls_stack, "C&alls")
         self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 10)
         v.addWidget(self.history_tabs, 1)
         return content
@@ -273,6 +275,7 @@ class CustomerPanel(QWidget):
         self.contacts_view.selectionModel().currentRowChanged.connect(self._update_actions)
         self.location_contacts_view.selectionModel().currentRowChanged.connect(self._update_actions)
         self.note_edit.textChanged.connect(self._update_actions)
+        self.jobs_tab.actionRequested.connect(self.jobActionRequested)
 
     # -- showing a record -----------------------------------------------------------------------------------
     def record(self) -> CustomerRecord | None:
@@ -304,15 +307,18 @@ class CustomerPanel(QWidget):
         self.notes_model.set_rows(record.notes)
         self.notes_view.setVisible(bool(record.notes))
         self.notes_empty.setVisible(not record.notes)
-        self.jobs_model.set_rows(record.jobs)
+        self.jobs_tab.set_jobs(record.jobs)
         self.calls_model.set_rows(record.calls)
-        self._history_stacks[0].setCurrentIndex(1 if record.jobs else 0)
-        self._history_stacks[1].setCurrentIndex(1 if record.calls else 0)
+        self._calls_stack.setCurrentIndex(1 if record.calls else 0)
         for view, rows in ((self.contacts_view, 6), (self.locations_view, 6), (self.location_contacts_view, 4),
                            (self.notes_view, 5)):
             _fit_rows(view, rows)
         self._stack.setCurrentIndex(1)
         self._update_actions()
+
+    def set_clock(self, now_fn: Callable[[], datetime]) -> None:
+        """The clock that tells upcoming jobs from past ones."""
+        self.jobs_model.set_now_fn(now_fn)
 
     def current_location(self) -> LocationRecord | None:
         return self.locations_model.row_at(self.locations_view.currentIndex().row())
@@ -356,6 +362,7 @@ class CustomerPanel(QWidget):
         self.edit_location_contact_action.setEnabled(
             has and self.location_contacts_view.currentIndex().isValid())
         self.add_note_action.setEnabled(has and bool(self.note_edit.toPlainText().strip()))
+        self.jobs_tab.update_actions()
 
     # -- requests -----------------------------------------------------------------------------------------
     def _edit_customer(self) -> None:
