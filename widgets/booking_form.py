@@ -126,7 +126,8 @@ class BookingForm(QWidget):
         self.availability_view.verticalHeader().hide()
         self.availability_view.horizontalHeader().setStretchLastSection(True)
         em = self.fontMetrics().averageCharWidth()
-        for col, chars in enumerate((11, 14, 8, 11)):     # fixed: measuring every cell costs ~20 ms
+        self.availability_view.setWordWrap(False)
+        for col, chars in enumerate((14, 17, 9, 13)):     # fixed: measuring every cell costs ~20 ms
             self.availability_view.horizontalHeader().resizeSection(col, chars * em)
         self.chosen_label = QLabel("No arrival window chosen.", self)
         self.chosen_label.setObjectName("chosenWindow")
