@@ -26,6 +26,7 @@ from .customers import (
 )
 from .intents import CONTACT_FIELDS, CUSTOMER_FIELDS, LOCATION_FIELDS
 from .jobs import Appointment, Job, JobStatus
+from .journal import OutboxEntry
 from .phone import format_phone
 from .search_index import address_text
 from .setup import ArrivalWindow, BusinessUnit, CompanySetting, JobType, User
@@ -123,6 +124,7 @@ class JobRecord:
     window_end: datetime | None = None
     window_name: str = ""
     window_id: str = ""
+    saved_locally: bool = False  # booked on this PC, not yet confirmed by the server (still in the outbox)
 
     def allows(self, action: str) -> bool:
         """Whether the job's status allows "reschedule", "cancel", "hold" or "release"."""
@@ -258,13 +260,20 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
         .where(where)
         .order_by(Job.created_at.desc()).limit(limit)).all()
     windows = _first_windows(session, [row[0] for row in rows])
+    pending = _unconfirmed_bookings(session)
     return tuple(
         JobRecord(id=jid, number=number, status=status.value,
                   job_type=jt or "", business_unit=bu or "", summary=summary or "",
                   first_appointment=_as_datetime(start), created_at=created, location_id=lid,
                   business_unit_id=bu_id or "", job_type_id=jt_id or "", status_reason=reason or "",
-                  customer_id=cid, **windows.get(jid, {}))
+                  customer_id=cid, saved_locally=jid in pending, **windows.get(jid, {}))
         for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid in rows)
+
+
+def _unconfirmed_bookings(session: Session) -> set[str]:
+    """Jobs whose book_job intent still waits in the outbox (the outbox is short: read it whole)."""
+    return {str((args or {}).get("job", {}).get("id", "")) for args in
+            session.scalars(select(OutboxEntry.args).where(OutboxEntry.name == "book_job"))}
 
 
 def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -194,8 +194,9 @@ class NotesModel(RecordTableModel[NoteRecord]):
 
 def job_status(job: JobRecord) -> str:
     """"Hold — waiting for parts": the reason shows with the statuses that have one."""
-    return f"{job.status} — {job.status_reason}" if job.status_reason and job.status in REASON_STATUSES \
+    text = f"{job.status} — {job.status_reason}" if job.status_reason and job.status in REASON_STATUSES \
         else job.status
+    return f"{text} · Saved on this PC" if job.saved_locally else text
 
 
 def job_day(job: JobRecord) -> str:

@@ -171,3 +171,27 @@ def test_job_type_fills_defaults_and_list_is_filtered(qtbot, desk):
     assert form.summary.toPlainText() == "AC not cooling. Unit age: "
     assert "Emergency" in form.tags.text()
     assert form.line_items.items()[0]["code"] == "DIAG"
+
+
+def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
+    """The server issue adds the confirmation; until then the job is marked as saved locally."""
+    from sqlalchemy import delete
+
+    from models.journal import OutboxEntry
+
+    console, ids, cid = desk
+    form = console.window.booking_form
+    console.new_job()
+    form.business_unit.setCurrentIndex(form.business_unit.findData(ids.hvac))
+    form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
+    form.campaign.setCurrentIndex(form.campaign.findData(ids.google))
+    console.booking.show_availability()
+    qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
+    number = console.booking.book()
+    jobs = console.window.customer_panel.jobs_model
+    row = next(r for r in range(jobs.rowCount()) if jobs.index(r, 0).data() == number)
+    assert jobs.index(row, 1).data() == "Scheduled · Saved on this PC"
+    with console.cache.sessions.begin() as s:                # what a server confirmation will do
+        s.execute(delete(OutboxEntry).where(OutboxEntry.name == "book_job"))
+    console.customers.open_customer(cid)
+    assert jobs.index(row, 1).data() == "Scheduled"

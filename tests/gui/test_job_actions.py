@@ -121,7 +121,7 @@ def press(qtbot: Any, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardMo
 def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) -> None:
     model = desk.panel.jobs_model
     # Shown in the company's time zone (Dallas), by the window's name from the setup.
-    assert [model.index(0, c).data() for c in (1, 4, 5)] == ["Scheduled", "Tue Dec 1, 2026", "8–12"]
+    assert [model.index(0, c).data() for c in (1, 4, 5)] == ["Scheduled · Saved on this PC", "Tue Dec 1, 2026", "8–12"]
     before = len(desk.outbox())
     focus_jobs(qtbot, desk)
     press(qtbot, Qt.Key.Key_R, CTRL)                                  # Reschedule…
@@ -195,7 +195,7 @@ def test_cancel_requires_a_reason_then_cancels_with_it(qtbot: Any, desk: Desk) -
     queued = desk.outbox()[before:]
     assert [(q.name, q.args) for q in queued] == [("cancel_job", {"job_id": desk.job_id,
                                                                   "reason": "Found another company"})]
-    assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Found another company"
+    assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Found another company · Saved on this PC"
     # Never deleted: it stays listed, with nothing left to do to it.
     assert not any(a.isEnabled() for a in desk.panel.jobs_tab.actions.values())
 
@@ -212,7 +212,7 @@ def test_hold_then_release(qtbot: Any, desk: Desk) -> None:
     assert not dialog.isVisible()
     job, _appt = desk.job()
     assert (job.status, job.status_reason) == (JobStatus.HOLD, "Waiting for parts")
-    assert desk.panel.jobs_model.index(0, 1).data() == "Hold — Waiting for parts"
+    assert desk.panel.jobs_model.index(0, 1).data() == "Hold — Waiting for parts · Saved on this PC"
     assert tab.actions["release"].isEnabled() and not tab.actions["hold"].isEnabled()
     focus_jobs(qtbot, desk)
     press(qtbot, Qt.Key.Key_H, CTRL_SHIFT)                            # Release hold: no dialog
@@ -220,7 +220,7 @@ def test_hold_then_release(qtbot: Any, desk: Desk) -> None:
     assert (job.status, job.status_reason) == (JobStatus.SCHEDULED, "")
     assert as_utc(appt.arrival_window_start).date() == TUESDAY      # the appointment was kept
     assert [q.name for q in desk.outbox()[before:]] == ["hold_job", "release_hold"]
-    assert desk.panel.jobs_model.index(0, 1).data() == "Scheduled"
+    assert desk.panel.jobs_model.index(0, 1).data() == "Scheduled · Saved on this PC"
     assert "released from hold" in desk.panel.message_label.text()
 
 
@@ -255,7 +255,7 @@ def test_a_stale_status_is_refreshed_not_acted_on(qtbot: Any, desk: Desk) -> Non
     before = len(desk.outbox())
     assert desk.jobs.run(desk.job_id, "hold") is None and desk.jobs.dialog is None
     assert "is canceled now — it can't be put on hold" in desk.panel.message_label.text()
-    assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Duplicate"
+    assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Duplicate · Saved on this PC"
     assert len(desk.outbox()) == before
 
 
