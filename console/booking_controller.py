@@ -13,13 +13,15 @@ from PySide6.QtWidgets import QWidget
 from models.base import utcnow
 from models.booking import job_errors
 from models.capacity import availability, booked_slots, horizon
-from models.db import Cache, CacheError, classify_sqlite_error
+from models.db import Cache, CacheError
 from models.records import CustomerRecord
 from models.setup_data import SetupData, load_setup
 from models.timeutil import zone
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.booking_form import BookingForm
+
+from .failures import describe_failure
 
 log = logging.getLogger(__name__)
 DAYS = 14
@@ -145,11 +147,7 @@ class BookingController(QObject):
             return job_errors(session, self.setup, job)
 
     def _fail(self, exc: BaseException) -> None:
-        if isinstance(exc, CacheError):
-            text = f"{exc.message} {exc.advice}"
-        else:
-            err = classify_sqlite_error(self._cache.path, exc)
-            text = f"The job was not saved. {err.message} {err.advice}"
-            log.exception("booking failed", exc_info=exc)
+        prefix = "" if isinstance(exc, CacheError) else "The job was not saved. "
+        text = describe_failure(self._cache.path, exc, prefix=prefix, what="booking")
         self.form.show_errors({"form": text})
         self.errorOccurred.emit(text)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import copy
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
-from sqlalchemy.exc import SQLAlchemyError
 
 from models.base import new_id
 from models.customers import ContactMethod, Location
-from models.db import Cache, CacheError, classify_sqlite_error
+from models.db import Cache
 from models.duplicates import find_duplicates
 from models.records import CustomerRecord, load_customer_record
 from models.validation import ValidationFailed
@@ -29,15 +27,15 @@ from widgets.customer_dialogs import ContactDialog, CustomerDialog, DuplicateDia
 from widgets.customer_panel import CustomerPanel
 from widgets.form_dialog import FormDialog
 
+from .failures import DialogTracker, describe_failure
+
 log = logging.getLogger(__name__)
 
 SAVED = "Saved on this PC."
 GONE = "That customer is no longer on this PC — search for them again."
-UNEXPECTED = ("Something went wrong and the change was not saved. Try again; if it keeps happening, "
-              "call support (details are in the log).")
 
 
-class CustomerController(QObject):
+class CustomerController(DialogTracker, QObject):
     """Opens customers in the panel and runs the create / edit flows."""
 
     customerOpened = Signal(str)
@@ -93,13 +91,7 @@ class CustomerController(QObject):
 
     # -- writing ------------------------------------------------------------------------------------------
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, CacheError):
-            return f"{exc.message} {exc.advice}"
-        if isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError):
-            err = classify_sqlite_error(self._cache.path, exc)
-            return f"{err.message} {err.advice}"
-        log.exception("customer write failed", exc_info=exc)
-        return UNEXPECTED
+        return describe_failure(self._cache.path, exc, what="customer write")
 
     def _execute(self, name: str, args: dict[str, Any]) -> WriteResult:
         return self._writer.execute(name, args)
@@ -133,17 +125,6 @@ class CustomerController(QObject):
         self._track(dialog)
         dialog.open()
         return dialog
-
-    def _track(self, dialog: QDialog) -> None:
-        self.dialog = dialog
-        dialog.finished.connect(lambda _result: self._forget(dialog))
-        dialog.finished.connect(dialog.deleteLater)
-
-    def _forget(self, dialog: QDialog) -> None:
-        # A closed dialog is deleted soon after; never hand out a dangling one.
-        if self.dialog is dialog:
-            under = dialog.parentWidget()
-            self.dialog = under if isinstance(under, QDialog) and under.isVisible() else None
 
     def _save_form(self, dialog: FormDialog, name: str, args: dict[str, Any], customer_id: str,
                    select_location: str = "") -> bool:

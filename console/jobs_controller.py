@@ -9,18 +9,16 @@ a few milliseconds on a large cache, so it runs on the UI thread like the bookin
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
-from sqlalchemy.exc import SQLAlchemyError
 
 from models.base import utcnow
 from models.capacity import Slot
-from models.db import Cache, CacheError, classify_sqlite_error
+from models.db import Cache, CacheError
 from models.records import JobRecord, load_job_record
 from models.validation import ValidationFailed
 from models.writer import LocalWriter, WriteResult
@@ -28,6 +26,7 @@ from widgets.customer_panel import CustomerPanel
 from widgets.job_dialogs import JobReasonDialog, RescheduleDialog
 
 from .booking_controller import BookingController
+from .failures import DialogTracker, describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ UNEXPECTED = ("Something went wrong and the job was not changed. Try again; if i
 VERBS = {"reschedule": "rescheduled", "cancel": "canceled", "hold": "put on hold", "release": "released"}
 
 
-class JobsController(QObject):
+class JobsController(DialogTracker, QObject):
     """Runs the job actions the customer panel asks for; the window hears of changes by signal."""
 
     jobChanged = Signal(str)          # customer id: reopen it, its jobs changed
@@ -198,23 +197,9 @@ class JobsController(QObject):
         self.errorOccurred.emit(text)
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, CacheError):
-            return f"{exc.message} {exc.advice}"
-        if isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError):
-            err = classify_sqlite_error(self._cache.path, exc)
-            return f"The job was not changed. {err.message} {err.advice}"
-        log.exception("job action failed", exc_info=exc)
-        return UNEXPECTED
-
-    def _track(self, dialog: QDialog) -> None:
-        self.dialog = dialog
-        dialog.finished.connect(lambda _result: self._forget(dialog))
-        dialog.finished.connect(dialog.deleteLater)
-
-    def _forget(self, dialog: QDialog) -> None:
-        # A closed dialog is deleted soon after; never hand out a dangling one.
-        if self.dialog is dialog:
-            self.dialog = None
+        prefix = "" if isinstance(exc, CacheError) else "The job was not changed. "
+        return describe_failure(self._cache.path, exc, prefix=prefix, what="job action",
+                                unexpected=UNEXPECTED)
 
 
 def _window_label(dialog: RescheduleDialog, day: str, window_id: str) -> str:

@@ -9,7 +9,6 @@ transaction, so they run on the UI thread like the customer controller's.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,16 +16,17 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from models.customers import Customer, Location
-from models.db import Cache, CacheError, classify_sqlite_error
+from models.db import Cache
 from models.lead_queries import LeadChoices, LeadRow, lead_choices, list_leads, load_lead
 from models.validation import ValidationFailed
 from models.writer import LocalWriter, WriteResult
 from widgets.form_dialog import FormDialog
 from widgets.lead_dialogs import DismissLeadDialog, LeadDialog
 from widgets.leads_list import LeadsList
+
+from .failures import UNEXPECTED, DialogTracker, describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,9 @@ LEAD_GONE = "That lead is no longer on this PC — refresh the list."
 CUSTOMER_GONE = "That customer is no longer on this PC — search for them again."
 READ_FAILED = ("The leads could not be read. Try again; if it keeps happening, call support (details are "
                "in the log).")
-UNEXPECTED = ("Something went wrong and the change was not saved. Try again; if it keeps happening, "
-              "call support (details are in the log).")
 
 
-class LeadsController(QObject):
+class LeadsController(DialogTracker, QObject):
     """Fills the leads list and runs the new / edit / dismiss / convert flows."""
 
     outboxChanged = Signal()
@@ -131,13 +129,8 @@ class LeadsController(QObject):
 
     # -- writing ------------------------------------------------------------------------------------------
     def _describe(self, exc: BaseException, what: str = "write") -> str:
-        if isinstance(exc, CacheError):
-            return f"{exc.message} {exc.advice}"
-        if isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError):
-            err = classify_sqlite_error(self._cache.path, exc)
-            return f"{err.message} {err.advice}"
-        log.exception("lead %s failed", what, exc_info=exc)
-        return UNEXPECTED if what == "write" else READ_FAILED
+        return describe_failure(self._cache.path, exc, what=f"lead {what}",
+                                unexpected=UNEXPECTED if what == "write" else READ_FAILED)
 
     def _write(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> WriteResult | None:
         """Run one intent; a refusal is shown in the dialog, which stays open with the CSR's typing."""
@@ -169,15 +162,9 @@ class LeadsController(QObject):
 
     def _show(self, dialog: FormDialog, on_submit: Callable[[dict[str, Any]], None]) -> FormDialog:
         dialog.submitted.connect(on_submit)
-        self.dialog = dialog
-        dialog.finished.connect(lambda _result: self._forget(dialog))
-        dialog.finished.connect(dialog.deleteLater)
+        self._track(dialog)
         dialog.open()           # never exec(): the event loop (and qasync) keeps running
         return dialog
-
-    def _forget(self, dialog: QDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
 
     # -- new lead ---------------------------------------------------------------------------------------------
     def new_lead(self, customer_id: str = "", name: str = "", phone: str = "",

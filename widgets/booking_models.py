@@ -15,7 +15,28 @@ FULL_BRUSH = QBrush(QColor("#9e9e9e"))
 WARN_BRUSH = QBrush(QColor("#b26a00"))
 
 
-class AvailabilityModel(QAbstractTableModel):
+class _FlatTable(QAbstractTableModel):
+    """A flat table with fixed column titles."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def _count(self) -> int:
+        raise NotImplementedError
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count()
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
+                and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+
+class AvailabilityModel(_FlatTable):
     """Arrival windows for the next days, full ones included but marked."""
 
     COLUMNS = ("Day", "Arrival window", "Booked", "Technicians", "Notes")
@@ -38,17 +59,8 @@ class AvailabilityModel(QAbstractTableModel):
     def row_of(self, day: Any, window_id: str) -> int:
         return next((i for i, s in enumerate(self._slots) if s.day == day and s.window.id == window_id), -1)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._slots)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+    def _count(self) -> int:
+        return len(self._slots)
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -91,7 +103,7 @@ class AvailabilityModel(QAbstractTableModel):
         return None
 
 
-class LineItemsModel(QAbstractTableModel):
+class LineItemsModel(_FlatTable):
     """The job's services (from the job type's defaults, editable quantity and price)."""
 
     COLUMNS = ("Service", "Qty", "Price")
@@ -123,17 +135,8 @@ class LineItemsModel(QAbstractTableModel):
     def total(self) -> float:
         return sum(float(i.get("price", 0)) * float(i.get("quantity", 1)) for i in self._items)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+    def _count(self) -> int:
+        return len(self._items)
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():

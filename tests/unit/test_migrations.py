@@ -69,3 +69,29 @@ def test_postgres_upgrade_matches_models(postgres_url):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_upgrade_keeps_data_written_at_the_first_revision(tmp_path):
+    """A console updated in the field keeps its customers and its outbox across migrations."""
+    from alembic import command
+    from alembic.config import Config
+
+    from models.db import MIGRATIONS
+
+    engine = make_sqlite_engine(tmp_path / "old.sqlite3")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_initial")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO client_state (client_id, next_seq, created_at) VALUES ('c1', 8, '2026-01-01')"))
+        conn.execute(text("INSERT INTO outbox (client_id, seq, mutation_id, name, args, created_at) "
+                          "VALUES ('c1', 7, 'm7', 'add_note', '{}', '2026-01-01')"))
+    migrate(engine)
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT next_seq, job_prefix, next_job_no FROM client_state")).one() == (8, "", 1)
+        assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == 1
+        assert _diff(conn) == []
+    engine.dispose()
