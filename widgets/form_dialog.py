@@ -41,6 +41,7 @@ class FormDialog(QDialog):
         self.setWindowTitle(title)
         self.setMinimumWidth(440)
         self.confirm_externally = confirm_externally
+        self._focused_once = False
         self.fields: dict[str, QWidget] = {}
         self._errors: dict[str, QLabel] = {}
         self._warnings: dict[str, QLabel] = {}
@@ -59,6 +60,20 @@ class FormDialog(QDialog):
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+
+    def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """The cursor starts in the first empty field (the first field when all are filled), so the
+        CSR types straight away; the buttons come after the fields in the tab order."""
+        super().showEvent(event)
+        if not self._focused_once:
+            self._focused_once = True
+            if self.focusWidget() in self.fields.values():
+                return                  # the subclass chose where the cursor starts
+            edits = [w for w in self.fields.values() if w.isEnabled() and w.focusPolicy() != Qt.FocusPolicy.NoFocus]
+            empty = [w for w in edits if isinstance(w, QLineEdit) and not w.text()]
+            target = (empty or edits or [None])[0]
+            if target is not None:
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # -- building fields -----------------------------------------------------------------------------
     def _message_label(self, name: str, style: str) -> QLabel:
