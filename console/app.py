@@ -127,9 +127,12 @@ def _run(args: argparse.Namespace, profile: Profile) -> int:
         code = loop.run_until_complete(run_self_test(console))
         console.shutdown()
         return code
+    if args.demo:
+        print("CSR Console is running on the demo profile; it is removed when the window closes.", flush=True)
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     console.window.closing.connect(closed.set)
+    _quit_on_signals(console.window)
     with loop:
         loop.run_until_complete(closed.wait())
     console.shutdown()
@@ -149,6 +152,25 @@ def cache_error_box(exc: Exception):  # noqa: ANN201 - QMessageBox, imported laz
     box.setObjectName("cacheErrorDialog")
     box.setAccessibleName("Cache error")
     return box
+
+
+def _quit_on_signals(window) -> None:  # noqa: ANN001
+    """SIGTERM (logout, a service manager) and Ctrl+C close the window the normal way: drafts saved,
+    threads stopped, a throw-away demo profile removed."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(_signum, _frame) -> None:  # noqa: ANN001
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, close)
+    # Python runs signal handlers only when it gets control; Qt's loop is C++: wake it up regularly.
+    heartbeat = QTimer(window)
+    heartbeat.setInterval(300)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start()
 
 
 def _cache_error_dialog(exc: Exception) -> None:

@@ -91,6 +91,7 @@ class BookingForm(QWidget):
         self.campaign = self._combo("campaign", "Campaign")
         self.priority = self._combo("priority", "Priority")
         self.priority.addItems(PRIORITIES)
+        self.priority.setCurrentText("Normal")
         self.summary = QPlainTextEdit(self)
         self.summary.setObjectName("summary")
         self.summary.setAccessibleName("Summary")
