@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0003_leads_indexes"
+HEAD_REVISION = "0004_sync"
 
 
 class CacheError(RuntimeError):

@@ -1,0 +1,141 @@
+"""Change capture and replay: the rows a server transaction touched become change-log entries, and a
+console applies those entries to its cache. Both sides use the same ORM tables (models/), so a row is
+its column values, JSON-encoded, plus the link tables that hang off it (tags, technicians)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+from typing import Any
+
+from sqlalchemy import delete, event, inspect, select
+from sqlalchemy.orm import Session
+
+from models.base import Base
+from models.customers import customer_tags, location_tags
+from models.jobs import appointment_technicians, job_tags
+from models.schema import metadata  # noqa: F401 - every table registered
+
+# Tables whose rows travel (setup travels too: the server owns it). Local-only tables never do.
+LOCAL_ONLY = {"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log", "server_clients",
+              "audit", "alembic_version"}
+# Link tables carried inside their owner's change: (owner table, link table, owner fk, other fk, key).
+LINKS = [("customers", customer_tags, "customer_id", "tag_type_id", "_tag_ids"),
+         ("locations", location_tags, "location_id", "tag_type_id", "_tag_ids"),
+         ("jobs", job_tags, "job_id", "tag_type_id", "_tag_ids"),
+         ("appointments", appointment_technicians, "appointment_id", "technician_id", "_technician_ids")]
+_MAPPERS = {m.local_table.name: m for m in Base.registry.mappers}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def row_data(session: Session, obj: Any) -> dict[str, Any]:
+    """Column values of an ORM object (JSON-safe), plus its link-table ids."""
+    mapper = inspect(obj).mapper
+    data = {attr.key: _json_value(getattr(obj, attr.key)) for attr in mapper.column_attrs}
+    table = mapper.local_table.name
+    for owner, link, owner_fk, other_fk, key in LINKS:
+        if owner == table:
+            data[key] = sorted(session.scalars(select(link.c[other_fk]).where(link.c[owner_fk] == obj.id)))
+    return data
+
+
+def primary_key(obj: Any) -> str:
+    # From the attributes, not the identity map: in after_flush a new object has no identity yet.
+    return ":".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
+
+
+class ChangeCollector:
+    """Watches a session for the objects its flushes write; ``collect()`` serializes them at the end
+    of the transaction (after the last flush, so link tables are complete)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._touched: dict[tuple[str, str], Any] = {}
+        self._deleted: dict[tuple[str, str], str] = {}
+        event.listen(session, "after_flush", self._after_flush)
+
+    def _after_flush(self, session: Session, _ctx: Any) -> None:
+        for obj in list(session.new) + list(session.dirty):
+            table = inspect(obj).mapper.local_table.name
+            if table not in LOCAL_ONLY:
+                self._touched[(table, primary_key(obj))] = obj
+        for obj in session.deleted:
+            table = inspect(obj).mapper.local_table.name
+            if table not in LOCAL_ONLY:
+                key = (table, primary_key(obj))
+                self._touched.pop(key, None)
+                self._deleted[key] = key[1]
+
+    def touch(self, obj: Any) -> None:
+        """Record an object changed by a core statement (e.g. a link-table insert) the flush can't see."""
+        self._touched[(inspect(obj).mapper.local_table.name, primary_key(obj))] = obj
+
+    def collect(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """[(entity, entity_id, op, data)] in a stable order: parents before children (table order)."""
+        self.session.flush()
+        event.remove(self.session, "after_flush", self._after_flush)
+        order = {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
+        out = [(table, pk, "upsert", row_data(self.session, obj))
+               for (table, pk), obj in sorted(self._touched.items(), key=lambda kv: order.get(kv[0][0], 0))]
+        out += [(table, pk, "delete", {}) for (table, pk) in self._deleted]
+        return out
+
+
+# -- console side ------------------------------------------------------------------------------------------
+def _decode(mapper: Any, data: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for attr in mapper.column_attrs:
+        if attr.key not in data:
+            continue
+        value = data[attr.key]
+        column = attr.columns[0]
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            python_type = object
+        if value is not None and isinstance(value, str):
+            if python_type is dt.datetime:
+                value = dt.datetime.fromisoformat(value)
+            elif python_type is dt.date:
+                value = dt.date.fromisoformat(value)
+            elif python_type is dt.time:
+                value = dt.time.fromisoformat(value)
+        out[attr.key] = value
+    return out
+
+
+def apply_change(session: Session, entity: str, entity_id: str, op: str, data: dict[str, Any]) -> str | None:
+    """Apply one pulled change to the cache (idempotent). Returns the customer id whose search
+    document may have changed, if any."""
+    mapper = _MAPPERS.get(entity)
+    if mapper is None:
+        return None                       # a table this console doesn't know (a newer server): skip
+    cls = mapper.class_
+    if op == "delete":
+        pk_cols = mapper.primary_key
+        values = entity_id.split(":")
+        session.execute(delete(cls).where(*[c == v for c, v in zip(pk_cols, values, strict=False)]))
+    else:
+        session.merge(cls(**_decode(mapper, data)))
+        session.flush()
+        for owner, link, owner_fk, other_fk, key in LINKS:
+            if owner == entity and key in data:
+                session.execute(delete(link).where(link.c[owner_fk] == entity_id))
+                ids = data[key] or []
+                if ids:
+                    session.execute(link.insert(), [{owner_fk: entity_id, other_fk: i} for i in ids])
+    if entity == "customers":
+        return entity_id
+    if entity in ("locations", "contact_methods"):
+        return data.get("customer_id")
+    return None

@@ -1,0 +1,186 @@
+"""The wire protocol between consoles and `csr-server` (docs/protocol.md): JSON text frames over a
+websocket, one message per frame, each validated against a schema before anything acts on it.
+
+Every message is an object with a ``type``; requests may carry an ``id`` that the answer repeats.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+MIN_PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 1_048_576          # 1 MiB: a push of 200 bookings is ~150 kB
+MAX_MUTATIONS_PER_PUSH = 500
+MAX_CHANGES_PER_PULL = 5_000
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Annotated[str, Field(max_length=64)] | None = None
+
+
+# -- console → server ----------------------------------------------------------------------------------
+class Hello(_Message):
+    type: Literal["hello"]
+    protocol: int
+    client_id: Id
+    app_version: Annotated[str, Field(max_length=40)] = ""
+    token: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class Login(_Message):
+    type: Literal["login"]
+    username: Annotated[str, Field(min_length=1, max_length=60)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Mutation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seq: Annotated[int, Field(ge=1)]
+    mutation_id: Id
+    name: Name
+    args: dict[str, Any]
+    created_at: Annotated[str, Field(max_length=40)] = ""
+
+
+class Push(_Message):
+    type: Literal["push"]
+    mutations: Annotated[list[Mutation], Field(min_length=1, max_length=MAX_MUTATIONS_PER_PUSH)]
+
+
+class Pull(_Message):
+    type: Literal["pull"]
+    cursor: Annotated[int, Field(ge=0)]
+    limit: Annotated[int, Field(ge=1, le=MAX_CHANGES_PER_PULL)] = 1000
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[Hello | Login | Push | Pull | Ping, Field(discriminator="type")]
+_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# -- server → console ----------------------------------------------------------------------------------
+class Welcome(_Message):
+    type: Literal["welcome"] = "welcome"
+    protocol: int = PROTOCOL_VERSION
+    server_version: int
+    user: dict[str, Any] | None = None       # set when the hello carried a valid token
+    next_seq: int = 1                        # the server's next expected seq for this client
+
+
+class LoggedIn(_Message):
+    type: Literal["logged_in"] = "logged_in"
+    token: str
+    expires_at: str
+    user: dict[str, Any]
+
+
+class Receipt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seq: int
+    mutation_id: str
+    status: Literal["applied", "rejected"]
+    errors: dict[str, str] = {}
+    result: dict[str, Any] = {}
+    server_version: int = 0
+
+
+class Receipts(_Message):
+    type: Literal["receipts"] = "receipts"
+    receipts: list[Receipt]
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: int
+    entity: str
+    entity_id: str
+    op: Literal["upsert", "delete"]
+    data: dict[str, Any] = {}
+
+
+class Changes(_Message):
+    type: Literal["changes"] = "changes"
+    changes: list[Change]
+    cursor: int
+    more: bool
+
+
+class Poke(_Message):
+    """Something committed: pull from your cursor (sent to every connected console)."""
+
+    type: Literal["poke"] = "poke"
+    server_version: int
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+
+
+ERROR_CODES = {
+    "bad_json": "The message is not valid JSON.",
+    "bad_message": "The message does not match the protocol.",
+    "too_large": "The message is larger than the server accepts.",
+    "rate_limited": "Too many messages; slow down.",
+    "upgrade_required": "This console is too old or too new for the server; update it.",
+    "not_authenticated": "Log in first.",
+    "auth_failed": "Wrong user name or password.",
+    "account_locked": "Too many failed log-ins; try again later.",
+    "token_expired": "Your session expired; log in again.",
+    "token_invalid": "Your session is not valid; log in again.",
+    "forbidden": "Your role may not do that.",
+    "foreign_client": "This console id belongs to another user.",
+    "gap": "Changes are missing before this one; send from the expected sequence.",
+    "internal": "The server could not process the message.",
+}
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ProtocolError(Exception):
+    """A message that must be answered with an error (the connection stays open unless ``fatal``)."""
+
+    def __init__(self, code: str, message: str = "", details: dict[str, Any] | None = None,
+                 fatal: bool = False) -> None:
+        super().__init__(message or ERROR_CODES.get(code, code))
+        self.code, self.message = code, message or ERROR_CODES.get(code, code)
+        self.details, self.fatal = details or {}, fatal
+
+    def to_message(self, request_id: str | None = None) -> Error:
+        return Error(id=request_id, code=self.code, message=self.message, details=self.details)
+
+
+def parse_client_message(raw: str | bytes) -> Hello | Login | Push | Pull | Ping:
+    """Decode and validate one frame from a console; ProtocolError explains what is wrong."""
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ProtocolError("too_large", details={"limit": MAX_FRAME_BYTES})
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json") from exc
+    try:
+        return _client_adapter.validate_python(data)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        raise ProtocolError("bad_message", details={"problems": problems},
+                            message=f"The message does not match the protocol ({problems[0] if problems else ''}).") \
+            from exc
+
+
+def encode(message: BaseModel) -> str:
+    return message.model_dump_json(exclude_none=True)

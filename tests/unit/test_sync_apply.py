@@ -1,0 +1,137 @@
+"""The server's apply engine: exactly once, gaps, rejections as receipts, and a change log another
+cache can replay to the same state."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from models.customers import Customer
+from models.db import open_cache
+from models.jobs import Job
+from models.journal import OutboxEntry
+from models.sync_tables import ChangeRow, ReceiptRow
+from sync.apply import Applier
+from sync.changes import apply_change
+from sync.protocol import Mutation, ProtocolError
+
+from .booking_setup import NOW, TUESDAY, build_setup
+from .conftest import customer_args
+
+
+@pytest.fixture
+def server(tmp_path):
+    cache = open_cache(tmp_path / "server.sqlite3")
+    yield cache, Applier(cache.sessions)
+    cache.close()
+
+
+def _outbox(cache) -> list[Mutation]:
+    with cache.sessions() as s:
+        return [Mutation(seq=o.seq, mutation_id=o.mutation_id, name=o.name, args=o.args)
+                for o in s.scalars(select(OutboxEntry).order_by(OutboxEntry.seq))]
+
+
+def _count(cache, model) -> int:
+    with cache.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_push_applies_once_and_replays_the_stored_receipt(cache, writer, server):
+    server_cache, applier = server
+    writer.execute("create_customer", customer_args())
+    mutations = _outbox(cache)
+    first = applier.push("console-1", "user-1", mutations)
+    again = applier.push("console-1", "user-1", mutations)        # the ack was lost: resent
+    assert [r.status for r in first.receipts] == ["applied"]
+    assert again.receipts == first.receipts
+    assert _count(server_cache, Customer) == 1 and _count(server_cache, ReceiptRow) == 1
+    assert applier.next_seq("console-1") == 2
+
+
+def test_gap_is_refused_and_nothing_changes(cache, writer, server):
+    server_cache, applier = server
+    writer.execute("create_customer", customer_args())
+    writer.execute("create_customer", customer_args(name="Second", phone="2145550100"))
+    second = _outbox(cache)[1]
+    with pytest.raises(ProtocolError) as err:
+        applier.push("console-1", "user-1", [second])
+    assert err.value.code == "gap" and err.value.details == {"expected_seq": 1}
+    assert _count(server_cache, Customer) == 0 and _count(server_cache, ChangeRow) == 0
+
+
+def test_rejection_is_a_receipt_that_advances_the_sequence(cache, writer, server):
+    server_cache, applier = server
+    cid = writer.execute("create_customer", customer_args()).applied.entity_id
+    writer.execute("add_note", {"note": {"customer_id": cid, "text": "Gate 1234"}})
+    create, note = _outbox(cache)
+    forged = Mutation(seq=1, mutation_id=create.mutation_id, name="create_customer",
+                      args={"customer": {"name": ""}, "contacts": []})
+    result = applier.push("console-1", "user-1", [forged, note])
+    assert [r.status for r in result.receipts] == ["rejected", "rejected"]   # the note's customer is missing
+    assert "name" in result.receipts[0].errors
+    assert applier.next_seq("console-1") == 3
+    assert _count(server_cache, Customer) == 0
+
+
+SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types", "job_types",
+                "campaigns", "arrival_windows", "technicians", "capacity_settings", "business_hours",
+                "booking_preferences")
+
+
+def copy_setup(src, dst) -> None:
+    """What the server's setup changes will do through the change log: same rows, same ids."""
+    from models.base import Base
+    from sync.changes import primary_key, row_data
+
+    with src.sessions() as s, dst.sessions.begin() as d:
+        for table in Base.metadata.sorted_tables:
+            if table.name not in SETUP_TABLES:
+                continue
+            mapper = next(m for m in Base.registry.mappers if m.local_table is table)
+            for obj in s.scalars(select(mapper.class_)):
+                apply_change(d, table.name, primary_key(obj), "upsert", row_data(s, obj))
+        d.flush()
+        # link tables of setup (job type ↔ business units, window ↔ business units) ride along
+        from models.setup import arrival_window_business_units, job_type_business_units
+        for link in (job_type_business_units, arrival_window_business_units):
+            rows = [dict(r._mapping) for r in s.execute(select(link))]
+            if rows:
+                d.execute(link.insert(), rows)
+
+
+def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, server, tmp_path):
+    server_cache, applier = server
+    with server_cache.sessions.begin() as s:          # setup is the server's
+        ids = build_setup(s)
+    copy_setup(server_cache, cache)
+    cid = writer.execute("create_customer", customer_args(email="m@example.com")).applied.entity_id
+    with cache.sessions() as s:
+        loc = s.scalar(select(Customer).where(Customer.id == cid)).locations[0].id
+    writer.execute("book_job", {"job": {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac,
+                                        "job_type_id": ids.ac_repair, "campaign_id": ids.google,
+                                        "summary": "Warm air", "tags": ["Emergency"]},
+                                "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
+                                "booked_at": NOW.isoformat()})
+    result = applier.push("console-1", "user-1", _outbox(cache))
+    assert [r.status for r in result.receipts] == ["applied", "applied"], result.receipts
+    rows, cursor, more = applier.changes_since(0, 1000)
+    assert cursor == result.server_version and not more
+    assert {"customers", "locations", "contact_methods", "jobs", "appointments"} <= {r.entity for r in rows}
+    other = open_cache(tmp_path / "other.sqlite3")
+    try:
+        copy_setup(server_cache, other)
+        with other.sessions.begin() as s:
+            for r in rows:
+                apply_change(s, r.entity, r.entity_id, r.op, r.data)
+            for r in rows:                                 # replaying twice changes nothing
+                apply_change(s, r.entity, r.entity_id, r.op, r.data)
+        with other.sessions() as s, cache.sessions() as mine:
+            job, twin = s.scalar(select(Job)), mine.scalar(select(Job))
+            assert (job.id, job.number, job.customer_id, job.summary, job.status) == \
+                (twin.id, twin.number, twin.customer_id, twin.summary, twin.status)
+            assert s.get(Customer, cid).name == "Maria Garcia"
+            from models.jobs import job_tags
+            assert s.scalar(select(func.count()).select_from(job_tags)) == 1
+    finally:
+        other.close()
