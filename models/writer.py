@@ -46,7 +46,7 @@ class LocalWriter:
         with self.sessions.begin() as session:
             applied = handler(session, args)
             session.flush()
-            search_index.refresh(_executor(session), applied.customers)
+            search_index.refresh(session_executor(session), applied.customers)
             cid = client_id(session)
             # Read-and-bump inside this transaction: SQLite's write lock makes it race-free.
             seq = session.execute(update(ClientState).where(ClientState.client_id == cid)
@@ -63,7 +63,7 @@ class LocalWriter:
             return session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
 
 
-def _executor(session: Session):  # noqa: ANN202
+def session_executor(session: Session):  # noqa: ANN202
     """Run search_index.refresh's qmark SQL on the session's own DBAPI connection (same transaction)."""
     raw = session.connection().connection.driver_connection
 

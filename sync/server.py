@@ -1,0 +1,185 @@
+"""`csr-server`'s websocket endpoint: one task per console connection.
+
+Each frame is validated (sync/protocol.py) before anything acts on it; a bad frame gets an error
+message and the connection lives on (unless the error is fatal, e.g. a foreign console id). Database
+work runs in a thread so one console's push never stalls another's pull. After every commit, every
+connected console gets a ``poke`` and pulls from its cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import websockets
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from .apply import Applier, current_version
+from .protocol import (
+    MAX_FRAME_BYTES,
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
+    Change,
+    Changes,
+    Hello,
+    LoggedIn,
+    Login,
+    Ping,
+    Poke,
+    Pong,
+    ProtocolError,
+    Pull,
+    Push,
+    Receipts,
+    Welcome,
+    encode,
+    parse_client_message,
+)
+
+log = logging.getLogger("csr.server")
+
+
+class Authenticator(Protocol):
+    """Accounts as the endpoint needs them (sync/auth.py implements it)."""
+
+    async def login(self, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
+        """(token, expires_at ISO, user) or ProtocolError(auth_failed / account_locked)."""
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The user of a valid token, or ProtocolError(token_expired / token_invalid)."""
+
+    def allowed(self, user: dict[str, Any], message_type: str) -> bool:
+        """Whether the user's role may send this message type."""
+
+
+@dataclass
+class RateLimit:
+    """A token bucket per connection: a burst of ``burst`` messages, then ``per_second``."""
+
+    per_second: float = 50.0
+    burst: float = 200.0
+    tokens: float = 200.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_second)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class Connection:
+    ws: ServerConnection
+    client_id: str = ""
+    user: dict[str, Any] | None = None
+    limit: RateLimit = field(default_factory=RateLimit)
+
+
+class SyncServer:
+    def __init__(self, applier: Applier, auth: Authenticator, *,
+                 on_commit: Callable[[int], None] | None = None) -> None:
+        self.applier = applier
+        self.auth = auth
+        self.connections: set[Connection] = set()
+        self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
+
+    async def serve(self, host: str, port: int, ssl: Any = None) -> Any:
+        return await serve(self.handle, host, port, max_size=MAX_FRAME_BYTES, ssl=ssl,
+                           ping_interval=20, ping_timeout=20)
+
+    def poke_all(self, version: int) -> None:
+        """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
+        targets = [c.ws for c in self.connections if c.user is not None]
+        if targets:
+            broadcast(targets, encode(Poke(server_version=version)))
+
+    async def handle(self, ws: ServerConnection) -> None:
+        conn = Connection(ws)
+        self.connections.add(conn)
+        try:
+            async for frame in ws:
+                if not conn.limit.take():
+                    await self._send(conn, ProtocolError("rate_limited").to_message())
+                    continue
+                request_id = None
+                try:
+                    message = parse_client_message(frame)
+                    request_id = message.id
+                    await self._dispatch(conn, message)
+                except ProtocolError as exc:
+                    await self._send(conn, exc.to_message(request_id))
+                    if exc.fatal:
+                        await ws.close(1008, exc.code)
+                        return
+                except Exception:  # noqa: BLE001 - one bad request must not kill the connection
+                    log.exception("request from %s failed", conn.client_id or "?")
+                    await self._send(conn, ProtocolError("internal").to_message(request_id))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.connections.discard(conn)
+
+    async def _send(self, conn: Connection, message: Any) -> None:
+        try:
+            await conn.ws.send(encode(message))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def _dispatch(self, conn: Connection, message: Any) -> None:
+        if isinstance(message, Ping):
+            await self._send(conn, Pong(id=message.id))
+            return
+        if isinstance(message, Hello):
+            await self._hello(conn, message)
+            return
+        if not conn.client_id:
+            raise ProtocolError("bad_message", "Say hello first.")
+        if isinstance(message, Login):
+            token, expires_at, user = await self.auth.login(message.username, message.password)
+            await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
+            conn.user = user
+            await self._send(conn, LoggedIn(id=message.id, token=token, expires_at=expires_at, user=user))
+            return
+        if conn.user is None:
+            raise ProtocolError("not_authenticated")
+        if not self.auth.allowed(conn.user, message.type):
+            raise ProtocolError("forbidden")
+        if isinstance(message, Push):
+            result = await asyncio.to_thread(self.applier.push, conn.client_id, conn.user["id"],
+                                             list(message.mutations))
+            await self._send(conn, Receipts(id=message.id, receipts=result.receipts))
+            if any(r.status == "applied" for r in result.receipts):
+                self.poke_all(result.server_version)
+                if self.on_commit:
+                    self.on_commit(result.server_version)
+        elif isinstance(message, Pull):
+            rows, cursor, more = await asyncio.to_thread(self.applier.changes_since, message.cursor, message.limit)
+            await self._send(conn, Changes(id=message.id, cursor=cursor, more=more, changes=[
+                Change(version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data)
+                for r in rows]))
+
+    async def _hello(self, conn: Connection, message: Hello) -> None:
+        if not MIN_PROTOCOL_VERSION <= message.protocol <= PROTOCOL_VERSION:
+            raise ProtocolError("upgrade_required", details={"min": MIN_PROTOCOL_VERSION, "max": PROTOCOL_VERSION},
+                                fatal=True)
+        conn.client_id = message.client_id
+        if message.token:
+            user = self.auth.verify(message.token)
+            await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
+            conn.user = user
+        next_seq = await asyncio.to_thread(self.applier.next_seq, conn.client_id)
+
+        def version() -> int:
+            with self.applier.sessions() as session:
+                return current_version(session)
+
+        await self._send(conn, Welcome(id=message.id, server_version=await asyncio.to_thread(version),
+                                       user=conn.user, next_seq=next_seq))
