@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004_sync"
+HEAD_REVISION = "0005_auth"
 
 
 class CacheError(RuntimeError):
