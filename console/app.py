@@ -127,12 +127,12 @@ def _run(args: argparse.Namespace, profile: Profile) -> int:
         code = loop.run_until_complete(run_self_test(console))
         console.shutdown()
         return code
+    _quit_on_signals(console.window)            # before saying "running": a signal may follow at once
     if args.demo:
         print("CSR Console is running on the demo profile; it is removed when the window closes.", flush=True)
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     console.window.closing.connect(closed.set)
-    _quit_on_signals(console.window)
     with loop:
         loop.run_until_complete(closed.wait())
     console.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ class Cache:
     sessions: sessionmaker[Session]
     _checkpointer: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: InstanceLock | None = None
 
     def start_checkpointer(self, interval: float = 5.0) -> None:
         """Move WAL pages into the database file every few seconds, off the UI thread.
@@ -112,6 +114,9 @@ class Cache:
             self._checkpointer.join(10)
             self._checkpointer = None
         self.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def make_sqlite_engine(path: Path | str) -> Engine:
@@ -120,8 +125,47 @@ def make_sqlite_engine(path: Path | str) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         sqlite_pragmas(dbapi_conn)
+        # pysqlite would only send BEGIN at the first write, so a handler's reads (Do Not Service,
+        # capacity, the job-number counter) would run outside its transaction. Take the write lock
+        # when the transaction starts instead (SQLAlchemy's documented pysqlite recipe).
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class InstanceLock:
+    """One console per cache file: a second one (same profile, or a copy started by mistake) would
+    restore and overwrite the first one's drafts. An OS file lock, released when the process ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._fh = None
+
+    def acquire(self) -> bool:
+        self._fh = open(self.path, "a+b")   # noqa: SIM115 - held open for the cache's lifetime
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(self._fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.close()
+            self._fh = None
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()            # closing the descriptor releases the lock
+            self._fh = None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -160,16 +204,25 @@ def open_cache(path: Path | str) -> Cache:
             if head and not head.startswith(b"SQLite format 3"):
                 raise CacheError(path, "corrupt", "The customer cache file is damaged.",
                                  classify_sqlite_error(path, Exception("not a database")).advice)
-        engine = make_sqlite_engine(path)
-        migrate(engine)
-        with engine.connect() as conn:
-            # Cheap probe: take the write lock and give it back, so a locked or read-only file fails
-            # now, with a clear message, rather than in the middle of a booking. Nothing is written.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                conn.exec_driver_sql("DELETE FROM outbox WHERE 0")   # a write statement, deleting nothing
-            finally:
-                conn.exec_driver_sql("ROLLBACK")
+        lock = InstanceLock(path)
+        if not lock.acquire():
+            raise CacheError(path, "locked", "The customer cache is in use by another program.",
+                             "Another CSR Console is already open on this computer with the same profile. "
+                             "Switch to it, or close it and try again.")
+        try:
+            engine = make_sqlite_engine(path)
+            migrate(engine)
+            with engine.connect() as conn:
+                # Cheap probe: take the write lock and give it back, so a locked or read-only file fails
+                # now, with a clear message, rather than in the middle of a booking. Nothing is written.
+                trans = conn.begin()
+                try:
+                    conn.exec_driver_sql("DELETE FROM outbox WHERE 0")   # a write statement, deleting nothing
+                finally:
+                    trans.rollback()
+        except BaseException:
+            lock.release()
+            raise
     except CacheError:
         raise
     except (OperationalError, SADatabaseError, sqlite3.Error, OSError) as exc:
@@ -178,7 +231,9 @@ def open_cache(path: Path | str) -> Cache:
         raise classify_sqlite_error(path, Exception("malformed text")) from exc
     except Exception as exc:  # noqa: BLE001 - whatever else a damaged file provokes, say so plainly
         raise classify_sqlite_error(path, exc) from exc
-    return Cache(path=path, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    cache = Cache(path=path, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    cache._lock = lock
+    return cache
 
 
 def open_server_db(url: str) -> Engine:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import text
 
 from models.db import CacheError, open_cache
 from models.writer import LocalWriter
@@ -110,3 +111,34 @@ def test_read_only_file(saved_cache):
     finally:
         _undo_read_only(saved_cache)
     assert _digest(saved_cache) == before
+
+
+def test_a_second_console_on_the_same_cache_is_refused(saved_cache):
+    first = open_cache(saved_cache)
+    try:
+        with pytest.raises(CacheError) as err:
+            open_cache(saved_cache)
+        assert err.value.kind == "locked" and "already open" in err.value.advice
+        code = ("import sys\nfrom models.db import open_cache, CacheError\n"
+                f"try:\n    open_cache({str(saved_cache)!r})\nexcept CacheError as e:\n    print(e.kind)\n")
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        assert other.stdout.strip() == "locked", other.stderr
+    finally:
+        first.close()
+    open_cache(saved_cache).close()                     # released with the first one
+
+
+def test_a_write_transaction_holds_the_lock_from_its_first_read(saved_cache):
+    """A handler's checks (capacity, Do Not Service, the job-number counter) run inside its transaction:
+    nobody can write between its reads and its writes."""
+    cache = open_cache(saved_cache)
+    try:
+        with cache.sessions.begin() as session:
+            session.execute(text("SELECT count(*) FROM customers")).scalar()
+            other = sqlite3.connect(saved_cache, timeout=0.2)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO tag_types (id, name, color, active) VALUES ('x', 'x', '#000', 1)")
+            other.close()
+    finally:
+        cache.close()
