@@ -9,12 +9,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
+from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.booking import job_errors
 from models.capacity import availability, booked_slots, horizon
 from models.db import Cache, CacheError
 from models.records import CustomerRecord
+from models.setup import CompanySetting
 from models.setup_data import SetupData, load_setup
 from models.timeutil import zone
 from models.validation import ValidationFailed
@@ -42,6 +44,7 @@ class BookingController(QObject):
         self.form = form
         self._now = now_fn
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
+        self._setup_version = ""              # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""                   # set when the booking converts a lead
         self._connect_signals()
 
@@ -58,14 +61,28 @@ class BookingController(QObject):
 
     def reload_setup(self) -> None:
         with self._cache.sessions() as session:
+            self._setup_version = _setup_version(session)
             self._setup = load_setup(session)
         self.form.set_setup(self._setup)
+
+    def refresh_setup(self) -> bool:
+        """Reload the setup if an import changed it since it was loaded; True when it did."""
+        if self._setup is None:
+            return False                    # not loaded yet: the first use reads the current one
+        with self._cache.sessions() as session:
+            version = _setup_version(session)
+        if version == self._setup_version:
+            return False
+        log.info("setup changed (version %s → %s): reloading", self._setup_version or "none", version or "none")
+        self.reload_setup()
+        return True
 
     def time_zone(self):  # noqa: ANN201 - ZoneInfo
         return zone(self.setup.time_zone)
 
     def start(self, record: CustomerRecord | None) -> None:
         """Bind the form to the open customer (keeping what was typed for the same customer)."""
+        self.refresh_setup()
         if record is None or record.id != self.form.customer_id():
             self.form.bind(record)
             self.form.reset()
@@ -84,6 +101,7 @@ class BookingController(QObject):
         self.form.focus_first()
 
     def show_availability(self) -> None:
+        self.refresh_setup()
         values = self.form.values()
         job_type = self.setup.job_type(values["job_type_id"])
         missing = {}
@@ -110,6 +128,14 @@ class BookingController(QObject):
         record = self.form.record()
         if record is None:
             self.form.show_errors({"customer": "Open the caller's customer first (Ctrl+F)."})
+            return None
+        had_slot = self.form.chosen_slot() is not None
+        if self.refresh_setup() and had_slot:
+            # The windows were offered under the old setup: show them again, with the choice highlighted.
+            self.show_availability()
+            if self.form.availability.rowCount():     # else show_availability named what is missing
+                self.form.show_errors({"window": "The company setup was just updated — check the form, "
+                                                 "confirm the arrival window (Enter), then book again."})
             return None
         slot = self.form.chosen_slot()
         job = self.form.values()
@@ -151,3 +177,9 @@ class BookingController(QObject):
         text = describe_failure(self._cache.path, exc, prefix=prefix, what="booking")
         self.form.show_errors({"form": text})
         self.errorOccurred.emit(text)
+
+
+def _setup_version(session: Session) -> str:
+    """The cache's setup version ("" for a cache without one: its setup never changes version)."""
+    row = session.get(CompanySetting, "setup_version")
+    return str((row.value or {}).get("version", "")) if row is not None else ""

@@ -44,7 +44,7 @@ class Console:
               title_suffix: str = "", now_fn: Callable[[], datetime] = utcnow) -> Console:
         cache = open_cache(cache_path)
         cache.start_checkpointer()
-        writer = LocalWriter(cache.sessions, actor=actor)
+        writer = LocalWriter(cache.sessions, actor=actor, clock=now_fn)
         search = SearchService(cache.raw_connection, region=region)
         window = MainWindow(settings, title_suffix=title_suffix)
         # Rows past the first screenful are hydrated on the UI thread: a primary-key read of ≤50 rows.

@@ -38,6 +38,7 @@ SHORTCUTS = [
     ("Alt+J", "The customer's jobs (upcoming first)"),
     ("Ctrl+R / Ctrl+Shift+C (jobs)", "Reschedule / cancel the highlighted job"),
     ("Ctrl+H / Ctrl+Shift+H (jobs)", "Put the highlighted job on hold / release the hold"),
+    ("Alt+K", "The Book job tab"),
     ("Alt+E", "The Leads tab: due follow-ups first"),
     ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),
     ("Ctrl+Shift+L, Ctrl+O (leads)", "New lead from a name and phone / open the lead's customer"),
@@ -88,7 +89,7 @@ class MainWindow(QMainWindow):
         booking_scroll.setWidgetResizable(True)
         booking_scroll.setFrameShape(QFrame.Shape.NoFrame)
         booking_scroll.setWidget(self.booking_form)
-        self.work_tabs.addTab(booking_scroll, "&Book job")
+        self.work_tabs.addTab(booking_scroll, "Boo&k job")
         self.leads_list = LeadsList(self)
         self.work_tabs.addTab(self.leads_list, "L&eads")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)

@@ -7,6 +7,8 @@ what the form would refuse.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -27,13 +29,15 @@ from .jobs import (
     job_tags,
 )
 from .journal import next_job_number
-from .setup import Priority, Technician
+from .setup import Priority, Technician, User
 from .setup_data import SetupData, load_setup
-from .timeutil import as_utc
+from .timeutil import as_utc, zone
 from .validation import ValidationFailed
 
 FULL = "This window is now full — pick another."
 SUMMARY_MAX = 5000
+MAX_DAYS_AHEAD = 365
+JOB_NUMBER = re.compile(r"^[A-Z0-9]{1,8}-[0-9]{1,10}$")
 
 
 def _day(raw: dict[str, Any]) -> date:
@@ -43,17 +47,22 @@ def _day(raw: dict[str, Any]) -> date:
         raise ValidationFailed({"window": "Pick an arrival window."}) from exc
 
 
-def _now(args: dict[str, Any]) -> datetime:
-    try:
-        return as_utc(datetime.fromisoformat(args["booked_at"])) if args.get("booked_at") else utcnow()
-    except (TypeError, ValueError):
-        return utcnow()
+def _now(session: Session) -> datetime:
+    """The writer's clock (LocalWriter.clock; the server's own). A caller's ``booked_at`` is kept as
+    information only: a console with a wrong clock must not book into the past."""
+    now = session.info.get("now")
+    return as_utc(now) if isinstance(now, datetime) else utcnow()
 
 
 def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt: dict[str, Any],
                   business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = ""):  # noqa: ANN202
     """The window the CSR picked, re-checked against capacity now; returns (window, day)."""
     day = _day(appt)
+    today = as_utc(_now(session)).astimezone(zone(setup.time_zone)).date()
+    if day < today:
+        raise ValidationFailed({"window": "That day has passed — pick another window."})
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise ValidationFailed({"window": f"Bookings go at most {MAX_DAYS_AHEAD} days ahead."})
     window_id = appt.get("arrival_window_id")
     window = next((w for w in setup.windows if w.id == window_id), None)
     if window is None:
@@ -61,7 +70,7 @@ def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt
     if not window.allows(business_unit_id):
         raise ValidationFailed({"window": f"The {window.name} window isn't offered for this business unit."})
     slots = availability(setup, business_unit_id, duration, skills,
-                         booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], _now(args))
+                         booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], _now(session))
     slot = find_slot(slots, day, window.id)
     if slot is None:
         raise ValidationFailed({"window": f"The {window.name} window on {day:%a %b} {day.day} can't be booked "
@@ -89,6 +98,8 @@ def _line_items(setup: SetupData, raw: list[dict[str, Any]]) -> list[dict[str, A
             price = float(item.get("price", service.price))
         except (TypeError, ValueError) as exc:
             raise ValidationFailed({f"line_items.{i}": "Quantity and price must be numbers."}) from exc
+        if not (math.isfinite(quantity) and math.isfinite(price)) or quantity > 10_000 or price > 10_000_000:
+            raise ValidationFailed({f"line_items.{i}": "Quantity or price is out of range."})
         if quantity <= 0 or price < 0:
             raise ValidationFailed({f"line_items.{i}": "Quantity must be positive and price not negative."})
         out.append({"code": code, "name": service.name, "quantity": quantity, "price": price})
@@ -102,6 +113,10 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[
         else None
     if customer is None:
         errors["customer"] = "Open the caller's customer first."
+    elif customer.merged_into_id:
+        errors["customer"] = f"{customer.name} was merged into another customer — book on that one."
+    elif not customer.active:
+        errors["customer"] = f"{customer.name} is inactive — reactivate the record before booking."
     elif customer.do_not_service:
         reason = f" ({customer.do_not_service_reason})" if customer.do_not_service_reason else ""
         errors["customer"] = f"{customer.name} is marked Do Not Service{reason} — they can't be booked."
@@ -122,7 +137,7 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[
     if not any(c.id == raw.get("campaign_id") for c in setup.campaigns):
         errors["campaign"] = "Choose the campaign the customer called about."
     priority = raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL.value)
-    if priority not in {p.value for p in Priority}:
+    if not isinstance(priority, str) or priority not in {p.value for p in Priority}:
         errors["priority"] = "Choose Low, Normal, High or Urgent."
     summary = raw.get("summary") or ""
     if not isinstance(summary, str):
@@ -131,11 +146,32 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[
         errors["summary"] = "Describe the job in the summary."
     elif len(summary) > SUMMARY_MAX:
         errors["summary"] = f"The summary is too long (at most {SUMMARY_MAX:,} characters)."
+    elif "\x00" in summary:
+        errors["summary"] = "The summary contains a character that can't be stored."
     technician_ids = raw.get("technician_ids") or []
     if not isinstance(technician_ids, list) or not all(isinstance(t, str) for t in technician_ids):
         errors["technician"] = "Malformed technician list."
     elif "technician" in setup.required_fields and not technician_ids:
         errors["technician"] = "Choose a technician."
+    elif bu is not None:
+        group = setup.group_units(bu.group_id)
+        known = {t.id: t for t in setup.technicians}
+        for tid in technician_ids:
+            tech = known.get(tid)
+            if tech is None or tech.business_unit_id not in group:
+                errors["technician"] = "That technician doesn't work for this business unit."
+            elif job_type is not None and not tech.has(job_type.skills):
+                errors["technician"] = f"{tech.name} doesn't have the skills this job type needs."
+    tags = raw.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        errors["tags"] = "Tags must be a list of names."
+    elif "tags" in setup.required_fields and not [t for t in tags or [] if t.strip()]:
+        errors["tags"] = "Add at least one tag."
+    if raw.get("booked_from") not in (None, "", *[b.value for b in BookedFrom]):
+        errors["booked_from"] = "Unknown booking source."
+    number = raw.get("number")
+    if number is not None and (not isinstance(number, str) or not JOB_NUMBER.match(number)):
+        errors["number"] = "Malformed job number."
     return errors
 
 
@@ -157,11 +193,21 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     window, day, _slot = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
                                        job_type.skills)
     technicians = []
-    for tid in raw.get("technician_ids") or []:
+    for tid in dict.fromkeys(raw.get("technician_ids") or []):
         tech = session.get(Technician, tid)
         if tech is None or not tech.active:
             raise ValidationFailed({"technician": "That technician is no longer available."})
         technicians.append(tech)
+    booked_by = raw.get("booked_by_id")
+    if booked_by is not None and (not isinstance(booked_by, str) or session.get(User, booked_by) is None):
+        raise ValidationFailed({"booked_by_id": "Unknown user."})
+    lead = None
+    if raw.get("lead_id"):
+        lead = get_row(session, Lead, require_id(raw["lead_id"], "lead_id"), "lead")
+        if LeadStatus(lead.status) is not LeadStatus.OPEN:
+            raise ValidationFailed({"lead": "That lead is no longer open."})
+        if lead.customer_id and lead.customer_id != customer.id:
+            raise ValidationFailed({"lead": "That lead belongs to another customer."})
 
     raw.setdefault("number", next_job_number(session))
     job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
@@ -172,7 +218,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
               line_items=_line_items(setup, items(raw, "line_items")))
     session.add(job)
     session.flush()
-    tags = tags_named(session, list(raw.get("tags") or []))
+    tags = tags_named(session, raw.get("tags"))
     if tags:
         session.execute(job_tags.insert(), [{"job_id": job.id, "tag_type_id": t.id} for t in tags])
     appointment = Appointment(id=own_id(appt, "appointment_id"), job_id=job.id, arrival_window_id=window.id,
@@ -182,8 +228,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     if technicians:
         session.execute(appointment_technicians.insert(),
                         [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])
-    if raw.get("lead_id"):
-        lead = get_row(session, Lead, require_id(raw["lead_id"], "lead_id"), "lead")
+    if lead is not None:
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
     return Applied("job", job.id, [], {})     # jobs are found through jobs.number: no document change
 

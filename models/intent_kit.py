@@ -4,6 +4,7 @@ and ids minted into the arguments (so the outbox carries them to the server)."""
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ def typed(model: type, key: str, value: Any) -> Any:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     elif issubclass(expected, str) or issubclass(expected, enum.Enum):
         ok = isinstance(value, str)
-        value = value.strip() if ok else value
+        value = clean_text(value, key).strip() if ok else value
     else:
         ok = True
     if not ok:
@@ -109,21 +110,43 @@ def get_row(session: Session, model: type, ident: str, label: str) -> Any:
     return row
 
 
+TAG_NAMESPACE = uuid.UUID("6f1c7d2e-7a43-4c55-9a0e-3b7f5d2c1a90")
+
+
+def tag_id(name: str) -> str:
+    """A tag's id follows from its name, so a tag first typed on two consoles offline is one tag."""
+    return uuid.uuid5(TAG_NAMESPACE, name.casefold()).hex
+
+
 def tags_named(session: Session, names: Any) -> list[TagType]:
-    if not isinstance(names, list):
+    if names is None:
+        return []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValidationFailed({"tags": "Tags must be a list of names."})
-    out = []
-    for raw in names or []:
-        name = str(raw).strip()
+    out: list[TagType] = []
+    for raw in names:
+        name = clean_text(raw, "tags").strip()
         if not name:
             continue
         if len(name) > (max_length(TagType, "name") or 60):
             raise ValidationFailed({"tags": f"The tag '{name[:20]}…' is too long."})
         tag = session.scalar(select(TagType).where(TagType.name == name))
         if tag is None:
-            tag = TagType(id=new_id(), name=name)
+            tag = session.get(TagType, tag_id(name)) or TagType(id=tag_id(name), name=name)
             session.add(tag)
-        out.append(tag)
+        if tag not in out:
+            out.append(tag)
     return out
+
+
+def clean_text(value: str, field: str) -> str:
+    """Text a database can store everywhere: no NUL characters, no lone surrogates."""
+    if "\x00" in value:
+        raise ValidationFailed({field: "The text contains a character that can't be stored."})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationFailed({field: "The text contains a character that can't be stored."}) from exc
+    return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .address import address_key
@@ -16,6 +17,7 @@ from .base import new_id
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note
 from .intent_kit import (
     Applied,
+    clean_text,
     get_row,
     intent,
     items,
@@ -215,6 +217,12 @@ def update_contact(session: Session, args: dict[str, Any]) -> Applied:
 def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
     cm = get_row(session, ContactMethod, require_id(args.get("contact_id"), "contact_id"), "contact")
     customer_id = cm.customer_id
+    if ContactKind(cm.kind).is_phone and cm.location_id is None:
+        phones = session.scalars(select(ContactMethod.id).where(
+            ContactMethod.customer_id == customer_id, ContactMethod.location_id.is_(None),
+            ContactMethod.kind != ContactKind.EMAIL)).all()
+        if len(phones) <= 1:
+            raise ValidationFailed({"contact": "A customer needs at least one phone number — add another first."})
     session.delete(cm)
     return Applied("contact", cm.id, [customer_id], {})
 
@@ -231,6 +239,12 @@ def add_note(session: Session, args: dict[str, Any]) -> Applied:
         raise ValidationFailed({"text": "The note is empty."})
     if len(text) > 5000:
         raise ValidationFailed({"text": "The note is too long (at most 5,000 characters)."})
+    clean_text(text, "text")
+    location_id = raw.get("location_id")
+    if location_id is not None:
+        loc = session.get(Location, location_id) if isinstance(location_id, str) else None
+        if loc is None or loc.customer_id != customer.id:
+            raise ValidationFailed({"location_id": "That location isn't one of this customer's."})
     note = Note(id=own_id(raw, "note_id"), customer_id=customer.id,
                 location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
                 author=str(args.get("actor", ""))[:60])

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .customers import Customer, Location
-from .intent_kit import Applied, get_row, intent, own_id, require_id, section
+from .intent_kit import Applied, clean_text, get_row, intent, own_id, require_id, section
 from .jobs import Lead, LeadStatus
 from .phone import InvalidPhone, parse_phone
-from .setup import BusinessUnit, CallReason, Campaign, JobType
+from .setup import BusinessUnit, CallReason, Campaign, JobType, User
 from .validation import ValidationFailed, max_length
 
 LEAD_FIELDS = ("name", "phone", "summary", "follow_up_on", "call_reason_id", "campaign_id",
@@ -44,7 +44,8 @@ def _apply(session: Session, lead: Lead, values: dict[str, Any]) -> None:
             if not isinstance(v, str):
                 errors[key] = f"The {key} must be text."
                 continue
-            limit = max_length(Lead, key)
+            limit = max_length(Lead, key) or (5000 if key == "summary" else None)
+            clean_text(v, key)
             if limit and len(v) > limit:
                 errors[key] = f"The {key} is too long (at most {limit} characters)."
             setattr(lead, key, v.strip())
@@ -78,7 +79,10 @@ def create_lead(session: Session, args: dict[str, Any]) -> Applied:
     unknown = set(raw) - set(LEAD_FIELDS) - {"id", "customer_id", "location_id", "created_by_id"}
     if unknown:
         raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
-    lead = Lead(id=own_id(raw, "lead_id"), status=LeadStatus.OPEN, created_by_id=raw.get("created_by_id"))
+    created_by = raw.get("created_by_id")
+    if created_by is not None and (not isinstance(created_by, str) or session.get(User, created_by) is None):
+        raise ValidationFailed({"created_by_id": "Unknown user."})
+    lead = Lead(id=own_id(raw, "lead_id"), status=LeadStatus.OPEN, created_by_id=created_by)
     customer_id = raw.get("customer_id")
     if customer_id:
         customer = get_row(session, Customer, require_id(customer_id, "customer_id"), "customer")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import search_index
-from .base import new_id
+from .base import new_id, utcnow
 from .handlers import HANDLERS
 from .intent_kit import Applied
 from .journal import AuditEntry, ClientState, OutboxEntry, ensure_client
@@ -34,16 +37,27 @@ class LocalWriter:
     """Runs intents against the local cache. The cache change, the search index, the audit row and
     the outbox row commit together or not at all."""
 
-    def __init__(self, sessions: sessionmaker[Session], actor: str = "") -> None:
+    def __init__(self, sessions: sessionmaker[Session], actor: str = "",
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.actor = actor
+        self.clock = clock          # "now" for the handlers' checks (past windows): never the caller's
 
     def execute(self, name: str, args: dict[str, Any]) -> WriteResult:
         handler = HANDLERS.get(name)
         if handler is None:
             raise ValidationFailed({"intent": f"Unknown action '{name}'."})
+        if not isinstance(args, dict):
+            raise ValidationFailed({"args": "The change is malformed."})
+        try:
+            # The outbox stores JSON and the server may be PostgreSQL: NaN, infinity or non-JSON
+            # values are refused here rather than queued.
+            json.dumps(args, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed({"args": "The change contains a value that can't be sent."}) from exc
         args = copy.deepcopy(args)
         with self.sessions.begin() as session:
+            session.info["now"] = self.clock()
             applied = handler(session, args)
             session.flush()
             search_index.refresh(session_executor(session), applied.customers)

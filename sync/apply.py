@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,8 +53,9 @@ def current_version(session: Session) -> int:
 class Applier:
     """Applies pushes for one server (any number of instances may share the database)."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
+        self.clock = clock
 
     def next_seq(self, client_id: str) -> int:
         with self.sessions() as session:
@@ -81,6 +84,7 @@ class Applier:
 
     def apply_one(self, client_id: str, user_id: str, mutation: Mutation) -> Receipt:
         with self.sessions.begin() as session:
+            session.info["now"] = self.clock()
             lock_change_log(session)
             stored = session.get(ReceiptRow, (client_id, mutation.seq))
             if stored is not None:

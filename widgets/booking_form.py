@@ -65,7 +65,11 @@ class BookingForm(QWidget):
         self._setup = SetupData()
         self._record: CustomerRecord | None = None
         self._chosen: Slot | None = None
-        self._template = ""            # the summary the job type filled in, to replace it on a change
+        # What the current job type filled in, so a change of job type replaces it where the CSR left it.
+        self._template = ""
+        self._default_tags: list[str] = []
+        self._default_items: list[dict[str, Any]] = []
+        self._default_priority = ""
         self._restoring = False
         self._pending_choice: dict[str, str] | None = None
         self._build()
@@ -111,7 +115,7 @@ class BookingForm(QWidget):
         self.items_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.items_view.setMaximumHeight(self.fontMetrics().height() * 6)
         self.items_view.setTabKeyNavigation(False)
-        self.get_availability = QPushButton("&Get availability", self)
+        self.get_availability = QPushButton("Get availabilit&y", self)
         self.get_availability.setObjectName("getAvailability")
         self.get_availability.setAccessibleName("Get availability")
         self.get_availability.setToolTip("Show arrival windows for the next 14 days (Ctrl+G)")
@@ -149,7 +153,7 @@ class BookingForm(QWidget):
         for label, widget in (("&Location", self.location), ("B&usiness unit", self.business_unit),
                               ("Job &type", self.job_type), ("Ca&mpaign", self.campaign),
                               ("&Priority", self.priority), ("&Summary", self.summary), ("Ta&gs", self.tags),
-                              ("Tec&hnician", self.technician), ("Ser&vices", self.items_view)):
+                              ("Techn&ician", self.technician), ("Se&rvices", self.items_view)):
             lab = QLabel(label, self)
             lab.setBuddy(widget)
             form.addRow(lab, widget)
@@ -209,7 +213,7 @@ class BookingForm(QWidget):
         try:
             _fill(self.business_unit, [(b.name, b.id) for b in setup.business_units], "Choose a business unit…")
             _fill(self.campaign, [(c.name, c.id) for c in setup.campaigns], "Choose the campaign…")
-            _fill(self.technician, [(t.name, t.id) for t in setup.technicians], "Any technician")
+            self._refresh_technicians()
             completer = QCompleter(setup.tag_names, self.tags)
             completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
             self.tags.setCompleter(completer)
@@ -256,32 +260,70 @@ class BookingForm(QWidget):
         _fill(self.job_type, [(j.name, j.id) for j in self._setup.job_types_for(bu_id)], "Choose a job type…")
         if current:
             self._select(self.job_type, current)
+        if current != self.job_type.currentData() and not self._restoring:
+            # The job type isn't offered by this business unit: it was reset (signals blocked), so its
+            # defaults go with it here.
+            self._apply_job_type(None)
+        self._refresh_technicians()
         self._clear_availability()
         self._emit_changed()
 
     def _on_job_type(self, _index: int) -> None:
-        job_type = self._setup.job_type(self.job_type.currentData() or "")
-        if job_type is not None and not self._restoring:
-            self._apply_job_type(job_type)
+        if not self._restoring:
+            self._apply_job_type(self._setup.job_type(self.job_type.currentData() or ""))
+        self._refresh_technicians()
         self._clear_availability()
         self._emit_changed()
 
-    def _apply_job_type(self, job_type: JobTypeInfo) -> None:
-        """A job type brings its priority, summary template, default tags and default services."""
-        self.priority.setCurrentText(job_type.priority)
+    def _apply_job_type(self, job_type: JobTypeInfo | None) -> None:
+        """Fill in the job type's priority, summary template, default tags and default services, replacing
+        the previous job type's wherever the CSR left them as filled in (None: no job type, no defaults)."""
+        priority = job_type.priority if job_type else "Normal"
+        if job_type is not None or self.priority.currentText() == self._default_priority:
+            self.priority.setCurrentText(priority)
+        template = job_type.summary_template if job_type else ""
         text = self.summary.toPlainText()
-        if not text.strip() or text == self._template:
-            self.summary.setPlainText(job_type.summary_template)
+        if (not text.strip() or text == self._template) and text != template:
+            self.summary.setPlainText(template)
             self.summary.moveCursor(QTextCursor.MoveOperation.End)   # the CSR continues the template
-        self._template = job_type.summary_template
-        tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
-        self.tags.setText(", ".join(dict.fromkeys([*tags, *job_type.default_tags])))
+        # Tags: the previous defaults go, the CSR's own stay; a default the CSR already typed stays theirs.
+        current = _tags(self.tags.text())
+        previous = {t.casefold() for t in self._default_tags}
+        own = [t for t in current if t.casefold() not in previous]
+        default_tags = list(job_type.default_tags) if job_type else []
+        tags = _unique([*own, *default_tags])
+        if tags != current:
+            self.tags.setText(", ".join(tags))
+        # Services: replaced only while they are exactly the previous defaults (an edit makes them the CSR's).
+        default_items = self._default_services(job_type)
+        items = self.line_items.items()
+        if items == self._default_items and items != default_items:
+            self.line_items.set_items(default_items)
+        own_keys = {t.casefold() for t in own}
+        self._template = template
+        self._default_priority = job_type.priority if job_type else ""
+        self._default_tags = [t for t in default_tags if t.casefold() not in own_keys]
+        self._default_items = default_items
+
+    def _default_services(self, job_type: JobTypeInfo | None) -> list[dict[str, Any]]:
         items = []
-        for code, quantity in job_type.default_services:
+        for code, quantity in job_type.default_services if job_type else ():
             service = self._setup.services.get(code)
             if service is not None:
                 items.append({"code": code, "name": service.name, "quantity": quantity, "price": service.price})
-        self.line_items.set_items(items)
+        return items
+
+    def _refresh_technicians(self) -> None:
+        """Offer the technicians who can take the job: in the business unit's capacity group, with all the
+        job type's skills (each filter applies once its field is chosen); the choice stays if still offered."""
+        setup = self._setup
+        bu = setup.business_unit(self.business_unit.currentData() or "")
+        job_type = setup.job_type(self.job_type.currentData() or "")
+        units = setup.group_units(bu.group_id) if bu else None
+        skills = job_type.skills if job_type else ()
+        _fill(self.technician, [(t.name, t.id) for t in setup.technicians
+                                if (units is None or t.business_unit_id in units) and t.has(skills)],
+              "Any technician")
 
     # -- availability ---------------------------------------------------------------------------------
     def set_slots(self, slots: list[Slot]) -> None:
@@ -329,7 +371,7 @@ class BookingForm(QWidget):
                 "business_unit_id": self.business_unit.currentData() or "",
                 "job_type_id": self.job_type.currentData() or "", "campaign_id": self.campaign.currentData() or "",
                 "priority": self.priority.currentText(), "summary": self.summary.toPlainText().strip(),
-                "tags": [t.strip() for t in self.tags.text().split(",") if t.strip()],
+                "tags": _tags(self.tags.text()),
                 "technician_ids": [self.technician.currentData()] if self.technician.currentData() else [],
                 "line_items": [{"code": i["code"], "quantity": i["quantity"], "price": i["price"]}
                                for i in self.line_items.items()]}
@@ -363,7 +405,7 @@ class BookingForm(QWidget):
             self.summary.clear()
             self.tags.clear()
             self.line_items.set_items([])
-            self._template = ""
+            self._template, self._default_tags, self._default_items, self._default_priority = "", [], [], ""
         finally:
             self._restoring = False
         self._clear_availability()
@@ -374,6 +416,8 @@ class BookingForm(QWidget):
         chosen = self._chosen
         return {**self.values(), "summary_text": self.summary.toPlainText(), "tags_text": self.tags.text(),
                 "template": self._template, "line_items": self.line_items.items(),
+                "default_tags": list(self._default_tags), "default_items": [dict(i) for i in self._default_items],
+                "default_priority": self._default_priority,
                 "chosen": {"day": chosen.day.isoformat(), "window_id": chosen.window.id} if chosen else None}
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -388,10 +432,14 @@ class BookingForm(QWidget):
                 self.priority.setCurrentText(state["priority"])
             self.summary.setPlainText(state.get("summary_text", state.get("summary", "")))
             self.tags.setText(state.get("tags_text", ""))
+            self._refresh_technicians()          # for this business unit and job type, before choosing
             tech = (state.get("technician_ids") or [None])[0]
             self._select(self.technician, tech)
             self.line_items.set_items(state.get("line_items") or [])
             self._template = state.get("template", "")
+            self._default_tags = list(state.get("default_tags") or [])
+            self._default_items = [dict(i) for i in state.get("default_items") or []]
+            self._default_priority = state.get("default_priority") or ""
         finally:
             self._restoring = False
         self._chosen = None
@@ -414,6 +462,18 @@ class BookingForm(QWidget):
             index = combo.findData(value)
             if index >= 0:
                 combo.setCurrentIndex(index)
+
+
+def _tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _unique(tags: list[str]) -> list[str]:
+    """Tags in order, each once (tag names compare without case)."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(tag.casefold(), tag)
+    return list(seen.values())
 
 
 def _fill(combo: QComboBox, items: list[tuple[str, str]], placeholder: str) -> None:

@@ -1,5 +1,6 @@
 """The booking form in the real window: keyboard-only booking in ≤ 12 key presses, errors named,
-Do Not Service, a window that filled while typing."""
+Do Not Service, a window that filled while typing, technicians who can take the job, job-type defaults
+that follow the job type, setup imports picked up while running."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from sqlalchemy import select
 
 from console.composition import Console
 from console.settings import open_settings
+from models.base import new_id
 from models.db import open_cache
 from models.jobs import Appointment, Job, JobStatus
 from models.journal import OutboxEntry
+from models.setup import BusinessUnit, JobType
+from models.setup_data import bump_setup_version
 from models.timeutil import as_utc
 from models.writer import LocalWriter
 from tests.gui.helpers import show_active
@@ -125,7 +129,7 @@ def test_window_filled_while_typing_is_refused_and_availability_refreshed(qtbot,
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
     assert form.chosen_slot() is slot
     # Meanwhile another CSR's bookings fill that window (straight into the cache).
-    other = LocalWriter(console.cache.sessions)
+    other = LocalWriter(console.cache.sessions, clock=lambda: NOW)
     args = {"job": {**form.values()}, "appointment": {"day": slot.day.isoformat(),
                                                       "arrival_window_id": slot.window.id},
             "booked_at": NOW.isoformat()}
@@ -195,3 +199,203 @@ def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
         s.execute(delete(OutboxEntry).where(OutboxEntry.name == "book_job"))
     console.customers.open_customer(cid)
     assert jobs.index(row, 1).data() == "Scheduled"
+
+
+# -- technicians who can take the job ---------------------------------------------------------------------
+def _choose(combo, value) -> None:
+    index = combo.findData(value)
+    assert index >= 0, (combo.objectName(), value)
+    combo.setCurrentIndex(index)
+
+
+def _offered(combo) -> list[str]:
+    return [combo.itemText(i) for i in range(combo.count())]
+
+
+def test_technicians_are_those_of_the_capacity_group_with_the_skills(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    console.new_job()
+    assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Cy", "Dee", "Pat"]
+    # HVAC Service and HVAC Install share the HVAC group: Pat (HVAC Install) can take HVAC Service jobs.
+    _choose(form.business_unit, ids.hvac)
+    assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
+    _choose(form.job_type, ids.ac_repair)                     # needs HVAC: all three have it
+    assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
+    _choose(form.technician, ids.tech_pat)
+    # AC Not Cooling isn't an HVAC Install job type: it is reset, Pat is still in the group and kept.
+    _choose(form.business_unit, ids.hvac_install)
+    assert form.job_type.currentData() is None
+    assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
+    assert form.technician.currentData() == ids.tech_pat
+    _choose(form.job_type, ids.install_estimate)              # needs Sales: only Pat
+    assert _offered(form.technician) == ["Any technician", "Pat"]
+    assert form.values()["technician_ids"] == [ids.tech_pat]
+    _choose(form.business_unit, ids.plumbing)                 # another group: Pat can't be kept
+    assert _offered(form.technician) == ["Any technician", "Cy", "Dee"]
+    assert form.technician.currentIndex() == 0 and form.values()["technician_ids"] == []
+
+
+def test_a_technician_who_lacks_the_skills_is_dropped_and_a_draft_keeps_a_valid_one(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    console.new_job()
+    _choose(form.business_unit, ids.hvac_install)
+    _choose(form.technician, ids.tech_ann)
+    _choose(form.job_type, ids.install_estimate)
+    assert form.technician.currentIndex() == 0                # Ann has no Sales skill
+    _choose(form.technician, ids.tech_pat)
+    state = form.state()
+    form.reset()
+    assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Cy", "Dee", "Pat"]
+    form.restore(state)
+    assert _offered(form.technician) == ["Any technician", "Pat"]
+    assert form.technician.currentData() == ids.tech_pat
+
+
+# -- job-type defaults ---------------------------------------------------------------------------------------
+def _add_tune_up(console, ids) -> str:
+    """A second HVAC Service job type with other defaults, imported while the console runs."""
+    jt_id = new_id()
+    with console.cache.sessions.begin() as s:
+        s.add(JobType(id=jt_id, name="Tune-Up", priority="Low", duration_minutes=60, skills=["HVAC"],
+                      default_tags=["Maintenance"], summary_template="Seasonal tune-up. ",
+                      default_services=[{"code": "TUNE", "quantity": 1}],
+                      business_units=[s.get(BusinessUnit, ids.hvac)]))
+        bump_setup_version(s)
+    console.new_job()
+    return jt_id
+
+
+def test_switching_job_type_replaces_its_defaults_and_keeps_what_the_csr_typed(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    tune_up = _add_tune_up(console, ids)
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    assert form.tags.text() == "Emergency"
+    form.tags.setText("Emergency, VIP")                       # the CSR adds a tag of their own
+    _choose(form.job_type, tune_up)
+    assert form.tags.text() == "VIP, Maintenance"
+    assert [i["code"] for i in form.line_items.items()] == ["TUNE"]
+    assert form.summary.toPlainText() == "Seasonal tune-up. "
+    assert form.priority.currentText() == "Low"
+    _choose(form.job_type, ids.ac_repair)
+    assert form.tags.text() == "VIP, Emergency"
+    assert [i["code"] for i in form.line_items.items()] == ["DIAG"]
+    assert form.values()["tags"] == ["VIP", "Emergency"]
+
+
+def test_a_default_tag_the_csr_typed_first_stays_theirs(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    tune_up = _add_tune_up(console, ids)
+    form.tags.setText("emergency")
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    assert form.tags.text() == "emergency"                    # not twice: tag names ignore case
+    _choose(form.job_type, tune_up)
+    assert form.tags.text() == "emergency, Maintenance"
+
+
+def test_edited_services_are_kept_when_the_job_type_changes(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    tune_up = _add_tune_up(console, ids)
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    assert form.line_items.setData(form.line_items.index(0, 1), 2)
+    _choose(form.job_type, tune_up)
+    items = form.line_items.items()
+    assert [(i["code"], i["quantity"]) for i in items] == [("DIAG", 2)]
+    assert form.tags.text() == "Maintenance"                  # the tags still follow the job type
+    _choose(form.job_type, ids.ac_repair)
+    assert form.line_items.items() == items
+
+
+def test_switching_business_unit_drops_the_job_types_defaults(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    console.new_job()
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    form.tags.setText(form.tags.text() + ", VIP")
+    assert form.priority.currentText() == "High" and form.line_items.rowCount() == 1
+    _choose(form.business_unit, ids.plumbing)
+    assert form.job_type.currentData() is None
+    assert form.tags.text() == "VIP"
+    assert form.line_items.items() == []
+    assert form.summary.toPlainText() == ""
+    assert form.priority.currentText() == "Normal"
+    # A summary the CSR wrote stays when the job type goes.
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    form.summary.setPlainText("AC not cooling. Unit age: 12 years")
+    _choose(form.business_unit, ids.hvac_install)
+    assert form.summary.toPlainText() == "AC not cooling. Unit age: 12 years"
+    assert form.tags.text() == "VIP"
+
+
+def test_defaults_are_still_replaced_after_a_draft_is_restored(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    tune_up = _add_tune_up(console, ids)
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    state = form.state()
+    form.reset()
+    form.restore(state)
+    assert form.tags.text() == "Emergency" and form.line_items.items()[0]["code"] == "DIAG"
+    _choose(form.job_type, tune_up)
+    assert form.tags.text() == "Maintenance"
+    assert [i["code"] for i in form.line_items.items()] == ["TUNE"]
+    assert form.summary.toPlainText() == "Seasonal tune-up. "
+
+
+# -- setup imported while the console runs -------------------------------------------------------------------
+def _rename_job_type(console, jt_id: str, name: str, *, bump: bool) -> None:
+    with console.cache.sessions.begin() as s:
+        s.get(JobType, jt_id).name = name
+        if bump:
+            bump_setup_version(s)
+
+
+def test_setup_import_is_picked_up_without_restarting(qtbot, desk):
+    console, ids, cid = desk
+    form = console.window.booking_form
+    kb = Keyboard(qtbot, console.window)
+    # A cache without a setup version never changes version: a hand edit isn't picked up.
+    _rename_job_type(console, ids.ac_repair, "AC Warm Air", bump=False)
+    kb.press(Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    _choose(form.business_unit, ids.hvac)
+    assert _offered(form.job_type) == ["Choose a job type…", "AC Not Cooling"]
+    # An import bumps the version: the next Ctrl+J offers the new name, the choices made are kept.
+    _rename_job_type(console, ids.ac_repair, "AC Blowing Warm Air", bump=True)
+    kb.press(Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    assert _offered(form.job_type) == ["Choose a job type…", "AC Blowing Warm Air"]
+    assert form.business_unit.currentData() == ids.hvac
+    _choose(form.job_type, ids.ac_repair)
+    _choose(form.campaign, ids.google)
+    # Get availability checks too.
+    _rename_job_type(console, ids.ac_repair, "AC Not Cooling (warm air)", bump=True)
+    kb.press(Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert form.job_type.currentText() == "AC Not Cooling (warm air)"
+    assert form.availability.rowCount() > 0
+    kb.press(Qt.Key.Key_Return)
+    chosen = form.chosen_slot()
+    assert chosen is not None
+    # So does Book Job: the window offered under the old setup is shown again to confirm, not booked blind.
+    _rename_job_type(console, ids.ac_repair, "AC Repair", bump=True)
+    pending = console.writer.pending_count()
+    kb.press(Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert console.writer.pending_count() == pending
+    assert "setup was just updated" in form.errors_label.text()
+    assert form.job_type.currentText() == "AC Repair"
+    current = form.availability.slot(form.availability_view.currentIndex().row())
+    assert (current.day, current.window.id) == (chosen.day, chosen.window.id)
+    kb.press(Qt.Key.Key_Return)
+    kb.press(Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert console.writer.pending_count() == pending + 1, form.errors_label.text()
+    with console.cache.sessions() as s:
+        job = s.scalar(select(Job).where(Job.customer_id == cid))
+    assert job is not None and job.job_type_id == ids.ac_repair

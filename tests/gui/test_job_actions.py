@@ -77,7 +77,7 @@ def desk(qtbot: Any, tmp_path: Any) -> Any:
     cache = open_cache(path)
     with cache.sessions.begin() as s:
         ids = build_setup(s)
-    writer = LocalWriter(cache.sessions)
+    writer = LocalWriter(cache.sessions, clock=lambda: NOW)
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
     with cache.sessions() as s:
         loc = s.scalar(select(Location.id).where(Location.customer_id == cid))
@@ -154,7 +154,7 @@ def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk)
     slot = dialog.chosen_slot()
     assert (slot.day, slot.window.id) == (MONDAY, desk.ids.w8_10) and slot.fits
     # Meanwhile other bookings fill Monday 8–10 (straight into the cache, as another CSR's would).
-    other = LocalWriter(desk.console.cache.sessions)
+    other = LocalWriter(desk.console.cache.sessions, clock=lambda: NOW)
     with pytest.raises(ValidationFailed):
         for _ in range(10):
             other.execute("book_job", booking(desk.ids, desk.cid, desk.loc, MONDAY, desk.ids.w8_10))

@@ -15,7 +15,9 @@ def cache(tmp_path) -> Cache:
 
 @pytest.fixture
 def writer(cache: Cache) -> LocalWriter:
-    return LocalWriter(cache.sessions, actor="test")
+    from .booking_setup import NOW
+
+    return LocalWriter(cache.sessions, actor="test", clock=lambda: NOW)   # bookings judged at a fixed time
 
 
 def customer_args(name="Maria Garcia", phone="(214) 555-0134", email="", street="12 Main St", city="Dallas",

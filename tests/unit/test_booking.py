@@ -199,3 +199,91 @@ def test_leads_lifecycle_and_conversion(cache, writer, world):
         assert second.status == LeadStatus.CONVERTED and second.converted_job_id and second.name == "Maria Garcia"
     with pytest.raises(ValidationFailed, match="open lead"):
         writer.execute("dismiss_lead", {"lead_id": other, "reason": "x"})
+
+
+@pytest.mark.parametrize("change", [
+    {"priority": ["High"]}, {"tags": 5}, {"tags": ["a", 3]}, {"booked_from": "Carrier pigeon"},
+    {"line_items": [{"code": "DIAG", "quantity": float("nan")}]},
+    {"line_items": [{"code": "DIAG", "price": "inf"}]},
+    {"booked_by_id": "nobody"}, {"number": "X" * 30}, {"summary": "nul\x00byte"},
+    {"technician_ids": ["not-a-tech"]},
+])
+def test_hostile_job_fields_are_refused_with_a_sentence(writer, world, change):
+    ids, cid, loc = world
+    pending = writer.pending_count()
+    with pytest.raises(ValidationFailed):
+        writer.execute("book_job", booking(ids, cid, loc, **change))
+    assert writer.pending_count() == pending
+
+
+def test_args_must_be_an_object(writer):
+    with pytest.raises(ValidationFailed):
+        writer.execute("book_job", None)
+
+
+def test_caller_clock_is_not_trusted_and_past_days_are_refused(writer, world):
+    ids, cid, loc = world
+    args = booking(ids, cid, loc)
+    args["booked_at"] = "2020-01-01T00:00:00+00:00"                 # ignored: the writer's clock counts
+    args["appointment"]["day"] = "2026-11-01"
+    with pytest.raises(ValidationFailed, match="passed"):
+        writer.execute("book_job", args)
+    args["appointment"]["day"] = "2099-01-05"
+    with pytest.raises(ValidationFailed, match="days ahead"):
+        writer.execute("book_job", args)
+
+
+def test_technician_must_belong_to_the_business_unit_and_duplicates_collapse(cache, writer, world):
+    ids, cid, loc = world
+    with cache.sessions() as s:
+        from models.setup import Technician
+        plumber = s.scalar(select(Technician.id).where(Technician.name == "Cy"))
+    with pytest.raises(ValidationFailed, match="doesn't work for this business unit"):
+        writer.execute("book_job", booking(ids, cid, loc, technician_ids=[plumber]))
+    job_id = writer.execute("book_job", booking(ids, cid, loc, technician_ids=[ids.tech_ann, ids.tech_ann],
+                                                tags=["Emergency", "Emergency", "New tag"])).applied.entity_id
+    assert job_id
+
+
+def test_new_tag_ids_follow_from_the_name(cache, writer, world):
+    """Two consoles that create the same tag offline create the same row (no clash when syncing)."""
+    from models.customers import TagType
+    from models.intent_kit import tag_id
+
+    ids, cid, loc = world
+    writer.execute("book_job", booking(ids, cid, loc, tags=["Second floor"]))
+    with cache.sessions() as s:
+        assert s.scalar(select(TagType.id).where(TagType.name == "Second floor")) == tag_id("second floor")
+
+
+def test_leads_of_another_customer_or_closed_cannot_be_converted(writer, world):
+    ids, cid, loc = world
+    other = writer.execute("create_customer", customer_args(name="Other", phone="2145550166")).applied.entity_id
+    foreign = writer.execute("create_lead", {"lead": {"customer_id": other, "summary": "x"}}).applied.entity_id
+    with pytest.raises(ValidationFailed, match="another customer"):
+        writer.execute("book_job", booking(ids, cid, loc, lead_id=foreign))
+    closed = writer.execute("create_lead", {"lead": {"customer_id": cid, "summary": "y"}}).applied.entity_id
+    writer.execute("dismiss_lead", {"lead_id": closed, "reason": "No longer needed"})
+    with pytest.raises(ValidationFailed, match="no longer open"):
+        writer.execute("book_job", booking(ids, cid, loc, lead_id=closed))
+
+
+def test_merged_or_inactive_customers_cannot_be_booked(cache, writer, world):
+    from models.customers import Customer
+
+    ids, cid, loc = world
+    with cache.sessions.begin() as s:
+        s.get(Customer, cid).active = False
+    with pytest.raises(ValidationFailed, match="inactive"):
+        writer.execute("book_job", booking(ids, cid, loc))
+
+
+def test_required_tags(cache, writer, world):
+    from models.setup import BookingPreference
+
+    ids, cid, loc = world
+    with cache.sessions.begin() as s:
+        s.scalar(select(BookingPreference)).value = {"fields": ["summary", "tags"]}
+    with pytest.raises(ValidationFailed) as err:
+        writer.execute("book_job", booking(ids, cid, loc, tags=[]))
+    assert "tags" in err.value.errors

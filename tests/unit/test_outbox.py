@@ -172,3 +172,29 @@ def test_update_with_wrong_type_is_refused(cache, writer):
     with pytest.raises(ValidationFailed):
         writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", ["x"]]}})
     assert writer.pending_count() == 1
+
+
+def test_last_phone_cannot_be_removed_and_notes_stay_on_their_customer(cache, writer):
+    from models.customers import Location
+
+    cid = writer.execute("create_customer", customer_args()).applied.entity_id
+    other = writer.execute("create_customer", customer_args(name="Other", phone="2145550166")).applied.entity_id
+    with cache.sessions() as s:
+        phone = s.scalar(select(ContactMethod.id).where(ContactMethod.customer_id == cid))
+        foreign_loc = s.scalar(select(Location.id).where(Location.customer_id == other))
+    with pytest.raises(ValidationFailed, match="at least one phone"):
+        writer.execute("remove_contact", {"contact_id": phone})
+    with pytest.raises(ValidationFailed, match="isn't one of this customer's"):
+        writer.execute("add_note", {"note": {"customer_id": cid, "location_id": foreign_loc, "text": "x"}})
+
+
+@pytest.mark.parametrize("args", [
+    {"customer": {"name": "A\x00B"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
+    {"customer": {"name": "A\ud800"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
+    {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}], "tags": [1.5]},
+    {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}], "x": float("inf")},
+])
+def test_text_and_numbers_a_server_could_not_store_are_refused(writer, args):
+    with pytest.raises(ValidationFailed):
+        writer.execute("create_customer", args)
+    assert writer.pending_count() == 0

@@ -22,7 +22,7 @@ from .conftest import customer_args
 @pytest.fixture
 def server(tmp_path):
     cache = open_cache(tmp_path / "server.sqlite3")
-    yield cache, Applier(cache.sessions)
+    yield cache, Applier(cache.sessions, clock=lambda: NOW)
     cache.close()
 
 
