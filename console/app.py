@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_setup_command(argv[1:])
     args = parse_args(argv)
     configure_runtime()
+    from models.phone import set_default_region
+
+    try:
+        set_default_region(args.region)
+    except ValueError as exc:
+        print(f"csr-console: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.self_test:

@@ -142,6 +142,7 @@ class JobsController(DialogTracker, QObject):
     def slots(self, job: JobRecord) -> list[Slot]:
         """The next 14 days of windows for this job, its own booking left out of the count — the
         same arithmetic the reschedule intent re-checks, so the picker and the intent agree."""
+        self._booking.refresh_setup()          # a setup import while the console runs
         job_type = self._booking.setup.job_type(job.job_type_id)
         duration = job_type.duration_minutes if job_type else DEFAULT_DURATION
         skills = job_type.skills if job_type else ()

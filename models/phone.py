@@ -9,6 +9,19 @@ from functools import lru_cache
 import phonenumbers
 
 DEFAULT_REGION = "US"
+_region = [DEFAULT_REGION]          # the company's region (csr-console --region); one per process
+
+
+def set_default_region(region: str) -> None:
+    """Numbers typed without a + are read in this region everywhere (search, forms, intents)."""
+    region = (region or DEFAULT_REGION).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"Unknown phone region '{region}'.")
+    _region[0] = region
+
+
+def default_region() -> str:
+    return _region[0]
 _NON_DIGITS = re.compile(r"\D+")
 # Characters that may appear in a phone number as typed; anything else means "not a phone query".
 _PHONEISH = re.compile(r"^[\d\s().+\-/]+$")
@@ -40,9 +53,13 @@ def looks_like_phone(text: str) -> bool:
     return bool(_PHONEISH.match(text)) and any(c.isdigit() for c in text)
 
 
-@lru_cache(maxsize=4096)
-def parse_phone(text: str, region: str = DEFAULT_REGION) -> Phone:
+def parse_phone(text: str, region: str | None = None) -> Phone:
     """Parse and validate; raise InvalidPhone with a readable reason."""
+    return _parse_phone(text, region or default_region())
+
+
+@lru_cache(maxsize=4096)
+def _parse_phone(text: str, region: str) -> Phone:
     raw = (text or "").strip()
     if not raw:
         raise InvalidPhone("Enter a phone number.")
@@ -62,16 +79,20 @@ def parse_phone(text: str, region: str = DEFAULT_REGION) -> Phone:
     return Phone(e164=e164, digits=str(num.national_number))
 
 
-def try_parse_phone(text: str, region: str = DEFAULT_REGION) -> Phone | None:
+def try_parse_phone(text: str, region: str | None = None) -> Phone | None:
     try:
         return parse_phone(text, region)
     except InvalidPhone:
         return None
 
 
-@lru_cache(maxsize=65536)
-def format_phone(e164: str, region: str = DEFAULT_REGION) -> str:
+def format_phone(e164: str, region: str | None = None) -> str:
     """E.164 → how a CSR reads it: national format at home, international elsewhere."""
+    return _format_phone(e164, region or default_region())
+
+
+@lru_cache(maxsize=65536)
+def _format_phone(e164: str, region: str) -> str:
     try:
         num = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

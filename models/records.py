@@ -260,7 +260,7 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
         .where(where)
         .order_by(Job.created_at.desc()).limit(limit)).all()
     windows = _first_windows(session, [row[0] for row in rows])
-    pending = _unconfirmed_bookings(session)
+    pending = _unconfirmed_bookings(session, [row[0] for row in rows])
     return tuple(
         JobRecord(id=jid, number=number, status=status.value,
                   job_type=jt or "", business_unit=bu or "", summary=summary or "",
@@ -270,10 +270,15 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
         for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid in rows)
 
 
-def _unconfirmed_bookings(session: Session) -> set[str]:
-    """Jobs whose book_job intent still waits in the outbox (the outbox is short: read it whole)."""
-    return {str((args or {}).get("job", {}).get("id", "")) for args in
-            session.scalars(select(OutboxEntry.args).where(OutboxEntry.name == "book_job"))}
+def _unconfirmed_bookings(session: Session, job_ids: list[str]) -> set[str]:
+    """Which of these jobs still wait in the outbox as book_job (not yet confirmed by the server)."""
+    if not job_ids:
+        return set()
+    if session.get_bind().dialect.name != "sqlite":
+        return set()                       # only a console's cache has an outbox
+    # json_extract in SQLite's C code: no Python parsing of every queued change on each open.
+    job_id = func.json_extract(OutboxEntry.args, "$.job.id")
+    return set(session.scalars(select(job_id).where(OutboxEntry.name == "book_job", job_id.in_(job_ids))))
 
 
 def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, Any]]:

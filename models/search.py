@@ -11,10 +11,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .phone import DEFAULT_REGION, digits_only, looks_like_phone, try_parse_phone
+from .phone import default_region, digits_only, looks_like_phone, try_parse_phone
 from .search_index import words
 
-MAX_QUERY = 200        # a longer paste is cut here: nobody's name or street is longer
+MAX_QUERY = 200
+MAX_WORDS = 8        # a longer paste is cut here: nobody's name or street is longer
 DEFAULT_LIMIT = 200
 
 
@@ -71,15 +72,16 @@ def _fts_query(tokens: list[str]) -> str:
 class CustomerSearch:
     """Runs lookups on one connection; not thread-safe, one per thread."""
 
-    def __init__(self, conn: sqlite3.Connection, region: str = DEFAULT_REGION) -> None:
+    def __init__(self, conn: sqlite3.Connection, region: str | None = None) -> None:
         self.conn = conn
-        self.region = region
+        self.region = region or default_region()
 
     def _ids(self, sql: str, params: tuple) -> list[str]:
         return [r[0] for r in self.conn.execute(sql, params)]
 
     def search(self, query: str, limit: int = DEFAULT_LIMIT) -> SearchResult:
-        text = " ".join((query or "")[:MAX_QUERY].split())
+        # Lone surrogates (a broken paste) can't be encoded for SQLite: drop them, search the rest.
+        text = " ".join((query or "")[:MAX_QUERY].encode("utf-8", "ignore").decode("utf-8").split())
         result = SearchResult(query=query)
         if not text:
             return result
@@ -136,7 +138,7 @@ class CustomerSearch:
 
     # -- names, addresses, emails -------------------------------------------------------------------
     def _text(self, text: str, result: SearchResult, limit: int) -> None:
-        tokens = words(text)
+        tokens = words(text)[:MAX_WORDS]       # nobody's name or address needs more words than this
         if not tokens:
             return
         lo, hi = _prefix_range(" ".join(tokens))

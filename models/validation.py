@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location
-from .phone import DEFAULT_REGION, InvalidPhone, parse_phone
+from .phone import InvalidPhone, parse_phone
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -146,7 +146,7 @@ def check_location(values: dict[str, Any], *, new: bool = True) -> Report:
     return report
 
 
-def normalize_contact(kind: str, value: str, region: str = DEFAULT_REGION) -> tuple[str, str | None]:
+def normalize_contact(kind: str, value: str, region: str | None = None) -> tuple[str, str | None]:
     """(stored value, error): E.164 for phones, lower-cased address for email."""
     value = (value or "").strip()
     try:
@@ -168,7 +168,7 @@ def normalize_contact(kind: str, value: str, region: str = DEFAULT_REGION) -> tu
         return value, str(exc)
 
 
-def check_contact(values: dict[str, Any], region: str = DEFAULT_REGION) -> tuple[dict[str, Any], Report]:
+def check_contact(values: dict[str, Any], region: str | None = None) -> tuple[dict[str, Any], Report]:
     """Validate one contact method; returns the normalized values and the report."""
     report = Report()
     out = dict(values)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from models.customers import ContactKind, ContactMethod, Customer, CustomerType, Location, TagType
 from models.duplicates import DuplicateCandidate
-from models.phone import DEFAULT_REGION, format_phone, try_parse_phone
+from models.phone import format_phone, try_parse_phone
 from models.records import ContactRecord, CustomerRecord, LocationRecord, changed_fields
 from models.validation import (
     Report,
@@ -198,7 +198,7 @@ class ContactDialog(FormDialog):
 
     def __init__(self, customer_id: str, location_id: str = "", parent: QWidget | None = None,
                  record: ContactRecord | None = None, *, confirm_externally: bool = False,
-                 region: str = DEFAULT_REGION) -> None:
+                 region: str | None = None) -> None:
         super().__init__("Edit contact" if record else "Add contact", parent,
                          confirm_externally=confirm_externally)
         self.setObjectName("contactDialog")

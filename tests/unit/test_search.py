@@ -166,3 +166,26 @@ def test_every_lookup_query_uses_an_index(search, people):
         search.conn = original
     scans = [p for p in plans if p.startswith("SCAN") and "VIRTUAL TABLE" not in p]
     assert scans == []
+
+
+def test_lone_surrogates_and_long_word_lists(search, people):
+    assert people["maria"] in search.search("maria\ud800").ids
+    result = search.search(" ".join("a b c d e f g h i j k l m n o p q r s t u v w x y z".split()))
+    assert isinstance(result.ids, list)
+
+
+def test_region_setting_reaches_saving_and_search(cache, writer):
+    """--region: a number typed without + is read in the company's region everywhere."""
+    from models.phone import set_default_region
+
+    set_default_region("GB")
+    try:
+        cid = writer.execute("create_customer", customer_args(name="Oliver Smith",
+                                                              phone="020 7946 0958")).applied.entity_id
+        conn = cache.raw_connection()
+        assert CustomerSearch(conn).search("020 7946 0958").ids[0] == cid
+        conn.close()
+    finally:
+        set_default_region("US")
+    with pytest.raises(ValueError):
+        set_default_region("XX")
