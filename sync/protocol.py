@@ -135,6 +135,8 @@ ERROR_CODES = {
     "upgrade_required": "This console is too old or too new for the server; update it.",
     "not_authenticated": "Log in first.",
     "auth_failed": "Wrong user name or password.",
+    "retry_later": "Wait a moment before trying to log in again.",
+    "token_revoked": "Your account changed since you logged in; log in again.",
     "account_locked": "Too many failed log-ins; try again later.",
     "token_expired": "Your session expired; log in again.",
     "token_invalid": "Your session is not valid; log in again.",
