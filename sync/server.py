@@ -49,8 +49,8 @@ class Authenticator(Protocol):
     async def login(self, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
         """(token, expires_at ISO, user) or ProtocolError(auth_failed / account_locked)."""
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """The user of a valid token, or ProtocolError(token_expired / token_invalid)."""
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The user of a valid token, or ProtocolError(token_expired / token_invalid / token_revoked)."""
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
         """Whether the user's role may send this message type."""
@@ -75,7 +75,7 @@ class RateLimit:
         return True
 
 
-@dataclass
+@dataclass(eq=False)          # one per socket: identity, hashable, kept in a set
 class Connection:
     ws: ServerConnection
     client_id: str = ""
@@ -172,7 +172,7 @@ class SyncServer:
                                 fatal=True)
         conn.client_id = message.client_id
         if message.token:
-            user = self.auth.verify(message.token)
+            user = await self.auth.verify(message.token)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             conn.user = user
         next_seq = await asyncio.to_thread(self.applier.next_seq, conn.client_id)
