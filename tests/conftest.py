@@ -33,3 +33,30 @@ def postgres_url() -> str:
             pytest.fail(f"CSR_REQUIRE_POSTGRES=1 but {problem}")
         pytest.skip(problem)
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def postal_list() -> None:
+    """The offline ZIP index loads once per process (about 0.4 s): pay it in setup, not in a test."""
+    from models.validation import zip_info
+
+    zip_info("10001")
+
+
+@pytest.fixture
+def cache(tmp_path, postal_list):
+    """A fresh, migrated cache file."""
+    from models.db import open_cache
+
+    c = open_cache(tmp_path / "cache.sqlite3")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def writer(cache):
+    """The real write path; bookings are judged at the fixed NOW of tests/unit/booking_setup.py."""
+    from models.writer import LocalWriter
+    from tests.unit.booking_setup import NOW
+
+    return LocalWriter(cache.sessions, actor="test", clock=lambda: NOW)

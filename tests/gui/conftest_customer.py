@@ -5,9 +5,7 @@ first to rewrite its asserts; type hints can import ``Desk`` under TYPE_CHECKING
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,29 +14,10 @@ from sqlalchemy import func, select
 
 from console.customer_controller import CustomerController
 from models.customers import Customer
-from models.db import Cache, open_cache
+from models.db import Cache
 from models.journal import OutboxEntry
-from models.validation import zip_info
 from models.writer import LocalWriter
 from widgets.customer_panel import CustomerPanel
-
-
-@pytest.fixture(scope="session")
-def postal_list() -> None:
-    """The offline ZIP list loads once per process (about a second): pay it in setup, not in a test."""
-    zip_info("10001")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, postal_list: None) -> Iterator[Cache]:
-    c = open_cache(tmp_path / "c.db")
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def writer(cache: Cache) -> LocalWriter:
-    return LocalWriter(cache.sessions, actor="test")
 
 
 def add_customer(writer: LocalWriter, name: str, phone: str = "+12145550134", *, street: str = "123 Main St",

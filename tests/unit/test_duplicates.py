@@ -4,36 +4,15 @@ similar name; strongest first; and every lookup answered by an index, never a ta
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from models.customers import Customer
-from models.db import Cache, open_cache
+from models.db import Cache
 from models.duplicates import find_duplicates
-from models.validation import zip_info
 from models.writer import LocalWriter
-
-
-@pytest.fixture(scope="module")
-def postal_list() -> None:
-    """The offline ZIP list loads once per process (about a second): pay it in setup, not in a test."""
-    zip_info("10001")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, postal_list: None) -> Iterator[Cache]:
-    c = open_cache(tmp_path / "c.db")
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def writer(cache: Cache) -> LocalWriter:
-    return LocalWriter(cache.sessions, actor="test")
 
 
 def add(writer: LocalWriter, name: str, phone: str, street: str, zip_: str, *, unit: str = "",

@@ -3,9 +3,7 @@ read from a real migrated cache (writes go through the real intents where one ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -13,32 +11,18 @@ from sqlalchemy import insert, select
 from models.base import new_id
 from models.calls import Call, CallClass, CallDirection
 from models.customers import Customer, Location, Membership, TagType, location_tags
-from models.db import Cache, open_cache
+from models.db import Cache
 from models.jobs import Appointment, Job, JobStatus
 from models.records import CustomerRecord, changed_fields, load_customer_record
 from models.setup import BusinessUnit, BusinessUnitGroup, Campaign, JobType, User
-from models.validation import zip_info
 from models.writer import LocalWriter
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def postal_list() -> None:
-    """The offline ZIP list loads once per process (about a second): pay it in setup, not in a test."""
-    zip_info("10001")
-
-
-@pytest.fixture
-def cache(tmp_path: Path, postal_list: None) -> Iterator[Cache]:
-    c = open_cache(tmp_path / "c.db")
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def writer(cache: Cache) -> LocalWriter:
-    return LocalWriter(cache.sessions, actor="Dana")
+    return LocalWriter(cache.sessions, actor="Dana")      # the notes' author in these tests
 
 
 def _customer(writer: LocalWriter, name: str = "Ana Lopez", **extra: object) -> str:
