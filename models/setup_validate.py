@@ -148,6 +148,11 @@ def parse_setup(text: str) -> SetupDoc:
     doc = SetupDoc(company=company or CompanyDef(name="", time_zone=""), booking_preferences=prefs,
                    **sections)
     _check_whole(doc, ctx)
+    if not doc.business_units and not ctx.problems:
+        # Records missing from a file are retired: a file without business units would retire the
+        # whole company's setup in one import. That is never what an admin means.
+        ctx.problems.append((1, "the file has no business_units section; importing it would retire every "
+                                "business unit, job type and window — export the current setup and edit that"))
     if ctx.problems:
         raise SetupFileError(ctx.problems)
     doc.warnings = _warnings(doc)

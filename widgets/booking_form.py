@@ -220,6 +220,7 @@ class BookingForm(QWidget):
         finally:
             self._restoring = False
         self.restore(state)
+        self._update_heading()
 
     def bind(self, record: CustomerRecord | None) -> None:
         """Book for this customer (None: the form explains that a customer must be opened first)."""
@@ -235,6 +236,11 @@ class BookingForm(QWidget):
                 self.location.setCurrentIndex(1)
         finally:
             self._restoring = False
+        self._update_heading()
+
+    def _update_heading(self) -> None:
+        """Who is being booked, why not (Do Not Service, no setup), and whether the buttons work."""
+        record = self._record
         if record is None:
             self.heading.setText("<b>Book a job</b> — open the caller's customer first (Ctrl+F).")
         elif record.do_not_service:
@@ -243,7 +249,10 @@ class BookingForm(QWidget):
                                  f"{reason}</b> — this customer can't be booked.</span>")
         else:
             self.heading.setText(f"<b>Book a job for {record.name}</b>")
-        bookable = record is not None and not record.do_not_service
+        if not self._setup.business_units:
+            self.heading.setText(self.heading.text() + "<br><b>No business units are set up yet</b> — an admin "
+                                 "imports the company setup (csr-console setup import FILE).")
+        bookable = record is not None and not record.do_not_service and bool(self._setup.business_units)
         self.book_button.setEnabled(bookable)
         self.get_availability.setEnabled(bookable)
 

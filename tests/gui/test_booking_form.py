@@ -399,3 +399,22 @@ def test_setup_import_is_picked_up_without_restarting(qtbot, desk):
     with console.cache.sessions() as s:
         job = s.scalar(select(Job).where(Job.customer_id == cid))
     assert job is not None and job.job_type_id == ids.ac_repair
+
+
+def test_without_setup_the_form_says_so(qtbot, tmp_path):
+    from models.db import open_cache as _open
+
+    path = tmp_path / "empty.sqlite3"
+    cache = _open(path)
+    cid = LocalWriter(cache.sessions).execute("create_customer", customer_args()).applied.entity_id
+    cache.close()
+    console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
+    qtbot.addWidget(console.window)
+    try:
+        console.customers.open_customer(cid)
+        console.new_job()
+        form = console.window.booking_form
+        assert "No business units are set up" in form.heading.text()
+        assert not form.book_button.isEnabled() and not form.get_availability.isEnabled()
+    finally:
+        console.shutdown()

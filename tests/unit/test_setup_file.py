@@ -499,3 +499,12 @@ def test_setup_version_changes_only_with_the_setup(cache: Cache, tmp_path: Path)
     with cache.sessions() as s:
         fresh = load_setup(s)
     assert fresh is not first and "AC Not Cooling Down" in {j.name for j in fresh.job_types}
+
+
+def test_a_file_without_business_units_is_refused_not_retiring_everything(cache: Cache, tmp_path: Path) -> None:
+    from console.setup_cli import run_setup_command
+
+    path = tmp_path / "company_only.yaml"
+    path.write_text('version: 1\ncompany:\n  name: Acme\n  time_zone: America/Chicago\n', encoding="utf-8")
+    code = run_setup_command(["import", str(path), "--cache", str(cache.path.with_name("other.sqlite3"))])
+    assert code == 1
