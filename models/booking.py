@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .base import utcnow
-from .capacity import availability, booked_slots, find_slot, window_bounds
+from .capacity import availability, booked_slots, find_slot, nearest_free, window_bounds
 from .customers import Customer, Location
 from .intent_kit import Applied, get_row, intent, items, own_id, require_id, section, tags_named
 from .jobs import (
@@ -31,7 +31,7 @@ from .jobs import (
 from .journal import next_job_number
 from .setup import Priority, Technician, User
 from .setup_data import SetupData, load_setup
-from .timeutil import as_utc, zone
+from .timeutil import as_utc, minutes, zone
 from .validation import ValidationFailed
 
 FULL = "This window is now full — pick another."
@@ -54,30 +54,53 @@ def _now(session: Session) -> datetime:
     return as_utc(now) if isinstance(now, datetime) else utcnow()
 
 
+ACCEPT_AND_FLAG = "accept_and_flag"      # session.info key the server sets (sync/apply.py)
+FLAGGED = ("This window filled before the booking reached the server: the job is kept and marked "
+           "'needs rescheduling' with the nearest free windows.")
+
+
 def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt: dict[str, Any],
-                  business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = ""):  # noqa: ANN202
-    """The window the CSR picked, re-checked against capacity now; returns (window, day)."""
+                  business_unit_id: str, duration: int, skills: tuple[str, ...],
+                  exclude_job: str = ""):  # noqa: ANN202
+    """The window the CSR picked, re-checked against capacity now: (window, day, suggestions).
+
+    On the console a full or past window is refused (the CSR picks another). On the server
+    (``session.info[ACCEPT_AND_FLAG]``) an offline booking that lost the race is kept, never dropped or
+    moved: ``suggestions`` then lists the nearest free windows (ARCHITECTURE.md sync rule 5)."""
     day = _day(appt)
-    today = as_utc(_now(session)).astimezone(zone(setup.time_zone)).date()
-    if day < today:
-        raise ValidationFailed({"window": "That day has passed — pick another window."})
-    if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise ValidationFailed({"window": f"Bookings go at most {MAX_DAYS_AHEAD} days ahead."})
     window_id = appt.get("arrival_window_id")
     window = next((w for w in setup.windows if w.id == window_id), None)
     if window is None:
         raise ValidationFailed({"window": "Pick an arrival window."})
     if not window.allows(business_unit_id):
         raise ValidationFailed({"window": f"The {window.name} window isn't offered for this business unit."})
-    slots = availability(setup, business_unit_id, duration, skills,
-                         booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], _now(session))
-    slot = find_slot(slots, day, window.id)
-    if slot is None:
-        raise ValidationFailed({"window": f"The {window.name} window on {day:%a %b} {day.day} can't be booked "
-                                          "any more — pick another."})
-    if not slot.fits:
-        raise ValidationFailed({"window": FULL})
-    return window, day, slot
+    now = _now(session)
+    today = as_utc(now).astimezone(zone(setup.time_zone)).date()
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise ValidationFailed({"window": f"Bookings go at most {MAX_DAYS_AHEAD} days ahead."})
+    problem = None
+    if day < today:
+        problem = "That day has passed — pick another window."
+    else:
+        slots = availability(setup, business_unit_id, duration, skills,
+                             booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], now)
+        slot = find_slot(slots, day, window.id)
+        if slot is None:
+            problem = (f"The {window.name} window on {day:%a %b} {day.day} can't be booked any more — "
+                       "pick another.")
+        elif not slot.fits:
+            problem = FULL
+    if problem is None:
+        return window, day, None
+    if not session.info.get(ACCEPT_AND_FLAG):
+        raise ValidationFailed({"window": problem})
+    first = max(day, today)
+    days = [first + timedelta(days=i) for i in range(14)]
+    free = availability(setup, business_unit_id, duration, skills,
+                        booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job), days, now)
+    suggestions = [{"day": s.day.isoformat(), "arrival_window_id": s.window.id, "label": s.label}
+                   for s in nearest_free(free, day, minutes(window.start))]
+    return window, day, suggestions
 
 
 def _appointment_times(setup: SetupData, window, day: date, duration: int) -> dict[str, datetime]:  # noqa: ANN001
@@ -190,8 +213,8 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     job_type = setup.job_type(raw["job_type_id"])
     assert customer is not None and location is not None and bu is not None and job_type is not None
     priority = raw.get("priority") or job_type.priority
-    window, day, _slot = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
-                                       job_type.skills)
+    window, day, suggestions = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
+                                             job_type.skills)
     technicians = []
     for tid in dict.fromkeys(raw.get("technician_ids") or []):
         tech = session.get(Technician, tid)
@@ -230,7 +253,11 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
                         [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])
     if lead is not None:
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
-    return Applied("job", job.id, [], {})     # jobs are found through jobs.number: no document change
+    warnings = {}
+    if suggestions is not None:
+        job.needs_reschedule, job.suggested_windows = True, suggestions
+        warnings["window"] = FLAGGED
+    return Applied("job", job.id, [], warnings)     # jobs are found through jobs.number: no document change
 
 
 def _live_job(session: Session, args: dict[str, Any], allowed: set[JobStatus], verb: str) -> Job:
@@ -257,8 +284,9 @@ def reschedule_job(session: Session, args: dict[str, Any]) -> Applied:
     job_type = setup.job_type(job.job_type_id or "")
     duration = job_type.duration_minutes if job_type else 120
     skills = job_type.skills if job_type else ()
-    window, day, _slot = _check_window(session, setup, args, section(args, "appointment"), job.business_unit_id,
-                                       duration, skills, exclude_job=job.id)
+    window, day, suggestions = _check_window(session, setup, args, section(args, "appointment"),
+                                             job.business_unit_id,
+                                             duration, skills, exclude_job=job.id)
     appointment = job.appointments[0] if job.appointments else None
     if appointment is None:
         appointment = Appointment(id=own_id(section(args, "appointment"), "appointment_id"), job_id=job.id)
@@ -267,8 +295,8 @@ def reschedule_job(session: Session, args: dict[str, Any]) -> Applied:
     for key, value in times.items():
         setattr(appointment, key, value)
     appointment.arrival_window_id = window.id
-    job.needs_reschedule = False
-    job.suggested_windows = []
+    job.needs_reschedule = suggestions is not None
+    job.suggested_windows = suggestions or []
     if JobStatus(job.status) is JobStatus.HOLD:
         job.status, job.status_reason = JobStatus.SCHEDULED, ""
     return Applied("job", job.id, [], {})

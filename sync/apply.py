@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
+from models.booking import ACCEPT_AND_FLAG
 from models.handlers import HANDLERS
 from models.journal import AuditEntry
 from models.sync_tables import ChangeRow, ReceiptRow, ServerClient
@@ -85,6 +86,7 @@ class Applier:
     def apply_one(self, client_id: str, user_id: str, mutation: Mutation) -> Receipt:
         with self.sessions.begin() as session:
             session.info["now"] = self.clock()
+            session.info[ACCEPT_AND_FLAG] = True      # an offline booking that lost the race is kept
             lock_change_log(session)
             stored = session.get(ReceiptRow, (client_id, mutation.seq))
             if stored is not None:

@@ -135,3 +135,42 @@ def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, se
             assert s.scalar(select(func.count()).select_from(job_tags)) == 1
     finally:
         other.close()
+
+
+def test_offline_booking_into_a_window_that_filled_is_kept_and_flagged(cache, writer, server, tmp_path):
+    """Two consoles book the last capacity of a window while offline: the server keeps both, flags the
+    second 'needs rescheduling' with three nearest free windows, and says so in its receipt."""
+    from models.writer import LocalWriter
+
+    server_cache, applier = server
+    with server_cache.sessions.begin() as s:
+        ids = build_setup(s)
+    other = open_cache(tmp_path / "console-b.sqlite3")
+    try:
+        copy_setup(server_cache, cache)
+        copy_setup(server_cache, other)
+        writers = {"a": writer, "b": LocalWriter(other.sessions, clock=lambda: NOW)}
+        caches = {"a": cache, "b": other}
+        for name, w in writers.items():
+            cid = w.execute("create_customer", customer_args(name=f"Customer {name}",
+                                                             phone=f"(214) 555-01{ord(name):02d}")).applied.entity_id
+            with caches[name].sessions() as s:
+                loc = s.get(Customer, cid).locations[0].id
+            for _ in range(4):            # 4 × 2 h each: 480 of the window's 720 minutes, on each console
+                w.execute("book_job", {"job": {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac,
+                                               "job_type_id": ids.ac_repair, "campaign_id": ids.google,
+                                               "summary": f"Booked offline on {name}"},
+                                       "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12}})
+        first = applier.push("console-a", "u", _outbox(cache))
+        second = applier.push("console-b", "u", _outbox(other))
+        assert all(r.status == "applied" for r in first.receipts + second.receipts)
+        flagged = [r for r in second.receipts if r.result.get("warnings", {}).get("window")]
+        assert len(flagged) == 2 and "needs rescheduling" in flagged[0].result["warnings"]["window"]
+        with server_cache.sessions() as s:
+            jobs = s.scalars(select(Job)).all()
+            assert len(jobs) == 8                                  # nothing dropped
+            marked = [j for j in jobs if j.needs_reschedule]
+            assert len(marked) == 2 and all(len(j.suggested_windows) == 3 for j in marked)
+            assert all(j.appointments[0].arrival_window_id == ids.w8_12 for j in marked)   # not moved
+    finally:
+        other.close()
