@@ -202,7 +202,8 @@ class CustomerController(DialogTracker, QObject):
         if values["changes"]:
             self._save_form(dialog, "update_customer", values, cid)
         elif "tags" in values:
-            self._save_form(dialog, "set_customer_tags", {"customer_id": cid, "tags": values["tags"]}, cid)
+            self._save_form(dialog, "set_customer_tags", {"customer_id": cid, "tags": values["tags"],
+                                                          "old_tags": values.get("old_tags", [])}, cid)
         else:
             dialog.finish()          # nothing changed: nothing to send
 

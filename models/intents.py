@@ -137,6 +137,7 @@ def _apply_changes(row: Any, changes: dict[str, Any], allowed: tuple[str, ...]) 
 
 @intent("update_customer")
 def update_customer(session: Session, args: dict[str, Any]) -> Applied:
+    _old_tags(args)
     customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
     if not args.get("changes") and "tags" in args:
         customer.tags = tags_named(session, args["tags"])
@@ -154,8 +155,17 @@ def update_customer(session: Session, args: dict[str, Any]) -> Applied:
     return Applied("customer", customer.id, [customer.id], report.warnings)
 
 
+def _old_tags(args: dict[str, Any]) -> None:
+    """``old_tags``: the tags the CSR saw, kept in the outbox for the server's per-field merge."""
+    old = args.get("old_tags")
+    if old is not None and (not isinstance(old, list) or not all(isinstance(t, str) for t in old)):
+        raise ValidationFailed({"old_tags": "Malformed previous tags."})
+
+
 @intent("set_customer_tags")
 def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
+    """{customer_id, tags: [names], old_tags: [names the CSR saw]}"""
+    _old_tags(args)
     customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
     customer.tags = tags_named(session, list(args.get("tags") or []))
     return Applied("customer", customer.id, [customer.id], {})

@@ -141,6 +141,7 @@ class CustomerDialog(_AddressForm):
                                    "changes": changed_fields(self.record.fields(), customer)}
             if self.tags() != list(self.record.tags):
                 out["tags"] = self.tags()
+                out["old_tags"] = list(self.record.tags)   # the base for the server's three-way merge
             return out
         kind = text_of(self.fields["phone_kind"])
         contacts = [{"kind": kind, "value": normalize_contact(kind, text_of(self.fields["phone"]))[0]}]

@@ -185,6 +185,8 @@ def test_edit_tags_only_is_one_set_customer_tags(qtbot: Any, desk: Desk) -> None
     save(qtbot, dialog)
     assert [r.name for r in desk.outbox()] == ["create_customer", "set_customer_tags"]
     assert desk.panel.record().tags == ("Landlord",)
+    # The outbox carries what the CSR saw too: the server merges tag edits per field.
+    assert desk.outbox()[-1].args["tags"] == ["Landlord"] and desk.outbox()[-1].args["old_tags"] == []
 
 
 def test_refusal_by_the_writer_keeps_the_dialog_open(qtbot: Any, desk: Desk) -> None:
