@@ -125,6 +125,9 @@ class JobRecord:
     window_name: str = ""
     window_id: str = ""
     saved_locally: bool = False  # booked on this PC, not yet confirmed by the server (still in the outbox)
+    # The server kept an offline booking whose window had filled: it must be moved to one of these.
+    needs_reschedule: bool = False
+    suggested: tuple[str, ...] = ()
 
     def allows(self, action: str) -> bool:
         """Whether the job's status allows "reschedule", "cancel", "hold" or "release"."""
@@ -254,7 +257,7 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
     rows = session.execute(
         select(Job.id, Job.number, Job.status, JobType.name, BusinessUnit.name, Job.summary, first_start,
                Job.created_at, Job.location_id, Job.business_unit_id, Job.job_type_id, Job.status_reason,
-               Job.customer_id)
+               Job.customer_id, Job.needs_reschedule, Job.suggested_windows)
         .outerjoin(JobType, JobType.id == Job.job_type_id)
         .outerjoin(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
         .where(where)
@@ -266,8 +269,11 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
                   job_type=jt or "", business_unit=bu or "", summary=summary or "",
                   first_appointment=_as_datetime(start), created_at=created, location_id=lid,
                   business_unit_id=bu_id or "", job_type_id=jt_id or "", status_reason=reason or "",
-                  customer_id=cid, saved_locally=jid in pending, **windows.get(jid, {}))
-        for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid in rows)
+                  customer_id=cid, saved_locally=jid in pending, needs_reschedule=bool(flag),
+                  suggested=tuple(str(w.get("label", "")) for w in suggested or () if isinstance(w, dict)),
+                  **windows.get(jid, {}))
+        for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid, flag, suggested
+        in rows)
 
 
 def _unconfirmed_bookings(session: Session, job_ids: list[str]) -> set[str]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from models.duplicates import DuplicateCandidate
 from models.records import CallRecord, ContactRecord, JobRecord, LocationRecord, NoteRecord, upcoming_first
@@ -98,7 +98,10 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
         if not 0 <= index.column() < len(self.columns):
             return None
         row = self._rows[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.ToolTipRole:
+            extra = self.extra_data(row, index.column(), role)
+            return extra if extra is not None else self.columns[index.column()].text(row)
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.columns[index.column()].text(row)
         if role == IdRole:
             return _id(row)
@@ -192,10 +195,15 @@ class NotesModel(RecordTableModel[NoteRecord]):
         return None
 
 
+NEEDS_RESCHEDULE_BRUSH = QBrush(QColor("#c62828"))
+
+
 def job_status(job: JobRecord) -> str:
     """"Hold — waiting for parts": the reason shows with the statuses that have one."""
     text = f"{job.status} — {job.status_reason}" if job.status_reason and job.status in REASON_STATUSES \
         else job.status
+    if job.needs_reschedule:
+        text += " · NEEDS RESCHEDULING"
     return f"{text} · Saved on this PC" if job.saved_locally else text
 
 
@@ -273,6 +281,12 @@ class JobsModel(RecordTableModel[JobRecord]):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             text = self.columns[column].text(row)
             return f"{text}, {'upcoming' if upcoming else 'past'} job" if column == 0 else text
+        if row.needs_reschedule:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return NEEDS_RESCHEDULE_BRUSH
+            if role == Qt.ItemDataRole.ToolTipRole and row.suggested:
+                return "Its window filled before the booking reached the server. Nearest free windows: " \
+                    + "; ".join(row.suggested) + " — reschedule it (Ctrl+R) and tell the customer."
         return None
 
 

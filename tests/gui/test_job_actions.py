@@ -369,3 +369,17 @@ def test_jobs_model_upcoming_first_then_past(qtmodeltester: Any) -> None:
     now = NOW + timedelta(hours=4)
     model.set_rows(changed)
     assert [j.id for j in model.rows()][:3] == ["soon", "later", "loose"] and not model.is_upcoming(3)
+
+
+def test_a_job_the_server_flagged_shows_it_needs_rescheduling(qtbot, desk):
+    """An offline booking the server kept although its window filled (accept and flag) reaches this
+    console through sync; the jobs tab makes it impossible to miss, with the nearest free windows."""
+    with desk.console.cache.sessions.begin() as s:
+        job = s.get(Job, desk.job_id)
+        job.needs_reschedule = True
+        job.suggested_windows = [{"day": "2026-12-02", "arrival_window_id": "w", "label": "Wed Dec 2 · 8–12"}]
+    desk.console.customers.open_customer(desk.cid)
+    model = desk.panel.jobs_model
+    assert "NEEDS RESCHEDULING" in model.index(0, 1).data()
+    assert "Wed Dec 2 · 8–12" in model.index(0, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, 1).data(Qt.ItemDataRole.ForegroundRole) is not None
