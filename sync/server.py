@@ -55,6 +55,9 @@ class Authenticator(Protocol):
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
         """Whether the user's role may send this message type."""
 
+    # Optional: ``mutation_allowed(user, mutation_name) -> bool`` — whether the role may push this
+    # intent (sync/server_auth.py); a push with any refused intent is refused whole with ``forbidden``.
+
 
 @dataclass
 class RateLimit:
@@ -153,6 +156,12 @@ class SyncServer:
         if not self.auth.allowed(conn.user, message.type):
             raise ProtocolError("forbidden")
         if isinstance(message, Push):
+            check = getattr(self.auth, "mutation_allowed", None)
+            refused = sorted({m.name for m in message.mutations if check and not check(conn.user, m.name)})
+            if refused:
+                # Before anything is applied: the sequence does not advance, nothing is written.
+                raise ProtocolError("forbidden", f"Your role ({conn.user.get('role')}) may not do: "
+                                                 f"{', '.join(refused)}.", details={"mutations": refused})
             result = await asyncio.to_thread(self.applier.push, conn.client_id, conn.user["id"],
                                              list(message.mutations))
             await self._send(conn, Receipts(id=message.id, receipts=result.receipts))

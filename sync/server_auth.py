@@ -1,5 +1,15 @@
 """The endpoint's view of accounts (sync/server.py's Authenticator): log-in with throttling, token
-checks on the handshake, and which message types each role may send."""
+checks on the handshake, which message types each role may send, and which intents each role may push.
+
+Roles are checked on every message (ARCHITECTURE.md sync rule 7), with the role of the user the
+connection logged in as (or whose token it presented):
+
+- every role: ``push``, ``pull``, ``ping`` and the read-only ``fetch`` and ``snapshot``;
+- supervisor, manager, admin: ``subscribe_floor`` too (the supervisors' live feed, reserved for its
+  issue: sync/protocol.py does not parse it yet, so today it is refused as ``bad_message`` first);
+- inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
+  admin; every other intent is for every role (an unknown one is answered by a rejected receipt).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +24,58 @@ from models.setup import Role
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
 from .protocol import ProtocolError
 
-# Pushing and pulling is every signed-in user's work; supervisor feeds come with their issue.
-ROLE_MESSAGES: dict[str, frozenset[str]] = {
-    role.value: frozenset({"push", "pull", "ping"}) for role in Role
+EVERYONE = frozenset(r.value for r in Role)
+SUPERVISORS = frozenset({Role.SUPERVISOR.value, Role.MANAGER.value, Role.ADMIN.value})
+SETUP_ROLES = frozenset({Role.MANAGER.value, Role.ADMIN.value})
+
+# message type -> the roles that may send it
+MESSAGE_ROLES: dict[str, frozenset[str]] = {
+    "push": EVERYONE,
+    "pull": EVERYONE,
+    "ping": EVERYONE,
+    "fetch": EVERYONE,          # a console re-reading rows after a refused change
+    "snapshot": EVERYONE,       # a new console's initial sync
+    "subscribe_floor": SUPERVISORS,
 }
+ROLE_MESSAGES: dict[str, frozenset[str]] = {
+    role.value: frozenset(m for m, roles in MESSAGE_ROLES.items() if role.value in roles) for role in Role
+}
+
+# Intents that write the company setup (setup tables: business units, job types, campaigns, windows,
+# technicians, capacity, …). None is registered in models/handlers.py today — the setup changes through
+# `csr-server setup import` — but the names are reserved so that when one is added, a CSR can never
+# push it. A name that starts with "setup_" counts as one too.
+SETUP_INTENTS = frozenset({
+    "import_setup", "update_setup", "set_company", "upsert_business_unit", "retire_business_unit",
+    "upsert_job_type", "retire_job_type", "upsert_campaign", "retire_campaign", "upsert_tracking_number",
+    "upsert_arrival_window", "retire_arrival_window", "set_business_hours", "upsert_technician",
+    "retire_technician", "set_capacity", "upsert_service", "retire_service", "upsert_call_reason",
+    "set_booking_preferences", "upsert_tag_type", "retire_tag_type",
+})
 MAX_LOGIN_WAIT = 60.0
+
+
+def role_of(user: dict[str, Any] | None) -> str:
+    return str((user or {}).get("role") or "")
+
+
+def message_allowed(user: dict[str, Any] | None, message_type: str) -> bool:
+    """Whether this user's role may send this message type (unknown types: nobody)."""
+    return role_of(user) in MESSAGE_ROLES.get(message_type, frozenset())
+
+
+def is_setup_intent(mutation_name: str) -> bool:
+    return mutation_name in SETUP_INTENTS or mutation_name.startswith("setup_")
+
+
+def mutation_allowed(user: dict[str, Any] | None, mutation_name: str) -> bool:
+    """Whether this user's role may push this intent: setup intents need manager or admin."""
+    role = role_of(user)
+    if role not in EVERYONE:
+        return False
+    if is_setup_intent(mutation_name):
+        return role in SETUP_ROLES
+    return True
 
 
 def _user(u: Any) -> dict[str, Any]:
@@ -55,4 +112,7 @@ class AccountsAuthenticator:
         return _user(user)
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
-        return message_type in ROLE_MESSAGES.get(str(user.get("role")), frozenset())
+        return message_allowed(user, message_type)
+
+    def mutation_allowed(self, user: dict[str, Any], mutation_name: str) -> bool:
+        return mutation_allowed(user, mutation_name)

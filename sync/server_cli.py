@@ -1,7 +1,9 @@
-"""`csr-server`: init (database + first admin), user add, run (the websocket endpoint).
+"""`csr-server`: init (database + first admin), user add, setup import/export (the company setup is
+the server's), run (the websocket endpoint).
 
 Qt-free: the server runs where PySide6 is not installed. The store is a SQLite file by default or a
-postgresql:// URL; migrations run on start.
+postgresql:// URL; migrations run on start. Several `run` instances may share one PostgreSQL: they
+tell each other about commits with LISTEN/NOTIFY (sync/fanout.py).
 """
 
 from __future__ import annotations
@@ -10,18 +12,26 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
 import ssl
 import sys
+import tempfile
+from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
 from models.db import open_server_db
+from models.setup_doc import SetupFileError
+from models.setup_export import NoSetupError, export_setup
+from models.setup_file import parse_setup, read_setup_text
 
 from .apply import Applier
 from .auth import Accounts, AuthError, token_secret
+from .fanout import is_postgres_url, make_watch, notify_version
 from .server import SyncServer
 from .server_auth import AccountsAuthenticator
+from .setup_sync import import_setup_logged
 
 DEFAULT_DB = "csr-server.sqlite3"
 DEFAULT_PORT = 8765
@@ -63,9 +73,88 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    if args.setup_command == "import":
+        return _setup_import(args)
+    return _setup_export(args)
+
+
+def _setup_import(args: argparse.Namespace) -> int:
+    name = str(args.file)
+    try:
+        doc = parse_setup(read_setup_text(Path(args.file)))     # before the store: a bad file changes nothing
+    except SetupFileError as exc:
+        return _setup_refused(name, exc)
+    except OSError as exc:
+        print(f"csr-server: can't read {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        result = import_setup_logged(_sessions(args.db), doc, dry_run=args.dry_run)
+    except SetupFileError as exc:
+        return _setup_refused(name, exc)
+    for line, message in result.summary.warnings:
+        print(f"{name}:{line}: warning: {message}", file=sys.stderr)
+    if not result.summary.changed:
+        print(f"{name}: nothing to change; the server already has this setup for {doc.company.name}.")
+        return 0
+    head = "would import (dry run, nothing saved)" if args.dry_run else "imported"
+    print(f"{name}: {head} setup for {doc.company.name}:")
+    for line in result.summary.lines():
+        print(f"  {line}")
+    for note in result.summary.notes:
+        print(f"note: {note}")
+    if args.dry_run:
+        return 0
+    print(f"csr-server: {result.changes} changes for the consoles (server version {result.server_version})")
+    if is_postgres_url(args.db):
+        try:
+            notify_version(args.db, result.server_version)
+        except Exception as exc:  # noqa: BLE001 - committed; the instances' 1 s poll will notice
+            print(f"csr-server: could not notify the running servers ({exc}); they will notice within "
+                  "their poll interval", file=sys.stderr)
+    return 0
+
+
+def _setup_refused(name: str, exc: SetupFileError) -> int:
+    for line in exc.lines(name):
+        print(line, file=sys.stderr)
+    count = len(exc.problems)
+    print(f"{name}: refused ({count} problem{'s' * (count != 1)}); nothing was imported.", file=sys.stderr)
+    return 1
+
+
+def _setup_export(args: argparse.Namespace) -> int:
+    try:
+        with _sessions(args.db)() as session:
+            text = export_setup(session)
+    except NoSetupError as exc:
+        print(f"csr-server: {exc}", file=sys.stderr)
+        return 1
+    if args.file == "-":
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.file)
+    # A half-written setup file would be refused on the next import: replace the old one in one step.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        print(f"csr-server: can't write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{target}: wrote the setup ({len(text.splitlines())} lines).")
+    return 0
+
+
 async def _serve(args: argparse.Namespace) -> int:
     sessions = _sessions(args.db)
     server = SyncServer(Applier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions)))
+    # Commits made elsewhere (another instance, `csr-server setup import`) poke this instance's consoles.
+    watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
+    server.on_commit = watch.published
+    await watch.start()
     context = None
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -84,6 +173,7 @@ async def _serve(args: argparse.Namespace) -> int:
     # nothing is half-written), then close.
     endpoint.close()
     await endpoint.wait_closed()
+    await watch.stop()
     logging.getLogger("csr.server").info("event=stopped")
     return 0
 
@@ -109,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
     run.add_argument("--tls-cert")
     run.add_argument("--tls-key")
+    run.add_argument("--poll-interval", type=float, default=1.0,
+                     help="seconds between checks of the change log for commits made elsewhere "
+                          "(the fallback when a PostgreSQL notification is lost)")
+    setup = sub.add_parser("setup", help="the company setup (docs/setup-file.md)")
+    ssub = setup.add_subparsers(dest="setup_command", required=True)
+    simp = ssub.add_parser("import", help="load a setup file; connected consoles receive it")
+    simp.add_argument("file", help="the setup file (YAML)")
+    simp.add_argument("--dry-run", action="store_true", help="show what would change, save nothing")
+    sexp = ssub.add_parser("export", help="write the server's setup to a file ('-' for the screen)")
+    sexp.add_argument("file")
     args = p.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
@@ -116,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_init(args)
     if args.command == "user":
         return cmd_user_add(args)
+    if args.command == "setup":
+        return cmd_setup(args)
     return asyncio.run(_serve(args))
 
 
