@@ -240,30 +240,37 @@ class PgFanout(VersionWatch):
 
     # -- NOTIFY ------------------------------------------------------------------------------------------
     async def _send_loop(self) -> None:
-        import psycopg
-
         conn = None
         try:
             while not self._stopping:
                 await self._send_wanted.wait()
                 self._send_wanted.clear()
                 version = self._to_send                 # coalesced: the newest version is enough
-                try:
-                    if conn is None or conn.closed:
-                        conn = await self._connect(NOTIFY_APP_NAME)
-                    await asyncio.wait_for(conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(version))),
-                                           self.query_timeout)
-                except (psycopg.Error, OSError, TimeoutError) as exc:
-                    # The other instances' fallback poll will see this version; reconnect next time.
-                    log.warning("event=fanout_notify_failed version=%d error=%r", version, exc)
-                    if conn is not None:
-                        with contextlib.suppress(Exception):
-                            await conn.close()
-                    conn = None
+                conn = await self._notify(conn, version)
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+    async def _notify(self, conn: Any, version: int) -> Any:
+        """Send one NOTIFY; a connection found dead is replaced and the NOTIFY tried once more."""
+        import psycopg
+
+        for attempt in (1, 2):
+            try:
+                if conn is None or conn.closed:
+                    conn = await self._connect(NOTIFY_APP_NAME)
+                await asyncio.wait_for(conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(version))),
+                                       self.query_timeout)
+                return conn
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                # Given up after the retry: the other instances' fallback poll will see this version.
+                log.warning("event=fanout_notify_failed version=%d attempt=%d error=%r", version, attempt, exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+        return None
 
 
 def make_watch(url: str, sessions: sessionmaker[Session], poke: Callable[[int], None], *,
