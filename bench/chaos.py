@@ -63,6 +63,7 @@ class RunResult:
     rejected: int = 0
     bookings: int = 0
     seconds: float = 0.0
+    settle_s: float = 0.0                    # heal → quiescence
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -72,8 +73,8 @@ class RunResult:
 
 @dataclass
 class Params:
-    consoles: tuple[int, int] = (2, 4)
-    ops: tuple[int, int] = (4, 10)           # writes per console
+    consoles: tuple[int, int] = (2, 3)
+    ops: tuple[int, int] = (3, 7)            # writes per console
     gap_ms: tuple[int, int] = (0, 40)        # pause between writes
     fault_every_ms: tuple[int, int] = (20, 150)
     server_restarts: float = 0.15            # chance per run of restarting the server mid-run
@@ -162,7 +163,9 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
         for c in consoles:
             c.start()
             c.client.wake()
+        t_heal = time.monotonic()
         result.stalled = not await quiescent(store, consoles, p.deadline_s)
+        result.settle_s = round(time.monotonic() - t_heal, 2)
         check(result, store, consoles, expected_fields, conflicts=p.conflicts)
     finally:
         running = False

@@ -30,6 +30,7 @@ class Mode:
     name: str = "pass"            # pass / delay / drop / cut / blackhole
     delay_ms: float = 0.0
     direction: str = BOTH
+    after: int = 0                # black-hole: let this many chunks of each link through first
 
     def applies(self, direction: str) -> bool:
         return self.direction in (BOTH, direction)
@@ -44,6 +45,7 @@ class _Link:
     tasks: list[asyncio.Task] = field(default_factory=list)
     held: bool = False            # swallowed data while black-holed: the stream can't be resumed
     ended: int = 0                # directions that reached end of stream
+    chunks: dict[str, int] = field(default_factory=lambda: {UP: 0, DOWN: 0})
 
     def abort(self) -> None:
         for w in (self.client_writer, self.server_writer):
@@ -115,9 +117,11 @@ class FaultProxy:
         self.set_pass()
         self.mode = Mode("cut", 0, direction)
 
-    def blackhole(self, direction: str = BOTH) -> None:
-        """Bytes go in and nothing comes out; sockets stay open (a dead path, not a refused one)."""
-        self.mode = Mode("blackhole", 0, direction)
+    def blackhole(self, direction: str = BOTH, after: int = 0) -> None:
+        """Bytes go in and nothing comes out; sockets stay open (a dead path, not a refused one).
+        ``after``: each connection first passes that many chunks in ``direction`` (e.g. 2 down: the
+        HTTP upgrade and the welcome get through, the receipts of the first push do not)."""
+        self.mode = Mode("blackhole", 0, direction, after)
 
     def retarget(self, port: int, host: str | None = None) -> None:
         self.target_port = port
@@ -167,10 +171,11 @@ class FaultProxy:
                     queue.put_nowait((0.0, None))
                     return
                 mode = self.mode
+                link.chunks[direction] += 1
                 if mode.name == "drop":
                     self._drop(link)
                     return
-                if mode.applies(direction) and mode.name == "blackhole":
+                if mode.applies(direction) and mode.name == "blackhole" and link.chunks[direction] > mode.after:
                     link.held = True
                     continue
                 if link.held:

@@ -72,7 +72,9 @@ def copy_setup(src: sessionmaker[Session], dst: sessionmaker[Session]) -> None:
                 apply_change(d, table.name, primary_key(obj), "upsert", row_data(s, obj))
         d.flush()
         for link in (job_type_business_units, arrival_window_business_units):
-            rows = [dict(r._mapping) for r in s.execute(select(link))]
+            # (newer change capture carries these inside their owner's row: insert what is missing)
+            have = {tuple(r) for r in d.execute(select(link))}
+            rows = [dict(r._mapping) for r in s.execute(select(link)) if tuple(r) not in have]
             if rows:
                 d.execute(link.insert(), rows)
 
@@ -229,6 +231,21 @@ class ServerProcess:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    async def astart(self, port: int = 0) -> str:
+        """``start`` off the event loop (consoles and proxies on this loop keep running)."""
+        return await asyncio.to_thread(self.start, port)
+
+    async def astop(self) -> None:
+        """SIGTERM and wait without blocking the loop: the server's close handshakes with consoles
+        on this loop (through proxies on this loop) must be able to finish."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            for _ in range(400):
+                if self.proc.poll() is not None:
+                    return
+                await asyncio.sleep(0.05)
+            self.kill9()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
