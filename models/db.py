@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0005_auth"
+HEAD_REVISION = "0006_conflicts"
 
 
 class CacheError(RuntimeError):

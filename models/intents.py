@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from .address import address_key
 from .base import new_id
+from .conflicts import merge_changes, merge_tags
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note
 from .intent_kit import (
     Applied,
@@ -26,7 +27,6 @@ from .intent_kit import (
     require_id,
     section,
     tags_named,
-    typed,
 )
 from .phone import parse_phone
 from .validation import (
@@ -121,28 +121,14 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     return Applied("customer", cid, [cid], warnings)
 
 
-def _apply_changes(row: Any, changes: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
-    """``changes`` is {field: [old, new]}; the old value is kept for the server's three-way merge."""
-    if not isinstance(changes, dict) or not changes:
-        raise ValidationFailed({"changes": "Nothing to change."})
-    new_values: dict[str, Any] = {}
-    for key, pair in changes.items():
-        if key not in allowed:
-            raise ValidationFailed({key: f"Unknown field '{key}'."})
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValidationFailed({key: "A change must carry the old and the new value."})
-        new_values[key] = typed(type(row), key, pair[1])
-    return new_values
-
-
 @intent("update_customer")
 def update_customer(session: Session, args: dict[str, Any]) -> Applied:
     _old_tags(args)
     customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
     if not args.get("changes") and "tags" in args:
-        customer.tags = tags_named(session, args["tags"])
+        customer.tags = tags_named(session, merge_tags(session, customer, args["tags"], args.get("old_tags")))
         return Applied("customer", customer.id, [customer.id], {})
-    values = _apply_changes(customer, args.get("changes"), CUSTOMER_FIELDS)
+    values = merge_changes(session, customer, customer.id, args.get("changes"), CUSTOMER_FIELDS)
     merged = {k: getattr(customer, k) for k in ("street", "city", "state", "zip")} | values
     report = check_customer(merged if set(values) & {"street", "city", "state", "zip"} else values, new=False)
     if "name" in values and not values["name"]:
@@ -151,7 +137,7 @@ def update_customer(session: Session, args: dict[str, Any]) -> Applied:
     for k, v in values.items():
         setattr(customer, k, v)
     if "tags" in args:
-        customer.tags = tags_named(session, args["tags"])
+        customer.tags = tags_named(session, merge_tags(session, customer, args["tags"], args.get("old_tags")))
     return Applied("customer", customer.id, [customer.id], report.warnings)
 
 
@@ -167,7 +153,8 @@ def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
     """{customer_id, tags: [names], old_tags: [names the CSR saw]}"""
     _old_tags(args)
     customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
-    customer.tags = tags_named(session, list(args.get("tags") or []))
+    customer.tags = tags_named(session, merge_tags(session, customer, list(args.get("tags") or []),
+                                                   args.get("old_tags")))
     return Applied("customer", customer.id, [customer.id], {})
 
 
@@ -184,7 +171,7 @@ def add_location(session: Session, args: dict[str, Any]) -> Applied:
 @intent("update_location")
 def update_location(session: Session, args: dict[str, Any]) -> Applied:
     loc = get_row(session, Location, require_id(args.get("location_id"), "location_id"), "location")
-    values = _apply_changes(loc, args.get("changes"), LOCATION_FIELDS)
+    values = merge_changes(session, loc, loc.customer_id, args.get("changes"), LOCATION_FIELDS)
     merged = {k: getattr(loc, k) for k in ("street", "city", "state", "zip")} | values
     report = check_location(merged, new=False)
     report.raise_if_errors()
@@ -212,7 +199,7 @@ def add_contact(session: Session, args: dict[str, Any]) -> Applied:
 @intent("update_contact")
 def update_contact(session: Session, args: dict[str, Any]) -> Applied:
     cm = get_row(session, ContactMethod, require_id(args.get("contact_id"), "contact_id"), "contact")
-    values = _apply_changes(cm, args.get("changes"), CONTACT_FIELDS)
+    values = merge_changes(session, cm, cm.customer_id, args.get("changes"), CONTACT_FIELDS)
     merged = {k: getattr(cm, k) for k in CONTACT_FIELDS} | values
     merged["kind"] = ContactKind(merged["kind"]).value
     normalized, report = check_contact(merged)

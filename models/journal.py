@@ -34,6 +34,9 @@ class OutboxEntry(Base):
     mutation_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
     name: Mapped[str] = mapped_column(String(60))
     args: Mapped[dict] = mapped_column(JSON)
+    # [[table, primary key], ...] the intent wrote in this cache: if the server refuses it, the console
+    # fetches the server's version of exactly these rows (sync/client.py).
+    touched: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("client_id", "seq", name="uq_outbox_client_seq"),)

@@ -13,6 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import ID_LEN, Base, utcnow
 
+# Tables that never travel between server and consoles: each side's own bookkeeping, and the
+# server's secrets. Users travel (jobs and calls name them) without their password hash.
+LOCAL_TABLES = frozenset({"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log",
+                          "server_clients", "audit", "alembic_version"})
+SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle"})
+REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
+NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES
+
 
 class ReceiptRow(Base):
     """(client_id, seq) → what applying that mutation answered; a replay returns it unchanged."""

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import search_index
 from .base import new_id, utcnow
+from .conflicts import ACTOR_NAME
 from .handlers import HANDLERS
 from .intent_kit import Applied
 from .journal import AuditEntry, ClientState, OutboxEntry, ensure_client
+from .sync_tables import NOT_SYNCED
 from .validation import ValidationFailed
 
 
@@ -58,8 +60,11 @@ class LocalWriter:
         args = copy.deepcopy(args)
         with self.sessions.begin() as session:
             session.info["now"] = self.clock()
+            session.info[ACTOR_NAME] = self.actor
+            touched = _Touched(session)
             applied = handler(session, args)
             session.flush()
+            touched.stop()
             search_index.refresh(session_executor(session), applied.customers)
             cid = client_id(session)
             # Read-and-bump inside this transaction: SQLite's write lock makes it race-free.
@@ -67,7 +72,8 @@ class LocalWriter:
                                   .values(next_seq=ClientState.next_seq + 1)
                                   .returning(ClientState.next_seq)).scalar_one() - 1
             mutation_id = new_id()
-            session.add(OutboxEntry(client_id=cid, seq=seq, mutation_id=mutation_id, name=name, args=args))
+            session.add(OutboxEntry(client_id=cid, seq=seq, mutation_id=mutation_id, name=name, args=args,
+                                    touched=touched.rows()))
             session.add(AuditEntry(actor=self.actor, entity=applied.entity, entity_id=applied.entity_id,
                                    action=name, mutation_id=mutation_id, details=args))
         return WriteResult(mutation_id, seq, applied, args)
@@ -75,6 +81,29 @@ class LocalWriter:
     def pending_count(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+
+
+class _Touched:
+    """The synced rows a handler writes, as [[table, primary key], ...] (sync_tables.NOT_SYNCED aside)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rows: dict[tuple[str, str], None] = {}
+        event.listen(session, "after_flush", self._after_flush)
+
+    def _after_flush(self, session: Session, _ctx: Any) -> None:
+        for obj in [*session.new, *session.dirty, *session.deleted]:
+            mapper = inspect(obj).mapper
+            table = mapper.local_table.name
+            if table not in NOT_SYNCED:
+                key = ":".join(str(v) for v in mapper.primary_key_from_instance(obj))
+                self._rows[(table, key)] = None
+
+    def stop(self) -> None:
+        event.remove(self.session, "after_flush", self._after_flush)
+
+    def rows(self) -> list[list[str]]:
+        return [[t, k] for t, k in self._rows]
 
 
 def session_executor(session: Session):  # noqa: ANN202

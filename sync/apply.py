@@ -11,22 +11,30 @@ sync rules 1–4).
 from __future__ import annotations
 
 import copy
+import decimal
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.booking import ACCEPT_AND_FLAG
+from models.conflicts import ACTOR_NAME, THREE_WAY
+from models.customers import ContactMethod, Customer, Location
 from models.handlers import HANDLERS
+from models.jobs import Job
 from models.journal import AuditEntry
-from models.sync_tables import ChangeRow, ReceiptRow, ServerClient
+from models.schema import metadata
+from models.setup import User
+from models.sync_tables import NOT_SYNCED, REDACTED_COLUMNS, ChangeRow, ReceiptRow, ServerClient
 from models.validation import ValidationFailed
 
-from .changes import ChangeCollector
+from .changes import _MAPPERS, ChangeCollector, row_data, synced_tables
 from .protocol import Mutation, ProtocolError, Receipt
 
 log = logging.getLogger("csr.server.apply")
@@ -34,6 +42,10 @@ log = logging.getLogger("csr.server.apply")
 # writers take this transaction-scoped lock first (a later version never commits before an earlier one,
 # so a console's cursor can't skip a change that commits late). SQLite serializes writers anyway.
 CHANGE_LOG_LOCK = 7_420_001
+
+
+_ENTITY_MODELS: dict[str, Any] = {"customer": Customer, "location": Location, "contact": ContactMethod,
+                                  "job": Job}
 
 
 @dataclass
@@ -69,24 +81,36 @@ class Applier:
             client = session.get(ServerClient, client_id)
             if client is None:
                 session.add(ServerClient(client_id=client_id, user_id=user_id, last_seq=0))
+                # Consoles learn who this user is (jobs and calls name them), never the password hash.
+                user = session.get(User, user_id)
+                if user is not None:
+                    lock_change_log(session)
+                    session.add(ChangeRow(entity="users", entity_id=user.id, op="upsert",
+                                          data=row_data(session, user)))
             elif client.user_id and client.user_id != user_id:
                 raise ProtocolError("foreign_client", fatal=True)
             else:
                 client.user_id = user_id
                 client.last_seen = utcnow()
 
-    def push(self, client_id: str, user_id: str, mutations: list[Mutation]) -> PushResult:
+    def push(self, client_id: str, user_id: str, mutations: list[Mutation],
+             allowed: Callable[[str], bool] = lambda name: True) -> PushResult:
+        """``allowed(intent name)``: the pusher's role check; a refused intent is a rejected receipt
+        (it advances the sequence like any refusal, so the console's queue never blocks on it)."""
         receipts: list[Receipt] = []
         for mutation in sorted(mutations, key=lambda m: m.seq):
-            receipts.append(self.apply_one(client_id, user_id, mutation))
+            receipts.append(self.apply_one(client_id, user_id, mutation, allowed))
         with self.sessions() as session:
             version = current_version(session)
         return PushResult(receipts, version)
 
-    def apply_one(self, client_id: str, user_id: str, mutation: Mutation) -> Receipt:
+    def apply_one(self, client_id: str, user_id: str, mutation: Mutation,
+                  allowed: Callable[[str], bool] = lambda name: True) -> Receipt:
         with self.sessions.begin() as session:
             session.info["now"] = self.clock()
             session.info[ACCEPT_AND_FLAG] = True      # an offline booking that lost the race is kept
+            session.info[THREE_WAY] = True            # record edits merge per field (models/conflicts.py)
+            session.info[ACTOR_NAME] = self._display_name(session, user_id)
             lock_change_log(session)
             stored = session.get(ReceiptRow, (client_id, mutation.seq))
             if stored is not None:
@@ -101,7 +125,11 @@ class Applier:
             expected = client.last_seq + 1
             if mutation.seq != expected:
                 raise ProtocolError("gap", details={"expected_seq": expected})
-            receipt = self._run(session, client_id, user_id, mutation)
+            if allowed(mutation.name):
+                receipt = self._run(session, client_id, user_id, mutation)
+            else:
+                receipt = Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
+                                  errors={"role": "Your role may not make this change."})
             client.last_seq = mutation.seq
             client.last_seen = utcnow()
             session.add(ReceiptRow(client_id=client_id, seq=mutation.seq, mutation_id=mutation.mutation_id,
@@ -131,6 +159,14 @@ class Applier:
             return Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
                            errors={"form": "The server could not apply this change; support has the details."})
         savepoint.commit()
+        # The record the intent is about goes back to every console even when the merge left it as
+        # stored (a lost same-field race): the console that wrote it optimistically must converge.
+        model = _ENTITY_MODELS.get(applied.entity)
+        if model is not None:
+            row = session.get(model, applied.entity_id)
+            if row is not None and not any(c[0] == model.__tablename__ and c[1] == applied.entity_id
+                                           for c in changes):
+                changes.append((model.__tablename__, applied.entity_id, "upsert", row_data(session, row)))
         version = 0
         for entity, entity_id, op, data in changes:
             row = ChangeRow(entity=entity, entity_id=entity_id, op=op, data=data)
@@ -143,6 +179,58 @@ class Applier:
                        result={"entity": applied.entity, "id": applied.entity_id,
                                "warnings": applied.warnings}, server_version=version)
 
+    @staticmethod
+    def _display_name(session: Session, user_id: str) -> str:
+        user = session.get(User, user_id) if user_id else None
+        return user.display_name if user is not None else user_id
+
+    def fetch(self, keys: list[list[str]]) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """Each (table, primary key)'s current row, or a delete when it no longer exists."""
+        out: list[tuple[str, str, str, dict[str, Any]]] = []
+        with self.sessions() as session:
+            for table, pk in keys:
+                mapper = _MAPPERS.get(table)
+                if mapper is None or table in NOT_SYNCED:
+                    raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
+                ident = pk.split(":") if len(mapper.primary_key) > 1 else pk
+                row = session.get(mapper.class_, ident)
+                out.append((table, pk, "delete", {}) if row is None else (table, pk, "upsert", row_data(session, row)))
+        return out
+
+    def snapshot(self, table: str, after: str, limit: int) -> tuple[list[str], list[list[Any]], str, bool, int]:
+        """A page of ``table`` in primary-key order after ``after`` (initial sync of a new console):
+        (columns, rows, last key, done, server version read before the page)."""
+        if table == "*":
+            # The plan: every table a console copies, in order, with its row count (for progress).
+            with self.sessions() as session:
+                version = current_version(session)
+                counts = [[name, session.scalar(select(func.count()).select_from(metadata.tables[name])) or 0]
+                          for name in synced_tables()]
+            return ["table", "rows"], counts, "", True, version
+        if table in NOT_SYNCED or table not in metadata.tables:
+            raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
+        t = metadata.tables[table]
+        pk = list(t.primary_key.columns)
+        columns = [c.name for c in t.columns]
+        with self.sessions() as session:
+            version = current_version(session)
+            query = select(*t.columns).order_by(*pk).limit(limit + 1)
+            if after:
+                parts = after.split(":")
+                if len(parts) != len(pk):
+                    raise ProtocolError("bad_message", "Malformed snapshot position.")
+                query = query.where(tuple_(*pk) > tuple_(*parts)) if len(pk) > 1 else query.where(pk[0] > parts[0])
+            result = session.execute(query).all()
+        done = len(result) <= limit
+        result = result[:limit]
+        convert = [_json_converter(c) for c in t.columns]
+        for i, c in enumerate(t.columns):
+            if c.name in REDACTED_COLUMNS.get(table, ()):
+                convert[i] = lambda _v: ""
+        rows = [[f(v) if f and v is not None else v for f, v in zip(convert, r, strict=True)] for r in result]
+        last = ":".join(str(getattr(result[-1], c.name)) for c in pk) if result else after
+        return columns, rows, last, done, version
+
     def changes_since(self, cursor: int, limit: int) -> tuple[list[ChangeRow], int, bool]:
         with self.sessions() as session:
             rows = list(session.scalars(select(ChangeRow).where(ChangeRow.version > cursor)
@@ -152,6 +240,20 @@ class Applier:
             for r in rows:
                 session.expunge(r)
             return rows, (rows[-1].version if rows else cursor), more
+
+
+def _json_converter(column: Any) -> Callable[[Any], Any] | None:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return None
+    if python_type in (datetime, date, time):
+        return lambda v: v.isoformat()
+    if issubclass(python_type, enum.Enum):
+        return lambda v: v.value if isinstance(v, enum.Enum) else v
+    if python_type is decimal.Decimal:
+        return float
+    return None
 
 
 def _receipt(row: ReceiptRow) -> Receipt:

@@ -9,23 +9,34 @@ import decimal
 import enum
 from typing import Any
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import delete, event, inspect, select, text
 from sqlalchemy.orm import Session
 
 from models.base import Base
 from models.customers import customer_tags, location_tags
 from models.jobs import appointment_technicians, job_tags
 from models.schema import metadata  # noqa: F401 - every table registered
+from models.setup import arrival_window_business_units, job_type_business_units
+from models.sync_tables import NOT_SYNCED, REDACTED_COLUMNS
 
-# Tables whose rows travel (setup travels too: the server owns it). Local-only tables never do.
-LOCAL_ONLY = {"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log", "server_clients",
-              "audit", "alembic_version"}
+# Tables whose rows travel (setup travels too: the server owns it). Local-only and server-only
+# tables never do.
+LOCAL_ONLY = NOT_SYNCED
 # Link tables carried inside their owner's change: (owner table, link table, owner fk, other fk, key).
 LINKS = [("customers", customer_tags, "customer_id", "tag_type_id", "_tag_ids"),
          ("locations", location_tags, "location_id", "tag_type_id", "_tag_ids"),
          ("jobs", job_tags, "job_id", "tag_type_id", "_tag_ids"),
-         ("appointments", appointment_technicians, "appointment_id", "technician_id", "_technician_ids")]
+         ("appointments", appointment_technicians, "appointment_id", "technician_id", "_technician_ids"),
+         ("job_types", job_type_business_units, "job_type_id", "business_unit_id", "_business_unit_ids"),
+         ("arrival_windows", arrival_window_business_units, "arrival_window_id", "business_unit_id",
+          "_business_unit_ids")]
 _MAPPERS = {m.local_table.name: m for m in Base.registry.mappers}
+_LINK_TABLES = {link.name: link for _owner, link, _a, _b, _k in LINKS}
+
+
+def synced_tables() -> list[str]:
+    """Every table that travels, parents before children (the initial sync's order)."""
+    return [t.name for t in Base.metadata.sorted_tables if t.name not in LOCAL_ONLY]
 
 
 def _json_value(value: Any) -> Any:
@@ -41,8 +52,10 @@ def _json_value(value: Any) -> Any:
 def row_data(session: Session, obj: Any) -> dict[str, Any]:
     """Column values of an ORM object (JSON-safe), plus its link-table ids."""
     mapper = inspect(obj).mapper
-    data = {attr.key: _json_value(getattr(obj, attr.key)) for attr in mapper.column_attrs}
     table = mapper.local_table.name
+    hidden = REDACTED_COLUMNS.get(table, frozenset())
+    data = {attr.key: ("" if attr.key in hidden else _json_value(getattr(obj, attr.key)))
+            for attr in mapper.column_attrs}
     for owner, link, owner_fk, other_fk, key in LINKS:
         if owner == table:
             data[key] = sorted(session.scalars(select(link.c[other_fk]).where(link.c[owner_fk] == obj.id)))
@@ -85,6 +98,10 @@ class ChangeCollector:
         self.session.flush()
         event.remove(self.session, "after_flush", self._after_flush)
         order = {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
+        # A row travels with its link rows, so it goes where its link table sorts: after every table
+        # the links point to (a job type after the business units it is offered in).
+        for owner, link, *_ in LINKS:
+            order[owner] = max(order[owner], order[link.name])
         out = [(table, pk, "upsert", row_data(self.session, obj))
                for (table, pk), obj in sorted(self._touched.items(), key=lambda kv: order.get(kv[0][0], 0))]
         out += [(table, pk, "delete", {}) for (table, pk) in self._deleted]
@@ -121,6 +138,10 @@ def apply_change(session: Session, entity: str, entity_id: str, op: str, data: d
     if mapper is None:
         return None                       # a table this console doesn't know (a newer server): skip
     cls = mapper.class_
+    if session.get_bind().dialect.name == "sqlite":
+        # A change set arrives in table order, but a link (job type → business unit) may name a row
+        # later in the same set: check references when the transaction commits, not row by row.
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))
     if op == "delete":
         pk_cols = mapper.primary_key
         values = entity_id.split(":")

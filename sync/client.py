@@ -11,46 +11,82 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import websockets
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from models import search_index
 from models.db import Cache
 from models.journal import OutboxEntry
-from models.sync_tables import SyncState
+from models.sync_tables import NOT_SYNCED, SyncState
 from models.writer import client_id as cache_client_id
 from models.writer import session_executor
 
-from .changes import apply_change
-from .protocol import MAX_MUTATIONS_PER_PUSH, PROTOCOL_VERSION
+from .changes import _LINK_TABLES, _MAPPERS, apply_change
+from .protocol import MAX_FETCH_KEYS, MAX_MUTATIONS_PER_PUSH, PROTOCOL_VERSION
+from .snapshot import SNAPSHOT_KEY, SnapshotLoader
 
 log = logging.getLogger("csr.sync.client")
 CURSOR_KEY = "pull_cursor"
 
 
+
+REBASED = {"update_customer": ("customers", "customer_id"), "update_location": ("locations", "location_id"),
+           "update_contact": ("contact_methods", "contact_id")}
+
+
 @dataclass
 class SyncStatus:
-    state: str = "offline"                 # offline / connecting / syncing / online / upgrade_required
+    state: str = "offline"        # offline / connecting / syncing / online / upgrade_required / stuck
     pending: int = 0
-    last_sync: float = 0.0
+    oldest_pending: datetime | None = None  # when the oldest queued change was made (UTC)
+    last_sync: float = 0.0                  # time.time() of the last complete push + pull
     message: str = ""
     rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """A receipt worth telling the CSR about: a refused change, or a booking the server flagged."""
+
+    kind: str                     # "rejected" / "flagged"
+    name: str                     # the intent
+    args: dict[str, Any]
+    receipt: dict[str, Any]
+
+
+@dataclass
+class InitialProgress:
+    rows_done: int
+    rows_total: int
+    table: str
+    finished: bool = False
 
 
 class SyncClient:
     def __init__(self, cache: Cache, url: str, token: Callable[[], str | None], *,
                  on_status: Callable[[SyncStatus], None] = lambda s: None,
                  on_pulled: Callable[[set[str]], None] = lambda ids: None,
-                 backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000) -> None:
+                 on_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
+                 on_initial: Callable[[InitialProgress], None] = lambda progress: None,
+                 on_changes: Callable[[set[str]], None] = lambda entities: None,
+                 backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000,
+                 snapshot_page: int = 5000, ssl: Any = None) -> None:
         self.cache = cache
         self.url = url
         self.token = token
         self.on_status = on_status
-        self.on_pulled = on_pulled
+        self.on_pulled = on_pulled          # customer ids whose record changed
+        self.on_outcomes = on_outcomes      # refused / flagged receipts: tell the CSR at once
+        self.on_initial = on_initial        # initial sync progress
+        self.on_changes = on_changes        # the entity kinds (tables) a pull touched
+        self.snapshot_page = snapshot_page
+        self.ssl = ssl
         self.backoff_min, self.backoff_max = backoff
         self.page = page
         self.status = SyncStatus()
@@ -73,11 +109,16 @@ class SyncClient:
         for k, v in changes.items():
             setattr(self.status, k, v)
         self.status.pending = self.pending()
+        self.status.oldest_pending = self.oldest_pending() if self.status.pending else None
         self.on_status(self.status)
 
     def pending(self) -> int:
         with self.cache.sessions() as session:
-            return len(session.scalars(select(OutboxEntry.seq)).all())
+            return session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+
+    def oldest_pending(self) -> datetime | None:
+        with self.cache.sessions() as session:
+            return session.scalar(select(func.min(OutboxEntry.created_at)))
 
     def cursor(self) -> int:
         with self.cache.sessions() as session:
@@ -86,15 +127,29 @@ class SyncClient:
 
     # -- the loop --------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        self._stopping = False
+        self._wake.clear()
         delay = self.backoff_min
         while not self._stopping:
             self._set(state="connecting")
             try:
-                async with websockets.connect(self.url, max_size=2**22, open_timeout=10) as ws:
+                async with websockets.connect(self.url, max_size=2**23, open_timeout=10, ssl=self.ssl,
+                                              close_timeout=2) as ws:
                     delay = self.backoff_min
-                    await self._session(ws)
-            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+                    channel = _Channel(ws)
+                    try:
+                        await self._session(channel)
+                    finally:
+                        await channel.close()
+            except (TimeoutError, OSError, websockets.WebSocketException, ValueError) as exc:
                 log.info("sync connection lost: %s", exc)
+            except Stuck as exc:
+                # The server misses changes this console no longer has (e.g. its database was
+                # restored from an old backup): say so, keep the queue, retry slowly.
+                log.error("sync stuck: %s", exc)
+                self._set(state="stuck", message=str(exc))
+                await self._sleep(self.backoff_max)
+                continue
             except UpgradeRequired as exc:
                 self._set(state="upgrade_required", message=str(exc))
                 return                      # the queue is kept; a newer console will send it
@@ -117,87 +172,282 @@ class SyncClient:
     async def _session(self, ws: Any) -> None:
         await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": self.client_id,
                                   "token": self.token()}))
-        welcome = json.loads(await ws.recv())
+        welcome = await ws.next()
+        while welcome.get("type") == "poke":            # a commit elsewhere raced our handshake
+            ws.poked = True
+            welcome = await ws.next()
         if welcome.get("type") == "error":
             if welcome.get("code") == "upgrade_required":
                 raise UpgradeRequired(welcome.get("message", ""))
             raise websockets.WebSocketException(welcome.get("message", "refused"))
-        self._set(state="syncing")
+        if welcome.get("type") != "welcome":
+            raise websockets.WebSocketException(f"unexpected answer to hello: {welcome.get('type')}")
+        self._set(state="syncing", message="")
         await self._push(ws)
+        if not self._flag(SNAPSHOT_KEY):
+            await self._initial_sync(ws)
         await self._pull(ws)
-        self._set(state="online", last_sync=asyncio.get_running_loop().time())
+        self._set(state="online", last_sync=time.time())
         while not self._stopping:
-            recv = asyncio.ensure_future(ws.recv())
+            if ws.poked:
+                ws.poked = False
+                await self._pull(ws)
+                self._set(state="online", last_sync=time.time())
+                continue
+            incoming = asyncio.ensure_future(ws.next())
             woke = asyncio.ensure_future(self._wake.wait())
-            done, _ = await asyncio.wait({recv, woke}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({incoming, woke}, return_when=asyncio.FIRST_COMPLETED)
             if woke in done:
                 self._wake.clear()
-                recv.cancel()
+                if incoming in done:
+                    ws.unread(incoming.result())
+                else:
+                    incoming.cancel()
+                    await asyncio.gather(incoming, return_exceptions=True)
+                if self._stopping:
+                    return
                 await self._push(ws)
+                await self._pull(ws)            # "Sync now" also pulls
+                self._set(state="online", last_sync=time.time())
                 continue
             woke.cancel()
-            message = json.loads(recv.result())
+            message = incoming.result()
             if message.get("type") == "poke":
-                await self._pull(ws)
+                ws.poked = True
 
     async def _push(self, ws: Any) -> None:
         while True:
             with self.cache.sessions() as session:
-                batch = [{"seq": o.seq, "mutation_id": o.mutation_id, "name": o.name, "args": o.args,
-                          "created_at": o.created_at.isoformat()}
-                         for o in session.scalars(select(OutboxEntry).order_by(OutboxEntry.seq)
-                                                  .limit(MAX_MUTATIONS_PER_PUSH))]
-            if not batch:
+                entries = {o.seq: o for o in session.scalars(select(OutboxEntry).order_by(OutboxEntry.seq)
+                                                             .limit(MAX_MUTATIONS_PER_PUSH))}
+                for o in entries.values():
+                    session.expunge(o)
+            if not entries:
                 self._set()
                 return
+            batch = [{"seq": o.seq, "mutation_id": o.mutation_id, "name": o.name, "args": o.args,
+                      "created_at": o.created_at.isoformat()} for o in entries.values()]
             await ws.send(json.dumps({"type": "push", "mutations": batch}))
-            answer = await self._answer(ws, "receipts")
+            try:
+                answer = await self._answer(ws, "receipts")
+            except Gap as gap:
+                first = min(entries)
+                if gap.expected < first:
+                    raise Stuck(f"The server expects change #{gap.expected} from this PC, which it no longer "
+                                f"has (its queue starts at #{first}). Call support; nothing here is lost.") \
+                        from gap
+                raise websockets.WebSocketException(str(gap)) from gap
             receipts = answer["receipts"]
-            done = [r["seq"] for r in receipts]
-            rejected = [r for r in receipts if r["status"] == "rejected"]
+            done = [r["seq"] for r in receipts if r["seq"] in entries]
+            outcomes: list[Outcome] = []
+            refetch: list[list[str]] = []
+            for r in receipts:
+                entry = entries.get(r["seq"])
+                if entry is None:
+                    continue
+                if r["status"] == "rejected":
+                    outcomes.append(Outcome("rejected", entry.name, entry.args, r))
+                    refetch += [list(k) for k in (entry.touched or [])]
+                elif (r.get("result") or {}).get("warnings", {}).get("window"):
+                    outcomes.append(Outcome("flagged", entry.name, entry.args, r))
             with self.cache.sessions.begin() as session:
                 session.execute(delete(OutboxEntry).where(OutboxEntry.client_id == self.client_id,
                                                           OutboxEntry.seq.in_(done)))
-            if rejected:
-                self.status.rejected.extend(rejected)
+            if refetch:
+                # Undo what the refused changes did here: take the server's version of those rows.
+                await self._refetch(ws, refetch)
+            if outcomes:
+                self.status.rejected.extend(o.receipt for o in outcomes if o.kind == "rejected")
+                self.on_outcomes(outcomes)
             self._set()
+
+    async def _refetch(self, ws: Any, keys: list[list[str]]) -> None:
+        unique = list(dict.fromkeys(tuple(k) for k in keys))
+        for start in range(0, len(unique), MAX_FETCH_KEYS):
+            chunk = [list(k) for k in unique[start:start + MAX_FETCH_KEYS]]
+            await ws.send(json.dumps({"type": "fetch", "keys": chunk}))
+            answer = await self._answer(ws, "rows")
+            touched, tables = await asyncio.to_thread(self._apply_changes, answer["changes"], None)
+            if touched:
+                self.on_pulled(touched)
+            if tables:
+                self.on_changes(tables)
 
     async def _pull(self, ws: Any) -> None:
         while True:
             cursor = self.cursor()
             await ws.send(json.dumps({"type": "pull", "cursor": cursor, "limit": self.page}))
             answer = await self._answer(ws, "changes")
-            touched: set[str] = set()
-            with self.cache.sessions.begin() as session:
-                for change in answer["changes"]:
-                    customer = apply_change(session, change["entity"], change["entity_id"], change["op"],
-                                            change.get("data") or {})
-                    if customer:
-                        touched.add(customer)
-                if touched and session.get_bind().dialect.name == "sqlite":
-                    search_index.refresh(session_executor(session), sorted(touched))
-                state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
-                state.value = answer["cursor"]
-                session.merge(state)
+            # Applied off the UI thread (a page can be thousands of rows), in one transaction with
+            # the new cursor: a crash leaves either both or neither.
+            touched, tables = await asyncio.to_thread(self._apply_changes, answer["changes"], answer["cursor"])
             if touched:
                 self.on_pulled(touched)
+            if tables:
+                self.on_changes(tables)
             if not answer.get("more"):
                 return
+
+    def _apply_changes(self, changes: list[dict[str, Any]], cursor: int | None) -> tuple[set[str], set[str]]:
+        touched: set[str] = set()
+        tables: set[str] = set()
+        keys: set[tuple[str, str]] = set()
+        with self.cache.sessions.begin() as session:
+            for change in changes:
+                entity = change["entity"]
+                if entity in NOT_SYNCED:
+                    continue                # never ours to write, whatever a server sends
+                tables.add(entity)
+                keys.add((entity, change["entity_id"]))
+                customer = apply_change(session, entity, change["entity_id"], change["op"],
+                                        change.get("data") or {})
+                if customer:
+                    touched.add(customer)
+            touched |= self._rebase(session, keys)
+            if touched:
+                search_index.refresh(session_executor(session), sorted(touched))
+            if cursor is not None:
+                state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
+                state.value = cursor
+                session.merge(state)
+        return touched, tables
+
+    def _rebase(self, session: Any, keys: set[tuple[str, str]]) -> set[str]:
+        """Changes still in the outbox stay visible: a pulled row that one of them edits gets the
+        edit again (the server will merge it when it arrives), so a CSR never sees their own
+        unsent edit flicker back."""
+        touched: set[str] = set()
+        if not keys:
+            return touched
+        for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED)))
+                                     .order_by(OutboxEntry.seq)):
+            table, id_key = REBASED[entry.name]
+            row_id = (entry.args or {}).get(id_key)
+            if (table, row_id) not in keys:
+                continue
+            mapper = _MAPPERS[table]
+            row = session.get(mapper.class_, row_id)
+            if row is None:
+                continue
+            for field_name, pair in ((entry.args or {}).get("changes") or {}).items():
+                if field_name in mapper.columns and isinstance(pair, list) and len(pair) == 2:
+                    try:
+                        setattr(row, field_name, pair[1])
+                    except (TypeError, ValueError):
+                        continue
+            touched.add(row.customer_id if table != "customers" else row.id)
+        session.flush()
+        return touched
+
+    def _flag(self, key: str) -> int:
+        with self.cache.sessions() as session:
+            row = session.get(SyncState, key)
+            return row.value if row else 0
+
+    # -- initial sync ------------------------------------------------------------------------------------
+    async def _initial_sync(self, ws: Any) -> None:
+        """A new console copies the server's tables page by page (progress reported), then pulls the
+        change log from the version read before the first page: a row that changes meanwhile is
+        copied again by the pull, so the copy converges without locking anything."""
+        await ws.send(json.dumps({"type": "snapshot", "table": "*"}))
+        plan = await self._answer(ws, "snapshot_page")
+        start_version = plan["server_version"]
+        tables = [(t, int(n)) for t, n in plan["rows"] if t in _MAPPERS or t in _LINK_TABLES]
+        total = sum(n for _, n in tables)
+        done = 0
+        self.on_initial(InitialProgress(0, total, tables[0][0] if tables else ""))
+        loader = SnapshotLoader(self.cache)
+        try:
+            for table, _count in tables:
+                after = ""
+                while True:
+                    await ws.send(json.dumps({"type": "snapshot", "table": table, "after": after,
+                                              "limit": self.snapshot_page}))
+                    page = await self._answer(ws, "snapshot_page")
+                    await asyncio.to_thread(loader.load, table, page["columns"], page["rows"])
+                    done += len(page["rows"])
+                    self.on_initial(InitialProgress(done, max(total, done), table))
+                    after = page["after"]
+                    if page["done"]:
+                        break
+            await asyncio.to_thread(loader.finish, start_version)
+        finally:
+            loader.close()
+        self.on_initial(InitialProgress(done, max(total, done), "", finished=True))
 
     async def _answer(self, ws: Any, expected: str) -> dict[str, Any]:
         """The reply to a request; pokes that arrive in between are remembered as a reason to pull."""
         while True:
-            message = json.loads(await ws.recv())
+            message = await ws.next()
             kind = message.get("type")
             if kind == expected:
                 return message
+            if kind == "poke":
+                ws.poked = True
+                continue
             if kind == "error":
                 if message.get("code") == "gap":
-                    # The server expects an earlier seq: our outbox is ahead of it. Resend from the
-                    # start of the outbox (replays are answered from stored receipts).
-                    raise websockets.WebSocketException(f"sequence gap: {message.get('details')}")
+                    raise Gap(int((message.get("details") or {}).get("expected_seq") or 0))
                 raise websockets.WebSocketException(f"{message.get('code')}: {message.get('message')}")
+
+
+class _Channel:
+    """One reader task per connection: messages are read in order into a queue, so a request's
+    answer and the pokes in between are never read by two coroutines at once."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.poked = False
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                try:
+                    message = json.loads(frame)
+                except ValueError:
+                    log.warning("ignored a frame from the server that is not JSON")
+                    continue
+                if isinstance(message, dict):
+                    self._queue.put_nowait(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._queue.put_nowait(None)
+
+    async def send(self, text: str) -> None:
+        await self.ws.send(text)
+
+    async def next(self) -> dict[str, Any]:
+        message = await self._queue.get()
+        if message is None:
+            self._queue.put_nowait(None)          # every later reader learns it too
+            raise websockets.WebSocketException("the server closed the connection")
+        return message
+
+    def unread(self, message: dict[str, Any]) -> None:
+        """Put back a message taken by a wait that lost its race (it is read next)."""
+        rest = []
+        while not self._queue.empty():
+            rest.append(self._queue.get_nowait())
+        for m in (message, *rest):
+            self._queue.put_nowait(m)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
 
 
 class UpgradeRequired(Exception):
     pass
+
+
+class Stuck(Exception):
+    pass
+
+
+class Gap(Exception):
+    def __init__(self, expected: int) -> None:
+        super().__init__(f"the server expects change #{expected}")
+        self.expected = expected

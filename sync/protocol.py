@@ -65,7 +65,28 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Hello | Login | Push | Pull | Ping, Field(discriminator="type")]
+MAX_FETCH_KEYS = 500
+MAX_SNAPSHOT_ROWS = 5_000
+
+
+class Fetch(_Message):
+    """The server's current version of these rows (after a refused change, to undo it locally)."""
+
+    type: Literal["fetch"]
+    keys: Annotated[list[Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=2, max_length=2)]],
+                    Field(min_length=1, max_length=MAX_FETCH_KEYS)]
+
+
+class Snapshot(_Message):
+    """One page of a table for a new console's initial sync, by primary key order."""
+
+    type: Literal["snapshot"]
+    table: Annotated[str, Field(min_length=1, max_length=60)]
+    after: Annotated[str, Field(max_length=200)] = ""
+    limit: Annotated[int, Field(ge=1, le=MAX_SNAPSHOT_ROWS)] = 2000
+
+
+ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot, Field(discriminator="type")]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
@@ -114,6 +135,23 @@ class Changes(_Message):
     changes: list[Change]
     cursor: int
     more: bool
+
+
+class Rows(_Message):
+    """The answer to ``fetch``: each key's current row (``upsert``) or ``delete`` if it no longer exists."""
+
+    type: Literal["rows"] = "rows"
+    changes: list[Change]
+
+
+class SnapshotPage(_Message):
+    type: Literal["snapshot_page"] = "snapshot_page"
+    table: str
+    columns: list[str]
+    rows: list[list[Any]]            # values in ``columns`` order, JSON-encoded like change data
+    after: str                       # the last primary key of this page: the next request's ``after``
+    done: bool
+    server_version: int
 
 
 class Poke(_Message):
@@ -167,7 +205,7 @@ class ProtocolError(Exception):
         return Error(id=request_id, code=self.code, message=self.message, details=self.details)
 
 
-def parse_client_message(raw: str | bytes) -> Hello | Login | Push | Pull | Ping:
+def parse_client_message(raw: str | bytes) -> Hello | Login | Push | Pull | Ping | Fetch | Snapshot:
     """Decode and validate one frame from a console; ProtocolError explains what is wrong."""
     if len(raw) > MAX_FRAME_BYTES:
         raise ProtocolError("too_large", details={"limit": MAX_FRAME_BYTES})

@@ -25,6 +25,7 @@ from .protocol import (
     PROTOCOL_VERSION,
     Change,
     Changes,
+    Fetch,
     Hello,
     LoggedIn,
     Login,
@@ -35,6 +36,9 @@ from .protocol import (
     Pull,
     Push,
     Receipts,
+    Rows,
+    Snapshot,
+    SnapshotPage,
     Welcome,
     encode,
     parse_client_message,
@@ -157,18 +161,27 @@ class SyncServer:
             raise ProtocolError("forbidden")
         if isinstance(message, Push):
             check = getattr(self.auth, "mutation_allowed", None)
-            refused = sorted({m.name for m in message.mutations if check and not check(conn.user, m.name)})
-            if refused:
-                # Before anything is applied: the sequence does not advance, nothing is written.
-                raise ProtocolError("forbidden", f"Your role ({conn.user.get('role')}) may not do: "
-                                                 f"{', '.join(refused)}.", details={"mutations": refused})
+            user = conn.user
+
+            def allowed(name: str) -> bool:
+                return check is None or bool(check(user, name))
+
             result = await asyncio.to_thread(self.applier.push, conn.client_id, conn.user["id"],
-                                             list(message.mutations))
+                                             list(message.mutations), allowed)
             await self._send(conn, Receipts(id=message.id, receipts=result.receipts))
             if any(r.status == "applied" for r in result.receipts):
                 self.poke_all(result.server_version)
                 if self.on_commit:
                     self.on_commit(result.server_version)
+        elif isinstance(message, Fetch):
+            found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
+            await self._send(conn, Rows(id=message.id, changes=[
+                Change(version=0, entity=e, entity_id=i, op=op, data=d) for e, i, op, d in found]))
+        elif isinstance(message, Snapshot):
+            columns, rows, after, done, version = await asyncio.to_thread(
+                self.applier.snapshot, message.table, message.after, message.limit)
+            await self._send(conn, SnapshotPage(id=message.id, table=message.table, columns=columns, rows=rows,
+                                                after=after, done=done, server_version=version))
         elif isinstance(message, Pull):
             rows, cursor, more = await asyncio.to_thread(self.applier.changes_since, message.cursor, message.limit)
             await self._send(conn, Changes(id=message.id, cursor=cursor, more=more, changes=[

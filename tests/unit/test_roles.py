@@ -137,23 +137,21 @@ def _count(sessions, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
-def test_a_csr_push_with_a_setup_intent_is_refused_whole_and_changes_nothing(store):
+def test_a_csr_setup_intent_is_a_rejected_receipt_and_changes_nothing(store):
     sessions, accounts = store
 
     async def scenario(url: str) -> None:
         csr = await Console.open(url, "csr1")
         answer = await csr.ask({"type": "push", "mutations": [
-            {"seq": 1, "mutation_id": uuid.uuid4().hex, "name": "create_customer", "args": customer_args()},
-            {"seq": 2, "mutation_id": uuid.uuid4().hex, "name": "import_setup", "args": {}}]})
-        assert answer["type"] == "error" and answer["code"] == "forbidden", answer
-        assert answer["details"] == {"mutations": ["import_setup"]}
-        assert "csr" in answer["message"]
-        # Refused before anything was applied: the customer isn't there, the sequence didn't move.
-        assert _count(sessions, Customer) == 0 and _count(sessions, ReceiptRow) == 0
-        # The connection lives on and the CSR's ordinary work goes through.
+            {"seq": 1, "mutation_id": uuid.uuid4().hex, "name": "import_setup", "args": {}},
+            {"seq": 2, "mutation_id": uuid.uuid4().hex, "name": "create_customer", "args": customer_args()}]})
+        # Refused for the role, as a receipt: the sequence advances, so the console's queue never
+        # blocks on it (sync rule 3), and the CSR's ordinary work in the same push goes through.
+        assert answer["type"] == "receipts", answer
+        refused, ok = answer["receipts"]
+        assert refused["status"] == "rejected" and "role" in refused["errors"]
+        assert ok["status"] == "applied"
         assert (await csr.ask({"type": "ping"}))["type"] == "pong"
-        ok = await csr.push("create_customer", customer_args(), seq=1)
-        assert ok["type"] == "receipts" and ok["receipts"][0]["status"] == "applied", ok
         pulled = await csr.ask({"type": "pull", "cursor": 0, "limit": 100})
         assert pulled["type"] == "changes" and any(c["entity"] == "customers" for c in pulled["changes"])
         await csr.ws.close()
@@ -168,7 +166,8 @@ def test_a_supervisor_is_refused_a_setup_intent_too(store):
     async def scenario(url: str) -> None:
         sup = await Console.open(url, "supervisor1")
         answer = await sup.push("upsert_business_unit", {"name": "Plumbing"})
-        assert answer["code"] == "forbidden", answer
+        assert answer["receipts"][0]["status"] == "rejected", answer
+        assert "role" in answer["receipts"][0]["errors"]
         await sup.ws.close()
 
     _serve(sessions, accounts, scenario)
@@ -206,7 +205,8 @@ def test_roles_apply_to_a_token_session_as_well(store):
             welcome = json.loads(await ws.recv())
             assert welcome["type"] == "welcome" and welcome["user"]["role"] == "csr"
             again = Console(ws, first.client_id)
-            assert (await again.push("set_capacity", {}))["code"] == "forbidden"
-            assert (await again.push("create_customer", customer_args()))["type"] == "receipts"
+            refused = (await again.push("set_capacity", {}))["receipts"][0]
+            assert refused["status"] == "rejected" and "role" in refused["errors"]
+            assert (await again.push("create_customer", customer_args(), seq=2))["type"] == "receipts"
 
     _serve(sessions, accounts, scenario)

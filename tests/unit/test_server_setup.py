@@ -110,8 +110,6 @@ def test_dry_run_writes_nothing(store):
     assert _count(store, ChangeRow) == 0 and _count(store, BusinessUnit) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="sync/changes.py LINKS does not carry job_type_business_units / "
-                                       "arrival_window_business_units (not this module's file)")
 def test_setup_link_tables_reach_the_console(store, console):
     import_setup_logged(store, _demo())
     _pull_into(store, console)

@@ -91,13 +91,8 @@ def copy_setup(src, dst) -> None:
             mapper = next(m for m in Base.registry.mappers if m.local_table is table)
             for obj in s.scalars(select(mapper.class_)):
                 apply_change(d, table.name, primary_key(obj), "upsert", row_data(s, obj))
-        d.flush()
-        # link tables of setup (job type ↔ business units, window ↔ business units) ride along
-        from models.setup import arrival_window_business_units, job_type_business_units
-        for link in (job_type_business_units, arrival_window_business_units):
-            rows = [dict(r._mapping) for r in s.execute(select(link))]
-            if rows:
-                d.execute(link.insert(), rows)
+        # link tables of setup (job type ↔ business units, window ↔ business units) ride along in
+        # their owner's row data (sync/changes.py LINKS)
 
 
 def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, server, tmp_path):
