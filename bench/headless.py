@@ -309,7 +309,7 @@ class HeadlessConsole:
         if self.task is not None:
             self.client.stop()
             try:
-                await asyncio.wait_for(asyncio.shield(self.task), timeout=5)
+                await asyncio.wait_for(asyncio.shield(self.task), timeout=2)
             except TimeoutError:
                 self.task.cancel()
                 try:
