@@ -36,8 +36,38 @@ def main(argv: list[str] | None = None) -> int:
     booking.add_argument("--bookings", type=int, default=200)
     booking.add_argument("--cache", type=Path, help="use this cache (default: the benchmark cache for N)")
 
+    sync = sub.add_parser("sync", help="offline catch-up (SQLite and PostgreSQL servers) and fan-out to 300 clients")
+    sync.add_argument("--bookings", type=int, default=1000, help="queued bookings to catch up")
+    sync.add_argument("--clients", type=int, default=300, help="connected clients for fan-out")
+    sync.add_argument("--commits", type=int, default=200, help="commits whose pokes are timed")
+    sync.add_argument("--listener-procs", type=int, default=1, help="processes holding the clients")
+    sync.add_argument("--postgres", default=None,
+                      help="PostgreSQL server URL (a scratch database is created and dropped); "
+                           "default $CSR_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test")
+    sync.add_argument("--no-postgres", action="store_true")
+
+    chaos = sub.add_parser("chaos", help="seeded randomized sync runs under network faults")
+    chaos.add_argument("--runs", type=int, default=100)
+    chaos.add_argument("--seed", type=int, default=1, help="first seed (runs use seed, seed+1, …)")
+    chaos.add_argument("--consoles", type=int, nargs=2, metavar=("MIN", "MAX"), default=(2, 3))
+    chaos.add_argument("--ops", type=int, nargs=2, metavar=("MIN", "MAX"), default=(3, 7),
+                       help="writes per console")
+    chaos.add_argument("--conflicts", action="store_true",
+                       help="also edit one shared customer's name from every console")
+    chaos.add_argument("--verbose", action="store_true", help="one line per run on stderr (failures always)")
+
     args = p.parse_args(argv)
-    if args.command == "seed":
+    if args.command == "sync":
+        from .sync_bench import PG_DEFAULT, run_sync
+
+        out = run_sync(args.bookings, args.clients, args.commits,
+                       None if args.no_postgres else (args.postgres or PG_DEFAULT), args.listener_procs)
+    elif args.command == "chaos":
+        from .chaos import Params, run_chaos
+
+        out = run_chaos(args.runs, args.seed, Params(consoles=tuple(args.consoles), ops=tuple(args.ops),
+                                                     conflicts=args.conflicts), verbose=args.verbose)
+    elif args.command == "seed":
         from .seed import run_seed
 
         out = run_seed(args.out or bench_cache_path(args.customers), args.customers, args.seed, args.force)
