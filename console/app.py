@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="csr-console", description="Call-desk console for home-service companies.")
     p.add_argument("--demo", action="store_true",
                    help="open over a freshly generated demo cache in a throw-away profile")
+    p.add_argument("--join", action="store_true",
+                   help="with --demo: a second CSR's window on the demo server of a demo window already open")
+    p.add_argument("--no-server", action="store_true", help=argparse.SUPPRESS)   # demo without a server
     p.add_argument("--demo-customers", type=int, default=DEMO_CUSTOMERS, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help="the local cache file (default: in the user's data folder)")
     p.add_argument("--profile", type=Path, help="keep settings in this folder instead of the user's")
@@ -59,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         from .setup_cli import run_setup_command
 
         return run_setup_command(argv[1:])
+    if argv[:1] == ["server"]:            # the bundle's way to run csr-server (the demo starts one)
+        from sync.server_cli import main as server_main
+
+        return server_main(argv[1:])
     args = parse_args(argv)
+    if args.join and not args.demo:
+        print("csr-console: --join goes with --demo (a second CSR on the demo server)", file=sys.stderr)
+        return 2
     configure_runtime()
     from models.phone import set_default_region
 
@@ -74,7 +84,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("QT_API", "pyside6")
     profile = _profile(args)
+    server = None
     try:
+        if args.demo and args.join:
+            from .demo_server import DEMO_USERS, find_running
+
+            server = find_running()
+            if server is None:
+                print("csr-console: no demo window is open on this machine; start `csr-console --demo` first",
+                      file=sys.stderr)
+                return 2
+            print(f"Joining the demo server at {server.url} as {DEMO_USERS[1][1]} …", flush=True)
+            return _run(args, profile, demo_login=(server.url, DEMO_USERS[1][0]))
         if args.demo or args.self_test:
             from models.demo import generate
 
@@ -85,8 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             from models.demo_jobs import generate_jobs
 
             generate_jobs(profile.cache_path, jobs=max(50, n // 5))
+        if args.demo and not args.no_server:
+            from .demo_server import DEMO_USERS, prepare_store, start_server
+
+            store = profile.cache_path.parent / "server.sqlite3"
+            prepare_store(profile.cache_path, store)
+            server = start_server(store, profile.cache_path.parent / "server.log")
+            print(f"Demo server running at {server.url}; a second CSR: csr-console --demo --join", flush=True)
+            return _run(args, profile, demo_login=(server.url, DEMO_USERS[0][0]))
         return _run(args, profile)
     finally:
+        if server is not None and server.process is not None:
+            server.stop()
         if profile.throwaway is not None:
             shutil.rmtree(profile.throwaway, ignore_errors=True)
 
@@ -103,8 +134,9 @@ def _import_demo_setup(cache_path: Path) -> None:
         cache.close()
 
 
-def _run(args: argparse.Namespace, profile: Profile) -> int:
+def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str] | None = None) -> int:
     import qasync
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from models.db import CacheError
@@ -120,8 +152,8 @@ def _run(args: argparse.Namespace, profile: Profile) -> int:
     settings = open_settings(profile.settings_dir)
     apply_theme(app, str(settings.value("theme", "system")))
     try:
-        console = Console.build(profile.cache_path, settings, region=args.region,
-                                title_suffix="Demo" if args.demo else "")
+        suffix = ("Demo — second CSR" if args.join else "Demo") if args.demo else ""
+        console = Console.build(profile.cache_path, settings, region=args.region, title_suffix=suffix)
     except CacheError as exc:
         _cache_error_dialog(exc)
         return 2
@@ -141,7 +173,15 @@ def _run(args: argparse.Namespace, profile: Profile) -> int:
     app.aboutToQuit.connect(closed.set)
     console.window.closing.connect(closed.set)
     with loop:
+        if demo_login is not None:
+            from .demo_server import DEMO_PASSWORD
+
+            console.sync.sign_in_with(demo_login[0], demo_login[1], DEMO_PASSWORD)
+        elif console.sync.remembered()[0]:
+            # A console that was signed in before asks again (the password is never remembered).
+            QTimer.singleShot(0, console.sync.open_sign_in)
         loop.run_until_complete(closed.wait())
+        loop.run_until_complete(console.sync.aclose())
     console.shutdown()
     return 0
 

@@ -22,6 +22,7 @@ from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow
 from .search_service import SearchService
+from .sync_controller import SyncController
 
 ZIP_PRELOAD_DELAY_MS = 3000
 
@@ -37,6 +38,7 @@ class Console:
     drafts: DraftsController
     leads: LeadsController
     jobs: JobsController
+    sync: SyncController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
@@ -57,7 +59,8 @@ class Console:
         leads = LeadsController(window, cache, writer, window.leads_list,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
         jobs = JobsController(window, cache, writer, window.customer_panel, booking, now_fn=now_fn)
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, ui_conn)
+        sync = SyncController(window, cache, writer, settings)
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, ui_conn)
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)
@@ -100,6 +103,14 @@ class Console:
         self.leads.openCustomer.connect(self.customers.open_customer)
         self.leads.convertLead.connect(self._convert_lead)
         w.work_tabs.currentChanged.connect(lambda i: w.work_tabs.widget(i) is w.leads_list and self.leads.refresh())
+        w.sign_in_action.triggered.connect(self.sync.open_sign_in)
+        w.sync_now_action.triggered.connect(self.sync.sync_now)
+        w.sync_problems_action.triggered.connect(self.sync.problems.show)
+        w.sign_out_action.triggered.connect(self.sync.sign_out)
+        self.sync.customersChanged.connect(self._on_remote_customers)
+        self.sync.setupChanged.connect(self.booking.reload_setup)
+        self.sync.leadsChanged.connect(self.leads.refresh)
+        self.sync.openJobRequested.connect(self.customers.open_customer)
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -121,7 +132,15 @@ class Console:
         self.drafts.ensure_active()
         self.booking.start(self.window.customer_panel.record())
 
+    def _on_remote_customers(self, customer_ids: list[str]) -> None:
+        """Another CSR's change arrived: the open record and the visible result rows show it."""
+        record = self.window.customer_panel.record()
+        if record is not None and record.id in customer_ids:
+            self.customers.open_customer(record.id)        # same customer: selections kept
+        self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, customer_ids[:200]))
+
     def _on_customer_opened(self, customer_id: str) -> None:
+        self.sync.show_conflicts(customer_id)
         # A form bound to this customer gets fresh flags (e.g. Do Not Service just set).
         if self.booking.form.customer_id() == customer_id:
             self.booking.form.bind(self.window.customer_panel.record())
@@ -160,8 +179,9 @@ class Console:
             self.search.search(text)
 
     def refresh_outbox(self) -> None:
-        """The status bar shows the outbox table's real count, read after every write."""
-        self.window.sync_status.set_state(False, self.writer.pending_count())
+        """After every write: the status bar shows the outbox table's real count, and the sync client
+        pushes at once when online."""
+        self.sync.local_write()
 
     def shutdown(self) -> None:
         self.drafts.save_now()          # what was typed in the last 400 ms too

@@ -32,6 +32,8 @@ SHORTCUTS = [
     ("Enter", "Open the highlighted customer (the top one from the search box)"),
     ("Esc", "Clear the search"),
     ("Ctrl+Shift+N", "New customer"),
+    ("Ctrl+Shift+L", "Sign in to the server"),
+    ("F5", "Sync now (send waiting changes, fetch others')"),
     ("Ctrl+J", "New job for the open customer (focus on Business unit)"),
     ("Ctrl+N", "New booking without a call (a manual bubble)"),
     ("Ctrl+Shift+E", "New lead for the open customer (or from a name and phone)"),
@@ -130,6 +132,13 @@ class MainWindow(QMainWindow):
         customer.addSeparator()
         self.quit_action = self._action(customer, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit_action.setShortcut("Ctrl+Q")
+
+        server = bar.addMenu("Net&work")
+        self.sign_in_action = self._action(server, "&Sign in…", "Ctrl+Shift+L")
+        self.sync_now_action = self._action(server, "Sync &now", "F5")
+        self.sync_problems_action = self._action(server, "Sync &problems…")
+        server.addSeparator()
+        self.sign_out_action = self._action(server, "Sign &out")
 
         view = bar.addMenu("&View")
         theme_menu = view.addMenu("&Theme")

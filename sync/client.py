@@ -153,6 +153,11 @@ class SyncClient:
             except UpgradeRequired as exc:
                 self._set(state="upgrade_required", message=str(exc))
                 return                      # the queue is kept; a newer console will send it
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - sync must outlive any one failure; it retries
+                log.exception("sync step failed; retrying")
+                self.status.message = f"Sync failed ({exc.__class__.__name__}); retrying."
             if self._stopping:
                 break
             self._set(state="offline")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from models.records import CustomerRecord, LocationRecord
 
+from .conflicts import ConflictsPanel
 from .customer_header import CustomerHeader, selectable_label
 from .customer_models import (
     CallsModel,
@@ -155,6 +156,9 @@ class CustomerPanel(QWidget):
         self.type_label, self.do_not_mail_label = self.header.type_label, self.header.do_not_mail_label
         self.tags_box = self.header.tags_box
         v.addWidget(self.header)
+        # Edits that clashed with another CSR's (sync): keep mine / keep theirs, one click each.
+        self.conflicts = ConflictsPanel(content)
+        v.addWidget(self.conflicts)
         self.message_label = self._label("panelMessage")
         v.addWidget(self.message_label)
 

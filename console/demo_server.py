@@ -1,0 +1,134 @@
+"""`csr-console --demo` runs a real `csr-server` on 127.0.0.1 with a throw-away SQLite store that holds
+the demo company, and signs in as a demo CSR; `csr-console --demo --join` opens a second window
+against the same server as another CSR (it copies the records through the initial sync), so two
+CSRs see each other's bookings live.
+
+Qt-free: the console calls it before building the window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_PASSWORD = "demo password"      # the demo's throw-away server only
+DEMO_USERS = [("dana", "Dana Reyes", "csr"), ("lee", "Lee Park", "csr"), ("sam", "Sam Ortiz", "supervisor"),
+              ("admin", "Demo Admin", "admin")]
+START_TIMEOUT = 30.0
+
+
+def rendezvous_path() -> Path:
+    """Where the first demo window leaves its server's address for `--demo --join`."""
+    return Path(tempfile.gettempdir()) / f"csr-console-demo-{os.getuid() if hasattr(os, 'getuid') else 'user'}.json"
+
+
+@dataclass
+class DemoServer:
+    url: str
+    process: subprocess.Popen | None
+    store: Path | None
+
+    def stop(self) -> None:
+        """SIGTERM, then wait: the server finishes in-flight requests and exits cleanly."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        path = rendezvous_path()
+        try:
+            if json.loads(path.read_text()).get("url") == self.url:
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def server_command() -> list[str]:
+    """How to start `csr-server` from this console: the module, or the bundle's own executable."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "server"]
+    return [sys.executable, "-m", "sync.server_cli"]
+
+
+def prepare_store(cache_path: Path, store: Path) -> None:
+    """The server's store is a copy of the freshly generated demo cache (same ids), with the demo
+    accounts; the console's cache is marked as already holding the server's data."""
+    src = sqlite3.connect(str(cache_path))
+    dst = sqlite3.connect(str(store))
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+    dst.execute("DELETE FROM outbox")
+    dst.execute("DELETE FROM client_state")
+    dst.execute("DELETE FROM sync_state")
+    dst.execute("DELETE FROM drafts")
+    dst.commit()
+    dst.close()
+    from sqlalchemy.orm import sessionmaker
+
+    from models.db import open_server_db
+    from sync.auth import Accounts, token_secret
+
+    engine = open_server_db(str(store))
+    try:
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        token_secret(sessions)
+        accounts = Accounts(sessions)
+        for username, display, role in DEMO_USERS:
+            accounts.add_user(username, display, role, DEMO_PASSWORD)
+    finally:
+        engine.dispose()
+    from models.db import open_cache
+    from sync.snapshot import mark_synced
+
+    cache = open_cache(cache_path)
+    try:
+        mark_synced(cache, 0)
+    finally:
+        cache.close()
+
+
+def start_server(store: Path, log_path: Path) -> DemoServer:
+    log = log_path.open("ab")
+    process = subprocess.Popen([*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_TIMEOUT
+    assert process.stdout is not None
+    url = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline().decode(errors="replace")
+        if not line:
+            break
+        if "listening on " in line:
+            url = line.strip().split("listening on ", 1)[1]
+            break
+    if not url:
+        process.kill()
+        raise RuntimeError(f"the demo server did not start (see {log_path})")
+    process.stdout.close()
+    rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
+    return DemoServer(url, process, store)
+
+
+def find_running() -> DemoServer | None:
+    """The server of a demo window already open on this machine (for `--demo --join`)."""
+    try:
+        data = json.loads(rendezvous_path().read_text())
+    except (OSError, ValueError):
+        return None
+    pid = int(data.get("pid") or 0)
+    try:
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return DemoServer(str(data["url"]), None, None)

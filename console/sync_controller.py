@@ -1,0 +1,389 @@
+"""The console's side of sync: sign-in, the sync client on the qasync loop, the status bar, what the
+server refused or flagged, conflicts, the initial copy's progress bar, and refreshing what the CSR
+sees when another CSR's change arrives.
+
+The sync client (sync/client.py) is Qt-free asyncio; under qasync its callbacks run on the UI thread
+between awaits, and its database work runs in a worker thread (ARCHITECTURE.md, UI thread discipline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from typing import Any
+
+import websockets
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QApplication, QProgressBar
+from sqlalchemy import select
+
+from models.base import utcnow
+from models.conflicts import Conflict
+from models.db import Cache
+from models.jobs import Job
+from models.writer import LocalWriter, client_id
+from sync.client import InitialProgress, Outcome, SyncClient, SyncStatus
+from sync.protocol import ERROR_CODES, PROTOCOL_VERSION
+from widgets.login_dialog import LoginDialog
+from widgets.sync_problems import SyncProblemsDialog, notification_text
+
+log = logging.getLogger("csr.console.sync")
+
+FIELD_LABELS = {"name": "Name", "type": "Type", "street": "Street", "unit": "Unit", "city": "City", "state": "State",
+                "zip": "ZIP", "country": "Country", "do_not_service": "Do Not Service",
+                "do_not_service_reason": "Do Not Service reason", "do_not_mail": "Do not mail",
+                "access_notes": "Access notes", "kind": "Kind", "value": "Number or address", "memo": "Memo",
+                "notifications": "Notifications", "do_not_text": "Do not text"}
+ENTITY_LABELS = {"customers": "Customer", "locations": "Location", "contact_methods": "Contact"}
+SETUP_TABLES = {"business_units", "business_unit_groups", "job_types", "campaigns", "arrival_windows",
+                "technicians", "capacity_settings", "business_hours", "company_settings", "services",
+                "tag_types", "booking_preferences", "job_type_business_units", "arrival_window_business_units",
+                "campaign_categories", "call_reasons", "tracking_numbers", "memberships"}
+INTENT_LABELS = {"create_customer": "New customer", "update_customer": "Customer change",
+                 "set_customer_tags": "Customer tags", "add_location": "New location",
+                 "update_location": "Location change", "add_contact": "New contact", "update_contact": "Contact change",
+                 "remove_contact": "Contact removal", "add_note": "Note", "book_job": "Booking",
+                 "reschedule_job": "Reschedule", "cancel_job": "Cancellation", "hold_job": "Hold",
+                 "release_job": "Hold release", "create_lead": "New lead", "resolve_conflict": "Clash settled"}
+
+
+class SyncController(QObject):
+    customersChanged = Signal(list)      # customer ids another CSR (or the server) changed
+    setupChanged = Signal()
+    leadsChanged = Signal()
+    signedIn = Signal(dict)             # the user
+    openJobRequested = Signal(str)      # customer id of a flagged/refused booking
+
+    def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
+        super().__init__(window)
+        self.window = window
+        self.cache = cache
+        self.writer = writer
+        self.settings = settings
+        self.client: SyncClient | None = None
+        self.user: dict[str, Any] | None = None
+        self.token: str | None = None
+        self.url = ""
+        self._task: asyncio.Task | None = None
+        self._login_task: asyncio.Task | None = None
+        self._dialog: LoginDialog | None = None
+        self._state = "signed_out"
+        self._problem_customers: dict[str, str] = {}
+        self._swapped: dict[str, bool] = {}
+        self.problems = SyncProblemsDialog(window)
+        self.problems.openRequested.connect(self._open_problem)
+        self.problems.dismissed.connect(lambda _key: None)
+        self.progress = QProgressBar(window)
+        self.progress.setObjectName("initialSyncProgress")
+        self.progress.setAccessibleName("Copying the company's records to this PC")
+        self.progress.setFormat("Copying records… %p%")
+        self.progress.setMaximumWidth(260)
+        self.progress.hide()
+        window.statusBar().addPermanentWidget(self.progress)
+        window.sync_status.syncNowRequested.connect(self.sync_now)
+        window.customer_panel.conflicts.resolveRequested.connect(self.resolve_conflict)
+        self._last_status = SyncStatus()
+        self.refresh_status()
+
+    # -- signing in ----------------------------------------------------------------------------------------
+    def remembered(self) -> tuple[str, str]:
+        return str(self.settings.value("sync/server", "") or ""), str(self.settings.value("sync/user", "") or "")
+
+    def open_sign_in(self) -> LoginDialog:
+        """The sign-in dialog (non-modal ``open()``): server and user remembered, never the password."""
+        if self._dialog is not None and self._dialog.isVisible():
+            self._dialog.raise_()
+            self._dialog.activateWindow()
+            return self._dialog
+        server, user = self.remembered()
+        dialog = LoginDialog(server or "ws://127.0.0.1:8765", user, self.window)
+        dialog.signInRequested.connect(lambda s, u, p: self._start_login(dialog, s, u, p))
+        dialog.finished.connect(lambda _r: setattr(self, "_dialog", None))
+        self._dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _start_login(self, dialog: LoginDialog, server: str, user: str, password: str) -> None:
+        self._login_task = asyncio.ensure_future(self._login(dialog, server, user, password))
+
+    async def _login(self, dialog: LoginDialog | None, server: str, user: str, password: str) -> bool:
+        try:
+            token, who = await login(server, self._client_id(), user, password)
+        except LoginFailed as exc:
+            if dialog is not None:
+                dialog.show_error(str(exc))
+            else:
+                self.window.statusBar().showMessage(f"Sign-in failed: {exc}", 15_000)
+            return False
+        self.settings.setValue("sync/server", server)
+        self.settings.setValue("sync/user", user)
+        if dialog is not None:
+            dialog.accept()
+        self.start(server, token, who)
+        return True
+
+    def sign_in_with(self, server: str, user: str, password: str) -> asyncio.Future:
+        """Sign in without the dialog (the demo's CSR, scripted tests)."""
+        self._login_task = asyncio.ensure_future(self._login(None, server, user, password))
+        return self._login_task
+
+    def _client_id(self) -> str:
+        with self.cache.sessions.begin() as session:
+            return client_id(session)
+
+    # -- running ---------------------------------------------------------------------------------------------
+    def start(self, url: str, token: str, user: dict[str, Any]) -> None:
+        self.stop()
+        self.url, self.token, self.user = url, token, user
+        self.writer.actor = str(user.get("display_name") or user.get("username") or "")
+        self.client = SyncClient(self.cache, url, token=lambda: self.token, on_status=self._on_status,
+                                 on_pulled=self._on_pulled, on_outcomes=self._on_outcomes,
+                                 on_initial=self._on_initial, on_changes=self._on_changes,
+                                 ssl=ssl.create_default_context() if url.startswith("wss://") else None)
+        self._task = asyncio.ensure_future(self.client.run())
+        self.window.statusBar().showMessage(f"Signed in as {self.writer.actor}.", 8_000)
+        self.signedIn.emit(user)
+
+    def stop(self) -> None:
+        if self.client is not None:
+            client = self.client
+            # A stopping client finishes its step on its own; it no longer reports to this window.
+            client.on_status = client.on_pulled = client.on_outcomes = lambda *_a: None
+            client.on_initial = client.on_changes = lambda *_a: None
+            client.stop()
+        self.client = None
+
+    async def aclose(self) -> None:
+        """Stop syncing and wait for the client to finish its current step (window closing)."""
+        task, self._task = self._task, None
+        self.stop()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, 3)
+            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - closing anyway
+                task.cancel()
+
+    def sign_out(self) -> None:
+        self.stop()
+        self.user, self.token = None, None
+        self._state = "signed_out"
+        self.refresh_status()
+
+    def sync_now(self) -> None:
+        if self.client is None:
+            self.open_sign_in()
+            return
+        self.client.wake()
+
+    def local_write(self) -> None:
+        """After every local write: the status bar's count, and push at once if online."""
+        if self.client is not None:
+            self.client.wake()
+        self.refresh_status()
+
+    # -- status ----------------------------------------------------------------------------------------------
+    def _on_status(self, status: SyncStatus) -> None:
+        self._last_status = status
+        self._state = {"connecting": "connecting", "syncing": "syncing", "online": "online",
+                       "upgrade_required": "upgrade_required", "stuck": "offline"}.get(status.state, "offline")
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """The pending count is read from the outbox table itself, every time."""
+        pending = self.writer.pending_count()
+        oldest = self._oldest_age() if pending else None
+        status = self._last_status
+        last = (time.time() - status.last_sync) if status.last_sync else None
+        state = self._state if self.client is not None or self._state == "upgrade_required" else "signed_out"
+        message = status.message or (f"Signed in as {self.writer.actor} to {self.url}" if self.user else
+                                     "Not signed in: changes are kept on this PC until you sign in.")
+        self.window.sync_status.show_status(state, pending, oldest, last, message)
+
+    def _oldest_age(self) -> float | None:
+        from sqlalchemy import func
+
+        from models.journal import OutboxEntry
+
+        with self.cache.sessions() as session:
+            oldest = session.scalar(select(func.min(OutboxEntry.created_at)))
+        if oldest is None:
+            return None
+        if oldest.tzinfo is None:
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        return max(0.0, (utcnow() - oldest).total_seconds())
+
+    # -- what arrives ---------------------------------------------------------------------------------------
+    def _on_pulled(self, customer_ids: set[str]) -> None:
+        self.customersChanged.emit(sorted(customer_ids))
+
+    def _on_changes(self, tables: set[str]) -> None:
+        if tables & SETUP_TABLES:
+            self.setupChanged.emit()
+        if "leads" in tables:
+            self.leadsChanged.emit()
+        if tables & {"jobs", "appointments", "conflicts"}:
+            # Jobs and conflicts don't change a customer's search document, but the open record shows them.
+            record = self.window.customer_panel.record()
+            if record is not None:
+                self.customersChanged.emit([record.id])
+
+    def _on_initial(self, progress: InitialProgress) -> None:
+        if progress.finished:
+            self.progress.hide()
+            self.window.statusBar().showMessage(f"This PC now has the company's {progress.rows_done:,} records.",
+                                                10_000)
+            self.setupChanged.emit()
+            return
+        self.progress.setMaximum(max(1, progress.rows_total))
+        self.progress.setValue(progress.rows_done)
+        self.progress.show()
+
+    def _on_outcomes(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            title, detail, key, customer = self._describe(outcome)
+            self.problems.add(outcome.kind, title, detail, "Open the customer" if customer else None, key)
+            self._problem_customers[key] = customer
+            self.window.statusBar().showMessage(notification_text(outcome.kind, title, detail), 30_000)
+            if customer:
+                self.customersChanged.emit([customer])
+        if outcomes:
+            # Told at once: the problems list opens (non-modal) and the taskbar flashes.
+            self.problems.show()
+            self.problems.raise_()
+            QApplication.alert(self.window)
+
+    def _describe(self, outcome: Outcome) -> tuple[str, str, str, str]:
+        receipt = outcome.receipt
+        key = str(receipt.get("mutation_id", ""))
+        customer = _customer_of(outcome.args)
+        label = INTENT_LABELS.get(outcome.name, outcome.name.replace("_", " ").capitalize())
+        if outcome.kind == "flagged":
+            job_id = (receipt.get("result") or {}).get("id", "")
+            number = ""
+            with self.cache.sessions() as session:
+                job = session.get(Job, job_id) if job_id else None
+                if job is not None:
+                    number, customer = job.number, job.customer_id
+            warning = (receipt.get("result") or {}).get("warnings", {}).get("window", "")
+            return (f"Job {number or ''} needs rescheduling".replace("  ", " "),
+                    warning or "Its arrival window filled up before this PC could send it.", key, customer)
+        errors = receipt.get("errors") or {}
+        why = "; ".join(str(v) for v in errors.values()) or "The server refused it."
+        return f"{label} not saved on the server", why, key, customer
+
+    def _open_problem(self, key: str) -> None:
+        customer = self._problem_customers.get(key)
+        if customer:
+            self.openJobRequested.emit(customer)
+
+    # -- conflicts ---------------------------------------------------------------------------------------------
+    def conflicts_for(self, customer_id: str) -> list[dict[str, Any]]:
+        """The open clashes of a customer, from this CSR's point of view ("Yours" is what I typed)."""
+        me = self.writer.actor
+        with self.cache.sessions() as session:
+            rows = session.scalars(select(Conflict).where(Conflict.customer_id == customer_id,
+                                                          Conflict.status == "open")
+                                   .order_by(Conflict.created_at)).all()
+            out = []
+            for c in rows:
+                mine_is_me = not me or c.mine_by == me or c.theirs_by != me
+                out.append({
+                    "id": c.id, "entity": c.entity,
+                    "entity_label": self._entity_label(session, c),
+                    "field": c.field, "field_label": FIELD_LABELS.get(c.field, c.field),
+                    "mine": _show(c.mine if mine_is_me else c.theirs),
+                    "theirs": _show(c.theirs if mine_is_me else c.mine),
+                    "theirs_by": (c.theirs_by if mine_is_me else c.mine_by) or "another CSR",
+                    "theirs_at": c.created_at.strftime("%b %d %H:%M") if c.created_at else "",
+                    "_swap": not mine_is_me,
+                })
+            return out
+
+    @staticmethod
+    def _entity_label(session: Any, c: Conflict) -> str:
+        from models.customers import ContactMethod, Location
+
+        if c.entity == "locations":
+            loc = session.get(Location, c.entity_id)
+            return f"Location: {loc.street}" if loc else "Location"
+        if c.entity == "contact_methods":
+            cm = session.get(ContactMethod, c.entity_id)
+            return f"Contact: {cm.value}" if cm else "Contact"
+        return "Customer"
+
+    def show_conflicts(self, customer_id: str | None) -> None:
+        items = self.conflicts_for(customer_id) if customer_id else []
+        self._swapped = {i["id"]: i.pop("_swap") for i in items}
+        self.window.customer_panel.conflicts.set_conflicts(items)
+
+    def resolve_conflict(self, conflict_id: str, choice: str) -> None:
+        """Keep mine / keep theirs, as this CSR sees it; the stored roles may be the other way round."""
+        if self._swapped.get(conflict_id):
+            choice = "theirs" if choice == "mine" else "mine"
+        from models.validation import ValidationFailed
+
+        try:
+            self.writer.execute("resolve_conflict", {"conflict_id": conflict_id, "choice": choice})
+        except ValidationFailed as exc:
+            self.window.statusBar().showMessage("; ".join(exc.errors.values()), 10_000)
+            return
+        self.local_write()
+        record = self.window.customer_panel.record()
+        if record is not None:
+            self.customersChanged.emit([record.id])
+
+
+class LoginFailed(Exception):
+    pass
+
+
+async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:
+    """hello + login over a short websocket; the token and the user, or LoginFailed in plain words."""
+    try:
+        async with websockets.connect(server, open_timeout=timeout, close_timeout=2,
+                                      ssl=ssl.create_default_context() if server.startswith("wss://") else None) as ws:
+            await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": console_id}))
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if welcome.get("type") == "error":
+                raise LoginFailed(welcome.get("message") or ERROR_CODES.get(welcome.get("code"), "Refused."))
+            await ws.send(json.dumps({"type": "login", "username": user, "password": password}))
+            while True:
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 90))
+                if answer.get("type") != "poke":
+                    break
+    except LoginFailed:
+        raise
+    except (OSError, TimeoutError, websockets.WebSocketException, ValueError) as exc:
+        raise LoginFailed(f"The server at {server} can't be reached ({exc.__class__.__name__}). "
+                          "Check the address, or work offline: bookings are kept on this PC.") from exc
+    if answer.get("type") == "logged_in":
+        return answer["token"], answer["user"]
+    raise LoginFailed(answer.get("message") or "Wrong user name or password.")
+
+
+def _customer_of(args: dict[str, Any]) -> str:
+    for key in ("customer_id",):
+        if isinstance(args.get(key), str):
+            return args[key]
+    for section in ("job", "customer", "location", "contact", "note", "lead"):
+        value = args.get(section)
+        if isinstance(value, dict):
+            if isinstance(value.get("customer_id"), str):
+                return value["customer_id"]
+            if section == "customer" and isinstance(value.get("id"), str):
+                return value["id"]
+    return ""
+
+
+def _show(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+

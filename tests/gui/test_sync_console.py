@@ -1,0 +1,192 @@
+"""The assembled console against a real csr-server over loopback, on the qasync loop: sign-in dialog,
+initial copy with its progress bar, live changes between two consoles, the status bar, conflicts with
+keep mine / keep theirs, and a refused change the CSR is told about at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from console.composition import Console
+from console.settings import open_settings
+from models.conflicts import Conflict
+from models.customers import ContactMethod, Customer
+from models.db import open_server_db
+from models.setup import BusinessUnit
+from sync.apply import Applier
+from sync.auth import Accounts, token_secret
+from sync.server import SyncServer
+from sync.server_auth import AccountsAuthenticator
+from tests.gui.helpers import show_active
+from tests.unit.booking_setup import NOW, build_setup
+from tests.unit.conftest import customer_args
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def loop(qapp):
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    accounts = Accounts(sessions)
+    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
+    accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
+    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
+                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
+    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
+    yield url, sessions
+    endpoint.close()
+    loop.run_until_complete(endpoint.wait_closed())
+    engine.dispose()
+
+
+@pytest.fixture
+def desks(qtbot, loop, tmp_path):
+    made = []
+
+    def make(name: str) -> Console:
+        folder = tmp_path / name
+        folder.mkdir()
+        console = Console.build(folder / "cache.sqlite3", open_settings(folder), now_fn=lambda: NOW)
+        made.append(console)
+        return console
+
+    yield make
+    for console in made:
+        # Stop syncing first (it runs on this loop), then the services, then the window.
+        console.sync.stop()
+        console.shutdown()
+        console.window.close()
+        console.window.deleteLater()
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+def _count(console, model, *where) -> int:
+    with console.cache.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def sign_in(console, url: str, user: str) -> None:
+    await console.sync.sign_in_with(url, user, PASSWORD)
+    await until(lambda: console.window.sync_status.state == "online")
+
+
+def test_sign_in_dialog_initial_copy_and_status(qtbot, loop, server, desks):
+    # The whole scenario runs inside the qasync loop, as the console always does.
+    async def scenario() -> None:
+        url, _sessions = server
+        a = desks("a")
+        show_active(qtbot, a.window)
+        seen: list[tuple[bool, int, int]] = []
+        a.sync.progress.valueChanged.connect(lambda v: seen.append((a.sync.progress.isVisible(), v,
+                                                                    a.sync.progress.maximum())))
+        assert a.window.sync_status.state == "signed_out"
+        # Ctrl+Shift+L opens the sign-in dialog.
+        qtbot.keyClick(a.window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        await until(lambda: a.sync._dialog is not None and a.sync._dialog.isVisible())
+        dialog = a.sync._dialog
+        dialog.findChild(QLineEdit, "loginServer").setText(url)
+        dialog.findChild(QLineEdit, "loginUser").setText("dana")
+        password = dialog.findChild(QLineEdit, "loginPassword")
+        password.setText("wrong password!")
+        qtbot.mouseClick(dialog.findChild(QAbstractButton, "loginButton"), Qt.MouseButton.LeftButton)
+        error = dialog.findChild(QLabel, "loginError")
+        await until(lambda: error.isVisible() and error.text() != "", timeout=30)
+        assert password.text() == ""                                # asked again, never kept
+        password.setText(PASSWORD)
+        qtbot.mouseClick(dialog.findChild(QAbstractButton, "loginButton"), Qt.MouseButton.LeftButton)
+        await until(lambda: a.window.sync_status.state == "online", timeout=30)
+        assert not dialog.isVisible()
+        # The new console copied the company setup with a visible progress bar, then hid it.
+        assert _count(a, BusinessUnit) == 3
+        assert seen and any(visible for visible, _v, _m in seen) and seen[-1][1] == seen[-1][2]
+        assert not a.sync.progress.isVisible()
+        # Server and user are remembered, the password is not.
+        settings = a.sync.settings
+        assert (settings.value("sync/server"), settings.value("sync/user")) == (url, "dana")
+        assert not any(PASSWORD in str(settings.value(k)) for k in settings.allKeys())
+        assert a.window.sync_status.text() == "Online — all changes sent"
+
+    loop.run_until_complete(scenario())
+
+def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, server, desks):
+    # The whole scenario runs inside the qasync loop, as the console always does.
+    async def scenario() -> None:
+        url, sessions = server
+        a, b = desks("a"), desks("b")
+        await sign_in(a, url, "dana")
+        await sign_in(b, url, "lee")
+        args = customer_args()
+        args["contacts"].append({"kind": "Phone", "value": "(214) 555-0199", "memo": "office"})
+        cid = a.writer.execute("create_customer", args).applied.entity_id
+        a.refresh_outbox()                       # what every controller does after a write: push now
+        await until(lambda: _count(b, Customer) == 1)
+        assert a.window.sync_status.pending == a.writer.pending_count() == 0
+        # B has the customer open when A renames it: B's panel shows the new name without a click.
+        assert b.customers.open_customer(cid)
+        a.writer.execute("update_customer", {"customer_id": cid, "changes": {"city": ["Dallas", "Plano"]}})
+        a.refresh_outbox()
+        await until(lambda: _count(b, Customer, Customer.city == "Plano") == 1)
+        await until(lambda: b.window.customer_panel.record().city == "Plano")
+        # B loses the network; both edit the same name; B's change reaches the server second.
+        await b.sync.aclose()
+        a.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria Lopez"]}})
+        a.refresh_outbox()
+        await until(lambda: a.writer.pending_count() == 0)
+        with b.cache.sessions() as s:
+            office = s.scalar(select(ContactMethod.id).where(ContactMethod.memo == "office"))
+        a.writer.execute("remove_contact", {"contact_id": office})
+        a.refresh_outbox()
+        await until(lambda: a.writer.pending_count() == 0)
+        b.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Mary Garcia"]}})
+        b.writer.execute("update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}})
+        b.refresh_outbox()
+        assert b.window.sync_status.pending == 2 and b.window.sync_status.state == "signed_out"
+        await sign_in(b, url, "lee")
+        await until(lambda: b.writer.pending_count() == 0 and b.window.customer_panel.conflicts.count() == 1)
+        # B is told at once that the contact edit was refused (the contact is gone).
+        assert b.sync.problems.isVisible() and b.sync.problems.count() == 1
+        # The clash, from B's side: "Yours" is what B typed, "Theirs" is Dana's.
+        panel = b.window.customer_panel.conflicts
+        row = panel.rows[0]
+        texts = " ".join(label.text() for label in row.findChildren(QLabel))
+        assert "Mary Garcia" in texts and "Maria Lopez" in texts and "Dana Reyes" in texts
+        assert b.window.customer_panel.record().name == "Maria Lopez"
+        # A sees the same clash on its side when it opens the customer.
+        await until(lambda: _count(a, Conflict) == 1)
+        assert a.customers.open_customer(cid)
+        assert a.window.customer_panel.conflicts.count() == 1
+        # One click on B: keep mine. Everyone converges on B's name and the clash closes for A too.
+        qtbot.mouseClick(row.findChild(QAbstractButton, "keepMineButton"), Qt.MouseButton.LeftButton)
+        await until(lambda: _count(a, Customer, Customer.name == "Mary Garcia") == 1
+              and a.window.customer_panel.conflicts.count() == 0)
+        with sessions() as s:
+            assert s.get(Customer, cid).name == "Mary Garcia"
+        assert b.window.customer_panel.conflicts.count() == 0
+
+    loop.run_until_complete(scenario())
