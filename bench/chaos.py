@@ -64,6 +64,7 @@ class RunResult:
     bookings: int = 0
     seconds: float = 0.0
     settle_s: float = 0.0                    # heal → quiescence
+    phases: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -96,8 +97,10 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
     n = rng.randint(*p.consoles)
     proxies = [await FaultProxy("127.0.0.1", server.port).start() for _ in range(n)]
     consoles = [HeadlessConsole(clone(templates.console_cache, workdir / f"console-{i}.sqlite3"),
-                                proxies[i].url, token, skew=rng.choice(SKEWS), prefix=PREFIXES[i])
+                                proxies[i].url, token, skew=rng.choice(SKEWS), prefix=PREFIXES[i],
+                                known=rng.random() < 0.6)
                 for i in range(n)]
+    result.phases["setup"] = round(time.monotonic() - t0, 2)
     expected_fields: dict[tuple[str, str], Any] = {}       # (customer, field) → last acknowledged value
     shared: list[str] = []
     running = True
@@ -153,7 +156,9 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
         restart_task = asyncio.create_task(server_restart()) if rng.random() < p.server_restarts else None
         if p.conflicts:
             shared.append(consoles[0].create_customer(rng, f"{seed}-shared"))
+        t_ops = time.monotonic()
         await asyncio.gather(*(work(i, c) for i, c in enumerate(consoles)))
+        result.phases["ops"] = round(time.monotonic() - t_ops, 2)
         running = False
         fault_task.cancel()
         if restart_task is not None:
@@ -166,8 +171,11 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
         t_heal = time.monotonic()
         result.stalled = not await quiescent(store, consoles, p.deadline_s)
         result.settle_s = round(time.monotonic() - t_heal, 2)
+        t_check = time.monotonic()
         check(result, store, consoles, expected_fields, conflicts=p.conflicts)
+        result.phases["check"] = round(time.monotonic() - t_check, 2)
     finally:
+        t_down = time.monotonic()
         running = False
         for c in consoles:
             await c.stop()
@@ -176,6 +184,7 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
             await proxy.close()
         await server.stop()
         store.close()
+        result.phases["teardown"] = round(time.monotonic() - t_down, 2)
     result.seconds = round(time.monotonic() - t0, 2)
     return result
 

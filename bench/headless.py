@@ -36,6 +36,7 @@ SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "s
 SYNCED_TABLES = ("customers", "locations", "contact_methods", "jobs", "appointments")
 # Reserved per console so two consoles of one run never draw the same job-number prefix (the server's
 # prefix registration is planned, docs/job-numbers.md): chaos is about the network, not that.
+SNAPSHOT_DONE = "snapshot_done"          # sync/snapshot.py SNAPSHOT_KEY
 PREFIXES = [a + b + "7" for a in "ACDEFHJKMNPQRTWXY" for b in "ACDEFHJKMNPQRTWXY"]
 
 
@@ -231,6 +232,11 @@ class ServerProcess:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self._closed()
+
+    def _closed(self) -> None:
+        if self.proc and self.proc.poll() is not None and self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
 
     async def astart(self, port: int = 0) -> str:
         """``start`` off the event loop (consoles and proxies on this loop keep running)."""
@@ -243,9 +249,9 @@ class ServerProcess:
             self.proc.send_signal(signal.SIGTERM)
             for _ in range(400):
                 if self.proc.poll() is not None:
-                    return
+                    break
                 await asyncio.sleep(0.05)
-            self.kill9()
+        self.kill9()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -253,7 +259,8 @@ class ServerProcess:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.kill9()
+                pass
+        self.kill9()
 
 
 # -- a console -------------------------------------------------------------------------------------------------
@@ -277,6 +284,9 @@ class HeadlessConsole:
     booked: list[Booked] = field(default_factory=list)
     customers: list[str] = field(default_factory=list)
     refused: int = 0
+    # An existing console: its initial copy is done (it holds the setup; the change log brings the
+    # rest). False: a new console, whose first session copies the server's tables (initial sync).
+    known: bool = False
 
     def __post_init__(self) -> None:
         from models.base import utcnow
@@ -286,11 +296,15 @@ class HeadlessConsole:
         from sync.client import SyncClient
 
         self.cache = open_cache(self.path)
-        if self.prefix:
+        if self.prefix or self.known:
+            from models.sync_tables import SyncState
+
             with self.cache.sessions.begin() as s:
                 state = ensure_client(s)
-                if not state.job_prefix:
+                if self.prefix and not state.job_prefix:
                     state.job_prefix = self.prefix
+                if self.known and s.get(SyncState, SNAPSHOT_DONE) is None:
+                    s.add(SyncState(key=SNAPSHOT_DONE, value=1))
         self.writer = LocalWriter(self.cache.sessions, actor=USERNAME, clock=lambda: utcnow() + self.skew)
         self.client = SyncClient(self.cache, self.url, token=lambda: self.token, backoff=self.backoff)
         self.task: asyncio.Task | None = None
@@ -418,11 +432,20 @@ def snapshot(sessions: sessionmaker[Session]) -> dict[str, dict[str, dict[str, A
     return out
 
 
+def _same_instant(value: Any) -> Any:
+    # PostgreSQL hands timestamps back with "+00:00"; a SQLite cache stores the same UTC instant naive.
+    return value.removesuffix("+00:00") if isinstance(value, str) else value
+
+
+def _normal(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {k: {c: _same_instant(v) for c, v in row.items()} for k, row in rows.items()}
+
+
 def diff(a: dict[str, dict[str, dict[str, Any]]], b: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """Human-readable differences between two snapshots (empty when equal)."""
     out = []
     for table in SYNCED_TABLES:
-        ra, rb = a.get(table, {}), b.get(table, {})
+        ra, rb = _normal(a.get(table, {})), _normal(b.get(table, {}))
         for key in sorted(set(ra) | set(rb)):
             if key not in ra or key not in rb:
                 out.append(f"{table}:{key} only on {'server' if key in ra else 'console'}")

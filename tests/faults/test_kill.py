@@ -7,6 +7,7 @@ whole clock ±24 h off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -24,8 +25,11 @@ from bench.headless import (
     ServerStore,
     clone,
     diff,
+    init_server_db,
+    make_console_cache,
     snapshot,
 )
+from bench.sync_bench import temporary_postgres
 from models.jobs import Job
 from models.sync_tables import ReceiptRow
 
@@ -131,19 +135,31 @@ def test_console_killed_with_a_queued_outbox_restarts_and_syncs_exactly_once(tem
 
 
 # -- the server killed ----------------------------------------------------------------------------------------
-def test_server_killed_between_commit_and_ack_replays_the_receipts(templates, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_server_killed_between_commit_and_ack_replays_the_receipts(templates, tmp_path, backend, request):
     """The push reaches a real csr-server and commits; the receipts never reach the console (the
     proxy black-holes the way back); kill -9 the server; restart it: the resend is answered from the
     stored receipts and nothing is applied twice."""
+    with contextlib.ExitStack() as stack:
+        if backend == "postgres":
+            db = stack.enter_context(temporary_postgres(request.getfixturevalue("postgres_url")))
+            init_server_db(db)
+            seed_store = ServerStore(db)
+            cache_path = make_console_cache(seed_store.sessions, templates.empty_cache, tmp_path / "console.sqlite3")
+            seed_store.close()
+        else:
+            db = str(clone(templates.server_db, tmp_path / "server.sqlite3"))
+            cache_path = clone(templates.console_cache, tmp_path / "console.sqlite3")
+        _commit_then_kill(db, cache_path)
 
+
+def _commit_then_kill(db: str, cache_path) -> None:
     async def scenario() -> None:
-        db = clone(templates.server_db, tmp_path / "server.sqlite3")
-        server = ServerProcess(str(db))
-        server.start()
-        store = ServerStore(str(db))
+        server = ServerProcess(db)
+        await server.astart()
+        store = ServerStore(db)
         proxy = await FaultProxy("127.0.0.1", server.port).start()
-        console = HeadlessConsole(clone(templates.console_cache, tmp_path / "console.sqlite3"), proxy.url,
-                                  store.token(), prefix="KQ7")
+        console = HeadlessConsole(cache_path, proxy.url, store.token(), prefix="KQ7")
         try:
             rng = random.Random(7)
             cid = console.create_customer(rng, "ack")
