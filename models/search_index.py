@@ -57,6 +57,8 @@ DROP_DDL = [*DROP_TRIGGERS, "DROP TABLE IF EXISTS customer_fts", "DROP TABLE IF 
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so "José" is found by "jose"."""
+    if text.isascii():
+        return text.lower()          # the same answer, ~20× faster: most names and addresses
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
@@ -98,11 +100,13 @@ _MAIL_SQL = ("SELECT customer_id, value FROM contact_methods WHERE kind = 'Email
              "AND customer_id IN ({marks})")
 
 
-def refresh(execute: Any, customer_ids: Sequence[str]) -> None:
+def refresh(execute: Any, customer_ids: Sequence[str], *, fresh: Any = None) -> None:
     """Rebuild the search documents of these customers.
 
     ``execute(sql, params)`` runs one statement on the caller's connection and returns rows,
-    so the same code serves a SQLAlchemy session and a raw sqlite3 connection.
+    so the same code serves a SQLAlchemy session and a raw sqlite3 connection. ``fresh``: the
+    customers have no document yet (a bulk build into an emptied index): ``fresh(sql, rows)`` inserts
+    them all at once.
     """
     ids = list(dict.fromkeys(customer_ids))
     for start in range(0, len(ids), 500):
@@ -118,6 +122,11 @@ def refresh(execute: Any, customer_ids: Sequence[str]) -> None:
             addresses[cid].append(address_text(street, unit, city, state, zip_))
         for cid, value in execute(_MAIL_SQL.format(marks=marks), chunk):
             emails[cid].append(value)
+        if fresh is not None:
+            fresh("INSERT INTO customer_search(customer_id, name, address, contact, name_key, name_rev_key) "
+                  "VALUES (?,?,?,?,?,?)",
+                  [(cid, *document(names[cid], addresses[cid], emails[cid])) for cid in chunk if cid in names])
+            continue
         for cid in chunk:
             if cid not in names:
                 execute("DELETE FROM customer_search WHERE customer_id = ?", [cid])

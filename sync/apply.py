@@ -13,13 +13,14 @@ from __future__ import annotations
 import copy
 import decimal
 import enum
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import JSON, func, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
@@ -212,23 +213,40 @@ class Applier:
         t = metadata.tables[table]
         pk = list(t.primary_key.columns)
         columns = [c.name for c in t.columns]
+        parts: list[Any] = []
+        if after:
+            parts = after.split(":")
+            if len(parts) != len(pk):
+                raise ProtocolError("bad_message", "Malformed snapshot position.")
+            try:
+                parts = [int(p) if _python_type(c) is int else p for p, c in zip(parts, pk, strict=True)]
+            except ValueError as exc:
+                raise ProtocolError("bad_message", "Malformed snapshot position.") from exc
         with self.sessions() as session:
             version = current_version(session)
-            query = select(*t.columns).order_by(*pk).limit(limit + 1)
-            if after:
-                parts = after.split(":")
-                if len(parts) != len(pk):
-                    raise ProtocolError("bad_message", "Malformed snapshot position.")
-                query = query.where(tuple_(*pk) > tuple_(*parts)) if len(pk) > 1 else query.where(pk[0] > parts[0])
-            result = session.execute(query).all()
+            wired = session.get_bind().dialect.name == "sqlite"
+            if wired:
+                result = _sqlite_page(session, t, pk, parts, limit + 1)      # already in wire format
+            else:
+                query = select(*t.columns).order_by(*pk).limit(limit + 1)
+                if parts:
+                    query = query.where(tuple_(*pk) > tuple_(*parts)) if len(pk) > 1 else query.where(pk[0] > parts[0])
+                result = [tuple(r) for r in session.execute(query)]
         done = len(result) <= limit
         result = result[:limit]
-        convert = [_json_converter(c) for c in t.columns]
-        for i, c in enumerate(t.columns):
-            if c.name in REDACTED_COLUMNS.get(table, ()):
-                convert[i] = lambda _v: ""
-        rows = [[f(v) if f and v is not None else v for f, v in zip(convert, r, strict=True)] for r in result]
-        last = ":".join(str(getattr(result[-1], c.name)) for c in pk) if result else after
+        hidden = REDACTED_COLUMNS.get(table, ())
+        convert = [(lambda _v: "") if c.name in hidden else None if wired else _json_converter(c)
+                   for c in t.columns]
+        if any(convert):
+            # Column by column (map loops in C); None stays None.
+            by_column = list(zip(*result, strict=True)) or [() for _ in columns]
+            rows = [list(r) for r in zip(*[
+                [None if v is None else f(v) for v in col] if f else col
+                for f, col in zip(convert, by_column, strict=True)], strict=True)]
+        else:
+            rows = [list(r) for r in result]
+        positions = [columns.index(c.name) for c in pk]
+        last = ":".join(str(result[-1][i]) for i in positions) if result else after
         return columns, rows, last, done, version
 
     def changes_since(self, cursor: int, limit: int) -> tuple[list[ChangeRow], int, bool]:
@@ -242,13 +260,54 @@ class Applier:
             return rows, (rows[-1].version if rows else cursor), more
 
 
+def _python_type(column: Any) -> Any:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return object
+
+
+def _sqlite_page(session: Session, t: Any, pk: list[Any], after: list[Any], limit: int) -> list[tuple]:
+    """A page straight from the SQLite driver (an order of magnitude faster than Row objects for the
+    initial sync of a 1M-customer store); values are turned into the wire format below."""
+    names = ", ".join(f'"{c.name}"' for c in t.columns)
+    keys = ", ".join(f'"{c.name}"' for c in pk)
+    where = f"WHERE ({keys}) > ({', '.join('?' for _ in pk)})" if after else ""
+    sql = f'SELECT {names} FROM "{t.name}" {where} ORDER BY {keys} LIMIT ?'
+    raw = session.connection().connection.driver_connection
+    rows = raw.execute(sql, [*after, limit]).fetchall()
+    fixes = [_sqlite_wire(c) for c in t.columns]
+    if not any(fixes):
+        return rows
+    by_column = list(zip(*rows, strict=True))
+    if not by_column:
+        return rows
+    return list(zip(*[[None if v is None else f(v) for v in col] if f else col
+                      for f, col in zip(fixes, by_column, strict=True)], strict=True))
+
+
+def _sqlite_wire(column: Any) -> Callable[[Any], Any] | None:
+    """SQLite's stored value → the wire format (what _json_converter makes of the ORM's values):
+    datetimes as ISO text, booleans, JSON documents, decimals as numbers; enums are stored as values."""
+    python_type = _python_type(column)
+    if python_type is datetime:
+        return lambda v: f"{v[:10]}T{v[11:]}" if isinstance(v, str) else v
+    if python_type is bool:
+        return bool
+    if isinstance(column.type, JSON):
+        return lambda v: json.loads(v) if isinstance(v, str) else v
+    if python_type is decimal.Decimal:
+        return float
+    return None
+
+
 def _json_converter(column: Any) -> Callable[[Any], Any] | None:
     try:
         python_type = column.type.python_type
     except NotImplementedError:
         return None
     if python_type in (datetime, date, time):
-        return lambda v: v.isoformat()
+        return lambda v: v if isinstance(v, str) else v.isoformat()
     if issubclass(python_type, enum.Enum):
         return lambda v: v.value if isinstance(v, enum.Enum) else v
     if python_type is decimal.Decimal:

@@ -364,15 +364,18 @@ class SyncClient:
         loader = SnapshotLoader(self.cache)
         try:
             for table, _count in tables:
-                after = ""
+                await ws.send(json.dumps({"type": "snapshot", "table": table, "after": "",
+                                          "limit": self.snapshot_page}))
                 while True:
-                    await ws.send(json.dumps({"type": "snapshot", "table": table, "after": after,
-                                              "limit": self.snapshot_page}))
                     page = await self._answer(ws, "snapshot_page")
+                    if not page["done"]:
+                        # Ask for the next page before writing this one: the server reads while
+                        # this console writes (one request in flight, so answers stay in order).
+                        await ws.send(json.dumps({"type": "snapshot", "table": table, "after": page["after"],
+                                                  "limit": self.snapshot_page}))
                     await asyncio.to_thread(loader.load, table, page["columns"], page["rows"])
                     done += len(page["rows"])
                     self.on_initial(InitialProgress(done, max(total, done), table))
-                    after = page["after"]
                     if page["done"]:
                         break
             await asyncio.to_thread(loader.finish, start_version)

@@ -22,6 +22,30 @@ from models.sync_tables import NOT_SYNCED, SyncState
 SNAPSHOT_KEY = "snapshot_done"
 CURSOR_KEY = "pull_cursor"
 _DOC_CHUNK = 2000
+# While a fresh cache is being filled its secondary indexes are dropped (kept up to date row by row,
+# random keys like phone digits cost several times the insert itself) and rebuilt once, by sorting,
+# at the end. Their DDL waits in this table, so a copy interrupted by a crash gets them back on the
+# next start (restore_indexes), never a cache left without them.
+PENDING_INDEXES = "sync_pending_indexes"
+_BULK_TABLES = ("customers", "locations", "contact_methods", "notes", "memberships", "jobs", "appointments",
+                "job_tags", "customer_tags", "location_tags", "appointment_technicians", "leads", "calls",
+                "call_events", "conflicts")
+
+
+def _utc_datetime(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """ISO text of a UTC time ("2026-11-01T12:00:00[.ffffff]+00:00", as the server sends it) straight to
+    SQLAlchemy's SQLite storage text; anything else goes through fromisoformat and the processor."""
+    def convert(v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, str) and len(v) >= 19 and v[10] == "T":
+            n = len(v)
+            if n == 19 or (n == 25 and v.endswith("+00:00")):
+                return f"{v[:10]} {v[11:19]}.000000"
+            if n == 26 or (n == 32 and v.endswith("+00:00")):
+                return f"{v[:10]} {v[11:26]}"
+        return process(dt.datetime.fromisoformat(v) if isinstance(v, str) else v)
+    return convert
 
 
 def _converter(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
@@ -32,6 +56,10 @@ def _converter(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
         python_type = object
     parse: Callable[[str], Any] | None = {dt.datetime: dt.datetime.fromisoformat, dt.date: dt.date.fromisoformat,
                                           dt.time: dt.time.fromisoformat}.get(python_type)
+    if python_type is dt.datetime and process is not None:
+        return _utc_datetime(process)
+    if python_type is bool:
+        return lambda v: None if v is None else (1 if v else 0)
     if parse and process:
         return lambda v: None if v is None else process(parse(v) if isinstance(v, str) else v)
     if parse:
@@ -51,7 +79,25 @@ class SnapshotLoader:
             self._raw = self.cache.engine.raw_connection()
             conn = self._raw.driver_connection
             conn.execute("PRAGMA foreign_keys = OFF")
+            # A page lost to a power cut is copied again (the copy restarts until it finishes), so the
+            # copy needn't wait for the disk on every page; WAL keeps the file consistent either way.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._drop_indexes(conn)
         return self._raw.driver_connection
+
+    def _drop_indexes(self, conn: Any) -> None:
+        """On a cache with no customers yet: park the big tables' secondary indexes (see above)."""
+        if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is not None:
+            return
+        marks = ",".join("?" for _ in _BULK_TABLES)
+        rows = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                            f"AND sql NOT LIKE 'CREATE UNIQUE%' AND tbl_name IN ({marks})", _BULK_TABLES).fetchall()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "{PENDING_INDEXES}" (name TEXT PRIMARY KEY, sql TEXT NOT NULL)')
+        conn.executemany(f'INSERT OR REPLACE INTO "{PENDING_INDEXES}" (name, sql) VALUES (?, ?)', rows)
+        for name, _sql in rows:
+            conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+        conn.execute("COMMIT")
 
     def _plan(self, table: str, columns: list[str]) -> tuple[str, list[int], list[Any]]:
         key = (table, tuple(columns))
@@ -68,8 +114,10 @@ class SnapshotLoader:
         if table in NOT_SYNCED or table not in metadata.tables or not rows:
             return
         sql, positions, converters = self._plan(table, columns)
-        values = [tuple(f(row[i]) if f else row[i] for i, f in zip(positions, converters, strict=True))
-                  for row in rows]
+        # Column by column (map runs the loop in C): ~3× faster than converting value by value.
+        by_column = list(zip(*rows, strict=True))
+        values = list(zip(*[list(map(f, by_column[i])) if f else by_column[i]
+                            for i, f in zip(positions, converters, strict=True)], strict=True))
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -83,6 +131,7 @@ class SnapshotLoader:
         """Build every customer's search document in bulk, then record the cursor: the next pull
         starts at the version read before the first page."""
         conn = self._connection()
+        _rebuild_indexes(conn)          # the document build below reads locations by customer
         conn.execute("BEGIN IMMEDIATE")
         try:
             for ddl in search_index.DROP_TRIGGERS:
@@ -92,13 +141,16 @@ class SnapshotLoader:
             def run(sql: str, params: list[Any]) -> list[tuple]:
                 return conn.execute(sql, params).fetchall()
 
+            def insert(sql: str, rows: list[tuple]) -> None:
+                conn.executemany(sql, rows)
+
             last = ""
             while True:
                 ids = [r[0] for r in conn.execute("SELECT id FROM customers WHERE id > ? ORDER BY id LIMIT ?",
                                                   (last, _DOC_CHUNK))]
                 if not ids:
                     break
-                search_index.refresh(run, ids)
+                search_index.refresh(run, ids, fresh=insert)
                 last = ids[-1]
             conn.execute("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
             for ddl in search_index.TRIGGER_DDL:
@@ -114,8 +166,29 @@ class SnapshotLoader:
     def close(self) -> None:
         if self._raw is not None:
             self._raw.driver_connection.execute("PRAGMA foreign_keys = ON")
+            self._raw.driver_connection.execute("PRAGMA synchronous = FULL")
             self._raw.close()
             self._raw = None
+
+
+def _rebuild_indexes(conn: Any) -> None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (PENDING_INDEXES,)).fetchone():
+        conn.execute("BEGIN IMMEDIATE")
+        for _name, sql in conn.execute(f'SELECT name, sql FROM "{PENDING_INDEXES}"').fetchall():
+            if "IF NOT EXISTS" not in sql.upper():
+                sql = sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+            conn.execute(sql)
+        conn.execute(f'DROP TABLE "{PENDING_INDEXES}"')
+        conn.execute("COMMIT")
+
+
+def restore_indexes(cache: Cache) -> None:
+    """After a crash in the middle of an initial copy: put the parked indexes back (cheap no-op otherwise)."""
+    raw = cache.engine.raw_connection()
+    try:
+        _rebuild_indexes(raw.driver_connection)
+    finally:
+        raw.close()
 
 
 def mark_synced(cache: Cache, cursor: int = 0) -> None:
