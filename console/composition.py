@@ -14,6 +14,7 @@ from models.db import Cache, open_cache
 from models.search import load_rows
 from models.validation import preload_zip_data
 from models.writer import LocalWriter
+from sync.snapshot import restore_indexes
 
 from .booking_controller import BookingController
 from .customer_controller import CustomerController
@@ -45,6 +46,7 @@ class Console:
     def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
               title_suffix: str = "", now_fn: Callable[[], datetime] = utcnow) -> Console:
         cache = open_cache(cache_path)
+        restore_indexes(cache)              # an initial copy cut short by a crash left them parked
         cache.start_checkpointer()
         writer = LocalWriter(cache.sessions, actor=actor, clock=now_fn)
         search = SearchService(cache.raw_connection, region=region)
