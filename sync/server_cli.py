@@ -73,6 +73,30 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    if args.user_command == "add":
+        return cmd_user_add(args)
+    accounts = Accounts(_sessions(args.db))
+    try:
+        if args.user_command == "passwd":
+            accounts.set_password(args.name, _password(args))
+            done = "password changed (their consoles sign in again)"
+        elif args.user_command == "deactivate":
+            accounts.deactivate(args.name)
+            done = "deactivated (their consoles are signed out at the next connection)"
+        elif args.user_command == "reactivate":
+            accounts.reactivate(args.name)
+            done = "reactivated"
+        else:
+            accounts.unlock(args.name)
+            done = "unlocked (failed log-ins forgotten)"
+    except AuthError as exc:
+        print(f"csr-server: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"csr-server: user '{args.name}' {done}")
+    return 0
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     if args.setup_command == "import":
         return _setup_import(args)
@@ -194,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=["csr", "supervisor", "manager", "admin"], default="csr")
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true")
+    passwd = usub.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    for name, text in (("deactivate", "stop a user from signing in"), ("reactivate", "let a user sign in again"),
+                       ("unlock", "lift a lock after too many failed log-ins")):
+        usub.add_parser(name, help=text).add_argument("name")
     run = sub.add_parser("run", help="serve consoles")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -212,10 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)      # migrations: only what goes wrong
     if args.command == "init":
         return cmd_init(args)
     if args.command == "user":
-        return cmd_user_add(args)
+        return cmd_user(args)
     if args.command == "setup":
         return cmd_setup(args)
     return asyncio.run(_serve(args))
