@@ -308,6 +308,7 @@ class HeadlessConsole:
         self.writer = LocalWriter(self.cache.sessions, actor=USERNAME, clock=lambda: utcnow() + self.skew)
         self.client = SyncClient(self.cache, self.url, token=lambda: self.token, backoff=self.backoff)
         self.task: asyncio.Task | None = None
+        self._ro: Any = None
         self._options = booking_options(self.cache.sessions)
 
     def now(self) -> datetime:
@@ -335,6 +336,9 @@ class HeadlessConsole:
             self.task = None
 
     def close(self) -> None:
+        if self._ro is not None:
+            self._ro.close()
+            self._ro = None
         self.cache.close()
 
     def reopen(self) -> None:
@@ -344,11 +348,19 @@ class HeadlessConsole:
         self.__post_init__()
         self.booked, self.customers, self.refused = booked, customers, refused
 
+    # The harness watches through a read-only connection: WAL readers never wait for the sync
+    # client's write transactions (a pull page is applied in one transaction).
+    def _read(self, sql: str, params: tuple = ()) -> Any:
+        if self._ro is None:
+            self._ro = self.cache.raw_connection(read_only=True)
+        row = self._ro.execute(sql, params).fetchone()
+        return row[0] if row else None
+
     def outbox(self) -> int:
-        return self.writer.pending_count()
+        return int(self._read("SELECT count(*) FROM outbox") or 0)
 
     def cursor(self) -> int:
-        return self.client.cursor()
+        return int(self._read("SELECT value FROM sync_state WHERE key = ?", ("pull_cursor",)) or 0)
 
     # -- writes -----------------------------------------------------------------------------------------
     def create_customer(self, rng: random.Random, tag: str) -> str:
