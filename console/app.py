@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("csr-console: no demo window is open on this machine; start `csr-console --demo` first",
                       file=sys.stderr)
                 return 2
-            print(f"Joining the demo server at {server.url} as {DEMO_USERS[1][1]} …", flush=True)
+            print(f"Joining the demo server at {server.url} as {DEMO_USERS[1][1]} "
+                  f"(profile {profile.cache_path.parent}) …", flush=True)
             return _run(args, profile, demo_login=(server.url, DEMO_USERS[1][0]))
         if args.demo or args.self_test:
             from models.demo import generate

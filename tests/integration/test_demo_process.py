@@ -36,3 +36,106 @@ def test_demo_starts_and_sigterm_closes_it_cleanly():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _wait_for(proc, text: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if text in line:
+            return line
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no '{text}' from the process: {proc.stderr.read()[-2000:]}")
+
+
+def _count(path: Path, sql: str) -> int:
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute(sql).fetchone()
+            return row[0] if row else -1
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return -1
+
+
+def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
+    """--demo runs a real csr-server; --demo --join copies the records from it and receives a change
+    pushed by another console live; SIGTERM stops the window and its server."""
+    import asyncio
+
+    from console.demo_server import DEMO_PASSWORD
+    from console.sync_controller import login
+    from models.db import open_cache
+    from models.writer import LocalWriter
+    from sync.client import SyncClient
+    from tests.unit.conftest import customer_args
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    first = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        url = _wait_for(first, "Demo server running at").split(" at ", 1)[1].split(";")[0].strip()
+        _wait_for(first, "is running")
+        second = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--join"], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        joined = _wait_for(second, "Joining the demo server")
+        assert url in joined
+        cache = Path(re.search(r"\(profile (\S+)\)", joined).group(1)) / "cache.sqlite3"
+        deadline = time.monotonic() + 120
+        while _count(cache, "SELECT value FROM sync_state WHERE key = 'snapshot_done'") != 1:
+            assert time.monotonic() < deadline, "the second window never finished its initial copy"
+            time.sleep(0.2)
+        assert _count(cache, "SELECT count(*) FROM customers") == 300
+
+        async def push_one() -> str:
+            other = open_cache(tmp_path / "other.sqlite3")
+            try:
+                client = SyncClient(other, url, token=lambda: None, backoff=(0.05, 0.5))
+                token, _user = await login(url, client.client_id, "sam", DEMO_PASSWORD)
+                client.token = lambda: token
+                task = asyncio.create_task(client.run())
+                while not (client.status.state == "online"):
+                    await asyncio.sleep(0.05)
+                cid = LocalWriter(other.sessions, actor="Sam Ortiz").execute(
+                    "create_customer", customer_args(name="Zelda Live-Update")).applied.entity_id
+                client.wake()
+                while client.pending():
+                    await asyncio.sleep(0.05)
+                client.stop()
+                await asyncio.wait_for(task, 10)
+                return cid
+            finally:
+                other.close()
+
+        cid = asyncio.run(asyncio.wait_for(push_one(), 120))
+        deadline = time.monotonic() + 30
+        while _count(cache, f"SELECT count(*) FROM customers WHERE id = '{cid}'") != 1:
+            assert time.monotonic() < deadline, "the second window never received the live change"
+            time.sleep(0.1)
+        server_pid = int(__import__("json").loads(
+            __import__("console.demo_server", fromlist=["rendezvous_path"]).rendezvous_path().read_text())["pid"])
+        for proc in (second, first):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "the demo server outlived its window"
+            time.sleep(0.1)
+    finally:
+        for proc in (second, first):
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
+                proc.stderr.close()
