@@ -96,10 +96,14 @@ class FaultProxy:
         await self.close()
 
     # -- modes ----------------------------------------------------------------------------------------
-    def set_pass(self) -> None:
+    def set_pass(self, reset_held: bool = True) -> None:
+        """Back to normal. Connections that were black-holed are reset (a stream that lost bytes
+        can only be reset) — or, with ``reset_held=False``, stay dead and silent while new
+        connections pass: only the endpoints' own keepalives can notice them."""
         self.mode = Mode()
-        for link in [lk for lk in self.links if lk.held]:
-            self._drop(link)            # a stream that lost bytes can only be reset
+        if reset_held:
+            for link in [lk for lk in self.links if lk.held]:
+                self._drop(link)
 
     def delay(self, ms: float, direction: str = BOTH) -> None:
         self.set_pass()

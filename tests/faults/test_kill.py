@@ -268,3 +268,39 @@ def _hours(h: int):
     from datetime import timedelta
 
     return timedelta(hours=h)
+
+
+@pytest.mark.slow
+def test_a_silently_dead_connection_is_noticed_and_the_queue_still_goes(templates, tmp_path):
+    """The path dies without a reset (a black hole that never heals for the live connection, while
+    new connections pass): the client must notice on its own (keepalive) and push through a new one."""
+
+    async def scenario() -> None:
+        store = ServerStore(str(clone(templates.server_db, tmp_path / "server.sqlite3")))
+        server = InProcessServer(store)
+        await server.start()
+        proxy = await FaultProxy("127.0.0.1", server.port).start()
+        console = HeadlessConsole(clone(templates.console_cache, tmp_path / "console.sqlite3"), proxy.url,
+                                  store.token(), known=True, prefix="KQ7")
+        try:
+            console.start()
+            await _until(lambda: console.client.status.state == "online", what="online")
+            proxy.blackhole()
+            rng = random.Random(3)
+            cid = console.create_customer(rng, "dead path")
+            booked = [console.book(rng, cid, "dead path 0").summary]
+            await asyncio.sleep(0.5)
+            assert console.outbox() == 2
+            proxy.set_pass(reset_held=False)            # the old connection stays a black hole
+            await _until(lambda: console.outbox() == 0, timeout=120, what="the queue through a new connection")
+            await _until(lambda: console.cursor() >= _server_version(store), what="the pull")
+            _exactly_once(store, booked, console.cache)
+            _assert_converged(store, console.cache)
+        finally:
+            await console.stop()
+            console.close()
+            await proxy.close()
+            await server.stop()
+            store.close()
+
+    asyncio.run(scenario())
