@@ -100,7 +100,8 @@ def prepare_store(cache_path: Path, store: Path) -> None:
 
 def start_server(store: Path, log_path: Path) -> DemoServer:
     log = log_path.open("ab")
-    process = subprocess.Popen([*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0"],
+    process = subprocess.Popen([*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0",
+                                "--exit-with-parent"],
                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None

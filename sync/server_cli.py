@@ -192,7 +192,10 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
     await stop.wait()
+    if watch is not None:
+        watch.cancel()
     # Stop taking connections, let in-flight requests finish (each push is its own transaction:
     # nothing is half-written), then close.
     endpoint.close()
@@ -200,6 +203,16 @@ async def _serve(args: argparse.Namespace) -> int:
     await watch.stop()
     logging.getLogger("csr.server").info("event=stopped")
     return 0
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """The demo's server: stop cleanly when the console that started it is gone (even after a kill -9)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            logging.getLogger("csr.server").info("event=parent_gone")
+            stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
     run.add_argument("--tls-cert")
     run.add_argument("--tls-key")
+    run.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)   # the demo's server
     run.add_argument("--poll-interval", type=float, default=1.0,
                      help="seconds between checks of the change log for commits made elsewhere "
                           "(the fallback when a PostgreSQL notification is lost)")

@@ -11,6 +11,7 @@ customer) is in a later page. The search documents are built once at the end, in
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,8 +61,10 @@ def _converter(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
                                           dt.time: dt.time.fromisoformat}.get(python_type)
     if python_type is dt.datetime and process is not None:
         return _utc_datetime(process)
-    if python_type is bool:
-        return lambda v: None if v is None else (1 if v else 0)
+    if python_type is bool or python_type is float or python_type is int:
+        return None             # JSON true/false and numbers bind as they are (bool is an int)
+    if issubclass(python_type, enum.Enum):
+        return None             # enums travel as their stored values (text)
     if parse and process:
         return lambda v: None if v is None else process(parse(v) if isinstance(v, str) else v)
     if parse:

@@ -139,3 +139,30 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
                     proc.wait()
                 proc.stdout.close()
                 proc.stderr.close()
+
+
+def test_the_demo_server_does_not_outlive_a_killed_console():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(proc, "is running")
+        from console.demo_server import rendezvous_path
+
+        server_pid = int(__import__("json").loads(rendezvous_path().read_text())["pid"])
+        proc.kill()                                    # kill -9: no clean-up runs in the console
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "the demo server outlived its killed console"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
