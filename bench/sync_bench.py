@@ -318,7 +318,8 @@ def measure_initial_sync(templates: Templates, folder: Path) -> float | None:
     """TODO(initial-sync owner): return rows/s for a new console's initial sync (budget ≥ 50,000).
 
     Fill this in and ``run_sync`` reports it as ``initial_sync_rows_per_s``; while it returns None the
-    key is left out. Helpers: ``clone``/``ServerProcess``/``HeadlessConsole`` (bench/headless.py).
+    key is left out. ``bench/initial_sync.py`` (``run_initial_sync``) already measures it on its own;
+    helpers here: ``clone``/``ServerProcess``/``HeadlessConsole`` (bench/headless.py).
     """
     return None
 
