@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0006_conflicts"
+WRITE_GATE_TIMEOUT = 10.0
 
 
 class CacheError(RuntimeError):
@@ -130,9 +131,38 @@ def make_sqlite_engine(path: Path | str) -> Engine:
         # when the transaction starts instead (SQLAlchemy's documented pysqlite recipe).
         dbapi_conn.isolation_level = None
 
+    # Writers of this process queue here, in order, instead of polling SQLite's busy handler: a
+    # CSR's save never loses the race (and fails after busy_timeout) to the sync client applying
+    # pulled changes chunk after chunk in another thread. Other processes still meet busy_timeout.
+    gate = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not gate.acquire(timeout=WRITE_GATE_TIMEOUT):
+            raise sqlite3.OperationalError("database is locked (another write of this console is stuck)")
+        conn.info["write_gate"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.info.pop("write_gate", None)
+            gate.release()
+            raise
+
+    def _release(conn) -> None:  # noqa: ANN001
+        if conn.info.pop("write_gate", None):
+            gate.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record) -> None:  # noqa: ANN001
+        # A connection returned mid-transaction (invalidated, errors): never keep the gate shut.
+        if record.info.pop("write_gate", None):
+            try:
+                gate.release()
+            except RuntimeError:
+                log.warning("write gate held by another thread at check-in")
 
     return engine
 

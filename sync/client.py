@@ -36,6 +36,7 @@ CURSOR_KEY = "pull_cursor"
 
 
 
+APPLY_CHUNK = 200              # pulled changes per cache transaction (a few ms each)
 REBASED = {"update_customer": ("customers", "customer_id"), "update_location": ("locations", "location_id"),
            "update_contact": ("contact_methods", "contact_id")}
 
@@ -294,27 +295,35 @@ class SyncClient:
                 return
 
     def _apply_changes(self, changes: list[dict[str, Any]], cursor: int | None) -> tuple[set[str], set[str]]:
+        """Apply pulled changes in short transactions (APPLY_CHUNK changes each), so a CSR's save never
+        waits long for the cache's write lock; the cursor moves in the last one. Cut short, the page
+        is pulled and applied again from the old cursor (applying a change twice is harmless)."""
         touched: set[str] = set()
         tables: set[str] = set()
-        keys: set[tuple[str, str]] = set()
-        with self.cache.sessions.begin() as session:
-            for change in changes:
-                entity = change["entity"]
-                if entity in NOT_SYNCED:
-                    continue                # never ours to write, whatever a server sends
-                tables.add(entity)
-                keys.add((entity, change["entity_id"]))
-                customer = apply_change(session, entity, change["entity_id"], change["op"],
-                                        change.get("data") or {})
-                if customer:
-                    touched.add(customer)
-            touched |= self._rebase(session, keys)
-            if touched:
-                search_index.refresh(session_executor(session), sorted(touched))
-            if cursor is not None:
-                state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
-                state.value = cursor
-                session.merge(state)
+        chunks = [changes[i:i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks):
+            keys: set[tuple[str, str]] = set()
+            chunk_touched: set[str] = set()
+            with self.cache.sessions.begin() as session:
+                for change in chunk:
+                    entity = change["entity"]
+                    if entity in NOT_SYNCED:
+                        continue                # never ours to write, whatever a server sends
+                    tables.add(entity)
+                    keys.add((entity, change["entity_id"]))
+                    customer = apply_change(session, entity, change["entity_id"], change["op"],
+                                            change.get("data") or {})
+                    if customer:
+                        chunk_touched.add(customer)
+                chunk_touched |= self._rebase(session, keys)
+                if chunk_touched:
+                    search_index.refresh(session_executor(session), sorted(chunk_touched))
+                if cursor is not None and n == len(chunks) - 1:
+                    state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
+                    state.value = cursor
+                    session.merge(state)
+            touched |= chunk_touched
+            time.sleep(0.001)           # let a waiting save in before the next chunk
         return touched, tables
 
     def _rebase(self, session: Any, keys: set[tuple[str, str]]) -> set[str]:

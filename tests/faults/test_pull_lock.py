@@ -38,9 +38,6 @@ def _fill_change_log(store: ServerStore, tmp_console: HeadlessConsole) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="SyncClient._apply_changes applies a whole pull page (≤ 5,000 changes + "
-                                       "search documents) in one cache write transaction; a local save waiting "
-                                       "for the lock gives up after busy_timeout (3 s): 'database is locked'")
 def test_a_local_save_during_a_big_pull_is_not_refused(templates, tmp_path):
     async def scenario() -> None:
         store = ServerStore(str(clone(templates.server_db, tmp_path / "server.sqlite3")))
