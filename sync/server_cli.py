@@ -192,10 +192,10 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
+    parent_watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
     await stop.wait()
-    if watch is not None:
-        watch.cancel()
+    if parent_watch is not None:
+        parent_watch.cancel()
     # Stop taking connections, let in-flight requests finish (each push is its own transaction:
     # nothing is half-written), then close.
     endpoint.close()
