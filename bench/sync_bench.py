@@ -156,12 +156,13 @@ def serve(db: str, port: int) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     class StampingApplier(Applier):
-        def apply_one(self, *args: Any, **kwargs: Any) -> Any:
-            receipt = super().apply_one(*args, **kwargs)     # its transaction has committed here
+        def _apply_batch(self, *args: Any, **kwargs: Any) -> Any:
+            receipts, error = super()._apply_batch(*args, **kwargs)     # its transaction has committed here
             stamp = time.time()
-            if receipt.status == "applied":
-                print(json.dumps({"v": receipt.server_version, "t": stamp}), flush=True)
-            return receipt
+            for receipt in receipts:
+                if receipt.status == "applied":
+                    print(json.dumps({"v": receipt.server_version, "t": stamp}), flush=True)
+            return receipts, error
 
     async def main() -> None:
         sessions = sessionmaker(open_server_db(db), expire_on_commit=False)
