@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="PostgreSQL server URL (a scratch database is created and dropped); "
                            "default $CSR_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test")
     sync.add_argument("--no-postgres", action="store_true")
+    sync.add_argument("--initial-customers", type=int, default=1_000_000,
+                      help="customers on the server for the initial-sync figure (0: skip it; the store is "
+                           "the seeded benchmark cache, made on first use)")
 
     chaos = sub.add_parser("chaos", help="seeded randomized sync runs under network faults")
     chaos.add_argument("--runs", type=int, default=100)
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         from .sync_bench import PG_DEFAULT, run_sync
 
         out = run_sync(args.bookings, args.clients, args.commits,
-                       None if args.no_postgres else (args.postgres or PG_DEFAULT), args.listener_procs)
+                       None if args.no_postgres else (args.postgres or PG_DEFAULT), args.listener_procs,
+                       args.initial_customers)
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 

@@ -72,9 +72,8 @@ def run_initial_sync(customers: int, page: int = 5000) -> dict[str, Any]:
 
 
 async def _copy(url: str, cache_path: Path, page: int, customers: int) -> dict[str, Any]:
-    from console.sync_controller import login
     from models.db import open_cache
-    from sync.client import SyncClient
+    from sync.client import SyncClient, login
 
     cache = open_cache(cache_path)
     progress: list[Any] = []

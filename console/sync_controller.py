@@ -9,13 +9,11 @@ between awaits, and its database work runs in a worker thread (ARCHITECTURE.md, 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
 from typing import Any
 
-import websockets
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QApplication, QProgressBar
 from sqlalchemy import select
@@ -25,8 +23,7 @@ from models.conflicts import Conflict
 from models.db import Cache
 from models.jobs import Job
 from models.writer import LocalWriter, client_id
-from sync.client import InitialProgress, Outcome, SyncClient, SyncStatus
-from sync.protocol import ERROR_CODES, PROTOCOL_VERSION
+from sync.client import InitialProgress, LoginFailed, Outcome, SyncClient, SyncStatus, login
 from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
 
@@ -336,34 +333,6 @@ class SyncController(QObject):
         record = self.window.customer_panel.record()
         if record is not None:
             self.customersChanged.emit([record.id])
-
-
-class LoginFailed(Exception):
-    pass
-
-
-async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:
-    """hello + login over a short websocket; the token and the user, or LoginFailed in plain words."""
-    try:
-        async with websockets.connect(server, open_timeout=timeout, close_timeout=2,
-                                      ssl=ssl.create_default_context() if server.startswith("wss://") else None) as ws:
-            await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": console_id}))
-            welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-            if welcome.get("type") == "error":
-                raise LoginFailed(welcome.get("message") or ERROR_CODES.get(welcome.get("code"), "Refused."))
-            await ws.send(json.dumps({"type": "login", "username": user, "password": password}))
-            while True:
-                answer = json.loads(await asyncio.wait_for(ws.recv(), 90))
-                if answer.get("type") != "poke":
-                    break
-    except LoginFailed:
-        raise
-    except (OSError, TimeoutError, websockets.WebSocketException, ValueError) as exc:
-        raise LoginFailed(f"The server at {server} can't be reached ({exc.__class__.__name__}). "
-                          "Check the address, or work offline: bookings are kept on this PC.") from exc
-    if answer.get("type") == "logged_in":
-        return answer["token"], answer["user"]
-    raise LoginFailed(answer.get("message") or "Wrong user name or password.")
 
 
 def _customer_of(args: dict[str, Any]) -> str:

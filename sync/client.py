@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from models.writer import client_id as cache_client_id
 from models.writer import session_executor
 
 from .changes import _LINK_TABLES, _MAPPERS, apply_change
-from .protocol import MAX_FETCH_KEYS, MAX_MUTATIONS_PER_PUSH, PROTOCOL_VERSION
+from .protocol import ERROR_CODES, MAX_FETCH_KEYS, MAX_MUTATIONS_PER_PUSH, PROTOCOL_VERSION
 from .snapshot import SNAPSHOT_KEY, SnapshotLoader
 
 log = logging.getLogger("csr.sync.client")
@@ -468,3 +469,31 @@ class Gap(Exception):
     def __init__(self, expected: int) -> None:
         super().__init__(f"the server expects change #{expected}")
         self.expected = expected
+
+
+class LoginFailed(Exception):
+    pass
+
+
+async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:
+    """hello + login over a short websocket; the token and the user, or LoginFailed in plain words."""
+    try:
+        async with websockets.connect(server, open_timeout=timeout, close_timeout=2,
+                                      ssl=ssl.create_default_context() if server.startswith("wss://") else None) as ws:
+            await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": console_id}))
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if welcome.get("type") == "error":
+                raise LoginFailed(welcome.get("message") or ERROR_CODES.get(welcome.get("code"), "Refused."))
+            await ws.send(json.dumps({"type": "login", "username": user, "password": password}))
+            while True:
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 90))
+                if answer.get("type") != "poke":
+                    break
+    except LoginFailed:
+        raise
+    except (OSError, TimeoutError, websockets.WebSocketException, ValueError) as exc:
+        raise LoginFailed(f"The server at {server} can't be reached ({exc.__class__.__name__}). "
+                          "Check the address, or work offline: bookings are kept on this PC.") from exc
+    if answer.get("type") == "logged_in":
+        return answer["token"], answer["user"]
+    raise LoginFailed(answer.get("message") or "Wrong user name or password.")

@@ -69,10 +69,9 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
     import asyncio
 
     from console.demo_server import DEMO_PASSWORD
-    from console.sync_controller import login
     from models.db import open_cache
     from models.writer import LocalWriter
-    from sync.client import SyncClient
+    from sync.client import SyncClient, login
     from tests.unit.conftest import customer_args
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
