@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, func, select, text, tuple_
+from sqlalchemy import JSON, event, func, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
@@ -128,6 +128,10 @@ class Applier:
         receipts: list[Receipt] = []
         error: ProtocolError | None = None
         with self.sessions.begin() as session:
+            # The session's identity map holds rows weakly: keep what the batch loads (customers,
+            # locations, setup rows) so the next mutation finds them without another query.
+            kept: list[Any] = []
+            event.listen(session, "loaded_as_persistent", lambda _s, obj: kept.append(obj))
             session.info["now"] = self.clock()
             session.info[ACCEPT_AND_FLAG] = True      # an offline booking that lost the race is kept
             session.info[THREE_WAY] = True            # record edits merge per field (models/conflicts.py)
