@@ -149,7 +149,7 @@ def make_sqlite_engine(path: Path | str) -> Engine:
             raise
 
     def _release(conn) -> None:  # noqa: ANN001
-        if conn.info.pop("write_gate", None):
+        if conn.info.pop("write_gate", None) and gate._is_owned():
             gate.release()
 
     event.listen(engine, "commit", _release)
@@ -158,11 +158,8 @@ def make_sqlite_engine(path: Path | str) -> Engine:
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn, record) -> None:  # noqa: ANN001
         # A connection returned mid-transaction (invalidated, errors): never keep the gate shut.
-        if record.info.pop("write_gate", None):
-            try:
-                gate.release()
-            except RuntimeError:
-                log.warning("write gate held by another thread at check-in")
+        if record.info.pop("write_gate", None) and gate._is_owned():
+            gate.release()
 
     return engine
 

@@ -235,3 +235,45 @@ def _tags(desk, cid):
         for t in tags:
             s.expunge(t)
         return tags
+
+
+def test_foreign_console_id_and_expired_token_are_refused_without_harm(world):
+    import json
+    from datetime import timedelta
+
+    import websockets
+
+    async def scenario(url, sessions, caches):
+        a = Desk(caches["a"], url, "Dana Reyes")
+        await a.start(url, "dana")
+        # Lee presents Dana's console id: refused (fatal for that connection only).
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": a.client.client_id}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"type": "login", "username": "lee", "password": PASSWORD}))
+            answer = json.loads(await ws.recv())
+            assert answer["code"] == "foreign_client", answer
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+        # A token from a server clock 13 hours later is expired here… as is any token past its 12 h.
+        from models.setup import User
+        from sync.auth import issue_token
+
+        secret = token_secret(sessions)
+        with sessions() as s:
+            lee = s.scalar(select(User).where(User.username == "lee"))
+            old = issue_token(lee, secret, timedelta(hours=12), NOW - timedelta(hours=13))
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": "console-of-lee", "token": old}))
+            assert json.loads(await ws.recv())["code"] == "token_expired"
+            await ws.send(json.dumps({"type": "ping"}))                  # the connection lives on
+            assert json.loads(await ws.recv())["type"] == "pong"
+        # Dana's console never noticed: it still syncs.
+        a.writer.execute("create_customer", customer_args())
+        a.client.wake()
+        await _until(lambda: a.client.pending() == 0)
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Customer)) == 1
+        await a.stop()
+
+    _run(world, scenario)
