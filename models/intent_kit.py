@@ -106,7 +106,8 @@ def typed(model: type, key: str, value: Any) -> Any:
 def get_row(session: Session, model: type, ident: str, label: str) -> Any:
     row = session.get(model, ident)
     if row is None:
-        raise ValidationFailed({"id": f"That {label} no longer exists on this PC."})
+        # Read on the console (its cache) and on the server (someone removed it meanwhile).
+        raise ValidationFailed({"id": f"That {label} no longer exists (someone removed it)."})
     return row
 
 

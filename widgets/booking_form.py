@@ -251,7 +251,8 @@ class BookingForm(QWidget):
             self.heading.setText(f"<b>Book a job for {record.name}</b>")
         if not self._setup.business_units:
             self.heading.setText(self.heading.text() + "<br><b>No business units are set up yet</b> — an admin "
-                                 "imports the company setup (csr-console setup import FILE).")
+                                 "imports the company setup on the server (csr-server setup import FILE), or on this PC "
+                                 "alone (csr-console setup import FILE).")
         bookable = record is not None and not record.do_not_service and bool(self._setup.business_units)
         self.book_button.setEnabled(bookable)
         self.get_availability.setEnabled(bookable)

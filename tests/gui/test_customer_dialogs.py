@@ -201,7 +201,7 @@ def test_refusal_by_the_writer_keeps_the_dialog_open(qtbot: Any, desk: Desk) -> 
     type_into(qtbot, dialog, access_notes="Gate 1234")
     save(qtbot, dialog)
     assert dialog.isVisible()
-    assert dialog.form_error.isVisible() and dialog.form_error.text() == "That location no longer exists on this PC."
+    assert dialog.form_error.isVisible() and dialog.form_error.text() == "That location no longer exists (someone removed it)."
     assert len(desk.outbox()) == 2
 
 
