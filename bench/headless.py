@@ -61,7 +61,6 @@ def clone(src: Path, dst: Path) -> Path:
 def copy_setup(src: sessionmaker[Session], dst: sessionmaker[Session]) -> None:
     """The server's setup rows into a console cache, same ids (what setup sync will carry)."""
     from models.base import Base
-    from models.setup import arrival_window_business_units, job_type_business_units
     from sync.changes import apply_change, primary_key, row_data
 
     with src() as s, dst.begin() as d:
@@ -71,13 +70,6 @@ def copy_setup(src: sessionmaker[Session], dst: sessionmaker[Session]) -> None:
             mapper = next(m for m in Base.registry.mappers if m.local_table is table)
             for obj in s.scalars(select(mapper.class_)):
                 apply_change(d, table.name, primary_key(obj), "upsert", row_data(s, obj))
-        d.flush()
-        for link in (job_type_business_units, arrival_window_business_units):
-            # (newer change capture carries these inside their owner's row: insert what is missing)
-            have = {tuple(r) for r in d.execute(select(link))}
-            rows = [dict(r._mapping) for r in s.execute(select(link)) if tuple(r) not in have]
-            if rows:
-                d.execute(link.insert(), rows)
 
 
 @dataclass

@@ -49,6 +49,17 @@ def _wait_for(proc, text: str, timeout: float = 120) -> str:
     raise AssertionError(f"no '{text}' from the process: {proc.stderr.read()[-2000:]}")
 
 
+def _wait_gone(pid: int, why: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, why
+        time.sleep(0.1)
+
+
 def _count(path: Path, sql: str) -> int:
     import sqlite3
 
@@ -122,14 +133,7 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
         for proc in (second, first):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                os.kill(server_pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < deadline, "the demo server outlived its window"
-            time.sleep(0.1)
+        _wait_gone(server_pid, "the demo server outlived its window")
     finally:
         for proc in (second, first):
             if proc is not None:
@@ -151,14 +155,7 @@ def test_the_demo_server_does_not_outlive_a_killed_console():
         server_pid = int(__import__("json").loads(rendezvous_path().read_text())["pid"])
         proc.kill()                                    # kill -9: no clean-up runs in the console
         proc.wait()
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                os.kill(server_pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < deadline, "the demo server outlived its killed console"
-            time.sleep(0.1)
+        _wait_gone(server_pid, "the demo server outlived its killed console")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -80,19 +80,11 @@ SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "s
 
 
 def copy_setup(src, dst) -> None:
-    """What the server's setup changes will do through the change log: same rows, same ids."""
-    from models.base import Base
-    from sync.changes import primary_key, row_data
+    """What the server's setup changes do through the change log: same rows, same ids (link rows
+    ride along in their owner's row data)."""
+    from bench.headless import copy_setup as copy
 
-    with src.sessions() as s, dst.sessions.begin() as d:
-        for table in Base.metadata.sorted_tables:
-            if table.name not in SETUP_TABLES:
-                continue
-            mapper = next(m for m in Base.registry.mappers if m.local_table is table)
-            for obj in s.scalars(select(mapper.class_)):
-                apply_change(d, table.name, primary_key(obj), "upsert", row_data(s, obj))
-        # link tables of setup (job type ↔ business units, window ↔ business units) ride along in
-        # their owner's row data (sync/changes.py LINKS)
+    copy(src.sessions, dst.sessions)
 
 
 def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, server, tmp_path):
