@@ -166,6 +166,7 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
 
         code = loop.run_until_complete(run_self_test(console))
         console.shutdown()
+        loop.close()                 # its executor threads end before the interpreter does
         return code
     _quit_on_signals(console.window)            # before saying "running": a signal may follow at once
     if args.demo:

@@ -35,6 +35,9 @@ def loop(qapp):
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
+    # Closing the loop stops its executor's QThreads (asyncio.to_thread runs there): a QThread still
+    # running when the interpreter exits makes Qt abort the whole test process.
+    loop.close()
     asyncio.set_event_loop(None)
 
 
@@ -71,7 +74,7 @@ def desks(qtbot, loop, tmp_path):
     yield make
     for console in made:
         # Stop syncing first (it runs on this loop), then the services, then the window.
-        console.sync.stop()
+        loop.run_until_complete(console.sync.aclose())
         console.shutdown()
         console.window.close()
         console.window.deleteLater()
