@@ -80,16 +80,6 @@ async def _copy(url: str, cache_path: Path, page: int, customers: int) -> dict[s
     lags: list[float] = []
     try:
         client = SyncClient(cache, url, token=lambda: None, on_initial=progress.append, snapshot_page=page)
-        loaders: list[Any] = []
-        import sync.client as client_module
-
-        real_loader = client_module.SnapshotLoader
-
-        def spy(c: Any) -> Any:
-            loaders.append(real_loader(c))
-            return loaders[-1]
-
-        client_module.SnapshotLoader = spy
         token, _user = await login(url, client.client_id, "admin", PASSWORD)
         client.token = lambda: token
         stop = asyncio.Event()
@@ -112,13 +102,12 @@ async def _copy(url: str, cache_path: Path, page: int, customers: int) -> dict[s
         client.stop()
         await asyncio.wait_for(task, 30)
         await beat
-        client_module.SnapshotLoader = real_loader
         rows = progress[-1].rows_done if progress else 0
         copy_end = next((p for p in progress if p.finished), None)
         lags.sort()
         return {"customers": customers, "rows": rows, "seconds": round(elapsed, 2),
                 "initial_sync_rows_per_s": round(rows / elapsed) if elapsed else 0,
-                "finished": bool(copy_end), **(loaders[0].timings if loaders else {}),
+                "finished": bool(copy_end), **(copy_end.timings if copy_end else {}),
                 "ui_timer_lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None,
                 "ui_timer_lag_max_ms": round(lags[-1], 1) if lags else None}
     finally:

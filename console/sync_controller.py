@@ -22,6 +22,7 @@ from models.base import utcnow
 from models.conflicts import Conflict
 from models.db import Cache
 from models.jobs import Job
+from models.journal import oldest_pending
 from models.writer import LocalWriter, client_id
 from sync.client import InitialProgress, LoginFailed, Outcome, SyncClient, SyncStatus, login
 from widgets.login_dialog import LoginDialog
@@ -200,19 +201,9 @@ class SyncController(QObject):
         self.window.sync_status.show_status(state, pending, oldest, last, message)
 
     def _oldest_age(self) -> float | None:
-        from sqlalchemy import func
-
-        from models.journal import OutboxEntry
-
         with self.cache.sessions() as session:
-            oldest = session.scalar(select(func.min(OutboxEntry.created_at)))
-        if oldest is None:
-            return None
-        if oldest.tzinfo is None:
-            from datetime import UTC
-
-            oldest = oldest.replace(tzinfo=UTC)
-        return max(0.0, (utcnow() - oldest).total_seconds())
+            oldest = oldest_pending(session)
+        return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
     # -- what arrives ---------------------------------------------------------------------------------------
     def _on_pulled(self, customer_ids: set[str]) -> None:

@@ -4,7 +4,7 @@ sequence, and the audit trail every applied intent leaves."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -65,6 +65,16 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     mutation_id: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def oldest_pending(session: Session) -> datetime | None:
+    """When the oldest change still waiting for the server was made (UTC), or None."""
+    from sqlalchemy import func
+
+    oldest = session.scalar(select(func.min(OutboxEntry.created_at)))
+    if oldest is not None and oldest.tzinfo is None:       # SQLite keeps no zone: it is UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return oldest
 
 
 def ensure_client(session: Session) -> ClientState:

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 
 from models import search_index
 from models.db import Cache
-from models.journal import OutboxEntry
+from models.journal import OutboxEntry, oldest_pending
 from models.sync_tables import NOT_SYNCED, SyncState
 from models.writer import client_id as cache_client_id
 from models.writer import session_executor
@@ -68,6 +68,7 @@ class InitialProgress:
     rows_total: int
     table: str
     finished: bool = False
+    timings: dict[str, float] = field(default_factory=dict)   # the final step's phases (finished only)
 
 
 class SyncClient:
@@ -120,7 +121,7 @@ class SyncClient:
 
     def oldest_pending(self) -> datetime | None:
         with self.cache.sessions() as session:
-            return session.scalar(select(func.min(OutboxEntry.created_at)))
+            return oldest_pending(session)
 
     def cursor(self) -> int:
         with self.cache.sessions() as session:
@@ -391,7 +392,7 @@ class SyncClient:
             await asyncio.to_thread(loader.finish, start_version)
         finally:
             loader.close()
-        self.on_initial(InitialProgress(done, max(total, done), "", finished=True))
+        self.on_initial(InitialProgress(done, max(total, done), "", finished=True, timings=loader.timings))
 
     async def _answer(self, ws: Any, expected: str) -> dict[str, Any]:
         """The reply to a request; pokes that arrive in between are remembered as a reason to pull."""
