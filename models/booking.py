@@ -232,22 +232,21 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
         if lead.customer_id and lead.customer_id != customer.id:
             raise ValidationFailed({"lead": "That lead belongs to another customer."})
 
-    raw.setdefault("number", next_job_number(session))
+    if raw.get("number") is None:
+        raw["number"] = next_job_number(session)
     job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
               location_id=location.id, job_type_id=job_type.id, business_unit_id=bu.id,
               campaign_id=raw["campaign_id"], priority=priority, summary=(raw.get("summary") or "").strip(),
               status=JobStatus.SCHEDULED, booked_by_id=raw.get("booked_by_id"),
               booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
               line_items=_line_items(setup, items(raw, "line_items")))
-    session.add(job)
-    session.flush()
     tags = tags_named(session, raw.get("tags"))
-    if tags:
-        session.execute(job_tags.insert(), [{"job_id": job.id, "tag_type_id": t.id} for t in tags])
     appointment = Appointment(id=own_id(appt, "appointment_id"), job_id=job.id, arrival_window_id=window.id,
                               **_appointment_times(setup, window, day, job_type.duration_minutes))
-    session.add(appointment)
-    session.flush()
+    session.add_all((job, appointment))
+    session.flush()                     # one flush for both rows; the link rows need them stored
+    if tags:
+        session.execute(job_tags.insert(), [{"job_id": job.id, "tag_type_id": t.id} for t in tags])
     if technicians:
         session.execute(appointment_technicians.insert(),
                         [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])

@@ -16,11 +16,11 @@ import enum
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, event, func, select, text, tuple_
+from sqlalchemy import JSON, event, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
@@ -50,6 +50,19 @@ PUSH_BATCH = 50
 
 _ENTITY_MODELS: dict[str, Any] = {"customer": Customer, "location": Location, "contact": ContactMethod,
                                   "job": Job}
+
+
+@dataclass
+class _Outcome:
+    """One mutation's result inside a batch: its receipt (the version is set when the batch's change
+    rows are written), the changes it made, and what its audit entry says (no action: no entry)."""
+
+    receipt: Receipt
+    changes: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    entity: str = ""
+    entity_id: str = ""
+    action: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,6 +156,10 @@ class Applier:
             if client is None:
                 client = ServerClient(client_id=client_id, user_id=user_id, last_seq=0)
                 session.add(client)
+            _prefetch(session, mutations)
+            # Change-log rows, receipts and audit entries are written once for the whole batch, with
+            # core statements, after its last mutation (same transaction).
+            applied: list[_Outcome] = []
             for mutation in mutations:
                 stored = stored_rows.get(mutation.seq)
                 if stored is not None:
@@ -157,23 +174,49 @@ class Applier:
                     error = ProtocolError("gap", details={"expected_seq": expected})
                     break
                 if allowed(mutation.name):
-                    receipt = self._run(session, client_id, user_id, mutation)
+                    outcome = self._run(session, client_id, user_id, mutation)
                 else:
-                    receipt = Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                                      errors={"role": "Your role may not make this change."})
+                    outcome = _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id,
+                                               status="rejected",
+                                               errors={"role": "Your role may not make this change."}))
                 client.last_seq = mutation.seq
                 client.last_seen = utcnow()
-                session.add(ReceiptRow(client_id=client_id, seq=mutation.seq, mutation_id=mutation.mutation_id,
-                                       status=receipt.status, server_version=receipt.server_version,
-                                       response={"errors": receipt.errors, "result": receipt.result}))
-                receipts.append(receipt)
+                applied.append(outcome)
+            receipts += self._record(session, client_id, user_id, applied)
         return receipts, error
 
-    def _run(self, session: Session, client_id: str, user_id: str, mutation: Mutation) -> Receipt:
+    @staticmethod
+    def _record(session: Session, client_id: str, user_id: str, outcomes: list[_Outcome]) -> list[Receipt]:
+        """The batch's change-log rows (one INSERT … RETURNING: versions in mutation order), then its
+        receipts (each naming its last version) and audit entries."""
+        changes = [{"entity": e, "entity_id": i, "op": op, "data": data}
+                   for o in outcomes for e, i, op, data in o.changes]
+        if changes:
+            versions = list(session.execute(
+                insert(ChangeRow.__table__).returning(ChangeRow.__table__.c.version, sort_by_parameter_order=True),
+                changes).scalars())
+            position = 0
+            for o in outcomes:
+                if o.changes:
+                    position += len(o.changes)
+                    o.receipt = o.receipt.model_copy(update={"server_version": versions[position - 1]})
+        if not outcomes:
+            return []
+        session.execute(insert(ReceiptRow.__table__), [
+            {"client_id": client_id, "seq": o.receipt.seq, "mutation_id": o.receipt.mutation_id,
+             "status": o.receipt.status, "server_version": o.receipt.server_version,
+             "response": {"errors": o.receipt.errors, "result": o.receipt.result}} for o in outcomes])
+        audit = [{"actor": user_id, "entity": o.entity, "entity_id": o.entity_id, "action": o.action,
+                  "mutation_id": o.receipt.mutation_id, "details": o.details} for o in outcomes if o.action]
+        if audit:
+            session.execute(insert(AuditEntry.__table__), audit)
+        return [o.receipt for o in outcomes]
+
+    def _run(self, session: Session, client_id: str, user_id: str, mutation: Mutation) -> _Outcome:
         handler = HANDLERS.get(mutation.name)
         if handler is None:
-            return Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                           errors={"intent": f"Unknown action '{mutation.name}'."})
+            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
+                                    errors={"intent": f"Unknown action '{mutation.name}'."}))
         args = copy.deepcopy(mutation.args)
         savepoint = session.begin_nested()
         collector = ChangeCollector(session)
@@ -183,13 +226,14 @@ class Applier:
         except ValidationFailed as exc:
             collector.collect()
             savepoint.rollback()
-            return Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                           errors=exc.errors)
+            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
+                                    errors=exc.errors))
         except Exception:
             savepoint.rollback()
             log.exception("mutation %s %s from %s failed", mutation.name, mutation.mutation_id, client_id)
-            return Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                           errors={"form": "The server could not apply this change; support has the details."})
+            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
+                                    errors={"form": "The server could not apply this change; support has "
+                                                    "the details."}))
         savepoint.commit()
         # The record the intent is about goes back to every console even when the merge left it as
         # stored (a lost same-field race): the console that wrote it optimistically must converge.
@@ -199,16 +243,9 @@ class Applier:
             if row is not None and not any(c[0] == model.__tablename__ and c[1] == applied.entity_id
                                            for c in changes):
                 changes.append((model.__tablename__, applied.entity_id, "upsert", row_data(session, row)))
-        rows = [ChangeRow(entity=entity, entity_id=entity_id, op=op, data=data)
-                for entity, entity_id, op, data in changes]
-        session.add_all(rows)
-        session.flush()                 # one INSERT … RETURNING for all: versions in this order
-        version = max((r.version for r in rows), default=0)
-        session.add(AuditEntry(actor=user_id, entity=applied.entity, entity_id=applied.entity_id,
-                               action=mutation.name, mutation_id=mutation.mutation_id, details=args))
-        return Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="applied",
-                       result={"entity": applied.entity, "id": applied.entity_id,
-                               "warnings": applied.warnings}, server_version=version)
+        receipt = Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="applied",
+                          result={"entity": applied.entity, "id": applied.entity_id, "warnings": applied.warnings})
+        return _Outcome(receipt, changes, applied.entity, applied.entity_id, mutation.name, args)
 
     @staticmethod
     def _display_name(session: Session, user_id: str) -> str:
@@ -288,6 +325,24 @@ class Applier:
             for r in rows:
                 session.expunge(r)
             return rows, (rows[-1].version if rows else cursor), more
+
+
+_PREFETCH = (("customer_id", Customer), ("location_id", Location))
+
+
+def _prefetch(session: Session, mutations: list[Mutation]) -> None:
+    """Load the customers and locations a batch's mutations name with one query each (the handlers'
+    ``session.get`` then finds them in the identity map; the batch keeps them alive)."""
+    wanted: dict[str, set[str]] = {key: set() for key, _ in _PREFETCH}
+    for mutation in mutations:
+        for part in (mutation.args, *(v for v in mutation.args.values() if isinstance(v, dict))):
+            for key, ids in wanted.items():
+                value = part.get(key)
+                if isinstance(value, str) and value:
+                    ids.add(value)
+    for key, model in _PREFETCH:
+        if wanted[key]:
+            session.scalars(select(model).where(model.id.in_(wanted[key]))).all()
 
 
 def _python_type(column: Any) -> Any:

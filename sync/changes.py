@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import functools
 from typing import Any
 
 from sqlalchemy import delete, event, inspect, select, text
@@ -97,15 +98,22 @@ class ChangeCollector:
         """[(entity, entity_id, op, data)] in a stable order: parents before children (table order)."""
         self.session.flush()
         event.remove(self.session, "after_flush", self._after_flush)
-        order = {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
-        # A row travels with its link rows, so it goes where its link table sorts: after every table
-        # the links point to (a job type after the business units it is offered in).
-        for owner, link, *_ in LINKS:
-            order[owner] = max(order[owner], order[link.name])
+        order = _change_order()
         out = [(table, pk, "upsert", row_data(self.session, obj))
                for (table, pk), obj in sorted(self._touched.items(), key=lambda kv: order.get(kv[0][0], 0))]
         out += [(table, pk, "delete", {}) for (table, pk) in self._deleted]
         return out
+
+
+@functools.cache
+def _change_order() -> dict[str, int]:
+    """Table → its place in a change set: parents before children. A row travels with its link rows,
+    so it goes where its link table sorts: after every table the links point to (a job type after
+    the business units it is offered in)."""
+    order = {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
+    for owner, link, *_ in LINKS:
+        order[owner] = max(order[owner], order[link.name])
+    return order
 
 
 # -- console side ------------------------------------------------------------------------------------------
