@@ -10,7 +10,8 @@
   ``time.time()``) − commit (``time.time()`` in the server process right after the push's transaction
   committed; the server is this module's ``serve``: csr-server's endpoint with an Applier that stamps
   commits). Both clocks are the same machine's wall clock. p50/p99/max over every (commit, client) pair.
-- ``initial_sync_rows_per_s``: TODO(initial-sync owner) — see ``measure_initial_sync``.
+- ``initial_sync_rows_per_s``: a new console copies a server holding 1M customers with their
+  locations and contacts (5.2M rows) until it is online — bench/initial_sync.py.
 """
 
 from __future__ import annotations
