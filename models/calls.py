@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,6 +25,74 @@ class CallState(enum.StrEnum):
     TALKING = "Talking"
     HELD = "Held"
     ENDED = "Ended"
+
+
+class CallEventKind(enum.StrEnum):
+    """What happened to a call, whatever the phone system (every adapter maps its input to these)."""
+
+    OFFERED = "offered"            # the call reached the company (inbound) or started dialing (outbound)
+    QUEUED = "queued"              # waiting for an agent
+    ALERTING = "alerting"          # an agent's phone is ringing
+    ANSWERED = "answered"          # someone picked up (an agent, or the callee of an outbound call)
+    HELD = "held"
+    RESUMED = "resumed"
+    TRANSFERRED = "transferred"
+    ENDED = "ended"                # with ``end_reason``
+    RECORDING = "recording"        # the recording is ready (``recording_url``, ``recording_seconds``)
+
+
+class EndReason(enum.StrEnum):
+    COMPLETED = "completed"        # answered, then hung up by either side
+    CALLER_HANGUP = "caller-hangup"  # the caller gave up before anyone answered
+    NO_ANSWER = "no-answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class NeutralEvent:
+    """One phone-system callback, provider-neutral. ``provider_key`` is unique per real event: the
+    same callback delivered twice carries the same key (the store ignores the second)."""
+
+    provider: str                  # "twilio"
+    provider_call_id: str          # e.g. Twilio's CallSid (of the parent call for inbound legs)
+    provider_key: str
+    kind: CallEventKind
+    occurred_at: datetime          # UTC, aware: when the provider says it happened
+    direction: CallDirection = CallDirection.INBOUND
+    from_number: str = ""          # as the provider sent it (may be "anonymous", "+1…", "")
+    to_number: str = ""
+    agent: str = ""                # the provider's identity of the agent leg, when it names one
+    end_reason: str = ""           # an EndReason value for ENDED
+    recording_url: str = ""
+    recording_seconds: int = 0
+    payload: dict[str, Any] = field(default_factory=dict)   # the raw parameters, for the audit
+
+
+@dataclass(frozen=True, slots=True)
+class CallCard:
+    """What a console shows of one live call (its bubble; later the supervisor's board): plain data,
+    built by the console from what the server sends, handed to widgets."""
+
+    call_id: str
+    state: CallState
+    direction: CallDirection
+    from_number: str               # E.164, or "" when the caller is anonymous / restricted / malformed
+    from_display: str              # the number formatted for reading, or "Unknown caller"
+    caller_name: str               # the matched customer's name; "3 customers" for several; "" for none
+    match_ids: tuple[str, ...]     # the matched customers' ids (local cache)
+    campaign: str                  # the campaign's name, or "Unknown campaign"
+    started_at: datetime           # UTC, aware: when the phone started ringing
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    claimed_by_id: str | None = None
+    claimed_by_name: str = ""      # "" while nobody has claimed it
+    classification: str = ""       # a CallClass value once classified
+
+    @property
+    def ended(self) -> bool:
+        return self.state is CallState.ENDED
 
 
 class CallClass(enum.StrEnum):
