@@ -1,0 +1,237 @@
+"""One incoming-call bubble (`callBubble`) of the bubble strip, and the words it shows.
+
+The bubble is a view of a ``CallCard`` (plain data) as seen by one CSR: the strip tells it who "me"
+is, whether the console is online and whether a claim is on its way, and it picks its look from that
+(the ``callState`` property: ringing, mine, other, ended — see resources/themes/console.qss). It is a
+button, so a screen reader calls it one and Space / Enter / a click all mean the same thing; what the
+click does is the strip's business.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QStyle,
+    QStyleOption,
+    QToolButton,
+    QWidget,
+)
+
+from models.calls import CallCard, CallDirection, CallState
+
+UNKNOWN_CALLER = "Unknown caller"
+NO_CALLER_ID = "No caller ID"
+OFFLINE_CLAIM = "Claiming needs the server — you're offline."
+# Words for the state a call is in, read after the caller ("…, ringing 0:12").
+PHASE = {CallState.RINGING: "ringing", CallState.QUEUED: "waiting", CallState.TALKING: "talking",
+         CallState.HELD: "on hold", CallState.ENDED: "ended after"}
+
+
+def duration_text(seconds: float) -> str:
+    """ "0:07", "12:34", "1:02:03" — a ticking clock, never negative (the server's clock may run ahead)."""
+    s = max(0, int(seconds))
+    hours, rest = divmod(s, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def caller_text(card: CallCard) -> str:
+    """The bubble's first line: the matched customer ("3 customers" for several), else "Unknown caller"."""
+    return card.caller_name or UNKNOWN_CALLER
+
+
+def number_text(card: CallCard) -> str:
+    return card.from_display if card.from_number else NO_CALLER_ID
+
+
+def look(card: CallCard, me: str) -> str:
+    """The bubble's look: "ended" (gray), "mine" / "other" (claimed), or "ringing" (green, claimable)."""
+    if card.ended:
+        return "ended"
+    if card.claimed_by_id:
+        return "mine" if card.claimed_by_id == me else "other"
+    return "ringing"
+
+
+def elapsed_seconds(card: CallCard, now: datetime, ended_seen: datetime | None = None) -> float:
+    """Ring (or wait) time until answered, then talk time; frozen once the call has ended."""
+    if card.state in (CallState.RINGING, CallState.QUEUED):
+        return (now - card.started_at).total_seconds()
+    start = card.answered_at or card.started_at
+    if card.ended:
+        end = card.ended_at or ended_seen or now
+        return (end - start).total_seconds()
+    return (now - start).total_seconds()
+
+
+def status_text(card: CallCard, me: str, online: bool, pending: bool) -> str:
+    """The bubble's last line: who has the call, or what a click does."""
+    kind = look(card, me)
+    name = card.claimed_by_name
+    if kind == "ended":
+        if card.claimed_by_id == me:
+            return "Ended — ✕ to classify"
+        return f"Ended — {name} had it" if name else "Ended — nobody claimed it"
+    if pending:
+        return "Claiming…"
+    if kind == "mine":
+        return f"✓ {name or 'You'} (you)" + (" · on hold" if card.state is CallState.HELD else "")
+    if not online:
+        return "Offline — claiming needs the server"
+    if kind == "other":
+        return f"{name or 'Another CSR'} has it — click to take over"
+    return "Click or F2 to claim"
+
+
+def accessible_text(card: CallCard, me: str, seconds: float) -> str:
+    """e.g. "Incoming call from Maria Lopez, +1 (555) 201-0101, Google Ads, ringing 0:12"."""
+    inbound = card.direction is CallDirection.INBOUND
+    who = card.caller_name or ("an unknown caller" if inbound else "an unknown number")
+    parts = [f"{'Incoming call from' if inbound else 'Outgoing call to'} {who}"]
+    if card.from_number:
+        parts.append(card.from_display)
+    parts += [card.campaign, f"{PHASE[card.state]} {duration_text(seconds)}"]
+    if card.claimed_by_id:
+        parts.append("claimed by you" if card.claimed_by_id == me else f"claimed by {card.claimed_by_name}")
+    return ", ".join(parts)
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when the bubble is too narrow; the full text is its tooltip."""
+
+    def __init__(self, name: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)   # the bubble takes the click
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.full = ""
+
+    def set_full_text(self, text: str) -> None:
+        self.full = text
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideRight, max(self.width(), 1))
+        self.setText(shown)
+
+
+class CallBubble(QAbstractButton):
+    """A call as one CSR sees it: caller, number and campaign, a timer, who has it, and an X once ended."""
+
+    closeRequested = Signal(str)
+    stepFocus = Signal(int)          # ← / →: the strip moves the focus to the neighbouring bubble
+
+    def __init__(self, card: CallCard, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("callBubble")
+        self.call_id = card.call_id
+        self.card = card
+        self.kind = ""
+        self._ended_seen: datetime | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setProperty("callState", "ringing")
+        self.setProperty("active", False)
+
+        self.caller_label = _ElidedLabel("callBubbleCaller", self)
+        self.timer_label = QLabel(self)
+        self.timer_label.setObjectName("callBubbleTimer")
+        self.timer_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.timer_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.detail_label = _ElidedLabel("callBubbleDetail", self)
+        self.status_label = _ElidedLabel("callBubbleStatus", self)
+        self.close_button = QToolButton(self)
+        self.close_button.setObjectName("callBubbleClose")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Close and classify this call")
+        self.close_button.clicked.connect(lambda: self.closeRequested.emit(self.call_id))
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(10, 5, 6, 5)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(1)
+        grid.addWidget(self.caller_label, 0, 0)
+        grid.addWidget(self.timer_label, 0, 1)
+        grid.addWidget(self.close_button, 0, 2, 3, 1, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.detail_label, 1, 0, 1, 2)
+        grid.addWidget(self.status_label, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        self.close_button.hide()
+
+    # -- what the strip tells it --------------------------------------------------------------------------
+    def show_card(self, card: CallCard, me: str, online: bool, pending: bool, now: datetime) -> None:
+        """Show this card as ``me`` sees it (``pending``: a claim or takeover from here is on its way)."""
+        if card.ended and self._ended_seen is None:
+            self._ended_seen = now          # frozen here if the server sent no end time
+        self.card = card
+        kind = look(card, me)
+        self.caller_label.set_full_text(caller_text(card))
+        self.detail_label.set_full_text(f"{number_text(card)} · {card.campaign}")
+        self.status_label.set_full_text(status_text(card, me, online, pending))
+        self.close_button.setVisible(card.ended)
+        self.close_button.setEnabled(card.ended)
+        self.close_button.setAccessibleName(f"Close and classify the call from {caller_text(card)}")
+        tips = [f"{caller_text(card)}\n{number_text(card)}\n{card.campaign}"]
+        if not online and not card.ended and kind != "mine":
+            tips.append(OFFLINE_CLAIM)
+        self.setToolTip("\n\n".join(tips))
+        if kind != self.kind:
+            self.kind = kind
+            self._repolish("callState", kind)
+        self.tick(now, me)
+
+    def tick(self, now: datetime, me: str) -> None:
+        """Move the timer on (the strip's one timer calls this every second)."""
+        seconds = elapsed_seconds(self.card, now, self._ended_seen)
+        self.timer_label.setText(duration_text(seconds))
+        self.setAccessibleName(accessible_text(self.card, me, seconds))
+
+    def set_active(self, active: bool) -> None:
+        if self.property("active") != active:
+            self._repolish("active", active)
+
+    def _repolish(self, name: str, value: object) -> None:
+        # Descendant rules (#callBubble[callState="ended"] QLabel) need the labels re-polished too.
+        self.setProperty(name, value)
+        for w in (self, *self.findChildren(QLabel)):
+            w.style().unpolish(w)
+            w.style().polish(w)
+        self.update()
+
+    # -- a button drawn by the style sheet ----------------------------------------------------------------
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        fm = self.fontMetrics()
+        return QSize(fm.averageCharWidth() * 42, self.layout().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.sizeHint()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        option = QStyleOption()
+        option.initFrom(self)
+        painter = QPainter(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.isAutoRepeat():
+            self.animateClick()
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.stepFocus.emit(-1 if key == Qt.Key.Key_Left else 1)
+        else:
+            super().keyPressEvent(event)      # Space clicks, as on any button
