@@ -1,0 +1,252 @@
+"""`csr-callsim`: simulated calls sent to a csr-server as real, signed Twilio webhooks.
+
+For demos (`csr-console --demo` runs it so a newcomer sees calls ring) and load tests. Each call posts
+the voice webhook, follows the server's TwiML answer (whose phones to ring, where their callbacks go)
+and then sends the callbacks Twilio would send, in Twilio's order, at their time in the call divided
+by ``--speed``; ``--chaos`` duplicates and reorders some of them. Every request is form-encoded and
+signed with X-Twilio-Signature exactly as Twilio signs it (the official package's RequestValidator),
+over the public URL the server was configured with. One JSON line at the end:
+``{"calls", "webhooks", "failed", "seconds"}``.
+
+The auth token comes from ``--auth-token-file`` or the CSR_TWILIO_AUTH_TOKEN environment variable,
+never from the command line (where every user of the machine could read it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from models.base import utcnow
+
+from .telephony.twilio import SIGNATURE_HEADER, STATUS_PATH, VOICE_PATH
+from .telephony.twilio_sim import (
+    MIX,
+    DialPlan,
+    Scenario,
+    SimCall,
+    Webhook,
+    callbacks,
+    chaos,
+    new_call,
+    read_twiml,
+    voice_webhook,
+)
+
+TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
+DEFAULT_TRACKING = "+18005550100"
+log = logging.getLogger("csr.callsim")
+
+
+@dataclass
+class SimOptions:
+    url: str                                     # where the server's ingress listens (http://host:port)
+    auth_token: str = field(repr=False)
+    public_url: str = ""                         # what the server signs against; default: ``url``
+    rate: float = 1.0                            # calls started per second
+    count: int = 10                              # 0: until stopped
+    speed: float = 1.0                           # 10: a 3-minute call takes 18 s
+    seed: int | None = None
+    callers: list[str] = field(default_factory=list)
+    tracking: list[str] = field(default_factory=lambda: [DEFAULT_TRACKING])
+    scenarios: dict[Scenario, int] = field(default_factory=lambda: dict(MIX))
+    agents: list[str] = field(default_factory=lambda: ["csr"])
+    chaos: float = 0.0
+    odd_callers: float = 0.05
+    concurrency: int = 200
+    timeout: float = 15.0
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    webhooks: int = 0
+    failed: int = 0
+
+
+class _Sender:
+    """Posts webhooks the way Twilio does, and counts them."""
+
+    def __init__(self, session: aiohttp.ClientSession, options: SimOptions) -> None:
+        self.session = session
+        self.validator = RequestValidator(options.auth_token)
+        self.public = (options.public_url or options.url).rstrip("/")
+        self.base = options.url.rstrip("/")
+        self.tally = _Tally()
+
+    def _address(self, url: str) -> str:
+        # The server may sit behind a proxy: sign the public URL, send to where it listens.
+        return self.base + url[len(self.public):] if url.startswith(self.public) else url
+
+    async def post(self, hook: Webhook) -> str | None:
+        """The response body of a 2xx answer, else None (counted as failed)."""
+        signature = self.validator.compute_signature(hook.url, hook.params)
+        headers = {SIGNATURE_HEADER: signature, "User-Agent": "TwilioProxy/1.1"}
+        self.tally.webhooks += 1
+        try:
+            async with self.session.post(self._address(hook.url), data=hook.params, headers=headers) as resp:
+                body = await resp.text()
+                if 200 <= resp.status < 300:
+                    return body
+                log.warning("event=webhook_failed status=%d url=%s call=%s", resp.status, hook.url,
+                            hook.params.get("CallSid", ""))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("event=webhook_failed error=%s url=%s call=%s", type(exc).__name__, hook.url,
+                        hook.params.get("CallSid", ""))
+        self.tally.failed += 1
+        return None
+
+
+async def _place(sender: _Sender, call: SimCall, rng: random.Random, options: SimOptions) -> None:
+    """One call, from the voice webhook to the recording."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    voice = voice_webhook(call, sender.public + VOICE_PATH)
+    twiml = await sender.post(voice)
+    plan = DialPlan()           # no answer: Twilio says its error message and the caller hangs up
+    if twiml is not None:
+        try:
+            plan = read_twiml(twiml, voice.url)
+        except ET.ParseError:
+            log.warning("event=bad_twiml call=%s", call.call_sid)
+            sender.tally.failed += 1
+    for hook in chaos(callbacks(call, plan, sender.public + STATUS_PATH), rng, options.chaos):
+        delay = start + hook.at / options.speed - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await sender.post(hook)
+
+
+async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[str, float | int]:
+    """Place the calls; returns the summary. Setting ``stop`` ends the run (calls under way are cut)."""
+    stop = stop or asyncio.Event()
+    rng = random.Random(options.seed)
+    loop = asyncio.get_running_loop()
+    began, first = time.monotonic(), loop.time()
+    scenarios, weights = list(options.scenarios), list(options.scenarios.values())
+    tasks: set[asyncio.Task[None]] = set()
+    connector = aiohttp.TCPConnector(limit=options.concurrency)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=options.timeout)) as session:
+        sender = _Sender(session, options)
+        while (options.count == 0 or sender.tally.calls < options.count) and not stop.is_set():
+            wait = first + sender.tally.calls / options.rate - loop.time()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+                if stop.is_set():
+                    break
+            call = new_call(rng, rng.choices(scenarios, weights)[0], callers=options.callers,
+                            tracking=options.tracking, agents=options.agents, started_at=utcnow(),
+                            odd_callers=options.odd_callers)
+            task = asyncio.create_task(_place(sender, call, random.Random(rng.getrandbits(64)), options))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sender.tally.calls += 1
+        if tasks:
+            waiter = asyncio.ensure_future(asyncio.wait(set(tasks)))
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(waiter, stopper, *tasks, return_exceptions=True)
+    tally = sender.tally
+    return {"calls": tally.calls, "webhooks": tally.webhooks, "failed": tally.failed,
+            "seconds": round(time.monotonic() - began, 3)}
+
+
+def _numbers(values: list[str] | None) -> list[str]:
+    return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+
+
+def _read_numbers(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="csr-callsim", description="Send simulated calls to a csr-server as "
+                                "signed Twilio webhooks. The auth token comes from --auth-token-file or "
+                                f"the {TOKEN_ENV} environment variable.")
+    p.add_argument("--url", required=True, help="where the server's webhook port listens, e.g. http://127.0.0.1:8766")
+    p.add_argument("--public-url", default="", help="the public URL the server signs against (default: --url)")
+    p.add_argument("--auth-token-file", type=Path, help="a file holding the Twilio auth token")
+    p.add_argument("--rate", type=float, default=1.0, help="calls started per second (default 1)")
+    p.add_argument("--count", type=int, default=10, help="calls to place; 0 runs until stopped (default 10)")
+    p.add_argument("--speed", type=float, default=1.0, help="time compression: 60 plays a minute in a second")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--from", dest="callers", action="append", help="callers' numbers (repeat, or commas)")
+    p.add_argument("--from-file", type=Path, help="callers' numbers, one a line (e.g. existing customers)")
+    p.add_argument("--to", dest="tracking", action="append", help="tracking numbers dialed (repeat, or commas)")
+    p.add_argument("--scenario", action="append", choices=[s.value for s in Scenario],
+                   help="only these scenarios (repeat); default: a realistic mix")
+    p.add_argument("--agent", dest="agents", action="append", help="softphone identities for outbound calls")
+    p.add_argument("--chaos", type=float, default=0.0, help="chance (0..1) of duplicating / reordering a callback")
+    p.add_argument("--odd-callers", type=float, default=0.05,
+                   help="share of callers with no usable number (anonymous, Restricted, empty)")
+    p.add_argument("--concurrency", type=int, default=200, help="HTTP connections at most")
+    p.add_argument("--timeout", type=float, default=15.0, help="seconds a webhook may take")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def options_from_args(argv: list[str] | None = None) -> SimOptions:
+    """The options of a command line (exits with a message on a bad one)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.auth_token_file:
+        try:
+            token = args.auth_token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            parser.error(f"can't read the auth token file: {exc.strerror}")
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        parser.error(f"no auth token: give --auth-token-file or set {TOKEN_ENV}")
+    if args.rate <= 0 or args.speed <= 0 or args.count < 0 or not 0 <= args.chaos <= 1:
+        parser.error("--rate and --speed must be positive, --count at least 0, --chaos between 0 and 1")
+    callers = _numbers(args.callers) + (_read_numbers(args.from_file) if args.from_file else [])
+    scenarios = {Scenario(s): 1 for s in args.scenario} if args.scenario else dict(MIX)
+    return SimOptions(url=args.url, auth_token=token, public_url=args.public_url, rate=args.rate,
+                      count=args.count, speed=args.speed, seed=args.seed, callers=callers,
+                      tracking=_numbers(args.tracking) or [DEFAULT_TRACKING], scenarios=scenarios,
+                      agents=_numbers(args.agents) or ["csr"], chaos=args.chaos, odd_callers=args.odd_callers,
+                      concurrency=max(1, args.concurrency), timeout=args.timeout)
+
+
+async def _main(options: SimOptions) -> dict[str, float | int]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):   # Windows
+            loop.add_signal_handler(sig, stop.set)
+    return await run(options, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    options = options_from_args(argv)
+    logging.basicConfig(level=logging.INFO if "-v" in argv or "--verbose" in argv else logging.WARNING,
+                        stream=sys.stderr, format="csr-callsim: %(message)s")
+    summary = asyncio.run(_main(options))
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["failed"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
