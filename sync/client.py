@@ -13,7 +13,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,6 +95,11 @@ class SyncClient:
         self.status = SyncStatus()
         self._wake = asyncio.Event()
         self._stopping = False
+        # Edits the server confirmed whose change this cache has not pulled yet: (server version, seq,
+        # name, args). A pulled row older than such an edit gets it again, like a pending one — or an
+        # older page pulled after the receipt would show the old value until the next page, and an
+        # edit made in that moment would be based on it (a false conflict on the server).
+        self._acked: list[tuple[int, int, str, dict[str, Any]]] = []
         with cache.sessions.begin() as session:
             self.client_id = cache_client_id(session)
 
@@ -249,10 +254,13 @@ class SyncClient:
             done = [r["seq"] for r in receipts if r["seq"] in entries]
             outcomes: list[Outcome] = []
             refetch: list[list[str]] = []
+            cursor = self.cursor()
             for r in receipts:
                 entry = entries.get(r["seq"])
                 if entry is None:
                     continue
+                if r["status"] == "applied" and entry.name in REBASED and r.get("server_version", 0) > cursor:
+                    self._acked.append((int(r["server_version"]), entry.seq, entry.name, entry.args or {}))
                 if r["status"] == "rejected":
                     outcomes.append(Outcome("rejected", entry.name, entry.args, r))
                     refetch += [list(k) for k in (entry.touched or [])]
@@ -289,6 +297,7 @@ class SyncClient:
             # Applied off the UI thread (a page can be thousands of rows), in one transaction with
             # the new cursor: a crash leaves either both or neither.
             touched, tables = await asyncio.to_thread(self._apply_changes, answer["changes"], answer["cursor"])
+            self._acked = [a for a in self._acked if a[0] > answer["cursor"]]
             if touched:
                 self.on_pulled(touched)
             if tables:
@@ -303,7 +312,11 @@ class SyncClient:
         touched: set[str] = set()
         tables: set[str] = set()
         chunks = [changes[i:i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
+        acked = list(self._acked)
         for n, chunk in enumerate(chunks):
+            # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
+            newest = max((c.get("version") or 0 for c in chunk), default=0)
+            later = [a for a in acked if newest and a[0] > newest]
             keys: set[tuple[str, str]] = set()
             chunk_touched: set[str] = set()
             with self.cache.sessions.begin() as session:
@@ -317,7 +330,7 @@ class SyncClient:
                                             change.get("data") or {})
                     if customer:
                         chunk_touched.add(customer)
-                chunk_touched |= self._rebase(session, keys)
+                chunk_touched |= self._rebase(session, keys, later)
                 if chunk_touched:
                     search_index.refresh(session_executor(session), sorted(chunk_touched))
                 if cursor is not None and n == len(chunks) - 1:
@@ -328,24 +341,27 @@ class SyncClient:
             time.sleep(0.001)           # let a waiting save in before the next chunk
         return touched, tables
 
-    def _rebase(self, session: Any, keys: set[tuple[str, str]]) -> set[str]:
+    def _rebase(self, session: Any, keys: set[tuple[str, str]],
+                acked: Sequence[tuple[int, int, str, dict[str, Any]]] = ()) -> set[str]:
         """Changes still in the outbox stay visible: a pulled row that one of them edits gets the
         edit again (the server will merge it when it arrives), so a CSR never sees their own
-        unsent edit flicker back."""
+        unsent edit flicker back. ``acked``: confirmed edits newer than the pulled rows, the same."""
         touched: set[str] = set()
         if not keys:
             return touched
-        for entry in session.scalars(select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED)))
-                                     .order_by(OutboxEntry.seq)):
-            table, id_key = REBASED[entry.name]
-            row_id = (entry.args or {}).get(id_key)
+        pending = [(entry.seq, entry.name, entry.args or {}) for entry in session.scalars(
+            select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED))).order_by(OutboxEntry.seq))]
+        for _seq, name, args in sorted([(seq, name, args) for _v, seq, name, args in acked] + pending,
+                                       key=lambda e: e[0]):
+            table, id_key = REBASED[name]
+            row_id = args.get(id_key)
             if (table, row_id) not in keys:
                 continue
             mapper = _MAPPERS[table]
             row = session.get(mapper.class_, row_id)
             if row is None:
                 continue
-            for field_name, pair in ((entry.args or {}).get("changes") or {}).items():
+            for field_name, pair in (args.get("changes") or {}).items():
                 if field_name in mapper.columns and isinstance(pair, list) and len(pair) == 2:
                     try:
                         setattr(row, field_name, pair[1])

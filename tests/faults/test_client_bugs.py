@@ -56,3 +56,69 @@ def test_a_poke_that_arrives_during_a_pull_is_not_forgotten(cache):
         assert len(pulls) >= 2 and pulls[1] == 0, f"pulls: {pulls}"
 
     asyncio.run(scenario())
+
+
+def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache):
+    """The console edits a customer; the server confirms the edit (version 2), then the console pulls
+    from cursor 0 and the first page ends at version 1, the row as created. The outbox is empty by
+    then, so nothing re-applied the edit: the CSR saw the old name again until the next page, and an
+    edit made in that moment carried the old name as its base — a false conflict on the server that
+    kept the wrong name (found by `csr-bench chaos`, seed 1108)."""
+    from models.customers import Customer
+    from models.writer import LocalWriter
+
+    writer = LocalWriter(cache.sessions)
+    cid = writer.execute("create_customer", {"customer": {"name": "Old Name", "street": "1 Main St",
+                                                          "city": "Dallas", "state": "TX", "zip": "75201"},
+                                             "locations": [{"street": "1 Main St", "city": "Dallas",
+                                                            "state": "TX", "zip": "75201"}],
+                                             "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}]}
+                         ).applied.entity_id
+    with cache.sessions() as s:
+        created = {c.key: getattr(s.get(Customer, cid), c.key) for c in Customer.__mapper__.column_attrs}
+    created = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in created.items()}
+    writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Old Name", "New Name"]}})
+    seen_between_pages: list[str] = []
+
+    async def scenario() -> None:
+        done = asyncio.Event()
+
+        async def handler(ws) -> None:
+            async for frame in ws:
+                msg = json.loads(frame)
+                if msg["type"] == "hello":
+                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0,
+                                              "next_seq": 1}))
+                elif msg["type"] == "snapshot":
+                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 0, "rows": [],
+                                              "table": "*", "columns": [], "after": "", "done": True}))
+                elif msg["type"] == "push":
+                    await ws.send(json.dumps({"type": "receipts", "receipts": [
+                        {"seq": m["seq"], "mutation_id": m["mutation_id"], "status": "applied",
+                         "server_version": m["seq"]} for m in msg["mutations"]]}))
+                elif msg["type"] == "pull" and msg["cursor"] == 0:
+                    await ws.send(json.dumps({"type": "changes", "cursor": 1, "more": True, "changes": [
+                        {"version": 1, "entity": "customers", "entity_id": cid, "op": "upsert", "data": created}]}))
+                elif msg["type"] == "pull" and msg["cursor"] == 1:
+                    with cache.sessions() as s:
+                        seen_between_pages.append(s.get(Customer, cid).name)
+                    await ws.send(json.dumps({"type": "changes", "cursor": 2, "more": False, "changes": [
+                        {"version": 2, "entity": "customers", "entity_id": cid, "op": "upsert",
+                         "data": {**created, "name": "New Name"}}]}))
+                    done.set()
+                elif msg["type"] == "pull":
+                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False,
+                                              "changes": []}))
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
+            task = asyncio.create_task(client.run())
+            await asyncio.wait_for(done.wait(), 5)
+            client.stop()
+            await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert seen_between_pages == ["New Name"]
+    with cache.sessions() as s:
+        assert s.get(Customer, cid).name == "New Name"
