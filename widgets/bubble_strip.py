@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QAction, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QFrame,
@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 from models.base import utcnow
 from models.calls import CallCard, CallDirection, CallState
 
-from .call_bubble import OFFLINE_CLAIM, CallBubble, caller_text, look
+from .call_bubble import OFFLINE_CLAIM, CallBubble, CallNotice, caller_text, look
 
 __all__ = ["BubbleStrip", "CallBubble", "ManualBubble", "OFFLINE_CLAIM"]
 
@@ -97,40 +97,6 @@ class ManualBubble(QFrame):
         self.setProperty("active", active)
         self.style().unpolish(self)
         self.style().polish(self)
-
-
-class CallNotice(QLabel):
-    """A short message to the CSR at the end of the strip; it goes away by itself (or when clicked)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("callNotice")
-        self.setAccessibleName("Call notice")
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setWordWrap(True)
-        chars = self.fontMetrics().averageCharWidth()
-        self.setMinimumWidth(chars * 30)
-        self.setMaximumWidth(chars * 44)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.dismiss)
-        self.hide()
-
-    def show_message(self, message: str, msec: int) -> None:
-        self.setText(message)
-        self.setToolTip(message)
-        self.show()
-        self._timer.start(msec)
-        if QAccessible.isActive():        # a screen reader says it without moving the focus
-            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, message))
-
-    def dismiss(self) -> None:
-        self._timer.stop()
-        self.hide()
-
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        self.dismiss()
 
 
 class BubbleStrip(QWidget):
@@ -191,6 +157,7 @@ class BubbleStrip(QWidget):
 
         self.claim_action = QAction("C&laim the ringing call", self)
         self.claim_action.setObjectName("claimCallAction")
+        self.claim_action.setEnabled(False)          # until a call can be claimed
         self.claim_action.setShortcut(QKeySequence("F2"))
         self.claim_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.claim_action.setToolTip("Claim the call that has rung longest (F2)")
@@ -253,6 +220,7 @@ class BubbleStrip(QWidget):
         """The signed-in CSR: their claimed calls show as "mine"."""
         self.me = user_id or ""
         self._refresh_all()
+        self._sync()
 
     def set_online(self, online: bool) -> None:
         """Offline, a click or F2 explains that claiming needs the server instead of asking for it."""
@@ -260,6 +228,7 @@ class BubbleStrip(QWidget):
         if not online:
             self._pending.clear()
         self._refresh_all()
+        self._sync()
 
     def show_call(self, card: CallCard) -> CallBubble:
         """Add a call's bubble (at the end) or update it in place."""
@@ -284,7 +253,7 @@ class BubbleStrip(QWidget):
             self.callTakenOver.emit(card.call_id, name)
         elif asked and self.me and card.claimed_by_id == self.me and not card.ended:
             self.callActivated.emit(card.call_id)     # the claim went through: book on it now
-        self._sync_timer()
+        self._sync()
         return bubble
 
     def remove_call(self, call_id: str) -> None:
@@ -298,14 +267,14 @@ class BubbleStrip(QWidget):
         if self.confirm is not None and self.confirm.property("callId") == call_id:
             self.confirm.reject()
         self._update_empty()
-        self._sync_timer()
+        self._sync()
 
     def claim_refused(self, call_id: str, message: str) -> None:
         """The server said no to a claim or takeover from here: stop "Claiming…" and say why."""
         self._pending.pop(call_id, None)
         self._refresh(call_id)
         self.tell(message)
-        self._sync_timer()
+        self._sync()
 
     def call_bubble(self, call_id: str) -> CallBubble | None:
         return self._calls.get(call_id)
@@ -316,19 +285,11 @@ class BubbleStrip(QWidget):
 
     def all_ids(self) -> list[str]:
         """Every bubble, manual and call, left to right."""
-        out = []
-        for i in range(self._layout.count()):
-            w = self._layout.itemAt(i).widget()
-            if isinstance(w, ManualBubble) and w.bubble_id in self._bubbles:
-                out.append(w.bubble_id)
-            elif isinstance(w, CallBubble) and w.call_id in self._calls:
-                out.append(w.call_id)
-        return out
+        return [w.bubble_id for w in self._in_order()]
 
     def claim_oldest(self) -> None:
         """F2: claim the call that has rung longest and nobody has claimed."""
-        waiting = [b.card for b in self._calls.values()
-                   if look(b.card, self.me) == "ringing" and b.call_id not in self._pending]
+        waiting = self._claimable()
         if not waiting:
             if not self._pending:
                 self.tell(NO_CALL_TO_CLAIM)
@@ -344,7 +305,7 @@ class BubbleStrip(QWidget):
                 self._refresh(call_id)
         for bubble in self._calls.values():
             bubble.tick(now, self.me)
-        self._sync_timer()
+        self._sync()
 
     def tell(self, message: str, msec: int = NOTICE_MS) -> None:
         """Show the CSR a short non-modal notice in the strip (and announce it)."""
@@ -375,7 +336,7 @@ class BubbleStrip(QWidget):
             return
         self._pending[call_id] = self._clock()
         self._refresh(call_id)
-        self._sync_timer()
+        self._sync()
         self.claimRequested.emit(call_id)
 
     def _ask_takeover(self, card: CallCard) -> None:
@@ -413,8 +374,12 @@ class BubbleStrip(QWidget):
                 return
             self._pending[bubble.call_id] = self._clock()
             self._refresh(bubble.call_id)
-            self._sync_timer()
+            self._sync()
             self.takeoverRequested.emit(bubble.call_id)
+
+    def _claimable(self) -> list[CallCard]:
+        return [b.card for b in self._calls.values()
+                if look(b.card, self.me) == "ringing" and b.call_id not in self._pending]
 
     def _insert(self, bubble: QWidget) -> None:
         self._layout.insertWidget(self._layout.count() - 1, bubble, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -433,7 +398,10 @@ class BubbleStrip(QWidget):
         for call_id in self._calls:
             self._refresh(call_id)
 
-    def _sync_timer(self) -> None:
+    def _sync(self) -> None:
+        # F2 stays free for the views' own F2 (edit) while nothing can be claimed: a disabled action
+        # takes no part in Qt's shortcut matching.
+        self.claim_action.setEnabled(bool(self._claimable()))
         live = self._pending or any(not b.card.ended for b in self._calls.values())
         if live and not self._timer.isActive():
             self._timer.start()
@@ -462,18 +430,13 @@ class BubbleStrip(QWidget):
             self._bubble_height = 0
             self._fit_height()
 
-    def _focus_targets(self) -> list[QWidget]:
-        out: list[QWidget] = []
-        for i in range(self._layout.count()):
-            w = self._layout.itemAt(i).widget()
-            if isinstance(w, ManualBubble) and w.bubble_id in self._bubbles:
-                out.append(w.button)
-            elif isinstance(w, CallBubble) and w.call_id in self._calls:
-                out.append(w)
-        return out
+    def _in_order(self) -> list[ManualBubble | CallBubble]:
+        found = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
+        return [w for w in found if isinstance(w, ManualBubble | CallBubble)
+                and w in (self._bubbles.get(w.bubble_id), self._calls.get(w.bubble_id))]
 
     def _step_focus(self, current: QWidget, step: int) -> None:
-        targets = self._focus_targets()
+        targets = [w.button if isinstance(w, ManualBubble) else w for w in self._in_order()]
         if current in targets:
             target = targets[(targets.index(current) + step) % len(targets)]
             target.setFocus(Qt.FocusReason.TabFocusReason)

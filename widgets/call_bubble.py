@@ -1,4 +1,5 @@
-"""One incoming-call bubble (`callBubble`) of the bubble strip, and the words it shows.
+"""One incoming-call bubble (`callBubble`) of the bubble strip, the words it shows, and the strip's
+short notice to the CSR (`callNotice`).
 
 The bubble is a view of a ``CallCard`` (plain data) as seen by one CSR: the strip tells it who "me"
 is, whether the console is online and whether a claim is on its way, and it picks its look from that
@@ -12,8 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleAnnouncementEvent,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QGridLayout,
@@ -137,7 +145,7 @@ class CallBubble(QAbstractButton):
     def __init__(self, card: CallCard, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("callBubble")
-        self.call_id = card.call_id
+        self.call_id = self.bubble_id = card.call_id
         self.card = card
         self.kind = ""
         self._ended_seen: datetime | None = None
@@ -235,3 +243,37 @@ class CallBubble(QAbstractButton):
             self.stepFocus.emit(-1 if key == Qt.Key.Key_Left else 1)
         else:
             super().keyPressEvent(event)      # Space clicks, as on any button
+
+
+class CallNotice(QLabel):
+    """A short message to the CSR at the end of the strip; it goes away by itself (or when clicked)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("callNotice")
+        self.setAccessibleName("Call notice")
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(True)
+        chars = self.fontMetrics().averageCharWidth()
+        self.setMinimumWidth(chars * 30)
+        self.setMaximumWidth(chars * 44)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.dismiss)
+        self.hide()
+
+    def show_message(self, message: str, msec: int) -> None:
+        self.setText(message)
+        self.setToolTip(message)
+        self.show()
+        self._timer.start(msec)
+        if QAccessible.isActive():        # a screen reader says it without moving the focus
+            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, message))
+
+    def dismiss(self) -> None:
+        self._timer.stop()
+        self.hide()
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.dismiss()

@@ -71,19 +71,21 @@ class ClassifyDialog(FormDialog):
         self.reasons = {r.id: r for r in (x if isinstance(x, CallReasonChoice) else CallReasonChoice(*x)
                                           for x in reasons)}
         who, length = call_summary(card)
-        intro = QLabel(who, self)
-        intro.setObjectName("classifyCall")
-        intro.setWordWrap(True)
-        intro.setTextFormat(Qt.TextFormat.PlainText)
-        duration = QLabel(length, self)
-        duration.setObjectName("classifyCallLength")
+        header = QWidget(self)
+        rows = QVBoxLayout(header)
+        rows.setContentsMargins(0, 0, 0, 6)
+        rows.setSpacing(2)
+        for name, text in (("classifyCall", who), ("classifyCallLength", length)):
+            label = QLabel(text, header)
+            label.setObjectName(name)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            rows.addWidget(label)
         self.hint = QLabel(self)
         self.hint.setObjectName("classifyHint")
         self.hint.setWordWrap(True)
         layout = self.layout()
         if isinstance(layout, QVBoxLayout):         # FormDialog's: the form, its error line, the buttons
-            layout.insertWidget(0, intro)
-            layout.insertWidget(1, duration)
+            layout.insertWidget(0, header)
             layout.insertWidget(layout.count() - 1, self.hint)
 
         items = [("Choose a call reason…", "")]

@@ -180,13 +180,23 @@ def test_f2_claims_the_oldest_ringing_call_nobody_has(qtbot, window, strip, cloc
     with qtbot.waitSignal(strip.claimRequested) as sig:
         qtbot.keyClick(window, Qt.Key.Key_F2)
     assert sig.args == ["c2"]
+    assert not strip.claim_action.isEnabled()      # both claims are on their way: nothing left to claim
     with qtbot.assertNotEmitted(strip.claimRequested):
-        qtbot.keyClick(window, Qt.Key.Key_F2)      # both claims are on their way: nothing left to claim
-
-
-def test_f2_with_nothing_ringing_says_so(qtbot, window, strip):
-    with qtbot.waitSignal(strip.noticeShown) as sig:
         qtbot.keyClick(window, Qt.Key.Key_F2)
+
+
+def test_f2_is_free_for_other_uses_while_nothing_can_be_claimed(qtbot, window, strip):
+    """A disabled action takes no part in Qt's shortcut matching, so the views' own F2 (edit the
+    highlighted contact, the lead's follow-up) keeps working between calls."""
+    assert not strip.claim_action.isEnabled()
+    c = strip.show_call(card("c1")).card
+    assert strip.claim_action.isEnabled()
+    strip.show_call(claimed(c, DANA, "Dana"))
+    assert not strip.claim_action.isEnabled()
+    with qtbot.assertNotEmitted(strip.noticeShown):
+        qtbot.keyClick(window, Qt.Key.Key_F2)
+    with qtbot.waitSignal(strip.noticeShown) as sig:     # asked directly (say from a menu), it answers
+        strip.claim_oldest()
     assert sig.args == [NO_CALL_TO_CLAIM]
 
 
