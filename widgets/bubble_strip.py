@@ -11,7 +11,11 @@ Two kinds of bubble share the strip, in the order they arrived:
 The strip never talks to the server. A click asks: ``claimRequested`` (a ringing call), ``takeoverRequested``
 (someone else's, after the `takeoverConfirm` question), ``callActivated`` (mine: switch the booking form
 to its draft; also emitted once a claim or takeover asked from here comes back as mine). F2 is
-``claim_action`` (`claimCallAction`): the oldest ringing call nobody has claimed.
+``claim_action`` (`claimCallAction`, for the window's menu): the oldest ringing call nobody has claimed;
+it is enabled only while there is one, so the views' own F2 keeps working between calls. Until the
+server's card answers, the bubble says "Claiming…" (``claim_refused`` ends that with a reason; after
+10 s it ends by itself). ``set_online(False)``: nothing is asked; the CSR is told that claiming needs
+the server.
 
 Telling the CSR: ``tell(message)`` shows a short non-modal notice (`callNotice`) at the right end of the
 strip for a few seconds, announces it to screen readers and emits ``noticeShown`` (the console may echo it
