@@ -379,6 +379,8 @@ def test_accessible_names_describe_each_call(strip, clock):
     strip.tick(clock.at(3))
     assert strip.call_bubble("c1").accessibleName().endswith("ringing 0:15")
     assert strip.accessibleName() == "Calls and bookings in progress"
+    assert strip.call_bubble("c1").accessibleDescription() == "Click or F2 to claim"
+    assert strip.call_bubble("c3").accessibleDescription() == "Lee Chen has it — click to take over"
 
 
 def test_bubbles_are_reached_by_tab_and_arrows_and_clicked_by_enter_or_space(qtbot, window, strip):
