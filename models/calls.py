@@ -133,6 +133,11 @@ class Call(IdMixin, StampMixin, Base):
     recording_url: Mapped[str] = mapped_column(String(500), default="")
     recording_seconds: Mapped[int] = mapped_column(Integer, default=0)
     tags: Mapped[list] = mapped_column(JSON, default=list)
+    # The phone system's name for the agent leg that answered (its softphone identity), if it says.
+    answered_by: Mapped[str] = mapped_column(String(80), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)     # when agent_id clicked the bubble
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)      # bubble closed (classified / booked)
+    lead_id: Mapped[str | None] = mapped_column(ForeignKey("leads.id"), default=None)
 
     events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.occurred_at")
 
