@@ -69,6 +69,7 @@ class SimOptions:
     odd_callers: float = 0.05
     concurrency: int = 200
     timeout: float = 15.0
+    verbose: bool = False
 
 
 @dataclass
@@ -226,7 +227,8 @@ def options_from_args(argv: list[str] | None = None) -> SimOptions:
                       count=args.count, speed=args.speed, seed=args.seed, callers=callers,
                       tracking=_numbers(args.tracking) or [DEFAULT_TRACKING], scenarios=scenarios,
                       agents=_numbers(args.agents) or ["csr"], chaos=args.chaos, odd_callers=args.odd_callers,
-                      concurrency=max(1, args.concurrency), timeout=args.timeout)
+                      concurrency=max(1, args.concurrency), timeout=args.timeout,
+                      verbose=args.verbose)
 
 
 async def _main(options: SimOptions) -> dict[str, float | int]:
@@ -239,10 +241,9 @@ async def _main(options: SimOptions) -> dict[str, float | int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
     options = options_from_args(argv)
-    logging.basicConfig(level=logging.INFO if "-v" in argv or "--verbose" in argv else logging.WARNING,
-                        stream=sys.stderr, format="csr-callsim: %(message)s")
+    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
+                        format="csr-callsim: %(message)s")
     summary = asyncio.run(_main(options))
     print(json.dumps(summary), flush=True)
     return 0 if summary["failed"] == 0 else 1

@@ -119,6 +119,19 @@ def test_nobody_free_holds_the_caller_and_queues_the_call():
     assert [e.kind for e in sink.events] == [CallEventKind.OFFERED, CallEventKind.QUEUED]
 
 
+@pytest.mark.parametrize("caller", ["anonymous", "Restricted", "", "+266696687", "not a number",
+                                    "+1 (415) 555-0123 ext. 9", "☎" * 40])
+def test_odd_callers_are_recorded_as_sent(caller):
+    sink = MemorySink()
+
+    async def scenario() -> int:
+        async with serving(sink) as served:
+            return (await post(served, VOICE_PATH, {**VOICE, "From": caller, "Caller": caller}))[0]
+
+    assert asyncio.run(scenario()) == 200
+    assert [(e.kind, e.from_number) for e in sink.events] == [(CallEventKind.OFFERED, caller)]
+
+
 @pytest.mark.parametrize("tamper", ["missing", "garbage", "other-token", "other-url", "changed-param",
                                     "extra-param", "shared-key"])
 def test_bad_or_missing_signature_is_refused_and_nothing_recorded(tamper, caplog):
