@@ -140,9 +140,10 @@ def identity(address: str) -> str:
     return address[len(CLIENT_PREFIX):] if address.startswith(CLIENT_PREFIX) else ""
 
 
-def _sid(params: Mapping[str, str], name: str = "CallSid") -> str:
+def _sid(params: Mapping[str, str], name: str = "CallSid", *, required: bool = True) -> str:
+    # Sids are 34 characters; the store's columns take 64 (a call id) and 160 (a key built of them).
     value = (params.get(name) or "").strip()
-    if not value or len(value) > 64:
+    if (required and not value) or len(value) > 64:
         raise MalformedWebhook(name)
     return value
 
@@ -178,7 +179,7 @@ def voice_events(params: Mapping[str, str], received_at: datetime, *, waiting: b
     """The voice webhook (a call reached one of our numbers, or a CSR dialed out): OFFERED, plus
     QUEUED when nobody is there to ring (``waiting``)."""
     sid = _sid(params)
-    call_id = params.get("ParentCallSid") or sid
+    call_id = _sid(params, "ParentCallSid", required=False) or sid
     at = parse_timestamp(params.get("Timestamp"), received_at)
     fields = _parent_fields(params)
     # A redirect back here (a waiting caller) is the same offer: same key, stored once.
@@ -205,12 +206,13 @@ def status_events(params: Mapping[str, str], received_at: datetime) -> list[Neut
         # caller's hang-up), stamped by Twilio; only a caller left waiting is news.
         if not caller_waiting(params):
             return []
-        dial = params.get("DialCallSid") or params.get("DialCallStatus") or "-"
+        dial = _sid(params, "DialCallSid", required=False) or (params.get("DialCallStatus") or "-")[:20]
         return [_event(params, sid, f"twilio:{sid}:queued:{dial}", CallEventKind.QUEUED, received_at,
                        **_parent_fields(params))]
-    key = f"twilio:{sid}:status:{status or '-'}:{params.get('SequenceNumber') or '-'}"
+    sequence = (params.get("SequenceNumber") or "-").strip()[:20]
+    key = f"twilio:{sid}:status:{status[:20] or '-'}:{sequence}"
     at = parse_timestamp(params.get("Timestamp"), received_at)
-    parent = (params.get("ParentCallSid") or "").strip()
+    parent = _sid(params, "ParentCallSid", required=False)
     if parent:
         return _child_events(params, parent, key, status, at)
     fields = _parent_fields(params)

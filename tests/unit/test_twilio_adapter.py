@@ -223,8 +223,10 @@ def test_recording_with_odd_duration_or_start():
     (lambda p: twilio.status_events(p, NOW), {**parent("completed"), "CallSid": ""}),
     (lambda p: twilio.recording_events(p, NOW), {k: v for k, v in RECORDING.items() if k != "RecordingSid"}),
     (lambda p: twilio.recording_events(p, NOW), {k: v for k, v in RECORDING.items() if k != "CallSid"}),
+    (lambda p: twilio.status_events(p, NOW), child("ringing", 1, ParentCallSid="CA" + "0" * 100)),
+    (lambda p: twilio.voice_events(p, NOW, waiting=False), {**VOICE, "CallSid": "CA" + "0" * 100}),
 ])
-def test_missing_sids_are_malformed(parse, params):
+def test_missing_or_overlong_sids_are_malformed(parse, params):
     with pytest.raises(MalformedWebhook):
         parse(params)
 
