@@ -145,7 +145,7 @@ async def _verified_params(request: web.Request) -> dict[str, str] | web.Respons
             return _refuse(request, "bad_signature")
         try:
             return _json_params(text)
-        except ValueError:
+        except (ValueError, RecursionError):    # not JSON, not an object, or nested absurdly deep
             return _bad(request, "bad_json")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
