@@ -56,6 +56,9 @@ def record_events(session: Session, events: Sequence[NeutralEvent], *, region: s
         if call is None:
             call = _new_call(session, call_events, region)
             new_ids.add(call.id)
+        elif not call.from_number and not call.to_number and any(e.from_number or e.to_number for e in call_events):
+            # First heard of through a callback that named no numbers (an agent's leg): now we know them.
+            _set_numbers(session, call, call_events, region)
         for e in call_events:
             session.add(CallEvent(call_id=call.id, provider_key=e.provider_key, kind=e.kind.value,
                                   occurred_at=e.occurred_at, payload=_plain(e)))
@@ -69,26 +72,32 @@ def record_events(session: Session, events: Sequence[NeutralEvent], *, region: s
 def _new_call(session: Session, events: list[NeutralEvent], region: str | None) -> Call:
     first = min(events, key=lambda e: e.occurred_at)
     direction = next((e.direction for e in events if e.kind is CallEventKind.OFFERED), first.direction)
+    call = Call(id=new_id(), provider=first.provider, provider_call_id=first.provider_call_id, direction=direction,
+                started_at=first.occurred_at, state=CallState.RINGING)
+    session.add(call)
+    _set_numbers(session, call, events, region)
+    return call
+
+
+def _set_numbers(session: Session, call: Call, events: list[NeutralEvent], region: str | None) -> None:
+    """The caller's and the company's numbers, the campaign of the dialed tracking number (unknown →
+    flagged for the admin), and the customer when exactly one has the caller's number."""
     raw_from = next((e.from_number for e in events if e.from_number), "")
     raw_to = next((e.to_number for e in events if e.to_number), "")
-    ours, theirs = (raw_to, raw_from) if direction is CallDirection.INBOUND else (raw_from, raw_to)
+    inbound = CallDirection(call.direction) is CallDirection.INBOUND
+    ours, theirs = (raw_to, raw_from) if inbound else (raw_from, raw_to)
     company_number = caller_number(ours, region)
     party = caller_number(theirs, region)
-    call = Call(id=new_id(), provider=first.provider, provider_call_id=first.provider_call_id, direction=direction,
-                from_number=party if direction is CallDirection.INBOUND else company_number,
-                to_number=company_number if direction is CallDirection.INBOUND else party,
-                started_at=first.occurred_at, state=CallState.RINGING)
+    call.from_number, call.to_number = (party, company_number) if inbound else (company_number, party)
     tracking = session.scalar(select(TrackingNumber).where(TrackingNumber.number == company_number)) \
         if company_number else None
     if tracking is not None:
-        call.tracking_number_id, call.campaign_id = tracking.id, tracking.campaign_id
-    elif direction is CallDirection.INBOUND:
+        call.tracking_number_id, call.campaign_id, call.unknown_campaign = tracking.id, tracking.campaign_id, False
+    elif inbound and (raw_from or raw_to):
         call.unknown_campaign = True        # recorded, and flagged for the admin: a number nobody set up
     matches = match_customers(session, party)
     if len(matches) == 1:
         call.customer_id = matches[0]
-    session.add(call)
-    return call
 
 
 def match_customers(session: Session, e164: str, limit: int = MAX_MATCHES) -> list[str]:

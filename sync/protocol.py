@@ -86,7 +86,16 @@ class Snapshot(_Message):
     limit: Annotated[int, Field(ge=1, le=MAX_SNAPSHOT_ROWS)] = 2000
 
 
-ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot, Field(discriminator="type")]
+class ClaimCall(_Message):
+    """The CSR clicked a call's bubble (``takeover``: they confirmed taking it from someone else)."""
+
+    type: Literal["claim_call"]
+    call_id: Id
+    takeover: bool = False
+
+
+ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall,
+                          Field(discriminator="type")]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
@@ -128,6 +137,27 @@ class Change(BaseModel):
     entity_id: str
     op: Literal["upsert", "delete"]
     data: dict[str, Any] = {}
+
+
+class CallUpdate(_Message):
+    """A call changed (rang, was claimed, ended, …): sent to every console connected to this server
+    instance right after the commit; consoles on other instances get the same row by pulling."""
+
+    type: Literal["call"] = "call"
+    call: dict[str, Any]
+    taken_from: str | None = None       # the user who had it, when this change is a takeover
+
+
+class LiveCalls(_Message):
+    """Sent after ``welcome`` to a signed-in console: the calls a bubble strip should show now."""
+
+    type: Literal["live_calls"] = "live_calls"
+    calls: list[dict[str, Any]]
+
+
+class Claimed(_Message):
+    type: Literal["claimed"] = "claimed"
+    call: dict[str, Any]
 
 
 class Changes(_Message):
@@ -181,6 +211,8 @@ ERROR_CODES = {
     "forbidden": "Your role may not do that.",
     "foreign_client": "This console id belongs to another user.",
     "gap": "Changes are missing before this one; send from the expected sequence.",
+    "claim_refused": "The call can't be claimed.",
+    "no_telephony": "This server takes no calls (no phone system is connected).",
     "internal": "The server could not process the message.",
 }
 
@@ -205,7 +237,7 @@ class ProtocolError(Exception):
         return Error(id=request_id, code=self.code, message=self.message, details=self.details)
 
 
-def parse_client_message(raw: str | bytes) -> Hello | Login | Push | Pull | Ping | Fetch | Snapshot:
+def parse_client_message(raw: str | bytes) -> Any:
     """Decode and validate one frame from a console; ProtocolError explains what is wrong."""
     if len(raw) > MAX_FRAME_BYTES:
         raise ProtocolError("too_large", details={"limit": MAX_FRAME_BYTES})

@@ -18,15 +18,21 @@ from typing import Any, Protocol
 import websockets
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from models.validation import ValidationFailed
+
 from .apply import Applier, current_version
 from .protocol import (
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    CallUpdate,
     Change,
     Changes,
+    ClaimCall,
+    Claimed,
     Fetch,
     Hello,
+    LiveCalls,
     LoggedIn,
     Login,
     Ping,
@@ -97,6 +103,28 @@ class SyncServer:
         self.auth = auth
         self.connections: set[Connection] = set()
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
+        self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
+
+    def attach_calls(self, desk: Any) -> None:
+        """Take calls: the desk's commits reach every console here at once (``call`` messages)."""
+        self.calls = desk
+        desk.on_committed = self.calls_committed
+
+    def calls_committed(self, version: int, calls: list[dict[str, Any]], taken_from: str | None = None) -> None:
+        """Calls changed here: each console gets the calls now, then a poke for the change log."""
+        targets = [c.ws for c in self.connections if c.user is not None]
+        if targets:
+            for call in calls:
+                broadcast(targets, encode(CallUpdate(call=call, taken_from=taken_from)))
+        if version:
+            self.poke_all(version)
+            if self.on_commit:
+                self.on_commit(version)
+
+    def signed_in_agents(self) -> list[str]:
+        """Who is at a console right now (their user names: the softphone identities to ring)."""
+        return list(dict.fromkeys(c.user.get("username", "") for c in self.connections
+                                  if c.user is not None and c.user.get("username")))
 
     async def serve(self, host: str, port: int, ssl: Any = None) -> Any:
         # No per-message deflate: on a call centre's LAN it costs more CPU than the bytes it saves
@@ -156,6 +184,7 @@ class SyncServer:
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             conn.user = user
             await self._send(conn, LoggedIn(id=message.id, token=token, expires_at=expires_at, user=user))
+            await self._send_live_calls(conn)
             return
         if conn.user is None:
             raise ProtocolError("not_authenticated")
@@ -175,6 +204,8 @@ class SyncServer:
                 self.poke_all(result.server_version)
                 if self.on_commit:
                     self.on_commit(result.server_version)
+        elif isinstance(message, ClaimCall):
+            await self._claim(conn, message)
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
             await self._send(conn, Rows(id=message.id, changes=[
@@ -209,3 +240,21 @@ class SyncServer:
 
         await self._send(conn, Welcome(id=message.id, server_version=await asyncio.to_thread(version),
                                        user=conn.user, next_seq=next_seq))
+        if conn.user is not None:
+            await self._send_live_calls(conn)
+
+    async def _send_live_calls(self, conn: Connection) -> None:
+        if self.calls is not None:
+            await self._send(conn, LiveCalls(calls=await asyncio.to_thread(self.calls.live_calls)))
+
+    async def _claim(self, conn: Connection, message: ClaimCall) -> None:
+        if self.calls is None:
+            raise ProtocolError("no_telephony")
+        assert conn.user is not None
+        try:
+            version, call, previous = await asyncio.to_thread(self.calls.claim, message.call_id, conn.user["id"],
+                                                              message.takeover)
+        except ValidationFailed as exc:
+            raise ProtocolError("claim_refused", next(iter(exc.errors.values()), "")) from exc
+        await self._send(conn, Claimed(id=message.id, call=call))
+        self.calls_committed(version, [call], taken_from=previous)

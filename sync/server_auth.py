@@ -35,6 +35,7 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "ping": EVERYONE,
     "fetch": EVERYONE,          # a console re-reading rows after a refused change
     "snapshot": EVERYONE,       # a new console's initial sync
+    "claim_call": EVERYONE,     # whoever answers the phone clicks its bubble
     "subscribe_floor": SUPERVISORS,
 }
 ROLE_MESSAGES: dict[str, frozenset[str]] = {

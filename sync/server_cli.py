@@ -183,11 +183,34 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)
+    ingress = None
+    if args.http_port is not None:
+        token = _auth_token(args)
+        if not token:
+            print("csr-server: --http-port needs the phone system's auth token: --twilio-auth-token-file FILE "
+                  "or CSR_TWILIO_AUTH_TOKEN (docs/telephony.md).", file=sys.stderr)
+            await watch.stop()
+            return 2
+        from .call_desk import CallDesk  # aiohttp and twilio load only for a server taking calls
+        from .ingress import make_app, set_public_url, start_ingress
+
+        desk = CallDesk(sessions, agents=server.signed_in_agents)
+        server.attach_calls(desk)
+        http_host = args.http_host or args.host
+        app = make_app(desk, token, args.public_url or f"http://{http_host}:{args.http_port}",
+                       caller_id=args.caller_id)
+        ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
+        if not args.public_url:
+            set_public_url(app, f"{'https' if context else 'http'}://{http_host}:{http_port}")
+        webhooks = f"{'https' if context else 'http'}://{http_host}:{http_port}"
     endpoint = await server.serve(args.host, args.port, ssl=context)
     port = endpoint.sockets[0].getsockname()[1]
     logging.getLogger("csr.server").info("event=listening host=%s port=%d tls=%s", args.host, port,
                                          bool(context))
     print(f"csr-server: listening on {'wss' if context else 'ws'}://{args.host}:{port}", flush=True)
+    if ingress is not None:
+        logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
+        print(f"csr-server: webhooks on {webhooks}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -198,11 +221,23 @@ async def _serve(args: argparse.Namespace) -> int:
         parent_watch.cancel()
     # Stop taking connections, let in-flight requests finish (each push is its own transaction:
     # nothing is half-written), then close.
+    if ingress is not None:
+        await ingress.cleanup()         # answers in flight are sent (their events are stored first)
     endpoint.close()
     await endpoint.wait_closed()
     await watch.stop()
     logging.getLogger("csr.server").info("event=stopped")
     return 0
+
+
+def _auth_token(args: argparse.Namespace) -> str:
+    if args.twilio_auth_token_file:
+        try:
+            return Path(args.twilio_auth_token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            print(f"csr-server: can't read {args.twilio_auth_token_file}: {exc.strerror or exc}", file=sys.stderr)
+            return ""
+    return os.environ.get("CSR_TWILIO_AUTH_TOKEN", "").strip()
 
 
 async def _watch_parent(stop: asyncio.Event) -> None:
@@ -243,6 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--tls-cert")
     run.add_argument("--tls-key")
     run.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)   # the demo's server
+    run.add_argument("--http-port", type=int, default=None,
+                     help="take phone-system webhooks on this port (docs/telephony.md); 0 = any free port")
+    run.add_argument("--http-host", default=None, help="address for the webhooks (default: --host)")
+    run.add_argument("--public-url", default="",
+                     help="the URL the phone system was configured with (signatures are checked against it)")
+    run.add_argument("--twilio-auth-token-file", default="",
+                     help="file holding the phone system's auth token (else $CSR_TWILIO_AUTH_TOKEN)")
+    run.add_argument("--caller-id", default="", help="the number customers see when a CSR calls them")
     run.add_argument("--poll-interval", type=float, default=1.0,
                      help="seconds between checks of the change log for commits made elsewhere "
                           "(the fallback when a PostgreSQL notification is lost)")

@@ -165,3 +165,12 @@ def test_a_burst_of_calls_in_one_batch_is_recorded_whole(store):
     events = [ev(K.OFFERED, i / 1000, call=f"CB{i}") for i in range(500)]
     r = record(store, *events)
     assert len(r.calls) == 500 and len(r.new_call_ids) == 500
+
+
+def test_a_call_first_heard_of_through_an_agent_leg_learns_its_numbers_later(store):
+    record(store, ev(K.ALERTING, 1, agent="dana", from_number="", to_number=""))
+    call = call_row(store)
+    assert call.from_number == "" and not call.unknown_campaign
+    record(store, ev(K.OFFERED, 0))
+    call = call_row(store)
+    assert call.from_number == "+12145550101" and call.campaign_id is not None and call.customer_id == "cust0"

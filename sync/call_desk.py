@@ -1,0 +1,155 @@
+"""The server's calls: phone-system events in (the ingress's sink), claims, and live call updates out.
+
+Events are committed in groups: every webhook waiting while a commit runs goes into the next one
+(one fsync for many callbacks — a burst of 500 calls a second is a few dozen commits, not 1,500).
+Each group is one transaction that stores the events, reduces the calls, and writes the calls' rows to
+the change log (consoles pull them, on every instance); after it commits, the callbacks learn their
+events are stored (the ingress answers the provider), and the consoles connected here get a ``call``
+message at once — the bubble does not wait for a pull.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.base import utcnow
+from models.call_store import claim_call, record_events
+from models.calls import Call, CallDirection, CallState, NeutralEvent
+from models.setup import Campaign, User
+from models.sync_tables import ChangeRow
+
+from .apply import lock_change_log
+from .changes import ChangeCollector
+
+log = logging.getLogger("csr.server.calls")
+# What a console shows when it connects: calls still ringing or talking, and ended calls a CSR claimed
+# whose bubble they have not closed yet, from the last hours (an ended call nobody claimed is
+# Abandoned: it goes to the managers' review, not to a bubble).
+LIVE_WINDOW = timedelta(hours=12)
+MAX_LIVE = 200
+
+
+def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str]) -> dict[str, Any]:
+    """A call as consoles receive it (docs/protocol.md, ``call``)."""
+
+    def iso(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+    return {"id": call.id, "state": CallState(call.state).value, "direction": CallDirection(call.direction).value,
+            "from_number": call.from_number, "to_number": call.to_number,
+            "campaign_id": call.campaign_id, "campaign": campaigns.get(call.campaign_id or "", ""),
+            "unknown_campaign": bool(call.unknown_campaign), "customer_id": call.customer_id,
+            "started_at": iso(call.started_at), "answered_at": iso(call.answered_at), "ended_at": iso(call.ended_at),
+            "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or "", ""),
+            "classification": call.classification.value if call.classification else "",
+            "closed": call.closed_at is not None, "duration_seconds": call.duration_seconds or 0,
+            "recording_url": call.recording_url or ""}
+
+
+class CallDesk:
+    """Implements the ingress's CallSink; the websocket endpoint asks it for claims and live calls.
+    ``on_committed(version, calls)`` runs on the event loop after each commit that changed calls."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, region: str | None = None,
+                 on_committed: Callable[[int, list[dict[str, Any]]], None] | None = None,
+                 agents: Callable[[], list[str]] = list) -> None:
+        self.sessions = sessions
+        self.region = region
+        self.on_committed = on_committed
+        self._agents = agents
+        self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- the ingress's sink ------------------------------------------------------------------------------
+    def agents_to_ring(self) -> list[str]:
+        return self._agents()
+
+    async def record(self, events: list[NeutralEvent]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((events, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                version, calls = await asyncio.to_thread(self._store, [e for events, _ in group for e in events])
+            except Exception:  # noqa: BLE001 - store each callback alone: one bad one fails alone
+                log.warning("event=call_group_failed size=%d", len(group), exc_info=True)
+                for events, future in group:
+                    try:
+                        version, calls = await asyncio.to_thread(self._store, events)
+                    except Exception as exc:  # noqa: BLE001 - the ingress answers 500: the provider retries
+                        if not future.done():
+                            future.set_exception(exc)
+                        continue
+                    if not future.done():
+                        future.set_result(None)
+                    self._committed(version, calls)
+                continue
+            for _, future in group:
+                if not future.done():
+                    future.set_result(None)
+            self._committed(version, calls)
+
+    def _committed(self, version: int, calls: list[dict[str, Any]]) -> None:
+        if calls and self.on_committed is not None:
+            self.on_committed(version, calls)
+
+    def _store(self, events: Sequence[NeutralEvent]) -> tuple[int, list[dict[str, Any]]]:
+        with self.sessions.begin() as session:
+            lock_change_log(session)
+            collector = ChangeCollector(session)
+            recorded = record_events(session, events, region=self.region)
+            version = _log_changes(session, collector)
+            return version, self._infos(session, recorded.calls)
+
+    # -- the endpoint's requests ---------------------------------------------------------------------------
+    def claim(self, call_id: str, user_id: str, takeover: bool) -> tuple[int, dict[str, Any], str | None]:
+        """(version, the call, who had it before a takeover); ValidationFailed when refused."""
+        with self.sessions.begin() as session:
+            lock_change_log(session)
+            collector = ChangeCollector(session)
+            claimed = claim_call(session, call_id, user_id, takeover=takeover, now=utcnow())
+            version = _log_changes(session, collector)
+            return version, self._infos(session, [claimed.call])[0], claimed.previous_agent_id
+
+    def live_calls(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        since = (now or utcnow()) - LIVE_WINDOW
+        with self.sessions() as session:
+            calls = list(session.scalars(
+                select(Call).where(Call.started_at >= since, Call.closed_at.is_(None),
+                                   or_(Call.state != CallState.ENDED, Call.agent_id.is_not(None)))
+                .order_by(Call.started_at.desc()).limit(MAX_LIVE)))
+            return self._infos(session, list(reversed(calls)))
+
+    @staticmethod
+    def _infos(session: Session, calls: list[Call]) -> list[dict[str, Any]]:
+        users = {c.agent_id for c in calls if c.agent_id}
+        names = {u.id: u.display_name or u.username for u in session.scalars(select(User).where(User.id.in_(users)))} \
+            if users else {}
+        ids = {c.campaign_id for c in calls if c.campaign_id}
+        campaigns = {c.id: c.name for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))} if ids else {}
+        return [call_info(c, names, campaigns) for c in calls]
+
+
+def _log_changes(session: Session, collector: ChangeCollector) -> int:
+    """The transaction's rows into the change log; the last version written (0 if none)."""
+    changes = collector.collect()
+    if not changes:
+        return 0
+    versions = list(session.execute(
+        insert(ChangeRow.__table__).returning(ChangeRow.__table__.c.version, sort_by_parameter_order=True),
+        [{"entity": e, "entity_id": i, "op": op, "data": data} for e, i, op, data in changes]).scalars())
+    return versions[-1]
