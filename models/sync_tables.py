@@ -16,7 +16,7 @@ from .base import ID_LEN, Base, utcnow
 # Tables that never travel between server and consoles: each side's own bookkeeping, and the
 # server's secrets. Users travel (jobs and calls name them) without their password hash.
 LOCAL_TABLES = frozenset({"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log",
-                          "server_clients", "audit", "alembic_version"})
+                          "server_clients", "audit", "alembic_version", "acked_edits"})
 # The phone system's raw callbacks stay on the server (consoles get the reduced ``calls`` rows).
 SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events"})
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
@@ -66,3 +66,16 @@ class SyncState(Base):
     __tablename__ = "sync_state"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+
+class AckedEdit(Base):
+    """Console side: a record edit the server confirmed whose change this cache has not pulled yet.
+    Until the pull passes ``server_version``, an older pulled copy of the row gets the edit again (as
+    a pending one does) — otherwise the CSR would see the old value for a moment after the receipt,
+    and an edit made then would carry it as its base (a false conflict on the server)."""
+
+    __tablename__ = "acked_edits"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)          # the outbox sequence it had
+    server_version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    args: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select
 from models import search_index
 from models.db import Cache
 from models.journal import OutboxEntry, oldest_pending
-from models.sync_tables import NOT_SYNCED, SyncState
+from models.sync_tables import NOT_SYNCED, AckedEdit, SyncState
 from models.writer import client_id as cache_client_id
 from models.writer import session_executor
 
@@ -95,11 +95,6 @@ class SyncClient:
         self.status = SyncStatus()
         self._wake = asyncio.Event()
         self._stopping = False
-        # Edits the server confirmed whose change this cache has not pulled yet: (server version, seq,
-        # name, args). A pulled row older than such an edit gets it again, like a pending one — or an
-        # older page pulled after the receipt would show the old value until the next page, and an
-        # edit made in that moment would be based on it (a false conflict on the server).
-        self._acked: list[tuple[int, int, str, dict[str, Any]]] = []
         with cache.sessions.begin() as session:
             self.client_id = cache_client_id(session)
 
@@ -255,12 +250,15 @@ class SyncClient:
             outcomes: list[Outcome] = []
             refetch: list[list[str]] = []
             cursor = self.cursor()
+            acked: list[AckedEdit] = []
             for r in receipts:
                 entry = entries.get(r["seq"])
                 if entry is None:
                     continue
                 if r["status"] == "applied" and entry.name in REBASED and r.get("server_version", 0) > cursor:
-                    self._acked.append((int(r["server_version"]), entry.seq, entry.name, entry.args or {}))
+                    # Confirmed, not pulled yet: older pulled copies of the row get it again (models/sync_tables).
+                    acked.append(AckedEdit(seq=entry.seq, server_version=int(r["server_version"]), name=entry.name,
+                                           args=entry.args or {}))
                 if r["status"] == "rejected":
                     outcomes.append(Outcome("rejected", entry.name, entry.args, r))
                     refetch += [list(k) for k in (entry.touched or [])]
@@ -269,6 +267,8 @@ class SyncClient:
             with self.cache.sessions.begin() as session:
                 session.execute(delete(OutboxEntry).where(OutboxEntry.client_id == self.client_id,
                                                           OutboxEntry.seq.in_(done)))
+                for edit in acked:
+                    session.merge(edit)
             if refetch:
                 # Undo what the refused changes did here: take the server's version of those rows.
                 await self._refetch(ws, refetch)
@@ -297,7 +297,6 @@ class SyncClient:
             # Applied off the UI thread (a page can be thousands of rows), in one transaction with
             # the new cursor: a crash leaves either both or neither.
             touched, tables = await asyncio.to_thread(self._apply_changes, answer["changes"], answer["cursor"])
-            self._acked = [a for a in self._acked if a[0] > answer["cursor"]]
             if touched:
                 self.on_pulled(touched)
             if tables:
@@ -312,11 +311,9 @@ class SyncClient:
         touched: set[str] = set()
         tables: set[str] = set()
         chunks = [changes[i:i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
-        acked = list(self._acked)
         for n, chunk in enumerate(chunks):
             # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
             newest = max((c.get("version") or 0 for c in chunk), default=0)
-            later = [a for a in acked if newest and a[0] > newest]
             keys: set[tuple[str, str]] = set()
             chunk_touched: set[str] = set()
             with self.cache.sessions.begin() as session:
@@ -330,6 +327,8 @@ class SyncClient:
                                             change.get("data") or {})
                     if customer:
                         chunk_touched.add(customer)
+                later = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
+                    select(AckedEdit).where(AckedEdit.server_version > newest))] if newest and keys else []
                 chunk_touched |= self._rebase(session, keys, later)
                 if chunk_touched:
                     search_index.refresh(session_executor(session), sorted(chunk_touched))
@@ -337,6 +336,7 @@ class SyncClient:
                     state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
                     state.value = cursor
                     session.merge(state)
+                    session.execute(delete(AckedEdit).where(AckedEdit.server_version <= cursor))
             touched |= chunk_touched
             time.sleep(0.001)           # let a waiting save in before the next chunk
         return touched, tables

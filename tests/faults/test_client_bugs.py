@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from websockets.asyncio.server import serve
 
 from sync.client import SyncClient
@@ -58,12 +59,14 @@ def test_a_poke_that_arrives_during_a_pull_is_not_forgotten(cache):
     asyncio.run(scenario())
 
 
-def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache):
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache, restart):
     """The console edits a customer; the server confirms the edit (version 2), then the console pulls
     from cursor 0 and the first page ends at version 1, the row as created. The outbox is empty by
     then, so nothing re-applied the edit: the CSR saw the old name again until the next page, and an
     edit made in that moment carried the old name as its base — a false conflict on the server that
-    kept the wrong name (found by `csr-bench chaos`, seed 1108)."""
+    kept the wrong name (found by `csr-bench chaos`, seed 1108). ``restart``: the console is restarted
+    between the receipt and the pull (the confirmed edit must be remembered on disk)."""
     from models.customers import Customer
     from models.writer import LocalWriter
 
@@ -82,10 +85,14 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache)
 
     async def scenario() -> None:
         done = asyncio.Event()
+        receipted = asyncio.Event()
 
         async def handler(ws) -> None:
             async for frame in ws:
                 msg = json.loads(frame)
+                if restart and msg["type"] == "pull" and not receipted.is_set():
+                    receipted.set()             # the console stops before it hears the answer
+                    continue
                 if msg["type"] == "hello":
                     await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0,
                                               "next_seq": 1}))
@@ -114,6 +121,13 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache)
             port = server.sockets[0].getsockname()[1]
             client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
             task = asyncio.create_task(client.run())
+            if restart:
+                await asyncio.wait_for(receipted.wait(), 5)
+                task.cancel()                   # the console is closed while its pull waits
+                await asyncio.gather(task, return_exceptions=True)
+                assert client.pending() == 0
+                client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
+                task = asyncio.create_task(client.run())
             await asyncio.wait_for(done.wait(), 5)
             client.stop()
             await asyncio.wait_for(task, 5)
