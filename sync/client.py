@@ -40,6 +40,7 @@ CURSOR_KEY = "pull_cursor"
 APPLY_CHUNK = 200              # pulled changes per cache transaction (a few ms each)
 REBASED = {"update_customer": ("customers", "customer_id"), "update_location": ("locations", "location_id"),
            "update_contact": ("contact_methods", "contact_id")}
+_REBASED_TABLES = frozenset(table for table, _key in REBASED.values())
 
 
 @dataclass
@@ -78,6 +79,7 @@ class SyncClient:
                  on_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
                  on_initial: Callable[[InitialProgress], None] = lambda progress: None,
                  on_changes: Callable[[set[str]], None] = lambda entities: None,
+                 on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
                  backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000,
                  snapshot_page: int = 5000, ssl: Any = None) -> None:
         self.cache = cache
@@ -88,6 +90,11 @@ class SyncClient:
         self.on_outcomes = on_outcomes      # refused / flagged receipts: tell the CSR at once
         self.on_initial = on_initial        # initial sync progress
         self.on_changes = on_changes        # the entity kinds (tables) a pull touched
+        # Live calls from the server: (calls, who had the call before a takeover, whether this is the
+        # whole list sent after sign-in). They don't wait for a pull: the bubble must pop while it rings.
+        self.on_calls = on_calls
+        self._channel: _Channel | None = None
+        self._request_no = 0
         self.snapshot_page = snapshot_page
         self.ssl = ssl
         self.backoff_min, self.backoff_max = backoff
@@ -106,6 +113,32 @@ class SyncClient:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+    async def claim(self, call_id: str, takeover: bool = False, timeout: float = 5.0) -> dict[str, Any]:
+        """Claim a ringing call (the CSR clicked its bubble): the server decides. The call as claimed,
+        or ClaimFailed with a sentence for the CSR (offline, someone else has it, it ended)."""
+        channel = self._channel
+        if channel is None or self.status.state not in ("online", "syncing"):
+            raise ClaimFailed("Claiming needs the server — you're offline.")
+        self._request_no += 1
+        request_id = f"claim-{self._request_no}"
+        try:
+            answer = await channel.request({"type": "claim_call", "id": request_id, "call_id": call_id,
+                                            "takeover": takeover}, timeout)
+        except (TimeoutError, websockets.WebSocketException) as exc:
+            raise ClaimFailed("The server didn't answer — try again.") from exc
+        if answer.get("type") == "claimed":
+            return answer["call"]
+        raise ClaimFailed(answer.get("message") or "The call can't be claimed.")
+
+    def _live(self, message: dict[str, Any]) -> None:
+        try:
+            if message.get("type") == "call" and isinstance(message.get("call"), dict):
+                self.on_calls([message["call"]], message.get("taken_from"), False)
+            elif message.get("type") == "live_calls" and isinstance(message.get("calls"), list):
+                self.on_calls([c for c in message["calls"] if isinstance(c, dict)], None, True)
+        except Exception:  # noqa: BLE001 - a bad call message must not end the sync connection
+            log.exception("a live call message could not be shown")
 
     # -- state ---------------------------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:
@@ -139,10 +172,11 @@ class SyncClient:
                 async with websockets.connect(self.url, max_size=2**23, open_timeout=10, ssl=self.ssl,
                                               close_timeout=2) as ws:
                     delay = self.backoff_min
-                    channel = _Channel(ws)
+                    channel = _Channel(ws, self._live)
                     try:
                         await self._session(channel)
                     finally:
+                        self._channel = None
                         await channel.close()
             except (TimeoutError, OSError, websockets.WebSocketException, ValueError) as exc:
                 log.info("sync connection lost: %s", exc)
@@ -191,6 +225,7 @@ class SyncClient:
         if welcome.get("type") != "welcome":
             raise websockets.WebSocketException(f"unexpected answer to hello: {welcome.get('type')}")
         self._set(state="syncing", message="")
+        self._channel = ws
         await self._push(ws)
         if not self._flag(SNAPSHOT_KEY):
             await self._initial_sync(ws)
@@ -371,6 +406,12 @@ class SyncClient:
         session.flush()
         return touched
 
+    def _rebase_copied(self, table: str, ids: set[str], since: int) -> None:
+        with self.cache.sessions.begin() as session:
+            acked = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
+                select(AckedEdit).where(AckedEdit.server_version > since))]
+            self._rebase(session, {(table, i) for i in ids}, acked)
+
     def _flag(self, key: str) -> int:
         with self.cache.sessions() as session:
             row = session.get(SyncState, key)
@@ -401,6 +442,12 @@ class SyncClient:
                         await ws.send(json.dumps({"type": "snapshot", "table": table, "after": page["after"],
                                                   "limit": self.snapshot_page}))
                     await asyncio.to_thread(loader.load, table, page["columns"], page["rows"])
+                    if table in _REBASED_TABLES and "id" in page["columns"] and page["rows"]:
+                        # This console's own edits still on their way (or confirmed after the copy was
+                        # read) stay visible on the copied rows, as after a pull.
+                        at = page["columns"].index("id")
+                        await asyncio.to_thread(self._rebase_copied, table, {r[at] for r in page["rows"]},
+                                                start_version)
                     done += len(page["rows"])
                     self.on_initial(InitialProgress(done, max(total, done), table))
                     if page["done"]:
@@ -430,11 +477,23 @@ class _Channel:
     """One reader task per connection: messages are read in order into a queue, so a request's
     answer and the pokes in between are never read by two coroutines at once."""
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, live: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
         self.ws = ws
         self.poked = False
+        self._live = live               # call updates: handed on as they arrive, never queued
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}     # requests made beside the session
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
+
+    async def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send a request whose answer (same ``id``) is routed here, not to the session's queue."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[message["id"]] = future
+        try:
+            await self.ws.send(json.dumps(message))
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(message["id"], None)
 
     async def _read(self) -> None:
         try:
@@ -444,11 +503,22 @@ class _Channel:
                 except ValueError:
                     log.warning("ignored a frame from the server that is not JSON")
                     continue
-                if isinstance(message, dict):
+                if not isinstance(message, dict):
+                    continue
+                if message.get("type") in ("call", "live_calls"):
+                    self._live(message)
+                elif message.get("id") in self._waiting:
+                    future = self._waiting.pop(message["id"])
+                    if not future.done():
+                        future.set_result(message)
+                else:
                     self._queue.put_nowait(message)
         except websockets.ConnectionClosed:
             pass
         finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(websockets.WebSocketException("the server closed the connection"))
             self._queue.put_nowait(None)
 
     async def send(self, text: str) -> None:
@@ -490,6 +560,10 @@ class Gap(Exception):
 
 class LoginFailed(Exception):
     pass
+
+
+class ClaimFailed(Exception):
+    """A claim the server refused or couldn't be asked; the message is for the CSR."""
 
 
 async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:

@@ -136,3 +136,66 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache,
     assert seen_between_pages == ["New Name"]
     with cache.sessions() as s:
         assert s.get(Customer, cid).name == "New Name"
+
+
+def test_an_edit_made_during_the_initial_copy_stays_on_the_copied_row(cache):
+    """A console that worked offline before its first sign-in pushes, then copies the server's tables.
+    An edit made after the push read the outbox is not on the server yet: the copied row (as created)
+    replaced it on this PC, so the CSR saw the old name and their next edit carried it as its base — a
+    false conflict on the server that kept the older edit (`csr-bench chaos`, seed 1118)."""
+    from models.customers import Customer
+    from models.writer import LocalWriter
+
+    writer = LocalWriter(cache.sessions)
+    cid = writer.execute("create_customer", {"customer": {"name": "Old Name", "street": "1 Main St",
+                                                          "city": "Dallas", "state": "TX", "zip": "75201"},
+                                             "locations": [{"street": "1 Main St", "city": "Dallas",
+                                                            "state": "TX", "zip": "75201"}],
+                                             "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}]}
+                         ).applied.entity_id
+    columns = [c.key for c in Customer.__mapper__.column_attrs]
+    with cache.sessions() as s:
+        row = s.get(Customer, cid)
+        created = [getattr(row, k).isoformat() if hasattr(getattr(row, k), "isoformat") else getattr(row, k)
+                   for k in columns]
+
+    async def scenario() -> str:
+        done = asyncio.Event()
+
+        async def handler(ws) -> None:
+            async for frame in ws:
+                msg = json.loads(frame)
+                if msg["type"] == "hello":
+                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 1,
+                                              "next_seq": 1}))
+                elif msg["type"] == "push":
+                    await ws.send(json.dumps({"type": "receipts", "receipts": [
+                        {"seq": m["seq"], "mutation_id": m["mutation_id"], "status": "applied",
+                         "server_version": 1} for m in msg["mutations"]]}))
+                elif msg["type"] == "snapshot" and msg["table"] == "*":
+                    # The CSR edits the name while the copy starts (after the push read the outbox).
+                    writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Old Name",
+                                                                                               "New Name"]}})
+                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 1, "table": "*",
+                                              "columns": ["table", "rows"], "rows": [["customers", 1]],
+                                              "after": "", "done": True}))
+                elif msg["type"] == "snapshot":
+                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 1, "table": "customers",
+                                              "columns": columns, "rows": [created], "after": cid, "done": True}))
+                elif msg["type"] == "pull":
+                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"] or 1, "more": False,
+                                              "changes": []}))
+                    done.set()
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
+            task = asyncio.create_task(client.run())
+            await asyncio.wait_for(done.wait(), 10)
+            with cache.sessions() as s:
+                seen = s.get(Customer, cid).name
+            client.stop()
+            await asyncio.wait_for(task, 5)
+            return seen
+
+    assert asyncio.run(scenario()) == "New Name"
