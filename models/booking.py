@@ -256,6 +256,10 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     if suggestions is not None:
         job.needs_reschedule, job.suggested_windows = True, suggestions
         warnings["window"] = FLAGGED
+    if args.get("call_id") is not None:
+        from .call_intents import bind_booking
+
+        bind_booking(session, args["call_id"], job.id)   # the call is Booked, its bubble closes
     return Applied("job", job.id, [], warnings)     # jobs are found through jobs.number: no document change
 
 

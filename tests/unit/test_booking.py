@@ -287,3 +287,32 @@ def test_required_tags(cache, writer, world):
     with pytest.raises(ValidationFailed) as err:
         writer.execute("book_job", booking(ids, cid, loc, tags=[]))
     assert "tags" in err.value.errors
+
+
+def test_booking_on_a_claimed_call_makes_it_booked_and_closes_its_bubble(cache, writer, world):
+    from datetime import timedelta
+
+    from models.call_store import claim_call, record_events
+    from models.calls import Call, CallClass, CallEventKind, NeutralEvent
+    from models.setup import User
+
+    ids, cid, loc = world
+    with cache.sessions.begin() as s:
+        s.add(User(id="dana", username="dana", display_name="Dana", role="csr"))
+        events = [NeutralEvent("twilio", "CA1", f"k{i}", kind, NOW + timedelta(seconds=i), from_number="+14155550123",
+                               to_number="+12145550100") for i, kind in enumerate((CallEventKind.OFFERED,
+                                                                                   CallEventKind.ANSWERED))]
+        call_id = record_events(s, events).calls[0].id
+        claim_call(s, call_id, "dana")
+    job_id = writer.execute("book_job", {**booking(ids, cid, loc), "call_id": call_id}).applied.entity_id
+    with cache.sessions() as s:
+        call = s.get(Call, call_id)
+        assert call.job_id == job_id and call.closed_at is not None
+        assert call.classification is None          # still talking: classified when it ends
+    with cache.sessions.begin() as s:
+        record_events(s, [NeutralEvent("twilio", "CA1", "k9", CallEventKind.ENDED, NOW + timedelta(seconds=30),
+                                       end_reason="completed")])
+    with cache.sessions() as s:
+        assert s.get(Call, call_id).classification is CallClass.BOOKED
+    # A call id this cache doesn't know (not pulled yet): the booking stands.
+    writer.execute("book_job", {**booking(ids, cid, loc, summary="Second visit"), "call_id": "not-pulled-yet"})

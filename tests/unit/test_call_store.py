@@ -174,3 +174,45 @@ def test_a_call_first_heard_of_through_an_agent_leg_learns_its_numbers_later(sto
     record(store, ev(K.OFFERED, 0))
     call = call_row(store)
     assert call.from_number == "+12145550101" and call.campaign_id is not None and call.customer_id == "cust0"
+
+
+# -- closing a call, booking on a call (intents, through the real write path) -----------------------------
+def claimed_ended_call(store, seconds: int) -> str:
+    r = record(store, ev(K.OFFERED, 0), ev(K.ANSWERED, 1))
+    with store.sessions.begin() as s:
+        claim_call(s, r.calls[0].id, "dana")
+    record(store, ev(K.ENDED, 1 + seconds, end_reason="completed"))
+    return r.calls[0].id
+
+
+def test_close_call_needs_a_reason_and_a_lead_reason_makes_the_lead_even_without_a_customer(store):
+    from models.jobs import Lead
+    from models.writer import LocalWriter
+
+    writer = LocalWriter(store.sessions)
+    call_id = claimed_ended_call(store, 30)
+    with pytest.raises(ValidationFailed, match="reason"):
+        writer.execute("close_call", {"call_id": call_id})
+    with pytest.raises(ValidationFailed, match="lead reason"):
+        writer.execute("close_call", {"call_id": call_id, "call_reason_id": "wrong", "lead": {"summary": "x"}})
+    writer.execute("close_call", {"call_id": call_id, "call_reason_id": "quote",
+                                  "lead": {"name": "Pat Doe", "phone": "+14155550123", "summary": "Quote for a heater",
+                                           "follow_up_on": "2026-11-30"}})
+    with store.sessions() as s:
+        call = s.get(Call, call_id)
+        assert call.closed_at is not None and call.classification is CallClass.UNBOOKED
+        lead = s.get(Lead, call.lead_id)
+        assert lead.name == "Pat Doe" and lead.call_reason_id == "quote" and lead.campaign_id == call.campaign_id
+    # Closing again (a replay) changes nothing.
+    writer.execute("close_call", {"call_id": call_id, "call_reason_id": "wrong"})
+    with store.sessions() as s:
+        assert s.get(Call, call_id).classification is CallClass.UNBOOKED
+
+
+def test_close_call_with_a_not_lead_reason(store):
+    from models.writer import LocalWriter
+
+    call_id = claimed_ended_call(store, 200)
+    LocalWriter(store.sessions).execute("close_call", {"call_id": call_id, "call_reason_id": "wrong"})
+    with store.sessions() as s:
+        assert s.get(Call, call_id).classification is CallClass.NOT_LEAD
