@@ -34,6 +34,7 @@ class BookingController(QObject):
 
     outboxChanged = Signal()
     jobBooked = Signal(str, str)          # customer id, job number
+    callBooked = Signal(str)              # a call a job was just booked on (its bubble closes)
     errorOccurred = Signal(str)
 
     def __init__(self, parent: QWidget, cache: Cache, writer: LocalWriter, form: BookingForm,
@@ -46,6 +47,7 @@ class BookingController(QObject):
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
         self._setup_version = ""              # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""                   # set when the booking converts a lead
+        self.call_for: dict[str, str] = {}  # customer id → the claimed call a booking for them is on
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -90,6 +92,13 @@ class BookingController(QObject):
         else:
             self.form.bind(record)          # fresh flags (a Do Not Service set meanwhile)
         self.form.focus_first()
+
+    def bind_call(self, customer_id: str, call_id: str, campaign_id: str | None) -> None:
+        """A claimed call popped this customer: Book Job books on the call, campaign prefilled."""
+        self.call_for = {c: k for c, k in self.call_for.items() if k != call_id}
+        self.call_for[customer_id] = call_id
+        if campaign_id and self.form.customer_id() == customer_id and not self.form.values().get("campaign_id"):
+            self.form.restore({**self.form.state(), "campaign_id": campaign_id})
 
     def convert_lead(self, record: CustomerRecord | None, lead: dict[str, Any]) -> None:
         """Book a job from a lead: the form is bound to its customer and prefilled from it."""
@@ -141,8 +150,13 @@ class BookingController(QObject):
         job = self.form.values()
         if self.lead_id:
             job["lead_id"] = self.lead_id
+        call_id = self.call_for.get(record.id, "")
+        if call_id:
+            job["booked_from"] = "Call"
         args = {"job": job, "booked_at": self._now().isoformat(),
                 "appointment": {"day": slot.day.isoformat(), "arrival_window_id": slot.window.id} if slot else {}}
+        if call_id:
+            args["call_id"] = call_id        # the call is Booked and its bubble closes (models/call_intents)
         if slot is None:
             # Let the intent name every other missing field too, then add the window.
             errors = self._field_errors(job)
@@ -162,6 +176,9 @@ class BookingController(QObject):
             return None
         number = result.args["job"]["number"]
         self.lead_id = ""
+        if call_id:
+            self.call_for.pop(record.id, None)
+            self.callBooked.emit(call_id)
         self.form.reset()
         self.outboxChanged.emit()
         self.jobBooked.emit(record.id, number)

@@ -17,6 +17,7 @@ from models.writer import LocalWriter
 from sync.snapshot import restore_indexes
 
 from .booking_controller import BookingController
+from .calls_controller import CallsController
 from .customer_controller import CustomerController
 from .drafts_controller import DraftsController
 from .jobs_controller import JobsController
@@ -40,6 +41,7 @@ class Console:
     leads: LeadsController
     jobs: JobsController
     sync: SyncController
+    calls: CallsController
     _ui_conn: object = field(repr=False, default=None)
 
     @classmethod
@@ -62,7 +64,9 @@ class Console:
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
         jobs = JobsController(window, cache, writer, window.customer_panel, booking, now_fn=now_fn)
         sync = SyncController(window, cache, writer, settings)
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, ui_conn)
+        calls = CallsController(window, cache, writer, sync, customers, booking,
+                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls, ui_conn)
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)
@@ -113,6 +117,9 @@ class Console:
         self.sync.setupChanged.connect(self.booking.reload_setup)
         self.sync.leadsChanged.connect(self.leads.refresh)
         self.sync.openJobRequested.connect(self.customers.open_customer)
+        self.calls.outboxChanged.connect(self.refresh_outbox)
+        self.calls.outboxChanged.connect(self.leads.refresh)           # a lead reason made a lead
+        self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
 
     def _on_query(self, text: str) -> None:
         if text.strip():

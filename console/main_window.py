@@ -33,6 +33,8 @@ SHORTCUTS = [
     ("Esc", "Clear the search"),
     ("Ctrl+Shift+N", "New customer"),
     ("Ctrl+Shift+L", "Sign in to the server"),
+    ("F2", "Claim the ringing call (the oldest one nobody has)"),
+    ("Click / Enter on a call bubble", "Claim it; on your call: back to its customer and booking"),
     ("F5", "Sync now (send waiting changes, fetch others')"),
     ("Ctrl+J", "New job for the open customer (focus on Business unit)"),
     ("Ctrl+N", "New booking without a call (a manual bubble)"),
@@ -79,7 +81,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.setWindowTitle("CSR Console" + (f" — {title_suffix}" if title_suffix else ""))
 
-        self.bubble_strip = BubbleStrip(self)     # manual bubbles now; incoming-call bubbles join later
+        self.bubble_strip = BubbleStrip(self)     # call bubbles and manual bubbles
         self.lookup = LookupPane(parent=self)
         self.customer_panel = CustomerPanel(self)
         self.booking_form = BookingForm(self)
@@ -140,6 +142,9 @@ class MainWindow(QMainWindow):
         server.addSeparator()
         self.sign_out_action = self._action(server, "Sign &out")
 
+        calls = bar.addMenu("Ph&one")
+        calls.addAction(self.bubble_strip.claim_action)       # F2: claim the oldest ringing call
+
         view = bar.addMenu("&View")
         theme_menu = view.addMenu("&Theme")
         self.theme_group = QActionGroup(self)
@@ -163,7 +168,26 @@ class MainWindow(QMainWindow):
         act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         return act
 
+    def _share_f2(self) -> None:
+        """F2 claims a ringing call anywhere in the window; in the contact, location and lead lists F2
+        also means "edit". While a call can be claimed, claiming wins (two actions on one key would
+        both be ignored); between calls, F2 edits again."""
+        claim = self.bubble_strip.claim_action
+        edits = [a for a in self.findChildren(QAction) if a is not claim
+                 and any(k.matches(QKeySequence("F2")) == QKeySequence.SequenceMatch.ExactMatch
+                         for k in a.shortcuts())]
+        keys = {a: a.shortcuts() for a in edits}
+
+        def update() -> None:
+            for action, shortcuts in keys.items():
+                action.setShortcuts([k for k in shortcuts if k != QKeySequence("F2")] if claim.isEnabled()
+                                    else shortcuts)
+
+        claim.changed.connect(update)
+        update()
+
     def _connect_signals(self) -> None:
+        self._share_f2()
         self.find_action.triggered.connect(self.focus_search)
         self.new_customer_action.triggered.connect(self.newCustomerRequested)
         self.new_job_action.triggered.connect(self.newJobRequested)

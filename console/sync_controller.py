@@ -24,7 +24,7 @@ from models.db import Cache
 from models.jobs import Job
 from models.journal import oldest_pending
 from models.writer import LocalWriter, client_id
-from sync.client import InitialProgress, LoginFailed, Outcome, SyncClient, SyncStatus, login
+from sync.client import ClaimFailed, InitialProgress, LoginFailed, Outcome, SyncClient, SyncStatus, login
 from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
 
@@ -54,6 +54,8 @@ class SyncController(QObject):
     leadsChanged = Signal()
     signedIn = Signal(dict)             # the user
     openJobRequested = Signal(str)      # customer id of a flagged/refused booking
+    callsArrived = Signal(list, str, bool)   # calls from the server, who had one before a takeover, full list
+    onlineChanged = Signal(bool)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -140,6 +142,8 @@ class SyncController(QObject):
         self.client = SyncClient(self.cache, url, token=lambda: self.token, on_status=self._on_status,
                                  on_pulled=self._on_pulled, on_outcomes=self._on_outcomes,
                                  on_initial=self._on_initial, on_changes=self._on_changes,
+                                 on_calls=lambda calls, taken_from, full: self.callsArrived.emit(
+                                     calls, taken_from or "", full),
                                  ssl=ssl.create_default_context() if url.startswith("wss://") else None)
         self._task = asyncio.ensure_future(self.client.run())
         self.window.statusBar().showMessage(f"Signed in as {self.writer.actor}.", 8_000)
@@ -150,9 +154,10 @@ class SyncController(QObject):
             client = self.client
             # A stopping client finishes its step on its own; it no longer reports to this window.
             client.on_status = client.on_pulled = client.on_outcomes = lambda *_a: None
-            client.on_initial = client.on_changes = lambda *_a: None
+            client.on_initial = client.on_changes = client.on_calls = lambda *_a: None
             client.stop()
         self.client = None
+        self.onlineChanged.emit(False)
 
     async def aclose(self) -> None:
         """Stop syncing and wait for the client to finish its current step (window closing)."""
@@ -183,8 +188,21 @@ class SyncController(QObject):
         self.refresh_status()
 
     # -- status ----------------------------------------------------------------------------------------------
+    async def claim(self, call_id: str, takeover: bool = False) -> dict[str, Any]:
+        """Ask the server for a call (ClaimFailed with a sentence when it can't be had)."""
+        if self.client is None:
+            raise ClaimFailed("Claiming needs the server — sign in first (Ctrl+Shift+L).")
+        return await self.client.claim(call_id, takeover)
+
+    @property
+    def online(self) -> bool:
+        return self.client is not None and self._last_status.state in ("online", "syncing")
+
     def _on_status(self, status: SyncStatus) -> None:
+        was = self.online
         self._last_status = status
+        if self.online != was:
+            self.onlineChanged.emit(self.online)
         self._state = {"connecting": "connecting", "syncing": "syncing", "online": "online",
                        "upgrade_required": "upgrade_required", "stuck": "offline"}.get(status.state, "offline")
         self.refresh_status()

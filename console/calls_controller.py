@@ -1,0 +1,225 @@
+"""Calls on the console: the server's live calls become bubbles, a click claims (the server decides),
+the claimed call pops its customer from the local cache, its X closes and classifies it, and Book Job
+on it closes it as Booked.
+
+What a bubble shows comes from two places: ``call`` messages (instant, from the instance this console
+is connected to) and the ``calls`` rows the pull brings (the same facts, from any instance). The caller
+is matched against this PC's cache — the pop needs no round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from sqlalchemy import select
+
+from models.call_store import match_customers
+from models.calls import CallCard, CallDirection, CallState
+from models.customers import Customer
+from models.db import Cache
+from models.lead_queries import lead_choices
+from models.phone import format_phone
+from models.validation import ValidationFailed
+from models.writer import LocalWriter
+from sync.client import ClaimFailed
+from widgets.classify_dialog import ClassifyDialog
+
+log = logging.getLogger("csr.console.calls")
+UNKNOWN_CALLER = "Unknown caller"
+UNKNOWN_CAMPAIGN = "Unknown campaign"
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+class CallsController(QObject):
+    outboxChanged = Signal()
+    errorOccurred = Signal(str)
+
+    def __init__(self, window: Any, cache: Cache, writer: LocalWriter, sync: Any, customers: Any, booking: Any,
+                 *, today_fn: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.strip = window.bubble_strip
+        self.cache = cache
+        self.writer = writer
+        self.sync = sync
+        self.customers = customers
+        self.booking = booking
+        self.today_fn = today_fn
+        self.me = ""
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.cards: dict[str, CallCard] = {}
+        self.dialog: ClassifyDialog | None = None
+        self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
+        self._tasks: set[asyncio.Task] = set()
+        sync.callsArrived.connect(self.on_calls)
+        sync.signedIn.connect(self._signed_in)
+        sync.onlineChanged.connect(self.strip.set_online)
+        self.strip.set_online(False)
+        self.strip.claimRequested.connect(lambda call_id: self._claim(call_id, False))
+        self.strip.takeoverRequested.connect(lambda call_id: self._claim(call_id, True))
+        self.strip.callActivated.connect(self.screen_pop)
+        self.strip.classifyRequested.connect(self.classify)
+        self.strip.noticeShown.connect(lambda text: window.statusBar().showMessage(text, 10_000))
+        booking.callBooked.connect(self._booked)
+        customers.customerSaved.connect(self._customer_saved)
+
+    # -- what the server says ------------------------------------------------------------------------------
+    def _signed_in(self, user: dict[str, Any]) -> None:
+        self.me = str(user.get("id") or "")
+        self.strip.set_me(self.me)
+
+    def on_calls(self, calls: list[dict[str, Any]], _taken_from: str = "", full: bool = False) -> None:
+        if full:
+            listed = {c.get("id") for c in calls}
+            for call_id in [k for k in self.calls if k not in listed]:
+                mine_and_open = self._visible(self.calls[call_id]) and self.calls[call_id].get("agent_id") == self.me
+                if not mine_and_open:
+                    self._drop(call_id)
+        for call in calls:
+            call_id = str(call.get("id") or "")
+            if not call_id:
+                continue
+            self.calls[call_id] = {**self.calls.get(call_id, {}), **call}
+            if self._visible(self.calls[call_id]):
+                card = self._card(self.calls[call_id])
+                self.cards[call_id] = card
+                self.strip.show_call(card)
+            else:
+                self._drop(call_id)
+
+    def _visible(self, call: dict[str, Any]) -> bool:
+        """Ringing, waiting or talking: on every console. Ended: only on the claimer's, until they close
+        it (an ended call nobody claimed is Abandoned — the managers' review has it). Outbound calls are
+        the CSR's own: only on theirs."""
+        if call.get("closed"):
+            return False
+        if call.get("direction") == CallDirection.OUTBOUND.value and call.get("agent_id") != self.me:
+            return False
+        if call.get("state") == CallState.ENDED.value:
+            return bool(self.me) and call.get("agent_id") == self.me
+        return True
+
+    def _drop(self, call_id: str) -> None:
+        self.cards.pop(call_id, None)
+        self.strip.remove_call(call_id)
+
+    def _card(self, call: dict[str, Any]) -> CallCard:
+        number = str(call.get("from_number") or "")
+        if call.get("direction") == CallDirection.OUTBOUND.value:
+            number = str(call.get("to_number") or "")
+        ids, name = self._matches(number)
+        campaign = str(call.get("campaign") or "") or (UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else "")
+        return CallCard(call_id=str(call["id"]), state=CallState(call.get("state") or CallState.RINGING.value),
+                        direction=CallDirection(call.get("direction") or CallDirection.INBOUND.value),
+                        from_number=number, from_display=format_phone(number) if number else UNKNOWN_CALLER,
+                        caller_name=name, match_ids=ids, campaign=campaign,
+                        started_at=_time(call.get("started_at")) or datetime.now(UTC),
+                        answered_at=_time(call.get("answered_at")), ended_at=_time(call.get("ended_at")),
+                        claimed_by_id=call.get("agent_id"), claimed_by_name=str(call.get("agent_name") or ""),
+                        classification=str(call.get("classification") or ""))
+
+    def _matches(self, e164: str) -> tuple[tuple[str, ...], str]:
+        """The caller's customers in this PC's cache (an index lookup) and the name the bubble shows."""
+        if not e164:
+            return (), ""
+        with self.cache.sessions() as session:
+            ids = tuple(match_customers(session, e164))
+            if len(ids) == 1:
+                return ids, session.scalar(select(Customer.name).where(Customer.id == ids[0])) or ""
+        return ids, (f"{len(ids)} customers" if len(ids) > 1 else "")
+
+    # -- the CSR's actions ---------------------------------------------------------------------------------
+    def _claim(self, call_id: str, takeover: bool) -> None:
+        task = asyncio.ensure_future(self._claim_async(call_id, takeover))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _claim_async(self, call_id: str, takeover: bool) -> None:
+        try:
+            call = await self.sync.claim(call_id, takeover)
+        except ClaimFailed as exc:
+            self.strip.claim_refused(call_id, str(exc))
+            return
+        self.on_calls([call])
+
+    def screen_pop(self, call_id: str) -> None:
+        """The claimed call's customer, from the cache at once: one match opens it, several are listed,
+        none opens a new customer with the number filled in. Book Job then books on this call."""
+        card = self.cards.get(call_id)
+        call = self.calls.get(call_id, {})
+        if card is None:
+            return
+        campaign_id = call.get("campaign_id")
+        if len(card.match_ids) == 1:
+            if self.customers.open_customer(card.match_ids[0]):
+                self.booking.bind_call(card.match_ids[0], call_id, campaign_id)
+        elif card.match_ids:
+            self.window.lookup.search.setText(card.from_display)       # the customers on this number, listed
+            self.window.lookup.search.setFocus()
+            self.window.statusBar().showMessage(f"{len(card.match_ids)} customers have {card.from_display} — "
+                                                "open the caller's.", 10_000)
+            self._pending_new_customer = call_id
+        else:
+            self._pending_new_customer = call_id
+            self.customers.new_customer(prefill_phone=card.from_number)
+
+    def _customer_saved(self, customer_id: str) -> None:
+        call_id, self._pending_new_customer = self._pending_new_customer, ""
+        if call_id and call_id in self.cards:
+            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"))
+
+    def classify(self, call_id: str) -> ClassifyDialog | None:
+        """The X of an ended bubble: close and classify (a lead reason makes the lead)."""
+        card = self.cards.get(call_id)
+        if card is None:
+            return None
+        with self.cache.sessions() as session:
+            reasons = lead_choices(session).call_reasons
+            name = ""
+            if len(card.match_ids) == 1:
+                name = session.scalar(select(Customer.name).where(Customer.id == card.match_ids[0])) or ""
+        today = self.today_fn()
+        dialog = ClassifyDialog(card, reasons, self.window, today=today if isinstance(today, date) else date.today(),
+                                customer_name=name)
+        dialog.classified.connect(lambda answer: self._close(card, answer))
+        dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _close(self, card: CallCard, answer: dict[str, Any]) -> None:
+        args: dict[str, Any] = {"call_id": card.call_id, "call_reason_id": answer.get("call_reason_id")}
+        if answer.get("is_lead"):
+            lead: dict[str, Any] = {"summary": answer.get("summary") or ""}
+            follow_up = answer.get("follow_up")
+            if follow_up:
+                lead["follow_up_on"] = follow_up.isoformat() if hasattr(follow_up, "isoformat") else str(follow_up)
+            if len(card.match_ids) == 1:
+                lead["customer_id"] = card.match_ids[0]
+            else:
+                lead["name"], lead["phone"] = answer.get("lead_name") or "", answer.get("lead_phone") or ""
+            if self.me:
+                lead["created_by_id"] = self.me
+            args["lead"] = lead
+        try:
+            self.writer.execute("close_call", args)
+        except ValidationFailed as exc:
+            self.errorOccurred.emit(" ".join(exc.errors.values()))
+            return
+        self.calls.setdefault(card.call_id, {})["closed"] = True
+        self._drop(card.call_id)
+        self.outboxChanged.emit()
+
+    def _booked(self, call_id: str) -> None:
+        self.calls.setdefault(call_id, {})["closed"] = True
+        self._drop(call_id)
