@@ -10,7 +10,10 @@ is matched against this PC's cache — the pop needs no round trip.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,6 +43,19 @@ def _time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _trace_writer(path: str) -> Any:
+    if not path:
+        return None
+
+    def write(call: dict[str, Any], card: CallCard) -> None:
+        line = json.dumps({"provider_call_id": call.get("provider_call_id", ""), "call_id": card.call_id,
+                           "t": time.time(), "matches": len(card.match_ids)})
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    return write
+
+
 class CallsController(QObject):
     outboxChanged = Signal()
     errorOccurred = Signal(str)
@@ -61,6 +77,9 @@ class CallsController(QObject):
         self.dialog: ClassifyDialog | None = None
         self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
         self._tasks: set[asyncio.Task] = set()
+        # Screen-pop timing for `csr-bench calls`: CSR_CALL_TRACE names a file that gets one JSON line
+        # per bubble shown ({"provider_call_id", "t": time.time(), "matches"}), written after it is shown.
+        self.trace = _trace_writer(os.environ.get("CSR_CALL_TRACE", ""))
         sync.callsArrived.connect(self.on_calls)
         sync.signedIn.connect(self._signed_in)
         sync.onlineChanged.connect(self.strip.set_online)
@@ -91,9 +110,12 @@ class CallsController(QObject):
                 continue
             self.calls[call_id] = {**self.calls.get(call_id, {}), **call}
             if self._visible(self.calls[call_id]):
+                first = call_id not in self.cards
                 card = self._card(self.calls[call_id])
                 self.cards[call_id] = card
                 self.strip.show_call(card)
+                if first and self.trace is not None:
+                    self.trace(call, card)
             else:
                 self._drop(call_id)
 

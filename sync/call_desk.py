@@ -52,7 +52,7 @@ def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str]) -> d
             "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or "", ""),
             "classification": call.classification.value if call.classification else "",
             "closed": call.closed_at is not None, "duration_seconds": call.duration_seconds or 0,
-            "recording_url": call.recording_url or ""}
+            "recording_url": call.recording_url or "", "provider_call_id": call.provider_call_id}
 
 
 class CallDesk:
