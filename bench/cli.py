@@ -49,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
                       help="customers on the server for the initial-sync figure (0: skip it; the store is "
                            "the seeded benchmark cache, made on first use)")
 
+    calls = sub.add_parser("calls", help="screen pop (webhook → bubble in a real console) and webhook throughput")
+    calls.add_argument("--customers", type=int, default=1_000_000)
+    calls.add_argument("--cache", type=Path, help="source cache (default: the benchmark cache for N)")
+    calls.add_argument("--calls", type=int, default=200, help="calls timed for the screen pop")
+    calls.add_argument("--listeners", type=int, default=50, help="other consoles signed in (headless)")
+    calls.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
+    calls.add_argument("--concurrency", type=int, default=100, help="simulated calls at once (throughput)")
+    calls.add_argument("--ring", type=float, default=0.5, help="seconds a call rings after its bubble is shown")
+    calls.add_argument("--flood-without-listeners", action="store_true",
+                       help="disconnect the listeners before the throughput run")
+    calls.add_argument("--keep", type=Path, help="keep the work folder (stores, logs, trace) here")
+
     chaos = sub.add_parser("chaos", help="seeded randomized sync runs under network faults")
     chaos.add_argument("--runs", type=int, default=100)
     chaos.add_argument("--seed", type=int, default=1, help="first seed (runs use seed, seed+1, …)")
@@ -66,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         out = run_sync(args.bookings, args.clients, args.commits,
                        None if args.no_postgres else (args.postgres or PG_DEFAULT), args.listener_procs,
                        args.initial_customers)
+    elif args.command == "calls":
+        from .calls_bench import run_calls
+
+        out = run_calls(args.customers, args.calls, args.listeners, args.seconds, cache=args.cache,
+                        concurrency=args.concurrency, ring=args.ring,
+                        flood_listeners=not args.flood_without_listeners, keep=args.keep)
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 

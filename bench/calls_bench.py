@@ -1,0 +1,713 @@
+"""`csr-bench calls`: screen pop and webhook throughput against a real `csr-server run --http-port` process
+(one JSON object). docs/benchmarks.md says what is measured and how.
+
+Processes (the machine has 2 cores; each side keeps its own GIL):
+
+- the server: ``python -m sync.server_cli run --http-port 0 --public-url …`` on a SQLite store that is a
+  copy of the N-customer benchmark cache (demo setup with its tracking numbers, 1 + ``listeners``
+  CSR accounts);
+- the console: ``python -m bench.console_process`` — the real desktop console offscreen over another copy
+  of the cache, marked as synced, signed in with its password; CSR_CALL_TRACE makes it write one line
+  per bubble shown (console/calls_controller.py);
+- the listeners: ``python -m bench.calls_bench listen`` — ``listeners`` websocket clients signed in with
+  tokens, receiving the same ``call`` messages (the other consoles of the call centre);
+- this process: the phone system. It signs every webhook as Twilio does (X-Twilio-Signature over the
+  public URL) and sends it to the server's webhook port.
+
+Screen pop: ``calls`` voice webhooks, 50–100 ms apart, from callers who are phones of customers in the
+cache (most match one customer, some several, some none). Latency = the console's trace ``t`` −
+``time.time()`` taken just before the POST was sent (one machine, one wall clock). Each call is ended
+(the caller hangs up: the parent leg's ``completed``) ``ring`` seconds after its bubble was shown, so a
+handful ring at once and the strip does not fill up.
+
+Throughput: ``concurrency`` simulated calls at a time, each playing the webhooks Twilio sends for it
+(twilio_sim: the voice webhook, then — following the server's TwiML — every rung phone's leg callbacks,
+the Dial action, the caller's ``completed`` and the recording) back to back, for ``seconds``; then the
+calls under way finish. Afterwards the server's database must hold every call once with every event
+its answered webhooks carry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import queue
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .headless import ROOT, checkpoint
+
+PASSWORD = "bench calls password 1"
+CONSOLE_USER = "dana"
+PUBLIC_URL = "https://calls.bench.example"
+AUTH_TOKEN = "csr-bench-calls-0123456789abcdef"
+WARMUP_CALLS = 5
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))], 2)
+
+
+def _stats(prefix: str, values: list[float]) -> dict[str, Any]:
+    return {f"{prefix}_p50_ms": _pct(values, 50), f"{prefix}_p99_ms": _pct(values, 99),
+            f"{prefix}_max_ms": round(max(values), 2) if values else None}
+
+
+# -- the stores -------------------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    console_cache: Path
+    server_db: Path
+    version: int
+    tokens: list[str]                       # the listeners'
+    agents: list[str]                       # every CSR's user name
+    tracking: list[str]                     # the setup's tracking numbers (E.164)
+    seconds: float
+
+
+def _copy_db(src: Path, dst: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dst}{suffix}").unlink(missing_ok=True)
+    if Path(f"{src}-wal").exists():
+        s, d = sqlite3.connect(f"file:{src}?mode=ro", uri=True), sqlite3.connect(str(dst))
+        try:
+            s.backup(d)
+        finally:
+            s.close()
+            d.close()
+    else:
+        shutil.copyfile(src, dst)
+
+
+def prepare(source: Path, work: Path, listeners: int) -> Prepared:
+    """The console's cache and the server's store, both copies of ``source`` (same ids): the demo setup
+    imported if missing, the server with the CSR accounts, the console marked as holding the server's
+    data up to its current version (no initial copy). ``source`` itself is only read."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import sessionmaker
+
+    from models.base import utcnow
+    from models.db import open_cache, open_server_db
+    from models.setup import TrackingNumber, User
+    from models.setup_file import demo_setup_path, import_setup_file
+    from sync.apply import current_version
+    from sync.auth import DEFAULT_TOKEN_TTL, Accounts, issue_token, token_secret
+    from sync.snapshot import mark_synced
+
+    t0 = time.perf_counter()
+    console = work / "console.sqlite3"
+    _copy_db(source, console)
+    cache = open_cache(console)                          # migrates an older benchmark cache
+    try:
+        with cache.sessions() as s:
+            has_setup = s.scalar(select(TrackingNumber.id).limit(1)) is not None
+        if not has_setup:
+            import_setup_file(cache, demo_setup_path())
+    finally:
+        cache.close()
+    checkpoint(console)
+    Path(f"{console}.lock").unlink(missing_ok=True)
+    server = work / "server.sqlite3"
+    shutil.copyfile(console, server)
+    conn = sqlite3.connect(str(server))
+    for table in ("outbox", "client_state", "sync_state", "drafts"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.close()
+    engine = open_server_db(str(server))
+    try:
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        secret = token_secret(sessions)
+        accounts = Accounts(sessions)
+        names = [CONSOLE_USER] + [f"csr{i:03d}" for i in range(1, listeners + 1)]
+        for name in names:
+            accounts.add_user(name, name.title(), "csr", PASSWORD)
+        with sessions() as s:
+            users = {u.username: u for u in s.scalars(select(User).where(User.username.in_(names)))}
+            tokens = [issue_token(users[n], secret, DEFAULT_TOKEN_TTL, utcnow()) for n in names[1:]]
+            tracking = list(s.scalars(select(TrackingNumber.number)))
+            version = current_version(s)
+    finally:
+        engine.dispose()
+    cache = open_cache(console)
+    try:
+        mark_synced(cache, version)
+    finally:
+        cache.close()
+    checkpoint(console)
+    Path(f"{console}.lock").unlink(missing_ok=True)
+    if not tracking:
+        raise RuntimeError("the setup has no tracking numbers")
+    return Prepared(console, server, version, tokens, names, tracking, round(time.perf_counter() - t0, 1))
+
+
+# -- callers ------------------------------------------------------------------------------------------------
+@dataclass
+class Callers:
+    single: list[str] = field(default_factory=list)        # one customer has this number
+    several: list[tuple[str, int]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)       # a well-formed number nobody has
+
+    def all(self) -> list[str]:
+        return self.single + [n for n, _ in self.several] + self.unknown
+
+
+MATCH_SQL = ("SELECT count(*) FROM (SELECT DISTINCT cm.customer_id FROM contact_methods cm "
+             "JOIN customers c ON c.id = cm.customer_id WHERE cm.value = ? AND c.merged_into_id IS NULL LIMIT ?)")
+
+
+def find_callers(cache: Path, rng: random.Random, want: int) -> Callers:
+    """Phones of customers in the cache, drawn at random rows, with how many customers each matches
+    (the console's own rule: models.call_store.match_customers); and numbers one digit-swap away that
+    match nobody."""
+    from models.call_store import MAX_MATCHES
+
+    conn = sqlite3.connect(f"file:{cache}?mode=ro", uri=True)
+    out = Callers()
+    try:
+        top = conn.execute("SELECT max(rowid) FROM contact_methods").fetchone()[0] or 0
+        tries = 0
+        while (len(out.single) < want or len(out.several) < want // 4) and tries < want * 60 and top:
+            tries += 1
+            row = conn.execute("SELECT value, kind FROM contact_methods WHERE rowid = ?",
+                               (rng.randint(1, top),)).fetchone()
+            if row is None or row[1] not in ("Phone", "MobilePhone") or not str(row[0]).startswith("+1"):
+                continue
+            n = conn.execute(MATCH_SQL, (row[0], MAX_MATCHES)).fetchone()[0]
+            if n == 1 and len(out.single) < want:
+                out.single.append(row[0])
+            elif n > 1 and len(out.several) < want // 4 and all(row[0] != v for v, _ in out.several):
+                out.several.append((row[0], n))
+        for base in out.single[: max(1, want // 4)]:
+            for _ in range(20):
+                number = base[:-4] + f"{rng.randrange(10_000):04d}"
+                if conn.execute(MATCH_SQL, (number, 1)).fetchone()[0] == 0:
+                    out.unknown.append(number)
+                    break
+    finally:
+        conn.close()
+    if not out.single:
+        raise RuntimeError(f"no customer phones found in {cache}")
+    return out
+
+
+def pop_plan(callers: Callers, calls: int, rng: random.Random) -> list[tuple[str, int]]:
+    """(caller, customers it matches) per call: ~80 % one customer, ~10 % several, ~8 % a number nobody
+    has, ~2 % no number at all ("anonymous")."""
+    plan = []
+    for _ in range(calls):
+        r = rng.random()
+        if r < 0.10 and callers.several:
+            plan.append(rng.choice(callers.several))
+        elif r < 0.18 and callers.unknown:
+            plan.append((rng.choice(callers.unknown), 0))
+        elif r < 0.20:
+            plan.append(("anonymous", 0))
+        else:
+            plan.append((rng.choice(callers.single), 1))
+    return plan
+
+
+# -- processes ------------------------------------------------------------------------------------------------
+class Lines:
+    """A child's stdout, line by line, with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.q: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.q.put(line)
+        self.q.put(None)
+
+    def next(self, timeout: float) -> str:
+        try:
+            line = self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no answer from pid {self.proc.pid} in {timeout} s") from None
+        if line is None:
+            raise RuntimeError(f"pid {self.proc.pid} ended (exit {self.proc.wait()})")
+        return line
+
+    def json(self, timeout: float) -> dict[str, Any]:
+        while True:
+            line = self.next(timeout).strip()
+            if line.startswith("{"):
+                return json.loads(line)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str, str]:
+    cmd = [sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING", "run",
+           "--port", "0", "--http-port", "0", "--public-url", PUBLIC_URL]
+    with log.open("ab") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                text=True, env=_env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN))
+    assert proc.stdout is not None
+    ws = proc.stdout.readline()
+    http = proc.stdout.readline()
+    if "listening on " not in ws or "webhooks on " not in http:
+        proc.kill()
+        raise RuntimeError(f"csr-server did not start: {ws!r} {http!r} (see {log})")
+    proc.stdout.close()
+    return proc, ws.split("listening on ")[1].strip(), http.split("webhooks on ")[1].strip()
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+# -- the listeners (another process) ---------------------------------------------------------------------
+def listen(url: str, tokens: list[str]) -> int:
+    """One websocket client per token: hello with the token, then every ``call`` message is noted (first
+    time each client sees each call: provider call id → [time.time(), …]). Prints "ready"; on a "dump"
+    line on stdin prints what it noted (and forgets it); ends when stdin closes."""
+    import websockets
+
+    from sync.protocol import PROTOCOL_VERSION
+
+    async def main() -> None:
+        seen: dict[str, list[float]] = {}
+        ready = asyncio.Event()
+        joined = [0]
+        stats = {"frames": 0}
+
+        async def one(token: str) -> None:
+            mine: set[str] = set()
+            async with websockets.connect(url, max_size=2**23, open_timeout=60, compression=None) as ws:
+                await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                          "client_id": uuid.uuid4().hex, "token": token}))
+                while json.loads(await ws.recv()).get("type") != "welcome":
+                    pass
+                joined[0] += 1
+                if joined[0] == len(tokens):
+                    ready.set()
+                async for frame in ws:
+                    t = time.time()
+                    stats["frames"] += 1
+                    msg = json.loads(frame)
+                    if msg.get("type") == "call":
+                        key = msg["call"].get("provider_call_id") or ""
+                        if key and key not in mine:
+                            mine.add(key)
+                            seen.setdefault(key, []).append(t)
+
+        tasks = [asyncio.create_task(one(t)) for t in tokens]
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            for t in done:
+                t.result()                       # a client that failed says why
+            raise TimeoutError("listeners did not all sign in")
+        print("ready", flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            print(json.dumps({"seen": seen, "frames": stats["frames"]}), flush=True)
+            seen.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    return 0
+
+
+# -- the phone system (this process) -------------------------------------------------------------------------
+class Phone:
+    """Signs a webhook as Twilio does (X-Twilio-Signature over the public URL) and sends it to the
+    server's webhook port."""
+
+    def __init__(self, session: Any, http: str) -> None:
+        from twilio.request_validator import RequestValidator
+
+        self.session = session
+        self.base = http.rstrip("/")
+        self.validator = RequestValidator(AUTH_TOKEN)
+
+    async def post(self, url: str, params: dict[str, str], stamp: dict[str, Any] | None = None) -> tuple[int, str]:
+        """(HTTP status, body); status 0 when the request failed. ``stamp["t"]``: time.time() just
+        before the request is sent (the signature is computed first: that is the provider's work)."""
+        import aiohttp
+
+        from sync.telephony.twilio import SIGNATURE_HEADER
+
+        headers = {SIGNATURE_HEADER: self.validator.compute_signature(url, params), "User-Agent": "TwilioProxy/1.1"}
+        address = self.base + url[len(PUBLIC_URL):] if url.startswith(PUBLIC_URL) else url
+        if stamp is not None:
+            stamp["t"] = time.time()
+        try:
+            async with self.session.post(address, data=params, headers=headers) as resp:
+                return resp.status, await resp.text()
+        except (aiohttp.ClientError, TimeoutError):
+            return 0, ""
+
+
+async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], tracking: list[str], seed: int,
+                      gap: tuple[float, float] = (0.05, 0.10), ring: float = 0.5,
+                      wait: float = 10.0) -> dict[str, dict[str, Any]]:
+    """Post one voice webhook per planned caller, ``gap`` seconds apart; watch the console's trace file;
+    end each call (the caller hangs up) ``ring`` seconds after its bubble was shown, or when the wait
+    for it is over. {call sid: {"t": sent, "answered": t, "status", "expected", "shown", "matches",
+    "ended"}}."""
+    import aiohttp
+
+    from models.base import utcnow
+    from sync.telephony.twilio import STATUS_PATH, VOICE_PATH
+    from sync.telephony.twilio_sim import DialPlan, Scenario, callbacks, new_call, voice_webhook
+
+    rng = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    calls: dict[str, dict[str, Any]] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        phone = Phone(session, http)
+
+        async def hang_up(sid: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            info = calls[sid]
+            if "ended" in info:
+                return
+            info["ended"] = None
+            call = replace(info["sim"], ring_seconds=round(max(0.0, time.time() - info["t"]), 2))
+            hook = callbacks(call, DialPlan(), PUBLIC_URL + STATUS_PATH)[-1]    # the caller's `completed`
+            info["ended"] = (await phone.post(hook.url, hook.params))[0]
+
+        async def voice(sid: str) -> None:
+            info = calls[sid]
+            hook = voice_webhook(info["sim"], PUBLIC_URL + VOICE_PATH)
+            info["status"] = (await phone.post(hook.url, hook.params, info))[0]
+            info["answered"] = time.time()
+
+        async def tail() -> None:
+            offset, rest = 0, b""
+            while True:
+                try:
+                    with trace.open("rb") as fh:
+                        fh.seek(offset)
+                        chunk = fh.read()
+                except FileNotFoundError:
+                    chunk = b""
+                offset += len(chunk)
+                *lines, rest = (rest + chunk).split(b"\n")
+                for line in lines:
+                    d = json.loads(line)
+                    info = calls.get(d.get("provider_call_id") or "")
+                    if info is not None and "shown" not in info:
+                        info["shown"], info["matches"] = d["t"], d["matches"]
+                        spawn(hang_up(d["provider_call_id"], ring))
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(tail())
+        next_at = loop.time()
+        for caller, expected in plan:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at += rng.uniform(*gap)
+            sim = new_call(rng, Scenario.ABANDONED, callers=[caller], tracking=tracking, agents=[],
+                           started_at=utcnow(), odd_callers=0.0)
+            calls[sim.call_sid] = {"sim": sim, "expected": expected}
+            spawn(voice(sim.call_sid))
+        deadline = loop.time() + wait
+        while loop.time() < deadline and any("shown" not in c for c in calls.values()):
+            await asyncio.sleep(0.02)
+        for sid, info in calls.items():
+            if "shown" not in info:
+                spawn(hang_up(sid, 0))
+        await asyncio.sleep(ring + 0.2)
+        while tasks:
+            await asyncio.gather(*list(tasks), return_exceptions=True)
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    for info in calls.values():
+        info.pop("sim")
+    return calls
+
+
+@dataclass
+class Flood:
+    seconds: float = 0.0                    # the measured window (every worker busy)
+    elapsed: float = 0.0                    # until the last call under way finished
+    ok_at: list[float] = field(default_factory=list)       # when each 2xx answer came (s from the start)
+    rtt_ms: list[float] = field(default_factory=list)
+    failed: int = 0
+    calls: list[str] = field(default_factory=list)
+    answered: list[tuple[str, dict[str, str], bool]] = field(default_factory=list)   # url, params, waiting
+
+
+async def flood(http: str, seconds: float, concurrency: int, callers: list[str], tracking: list[str],
+                agents: list[str], seed: int) -> Flood:
+    """``concurrency`` simulated calls at a time, each playing Twilio's webhooks back to back (as fast as
+    the server answers), new calls started for ``seconds``; then the calls under way finish."""
+    import aiohttp
+
+    from models.base import utcnow
+    from sync.telephony.twilio import CLIENT_PREFIX, STATUS_PATH, VOICE_PATH
+    from sync.telephony.twilio_sim import MIX, DialPlan, callbacks, new_call, read_twiml, voice_webhook
+
+    out = Flood(seconds=seconds)
+    rng = random.Random(seed)
+    scenarios, weights = list(MIX), list(MIX.values())
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
+                                     timeout=aiohttp.ClientTimeout(total=60)) as session:
+        phone = Phone(session, http)
+        t0 = time.monotonic()
+        stop_at = t0 + seconds
+
+        async def send(url: str, params: dict[str, str]) -> tuple[int, str]:
+            t = time.monotonic()
+            status, body = await phone.post(url, params)
+            now = time.monotonic()
+            if 200 <= status < 300:
+                out.ok_at.append(now - t0)
+                out.rtt_ms.append((now - t) * 1000)
+            else:
+                out.failed += 1
+            return status, body
+
+        async def worker(seed: int) -> None:
+            r = random.Random(seed)
+            while time.monotonic() < stop_at:
+                call = new_call(r, r.choices(scenarios, weights)[0], callers=callers, tracking=tracking,
+                                agents=agents, started_at=utcnow(), odd_callers=0.02)
+                out.calls.append(call.call_sid)
+                voice = voice_webhook(call, PUBLIC_URL + VOICE_PATH)
+                status, body = await send(voice.url, voice.params)
+                plan = DialPlan()
+                if status == 200:
+                    plan = read_twiml(body, voice.url)
+                    softphone = call.caller.startswith(CLIENT_PREFIX)
+                    out.answered.append((voice.url, voice.params, plan.waiting and not softphone))
+                for hook in callbacks(call, plan, PUBLIC_URL + STATUS_PATH):
+                    status, _ = await send(hook.url, hook.params)
+                    if status == 200:
+                        out.answered.append((hook.url, hook.params, False))
+
+        await asyncio.gather(*(worker(rng.getrandbits(64)) for _ in range(concurrency)))
+        out.elapsed = time.monotonic() - t0
+    return out
+
+
+def expected_events(answered: list[tuple[str, dict[str, str], bool]]) -> list[tuple[str, list[str]]]:
+    """Per answered webhook: (its call's sid, the provider keys of the events it carries) — the ingress's
+    own adapter (sync/telephony/twilio.py) says what a callback means."""
+    from models.base import utcnow
+    from sync.telephony import twilio
+
+    now = utcnow()
+    out = []
+    for url, params, waiting in answered:
+        path = url[len(PUBLIC_URL):].split("?")[0]
+        if path == twilio.VOICE_PATH:
+            events = twilio.voice_events(params, now, waiting=waiting)
+        elif path == twilio.RECORDING_PATH:
+            events = twilio.recording_events(params, now)
+        else:
+            events = twilio.status_events(params, now)
+        parent = params.get("ParentCallSid") or params["CallSid"]
+        out.append((parent, [e.provider_key for e in events]))
+    return out
+
+
+def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str, str], bool]]) -> dict[str, Any]:
+    """Every call sent exists exactly once in the server's database, with every event of every webhook
+    the server answered 200 (stored under that call)."""
+    expected = expected_events(answered)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        per_call: dict[str, int] = {}
+        for pid, n in conn.execute("SELECT provider_call_id, count(*) FROM calls GROUP BY provider_call_id"):
+            per_call[pid] = n
+        stored = dict(conn.execute("SELECT e.provider_key, c.provider_call_id FROM call_events e "
+                                   "JOIN calls c ON c.id = e.call_id"))
+    finally:
+        conn.close()
+    sent = set(flood_calls)
+    lost = sum(1 for parent, keys in expected if any(stored.get(k) != parent for k in keys))
+    return {"flood_calls": len(sent), "calls_missing": sum(1 for s in sent if per_call.get(s, 0) == 0),
+            "calls_duplicated": sum(1 for s in sent if per_call.get(s, 0) > 1),
+            "events_expected": sum(len(k) for _, k in expected), "webhooks_lost": lost}
+
+
+# -- the command ---------------------------------------------------------------------------------------------
+def _load() -> dict[str, Any]:
+    load1, load5, _ = os.getloadavg()
+    return {"load1": round(load1, 2), "load5": round(load5, 2)}
+
+
+def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50, seconds: float = 15.0,
+              *, cache: Path | None = None, concurrency: int = 100, ring: float = 0.5, seed: int = 7,
+              flood_listeners: bool = True, keep: Path | None = None) -> dict[str, Any]:
+    """The whole benchmark (module docstring); ``cache``: the source cache (default: the benchmark cache
+    for ``customers``, seeded on first use). ``keep``: leave the work folder (stores, logs, trace) there."""
+    from .cli import bench_cache_path
+    from .seed import ensure_cache
+
+    source = cache or bench_cache_path(customers)
+    ensure_cache(source, customers)
+    work = keep or Path(tempfile.mkdtemp(prefix="csr-bench-calls-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    out: dict[str, Any] = {"customers": customers, "calls": calls, "listeners": listeners, "load_before": _load()}
+    server = console = listener = None
+    try:
+        prep = prepare(source, work, listeners)
+        out["prepare_s"] = prep.seconds
+        callers = find_callers(prep.console_cache, rng, max(calls, 50))
+        plan = pop_plan(callers, calls + WARMUP_CALLS, rng)
+        server, ws_url, http = start_server(prep.server_db, work / "server.log")
+        tokens = work / "listener-tokens.json"
+        tokens.write_text(json.dumps(prep.tokens))
+        listener = subprocess.Popen([sys.executable, "-m", "bench.calls_bench", "listen", "--url", ws_url,
+                                     "--tokens-file", str(tokens)], cwd=ROOT, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=(work / "listeners.log").open("ab"),
+                                    text=True, env=_env())
+        listener_out = Lines(listener)
+        if listener_out.next(180).strip() != "ready":
+            raise RuntimeError("the listeners did not sign in")
+        trace = work / "trace.jsonl"
+        console = subprocess.Popen(
+            [sys.executable, "-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
+             "--user", CONSOLE_USER, "--profile", str(work / "profile")], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=(work / "console.log").open("ab"), text=True,
+            env=_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_CALL_TRACE=str(trace),
+                     CSR_BENCH_PASSWORD=PASSWORD))
+        console_out = Lines(console)
+        ready = console_out.json(180)
+        if not ready.get("ready"):
+            raise RuntimeError(f"the console did not get online: {ready}")
+        out["console_start_s"] = ready.get("build_s")
+        # Settled: the console's own deferred start-up work (setup, drafts, the ZIP index at 3 s) is done.
+        time.sleep(4.0)
+        out["load_at_pops"] = _load()
+        pops = asyncio.run(screen_pops(http, trace, plan, prep.tracking, seed, ring=ring))
+        console.stdin.close()
+        console_end = console_out.json(60)
+        console.wait(30)
+        listener.stdin.write("dump\n")
+        listener.stdin.flush()
+        heard = listener_out.json(60)["seen"]
+        out.update(_pop_figures(pops, console_end, heard, listeners))
+        if not flood_listeners:
+            listener.stdin.close()
+            listener.wait(30)
+        out["load_at_flood"] = _load()
+        result = asyncio.run(flood(http, seconds, concurrency, callers.all(), prep.tracking, prep.agents, seed))
+        stop(server)
+        server = None
+        out.update(_flood_figures(result, concurrency, flood_listeners))
+        out.update(verify(prep.server_db, result.calls, result.answered))
+        out["webhooks_failed"] = result.failed
+        out["load_after"] = _load()
+        return out
+    finally:
+        for proc in (console, listener):
+            if proc is not None and proc.poll() is None:
+                if proc.stdin and not proc.stdin.closed:
+                    proc.stdin.close()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        stop(server)
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _pop_figures(pops: dict[str, dict[str, Any]], console_end: dict[str, Any], heard: dict[str, list[float]],
+                 listeners: int) -> dict[str, Any]:
+    measured = list(pops.items())[WARMUP_CALLS:]
+    arrived = console_end.get("arrived", {})
+    pop, recv, show, answer, fan = [], [], [], [], []
+    wrong = 0
+    by_matches = {"0": 0, "1": 0, "2+": 0}
+    for sid, info in measured:
+        if "t" not in info:
+            continue
+        if info.get("status") and info.get("answered"):
+            answer.append((info["answered"] - info["t"]) * 1000)
+        fan.extend((t - info["t"]) * 1000 for t in heard.get(sid, []))
+        if "shown" not in info:
+            continue
+        pop.append((info["shown"] - info["t"]) * 1000)
+        if sid in arrived:
+            recv.append((arrived[sid] - info["t"]) * 1000)
+            show.append((info["shown"] - arrived[sid]) * 1000)
+        wrong += info["matches"] != info["expected"]
+        by_matches["0" if not info["matches"] else "1" if info["matches"] == 1 else "2+"] += 1
+    missed = sum(1 for _, info in measured if "shown" not in info)
+    heard_all = sum(1 for sid, _ in measured if len(heard.get(sid, [])) == listeners)
+    return {**_stats("screen_pop", pop), "screen_pop_mean_ms": round(statistics.fmean(pop), 2) if pop else None,
+            "screen_pop_count": len(pop), "screen_pop_missed": missed, "screen_pop_match_errors": wrong,
+            "screen_pop_by_matches": by_matches,
+            "webhook_answered_p50_ms": _pct(answer, 50), "webhook_answered_p99_ms": _pct(answer, 99),
+            **_stats("post_to_listener", fan), "listener_samples": len(fan),
+            "listeners_missed_calls": len(measured) - heard_all,
+            **_stats("post_to_console", recv), **_stats("console_received_to_shown", show),
+            "bubbles_max": console_end.get("bubbles_max"), "console_rss_mb": console_end.get("rss_mb"),
+            "webhooks_not_ok_during_pops": sum(1 for _, i in measured if i.get("status") != 200)
+            + sum(1 for _, i in measured if i.get("ended") not in (200, None))}
+
+
+def _flood_figures(result: Flood, concurrency: int, with_listeners: bool) -> dict[str, Any]:
+    window = [t for t in result.ok_at if t <= result.seconds]
+    buckets = [0] * int(result.seconds)
+    for t in window:
+        if int(t) < len(buckets):
+            buckets[int(t)] += 1
+    return {"webhooks_per_s": round(len(window) / result.seconds, 1) if result.seconds else None,
+            "webhooks_per_s_min_1s": min(buckets) if buckets else None,
+            "webhooks_ok": len(result.ok_at), "flood_seconds": result.seconds,
+            "flood_elapsed_s": round(result.elapsed, 2), "flood_concurrency": concurrency,
+            "flood_listeners_connected": with_listeners, **_stats("webhook_rtt", result.rtt_ms)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.calls_bench")
+    sub = p.add_subparsers(dest="command", required=True)
+    li = sub.add_parser("listen", help="signed-in websocket clients noting `call` messages")
+    li.add_argument("--url", required=True)
+    li.add_argument("--tokens-file", type=Path, required=True, help="a JSON list of tokens (one client each)")
+    args = p.parse_args(argv)
+    return listen(args.url, json.loads(args.tokens_file.read_text()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
