@@ -561,7 +561,7 @@ def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str,
         conn.close()
     sent = set(flood_calls)
     lost = sum(1 for parent, keys in expected if any(stored.get(k) != parent for k in keys))
-    return {"flood_calls": len(sent), "calls_missing": sum(1 for s in sent if per_call.get(s, 0) == 0),
+    return {"calls": len(sent), "calls_missing": sum(1 for s in sent if per_call.get(s, 0) == 0),
             "calls_duplicated": sum(1 for s in sent if per_call.get(s, 0) > 1),
             "events_expected": sum(len(k) for _, k in expected), "webhooks_lost": lost}
 
@@ -585,7 +585,7 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
     work = keep or Path(tempfile.mkdtemp(prefix="csr-bench-calls-"))
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    out: dict[str, Any] = {"customers": customers, "calls": calls, "listeners": listeners, "load_before": _load()}
+    out: dict[str, Any] = {"customers": customers, "screen_pop_calls": calls, "listeners": listeners, "load_before": _load()}
     server = console = listener = None
     try:
         prep = prepare(source, work, listeners)
