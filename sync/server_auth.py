@@ -8,7 +8,9 @@ connection logged in as (or whose token it presented):
 - supervisor, manager, admin: ``subscribe_floor`` too (the supervisors' live feed, reserved for its
   issue: sync/protocol.py does not parse it yet, so today it is refused as ``bad_message`` first);
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
-  admin; every other intent is for every role (an unknown one is answered by a rejected receipt).
+  admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
+  tag) need supervisor, manager or admin; every other intent is for every role (an unknown one is
+  answered by a rejected receipt).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models.base import utcnow
+from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
 from models.setup import Role
 
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
@@ -69,14 +72,19 @@ def is_setup_intent(mutation_name: str) -> bool:
     return mutation_name in SETUP_INTENTS or mutation_name.startswith("setup_")
 
 
-def mutation_allowed(user: dict[str, Any] | None, mutation_name: str) -> bool:
-    """Whether this user's role may push this intent: setup intents need manager or admin."""
-    role = role_of(user)
-    if role not in EVERYONE:
-        return False
+def intent_roles(mutation_name: str) -> frozenset[str]:
+    """The roles that may push this intent."""
     if is_setup_intent(mutation_name):
-        return role in SETUP_ROLES
-    return True
+        return SETUP_ROLES
+    if mutation_name in REVIEW_INTENTS:
+        return REVIEW_ROLES
+    return EVERYONE
+
+
+def mutation_allowed(user: dict[str, Any] | None, mutation_name: str) -> bool:
+    """Whether this user's role may push this intent: setup intents need manager or admin, call
+    review intents supervisor and up, the rest any role."""
+    return role_of(user) in intent_roles(mutation_name)
 
 
 def _user(u: Any) -> dict[str, Any]:

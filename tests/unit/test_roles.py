@@ -1,18 +1,22 @@
 """Roles are checked on every message and on every pushed intent: a CSR can't push a setup change,
-a manager can; the supervisors' feed name is reserved for supervisors and up. Over a real loopback
-server (sync/server.py + sync/server_auth.py)."""
+a manager can; a CSR can't push a call review edit, a supervisor can; the supervisors' feed name is
+reserved for supervisors and up. Over a real loopback server (sync/server.py + sync/server_auth.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 import websockets
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
+from models.call_store import record_events
+from models.calls import Call, CallClass, CallEventKind, NeutralEvent
 from models.customers import Customer
 from models.db import open_server_db
 from models.sync_tables import ReceiptRow
@@ -22,7 +26,9 @@ from sync.server import SyncServer
 from sync.server_auth import (
     ROLE_MESSAGES,
     SETUP_INTENTS,
+    SUPERVISORS,
     AccountsAuthenticator,
+    intent_roles,
     message_allowed,
     mutation_allowed,
 )
@@ -67,15 +73,28 @@ def test_setup_intents_need_a_manager_or_admin():
         assert mutation_allowed(_user("admin"), name)
 
 
-def test_every_registered_intent_is_for_every_role():
-    # Today every handler is CSR work (customers, leads, bookings); none writes the company setup.
+def test_every_registered_intent_but_call_review_is_for_every_role():
+    # Every other handler is CSR work (customers, leads, bookings, closing a call); none writes the
+    # company setup.
     from models.handlers import HANDLERS
 
-    assert HANDLERS
-    for name in HANDLERS:
+    assert HANDLERS and REVIEW_INTENTS <= set(HANDLERS)
+    for name in set(HANDLERS) - REVIEW_INTENTS:
         assert not name.startswith("setup_") and name not in SETUP_INTENTS, name
         for role in ROLES:
             assert mutation_allowed(_user(role), name), (role, name)
+
+
+def test_call_review_intents_need_a_supervisor_or_up():
+    assert REVIEW_INTENTS == {"attach_agent", "reclassify_call", "excuse_call", "unexcuse_call", "tag_call"}
+    assert REVIEW_ROLES == SUPERVISORS
+    for name in REVIEW_INTENTS:
+        assert intent_roles(name) == SUPERVISORS
+        assert not mutation_allowed(_user("csr"), name)
+        assert not mutation_allowed({"role": "intern"}, name) and not mutation_allowed(None, name)
+        for role in ("supervisor", "manager", "admin"):
+            assert mutation_allowed(_user(role), name), (role, name)
+    assert mutation_allowed(_user("csr"), "close_call")         # the CSR's own close and classify
 
 
 # -- over a real endpoint ------------------------------------------------------------------------------------
@@ -210,3 +229,36 @@ def test_roles_apply_to_a_token_session_as_well(store):
             assert (await again.push("create_customer", customer_args(), seq=2))["type"] == "receipts"
 
     _serve(sessions, accounts, scenario)
+
+
+def _ended_call(sessions) -> str:
+    """An Abandoned call in the server's store: rang 30 s, the caller hung up."""
+    events = [NeutralEvent("twilio", "CA-review", f"CA-review:{kind}", kind, NOW + timedelta(seconds=s),
+                           from_number="+12145550101", to_number="+12145550100", end_reason=reason)
+              for kind, s, reason in ((CallEventKind.OFFERED, 0, ""), (CallEventKind.ENDED, 30, "caller-hangup"))]
+    with sessions.begin() as s:
+        return record_events(s, events).calls[0].id
+
+
+def test_a_csrs_call_review_push_is_a_rejected_receipt_and_a_supervisors_is_applied(store):
+    sessions, accounts = store
+    call_id = _ended_call(sessions)
+
+    async def scenario(url: str) -> None:
+        csr = await Console.open(url, "csr1")
+        answer = await csr.push("excuse_call", {"call_id": call_id, "memo": "Not a customer"})
+        refused = answer["receipts"][0]
+        assert refused["status"] == "rejected" and refused["errors"] == {"role": "Your role may not make this change."}
+        sup = await Console.open(url, "supervisor1")
+        answer = await sup.push("excuse_call", {"call_id": call_id, "memo": "Not a customer"})
+        assert answer["receipts"][0]["status"] == "applied", answer
+        pulled = await sup.ask({"type": "pull", "cursor": 0, "limit": 100})
+        assert any(c["entity"] == "calls" and c["data"]["excused"] for c in pulled["changes"])
+        await csr.ws.close()
+        await sup.ws.close()
+
+    _serve(sessions, accounts, scenario)
+    with sessions() as s:
+        call = s.get(Call, call_id)
+        assert call.excused and call.classification is CallClass.EXCUSED
+        assert call.excuse_memo == "Not a customer"
