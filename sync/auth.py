@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.accounts import LoginThrottle, ServerSecret
 from models.base import Base
 from models.setup import Role, User
+from models.sync_tables import ChangeRow
 from models.timeutil import as_utc
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -318,6 +319,8 @@ class Accounts:
                 if s.scalar(select(User.id).where(User.username == name)) is not None:
                     raise exists
                 s.add(user)
+                s.flush()
+                _publish_user(s, user)
         except IntegrityError:       # created by another instance between our check and insert
             raise exists from None
         return user
@@ -344,6 +347,9 @@ class Accounts:
         with self._sessions.begin() as s:
             if s.execute(update(User).where(User.username == name).values(active=active)).rowcount == 0:
                 raise AuthError("unknown_user", f"There is no user named {name}.")
+            user = s.scalar(select(User).where(User.username == name))
+            if user is not None:
+                _publish_user(s, user)
 
     def unlock(self, username: str) -> None:
         """Forget a name's failed log-ins and lock (an admin's way to let someone in early)."""
@@ -460,6 +466,16 @@ class Accounts:
                 if s.execute(update(User).where(User.id == user.id, User.password_hash == old)
                              .values(password_hash=new)).rowcount:
                     user.password_hash = new
+
+
+def _publish_user(session: Session, user: User) -> None:
+    """Every console learns every user (without the password hash): calls, jobs and leads name them,
+    and a console must know a CSR before a row pointing at them arrives."""
+    from .apply import lock_change_log
+    from .changes import row_data
+
+    lock_change_log(session)
+    session.add(ChangeRow(entity="users", entity_id=user.id, op="upsert", data=row_data(session, user)))
 
 
 def _is_argon2(password_hash: str) -> bool:

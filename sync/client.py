@@ -20,6 +20,8 @@ from typing import Any
 
 import websockets
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from models import search_index
 from models.db import Cache
@@ -347,33 +349,53 @@ class SyncClient:
         tables: set[str] = set()
         chunks = [changes[i:i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
         for n, chunk in enumerate(chunks):
-            # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
-            newest = max((c.get("version") or 0 for c in chunk), default=0)
-            keys: set[tuple[str, str]] = set()
-            chunk_touched: set[str] = set()
-            with self.cache.sessions.begin() as session:
-                for change in chunk:
-                    entity = change["entity"]
-                    if entity in NOT_SYNCED:
-                        continue                # never ours to write, whatever a server sends
-                    tables.add(entity)
-                    keys.add((entity, change["entity_id"]))
-                    customer = apply_change(session, entity, change["entity_id"], change["op"],
-                                            change.get("data") or {})
-                    if customer:
-                        chunk_touched.add(customer)
-                later = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
-                    select(AckedEdit).where(AckedEdit.server_version > newest))] if newest and keys else []
-                chunk_touched |= self._rebase(session, keys, later)
-                if chunk_touched:
-                    search_index.refresh(session_executor(session), sorted(chunk_touched))
-                if cursor is not None and n == len(chunks) - 1:
-                    state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
-                    state.value = cursor
-                    session.merge(state)
-                    session.execute(delete(AckedEdit).where(AckedEdit.server_version <= cursor))
+            last = cursor if cursor is not None and n == len(chunks) - 1 else None
+            try:
+                with self.cache.sessions.begin() as session:
+                    chunk_touched, chunk_tables = self._apply_chunk(session, chunk, last)
+            except IntegrityError:
+                # A row pointing at one this cache doesn't have (yet). The server checked it; a replica
+                # that refused it would never sync again — apply it, and say so in the log.
+                log.warning("pulled changes refer to rows this cache lacks; applied without reference checks",
+                            exc_info=True)
+                with self.cache.engine.connect() as conn:
+                    raw = conn.connection.driver_connection     # outside any transaction: the pragma holds
+                    raw.execute("PRAGMA foreign_keys = OFF")
+                    try:
+                        with Session(bind=conn) as session, session.begin():
+                            chunk_touched, chunk_tables = self._apply_chunk(session, chunk, last)
+                    finally:
+                        raw.execute("PRAGMA foreign_keys = ON")
             touched |= chunk_touched
+            tables |= chunk_tables
             time.sleep(0.001)           # let a waiting save in before the next chunk
+        return touched, tables
+
+    def _apply_chunk(self, session: Any, chunk: list[dict[str, Any]], cursor: int | None) -> tuple[set[str], set[str]]:
+        # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
+        newest = max((c.get("version") or 0 for c in chunk), default=0)
+        keys: set[tuple[str, str]] = set()
+        tables: set[str] = set()
+        touched: set[str] = set()
+        for change in chunk:
+            entity = change["entity"]
+            if entity in NOT_SYNCED:
+                continue                # never ours to write, whatever a server sends
+            tables.add(entity)
+            keys.add((entity, change["entity_id"]))
+            customer = apply_change(session, entity, change["entity_id"], change["op"], change.get("data") or {})
+            if customer:
+                touched.add(customer)
+        later = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
+            select(AckedEdit).where(AckedEdit.server_version > newest))] if newest and keys else []
+        touched |= self._rebase(session, keys, later)
+        if touched:
+            search_index.refresh(session_executor(session), sorted(touched))
+        if cursor is not None:
+            state = session.get(SyncState, CURSOR_KEY) or SyncState(key=CURSOR_KEY, value=0)
+            state.value = cursor
+            session.merge(state)
+            session.execute(delete(AckedEdit).where(AckedEdit.server_version <= cursor))
         return touched, tables
 
     def _rebase(self, session: Any, keys: set[tuple[str, str]],

@@ -199,3 +199,51 @@ def test_an_edit_made_during_the_initial_copy_stays_on_the_copied_row(cache):
             return seen
 
     assert asyncio.run(scenario()) == "New Name"
+
+
+def test_a_pulled_row_pointing_at_a_row_this_cache_lacks_does_not_stop_sync(cache):
+    """A call answered by a CSR this console has never heard of (their user row not pulled yet) used to
+    fail the page's commit on the reference check — every retry too: the console stayed offline."""
+    from models.calls import Call
+
+    call = {"id": "call1", "provider": "twilio", "provider_call_id": "CA1", "direction": "Outbound",
+            "from_number": "", "to_number": "+14155550123", "state": "Talking", "agent_id": "someone-new",
+            "started_at": "2026-11-27T15:00:00+00:00", "created_at": "2026-11-27T15:00:00+00:00",
+            "updated_at": "2026-11-27T15:00:00+00:00", "tags": []}
+
+    async def scenario() -> None:
+        done = asyncio.Event()
+
+        async def handler(ws) -> None:
+            async for frame in ws:
+                msg = json.loads(frame)
+                if msg["type"] == "hello":
+                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1}))
+                elif msg["type"] == "snapshot":
+                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 0, "rows": [],
+                                              "table": "*", "columns": [], "after": "", "done": True}))
+                elif msg["type"] == "pull" and msg["cursor"] == 0:
+                    await ws.send(json.dumps({"type": "changes", "cursor": 1, "more": False, "changes": [
+                        {"version": 1, "entity": "calls", "entity_id": "call1", "op": "upsert", "data": call}]}))
+                elif msg["type"] == "pull":
+                    done.set()
+                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False,
+                                              "changes": []}))
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
+            task = asyncio.create_task(client.run())
+            while client.status.state != "online" and not done.is_set():
+                await asyncio.sleep(0.02)
+                if task.done():
+                    break
+            await asyncio.sleep(0.1)
+            state = client.status.state
+            client.stop()
+            await asyncio.wait_for(task, 5)
+            assert state == "online" and client.cursor() == 1
+
+    asyncio.run(scenario())
+    with cache.sessions() as s:
+        assert s.get(Call, "call1").agent_id == "someone-new"

@@ -45,7 +45,9 @@ FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 SECRET = bytes(range(32))
 PASSWORD = "correct horse battery"
-TABLES = [User.__table__, LoginThrottle.__table__, ServerSecret.__table__]
+from models.sync_tables import ChangeRow  # noqa: E402
+
+TABLES = [User.__table__, LoginThrottle.__table__, ServerSecret.__table__, ChangeRow.__table__]
 DELAYS = [0, 0, 1, 2, 4, 8, 16, 32, 60]          # retry_after after failures 1..9; the 10th locks
 
 
@@ -565,3 +567,14 @@ def test_token_secret_is_created_once_and_shared(new_engine, dana) -> None:
     rotated = rotate_token_secret(other_instance)
     assert rotated != first and token_secret(sessionmaker(new_engine())) == rotated
     assert _invalid(token, secret=rotated) == "token_invalid"
+
+
+def test_every_console_learns_every_user_without_the_password_hash(accounts, sessions):
+    """Calls, jobs and leads name users: a new user, and one deactivated later, go to the change log."""
+    user = accounts.add_user("maria", "Maria Diaz", "csr", "correct horse battery 1")
+    accounts.deactivate("maria")
+    with sessions() as s:
+        rows = list(s.scalars(select(ChangeRow).where(ChangeRow.entity == "users", ChangeRow.entity_id == user.id)
+                              .order_by(ChangeRow.version)))
+    assert [r.data["active"] for r in rows] == [True, False]
+    assert all(r.data["password_hash"] == "" for r in rows) and rows[0].data["display_name"] == "Maria Diaz"
