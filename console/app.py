@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from sync.server_cli import main as server_main
 
         return server_main(argv[1:])
+    if argv[:1] == ["callsim"]:           # the bundle's way to run csr-callsim (the demo's phone calls)
+        from sync.callsim import main as callsim_main
+
+        return callsim_main(argv[1:])
     args = parse_args(argv)
     if args.join and not args.demo:
         print("csr-console: --join goes with --demo (a second CSR on the demo server)", file=sys.stderr)

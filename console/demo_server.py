@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -17,11 +18,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEMO_PASSWORD = "demo password"      # the demo's throw-away server only
 DEMO_USERS = [("dana", "Dana Reyes", "csr"), ("lee", "Lee Park", "csr"), ("sam", "Sam Ortiz", "supervisor"),
               ("admin", "Demo Admin", "admin")]
 START_TIMEOUT = 30.0
+DEMO_CALL_RATE = 0.04                # a call every 25 s: enough to see bubbles ring, not a flood
+TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
 
 
 def rendezvous_path() -> Path:
@@ -34,9 +38,17 @@ class DemoServer:
     url: str
     process: subprocess.Popen | None
     store: Path | None
+    webhooks: str = ""                          # the server's webhook address (the simulated phone system's)
+    callsim: subprocess.Popen | None = None
 
     def stop(self) -> None:
         """SIGTERM, then wait: the server finishes in-flight requests and exits cleanly."""
+        if self.callsim is not None and self.callsim.poll() is None:
+            self.callsim.terminate()
+            try:
+                self.callsim.wait(5)
+            except subprocess.TimeoutExpired:
+                self.callsim.kill()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -57,6 +69,12 @@ def server_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "server"]
     return [sys.executable, "-m", "sync.server_cli"]
+
+
+def callsim_command() -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "callsim"]
+    return [sys.executable, "-m", "sync.callsim"]
 
 
 def prepare_store(cache_path: Path, store: Path) -> None:
@@ -98,27 +116,58 @@ def prepare_store(cache_path: Path, store: Path) -> None:
         cache.close()
 
 
-def start_server(store: Path, log_path: Path) -> DemoServer:
+def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServer:
+    """The demo's server; with ``calls``, its webhook port too (a throw-away auth token shared with the
+    simulator through the environment, never a command line)."""
     log = log_path.open("ab")
-    process = subprocess.Popen([*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0",
-                                "--exit-with-parent"],
-                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    token = secrets.token_hex(16)
+    cmd = [*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0", "--exit-with-parent"]
+    if calls:
+        cmd += ["--http-port", "0"]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                               env={**os.environ, TOKEN_ENV: token})
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
-    url = ""
-    while time.monotonic() < deadline:
+    url = webhooks = ""
+    while time.monotonic() < deadline and not (url and (webhooks or not calls)):
         line = process.stdout.readline().decode(errors="replace")
         if not line:
             break
         if "listening on " in line:
             url = line.strip().split("listening on ", 1)[1]
-            break
-    if not url:
+        elif "webhooks on " in line:
+            webhooks = line.strip().split("webhooks on ", 1)[1]
+    if not url or (calls and not webhooks):
         process.kill()
         raise RuntimeError(f"the demo server did not start (see {log_path})")
     process.stdout.close()
     rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
-    return DemoServer(url, process, store)
+    server = DemoServer(url, process, store, webhooks)
+    if calls:
+        server.callsim = start_callsim(webhooks, token, store, log)
+    return server
+
+
+def start_callsim(webhooks: str, token: str, store: Path, log: Any) -> subprocess.Popen:
+    """The simulated phone system: a call every ~25 s to the demo company's tracking numbers, mostly
+    from its customers' phones (so the bubble pops a known customer), some unknown or anonymous."""
+    conn = sqlite3.connect(str(store))
+    try:
+        tracking = [r[0] for r in conn.execute("SELECT number FROM tracking_numbers ORDER BY number")]
+        callers = [r[0] for r in conn.execute("SELECT DISTINCT value FROM contact_methods WHERE kind IN "
+                                              "('Phone', 'MobilePhone') ORDER BY random() LIMIT 60")]
+    finally:
+        conn.close()
+    callers += [f"+1415555{n:04d}" for n in range(150, 165)]            # callers nobody knows yet
+    numbers = Path(tempfile.mkstemp(prefix="csr-demo-callers-", suffix=".txt")[1])
+    numbers.write_text("\n".join(callers) + "\n", encoding="utf-8")
+    cmd = [*callsim_command(), "--url", webhooks, "--rate", str(DEMO_CALL_RATE), "--count", "0", "--speed", "1",
+           "--from-file", str(numbers), "--agent", DEMO_USERS[0][0], "--agent", DEMO_USERS[1][0],
+           "--start-after", "6", "--exit-with-parent"]
+    for number in tracking:
+        cmd += ["--to", number]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
+                            env={**os.environ, TOKEN_ENV: token})
 
 
 def find_running() -> DemoServer | None:

@@ -86,6 +86,7 @@ class SyncController(QObject):
         window.sync_status.syncNowRequested.connect(self.sync_now)
         window.customer_panel.conflicts.resolveRequested.connect(self.resolve_conflict)
         self._last_status = SyncStatus()
+        self._online = False
         self.refresh_status()
 
     # -- signing in ----------------------------------------------------------------------------------------
@@ -157,7 +158,9 @@ class SyncController(QObject):
             client.on_initial = client.on_changes = client.on_calls = lambda *_a: None
             client.stop()
         self.client = None
-        self.onlineChanged.emit(False)
+        if self._online:
+            self._online = False
+            self.onlineChanged.emit(False)
 
     async def aclose(self) -> None:
         """Stop syncing and wait for the client to finish its current step (window closing)."""
@@ -196,13 +199,14 @@ class SyncController(QObject):
 
     @property
     def online(self) -> bool:
-        return self.client is not None and self._last_status.state in ("online", "syncing")
+        return self._online
 
     def _on_status(self, status: SyncStatus) -> None:
-        was = self.online
-        self._last_status = status
-        if self.online != was:
-            self.onlineChanged.emit(self.online)
+        self._last_status = status          # the client's own object: compare with what we said last
+        online = self.client is not None and status.state in ("online", "syncing")
+        if online != self._online:
+            self._online = online
+            self.onlineChanged.emit(online)
         self._state = {"connecting": "connecting", "syncing": "syncing", "online": "online",
                        "upgrade_required": "upgrade_required", "stuck": "offline"}.get(status.state, "offline")
         self.refresh_status()

@@ -17,7 +17,7 @@ from .base import new_id, utcnow
 from .call_rules import CallFacts, EventFact, caller_number, classify, reduce_events
 from .calls import Call, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
 from .customers import ContactMethod, Customer
-from .setup import CallReason, TrackingNumber
+from .setup import CallReason, TrackingNumber, User
 from .validation import ValidationFailed
 
 MAX_MATCHES = 10                 # more customers than this on one number: list the first ten
@@ -76,6 +76,12 @@ def _new_call(session: Session, events: list[NeutralEvent], region: str | None) 
                 started_at=first.occurred_at, state=CallState.RINGING)
     session.add(call)
     _set_numbers(session, call, events, region)
+    if direction is CallDirection.OUTBOUND:
+        # A CSR dialed it from their softphone: the call is theirs from the start (it is never claimed).
+        agent = next((e.agent for e in events if e.kind is CallEventKind.OFFERED and e.agent), "")
+        user = session.scalar(select(User).where(User.username == agent)) if agent else None
+        if user is not None:
+            call.agent_id, call.claimed_at = user.id, first.occurred_at
     return call
 
 

@@ -70,6 +70,7 @@ class SimOptions:
     concurrency: int = 200
     timeout: float = 15.0
     verbose: bool = False
+    start_after: float = 0.0                     # seconds before the first call (the demo's window signs in)
 
 
 @dataclass
@@ -137,7 +138,7 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
     stop = stop or asyncio.Event()
     rng = random.Random(options.seed)
     loop = asyncio.get_running_loop()
-    began, first = time.monotonic(), loop.time()
+    began, first = time.monotonic(), loop.time() + max(0.0, options.start_after)
     scenarios, weights = list(options.scenarios), list(options.scenarios.values())
     tasks: set[asyncio.Task[None]] = set()
     connector = aiohttp.TCPConnector(limit=options.concurrency)
@@ -203,6 +204,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=200, help="HTTP connections at most")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds a webhook may take")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--start-after", type=float, default=0.0, help="seconds to wait before the first call")
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)     # the demo's simulator
     return p
 
 
@@ -228,23 +231,37 @@ def options_from_args(argv: list[str] | None = None) -> SimOptions:
                       tracking=_numbers(args.tracking) or [DEFAULT_TRACKING], scenarios=scenarios,
                       agents=_numbers(args.agents) or ["csr"], chaos=args.chaos, odd_callers=args.odd_callers,
                       concurrency=max(1, args.concurrency), timeout=args.timeout,
-                      verbose=args.verbose)
+                      verbose=args.verbose, start_after=args.start_after)
 
 
-async def _main(options: SimOptions) -> dict[str, float | int]:
+async def _main(options: SimOptions, exit_with_parent: bool = False) -> dict[str, float | int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, AttributeError, ValueError):   # Windows
             loop.add_signal_handler(sig, stop.set)
-    return await run(options, stop)
+    watch = asyncio.create_task(_watch_parent(stop)) if exit_with_parent else None
+    try:
+        return await run(options, stop)
+    finally:
+        if watch is not None:
+            watch.cancel()
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """The demo's simulator stops when the console that started it is gone (even after a kill -9)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:
     options = options_from_args(argv)
     logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
                         format="csr-callsim: %(message)s")
-    summary = asyncio.run(_main(options))
+    summary = asyncio.run(_main(options, exit_with_parent="--exit-with-parent" in (argv or sys.argv[1:])))
     print(json.dumps(summary), flush=True)
     return 0 if summary["failed"] == 0 else 1
 

@@ -146,12 +146,13 @@ def test_a_short_claimed_call_is_excused_and_a_reason_decides_lead_or_not(store)
 
 def test_an_outbound_call_links_the_customer_it_dialed_and_is_not_classified(store):
     record(store, ev(K.OFFERED, 0, call="CA9", direction=CallDirection.OUTBOUND, from_number=TRACKING,
-                     to_number="+12145550101"),
+                     to_number="+12145550101", agent="dana"),
            ev(K.ANSWERED, 5, call="CA9"), ev(K.ENDED, 65, call="CA9", end_reason="completed"))
     call = call_row(store, "CA9")
     assert call.direction is CallDirection.OUTBOUND and call.customer_id == "cust0"
     assert call.from_number == TRACKING and call.to_number == "+12145550101"
     assert call.classification is None and not call.unknown_campaign
+    assert call.agent_id == "dana"                  # the CSR who dialed it from their softphone
 
 
 def test_the_recording_lands_on_the_call(store):
