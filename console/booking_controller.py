@@ -47,7 +47,8 @@ class BookingController(QObject):
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
         self._setup_version = ""              # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""                   # set when the booking converts a lead
-        self.call_for: dict[str, str] = {}  # customer id → the claimed call a booking for them is on
+        # customer id → (the claimed call a booking for them is on, the call's campaign)
+        self.call_for: dict[str, tuple[str, str]] = {}
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -91,14 +92,20 @@ class BookingController(QObject):
             self.lead_id = ""
         else:
             self.form.bind(record)          # fresh flags (a Do Not Service set meanwhile)
+        if record is not None:
+            self._prefill_campaign(record.id)
         self.form.focus_first()
 
     def bind_call(self, customer_id: str, call_id: str, campaign_id: str | None) -> None:
         """A claimed call popped this customer: Book Job books on the call, campaign prefilled."""
-        self.call_for = {c: k for c, k in self.call_for.items() if k != call_id}
-        self.call_for[customer_id] = call_id
-        if campaign_id and self.form.customer_id() == customer_id and not self.form.values().get("campaign_id"):
-            self.form.restore({**self.form.state(), "campaign_id": campaign_id})
+        self.call_for = {c: k for c, k in self.call_for.items() if k[0] != call_id}
+        self.call_for[customer_id] = (call_id, campaign_id or "")
+        self._prefill_campaign(customer_id)
+
+    def _prefill_campaign(self, customer_id: str) -> None:
+        bound = self.call_for.get(customer_id)
+        if bound and bound[1] and self.form.customer_id() == customer_id and not self.form.values().get("campaign_id"):
+            self.form.restore({**self.form.state(), "campaign_id": bound[1]})
 
     def convert_lead(self, record: CustomerRecord | None, lead: dict[str, Any]) -> None:
         """Book a job from a lead: the form is bound to its customer and prefilled from it."""
@@ -150,7 +157,7 @@ class BookingController(QObject):
         job = self.form.values()
         if self.lead_id:
             job["lead_id"] = self.lead_id
-        call_id = self.call_for.get(record.id, "")
+        call_id = self.call_for.get(record.id, ("", ""))[0]
         if call_id:
             job["booked_from"] = "Call"
         args = {"job": job, "booked_at": self._now().isoformat(),

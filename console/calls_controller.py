@@ -61,7 +61,7 @@ class CallsController(QObject):
     errorOccurred = Signal(str)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, sync: Any, customers: Any, booking: Any,
-                 *, today_fn: Any) -> None:
+                 *, today_fn: Any, start_booking: Any = None) -> None:
         super().__init__(window)
         self.window = window
         self.strip = window.bubble_strip
@@ -71,6 +71,7 @@ class CallsController(QObject):
         self.customers = customers
         self.booking = booking
         self.today_fn = today_fn
+        self.start_booking = start_booking or (lambda: None)    # the booking form for the open customer
         self.me = ""
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
@@ -91,6 +92,7 @@ class CallsController(QObject):
         self.strip.noticeShown.connect(lambda text: window.statusBar().showMessage(text, 10_000))
         booking.callBooked.connect(self._booked)
         customers.customerSaved.connect(self._customer_saved)
+        customers.customerOpened.connect(self._customer_opened)
 
     # -- what the server says ------------------------------------------------------------------------------
     def _signed_in(self, user: dict[str, Any]) -> None:
@@ -184,6 +186,7 @@ class CallsController(QObject):
         campaign_id = call.get("campaign_id")
         if len(card.match_ids) == 1:
             if self.customers.open_customer(card.match_ids[0]):
+                self.start_booking()
                 self.booking.bind_call(card.match_ids[0], call_id, campaign_id)
         elif card.match_ids:
             self.window.lookup.search.setText(card.from_display)       # the customers on this number, listed
@@ -195,9 +198,18 @@ class CallsController(QObject):
             self._pending_new_customer = call_id
             self.customers.new_customer(prefill_phone=card.from_number)
 
+    def _customer_opened(self, customer_id: str) -> None:
+        """Several customers share the number: the one the CSR opens from the list is the caller."""
+        call_id = self._pending_new_customer
+        card = self.cards.get(call_id)
+        if card is not None and customer_id in card.match_ids:
+            self._pending_new_customer = ""
+            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"))
+
     def _customer_saved(self, customer_id: str) -> None:
         call_id, self._pending_new_customer = self._pending_new_customer, ""
         if call_id and call_id in self.cards:
+            self.start_booking()
             self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"))
 
     def classify(self, call_id: str) -> ClassifyDialog | None:

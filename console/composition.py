@@ -67,6 +67,7 @@ class Console:
         calls = CallsController(window, cache, writer, sync, customers, booking,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
         console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls, ui_conn)
+        calls.start_booking = console.new_job
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)
