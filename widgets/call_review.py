@@ -1,0 +1,460 @@
+"""Call review (`callReview`), for supervisors and managers: the Abandoned and Unbooked calls of a
+period, oldest first, with the chosen call's details and its history beside them. Shows plain
+``ReviewRow``s and ``HistoryEntry``s and emits requests with plain data; it never touches the cache.
+
+Keyboard: Alt+P period, Alt+F / Alt+T custom dates, Alt+S which calls, Alt+L the list, Alt+Y the
+history; anywhere in the review Ctrl+P listens to the recording (or a double-click), Ctrl+Shift+A
+attaches the CSR, Ctrl+R reclassifies, Ctrl+Shift+X excuses, Ctrl+Shift+U withdraws the excuse and
+Ctrl+T tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.call_review import REVIEW_KINDS, HistoryEntry, ReasonChoice, ReviewRow, UserChoice, period_bounds
+
+from .call_bubble import duration_text
+from .call_review_dialogs import AttachAgentDialog, ExcuseDialog, ReasonDialog, TagsDialog
+from .call_review_model import CallReviewModel, agent_text, class_text, when_text
+
+__all__ = ["CallReview", "CallReviewModel"]
+
+PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("This week", "week"), ("This month", "month"),
+           ("Custom range", "custom"))
+KINDS = (("Abandoned and unbooked", ",".join(REVIEW_KINDS)), ("Abandoned", "Abandoned"), ("Unbooked", "Unbooked"))
+DATE_FORMAT = "ddd MMM d, yyyy"
+SIDE_BY_SIDE_WIDTH = 900        # narrower than this, the details go under the list
+_MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class CallReview(QWidget):
+    """Filters, the calls, the chosen call's details and history, and the review actions."""
+
+    filterChanged = Signal()                 # period, dates or kinds changed: run the query again
+    currentCallChanged = Signal(str)         # call id ("" when none): show its history
+    listenRequested = Signal(str)            # recording URL
+    attachRequested = Signal(str, str)       # call id, user id
+    reclassifyRequested = Signal(str, str)   # call id, call reason id
+    excuseRequested = Signal(str, str)       # call id, memo
+    unexcuseRequested = Signal(str)          # call id
+    tagsRequested = Signal(str, list)        # call id, tag names
+
+    def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("callReview")
+        self.setAccessibleName("Call review")
+        self.model = CallReviewModel(self)
+        self.users: tuple[UserChoice, ...] = ()
+        self.reasons: tuple[ReasonChoice, ...] = ()
+        self.dialog: QDialog | None = None     # the form open now, if any
+        self._today = today or date.today()
+        self._shown_call = ""
+        self._quiet = False                     # a new answer is being shown: one update at the end
+        self._build()
+        self._build_actions()
+        self._connect_signals()
+        self.set_today(self._today)
+        self._show_current()
+
+    # -- building ----------------------------------------------------------------------------------------
+    def _labelled(self, text: str, widget: QWidget, row: QHBoxLayout) -> None:
+        label = QLabel(text, self)
+        label.setBuddy(widget)
+        row.addWidget(label)
+        row.addWidget(widget)
+
+    def _build(self) -> None:
+        self.period_combo = QComboBox(self)
+        self.period_combo.setObjectName("callReviewPeriod")
+        self.period_combo.setAccessibleName("Period")
+        for text, key in PERIODS:
+            self.period_combo.addItem(text, key)
+        self.from_edit, self.to_edit = QDateEdit(self), QDateEdit(self)
+        for edit, name, spoken in ((self.from_edit, "callReviewFrom", "From"), (self.to_edit, "callReviewTo", "To")):
+            edit.setObjectName(name)
+            edit.setAccessibleName(spoken)
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat(DATE_FORMAT)
+        self.kind_combo = QComboBox(self)
+        self.kind_combo.setObjectName("callReviewKind")
+        self.kind_combo.setAccessibleName("Which calls")
+        for text, kinds in KINDS:
+            self.kind_combo.addItem(text, kinds)
+        filters = QHBoxLayout()
+        self._labelled("&Period:", self.period_combo, filters)
+        self._labelled("&From:", self.from_edit, filters)
+        self._labelled("&To:", self.to_edit, filters)
+        filters.addSpacing(12)
+        self._labelled("&Show:", self.kind_combo, filters)
+        filters.addStretch(1)
+
+        self.buttons: dict[str, QToolButton] = {}
+        actions_row = QHBoxLayout()
+        for name in ("callReviewListen", "callReviewAttach", "callReviewReclassify", "callReviewExcuse",
+                     "callReviewUnexcuse", "callReviewTags"):
+            button = QToolButton(self)
+            button.setObjectName(name)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            self.buttons[name] = button
+            actions_row.addWidget(button)
+        actions_row.addStretch(1)
+
+        self.message_label = QLabel(self)
+        self.message_label.setObjectName("callReviewMessage")
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.message_label.hide()
+
+        self.view = QTableView(self)
+        self.view.setObjectName("callReviewTable")
+        self.view.setAccessibleName("Calls to review, oldest first")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
+        self.view.verticalHeader().hide()
+        self.view.setWordWrap(False)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.empty_label = QLabel(self)
+        self.empty_label.setObjectName("callReviewEmpty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self._stack = QStackedWidget(self)
+        self._stack.addWidget(self.empty_label)
+        self._stack.addWidget(self.view)
+        list_box = QWidget(self)
+        list_layout = QVBoxLayout(list_box)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        calls_label = QLabel("Ca&lls:", list_box)
+        calls_label.setBuddy(self.view)
+        list_layout.addWidget(calls_label)
+        list_layout.addWidget(self._stack, 1)
+
+        self.details = QLabel(self)
+        self.details.setObjectName("callReviewDetails")
+        self.details.setAccessibleName("Call details")
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.history = QListWidget(self)
+        self.history.setObjectName("callReviewHistory")
+        self.history.setAccessibleName("Changes to this call, newest first")
+        self.history.setWordWrap(True)
+        pane = QWidget(self)
+        pane.setObjectName("callReviewPane")
+        pane_layout = QVBoxLayout(pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.addWidget(self.details)
+        history_label = QLabel("Histor&y:", pane)
+        history_label.setBuddy(self.history)
+        pane_layout.addWidget(history_label)
+        pane_layout.addWidget(self.history, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("callReviewSplitter")
+        self.splitter.addWidget(list_box)
+        self.splitter.addWidget(pane)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(filters)
+        layout.addLayout(actions_row)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.splitter, 1)
+        # A deliberate order: the filters, the list, the actions on its call, then that call's history.
+        chain = [self.period_combo, self.from_edit, self.to_edit, self.kind_combo, self.view,
+                 *self.buttons.values(), self.history]
+        for first, second in zip(chain, chain[1:], strict=False):
+            self.setTabOrder(first, second)
+
+    def _action(self, name: str, text: str, button: str, shortcut: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"{name}Action")
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        key = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{text.rstrip('…')} ({key})")
+        self.addAction(action)
+        self.buttons[button].setDefaultAction(action)
+        self.buttons[button].setAccessibleName(text.rstrip("…"))
+        return action
+
+    def _build_actions(self) -> None:
+        self.listen_action = self._action("callReviewListen", "Listen", "callReviewListen", "Ctrl+P")
+        self.attach_action = self._action("callReviewAttach", "Attach CSR…", "callReviewAttach", "Ctrl+Shift+A")
+        self.reclassify_action = self._action("callReviewReclassify", "Reclassify…", "callReviewReclassify",
+                                              "Ctrl+R")
+        self.excuse_action = self._action("callReviewExcuse", "Excuse…", "callReviewExcuse", "Ctrl+Shift+X")
+        self.unexcuse_action = self._action("callReviewUnexcuse", "Un-excuse", "callReviewUnexcuse", "Ctrl+Shift+U")
+        self.tags_action = self._action("callReviewTags", "Tags…", "callReviewTags", "Ctrl+T")
+
+    def _connect_signals(self) -> None:
+        self.period_combo.currentIndexChanged.connect(lambda _i: self._period_changed(emit=True))
+        self.from_edit.dateChanged.connect(lambda _d: self._dates_changed())
+        self.to_edit.dateChanged.connect(lambda _d: self._dates_changed())
+        self.kind_combo.currentIndexChanged.connect(lambda _i: self.filterChanged.emit())
+        self.listen_action.triggered.connect(self._listen)
+        self.attach_action.triggered.connect(self._attach)
+        self.reclassify_action.triggered.connect(self._reclassify)
+        self.excuse_action.triggered.connect(self._excuse)
+        self.unexcuse_action.triggered.connect(self._unexcuse)
+        self.tags_action.triggered.connect(self._tags)
+        self.view.doubleClicked.connect(lambda _i: self._listen())
+        self.view.selectionModel().currentRowChanged.connect(lambda *_a: self._show_current())
+        for sig in (self.model.modelReset, self.model.rowsRemoved, self.model.dataChanged):
+            sig.connect(lambda *_a: self._show_current())
+
+    # -- filters ------------------------------------------------------------------------------------------
+    def set_today(self, day: date) -> None:
+        """The company's today (the periods count from it)."""
+        self._today = day
+        if self.period() != "custom":
+            self._period_changed()
+
+    def period(self) -> str:
+        return str(self.period_combo.currentData())
+
+    def set_period(self, period: str, first: date | None = None, last: date | None = None) -> None:
+        """Choose a period ("today", "yesterday", "week", "month" or "custom" with its dates)."""
+        self.period_combo.blockSignals(True)
+        self.period_combo.setCurrentIndex(max(self.period_combo.findData(period), 0))
+        self.period_combo.blockSignals(False)
+        if period == "custom" and first is not None:
+            for edit, day in ((self.from_edit, first), (self.to_edit, last or first)):
+                edit.blockSignals(True)
+                edit.setDate(_qdate(day))
+                edit.blockSignals(False)
+        self._period_changed(emit=True)
+
+    def date_range(self) -> tuple[date, date]:
+        """First and last day of the chosen period (inclusive; a custom range given backwards is turned round)."""
+        if self.period() != "custom":
+            return period_bounds(self.period(), self._today)
+        first, last = self.from_edit.date().toPython(), self.to_edit.date().toPython()
+        return (first, last) if first <= last else (last, first)
+
+    def kinds(self) -> tuple[str, ...]:
+        """The classifications listed: ("Abandoned", "Unbooked"), ("Abandoned",) or ("Unbooked",)."""
+        return tuple(str(self.kind_combo.currentData()).split(","))
+
+    def set_kinds(self, kinds: Sequence[str]) -> None:
+        self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(",".join(kinds)), 0))
+
+    def _period_changed(self, emit: bool = False) -> None:
+        custom = self.period() == "custom"
+        for edit in (self.from_edit, self.to_edit):
+            edit.setEnabled(custom)
+        if not custom:
+            # The dates show what the preset means ("This week": Monday to today).
+            first, last = period_bounds(self.period(), self._today)
+            for edit, day in ((self.from_edit, first), (self.to_edit, last)):
+                edit.blockSignals(True)
+                edit.setDate(_qdate(day))
+                edit.blockSignals(False)
+        if emit:
+            self.filterChanged.emit()
+
+    def _dates_changed(self) -> None:
+        if self.period() == "custom":
+            self.filterChanged.emit()
+
+    # -- rows and the pane --------------------------------------------------------------------------------
+    def show_rows(self, rows: Sequence[ReviewRow]) -> None:
+        """Show a new query's answer, keeping the highlighted call when it is still listed."""
+        keep = self.current_call_id()
+        self._quiet = True
+        try:
+            self.model.set_rows(rows)
+            self.select_call(keep)
+        finally:
+            self._quiet = False
+        self._show_empty_state()
+        self._show_current()
+
+    def update_row(self, row: ReviewRow) -> None:
+        """One listed call changed (a manager's edit): its row and the pane show it."""
+        self.model.update_row(row)
+
+    def remove_row(self, call_id: str) -> None:
+        """A call left the list (now Booked, NotLead, …): the next one takes its place."""
+        index = self.model.row_of(call_id)
+        if self.model.remove_row(call_id):
+            self.select_row(min(index, self.model.rowCount() - 1))
+        self._show_empty_state()
+
+    def show_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """The chosen call's audited changes, newest first."""
+        self.history.clear()
+        for e in entries:
+            note = " (saved on this PC)" if e.saved_locally else ""
+            self.history.addItem(f"{when_text(e.at)} — {e.actor}: {e.text}{note}")
+        if not entries:
+            self.history.addItem("No changes yet." if self.current_call() else "")
+
+    def set_users(self, users: Sequence[UserChoice | tuple[str, str, str]]) -> None:
+        """Who a call can be attached to: active users (id, name, role)."""
+        self.users = tuple(u if isinstance(u, UserChoice) else UserChoice(*u) for u in users)
+        self._update_actions()
+
+    def set_reasons(self, reasons: Sequence[ReasonChoice | tuple[str, str, bool]]) -> None:
+        """The call reasons a call can be given (id, name, is lead)."""
+        self.reasons = tuple(r if isinstance(r, ReasonChoice) else ReasonChoice(*r) for r in reasons)
+        self._update_actions()
+
+    def current_call(self) -> ReviewRow | None:
+        return self.model.row_at(self.view.currentIndex().row())
+
+    def current_call_id(self) -> str:
+        row = self.current_call()
+        return row.id if row else ""
+
+    def select_call(self, call_id: str) -> None:
+        index = self.model.row_of(call_id) if call_id else -1
+        self.select_row(index if index >= 0 else 0)
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.view.setCurrentIndex(self.model.index(row, 0))
+
+    def focus_list(self) -> None:
+        if self.model.rowCount():
+            self.select_row(max(self.view.currentIndex().row(), 0))
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        """A line above the list: what a change did, or why it was refused."""
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet(_MESSAGE_STYLE.get(kind, ""))
+        self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
+        self.message_label.setVisible(bool(text))
+
+    def _show_empty_state(self) -> None:
+        empty = self.model.rowCount() == 0
+        if empty:
+            which = self.kind_combo.currentText().lower()
+            period = self.period_combo.currentText().lower() if self.period() != "custom" else "in these dates"
+            self.empty_label.setText(f"No {which} calls {period}.")
+        self._stack.setCurrentIndex(0 if empty else 1)
+
+    def _show_current(self) -> None:
+        if self._quiet:
+            return
+        row = self.current_call()
+        self.details.setText(_details(row) if row else "Choose a call to see its details.")
+        self._update_actions()
+        call_id = row.id if row else ""
+        if call_id != self._shown_call:
+            self._shown_call = call_id
+            self.history.clear()
+            self.currentCallChanged.emit(call_id)
+
+    def _update_actions(self) -> None:
+        row = self.current_call()
+        self.listen_action.setEnabled(bool(row and row.recording_url))
+        self.listen_action.setToolTip("Listen (Ctrl+P)" if row is None or row.recording_url
+                                      else "This call has no recording.")
+        self.attach_action.setEnabled(row is not None and bool(self.users))
+        self.reclassify_action.setEnabled(row is not None and bool(self.reasons))
+        self.excuse_action.setEnabled(row is not None)
+        self.unexcuse_action.setEnabled(bool(row and row.excused))
+        self.tags_action.setEnabled(row is not None)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        # In the narrow work-tab column the details go under the list; on a wide screen beside it.
+        wide = event.size().width() >= SIDE_BY_SIDE_WIDTH
+        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        super().resizeEvent(event)
+
+    # -- requests -------------------------------------------------------------------------------------------
+    def _listen(self) -> None:
+        row = self.current_call()
+        if row is not None and row.recording_url:
+            self.listenRequested.emit(row.recording_url)
+
+    def _open(self, dialog: QDialog, on_accept: Any) -> None:
+        self.dialog = dialog
+        dialog.accepted.connect(on_accept)
+        dialog.finished.connect(lambda _r: self._forget(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()           # never exec(): the event loop (and qasync) keeps running
+
+    def _forget(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+
+    def _attach(self) -> None:
+        row = self.current_call()
+        if row is not None and self.users:
+            dialog = AttachAgentDialog(row, self.users, self)
+            self._open(dialog, lambda: self.attachRequested.emit(row.id, dialog.values()["agent_id"]))
+
+    def _reclassify(self) -> None:
+        row = self.current_call()
+        if row is not None and self.reasons:
+            dialog = ReasonDialog(row, self.reasons, self)
+            self._open(dialog, lambda: self.reclassifyRequested.emit(row.id, dialog.values()["call_reason_id"]))
+
+    def _excuse(self) -> None:
+        row = self.current_call()
+        if row is not None:
+            dialog = ExcuseDialog(row, self)
+            self._open(dialog, lambda: self.excuseRequested.emit(row.id, dialog.values()["memo"]))
+
+    def _unexcuse(self) -> None:
+        row = self.current_call()
+        if row is not None and row.excused:
+            self.unexcuseRequested.emit(row.id)
+
+    def _tags(self) -> None:
+        row = self.current_call()
+        if row is not None:
+            dialog = TagsDialog(row, self)
+            self._open(dialog, lambda: self.tagsRequested.emit(row.id, dialog.values()["tags"]))
+
+
+def _details(row: ReviewRow) -> str:
+    """The side pane's text for one call."""
+    who = f"{row.customer_name} · {row.caller}" if row.customer_name else row.caller
+    length = f"rang {duration_text(row.ring_seconds)}, " + (
+        f"talked {duration_text(row.duration_seconds)}" if row.answered else "not answered")
+    agent = agent_text(row) + (f" (the phone system says {row.answered_by} answered)" if row.answered_by else "")
+    lines = [who, row.campaign, f"{when_text(row.started_at)} · {length}", f"CSR: {agent}",
+             f"Class: {class_text(row)}" + (f" · Reason: {row.reason}" if row.reason else "")]
+    if row.excused:
+        lines.append(f"Excused: {row.excuse_memo}")
+    if row.tags:
+        lines.append(f"Tags: {', '.join(row.tags)}")
+    lines.append("Recording: ready — Listen (Ctrl+P)" if row.recording_url else "Recording: none")
+    return "\n".join(lines)
