@@ -218,7 +218,7 @@ class CallsController(QObject):
         if card is None:
             return None
         with self.cache.sessions() as session:
-            reasons = lead_choices(session).call_reasons
+            reasons = [(r.id, r.name, r.is_lead) for r in lead_choices(session).call_reasons]
             name = ""
             if len(card.match_ids) == 1:
                 name = session.scalar(select(Customer.name).where(Customer.id == card.match_ids[0])) or ""

@@ -1,0 +1,174 @@
+"""Calls in the assembled console, against a real server with its webhook ingress, on the qasync loop:
+a signed webhook rings a bubble on both CSRs' consoles with the caller matched from each cache, a click
+claims it (the other console shows who has it), the claimed call pops its customer and binds the
+booking form with the call's campaign, the call ends (gray), and its X closes and classifies it."""
+
+from __future__ import annotations
+
+import asyncio
+from email.utils import format_datetime
+
+import aiohttp
+import pytest
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QPushButton
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+from twilio.request_validator import RequestValidator
+
+from console.composition import Console
+from console.settings import open_settings
+from models.base import new_id, utcnow
+from models.calls import Call, CallClass
+from models.db import open_server_db
+from models.setup import CallReason, Campaign, TrackingNumber
+from models.writer import LocalWriter
+from sync.apply import Applier
+from sync.auth import Accounts, token_secret
+from sync.call_desk import CallDesk
+from sync.ingress import make_app, start_ingress
+from sync.server import SyncServer
+from sync.server_auth import AccountsAuthenticator
+from tests.unit.booking_setup import NOW, build_setup
+from tests.unit.conftest import customer_args
+
+PASSWORD = "correct horse battery"
+TOKEN = "gui-test-auth-token"
+TRACKING = "+12145550199"
+CALLER = "+12145550134"          # customer_args' phone
+
+
+@pytest.fixture
+def loop(qapp):
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+        campaign = Campaign(id=new_id(), name="Radio spots")
+        s.add(campaign)
+        s.add(TrackingNumber(id=new_id(), number=TRACKING, campaign=campaign, label="Radio"))
+        s.add(CallReason(id=new_id(), name="Wrong number", is_lead=False))
+        s.add(CallReason(id=new_id(), name="Wants a quote", is_lead=True))
+    customer_id = LocalWriter(sessions).execute("create_customer", customer_args()).applied.entity_id
+    accounts = Accounts(sessions)
+    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
+    accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
+    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
+                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+    srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
+    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
+    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
+    runner, port = loop.run_until_complete(start_ingress(make_app(srv.calls, TOKEN, "http://127.0.0.1"),
+                                                         "127.0.0.1", 0))
+    yield url, f"http://127.0.0.1:{port}", sessions, customer_id, campaign.id
+    loop.run_until_complete(runner.cleanup())
+    endpoint.close()
+    loop.run_until_complete(endpoint.wait_closed())
+    engine.dispose()
+
+
+@pytest.fixture
+def desks(qtbot, loop, tmp_path):
+    made = []
+
+    def make(name: str) -> Console:
+        folder = tmp_path / name
+        folder.mkdir()
+        console = Console.build(folder / "cache.sqlite3", open_settings(folder), now_fn=lambda: NOW)
+        made.append(console)
+        return console
+
+    yield make
+    for console in made:
+        loop.run_until_complete(console.sync.aclose())
+        console.shutdown()
+        console.window.close()
+        console.window.deleteLater()
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+async def post(http: aiohttp.ClientSession, base: str, path: str, params: dict[str, str]) -> None:
+    # The ingress checks signatures against its public URL (http://127.0.0.1) + the path.
+    signature = RequestValidator(TOKEN).compute_signature(f"http://127.0.0.1{path}", params)
+    async with http.post(base + path, data=params, headers={"X-Twilio-Signature": signature}) as r:
+        assert r.status == 200, await r.text()
+
+
+def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot, loop, server, desks):
+    url, webhooks, sessions, customer_id, campaign_id = server
+    sid = "CA" + "5" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING, "Direction": "inbound",
+           "ApiVersion": "2010-04-01"}
+
+    async def scenario() -> None:
+        a, b = desks("a"), desks("b")
+        for console, user in ((a, "dana"), (b, "lee")):
+            console.window.show()
+            await console.sync.sign_in_with(url, user, PASSWORD)
+            await until(lambda c=console: c.window.sync_status.state == "online", 20)
+        async with aiohttp.ClientSession() as http:
+            await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
+            await until(lambda: a.window.bubble_strip.call_ids() and b.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            card = a.calls.cards[call_id]
+            assert card.caller_name == "Maria Garcia" and card.campaign == "Radio spots"
+            assert b.calls.cards[call_id].match_ids == (customer_id,)      # matched from b's own cache
+
+            bubble = a.window.bubble_strip.call_bubble(call_id)
+            qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)
+            await until(lambda: b.calls.cards.get(call_id) and b.calls.cards[call_id].claimed_by_name == "Dana Reyes")
+            # The claimed call popped its customer on Dana's console, and the booking form is on the call.
+            await until(lambda: a.window.customer_panel.record() is not None)
+            assert a.window.customer_panel.record().id == customer_id
+            assert a.booking.call_for[customer_id][0] == call_id
+            assert a.booking.form.values()["campaign_id"] == campaign_id
+            # Lee clicking it asks first (takeover); Lee says no: nothing changes.
+            qtbot.mouseClick(b.window.bubble_strip.call_bubble(call_id), Qt.MouseButton.LeftButton)
+            await until(lambda: b.window.bubble_strip.findChild(object, "takeoverConfirm") is not None)
+
+            ended = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
+            await post(http, webhooks, "/telephony/twilio/status",
+                       {**leg, "CallStatus": "completed", "CallDuration": "12", "Timestamp": ended,
+                        "SequenceNumber": "3", "CallbackSource": "call-progress-events"})
+            await until(lambda: a.calls.cards.get(call_id) and a.calls.cards[call_id].ended)
+            await until(lambda: call_id not in b.window.bubble_strip.call_ids())   # nobody's but Dana's now
+
+        # Dana closes it: the X opens the close-and-classify dialog; a not-lead reason.
+        dialog = a.calls.classify(call_id)
+        assert dialog is not None and dialog.objectName() == "classifyDialog"
+        reason = dialog.findChild(QComboBox, "classifyReason")
+        reason.setCurrentIndex(reason.findText("Wrong number"))
+        ok = dialog.findChild(QPushButton, "classifyOk") or dialog.findChild(QDialogButtonBox).button(
+            QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        await until(lambda: call_id not in a.window.bubble_strip.call_ids())
+        a.sync.sync_now()
+
+        def closed_on_server() -> bool:
+            with sessions() as s:
+                call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+                return call is not None and call.closed_at is not None
+        await until(closed_on_server)
+        with sessions() as s:
+            call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+            assert call.classification is CallClass.NOT_LEAD and call.agent_id is not None
+
+    loop.run_until_complete(scenario())
