@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -35,9 +34,9 @@ from PySide6.QtWidgets import (
 
 from models.call_review import REVIEW_KINDS, HistoryEntry, ReasonChoice, ReviewRow, UserChoice, period_bounds
 
-from .call_bubble import duration_text
 from .call_review_dialogs import AttachAgentDialog, ExcuseDialog, ReasonDialog, TagsDialog
-from .call_review_model import CallReviewModel, agent_text, class_text, when_text
+from .call_review_model import CallReviewModel
+from .call_review_pane import CallReviewPane
 
 __all__ = ["CallReview", "CallReviewModel"]
 
@@ -158,31 +157,13 @@ class CallReview(QWidget):
         list_layout.addWidget(calls_label)
         list_layout.addWidget(self._stack, 1)
 
-        self.details = QLabel(self)
-        self.details.setObjectName("callReviewDetails")
-        self.details.setAccessibleName("Call details")
-        self.details.setTextFormat(Qt.TextFormat.PlainText)
-        self.details.setWordWrap(True)
-        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.history = QListWidget(self)
-        self.history.setObjectName("callReviewHistory")
-        self.history.setAccessibleName("Changes to this call, newest first")
-        self.history.setWordWrap(True)
-        pane = QWidget(self)
-        pane.setObjectName("callReviewPane")
-        pane_layout = QVBoxLayout(pane)
-        pane_layout.setContentsMargins(0, 0, 0, 0)
-        pane_layout.addWidget(self.details)
-        history_label = QLabel("Histor&y:", pane)
-        history_label.setBuddy(self.history)
-        pane_layout.addWidget(history_label)
-        pane_layout.addWidget(self.history, 1)
+        self.pane = CallReviewPane(self)
+        self.details, self.history = self.pane.details, self.pane.history
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("callReviewSplitter")
         self.splitter.addWidget(list_box)
-        self.splitter.addWidget(pane)
+        self.splitter.addWidget(self.pane)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
@@ -316,12 +297,7 @@ class CallReview(QWidget):
 
     def show_history(self, entries: Sequence[HistoryEntry]) -> None:
         """The chosen call's audited changes, newest first."""
-        self.history.clear()
-        for e in entries:
-            note = " (saved on this PC)" if e.saved_locally else ""
-            self.history.addItem(f"{when_text(e.at)} — {e.actor}: {e.text}{note}")
-        if not entries:
-            self.history.addItem("No changes yet." if self.current_call() else "")
+        self.pane.show_history(entries)
 
     def set_users(self, users: Sequence[UserChoice | tuple[str, str, str]]) -> None:
         """Who a call can be attached to: active users (id, name, role)."""
@@ -372,12 +348,12 @@ class CallReview(QWidget):
         if self._quiet:
             return
         row = self.current_call()
-        self.details.setText(_details(row) if row else "Choose a call to see its details.")
+        self.pane.show_call(row)
         self._update_actions()
         call_id = row.id if row else ""
         if call_id != self._shown_call:
             self._shown_call = call_id
-            self.history.clear()
+            self.pane.clear_history()
             self.currentCallChanged.emit(call_id)
 
     def _update_actions(self) -> None:
@@ -443,18 +419,3 @@ class CallReview(QWidget):
             dialog = TagsDialog(row, self)
             self._open(dialog, lambda: self.tagsRequested.emit(row.id, dialog.values()["tags"]))
 
-
-def _details(row: ReviewRow) -> str:
-    """The side pane's text for one call."""
-    who = f"{row.customer_name} · {row.caller}" if row.customer_name else row.caller
-    length = f"rang {duration_text(row.ring_seconds)}, " + (
-        f"talked {duration_text(row.duration_seconds)}" if row.answered else "not answered")
-    agent = agent_text(row) + (f" (the phone system says {row.answered_by} answered)" if row.answered_by else "")
-    lines = [who, row.campaign, f"{when_text(row.started_at)} · {length}", f"CSR: {agent}",
-             f"Class: {class_text(row)}" + (f" · Reason: {row.reason}" if row.reason else "")]
-    if row.excused:
-        lines.append(f"Excused: {row.excuse_memo}")
-    if row.tags:
-        lines.append(f"Tags: {', '.join(row.tags)}")
-    lines.append("Recording: ready — Listen (Ctrl+P)" if row.recording_url else "Recording: none")
-    return "\n".join(lines)
