@@ -260,7 +260,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str, str]:
-    cmd = [sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING", "run",
+    cmd = [sys.executable, *os.environ.get("CSR_BENCH_SERVER_CMD", "-m sync.server_cli").split(), "--db", str(db), "--log-level", "WARNING", "run",
            "--port", "0", "--http-port", "0", "--public-url", PUBLIC_URL]
     with log.open("ab") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
@@ -567,6 +567,24 @@ def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str,
 
 
 # -- the command ---------------------------------------------------------------------------------------------
+def _cpu(procs: dict[str, subprocess.Popen | None]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process (Linux /proc; this process: "poster")."""
+    out = {"poster": time.process_time()}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for name, proc in procs.items():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()  # type: ignore[union-attr]
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, AttributeError, IndexError, ValueError):
+            pass
+    return out
+
+
+def _cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores used by each process over ``seconds`` (2.0 = both cores of this machine)."""
+    return {k: round((after[k] - before[k]) / seconds, 2) for k in after if k in before and seconds > 0}
+
+
 def _load() -> dict[str, Any]:
     load1, load5, _ = os.getloadavg()
     return {"load1": round(load1, 2), "load5": round(load5, 2)}
@@ -617,7 +635,11 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         # Settled: the console's own deferred start-up work (setup, drafts, the ZIP index at 3 s) is done.
         time.sleep(4.0)
         out["load_at_pops"] = _load()
+        procs = {"server": server, "console": console, "listeners": listener}
+        cpu, t = _cpu(procs), time.monotonic()
         pops = asyncio.run(screen_pops(http, trace, plan, prep.tracking, seed, ring=ring))
+        out["cores_during_pops"] = _cpu_share(cpu, _cpu(procs), time.monotonic() - t)
+        (work / "pops.json").write_text(json.dumps(pops))
         console.stdin.close()
         console_end = console_out.json(60)
         console.wait(30)
@@ -629,7 +651,10 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
             listener.stdin.close()
             listener.wait(30)
         out["load_at_flood"] = _load()
+        procs = {"server": server, "listeners": listener if flood_listeners else None}
+        cpu, t = _cpu(procs), time.monotonic()
         result = asyncio.run(flood(http, seconds, concurrency, callers.all(), prep.tracking, prep.agents, seed))
+        out["cores_during_flood"] = _cpu_share(cpu, _cpu(procs), time.monotonic() - t)
         stop(server)
         server = None
         out.update(_flood_figures(result, concurrency, flood_listeners))
@@ -693,7 +718,7 @@ def _flood_figures(result: Flood, concurrency: int, with_listeners: bool) -> dic
         if int(t) < len(buckets):
             buckets[int(t)] += 1
     return {"webhooks_per_s": round(len(window) / result.seconds, 1) if result.seconds else None,
-            "webhooks_per_s_min_1s": min(buckets) if buckets else None,
+            "webhooks_per_s_min_1s": min(buckets) if buckets else None, "webhooks_by_second": buckets,
             "webhooks_ok": len(result.ok_at), "flood_seconds": result.seconds,
             "flood_elapsed_s": round(result.elapsed, 2), "flood_concurrency": concurrency,
             "flood_listeners_connected": with_listeners, **_stats("webhook_rtt", result.rtt_ms)}
