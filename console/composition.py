@@ -42,7 +42,9 @@ class Console:
     jobs: JobsController
     sync: SyncController
     calls: CallsController
+    review: object = None          # console/review_controller.ReviewController for supervisors and up
     _ui_conn: object = field(repr=False, default=None)
+    _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
     @classmethod
     def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
@@ -66,7 +68,8 @@ class Console:
         sync = SyncController(window, cache, writer, settings)
         calls = CallsController(window, cache, writer, sync, customers, booking,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls, ui_conn)
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls,
+                      _ui_conn=ui_conn, _now_fn=now_fn)
         calls.start_booking = console.new_job
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
@@ -121,6 +124,21 @@ class Console:
         self.calls.outboxChanged.connect(self.refresh_outbox)
         self.calls.outboxChanged.connect(self.leads.refresh)           # a lead reason made a lead
         self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        self.sync.signedIn.connect(self._signed_in)
+        self.sync.customersChanged.connect(lambda _ids: self.review is not None and self.review.refresh())
+
+    def _signed_in(self, user: dict) -> None:
+        """Supervisors, managers and admins get the Call review tab (Ctrl+Shift+R); a CSR doesn't."""
+        from .review_controller import install as install_review
+
+        now_fn = self._now_fn
+        review = install_review(self.window, self.cache, self.writer,
+                                today_fn=lambda: now_fn().astimezone(self.booking.time_zone()).date(),
+                                tz_fn=self.booking.time_zone, role=str(user.get("role", "")))
+        if review is not None and review is not self.review:
+            review.outboxChanged.connect(self.refresh_outbox)
+            review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+        self.review = review
 
     def _on_query(self, text: str) -> None:
         if text.strip():

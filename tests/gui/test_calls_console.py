@@ -172,3 +172,20 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             assert call.classification is CallClass.NOT_LEAD and call.agent_id is not None
 
     loop.run_until_complete(scenario())
+
+
+def test_the_call_review_tab_is_for_supervisors_only(qtbot, loop, server, desks):
+    url, _webhooks, sessions, _customer_id, _campaign_id = server
+    Accounts(sessions).add_user("sam", "Sam Ortiz", "supervisor", PASSWORD)
+
+    async def scenario() -> None:
+        csr, supervisor = desks("csr"), desks("sup")
+        for console, user in ((csr, "dana"), (supervisor, "sam")):
+            await console.sync.sign_in_with(url, user, PASSWORD)
+            await until(lambda c=console: c.window.sync_status.state == "online", 20)
+        tabs = [supervisor.window.work_tabs.tabText(i) for i in range(supervisor.window.work_tabs.count())]
+        assert "Call review" in tabs and supervisor.review is not None
+        assert csr.review is None
+        assert "Call review" not in [csr.window.work_tabs.tabText(i) for i in range(csr.window.work_tabs.count())]
+
+    loop.run_until_complete(scenario())
