@@ -78,6 +78,7 @@ class CallsController(QObject):
         self.dialog: ClassifyDialog | None = None
         self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
         self._tasks: set[asyncio.Task] = set()
+        self._closed_here: set[str] = set()          # closed or booked here (the server may not know yet)
         # Screen-pop timing for `csr-bench calls`: CSR_CALL_TRACE names a file that gets one JSON line
         # per bubble shown ({"provider_call_id", "t": time.time(), "matches"}), written after it is shown.
         self.trace = _trace_writer(os.environ.get("CSR_CALL_TRACE", ""))
@@ -125,8 +126,8 @@ class CallsController(QObject):
         """Ringing, waiting or talking: on every console. Ended: only on the claimer's, until they close
         it (an ended call nobody claimed is Abandoned — the managers' review has it). Outbound calls are
         the CSR's own: only on theirs."""
-        if call.get("closed"):
-            return False
+        if call.get("closed") or call.get("id") in self._closed_here:
+            return False            # closed on this PC: a later update sent before the server heard of it
         if call.get("direction") == CallDirection.OUTBOUND.value and call.get("agent_id") != self.me:
             return False
         if call.get("state") == CallState.ENDED.value:
@@ -250,10 +251,10 @@ class CallsController(QObject):
         except ValidationFailed as exc:
             self.errorOccurred.emit(" ".join(exc.errors.values()))
             return
-        self.calls.setdefault(card.call_id, {})["closed"] = True
+        self._closed_here.add(card.call_id)
         self._drop(card.call_id)
         self.outboxChanged.emit()
 
     def _booked(self, call_id: str) -> None:
-        self.calls.setdefault(call_id, {})["closed"] = True
+        self._closed_here.add(call_id)
         self._drop(call_id)

@@ -160,6 +160,10 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
         await until(lambda: call_id not in a.window.bubble_strip.call_ids())
+        # An update sent before the server heard of the close (e.g. the recording is ready) doesn't
+        # bring the bubble back.
+        a.calls.on_calls([{**a.calls.calls[call_id], "closed": False, "recording_url": "https://r/1"}])
+        assert call_id not in a.window.bubble_strip.call_ids()
         a.sync.sync_now()
 
         def closed_on_server() -> bool:
