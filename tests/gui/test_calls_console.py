@@ -5,20 +5,16 @@ booking form with the call's campaign, the call ends (gray), and its X closes an
 
 from __future__ import annotations
 
-import asyncio
 from email.utils import format_datetime
 
 import aiohttp
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QPushButton
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 
-from console.composition import Console
-from console.settings import open_settings
 from models.base import new_id, utcnow
 from models.calls import Call, CallClass
 from models.db import open_server_db
@@ -30,22 +26,15 @@ from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
+from tests.gui.helpers import until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
+pytest_plugins = ["tests.gui.conftest_sync"]
 PASSWORD = "correct horse battery"
 TOKEN = "gui-test-auth-token"
 TRACKING = "+12145550199"
 CALLER = "+12145550134"          # customer_args' phone
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
@@ -75,34 +64,6 @@ def server(loop, tmp_path):
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
     engine.dispose()
-
-
-@pytest.fixture
-def desks(qtbot, loop, tmp_path):
-    made = []
-
-    def make(name: str) -> Console:
-        folder = tmp_path / name
-        folder.mkdir()
-        console = Console.build(folder / "cache.sqlite3", open_settings(folder), now_fn=lambda: NOW)
-        made.append(console)
-        return console
-
-    yield make
-    for console in made:
-        loop.run_until_complete(console.sync.aclose())
-        console.shutdown()
-        console.window.close()
-        console.window.deleteLater()
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
 
 
 async def post(http: aiohttp.ClientSession, base: str, path: str, params: dict[str, str]) -> None:

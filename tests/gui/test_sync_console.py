@@ -4,17 +4,12 @@ keep mine / keep theirs, and a refused change the CSR is told about at once."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from console.composition import Console
-from console.settings import open_settings
 from models.conflicts import Conflict
 from models.customers import ContactMethod, Customer
 from models.db import open_server_db
@@ -23,22 +18,12 @@ from sync.apply import Applier
 from sync.auth import Accounts, token_secret
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import show_active
+from tests.gui.helpers import show_active, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
+pytest_plugins = ["tests.gui.conftest_sync"]
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    yield loop
-    # Closing the loop stops its executor's QThreads (asyncio.to_thread runs there): a QThread still
-    # running when the interpreter exits makes Qt abort the whole test process.
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
@@ -58,35 +43,6 @@ def server(loop, tmp_path):
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
     engine.dispose()
-
-
-@pytest.fixture
-def desks(qtbot, loop, tmp_path):
-    made = []
-
-    def make(name: str) -> Console:
-        folder = tmp_path / name
-        folder.mkdir()
-        console = Console.build(folder / "cache.sqlite3", open_settings(folder), now_fn=lambda: NOW)
-        made.append(console)
-        return console
-
-    yield make
-    for console in made:
-        # Stop syncing first (it runs on this loop), then the services, then the window.
-        loop.run_until_complete(console.sync.aclose())
-        console.shutdown()
-        console.window.close()
-        console.window.deleteLater()
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
 
 
 def _count(console, model, *where) -> int:
