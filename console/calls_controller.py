@@ -72,6 +72,9 @@ class CallsController(QObject):
         self.booking = booking
         self.today_fn = today_fn
         self.start_booking = start_booking or (lambda: None)    # the booking form for the open customer
+        # The call's booking draft (console/drafts_controller.py): activate → True when it had a customer.
+        self.activate_draft: Any = lambda call_id: False
+        self.forget_draft: Any = lambda call_id: None
         self.me = ""
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
@@ -137,6 +140,8 @@ class CallsController(QObject):
     def _drop(self, call_id: str) -> None:
         self.cards.pop(call_id, None)
         self.strip.remove_call(call_id)
+        if call_id in self._closed_here:
+            self.forget_draft(call_id)
 
     def _card(self, call: dict[str, Any]) -> CallCard:
         number = str(call.get("from_number") or "")
@@ -185,6 +190,8 @@ class CallsController(QObject):
         if card is None:
             return
         campaign_id = call.get("campaign_id")
+        if self.activate_draft(call_id):
+            return                  # back to this call's booking, as the CSR left it
         if len(card.match_ids) == 1:
             if self.customers.open_customer(card.match_ids[0]):
                 self.start_booking()

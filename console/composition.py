@@ -71,6 +71,7 @@ class Console:
         console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls,
                       _ui_conn=ui_conn, _now_fn=now_fn)
         calls.start_booking = console.new_job
+        calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)

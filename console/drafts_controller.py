@@ -93,6 +93,26 @@ class DraftsController(QObject):
             data = next((d.data for d in list_drafts(session) if d.id == draft_id), {})
         self._show(draft_id, data)
 
+    def activate_call(self, call_id: str) -> bool:
+        """A claimed call's booking lives in its own bubble's draft (no manual bubble is made for it).
+        True when the call already had a draft with a customer (switching back to it)."""
+        if call_id == self.active:
+            return True
+        self.save_now()
+        with self._cache.sessions() as session:
+            data = next((d.data for d in list_drafts(session) if d.id == call_id), {})
+        self._show(call_id, data)
+        return bool(data.get("customer_id"))
+
+    def forget(self, draft_id: str) -> None:
+        """A call's bubble closed (classified or booked): its draft goes, nothing to ask."""
+        with self._cache.sessions.begin() as session:
+            delete_draft(session, draft_id)
+        if draft_id == self.active:
+            self._save_timer.stop()
+            self.active = ""
+        self.draftsChanged.emit()
+
     def step(self, delta: int) -> None:
         """Ctrl+PgDown / Ctrl+PgUp: the next or previous bubble."""
         target = self.strip.neighbour(self.active, delta)

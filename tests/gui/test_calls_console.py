@@ -101,6 +101,8 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             assert a.window.customer_panel.record().id == customer_id
             assert a.booking.call_for[customer_id][0] == call_id
             assert a.booking.form.values()["campaign_id"] == campaign_id
+            # The call's booking lives in its own bubble: no manual bubble was made for it.
+            assert a.drafts.active == call_id and a.window.bubble_strip.ids() == []
             # Lee clicking it asks first (takeover); Lee says no: nothing changes.
             qtbot.mouseClick(b.window.bubble_strip.call_bubble(call_id), Qt.MouseButton.LeftButton)
             await until(lambda: b.window.bubble_strip.findChild(object, "takeoverConfirm") is not None)
