@@ -6,19 +6,19 @@ A new period or kind is a reset (a new query's answer); one call's change after 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFont
 
 from models.call_review import ReviewRow
 
 from .call_bubble import duration_text
+from .row_model import IdRole, RowTableModel
 
-_Index = QModelIndex | QPersistentModelIndex
-IdRole = Qt.ItemDataRole.UserRole + 1
+__all__ = ["CLASS_NAMES", "COLUMNS", "CallReviewModel", "IdRole", "agent_text", "class_text", "when_text"]
+
 COLUMNS = ("Started", "Caller", "Customer", "Campaign", "CSR", "Talk", "Class", "Reason", "Tags")
 STARTED, CALLER, CUSTOMER, CAMPAIGN, CSR, TALK, CLASS, REASON, TAGS = range(len(COLUMNS))
 CLASS_NAMES = {"NotLead": "Not a lead"}
@@ -53,18 +53,13 @@ _TEXT = {
 }
 
 
-class CallReviewModel(QAbstractTableModel):
+class CallReviewModel(RowTableModel[ReviewRow]):
+    columns = COLUMNS
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[ReviewRow] = []
         self._italic = QFont()
         self._italic.setItalic(True)
-
-    # -- rows -------------------------------------------------------------------------------------------
-    def set_rows(self, rows: Sequence[ReviewRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
     def update_row(self, row: ReviewRow) -> bool:
         """Show a listed call's new state (its place, by start time, never changes); False if unlisted."""
@@ -72,50 +67,13 @@ class CallReviewModel(QAbstractTableModel):
         if index < 0:
             return False
         self._rows[index] = row
-        self.dataChanged.emit(self.index(index, 0), self.index(index, len(COLUMNS) - 1))
+        self.changed(index)
         return True
 
-    def remove_row(self, call_id: str) -> bool:
-        index = self.row_of(call_id)
-        if index < 0:
-            return False
-        self.beginRemoveRows(QModelIndex(), index, index)
-        del self._rows[index]
-        self.endRemoveRows()
-        return True
+    def text(self, row: ReviewRow, column: int) -> str:
+        return _TEXT[column](row)
 
-    def rows(self) -> list[ReviewRow]:
-        return list(self._rows)
-
-    def row_at(self, row: int) -> ReviewRow | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def row_of(self, call_id: str) -> int:
-        return next((i for i, r in enumerate(self._rows) if r.id == call_id), -1)
-
-    # -- Qt model API ----------------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(COLUMNS)):
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        row = self.row_at(index.row())
-        if row is None:
-            return None
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _TEXT[column](row)
+    def role_data(self, row: ReviewRow, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == CLASS and row.excused:
                 return f"Excused: {row.excuse_memo}"
@@ -125,6 +83,4 @@ class CallReviewModel(QAbstractTableModel):
             return _TEXT[column](row)
         if role == Qt.ItemDataRole.FontRole and row.excused:
             return self._italic            # reviewed and excused: set apart from the calls still to judge
-        if role == IdRole:
-            return row.id
         return None

@@ -8,18 +8,19 @@ placed with ``models.lead_queries.sort_key`` so it lands where the query would p
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from models.jobs import LeadStatus
 from models.lead_queries import LeadRow, sort_key
 
-_Index = QModelIndex | QPersistentModelIndex
-IdRole = Qt.ItemDataRole.UserRole + 1
+from .row_model import IdRole, RowTableModel
+
+__all__ = ["COLUMNS", "SUMMARY", "IdRole", "LeadsModel", "follow_up_text", "status_text"]
+
 COLUMNS = ("Follow-up", "Name", "Phone", "Summary", "Reason", "Campaign", "Status")
 FOLLOW_UP, SUMMARY = 0, 3
 _OVERDUE_BRUSH = QBrush(QColor("#c62828"))
@@ -67,21 +68,15 @@ _TEXT = (follow_up_text, lambda r: r.name, lambda r: r.phone, lambda r: " ".join
          lambda r: r.call_reason, lambda r: r.campaign, status_text)
 
 
-class LeadsModel(QAbstractTableModel):
+class LeadsModel(RowTableModel[LeadRow]):
     """Lead rows in ``sort_key`` order; ``update_row`` inserts, moves or changes one row in place."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[LeadRow] = []
         self._bold = QFont()
         self._bold.setBold(True)
-
-    # -- feeding -------------------------------------------------------------------------------------
-    def set_rows(self, rows: Sequence[LeadRow]) -> None:
-        """A new query's answer: a reset, the honest signal for "this is a new list"."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
     def update_row(self, row: LeadRow) -> None:
         """Show this lead's new state: changed in place, moved to its new place, or inserted."""
@@ -101,49 +96,12 @@ class LeadsModel(QAbstractTableModel):
             self.endMoveRows()
         else:
             self._rows[pos] = row
-        self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(COLUMNS) - 1))
+        self.changed(pos)
 
-    def remove_row(self, lead_id: str) -> bool:
-        row = self.row_of(lead_id)
-        if row < 0:
-            return False
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
-        self.endRemoveRows()
-        return True
+    def text(self, row: LeadRow, column: int) -> str:
+        return _TEXT[column](row)
 
-    def rows(self) -> list[LeadRow]:
-        return list(self._rows)
-
-    def row_at(self, row: int) -> LeadRow | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def row_of(self, lead_id: str) -> int:
-        return next((i for i, r in enumerate(self._rows) if r.id == lead_id), -1)
-
-    # -- Qt model API ----------------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(COLUMNS)):
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        row = self.row_at(index.row())
-        if row is None:
-            return None
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _TEXT[column](row)
+    def role_data(self, row: LeadRow, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == FOLLOW_UP:
                 return _follow_up_spoken(row)
@@ -154,6 +112,4 @@ class LeadsModel(QAbstractTableModel):
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole and row.overdue and column == FOLLOW_UP:
             return _OVERDUE_BRUSH
-        if role == IdRole:
-            return row.id
         return None
