@@ -259,12 +259,15 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str, str]:
-    cmd = [sys.executable, *os.environ.get("CSR_BENCH_SERVER_CMD", "-m sync.server_cli").split(), "--db", str(db), "--log-level", "WARNING", "run",
+def start_server(db: Path, log: Path, stages: Path | None = None) -> tuple[subprocess.Popen, str, str]:
+    """``csr-server run`` taking webhooks; with ``stages``, wrapped by bench/timed_server.py."""
+    module = "bench.timed_server" if stages else "sync.server_cli"
+    cmd = [sys.executable, "-m", module, "--db", str(db), "--log-level", "WARNING", "run",
            "--port", "0", "--http-port", "0", "--public-url", PUBLIC_URL]
+    env = _env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN, **({"CSR_BENCH_STAGES": str(stages)} if stages else {}))
     with log.open("ab") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                text=True, env=_env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN))
+                                text=True, env=env)
     assert proc.stdout is not None
     ws = proc.stdout.readline()
     http = proc.stdout.readline()
@@ -592,9 +595,10 @@ def _load() -> dict[str, Any]:
 
 def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50, seconds: float = 15.0,
               *, cache: Path | None = None, concurrency: int = 100, ring: float = 0.5, seed: int = 7,
-              flood_listeners: bool = True, keep: Path | None = None) -> dict[str, Any]:
+              flood_listeners: bool = True, keep: Path | None = None, server_stages: bool = False) -> dict[str, Any]:
     """The whole benchmark (module docstring); ``cache``: the source cache (default: the benchmark cache
-    for ``customers``, seeded on first use). ``keep``: leave the work folder (stores, logs, trace) there."""
+    for ``customers``, seeded on first use). ``keep``: leave the work folder (stores, logs, trace) there.
+    ``server_stages``: run the server through bench/timed_server.py and split the screen pop's time."""
     from .cli import bench_cache_path
     from .seed import ensure_cache
 
@@ -610,7 +614,8 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         out["prepare_s"] = prep.seconds
         callers = find_callers(prep.console_cache, rng, max(calls, 50))
         plan = pop_plan(callers, calls + WARMUP_CALLS, rng)
-        server, ws_url, http = start_server(prep.server_db, work / "server.log")
+        stages = work / "stages.jsonl" if server_stages else None
+        server, ws_url, http = start_server(prep.server_db, work / "server.log", stages)
         tokens = work / "listener-tokens.json"
         tokens.write_text(json.dumps(prep.tokens))
         listener = subprocess.Popen([sys.executable, "-m", "bench.calls_bench", "listen", "--url", ws_url,
@@ -647,6 +652,8 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         listener.stdin.flush()
         heard = listener_out.json(60)["seen"]
         out.update(_pop_figures(pops, console_end, heard, listeners))
+        if stages is not None:
+            out.update(_stage_figures(pops, console_end.get("arrived", {}), stages))
         if not flood_listeners:
             listener.stdin.close()
             listener.wait(30)
@@ -709,6 +716,33 @@ def _pop_figures(pops: dict[str, dict[str, Any]], console_end: dict[str, Any], h
             "bubbles_max": console_end.get("bubbles_max"), "console_rss_mb": console_end.get("rss_mb"),
             "webhooks_not_ok_during_pops": sum(1 for _, i in measured if i.get("status") != 200)
             + sum(1 for _, i in measured if i.get("ended") not in (200, None))}
+
+
+def _stage_figures(pops: dict[str, dict[str, Any]], arrived: dict[str, float], stages: Path) -> dict[str, Any]:
+    """The screen pop split at the server's stamps (bench/timed_server.py), p50 and p99 of each part."""
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in stages.read_text().splitlines():
+        d = json.loads(line)
+        for sid in d.get("sids") or [d.get("sid")]:
+            first.setdefault((d["stage"], sid), d)
+    parts: dict[str, list[float]] = {}
+    for sid, info in list(pops.items())[WARMUP_CALLS:]:
+        try:
+            h, q = first[("handler", sid)]["t"], first[("queued", sid)]["t"]
+            st, sent = first[("store", sid)], first[("sent", sid)]
+        except KeyError:
+            continue
+        if "shown" not in info or sid not in arrived or not st["commit"]:
+            continue
+        for name, a, b in (("post_to_handler", info["t"], h), ("handler_to_desk", h, q),
+                           ("desk_wait", q, st["t0"]), ("transaction", st["t0"], st["commit"]),
+                           ("commit", st["commit"], st["t1"]), ("back_on_loop", st["t1"], sent["t0"]),
+                           ("send_to_all", sent["t0"], sent["t1"]), ("send_start_to_console", sent["t0"], arrived[sid]),
+                           ("console_received_to_shown", arrived[sid], info["shown"])):
+            parts.setdefault(name, []).append((b - a) * 1000)
+    return {"server_stages_p50_ms": {k: _pct(v, 50) for k, v in parts.items()},
+            "server_stages_p99_ms": {k: _pct(v, 99) for k, v in parts.items()},
+            "server_stages_samples": len(next(iter(parts.values()), []))}
 
 
 def _flood_figures(result: Flood, concurrency: int, with_listeners: bool) -> dict[str, Any]:

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     calls.add_argument("--flood-without-listeners", action="store_true",
                        help="disconnect the listeners before the throughput run")
     calls.add_argument("--keep", type=Path, help="keep the work folder (stores, logs, trace) here")
+    calls.add_argument("--server-stages", action="store_true",
+                       help="stamp the server's stages (bench/timed_server.py) and split the screen pop's time")
 
     chaos = sub.add_parser("chaos", help="seeded randomized sync runs under network faults")
     chaos.add_argument("--runs", type=int, default=100)
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
         out = run_calls(args.customers, args.calls, args.listeners, args.seconds, cache=args.cache,
                         concurrency=args.concurrency, ring=args.ring,
-                        flood_listeners=not args.flood_without_listeners, keep=args.keep)
+                        flood_listeners=not args.flood_without_listeners, keep=args.keep,
+                        server_stages=args.server_stages)
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 
