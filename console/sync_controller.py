@@ -24,7 +24,16 @@ from models.db import Cache
 from models.jobs import Job
 from models.journal import oldest_pending
 from models.writer import LocalWriter, client_id
-from sync.client import ClaimFailed, InitialProgress, LoginFailed, Outcome, SyncClient, SyncStatus, login
+from sync.client import (
+    ClaimFailed,
+    DialFailed,
+    InitialProgress,
+    LoginFailed,
+    Outcome,
+    SyncClient,
+    SyncStatus,
+    login,
+)
 from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
 
@@ -196,6 +205,12 @@ class SyncController(QObject):
         if self.client is None:
             raise ClaimFailed("Claiming needs the server — sign in first (Ctrl+Shift+L).")
         return await self.client.claim(call_id, takeover)
+
+    async def dial(self, number: str, customer_id: str | None = None) -> str:
+        """Ask the server to call this number from my softphone (DialFailed with a sentence when it can't)."""
+        if self.client is None:
+            raise DialFailed("Calling out needs the server — you're offline.")
+        return await self.client.dial(number, customer_id)
 
     @property
     def online(self) -> bool:

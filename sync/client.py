@@ -133,6 +133,24 @@ class SyncClient:
             return answer["call"]
         raise ClaimFailed(answer.get("message") or "The call can't be claimed.")
 
+    async def dial(self, number: str, customer_id: str | None = None, timeout: float = 15.0) -> str:
+        """Click-to-call: the server asks the phone system to ring this CSR's softphone, then ``number``.
+        The provider's call id, or DialFailed with a sentence for the CSR."""
+        channel = self._channel
+        if channel is None or self.status.state not in ("online", "syncing"):
+            raise DialFailed("Calling out needs the server — you're offline.")
+        self._request_no += 1
+        message: dict[str, Any] = {"type": "dial", "id": f"dial-{self._request_no}", "number": number}
+        if customer_id:
+            message["customer_id"] = customer_id
+        try:
+            answer = await channel.request(message, timeout)
+        except (TimeoutError, websockets.WebSocketException) as exc:
+            raise DialFailed("The server didn't answer — try again.") from exc
+        if answer.get("type") == "dialing":
+            return str(answer.get("provider_call_id") or "")
+        raise DialFailed(answer.get("message") or "The call couldn't be placed.")
+
     def _live(self, message: dict[str, Any]) -> None:
         try:
             if message.get("type") == "call" and isinstance(message.get("call"), dict):
@@ -586,6 +604,10 @@ class LoginFailed(Exception):
 
 class ClaimFailed(Exception):
     """A claim the server refused or couldn't be asked; the message is for the CSR."""
+
+
+class DialFailed(Exception):
+    """A click-to-call the server refused or couldn't be asked; the message is for the CSR."""
 
 
 async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:

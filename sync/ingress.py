@@ -63,7 +63,7 @@ def make_app(sink: CallSink, auth_token: str, public_url: str, *, caller_id: str
              clock: Callable[[], datetime] = utcnow) -> web.Application:
     """The webhook application. ``public_url`` is the base URL the provider was configured with (e.g.
     https://calls.example.com): signatures are computed over it, whatever address we listen on.
-    ``caller_id`` is the number shown to customers a CSR calls from the softphone."""
+    ``caller_id`` is the number shown to customers a CSR calls (softphone or click-to-call)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[_INGRESS] = _Ingress(sink, SignatureCheck(auth_token), TwilioUrls.from_public_url(public_url),
                              caller_id, clock)
@@ -175,15 +175,18 @@ async def _voice(request: web.Request) -> web.Response:
     ingress = request.app[_INGRESS]
     softphone = (params.get("From") or "").startswith(twilio.CLIENT_PREFIX)
     try:
-        agents = [] if softphone else ingress.sink.agents_to_ring()
-        events = twilio.voice_events(params, ingress.clock(), waiting=not softphone and not agents)
+        # A click-to-call the CSR answered: the URL we gave the provider names the customer's number.
+        dial = twilio.dial_number(request.query.get("dial", ""))
+        placed = softphone or bool(dial)
+        agents = [] if placed else ingress.sink.agents_to_ring()
+        events = twilio.voice_events(params, ingress.clock(), waiting=not placed and not agents, dial=dial)
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
     except Exception:  # noqa: BLE001 - the sink could not say who is free: 500, the provider retries
         log.exception("event=agents_to_ring_failed call=%s", params.get("CallSid", ""))
         return web.Response(status=500, text="Please retry")
     answer = twilio.voice_twiml(params, agents, ingress.urls, hold=request.query.get("hold") == "1",
-                                caller_id=ingress.caller_id)
+                                caller_id=ingress.caller_id, dial_to=dial)
     return await _accept(request, params, events, answer)
 
 
@@ -193,7 +196,7 @@ async def _status(request: web.Request) -> web.Response:
         return params
     ingress = request.app[_INGRESS]
     try:
-        events = twilio.status_events(params, ingress.clock())
+        events = twilio.status_events(params, ingress.clock(), twilio.dial_number(request.query.get("dial", "")))
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
     return await _accept(request, params, events, twilio.status_twiml(params, ingress.urls))

@@ -94,7 +94,16 @@ class ClaimCall(_Message):
     takeover: bool = False
 
 
-ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall,
+class Dial(_Message):
+    """Click-to-call: ring my softphone, then this number (E.164 or as typed; the server checks it).
+    ``customer_id``: whose contact it is (the call is linked by the number)."""
+
+    type: Literal["dial"]
+    number: Annotated[str, Field(min_length=1, max_length=40)]
+    customer_id: Id | None = None
+
+
+ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall | Dial,
                           Field(discriminator="type")]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
@@ -160,6 +169,13 @@ class Claimed(_Message):
     call: dict[str, Any]
 
 
+class Dialing(_Message):
+    """The phone system took the click-to-call: the CSR's softphone rings first."""
+
+    type: Literal["dialing"] = "dialing"
+    provider_call_id: str
+
+
 class Changes(_Message):
     type: Literal["changes"] = "changes"
     changes: list[Change]
@@ -213,6 +229,7 @@ ERROR_CODES = {
     "gap": "Changes are missing before this one; send from the expected sequence.",
     "claim_refused": "The call can't be claimed.",
     "no_telephony": "This server takes no calls (no phone system is connected).",
+    "dial_failed": "The call couldn't be placed.",
     "internal": "The server could not process the message.",
 }
 

@@ -30,6 +30,8 @@ from .protocol import (
     Changes,
     ClaimCall,
     Claimed,
+    Dial,
+    Dialing,
     Fetch,
     Hello,
     LiveCalls,
@@ -104,6 +106,7 @@ class SyncServer:
         self.connections: set[Connection] = set()
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
         self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
+        self.dialer: Any = None           # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     def attach_calls(self, desk: Any) -> None:
         """Take calls: the desk's commits reach every console here at once (``call`` messages)."""
@@ -206,6 +209,8 @@ class SyncServer:
                     self.on_commit(result.server_version)
         elif isinstance(message, ClaimCall):
             await self._claim(conn, message)
+        elif isinstance(message, Dial):
+            await self._dial(conn, message)
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
             await self._send(conn, Rows(id=message.id, changes=[
@@ -258,3 +263,26 @@ class SyncServer:
             raise ProtocolError("claim_refused", next(iter(exc.errors.values()), "")) from exc
         await self._send(conn, Claimed(id=message.id, call=call))
         self.calls_committed(version, [call], taken_from=previous)
+
+    async def _dial(self, conn: Connection, message: Dial) -> None:
+        """Click-to-call: the phone system rings the CSR's softphone, then the customer. The call itself
+        arrives through the webhooks (Outbound, the CSR's, linked by the number)."""
+        from models.call_rules import caller_number
+
+        assert conn.user is not None
+        number = caller_number(message.number)
+        if not number:
+            raise ProtocolError("dial_failed", f"“{message.number.strip()}” isn't a phone number that can be dialed.")
+        if self.dialer is None:
+            raise ProtocolError("dial_failed", "Calling out needs the phone system's account (--twilio-account-sid)."
+                                if self.calls is not None else "Calling out needs the phone system: this server "
+                                "takes no calls (--http-port).")
+        from .telephony.twilio_rest import DialFailed
+
+        try:
+            sid = await self.dialer.place_call(str(conn.user.get("username") or ""), number)
+        except DialFailed as exc:
+            raise ProtocolError("dial_failed", str(exc)) from exc
+        log.info("event=dial user=%s customer=%s call=%s", conn.user.get("username", ""),
+                 message.customer_id or "-", sid)
+        await self._send(conn, Dialing(id=message.id, provider_call_id=sid))

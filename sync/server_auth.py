@@ -4,7 +4,8 @@ checks on the handshake, which message types each role may send, and which inten
 Roles are checked on every message (ARCHITECTURE.md sync rule 7), with the role of the user the
 connection logged in as (or whose token it presented):
 
-- every role: ``push``, ``pull``, ``ping`` and the read-only ``fetch`` and ``snapshot``;
+- every role: ``push``, ``pull``, ``ping``, the read-only ``fetch`` and ``snapshot``, and the calls'
+  ``claim_call`` and ``dial`` (click-to-call);
 - supervisor, manager, admin: ``subscribe_floor`` too (the supervisors' live feed, reserved for its
   issue: sync/protocol.py does not parse it yet, so today it is refused as ``bad_message`` first);
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
@@ -39,6 +40,7 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "fetch": EVERYONE,          # a console re-reading rows after a refused change
     "snapshot": EVERYONE,       # a new console's initial sync
     "claim_call": EVERYONE,     # whoever answers the phone clicks its bubble
+    "dial": EVERYONE,           # click-to-call a contact's phone
     "subscribe_floor": SUPERVISORS,
 }
 ROLE_MESSAGES: dict[str, frozenset[str]] = {

@@ -200,9 +200,16 @@ async def _serve(args: argparse.Namespace) -> int:
         app = make_app(desk, token, args.public_url or f"http://{http_host}:{args.http_port}",
                        caller_id=args.caller_id)
         ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
-        if not args.public_url:
-            set_public_url(app, f"{'https' if context else 'http'}://{http_host}:{http_port}")
         webhooks = f"{'https' if context else 'http'}://{http_host}:{http_port}"
+        if not args.public_url:
+            set_public_url(app, webhooks)
+        account = (args.twilio_account_sid or os.environ.get("CSR_TWILIO_ACCOUNT_SID", "")).strip()
+        if account:
+            from .telephony.twilio import TwilioUrls
+            from .telephony.twilio_rest import TwilioRest
+
+            server.dialer = TwilioRest(account, token, TwilioUrls.from_public_url(args.public_url or webhooks),
+                                       args.caller_id, api_base=args.twilio_api_base)
     endpoint = await server.serve(args.host, args.port, ssl=context)
     port = endpoint.sockets[0].getsockname()[1]
     logging.getLogger("csr.server").info("event=listening host=%s port=%d tls=%s", args.host, port,
@@ -286,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--twilio-auth-token-file", default="",
                      help="file holding the phone system's auth token (else $CSR_TWILIO_AUTH_TOKEN)")
     run.add_argument("--caller-id", default="", help="the number customers see when a CSR calls them")
+    run.add_argument("--twilio-account-sid", default="",
+                     help="the phone system's account, to place click-to-call calls (else $CSR_TWILIO_ACCOUNT_SID)")
+    run.add_argument("--twilio-api-base", default="https://api.twilio.com",
+                     help="the phone system's REST API (default: Twilio's)")
     run.add_argument("--poll-interval", type=float, default=1.0,
                      help="seconds between checks of the change log for commits made elsewhere "
                           "(the fallback when a PostgreSQL notification is lost)")

@@ -19,11 +19,12 @@ import email.utils
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from models.call_rules import caller_number
 from models.calls import CallDirection, CallEventKind, EndReason, NeutralEvent
 
 PROVIDER = "twilio"
@@ -83,6 +84,16 @@ class TwilioUrls:
     @property
     def recording(self) -> str:
         return self.base + RECORDING_PATH
+
+    def dial_voice(self, number: str) -> str:
+        """The voice URL of a call we place for a CSR (click-to-call): once their softphone answers,
+        it dials ``number``."""
+        return self.base + VOICE_PATH + "?" + urlencode({"dial": number})
+
+    def dial_status(self, number: str) -> str:
+        """The status callback of that call: it names the customer's number too, since a callback
+        may arrive before (or without) the voice request."""
+        return self.base + STATUS_PATH + "?" + urlencode({"dial": number})
 
     def signed_url(self, raw_path: str) -> str:
         """The URL the provider signed for a request that reached us at ``raw_path`` (path and query,
@@ -154,6 +165,23 @@ def _from_softphone(params: Mapping[str, str]) -> bool:
     return (params.get("From") or "").startswith(CLIENT_PREFIX)
 
 
+def dial_number(raw: str) -> str:
+    """The customer's number of a click-to-call (the ``dial`` query parameter of a URL we gave the
+    provider) in E.164, or "" when there is none; MalformedWebhook when it is no phone number."""
+    if not raw:
+        return ""
+    number = caller_number(raw)
+    if not number:
+        raise MalformedWebhook("dial")
+    return number
+
+
+def _placed_for_csr(params: Mapping[str, str]) -> bool:
+    """A call a CSR makes (from the softphone, or placed for them through the REST API): nobody waits
+    in a queue for it."""
+    return _from_softphone(params) or (params.get("Direction") or "").startswith("outbound")
+
+
 def _direction(params: Mapping[str, str]) -> CallDirection:
     """The call's direction, read on a parent leg."""
     if (params.get("Direction") or "").startswith("outbound") or _from_softphone(params):
@@ -167,21 +195,27 @@ def _event(params: Mapping[str, str], call_id: str, key: str, kind: CallEventKin
                         occurred_at=at, payload=dict(params), **fields)  # type: ignore[arg-type]
 
 
-def _parent_fields(params: Mapping[str, str]) -> dict[str, object]:
+def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, object]:
     """What a parent leg's request says about the whole call: direction, numbers as sent, and the CSR
-    when they dialed out from their softphone."""
+    when they dialed out from their softphone. A click-to-call (``dial``) rang the CSR's Client first
+    (To is "client:dana"); the customer is the number it then dials."""
+    if dial:
+        return {"direction": CallDirection.OUTBOUND, "from_number": params.get("From") or "",
+                "to_number": dial, "agent": identity(params.get("To") or params.get("Called") or "")}
     return {"direction": _direction(params), "from_number": params.get("From") or params.get("Caller") or "",
             "to_number": params.get("To") or params.get("Called") or "",
             "agent": identity(params.get("From") or "")}
 
 
-def voice_events(params: Mapping[str, str], received_at: datetime, *, waiting: bool) -> list[NeutralEvent]:
-    """The voice webhook (a call reached one of our numbers, or a CSR dialed out): OFFERED, plus
-    QUEUED when nobody is there to ring (``waiting``)."""
+def voice_events(params: Mapping[str, str], received_at: datetime, *, waiting: bool,
+                 dial: str = "") -> list[NeutralEvent]:
+    """The voice webhook (a call reached one of our numbers, a CSR dialed out, or a CSR answered the
+    click-to-call placed for them: ``dial``): OFFERED, plus QUEUED when nobody is there to ring
+    (``waiting``)."""
     sid = _sid(params)
     call_id = _sid(params, "ParentCallSid", required=False) or sid
     at = parse_timestamp(params.get("Timestamp"), received_at)
-    fields = _parent_fields(params)
+    fields = _parent_fields(params, dial)
     # A redirect back here (a waiting caller) is the same offer: same key, stored once.
     events = [_event(params, call_id, f"twilio:{sid}:voice", CallEventKind.OFFERED, at, **fields)]
     if waiting:
@@ -194,11 +228,12 @@ def caller_waiting(params: Mapping[str, str]) -> bool:
     (every CSR's phone rang out, or was busy): they wait and we ring again."""
     return ((params.get("DialCallStatus") or "") not in _CONNECTED
             and (params.get("CallStatus") or "") not in _FINAL
-            and not _from_softphone(params))
+            and not _placed_for_csr(params))
 
 
-def status_events(params: Mapping[str, str], received_at: datetime) -> list[NeutralEvent]:
-    """A call status callback (a parent or child leg), or the Dial's action request."""
+def status_events(params: Mapping[str, str], received_at: datetime, dial: str = "") -> list[NeutralEvent]:
+    """A call status callback (a parent or child leg), or the Dial's action request; ``dial``: the
+    customer's number of a click-to-call, from the callback URL we gave."""
     sid = _sid(params)
     status = (params.get("CallStatus") or "").strip().lower()
     if "DialCallStatus" in params:
@@ -208,14 +243,14 @@ def status_events(params: Mapping[str, str], received_at: datetime) -> list[Neut
             return []
         dial = _sid(params, "DialCallSid", required=False) or (params.get("DialCallStatus") or "-")[:20]
         return [_event(params, sid, f"twilio:{sid}:queued:{dial}", CallEventKind.QUEUED, received_at,
-                       **_parent_fields(params))]
+                       **_parent_fields(params, dial))]
     sequence = (params.get("SequenceNumber") or "-").strip()[:20]
     key = f"twilio:{sid}:status:{status[:20] or '-'}:{sequence}"
     at = parse_timestamp(params.get("Timestamp"), received_at)
     parent = _sid(params, "ParentCallSid", required=False)
     if parent:
         return _child_events(params, parent, key, status, at)
-    fields = _parent_fields(params)
+    fields = _parent_fields(params, dial)
     if status in ("queued", "initiated", "ringing"):
         return [_event(params, sid, key, CallEventKind.OFFERED, at, **fields)]
     if status == "in-progress":
@@ -275,13 +310,17 @@ def _dial(urls: TwilioUrls, caller_id: str | None = None) -> Dial:
 
 
 def voice_twiml(params: Mapping[str, str], agents: Iterable[str], urls: TwilioUrls, *,
-                hold: bool = False, caller_id: str = "") -> str:
+                hold: bool = False, caller_id: str = "", dial_to: str = "") -> str:
     """The answer to the voice webhook: ring the CSRs' Clients (or, from a CSR's softphone, the number
-    they dialed), recording from the answer; or, with nobody to ring, keep the caller waiting."""
+    they dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
+    with nobody to ring, keep the caller waiting."""
     response = VoiceResponse()
-    if _from_softphone(params):
-        dial = _dial(urls, params.get("CallerId") or caller_id)
-        dial.number(params.get("To") or "", status_callback_event=CHILD_EVENTS, status_callback=urls.status,
+    if dial_to or _from_softphone(params):
+        if dial_to:
+            dial = _dial(urls, caller_id or params.get("From") or "")
+        else:
+            dial = _dial(urls, params.get("CallerId") or caller_id)
+        dial.number(dial_to or params.get("To") or "", status_callback_event=CHILD_EVENTS, status_callback=urls.status,
                     status_callback_method="POST")
         response.append(dial)
         return str(response.to_xml())
