@@ -17,7 +17,8 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from sqlalchemy import select
 
 from models.call_store import match_customers
@@ -28,7 +29,7 @@ from models.lead_queries import lead_choices
 from models.phone import format_phone
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
-from sync.client import ClaimFailed
+from sync.client import ClaimFailed, DialFailed
 from widgets.classify_dialog import ClassifyDialog
 
 log = logging.getLogger("csr.console.calls")
@@ -97,6 +98,8 @@ class CallsController(QObject):
         booking.callBooked.connect(self._booked)
         customers.customerSaved.connect(self._customer_saved)
         customers.customerOpened.connect(self._customer_opened)
+        window.customer_panel.callContactRequested.connect(self.dial)
+        window.customer_panel.playRecordingRequested.connect(self.play_recording)
 
     # -- what the server says ------------------------------------------------------------------------------
     def _signed_in(self, user: dict[str, Any]) -> None:
@@ -169,6 +172,29 @@ class CallsController(QObject):
         return ids, (f"{len(ids)} customers" if len(ids) > 1 else "")
 
     # -- the CSR's actions ---------------------------------------------------------------------------------
+    def dial(self, number: str, customer_id: str = "") -> asyncio.Future:
+        """Click-to-call a contact's phone: the server asks the phone system to ring this CSR's softphone,
+        then the number. The call then arrives like any other (Outbound: only on this CSR's console)."""
+        task = asyncio.ensure_future(self._dial_async(number, customer_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _dial_async(self, number: str, customer_id: str) -> None:
+        shown = format_phone(number) if number.startswith("+") else number
+        try:
+            await self.sync.dial(number, customer_id or None)
+        except DialFailed as exc:
+            self.window.statusBar().showMessage(str(exc), 10_000)
+            return
+        self.window.statusBar().showMessage(f"Calling {shown} — your softphone rings first.", 10_000)
+
+    def play_recording(self, url: str) -> None:
+        """A call's recording, in the system's player (or browser): the phone system serves the file."""
+        if not QDesktopServices.openUrl(QUrl(url)):
+            self.window.statusBar().showMessage("The recording couldn't be opened — no program here plays it.",
+                                                10_000)
+
     def _claim(self, call_id: str, takeover: bool) -> None:
         task = asyncio.ensure_future(self._claim_async(call_id, takeover))
         self._tasks.add(task)

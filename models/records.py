@@ -165,6 +165,8 @@ class CallRecord:
     duration_seconds: int
     from_number: str            # formatted for reading
     agent: str                  # the CSR's display name, "" when nobody claimed it
+    recording_url: str = ""     # the phone system's recording, "" when there is none
+    recording_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +325,7 @@ def _as_datetime(value: Any) -> datetime | None:
 def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, ...]:
     rows = session.execute(
         select(Call.id, Call.started_at, Call.direction, Call.classification, Call.duration_seconds,
-               Call.from_number, User.display_name)
+               Call.from_number, User.display_name, Call.recording_url, Call.recording_seconds)
         .outerjoin(User, User.id == Call.agent_id)
         .where(Call.customer_id == customer_id)
         .order_by(Call.started_at.desc()).limit(limit))
@@ -331,8 +333,8 @@ def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, 
         CallRecord(id=cid, started_at=started, direction=str(direction.value),
                    classification=classification.value if classification else "",
                    duration_seconds=duration or 0, from_number=format_phone(number) if number else "",
-                   agent=agent or "")
-        for cid, started, direction, classification, duration, number, agent in rows)
+                   agent=agent or "", recording_url=recording or "", recording_seconds=seconds or 0)
+        for cid, started, direction, classification, duration, number, agent, recording, seconds in rows)
 
 
 def load_customer_record(session: Session, customer_id: str, *, history_limit: int = HISTORY_LIMIT,

@@ -3,8 +3,10 @@ happened before. Shows a plain ``CustomerRecord`` and emits signals; it never to
 
 Keyboard: Ctrl+E edit customer, Ctrl+L add location, Ctrl+Shift+P add contact (window-wide while
 the panel shows a customer); F2 or Enter edits the highlighted location or contact; Space toggles
-a contact's Notifications / Do not text cell; Alt+N goes to the note box, Ctrl+Enter adds the note.
-Alt+J shows the jobs, whose own keys are listed in ``widgets.jobs_tab``.
+a contact's Notifications / Do not text cell; Ctrl+D calls the highlighted phone contact (the CSR's
+softphone rings first); Alt+N goes to the note box, Ctrl+Enter adds the note. Alt+J shows the jobs,
+whose own keys are listed in ``widgets.jobs_tab``; Alt+A the calls, where Enter or Ctrl+P plays the
+highlighted call's recording.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.records import CustomerRecord, LocationRecord
+from models.records import CallRecord, ContactRecord, CustomerRecord, LocationRecord
 
 from .conflicts import ConflictsPanel
 from .customer_header import CustomerHeader, selectable_label
@@ -59,6 +61,8 @@ class CustomerPanel(QWidget):
     contactFlagChanged = Signal(str, str, bool)   # contact id, "notifications" / "do_not_text", value
     addNoteRequested = Signal(str, str)           # customer id, text
     jobActionRequested = Signal(str, str)         # job id, "reschedule" / "cancel" / "hold" / "release"
+    callContactRequested = Signal(str, str)       # the phone number (E.164), customer id
+    playRecordingRequested = Signal(str)          # the recording's URL
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,7 +168,9 @@ class CustomerPanel(QWidget):
 
         self.add_contact_button = self._button("addContactButton")
         self.edit_contact_button = self._button("editContactButton")
-        v.addLayout(self._section("Contacts", self.add_contact_button, self.edit_contact_button))
+        self.call_contact_button = self._button("callContactButton")
+        v.addLayout(self._section("Contacts", self.call_contact_button, self.add_contact_button,
+                                  self.edit_contact_button))
         self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", stretch=2)
         v.addWidget(self.contacts_view)
         self._fit_rows(self.contacts_view, 5)
@@ -177,8 +183,9 @@ class CustomerPanel(QWidget):
         self._fit_rows(self.locations_view, 6)
         self.add_location_contact_button = self._button("addLocationContactButton")
         self.edit_location_contact_button = self._button("editLocationContactButton")
-        v.addLayout(self._section("Contacts at this location", self.add_location_contact_button,
-                                  self.edit_location_contact_button))
+        self.call_location_contact_button = self._button("callLocationContactButton")
+        v.addLayout(self._section("Contacts at this location", self.call_location_contact_button,
+                                  self.add_location_contact_button, self.edit_location_contact_button))
         self.location_contacts_view = self._table(self.location_contacts_model, "locationContactsView",
                                                   "Contacts at the selected location", stretch=2)
         v.addWidget(self.location_contacts_view)
@@ -217,7 +224,16 @@ class CustomerPanel(QWidget):
         self._calls_stack = QStackedWidget(self)
         self._calls_stack.addWidget(self.calls_empty)
         self._calls_stack.addWidget(self.calls_view)
-        self.history_tabs.addTab(self._calls_stack, "C&alls")
+        self.play_recording_button = self._button("playRecordingButton")
+        calls_page = QWidget(self)
+        calls_layout = QVBoxLayout(calls_page)
+        calls_layout.setContentsMargins(0, 0, 0, 0)
+        calls_row = QHBoxLayout()
+        calls_row.addStretch(1)
+        calls_row.addWidget(self.play_recording_button)
+        calls_layout.addLayout(calls_row)
+        calls_layout.addWidget(self._calls_stack, 1)
+        self.history_tabs.addTab(calls_page, "C&alls")
         self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 10)
         v.addWidget(self.history_tabs, 1)
         return content
@@ -256,6 +272,13 @@ class CustomerPanel(QWidget):
             widget, self.location_contacts_view)
         self.add_note_action = self._action("addNoteAction", "Add note", self.add_note_button, "Ctrl+Return",
                                             widget, self.note_edit)
+        self.call_contact_action = self._action("callContactAction", "Call", self.call_contact_button, "Ctrl+D",
+                                                widget, self.contacts_view)
+        self.call_location_contact_action = self._action("callLocationContactAction", "Call",
+                                                         self.call_location_contact_button, "Ctrl+D", widget,
+                                                         self.location_contacts_view)
+        self.play_recording_action = self._action("playRecordingAction", "Play recording",
+                                                  self.play_recording_button, "Ctrl+P", widget, self.calls_view)
         # Enter on the numeric keypad too: both keys mean "add" for a CSR.
         self.add_note_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
 
@@ -270,6 +293,11 @@ class CustomerPanel(QWidget):
             lambda: self._edit_contact(self.location_contacts_view))
         self.edit_location_action.triggered.connect(self._edit_location)
         self.add_note_action.triggered.connect(self._add_note)
+        self.call_contact_action.triggered.connect(lambda: self._call_contact(self.contacts_view))
+        self.call_location_contact_action.triggered.connect(lambda: self._call_contact(self.location_contacts_view))
+        self.play_recording_action.triggered.connect(self._play_recording)
+        self.calls_view.activated.connect(lambda _i: self._play_recording())
+        self.calls_view.selectionModel().currentRowChanged.connect(self._update_actions)
         self.contacts_view.activated.connect(lambda _i: self._edit_contact(self.contacts_view))
         self.location_contacts_view.activated.connect(lambda _i: self._edit_contact(self.location_contacts_view))
         self.locations_view.activated.connect(lambda _i: self._edit_location())
@@ -314,6 +342,8 @@ class CustomerPanel(QWidget):
         self.jobs_tab.set_jobs(record.jobs)
         self.calls_model.set_rows(record.calls)
         self._calls_stack.setCurrentIndex(1 if record.calls else 0)
+        if record.calls and not self.calls_view.currentIndex().isValid():
+            self.calls_view.setCurrentIndex(self.calls_model.index(0, 0))     # the latest call
         for view, rows in ((self.contacts_view, 6), (self.locations_view, 6), (self.location_contacts_view, 4),
                            (self.notes_view, 5)):
             _fit_rows(view, rows)
@@ -366,6 +396,9 @@ class CustomerPanel(QWidget):
         self.edit_location_contact_action.setEnabled(
             has and self.location_contacts_view.currentIndex().isValid())
         self.add_note_action.setEnabled(has and bool(self.note_edit.toPlainText().strip()))
+        self.call_contact_action.setEnabled(has and self._phone_at(self.contacts_view) is not None)
+        self.call_location_contact_action.setEnabled(has and self._phone_at(self.location_contacts_view) is not None)
+        self.play_recording_action.setEnabled(has and bool(self.current_recording_url()))
         self.jobs_tab.update_actions()
 
     # -- requests -----------------------------------------------------------------------------------------
@@ -390,6 +423,29 @@ class CustomerPanel(QWidget):
         contact = model.row_at(view.currentIndex().row()) if isinstance(model, ContactsModel) else None
         if self._record and contact:
             self.editContactRequested.emit(contact.id)
+
+    @staticmethod
+    def _phone_at(view: QTableView) -> ContactRecord | None:
+        model = view.model()
+        contact = model.row_at(view.currentIndex().row()) if isinstance(model, ContactsModel) else None
+        return contact if contact is not None and contact.is_phone and contact.value else None
+
+    def _call_contact(self, view: QTableView) -> None:
+        contact = self._phone_at(view)
+        if self._record and contact:
+            self.callContactRequested.emit(contact.value, self._record.id)
+
+    def current_call(self) -> CallRecord | None:
+        return self.calls_model.row_at(self.calls_view.currentIndex().row())
+
+    def current_recording_url(self) -> str:
+        call = self.current_call()
+        return call.recording_url if call else ""
+
+    def _play_recording(self) -> None:
+        url = self.current_recording_url()
+        if self._record and url:
+            self.playRecordingRequested.emit(url)
 
     def _add_note(self) -> None:
         text = self.note_edit.toPlainText().strip()
