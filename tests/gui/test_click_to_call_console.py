@@ -1,0 +1,107 @@
+"""Click-to-call and recordings in the assembled console, against a real in-process server: the Call
+action on a contact's phone sends ``dial`` (the server's phone-system account is a stand-in here; the
+REST call itself is tested in tests/integration/test_click_to_call.py), the status bar says the
+softphone rings first; offline it says calling needs the server. Play recording opens the URL with the
+system's player."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+from sqlalchemy.orm import sessionmaker
+
+from models.db import open_server_db
+from models.writer import LocalWriter
+from sync.apply import Applier
+from sync.auth import Accounts, token_secret
+from sync.call_desk import CallDesk
+from sync.server import SyncServer
+from sync.server_auth import AccountsAuthenticator
+from sync.telephony.twilio_rest import DialFailed
+from tests.gui.helpers import until
+from tests.unit.booking_setup import NOW, build_setup
+from tests.unit.conftest import customer_args
+
+pytest_plugins = ["tests.gui.conftest_sync"]
+PASSWORD = "correct horse battery"
+
+
+class StandInDialer:
+    """The server's phone-system account: remembers who asked to call which number."""
+
+    def __init__(self) -> None:
+        self.placed: list[tuple[str, str]] = []
+        self.refuse = ""
+
+    async def place_call(self, username: str, number: str) -> str:
+        if self.refuse:
+            raise DialFailed(self.refuse)
+        self.placed.append((username, number))
+        return "CA" + "7" * 32
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    customer_id = LocalWriter(sessions).execute("create_customer", customer_args()).applied.entity_id
+    Accounts(sessions).add_user("dana", "Dana Reyes", "csr", PASSWORD)
+    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
+                     AccountsAuthenticator(Accounts(sessions), token_secret(sessions), clock=lambda: NOW))
+    srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
+    srv.dialer = StandInDialer()
+    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
+    yield f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}", srv.dialer, customer_id
+    endpoint.close()
+    loop.run_until_complete(endpoint.wait_closed())
+    engine.dispose()
+
+
+def test_the_call_action_asks_the_server_to_dial_and_offline_says_so(qtbot, loop, server, desks):
+    url, dialer, customer_id = server
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        await until(lambda: a.customers.open_customer(customer_id))
+        panel = a.window.customer_panel
+        panel.contacts_view.setCurrentIndex(panel.contacts_model.index(0, 0))
+        qtbot.mouseClick(panel.call_contact_button, Qt.MouseButton.LeftButton)
+        await until(lambda: dialer.placed)
+        assert dialer.placed == [("dana", "+12145550134")]
+        await until(lambda: "softphone" in a.window.statusBar().currentMessage())
+        assert a.window.statusBar().currentMessage() == "Calling (214) 555-0134 — your softphone rings first."
+
+        dialer.refuse = "The phone system refused the call: Account suspended."
+        panel.call_contact_action.trigger()
+        await until(lambda: "refused" in a.window.statusBar().currentMessage())
+        assert a.window.statusBar().currentMessage() == dialer.refuse
+
+        a.sync.stop()                                       # offline: nothing is asked
+        panel.call_contact_action.trigger()
+        await until(lambda: "offline" in a.window.statusBar().currentMessage())
+        assert a.window.statusBar().currentMessage() == "Calling out needs the server — you're offline."
+        assert len(dialer.placed) == 1
+
+    loop.run_until_complete(scenario())
+
+
+def test_play_recording_opens_the_url_with_the_systems_player(qtbot, desks, monkeypatch):
+    import console.calls_controller as calls_module
+
+    opened: list[QUrl] = []
+    monkeypatch.setattr(calls_module.QDesktopServices, "openUrl",
+                        staticmethod(lambda u: opened.append(u) or True))
+    a = desks("a")
+    recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+    a.window.customer_panel.playRecordingRequested.emit(recording)
+    assert [u.toString() for u in opened] == [recording]
+    monkeypatch.setattr(calls_module.QDesktopServices, "openUrl", staticmethod(lambda u: False))
+    a.window.customer_panel.playRecordingRequested.emit(recording)
+    assert "couldn't be opened" in a.window.statusBar().currentMessage()
+
+
