@@ -278,6 +278,13 @@ def start_server(db: Path, log: Path, stages: Path | None = None) -> tuple[subpr
     return proc, ws.split("listening on ")[1].strip(), http.split("webhooks on ")[1].strip()
 
 
+def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A Python child talking over stdin/stdout (text), its stderr into ``log``."""
+    with log.open("ab") as err:
+        return subprocess.Popen([sys.executable, *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=env)
+
+
 def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -618,20 +625,16 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         server, ws_url, http = start_server(prep.server_db, work / "server.log", stages)
         tokens = work / "listener-tokens.json"
         tokens.write_text(json.dumps(prep.tokens))
-        listener = subprocess.Popen([sys.executable, "-m", "bench.calls_bench", "listen", "--url", ws_url,
-                                     "--tokens-file", str(tokens)], cwd=ROOT, stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=(work / "listeners.log").open("ab"),
-                                    text=True, env=_env())
+        listener = _spawn(["-m", "bench.calls_bench", "listen", "--url", ws_url, "--tokens-file", str(tokens)],
+                          work / "listeners.log", _env())
         listener_out = Lines(listener)
         if listener_out.next(180).strip() != "ready":
             raise RuntimeError("the listeners did not sign in")
         trace = work / "trace.jsonl"
-        console = subprocess.Popen(
-            [sys.executable, "-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
-             "--user", CONSOLE_USER, "--profile", str(work / "profile")], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=(work / "console.log").open("ab"), text=True,
-            env=_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_CALL_TRACE=str(trace),
-                     CSR_BENCH_PASSWORD=PASSWORD))
+        console = _spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
+                          "--user", CONSOLE_USER, "--profile", str(work / "profile")], work / "console.log",
+                         _env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_CALL_TRACE=str(trace),
+                              CSR_BENCH_PASSWORD=PASSWORD))
         console_out = Lines(console)
         ready = console_out.json(180)
         if not ready.get("ready"):
