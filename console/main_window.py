@@ -59,6 +59,8 @@ SHORTCUTS = [
     ("Ctrl+Shift+P", "Add a contact method to the open customer"),
     ("F2 / Enter", "Edit the highlighted location or contact"),
     ("Space", "Toggle Notifications / Do not text on the highlighted contact"),
+    ("Ctrl+D", "Call the highlighted phone (your softphone rings first)"),
+    ("Enter / Ctrl+P (Calls history)", "Play the highlighted call's recording"),
     ("Alt+N, Ctrl+Enter", "Write a note, add it"),
     ("Alt+J / Alt+A", "Jobs / Calls history"),
     ("Ctrl+Shift+D", "Toggle dark mode"),

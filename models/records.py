@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from .calls import Call
+from .calls import Call, CallDirection
 from .customers import (
     ContactKind,
     ContactMethod,
@@ -163,7 +163,7 @@ class CallRecord:
     direction: str
     classification: str         # "" while the call is not classified yet
     duration_seconds: int
-    from_number: str            # formatted for reading
+    from_number: str            # the customer's number (who called in, or whom a CSR called), formatted
     agent: str                  # the CSR's display name, "" when nobody claimed it
     recording_url: str = ""     # the phone system's recording, "" when there is none
     recording_seconds: int = 0
@@ -325,7 +325,9 @@ def _as_datetime(value: Any) -> datetime | None:
 def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, ...]:
     rows = session.execute(
         select(Call.id, Call.started_at, Call.direction, Call.classification, Call.duration_seconds,
-               Call.from_number, User.display_name, Call.recording_url, Call.recording_seconds)
+               # The customer's side of the call: who called in, or whom a CSR called.
+               case((Call.direction == CallDirection.OUTBOUND, Call.to_number), else_=Call.from_number),
+               User.display_name, Call.recording_url, Call.recording_seconds)
         .outerjoin(User, User.id == Call.agent_id)
         .where(Call.customer_id == customer_id)
         .order_by(Call.started_at.desc()).limit(limit))

@@ -294,9 +294,10 @@ class CallsModel(RecordTableModel[CallRecord]):
     columns = (
         Column("When", lambda c: when(c.started_at)),
         Column("Direction", lambda c: c.direction),
-        Column("Classification", lambda c: c.classification or "Not classified"),
+        Column("Classification", lambda c: c.classification or (
+            "Not counted" if c.direction == "Outbound" else "Not classified")),
         Column("Duration", lambda c: duration(c.duration_seconds)),
-        Column("From", lambda c: c.from_number),
+        Column("Number", lambda c: c.from_number),
         Column("CSR", lambda c: c.agent),
     )
 
