@@ -156,3 +156,38 @@ def test_the_call_review_tab_is_for_supervisors_only(qtbot, loop, server, desks)
         assert "Call review" not in [csr.window.work_tabs.tabText(i) for i in range(csr.window.work_tabs.count())]
 
     loop.run_until_complete(scenario())
+
+
+@pytest.mark.parametrize("matches", [0, 1, 3])
+def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
+    """The claimed call's number in this PC's cache: none → New customer with the number filled in;
+    one → that customer opens; several → they are listed and the one the CSR opens is the caller."""
+    console = desks("pop")
+    writer = console.writer
+    ids = [writer.execute("create_customer", customer_args(name=f"Customer {i}", phone="(214) 555-0177",
+                                                           street=f"{i + 1} Elm St")).applied.entity_id
+           for i in range(matches)]
+    console.calls.me = "dana"
+    call = {"id": "call1", "state": "Talking", "direction": "Inbound", "from_number": "+12145550177",
+            "to_number": TRACKING, "campaign_id": None, "campaign": "Radio spots", "unknown_campaign": False,
+            "customer_id": None, "started_at": "2026-11-27T15:00:00+00:00", "answered_at": None, "ended_at": None,
+            "agent_id": "dana", "agent_name": "Dana Reyes", "classification": "", "closed": False}
+    console.calls.on_calls([call])
+    card = console.calls.cards["call1"]
+    assert set(card.match_ids) == set(ids)
+    assert card.caller_name == {0: "", 1: "Customer 0", 3: "3 customers"}[matches]
+    opened: list = []
+    console.customers.new_customer = lambda **kw: opened.append(kw)     # the dialog itself is tested elsewhere
+    console.calls.screen_pop("call1")
+    panel = console.window.customer_panel
+    if matches == 0:
+        assert opened == [{"prefill_phone": "+12145550177"}]
+        assert panel.record() is None
+    elif matches == 1:
+        assert panel.record().id == ids[0]
+        assert console.booking.call_for[ids[0]][0] == "call1"
+    else:
+        assert panel.record() is None
+        assert console.window.lookup.search.text() == "(214) 555-0177"      # the customers on this number
+        console.customers.open_customer(ids[1])
+        assert console.booking.call_for[ids[1]][0] == "call1"

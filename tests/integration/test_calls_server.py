@@ -235,3 +235,22 @@ def test_the_live_calls_a_console_gets_when_it_signs_in(server):
         assert started.tzinfo is not None and abs((datetime.now(UTC) - started).total_seconds()) < 60
 
     asyncio.run(scenario())
+
+
+def test_a_burst_of_500_calls_is_recorded_whole(server):
+    """500 voice webhooks at once (100 connections) against the real store: every one answered 200,
+    every call stored once."""
+    ws_url, http_url, db = server
+    voice = f"{http_url}/telephony/twilio/voice"
+
+    async def scenario() -> list[int]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+            async def one(i: int) -> int:
+                params = voice_params(f"CA{i:032d}", f"+1415555{i % 10000:04d}")
+                async with http.post(voice, data=params, headers=signed(voice, params)) as r:
+                    return r.status
+            return list(await asyncio.gather(*(one(i) for i in range(500))))
+
+    statuses = asyncio.run(scenario())
+    assert statuses == [200] * 500
+    assert count_calls(db) == 500
