@@ -37,6 +37,7 @@ from models.call_review import REVIEW_KINDS, HistoryEntry, ReasonChoice, ReviewR
 from .call_review_dialogs import AttachAgentDialog, ExcuseDialog, ReasonDialog, TagsDialog
 from .call_review_model import CallReviewModel
 from .call_review_pane import CallReviewPane
+from .row_list import RowListMixin
 
 __all__ = ["CallReview", "CallReviewModel"]
 
@@ -45,15 +46,18 @@ PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("This week", "week")
 KINDS = (("Abandoned and unbooked", ",".join(REVIEW_KINDS)), ("Abandoned", "Abandoned"), ("Unbooked", "Unbooked"))
 DATE_FORMAT = "ddd MMM d, yyyy"
 SIDE_BY_SIDE_WIDTH = 900        # narrower than this, the details go under the list
-_MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
 
 
 def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
-class CallReview(QWidget):
+class CallReview(RowListMixin, QWidget):
     """Filters, the calls, the chosen call's details and history, and the review actions."""
+
+    current_call = RowListMixin.current_row
+    current_call_id = RowListMixin.current_row_id
+    select_call = RowListMixin.select_id
 
     filterChanged = Signal()                 # period, dates or kinds changed: run the query again
     currentCallChanged = Signal(str)         # call id ("" when none): show its history
@@ -308,33 +312,6 @@ class CallReview(QWidget):
         """The call reasons a call can be given (id, name, is lead)."""
         self.reasons = tuple(r if isinstance(r, ReasonChoice) else ReasonChoice(*r) for r in reasons)
         self._update_actions()
-
-    def current_call(self) -> ReviewRow | None:
-        return self.model.row_at(self.view.currentIndex().row())
-
-    def current_call_id(self) -> str:
-        row = self.current_call()
-        return row.id if row else ""
-
-    def select_call(self, call_id: str) -> None:
-        index = self.model.row_of(call_id) if call_id else -1
-        self.select_row(index if index >= 0 else 0)
-
-    def select_row(self, row: int) -> None:
-        if 0 <= row < self.model.rowCount():
-            self.view.setCurrentIndex(self.model.index(row, 0))
-
-    def focus_list(self) -> None:
-        if self.model.rowCount():
-            self.select_row(max(self.view.currentIndex().row(), 0))
-        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    def show_message(self, text: str, kind: str = "info") -> None:
-        """A line above the list: what a change did, or why it was refused."""
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet(_MESSAGE_STYLE.get(kind, ""))
-        self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
-        self.message_label.setVisible(bool(text))
 
     def _show_empty_state(self) -> None:
         empty = self.model.rowCount() == 0

@@ -32,17 +32,21 @@ from models.jobs import LeadStatus
 from models.lead_queries import LeadRow
 
 from .leads_model import SUMMARY, LeadsModel
+from .row_list import RowListMixin
 
 __all__ = ["LeadsList", "LeadsModel"]
 
 STATUS_FILTERS = (("Open", LeadStatus.OPEN.value), ("Dismissed", LeadStatus.DISMISSED.value),
                   ("Converted", LeadStatus.CONVERTED.value), ("All", ""))
 SEARCH_DELAY_MS = 150           # one query per pause in typing, not per key
-_MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
 
 
-class LeadsList(QWidget):
+class LeadsList(RowListMixin, QWidget):
     """Filter row, the leads table and its actions; every request leaves as a signal."""
+
+    current_lead = RowListMixin.current_row
+    current_lead_id = RowListMixin.current_row_id
+    select_lead = RowListMixin.select_id
 
     newLeadRequested = Signal()
     editRequested = Signal(str)              # lead id
@@ -236,33 +240,6 @@ class LeadsList(QWidget):
         if self.model.remove_row(lead_id):
             # The next lead takes the removed one's place, ready for the next keystroke.
             self.select_row(min(index, self.model.rowCount() - 1))
-
-    def current_lead(self) -> LeadRow | None:
-        return self.model.row_at(self.view.currentIndex().row())
-
-    def current_lead_id(self) -> str:
-        lead = self.current_lead()
-        return lead.id if lead else ""
-
-    def select_lead(self, lead_id: str) -> None:
-        row = self.model.row_of(lead_id) if lead_id else -1
-        self.select_row(row if row >= 0 else 0)
-
-    def select_row(self, row: int) -> None:
-        if 0 <= row < self.model.rowCount():
-            self.view.setCurrentIndex(self.model.index(row, 0))
-
-    def focus_list(self) -> None:
-        if self.model.rowCount():
-            self.select_row(max(self.view.currentIndex().row(), 0))
-            self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    def show_message(self, text: str, kind: str = "info") -> None:
-        """A line above the list: "Saved on this PC.", or an error a CSR can act on."""
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet(_MESSAGE_STYLE.get(kind, ""))
-        self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
-        self.message_label.setVisible(bool(text))
 
     def _show_empty_state(self, *_args: Any) -> None:
         empty = self.model.rowCount() == 0
