@@ -17,16 +17,13 @@ from typing import Any
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -128,23 +125,7 @@ class CallReview(RowListMixin, QWidget):
             actions_row.addWidget(button)
         actions_row.addStretch(1)
 
-        self.message_label = QLabel(self)
-        self.message_label.setObjectName("callReviewMessage")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.hide()
-
-        self.view = QTableView(self)
-        self.view.setObjectName("callReviewTable")
-        self.view.setAccessibleName("Calls to review, oldest first")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
-        self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self._build_list("callReviewTable", "Calls to review, oldest first", "callReviewMessage")
         self.view.horizontalHeader().setStretchLastSection(True)
         self.empty_label = QLabel(self)
         self.empty_label.setObjectName("callReviewEmpty")

@@ -15,14 +15,12 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QStackedWidget,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -103,24 +101,8 @@ class LeadsList(RowListMixin, QWidget):
             actions_row.addWidget(button)
         actions_row.addStretch(1)
 
-        self.message_label = QLabel(self)
-        self.message_label.setObjectName("leadsMessage")
-        self.message_label.setWordWrap(True)
-        self.message_label.hide()
-
-        self.view = QTableView(self)
-        self.view.setObjectName("leadsView")
-        self.view.setAccessibleName("Leads, due follow-ups first")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
-        self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
+        self._build_list("leadsView", "Leads, due follow-ups first", "leadsMessage")
+        self.view.horizontalHeader().setSectionResizeMode(SUMMARY, QHeaderView.ResizeMode.Stretch)
         self.empty_label = QLabel(self)
         self.empty_label.setObjectName("leadsEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
 MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
 
@@ -15,6 +16,25 @@ class RowListMixin:
     view: Any
     model: Any
     message_label: Any
+
+    def _build_list(self, view_name: str, accessible_name: str, message_name: str) -> None:
+        """The message line and the table: whole rows, one at a time, read-only, Tab leaves it."""
+        self.message_label = QLabel(self)  # type: ignore[call-overload]
+        self.message_label.setObjectName(message_name)
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.message_label.hide()
+        self.view = QTableView(self)  # type: ignore[call-overload]
+        self.view.setObjectName(view_name)
+        self.view.setAccessibleName(accessible_name)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
+        self.view.verticalHeader().hide()
+        self.view.setWordWrap(False)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def current_row(self) -> Any:
         return self.model.row_at(self.view.currentIndex().row())
