@@ -159,7 +159,7 @@ def start_callsim(webhooks: str, token: str, store: Path, log: Any) -> subproces
     finally:
         conn.close()
     callers += [f"+1415555{n:04d}" for n in range(150, 165)]            # callers nobody knows yet
-    numbers = Path(tempfile.mkstemp(prefix="csr-demo-callers-", suffix=".txt")[1])
+    numbers = store.parent / "callers.txt"          # in the demo's throw-away profile: removed with it
     numbers.write_text("\n".join(callers) + "\n", encoding="utf-8")
     cmd = [*callsim_command(), "--url", webhooks, "--rate", str(DEMO_CALL_RATE), "--count", "0", "--speed", "1",
            "--from-file", str(numbers), "--agent", DEMO_USERS[0][0], "--agent", DEMO_USERS[1][0],
