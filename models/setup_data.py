@@ -9,6 +9,7 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from .agents import away_reasons
 from .base import new_id
 from .customers import TagType
 from .setup import (
@@ -109,6 +110,7 @@ class SetupData:
     capacity: dict[str, CapacityInfo] = field(default_factory=dict)      # group id → settings
     tag_names: list[str] = field(default_factory=list)
     required_fields: frozenset[str] = frozenset()
+    away_reasons: list[str] = field(default_factory=list)    # what a CSR may pick for Away (models/agents.py)
 
     def business_unit(self, bu_id: str) -> BusinessUnitInfo | None:
         return next((b for b in self.business_units if b.id == bu_id), None)
@@ -174,6 +176,7 @@ def _read_setup(session: Session) -> SetupData:
     settings = {s.key: s.value for s in session.scalars(select(CompanySetting))}
     data.time_zone = str((settings.get("company") or {}).get("time_zone") or DEFAULT_TZ)
     data.company_name = str((settings.get("company") or {}).get("name") or "")
+    data.away_reasons = away_reasons(settings)
     groups = {g.id: g.name for g in session.scalars(select(BusinessUnitGroup))}
     data.business_units = [BusinessUnitInfo(b.id, b.name, b.group_id, groups.get(b.group_id, ""))
                            for b in session.scalars(select(BusinessUnit).where(BusinessUnit.active)

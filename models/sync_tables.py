@@ -17,8 +17,9 @@ from .base import ID_LEN, Base, utcnow
 # server's secrets. Users travel (jobs and calls name them) without their password hash.
 LOCAL_TABLES = frozenset({"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log",
                           "server_clients", "audit", "alembic_version", "acked_edits"})
-# The phone system's raw callbacks stay on the server (consoles get the reduced ``calls`` rows).
-SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events"})
+# The phone system's raw callbacks stay on the server (consoles get the reduced ``calls`` rows), and so do
+# the agents' states (supervisors get them on the floor feed).
+SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events", "agent_states"})
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
 NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES
 
