@@ -6,7 +6,7 @@ A snapshot replaces everything, so a reconnect never leaves rows that ended whil
 ``set_connected(False)`` pauses the board and says so; the clocks stop until the next snapshot.
 One 1-second timer per board moves the clocks on (``tick(now)`` in tests).
 
-Keyboard: Alt+L the calls, Alt+G the agents; in the board Ctrl+Shift+K closes the chosen stale call.
+Keyboard: Alt+P the calls in progress, Alt+G the agents; in the board Ctrl+Shift+K closes the chosen stale call.
 """
 
 from __future__ import annotations
