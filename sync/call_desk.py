@@ -16,14 +16,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.call_store import claim_call, record_events
-from models.calls import Call, CallDirection, CallState, NeutralEvent
+from models.calls import Call, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
 from models.setup import Campaign, User
 from models.sync_tables import ChangeRow
+from models.timeutil import as_utc
+from models.validation import ValidationFailed
 
 from .apply import lock_change_log
 from .changes import ChangeCollector
@@ -33,6 +35,7 @@ log = logging.getLogger("csr.server.calls")
 # whose bubble they have not closed yet, from the last hours (an ended call nobody claimed is
 # Abandoned: it goes to the managers' review, not to a bubble).
 LIVE_WINDOW = timedelta(hours=12)
+CLOSED_STALE = "closed-stale"      # the end reason (and provider key prefix) of a call a supervisor closed
 MAX_LIVE = 200
 
 
@@ -61,17 +64,23 @@ class CallDesk:
 
     def __init__(self, sessions: sessionmaker[Session], *, region: str | None = None,
                  on_committed: Callable[[int, list[dict[str, Any]]], None] | None = None,
-                 agents: Callable[[], list[str]] = list) -> None:
+                 agents: Callable[[], list[str]] = list,
+                 available: Callable[[], set[str]] = set) -> None:
         self.sessions = sessions
         self.region = region
         self.on_committed = on_committed
         self._agents = agents
+        self.available = available          # the signed-in agents whose floor state is Available
         self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     # -- the ingress's sink ------------------------------------------------------------------------------
     def agents_to_ring(self) -> list[str]:
-        return self._agents()
+        """Everyone signed in, the Available ones first (then Away, Wrap-up, On call: the call must still
+        reach someone)."""
+        agents = self._agents()
+        available = self.available()
+        return [a for a in agents if a in available] + [a for a in agents if a not in available]
 
     async def record(self, events: list[NeutralEvent]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -124,6 +133,42 @@ class CallDesk:
             claimed = claim_call(session, call_id, user_id, takeover=takeover, now=utcnow())
             version = _log_changes(session, collector)
             return version, self._infos(session, [claimed.call])[0], claimed.previous_agent_id
+
+    def close_stale(self, call_id: str, user_id: str, stale_after: timedelta,
+                    now: datetime | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """A supervisor closes a call the phone system never ended: an ENDED event with reason
+        ``closed-stale`` (provider key ``closed-stale:<call id>``, stamped at the call's last event so
+        the talk time isn't inflated by the wait), then the call reduces to Ended and is classified.
+        (version, the calls) — hand them to :meth:`committed` on the event loop; ValidationFailed when
+        the call is unknown, over, or not stale."""
+        now = now or utcnow()
+        with self.sessions.begin() as session:
+            lock_change_log(session)
+            call = session.get(Call, call_id)
+            if call is None:
+                raise ValidationFailed({"call": "That call is not known to the server."})
+            if CallState(call.state) is CallState.ENDED:
+                raise ValidationFailed({"call": "That call has already ended."})
+            heard, occurred = session.execute(select(func.max(CallEvent.received_at), func.max(CallEvent.occurred_at))
+                                              .where(CallEvent.call_id == call.id)).one()
+            last = as_utc(heard or call.started_at)
+            if now - last < stale_after:
+                minutes = int((now - last).total_seconds() // 60)
+                raise ValidationFailed({"call": f"That call isn't stale: the phone system spoke of it {minutes} "
+                                                "minutes ago."})
+            event = NeutralEvent(provider=call.provider, provider_call_id=call.provider_call_id,
+                                 provider_key=f"{CLOSED_STALE}:{call.id}", kind=CallEventKind.ENDED,
+                                 occurred_at=as_utc(occurred or call.started_at),
+                                 direction=CallDirection(call.direction), end_reason=CLOSED_STALE,
+                                 payload={"closed_by": user_id, "closed_at": now.isoformat()})
+            collector = ChangeCollector(session)
+            recorded = record_events(session, [event], region=self.region)
+            version = _log_changes(session, collector)
+            return version, self._infos(session, recorded.calls)
+
+    def committed(self, version: int, calls: list[dict[str, Any]]) -> None:
+        """Tell the consoles (on the event loop) about calls this desk changed outside the ingress."""
+        self._committed(version, calls)
 
     def live_calls(self, now: datetime | None = None) -> list[dict[str, Any]]:
         since = (now or utcnow()) - LIVE_WINDOW

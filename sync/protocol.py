@@ -103,7 +103,47 @@ class Dial(_Message):
     customer_id: Id | None = None
 
 
-ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall | Dial,
+class SetAgentState(_Message):
+    """The CSR's own state: Available, Away (with one of the company's ``away_reasons``) or Wrap-up."""
+
+    type: Literal["set_agent_state"]
+    state: Literal["Available", "Away", "Wrap-up"]
+    reason: Annotated[str, Field(max_length=60)] = ""
+
+
+class SubscribeFloor(_Message):
+    """Supervisors: the floor's snapshot now, then its deltas and KPIs until the connection closes."""
+
+    type: Literal["subscribe_floor"]
+
+
+class UnsubscribeFloor(_Message):
+    type: Literal["unsubscribe_floor"]
+
+
+class CloseStaleCall(_Message):
+    """Supervisors: end a call the phone system never ended (its last event is older than the server's
+    --stale-call-minutes)."""
+
+    type: Literal["close_stale_call"]
+    call_id: Id
+
+
+DayText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class ScorecardRequest(_Message):
+    """Scorecards of a period (company-local days). A CSR may ask only for their own (``user_id`` = theirs)."""
+
+    type: Literal["scorecard"]
+    period: Literal["today", "yesterday", "week", "month", "custom"]
+    first: DayText | None = None
+    last: DayText | None = None
+    user_id: Id | None = None
+
+
+ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall | Dial | SetAgentState
+                          | SubscribeFloor | UnsubscribeFloor | CloseStaleCall | ScorecardRequest,
                           Field(discriminator="type")]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
@@ -176,6 +216,58 @@ class Dialing(_Message):
     provider_call_id: str
 
 
+class AgentStateSet(_Message):
+    """The answer to ``set_agent_state``: the CSR's agent row as the floor shows it now."""
+
+    type: Literal["agent_state"] = "agent_state"
+    agent: dict[str, Any]
+    away_reasons: list[str] = []
+
+
+class FloorSnapshot(_Message):
+    """The whole floor (answer to ``subscribe_floor``; again after every reconnect's subscribe)."""
+
+    type: Literal["floor_snapshot"] = "floor_snapshot"
+    calls: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    kpis: dict[str, Any]
+
+
+class FloorDelta(_Message):
+    """What changed on the floor: calls added or changed, agents changed, calls gone (ended)."""
+
+    type: Literal["floor_delta"] = "floor_delta"
+    calls: list[dict[str, Any]] | None = None
+    agents: list[dict[str, Any]] | None = None
+    removed_calls: list[str] | None = None
+
+
+class FloorKpis(_Message):
+    type: Literal["floor_kpis"] = "floor_kpis"
+    kpis: dict[str, Any]
+
+
+class Unsubscribed(_Message):
+    type: Literal["floor_unsubscribed"] = "floor_unsubscribed"
+
+
+class StaleClosed(_Message):
+    type: Literal["stale_closed"] = "stale_closed"
+    call: dict[str, Any]
+
+
+class ScorecardResult(_Message):
+    type: Literal["scorecard_result"] = "scorecard_result"
+    period: str
+    first: str
+    last: str
+    rows: list[dict[str, Any]]
+    abandoned: dict[str, Any]
+    campaigns: list[dict[str, Any]]
+    calls_per_hour: list[int]
+    booking_rate_by_day: list[dict[str, Any]]
+
+
 class Changes(_Message):
     type: Literal["changes"] = "changes"
     changes: list[Change]
@@ -230,6 +322,9 @@ ERROR_CODES = {
     "claim_refused": "The call can't be claimed.",
     "no_telephony": "This server takes no calls (no phone system is connected).",
     "dial_failed": "The call couldn't be placed.",
+    "bad_state": "That state can't be chosen.",
+    "close_refused": "The call can't be closed as stale.",
+    "bad_period": "That period can't be shown.",
     "internal": "The server could not process the message.",
 }
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import websockets
@@ -21,15 +22,18 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from models.validation import ValidationFailed
 
 from .apply import Applier, current_version
+from .floor import Floor
 from .protocol import (
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    AgentStateSet,
     CallUpdate,
     Change,
     Changes,
     ClaimCall,
     Claimed,
+    CloseStaleCall,
     Dial,
     Dialing,
     Fetch,
@@ -45,8 +49,15 @@ from .protocol import (
     Push,
     Receipts,
     Rows,
+    ScorecardRequest,
+    ScorecardResult,
+    SetAgentState,
     Snapshot,
     SnapshotPage,
+    StaleClosed,
+    SubscribeFloor,
+    Unsubscribed,
+    UnsubscribeFloor,
     Welcome,
     encode,
     parse_client_message,
@@ -96,12 +107,17 @@ class Connection:
     client_id: str = ""
     user: dict[str, Any] | None = None
     limit: RateLimit = field(default_factory=RateLimit)
+    on_floor: bool = False           # counted present on the floor (sync/floor.py)
 
 
 class SyncServer:
     def __init__(self, applier: Applier, auth: Authenticator, *,
-                 on_commit: Callable[[int], None] | None = None) -> None:
+                 on_commit: Callable[[int], None] | None = None, stale_call_minutes: float = 120.0,
+                 floor_tick: float = 1.0, agent_offline_seconds: float = 15.0) -> None:
         self.applier = applier
+        # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
+        self.floor = Floor(getattr(applier, "sessions", None), stale_after=timedelta(minutes=stale_call_minutes),
+                           tick=floor_tick, offline_grace=agent_offline_seconds)
         self.auth = auth
         self.connections: set[Connection] = set()
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
@@ -112,6 +128,7 @@ class SyncServer:
         """Take calls: the desk's commits reach every console here at once (``call`` messages)."""
         self.calls = desk
         desk.on_committed = self.calls_committed
+        desk.available = self.floor.available_usernames      # Available agents are rung first
 
     def calls_committed(self, version: int, calls: list[dict[str, Any]], taken_from: str | None = None) -> None:
         """Calls changed here: each console gets the calls now, then a poke for the change log."""
@@ -119,6 +136,7 @@ class SyncServer:
         if targets:
             for call in calls:
                 broadcast(targets, encode(CallUpdate(call=call, taken_from=taken_from)))
+        self.floor.poke()
         if version:
             self.poke_all(version)
             if self.on_commit:
@@ -166,6 +184,26 @@ class SyncServer:
             pass
         finally:
             self.connections.discard(conn)
+            self.floor.unsubscribe(ws)
+            await self._signed_out(conn)
+
+    async def _signed_in(self, conn: Connection, user: dict[str, Any]) -> None:
+        """The connection is now this user's: the floor counts them present (once per connection)."""
+        await self._signed_out(conn)
+        conn.user = user
+        try:
+            await self.floor.connected(user)
+            conn.on_floor = True
+        except Exception:  # noqa: BLE001 - the floor is a view: signing in must not fail for it
+            log.exception("event=floor_connect_failed user=%s", user.get("id"))
+
+    async def _signed_out(self, conn: Connection) -> None:
+        if conn.on_floor and conn.user is not None:
+            conn.on_floor = False
+            try:
+                await self.floor.disconnected(conn.user)
+            except Exception:  # noqa: BLE001
+                log.exception("event=floor_disconnect_failed user=%s", conn.user.get("id"))
 
     async def _send(self, conn: Connection, message: Any) -> None:
         try:
@@ -185,7 +223,7 @@ class SyncServer:
         if isinstance(message, Login):
             token, expires_at, user = await self.auth.login(message.username, message.password)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
-            conn.user = user
+            await self._signed_in(conn, user)
             await self._send(conn, LoggedIn(id=message.id, token=token, expires_at=expires_at, user=user))
             await self._send_live_calls(conn)
             return
@@ -211,6 +249,21 @@ class SyncServer:
             await self._claim(conn, message)
         elif isinstance(message, Dial):
             await self._dial(conn, message)
+        elif isinstance(message, SetAgentState):
+            try:
+                agent, reasons = await self.floor.set_state(conn.user, message.state, message.reason)
+            except ValueError as exc:
+                raise ProtocolError("bad_state", str(exc)) from exc
+            await self._send(conn, AgentStateSet(id=message.id, agent=agent, away_reasons=reasons))
+        elif isinstance(message, SubscribeFloor):
+            await self.floor.subscribe(conn.ws, message.id)
+        elif isinstance(message, UnsubscribeFloor):
+            self.floor.unsubscribe(conn.ws)
+            await self._send(conn, Unsubscribed(id=message.id))
+        elif isinstance(message, CloseStaleCall):
+            await self._close_stale(conn, message)
+        elif isinstance(message, ScorecardRequest):
+            await self._scorecard(conn, message)
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
             await self._send(conn, Rows(id=message.id, changes=[
@@ -236,7 +289,7 @@ class SyncServer:
         if message.token:
             user = await self.auth.verify(message.token)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
-            conn.user = user
+            await self._signed_in(conn, user)
         next_seq = await asyncio.to_thread(self.applier.next_seq, conn.client_id)
 
         def version() -> int:
@@ -263,6 +316,55 @@ class SyncServer:
             raise ProtocolError("claim_refused", next(iter(exc.errors.values()), "")) from exc
         await self._send(conn, Claimed(id=message.id, call=call))
         self.calls_committed(version, [call], taken_from=previous)
+
+    async def _close_stale(self, conn: Connection, message: CloseStaleCall) -> None:
+        if self.calls is None:
+            raise ProtocolError("no_telephony")
+        assert conn.user is not None
+        try:
+            version, calls = await asyncio.to_thread(self.calls.close_stale, message.call_id, conn.user["id"],
+                                                     self.floor.stale_after)
+        except ValidationFailed as exc:
+            raise ProtocolError("close_refused", next(iter(exc.errors.values()), "")) from exc
+        log.info("event=close_stale user=%s call=%s", conn.user.get("username", ""), message.call_id)
+        await self._send(conn, StaleClosed(id=message.id, call=calls[0]))
+        self.calls.committed(version, calls)
+
+    async def _scorecard(self, conn: Connection, message: ScorecardRequest) -> None:
+        from datetime import date
+
+        from models.kpis import day_bounds, load_call_facts, local_day, period_days, scorecard
+        from models.setup import User
+
+        from .floor import company_settings, company_zone
+        from .server_auth import scorecard_allowed
+
+        if not scorecard_allowed(conn.user, message.user_id):
+            raise ProtocolError("forbidden", "A CSR may see only their own scorecard.")
+        sessions = self.floor.sessions
+        if sessions is None:
+            raise ProtocolError("internal")
+
+        def compute() -> dict[str, Any]:
+            from sqlalchemy import select
+
+            with sessions() as session:
+                tz = company_zone(company_settings(session))
+                today = local_day(datetime.now(UTC), tz)
+                try:
+                    first, last = period_days(message.period, today,
+                                              date.fromisoformat(message.first) if message.first else None,
+                                              date.fromisoformat(message.last) if message.last else None)
+                except ValueError as exc:
+                    raise ProtocolError("bad_period", str(exc)) from exc
+                start, _ = day_bounds(first, tz)
+                _, end = day_bounds(last, tz)
+                facts = load_call_facts(session, start, end)
+                names = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
+                return scorecard(facts, first, last, tz, names=names, user_id=message.user_id)
+
+        card = await asyncio.to_thread(compute)
+        await self._send(conn, ScorecardResult(id=message.id, period=message.period, **card))
 
     async def _dial(self, conn: Connection, message: Dial) -> None:
         """Click-to-call: the phone system rings the CSR's softphone, then the customer. The call itself

@@ -6,8 +6,11 @@ connection logged in as (or whose token it presented):
 
 - every role: ``push``, ``pull``, ``ping``, the read-only ``fetch`` and ``snapshot``, and the calls'
   ``claim_call`` and ``dial`` (click-to-call);
-- supervisor, manager, admin: ``subscribe_floor`` too (the supervisors' live feed, reserved for its
-  issue: sync/protocol.py does not parse it yet, so today it is refused as ``bad_message`` first);
+- every role: ``set_agent_state`` (their own state) and ``scorecard`` (a CSR only their own row: the
+  endpoint refuses a CSR's request for anyone else's, or everyone's, with ``forbidden`` —
+  :func:`scorecard_allowed`);
+- supervisor, manager, admin: ``subscribe_floor`` / ``unsubscribe_floor`` (the supervisors' live feed)
+  and ``close_stale_call``;
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
   admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
   tag) need supervisor, manager or admin; every other intent is for every role (an unknown one is
@@ -41,7 +44,11 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "snapshot": EVERYONE,       # a new console's initial sync
     "claim_call": EVERYONE,     # whoever answers the phone clicks its bubble
     "dial": EVERYONE,           # click-to-call a contact's phone
+    "set_agent_state": EVERYONE,     # a CSR's own Available / Away / Wrap-up
+    "scorecard": EVERYONE,           # a CSR: only their own (scorecard_allowed)
     "subscribe_floor": SUPERVISORS,
+    "unsubscribe_floor": SUPERVISORS,
+    "close_stale_call": SUPERVISORS,
 }
 ROLE_MESSAGES: dict[str, frozenset[str]] = {
     role.value: frozenset(m for m, roles in MESSAGE_ROLES.items() if role.value in roles) for role in Role
@@ -68,6 +75,14 @@ def role_of(user: dict[str, Any] | None) -> str:
 def message_allowed(user: dict[str, Any] | None, message_type: str) -> bool:
     """Whether this user's role may send this message type (unknown types: nobody)."""
     return role_of(user) in MESSAGE_ROLES.get(message_type, frozenset())
+
+
+def scorecard_allowed(user: dict[str, Any] | None, user_id: str | None) -> bool:
+    """Supervisors and up may see every CSR's scorecard; anyone else only their own (``user_id`` = theirs;
+    asking for all — no ``user_id`` — is refused too)."""
+    if role_of(user) in SUPERVISORS:
+        return True
+    return bool(user_id) and user_id == str((user or {}).get("id") or "")
 
 
 def is_setup_intent(mutation_name: str) -> bool:

@@ -174,7 +174,8 @@ def _setup_export(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     sessions = _sessions(args.db)
-    server = SyncServer(Applier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions)))
+    server = SyncServer(Applier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions)),
+                        stale_call_minutes=args.stale_call_minutes, agent_offline_seconds=args.agent_offline_seconds)
     # Commits made elsewhere (another instance, `csr-server setup import`) poke this instance's consoles.
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
@@ -297,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="the phone system's account, to place click-to-call calls (else $CSR_TWILIO_ACCOUNT_SID)")
     run.add_argument("--twilio-api-base", default="https://api.twilio.com",
                      help="the phone system's REST API (default: Twilio's)")
+    run.add_argument("--stale-call-minutes", type=float, default=120.0,
+                     help="a call not ended whose last event is older than this shows as stale on the floor, "
+                          "and a supervisor may close it (default 120)")
+    run.add_argument("--agent-offline-seconds", type=float, default=15.0,
+                     help="a CSR whose console disconnected shows Offline after this long (default 15)")
     run.add_argument("--poll-interval", type=float, default=1.0,
                      help="seconds between checks of the change log for commits made elsewhere "
                           "(the fallback when a PostgreSQL notification is lost)")
