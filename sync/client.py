@@ -36,6 +36,8 @@ from .snapshot import SNAPSHOT_KEY, SnapshotLoader
 
 log = logging.getLogger("csr.sync.client")
 CURSOR_KEY = "pull_cursor"
+# Messages handed on as they arrive (never queued for the session): live calls and the floor.
+LIVE_TYPES = frozenset({"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis"})
 
 
 
@@ -82,6 +84,7 @@ class SyncClient:
                  on_initial: Callable[[InitialProgress], None] = lambda progress: None,
                  on_changes: Callable[[set[str]], None] = lambda entities: None,
                  on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
+                 on_floor: Callable[[dict[str, Any]], None] = lambda message: None,
                  backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000,
                  snapshot_page: int = 5000, ssl: Any = None) -> None:
         self.cache = cache
@@ -95,6 +98,10 @@ class SyncClient:
         # Live calls from the server: (calls, who had the call before a takeover, whether this is the
         # whole list sent after sign-in). They don't wait for a pull: the bubble must pop while it rings.
         self.on_calls = on_calls
+        # The supervisors' floor: every floor_snapshot / floor_delta / floor_kpis message as it arrives
+        # (a snapshot replaces everything shown; after a reconnect the client subscribes again itself).
+        self.on_floor = on_floor
+        self.floor_subscribed = False
         self._channel: _Channel | None = None
         self._request_no = 0
         self.snapshot_page = snapshot_page
@@ -151,7 +158,73 @@ class SyncClient:
             return str(answer.get("provider_call_id") or "")
         raise DialFailed(answer.get("message") or "The call couldn't be placed.")
 
+    async def _request(self, message: dict[str, Any], expected: str, timeout: float,
+                       offline: str = "That needs the server — you're offline.") -> dict[str, Any]:
+        """Send a request beside the session and return its answer, or RequestFailed (code, message)."""
+        channel = self._channel
+        if channel is None or self.status.state not in ("online", "syncing"):
+            raise RequestFailed("offline", offline)
+        self._request_no += 1
+        message = {**message, "id": f"{message['type']}-{self._request_no}"}
+        try:
+            answer = await channel.request(message, timeout)
+        except (TimeoutError, websockets.WebSocketException) as exc:
+            raise RequestFailed("no_answer", "The server didn't answer — try again.") from exc
+        if answer.get("type") == expected:
+            return answer
+        raise RequestFailed(str(answer.get("code") or "error"),
+                            answer.get("message") or ERROR_CODES.get(str(answer.get("code")), "Refused."))
+
+    async def set_agent_state(self, state: str, reason: str = "", timeout: float = 5.0) -> dict[str, Any]:
+        """This CSR's state: "Available", "Away" (``reason`` one of the company's away reasons) or
+        "Wrap-up". The ``agent_state`` answer: {"agent": row, "away_reasons": [...]}; RequestFailed
+        (``bad_state``, ``offline``, …) otherwise."""
+        return await self._request({"type": "set_agent_state", "state": state, "reason": reason},
+                                   "agent_state", timeout)
+
+    async def subscribe_floor(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Supervisors: the floor's snapshot (also handed to ``on_floor``), then deltas and KPIs through
+        ``on_floor``; re-subscribed automatically after every reconnect. RequestFailed(``forbidden``) for
+        a CSR."""
+        answer = await self._request({"type": "subscribe_floor"}, "floor_snapshot", timeout)
+        self.floor_subscribed = True
+        return answer
+
+    async def unsubscribe_floor(self, timeout: float = 5.0) -> None:
+        self.floor_subscribed = False
+        if self._channel is not None:
+            await self._request({"type": "unsubscribe_floor"}, "floor_unsubscribed", timeout)
+
+    async def close_stale_call(self, call_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Supervisors: end a stale call (the server records an ``ended`` event ``closed-stale``). The
+        call as now ended and classified; RequestFailed(``close_refused`` / ``forbidden`` / …)."""
+        answer = await self._request({"type": "close_stale_call", "call_id": call_id}, "stale_closed", timeout)
+        return answer["call"]
+
+    async def scorecard(self, period: str = "today", first: str | None = None, last: str | None = None,
+                        user_id: str | None = None, timeout: float = 15.0) -> dict[str, Any]:
+        """Scorecards of a period ("today", "yesterday", "week", "month", "custom" with ISO ``first`` /
+        ``last``); a CSR must pass their own ``user_id`` (else RequestFailed(``forbidden``)). The
+        ``scorecard_result`` message (rows, abandoned, campaigns, calls_per_hour, booking_rate_by_day)."""
+        message: dict[str, Any] = {"type": "scorecard", "period": period}
+        for key, value in (("first", first), ("last", last), ("user_id", user_id)):
+            if value:
+                message[key] = value
+        return await self._request(message, "scorecard_result", timeout)
+
+    async def _resubscribe(self, channel: Any) -> None:
+        try:
+            await channel.request({"type": "subscribe_floor", "id": "floor-resubscribe"}, 10.0)
+        except (TimeoutError, websockets.WebSocketException):
+            log.info("re-subscribing to the floor failed; the next reconnect tries again")
+
     def _live(self, message: dict[str, Any]) -> None:
+        if str(message.get("type") or "").startswith("floor_"):
+            try:
+                self.on_floor(message)
+            except Exception:  # noqa: BLE001 - a bad floor message must not end the sync connection
+                log.exception("a floor message could not be shown")
+            return
         try:
             if message.get("type") == "call" and isinstance(message.get("call"), dict):
                 self.on_calls([message["call"]], message.get("taken_from"), False)
@@ -246,6 +319,9 @@ class SyncClient:
             raise websockets.WebSocketException(f"unexpected answer to hello: {welcome.get('type')}")
         self._set(state="syncing", message="")
         self._channel = ws
+        if self.floor_subscribed:
+            # A reconnecting supervisor gets a whole new snapshot (through on_floor): never stale rows.
+            ws.background(self._resubscribe(ws))
         await self._push(ws)
         if not self._flag(SNAPSHOT_KEY):
             await self._initial_sync(ws)
@@ -524,6 +600,13 @@ class _Channel:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}     # requests made beside the session
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def background(self, coroutine: Any) -> None:
+        """Run a request beside the session (cancelled with the connection)."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send a request whose answer (same ``id``) is routed here, not to the session's queue."""
@@ -545,8 +628,13 @@ class _Channel:
                     continue
                 if not isinstance(message, dict):
                     continue
-                if message.get("type") in ("call", "live_calls"):
+                kind = message.get("type")
+                if kind in LIVE_TYPES:
                     self._live(message)
+                    if message.get("id") in self._waiting:         # a floor_snapshot answering a request
+                        future = self._waiting.pop(message["id"])
+                        if not future.done():
+                            future.set_result(message)
                 elif message.get("id") in self._waiting:
                     future = self._waiting.pop(message["id"])
                     if not future.done():
@@ -581,7 +669,9 @@ class _Channel:
 
     async def close(self) -> None:
         self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(self._reader, *self._tasks, return_exceptions=True)
 
 
 class UpgradeRequired(Exception):
@@ -604,6 +694,15 @@ class LoginFailed(Exception):
 
 class ClaimFailed(Exception):
     """A claim the server refused or couldn't be asked; the message is for the CSR."""
+
+
+class RequestFailed(Exception):
+    """A floor / agent state / scorecard request the server refused or couldn't be asked: ``code`` is the
+    protocol's error code (or "offline" / "no_answer"), the message is for the user."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DialFailed(Exception):

@@ -31,6 +31,7 @@ from sync.server_auth import (
     intent_roles,
     message_allowed,
     mutation_allowed,
+    scorecard_allowed,
 )
 from tests.unit.booking_setup import NOW
 from tests.unit.conftest import customer_args
@@ -54,6 +55,23 @@ def test_floor_feed_is_for_supervisors_and_up():
     assert not message_allowed(_user("csr"), "subscribe_floor")
     for role in ("supervisor", "manager", "admin"):
         assert message_allowed(_user(role), "subscribe_floor")
+
+
+def test_floor_messages_and_scorecards_by_role():
+    for role in ROLES:
+        assert message_allowed(_user(role), "set_agent_state") and message_allowed(_user(role), "scorecard")
+    for kind in ("close_stale_call", "unsubscribe_floor"):
+        assert not message_allowed(_user("csr"), kind)
+        for role in ("supervisor", "manager", "admin"):
+            assert message_allowed(_user(role), kind)
+
+
+def test_a_csr_may_ask_only_for_their_own_scorecard():
+    csr = _user("csr")
+    assert scorecard_allowed(csr, "u")
+    assert not scorecard_allowed(csr, "someone-else") and not scorecard_allowed(csr, None)
+    for role in ("supervisor", "manager", "admin"):
+        assert scorecard_allowed(_user(role), None) and scorecard_allowed(_user(role), "someone-else")
 
 
 def test_unknown_roles_and_message_types_are_refused():
