@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from models.base import utcnow
 
 from .call_bubble import duration_text
+from .charts import percent_text
 from .live_models import A_CALL, AgentsModel, LiveAgent, LiveCall, LiveCallsModel
 
 __all__ = ["NOT_CONNECTED", "SupervisorBoard", "kpi_texts"]
@@ -52,10 +53,6 @@ TILES = (
 )
 
 
-def _pct(value: float | None) -> str:
-    return NOTHING_YET if value is None else f"{round(value)}%"
-
-
 def kpi_texts(kpis: Mapping[str, Any]) -> dict[str, tuple[str, str, bool]]:
     """Each tile's value, its tooltip and whether it asks for attention; None reads "—"."""
     waiting, wait = kpis.get("calls_waiting"), kpis.get("longest_wait_s")
@@ -68,11 +65,11 @@ def kpi_texts(kpis: Mapping[str, Any]) -> dict[str, tuple[str, str, bool]]:
         "tileLongestWait": (NOTHING_YET if wait is None else duration_text(wait),
                             "How long the caller waiting longest has waited." if wait is not None
                             else "No caller is waiting.", wait is not None and wait >= LONG_WAIT_S),
-        "tileServiceLevel": (_pct(service), "Calls answered within 20 s, today." if service is not None
+        "tileServiceLevel": (percent_text(service), "Calls answered within 20 s, today." if service is not None
                              else none_today, service is not None and service < SERVICE_GOAL_PCT),
-        "tileAbandonment": (_pct(abandon), "Callers who hung up before anyone answered, today."
+        "tileAbandonment": (percent_text(abandon), "Callers who hung up before anyone answered, today."
                             if abandon is not None else none_today, False),
-        "tileBookingRate": (_pct(booking), "Booked ÷ (booked + unbooked), today." if booking is not None
+        "tileBookingRate": (percent_text(booking), "Booked ÷ (booked + unbooked), today." if booking is not None
                             else none_today, False),
     }
 
