@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
+from console.theme import apply_theme
 from tests.gui.helpers import show_active
 from widgets.live_models import A_CALL, A_NAME, A_SINCE, A_STATE, C_CALLER, C_CSR, C_STATE, C_TIME
 from widgets.supervisor_board import NOT_CONNECTED, SupervisorBoard
@@ -224,3 +225,28 @@ def test_object_names_accessible_names_and_keyboard(board: SupervisorBoard, qtbo
     assert board.calls_view.hasFocus()
     qtbot.keyClick(board.calls_view, Qt.Key.Key_Down)
     assert board.calls_view.currentIndex().row() >= 0
+
+
+@pytest.fixture
+def themed() -> Iterator[QApplication]:
+    """The console's theme for one test; the app's look is put back afterwards."""
+    app = QApplication.instance()
+    sheet, palette, style = app.styleSheet(), app.palette(), app.style().name()
+    yield app
+    app.setStyleSheet(sheet)
+    app.setPalette(palette)
+    app.setStyle(style)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_theme_styles_tiles_and_the_paused_board_without_complaint(board: SupervisorBoard, themed: Any,
+                                                                      theme: str) -> None:
+    apply_theme(themed, theme)
+    fill(board)
+    board.grab()
+    tile = board.tiles["tileLongestWait"]           # 1:15 waited: amber
+    image = tile.grab().toImage()
+    colours = {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())}
+    assert "#b26a00" in colours
+    board.set_connected(False)
+    assert not board.grab().isNull()
