@@ -104,21 +104,30 @@ class CampaignModel(RowTableModel[CampaignRow]):
         return None
 
 
-def _extra_text(key: str, value: Any) -> str:
-    """("avg_wait_s", 35) → "avg wait 0:35"; ("pct_of_calls_pct", 4.2) → "pct of calls 4%"."""
-    if key.endswith("_s") and isinstance(value, int | float):
+# How the server's extra Abandoned counts read; other numbers are named from their key, lists skipped.
+ABANDONED_PARTS = {"unanswered": "{n} hung up before anyone answered",
+                   "answered_unclaimed": "{n} answered but never claimed"}
+
+
+def _extra_text(key: str, value: Any) -> str | None:
+    """("unanswered", 3) → "3 hung up before anyone answered"; ("avg_wait_s", 35) → "avg wait 0:35"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None                        # call ids and the like are for drilling in, not for this line
+    if key in ABANDONED_PARTS:
+        return ABANDONED_PARTS[key].format(n=value)
+    if key.endswith("_s"):
         return f"{key[:-2].replace('_', ' ')} {duration_text(value)}"
-    if key.endswith("_pct") and isinstance(value, int | float):
+    if key.endswith("_pct"):
         return f"{key[:-4].replace('_', ' ')} {percent_text(value)}"
     return f"{key.replace('_', ' ')} {value}"
 
 
 def abandoned_text(abandoned: Mapping[str, Any] | None) -> str:
-    """The Abandoned profile on its own line: "Abandoned: 4 calls nobody answered · avg wait 0:35"."""
+    """The Abandoned profile on its own line: "Abandoned: 4 calls · 3 hung up before anyone answered · …"."""
     count = int((abandoned or {}).get("count") or 0)
-    text = f"Abandoned: {count} call{'s' if count != 1 else ''} nobody answered"
-    extras = [_extra_text(k, v) for k, v in (abandoned or {}).items() if k != "count" and v is not None]
-    return " · ".join([text, *extras])
+    parts = [f"Abandoned: {count} call{'s' if count != 1 else ''}"]
+    parts += [t for k, v in (abandoned or {}).items() if k != "count" and (t := _extra_text(k, v))]
+    return " · ".join(parts)
 
 
 def _number(value: Any, digits: int = 1) -> str:

@@ -239,9 +239,11 @@ class SupervisorBoard(QWidget):
         self.show_kpis(kpis)
         self._update_actions()
 
-    def apply_delta(self, calls: Sequence[Mapping[str, Any]] = (), agents: Sequence[Mapping[str, Any]] = (),
-                    removed_calls: Sequence[str] = ()) -> None:
-        """Calls and agents that are new or changed; calls that left (a closed call leaves too)."""
+    def apply_delta(self, calls: Sequence[Mapping[str, Any]] | None = (),
+                    agents: Sequence[Mapping[str, Any]] | None = (), removed_calls: Sequence[str] | None = ()) -> None:
+        """Calls and agents that are new or changed; calls that left (a closed call leaves too).
+        None is nothing, as the feed's ``floor_delta`` sends it."""
+        calls, agents, removed_calls = calls or (), agents or (), removed_calls or ()
         for c in calls:
             if c.get("closed"):
                 self.calls_model.remove_row(str(c["id"]))

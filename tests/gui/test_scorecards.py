@@ -29,7 +29,8 @@ ANSWER: dict[str, Any] = {
         {"user_id": "u2", "name": "Lee Chen, Jr.", "inbound_handled": 2, "booked": 0, "unbooked": 0, "excused": 0,
          "not_lead": 2, "booking_rate_pct": None, "avg_handle_s": None},
     ],
-    "abandoned": {"count": 4, "avg_wait_s": 35},
+    "abandoned": {"count": 4, "unanswered": 3, "answered_unclaimed": 1, "call_ids": ["k1", "k2", "k3", "k4"],
+                  "avg_wait_s": 35},
     "campaigns": [{"campaign": "Google Ads", "leads": 6, "booked": 4, "booked_pct": 66.667},
                   {"campaign": "Yard signs", "leads": 2, "booked": 1, "booked_pct": 50}],
     "calls_per_hour": HOURS,
@@ -97,10 +98,11 @@ def test_tables_and_the_abandoned_profile(cards: Scorecards) -> None:
     assert m.index(1, 6).data(Qt.ItemDataRole.ToolTipRole) == "No leads in this period."
     assert column(cards.campaign_model, 0) == ["Google Ads", "Yard signs"]
     assert column(cards.campaign_model, 3) == ["67%", "50%"]
-    assert cards.abandoned_label.text() == "Abandoned: 4 calls nobody answered · avg wait 0:35"
+    assert cards.abandoned_label.text() == ("Abandoned: 4 calls · 3 hung up before anyone answered · "
+                                            "1 answered but never claimed · avg wait 0:35")
     cards.show_scorecard({"rows": [], "abandoned": {"count": 1}, "campaigns": []})
     assert cards.score_model.rowCount() == 0
-    assert cards.abandoned_label.text() == "Abandoned: 1 call nobody answered"
+    assert cards.abandoned_label.text() == "Abandoned: 1 call"
 
 
 def test_models_pass_qtmodeltester(cards: Scorecards, qtmodeltester: Any) -> None:
