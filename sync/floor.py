@@ -119,8 +119,8 @@ class Floor:
 
     def _agent_row(self, user_id: str, now: datetime) -> dict[str, Any]:
         user = self._users.get(user_id, {})
-        state, reason, since, left_at = self._chosen.get(user_id) or [AgentState.AVAILABLE, "", self._started,
-                                                                      self._started]
+        # Never signed in: Offline since the server started.
+        state, reason, since, left_at = self._chosen.get(user_id) or [AgentState.AVAILABLE, "", self._started, None]
         connected = self._presence.get(user_id, 0) > 0 or (
             left_at is not None and now - left_at < self.offline_grace)      # a blip is not Offline
         eff = effective_state(chosen=AgentState(state), reason=reason, since=since, connected=connected,

@@ -1,0 +1,262 @@
+"""The supervisors' floor through a real `csr-server run --http-port` process and real websockets: a CSR
+is refused the feed and other CSRs' scorecards; a supervisor gets the snapshot, then deltas on a signed
+webhook and on agent state changes, KPIs every tick, a whole new snapshot after reconnecting; a stale
+call is shown and closed; Available CSRs are rung first; a SyncClient re-subscribes after a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+import websockets
+from sqlalchemy.orm import sessionmaker
+
+from bench.headless import ROOT, build_templates, clone
+from sync.auth import Accounts
+from tests.integration.test_calls_server import TOKEN, signed, voice_params
+
+STALE_MINUTES = 0.05          # 3 s
+
+
+@pytest.fixture
+def server(tmp_path_factory, tmp_path):
+    """A server with the demo setup, a supervisor (sam) and two CSRs (lee, kim), webhooks on a free port."""
+    from models.db import open_server_db
+
+    templates = build_templates(tmp_path_factory.getbasetemp() / "call-templates")
+    db = clone(templates.server_db, tmp_path / "server.sqlite3")
+    engine = open_server_db(str(db))
+    accounts = Accounts(sessionmaker(engine))
+    accounts.add_user("sam", "Sam Super", "supervisor", "sam password 1")
+    accounts.add_user("lee", "Lee Chen", "csr", "lee password 1")
+    accounts.add_user("kim", "Kim Park", "csr", "kim password 1")
+    engine.dispose()
+    env = {**os.environ, "CSR_TWILIO_AUTH_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING",
+                             "run", "--port", "0", "--http-port", "0", "--stale-call-minutes", str(STALE_MINUTES),
+                             "--agent-offline-seconds", "0.5"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        ws_url = proc.stdout.readline().split("listening on ")[1].strip()
+        http_url = proc.stdout.readline().split("webhooks on ")[1].strip()
+        yield ws_url, http_url, db
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+
+
+class Session:
+    """A signed-in websocket: floor messages are collected, answers to requests queued."""
+
+    def __init__(self, ws, user: dict) -> None:
+        self.ws = ws
+        self.user = user
+        self.floor: list[tuple[float, dict]] = []
+        self.answers: asyncio.Queue = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+        self.n = 0
+
+    @classmethod
+    async def sign_in(cls, url: str, username: str) -> Session:
+        ws = await websockets.connect(url)
+        await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": os.urandom(8).hex()}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send(json.dumps({"type": "login", "username": username, "password": f"{username} password 1"}))
+        logged = json.loads(await ws.recv())
+        assert logged["type"] == "logged_in", logged
+        return cls(ws, logged["user"])
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            msg = json.loads(frame)
+            if msg["type"].startswith("floor_") and msg["type"] != "floor_unsubscribed":
+                self.floor.append((time.monotonic(), msg))
+                if msg.get("id"):
+                    await self.answers.put(msg)
+            elif msg["type"] not in ("poke", "call", "live_calls"):
+                await self.answers.put(msg)
+
+    async def request(self, message: dict) -> dict:
+        self.n += 1
+        await self.ws.send(json.dumps({**message, "id": f"r{self.n}"}))
+        return await asyncio.wait_for(self.answers.get(), 10)
+
+    async def until(self, predicate, timeout: float = 6) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for _, m in self.floor if predicate(m)]
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such floor message; got {[m for _, m in self.floor][-10:]}")
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await asyncio.gather(self.reader, return_exceptions=True)
+
+
+def delta_call(call_id: str, **facts):
+    return lambda m: m["type"] == "floor_delta" and any(
+        c["id"] == call_id and all(c.get(k) == v for k, v in facts.items()) for c in m.get("calls") or [])
+
+
+def delta_agent(user_id: str, **facts):
+    return lambda m: m["type"] == "floor_delta" and any(
+        a["user_id"] == user_id and all(a.get(k) == v for k, v in facts.items()) for a in m.get("agents") or [])
+
+
+async def ring(http_url: str, sid: str, caller: str = "+14155550123") -> str:
+    voice = f"{http_url}/telephony/twilio/voice"
+    params = voice_params(sid, caller)
+    async with aiohttp.ClientSession() as http, http.post(voice, data=params, headers=signed(voice, params)) as r:
+        assert r.status == 200
+        return await r.text()
+
+
+def test_a_csr_is_refused_the_floor_and_other_csrs_scorecards(server):
+    ws_url, _http_url, _db = server
+
+    async def scenario() -> None:
+        lee = await Session.sign_in(ws_url, "lee")
+        kim = await Session.sign_in(ws_url, "kim")
+        for message in ({"type": "subscribe_floor"}, {"type": "close_stale_call", "call_id": "x"},
+                        {"type": "scorecard", "period": "today", "user_id": kim.user["id"]},
+                        {"type": "scorecard", "period": "week"}):
+            answer = await lee.request(message)
+            assert answer["type"] == "error" and answer["code"] == "forbidden", (message, answer)
+        own = await lee.request({"type": "scorecard", "period": "today", "user_id": lee.user["id"]})
+        assert own["type"] == "scorecard_result" and [r["user_id"] for r in own["rows"]] == [lee.user["id"]]
+        assert len(own["calls_per_hour"]) == 24 and own["abandoned"]["count"] == 0
+        bad = await lee.request({"type": "scorecard", "period": "custom", "user_id": lee.user["id"]})
+        assert bad["code"] == "bad_period"
+        refused = await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Nap"})
+        assert refused["code"] == "bad_state" and "Lunch" in refused["message"]
+        ok = await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Lunch"})
+        assert ok["type"] == "agent_state" and ok["agent"]["state"] == "Away" and ok["agent"]["reason"] == "Lunch"
+        assert ok["away_reasons"] == ["Break", "Lunch", "Meeting", "Training", "Personal"]
+        await lee.close()
+        await kim.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_supervisor_gets_the_snapshot_deltas_and_kpis_and_a_full_snapshot_after_reconnecting(server):
+    ws_url, http_url, _db = server
+
+    async def scenario() -> None:
+        lee = await Session.sign_in(ws_url, "lee")
+        sam = await Session.sign_in(ws_url, "sam")
+        snap = await sam.request({"type": "subscribe_floor"})
+        assert snap["type"] == "floor_snapshot" and snap["calls"] == []
+        agents = {a["name"]: a for a in snap["agents"]}
+        assert agents["Lee Chen"]["state"] == "Available" and agents["Kim Park"]["state"] == "Offline"
+        assert agents["Lee Chen"]["since"].endswith("+00:00") and agents["Lee Chen"]["call_id"] is None
+        assert {"calls_waiting", "longest_wait_s", "service_level_pct", "abandonment_pct", "booking_rate_pct",
+                "day", "as_of"} <= set(snap["kpis"])
+
+        # a signed webhook: the ringing call arrives as a delta, with the floor's extra facts
+        await ring(http_url, "CA" + "5" * 32)
+        added = await sam.until(lambda m: m["type"] == "floor_delta" and m.get("calls"))
+        call = added["calls"][0]
+        assert call["state"] in ("Ringing", "Queued") and call["stale"] is False and "customer_name" in call
+        kpis = await sam.until(lambda m: m["type"] == "floor_kpis" and m["kpis"]["calls_waiting"] == 1)
+        assert kpis["kpis"]["longest_wait_s"] >= 0
+
+        # a claim shows who has it; an agent state change is a delta
+        claimed = await lee.request({"type": "claim_call", "call_id": call["id"]})
+        assert claimed["type"] == "claimed"
+        await sam.until(delta_call(call["id"], agent_name="Lee Chen"))
+        await lee.request({"type": "set_agent_state", "state": "Wrap-up"})
+        wrap = await sam.until(delta_agent(lee.user["id"], state="Wrap-up"))
+        since = next(a for a in wrap["agents"] if a["user_id"] == lee.user["id"])["since"]
+
+        # a CSR who signs in and out: Available, then Offline after the grace
+        kim = await Session.sign_in(ws_url, "kim")
+        await sam.until(delta_agent(kim.user["id"], state="Available"))
+        await kim.close()
+        await sam.until(delta_agent(kim.user["id"], state="Offline"))
+
+        # KPIs tick every second or so, the same for every subscriber
+        start = len(sam.floor)
+        await asyncio.sleep(3.2)
+        stamps = [t for t, m in sam.floor[start:] if m["type"] == "floor_kpis"]
+        assert 2 <= len(stamps) <= 5
+        assert all(0.5 <= b - a <= 2.0 for a, b in zip(stamps, stamps[1:], strict=False))
+
+        # reconnecting: a whole new snapshot, the same rows, the time in state kept
+        await sam.close()
+        sam = await Session.sign_in(ws_url, "sam")
+        again = await sam.request({"type": "subscribe_floor"})
+        assert again["type"] == "floor_snapshot"
+        assert [c["id"] for c in again["calls"]] == [call["id"]] and again["calls"][0]["agent_id"] == lee.user["id"]
+        lee_row = next(a for a in again["agents"] if a["user_id"] == lee.user["id"])
+        assert lee_row["state"] == "Wrap-up" and lee_row["since"] == since
+        await sam.close()
+        await lee.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_stale_call_is_shown_and_a_supervisor_closes_it(server):
+    ws_url, http_url, _db = server
+
+    async def scenario() -> None:
+        sam = await Session.sign_in(ws_url, "sam")
+        await sam.request({"type": "subscribe_floor"})
+        await ring(http_url, "CA" + "6" * 32)
+        added = await sam.until(lambda m: m["type"] == "floor_delta" and m.get("calls"))
+        call_id = added["calls"][0]["id"]
+        early = await sam.request({"type": "close_stale_call", "call_id": call_id})
+        assert early["type"] == "error" and early["code"] == "close_refused" and "isn't stale" in early["message"]
+        await sam.until(delta_call(call_id, stale=True), timeout=STALE_MINUTES * 60 + 4)
+        closed = await sam.request({"type": "close_stale_call", "call_id": call_id})
+        assert closed["type"] == "stale_closed", closed
+        assert closed["call"]["state"] == "Ended" and closed["call"]["classification"] == "Abandoned"
+        await sam.until(lambda m: m["type"] == "floor_delta" and call_id in (m.get("removed_calls") or []))
+        twice = await sam.request({"type": "close_stale_call", "call_id": call_id})
+        assert twice["code"] == "close_refused" and "already ended" in twice["message"]
+        unknown = await sam.request({"type": "close_stale_call", "call_id": "nope"})
+        assert unknown["code"] == "close_refused"
+        await sam.close()
+
+    asyncio.run(scenario())
+
+    from sqlalchemy import create_engine, select
+
+    from models.calls import Call, CallEvent
+
+    engine = create_engine(f"sqlite:///{_db}")
+    try:
+        with engine.connect() as conn:
+            end_reason = conn.execute(select(Call.__table__.c.end_reason)).scalar_one()
+            keys = list(conn.execute(select(CallEvent.__table__.c.provider_key)).scalars())
+    finally:
+        engine.dispose()
+    assert end_reason == "closed-stale" and any(k.startswith("closed-stale:") for k in keys)
+
+
+def test_available_csrs_are_rung_first(server):
+    ws_url, http_url, _db = server
+
+    async def scenario() -> None:
+        lee = await Session.sign_in(ws_url, "lee")
+        kim = await Session.sign_in(ws_url, "kim")
+        await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Break"})
+        twiml = await ring(http_url, "CA" + "7" * 32)
+        assert twiml.index(">kim</Client>") < twiml.index(">lee</Client>")      # Away still rings, last
+        await lee.request({"type": "set_agent_state", "state": "Available"})
+        await kim.request({"type": "set_agent_state", "state": "Wrap-up"})
+        twiml = await ring(http_url, "CA" + "8" * 32)
+        assert twiml.index(">lee</Client>") < twiml.index(">kim</Client>")
+        await lee.close()
+        await kim.close()
+
+    asyncio.run(scenario())
