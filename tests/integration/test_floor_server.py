@@ -260,3 +260,75 @@ def test_available_csrs_are_rung_first(server):
         await kim.close()
 
     asyncio.run(scenario())
+
+
+def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, tmp_path_factory, tmp_path):
+    from models.db import open_cache
+    from sync.client import RequestFailed, SyncClient, login
+
+    ws_url, _http_url, _db = server
+    templates = build_templates(tmp_path_factory.getbasetemp() / "call-templates")
+
+    async def scenario() -> None:
+        caches, tasks = [], []
+        try:
+            clients = {}
+            floor: list[dict] = []
+            for name in ("sam", "lee"):
+                cache = open_cache(clone(templates.console_cache, tmp_path / f"{name}.sqlite3"))
+                caches.append(cache)
+                token, user = await login(ws_url, os.urandom(8).hex(), name, f"{name} password 1")
+                client = SyncClient(cache, ws_url, token=lambda t=token: t, backoff=(0.05, 0.2),
+                                    on_floor=floor.append if name == "sam" else lambda m: None)
+                client.user = user
+                clients[name] = client
+                tasks.append(asyncio.create_task(client.run()))
+            sam, lee = clients["sam"], clients["lee"]
+            deadline = time.monotonic() + 30
+            while not all(c.status.state == "online" for c in clients.values()):
+                assert time.monotonic() < deadline, [c.status for c in clients.values()]
+                await asyncio.sleep(0.05)
+
+            with pytest.raises(RequestFailed) as refused:
+                await lee.subscribe_floor()
+            assert refused.value.code == "forbidden"
+            with pytest.raises(RequestFailed) as refused:
+                await lee.scorecard("week")
+            assert refused.value.code == "forbidden"
+            own = await lee.scorecard("week", user_id=lee.user["id"])
+            assert [r["user_id"] for r in own["rows"]] == [lee.user["id"]]
+            away = await lee.set_agent_state("Away", "Meeting")
+            assert away["agent"]["state"] == "Away"
+            with pytest.raises(RequestFailed) as refused:
+                await lee.close_stale_call("nope")
+            assert refused.value.code == "forbidden"
+
+            snapshot = await sam.subscribe_floor()
+            assert snapshot["type"] == "floor_snapshot" and floor[0] == snapshot        # on_floor has it too
+            everyone = await sam.scorecard("month")
+            assert everyone["type"] == "scorecard_result" and len(everyone["calls_per_hour"]) == 24
+            lee_row = next(a for a in snapshot["agents"] if a["user_id"] == lee.user["id"])
+            assert (lee_row["state"], lee_row["reason"]) == ("Away", "Meeting")
+
+            await sam._channel.ws.close()                       # the network drops
+            deadline = time.monotonic() + 10
+            while sum(m["type"] == "floor_snapshot" for m in floor) < 2:
+                assert time.monotonic() < deadline, [m["type"] for m in floor]
+                await asyncio.sleep(0.05)
+            second = max(i for i, m in enumerate(floor) if m["type"] == "floor_snapshot")
+            assert floor[second]["agents"] and "kpis" in floor[second]
+            await lee.set_agent_state("Available")              # deltas flow on the new connection
+            deadline = time.monotonic() + 5
+            while not any(m["type"] == "floor_delta" and any(a["user_id"] == lee.user["id"] and
+                                                              a["state"] == "Available" for a in m.get("agents") or [])
+                          for m in floor[second + 1:]):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        finally:
+            for client in clients.values():
+                client.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for cache in caches:
+                cache.close()
+
+    asyncio.run(scenario())
