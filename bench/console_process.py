@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         await loop.run_in_executor(None, sys.stdin.read)      # until the benchmark closes our stdin
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"arrived": arrived, "bubbles_max": most[0], "rss_mb": round(rss_mb, 1)}), flush=True)
-        await console.sync.aclose()
+        await console.aclose()
         return 0
 
     with loop:

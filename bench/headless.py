@@ -192,6 +192,7 @@ class InProcessServer:
             self.endpoint.close()
             await self.endpoint.wait_closed()
             self.endpoint = None
+            await self.server.aclose()
 
 
 class ServerProcess:

@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
             # A console that was signed in before asks again (the password is never remembered).
             QTimer.singleShot(0, console.sync.open_sign_in)
         loop.run_until_complete(closed.wait())
-        loop.run_until_complete(console.sync.aclose())
+        loop.run_until_complete(console.aclose())
     console.shutdown()
     return 0
 

@@ -171,6 +171,13 @@ class CallsController(QObject):
                 return ids, session.scalar(select(Customer.name).where(Customer.id == ids[0])) or ""
         return ids, (f"{len(ids)} customers" if len(ids) > 1 else "")
 
+    async def aclose(self) -> None:
+        """Cancel claims still on their way (the window is closing)."""
+        tasks, self._tasks = set(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     # -- the CSR's actions ---------------------------------------------------------------------------------
     def dial(self, number: str, customer_id: str = "") -> asyncio.Future:
         """Click-to-call a contact's phone: the server asks the phone system to ring this CSR's softphone,

@@ -68,6 +68,7 @@ class Console:
         sync = SyncController(window, cache, writer, settings)
         calls = CallsController(window, cache, writer, sync, customers, booking,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+
         console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls,
                       _ui_conn=ui_conn, _now_fn=now_fn)
         calls.start_booking = console.new_job
@@ -211,6 +212,11 @@ class Console:
         """After every write: the status bar shows the outbox table's real count, and the sync client
         pushes at once when online."""
         self.sync.local_write()
+
+    async def aclose(self) -> None:
+        """Before ``shutdown``, on the loop: requests on their way are cancelled, then syncing stops."""
+        await self.calls.aclose()
+        await self.sync.aclose()
 
     def shutdown(self) -> None:
         self.drafts.save_now()          # what was typed in the last 400 ms too

@@ -65,6 +65,7 @@ class SyncController(QObject):
     openJobRequested = Signal(str)      # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)   # calls from the server, who had one before a takeover, full list
     onlineChanged = Signal(bool)
+    floorMessage = Signal(dict)             # floor_snapshot / floor_delta / floor_kpis (supervisors)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -154,6 +155,7 @@ class SyncController(QObject):
                                  on_initial=self._on_initial, on_changes=self._on_changes,
                                  on_calls=lambda calls, taken_from, full: self.callsArrived.emit(
                                      calls, taken_from or "", full),
+                                 on_floor=self.floorMessage.emit,
                                  ssl=ssl.create_default_context() if url.startswith("wss://") else None)
         self._task = asyncio.ensure_future(self.client.run())
         self.window.statusBar().showMessage(f"Signed in as {self.writer.actor}.", 8_000)
@@ -164,7 +166,7 @@ class SyncController(QObject):
             client = self.client
             # A stopping client finishes its step on its own; it no longer reports to this window.
             client.on_status = client.on_pulled = client.on_outcomes = lambda *_a: None
-            client.on_initial = client.on_changes = client.on_calls = lambda *_a: None
+            client.on_initial = client.on_changes = client.on_calls = client.on_floor = lambda *_a: None
             client.stop()
         self.client = None
         if self._online:

@@ -124,6 +124,11 @@ class SyncServer:
         self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
         self.dialer: Any = None           # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
+    async def aclose(self) -> None:
+        """Stop the server's own tasks (the floor's KPI ticker and refresher); call after the endpoint
+        closed. Left running, they would outlive the event loop they were made on."""
+        await self.floor.close()
+
     def attach_calls(self, desk: Any) -> None:
         """Take calls: the desk's commits reach every console here at once (``call`` messages)."""
         self.calls = desk

@@ -233,6 +233,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await ingress.cleanup()         # answers in flight are sent (their events are stored first)
     endpoint.close()
     await endpoint.wait_closed()
+    await server.aclose()
     await watch.stop()
     logging.getLogger("csr.server").info("event=stopped")
     return 0

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 import qasync
+from PySide6.QtCore import QCoreApplication, QEvent
 
 from console.composition import Console
 from console.settings import open_settings
@@ -39,7 +40,11 @@ def desks(qtbot, loop, tmp_path):
     yield make
     for console in made:
         # Stop syncing first (it runs on this loop), then the services, then the window.
-        loop.run_until_complete(console.sync.aclose())
+        loop.run_until_complete(console.aclose())
         console.shutdown()
         console.window.close()
         console.window.deleteLater()
+    # Delete the windows now, on this loop: left to a later test's loop, their timers (bubble strip,
+    # floor board, agent state) could fire into widgets half torn down.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()

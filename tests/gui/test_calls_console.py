@@ -63,6 +63,7 @@ def server(loop, tmp_path):
     loop.run_until_complete(runner.cleanup())
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
+    loop.run_until_complete(srv.aclose())
     engine.dispose()
 
 

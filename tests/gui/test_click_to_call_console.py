@@ -56,6 +56,7 @@ def server(loop, tmp_path):
     yield f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}", srv.dialer, customer_id
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
+    loop.run_until_complete(srv.aclose())
     engine.dispose()
 
 

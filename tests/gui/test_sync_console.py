@@ -42,6 +42,7 @@ def server(loop, tmp_path):
     yield url, sessions
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
+    loop.run_until_complete(srv.aclose())
     engine.dispose()
 
 

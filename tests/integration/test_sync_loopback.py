@@ -128,6 +128,7 @@ def test_push_exactly_once_and_pull_into_another_console(world):
         finally:
             ws_server.close()
             await ws_server.wait_closed()
+            await server.aclose()
 
     asyncio.run(scenario())
 

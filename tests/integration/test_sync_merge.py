@@ -103,6 +103,7 @@ def _run(world, scenario) -> None:
         finally:
             endpoint.close()
             await endpoint.wait_closed()
+            await server.aclose()
 
     asyncio.run(main())
 

@@ -165,6 +165,7 @@ def _serve(sessions, accounts, scenario) -> None:
         finally:
             endpoint.close()
             await endpoint.wait_closed()
+            await server.aclose()
 
     asyncio.run(main())
 
