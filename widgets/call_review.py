@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -29,27 +28,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.call_review import REVIEW_KINDS, HistoryEntry, ReasonChoice, ReviewRow, UserChoice, period_bounds
+from models.call_review import REVIEW_KINDS, HistoryEntry, ReasonChoice, ReviewRow, UserChoice
 
 from .call_review_dialogs import AttachAgentDialog, ExcuseDialog, ReasonDialog, TagsDialog
 from .call_review_model import CallReviewModel
 from .call_review_pane import CallReviewPane
-from .row_list import RowListMixin
+from .row_list import PeriodMixin, RowListMixin, labelled, period_picker
 
 __all__ = ["CallReview", "CallReviewModel"]
 
 PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("This week", "week"), ("This month", "month"),
            ("Custom range", "custom"))
 KINDS = (("Abandoned and unbooked", ",".join(REVIEW_KINDS)), ("Abandoned", "Abandoned"), ("Unbooked", "Unbooked"))
-DATE_FORMAT = "ddd MMM d, yyyy"
 SIDE_BY_SIDE_WIDTH = 900        # narrower than this, the details go under the list
 
 
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
 
 
-class CallReview(RowListMixin, QWidget):
+class CallReview(RowListMixin, PeriodMixin, QWidget):
     """Filters, the calls, the chosen call's details and history, and the review actions."""
 
     current_call = RowListMixin.current_row
@@ -83,35 +79,19 @@ class CallReview(RowListMixin, QWidget):
         self._show_current()
 
     # -- building ----------------------------------------------------------------------------------------
-    def _labelled(self, text: str, widget: QWidget, row: QHBoxLayout) -> None:
-        label = QLabel(text, self)
-        label.setBuddy(widget)
-        row.addWidget(label)
-        row.addWidget(widget)
-
     def _build(self) -> None:
-        self.period_combo = QComboBox(self)
-        self.period_combo.setObjectName("callReviewPeriod")
-        self.period_combo.setAccessibleName("Period")
-        for text, key in PERIODS:
-            self.period_combo.addItem(text, key)
-        self.from_edit, self.to_edit = QDateEdit(self), QDateEdit(self)
-        for edit, name, spoken in ((self.from_edit, "callReviewFrom", "From"), (self.to_edit, "callReviewTo", "To")):
-            edit.setObjectName(name)
-            edit.setAccessibleName(spoken)
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat(DATE_FORMAT)
+        self.period_combo, self.from_edit, self.to_edit = period_picker(self, "callReview", PERIODS)
         self.kind_combo = QComboBox(self)
         self.kind_combo.setObjectName("callReviewKind")
         self.kind_combo.setAccessibleName("Which calls")
         for text, kinds in KINDS:
             self.kind_combo.addItem(text, kinds)
         filters = QHBoxLayout()
-        self._labelled("&Period:", self.period_combo, filters)
-        self._labelled("&From:", self.from_edit, filters)
-        self._labelled("&To:", self.to_edit, filters)
+        labelled(self, "&Period:", self.period_combo, filters)
+        labelled(self, "&From:", self.from_edit, filters)
+        labelled(self, "&To:", self.to_edit, filters)
         filters.addSpacing(12)
-        self._labelled("&Show:", self.kind_combo, filters)
+        labelled(self, "&Show:", self.kind_combo, filters)
         filters.addStretch(1)
 
         self.buttons: dict[str, QToolButton] = {}
@@ -203,33 +183,8 @@ class CallReview(RowListMixin, QWidget):
             sig.connect(lambda *_a: self._show_current())
 
     # -- filters ------------------------------------------------------------------------------------------
-    def set_today(self, day: date) -> None:
-        """The company's today (the periods count from it)."""
-        self._today = day
-        if self.period() != "custom":
-            self._period_changed()
-
-    def period(self) -> str:
-        return str(self.period_combo.currentData())
-
-    def set_period(self, period: str, first: date | None = None, last: date | None = None) -> None:
-        """Choose a period ("today", "yesterday", "week", "month" or "custom" with its dates)."""
-        self.period_combo.blockSignals(True)
-        self.period_combo.setCurrentIndex(max(self.period_combo.findData(period), 0))
-        self.period_combo.blockSignals(False)
-        if period == "custom" and first is not None:
-            for edit, day in ((self.from_edit, first), (self.to_edit, last or first)):
-                edit.blockSignals(True)
-                edit.setDate(_qdate(day))
-                edit.blockSignals(False)
-        self._period_changed(emit=True)
-
-    def date_range(self) -> tuple[date, date]:
-        """First and last day of the chosen period (inclusive; a custom range given backwards is turned round)."""
-        if self.period() != "custom":
-            return period_bounds(self.period(), self._today)
-        first, last = self.from_edit.date().toPython(), self.to_edit.date().toPython()
-        return (first, last) if first <= last else (last, first)
+    def _period_chosen(self) -> None:
+        self.filterChanged.emit()
 
     def kinds(self) -> tuple[str, ...]:
         """The classifications listed: ("Abandoned", "Unbooked"), ("Abandoned",) or ("Unbooked",)."""
@@ -237,24 +192,6 @@ class CallReview(RowListMixin, QWidget):
 
     def set_kinds(self, kinds: Sequence[str]) -> None:
         self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(",".join(kinds)), 0))
-
-    def _period_changed(self, emit: bool = False) -> None:
-        custom = self.period() == "custom"
-        for edit in (self.from_edit, self.to_edit):
-            edit.setEnabled(custom)
-        if not custom:
-            # The dates show what the preset means ("This week": Monday to today).
-            first, last = period_bounds(self.period(), self._today)
-            for edit, day in ((self.from_edit, first), (self.to_edit, last)):
-                edit.blockSignals(True)
-                edit.setDate(_qdate(day))
-                edit.blockSignals(False)
-        if emit:
-            self.filterChanged.emit()
-
-    def _dates_changed(self) -> None:
-        if self.period() == "custom":
-            self.filterChanged.emit()
 
     # -- rows and the pane --------------------------------------------------------------------------------
     def show_rows(self, rows: Sequence[ReviewRow]) -> None:

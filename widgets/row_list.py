@@ -4,12 +4,74 @@ a ``widgets.row_model.RowTableModel`` in ``model``) and ``message_label``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QWidget,
+)
+
+from models.call_review import period_bounds
 
 MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
+DATE_FORMAT = "ddd MMM d, yyyy"
+
+
+def read_only_table(parent: QWidget, name: str, spoken: str, model: Any, *,
+                    alternating: bool = False, stretch_last: bool = False) -> QTableView:
+    """A table of rows to pick from: whole rows, one at a time, read-only; Tab leaves it, arrows move in it."""
+    view = QTableView(parent)
+    view.setObjectName(name)
+    view.setAccessibleName(spoken)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setTabKeyNavigation(False)
+    view.setAlternatingRowColors(alternating)
+    view.verticalHeader().hide()
+    view.setWordWrap(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(stretch_last)
+    return view
+
+
+def labelled(parent: QWidget, text: str, widget: QWidget, row: QHBoxLayout) -> None:
+    """A mnemonic label for ``widget``, both added to ``row``."""
+    label = QLabel(text, parent)
+    label.setBuddy(widget)
+    row.addWidget(label)
+    row.addWidget(widget)
+
+
+def period_picker(parent: QWidget, prefix: str,
+                  periods: Sequence[tuple[str, str]]) -> tuple[QComboBox, QDateEdit, QDateEdit]:
+    """The period combo (text, key) and the custom range's From / To (objectNames prefix+Period/From/To)."""
+    combo = QComboBox(parent)
+    combo.setObjectName(f"{prefix}Period")
+    combo.setAccessibleName("Period")
+    for text, key in periods:
+        combo.addItem(text, key)
+    edits = QDateEdit(parent), QDateEdit(parent)
+    for edit, part in zip(edits, ("From", "To"), strict=True):
+        edit.setObjectName(f"{prefix}{part}")
+        edit.setAccessibleName(part)
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat(DATE_FORMAT)
+    return combo, edits[0], edits[1]
+
+
+def qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
 
 
 class RowListMixin:
@@ -18,23 +80,13 @@ class RowListMixin:
     message_label: Any
 
     def _build_list(self, view_name: str, accessible_name: str, message_name: str) -> None:
-        """The message line and the table: whole rows, one at a time, read-only, Tab leaves it."""
+        """The message line and the table."""
         self.message_label = QLabel(self)  # type: ignore[call-overload]
         self.message_label.setObjectName(message_name)
         self.message_label.setWordWrap(True)
         self.message_label.setTextFormat(Qt.TextFormat.PlainText)
         self.message_label.hide()
-        self.view = QTableView(self)  # type: ignore[call-overload]
-        self.view.setObjectName(view_name)
-        self.view.setAccessibleName(accessible_name)
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setTabKeyNavigation(False)        # Tab leaves the table, arrows move inside it
-        self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view = read_only_table(self, view_name, accessible_name, self.model)  # type: ignore[arg-type]
 
     def current_row(self) -> Any:
         return self.model.row_at(self.view.currentIndex().row())
@@ -63,3 +115,61 @@ class RowListMixin:
         self.message_label.setStyleSheet(MESSAGE_STYLE.get(kind, ""))
         self.message_label.setAccessibleName({"error": "Error", "warning": "Warning"}.get(kind, "Message"))
         self.message_label.setVisible(bool(text))
+
+
+class PeriodMixin:
+    """A period picked as a preset ("today", "yesterday", "week", "month", counted from the company's
+    today) or a custom range (call review, scorecards). Needs ``period_combo``, ``from_edit``,
+    ``to_edit`` (``period_picker``) and ``_today``; ``_period_chosen()`` says what a change does."""
+
+    period_combo: Any
+    from_edit: Any
+    to_edit: Any
+    _today: date
+
+    def _period_chosen(self) -> None:
+        raise NotImplementedError
+
+    def set_today(self, day: date) -> None:
+        """The company's today (the periods count from it)."""
+        self._today = day
+        if self.period() != "custom":
+            self._period_changed()
+
+    def period(self) -> str:
+        return str(self.period_combo.currentData())
+
+    def set_period(self, period: str, first: date | None = None, last: date | None = None) -> None:
+        """Choose a period ("today", "yesterday", "week", "month", or "custom" with its dates)."""
+        self.period_combo.blockSignals(True)
+        self.period_combo.setCurrentIndex(max(self.period_combo.findData(period), 0))
+        self.period_combo.blockSignals(False)
+        if period == "custom" and first is not None:
+            self._set_dates(first, last or first)
+        self._period_changed(emit=True)
+
+    def date_range(self) -> tuple[date, date]:
+        """First and last day of the period (inclusive; a custom range given backwards is turned round)."""
+        if self.period() != "custom":
+            return period_bounds(self.period(), self._today)
+        first, last = self.from_edit.date().toPython(), self.to_edit.date().toPython()
+        return (first, last) if first <= last else (last, first)
+
+    def _set_dates(self, first: date, last: date) -> None:
+        for edit, day in ((self.from_edit, first), (self.to_edit, last)):
+            edit.blockSignals(True)
+            edit.setDate(qdate(day))
+            edit.blockSignals(False)
+
+    def _period_changed(self, emit: bool = False) -> None:
+        custom = self.period() == "custom"
+        for edit in (self.from_edit, self.to_edit):
+            edit.setEnabled(custom)
+        if not custom:
+            self._set_dates(*period_bounds(self.period(), self._today))   # the dates show what it means
+        if emit:
+            self._period_chosen()
+
+    def _dates_changed(self) -> None:
+        if self.period() == "custom":
+            self._period_chosen()

@@ -15,24 +15,18 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDateEdit,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from models.call_review import period_bounds
-
 from .charts import BarChart, LineChart, hour_label
+from .row_list import PeriodMixin, labelled, period_picker, read_only_table
 from .scorecard_models import CampaignModel, CampaignRow, ScorecardModel, ScoreRow, abandoned_text, day_label
 from .scorecard_models import scorecard_csv as scorecard_csv
 
@@ -40,31 +34,13 @@ __all__ = ["PERIODS", "Scorecards", "scorecard_csv"]
 
 PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("Week to date", "week"),
            ("Month to date", "month"), ("Custom range", "custom"))
-DATE_FORMAT = "ddd MMM d, yyyy"
 
 
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
 
 
-def _table(parent: QWidget, name: str, spoken: str, model: Any) -> QTableView:
-    view = QTableView(parent)
-    view.setObjectName(name)
-    view.setAccessibleName(spoken)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setTabKeyNavigation(False)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().hide()
-    view.setWordWrap(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
-    return view
 
 
-class Scorecards(QWidget):
+class Scorecards(PeriodMixin, QWidget):
     """Period picker, the CSR and campaign tables, the Abandoned line, two charts, Export CSV."""
 
     periodRequested = Signal(str, object, object)     # "today" / "yesterday" / "week" / "month" / "custom", dates
@@ -84,24 +60,8 @@ class Scorecards(QWidget):
         self.show_scorecard({})
 
     # -- building ----------------------------------------------------------------------------------------
-    def _labelled(self, text: str, widget: QWidget, row: QHBoxLayout) -> None:
-        label = QLabel(text, self)
-        label.setBuddy(widget)
-        row.addWidget(label)
-        row.addWidget(widget)
-
     def _build(self) -> None:
-        self.period_combo = QComboBox(self)
-        self.period_combo.setObjectName("scorecardPeriod")
-        self.period_combo.setAccessibleName("Period")
-        for text, key in PERIODS:
-            self.period_combo.addItem(text, key)
-        self.from_edit, self.to_edit = QDateEdit(self), QDateEdit(self)
-        for edit, name, spoken in ((self.from_edit, "scorecardFrom", "From"), (self.to_edit, "scorecardTo", "To")):
-            edit.setObjectName(name)
-            edit.setAccessibleName(spoken)
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat(DATE_FORMAT)
+        self.period_combo, self.from_edit, self.to_edit = period_picker(self, "scorecard", PERIODS)
         self.export_action = QAction("&Export CSV…", self)
         self.export_action.setObjectName("exportCsvAction")
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
@@ -114,18 +74,20 @@ class Scorecards(QWidget):
         self.export_button.setAccessibleName("Export CSV")
         self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         filters = QHBoxLayout()
-        self._labelled("&Period:", self.period_combo, filters)
-        self._labelled("&From:", self.from_edit, filters)
-        self._labelled("&To:", self.to_edit, filters)
+        labelled(self, "&Period:", self.period_combo, filters)
+        labelled(self, "&From:", self.from_edit, filters)
+        labelled(self, "&To:", self.to_edit, filters)
         filters.addStretch(1)
         filters.addWidget(self.export_button)
 
-        self.score_view = _table(self, "scorecardTable", "Scorecard, one row per CSR", self.score_model)
+        self.score_view = read_only_table(self, "scorecardTable", "Scorecard, one row per CSR", self.score_model,
+                                          alternating=True, stretch_last=True)
         self.abandoned_label = QLabel(self)
         self.abandoned_label.setObjectName("scorecardAbandoned")
         self.abandoned_label.setAccessibleName("Abandoned calls")
         self.abandoned_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.campaign_view = _table(self, "campaignTable", "Campaigns: leads and bookings", self.campaign_model)
+        self.campaign_view = read_only_table(self, "campaignTable", "Campaigns: leads and bookings", self.campaign_model,
+                                          alternating=True, stretch_last=True)
         self.hour_chart = BarChart("Calls per hour", self)
         self.hour_chart.setObjectName("callsPerHourChart")
         self.day_chart = LineChart("Booking rate by day", self)
@@ -164,53 +126,12 @@ class Scorecards(QWidget):
         self.export_action.triggered.connect(self._export)
 
     # -- the period ---------------------------------------------------------------------------------------
-    def set_today(self, day: date) -> None:
-        """The company's today (the periods count from it)."""
-        self._today = day
-        if self.period() != "custom":
-            self._period_changed()
-
-    def period(self) -> str:
-        return str(self.period_combo.currentData())
-
-    def set_period(self, period: str, first: date | None = None, last: date | None = None) -> None:
-        """Choose a period ("today", "yesterday", "week", "month", or "custom" with its dates); emits."""
-        self.period_combo.blockSignals(True)
-        self.period_combo.setCurrentIndex(max(self.period_combo.findData(period), 0))
-        self.period_combo.blockSignals(False)
-        if period == "custom" and first is not None:
-            self._set_dates(first, last or first)
-        self._period_changed(emit=True)
-
-    def date_range(self) -> tuple[date, date]:
-        """First and last day of the period (inclusive; a custom range given backwards is turned round)."""
-        if self.period() != "custom":
-            return period_bounds(self.period(), self._today)
-        first, last = self.from_edit.date().toPython(), self.to_edit.date().toPython()
-        return (first, last) if first <= last else (last, first)
+    def _period_chosen(self) -> None:
+        self.request()
 
     def request(self) -> None:
         """Ask for the chosen period again (say, after a reconnect)."""
         self.periodRequested.emit(self.period(), *self.date_range())
-
-    def _set_dates(self, first: date, last: date) -> None:
-        for edit, day in ((self.from_edit, first), (self.to_edit, last)):
-            edit.blockSignals(True)
-            edit.setDate(_qdate(day))
-            edit.blockSignals(False)
-
-    def _period_changed(self, emit: bool = False) -> None:
-        custom = self.period() == "custom"
-        for edit in (self.from_edit, self.to_edit):
-            edit.setEnabled(custom)
-        if not custom:
-            self._set_dates(*period_bounds(self.period(), self._today))   # the dates show what it means
-        if emit:
-            self.request()
-
-    def _dates_changed(self) -> None:
-        if self.period() == "custom":
-            self.request()
 
     # -- the answer ---------------------------------------------------------------------------------------
     def show_scorecard(self, answer: Mapping[str, Any]) -> None:

@@ -18,10 +18,8 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSplitter,
     QTableView,
@@ -35,6 +33,7 @@ from models.base import utcnow
 from .call_bubble import duration_text
 from .charts import percent_text
 from .live_models import A_CALL, AgentsModel, LiveAgent, LiveCall, LiveCallsModel
+from .row_list import read_only_table
 
 __all__ = ["NOT_CONNECTED", "SupervisorBoard", "kpi_texts"]
 
@@ -113,22 +112,6 @@ class KpiTile(QFrame):
                 part.style().polish(part)
 
 
-def _table(parent: QWidget, name: str, spoken: str, model: Any) -> QTableView:
-    view = QTableView(parent)
-    view.setObjectName(name)
-    view.setAccessibleName(spoken)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setTabKeyNavigation(False)          # Tab leaves the table, arrows move inside it
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().hide()
-    view.setWordWrap(False)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    return view
 
 
 class SupervisorBoard(QWidget):
@@ -164,9 +147,10 @@ class SupervisorBoard(QWidget):
             self.tiles[name] = KpiTile(name, caption, self)
             tiles_row.addWidget(self.tiles[name], 1)
 
-        self.calls_view = _table(self, "liveCallsTable", "Calls in progress, longest waiting first",
-                                 self.calls_model)
-        self.agents_view = _table(self, "agentsTable", "Agents and their states", self.agents_model)
+        self.calls_view = read_only_table(self, "liveCallsTable", "Calls in progress, longest waiting first",
+                                          self.calls_model, alternating=True, stretch_last=True)
+        self.agents_view = read_only_table(self, "agentsTable", "Agents and their states", self.agents_model,
+                                           alternating=True, stretch_last=True)
         self.close_stale_action = QAction("&Close stale call", self)
         self.close_stale_action.setObjectName("closeStaleCallAction")
         self.close_stale_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
