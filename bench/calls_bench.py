@@ -259,12 +259,15 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def start_server(db: Path, log: Path, stages: Path | None = None) -> tuple[subprocess.Popen, str, str]:
-    """``csr-server run`` taking webhooks; with ``stages``, wrapped by bench/timed_server.py."""
-    module = "bench.timed_server" if stages else "sync.server_cli"
+def start_server(db: Path, log: Path, stages: Path | None = None, *, module: str | None = None,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, str]:
+    """``csr-server run`` taking webhooks; with ``stages``, wrapped by bench/timed_server.py (``module``:
+    another wrapper, ``env``: more of its environment)."""
+    module = module or ("bench.timed_server" if stages else "sync.server_cli")
     cmd = [sys.executable, "-m", module, "--db", str(db), "--log-level", "WARNING", "run",
            "--port", "0", "--http-port", "0", "--public-url", PUBLIC_URL]
-    env = _env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN, **({"CSR_BENCH_STAGES": str(stages)} if stages else {}))
+    env = _env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN, **({"CSR_BENCH_STAGES": str(stages)} if stages else {}),
+               **(env or {}))
     with log.open("ab") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                 text=True, env=env)

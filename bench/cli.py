@@ -63,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     calls.add_argument("--server-stages", action="store_true",
                        help="stamp the server's stages (bench/timed_server.py) and split the screen pop's time")
 
+    floor = sub.add_parser("floor", help="the supervisors' floor board: call event → board repainted, KPI CPU")
+    floor.add_argument("--customers", type=int, default=100_000)
+    floor.add_argument("--cache", type=Path, help="source cache (default: the benchmark cache for N)")
+    floor.add_argument("--agents", type=int, default=300, help="CSR clients signed in (headless)")
+    floor.add_argument("--rate", type=float, default=20.0, help="call events per second")
+    floor.add_argument("--seconds", type=float, default=30.0, help="length of the run")
+    floor.add_argument("--keep", type=Path, help="keep the work folder (stores, logs) here")
+
     chaos = sub.add_parser("chaos", help="seeded randomized sync runs under network faults")
     chaos.add_argument("--runs", type=int, default=100)
     chaos.add_argument("--seed", type=int, default=1, help="first seed (runs use seed, seed+1, …)")
@@ -87,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                         concurrency=args.concurrency, ring=args.ring,
                         flood_listeners=not args.flood_without_listeners, keep=args.keep,
                         server_stages=args.server_stages)
+    elif args.command == "floor":
+        from .floor_bench import run_floor
+
+        out = run_floor(args.customers, args.agents, args.rate, args.seconds, cache=args.cache, keep=args.keep)
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 

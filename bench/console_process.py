@@ -10,6 +10,14 @@ closed, then prints one JSON line: when each call's first ``call`` message reach
 handlers (``arrived``: provider call id → time.time(), stamped before the bubble code runs), the most
 bubbles shown at once, and the peak RSS. Nothing in console/ is changed: the stamp is one more slot on
 the sync controller's ``callsArrived`` signal, connected ahead of the calls controller's.
+
+With ``--floor-board`` (a supervisor, for `csr-bench floor`) it opens the floor board once online and
+says ready when the board has its snapshot. Each change of a call on the board — ``SID:ring`` (the
+call's row appears), ``SID:answer`` (it turns Talking), ``SID:end`` (it leaves) — is noted when the
+floor message has been applied to the board's model (one more slot on ``floorMessage``, after the
+floor controller's), and stamped ``painted`` once the calls table has repainted: at the first paint
+of its viewport after that, when the paint is over (the next turn of the event loop). The last line
+holds ``received`` and ``painted`` (key → time.time()).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", required=True)
     p.add_argument("--profile", type=Path, required=True)
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to get signed in and online")
+    p.add_argument("--floor-board", action="store_true", help="open the floor board and time its repaints")
     args = p.parse_args(argv)
     password = os.environ.get("CSR_BENCH_PASSWORD", "")
     started = time.perf_counter()
@@ -41,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from console.app import configure_runtime
     from console.composition import Console
+    from console.gc_guard import install as collect_on_ui_thread
     from console.settings import open_settings
     from console.theme import apply_theme
 
     configure_runtime()
     app = QApplication([])
+    collect_on_ui_thread(app)                   # as console/app.py does
     args.profile.mkdir(parents=True, exist_ok=True)
     settings = open_settings(args.profile)
     apply_theme(app, "light")
@@ -88,11 +99,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"ready": False, "error": f"not online: {state}"}), flush=True)
                 return 1
             await asyncio.sleep(0.01)
+        board = None
+        if args.floor_board:
+            board = BoardTimer(console)
+            while not board.ready():
+                if time.monotonic() > deadline:
+                    print(json.dumps({"ready": False, "error": "the floor board got no snapshot"}), flush=True)
+                    return 1
+                await asyncio.sleep(0.01)
         print(json.dumps({"ready": True, "build_s": round(built, 3),
                           "online_s": round(time.perf_counter() - t, 3)}), flush=True)
         await loop.run_in_executor(None, sys.stdin.read)      # until the benchmark closes our stdin
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"arrived": arrived, "bubbles_max": most[0], "rss_mb": round(rss_mb, 1)}), flush=True)
+        print(json.dumps({"arrived": arrived, "bubbles_max": most[0], "rss_mb": round(rss_mb, 1),
+                          **(board.figures() if board is not None else {})}), flush=True)
         await console.aclose()
         return 0
 
@@ -100,6 +120,78 @@ def main(argv: list[str] | None = None) -> int:
         code = loop.run_until_complete(run())
     console.shutdown()
     return code
+
+
+class BoardTimer:
+    """Opens the floor board and notes when each call change reached its model and its screen."""
+
+    def __init__(self, console: Any) -> None:
+        from PySide6.QtCore import QEvent, QObject, QTimer
+
+        self.console = console
+        self.board = console.floor.open_board()
+        self.board.resize(1400, 1300)                  # every call row in view: a change repaints at once
+        self.board.splitter.setSizes([900, 300])
+        self.received: dict[str, float] = {}
+        self.painted: dict[str, float] = {}
+        self.snapshots = 0
+        self.rows_max = 0
+        self._pending: list[str] = []
+        self._sids: dict[str, str] = {}
+        self._states: dict[str, str] = {}
+        timer = self
+
+        class Paints(QObject):
+            def eventFilter(self, _watched: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+                if event.type() == QEvent.Type.Paint and timer._pending:
+                    batch, timer._pending = timer._pending, []
+                    QTimer.singleShot(0, lambda: timer._stamp(batch))
+                return False
+
+        self._filter = Paints(self.board)
+        self.board.calls_view.viewport().installEventFilter(self._filter)
+        console.sync.floorMessage.connect(self._on_floor)     # after the floor controller's slot
+
+    def ready(self) -> bool:
+        return self.snapshots > 0 and self.board.connected
+
+    def _on_floor(self, message: dict[str, Any]) -> None:
+        t = time.time()
+        kind = message.get("type")
+        if kind == "floor_snapshot":
+            self.snapshots += 1
+            for call in message.get("calls") or ():
+                self._sids[call["id"]], self._states[call["id"]] = call.get("provider_call_id") or "", call["state"]
+            return
+        if kind != "floor_delta":
+            return
+        for call in message.get("calls") or ():
+            cid, state = call["id"], call.get("state")
+            before = self._states.get(cid)
+            self._sids[cid], self._states[cid] = call.get("provider_call_id") or "", state
+            if before is None:
+                self._note(f"{self._sids[cid]}:ring", t)
+            if state == "Talking" and before != "Talking":
+                self._note(f"{self._sids[cid]}:answer", t)
+        for cid in message.get("removed_calls") or ():
+            if cid in self._states:
+                self._states.pop(cid)
+                self._note(f"{self._sids.pop(cid, '')}:end", t)
+        self.rows_max = max(self.rows_max, self.board.calls_model.rowCount())
+
+    def _note(self, key: str, t: float) -> None:
+        if key not in self.received:
+            self.received[key] = t
+            self._pending.append(key)
+
+    def _stamp(self, keys: list[str]) -> None:
+        t = time.time()
+        for key in keys:
+            self.painted.setdefault(key, t)
+
+    def figures(self) -> dict[str, Any]:
+        return {"received": self.received, "painted": self.painted, "snapshots": self.snapshots,
+                "board_rows_max": self.rows_max, "agents_rows": self.board.agents_model.rowCount()}
 
 
 if __name__ == "__main__":

@@ -299,7 +299,9 @@ class HeadlessConsole:
                 if self.known and s.get(SyncState, SNAPSHOT_DONE) is None:
                     s.add(SyncState(key=SNAPSHOT_DONE, value=1))
         self.writer = LocalWriter(self.cache.sessions, actor=USERNAME, clock=lambda: utcnow() + self.skew)
-        self.client = SyncClient(self.cache, self.url, token=lambda: self.token, backoff=self.backoff)
+        # No state button here: the server's agent_state pushes would only be extra frames on the wire.
+        self.client = SyncClient(self.cache, self.url, token=lambda: self.token, backoff=self.backoff,
+                                 agent_state=False)
         self.task: asyncio.Task | None = None
         self._ro: Any = None
         self._options = booking_options(self.cache.sessions)

@@ -21,8 +21,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="csr-console", description="Call-desk console for home-service companies.")
     p.add_argument("--demo", action="store_true",
                    help="open over a freshly generated demo cache in a throw-away profile")
-    p.add_argument("--join", action="store_true",
-                   help="with --demo: a second CSR's window on the demo server of a demo window already open")
+    p.add_argument("--join", nargs="?", const="lee", default=None, metavar="USER",
+                   help="with --demo: another window on the demo server of a demo window already open, signed in "
+                        "as USER (lee, the default; sam, the supervisor, for the floor board; admin)")
     p.add_argument("--no-server", action="store_true", help=argparse.SUPPRESS)   # demo without a server
     p.add_argument("--demo-customers", type=int, default=DEMO_CUSTOMERS, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help="the local cache file (default: in the user's data folder)")
@@ -93,14 +94,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo and args.join:
             from .demo_server import DEMO_USERS, find_running
 
+            names = {u[0]: u for u in DEMO_USERS}
+            if args.join not in names or args.join == DEMO_USERS[0][0]:
+                print(f"csr-console: --join takes one of {', '.join(n for n in names if n != DEMO_USERS[0][0])}",
+                      file=sys.stderr)
+                return 2
             server = find_running()
             if server is None:
                 print("csr-console: no demo window is open on this machine; start `csr-console --demo` first",
                       file=sys.stderr)
                 return 2
-            print(f"Joining the demo server at {server.url} as {DEMO_USERS[1][1]} "
+            print(f"Joining the demo server at {server.url} as {names[args.join][1]} "
                   f"(profile {profile.cache_path.parent}) …", flush=True)
-            return _run(args, profile, demo_login=(server.url, DEMO_USERS[1][0]))
+            return _run(args, profile, demo_login=(server.url, args.join))
         if args.demo or args.self_test:
             from models.demo import generate
 
@@ -157,11 +163,14 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
     settings = open_settings(profile.settings_dir)
     apply_theme(app, str(settings.value("theme", "system")))
     try:
-        suffix = ("Demo — second CSR" if args.join else "Demo") if args.demo else ""
+        suffix = (f"Demo — {args.join}" if args.join else "Demo") if args.demo else ""
         console = Console.build(profile.cache_path, settings, region=args.region, title_suffix=suffix)
     except CacheError as exc:
         _cache_error_dialog(exc)
         return 2
+    from .gc_guard import install as collect_on_ui_thread
+
+    collect_on_ui_thread(app)            # never a collection in a worker thread (see console/gc_guard.py)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     console.window.show()

@@ -20,6 +20,7 @@ from .booking_controller import BookingController
 from .calls_controller import CallsController
 from .customer_controller import CustomerController
 from .drafts_controller import DraftsController
+from .floor_controller import FloorController
 from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow
@@ -42,6 +43,7 @@ class Console:
     jobs: JobsController
     sync: SyncController
     calls: CallsController
+    floor: FloorController
     review: object = None          # console/review_controller.ReviewController for supervisors and up
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
@@ -68,8 +70,11 @@ class Console:
         sync = SyncController(window, cache, writer, settings)
         calls = CallsController(window, cache, writer, sync, customers, booking,
                                 today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+        # The floor's clocks tick in real time: the server stamps calls and states with its real clock.
+        floor = FloorController(window, sync, settings,
+                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date(), clock=utcnow)
 
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls,
+        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls, floor,
                       _ui_conn=ui_conn, _now_fn=now_fn)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
@@ -126,6 +131,7 @@ class Console:
         self.calls.outboxChanged.connect(self.refresh_outbox)
         self.calls.outboxChanged.connect(self.leads.refresh)           # a lead reason made a lead
         self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        self.floor.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.sync.signedIn.connect(self._signed_in)
         self.sync.customersChanged.connect(lambda _ids: self.review is not None and self.review.refresh())
 
@@ -216,6 +222,7 @@ class Console:
     async def aclose(self) -> None:
         """Before ``shutdown``, on the loop: requests on their way are cancelled, then syncing stops."""
         await self.calls.aclose()
+        await self.floor.aclose()
         await self.sync.aclose()
 
     def shutdown(self) -> None:

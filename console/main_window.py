@@ -36,6 +36,10 @@ SHORTCUTS = [
     ("F2", "Claim the ringing call (the oldest one nobody has)"),
     ("Click / Enter on a call bubble", "Claim it; on your call: back to its customer and booking"),
     ("Ctrl+Shift+R", "Call review (supervisors and managers): Abandoned and Unbooked calls"),
+    ("Alt+O, S", "My state: Available, Away (with a reason) or Wrap-up"),
+    ("Ctrl+Shift+B", "Floor board (supervisors and managers): live calls, agents, today's tiles"),
+    ("Ctrl+Shift+Y", "Scorecards (a CSR sees their own)"),
+    ("Ctrl+Shift+K (floor board)", "Close the highlighted stale call"),
     ("Ctrl+P / Ctrl+Shift+A / Ctrl+R (review)", "Listen / attach the CSR / reclassify the highlighted call"),
     ("Ctrl+Shift+X / Ctrl+Shift+U / Ctrl+T (review)", "Excuse with a memo / un-excuse / tags"),
     ("F5", "Sync now (send waiting changes, fetch others')"),
@@ -147,10 +151,10 @@ class MainWindow(QMainWindow):
         server.addSeparator()
         self.sign_out_action = self._action(server, "Sign &out")
 
-        calls = bar.addMenu("Ph&one")
+        calls = self.phone_menu = bar.addMenu("Ph&one")
         calls.addAction(self.bubble_strip.claim_action)       # F2: claim the oldest ringing call
 
-        view = bar.addMenu("&View")
+        view = self.view_menu = bar.addMenu("&View")
         theme_menu = view.addMenu("&Theme")
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}

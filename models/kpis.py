@@ -148,10 +148,12 @@ def _row(user_id: str, name: str, calls: list[CallFact]) -> dict[str, Any]:
 
 
 def scorecard(calls: Iterable[CallFact], first: date, last: date, tz: tzinfo, *,
-              names: dict[str, str] | None = None, user_id: str | None = None) -> dict[str, Any]:
+              names: dict[str, str] | None = None, user_id: str | None = None,
+              everyone: Iterable[str] = ()) -> dict[str, Any]:
     """Per-CSR scorecard rows for the local days ``first``..``last`` (inclusive), the Abandoned profile,
     campaigns, calls per local hour and the booking rate per day. With ``user_id`` everything is about
-    that CSR's own calls only (their row; no Abandoned profile — those calls are nobody's)."""
+    that CSR's own calls only (their row; no Abandoned profile — those calls are nobody's). Without it,
+    each id in ``everyone`` (the active CSRs) has a row even with no calls: a zero is worth seeing."""
     names = names or {}
     first, last = min(first, last), max(first, last)
     period = in_days(calls, first, last, tz)
@@ -162,8 +164,8 @@ def scorecard(calls: Iterable[CallFact], first: date, last: date, tz: tzinfo, *,
     for c in ended:
         if c.agent_id:
             handled.setdefault(c.agent_id, []).append(c)
-    if user_id is not None:
-        handled.setdefault(user_id, [])
+    for uid in ([user_id] if user_id is not None else everyone):
+        handled.setdefault(uid, [])
     rows = sorted((_row(uid, names.get(uid, ""), cs) for uid, cs in handled.items()),
                   key=lambda r: (r["name"].casefold(), r["user_id"]))
     abandoned = [c for c in ended if c.classification == CallClass.ABANDONED.value]

@@ -37,7 +37,7 @@ from .snapshot import SNAPSHOT_KEY, SnapshotLoader
 log = logging.getLogger("csr.sync.client")
 CURSOR_KEY = "pull_cursor"
 # Messages handed on as they arrive (never queued for the session): live calls and the floor.
-LIVE_TYPES = frozenset({"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis"})
+LIVE_TYPES = frozenset({"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis", "agent_state"})
 
 
 
@@ -86,8 +86,9 @@ class SyncClient:
                  on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
                  on_floor: Callable[[dict[str, Any]], None] = lambda message: None,
                  backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000,
-                 snapshot_page: int = 5000, ssl: Any = None) -> None:
+                 snapshot_page: int = 5000, ssl: Any = None, agent_state: bool = True) -> None:
         self.cache = cache
+        self.agent_state = agent_state      # ask the server to push this user's agent state (on_floor)
         self.url = url
         self.token = token
         self.on_status = on_status
@@ -219,7 +220,7 @@ class SyncClient:
             log.info("re-subscribing to the floor failed; the next reconnect tries again")
 
     def _live(self, message: dict[str, Any]) -> None:
-        if str(message.get("type") or "").startswith("floor_"):
+        if str(message.get("type") or "").startswith("floor_") or message.get("type") == "agent_state":
             try:
                 self.on_floor(message)
             except Exception:  # noqa: BLE001 - a bad floor message must not end the sync connection
@@ -306,7 +307,7 @@ class SyncClient:
 
     async def _session(self, ws: Any) -> None:
         await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": self.client_id,
-                                  "token": self.token()}))
+                                  "token": self.token(), "agent_state": self.agent_state}))
         welcome = await ws.next()
         while welcome.get("type") == "poke":            # a commit elsewhere raced our handshake
             ws.poked = True

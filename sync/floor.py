@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +61,9 @@ class Floor:
         self.clock = clock
         self.subscribers: set[Any] = set()          # websockets of subscribed supervisors
         self.ticks = 0                              # KPI computations so far (one per tick, whoever watches)
+        # CPU seconds those ticks cost: the read and the tiles in the worker thread, the message on the
+        # loop (``time.thread_time``, so other work on either thread is not counted).
+        self.kpi_cpu_s = 0.0
         self._users: dict[str, dict[str, str]] = {}     # id -> name, username, role
         self._chosen: dict[str, list[Any]] = {}         # id -> [state, reason, since, left_at]
         self._presence: dict[str, int] = {}
@@ -72,6 +76,8 @@ class Floor:
         self._ticker: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._again = False
+        # Agent rows that changed (whoever watches): the server tells each CSR's own consoles.
+        self.on_agents: Callable[[list[dict[str, Any]]], None] = lambda rows: None
 
     # -- loading ---------------------------------------------------------------------------------------------
     async def ensure_loaded(self) -> None:
@@ -207,11 +213,26 @@ class Floor:
             if self._agents.get(row["user_id"]) != row:
                 self._agents[row["user_id"]] = row
                 changed.append(row)
+        if changed:
+            try:
+                self.on_agents(changed)
+            except Exception:  # noqa: BLE001 - telling the CSRs must not stop the floor
+                log.exception("event=agent_push_failed")
         return changed
 
+    def agent_row(self, user_id: str) -> dict[str, Any]:
+        """One agent's row as the floor shows it now."""
+        return self._agent_row(str(user_id), self.clock())
+
     # -- calls and KPIs --------------------------------------------------------------------------------------
-    def _read(self, now: datetime, kpis: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    def _read(self, now: datetime, kpis: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None, float]:
         """The active calls as floor rows, and (``kpis``) the tiles — one read for every subscriber."""
+        assert self.sessions is not None
+        started = time.thread_time()
+        rows, tiles = self._read_rows(now, kpis)
+        return rows, tiles, time.thread_time() - started
+
+    def _read_rows(self, now: datetime, kpis: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
         assert self.sessions is not None
         with self.sessions() as session:
             calls = list(session.scalars(select(Call).where(Call.state != CallState.ENDED)
@@ -267,7 +288,7 @@ class Floor:
         if self.sessions is None:
             return
         now = self.clock()
-        rows, tiles = await asyncio.to_thread(self._read, now, kpis)
+        rows, tiles, read_cpu = await asyncio.to_thread(self._read, now, kpis)
         async with self._lock:
             changed = [r for cid, r in rows.items() if self._calls.get(cid) != r]
             removed = [cid for cid in self._calls if cid not in rows]
@@ -277,9 +298,12 @@ class Floor:
                 self._broadcast(encode(FloorDelta(calls=changed or None, agents=agents or None,
                                                   removed_calls=removed or None)))
             if tiles is not None:
+                started = time.thread_time()
+                self.kpi_cpu_s += read_cpu
                 self.ticks += 1
                 self._kpis = tiles
                 self._broadcast(encode(FloorKpis(kpis=tiles)))
+                self.kpi_cpu_s += time.thread_time() - started
 
     # -- subscribers -----------------------------------------------------------------------------------------
     async def subscribe(self, ws: Any, request_id: str | None) -> None:

@@ -33,6 +33,9 @@ class Hello(_Message):
     client_id: Id
     app_version: Annotated[str, Field(max_length=40)] = ""
     token: Annotated[str, Field(max_length=2048)] | None = None
+    # Push this user's own agent state (``agent_state`` without id) on this connection. Consoles ask for
+    # it; other clients (scripts, older consoles) keep a plain request/answer sequence.
+    agent_state: bool = False
 
 
 class Login(_Message):
@@ -217,11 +220,12 @@ class Dialing(_Message):
 
 
 class AgentStateSet(_Message):
-    """The answer to ``set_agent_state``: the CSR's agent row as the floor shows it now."""
+    """The CSR's agent row as the floor shows it now: the answer to ``set_agent_state`` (with ``id`` and the
+    away reasons), and pushed to their own consoles when it changes (no ``id``; the reasons on connect)."""
 
     type: Literal["agent_state"] = "agent_state"
     agent: dict[str, Any]
-    away_reasons: list[str] = []
+    away_reasons: list[str] | None = None
 
 
 class FloorSnapshot(_Message):

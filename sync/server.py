@@ -108,6 +108,8 @@ class Connection:
     user: dict[str, Any] | None = None
     limit: RateLimit = field(default_factory=RateLimit)
     on_floor: bool = False           # counted present on the floor (sync/floor.py)
+    live: bool = False               # welcomed: live messages (calls, own agent state) may follow
+    agent_state: bool = False        # the client asked for its user's agent state to be pushed (hello)
 
 
 class SyncServer:
@@ -118,6 +120,7 @@ class SyncServer:
         # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
         self.floor = Floor(getattr(applier, "sessions", None), stale_after=timedelta(minutes=stale_call_minutes),
                            tick=floor_tick, offline_grace=agent_offline_seconds)
+        self.floor.on_agents = self._agents_changed
         self.auth = auth
         self.connections: set[Connection] = set()
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
@@ -291,6 +294,7 @@ class SyncServer:
             raise ProtocolError("upgrade_required", details={"min": MIN_PROTOCOL_VERSION, "max": PROTOCOL_VERSION},
                                 fatal=True)
         conn.client_id = message.client_id
+        conn.agent_state = message.agent_state
         if message.token:
             user = await self.auth.verify(message.token)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
@@ -307,8 +311,27 @@ class SyncServer:
             await self._send_live_calls(conn)
 
     async def _send_live_calls(self, conn: Connection) -> None:
+        """What a console that just signed in shows at once: the calls in progress, and its user's own
+        agent state with the company's away reasons."""
+        conn.live = True
         if self.calls is not None:
             await self._send(conn, LiveCalls(calls=await asyncio.to_thread(self.calls.live_calls)))
+        if conn.user is not None and conn.on_floor and conn.agent_state:
+            try:
+                reasons = await asyncio.to_thread(self.floor.away_reasons)
+                agent = self.floor.agent_row(conn.user["id"])
+            except Exception:  # noqa: BLE001 - the floor is a view: signing in must not fail for it
+                log.exception("event=agent_state_read_failed user=%s", conn.user.get("id"))
+                return
+            await self._send(conn, AgentStateSet(agent=agent, away_reasons=reasons))
+
+    def _agents_changed(self, rows: list[dict[str, Any]]) -> None:
+        """Agent rows changed: each CSR's own consoles hear their new state (On call, back from Offline…)."""
+        for row in rows:
+            targets = [c.ws for c in self.connections if c.live and c.agent_state and c.user is not None
+                       and str(c.user.get("id")) == row["user_id"]]
+            if targets:
+                broadcast(targets, encode(AgentStateSet(agent=row)))
 
     async def _claim(self, conn: Connection, message: ClaimCall) -> None:
         if self.calls is None:
@@ -339,7 +362,7 @@ class SyncServer:
         from datetime import date
 
         from models.kpis import day_bounds, load_call_facts, local_day, period_days, scorecard
-        from models.setup import User
+        from models.setup import Role, User
 
         from .floor import company_settings, company_zone
         from .server_auth import scorecard_allowed
@@ -365,8 +388,10 @@ class SyncServer:
                 start, _ = day_bounds(first, tz)
                 _, end = day_bounds(last, tz)
                 facts = load_call_facts(session, start, end)
-                names = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
-                return scorecard(facts, first, last, tz, names=names, user_id=message.user_id)
+                users = list(session.scalars(select(User)))
+                names = {u.id: u.display_name or u.username for u in users}
+                csrs = [u.id for u in users if u.active and Role(u.role or Role.CSR) is Role.CSR]
+                return scorecard(facts, first, last, tz, names=names, user_id=message.user_id, everyone=csrs)
 
         card = await asyncio.to_thread(compute)
         await self._send(conn, ScorecardResult(id=message.id, period=message.period, **card))

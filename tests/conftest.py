@@ -24,6 +24,25 @@ def _postgres_reachable() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL}: {exc}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_on_the_main_thread():
+    """As in the console (console/gc_guard.py): no garbage collection in worker threads, where it could
+    delete a Qt object of the main thread and crash the next timer pass. Collected after each test."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test():
+    from console.gc_guard import collect_due
+
+    yield
+    collect_due()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A reachable PostgreSQL URL; skips when absent, fails instead when CSR_REQUIRE_POSTGRES=1 (CI)."""

@@ -2,7 +2,7 @@
 unbooked, excused and not-lead calls, booking rate and average handle time for a period; Abandoned
 on its own line; the campaigns; calls per hour and booking rate by day as charts.
 
-Plain data in (``show_scorecard(answer)``, the server's dict), requests out: ``periodRequested(period,
+Plain data in (``show_scorecard(answer)``, the server's dict; ``show_message(text)``), requests out: ``periodRequested(period,
 first, last)`` when the period or its dates change, ``exportRequested(csv_text)`` for Export CSV
 (Ctrl+E, ``export_action``; the console saves the text). ``scorecard_csv`` is the same text, pure.
 
@@ -80,6 +80,12 @@ class Scorecards(PeriodMixin, QWidget):
         filters.addStretch(1)
         filters.addWidget(self.export_button)
 
+        self.message_label = QLabel(self)
+        self.message_label.setObjectName("scorecardMessage")
+        self.message_label.setAccessibleName("Scorecard status")
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.message_label.hide()
         self.score_view = read_only_table(self, "scorecardTable", "Scorecard, one row per CSR", self.score_model,
                                           alternating=True, stretch_last=True)
         self.abandoned_label = QLabel(self)
@@ -113,6 +119,7 @@ class Scorecards(PeriodMixin, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(filters)
+        layout.addWidget(self.message_label)
         layout.addLayout(body, 1)
         chain = [self.period_combo, self.from_edit, self.to_edit, self.export_button, self.score_view,
                  self.campaign_view, self.hour_chart, self.day_chart]
@@ -145,6 +152,11 @@ class Scorecards(PeriodMixin, QWidget):
         days = list(answer.get("booking_rate_by_day") or ())
         self.day_chart.set_data([d.get("pct") for d in days], [day_label(d["day"]) for d in days])
         self.export_action.setEnabled(bool(answer))
+
+    def show_message(self, text: str) -> None:
+        """A sentence above the tables (offline, refused, failed); "" hides it."""
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
 
     def csv_text(self) -> str:
         return scorecard_csv(self.answer)

@@ -37,8 +37,9 @@ TRACKING = "+12145550199"
 CALLER = "+12145550134"          # customer_args' phone
 
 
-@pytest.fixture
-def server(loop, tmp_path):
+def running_server(loop, tmp_path, **server_options):
+    """A server with webhooks on the qasync loop: (ws url, webhook base, sessions, customer id, campaign id).
+    A generator: the code after its one ``yield`` stops everything."""
     engine = open_server_db(str(tmp_path / "server.sqlite3"))
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as s:
@@ -53,7 +54,7 @@ def server(loop, tmp_path):
     accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
     accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
     srv = SyncServer(Applier(sessions, clock=lambda: NOW),
-                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW), **server_options)
     srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
     endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
     url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
@@ -65,6 +66,11 @@ def server(loop, tmp_path):
     loop.run_until_complete(endpoint.wait_closed())
     loop.run_until_complete(srv.aclose())
     engine.dispose()
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    yield from running_server(loop, tmp_path)
 
 
 async def post(http: aiohttp.ClientSession, base: str, path: str, params: dict[str, str]) -> None:

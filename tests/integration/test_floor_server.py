@@ -59,6 +59,8 @@ class Session:
         self.ws = ws
         self.user = user
         self.floor: list[tuple[float, dict]] = []
+        self.mine: list[dict] = []          # my own agent state, as the server pushes it (no id)
+        self.calls: list[dict] = []         # live calls as pushed (``call`` messages)
         self.answers: asyncio.Queue = asyncio.Queue()
         self.reader = asyncio.create_task(self._read())
         self.n = 0
@@ -66,7 +68,8 @@ class Session:
     @classmethod
     async def sign_in(cls, url: str, username: str) -> Session:
         ws = await websockets.connect(url)
-        await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": os.urandom(8).hex()}))
+        await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": os.urandom(8).hex(),
+                                  "agent_state": True}))      # as consoles do: my own state pushed
         assert json.loads(await ws.recv())["type"] == "welcome"
         await ws.send(json.dumps({"type": "login", "username": username, "password": f"{username} password 1"}))
         logged = json.loads(await ws.recv())
@@ -76,11 +79,15 @@ class Session:
     async def _read(self) -> None:
         async for frame in self.ws:
             msg = json.loads(frame)
-            if msg["type"].startswith("floor_") and msg["type"] != "floor_unsubscribed":
+            if msg["type"] == "agent_state" and not msg.get("id"):
+                self.mine.append(msg)
+            elif msg["type"].startswith("floor_") and msg["type"] != "floor_unsubscribed":
                 self.floor.append((time.monotonic(), msg))
                 if msg.get("id"):
                     await self.answers.put(msg)
-            elif msg["type"] not in ("poke", "call", "live_calls"):
+            elif msg["type"] == "call":
+                self.calls.append(msg["call"])
+            elif msg["type"] not in ("poke", "live_calls"):
                 await self.answers.put(msg)
 
     async def request(self, message: dict) -> dict:
@@ -121,6 +128,16 @@ async def ring(http_url: str, sid: str, caller: str = "+14155550123") -> str:
         return await r.text()
 
 
+async def answer(http_url: str, sid: str, agent: str) -> None:
+    """The status callback of the CSR's leg going in-progress: the call is answered by them."""
+    status = f"{http_url}/telephony/twilio/status"
+    params = {"CallSid": "CA" + os.urandom(16).hex(), "ParentCallSid": sid, "AccountSid": "AC" + "0" * 32,
+              "From": "+14155550123", "To": f"client:{agent}", "Direction": "outbound-dial",
+              "CallStatus": "in-progress", "SequenceNumber": "1", "ApiVersion": "2010-04-01"}
+    async with aiohttp.ClientSession() as http, http.post(status, data=params, headers=signed(status, params)) as r:
+        assert r.status == 200
+
+
 def test_a_csr_is_refused_the_floor_and_other_csrs_scorecards(server):
     ws_url, _http_url, _db = server
 
@@ -144,6 +161,52 @@ def test_a_csr_is_refused_the_floor_and_other_csrs_scorecards(server):
         assert ok["away_reasons"] == ["Break", "Lunch", "Meeting", "Training", "Personal"]
         await lee.close()
         await kim.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_csr_hears_their_own_state_at_sign_in_and_whenever_it_changes(server):
+    """The console's state button never guesses: the server tells it at sign-in (with the away reasons),
+    on every change it asked for, when a call makes it On call, and on each of the CSR's consoles."""
+    ws_url, http_url, _db = server
+
+    async def mine(session: Session, predicate, timeout: float = 6) -> dict:
+        deadline = time.monotonic() + timeout
+        while not any(predicate(m) for m in session.mine):
+            assert time.monotonic() < deadline, session.mine
+            await asyncio.sleep(0.02)
+        return [m for m in session.mine if predicate(m)][-1]
+
+    async def scenario() -> None:
+        lee = await Session.sign_in(ws_url, "lee")
+        first = await mine(lee, lambda m: m.get("away_reasons"))
+        assert first["agent"]["state"] == "Available" and first["agent"]["user_id"] == lee.user["id"]
+        assert first["away_reasons"] == ["Break", "Lunch", "Meeting", "Training", "Personal"]
+        second = await Session.sign_in(ws_url, "lee")          # the same CSR on a second PC
+        await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Break"})
+        pushed = await mine(second, lambda m: m["agent"]["state"] == "Away")
+        assert pushed["agent"]["reason"] == "Break" and "away_reasons" not in pushed
+        await lee.request({"type": "set_agent_state", "state": "Available"})
+        sid = "CA" + "6" * 32
+        await ring(http_url, sid)
+        deadline = time.monotonic() + 6
+        while not lee.calls:
+            assert time.monotonic() < deadline, "the ringing call never reached Lee"
+            await asyncio.sleep(0.02)
+        claimed = await lee.request({"type": "claim_call", "call_id": lee.calls[-1]["id"]})
+        assert claimed["type"] == "claimed", claimed
+        await answer(http_url, sid, "lee")                    # Lee's softphone picks up: On call
+
+        on_call = await mine(lee, lambda m: m["agent"]["state"] == "On call")
+        assert on_call["agent"]["call_id"] and on_call["agent"]["since"]
+        await mine(second, lambda m: m["agent"]["state"] == "On call")
+        kim = await Session.sign_in(ws_url, "kim")
+        await mine(kim, lambda m: m.get("away_reasons"))
+        await asyncio.sleep(0.3)
+        assert {m["agent"]["user_id"] for m in kim.mine} == {kim.user["id"]}       # only one's own
+        assert lee.floor == []                                                   # and no floor feed
+        for session in (lee, second, kim):
+            await session.close()
 
     asyncio.run(scenario())
 
@@ -274,12 +337,14 @@ def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, t
         try:
             clients = {}
             floor: list[dict] = []
+            mine: dict[str, list[dict]] = {"sam": [], "lee": []}       # agent_state, through on_floor too
             for name in ("sam", "lee"):
                 cache = open_cache(clone(templates.console_cache, tmp_path / f"{name}.sqlite3"))
                 caches.append(cache)
                 token, user = await login(ws_url, os.urandom(8).hex(), name, f"{name} password 1")
                 client = SyncClient(cache, ws_url, token=lambda t=token: t, backoff=(0.05, 0.2),
-                                    on_floor=floor.append if name == "sam" else lambda m: None)
+                                    on_floor=lambda m, n=name: (mine[n] if m["type"] == "agent_state" else
+                                                                floor if n == "sam" else []).append(m))
                 client.user = user
                 clients[name] = client
                 tasks.append(asyncio.create_task(client.run()))
@@ -299,6 +364,9 @@ def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, t
             assert [r["user_id"] for r in own["rows"]] == [lee.user["id"]]
             away = await lee.set_agent_state("Away", "Meeting")
             assert away["agent"]["state"] == "Away"
+            assert mine["lee"][0]["agent"]["state"] == "Available" and mine["lee"][0]["away_reasons"]  # sign-in
+            assert mine["lee"][-1] == away and not mine["sam"][1:]          # the answer too; nobody else's
+            assert not any(m["type"] == "agent_state" for m in floor)
             with pytest.raises(RequestFailed) as refused:
                 await lee.close_stale_call("nope")
             assert refused.value.code == "forbidden"

@@ -134,6 +134,17 @@ def test_a_csrs_own_scorecard_is_about_their_calls_only():
     assert nothing["rows"][0]["inbound_handled"] == 0 and nothing["rows"][0]["avg_handle_s"] is None
 
 
+def test_every_active_csr_has_a_row_for_a_supervisor_even_with_no_calls():
+    calls = [answered("a1", at(9), 5, 300, agent="ann", cls="Booked")]
+    card = scorecard(calls, date(2026, 3, 10), date(2026, 3, 10), CHICAGO, names={"ann": "Ann", "cy": "Cy"},
+                     everyone=["ann", "cy"])
+    assert [r["user_id"] for r in card["rows"]] == ["ann", "cy"]
+    assert card["rows"][1] == {"user_id": "cy", "name": "Cy", "inbound_handled": 0, "booked": 0, "unbooked": 0,
+                               "excused": 0, "not_lead": 0, "booking_rate_pct": None, "avg_handle_s": None}
+    own = scorecard(calls, date(2026, 3, 10), date(2026, 3, 10), CHICAGO, user_id="ann", everyone=["ann", "cy"])
+    assert [r["user_id"] for r in own["rows"]] == ["ann"]                # a CSR's own: never the others
+
+
 def test_periods():
     today = date(2026, 3, 11)                                   # a Wednesday
     assert period_days("today", today) == (today, today)
