@@ -15,9 +15,10 @@ With ``--floor-board`` (a supervisor, for `csr-bench floor`) it opens the floor 
 says ready when the board has its snapshot. Each change of a call on the board — ``SID:ring`` (the
 call's row appears), ``SID:answer`` (it turns Talking), ``SID:end`` (it leaves) — is noted when the
 floor message has been applied to the board's model (one more slot on ``floorMessage``, after the
-floor controller's), and stamped ``painted`` once the calls table has repainted: at the first paint
-of its viewport after that, when the paint is over (the next turn of the event loop). The last line
-holds ``received`` and ``painted`` (key → time.time()).
+floor controller's), and stamped ``painted`` once the calls table has repainted: the first paint
+event of its viewport after that is delivered inside an event filter, and stamped when the table's
+paintEvent has returned (``paint_began``: when that paint event began). The last line holds ``received``, ``paint_began``
+and ``painted`` (key → time.time()).
 """
 
 from __future__ import annotations
@@ -126,14 +127,17 @@ class BoardTimer:
     """Opens the floor board and notes when each call change reached its model and its screen."""
 
     def __init__(self, console: Any) -> None:
-        from PySide6.QtCore import QEvent, QObject, QTimer
+        from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
         self.console = console
         self.board = console.floor.open_board()
-        self.board.resize(1400, 1300)                  # every call row in view: a change repaints at once
-        self.board.splitter.setSizes([900, 300])
+        # The board's own first size (console/floor_controller.py), the calls given room for every row of
+        # this load in view (a change to a row out of view is painted only when scrolled to).
+        self.board.resize(1100, 700)
+        self.board.splitter.setSizes([440, 160])
         self.received: dict[str, float] = {}
         self.painted: dict[str, float] = {}
+        self.paint_began: dict[str, float] = {}
         self.snapshots = 0
         self.rows_max = 0
         self._pending: list[str] = []
@@ -142,11 +146,22 @@ class BoardTimer:
         timer = self
 
         class Paints(QObject):
-            def eventFilter(self, _watched: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
-                if event.type() == QEvent.Type.Paint and timer._pending:
-                    batch, timer._pending = timer._pending, []
-                    QTimer.singleShot(0, lambda: timer._stamp(batch))
-                return False
+            """On the viewport's paint event: let the view paint now, inside the filter, and stamp the end."""
+
+            def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
+                if event.type() != QEvent.Type.Paint or not timer._pending:
+                    return False
+                batch, timer._pending = timer._pending, []
+                began = time.time()
+                for key in batch:
+                    timer.paint_began.setdefault(key, began)
+                watched.removeEventFilter(self)
+                try:
+                    QCoreApplication.sendEvent(watched, event)       # the table paints its rows here
+                finally:
+                    watched.installEventFilter(self)
+                timer._stamp(batch)
+                return True                                         # painted: not delivered twice
 
         self._filter = Paints(self.board)
         self.board.calls_view.viewport().installEventFilter(self._filter)
@@ -190,7 +205,8 @@ class BoardTimer:
             self.painted.setdefault(key, t)
 
     def figures(self) -> dict[str, Any]:
-        return {"received": self.received, "painted": self.painted, "snapshots": self.snapshots,
+        return {"received": self.received, "painted": self.painted, "paint_began": self.paint_began,
+                "snapshots": self.snapshots,
                 "board_rows_max": self.rows_max, "agents_rows": self.board.agents_model.rowCount()}
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -157,9 +158,12 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
         add_supervisor(prep.server_db)
         out["prepare_s"] = prep.seconds
         callers = find_callers(prep.console_cache, random.Random(seed), 100).all()
-        stats = work / "floor-stats.jsonl"
+        stats, stamps = work / "floor-stats.jsonl", work / "floor-stamps.jsonl"
         server, ws_url, http = start_server(prep.server_db, work / "server.log", module="bench.floor_server",
-                                            env={"CSR_BENCH_FLOOR_STATS": str(stats)})
+                                            env={"CSR_BENCH_FLOOR_STATS": str(stats),
+                                                 "CSR_BENCH_FLOOR_STAMPS": str(stamps),
+                                                 **({"CSR_BENCH_STAGES": str(work / "stages.jsonl")}
+                                                    if os.environ.get("CSR_BENCH_FLOOR_STAGES") else {})})
         tokens = work / "agent-tokens.json"
         tokens.write_text(json.dumps(prep.tokens))
         listener = _spawn(["-m", "bench.calls_bench", "listen", "--url", ws_url, "--tokens-file", str(tokens)],
@@ -186,7 +190,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
         console.stdin.close()
         board = console_out.json(60)
         console.wait(30)
-        out.update(_board_figures(played, board, t1 - t0))
+        out.update(_board_figures(played, board, t1 - t0, _server_sent(stamps)))
         out.update(_kpi_cpu(stats, t0, t1))
         listener.stdin.write("dump\n")
         listener.stdin.flush()
@@ -208,8 +212,26 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _board_figures(played: dict[str, Any], board: dict[str, Any], wall: float) -> dict[str, Any]:
+def _server_sent(stamps: Path) -> dict[str, float]:
+    """"SID:ring|answer|end" → when the server had sent the floor delta showing it."""
+    out: dict[str, float] = {}
+    talking: set[str] = set()
+    for line in stamps.read_text().splitlines() if stamps.exists() else ():
+        d = json.loads(line)
+        for sid, state in d["calls"]:
+            out.setdefault(f"{sid}:ring", d["t"])
+            if state == "Talking" and sid not in talking:
+                talking.add(sid)
+                out.setdefault(f"{sid}:answer", d["t"])
+            if state == "Ended":
+                out.setdefault(f"{sid}:end", d["t"])
+    return out
+
+
+def _board_figures(played: dict[str, Any], board: dict[str, Any], wall: float,
+                   server: dict[str, float]) -> dict[str, Any]:
     sent, received, painted = played["sent"], board.get("received", {}), board.get("painted", {})
+    began = board.get("paint_began", {})
     order = sorted(sent, key=sent.get)
     warm = {k for k in order if k.endswith(":ring")}
     skip = set()
@@ -226,6 +248,13 @@ def _board_figures(played: dict[str, Any], board: dict[str, Any], wall: float) -
             "board_update_missed": sum(1 for k in measured if k not in painted),
             "board_update_p99_ms_by_event": {k[1:]: v for k, v in by_kind.items()},
             **_stats("event_to_board_model", arrive),
+            **_stats("event_to_server_sent", [(server[k] - sent[k]) * 1000 for k in measured if k in server]),
+            **_stats("server_sent_to_board_model", [(received[k] - server[k]) * 1000 for k in measured
+                                                    if k in server and k in received]),
+            **_stats("board_model_to_painted", [(painted[k] - received[k]) * 1000 for k in measured
+                                                if k in painted and k in received]),
+            **_stats("board_paint_began_to_painted", [(painted[k] - began[k]) * 1000 for k in measured
+                                                      if k in painted and k in began]),
             "events_sent": len(sent), "events_per_s_sent": round(len(sent) / wall, 1) if wall else None,
             "webhooks_failed": played["failed"], "send_late_p99_ms": _pct(played["late_ms"], 99),
             "calls": played["calls"], "ring_events": len(warm), "board_rows_max": board.get("board_rows_max"),

@@ -17,12 +17,12 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from sqlalchemy import select
 
 from models.call_store import match_customers
-from models.calls import CallCard, CallDirection, CallState
+from models.calls import Call, CallCard, CallDirection, CallState
 from models.customers import Customer
 from models.db import Cache
 from models.lead_queries import lead_choices
@@ -33,6 +33,8 @@ from sync.client import ClaimFailed, DialFailed
 from widgets.classify_dialog import ClassifyDialog
 
 log = logging.getLogger("csr.console.calls")
+# A close asked for before the call's row is in the cache waits for the pull: this often, this many times.
+CLOSE_WAIT_MS, CLOSE_WAIT_TRIES = 250, 40
 UNKNOWN_CALLER = "Unknown caller"
 UNKNOWN_CAMPAIGN = "Unknown campaign"
 
@@ -272,7 +274,18 @@ class CallsController(QObject):
         dialog.open()
         return dialog
 
-    def _close(self, card: CallCard, answer: dict[str, Any]) -> None:
+    def _close(self, card: CallCard, answer: dict[str, Any], tries: int = 0) -> None:
+        if not self._row_here(card.call_id):
+            # The call's row reaches this PC's cache with the pull after the call's poke (a fraction of a
+            # second after its last event): ask for that pull now and close the call once the row is here.
+            if tries == 0:
+                self.sync.local_write()
+            if tries < CLOSE_WAIT_TRIES:
+                QTimer.singleShot(CLOSE_WAIT_MS, lambda: self._close(card, answer, tries + 1))
+            else:
+                self.errorOccurred.emit("This call hasn't reached this PC's records yet (is it offline?) — "
+                                        "close it again in a moment.")
+            return
         args: dict[str, Any] = {"call_id": card.call_id, "call_reason_id": answer.get("call_reason_id")}
         if answer.get("is_lead"):
             lead: dict[str, Any] = {"summary": answer.get("summary") or ""}
@@ -294,6 +307,10 @@ class CallsController(QObject):
         self._closed_here.add(card.call_id)
         self._drop(card.call_id)
         self.outboxChanged.emit()
+
+    def _row_here(self, call_id: str) -> bool:
+        with self.cache.sessions() as session:
+            return session.get(Call, call_id) is not None
 
     def _booked(self, call_id: str) -> None:
         self._closed_here.add(call_id)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.base import utcnow
 from models.call_store import claim_call, record_events
 from models.calls import Call, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
+from models.customers import Customer
 from models.setup import Campaign, User
 from models.sync_tables import ChangeRow
 from models.timeutil import as_utc
@@ -39,8 +40,10 @@ CLOSED_STALE = "closed-stale"      # the end reason (and provider key prefix) of
 MAX_LIVE = 200
 
 
-def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str]) -> dict[str, Any]:
-    """A call as consoles receive it (docs/protocol.md, ``call``)."""
+def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str],
+              customers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A call as consoles receive it (docs/protocol.md, ``call``); ``customers``: id → name of the matched
+    customers (the floor board shows the name; a console matches from its own cache)."""
 
     def iso(value: datetime | None) -> str | None:
         if value is None:
@@ -51,11 +54,13 @@ def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str]) -> d
             "from_number": call.from_number, "to_number": call.to_number,
             "campaign_id": call.campaign_id, "campaign": campaigns.get(call.campaign_id or "", ""),
             "unknown_campaign": bool(call.unknown_campaign), "customer_id": call.customer_id,
+            "customer_name": (customers or {}).get(call.customer_id or "", ""),
             "started_at": iso(call.started_at), "answered_at": iso(call.answered_at), "ended_at": iso(call.ended_at),
             "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or "", ""),
             "classification": call.classification.value if call.classification else "",
             "closed": call.closed_at is not None, "duration_seconds": call.duration_seconds or 0,
-            "recording_url": call.recording_url or "", "provider_call_id": call.provider_call_id}
+            "recording_url": call.recording_url or "", "provider_call_id": call.provider_call_id,
+            "answered_by": call.answered_by or ""}
 
 
 class CallDesk:
@@ -186,7 +191,10 @@ class CallDesk:
             if users else {}
         ids = {c.campaign_id for c in calls if c.campaign_id}
         campaigns = {c.id: c.name for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))} if ids else {}
-        return [call_info(c, names, campaigns) for c in calls]
+        matched = {c.customer_id for c in calls if c.customer_id}
+        customers = dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(matched))).all()) \
+            if matched else {}
+        return [call_info(c, names, campaigns, customers) for c in calls]
 
 
 def _log_changes(session: Session, collector: ChangeCollector) -> int:

@@ -4,8 +4,10 @@ they subscribe (again after every reconnect: never stale rows), then ``floor_del
 (call events, claims, agent state changes, connect / disconnect) and ``floor_kpis`` every tick,
 computed once per tick for all subscribers.
 
-The calls come from the store (a refresh after every commit that touched calls, and every tick while
-someone watches), so calls taken on another instance and calls that turn stale with time show up too.
+The calls: this instance's call commits are applied as they happen (``calls_committed``, the call
+desk's own rows: no read of the store, the board sees an event as soon as it is stored), and every
+tick while someone watches the store is read again, so calls taken on another instance and calls
+that turn stale with time show up too.
 Agent presence is this instance's connections (docs/protocol.md "Floor": one instance per floor).
 """
 
@@ -50,6 +52,14 @@ def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
+def _same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Two rows of one call show the same (``last_event_at`` only feeds the stale flag)."""
+    if before is None:
+        return False
+    return all(before.get(k) == v for k, v in after.items() if k != "last_event_at") and \
+        before.keys() == after.keys()
+
+
 class Floor:
     def __init__(self, sessions: sessionmaker[Session] | None, *, stale_after: timedelta = timedelta(minutes=120),
                  tick: float = 1.0, offline_grace: float = 15.0,
@@ -64,6 +74,8 @@ class Floor:
         # CPU seconds those ticks cost: the read and the tiles in the worker thread, the message on the
         # loop (``time.thread_time``, so other work on either thread is not counted).
         self.kpi_cpu_s = 0.0
+        self._generation = 0                        # commits seen by calls_committed
+        self._touched: dict[str, int] = {}          # call id -> the generation that last changed it
         self._users: dict[str, dict[str, str]] = {}     # id -> name, username, role
         self._chosen: dict[str, list[Any]] = {}         # id -> [state, reason, since, left_at]
         self._presence: dict[str, int] = {}
@@ -74,8 +86,6 @@ class Floor:
         self._loaded = False
         self._started = clock()
         self._ticker: asyncio.Task[None] | None = None
-        self._refreshing: asyncio.Task[None] | None = None
-        self._again = False
         # Agent rows that changed (whoever watches): the server tells each CSR's own consoles.
         self.on_agents: Callable[[list[dict[str, Any]]], None] = lambda rows: None
 
@@ -117,20 +127,25 @@ class Floor:
                 row.state, row.reason, row.since, row.left_at = AgentState(state).value, reason, since, left_at
 
     # -- agents ----------------------------------------------------------------------------------------------
-    def _on_call(self, user_id: str) -> tuple[str, datetime] | None:
+    def _on_call(self) -> dict[str, tuple[str, datetime]]:
+        """Agent id → (the call they are talking on, since when), from the calls in progress."""
+        out: dict[str, tuple[str, datetime]] = {}
         for row in self._calls.values():
-            if row.get("agent_id") == user_id and row.get("state") in ON_CALL_STATES:
-                return row["id"], datetime.fromisoformat(row.get("answered_at") or row["started_at"])
-        return None
+            agent = row.get("agent_id")
+            if agent and agent not in out and row.get("state") in ON_CALL_STATES:
+                out[agent] = (row["id"], datetime.fromisoformat(row.get("answered_at") or row["started_at"]))
+        return out
 
-    def _agent_row(self, user_id: str, now: datetime) -> dict[str, Any]:
+    def _agent_row(self, user_id: str, now: datetime,
+                   on_call: dict[str, tuple[str, datetime]] | None = None) -> dict[str, Any]:
+        on_call = self._on_call() if on_call is None else on_call
         user = self._users.get(user_id, {})
         # Never signed in: Offline since the server started.
         state, reason, since, left_at = self._chosen.get(user_id) or [AgentState.AVAILABLE, "", self._started, None]
         connected = self._presence.get(user_id, 0) > 0 or (
             left_at is not None and now - left_at < self.offline_grace)      # a blip is not Offline
         eff = effective_state(chosen=AgentState(state), reason=reason, since=since, connected=connected,
-                              left_at=left_at, call=self._on_call(user_id))
+                              left_at=left_at, call=on_call.get(user_id))
         return {"user_id": user_id, "name": user.get("name", ""), "state": eff.state.value, "reason": eff.reason,
                 "since": _iso(eff.since), "call_id": eff.call_id}
 
@@ -141,14 +156,16 @@ class Floor:
 
     def agent_rows(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or self.clock()
-        rows = [self._agent_row(uid, now) for uid in self._agent_ids()]
+        on_call = self._on_call()
+        rows = [self._agent_row(uid, now, on_call) for uid in self._agent_ids()]
         return sorted(rows, key=lambda r: (r["name"].casefold(), r["user_id"]))
 
     def available_usernames(self) -> set[str]:
         """The signed-in agents whose floor state is Available now (they are rung first)."""
-        now = self.clock()
+        now, on_call = self.clock(), self._on_call()
         return {self._users[uid]["username"] for uid, n in self._presence.items()
-                if n > 0 and uid in self._users and self._agent_row(uid, now)["state"] == AgentState.AVAILABLE.value}
+                if n > 0 and uid in self._users
+                and self._agent_row(uid, now, on_call)["state"] == AgentState.AVAILABLE.value}
 
     async def connected(self, user: dict[str, Any]) -> None:
         await self.ensure_loaded()
@@ -252,9 +269,9 @@ class Floor:
                                              .where(Customer.id.in_(cust_ids))).all()) if cust_ids else {}
             rows = {}
             for c in calls:
-                row = call_info(c, names, campaigns)
+                row = call_info(c, names, campaigns, customers)
+                row["answered_by_name"] = self._answered_by_name(row)
                 heard = as_utc(last.get(c.id) or c.started_at)
-                row["customer_name"] = customers.get(c.customer_id or "", "") or ""
                 row["stale"] = now - heard >= self.stale_after
                 row["last_event_at"] = heard.isoformat()
                 rows[c.id] = row
@@ -265,32 +282,60 @@ class Floor:
                 tiles = live_kpis(load_call_facts(session, start, end, active=True), now, tz)
         return rows, tiles
 
-    def poke(self) -> None:
-        """Calls changed (a commit here): refresh the floor from the store (coalesced)."""
+    def _answered_by_name(self, call: dict[str, Any]) -> str:
+        """The name of the CSR whose softphone answered a call nobody claimed ("" otherwise)."""
+        identity = call.get("answered_by") or ""
+        if not identity or call.get("agent_id"):
+            return ""
+        return next((u["name"] for u in self._users.values() if u.get("username") == identity), identity)
+
+    def calls_committed(self, calls: list[dict[str, Any]]) -> None:
+        """Calls this instance just committed (the call desk's rows, on the loop): on the floor at once,
+        without reading the store — a supervisor sees a call event as soon as it is stored. The next
+        tick reads the store again (staleness, commits on other instances)."""
         if self.sessions is None or not self._loaded:
             return
-        if self._refreshing is not None and not self._refreshing.done():
-            self._again = True
-            return
-        self._refreshing = asyncio.get_running_loop().create_task(self._refresh_loop())
-
-    async def _refresh_loop(self) -> None:
-        while True:
-            self._again = False
-            try:
-                await self.refresh()
-            except Exception:  # noqa: BLE001 - the next change or tick tries again
-                log.exception("event=floor_refresh_failed")
-            if not self._again:
-                return
+        now = self.clock()
+        self._generation += 1
+        changed, removed = [], []
+        agents_moved = False            # only a call with a CSR on it can change an agent's row
+        for call in calls:
+            cid = str(call["id"])
+            self._touched[cid] = self._generation
+            before = self._calls.get(cid)
+            agents_moved = agents_moved or bool(call.get("agent_id") or (before or {}).get("agent_id"))
+            if call.get("state") == CallState.ENDED.value or call.get("closed"):
+                if self._calls.pop(cid, None) is not None:
+                    removed.append(cid)
+                continue
+            row = {**call, "answered_by_name": self._answered_by_name(call), "stale": False,
+                   "last_event_at": now.isoformat()}
+            if not _same(before, row):
+                self._calls[cid] = row
+                changed.append(row)
+        agents = self._agents_delta(now) if agents_moved and (changed or removed) else []
+        if changed or removed or agents:
+            self._broadcast(encode(FloorDelta(calls=changed or None, agents=agents or None,
+                                              removed_calls=removed or None)))
 
     async def refresh(self, kpis: bool = False) -> None:
         if self.sessions is None:
             return
         now = self.clock()
+        generation = self._generation
         rows, tiles, read_cpu = await asyncio.to_thread(self._read, now, kpis)
         async with self._lock:
-            changed = [r for cid, r in rows.items() if self._calls.get(cid) != r]
+            # A call committed here while the store was being read: what the commit said wins over
+            # what the read saw (an ended call must not come back for a moment).
+            for cid, seen in list(self._touched.items()):
+                if seen > generation:
+                    if cid in self._calls:
+                        rows[cid] = {**self._calls[cid], "stale": rows.get(cid, {}).get("stale", False)}
+                    else:
+                        rows.pop(cid, None)
+                else:
+                    del self._touched[cid]
+            changed = [r for cid, r in rows.items() if not _same(self._calls.get(cid), r)]
             removed = [cid for cid in self._calls if cid not in rows]
             self._calls = rows
             agents = self._agents_delta(now)
@@ -344,7 +389,6 @@ class Floor:
             broadcast(list(self.subscribers), text)
 
     async def close(self) -> None:
-        for task in (self._ticker, self._refreshing):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)

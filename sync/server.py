@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,9 @@ from .protocol import (
 )
 
 log = logging.getLogger("csr.server")
+# Call commits are poked at most this often (seconds): the consoles got the call itself at once.
+CALL_POKE_DELAY = 0.2
+BROADCAST_SLICE = 64              # consoles written to before the loop may take other work
 
 
 class Authenticator(Protocol):
@@ -125,11 +129,21 @@ class SyncServer:
         self.connections: set[Connection] = set()
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
         self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
+        self._call_poke: asyncio.TimerHandle | None = None      # a coalesced poke after call commits
+        self._outgoing: deque[str] = deque()                    # ``call`` messages on their way to every console
+        self._sender: asyncio.Task[None] | None = None
+        self._call_version = 0
         self.dialer: Any = None           # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     async def aclose(self) -> None:
         """Stop the server's own tasks (the floor's KPI ticker and refresher); call after the endpoint
         closed. Left running, they would outlive the event loop they were made on."""
+        if self._call_poke is not None:
+            self._call_poke.cancel()
+            self._call_poke = None
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
         await self.floor.close()
 
     def attach_calls(self, desk: Any) -> None:
@@ -140,15 +154,39 @@ class SyncServer:
 
     def calls_committed(self, version: int, calls: list[dict[str, Any]], taken_from: str | None = None) -> None:
         """Calls changed here: each console gets the calls now, then a poke for the change log."""
-        targets = [c.ws for c in self.connections if c.user is not None]
-        if targets:
-            for call in calls:
-                broadcast(targets, encode(CallUpdate(call=call, taken_from=taken_from)))
-        self.floor.poke()
+        # The floor first: a supervisor's board must not wait behind hundreds of consoles' sends.
+        self.floor.calls_committed(calls)
+        self._outgoing.extend(encode(CallUpdate(call=call, taken_from=taken_from)) for call in calls)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_calls())
         if version:
-            self.poke_all(version)
+            self._poke_soon(version)
             if self.on_commit:
                 self.on_commit(version)
+
+    async def _send_calls(self) -> None:
+        """``call`` messages to every signed-in console, in commit order, BROADCAST_SLICE connections at a
+        time: between slices the loop takes the next webhook, so a call centre's hundreds of consoles
+        don't hold up the next call event (each message still reaches every console in order)."""
+        while self._outgoing:
+            text = self._outgoing.popleft()
+            targets = [c.ws for c in self.connections if c.user is not None]
+            for start in range(0, len(targets), BROADCAST_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                broadcast(targets[start:start + BROADCAST_SLICE], text)
+
+    def _poke_soon(self, version: int) -> None:
+        """The poke after a call commit, coalesced over CALL_POKE_DELAY: the consoles already have the call
+        (the ``call`` message); the poke only brings the call rows into their caches, and one pull for a
+        burst of call events costs every console and the server less than one per event."""
+        self._call_version = max(self._call_version, version)
+        if self._call_poke is None:
+            self._call_poke = asyncio.get_running_loop().call_later(CALL_POKE_DELAY, self._poke_calls)
+
+    def _poke_calls(self) -> None:
+        self._call_poke = None
+        self.poke_all(self._call_version)
 
     def signed_in_agents(self) -> list[str]:
         """Who is at a console right now (their user names: the softphone identities to ring)."""

@@ -50,6 +50,7 @@ class LiveCall:
     classification: str
     closed: bool
     stale: bool
+    answered_by_name: str = ""          # whose softphone answered, when nobody claimed the call
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LiveCall:
@@ -58,7 +59,7 @@ class LiveCall:
                    str(d.get("campaign") or ""), str(d.get("agent_id") or ""), str(d.get("agent_name") or ""),
                    parse_time(d.get("started_at")) or _EPOCH, parse_time(d.get("answered_at")),
                    parse_time(d.get("ended_at")), str(d.get("classification") or ""),
-                   bool(d.get("closed")), bool(d.get("stale")))
+                   bool(d.get("closed")), bool(d.get("stale")), str(d.get("answered_by_name") or ""))
 
     @property
     def caller(self) -> str:
@@ -138,9 +139,14 @@ class _LiveModel(RowTableModel[Any]):
                                   self.index(len(self._rows) - 1, self.tick_column),
                                   [Qt.ItemDataRole.DisplayRole])
 
-    def refresh_column(self, column: int) -> None:
-        if self._rows:
-            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+    def refresh_column(self, column: int, rows: Iterable[int] | None = None) -> None:
+        """A column's text changed (``rows``: only these rows' cells)."""
+        if rows is None:
+            if self._rows:
+                self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+            return
+        for row in rows:
+            self.dataChanged.emit(self.index(row, column), self.index(row, column))
 
 
 CALL_COLUMNS = ("State", "Time", "Caller", "Customer", "Campaign", "CSR")
@@ -166,7 +172,11 @@ class LiveCallsModel(_LiveModel):
         if column == C_CAMPAIGN:
             return row.campaign
         if column == C_CSR:
-            return row.agent_name or ("Nobody yet" if row.state in ("Ringing", "Queued") else "Nobody")
+            if row.agent_name:
+                return row.agent_name
+            if row.answered_by_name:
+                return f"{row.answered_by_name} (not claimed)"
+            return "Nobody yet" if row.state in ("Ringing", "Queued") else "Nobody"
         return duration_text(row.seconds(self.now))
 
     def role_data(self, row: LiveCall, column: int, role: int) -> Any:

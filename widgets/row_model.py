@@ -71,8 +71,13 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
             return self.columns[section]
         return None
 
+    # Roles no list here answers: the view asks for each of them for every cell it paints.
+    _UNUSED_ROLES = frozenset({Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.CheckStateRole,
+                               Qt.ItemDataRole.SizeHintRole, Qt.ItemDataRole.BackgroundRole,
+                               Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.StatusTipRole})
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(self.columns):
+        if role in self._UNUSED_ROLES or not index.isValid() or not 0 <= index.column() < len(self.columns):
             return None
         row = self.row_at(index.row())
         if row is None:

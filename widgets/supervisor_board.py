@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QSplitter,
     QTableView,
@@ -42,6 +43,7 @@ NOTHING_YET = "—"
 # Amber once a caller has waited this long, or the service level falls below its goal.
 LONG_WAIT_S = 60
 SERVICE_GOAL_PCT = 80
+SIZE_ROWS = 100              # rows read to size the columns (after each snapshot)
 
 TILES = (
     ("tileCallsWaiting", "Calls waiting"),
@@ -151,6 +153,13 @@ class SupervisorBoard(QWidget):
                                           self.calls_model, alternating=True, stretch_last=True)
         self.agents_view = read_only_table(self, "agentsTable", "Agents and their states", self.agents_model,
                                            alternating=True, stretch_last=True)
+        for view in (self.calls_view, self.agents_view):
+            # Sized to their contents once per snapshot, not on every change: with hundreds of agents
+            # ticking each second, sizing to contents would read every cell of the table each time.
+            view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            view.horizontalHeader().setResizeContentsPrecision(SIZE_ROWS)
+            # Before the first rows: room for a phone number or a name (rows then keep the widths).
+            view.horizontalHeader().setDefaultSectionSize(view.fontMetrics().horizontalAdvance("(000) 000-0000") + 28)
         self.close_stale_action = QAction("&Close stale call", self)
         self.close_stale_action.setObjectName("closeStaleCallAction")
         self.close_stale_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
@@ -217,6 +226,9 @@ class SupervisorBoard(QWidget):
         self.calls_model.now = self.agents_model.now = now
         self.calls_model.set_rows([LiveCall.from_dict(c) for c in calls if not c.get("closed")])
         self.agents_model.set_rows([LiveAgent.from_dict(a) for a in agents])
+        for view in (self.agents_view, self.calls_view):
+            if view.model().rowCount():
+                view.resizeColumnsToContents()
         self._select(self.calls_view, keep_call)
         self._select(self.agents_view, keep_agent)
         self.set_connected(True)
@@ -237,8 +249,10 @@ class SupervisorBoard(QWidget):
             self.calls_model.remove_row(call_id)
         for a in agents:
             self.agents_model.upsert(LiveAgent.from_dict(a))
-        if calls or removed_calls:
-            self.agents_model.refresh_column(A_CALL)     # "Current call" reads the caller
+        touched = {str(c["id"]) for c in calls} | set(removed_calls)
+        if touched:                                      # "Current call" reads the caller: those agents' cells
+            self.agents_model.refresh_column(A_CALL, [i for i, a in enumerate(self.agents_model.rows())
+                                                      if a.call_id in touched])
         self._run_timer()
 
     def show_kpis(self, kpis: Mapping[str, Any]) -> None:

@@ -171,6 +171,7 @@ def test_scorecards_for_a_csr_and_a_supervisor_and_the_csv_export(qtbot, loop, s
 
         mine = csr.floor.open_scorecards()
         assert mine.objectName() == "scorecards" and mine.windowTitle().startswith("My scorecard")
+        assert mine.period() == "today" and mine.date_range() == (csr.floor._today(),) * 2
         assert csr.floor.scorecards_action.shortcut() == QKeySequence("Ctrl+Shift+Y")
         await until(lambda: mine.score_model.rowCount() == 1)
         assert mine.score_model.row_at(0).id == dana         # only her own row, ever

@@ -83,6 +83,9 @@ def test_snapshot_shows_calls_longest_waiting_first_and_agents_by_name(board: Su
     assert column(agents, A_STATE) == ["Away", "Offline", "On call"]
     assert column(agents, A_CALL) == ["", "", "Maria Lopez"]
     assert board.banner.isHidden()
+    # Answered on a CSR's softphone but claimed by nobody: the board says whose phone it is.
+    board.apply_delta([call("c4", "Talking", started=30, answered=35, answered_by_name="Bo Kim")])
+    assert calls.data(calls.index(calls.row_of("c4"), C_CSR)) == "Bo Kim (not claimed)"
 
 
 def test_snapshot_replaces_everything_after_a_reconnect(board: SupervisorBoard) -> None:

@@ -5,6 +5,7 @@ call desk rings Available agents first."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
@@ -74,3 +75,63 @@ def test_the_desk_rings_available_agents_first():
     desk = CallDesk(None, agents=lambda: ["ann", "bob", "cy", "dee"], available=lambda: {"cy", "bob"})
     assert desk.agents_to_ring() == ["bob", "cy", "ann", "dee"]
     assert CallDesk(None, agents=lambda: ["ann"]).agents_to_ring() == ["ann"]      # nobody Available: still rung
+
+
+def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_an_ended_call_back(tmp_path):
+    import threading
+
+    engine = open_server_db(str(tmp_path / "s.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    lee = Accounts(sessions).add_user("lee", "Lee Chen", "csr", "lee password 1")
+    user = {"id": lee.id, "username": "lee", "display_name": "Lee Chen", "role": "csr"}
+    clock = Clock()
+    call = {"id": "c1", "state": "Ringing", "direction": "Inbound", "from_number": "+12145550134",
+            "customer_id": "k1", "customer_name": "Maria Garcia", "campaign": "Radio", "agent_id": None,
+            "agent_name": "", "started_at": T0.isoformat(), "answered_at": None, "ended_at": None, "closed": False}
+
+    async def scenario() -> None:
+        floor = Floor(sessions, clock=clock)
+        await floor.connected(user)
+        sent: list[str] = []
+        floor._broadcast = sent.append                     # what the subscribers would get
+
+        floor.calls_committed([call])                      # rings: on the floor now, no read of the store
+        delta = json.loads(sent[-1])
+        assert delta["type"] == "floor_delta" and delta["calls"][0]["customer_name"] == "Maria Garcia"
+        assert delta["calls"][0]["stale"] is False
+        floor.calls_committed([call])                      # the same row again: nothing to send
+        assert len(sent) == 1
+
+        picked_up = {**call, "state": "Talking", "answered_by": "lee", "answered_at": T0.isoformat()}
+        floor.calls_committed([picked_up])                 # Lee's softphone answered; nobody claimed it
+        assert json.loads(sent[-1])["calls"][0]["answered_by_name"] == "Lee Chen"
+        answered = {**call, "state": "Talking", "agent_id": lee.id, "agent_name": "Lee Chen",
+                    "answered_at": (T0 + timedelta(seconds=8)).isoformat()}
+        floor.calls_committed([answered])                  # Lee is On call in the same delta
+        delta = json.loads(sent[-1])
+        assert delta["calls"][0]["state"] == "Talking" and delta["calls"][0]["answered_by_name"] == ""
+        assert [(a["state"], a["call_id"]) for a in delta["agents"]] == [("On call", "c1")]
+
+        # A tick's read of the store began before the call ended and saw it Talking; the end
+        # committed meanwhile wins: the call leaves and does not come back.
+        gate = threading.Event()
+        stale_view = {"c1": {**answered, "stale": False, "last_event_at": T0.isoformat()}}
+
+        def slow_read(now, kpis):
+            gate.wait(5)
+            return dict(stale_view), None, 0.0
+
+        floor._read = slow_read
+        tick = asyncio.create_task(floor.refresh())
+        await asyncio.sleep(0.05)
+        floor.calls_committed([{**answered, "state": "Ended", "ended_at": (T0 + timedelta(seconds=90)).isoformat()}])
+        assert json.loads(sent[-1])["removed_calls"] == ["c1"]
+        before = len(sent)
+        gate.set()
+        await tick
+        assert "c1" not in floor._calls
+        assert not any("c1" in json.dumps(json.loads(m).get("calls") or []) for m in sent[before:])
+        assert floor.agent_rows()[0]["state"] == "Available"
+
+    asyncio.run(scenario())
+    engine.dispose()
