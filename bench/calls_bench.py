@@ -299,6 +299,35 @@ def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
         proc.wait(5)
 
 
+def wind_down(children: tuple[subprocess.Popen | None, ...], server: subprocess.Popen | None, work: Path,
+              keep: Path | None) -> None:
+    """The end of a run, however it ended: the children's stdin closed (they finish), the server stopped,
+    the work folder removed unless it is kept."""
+    for proc in children:
+        if proc is not None and proc.poll() is None:
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    stop(server)
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def start_listeners(url: str, tokens: list[str], work: Path, name: str) -> tuple[subprocess.Popen, Lines]:
+    """``listen`` (below) in its own process, one signed-in client per token; returns once all are in."""
+    path = work / f"{name}-tokens.json"
+    path.write_text(json.dumps(tokens))
+    proc = _spawn(["-m", "bench.calls_bench", "listen", "--url", url, "--tokens-file", str(path)],
+                  work / f"{name}.log", _env())
+    out = Lines(proc)
+    if out.next(180).strip() != "ready":
+        raise RuntimeError(f"the {name} did not sign in")
+    return proc, out
+
+
 # -- the listeners (another process) ---------------------------------------------------------------------
 def listen(url: str, tokens: list[str]) -> int:
     """One websocket client per token: hello with the token, then every ``call`` message is noted (first
@@ -626,13 +655,7 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         plan = pop_plan(callers, calls + WARMUP_CALLS, rng)
         stages = work / "stages.jsonl" if server_stages else None
         server, ws_url, http = start_server(prep.server_db, work / "server.log", stages)
-        tokens = work / "listener-tokens.json"
-        tokens.write_text(json.dumps(prep.tokens))
-        listener = _spawn(["-m", "bench.calls_bench", "listen", "--url", ws_url, "--tokens-file", str(tokens)],
-                          work / "listeners.log", _env())
-        listener_out = Lines(listener)
-        if listener_out.next(180).strip() != "ready":
-            raise RuntimeError("the listeners did not sign in")
+        listener, listener_out = start_listeners(ws_url, prep.tokens, work, "listeners")
         trace = work / "trace.jsonl"
         console = _spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
                           "--user", CONSOLE_USER, "--profile", str(work / "profile")], work / "console.log",
@@ -676,17 +699,7 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         out["load_after"] = _load()
         return out
     finally:
-        for proc in (console, listener):
-            if proc is not None and proc.poll() is None:
-                if proc.stdin and not proc.stdin.closed:
-                    proc.stdin.close()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        stop(server)
-        if keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+        wind_down((console, listener), server, work, keep)
 
 
 def _pop_figures(pops: dict[str, dict[str, Any]], console_end: dict[str, Any], heard: dict[str, list[float]],

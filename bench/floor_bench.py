@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -49,8 +48,9 @@ from .calls_bench import (
     _stats,
     find_callers,
     prepare,
+    start_listeners,
     start_server,
-    stop,
+    wind_down,
 )
 
 SUPERVISOR = "floorsup"
@@ -164,13 +164,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
                                                  "CSR_BENCH_FLOOR_STAMPS": str(stamps),
                                                  **({"CSR_BENCH_STAGES": str(work / "stages.jsonl")}
                                                     if os.environ.get("CSR_BENCH_FLOOR_STAGES") else {})})
-        tokens = work / "agent-tokens.json"
-        tokens.write_text(json.dumps(prep.tokens))
-        listener = _spawn(["-m", "bench.calls_bench", "listen", "--url", ws_url, "--tokens-file", str(tokens)],
-                          work / "agents.log", _env())
-        listener_out = Lines(listener)
-        if listener_out.next(180).strip() != "ready":
-            raise RuntimeError("the CSR clients did not sign in")
+        listener, listener_out = start_listeners(ws_url, prep.tokens, work, "agents")
         console = _spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
                           "--user", SUPERVISOR, "--profile", str(work / "profile"), "--floor-board"],
                          work / "console.log", _env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6",
@@ -199,17 +193,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
         out["load_after"] = _load()
         return out
     finally:
-        for proc in (console, listener):
-            if proc is not None and proc.poll() is None:
-                if proc.stdin and not proc.stdin.closed:
-                    proc.stdin.close()
-                try:
-                    proc.wait(15)
-                except Exception:  # noqa: BLE001
-                    proc.kill()
-        stop(server)
-        if keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+        wind_down((console, listener), server, work, keep)
 
 
 def _server_sent(stamps: Path) -> dict[str, float]:

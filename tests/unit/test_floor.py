@@ -26,11 +26,16 @@ class Clock:
         return self.now
 
 
-def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_path):
+def store_with_lee(tmp_path):
+    """A server store with one CSR, Lee: (engine, sessions, the user row, the user as a connection has it)."""
     engine = open_server_db(str(tmp_path / "s.sqlite3"))
     sessions = sessionmaker(engine, expire_on_commit=False)
     lee = Accounts(sessions).add_user("lee", "Lee Chen", "csr", "lee password 1")
-    user = {"id": lee.id, "username": "lee", "display_name": "Lee Chen", "role": "csr"}
+    return engine, sessions, lee, {"id": lee.id, "username": "lee", "display_name": "Lee Chen", "role": "csr"}
+
+
+def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_path):
+    engine, sessions, lee, user = store_with_lee(tmp_path)
     clock = Clock()
 
     async def scenario() -> None:
@@ -80,10 +85,7 @@ def test_the_desk_rings_available_agents_first():
 def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_an_ended_call_back(tmp_path):
     import threading
 
-    engine = open_server_db(str(tmp_path / "s.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    lee = Accounts(sessions).add_user("lee", "Lee Chen", "csr", "lee password 1")
-    user = {"id": lee.id, "username": "lee", "display_name": "Lee Chen", "role": "csr"}
+    engine, sessions, lee, user = store_with_lee(tmp_path)
     clock = Clock()
     call = {"id": "c1", "state": "Ringing", "direction": "Inbound", "from_number": "+12145550134",
             "customer_id": "k1", "customer_name": "Maria Garcia", "campaign": "Radio", "agent_id": None,
