@@ -51,6 +51,7 @@ class LiveCall:
     closed: bool
     stale: bool
     answered_by_name: str = ""          # whose softphone answered, when nobody claimed the call
+    to_number: str = ""                 # the number dialed (an outbound call's other party)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LiveCall:
@@ -59,11 +60,14 @@ class LiveCall:
                    str(d.get("campaign") or ""), str(d.get("agent_id") or ""), str(d.get("agent_name") or ""),
                    parse_time(d.get("started_at")) or _EPOCH, parse_time(d.get("answered_at")),
                    parse_time(d.get("ended_at")), str(d.get("classification") or ""),
-                   bool(d.get("closed")), bool(d.get("stale")), str(d.get("answered_by_name") or ""))
+                   bool(d.get("closed")), bool(d.get("stale")), str(d.get("answered_by_name") or ""),
+                   str(d.get("to_number") or ""))
 
     @property
     def caller(self) -> str:
-        return format_phone(self.from_number) if self.from_number else NO_CALLER_ID
+        """The other party's number: who called in, or whom a CSR called out to."""
+        number = self.to_number if self.direction == "Outbound" else self.from_number
+        return format_phone(number) if number else NO_CALLER_ID
 
     def state_text(self) -> str:
         """ "Ringing", "Waiting", "Talking", "On hold", "Ended — not classified"; stale calls say so."""

@@ -86,6 +86,10 @@ def test_snapshot_shows_calls_longest_waiting_first_and_agents_by_name(board: Su
     # Answered on a CSR's softphone but claimed by nobody: the board says whose phone it is.
     board.apply_delta([call("c4", "Talking", started=30, answered=35, answered_by_name="Bo Kim")])
     assert calls.data(calls.index(calls.row_of("c4"), C_CSR)) == "Bo Kim (not claimed)"
+    # A CSR's outbound call shows the number called.
+    board.apply_delta([call("c5", "Talking", started=40, answered=41, direction="Outbound", from_number="",
+                            to_number="+12145550199")])
+    assert calls.data(calls.index(calls.row_of("c5"), C_CALLER)) == "(214) 555-0199"
 
 
 def test_snapshot_replaces_everything_after_a_reconnect(board: SupervisorBoard) -> None:
