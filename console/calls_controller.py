@@ -32,6 +32,8 @@ from models.writer import LocalWriter
 from sync.client import ClaimFailed, DialFailed
 from widgets.classify_dialog import ClassifyDialog
 
+from .tasks import Tasks
+
 log = logging.getLogger("csr.console.calls")
 # A close asked for before the call's row is in the cache waits for the pull: this often, this many times.
 CLOSE_WAIT_MS, CLOSE_WAIT_TRIES = 250, 40
@@ -83,7 +85,7 @@ class CallsController(QObject):
         self.cards: dict[str, CallCard] = {}
         self.dialog: ClassifyDialog | None = None
         self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks()
         self._closed_here: set[str] = set()          # closed or booked here (the server may not know yet)
         # Screen-pop timing for `csr-bench calls`: CSR_CALL_TRACE names a file that gets one JSON line
         # per bubble shown ({"provider_call_id", "t": time.time(), "matches"}), written after it is shown.
@@ -175,19 +177,13 @@ class CallsController(QObject):
 
     async def aclose(self) -> None:
         """Cancel claims still on their way (the window is closing)."""
-        tasks, self._tasks = set(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     # -- the CSR's actions ---------------------------------------------------------------------------------
     def dial(self, number: str, customer_id: str = "") -> asyncio.Future:
         """Click-to-call a contact's phone: the server asks the phone system to ring this CSR's softphone,
         then the number. The call then arrives like any other (Outbound: only on this CSR's console)."""
-        task = asyncio.ensure_future(self._dial_async(number, customer_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(self._dial_async(number, customer_id))
 
     async def _dial_async(self, number: str, customer_id: str) -> None:
         shown = format_phone(number) if number.startswith("+") else number
@@ -205,9 +201,7 @@ class CallsController(QObject):
                                                 10_000)
 
     def _claim(self, call_id: str, takeover: bool) -> None:
-        task = asyncio.ensure_future(self._claim_async(call_id, takeover))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._claim_async(call_id, takeover))
 
     async def _claim_async(self, call_id: str, takeover: bool) -> None:
         try:

@@ -131,7 +131,7 @@ class Console:
         self.calls.outboxChanged.connect(self.refresh_outbox)
         self.calls.outboxChanged.connect(self.leads.refresh)           # a lead reason made a lead
         self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
-        self.floor.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+        self.floor.statusMessage.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.sync.signedIn.connect(self._signed_in)
         self.sync.customersChanged.connect(lambda _ids: self.review is not None and self.review.refresh())
 

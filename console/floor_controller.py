@@ -13,9 +13,8 @@ scorecards say they need the server.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from widgets.agent_state import AgentStateWidget
 from widgets.scorecards import Scorecards
 from widgets.supervisor_board import SupervisorBoard
 
+from .tasks import Tasks
+
 log = logging.getLogger(__name__)
 
 FLOOR_ROLES = REVIEW_ROLES                  # supervisor, manager, admin: the server's rule too
@@ -42,7 +43,7 @@ NOT_FOR_CSR = "The floor board is for supervisors and managers."
 class FloorController(QObject):
     """Owns the agent state widget and, once opened, the board and scorecards windows."""
 
-    errorOccurred = Signal(str)              # a sentence for the status bar
+    statusMessage = Signal(str)              # a sentence for the status bar (what failed, what was done)
 
     def __init__(self, window: Any, sync: Any, settings: QSettings, *, today_fn: Callable[[], date],
                  clock: Callable[[], Any]) -> None:
@@ -55,7 +56,7 @@ class FloorController(QObject):
         self.user: dict[str, Any] | None = None
         self.board: SupervisorBoard | None = None
         self.scorecards: Scorecards | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks()
         self._subscribing = False
 
         self.agent = AgentStateWidget(window, clock=clock)
@@ -96,11 +97,10 @@ class FloorController(QObject):
         changed = self.user is not None and self.user.get("id") != user.get("id")
         self.user = user
         self.board_action.setVisible(self.supervises)
-        if changed or not self.supervises:
-            if self.board is not None and not self.supervises:
-                self.board.close()
-            if self.scorecards is not None:
-                self.scorecards.show_scorecard({})       # never the previous user's figures
+        if self.board is not None and not self.supervises:
+            self.board.close()
+        if changed and self.scorecards is not None:
+            self.scorecards.show_scorecard({})           # never the previous user's figures
 
     def _online_changed(self, online: bool) -> None:
         self.agent.set_online(online)
@@ -118,17 +118,17 @@ class FloorController(QObject):
     # -- the server's messages ------------------------------------------------------------------------------
     def show_message(self, message: dict[str, Any]) -> None:
         """A floor or agent-state message from the client (docs/protocol.md "Floor")."""
-        kind = message.get("type")
+        kind, board = message.get("type"), self.board if self._board_open() else None
         if kind == "agent_state":
             self._show_own_state(message)
-        elif self.board is None or not self._board_open():
+        elif board is None:
             return
         elif kind == "floor_snapshot":
-            self.board.show_snapshot(message.get("calls") or (), message.get("agents") or (), message.get("kpis") or {})
+            board.show_snapshot(message.get("calls") or (), message.get("agents") or (), message.get("kpis") or {})
         elif kind == "floor_delta":
-            self.board.apply_delta(message.get("calls"), message.get("agents"), message.get("removed_calls"))
+            board.apply_delta(message.get("calls"), message.get("agents"), message.get("removed_calls"))
         elif kind == "floor_kpis":
-            self.board.show_kpis(message.get("kpis") or {})
+            board.show_kpis(message.get("kpis") or {})
 
     def _show_own_state(self, message: dict[str, Any]) -> None:
         agent = message.get("agent") or {}
@@ -140,17 +140,17 @@ class FloorController(QObject):
 
     # -- my state -------------------------------------------------------------------------------------------
     def request_state(self, state: str, reason: str = "") -> None:
-        self._spawn(self._request_state(state, reason))
+        self._tasks.spawn(self._request_state(state, reason))
 
     async def _request_state(self, state: str, reason: str) -> None:
         client = self.sync.client
         if client is None:
-            self.errorOccurred.emit("Your state is kept by the server — sign in first (Ctrl+Shift+L).")
+            self.statusMessage.emit("Your state is kept by the server — sign in first (Ctrl+Shift+L).")
             return
         try:
             answer = await client.set_agent_state(state, reason)
         except RequestFailed as exc:
-            self.errorOccurred.emit(f"Your state didn't change: {exc}")
+            self.statusMessage.emit(f"Your state didn't change: {exc}")
             return
         self._show_own_state(answer)
 
@@ -158,10 +158,10 @@ class FloorController(QObject):
     def open_board(self) -> SupervisorBoard | None:
         """Ctrl+Shift+B: the board's window (made once), subscribed while it is open."""
         if self.user is None:
-            self.errorOccurred.emit(SIGN_IN_FIRST)
+            self.statusMessage.emit(SIGN_IN_FIRST)
             return None
         if not self.supervises:
-            self.errorOccurred.emit(NOT_FOR_CSR)
+            self.statusMessage.emit(NOT_FOR_CSR)
             return None
         if self.board is None:
             self.board = SupervisorBoard(self.window, clock=self._clock)
@@ -183,7 +183,7 @@ class FloorController(QObject):
         if client is None or client.floor_subscribed or self._subscribing:
             return
         self._subscribing = True
-        self._spawn(self._subscribe_async(client))
+        self._tasks.spawn(self._subscribe_async(client))
 
     async def _subscribe_async(self, client: Any) -> None:
         try:
@@ -192,42 +192,42 @@ class FloorController(QObject):
             if self.board is not None:
                 self.board.set_connected(False)
             if exc.code != "offline":                # offline: the next "online" subscribes
-                self.errorOccurred.emit(f"The floor board couldn't start: {exc}")
+                self.statusMessage.emit(f"The floor board couldn't start: {exc}")
         finally:
             self._subscribing = False
 
     def _board_closed(self) -> None:
         client = self.sync.client
         if client is not None and client.floor_subscribed:
-            self._spawn(self._unsubscribe(client))
+            self._tasks.spawn(self._unsubscribe(client))
 
     @staticmethod
     async def _unsubscribe(client: Any) -> None:
         try:
             await client.unsubscribe_floor()
-        except (RequestFailed, OSError, Exception):  # noqa: BLE001 - closing the board anyway
+        except Exception:  # noqa: BLE001 - closing the board anyway
             log.info("unsubscribing from the floor failed; the server drops it with the connection")
 
     def close_stale(self, call_id: str) -> None:
-        self._spawn(self._close_stale(call_id))
+        self._tasks.spawn(self._close_stale(call_id))
 
     async def _close_stale(self, call_id: str) -> None:
         client = self.sync.client
         if client is None:
-            self.errorOccurred.emit("Closing a call needs the server — you're offline.")
+            self.statusMessage.emit("Closing a call needs the server — you're offline.")
             return
         try:
             await client.close_stale_call(call_id)
         except RequestFailed as exc:
-            self.errorOccurred.emit(f"The call wasn't closed: {exc}")
+            self.statusMessage.emit(f"The call wasn't closed: {exc}")
             return
-        self.errorOccurred.emit("Closed the stale call — it is now in the review as ended.")
+        self.statusMessage.emit("Closed the stale call — it is now in the review as ended.")
 
     # -- scorecards -----------------------------------------------------------------------------------------
     def open_scorecards(self) -> Scorecards | None:
         """Ctrl+Shift+Y: the scorecards' window (made once); a CSR's shows their own row."""
         if self.user is None:
-            self.errorOccurred.emit(SIGN_IN_FIRST)
+            self.statusMessage.emit(SIGN_IN_FIRST)
             return None
         if self.scorecards is None:
             self.scorecards = Scorecards(self.window, today=self._today())
@@ -243,7 +243,7 @@ class FloorController(QObject):
         return self.scorecards
 
     def load_scorecard(self, period: str, first: date | None, last: date | None) -> None:
-        self._spawn(self._load_scorecard(period, first, last))
+        self._tasks.spawn(self._load_scorecard(period, first, last))
 
     async def _load_scorecard(self, period: str, first: date | None, last: date | None) -> None:
         cards, client = self.scorecards, self.sync.client
@@ -268,7 +268,7 @@ class FloorController(QObject):
         """Ask where to save the CSV (a non-modal dialog), then write it."""
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
         answer = self.scorecards.answer if self.scorecards is not None else {}
-        name = f"scorecard-{answer.get('first', '')}-{answer.get('last', '')}.csv".replace("--", "-")
+        name = f"scorecard-{answer.get('first', '')}-{answer.get('last', '')}.csv"
         dialog = QFileDialog(self.scorecards or self.window, "Export scorecard", str(Path(folder) / name),
                              "CSV files (*.csv)")
         dialog.setObjectName("exportScorecardDialog")
@@ -284,11 +284,11 @@ class FloorController(QObject):
         try:
             Path(path).write_text(text, encoding="utf-8", newline="")
         except OSError as exc:
-            self.errorOccurred.emit(f"The scorecard wasn't saved: {exc.strerror or exc}")
+            self.statusMessage.emit(f"The scorecard wasn't saved: {exc.strerror or exc}")
             if self.scorecards is not None:
                 self.scorecards.show_message(f"The scorecard wasn't saved to {path}: {exc.strerror or exc}")
             return
-        self.errorOccurred.emit(f"Scorecard saved to {path}.")
+        self.statusMessage.emit(f"Scorecard saved to {path}.")
         if self.scorecards is not None:
             self.scorecards.show_message(f"Saved to {path}.")
 
@@ -318,18 +318,9 @@ class FloorController(QObject):
         widget.raise_()
         widget.activateWindow()
 
-    # -- tasks ----------------------------------------------------------------------------------------------
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def aclose(self) -> None:
         """Cancel the requests on their way (window closing)."""
-        tasks, self._tasks = set(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
 
 class _Closing(QObject):

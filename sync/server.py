@@ -136,8 +136,8 @@ class SyncServer:
         self.dialer: Any = None           # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     async def aclose(self) -> None:
-        """Stop the server's own tasks (the floor's KPI ticker and refresher); call after the endpoint
-        closed. Left running, they would outlive the event loop they were made on."""
+        """Stop the server's own tasks (the coalesced poke, the call sender, the floor's KPI ticker); call
+        after the endpoint closed. Left running, they would outlive the event loop they were made on."""
         if self._call_poke is not None:
             self._call_poke.cancel()
             self._call_poke = None
@@ -271,7 +271,7 @@ class SyncServer:
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             await self._signed_in(conn, user)
             await self._send(conn, LoggedIn(id=message.id, token=token, expires_at=expires_at, user=user))
-            await self._send_live_calls(conn)
+            await self._send_live(conn)
             return
         if conn.user is None:
             raise ProtocolError("not_authenticated")
@@ -346,9 +346,9 @@ class SyncServer:
         await self._send(conn, Welcome(id=message.id, server_version=await asyncio.to_thread(version),
                                        user=conn.user, next_seq=next_seq))
         if conn.user is not None:
-            await self._send_live_calls(conn)
+            await self._send_live(conn)
 
-    async def _send_live_calls(self, conn: Connection) -> None:
+    async def _send_live(self, conn: Connection) -> None:
         """What a console that just signed in shows at once: the calls in progress, and its user's own
         agent state with the company's away reasons."""
         conn.live = True
@@ -365,11 +365,13 @@ class SyncServer:
 
     def _agents_changed(self, rows: list[dict[str, Any]]) -> None:
         """Agent rows changed: each CSR's own consoles hear their new state (On call, back from Offline…)."""
+        listening: dict[str, list[Any]] = {}
+        for c in self.connections:
+            if c.live and c.agent_state and c.user is not None:
+                listening.setdefault(str(c.user.get("id")), []).append(c.ws)
         for row in rows:
-            targets = [c.ws for c in self.connections if c.live and c.agent_state and c.user is not None
-                       and str(c.user.get("id")) == row["user_id"]]
-            if targets:
-                broadcast(targets, encode(AgentStateSet(agent=row)))
+            if row["user_id"] in listening:
+                broadcast(listening[row["user_id"]], encode(AgentStateSet(agent=row)))
 
     async def _claim(self, conn: Connection, message: ClaimCall) -> None:
         if self.calls is None:

@@ -143,12 +143,8 @@ class _LiveModel(RowTableModel[Any]):
                                   self.index(len(self._rows) - 1, self.tick_column),
                                   [Qt.ItemDataRole.DisplayRole])
 
-    def refresh_column(self, column: int, rows: Iterable[int] | None = None) -> None:
-        """A column's text changed (``rows``: only these rows' cells)."""
-        if rows is None:
-            if self._rows:
-                self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
-            return
+    def refresh_cells(self, column: int, rows: Iterable[int]) -> None:
+        """These rows' text in ``column`` changed."""
         for row in rows:
             self.dataChanged.emit(self.index(row, column), self.index(row, column))
 

@@ -251,7 +251,7 @@ class SupervisorBoard(QWidget):
             self.agents_model.upsert(LiveAgent.from_dict(a))
         touched = {str(c["id"]) for c in calls} | set(removed_calls)
         if touched:                                      # "Current call" reads the caller: those agents' cells
-            self.agents_model.refresh_column(A_CALL, [i for i, a in enumerate(self.agents_model.rows())
+            self.agents_model.refresh_cells(A_CALL, [i for i, a in enumerate(self.agents_model.rows())
                                                       if a.call_id in touched])
         self._run_timer()
 

@@ -196,7 +196,6 @@ def test_scorecards_for_a_csr_and_a_supervisor_and_the_csv_export(qtbot, loop, s
 
         # Offline: the scorecards say so; back online they ask again.
         csr.sync.sign_out()
-        csr.floor._online_changed(False)
         assert mine.message_label.isVisible() and "server" in mine.message_label.text()
 
     loop.run_until_complete(scenario())
