@@ -61,7 +61,10 @@ class RunResult:
     duplicated: int = 0
     diverged: bool = False
     stalled: bool = False
-    rejected: int = 0
+    rejected: int = 0                        # refusals the consoles stored and showed (durable sync problems)
+    flagged: int = 0                         # bookings kept and flagged (a full window, a new job number)
+    refusals_unshown: int = 0                # a refused or flagged change missing from its console's problems
+    misattributed: int = 0                   # a job on the server credited to a user who didn't push it
     locked: int = 0                          # local saves refused with "database is locked" (see docs/faults.md)
     bookings: int = 0
     seconds: float = 0.0
@@ -71,7 +74,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.diverged or self.stalled)
+        return not (self.lost or self.duplicated or self.diverged or self.stalled or self.refusals_unshown
+                    or self.misattributed)
 
 
 @dataclass
@@ -150,7 +154,9 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
         async def write(c: HeadlessConsole, crng: random.Random, k: int) -> None:
             i = consoles.index(c)
             roll = crng.random()
-            if roll < 0.6:
+            if roll < 0.06 and c.forge(crng, crng.choice(c.customers), f"forged {seed}-{i}-{k}"):
+                pass
+            elif roll < 0.6:
                 c.book(crng, crng.choice(c.customers), f"chaos {seed}-{i}-{k}")
             elif roll < 0.85:
                 cid = crng.choice(c.customers)
@@ -269,8 +275,8 @@ def check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole]
         if count > 1:
             result.duplicated += 1
             result.problems.append(f"server: mutation {mid} has {count} receipts")
+    refusals_check(result, store, consoles)
     for i, c in enumerate(consoles):
-        result.rejected += len(c.client.status.rejected)
         differences = diff(server_snap, snapshot(c.cache.sessions))
         outbox, pending = c.outbox(), c.client.status.pending
         if differences or outbox or pending != outbox:
@@ -278,8 +284,38 @@ def check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole]
             result.problems += [f"console {i}: {d}" for d in differences[:5]]
             if outbox or pending != outbox:
                 result.problems.append(f"console {i}: outbox {outbox}, status.pending {pending}")
-        for r in c.client.status.rejected:
-            result.problems.append(f"console {i}: rejected {r}")
+
+
+def refusals_check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole]) -> None:
+    """Every change the server refused (or kept and flagged) is in its console's durable problems list
+    exactly once; every forged booking was refused; no job is credited to a user who didn't push it."""
+    from models.jobs import Job
+    from models.setup import User
+    from models.sync_tables import ReceiptRow, SyncProblem
+
+    from .headless import USERNAME
+
+    with store.sessions() as s:
+        told = {r.mutation_id: r for r in s.scalars(select(ReceiptRow).where(
+            ReceiptRow.client_id.in_([c.client.client_id for c in consoles])))}
+        chaos_user = s.scalar(select(User.id).where(User.username == USERNAME))
+        result.misattributed += s.scalar(select(func.count()).select_from(Job).where(
+            Job.booked_by_id != chaos_user)) or 0
+    for i, c in enumerate(consoles):
+        with c.cache.sessions() as s:
+            problems = {p.mutation_id: p.kind for p in s.scalars(select(SyncProblem))}
+        result.rejected += sum(1 for k in problems.values() if k == "rejected")
+        result.flagged += sum(1 for k in problems.values() if k != "rejected")
+        for mid, r in told.items():
+            warnings = ((r.response or {}).get("result") or {}).get("warnings") or {}
+            worth_telling = r.status == "rejected" or warnings.get("window") or warnings.get("number")
+            if r.client_id == c.client.client_id and worth_telling and mid not in problems:
+                result.refusals_unshown += 1
+                result.problems.append(f"console {i}: refusal of {mid} never shown")
+        for mid in c.forged:
+            if told.get(mid) is not None and told[mid].status != "rejected":
+                result.misattributed += 1
+                result.problems.append(f"console {i}: forged booking {mid} was accepted")
 
 
 def run_chaos(runs: int, seed: int = 1, params: Params | None = None, folder: Path | None = None,
@@ -288,7 +324,8 @@ def run_chaos(runs: int, seed: int = 1, params: Params | None = None, folder: Pa
     with tempfile.TemporaryDirectory(prefix="csr-chaos-") as tmp:
         base = Path(tmp)
         templates = build_templates(folder or base / "templates")
-        totals = {"runs": 0, "lost": 0, "duplicated": 0, "diverged": 0, "stalled": 0}
+        totals = {"runs": 0, "lost": 0, "duplicated": 0, "diverged": 0, "stalled": 0, "refusals_unshown": 0,
+                  "misattributed": 0, "refusals_shown": 0, "flagged": 0}
         for s in range(seed, seed + runs):
             r = asyncio.run(run_one(s, templates, base / f"run-{s}", params))
             totals["runs"] += 1
@@ -296,9 +333,14 @@ def run_chaos(runs: int, seed: int = 1, params: Params | None = None, folder: Pa
             totals["duplicated"] += r.duplicated
             totals["diverged"] += int(r.diverged)
             totals["stalled"] += int(r.stalled)
+            totals["refusals_unshown"] += r.refusals_unshown
+            totals["misattributed"] += r.misattributed
+            totals["refusals_shown"] += r.rejected
+            totals["flagged"] += r.flagged
             if not r.ok or verbose:
                 print(json.dumps({"seed": s, "ok": r.ok, "bookings": r.bookings, "seconds": r.seconds,
                                   "lost": r.lost, "duplicated": r.duplicated, "diverged": r.diverged, "locked": r.locked,
+                                  "refusals_unshown": r.refusals_unshown, "misattributed": r.misattributed,
                                   "stalled": r.stalled, "problems": r.problems[:10]}), file=sys.stderr,
                       flush=True)
             import shutil

@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     chaos.add_argument("--conflicts", action="store_true",
                        help="also edit one shared customer's name from every console")
     chaos.add_argument("--verbose", action="store_true", help="one line per run on stderr (failures always)")
+    chaos.add_argument("--sim", action="store_true",
+                       help="deterministic simulation (virtual time, simulated network; bench/sim): "
+                            "thousands of seeds, each replayable exactly")
+    chaos.add_argument("--jobs", type=int, default=None,
+                       help="--sim: processes sharing the seeds (default: one per CPU)")
 
     args = p.parse_args(argv)
     if args.command == "sync":
@@ -99,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         from .floor_bench import run_floor
 
         out = run_floor(args.customers, args.agents, args.rate, args.seconds, cache=args.cache, keep=args.keep)
+    elif args.command == "chaos" and args.sim:
+        from .sim import run_sim
+
+        out = run_sim(args.runs, args.seed, verbose=args.verbose, jobs=args.jobs)
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 USERNAME = "chaos"
+OTHER_USERNAME = "chaos-lead"
 PASSWORD = "chaos password 1"
 SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types",
                 "job_types", "campaign_categories", "campaigns", "arrival_windows", "technicians",
@@ -94,6 +95,8 @@ def init_server_db(url: str) -> None:
     sessions = sessionmaker(engine, expire_on_commit=False)
     import_setup_file(_Store(sessions), demo_setup_path())  # type: ignore[arg-type]
     Accounts(sessions).add_user(USERNAME, "Chaos Monkey", "csr", PASSWORD)
+    # Whose name a forged booking puts in booked_by_id (the server must refuse it: models/attribution.py).
+    Accounts(sessions).add_user(OTHER_USERNAME, "Chaos Lead", "supervisor", PASSWORD)
     token_secret(sessions)
     engine.dispose()
 
@@ -277,6 +280,7 @@ class HeadlessConsole:
     booked: list[Booked] = field(default_factory=list)
     customers: list[str] = field(default_factory=list)
     refused: int = 0
+    forged: list[str] = field(default_factory=list)     # mutation ids of bookings credited to another user
     # An existing console: its initial copy is done (it holds the setup; the change log brings the
     # rest). False: a new console, whose first session copies the server's tables (initial sync).
     known: bool = False
@@ -338,10 +342,10 @@ class HeadlessConsole:
 
     def reopen(self) -> None:
         """The console quits and starts again on the same cache (sync must be stopped first)."""
-        booked, customers, refused = self.booked, self.customers, self.refused
+        booked, customers, refused, forged = self.booked, self.customers, self.refused, self.forged
         self.close()
         self.__post_init__()
-        self.booked, self.customers, self.refused = booked, customers, refused
+        self.booked, self.customers, self.refused, self.forged = booked, customers, refused, forged
 
     # The harness watches through a read-only connection: WAL readers never wait for the sync
     # client's write transactions (a pull page is applied in one transaction).
@@ -396,6 +400,33 @@ class HeadlessConsole:
             return booked
         self.refused += 1
         return None
+
+    def forge(self, rng: random.Random, customer_id: str, summary: str) -> bool:
+        """A booking that names another user as its booker (valid in this cache, which knows that user):
+        the server must refuse it, and the CSR must be told. False when the other user isn't pulled yet."""
+        from models.setup import User
+
+        with self.cache.sessions() as s:
+            other = s.scalar(select(User.id).where(User.username == OTHER_USERNAME))
+        if other is None:
+            return False
+        before = len(self.booked)
+        original = self.writer.execute
+
+        def forged(name: str, args: dict[str, Any]) -> Any:
+            args["job"]["booked_by_id"] = other
+            return original(name, args)
+
+        self.writer.execute = forged          # type: ignore[method-assign]
+        try:
+            booked = self.book(rng, customer_id, summary)
+        finally:
+            del self.writer.execute
+        if booked is None:
+            return False
+        del self.booked[before:]              # not an acknowledged booking: the server must refuse it
+        self.forged.append(booked.mutation_id)
+        return True
 
     def edit_customer(self, customer_id: str, changes: dict[str, Any]) -> None:
         from models.customers import Customer

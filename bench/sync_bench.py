@@ -89,7 +89,7 @@ async def _catchup(db: str, cache_path: Path, bookings: int, customers: int) -> 
         await _until(lambda: console.cursor() >= target, 600)
         pulled = time.perf_counter() - t0
         return {"confirmed_s": round(confirmed, 3), "pulled_s": round(pulled, 3), "queue_s": round(queue_s, 1),
-                "rejected": len(console.client.status.rejected)}
+                "rejected": len(console.client.problems())}
     finally:
         await console.stop()
         console.close()

@@ -32,7 +32,9 @@ from sync.client import (
     Outcome,
     SyncClient,
     SyncStatus,
+    acknowledge,
     login,
+    unacknowledged,
 )
 from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
@@ -85,7 +87,7 @@ class SyncController(QObject):
         self._swapped: dict[str, bool] = {}
         self.problems = SyncProblemsDialog(window)
         self.problems.openRequested.connect(self._open_problem)
-        self.problems.dismissed.connect(lambda _key: None)
+        self.problems.dismissed.connect(self._acknowledge)
         self.progress = QProgressBar(window)
         self.progress.setObjectName("initialSyncProgress")
         self.progress.setAccessibleName("Copying the company's records to this PC")
@@ -97,7 +99,11 @@ class SyncController(QObject):
         window.customer_panel.conflicts.resolveRequested.connect(self.resolve_conflict)
         self._last_status = SyncStatus()
         self._online = False
+        self._expired = False             # the server ended the session: the CSR must sign in again
         self.refresh_status()
+        # Refusals and flags not yet acknowledged are listed again (a restart, a crash, a sign-out).
+        for outcome in unacknowledged(cache):
+            self._list_problem(outcome)
 
     # -- signing in ----------------------------------------------------------------------------------------
     def remembered(self) -> tuple[str, str]:
@@ -225,7 +231,18 @@ class SyncController(QObject):
             self._online = online
             self.onlineChanged.emit(online)
         self._state = {"connecting": "connecting", "syncing": "syncing", "online": "online",
-                       "upgrade_required": "upgrade_required", "stuck": "offline"}.get(status.state, "offline")
+                       "upgrade_required": "upgrade_required", "stuck": "offline",
+                       "signed_out": "session_expired"}.get(status.state, "offline")
+        if status.state == "signed_out" and not self._expired:
+            # Not a network failure: the token expired or was revoked. Say so, keep the queue, and ask the
+            # CSR to sign in again; the new session sends what waited.
+            self._expired = True
+            self.window.statusBar().showMessage(f"Signed out: {status.message} Sign in to send the changes waiting "
+                                                "on this PC.", 60_000)
+            self.open_sign_in()
+            QApplication.alert(self.window)
+        elif status.state in ("online", "syncing"):
+            self._expired = False
         self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -234,7 +251,8 @@ class SyncController(QObject):
         oldest = self._oldest_age() if pending else None
         status = self._last_status
         last = (time.time() - status.last_sync) if status.last_sync else None
-        state = self._state if self.client is not None or self._state == "upgrade_required" else "signed_out"
+        kept = ("upgrade_required", "session_expired")
+        state = self._state if self.client is not None or self._state in kept else "signed_out"
         message = status.message or (f"Signed in as {self.writer.actor} to {self.url}" if self.user else
                                      "Not signed in: changes are kept on this PC until you sign in.")
         self.window.sync_status.show_status(state, pending, oldest, last, message)
@@ -270,11 +288,24 @@ class SyncController(QObject):
         self.progress.setValue(progress.rows_done)
         self.progress.show()
 
+    def _list_problem(self, outcome: Outcome) -> tuple[str, str, str]:
+        title, detail, key, customer = self._describe(outcome)
+        self.problems.add(outcome.kind, title, detail, "Open the customer" if customer else None, key)
+        self._problem_customers[key] = customer
+        return title, detail, customer
+
+    def _acknowledge(self, key: str) -> None:
+        """The CSR dismissed a problem: it leaves the list for good (stored, so not after a restart either)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            acknowledge(self.cache, key)
+            return
+        asyncio.ensure_future(asyncio.to_thread(acknowledge, self.cache, key))
+
     def _on_outcomes(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
-            title, detail, key, customer = self._describe(outcome)
-            self.problems.add(outcome.kind, title, detail, "Open the customer" if customer else None, key)
-            self._problem_customers[key] = customer
+            title, detail, customer = self._list_problem(outcome)
             self.window.statusBar().showMessage(notification_text(outcome.kind, title, detail), 30_000)
             if customer:
                 self.customersChanged.emit([customer])
@@ -289,6 +320,17 @@ class SyncController(QObject):
         key = str(receipt.get("mutation_id", ""))
         customer = _customer_of(outcome.args)
         label = INTENT_LABELS.get(outcome.name, outcome.name.replace("_", " ").capitalize())
+        if outcome.kind == "renumbered":
+            result = receipt.get("result") or {}
+            number = ""
+            with self.cache.sessions() as session:
+                job = session.get(Job, result.get("id", "")) if result.get("id") else None
+                if job is not None:
+                    number, customer = job.number, job.customer_id
+            old_number = str(((outcome.args.get("job") or {}) if isinstance(outcome.args.get("job"), dict)
+                              else {}).get("number") or "")
+            return (f"Job {old_number} is now job {number}" if number and old_number else "A job number changed",
+                    (result.get("warnings") or {}).get("number", ""), key, customer)
         if outcome.kind == "flagged":
             job_id = (receipt.get("result") or {}).get("id", "")
             number = ""

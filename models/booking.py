@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .attribution import attributed
 from .base import utcnow
 from .capacity import availability, booked_slots, find_slot, nearest_free, window_bounds
 from .customers import Customer, Location
 from .intent_kit import Applied, get_row, intent, items, own_id, require_id, section, tags_named
+from .job_numbers import PUSHING_CLIENT, checked_number, server_number
 from .jobs import (
     Appointment,
     BookedFrom,
@@ -29,7 +31,7 @@ from .jobs import (
     job_tags,
 )
 from .journal import next_job_number
-from .setup import Priority, Technician, User
+from .setup import Priority, Technician
 from .setup_data import SetupData, load_setup
 from .timeutil import as_utc, minutes, zone
 from .validation import ValidationFailed
@@ -221,9 +223,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
         if tech is None or not tech.active:
             raise ValidationFailed({"technician": "That technician is no longer available."})
         technicians.append(tech)
-    booked_by = raw.get("booked_by_id")
-    if booked_by is not None and (not isinstance(booked_by, str) or session.get(User, booked_by) is None):
-        raise ValidationFailed({"booked_by_id": "Unknown user."})
+    booked_by = attributed(session, raw, "booked_by_id")
     lead = None
     if raw.get("lead_id"):
         lead = get_row(session, Lead, require_id(raw["lead_id"], "lead_id"), "lead")
@@ -232,12 +232,15 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
         if lead.customer_id and lead.customer_id != customer.id:
             raise ValidationFailed({"lead": "That lead belongs to another customer."})
 
+    renumbered = ""
     if raw.get("number") is None:
-        raw["number"] = next_job_number(session)
+        raw["number"] = next_job_number(session) if session.info.get(PUSHING_CLIENT) is None else server_number(session)
+    elif isinstance(raw["number"], str):
+        raw["number"], renumbered = checked_number(session, raw["number"])
     job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
               location_id=location.id, job_type_id=job_type.id, business_unit_id=bu.id,
               campaign_id=raw["campaign_id"], priority=priority, summary=(raw.get("summary") or "").strip(),
-              status=JobStatus.SCHEDULED, booked_by_id=raw.get("booked_by_id"),
+              status=JobStatus.SCHEDULED, booked_by_id=booked_by,
               booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
               line_items=_line_items(setup, items(raw, "line_items")))
     tags = tags_named(session, raw.get("tags"))
@@ -252,7 +255,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
                         [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])
     if lead is not None:
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
-    warnings = {}
+    warnings = {"number": renumbered} if renumbered else {}
     if suggestions is not None:
         job.needs_reschedule, job.suggested_windows = True, suggestions
         warnings["window"] = FLAGGED

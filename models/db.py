@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0008_agents"
+HEAD_REVISION = "0009_sync_problems"
 WRITE_GATE_TIMEOUT = 10.0
 
 

@@ -4,6 +4,7 @@ and ids minted into the arguments (so the outbox carries them to the server)."""
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .base import ID_LEN, new_id
 from .customers import TagType
+from .intent_schemas import check_intent_args
 from .validation import ValidationFailed, max_length
 
 
@@ -33,9 +35,17 @@ HANDLERS: dict[str, Handler] = {}
 
 
 def intent(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler under ``name``. Every caller (the console's LocalWriter, the server's Applier,
+    one intent running another) gets the handler behind the argument check of models/intent_schemas.py:
+    an unknown argument or a value of the wrong JSON type is refused before the handler runs."""
     def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
-        return fn
+        @functools.wraps(fn)
+        def checked(session: Session, args: dict[str, Any]) -> Applied:
+            check_intent_args(name, args)
+            return fn(session, args)
+
+        HANDLERS[name] = checked
+        return checked
     return register
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .address import address_key
+from .attribution import author_name
 from .base import new_id
 from .conflicts import merge_changes, merge_tags
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location, Note
@@ -117,7 +118,7 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     if note:
         args.setdefault("note_id", new_id())
         session.add(Note(id=require_id(args["note_id"], "note_id"), customer_id=cid, text=note,
-                         author=str(args.get("actor", ""))[:60]))
+                         author=author_name(session, args)))
     return Applied("customer", cid, [cid], warnings)
 
 
@@ -244,6 +245,6 @@ def add_note(session: Session, args: dict[str, Any]) -> Applied:
             raise ValidationFailed({"location_id": "That location isn't one of this customer's."})
     note = Note(id=own_id(raw, "note_id"), customer_id=customer.id,
                 location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
-                author=str(args.get("actor", ""))[:60])
+                author=author_name(session, args))
     session.add(note)
     return Applied("note", note.id, [customer.id], {})

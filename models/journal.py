@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import ID_LEN, Base, new_id, utcnow
 
+# The largest change a console queues (its JSON arguments, in bytes): a push frame must fit the server's
+# 1 MiB limit with its envelope, so a bigger one is refused before it is queued, with a sentence.
+MAX_MUTATION_BYTES = 900 * 1024
+
 
 class ClientState(Base):
     """One row per console install: its id and the next outbox sequence number."""
@@ -21,6 +25,8 @@ class ClientState(Base):
     # Job numbers a CSR can read to the caller even offline: "<prefix>-<n>" (docs/job-numbers.md).
     job_prefix: Mapped[str] = mapped_column(String(8), default="")
     next_job_no: Mapped[int] = mapped_column(Integer, default=1)
+    # The server registered ``job_prefix`` to this console (False: minted offline, provisional).
+    prefix_confirmed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

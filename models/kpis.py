@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from .calls import CallClass, CallDirection, CallState
-from .timeutil import as_utc
+from .timeutil import as_utc, utc_iso
 
 SERVICE_LEVEL_SECONDS = 20
 WAITING_STATES = (CallState.RINGING, CallState.QUEUED)
@@ -125,7 +125,7 @@ def live_kpis(calls: Iterable[CallFact], now: datetime, tz: tzinfo) -> dict[str,
     met, counted = service_level(today)
     lost, ended = abandonment(today)
     booked, leads = booking(today)
-    return {"day": day.isoformat(), "as_of": as_utc(now).isoformat(),
+    return {"day": day.isoformat(), "as_of": utc_iso(now),
             "calls_waiting": len(waiting),
             "longest_wait_s": round(max((wait_seconds(c, now) for c in waiting), default=0)),
             "calls_today": len(today),

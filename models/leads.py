@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .attribution import attributed
 from .customers import Customer, Location
 from .intent_kit import Applied, clean_text, get_row, intent, own_id, require_id, section
 from .jobs import Lead, LeadStatus
 from .phone import InvalidPhone, parse_phone
-from .setup import BusinessUnit, CallReason, Campaign, JobType, User
+from .setup import BusinessUnit, CallReason, Campaign, JobType
 from .validation import ValidationFailed, max_length
 
 LEAD_FIELDS = ("name", "phone", "summary", "follow_up_on", "call_reason_id", "campaign_id",
@@ -79,9 +80,7 @@ def create_lead(session: Session, args: dict[str, Any]) -> Applied:
     unknown = set(raw) - set(LEAD_FIELDS) - {"id", "customer_id", "location_id", "created_by_id"}
     if unknown:
         raise ValidationFailed({k: f"Unknown field '{k}'." for k in sorted(unknown)})
-    created_by = raw.get("created_by_id")
-    if created_by is not None and (not isinstance(created_by, str) or session.get(User, created_by) is None):
-        raise ValidationFailed({"created_by_id": "Unknown user."})
+    created_by = attributed(session, raw, "created_by_id")
     lead = Lead(id=own_id(raw, "lead_id"), status=LeadStatus.OPEN, created_by_id=created_by)
     customer_id = raw.get("customer_id")
     if customer_id:

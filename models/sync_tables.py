@@ -13,15 +13,33 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import ID_LEN, Base, utcnow
 
-# Tables that never travel between server and consoles: each side's own bookkeeping, and the
-# server's secrets. Users travel (jobs and calls name them) without their password hash.
+# What consoles may read: an allow-list, so a table added later stays on the server until someone
+# decides it travels (tests/unit/test_allowlist.py makes every table of the schema pick a set). Only these
+# tables enter the change log, answer ``fetch`` and ``snapshot``, and are written from a pull.
+# Setup travels too (the server owns it); users travel (jobs and calls name them) without their
+# password hash.
+CONSOLE_TABLES = frozenset({
+    # customers and their records
+    "customers", "locations", "contact_methods", "customer_tags", "location_tags", "memberships", "notes",
+    "conflicts",
+    # jobs, calls and leads
+    "jobs", "job_tags", "appointments", "appointment_technicians", "calls", "leads", "online_bookings",
+    # the company setup
+    "users", "business_unit_groups", "business_units", "job_types", "job_type_business_units",
+    "arrival_windows", "arrival_window_business_units", "business_hours", "booking_preferences",
+    "call_reasons", "campaign_categories", "campaigns", "capacity_settings", "company_settings",
+    "services", "tag_types", "technicians", "tracking_numbers",
+})
+# Each side's own bookkeeping: never travels either way.
 LOCAL_TABLES = frozenset({"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log",
-                          "server_clients", "audit", "alembic_version", "acked_edits"})
-# The phone system's raw callbacks stay on the server (consoles get the reduced ``calls`` rows), and so do
-# the agents' states (supervisors get them on the floor feed).
-SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events", "agent_states"})
+                          "server_clients", "audit", "alembic_version", "acked_edits", "sync_problems"})
+# The server's secrets and throttle; the phone system's raw callbacks (consoles get the reduced ``calls``
+# rows); the agents' states (supervisors get them on the floor feed); which console holds which
+# job-number prefix (the server's register, docs/job-numbers.md).
+SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events", "agent_states",
+                                "job_prefixes"})
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
-NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES
+NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES        # never in CONSOLE_TABLES (kept for its readers)
 
 
 class ReceiptRow(Base):
@@ -80,3 +98,34 @@ class AckedEdit(Base):
     server_version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     name: Mapped[str] = mapped_column(String(60))
     args: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SyncProblem(Base):
+    """Console side: a change the server refused, or kept and flagged (a full window, a job renumbered),
+    stored in the same transaction that removes its outbox row. It stays until the CSR acknowledges it
+    (Sync problems window), so a crash, a drop or a sign-out can never make it vanish unseen.
+
+    ``restore``: the rows ([[table, key], ...]) whose server copy must replace what the refused change
+    did in this cache; emptied (in the transaction that applies them) once they are restored."""
+
+    __tablename__ = "sync_problems"
+    mutation_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))                 # rejected / flagged / renumbered
+    name: Mapped[str] = mapped_column(String(60))                 # the intent
+    args: Mapped[dict] = mapped_column(JSON, default=dict)
+    receipt: Mapped[dict] = mapped_column(JSON, default=dict)
+    restore: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JobPrefix(Base):
+    """Server side: the job-number prefix each console mints with (docs/job-numbers.md). A prefix
+    belongs to one console for good, so two consoles can never mint the same job number."""
+
+    __tablename__ = "job_prefixes"
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LEN), default="")
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)

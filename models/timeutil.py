@@ -21,6 +21,12 @@ def as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def utc_iso(value: datetime) -> str:
+    """A moment as the wire and the change log carry it: ISO 8601 in UTC ending in ``Z``
+    ("2026-12-05T18:07:57.123456Z"); a naive datetime is UTC (SQLite's convention)."""
+    return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
 def local_to_utc(day: date, t: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, t, tzinfo=tz).astimezone(UTC)
 

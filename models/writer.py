@@ -17,7 +17,7 @@ from .base import new_id, utcnow
 from .conflicts import ACTOR_NAME
 from .handlers import HANDLERS
 from .intent_kit import Applied
-from .journal import AuditEntry, ClientState, OutboxEntry, ensure_client
+from .journal import MAX_MUTATION_BYTES, AuditEntry, ClientState, OutboxEntry, ensure_client
 from .sync_tables import NOT_SYNCED
 from .validation import ValidationFailed
 
@@ -63,6 +63,11 @@ class LocalWriter:
             session.info[ACTOR_NAME] = self.actor
             touched = _Touched(session)
             applied = handler(session, args)
+            size = len(json.dumps(args).encode())
+            if size > MAX_MUTATION_BYTES:
+                # It could never be sent: refused now, while the CSR still has the text in front of them.
+                raise ValidationFailed({"size": f"This change is too large to send to the server ({size // 1024:,} kB; "
+                                                f"at most {MAX_MUTATION_BYTES // 1024:,} kB). Shorten the text."})
             session.flush()
             touched.stop()
             search_index.refresh(session_executor(session), applied.customers)

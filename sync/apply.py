@@ -23,20 +23,23 @@ from typing import Any
 from sqlalchemy import JSON, event, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.attribution import ACTOR_ID
 from models.base import utcnow
 from models.booking import ACCEPT_AND_FLAG
 from models.conflicts import ACTOR_NAME, THREE_WAY
 from models.customers import ContactMethod, Customer, Location
 from models.handlers import HANDLERS
+from models.job_numbers import PUSHING_CLIENT, claim_prefix
 from models.jobs import Job
 from models.journal import AuditEntry
 from models.schema import metadata
 from models.setup import User
-from models.sync_tables import NOT_SYNCED, REDACTED_COLUMNS, ChangeRow, ReceiptRow, ServerClient
+from models.sync_tables import REDACTED_COLUMNS, ChangeRow, ReceiptRow, ServerClient
+from models.timeutil import utc_iso
 from models.validation import ValidationFailed
 
-from .changes import _MAPPERS, ChangeCollector, row_data, synced_tables
-from .protocol import Mutation, ProtocolError, Receipt
+from .changes import _MAPPERS, ChangeCollector, console_may_read, row_data, synced_tables
+from .protocol import OVERSIZE, Mutation, ProtocolError, Receipt
 
 log = logging.getLogger("csr.server.apply")
 # One key for every writer: on PostgreSQL, change-log versions are handed out in commit order because
@@ -91,6 +94,11 @@ class Applier:
         with self.sessions() as session:
             client = session.get(ServerClient, client_id)
             return (client.last_seq if client else 0) + 1
+
+    def claim_prefix(self, client_id: str, user_id: str, wanted: str | None) -> str:
+        """This console's job-number prefix, registered now if it has none (models/job_numbers.py)."""
+        with self.sessions.begin() as session:
+            return claim_prefix(session, client_id, user_id, wanted)
 
     def register(self, client_id: str, user_id: str) -> None:
         """A console logs in: remember whose it is; another user's console id is refused."""
@@ -149,6 +157,10 @@ class Applier:
             session.info[ACCEPT_AND_FLAG] = True      # an offline booking that lost the race is kept
             session.info[THREE_WAY] = True            # record edits merge per field (models/conflicts.py)
             session.info[ACTOR_NAME] = self._display_name(session, user_id)
+            # Who did it comes from the signed-in session (models/attribution.py), and the console's job
+            # numbers are checked against the prefixes it holds (models/job_numbers.py).
+            session.info[ACTOR_ID] = user_id
+            session.info[PUSHING_CLIENT] = client_id
             lock_change_log(session)
             stored_rows = {r.seq: r for r in session.scalars(select(ReceiptRow).where(
                 ReceiptRow.client_id == client_id, ReceiptRow.seq.in_([m.seq for m in mutations])))}
@@ -213,6 +225,9 @@ class Applier:
         return [o.receipt for o in outcomes]
 
     def _run(self, session: Session, client_id: str, user_id: str, mutation: Mutation) -> _Outcome:
+        if mutation.name == OVERSIZE:
+            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
+                                    errors={"size": "This change is too large to send to the server."}))
         handler = HANDLERS.get(mutation.name)
         if handler is None:
             return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
@@ -258,7 +273,7 @@ class Applier:
         with self.sessions() as session:
             for table, pk in keys:
                 mapper = _MAPPERS.get(table)
-                if mapper is None or table in NOT_SYNCED:
+                if mapper is None or not console_may_read(table):
                     raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
                 ident = pk.split(":") if len(mapper.primary_key) > 1 else pk
                 row = session.get(mapper.class_, ident)
@@ -275,7 +290,7 @@ class Applier:
                 counts = [[name, session.scalar(select(func.count()).select_from(metadata.tables[name])) or 0]
                           for name in synced_tables()]
             return ["table", "rows"], counts, "", True, version
-        if table in NOT_SYNCED or table not in metadata.tables:
+        if not console_may_read(table):
             raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
         t = metadata.tables[table]
         pk = list(t.primary_key.columns)
@@ -373,10 +388,11 @@ def _sqlite_page(session: Session, t: Any, pk: list[Any], after: list[Any], limi
 
 def _sqlite_wire(column: Any) -> Callable[[Any], Any] | None:
     """SQLite's stored value → the wire format (what _json_converter makes of the ORM's values):
-    datetimes as ISO text, booleans, JSON documents, decimals as numbers; enums are stored as values."""
+    datetimes as ISO text in UTC with ``Z``, booleans, JSON documents, decimals as numbers; enums are
+    stored as values."""
     python_type = _python_type(column)
     if python_type is datetime:
-        return lambda v: f"{v[:10]}T{v[11:]}" if isinstance(v, str) else v
+        return _sqlite_time
     if python_type is bool:
         return bool
     if isinstance(column.type, JSON):
@@ -386,12 +402,26 @@ def _sqlite_wire(column: Any) -> Callable[[Any], Any] | None:
     return None
 
 
+def _sqlite_time(v: Any) -> Any:
+    """SQLite's stored text of a UTC time ("2026-12-05 18:07:57.123456") → "2026-12-05T18:07:57.123456Z"."""
+    if not isinstance(v, str):
+        return utc_iso(v) if isinstance(v, datetime) else v
+    if len(v) in (19, 26) and v[10] in " T":
+        return f"{v[:10]}T{v[11:]}Z"            # the common case, cheap for a million rows
+    try:
+        return utc_iso(datetime.fromisoformat(v))
+    except ValueError:
+        return v
+
+
 def _json_converter(column: Any) -> Callable[[Any], Any] | None:
     try:
         python_type = column.type.python_type
     except NotImplementedError:
         return None
-    if python_type in (datetime, date, time):
+    if python_type is datetime:
+        return lambda v: v if isinstance(v, str) else utc_iso(v)
+    if python_type in (date, time):
         return lambda v: v if isinstance(v, str) else v.isoformat()
     if issubclass(python_type, enum.Enum):
         return lambda v: v.value if isinstance(v, enum.Enum) else v

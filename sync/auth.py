@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 import re
 import secrets
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select, update
@@ -95,15 +95,63 @@ def needs_rehash(password_hash: str, hasher: PasswordHasher | None = None) -> bo
 
 
 def check_password_policy(password: str, username: str = "") -> None:
-    """Raise ``AuthError("weak_password")`` explaining what a new password lacks."""
+    """Raise ``AuthError("weak_password")`` explaining what a new password lacks.
+
+    Beyond length, it refuses what a guesser tries first (NIST SP 800-63B "blocklist"): digits only,
+    one character or a short pattern repeated, a run along the alphabet or the keyboard, a well-known
+    password, and the user name with a little added.
+    """
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError("weak_password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AuthError("weak_password", f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
-    if len(set(password)) == 1:
-        raise AuthError("weak_password", "The password must not repeat a single character.")
-    if username and password.strip().casefold() == username.strip().casefold():
+    name = username.strip().casefold()
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    if name and folded.strip() == name:
         raise AuthError("weak_password", "The password must not be the user name.")
+    problem = _guessable(folded)
+    if problem:
+        raise AuthError("weak_password", problem)
+    if len(name) >= 3 and name in folded:
+        rest = folded.replace(name, "")
+        if len(rest.strip()) < 6 or _guessable(rest, common=False):
+            raise AuthError("weak_password", "The password must not be the user name with a few characters "
+                                             "added; choose words of your own.")
+
+
+# The top of leaked-password lists, compared without spaces, punctuation and trailing digits
+# ("P@ssw0rd123!" is "pssw0rd").
+COMMON_PASSWORDS = frozenset({
+    "password", "passwords", "passwordpassword", "mypassword", "newpassword", "changeme", "changeit",
+    "letmein", "welcome", "iloveyou", "administrator", "admin", "qwerty", "abc", "secret", "trustno",
+    "sunshine", "princess", "football", "baseball", "starwars", "superman", "batman", "dragon", "monkey",
+    "master", "whatever", "loveyou", "passw0rd", "pssw0rd", "pssword", "qwertyuiop", "asdfghjkl",
+    "zxcvbnm", "qazwsx", "qazwsxedc", "1q2w3e4r", "1qaz2wsx", "zaq12wsx", "computer", "internet",
+    "helloworld", "default", "login", "access", "shadow", "michael", "jennifer",
+})
+# Runs a guesser walks: keyboard rows and columns (US layout), forwards and backwards.
+_KEYBOARD_RUNS = ("`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
+                  "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/", "qwertyuiopasdfghjklzxcvbnm")
+_SEPARATORS = re.compile(r"[\W_]+")
+_TRAILING_DIGITS = re.compile(r"\d+$")
+
+
+def _guessable(folded: str, *, common: bool = True) -> str:
+    """Why a (case-folded) password is among a guesser's first tries, or ""."""
+    compact = _SEPARATORS.sub("", folded)
+    if compact.isdigit() or not compact and folded:
+        return "The password must not be only digits or punctuation; use words or letters too."
+    if len(set(folded)) == 1:
+        return "The password must not repeat a single character."
+    if len(set(folded)) < 5 or any(len(folded) % n == 0 and folded == folded[:n] * (len(folded) // n)
+                                   for n in range(1, len(folded) // 2 + 1)):
+        return "The password must not repeat a short pattern; use more different characters."
+    steps = {ord(b) - ord(a) for a, b in zip(folded, folded[1:], strict=False)}
+    if len(steps) == 1 or any(folded in run or folded in run[::-1] for run in _KEYBOARD_RUNS):
+        return "The password must not be a run of letters, digits or keys (like 1234567890 or qwertyuiop)."
+    if common and (compact in COMMON_PASSWORDS or _TRAILING_DIGITS.sub("", compact) in COMMON_PASSWORDS):
+        return "That password is one of the first a guesser tries; choose words of your own."
+    return ""
 
 
 # -- user names ------------------------------------------------------------------------------------------
@@ -116,12 +164,19 @@ def normalize_username(username: str) -> str:
 
 
 # -- tokens ----------------------------------------------------------------------------------------------
-TOKEN_VERSION = "v1"
+# A JWT (RFC 7519) signed with HMAC-SHA256 by PyJWT. Only HS256 is ever accepted, so a token claiming
+# "alg": "none" or another algorithm is refused before its payload is read.
+TOKEN_ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 2048          # sync/protocol.py Hello.token
 MIN_SECRET_BYTES = 32
 DEFAULT_TOKEN_TTL = timedelta(hours=12)       # one long shift; the console logs in again after it
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _CLAIM_KEYS = {"sub", "role", "iat", "exp", "jti", "cred"}
+# Expiry is checked here against the caller's ``now`` (the server's clock, injectable in tests), not by
+# PyJWT against the wall clock; the claims must still be present.
+_DECODE_OPTIONS: dict[str, Any] = {"require": sorted(_CLAIM_KEYS), "verify_exp": False, "verify_iat": False,
+                                   "verify_nbf": False}
+_JWT = jwt.PyJWT({"enforce_minimum_key_length": True})
 
 
 @dataclass(frozen=True)
@@ -140,17 +195,18 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _canonical_b64(text: str) -> bool:
+    # base64url's last character carries unused bits: "…E" and "…F" may decode alike. Only the
+    # canonical spelling is accepted, so changing any character of a token invalidates it.
+    try:
+        return _b64(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == text
+    except ValueError:
+        return False
 
 
 def _check_secret(secret: bytes) -> None:
     if not isinstance(secret, bytes | bytearray) or len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the token secret must be at least {MIN_SECRET_BYTES} random bytes")
-
-
-def _sign(secret: bytes, signed_part: str) -> str:
-    return _b64(hmac.new(secret, signed_part.encode("ascii"), hashlib.sha256).digest())
 
 
 def credential_tag(secret: bytes, password_hash: str) -> str:
@@ -163,7 +219,7 @@ def credential_tag(secret: bytes, password_hash: str) -> str:
 
 
 def issue_token(user: User, secret: bytes, ttl: timedelta, now: datetime) -> str:
-    """A bearer token ``v1.<payload>.<signature>`` (base64url JSON, HMAC-SHA256) valid for ``ttl``."""
+    """A bearer JWT (HS256; claims sub, role, iat, exp, jti and the credential tag) valid for ``ttl``."""
     _check_secret(secret)
     if ttl <= timedelta(0):
         raise ValueError("token ttl must be positive")
@@ -178,9 +234,7 @@ def issue_token(user: User, secret: bytes, ttl: timedelta, now: datetime) -> str
         "jti": secrets.token_hex(16),
         "cred": credential_tag(bytes(secret), user.password_hash or ""),
     }
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    signed_part = f"{TOKEN_VERSION}.{body}"
-    return f"{signed_part}.{_sign(bytes(secret), signed_part)}"
+    return _JWT.encode(payload, bytes(secret), algorithm=TOKEN_ALGORITHM)
 
 
 def verify_token(token: Any, secret: bytes, now: datetime) -> TokenClaims:
@@ -193,18 +247,14 @@ def verify_token(token: Any, secret: bytes, now: datetime) -> TokenClaims:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise invalid
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_VERSION or not all(_B64URL.fullmatch(p) for p in parts[1:]):
+    if len(parts) != 3 or not all(_B64URL.fullmatch(p) and _canonical_b64(p) for p in parts):
         raise invalid
-    # Compare the encoded signatures: no decoding of attacker bytes before the MAC is checked.
-    expected = _sign(bytes(secret), f"{parts[0]}.{parts[1]}")
-    if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii")):
-        raise invalid
-    # Signed by us, so a bad payload means a bug or a leaked secret; still answer "invalid", never crash.
     try:
-        data = json.loads(_unb64(parts[1]))
-    except (ValueError, UnicodeDecodeError):
+        data = _JWT.decode(token, bytes(secret), algorithms=[TOKEN_ALGORITHM], options=_DECODE_OPTIONS)
+    except (jwt.PyJWTError, ValueError, TypeError):
         raise invalid from None
-    if not isinstance(data, dict) or set(data) != _CLAIM_KEYS \
+    # Signed by us, so a bad payload means a bug or a leaked secret; still answer "invalid", never crash.
+    if set(data) != _CLAIM_KEYS \
             or not all(isinstance(data[k], str) for k in ("sub", "role", "jti", "cred")) \
             or not all(type(data[k]) is int for k in ("iat", "exp")) \
             or data["role"] not in {r.value for r in Role}:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select
@@ -25,7 +25,7 @@ from models.calls import Call, CallDirection, CallEvent, CallEventKind, CallStat
 from models.customers import Customer
 from models.setup import Campaign, User
 from models.sync_tables import ChangeRow
-from models.timeutil import as_utc
+from models.timeutil import as_utc, utc_iso
 from models.validation import ValidationFailed
 
 from .apply import lock_change_log
@@ -46,9 +46,7 @@ def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str],
     customers (the floor board shows the name; a console matches from its own cache)."""
 
     def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+        return None if value is None else utc_iso(value)
 
     return {"id": call.id, "state": CallState(call.state).value, "direction": CallDirection(call.direction).value,
             "from_number": call.from_number, "to_number": call.to_number,
@@ -165,7 +163,7 @@ class CallDesk:
                                  provider_key=f"{CLOSED_STALE}:{call.id}", kind=CallEventKind.ENDED,
                                  occurred_at=as_utc(occurred or call.started_at),
                                  direction=CallDirection(call.direction), end_reason=CLOSED_STALE,
-                                 payload={"closed_by": user_id, "closed_at": now.isoformat()})
+                                 payload={"closed_by": user_id, "closed_at": utc_iso(now)})
             collector = ChangeCollector(session)
             recorded = record_events(session, [event], region=self.region)
             version = _log_changes(session, collector)

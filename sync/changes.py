@@ -12,17 +12,16 @@ from typing import Any
 
 from sqlalchemy import delete, event, inspect, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from models.base import Base
 from models.customers import customer_tags, location_tags
 from models.jobs import appointment_technicians, job_tags
 from models.schema import metadata  # noqa: F401 - every table registered
 from models.setup import arrival_window_business_units, job_type_business_units
-from models.sync_tables import NOT_SYNCED, REDACTED_COLUMNS
+from models.sync_tables import CONSOLE_TABLES, REDACTED_COLUMNS
+from models.timeutil import as_utc, utc_iso
 
-# Tables whose rows travel (setup travels too: the server owns it). Local-only and server-only
-# tables never do.
-LOCAL_ONLY = NOT_SYNCED
 # Link tables carried inside their owner's change: (owner table, link table, owner fk, other fk, key).
 LINKS = [("customers", customer_tags, "customer_id", "tag_type_id", "_tag_ids"),
          ("locations", location_tags, "location_id", "tag_type_id", "_tag_ids"),
@@ -36,14 +35,22 @@ _LINK_TABLES = {link.name: link for _owner, link, _a, _b, _k in LINKS}
 
 
 def synced_tables() -> list[str]:
-    """Every table that travels, parents before children (the initial sync's order)."""
-    return [t.name for t in Base.metadata.sorted_tables if t.name not in LOCAL_ONLY]
+    """Every table consoles may read (models/sync_tables.py CONSOLE_TABLES), parents before children
+    (the initial sync's order)."""
+    return [t.name for t in Base.metadata.sorted_tables if t.name in CONSOLE_TABLES]
+
+
+def console_may_read(table: str) -> bool:
+    """Whether a console may read ``table`` (fetch, snapshot, the change log): the allow-list only."""
+    return table in CONSOLE_TABLES and table in Base.metadata.tables
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, dt.datetime | dt.date | dt.time):
+    if isinstance(value, dt.datetime):
+        return utc_iso(value)               # "…Z": a client never guesses the zone
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
@@ -81,11 +88,11 @@ class ChangeCollector:
     def _after_flush(self, session: Session, _ctx: Any) -> None:
         for obj in list(session.new) + list(session.dirty):
             table = inspect(obj).mapper.local_table.name
-            if table not in LOCAL_ONLY:
+            if table in CONSOLE_TABLES:
                 self._touched[(table, primary_key(obj))] = obj
         for obj in session.deleted:
             table = inspect(obj).mapper.local_table.name
-            if table not in LOCAL_ONLY:
+            if table in CONSOLE_TABLES:
                 key = (table, primary_key(obj))
                 self._touched.pop(key, None)
                 self._deleted[key] = key[1]
@@ -130,7 +137,10 @@ def _decode(mapper: Any, data: dict[str, Any]) -> dict[str, Any]:
             python_type = object
         if value is not None and isinstance(value, str):
             if python_type is dt.datetime:
+                # "…Z" (or an older "+00:00"): kept naive in UTC, as SQLite hands every datetime back.
                 value = dt.datetime.fromisoformat(value)
+                if value.tzinfo is not None:
+                    value = as_utc(value).replace(tzinfo=None)
             elif python_type is dt.date:
                 value = dt.date.fromisoformat(value)
             elif python_type is dt.time:
@@ -155,7 +165,13 @@ def apply_change(session: Session, entity: str, entity_id: str, op: str, data: d
         values = entity_id.split(":")
         session.execute(delete(cls).where(*[c == v for c, v in zip(pk_cols, values, strict=False)]))
     else:
-        session.merge(cls(**_decode(mapper, data)))
+        decoded = _decode(mapper, data)
+        row = session.merge(cls(**decoded))
+        if "updated_at" in decoded and row in session.dirty:
+            # The server's stamp, even when it equals the cached one: left unmarked, the column's
+            # onupdate would stamp this console's own clock and the row would differ from the server's
+            # (found by the deterministic simulation, docs/faults.md).
+            flag_modified(row, "updated_at")
         session.flush()
         for owner, link, owner_fk, other_fk, key in LINKS:
             if owner == entity and key in data:

@@ -30,7 +30,7 @@ from models.calls import Call, CallEvent, CallState
 from models.customers import Customer
 from models.kpis import day_bounds, live_kpis, load_call_facts, local_day
 from models.setup import Campaign, CompanySetting, Role, User
-from models.timeutil import as_utc, zone
+from models.timeutil import as_utc, utc_iso, zone
 
 from .call_desk import call_info
 from .protocol import FloorDelta, FloorKpis, FloorSnapshot, encode
@@ -49,7 +49,7 @@ def company_zone(settings: dict[str, Any]) -> Any:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    return utc_iso(value) if value is not None else None
 
 
 def _same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
@@ -273,7 +273,7 @@ class Floor:
                 row["answered_by_name"] = self._answered_by_name(row)
                 heard = as_utc(last.get(c.id) or c.started_at)
                 row["stale"] = now - heard >= self.stale_after
-                row["last_event_at"] = heard.isoformat()
+                row["last_event_at"] = utc_iso(heard)
                 rows[c.id] = row
             tiles = None
             if kpis:
@@ -309,7 +309,7 @@ class Floor:
                     removed.append(cid)
                 continue
             row = {**call, "answered_by_name": self._answered_by_name(call), "stale": False,
-                   "last_event_at": now.isoformat()}
+                   "last_event_at": utc_iso(now)}
             if not _same(before, row):
                 self._calls[cid] = row
                 changed.append(row)

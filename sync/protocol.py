@@ -16,6 +16,9 @@ MIN_PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1_048_576          # 1 MiB: a push of 200 bookings is ~150 kB
 MAX_MUTATIONS_PER_PUSH = 500
 MAX_CHANGES_PER_PULL = 5_000
+# The intent name an outbox entry travels under when it can never fit a frame (queued by an older console):
+# sent without arguments and refused with a receipt, so the console's sequence advances and it is told.
+OVERSIZE = "oversize_change"
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=60)]
@@ -36,6 +39,9 @@ class Hello(_Message):
     # Push this user's own agent state (``agent_state`` without id) on this connection. Consoles ask for
     # it; other clients (scripts, older consoles) keep a plain request/answer sequence.
     agent_state: bool = False
+    # A job-number prefix this console minted while it had never reached the server (provisional): the
+    # server registers it if it is free, or issues another in ``welcome`` (docs/job-numbers.md).
+    job_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}$")] | None = None
 
 
 class Login(_Message):
@@ -158,6 +164,7 @@ class Welcome(_Message):
     server_version: int
     user: dict[str, Any] | None = None       # set when the hello carried a valid token
     next_seq: int = 1                        # the server's next expected seq for this client
+    job_prefix: str | None = None            # this console's registered job-number prefix (signed in)
 
 
 class LoggedIn(_Message):
@@ -322,6 +329,7 @@ ERROR_CODES = {
     "token_invalid": "Your session is not valid; log in again.",
     "forbidden": "Your role may not do that.",
     "foreign_client": "This console id belongs to another user.",
+    "client_changed": "This connection already belongs to another console id; open a new connection.",
     "gap": "Changes are missing before this one; send from the expected sequence.",
     "claim_refused": "The call can't be claimed.",
     "no_telephony": "This server takes no calls (no phone system is connected).",
@@ -344,13 +352,16 @@ class ProtocolError(Exception):
     """A message that must be answered with an error (the connection stays open unless ``fatal``)."""
 
     def __init__(self, code: str, message: str = "", details: dict[str, Any] | None = None,
-                 fatal: bool = False) -> None:
+                 fatal: bool = False, request_id: str | None = None) -> None:
         super().__init__(message or ERROR_CODES.get(code, code))
         self.code, self.message = code, message or ERROR_CODES.get(code, code)
         self.details, self.fatal = details or {}, fatal
+        # The ``id`` of a request refused before it was understood (a wrong type, an unknown field):
+        # the answer still repeats it, so the client knows which request failed.
+        self.request_id = request_id
 
     def to_message(self, request_id: str | None = None) -> Error:
-        return Error(id=request_id, code=self.code, message=self.message, details=self.details)
+        return Error(id=request_id or self.request_id, code=self.code, message=self.message, details=self.details)
 
 
 def parse_client_message(raw: str | bytes) -> Any:
@@ -362,12 +373,19 @@ def parse_client_message(raw: str | bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("bad_json") from exc
     try:
-        return _client_adapter.validate_python(data)
+        # Strict: JSON types are never coerced ("protocol": "1" is refused, not read as 1).
+        return _client_adapter.validate_python(data, strict=True)
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-        raise ProtocolError("bad_message", details={"problems": problems},
+        raise ProtocolError("bad_message", details={"problems": problems}, request_id=_request_id(data),
                             message=f"The message does not match the protocol ({problems[0] if problems else ''}).") \
             from exc
+
+
+def _request_id(data: Any) -> str | None:
+    """The ``id`` of a frame that failed validation, when it is one an answer may repeat."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 def encode(message: BaseModel) -> str:

@@ -22,6 +22,7 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from models.validation import ValidationFailed
 
+from .address_limit import DEFAULT_MAX_PER_ADDRESS, AddressLimit, peer_address
 from .apply import Applier, current_version
 from .floor import Floor
 from .protocol import (
@@ -119,7 +120,8 @@ class Connection:
 class SyncServer:
     def __init__(self, applier: Applier, auth: Authenticator, *,
                  on_commit: Callable[[int], None] | None = None, stale_call_minutes: float = 120.0,
-                 floor_tick: float = 1.0, agent_offline_seconds: float = 15.0) -> None:
+                 floor_tick: float = 1.0, agent_offline_seconds: float = 15.0,
+                 max_connections_per_address: int = DEFAULT_MAX_PER_ADDRESS) -> None:
         self.applier = applier
         # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
         self.floor = Floor(getattr(applier, "sessions", None), stale_after=timedelta(minutes=stale_call_minutes),
@@ -127,6 +129,7 @@ class SyncServer:
         self.floor.on_agents = self._agents_changed
         self.auth = auth
         self.connections: set[Connection] = set()
+        self.address_limit = AddressLimit(max_connections_per_address)     # sync/address_limit.py
         self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
         self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
         self._call_poke: asyncio.TimerHandle | None = None      # a coalesced poke after call commits
@@ -206,6 +209,11 @@ class SyncServer:
             broadcast(targets, encode(Poke(server_version=version)))
 
     async def handle(self, ws: ServerConnection) -> None:
+        address = peer_address(ws.remote_address)
+        if not self.address_limit.acquire(address):
+            log.warning("event=too_many_connections address=%s limit=%d", address, self.address_limit.limit)
+            await ws.close(1008, "too many connections from this address")
+            return
         conn = Connection(ws)
         self.connections.add(conn)
         try:
@@ -229,6 +237,7 @@ class SyncServer:
         except websockets.ConnectionClosed:
             pass
         finally:
+            self.address_limit.release(address)
             self.connections.discard(conn)
             self.floor.unsubscribe(ws)
             await self._signed_out(conn)
@@ -331,12 +340,19 @@ class SyncServer:
         if not MIN_PROTOCOL_VERSION <= message.protocol <= PROTOCOL_VERSION:
             raise ProtocolError("upgrade_required", details={"min": MIN_PROTOCOL_VERSION, "max": PROTOCOL_VERSION},
                                 fatal=True)
+        if conn.client_id and conn.client_id != message.client_id:
+            # A connection speaks for one console: swapping ids would let one user's session push into
+            # another console's sequence (and jam its outbox).
+            raise ProtocolError("client_changed", fatal=True)
         conn.client_id = message.client_id
         conn.agent_state = message.agent_state
+        prefix = None
         if message.token:
             user = await self.auth.verify(message.token)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             await self._signed_in(conn, user)
+            prefix = await asyncio.to_thread(self.applier.claim_prefix, conn.client_id, user["id"],
+                                             message.job_prefix)
         next_seq = await asyncio.to_thread(self.applier.next_seq, conn.client_id)
 
         def version() -> int:
@@ -344,7 +360,7 @@ class SyncServer:
                 return current_version(session)
 
         await self._send(conn, Welcome(id=message.id, server_version=await asyncio.to_thread(version),
-                                       user=conn.user, next_seq=next_seq))
+                                       user=conn.user, next_seq=next_seq, job_prefix=prefix))
         if conn.user is not None:
             await self._send_live(conn)
 

@@ -20,13 +20,16 @@ connection logged in as (or whose token it presented):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from models.base import utcnow
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
 from models.setup import Role
+from models.timeutil import utc_iso
 
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
 from .protocol import ProtocolError
@@ -66,6 +69,7 @@ SETUP_INTENTS = frozenset({
     "set_booking_preferences", "upsert_tag_type", "retire_tag_type",
 })
 MAX_LOGIN_WAIT = 60.0
+log = logging.getLogger("csr.server")
 
 
 def role_of(user: dict[str, Any] | None) -> str:
@@ -109,26 +113,76 @@ def _user(u: Any) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": role}
 
 
+def default_login_concurrency() -> int:
+    """argon2 verifications at once: half the cores (1 on a 2-core server), so a sign-in flood leaves
+    the other cores to webhooks, screen pops and pushes."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+# Sign-ins waiting for a hashing slot beyond this are told at once to come back (retry_later), rather
+# than queueing minutes of argon2 work behind a flood.
+MAX_LOGINS_WAITING = 64
+BUSY_RETRY_SECONDS = 5.0
+# How often names nobody typed for a while leave the throttle table (Accounts.purge_stale).
+THROTTLE_PURGE_INTERVAL = 600.0
+
+
 class AccountsAuthenticator:
+    """Log-ins and handshake tokens for sync/server.py, over :class:`sync.auth.Accounts`.
+
+    At most ``login_concurrency`` log-ins hash at once (each argon2 verification takes tens of ms of
+    CPU and 64 MiB). They run in the default thread pool, which the database work of every push,
+    pull and call also uses: unbounded, a flood of sign-ins would hold every thread and delay them.
+    """
+
     def __init__(self, accounts: Accounts, secret: bytes, *, ttl: timedelta = DEFAULT_TOKEN_TTL,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, login_concurrency: int | None = None,
+                 max_waiting: int = MAX_LOGINS_WAITING) -> None:
+        if login_concurrency is not None and login_concurrency < 1:
+            raise ValueError("login_concurrency must be at least 1")
         self.accounts = accounts
         self.secret = secret
         self.ttl = ttl
         self.clock = clock
+        self.login_concurrency = login_concurrency or default_login_concurrency()
+        self.max_waiting = max_waiting
+        self._hashing = asyncio.Semaphore(self.login_concurrency)
+        self._waiting = 0
 
     async def login(self, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
+        if self._waiting >= self.max_waiting:
+            log.warning("event=login_busy waiting=%d", self._waiting)
+            raise ProtocolError("retry_later", "The server is busy signing people in; try again in a few seconds.",
+                                details={"retry_after": BUSY_RETRY_SECONDS})
+        self._waiting += 1
+        try:
+            await self._hashing.acquire()
+        finally:
+            self._waiting -= 1
         now = self.clock()
         try:
             # argon2 and the database: off the event loop.
-            user = await asyncio.to_thread(self.accounts.login, username, password, now)
+            user = await self._hash_slot(asyncio.to_thread(self.accounts.login, username, password, now))
         except AuthError as exc:
-            # The throttle's delay is served here, so a client that retries after the answer
-            # never meets retry_later (docs/drafts/accounts.md).
+            # The throttle's delay is served here, after the slot is freed, so a client that retries
+            # after the answer never meets retry_later (docs/drafts/accounts.md).
             await asyncio.sleep(min(exc.retry_after, MAX_LOGIN_WAIT))
             raise ProtocolError(exc.code, exc.message, details={"retry_after": exc.retry_after}) from exc
         token = issue_token(user, self.secret, self.ttl, now)
-        return token, (now + self.ttl).isoformat(), _user(user)
+        return token, utc_iso(now + self.ttl), _user(user)
+
+    async def _hash_slot(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``work`` holding the acquired slot until it is done — even when the connection goes
+        away meanwhile: its thread runs on, and the slot is freed only when it stops hashing."""
+        job = asyncio.ensure_future(work)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            self._hashing.release()
+            if not f.cancelled():
+                f.exception()            # retrieved: an abandoned failure is not reported as lost
+
+        job.add_done_callback(done)
+        return await asyncio.shield(job)
 
     async def verify(self, token: str) -> dict[str, Any]:
         try:
@@ -142,3 +196,18 @@ class AccountsAuthenticator:
 
     def mutation_allowed(self, user: dict[str, Any], mutation_name: str) -> bool:
         return mutation_allowed(user, mutation_name)
+
+    async def purge_throttle(self, every: float = THROTTLE_PURGE_INTERVAL) -> None:
+        """Delete stale ``auth_login_throttle`` rows now and every ``every`` seconds, until cancelled.
+
+        Names typed once and never again (typos, a scan of guessed names) would otherwise stay
+        forever. Harmless when several instances do it.
+        """
+        while True:
+            try:
+                purged = await asyncio.to_thread(self.accounts.purge_stale, self.clock())
+                if purged:
+                    log.info("event=throttle_purged rows=%d", purged)
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
+                log.exception("event=throttle_purge_failed")
+            await asyncio.sleep(every)

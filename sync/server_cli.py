@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import os
@@ -17,6 +18,7 @@ import signal
 import ssl
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
@@ -26,6 +28,7 @@ from models.setup_doc import SetupFileError
 from models.setup_export import NoSetupError, export_setup
 from models.setup_file import parse_setup, read_setup_text
 
+from .address_limit import DEFAULT_MAX_PER_ADDRESS, is_loopback
 from .apply import Applier
 from .auth import Accounts, AuthError, token_secret
 from .fanout import is_postgres_url, make_watch, notify_version
@@ -172,71 +175,138 @@ def _setup_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class StartError(Exception):
+    """`csr-server run` can't start; the message is the one line the operator sees."""
+
+
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server's TLS context from --tls-cert/--tls-key (None without them)."""
+    if not args.tls_cert:
+        if args.tls_key:
+            raise StartError("--tls-key needs --tls-cert (the certificate chain, PEM)")
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for name in (args.tls_cert, args.tls_key):
+        if name and not os.access(name, os.R_OK):     # ssl's own error doesn't say which file
+            raise StartError(f"can't read {name}")
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key or None)
+    except OSError as exc:             # ssl.SSLError too: not PEM, or the key doesn't match the certificate
+        raise StartError(f"can't use the TLS certificate {args.tls_cert} with the key "
+                         f"{args.tls_key or '(in the same file)'}: they must be a PEM certificate chain and its "
+                         f"own private key ({exc.strerror or exc})") from None
+    return context
+
+
+def _listen_error(what: str, host: str, port: int, exc: OSError) -> StartError:
+    if exc.errno == errno.EADDRINUSE:
+        return StartError(f"port {port} on {host} is already in use ({what}; is another csr-server running?)")
+    if exc.errno == errno.EACCES:
+        return StartError(f"not allowed to listen on port {port} on {host} ({what}; ports below 1024 need "
+                          "privileges)")
+    return StartError(f"can't listen on {host}:{port} ({what}): {exc.strerror or exc}")
+
+
+def warn_cleartext(host: str) -> None:
+    """The loud warning for consoles' passwords and tokens crossing a network unencrypted."""
+    bar = "csr-server: WARNING " + "*" * 76
+    lines = [bar,
+             f"csr-server: WARNING  Listening on {host or 'every address'} WITHOUT TLS: user names, passwords and",
+             "csr-server: WARNING  session tokens cross the network in clear text, readable by anyone on it.",
+             "csr-server: WARNING  Give --tls-cert FILE --tls-key FILE (docs/operations.md, \"TLS\"), or listen",
+             "csr-server: WARNING  on 127.0.0.1 behind a proxy that terminates TLS.",
+             bar]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    logging.getLogger("csr.server").warning("event=cleartext_listen host=%s", host)
+
+
 async def _serve(args: argparse.Namespace) -> int:
+    try:
+        return await _run_server(args)
+    except StartError as exc:
+        print(f"csr-server: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _run_server(args: argparse.Namespace) -> int:
+    context = _tls_context(args)
+    if context is None and not is_loopback(args.host):
+        warn_cleartext(args.host)
     sessions = _sessions(args.db)
-    server = SyncServer(Applier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions)),
-                        stale_call_minutes=args.stale_call_minutes, agent_offline_seconds=args.agent_offline_seconds)
+    auth = AccountsAuthenticator(Accounts(sessions), token_secret(sessions), login_concurrency=args.login_concurrency)
+    server = SyncServer(Applier(sessions), auth, stale_call_minutes=args.stale_call_minutes,
+                        agent_offline_seconds=args.agent_offline_seconds,
+                        max_connections_per_address=args.max_connections_per_address)
     # Commits made elsewhere (another instance, `csr-server setup import`) poke this instance's consoles.
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    context = None
-    if args.tls_cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    ingress = None
-    if args.http_port is not None:
-        token = _auth_token(args)
-        if not token:
-            print("csr-server: --http-port needs the phone system's auth token: --twilio-auth-token-file FILE "
-                  "or CSR_TWILIO_AUTH_TOKEN (docs/telephony.md).", file=sys.stderr)
-            await watch.stop()
-            return 2
-        from .call_desk import CallDesk  # aiohttp and twilio load only for a server taking calls
-        from .ingress import make_app, set_public_url, start_ingress
+    ingress = endpoint = purge = None
+    try:
+        if args.http_port is not None:
+            token = _auth_token(args)
+            if not token:
+                print("csr-server: --http-port needs the phone system's auth token: --twilio-auth-token-file FILE "
+                      "or CSR_TWILIO_AUTH_TOKEN (docs/telephony.md).", file=sys.stderr)
+                return 2
+            from .call_desk import CallDesk  # aiohttp and twilio load only for a server taking calls
+            from .ingress import make_app, set_public_url, start_ingress
 
-        desk = CallDesk(sessions, agents=server.signed_in_agents)
-        server.attach_calls(desk)
-        http_host = args.http_host or args.host
-        app = make_app(desk, token, args.public_url or f"http://{http_host}:{args.http_port}",
-                       caller_id=args.caller_id)
-        ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
-        webhooks = f"{'https' if context else 'http'}://{http_host}:{http_port}"
-        if not args.public_url:
-            set_public_url(app, webhooks)
-        account = (args.twilio_account_sid or os.environ.get("CSR_TWILIO_ACCOUNT_SID", "")).strip()
-        if account:
-            from .telephony.twilio import TwilioUrls
-            from .telephony.twilio_rest import TwilioRest
+            desk = CallDesk(sessions, agents=server.signed_in_agents)
+            server.attach_calls(desk)
+            http_host = args.http_host or args.host
+            app = make_app(desk, token, args.public_url or f"http://{http_host}:{args.http_port}",
+                           caller_id=args.caller_id)
+            try:
+                ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
+            except OSError as exc:
+                raise _listen_error("webhooks", http_host, args.http_port, exc) from None
+            webhooks = f"{'https' if context else 'http'}://{http_host}:{http_port}"
+            if not args.public_url:
+                set_public_url(app, webhooks)
+            account = (args.twilio_account_sid or os.environ.get("CSR_TWILIO_ACCOUNT_SID", "")).strip()
+            if account:
+                from .telephony.twilio import TwilioUrls
+                from .telephony.twilio_rest import TwilioRest
 
-            server.dialer = TwilioRest(account, token, TwilioUrls.from_public_url(args.public_url or webhooks),
-                                       args.caller_id, api_base=args.twilio_api_base)
-    endpoint = await server.serve(args.host, args.port, ssl=context)
-    port = endpoint.sockets[0].getsockname()[1]
-    logging.getLogger("csr.server").info("event=listening host=%s port=%d tls=%s", args.host, port,
-                                         bool(context))
-    print(f"csr-server: listening on {'wss' if context else 'ws'}://{args.host}:{port}", flush=True)
-    if ingress is not None:
-        logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
-        print(f"csr-server: webhooks on {webhooks}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    parent_watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
-    await stop.wait()
-    if parent_watch is not None:
-        parent_watch.cancel()
-    # Stop taking connections, let in-flight requests finish (each push is its own transaction:
-    # nothing is half-written), then close.
-    if ingress is not None:
-        await ingress.cleanup()         # answers in flight are sent (their events are stored first)
-    endpoint.close()
-    await endpoint.wait_closed()
-    await server.aclose()
-    await watch.stop()
-    logging.getLogger("csr.server").info("event=stopped")
-    return 0
+                server.dialer = TwilioRest(account, token, TwilioUrls.from_public_url(args.public_url or webhooks),
+                                           args.caller_id, api_base=args.twilio_api_base)
+        try:
+            endpoint = await server.serve(args.host, args.port, ssl=context)
+        except OSError as exc:
+            raise _listen_error("consoles", args.host, args.port, exc) from None
+        port = endpoint.sockets[0].getsockname()[1]
+        logging.getLogger("csr.server").info("event=listening host=%s port=%d tls=%s", args.host, port,
+                                             bool(context))
+        print(f"csr-server: listening on {'wss' if context else 'ws'}://{args.host}:{port}", flush=True)
+        if ingress is not None:
+            logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
+            print(f"csr-server: webhooks on {webhooks}", flush=True)
+        purge = asyncio.create_task(auth.purge_throttle())       # the log-in throttle table stays small
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        parent_watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
+        await stop.wait()
+        if parent_watch is not None:
+            parent_watch.cancel()
+        return 0
+    finally:
+        # Stop taking connections, let in-flight requests finish (each push is its own transaction:
+        # nothing is half-written), then close.
+        if purge is not None:
+            purge.cancel()
+            await asyncio.gather(purge, return_exceptions=True)
+        if ingress is not None:
+            await ingress.cleanup()         # answers in flight are sent (their events are stored first)
+        if endpoint is not None:
+            endpoint.close()
+            await endpoint.wait_closed()
+        await server.aclose()
+        await watch.stop()
+        logging.getLogger("csr.server").info("event=stopped")
 
 
 def _auth_token(args: argparse.Namespace) -> str:
@@ -257,6 +327,19 @@ async def _watch_parent(stop: asyncio.Event) -> None:
         if os.getppid() != parent:
             logging.getLogger("csr.server").info("event=parent_gone")
             stop.set()
+
+
+def _count(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}")
+        return value
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,8 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="serve consoles")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
-    run.add_argument("--tls-cert")
-    run.add_argument("--tls-key")
+    run.add_argument("--tls-cert", help="certificate chain (PEM): consoles connect with wss:// (docs/operations.md)")
+    run.add_argument("--tls-key", help="the certificate's private key (PEM), unless it is in --tls-cert")
+    run.add_argument("--login-concurrency", type=_count(1), default=None,
+                     help="log-ins hashing passwords at once (default: half the cores, at least 1)")
+    run.add_argument("--max-connections-per-address", type=_count(0), default=DEFAULT_MAX_PER_ADDRESS,
+                     help=f"connections one remote address may hold (default {DEFAULT_MAX_PER_ADDRESS}; "
+                          "0 = no limit; loopback is not limited)")
     run.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)   # the demo's server
     run.add_argument("--http-port", type=int, default=None,
                      help="take phone-system webhooks on this port (docs/telephony.md); 0 = any free port")

@@ -36,16 +36,16 @@ _BULK_TABLES = ("customers", "locations", "contact_methods", "notes", "membershi
 
 
 def _utc_datetime(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """ISO text of a UTC time ("2026-11-01T12:00:00[.ffffff]+00:00", as the server sends it) straight to
+    """ISO text of a UTC time ("2026-11-01T12:00:00[.ffffff]Z", as the server sends it) straight to
     SQLAlchemy's SQLite storage text; anything else goes through fromisoformat and the processor."""
     def convert(v: Any) -> Any:
         if v is None:
             return None
         if isinstance(v, str) and len(v) >= 19 and v[10] == "T":
             n = len(v)
-            if n == 19 or (n == 25 and v.endswith("+00:00")):
+            if n == 19 or (n == 20 and v[19] == "Z") or (n == 25 and v.endswith("+00:00")):
                 return f"{v[:10]} {v[11:19]}.000000"
-            if n == 26 or (n == 32 and v.endswith("+00:00")):
+            if n == 26 or (n == 27 and v[26] == "Z") or (n == 32 and v.endswith("+00:00")):
                 return f"{v[:10]} {v[11:26]}"
         return process(dt.datetime.fromisoformat(v) if isinstance(v, str) else v)
     return convert

@@ -23,14 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-KINDS = {"rejected": "Not saved on the server", "flagged": "Needs your attention"}
+KINDS = {"rejected": "Not saved on the server", "flagged": "Needs your attention",
+         "renumbered": "Job number changed"}
 KEY_ROLE = Qt.ItemDataRole.UserRole
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 ACTION_ROLE = Qt.ItemDataRole.UserRole + 2
 DEFAULT_ACTION = "Open"
 # Standard icons read in light and dark themes alike, unlike coloured text.
 KIND_ICON = {"rejected": QStyle.StandardPixmap.SP_MessageBoxCritical,
-             "flagged": QStyle.StandardPixmap.SP_MessageBoxWarning}
+             "flagged": QStyle.StandardPixmap.SP_MessageBoxWarning,
+             "renumbered": QStyle.StandardPixmap.SP_MessageBoxWarning}
 
 
 def notification_text(kind: str, title: str, detail: str = "") -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-STATES = ("offline", "connecting", "syncing", "online", "upgrade_required", "signed_out")
+STATES = ("offline", "connecting", "syncing", "online", "upgrade_required", "signed_out", "session_expired")
 STATE_TEXT = {
     "offline": "Offline",
     "connecting": "Connecting…",
@@ -21,6 +21,7 @@ STATE_TEXT = {
     "online": "Online",
     "upgrade_required": "Update needed",
     "signed_out": "Not signed in",
+    "session_expired": "Signed out",
 }
 STATE_HINT = {
     "offline": "The server can't be reached. Keep working: changes are saved on this PC and sent later.",
@@ -30,6 +31,8 @@ STATE_HINT = {
     "upgrade_required": "This console is too old for the server. Changes stay on this PC until it is "
                         "updated — ask your supervisor or IT.",
     "signed_out": "You are not signed in, so changes stay on this PC until you sign in.",
+    "session_expired": "The server ended your session (it expired, or your password changed). Sign in again "
+                       "(Ctrl+Shift+L): the changes waiting on this PC are sent then.",
 }
 REFRESH_MS = 5_000
 
@@ -161,7 +164,10 @@ class SyncStatus(QWidget):
         self.state, self.pending, self.message = state, pending, message
         self.online = state == "online"
         self.state_label.setText(STATE_TEXT[state])
-        self.pending_label.setText(pending_text(pending, self.online))
+        self.pending_label.setText(
+            f"sign in to send {pending} waiting change{'s' if pending != 1 else ''}"
+            if state == "session_expired" and pending
+            else pending_text(pending, self.online))
         # Pressing it can't help while the server refuses this version.
         self.sync_now_button.setEnabled(state != "upgrade_required")
         for w, name, value in ((self, "state", state), (self.state_label, "state", state),

@@ -179,7 +179,7 @@ def _commit_then_kill(db: str, cache_path) -> None:
             assert _receipts(store) == 6
             _exactly_once(store, booked, console.cache)
             _assert_converged(store, console.cache)
-            assert console.client.status.pending == 0 and console.client.status.rejected == []
+            assert console.client.status.pending == 0 and console.client.problems() == []
         finally:
             await console.stop()
             console.close()
@@ -251,7 +251,7 @@ def test_server_killed_or_restarted_during_a_stream_of_pushes(templates, tmp_pat
             _exactly_once(store, booked, *[c.cache for c in consoles])
             _assert_converged(store, *[c.cache for c in consoles])
             for c in consoles:
-                assert c.client.status.pending == 0 and c.client.status.rejected == []
+                assert c.client.status.pending == 0 and c.client.problems() == []
         finally:
             for c in consoles:
                 await c.stop()

@@ -150,3 +150,50 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         assert b.window.customer_panel.conflicts.count() == 0
 
     loop.run_until_complete(scenario())
+
+
+def test_an_expired_session_says_signed_out_asks_to_sign_in_and_sends_the_queue(qtbot, loop, server, desks):
+    """A password change (or the token's 12 hours) ends the session: the console must not look merely
+    offline — it says Signed out with the waiting count, opens the sign-in dialog, keeps the queue and
+    sends it after the CSR signs in again."""
+
+    async def scenario() -> None:
+        url, sessions = server
+        a = desks("a")
+        show_active(qtbot, a.window)
+        await sign_in(a, url, "dana")
+        Accounts(sessions).set_password("dana", "a brand new secret")      # revokes dana's tokens
+        a.writer.execute("create_customer", customer_args(name="Queued While Out"))
+        a.sync.local_write()
+        await a.sync.client._channel.ws.close()                             # the next hello is refused
+        status = a.window.sync_status
+        await until(lambda: status.state == "session_expired")
+        assert status.text() == "Signed out — sign in to send 1 waiting change"
+        assert a.sync._dialog is not None and a.sync._dialog.isVisible()
+        await a.sync.sign_in_with(url, "dana", "a brand new secret")
+        await until(lambda: status.state == "online" and status.pending == 0)
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Customer).where(Customer.name == "Queued While Out")) == 1
+
+    loop.run_until_complete(scenario())
+
+
+def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loop, desks, tmp_path):
+    from models.db import open_cache
+    from models.sync_tables import SyncProblem
+
+    (tmp_path / "c").mkdir()
+    cache = open_cache(tmp_path / "c" / "cache.sqlite3")
+    with cache.sessions.begin() as s:
+        s.add(SyncProblem(mutation_id="m1", seq=3, kind="rejected", name="add_note",
+                          args={"note": {"customer_id": "x", "text": "Gate code"}},
+                          receipt={"mutation_id": "m1", "status": "rejected",
+                                   "errors": {"text": "The note is too long."}}))
+    cache.close()
+    c = desks("c")
+    assert c.sync.problems.keys() == ["m1"]
+    assert "The note is too long." in c.sync.problems.list.item(0).text()
+    c.sync.problems.list.setCurrentRow(0)
+    c.sync.problems.dismiss_current()
+    with c.cache.sessions() as s:
+        assert s.get(SyncProblem, "m1").acknowledged_at is not None

@@ -221,7 +221,7 @@ def test_a_supervisor_gets_the_snapshot_deltas_and_kpis_and_a_full_snapshot_afte
         assert snap["type"] == "floor_snapshot" and snap["calls"] == []
         agents = {a["name"]: a for a in snap["agents"]}
         assert agents["Lee Chen"]["state"] == "Available" and agents["Kim Park"]["state"] == "Offline"
-        assert agents["Lee Chen"]["since"].endswith("+00:00") and agents["Lee Chen"]["call_id"] is None
+        assert agents["Lee Chen"]["since"].endswith("Z") and agents["Lee Chen"]["call_id"] is None
         assert {"calls_waiting", "longest_wait_s", "service_level_pct", "abandonment_pct", "booking_rate_pct",
                 "day", "as_of"} <= set(snap["kpis"])
 

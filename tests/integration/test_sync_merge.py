@@ -221,7 +221,7 @@ def test_unsent_edit_stays_visible_when_a_pull_brings_the_row(world):
             stale = row_data(s, s.get(Customer, cid))
         a.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria G"]}})
         # A pulled change of the same row (another CSR's edit of another field) arrives first.
-        a.client._apply_changes([{"entity": "customers", "entity_id": cid, "op": "upsert",
+        a.client.puller.apply_changes([{"entity": "customers", "entity_id": cid, "op": "upsert",
                                   "data": stale | {"city": "Irving"}}], None)
         row = a.customer(cid)
         assert (row.name, row.city) == ("Maria G", "Irving")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 
 from models.db import open_server_db
+from models.timeutil import utc_iso
 from sync.auth import Accounts
 from sync.call_desk import CallDesk
 from sync.floor import Floor
@@ -43,7 +44,7 @@ def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_pa
         await floor.connected(user)
         clock.now += timedelta(minutes=1)
         row, reasons = await floor.set_state(user, "Away", "Lunch")
-        assert (row["state"], row["reason"], row["since"]) == ("Away", "Lunch", clock.now.isoformat())
+        assert (row["state"], row["reason"], row["since"]) == ("Away", "Lunch", utc_iso(clock.now))
         assert "Lunch" in reasons
         away_since = row["since"]
         clock.now += timedelta(minutes=5)
@@ -65,11 +66,11 @@ def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_pa
         left = clock.now
         clock.now += timedelta(seconds=16)
         row = restarted.agent_rows()[0]
-        assert (row["state"], row["since"]) == ("Offline", left.isoformat())
+        assert (row["state"], row["since"]) == ("Offline", utc_iso(left))
         clock.now += timedelta(minutes=30)
         await restarted.connected(user)
         row = restarted.agent_rows()[0]
-        assert (row["state"], row["reason"], row["since"]) == ("Available", "", clock.now.isoformat())
+        assert (row["state"], row["reason"], row["since"]) == ("Available", "", utc_iso(clock.now))
         assert restarted.available_usernames() == {"lee"}
 
     asyncio.run(scenario())
@@ -117,7 +118,7 @@ def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_
         # A tick's read of the store began before the call ended and saw it Talking; the end
         # committed meanwhile wins: the call leaves and does not come back.
         gate = threading.Event()
-        stale_view = {"c1": {**answered, "stale": False, "last_event_at": T0.isoformat()}}
+        stale_view = {"c1": {**answered, "stale": False, "last_event_at": utc_iso(T0)}}
 
         def slow_read(now, kpis):
             gate.wait(5)

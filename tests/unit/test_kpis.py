@@ -12,6 +12,7 @@ import pytest
 from models.agents import AgentState, away_reasons, check_choice, effective_state
 from models.calls import CallDirection, CallState
 from models.kpis import CallFact, day_bounds, live_kpis, period_days, scorecard, service_level
+from models.timeutil import utc_iso
 
 CHICAGO = ZoneInfo("America/Chicago")
 # 2026-03-10 is a plain Tuesday in Chicago (CDT, UTC-5): local midnight is 05:00 UTC.
@@ -55,7 +56,7 @@ def test_live_tiles_by_hand():
              CallFact(id="o", started_at=at(10), direction=CallDirection.OUTBOUND, ended_at=at(10, 5)),
              answered("y", at(23, 30, day=9), 2, 100, cls="Unbooked")]          # yesterday: not today's
     kpis = live_kpis(calls, NOW, CHICAGO)
-    assert kpis["day"] == "2026-03-10" and kpis["as_of"] == NOW.isoformat()
+    assert kpis["day"] == "2026-03-10" and kpis["as_of"] == utc_iso(NOW)
     assert kpis["calls_waiting"] == 2 and kpis["longest_wait_s"] == 95
     # answered a, b, c, x (x after 40 s), t (4 s); d gave up after 45 s: 4 of 6 within 20 s
     assert kpis["service_level_pct"] == 66.7

@@ -1,0 +1,422 @@
+"""The arguments of every intent, as pydantic models: what a client may put in a mutation's ``args``.
+
+``check_intent_args`` runs before every handler (models/intent_kit.py ``intent``), on the console and on
+the server alike: an unknown argument (a typo such as ``location`` for ``locations``) or a value of the
+wrong JSON type is refused with a sentence instead of being silently ignored. Presence and domain rules
+(a missing customer, a full window) stay with the handlers, which say them in the CSR's words. The same
+models generate the argument tables of docs/protocol.md (sync/protocol_doc.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from .validation import ValidationFailed
+
+Number = float          # strict: an int is a number too, a bool or a string is not
+
+
+def arg(description: str, *, required: bool = False, invalid: str = "") -> Any:
+    """A documented argument. ``required`` is documentation: the handler refuses a missing value in its
+    own words. ``invalid``: the sentence for a value of the wrong type, when the handler has a better one."""
+    extra: dict[str, Any] = {}
+    if required:
+        extra["required"] = True
+    if invalid:
+        extra["invalid"] = invalid
+    return Field(default=None, description=description, json_schema_extra=extra or None)
+
+
+class Args(BaseModel):
+    """Arguments of one intent: unknown keys are refused, JSON types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Pair = Annotated[list[Any], Field(min_length=2, max_length=2)]
+Changes = dict[StrictStr, Pair]
+Names = list[StrictStr]
+CHANGES = "Each changed field as [old, new]; `old` is what the CSR saw (the server's three-way merge)."
+ACTOR = "Who wrote it, as people read it (the server uses the signed-in user instead)."
+
+
+# -- nested sections ---------------------------------------------------------------------------------------
+class ContactArgs(Args):
+    """A contact: `contacts[]` of `create_customer` and of a location, `contact` of `add_contact`."""
+
+    id: StrictStr | None = arg("The contact's id (client-minted; minted by the handler when absent).")
+    customer_id: StrictStr | None = arg("The customer (`add_contact`).")
+    location_id: StrictStr | None = arg("The location it belongs to, or null for the customer's own.")
+    kind: StrictStr | None = arg("`Phone`, `MobilePhone`, `Email` or `Fax`.", required=True)
+    value: StrictStr | None = arg("The number (E.164 or as typed) or the email address.", required=True)
+    memo: StrictStr | None = arg("A short note on the contact.")
+    notifications: StrictBool | None = arg("Send notifications to it (default true).")
+    do_not_text: StrictBool | None = arg("Never text this number (default false).")
+
+
+class LocationArgs(Args):
+    """A service location: `locations[]` of `create_customer`, `location` of `add_location`."""
+
+    id: StrictStr | None = arg("The location's id (client-minted; minted by the handler when absent).")
+    customer_id: StrictStr | None = arg("The customer (`add_location`).")
+    name: StrictStr | None = arg("A name for the place, e.g. `Rental`.")
+    street: StrictStr | None = arg("Street address.", required=True)
+    unit: StrictStr | None = arg("Apartment or suite.")
+    city: StrictStr | None = arg("City.", required=True)
+    state: StrictStr | None = arg("Two-letter state code.")
+    zip: StrictStr | None = arg("ZIP or ZIP+4.", required=True)
+    country: StrictStr | None = arg("Country code (default `US`).")
+    access_notes: StrictStr | None = arg("Gate codes, pets, parking.")
+    latitude: Number | None = arg("Degrees, -90..90.")
+    longitude: Number | None = arg("Degrees, -180..180.")
+    contacts: list[ContactArgs] | None = arg("Contacts at this location.")
+
+
+class CustomerArgs(Args):
+    """The customer's own fields: `customer` of `create_customer`."""
+
+    id: StrictStr | None = arg("The customer's id (client-minted; minted by the handler when absent).")
+    name: StrictStr | None = arg("The customer's name.", required=True)
+    type: StrictStr | None = arg("`Residential` (default) or `Commercial`.")
+    street: StrictStr | None = arg("Billing street address.")
+    unit: StrictStr | None = arg("Billing apartment or suite.")
+    city: StrictStr | None = arg("Billing city.")
+    state: StrictStr | None = arg("Billing two-letter state code.")
+    zip: StrictStr | None = arg("Billing ZIP or ZIP+4.")
+    country: StrictStr | None = arg("Country code (default `US`).")
+    do_not_service: StrictBool | None = arg("Do Not Service: the customer can't be booked.")
+    do_not_service_reason: StrictStr | None = arg("Why (shown to the next CSR).")
+    do_not_mail: StrictBool | None = arg("Send no mail.")
+
+
+class NoteArgs(Args):
+    """A note: `note` of `add_note`."""
+
+    id: StrictStr | None = arg("The note's id (client-minted; minted by the handler when absent).")
+    customer_id: StrictStr | None = arg("The customer.", required=True)
+    location_id: StrictStr | None = arg("One of the customer's locations, or null.")
+    text: StrictStr | None = arg("The note (at most 5,000 characters).", required=True)
+    pinned: StrictBool | None = arg("Pin it to the top.")
+
+
+class LeadArgs(Args):
+    """A lead: `lead` of `create_lead` and `close_call`."""
+
+    id: StrictStr | None = arg("The lead's id (client-minted; minted by the handler when absent).")
+    customer_id: StrictStr | None = arg("The customer, when the caller is one.")
+    location_id: StrictStr | None = arg("One of the customer's locations.")
+    created_by_id: StrictStr | None = arg("The user who took it.")
+    name: StrictStr | None = arg("The caller's name (needed without a customer).")
+    phone: StrictStr | None = arg("The caller's phone (needed without a customer).")
+    summary: StrictStr | None = arg("What they want.")
+    follow_up_on: StrictStr | None = arg("The follow-up day, `YYYY-MM-DD`, or null.")
+    call_reason_id: StrictStr | None = arg("The call reason.")
+    campaign_id: StrictStr | None = arg("The campaign they called about.")
+    business_unit_id: StrictStr | None = arg("The business unit.")
+    job_type_id: StrictStr | None = arg("The job type.")
+
+
+class LineItemArgs(Args):
+    """A service line: `job.line_items[]` of `book_job`."""
+
+    code: StrictStr | None = arg("A service code of the catalog.", required=True)
+    quantity: Number | None = arg("How many (default 1).")
+    price: Number | None = arg("Unit price (default: the catalog's).")
+
+
+class JobArgs(Args):
+    """The job: `job` of `book_job`."""
+
+    id: StrictStr | None = arg("The job's id (client-minted; minted by the handler when absent).")
+    number: StrictStr | None = arg("The job number, `PREFIX-N` (console-minted; docs/job-numbers.md).")
+    customer_id: StrictStr | None = arg("The customer.", required=True)
+    location_id: StrictStr | None = arg("The service location (one of the customer's).", required=True)
+    business_unit_id: StrictStr | None = arg("The business unit.", required=True)
+    job_type_id: StrictStr | None = arg("A job type of that business unit.", required=True)
+    campaign_id: StrictStr | None = arg("The campaign the customer called about.", required=True)
+    priority: StrictStr | None = arg("`Low`, `Normal`, `High` or `Urgent` (default: the job type's).")
+    summary: StrictStr | None = arg("What is to be done.")
+    tags: Names | None = arg("Tag names.")
+    technician_ids: list[StrictStr] | None = arg("Technicians to assign.")
+    line_items: list[LineItemArgs] | None = arg("Services from the catalog.")
+    lead_id: StrictStr | None = arg("The open lead this booking converts.")
+    booked_from: StrictStr | None = arg("`Manual` (default), `Call`, …")
+    booked_by_id: StrictStr | None = arg("The user who booked it.")
+
+
+class AppointmentArgs(Args):
+    """An arrival window picked: `appointment` of `book_job` and `reschedule_job`."""
+
+    id: StrictStr | None = arg("The appointment's id (client-minted; minted by the handler when absent).")
+    day: StrictStr | None = arg("The day, `YYYY-MM-DD` (company-local).", required=True)
+    arrival_window_id: StrictStr | None = arg("The arrival window.", required=True)
+
+
+# -- intents ---------------------------------------------------------------------------------------------------
+class CreateCustomer(Args):
+    """A new customer with its contacts, service locations, tags and a first note."""
+
+    customer: CustomerArgs | None = arg("The customer's fields.", required=True)
+    locations: list[LocationArgs] | None = arg("Service locations, each with its contacts.")
+    contacts: list[ContactArgs] | None = arg("The customer's contacts: at least one phone.", required=True)
+    tags: Names | None = arg("Tag names (a new name makes a tag).")
+    note: StrictStr | None = arg("A first note.")
+    note_id: StrictStr | None = arg("The first note's id (minted by the handler).")
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class UpdateCustomer(Args):
+    """Change a customer's fields (merged per field on the server) and/or its tags."""
+
+    customer_id: StrictStr | None = arg("The customer.", required=True)
+    changes: Changes | None = arg(CHANGES)
+    tags: Names | None = arg("The tags wanted now.")
+    old_tags: Names | None = arg("The tags the CSR saw (tags merge as sets).")
+
+
+class SetCustomerTags(Args):
+    """Set a customer's tags (merged as sets with what others added meanwhile)."""
+
+    customer_id: StrictStr | None = arg("The customer.", required=True)
+    tags: Names | None = arg("The tags wanted now.", required=True)
+    old_tags: Names | None = arg("The tags the CSR saw.")
+
+
+class AddLocation(Args):
+    """A new service location."""
+
+    location: LocationArgs | None = arg("The location's fields, with `customer_id`.", required=True)
+
+
+class UpdateLocation(Args):
+    """Change a location's fields (merged per field on the server)."""
+
+    location_id: StrictStr | None = arg("The location.", required=True)
+    changes: Changes | None = arg(CHANGES, required=True)
+
+
+class AddContact(Args):
+    """A new phone, mobile, fax or email."""
+
+    contact: ContactArgs | None = arg("The contact's fields, with `customer_id`.", required=True)
+
+
+class UpdateContact(Args):
+    """Change a contact's fields (merged per field on the server)."""
+
+    contact_id: StrictStr | None = arg("The contact.", required=True)
+    changes: Changes | None = arg(CHANGES, required=True)
+
+
+class RemoveContact(Args):
+    """Remove a contact (not the customer's last phone)."""
+
+    contact_id: StrictStr | None = arg("The contact.", required=True)
+
+
+class AddNote(Args):
+    """A note on a customer."""
+
+    note: NoteArgs | None = arg("The note.", required=True)
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class ResolveConflict(Args):
+    """Settle a same-field conflict."""
+
+    conflict_id: StrictStr | None = arg("The conflict record.", required=True)
+    choice: StrictStr | None = arg("`mine` (the value that lost) or `theirs` (the stored one).", required=True)
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class CreateLead(Args):
+    """Capture a lead (for a customer, or a name and a phone)."""
+
+    lead: LeadArgs | None = arg("The lead's fields.", required=True)
+
+
+class UpdateLead(Args):
+    """Change an open lead."""
+
+    lead_id: StrictStr | None = arg("The lead.", required=True)
+    changes: Changes | None = arg("Each changed field as [old, new].", required=True)
+
+
+class DismissLead(Args):
+    """Close an open lead for good."""
+
+    lead_id: StrictStr | None = arg("The lead.", required=True)
+    reason: StrictStr | None = arg("Why (at most 200 characters).", required=True)
+
+
+class BookJob(Args):
+    """Book a job with its first appointment (capacity re-checked; on the server a lost race is kept and
+    flagged)."""
+
+    job: JobArgs | None = arg("The job.", required=True)
+    appointment: AppointmentArgs | None = arg("The arrival window picked.", required=True)
+    booked_at: StrictStr | None = arg("When the CSR booked it, ISO 8601 (information only).")
+    call_id: StrictStr | None = arg("The call it was booked on: the call is Booked and its bubble closes.")
+
+
+class RescheduleJob(Args):
+    """Move a job to another arrival window (a held job is scheduled again)."""
+
+    job_id: StrictStr | None = arg("The job.", required=True)
+    appointment: AppointmentArgs | None = arg("The new arrival window.", required=True)
+    booked_at: StrictStr | None = arg("When the CSR did it, ISO 8601 (information only).")
+
+
+class CancelJob(Args):
+    """Cancel a scheduled, dispatched or held job."""
+
+    job_id: StrictStr | None = arg("The job.", required=True)
+    reason: StrictStr | None = arg("Why (at most 200 characters).", required=True)
+
+
+class HoldJob(Args):
+    """Put a scheduled or dispatched job on hold."""
+
+    job_id: StrictStr | None = arg("The job.", required=True)
+    reason: StrictStr | None = arg("Why (at most 200 characters).", required=True)
+
+
+class ReleaseHold(Args):
+    """Schedule a held job again."""
+
+    job_id: StrictStr | None = arg("The job.", required=True)
+
+
+class CloseCall(Args):
+    """Close a call's bubble with its reason (and the lead a lead reason makes)."""
+
+    call_id: StrictStr | None = arg("The call.", required=True)
+    call_reason_id: StrictStr | None = arg("The call reason (required when the company has reasons).")
+    lead: LeadArgs | None = arg("With a lead reason: the lead's fields (as `create_lead`'s `lead`).")
+
+
+REVIEWED_CALL = "The call (an ended inbound call)."
+MALFORMED_CALL = "Malformed call id."
+
+
+class AttachAgent(Args):
+    """Call review: the user who really took the call."""
+
+    call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
+    agent_id: StrictStr | None = arg("The user.", required=True, invalid="Pick the CSR who took the call.")
+
+
+class ReclassifyCall(Args):
+    """Call review: the call's reason as the manager judges it."""
+
+    call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
+    call_reason_id: StrictStr | None = arg("The call reason.", required=True, invalid="Pick the call reason.")
+
+
+class ExcuseCall(Args):
+    """Call review: excuse the call with a memo."""
+
+    call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
+    memo: StrictStr | None = arg("Why it doesn't count (at most 500 characters).", required=True,
+                                 invalid="Write why the call is excused.")
+
+
+class UnexcuseCall(Args):
+    """Call review: withdraw the excuse."""
+
+    call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
+
+
+class TagCall(Args):
+    """Call review: replace the call's tags (an empty list clears them)."""
+
+    call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
+    tags: Names | None = arg("Tag names.", required=True, invalid="Tags must be a list of names.")
+
+
+SCHEMAS: dict[str, type[Args]] = {
+    "create_customer": CreateCustomer, "update_customer": UpdateCustomer, "set_customer_tags": SetCustomerTags,
+    "add_location": AddLocation, "update_location": UpdateLocation, "add_contact": AddContact,
+    "update_contact": UpdateContact, "remove_contact": RemoveContact, "add_note": AddNote,
+    "resolve_conflict": ResolveConflict, "create_lead": CreateLead, "update_lead": UpdateLead,
+    "dismiss_lead": DismissLead, "book_job": BookJob, "reschedule_job": RescheduleJob, "cancel_job": CancelJob,
+    "hold_job": HoldJob, "release_hold": ReleaseHold, "close_call": CloseCall, "attach_agent": AttachAgent,
+    "reclassify_call": ReclassifyCall, "excuse_call": ExcuseCall, "unexcuse_call": UnexcuseCall,
+    "tag_call": TagCall,
+}
+
+_UNION_TAGS = frozenset({"int", "float", "str", "bool"})
+_TYPE_WORDS = {"string_type": "text", "int_type": "a whole number", "float_type": "a number",
+               "bool_type": "true or false", "list_type": "a list", "dict_type": "an object",
+               "model_type": "an object", "model_attributes_type": "an object"}
+
+
+def check_intent_args(name: str, args: Any) -> None:
+    """Refuse unknown arguments and values of the wrong JSON type ({field: sentence}); an intent
+    without a schema is not checked here (tests/unit/test_intent_schemas.py makes sure there is none)."""
+    schema = SCHEMAS.get(name)
+    if schema is None:
+        return
+    if not isinstance(args, dict):
+        raise ValidationFailed({"args": "The change is malformed."})
+    try:
+        schema.model_validate(args)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            key, sentence = _sentence(name, schema, error)
+            errors.setdefault(key, sentence)
+        raise ValidationFailed(errors) from None
+
+
+def _sentence(intent: str, schema: type[Args], error: Any) -> tuple[str, str]:
+    loc = [str(p) for p in error["loc"]]
+    # A union reports each of its branches ("int", "float"): the path is the field's without them.
+    loc = [p for p in loc if p not in _UNION_TAGS and "[" not in p] or loc
+    key = ".".join(loc)
+    field = schema.model_fields.get(loc[0])
+    extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known(schema, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return key, f"Unknown argument '{key}' for {intent}{hint}."
+    if extra.get("invalid"):
+        return loc[0], str(extra["invalid"])
+    if loc[0] == "changes" and len(loc) == 2:       # {field: [old, new]}
+        return key, f"'{key}' must be a pair [old, new]."
+    if kind in _TYPE_WORDS:
+        return key, f"'{key}' must be {_TYPE_WORDS[kind]}."
+    return key, f"'{key}' is not valid ({error['msg']})."
+
+
+def _known(schema: type[BaseModel], path: list[str]) -> list[str]:
+    """The argument names allowed at ``path`` (for "did you mean")."""
+    model: Any = schema
+    for part in path:
+        if part.isdigit():
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside ``X | None`` or ``list[X] | None``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for inner in get_args(annotation):
+        found = _model_of(inner)
+        if found is not None:
+            return found
+    return None
+
+
