@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     lookup.add_argument("--customers", type=int, default=1_000_000)
     lookup.add_argument("--cache", type=Path, help="use this cache (default: seeded on first use)")
     lookup.add_argument("--queries", type=int, default=1000, help="queries per kind")
-    lookup.add_argument("--keystrokes", type=int, default=300)
+    lookup.add_argument("--keystrokes", type=int, default=1000)
 
     booking = sub.add_parser("booking", help="booking save, availability and form-ready latencies")
     booking.add_argument("--customers", type=int, default=1_000_000)

@@ -16,13 +16,7 @@ from models.phone import format_phone
 from models.search import CustomerSearch, prewarm
 
 from .seed import ensure_cache
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from .stats import summary
 
 
 def _sample(conn: sqlite3.Connection, table: str, columns: str, where: str, n: int, rng: random.Random) -> list:
@@ -98,8 +92,7 @@ def run_lookup(path: Path, customers: int, n_queries: int, keystrokes: int) -> d
     out: dict = {"customers": actual, "prewarm_s": round(time.perf_counter() - t, 2)}
     for kind, qs in queries.items():
         times, found = time_queries(search, qs)
-        out[f"{kind}_p50_ms"] = round(percentile(times, 0.5), 3)
-        out[f"{kind}_p99_ms"] = round(percentile(times, 0.99), 3)
+        out.update(summary(kind, times, digits=3))
         out[f"{kind}_found_pct"] = round(100 * found / max(1, len(qs)), 1)
     conn.close()
     probe = _run_probe(path, queries, keystrokes)
