@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sync = sub.add_parser("sync", help="offline catch-up (SQLite and PostgreSQL servers) and fan-out to 300 clients")
     sync.add_argument("--bookings", type=int, default=1000, help="queued bookings to catch up")
-    sync.add_argument("--clients", type=int, default=300, help="connected clients for fan-out")
+    sync.add_argument("--clients", type=int, nargs="+", default=[300, 1000],
+                      help="connected consoles for each fan-out run (10 of them real headless consoles)")
     sync.add_argument("--commits", type=int, default=200, help="commits whose pokes are timed")
     sync.add_argument("--listener-procs", type=int, default=1, help="processes holding the clients")
     sync.add_argument("--postgres", default=None,

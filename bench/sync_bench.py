@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,9 @@ from .headless import (
     init_server_db,
     make_console_cache,
 )
+from .stats import summary
 
 PG_DEFAULT = os.environ.get("CSR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
 # -- catch-up ----------------------------------------------------------------------------------------------
@@ -177,9 +170,9 @@ def serve(db: str, port: int) -> int:
     return 0
 
 
-def listen(url: str, token: str, clients: int) -> int:
-    """``clients`` logged-in connections; print "ready", then one JSON line per poke batch until stdin
-    closes: {"v": [...], "t": [...]} (server version, time.time() when each poke was read)."""
+def listen(url: str, token: str, clients: int, pull: bool = True) -> int:
+    """``clients`` logged-in connections that pull on each poke, as consoles do; print "ready", then one JSON
+    line when stdin closes: {"v": [...], "t": [...]} (server version, time.time() when each poke was read)."""
 
     async def main() -> None:
         import websockets
@@ -190,8 +183,9 @@ def listen(url: str, token: str, clients: int) -> int:
             async with websockets.connect(url, max_size=2**23, open_timeout=60) as ws:
                 await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": uuid.uuid4().hex,
                                           "token": token}))
-                while json.loads(await ws.recv()).get("type") != "welcome":
+                while (welcome := json.loads(await ws.recv())).get("type") != "welcome":
                     pass
+                cursor, pulling = welcome["server_version"], False
                 go[0] += 1
                 if go[0] == clients:
                     ready.set()
@@ -200,6 +194,13 @@ def listen(url: str, token: str, clients: int) -> int:
                     msg = json.loads(frame)
                     if msg.get("type") == "poke":
                         pokes.append((msg["server_version"], t))
+                        if pull and not pulling and msg["server_version"] > cursor:
+                            # As a console does: pull from its cursor (the server's real load per commit; the
+                            # rows are not applied here — the timed consoles do that, in bench "applied").
+                            pulling = True
+                            await ws.send(json.dumps({"type": "pull", "cursor": cursor, "limit": 1000}))
+                    elif msg.get("type") == "changes":
+                        cursor, pulling = msg["cursor"], False
 
         ready = asyncio.Event()
         go = [0]
@@ -211,6 +212,37 @@ def listen(url: str, token: str, clients: int) -> int:
         for t in tasks:
             t.cancel()
         print(json.dumps({"v": [v for v, _ in pokes], "t": [t for _, t in pokes]}), flush=True)
+
+    asyncio.run(main())
+    return 0
+
+
+def applied(url: str, token: str, caches: list[str]) -> int:
+    """Real headless consoles (SyncClient over a real cache each): print "ready" when all are online, then,
+    when stdin closes, one JSON line {"applied": [[(cursor, time.time()), ...] per console]}: each time a
+    pull's rows were applied in that console's cache (the client's own ``on_changes``, called after the
+    apply transaction committed) and the cursor it reached."""
+    import logging
+
+    from .headless import HeadlessConsole
+
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        consoles = [HeadlessConsole(Path(c), url, token, known=True) for c in caches]
+        marks: list[list[tuple[int, float]]] = [[] for _ in consoles]
+        for i, c in enumerate(consoles):
+            def changed(_tables: set[str], i: int = i, c: HeadlessConsole = consoles[i]) -> None:
+                marks[i].append((c.client.cursor(), time.time()))
+            c.client.on_changes = changed
+            c.start()
+        await _until(lambda: all(c.client.status.state == "online" for c in consoles), 120)
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        for c in consoles:
+            await c.stop()
+            c.close()
+        print(json.dumps({"applied": marks}), flush=True)
 
     asyncio.run(main())
     return 0
@@ -257,7 +289,10 @@ async def _push_edits(url: str, token: str, commits: int, gap_s: float) -> None:
 
 
 def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int = 200,
-           gap_s: float = 0.05, procs: int = 1) -> dict[str, Any]:
+           gap_s: float = 0.05, procs: int = 1, timed: int = 10) -> dict[str, Any]:
+    """``clients`` consoles connected: ``timed`` of them real headless consoles (their caches timed), the rest
+    websocket clients that pull on every poke as consoles do. ``fanout_applied_*``: commit → the change
+    applied in a timed console's cache; ``fanout_poke_*``: commit → poke read by a client."""
     db = str(clone(templates.server_db, folder / "fanout-server.sqlite3"))
     store = ServerStore(db)
     token = store.token()
@@ -268,11 +303,16 @@ def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int 
         line = server.stdout.readline()
         url = line.split("listening on ")[1].strip()
         share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+        timed = min(timed, clients)
+        share = [(clients - timed) // procs + (1 if i < (clients - timed) % procs else 0) for i in range(procs)]
         for n in share:
             listeners.append(subprocess.Popen(
                 [sys.executable, "-m", "bench.sync_bench", "listen", "--url", url, "--token", token,
                  "--clients", str(n)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-        for p in listeners:
+        caches = [str(clone(templates.console_cache, folder / f"fanout-console-{i}.sqlite3")) for i in range(timed)]
+        consoles = subprocess.Popen([sys.executable, "-m", "bench.sync_bench", "applied", "--url", url, "--token",
+                                     token, *caches], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for p in [*listeners, consoles]:
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("a listener did not get ready")
         commit_times: dict[int, float] = {}
@@ -289,6 +329,16 @@ def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int 
         reader.start()
         asyncio.run(_push_edits(url, token, commits, gap_s))
         time.sleep(1.0)                  # the last pokes land
+        out, _ = consoles.communicate("", timeout=120)
+        applied_ms: list[float] = []
+        not_applied = 0
+        for marks in json.loads(out.strip().splitlines()[-1])["applied"]:
+            for v, committed in commit_times.items():
+                at = next((t for cursor, t in marks if cursor >= v), None)
+                if at is None:
+                    not_applied += 1
+                else:
+                    applied_ms.append((at - committed) * 1000)
         latencies: list[float] = []
         missing = 0
         for p in listeners:
@@ -300,14 +350,11 @@ def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int 
                 if v in commit_times:
                     latencies.append((t - commit_times[v]) * 1000)
             missing += sum(1 for v in commit_times if v not in received)
-        return {"fanout_p50_ms_300": round(_pct(latencies, 50), 2),
-                "fanout_p99_ms_300": round(_pct(latencies, 99), 2),
-                "fanout_max_ms_300": round(max(latencies), 2) if latencies else None,
-                "fanout_clients": clients, "fanout_commits": len(commit_times),
-                "fanout_samples": len(latencies), "fanout_missed": missing,
-                "fanout_mean_ms_300": round(statistics.fmean(latencies), 2) if latencies else None}
+        return {**summary("fanout_applied", applied_ms, suffix=f"_{clients}"), "fanout_not_applied": not_applied,
+                **summary("fanout_poke", latencies, suffix=f"_{clients}"), "fanout_poke_missed": missing,
+                "fanout_clients": clients, "fanout_timed_consoles": timed, "fanout_commits": len(commit_times)}
     finally:
-        for p in listeners:
+        for p in [*listeners, *([consoles] if "consoles" in locals() else [])]:
             if p.poll() is None:
                 p.kill()
         server.kill()
@@ -328,7 +375,7 @@ def measure_initial_sync(customers: int) -> dict[str, Any]:
 
 
 # -- the command ---------------------------------------------------------------------------------------------
-def run_sync(bookings: int = 1000, clients: int = 300, commits: int = 200, postgres: str | None = PG_DEFAULT,
+def run_sync(bookings: int = 1000, clients: tuple[int, ...] = (300, 1000), commits: int = 200, postgres: str | None = PG_DEFAULT,
              procs: int = 1, initial_customers: int = 1_000_000) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="csr-bench-sync-") as tmp:
@@ -345,7 +392,8 @@ def run_sync(bookings: int = 1000, clients: int = 300, commits: int = 200, postg
             except Exception as exc:  # noqa: BLE001 - report, don't hide the other numbers
                 out["catchup_1000_s_postgres"] = None
                 out["postgres_error"] = f"{type(exc).__name__}: {exc}"[:300]
-        out.update(fanout(templates, folder, clients, commits, procs=procs))
+        for n in clients:
+            out.update(fanout(templates, folder, n, commits, procs=procs))
         if initial_customers:
             out.update(measure_initial_sync(initial_customers))
         out["bookings"] = bookings
@@ -362,9 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     li.add_argument("--url", required=True)
     li.add_argument("--token", required=True)
     li.add_argument("--clients", type=int, default=300)
+    ap = sub.add_parser("applied")
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("caches", nargs="+")
     args = p.parse_args(argv)
     if args.command == "serve":
         return serve(args.db, args.port)
+    if args.command == "applied":
+        return applied(args.url, args.token, args.caches)
     return listen(args.url, args.token, args.clients)
 
 
