@@ -1,0 +1,62 @@
+"""Every `csr-bench` subcommand runs end to end at a tiny size and prints one JSON object with its keys,
+so none can rot between benchmark runs (calls and floor have their own smoke tests:
+test_calls_bench.py, test_floor_bench.py). The figures are the benchmarks' business, not this test's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.timeout(600)]
+
+
+def bench(*args: str, home: Path) -> dict:
+    env = {**os.environ, "XDG_CACHE_HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
+    proc = subprocess.run([sys.executable, "-c", "from bench.cli import main; raise SystemExit(main())", *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench-home")
+
+
+def test_seed_and_lookup(home):
+    out = bench("seed", "--customers", "3000", home=home)
+    assert out
+    out = bench("lookup", "--customers", "3000", "--queries", "20", "--keystrokes", "40", home=home)
+    for key in ("keystroke_to_paint_p50_ms", "keystroke_to_paint_p99_ms", "keystroke_to_paint_max_ms",
+                "keystroke_to_paint_samples", "ui_stall_max_ms", "rss_mb", "phone_exact_p50_ms"):
+        assert key in out, key
+    assert out["keystroke_to_paint_samples"] >= 40 and out["keystroke_to_paint_p99_ms"] is None  # < 1,000
+
+
+def test_booking(home):
+    out = bench("booking", "--customers", "3000", "--jobs", "500", "--bookings", "10", home=home)
+    assert out
+
+
+def test_sync(home):
+    args = ["sync", "--bookings", "20", "--clients", "12", "--commits", "10", "--initial-customers", "3000"]
+    if not os.environ.get("CSR_REQUIRE_POSTGRES"):
+        args.append("--no-postgres")
+    out = bench(*args, home=home)
+    for key in ("catchup_1000_s_sqlite", "fanout_applied_p50_ms_12", "fanout_applied_samples_12",
+                "fanout_poke_p50_ms_12", "initial_sync_rows_per_s", "initial_sync_ui_lag_max_ms"):
+        assert key in out, key
+    assert out["fanout_not_applied"] == 0 and out["fanout_poke_missed"] == 0
+
+
+def test_chaos_and_the_simulation(home):
+    out = bench("chaos", "--runs", "2", "--seed", "5", home=home)
+    assert out["runs"] == 2 and out["lost"] == 0
+    out = bench("chaos", "--sim", "--runs", "5", "--seed", "1", "--jobs", "1", home=home)
+    assert out["runs"] == 5 and out["lost"] == out["refusals_unshown"] == 0
