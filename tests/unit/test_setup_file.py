@@ -154,7 +154,7 @@ def test_demo_file_is_a_realistic_valid_setup() -> None:
 
 
 def test_demo_imports_into_what_the_booking_form_reads(tmp_path) -> None:
-    from models import setup_data          # a plain import: an import error must fail, not skip
+    from models import setup_data  # a plain import: an import error must fail, not skip
 
     cache = open_cache(tmp_path / "c.db")
     import_setup_file(cache, demo_setup_path())
