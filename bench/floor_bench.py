@@ -34,24 +34,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .calls_bench import (
+from .harness import (
     PASSWORD,
     PUBLIC_URL,
     Lines,
     Phone,
-    _cpu,
-    _cpu_share,
-    _env,
-    _load,
-    _pct,
-    _spawn,
-    _stats,
+    child_env,
+    cpu,
+    cpu_share,
     find_callers,
+    load_average,
     prepare,
+    spawn,
     start_listeners,
     start_server,
     wind_down,
 )
+from .stats import p99, summary
 
 SUPERVISOR = "floorsup"
 ANSWER_AFTER, END_AFTER = 0.5, 1.5           # seconds after the ring
@@ -151,7 +150,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
     work = keep or Path(tempfile.mkdtemp(prefix="csr-bench-floor-"))
     work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"customers": customers, "agents": agents, "events_per_s": rate, "seconds": seconds,
-                           "load_before": _load()}
+                           "load_before": load_average()}
     server = console = listener = None
     try:
         prep = prepare(source, work, agents)
@@ -165,21 +164,21 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
                                                  **({"CSR_BENCH_STAGES": str(work / "stages.jsonl")}
                                                     if os.environ.get("CSR_BENCH_FLOOR_STAGES") else {})})
         listener, listener_out = start_listeners(ws_url, prep.tokens, work, "agents")
-        console = _spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
+        console = spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
                           "--user", SUPERVISOR, "--profile", str(work / "profile"), "--floor-board"],
-                         work / "console.log", _env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6",
+                         work / "console.log", child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6",
                                                     CSR_BENCH_PASSWORD=PASSWORD))
         console_out = Lines(console)
         ready = console_out.json(180)
         if not ready.get("ready"):
             raise RuntimeError(f"the supervisor's console did not get its board: {ready}")
         time.sleep(4.0)                 # the console's deferred start-up work is done
-        out["load_at_start"] = _load()
+        out["load_at_start"] = load_average()
         procs = {"server": server, "console": console, "agents": listener}
-        cpu, t0 = _cpu(procs), time.time()
+        before, t0 = cpu(procs), time.time()
         played = asyncio.run(play(http, seconds, rate, callers, prep.tracking, prep.agents[1:], seed))
         t1 = time.time()
-        out["cores_during_events"] = _cpu_share(cpu, _cpu(procs), t1 - t0)
+        out["cores_during_events"] = cpu_share(before, cpu(procs), t1 - t0)
         time.sleep(1.0)                 # the last changes reach the board
         console.stdin.close()
         board = console_out.json(60)
@@ -190,7 +189,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
         listener.stdin.flush()
         heard = listener_out.json(60)
         out["agent_frames"] = heard.get("frames")
-        out["load_after"] = _load()
+        out["load_after"] = load_average()
         return out
     finally:
         wind_down((console, listener), server, work, keep)
@@ -226,20 +225,20 @@ def _board_figures(played: dict[str, Any], board: dict[str, Any], wall: float,
     measured = [k for k in order if k not in skip]
     update = [(painted[k] - sent[k]) * 1000 for k in measured if k in painted]
     arrive = [(received[k] - sent[k]) * 1000 for k in measured if k in received]
-    by_kind = {kind: _pct([(painted[k] - sent[k]) * 1000 for k in measured if k in painted and k.endswith(kind)], 99)
+    by_kind = {kind: p99([(painted[k] - sent[k]) * 1000 for k in measured if k in painted and k.endswith(kind)])
                for kind in (":ring", ":answer", ":end")}
-    return {**_stats("board_update", update), "board_update_samples": len(update),
+    return {**summary("board_update", update), "board_update_samples": len(update),
             "board_update_missed": sum(1 for k in measured if k not in painted),
             "board_update_p99_ms_by_event": {k[1:]: v for k, v in by_kind.items()},
-            **_stats("event_to_board_model", arrive),
-            **_stats("event_to_server_sent", [(server[k] - sent[k]) * 1000 for k in measured if k in server]),
-            **_stats("server_sent_to_board_model", [(received[k] - server[k]) * 1000 for k in measured
+            **summary("event_to_board_model", arrive),
+            **summary("event_to_server_sent", [(server[k] - sent[k]) * 1000 for k in measured if k in server]),
+            **summary("server_sent_to_board_model", [(received[k] - server[k]) * 1000 for k in measured
                                                     if k in server and k in received]),
-            **_stats("board_model_to_painted", [(painted[k] - received[k]) * 1000 for k in measured
+            **summary("board_model_to_painted", [(painted[k] - received[k]) * 1000 for k in measured
                                                 if k in painted and k in received]),
-            **_stats("board_paint_began_to_painted", [(painted[k] - began[k]) * 1000 for k in measured
+            **summary("board_paint_began_to_painted", [(painted[k] - began[k]) * 1000 for k in measured
                                                       if k in painted and k in began]),
             "events_sent": len(sent), "events_per_s_sent": round(len(sent) / wall, 1) if wall else None,
-            "webhooks_failed": played["failed"], "send_late_p99_ms": _pct(played["late_ms"], 99),
+            "webhooks_failed": played["failed"], "send_late_p99_ms": p99(played["late_ms"]),
             "calls": played["calls"], "ring_events": len(warm), "board_rows_max": board.get("board_rows_max"),
             "board_agents_rows": board.get("agents_rows"), "supervisor_rss_mb": board.get("rss_mb")}
