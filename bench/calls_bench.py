@@ -9,7 +9,7 @@ Processes (the machine has 2 cores; each side keeps its own GIL):
 - the console: ``python -m bench.console_process`` — the real desktop console offscreen over another copy
   of the cache, marked as synced, signed in with its password; CSR_CALL_TRACE makes it write one line
   per bubble shown (console/calls_controller.py);
-- the listeners: ``python -m bench.calls_bench listen`` — ``listeners`` websocket clients signed in with
+- the listeners: ``python -m bench.harness listen`` — ``listeners`` websocket clients signed in with
   tokens, receiving the same ``call`` messages (the other consoles of the call centre);
 - this process: the phone system. It signs every webhook as Twilio does (X-Twilio-Signature over the
   public URL) and sends it to the server's webhook port.

@@ -6,7 +6,7 @@ Processes (the machine has 2 cores):
 - the server: ``python -m bench.floor_server run --http-port 0 …`` — the real `csr-server` with its
   floor's own KPI CPU account written out every half second (bench/floor_server.py), on a SQLite store
   copied from a benchmark cache (demo setup, ``agents`` CSR accounts and a supervisor);
-- the CSRs: ``python -m bench.calls_bench listen`` — ``agents`` headless websocket clients signed in
+- the CSRs: ``python -m bench.harness listen`` — ``agents`` headless websocket clients signed in
   with tokens (so the floor counts ``agents`` CSRs present, Available), receiving every ``call``
   message as a console would;
 - the supervisor: ``python -m bench.console_process --floor-board`` — the real desktop console
