@@ -101,7 +101,7 @@ class SyncClient:
             self.client_id = cache_client_id(session)
         self.puller = Puller(cache, page, lambda ids: self.on_pulled(ids), lambda tables: self.on_changes(tables))
         self.pusher = Pusher(cache, self.client_id, self.puller.cursor, self.puller.apply,
-                             lambda outcomes: self._told(outcomes))
+                             lambda outcomes: self._told(outcomes), on_settled=lambda: self._set())
         self.requests = Requests(lambda: self._channel if self.status.state in ("online", "syncing") else None)
 
     # -- the UI's entry points ---------------------------------------------------------------------------

@@ -85,8 +85,10 @@ class Pusher:
     """Sends the outbox and settles receipts for one console cache."""
 
     def __init__(self, cache: Any, client_id: str, cursor: Callable[[], int],
-                 apply_rows: Callable[..., Any], on_outcomes: Callable[[list[Outcome]], None]) -> None:
+                 apply_rows: Callable[..., Any], on_outcomes: Callable[[list[Outcome]], None],
+                 on_settled: Callable[[], None] = lambda: None) -> None:
         self.cache = cache
+        self.on_settled = on_settled          # receipts settled: the pending count changed
         self.client_id = client_id
         self.cursor = cursor
         self.apply_rows = apply_rows          # (changes, cursor, session_hook) → applied in one transaction
@@ -121,6 +123,7 @@ class Pusher:
             sent = {e.seq: e for e in entries[:len(batch)]}
             oversize = {item["seq"] for item in batch if item["name"] == OVERSIZE}
             stored = await asyncio.to_thread(self._settle, sent, reply["receipts"], oversize)
+            self.on_settled()
             # Stored first (a crash from here on loses nothing), then the cache is put right, then the CSR
             # is told — the list shows each problem once, by its mutation id.
             restored = await self.restore(ws)
