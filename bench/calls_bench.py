@@ -6,9 +6,10 @@ Processes (the machine has 2 cores; each side keeps its own GIL):
 - the server: ``python -m sync.server_cli run --http-port 0 --public-url …`` on a SQLite store that is a
   copy of the N-customer benchmark cache (demo setup with its tracking numbers, 1 + ``listeners``
   CSR accounts);
-- the console: ``python -m bench.console_process`` — the real desktop console offscreen over another copy
-  of the cache, marked as synced, signed in with its password; CSR_CALL_TRACE makes it write one line
-  per bubble shown (console/calls_controller.py);
+- the console: ``python -m bench.console_process --trace FILE`` — the real desktop console offscreen over
+  another copy of the cache, marked as synced, signed in with its password; it writes one line per call
+  bubble when the bubble has finished its first paint (the caller's match in it). Nothing in console/ is
+  there for the benchmark: it listens to the signal the calls controller already handles;
 - the listeners: ``python -m bench.harness listen`` — ``listeners`` websocket clients signed in with
   tokens, receiving the same ``call`` messages (the other consoles of the call centre);
 - this process: the phone system. It signs every webhook as Twilio does (X-Twilio-Signature over the
@@ -291,7 +292,7 @@ def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str,
 # -- the command ---------------------------------------------------------------------------------------------
 
 
-def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50, seconds: float = 15.0,
+def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50, seconds: float = 15.0,
               *, cache: Path | None = None, concurrency: int = 100, ring: float = 0.5, seed: int = 7,
               flood_listeners: bool = True, keep: Path | None = None, server_stages: bool = False) -> dict[str, Any]:
     """The whole benchmark (module docstring); ``cache``: the source cache (default: the benchmark cache
@@ -317,9 +318,9 @@ def run_calls(customers: int = 1_000_000, calls: int = 200, listeners: int = 50,
         listener, listener_out = start_listeners(ws_url, prep.tokens, work, "listeners")
         trace = work / "trace.jsonl"
         console = spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
-                          "--user", CONSOLE_USER, "--profile", str(work / "profile")], work / "console.log",
-                         child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_CALL_TRACE=str(trace),
-                              CSR_BENCH_PASSWORD=PASSWORD))
+                         "--user", CONSOLE_USER, "--profile", str(work / "profile"), "--trace", str(trace)],
+                        work / "console.log",
+                        child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_BENCH_PASSWORD=PASSWORD))
         console_out = Lines(console)
         ready = console_out.json(180)
         if not ready.get("ready"):

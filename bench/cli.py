@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = sub.add_parser("calls", help="screen pop (webhook → bubble in a real console) and webhook throughput")
     calls.add_argument("--customers", type=int, default=1_000_000)
     calls.add_argument("--cache", type=Path, help="source cache (default: the benchmark cache for N)")
-    calls.add_argument("--calls", type=int, default=200, help="calls timed for the screen pop")
+    calls.add_argument("--calls", type=int, default=1000, help="calls timed for the screen pop (≥ 1,000 for a p99)")
     calls.add_argument("--listeners", type=int, default=50, help="other consoles signed in (headless)")
     calls.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
     calls.add_argument("--concurrency", type=int, default=100, help="simulated calls at once (throughput)")

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=Path, required=True)
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to get signed in and online")
     p.add_argument("--floor-board", action="store_true", help="open the floor board and time its repaints")
+    p.add_argument("--trace", type=Path, help="one JSON line per call bubble when it has first painted")
     args = p.parse_args(argv)
     password = os.environ.get("CSR_BENCH_PASSWORD", "")
     started = time.perf_counter()
@@ -84,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     signal = console.sync.callsArrived
     signal.disconnect(console.calls.on_calls)
     signal.connect(stamp)                       # first: the message has reached the console's handlers
-    signal.connect(console.calls.on_calls)      # the real handler (bubble, match, trace line)
+    signal.connect(console.calls.on_calls)      # the real handler (bubble, match)
     signal.connect(count)
+    bubbles = BubblePaints(console, args.trace) if args.trace is not None else None    # kept: Qt holds it weakly
+    if bubbles is not None:
+        signal.connect(bubbles.watch)           # after it: the bubble exists
 
     async def run() -> int:
         t = time.perf_counter()
@@ -121,6 +125,46 @@ def main(argv: list[str] | None = None) -> int:
         code = loop.run_until_complete(run())
     console.shutdown()
     return code
+
+
+class BubblePaints:
+    """Writes one line per call bubble — {"provider_call_id", "call_id", "t": time.time(), "matches"} — when
+    the bubble has *finished* its first paint (bench/uiprobe.py Painted on its last label): the screen pop as
+    the CSR sees it, the caller's match included (the card is matched before the bubble is shown)."""
+
+    def __init__(self, console: Any, path: Path) -> None:
+        self.console = console
+        self.path = path
+        self.watched: set[str] = set()
+        self._filters: list[Any] = []
+
+    def watch(self, calls: list[dict[str, Any]], *_args: Any) -> None:
+        from .uiprobe import Painted
+
+        for call in calls:
+            call_id = str(call.get("id") or "")
+            bubble = self.console.window.bubble_strip.call_bubble(call_id) if call_id else None
+            if bubble is None or call_id in self.watched:
+                continue
+            self.watched.add(call_id)
+            card = self.console.calls.cards.get(call_id)
+            line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id,
+                    "matches": len(card.match_ids) if card is not None else 0}
+            done: list[Any] = []
+
+            def painted(_t: float, line: dict[str, Any] = line, done: list[Any] = done) -> None:
+                if done:
+                    return
+                done.append(True)
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({**line, "t": time.time()}) + "\n")
+
+            # A widget paints before its children: the last of the bubble's labels to paint closes the pass
+            # in which the caller's name (the match), the campaign and the status reached the screen.
+            labels = [getattr(bubble, n, None) for n in ("caller_label", "detail_label", "status_label")]
+            shown = [w for w in labels if w is not None and not w.isHidden()]
+            last = shown[-1] if shown else bubble
+            self._filters.append(Painted(last, painted, armed=lambda done=done: not done))
 
 
 class BoardTimer:

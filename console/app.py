@@ -11,10 +11,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("csr.console")
 
 DEMO_CUSTOMERS = 20_000
+CHILD_CHECK_MS = 2_000            # how often the demo's server and phone simulator are checked on
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             prepare_store(profile.cache_path, store)
             server = start_server(store, profile.cache_path.parent / "server.log")
             print(f"Demo server running at {server.url}; a second CSR: csr-console --demo --join", flush=True)
-            return _run(args, profile, demo_login=(server.url, DEMO_USERS[0][0]))
+            return _run(args, profile, demo_login=(server.url, DEMO_USERS[0][0]), children=server)
         return _run(args, profile)
     finally:
         if server is not None and server.process is not None:
@@ -145,7 +147,8 @@ def _import_demo_setup(cache_path: Path) -> None:
         cache.close()
 
 
-def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str] | None = None) -> int:
+def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str] | None = None,
+         children: Any = None) -> int:
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -182,6 +185,8 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
         loop.close()                 # its executor threads end before the interpreter does
         return code
     _quit_on_signals(console.window)            # before saying "running": a signal may follow at once
+    if children is not None:
+        watch_children(children, console.window)
     if args.demo:
         print("CSR Console is running on the demo profile; it is removed when the window closes.", flush=True)
     closed = asyncio.Event()
@@ -214,6 +219,27 @@ def cache_error_box(exc: Exception):  # noqa: ANN201 - QMessageBox, imported laz
     box.setObjectName("cacheErrorDialog")
     box.setAccessibleName("Cache error")
     return box
+
+
+def watch_children(server: Any, window: Any) -> Any:
+    """Every 2 s: a child process the demo started (``DemoServer``) that has died is reaped at once — no
+    zombie — and the CSR is told in the status bar. Returns the timer (a child of the window)."""
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(window)
+    timer.setObjectName("demoChildrenTimer")
+    timer.setInterval(CHILD_CHECK_MS)
+
+    def check() -> None:
+        for name in server.reap():
+            code = server.ended[name]
+            log.warning("the demo's %s exited with code %s", name, code)
+            window.statusBar().showMessage(f"The demo's {name} stopped (exit code {code}) — restart the demo "
+                                           "to bring it back.", 30_000)
+
+    timer.timeout.connect(check)
+    timer.start()
+    return timer
 
 
 def _quit_on_signals(window) -> None:  # noqa: ANN001

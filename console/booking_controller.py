@@ -16,7 +16,7 @@ from models.booking import job_errors
 from models.capacity import availability, booked_slots, horizon
 from models.db import Cache, CacheError
 from models.records import CustomerRecord
-from models.setup import CompanySetting
+from models.setup import Campaign, CompanySetting
 from models.setup_data import SetupData, load_setup
 from models.timeutil import zone
 from models.validation import ValidationFailed
@@ -34,7 +34,7 @@ class BookingController(QObject):
 
     outboxChanged = Signal()
     jobBooked = Signal(str, str)          # customer id, job number
-    callBooked = Signal(str)              # a call a job was just booked on (its bubble closes)
+    callBooked = Signal(str, str)         # a call a job was just booked on, the job's number
     errorOccurred = Signal(str)
 
     def __init__(self, parent: QWidget, cache: Cache, writer: LocalWriter, form: BookingForm,
@@ -47,8 +47,8 @@ class BookingController(QObject):
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
         self._setup_version = ""              # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""                   # set when the booking converts a lead
-        # customer id → (the claimed call a booking for them is on, the call's campaign)
-        self.call_for: dict[str, tuple[str, str]] = {}
+        # customer id → (the claimed call a booking for them is on, the call's campaign, the caller's number)
+        self.call_for: dict[str, tuple[str, str, str]] = {}
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -86,26 +86,47 @@ class BookingController(QObject):
     def start(self, record: CustomerRecord | None) -> None:
         """Bind the form to the open customer (keeping what was typed for the same customer)."""
         self.refresh_setup()
-        if record is None or record.id != self.form.customer_id():
+        fresh = record is None or record.id != self.form.customer_id()
+        if fresh:
             self.form.bind(record)
             self.form.reset()
             self.lead_id = ""
         else:
             self.form.bind(record)          # fresh flags (a Do Not Service set meanwhile)
+        self.offer_call_campaign()
         if record is not None:
-            self._prefill_campaign(record.id)
+            self._prefill_call(record.id, caller_location=fresh)
         self.form.focus_first()
 
-    def bind_call(self, customer_id: str, call_id: str, campaign_id: str | None) -> None:
-        """A claimed call popped this customer: Book Job books on the call, campaign prefilled."""
+    def bind_call(self, customer_id: str, call_id: str, campaign_id: str | None, caller: str = "") -> None:
+        """A claimed call popped this customer: Book Job books on the call, with the call's campaign
+        (even a retired one: the CSR is warned) and the location the caller's number belongs to."""
         self.call_for = {c: k for c, k in self.call_for.items() if k[0] != call_id}
-        self.call_for[customer_id] = (call_id, campaign_id or "")
-        self._prefill_campaign(customer_id)
+        self.call_for[customer_id] = (call_id, campaign_id or "", caller)
+        self.offer_call_campaign()
+        self._prefill_call(customer_id, caller_location=True)
 
-    def _prefill_campaign(self, customer_id: str) -> None:
+    def offer_call_campaign(self) -> None:
+        """The form offers the campaign of the call it is bound to even when that campaign is retired
+        (a tracking number still ringing for it), with a warning; otherwise only active campaigns."""
+        bound = self.call_for.get(self.form.customer_id())
+        campaign_id = bound[1] if bound else ""
+        if not campaign_id or any(c.id == campaign_id for c in self.setup.campaigns):
+            self.form.set_call_campaign(None)
+            return
+        with self._cache.sessions() as session:
+            campaign = session.get(Campaign, campaign_id)
+            name = campaign.name if campaign is not None else ""
+        self.form.set_call_campaign((campaign_id, name) if name else None)
+
+    def _prefill_call(self, customer_id: str, *, caller_location: bool) -> None:
         bound = self.call_for.get(customer_id)
-        if bound and bound[1] and self.form.customer_id() == customer_id and not self.form.values().get("campaign_id"):
+        if not bound or self.form.customer_id() != customer_id:
+            return
+        if bound[1] and not self.form.values().get("campaign_id"):
             self.form.restore({**self.form.state(), "campaign_id": bound[1]})
+        if caller_location and bound[2]:
+            self.form.choose_caller_location(bound[2])
 
     def convert_lead(self, record: CustomerRecord | None, lead: dict[str, Any]) -> None:
         """Book a job from a lead: the form is bound to its customer and prefilled from it."""
@@ -166,7 +187,7 @@ class BookingController(QObject):
             args["call_id"] = call_id        # the call is Booked and its bubble closes (models/call_intents)
         if slot is None:
             # Let the intent name every other missing field too, then add the window.
-            errors = self._field_errors(job)
+            errors = self._field_errors(job, call_id)
             errors["window"] = "Pick an arrival window — press Get availability (Ctrl+G)."
             self.form.show_errors(errors)
             return None
@@ -185,16 +206,17 @@ class BookingController(QObject):
         self.lead_id = ""
         if call_id:
             self.call_for.pop(record.id, None)
-            self.callBooked.emit(call_id)
+            self.form.set_call_campaign(None)
+            self.callBooked.emit(call_id, number)
         self.form.reset()
         self.outboxChanged.emit()
         self.jobBooked.emit(record.id, number)
         return number
 
-    def _field_errors(self, job: dict[str, Any]) -> dict[str, str]:
+    def _field_errors(self, job: dict[str, Any], call_id: str = "") -> dict[str, str]:
         """The same field checks the book_job intent runs, so every missing field is named at once."""
         with self._cache.sessions() as session:
-            return job_errors(session, self.setup, job)
+            return job_errors(session, self.setup, job, call_id or None)
 
     def _fail(self, exc: BaseException) -> None:
         prefix = "" if isinstance(exc, CacheError) else "The job was not saved. "

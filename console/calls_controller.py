@@ -1,6 +1,6 @@
 """Calls on the console: the server's live calls become bubbles, a click claims (the server decides),
 the claimed call pops its customer from the local cache, its X closes and classifies it, and Book Job
-on it closes it as Booked.
+on it makes it Booked: the bubble says "Booked — job N" and stays while the call lasts.
 
 What a bubble shows comes from two places: ``call`` messages (instant, from the instance this console
 is connected to) and the ``calls`` rows the pull brings (the same facts, from any instance). The caller
@@ -10,10 +10,7 @@ is matched against this PC's cache — the pop needs no round trip.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,11 +22,14 @@ from models.call_store import match_customers
 from models.calls import Call, CallCard, CallDirection, CallState
 from models.customers import Customer
 from models.db import Cache
+from models.jobs import Job
 from models.lead_queries import lead_choices
 from models.phone import format_phone
+from models.setup import User
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from sync.client import ClaimFailed, DialFailed
+from widgets.call_bubble import CallExtras
 from widgets.classify_dialog import ClassifyDialog
 
 from .tasks import Tasks
@@ -46,19 +46,6 @@ def _time(value: Any) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def _trace_writer(path: str) -> Any:
-    if not path:
-        return None
-
-    def write(call: dict[str, Any], card: CallCard) -> None:
-        line = json.dumps({"provider_call_id": call.get("provider_call_id", ""), "call_id": card.call_id,
-                           "t": time.time(), "matches": len(card.match_ids)})
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-
-    return write
 
 
 class CallsController(QObject):
@@ -81,15 +68,14 @@ class CallsController(QObject):
         self.activate_draft: Any = lambda call_id: False
         self.forget_draft: Any = lambda call_id: None
         self.me = ""
+        self.username = ""                           # the phone system names this CSR's softphone so
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
         self.dialog: ClassifyDialog | None = None
         self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
         self._tasks = Tasks()
-        self._closed_here: set[str] = set()          # closed or booked here (the server may not know yet)
-        # Screen-pop timing for `csr-bench calls`: CSR_CALL_TRACE names a file that gets one JSON line
-        # per bubble shown ({"provider_call_id", "t": time.time(), "matches"}), written after it is shown.
-        self.trace = _trace_writer(os.environ.get("CSR_CALL_TRACE", ""))
+        self._closed_here: set[str] = set()          # closed here (the server may not know yet)
+        self._booked_here: dict[str, str] = {}       # call id → the number of the job booked on it here
         sync.callsArrived.connect(self.on_calls)
         sync.signedIn.connect(self._signed_in)
         sync.onlineChanged.connect(self.strip.set_online)
@@ -108,6 +94,7 @@ class CallsController(QObject):
     # -- what the server says ------------------------------------------------------------------------------
     def _signed_in(self, user: dict[str, Any]) -> None:
         self.me = str(user.get("id") or "")
+        self.username = str(user.get("username") or "")
         self.strip.set_me(self.me)
 
     def on_calls(self, calls: list[dict[str, Any]], _taken_from: str = "", full: bool = False) -> None:
@@ -121,34 +108,36 @@ class CallsController(QObject):
             call_id = str(call.get("id") or "")
             if not call_id:
                 continue
-            self.calls[call_id] = {**self.calls.get(call_id, {}), **call}
-            if self._visible(self.calls[call_id]):
-                first = call_id not in self.cards
-                card = self._card(self.calls[call_id])
+            before = self.calls.get(call_id, {})
+            merged = {**before, **call}
+            for key in ("started_at", "answered_at"):       # a message without them doesn't forget them
+                merged[key] = call.get(key) or before.get(key)
+            self.calls[call_id] = merged
+            if self._visible(merged):
+                card = self._card(merged)
                 self.cards[call_id] = card
-                self.strip.show_call(card)
-                if first and self.trace is not None:
-                    self.trace(call, card)
+                self.strip.show_call(card, self._extras(merged))
             else:
                 self._drop(call_id)
 
     def _visible(self, call: dict[str, Any]) -> bool:
-        """Ringing, waiting or talking: on every console. Ended: only on the claimer's, until they close
-        it (an ended call nobody claimed is Abandoned — the managers' review has it). Outbound calls are
+        """Ringing, waiting or talking: on every console, whatever was booked on it (a bubble stays while
+        its call lasts). Ended: only on the claimer's, until they close it (an ended call nobody claimed
+        is Abandoned — the managers' review has it; a booked one needs no closing). Outbound calls are
         the CSR's own: only on theirs."""
-        if call.get("closed") or call.get("id") in self._closed_here:
-            return False            # closed on this PC: a later update sent before the server heard of it
         if call.get("direction") == CallDirection.OUTBOUND.value and call.get("agent_id") != self.me:
             return False
         if call.get("state") == CallState.ENDED.value:
+            if call.get("closed") or call.get("id") in self._closed_here or call.get("id") in self._booked_here:
+                return False        # closed on this PC: a later update sent before the server heard of it
             return bool(self.me) and call.get("agent_id") == self.me
         return True
 
     def _drop(self, call_id: str) -> None:
         self.cards.pop(call_id, None)
         self.strip.remove_call(call_id)
-        if call_id in self._closed_here:
-            self.forget_draft(call_id)
+        if call_id in self._closed_here or call_id in self._booked_here or self.calls.get(call_id, {}).get("closed"):
+            self.forget_draft(call_id)      # classified or booked: what was typed for it is done with
 
     def _card(self, call: dict[str, Any]) -> CallCard:
         number = str(call.get("from_number") or "")
@@ -156,14 +145,36 @@ class CallsController(QObject):
             number = str(call.get("to_number") or "")
         ids, name = self._matches(number)
         campaign = str(call.get("campaign") or "") or (UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else "")
+        shown = self.cards.get(str(call["id"]))
+        # No start from the server (never expected): the first sight of it, not "now" again each update.
+        started = _time(call.get("started_at")) or (shown.started_at if shown else datetime.now(UTC))
         return CallCard(call_id=str(call["id"]), state=CallState(call.get("state") or CallState.RINGING.value),
                         direction=CallDirection(call.get("direction") or CallDirection.INBOUND.value),
                         from_number=number, from_display=format_phone(number) if number else UNKNOWN_CALLER,
                         caller_name=name, match_ids=ids, campaign=campaign,
-                        started_at=_time(call.get("started_at")) or datetime.now(UTC),
+                        started_at=started,
                         answered_at=_time(call.get("answered_at")), ended_at=_time(call.get("ended_at")),
                         claimed_by_id=call.get("agent_id"), claimed_by_name=str(call.get("agent_name") or ""),
                         classification=str(call.get("classification") or ""))
+
+    def _extras(self, call: dict[str, Any]) -> CallExtras:
+        """The job booked on the call (booked here, or a closed call still going: only a booking closes
+        a live call) and whose phone answered it when nobody claimed it."""
+        call_id = str(call.get("id") or "")
+        booked = call_id in self._booked_here or bool(call.get("closed")) and call.get("state") != CallState.ENDED.value
+        number = self._booked_here.get(call_id, "")
+        identity = "" if call.get("agent_id") else str(call.get("answered_by") or "")
+        mine = bool(identity) and identity == self.username
+        answered = ""
+        if (booked and not number) or (identity and not mine):
+            with self.cache.sessions() as session:
+                if booked and not number:
+                    number = session.scalar(select(Job.number).join(Call, Call.job_id == Job.id)
+                                            .where(Call.id == call_id)) or ""
+                if identity and not mine:
+                    answered = session.scalar(select(User.display_name).where(User.username == identity)) \
+                        or identity
+        return CallExtras(booked=booked, job_number=number, answered_by=answered, answered_by_me=mine)
 
     def _matches(self, e164: str) -> tuple[tuple[str, ...], str]:
         """The caller's customers in this PC's cache (an index lookup) and the name the bubble shows."""
@@ -221,10 +232,15 @@ class CallsController(QObject):
         campaign_id = call.get("campaign_id")
         if self.activate_draft(call_id):
             return                  # back to this call's booking, as the CSR left it
+        if self._extras(call).booked:
+            # A job is booked on it already: back to its customer; another booking is not on the call.
+            if len(card.match_ids) == 1:
+                self.customers.open_customer(card.match_ids[0])
+            return
         if len(card.match_ids) == 1:
             if self.customers.open_customer(card.match_ids[0]):
                 self.start_booking()
-                self.booking.bind_call(card.match_ids[0], call_id, campaign_id)
+                self.booking.bind_call(card.match_ids[0], call_id, campaign_id, card.from_number)
         elif card.match_ids:
             self.window.lookup.search.setText(card.from_display)       # the customers on this number, listed
             self.window.lookup.search.setFocus()
@@ -241,13 +257,15 @@ class CallsController(QObject):
         card = self.cards.get(call_id)
         if card is not None and customer_id in card.match_ids:
             self._pending_new_customer = ""
-            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"))
+            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"),
+                                   card.from_number)
 
     def _customer_saved(self, customer_id: str) -> None:
         call_id, self._pending_new_customer = self._pending_new_customer, ""
         if call_id and call_id in self.cards:
             self.start_booking()
-            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"))
+            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"),
+                                   self.cards[call_id].from_number)
 
     def classify(self, call_id: str) -> ClassifyDialog | None:
         """The X of an ended bubble: close and classify (a lead reason makes the lead)."""
@@ -306,6 +324,14 @@ class CallsController(QObject):
         with self.cache.sessions() as session:
             return session.get(Call, call_id) is not None
 
-    def _booked(self, call_id: str) -> None:
-        self._closed_here.add(call_id)
-        self._drop(call_id)
+    def _booked(self, call_id: str, number: str) -> None:
+        """Book Job on the call: its bubble says so and stays while the call lasts (then it goes: a
+        booked call needs no classifying)."""
+        self._booked_here[call_id] = number
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        if self._visible(call):
+            self.strip.show_call(self.cards.get(call_id) or self._card(call), self._extras(call))
+        else:
+            self._drop(call_id)

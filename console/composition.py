@@ -23,7 +23,7 @@ from .drafts_controller import DraftsController
 from .floor_controller import FloorController
 from .jobs_controller import JobsController
 from .leads_controller import LeadsController
-from .main_window import MainWindow
+from .main_window import MainWindow, on_a_call
 from .search_service import SearchService
 from .sync_controller import SyncController
 
@@ -78,6 +78,8 @@ class Console:
                       _ui_conn=ui_conn, _now_fn=now_fn)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
+        window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)   # Ctrl+Q asks first
+        window.changes_waiting = writer.pending_count
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         QTimer.singleShot(0, console._finish_start)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,16 @@ log = logging.getLogger(__name__)
 
 SAVED = "Saved on this PC."
 GONE = "That customer is no longer on this PC — search for them again."
+_WORD = re.compile(r"[^\W\d_]+")           # a run of letters: "o'brien-smith" has three
+
+
+def title_case_name(text: str) -> str:
+    """A name typed in lowercase into the search box, as a name is written: "maria de la cruz" →
+    "Maria De La Cruz", "o'brien-smith" → "O'Brien-Smith". Text with a capital, a digit or an @ (the
+    CSR's own spelling, an address, an email) stays as typed."""
+    if text != text.lower() or "@" in text or any(ch.isdigit() for ch in text):
+        return text
+    return _WORD.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:], text)
 
 
 class CustomerController(DialogTracker, QObject):
@@ -109,12 +120,13 @@ class CustomerController(DialogTracker, QObject):
 
     def _saved(self, customer_id: str, result: WriteResult, *, select_location: str = "") -> None:
         self.outboxChanged.emit()
-        self.customerSaved.emit(customer_id)
+        # Opened first: whoever hears customerSaved (a ringing call's booking) finds the customer open.
         if self.open_customer(customer_id):
             if select_location:
                 self.panel.select_location(select_location)
             warnings = " ".join(dict.fromkeys(result.applied.warnings.values()))
             self.panel.show_message(f"{SAVED} {warnings}".strip(), "warning" if warnings else "info")
+        self.customerSaved.emit(customer_id)
 
     def _panel_error(self, text: str) -> None:
         self.panel.show_message(text, "error")
@@ -138,8 +150,8 @@ class CustomerController(DialogTracker, QObject):
     # -- new customer ---------------------------------------------------------------------------------------
     def new_customer(self, prefill_phone: str = "", prefill_name: str = "") -> CustomerDialog:
         """Open the new-customer form; Save checks for duplicates before anything is written."""
-        dialog = CustomerDialog(self._parent, prefill_phone=prefill_phone, prefill_name=prefill_name,
-                                confirm_externally=True)
+        dialog = CustomerDialog(self._parent, prefill_phone=prefill_phone,
+                                prefill_name=title_case_name(prefill_name), confirm_externally=True)
         self._show(dialog, lambda values: self._check_duplicates(dialog, values))
         return dialog
 

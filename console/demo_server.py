@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,22 @@ class DemoServer:
     store: Path | None
     webhooks: str = ""                          # the server's webhook address (the simulated phone system's)
     callsim: subprocess.Popen | None = None
+    ended: dict[str, int] = field(default_factory=dict)     # child → exit code, once reaped
+
+    def children(self) -> dict[str, subprocess.Popen]:
+        """The processes this console started: "server", "phone simulator"."""
+        return {name: p for name, p in (("server", self.process), ("phone simulator", self.callsim))
+                if p is not None}
+
+    def reap(self) -> list[str]:
+        """Collect any child that has exited (``poll`` waits for it, so no zombie is left); returns the
+        names of those that ended since the last call. The console calls this every few seconds."""
+        ended = []
+        for name, process in self.children().items():
+            if name not in self.ended and process.poll() is not None:
+                self.ended[name] = process.returncode
+                ended.append(name)
+        return ended
 
     def stop(self) -> None:
         """SIGTERM, then wait: the server finishes in-flight requests and exits cleanly."""
@@ -49,6 +65,7 @@ class DemoServer:
                 self.callsim.wait(5)
             except subprocess.TimeoutExpired:
                 self.callsim.kill()
+                self.callsim.wait(5)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -56,6 +73,7 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self.reap()              # one that had died already is collected too
         path = rendezvous_path()
         try:
             if json.loads(path.read_text()).get("url") == self.url:

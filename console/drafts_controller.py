@@ -1,12 +1,13 @@
 """Manual bubbles: several bookings in progress, switched without losing a keystroke, kept across
-restarts (models/drafts.py)."""
+restarts (models/drafts.py). A claimed call's booking is a draft too, under the call's id; Ctrl+PgDown /
+Ctrl+PgUp walk both kinds, and Ctrl+W on a call bubble closes and classifies an ended call."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from models.db import Cache
@@ -114,15 +115,27 @@ class DraftsController(QObject):
         self.draftsChanged.emit()
 
     def step(self, delta: int) -> None:
-        """Ctrl+PgDown / Ctrl+PgUp: the next or previous bubble."""
+        """Ctrl+PgDown / Ctrl+PgUp: the next or previous bubble (a manual one, or a call of mine)."""
         target = self.strip.neighbour(self.active, delta)
-        if target:
-            self.activate(target)
+        if not target or target == self.active:
+            return
+        bubble = self.strip.call_bubble(target)
+        if bubble is not None and bubble.card.ended:
+            # The caller is gone: back to what was typed for the call (no new-customer form pops up),
+            # the keyboard on its bubble, where Delete or Ctrl+W close and classify it.
+            self.activate_call(target)
+            bubble.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        else:
+            self.strip.activate(target)
 
     def close(self, draft_id: str = "") -> None:
-        """Discard a bubble; asks first when something was typed in it."""
-        draft_id = draft_id or self.active
+        """Ctrl+W: discard the focused (else the current) bubble, asking first when something was typed
+        in it; on a call bubble, close and classify the call once it has ended."""
+        draft_id = draft_id or self.strip.focused_bubble() or self.active
         if not draft_id:
+            return
+        if draft_id in self.strip.call_ids():
+            self.strip.close_call(draft_id)
             return
         if draft_id == self.active:
             self.save_now()
@@ -189,6 +202,7 @@ class DraftsController(QObject):
                 self.panel.set_record(None)
                 record = None
             self.form.bind(record if data.get("bound") else None)
+            self.booking.offer_call_campaign()        # a call's retired campaign, before restoring it
             self.form.reset()
             if data.get("form"):
                 self.form.restore(data["form"])
@@ -206,8 +220,14 @@ class DraftsController(QObject):
             self._schedule_save()
 
     def _on_job_booked(self, _customer_id: str, _number: str) -> None:
-        """Book Job clears the bubble; the booked customer stays on screen."""
-        if self.active:
+        """Book Job clears a manual bubble; the booked customer stays on screen. A call's bubble stays
+        while the call lasts (it says "Booked — job N"): only what was typed for the booking goes."""
+        if self.active in self.strip.call_ids():
+            self._save_timer.stop()
+            with self._cache.sessions.begin() as session:
+                delete_draft(session, self.active)
+            self.draftsChanged.emit()
+        elif self.active:
             self._discard(self.active, activate_next=False)
 
 

@@ -3,6 +3,9 @@ sync status (bottom). Later issues add the bubbles and the booking form in the r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -22,8 +25,11 @@ from widgets.bubble_strip import BubbleStrip
 from widgets.customer_panel import CustomerPanel
 from widgets.leads_list import LeadsList
 from widgets.lookup_pane import LookupPane
+from widgets.shortcuts_dialog import ShortcutsDialog
 from widgets.sync_status import SyncStatus
 
+from .focus import FocusKeeper
+from .panes import Panes
 from .theme import THEMES, apply_theme
 
 SHORTCUTS = [
@@ -68,8 +74,26 @@ SHORTCUTS = [
     ("Alt+N, Ctrl+Enter", "Write a note, add it"),
     ("Alt+J / Alt+A", "Jobs / Calls history"),
     ("Ctrl+Shift+D", "Toggle dark mode"),
-    ("Ctrl+Q", "Quit"),
+    ("F1", "This list of shortcuts"),
+    ("Ctrl+Q", "Quit (asks first while you are on a call or changes are waiting to be sent)"),
 ]
+
+
+def on_a_call(calls: Iterable[dict[str, Any]], me: str) -> bool:
+    """A call of mine is still on (claimed by me, not ended, not closed)."""
+    return bool(me) and any(c.get("agent_id") == me and c.get("state") != "Ended" and not c.get("closed")
+                            for c in calls)
+
+
+def quit_question(on_call: bool, waiting: int) -> str:
+    """Why Ctrl+Q asks first ("" when it may quit at once)."""
+    parts = []
+    if on_call:
+        parts.append("You are on a call.")
+    if waiting:
+        parts.append(f"{waiting} change{'s are' if waiting != 1 else ' is'} still waiting to be sent to the server "
+                     "(they stay on this PC and go out the next time the console is signed in and online).")
+    return " ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +113,11 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.settings = settings
         self.setWindowTitle("CSR Console" + (f" — {title_suffix}" if title_suffix else ""))
+        # Read-only views the composition root wires in: is a call of mine on, how many changes wait.
+        self.call_in_progress: Callable[[], bool] = lambda: False
+        self.changes_waiting: Callable[[], int] = lambda: 0
+        self.quit_box: QMessageBox | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
 
         self.bubble_strip = BubbleStrip(self)     # call bubbles and manual bubbles
         self.lookup = LookupPane(parent=self)
@@ -101,18 +130,22 @@ class MainWindow(QMainWindow):
         booking_scroll.setObjectName("bookingScroll")
         booking_scroll.setWidgetResizable(True)
         booking_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        booking_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         booking_scroll.setWidget(self.booking_form)
+        # Never narrower than the form: the splitter then can't squeeze a field or a button.
+        booking_scroll.setMinimumWidth(self.booking_form.minimumSizeHint().width()
+                                       + booking_scroll.verticalScrollBar().sizeHint().width())
         self.work_tabs.addTab(booking_scroll, "Boo&k job")
         self.leads_list = LeadsList(self)
         self.work_tabs.addTab(self.leads_list, "L&eads")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
+        self.lookup.summary.setWordWrap(True)       # "No customer matches — …" wraps in the narrow list
         self.splitter.addWidget(self.lookup)
         self.splitter.addWidget(self.customer_panel)
         self.splitter.addWidget(self.work_tabs)
-        for i in range(3):
-            self.splitter.setStretchFactor(i, 1)
         self.splitter.setChildrenCollapsible(False)
+        self.panes = Panes(self.splitter, self.customer_panel, self.lookup.results, self.work_tabs, settings)
 
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -123,6 +156,8 @@ class MainWindow(QMainWindow):
 
         self.sync_status = SyncStatus(self)
         self.statusBar().addPermanentWidget(self.sync_status)
+        # Closing any dialog or window gives the keyboard back here, so the shortcuts keep working.
+        self.focus_keeper = FocusKeeper(self, fallback=lambda: self.lookup.search)
         self._build_menus()
         self._connect_signals()
         self._restore()
@@ -195,8 +230,39 @@ class MainWindow(QMainWindow):
         claim.changed.connect(update)
         update()
 
+    def _share_pane_keys(self) -> None:
+        """A key a pane gives a meaning of its own (Ctrl+Shift+L in the leads list: a new lead) means that
+        while the keyboard is in the pane and keeps its window-wide meaning (sign in) everywhere else: Qt
+        ignores a key that two actions answer in the same place. F2 is shared by ``_share_f2``."""
+        wide = (Qt.ShortcutContext.ApplicationShortcut, Qt.ShortcutContext.WindowShortcut)
+        claim, f2 = self.bubble_strip.claim_action, QKeySequence("F2")
+        actions = self.findChildren(QAction)
+        panes = [a for a in actions if a.shortcutContext() not in wide]
+        self._pane_clashes: list[tuple[QAction, QKeySequence, QAction]] = [
+            (action, key, local) for action in actions if action.shortcutContext() in wide and action is not claim
+            for key in action.shortcuts() if key != f2 for local in panes if key in local.shortcuts()]
+        self._wide_keys = {action: action.shortcuts() for action, _key, _local in self._pane_clashes}
+        if self._pane_clashes:
+            app = QApplication.instance()
+            assert isinstance(app, QApplication)
+            app.focusChanged.connect(self._pane_keys)
+
+    def _pane_keys(self, _old: QWidget | None, new: QWidget | None) -> None:
+        def inside(local: QAction) -> bool:
+            scopes = [w for w in local.associatedObjects() if isinstance(w, QWidget)]
+            if local.shortcutContext() == Qt.ShortcutContext.WidgetShortcut:
+                return new in scopes
+            return new is not None and any(w is new or w.isAncestorOf(new) for w in scopes)
+
+        taken = {(action, key) for action, key, local in self._pane_clashes if local.isEnabled() and inside(local)}
+        for action, keys in self._wide_keys.items():
+            wanted = [k for k in keys if (action, k) not in taken]
+            if wanted != action.shortcuts():
+                action.setShortcuts(wanted)
+
     def _connect_signals(self) -> None:
         self._share_f2()
+        self._share_pane_keys()
         self.find_action.triggered.connect(self.focus_search)
         self.new_customer_action.triggered.connect(self.newCustomerRequested)
         self.new_job_action.triggered.connect(self.newJobRequested)
@@ -205,7 +271,7 @@ class MainWindow(QMainWindow):
         self.close_bubble_action.triggered.connect(self.closeBubbleRequested)
         self.next_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(1))
         self.prev_bubble_action.triggered.connect(lambda: self.stepBubbleRequested.emit(-1))
-        self.quit_action.triggered.connect(self.close)
+        self.quit_action.triggered.connect(self.quit)
         self.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
         self.toggle_theme_action.triggered.connect(self._toggle_theme)
         self.shortcuts_action.triggered.connect(self._show_shortcuts)
@@ -232,11 +298,45 @@ class MainWindow(QMainWindow):
         self.set_theme("light" if dark else "dark")
 
     def _show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", f"<table>{rows}</table>",
-                          QMessageBox.StandardButton.Close, self)
-        box.setObjectName("shortcutsDialog")
+        """F1: every shortcut, in a list that scrolls and fits the screen (one at a time)."""
+        if self.shortcuts_dialog is not None and self.shortcuts_dialog.isVisible():
+            self.shortcuts_dialog.activateWindow()
+            return
+        # Over the window in use: a form open over this window (modal to it) would block help parented here.
+        over = QApplication.activeWindow()
+        dialog = self.shortcuts_dialog = ShortcutsDialog(SHORTCUTS, over if isinstance(over, QWidget) else self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(lambda _r: setattr(self, "shortcuts_dialog", None))
+        dialog.open()
+
+    def quit(self) -> QMessageBox | None:
+        """Ctrl+Q: quit at once, unless a call of mine is on or changes wait to be sent — then ask
+        (non-modal, Cancel the default); returns the question when one is asked."""
+        question = quit_question(self.call_in_progress(), self.changes_waiting())
+        if not question:
+            self.close()
+            return None
+        if self.quit_box is not None and self.quit_box.isVisible():
+            self.quit_box.activateWindow()
+            return self.quit_box
+        box = self.quit_box = QMessageBox(QMessageBox.Icon.Question, "Quit CSR Console?",
+                                          f"{question}\n\nQuit anyway?", QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("quitQuestion")
+        quit_button = box.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
+        quit_button.setObjectName("quitAnywayButton")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+
+        def answered(_result: int) -> None:
+            self.quit_box = None
+            box.deleteLater()
+            if box.clickedButton() is quit_button:
+                self.close()
+
+        box.finished.connect(answered)
         box.open()
+        return box
 
     def _show_about(self) -> None:
         from importlib.metadata import PackageNotFoundError, version
@@ -255,11 +355,8 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1440, 860)
-            self.splitter.setSizes([430, 500, 510])
-        state = self.settings.value("window/splitter")
-        if isinstance(state, QByteArray):
-            self.splitter.restoreState(state)
+            screen = self.screen().availableGeometry()          # 1366×768 desks get the whole screen
+            self.resize(min(1440, screen.width()), min(860, screen.height()))
         theme = str(self.settings.value("theme", "system"))
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
 

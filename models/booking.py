@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .attribution import attributed
 from .base import utcnow
+from .calls import Call
 from .capacity import availability, booked_slots, find_slot, nearest_free, window_bounds
 from .customers import Customer, Location
 from .intent_kit import Applied, get_row, intent, items, own_id, require_id, section, tags_named
@@ -31,7 +32,7 @@ from .jobs import (
     job_tags,
 )
 from .journal import next_job_number
-from .setup import Priority, Technician
+from .setup import Campaign, Priority, Technician, TrackingNumber
 from .setup_data import SetupData, load_setup
 from .timeutil import as_utc, minutes, zone
 from .validation import ValidationFailed
@@ -131,8 +132,23 @@ def _line_items(setup: SetupData, raw: list[dict[str, Any]]) -> list[dict[str, A
     return out
 
 
-def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[str, str]:
-    """Every problem with the job part of a booking, by field (empty when it can be booked)."""
+def call_campaign(session: Session, call_id: Any, campaign_id: Any) -> bool:
+    """True when ``campaign_id`` is the campaign of the tracking number the call came in on: a booking on
+    that call may use it even after the campaign was retired (the CSR records what really happened).
+    A call this cache doesn't hold yet (the console's pull hasn't brought it) passes on the console when
+    the campaign exists; the server, which holds every call, checks the tracking number itself."""
+    if not isinstance(call_id, str) or not call_id or not isinstance(campaign_id, str) or not campaign_id:
+        return False
+    call = session.get(Call, call_id)
+    if call is None:
+        return not session.info.get(ACCEPT_AND_FLAG) and session.get(Campaign, campaign_id) is not None
+    tracking = session.get(TrackingNumber, call.tracking_number_id) if call.tracking_number_id else None
+    return tracking is not None and tracking.campaign_id == campaign_id
+
+
+def job_errors(session: Session, setup: SetupData, raw: dict[str, Any], call_id: Any = None) -> dict[str, str]:
+    """Every problem with the job part of a booking, by field (empty when it can be booked); ``call_id``:
+    the call it is booked on (its tracking number's campaign is accepted even when inactive)."""
     errors: dict[str, str] = {}
     customer = session.get(Customer, raw.get("customer_id") or "") if isinstance(raw.get("customer_id"), str) \
         else None
@@ -159,7 +175,8 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[
         errors["jobType"] = "Choose a job type."
     elif bu is not None and bu.id not in job_type.business_unit_ids:
         errors["jobType"] = f"{job_type.name} isn't a job type of {bu.name}."
-    if not any(c.id == raw.get("campaign_id") for c in setup.campaigns):
+    if not any(c.id == raw.get("campaign_id") for c in setup.campaigns) \
+            and not call_campaign(session, call_id, raw.get("campaign_id")):
         errors["campaign"] = "Choose the campaign the customer called about."
     priority = raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL.value)
     if not isinstance(priority, str) or priority not in {p.value for p in Priority}:
@@ -202,11 +219,12 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any]) -> dict[
 
 @intent("book_job")
 def book_job(session: Session, args: dict[str, Any]) -> Applied:
-    """{job: {...}, appointment: {day, arrival_window_id}, booked_at?} → a job and its first appointment."""
+    """{job: {...}, appointment: {day, arrival_window_id}, booked_at?, call_id?} → a job and its first
+    appointment (on a call: the call is Booked; its bubble stays until the call ends)."""
     raw = section(args, "job")
     appt = section(args, "appointment")
     setup = load_setup(session)
-    errors = job_errors(session, setup, raw)
+    errors = job_errors(session, setup, raw, args.get("call_id"))
     if errors:
         raise ValidationFailed(errors)
     customer = session.get(Customer, raw["customer_id"])
@@ -262,7 +280,7 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     if args.get("call_id") is not None:
         from .call_intents import bind_booking
 
-        bind_booking(session, args["call_id"], job.id)   # the call is Booked, its bubble closes
+        bind_booking(session, args["call_id"], job.id)   # the call is Booked once it ends
     return Applied("job", job.id, [], warnings)     # jobs are found through jobs.number: no document change
 
 

@@ -55,9 +55,10 @@ def close_call(session: Session, args: dict[str, Any]) -> Applied:
 
 
 def bind_booking(session: Session, call_id: Any, job_id: str) -> None:
-    """Book Job on a call: the job is the call's, the bubble closes and the call is Booked (when a CSR
-    had claimed it — DOMAIN.md: booked while the CSR was bound to the call). A call id that is not a
-    known call is ignored on the console and on the server alike: the job is what matters."""
+    """Book Job on a call: the job is the call's and the call needs no classifying (``closed_at``); it is
+    Booked once it ends, when a CSR had claimed it (DOMAIN.md: booked while the CSR was bound to the
+    call). Its bubble stays while the call lasts. A call id that is not a known call is ignored on the
+    console and on the server alike: the job is what matters."""
     call = session.get(Call, require_id(call_id, "call_id"))
     if call is None:
         return          # not pulled here yet: the booking stands; the server (which has it) binds them

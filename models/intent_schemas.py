@@ -259,7 +259,8 @@ class BookJob(Args):
     job: JobArgs | None = arg("The job.", required=True)
     appointment: AppointmentArgs | None = arg("The arrival window picked.", required=True)
     booked_at: StrictStr | None = arg("When the CSR booked it, ISO 8601 (information only).")
-    call_id: StrictStr | None = arg("The call it was booked on: the call is Booked and its bubble closes.")
+    call_id: StrictStr | None = arg("The call it was booked on: the call is Booked (its tracking number's campaign "
+                                    "is accepted even when retired).")
 
 
 class RescheduleJob(Args):

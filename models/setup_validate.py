@@ -3,7 +3,8 @@
 The file is read with PyYAML's node tree (``yaml.compose``) so every value keeps its line. Checks run
 in two passes: each record on its own (keys, types, times), then the file as a whole (duplicate
 names, unknown references, tracking numbers on two campaigns, overlapping hours). All problems are
-collected; the admin fixes the file once, not once per problem.
+collected; the admin fixes the file once, not once per problem. Warnings (a job type no technician can
+take, a tracking number on an inactive campaign) don't refuse the file.
 """
 
 from __future__ import annotations
@@ -340,7 +341,29 @@ def _check_spans(ctx: f.Ctx, spans: list[tuple[Any, int, Any, Any]], end_key: st
 
 
 def _warnings(doc: SetupDoc) -> list[tuple[int, str]]:
-    """Things that won't break the import but will surprise a CSR: a job type nobody can be sent to."""
+    """Things that won't break the import but will surprise a CSR: a job type nobody can be sent to, a
+    tracking number still on a retired campaign."""
+    return _retired_numbers(doc) + _unstaffed_job_types(doc)
+
+
+def _retired_numbers(doc: SetupDoc) -> list[tuple[int, str]]:
+    """A retired campaign keeps its tracking numbers (they are never given to another campaign), but a
+    call to one still pops with that campaign and its jobs are booked with it: the admin should know."""
+    out = []
+    for c in doc.campaigns:
+        if c.active:
+            continue
+        for tn in c.tracking_numbers or []:
+            if tn.number is not None:
+                out.append((_at(tn, "number"), f"tracking number {format_phone(tn.number)} belongs to campaign "
+                                               f"'{c.name}', which is inactive: calls to it are still credited "
+                                               "to that campaign (CSRs are warned when they book one) — "
+                                               "reactivate the campaign, or stop the number at the phone "
+                                               "provider"))
+    return out
+
+
+def _unstaffed_job_types(doc: SetupDoc) -> list[tuple[int, str]]:
     if not doc.technicians:
         return []
     group_of = {u.name: u.group for u in doc.business_units}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
 from models.base import utcnow
@@ -26,6 +26,7 @@ __all__ = ["AWAY", "AVAILABLE", "AgentStateWidget", "OFFLINE", "WRAP_UP"]
 AVAILABLE, AWAY, WRAP_UP, ON_CALL, OFFLINE = "Available", "Away", "Wrap-up", "On call", "Offline"
 OFFLINE_HINT = "Not connected to the server: your state can change once it is back."
 STATE_KEYS = {AVAILABLE: "available", AWAY: "away", WRAP_UP: "wrapup", ON_CALL: "oncall", OFFLINE: "offline"}
+CLOCK_SAMPLE = "88:88:88"          # the widest time in a state the clock shows in a day's work
 
 
 class AgentStateWidget(QWidget):
@@ -56,6 +57,9 @@ class AgentStateWidget(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.button)
         layout.addWidget(self.time_label)
+        keep = self.time_label.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)        # offline the clock's place stays: nothing moves
+        self.time_label.setSizePolicy(keep)
 
         self.menu = QMenu(self)
         self.menu.setObjectName("agentStateMenu")
@@ -141,6 +145,7 @@ class AgentStateWidget(QWidget):
         self.button.setProperty("agentState", STATE_KEYS.get(state, "other"))
         self.button.style().unpolish(self.button)
         self.button.style().polish(self.button)
+        self._steady_width()
         for action in (self.available_action, self.wrap_up_action, *self.away_actions):
             action.setEnabled(self.online)
         self.away_menu.setEnabled(self.online)
@@ -150,6 +155,24 @@ class AgentStateWidget(QWidget):
         else:
             self._timer.stop()
         self.tick()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "time_label"):
+            self._steady_width()           # a theme or font change: measure again
+        super().changeEvent(event)
+
+    def _steady_width(self) -> None:
+        """The button as wide as its widest state ("Away — Lunch", "Offline"…), the clock as wide as
+        "88:88:88": the status bar doesn't jump as the state changes or the clock ticks."""
+        texts = [AVAILABLE, WRAP_UP, ON_CALL, OFFLINE, AWAY, self.shown_state(),
+                 *(f"{AWAY} — {r}" for r in self.reasons)]
+        bold = QFont(self.button.font())
+        bold.setBold(True)             # the theme bolds every state but Offline
+        widest = max(QFontMetrics(f).horizontalAdvance(t) for f in (self.button.font(), bold) for t in texts)
+        shown = self.button.fontMetrics().horizontalAdvance(self.button.text())
+        # Never narrower than before: a rounding pixel between fonts must not make it jump either.
+        self.button.setMinimumWidth(max(self.button.minimumWidth(), self.button.sizeHint().width() - shown + widest))
+        self.time_label.setMinimumWidth(QFontMetrics(self.time_label.font()).horizontalAdvance(CLOCK_SAMPLE) + 2)
 
     def _check_current(self) -> None:
         current = (self.state, self.reason) if self.online else None

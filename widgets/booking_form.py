@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -72,6 +73,8 @@ class BookingForm(QWidget):
         self._default_priority = ""
         self._restoring = False
         self._pending_choice: dict[str, str] | None = None
+        # The retired campaign of the call being booked (id, name): offered for that booking only.
+        self._call_campaign: tuple[str, str] | None = None
         self._build()
         self._connect_signals()
         self.bind(None)
@@ -93,6 +96,12 @@ class BookingForm(QWidget):
         self.business_unit = self._combo("businessUnit", "Business unit")
         self.job_type = self._combo("jobType", "Job type")
         self.campaign = self._combo("campaign", "Campaign")
+        self.campaign_warning = QLabel(self)
+        self.campaign_warning.setObjectName("campaignWarning")
+        self.campaign_warning.setAccessibleName("Campaign warning")
+        self.campaign_warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.campaign_warning.setWordWrap(True)
+        self.campaign_warning.hide()
         self.priority = self._combo("priority", "Priority")
         self.priority.addItems(PRIORITIES)
         self.priority.setCurrentText("Normal")
@@ -129,11 +138,17 @@ class BookingForm(QWidget):
         self.availability_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.availability_view.setTabKeyNavigation(False)
         self.availability_view.verticalHeader().hide()
-        self.availability_view.horizontalHeader().setStretchLastSection(True)
+        # The list takes the height the fields leave (four rows at least): Book Job stays on screen at 768.
+        self.availability_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.availability_view.setMinimumHeight(self.fontMetrics().height() * 8)
+        header = self.availability_view.horizontalHeader()
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)   # Notes takes the rest, cut if need be
         em = self.fontMetrics().averageCharWidth()
         self.availability_view.setWordWrap(False)
-        for col, chars in enumerate((14, 17, 9, 13)):     # fixed: measuring every cell costs ~20 ms
-            self.availability_view.horizontalHeader().resizeSection(col, chars * em)
+        day = self.fontMetrics().horizontalAdvance("Wed Sep 30") + 2 * em
+        for col, least in enumerate((day, 8 * em, 6 * em, 6 * em)):   # fixed: measuring every cell costs ~20 ms
+            title = self.availability.COLUMNS[col]
+            header.resizeSection(col, max(least, header.fontMetrics().horizontalAdvance(title) + 3 * em))
         self.chosen_label = QLabel("No arrival window chosen.", self)
         self.chosen_label.setObjectName("chosenWindow")
         self.errors_label = QLabel(self)
@@ -167,6 +182,7 @@ class BookingForm(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.heading)
         layout.addLayout(form)
+        layout.addWidget(self.campaign_warning)
         layout.addLayout(actions)
         layout.addWidget(self.availability_view, 1)
         layout.addWidget(self.errors_label)
@@ -212,7 +228,7 @@ class BookingForm(QWidget):
         self._restoring = True
         try:
             _fill(self.business_unit, [(b.name, b.id) for b in setup.business_units], "Choose a business unit…")
-            _fill(self.campaign, [(c.name, c.id) for c in setup.campaigns], "Choose the campaign…")
+            self._fill_campaigns()
             self._refresh_technicians()
             completer = QCompleter(setup.tag_names, self.tags)
             completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -222,8 +238,38 @@ class BookingForm(QWidget):
         self.restore(state)
         self._update_heading()
 
+    def set_call_campaign(self, campaign: tuple[str, str] | None) -> None:
+        """Offer a call's retired campaign (id, name) besides the active ones, with a warning (None: only
+        the active ones). A call to a tracking number of a retired campaign is still that campaign's."""
+        if campaign == self._call_campaign:
+            return
+        self._call_campaign = campaign
+        restoring, self._restoring = self._restoring, True
+        try:
+            self._fill_campaigns()
+        finally:
+            self._restoring = restoring
+        if campaign is None:
+            self.campaign_warning.hide()
+            self.campaign.setAccessibleDescription("")
+            return
+        text = (f"This call came in on a number of {campaign[1]}, a campaign that is no longer active. "
+                "The job is booked with it; tell your admin the number still rings.")
+        self.campaign_warning.setText(text)
+        self.campaign_warning.show()
+        self.campaign.setAccessibleDescription(text)
+
+    def _fill_campaigns(self) -> None:
+        items = [(c.name, c.id) for c in self._setup.campaigns]
+        extra = self._call_campaign
+        if extra is not None and all(cid != extra[0] for _name, cid in items):
+            items.append((f"{extra[1]} (no longer active)", extra[0]))
+        _fill(self.campaign, items, "Choose the campaign…")
+
     def bind(self, record: CustomerRecord | None) -> None:
-        """Book for this customer (None: the form explains that a customer must be opened first)."""
+        """Book for this customer (None: the form explains that a customer must be opened first). Bound
+        again to the same customer (fresh flags), the chosen location stays."""
+        same = record is not None and self._record is not None and record.id == self._record.id
         self._record = record
         self._restoring = True
         try:
@@ -232,11 +278,21 @@ class BookingForm(QWidget):
                          for loc in (record.locations if record else ())]
             _fill(self.location, list(zip(locations, [loc.id for loc in record.locations], strict=True))
                   if record else [], "No location" if record else "Open a customer first")
-            if record and record.locations:
+            if record and record.locations and not (same and self.location.currentIndex() > 0):
                 self.location.setCurrentIndex(1)
         finally:
             self._restoring = False
         self._update_heading()
+
+    def choose_caller_location(self, phone: str) -> bool:
+        """Choose the location the caller's number belongs to (a location's own phone); True if found."""
+        record = self._record
+        found = next((loc.id for loc in (record.locations if record else ())
+                      if any(c.is_phone and c.value == phone for c in loc.contacts)), None) if phone else None
+        if found is None:
+            return False
+        self._select(self.location, found)
+        return True
 
     def _update_heading(self) -> None:
         """Who is being booked, why not (Do Not Service, no setup), and whether the buttons work."""

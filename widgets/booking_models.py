@@ -13,6 +13,7 @@ _Index = QModelIndex | QPersistentModelIndex
 SlotRole = Qt.ItemDataRole.UserRole + 1
 FULL_BRUSH = QBrush(QColor("#9e9e9e"))
 WARN_BRUSH = QBrush(QColor("#b26a00"))
+STARTED = "Already started"        # models/capacity.py's note on a window of today that has begun
 
 
 class _FlatTable(QAbstractTableModel):
@@ -54,7 +55,9 @@ class AvailabilityModel(_FlatTable):
         return self._slots[row] if 0 <= row < len(self._slots) else None
 
     def first_fitting_row(self) -> int:
-        return next((i for i, s in enumerate(self._slots) if s.fits), -1)
+        """The window to pre-select: the first with room that hasn't begun — a started one can still be
+        picked (its note says so), never offered by default."""
+        return next((i for i, s in enumerate(self._slots) if s.fits and STARTED not in s.warnings), -1)
 
     def row_of(self, day: Any, window_id: str) -> int:
         return next((i for i, s in enumerate(self._slots) if s.day == day and s.window.id == window_id), -1)

@@ -3,10 +3,15 @@
 Two kinds of bubble share the strip, in the order they arrived:
 
 * manual bubbles (`manualBubble`): bookings without a call (Ctrl+N); each keeps its own draft.
-* call bubbles (`callBubble`, widgets/call_bubble.py): one per live call, from the ``CallCard`` the
-  console hands over (``show_call`` adds or updates, ``remove_call`` drops it). Green while it rings,
-  green with my name once I claimed it, blue with the other CSR's name when someone else has it, gray
-  once the call ended (its X then asks for ``classifyRequested``).
+* call bubbles (`callBubble`, widgets/call_bubble.py): one per live call, from the ``CallCard`` (and
+  ``CallExtras``: the job booked on it, whose phone answered it) the console hands over (``show_call``
+  adds or updates, ``remove_call`` drops it). Green while it rings, green with my name once I claimed
+  it, blue with the other CSR's name when someone else has it, gray once the call ended (its X, Delete
+  on it, or ``close_call`` — the window's Ctrl+W — then asks for ``classifyRequested``).
+
+Ctrl+PgDown / Ctrl+PgUp (``neighbour`` + ``activate``) walk the bubbles the CSR can work in: manual
+bubbles and the calls that are theirs or have ended, left to right; ringing calls and other CSRs'
+calls are skipped (landing on one must not claim or take it over).
 
 The strip never talks to the server. A click asks: ``claimRequested`` (a ringing call), ``takeoverRequested``
 (someone else's, after the `takeoverConfirm` question), ``callActivated`` (mine: switch the booking form
@@ -36,71 +41,31 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QScrollArea,
     QSizePolicy,
-    QToolButton,
     QWidget,
 )
 
 from models.base import utcnow
 from models.calls import CallCard, CallDirection, CallState
 
-from .call_bubble import OFFLINE_CLAIM, CallBubble, CallNotice, caller_text, look
+from .call_bubble import OFFLINE_CLAIM, CallBubble, CallExtras, CallNotice, caller_text, look
+from .manual_bubble import ManualBubble
 
-__all__ = ["BubbleStrip", "CallBubble", "ManualBubble", "OFFLINE_CLAIM"]
+__all__ = ["BubbleStrip", "CallBubble", "CallExtras", "ManualBubble", "OFFLINE_CLAIM"]
 
 NO_CALL_TO_CLAIM = "No call is waiting to be claimed."
+STILL_ON_THE_LINE = "This call is still going — its bubble closes once the call ends."
 # A claim the server never answered stops showing "Claiming…" after this; the CSR can click again.
 CLAIM_PATIENCE = timedelta(seconds=10)
 NOTICE_MS = 10_000
 _PROBE_CARD = CallCard("probe", CallState.RINGING, CallDirection.INBOUND, "", "Unknown caller", "", (),
                        "Unknown campaign", datetime(2026, 1, 1, tzinfo=UTC))
-
-
-class ManualBubble(QFrame):
-    """A booking without a call: its title, and an X to discard it."""
-
-    activated = Signal(str)
-    closeRequested = Signal(str)
-
-    def __init__(self, bubble_id: str, title: str, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("manualBubble")
-        self.bubble_id = bubble_id
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setProperty("active", False)
-        self.button = QToolButton(self)
-        self.button.setObjectName("manualBubbleButton")
-        self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.button.setAutoRaise(True)
-        self.close_button = QToolButton(self)
-        self.close_button.setObjectName("manualBubbleClose")
-        self.close_button.setText("✕")
-        self.close_button.setAutoRaise(True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 0, 2, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.button)
-        layout.addWidget(self.close_button)
-        self.set_title(title)
-        self.button.clicked.connect(lambda: self.activated.emit(self.bubble_id))
-        self.close_button.clicked.connect(lambda: self.closeRequested.emit(self.bubble_id))
-
-    def set_title(self, title: str) -> None:
-        self.title = title
-        self.button.setText(title.replace("&", "&&"))    # "Lara & Boone LLC": no mnemonic
-        self.button.setAccessibleName(f"Booking bubble: {title}")
-        self.close_button.setAccessibleName(f"Close booking bubble {title}")
-        self.close_button.setToolTip("Discard this booking (Ctrl+W)")
-
-    def set_active(self, active: bool) -> None:
-        self.setProperty("active", active)
-        self.style().unpolish(self)
-        self.style().polish(self)
 
 
 class BubbleStrip(QWidget):
@@ -211,13 +176,45 @@ class BubbleStrip(QWidget):
         return self._bubbles.get(bubble_id)
 
     def neighbour(self, bubble_id: str, step: int) -> str:
-        """The bubble ``step`` places away (wrapping), for Ctrl+PgDown / Ctrl+PgUp."""
-        ids = self.ids()
+        """The bubble ``step`` places away (wrapping), for Ctrl+PgDown / Ctrl+PgUp: manual bubbles and
+        the calls that are mine or have ended, in strip order."""
+        ids = [w.bubble_id for w in self._in_order() if isinstance(w, ManualBubble) or self._reachable(w)]
         if not ids:
             return ""
         if bubble_id not in ids:
             return ids[0]
         return ids[(ids.index(bubble_id) + step) % len(ids)]
+
+    def activate(self, bubble_id: str) -> None:
+        """Switch to a bubble as a click on mine would (Ctrl+PgDown / Ctrl+PgUp)."""
+        call = self._calls.get(bubble_id)
+        if bubble_id in self._bubbles:
+            self.bubbleActivated.emit(bubble_id)
+        elif call is not None and self._reachable(call):
+            self.callActivated.emit(bubble_id)
+            self.scroll.ensureWidgetVisible(call)
+
+    def focused_bubble(self) -> str:
+        """The bubble the keyboard focus is on ("" when it is elsewhere): Ctrl+W closes that one."""
+        focus = QApplication.focusWidget()
+        for widget in self._in_order():
+            if focus is not None and (focus is widget or widget.isAncestorOf(focus)):
+                return widget.bubble_id
+        return ""
+
+    def close_call(self, call_id: str) -> None:
+        """Ctrl+W or Delete on a call: an ended one is closed and classified (``classifyRequested``);
+        a call still going can't be closed, and the CSR is told so."""
+        bubble = self._calls.get(call_id)
+        if bubble is None:
+            return
+        if bubble.close_button.isEnabled():
+            self.classifyRequested.emit(call_id)
+        elif not bubble.card.ended:
+            self.tell(STILL_ON_THE_LINE)
+
+    def _reachable(self, bubble: CallBubble) -> bool:
+        return bubble.card.ended or look(bubble.card, self.me) == "mine"
 
     # -- call bubbles -------------------------------------------------------------------------------------
     def set_me(self, user_id: str) -> None:
@@ -234,21 +231,26 @@ class BubbleStrip(QWidget):
         self._refresh_all()
         self._sync()
 
-    def show_call(self, card: CallCard) -> CallBubble:
-        """Add a call's bubble (at the end) or update it in place."""
+    def call_bubble(self, call_id: str) -> CallBubble | None:
+        """The bubble of a call shown here, if any."""
+        return self._calls.get(call_id)
+
+    def show_call(self, card: CallCard, extras: CallExtras | None = None) -> CallBubble:
+        """Add a call's bubble (at the end) or update it in place (``extras`` kept when not given)."""
         bubble = self._calls.get(card.call_id)
         before = bubble.card if bubble is not None else None
         if bubble is None:
             bubble = CallBubble(card, self)
             bubble.clicked.connect(lambda _checked=False, cid=card.call_id: self._clicked(cid))
             bubble.closeRequested.connect(self.classifyRequested)
+            bubble.closeKeyPressed.connect(self.close_call)
             bubble.stepFocus.connect(lambda step, b=bubble: self._step_focus(b, step))
             self._calls[card.call_id] = bubble
             self._insert(bubble)
         asked = card.call_id in self._pending
         if card.claimed_by_id or card.ended:
             self._pending.pop(card.call_id, None)     # the server answered the claim, one way or another
-        bubble.show_card(card, self.me, self.online, card.call_id in self._pending, self._clock())
+        bubble.show_card(card, self.me, self.online, card.call_id in self._pending, self._clock(), extras)
         bubble.set_active(card.call_id == self.active_id)
         if before is not None and self.me and before.claimed_by_id == self.me \
                 and card.claimed_by_id not in (None, self.me) and not card.ended:
@@ -351,7 +353,8 @@ class BubbleStrip(QWidget):
                           f"Take this call over from {name}?", QMessageBox.StandardButton.NoButton, self)
         box.setObjectName("takeoverConfirm")
         box.setProperty("callId", card.call_id)
-        box.setInformativeText(f"{caller_text(card)}, {card.campaign}. {name} is told that you took it.")
+        about = f"{caller_text(card)}, {card.campaign}" if card.campaign else caller_text(card)
+        box.setInformativeText(f"{about}. {name} is told that you took it.")
         take = box.addButton("&Take over", QMessageBox.ButtonRole.AcceptRole)
         take.setObjectName("takeoverConfirmButton")
         box.addButton(QMessageBox.StandardButton.Cancel)

@@ -241,7 +241,7 @@ class JobsModel(RecordTableModel[JobRecord]):
         Column("Job type", lambda j: j.job_type or "Unknown"),
         Column("Business unit", lambda j: j.business_unit),
         Column("Date", job_day),
-        Column("Arrival window", job_window),
+        Column("Arrival", job_window),
         Column("Summary", lambda j: " ".join(j.summary.split())),
     )
 

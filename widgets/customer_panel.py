@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QScrollArea,
+    QSizePolicy,
+    QSplitter,
     QStackedWidget,
     QTableView,
     QTabWidget,
@@ -45,6 +47,7 @@ from .customer_models import (
     RecordTableModel,
 )
 from .jobs_tab import JobsTab
+from .row_list import fit_columns
 
 EMPTY_TEXT = "No customer open.\nFind the caller by phone, name or address, or create a new customer."
 _MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info": ""}
@@ -63,6 +66,7 @@ class CustomerPanel(QWidget):
     jobActionRequested = Signal(str, str)         # job id, "reschedule" / "cancel" / "hold" / "release"
     callContactRequested = Signal(str, str)       # the phone number (E.164), customer id
     playRecordingRequested = Signal(str)          # the recording's URL
+    customerShown = Signal(bool)                  # a customer is shown (False: the empty state)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,11 +86,22 @@ class CustomerPanel(QWidget):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
         self._stack.addWidget(self.empty_label)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self._build_content())
-        self._stack.addWidget(scroll)
+        # Who the customer is scrolls (vertically only) above the history, which keeps its own share of
+        # the height: the CSR drags the handle between them, and the window remembers where.
+        self.details = QScrollArea(self)
+        self.details.setObjectName("customerDetails")
+        self.details.setWidgetResizable(True)
+        self.details.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details.setWidget(self._build_content())
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("customerSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.details)
+        self.splitter.addWidget(self._build_history())
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self._stack.addWidget(self.splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
@@ -98,7 +113,10 @@ class CustomerPanel(QWidget):
     def _label(self, name: str, text: str = "") -> QLabel:
         return selectable_label(self, name, text)
 
-    def _table(self, model: RecordTableModel[Any], name: str, accessible: str, stretch: int = -1) -> QTableView:
+    def _table(self, model: RecordTableModel[Any], name: str, accessible: str,
+               elastic: dict[int, int]) -> QTableView:
+        """A read-only table whose ``elastic`` text columns give way (elided, with tooltips) so it never
+        scrolls sideways; rows are one line high."""
         view = QTableView(self)
         view.setObjectName(name)
         view.setAccessibleName(accessible)
@@ -108,28 +126,20 @@ class CustomerPanel(QWidget):
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         view.setTabKeyNavigation(False)       # Tab leaves the table, arrows move inside it
         view.verticalHeader().hide()
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
         view.setWordWrap(False)
-        header = view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        if stretch >= 0:
-            header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-        else:
-            header.setStretchLastSection(True)
         view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        fit_columns(view, elastic)
         return view
 
-    def _fit_rows(self, view: QTableView, max_rows: int, min_rows: int = 1) -> None:
+    def _fit_rows(self, view: QTableView, max_rows: int) -> None:
         """Size a table to its rows (up to ``max_rows``) so short lists don't hide behind scroll bars."""
         def fit() -> None:
-            rows = max(min_rows, min(max_rows, view.model().rowCount()))
-            row_h = view.verticalHeader().defaultSectionSize()
-            frame = view.frameWidth() * 2
-            scrollbar = view.horizontalScrollBar().sizeHint().height() \
-                if view.horizontalScrollBar().isVisible() else 0
-            view.setFixedHeight(view.horizontalHeader().sizeHint().height() + rows * row_h + frame + scrollbar)
+            _fit_rows(view, max_rows)
         model = view.model()
         for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged):
             sig.connect(fit)
+        view.horizontalHeader().sectionResized.connect(fit)    # wrapped notes grow as their column narrows
         fit()
 
     def _button(self, name: str) -> QToolButton:
@@ -171,14 +181,14 @@ class CustomerPanel(QWidget):
         self.call_contact_button = self._button("callContactButton")
         v.addLayout(self._section("Contacts", self.call_contact_button, self.add_contact_button,
                                   self.edit_contact_button))
-        self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", stretch=2)
+        self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", {2: 0, 1: 14})
         v.addWidget(self.contacts_view)
-        self._fit_rows(self.contacts_view, 5)
+        self._fit_rows(self.contacts_view, 6)
 
         self.add_location_button = self._button("addLocationButton")
         self.edit_location_button = self._button("editLocationButton")
         v.addLayout(self._section("Locations", self.add_location_button, self.edit_location_button))
-        self.locations_view = self._table(self.locations_model, "locationsView", "Locations")
+        self.locations_view = self._table(self.locations_model, "locationsView", "Locations", {1: 16, 2: 0, 3: 0, 4: 0, 0: 0})
         v.addWidget(self.locations_view)
         self._fit_rows(self.locations_view, 6)
         self.add_location_contact_button = self._button("addLocationContactButton")
@@ -187,15 +197,17 @@ class CustomerPanel(QWidget):
         v.addLayout(self._section("Contacts at this location", self.call_location_contact_button,
                                   self.add_location_contact_button, self.edit_location_contact_button))
         self.location_contacts_view = self._table(self.location_contacts_model, "locationContactsView",
-                                                  "Contacts at the selected location", stretch=2)
+                                                  "Contacts at the selected location", {2: 0, 1: 14})
         v.addWidget(self.location_contacts_view)
         self._fit_rows(self.location_contacts_view, 4)
 
         self.add_note_button = self._button("addNoteButton")
         v.addLayout(self._section("Notes", self.add_note_button))
-        self.notes_view = self._table(self.notes_model, "notesView", "Notes", stretch=0)
+        self.notes_view = self._table(self.notes_model, "notesView", "Notes", {0: 0, 1: 0})
         self.notes_view.setWordWrap(True)
+        self.notes_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         v.addWidget(self.notes_view)
+        self._fit_rows(self.notes_view, 5)
         self.notes_empty = self._label("notesEmpty", "No notes yet.")
         v.addWidget(self.notes_empty)
         note_row = QHBoxLayout()
@@ -210,15 +222,19 @@ class CustomerPanel(QWidget):
         note_row.addWidget(note_label, 0, Qt.AlignmentFlag.AlignTop)
         note_row.addWidget(self.note_edit, 1)
         v.addLayout(note_row)
+        v.addStretch(1)
+        return content
 
+    def _build_history(self) -> QTabWidget:
         self.history_tabs = QTabWidget(self)
         self.history_tabs.setObjectName("historyTabs")
         self.history_tabs.setAccessibleName("History")
-        self.jobs_view = self._table(self.jobs_model, "jobsView", "Jobs", stretch=6)
+        self.history_tabs.setContentsMargins(8, 0, 8, 4)
+        self.jobs_view = self._table(self.jobs_model, "jobsView", "Jobs", {6: 0, 1: 13, 2: 10, 3: 0})
         self.jobs_tab = JobsTab(self.jobs_model, self.jobs_view, self)
         self.jobs_empty = self.jobs_tab.empty_label
         self.history_tabs.addTab(self.jobs_tab, "&Jobs")
-        self.calls_view = self._table(self.calls_model, "callsView", "Calls")
+        self.calls_view = self._table(self.calls_model, "callsView", "Calls", {2: 12, 5: 0, 4: 0})
         self.calls_empty = self._label("callsEmpty", "No calls from this customer yet.")
         self.calls_empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self._calls_stack = QStackedWidget(self)
@@ -234,9 +250,8 @@ class CustomerPanel(QWidget):
         calls_layout.addLayout(calls_row)
         calls_layout.addWidget(self._calls_stack, 1)
         self.history_tabs.addTab(calls_page, "C&alls")
-        self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 10)
-        v.addWidget(self.history_tabs, 1)
-        return content
+        self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 8)
+        return self.history_tabs
 
     def _action(self, name: str, text: str, button: QToolButton | None, shortcut: str | None = None,
                 context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
@@ -328,7 +343,7 @@ class CustomerPanel(QWidget):
             for model in (self.contacts_model, self.locations_model, self.location_contacts_model,
                           self.notes_model, self.jobs_model, self.calls_model):
                 model.set_rows(())
-            self._stack.setCurrentIndex(0)
+            self._show_page(0)
             self._update_actions()
             return
         self.header.show_record(record)
@@ -344,11 +359,20 @@ class CustomerPanel(QWidget):
         self._calls_stack.setCurrentIndex(1 if record.calls else 0)
         if record.calls and not self.calls_view.currentIndex().isValid():
             self.calls_view.setCurrentIndex(self.calls_model.index(0, 0))     # the latest call
-        for view, rows in ((self.contacts_view, 6), (self.locations_view, 6), (self.location_contacts_view, 4),
-                           (self.notes_view, 5)):
-            _fit_rows(view, rows)
-        self._stack.setCurrentIndex(1)
+        self._show_page(1)
         self._update_actions()
+
+    def _show_page(self, page: int) -> None:
+        if page == 1:
+            # Never narrower than the details need: the splitter then can't squeeze a button or heading.
+            bar = self.details.verticalScrollBar().sizeHint().width()
+            self.details.setMinimumWidth(self.details.widget().minimumSizeHint().width() + bar)
+        # The empty panel may be narrow (the search results want the room); a hidden page would not let it.
+        self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred if page == 1 else QSizePolicy.Policy.Ignored,
+                                    QSizePolicy.Policy.Preferred)
+        if self._stack.currentIndex() != page:
+            self._stack.setCurrentIndex(page)
+            self.customerShown.emit(page == 1)
 
     def set_clock(self, now_fn: Callable[[], datetime]) -> None:
         """The clock that tells upcoming jobs from past ones."""
@@ -455,6 +479,9 @@ class CustomerPanel(QWidget):
 
 def _fit_rows(view: QTableView, max_rows: int) -> None:
     """Tables inside the scrolling panel show up to ``max_rows`` rows before scrolling themselves."""
-    rows = min(max(view.model().rowCount(), 1), max_rows)
-    header = view.horizontalHeader().sizeHint().height()
-    view.setFixedHeight(header + rows * view.verticalHeader().defaultSectionSize() + 2 * view.frameWidth() + 2)
+    rows = min(view.model().rowCount(), max_rows)
+    vertical = view.verticalHeader()
+    wrapped = vertical.sectionResizeMode(0) == QHeaderView.ResizeMode.ResizeToContents if rows else False
+    height = sum(max(view.sizeHintForRow(r), vertical.defaultSectionSize()) if wrapped else vertical.sectionSize(r)
+                 for r in range(rows)) if rows else vertical.defaultSectionSize()
+    view.setFixedHeight(view.horizontalHeader().sizeHint().height() + height + 2 * view.frameWidth())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView
 
 from models.search import Match, ResultRow
@@ -21,6 +21,10 @@ RowLoader = Callable[[list[str]], dict[str, ResultRow]]
 _Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("Name", "Type", "Address", "Phone", "Flags", "Tags")
+COMPACT_COLUMNS = (0, 2, 3)        # once a customer is open: name, phone, the address when there is room
+# The search box's hint, longest first: it shows the longest that fits the box.
+HINTS = ("Search phone, name, address, email or job #   (Ctrl+F)", "Phone, name, address, email or job #",
+         "Phone, name, address or job #", "Find a customer")
 PAGE = 50
 IdRole = Qt.ItemDataRole.UserRole + 1
 MatchRole = Qt.ItemDataRole.UserRole + 2
@@ -125,13 +129,17 @@ class CustomerResultsModel(QAbstractTableModel):
         row = self._row(index.row())
         if row is None:   # deleted or merged since the search ran
             return "(no longer on this PC)" if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return _DNS_BRUSH if col == 4 and row.do_not_service else None
+        if role == Qt.ItemDataRole.ForegroundRole:       # the name too: the narrow list hides Flags
+            return _DNS_BRUSH if col in (0, 4) and row.do_not_service else None
         if role == Qt.ItemDataRole.FontRole:
             return _bold_font() if col == 0 or (col == 4 and row.do_not_service) else None
-        if role == Qt.ItemDataRole.ToolTipRole and col == 4 and row.do_not_service:
-            return "Do Not Service — this customer can't be booked."
-        return _cell(row, col, self._reasons.get(row.id))
+        if role == Qt.ItemDataRole.ToolTipRole and col in (0, 4):
+            dns = "Do Not Service — this customer can't be booked." if row.do_not_service else ""
+            if col == 4:
+                return dns or None
+            # The narrow list may hide the address and flags: the name's tooltip says them.
+            return "\n".join(line for line in (row.name, row.address, row.phone, dns) if line)
+        return _cell(row, col, self._reasons.get(row.id))      # a cut cell's tooltip is its whole text
 
 
 def _cell(row: ResultRow, col: int, why: Match | None) -> str:
@@ -162,11 +170,19 @@ class CustomerSearchBox(QLineEdit):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("customerSearch")
-        self.setPlaceholderText("Search phone, name, address, email or job #   (Ctrl+F)")
+        self.setToolTip(HINTS[0])
+        self.setPlaceholderText(HINTS[0])
         self.setAccessibleName("Customer search")
         self.setAccessibleDescription("Type a phone number, name, street, email or job number")
         self.setClearButtonEnabled(True)
         self.setMaxLength(10_000)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        # The longest hint that fits (the narrow list has no room for the whole sentence).
+        room = self.width() - 2 * self.height()         # the frame, padding and clear button
+        fm = self.fontMetrics()
+        self.setPlaceholderText(next((h for h in HINTS if fm.horizontalAdvance(h) <= room), HINTS[-1]))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -204,15 +220,44 @@ class CustomerResultsView(QTableView):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.horizontalHeader()
         header.setHighlightSections(False)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
+        self.compact = False
         self.doubleClicked.connect(self._open_index)
 
     def setModel(self, model) -> None:  # noqa: ANN001, N802 - Qt override
         super().setModel(model)
-        # Sections exist only once a model is set.
+        # Sections exist only once a model is set. Fixed widths (measuring every cell would cost a lazy
+        # load per row); the address takes what is left and is cut first, its tooltip showing it whole.
+        header = self.horizontalHeader()
         em = self.fontMetrics().averageCharWidth()
-        for col, chars in enumerate((24, 11, 32, 16, 12)):
-            self.horizontalHeader().resizeSection(col, chars * em)
+        phone = self.fontMetrics().horizontalAdvance("(000) 000-0000") + 2 * em
+        for col, width in enumerate((22 * em, 11 * em, 30 * em, phone, 13 * em, 12 * em)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.set_compact(self.compact)
+
+    def set_compact(self, compact: bool) -> None:
+        """The narrow list (name, phone, and the address when there is room) while a customer is open;
+        every column otherwise."""
+        self.compact = compact
+        header = self.horizontalHeader()
+        if header.count() < len(COLUMNS):
+            return
+        em = self.fontMetrics().averageCharWidth()
+        header.resizeSection(0, (18 if compact else 22) * em)
+        room = self.viewport().width() - header.sectionSize(0) - header.sectionSize(3)
+        for col in range(header.count()):
+            hidden = compact and (col not in COMPACT_COLUMNS or (col == 2 and room < 12 * em))
+            header.setSectionHidden(col, hidden)
+        # Without the address, the name takes the room.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch if header.isSectionHidden(2)
+                                    else QHeaderView.ResizeMode.Interactive)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.compact:
+            self.set_compact(True)
 
     def _open_index(self, index: QModelIndex) -> None:
         cid = index.siblingAtColumn(0).data(IdRole)

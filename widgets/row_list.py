@@ -4,11 +4,11 @@ a ``widgets.row_model.RowTableModel`` in ``model``) and ``message_label``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -43,6 +43,63 @@ def read_only_table(parent: QWidget, name: str, spoken: str, model: Any, *,
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.horizontalHeader().setStretchLastSection(stretch_last)
     return view
+
+
+class ColumnFitter(QObject):
+    """Keeps a table's columns inside its width, so it never scrolls sideways: short columns get their
+    contents' width, the ``elastic`` text columns share what is left (the first takes any surplus) and,
+    when short of room, shrink in proportion to their contents, never below their header's text (nor
+    the number of characters ``elastic`` maps them to); their cells then end in "…" and the model's
+    tooltip shows the whole text."""
+
+    def __init__(self, view: QTableView, elastic: Sequence[int] | Mapping[int, int]) -> None:
+        super().__init__(view)
+        self._view = view
+        self._keep = dict(elastic) if isinstance(elastic, Mapping) else dict.fromkeys(elastic, 0)
+        self._elastic = tuple(self._keep)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        view.viewport().installEventFilter(self)
+        model = view.model()
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged,
+                       model.dataChanged):
+            signal.connect(self.fit)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self, *_args: Any) -> None:
+        view, header = self._view, self._view.horizontalHeader()
+        columns = [c for c in range(header.count()) if not header.isSectionHidden(c)]
+        if not columns:
+            return
+        em = view.fontMetrics().averageCharWidth()
+        # The header's text must show, and the characters a column keeps.
+        least = {c: max(header.sectionSizeHint(c), self._keep.get(c, 0) * em) for c in columns}
+        want = {c: max(least[c], view.sizeHintForColumn(c)) for c in columns}
+        elastic = [c for c in self._elastic if c in want]
+        room = view.viewport().width() - sum(want[c] for c in columns if c not in elastic)
+        widths = {c: want[c] for c in columns}
+        needed = sum(want[c] for c in elastic)
+        if elastic and needed <= room:
+            widths[elastic[0]] += room - needed
+        elif elastic:
+            spare = max(0, room - sum(least[c] for c in elastic))
+            extra = sum(want[c] - least[c] for c in elastic) or 1
+            for c in elastic:
+                widths[c] = least[c] + (want[c] - least[c]) * spare // extra
+        for c, width in widths.items():
+            if header.sectionSize(c) != width:
+                header.resizeSection(c, width)
+
+
+def fit_columns(view: QTableView, elastic: Sequence[int] | Mapping[int, int]) -> ColumnFitter:
+    """Columns that always fit the table's width (see ``ColumnFitter``)."""
+    return ColumnFitter(view, elastic)
 
 
 def labelled(parent: QWidget, text: str, widget: QWidget, row: QHBoxLayout) -> None:

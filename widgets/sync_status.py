@@ -8,9 +8,10 @@ receipt, so a timer can keep "4 min ago" current without asking the sync client 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 STATES = ("offline", "connecting", "syncing", "online", "upgrade_required", "signed_out", "session_expired")
@@ -35,6 +36,19 @@ STATE_HINT = {
                        "(Ctrl+Shift+L): the changes waiting on this PC are sent then.",
 }
 REFRESH_MS = 5_000
+# The widest texts each field shows in daily use (a count up to 999, ages up to "23 h 59 min"): the
+# fields are at least this wide, so the status bar doesn't jump as the texts change.
+PENDING_SAMPLES = ("all changes sent", "nothing waiting", "1 change waiting", "888 changes waiting",
+                   "sign in to send 888 waiting changes")
+AGE_SAMPLES = ("never synced", "oldest 88 min ago, synced 88 min ago",
+               "oldest 88 h 88 min ago, synced 88 h 88 min ago", "oldest 88 days ago, synced 88 days ago")
+
+
+def widest(font: QFont, texts: Iterable[str]) -> int:
+    """The width of the widest text in this font or its bold (the theme bolds some states)."""
+    bold = QFont(font)
+    bold.setBold(True)
+    return max(QFontMetrics(f).horizontalAdvance(t) for f in (font, bold) for t in texts) + 2
 
 
 def age_text(seconds: float) -> str:
@@ -104,11 +118,26 @@ class SyncStatus(QWidget):
         layout.setContentsMargins(8, 0, 4, 0)
         for w in (self.state_label, self.pending_label, self.age_label, self.sync_now_button):
             layout.addWidget(w)
+        keep = self.age_label.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)        # no ages yet: the space stays, nothing moves
+        self.age_label.setSizePolicy(keep)
+        self._steady_widths()
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh_ages)
         self.set_state(False, 0)
+
+    def _steady_widths(self) -> None:
+        """Each field as wide as the widest text it shows: the status bar stays put as states change."""
+        for label, texts in ((self.state_label, STATE_TEXT.values()), (self.pending_label, PENDING_SAMPLES),
+                             (self.age_label, AGE_SAMPLES)):
+            label.setMinimumWidth(widest(label.font(), texts))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "age_label"):
+            self._steady_widths()          # a theme or font change: measure again
+        super().changeEvent(event)
 
     def _label(self, name: str, accessible: str) -> QLabel:
         label = QLabel(self)

@@ -418,3 +418,49 @@ def test_without_setup_the_form_says_so(qtbot, tmp_path):
         assert not form.book_button.isEnabled() and not form.get_availability.isEnabled()
     finally:
         console.shutdown()
+
+
+# -- booking on a call ----------------------------------------------------------------------------------------
+def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, desk):
+    """The caller's number is the rental's phone: the form picks the rental, not the first location, and
+    keeps it when the customer is opened again. The call's tracking number belongs to a retired campaign:
+    the form offers it (marked, with a warning), books with it, and offers it no longer afterwards."""
+    from models.setup import Campaign
+
+    console, ids, _cid = desk
+    form = console.window.booking_form
+    with console.cache.sessions.begin() as s:
+        s.add(Campaign(id="spring", name="Spring home show", active=False))
+    made = console.writer.execute("create_customer", {
+        "customer": {"name": "Ben Ortiz", "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
+        "locations": [{"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+                      {"name": "Rental", "street": "40 Oak Ave", "city": "Dallas", "state": "TX", "zip": "75202",
+                       "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}]}]}).applied
+    assert console.customers.open_customer(made.entity_id)
+    console.new_job()
+    first = form.location.currentData()
+    console.booking.bind_call(made.entity_id, "call-1", "spring", "+12145550166")
+    rental = form.location.currentData()
+    assert rental != first and form.location.currentText().startswith("Rental — 40 Oak Ave")
+    assert form.values()["campaign_id"] == "spring"
+    assert form.campaign.currentText() == "Spring home show (no longer active)"
+    assert form.campaign_warning.isVisible() and "Spring home show" in form.campaign_warning.text()
+    assert form.campaign_warning.accessibleName() == "Campaign warning"
+    assert "no longer active" in form.campaign.accessibleDescription()
+    console.customers.open_customer(made.entity_id)            # fresh flags: the form is bound again
+    assert form.location.currentData() == rental
+    _choose(form.business_unit, ids.hvac)
+    _choose(form.job_type, ids.ac_repair)
+    console.booking.show_availability()
+    qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
+    number = console.booking.book()                          # the call isn't in this cache yet: the server checks
+    assert number, form.errors_label.text()
+    with console.cache.sessions() as s:
+        job = s.scalar(select(Job).where(Job.number == number))
+        assert job.campaign_id == "spring" and job.location_id == rental
+    assert not form.campaign_warning.isVisible()
+    assert "Spring home show (no longer active)" not in _offered(form.campaign)
+    # Another call, on an active campaign: the retired one is not offered.
+    console.booking.bind_call(made.entity_id, "call-2", ids.google, "+19995550000")
+    assert "Spring home show (no longer active)" not in _offered(form.campaign)

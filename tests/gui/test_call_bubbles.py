@@ -13,7 +13,14 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QVBoxLayout, QWidget
 from console.theme import apply_theme
 from models.calls import CallCard, CallDirection, CallState
 from tests.gui.helpers import show_active
-from widgets.bubble_strip import NO_CALL_TO_CLAIM, OFFLINE_CLAIM, BubbleStrip, CallBubble
+from widgets.bubble_strip import (
+    NO_CALL_TO_CLAIM,
+    OFFLINE_CLAIM,
+    STILL_ON_THE_LINE,
+    BubbleStrip,
+    CallBubble,
+    CallExtras,
+)
 from widgets.call_bubble import duration_text
 
 T0 = datetime(2026, 3, 13, 15, 0, 0, tzinfo=UTC)
@@ -102,7 +109,7 @@ def test_a_long_campaign_is_cut_short_on_screen_but_complete_in_the_tooltip(stri
     assert long in bubble.toolTip()
 
 
-def test_the_timer_rings_then_talks_then_freezes(strip, clock):
+def test_the_timer_counts_the_call_from_its_first_ring_and_freezes_at_its_end(strip, clock):
     c = card("c1")
     bubble = strip.show_call(c)
     assert bubble.timer_label.text() == "0:00"
@@ -110,13 +117,30 @@ def test_the_timer_rings_then_talks_then_freezes(strip, clock):
     assert bubble.timer_label.text() == "0:12"
     strip.tick(clock.at(75))
     assert bubble.timer_label.text() == "1:15"
-    strip.show_call(claimed(c, ME, "Sam Reed", answered=15))         # talk time counts from the answer
-    strip.tick(clock.at(75))
-    assert bubble.timer_label.text() == "1:00"
+    strip.show_call(claimed(c, ME, "Sam Reed", answered=15))         # answering doesn't restart it
+    strip.tick(clock.at(76))
+    assert bubble.timer_label.text() == "1:16"
+    assert "Rang 0:15 before it was answered." in bubble.toolTip()
     strip.show_call(ended(claimed(c, ME, "Sam Reed", answered=15), at=100))
     strip.tick(clock.at(500))
-    assert bubble.timer_label.text() == "1:25"                       # frozen at the end
+    assert bubble.timer_label.text() == "1:40"                       # frozen at the end
     assert duration_text(3723) == "1:02:03" and duration_text(-4) == "0:00"
+
+
+def test_the_timer_never_runs_backwards(strip, clock):
+    """Answered at 0:08 (the old bubble restarted at the answer: 0:11 → 0:03), and an update that
+    moves the call's start later (a skewed stamp) don't take the timer back."""
+    c = card("c1")
+    bubble = strip.show_call(c)
+    strip.tick(clock.at(11))
+    assert bubble.timer_label.text() == "0:11"
+    strip.show_call(replace(c, state=CallState.TALKING, answered_at=T0 + timedelta(seconds=8)))
+    assert bubble.timer_label.text() == "0:11"
+    strip.show_call(replace(c, started_at=T0 + timedelta(seconds=9)))
+    strip.tick(clock.at(12))
+    assert bubble.timer_label.text() == "0:11"                       # held, then counts on
+    strip.tick(clock.at(30))
+    assert bubble.timer_label.text() == "0:21"
 
 
 def test_one_timer_runs_only_while_a_call_is_live(strip, clock):
@@ -128,6 +152,49 @@ def test_one_timer_runs_only_while_a_call_is_live(strip, clock):
     strip.show_call(card("c2"))
     strip.remove_call("c2")
     assert not strip._timer.isActive()
+
+
+def test_a_booked_call_says_so_and_its_timer_keeps_running(qtbot, strip, clock):
+    c = claimed(card("c1"), ME, "Sam Reed")
+    bubble = strip.show_call(c)
+    strip.show_call(c, CallExtras(booked=True, job_number="ABC-1001"))
+    assert texts(bubble)[2] == "Booked — job ABC-1001"
+    assert bubble.accessibleName().endswith("claimed by you, booked, job ABC-1001")
+    assert strip._timer.isActive()
+    strip.tick(clock.at(42))
+    assert bubble.timer_label.text() == "0:42"
+    strip.show_call(replace(c, state=CallState.HELD))                # what the console knew stays
+    assert texts(bubble)[2] == "Booked — job ABC-1001 · on hold"
+    assert not bubble.close_button.isVisible()                      # nothing to classify, it goes on
+    with qtbot.assertNotEmitted(strip.classifyRequested), qtbot.waitSignal(strip.noticeShown) as sig:
+        strip.close_call("c1")
+    assert sig.args == [STILL_ON_THE_LINE]
+
+
+def test_answered_by_and_claimed_by_are_told_apart(qtbot, strip):
+    answered = strip.show_call(card("c1", state=CallState.TALKING), CallExtras(answered_by="Lee Park"))
+    assert answered.property("callState") == "ringing"              # nobody claimed it: still claimable
+    assert texts(answered)[2] == "Answered by Lee Park — not claimed"
+    assert answered.accessibleDescription() == "Answered by Lee Park — not claimed. Click or F2 to claim"
+    assert "answered by Lee Park, not claimed" in answered.accessibleName()
+    assert "claimed by" not in answered.accessibleName().replace("not claimed", "")
+    mine = strip.show_call(card("c2", state=CallState.TALKING), CallExtras(answered_by_me=True))
+    assert texts(mine)[2] == "Answered by you — not claimed"
+    with qtbot.waitSignal(strip.claimRequested) as sig:
+        mine.click()
+    assert sig.args == ["c2"]
+    strip.show_call(claimed(card("c2"), ME, "Sam Reed"), CallExtras())
+    assert texts(mine)[2] == "✓ Claimed by Sam Reed (you)"
+    other = strip.show_call(claimed(card("c3"), LEE, "Lee Park"))
+    assert texts(other)[2] == "Claimed by Lee Park — click to take over"
+
+
+def test_my_outgoing_call_is_not_called_claimed_and_has_no_empty_campaign(strip):
+    out = CallCard("o1", CallState.TALKING, CallDirection.OUTBOUND, "+12145550177", "(214) 555-0177",
+                   "Maria Lopez", (), "", T0, answered_at=T0, claimed_by_id=ME, claimed_by_name="Sam Reed")
+    bubble = strip.show_call(out)
+    assert texts(bubble)[1:3] == ("(214) 555-0177", "✓ Your outgoing call")
+    assert bubble.accessibleName() == "Outgoing call to Maria Lopez, (214) 555-0177, talking 0:00, claimed by you"
 
 
 # -- claiming --------------------------------------------------------------------------------------------------
@@ -143,7 +210,7 @@ def test_a_click_on_a_ringing_bubble_claims_it_and_mine_comes_back_active(qtbot,
         strip.show_call(claimed(bubble.card, ME, "Sam Reed"))
     assert sig.args == ["c1"]
     assert bubble.property("callState") == "mine"
-    assert texts(bubble)[2] == "✓ Sam Reed (you)"
+    assert texts(bubble)[2] == "✓ Claimed by Sam Reed (you)"
     with qtbot.waitSignal(strip.callActivated) as sig:                 # a click on mine switches to it
         qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)
     assert sig.args == ["c1"]
@@ -211,7 +278,7 @@ def _takeover_box(qtbot, strip) -> QMessageBox:
 def test_taking_over_another_csrs_call_asks_first(qtbot, strip):
     bubble = strip.show_call(claimed(card("c1"), DANA, "Dana"))
     assert bubble.property("callState") == "other"
-    assert texts(bubble)[2] == "Dana has it — click to take over"
+    assert texts(bubble)[2] == "Claimed by Dana — click to take over"
     with qtbot.assertNotEmitted(strip.takeoverRequested):
         qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)
         box = _takeover_box(qtbot, strip)
@@ -369,7 +436,8 @@ def test_the_strip_keeps_its_height_when_a_call_rings(qtbot, strip):
 def test_accessible_names_describe_each_call(strip, clock):
     strip.show_call(card("c1", started=-12))
     strip.show_call(card("c2", name="", number="", display="Unknown caller", campaign="Unknown campaign"))
-    strip.show_call(claimed(card("c3", name="Ben Ortiz", campaign="Radio"), LEE, "Lee Chen", answered=-65))
+    strip.show_call(claimed(card("c3", name="Ben Ortiz", campaign="Radio", started=-65), LEE, "Lee Chen",
+                            answered=-60))
     assert strip.call_bubble("c1").accessibleName() == \
         "Incoming call from Maria Lopez, (214) 555-0177, Google Ads, ringing 0:12"
     assert strip.call_bubble("c2").accessibleName() == \
@@ -380,7 +448,7 @@ def test_accessible_names_describe_each_call(strip, clock):
     assert strip.call_bubble("c1").accessibleName().endswith("ringing 0:15")
     assert strip.accessibleName() == "Calls and bookings in progress"
     assert strip.call_bubble("c1").accessibleDescription() == "Click or F2 to claim"
-    assert strip.call_bubble("c3").accessibleDescription() == "Lee Chen has it — click to take over"
+    assert strip.call_bubble("c3").accessibleDescription() == "Claimed by Lee Chen — click to take over"
 
 
 def test_bubbles_are_reached_by_tab_and_arrows_and_clicked_by_enter_or_space(qtbot, window, strip):
@@ -403,6 +471,41 @@ def test_bubbles_are_reached_by_tab_and_arrows_and_clicked_by_enter_or_space(qtb
     with qtbot.waitSignal(strip.claimRequested) as sig:
         qtbot.keyClick(first, Qt.Key.Key_Space)
     assert sig.args == ["c1"]
+
+
+def test_ended_and_my_calls_are_reached_by_ctrl_pgdown_and_closed_with_a_key(qtbot, window, strip):
+    """Ctrl+PgDown / Ctrl+PgUp (the drafts controller asks ``neighbour`` and ``activate``) land on manual
+    bubbles, my calls and ended calls — never on a ringing or someone else's call — and Delete (or the
+    window's Ctrl+W through ``close_call``) on an ended one asks to classify it."""
+    strip.add_bubble("m1", "Ana Lopez")
+    strip.show_call(card("ring"))
+    gone = strip.show_call(ended(claimed(card("gone"), ME, "Sam Reed")))
+    strip.show_call(claimed(card("lee"), LEE, "Lee Chen"))
+    strip.show_call(claimed(card("mine"), ME, "Sam Reed"))
+    assert strip.neighbour("m1", 1) == "gone"
+    assert strip.neighbour("gone", 1) == "mine"
+    assert strip.neighbour("mine", 1) == "m1" and strip.neighbour("m1", -1) == "mine"
+    with qtbot.waitSignal(strip.callActivated) as sig:
+        strip.activate("gone")
+    assert sig.args == ["gone"]
+    with qtbot.waitSignal(strip.bubbleActivated) as sig:
+        strip.activate("m1")
+    assert sig.args == ["m1"]
+    with qtbot.assertNotEmitted(strip.callActivated), qtbot.assertNotEmitted(strip.claimRequested):
+        strip.activate("ring")
+    gone.setFocus(Qt.FocusReason.TabFocusReason)
+    assert strip.focused_bubble() == "gone"
+    with qtbot.waitSignal(strip.classifyRequested) as sig:
+        qtbot.keyClick(gone, Qt.Key.Key_Delete)
+    assert sig.args == ["gone"]
+    with qtbot.waitSignal(strip.classifyRequested) as sig:
+        strip.close_call("gone")
+    assert sig.args == ["gone"]
+    live = strip.call_bubble("mine")
+    with qtbot.assertNotEmitted(strip.classifyRequested), qtbot.waitSignal(strip.noticeShown) as sig:
+        qtbot.keyClick(live, Qt.Key.Key_Delete)
+    assert sig.args == [STILL_ON_THE_LINE]
+    assert "Delete" in gone.close_button.toolTip()
 
 
 def test_the_theme_styles_every_state_without_complaint(qtbot, strip):

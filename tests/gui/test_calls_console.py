@@ -1,16 +1,19 @@
 """Calls in the assembled console, against a real server with its webhook ingress, on the qasync loop:
 a signed webhook rings a bubble on both CSRs' consoles with the caller matched from each cache, a click
 claims it (the other console shows who has it), the claimed call pops its customer and binds the
-booking form with the call's campaign, the call ends (gray), and its X closes and classifies it."""
+booking form with the call's campaign, the call ends (gray), and its X closes and classifies it. Book
+Job on a call keeps its bubble while the call lasts; a retired campaign's tracking number books with
+that campaign; a phone that answered is not a claim; ended bubbles are reached and closed by keys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.utils import format_datetime
 
 import aiohttp
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QPushButton
+from PySide6.QtWidgets import QApplication, QComboBox, QDialogButtonBox, QPushButton
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
@@ -18,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from models.base import new_id, utcnow
 from models.calls import Call, CallClass
 from models.db import open_server_db
+from models.jobs import Job
 from models.setup import CallReason, Campaign, TrackingNumber
 from models.writer import LocalWriter
 from sync.apply import Applier
@@ -26,7 +30,7 @@ from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import until
+from tests.gui.helpers import show_active, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -198,3 +202,167 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         assert console.window.lookup.search.text() == "(214) 555-0177"      # the customers on this number
         console.customers.open_customer(ids[1])
         assert console.booking.call_for[ids[1]][0] == "call1"
+
+
+SPRING = "+19725550109"          # a tracking number of a campaign retired since
+RENTAL_PHONE = "+12145550166"    # the phone of the caller's second location
+
+
+def _book_on_the_form(console) -> str | None:
+    """Business unit, job type, the first free arrival window, Book Job (the keys are tested elsewhere)."""
+    form, setup = console.booking.form, console.booking.setup
+    unit = next(b for b in setup.business_units if b.name == "HVAC Service")
+    job_type = next(j for j in setup.job_types if j.name == "AC Not Cooling")
+    form.restore({**form.state(), "business_unit_id": unit.id, "job_type_id": job_type.id,
+                  "summary_text": "AC blowing warm air"})
+    console.booking.show_availability()
+    form._pick_row(form.availability.first_fitting_row())
+    return console.booking.book()
+
+
+def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in_on(qtbot, loop, server, desks):
+    """The caller rings a retired campaign's tracking number from their rental's phone: the form takes
+    that campaign (with a warning) and the rental; after Book Job the bubble says "Booked — job N" and
+    its timer runs on until the call ends; the server accepts the booking and the call is Booked."""
+    url, webhooks, sessions, _customer_id, _campaign_id = server
+    with sessions.begin() as s:
+        spring = Campaign(id=new_id(), name="Spring home show", active=False)
+        s.add_all([spring, TrackingNumber(id=new_id(), number=SPRING, campaign=spring, label="Booth banner")])
+        spring_id = spring.id
+    made = LocalWriter(sessions).execute("create_customer", {
+        "customer": {"name": "Ben Ortiz", "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
+        "locations": [{"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+                      {"name": "Rental", "street": "40 Oak Ave", "city": "Dallas", "state": "TX", "zip": "75202",
+                       "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}]}]}).applied
+    with sessions() as s:
+        from models.customers import Location
+        rental = s.scalar(select(Location.id).where(Location.customer_id == made.entity_id,
+                                                    Location.street == "40 Oak Ave"))
+    sid = "CA" + "7" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": RENTAL_PHONE, "To": SPRING,
+           "Direction": "inbound", "ApiVersion": "2010-04-01"}
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        strip, form = a.window.bubble_strip, a.booking.form
+        async with aiohttp.ClientSession() as http:
+            await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
+            await until(lambda: strip.call_ids())
+            call_id = strip.call_ids()[0]
+            assert a.calls.cards[call_id].campaign == "Spring home show"
+            qtbot.mouseClick(strip.call_bubble(call_id), Qt.MouseButton.LeftButton)
+            await until(lambda: a.booking.call_for.get(made.entity_id, ("",))[0] == call_id)
+            values = form.values()
+            assert values["campaign_id"] == spring_id and values["location_id"] == rental
+            assert form.campaign.currentText() == "Spring home show (no longer active)"
+            assert form.campaign_warning.isVisible() and "no longer active" in form.campaign_warning.text()
+
+            number = _book_on_the_form(a)
+            assert number, form.errors_label.text()
+            bubble = strip.call_bubble(call_id)
+            assert bubble is not None and not bubble.card.ended          # the caller is still on the line
+            assert bubble.status_label.full == f"Booked — job {number}"
+            assert strip._timer.isActive()
+            shown = bubble._shown
+            strip.tick(bubble.card.started_at + timedelta(seconds=shown + 5))
+            assert bubble._shown == shown + 5                              # it runs on
+            assert not form.campaign_warning.isVisible()                   # the next booking is not the call's
+
+            a.sync.sync_now()
+
+            def booked_on_server() -> bool:
+                with sessions() as s:
+                    call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+                    return call is not None and call.job_id is not None
+            await until(booked_on_server, 20)
+            with sessions() as s:
+                call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+                assert s.get(Job, call.job_id).campaign_id == spring_id   # the server took it too
+            # Another update of the still-running call: the bubble stays, still Booked.
+            await post(http, webhooks, "/telephony/twilio/status",
+                       {**leg, "CallStatus": "ringing", "SequenceNumber": "2"})
+            await until(lambda: a.calls.calls[call_id].get("closed"))
+            assert strip.call_bubble(call_id).status_label.full == f"Booked — job {number}"
+            ended = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
+            await post(http, webhooks, "/telephony/twilio/status",
+                       {**leg, "CallStatus": "completed", "Timestamp": ended, "SequenceNumber": "3"})
+            await until(lambda: call_id not in strip.call_ids())          # booked: nothing to classify
+        with sessions() as s:
+            call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+            assert call.classification is CallClass.BOOKED
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_phone_that_answered_is_not_a_claim(qtbot, loop, server, desks):
+    """Dana's softphone picks the call up but nobody clicks the bubble: both consoles say who answered
+    and that nobody claimed it, and it can still be claimed."""
+    url, webhooks, _sessions, _customer_id, _campaign_id = server
+    sid = "CA" + "8" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING, "Direction": "inbound",
+           "ApiVersion": "2010-04-01"}
+
+    async def scenario() -> None:
+        a, b = desks("a"), desks("b")
+        for console, user in ((a, "dana"), (b, "lee")):
+            await console.sync.sign_in_with(url, user, PASSWORD)
+            await until(lambda c=console: c.window.sync_status.state == "online", 20)
+        async with aiohttp.ClientSession() as http:
+            await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
+            await until(lambda: a.window.bubble_strip.call_ids() and b.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            await post(http, webhooks, "/telephony/twilio/status",
+                       {"CallSid": "CA" + "9" * 32, "ParentCallSid": sid, "AccountSid": "AC" + "0" * 32,
+                        "From": CALLER, "To": "client:dana", "Direction": "outbound-dial",
+                        "CallStatus": "in-progress", "SequenceNumber": "1", "ApiVersion": "2010-04-01"})
+            mine, theirs = a.window.bubble_strip.call_bubble(call_id), b.window.bubble_strip.call_bubble(call_id)
+            await until(lambda: theirs.status_label.full.startswith("Answered"))
+            await until(lambda: mine.status_label.full.startswith("Answered"))
+            assert theirs.status_label.full == "Answered by Dana Reyes — not claimed"
+            assert mine.status_label.full == "Answered by you — not claimed"
+            assert "(you)" not in mine.status_label.full and mine.property("callState") == "ringing"
+            qtbot.mouseClick(mine, Qt.MouseButton.LeftButton)
+            await until(lambda: theirs.status_label.full == "Claimed by Dana Reyes — click to take over")
+            assert mine.status_label.full == "✓ Claimed by Dana Reyes (you)"
+
+    loop.run_until_complete(scenario())
+
+
+def test_ended_calls_are_reached_with_ctrl_pgdown_and_closed_with_ctrl_w(qtbot, loop, desks):
+    """Ctrl+PgDown walks from a manual bubble to an ended call of mine (skipping a ringing one);
+    Ctrl+W on it opens the close-and-classify dialog; on a call still going it says why not."""
+    console = desks("keys")
+    w = console.window
+    show_active(qtbot, w)
+    console.calls.me = "dana"
+    w.bubble_strip.set_me("dana")
+    base = {"direction": "Inbound", "from_number": "+12145550177", "to_number": TRACKING, "campaign_id": None,
+            "campaign": "Radio spots", "unknown_campaign": False, "customer_id": None,
+            "started_at": "2026-11-27T15:00:00+00:00", "answered_at": None, "ended_at": None,
+            "agent_id": None, "agent_name": "", "classification": "", "closed": False}
+    caller = console.writer.execute("create_customer", customer_args(phone="(214) 555-0177")).applied.entity_id
+    console.drafts.new_bubble()
+    console.calls.on_calls([{**base, "id": "ringing", "state": "Ringing"},
+                            {**base, "id": "ended", "state": "Ended", "agent_id": "dana", "agent_name": "Dana Reyes",
+                             "answered_at": "2026-11-27T15:00:05+00:00", "ended_at": "2026-11-27T15:02:00+00:00"},
+                            {**base, "id": "talking", "state": "Talking", "agent_id": "dana",
+                             "agent_name": "Dana Reyes", "answered_at": "2026-11-27T15:00:05+00:00"}])
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
+    assert console.drafts.active == "ended" and w.bubble_strip.active_id == "ended"
+    assert QApplication.focusWidget() is w.bubble_strip.call_bubble("ended")   # Delete / Ctrl+W act on it
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)
+    dialog = console.calls.dialog
+    assert dialog is not None and dialog.objectName() == "classifyDialog" and dialog.isVisible()
+    dialog.reject()
+    qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
+    assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller   # popped
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)       # from the booking form
+    assert w.bubble_strip.notice.text() == "This call is still going — its bubble closes once the call ends."
+    assert "talking" in w.bubble_strip.call_ids() and console.calls.dialog is None
+    qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
+    assert console.drafts.active in w.bubble_strip.ids()           # round to the manual bubble

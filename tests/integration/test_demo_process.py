@@ -162,3 +162,56 @@ def test_the_demo_server_does_not_outlive_a_killed_console():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_demo_child_that_dies_is_reaped_while_the_console_runs():
+    """kill -9 the demo's server under a running console: the console collects it (no zombie left in
+    the process table) and keeps running."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(proc, "is running")
+        from console.demo_server import rendezvous_path
+
+        server_pid = int(__import__("json").loads(rendezvous_path().read_text())["pid"])
+        os.kill(server_pid, signal.SIGKILL)
+        # A zombie still answers signal 0: gone means the console waited for it.
+        _wait_gone(server_pid, "the killed demo server was left a zombie")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_watch_children_reaps_an_early_exit_and_stop_waits_for_the_rest(qtbot):
+    import pytest
+    from PySide6.QtWidgets import QMainWindow
+
+    from console.app import watch_children
+    from console.demo_server import DemoServer
+
+    early = subprocess.Popen([sys.executable, "-c", "pass"])
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    server = DemoServer("ws://127.0.0.1:9", early, None, callsim=running)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    timer = watch_children(server, window)
+    timer.setInterval(50)
+    try:
+        qtbot.waitUntil(lambda: "server" in server.ended, timeout=15_000)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(early.pid, os.WNOHANG)            # already waited for: no zombie
+        assert "server stopped (exit code 0)" in window.statusBar().currentMessage()
+        assert "phone simulator" not in server.ended
+    finally:
+        timer.stop()
+        server.stop()                                     # SIGTERM → wait
+    assert server.ended["phone simulator"] == -signal.SIGTERM
+    with pytest.raises(ChildProcessError):
+        os.waitpid(running.pid, os.WNOHANG)

@@ -316,3 +316,51 @@ def test_booking_on_a_claimed_call_makes_it_booked_and_closes_its_bubble(cache, 
         assert s.get(Call, call_id).classification is CallClass.BOOKED
     # A call id this cache doesn't know (not pulled yet): the booking stands.
     writer.execute("book_job", {**booking(ids, cid, loc, summary="Second visit"), "call_id": "not-pulled-yet"})
+
+
+def _call_on_a_retired_campaign(cache, ids) -> tuple[str, str, str]:
+    """A call to a retired campaign's tracking number and one to another: (its id, the campaign, the other)."""
+    from models.base import new_id
+    from models.call_store import record_events
+    from models.calls import CallEventKind, NeutralEvent
+    from models.setup import Campaign, TrackingNumber
+
+    with cache.sessions.begin() as s:
+        spring = Campaign(id=new_id(), name="Spring home show", active=False)
+        s.add_all([spring, TrackingNumber(id=new_id(), number="+19725550109", campaign=spring)])
+        s.add(TrackingNumber(id=new_id(), number="+19725550104", campaign_id=ids.yard))
+        s.flush()
+        ring = NeutralEvent("twilio", "CA-spring", "s1", CallEventKind.OFFERED, NOW, from_number="+14155550123",
+                            to_number="+19725550109")
+        other = NeutralEvent("twilio", "CA-yard", "y1", CallEventKind.OFFERED, NOW, from_number="+14155550123",
+                             to_number="+19725550104")
+        calls = {c.provider_call_id: c.id for c in record_events(s, [ring, other]).calls}
+        return calls["CA-spring"], spring.id, calls["CA-yard"]
+
+
+def test_a_call_to_a_retired_campaigns_number_books_with_that_campaign(cache, writer, world):
+    """The CSR records the truth: the call came in on the retired campaign's tracking number. Without
+    that call — or on a call from another number — the retired campaign is still refused."""
+    from models.booking import ACCEPT_AND_FLAG, job_errors
+    from models.calls import Call
+
+    ids, cid, loc = world
+    call_id, spring, yard_call = _call_on_a_retired_campaign(cache, ids)
+    with pytest.raises(ValidationFailed) as err:
+        writer.execute("book_job", booking(ids, cid, loc, campaign_id=spring))
+    assert err.value.errors == {"campaign": "Choose the campaign the customer called about."}
+    with pytest.raises(ValidationFailed) as err:
+        writer.execute("book_job", {**booking(ids, cid, loc, campaign_id=spring), "call_id": yard_call})
+    assert "campaign" in err.value.errors
+    job_id = writer.execute("book_job", {**booking(ids, cid, loc, campaign_id=spring),
+                                         "call_id": call_id}).applied.entity_id
+    with cache.sessions() as s:
+        assert s.get(Job, job_id).campaign_id == spring and s.get(Call, call_id).job_id == job_id
+        setup = load_setup(s)
+        job = booking(ids, cid, loc, campaign_id=spring)["job"]
+        # A call this console hasn't pulled yet: the console lets it through (the campaign exists) …
+        assert job_errors(s, setup, job, "not-pulled-yet") == {}
+        # … and the server, which holds every call, refuses a call it doesn't know.
+        s.info[ACCEPT_AND_FLAG] = True
+        assert "campaign" in job_errors(s, setup, job, "not-pulled-yet")
+        assert job_errors(s, setup, job, call_id) == {}

@@ -149,7 +149,12 @@ def test_demo_file_is_a_realistic_valid_setup() -> None:
     assert len(doc.technicians) >= 15 and all(t.shifts for t in doc.technicians)
     assert {c.group for c in doc.capacity} == {"HVAC", "Plumbing", "Electrical"}
     assert doc.booking_preferences.required_fields == ["summary"]
-    assert doc.warnings == []          # every job type has a technician with its skills
+    # Every job type has a technician with its skills; the one warning is the retired campaign's number,
+    # kept on purpose so it is never given to another campaign.
+    assert [m for _line, m in doc.warnings] == [
+        "tracking number (972) 555-0109 belongs to campaign 'Spring home show', which is inactive: calls to it "
+        "are still credited to that campaign (CSRs are warned when they book one) — reactivate the campaign, "
+        "or stop the number at the phone provider"]
     assert all(j.default_services and j.summary_template for j in doc.job_types)
 
 
@@ -383,6 +388,19 @@ def test_a_number_dropped_from_an_active_campaign_stays_with_a_note(tmp_path) ->
                              "campaign 'Yard signs' (tracking numbers are never deleted or reused; retire "
                              "the campaign to stop using it)"]
     cache.close()
+
+
+def test_a_tracking_number_on_an_inactive_campaign_is_flagged_on_its_line(tmp_path, capsys) -> None:
+    text = edit("  - name: Van wrap\n    tracking_numbers:\n      - {number: (972) 555-0105}",
+                f"  - name: Van wrap\n    active: false\n    tracking_numbers:\n      - {{number: (972) 555-0105}}  {MARK}")
+    doc = parse_setup(text)
+    assert [line for line, _m in doc.warnings] == [marked_line(text)]
+    assert "tracking number (972) 555-0105 belongs to campaign 'Van wrap', which is inactive" in doc.warnings[0][1]
+    assert parse_setup(BASE).warnings == []                  # numbers on active campaigns: nothing to say
+    path = tmp_path / "setup.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert run_setup_command(["import", str(path), "--cache", str(tmp_path / "c.db")]) == 0   # imported,
+    assert "(972) 555-0105 belongs to campaign 'Van wrap', which is inactive" in capsys.readouterr().err  # told
 
 
 def test_nothing_is_half_imported_when_the_import_fails_midway(tmp_path, monkeypatch) -> None:
