@@ -1,45 +1,52 @@
-"""Runs in a fresh console process (offscreen) over the benchmark cache: Ctrl+J → form ready,
-Get availability (14 days), Book Job → job + appointment + outbox row durable. Prints one JSON object."""
+"""Runs in a fresh console process (offscreen, 1366×768) over the benchmark cache and books like a CSR,
+with real key and mouse events into the real window (bench/uiprobe.py times what reaches the screen):
+
+- ``form_ready``: Ctrl+J → the form bound and its Business unit focused;
+- ``availability``: Ctrl+G → the availability list has *painted* the 14 days of windows;
+- ``book_click_to_confirmed``: a mouse click on Book Job → the job is durable in the cache (its write,
+  synchronous=FULL, committed on the booking worker) **and** the status bar has painted "Job N booked";
+- ``ui_stall_max_ms``: the longest the UI thread was blocked over the whole run (a 5 ms QTimer heartbeat).
+
+Prints one JSON object (keys from bench/stats.py)."""
 
 from __future__ import annotations
 
 import json
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
-
-
 def main() -> int:
     path, bookings = Path(sys.argv[1]), int(sys.argv[2])
 
-    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from console.app import configure_runtime
     from console.composition import Console
+    from console.gc_guard import install as collect_on_ui_thread
     from console.settings import open_settings
     from console.theme import apply_theme
 
+    from .stats import summary
+    from .uiprobe import Heartbeat, Painted, rss_mb
+
     configure_runtime()
     app = QApplication([])
+    collect_on_ui_thread(app)
     apply_theme(app, "light")
     console = Console.build(path, open_settings(Path(tempfile.mkdtemp(prefix="csr-bench-"))))
     window = console.window
+    window.resize(1366, 768)
     window.show()
     window.activateWindow()
     app.processEvents()
-    # A CSR books seconds after start-up at the earliest: let the start-up reads (search prewarm)
-    # finish first, and report how long they took.
+    # A CSR books seconds after start-up at the earliest: let the start-up reads (search prewarm) finish.
     t = time.perf_counter()
     console.search.wait_prewarm(60)
     prewarm_s = time.perf_counter() - t
@@ -48,37 +55,52 @@ def main() -> int:
     rng = random.Random(11)
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         top = conn.execute("SELECT max(rowid) FROM customers").fetchone()[0]
-        customers = []
+        customers: list[str] = []
         while len(customers) < bookings:
             row = conn.execute("SELECT id FROM customers WHERE rowid = ? AND do_not_service = 0",
                                (rng.randrange(1, top + 1),)).fetchone()
             if row:
                 customers.append(row[0])
     pairs = [(bu, jt) for bu in setup.business_units for jt in setup.job_types_for(bu.id)]
-    ready, avail, save, avail_all, total = [], [], [], [], []
-    mine: list[str] = []
-    # "Saved" = the book_job transaction committed (synchronous=FULL: on disk). The panel refresh
-    # that follows is measured separately as book_to_refreshed.
-    execute = console.writer.execute
 
-    def timed_execute(name, args):  # noqa: ANN001, ANN202
-        t0 = time.perf_counter()
-        try:
-            return execute(name, args)
-        finally:
-            if name == "book_job":
-                save.append((time.perf_counter() - t0) * 1000)
+    wait = QEventLoop()
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(wait.quit)
+    state: dict = {}
 
-    console.writer.execute = timed_execute
-    booked = 0
+    def until(predicate, timeout: float = 10.0) -> bool:        # noqa: ANN001
+        """Run the real event loop until ``predicate()``; the heartbeat keeps ticking meanwhile."""
+        deadline = time.perf_counter() + timeout
+        while not predicate():
+            if time.perf_counter() > deadline:
+                return False
+            timer.start(1)
+            wait.exec()
+        return True
+
+    # Stamps: the availability list painted with rows; the status bar painted with the booking's message.
+    Painted(form.availability_view.viewport(), lambda t: state.__setitem__("slots_painted", t),
+            armed=lambda: "slots_painted" not in state and form.availability.rowCount() > 0
+            and state.get("awaiting") == "slots")
+    status = window.statusBar()
+    Painted(status, lambda t: state.__setitem__("status_painted", t),
+            armed=lambda: "status_painted" not in state and state.get("awaiting") == "booked"
+            and status.currentMessage().startswith("Job "))
+    numbers: list = []
+    console.booking.bookFinished.connect(lambda n: (numbers.append(n), state.__setitem__("durable", time.perf_counter())))
+
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    ready, avail, click, mine = [], [], [], []
+    refused = 0
     for i, customer_id in enumerate(customers):
         console.customers.open_customer(customer_id)
         app.processEvents()
         window.lookup.search.setFocus()
         t = time.perf_counter()
         QTest.keyClick(window.lookup.search, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-        if not form.business_unit.hasFocus():
+        if not until(lambda: form.business_unit.hasFocus()):
             print("Ctrl+J did not focus Business unit", file=sys.stderr)
             return 1
         ready.append((time.perf_counter() - t) * 1000)
@@ -88,43 +110,46 @@ def main() -> int:
         form.campaign.setCurrentIndex(1 + i % (form.campaign.count() - 1))
         if not form.summary.toPlainText().strip():
             form.summary.setPlainText("Benchmark booking")
+        state.clear()
+        state["awaiting"] = "slots"
+        form.business_unit.setFocus()
         t = time.perf_counter()
-        console.booking.show_availability()
-        avail.append((time.perf_counter() - t) * 1000)
+        QTest.keyClick(form.business_unit, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+        if not until(lambda: "slots_painted" in state):
+            print("the availability list never painted", file=sys.stderr)
+            return 1
+        avail.append((state["slots_painted"] - t) * 1000)
         row = form.availability.first_fitting_row()
         if row < 0:
+            refused += 1
             continue
         form.availability_view.picked.emit(row)
+        state.clear()
+        state["awaiting"] = "booked"
+        numbers.clear()
         t = time.perf_counter()
-        number = console.booking.book()
-        total.append((time.perf_counter() - t) * 1000)
-        if number is not None:
-            mine.append(number)
-        if number is None:
-            print(f"booking refused: {form.errors_label.text()}", file=sys.stderr)
+        QTest.mouseClick(form.book_button, Qt.MouseButton.LeftButton)
+        if not until(lambda: numbers and (numbers[0] is None or "status_painted" in state)):
+            print(f"no confirmation: {form.errors_label.text()}", file=sys.stderr)
             return 1
-        booked += 1
-    # Every business unit's 14 days at once (what a dispatcher's overview would need).
-    for _ in range(20):
-        t = time.perf_counter()
-        for bu in setup.business_units:
-            jts = setup.job_types_for(bu.id)
-            if jts:
-                console.booking.slots(bu.id, jts[0].duration_minutes, jts[0].skills)
-        avail_all.append((time.perf_counter() - t) * 1000)
+        if numbers[0] is None:
+            refused += 1
+            continue
+        click.append((max(state["durable"], state["status_painted"]) - t) * 1000)
+        mine.append(numbers[0])
+    heartbeat.stop()
+    stall = heartbeat.stall_max_ms
     # Give the windows back, so the next run finds the same availability (jobs are never deleted).
-    console.writer.execute = execute
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         ids = [r[0] for n in mine for r in conn.execute("SELECT id FROM jobs WHERE number = ?", (n,))]
     for job_id in ids:
         console.writer.execute("cancel_job", {"job_id": job_id, "reason": "csr-bench booking run"})
     console.shutdown()
-    print(json.dumps({"bookings": booked, "save_top5_ms": [round(x, 1) for x in sorted(save)[-5:]], "save_p50_ms": pct(save, .5), "save_p99_ms": pct(save, .99),
-                      "availability_p50_ms": pct(avail, .5), "availability_p99_ms": pct(avail, .99),
-                      "availability_all_units_p99_ms": pct(avail_all, .99),
-                      "form_ready_p50_ms": pct(ready, .5), "form_ready_p99_ms": pct(ready, .99),
-                      "save_mean_ms": round(statistics.fmean(save), 2),
-                      "book_to_refreshed_p99_ms": pct(total, .99), "waited_for_prewarm_s": round(prewarm_s, 2)}))
+    print(json.dumps({"bookings": len(click), "refused": refused,
+                      **summary("book_click_to_confirmed", click), **summary("availability", avail),
+                      **summary("form_ready", ready), "ui_stall_max_ms": round(stall, 1),
+                      "ui_stalls_over_50ms": heartbeat.stalls[:10], "rss_mb": rss_mb(),
+                      "waited_for_prewarm_s": round(prewarm_s, 2)}))
     return 0
 
 

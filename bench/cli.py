@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     booking = sub.add_parser("booking", help="booking save, availability and form-ready latencies")
     booking.add_argument("--customers", type=int, default=1_000_000)
     booking.add_argument("--jobs", type=int, default=200_000)
-    booking.add_argument("--bookings", type=int, default=200)
+    booking.add_argument("--bookings", type=int, default=1000, help="bookings timed (≥ 1,000 for a p99)")
     booking.add_argument("--cache", type=Path, help="use this cache (default: the benchmark cache for N)")
 
     sync = sub.add_parser("sync", help="offline catch-up (SQLite and PostgreSQL servers) and fan-out to 300 clients")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.booking_form import BookingForm
 
+from .db_worker import DbWorker
 from .failures import describe_failure
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,12 @@ DAYS = 14
 
 
 class BookingController(QObject):
-    """Ctrl+J → form ready; Get availability → 14 days of windows; Book Job → one local intent."""
+    """Ctrl+J → form ready; Get availability → 14 days of windows; Book Job → one local intent. The
+    availability query and the booking's write (with its fsync) run on a worker thread (console/db_worker.py):
+    the CSR can type on while they run, and the result comes back by signal."""
 
     outboxChanged = Signal()
+    bookFinished = Signal(object)         # the job number, or None: refused or failed (the form says why)
     jobBooked = Signal(str, str)          # customer id, job number
     callBooked = Signal(str, str)         # a call a job was just booked on, the job's number
     errorOccurred = Signal(str)
@@ -49,6 +54,8 @@ class BookingController(QObject):
         self.lead_id = ""                   # set when the booking converts a lead
         # customer id → (the claimed call a booking for them is on, the call's campaign, the caller's number)
         self.call_for: dict[str, tuple[str, str, str]] = {}
+        self.worker = DbWorker(self, "csr-booking")
+        self._saving: Future | None = None     # the booking being written (one at a time)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -137,7 +144,8 @@ class BookingController(QObject):
                            "location_id": lead.get("location_id"), "summary_text": lead.get("summary") or ""})
         self.form.focus_first()
 
-    def show_availability(self) -> None:
+    def show_availability(self, then: Callable[[], None] | None = None) -> None:
+        """Ask for 14 days of windows (on the worker); ``then`` runs once they are shown."""
         self.refresh_setup()
         values = self.form.values()
         job_type = self.setup.job_type(values["job_type_id"])
@@ -150,7 +158,13 @@ class BookingController(QObject):
             self.form.show_errors(missing)
             return
         self.form.show_errors({})
-        self.form.set_slots(self.slots(values["business_unit_id"], job_type.duration_minutes, job_type.skills))
+        def shown(slots: list) -> None:
+            self.form.set_slots(slots)
+            if then is not None:
+                then()
+
+        self.worker.submit(self.slots, values["business_unit_id"], job_type.duration_minutes, job_type.skills,
+                           done=shown, failed=self._availability_failed, key="availability")
 
     def slots(self, business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = "") -> list:
         """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it)."""
@@ -160,8 +174,9 @@ class BookingController(QObject):
             booked = booked_slots(session, self.setup, days[0], days[-1], exclude_job=exclude_job)
         return availability(self.setup, business_unit_id, duration, skills, booked, days, now)
 
-    def book(self) -> str | None:
-        """Book the job; returns its number, or None with the problems shown on the form."""
+    def book(self) -> Future | None:
+        """Book the job on the worker thread: the future of its write, or None when the form is refused as
+        it stands (the problems are shown). ``bookFinished`` tells the number (or None) when it is done."""
         record = self.form.record()
         if record is None:
             self.form.show_errors({"customer": "Open the caller's customer first (Ctrl+F)."})
@@ -169,10 +184,12 @@ class BookingController(QObject):
         had_slot = self.form.chosen_slot() is not None
         if self.refresh_setup() and had_slot:
             # The windows were offered under the old setup: show them again, with the choice highlighted.
-            self.show_availability()
-            if self.form.availability.rowCount():     # else show_availability named what is missing
-                self.form.show_errors({"window": "The company setup was just updated — check the form, "
-                                                 "confirm the arrival window (Enter), then book again."})
+            def confirm() -> None:
+                if self.form.availability.rowCount():     # else show_availability named what is missing
+                    self.form.show_errors({"window": "The company setup was just updated — check the form, "
+                                                     "confirm the arrival window (Enter), then book again."})
+
+            self.show_availability(then=confirm)
             return None
         slot = self.form.chosen_slot()
         job = self.form.values()
@@ -191,32 +208,53 @@ class BookingController(QObject):
             errors["window"] = "Pick an arrival window — press Get availability (Ctrl+G)."
             self.form.show_errors(errors)
             return None
-        try:
-            result = self._writer.execute("book_job", args)
-        except ValidationFailed as exc:
-            self.form.show_errors(exc.errors)
-            if "window" in exc.errors:
-                self.show_availability()        # show how full things are now
-                self.form.show_errors(exc.errors)
-            return None
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence, the log the traceback
-            self._fail(exc)
-            return None
+        if self._saving is not None:
+            return self._saving                 # a second click while the first is being saved books nothing more
+        self._saving = self.worker.submit(self._writer.execute, "book_job", args,
+                                          done=lambda result: self._booked(record.id, call_id, result),
+                                          failed=self._refused)
+        return self._saving
+
+    def _booked(self, customer_id: str, call_id: str, result: Any) -> None:
+        self._saving = None
         number = result.args["job"]["number"]
         self.lead_id = ""
         if call_id:
-            self.call_for.pop(record.id, None)
+            self.call_for.pop(customer_id, None)
             self.form.set_call_campaign(None)
             self.callBooked.emit(call_id, number)
         self.form.reset()
         self.outboxChanged.emit()
-        self.jobBooked.emit(record.id, number)
-        return number
+        self.jobBooked.emit(customer_id, number)
+        self.bookFinished.emit(number)
+
+    def _refused(self, exc: BaseException) -> None:
+        self._saving = None
+        if isinstance(exc, ValidationFailed):
+            self.form.show_errors(exc.errors)
+            if "window" in exc.errors:
+                errors = dict(exc.errors)       # shown again once the windows show how full things are now
+                self.show_availability(then=lambda: self.form.show_errors(errors))
+        else:
+            log.error("booking failed", exc_info=exc)
+            self._fail(exc)
+        self.bookFinished.emit(None)
+
+    def shutdown(self) -> None:
+        """A booking being saved is saved before the cache closes."""
+        self.worker.shutdown()
 
     def _field_errors(self, job: dict[str, Any], call_id: str = "") -> dict[str, str]:
         """The same field checks the book_job intent runs, so every missing field is named at once."""
         with self._cache.sessions() as session:
             return job_errors(session, self.setup, job, call_id or None)
+
+    def _availability_failed(self, exc: BaseException) -> None:
+        log.error("availability failed", exc_info=exc)
+        text = describe_failure(self._cache.path, exc, prefix="The arrival windows could not be read. ",
+                                what="availability")
+        self.form.show_errors({"form": text})
+        self.errorOccurred.emit(text)
 
     def _fail(self, exc: BaseException) -> None:
         prefix = "" if isinstance(exc, CacheError) else "The job was not saved. "

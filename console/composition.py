@@ -82,7 +82,7 @@ class Console:
         window.changes_waiting = writer.pending_count
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
-        QTimer.singleShot(0, console._finish_start)
+        console._later(0, console._finish_start)
         console.refresh_outbox()
         search.start_prewarm()
         return console
@@ -93,7 +93,16 @@ class Console:
         self.leads.refresh()
         # The ZIP index (used by address checks) initializes in ~0.4 s holding the GIL: load it once the
         # CSR is working, not while the window and the first lookup are being drawn.
-        QTimer.singleShot(ZIP_PRELOAD_DELAY_MS, preload_zip_data)
+        self._later(ZIP_PRELOAD_DELAY_MS, preload_zip_data)
+
+    def _later(self, ms: int, fn: Callable[[], object]) -> None:
+        """Run ``fn`` once after ``ms``, on a timer the window owns: a console closed before then never runs
+        it (a bare QTimer.singleShot would outlive the window and fire into whatever comes next)."""
+        timer = QTimer(self.window)
+        timer.setSingleShot(True)
+        timer.timeout.connect(fn)
+        timer.timeout.connect(timer.deleteLater)
+        timer.start(ms)
 
     def _connect_signals(self) -> None:
         w = self.window
@@ -229,6 +238,7 @@ class Console:
 
     def shutdown(self) -> None:
         self.drafts.save_now()          # what was typed in the last 400 ms too
+        self.booking.shutdown()         # a booking being written is written
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

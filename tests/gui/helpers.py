@@ -22,3 +22,48 @@ async def until(predicate, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("timed out")
         await asyncio.sleep(0.02)
+
+
+def settle(qtbot, booking, timeout: int = 10_000) -> None:
+    """Wait until the booking controller's worker has answered (availability shown, a booking saved)."""
+    qtbot.waitUntil(lambda: booking.worker.pending == 0, timeout=timeout)
+
+
+async def settled(booking, timeout: float = 10.0) -> None:
+    """The same inside a test running on the qasync loop."""
+    await until(lambda: booking.worker.pending == 0, timeout)
+
+
+def book_now(qtbot, booking, timeout: int = 10_000):
+    """Book Job and wait for the write: the job's number, or None (refused; the form says why)."""
+    numbers: list = []
+    booking.bookFinished.connect(numbers.append)
+    try:
+        if booking.book() is None:
+            return None
+        qtbot.waitUntil(lambda: bool(numbers), timeout=timeout)
+    finally:
+        booking.bookFinished.disconnect(numbers.append)
+    return numbers[0]
+
+
+async def booked(booking, timeout: float = 10.0):
+    """book_now inside a test running on the qasync loop."""
+    numbers: list = []
+    booking.bookFinished.connect(numbers.append)
+    try:
+        if booking.book() is None:
+            return None
+        await until(lambda: bool(numbers), timeout)
+    finally:
+        booking.bookFinished.disconnect(numbers.append)
+    return numbers[0]
+
+
+def wait_for_workers(qtbot, window, timeout: int = 10_000) -> None:
+    """What a CSR does before the next key: wait for the screen to answer (the console's database workers
+    — availability, a booking being saved — have delivered)."""
+    from console.db_worker import DbWorker
+
+    workers = window.findChildren(DbWorker)
+    qtbot.waitUntil(lambda: all(w.pending == 0 for w in workers), timeout=timeout)

@@ -19,7 +19,7 @@ from models.setup import BusinessUnit, JobType
 from models.setup_data import bump_setup_version
 from models.timeutil import as_utc
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import book_now, settle, show_active, wait_for_workers
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -50,6 +50,7 @@ class Keyboard:
         target = QApplication.focusWidget() or self.window
         self.qtbot.keyClick(target, key, modifier)
         self.count += 1
+        wait_for_workers(self.qtbot, self.window)       # the CSR looks at the answer before the next key
 
     def type(self, text: str) -> None:
         for ch in text:
@@ -124,6 +125,7 @@ def test_window_filled_while_typing_is_refused_and_availability_refreshed(qtbot,
     form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
     form.campaign.setCurrentIndex(form.campaign.findData(ids.google))
     qtbot.keyClick(form.business_unit, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, console.booking)
     row = form.availability_view.currentIndex().row()
     slot = form.availability.slot(row)
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
@@ -140,6 +142,7 @@ def test_window_filled_while_typing_is_refused_and_availability_refreshed(qtbot,
             break
     pending = console.writer.pending_count()
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, console.booking)
     assert "This window is now full — pick another." in form.errors_label.text()
     assert console.writer.pending_count() == pending
     refreshed = form.availability.slot(form.availability.row_of(slot.day, slot.window.id))
@@ -154,6 +157,7 @@ def test_availability_marks_full_windows_and_passes_modeltester(qtbot, qtmodelte
     form.job_type.setCurrentIndex(form.job_type.findData(ids.install_estimate))
     form.show_errors({})
     console.booking.show_availability()
+    settle(qtbot, console.booking)
     model = form.availability
     assert model.rowCount() > 10
     qtmodeltester.check(model)
@@ -190,8 +194,9 @@ def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
     form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
     form.campaign.setCurrentIndex(form.campaign.findData(ids.google))
     console.booking.show_availability()
+    settle(qtbot, console.booking)
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
-    number = console.booking.book()
+    number = book_now(qtbot, console.booking)
     jobs = console.window.customer_panel.jobs_model
     row = next(r for r in range(jobs.rowCount()) if jobs.index(r, 0).data() == number)
     assert jobs.index(row, 1).data() == "Scheduled · Saved on this PC"
@@ -453,8 +458,9 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     console.booking.show_availability()
+    settle(qtbot, console.booking)
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
-    number = console.booking.book()                          # the call isn't in this cache yet: the server checks
+    number = book_now(qtbot, console.booking)                # the call isn't in this cache yet: the server checks
     assert number, form.errors_label.text()
     with console.cache.sessions() as s:
         job = s.scalar(select(Job).where(Job.number == number))

@@ -30,7 +30,7 @@ from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import show_active, until
+from tests.gui.helpers import booked, settled, show_active, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -208,7 +208,7 @@ SPRING = "+19725550109"          # a tracking number of a campaign retired since
 RENTAL_PHONE = "+12145550166"    # the phone of the caller's second location
 
 
-def _book_on_the_form(console) -> str | None:
+async def _book_on_the_form(console) -> str | None:
     """Business unit, job type, the first free arrival window, Book Job (the keys are tested elsewhere)."""
     form, setup = console.booking.form, console.booking.setup
     unit = next(b for b in setup.business_units if b.name == "HVAC Service")
@@ -216,8 +216,9 @@ def _book_on_the_form(console) -> str | None:
     form.restore({**form.state(), "business_unit_id": unit.id, "job_type_id": job_type.id,
                   "summary_text": "AC blowing warm air"})
     console.booking.show_availability()
+    await settled(console.booking)
     form._pick_row(form.availability.first_fitting_row())
-    return console.booking.book()
+    return await booked(console.booking)
 
 
 def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in_on(qtbot, loop, server, desks):
@@ -261,7 +262,7 @@ def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in
             assert form.campaign.currentText() == "Spring home show (no longer active)"
             assert form.campaign_warning.isVisible() and "no longer active" in form.campaign_warning.text()
 
-            number = _book_on_the_form(a)
+            number = await _book_on_the_form(a)
             assert number, form.errors_label.text()
             bubble = strip.call_bubble(call_id)
             assert bubble is not None and not bubble.card.ended          # the caller is still on the line

@@ -12,7 +12,7 @@ from console.settings import open_settings
 from models.db import open_cache
 from models.journal import Draft
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import book_now, settle, show_active
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -101,8 +101,9 @@ def test_book_job_clears_the_bubble(qtbot, world, tmp_path):
         form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
         form.campaign.setCurrentIndex(form.campaign.findData(ids.google))
         console.booking.show_availability()
+        settle(qtbot, console.booking)
         qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
-        assert console.booking.book()
+        assert book_now(qtbot, console.booking)
         assert console.window.bubble_strip.ids() == [] and _drafts(console) == 0
         assert console.window.customer_panel.customer_id() == ana
     finally:

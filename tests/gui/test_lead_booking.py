@@ -10,7 +10,7 @@ from console.settings import open_settings
 from models.db import open_cache
 from models.jobs import Job, Lead, LeadStatus
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import show_active, wait_for_workers
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -42,8 +42,10 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
         assert form.business_unit.currentData() == ids.hvac and form.job_type.currentData() == ids.ac_repair
         assert form.campaign.currentData() == ids.yard and "Wants the AC" in form.summary.toPlainText()
         qtbot.keyClick(form.business_unit, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+        wait_for_workers(qtbot, w)
         qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
         qtbot.keyClick(form.book_button, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        wait_for_workers(qtbot, w)
         with console.cache.sessions() as s:
             lead = s.get(Lead, lead_id)
             job = s.scalar(select(Job).where(Job.customer_id == cid))
