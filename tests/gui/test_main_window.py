@@ -105,6 +105,7 @@ def test_theme_toggle_is_remembered(qtbot, console, tmp_path):
 def test_window_geometry_is_remembered(qtbot, cache_path, tmp_path):
     settings = open_settings(tmp_path)
     first = Console.build(cache_path, settings)
+    qtbot.addWidget(first.window)               # deleted at the end, like every window a test makes
     first.window.show()
     first.window.resize(761, 533)
     qtbot.wait(20)
