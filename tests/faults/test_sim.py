@@ -159,3 +159,12 @@ def test_detects_acknowledged_but_not_stored(sim_templates: SimTemplates, tmp_pa
     monkeypatch.setattr(sync.apply.Applier, "_run", lying_run)
     results = [_run(seed, sim_templates, tmp_path) for seed in range(1, 11)]
     assert sum(r.lost for r in results) > 0
+
+
+def test_seed_1201_a_flag_stored_before_a_drop_is_still_told(sim_templates: SimTemplates, tmp_path: Path) -> None:
+    """Found by `csr-bench chaos --sim --runs 2000`: a flagged booking was stored, the connection dropped
+    before the CSR was told, and the reconnected session (same client) only re-told refusals that had rows
+    to restore — a flag has none. Every session now tells what is stored and not yet told."""
+    result = _run(1201, sim_templates, tmp_path)
+    assert result.refusals_unshown == 0, _report([result])
+    assert result.ok, _report([result])
