@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from .calls import Call, CallDirection
+from .calls import Call, CallDirection, CallState
 from .customers import (
     ContactKind,
     ContactMethod,
@@ -167,6 +167,8 @@ class CallRecord:
     agent: str                  # the CSR's display name, "" when nobody claimed it
     recording_url: str = ""     # the phone system's recording, "" when there is none
     recording_seconds: int = 0
+    in_progress: bool = False   # the call has not ended yet (its duration is not known)
+    job_number: str = ""        # the job booked on it, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,16 +329,19 @@ def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, 
         select(Call.id, Call.started_at, Call.direction, Call.classification, Call.duration_seconds,
                # The customer's side of the call: who called in, or whom a CSR called.
                case((Call.direction == CallDirection.OUTBOUND, Call.to_number), else_=Call.from_number),
-               User.display_name, Call.recording_url, Call.recording_seconds)
+               User.display_name, Call.recording_url, Call.recording_seconds, Call.state, Job.number)
         .outerjoin(User, User.id == Call.agent_id)
+        .outerjoin(Job, Job.id == Call.job_id)
         .where(Call.customer_id == customer_id)
         .order_by(Call.started_at.desc()).limit(limit))
     return tuple(
         CallRecord(id=cid, started_at=started, direction=str(direction.value),
                    classification=classification.value if classification else "",
                    duration_seconds=duration or 0, from_number=format_phone(number) if number else "",
-                   agent=agent or "", recording_url=recording or "", recording_seconds=seconds or 0)
-        for cid, started, direction, classification, duration, number, agent, recording, seconds in rows)
+                   agent=agent or "", recording_url=recording or "", recording_seconds=seconds or 0,
+                   in_progress=CallState(state) is not CallState.ENDED, job_number=job_number or "")
+        for cid, started, direction, classification, duration, number, agent, recording, seconds, state, job_number
+        in rows)
 
 
 def load_customer_record(session: Session, customer_id: str, *, history_limit: int = HISTORY_LIMIT,

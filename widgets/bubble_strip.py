@@ -282,9 +282,6 @@ class BubbleStrip(QWidget):
         self.tell(message)
         self._sync()
 
-    def call_bubble(self, call_id: str) -> CallBubble | None:
-        return self._calls.get(call_id)
-
     def call_ids(self) -> list[str]:
         """The call bubbles, in arrival order."""
         return list(self._calls)

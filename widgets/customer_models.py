@@ -290,13 +290,23 @@ class JobsModel(RecordTableModel[JobRecord]):
         return None
 
 
+def call_status(c: CallRecord) -> str:
+    """What the Calls tab says of a call: its class, or — while it lasts — "Booked — job N" / "In progress"."""
+    if c.classification:
+        return c.classification
+    if c.job_number:
+        return f"Booked — job {c.job_number}"
+    if c.in_progress:
+        return "In progress"
+    return "Not counted" if c.direction == "Outbound" else "Not classified"
+
+
 class CallsModel(RecordTableModel[CallRecord]):
     columns = (
         Column("When", lambda c: when(c.started_at)),
         Column("Direction", lambda c: c.direction),
-        Column("Classification", lambda c: c.classification or (
-            "Not counted" if c.direction == "Outbound" else "Not classified")),
-        Column("Duration", lambda c: duration(c.duration_seconds)),
+        Column("Classification", lambda c: call_status(c)),
+        Column("Duration", lambda c: "In progress" if c.in_progress else duration(c.duration_seconds)),
         Column("Number", lambda c: c.from_number),
         Column("CSR", lambda c: c.agent),
     )

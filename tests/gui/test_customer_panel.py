@@ -253,3 +253,22 @@ def test_contacts_model_checks_after_a_toggle(qtmodeltester: Any) -> None:
     assert model.setData(model.index(0, 3), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
     assert dataclasses.asdict(model.row_at(0))["notifications"] is False
     qtmodeltester.check(model, force_py=True)
+
+
+def test_the_calls_tab_says_a_call_is_in_progress_or_booked_not_unclassified():
+    from datetime import UTC, datetime
+
+    from models.records import CallRecord
+    from widgets.customer_models import CallsModel, call_status
+
+    at = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+    going = CallRecord("c1", at, "Inbound", "", 0, "(214) 555-0134", "Dana Reyes", in_progress=True)
+    booked = CallRecord("c2", at, "Inbound", "", 0, "(214) 555-0134", "Dana Reyes", in_progress=True,
+                        job_number="KQ7-1001")
+    ended = CallRecord("c3", at, "Inbound", "", 95, "(214) 555-0134", "")
+    assert call_status(going) == "In progress"
+    assert call_status(booked) == "Booked — job KQ7-1001"
+    assert call_status(ended) == "Not classified"
+    model = CallsModel()
+    model.set_rows([going, ended])
+    assert model.index(0, 3).data() == "In progress" and model.index(1, 3).data() == "1:35"
