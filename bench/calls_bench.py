@@ -154,9 +154,15 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
                 for line in lines:
                     d = json.loads(line)
                     info = calls.get(d.get("provider_call_id") or "")
-                    if info is not None and "shown" not in info:
-                        info["shown"], info["matches"] = d["t"], d["matches"]
+                    if info is None:
+                        continue
+                    if d.get("kind") == "created" and "created" not in info:
+                        # The caller hangs up ``ring`` seconds after the bubble came to be, painted or not:
+                        # the number of calls ringing at once doesn't depend on what the screen shows.
+                        info["created"] = d["t"]
                         spawn(hang_up(d["provider_call_id"], ring))
+                    elif d.get("kind") == "painted" and "shown" not in info:
+                        info["shown"], info["matches"] = d["t"], d["matches"]
                 await asyncio.sleep(0.01)
 
         watcher = asyncio.create_task(tail())
@@ -169,10 +175,10 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
             calls[sim.call_sid] = {"sim": sim, "expected": expected}
             spawn(voice(sim.call_sid))
         deadline = loop.time() + wait
-        while loop.time() < deadline and any("shown" not in c for c in calls.values()):
+        while loop.time() < deadline and any("created" not in c for c in calls.values()):
             await asyncio.sleep(0.02)
         for sid, info in calls.items():
-            if "shown" not in info:
+            if "created" not in info:
                 spawn(hang_up(sid, 0))
         await asyncio.sleep(ring + 0.2)
         while tasks:

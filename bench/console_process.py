@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app, "light")
     console = Console.build(args.cache, settings)
     window = console.window
+    window.resize(1920, 1080)                   # a CSR's desk screen: the bubble strip shows what rings
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window.show()
@@ -151,13 +152,15 @@ class BubblePaints:
             line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id,
                     "matches": len(card.match_ids) if card is not None else 0}
             done: list[Any] = []
+            with self.path.open("a", encoding="utf-8") as fh:       # the bubble exists (not yet on screen)
+                fh.write(json.dumps({**line, "kind": "created", "t": time.time()}) + "\n")
 
             def painted(_t: float, line: dict[str, Any] = line, done: list[Any] = done) -> None:
                 if done:
                     return
                 done.append(True)
                 with self.path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({**line, "t": time.time()}) + "\n")
+                    fh.write(json.dumps({**line, "kind": "painted", "t": time.time()}) + "\n")
 
             # A widget paints before its children: the last of the bubble's labels to paint closes the pass
             # in which the caller's name (the match), the campaign and the status reached the screen.
