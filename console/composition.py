@@ -144,7 +144,9 @@ class Console:
         self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.floor.statusMessage.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.sync.signedIn.connect(self._signed_in)
-        self.sync.customersChanged.connect(lambda _ids: self.review is not None and self.review.refresh())
+        # The review's query reruns when calls (or their reasons, or users) arrive, not on every pulled
+        # customer change (a busy floor pulls customer edits all day).
+        self.sync.callsChanged.connect(lambda: self.review is not None and self.review.refresh())
 
     def _signed_in(self, user: dict) -> None:
         """Supervisors, managers and admins get the Call review tab (Ctrl+Shift+R); a CSR doesn't."""

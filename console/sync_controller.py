@@ -68,6 +68,7 @@ class SyncController(QObject):
     callsArrived = Signal(list, str, bool)   # calls from the server, who had one before a takeover, full list
     onlineChanged = Signal(bool)
     floorMessage = Signal(dict)             # floor_snapshot / floor_delta / floor_kpis (supervisors)
+    callsChanged = Signal()                 # pulled calls, call reasons or users: what the call review lists
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -269,6 +270,8 @@ class SyncController(QObject):
     def _on_changes(self, tables: set[str]) -> None:
         if tables & SETUP_TABLES:
             self.setupChanged.emit()
+        if tables & {"calls", "call_reasons", "users"}:
+            self.callsChanged.emit()
         if "leads" in tables:
             self.leadsChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:

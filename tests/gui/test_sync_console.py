@@ -198,3 +198,11 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
     c.sync.problems.dismiss_current()
     with c.cache.sessions() as s:
         assert s.get(SyncProblem, "m1").acknowledged_at is not None
+
+
+def test_the_call_review_reruns_for_pulled_calls_not_for_every_customer_change(qtbot, loop, desks):
+    c = desks("r")
+    with qtbot.assertNotEmitted(c.sync.callsChanged):
+        c.sync._on_changes({"customers", "locations"})          # what the sync client reports after a pull
+    with qtbot.waitSignal(c.sync.callsChanged, timeout=1000):
+        c.sync._on_changes({"calls"})
