@@ -135,7 +135,9 @@ class BubblePaints:
 
     def __init__(self, console: Any, path: Path) -> None:
         self.console = console
-        self.path = path
+        # Opened once, line-buffered: a line costs the UI thread a write, not an open, and the clock is read
+        # before the write.
+        self.out = path.open("a", encoding="utf-8", buffering=1)
         self.watched: set[str] = set()
         self._filters: list[Any] = []
 
@@ -152,15 +154,13 @@ class BubblePaints:
             line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id,
                     "matches": len(card.match_ids) if card is not None else 0}
             done: list[Any] = []
-            with self.path.open("a", encoding="utf-8") as fh:       # the bubble exists (not yet on screen)
-                fh.write(json.dumps({**line, "kind": "created", "t": time.time()}) + "\n")
+            self._write({**line, "kind": "created", "t": time.time()})     # the bubble exists (not yet on screen)
 
             def painted(_t: float, line: dict[str, Any] = line, done: list[Any] = done) -> None:
                 if done:
                     return
                 done.append(True)
-                with self.path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({**line, "kind": "painted", "t": time.time()}) + "\n")
+                self._write({**line, "kind": "painted", "t": time.time()})
 
             # A widget paints before its children: the last of the bubble's labels to paint closes the pass
             # in which the caller's name (the match), the campaign and the status reached the screen.
@@ -168,6 +168,10 @@ class BubblePaints:
             shown = [w for w in labels if w is not None and not w.isHidden()]
             last = shown[-1] if shown else bubble
             self._filters.append(Painted(last, painted, armed=lambda done=done: not done))
+
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.out.write(json.dumps(record) + "\n")
 
 
 class BoardTimer:

@@ -15,6 +15,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .attribution import ACTOR_ID
 from .journal import PREFIX_ALPHABET, ensure_client, next_job_number
 from .sync_tables import JobPrefix
 
@@ -79,7 +80,7 @@ def checked_number(session: Session, number: str) -> tuple[str, str]:
     if owner is None and not taken and prefix and session.scalar(
             select(JobPrefix.prefix).where(JobPrefix.client_id == client_id)) is None:
         # A console that never reached the server booked first: its provisional prefix becomes its own.
-        claim_prefix(session, client_id, "", prefix)
+        claim_prefix(session, client_id, str(session.info.get(ACTOR_ID) or ""), prefix)
         return number, ""
     new = server_number(session)
     return new, (f"Job number {number} was already in use, so this booking is job {new}. "

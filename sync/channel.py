@@ -17,6 +17,8 @@ from typing import Any
 
 import websockets
 
+from .protocol import ERROR_CODES
+
 log = logging.getLogger("csr.sync.client")
 # Messages handed on as they arrive (never queued for the session): live calls and the floor.
 LIVE_TYPES = frozenset({"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis", "agent_state"})
@@ -139,8 +141,6 @@ def refused(message: dict[str, Any]) -> Exception:
     if code == "gap":
         return Gap(int((message.get("details") or {}).get("expected_seq") or 0))
     if code in SIGN_IN_CODES:
-        from .protocol import ERROR_CODES
-
         return SignInRequired(code, message.get("message") or ERROR_CODES.get(code, "Sign in again."))
     if code == "upgrade_required":
         return UpgradeRequired(message.get("message", ""))

@@ -63,9 +63,9 @@ def wire(entry: OutboxEntry) -> dict[str, Any]:
             "created_at": entry.created_at.isoformat()}
 
 
-def batches(entries: list[OutboxEntry], budget: int = PUSH_BUDGET) -> tuple[list[dict[str, Any]], int]:
-    """The first push batch of ``entries`` (in sequence order) that fits ``budget`` bytes, and its size.
-    An entry that can never fit is sent as OVERSIZE (no arguments): refused, it is told and kept."""
+def first_batch(entries: list[OutboxEntry], budget: int = PUSH_BUDGET) -> list[dict[str, Any]]:
+    """The first push batch of ``entries`` (in sequence order) that fits ``budget`` bytes. An entry that
+    can never fit is sent as OVERSIZE (no arguments): refused, it is told and kept."""
     batch: list[dict[str, Any]] = []
     size = 0
     for entry in entries[:MAX_MUTATIONS_PER_PUSH]:
@@ -78,7 +78,7 @@ def batches(entries: list[OutboxEntry], budget: int = PUSH_BUDGET) -> tuple[list
             break
         batch.append(item)
         size += length
-    return batch, size
+    return batch
 
 
 class Pusher:
@@ -109,7 +109,7 @@ class Pusher:
             entries = await asyncio.to_thread(self._load)
             if not entries:
                 return
-            batch, _size = batches(entries, self.budget)
+            batch = first_batch(entries, self.budget)
             await ws.send(json.dumps({"type": "push", "mutations": batch}))
             try:
                 reply = await answer(ws, "receipts")
@@ -125,12 +125,10 @@ class Pusher:
             stored = await asyncio.to_thread(self._settle, sent, reply["receipts"], oversize)
             self.on_settled()
             # Stored first (a crash from here on loses nothing), then the cache is put right, then the CSR
-            # is told — the list shows each problem once, by its mutation id.
-            restored = await self.restore(ws)
-            told = {o.mutation_id for o in stored}
-            outcomes = stored + [o for o in restored if o.mutation_id not in told]
-            if outcomes:
-                self.on_outcomes(outcomes)
+            # is told. Cut short here, the next session restores and tells (sync/client.py).
+            await self.restore(ws)
+            if stored:
+                self.on_outcomes(stored)
 
     def _settle(self, entries: dict[int, OutboxEntry], receipts: list[dict[str, Any]],
                 oversize: set[int]) -> list[Outcome]:
@@ -166,31 +164,30 @@ class Pusher:
                                                       OutboxEntry.seq.in_(done)))
         return outcomes
 
-    def _to_restore(self) -> list[tuple[Outcome, list[list[str]]]]:
+    def _to_restore(self) -> list[tuple[str, list[list[str]]]]:
         with self.cache.sessions() as session:
-            return [(Outcome(p.kind, p.name, p.args or {}, p.receipt or {}), list(p.restore)) for p in session.scalars(
+            return [(p.mutation_id, list(p.restore)) for p in session.scalars(
                 select(SyncProblem).where(text("json_array_length(sync_problems.restore) > 0"))
                 .order_by(SyncProblem.seq))]
 
-    async def restore(self, ws: Channel) -> list[Outcome]:
+    async def restore(self, ws: Channel) -> None:
         """Undo what refused changes did in this cache: the server's copy of exactly the rows they
-        wrote, applied in the transaction that marks each problem restored. The problems restored."""
+        wrote, applied in the transaction that marks each problem restored."""
         pending = await asyncio.to_thread(self._to_restore)
         if not pending:
-            return []
-        keys = list(dict.fromkeys(tuple(k) for _o, ks in pending for k in ks))
+            return
+        keys = list(dict.fromkeys(tuple(k) for _m, ks in pending for k in ks))
         changes: list[dict[str, Any]] = []
         for start in range(0, len(keys), MAX_FETCH_KEYS):
             await ws.send(json.dumps({"type": "fetch", "keys": [list(k) for k in keys[start:start + MAX_FETCH_KEYS]]}))
             changes += (await answer(ws, "rows"))["changes"]
-        done = [o.mutation_id for o, _ in pending]
+        done = [m for m, _ in pending]
 
         def mark(session: Any) -> None:
             for problem in session.scalars(select(SyncProblem).where(SyncProblem.mutation_id.in_(done))):
                 problem.restore = []
 
         await self.apply_rows(changes, None, mark)
-        return [o for o, _ in pending]
 
 
 def unacknowledged(cache: Any) -> list[Outcome]:

@@ -194,10 +194,17 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
     c = desks("c")
     assert c.sync.problems.keys() == ["m1"]
     assert "The note is too long." in c.sync.problems.list.item(0).text()
-    c.sync.problems.list.setCurrentRow(0)
-    c.sync.problems.dismiss_current()
-    with c.cache.sessions() as s:
-        assert s.get(SyncProblem, "m1").acknowledged_at is not None
+
+    def acknowledged() -> bool:
+        with c.cache.sessions() as s:
+            return s.get(SyncProblem, "m1").acknowledged_at is not None
+
+    async def dismiss() -> None:             # as in the console: on the qasync loop, the write off the UI thread
+        c.sync.problems.list.setCurrentRow(0)
+        c.sync.problems.dismiss_current()
+        await until(acknowledged)
+
+    loop.run_until_complete(dismiss())
 
 
 def test_the_call_review_reruns_for_pulled_calls_not_for_every_customer_change(qtbot, loop, desks):
