@@ -33,7 +33,9 @@ def ensure_jobs(path: Path, jobs: int) -> dict:
             cache.close()
     if have < jobs:
         t = time.perf_counter()
-        print(f"csr-bench: adding {jobs - have:,} jobs to {path} (first run only)…", file=sys.stderr, flush=True)
+        print(
+            f"csr-bench: adding {jobs - have:,} jobs to {path} (first run only)…", file=sys.stderr, flush=True
+        )
         info.update(generate_jobs(path, jobs - have))
         info["jobs_seconds"] = round(time.perf_counter() - t, 1)
     return info
@@ -43,13 +45,23 @@ def run_booking(path: Path, customers: int, jobs: int, bookings: int) -> dict:
     ensure_cache(path, customers)
     prep = ensure_jobs(path, jobs)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    counts = {"customers": conn.execute("SELECT count(*) FROM customers").fetchone()[0],
-              "jobs": conn.execute("SELECT count(*) FROM jobs").fetchone()[0]}
+    counts = {
+        "customers": conn.execute("SELECT count(*) FROM customers").fetchone()[0],
+        "jobs": conn.execute("SELECT count(*) FROM jobs").fetchone()[0],
+    }
     conn.close()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.run([sys.executable, "-m", "bench.booking_probe", str(path), str(bookings)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.booking_probe", str(path), str(bookings)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"csr-bench: booking probe failed:\n{proc.stderr[-3000:]}")
-    return {**counts, **json.loads(proc.stdout.strip().splitlines()[-1]),
-            **{k: v for k, v in prep.items() if k != "jobs_before"}}
+    return {
+        **counts,
+        **json.loads(proc.stdout.strip().splitlines()[-1]),
+        **{k: v for k, v in prep.items() if k != "jobs_before"},
+    }

@@ -57,8 +57,10 @@ def main() -> int:
         top = conn.execute("SELECT max(rowid) FROM customers").fetchone()[0]
         customers: list[str] = []
         while len(customers) < bookings:
-            row = conn.execute("SELECT id FROM customers WHERE rowid = ? AND do_not_service = 0",
-                               (rng.randrange(1, top + 1),)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM customers WHERE rowid = ? AND do_not_service = 0",
+                (rng.randrange(1, top + 1),),
+            ).fetchone()
             if row:
                 customers.append(row[0])
     pairs = [(bu, jt) for bu in setup.business_units for jt in setup.job_types_for(bu.id)]
@@ -69,7 +71,7 @@ def main() -> int:
     timer.timeout.connect(wait.quit)
     state: dict = {}
 
-    def until(predicate, timeout: float = 10.0) -> bool:        # noqa: ANN001
+    def until(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
         """Run the real event loop until ``predicate()``; the heartbeat keeps ticking meanwhile."""
         deadline = time.perf_counter() + timeout
         while not predicate():
@@ -80,15 +82,29 @@ def main() -> int:
         return True
 
     # Stamps: the availability list painted with rows; the status bar painted with the booking's message.
-    Painted(form.availability_view.viewport(), lambda t: state.__setitem__("slots_painted", t),
-            armed=lambda: "slots_painted" not in state and form.availability.rowCount() > 0
-            and state.get("awaiting") == "slots")
+    Painted(
+        form.availability_view.viewport(),
+        lambda t: state.__setitem__("slots_painted", t),
+        armed=lambda: (
+            "slots_painted" not in state
+            and form.availability.rowCount() > 0
+            and state.get("awaiting") == "slots"
+        ),
+    )
     status = window.statusBar()
-    Painted(status, lambda t: state.__setitem__("status_painted", t),
-            armed=lambda: "status_painted" not in state and state.get("awaiting") == "booked"
-            and status.currentMessage().startswith("Job "))
+    Painted(
+        status,
+        lambda t: state.__setitem__("status_painted", t),
+        armed=lambda: (
+            "status_painted" not in state
+            and state.get("awaiting") == "booked"
+            and status.currentMessage().startswith("Job ")
+        ),
+    )
     numbers: list = []
-    console.booking.bookFinished.connect(lambda n: (numbers.append(n), state.__setitem__("durable", time.perf_counter())))
+    console.booking.bookFinished.connect(
+        lambda n: (numbers.append(n), state.__setitem__("durable", time.perf_counter()))
+    )
 
     heartbeat = Heartbeat()
     heartbeat.start()
@@ -143,11 +159,21 @@ def main() -> int:
     heartbeat.stop()
     stall = heartbeat.stall_max_ms
     console.shutdown()
-    print(json.dumps({"bookings": len(click), "no_window_or_refused": refused,
-                      **summary("book_click_to_confirmed", click), **summary("availability", avail),
-                      **summary("form_ready", ready), "ui_stall_max_ms": round(stall, 1),
-                      "ui_stalls_over_50ms": heartbeat.stalls[:10], "rss_mb": rss_mb(),
-                      "waited_for_prewarm_s": round(prewarm_s, 2)}))
+    print(
+        json.dumps(
+            {
+                "bookings": len(click),
+                "no_window_or_refused": refused,
+                **summary("book_click_to_confirmed", click),
+                **summary("availability", avail),
+                **summary("form_ready", ready),
+                "ui_stall_max_ms": round(stall, 1),
+                "ui_stalls_over_50ms": heartbeat.stalls[:10],
+                "rss_mb": rss_mb(),
+                "waited_for_prewarm_s": round(prewarm_s, 2),
+            }
+        )
+    )
     return 0
 
 

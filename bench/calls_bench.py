@@ -97,9 +97,16 @@ def pop_plan(callers: Callers, calls: int, rng: random.Random) -> list[tuple[str
 # -- the phone system (this process) -------------------------------------------------------------------------
 
 
-async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], tracking: list[str], seed: int,
-                      gap: tuple[float, float] = (0.05, 0.10), ring: float = 0.5,
-                      wait: float = 10.0) -> dict[str, dict[str, Any]]:
+async def screen_pops(
+    http: str,
+    trace: Path,
+    plan: list[tuple[str, int]],
+    tracking: list[str],
+    seed: int,
+    gap: tuple[float, float] = (0.05, 0.10),
+    ring: float = 0.5,
+    wait: float = 10.0,
+) -> dict[str, dict[str, Any]]:
     """Post one voice webhook per planned caller, ``gap`` seconds apart; watch the console's trace file;
     end each call (the caller hangs up) ``ring`` seconds after its bubble was shown, or when the wait
     for it is over. {call sid: {"t": sent, "answered": t, "status", "expected", "shown", "matches",
@@ -120,8 +127,9 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50),
-                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=50), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
         phone = Phone(session, http)
 
         async def hang_up(sid: str, delay: float) -> None:
@@ -131,7 +139,7 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
                 return
             info["ended"] = None
             call = replace(info["sim"], ring_seconds=round(max(0.0, time.time() - info["t"]), 2))
-            hook = callbacks(call, DialPlan(), PUBLIC_URL + STATUS_PATH)[-1]    # the caller's `completed`
+            hook = callbacks(call, DialPlan(), PUBLIC_URL + STATUS_PATH)[-1]  # the caller's `completed`
             info["ended"] = (await phone.post(hook.url, hook.params))[0]
 
         async def voice(sid: str) -> None:
@@ -170,8 +178,15 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
         for caller, expected in plan:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             next_at += rng.uniform(*gap)
-            sim = new_call(rng, Scenario.ABANDONED, callers=[caller], tracking=tracking, agents=[],
-                           started_at=utcnow(), odd_callers=0.0)
+            sim = new_call(
+                rng,
+                Scenario.ABANDONED,
+                callers=[caller],
+                tracking=tracking,
+                agents=[],
+                started_at=utcnow(),
+                odd_callers=0.0,
+            )
             calls[sim.call_sid] = {"sim": sim, "expected": expected}
             spawn(voice(sim.call_sid))
         deadline = loop.time() + wait
@@ -192,17 +207,24 @@ async def screen_pops(http: str, trace: Path, plan: list[tuple[str, int]], track
 
 @dataclass
 class Flood:
-    seconds: float = 0.0                    # the measured window (every worker busy)
-    elapsed: float = 0.0                    # until the last call under way finished
-    ok_at: list[float] = field(default_factory=list)       # when each 2xx answer came (s from the start)
+    seconds: float = 0.0  # the measured window (every worker busy)
+    elapsed: float = 0.0  # until the last call under way finished
+    ok_at: list[float] = field(default_factory=list)  # when each 2xx answer came (s from the start)
     rtt_ms: list[float] = field(default_factory=list)
     failed: int = 0
     calls: list[str] = field(default_factory=list)
-    answered: list[tuple[str, dict[str, str], bool]] = field(default_factory=list)   # url, params, waiting
+    answered: list[tuple[str, dict[str, str], bool]] = field(default_factory=list)  # url, params, waiting
 
 
-async def flood(http: str, seconds: float, concurrency: int, callers: list[str], tracking: list[str],
-                agents: list[str], seed: int) -> Flood:
+async def flood(
+    http: str,
+    seconds: float,
+    concurrency: int,
+    callers: list[str],
+    tracking: list[str],
+    agents: list[str],
+    seed: int,
+) -> Flood:
     """``concurrency`` simulated calls at a time, each playing Twilio's webhooks back to back (as fast as
     the server answers), new calls started for ``seconds``; then the calls under way finish."""
     import aiohttp
@@ -214,8 +236,9 @@ async def flood(http: str, seconds: float, concurrency: int, callers: list[str],
     out = Flood(seconds=seconds)
     rng = random.Random(seed)
     scenarios, weights = list(MIX), list(MIX.values())
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
         phone = Phone(session, http)
         t0 = time.monotonic()
         stop_at = t0 + seconds
@@ -234,8 +257,15 @@ async def flood(http: str, seconds: float, concurrency: int, callers: list[str],
         async def worker(seed: int) -> None:
             r = random.Random(seed)
             while time.monotonic() < stop_at:
-                call = new_call(r, r.choices(scenarios, weights)[0], callers=callers, tracking=tracking,
-                                agents=agents, started_at=utcnow(), odd_callers=0.02)
+                call = new_call(
+                    r,
+                    r.choices(scenarios, weights)[0],
+                    callers=callers,
+                    tracking=tracking,
+                    agents=agents,
+                    started_at=utcnow(),
+                    odd_callers=0.02,
+                )
                 out.calls.append(call.call_sid)
                 voice = voice_webhook(call, PUBLIC_URL + VOICE_PATH)
                 status, body = await send(voice.url, voice.params)
@@ -263,7 +293,7 @@ def expected_events(answered: list[tuple[str, dict[str, str], bool]]) -> list[tu
     now = utcnow()
     out = []
     for url, params, waiting in answered:
-        path = url[len(PUBLIC_URL):].split("?")[0]
+        path = url[len(PUBLIC_URL) :].split("?")[0]
         if path == twilio.VOICE_PATH:
             events = twilio.voice_events(params, now, waiting=waiting)
         elif path == twilio.RECORDING_PATH:
@@ -275,7 +305,9 @@ def expected_events(answered: list[tuple[str, dict[str, str], bool]]) -> list[tu
     return out
 
 
-def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str, str], bool]]) -> dict[str, Any]:
+def verify(
+    db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str, str], bool]]
+) -> dict[str, Any]:
     """Every call sent exists exactly once in the server's database, with every event of every webhook
     the server answered 200 (stored under that call)."""
     expected = expected_events(answered)
@@ -284,23 +316,42 @@ def verify(db: Path, flood_calls: list[str], answered: list[tuple[str, dict[str,
         per_call: dict[str, int] = {}
         for pid, n in conn.execute("SELECT provider_call_id, count(*) FROM calls GROUP BY provider_call_id"):
             per_call[pid] = n
-        stored = dict(conn.execute("SELECT e.provider_key, c.provider_call_id FROM call_events e "
-                                   "JOIN calls c ON c.id = e.call_id"))
+        stored = dict(
+            conn.execute(
+                "SELECT e.provider_key, c.provider_call_id FROM call_events e "
+                "JOIN calls c ON c.id = e.call_id"
+            )
+        )
     finally:
         conn.close()
     sent = set(flood_calls)
     lost = sum(1 for parent, keys in expected if any(stored.get(k) != parent for k in keys))
-    return {"calls": len(sent), "calls_missing": sum(1 for s in sent if per_call.get(s, 0) == 0),
-            "calls_duplicated": sum(1 for s in sent if per_call.get(s, 0) > 1),
-            "events_expected": sum(len(k) for _, k in expected), "webhooks_lost": lost}
+    return {
+        "calls": len(sent),
+        "calls_missing": sum(1 for s in sent if per_call.get(s, 0) == 0),
+        "calls_duplicated": sum(1 for s in sent if per_call.get(s, 0) > 1),
+        "events_expected": sum(len(k) for _, k in expected),
+        "webhooks_lost": lost,
+    }
 
 
 # -- the command ---------------------------------------------------------------------------------------------
 
 
-def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50, seconds: float = 15.0,
-              *, cache: Path | None = None, concurrency: int = 100, ring: float = 0.5, seed: int = 7,
-              flood_listeners: bool = True, keep: Path | None = None, server_stages: bool = False) -> dict[str, Any]:
+def run_calls(
+    customers: int = 1_000_000,
+    calls: int = 1000,
+    listeners: int = 50,
+    seconds: float = 15.0,
+    *,
+    cache: Path | None = None,
+    concurrency: int = 100,
+    ring: float = 0.5,
+    seed: int = 7,
+    flood_listeners: bool = True,
+    keep: Path | None = None,
+    server_stages: bool = False,
+) -> dict[str, Any]:
     """The whole benchmark (module docstring); ``cache``: the source cache (default: the benchmark cache
     for ``customers``, seeded on first use). ``keep``: leave the work folder (stores, logs, trace) there.
     ``server_stages``: run the server through bench/timed_server.py and split the screen pop's time."""
@@ -312,7 +363,12 @@ def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50
     work = keep or Path(tempfile.mkdtemp(prefix="csr-bench-calls-"))
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    out: dict[str, Any] = {"customers": customers, "screen_pop_calls": calls, "listeners": listeners, "load_before": load_average()}
+    out: dict[str, Any] = {
+        "customers": customers,
+        "screen_pop_calls": calls,
+        "listeners": listeners,
+        "load_before": load_average(),
+    }
     server = console = listener = None
     try:
         prep = prepare(source, work, listeners)
@@ -323,10 +379,23 @@ def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50
         server, ws_url, http = start_server(prep.server_db, work / "server.log", stages)
         listener, listener_out = start_listeners(ws_url, prep.tokens, work, "listeners")
         trace = work / "trace.jsonl"
-        console = spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
-                         "--user", CONSOLE_USER, "--profile", str(work / "profile"), "--trace", str(trace)],
-                        work / "console.log",
-                        child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_BENCH_PASSWORD=PASSWORD))
+        console = spawn(
+            [
+                "-m",
+                "bench.console_process",
+                str(prep.console_cache),
+                "--url",
+                ws_url,
+                "--user",
+                CONSOLE_USER,
+                "--profile",
+                str(work / "profile"),
+                "--trace",
+                str(trace),
+            ],
+            work / "console.log",
+            child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_BENCH_PASSWORD=PASSWORD),
+        )
         console_out = Lines(console)
         ready = console_out.json(180)
         if not ready.get("ready"):
@@ -355,7 +424,9 @@ def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50
         out["load_at_flood"] = load_average()
         procs = {"server": server, "listeners": listener if flood_listeners else None}
         before, t = cpu(procs), time.monotonic()
-        result = asyncio.run(flood(http, seconds, concurrency, callers.all(), prep.tracking, prep.agents, seed))
+        result = asyncio.run(
+            flood(http, seconds, concurrency, callers.all(), prep.tracking, prep.agents, seed)
+        )
         out["cores_during_flood"] = cpu_share(before, cpu(procs), time.monotonic() - t)
         stop(server)
         server = None
@@ -368,8 +439,12 @@ def run_calls(customers: int = 1_000_000, calls: int = 1000, listeners: int = 50
         wind_down((console, listener), server, work, keep)
 
 
-def _pop_figures(pops: dict[str, dict[str, Any]], console_end: dict[str, Any], heard: dict[str, list[float]],
-                 listeners: int) -> dict[str, Any]:
+def _pop_figures(
+    pops: dict[str, dict[str, Any]],
+    console_end: dict[str, Any],
+    heard: dict[str, list[float]],
+    listeners: int,
+) -> dict[str, Any]:
     measured = list(pops.items())[WARMUP_CALLS:]
     arrived = console_end.get("arrived", {})
     pop, recv, show, answer, fan = [], [], [], [], []
@@ -391,19 +466,30 @@ def _pop_figures(pops: dict[str, dict[str, Any]], console_end: dict[str, Any], h
         by_matches["0" if not info["matches"] else "1" if info["matches"] == 1 else "2+"] += 1
     missed = sum(1 for _, info in measured if "shown" not in info)
     heard_all = sum(1 for sid, _ in measured if len(heard.get(sid, [])) == listeners)
-    return {**summary("screen_pop", pop), "screen_pop_mean_ms": round(statistics.fmean(pop), 2) if pop else None,
-            "screen_pop_count": len(pop), "screen_pop_missed": missed, "screen_pop_match_errors": wrong,
-            "screen_pop_by_matches": by_matches,
-            "webhook_answered_p50_ms": _round(percentile(answer, 50)), "webhook_answered_p99_ms": _round(p99(answer)),
-            **summary("post_to_listener", fan), "listener_samples": len(fan),
-            "listeners_missed_calls": len(measured) - heard_all,
-            **summary("post_to_console", recv), **summary("console_received_to_shown", show),
-            "bubbles_max": console_end.get("bubbles_max"), "console_rss_mb": console_end.get("rss_mb"),
-            "webhooks_not_ok_during_pops": sum(1 for _, i in measured if i.get("status") != 200)
-            + sum(1 for _, i in measured if i.get("ended") not in (200, None))}
+    return {
+        **summary("screen_pop", pop),
+        "screen_pop_mean_ms": round(statistics.fmean(pop), 2) if pop else None,
+        "screen_pop_count": len(pop),
+        "screen_pop_missed": missed,
+        "screen_pop_match_errors": wrong,
+        "screen_pop_by_matches": by_matches,
+        "webhook_answered_p50_ms": _round(percentile(answer, 50)),
+        "webhook_answered_p99_ms": _round(p99(answer)),
+        **summary("post_to_listener", fan),
+        "listener_samples": len(fan),
+        "listeners_missed_calls": len(measured) - heard_all,
+        **summary("post_to_console", recv),
+        **summary("console_received_to_shown", show),
+        "bubbles_max": console_end.get("bubbles_max"),
+        "console_rss_mb": console_end.get("rss_mb"),
+        "webhooks_not_ok_during_pops": sum(1 for _, i in measured if i.get("status") != 200)
+        + sum(1 for _, i in measured if i.get("ended") not in (200, None)),
+    }
 
 
-def _stage_figures(pops: dict[str, dict[str, Any]], arrived: dict[str, float], stages: Path) -> dict[str, Any]:
+def _stage_figures(
+    pops: dict[str, dict[str, Any]], arrived: dict[str, float], stages: Path
+) -> dict[str, Any]:
     """The screen pop split at the server's stamps (bench/timed_server.py), p50 and p99 of each part."""
     first: dict[tuple[str, str], dict[str, Any]] = {}
     for line in stages.read_text().splitlines():
@@ -419,15 +505,23 @@ def _stage_figures(pops: dict[str, dict[str, Any]], arrived: dict[str, float], s
             continue
         if "shown" not in info or sid not in arrived or not st["commit"]:
             continue
-        for name, a, b in (("post_to_handler", info["t"], h), ("handler_to_desk", h, q),
-                           ("desk_wait", q, st["t0"]), ("transaction", st["t0"], st["commit"]),
-                           ("commit", st["commit"], st["t1"]), ("back_on_loop", st["t1"], sent["t0"]),
-                           ("send_to_all", sent["t0"], sent["t1"]), ("send_start_to_console", sent["t0"], arrived[sid]),
-                           ("console_received_to_shown", arrived[sid], info["shown"])):
+        for name, a, b in (
+            ("post_to_handler", info["t"], h),
+            ("handler_to_desk", h, q),
+            ("desk_wait", q, st["t0"]),
+            ("transaction", st["t0"], st["commit"]),
+            ("commit", st["commit"], st["t1"]),
+            ("back_on_loop", st["t1"], sent["t0"]),
+            ("send_to_all", sent["t0"], sent["t1"]),
+            ("send_start_to_console", sent["t0"], arrived[sid]),
+            ("console_received_to_shown", arrived[sid], info["shown"]),
+        ):
             parts.setdefault(name, []).append((b - a) * 1000)
-    return {"server_stages_p50_ms": {k: _round(percentile(v, 50)) for k, v in parts.items()},
-            "server_stages_p99_ms": {k: _round(p99(v)) for k, v in parts.items()},
-            "server_stages_samples": len(next(iter(parts.values()), []))}
+    return {
+        "server_stages_p50_ms": {k: _round(percentile(v, 50)) for k, v in parts.items()},
+        "server_stages_p99_ms": {k: _round(p99(v)) for k, v in parts.items()},
+        "server_stages_samples": len(next(iter(parts.values()), [])),
+    }
 
 
 def _flood_figures(result: Flood, concurrency: int, with_listeners: bool) -> dict[str, Any]:
@@ -436,11 +530,17 @@ def _flood_figures(result: Flood, concurrency: int, with_listeners: bool) -> dic
     for t in window:
         if int(t) < len(buckets):
             buckets[int(t)] += 1
-    return {"webhooks_per_s": round(len(window) / result.seconds, 1) if result.seconds else None,
-            "webhooks_per_s_min_1s": min(buckets) if buckets else None, "webhooks_by_second": buckets,
-            "webhooks_ok": len(result.ok_at), "flood_seconds": result.seconds,
-            "flood_elapsed_s": round(result.elapsed, 2), "flood_concurrency": concurrency,
-            "flood_listeners_connected": with_listeners, **summary("webhook_rtt", result.rtt_ms)}
+    return {
+        "webhooks_per_s": round(len(window) / result.seconds, 1) if result.seconds else None,
+        "webhooks_per_s_min_1s": min(buckets) if buckets else None,
+        "webhooks_by_second": buckets,
+        "webhooks_ok": len(result.ok_at),
+        "flood_seconds": result.seconds,
+        "flood_elapsed_s": round(result.elapsed, 2),
+        "flood_concurrency": concurrency,
+        "flood_listeners_connected": with_listeners,
+        **summary("webhook_rtt", result.rtt_ms),
+    }
 
 
 def _round(value: float | None) -> float | None:

@@ -61,33 +61,39 @@ class RunResult:
     duplicated: int = 0
     diverged: bool = False
     stalled: bool = False
-    rejected: int = 0                        # refusals the consoles stored and showed (durable sync problems)
-    flagged: int = 0                         # bookings kept and flagged (a full window, a new job number)
-    refusals_unshown: int = 0                # a refused or flagged change missing from its console's problems
-    misattributed: int = 0                   # a job on the server credited to a user who didn't push it
-    locked: int = 0                          # local saves refused with "database is locked" (see docs/faults.md)
+    rejected: int = 0  # refusals the consoles stored and showed (durable sync problems)
+    flagged: int = 0  # bookings kept and flagged (a full window, a new job number)
+    refusals_unshown: int = 0  # a refused or flagged change missing from its console's problems
+    misattributed: int = 0  # a job on the server credited to a user who didn't push it
+    locked: int = 0  # local saves refused with "database is locked" (see docs/faults.md)
     bookings: int = 0
     seconds: float = 0.0
-    settle_s: float = 0.0                    # heal → quiescence
+    settle_s: float = 0.0  # heal → quiescence
     phases: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.diverged or self.stalled or self.refusals_unshown
-                    or self.misattributed)
+        return not (
+            self.lost
+            or self.duplicated
+            or self.diverged
+            or self.stalled
+            or self.refusals_unshown
+            or self.misattributed
+        )
 
 
 @dataclass
 class Params:
     consoles: tuple[int, int] = (2, 3)
-    ops: tuple[int, int] = (3, 7)            # writes per console
-    gap_ms: tuple[int, int] = (0, 40)        # pause between writes
+    ops: tuple[int, int] = (3, 7)  # writes per console
+    gap_ms: tuple[int, int] = (0, 40)  # pause between writes
     fault_every_ms: tuple[int, int] = (20, 150)
-    server_restarts: float = 0.15            # chance per run of restarting the server mid-run
-    console_restarts: float = 0.25           # chance per console of a restart mid-run
-    deadline_s: float = 30.0                 # quiescence must come within this
-    conflicts: bool = False                  # also edit one shared customer's name from every console
+    server_restarts: float = 0.15  # chance per run of restarting the server mid-run
+    console_restarts: float = 0.25  # chance per console of a restart mid-run
+    deadline_s: float = 30.0  # quiescence must come within this
+    conflicts: bool = False  # also edit one shared customer's name from every console
 
 
 async def run_one(seed: int, templates: Templates, workdir: Path, params: Params | None = None) -> RunResult:
@@ -102,17 +108,24 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
     token = store.token()
     n = rng.randint(*p.consoles)
     proxies = [await FaultProxy("127.0.0.1", server.port).start() for _ in range(n)]
-    consoles = [HeadlessConsole(clone(templates.console_cache, workdir / f"console-{i}.sqlite3"),
-                                proxies[i].url, token, skew=rng.choice(SKEWS), prefix=PREFIXES[i],
-                                known=rng.random() < 0.6)
-                for i in range(n)]
+    consoles = [
+        HeadlessConsole(
+            clone(templates.console_cache, workdir / f"console-{i}.sqlite3"),
+            proxies[i].url,
+            token,
+            skew=rng.choice(SKEWS),
+            prefix=PREFIXES[i],
+            known=rng.random() < 0.6,
+        )
+        for i in range(n)
+    ]
     result.phases["setup"] = round(time.monotonic() - t0, 2)
-    expected_fields: dict[tuple[str, str], Any] = {}       # (customer, field) → last acknowledged value
+    expected_fields: dict[tuple[str, str], Any] = {}  # (customer, field) → last acknowledged value
     shared: list[str] = []
     running = True
     try:
         for c in consoles:
-            if rng.random() < 0.85:          # some consoles start offline and catch up later
+            if rng.random() < 0.85:  # some consoles start offline and catch up later
                 c.start()
 
         async def faults() -> None:
@@ -144,7 +157,7 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
                     c.start()
                 try:
                     await write(c, crng, k)
-                except OperationalError as exc:      # a pull page held the cache's write lock > 3 s
+                except OperationalError as exc:  # a pull page held the cache's write lock > 3 s
                     if "locked" not in str(exc):
                         raise
                     result.locked += 1
@@ -166,7 +179,7 @@ async def run_one(seed: int, templates: Templates, workdir: Path, params: Params
             elif roll < 0.93 or not shared:
                 c.create_customer(crng, f"{seed}-{i}-{k}")
             elif p.conflicts:
-                with contextlib.suppress(Exception):      # not pulled here yet
+                with contextlib.suppress(Exception):  # not pulled here yet
                     c.edit_customer(shared[0], {"name": f"Shared {seed}-{i}-{k}"})
 
         fault_task = asyncio.create_task(faults())
@@ -229,8 +242,14 @@ async def quiescent(store: ServerStore, consoles: list[HeadlessConsole], deadlin
     return False
 
 
-def check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole],
-          expected_fields: dict[tuple[str, str], Any], *, conflicts: bool = False) -> None:
+def check(
+    result: RunResult,
+    store: ServerStore,
+    consoles: list[HeadlessConsole],
+    expected_fields: dict[tuple[str, str], Any],
+    *,
+    conflicts: bool = False,
+) -> None:
     from models.customers import Customer
     from models.jobs import Job
     from models.sync_tables import ReceiptRow
@@ -241,15 +260,25 @@ def check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole]
     created = [cid for c in consoles for cid in c.customers]
     mutation_ids = [b.mutation_id for b in booked]
     server_snap = snapshot(store.sessions)
-    places = [("server", store.sessions)] + [(f"console {i}", c.cache.sessions) for i, c in enumerate(consoles)]
+    places = [("server", store.sessions)] + [
+        (f"console {i}", c.cache.sessions) for i, c in enumerate(consoles)
+    ]
     for where, sessions in places:
         with sessions() as s:
-            jobs = dict(s.execute(select(Job.summary, func.count()).where(Job.summary.in_(summaries))
-                                  .group_by(Job.summary)).all())
-            customers = dict(s.execute(select(Customer.id, func.count()).where(Customer.id.in_(created))
-                                       .group_by(Customer.id)).all())
-            values = {key: getattr(s.get(Customer, key[0]), key[1], None) if s.get(Customer, key[0]) else None
-                      for key in expected_fields}
+            jobs = dict(
+                s.execute(
+                    select(Job.summary, func.count()).where(Job.summary.in_(summaries)).group_by(Job.summary)
+                ).all()
+            )
+            customers = dict(
+                s.execute(
+                    select(Customer.id, func.count()).where(Customer.id.in_(created)).group_by(Customer.id)
+                ).all()
+            )
+            values = {
+                key: getattr(s.get(Customer, key[0]), key[1], None) if s.get(Customer, key[0]) else None
+                for key in expected_fields
+            }
         for b in booked:
             count = jobs.get(b.summary, 0)
             if count == 0:
@@ -268,9 +297,13 @@ def check(result: RunResult, store: ServerStore, consoles: list[HeadlessConsole]
                     result.lost += 1
                     result.problems.append(f"{where}: edit {key} = {value!r} lost (has {values[key]!r})")
     with store.sessions() as s:
-        receipts = dict(s.execute(select(ReceiptRow.mutation_id, func.count())
-                                  .where(ReceiptRow.mutation_id.in_(mutation_ids))
-                                  .group_by(ReceiptRow.mutation_id)).all())
+        receipts = dict(
+            s.execute(
+                select(ReceiptRow.mutation_id, func.count())
+                .where(ReceiptRow.mutation_id.in_(mutation_ids))
+                .group_by(ReceiptRow.mutation_id)
+            ).all()
+        )
     for mid, count in receipts.items():
         if count > 1:
             result.duplicated += 1
@@ -296,11 +329,16 @@ def refusals_check(result: RunResult, store: ServerStore, consoles: list[Headles
     from .headless import USERNAME
 
     with store.sessions() as s:
-        told = {r.mutation_id: r for r in s.scalars(select(ReceiptRow).where(
-            ReceiptRow.client_id.in_([c.client.client_id for c in consoles])))}
+        told = {
+            r.mutation_id: r
+            for r in s.scalars(
+                select(ReceiptRow).where(ReceiptRow.client_id.in_([c.client.client_id for c in consoles]))
+            )
+        }
         chaos_user = s.scalar(select(User.id).where(User.username == USERNAME))
-        result.misattributed += s.scalar(select(func.count()).select_from(Job).where(
-            Job.booked_by_id != chaos_user)) or 0
+        result.misattributed += (
+            s.scalar(select(func.count()).select_from(Job).where(Job.booked_by_id != chaos_user)) or 0
+        )
     for i, c in enumerate(consoles):
         with c.cache.sessions() as s:
             problems = {p.mutation_id: p.kind for p in s.scalars(select(SyncProblem))}
@@ -318,14 +356,24 @@ def refusals_check(result: RunResult, store: ServerStore, consoles: list[Headles
                 result.problems.append(f"console {i}: forged booking {mid} was accepted")
 
 
-def run_chaos(runs: int, seed: int = 1, params: Params | None = None, folder: Path | None = None,
-              verbose: bool = False) -> dict[str, Any]:
+def run_chaos(
+    runs: int, seed: int = 1, params: Params | None = None, folder: Path | None = None, verbose: bool = False
+) -> dict[str, Any]:
     """``runs`` seeded runs from ``seed``; {"runs", "lost", "duplicated", "diverged", "stalled"}."""
     with tempfile.TemporaryDirectory(prefix="csr-chaos-") as tmp:
         base = Path(tmp)
         templates = build_templates(folder or base / "templates")
-        totals = {"runs": 0, "lost": 0, "duplicated": 0, "diverged": 0, "stalled": 0, "refusals_unshown": 0,
-                  "misattributed": 0, "refusals_shown": 0, "flagged": 0}
+        totals = {
+            "runs": 0,
+            "lost": 0,
+            "duplicated": 0,
+            "diverged": 0,
+            "stalled": 0,
+            "refusals_unshown": 0,
+            "misattributed": 0,
+            "refusals_shown": 0,
+            "flagged": 0,
+        }
         for s in range(seed, seed + runs):
             r = asyncio.run(run_one(s, templates, base / f"run-{s}", params))
             totals["runs"] += 1
@@ -338,11 +386,27 @@ def run_chaos(runs: int, seed: int = 1, params: Params | None = None, folder: Pa
             totals["refusals_shown"] += r.rejected
             totals["flagged"] += r.flagged
             if not r.ok or verbose:
-                print(json.dumps({"seed": s, "ok": r.ok, "bookings": r.bookings, "seconds": r.seconds,
-                                  "lost": r.lost, "duplicated": r.duplicated, "diverged": r.diverged, "locked": r.locked,
-                                  "refusals_unshown": r.refusals_unshown, "misattributed": r.misattributed,
-                                  "stalled": r.stalled, "problems": r.problems[:10]}), file=sys.stderr,
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "seed": s,
+                            "ok": r.ok,
+                            "bookings": r.bookings,
+                            "seconds": r.seconds,
+                            "lost": r.lost,
+                            "duplicated": r.duplicated,
+                            "diverged": r.diverged,
+                            "locked": r.locked,
+                            "refusals_unshown": r.refusals_unshown,
+                            "misattributed": r.misattributed,
+                            "stalled": r.stalled,
+                            "problems": r.problems[:10],
+                        }
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
             import shutil
+
             shutil.rmtree(base / f"run-{s}", ignore_errors=True)
         return totals

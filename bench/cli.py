@@ -36,35 +36,63 @@ def main(argv: list[str] | None = None) -> int:
     booking.add_argument("--bookings", type=int, default=1000, help="bookings timed (≥ 1,000 for a p99)")
     booking.add_argument("--cache", type=Path, help="use this cache (default: the benchmark cache for N)")
 
-    sync = sub.add_parser("sync", help="offline catch-up (SQLite and PostgreSQL servers) and fan-out to 300 clients")
+    sync = sub.add_parser(
+        "sync", help="offline catch-up (SQLite and PostgreSQL servers) and fan-out to 300 clients"
+    )
     sync.add_argument("--bookings", type=int, default=1000, help="queued bookings to catch up")
-    sync.add_argument("--clients", type=int, nargs="+", default=[300, 1000],
-                      help="connected consoles for each fan-out run (10 of them real headless consoles)")
+    sync.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[300, 1000],
+        help="connected consoles for each fan-out run (10 of them real headless consoles)",
+    )
     sync.add_argument("--commits", type=int, default=200, help="commits whose pokes are timed")
     sync.add_argument("--listener-procs", type=int, default=1, help="processes holding the clients")
-    sync.add_argument("--postgres", default=None,
-                      help="PostgreSQL server URL (a scratch database is created and dropped); "
-                           "default $CSR_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test")
+    sync.add_argument(
+        "--postgres",
+        default=None,
+        help="PostgreSQL server URL (a scratch database is created and dropped); "
+        "default $CSR_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test",
+    )
     sync.add_argument("--no-postgres", action="store_true")
-    sync.add_argument("--initial-customers", type=int, default=1_000_000,
-                      help="customers on the server for the initial-sync figure (0: skip it; the store is "
-                           "the seeded benchmark cache, made on first use)")
+    sync.add_argument(
+        "--initial-customers",
+        type=int,
+        default=1_000_000,
+        help="customers on the server for the initial-sync figure (0: skip it; the store is "
+        "the seeded benchmark cache, made on first use)",
+    )
 
-    calls = sub.add_parser("calls", help="screen pop (webhook → bubble in a real console) and webhook throughput")
+    calls = sub.add_parser(
+        "calls", help="screen pop (webhook → bubble in a real console) and webhook throughput"
+    )
     calls.add_argument("--customers", type=int, default=1_000_000)
     calls.add_argument("--cache", type=Path, help="source cache (default: the benchmark cache for N)")
-    calls.add_argument("--calls", type=int, default=1000, help="calls timed for the screen pop (≥ 1,000 for a p99)")
+    calls.add_argument(
+        "--calls", type=int, default=1000, help="calls timed for the screen pop (≥ 1,000 for a p99)"
+    )
     calls.add_argument("--listeners", type=int, default=50, help="other consoles signed in (headless)")
     calls.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
     calls.add_argument("--concurrency", type=int, default=100, help="simulated calls at once (throughput)")
-    calls.add_argument("--ring", type=float, default=0.5, help="seconds a call rings after its bubble is shown")
-    calls.add_argument("--flood-without-listeners", action="store_true",
-                       help="disconnect the listeners before the throughput run")
+    calls.add_argument(
+        "--ring", type=float, default=0.5, help="seconds a call rings after its bubble is shown"
+    )
+    calls.add_argument(
+        "--flood-without-listeners",
+        action="store_true",
+        help="disconnect the listeners before the throughput run",
+    )
     calls.add_argument("--keep", type=Path, help="keep the work folder (stores, logs, trace) here")
-    calls.add_argument("--server-stages", action="store_true",
-                       help="stamp the server's stages (bench/timed_server.py) and split the screen pop's time")
+    calls.add_argument(
+        "--server-stages",
+        action="store_true",
+        help="stamp the server's stages (bench/timed_server.py) and split the screen pop's time",
+    )
 
-    floor = sub.add_parser("floor", help="the supervisors' floor board: call event → board repainted, KPI CPU")
+    floor = sub.add_parser(
+        "floor", help="the supervisors' floor board: call event → board repainted, KPI CPU"
+    )
     floor.add_argument("--customers", type=int, default=100_000)
     floor.add_argument("--cache", type=Path, help="source cache (default: the benchmark cache for N)")
     floor.add_argument("--agents", type=int, default=300, help="CSR clients signed in (headless)")
@@ -76,35 +104,56 @@ def main(argv: list[str] | None = None) -> int:
     chaos.add_argument("--runs", type=int, default=100)
     chaos.add_argument("--seed", type=int, default=1, help="first seed (runs use seed, seed+1, …)")
     chaos.add_argument("--consoles", type=int, nargs=2, metavar=("MIN", "MAX"), default=(2, 3))
-    chaos.add_argument("--ops", type=int, nargs=2, metavar=("MIN", "MAX"), default=(3, 7),
-                       help="writes per console")
-    chaos.add_argument("--conflicts", action="store_true",
-                       help="also edit one shared customer's name from every console")
+    chaos.add_argument(
+        "--ops", type=int, nargs=2, metavar=("MIN", "MAX"), default=(3, 7), help="writes per console"
+    )
+    chaos.add_argument(
+        "--conflicts", action="store_true", help="also edit one shared customer's name from every console"
+    )
     chaos.add_argument("--verbose", action="store_true", help="one line per run on stderr (failures always)")
-    chaos.add_argument("--sim", action="store_true",
-                       help="deterministic simulation (virtual time, simulated network; bench/sim): "
-                            "thousands of seeds, each replayable exactly")
-    chaos.add_argument("--jobs", type=int, default=None,
-                       help="--sim: processes sharing the seeds (default: one per CPU)")
+    chaos.add_argument(
+        "--sim",
+        action="store_true",
+        help="deterministic simulation (virtual time, simulated network; bench/sim): "
+        "thousands of seeds, each replayable exactly",
+    )
+    chaos.add_argument(
+        "--jobs", type=int, default=None, help="--sim: processes sharing the seeds (default: one per CPU)"
+    )
 
     args = p.parse_args(argv)
     if args.command == "sync":
         from .sync_bench import PG_DEFAULT, run_sync
 
-        out = run_sync(args.bookings, args.clients, args.commits,
-                       None if args.no_postgres else (args.postgres or PG_DEFAULT), args.listener_procs,
-                       args.initial_customers)
+        out = run_sync(
+            args.bookings,
+            args.clients,
+            args.commits,
+            None if args.no_postgres else (args.postgres or PG_DEFAULT),
+            args.listener_procs,
+            args.initial_customers,
+        )
     elif args.command == "calls":
         from .calls_bench import run_calls
 
-        out = run_calls(args.customers, args.calls, args.listeners, args.seconds, cache=args.cache,
-                        concurrency=args.concurrency, ring=args.ring,
-                        flood_listeners=not args.flood_without_listeners, keep=args.keep,
-                        server_stages=args.server_stages)
+        out = run_calls(
+            args.customers,
+            args.calls,
+            args.listeners,
+            args.seconds,
+            cache=args.cache,
+            concurrency=args.concurrency,
+            ring=args.ring,
+            flood_listeners=not args.flood_without_listeners,
+            keep=args.keep,
+            server_stages=args.server_stages,
+        )
     elif args.command == "floor":
         from .floor_bench import run_floor
 
-        out = run_floor(args.customers, args.agents, args.rate, args.seconds, cache=args.cache, keep=args.keep)
+        out = run_floor(
+            args.customers, args.agents, args.rate, args.seconds, cache=args.cache, keep=args.keep
+        )
     elif args.command == "chaos" and args.sim:
         from .sim import run_sim
 
@@ -112,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "chaos":
         from .chaos import Params, run_chaos
 
-        out = run_chaos(args.runs, args.seed, Params(consoles=tuple(args.consoles), ops=tuple(args.ops),
-                                                     conflicts=args.conflicts), verbose=args.verbose)
+        out = run_chaos(
+            args.runs,
+            args.seed,
+            Params(consoles=tuple(args.consoles), ops=tuple(args.ops), conflicts=args.conflicts),
+            verbose=args.verbose,
+        )
     elif args.command == "seed":
         from .seed import run_seed
 
@@ -121,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "booking":
         from .booking import run_booking
 
-        out = run_booking(args.cache or bench_cache_path(args.customers), args.customers, args.jobs, args.bookings)
+        out = run_booking(
+            args.cache or bench_cache_path(args.customers), args.customers, args.jobs, args.bookings
+        )
     else:
         from .lookup import run_lookup
 

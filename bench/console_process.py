@@ -58,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_runtime()
     app = QApplication([])
-    collect_on_ui_thread(app)                   # as console/app.py does
+    collect_on_ui_thread(app)  # as console/app.py does
     args.profile.mkdir(parents=True, exist_ok=True)
     settings = open_settings(args.profile)
     apply_theme(app, "light")
     console = Console.build(args.cache, settings)
     window = console.window
-    window.resize(1920, 1080)                   # a CSR's desk screen: the bubble strip shows what rings
+    window.resize(1920, 1080)  # a CSR's desk screen: the bubble strip shows what rings
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window.show()
@@ -85,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal = console.sync.callsArrived
     signal.disconnect(console.calls.on_calls)
-    signal.connect(stamp)                       # first: the message has reached the console's handlers
-    signal.connect(console.calls.on_calls)      # the real handler (bubble, match)
+    signal.connect(stamp)  # first: the message has reached the console's handlers
+    signal.connect(console.calls.on_calls)  # the real handler (bubble, match)
     signal.connect(count)
-    bubbles = BubblePaints(console, args.trace) if args.trace is not None else None    # kept: Qt holds it weakly
+    bubbles = (
+        BubblePaints(console, args.trace) if args.trace is not None else None
+    )  # kept: Qt holds it weakly
     if bubbles is not None:
-        signal.connect(bubbles.watch)           # after it: the bubble exists
+        signal.connect(bubbles.watch)  # after it: the bubble exists
 
     async def run() -> int:
         t = time.perf_counter()
@@ -110,15 +112,30 @@ def main(argv: list[str] | None = None) -> int:
             board = BoardTimer(console)
             while not board.ready():
                 if time.monotonic() > deadline:
-                    print(json.dumps({"ready": False, "error": "the floor board got no snapshot"}), flush=True)
+                    print(
+                        json.dumps({"ready": False, "error": "the floor board got no snapshot"}), flush=True
+                    )
                     return 1
                 await asyncio.sleep(0.01)
-        print(json.dumps({"ready": True, "build_s": round(built, 3),
-                          "online_s": round(time.perf_counter() - t, 3)}), flush=True)
-        await loop.run_in_executor(None, sys.stdin.read)      # until the benchmark closes our stdin
+        print(
+            json.dumps(
+                {"ready": True, "build_s": round(built, 3), "online_s": round(time.perf_counter() - t, 3)}
+            ),
+            flush=True,
+        )
+        await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark closes our stdin
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"arrived": arrived, "bubbles_max": most[0], "rss_mb": round(rss_mb, 1),
-                          **(board.figures() if board is not None else {})}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "arrived": arrived,
+                    "bubbles_max": most[0],
+                    "rss_mb": round(rss_mb, 1),
+                    **(board.figures() if board is not None else {}),
+                }
+            ),
+            flush=True,
+        )
         await console.aclose()
         return 0
 
@@ -151,10 +168,15 @@ class BubblePaints:
                 continue
             self.watched.add(call_id)
             card = self.console.calls.cards.get(call_id)
-            line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id,
-                    "matches": len(card.match_ids) if card is not None else 0}
+            line = {
+                "provider_call_id": call.get("provider_call_id", ""),
+                "call_id": call_id,
+                "matches": len(card.match_ids) if card is not None else 0,
+            }
             done: list[Any] = []
-            self._write({**line, "kind": "created", "t": time.time()})     # the bubble exists (not yet on screen)
+            self._write(
+                {**line, "kind": "created", "t": time.time()}
+            )  # the bubble exists (not yet on screen)
 
             def painted(_t: float, line: dict[str, Any] = line, done: list[Any] = done) -> None:
                 if done:
@@ -168,7 +190,6 @@ class BubblePaints:
             shown = [w for w in labels if w is not None and not w.isHidden()]
             last = shown[-1] if shown else bubble
             self._filters.append(Painted(last, painted, armed=lambda done=done: not done))
-
 
     def _write(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record) + "\n")
@@ -208,15 +229,15 @@ class BoardTimer:
                     timer.paint_began.setdefault(key, began)
                 watched.removeEventFilter(self)
                 try:
-                    QCoreApplication.sendEvent(watched, event)       # the table paints its rows here
+                    QCoreApplication.sendEvent(watched, event)  # the table paints its rows here
                 finally:
                     watched.installEventFilter(self)
                 timer._stamp(batch)
-                return True                                         # painted: not delivered twice
+                return True  # painted: not delivered twice
 
         self._filter = Paints(self.board)
         self.board.calls_view.viewport().installEventFilter(self._filter)
-        console.sync.floorMessage.connect(self._on_floor)     # after the floor controller's slot
+        console.sync.floorMessage.connect(self._on_floor)  # after the floor controller's slot
 
     def ready(self) -> bool:
         return self.snapshots > 0 and self.board.connected
@@ -227,7 +248,10 @@ class BoardTimer:
         if kind == "floor_snapshot":
             self.snapshots += 1
             for call in message.get("calls") or ():
-                self._sids[call["id"]], self._states[call["id"]] = call.get("provider_call_id") or "", call["state"]
+                self._sids[call["id"]], self._states[call["id"]] = (
+                    call.get("provider_call_id") or "",
+                    call["state"],
+                )
             return
         if kind != "floor_delta":
             return
@@ -256,9 +280,14 @@ class BoardTimer:
             self.painted.setdefault(key, t)
 
     def figures(self) -> dict[str, Any]:
-        return {"received": self.received, "painted": self.painted, "paint_began": self.paint_began,
-                "snapshots": self.snapshots,
-                "board_rows_max": self.rows_max, "agents_rows": self.board.agents_model.rowCount()}
+        return {
+            "received": self.received,
+            "painted": self.painted,
+            "paint_began": self.paint_began,
+            "snapshots": self.snapshots,
+            "board_rows_max": self.rows_max,
+            "agents_rows": self.board.agents_model.rowCount(),
+        }
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ CHUNK = 65536
 
 @dataclass
 class Mode:
-    name: str = "pass"            # pass / delay / drop / cut / blackhole
+    name: str = "pass"  # pass / delay / drop / cut / blackhole
     delay_ms: float = 0.0
     direction: str = BOTH
-    after: int = 0                # black-hole: let this many chunks of each link through first
+    after: int = 0  # black-hole: let this many chunks of each link through first
 
     def applies(self, direction: str) -> bool:
         return self.direction in (BOTH, direction)
@@ -43,8 +43,8 @@ class _Link:
     server_reader: asyncio.StreamReader | None = None
     server_writer: asyncio.StreamWriter | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
-    held: bool = False            # swallowed data while black-holed: the stream can't be resumed
-    ended: int = 0                # directions that reached end of stream
+    held: bool = False  # swallowed data while black-holed: the stream can't be resumed
+    ended: int = 0  # directions that reached end of stream
     chunks: dict[str, int] = field(default_factory=lambda: {UP: 0, DOWN: 0})
 
     def abort(self) -> None:
@@ -133,8 +133,13 @@ class FaultProxy:
             self.target_host = host
 
     def set(self, name: str, *, delay_ms: float = 0, direction: str = BOTH) -> None:
-        {"pass": lambda: self.set_pass(), "drop": self.drop, "delay": lambda: self.delay(delay_ms, direction),
-         "cut": lambda: self.cut(direction), "blackhole": lambda: self.blackhole(direction)}[name]()
+        {
+            "pass": lambda: self.set_pass(),
+            "drop": self.drop,
+            "delay": lambda: self.delay(delay_ms, direction),
+            "cut": lambda: self.cut(direction),
+            "blackhole": lambda: self.blackhole(direction),
+        }[name]()
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _drop(self, link: _Link) -> None:
@@ -152,18 +157,22 @@ class FaultProxy:
         self.links.add(link)
         try:
             link.server_reader, link.server_writer = await asyncio.wait_for(
-                asyncio.open_connection(self.target_host, self.target_port), timeout=5)
+                asyncio.open_connection(self.target_host, self.target_port), timeout=5
+            )
         except (OSError, TimeoutError):
-            self._drop(link)            # the server is down: the console sees a refused connection
+            self._drop(link)  # the server is down: the console sees a refused connection
             return
-        if link not in self.links:      # dropped while connecting
+        if link not in self.links:  # dropped while connecting
             link.abort()
             return
-        link.tasks = [asyncio.create_task(self._pump(link, reader, link.server_writer, UP)),
-                      asyncio.create_task(self._pump(link, link.server_reader, writer, DOWN))]
+        link.tasks = [
+            asyncio.create_task(self._pump(link, reader, link.server_writer, UP)),
+            asyncio.create_task(self._pump(link, link.server_reader, writer, DOWN)),
+        ]
 
-    async def _pump(self, link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    direction: str) -> None:
+    async def _pump(
+        self, link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: str
+    ) -> None:
         # Delayed chunks go through a queue so a delay adds latency, not a throughput cap.
         queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
         sender = asyncio.create_task(self._send(link, queue, writer))
@@ -179,13 +188,17 @@ class FaultProxy:
                 if mode.name == "drop":
                     self._drop(link)
                     return
-                if mode.applies(direction) and mode.name == "blackhole" and link.chunks[direction] > mode.after:
+                if (
+                    mode.applies(direction)
+                    and mode.name == "blackhole"
+                    and link.chunks[direction] > mode.after
+                ):
                     link.held = True
                     continue
                 if link.held:
-                    continue            # black-holed earlier: nothing more goes through this link
+                    continue  # black-holed earlier: nothing more goes through this link
                 if mode.applies(direction) and mode.name == "cut":
-                    part = data[:max(1, len(data) // 2)] if len(data) > 1 else b""
+                    part = data[: max(1, len(data) // 2)] if len(data) > 1 else b""
                     queue.put_nowait((0.0, part))
                     queue.put_nowait((0.0, None))
                     await asyncio.sleep(0)
@@ -193,8 +206,9 @@ class FaultProxy:
                     await queue.join()
                     self._drop(link)
                     return
-                due = time.monotonic() + (mode.delay_ms / 1000 if mode.name == "delay" and
-                                          mode.applies(direction) else 0.0)
+                due = time.monotonic() + (
+                    mode.delay_ms / 1000 if mode.name == "delay" and mode.applies(direction) else 0.0
+                )
                 self.stats["bytes_up" if direction == UP else "bytes_down"] += len(data)
                 queue.put_nowait((due, data))
         except (ConnectionError, OSError):

@@ -53,7 +53,7 @@ from .harness import (
 from .stats import p99, summary
 
 SUPERVISOR = "floorsup"
-ANSWER_AFTER, END_AFTER = 0.5, 1.5           # seconds after the ring
+ANSWER_AFTER, END_AFTER = 0.5, 1.5  # seconds after the ring
 WARMUP_CALLS = 5
 
 
@@ -70,8 +70,15 @@ def add_supervisor(db: Path) -> None:
         engine.dispose()
 
 
-async def play(http: str, seconds: float, rate: float, callers: list[str], tracking: list[str],
-               agents: list[str], seed: int) -> dict[str, Any]:
+async def play(
+    http: str,
+    seconds: float,
+    rate: float,
+    callers: list[str],
+    tracking: list[str],
+    agents: list[str],
+    seed: int,
+) -> dict[str, Any]:
     """Send the calls' webhooks on schedule; {"sent": {"SID:ring|answer|end": t}, "failed": n, "late_ms"}."""
     import aiohttp
 
@@ -87,8 +94,9 @@ async def play(http: str, seconds: float, rate: float, callers: list[str], track
     calls = int(seconds / gap) + WARMUP_CALLS
     account = "AC" + "0" * 32
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100),
-                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
         phone = Phone(session, http)
 
         async def event(at: float, key: str, url: str, params: dict[str, str]) -> None:
@@ -105,16 +113,31 @@ async def play(http: str, seconds: float, rate: float, callers: list[str], track
             sid = "CA" + rng.getrandbits(128).to_bytes(16, "big").hex()
             at = start + i * gap
             caller, dialed, agent = rng.choice(callers), rng.choice(tracking), rng.choice(agents)
-            parent = {"CallSid": sid, "AccountSid": account, "From": caller, "To": dialed, "Direction": "inbound",
-                      "ApiVersion": "2010-04-01"}
-            leg = {"CallSid": "CA" + rng.getrandbits(128).to_bytes(16, "big").hex(), "ParentCallSid": sid,
-                   "AccountSid": account, "From": caller, "To": f"client:{agent}", "Direction": "outbound-dial",
-                   "CallStatus": "in-progress", "SequenceNumber": "1", "ApiVersion": "2010-04-01"}
+            parent = {
+                "CallSid": sid,
+                "AccountSid": account,
+                "From": caller,
+                "To": dialed,
+                "Direction": "inbound",
+                "ApiVersion": "2010-04-01",
+            }
+            leg = {
+                "CallSid": "CA" + rng.getrandbits(128).to_bytes(16, "big").hex(),
+                "ParentCallSid": sid,
+                "AccountSid": account,
+                "From": caller,
+                "To": f"client:{agent}",
+                "Direction": "outbound-dial",
+                "CallStatus": "in-progress",
+                "SequenceNumber": "1",
+                "ApiVersion": "2010-04-01",
+            }
             ended = {**parent, "CallStatus": "completed", "CallDuration": "1", "SequenceNumber": "3"}
             for key, when, url, params in (
-                    (f"{sid}:ring", at, PUBLIC_URL + VOICE_PATH, {**parent, "CallStatus": "ringing"}),
-                    (f"{sid}:answer", at + ANSWER_AFTER, PUBLIC_URL + STATUS_PATH, leg),
-                    (f"{sid}:end", at + END_AFTER, PUBLIC_URL + STATUS_PATH, ended)):
+                (f"{sid}:ring", at, PUBLIC_URL + VOICE_PATH, {**parent, "CallStatus": "ringing"}),
+                (f"{sid}:answer", at + ANSWER_AFTER, PUBLIC_URL + STATUS_PATH, leg),
+                (f"{sid}:end", at + END_AFTER, PUBLIC_URL + STATUS_PATH, ended),
+            ):
                 task = asyncio.create_task(event(when, key, url, params))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -133,14 +156,25 @@ def _kpi_cpu(stats: Path, t0: float, t1: float) -> dict[str, Any]:
         return {"kpi_cpu_ms_per_s": None, "kpi_ticks_per_s": None}
     first, last = inside[0], inside[-1]
     wall = last["t"] - first["t"]
-    return {"kpi_cpu_ms_per_s": round((last["kpi_cpu_s"] - first["kpi_cpu_s"]) * 1000 / wall, 2),
-            "kpi_ticks_per_s": round((last["ticks"] - first["ticks"]) / wall, 2),
-            "kpi_cpu_ms_per_tick": round((last["kpi_cpu_s"] - first["kpi_cpu_s"]) * 1000
-                                         / max(1, last["ticks"] - first["ticks"]), 2)}
+    return {
+        "kpi_cpu_ms_per_s": round((last["kpi_cpu_s"] - first["kpi_cpu_s"]) * 1000 / wall, 2),
+        "kpi_ticks_per_s": round((last["ticks"] - first["ticks"]) / wall, 2),
+        "kpi_cpu_ms_per_tick": round(
+            (last["kpi_cpu_s"] - first["kpi_cpu_s"]) * 1000 / max(1, last["ticks"] - first["ticks"]), 2
+        ),
+    }
 
 
-def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, seconds: float = 30.0, *,
-              cache: Path | None = None, seed: int = 11, keep: Path | None = None) -> dict[str, Any]:
+def run_floor(
+    customers: int = 100_000,
+    agents: int = 300,
+    rate: float = 20.0,
+    seconds: float = 30.0,
+    *,
+    cache: Path | None = None,
+    seed: int = 11,
+    keep: Path | None = None,
+) -> dict[str, Any]:
     """The whole benchmark (module docstring)."""
     from .cli import bench_cache_path
     from .seed import ensure_cache
@@ -149,8 +183,13 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
     ensure_cache(source, customers)
     work = keep or Path(tempfile.mkdtemp(prefix="csr-bench-floor-"))
     work.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Any] = {"customers": customers, "agents": agents, "events_per_s": rate, "seconds": seconds,
-                           "load_before": load_average()}
+    out: dict[str, Any] = {
+        "customers": customers,
+        "agents": agents,
+        "events_per_s": rate,
+        "seconds": seconds,
+        "load_before": load_average(),
+    }
     server = console = listener = None
     try:
         prep = prepare(source, work, agents)
@@ -158,28 +197,49 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
         out["prepare_s"] = prep.seconds
         callers = find_callers(prep.console_cache, random.Random(seed), 100).all()
         stats, stamps = work / "floor-stats.jsonl", work / "floor-stamps.jsonl"
-        server, ws_url, http = start_server(prep.server_db, work / "server.log", module="bench.floor_server",
-                                            env={"CSR_BENCH_FLOOR_STATS": str(stats),
-                                                 "CSR_BENCH_FLOOR_STAMPS": str(stamps),
-                                                 **({"CSR_BENCH_STAGES": str(work / "stages.jsonl")}
-                                                    if os.environ.get("CSR_BENCH_FLOOR_STAGES") else {})})
+        server, ws_url, http = start_server(
+            prep.server_db,
+            work / "server.log",
+            module="bench.floor_server",
+            env={
+                "CSR_BENCH_FLOOR_STATS": str(stats),
+                "CSR_BENCH_FLOOR_STAMPS": str(stamps),
+                **(
+                    {"CSR_BENCH_STAGES": str(work / "stages.jsonl")}
+                    if os.environ.get("CSR_BENCH_FLOOR_STAGES")
+                    else {}
+                ),
+            },
+        )
         listener, listener_out = start_listeners(ws_url, prep.tokens, work, "agents")
-        console = spawn(["-m", "bench.console_process", str(prep.console_cache), "--url", ws_url,
-                          "--user", SUPERVISOR, "--profile", str(work / "profile"), "--floor-board"],
-                         work / "console.log", child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6",
-                                                    CSR_BENCH_PASSWORD=PASSWORD))
+        console = spawn(
+            [
+                "-m",
+                "bench.console_process",
+                str(prep.console_cache),
+                "--url",
+                ws_url,
+                "--user",
+                SUPERVISOR,
+                "--profile",
+                str(work / "profile"),
+                "--floor-board",
+            ],
+            work / "console.log",
+            child_env(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CSR_BENCH_PASSWORD=PASSWORD),
+        )
         console_out = Lines(console)
         ready = console_out.json(180)
         if not ready.get("ready"):
             raise RuntimeError(f"the supervisor's console did not get its board: {ready}")
-        time.sleep(4.0)                 # the console's deferred start-up work is done
+        time.sleep(4.0)  # the console's deferred start-up work is done
         out["load_at_start"] = load_average()
         procs = {"server": server, "console": console, "agents": listener}
         before, t0 = cpu(procs), time.time()
         played = asyncio.run(play(http, seconds, rate, callers, prep.tracking, prep.agents[1:], seed))
         t1 = time.time()
         out["cores_during_events"] = cpu_share(before, cpu(procs), t1 - t0)
-        time.sleep(1.0)                 # the last changes reach the board
+        time.sleep(1.0)  # the last changes reach the board
         console.stdin.close()
         board = console_out.json(60)
         console.wait(30)
@@ -196,7 +256,7 @@ def run_floor(customers: int = 100_000, agents: int = 300, rate: float = 20.0, s
 
 
 def _server_sent(stamps: Path) -> dict[str, float]:
-    """"SID:ring|answer|end" → when the server had sent the floor delta showing it."""
+    """ "SID:ring|answer|end" → when the server had sent the floor delta showing it."""
     out: dict[str, float] = {}
     talking: set[str] = set()
     for line in stamps.read_text().splitlines() if stamps.exists() else ():
@@ -211,34 +271,51 @@ def _server_sent(stamps: Path) -> dict[str, float]:
     return out
 
 
-def _board_figures(played: dict[str, Any], board: dict[str, Any], wall: float,
-                   server: dict[str, float]) -> dict[str, Any]:
+def _board_figures(
+    played: dict[str, Any], board: dict[str, Any], wall: float, server: dict[str, float]
+) -> dict[str, Any]:
     sent, received, painted = played["sent"], board.get("received", {}), board.get("painted", {})
     began = board.get("paint_began", {})
     order = sorted(sent, key=sent.get)
     warm = {k for k in order if k.endswith(":ring")}
     skip = set()
-    for key in order:                      # the first calls warm the server and the console up
+    for key in order:  # the first calls warm the server and the console up
         if key.endswith(":ring") and len(skip) < WARMUP_CALLS * 3:
             sid = key.split(":")[0]
             skip |= {f"{sid}:ring", f"{sid}:answer", f"{sid}:end"}
     measured = [k for k in order if k not in skip]
     update = [(painted[k] - sent[k]) * 1000 for k in measured if k in painted]
     arrive = [(received[k] - sent[k]) * 1000 for k in measured if k in received]
-    by_kind = {kind: p99([(painted[k] - sent[k]) * 1000 for k in measured if k in painted and k.endswith(kind)])
-               for kind in (":ring", ":answer", ":end")}
-    return {**summary("board_update", update), "board_update_samples": len(update),
-            "board_update_missed": sum(1 for k in measured if k not in painted),
-            "board_update_p99_ms_by_event": {k[1:]: v for k, v in by_kind.items()},
-            **summary("event_to_board_model", arrive),
-            **summary("event_to_server_sent", [(server[k] - sent[k]) * 1000 for k in measured if k in server]),
-            **summary("server_sent_to_board_model", [(received[k] - server[k]) * 1000 for k in measured
-                                                    if k in server and k in received]),
-            **summary("board_model_to_painted", [(painted[k] - received[k]) * 1000 for k in measured
-                                                if k in painted and k in received]),
-            **summary("board_paint_began_to_painted", [(painted[k] - began[k]) * 1000 for k in measured
-                                                      if k in painted and k in began]),
-            "events_sent": len(sent), "events_per_s_sent": round(len(sent) / wall, 1) if wall else None,
-            "webhooks_failed": played["failed"], "send_late_p99_ms": p99(played["late_ms"]),
-            "calls": played["calls"], "ring_events": len(warm), "board_rows_max": board.get("board_rows_max"),
-            "board_agents_rows": board.get("agents_rows"), "supervisor_rss_mb": board.get("rss_mb")}
+    by_kind = {
+        kind: p99([(painted[k] - sent[k]) * 1000 for k in measured if k in painted and k.endswith(kind)])
+        for kind in (":ring", ":answer", ":end")
+    }
+    return {
+        **summary("board_update", update),
+        "board_update_samples": len(update),
+        "board_update_missed": sum(1 for k in measured if k not in painted),
+        "board_update_p99_ms_by_event": {k[1:]: v for k, v in by_kind.items()},
+        **summary("event_to_board_model", arrive),
+        **summary("event_to_server_sent", [(server[k] - sent[k]) * 1000 for k in measured if k in server]),
+        **summary(
+            "server_sent_to_board_model",
+            [(received[k] - server[k]) * 1000 for k in measured if k in server and k in received],
+        ),
+        **summary(
+            "board_model_to_painted",
+            [(painted[k] - received[k]) * 1000 for k in measured if k in painted and k in received],
+        ),
+        **summary(
+            "board_paint_began_to_painted",
+            [(painted[k] - began[k]) * 1000 for k in measured if k in painted and k in began],
+        ),
+        "events_sent": len(sent),
+        "events_per_s_sent": round(len(sent) / wall, 1) if wall else None,
+        "webhooks_failed": played["failed"],
+        "send_late_p99_ms": p99(played["late_ms"]),
+        "calls": played["calls"],
+        "ring_events": len(warm),
+        "board_rows_max": board.get("board_rows_max"),
+        "board_agents_rows": board.get("agents_rows"),
+        "supervisor_rss_mb": board.get("rss_mb"),
+    }

@@ -38,8 +38,12 @@ def install(path: str, every: float = 0.5, stamps: str | None = None) -> None:
 
         def stamped(self: Any, calls: list[dict[str, Any]]) -> None:
             committed(self, calls)
-            out.write(json.dumps({"t": time.time(), "calls": [[c.get("provider_call_id"), c.get("state")]
-                                                             for c in calls]}) + "\n")
+            out.write(
+                json.dumps(
+                    {"t": time.time(), "calls": [[c.get("provider_call_id"), c.get("state")] for c in calls]}
+                )
+                + "\n"
+            )
             out.flush()
 
         floor.Floor.calls_committed = stamped
@@ -49,15 +53,26 @@ def install(path: str, every: float = 0.5, stamps: str | None = None) -> None:
             while True:
                 time.sleep(every)
                 for f in _FLOORS:
-                    out.write(json.dumps({"t": time.time(), "kpi_cpu_s": f.kpi_cpu_s, "ticks": f.ticks,
-                                          "subscribers": len(f.subscribers)}) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "t": time.time(),
+                                "kpi_cpu_s": f.kpi_cpu_s,
+                                "ticks": f.ticks,
+                                "subscribers": len(f.subscribers),
+                            }
+                        )
+                        + "\n"
+                    )
                 out.flush()
 
     threading.Thread(target=write, daemon=True, name="floor-stats").start()
 
 
 if __name__ == "__main__":
-    install(os.environ.get("CSR_BENCH_FLOOR_STATS", os.devnull), stamps=os.environ.get("CSR_BENCH_FLOOR_STAMPS"))
+    install(
+        os.environ.get("CSR_BENCH_FLOOR_STATS", os.devnull), stamps=os.environ.get("CSR_BENCH_FLOOR_STAMPS")
+    )
     if os.environ.get("CSR_BENCH_STAGES"):
         from bench import timed_server  # the webhook's stages too (diagnosis)
 

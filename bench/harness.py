@@ -26,8 +26,10 @@ from typing import Any
 
 from .headless import ROOT, checkpoint
 
-MATCH_SQL = ("SELECT count(*) FROM (SELECT DISTINCT cm.customer_id FROM contact_methods cm "
-             "JOIN customers c ON c.id = cm.customer_id WHERE cm.value = ? AND c.merged_into_id IS NULL LIMIT ?)")
+MATCH_SQL = (
+    "SELECT count(*) FROM (SELECT DISTINCT cm.customer_id FROM contact_methods cm "
+    "JOIN customers c ON c.id = cm.customer_id WHERE cm.value = ? AND c.merged_into_id IS NULL LIMIT ?)"
+)
 
 PASSWORD = "bench calls password 1"
 
@@ -46,9 +48,9 @@ class Prepared:
     console_cache: Path
     server_db: Path
     version: int
-    tokens: list[str]                       # the listeners'
-    agents: list[str]                       # every CSR's user name
-    tracking: list[str]                     # the setup's tracking numbers (E.164)
+    tokens: list[str]  # the listeners'
+    agents: list[str]  # every CSR's user name
+    tracking: list[str]  # the setup's tracking numbers (E.164)
     seconds: float
 
 
@@ -84,7 +86,7 @@ def prepare(source: Path, work: Path, listeners: int) -> Prepared:
     t0 = time.perf_counter()
     console = work / "console.sqlite3"
     copy_db(source, console)
-    cache = open_cache(console)                          # migrates an older benchmark cache
+    cache = open_cache(console)  # migrates an older benchmark cache
     try:
         with cache.sessions() as s:
             has_setup = s.scalar(select(TrackingNumber.id).limit(1)) is not None
@@ -130,9 +132,9 @@ def prepare(source: Path, work: Path, listeners: int) -> Prepared:
 
 @dataclass
 class Callers:
-    single: list[str] = field(default_factory=list)        # one customer has this number
+    single: list[str] = field(default_factory=list)  # one customer has this number
     several: list[tuple[str, int]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)       # a well-formed number nobody has
+    unknown: list[str] = field(default_factory=list)  # a well-formed number nobody has
 
     def all(self) -> list[str]:
         return self.single + [n for n, _ in self.several] + self.unknown
@@ -151,8 +153,9 @@ def find_callers(cache: Path, rng: random.Random, want: int) -> Callers:
         tries = 0
         while (len(out.single) < want or len(out.several) < want // 4) and tries < want * 60 and top:
             tries += 1
-            row = conn.execute("SELECT value, kind FROM contact_methods WHERE rowid = ?",
-                               (rng.randint(1, top),)).fetchone()
+            row = conn.execute(
+                "SELECT value, kind FROM contact_methods WHERE rowid = ?", (rng.randint(1, top),)
+            ).fetchone()
             if row is None or row[1] not in ("Phone", "MobilePhone") or not str(row[0]).startswith("+1"):
                 continue
             n = conn.execute(MATCH_SQL, (row[0], MAX_MATCHES)).fetchone()[0]
@@ -207,18 +210,42 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def start_server(db: Path, log: Path, stages: Path | None = None, *, module: str | None = None,
-                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, str]:
+def start_server(
+    db: Path,
+    log: Path,
+    stages: Path | None = None,
+    *,
+    module: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, str, str]:
     """``csr-server run`` taking webhooks; with ``stages``, wrapped by bench/timed_server.py (``module``:
     another wrapper, ``env``: more of its environment)."""
     module = module or ("bench.timed_server" if stages else "sync.server_cli")
-    cmd = [sys.executable, "-m", module, "--db", str(db), "--log-level", "WARNING", "run",
-           "--port", "0", "--http-port", "0", "--public-url", PUBLIC_URL]
-    env = child_env(CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN, **({"CSR_BENCH_STAGES": str(stages)} if stages else {}),
-               **(env or {}))
+    cmd = [
+        sys.executable,
+        "-m",
+        module,
+        "--db",
+        str(db),
+        "--log-level",
+        "WARNING",
+        "run",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--public-url",
+        PUBLIC_URL,
+    ]
+    env = child_env(
+        CSR_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        **({"CSR_BENCH_STAGES": str(stages)} if stages else {}),
+        **(env or {}),
+    )
     with log.open("ab") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                text=True, env=env)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True, env=env
+        )
     assert proc.stdout is not None
     ws = proc.stdout.readline()
     http = proc.stdout.readline()
@@ -232,8 +259,15 @@ def start_server(db: Path, log: Path, stages: Path | None = None, *, module: str
 def spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     """A Python child talking over stdin/stdout (text), its stderr into ``log``."""
     with log.open("ab") as err:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=err, text=True, env=env)
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
@@ -247,8 +281,12 @@ def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
         proc.wait(5)
 
 
-def wind_down(children: tuple[subprocess.Popen | None, ...], server: subprocess.Popen | None, work: Path,
-              keep: Path | None) -> None:
+def wind_down(
+    children: tuple[subprocess.Popen | None, ...],
+    server: subprocess.Popen | None,
+    work: Path,
+    keep: Path | None,
+) -> None:
     """The end of a run, however it ended: the children's stdin closed (they finish), the server stopped,
     the work folder removed unless it is kept."""
     for proc in children:
@@ -268,8 +306,11 @@ def start_listeners(url: str, tokens: list[str], work: Path, name: str) -> tuple
     """``listen`` (below) in its own process, one signed-in client per token; returns once all are in."""
     path = work / f"{name}-tokens.json"
     path.write_text(json.dumps(tokens))
-    proc = spawn(["-m", "bench.harness", "listen", "--url", url, "--tokens-file", str(path)],
-                  work / f"{name}.log", child_env())
+    proc = spawn(
+        ["-m", "bench.harness", "listen", "--url", url, "--tokens-file", str(path)],
+        work / f"{name}.log",
+        child_env(),
+    )
     out = Lines(proc)
     if out.next(180).strip() != "ready":
         raise RuntimeError(f"the {name} did not sign in")
@@ -293,8 +334,16 @@ def listen(url: str, tokens: list[str]) -> int:
         async def one(token: str) -> None:
             mine: set[str] = set()
             async with websockets.connect(url, max_size=2**23, open_timeout=60, compression=None) as ws:
-                await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                                          "client_id": uuid.uuid4().hex, "token": token}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "hello",
+                            "protocol": PROTOCOL_VERSION,
+                            "client_id": uuid.uuid4().hex,
+                            "token": token,
+                        }
+                    )
+                )
                 while json.loads(await ws.recv()).get("type") != "welcome":
                     pass
                 joined[0] += 1
@@ -315,7 +364,7 @@ def listen(url: str, tokens: list[str]) -> int:
         done, _ = await asyncio.wait([waiter, *tasks], timeout=120, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             for t in done:
-                t.result()                       # a client that failed says why
+                t.result()  # a client that failed says why
             raise TimeoutError("listeners did not all sign in")
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
@@ -344,15 +393,20 @@ class Phone:
         self.base = http.rstrip("/")
         self.validator = RequestValidator(AUTH_TOKEN)
 
-    async def post(self, url: str, params: dict[str, str], stamp: dict[str, Any] | None = None) -> tuple[int, str]:
+    async def post(
+        self, url: str, params: dict[str, str], stamp: dict[str, Any] | None = None
+    ) -> tuple[int, str]:
         """(HTTP status, body); status 0 when the request failed. ``stamp["t"]``: time.time() just
         before the request is sent (the signature is computed first: that is the provider's work)."""
         import aiohttp
 
         from sync.telephony.twilio import SIGNATURE_HEADER
 
-        headers = {SIGNATURE_HEADER: self.validator.compute_signature(url, params), "User-Agent": "TwilioProxy/1.1"}
-        address = self.base + url[len(PUBLIC_URL):] if url.startswith(PUBLIC_URL) else url
+        headers = {
+            SIGNATURE_HEADER: self.validator.compute_signature(url, params),
+            "User-Agent": "TwilioProxy/1.1",
+        }
+        address = self.base + url[len(PUBLIC_URL) :] if url.startswith(PUBLIC_URL) else url
         if stamp is not None:
             stamp["t"] = time.time()
         try:

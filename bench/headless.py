@@ -29,15 +29,28 @@ ROOT = Path(__file__).resolve().parents[1]
 USERNAME = "chaos"
 OTHER_USERNAME = "chaos-lead"
 PASSWORD = "chaos password 1"
-SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types",
-                "job_types", "campaign_categories", "campaigns", "arrival_windows", "technicians",
-                "capacity_settings", "business_hours", "booking_preferences", "call_reasons",
-                "tracking_numbers")
+SETUP_TABLES = (
+    "company_settings",
+    "business_unit_groups",
+    "business_units",
+    "services",
+    "tag_types",
+    "job_types",
+    "campaign_categories",
+    "campaigns",
+    "arrival_windows",
+    "technicians",
+    "capacity_settings",
+    "business_hours",
+    "booking_preferences",
+    "call_reasons",
+    "tracking_numbers",
+)
 # What travels and must converge: these tables and the link tables carried inside their rows.
 SYNCED_TABLES = ("customers", "locations", "contact_methods", "jobs", "appointments")
 # Reserved per console so two consoles of one run never draw the same job-number prefix (the server's
 # prefix registration is planned, docs/job-numbers.md): chaos is about the network, not that.
-SNAPSHOT_DONE = "snapshot_done"          # sync/snapshot.py SNAPSHOT_KEY
+SNAPSHOT_DONE = "snapshot_done"  # sync/snapshot.py SNAPSHOT_KEY
 PREFIXES = [a + b + "7" for a in "ACDEFHJKMNPQRTWXY" for b in "ACDEFHJKMNPQRTWXY"]
 
 
@@ -75,9 +88,9 @@ def copy_setup(src: sessionmaker[Session], dst: sessionmaker[Session]) -> None:
 
 @dataclass
 class Templates:
-    server_db: Path          # migrated, demo setup, the CSR account, the token key
-    console_cache: Path      # migrated, the same setup (same ids)
-    empty_cache: Path        # migrated, nothing else (for a server built elsewhere, e.g. PostgreSQL)
+    server_db: Path  # migrated, demo setup, the CSR account, the token key
+    console_cache: Path  # migrated, the same setup (same ids)
+    empty_cache: Path  # migrated, nothing else (for a server built elsewhere, e.g. PostgreSQL)
 
 
 @dataclass
@@ -105,8 +118,11 @@ def build_templates(folder: Path) -> Templates:
     from models.db import open_cache, open_server_db
 
     folder.mkdir(parents=True, exist_ok=True)
-    t = Templates(folder / "server-template.sqlite3", folder / "console-template.sqlite3",
-                  folder / "empty-template.sqlite3")
+    t = Templates(
+        folder / "server-template.sqlite3",
+        folder / "console-template.sqlite3",
+        folder / "empty-template.sqlite3",
+    )
     if all(p.exists() for p in (t.server_db, t.console_cache, t.empty_cache)):
         return t
     for p in (t.server_db, t.console_cache, t.empty_cache):
@@ -180,8 +196,10 @@ class InProcessServer:
         from sync.server import SyncServer
         from sync.server_auth import AccountsAuthenticator
 
-        self.server = SyncServer(Applier(self.store.sessions),
-                                 AccountsAuthenticator(Accounts(self.store.sessions), self.store.secret))
+        self.server = SyncServer(
+            Applier(self.store.sessions),
+            AccountsAuthenticator(Accounts(self.store.sessions), self.store.secret),
+        )
         self.endpoint = await self.server.serve("127.0.0.1", port)
         self.url = f"ws://127.0.0.1:{self.endpoint.sockets[0].getsockname()[1]}"
         return self.url
@@ -209,10 +227,22 @@ class ServerProcess:
         self.url = ""
 
     def start(self, port: int = 0) -> str:
-        cmd = [sys.executable, "-m", self.module, "--db", self.db, "--log-level", "WARNING", "run",
-               "--port", str(port), *self.extra]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            self.module,
+            "--db",
+            self.db,
+            "--log-level",
+            "WARNING",
+            "run",
+            "--port",
+            str(port),
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         line = self.proc.stdout.readline()
         if "listening on " not in line:
             self.proc.kill()
@@ -280,7 +310,7 @@ class HeadlessConsole:
     booked: list[Booked] = field(default_factory=list)
     customers: list[str] = field(default_factory=list)
     refused: int = 0
-    forged: list[str] = field(default_factory=list)     # mutation ids of bookings credited to another user
+    forged: list[str] = field(default_factory=list)  # mutation ids of bookings credited to another user
     # An existing console: its initial copy is done (it holds the setup; the change log brings the
     # rest). False: a new console, whose first session copies the server's tables (initial sync).
     known: bool = False
@@ -304,8 +334,9 @@ class HeadlessConsole:
                     s.add(SyncState(key=SNAPSHOT_DONE, value=1))
         self.writer = LocalWriter(self.cache.sessions, actor=USERNAME, clock=lambda: utcnow() + self.skew)
         # No state button here: the server's agent_state pushes would only be extra frames on the wire.
-        self.client = SyncClient(self.cache, self.url, token=lambda: self.token, backoff=self.backoff,
-                                 agent_state=False)
+        self.client = SyncClient(
+            self.cache, self.url, token=lambda: self.token, backoff=self.backoff, agent_state=False
+        )
         self.task: asyncio.Task | None = None
         self._ro: Any = None
         self._options = booking_options(self.cache.sessions)
@@ -364,11 +395,24 @@ class HeadlessConsole:
     # -- writes -----------------------------------------------------------------------------------------
     def create_customer(self, rng: random.Random, tag: str) -> str:
         phone = f"(214) 555-{rng.randrange(100, 200):04d}"
-        args = {"customer": {"name": f"Chaos {tag}", "street": f"{rng.randrange(1, 9999)} Main St",
-                             "city": "Dallas", "state": "TX", "zip": "75201"},
-                "locations": [{"street": f"{rng.randrange(1, 9999)} Elm St", "city": "Dallas", "state": "TX",
-                               "zip": "75201"}],
-                "contacts": [{"kind": "MobilePhone", "value": phone}]}
+        args = {
+            "customer": {
+                "name": f"Chaos {tag}",
+                "street": f"{rng.randrange(1, 9999)} Main St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "locations": [
+                {
+                    "street": f"{rng.randrange(1, 9999)} Elm St",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": "75201",
+                }
+            ],
+            "contacts": [{"kind": "MobilePhone", "value": phone}],
+        }
         cid = self.writer.execute("create_customer", args).applied.entity_id
         self.customers.append(cid)
         self.client.wake()
@@ -387,9 +431,17 @@ class HeadlessConsole:
             day = today + timedelta(days=rng.randrange(3, 60))
             if day.weekday() >= 5:
                 day -= timedelta(days=2)
-            args = {"job": {"customer_id": customer_id, "location_id": location, "business_unit_id": bu,
-                            "job_type_id": job_type, "campaign_id": campaign, "summary": summary},
-                    "appointment": {"day": day.isoformat(), "arrival_window_id": rng.choice(windows)}}
+            args = {
+                "job": {
+                    "customer_id": customer_id,
+                    "location_id": location,
+                    "business_unit_id": bu,
+                    "job_type_id": job_type,
+                    "campaign_id": campaign,
+                    "summary": summary,
+                },
+                "appointment": {"day": day.isoformat(), "arrival_window_id": rng.choice(windows)},
+            }
             try:
                 result = self.writer.execute("book_job", args)
             except ValidationFailed:
@@ -417,14 +469,14 @@ class HeadlessConsole:
             args["job"]["booked_by_id"] = other
             return original(name, args)
 
-        self.writer.execute = forged          # type: ignore[method-assign]
+        self.writer.execute = forged  # type: ignore[method-assign]
         try:
             booked = self.book(rng, customer_id, summary)
         finally:
             del self.writer.execute
         if booked is None:
             return False
-        del self.booked[before:]              # not an acknowledged booking: the server must refuse it
+        del self.booked[before:]  # not an acknowledged booking: the server must refuse it
         self.forged.append(booked.mutation_id)
         return True
 
@@ -489,8 +541,9 @@ def diff(a: dict[str, dict[str, dict[str, Any]]], b: dict[str, dict[str, dict[st
                 out.append(f"{table}:{key} only on {'server' if key in ra else 'console'}")
             elif ra[key] != rb[key]:
                 cols = sorted(k for k in set(ra[key]) | set(rb[key]) if ra[key].get(k) != rb[key].get(k))
-                out.append(f"{table}:{key} differs in {cols}: "
-                           f"{[(ra[key].get(c), rb[key].get(c)) for c in cols]}")
+                out.append(
+                    f"{table}:{key} differs in {cols}: {[(ra[key].get(c), rb[key].get(c)) for c in cols]}"
+                )
     return out
 
 

@@ -55,10 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         done = next((p for p in progress if p.finished), None)
         rows = progress[-1].rows_done if progress else 0
         await console.aclose()
-        return {"rows": rows, "seconds": round(elapsed, 2), "initial_sync_rows_per_s": round(rows / elapsed),
-                "finished": bool(done), **(done.timings if done else {}),
-                **summary("initial_sync_ui_lag", heartbeat.lags_ms), "ui_stall_max_ms": round(heartbeat.stall_max_ms, 1),
-                "ui_stalls_over_50ms": heartbeat.stalls[:10], "rss_mb": rss_mb()}
+        return {
+            "rows": rows,
+            "seconds": round(elapsed, 2),
+            "initial_sync_rows_per_s": round(rows / elapsed),
+            "finished": bool(done),
+            **(done.timings if done else {}),
+            **summary("initial_sync_ui_lag", heartbeat.lags_ms),
+            "ui_stall_max_ms": round(heartbeat.stall_max_ms, 1),
+            "ui_stalls_over_50ms": heartbeat.stalls[:10],
+            "rss_mb": rss_mb(),
+        }
 
     with loop:
         out = loop.run_until_complete(run())
@@ -71,6 +78,7 @@ def _chain(first, second):  # noqa: ANN001, ANN202
     def both(value) -> None:  # noqa: ANN001
         first(value)
         second(value)
+
     return both
 
 

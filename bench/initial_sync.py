@@ -50,10 +50,19 @@ def run_initial_sync(customers: int, page: int = 5000) -> dict[str, Any]:
         store = _server_store(customers, work)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "sync.server_cli", "--db", str(store)]
-        subprocess.run([*cmd, "init", "--password-stdin"], input=PASSWORD.encode(), check=True, env=env,
-                       capture_output=True)
-        server = subprocess.Popen([*cmd, "--log-level", "WARNING", "run", "--port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, env=env)
+        subprocess.run(
+            [*cmd, "init", "--password-stdin"],
+            input=PASSWORD.encode(),
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        server = subprocess.Popen(
+            [*cmd, "--log-level", "WARNING", "run", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         assert server.stdout is not None
         url = ""
         while not url:
@@ -63,11 +72,21 @@ def run_initial_sync(customers: int, page: int = 5000) -> dict[str, Any]:
             if "listening on " in line:
                 url = line.strip().split("listening on ", 1)[1]
         # A real console process (Qt, qasync) does the copy; its UI thread's heartbeat is the lag figure.
-        proc = subprocess.run([sys.executable, "-m", "bench.initial_console", str(work / "console.sqlite3"), url,
-                               "admin", str(work / "profile")],
-                              env={**env, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6",
-                                   "CSR_BENCH_PASSWORD": PASSWORD},
-                              capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.initial_console",
+                str(work / "console.sqlite3"),
+                url,
+                "admin",
+                str(work / "profile"),
+            ],
+            env={**env, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6", "CSR_BENCH_PASSWORD": PASSWORD},
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"the console process failed:\n{proc.stderr[-3000:]}")
         return {"customers": customers, **json.loads(proc.stdout.strip().splitlines()[-1])}

@@ -31,7 +31,7 @@ def main() -> int:
 
     configure_runtime()
     app = QApplication([])
-    collect_on_ui_thread(app)                   # as console/app.py does
+    collect_on_ui_thread(app)  # as console/app.py does
     profile = Path(tempfile.mkdtemp(prefix="csr-bench-"))
     settings = open_settings(profile)
     apply_theme(app, "light")
@@ -49,8 +49,11 @@ def main() -> int:
         wait.quit()
 
     # Armed only while a typed text's results are in the model: the paint that shows them is the one timed.
-    Painted(lookup.results.viewport(), painted,
-            armed=lambda: state["awaited"] is not None and lookup.model.query == state["awaited"])
+    Painted(
+        lookup.results.viewport(),
+        painted,
+        armed=lambda: state["awaited"] is not None and lookup.model.query == state["awaited"],
+    )
     timer = QTimer()
     timer.setSingleShot(True)
     timer.timeout.connect(wait.quit)
@@ -58,7 +61,7 @@ def main() -> int:
     def wait_results(text: str, after: float, timeout: float = 5.0) -> float | None:
         state["awaited"] = text
         timer.start(int(timeout * 1000))
-        wait.exec()                 # a real event loop: the search worker gets the GIL as in the console
+        wait.exec()  # a real event loop: the search worker gets the GIL as in the console
         timer.stop()
         ok = state["awaited"] is None and state["painted_at"] > after
         state["awaited"] = None
@@ -82,7 +85,7 @@ def main() -> int:
         for query in typed:
             if len(times) >= keystrokes:
                 break
-            QTest.keyClick(lookup.search, Qt.Key.Key_Escape)          # Esc clears the search, as a CSR does
+            QTest.keyClick(lookup.search, Qt.Key.Key_Escape)  # Esc clears the search, as a CSR does
             app.processEvents()
             for ch in query:
                 t = time.perf_counter()
@@ -97,10 +100,19 @@ def main() -> int:
                 times.append((at - t) * 1000)
     heartbeat.stop()
     console.shutdown()
-    print(json.dumps({**summary("keystroke_to_paint", times), "keystrokes": len(times), "keystrokes_missed": missed,
-                      "ui_stall_max_ms": round(heartbeat.stall_max_ms, 1),
-                      "ui_stalls_over_50ms": heartbeat.stalls[:10],
-                      "startup_to_interactive_s": round(startup, 3), "rss_mb": rss_mb()}))
+    print(
+        json.dumps(
+            {
+                **summary("keystroke_to_paint", times),
+                "keystrokes": len(times),
+                "keystrokes_missed": missed,
+                "ui_stall_max_ms": round(heartbeat.stall_max_ms, 1),
+                "ui_stalls_over_50ms": heartbeat.stalls[:10],
+                "startup_to_interactive_s": round(startup, 3),
+                "rss_mb": rss_mb(),
+            }
+        )
+    )
     return 0
 
 

@@ -49,8 +49,9 @@ async def scenes(console, width: int, height: int) -> None:  # noqa: ANN001
     snap(width, "idle")
     window.lookup.results.focus_first()
     conn = console.cache.raw_connection()
-    customer_id = conn.execute("SELECT customer_id FROM jobs GROUP BY customer_id ORDER BY count(*) DESC "
-                               "LIMIT 1").fetchone()[0]
+    customer_id = conn.execute(
+        "SELECT customer_id FROM jobs GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
     conn.close()
     console.customers.open_customer(customer_id)
     console.new_job()
@@ -65,12 +66,14 @@ async def scenes(console, width: int, height: int) -> None:  # noqa: ANN001
     await settle()
     snap(width, "availability")
     strip = window.bubble_strip
-    await until(lambda: strip.claim_action.isEnabled(), 90)        # the simulated phone system rings
+    await until(lambda: strip.claim_action.isEnabled(), 90)  # the simulated phone system rings
     await settle(1.2)
     snap(width, "ringing")
     ringing = {i for i, c in console.calls.cards.items() if not c.claimed_by_id and not c.ended}
     strip.claim_action.trigger()
-    await until(lambda: any(console.calls.cards[i].claimed_by_id for i in ringing if i in console.calls.cards), 20)
+    await until(
+        lambda: any(console.calls.cards[i].claimed_by_id for i in ringing if i in console.calls.cards), 20
+    )
     await settle(1.2)
     snap(width, "claimed")
     call_id = next(i for i in ringing if i in console.calls.cards and console.calls.cards[i].claimed_by_id)

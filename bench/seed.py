@@ -30,14 +30,22 @@ def run_seed(path: Path, customers: int, seed: int, force: bool = False) -> dict
             print(f"  {done:,} customers ({now - t0:.0f} s)", file=sys.stderr, flush=True)
 
     counts = generate(path, customers, seed=seed, progress=progress)
-    return {"customers": customers, "path": str(path), "seconds": round(time.perf_counter() - t0, 2),
-            "size_mb": round(path.stat().st_size / 2**20, 1), **counts}
+    return {
+        "customers": customers,
+        "path": str(path),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "size_mb": round(path.stat().st_size / 2**20, 1),
+        **counts,
+    }
 
 
 def ensure_cache(path: Path, customers: int) -> None:
     """Seed the benchmark cache on first use (a 1M cache takes a few minutes once)."""
     if path.exists():
         return
-    print(f"csr-bench: seeding {customers:,} customers into {path} (first run only)…", file=sys.stderr,
-          flush=True)
+    print(
+        f"csr-bench: seeding {customers:,} customers into {path} (first run only)…",
+        file=sys.stderr,
+        flush=True,
+    )
     run_seed(path, customers, 2024)

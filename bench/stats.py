@@ -33,11 +33,14 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summary(prefix: str, values: Sequence[float], unit: str = "ms", digits: int = 2,
-            suffix: str = "") -> dict[str, Any]:
+def summary(
+    prefix: str, values: Sequence[float], unit: str = "ms", digits: int = 2, suffix: str = ""
+) -> dict[str, Any]:
     """``{prefix}_p50_{unit}{suffix}``, ``_p99_…`` (None below 1,000 samples), ``_max_…`` and
     ``{prefix}_samples{suffix}``: the one shape every benchmark key takes (``suffix`` e.g. "_300")."""
-    return {f"{prefix}_p50_{unit}{suffix}": _round(percentile(values, 50), digits),
-            f"{prefix}_p99_{unit}{suffix}": _round(p99(values), digits),
-            f"{prefix}_max_{unit}{suffix}": _round(max(values) if values else None, digits),
-            f"{prefix}_samples{suffix}": len(values)}
+    return {
+        f"{prefix}_p50_{unit}{suffix}": _round(percentile(values, 50), digits),
+        f"{prefix}_p99_{unit}{suffix}": _round(p99(values), digits),
+        f"{prefix}_max_{unit}{suffix}": _round(max(values) if values else None, digits),
+        f"{prefix}_samples{suffix}": len(values),
+    }

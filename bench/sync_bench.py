@@ -77,14 +77,19 @@ async def _catchup(db: str, cache_path: Path, bookings: int, customers: int) -> 
 
         def version() -> int:
             from sync.apply import current_version
+
             with store.sessions() as s:
                 return current_version(s)
 
         target = version()
         await _until(lambda: console.cursor() >= target, 600)
         pulled = time.perf_counter() - t0
-        return {"confirmed_s": round(confirmed, 3), "pulled_s": round(pulled, 3), "queue_s": round(queue_s, 1),
-                "rejected": len(console.client.problems())}
+        return {
+            "confirmed_s": round(confirmed, 3),
+            "pulled_s": round(pulled, 3),
+            "queue_s": round(queue_s, 1),
+            "rejected": len(console.client.problems()),
+        }
     finally:
         await console.stop()
         console.close()
@@ -122,8 +127,9 @@ def temporary_postgres(url: str = PG_DEFAULT):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def catchup_postgres(templates: Templates, folder: Path, url: str = PG_DEFAULT,
-                     bookings: int = 1000) -> dict[str, float]:
+def catchup_postgres(
+    templates: Templates, folder: Path, url: str = PG_DEFAULT, bookings: int = 1000
+) -> dict[str, float]:
     from sqlalchemy.orm import sessionmaker
 
     from models.db import open_server_db
@@ -153,7 +159,7 @@ def serve(db: str, port: int) -> int:
 
     class StampingApplier(Applier):
         def _apply_batch(self, *args: Any, **kwargs: Any) -> Any:
-            receipts, error = super()._apply_batch(*args, **kwargs)     # its transaction has committed here
+            receipts, error = super()._apply_batch(*args, **kwargs)  # its transaction has committed here
             stamp = time.time()
             for receipt in receipts:
                 if receipt.status == "applied":
@@ -162,8 +168,9 @@ def serve(db: str, port: int) -> int:
 
     async def main() -> None:
         sessions = sessionmaker(open_server_db(db), expire_on_commit=False)
-        server = SyncServer(StampingApplier(sessions),
-                            AccountsAuthenticator(Accounts(sessions), token_secret(sessions)))
+        server = SyncServer(
+            StampingApplier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions))
+        )
         endpoint = await server.serve("127.0.0.1", port)
         print(f"csr-server: listening on ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Event().wait()
@@ -183,8 +190,11 @@ def listen(url: str, token: str, clients: int, pull: bool = True) -> int:
 
         async def one(i: int, ready: asyncio.Event, go: list[int]) -> None:
             async with websockets.connect(url, max_size=2**23, open_timeout=60) as ws:
-                await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": uuid.uuid4().hex,
-                                          "token": token}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "hello", "protocol": 1, "client_id": uuid.uuid4().hex, "token": token}
+                    )
+                )
                 while (welcome := json.loads(await ws.recv())).get("type") != "welcome":
                     pass
                 cursor, pulling = welcome["server_version"], False
@@ -210,7 +220,7 @@ def listen(url: str, token: str, clients: int, pull: bool = True) -> int:
         await asyncio.wait_for(ready.wait(), 120)
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.read)     # until the parent closes stdin
+        await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes stdin
         for t in tasks:
             t.cancel()
         print(json.dumps({"v": [v for v, _ in pokes], "t": [t for _, t in pokes]}), flush=True)
@@ -234,8 +244,10 @@ def applied(url: str, token: str, caches: list[str]) -> int:
         consoles = [HeadlessConsole(Path(c), url, token, known=True) for c in caches]
         marks: list[list[tuple[int, float]]] = [[] for _ in consoles]
         for i, c in enumerate(consoles):
+
             def changed(_tables: set[str], i: int = i, c: HeadlessConsole = consoles[i]) -> None:
                 marks[i].append((c.client.cursor(), time.time()))
+
             c.client.on_changes = changed
             c.start()
         await _until(lambda: all(c.client.status.state == "online" for c in consoles), 120)
@@ -254,6 +266,7 @@ async def _push_edits(url: str, token: str, commits: int, gap_s: float) -> None:
     import websockets
 
     async with websockets.connect(url, max_size=2**23) as ws:
+
         async def answer(kind: str) -> dict:
             while True:
                 msg = json.loads(await ws.recv())
@@ -262,19 +275,41 @@ async def _push_edits(url: str, token: str, commits: int, gap_s: float) -> None:
                 if msg.get("type") == "error":
                     raise RuntimeError(msg)
 
-        await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": uuid.uuid4().hex, "token": token}))
+        await ws.send(
+            json.dumps({"type": "hello", "protocol": 1, "client_id": uuid.uuid4().hex, "token": token})
+        )
         welcome = await answer("welcome")
         seq = welcome["next_seq"]
-        customer = {"customer": {"name": "Fan Out", "street": "1 Main St", "city": "Dallas", "state": "TX",
-                                 "zip": "75201"},
-                    "locations": [{"street": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75201"}],
-                    "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0150"}]}
+        customer = {
+            "customer": {
+                "name": "Fan Out",
+                "street": "1 Main St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "locations": [{"street": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75201"}],
+            "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0150"}],
+        }
 
         async def push(name: str, args: dict) -> dict:
             nonlocal seq
-            await ws.send(json.dumps({"type": "push", "mutations": [
-                {"seq": seq, "mutation_id": uuid.uuid4().hex, "name": name, "args": args,
-                 "created_at": ""}]}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "push",
+                        "mutations": [
+                            {
+                                "seq": seq,
+                                "mutation_id": uuid.uuid4().hex,
+                                "name": name,
+                                "args": args,
+                                "created_at": "",
+                            }
+                        ],
+                    }
+                )
+            )
             seq += 1
             receipt = (await answer("receipts"))["receipts"][0]
             if receipt["status"] != "applied":
@@ -290,30 +325,67 @@ async def _push_edits(url: str, token: str, commits: int, gap_s: float) -> None:
             name = new
 
 
-def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int = 200,
-           gap_s: float = 0.05, procs: int = 1, timed: int = 10) -> dict[str, Any]:
+def fanout(
+    templates: Templates,
+    folder: Path,
+    clients: int = 300,
+    commits: int = 200,
+    gap_s: float = 0.05,
+    procs: int = 1,
+    timed: int = 10,
+) -> dict[str, Any]:
     """``clients`` consoles connected: ``timed`` of them real headless consoles (their caches timed), the rest
     websocket clients that pull on every poke as consoles do. ``fanout_applied_*``: commit → the change
     applied in a timed console's cache; ``fanout_poke_*``: commit → poke read by a client."""
     db = str(clone(templates.server_db, folder / "fanout-server.sqlite3"))
     store = ServerStore(db)
     token = store.token()
-    server = subprocess.Popen([sys.executable, "-m", "bench.sync_bench", "serve", "--db", db], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.sync_bench", "serve", "--db", db],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     listeners: list[subprocess.Popen] = []
     try:
         line = server.stdout.readline()
         url = line.split("listening on ")[1].strip()
         share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
         timed = min(timed, clients)
-        share = [(clients - timed) // procs + (1 if i < (clients - timed) % procs else 0) for i in range(procs)]
+        share = [
+            (clients - timed) // procs + (1 if i < (clients - timed) % procs else 0) for i in range(procs)
+        ]
         for n in share:
-            listeners.append(subprocess.Popen(
-                [sys.executable, "-m", "bench.sync_bench", "listen", "--url", url, "--token", token,
-                 "--clients", str(n)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-        caches = [str(clone(templates.console_cache, folder / f"fanout-console-{i}.sqlite3")) for i in range(timed)]
-        consoles = subprocess.Popen([sys.executable, "-m", "bench.sync_bench", "applied", "--url", url, "--token",
-                                     token, *caches], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            listeners.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.sync_bench",
+                        "listen",
+                        "--url",
+                        url,
+                        "--token",
+                        token,
+                        "--clients",
+                        str(n),
+                    ],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        caches = [
+            str(clone(templates.console_cache, folder / f"fanout-console-{i}.sqlite3")) for i in range(timed)
+        ]
+        consoles = subprocess.Popen(
+            [sys.executable, "-m", "bench.sync_bench", "applied", "--url", url, "--token", token, *caches],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for p in [*listeners, consoles]:
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("a listener did not get ready")
@@ -330,7 +402,7 @@ def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int 
         reader = threading.Thread(target=read_commits, daemon=True)
         reader.start()
         asyncio.run(_push_edits(url, token, commits, gap_s))
-        time.sleep(1.0)                  # the last pokes land
+        time.sleep(1.0)  # the last pokes land
         out, _ = consoles.communicate("", timeout=120)
         applied_ms: list[float] = []
         not_applied = 0
@@ -352,9 +424,15 @@ def fanout(templates: Templates, folder: Path, clients: int = 300, commits: int 
                 if v in commit_times:
                     latencies.append((t - commit_times[v]) * 1000)
             missing += sum(1 for v in commit_times if v not in received)
-        return {**summary("fanout_applied", applied_ms, suffix=f"_{clients}"), "fanout_not_applied": not_applied,
-                **summary("fanout_poke", latencies, suffix=f"_{clients}"), "fanout_poke_missed": missing,
-                "fanout_clients": clients, "fanout_timed_consoles": timed, "fanout_commits": len(commit_times)}
+        return {
+            **summary("fanout_applied", applied_ms, suffix=f"_{clients}"),
+            "fanout_not_applied": not_applied,
+            **summary("fanout_poke", latencies, suffix=f"_{clients}"),
+            "fanout_poke_missed": missing,
+            "fanout_clients": clients,
+            "fanout_timed_consoles": timed,
+            "fanout_commits": len(commit_times),
+        }
     finally:
         for p in [*listeners, *([consoles] if "consoles" in locals() else [])]:
             if p.poll() is None:
@@ -370,16 +448,26 @@ def measure_initial_sync(customers: int) -> dict[str, Any]:
     from .initial_sync import run_initial_sync
 
     r = run_initial_sync(customers)
-    return {"initial_sync_rows_per_s": r["initial_sync_rows_per_s"], "initial_sync_rows": r["rows"],
-            "initial_sync_s": r["seconds"], "initial_sync_customers": customers,
-            **{k: v for k, v in r.items() if k.startswith("initial_sync_ui_lag")},
-            "initial_sync_ui_stall_max_ms": r.get("ui_stall_max_ms"),
-            **{f"initial_sync_{k}": v for k, v in r.items() if k in ("indexes_s", "documents_s", "full_text_s")}}
+    return {
+        "initial_sync_rows_per_s": r["initial_sync_rows_per_s"],
+        "initial_sync_rows": r["rows"],
+        "initial_sync_s": r["seconds"],
+        "initial_sync_customers": customers,
+        **{k: v for k, v in r.items() if k.startswith("initial_sync_ui_lag")},
+        "initial_sync_ui_stall_max_ms": r.get("ui_stall_max_ms"),
+        **{f"initial_sync_{k}": v for k, v in r.items() if k in ("indexes_s", "documents_s", "full_text_s")},
+    }
 
 
 # -- the command ---------------------------------------------------------------------------------------------
-def run_sync(bookings: int = 1000, clients: tuple[int, ...] = (300, 1000), commits: int = 200, postgres: str | None = PG_DEFAULT,
-             procs: int = 1, initial_customers: int = 1_000_000) -> dict[str, Any]:
+def run_sync(
+    bookings: int = 1000,
+    clients: tuple[int, ...] = (300, 1000),
+    commits: int = 200,
+    postgres: str | None = PG_DEFAULT,
+    procs: int = 1,
+    initial_customers: int = 1_000_000,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="csr-bench-sync-") as tmp:
         folder = Path(tmp)

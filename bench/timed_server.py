@@ -69,8 +69,13 @@ def install() -> None:
         t0 = time.time()
         _COMMIT.t = 0.0
         out = store(self, events)
-        _write(stage="store", sids=list(dict.fromkeys(e.provider_call_id for e in events)), t0=t0,
-               commit=_COMMIT.t, t1=time.time())
+        _write(
+            stage="store",
+            sids=list(dict.fromkeys(e.provider_call_id for e in events)),
+            t0=t0,
+            commit=_COMMIT.t,
+            t1=time.time(),
+        )
         return out
 
     def timed_committed(self: Any, version: int, calls: list[dict[str, Any]]) -> None:

@@ -21,8 +21,9 @@ from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTi
 class Painted(QObject):
     """Calls ``on_painted(t_after_paint)`` after each paint of ``widget`` while ``armed`` returns True."""
 
-    def __init__(self, widget: Any, on_painted: Callable[[float], None],
-                 armed: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self, widget: Any, on_painted: Callable[[float], None], armed: Callable[[], bool] = lambda: True
+    ) -> None:
         super().__init__(widget)
         self.widget = widget
         self.on_painted = on_painted
@@ -34,11 +35,11 @@ class Painted(QObject):
             return False
         watched.removeEventFilter(self)
         try:
-            QCoreApplication.sendEvent(watched, event)          # the widget paints here
+            QCoreApplication.sendEvent(watched, event)  # the widget paints here
         finally:
             watched.installEventFilter(self)
         self.on_painted(time.perf_counter())
-        return True                                             # painted: not delivered twice
+        return True  # painted: not delivered twice
 
 
 class Heartbeat(QObject):
@@ -51,7 +52,7 @@ class Heartbeat(QObject):
         self.interval_ms = interval_ms
         self.lags_ms: list[float] = []
         self.stall_max_ms = 0.0
-        self.stalls: list[tuple[float, float]] = []       # (seconds since start, ms) of each tick > 50 ms late
+        self.stalls: list[tuple[float, float]] = []  # (seconds since start, ms) of each tick > 50 ms late
         self._started = 0.0
         self._clock = QElapsedTimer()
         self._timer = QTimer(self)

@@ -16,23 +16,35 @@ from typing import Any
 log = logging.getLogger("csr.console")
 
 DEMO_CUSTOMERS = 20_000
-CHILD_CHECK_MS = 2_000            # how often the demo's server and phone simulator are checked on
+CHILD_CHECK_MS = 2_000  # how often the demo's server and phone simulator are checked on
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="csr-console", description="Call-desk console for home-service companies.")
-    p.add_argument("--demo", action="store_true",
-                   help="open over a freshly generated demo cache in a throw-away profile")
-    p.add_argument("--join", nargs="?", const="lee", default=None, metavar="USER",
-                   help="with --demo: another window on the demo server of a demo window already open, signed in "
-                        "as USER (lee, the default; sam, the supervisor, for the floor board; admin)")
-    p.add_argument("--no-server", action="store_true", help=argparse.SUPPRESS)   # demo without a server
+    p = argparse.ArgumentParser(
+        prog="csr-console", description="Call-desk console for home-service companies."
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="open over a freshly generated demo cache in a throw-away profile"
+    )
+    p.add_argument(
+        "--join",
+        nargs="?",
+        const="lee",
+        default=None,
+        metavar="USER",
+        help="with --demo: another window on the demo server of a demo window already open, signed in "
+        "as USER (lee, the default; sam, the supervisor, for the floor board; admin)",
+    )
+    p.add_argument("--no-server", action="store_true", help=argparse.SUPPRESS)  # demo without a server
     p.add_argument("--demo-customers", type=int, default=DEMO_CUSTOMERS, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help="the local cache file (default: in the user's data folder)")
     p.add_argument("--profile", type=Path, help="keep settings in this folder instead of the user's")
     p.add_argument("--region", default="US", help="default phone region for numbers typed without +")
-    p.add_argument("--self-test", action="store_true",
-                   help="open offscreen, run a lookup against a tiny generated cache and exit 0 on success")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open offscreen, run a lookup against a tiny generated cache and exit 0 on success",
+    )
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -41,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Profile:
     cache_path: Path
     settings_dir: Path | None
-    throwaway: Path | None      # removed on exit
+    throwaway: Path | None  # removed on exit
 
 
 def _profile(args: argparse.Namespace) -> Profile:
@@ -61,15 +73,15 @@ def configure_runtime() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["setup"]:             # csr-console setup import|export FILE: no window, no Qt
+    if argv[:1] == ["setup"]:  # csr-console setup import|export FILE: no window, no Qt
         from .setup_cli import run_setup_command
 
         return run_setup_command(argv[1:])
-    if argv[:1] == ["server"]:            # the bundle's way to run csr-server (the demo starts one)
+    if argv[:1] == ["server"]:  # the bundle's way to run csr-server (the demo starts one)
         from sync.server_cli import main as server_main
 
         return server_main(argv[1:])
-    if argv[:1] == ["callsim"]:           # the bundle's way to run csr-callsim (the demo's phone calls)
+    if argv[:1] == ["callsim"]:  # the bundle's way to run csr-callsim (the demo's phone calls)
         from sync.callsim import main as callsim_main
 
         return callsim_main(argv[1:])
@@ -85,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"csr-console: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if args.self_test:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("QT_API", "pyside6")
@@ -98,16 +112,23 @@ def main(argv: list[str] | None = None) -> int:
 
             names = {u[0]: u for u in DEMO_USERS}
             if args.join not in names or args.join == DEMO_USERS[0][0]:
-                print(f"csr-console: --join takes one of {', '.join(n for n in names if n != DEMO_USERS[0][0])}",
-                      file=sys.stderr)
+                print(
+                    f"csr-console: --join takes one of {', '.join(n for n in names if n != DEMO_USERS[0][0])}",
+                    file=sys.stderr,
+                )
                 return 2
             server = find_running()
             if server is None:
-                print("csr-console: no demo window is open on this machine; start `csr-console --demo` first",
-                      file=sys.stderr)
+                print(
+                    "csr-console: no demo window is open on this machine; start `csr-console --demo` first",
+                    file=sys.stderr,
+                )
                 return 2
-            print(f"Joining the demo server at {server.url} as {names[args.join][1]} "
-                  f"(profile {profile.cache_path.parent}) …", flush=True)
+            print(
+                f"Joining the demo server at {server.url} as {names[args.join][1]} "
+                f"(profile {profile.cache_path.parent}) …",
+                flush=True,
+            )
             return _run(args, profile, demo_login=(server.url, args.join))
         if args.demo or args.self_test:
             from models.demo import generate
@@ -147,8 +168,12 @@ def _import_demo_setup(cache_path: Path) -> None:
         cache.close()
 
 
-def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str] | None = None,
-         children: Any = None) -> int:
+def _run(
+    args: argparse.Namespace,
+    profile: Profile,
+    demo_login: tuple[str, str] | None = None,
+    children: Any = None,
+) -> int:
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -173,7 +198,7 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
         return 2
     from .gc_guard import install as collect_on_ui_thread
 
-    collect_on_ui_thread(app)            # never a collection in a worker thread (see console/gc_guard.py)
+    collect_on_ui_thread(app)  # never a collection in a worker thread (see console/gc_guard.py)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     console.window.show()
@@ -182,9 +207,9 @@ def _run(args: argparse.Namespace, profile: Profile, demo_login: tuple[str, str]
 
         code = loop.run_until_complete(run_self_test(console))
         console.shutdown()
-        loop.close()                 # its executor threads end before the interpreter does
+        loop.close()  # its executor threads end before the interpreter does
         return code
-    _quit_on_signals(console.window)            # before saying "running": a signal may follow at once
+    _quit_on_signals(console.window)  # before saying "running": a signal may follow at once
     if children is not None:
         watch_children(children, console.window)
     if args.demo:
@@ -213,9 +238,12 @@ def cache_error_box(exc: Exception):  # noqa: ANN201 - QMessageBox, imported laz
     from models.db import CacheError
 
     assert isinstance(exc, CacheError)
-    box = QMessageBox(QMessageBox.Icon.Critical, "CSR Console can't open its customer cache",
-                      f"<b>{exc.message}</b><br><br>File: <code>{exc.path}</code><br><br>{exc.advice}",
-                      QMessageBox.StandardButton.Close)
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "CSR Console can't open its customer cache",
+        f"<b>{exc.message}</b><br><br>File: <code>{exc.path}</code><br><br>{exc.advice}",
+        QMessageBox.StandardButton.Close,
+    )
     box.setObjectName("cacheErrorDialog")
     box.setAccessibleName("Cache error")
     return box
@@ -234,8 +262,9 @@ def watch_children(server: Any, window: Any) -> Any:
         for name in server.reap():
             code = server.ended[name]
             log.warning("the demo's %s exited with code %s", name, code)
-            window.statusBar().showMessage(f"The demo's {name} stopped (exit code {code}) — restart the demo "
-                                           "to bring it back.", 30_000)
+            window.statusBar().showMessage(
+                f"The demo's {name} stopped (exit code {code}) — restart the demo to bring it back.", 30_000
+            )
 
     timer.timeout.connect(check)
     timer.start()
@@ -267,8 +296,8 @@ def _cache_error_dialog(exc: Exception) -> None:
     assert isinstance(exc, CacheError)
     print(f"csr-console: {exc.message} ({exc.path})\n{exc.advice}", file=sys.stderr)
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return           # nobody to click Close: the message above is the report
-    cache_error_box(exc).exec()   # before the event loop runs: nothing async to disturb
+        return  # nobody to click Close: the message above is the report
+    cache_error_box(exc).exec()  # before the event loop runs: nothing async to disturb
 
 
 if __name__ == "__main__":

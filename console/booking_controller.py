@@ -37,25 +37,31 @@ class BookingController(QObject):
     the CSR can type on while they run, and the result comes back by signal."""
 
     outboxChanged = Signal()
-    bookFinished = Signal(object)         # the job number, or None: refused or failed (the form says why)
-    jobBooked = Signal(str, str)          # customer id, job number
-    callBooked = Signal(str, str)         # a call a job was just booked on, the job's number
+    bookFinished = Signal(object)  # the job number, or None: refused or failed (the form says why)
+    jobBooked = Signal(str, str)  # customer id, job number
+    callBooked = Signal(str, str)  # a call a job was just booked on, the job's number
     errorOccurred = Signal(str)
 
-    def __init__(self, parent: QWidget, cache: Cache, writer: LocalWriter, form: BookingForm,
-                 now_fn: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        cache: Cache,
+        writer: LocalWriter,
+        form: BookingForm,
+        now_fn: Callable[[], datetime] = utcnow,
+    ) -> None:
         super().__init__(parent)
         self._cache = cache
         self._writer = writer
         self.form = form
         self._now = now_fn
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
-        self._setup_version = ""              # company_settings["setup_version"] of the loaded setup
-        self.lead_id = ""                   # set when the booking converts a lead
+        self._setup_version = ""  # company_settings["setup_version"] of the loaded setup
+        self.lead_id = ""  # set when the booking converts a lead
         # customer id → (the claimed call a booking for them is on, the call's campaign, the caller's number)
         self.call_for: dict[str, tuple[str, str, str]] = {}
         self.worker = DbWorker(self, "csr-booking")
-        self._saving: Future | None = None     # the booking being written (one at a time)
+        self._saving: Future | None = None  # the booking being written (one at a time)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -78,12 +84,14 @@ class BookingController(QObject):
     def refresh_setup(self) -> bool:
         """Reload the setup if an import changed it since it was loaded; True when it did."""
         if self._setup is None:
-            return False                    # not loaded yet: the first use reads the current one
+            return False  # not loaded yet: the first use reads the current one
         with self._cache.sessions() as session:
             version = _setup_version(session)
         if version == self._setup_version:
             return False
-        log.info("setup changed (version %s → %s): reloading", self._setup_version or "none", version or "none")
+        log.info(
+            "setup changed (version %s → %s): reloading", self._setup_version or "none", version or "none"
+        )
         self.reload_setup()
         return True
 
@@ -99,7 +107,7 @@ class BookingController(QObject):
             self.form.reset()
             self.lead_id = ""
         else:
-            self.form.bind(record)          # fresh flags (a Do Not Service set meanwhile)
+            self.form.bind(record)  # fresh flags (a Do Not Service set meanwhile)
         self.offer_call_campaign()
         if record is not None:
             self._prefill_call(record.id, caller_location=fresh)
@@ -139,9 +147,16 @@ class BookingController(QObject):
         """Book a job from a lead: the form is bound to its customer and prefilled from it."""
         self.start(record)
         self.lead_id = str(lead.get("id") or "")
-        self.form.restore({**self.form.state(), "business_unit_id": lead.get("business_unit_id"),
-                           "job_type_id": lead.get("job_type_id"), "campaign_id": lead.get("campaign_id"),
-                           "location_id": lead.get("location_id"), "summary_text": lead.get("summary") or ""})
+        self.form.restore(
+            {
+                **self.form.state(),
+                "business_unit_id": lead.get("business_unit_id"),
+                "job_type_id": lead.get("job_type_id"),
+                "campaign_id": lead.get("campaign_id"),
+                "location_id": lead.get("location_id"),
+                "summary_text": lead.get("summary") or "",
+            }
+        )
         self.form.focus_first()
 
     def show_availability(self, then: Callable[[], None] | None = None) -> None:
@@ -158,15 +173,25 @@ class BookingController(QObject):
             self.form.show_errors(missing)
             return
         self.form.show_errors({})
+
         def shown(slots: list) -> None:
             self.form.set_slots(slots)
             if then is not None:
                 then()
 
-        self.worker.submit(self.slots, values["business_unit_id"], job_type.duration_minutes, job_type.skills,
-                           done=shown, failed=self._availability_failed, key="availability")
+        self.worker.submit(
+            self.slots,
+            values["business_unit_id"],
+            job_type.duration_minutes,
+            job_type.skills,
+            done=shown,
+            failed=self._availability_failed,
+            key="availability",
+        )
 
-    def slots(self, business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = "") -> list:
+    def slots(
+        self, business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = ""
+    ) -> list:
         """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it)."""
         now = self._now()
         days = horizon(now, self.setup, DAYS)
@@ -185,9 +210,13 @@ class BookingController(QObject):
         if self.refresh_setup() and had_slot:
             # The windows were offered under the old setup: show them again, with the choice highlighted.
             def confirm() -> None:
-                if self.form.availability.rowCount():     # else show_availability named what is missing
-                    self.form.show_errors({"window": "The company setup was just updated — check the form, "
-                                                     "confirm the arrival window (Enter), then book again."})
+                if self.form.availability.rowCount():  # else show_availability named what is missing
+                    self.form.show_errors(
+                        {
+                            "window": "The company setup was just updated — check the form, "
+                            "confirm the arrival window (Enter), then book again."
+                        }
+                    )
 
             self.show_availability(then=confirm)
             return None
@@ -198,10 +227,13 @@ class BookingController(QObject):
         call_id = self.call_for.get(record.id, ("", ""))[0]
         if call_id:
             job["booked_from"] = "Call"
-        args = {"job": job, "booked_at": self._now().isoformat(),
-                "appointment": {"day": slot.day.isoformat(), "arrival_window_id": slot.window.id} if slot else {}}
+        args = {
+            "job": job,
+            "booked_at": self._now().isoformat(),
+            "appointment": {"day": slot.day.isoformat(), "arrival_window_id": slot.window.id} if slot else {},
+        }
         if call_id:
-            args["call_id"] = call_id        # the call is Booked and its bubble closes (models/call_intents)
+            args["call_id"] = call_id  # the call is Booked and its bubble closes (models/call_intents)
         if slot is None:
             # Let the intent name every other missing field too, then add the window.
             errors = self._field_errors(job, call_id)
@@ -209,10 +241,14 @@ class BookingController(QObject):
             self.form.show_errors(errors)
             return None
         if self._saving is not None:
-            return self._saving                 # a second click while the first is being saved books nothing more
-        self._saving = self.worker.submit(self._writer.execute, "book_job", args,
-                                          done=lambda result: self._booked(record.id, call_id, result),
-                                          failed=self._refused)
+            return self._saving  # a second click while the first is being saved books nothing more
+        self._saving = self.worker.submit(
+            self._writer.execute,
+            "book_job",
+            args,
+            done=lambda result: self._booked(record.id, call_id, result),
+            failed=self._refused,
+        )
         return self._saving
 
     def _booked(self, customer_id: str, call_id: str, result: Any) -> None:
@@ -233,7 +269,7 @@ class BookingController(QObject):
         if isinstance(exc, ValidationFailed):
             self.form.show_errors(exc.errors)
             if "window" in exc.errors:
-                errors = dict(exc.errors)       # shown again once the windows show how full things are now
+                errors = dict(exc.errors)  # shown again once the windows show how full things are now
                 self.show_availability(then=lambda: self.form.show_errors(errors))
         else:
             log.error("booking failed", exc_info=exc)
@@ -251,8 +287,9 @@ class BookingController(QObject):
 
     def _availability_failed(self, exc: BaseException) -> None:
         log.error("availability failed", exc_info=exc)
-        text = describe_failure(self._cache.path, exc, prefix="The arrival windows could not be read. ",
-                                what="availability")
+        text = describe_failure(
+            self._cache.path, exc, prefix="The arrival windows could not be read. ", what="availability"
+        )
         self.form.show_errors({"form": text})
         self.errorOccurred.emit(text)
 

@@ -52,8 +52,18 @@ class CallsController(QObject):
     outboxChanged = Signal()
     errorOccurred = Signal(str)
 
-    def __init__(self, window: Any, cache: Cache, writer: LocalWriter, sync: Any, customers: Any, booking: Any,
-                 *, today_fn: Any, start_booking: Any = None) -> None:
+    def __init__(
+        self,
+        window: Any,
+        cache: Cache,
+        writer: LocalWriter,
+        sync: Any,
+        customers: Any,
+        booking: Any,
+        *,
+        today_fn: Any,
+        start_booking: Any = None,
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.strip = window.bubble_strip
@@ -63,19 +73,19 @@ class CallsController(QObject):
         self.customers = customers
         self.booking = booking
         self.today_fn = today_fn
-        self.start_booking = start_booking or (lambda: None)    # the booking form for the open customer
+        self.start_booking = start_booking or (lambda: None)  # the booking form for the open customer
         # The call's booking draft (console/drafts_controller.py): activate → True when it had a customer.
         self.activate_draft: Any = lambda call_id: False
         self.forget_draft: Any = lambda call_id: None
         self.me = ""
-        self.username = ""                           # the phone system names this CSR's softphone so
+        self.username = ""  # the phone system names this CSR's softphone so
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
         self.dialog: ClassifyDialog | None = None
-        self._pending_new_customer: str = ""         # the call whose caller is being entered as a new customer
+        self._pending_new_customer: str = ""  # the call whose caller is being entered as a new customer
         self._tasks = Tasks()
-        self._closed_here: set[str] = set()          # closed here (the server may not know yet)
-        self._booked_here: dict[str, str] = {}       # call id → the number of the job booked on it here
+        self._closed_here: set[str] = set()  # closed here (the server may not know yet)
+        self._booked_here: dict[str, str] = {}  # call id → the number of the job booked on it here
         sync.callsArrived.connect(self.on_calls)
         sync.signedIn.connect(self._signed_in)
         sync.onlineChanged.connect(self.strip.set_online)
@@ -101,7 +111,9 @@ class CallsController(QObject):
         if full:
             listed = {c.get("id") for c in calls}
             for call_id in [k for k in self.calls if k not in listed]:
-                mine_and_open = self._visible(self.calls[call_id]) and self.calls[call_id].get("agent_id") == self.me
+                mine_and_open = (
+                    self._visible(self.calls[call_id]) and self.calls[call_id].get("agent_id") == self.me
+                )
                 if not mine_and_open:
                     self._drop(call_id)
         for call in calls:
@@ -110,7 +122,7 @@ class CallsController(QObject):
                 continue
             before = self.calls.get(call_id, {})
             merged = {**before, **call}
-            for key in ("started_at", "answered_at"):       # a message without them doesn't forget them
+            for key in ("started_at", "answered_at"):  # a message without them doesn't forget them
                 merged[key] = call.get(key) or before.get(key)
             self.calls[call_id] = merged
             if self._visible(merged):
@@ -128,40 +140,62 @@ class CallsController(QObject):
         if call.get("direction") == CallDirection.OUTBOUND.value and call.get("agent_id") != self.me:
             return False
         if call.get("state") == CallState.ENDED.value:
-            if call.get("closed") or call.get("id") in self._closed_here or call.get("id") in self._booked_here:
-                return False        # closed on this PC: a later update sent before the server heard of it
+            if (
+                call.get("closed")
+                or call.get("id") in self._closed_here
+                or call.get("id") in self._booked_here
+            ):
+                return False  # closed on this PC: a later update sent before the server heard of it
             return bool(self.me) and call.get("agent_id") == self.me
         return True
 
     def _drop(self, call_id: str) -> None:
         self.cards.pop(call_id, None)
         self.strip.remove_call(call_id)
-        if call_id in self._closed_here or call_id in self._booked_here or self.calls.get(call_id, {}).get("closed"):
-            self.forget_draft(call_id)      # classified or booked: what was typed for it is done with
+        if (
+            call_id in self._closed_here
+            or call_id in self._booked_here
+            or self.calls.get(call_id, {}).get("closed")
+        ):
+            self.forget_draft(call_id)  # classified or booked: what was typed for it is done with
 
     def _card(self, call: dict[str, Any]) -> CallCard:
         number = str(call.get("from_number") or "")
         if call.get("direction") == CallDirection.OUTBOUND.value:
             number = str(call.get("to_number") or "")
         ids, name = self._matches(number)
-        campaign = str(call.get("campaign") or "") or (UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else "")
+        campaign = str(call.get("campaign") or "") or (
+            UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else ""
+        )
         shown = self.cards.get(str(call["id"]))
         # No start from the server (never expected): the first sight of it, not "now" again each update.
         started = _time(call.get("started_at")) or (shown.started_at if shown else datetime.now(UTC))
-        return CallCard(call_id=str(call["id"]), state=CallState(call.get("state") or CallState.RINGING.value),
-                        direction=CallDirection(call.get("direction") or CallDirection.INBOUND.value),
-                        from_number=number, from_display=format_phone(number) if number else UNKNOWN_CALLER,
-                        caller_name=name, match_ids=ids, campaign=campaign,
-                        started_at=started,
-                        answered_at=_time(call.get("answered_at")), ended_at=_time(call.get("ended_at")),
-                        claimed_by_id=call.get("agent_id"), claimed_by_name=str(call.get("agent_name") or ""),
-                        classification=str(call.get("classification") or ""))
+        return CallCard(
+            call_id=str(call["id"]),
+            state=CallState(call.get("state") or CallState.RINGING.value),
+            direction=CallDirection(call.get("direction") or CallDirection.INBOUND.value),
+            from_number=number,
+            from_display=format_phone(number) if number else UNKNOWN_CALLER,
+            caller_name=name,
+            match_ids=ids,
+            campaign=campaign,
+            started_at=started,
+            answered_at=_time(call.get("answered_at")),
+            ended_at=_time(call.get("ended_at")),
+            claimed_by_id=call.get("agent_id"),
+            claimed_by_name=str(call.get("agent_name") or ""),
+            classification=str(call.get("classification") or ""),
+        )
 
     def _extras(self, call: dict[str, Any]) -> CallExtras:
         """The job booked on the call (booked here, or a closed call still going: only a booking closes
         a live call) and whose phone answered it when nobody claimed it."""
         call_id = str(call.get("id") or "")
-        booked = call_id in self._booked_here or bool(call.get("closed")) and call.get("state") != CallState.ENDED.value
+        booked = (
+            call_id in self._booked_here
+            or bool(call.get("closed"))
+            and call.get("state") != CallState.ENDED.value
+        )
         number = self._booked_here.get(call_id, "")
         identity = "" if call.get("agent_id") else str(call.get("answered_by") or "")
         mine = bool(identity) and identity == self.username
@@ -169,11 +203,16 @@ class CallsController(QObject):
         if (booked and not number) or (identity and not mine):
             with self.cache.sessions() as session:
                 if booked and not number:
-                    number = session.scalar(select(Job.number).join(Call, Call.job_id == Job.id)
-                                            .where(Call.id == call_id)) or ""
+                    number = (
+                        session.scalar(
+                            select(Job.number).join(Call, Call.job_id == Job.id).where(Call.id == call_id)
+                        )
+                        or ""
+                    )
                 if identity and not mine:
-                    answered = session.scalar(select(User.display_name).where(User.username == identity)) \
-                        or identity
+                    answered = (
+                        session.scalar(select(User.display_name).where(User.username == identity)) or identity
+                    )
         return CallExtras(booked=booked, job_number=number, answered_by=answered, answered_by_me=mine)
 
     def _matches(self, e164: str) -> tuple[tuple[str, ...], str]:
@@ -208,8 +247,9 @@ class CallsController(QObject):
     def play_recording(self, url: str) -> None:
         """A call's recording, in the system's player (or browser): the phone system serves the file."""
         if not QDesktopServices.openUrl(QUrl(url)):
-            self.window.statusBar().showMessage("The recording couldn't be opened — no program here plays it.",
-                                                10_000)
+            self.window.statusBar().showMessage(
+                "The recording couldn't be opened — no program here plays it.", 10_000
+            )
 
     def _claim(self, call_id: str, takeover: bool) -> None:
         self._tasks.spawn(self._claim_async(call_id, takeover))
@@ -231,7 +271,7 @@ class CallsController(QObject):
             return
         campaign_id = call.get("campaign_id")
         if self.activate_draft(call_id):
-            return                  # back to this call's booking, as the CSR left it
+            return  # back to this call's booking, as the CSR left it
         if self._extras(call).booked:
             # A job is booked on it already: back to its customer; another booking is not on the call.
             if len(card.match_ids) == 1:
@@ -242,10 +282,11 @@ class CallsController(QObject):
                 self.start_booking()
                 self.booking.bind_call(card.match_ids[0], call_id, campaign_id, card.from_number)
         elif card.match_ids:
-            self.window.lookup.search.setText(card.from_display)       # the customers on this number, listed
+            self.window.lookup.search.setText(card.from_display)  # the customers on this number, listed
             self.window.lookup.search.setFocus()
-            self.window.statusBar().showMessage(f"{len(card.match_ids)} customers have {card.from_display} — "
-                                                "open the caller's.", 10_000)
+            self.window.statusBar().showMessage(
+                f"{len(card.match_ids)} customers have {card.from_display} — open the caller's.", 10_000
+            )
             self._pending_new_customer = call_id
         else:
             self._pending_new_customer = call_id
@@ -257,15 +298,20 @@ class CallsController(QObject):
         card = self.cards.get(call_id)
         if card is not None and customer_id in card.match_ids:
             self._pending_new_customer = ""
-            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"),
-                                   card.from_number)
+            self.booking.bind_call(
+                customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"), card.from_number
+            )
 
     def _customer_saved(self, customer_id: str) -> None:
         call_id, self._pending_new_customer = self._pending_new_customer, ""
         if call_id and call_id in self.cards:
             self.start_booking()
-            self.booking.bind_call(customer_id, call_id, self.calls.get(call_id, {}).get("campaign_id"),
-                                   self.cards[call_id].from_number)
+            self.booking.bind_call(
+                customer_id,
+                call_id,
+                self.calls.get(call_id, {}).get("campaign_id"),
+                self.cards[call_id].from_number,
+            )
 
     def classify(self, call_id: str) -> ClassifyDialog | None:
         """The X of an ended bubble: close and classify (a lead reason makes the lead)."""
@@ -278,8 +324,13 @@ class CallsController(QObject):
             if len(card.match_ids) == 1:
                 name = session.scalar(select(Customer.name).where(Customer.id == card.match_ids[0])) or ""
         today = self.today_fn()
-        dialog = ClassifyDialog(card, reasons, self.window, today=today if isinstance(today, date) else date.today(),
-                                customer_name=name)
+        dialog = ClassifyDialog(
+            card,
+            reasons,
+            self.window,
+            today=today if isinstance(today, date) else date.today(),
+            customer_name=name,
+        )
         dialog.classified.connect(lambda answer: self._close(card, answer))
         dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
         self.dialog = dialog
@@ -295,15 +346,19 @@ class CallsController(QObject):
             if tries < CLOSE_WAIT_TRIES:
                 QTimer.singleShot(CLOSE_WAIT_MS, lambda: self._close(card, answer, tries + 1))
             else:
-                self.errorOccurred.emit("This call hasn't reached this PC's records yet (is it offline?) — "
-                                        "close it again in a moment.")
+                self.errorOccurred.emit(
+                    "This call hasn't reached this PC's records yet (is it offline?) — "
+                    "close it again in a moment."
+                )
             return
         args: dict[str, Any] = {"call_id": card.call_id, "call_reason_id": answer.get("call_reason_id")}
         if answer.get("is_lead"):
             lead: dict[str, Any] = {"summary": answer.get("summary") or ""}
             follow_up = answer.get("follow_up")
             if follow_up:
-                lead["follow_up_on"] = follow_up.isoformat() if hasattr(follow_up, "isoformat") else str(follow_up)
+                lead["follow_up_on"] = (
+                    follow_up.isoformat() if hasattr(follow_up, "isoformat") else str(follow_up)
+                )
             if len(card.match_ids) == 1:
                 lead["customer_id"] = card.match_ids[0]
             else:

@@ -44,15 +44,23 @@ class Console:
     sync: SyncController
     calls: CallsController
     floor: FloorController
-    review: object = None          # console/review_controller.ReviewController for supervisors and up
+    review: object = None  # console/review_controller.ReviewController for supervisors and up
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
     @classmethod
-    def build(cls, cache_path: Path, settings: QSettings, *, region: str = "US", actor: str = "",
-              title_suffix: str = "", now_fn: Callable[[], datetime] = utcnow) -> Console:
+    def build(
+        cls,
+        cache_path: Path,
+        settings: QSettings,
+        *,
+        region: str = "US",
+        actor: str = "",
+        title_suffix: str = "",
+        now_fn: Callable[[], datetime] = utcnow,
+    ) -> Console:
         cache = open_cache(cache_path)
-        restore_indexes(cache)              # an initial copy cut short by a crash left them parked
+        restore_indexes(cache)  # an initial copy cut short by a crash left them parked
         cache.start_checkpointer()
         writer = LocalWriter(cache.sessions, actor=actor, clock=now_fn)
         search = SearchService(cache.raw_connection, region=region)
@@ -62,23 +70,55 @@ class Console:
         window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
         customers = CustomerController(window, cache, writer, window.customer_panel)
         booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
-        drafts = DraftsController(window, cache, window.bubble_strip, window.booking_form, window.customer_panel,
-                                  customers, booking)
-        leads = LeadsController(window, cache, writer, window.leads_list,
-                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+        drafts = DraftsController(
+            window, cache, window.bubble_strip, window.booking_form, window.customer_panel, customers, booking
+        )
+        leads = LeadsController(
+            window,
+            cache,
+            writer,
+            window.leads_list,
+            today_fn=lambda: now_fn().astimezone(booking.time_zone()).date(),
+        )
         jobs = JobsController(window, cache, writer, window.customer_panel, booking, now_fn=now_fn)
         sync = SyncController(window, cache, writer, settings)
-        calls = CallsController(window, cache, writer, sync, customers, booking,
-                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date())
+        calls = CallsController(
+            window,
+            cache,
+            writer,
+            sync,
+            customers,
+            booking,
+            today_fn=lambda: now_fn().astimezone(booking.time_zone()).date(),
+        )
         # The floor's clocks tick in real time: the server stamps calls and states with its real clock.
-        floor = FloorController(window, sync, settings,
-                                today_fn=lambda: now_fn().astimezone(booking.time_zone()).date(), clock=utcnow)
+        floor = FloorController(
+            window,
+            sync,
+            settings,
+            today_fn=lambda: now_fn().astimezone(booking.time_zone()).date(),
+            clock=utcnow,
+        )
 
-        console = cls(cache, writer, search, window, customers, booking, drafts, leads, jobs, sync, calls, floor,
-                      _ui_conn=ui_conn, _now_fn=now_fn)
+        console = cls(
+            cache,
+            writer,
+            search,
+            window,
+            customers,
+            booking,
+            drafts,
+            leads,
+            jobs,
+            sync,
+            calls,
+            floor,
+            _ui_conn=ui_conn,
+            _now_fn=now_fn,
+        )
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
-        window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)   # Ctrl+Q asks first
+        window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
         window.changes_waiting = writer.pending_count
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
@@ -130,7 +170,9 @@ class Console:
         self.leads.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.leads.openCustomer.connect(self.customers.open_customer)
         self.leads.convertLead.connect(self._convert_lead)
-        w.work_tabs.currentChanged.connect(lambda i: w.work_tabs.widget(i) is w.leads_list and self.leads.refresh())
+        w.work_tabs.currentChanged.connect(
+            lambda i: w.work_tabs.widget(i) is w.leads_list and self.leads.refresh()
+        )
         w.sign_in_action.triggered.connect(self.sync.open_sign_in)
         w.sync_now_action.triggered.connect(self.sync.sync_now)
         w.sync_problems_action.triggered.connect(self.sync.problems.show)
@@ -140,7 +182,7 @@ class Console:
         self.sync.leadsChanged.connect(self.leads.refresh)
         self.sync.openJobRequested.connect(self.customers.open_customer)
         self.calls.outboxChanged.connect(self.refresh_outbox)
-        self.calls.outboxChanged.connect(self.leads.refresh)           # a lead reason made a lead
+        self.calls.outboxChanged.connect(self.leads.refresh)  # a lead reason made a lead
         self.calls.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.floor.statusMessage.connect(lambda text: w.statusBar().showMessage(text, 10_000))
         self.sync.signedIn.connect(self._signed_in)
@@ -153,9 +195,14 @@ class Console:
         from .review_controller import install as install_review
 
         now_fn = self._now_fn
-        review = install_review(self.window, self.cache, self.writer,
-                                today_fn=lambda: now_fn().astimezone(self.booking.time_zone()).date(),
-                                tz_fn=self.booking.time_zone, role=str(user.get("role", "")))
+        review = install_review(
+            self.window,
+            self.cache,
+            self.writer,
+            today_fn=lambda: now_fn().astimezone(self.booking.time_zone()).date(),
+            tz_fn=self.booking.time_zone,
+            role=str(user.get("role", "")),
+        )
         if review is not None and review is not self.review:
             review.outboxChanged.connect(self.refresh_outbox)
             review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
@@ -185,7 +232,7 @@ class Console:
         """Another CSR's change arrived: the open record and the visible result rows show it."""
         record = self.window.customer_panel.record()
         if record is not None and record.id in customer_ids:
-            self.customers.open_customer(record.id)        # same customer: selections kept
+            self.customers.open_customer(record.id)  # same customer: selections kept
         self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, customer_ids[:200]))
 
     def _on_customer_opened(self, customer_id: str) -> None:
@@ -198,15 +245,21 @@ class Console:
         """A lead for the open customer, or from a name and phone when none is open."""
         record = self.window.customer_panel.record()
         if record is not None:
-            self.leads.new_lead(customer_id=record.id, location_id=self.window.customer_panel.current_location_id())
+            self.leads.new_lead(
+                customer_id=record.id, location_id=self.window.customer_panel.current_location_id()
+            )
         else:
             self.leads.new_lead()
 
     def _convert_lead(self, lead: dict) -> None:
         """Book a job from a lead: its customer (or a new one from its name and phone), then the form."""
         if not lead.get("customer_id"):
-            self.customers.new_customer(prefill_phone=lead.get("phone") or "", prefill_name=lead.get("name") or "")
-            self.window.statusBar().showMessage("Create the customer for this lead, then convert it again.", 10_000)
+            self.customers.new_customer(
+                prefill_phone=lead.get("phone") or "", prefill_name=lead.get("name") or ""
+            )
+            self.window.statusBar().showMessage(
+                "Create the customer for this lead, then convert it again.", 10_000
+            )
             return
         if not self.customers.open_customer(lead["customer_id"]):
             return
@@ -215,8 +268,8 @@ class Console:
         self.booking.convert_lead(self.window.customer_panel.record(), lead)
 
     def _on_job_booked(self, customer_id: str, number: str) -> None:
-        self.customers.open_customer(customer_id)        # the new job shows in the history at once
-        self.leads.refresh()                              # a converted lead leaves the open list
+        self.customers.open_customer(customer_id)  # the new job shows in the history at once
+        self.leads.refresh()  # a converted lead leaves the open list
         record = self.window.customer_panel.record()
         name = record.name if record else "the customer"
         self.window.statusBar().showMessage(f"Job {number} booked for {name} — saved on this PC.", 15_000)
@@ -239,8 +292,8 @@ class Console:
         await self.sync.aclose()
 
     def shutdown(self) -> None:
-        self.drafts.save_now()          # what was typed in the last 400 ms too
-        self.booking.shutdown()         # a booking being written is written
+        self.drafts.save_now()  # what was typed in the last 400 ms too
+        self.booking.shutdown()  # a booking being written is written
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

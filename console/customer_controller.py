@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 SAVED = "Saved on this PC."
 GONE = "That customer is no longer on this PC — search for them again."
-_WORD = re.compile(r"[^\W\d_]+")           # a run of letters: "o'brien-smith" has three
+_WORD = re.compile(r"[^\W\d_]+")  # a run of letters: "o'brien-smith" has three
 
 
 def title_case_name(text: str) -> str:
@@ -50,17 +50,19 @@ class CustomerController(DialogTracker, QObject):
     """Opens customers in the panel and runs the create / edit flows."""
 
     customerOpened = Signal(str)
-    customerSaved = Signal(str)       # any write that changed this customer (or its locations/contacts)
+    customerSaved = Signal(str)  # any write that changed this customer (or its locations/contacts)
     outboxChanged = Signal()
-    errorOccurred = Signal(str)       # a sentence for the status bar; the panel or dialog shows it too
+    errorOccurred = Signal(str)  # a sentence for the status bar; the panel or dialog shows it too
 
-    def __init__(self, parent_widget: QWidget, cache: Cache, writer: LocalWriter, panel: CustomerPanel) -> None:
+    def __init__(
+        self, parent_widget: QWidget, cache: Cache, writer: LocalWriter, panel: CustomerPanel
+    ) -> None:
         super().__init__(parent_widget)
         self._parent = parent_widget
         self._cache = cache
         self._writer = writer
         self.panel = panel
-        self.dialog: QDialog | None = None      # the dialog open now, if any (tests and the main window use it)
+        self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -107,8 +109,9 @@ class CustomerController(DialogTracker, QObject):
     def _execute(self, name: str, args: dict[str, Any]) -> WriteResult:
         return self._writer.execute(name, args)
 
-    def _write(self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
-               ) -> WriteResult | None:
+    def _write(
+        self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
+    ) -> WriteResult | None:
         """Run one intent; refusals go to ``on_errors`` as {field: sentence}."""
         try:
             return self._execute(name, args)
@@ -138,8 +141,9 @@ class CustomerController(DialogTracker, QObject):
         dialog.open()
         return dialog
 
-    def _save_form(self, dialog: FormDialog, name: str, args: dict[str, Any], customer_id: str,
-                   select_location: str = "") -> bool:
+    def _save_form(
+        self, dialog: FormDialog, name: str, args: dict[str, Any], customer_id: str, select_location: str = ""
+    ) -> bool:
         result = self._write(name, args, dialog.show_errors)
         if result is None:
             return False
@@ -150,8 +154,12 @@ class CustomerController(DialogTracker, QObject):
     # -- new customer ---------------------------------------------------------------------------------------
     def new_customer(self, prefill_phone: str = "", prefill_name: str = "") -> CustomerDialog:
         """Open the new-customer form; Save checks for duplicates before anything is written."""
-        dialog = CustomerDialog(self._parent, prefill_phone=prefill_phone,
-                                prefill_name=title_case_name(prefill_name), confirm_externally=True)
+        dialog = CustomerDialog(
+            self._parent,
+            prefill_phone=prefill_phone,
+            prefill_name=title_case_name(prefill_name),
+            confirm_externally=True,
+        )
         self._show(dialog, lambda values: self._check_duplicates(dialog, values))
         return dialog
 
@@ -160,8 +168,9 @@ class CustomerController(DialogTracker, QObject):
         phones = [c["value"] for c in values["contacts"] if c["kind"] != "Email"]
         try:
             with self._cache.sessions() as session:
-                candidates = find_duplicates(session, customer["name"], phones, customer["street"],
-                                             customer["unit"], customer["zip"])
+                candidates = find_duplicates(
+                    session, customer["name"], phones, customer["street"], customer["unit"], customer["zip"]
+                )
         except Exception as exc:  # noqa: BLE001 - a failed check must not block the save: log it
             log.warning("duplicate check failed: %s", exc)
             candidates = []
@@ -214,10 +223,14 @@ class CustomerController(DialogTracker, QObject):
         if values["changes"]:
             self._save_form(dialog, "update_customer", values, cid)
         elif "tags" in values:
-            self._save_form(dialog, "set_customer_tags", {"customer_id": cid, "tags": values["tags"],
-                                                          "old_tags": values.get("old_tags", [])}, cid)
+            self._save_form(
+                dialog,
+                "set_customer_tags",
+                {"customer_id": cid, "tags": values["tags"], "old_tags": values.get("old_tags", [])},
+                cid,
+            )
         else:
-            dialog.finish()          # nothing changed: nothing to send
+            dialog.finish()  # nothing changed: nothing to send
 
     # -- locations ----------------------------------------------------------------------------------------------
     def add_location(self, customer_id: str) -> LocationDialog:
@@ -238,12 +251,22 @@ class CustomerController(DialogTracker, QObject):
             self._panel_error("That location is no longer on this PC.")
             return None
         dialog = LocationDialog(record.id, self._parent, location, confirm_externally=True)
-        self._show(dialog, lambda values: self._changes(dialog, "update_location", values, record.id,
-                                                         select_location=location_id))
+        self._show(
+            dialog,
+            lambda values: self._changes(
+                dialog, "update_location", values, record.id, select_location=location_id
+            ),
+        )
         return dialog
 
-    def _changes(self, dialog: FormDialog, name: str, values: dict[str, Any], customer_id: str,
-                 select_location: str = "") -> None:
+    def _changes(
+        self,
+        dialog: FormDialog,
+        name: str,
+        values: dict[str, Any],
+        customer_id: str,
+        select_location: str = "",
+    ) -> None:
         if not values["changes"]:
             dialog.finish()
             return
@@ -258,8 +281,9 @@ class CustomerController(DialogTracker, QObject):
     def _add_contact(self, dialog: ContactDialog, customer_id: str, values: dict[str, Any]) -> None:
         args = copy.deepcopy(values)
         args["contact"]["id"] = new_id()
-        self._save_form(dialog, "add_contact", args, customer_id,
-                        select_location=args["contact"]["location_id"] or "")
+        self._save_form(
+            dialog, "add_contact", args, customer_id, select_location=args["contact"]["location_id"] or ""
+        )
 
     def edit_contact(self, contact_id: str) -> ContactDialog | None:
         customer_id = self._owner(ContactMethod, contact_id)
@@ -268,10 +292,15 @@ class CustomerController(DialogTracker, QObject):
         if record is None or contact is None:
             self._panel_error("That contact is no longer on this PC.")
             return None
-        dialog = ContactDialog(record.id, contact.location_id or "", self._parent, contact,
-                               confirm_externally=True)
-        self._show(dialog, lambda values: self._changes(dialog, "update_contact", values, record.id,
-                                                         select_location=contact.location_id or ""))
+        dialog = ContactDialog(
+            record.id, contact.location_id or "", self._parent, contact, confirm_externally=True
+        )
+        self._show(
+            dialog,
+            lambda values: self._changes(
+                dialog, "update_contact", values, record.id, select_location=contact.location_id or ""
+            ),
+        )
         return dialog
 
     def set_contact_flag(self, contact_id: str, field: str, value: bool) -> bool:
@@ -299,7 +328,10 @@ class CustomerController(DialogTracker, QObject):
     # -- notes ------------------------------------------------------------------------------------------------
     def add_note(self, customer_id: str, text: str) -> bool:
         location = self.panel.current_location_id()
-        args = {"note": {"id": new_id(), "customer_id": customer_id, "text": text}, "actor": self._writer.actor}
+        args = {
+            "note": {"id": new_id(), "customer_id": customer_id, "text": text},
+            "actor": self._writer.actor,
+        }
         result = self._write("add_note", args, lambda errors: self._panel_error(" ".join(errors.values())))
         if result is None:
             return False

@@ -16,18 +16,24 @@ log = logging.getLogger(__name__)
 
 
 class DbWorker(QObject):
-    _finished = Signal(object, object, object, object)     # (key, ticket), done, failed, future
+    _finished = Signal(object, object, object, object)  # (key, ticket), done, failed, future
 
     def __init__(self, parent: QObject | None = None, name: str = "csr-db") -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._tickets = itertools.count(1)
         self._latest: dict[str, int] = {}
-        self.pending = 0                                # handed over and not yet answered on the UI thread
-        self._finished.connect(self._deliver)          # emitted on the worker: queued to the UI thread
+        self.pending = 0  # handed over and not yet answered on the UI thread
+        self._finished.connect(self._deliver)  # emitted on the worker: queued to the UI thread
 
-    def submit(self, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None],
-               failed: Callable[[BaseException], None], key: str = "") -> Future:
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+        key: str = "",
+    ) -> Future:
         """Run ``fn(*args)`` on the worker; ``done(result)`` or ``failed(exception)`` on the UI thread."""
         ticket = next(self._tickets)
         self.pending += 1
@@ -37,12 +43,17 @@ class DbWorker(QObject):
         future.add_done_callback(lambda f: self._finished.emit((key, ticket), done, failed, f))
         return future
 
-    def _deliver(self, tag: tuple[str, int], done: Callable[[Any], None],
-                 failed: Callable[[BaseException], None], future: Future) -> None:
+    def _deliver(
+        self,
+        tag: tuple[str, int],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], None],
+        future: Future,
+    ) -> None:
         key, ticket = tag
         self.pending -= 1
         if key and self._latest.get(key) != ticket:
-            return                                      # a newer request of this kind is on its way
+            return  # a newer request of this kind is on its way
         exc = future.exception()
         if exc is None:
             done(future.result())

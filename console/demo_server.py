@@ -20,17 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEMO_PASSWORD = "demo password"      # the demo's throw-away server only
-DEMO_USERS = [("dana", "Dana Reyes", "csr"), ("lee", "Lee Park", "csr"), ("sam", "Sam Ortiz", "supervisor"),
-              ("admin", "Demo Admin", "admin")]
+DEMO_PASSWORD = "demo password"  # the demo's throw-away server only
+DEMO_USERS = [
+    ("dana", "Dana Reyes", "csr"),
+    ("lee", "Lee Park", "csr"),
+    ("sam", "Sam Ortiz", "supervisor"),
+    ("admin", "Demo Admin", "admin"),
+]
 START_TIMEOUT = 30.0
-DEMO_CALL_RATE = 0.04                # a call every 25 s: enough to see bubbles ring, not a flood
+DEMO_CALL_RATE = 0.04  # a call every 25 s: enough to see bubbles ring, not a flood
 TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
 
 
 def rendezvous_path() -> Path:
     """Where the first demo window leaves its server's address for `--demo --join`."""
-    return Path(tempfile.gettempdir()) / f"csr-console-demo-{os.getuid() if hasattr(os, 'getuid') else 'user'}.json"
+    return (
+        Path(tempfile.gettempdir())
+        / f"csr-console-demo-{os.getuid() if hasattr(os, 'getuid') else 'user'}.json"
+    )
 
 
 @dataclass
@@ -38,14 +45,17 @@ class DemoServer:
     url: str
     process: subprocess.Popen | None
     store: Path | None
-    webhooks: str = ""                          # the server's webhook address (the simulated phone system's)
+    webhooks: str = ""  # the server's webhook address (the simulated phone system's)
     callsim: subprocess.Popen | None = None
-    ended: dict[str, int] = field(default_factory=dict)     # child → exit code, once reaped
+    ended: dict[str, int] = field(default_factory=dict)  # child → exit code, once reaped
 
     def children(self) -> dict[str, subprocess.Popen]:
         """The processes this console started: "server", "phone simulator"."""
-        return {name: p for name, p in (("server", self.process), ("phone simulator", self.callsim))
-                if p is not None}
+        return {
+            name: p
+            for name, p in (("server", self.process), ("phone simulator", self.callsim))
+            if p is not None
+        }
 
     def reap(self) -> list[str]:
         """Collect any child that has exited (``poll`` waits for it, so no zombie is left); returns the
@@ -73,7 +83,7 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        self.reap()              # one that had died already is collected too
+        self.reap()  # one that had died already is collected too
         path = rendezvous_path()
         try:
             if json.loads(path.read_text()).get("url") == self.url:
@@ -139,11 +149,26 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
     simulator through the environment, never a command line)."""
     log = log_path.open("ab")
     token = secrets.token_hex(16)
-    cmd = [*server_command(), "--db", str(store), "run", "--host", "127.0.0.1", "--port", "0", "--exit-with-parent"]
+    cmd = [
+        *server_command(),
+        "--db",
+        str(store),
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--exit-with-parent",
+    ]
     if calls:
         cmd += ["--http-port", "0"]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                               env={**os.environ, TOKEN_ENV: token})
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, TOKEN_ENV: token},
+    )
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
     url = webhooks = ""
@@ -172,20 +197,47 @@ def start_callsim(webhooks: str, token: str, store: Path, log: Any) -> subproces
     conn = sqlite3.connect(str(store))
     try:
         tracking = [r[0] for r in conn.execute("SELECT number FROM tracking_numbers ORDER BY number")]
-        callers = [r[0] for r in conn.execute("SELECT DISTINCT value FROM contact_methods WHERE kind IN "
-                                              "('Phone', 'MobilePhone') ORDER BY random() LIMIT 60")]
+        callers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT value FROM contact_methods WHERE kind IN "
+                "('Phone', 'MobilePhone') ORDER BY random() LIMIT 60"
+            )
+        ]
     finally:
         conn.close()
-    callers += [f"+1415555{n:04d}" for n in range(150, 165)]            # callers nobody knows yet
-    numbers = store.parent / "callers.txt"          # in the demo's throw-away profile: removed with it
+    callers += [f"+1415555{n:04d}" for n in range(150, 165)]  # callers nobody knows yet
+    numbers = store.parent / "callers.txt"  # in the demo's throw-away profile: removed with it
     numbers.write_text("\n".join(callers) + "\n", encoding="utf-8")
-    cmd = [*callsim_command(), "--url", webhooks, "--rate", str(DEMO_CALL_RATE), "--count", "0", "--speed", "1",
-           "--from-file", str(numbers), "--agent", DEMO_USERS[0][0], "--agent", DEMO_USERS[1][0],
-           "--start-after", "6", "--exit-with-parent"]
+    cmd = [
+        *callsim_command(),
+        "--url",
+        webhooks,
+        "--rate",
+        str(DEMO_CALL_RATE),
+        "--count",
+        "0",
+        "--speed",
+        "1",
+        "--from-file",
+        str(numbers),
+        "--agent",
+        DEMO_USERS[0][0],
+        "--agent",
+        DEMO_USERS[1][0],
+        "--start-after",
+        "6",
+        "--exit-with-parent",
+    ]
     for number in tracking:
         cmd += ["--to", number]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
-                            env={**os.environ, TOKEN_ENV: token})
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, TOKEN_ENV: token},
+    )
 
 
 def find_running() -> DemoServer | None:

@@ -27,8 +27,16 @@ SAVE_DELAY_MS = 400
 class DraftsController(QObject):
     draftsChanged = Signal()
 
-    def __init__(self, parent: QWidget, cache: Cache, strip: BubbleStrip, form: BookingForm,
-                 panel: CustomerPanel, customers: CustomerController, booking: BookingController) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        cache: Cache,
+        strip: BubbleStrip,
+        form: BookingForm,
+        panel: CustomerPanel,
+        customers: CustomerController,
+        booking: BookingController,
+    ) -> None:
         super().__init__(parent)
         self._parent = parent
         self._cache = cache
@@ -66,7 +74,7 @@ class DraftsController(QObject):
     def new_bubble(self) -> str:
         """Ctrl+N: a booking without a call. The form starts empty and the cursor goes to the search."""
         self.save_now()
-        draft_id = new_draft_id()              # written by the next (debounced) save, off this keystroke
+        draft_id = new_draft_id()  # written by the next (debounced) save, off this keystroke
         self.strip.add_bubble(draft_id, NEW_TITLE)
         self._show(draft_id, {})
         self._schedule_save()
@@ -142,17 +150,22 @@ class DraftsController(QObject):
         with self._cache.sessions() as session:
             data = next((d.data for d in list_drafts(session) if d.id == draft_id), {})
         if draft_id == self.active and not data:
-            data = {"form": self.form.state()}        # not saved yet: judge by what is on screen
+            data = {"form": self.form.state()}  # not saved yet: judge by what is on screen
         if _has_content(data):
-            box = QMessageBox(QMessageBox.Icon.Question, "Discard booking?",
-                              "This booking has details typed in. Discard it?",
-                              QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, self._parent)
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Discard booking?",
+                "This booking has details typed in. Discard it?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                self._parent,
+            )
             box.setObjectName("discardDraftDialog")
             box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-            box.finished.connect(lambda result: result == QMessageBox.StandardButton.Discard
-                                 and self._discard(draft_id))
+            box.finished.connect(
+                lambda result: result == QMessageBox.StandardButton.Discard and self._discard(draft_id)
+            )
             self.confirm = box
-            box.open()                   # never exec() a dialog here: the qasync loop keeps running
+            box.open()  # never exec() a dialog here: the qasync loop keeps running
             return
         self._discard(draft_id)
 
@@ -178,8 +191,12 @@ class DraftsController(QObject):
         if not self.active or self._switching:
             return
         record = self.form.record() or self.panel.record()
-        data: dict[str, Any] = {"customer_id": record.id if record else "", "form": self.form.state(),
-                                "bound": self.form.record() is not None, "lead_id": self.booking.lead_id}
+        data: dict[str, Any] = {
+            "customer_id": record.id if record else "",
+            "form": self.form.state(),
+            "bound": self.form.record() is not None,
+            "lead_id": self.booking.lead_id,
+        }
         title = record.name if record else NEW_TITLE
         try:
             with self._cache.sessions.begin() as session:
@@ -202,7 +219,7 @@ class DraftsController(QObject):
                 self.panel.set_record(None)
                 record = None
             self.form.bind(record if data.get("bound") else None)
-            self.booking.offer_call_campaign()        # a call's retired campaign, before restoring it
+            self.booking.offer_call_campaign()  # a call's retired campaign, before restoring it
             self.form.reset()
             if data.get("form"):
                 self.form.restore(data["form"])
@@ -233,6 +250,8 @@ class DraftsController(QObject):
 
 def _has_content(data: dict[str, Any]) -> bool:
     form = data.get("form") or {}
-    typed = any(form.get(k) for k in ("business_unit_id", "job_type_id", "campaign_id", "summary_text",
-                                      "tags_text", "chosen"))
+    typed = any(
+        form.get(k)
+        for k in ("business_unit_id", "job_type_id", "campaign_id", "summary_text", "tags_text", "chosen")
+    )
     return bool(typed or data.get("lead_id"))

@@ -14,13 +14,21 @@ from models.db import CacheError, classify_sqlite_error
 
 log = logging.getLogger("csr.console")
 
-UNEXPECTED = ("Something went wrong and the change was not saved. Try again; if it keeps happening, "
-              "call support (details are in the log).")
+UNEXPECTED = (
+    "Something went wrong and the change was not saved. Try again; if it keeps happening, "
+    "call support (details are in the log)."
+)
 
 
-def describe_failure(cache_path: Path, exc: BaseException, *, prefix: str = "", what: str = "change",
-                     unexpected: str = UNEXPECTED) -> str:
-    """"The job was not changed. The customer cache is in use by another program. Close …"."""
+def describe_failure(
+    cache_path: Path,
+    exc: BaseException,
+    *,
+    prefix: str = "",
+    what: str = "change",
+    unexpected: str = UNEXPECTED,
+) -> str:
+    """ "The job was not changed. The customer cache is in use by another program. Close …"."""
     if isinstance(exc, CacheError):
         return f"{prefix}{exc.message} {exc.advice}".strip()
     if isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError):

@@ -33,7 +33,7 @@ from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 
-FLOOR_ROLES = REVIEW_ROLES                  # supervisor, manager, admin: the server's rule too
+FLOOR_ROLES = REVIEW_ROLES  # supervisor, manager, admin: the server's rule too
 BOARD_SHORTCUT, SCORECARDS_SHORTCUT = "Ctrl+Shift+B", "Ctrl+Shift+Y"
 SCORECARDS_OFFLINE = "Scorecards come from the server — they fill in when you're signed in and online."
 SIGN_IN_FIRST = "Sign in first (Ctrl+Shift+L): the floor board and scorecards come from the server."
@@ -43,10 +43,17 @@ NOT_FOR_CSR = "The floor board is for supervisors and managers."
 class FloorController(QObject):
     """Owns the agent state widget and, once opened, the board and scorecards windows."""
 
-    statusMessage = Signal(str)              # a sentence for the status bar (what failed, what was done)
+    statusMessage = Signal(str)  # a sentence for the status bar (what failed, what was done)
 
-    def __init__(self, window: Any, sync: Any, settings: QSettings, *, today_fn: Callable[[], date],
-                 clock: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        window: Any,
+        sync: Any,
+        settings: QSettings,
+        *,
+        today_fn: Callable[[], date],
+        clock: Callable[[], Any],
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.sync = sync
@@ -65,10 +72,13 @@ class FloorController(QObject):
         window.phone_menu.addSeparator()
         window.phone_menu.addMenu(self.agent.menu)
 
-        self.board_action = self._view_action("&Floor board", "floorBoardAction", BOARD_SHORTCUT, self.open_board)
-        self.scorecards_action = self._view_action("Score&cards", "scorecardsAction", SCORECARDS_SHORTCUT,
-                                                   self.open_scorecards)
-        self.board_action.setVisible(False)              # a supervisor's sign-in shows it
+        self.board_action = self._view_action(
+            "&Floor board", "floorBoardAction", BOARD_SHORTCUT, self.open_board
+        )
+        self.scorecards_action = self._view_action(
+            "Score&cards", "scorecardsAction", SCORECARDS_SHORTCUT, self.open_scorecards
+        )
+        self.board_action.setVisible(False)  # a supervisor's sign-in shows it
         self._connect_signals()
 
     def _view_action(self, text: str, name: str, shortcut: str, slot: Callable[[], Any]) -> QAction:
@@ -100,7 +110,7 @@ class FloorController(QObject):
         if self.board is not None and not self.supervises:
             self.board.close()
         if changed and self.scorecards is not None:
-            self.scorecards.show_scorecard({})           # never the previous user's figures
+            self.scorecards.show_scorecard({})  # never the previous user's figures
 
     def _online_changed(self, online: bool) -> None:
         self.agent.set_online(online)
@@ -124,7 +134,9 @@ class FloorController(QObject):
         elif board is None:
             return
         elif kind == "floor_snapshot":
-            board.show_snapshot(message.get("calls") or (), message.get("agents") or (), message.get("kpis") or {})
+            board.show_snapshot(
+                message.get("calls") or (), message.get("agents") or (), message.get("kpis") or {}
+            )
         elif kind == "floor_delta":
             board.apply_delta(message.get("calls"), message.get("agents"), message.get("removed_calls"))
         elif kind == "floor_kpis":
@@ -136,7 +148,9 @@ class FloorController(QObject):
             return
         if message.get("away_reasons") is not None:
             self.agent.set_reasons([str(r) for r in message["away_reasons"]])
-        self.agent.show_state(str(agent.get("state") or ""), str(agent.get("reason") or ""), agent.get("since"))
+        self.agent.show_state(
+            str(agent.get("state") or ""), str(agent.get("reason") or ""), agent.get("since")
+        )
 
     # -- my state -------------------------------------------------------------------------------------------
     def request_state(self, state: str, reason: str = "") -> None:
@@ -187,11 +201,11 @@ class FloorController(QObject):
 
     async def _subscribe_async(self, client: Any) -> None:
         try:
-            await client.subscribe_floor()          # the snapshot comes through show_message too
+            await client.subscribe_floor()  # the snapshot comes through show_message too
         except RequestFailed as exc:
             if self.board is not None:
                 self.board.set_connected(False)
-            if exc.code != "offline":                # offline: the next "online" subscribes
+            if exc.code != "offline":  # offline: the next "online" subscribes
                 self.statusMessage.emit(f"The floor board couldn't start: {exc}")
         finally:
             self._subscribing = False
@@ -235,8 +249,9 @@ class FloorController(QObject):
             self.scorecards.periodRequested.connect(self.load_scorecard)
             self.scorecards.exportRequested.connect(self.export_csv)
         self.scorecards.set_today(self._today())
-        self.scorecards.setWindowTitle("Scorecards — CSR Console" if self.supervises else
-                                       "My scorecard — CSR Console")
+        self.scorecards.setWindowTitle(
+            "Scorecards — CSR Console" if self.supervises else "My scorecard — CSR Console"
+        )
         self._raise(self.scorecards)
         self.scorecards.period_combo.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.scorecards.request()
@@ -254,27 +269,33 @@ class FloorController(QObject):
             return
         custom = period == "custom"
         try:
-            answer = await client.scorecard(period, first.isoformat() if custom and first else None,
-                                            last.isoformat() if custom and last else None,
-                                            user_id=None if self.supervises else str((self.user or {}).get("id")))
+            answer = await client.scorecard(
+                period,
+                first.isoformat() if custom and first else None,
+                last.isoformat() if custom and last else None,
+                user_id=None if self.supervises else str((self.user or {}).get("id")),
+            )
         except RequestFailed as exc:
             cards.show_message(f"The scorecard couldn't be read: {exc}")
             return
-        if cards.period() == period:             # not an answer to a period since changed
+        if cards.period() == period:  # not an answer to a period since changed
             cards.show_message("")
             cards.show_scorecard(answer)
 
     def export_csv(self, text: str) -> QFileDialog:
         """Ask where to save the CSV (a non-modal dialog), then write it."""
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(
+            Path.home()
+        )
         answer = self.scorecards.answer if self.scorecards is not None else {}
         name = f"scorecard-{answer.get('first', '')}-{answer.get('last', '')}.csv"
-        dialog = QFileDialog(self.scorecards or self.window, "Export scorecard", str(Path(folder) / name),
-                             "CSV files (*.csv)")
+        dialog = QFileDialog(
+            self.scorecards or self.window, "Export scorecard", str(Path(folder) / name), "CSV files (*.csv)"
+        )
         dialog.setObjectName("exportScorecardDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix("csv")
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)     # same on every desk, testable
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # same on every desk, testable
         dialog.fileSelected.connect(lambda path: self._write_csv(path, text))
         dialog.finished.connect(lambda _r: dialog.deleteLater())
         dialog.open()

@@ -27,9 +27,13 @@ def _alive(widget: QWidget | None) -> bool:
 
 def _usable(widget: QWidget | None, window: QWidget) -> bool:
     """A widget focus can go back to: still there, shown, enabled, focusable, and in that window."""
-    return (_alive(widget) and widget.isVisible() and widget.isEnabled()  # type: ignore[union-attr]
-            and widget.focusPolicy() != Qt.FocusPolicy.NoFocus       # type: ignore[union-attr]
-            and widget.window() is window)                            # type: ignore[union-attr]
+    return (
+        _alive(widget)
+        and widget.isVisible()
+        and widget.isEnabled()  # type: ignore[union-attr]
+        and widget.focusPolicy() != Qt.FocusPolicy.NoFocus  # type: ignore[union-attr]
+        and widget.window() is window
+    )  # type: ignore[union-attr]
 
 
 class FocusKeeper(QObject):
@@ -40,9 +44,9 @@ class FocusKeeper(QObject):
         super().__init__(main)
         self._main = main
         self._fallback = fallback
-        self._last_focus: dict[QWidget, QWidget] = {}      # window → its widget that had focus last
-        self._opener: dict[QWidget, QWidget] = {}          # window → the window it was opened over
-        self._active: QWidget | None = None                # the window that had the keyboard last
+        self._last_focus: dict[QWidget, QWidget] = {}  # window → its widget that had focus last
+        self._opener: dict[QWidget, QWidget] = {}  # window → the window it was opened over
+        self._active: QWidget | None = None  # the window that had the keyboard last
         app = QApplication.instance()
         assert isinstance(app, QApplication)
         app.focusChanged.connect(self._focus_changed)
@@ -72,7 +76,7 @@ class FocusKeeper(QObject):
             return
         previous = self._active
         if window is not self._main and window not in self._opener and _alive(previous):
-            self._opener[window] = previous                     # type: ignore[assignment]
+            self._opener[window] = previous  # type: ignore[assignment]
         self._active = window
         self._prune()
 
@@ -104,13 +108,13 @@ class FocusKeeper(QObject):
         if active is not None:
             if QApplication.focusWidget() is None and self._ours(active):
                 self.restore(active)
-            return                            # else the window manager (or a new dialog) took it
+            return  # else the window manager (or a new dialog) took it
         closed = self._active
-        if _alive(closed) and closed.isVisible():                     # type: ignore[union-attr]
-            return                            # the CSR went to another program: theirs to come back
+        if _alive(closed) and closed.isVisible():  # type: ignore[union-attr]
+            return  # the CSR went to another program: theirs to come back
         modal = QApplication.activeModalWidget()
-        if _alive(modal) and modal.isVisible() and self._ours(modal.window()):   # type: ignore[union-attr]
-            self.restore(modal.window())                                          # type: ignore[union-attr]
+        if _alive(modal) and modal.isVisible() and self._ours(modal.window()):  # type: ignore[union-attr]
+            self.restore(modal.window())  # type: ignore[union-attr]
         else:
             self.restore(self._opened_over(closed))
 
@@ -120,9 +124,9 @@ class FocusKeeper(QObject):
         seen = set()
         while _alive(window) and id(window) not in seen:
             seen.add(id(window))
-            if window is not closed and window.isVisible():    # type: ignore[union-attr]
-                return window                                  # type: ignore[return-value]
-            window = self._opener.get(window)                  # type: ignore[arg-type]
+            if window is not closed and window.isVisible():  # type: ignore[union-attr]
+                return window  # type: ignore[return-value]
+            window = self._opener.get(window)  # type: ignore[arg-type]
         return self._main
 
     def restore(self, window: QWidget) -> None:
@@ -138,7 +142,7 @@ class FocusKeeper(QObject):
         elif window is self._main:
             widget = self._fallback()
         else:
-            widget = window             # nothing to type in (a board offline): its own keys (Esc) still work
+            widget = window  # nothing to type in (a board offline): its own keys (Esc) still work
         widget.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         window.activateWindow()
         self._active = window

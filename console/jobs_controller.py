@@ -33,20 +33,29 @@ log = logging.getLogger(__name__)
 # The reschedule intent's own fallback for a job whose job type is unknown (online bookings).
 DEFAULT_DURATION = 120
 GONE = "That job is no longer on this PC — open the customer again."
-UNEXPECTED = ("Something went wrong and the job was not changed. Try again; if it keeps happening, "
-              "call support (details are in the log).")
+UNEXPECTED = (
+    "Something went wrong and the job was not changed. Try again; if it keeps happening, "
+    "call support (details are in the log)."
+)
 VERBS = {"reschedule": "rescheduled", "cancel": "canceled", "hold": "put on hold", "release": "released"}
 
 
 class JobsController(DialogTracker, QObject):
     """Runs the job actions the customer panel asks for; the window hears of changes by signal."""
 
-    jobChanged = Signal(str)          # customer id: reopen it, its jobs changed
+    jobChanged = Signal(str)  # customer id: reopen it, its jobs changed
     outboxChanged = Signal()
-    errorOccurred = Signal(str)       # a sentence for the status bar; the panel or dialog shows it too
+    errorOccurred = Signal(str)  # a sentence for the status bar; the panel or dialog shows it too
 
-    def __init__(self, parent_widget: QWidget, cache: Cache, writer: LocalWriter, panel: CustomerPanel,
-                 booking: BookingController, now_fn: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        parent_widget: QWidget,
+        cache: Cache,
+        writer: LocalWriter,
+        panel: CustomerPanel,
+        booking: BookingController,
+        now_fn: Callable[[], datetime] = utcnow,
+    ) -> None:
         super().__init__(parent_widget)
         self._parent = parent_widget
         self._cache = cache
@@ -54,7 +63,7 @@ class JobsController(DialogTracker, QObject):
         self.panel = panel
         self._booking = booking
         self._now = now_fn
-        self.dialog: QDialog | None = None      # the dialog open now, if any (tests use it)
+        self.dialog: QDialog | None = None  # the dialog open now, if any (tests use it)
         # Upcoming vs past follows the console's clock (a fixed one in tests).
         panel.set_clock(now_fn)
         self._connect_signals()
@@ -142,20 +151,23 @@ class JobsController(DialogTracker, QObject):
     def slots(self, job: JobRecord) -> list[Slot]:
         """The next 14 days of windows for this job, its own booking left out of the count — the
         same arithmetic the reschedule intent re-checks, so the picker and the intent agree."""
-        self._booking.refresh_setup()          # a setup import while the console runs
+        self._booking.refresh_setup()  # a setup import while the console runs
         job_type = self._booking.setup.job_type(job.job_type_id)
         duration = job_type.duration_minutes if job_type else DEFAULT_DURATION
         skills = job_type.skills if job_type else ()
         return self._booking.slots(job.business_unit_id, duration, skills, exclude_job=job.id)
 
     def _reschedule(self, dialog: RescheduleDialog, job: JobRecord, day: str, window_id: str) -> None:
-        args = {"job_id": job.id, "appointment": {"day": day, "arrival_window_id": window_id},
-                "booked_at": self._now().isoformat()}
+        args = {
+            "job_id": job.id,
+            "appointment": {"day": day, "arrival_window_id": window_id},
+            "booked_at": self._now().isoformat(),
+        }
         try:
             self._writer.execute("reschedule_job", args)
         except ValidationFailed as exc:
             if "window" in exc.errors:
-                self._refresh(dialog, job)      # show how full things are now
+                self._refresh(dialog, job)  # show how full things are now
             dialog.show_errors(exc.errors)
             return
         except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
@@ -164,8 +176,10 @@ class JobsController(DialogTracker, QObject):
             self.errorOccurred.emit(text)
             return
         dialog.finish()
-        self._changed(job, f"Job {job.number} rescheduled to {_window_label(dialog, day, window_id)} "
-                           "— saved on this PC.")
+        self._changed(
+            job,
+            f"Job {job.number} rescheduled to {_window_label(dialog, day, window_id)} — saved on this PC.",
+        )
 
     def _refresh(self, dialog: RescheduleDialog, job: JobRecord) -> None:
         try:
@@ -174,8 +188,9 @@ class JobsController(DialogTracker, QObject):
             log.warning("availability refresh failed: %s", exc)
 
     # -- shared -----------------------------------------------------------------------------------------
-    def _write(self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
-               ) -> WriteResult | None:
+    def _write(
+        self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
+    ) -> WriteResult | None:
         """Run one intent from a dialog; refusals go to ``on_errors`` (the dialog) as {field: sentence}."""
         try:
             return self._writer.execute(name, args)
@@ -199,12 +214,13 @@ class JobsController(DialogTracker, QObject):
 
     def _describe(self, exc: BaseException) -> str:
         prefix = "" if isinstance(exc, CacheError) else "The job was not changed. "
-        return describe_failure(self._cache.path, exc, prefix=prefix, what="job action",
-                                unexpected=UNEXPECTED)
+        return describe_failure(
+            self._cache.path, exc, prefix=prefix, what="job action", unexpected=UNEXPECTED
+        )
 
 
 def _window_label(dialog: RescheduleDialog, day: str, window_id: str) -> str:
-    """"Tue Dec 1 · 8–12" for the status line, from the slot the CSR picked."""
+    """ "Tue Dec 1 · 8–12" for the status line, from the slot the CSR picked."""
     row = dialog.availability.row_of(date.fromisoformat(day), window_id)
     slot = dialog.availability.slot(row)
     return slot.label if slot else day

@@ -33,29 +33,36 @@ log = logging.getLogger(__name__)
 SAVED = "Saved on this PC."
 LEAD_GONE = "That lead is no longer on this PC — refresh the list."
 CUSTOMER_GONE = "That customer is no longer on this PC — search for them again."
-READ_FAILED = ("The leads could not be read. Try again; if it keeps happening, call support (details are "
-               "in the log).")
+READ_FAILED = (
+    "The leads could not be read. Try again; if it keeps happening, call support (details are in the log)."
+)
 
 
 class LeadsController(DialogTracker, QObject):
     """Fills the leads list and runs the new / edit / dismiss / convert flows."""
 
     outboxChanged = Signal()
-    convertLead = Signal(dict)        # {id, customer_id, location_id, summary, campaign_id, business_unit_id,
+    convertLead = Signal(dict)  # {id, customer_id, location_id, summary, campaign_id, business_unit_id,
     #                                    job_type_id, name, phone}: the booking form binds to it
-    openCustomer = Signal(str)        # customer id
-    leadSaved = Signal(str)           # lead id, after any write to it from here
-    errorOccurred = Signal(str)       # a sentence for the status bar; the list or dialog shows it too
+    openCustomer = Signal(str)  # customer id
+    leadSaved = Signal(str)  # lead id, after any write to it from here
+    errorOccurred = Signal(str)  # a sentence for the status bar; the list or dialog shows it too
 
-    def __init__(self, parent_widget: QWidget, cache: Cache, writer: LocalWriter, leads_list: LeadsList,
-                 today_fn: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        parent_widget: QWidget,
+        cache: Cache,
+        writer: LocalWriter,
+        leads_list: LeadsList,
+        today_fn: Callable[[], date] = date.today,
+    ) -> None:
         super().__init__(parent_widget)
         self._parent = parent_widget
         self._cache = cache
         self._writer = writer
         self._today = today_fn
         self.leads_list = leads_list
-        self.dialog: QDialog | None = None      # the dialog open now, if any (tests and the main window use it)
+        self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -73,12 +80,13 @@ class LeadsController(DialogTracker, QObject):
         ll = self.leads_list
         try:
             with self._cache.sessions() as session:
-                rows = list_leads(session, status=ll.status_filter(), today=self._today(),
-                                  search=ll.search_text())
+                rows = list_leads(
+                    session, status=ll.status_filter(), today=self._today(), search=ll.search_text()
+                )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
             self._error(self._describe(exc, "read"))
             return False
-        ll.show_message("")        # a new list: the last save's note or error is about the old one
+        ll.show_message("")  # a new list: the last save's note or error is about the old one
         ll.set_rows(rows)
         return True
 
@@ -95,7 +103,7 @@ class LeadsController(DialogTracker, QObject):
         ll = self.leads_list
         status = ll.status_filter()
         if ll.search_text():
-            self.refresh()          # whether it still matches the search is the query's business
+            self.refresh()  # whether it still matches the search is the query's business
         elif row is None or (status is not None and row.status != status):
             ll.remove_row(lead_id)
         else:
@@ -115,8 +123,10 @@ class LeadsController(DialogTracker, QObject):
             return None
         if row is not None and row.is_open:
             return row
-        self._show_row(lead_id, row)        # first: a refresh clears the list's message line
-        self._error(LEAD_GONE if row is None else f"This lead is already {row.status.lower()} — it can't be {verb}.")
+        self._show_row(lead_id, row)  # first: a refresh clears the list's message line
+        self._error(
+            LEAD_GONE if row is None else f"This lead is already {row.status.lower()} — it can't be {verb}."
+        )
         return None
 
     def _choices(self) -> LeadChoices | None:
@@ -129,8 +139,12 @@ class LeadsController(DialogTracker, QObject):
 
     # -- writing ------------------------------------------------------------------------------------------
     def _describe(self, exc: BaseException, what: str = "write") -> str:
-        return describe_failure(self._cache.path, exc, what=f"lead {what}",
-                                unexpected=UNEXPECTED if what == "write" else READ_FAILED)
+        return describe_failure(
+            self._cache.path,
+            exc,
+            what=f"lead {what}",
+            unexpected=UNEXPECTED if what == "write" else READ_FAILED,
+        )
 
     def _write(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> WriteResult | None:
         """Run one intent; a refusal is shown in the dialog, which stays open with the CSR's typing."""
@@ -152,7 +166,7 @@ class LeadsController(DialogTracker, QObject):
         self.leadSaved.emit(lead_id)
         self.reload_lead(lead_id)
         if self.leads_list.model.row_of(lead_id) >= 0:
-            self.leads_list.select_lead(lead_id)       # a new lead, or one moved by its new date
+            self.leads_list.select_lead(lead_id)  # a new lead, or one moved by its new date
         self.leads_list.show_message(SAVED)
         return True
 
@@ -163,12 +177,13 @@ class LeadsController(DialogTracker, QObject):
     def _show(self, dialog: FormDialog, on_submit: Callable[[dict[str, Any]], None]) -> FormDialog:
         dialog.submitted.connect(on_submit)
         self._track(dialog)
-        dialog.open()           # never exec(): the event loop (and qasync) keeps running
+        dialog.open()  # never exec(): the event loop (and qasync) keeps running
         return dialog
 
     # -- new lead ---------------------------------------------------------------------------------------------
-    def new_lead(self, customer_id: str = "", name: str = "", phone: str = "",
-                 location_id: str = "") -> LeadDialog | None:
+    def new_lead(
+        self, customer_id: str = "", name: str = "", phone: str = "", location_id: str = ""
+    ) -> LeadDialog | None:
         """Open the new-lead form: for this customer (and location), or prefilled with a caller's
         name and phone. Save writes ``create_lead``."""
         choices = self._choices()
@@ -180,9 +195,18 @@ class LeadsController(DialogTracker, QObject):
             if found is None:
                 return None
             customer_name, location_id, warning = found
-        dialog = LeadDialog(choices, self._parent, today=self._today(), customer_id=customer_id,
-                            customer_name=customer_name, location_id=location_id, name=name, phone=phone,
-                            customer_warning=warning, confirm_externally=True)
+        dialog = LeadDialog(
+            choices,
+            self._parent,
+            today=self._today(),
+            customer_id=customer_id,
+            customer_name=customer_name,
+            location_id=location_id,
+            name=name,
+            phone=phone,
+            customer_warning=warning,
+            confirm_externally=True,
+        )
         self._show(dialog, lambda values: self._save(dialog, "create_lead", values))
         return dialog
 
@@ -196,11 +220,17 @@ class LeadsController(DialogTracker, QObject):
                     return None
                 if not location_id:
                     # With one service location the lead is for it; with several the booking form asks.
-                    ids = session.scalars(select(Location.id).where(Location.customer_id == customer_id,
-                                                                    Location.active).limit(2)).all()
+                    ids = session.scalars(
+                        select(Location.id)
+                        .where(Location.customer_id == customer_id, Location.active)
+                        .limit(2)
+                    ).all()
                     location_id = ids[0] if len(ids) == 1 else ""
-                warning = (f"{customer.name} is marked Do Not Service — a job can't be booked for them."
-                           if customer.do_not_service else "")
+                warning = (
+                    f"{customer.name} is marked Do Not Service — a job can't be booked for them."
+                    if customer.do_not_service
+                    else ""
+                )
                 return customer.name, location_id, warning
         except Exception as exc:  # noqa: BLE001
             self._error(self._describe(exc, "read"))
@@ -219,7 +249,7 @@ class LeadsController(DialogTracker, QObject):
 
     def _update(self, dialog: LeadDialog, values: dict[str, Any]) -> None:
         if not values["changes"]:
-            dialog.finish()         # nothing changed: nothing to send
+            dialog.finish()  # nothing changed: nothing to send
             return
         self._save(dialog, "update_lead", values)
 
@@ -237,9 +267,18 @@ class LeadsController(DialogTracker, QObject):
         row = self._open_lead(lead_id, "converted")
         if row is None:
             return False
-        self.convertLead.emit({"id": row.id, "customer_id": row.customer_id, "location_id": row.location_id,
-                               "summary": row.summary, "campaign_id": row.campaign_id,
-                               "business_unit_id": row.business_unit_id, "job_type_id": row.job_type_id,
-                               # A lead without a customer record: the new-customer form starts from these.
-                               "name": row.name, "phone": row.phone_e164})
+        self.convertLead.emit(
+            {
+                "id": row.id,
+                "customer_id": row.customer_id,
+                "location_id": row.location_id,
+                "summary": row.summary,
+                "campaign_id": row.campaign_id,
+                "business_unit_id": row.business_unit_id,
+                "job_type_id": row.job_type_id,
+                # A lead without a customer record: the new-customer form starts from these.
+                "name": row.name,
+                "phone": row.phone_e164,
+            }
+        )
         return True

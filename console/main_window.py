@@ -81,8 +81,9 @@ SHORTCUTS = [
 
 def on_a_call(calls: Iterable[dict[str, Any]], me: str) -> bool:
     """A call of mine is still on (claimed by me, not ended, not closed)."""
-    return bool(me) and any(c.get("agent_id") == me and c.get("state") != "Ended" and not c.get("closed")
-                            for c in calls)
+    return bool(me) and any(
+        c.get("agent_id") == me and c.get("state") != "Ended" and not c.get("closed") for c in calls
+    )
 
 
 def quit_question(on_call: bool, waiting: int) -> str:
@@ -91,8 +92,10 @@ def quit_question(on_call: bool, waiting: int) -> str:
     if on_call:
         parts.append("You are on a call.")
     if waiting:
-        parts.append(f"{waiting} change{'s are' if waiting != 1 else ' is'} still waiting to be sent to the server "
-                     "(they stay on this PC and go out the next time the console is signed in and online).")
+        parts.append(
+            f"{waiting} change{'s are' if waiting != 1 else ' is'} still waiting to be sent to the server "
+            "(they stay on this PC and go out the next time the console is signed in and online)."
+        )
     return " ".join(parts)
 
 
@@ -119,28 +122,30 @@ class MainWindow(QMainWindow):
         self.quit_box: QMessageBox | None = None
         self.shortcuts_dialog: ShortcutsDialog | None = None
 
-        self.bubble_strip = BubbleStrip(self)     # call bubbles and manual bubbles
+        self.bubble_strip = BubbleStrip(self)  # call bubbles and manual bubbles
         self.lookup = LookupPane(parent=self)
         self.customer_panel = CustomerPanel(self)
         self.booking_form = BookingForm(self)
         self.work_tabs = QTabWidget(self)
         self.work_tabs.setObjectName("workTabs")
         self.work_tabs.setAccessibleName("Booking and leads")
-        booking_scroll = QScrollArea(self)          # small screens scroll instead of growing the window
+        booking_scroll = QScrollArea(self)  # small screens scroll instead of growing the window
         booking_scroll.setObjectName("bookingScroll")
         booking_scroll.setWidgetResizable(True)
         booking_scroll.setFrameShape(QFrame.Shape.NoFrame)
         booking_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         booking_scroll.setWidget(self.booking_form)
         # Never narrower than the form: the splitter then can't squeeze a field or a button.
-        booking_scroll.setMinimumWidth(self.booking_form.minimumSizeHint().width()
-                                       + booking_scroll.verticalScrollBar().sizeHint().width())
+        booking_scroll.setMinimumWidth(
+            self.booking_form.minimumSizeHint().width()
+            + booking_scroll.verticalScrollBar().sizeHint().width()
+        )
         self.work_tabs.addTab(booking_scroll, "Boo&k job")
         self.leads_list = LeadsList(self)
         self.work_tabs.addTab(self.leads_list, "L&eads")
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
-        self.lookup.summary.setWordWrap(True)       # "No customer matches — …" wraps in the narrow list
+        self.lookup.summary.setWordWrap(True)  # "No customer matches — …" wraps in the narrow list
         self.splitter.addWidget(self.lookup)
         self.splitter.addWidget(self.customer_panel)
         self.splitter.addWidget(self.work_tabs)
@@ -187,7 +192,7 @@ class MainWindow(QMainWindow):
         self.sign_out_action = self._action(server, "Sign &out")
 
         calls = self.phone_menu = bar.addMenu("Ph&one")
-        calls.addAction(self.bubble_strip.claim_action)       # F2: claim the oldest ringing call
+        calls.addAction(self.bubble_strip.claim_action)  # F2: claim the oldest ringing call
 
         view = self.view_menu = bar.addMenu("&View")
         theme_menu = view.addMenu("&Theme")
@@ -217,15 +222,21 @@ class MainWindow(QMainWindow):
         also means "edit". While a call can be claimed, claiming wins (two actions on one key would
         both be ignored); between calls, F2 edits again."""
         claim = self.bubble_strip.claim_action
-        edits = [a for a in self.findChildren(QAction) if a is not claim
-                 and any(k.matches(QKeySequence("F2")) == QKeySequence.SequenceMatch.ExactMatch
-                         for k in a.shortcuts())]
+        edits = [
+            a
+            for a in self.findChildren(QAction)
+            if a is not claim
+            and any(
+                k.matches(QKeySequence("F2")) == QKeySequence.SequenceMatch.ExactMatch for k in a.shortcuts()
+            )
+        ]
         keys = {a: a.shortcuts() for a in edits}
 
         def update() -> None:
             for action, shortcuts in keys.items():
-                action.setShortcuts([k for k in shortcuts if k != QKeySequence("F2")] if claim.isEnabled()
-                                    else shortcuts)
+                action.setShortcuts(
+                    [k for k in shortcuts if k != QKeySequence("F2")] if claim.isEnabled() else shortcuts
+                )
 
         claim.changed.connect(update)
         update()
@@ -239,8 +250,14 @@ class MainWindow(QMainWindow):
         actions = self.findChildren(QAction)
         panes = [a for a in actions if a.shortcutContext() not in wide]
         self._pane_clashes: list[tuple[QAction, QKeySequence, QAction]] = [
-            (action, key, local) for action in actions if action.shortcutContext() in wide and action is not claim
-            for key in action.shortcuts() if key != f2 for local in panes if key in local.shortcuts()]
+            (action, key, local)
+            for action in actions
+            if action.shortcutContext() in wide and action is not claim
+            for key in action.shortcuts()
+            if key != f2
+            for local in panes
+            if key in local.shortcuts()
+        ]
         self._wide_keys = {action: action.shortcuts() for action, _key, _local in self._pane_clashes}
         if self._pane_clashes:
             app = QApplication.instance()
@@ -254,7 +271,9 @@ class MainWindow(QMainWindow):
                 return new in scopes
             return new is not None and any(w is new or w.isAncestorOf(new) for w in scopes)
 
-        taken = {(action, key) for action, key, local in self._pane_clashes if local.isEnabled() and inside(local)}
+        taken = {
+            (action, key) for action, key, local in self._pane_clashes if local.isEnabled() and inside(local)
+        }
         for action, keys in self._wide_keys.items():
             wanted = [k for k in keys if (action, k) not in taken]
             if wanted != action.shortcuts():
@@ -304,7 +323,9 @@ class MainWindow(QMainWindow):
             return
         # Over the window in use: a form open over this window (modal to it) would block help parented here.
         over = QApplication.activeWindow()
-        dialog = self.shortcuts_dialog = ShortcutsDialog(SHORTCUTS, over if isinstance(over, QWidget) else self)
+        dialog = self.shortcuts_dialog = ShortcutsDialog(
+            SHORTCUTS, over if isinstance(over, QWidget) else self
+        )
         dialog.finished.connect(dialog.deleteLater)
         dialog.finished.connect(lambda _r: setattr(self, "shortcuts_dialog", None))
         dialog.open()
@@ -319,8 +340,13 @@ class MainWindow(QMainWindow):
         if self.quit_box is not None and self.quit_box.isVisible():
             self.quit_box.activateWindow()
             return self.quit_box
-        box = self.quit_box = QMessageBox(QMessageBox.Icon.Question, "Quit CSR Console?",
-                                          f"{question}\n\nQuit anyway?", QMessageBox.StandardButton.NoButton, self)
+        box = self.quit_box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Quit CSR Console?",
+            f"{question}\n\nQuit anyway?",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
         box.setObjectName("quitQuestion")
         quit_button = box.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
         quit_button.setObjectName("quitAnywayButton")
@@ -340,13 +366,18 @@ class MainWindow(QMainWindow):
 
     def _show_about(self) -> None:
         from importlib.metadata import PackageNotFoundError, version
+
         try:
             v = version("csr-console")
         except PackageNotFoundError:
             v = "dev"
-        box = QMessageBox(QMessageBox.Icon.Information, "About CSR Console",
-                          f"CSR Console {v}\nCall booking for home-service companies — works offline.",
-                          QMessageBox.StandardButton.Close, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About CSR Console",
+            f"CSR Console {v}\nCall booking for home-service companies — works offline.",
+            QMessageBox.StandardButton.Close,
+            self,
+        )
         box.open()
 
     # -- geometry -----------------------------------------------------------------------------------
@@ -355,7 +386,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            screen = self.screen().availableGeometry()          # 1366×768 desks get the whole screen
+            screen = self.screen().availableGeometry()  # 1366×768 desks get the whole screen
             self.resize(min(1440, screen.width()), min(860, screen.height()))
         theme = str(self.settings.value("theme", "system"))
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)

@@ -22,12 +22,18 @@ CUSTOMER_SPLIT = "layout/customer-split"
 class Panes(QObject):
     """Sizes the main splitter for what the CSR is doing and remembers the CSR's drags."""
 
-    def __init__(self, splitter: QSplitter, panel: CustomerPanel, results: CustomerResultsView,
-                 work_tabs: QTabWidget, settings: QSettings) -> None:
+    def __init__(
+        self,
+        splitter: QSplitter,
+        panel: CustomerPanel,
+        results: CustomerResultsView,
+        work_tabs: QTabWidget,
+        settings: QSettings,
+    ) -> None:
         super().__init__(splitter)
         self._splitter, self._panel, self._results, self._settings = splitter, panel, results, settings
         self._work_tabs = work_tabs
-        for i, stretch in enumerate((0, 1, 0)):       # between refits, the customer panel takes any change
+        for i, stretch in enumerate((0, 1, 0)):  # between refits, the customer panel takes any change
             splitter.setStretchFactor(i, stretch)
         state = settings.value(CUSTOMER_SPLIT)
         if isinstance(state, QByteArray) and not state.isEmpty():
@@ -41,10 +47,11 @@ class Panes(QObject):
         self._panel.customerShown.connect(self.fit)
         self._work_tabs.currentChanged.connect(self._fit_work_tabs)
         self._panel.splitter.splitterMoved.connect(
-            lambda *_: self._settings.setValue(CUSTOMER_SPLIT, self._panel.splitter.saveState()))
+            lambda *_: self._settings.setValue(CUSTOMER_SPLIT, self._panel.splitter.saveState())
+        )
 
     def mode(self) -> str:
-        """"customer" while a customer is open, else "idle"."""
+        """ "customer" while a customer is open, else "idle"."""
         return "customer" if self._panel.customer_id() else "idle"
 
     def fit(self, *_args: object) -> None:

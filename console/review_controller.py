@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 TAB_TITLE = "Call review"
 TAB_SHORTCUT = "Ctrl+Shift+R"
-READ_FAILED = ("The calls could not be read. Try again; if it keeps happening, call support (details are in "
-               "the log).")
+READ_FAILED = (
+    "The calls could not be read. Try again; if it keeps happening, call support (details are in the log)."
+)
 NO_PLAYER = "The recording could not be opened — this PC has no program set up to play it."
 SAVED = "Saved on this PC."
 
@@ -44,12 +45,20 @@ class ReviewController(QObject):
     """Fills the review and runs its edits; ``refresh()`` re-reads (after a sync brings calls)."""
 
     outboxChanged = Signal()
-    callChanged = Signal(str)           # call id, after a manager's edit of it
-    errorOccurred = Signal(str)         # a sentence for the status bar; the review shows it too
+    callChanged = Signal(str)  # call id, after a manager's edit of it
+    errorOccurred = Signal(str)  # a sentence for the status bar; the review shows it too
 
-    def __init__(self, window: Any, cache: Cache, writer: LocalWriter, today_fn: Callable[[], date],
-                 tz_fn: Callable[[], tzinfo], *, widget: CallReview | None = None,
-                 open_url: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        window: Any,
+        cache: Cache,
+        writer: LocalWriter,
+        today_fn: Callable[[], date],
+        tz_fn: Callable[[], tzinfo],
+        *,
+        widget: CallReview | None = None,
+        open_url: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__(window)
         self.window = window
         self._cache = cache
@@ -67,12 +76,19 @@ class ReviewController(QObject):
         w.filterChanged.connect(lambda: self.refresh())
         w.currentCallChanged.connect(self.load_history)
         w.listenRequested.connect(self.listen)
-        w.attachRequested.connect(lambda cid, uid: self.execute("attach_agent", {"call_id": cid, "agent_id": uid}))
+        w.attachRequested.connect(
+            lambda cid, uid: self.execute("attach_agent", {"call_id": cid, "agent_id": uid})
+        )
         w.reclassifyRequested.connect(
-            lambda cid, rid: self.execute("reclassify_call", {"call_id": cid, "call_reason_id": rid}))
-        w.excuseRequested.connect(lambda cid, memo: self.execute("excuse_call", {"call_id": cid, "memo": memo}))
+            lambda cid, rid: self.execute("reclassify_call", {"call_id": cid, "call_reason_id": rid})
+        )
+        w.excuseRequested.connect(
+            lambda cid, memo: self.execute("excuse_call", {"call_id": cid, "memo": memo})
+        )
         w.unexcuseRequested.connect(lambda cid: self.execute("unexcuse_call", {"call_id": cid}))
-        w.tagsRequested.connect(lambda cid, tags: self.execute("tag_call", {"call_id": cid, "tags": list(tags)}))
+        w.tagsRequested.connect(
+            lambda cid, tags: self.execute("tag_call", {"call_id": cid, "tags": list(tags)})
+        )
 
     # -- reading ------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -89,11 +105,11 @@ class ReviewController(QObject):
             return False
         w.set_users(choices.users)
         w.set_reasons(choices.reasons)
-        w.show_message("")          # a new list: the last change's note is about the old one
+        w.show_message("")  # a new list: the last change's note is about the old one
         before = w.current_call_id()
         w.show_rows(rows)
         if w.current_call_id() == before:
-            self.load_history(before)       # same call: its history may have grown (another edit here)
+            self.load_history(before)  # same call: its history may have grown (another edit here)
         return True
 
     def load_history(self, call_id: str) -> None:
@@ -179,7 +195,7 @@ class ReviewController(QObject):
             if self._tabs.currentWidget() is self.widget:
                 self.refresh()
             else:
-                self._tabs.setCurrentWidget(self.widget)        # refreshes (currentChanged)
+                self._tabs.setCurrentWidget(self.widget)  # refreshes (currentChanged)
             self.widget.focus_list()
 
     def _tab_changed(self, index: int) -> None:
@@ -203,8 +219,15 @@ class ReviewController(QObject):
         self.deleteLater()
 
 
-def install(window: Any, cache: Cache, writer: LocalWriter, *, today_fn: Callable[[], date],
-            tz_fn: Callable[[], tzinfo], role: str) -> ReviewController | None:
+def install(
+    window: Any,
+    cache: Cache,
+    writer: LocalWriter,
+    *,
+    today_fn: Callable[[], date],
+    tz_fn: Callable[[], tzinfo],
+    role: str,
+) -> ReviewController | None:
     """The "Call review" tab in ``window.work_tabs`` for a supervisor, manager or admin (the one already
     there is kept); for any other role none, and a review left by the previous user is removed."""
     existing = window.findChild(ReviewController)

@@ -14,11 +14,11 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from models.search import CustomerSearch, load_rows, prewarm
 
-FIRST_ROWS = 40    # hydrated on the worker so the first screenful paints without a UI-thread query
+FIRST_ROWS = 40  # hydrated on the worker so the first screenful paints without a UI-thread query
 
 
 class _Worker(QObject):
-    done = Signal(int, str, object, object, object)     # generation, query, ids, reasons, rows
+    done = Signal(int, str, object, object, object)  # generation, query, ids, reasons, rows
     failed = Signal(int, str, str)
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], region: str) -> None:
@@ -26,7 +26,7 @@ class _Worker(QObject):
         self._connect = connect
         self._region = region
         self._search: CustomerSearch | None = None
-        self.latest = 0          # written by the UI thread; an int store is atomic under the GIL
+        self.latest = 0  # written by the UI thread; an int store is atomic under the GIL
 
     @Slot(int, str)
     def run(self, generation: int, query: str) -> None:
@@ -52,13 +52,14 @@ class _Worker(QObject):
 class SearchService(QObject):
     """UI-thread facade: ``search(text)`` in, ``resultsReady`` out (only for the newest query)."""
 
-    resultsReady = Signal(str, object, object, object)   # query, ids, reasons, first rows
+    resultsReady = Signal(str, object, object, object)  # query, ids, reasons, first rows
     searchFailed = Signal(str)
     _request = Signal(int, str)
     _close = Signal()
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], region: str = "US",
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], region: str = "US", parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._generation = 0
         self._connect = connect

@@ -29,8 +29,10 @@ async def _wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
 
 async def run_self_test(console: Console) -> int:
     with sqlite3.connect(console.cache.path) as conn:
-        row = conn.execute("SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' "
-                           "AND location_id IS NULL ORDER BY id LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' "
+            "AND location_id IS NULL ORDER BY id LIMIT 1"
+        ).fetchone()
     if row is None:
         print("self-test: FAILED — the generated cache has no customers", file=sys.stderr)
         return 1
@@ -40,8 +42,10 @@ async def run_self_test(console: Console) -> int:
     QTest.keyClicks(lookup.search, format_phone(e164))
     found = await _wait_for(lambda: lookup.model.customer_id(0) == customer_id, timeout=10)
     if not found:
-        print(f"self-test: FAILED — searching {format_phone(e164)} did not list customer {customer_id}",
-              file=sys.stderr)
+        print(
+            f"self-test: FAILED — searching {format_phone(e164)} did not list customer {customer_id}",
+            file=sys.stderr,
+        )
         return 1
     QTest.keyClick(lookup.search, Qt.Key.Key_Return)
     opened = await _wait_for(lambda: console.customers.current_customer_id() == customer_id, timeout=5)

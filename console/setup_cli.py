@@ -27,19 +27,25 @@ from .settings import default_cache_path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="csr-console setup",
-                                description="Load or save the company's setup (business units, job types, "
-                                            "campaigns, arrival windows, technicians …) as a YAML file.")
+    p = argparse.ArgumentParser(
+        prog="csr-console setup",
+        description="Load or save the company's setup (business units, job types, "
+        "campaigns, arrival windows, technicians …) as a YAML file.",
+    )
     sub = p.add_subparsers(dest="action", required=True, metavar="{import,export}")
     imp = sub.add_parser("import", help="check a setup file and load it into the cache")
     imp.add_argument("file", type=Path, help="the setup file (YAML)")
-    imp.add_argument("--dry-run", action="store_true",
-                     help="check the file against the cache and show what would change, without saving")
+    imp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file against the cache and show what would change, without saving",
+    )
     exp = sub.add_parser("export", help="write the cache's setup to a file ('-' for the screen)")
     exp.add_argument("file", help="where to write the setup file, or '-'")
     for sp in (imp, exp):
-        sp.add_argument("--cache", type=Path, default=None,
-                        help=f"the local cache file (default: {default_cache_path()})")
+        sp.add_argument(
+            "--cache", type=Path, default=None, help=f"the local cache file (default: {default_cache_path()})"
+        )
     return p
 
 
@@ -47,7 +53,7 @@ def run_setup_command(argv: list[str]) -> int:
     """Run `setup import|export …` (argv without the leading "setup"); returns the exit code."""
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:          # argparse has printed the usage or the help
+    except SystemExit as exc:  # argparse has printed the usage or the help
         return int(exc.code or 0)
     cache_path: Path = args.cache or default_cache_path()
     if args.action == "import":
@@ -71,7 +77,7 @@ def _cache_failed(exc: CacheError) -> int:
 def _import(file: Path, cache_path: Path, *, dry_run: bool) -> int:
     name = str(file)
     try:
-        doc = parse_setup(read_setup_text(file))   # before the cache: a bad file must not create one
+        doc = parse_setup(read_setup_text(file))  # before the cache: a bad file must not create one
     except SetupFileError as exc:
         return _refused(name, exc, "imported")
     except OSError as exc:
@@ -94,7 +100,7 @@ def _import(file: Path, cache_path: Path, *, dry_run: bool) -> int:
                 session.commit()
     except CacheError as exc:
         return _cache_failed(exc)
-    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:   # locked or damaged mid-import
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:  # locked or damaged mid-import
         return _cache_failed(classify_sqlite_error(cache_path, exc))
     finally:
         cache.close()
@@ -118,8 +124,11 @@ def _report(name: str, company: str, summary: ImportSummary, dry_run: bool, out:
 
 def _export(file: str, cache_path: Path) -> int:
     if not cache_path.exists():
-        print(f"csr-console: there is no customer cache at {cache_path}.\n"
-              "Give the right file with --cache, or start the console once to create it.", file=sys.stderr)
+        print(
+            f"csr-console: there is no customer cache at {cache_path}.\n"
+            "Give the right file with --cache, or start the console once to create it.",
+            file=sys.stderr,
+        )
         return 2
     try:
         cache = open_cache(cache_path)

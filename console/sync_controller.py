@@ -41,34 +41,76 @@ from widgets.sync_problems import SyncProblemsDialog, notification_text
 
 log = logging.getLogger("csr.console.sync")
 
-FIELD_LABELS = {"name": "Name", "type": "Type", "street": "Street", "unit": "Unit", "city": "City", "state": "State",
-                "zip": "ZIP", "country": "Country", "do_not_service": "Do Not Service",
-                "do_not_service_reason": "Do Not Service reason", "do_not_mail": "Do not mail",
-                "access_notes": "Access notes", "kind": "Kind", "value": "Number or address", "memo": "Memo",
-                "notifications": "Notifications", "do_not_text": "Do not text"}
+FIELD_LABELS = {
+    "name": "Name",
+    "type": "Type",
+    "street": "Street",
+    "unit": "Unit",
+    "city": "City",
+    "state": "State",
+    "zip": "ZIP",
+    "country": "Country",
+    "do_not_service": "Do Not Service",
+    "do_not_service_reason": "Do Not Service reason",
+    "do_not_mail": "Do not mail",
+    "access_notes": "Access notes",
+    "kind": "Kind",
+    "value": "Number or address",
+    "memo": "Memo",
+    "notifications": "Notifications",
+    "do_not_text": "Do not text",
+}
 ENTITY_LABELS = {"customers": "Customer", "locations": "Location", "contact_methods": "Contact"}
-SETUP_TABLES = {"business_units", "business_unit_groups", "job_types", "campaigns", "arrival_windows",
-                "technicians", "capacity_settings", "business_hours", "company_settings", "services",
-                "tag_types", "booking_preferences", "job_type_business_units", "arrival_window_business_units",
-                "campaign_categories", "call_reasons", "tracking_numbers", "memberships"}
-INTENT_LABELS = {"create_customer": "New customer", "update_customer": "Customer change",
-                 "set_customer_tags": "Customer tags", "add_location": "New location",
-                 "update_location": "Location change", "add_contact": "New contact", "update_contact": "Contact change",
-                 "remove_contact": "Contact removal", "add_note": "Note", "book_job": "Booking",
-                 "reschedule_job": "Reschedule", "cancel_job": "Cancellation", "hold_job": "Hold",
-                 "release_job": "Hold release", "create_lead": "New lead", "resolve_conflict": "Clash settled"}
+SETUP_TABLES = {
+    "business_units",
+    "business_unit_groups",
+    "job_types",
+    "campaigns",
+    "arrival_windows",
+    "technicians",
+    "capacity_settings",
+    "business_hours",
+    "company_settings",
+    "services",
+    "tag_types",
+    "booking_preferences",
+    "job_type_business_units",
+    "arrival_window_business_units",
+    "campaign_categories",
+    "call_reasons",
+    "tracking_numbers",
+    "memberships",
+}
+INTENT_LABELS = {
+    "create_customer": "New customer",
+    "update_customer": "Customer change",
+    "set_customer_tags": "Customer tags",
+    "add_location": "New location",
+    "update_location": "Location change",
+    "add_contact": "New contact",
+    "update_contact": "Contact change",
+    "remove_contact": "Contact removal",
+    "add_note": "Note",
+    "book_job": "Booking",
+    "reschedule_job": "Reschedule",
+    "cancel_job": "Cancellation",
+    "hold_job": "Hold",
+    "release_job": "Hold release",
+    "create_lead": "New lead",
+    "resolve_conflict": "Clash settled",
+}
 
 
 class SyncController(QObject):
-    customersChanged = Signal(list)      # customer ids another CSR (or the server) changed
+    customersChanged = Signal(list)  # customer ids another CSR (or the server) changed
     setupChanged = Signal()
     leadsChanged = Signal()
-    signedIn = Signal(dict)             # the user
-    openJobRequested = Signal(str)      # customer id of a flagged/refused booking
-    callsArrived = Signal(list, str, bool)   # calls from the server, who had one before a takeover, full list
+    signedIn = Signal(dict)  # the user
+    openJobRequested = Signal(str)  # customer id of a flagged/refused booking
+    callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
     onlineChanged = Signal(bool)
-    floorMessage = Signal(dict)             # floor_snapshot / floor_delta / floor_kpis (supervisors)
-    callsChanged = Signal()                 # pulled calls, call reasons or users: what the call review lists
+    floorMessage = Signal(dict)  # floor_snapshot / floor_delta / floor_kpis (supervisors)
+    callsChanged = Signal()  # pulled calls, call reasons or users: what the call review lists
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -100,7 +142,7 @@ class SyncController(QObject):
         window.customer_panel.conflicts.resolveRequested.connect(self.resolve_conflict)
         self._last_status = SyncStatus()
         self._online = False
-        self._expired = False             # the server ended the session: the CSR must sign in again
+        self._expired = False  # the server ended the session: the CSR must sign in again
         self.refresh_status()
         # Refusals and flags not yet acknowledged are listed again (a restart, a crash, a sign-out).
         for outcome in unacknowledged(cache):
@@ -108,7 +150,9 @@ class SyncController(QObject):
 
     # -- signing in ----------------------------------------------------------------------------------------
     def remembered(self) -> tuple[str, str]:
-        return str(self.settings.value("sync/server", "") or ""), str(self.settings.value("sync/user", "") or "")
+        return str(self.settings.value("sync/server", "") or ""), str(
+            self.settings.value("sync/user", "") or ""
+        )
 
     def open_sign_in(self) -> LoginDialog:
         """The sign-in dialog (non-modal ``open()``): server and user remembered, never the password."""
@@ -157,13 +201,19 @@ class SyncController(QObject):
         self.stop()
         self.url, self.token, self.user = url, token, user
         self.writer.actor = str(user.get("display_name") or user.get("username") or "")
-        self.client = SyncClient(self.cache, url, token=lambda: self.token, on_status=self._on_status,
-                                 on_pulled=self._on_pulled, on_outcomes=self._on_outcomes,
-                                 on_initial=self._on_initial, on_changes=self._on_changes,
-                                 on_calls=lambda calls, taken_from, full: self.callsArrived.emit(
-                                     calls, taken_from or "", full),
-                                 on_floor=self.floorMessage.emit,
-                                 ssl=ssl.create_default_context() if url.startswith("wss://") else None)
+        self.client = SyncClient(
+            self.cache,
+            url,
+            token=lambda: self.token,
+            on_status=self._on_status,
+            on_pulled=self._on_pulled,
+            on_outcomes=self._on_outcomes,
+            on_initial=self._on_initial,
+            on_changes=self._on_changes,
+            on_calls=lambda calls, taken_from, full: self.callsArrived.emit(calls, taken_from or "", full),
+            on_floor=self.floorMessage.emit,
+            ssl=ssl.create_default_context() if url.startswith("wss://") else None,
+        )
         self._task = asyncio.ensure_future(self.client.run())
         self.window.statusBar().showMessage(f"Signed in as {self.writer.actor}.", 8_000)
         self.signedIn.emit(user)
@@ -226,20 +276,26 @@ class SyncController(QObject):
         return self._online
 
     def _on_status(self, status: SyncStatus) -> None:
-        self._last_status = status          # the client's own object: compare with what we said last
+        self._last_status = status  # the client's own object: compare with what we said last
         online = self.client is not None and status.state in ("online", "syncing")
         if online != self._online:
             self._online = online
             self.onlineChanged.emit(online)
-        self._state = {"connecting": "connecting", "syncing": "syncing", "online": "online",
-                       "upgrade_required": "upgrade_required", "stuck": "offline",
-                       "signed_out": "session_expired"}.get(status.state, "offline")
+        self._state = {
+            "connecting": "connecting",
+            "syncing": "syncing",
+            "online": "online",
+            "upgrade_required": "upgrade_required",
+            "stuck": "offline",
+            "signed_out": "session_expired",
+        }.get(status.state, "offline")
         if status.state == "signed_out" and not self._expired:
             # Not a network failure: the token expired or was revoked. Say so, keep the queue, and ask the
             # CSR to sign in again; the new session sends what waited.
             self._expired = True
-            self.window.statusBar().showMessage(f"Signed out: {status.message} Sign in to send the changes waiting "
-                                                "on this PC.", 60_000)
+            self.window.statusBar().showMessage(
+                f"Signed out: {status.message} Sign in to send the changes waiting on this PC.", 60_000
+            )
             self.open_sign_in()
             QApplication.alert(self.window)
         elif status.state in ("online", "syncing"):
@@ -254,8 +310,11 @@ class SyncController(QObject):
         last = (time.time() - status.last_sync) if status.last_sync else None
         kept = ("upgrade_required", "session_expired")
         state = self._state if self.client is not None or self._state in kept else "signed_out"
-        message = status.message or (f"Signed in as {self.writer.actor} to {self.url}" if self.user else
-                                     "Not signed in: changes are kept on this PC until you sign in.")
+        message = status.message or (
+            f"Signed in as {self.writer.actor} to {self.url}"
+            if self.user
+            else "Not signed in: changes are kept on this PC until you sign in."
+        )
         self.window.sync_status.show_status(state, pending, oldest, last, message)
 
     def _oldest_age(self) -> float | None:
@@ -283,8 +342,9 @@ class SyncController(QObject):
     def _on_initial(self, progress: InitialProgress) -> None:
         if progress.finished:
             self.progress.hide()
-            self.window.statusBar().showMessage(f"This PC now has the company's {progress.rows_done:,} records.",
-                                                10_000)
+            self.window.statusBar().showMessage(
+                f"This PC now has the company's {progress.rows_done:,} records.", 10_000
+            )
             self.setupChanged.emit()
             return
         self.progress.setMaximum(max(1, progress.rows_total))
@@ -330,10 +390,18 @@ class SyncController(QObject):
                 job = session.get(Job, result.get("id", "")) if result.get("id") else None
                 if job is not None:
                     number, customer = job.number, job.customer_id
-            old_number = str(((outcome.args.get("job") or {}) if isinstance(outcome.args.get("job"), dict)
-                              else {}).get("number") or "")
-            return (f"Job {old_number} is now job {number}" if number and old_number else "A job number changed",
-                    (result.get("warnings") or {}).get("number", ""), key, customer)
+            old_number = str(
+                ((outcome.args.get("job") or {}) if isinstance(outcome.args.get("job"), dict) else {}).get(
+                    "number"
+                )
+                or ""
+            )
+            return (
+                f"Job {old_number} is now job {number}" if number and old_number else "A job number changed",
+                (result.get("warnings") or {}).get("number", ""),
+                key,
+                customer,
+            )
         if outcome.kind == "flagged":
             job_id = (receipt.get("result") or {}).get("id", "")
             number = ""
@@ -342,8 +410,12 @@ class SyncController(QObject):
                 if job is not None:
                     number, customer = job.number, job.customer_id
             warning = (receipt.get("result") or {}).get("warnings", {}).get("window", "")
-            return (f"Job {number or ''} needs rescheduling".replace("  ", " "),
-                    warning or "Its arrival window filled up before this PC could send it.", key, customer)
+            return (
+                f"Job {number or ''} needs rescheduling".replace("  ", " "),
+                warning or "Its arrival window filled up before this PC could send it.",
+                key,
+                customer,
+            )
         errors = receipt.get("errors") or {}
         why = "; ".join(str(v) for v in errors.values()) or "The server refused it."
         return f"{label} not saved on the server", why, key, customer
@@ -358,22 +430,28 @@ class SyncController(QObject):
         """The open clashes of a customer, from this CSR's point of view ("Yours" is what I typed)."""
         me = self.writer.actor
         with self.cache.sessions() as session:
-            rows = session.scalars(select(Conflict).where(Conflict.customer_id == customer_id,
-                                                          Conflict.status == "open")
-                                   .order_by(Conflict.created_at)).all()
+            rows = session.scalars(
+                select(Conflict)
+                .where(Conflict.customer_id == customer_id, Conflict.status == "open")
+                .order_by(Conflict.created_at)
+            ).all()
             out = []
             for c in rows:
                 mine_is_me = not me or c.mine_by == me or c.theirs_by != me
-                out.append({
-                    "id": c.id, "entity": c.entity,
-                    "entity_label": self._entity_label(session, c),
-                    "field": c.field, "field_label": FIELD_LABELS.get(c.field, c.field),
-                    "mine": _show(c.mine if mine_is_me else c.theirs),
-                    "theirs": _show(c.theirs if mine_is_me else c.mine),
-                    "theirs_by": (c.theirs_by if mine_is_me else c.mine_by) or "another CSR",
-                    "theirs_at": c.created_at.strftime("%b %d %H:%M") if c.created_at else "",
-                    "_swap": not mine_is_me,
-                })
+                out.append(
+                    {
+                        "id": c.id,
+                        "entity": c.entity,
+                        "entity_label": self._entity_label(session, c),
+                        "field": c.field,
+                        "field_label": FIELD_LABELS.get(c.field, c.field),
+                        "mine": _show(c.mine if mine_is_me else c.theirs),
+                        "theirs": _show(c.theirs if mine_is_me else c.mine),
+                        "theirs_by": (c.theirs_by if mine_is_me else c.mine_by) or "another CSR",
+                        "theirs_at": c.created_at.strftime("%b %d %H:%M") if c.created_at else "",
+                        "_swap": not mine_is_me,
+                    }
+                )
             return out
 
     @staticmethod
@@ -430,4 +508,3 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return str(value)
-

@@ -20,13 +20,20 @@ def _palette(dark: bool) -> QPalette:
         base, window, text, button = "#ffffff", "#f3f4f6", "#1b1f24", "#e9ebef"
         highlight, link, mid = "#2f65ca", "#1a56db", "#c5c9d0"
     roles = {
-        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: window,
-        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: button,
-        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.Highlight: highlight,
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.Link: link,
-        QPalette.ColorRole.ToolTipBase: base, QPalette.ColorRole.ToolTipText: text,
-        QPalette.ColorRole.PlaceholderText: "#8b929c", QPalette.ColorRole.Mid: mid,
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: window,
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: button,
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.Highlight: highlight,
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: link,
+        QPalette.ColorRole.ToolTipBase: base,
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.PlaceholderText: "#8b929c",
+        QPalette.ColorRole.Mid: mid,
     }
     for role, color in roles.items():
         p.setColor(role, QColor(color))

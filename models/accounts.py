@@ -41,5 +41,5 @@ class ServerSecret(Base):
 
     __tablename__ = "server_secrets"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))          # hex
+    value: Mapped[str] = mapped_column(String(200))  # hex
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

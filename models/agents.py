@@ -23,8 +23,8 @@ class AgentState(enum.StrEnum):
     AVAILABLE = "Available"
     AWAY = "Away"
     WRAP_UP = "Wrap-up"
-    ON_CALL = "On call"            # derived: a call of theirs is talking or held
-    OFFLINE = "Offline"            # derived: no console of theirs is connected
+    ON_CALL = "On call"  # derived: a call of theirs is talking or held
+    OFFLINE = "Offline"  # derived: no console of theirs is connected
 
 
 CHOSEN_STATES = (AgentState.AVAILABLE, AgentState.AWAY, AgentState.WRAP_UP)
@@ -78,8 +78,15 @@ class Effective:
     call_id: str | None = None
 
 
-def effective_state(*, chosen: AgentState, reason: str, since: datetime, connected: bool,
-                    left_at: datetime | None, call: tuple[str, datetime] | None) -> Effective:
+def effective_state(
+    *,
+    chosen: AgentState,
+    reason: str,
+    since: datetime,
+    connected: bool,
+    left_at: datetime | None,
+    call: tuple[str, datetime] | None,
+) -> Effective:
     """What the floor shows for an agent: Offline when not connected (since they left), On call while
     a call of theirs is talking or held (``call``: its id and when it was answered), else their choice."""
     if not connected:

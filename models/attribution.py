@@ -25,8 +25,12 @@ def attributed(session: Session, raw: dict[str, Any], key: str) -> str | None:
     actor = session.info.get(ACTOR_ID)
     if actor is not None:
         if given is not None and given != actor:
-            raise ValidationFailed({key: "This change names another user as the one who made it; "
-                                         "changes are credited to the user signed in on the console."})
+            raise ValidationFailed(
+                {
+                    key: "This change names another user as the one who made it; "
+                    "changes are credited to the user signed in on the console."
+                }
+            )
         # A pusher that is no user of this store (a test harness's made-up id) is credited to nobody.
         credited = actor if session.get(User, actor) is not None else None
         raw[key] = credited

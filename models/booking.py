@@ -57,14 +57,23 @@ def _now(session: Session) -> datetime:
     return as_utc(now) if isinstance(now, datetime) else utcnow()
 
 
-ACCEPT_AND_FLAG = "accept_and_flag"      # session.info key the server sets (sync/apply.py)
-FLAGGED = ("This window filled before the booking reached the server: the job is kept and marked "
-           "'needs rescheduling' with the nearest free windows.")
+ACCEPT_AND_FLAG = "accept_and_flag"  # session.info key the server sets (sync/apply.py)
+FLAGGED = (
+    "This window filled before the booking reached the server: the job is kept and marked "
+    "'needs rescheduling' with the nearest free windows."
+)
 
 
-def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt: dict[str, Any],
-                  business_unit_id: str, duration: int, skills: tuple[str, ...],
-                  exclude_job: str = ""):  # noqa: ANN202
+def _check_window(
+    session: Session,
+    setup: SetupData,
+    args: dict[str, Any],
+    appt: dict[str, Any],
+    business_unit_id: str,
+    duration: int,
+    skills: tuple[str, ...],
+    exclude_job: str = "",
+):  # noqa: ANN202
     """The window the CSR picked, re-checked against capacity now: (window, day, suggestions).
 
     On the console a full or past window is refused (the CSR picks another). On the server
@@ -85,12 +94,20 @@ def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt
     if day < today:
         problem = "That day has passed — pick another window."
     else:
-        slots = availability(setup, business_unit_id, duration, skills,
-                             booked_slots(session, setup, day, day, exclude_job=exclude_job), [day], now)
+        slots = availability(
+            setup,
+            business_unit_id,
+            duration,
+            skills,
+            booked_slots(session, setup, day, day, exclude_job=exclude_job),
+            [day],
+            now,
+        )
         slot = find_slot(slots, day, window.id)
         if slot is None:
-            problem = (f"The {window.name} window on {day:%a %b} {day.day} can't be booked any more — "
-                       "pick another.")
+            problem = (
+                f"The {window.name} window on {day:%a %b} {day.day} can't be booked any more — pick another."
+            )
         elif not slot.fits:
             problem = FULL
     if problem is None:
@@ -99,17 +116,30 @@ def _check_window(session: Session, setup: SetupData, args: dict[str, Any], appt
         raise ValidationFailed({"window": problem})
     first = max(day, today)
     days = [first + timedelta(days=i) for i in range(14)]
-    free = availability(setup, business_unit_id, duration, skills,
-                        booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job), days, now)
-    suggestions = [{"day": s.day.isoformat(), "arrival_window_id": s.window.id, "label": s.label}
-                   for s in nearest_free(free, day, minutes(window.start))]
+    free = availability(
+        setup,
+        business_unit_id,
+        duration,
+        skills,
+        booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job),
+        days,
+        now,
+    )
+    suggestions = [
+        {"day": s.day.isoformat(), "arrival_window_id": s.window.id, "label": s.label}
+        for s in nearest_free(free, day, minutes(window.start))
+    ]
     return window, day, suggestions
 
 
 def _appointment_times(setup: SetupData, window, day: date, duration: int) -> dict[str, datetime]:  # noqa: ANN001
     start, end = window_bounds(setup, day, window)
-    return {"arrival_window_start": start, "arrival_window_end": end, "start": start,
-            "end": start + timedelta(minutes=duration)}
+    return {
+        "arrival_window_start": start,
+        "arrival_window_end": end,
+        "start": start,
+        "end": start + timedelta(minutes=duration),
+    }
 
 
 def _line_items(setup: SetupData, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,12 +176,17 @@ def call_campaign(session: Session, call_id: Any, campaign_id: Any) -> bool:
     return tracking is not None and tracking.campaign_id == campaign_id
 
 
-def job_errors(session: Session, setup: SetupData, raw: dict[str, Any], call_id: Any = None) -> dict[str, str]:
+def job_errors(
+    session: Session, setup: SetupData, raw: dict[str, Any], call_id: Any = None
+) -> dict[str, str]:
     """Every problem with the job part of a booking, by field (empty when it can be booked); ``call_id``:
     the call it is booked on (its tracking number's campaign is accepted even when inactive)."""
     errors: dict[str, str] = {}
-    customer = session.get(Customer, raw.get("customer_id") or "") if isinstance(raw.get("customer_id"), str) \
+    customer = (
+        session.get(Customer, raw.get("customer_id") or "")
+        if isinstance(raw.get("customer_id"), str)
         else None
+    )
     if customer is None:
         errors["customer"] = "Open the caller's customer first."
     elif customer.merged_into_id:
@@ -161,8 +196,11 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any], call_id:
     elif customer.do_not_service:
         reason = f" ({customer.do_not_service_reason})" if customer.do_not_service_reason else ""
         errors["customer"] = f"{customer.name} is marked Do Not Service{reason} — they can't be booked."
-    location = session.get(Location, raw.get("location_id") or "") if isinstance(raw.get("location_id"), str) \
+    location = (
+        session.get(Location, raw.get("location_id") or "")
+        if isinstance(raw.get("location_id"), str)
         else None
+    )
     if location is None:
         errors["location"] = "Choose the service location."
     elif customer is not None and location.customer_id != customer.id:
@@ -175,8 +213,9 @@ def job_errors(session: Session, setup: SetupData, raw: dict[str, Any], call_id:
         errors["jobType"] = "Choose a job type."
     elif bu is not None and bu.id not in job_type.business_unit_ids:
         errors["jobType"] = f"{job_type.name} isn't a job type of {bu.name}."
-    if not any(c.id == raw.get("campaign_id") for c in setup.campaigns) \
-            and not call_campaign(session, call_id, raw.get("campaign_id")):
+    if not any(c.id == raw.get("campaign_id") for c in setup.campaigns) and not call_campaign(
+        session, call_id, raw.get("campaign_id")
+    ):
         errors["campaign"] = "Choose the campaign the customer called about."
     priority = raw.get("priority") or (job_type.priority if job_type else Priority.NORMAL.value)
     if not isinstance(priority, str) or priority not in {p.value for p in Priority}:
@@ -233,8 +272,9 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     job_type = setup.job_type(raw["job_type_id"])
     assert customer is not None and location is not None and bu is not None and job_type is not None
     priority = raw.get("priority") or job_type.priority
-    window, day, suggestions = _check_window(session, setup, args, appt, bu.id, job_type.duration_minutes,
-                                             job_type.skills)
+    window, day, suggestions = _check_window(
+        session, setup, args, appt, bu.id, job_type.duration_minutes, job_type.skills
+    )
     technicians = []
     for tid in dict.fromkeys(raw.get("technician_ids") or []):
         tech = session.get(Technician, tid)
@@ -252,25 +292,42 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
 
     renumbered = ""
     if raw.get("number") is None:
-        raw["number"] = next_job_number(session) if session.info.get(PUSHING_CLIENT) is None else server_number(session)
+        raw["number"] = (
+            next_job_number(session) if session.info.get(PUSHING_CLIENT) is None else server_number(session)
+        )
     elif isinstance(raw["number"], str):
         raw["number"], renumbered = checked_number(session, raw["number"])
-    job = Job(id=own_id(raw, "job_id"), number=require_id(raw["number"], "number"), customer_id=customer.id,
-              location_id=location.id, job_type_id=job_type.id, business_unit_id=bu.id,
-              campaign_id=raw["campaign_id"], priority=priority, summary=(raw.get("summary") or "").strip(),
-              status=JobStatus.SCHEDULED, booked_by_id=booked_by,
-              booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
-              line_items=_line_items(setup, items(raw, "line_items")))
+    job = Job(
+        id=own_id(raw, "job_id"),
+        number=require_id(raw["number"], "number"),
+        customer_id=customer.id,
+        location_id=location.id,
+        job_type_id=job_type.id,
+        business_unit_id=bu.id,
+        campaign_id=raw["campaign_id"],
+        priority=priority,
+        summary=(raw.get("summary") or "").strip(),
+        status=JobStatus.SCHEDULED,
+        booked_by_id=booked_by,
+        booked_from=BookedFrom(raw.get("booked_from") or BookedFrom.MANUAL.value),
+        line_items=_line_items(setup, items(raw, "line_items")),
+    )
     tags = tags_named(session, raw.get("tags"))
-    appointment = Appointment(id=own_id(appt, "appointment_id"), job_id=job.id, arrival_window_id=window.id,
-                              **_appointment_times(setup, window, day, job_type.duration_minutes))
+    appointment = Appointment(
+        id=own_id(appt, "appointment_id"),
+        job_id=job.id,
+        arrival_window_id=window.id,
+        **_appointment_times(setup, window, day, job_type.duration_minutes),
+    )
     session.add_all((job, appointment))
-    session.flush()                     # one flush for both rows; the link rows need them stored
+    session.flush()  # one flush for both rows; the link rows need them stored
     if tags:
         session.execute(job_tags.insert(), [{"job_id": job.id, "tag_type_id": t.id} for t in tags])
     if technicians:
-        session.execute(appointment_technicians.insert(),
-                        [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians])
+        session.execute(
+            appointment_technicians.insert(),
+            [{"appointment_id": appointment.id, "technician_id": t.id} for t in technicians],
+        )
     if lead is not None:
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
     warnings = {"number": renumbered} if renumbered else {}
@@ -280,8 +337,8 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
     if args.get("call_id") is not None:
         from .call_intents import bind_booking
 
-        bind_booking(session, args["call_id"], job.id)   # the call is Booked once it ends
-    return Applied("job", job.id, [], warnings)     # jobs are found through jobs.number: no document change
+        bind_booking(session, args["call_id"], job.id)  # the call is Booked once it ends
+    return Applied("job", job.id, [], warnings)  # jobs are found through jobs.number: no document change
 
 
 def _live_job(session: Session, args: dict[str, Any], allowed: set[JobStatus], verb: str) -> Job:
@@ -308,9 +365,16 @@ def reschedule_job(session: Session, args: dict[str, Any]) -> Applied:
     job_type = setup.job_type(job.job_type_id or "")
     duration = job_type.duration_minutes if job_type else 120
     skills = job_type.skills if job_type else ()
-    window, day, suggestions = _check_window(session, setup, args, section(args, "appointment"),
-                                             job.business_unit_id,
-                                             duration, skills, exclude_job=job.id)
+    window, day, suggestions = _check_window(
+        session,
+        setup,
+        args,
+        section(args, "appointment"),
+        job.business_unit_id,
+        duration,
+        skills,
+        exclude_job=job.id,
+    )
     appointment = job.appointments[0] if job.appointments else None
     if appointment is None:
         appointment = Appointment(id=own_id(section(args, "appointment"), "appointment_id"), job_id=job.id)

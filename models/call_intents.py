@@ -31,7 +31,9 @@ def close_call(session: Session, args: dict[str, Any]) -> Applied:
     if reason_id is not None:
         reason = get_row(session, CallReason, require_id(reason_id, "call_reason_id"), "call reason")
         if not reason.active:
-            raise ValidationFailed({"reason": f"The call reason '{reason.name}' is no longer used — pick another."})
+            raise ValidationFailed(
+                {"reason": f"The call reason '{reason.name}' is no longer used — pick another."}
+            )
     elif session.scalar(select(func.count()).select_from(CallReason).where(CallReason.active)):
         raise ValidationFailed({"reason": "Pick the reason for the call."})
     lead = args.get("lead")
@@ -46,7 +48,7 @@ def close_call(session: Session, args: dict[str, Any]) -> Applied:
         if call.customer_id and "customer_id" not in lead and "name" not in lead:
             lead["customer_id"] = call.customer_id
         made = create_lead(session, {"lead": lead})
-        session.flush()                 # the lead row first: the call points at it
+        session.flush()  # the lead row first: the call points at it
         call.lead_id = made.entity_id
     call.call_reason_id = reason.id if reason else None
     call.closed_at = session.info.get("now") or utcnow()
@@ -61,7 +63,7 @@ def bind_booking(session: Session, call_id: Any, job_id: str) -> None:
     console and on the server alike: the job is what matters."""
     call = session.get(Call, require_id(call_id, "call_id"))
     if call is None:
-        return          # not pulled here yet: the booking stands; the server (which has it) binds them
+        return  # not pulled here yet: the booking stands; the server (which has it) binds them
     call.job_id = job_id
     if call.closed_at is None:
         call.closed_at = session.info.get("now") or utcnow()

@@ -38,23 +38,23 @@ class ReviewRow:
     """One call as the review lists it."""
 
     id: str
-    started_at: datetime            # in the company's time zone
-    caller: str                     # the number as a CSR reads it, or "Unknown caller"
+    started_at: datetime  # in the company's time zone
+    caller: str  # the number as a CSR reads it, or "Unknown caller"
     caller_e164: str
     customer_id: str | None
-    customer_name: str              # "" when the caller matched no single customer
-    campaign: str                   # the campaign's name, or "Unknown campaign"
+    customer_name: str  # "" when the caller matched no single customer
+    campaign: str  # the campaign's name, or "Unknown campaign"
     agent_id: str | None
-    agent_name: str                 # the CSR attached to the call; "" for none
-    answered_by: str                # the phone system's name for the agent leg that answered, if it said
+    agent_name: str  # the CSR attached to the call; "" for none
+    answered_by: str  # the phone system's name for the agent leg that answered, if it said
     answered: bool
-    ring_seconds: int               # from the first ring until answered (or until the caller gave up)
-    duration_seconds: int           # talk time
-    classification: str             # a CallClass value, now
-    kind: str                       # what the call is without a manager's excuse (the list it is in)
+    ring_seconds: int  # from the first ring until answered (or until the caller gave up)
+    duration_seconds: int  # talk time
+    classification: str  # a CallClass value, now
+    kind: str  # what the call is without a manager's excuse (the list it is in)
     call_reason_id: str | None
     reason: str
-    excused: bool                   # excused by a manager
+    excused: bool  # excused by a manager
     excuse_memo: str
     tags: tuple[str, ...]
     recording_url: str
@@ -65,11 +65,11 @@ class ReviewRow:
 class HistoryEntry:
     """One audited change of a call: who, when, what."""
 
-    at: datetime                    # in the company's time zone
-    actor: str                      # the user's name
-    action: str                     # the intent's name
-    text: str                       # "Attached Lee Chen", "Excused: wrong department"
-    saved_locally: bool             # still waiting in this PC's outbox
+    at: datetime  # in the company's time zone
+    actor: str  # the user's name
+    action: str  # the intent's name
+    text: str  # "Attached Lee Chen", "Excused: wrong department"
+    saved_locally: bool  # still waiting in this PC's outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,8 @@ class ReasonChoice:
 
 @dataclass(frozen=True, slots=True)
 class ReviewChoices:
-    users: tuple[UserChoice, ...]          # active users, by name
-    reasons: tuple[ReasonChoice, ...]      # active call reasons, lead reasons first
+    users: tuple[UserChoice, ...]  # active users, by name
+    reasons: tuple[ReasonChoice, ...]  # active call reasons, lead reasons first
 
 
 def period_bounds(period: str, today: date) -> tuple[date, date]:
@@ -116,12 +116,14 @@ def _kinds(kinds: Iterable[str]) -> list[CallClass]:
 
 
 def _select() -> Any:
-    return (select(Call, Customer.name, Campaign.name, User.display_name, CallReason.name, CallReason.is_lead)
-            .outerjoin(Customer, Customer.id == Call.customer_id)
-            .outerjoin(Campaign, Campaign.id == Call.campaign_id)
-            .outerjoin(User, User.id == Call.agent_id)
-            .outerjoin(CallReason, CallReason.id == Call.call_reason_id)
-            .where(Call.direction == CallDirection.INBOUND, Call.state == CallState.ENDED))
+    return (
+        select(Call, Customer.name, Campaign.name, User.display_name, CallReason.name, CallReason.is_lead)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .outerjoin(Campaign, Campaign.id == Call.campaign_id)
+        .outerjoin(User, User.id == Call.agent_id)
+        .outerjoin(CallReason, CallReason.id == Call.call_reason_id)
+        .where(Call.direction == CallDirection.INBOUND, Call.state == CallState.ENDED)
+    )
 
 
 def _where_kinds(stmt: Any, kinds: list[CallClass]) -> Any:
@@ -134,25 +136,53 @@ def _row(values: Any, tz: tzinfo) -> ReviewRow:
     started = as_utc(call.started_at)
     answered = as_utc(call.answered_at) if call.answered_at else None
     ended = as_utc(call.ended_at) if call.ended_at else started
-    kind = classify(CallFacts(direction=CallDirection.INBOUND, ended=True, agent_id=call.agent_id,
-                              talk_seconds=call.duration_seconds or 0, booked=call.job_id is not None,
-                              excused=False, reason_is_lead=None if reason is None else bool(reason_is_lead)))
+    kind = classify(
+        CallFacts(
+            direction=CallDirection.INBOUND,
+            ended=True,
+            agent_id=call.agent_id,
+            talk_seconds=call.duration_seconds or 0,
+            booked=call.job_id is not None,
+            excused=False,
+            reason_is_lead=None if reason is None else bool(reason_is_lead),
+        )
+    )
     number = call.from_number or ""
     return ReviewRow(
-        id=call.id, started_at=started.astimezone(tz), caller=format_phone(number) if number else UNKNOWN_CALLER,
-        caller_e164=number, customer_id=call.customer_id, customer_name=customer or "",
-        campaign=campaign or UNKNOWN_CAMPAIGN, agent_id=call.agent_id, agent_name=agent or "",
-        answered_by=call.answered_by or "", answered=answered is not None,
+        id=call.id,
+        started_at=started.astimezone(tz),
+        caller=format_phone(number) if number else UNKNOWN_CALLER,
+        caller_e164=number,
+        customer_id=call.customer_id,
+        customer_name=customer or "",
+        campaign=campaign or UNKNOWN_CAMPAIGN,
+        agent_id=call.agent_id,
+        agent_name=agent or "",
+        answered_by=call.answered_by or "",
+        answered=answered is not None,
         ring_seconds=max(0, round(((answered or ended) - started).total_seconds())),
         duration_seconds=call.duration_seconds or 0,
         classification=CallClass(call.classification).value if call.classification else "",
-        kind=kind.value if kind else "", call_reason_id=call.call_reason_id, reason=reason or "",
-        excused=bool(call.excused), excuse_memo=call.excuse_memo or "", tags=tuple(call.tags or ()),
-        recording_url=call.recording_url or "", end_reason=call.end_reason or "")
+        kind=kind.value if kind else "",
+        call_reason_id=call.call_reason_id,
+        reason=reason or "",
+        excused=bool(call.excused),
+        excuse_memo=call.excuse_memo or "",
+        tags=tuple(call.tags or ()),
+        recording_url=call.recording_url or "",
+        end_reason=call.end_reason or "",
+    )
 
 
-def review_calls(session: Session, *, kinds: Iterable[str] = REVIEW_KINDS, first: date, last: date,
-                 tz: tzinfo | str | None, limit: int = DEFAULT_LIMIT) -> list[ReviewRow]:
+def review_calls(
+    session: Session,
+    *,
+    kinds: Iterable[str] = REVIEW_KINDS,
+    first: date,
+    last: date,
+    tz: tzinfo | str | None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[ReviewRow]:
     """The ended inbound calls of ``kinds`` that started between local midnight of ``first`` and the
     end of ``last`` in ``tz``, oldest first; a manager-excused call is listed by what it was before."""
     zone_ = _tz(tz)
@@ -160,13 +190,17 @@ def review_calls(session: Session, *, kinds: Iterable[str] = REVIEW_KINDS, first
     start = as_utc(datetime.combine(min(first, last), time(0), tzinfo=zone_))
     end = as_utc(datetime.combine(max(first, last) + timedelta(days=1), time(0), tzinfo=zone_))
     stmt = _where_kinds(_select(), wanted).where(Call.started_at >= start, Call.started_at < end)
-    rows = (_row(values, zone_) for values in session.execute(stmt.order_by(Call.started_at, Call.id).limit(limit)))
+    rows = (
+        _row(values, zone_)
+        for values in session.execute(stmt.order_by(Call.started_at, Call.id).limit(limit))
+    )
     names = {k.value for k in wanted}
     return [r for r in rows if r.kind in names]
 
 
-def review_row(session: Session, call_id: str, *, kinds: Iterable[str] = REVIEW_KINDS,
-               tz: tzinfo | str | None) -> ReviewRow | None:
+def review_row(
+    session: Session, call_id: str, *, kinds: Iterable[str] = REVIEW_KINDS, tz: tzinfo | str | None
+) -> ReviewRow | None:
     """One call as the review lists it, or None when it is not (or no longer) one of ``kinds``."""
     zone_ = _tz(tz)
     wanted = _kinds(kinds)
@@ -177,22 +211,31 @@ def review_row(session: Session, call_id: str, *, kinds: Iterable[str] = REVIEW_
 
 def review_choices(session: Session) -> ReviewChoices:
     """The users a call can be attached to and the call reasons it can be given."""
-    users = session.execute(select(User.id, User.display_name, User.role).where(User.active)
-                            .order_by(User.display_name, User.id))
-    reasons = session.execute(select(CallReason.id, CallReason.name, CallReason.is_lead)
-                              .where(CallReason.active).order_by(CallReason.is_lead.desc(), CallReason.name))
+    users = session.execute(
+        select(User.id, User.display_name, User.role).where(User.active).order_by(User.display_name, User.id)
+    )
+    reasons = session.execute(
+        select(CallReason.id, CallReason.name, CallReason.is_lead)
+        .where(CallReason.active)
+        .order_by(CallReason.is_lead.desc(), CallReason.name)
+    )
     return ReviewChoices(
         users=tuple(UserChoice(i, n, Role(r).value if r else Role.CSR.value) for i, n, r in users),
-        reasons=tuple(ReasonChoice(i, n, bool(lead)) for i, n, lead in reasons))
+        reasons=tuple(ReasonChoice(i, n, bool(lead)) for i, n, lead in reasons),
+    )
 
 
 # -- history -----------------------------------------------------------------------------------------------
 def call_history(session: Session, call_id: str, *, tz: tzinfo | str | None = None) -> list[HistoryEntry]:
     """The call's audited changes on this PC, newest first (the server keeps every console's)."""
     zone_ = _tz(tz)
-    entries = list(session.scalars(select(AuditEntry).where(AuditEntry.entity == "call",
-                                                            AuditEntry.entity_id == call_id)
-                                   .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())))
+    entries = list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "call", AuditEntry.entity_id == call_id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        )
+    )
     if not entries:
         return []
     user_ids, reason_ids = set(), set()
@@ -200,15 +243,28 @@ def call_history(session: Session, call_id: str, *, tz: tzinfo | str | None = No
         details = e.details or {}
         user_ids |= {e.actor, str(details.get("agent_id") or "")}
         reason_ids.add(str(details.get("call_reason_id") or ""))
-    users = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids - {""}))).all())
-    reasons = dict(session.execute(select(CallReason.id, CallReason.name)
-                                   .where(CallReason.id.in_(reason_ids - {""}))).all())
+    users = dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids - {""}))).all()
+    )
+    reasons = dict(
+        session.execute(
+            select(CallReason.id, CallReason.name).where(CallReason.id.in_(reason_ids - {""}))
+        ).all()
+    )
     mutation_ids = [e.mutation_id for e in entries if e.mutation_id]
-    pending = set(session.scalars(select(OutboxEntry.mutation_id).where(OutboxEntry.mutation_id.in_(mutation_ids))))
-    return [HistoryEntry(at=as_utc(e.at).astimezone(zone_), actor=users.get(e.actor, e.actor) or "Someone",
-                         action=e.action, text=describe(e.action, e.details or {}, users, reasons),
-                         saved_locally=e.mutation_id in pending)
-            for e in entries]
+    pending = set(
+        session.scalars(select(OutboxEntry.mutation_id).where(OutboxEntry.mutation_id.in_(mutation_ids)))
+    )
+    return [
+        HistoryEntry(
+            at=as_utc(e.at).astimezone(zone_),
+            actor=users.get(e.actor, e.actor) or "Someone",
+            action=e.action,
+            text=describe(e.action, e.details or {}, users, reasons),
+            saved_locally=e.mutation_id in pending,
+        )
+        for e in entries
+    ]
 
 
 def describe(action: str, details: dict[str, Any], users: dict[str, str], reasons: dict[str, str]) -> str:
@@ -219,7 +275,9 @@ def describe(action: str, details: dict[str, Any], users: dict[str, str], reason
     if action in ("reclassify_call", "close_call"):
         reason = reasons.get(str(details.get("call_reason_id") or ""), "")
         verb = "Call reason set to" if action == "reclassify_call" else "Closed with reason"
-        return f"{verb} {reason}" if reason else ("Closed" if action == "close_call" else "Call reason changed")
+        return (
+            f"{verb} {reason}" if reason else ("Closed" if action == "close_call" else "Call reason changed")
+        )
     if action == "excuse_call":
         return f"Excused: {details.get('memo') or ''}".strip()
     if action == "unexcuse_call":

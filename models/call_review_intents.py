@@ -70,8 +70,9 @@ def reclassify_call(session: Session, args: dict[str, Any]) -> Applied:
     if reason is None:
         raise ValidationFailed({"call_reason_id": "That call reason no longer exists — pick another."})
     if not reason.active:
-        raise ValidationFailed({"call_reason_id": f"The call reason '{reason.name}' is no longer used — "
-                                                  "pick another."})
+        raise ValidationFailed(
+            {"call_reason_id": f"The call reason '{reason.name}' is no longer used — pick another."}
+        )
     call.call_reason_id = reason.id
     return _done(session, call)
 

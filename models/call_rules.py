@@ -20,9 +20,17 @@ from .phone import digits_only, try_parse_phone
 LEAD_SECONDS = 60
 
 # Within one second (providers stamp callbacks to the second) events happen in this order.
-_RANK = {CallEventKind.OFFERED: 0, CallEventKind.QUEUED: 1, CallEventKind.ALERTING: 2,
-         CallEventKind.ANSWERED: 3, CallEventKind.HELD: 4, CallEventKind.RESUMED: 5,
-         CallEventKind.TRANSFERRED: 6, CallEventKind.RECORDING: 7, CallEventKind.ENDED: 8}
+_RANK = {
+    CallEventKind.OFFERED: 0,
+    CallEventKind.QUEUED: 1,
+    CallEventKind.ALERTING: 2,
+    CallEventKind.ANSWERED: 3,
+    CallEventKind.HELD: 4,
+    CallEventKind.RESUMED: 5,
+    CallEventKind.TRANSFERRED: 6,
+    CallEventKind.RECORDING: 7,
+    CallEventKind.ENDED: 8,
+}
 # What the caller's number may be instead of a number.
 _NO_NUMBER = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked", "client"}
 
@@ -50,7 +58,7 @@ class Telephony:
     ended_at: datetime | None
     end_reason: str
     talk_seconds: int
-    answered_by: str               # the provider's identity of the agent leg that answered, if named
+    answered_by: str  # the provider's identity of the agent leg that answered, if named
     recording_url: str
     recording_seconds: int
 
@@ -80,10 +88,12 @@ def reduce_events(events: Iterable[EventFact]) -> Telephony:
                 recording_url, recording_seconds = e.recording_url, e.recording_seconds
             continue
         if ended is not None:
-            continue                    # over is over: nothing but its recording changes it now
+            continue  # over is over: nothing but its recording changes it now
         if e.kind is CallEventKind.ENDED:
             ended, state = at, CallState.ENDED
-            end_reason = e.end_reason or (EndReason.COMPLETED.value if answered else EndReason.CALLER_HANGUP.value)
+            end_reason = e.end_reason or (
+                EndReason.COMPLETED.value if answered else EndReason.CALLER_HANGUP.value
+            )
         elif e.kind is CallEventKind.ANSWERED:
             if answered is None:
                 answered = at
@@ -101,12 +111,21 @@ def reduce_events(events: Iterable[EventFact]) -> Telephony:
         elif e.kind in (CallEventKind.OFFERED, CallEventKind.ALERTING):
             state = CallState.RINGING if answered is None else state
     if ended is not None and answered is not None and answered > ended:
-        answered = ended                # a skewed stamp: the call was answered as it ended
+        answered = ended  # a skewed stamp: the call was answered as it ended
     talk = round((ended - answered).total_seconds()) if ended is not None and answered is not None else 0
     if ended is not None and answered is None and end_reason == EndReason.COMPLETED.value:
-        end_reason = EndReason.CALLER_HANGUP.value   # "completed" with nobody answering: the caller gave up
-    return Telephony(state, started, answered, ended, end_reason, max(0, talk), answered_by,
-                     recording_url, recording_seconds)
+        end_reason = EndReason.CALLER_HANGUP.value  # "completed" with nobody answering: the caller gave up
+    return Telephony(
+        state,
+        started,
+        answered,
+        ended,
+        end_reason,
+        max(0, talk),
+        answered_by,
+        recording_url,
+        recording_seconds,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +134,11 @@ class CallFacts:
 
     direction: CallDirection
     ended: bool
-    agent_id: str | None           # the CSR attached to the call (claimed it, or attached by a manager)
+    agent_id: str | None  # the CSR attached to the call (claimed it, or attached by a manager)
     talk_seconds: int
-    booked: bool                   # a job was booked while the CSR was bound to the call
-    excused: bool = False          # excused by a manager, with a memo
-    reason_is_lead: bool | None = None   # the call reason's "Is lead"; None while no reason is given
+    booked: bool  # a job was booked while the CSR was bound to the call
+    excused: bool = False  # excused by a manager, with a memo
+    reason_is_lead: bool | None = None  # the call reason's "Is lead"; None while no reason is given
 
 
 def classify(facts: CallFacts) -> CallClass | None:
@@ -130,14 +149,14 @@ def classify(facts: CallFacts) -> CallClass | None:
     if facts.excused:
         return CallClass.EXCUSED
     if not facts.agent_id:
-        return CallClass.ABANDONED          # nobody answered, or nobody clicked the bubble
+        return CallClass.ABANDONED  # nobody answered, or nobody clicked the bubble
     if facts.booked:
         return CallClass.BOOKED
     if facts.reason_is_lead is False:
         return CallClass.NOT_LEAD
     if facts.reason_is_lead or facts.talk_seconds >= LEAD_SECONDS:
-        return CallClass.UNBOOKED           # a lead, and nothing booked: counts against the CSR
-    return CallClass.EXCUSED                # claimed, short, not a lead
+        return CallClass.UNBOOKED  # a lead, and nothing booked: counts against the CSR
+    return CallClass.EXCUSED  # claimed, short, not a lead
 
 
 def caller_number(raw: str, region: str | None = None) -> str:
@@ -151,8 +170,15 @@ def caller_number(raw: str, region: str | None = None) -> str:
         return parsed.e164
     digits = digits_only(text)
     # Numbers phonenumbers won't validate (a fictional 555 exchange) still match when complete.
-    if text.startswith("+") and 8 <= len(digits) <= 15 and text[1:].replace(" ", "").replace("-", "").isdigit():
+    if (
+        text.startswith("+")
+        and 8 <= len(digits) <= 15
+        and text[1:].replace(" ", "").replace("-", "").isdigit()
+    ):
         return "+" + digits
-    if len(digits) == 10 and text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").isdigit():
+    if (
+        len(digits) == 10
+        and text.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").isdigit()
+    ):
         return "+1" + digits
     return ""

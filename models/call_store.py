@@ -20,7 +20,7 @@ from .customers import ContactMethod, Customer
 from .setup import CallReason, TrackingNumber, User
 from .validation import ValidationFailed
 
-MAX_MATCHES = 10                 # more customers than this on one number: list the first ten
+MAX_MATCHES = 10  # more customers than this on one number: list the first ten
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +29,18 @@ class Recorded:
 
     calls: list[Call]
     new_call_ids: set[str]
-    duplicates: int              # events already stored (a redelivered callback): ignored
+    duplicates: int  # events already stored (a redelivered callback): ignored
 
 
 def record_events(session: Session, events: Sequence[NeutralEvent], *, region: str | None = None) -> Recorded:
     """Store the events not seen before (deduplicated on their provider key) and bring every call
     they touch up to date. A call first heard of through a late callback is created from it."""
     keys = list(dict.fromkeys(e.provider_key for e in events))
-    seen = set(session.scalars(select(CallEvent.provider_key).where(CallEvent.provider_key.in_(keys)))) if keys else set()
+    seen = (
+        set(session.scalars(select(CallEvent.provider_key).where(CallEvent.provider_key.in_(keys))))
+        if keys
+        else set()
+    )
     fresh: dict[str, NeutralEvent] = {}
     for e in events:
         if e.provider_key not in seen and e.provider_key not in fresh:
@@ -49,19 +53,32 @@ def record_events(session: Session, events: Sequence[NeutralEvent], *, region: s
         by_call.setdefault(e.provider_call_id, []).append(e)
     if not by_call:
         return Recorded([], set(), duplicates)
-    existing = {c.provider_call_id: c for c in session.scalars(
-        select(Call).where(Call.provider_call_id.in_(list(by_call))))}
+    existing = {
+        c.provider_call_id: c
+        for c in session.scalars(select(Call).where(Call.provider_call_id.in_(list(by_call))))
+    }
     for provider_call_id, call_events in by_call.items():
         call = existing.get(provider_call_id)
         if call is None:
             call = _new_call(session, call_events, region)
             new_ids.add(call.id)
-        elif not call.from_number and not call.to_number and any(e.from_number or e.to_number for e in call_events):
+        elif (
+            not call.from_number
+            and not call.to_number
+            and any(e.from_number or e.to_number for e in call_events)
+        ):
             # First heard of through a callback that named no numbers (an agent's leg): now we know them.
             _set_numbers(session, call, call_events, region)
         for e in call_events:
-            session.add(CallEvent(call_id=call.id, provider_key=e.provider_key, kind=e.kind.value,
-                                  occurred_at=e.occurred_at, payload=_plain(e)))
+            session.add(
+                CallEvent(
+                    call_id=call.id,
+                    provider_key=e.provider_key,
+                    kind=e.kind.value,
+                    occurred_at=e.occurred_at,
+                    payload=_plain(e),
+                )
+            )
         calls[call.id] = call
     session.flush()
     for call in calls.values():
@@ -72,8 +89,14 @@ def record_events(session: Session, events: Sequence[NeutralEvent], *, region: s
 def _new_call(session: Session, events: list[NeutralEvent], region: str | None) -> Call:
     first = min(events, key=lambda e: e.occurred_at)
     direction = next((e.direction for e in events if e.kind is CallEventKind.OFFERED), first.direction)
-    call = Call(id=new_id(), provider=first.provider, provider_call_id=first.provider_call_id, direction=direction,
-                started_at=first.occurred_at, state=CallState.RINGING)
+    call = Call(
+        id=new_id(),
+        provider=first.provider,
+        provider_call_id=first.provider_call_id,
+        direction=direction,
+        started_at=first.occurred_at,
+        state=CallState.RINGING,
+    )
     session.add(call)
     _set_numbers(session, call, events, region)
     if direction is CallDirection.OUTBOUND:
@@ -95,12 +118,19 @@ def _set_numbers(session: Session, call: Call, events: list[NeutralEvent], regio
     company_number = caller_number(ours, region)
     party = caller_number(theirs, region)
     call.from_number, call.to_number = (party, company_number) if inbound else (company_number, party)
-    tracking = session.scalar(select(TrackingNumber).where(TrackingNumber.number == company_number)) \
-        if company_number else None
+    tracking = (
+        session.scalar(select(TrackingNumber).where(TrackingNumber.number == company_number))
+        if company_number
+        else None
+    )
     if tracking is not None:
-        call.tracking_number_id, call.campaign_id, call.unknown_campaign = tracking.id, tracking.campaign_id, False
+        call.tracking_number_id, call.campaign_id, call.unknown_campaign = (
+            tracking.id,
+            tracking.campaign_id,
+            False,
+        )
     elif inbound and (raw_from or raw_to):
-        call.unknown_campaign = True        # recorded, and flagged for the admin: a number nobody set up
+        call.unknown_campaign = True  # recorded, and flagged for the admin: a number nobody set up
     matches = match_customers(session, party)
     if len(matches) == 1:
         call.customer_id = matches[0]
@@ -110,20 +140,30 @@ def match_customers(session: Session, e164: str, limit: int = MAX_MATCHES) -> li
     """The customers with this phone number on them or on one of their locations (merged ones not)."""
     if not e164:
         return []
-    rows = session.scalars(select(ContactMethod.customer_id).join(Customer, Customer.id == ContactMethod.customer_id)
-                           .where(ContactMethod.value == e164, Customer.merged_into_id.is_(None))
-                           .distinct().limit(limit))
+    rows = session.scalars(
+        select(ContactMethod.customer_id)
+        .join(Customer, Customer.id == ContactMethod.customer_id)
+        .where(ContactMethod.value == e164, Customer.merged_into_id.is_(None))
+        .distinct()
+        .limit(limit)
+    )
     return list(rows)
 
 
 def _reduce(session: Session, call: Call) -> None:
     events = session.scalars(select(CallEvent).where(CallEvent.call_id == call.id))
-    facts = reduce_events(EventFact(e.provider_key, CallEventKind(e.kind), e.occurred_at,
-                                    agent=str((e.payload or {}).get("agent") or ""),
-                                    end_reason=str((e.payload or {}).get("end_reason") or ""),
-                                    recording_url=str((e.payload or {}).get("recording_url") or ""),
-                                    recording_seconds=int((e.payload or {}).get("recording_seconds") or 0))
-                          for e in events)
+    facts = reduce_events(
+        EventFact(
+            e.provider_key,
+            CallEventKind(e.kind),
+            e.occurred_at,
+            agent=str((e.payload or {}).get("agent") or ""),
+            end_reason=str((e.payload or {}).get("end_reason") or ""),
+            recording_url=str((e.payload or {}).get("recording_url") or ""),
+            recording_seconds=int((e.payload or {}).get("recording_seconds") or 0),
+        )
+        for e in events
+    )
     call.state = facts.state
     call.started_at = facts.started_at
     call.answered_at = facts.answered_at
@@ -140,10 +180,17 @@ def reclassify(session: Session, call: Call) -> None:
     """Run the one classification function on the call's current facts (when it ends, when a job is
     booked on it, when it is closed with a reason, when a manager edits it)."""
     reason = session.get(CallReason, call.call_reason_id) if call.call_reason_id else None
-    result = classify(CallFacts(direction=CallDirection(call.direction), ended=CallState(call.state) is CallState.ENDED,
-                                agent_id=call.agent_id, talk_seconds=call.duration_seconds or 0,
-                                booked=call.job_id is not None, excused=bool(call.excused),
-                                reason_is_lead=None if reason is None else bool(reason.is_lead)))
+    result = classify(
+        CallFacts(
+            direction=CallDirection(call.direction),
+            ended=CallState(call.state) is CallState.ENDED,
+            agent_id=call.agent_id,
+            talk_seconds=call.duration_seconds or 0,
+            booked=call.job_id is not None,
+            excused=bool(call.excused),
+            reason_is_lead=None if reason is None else bool(reason.is_lead),
+        )
+    )
     call.classification = result
 
 
@@ -151,11 +198,12 @@ def reclassify(session: Session, call: Call) -> None:
 @dataclass(frozen=True, slots=True)
 class Claimed:
     call: Call
-    previous_agent_id: str | None     # who had it before a takeover (to be told), else None
+    previous_agent_id: str | None  # who had it before a takeover (to be told), else None
 
 
-def claim_call(session: Session, call_id: str, user_id: str, *, takeover: bool = False,
-               now: datetime | None = None) -> Claimed:
+def claim_call(
+    session: Session, call_id: str, user_id: str, *, takeover: bool = False, now: datetime | None = None
+) -> Claimed:
     """The CSR clicked the bubble. First claim wins; a call someone else has is taken over only when
     the CSR confirmed (``takeover``). An ended call can't be claimed any more (a manager attaches
     the CSR in call review)."""
@@ -166,7 +214,7 @@ def claim_call(session: Session, call_id: str, user_id: str, *, takeover: bool =
         raise ValidationFailed({"call": "That call has ended — it can't be claimed now."})
     previous = call.agent_id
     if previous == user_id:
-        return Claimed(call, None)                  # a second click (or a retry): nothing changes
+        return Claimed(call, None)  # a second click (or a retry): nothing changes
     if previous is not None and not takeover:
         raise ValidationFailed({"call": "Someone else has this call — confirm to take it over."})
     call.agent_id = user_id
@@ -177,6 +225,13 @@ def claim_call(session: Session, call_id: str, user_id: str, *, takeover: bool =
 
 def _plain(e: NeutralEvent) -> dict:
     """The event's facts for the append-only log (the reducer reads these back)."""
-    return {"agent": e.agent, "end_reason": e.end_reason, "recording_url": e.recording_url,
-            "recording_seconds": e.recording_seconds, "direction": e.direction.value,
-            "from": e.from_number, "to": e.to_number, "raw": e.payload}
+    return {
+        "agent": e.agent,
+        "end_reason": e.end_reason,
+        "recording_url": e.recording_url,
+        "recording_seconds": e.recording_seconds,
+        "direction": e.direction.value,
+        "from": e.from_number,
+        "to": e.to_number,
+        "raw": e.payload,
+    }

@@ -30,19 +30,19 @@ class CallState(enum.StrEnum):
 class CallEventKind(enum.StrEnum):
     """What happened to a call, whatever the phone system (every adapter maps its input to these)."""
 
-    OFFERED = "offered"            # the call reached the company (inbound) or started dialing (outbound)
-    QUEUED = "queued"              # waiting for an agent
-    ALERTING = "alerting"          # an agent's phone is ringing
-    ANSWERED = "answered"          # someone picked up (an agent, or the callee of an outbound call)
+    OFFERED = "offered"  # the call reached the company (inbound) or started dialing (outbound)
+    QUEUED = "queued"  # waiting for an agent
+    ALERTING = "alerting"  # an agent's phone is ringing
+    ANSWERED = "answered"  # someone picked up (an agent, or the callee of an outbound call)
     HELD = "held"
     RESUMED = "resumed"
     TRANSFERRED = "transferred"
-    ENDED = "ended"                # with ``end_reason``
-    RECORDING = "recording"        # the recording is ready (``recording_url``, ``recording_seconds``)
+    ENDED = "ended"  # with ``end_reason``
+    RECORDING = "recording"  # the recording is ready (``recording_url``, ``recording_seconds``)
 
 
 class EndReason(enum.StrEnum):
-    COMPLETED = "completed"        # answered, then hung up by either side
+    COMPLETED = "completed"  # answered, then hung up by either side
     CALLER_HANGUP = "caller-hangup"  # the caller gave up before anyone answered
     NO_ANSWER = "no-answer"
     BUSY = "busy"
@@ -55,19 +55,19 @@ class NeutralEvent:
     """One phone-system callback, provider-neutral. ``provider_key`` is unique per real event: the
     same callback delivered twice carries the same key (the store ignores the second)."""
 
-    provider: str                  # "twilio"
-    provider_call_id: str          # e.g. Twilio's CallSid (of the parent call for inbound legs)
+    provider: str  # "twilio"
+    provider_call_id: str  # e.g. Twilio's CallSid (of the parent call for inbound legs)
     provider_key: str
     kind: CallEventKind
-    occurred_at: datetime          # UTC, aware: when the provider says it happened
+    occurred_at: datetime  # UTC, aware: when the provider says it happened
     direction: CallDirection = CallDirection.INBOUND
-    from_number: str = ""          # as the provider sent it (may be "anonymous", "+1…", "")
+    from_number: str = ""  # as the provider sent it (may be "anonymous", "+1…", "")
     to_number: str = ""
-    agent: str = ""                # the provider's identity of the agent leg, when it names one
-    end_reason: str = ""           # an EndReason value for ENDED
+    agent: str = ""  # the provider's identity of the agent leg, when it names one
+    end_reason: str = ""  # an EndReason value for ENDED
     recording_url: str = ""
     recording_seconds: int = 0
-    payload: dict[str, Any] = field(default_factory=dict)   # the raw parameters, for the audit
+    payload: dict[str, Any] = field(default_factory=dict)  # the raw parameters, for the audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +78,17 @@ class CallCard:
     call_id: str
     state: CallState
     direction: CallDirection
-    from_number: str               # E.164, or "" when the caller is anonymous / restricted / malformed
-    from_display: str              # the number formatted for reading, or "Unknown caller"
-    caller_name: str               # the matched customer's name; "3 customers" for several; "" for none
-    match_ids: tuple[str, ...]     # the matched customers' ids (local cache)
-    campaign: str                  # the campaign's name, or "Unknown campaign"
-    started_at: datetime           # UTC, aware: when the phone started ringing
+    from_number: str  # E.164, or "" when the caller is anonymous / restricted / malformed
+    from_display: str  # the number formatted for reading, or "Unknown caller"
+    caller_name: str  # the matched customer's name; "3 customers" for several; "" for none
+    match_ids: tuple[str, ...]  # the matched customers' ids (local cache)
+    campaign: str  # the campaign's name, or "Unknown campaign"
+    started_at: datetime  # UTC, aware: when the phone started ringing
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     claimed_by_id: str | None = None
-    claimed_by_name: str = ""      # "" while nobody has claimed it
-    classification: str = ""       # a CallClass value once classified
+    claimed_by_name: str = ""  # "" while nobody has claimed it
+    classification: str = ""  # a CallClass value once classified
 
     @property
     def ended(self) -> bool:
@@ -109,8 +109,9 @@ class Call(IdMixin, StampMixin, Base):
     __tablename__ = "calls"
     provider: Mapped[str] = mapped_column(String(20), default="twilio")
     provider_call_id: Mapped[str] = mapped_column(String(64), unique=True)
-    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection, "call_direction"),
-                                                     default=CallDirection.INBOUND)
+    direction: Mapped[CallDirection] = mapped_column(
+        _enum(CallDirection, "call_direction"), default=CallDirection.INBOUND
+    )
     from_number: Mapped[str] = mapped_column(String(32), default="")
     to_number: Mapped[str] = mapped_column(String(32), default="")
     tracking_number_id: Mapped[str | None] = mapped_column(ForeignKey("tracking_numbers.id"), default=None)
@@ -135,8 +136,8 @@ class Call(IdMixin, StampMixin, Base):
     tags: Mapped[list] = mapped_column(JSON, default=list)
     # The phone system's name for the agent leg that answered (its softphone identity), if it says.
     answered_by: Mapped[str] = mapped_column(String(80), default="")
-    claimed_at: Mapped[datetime | None] = mapped_column(default=None)     # when agent_id clicked the bubble
-    closed_at: Mapped[datetime | None] = mapped_column(default=None)      # bubble closed (classified / booked)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)  # when agent_id clicked the bubble
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)  # bubble closed (classified / booked)
     lead_id: Mapped[str | None] = mapped_column(ForeignKey("leads.id"), default=None)
 
     events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.occurred_at")

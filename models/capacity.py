@@ -45,10 +45,10 @@ class Slot:
 
     day: date
     window: WindowInfo
-    capacity: int                     # technician-minutes available in the window
-    booked: int                       # technician-minutes already committed
-    technicians: list[str]            # on shift in the window, with the needed skills
-    fits: bool                        # a job of the requested duration can still be booked
+    capacity: int  # technician-minutes available in the window
+    booked: int  # technician-minutes already committed
+    technicians: list[str]  # on shift in the window, with the needed skills
+    fits: bool  # a job of the requested duration can still be booked
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -62,13 +62,15 @@ class Slot:
 
 
 def _on_shift(tech: TechnicianInfo, day: date, start: int, end: int) -> int:
-    return sum(overlap_minutes(minutes(a), minutes(b), start, end) for a, b in tech.shifts.get(day.weekday(), ()))
+    return sum(
+        overlap_minutes(minutes(a), minutes(b), start, end) for a, b in tech.shifts.get(day.weekday(), ())
+    )
 
 
 def _business_hours_warning(setup: SetupData, day: date, start: int, end: int) -> str | None:
     hours = setup.business_hours.get(day.weekday())
     if not setup.business_hours:
-        return None                   # no business hours configured: nothing to warn about
+        return None  # no business hours configured: nothing to warn about
     if not hours:
         return f"The office is closed on {day:%A}s"
     inside = sum(overlap_minutes(minutes(a), minutes(b), start, end) for a, b in hours)
@@ -77,21 +79,33 @@ def _business_hours_warning(setup: SetupData, day: date, start: int, end: int) -
     return None
 
 
-def booked_slots(session: Session, setup: SetupData, first: date, last: date,
-                 exclude_job: str = "") -> list[BookedSlot]:
+def booked_slots(
+    session: Session, setup: SetupData, first: date, last: date, exclude_job: str = ""
+) -> list[BookedSlot]:
     """Live appointments between two local days (inclusive), with their capacity group."""
     tz = zone(setup.time_zone)
     lo = local_to_utc(first, time(0), tz)
     hi = local_to_utc(last + timedelta(days=1), time(0), tz)
     if session.get_bind().dialect.name == "sqlite":
-        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)     # stored naive, in UTC
+        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)  # stored naive, in UTC
     rows = session.execute(
-        select(Appointment.arrival_window_start, Appointment.arrival_window_end, Appointment.start,
-               Appointment.end, BusinessUnit.group_id, Job.id)
+        select(
+            Appointment.arrival_window_start,
+            Appointment.arrival_window_end,
+            Appointment.start,
+            Appointment.end,
+            BusinessUnit.group_id,
+            Job.id,
+        )
         .join(Job, Job.id == Appointment.job_id)
         .join(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
-        .where(Appointment.start >= lo, Appointment.start < hi, Job.status != JobStatus.CANCELED,
-               Job.id != exclude_job))
+        .where(
+            Appointment.start >= lo,
+            Appointment.start < hi,
+            Job.status != JobStatus.CANCELED,
+            Job.id != exclude_job,
+        )
+    )
     out = []
     for w_start, w_end, start, end, group_id, job_id in rows:
         # One time-zone conversion per row: lengths are differences of two UTC values.
@@ -103,8 +117,15 @@ def booked_slots(session: Session, setup: SetupData, first: date, last: date,
     return out
 
 
-def availability(setup: SetupData, business_unit_id: str, duration: int, skills: tuple[str, ...],
-                 booked: list[BookedSlot], days: list[date], now: datetime) -> list[Slot]:
+def availability(
+    setup: SetupData,
+    business_unit_id: str,
+    duration: int,
+    skills: tuple[str, ...],
+    booked: list[BookedSlot],
+    days: list[date],
+    now: datetime,
+) -> list[Slot]:
     """Every arrival window of these days for a job of this business unit, duration and skills."""
     bu = setup.business_unit(business_unit_id)
     if bu is None:
@@ -128,7 +149,7 @@ def availability(setup: SetupData, business_unit_id: str, duration: int, skills:
             start, end = minutes(w.start), minutes(w.end)
             if day == local_now.date():
                 if not w.same_day or end <= local_now.hour * 60 + local_now.minute:
-                    continue          # gone, or not offered for today
+                    continue  # gone, or not offered for today
             elif day < local_now.date():
                 continue
             capacity = round(bookable * sum(_on_shift(t, day, start, end) for t in techs))

@@ -27,23 +27,23 @@ from .base import ID_LEN, Base, IdMixin, new_id, utcnow
 from .intent_kit import Applied, get_row, intent, require_id, typed
 from .validation import ValidationFailed
 
-THREE_WAY = "three_way_merge"        # session.info key the server sets (sync/apply.py)
-ACTOR_NAME = "actor_name"            # session.info: who is writing, as people read it
+THREE_WAY = "three_way_merge"  # session.info key the server sets (sync/apply.py)
+ACTOR_NAME = "actor_name"  # session.info: who is writing, as people read it
 
 
 class Conflict(IdMixin, Base):
     __tablename__ = "conflicts"
-    entity: Mapped[str] = mapped_column(String(40))            # customers / locations / contact_methods
+    entity: Mapped[str] = mapped_column(String(40))  # customers / locations / contact_methods
     entity_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     customer_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
     field: Mapped[str] = mapped_column(String(60))
-    base: Mapped[Any] = mapped_column(JSON, nullable=True)         # what the CSR saw before editing
-    mine: Mapped[Any] = mapped_column(JSON, nullable=True)         # the edit that lost the race
-    theirs: Mapped[Any] = mapped_column(JSON, nullable=True)       # the stored value it met
+    base: Mapped[Any] = mapped_column(JSON, nullable=True)  # what the CSR saw before editing
+    mine: Mapped[Any] = mapped_column(JSON, nullable=True)  # the edit that lost the race
+    theirs: Mapped[Any] = mapped_column(JSON, nullable=True)  # the stored value it met
     mine_by: Mapped[str] = mapped_column(String(100), default="")
     theirs_by: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(12), default="open")   # open / resolved
-    resolution: Mapped[str] = mapped_column(String(12), default="")   # mine / theirs
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open / resolved
+    resolution: Mapped[str] = mapped_column(String(12), default="")  # mine / theirs
     resolved_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -70,8 +70,9 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def merge_changes(session: Session, row: Any, customer_id: str, changes: Any,
-                  allowed: tuple[str, ...]) -> dict[str, Any]:
+def merge_changes(
+    session: Session, row: Any, customer_id: str, changes: Any, allowed: tuple[str, ...]
+) -> dict[str, Any]:
     """The values of ``changes`` ({field: [old, new]}) that should be written to ``row``; on the
     server, fields another CSR changed differently stay as stored and become conflicts."""
     if not isinstance(changes, dict) or not changes:
@@ -92,10 +93,20 @@ def merge_changes(session: Session, row: Any, customer_id: str, changes: Any,
         if _same(stored, old) or _same(stored, new):
             kept[key] = new
             continue
-        session.add(Conflict(id=new_id(), entity=table, entity_id=row.id, customer_id=customer_id, field=key,
-                             base=_plain(old), mine=_plain(new), theirs=_plain(stored),
-                             mine_by=str(session.info.get(ACTOR_NAME, ""))[:100],
-                             theirs_by=_last_writer(session, row.id)))
+        session.add(
+            Conflict(
+                id=new_id(),
+                entity=table,
+                entity_id=row.id,
+                customer_id=customer_id,
+                field=key,
+                base=_plain(old),
+                mine=_plain(new),
+                theirs=_plain(stored),
+                mine_by=str(session.info.get(ACTOR_NAME, ""))[:100],
+                theirs_by=_last_writer(session, row.id),
+            )
+        )
         # The row is sent back to every console even if no other field changes, so the console
         # whose optimistic edit lost shows the stored value again (and the conflict beside it).
         flag_modified(row, key)
@@ -108,7 +119,7 @@ def merge_tags(session: Session, row: Any, new: Any, old: Any) -> Any:
     if not session.info.get(THREE_WAY) or old is None or not isinstance(new, list):
         return new
     if not all(isinstance(t, str) for t in new):
-        return new                      # tags_named refuses it with a clear message
+        return new  # tags_named refuses it with a clear message
     stored = [t.name for t in row.tags]
     seen, wanted = {t.casefold() for t in old}, {t.casefold() for t in new}
     removed = seen - wanted
@@ -116,15 +127,19 @@ def merge_tags(session: Session, row: Any, new: Any, old: Any) -> Any:
     have = {t.casefold() for t in out}
     out += [t for t in new if t.casefold() not in seen and t.casefold() not in have]
     if {t.casefold() for t in out} != {t.casefold() for t in new}:
-        flag_modified(row, "updated_at")      # the merged set differs from the console's: send it back
+        flag_modified(row, "updated_at")  # the merged set differs from the console's: send it back
     return out
 
 
 def _last_writer(session: Session, entity_id: str) -> str:
     from .journal import AuditEntry
 
-    actor = session.scalar(select(AuditEntry.actor).where(AuditEntry.entity_id == entity_id)
-                           .order_by(AuditEntry.id.desc()).limit(1))
+    actor = session.scalar(
+        select(AuditEntry.actor)
+        .where(AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
     if not actor:
         return ""
     from .setup import User
@@ -134,9 +149,13 @@ def _last_writer(session: Session, entity_id: str) -> str:
 
 
 def open_conflicts(session: Session, customer_id: str) -> list[Conflict]:
-    return list(session.scalars(select(Conflict).where(Conflict.customer_id == customer_id,
-                                                       Conflict.status == "open")
-                                .order_by(Conflict.created_at)))
+    return list(
+        session.scalars(
+            select(Conflict)
+            .where(Conflict.customer_id == customer_id, Conflict.status == "open")
+            .order_by(Conflict.created_at)
+        )
+    )
 
 
 _ENTITY_MODELS = {"customers": "Customer", "locations": "Location", "contact_methods": "ContactMethod"}
@@ -164,8 +183,9 @@ def resolve_conflict(session: Session, args: dict[str, Any]) -> Applied:
         if conflict.entity == "contact_methods" and conflict.field == "value":
             from .validation import check_contact
 
-            fields = {k: _plain(getattr(row, k)) for k in ("kind", "value", "memo", "notifications",
-                                                           "do_not_text")}
+            fields = {
+                k: _plain(getattr(row, k)) for k in ("kind", "value", "memo", "notifications", "do_not_text")
+            }
             normalized, report = check_contact(fields | {"value": value})
             report.raise_if_errors()
             value = normalized["value"]

@@ -29,8 +29,14 @@ class ContactKind(enum.StrEnum):
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Stored as the readable value, checked by a named constraint on both databases.
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                length=16, create_constraint=True)
+    return Enum(
+        cls,
+        name=name,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        length=16,
+        create_constraint=True,
+    )
 
 
 class AddressMixin:
@@ -43,13 +49,15 @@ class AddressMixin:
 
 
 customer_tags = Table(
-    "customer_tags", Base.metadata,
+    "customer_tags",
+    Base.metadata,
     Column("customer_id", String(ID_LEN), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_type_id", String(ID_LEN), ForeignKey("tag_types.id"), primary_key=True),
 )
 
 location_tags = Table(
-    "location_tags", Base.metadata,
+    "location_tags",
+    Base.metadata,
     Column("location_id", String(ID_LEN), ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_type_id", String(ID_LEN), ForeignKey("tag_types.id"), primary_key=True),
 )
@@ -67,23 +75,31 @@ class Customer(IdMixin, StampMixin, AddressMixin, Base):
 
     __tablename__ = "customers"
     name: Mapped[str] = mapped_column(String(100))
-    type: Mapped[CustomerType] = mapped_column(_enum(CustomerType, "customer_type"),
-                                               default=CustomerType.RESIDENTIAL)
+    type: Mapped[CustomerType] = mapped_column(
+        _enum(CustomerType, "customer_type"), default=CustomerType.RESIDENTIAL
+    )
     do_not_service: Mapped[bool] = mapped_column(Boolean, default=False)
     do_not_service_reason: Mapped[str] = mapped_column(String(200), default="")
     do_not_mail: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    locations: Mapped[list[Location]] = relationship(back_populates="customer", order_by="Location.created_at")
+    locations: Mapped[list[Location]] = relationship(
+        back_populates="customer", order_by="Location.created_at"
+    )
     contacts: Mapped[list[ContactMethod]] = relationship(
-        back_populates="customer", order_by="ContactMethod.created_at",
+        back_populates="customer",
+        order_by="ContactMethod.created_at",
         primaryjoin="and_(ContactMethod.customer_id == Customer.id, ContactMethod.location_id.is_(None))",
-        viewonly=True)
+        viewonly=True,
+    )
     tags: Mapped[list[TagType]] = relationship(secondary=customer_tags, order_by="TagType.name")
     notes: Mapped[list[Note]] = relationship(
-        back_populates="customer", order_by="Note.created_at.desc()",
-        primaryjoin="and_(Note.customer_id == Customer.id, Note.location_id.is_(None))", viewonly=True)
+        back_populates="customer",
+        order_by="Note.created_at.desc()",
+        primaryjoin="and_(Note.customer_id == Customer.id, Note.location_id.is_(None))",
+        viewonly=True,
+    )
     memberships: Mapped[list[Membership]] = relationship(back_populates="customer")
 
     __table_args__ = (Index("ix_customers_name", "name"),)
@@ -102,8 +118,9 @@ class Location(IdMixin, StampMixin, AddressMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     customer: Mapped[Customer] = relationship(back_populates="locations")
-    contacts: Mapped[list[ContactMethod]] = relationship(back_populates="location",
-                                                         order_by="ContactMethod.created_at")
+    contacts: Mapped[list[ContactMethod]] = relationship(
+        back_populates="location", order_by="ContactMethod.created_at"
+    )
     tags: Mapped[list[TagType]] = relationship(secondary=location_tags, order_by="TagType.name")
 
 
@@ -118,7 +135,7 @@ class ContactMethod(IdMixin, StampMixin, Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     location_id: Mapped[str | None] = mapped_column(ForeignKey("locations.id"), default=None, index=True)
     kind: Mapped[ContactKind] = mapped_column(_enum(ContactKind, "contact_kind"))
-    value: Mapped[str] = mapped_column(String(120))           # E.164 for phones, lower-cased email
+    value: Mapped[str] = mapped_column(String(120))  # E.164 for phones, lower-cased email
     memo: Mapped[str] = mapped_column(String(200), default="")
     notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     do_not_text: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -143,7 +160,7 @@ class Membership(IdMixin, StampMixin, Base):
     __tablename__ = "memberships"
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20), default="Active")   # Active / Expired / Canceled
+    status: Mapped[str] = mapped_column(String(20), default="Active")  # Active / Expired / Canceled
     starts_on: Mapped[date | None] = mapped_column(default=None)
     ends_on: Mapped[date | None] = mapped_column(default=None)
 

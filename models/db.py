@@ -33,7 +33,7 @@ def sqlite_pragmas(dbapi_conn: sqlite3.Connection, *, read_only: bool = False) -
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 3000")
     cur.execute("PRAGMA foreign_keys = ON")
-    cur.execute("PRAGMA cache_size = -16000")     # 16 MB page cache per connection
+    cur.execute("PRAGMA cache_size = -16000")  # 16 MB page cache per connection
     cur.execute("PRAGMA temp_store = MEMORY")
     if not read_only:
         # WAL lets the search worker read while the UI thread writes; FULL makes every commit
@@ -47,20 +47,35 @@ def classify_sqlite_error(path: Path | str, exc: BaseException) -> CacheError:
     """Turn a low-level SQLite failure into what a CSR (or the office IT person) should do."""
     msg = str(getattr(exc, "orig", exc) or exc).lower()
     if "locked" in msg or "busy" in msg:
-        return CacheError(path, "locked", "The customer cache is in use by another program.",
-                          "Close the other CSR Console window (or any tool that has the file open) "
-                          "and try again.")
+        return CacheError(
+            path,
+            "locked",
+            "The customer cache is in use by another program.",
+            "Close the other CSR Console window (or any tool that has the file open) and try again.",
+        )
     if "readonly" in msg or "read-only" in msg or "permission" in msg or "unable to open" in msg:
-        return CacheError(path, "readonly", "The customer cache can't be written.",
-                          "Check that your Windows/Linux account may write to this folder and that "
-                          "the disk isn't full or read-only, then start the console again.")
+        return CacheError(
+            path,
+            "readonly",
+            "The customer cache can't be written.",
+            "Check that your Windows/Linux account may write to this folder and that "
+            "the disk isn't full or read-only, then start the console again.",
+        )
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
-        return CacheError(path, "corrupt", "The customer cache file is damaged.",
-                          "Quit, then move the file aside (keep it: changes not yet sent are inside "
-                          "and support can recover them) and start again; the console will rebuild "
-                          "the cache.")
-    return CacheError(path, "other", f"The customer cache could not be opened ({msg}).",
-                      "Restart the console; if it keeps happening, call support with this message.")
+        return CacheError(
+            path,
+            "corrupt",
+            "The customer cache file is damaged.",
+            "Quit, then move the file aside (keep it: changes not yet sent are inside "
+            "and support can recover them) and start again; the console will rebuild "
+            "the cache.",
+        )
+    return CacheError(
+        path,
+        "other",
+        f"The customer cache could not be opened ({msg}).",
+        "Restart the console; if it keeps happening, call support with this message.",
+    )
 
 
 @dataclass
@@ -173,7 +188,7 @@ class InstanceLock:
         self._fh = None
 
     def acquire(self) -> bool:
-        self._fh = open(self.path, "a+b")   # noqa: SIM115 - held open for the cache's lifetime
+        self._fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the cache's lifetime
         try:
             if sys.platform == "win32":
                 import msvcrt
@@ -191,15 +206,17 @@ class InstanceLock:
 
     def release(self) -> None:
         if self._fh is not None:
-            self._fh.close()            # closing the descriptor releases the lock
+            self._fh.close()  # closing the descriptor releases the lock
             self._fh = None
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        has = conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'alembic_version'")
-                           if engine.dialect.name == "sqlite" else
-                           text("SELECT to_regclass('alembic_version')")).scalar()
+        has = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE name = 'alembic_version'")
+            if engine.dialect.name == "sqlite"
+            else text("SELECT to_regclass('alembic_version')")
+        ).scalar()
         if not has:
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -229,13 +246,21 @@ def open_cache(path: Path | str) -> Cache:
             with open(path, "rb") as fh:
                 head = fh.read(16)
             if head and not head.startswith(b"SQLite format 3"):
-                raise CacheError(path, "corrupt", "The customer cache file is damaged.",
-                                 classify_sqlite_error(path, Exception("not a database")).advice)
+                raise CacheError(
+                    path,
+                    "corrupt",
+                    "The customer cache file is damaged.",
+                    classify_sqlite_error(path, Exception("not a database")).advice,
+                )
         lock = InstanceLock(path)
         if not lock.acquire():
-            raise CacheError(path, "locked", "The customer cache is in use by another program.",
-                             "Another CSR Console is already open on this computer with the same profile. "
-                             "Switch to it, or close it and try again.")
+            raise CacheError(
+                path,
+                "locked",
+                "The customer cache is in use by another program.",
+                "Another CSR Console is already open on this computer with the same profile. "
+                "Switch to it, or close it and try again.",
+            )
         try:
             engine = make_sqlite_engine(path)
             migrate(engine)
@@ -244,7 +269,7 @@ def open_cache(path: Path | str) -> Cache:
                 # now, with a clear message, rather than in the middle of a booking. Nothing is written.
                 trans = conn.begin()
                 try:
-                    conn.exec_driver_sql("DELETE FROM outbox WHERE 0")   # a write statement, deleting nothing
+                    conn.exec_driver_sql("DELETE FROM outbox WHERE 0")  # a write statement, deleting nothing
                 finally:
                     trans.rollback()
         except BaseException:
@@ -254,7 +279,7 @@ def open_cache(path: Path | str) -> Cache:
         raise
     except (OperationalError, SADatabaseError, sqlite3.Error, OSError) as exc:
         raise classify_sqlite_error(path, exc) from exc
-    except UnicodeDecodeError as exc:        # garbage where SQLite expected text: damaged pages
+    except UnicodeDecodeError as exc:  # garbage where SQLite expected text: damaged pages
         raise classify_sqlite_error(path, Exception("malformed text")) from exc
     except Exception as exc:  # noqa: BLE001 - whatever else a damaged file provokes, say so plainly
         raise classify_sqlite_error(path, exc) from exc

@@ -27,8 +27,10 @@ class DraftRow:
 
 
 def list_drafts(session: Session) -> list[DraftRow]:
-    return [DraftRow(d.id, d.title, d.position, dict(d.data or {}))
-            for d in session.scalars(select(Draft).order_by(Draft.position, Draft.created_at))]
+    return [
+        DraftRow(d.id, d.title, d.position, dict(d.data or {}))
+        for d in session.scalars(select(Draft).order_by(Draft.position, Draft.created_at))
+    ]
 
 
 def new_draft_id() -> str:

@@ -21,7 +21,7 @@ from .customers import ContactKind, ContactMethod, Customer, Location
 from .phone import format_phone
 from .search_index import address_text, fold
 
-NAME_THRESHOLD = 88          # token_sort_ratio; "Jon Smith" ~ "John Smith" is 95, "John Smyth" 90
+NAME_THRESHOLD = 88  # token_sort_ratio; "Jon Smith" ~ "John Smith" is 95, "John Smyth" 90
 CANDIDATES_PER_LOOKUP = 200  # a shared office number or a common name can't flood the check
 
 # Street words that vary between spellings ("North"/"N", "Street"/"St"): useless as search tokens.
@@ -36,8 +36,8 @@ class DuplicateCandidate:
     customer_id: str
     name: str
     address: str
-    phone: str                          # the matching phone when a phone matched, else the first one
-    reasons: list[str]                  # "Same phone (214) 555-0134", "Same address", "Similar name (92%)"
+    phone: str  # the matching phone when a phone matched, else the first one
+    reasons: list[str]  # "Same phone (214) 555-0134", "Same address", "Similar name (92%)"
     do_not_service: bool = False
     same_phone: bool = False
     same_address: bool = False
@@ -67,8 +67,12 @@ def _fts_customer_ids(session: Session, column: str, tokens: list[str]) -> list[
         return []
     query = f"{column} : (" + " ".join('"' + t.replace('"', '""') + '"' for t in usable) + ")"
     rows = session.execute(
-        text("SELECT s.customer_id FROM customer_fts f JOIN customer_search s ON s.doc_id = f.rowid "
-             "WHERE customer_fts MATCH :q LIMIT :n"), {"q": query, "n": CANDIDATES_PER_LOOKUP})
+        text(
+            "SELECT s.customer_id FROM customer_fts f JOIN customer_search s ON s.doc_id = f.rowid "
+            "WHERE customer_fts MATCH :q LIMIT :n"
+        ),
+        {"q": query, "n": CANDIDATES_PER_LOOKUP},
+    )
     return [r[0] for r in rows]
 
 
@@ -76,7 +80,8 @@ def _prefix_ids(session: Session, column: str, prefix: str) -> list[str]:
     # A B-tree range instead of LIKE, so the name_key / name_rev_key index answers it.
     rows = session.execute(
         text(f"SELECT customer_id FROM customer_search WHERE {column} >= :lo AND {column} < :hi LIMIT :n"),
-        {"lo": prefix, "hi": prefix + "\U0010ffff", "n": CANDIDATES_PER_LOOKUP})
+        {"lo": prefix, "hi": prefix + "\U0010ffff", "n": CANDIDATES_PER_LOOKUP},
+    )
     return [r[0] for r in rows]
 
 
@@ -108,22 +113,26 @@ def _name_score(a: str, b: str) -> int:
     return round(fuzz.token_sort_ratio(fold(a), fold(b), processor=default_process))
 
 
-def find_duplicates(session: Session, name: str, phones: list[str], street: str, unit: str, zip: str,
-                    limit: int = 10) -> list[DuplicateCandidate]:
+def find_duplicates(
+    session: Session, name: str, phones: list[str], street: str, unit: str, zip: str, limit: int = 10
+) -> list[DuplicateCandidate]:
     """Existing customers that look like this new one, strongest first (phone > address > name)."""
     evidence: dict[str, _Evidence] = {}
     wanted = [p for p in dict.fromkeys(phones) if p]
     if wanted:
         for cid, value in session.execute(
-                select(ContactMethod.customer_id, ContactMethod.value)
-                .where(ContactMethod.value.in_(wanted)).limit(CANDIDATES_PER_LOOKUP)):
+            select(ContactMethod.customer_id, ContactMethod.value)
+            .where(ContactMethod.value.in_(wanted))
+            .limit(CANDIDATES_PER_LOOKUP)
+        ):
             ev = evidence.setdefault(cid, _Evidence())
             if value not in ev.phones:
                 ev.phones.append(value)
     key = address_key(street, unit, zip)
     if key:
-        for cid in session.scalars(select(Location.customer_id).where(Location.address_key == key)
-                                   .limit(CANDIDATES_PER_LOOKUP)):
+        for cid in session.scalars(
+            select(Location.customer_id).where(Location.address_key == key).limit(CANDIDATES_PER_LOOKUP)
+        ):
             evidence.setdefault(cid, _Evidence()).same_address = True
     maybe: list[str] = []
     if _has_search_index(session):
@@ -137,9 +146,17 @@ def find_duplicates(session: Session, name: str, phones: list[str], street: str,
         return []
     out: list[DuplicateCandidate] = []
     customers = session.execute(
-        select(Customer.id, Customer.name, Customer.street, Customer.unit, Customer.city, Customer.state,
-               Customer.zip, Customer.do_not_service)
-        .where(Customer.id.in_(ids), Customer.merged_into_id.is_(None)))
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.street,
+            Customer.unit,
+            Customer.city,
+            Customer.state,
+            Customer.zip,
+            Customer.do_not_service,
+        ).where(Customer.id.in_(ids), Customer.merged_into_id.is_(None))
+    )
     for cid, cname, cstreet, cunit, ccity, cstate, czip, dns in customers:
         ev = evidence.get(cid, _Evidence())
         same_address = ev.same_address or (bool(key) and address_key(cstreet, cunit, czip) == key)
@@ -153,11 +170,19 @@ def find_duplicates(session: Session, name: str, phones: list[str], street: str,
             reasons.append("Same address")
         if score:
             reasons.append("Same name" if score == 100 else f"Similar name ({score}%)")
-        out.append(DuplicateCandidate(
-            customer_id=cid, name=cname, address=address_text(cstreet, cunit, ccity, cstate, czip),
-            phone=format_phone(ev.phones[0]) if ev.phones else "", reasons=reasons,
-            do_not_service=bool(dns), same_phone=bool(ev.phones), same_address=same_address,
-            name_score=score))
+        out.append(
+            DuplicateCandidate(
+                customer_id=cid,
+                name=cname,
+                address=address_text(cstreet, cunit, ccity, cstate, czip),
+                phone=format_phone(ev.phones[0]) if ev.phones else "",
+                reasons=reasons,
+                do_not_service=bool(dns),
+                same_phone=bool(ev.phones),
+                same_address=same_address,
+                name_score=score,
+            )
+        )
     out.sort(key=DuplicateCandidate.sort_key)
     out = out[:limit]
     _fill_phones(session, [c for c in out if not c.phone])
@@ -172,7 +197,8 @@ def _fill_phones(session: Session, candidates: list[DuplicateCandidate]) -> None
     rows = session.execute(
         select(ContactMethod.customer_id, ContactMethod.value)
         .where(ContactMethod.customer_id.in_(list(by_id)), ContactMethod.kind != ContactKind.EMAIL)
-        .order_by(ContactMethod.location_id.is_not(None), ContactMethod.created_at))
+        .order_by(ContactMethod.location_id.is_not(None), ContactMethod.created_at)
+    )
     for cid, value in rows:
         if not by_id[cid].phone:
             by_id[cid].phone = format_phone(value)

@@ -38,6 +38,7 @@ def intent(name: str) -> Callable[[Handler], Handler]:
     """Register a handler under ``name``. Every caller (the console's LocalWriter, the server's Applier,
     one intent running another) gets the handler behind the argument check of models/intent_schemas.py:
     an unknown argument or a value of the wrong JSON type is refused before the handler runs."""
+
     def register(fn: Handler) -> Handler:
         @functools.wraps(fn)
         def checked(session: Session, args: dict[str, Any]) -> Applied:
@@ -46,6 +47,7 @@ def intent(name: str) -> Callable[[Handler], Handler]:
 
         HANDLERS[name] = checked
         return checked
+
     return register
 
 
@@ -159,5 +161,3 @@ def clean_text(value: str, field: str) -> str:
     except UnicodeEncodeError as exc:
         raise ValidationFailed({field: "The text contains a character that can't be stored."}) from exc
     return value
-
-

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from .validation import ValidationFailed
 
-Number = float          # strict: an int is a number too, a bool or a string is not
+Number = float  # strict: an int is a number too, a bool or a string is not
 
 
 def arg(description: str, *, required: bool = False, invalid: str = "") -> Any:
@@ -228,7 +228,9 @@ class ResolveConflict(Args):
     """Settle a same-field conflict."""
 
     conflict_id: StrictStr | None = arg("The conflict record.", required=True)
-    choice: StrictStr | None = arg("`mine` (the value that lost) or `theirs` (the stored one).", required=True)
+    choice: StrictStr | None = arg(
+        "`mine` (the value that lost) or `theirs` (the stored one).", required=True
+    )
     actor: StrictStr | None = arg(ACTOR)
 
 
@@ -259,8 +261,10 @@ class BookJob(Args):
     job: JobArgs | None = arg("The job.", required=True)
     appointment: AppointmentArgs | None = arg("The arrival window picked.", required=True)
     booked_at: StrictStr | None = arg("When the CSR booked it, ISO 8601 (information only).")
-    call_id: StrictStr | None = arg("The call it was booked on: the call is Booked (its tracking number's campaign "
-                                    "is accepted even when retired).")
+    call_id: StrictStr | None = arg(
+        "The call it was booked on: the call is Booked (its tracking number's campaign "
+        "is accepted even when retired)."
+    )
 
 
 class RescheduleJob(Args):
@@ -321,8 +325,11 @@ class ExcuseCall(Args):
     """Call review: excuse the call with a memo."""
 
     call_id: StrictStr | None = arg(REVIEWED_CALL, required=True, invalid=MALFORMED_CALL)
-    memo: StrictStr | None = arg("Why it doesn't count (at most 500 characters).", required=True,
-                                 invalid="Write why the call is excused.")
+    memo: StrictStr | None = arg(
+        "Why it doesn't count (at most 500 characters).",
+        required=True,
+        invalid="Write why the call is excused.",
+    )
 
 
 class UnexcuseCall(Args):
@@ -339,20 +346,43 @@ class TagCall(Args):
 
 
 SCHEMAS: dict[str, type[Args]] = {
-    "create_customer": CreateCustomer, "update_customer": UpdateCustomer, "set_customer_tags": SetCustomerTags,
-    "add_location": AddLocation, "update_location": UpdateLocation, "add_contact": AddContact,
-    "update_contact": UpdateContact, "remove_contact": RemoveContact, "add_note": AddNote,
-    "resolve_conflict": ResolveConflict, "create_lead": CreateLead, "update_lead": UpdateLead,
-    "dismiss_lead": DismissLead, "book_job": BookJob, "reschedule_job": RescheduleJob, "cancel_job": CancelJob,
-    "hold_job": HoldJob, "release_hold": ReleaseHold, "close_call": CloseCall, "attach_agent": AttachAgent,
-    "reclassify_call": ReclassifyCall, "excuse_call": ExcuseCall, "unexcuse_call": UnexcuseCall,
+    "create_customer": CreateCustomer,
+    "update_customer": UpdateCustomer,
+    "set_customer_tags": SetCustomerTags,
+    "add_location": AddLocation,
+    "update_location": UpdateLocation,
+    "add_contact": AddContact,
+    "update_contact": UpdateContact,
+    "remove_contact": RemoveContact,
+    "add_note": AddNote,
+    "resolve_conflict": ResolveConflict,
+    "create_lead": CreateLead,
+    "update_lead": UpdateLead,
+    "dismiss_lead": DismissLead,
+    "book_job": BookJob,
+    "reschedule_job": RescheduleJob,
+    "cancel_job": CancelJob,
+    "hold_job": HoldJob,
+    "release_hold": ReleaseHold,
+    "close_call": CloseCall,
+    "attach_agent": AttachAgent,
+    "reclassify_call": ReclassifyCall,
+    "excuse_call": ExcuseCall,
+    "unexcuse_call": UnexcuseCall,
     "tag_call": TagCall,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})
-_TYPE_WORDS = {"string_type": "text", "int_type": "a whole number", "float_type": "a number",
-               "bool_type": "true or false", "list_type": "a list", "dict_type": "an object",
-               "model_type": "an object", "model_attributes_type": "an object"}
+_TYPE_WORDS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
 
 
 def check_intent_args(name: str, args: Any) -> None:
@@ -388,7 +418,7 @@ def _sentence(intent: str, schema: type[Args], error: Any) -> tuple[str, str]:
         return key, f"Unknown argument '{key}' for {intent}{hint}."
     if extra.get("invalid"):
         return loc[0], str(extra["invalid"])
-    if loc[0] == "changes" and len(loc) == 2:       # {field: [old, new]}
+    if loc[0] == "changes" and len(loc) == 2:  # {field: [old, new]}
         return key, f"'{key}' must be a pair [old, new]."
     if kind in _TYPE_WORDS:
         return key, f"'{key}' must be {_TYPE_WORDS[kind]}."
@@ -401,7 +431,9 @@ def _known(schema: type[BaseModel], path: list[str]) -> list[str]:
     for part in path:
         if part.isdigit():
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        field = (
+            model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        )
         if field is None:
             return []
         model = _model_of(field.annotation)
@@ -419,5 +451,3 @@ def _model_of(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
-
-

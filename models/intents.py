@@ -38,21 +38,50 @@ from .validation import (
     check_location,
 )
 
-CUSTOMER_FIELDS = ("name", "type", "street", "unit", "city", "state", "zip", "country", "do_not_service",
-                   "do_not_service_reason", "do_not_mail")
-LOCATION_FIELDS = ("name", "street", "unit", "city", "state", "zip", "country", "access_notes",
-                   "latitude", "longitude")
+CUSTOMER_FIELDS = (
+    "name",
+    "type",
+    "street",
+    "unit",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "do_not_service",
+    "do_not_service_reason",
+    "do_not_mail",
+)
+LOCATION_FIELDS = (
+    "name",
+    "street",
+    "unit",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "access_notes",
+    "latitude",
+    "longitude",
+)
 CONTACT_FIELDS = ("kind", "value", "memo", "notifications", "do_not_text")
 
 
-def _contact(session: Session, customer_id: str, location_id: str | None, raw: dict[str, Any]) -> ContactMethod:
+def _contact(
+    session: Session, customer_id: str, location_id: str | None, raw: dict[str, Any]
+) -> ContactMethod:
     values, report = check_contact(pick(raw, CONTACT_FIELDS, ContactMethod))
     report.raise_if_errors()
     kind = ContactKind(values["kind"])
-    cm = ContactMethod(id=own_id(raw, "contact_id"), customer_id=customer_id,
-                       location_id=location_id, kind=kind, value=values["value"],
-                       memo=values.get("memo", ""), notifications=bool(values.get("notifications", True)),
-                       do_not_text=bool(values.get("do_not_text", False)))
+    cm = ContactMethod(
+        id=own_id(raw, "contact_id"),
+        customer_id=customer_id,
+        location_id=location_id,
+        kind=kind,
+        value=values["value"],
+        memo=values.get("memo", ""),
+        notifications=bool(values.get("notifications", True)),
+        do_not_text=bool(values.get("do_not_text", False)),
+    )
     _set_phone_keys(cm)
     session.add(cm)
     return cm
@@ -117,8 +146,14 @@ def create_customer(session: Session, args: dict[str, Any]) -> Applied:
     note = note.strip()
     if note:
         args.setdefault("note_id", new_id())
-        session.add(Note(id=require_id(args["note_id"], "note_id"), customer_id=cid, text=note,
-                         author=author_name(session, args)))
+        session.add(
+            Note(
+                id=require_id(args["note_id"], "note_id"),
+                customer_id=cid,
+                text=note,
+                author=author_name(session, args),
+            )
+        )
     return Applied("customer", cid, [cid], warnings)
 
 
@@ -154,8 +189,9 @@ def set_customer_tags(session: Session, args: dict[str, Any]) -> Applied:
     """{customer_id, tags: [names], old_tags: [names the CSR saw]}"""
     _old_tags(args)
     customer = get_row(session, Customer, require_id(args.get("customer_id"), "customer_id"), "customer")
-    customer.tags = tags_named(session, merge_tags(session, customer, list(args.get("tags") or []),
-                                                   args.get("old_tags")))
+    customer.tags = tags_named(
+        session, merge_tags(session, customer, list(args.get("tags") or []), args.get("old_tags"))
+    )
     return Applied("customer", customer.id, [customer.id], {})
 
 
@@ -216,11 +252,17 @@ def remove_contact(session: Session, args: dict[str, Any]) -> Applied:
     cm = get_row(session, ContactMethod, require_id(args.get("contact_id"), "contact_id"), "contact")
     customer_id = cm.customer_id
     if ContactKind(cm.kind).is_phone and cm.location_id is None:
-        phones = session.scalars(select(ContactMethod.id).where(
-            ContactMethod.customer_id == customer_id, ContactMethod.location_id.is_(None),
-            ContactMethod.kind != ContactKind.EMAIL)).all()
+        phones = session.scalars(
+            select(ContactMethod.id).where(
+                ContactMethod.customer_id == customer_id,
+                ContactMethod.location_id.is_(None),
+                ContactMethod.kind != ContactKind.EMAIL,
+            )
+        ).all()
         if len(phones) <= 1:
-            raise ValidationFailed({"contact": "A customer needs at least one phone number — add another first."})
+            raise ValidationFailed(
+                {"contact": "A customer needs at least one phone number — add another first."}
+            )
     session.delete(cm)
     return Applied("contact", cm.id, [customer_id], {})
 
@@ -243,8 +285,13 @@ def add_note(session: Session, args: dict[str, Any]) -> Applied:
         loc = session.get(Location, location_id) if isinstance(location_id, str) else None
         if loc is None or loc.customer_id != customer.id:
             raise ValidationFailed({"location_id": "That location isn't one of this customer's."})
-    note = Note(id=own_id(raw, "note_id"), customer_id=customer.id,
-                location_id=raw.get("location_id"), text=text, pinned=bool(raw.get("pinned", False)),
-                author=author_name(session, args))
+    note = Note(
+        id=own_id(raw, "note_id"),
+        customer_id=customer.id,
+        location_id=raw.get("location_id"),
+        text=text,
+        pinned=bool(raw.get("pinned", False)),
+        author=author_name(session, args),
+    )
     session.add(note)
     return Applied("note", note.id, [customer.id], {})

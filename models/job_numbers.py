@@ -29,8 +29,10 @@ def prefix_free(session: Session, prefix: str) -> bool:
 
     if session.get(JobPrefix, prefix) is not None:
         return False
-    return session.scalar(select(Job.id).where(Job.number >= f"{prefix}-", Job.number < f"{prefix}.")
-                          .limit(1)) is None
+    return (
+        session.scalar(select(Job.id).where(Job.number >= f"{prefix}-", Job.number < f"{prefix}.").limit(1))
+        is None
+    )
 
 
 def new_prefix(session: Session) -> str:
@@ -77,11 +79,17 @@ def checked_number(session: Session, number: str) -> tuple[str, str]:
     taken = session.scalar(select(Job.id).where(Job.number == number).limit(1)) is not None
     if ours and not taken:
         return number, ""
-    if owner is None and not taken and prefix and session.scalar(
-            select(JobPrefix.prefix).where(JobPrefix.client_id == client_id)) is None:
+    if (
+        owner is None
+        and not taken
+        and prefix
+        and session.scalar(select(JobPrefix.prefix).where(JobPrefix.client_id == client_id)) is None
+    ):
         # A console that never reached the server booked first: its provisional prefix becomes its own.
         claim_prefix(session, client_id, str(session.info.get(ACTOR_ID) or ""), prefix)
         return number, ""
     new = server_number(session)
-    return new, (f"Job number {number} was already in use, so this booking is job {new}. "
-                 "Tell the customer the new number.")
+    return new, (
+        f"Job number {number} was already in use, so this booking is job {new}. "
+        "Tell the customer the new number."
+    )

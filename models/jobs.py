@@ -35,15 +35,18 @@ class LeadStatus(enum.StrEnum):
 
 
 job_tags = Table(
-    "job_tags", Base.metadata,
+    "job_tags",
+    Base.metadata,
     Column("job_id", String(ID_LEN), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_type_id", String(ID_LEN), ForeignKey("tag_types.id"), primary_key=True),
 )
 
 appointment_technicians = Table(
-    "appointment_technicians", Base.metadata,
-    Column("appointment_id", String(ID_LEN), ForeignKey("appointments.id", ondelete="CASCADE"),
-           primary_key=True),
+    "appointment_technicians",
+    Base.metadata,
+    Column(
+        "appointment_id", String(ID_LEN), ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("technician_id", String(ID_LEN), ForeignKey("technicians.id"), primary_key=True),
 )
 
@@ -63,8 +66,10 @@ class Job(IdMixin, StampMixin, Base):
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.SCHEDULED)
     status_reason: Mapped[str] = mapped_column(String(200), default="")
     booked_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
-    booked_from: Mapped[BookedFrom] = mapped_column(_enum(BookedFrom, "booked_from"), default=BookedFrom.MANUAL)
-    line_items: Mapped[list] = mapped_column(JSON, default=list)   # [{"code","name","price","quantity"}]
+    booked_from: Mapped[BookedFrom] = mapped_column(
+        _enum(BookedFrom, "booked_from"), default=BookedFrom.MANUAL
+    )
+    line_items: Mapped[list] = mapped_column(JSON, default=list)  # [{"code","name","price","quantity"}]
     needs_reschedule: Mapped[bool] = mapped_column(Boolean, default=False)
     suggested_windows: Mapped[list] = mapped_column(JSON, default=list)
 
@@ -104,8 +109,10 @@ class Lead(IdMixin, StampMixin, Base):
 
     # The leads list reads open leads by follow-up date and closed ones by age: both must stay
     # index scans as closed leads pile up for years.
-    __table_args__ = (Index("ix_leads_status_follow_up_on", "status", "follow_up_on"),
-                      Index("ix_leads_status_created_at", "status", "created_at"))
+    __table_args__ = (
+        Index("ix_leads_status_follow_up_on", "status", "follow_up_on"),
+        Index("ix_leads_status_created_at", "status", "created_at"),
+    )
 
 
 class OnlineBooking(IdMixin, StampMixin, Base):
@@ -114,7 +121,7 @@ class OnlineBooking(IdMixin, StampMixin, Base):
     __tablename__ = "online_bookings"
     source: Mapped[str] = mapped_column(String(40), default="Web Scheduler")
     external_id: Mapped[str] = mapped_column(String(80), default="")
-    status: Mapped[str] = mapped_column(String(20), default="New")   # New / Accepted / Dismissed
+    status: Mapped[str] = mapped_column(String(20), default="New")  # New / Accepted / Dismissed
     name: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
     email: Mapped[str] = mapped_column(String(120), default="")

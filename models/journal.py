@@ -78,7 +78,7 @@ def oldest_pending(session: Session) -> datetime | None:
     from sqlalchemy import func
 
     oldest = session.scalar(select(func.min(OutboxEntry.created_at)))
-    if oldest is not None and oldest.tzinfo is None:       # SQLite keeps no zone: it is UTC
+    if oldest is not None and oldest.tzinfo is None:  # SQLite keeps no zone: it is UTC
         oldest = oldest.replace(tzinfo=UTC)
     return oldest
 
@@ -99,7 +99,7 @@ FIRST_JOB_NO = 1001
 
 
 def next_job_number(session: Session) -> str:
-    """"KQ7-1001": this console's prefix and counter, unique across consoles without a server
+    """ "KQ7-1001": this console's prefix and counter, unique across consoles without a server
     (docs/job-numbers.md). Runs inside the booking's transaction, so a rolled-back booking
     gives its number back."""
     from .jobs import Job
@@ -109,8 +109,9 @@ def next_job_number(session: Session) -> str:
         prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(3))
         # A prefix already on a job in this cache (another console's, synced here) is taken: an
         # index range on jobs.number answers that without reading the jobs.
-        taken = session.scalar(select(Job.id).where(Job.number >= f"{prefix}-", Job.number < f"{prefix}.")
-                               .limit(1))
+        taken = session.scalar(
+            select(Job.id).where(Job.number >= f"{prefix}-", Job.number < f"{prefix}.").limit(1)
+        )
         if taken is None:
             state.job_prefix = prefix
     number = max(state.next_job_no, FIRST_JOB_NO)

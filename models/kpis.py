@@ -45,9 +45,9 @@ class CallFact:
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     agent_id: str | None = None
-    classification: str = ""            # a CallClass value, "" while unclassified
+    classification: str = ""  # a CallClass value, "" while unclassified
     talk_seconds: int = 0
-    campaign: str = ""                  # the campaign's name ("" when unknown)
+    campaign: str = ""  # the campaign's name ("" when unknown)
 
     @property
     def inbound(self) -> bool:
@@ -120,18 +120,27 @@ def live_kpis(calls: Iterable[CallFact], now: datetime, tz: tzinfo) -> dict[str,
     ``calls``: today's calls plus every call still active (a caller waiting since before midnight)."""
     unique = {c.id: c for c in calls}.values()
     day = local_day(now, tz)
-    waiting = [c for c in unique if c.inbound and CallState(c.state) in WAITING_STATES and c.answered_at is None]
+    waiting = [
+        c for c in unique if c.inbound and CallState(c.state) in WAITING_STATES and c.answered_at is None
+    ]
     today = in_days(unique, day, day, tz)
     met, counted = service_level(today)
     lost, ended = abandonment(today)
     booked, leads = booking(today)
-    return {"day": day.isoformat(), "as_of": utc_iso(now),
-            "calls_waiting": len(waiting),
-            "longest_wait_s": round(max((wait_seconds(c, now) for c in waiting), default=0)),
-            "calls_today": len(today),
-            "service_level_pct": pct(met, counted), "service_level_calls": counted,
-            "abandonment_pct": pct(lost, ended), "abandoned_today": lost,
-            "booking_rate_pct": pct(booked, leads), "booked_today": booked, "leads_today": leads}
+    return {
+        "day": day.isoformat(),
+        "as_of": utc_iso(now),
+        "calls_waiting": len(waiting),
+        "longest_wait_s": round(max((wait_seconds(c, now) for c in waiting), default=0)),
+        "calls_today": len(today),
+        "service_level_pct": pct(met, counted),
+        "service_level_calls": counted,
+        "abandonment_pct": pct(lost, ended),
+        "abandoned_today": lost,
+        "booking_rate_pct": pct(booked, leads),
+        "booked_today": booked,
+        "leads_today": leads,
+    }
 
 
 # -- scorecards --------------------------------------------------------------------------------------------
@@ -141,15 +150,29 @@ def _row(user_id: str, name: str, calls: list[CallFact]) -> dict[str, Any]:
         if c.classification in counts:
             counts[c.classification] += 1
     booked, unbooked = counts[CallClass.BOOKED.value], counts[CallClass.UNBOOKED.value]
-    return {"user_id": user_id, "name": name, "inbound_handled": len(calls), "booked": booked,
-            "unbooked": unbooked, "excused": counts[CallClass.EXCUSED.value],
-            "not_lead": counts[CallClass.NOT_LEAD.value], "booking_rate_pct": pct(booked, booked + unbooked),
-            "avg_handle_s": round(sum(c.talk_seconds for c in calls) / len(calls)) if calls else None}
+    return {
+        "user_id": user_id,
+        "name": name,
+        "inbound_handled": len(calls),
+        "booked": booked,
+        "unbooked": unbooked,
+        "excused": counts[CallClass.EXCUSED.value],
+        "not_lead": counts[CallClass.NOT_LEAD.value],
+        "booking_rate_pct": pct(booked, booked + unbooked),
+        "avg_handle_s": round(sum(c.talk_seconds for c in calls) / len(calls)) if calls else None,
+    }
 
 
-def scorecard(calls: Iterable[CallFact], first: date, last: date, tz: tzinfo, *,
-              names: dict[str, str] | None = None, user_id: str | None = None,
-              everyone: Iterable[str] = ()) -> dict[str, Any]:
+def scorecard(
+    calls: Iterable[CallFact],
+    first: date,
+    last: date,
+    tz: tzinfo,
+    *,
+    names: dict[str, str] | None = None,
+    user_id: str | None = None,
+    everyone: Iterable[str] = (),
+) -> dict[str, Any]:
     """Per-CSR scorecard rows for the local days ``first``..``last`` (inclusive), the Abandoned profile,
     campaigns, calls per local hour and the booking rate per day. With ``user_id`` everything is about
     that CSR's own calls only (their row; no Abandoned profile — those calls are nobody's). Without it,
@@ -164,10 +187,12 @@ def scorecard(calls: Iterable[CallFact], first: date, last: date, tz: tzinfo, *,
     for c in ended:
         if c.agent_id:
             handled.setdefault(c.agent_id, []).append(c)
-    for uid in ([user_id] if user_id is not None else everyone):
+    for uid in [user_id] if user_id is not None else everyone:
         handled.setdefault(uid, [])
-    rows = sorted((_row(uid, names.get(uid, ""), cs) for uid, cs in handled.items()),
-                  key=lambda r: (r["name"].casefold(), r["user_id"]))
+    rows = sorted(
+        (_row(uid, names.get(uid, ""), cs) for uid, cs in handled.items()),
+        key=lambda r: (r["name"].casefold(), r["user_id"]),
+    )
     abandoned = [c for c in ended if c.classification == CallClass.ABANDONED.value]
     campaigns: dict[str, list[int]] = {}
     for c in ended:
@@ -184,17 +209,28 @@ def scorecard(calls: Iterable[CallFact], first: date, last: date, tz: tzinfo, *,
         booked, leads = booking(c for c in ended if local_day(c.started_at, tz) == day)
         by_day.append({"day": day.isoformat(), "pct": pct(booked, leads), "booked": booked, "leads": leads})
         day += timedelta(days=1)
-    return {"first": first.isoformat(), "last": last.isoformat(), "rows": rows,
-            "abandoned": {"count": len(abandoned),
-                          "unanswered": sum(c.answered_at is None for c in abandoned),
-                          "answered_unclaimed": sum(c.answered_at is not None for c in abandoned),
-                          "call_ids": [c.id for c in sorted(abandoned, key=lambda c: as_utc(c.started_at))][:200]},
-            "campaigns": [{"campaign": name, "leads": leads, "booked": booked, "booked_pct": pct(booked, leads)}
-                          for name, (leads, booked) in sorted(campaigns.items(), key=lambda kv: kv[0].casefold())],
-            "calls_per_hour": per_hour, "booking_rate_by_day": by_day}
+    return {
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+        "rows": rows,
+        "abandoned": {
+            "count": len(abandoned),
+            "unanswered": sum(c.answered_at is None for c in abandoned),
+            "answered_unclaimed": sum(c.answered_at is not None for c in abandoned),
+            "call_ids": [c.id for c in sorted(abandoned, key=lambda c: as_utc(c.started_at))][:200],
+        },
+        "campaigns": [
+            {"campaign": name, "leads": leads, "booked": booked, "booked_pct": pct(booked, leads)}
+            for name, (leads, booked) in sorted(campaigns.items(), key=lambda kv: kv[0].casefold())
+        ],
+        "calls_per_hour": per_hour,
+        "booking_rate_by_day": by_day,
+    }
 
 
-def period_days(period: str, today: date, first: date | None = None, last: date | None = None) -> tuple[date, date]:
+def period_days(
+    period: str, today: date, first: date | None = None, last: date | None = None
+) -> tuple[date, date]:
     """(first, last) local days of a scorecard period: today, yesterday, week (Monday to today), month
     (the 1st to today) or custom (``first``..``last``, both required)."""
     if period == "custom":
@@ -219,10 +255,34 @@ def load_call_facts(session: Any, start: datetime, end: datetime, *, active: boo
     where = (Call.started_at >= start) & (Call.started_at < end)
     if active:
         where = or_(where, Call.state != CallState.ENDED)
-    rows = session.execute(select(Call.id, Call.started_at, Call.direction, Call.state, Call.answered_at,
-                                  Call.ended_at, Call.agent_id, Call.classification, Call.duration_seconds,
-                                  Campaign.name).outerjoin(Campaign, Campaign.id == Call.campaign_id).where(where))
-    return [CallFact(id=i, started_at=as_utc(s), direction=CallDirection(d), state=CallState(st),
-                     answered_at=as_utc(a) if a else None, ended_at=as_utc(e) if e else None, agent_id=ag,
-                     classification=CallClass(cl).value if cl else "", talk_seconds=t or 0, campaign=camp or "")
-            for i, s, d, st, a, e, ag, cl, t, camp in rows]
+    rows = session.execute(
+        select(
+            Call.id,
+            Call.started_at,
+            Call.direction,
+            Call.state,
+            Call.answered_at,
+            Call.ended_at,
+            Call.agent_id,
+            Call.classification,
+            Call.duration_seconds,
+            Campaign.name,
+        )
+        .outerjoin(Campaign, Campaign.id == Call.campaign_id)
+        .where(where)
+    )
+    return [
+        CallFact(
+            id=i,
+            started_at=as_utc(s),
+            direction=CallDirection(d),
+            state=CallState(st),
+            answered_at=as_utc(a) if a else None,
+            ended_at=as_utc(e) if e else None,
+            agent_id=ag,
+            classification=CallClass(cl).value if cl else "",
+            talk_seconds=t or 0,
+            campaign=camp or "",
+        )
+        for i, s, d, st, a, e, ag, cl, t, camp in rows
+    ]

@@ -16,8 +16,16 @@ from .phone import InvalidPhone, parse_phone
 from .setup import BusinessUnit, CallReason, Campaign, JobType
 from .validation import ValidationFailed, max_length
 
-LEAD_FIELDS = ("name", "phone", "summary", "follow_up_on", "call_reason_id", "campaign_id",
-               "business_unit_id", "job_type_id")
+LEAD_FIELDS = (
+    "name",
+    "phone",
+    "summary",
+    "follow_up_on",
+    "call_reason_id",
+    "campaign_id",
+    "business_unit_id",
+    "job_type_id",
+)
 
 
 def _follow_up(value: Any) -> date | None:
@@ -61,8 +69,12 @@ def _apply(session: Session, lead: Lead, values: dict[str, Any]) -> None:
                 errors["phone"] = str(exc)
     if "follow_up_on" in values:
         lead.follow_up_on = _follow_up(values["follow_up_on"])
-    refs = {"call_reason_id": (CallReason, "call reason"), "campaign_id": (Campaign, "campaign"),
-            "business_unit_id": (BusinessUnit, "business unit"), "job_type_id": (JobType, "job type")}
+    refs = {
+        "call_reason_id": (CallReason, "call reason"),
+        "campaign_id": (Campaign, "campaign"),
+        "business_unit_id": (BusinessUnit, "business unit"),
+        "job_type_id": (JobType, "job type"),
+    }
     for key, (model, label) in refs.items():
         if key in values:
             try:
@@ -96,7 +108,7 @@ def create_lead(session: Session, args: dict[str, Any]) -> Applied:
     if not lead.customer_id and not (lead.name and lead.phone):
         raise ValidationFailed({"name": "A lead without a customer needs a name and a phone number."})
     session.add(lead)
-    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document
+    return Applied("lead", lead.id, [], {})  # leads are not in the customer search document
 
 
 @intent("update_lead")
@@ -116,7 +128,7 @@ def update_lead(session: Session, args: dict[str, Any]) -> Applied:
             raise ValidationFailed({key: "A change must carry the old and the new value."})
         values[key] = pair[1]
     _apply(session, lead, values)
-    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document
+    return Applied("lead", lead.id, [], {})  # leads are not in the customer search document
 
 
 @intent("dismiss_lead")
@@ -128,4 +140,4 @@ def dismiss_lead(session: Session, args: dict[str, Any]) -> Applied:
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationFailed({"reason": "Give a reason for dismissing the lead."})
     lead.status, lead.status_reason = LeadStatus.DISMISSED, reason.strip()[:200]
-    return Applied("lead", lead.id, [], {})     # leads are not in the customer search document
+    return Applied("lead", lead.id, [], {})  # leads are not in the customer search document

@@ -9,7 +9,7 @@ from functools import lru_cache
 import phonenumbers
 
 DEFAULT_REGION = "US"
-_region = [DEFAULT_REGION]          # the company's region (csr-console --region); one per process
+_region = [DEFAULT_REGION]  # the company's region (csr-console --region); one per process
 
 
 def set_default_region(region: str) -> None:
@@ -22,6 +22,8 @@ def set_default_region(region: str) -> None:
 
 def default_region() -> str:
     return _region[0]
+
+
 _NON_DIGITS = re.compile(r"\D+")
 # Characters that may appear in a phone number as typed; anything else means "not a phone query".
 _PHONEISH = re.compile(r"^[\d\s().+\-/]+$")
@@ -33,8 +35,8 @@ class InvalidPhone(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Phone:
-    e164: str          # "+15551234567"
-    digits: str        # national significant number, "5551234567"
+    e164: str  # "+15551234567"
+    digits: str  # national significant number, "5551234567"
 
     @property
     def digits_rev(self) -> str:
@@ -71,8 +73,11 @@ def _parse_phone(text: str, region: str) -> Phone:
         raise InvalidPhone("That doesn't look like a phone number.") from exc
     if not phonenumbers.is_possible_number(num):
         count = len(digits_only(raw))
-        raise InvalidPhone(f"A phone number needs more digits (only {count} entered)."
-                           if count < 10 else "That phone number has too many digits.")
+        raise InvalidPhone(
+            f"A phone number needs more digits (only {count} entered)."
+            if count < 10
+            else "That phone number has too many digits."
+        )
     if not phonenumbers.is_valid_number(num):
         raise InvalidPhone("That phone number isn't valid — check the area code.")
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)

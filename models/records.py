@@ -39,9 +39,9 @@ HISTORY_LIMIT = 200
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
     id: str
-    kind: str                   # a ContactKind value
-    value: str                  # E.164 for phones, the address for email
-    display: str                # "(214) 555-0134" or the email address
+    kind: str  # a ContactKind value
+    value: str  # E.164 for phones, the address for email
+    display: str  # "(214) 555-0134" or the email address
     memo: str
     notifications: bool
     do_not_text: bool
@@ -108,7 +108,7 @@ class JobRecord:
     id: str
     number: str
     status: str
-    job_type: str               # "" when the job type is unknown (online bookings)
+    job_type: str  # "" when the job type is unknown (online bookings)
     business_unit: str
     summary: str
     first_appointment: datetime | None
@@ -116,7 +116,7 @@ class JobRecord:
     location_id: str
     business_unit_id: str = ""
     job_type_id: str = ""
-    status_reason: str = ""     # why it is on hold or canceled
+    status_reason: str = ""  # why it is on hold or canceled
     customer_id: str = ""
     # The first appointment's arrival window, time-zone aware in the company's time zone (None when
     # the job has no appointment), and the window's name from the setup ("" when unknown).
@@ -161,14 +161,14 @@ class CallRecord:
     id: str
     started_at: datetime
     direction: str
-    classification: str         # "" while the call is not classified yet
+    classification: str  # "" while the call is not classified yet
     duration_seconds: int
-    from_number: str            # the customer's number (who called in, or whom a CSR called), formatted
-    agent: str                  # the CSR's display name, "" when nobody claimed it
-    recording_url: str = ""     # the phone system's recording, "" when there is none
+    from_number: str  # the customer's number (who called in, or whom a CSR called), formatted
+    agent: str  # the CSR's display name, "" when nobody claimed it
+    recording_url: str = ""  # the phone system's recording, "" when there is none
     recording_seconds: int = 0
-    in_progress: bool = False   # the call has not ended yet (its duration is not known)
-    job_number: str = ""        # the job booked on it, if any
+    in_progress: bool = False  # the call has not ended yet (its duration is not known)
+    job_number: str = ""  # the job booked on it, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +187,7 @@ class CustomerRecord:
     do_not_mail: bool
     merged_into_id: str | None
     tags: tuple[str, ...]
-    membership: str | None      # the active membership's name, for the badge
+    membership: str | None  # the active membership's name, for the badge
     notes: tuple[NoteRecord, ...]
     locations: tuple[LocationRecord, ...]
     contacts: tuple[ContactRecord, ...]
@@ -217,38 +217,67 @@ class CustomerRecord:
 
 def _contact(cm: ContactMethod) -> ContactRecord:
     kind = ContactKind(cm.kind)
-    return ContactRecord(id=cm.id, kind=kind.value, value=cm.value,
-                         display=format_phone(cm.value) if kind.is_phone else cm.value, memo=cm.memo,
-                         notifications=bool(cm.notifications), do_not_text=bool(cm.do_not_text),
-                         location_id=cm.location_id)
+    return ContactRecord(
+        id=cm.id,
+        kind=kind.value,
+        value=cm.value,
+        display=format_phone(cm.value) if kind.is_phone else cm.value,
+        memo=cm.memo,
+        notifications=bool(cm.notifications),
+        do_not_text=bool(cm.do_not_text),
+        location_id=cm.location_id,
+    )
 
 
 def _membership(session: Session, customer_id: str, today: date) -> str | None:
     return session.scalar(
         select(Membership.name)
-        .where(Membership.customer_id == customer_id, Membership.status == "Active",
-               or_(Membership.ends_on.is_(None), Membership.ends_on >= today))
-        .order_by(Membership.created_at).limit(1))
+        .where(
+            Membership.customer_id == customer_id,
+            Membership.status == "Active",
+            or_(Membership.ends_on.is_(None), Membership.ends_on >= today),
+        )
+        .order_by(Membership.created_at)
+        .limit(1)
+    )
 
 
-def _locations(session: Session, customer_id: str,
-               contacts: dict[str | None, list[ContactRecord]]) -> tuple[LocationRecord, ...]:
-    locs = session.scalars(select(Location).where(Location.customer_id == customer_id)
-                           .order_by(Location.active.desc(), Location.created_at)).all()
+def _locations(
+    session: Session, customer_id: str, contacts: dict[str | None, list[ContactRecord]]
+) -> tuple[LocationRecord, ...]:
+    locs = session.scalars(
+        select(Location)
+        .where(Location.customer_id == customer_id)
+        .order_by(Location.active.desc(), Location.created_at)
+    ).all()
     tags: dict[str, list[str]] = defaultdict(list)
     if locs:
         for lid, name in session.execute(
-                select(location_tags.c.location_id, TagType.name)
-                .join(TagType, TagType.id == location_tags.c.tag_type_id)
-                .where(location_tags.c.location_id.in_([loc.id for loc in locs]))
-                .order_by(TagType.name)):
+            select(location_tags.c.location_id, TagType.name)
+            .join(TagType, TagType.id == location_tags.c.tag_type_id)
+            .where(location_tags.c.location_id.in_([loc.id for loc in locs]))
+            .order_by(TagType.name)
+        ):
             tags[lid].append(name)
     return tuple(
-        LocationRecord(id=loc.id, name=loc.name, street=loc.street, unit=loc.unit, city=loc.city,
-                       state=loc.state, zip=loc.zip, country=loc.country, access_notes=loc.access_notes,
-                       latitude=loc.latitude, longitude=loc.longitude, active=bool(loc.active),
-                       contacts=tuple(contacts.get(loc.id, ())), tags=tuple(tags[loc.id]))
-        for loc in locs)
+        LocationRecord(
+            id=loc.id,
+            name=loc.name,
+            street=loc.street,
+            unit=loc.unit,
+            city=loc.city,
+            state=loc.state,
+            zip=loc.zip,
+            country=loc.country,
+            access_notes=loc.access_notes,
+            latitude=loc.latitude,
+            longitude=loc.longitude,
+            active=bool(loc.active),
+            contacts=tuple(contacts.get(loc.id, ())),
+            tags=tuple(tags[loc.id]),
+        )
+        for loc in locs
+    )
 
 
 def _jobs(session: Session, customer_id: str, limit: int) -> tuple[JobRecord, ...]:
@@ -256,28 +285,60 @@ def _jobs(session: Session, customer_id: str, limit: int) -> tuple[JobRecord, ..
 
 
 def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, ...]:
-    first_start = (select(func.min(Appointment.start)).where(Appointment.job_id == Job.id)
-                   .correlate(Job).scalar_subquery())
+    first_start = (
+        select(func.min(Appointment.start))
+        .where(Appointment.job_id == Job.id)
+        .correlate(Job)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(Job.id, Job.number, Job.status, JobType.name, BusinessUnit.name, Job.summary, first_start,
-               Job.created_at, Job.location_id, Job.business_unit_id, Job.job_type_id, Job.status_reason,
-               Job.customer_id, Job.needs_reschedule, Job.suggested_windows)
+        select(
+            Job.id,
+            Job.number,
+            Job.status,
+            JobType.name,
+            BusinessUnit.name,
+            Job.summary,
+            first_start,
+            Job.created_at,
+            Job.location_id,
+            Job.business_unit_id,
+            Job.job_type_id,
+            Job.status_reason,
+            Job.customer_id,
+            Job.needs_reschedule,
+            Job.suggested_windows,
+        )
         .outerjoin(JobType, JobType.id == Job.job_type_id)
         .outerjoin(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
         .where(where)
-        .order_by(Job.created_at.desc()).limit(limit)).all()
+        .order_by(Job.created_at.desc())
+        .limit(limit)
+    ).all()
     windows = _first_windows(session, [row[0] for row in rows])
     pending = _unconfirmed_bookings(session, [row[0] for row in rows])
     return tuple(
-        JobRecord(id=jid, number=number, status=status.value,
-                  job_type=jt or "", business_unit=bu or "", summary=summary or "",
-                  first_appointment=_as_datetime(start), created_at=created, location_id=lid,
-                  business_unit_id=bu_id or "", job_type_id=jt_id or "", status_reason=reason or "",
-                  customer_id=cid, saved_locally=jid in pending, needs_reschedule=bool(flag),
-                  suggested=tuple(str(w.get("label", "")) for w in suggested or () if isinstance(w, dict)),
-                  **windows.get(jid, {}))
-        for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid, flag, suggested
-        in rows)
+        JobRecord(
+            id=jid,
+            number=number,
+            status=status.value,
+            job_type=jt or "",
+            business_unit=bu or "",
+            summary=summary or "",
+            first_appointment=_as_datetime(start),
+            created_at=created,
+            location_id=lid,
+            business_unit_id=bu_id or "",
+            job_type_id=jt_id or "",
+            status_reason=reason or "",
+            customer_id=cid,
+            saved_locally=jid in pending,
+            needs_reschedule=bool(flag),
+            suggested=tuple(str(w.get("label", "")) for w in suggested or () if isinstance(w, dict)),
+            **windows.get(jid, {}),
+        )
+        for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid, flag, suggested in rows
+    )
 
 
 def _unconfirmed_bookings(session: Session, job_ids: list[str]) -> set[str]:
@@ -285,7 +346,7 @@ def _unconfirmed_bookings(session: Session, job_ids: list[str]) -> set[str]:
     if not job_ids:
         return set()
     if session.get_bind().dialect.name != "sqlite":
-        return set()                       # only a console's cache has an outbox
+        return set()  # only a console's cache has an outbox
     # json_extract in SQLite's C code: no Python parsing of every queued change on each open.
     job_id = func.json_extract(OutboxEntry.args, "$.job.id")
     return set(session.scalars(select(job_id).where(OutboxEntry.name == "book_job", job_id.in_(job_ids))))
@@ -299,15 +360,24 @@ def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, 
     tz = zone(str((company.value or {}).get("time_zone") or "") if company is not None else None)
     out: dict[str, dict[str, Any]] = {}
     for jid, w_start, w_end, wid, name in session.execute(
-            select(Appointment.job_id, Appointment.arrival_window_start, Appointment.arrival_window_end,
-                   Appointment.arrival_window_id, ArrivalWindow.name)
-            .outerjoin(ArrivalWindow, ArrivalWindow.id == Appointment.arrival_window_id)
-            .where(Appointment.job_id.in_(job_ids))
-            .order_by(Appointment.job_id, Appointment.start)):
-        if jid not in out:        # ordered by start: the first row of a job is its first appointment
-            out[jid] = {"window_start": as_utc(w_start).astimezone(tz),
-                        "window_end": as_utc(w_end).astimezone(tz),
-                        "window_name": name or "", "window_id": wid or ""}
+        select(
+            Appointment.job_id,
+            Appointment.arrival_window_start,
+            Appointment.arrival_window_end,
+            Appointment.arrival_window_id,
+            ArrivalWindow.name,
+        )
+        .outerjoin(ArrivalWindow, ArrivalWindow.id == Appointment.arrival_window_id)
+        .where(Appointment.job_id.in_(job_ids))
+        .order_by(Appointment.job_id, Appointment.start)
+    ):
+        if jid not in out:  # ordered by start: the first row of a job is its first appointment
+            out[jid] = {
+                "window_start": as_utc(w_start).astimezone(tz),
+                "window_end": as_utc(w_end).astimezone(tz),
+                "window_name": name or "",
+                "window_id": wid or "",
+            }
     return out
 
 
@@ -326,51 +396,101 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def _calls(session: Session, customer_id: str, limit: int) -> tuple[CallRecord, ...]:
     rows = session.execute(
-        select(Call.id, Call.started_at, Call.direction, Call.classification, Call.duration_seconds,
-               # The customer's side of the call: who called in, or whom a CSR called.
-               case((Call.direction == CallDirection.OUTBOUND, Call.to_number), else_=Call.from_number),
-               User.display_name, Call.recording_url, Call.recording_seconds, Call.state, Job.number)
+        select(
+            Call.id,
+            Call.started_at,
+            Call.direction,
+            Call.classification,
+            Call.duration_seconds,
+            # The customer's side of the call: who called in, or whom a CSR called.
+            case((Call.direction == CallDirection.OUTBOUND, Call.to_number), else_=Call.from_number),
+            User.display_name,
+            Call.recording_url,
+            Call.recording_seconds,
+            Call.state,
+            Job.number,
+        )
         .outerjoin(User, User.id == Call.agent_id)
         .outerjoin(Job, Job.id == Call.job_id)
         .where(Call.customer_id == customer_id)
-        .order_by(Call.started_at.desc()).limit(limit))
+        .order_by(Call.started_at.desc())
+        .limit(limit)
+    )
     return tuple(
-        CallRecord(id=cid, started_at=started, direction=str(direction.value),
-                   classification=classification.value if classification else "",
-                   duration_seconds=duration or 0, from_number=format_phone(number) if number else "",
-                   agent=agent or "", recording_url=recording or "", recording_seconds=seconds or 0,
-                   in_progress=CallState(state) is not CallState.ENDED, job_number=job_number or "")
-        for cid, started, direction, classification, duration, number, agent, recording, seconds, state, job_number
-        in rows)
+        CallRecord(
+            id=cid,
+            started_at=started,
+            direction=str(direction.value),
+            classification=classification.value if classification else "",
+            duration_seconds=duration or 0,
+            from_number=format_phone(number) if number else "",
+            agent=agent or "",
+            recording_url=recording or "",
+            recording_seconds=seconds or 0,
+            in_progress=CallState(state) is not CallState.ENDED,
+            job_number=job_number or "",
+        )
+        for cid, started, direction, classification, duration, number, agent, recording, seconds, state, job_number in rows
+    )
 
 
-def load_customer_record(session: Session, customer_id: str, *, history_limit: int = HISTORY_LIMIT,
-                         today: date | None = None) -> CustomerRecord | None:
+def load_customer_record(
+    session: Session, customer_id: str, *, history_limit: int = HISTORY_LIMIT, today: date | None = None
+) -> CustomerRecord | None:
     """Everything the customer panel shows, or None when the customer isn't in the cache."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None
     contacts: dict[str | None, list[ContactRecord]] = defaultdict(list)
-    for cm in session.scalars(select(ContactMethod).where(ContactMethod.customer_id == customer_id)
-                              .order_by(ContactMethod.created_at, ContactMethod.id)):
+    for cm in session.scalars(
+        select(ContactMethod)
+        .where(ContactMethod.customer_id == customer_id)
+        .order_by(ContactMethod.created_at, ContactMethod.id)
+    ):
         contacts[cm.location_id].append(_contact(cm))
-    tags = session.scalars(select(TagType.name).join(customer_tags, customer_tags.c.tag_type_id == TagType.id)
-                           .where(customer_tags.c.customer_id == customer_id).order_by(TagType.name)).all()
-    notes = session.scalars(select(Note).where(Note.customer_id == customer_id)
-                            .order_by(Note.pinned.desc(), Note.created_at.desc())).all()
+    tags = session.scalars(
+        select(TagType.name)
+        .join(customer_tags, customer_tags.c.tag_type_id == TagType.id)
+        .where(customer_tags.c.customer_id == customer_id)
+        .order_by(TagType.name)
+    ).all()
+    notes = session.scalars(
+        select(Note)
+        .where(Note.customer_id == customer_id)
+        .order_by(Note.pinned.desc(), Note.created_at.desc())
+    ).all()
     return CustomerRecord(
-        id=customer.id, name=customer.name, type=str(customer.type.value), street=customer.street,
-        unit=customer.unit, city=customer.city, state=customer.state, zip=customer.zip,
-        country=customer.country, do_not_service=bool(customer.do_not_service),
-        do_not_service_reason=customer.do_not_service_reason, do_not_mail=bool(customer.do_not_mail),
-        merged_into_id=customer.merged_into_id, tags=tuple(tags),
+        id=customer.id,
+        name=customer.name,
+        type=str(customer.type.value),
+        street=customer.street,
+        unit=customer.unit,
+        city=customer.city,
+        state=customer.state,
+        zip=customer.zip,
+        country=customer.country,
+        do_not_service=bool(customer.do_not_service),
+        do_not_service_reason=customer.do_not_service_reason,
+        do_not_mail=bool(customer.do_not_mail),
+        merged_into_id=customer.merged_into_id,
+        tags=tuple(tags),
         membership=_membership(session, customer_id, today or date.today()),
-        notes=tuple(NoteRecord(id=n.id, text=n.text, author=n.author, created_at=n.created_at,
-                               pinned=bool(n.pinned), location_id=n.location_id) for n in notes),
+        notes=tuple(
+            NoteRecord(
+                id=n.id,
+                text=n.text,
+                author=n.author,
+                created_at=n.created_at,
+                pinned=bool(n.pinned),
+                location_id=n.location_id,
+            )
+            for n in notes
+        ),
         locations=_locations(session, customer_id, contacts),
         contacts=tuple(contacts.get(None, ())),
         jobs=_jobs(session, customer_id, history_limit),
-        calls=_calls(session, customer_id, history_limit))
+        calls=_calls(session, customer_id, history_limit),
+    )
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:

@@ -15,7 +15,7 @@ from .phone import default_region, digits_only, looks_like_phone, try_parse_phon
 from .search_index import words
 
 MAX_QUERY = 200
-MAX_WORDS = 8        # a longer paste is cut here: nobody's name or street is longer
+MAX_WORDS = 8  # a longer paste is cut here: nobody's name or street is longer
 DEFAULT_LIMIT = 200
 
 
@@ -112,19 +112,36 @@ class CustomerSearch:
         elif text.startswith("+") and len(digits) >= 8:
             candidates.append("+" + digits)
         for e164 in dict.fromkeys(candidates):
-            result.add(self._ids("SELECT DISTINCT customer_id FROM contact_methods WHERE value = ? LIMIT ?",
-                                 (e164, limit)), Match.PHONE_EXACT, limit)
+            result.add(
+                self._ids(
+                    "SELECT DISTINCT customer_id FROM contact_methods WHERE value = ? LIMIT ?", (e164, limit)
+                ),
+                Match.PHONE_EXACT,
+                limit,
+            )
 
     def _phone_partial(self, digits: str, result: SearchResult, limit: int) -> None:
         if len(digits) < 4 or len(result.ids) >= limit:
             return
         national = digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
         lo, hi = _prefix_range(national)
-        result.add(self._ids("SELECT customer_id FROM contact_methods WHERE digits >= ? AND digits < ? "
-                             "LIMIT ?", (lo, hi, limit)), Match.PHONE_PARTIAL, limit)
+        result.add(
+            self._ids(
+                "SELECT customer_id FROM contact_methods WHERE digits >= ? AND digits < ? LIMIT ?",
+                (lo, hi, limit),
+            ),
+            Match.PHONE_PARTIAL,
+            limit,
+        )
         lo, hi = _prefix_range(digits[::-1])
-        result.add(self._ids("SELECT customer_id FROM contact_methods WHERE digits_rev >= ? AND "
-                             "digits_rev < ? LIMIT ?", (lo, hi, limit)), Match.PHONE_PARTIAL, limit)
+        result.add(
+            self._ids(
+                "SELECT customer_id FROM contact_methods WHERE digits_rev >= ? AND digits_rev < ? LIMIT ?",
+                (lo, hi, limit),
+            ),
+            Match.PHONE_PARTIAL,
+            limit,
+        )
 
     # -- job numbers ----------------------------------------------------------------------------
     def _job_number(self, text: str, result: SearchResult, limit: int) -> None:
@@ -133,24 +150,42 @@ class CustomerSearch:
             return
         # Job numbers are upper-case by construction (models.journal): an exact match on the
         # upper-cased token uses the unique index (COLLATE NOCASE would scan every job).
-        result.add(self._ids("SELECT customer_id FROM jobs WHERE number = ? LIMIT ?",
-                             (token.upper(), limit)), Match.JOB_NUMBER, limit)
+        result.add(
+            self._ids("SELECT customer_id FROM jobs WHERE number = ? LIMIT ?", (token.upper(), limit)),
+            Match.JOB_NUMBER,
+            limit,
+        )
 
     # -- names, addresses, emails -------------------------------------------------------------------
     def _text(self, text: str, result: SearchResult, limit: int) -> None:
-        tokens = words(text)[:MAX_WORDS]       # nobody's name or address needs more words than this
+        tokens = words(text)[:MAX_WORDS]  # nobody's name or address needs more words than this
         if not tokens:
             return
         lo, hi = _prefix_range(" ".join(tokens))
-        result.add(self._ids("SELECT customer_id FROM customer_search WHERE name_key >= ? AND name_key < ? "
-                             "LIMIT ?", (lo, hi, limit)), Match.NAME_PREFIX, limit)
-        result.add(self._ids("SELECT customer_id FROM customer_search WHERE name_rev_key >= ? "
-                             "AND name_rev_key < ? LIMIT ?", (lo, hi, limit)), Match.NAME_WORD, limit)
+        result.add(
+            self._ids(
+                "SELECT customer_id FROM customer_search WHERE name_key >= ? AND name_key < ? LIMIT ?",
+                (lo, hi, limit),
+            ),
+            Match.NAME_PREFIX,
+            limit,
+        )
+        result.add(
+            self._ids(
+                "SELECT customer_id FROM customer_search WHERE name_rev_key >= ? "
+                "AND name_rev_key < ? LIMIT ?",
+                (lo, hi, limit),
+            ),
+            Match.NAME_WORD,
+            limit,
+        )
         if len(result.ids) >= limit:
             return
         rows = self.conn.execute(
             "SELECT s.customer_id FROM customer_fts f JOIN customer_search s ON s.doc_id = f.rowid "
-            "WHERE customer_fts MATCH ? LIMIT ?", (_fts_query(tokens), limit))
+            "WHERE customer_fts MATCH ? LIMIT ?",
+            (_fts_query(tokens), limit),
+        )
         result.add([r[0] for r in rows], Match.TEXT, limit)
 
 
@@ -180,7 +215,7 @@ def prewarm(conn: sqlite3.Connection, should_stop=lambda: False) -> int:  # noqa
             break
         try:
             conn.execute(sql).fetchall()
-        except sqlite3.Error:        # an index missing on an old cache: nothing to warm there
+        except sqlite3.Error:  # an index missing on an old cache: nothing to warm there
             continue
         done += 1
     return done
@@ -204,12 +239,19 @@ def load_rows(conn: sqlite3.Connection, ids: list[str]) -> dict[str, ResultRow]:
 
     out: dict[str, ResultRow] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         sql = _ROWS_SQL.format(marks=",".join("?" * len(chunk)))
-        for (cid, name, ctype, street, unit, city, state, zip_, dns, phone, tags, member) in conn.execute(
-                sql, chunk):
+        for cid, name, ctype, street, unit, city, state, zip_, dns, phone, tags, member in conn.execute(
+            sql, chunk
+        ):
             out[cid] = ResultRow(
-                id=cid, name=name, type=ctype, address=address_text(street, unit, city, state, zip_),
-                phone=format_phone(phone) if phone else "", do_not_service=bool(dns),
-                tags=sorted(tags.split("|")) if tags else [], member=bool(member))
+                id=cid,
+                name=name,
+                type=ctype,
+                address=address_text(street, unit, city, state, zip_),
+                phone=format_phone(phone) if phone else "",
+                do_not_service=bool(dns),
+                tags=sorted(tags.split("|")) if tags else [],
+                member=bool(member),
+            )
     return out

@@ -58,7 +58,7 @@ DROP_DDL = [*DROP_TRIGGERS, "DROP TABLE IF EXISTS customer_fts", "DROP TABLE IF 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so "José" is found by "jose"."""
     if text.isascii():
-        return text.lower()          # the same answer, ~20× faster: most names and addresses
+        return text.lower()  # the same answer, ~20× faster: most names and addresses
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()
 
@@ -96,8 +96,7 @@ SELECT c.id, c.name, c.street, c.unit, c.city, c.state, c.zip
 FROM customers c WHERE c.id IN ({marks})
 """
 _LOC_SQL = "SELECT customer_id, street, unit, city, state, zip FROM locations WHERE customer_id IN ({marks})"
-_MAIL_SQL = ("SELECT customer_id, value FROM contact_methods WHERE kind = 'Email' "
-             "AND customer_id IN ({marks})")
+_MAIL_SQL = "SELECT customer_id, value FROM contact_methods WHERE kind = 'Email' AND customer_id IN ({marks})"
 
 
 def refresh(execute: Any, customer_ids: Sequence[str], *, fresh: Any = None) -> None:
@@ -110,7 +109,7 @@ def refresh(execute: Any, customer_ids: Sequence[str], *, fresh: Any = None) -> 
     """
     ids = list(dict.fromkeys(customer_ids))
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         addresses: dict[str, list[str]] = {i: [] for i in chunk}
         emails: dict[str, list[str]] = {i: [] for i in chunk}
@@ -123,9 +122,11 @@ def refresh(execute: Any, customer_ids: Sequence[str], *, fresh: Any = None) -> 
         for cid, value in execute(_MAIL_SQL.format(marks=marks), chunk):
             emails[cid].append(value)
         if fresh is not None:
-            fresh("INSERT INTO customer_search(customer_id, name, address, contact, name_key, name_rev_key) "
-                  "VALUES (?,?,?,?,?,?)",
-                  [(cid, *document(names[cid], addresses[cid], emails[cid])) for cid in chunk if cid in names])
+            fresh(
+                "INSERT INTO customer_search(customer_id, name, address, contact, name_key, name_rev_key) "
+                "VALUES (?,?,?,?,?,?)",
+                [(cid, *document(names[cid], addresses[cid], emails[cid])) for cid in chunk if cid in names],
+            )
             continue
         for cid in chunk:
             if cid not in names:
@@ -134,7 +135,12 @@ def refresh(execute: Any, customer_ids: Sequence[str], *, fresh: Any = None) -> 
             doc = document(names[cid], addresses[cid], emails[cid])
             updated = execute(
                 "UPDATE customer_search SET name=?, address=?, contact=?, name_key=?, name_rev_key=? "
-                "WHERE customer_id=? RETURNING doc_id", [*doc, cid])
+                "WHERE customer_id=? RETURNING doc_id",
+                [*doc, cid],
+            )
             if not list(updated):
-                execute("INSERT INTO customer_search(customer_id, name, address, contact, name_key, "
-                        "name_rev_key) VALUES (?,?,?,?,?,?)", [cid, *doc])
+                execute(
+                    "INSERT INTO customer_search(customer_id, name, address, contact, name_key, "
+                    "name_rev_key) VALUES (?,?,?,?,?,?)",
+                    [cid, *doc],
+                )

@@ -50,15 +50,21 @@ class BusinessUnit(IdMixin, Base):
 
 
 job_type_business_units = Table(
-    "job_type_business_units", Base.metadata,
+    "job_type_business_units",
+    Base.metadata,
     Column("job_type_id", String(ID_LEN), ForeignKey("job_types.id", ondelete="CASCADE"), primary_key=True),
     Column("business_unit_id", String(ID_LEN), ForeignKey("business_units.id"), primary_key=True),
 )
 
 arrival_window_business_units = Table(
-    "arrival_window_business_units", Base.metadata,
-    Column("arrival_window_id", String(ID_LEN), ForeignKey("arrival_windows.id", ondelete="CASCADE"),
-           primary_key=True),
+    "arrival_window_business_units",
+    Base.metadata,
+    Column(
+        "arrival_window_id",
+        String(ID_LEN),
+        ForeignKey("arrival_windows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("business_unit_id", String(ID_LEN), ForeignKey("business_units.id"), primary_key=True),
 )
 
@@ -79,9 +85,9 @@ class JobType(IdMixin, Base):
     priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.NORMAL)
     duration_minutes: Mapped[int] = mapped_column(Integer, default=120)
     skills: Mapped[list] = mapped_column(JSON, default=list)
-    default_tags: Mapped[list] = mapped_column(JSON, default=list)          # tag type names
+    default_tags: Mapped[list] = mapped_column(JSON, default=list)  # tag type names
     summary_template: Mapped[str] = mapped_column(Text, default="")
-    default_services: Mapped[list] = mapped_column(JSON, default=list)      # [{"code", "quantity"}]
+    default_services: Mapped[list] = mapped_column(JSON, default=list)  # [{"code", "quantity"}]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     business_units: Mapped[list[BusinessUnit]] = relationship(secondary=job_type_business_units)
@@ -106,7 +112,7 @@ class TrackingNumber(IdMixin, Base):
     """A dialed number; belongs to exactly one campaign, never reused across campaigns."""
 
     __tablename__ = "tracking_numbers"
-    number: Mapped[str] = mapped_column(String(20), unique=True)            # E.164
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
     default_call_type: Mapped[CallType] = mapped_column(_enum(CallType, "call_type"), default=CallType.LEAD)
     label: Mapped[str] = mapped_column(String(80), default="")
@@ -136,7 +142,7 @@ class ArrivalWindow(IdMixin, Base):
 
 class BusinessHours(IdMixin, Base):
     __tablename__ = "business_hours"
-    weekday: Mapped[int] = mapped_column(Integer)                          # 0 = Monday
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
     opens: Mapped[time]
     closes: Mapped[time]
 

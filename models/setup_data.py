@@ -54,7 +54,7 @@ class JobTypeInfo:
     skills: tuple[str, ...]
     default_tags: tuple[str, ...]
     summary_template: str
-    default_services: tuple[tuple[str, float], ...]     # (service code, quantity)
+    default_services: tuple[tuple[str, float], ...]  # (service code, quantity)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class WindowInfo:
     name: str
     start: time
     end: time
-    business_unit_ids: frozenset[str]        # empty: every business unit
+    business_unit_ids: frozenset[str]  # empty: every business unit
     same_day: bool
 
     def allows(self, business_unit_id: str) -> bool:
@@ -84,7 +84,7 @@ class TechnicianInfo:
     name: str
     business_unit_id: str
     skills: frozenset[str]
-    shifts: dict[int, tuple[tuple[time, time], ...]]    # weekday → shifts
+    shifts: dict[int, tuple[tuple[time, time], ...]]  # weekday → shifts
 
     def has(self, skills: tuple[str, ...]) -> bool:
         return set(skills) <= self.skills
@@ -107,10 +107,10 @@ class SetupData:
     windows: list[WindowInfo] = field(default_factory=list)
     technicians: list[TechnicianInfo] = field(default_factory=list)
     business_hours: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
-    capacity: dict[str, CapacityInfo] = field(default_factory=dict)      # group id → settings
+    capacity: dict[str, CapacityInfo] = field(default_factory=dict)  # group id → settings
     tag_names: list[str] = field(default_factory=list)
     required_fields: frozenset[str] = frozenset()
-    away_reasons: list[str] = field(default_factory=list)    # what a CSR may pick for Away (models/agents.py)
+    away_reasons: list[str] = field(default_factory=list)  # what a CSR may pick for Away (models/agents.py)
 
     def business_unit(self, bu_id: str) -> BusinessUnitInfo | None:
         return next((b for b in self.business_units if b.id == bu_id), None)
@@ -131,7 +131,7 @@ def _shifts(raw: list) -> dict[int, tuple[tuple[time, time], ...]]:
         try:
             out.setdefault(int(s["weekday"]), []).append((parse_hhmm(s["start"]), parse_hhmm(s["end"])))
         except (KeyError, TypeError, ValueError):
-            continue       # the setup import validates shifts; a damaged row must not break booking
+            continue  # the setup import validates shifts; a damaged row must not break booking
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
@@ -166,7 +166,7 @@ def load_setup(session: Session) -> SetupData:
     data = _read_setup(session)
     if version:
         with _CACHE_LOCK:
-            _CACHE.clear()               # one company per process: keep only the newest version
+            _CACHE.clear()  # one company per process: keep only the newest version
             _CACHE[key] = data
     return data
 
@@ -178,38 +178,65 @@ def _read_setup(session: Session) -> SetupData:
     data.company_name = str((settings.get("company") or {}).get("name") or "")
     data.away_reasons = away_reasons(settings)
     groups = {g.id: g.name for g in session.scalars(select(BusinessUnitGroup))}
-    data.business_units = [BusinessUnitInfo(b.id, b.name, b.group_id, groups.get(b.group_id, ""))
-                           for b in session.scalars(select(BusinessUnit).where(BusinessUnit.active)
-                                                    .order_by(BusinessUnit.name))]
-    data.services = {s.code: ServiceInfo(s.code, s.name, float(s.price or 0), s.duration_minutes)
-                     for s in session.scalars(select(Service))}
+    data.business_units = [
+        BusinessUnitInfo(b.id, b.name, b.group_id, groups.get(b.group_id, ""))
+        for b in session.scalars(select(BusinessUnit).where(BusinessUnit.active).order_by(BusinessUnit.name))
+    ]
+    data.services = {
+        s.code: ServiceInfo(s.code, s.name, float(s.price or 0), s.duration_minutes)
+        for s in session.scalars(select(Service))
+    }
     data.job_types = [
-        JobTypeInfo(j.id, j.name, frozenset(b.id for b in j.business_units), str(j.priority),
-                    j.duration_minutes, tuple(j.skills or ()), tuple(j.default_tags or ()),
-                    j.summary_template or "",
-                    tuple((str(d.get("code")), float(d.get("quantity", 1))) for d in j.default_services or []))
-        for j in session.scalars(select(JobType).where(JobType.active).order_by(JobType.name)
-                                 .options(selectinload(JobType.business_units)))]
+        JobTypeInfo(
+            j.id,
+            j.name,
+            frozenset(b.id for b in j.business_units),
+            str(j.priority),
+            j.duration_minutes,
+            tuple(j.skills or ()),
+            tuple(j.default_tags or ()),
+            j.summary_template or "",
+            tuple((str(d.get("code")), float(d.get("quantity", 1))) for d in j.default_services or []),
+        )
+        for j in session.scalars(
+            select(JobType)
+            .where(JobType.active)
+            .order_by(JobType.name)
+            .options(selectinload(JobType.business_units))
+        )
+    ]
     data.campaigns = [
-        CampaignInfo(c.id, c.name, c.category.name if c.category else "",
-                     tuple(t.number for t in c.tracking_numbers))
-        for c in session.scalars(select(Campaign).where(Campaign.active).order_by(Campaign.name)
-                                 .options(selectinload(Campaign.tracking_numbers),
-                                          selectinload(Campaign.category)))]
+        CampaignInfo(
+            c.id, c.name, c.category.name if c.category else "", tuple(t.number for t in c.tracking_numbers)
+        )
+        for c in session.scalars(
+            select(Campaign)
+            .where(Campaign.active)
+            .order_by(Campaign.name)
+            .options(selectinload(Campaign.tracking_numbers), selectinload(Campaign.category))
+        )
+    ]
     data.windows = [
         WindowInfo(w.id, w.name, w.start, w.end, frozenset(b.id for b in w.business_units), w.same_day)
-        for w in session.scalars(select(ArrivalWindow).where(ArrivalWindow.active)
-                                 .order_by(ArrivalWindow.start, ArrivalWindow.end)
-                                 .options(selectinload(ArrivalWindow.business_units)))]
+        for w in session.scalars(
+            select(ArrivalWindow)
+            .where(ArrivalWindow.active)
+            .order_by(ArrivalWindow.start, ArrivalWindow.end)
+            .options(selectinload(ArrivalWindow.business_units))
+        )
+    ]
     data.technicians = [
         TechnicianInfo(t.id, t.name, t.business_unit_id, frozenset(t.skills or ()), _shifts(t.shifts))
-        for t in session.scalars(select(Technician).where(Technician.active).order_by(Technician.name))]
+        for t in session.scalars(select(Technician).where(Technician.active).order_by(Technician.name))
+    ]
     hours: dict[int, list[tuple[time, time]]] = {}
     for h in session.scalars(select(BusinessHours)):
         hours.setdefault(h.weekday, []).append((h.opens, h.closes))
     data.business_hours = {k: tuple(sorted(v)) for k, v in hours.items()}
-    data.capacity = {c.group_id: CapacityInfo(c.bookable_percent, c.overbooking_warn_percent)
-                     for c in session.scalars(select(CapacitySetting))}
+    data.capacity = {
+        c.group_id: CapacityInfo(c.bookable_percent, c.overbooking_warn_percent)
+        for c in session.scalars(select(CapacitySetting))
+    }
     data.tag_names = list(session.scalars(select(TagType.name).where(TagType.active).order_by(TagType.name)))
     for pref in session.scalars(select(BookingPreference).where(BookingPreference.user_id.is_(None))):
         if pref.key == "required_fields":

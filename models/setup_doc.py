@@ -14,11 +14,11 @@ from decimal import Decimal
 from .setup import CallType, Priority
 
 FORMAT_VERSION = 1
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")      # index = Python's weekday()
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = Python's weekday()
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 REQUIRED_FIELD_CHOICES = ("summary", "technician", "tags", "priority")
 
-Problem = tuple[int, str]           # (line number, message); line 0 = the file as a whole
+Problem = tuple[int, str]  # (line number, message); line 0 = the file as a whole
 
 
 class SetupFileError(ValueError):
@@ -32,8 +32,9 @@ class SetupFileError(ValueError):
 
     def lines(self, filename: str = "") -> list[str]:
         """One "FILE:LINE: message" (or "line N: message") per problem, in file order."""
-        return [f"{filename}:{line}: {msg}" if filename else f"line {line}: {msg}"
-                for line, msg in self.problems]
+        return [
+            f"{filename}:{line}: {msg}" if filename else f"line {line}: {msg}" for line, msg in self.problems
+        ]
 
 
 def _lines() -> dict[str, int]:
@@ -102,7 +103,7 @@ class CategoryDef:
 
 @dataclass
 class TrackingNumberDef:
-    number: str                                  # E.164
+    number: str  # E.164
     default_call_type: CallType = CallType.LEAD
     label: str = ""
     lines: dict[str, int] = _lines()
@@ -139,7 +140,7 @@ class ArrivalWindowDef:
     name: str
     start: time
     end: time
-    business_units: list[str] = field(default_factory=list)     # empty: every business unit
+    business_units: list[str] = field(default_factory=list)  # empty: every business unit
     same_day: bool = True
     renamed_from: str | None = None
     lines: dict[str, int] = _lines()
@@ -147,7 +148,7 @@ class ArrivalWindowDef:
 
 @dataclass
 class HoursDef:
-    weekday: int                                 # 0 = Monday
+    weekday: int  # 0 = Monday
     opens: time
     closes: time
     lines: dict[str, int] = _lines()

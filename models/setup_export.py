@@ -71,8 +71,9 @@ def _v(value: Any) -> Node:
 
 
 def _map(flow: bool = False, **pairs: Any) -> MappingNode:
-    return MappingNode(_T + "map", [(_s(k), _v(v)) for k, v in pairs.items() if v is not None],
-                       flow_style=flow)
+    return MappingNode(
+        _T + "map", [(_s(k), _v(v)) for k, v in pairs.items() if v is not None], flow_style=flow
+    )
 
 
 def _seq(items: list[Node]) -> SequenceNode:
@@ -97,8 +98,10 @@ def export_setup(session: Session) -> str:
         raise NoSetupError("This cache has no setup yet; import a setup file first.")
     groups = sorted(session.scalars(select(BusinessUnitGroup)), key=lambda g: _key(g.name))
     group_name = {g.id: g.name for g in groups}
-    units = sorted(session.scalars(select(BusinessUnit).where(BusinessUnit.active)),
-                   key=lambda u: (_key(group_name[u.group_id]), _key(u.name)))
+    units = sorted(
+        session.scalars(select(BusinessUnit).where(BusinessUnit.active)),
+        key=lambda u: (_key(group_name[u.group_id]), _key(u.name)),
+    )
     unit_name = {u.id: u.name for u in units}
     tags = sorted(session.scalars(select(TagType).where(TagType.active)), key=lambda t: _key(t.name))
     tag_names = {t.name for t in tags}
@@ -111,27 +114,59 @@ def export_setup(session: Session) -> str:
         "version": _v(FORMAT_VERSION),
         "company": _map(name=company.value.get("name", ""), time_zone=company.value.get("time_zone", "")),
         "business_unit_groups": _seq([_map(name=g.name) for g in groups]),
-        "business_units": _seq([_map(True, name=u.name, group=group_name[u.group_id], trade=u.trade or "")
-                                for u in units]),
-        "services": _seq([_map(True, code=s.code, name=s.name, price=Decimal(str(s.price or 0)),
-                               duration_minutes=s.duration_minutes) for s in services]),
+        "business_units": _seq(
+            [_map(True, name=u.name, group=group_name[u.group_id], trade=u.trade or "") for u in units]
+        ),
+        "services": _seq(
+            [
+                _map(
+                    True,
+                    code=s.code,
+                    name=s.name,
+                    price=Decimal(str(s.price or 0)),
+                    duration_minutes=s.duration_minutes,
+                )
+                for s in services
+            ]
+        ),
         "tag_types": _seq([_map(True, name=t.name, color=_s(t.color, '"')) for t in tags]),
         "job_types": _seq(_job_types(session, unit_name, tag_names, codes)),
         "campaign_categories": _seq([_map(name=c.name) for c in categories]),
         "campaigns": _seq(_campaigns(session, category_name)),
-        "call_reasons": _seq([_map(True, name=r.name, is_lead=r.is_lead) for r in sorted(
-            session.scalars(select(CallReason).where(CallReason.active)),
-            key=lambda r: (not r.is_lead, _key(r.name)))]),
+        "call_reasons": _seq(
+            [
+                _map(True, name=r.name, is_lead=r.is_lead)
+                for r in sorted(
+                    session.scalars(select(CallReason).where(CallReason.active)),
+                    key=lambda r: (not r.is_lead, _key(r.name)),
+                )
+            ]
+        ),
         "arrival_windows": _seq(_windows(session, unit_name)),
-        "business_hours": _seq([_map(True, weekday=WEEKDAYS[h.weekday], opens=h.opens, closes=h.closes)
-                                for h in sorted(session.scalars(select(BusinessHours)),
-                                                key=lambda h: (h.weekday, h.opens, h.closes))]),
+        "business_hours": _seq(
+            [
+                _map(True, weekday=WEEKDAYS[h.weekday], opens=h.opens, closes=h.closes)
+                for h in sorted(
+                    session.scalars(select(BusinessHours)), key=lambda h: (h.weekday, h.opens, h.closes)
+                )
+            ]
+        ),
         "technicians": _seq(_technicians(session, unit_name)),
-        "capacity": _seq([_map(True, group=group_name[c.group_id], bookable_percent=c.bookable_percent,
-                               overbooking_warn_percent=c.overbooking_warn_percent)
-                          for c in sorted(session.scalars(select(CapacitySetting)),
-                                          key=lambda c: _key(group_name.get(c.group_id, "")))
-                          if c.group_id in group_name]),
+        "capacity": _seq(
+            [
+                _map(
+                    True,
+                    group=group_name[c.group_id],
+                    bookable_percent=c.bookable_percent,
+                    overbooking_warn_percent=c.overbooking_warn_percent,
+                )
+                for c in sorted(
+                    session.scalars(select(CapacitySetting)),
+                    key=lambda c: _key(group_name.get(c.group_id, "")),
+                )
+                if c.group_id in group_name
+            ]
+        ),
         "booking_preferences": _map(required_fields=_required_fields(session)),
     }
     root = MappingNode(_T + "map", [(_s(k), v) for k, v in sections.items()])
@@ -142,25 +177,43 @@ def export_setup(session: Session) -> str:
     return HEADER + "\n" + "\n".join(spaced) + "\n"
 
 
-def _job_types(session: Session, unit_name: dict[str, str], tag_names: set[str],
-               codes: set[str]) -> list[Node]:
+def _job_types(
+    session: Session, unit_name: dict[str, str], tag_names: set[str], codes: set[str]
+) -> list[Node]:
     out = []
-    rows = session.scalars(select(JobType).where(JobType.active)
-                           .options(selectinload(JobType.business_units)))
+    rows = session.scalars(
+        select(JobType).where(JobType.active).options(selectinload(JobType.business_units))
+    )
     for j in sorted(rows, key=lambda j: _key(j.name)):
         # Only active units can be named in a file; a job type left with none can't be offered anyway.
         units = sorted((unit_name[u.id] for u in j.business_units if u.id in unit_name), key=_key)
         if not units:
             continue
-        out.append(_map(
-            name=j.name, business_units=units, priority=str(j.priority.value),
-            duration_minutes=j.duration_minutes, skills=list(j.skills or []),
-            default_tags=[t for t in j.default_tags or [] if t in tag_names],
-            summary_template=j.summary_template or "",
-            default_services=_seq([
-                MappingNode(_T + "map", [(_s("code"), _s(str(d["code"]))),
-                                         (_s("quantity"), _quantity(d.get("quantity", 1)))], flow_style=True)
-                for d in j.default_services or [] if d.get("code") in codes])))
+        out.append(
+            _map(
+                name=j.name,
+                business_units=units,
+                priority=str(j.priority.value),
+                duration_minutes=j.duration_minutes,
+                skills=list(j.skills or []),
+                default_tags=[t for t in j.default_tags or [] if t in tag_names],
+                summary_template=j.summary_template or "",
+                default_services=_seq(
+                    [
+                        MappingNode(
+                            _T + "map",
+                            [
+                                (_s("code"), _s(str(d["code"]))),
+                                (_s("quantity"), _quantity(d.get("quantity", 1))),
+                            ],
+                            flow_style=True,
+                        )
+                        for d in j.default_services or []
+                        if d.get("code") in codes
+                    ]
+                ),
+            )
+        )
     return out
 
 
@@ -170,21 +223,35 @@ def _campaigns(session: Session, category_name: dict[str, str]) -> list[Node]:
     out = []
     rows = session.scalars(select(Campaign).options(selectinload(Campaign.tracking_numbers)))
     for c in sorted(rows, key=lambda c: _key(c.name)):
-        numbers = [_map(True, number=format_phone(t.number), default_call_type=str(t.default_call_type.value),
-                        label=t.label or "") for t in sorted(c.tracking_numbers, key=lambda t: t.number)]
-        out.append(_map(name=c.name, category=category_name.get(c.category_id or ""), active=c.active,
-                        tracking_numbers=_seq(numbers)))
+        numbers = [
+            _map(
+                True,
+                number=format_phone(t.number),
+                default_call_type=str(t.default_call_type.value),
+                label=t.label or "",
+            )
+            for t in sorted(c.tracking_numbers, key=lambda t: t.number)
+        ]
+        out.append(
+            _map(
+                name=c.name,
+                category=category_name.get(c.category_id or ""),
+                active=c.active,
+                tracking_numbers=_seq(numbers),
+            )
+        )
     return out
 
 
 def _windows(session: Session, unit_name: dict[str, str]) -> list[Node]:
     out = []
-    rows = session.scalars(select(ArrivalWindow).where(ArrivalWindow.active)
-                           .options(selectinload(ArrivalWindow.business_units)))
+    rows = session.scalars(
+        select(ArrivalWindow).where(ArrivalWindow.active).options(selectinload(ArrivalWindow.business_units))
+    )
     for w in sorted(rows, key=lambda w: (w.start, w.end, _key(w.name))):
         units = sorted((unit_name[u.id] for u in w.business_units if u.id in unit_name), key=_key)
         if w.business_units and not units:
-            continue     # limited to retired units only: writing [] would open it to every unit
+            continue  # limited to retired units only: writing [] would open it to every unit
         out.append(_map(name=w.name, start=w.start, end=w.end, business_units=units, same_day=w.same_day))
     return out
 
@@ -192,17 +259,34 @@ def _windows(session: Session, unit_name: dict[str, str]) -> list[Node]:
 def _technicians(session: Session, unit_name: dict[str, str]) -> list[Node]:
     out = []
     rows = session.scalars(select(Technician).where(Technician.active))
-    for t in sorted((t for t in rows if t.business_unit_id in unit_name),
-                    key=lambda t: (_key(unit_name[t.business_unit_id]), _key(t.name))):
-        shifts = [_map(True, weekday=WEEKDAYS[int(s["weekday"])], start=_s(str(s["start"]), '"'),
-                       end=_s(str(s["end"]), '"'))
-                  for s in sorted(t.shifts or [], key=lambda s: (int(s["weekday"]), str(s["start"])))]
-        out.append(_map(name=t.name, business_unit=unit_name[t.business_unit_id], skills=list(t.skills or []),
-                        shifts=_seq(shifts)))
+    for t in sorted(
+        (t for t in rows if t.business_unit_id in unit_name),
+        key=lambda t: (_key(unit_name[t.business_unit_id]), _key(t.name)),
+    ):
+        shifts = [
+            _map(
+                True,
+                weekday=WEEKDAYS[int(s["weekday"])],
+                start=_s(str(s["start"]), '"'),
+                end=_s(str(s["end"]), '"'),
+            )
+            for s in sorted(t.shifts or [], key=lambda s: (int(s["weekday"]), str(s["start"])))
+        ]
+        out.append(
+            _map(
+                name=t.name,
+                business_unit=unit_name[t.business_unit_id],
+                skills=list(t.skills or []),
+                shifts=_seq(shifts),
+            )
+        )
     return out
 
 
 def _required_fields(session: Session) -> list[str]:
-    row = session.scalars(select(BookingPreference).where(BookingPreference.user_id.is_(None),
-                                                          BookingPreference.key == "required_fields")).first()
+    row = session.scalars(
+        select(BookingPreference).where(
+            BookingPreference.user_id.is_(None), BookingPreference.key == "required_fields"
+        )
+    ).first()
     return list((row.value or {}).get("fields", [])) if row else []

@@ -41,7 +41,7 @@ def line_of(node: Node) -> int:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the closest choice, or "" when nothing is close."""
+    """ " (did you mean 'x'?)" for the closest choice, or "" when nothing is close."""
     choices = list(choices)
     folded = {c.casefold(): c for c in choices}
     if word.casefold() in folded:
@@ -66,7 +66,7 @@ class Ctx:
         return Ctx(self.problems, where)
 
 
-Reader = Callable[[Node, str, Ctx], Any]        # (node, key, ctx) → value, or raise Bad
+Reader = Callable[[Node, str, Ctx], Any]  # (node, key, ctx) → value, or raise Bad
 
 
 def is_null(node: Node) -> bool:
@@ -93,6 +93,7 @@ def text(max_len: int, *, empty_ok: bool = False, one_line: bool = True) -> Read
         if len(value) > max_len:
             raise Bad(f"'{key}' is too long ({len(value)} characters; at most {max_len})")
         return value
+
     return read
 
 
@@ -105,6 +106,7 @@ def integer(lo: int, hi: int) -> Reader:
         if not lo <= value <= hi:
             raise Bad(f"'{key}' must be between {lo} and {hi}, not {value}")
         return value
+
     return read
 
 
@@ -113,14 +115,15 @@ def decimal(*, positive: bool, places: int = 2) -> Reader:
         raw = scalar(node, key)
         if not _NUMBER.match(raw):
             raise Bad(f"'{key}' must be a number such as 89.50 (no $ or commas), not '{raw}'")
-        value = Decimal(raw)               # the pattern admits only plain decimals
+        value = Decimal(raw)  # the pattern admits only plain decimals
         if positive and value <= 0:
             raise Bad(f"'{key}' must be more than 0")
         if -value.as_tuple().exponent > places:  # type: ignore[operator]
             raise Bad(f"'{key}' has more than {places} decimals: {raw}")
-        if value >= 10 ** 8:
+        if value >= 10**8:
             raise Bad(f"'{key}' is too large: {raw}")
         return value
+
     return read
 
 
@@ -146,23 +149,27 @@ def weekday(node: Node, key: str, ctx: Ctx) -> int:
     for i, (short, full) in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)):
         if raw in (short, full.lower()):
             return i
-    raise Bad(f"'{node.value}' is not a weekday (use mon, tue, wed, thu, fri, sat or sun)"
-              + suggest(raw[:3], WEEKDAYS))
+    raise Bad(
+        f"'{node.value}' is not a weekday (use mon, tue, wed, thu, fri, sat or sun)"
+        + suggest(raw[:3], WEEKDAYS)
+    )
 
 
 def color(node: Node, key: str, ctx: Ctx) -> str:
     if is_null(node):
         # An unquoted #rrggbb is a YAML comment, so the value arrives empty: say so.
-        raise Bad(f"'{key}' needs a value; write it in quotes, e.g. {key}: \"#607d8b\" "
-                  "(a bare # starts a comment)")
+        raise Bad(
+            f"'{key}' needs a value; write it in quotes, e.g. {key}: \"#607d8b\" (a bare # starts a comment)"
+        )
     raw = scalar(node, key)
     if not _COLOR.match(raw):
-        raise Bad(f"'{raw}' is not a color (use \"#rrggbb\", e.g. \"#607d8b\")")
+        raise Bad(f'\'{raw}\' is not a color (use "#rrggbb", e.g. "#607d8b")')
     return raw.lower()
 
 
 def choice(enum_cls: type[enum.Enum]) -> Reader:
     """One of an enum's values; case, spaces and underscores don't matter ("not lead" → NotLead)."""
+
     def squash(s: str) -> str:
         return re.sub(r"[\s_-]+", "", s).casefold()
 
@@ -173,6 +180,7 @@ def choice(enum_cls: type[enum.Enum]) -> Reader:
                 return member
         names = [str(m.value) for m in enum_cls]
         raise Bad(f"'{key}' must be one of {', '.join(names)}, not '{raw}'{suggest(raw, names)}")
+
     return read
 
 
@@ -182,6 +190,7 @@ def one_of(choices: tuple[str, ...]) -> Reader:
         if raw.lower() in choices:
             return raw.lower()
         raise Bad(f"'{raw}' can't be used here; choose from {', '.join(choices)}{suggest(raw, choices)}")
+
     return read
 
 
@@ -198,8 +207,9 @@ def time_zone(node: Node, key: str, ctx: Ctx) -> str:
     # Checked against the list, not just ZoneInfo(raw): on Windows and macOS a wrongly cased name
     # opens from the case-insensitive disk and then fails on every other computer.
     if raw not in zones:
-        raise Bad(f"'{raw}' is not a time zone (use an IANA name such as America/Chicago)"
-                  + suggest(raw, zones))
+        raise Bad(
+            f"'{raw}' is not a time zone (use an IANA name such as America/Chicago)" + suggest(raw, zones)
+        )
     ZoneInfo(raw)
     return raw
 
@@ -214,6 +224,7 @@ def phone(node: Node, key: str, ctx: Ctx) -> str:
 
 def listing(item: Reader, noun: str) -> Reader:
     """A YAML list of values; an item given twice is reported at its second line."""
+
     def read(node: Node, key: str, ctx: Ctx) -> list:
         if is_null(node):
             return []
@@ -234,6 +245,7 @@ def listing(item: Reader, noun: str) -> Reader:
             seen[folded] = line_of(child)
             out.append(value)
         return out
+
     return read
 
 
@@ -247,16 +259,20 @@ class Key:
 class Spec:
     """How to read one kind of record: its keys, its class, and how to name it in messages."""
 
-    section: str                 # the YAML key of its list, e.g. "tag_types"
-    noun: str                    # how an admin calls one, e.g. "tag type"
+    section: str  # the YAML key of its list, e.g. "tag_types"
+    noun: str  # how an admin calls one, e.g. "tag type"
     cls: type
     keys: dict[str, Key]
-    label: str = "name"          # the key whose value names the record in messages
+    label: str = "name"  # the key whose value names the record in messages
 
     def describe(self, node: MappingNode, index: int, parent: str = "") -> str:
         for k, v in node.value:
-            if isinstance(k, ScalarNode) and k.value == self.label and isinstance(v, ScalarNode) \
-                    and v.value.strip():
+            if (
+                isinstance(k, ScalarNode)
+                and k.value == self.label
+                and isinstance(v, ScalarNode)
+                and v.value.strip()
+            ):
                 name = f"{self.noun} '{v.value.strip()}'"
                 break
         else:
@@ -305,6 +321,7 @@ def read_record(node: Node, spec: Spec, ctx: Ctx, index: int, parent: str = "") 
 
 def records(spec: Spec) -> Reader:
     """A YAML list of records (tracking numbers inside a campaign, shifts inside a technician…)."""
+
     def read(node: Node, key: str, ctx: Ctx) -> list:
         if is_null(node):
             return []
@@ -312,4 +329,5 @@ def records(spec: Spec) -> Reader:
             raise Bad(f"'{key}' must be a list, each entry starting with '- '")
         out = [read_record(child, spec, ctx, i, ctx.where) for i, child in enumerate(node.value)]
         return [r for r in out if r is not None]
+
     return read

@@ -43,8 +43,17 @@ from .setup_doc import Problem, SetupDoc, SetupFileError
 from .setup_export import export_setup
 from .setup_validate import parse_setup
 
-__all__ = ["ImportSummary", "SectionCount", "SetupDoc", "SetupFileError", "demo_setup_path", "export_setup",
-           "import_setup", "import_setup_file", "parse_setup"]
+__all__ = [
+    "ImportSummary",
+    "SectionCount",
+    "SetupDoc",
+    "SetupFileError",
+    "demo_setup_path",
+    "export_setup",
+    "import_setup",
+    "import_setup_file",
+    "parse_setup",
+]
 
 T = TypeVar("T")
 
@@ -56,7 +65,7 @@ class SectionCount:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    retired: int = 0        # marked inactive, or deleted where nothing can refer to the row
+    retired: int = 0  # marked inactive, or deleted where nothing can refer to the row
 
     @property
     def total(self) -> int:
@@ -91,8 +100,11 @@ class ImportSummary:
         """One readable line per section, e.g. "campaigns: 8 (1 new, 1 retired)"."""
         out = []
         for name, c in self.sections.items():
-            parts = [f"{n} {w}" for n, w in ((c.created, "new"), (c.updated, "changed"),
-                                               (c.retired, "retired")) if n]
+            parts = [
+                f"{n} {w}"
+                for n, w in ((c.created, "new"), (c.updated, "changed"), (c.retired, "retired"))
+                if n
+            ]
             out.append(f"{name.replace('_', ' ')}: {c.total}" + (f" ({', '.join(parts)})" if parts else ""))
         return out
 
@@ -116,11 +128,12 @@ def read_setup_text(path: Path) -> str:
     """The file's text; a file that isn't UTF-8 is refused with the line of the first bad byte."""
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8-sig")     # Notepad writes a BOM; it is not part of the setup
+        return raw.decode("utf-8-sig")  # Notepad writes a BOM; it is not part of the setup
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise SetupFileError([(line, "this line has characters that aren't UTF-8; save the file as "
-                                     "UTF-8 text")]) from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SetupFileError(
+            [(line, "this line has characters that aren't UTF-8; save the file as UTF-8 text")]
+        ) from exc
 
 
 def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
@@ -134,32 +147,87 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
     # Order matters: each section refers to rows of the ones before it. `a | b` (not `or`) below so
     # both the columns and the business-unit links are applied.
     _company(session, doc, summary)
-    groups = _upsert(session, BusinessUnitGroup, doc.business_unit_groups, summary["business_unit_groups"],
-                     lambda o, d: False)
-    units = _upsert(session, BusinessUnit, doc.business_units, summary["business_units"],
-                    lambda o, d: _set(o, group=groups[d.group], trade=d.trade))
+    groups = _upsert(
+        session,
+        BusinessUnitGroup,
+        doc.business_unit_groups,
+        summary["business_unit_groups"],
+        lambda o, d: False,
+    )
+    units = _upsert(
+        session,
+        BusinessUnit,
+        doc.business_units,
+        summary["business_units"],
+        lambda o, d: _set(o, group=groups[d.group], trade=d.trade),
+    )
     _services(session, doc, summary)
     _upsert(session, TagType, doc.tag_types, summary["tag_types"], lambda o, d: _set(o, color=d.color))
-    _upsert(session, JobType, doc.job_types, summary["job_types"], lambda o, d: _set(
-        o, priority=d.priority, duration_minutes=d.duration_minutes, skills=list(d.skills),
-        default_tags=list(d.default_tags), summary_template=d.summary_template,
-        default_services=[{"code": s.code, "quantity": _number(s.quantity)} for s in d.default_services],
-    ) | _set_units(o, [units[n] for n in d.business_units]))
-    categories = _upsert(session, CampaignCategory, doc.campaign_categories, summary["campaign_categories"],
-                         lambda o, d: False)
-    campaigns = _upsert(session, Campaign, doc.campaigns, summary["campaigns"], lambda o, d: _set(
-        o, category=categories[d.category] if d.category else None), active=lambda d: d.active)
+    _upsert(
+        session,
+        JobType,
+        doc.job_types,
+        summary["job_types"],
+        lambda o, d: (
+            _set(
+                o,
+                priority=d.priority,
+                duration_minutes=d.duration_minutes,
+                skills=list(d.skills),
+                default_tags=list(d.default_tags),
+                summary_template=d.summary_template,
+                default_services=[
+                    {"code": s.code, "quantity": _number(s.quantity)} for s in d.default_services
+                ],
+            )
+            | _set_units(o, [units[n] for n in d.business_units])
+        ),
+    )
+    categories = _upsert(
+        session, CampaignCategory, doc.campaign_categories, summary["campaign_categories"], lambda o, d: False
+    )
+    campaigns = _upsert(
+        session,
+        Campaign,
+        doc.campaigns,
+        summary["campaigns"],
+        lambda o, d: _set(o, category=categories[d.category] if d.category else None),
+        active=lambda d: d.active,
+    )
     _tracking_numbers(session, doc, campaigns, summary, problems)
-    _upsert(session, CallReason, doc.call_reasons, summary["call_reasons"],
-            lambda o, d: _set(o, is_lead=d.is_lead))
-    _upsert(session, ArrivalWindow, doc.arrival_windows, summary["arrival_windows"], lambda o, d: _set(
-        o, start=d.start, end=d.end, same_day=d.same_day)
-        | _set_units(o, [units[n] for n in d.business_units]))
+    _upsert(
+        session,
+        CallReason,
+        doc.call_reasons,
+        summary["call_reasons"],
+        lambda o, d: _set(o, is_lead=d.is_lead),
+    )
+    _upsert(
+        session,
+        ArrivalWindow,
+        doc.arrival_windows,
+        summary["arrival_windows"],
+        lambda o, d: (
+            _set(o, start=d.start, end=d.end, same_day=d.same_day)
+            | _set_units(o, [units[n] for n in d.business_units])
+        ),
+    )
     _business_hours(session, doc, summary)
-    _upsert(session, Technician, doc.technicians, summary["technicians"], lambda o, d: _set(
-        o, business_unit=units[d.business_unit], skills=list(d.skills),
-        shifts=[{"weekday": s.weekday, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}"}
-                for s in sorted(d.shifts, key=lambda s: (s.weekday, s.start))]))
+    _upsert(
+        session,
+        Technician,
+        doc.technicians,
+        summary["technicians"],
+        lambda o, d: _set(
+            o,
+            business_unit=units[d.business_unit],
+            skills=list(d.skills),
+            shifts=[
+                {"weekday": s.weekday, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}"}
+                for s in sorted(d.shifts, key=lambda s: (s.weekday, s.start))
+            ],
+        ),
+    )
     _capacity(session, doc, groups, summary)
     _preferences(session, doc, summary)
     session.flush()
@@ -170,7 +238,7 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
     if problems:
         raise SetupFileError(problems)
     if summary.changed:
-        bump_setup_version(session)        # consoles reload setup data when this changes
+        bump_setup_version(session)  # consoles reload setup data when this changes
     session.flush()
     return summary
 
@@ -196,9 +264,14 @@ def _number(value: Any) -> int | float:
     return int(value) if value == int(value) else float(value)
 
 
-def _upsert(session: Session, model: type[T], defs: Iterable[Any], count: SectionCount,
-            apply: Callable[[Any, Any], bool],
-            active: Callable[[Any], bool] = lambda d: True) -> dict[str, T]:
+def _upsert(
+    session: Session,
+    model: type[T],
+    defs: Iterable[Any],
+    count: SectionCount,
+    apply: Callable[[Any, Any], bool],
+    active: Callable[[Any], bool] = lambda d: True,
+) -> dict[str, T]:
     """Match each record by name (exact, then ignoring case, then ``renamed_from``), create the rest,
     and mark rows missing from the file inactive. Returns name → row for the file's records."""
     rows = list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
@@ -227,12 +300,11 @@ def _upsert(session: Session, model: type[T], defs: Iterable[Any], count: Sectio
         if row.id not in taken and getattr(row, "active", False):
             row.active = False
             count.retired += 1
-    session.flush()          # later sections refer to these rows by id
+    session.flush()  # later sections refer to these rows by id
     return out
 
 
-def _prune(session: Session, model: type, kept: dict[str, Any], refs: list[Any],
-           count: SectionCount) -> None:
+def _prune(session: Session, model: type, kept: dict[str, Any], refs: list[Any], count: SectionCount) -> None:
     """Delete rows not in the file that nothing refers to; keep the others (history needs them)."""
     keep = {row.id for row in kept.values()}
     used: set[str] = set()
@@ -268,8 +340,13 @@ def _services(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:
         count.retired += 1
 
 
-def _tracking_numbers(session: Session, doc: SetupDoc, campaigns: dict[str, Campaign],
-                      summary: ImportSummary, problems: list[Problem]) -> None:
+def _tracking_numbers(
+    session: Session,
+    doc: SetupDoc,
+    campaigns: dict[str, Campaign],
+    summary: ImportSummary,
+    problems: list[Problem],
+) -> None:
     count = summary["tracking_numbers"]
     rows = {t.number: t for t in session.scalars(select(TrackingNumber))}
     listed: set[str] = set()
@@ -279,10 +356,14 @@ def _tracking_numbers(session: Session, doc: SetupDoc, campaigns: dict[str, Camp
             listed.add(d.number)
             row = rows.get(d.number)
             if row is not None and row.campaign_id != campaign.id:
-                problems.append((d.lines.get("number", 0),
-                                 f"tracking number {format_phone(d.number)} belongs to campaign "
-                                 f"'{row.campaign.name}' in this cache; a tracking number is never moved to "
-                                 "another campaign (to rename a campaign, use renamed_from)"))
+                problems.append(
+                    (
+                        d.lines.get("number", 0),
+                        f"tracking number {format_phone(d.number)} belongs to campaign "
+                        f"'{row.campaign.name}' in this cache; a tracking number is never moved to "
+                        "another campaign (to rename a campaign, use renamed_from)",
+                    )
+                )
                 continue
             created = row is None
             if row is None:
@@ -291,9 +372,11 @@ def _tracking_numbers(session: Session, doc: SetupDoc, campaigns: dict[str, Camp
             count.tally(created, _set(row, default_call_type=d.default_call_type, label=d.label))
     for number, row in sorted(rows.items()):
         if number not in listed and row.campaign.name in campaigns and row.campaign.active:
-            summary.notes.append(f"tracking number {format_phone(number)} is no longer in the file; it "
-                                 f"stays with campaign '{row.campaign.name}' (tracking numbers are never "
-                                 "deleted or reused; retire the campaign to stop using it)")
+            summary.notes.append(
+                f"tracking number {format_phone(number)} is no longer in the file; it "
+                f"stays with campaign '{row.campaign.name}' (tracking numbers are never "
+                "deleted or reused; retire the campaign to stop using it)"
+            )
 
 
 def _business_hours(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:
@@ -312,8 +395,9 @@ def _business_hours(session: Session, doc: SetupDoc, summary: ImportSummary) -> 
         count.retired += 1
 
 
-def _capacity(session: Session, doc: SetupDoc, groups: dict[str, BusinessUnitGroup],
-              summary: ImportSummary) -> None:
+def _capacity(
+    session: Session, doc: SetupDoc, groups: dict[str, BusinessUnitGroup], summary: ImportSummary
+) -> None:
     count = summary["capacity"]
     rows = {c.group_id: c for c in session.scalars(select(CapacitySetting))}
     for d in doc.capacity:
@@ -323,9 +407,13 @@ def _capacity(session: Session, doc: SetupDoc, groups: dict[str, BusinessUnitGro
         if row is None:
             row = CapacitySetting(id=new_id(), group_id=group_id)
             session.add(row)
-        count.tally(created, _set(
-            row, bookable_percent=d.bookable_percent, overbooking_warn_percent=d.overbooking_warn_percent))
-    for row in rows.values():        # the group falls back to 100 % bookable, no warning
+        count.tally(
+            created,
+            _set(
+                row, bookable_percent=d.bookable_percent, overbooking_warn_percent=d.overbooking_warn_percent
+            ),
+        )
+    for row in rows.values():  # the group falls back to 100 % bookable, no warning
         session.delete(row)
         count.retired += 1
 
@@ -333,9 +421,11 @@ def _capacity(session: Session, doc: SetupDoc, groups: dict[str, BusinessUnitGro
 def _preferences(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:
     # Per-user preferences (user_id set) belong to the users, not to the setup file: left alone.
     value = {"fields": list(doc.booking_preferences.required_fields)}
-    row = session.scalars(select(BookingPreference).where(BookingPreference.user_id.is_(None),
-                                                          BookingPreference.key == "required_fields")).first()
+    row = session.scalars(
+        select(BookingPreference).where(
+            BookingPreference.user_id.is_(None), BookingPreference.key == "required_fields"
+        )
+    ).first()
     if row is None:
         session.add(BookingPreference(id=new_id(), user_id=None, key="required_fields", value=value))
     summary["booking_preferences"].tally(row is None, row is not None and _set(row, value=value))
-

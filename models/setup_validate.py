@@ -54,68 +54,149 @@ def _named(max_len: int, **keys: K) -> dict[str, K]:
     return {"name": K(f.text(max_len), required=True), **keys, "renamed_from": K(f.text(max_len))}
 
 
-_TRACKING = f.Spec("tracking_numbers", "tracking number", TrackingNumberDef, {
-    "number": K(f.phone, required=True),
-    "default_call_type": K(f.choice(CallType)),
-    "label": K(f.text(80, empty_ok=True)),
-}, label="number")
-_SHIFT = f.Spec("shifts", "shift on", ShiftDef, {
-    "weekday": K(f.weekday, required=True),
-    "start": K(f.clock, required=True),
-    "end": K(f.clock, required=True),
-}, label="weekday")
-_DEFAULT_SERVICE = f.Spec("default_services", "default service", DefaultServiceDef, {
-    "code": K(f.text(30), required=True),
-    "quantity": K(f.decimal(positive=True)),
-}, label="code")
-
-SECTIONS: dict[str, f.Spec] = {s.section: s for s in (
-    f.Spec("business_unit_groups", "business unit group", GroupDef, _named(60)),
-    f.Spec("business_units", "business unit", BusinessUnitDef, _named(
-        60, group=K(f.text(60), required=True), trade=K(f.text(30, empty_ok=True)))),
-    f.Spec("services", "service", ServiceDef, {
-        "code": K(f.text(30), required=True),
-        "name": K(f.text(100), required=True),
-        "price": K(f.decimal(positive=False)),
-        "duration_minutes": K(f.integer(0, 1440)),
-    }, label="code"),
-    f.Spec("job_types", "job type", JobTypeDef, _named(
-        80,
-        business_units=K(f.listing(f.text(60), "business unit"), required=True),
-        priority=K(f.choice(Priority)),
-        duration_minutes=K(f.integer(1, 1440)),
-        skills=K(f.listing(f.text(40), "skill")),
-        default_tags=K(f.listing(f.text(60), "tag")),
-        summary_template=K(f.text(2000, empty_ok=True, one_line=False)),
-        default_services=K(f.records(_DEFAULT_SERVICE)),
-    )),
-    f.Spec("campaign_categories", "campaign category", CategoryDef, _named(60)),
-    f.Spec("campaigns", "campaign", CampaignDef, _named(
-        80, category=K(f.text(60, empty_ok=True)), active=K(f.boolean),
-        tracking_numbers=K(f.records(_TRACKING)))),
-    f.Spec("call_reasons", "call reason", CallReasonDef, _named(80, is_lead=K(f.boolean, required=True))),
-    f.Spec("tag_types", "tag type", TagTypeDef, _named(60, color=K(f.color))),
-    f.Spec("arrival_windows", "arrival window", ArrivalWindowDef, _named(
-        60, start=K(f.clock, required=True), end=K(f.clock, required=True),
-        business_units=K(f.listing(f.text(60), "business unit")), same_day=K(f.boolean))),
-    f.Spec("business_hours", "business hours", HoursDef, {
+_TRACKING = f.Spec(
+    "tracking_numbers",
+    "tracking number",
+    TrackingNumberDef,
+    {
+        "number": K(f.phone, required=True),
+        "default_call_type": K(f.choice(CallType)),
+        "label": K(f.text(80, empty_ok=True)),
+    },
+    label="number",
+)
+_SHIFT = f.Spec(
+    "shifts",
+    "shift on",
+    ShiftDef,
+    {
         "weekday": K(f.weekday, required=True),
-        "opens": K(f.clock, required=True),
-        "closes": K(f.clock, required=True),
-    }, label="weekday"),
-    f.Spec("technicians", "technician", TechnicianDef, _named(
-        80, business_unit=K(f.text(60), required=True), skills=K(f.listing(f.text(40), "skill")),
-        shifts=K(f.records(_SHIFT)))),
-    f.Spec("capacity", "capacity for group", CapacityDef, {
-        "group": K(f.text(60), required=True),
-        "bookable_percent": K(f.integer(0, 200)),
-        "overbooking_warn_percent": K(f.integer(1, 100)),
-    }, label="group"),
-)}
-_COMPANY = f.Spec("company", "company", CompanyDef, {
-    "name": K(f.text(100), required=True), "time_zone": K(f.time_zone, required=True)})
-_PREFERENCES = f.Spec("booking_preferences", "booking preferences", BookingPreferencesDef, {
-    "required_fields": K(f.listing(f.one_of(REQUIRED_FIELD_CHOICES), "field"))})
+        "start": K(f.clock, required=True),
+        "end": K(f.clock, required=True),
+    },
+    label="weekday",
+)
+_DEFAULT_SERVICE = f.Spec(
+    "default_services",
+    "default service",
+    DefaultServiceDef,
+    {
+        "code": K(f.text(30), required=True),
+        "quantity": K(f.decimal(positive=True)),
+    },
+    label="code",
+)
+
+SECTIONS: dict[str, f.Spec] = {
+    s.section: s
+    for s in (
+        f.Spec("business_unit_groups", "business unit group", GroupDef, _named(60)),
+        f.Spec(
+            "business_units",
+            "business unit",
+            BusinessUnitDef,
+            _named(60, group=K(f.text(60), required=True), trade=K(f.text(30, empty_ok=True))),
+        ),
+        f.Spec(
+            "services",
+            "service",
+            ServiceDef,
+            {
+                "code": K(f.text(30), required=True),
+                "name": K(f.text(100), required=True),
+                "price": K(f.decimal(positive=False)),
+                "duration_minutes": K(f.integer(0, 1440)),
+            },
+            label="code",
+        ),
+        f.Spec(
+            "job_types",
+            "job type",
+            JobTypeDef,
+            _named(
+                80,
+                business_units=K(f.listing(f.text(60), "business unit"), required=True),
+                priority=K(f.choice(Priority)),
+                duration_minutes=K(f.integer(1, 1440)),
+                skills=K(f.listing(f.text(40), "skill")),
+                default_tags=K(f.listing(f.text(60), "tag")),
+                summary_template=K(f.text(2000, empty_ok=True, one_line=False)),
+                default_services=K(f.records(_DEFAULT_SERVICE)),
+            ),
+        ),
+        f.Spec("campaign_categories", "campaign category", CategoryDef, _named(60)),
+        f.Spec(
+            "campaigns",
+            "campaign",
+            CampaignDef,
+            _named(
+                80,
+                category=K(f.text(60, empty_ok=True)),
+                active=K(f.boolean),
+                tracking_numbers=K(f.records(_TRACKING)),
+            ),
+        ),
+        f.Spec("call_reasons", "call reason", CallReasonDef, _named(80, is_lead=K(f.boolean, required=True))),
+        f.Spec("tag_types", "tag type", TagTypeDef, _named(60, color=K(f.color))),
+        f.Spec(
+            "arrival_windows",
+            "arrival window",
+            ArrivalWindowDef,
+            _named(
+                60,
+                start=K(f.clock, required=True),
+                end=K(f.clock, required=True),
+                business_units=K(f.listing(f.text(60), "business unit")),
+                same_day=K(f.boolean),
+            ),
+        ),
+        f.Spec(
+            "business_hours",
+            "business hours",
+            HoursDef,
+            {
+                "weekday": K(f.weekday, required=True),
+                "opens": K(f.clock, required=True),
+                "closes": K(f.clock, required=True),
+            },
+            label="weekday",
+        ),
+        f.Spec(
+            "technicians",
+            "technician",
+            TechnicianDef,
+            _named(
+                80,
+                business_unit=K(f.text(60), required=True),
+                skills=K(f.listing(f.text(40), "skill")),
+                shifts=K(f.records(_SHIFT)),
+            ),
+        ),
+        f.Spec(
+            "capacity",
+            "capacity for group",
+            CapacityDef,
+            {
+                "group": K(f.text(60), required=True),
+                "bookable_percent": K(f.integer(0, 200)),
+                "overbooking_warn_percent": K(f.integer(1, 100)),
+            },
+            label="group",
+        ),
+    )
+}
+_COMPANY = f.Spec(
+    "company",
+    "company",
+    CompanyDef,
+    {"name": K(f.text(100), required=True), "time_zone": K(f.time_zone, required=True)},
+)
+_PREFERENCES = f.Spec(
+    "booking_preferences",
+    "booking preferences",
+    BookingPreferencesDef,
+    {"required_fields": K(f.listing(f.one_of(REQUIRED_FIELD_CHOICES), "field"))},
+)
 TOP_KEYS = ("version", "company", *SECTIONS, "booking_preferences")
 
 
@@ -130,10 +211,14 @@ def parse_setup(text: str) -> SetupDoc:
         # over the line after it, so point at the color itself.
         for n in (line, line - 1):
             if 0 < n <= len(lines := text.splitlines()) and _BARE_COLOR.search(lines[n - 1]):
-                raise SetupFileError([(n, "a color must be in quotes, e.g. color: \"#607d8b\" "
-                                          "(a bare # starts a comment)")]) from exc
-        hint = " — indent with spaces, not tabs" if "\\t" in str(exc.problem) or "\t" in str(exc.problem) \
+                raise SetupFileError(
+                    [(n, 'a color must be in quotes, e.g. color: "#607d8b" (a bare # starts a comment)')]
+                ) from exc
+        hint = (
+            " — indent with spaces, not tabs"
+            if "\\t" in str(exc.problem) or "\t" in str(exc.problem)
             else " — check the indentation, and put text containing ': ' or ' #' in quotes"
+        )
         raise SetupFileError([(line, f"this isn't valid YAML: {exc.problem}{hint}")]) from exc
     except yaml.YAMLError as exc:
         raise SetupFileError([(0, f"this isn't valid YAML: {exc}")]) from exc
@@ -146,14 +231,20 @@ def parse_setup(text: str) -> SetupDoc:
     company = _single(top.get("company"), _COMPANY, ctx, root)
     prefs = _single(top.get("booking_preferences"), _PREFERENCES, ctx, None) or BookingPreferencesDef()
     sections = {name: _section(top.get(name), spec, ctx) for name, spec in SECTIONS.items()}
-    doc = SetupDoc(company=company or CompanyDef(name="", time_zone=""), booking_preferences=prefs,
-                   **sections)
+    doc = SetupDoc(
+        company=company or CompanyDef(name="", time_zone=""), booking_preferences=prefs, **sections
+    )
     _check_whole(doc, ctx)
     if not doc.business_units and not ctx.problems:
         # Records missing from a file are retired: a file without business units would retire the
         # whole company's setup in one import. That is never what an admin means.
-        ctx.problems.append((1, "the file has no business_units section; importing it would retire every "
-                                "business unit, job type and window — export the current setup and edit that"))
+        ctx.problems.append(
+            (
+                1,
+                "the file has no business_units section; importing it would retire every "
+                "business unit, job type and window — export the current setup and edit that",
+            )
+        )
     if ctx.problems:
         raise SetupFileError(ctx.problems)
     doc.warnings = _warnings(doc)
@@ -213,8 +304,10 @@ def _unique(ctx: f.Ctx, records: Iterable[Any], attr: str, noun: str) -> dict[st
         if value is None:
             continue
         if value.casefold() in first:
-            ctx.add(_at(r, attr), f"{noun} '{value}' is listed twice (first on line "
-                                  f"{_at(first[value.casefold()], attr)})")
+            ctx.add(
+                _at(r, attr),
+                f"{noun} '{value}' is listed twice (first on line {_at(first[value.casefold()], attr)})",
+            )
             continue
         first[value.casefold()] = r
         out[value] = r
@@ -225,23 +318,33 @@ def _renames(ctx: f.Ctx, records: list[Any], names: dict[str, Any], noun: str) -
     for r in records:
         old = getattr(r, "renamed_from", None)
         if old and old in names and names[old] is not r:
-            ctx.add(_at(r, "renamed_from"), f"{noun} '{r.name}' is renamed from '{old}', but '{old}' is "
-                                            "also in the file; keep only one of them")
+            ctx.add(
+                _at(r, "renamed_from"),
+                f"{noun} '{r.name}' is renamed from '{old}', but '{old}' is "
+                "also in the file; keep only one of them",
+            )
 
 
-def _ref(ctx: f.Ctx, line: int, who: str, noun: str, name: str | None, known: dict[str, Any],
-         section: str) -> None:
+def _ref(
+    ctx: f.Ctx, line: int, who: str, noun: str, name: str | None, known: dict[str, Any], section: str
+) -> None:
     if name is not None and name not in known:
         ctx.add(line, f"{who} names {noun} '{name}', which isn't in {section}{f.suggest(name, known)}")
 
 
 def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
     names: dict[str, dict[str, Any]] = {}
-    for section, records in (("business_unit_groups", doc.business_unit_groups),
-                             ("business_units", doc.business_units), ("job_types", doc.job_types),
-                             ("campaign_categories", doc.campaign_categories), ("campaigns", doc.campaigns),
-                             ("call_reasons", doc.call_reasons), ("tag_types", doc.tag_types),
-                             ("arrival_windows", doc.arrival_windows), ("technicians", doc.technicians)):
+    for section, records in (
+        ("business_unit_groups", doc.business_unit_groups),
+        ("business_units", doc.business_units),
+        ("job_types", doc.job_types),
+        ("campaign_categories", doc.campaign_categories),
+        ("campaigns", doc.campaigns),
+        ("call_reasons", doc.call_reasons),
+        ("tag_types", doc.tag_types),
+        ("arrival_windows", doc.arrival_windows),
+        ("technicians", doc.technicians),
+    ):
         noun = SECTIONS[section].noun
         names[section] = _unique(ctx, records, "name", noun)
         _renames(ctx, records, names[section], noun)
@@ -249,8 +352,15 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
     categories = names["campaign_categories"]
     services = _unique(ctx, doc.services, "code", "service code")
     for u in doc.business_units:
-        _ref(ctx, _at(u, "group"), f"business unit '{u.name}'", "group", u.group, groups,
-             "business_unit_groups")
+        _ref(
+            ctx,
+            _at(u, "group"),
+            f"business unit '{u.name}'",
+            "group",
+            u.group,
+            groups,
+            "business_unit_groups",
+        )
     for jt in doc.job_types:
         who = f"job type '{jt.name}'"
         if jt.business_units == []:
@@ -261,28 +371,62 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
             _ref(ctx, _at(jt, f"default_tags[{i}]"), who, "tag", name, tags, "tag_types")
         for ds in jt.default_services or []:
             if ds.code is not None and ds.code not in services:
-                ctx.add(_at(ds, "code"), f"{who} adds service '{ds.code}', which isn't in the services "
-                                         f"catalog{f.suggest(ds.code, services)}")
+                ctx.add(
+                    _at(ds, "code"),
+                    f"{who} adds service '{ds.code}', which isn't in the services "
+                    f"catalog{f.suggest(ds.code, services)}",
+                )
     _check_tracking_numbers(doc, ctx)
     for c in doc.campaigns:
         if c.category:
-            _ref(ctx, _at(c, "category"), f"campaign '{c.name}'", "category", c.category, categories,
-                 "campaign_categories")
+            _ref(
+                ctx,
+                _at(c, "category"),
+                f"campaign '{c.name}'",
+                "category",
+                c.category,
+                categories,
+                "campaign_categories",
+            )
     for w in doc.arrival_windows:
         if w.start is not None and w.end is not None and w.end <= w.start:
-            ctx.add(_at(w, "end"), f"arrival window '{w.name}' ends at {w.end:%H:%M}, "
-                    + (f"before it starts at {w.start:%H:%M} — windows can't cross midnight"
-                       if w.end < w.start else "the moment it starts; it needs some length"))
+            ctx.add(
+                _at(w, "end"),
+                f"arrival window '{w.name}' ends at {w.end:%H:%M}, "
+                + (
+                    f"before it starts at {w.start:%H:%M} — windows can't cross midnight"
+                    if w.end < w.start
+                    else "the moment it starts; it needs some length"
+                ),
+            )
         for i, name in enumerate(w.business_units or []):
-            _ref(ctx, _at(w, f"business_units[{i}]"), f"arrival window '{w.name}'", "business unit", name,
-                 units, "business_units")
-    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in doc.business_hours], "closes",
-                 _HOURS_TEXT)
+            _ref(
+                ctx,
+                _at(w, f"business_units[{i}]"),
+                f"arrival window '{w.name}'",
+                "business unit",
+                name,
+                units,
+                "business_units",
+            )
+    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in doc.business_hours], "closes", _HOURS_TEXT)
     for t in doc.technicians:
-        _ref(ctx, _at(t, "business_unit"), f"technician '{t.name}'", "business unit", t.business_unit,
-             units, "business_units")
-        _check_spans(ctx, [(s, s.weekday, s.start, s.end) for s in t.shifts or []], "end", _SHIFT_TEXT,
-                     who=f"technician '{t.name}'")
+        _ref(
+            ctx,
+            _at(t, "business_unit"),
+            f"technician '{t.name}'",
+            "business unit",
+            t.business_unit,
+            units,
+            "business_units",
+        )
+        _check_spans(
+            ctx,
+            [(s, s.weekday, s.start, s.end) for s in t.shifts or []],
+            "end",
+            _SHIFT_TEXT,
+            who=f"technician '{t.name}'",
+        )
     _unique(ctx, doc.capacity, "group", "capacity for group")
     for c in doc.capacity:
         _ref(ctx, _at(c, "group"), "capacity", "group", c.group, groups, "business_unit_groups")
@@ -298,29 +442,35 @@ def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:
             if tn.number not in owner:
                 owner[tn.number] = (c.name, _at(tn, "number"))
             elif owner[tn.number][0] == c.name:
-                ctx.add(_at(tn, "number"), f"tracking number {shown} is listed twice in campaign "
-                                           f"'{c.name}' (first on line {owner[tn.number][1]})")
+                ctx.add(
+                    _at(tn, "number"),
+                    f"tracking number {shown} is listed twice in campaign "
+                    f"'{c.name}' (first on line {owner[tn.number][1]})",
+                )
             else:
-                ctx.add(_at(tn, "number"), f"tracking number {shown} is used by two campaigns: "
-                                           f"{owner[tn.number][0]} and {c.name}")
+                ctx.add(
+                    _at(tn, "number"),
+                    f"tracking number {shown} is used by two campaigns: {owner[tn.number][0]} and {c.name}",
+                )
 
 
 _HOURS_TEXT = {
     "cross": "business hours for {day} close at {end}, before they open at {start} — business hours can't "
-             "cross midnight",
+    "cross midnight",
     "zero": "business hours for {day} open and close at {start}",
     "overlap": "business hours for {day} overlap: {a} and {b}",
 }
 _SHIFT_TEXT = {
     "cross": "{who} has a {day} shift that ends at {end}, before it starts at {start} — shifts can't cross "
-             "midnight",
+    "midnight",
     "zero": "{who} has a {day} shift that starts and ends at {start}",
     "overlap": "{who} has overlapping {day} shifts: {a} and {b}",
 }
 
 
-def _check_spans(ctx: f.Ctx, spans: list[tuple[Any, int, Any, Any]], end_key: str, text: dict[str, str],
-                 who: str = "") -> None:
+def _check_spans(
+    ctx: f.Ctx, spans: list[tuple[Any, int, Any, Any]], end_key: str, text: dict[str, str], who: str = ""
+) -> None:
     """Business hours or shifts: each ends after it starts, and none overlap on the same day."""
     by_day: dict[int, list[tuple[Any, Any, Any]]] = defaultdict(list)
     for record, day, start, end in spans:
@@ -328,16 +478,27 @@ def _check_spans(ctx: f.Ctx, spans: list[tuple[Any, int, Any, Any]], end_key: st
             continue
         if end <= start:
             kind = "cross" if end < start else "zero"
-            ctx.add(_at(record, end_key), text[kind].format(who=who, day=WEEKDAY_NAMES[day],
-                                                            start=f"{start:%H:%M}", end=f"{end:%H:%M}"))
+            ctx.add(
+                _at(record, end_key),
+                text[kind].format(
+                    who=who, day=WEEKDAY_NAMES[day], start=f"{start:%H:%M}", end=f"{end:%H:%M}"
+                ),
+            )
             continue
         by_day[day].append((start, end, record))
     for day, items in by_day.items():
         items.sort(key=lambda x: (x[0], x[1]))
         for (s1, e1, _r1), (s2, e2, r2) in zip(items, items[1:], strict=False):
             if s2 < e1:
-                ctx.add(_at(r2), text["overlap"].format(
-                    who=who, day=WEEKDAY_NAMES[day], a=f"{s1:%H:%M}–{e1:%H:%M}", b=f"{s2:%H:%M}–{e2:%H:%M}"))
+                ctx.add(
+                    _at(r2),
+                    text["overlap"].format(
+                        who=who,
+                        day=WEEKDAY_NAMES[day],
+                        a=f"{s1:%H:%M}–{e1:%H:%M}",
+                        b=f"{s2:%H:%M}–{e2:%H:%M}",
+                    ),
+                )
 
 
 def _warnings(doc: SetupDoc) -> list[tuple[int, str]]:
@@ -355,11 +516,16 @@ def _retired_numbers(doc: SetupDoc) -> list[tuple[int, str]]:
             continue
         for tn in c.tracking_numbers or []:
             if tn.number is not None:
-                out.append((_at(tn, "number"), f"tracking number {format_phone(tn.number)} belongs to campaign "
-                                               f"'{c.name}', which is inactive: calls to it are still credited "
-                                               "to that campaign (CSRs are warned when they book one) — "
-                                               "reactivate the campaign, or stop the number at the phone "
-                                               "provider"))
+                out.append(
+                    (
+                        _at(tn, "number"),
+                        f"tracking number {format_phone(tn.number)} belongs to campaign "
+                        f"'{c.name}', which is inactive: calls to it are still credited "
+                        "to that campaign (CSRs are warned when they book one) — "
+                        "reactivate the campaign, or stop the number at the phone "
+                        "provider",
+                    )
+                )
     return out
 
 
@@ -375,7 +541,12 @@ def _unstaffed_job_types(doc: SetupDoc) -> list[tuple[int, str]]:
         need = set(jt.skills)
         groups = sorted({group_of[u] for u in jt.business_units})
         if need and not any(need <= have for g in groups for have in skills_by_group[g]):
-            out.append((_at(jt, "skills"), f"no technician in {' or '.join(groups)} has all the skills job "
-                                           f"type '{jt.name}' needs ({', '.join(sorted(need))}), so it "
-                                           "can't be booked yet"))
+            out.append(
+                (
+                    _at(jt, "skills"),
+                    f"no technician in {' or '.join(groups)} has all the skills job "
+                    f"type '{jt.name}' needs ({', '.join(sorted(need))}), so it "
+                    "can't be booked yet",
+                )
+            )
     return out

@@ -18,28 +18,70 @@ from .base import ID_LEN, Base, utcnow
 # tables enter the change log, answer ``fetch`` and ``snapshot``, and are written from a pull.
 # Setup travels too (the server owns it); users travel (jobs and calls name them) without their
 # password hash.
-CONSOLE_TABLES = frozenset({
-    # customers and their records
-    "customers", "locations", "contact_methods", "customer_tags", "location_tags", "memberships", "notes",
-    "conflicts",
-    # jobs, calls and leads
-    "jobs", "job_tags", "appointments", "appointment_technicians", "calls", "leads", "online_bookings",
-    # the company setup
-    "users", "business_unit_groups", "business_units", "job_types", "job_type_business_units",
-    "arrival_windows", "arrival_window_business_units", "business_hours", "booking_preferences",
-    "call_reasons", "campaign_categories", "campaigns", "capacity_settings", "company_settings",
-    "services", "tag_types", "technicians", "tracking_numbers",
-})
+CONSOLE_TABLES = frozenset(
+    {
+        # customers and their records
+        "customers",
+        "locations",
+        "contact_methods",
+        "customer_tags",
+        "location_tags",
+        "memberships",
+        "notes",
+        "conflicts",
+        # jobs, calls and leads
+        "jobs",
+        "job_tags",
+        "appointments",
+        "appointment_technicians",
+        "calls",
+        "leads",
+        "online_bookings",
+        # the company setup
+        "users",
+        "business_unit_groups",
+        "business_units",
+        "job_types",
+        "job_type_business_units",
+        "arrival_windows",
+        "arrival_window_business_units",
+        "business_hours",
+        "booking_preferences",
+        "call_reasons",
+        "campaign_categories",
+        "campaigns",
+        "capacity_settings",
+        "company_settings",
+        "services",
+        "tag_types",
+        "technicians",
+        "tracking_numbers",
+    }
+)
 # Each side's own bookkeeping: never travels either way.
-LOCAL_TABLES = frozenset({"outbox", "client_state", "drafts", "sync_state", "receipts", "change_log",
-                          "server_clients", "audit", "alembic_version", "acked_edits", "sync_problems"})
+LOCAL_TABLES = frozenset(
+    {
+        "outbox",
+        "client_state",
+        "drafts",
+        "sync_state",
+        "receipts",
+        "change_log",
+        "server_clients",
+        "audit",
+        "alembic_version",
+        "acked_edits",
+        "sync_problems",
+    }
+)
 # The server's secrets and throttle; the phone system's raw callbacks (consoles get the reduced ``calls``
 # rows); the agents' states (supervisors get them on the floor feed); which console holds which
 # job-number prefix (the server's register, docs/job-numbers.md).
-SERVER_ONLY_TABLES = frozenset({"server_secrets", "auth_login_throttle", "call_events", "agent_states",
-                                "job_prefixes"})
+SERVER_ONLY_TABLES = frozenset(
+    {"server_secrets", "auth_login_throttle", "call_events", "agent_states", "job_prefixes"}
+)
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
-NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES        # never in CONSOLE_TABLES (kept for its readers)
+NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES  # never in CONSOLE_TABLES (kept for its readers)
 
 
 class ReceiptRow(Base):
@@ -49,8 +91,8 @@ class ReceiptRow(Base):
     client_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     mutation_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
-    status: Mapped[str] = mapped_column(String(10))               # applied / rejected
-    response: Mapped[dict] = mapped_column(JSON, default=dict)    # errors, result
+    status: Mapped[str] = mapped_column(String(10))  # applied / rejected
+    response: Mapped[dict] = mapped_column(JSON, default=dict)  # errors, result
     server_version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     applied_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -59,11 +101,12 @@ class ChangeRow(Base):
     """One committed change; ``version`` is the global, monotonic cursor consoles pull by."""
 
     __tablename__ = "change_log"
-    version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                         autoincrement=True)
+    version: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str] = mapped_column(String(80))
-    op: Mapped[str] = mapped_column(String(8))                    # upsert / delete
+    op: Mapped[str] = mapped_column(String(8))  # upsert / delete
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     committed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -94,7 +137,7 @@ class AckedEdit(Base):
     and an edit made then would carry it as its base (a false conflict on the server)."""
 
     __tablename__ = "acked_edits"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)          # the outbox sequence it had
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the outbox sequence it had
     server_version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     name: Mapped[str] = mapped_column(String(60))
     args: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -111,8 +154,8 @@ class SyncProblem(Base):
     __tablename__ = "sync_problems"
     mutation_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(12))                 # rejected / flagged / renumbered
-    name: Mapped[str] = mapped_column(String(60))                 # the intent
+    kind: Mapped[str] = mapped_column(String(12))  # rejected / flagged / renumbered
+    name: Mapped[str] = mapped_column(String(60))  # the intent
     args: Mapped[dict] = mapped_column(JSON, default=dict)
     receipt: Mapped[dict] = mapped_column(JSON, default=dict)
     restore: Mapped[list] = mapped_column(JSON, default=list)

@@ -40,7 +40,7 @@ def overlap_minutes(a_start: int, a_end: int, b_start: int, b_end: int) -> int:
 
 
 def parse_hhmm(text: str) -> time:
-    """"08:30" → time(8, 30); raises ValueError with a readable message."""
+    """ "08:30" → time(8, 30); raises ValueError with a readable message."""
     try:
         hh, mm = text.strip().split(":")
         return time(int(hh), int(mm))

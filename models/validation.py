@@ -11,8 +11,10 @@ from typing import Any
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location
 from .phone import InvalidPhone, parse_phone
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _ZIP = re.compile(r"^\d{5}(?:-\d{4})?$")
 _STATE = re.compile(r"^[A-Za-z]{2}$")
 
@@ -39,9 +41,18 @@ class Report:
             raise ValidationFailed(self.errors)
 
 
-_LABELS = {"name": "Name", "street": "Street", "unit": "Unit", "city": "City", "state": "State",
-           "zip": "ZIP", "memo": "Memo", "access_notes": "Access notes", "do_not_service_reason": "Reason",
-           "value": "Value"}
+_LABELS = {
+    "name": "Name",
+    "street": "Street",
+    "unit": "Unit",
+    "city": "City",
+    "state": "State",
+    "zip": "ZIP",
+    "memo": "Memo",
+    "access_notes": "Access notes",
+    "do_not_service_reason": "Reason",
+    "value": "Value",
+}
 
 
 def max_length(model: type, column: str) -> int | None:
@@ -54,7 +65,9 @@ def _check_lengths(model: type, values: dict[str, Any], report: Report) -> None:
         if isinstance(value, str) and key in model.__table__.c:
             limit = max_length(model, key)
             if limit and len(value) > limit:
-                report.errors[key] = f"{_LABELS.get(key, key.title())} is too long (at most {limit} characters)."
+                report.errors[key] = (
+                    f"{_LABELS.get(key, key.title())} is too long (at most {limit} characters)."
+                )
 
 
 @lru_cache(maxsize=4096)

@@ -27,7 +27,7 @@ class WriteResult:
     mutation_id: str
     seq: int
     applied: Applied
-    args: dict[str, Any]          # as queued: with the ids and numbers the handler minted
+    args: dict[str, Any]  # as queued: with the ids and numbers the handler minted
 
 
 def client_id(session: Session) -> str:
@@ -39,11 +39,12 @@ class LocalWriter:
     """Runs intents against the local cache. The cache change, the search index, the audit row and
     the outbox row commit together or not at all."""
 
-    def __init__(self, sessions: sessionmaker[Session], actor: str = "",
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], actor: str = "", clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.sessions = sessions
         self.actor = actor
-        self.clock = clock          # "now" for the handlers' checks (past windows): never the caller's
+        self.clock = clock  # "now" for the handlers' checks (past windows): never the caller's
 
     def execute(self, name: str, args: dict[str, Any]) -> WriteResult:
         handler = HANDLERS.get(name)
@@ -66,21 +67,47 @@ class LocalWriter:
             size = len(json.dumps(args).encode())
             if size > MAX_MUTATION_BYTES:
                 # It could never be sent: refused now, while the CSR still has the text in front of them.
-                raise ValidationFailed({"size": f"This change is too large to send to the server ({size // 1024:,} kB; "
-                                                f"at most {MAX_MUTATION_BYTES // 1024:,} kB). Shorten the text."})
+                raise ValidationFailed(
+                    {
+                        "size": f"This change is too large to send to the server ({size // 1024:,} kB; "
+                        f"at most {MAX_MUTATION_BYTES // 1024:,} kB). Shorten the text."
+                    }
+                )
             session.flush()
             touched.stop()
             search_index.refresh(session_executor(session), applied.customers)
             cid = client_id(session)
             # Read-and-bump inside this transaction: SQLite's write lock makes it race-free.
-            seq = session.execute(update(ClientState).where(ClientState.client_id == cid)
-                                  .values(next_seq=ClientState.next_seq + 1)
-                                  .returning(ClientState.next_seq)).scalar_one() - 1
+            seq = (
+                session.execute(
+                    update(ClientState)
+                    .where(ClientState.client_id == cid)
+                    .values(next_seq=ClientState.next_seq + 1)
+                    .returning(ClientState.next_seq)
+                ).scalar_one()
+                - 1
+            )
             mutation_id = new_id()
-            session.add(OutboxEntry(client_id=cid, seq=seq, mutation_id=mutation_id, name=name, args=args,
-                                    touched=touched.rows()))
-            session.add(AuditEntry(actor=self.actor, entity=applied.entity, entity_id=applied.entity_id,
-                                   action=name, mutation_id=mutation_id, details=args))
+            session.add(
+                OutboxEntry(
+                    client_id=cid,
+                    seq=seq,
+                    mutation_id=mutation_id,
+                    name=name,
+                    args=args,
+                    touched=touched.rows(),
+                )
+            )
+            session.add(
+                AuditEntry(
+                    actor=self.actor,
+                    entity=applied.entity,
+                    entity_id=applied.entity_id,
+                    action=name,
+                    mutation_id=mutation_id,
+                    details=args,
+                )
+            )
         return WriteResult(mutation_id, seq, applied, args)
 
     def pending_count(self) -> int:

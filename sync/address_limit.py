@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-DEFAULT_MAX_PER_ADDRESS = 200      # above any one office's consoles behind one NAT address
+DEFAULT_MAX_PER_ADDRESS = 200  # above any one office's consoles behind one NAT address
 
 
 def peer_address(remote_address: Any) -> str:

@@ -51,8 +51,12 @@ CHANGE_LOG_LOCK = 7_420_001
 PUSH_BATCH = 50
 
 
-_ENTITY_MODELS: dict[str, Any] = {"customer": Customer, "location": Location, "contact": ContactMethod,
-                                  "job": Job}
+_ENTITY_MODELS: dict[str, Any] = {
+    "customer": Customer,
+    "location": Location,
+    "contact": ContactMethod,
+    "job": Job,
+}
 
 
 @dataclass
@@ -110,16 +114,24 @@ class Applier:
                 user = session.get(User, user_id)
                 if user is not None:
                     lock_change_log(session)
-                    session.add(ChangeRow(entity="users", entity_id=user.id, op="upsert",
-                                          data=row_data(session, user)))
+                    session.add(
+                        ChangeRow(
+                            entity="users", entity_id=user.id, op="upsert", data=row_data(session, user)
+                        )
+                    )
             elif client.user_id and client.user_id != user_id:
                 raise ProtocolError("foreign_client", fatal=True)
             else:
                 client.user_id = user_id
                 client.last_seen = utcnow()
 
-    def push(self, client_id: str, user_id: str, mutations: list[Mutation],
-             allowed: Callable[[str], bool] = lambda name: True) -> PushResult:
+    def push(
+        self,
+        client_id: str,
+        user_id: str,
+        mutations: list[Mutation],
+        allowed: Callable[[str], bool] = lambda name: True,
+    ) -> PushResult:
         """Apply a push, at most PUSH_BATCH mutations per transaction (each in its own savepoint, its
         receipt in the same transaction): a reconnecting console's 1,000 queued bookings cost a few
         commits, not a thousand. ``allowed(intent name)``: the pusher's role check; a refused intent
@@ -129,7 +141,9 @@ class Applier:
         receipts: list[Receipt] = []
         ordered = sorted(mutations, key=lambda m: m.seq)
         for start in range(0, len(ordered), PUSH_BATCH):
-            batch_receipts, error = self._apply_batch(client_id, user_id, ordered[start:start + PUSH_BATCH], allowed)
+            batch_receipts, error = self._apply_batch(
+                client_id, user_id, ordered[start : start + PUSH_BATCH], allowed
+            )
             receipts += batch_receipts
             if error is not None:
                 raise error
@@ -137,15 +151,21 @@ class Applier:
             version = current_version(session)
         return PushResult(receipts, version)
 
-    def apply_one(self, client_id: str, user_id: str, mutation: Mutation,
-                  allowed: Callable[[str], bool] = lambda name: True) -> Receipt:
+    def apply_one(
+        self,
+        client_id: str,
+        user_id: str,
+        mutation: Mutation,
+        allowed: Callable[[str], bool] = lambda name: True,
+    ) -> Receipt:
         receipts, error = self._apply_batch(client_id, user_id, [mutation], allowed)
         if error is not None:
             raise error
         return receipts[0]
 
-    def _apply_batch(self, client_id: str, user_id: str, mutations: list[Mutation],
-                     allowed: Callable[[str], bool]) -> tuple[list[Receipt], ProtocolError | None]:
+    def _apply_batch(
+        self, client_id: str, user_id: str, mutations: list[Mutation], allowed: Callable[[str], bool]
+    ) -> tuple[list[Receipt], ProtocolError | None]:
         receipts: list[Receipt] = []
         error: ProtocolError | None = None
         with self.sessions.begin() as session:
@@ -154,16 +174,22 @@ class Applier:
             kept: list[Any] = []
             event.listen(session, "loaded_as_persistent", lambda _s, obj: kept.append(obj))
             session.info["now"] = self.clock()
-            session.info[ACCEPT_AND_FLAG] = True      # an offline booking that lost the race is kept
-            session.info[THREE_WAY] = True            # record edits merge per field (models/conflicts.py)
+            session.info[ACCEPT_AND_FLAG] = True  # an offline booking that lost the race is kept
+            session.info[THREE_WAY] = True  # record edits merge per field (models/conflicts.py)
             session.info[ACTOR_NAME] = self._display_name(session, user_id)
             # Who did it comes from the signed-in session (models/attribution.py), and the console's job
             # numbers are checked against the prefixes it holds (models/job_numbers.py).
             session.info[ACTOR_ID] = user_id
             session.info[PUSHING_CLIENT] = client_id
             lock_change_log(session)
-            stored_rows = {r.seq: r for r in session.scalars(select(ReceiptRow).where(
-                ReceiptRow.client_id == client_id, ReceiptRow.seq.in_([m.seq for m in mutations])))}
+            stored_rows = {
+                r.seq: r
+                for r in session.scalars(
+                    select(ReceiptRow).where(
+                        ReceiptRow.client_id == client_id, ReceiptRow.seq.in_([m.seq for m in mutations])
+                    )
+                )
+            }
             client = session.get(ServerClient, client_id)
             if client is None:
                 client = ServerClient(client_id=client_id, user_id=user_id, last_seq=0)
@@ -176,8 +202,10 @@ class Applier:
                 stored = stored_rows.get(mutation.seq)
                 if stored is not None:
                     if stored.mutation_id != mutation.mutation_id:
-                        error = ProtocolError("bad_message", f"Sequence {mutation.seq} was already used by another "
-                                                             "change from this console.")
+                        error = ProtocolError(
+                            "bad_message",
+                            f"Sequence {mutation.seq} was already used by another change from this console.",
+                        )
                         break
                     receipts.append(_receipt(stored))
                     continue
@@ -188,9 +216,14 @@ class Applier:
                 if allowed(mutation.name):
                     outcome = self._run(session, client_id, user_id, mutation)
                 else:
-                    outcome = _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id,
-                                               status="rejected",
-                                               errors={"role": "Your role may not make this change."}))
+                    outcome = _Outcome(
+                        Receipt(
+                            seq=mutation.seq,
+                            mutation_id=mutation.mutation_id,
+                            status="rejected",
+                            errors={"role": "Your role may not make this change."},
+                        )
+                    )
                 client.last_seq = mutation.seq
                 client.last_seen = utcnow()
                 applied.append(outcome)
@@ -201,12 +234,20 @@ class Applier:
     def _record(session: Session, client_id: str, user_id: str, outcomes: list[_Outcome]) -> list[Receipt]:
         """The batch's change-log rows (one INSERT … RETURNING: versions in mutation order), then its
         receipts (each naming its last version) and audit entries."""
-        changes = [{"entity": e, "entity_id": i, "op": op, "data": data}
-                   for o in outcomes for e, i, op, data in o.changes]
+        changes = [
+            {"entity": e, "entity_id": i, "op": op, "data": data}
+            for o in outcomes
+            for e, i, op, data in o.changes
+        ]
         if changes:
-            versions = list(session.execute(
-                insert(ChangeRow.__table__).returning(ChangeRow.__table__.c.version, sort_by_parameter_order=True),
-                changes).scalars())
+            versions = list(
+                session.execute(
+                    insert(ChangeRow.__table__).returning(
+                        ChangeRow.__table__.c.version, sort_by_parameter_order=True
+                    ),
+                    changes,
+                ).scalars()
+            )
             position = 0
             for o in outcomes:
                 if o.changes:
@@ -214,24 +255,56 @@ class Applier:
                     o.receipt = o.receipt.model_copy(update={"server_version": versions[position - 1]})
         if not outcomes:
             return []
-        session.execute(insert(ReceiptRow.__table__), [
-            {"client_id": client_id, "seq": o.receipt.seq, "mutation_id": o.receipt.mutation_id,
-             "status": o.receipt.status, "server_version": o.receipt.server_version,
-             "response": {"errors": o.receipt.errors, "result": o.receipt.result}} for o in outcomes])
-        audit = [{"actor": user_id, "entity": o.entity, "entity_id": o.entity_id, "action": o.action,
-                  "mutation_id": o.receipt.mutation_id, "details": o.details} for o in outcomes if o.action]
+        session.execute(
+            insert(ReceiptRow.__table__),
+            [
+                {
+                    "client_id": client_id,
+                    "seq": o.receipt.seq,
+                    "mutation_id": o.receipt.mutation_id,
+                    "status": o.receipt.status,
+                    "server_version": o.receipt.server_version,
+                    "response": {"errors": o.receipt.errors, "result": o.receipt.result},
+                }
+                for o in outcomes
+            ],
+        )
+        audit = [
+            {
+                "actor": user_id,
+                "entity": o.entity,
+                "entity_id": o.entity_id,
+                "action": o.action,
+                "mutation_id": o.receipt.mutation_id,
+                "details": o.details,
+            }
+            for o in outcomes
+            if o.action
+        ]
         if audit:
             session.execute(insert(AuditEntry.__table__), audit)
         return [o.receipt for o in outcomes]
 
     def _run(self, session: Session, client_id: str, user_id: str, mutation: Mutation) -> _Outcome:
         if mutation.name == OVERSIZE:
-            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                                    errors={"size": "This change is too large to send to the server."}))
+            return _Outcome(
+                Receipt(
+                    seq=mutation.seq,
+                    mutation_id=mutation.mutation_id,
+                    status="rejected",
+                    errors={"size": "This change is too large to send to the server."},
+                )
+            )
         handler = HANDLERS.get(mutation.name)
         if handler is None:
-            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                                    errors={"intent": f"Unknown action '{mutation.name}'."}))
+            return _Outcome(
+                Receipt(
+                    seq=mutation.seq,
+                    mutation_id=mutation.mutation_id,
+                    status="rejected",
+                    errors={"intent": f"Unknown action '{mutation.name}'."},
+                )
+            )
         args = copy.deepcopy(mutation.args)
         savepoint = session.begin_nested()
         collector = ChangeCollector(session)
@@ -241,25 +314,38 @@ class Applier:
         except ValidationFailed as exc:
             collector.collect()
             savepoint.rollback()
-            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                                    errors=exc.errors))
+            return _Outcome(
+                Receipt(
+                    seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected", errors=exc.errors
+                )
+            )
         except Exception:
             savepoint.rollback()
             log.exception("mutation %s %s from %s failed", mutation.name, mutation.mutation_id, client_id)
-            return _Outcome(Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="rejected",
-                                    errors={"form": "The server could not apply this change; support has "
-                                                    "the details."}))
+            return _Outcome(
+                Receipt(
+                    seq=mutation.seq,
+                    mutation_id=mutation.mutation_id,
+                    status="rejected",
+                    errors={"form": "The server could not apply this change; support has the details."},
+                )
+            )
         savepoint.commit()
         # The record the intent is about goes back to every console even when the merge left it as
         # stored (a lost same-field race): the console that wrote it optimistically must converge.
         model = _ENTITY_MODELS.get(applied.entity)
         if model is not None:
             row = session.get(model, applied.entity_id)
-            if row is not None and not any(c[0] == model.__tablename__ and c[1] == applied.entity_id
-                                           for c in changes):
+            if row is not None and not any(
+                c[0] == model.__tablename__ and c[1] == applied.entity_id for c in changes
+            ):
                 changes.append((model.__tablename__, applied.entity_id, "upsert", row_data(session, row)))
-        receipt = Receipt(seq=mutation.seq, mutation_id=mutation.mutation_id, status="applied",
-                          result={"entity": applied.entity, "id": applied.entity_id, "warnings": applied.warnings})
+        receipt = Receipt(
+            seq=mutation.seq,
+            mutation_id=mutation.mutation_id,
+            status="applied",
+            result={"entity": applied.entity, "id": applied.entity_id, "warnings": applied.warnings},
+        )
         return _Outcome(receipt, changes, applied.entity, applied.entity_id, mutation.name, args)
 
     @staticmethod
@@ -277,18 +363,26 @@ class Applier:
                     raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
                 ident = pk.split(":") if len(mapper.primary_key) > 1 else pk
                 row = session.get(mapper.class_, ident)
-                out.append((table, pk, "delete", {}) if row is None else (table, pk, "upsert", row_data(session, row)))
+                out.append(
+                    (table, pk, "delete", {})
+                    if row is None
+                    else (table, pk, "upsert", row_data(session, row))
+                )
         return out
 
-    def snapshot(self, table: str, after: str, limit: int) -> tuple[list[str], list[list[Any]], str, bool, int]:
+    def snapshot(
+        self, table: str, after: str, limit: int
+    ) -> tuple[list[str], list[list[Any]], str, bool, int]:
         """A page of ``table`` in primary-key order after ``after`` (initial sync of a new console):
         (columns, rows, last key, done, server version read before the page)."""
         if table == "*":
             # The plan: every table a console copies, in order, with its row count (for progress).
             with self.sessions() as session:
                 version = current_version(session)
-                counts = [[name, session.scalar(select(func.count()).select_from(metadata.tables[name])) or 0]
-                          for name in synced_tables()]
+                counts = [
+                    [name, session.scalar(select(func.count()).select_from(metadata.tables[name])) or 0]
+                    for name in synced_tables()
+                ]
             return ["table", "rows"], counts, "", True, version
         if not console_may_read(table):
             raise ProtocolError("bad_message", f"'{table}' is not a table consoles can read.")
@@ -308,23 +402,35 @@ class Applier:
             version = current_version(session)
             wired = session.get_bind().dialect.name == "sqlite"
             if wired:
-                result = _sqlite_page(session, t, pk, parts, limit + 1)      # already in wire format
+                result = _sqlite_page(session, t, pk, parts, limit + 1)  # already in wire format
             else:
                 query = select(*t.columns).order_by(*pk).limit(limit + 1)
                 if parts:
-                    query = query.where(tuple_(*pk) > tuple_(*parts)) if len(pk) > 1 else query.where(pk[0] > parts[0])
+                    query = (
+                        query.where(tuple_(*pk) > tuple_(*parts))
+                        if len(pk) > 1
+                        else query.where(pk[0] > parts[0])
+                    )
                 result = [tuple(r) for r in session.execute(query)]
         done = len(result) <= limit
         result = result[:limit]
         hidden = REDACTED_COLUMNS.get(table, ())
-        convert = [(lambda _v: "") if c.name in hidden else None if wired else _json_converter(c)
-                   for c in t.columns]
+        convert = [
+            (lambda _v: "") if c.name in hidden else None if wired else _json_converter(c) for c in t.columns
+        ]
         if any(convert):
             # Column by column (map loops in C); None stays None.
             by_column = list(zip(*result, strict=True)) or [() for _ in columns]
-            rows = [list(r) for r in zip(*[
-                [None if v is None else f(v) for v in col] if f else col
-                for f, col in zip(convert, by_column, strict=True)], strict=True)]
+            rows = [
+                list(r)
+                for r in zip(
+                    *[
+                        [None if v is None else f(v) for v in col] if f else col
+                        for f, col in zip(convert, by_column, strict=True)
+                    ],
+                    strict=True,
+                )
+            ]
         else:
             rows = [list(r) for r in result]
         positions = [columns.index(c.name) for c in pk]
@@ -333,8 +439,14 @@ class Applier:
 
     def changes_since(self, cursor: int, limit: int) -> tuple[list[ChangeRow], int, bool]:
         with self.sessions() as session:
-            rows = list(session.scalars(select(ChangeRow).where(ChangeRow.version > cursor)
-                                        .order_by(ChangeRow.version).limit(limit + 1)))
+            rows = list(
+                session.scalars(
+                    select(ChangeRow)
+                    .where(ChangeRow.version > cursor)
+                    .order_by(ChangeRow.version)
+                    .limit(limit + 1)
+                )
+            )
             more = len(rows) > limit
             rows = rows[:limit]
             for r in rows:
@@ -382,8 +494,15 @@ def _sqlite_page(session: Session, t: Any, pk: list[Any], after: list[Any], limi
     by_column = list(zip(*rows, strict=True))
     if not by_column:
         return rows
-    return list(zip(*[[None if v is None else f(v) for v in col] if f else col
-                      for f, col in zip(fixes, by_column, strict=True)], strict=True))
+    return list(
+        zip(
+            *[
+                [None if v is None else f(v) for v in col] if f else col
+                for f, col in zip(fixes, by_column, strict=True)
+            ],
+            strict=True,
+        )
+    )
 
 
 def _sqlite_wire(column: Any) -> Callable[[Any], Any] | None:
@@ -407,7 +526,7 @@ def _sqlite_time(v: Any) -> Any:
     if not isinstance(v, str):
         return utc_iso(v) if isinstance(v, datetime) else v
     if len(v) in (19, 26) and v[10] in " T":
-        return f"{v[:10]}T{v[11:]}Z"            # the common case, cheap for a million rows
+        return f"{v[:10]}T{v[11:]}Z"  # the common case, cheap for a million rows
     try:
         return utc_iso(datetime.fromisoformat(v))
     except ValueError:
@@ -432,6 +551,11 @@ def _json_converter(column: Any) -> Callable[[Any], Any] | None:
 
 def _receipt(row: ReceiptRow) -> Receipt:
     response = row.response or {}
-    return Receipt(seq=row.seq, mutation_id=row.mutation_id, status=row.status,  # type: ignore[arg-type]
-                   errors=response.get("errors") or {}, result=response.get("result") or {},
-                   server_version=row.server_version)
+    return Receipt(
+        seq=row.seq,
+        mutation_id=row.mutation_id,
+        status=row.status,  # type: ignore[arg-type]
+        errors=response.get("errors") or {},
+        result=response.get("result") or {},
+        server_version=row.server_version,
+    )

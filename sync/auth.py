@@ -49,7 +49,7 @@ class AuthError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.retry_after = retry_after       # seconds the server should wait before answering
+        self.retry_after = retry_after  # seconds the server should wait before answering
 
     def __repr__(self) -> str:
         return f"AuthError({self.code!r}, {self.message!r}, retry_after={self.retry_after})"
@@ -57,7 +57,7 @@ class AuthError(Exception):
 
 # -- passwords -------------------------------------------------------------------------------------------
 MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 200        # the log-in message (sync/protocol.py Login) accepts no longer ones
+MAX_PASSWORD_LENGTH = 200  # the log-in message (sync/protocol.py Login) accepts no longer ones
 
 # argon2-cffi's defaults are RFC 9106's "low memory" profile (argon2id, t=3, 64 MiB, p=4). When a
 # future release raises them, log-ins upgrade stored hashes one user at a time (needs_rehash).
@@ -115,23 +115,76 @@ def check_password_policy(password: str, username: str = "") -> None:
     if len(name) >= 3 and name in folded:
         rest = folded.replace(name, "")
         if len(rest.strip()) < 6 or _guessable(rest, common=False):
-            raise AuthError("weak_password", "The password must not be the user name with a few characters "
-                                             "added; choose words of your own.")
+            raise AuthError(
+                "weak_password",
+                "The password must not be the user name with a few characters "
+                "added; choose words of your own.",
+            )
 
 
 # The top of leaked-password lists, compared without spaces, punctuation and trailing digits
 # ("P@ssw0rd123!" is "pssw0rd").
-COMMON_PASSWORDS = frozenset({
-    "password", "passwords", "passwordpassword", "mypassword", "newpassword", "changeme", "changeit",
-    "letmein", "welcome", "iloveyou", "administrator", "admin", "qwerty", "abc", "secret", "trustno",
-    "sunshine", "princess", "football", "baseball", "starwars", "superman", "batman", "dragon", "monkey",
-    "master", "whatever", "loveyou", "passw0rd", "pssw0rd", "pssword", "qwertyuiop", "asdfghjkl",
-    "zxcvbnm", "qazwsx", "qazwsxedc", "1q2w3e4r", "1qaz2wsx", "zaq12wsx", "computer", "internet",
-    "helloworld", "default", "login", "access", "shadow", "michael", "jennifer",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwordpassword",
+        "mypassword",
+        "newpassword",
+        "changeme",
+        "changeit",
+        "letmein",
+        "welcome",
+        "iloveyou",
+        "administrator",
+        "admin",
+        "qwerty",
+        "abc",
+        "secret",
+        "trustno",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "starwars",
+        "superman",
+        "batman",
+        "dragon",
+        "monkey",
+        "master",
+        "whatever",
+        "loveyou",
+        "passw0rd",
+        "pssw0rd",
+        "pssword",
+        "qwertyuiop",
+        "asdfghjkl",
+        "zxcvbnm",
+        "qazwsx",
+        "qazwsxedc",
+        "1q2w3e4r",
+        "1qaz2wsx",
+        "zaq12wsx",
+        "computer",
+        "internet",
+        "helloworld",
+        "default",
+        "login",
+        "access",
+        "shadow",
+        "michael",
+        "jennifer",
+    }
+)
 # Runs a guesser walks: keyboard rows and columns (US layout), forwards and backwards.
-_KEYBOARD_RUNS = ("`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
-                  "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/", "qwertyuiopasdfghjklzxcvbnm")
+_KEYBOARD_RUNS = (
+    "`1234567890-=",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/",
+    "qwertyuiopasdfghjklzxcvbnm",
+)
 _SEPARATORS = re.compile(r"[\W_]+")
 _TRAILING_DIGITS = re.compile(r"\d+$")
 
@@ -143,8 +196,10 @@ def _guessable(folded: str, *, common: bool = True) -> str:
         return "The password must not be only digits or punctuation; use words or letters too."
     if len(set(folded)) == 1:
         return "The password must not repeat a single character."
-    if len(set(folded)) < 5 or any(len(folded) % n == 0 and folded == folded[:n] * (len(folded) // n)
-                                   for n in range(1, len(folded) // 2 + 1)):
+    if len(set(folded)) < 5 or any(
+        len(folded) % n == 0 and folded == folded[:n] * (len(folded) // n)
+        for n in range(1, len(folded) // 2 + 1)
+    ):
         return "The password must not repeat a short pattern; use more different characters."
     steps = {ord(b) - ord(a) for a, b in zip(folded, folded[1:], strict=False)}
     if len(steps) == 1 or any(folded in run or folded in run[::-1] for run in _KEYBOARD_RUNS):
@@ -167,15 +222,19 @@ def normalize_username(username: str) -> str:
 # A JWT (RFC 7519) signed with HMAC-SHA256 by PyJWT. Only HS256 is ever accepted, so a token claiming
 # "alg": "none" or another algorithm is refused before its payload is read.
 TOKEN_ALGORITHM = "HS256"
-MAX_TOKEN_LENGTH = 2048          # sync/protocol.py Hello.token
+MAX_TOKEN_LENGTH = 2048  # sync/protocol.py Hello.token
 MIN_SECRET_BYTES = 32
-DEFAULT_TOKEN_TTL = timedelta(hours=12)       # one long shift; the console logs in again after it
+DEFAULT_TOKEN_TTL = timedelta(hours=12)  # one long shift; the console logs in again after it
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _CLAIM_KEYS = {"sub", "role", "iat", "exp", "jti", "cred"}
 # Expiry is checked here against the caller's ``now`` (the server's clock, injectable in tests), not by
 # PyJWT against the wall clock; the claims must still be present.
-_DECODE_OPTIONS: dict[str, Any] = {"require": sorted(_CLAIM_KEYS), "verify_exp": False, "verify_iat": False,
-                                   "verify_nbf": False}
+_DECODE_OPTIONS: dict[str, Any] = {
+    "require": sorted(_CLAIM_KEYS),
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+}
 _JWT = jwt.PyJWT({"enforce_minimum_key_length": True})
 
 
@@ -254,10 +313,12 @@ def verify_token(token: Any, secret: bytes, now: datetime) -> TokenClaims:
     except (jwt.PyJWTError, ValueError, TypeError):
         raise invalid from None
     # Signed by us, so a bad payload means a bug or a leaked secret; still answer "invalid", never crash.
-    if set(data) != _CLAIM_KEYS \
-            or not all(isinstance(data[k], str) for k in ("sub", "role", "jti", "cred")) \
-            or not all(type(data[k]) is int for k in ("iat", "exp")) \
-            or data["role"] not in {r.value for r in Role}:
+    if (
+        set(data) != _CLAIM_KEYS
+        or not all(isinstance(data[k], str) for k in ("sub", "role", "jti", "cred"))
+        or not all(type(data[k]) is int for k in ("iat", "exp"))
+        or data["role"] not in {r.value for r in Role}
+    ):
         raise invalid
     try:
         issued_at = datetime.fromtimestamp(data["iat"], UTC)
@@ -266,14 +327,20 @@ def verify_token(token: Any, secret: bytes, now: datetime) -> TokenClaims:
         raise invalid from None
     if as_utc(now) >= expires_at:
         raise AuthError("token_expired", "Your session expired; log in again.")
-    return TokenClaims(user_id=data["sub"], role=Role(data["role"]), issued_at=issued_at,
-                       expires_at=expires_at, token_id=data["jti"], credential=data["cred"])
+    return TokenClaims(
+        user_id=data["sub"],
+        role=Role(data["role"]),
+        issued_at=issued_at,
+        expires_at=expires_at,
+        token_id=data["jti"],
+        credential=data["cred"],
+    )
 
 
 def require_role(claims: TokenClaims, *roles: Role | str) -> None:
     """Raise ``AuthError("forbidden")`` unless the token's role is one of ``roles``."""
     if not roles:
-        raise ValueError("require_role needs at least one role")   # a check nobody passes is a bug
+        raise ValueError("require_role needs at least one role")  # a check nobody passes is a bug
     allowed = {Role(r) for r in roles}
     if claims.role not in allowed:
         raise AuthError("forbidden", f"Your role ({claims.role.value}) may not do that.")
@@ -299,8 +366,9 @@ def token_secret(sessions: sessionmaker[Session]) -> bytes:
     """The token-signing key every instance on this database shares, created on first use."""
     with sessions.begin() as s:
         _insert_ignore(s, ServerSecret, {"name": TOKEN_SECRET_NAME, "value": secrets.token_hex(32)})
-        return bytes.fromhex(s.scalars(select(ServerSecret.value)
-                                       .where(ServerSecret.name == TOKEN_SECRET_NAME)).one())
+        return bytes.fromhex(
+            s.scalars(select(ServerSecret.value).where(ServerSecret.name == TOKEN_SECRET_NAME)).one()
+        )
 
 
 def rotate_token_secret(sessions: sessionmaker[Session]) -> bytes:
@@ -308,8 +376,11 @@ def rotate_token_secret(sessions: sessionmaker[Session]) -> bytes:
     new = secrets.token_bytes(32)
     with sessions.begin() as s:
         _insert_ignore(s, ServerSecret, {"name": TOKEN_SECRET_NAME, "value": new.hex()})
-        s.execute(update(ServerSecret).where(ServerSecret.name == TOKEN_SECRET_NAME)
-                  .values(value=new.hex(), created_at=datetime.now(UTC)))
+        s.execute(
+            update(ServerSecret)
+            .where(ServerSecret.name == TOKEN_SECRET_NAME)
+            .values(value=new.hex(), created_at=datetime.now(UTC))
+        )
     return new
 
 
@@ -333,9 +404,15 @@ class Accounts:
     holds across every instance on one PostgreSQL.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, hasher: PasswordHasher | None = None,
-                 lock_after: int = 10, lock_window: timedelta = timedelta(minutes=15),
-                 lock_for: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        hasher: PasswordHasher | None = None,
+        lock_after: int = 10,
+        lock_window: timedelta = timedelta(minutes=15),
+        lock_for: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._sessions = sessions
         self._hasher = hasher or DEFAULT_HASHER
         self.lock_after, self.lock_window, self.lock_for = lock_after, lock_window, lock_for
@@ -350,19 +427,28 @@ class Accounts:
         """Create an active user; refuses bad names, unknown roles, weak passwords and duplicates."""
         name = normalize_username(username)
         if not USERNAME_RE.fullmatch(name):
-            raise AuthError("invalid_username", "A user name has 1–60 characters: letters, digits and . _ - @, "
-                                                "starting with a letter or digit.")
+            raise AuthError(
+                "invalid_username",
+                "A user name has 1–60 characters: letters, digits and . _ - @, "
+                "starting with a letter or digit.",
+            )
         display = display_name.strip() or name
         if len(display) > 80:
             raise AuthError("invalid_display_name", "The display name must have at most 80 characters.")
         try:
             role = Role(role)
         except ValueError:
-            raise AuthError("invalid_role", "The role must be one of: "
-                                            f"{', '.join(r.value for r in Role)}.") from None
+            raise AuthError(
+                "invalid_role", f"The role must be one of: {', '.join(r.value for r in Role)}."
+            ) from None
         check_password_policy(password, name)
-        user = User(username=name, display_name=display, role=role,
-                    password_hash=hash_password(password, self._hasher), active=True)
+        user = User(
+            username=name,
+            display_name=display,
+            role=role,
+            password_hash=hash_password(password, self._hasher),
+            active=True,
+        )
         exists = AuthError("user_exists", f"There is already a user named {name}.")
         try:
             with self._sessions(expire_on_commit=False) as s, s.begin():
@@ -371,7 +457,7 @@ class Accounts:
                 s.add(user)
                 s.flush()
                 _publish_user(s, user)
-        except IntegrityError:       # created by another instance between our check and insert
+        except IntegrityError:  # created by another instance between our check and insert
             raise exists from None
         return user
 
@@ -381,8 +467,10 @@ class Accounts:
         check_password_policy(password, name)
         new_hash = hash_password(password, self._hasher)
         with self._sessions.begin() as s:
-            if s.execute(update(User).where(User.username == name)
-                         .values(password_hash=new_hash)).rowcount == 0:
+            if (
+                s.execute(update(User).where(User.username == name).values(password_hash=new_hash)).rowcount
+                == 0
+            ):
                 raise AuthError("unknown_user", f"There is no user named {name}.")
 
     def deactivate(self, username: str) -> None:
@@ -411,10 +499,12 @@ class Accounts:
         forgotten would otherwise pile up); returns how many. Call it now and then."""
         now = as_utc(now)
         with self._sessions.begin() as s:
-            return s.execute(delete(LoginThrottle).where(
-                LoginThrottle.updated_at <= now - self.lock_window,
-                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
-            )).rowcount
+            return s.execute(
+                delete(LoginThrottle).where(
+                    LoginThrottle.updated_at <= now - self.lock_window,
+                    or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+                )
+            ).rowcount
 
     # -- log-in ------------------------------------------------------------------------------------------
     def login(self, username: str, password: str, now: datetime) -> User:
@@ -455,16 +545,25 @@ class Accounts:
             user = s.get(User, claims.user_id)
             if user is not None:
                 s.expunge(user)
-        if user is None or not user.active or Role(user.role) != claims.role \
-                or not hmac.compare_digest(claims.credential.encode("utf-8", "surrogatepass"),
-                                       credential_tag(bytes(secret), user.password_hash).encode()):
+        if (
+            user is None
+            or not user.active
+            or Role(user.role) != claims.role
+            or not hmac.compare_digest(
+                claims.credential.encode("utf-8", "surrogatepass"),
+                credential_tag(bytes(secret), user.password_hash).encode(),
+            )
+        ):
             raise AuthError("token_revoked", "Your account changed since you logged in; log in again.")
         return user, claims
 
     def _locked(self, seconds_left: float) -> AuthError:
         minutes = max(1, math.ceil(seconds_left / 60))
-        return AuthError("account_locked", f"Too many failed log-ins; try again in {_plural(minutes, 'minute')}.",
-                         retry_after=seconds_left)
+        return AuthError(
+            "account_locked",
+            f"Too many failed log-ins; try again in {_plural(minutes, 'minute')}.",
+            retry_after=seconds_left,
+        )
 
     def _count_attempt(self, key: str, now: datetime) -> int:
         """Count this attempt as a failure before the password is checked; return the recent count.
@@ -476,21 +575,26 @@ class Accounts:
         with self._sessions.begin() as s:
             # The insert takes the write lock on SQLite; FOR UPDATE takes the row lock on PostgreSQL.
             _insert_ignore(s, LoginThrottle, {"username": key, "failures": [], "updated_at": now})
-            row = s.scalars(select(LoginThrottle).where(LoginThrottle.username == key).with_for_update()).one()
+            row = s.scalars(
+                select(LoginThrottle).where(LoginThrottle.username == key).with_for_update()
+            ).one()
             if row.locked_until is not None:
                 left = (as_utc(row.locked_until) - now).total_seconds()
                 if left > 0:
                     raise self._locked(left)
-                row.failures, row.locked_until, row.next_attempt_at = [], None, None   # lock served
+                row.failures, row.locked_until, row.next_attempt_at = [], None, None  # lock served
             if row.next_attempt_at is not None and now < as_utc(row.next_attempt_at):
                 wait = (as_utc(row.next_attempt_at) - now).total_seconds()
-                raise AuthError("retry_later", "Too many failed log-ins; try again in "
-                                f"{_plural(math.ceil(wait), 'second')}.", retry_after=wait)
+                raise AuthError(
+                    "retry_later",
+                    f"Too many failed log-ins; try again in {_plural(math.ceil(wait), 'second')}.",
+                    retry_after=wait,
+                )
             horizon = (now - self.lock_window).timestamp()
             # Never longer than lock_after: reaching it locks, and serving the lock clears the list.
             recent = [t for t in row.failures if isinstance(t, int | float) and t > horizon]
             recent.append(now.timestamp())
-            row.failures = recent                      # a new list: JSON columns don't track mutation
+            row.failures = recent  # a new list: JSON columns don't track mutation
             row.next_attempt_at = now + timedelta(seconds=login_delay(len(recent)))
             row.locked_until = now + self.lock_for if len(recent) >= self.lock_after else None
             row.updated_at = now
@@ -513,8 +617,11 @@ class Accounts:
             s.execute(delete(LoginThrottle).where(LoginThrottle.username == key))
             if new is not None:
                 # Only if unchanged: a password set meanwhile by an admin must not be overwritten.
-                if s.execute(update(User).where(User.id == user.id, User.password_hash == old)
-                             .values(password_hash=new)).rowcount:
+                if s.execute(
+                    update(User)
+                    .where(User.id == user.id, User.password_hash == old)
+                    .values(password_hash=new)
+                ).rowcount:
                     user.password_hash = new
 
 

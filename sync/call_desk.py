@@ -36,44 +36,62 @@ log = logging.getLogger("csr.server.calls")
 # whose bubble they have not closed yet, from the last hours (an ended call nobody claimed is
 # Abandoned: it goes to the managers' review, not to a bubble).
 LIVE_WINDOW = timedelta(hours=12)
-CLOSED_STALE = "closed-stale"      # the end reason (and provider key prefix) of a call a supervisor closed
+CLOSED_STALE = "closed-stale"  # the end reason (and provider key prefix) of a call a supervisor closed
 MAX_LIVE = 200
 
 
-def call_info(call: Call, names: dict[str, str], campaigns: dict[str, str],
-              customers: dict[str, str] | None = None) -> dict[str, Any]:
+def call_info(
+    call: Call, names: dict[str, str], campaigns: dict[str, str], customers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A call as consoles receive it (docs/protocol.md, ``call``); ``customers``: id → name of the matched
     customers (the floor board shows the name; a console matches from its own cache)."""
 
     def iso(value: datetime | None) -> str | None:
         return None if value is None else utc_iso(value)
 
-    return {"id": call.id, "state": CallState(call.state).value, "direction": CallDirection(call.direction).value,
-            "from_number": call.from_number, "to_number": call.to_number,
-            "campaign_id": call.campaign_id, "campaign": campaigns.get(call.campaign_id or "", ""),
-            "unknown_campaign": bool(call.unknown_campaign), "customer_id": call.customer_id,
-            "customer_name": (customers or {}).get(call.customer_id or "", ""),
-            "started_at": iso(call.started_at), "answered_at": iso(call.answered_at), "ended_at": iso(call.ended_at),
-            "agent_id": call.agent_id, "agent_name": names.get(call.agent_id or "", ""),
-            "classification": call.classification.value if call.classification else "",
-            "closed": call.closed_at is not None, "duration_seconds": call.duration_seconds or 0,
-            "recording_url": call.recording_url or "", "provider_call_id": call.provider_call_id,
-            "answered_by": call.answered_by or ""}
+    return {
+        "id": call.id,
+        "state": CallState(call.state).value,
+        "direction": CallDirection(call.direction).value,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "campaign_id": call.campaign_id,
+        "campaign": campaigns.get(call.campaign_id or "", ""),
+        "unknown_campaign": bool(call.unknown_campaign),
+        "customer_id": call.customer_id,
+        "customer_name": (customers or {}).get(call.customer_id or "", ""),
+        "started_at": iso(call.started_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "agent_id": call.agent_id,
+        "agent_name": names.get(call.agent_id or "", ""),
+        "classification": call.classification.value if call.classification else "",
+        "closed": call.closed_at is not None,
+        "duration_seconds": call.duration_seconds or 0,
+        "recording_url": call.recording_url or "",
+        "provider_call_id": call.provider_call_id,
+        "answered_by": call.answered_by or "",
+    }
 
 
 class CallDesk:
     """Implements the ingress's CallSink; the websocket endpoint asks it for claims and live calls.
     ``on_committed(version, calls)`` runs on the event loop after each commit that changed calls."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, region: str | None = None,
-                 on_committed: Callable[[int, list[dict[str, Any]]], None] | None = None,
-                 agents: Callable[[], list[str]] = list,
-                 available: Callable[[], set[str]] = set) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        region: str | None = None,
+        on_committed: Callable[[int, list[dict[str, Any]]], None] | None = None,
+        agents: Callable[[], list[str]] = list,
+        available: Callable[[], set[str]] = set,
+    ) -> None:
         self.sessions = sessions
         self.region = region
         self.on_committed = on_committed
         self._agents = agents
-        self.available = available          # the signed-in agents whose floor state is Available
+        self.available = available  # the signed-in agents whose floor state is Available
         self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -96,7 +114,9 @@ class CallDesk:
         while self._queue:
             group, self._queue = self._queue, []
             try:
-                version, calls = await asyncio.to_thread(self._store, [e for events, _ in group for e in events])
+                version, calls = await asyncio.to_thread(
+                    self._store, [e for events, _ in group for e in events]
+                )
             except Exception:  # noqa: BLE001 - store each callback alone: one bad one fails alone
                 log.warning("event=call_group_failed size=%d", len(group), exc_info=True)
                 for events, future in group:
@@ -137,8 +157,9 @@ class CallDesk:
             version = _log_changes(session, collector)
             return version, self._infos(session, [claimed.call])[0], claimed.previous_agent_id
 
-    def close_stale(self, call_id: str, user_id: str, stale_after: timedelta,
-                    now: datetime | None = None) -> tuple[int, list[dict[str, Any]]]:
+    def close_stale(
+        self, call_id: str, user_id: str, stale_after: timedelta, now: datetime | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
         """A supervisor closes a call the phone system never ended: an ENDED event with reason
         ``closed-stale`` (provider key ``closed-stale:<call id>``, stamped at the call's last event so
         the talk time isn't inflated by the wait), then the call reduces to Ended and is classified.
@@ -152,18 +173,27 @@ class CallDesk:
                 raise ValidationFailed({"call": "That call is not known to the server."})
             if CallState(call.state) is CallState.ENDED:
                 raise ValidationFailed({"call": "That call has already ended."})
-            heard, occurred = session.execute(select(func.max(CallEvent.received_at), func.max(CallEvent.occurred_at))
-                                              .where(CallEvent.call_id == call.id)).one()
+            heard, occurred = session.execute(
+                select(func.max(CallEvent.received_at), func.max(CallEvent.occurred_at)).where(
+                    CallEvent.call_id == call.id
+                )
+            ).one()
             last = as_utc(heard or call.started_at)
             if now - last < stale_after:
                 minutes = int((now - last).total_seconds() // 60)
-                raise ValidationFailed({"call": f"That call isn't stale: the phone system spoke of it {minutes} "
-                                                "minutes ago."})
-            event = NeutralEvent(provider=call.provider, provider_call_id=call.provider_call_id,
-                                 provider_key=f"{CLOSED_STALE}:{call.id}", kind=CallEventKind.ENDED,
-                                 occurred_at=as_utc(occurred or call.started_at),
-                                 direction=CallDirection(call.direction), end_reason=CLOSED_STALE,
-                                 payload={"closed_by": user_id, "closed_at": utc_iso(now)})
+                raise ValidationFailed(
+                    {"call": f"That call isn't stale: the phone system spoke of it {minutes} minutes ago."}
+                )
+            event = NeutralEvent(
+                provider=call.provider,
+                provider_call_id=call.provider_call_id,
+                provider_key=f"{CLOSED_STALE}:{call.id}",
+                kind=CallEventKind.ENDED,
+                occurred_at=as_utc(occurred or call.started_at),
+                direction=CallDirection(call.direction),
+                end_reason=CLOSED_STALE,
+                payload={"closed_by": user_id, "closed_at": utc_iso(now)},
+            )
             collector = ChangeCollector(session)
             recorded = record_events(session, [event], region=self.region)
             version = _log_changes(session, collector)
@@ -176,22 +206,43 @@ class CallDesk:
     def live_calls(self, now: datetime | None = None) -> list[dict[str, Any]]:
         since = (now or utcnow()) - LIVE_WINDOW
         with self.sessions() as session:
-            calls = list(session.scalars(
-                select(Call).where(Call.started_at >= since, Call.closed_at.is_(None),
-                                   or_(Call.state != CallState.ENDED, Call.agent_id.is_not(None)))
-                .order_by(Call.started_at.desc()).limit(MAX_LIVE)))
+            calls = list(
+                session.scalars(
+                    select(Call)
+                    .where(
+                        Call.started_at >= since,
+                        Call.closed_at.is_(None),
+                        or_(Call.state != CallState.ENDED, Call.agent_id.is_not(None)),
+                    )
+                    .order_by(Call.started_at.desc())
+                    .limit(MAX_LIVE)
+                )
+            )
             return self._infos(session, list(reversed(calls)))
 
     @staticmethod
     def _infos(session: Session, calls: list[Call]) -> list[dict[str, Any]]:
         users = {c.agent_id for c in calls if c.agent_id}
-        names = {u.id: u.display_name or u.username for u in session.scalars(select(User).where(User.id.in_(users)))} \
-            if users else {}
+        names = (
+            {
+                u.id: u.display_name or u.username
+                for u in session.scalars(select(User).where(User.id.in_(users)))
+            }
+            if users
+            else {}
+        )
         ids = {c.campaign_id for c in calls if c.campaign_id}
-        campaigns = {c.id: c.name for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))} if ids else {}
+        campaigns = (
+            {c.id: c.name for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
+            if ids
+            else {}
+        )
         matched = {c.customer_id for c in calls if c.customer_id}
-        customers = dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(matched))).all()) \
-            if matched else {}
+        customers = (
+            dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(matched))).all())
+            if matched
+            else {}
+        )
         return [call_info(c, names, campaigns, customers) for c in calls]
 
 
@@ -200,7 +251,12 @@ def _log_changes(session: Session, collector: ChangeCollector) -> int:
     changes = collector.collect()
     if not changes:
         return 0
-    versions = list(session.execute(
-        insert(ChangeRow.__table__).returning(ChangeRow.__table__.c.version, sort_by_parameter_order=True),
-        [{"entity": e, "entity_id": i, "op": op, "data": data} for e, i, op, data in changes]).scalars())
+    versions = list(
+        session.execute(
+            insert(ChangeRow.__table__).returning(
+                ChangeRow.__table__.c.version, sort_by_parameter_order=True
+            ),
+            [{"entity": e, "entity_id": i, "op": op, "data": data} for e, i, op, data in changes],
+        ).scalars()
+    )
     return versions[-1]

@@ -54,12 +54,12 @@ log = logging.getLogger("csr.callsim")
 
 @dataclass
 class SimOptions:
-    url: str                                     # where the server's ingress listens (http://host:port)
+    url: str  # where the server's ingress listens (http://host:port)
     auth_token: str = field(repr=False)
-    public_url: str = ""                         # what the server signs against; default: ``url``
-    rate: float = 1.0                            # calls started per second
-    count: int = 10                              # 0: until stopped
-    speed: float = 1.0                           # 10: a 3-minute call takes 18 s
+    public_url: str = ""  # what the server signs against; default: ``url``
+    rate: float = 1.0  # calls started per second
+    count: int = 10  # 0: until stopped
+    speed: float = 1.0  # 10: a 3-minute call takes 18 s
     seed: int | None = None
     callers: list[str] = field(default_factory=list)
     tracking: list[str] = field(default_factory=lambda: [DEFAULT_TRACKING])
@@ -70,7 +70,7 @@ class SimOptions:
     concurrency: int = 200
     timeout: float = 15.0
     verbose: bool = False
-    start_after: float = 0.0                     # seconds before the first call (the demo's window signs in)
+    start_after: float = 0.0  # seconds before the first call (the demo's window signs in)
 
 
 @dataclass
@@ -92,7 +92,7 @@ class _Sender:
 
     def _address(self, url: str) -> str:
         # The server may sit behind a proxy: sign the public URL, send to where it listens.
-        return self.base + url[len(self.public):] if url.startswith(self.public) else url
+        return self.base + url[len(self.public) :] if url.startswith(self.public) else url
 
     async def post(self, hook: Webhook) -> str | None:
         """The response body of a 2xx answer, else None (counted as failed)."""
@@ -104,11 +104,19 @@ class _Sender:
                 body = await resp.text()
                 if 200 <= resp.status < 300:
                     return body
-                log.warning("event=webhook_failed status=%d url=%s call=%s", resp.status, hook.url,
-                            hook.params.get("CallSid", ""))
+                log.warning(
+                    "event=webhook_failed status=%d url=%s call=%s",
+                    resp.status,
+                    hook.url,
+                    hook.params.get("CallSid", ""),
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("event=webhook_failed error=%s url=%s call=%s", type(exc).__name__, hook.url,
-                        hook.params.get("CallSid", ""))
+            log.warning(
+                "event=webhook_failed error=%s url=%s call=%s",
+                type(exc).__name__,
+                hook.url,
+                hook.params.get("CallSid", ""),
+            )
         self.tally.failed += 1
         return None
 
@@ -119,7 +127,7 @@ async def _place(sender: _Sender, call: SimCall, rng: random.Random, options: Si
     start = loop.time()
     voice = voice_webhook(call, sender.public + VOICE_PATH)
     twiml = await sender.post(voice)
-    plan = DialPlan()           # no answer: Twilio says its error message and the caller hangs up
+    plan = DialPlan()  # no answer: Twilio says its error message and the caller hangs up
     if twiml is not None:
         try:
             plan = read_twiml(twiml, voice.url)
@@ -142,8 +150,9 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
     scenarios, weights = list(options.scenarios), list(options.scenarios.values())
     tasks: set[asyncio.Task[None]] = set()
     connector = aiohttp.TCPConnector(limit=options.concurrency)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=options.timeout)) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=options.timeout)
+    ) as session:
         sender = _Sender(session, options)
         while (options.count == 0 or sender.tally.calls < options.count) and not stop.is_set():
             wait = first + sender.tally.calls / options.rate - loop.time()
@@ -152,9 +161,15 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
                     await asyncio.wait_for(stop.wait(), wait)
                 if stop.is_set():
                     break
-            call = new_call(rng, rng.choices(scenarios, weights)[0], callers=options.callers,
-                            tracking=options.tracking, agents=options.agents, started_at=utcnow(),
-                            odd_callers=options.odd_callers)
+            call = new_call(
+                rng,
+                rng.choices(scenarios, weights)[0],
+                callers=options.callers,
+                tracking=options.tracking,
+                agents=options.agents,
+                started_at=utcnow(),
+                odd_callers=options.odd_callers,
+            )
             task = asyncio.create_task(_place(sender, call, random.Random(rng.getrandbits(64)), options))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -168,8 +183,12 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
                 task.cancel()
             await asyncio.gather(waiter, stopper, *tasks, return_exceptions=True)
     tally = sender.tally
-    return {"calls": tally.calls, "webhooks": tally.webhooks, "failed": tally.failed,
-            "seconds": round(time.monotonic() - began, 3)}
+    return {
+        "calls": tally.calls,
+        "webhooks": tally.webhooks,
+        "failed": tally.failed,
+        "seconds": round(time.monotonic() - began, 3),
+    }
 
 
 def _numbers(values: list[str] | None) -> list[str]:
@@ -182,11 +201,18 @@ def _read_numbers(path: Path) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="csr-callsim", description="Send simulated calls to a csr-server as "
-                                "signed Twilio webhooks. The auth token comes from --auth-token-file or "
-                                f"the {TOKEN_ENV} environment variable.")
-    p.add_argument("--url", required=True, help="where the server's webhook port listens, e.g. http://127.0.0.1:8766")
-    p.add_argument("--public-url", default="", help="the public URL the server signs against (default: --url)")
+    p = argparse.ArgumentParser(
+        prog="csr-callsim",
+        description="Send simulated calls to a csr-server as "
+        "signed Twilio webhooks. The auth token comes from --auth-token-file or "
+        f"the {TOKEN_ENV} environment variable.",
+    )
+    p.add_argument(
+        "--url", required=True, help="where the server's webhook port listens, e.g. http://127.0.0.1:8766"
+    )
+    p.add_argument(
+        "--public-url", default="", help="the public URL the server signs against (default: --url)"
+    )
     p.add_argument("--auth-token-file", type=Path, help="a file holding the Twilio auth token")
     p.add_argument("--rate", type=float, default=1.0, help="calls started per second (default 1)")
     p.add_argument("--count", type=int, default=10, help="calls to place; 0 runs until stopped (default 10)")
@@ -194,18 +220,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--from", dest="callers", action="append", help="callers' numbers (repeat, or commas)")
     p.add_argument("--from-file", type=Path, help="callers' numbers, one a line (e.g. existing customers)")
-    p.add_argument("--to", dest="tracking", action="append", help="tracking numbers dialed (repeat, or commas)")
-    p.add_argument("--scenario", action="append", choices=[s.value for s in Scenario],
-                   help="only these scenarios (repeat); default: a realistic mix")
+    p.add_argument(
+        "--to", dest="tracking", action="append", help="tracking numbers dialed (repeat, or commas)"
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        choices=[s.value for s in Scenario],
+        help="only these scenarios (repeat); default: a realistic mix",
+    )
     p.add_argument("--agent", dest="agents", action="append", help="softphone identities for outbound calls")
-    p.add_argument("--chaos", type=float, default=0.0, help="chance (0..1) of duplicating / reordering a callback")
-    p.add_argument("--odd-callers", type=float, default=0.05,
-                   help="share of callers with no usable number (anonymous, Restricted, empty)")
+    p.add_argument(
+        "--chaos", type=float, default=0.0, help="chance (0..1) of duplicating / reordering a callback"
+    )
+    p.add_argument(
+        "--odd-callers",
+        type=float,
+        default=0.05,
+        help="share of callers with no usable number (anonymous, Restricted, empty)",
+    )
     p.add_argument("--concurrency", type=int, default=200, help="HTTP connections at most")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds a webhook may take")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--start-after", type=float, default=0.0, help="seconds to wait before the first call")
-    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)     # the demo's simulator
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's simulator
     return p
 
 
@@ -226,19 +264,32 @@ def options_from_args(argv: list[str] | None = None) -> SimOptions:
         parser.error("--rate and --speed must be positive, --count at least 0, --chaos between 0 and 1")
     callers = _numbers(args.callers) + (_read_numbers(args.from_file) if args.from_file else [])
     scenarios = {Scenario(s): 1 for s in args.scenario} if args.scenario else dict(MIX)
-    return SimOptions(url=args.url, auth_token=token, public_url=args.public_url, rate=args.rate,
-                      count=args.count, speed=args.speed, seed=args.seed, callers=callers,
-                      tracking=_numbers(args.tracking) or [DEFAULT_TRACKING], scenarios=scenarios,
-                      agents=_numbers(args.agents) or ["csr"], chaos=args.chaos, odd_callers=args.odd_callers,
-                      concurrency=max(1, args.concurrency), timeout=args.timeout,
-                      verbose=args.verbose, start_after=args.start_after)
+    return SimOptions(
+        url=args.url,
+        auth_token=token,
+        public_url=args.public_url,
+        rate=args.rate,
+        count=args.count,
+        speed=args.speed,
+        seed=args.seed,
+        callers=callers,
+        tracking=_numbers(args.tracking) or [DEFAULT_TRACKING],
+        scenarios=scenarios,
+        agents=_numbers(args.agents) or ["csr"],
+        chaos=args.chaos,
+        odd_callers=args.odd_callers,
+        concurrency=max(1, args.concurrency),
+        timeout=args.timeout,
+        verbose=args.verbose,
+        start_after=args.start_after,
+    )
 
 
 async def _main(options: SimOptions, exit_with_parent: bool = False) -> dict[str, float | int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):   # Windows
+        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):  # Windows
             loop.add_signal_handler(sig, stop.set)
     watch = asyncio.create_task(_watch_parent(stop)) if exit_with_parent else None
     try:
@@ -259,8 +310,11 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = options_from_args(argv)
-    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
-                        format="csr-callsim: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if options.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="csr-callsim: %(message)s",
+    )
     summary = asyncio.run(_main(options, exit_with_parent="--exit-with-parent" in (argv or sys.argv[1:])))
     print(json.dumps(summary), flush=True)
     return 0 if summary["failed"] == 0 else 1

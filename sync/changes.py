@@ -23,13 +23,20 @@ from models.sync_tables import CONSOLE_TABLES, REDACTED_COLUMNS
 from models.timeutil import as_utc, utc_iso
 
 # Link tables carried inside their owner's change: (owner table, link table, owner fk, other fk, key).
-LINKS = [("customers", customer_tags, "customer_id", "tag_type_id", "_tag_ids"),
-         ("locations", location_tags, "location_id", "tag_type_id", "_tag_ids"),
-         ("jobs", job_tags, "job_id", "tag_type_id", "_tag_ids"),
-         ("appointments", appointment_technicians, "appointment_id", "technician_id", "_technician_ids"),
-         ("job_types", job_type_business_units, "job_type_id", "business_unit_id", "_business_unit_ids"),
-         ("arrival_windows", arrival_window_business_units, "arrival_window_id", "business_unit_id",
-          "_business_unit_ids")]
+LINKS = [
+    ("customers", customer_tags, "customer_id", "tag_type_id", "_tag_ids"),
+    ("locations", location_tags, "location_id", "tag_type_id", "_tag_ids"),
+    ("jobs", job_tags, "job_id", "tag_type_id", "_tag_ids"),
+    ("appointments", appointment_technicians, "appointment_id", "technician_id", "_technician_ids"),
+    ("job_types", job_type_business_units, "job_type_id", "business_unit_id", "_business_unit_ids"),
+    (
+        "arrival_windows",
+        arrival_window_business_units,
+        "arrival_window_id",
+        "business_unit_id",
+        "_business_unit_ids",
+    ),
+]
 _MAPPERS = {m.local_table.name: m for m in Base.registry.mappers}
 _LINK_TABLES = {link.name: link for _owner, link, _a, _b, _k in LINKS}
 
@@ -49,7 +56,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
-        return utc_iso(value)               # "…Z": a client never guesses the zone
+        return utc_iso(value)  # "…Z": a client never guesses the zone
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -62,8 +69,10 @@ def row_data(session: Session, obj: Any) -> dict[str, Any]:
     mapper = inspect(obj).mapper
     table = mapper.local_table.name
     hidden = REDACTED_COLUMNS.get(table, frozenset())
-    data = {attr.key: ("" if attr.key in hidden else _json_value(getattr(obj, attr.key)))
-            for attr in mapper.column_attrs}
+    data = {
+        attr.key: ("" if attr.key in hidden else _json_value(getattr(obj, attr.key)))
+        for attr in mapper.column_attrs
+    }
     for owner, link, owner_fk, other_fk, key in LINKS:
         if owner == table:
             data[key] = sorted(session.scalars(select(link.c[other_fk]).where(link.c[owner_fk] == obj.id)))
@@ -106,8 +115,10 @@ class ChangeCollector:
         self.session.flush()
         event.remove(self.session, "after_flush", self._after_flush)
         order = _change_order()
-        out = [(table, pk, "upsert", row_data(self.session, obj))
-               for (table, pk), obj in sorted(self._touched.items(), key=lambda kv: order.get(kv[0][0], 0))]
+        out = [
+            (table, pk, "upsert", row_data(self.session, obj))
+            for (table, pk), obj in sorted(self._touched.items(), key=lambda kv: order.get(kv[0][0], 0))
+        ]
         out += [(table, pk, "delete", {}) for (table, pk) in self._deleted]
         return out
 
@@ -154,7 +165,7 @@ def apply_change(session: Session, entity: str, entity_id: str, op: str, data: d
     document may have changed, if any."""
     mapper = _MAPPERS.get(entity)
     if mapper is None:
-        return None                       # a table this console doesn't know (a newer server): skip
+        return None  # a table this console doesn't know (a newer server): skip
     cls = mapper.class_
     if session.get_bind().dialect.name == "sqlite":
         # A change set arrives in table order, but a link (job type → business unit) may name a row

@@ -56,8 +56,8 @@ class Channel:
     def __init__(self, ws: Any, live: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
         self.ws = ws
         self.poked = False
-        self._live = live               # call updates: handed on as they arrive, never queued
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}     # requests made beside the session
+        self._live = live  # call updates: handed on as they arrive, never queued
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}  # requests made beside the session
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -91,7 +91,7 @@ class Channel:
                 kind = message.get("type")
                 if kind in LIVE_TYPES:
                     self._live(message)
-                    if message.get("id") in self._waiting:         # a floor_snapshot answering a request
+                    if message.get("id") in self._waiting:  # a floor_snapshot answering a request
                         self._resolve(message)
                 elif message.get("id") in self._waiting:
                     self._resolve(message)
@@ -116,7 +116,7 @@ class Channel:
     async def next(self) -> dict[str, Any]:
         message = await self._queue.get()
         if message is None:
-            self._queue.put_nowait(None)          # every later reader learns it too
+            self._queue.put_nowait(None)  # every later reader learns it too
             raise websockets.WebSocketException("the server closed the connection")
         return message
 

@@ -39,9 +39,27 @@ from .pusher import REBASED, Outcome, Pusher, acknowledge, unacknowledged
 from .requests import ClaimFailed, DialFailed, RequestFailed, Requests
 from .snapshot import SNAPSHOT_KEY
 
-__all__ = ["APPLY_CHUNK", "CURSOR_KEY", "LIVE_TYPES", "REBASED", "ClaimFailed", "DialFailed", "Gap",
-           "InitialProgress", "LoginFailed", "Outcome", "RequestFailed", "SignInRequired", "Stuck", "SyncClient",
-           "SyncStatus", "UpgradeRequired", "acknowledge", "login", "unacknowledged"]
+__all__ = [
+    "APPLY_CHUNK",
+    "CURSOR_KEY",
+    "LIVE_TYPES",
+    "REBASED",
+    "ClaimFailed",
+    "DialFailed",
+    "Gap",
+    "InitialProgress",
+    "LoginFailed",
+    "Outcome",
+    "RequestFailed",
+    "SignInRequired",
+    "Stuck",
+    "SyncClient",
+    "SyncStatus",
+    "UpgradeRequired",
+    "acknowledge",
+    "login",
+    "unacknowledged",
+]
 
 log = logging.getLogger("csr.sync.client")
 
@@ -53,32 +71,41 @@ class SyncStatus:
     state: str = "offline"
     pending: int = 0
     oldest_pending: datetime | None = None  # when the oldest queued change was made (UTC)
-    last_sync: float = 0.0                  # time.time() of the last complete push + pull
+    last_sync: float = 0.0  # time.time() of the last complete push + pull
     message: str = ""
-    problems: int = 0                       # refusals and flags the CSR has not acknowledged
+    problems: int = 0  # refusals and flags the CSR has not acknowledged
 
 
 class SyncClient:
-    def __init__(self, cache: Cache, url: str, token: Callable[[], str | None], *,
-                 on_status: Callable[[SyncStatus], None] = lambda s: None,
-                 on_pulled: Callable[[set[str]], None] = lambda ids: None,
-                 on_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
-                 on_initial: Callable[[InitialProgress], None] = lambda progress: None,
-                 on_changes: Callable[[set[str]], None] = lambda entities: None,
-                 on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
-                 on_floor: Callable[[dict[str, Any]], None] = lambda message: None,
-                 backoff: tuple[float, float] = (0.5, 30.0), page: int = 1000,
-                 snapshot_page: int = 5000, ssl: Any = None, agent_state: bool = True,
-                 connect: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        url: str,
+        token: Callable[[], str | None],
+        *,
+        on_status: Callable[[SyncStatus], None] = lambda s: None,
+        on_pulled: Callable[[set[str]], None] = lambda ids: None,
+        on_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
+        on_initial: Callable[[InitialProgress], None] = lambda progress: None,
+        on_changes: Callable[[set[str]], None] = lambda entities: None,
+        on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
+        on_floor: Callable[[dict[str, Any]], None] = lambda message: None,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        page: int = 1000,
+        snapshot_page: int = 5000,
+        ssl: Any = None,
+        agent_state: bool = True,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
         self.cache = cache
-        self.agent_state = agent_state      # ask the server to push this user's agent state (on_floor)
+        self.agent_state = agent_state  # ask the server to push this user's agent state (on_floor)
         self.url = url
         self.token = token
         self.on_status = on_status
-        self.on_pulled = on_pulled          # customer ids whose record changed
-        self.on_outcomes = on_outcomes      # refused / flagged receipts, stored: tell the CSR at once
-        self.on_initial = on_initial        # initial sync progress
-        self.on_changes = on_changes        # the entity kinds (tables) a pull touched
+        self.on_pulled = on_pulled  # customer ids whose record changed
+        self.on_outcomes = on_outcomes  # refused / flagged receipts, stored: tell the CSR at once
+        self.on_initial = on_initial  # initial sync progress
+        self.on_changes = on_changes  # the entity kinds (tables) a pull touched
         # Live calls from the server: (calls, who had the call before a takeover, whether this is the
         # whole list sent after sign-in). They don't wait for a pull: the bubble must pop while it rings.
         self.on_calls = on_calls
@@ -88,8 +115,11 @@ class SyncClient:
         self.ssl = ssl
         # How a connection is opened: a websocket to ``url`` (the deterministic simulation passes its own
         # in-memory link, bench/sim).
-        self._connect = connect or (lambda: websockets.connect(self.url, max_size=2**23, open_timeout=10,
-                                                               ssl=self.ssl, close_timeout=2))
+        self._connect = connect or (
+            lambda: websockets.connect(
+                self.url, max_size=2**23, open_timeout=10, ssl=self.ssl, close_timeout=2
+            )
+        )
         self._channel: Channel | None = None
         self.snapshot_page = snapshot_page
         self.backoff_min, self.backoff_max = backoff
@@ -99,10 +129,20 @@ class SyncClient:
         self._told_ids: set[str] = set()
         with cache.sessions.begin() as session:
             self.client_id = cache_client_id(session)
-        self.puller = Puller(cache, page, lambda ids: self.on_pulled(ids), lambda tables: self.on_changes(tables))
-        self.pusher = Pusher(cache, self.client_id, self.puller.cursor, self.puller.apply,
-                             lambda outcomes: self._told(outcomes), on_settled=lambda: self._set())
-        self.requests = Requests(lambda: self._channel if self.status.state in ("online", "syncing") else None)
+        self.puller = Puller(
+            cache, page, lambda ids: self.on_pulled(ids), lambda tables: self.on_changes(tables)
+        )
+        self.pusher = Pusher(
+            cache,
+            self.client_id,
+            self.puller.cursor,
+            self.puller.apply,
+            lambda outcomes: self._told(outcomes),
+            on_settled=lambda: self._set(),
+        )
+        self.requests = Requests(
+            lambda: self._channel if self.status.state in ("online", "syncing") else None
+        )
 
     # -- the UI's entry points ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -139,8 +179,14 @@ class SyncClient:
     async def close_stale_call(self, call_id: str, timeout: float = 5.0) -> dict[str, Any]:
         return await self.requests.close_stale_call(call_id, timeout)
 
-    async def scorecard(self, period: str = "today", first: str | None = None, last: str | None = None,
-                        user_id: str | None = None, timeout: float = 15.0) -> dict[str, Any]:
+    async def scorecard(
+        self,
+        period: str = "today",
+        first: str | None = None,
+        last: str | None = None,
+        user_id: str | None = None,
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
         return await self.requests.scorecard(period, first, last, user_id, timeout)
 
     def problems(self) -> list[Outcome]:
@@ -227,7 +273,7 @@ class SyncClient:
                 continue
             except UpgradeRequired as exc:
                 self._set(state="upgrade_required", message=str(exc))
-                return                      # the queue is kept; a newer console will send it
+                return  # the queue is kept; a newer console will send it
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - sync must outlive any one failure; it retries
@@ -251,13 +297,18 @@ class SyncClient:
 
     async def _session(self, ws: Channel) -> None:
         prefix, confirmed = await asyncio.to_thread(self._prefix)
-        hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": self.client_id,
-                                 "token": self.token(), "agent_state": self.agent_state}
+        hello: dict[str, Any] = {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "client_id": self.client_id,
+            "token": self.token(),
+            "agent_state": self.agent_state,
+        }
         if prefix and not confirmed:
-            hello["job_prefix"] = prefix          # minted offline: the server confirms it or issues another
+            hello["job_prefix"] = prefix  # minted offline: the server confirms it or issues another
         await ws.send(json.dumps(hello))
         welcome = await ws.next()
-        while welcome.get("type") == "poke":            # a commit elsewhere raced our handshake
+        while welcome.get("type") == "poke":  # a commit elsewhere raced our handshake
             ws.poked = True
             welcome = await ws.next()
         if welcome.get("type") == "error":
@@ -301,7 +352,7 @@ class SyncClient:
                 if self._stopping:
                     return
                 await self._push(ws)
-                await self.puller.pull(ws)            # "Sync now" also pulls
+                await self.puller.pull(ws)  # "Sync now" also pulls
                 self._set(state="online", last_sync=time.time())
                 continue
             woke.cancel()
@@ -330,7 +381,9 @@ class SyncClient:
             values: dict[str, Any] = {"job_prefix": prefix, "prefix_confirmed": True}
             if state.job_prefix != prefix:
                 values["next_job_no"] = 1
-            session.execute(update(ClientState).where(ClientState.client_id == self.client_id).values(**values))
+            session.execute(
+                update(ClientState).where(ClientState.client_id == self.client_id).values(**values)
+            )
 
     def _flag(self, key: str) -> int:
         from models.sync_tables import SyncState
@@ -344,12 +397,20 @@ class LoginFailed(Exception):
     pass
 
 
-async def login(server: str, console_id: str, user: str, password: str, timeout: float = 15.0) -> tuple[str, dict]:
+async def login(
+    server: str, console_id: str, user: str, password: str, timeout: float = 15.0
+) -> tuple[str, dict]:
     """hello + login over a short websocket; the token and the user, or LoginFailed in plain words."""
     try:
-        async with websockets.connect(server, open_timeout=timeout, close_timeout=2,
-                                      ssl=ssl.create_default_context() if server.startswith("wss://") else None) as ws:
-            await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": console_id}))
+        async with websockets.connect(
+            server,
+            open_timeout=timeout,
+            close_timeout=2,
+            ssl=ssl.create_default_context() if server.startswith("wss://") else None,
+        ) as ws:
+            await ws.send(
+                json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client_id": console_id})
+            )
             welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
             if welcome.get("type") == "error":
                 raise LoginFailed(welcome.get("message") or ERROR_CODES.get(welcome.get("code"), "Refused."))
@@ -361,8 +422,10 @@ async def login(server: str, console_id: str, user: str, password: str, timeout:
     except LoginFailed:
         raise
     except (OSError, TimeoutError, websockets.WebSocketException, ValueError) as exc:
-        raise LoginFailed(f"The server at {server} can't be reached ({exc.__class__.__name__}). "
-                          "Check the address, or work offline: bookings are kept on this PC.") from exc
+        raise LoginFailed(
+            f"The server at {server} can't be reached ({exc.__class__.__name__}). "
+            "Check the address, or work offline: bookings are kept on this PC."
+        ) from exc
     if answer.get("type") == "logged_in":
         return answer["token"], answer["user"]
     raise LoginFailed(answer.get("message") or "Wrong user name or password.")

@@ -70,8 +70,9 @@ def notify_version(url: str, version: int, channel: str = CHANNEL) -> None:
     """
     import psycopg
 
-    with psycopg.connect(pg_conninfo(url), autocommit=True, application_name=NOTIFY_APP_NAME,
-                         connect_timeout=10) as conn:
+    with psycopg.connect(
+        pg_conninfo(url), autocommit=True, application_name=NOTIFY_APP_NAME, connect_timeout=10
+    ) as conn:
         conn.execute("SELECT pg_notify(%s, %s)", (_check_channel(channel), str(int(version))))
 
 
@@ -80,8 +81,8 @@ class VersionWatch:
 
     def __init__(self, poke: Callable[[int], None]) -> None:
         self.poke = poke
-        self.last_version: int | None = None       # None: not known yet (the first look is silent)
-        self.pokes = 0                              # how many pokes this watch sent (for tests/logs)
+        self.last_version: int | None = None  # None: not known yet (the first look is silent)
+        self.pokes = 0  # how many pokes this watch sent (for tests/logs)
 
     def published(self, version: int) -> None:
         """This instance committed ``version`` and poked its own consoles (SyncServer.on_commit)."""
@@ -108,8 +109,9 @@ class VersionWatch:
 class PollingWatch(VersionWatch):
     """A single SQLite instance: read the version every ``poll_interval`` (another process may write)."""
 
-    def __init__(self, sessions: sessionmaker[Session], poke: Callable[[int], None], *,
-                 poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], poke: Callable[[int], None], *, poll_interval: float = 1.0
+    ) -> None:
         super().__init__(poke)
         self.sessions = sessions
         self.poll_interval = poll_interval
@@ -142,16 +144,23 @@ class PollingWatch(VersionWatch):
 class PgFanout(VersionWatch):
     """LISTEN/NOTIFY between instances on one PostgreSQL, with a polling fallback and reconnects."""
 
-    def __init__(self, url: str, poke: Callable[[int], None], *, channel: str = CHANNEL,
-                 poll_interval: float = 1.0, backoff: tuple[float, float] = (0.2, 10.0),
-                 query_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        poke: Callable[[int], None],
+        *,
+        channel: str = CHANNEL,
+        poll_interval: float = 1.0,
+        backoff: tuple[float, float] = (0.2, 10.0),
+        query_timeout: float = 10.0,
+    ) -> None:
         super().__init__(poke)
         self.conninfo = pg_conninfo(url)
         self.channel = _check_channel(channel)
         self.poll_interval = poll_interval
         self.backoff_min, self.backoff_max = backoff
         self.query_timeout = query_timeout
-        self.listening = asyncio.Event()            # set while LISTEN is active (tests wait on it)
+        self.listening = asyncio.Event()  # set while LISTEN is active (tests wait on it)
         self.reconnects = 0
         self._to_send = 0
         self._send_wanted = asyncio.Event()
@@ -168,8 +177,10 @@ class PgFanout(VersionWatch):
 
     async def start(self) -> None:
         self._stopping = False
-        self._tasks = [asyncio.create_task(self._listen_loop(), name="csr-fanout-listen"),
-                       asyncio.create_task(self._send_loop(), name="csr-fanout-notify")]
+        self._tasks = [
+            asyncio.create_task(self._listen_loop(), name="csr-fanout-listen"),
+            asyncio.create_task(self._send_loop(), name="csr-fanout-notify"),
+        ]
 
     async def stop(self) -> None:
         self._stopping = True
@@ -187,8 +198,15 @@ class PgFanout(VersionWatch):
         # Keepalives: a connection whose peer vanished (no RST) is noticed within about a minute even
         # if no query is waiting on it; the poll's query timeout catches it sooner.
         return await psycopg.AsyncConnection.connect(
-            self.conninfo, autocommit=True, application_name=app_name, connect_timeout=10,
-            keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3)
+            self.conninfo,
+            autocommit=True,
+            application_name=app_name,
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=15,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
 
     # -- LISTEN and the fallback poll ----------------------------------------------------------------------
     async def _listen_loop(self) -> None:
@@ -203,7 +221,7 @@ class PgFanout(VersionWatch):
                     self.listening.set()
                     delay = self.backoff_min
                     log.info("event=fanout_listening channel=%s", self.channel)
-                    await self._check(conn, "catch_up")      # whatever committed while we weren't listening
+                    await self._check(conn, "catch_up")  # whatever committed while we weren't listening
                     while not self._stopping:
                         async for note in conn.notifies(timeout=self.poll_interval):
                             self._on_notify(note.payload)
@@ -245,7 +263,7 @@ class PgFanout(VersionWatch):
             while not self._stopping:
                 await self._send_wanted.wait()
                 self._send_wanted.clear()
-                version = self._to_send                 # coalesced: the newest version is enough
+                version = self._to_send  # coalesced: the newest version is enough
                 conn = await self._notify(conn, version)
         finally:
             if conn is not None:
@@ -260,12 +278,15 @@ class PgFanout(VersionWatch):
             try:
                 if conn is None or conn.closed:
                     conn = await self._connect(NOTIFY_APP_NAME)
-                await asyncio.wait_for(conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(version))),
-                                       self.query_timeout)
+                await asyncio.wait_for(
+                    conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(version))), self.query_timeout
+                )
                 return conn
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 # Given up after the retry: the other instances' fallback poll will see this version.
-                log.warning("event=fanout_notify_failed version=%d attempt=%d error=%r", version, attempt, exc)
+                log.warning(
+                    "event=fanout_notify_failed version=%d attempt=%d error=%r", version, attempt, exc
+                )
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
@@ -273,8 +294,14 @@ class PgFanout(VersionWatch):
         return None
 
 
-def make_watch(url: str, sessions: sessionmaker[Session], poke: Callable[[int], None], *,
-               poll_interval: float = 1.0, channel: str = CHANNEL) -> VersionWatch:
+def make_watch(
+    url: str,
+    sessions: sessionmaker[Session],
+    poke: Callable[[int], None],
+    *,
+    poll_interval: float = 1.0,
+    channel: str = CHANNEL,
+) -> VersionWatch:
     """The right watch for a store URL: LISTEN/NOTIFY for PostgreSQL, a plain poll for SQLite."""
     if is_postgres_url(url):
         return PgFanout(url, poke, channel=channel, poll_interval=poll_interval)

@@ -56,31 +56,39 @@ def _same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
     """Two rows of one call show the same (``last_event_at`` only feeds the stale flag)."""
     if before is None:
         return False
-    return all(before.get(k) == v for k, v in after.items() if k != "last_event_at") and \
-        before.keys() == after.keys()
+    return (
+        all(before.get(k) == v for k, v in after.items() if k != "last_event_at")
+        and before.keys() == after.keys()
+    )
 
 
 class Floor:
-    def __init__(self, sessions: sessionmaker[Session] | None, *, stale_after: timedelta = timedelta(minutes=120),
-                 tick: float = 1.0, offline_grace: float = 15.0,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session] | None,
+        *,
+        stale_after: timedelta = timedelta(minutes=120),
+        tick: float = 1.0,
+        offline_grace: float = 15.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.stale_after = stale_after
         self.tick = tick
         self.offline_grace = timedelta(seconds=offline_grace)
         self.clock = clock
-        self.subscribers: set[Any] = set()          # websockets of subscribed supervisors
-        self.ticks = 0                              # KPI computations so far (one per tick, whoever watches)
+        self.subscribers: set[Any] = set()  # websockets of subscribed supervisors
+        self.ticks = 0  # KPI computations so far (one per tick, whoever watches)
         # CPU seconds those ticks cost: the read and the tiles in the worker thread, the message on the
         # loop (``time.thread_time``, so other work on either thread is not counted).
         self.kpi_cpu_s = 0.0
-        self._generation = 0                        # commits seen by calls_committed
-        self._touched: dict[str, int] = {}          # call id -> the generation that last changed it
-        self._users: dict[str, dict[str, str]] = {}     # id -> name, username, role
-        self._chosen: dict[str, list[Any]] = {}         # id -> [state, reason, since, left_at]
+        self._generation = 0  # commits seen by calls_committed
+        self._touched: dict[str, int] = {}  # call id -> the generation that last changed it
+        self._users: dict[str, dict[str, str]] = {}  # id -> name, username, role
+        self._chosen: dict[str, list[Any]] = {}  # id -> [state, reason, since, left_at]
         self._presence: dict[str, int] = {}
-        self._calls: dict[str, dict[str, Any]] = {}     # active calls as last sent
-        self._agents: dict[str, dict[str, Any]] = {}    # agent rows as last sent
+        self._calls: dict[str, dict[str, Any]] = {}  # active calls as last sent
+        self._agents: dict[str, dict[str, Any]] = {}  # agent rows as last sent
         self._kpis: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._loaded = False
@@ -106,12 +114,23 @@ class Floor:
     def _load(self) -> tuple[dict[str, dict[str, str]], dict[str, tuple[Any, ...]]]:
         assert self.sessions is not None
         with self.sessions() as session:
-            users = {u.id: {"name": u.display_name or u.username, "username": u.username,
-                            "role": Role(u.role).value if u.role else Role.CSR.value}
-                     for u in session.scalars(select(User).where(User.active))}
-            states = {r.user_id: (AgentState(r.state), r.reason or "", as_utc(r.since),
-                                  as_utc(r.left_at) if r.left_at else None)
-                      for r in session.scalars(select(AgentStateRow))}
+            users = {
+                u.id: {
+                    "name": u.display_name or u.username,
+                    "username": u.username,
+                    "role": Role(u.role).value if u.role else Role.CSR.value,
+                }
+                for u in session.scalars(select(User).where(User.active))
+            }
+            states = {
+                r.user_id: (
+                    AgentState(r.state),
+                    r.reason or "",
+                    as_utc(r.since),
+                    as_utc(r.left_at) if r.left_at else None,
+                )
+                for r in session.scalars(select(AgentStateRow))
+            }
         return users, states
 
     def _save(self, user_id: str) -> None:
@@ -121,10 +140,22 @@ class Floor:
         with self.sessions.begin() as session:
             row = session.get(AgentStateRow, user_id)
             if row is None:
-                session.add(AgentStateRow(user_id=user_id, state=AgentState(state).value, reason=reason, since=since,
-                                          left_at=left_at))
+                session.add(
+                    AgentStateRow(
+                        user_id=user_id,
+                        state=AgentState(state).value,
+                        reason=reason,
+                        since=since,
+                        left_at=left_at,
+                    )
+                )
             else:
-                row.state, row.reason, row.since, row.left_at = AgentState(state).value, reason, since, left_at
+                row.state, row.reason, row.since, row.left_at = (
+                    AgentState(state).value,
+                    reason,
+                    since,
+                    left_at,
+                )
 
     # -- agents ----------------------------------------------------------------------------------------------
     def _on_call(self) -> dict[str, tuple[str, datetime]]:
@@ -136,18 +167,37 @@ class Floor:
                 out[agent] = (row["id"], datetime.fromisoformat(row.get("answered_at") or row["started_at"]))
         return out
 
-    def _agent_row(self, user_id: str, now: datetime,
-                   on_call: dict[str, tuple[str, datetime]] | None = None) -> dict[str, Any]:
+    def _agent_row(
+        self, user_id: str, now: datetime, on_call: dict[str, tuple[str, datetime]] | None = None
+    ) -> dict[str, Any]:
         on_call = self._on_call() if on_call is None else on_call
         user = self._users.get(user_id, {})
         # Never signed in: Offline since the server started.
-        state, reason, since, left_at = self._chosen.get(user_id) or [AgentState.AVAILABLE, "", self._started, None]
+        state, reason, since, left_at = self._chosen.get(user_id) or [
+            AgentState.AVAILABLE,
+            "",
+            self._started,
+            None,
+        ]
         connected = self._presence.get(user_id, 0) > 0 or (
-            left_at is not None and now - left_at < self.offline_grace)      # a blip is not Offline
-        eff = effective_state(chosen=AgentState(state), reason=reason, since=since, connected=connected,
-                              left_at=left_at, call=on_call.get(user_id))
-        return {"user_id": user_id, "name": user.get("name", ""), "state": eff.state.value, "reason": eff.reason,
-                "since": _iso(eff.since), "call_id": eff.call_id}
+            left_at is not None and now - left_at < self.offline_grace
+        )  # a blip is not Offline
+        eff = effective_state(
+            chosen=AgentState(state),
+            reason=reason,
+            since=since,
+            connected=connected,
+            left_at=left_at,
+            call=on_call.get(user_id),
+        )
+        return {
+            "user_id": user_id,
+            "name": user.get("name", ""),
+            "state": eff.state.value,
+            "reason": eff.reason,
+            "since": _iso(eff.since),
+            "call_id": eff.call_id,
+        }
 
     def _agent_ids(self) -> list[str]:
         ids = [uid for uid, u in self._users.items() if u.get("role") == Role.CSR.value]
@@ -163,25 +213,34 @@ class Floor:
     def available_usernames(self) -> set[str]:
         """The signed-in agents whose floor state is Available now (they are rung first)."""
         now, on_call = self.clock(), self._on_call()
-        return {self._users[uid]["username"] for uid, n in self._presence.items()
-                if n > 0 and uid in self._users
-                and self._agent_row(uid, now, on_call)["state"] == AgentState.AVAILABLE.value}
+        return {
+            self._users[uid]["username"]
+            for uid, n in self._presence.items()
+            if n > 0
+            and uid in self._users
+            and self._agent_row(uid, now, on_call)["state"] == AgentState.AVAILABLE.value
+        }
 
     async def connected(self, user: dict[str, Any]) -> None:
         await self.ensure_loaded()
         uid = str(user["id"])
-        self._users.setdefault(uid, {"name": str(user.get("display_name") or user.get("username") or ""),
-                                     "username": str(user.get("username") or ""),
-                                     "role": str(user.get("role") or Role.CSR.value)})
+        self._users.setdefault(
+            uid,
+            {
+                "name": str(user.get("display_name") or user.get("username") or ""),
+                "username": str(user.get("username") or ""),
+                "role": str(user.get("role") or Role.CSR.value),
+            },
+        )
         now = self.clock()
         before = self._presence.get(uid, 0)
         self._presence[uid] = before + 1
         if before == 0:
             chosen = self._chosen.get(uid)
             if chosen is None or (chosen[3] is not None and now - chosen[3] >= self.offline_grace):
-                self._chosen[uid] = [AgentState.AVAILABLE, "", now, None]      # back after being Offline
+                self._chosen[uid] = [AgentState.AVAILABLE, "", now, None]  # back after being Offline
             else:
-                chosen[3] = None                                                # back within the grace
+                chosen[3] = None  # back within the grace
             await asyncio.to_thread(self._save, uid)
         await self._push_agents()
 
@@ -198,7 +257,9 @@ class Floor:
             await asyncio.to_thread(self._save, uid)
         await self._push_agents()
 
-    async def set_state(self, user: dict[str, Any], state: str, reason: str) -> tuple[dict[str, Any], list[str]]:
+    async def set_state(
+        self, user: dict[str, Any], state: str, reason: str
+    ) -> tuple[dict[str, Any], list[str]]:
         """The CSR chose a state: (their agent row, the away reasons); ValueError when refused."""
         await self.ensure_loaded()
         uid = str(user["id"])
@@ -206,8 +267,12 @@ class Floor:
         chosen_state, chosen_reason = check_choice(state, reason.strip(), reasons)
         current = self._chosen.get(uid)
         if current is None or (AgentState(current[0]), current[1]) != (chosen_state, chosen_reason):
-            self._chosen[uid] = [chosen_state, chosen_reason, self.clock(), None if self._presence.get(uid) else
-                                 (current[3] if current else None)]
+            self._chosen[uid] = [
+                chosen_state,
+                chosen_reason,
+                self.clock(),
+                None if self._presence.get(uid) else (current[3] if current else None),
+            ]
             await asyncio.to_thread(self._save, uid)
         await self._push_agents()
         return self._agent_row(uid, self.clock()), reasons
@@ -242,31 +307,65 @@ class Floor:
         return self._agent_row(str(user_id), self.clock())
 
     # -- calls and KPIs --------------------------------------------------------------------------------------
-    def _read(self, now: datetime, kpis: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None, float]:
+    def _read(
+        self, now: datetime, kpis: bool
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None, float]:
         """The active calls as floor rows, and (``kpis``) the tiles — one read for every subscriber — and
         the CPU seconds the read took on its thread."""
         started = time.thread_time()
         rows, tiles = self._read_rows(now, kpis)
         return rows, tiles, time.thread_time() - started
 
-    def _read_rows(self, now: datetime, kpis: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    def _read_rows(
+        self, now: datetime, kpis: bool
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
         assert self.sessions is not None
         with self.sessions() as session:
-            calls = list(session.scalars(select(Call).where(Call.state != CallState.ENDED)
-                                         .order_by(Call.started_at).limit(MAX_FLOOR_CALLS)))
+            calls = list(
+                session.scalars(
+                    select(Call)
+                    .where(Call.state != CallState.ENDED)
+                    .order_by(Call.started_at)
+                    .limit(MAX_FLOOR_CALLS)
+                )
+            )
             ids = [c.id for c in calls]
-            last = dict(session.execute(select(CallEvent.call_id, func.max(CallEvent.received_at))
-                                        .where(CallEvent.call_id.in_(ids)).group_by(CallEvent.call_id)).all()) \
-                if ids else {}
+            last = (
+                dict(
+                    session.execute(
+                        select(CallEvent.call_id, func.max(CallEvent.received_at))
+                        .where(CallEvent.call_id.in_(ids))
+                        .group_by(CallEvent.call_id)
+                    ).all()
+                )
+                if ids
+                else {}
+            )
             agents = {c.agent_id for c in calls if c.agent_id}
-            names = {u.id: u.display_name or u.username
-                     for u in session.scalars(select(User).where(User.id.in_(agents)))} if agents else {}
+            names = (
+                {
+                    u.id: u.display_name or u.username
+                    for u in session.scalars(select(User).where(User.id.in_(agents)))
+                }
+                if agents
+                else {}
+            )
             camp_ids = {c.campaign_id for c in calls if c.campaign_id}
-            campaigns = dict(session.execute(select(Campaign.id, Campaign.name)
-                                             .where(Campaign.id.in_(camp_ids))).all()) if camp_ids else {}
+            campaigns = (
+                dict(
+                    session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(camp_ids))).all()
+                )
+                if camp_ids
+                else {}
+            )
             cust_ids = {c.customer_id for c in calls if c.customer_id}
-            customers = dict(session.execute(select(Customer.id, Customer.name)
-                                             .where(Customer.id.in_(cust_ids))).all()) if cust_ids else {}
+            customers = (
+                dict(
+                    session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(cust_ids))).all()
+                )
+                if cust_ids
+                else {}
+            )
             rows = {}
             for c in calls:
                 row = call_info(c, names, campaigns, customers)
@@ -298,7 +397,7 @@ class Floor:
         now = self.clock()
         self._generation += 1
         changed, removed = [], []
-        agents_moved = False            # only a call with a CSR on it can change an agent's row
+        agents_moved = False  # only a call with a CSR on it can change an agent's row
         for call in calls:
             cid = str(call["id"])
             self._touched[cid] = self._generation
@@ -308,15 +407,22 @@ class Floor:
                 if self._calls.pop(cid, None) is not None:
                     removed.append(cid)
                 continue
-            row = {**call, "answered_by_name": self._answered_by_name(call), "stale": False,
-                   "last_event_at": utc_iso(now)}
+            row = {
+                **call,
+                "answered_by_name": self._answered_by_name(call),
+                "stale": False,
+                "last_event_at": utc_iso(now),
+            }
             if not _same(before, row):
                 self._calls[cid] = row
                 changed.append(row)
         agents = self._agents_delta(now) if agents_moved and (changed or removed) else []
         if changed or removed or agents:
-            self._broadcast(encode(FloorDelta(calls=changed or None, agents=agents or None,
-                                              removed_calls=removed or None)))
+            self._broadcast(
+                encode(
+                    FloorDelta(calls=changed or None, agents=agents or None, removed_calls=removed or None)
+                )
+            )
 
     async def refresh(self, kpis: bool = False) -> None:
         if self.sessions is None:
@@ -340,8 +446,13 @@ class Floor:
             self._calls = rows
             agents = self._agents_delta(now)
             if changed or removed or agents:
-                self._broadcast(encode(FloorDelta(calls=changed or None, agents=agents or None,
-                                                  removed_calls=removed or None)))
+                self._broadcast(
+                    encode(
+                        FloorDelta(
+                            calls=changed or None, agents=agents or None, removed_calls=removed or None
+                        )
+                    )
+                )
             if tiles is not None:
                 started = time.thread_time()
                 self.kpi_cpu_s += read_cpu
@@ -357,12 +468,14 @@ class Floor:
         await self.refresh(kpis=True)
         async with self._lock:
             agents = self._agents_delta(self.clock())
-            if agents:          # the other subscribers first: the rows that changed since their last delta
+            if agents:  # the other subscribers first: the rows that changed since their last delta
                 self._broadcast(encode(FloorDelta(agents=agents)))
-            snapshot = FloorSnapshot(id=request_id, calls=list(self._calls.values()),
-                                     agents=sorted(self._agents.values(),
-                                                   key=lambda r: (r["name"].casefold(), r["user_id"])),
-                                     kpis=self._kpis)
+            snapshot = FloorSnapshot(
+                id=request_id,
+                calls=list(self._calls.values()),
+                agents=sorted(self._agents.values(), key=lambda r: (r["name"].casefold(), r["user_id"])),
+                kpis=self._kpis,
+            )
             try:
                 await ws.send(encode(snapshot))
             except Exception:  # noqa: BLE001 - a closed socket: nothing to subscribe

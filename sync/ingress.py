@@ -59,14 +59,21 @@ class _Ingress:
 _INGRESS = web.AppKey("csr_ingress", _Ingress)
 
 
-def make_app(sink: CallSink, auth_token: str, public_url: str, *, caller_id: str = "",
-             clock: Callable[[], datetime] = utcnow) -> web.Application:
+def make_app(
+    sink: CallSink,
+    auth_token: str,
+    public_url: str,
+    *,
+    caller_id: str = "",
+    clock: Callable[[], datetime] = utcnow,
+) -> web.Application:
     """The webhook application. ``public_url`` is the base URL the provider was configured with (e.g.
     https://calls.example.com): signatures are computed over it, whatever address we listen on.
     ``caller_id`` is the number shown to customers a CSR calls (softphone or click-to-call)."""
     app = web.Application(client_max_size=MAX_BODY)
-    app[_INGRESS] = _Ingress(sink, SignatureCheck(auth_token), TwilioUrls.from_public_url(public_url),
-                             caller_id, clock)
+    app[_INGRESS] = _Ingress(
+        sink, SignatureCheck(auth_token), TwilioUrls.from_public_url(public_url), caller_id, clock
+    )
     app.router.add_post(twilio.VOICE_PATH, _voice)
     app.router.add_post(twilio.STATUS_PATH, _status)
     app.router.add_post(twilio.RECORDING_PATH, _recording)
@@ -79,8 +86,9 @@ def set_public_url(app: web.Application, public_url: str) -> None:
     app[_INGRESS].urls = TwilioUrls.from_public_url(public_url)
 
 
-async def start_ingress(app: web.Application, host: str, port: int, *,
-                        ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+async def start_ingress(
+    app: web.Application, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on host:port (0: any free port); returns the runner (``await runner.cleanup()``
     stops it) and the port actually bound."""
     # No access log: at hundreds of webhooks a second it would be most of the server's output.
@@ -127,11 +135,15 @@ async def _verified_params(request: web.Request) -> dict[str, str] | web.Respons
     if twilio.SHARED_KEY_HEADER in request.headers:
         return _refuse(request, "shared_key_signature")
     if request.content_length is not None and request.content_length > MAX_BODY:
-        log.warning("event=webhook_too_large path=%s remote=%s bytes=%d", request.path, request.remote,
-                    request.content_length)
+        log.warning(
+            "event=webhook_too_large path=%s remote=%s bytes=%d",
+            request.path,
+            request.remote,
+            request.content_length,
+        )
         return web.Response(status=413, text="Request too large")
     try:
-        body = await request.read()         # client_max_size stops a body without Content-Length
+        body = await request.read()  # client_max_size stops a body without Content-Length
     except web.HTTPRequestEntityTooLarge:
         log.warning("event=webhook_too_large path=%s remote=%s", request.path, request.remote)
         return web.Response(status=413, text="Request too large")
@@ -145,11 +157,11 @@ async def _verified_params(request: web.Request) -> dict[str, str] | web.Respons
             return _refuse(request, "bad_signature")
         try:
             return _json_params(text)
-        except (ValueError, RecursionError):    # not JSON, not an object, or nested absurdly deep
+        except (ValueError, RecursionError):  # not JSON, not an object, or nested absurdly deep
             return _bad(request, "bad_json")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
-    except ValueError:                      # too many fields, or escapes that aren't UTF-8
+    except ValueError:  # too many fields, or escapes that aren't UTF-8
         return _bad(request, "bad_form")
     # A MultiDict, so a repeated name is signed the way the provider signed it (every value).
     if not ingress.check.form(url, MultiDict(pairs), signature):
@@ -157,13 +169,16 @@ async def _verified_params(request: web.Request) -> dict[str, str] | web.Respons
     return dict(pairs)
 
 
-async def _accept(request: web.Request, params: Mapping[str, str], events: list[NeutralEvent],
-                  answer: str) -> web.Response:
+async def _accept(
+    request: web.Request, params: Mapping[str, str], events: list[NeutralEvent], answer: str
+) -> web.Response:
     if events:
         try:
             await request.app[_INGRESS].sink.record(events)
         except Exception:  # noqa: BLE001 - any store failure: 500, and the provider delivers again
-            log.exception("event=webhook_store_failed path=%s call=%s", request.path, params.get("CallSid", ""))
+            log.exception(
+                "event=webhook_store_failed path=%s call=%s", request.path, params.get("CallSid", "")
+            )
             return web.Response(status=500, text="Not stored; please retry")
     return web.Response(text=answer, content_type="application/xml")
 
@@ -185,8 +200,14 @@ async def _voice(request: web.Request) -> web.Response:
     except Exception:  # noqa: BLE001 - the sink could not say who is free: 500, the provider retries
         log.exception("event=agents_to_ring_failed call=%s", params.get("CallSid", ""))
         return web.Response(status=500, text="Please retry")
-    answer = twilio.voice_twiml(params, agents, ingress.urls, hold=request.query.get("hold") == "1",
-                                caller_id=ingress.caller_id, dial_to=dial)
+    answer = twilio.voice_twiml(
+        params,
+        agents,
+        ingress.urls,
+        hold=request.query.get("hold") == "1",
+        caller_id=ingress.caller_id,
+        dial_to=dial,
+    )
     return await _accept(request, params, events, answer)
 
 
@@ -196,7 +217,9 @@ async def _status(request: web.Request) -> web.Response:
         return params
     ingress = request.app[_INGRESS]
     try:
-        events = twilio.status_events(params, ingress.clock(), twilio.dial_number(request.query.get("dial", "")))
+        events = twilio.status_events(
+            params, ingress.clock(), twilio.dial_number(request.query.get("dial", ""))
+        )
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
     return await _accept(request, params, events, twilio.status_twiml(params, ingress.urls))

@@ -23,11 +23,12 @@ class InitialProgress:
     rows_total: int
     table: str
     finished: bool = False
-    timings: dict[str, float] = field(default_factory=dict)   # the final step's phases (finished only)
+    timings: dict[str, float] = field(default_factory=dict)  # the final step's phases (finished only)
 
 
-async def copy_initial(ws: Channel, cache: Any, puller: Puller, page_size: int,
-                       on_initial: Callable[[InitialProgress], None]) -> None:
+async def copy_initial(
+    ws: Channel, cache: Any, puller: Puller, page_size: int, on_initial: Callable[[InitialProgress], None]
+) -> None:
     await ws.send(json.dumps({"type": "snapshot", "table": "*"}))
     plan = await answer(ws, "snapshot_page")
     start_version = plan["server_version"]
@@ -44,15 +45,19 @@ async def copy_initial(ws: Channel, cache: Any, puller: Puller, page_size: int,
                 if not page["done"]:
                     # Ask for the next page before writing this one: the server reads while this
                     # console writes (one request in flight, so answers stay in order).
-                    await ws.send(json.dumps({"type": "snapshot", "table": table, "after": page["after"],
-                                              "limit": page_size}))
+                    await ws.send(
+                        json.dumps(
+                            {"type": "snapshot", "table": table, "after": page["after"], "limit": page_size}
+                        )
+                    )
                 await asyncio.to_thread(loader.load, table, page["columns"], page["rows"])
                 if table in REBASED_TABLES and "id" in page["columns"] and page["rows"]:
                     # This console's own edits still on their way (or confirmed after the copy was
                     # read) stay visible on the copied rows, as after a pull.
                     at = page["columns"].index("id")
-                    await asyncio.to_thread(puller.rebase_copied, table, {r[at] for r in page["rows"]},
-                                            start_version)
+                    await asyncio.to_thread(
+                        puller.rebase_copied, table, {r[at] for r in page["rows"]}, start_version
+                    )
                 done += len(page["rows"])
                 on_initial(InitialProgress(done, max(total, done), table))
                 if page["done"]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 MIN_PROTOCOL_VERSION = 1
-MAX_FRAME_BYTES = 1_048_576          # 1 MiB: a push of 200 bookings is ~150 kB
+MAX_FRAME_BYTES = 1_048_576  # 1 MiB: a push of 200 bookings is ~150 kB
 MAX_MUTATIONS_PER_PUSH = 500
 MAX_CHANGES_PER_PULL = 5_000
 # The intent name an outbox entry travels under when it can never fit a frame (queued by an older console):
@@ -82,8 +82,10 @@ class Fetch(_Message):
     """The server's current version of these rows (after a refused change, to undo it locally)."""
 
     type: Literal["fetch"]
-    keys: Annotated[list[Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=2, max_length=2)]],
-                    Field(min_length=1, max_length=MAX_FETCH_KEYS)]
+    keys: Annotated[
+        list[Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=2, max_length=2)]],
+        Field(min_length=1, max_length=MAX_FETCH_KEYS),
+    ]
 
 
 class Snapshot(_Message):
@@ -151,9 +153,23 @@ class ScorecardRequest(_Message):
     user_id: Id | None = None
 
 
-ClientMessage = Annotated[Hello | Login | Push | Pull | Ping | Fetch | Snapshot | ClaimCall | Dial | SetAgentState
-                          | SubscribeFloor | UnsubscribeFloor | CloseStaleCall | ScorecardRequest,
-                          Field(discriminator="type")]
+ClientMessage = Annotated[
+    Hello
+    | Login
+    | Push
+    | Pull
+    | Ping
+    | Fetch
+    | Snapshot
+    | ClaimCall
+    | Dial
+    | SetAgentState
+    | SubscribeFloor
+    | UnsubscribeFloor
+    | CloseStaleCall
+    | ScorecardRequest,
+    Field(discriminator="type"),
+]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
@@ -162,9 +178,9 @@ class Welcome(_Message):
     type: Literal["welcome"] = "welcome"
     protocol: int = PROTOCOL_VERSION
     server_version: int
-    user: dict[str, Any] | None = None       # set when the hello carried a valid token
-    next_seq: int = 1                        # the server's next expected seq for this client
-    job_prefix: str | None = None            # this console's registered job-number prefix (signed in)
+    user: dict[str, Any] | None = None  # set when the hello carried a valid token
+    next_seq: int = 1  # the server's next expected seq for this client
+    job_prefix: str | None = None  # this console's registered job-number prefix (signed in)
 
 
 class LoggedIn(_Message):
@@ -204,7 +220,7 @@ class CallUpdate(_Message):
 
     type: Literal["call"] = "call"
     call: dict[str, Any]
-    taken_from: str | None = None       # the user who had it, when this change is a takeover
+    taken_from: str | None = None  # the user who had it, when this change is a takeover
 
 
 class LiveCalls(_Message):
@@ -297,8 +313,8 @@ class SnapshotPage(_Message):
     type: Literal["snapshot_page"] = "snapshot_page"
     table: str
     columns: list[str]
-    rows: list[list[Any]]            # values in ``columns`` order, JSON-encoded like change data
-    after: str                       # the last primary key of this page: the next request's ``after``
+    rows: list[list[Any]]  # values in ``columns`` order, JSON-encoded like change data
+    after: str  # the last primary key of this page: the next request's ``after``
     done: bool
     server_version: int
 
@@ -351,8 +367,14 @@ class Error(_Message):
 class ProtocolError(Exception):
     """A message that must be answered with an error (the connection stays open unless ``fatal``)."""
 
-    def __init__(self, code: str, message: str = "", details: dict[str, Any] | None = None,
-                 fatal: bool = False, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        details: dict[str, Any] | None = None,
+        fatal: bool = False,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message or ERROR_CODES.get(code, code))
         self.code, self.message = code, message or ERROR_CODES.get(code, code)
         self.details, self.fatal = details or {}, fatal
@@ -361,7 +383,9 @@ class ProtocolError(Exception):
         self.request_id = request_id
 
     def to_message(self, request_id: str | None = None) -> Error:
-        return Error(id=request_id or self.request_id, code=self.code, message=self.message, details=self.details)
+        return Error(
+            id=request_id or self.request_id, code=self.code, message=self.message, details=self.details
+        )
 
 
 def parse_client_message(raw: str | bytes) -> Any:
@@ -377,9 +401,12 @@ def parse_client_message(raw: str | bytes) -> Any:
         return _client_adapter.validate_python(data, strict=True)
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-        raise ProtocolError("bad_message", details={"problems": problems}, request_id=_request_id(data),
-                            message=f"The message does not match the protocol ({problems[0] if problems else ''}).") \
-            from exc
+        raise ProtocolError(
+            "bad_message",
+            details={"problems": problems},
+            request_id=_request_id(data),
+            message=f"The message does not match the protocol ({problems[0] if problems else ''}).",
+        ) from exc
 
 
 def _request_id(data: Any) -> str | None:

@@ -51,8 +51,11 @@ def _wire_type(schema: dict[str, Any], defs: dict[str, Any], nullable: bool = Tr
         return f"{text} or null" if len(parts) < len(schema["anyOf"]) and nullable else text
     kind = schema.get("type")
     if kind == "string":
-        return "string" + _limits(schema.get("minLength"), schema.get("maxLength"), "chars") + (
-            f", pattern `{schema['pattern']}`" if "pattern" in schema else "")
+        return (
+            "string"
+            + _limits(schema.get("minLength"), schema.get("maxLength"), "chars")
+            + (f", pattern `{schema['pattern']}`" if "pattern" in schema else "")
+        )
     if kind == "integer" or kind == "number":
         low, high = schema.get("minimum"), schema.get("maximum")
         name = "integer" if kind == "integer" else "number"
@@ -83,8 +86,14 @@ def _limits(low: int | None, high: int | None, unit: str) -> str:
     return ""
 
 
-def _table(schema: dict[str, Any], defs: dict[str, Any], *, header: str, skip: tuple[str, ...] = (),
-           declared_required: bool = False) -> list[str]:
+def _table(
+    schema: dict[str, Any],
+    defs: dict[str, Any],
+    *,
+    header: str,
+    skip: tuple[str, ...] = (),
+    declared_required: bool = False,
+) -> list[str]:
     required = set(schema.get("required", ()))
     lines = [f"| {header} | type | required | meaning |", "|---|---|---|---|"]
     for name, prop in schema.get("properties", {}).items():
@@ -156,7 +165,9 @@ def render(document: str) -> str:
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
         if not pattern.search(document):
             raise ValueError(f"{start} … {end} not found")
-        document = pattern.sub(lambda _m, k=key, s=start, e=end: f"{s}\n\n{generated[k]}\n{e}", document, count=1)
+        document = pattern.sub(
+            lambda _m, k=key, s=start, e=end: f"{s}\n\n{generated[k]}\n{e}", document, count=1
+        )
     return document
 
 
@@ -174,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(fresh, encoding="utf-8")
         return 0
     if fresh != text:
-        print(f"{path}: the generated tables are out of date; run python -m sync.protocol_doc --write {path}",
-              file=sys.stderr)
+        print(
+            f"{path}: the generated tables are out of date; run python -m sync.protocol_doc --write {path}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -27,7 +27,7 @@ from .pusher import REBASED
 
 log = logging.getLogger("csr.sync.client")
 CURSOR_KEY = "pull_cursor"
-APPLY_CHUNK = 200              # pulled changes per cache transaction (a few ms each)
+APPLY_CHUNK = 200  # pulled changes per cache transaction (a few ms each)
 REBASED_TABLES = frozenset(table for table, _key in REBASED.values())
 Hook = Callable[[Session], None]
 
@@ -36,8 +36,13 @@ class Puller:
     """Pulls and applies the change log for one console cache; ``on_pulled`` gets the customers whose
     record changed, ``on_changes`` the tables a pull touched."""
 
-    def __init__(self, cache: Any, page: int, on_pulled: Callable[[set[str]], None],
-                 on_changes: Callable[[set[str]], None]) -> None:
+    def __init__(
+        self,
+        cache: Any,
+        page: int,
+        on_pulled: Callable[[set[str]], None],
+        on_changes: Callable[[set[str]], None],
+    ) -> None:
         self.cache = cache
         self.page = page
         self.on_pulled = on_pulled
@@ -59,7 +64,9 @@ class Puller:
             if not reply.get("more"):
                 return
 
-    async def apply(self, changes: list[dict[str, Any]], cursor: int | None = None, hook: Hook | None = None) -> None:
+    async def apply(
+        self, changes: list[dict[str, Any]], cursor: int | None = None, hook: Hook | None = None
+    ) -> None:
         """Apply rows from the server off the UI thread and tell the window what changed. ``hook`` runs
         in the last transaction (e.g. marking refused changes restored, atomically with the rows)."""
         touched, tables = await asyncio.to_thread(self.apply_changes, changes, cursor, hook)
@@ -68,14 +75,15 @@ class Puller:
         if tables:
             self.on_changes(tables)
 
-    def apply_changes(self, changes: list[dict[str, Any]], cursor: int | None,
-                      hook: Hook | None = None) -> tuple[set[str], set[str]]:
+    def apply_changes(
+        self, changes: list[dict[str, Any]], cursor: int | None, hook: Hook | None = None
+    ) -> tuple[set[str], set[str]]:
         """Apply pulled changes in short transactions (APPLY_CHUNK changes each), so a CSR's save never
         waits long for the cache's write lock; the cursor moves in the last one. Cut short, the page
         is pulled and applied again from the old cursor (applying a change twice is harmless)."""
         touched: set[str] = set()
         tables: set[str] = set()
-        chunks = [changes[i:i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
+        chunks = [changes[i : i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
         for n, chunk in enumerate(chunks):
             final = n == len(chunks) - 1
             last = cursor if cursor is not None and final else None
@@ -86,10 +94,12 @@ class Puller:
             except IntegrityError:
                 # A row pointing at one this cache doesn't have (yet). The server checked it; a replica
                 # that refused it would never sync again — apply it, and say so in the log.
-                log.warning("pulled changes refer to rows this cache lacks; applied without reference checks",
-                            exc_info=True)
+                log.warning(
+                    "pulled changes refer to rows this cache lacks; applied without reference checks",
+                    exc_info=True,
+                )
                 with self.cache.engine.connect() as conn:
-                    raw = conn.connection.driver_connection     # outside any transaction: the pragma holds
+                    raw = conn.connection.driver_connection  # outside any transaction: the pragma holds
                     raw.execute("PRAGMA foreign_keys = OFF")
                     try:
                         with Session(bind=conn) as session, session.begin():
@@ -98,11 +108,12 @@ class Puller:
                         raw.execute("PRAGMA foreign_keys = ON")
             touched |= chunk_touched
             tables |= chunk_tables
-            time.sleep(0.001)           # let a waiting save in before the next chunk
+            time.sleep(0.001)  # let a waiting save in before the next chunk
         return touched, tables
 
-    def _apply_chunk(self, session: Any, chunk: list[dict[str, Any]], cursor: int | None,
-                     hook: Hook | None) -> tuple[set[str], set[str]]:
+    def _apply_chunk(
+        self, session: Any, chunk: list[dict[str, Any]], cursor: int | None, hook: Hook | None
+    ) -> tuple[set[str], set[str]]:
         # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
         newest = max((c.get("version") or 0 for c in chunk), default=0)
         keys: set[tuple[str, str]] = set()
@@ -111,14 +122,22 @@ class Puller:
         for change in chunk:
             entity = change["entity"]
             if entity in NOT_SYNCED:
-                continue                # never ours to write, whatever a server sends
+                continue  # never ours to write, whatever a server sends
             tables.add(entity)
             keys.add((entity, change["entity_id"]))
-            customer = apply_change(session, entity, change["entity_id"], change["op"], change.get("data") or {})
+            customer = apply_change(
+                session, entity, change["entity_id"], change["op"], change.get("data") or {}
+            )
             if customer:
                 touched.add(customer)
-        later = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
-            select(AckedEdit).where(AckedEdit.server_version > newest))] if newest and keys else []
+        later = (
+            [
+                (a.server_version, a.seq, a.name, a.args or {})
+                for a in session.scalars(select(AckedEdit).where(AckedEdit.server_version > newest))
+            ]
+            if newest and keys
+            else []
+        )
         touched |= rebase(session, keys, later)
         if touched:
             search_index.refresh(session_executor(session), sorted(touched))
@@ -134,23 +153,31 @@ class Puller:
     def rebase_copied(self, table: str, ids: set[str], since: int) -> None:
         """Rows just copied by the initial sync get this console's edits that the copy may predate."""
         with self.cache.sessions.begin() as session:
-            acked = [(a.server_version, a.seq, a.name, a.args or {}) for a in session.scalars(
-                select(AckedEdit).where(AckedEdit.server_version > since))]
+            acked = [
+                (a.server_version, a.seq, a.name, a.args or {})
+                for a in session.scalars(select(AckedEdit).where(AckedEdit.server_version > since))
+            ]
             rebase(session, {(table, i) for i in ids}, acked)
 
 
-def rebase(session: Any, keys: set[tuple[str, str]],
-           acked: Sequence[tuple[int, int, str, dict[str, Any]]] = ()) -> set[str]:
+def rebase(
+    session: Any, keys: set[tuple[str, str]], acked: Sequence[tuple[int, int, str, dict[str, Any]]] = ()
+) -> set[str]:
     """Changes still in the outbox stay visible: a pulled row that one of them edits gets the
     edit again (the server will merge it when it arrives), so a CSR never sees their own
     unsent edit flicker back. ``acked``: confirmed edits newer than the pulled rows, the same."""
     touched: set[str] = set()
     if not keys:
         return touched
-    pending = [(entry.seq, entry.name, entry.args or {}) for entry in session.scalars(
-        select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED))).order_by(OutboxEntry.seq))]
-    for _seq, name, args in sorted([(seq, name, args) for _v, seq, name, args in acked] + pending,
-                                   key=lambda e: e[0]):
+    pending = [
+        (entry.seq, entry.name, entry.args or {})
+        for entry in session.scalars(
+            select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED))).order_by(OutboxEntry.seq)
+        )
+    ]
+    for _seq, name, args in sorted(
+        [(seq, name, args) for _v, seq, name, args in acked] + pending, key=lambda e: e[0]
+    ):
         table, id_key = REBASED[name]
         row_id = args.get(id_key)
         if (table, row_id) not in keys:

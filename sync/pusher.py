@@ -27,8 +27,11 @@ from .protocol import MAX_FETCH_KEYS, MAX_FRAME_BYTES, MAX_MUTATIONS_PER_PUSH, O
 log = logging.getLogger("csr.sync.client")
 # A push frame stays well under the server's frame limit: the envelope, JSON escaping and a margin.
 PUSH_BUDGET = MAX_FRAME_BYTES - 64 * 1024
-REBASED = {"update_customer": ("customers", "customer_id"), "update_location": ("locations", "location_id"),
-           "update_contact": ("contact_methods", "contact_id")}
+REBASED = {
+    "update_customer": ("customers", "customer_id"),
+    "update_location": ("locations", "location_id"),
+    "update_contact": ("contact_methods", "contact_id"),
+}
 
 
 @dataclass
@@ -36,8 +39,8 @@ class Outcome:
     """A receipt worth telling the CSR about: a refused change, or one the server kept and flagged
     (a full arrival window, a job number that had to change)."""
 
-    kind: str                     # "rejected" / "flagged" / "renumbered"
-    name: str                     # the intent
+    kind: str  # "rejected" / "flagged" / "renumbered"
+    name: str  # the intent
     args: dict[str, Any]
     receipt: dict[str, Any]
 
@@ -59,8 +62,13 @@ def outcome_kind(receipt: dict[str, Any]) -> str | None:
 
 
 def wire(entry: OutboxEntry) -> dict[str, Any]:
-    return {"seq": entry.seq, "mutation_id": entry.mutation_id, "name": entry.name, "args": entry.args,
-            "created_at": entry.created_at.isoformat()}
+    return {
+        "seq": entry.seq,
+        "mutation_id": entry.mutation_id,
+        "name": entry.name,
+        "args": entry.args,
+        "created_at": entry.created_at.isoformat(),
+    }
 
 
 def first_batch(entries: list[OutboxEntry], budget: int = PUSH_BUDGET) -> list[dict[str, Any]]:
@@ -84,21 +92,28 @@ def first_batch(entries: list[OutboxEntry], budget: int = PUSH_BUDGET) -> list[d
 class Pusher:
     """Sends the outbox and settles receipts for one console cache."""
 
-    def __init__(self, cache: Any, client_id: str, cursor: Callable[[], int],
-                 apply_rows: Callable[..., Any], on_outcomes: Callable[[list[Outcome]], None],
-                 on_settled: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        cache: Any,
+        client_id: str,
+        cursor: Callable[[], int],
+        apply_rows: Callable[..., Any],
+        on_outcomes: Callable[[list[Outcome]], None],
+        on_settled: Callable[[], None] = lambda: None,
+    ) -> None:
         self.cache = cache
-        self.on_settled = on_settled          # receipts settled: the pending count changed
+        self.on_settled = on_settled  # receipts settled: the pending count changed
         self.client_id = client_id
         self.cursor = cursor
-        self.apply_rows = apply_rows          # (changes, cursor, session_hook) → applied in one transaction
+        self.apply_rows = apply_rows  # (changes, cursor, session_hook) → applied in one transaction
         self.on_outcomes = on_outcomes
         self.budget = PUSH_BUDGET
 
     def _load(self) -> list[OutboxEntry]:
         with self.cache.sessions() as session:
-            entries = list(session.scalars(select(OutboxEntry).order_by(OutboxEntry.seq)
-                                           .limit(MAX_MUTATIONS_PER_PUSH)))
+            entries = list(
+                session.scalars(select(OutboxEntry).order_by(OutboxEntry.seq).limit(MAX_MUTATIONS_PER_PUSH))
+            )
             for entry in entries:
                 session.expunge(entry)
             return entries
@@ -116,11 +131,12 @@ class Pusher:
             except Gap as gap:
                 first = entries[0].seq
                 if gap.expected < first:
-                    raise Stuck(f"The server expects change #{gap.expected} from this PC, which it no longer "
-                                f"has (its queue starts at #{first}). Call support; nothing here is lost.") \
-                        from gap
+                    raise Stuck(
+                        f"The server expects change #{gap.expected} from this PC, which it no longer "
+                        f"has (its queue starts at #{first}). Call support; nothing here is lost."
+                    ) from gap
                 raise websockets.WebSocketException(str(gap)) from gap
-            sent = {e.seq: e for e in entries[:len(batch)]}
+            sent = {e.seq: e for e in entries[: len(batch)]}
             oversize = {item["seq"] for item in batch if item["name"] == OVERSIZE}
             stored = await asyncio.to_thread(self._settle, sent, reply["receipts"], oversize)
             self.on_settled()
@@ -130,8 +146,9 @@ class Pusher:
             if stored:
                 self.on_outcomes(stored)
 
-    def _settle(self, entries: dict[int, OutboxEntry], receipts: list[dict[str, Any]],
-                oversize: set[int]) -> list[Outcome]:
+    def _settle(
+        self, entries: dict[int, OutboxEntry], receipts: list[dict[str, Any]], oversize: set[int]
+    ) -> list[Outcome]:
         """One transaction: the receipted outbox rows go, confirmed edits not yet pulled are kept
         (models/sync_tables.AckedEdit), and each refusal or flag is stored until the CSR acknowledges it."""
         cursor = self.cursor()
@@ -144,31 +161,60 @@ class Pusher:
                     continue
                 done.append(entry.seq)
                 if r.get("status") == "rejected" and entry.seq in oversize:
-                    r = {**r, "errors": {"size": "This change is too large to send to the server "
-                                                 f"(at most {MAX_MUTATION_BYTES // 1024} kB)."}}
-                if (r.get("status") == "applied" and entry.name in REBASED
-                        and int(r.get("server_version") or 0) > cursor):
+                    r = {
+                        **r,
+                        "errors": {
+                            "size": "This change is too large to send to the server "
+                            f"(at most {MAX_MUTATION_BYTES // 1024} kB)."
+                        },
+                    }
+                if (
+                    r.get("status") == "applied"
+                    and entry.name in REBASED
+                    and int(r.get("server_version") or 0) > cursor
+                ):
                     # Confirmed, not pulled yet: older pulled copies of the row get it again.
-                    session.merge(AckedEdit(seq=entry.seq, server_version=int(r["server_version"]),
-                                            name=entry.name, args=entry.args or {}))
+                    session.merge(
+                        AckedEdit(
+                            seq=entry.seq,
+                            server_version=int(r["server_version"]),
+                            name=entry.name,
+                            args=entry.args or {},
+                        )
+                    )
                 kind = outcome_kind(r)
                 if kind is None:
                     continue
                 if session.get(SyncProblem, entry.mutation_id) is not None:
-                    continue                                    # a replayed receipt: told once already
+                    continue  # a replayed receipt: told once already
                 restore = [list(k) for k in (entry.touched or [])] if kind == "rejected" else []
-                session.add(SyncProblem(mutation_id=entry.mutation_id, seq=entry.seq, kind=kind, name=entry.name,
-                                        args=entry.args or {}, receipt=r, restore=restore))
+                session.add(
+                    SyncProblem(
+                        mutation_id=entry.mutation_id,
+                        seq=entry.seq,
+                        kind=kind,
+                        name=entry.name,
+                        args=entry.args or {},
+                        receipt=r,
+                        restore=restore,
+                    )
+                )
                 outcomes.append(Outcome(kind, entry.name, entry.args or {}, r))
-            session.execute(delete(OutboxEntry).where(OutboxEntry.client_id == self.client_id,
-                                                      OutboxEntry.seq.in_(done)))
+            session.execute(
+                delete(OutboxEntry).where(OutboxEntry.client_id == self.client_id, OutboxEntry.seq.in_(done))
+            )
         return outcomes
 
     def _to_restore(self) -> list[tuple[str, list[list[str]]]]:
         with self.cache.sessions() as session:
-            return [(p.mutation_id, list(p.restore)) for p in session.scalars(
-                select(SyncProblem).where(text("json_array_length(sync_problems.restore) > 0"))
-                .order_by(SyncProblem.seq))]
+            return [
+                (p.mutation_id, list(p.restore))
+                for p in session.scalars(
+                    select(SyncProblem)
+                    .where(text("json_array_length(sync_problems.restore) > 0"))
+                    .order_by(SyncProblem.seq)
+                )
+            ]
 
     async def restore(self, ws: Channel) -> None:
         """Undo what refused changes did in this cache: the server's copy of exactly the rows they
@@ -179,7 +225,9 @@ class Pusher:
         keys = list(dict.fromkeys(tuple(k) for _m, ks in pending for k in ks))
         changes: list[dict[str, Any]] = []
         for start in range(0, len(keys), MAX_FETCH_KEYS):
-            await ws.send(json.dumps({"type": "fetch", "keys": [list(k) for k in keys[start:start + MAX_FETCH_KEYS]]}))
+            await ws.send(
+                json.dumps({"type": "fetch", "keys": [list(k) for k in keys[start : start + MAX_FETCH_KEYS]]})
+            )
             changes += (await answer(ws, "rows"))["changes"]
         done = [m for m, _ in pending]
 
@@ -193,9 +241,14 @@ class Pusher:
 def unacknowledged(cache: Any) -> list[Outcome]:
     """The problems the CSR has not acknowledged yet, oldest first (shown again after a restart)."""
     with cache.sessions() as session:
-        return [Outcome(p.kind, p.name, p.args or {}, p.receipt or {}) for p in session.scalars(
-            select(SyncProblem).where(SyncProblem.acknowledged_at.is_(None)).order_by(SyncProblem.created_at,
-                                                                                       SyncProblem.seq))]
+        return [
+            Outcome(p.kind, p.name, p.args or {}, p.receipt or {})
+            for p in session.scalars(
+                select(SyncProblem)
+                .where(SyncProblem.acknowledged_at.is_(None))
+                .order_by(SyncProblem.created_at, SyncProblem.seq)
+            )
+        ]
 
 
 def acknowledge(cache: Any, mutation_id: str) -> bool:

@@ -50,8 +50,13 @@ class Requests:
         self._number = 0
         self.floor_subscribed = False
 
-    async def request(self, message: dict[str, Any], expected: str, timeout: float,
-                      offline: str = "That needs the server — you're offline.") -> dict[str, Any]:
+    async def request(
+        self,
+        message: dict[str, Any],
+        expected: str,
+        timeout: float,
+        offline: str = "That needs the server — you're offline.",
+    ) -> dict[str, Any]:
         """Send a request beside the session and return its answer, or RequestFailed (code, message)."""
         channel = self._channel()
         if channel is None:
@@ -64,17 +69,25 @@ class Requests:
             raise RequestFailed("no_answer", "The server didn't answer — try again.") from exc
         if answer.get("type") == expected:
             return answer
-        raise RequestFailed(str(answer.get("code") or "error"),
-                            answer.get("message") or ERROR_CODES.get(str(answer.get("code")), "Refused."))
+        raise RequestFailed(
+            str(answer.get("code") or "error"),
+            answer.get("message") or ERROR_CODES.get(str(answer.get("code")), "Refused."),
+        )
 
     async def claim(self, call_id: str, takeover: bool = False, timeout: float = 5.0) -> dict[str, Any]:
         """Claim a ringing call (the CSR clicked its bubble): the server decides. The call as claimed,
         or ClaimFailed with a sentence for the CSR (offline, someone else has it, it ended)."""
         try:
-            answer = await self.request({"type": "claim_call", "call_id": call_id, "takeover": takeover},
-                                        "claimed", timeout, offline="Claiming needs the server — you're offline.")
+            answer = await self.request(
+                {"type": "claim_call", "call_id": call_id, "takeover": takeover},
+                "claimed",
+                timeout,
+                offline="Claiming needs the server — you're offline.",
+            )
         except RequestFailed as exc:
-            raise ClaimFailed(str(exc) if exc.code != "error" else "The call can't be claimed.", exc.code) from exc
+            raise ClaimFailed(
+                str(exc) if exc.code != "error" else "The call can't be claimed.", exc.code
+            ) from exc
         return answer["call"]
 
     async def dial(self, number: str, customer_id: str | None = None, timeout: float = 15.0) -> str:
@@ -84,17 +97,21 @@ class Requests:
         if customer_id:
             message["customer_id"] = customer_id
         try:
-            answer = await self.request(message, "dialing", timeout,
-                                        offline="Calling out needs the server — you're offline.")
+            answer = await self.request(
+                message, "dialing", timeout, offline="Calling out needs the server — you're offline."
+            )
         except RequestFailed as exc:
-            raise DialFailed(str(exc) if exc.code != "error" else "The call couldn't be placed.", exc.code) from exc
+            raise DialFailed(
+                str(exc) if exc.code != "error" else "The call couldn't be placed.", exc.code
+            ) from exc
         return str(answer.get("provider_call_id") or "")
 
     async def set_agent_state(self, state: str, reason: str = "", timeout: float = 5.0) -> dict[str, Any]:
         """This CSR's state: "Available", "Away" (``reason`` one of the company's away reasons) or
         "Wrap-up". The ``agent_state`` answer: {"agent": row, "away_reasons": [...]}."""
-        return await self.request({"type": "set_agent_state", "state": state, "reason": reason},
-                                  "agent_state", timeout)
+        return await self.request(
+            {"type": "set_agent_state", "state": state, "reason": reason}, "agent_state", timeout
+        )
 
     async def subscribe_floor(self, timeout: float = 10.0) -> dict[str, Any]:
         """Supervisors: the floor's snapshot, then deltas and KPIs through ``on_floor``; re-subscribed
@@ -113,8 +130,14 @@ class Requests:
         answer = await self.request({"type": "close_stale_call", "call_id": call_id}, "stale_closed", timeout)
         return answer["call"]
 
-    async def scorecard(self, period: str = "today", first: str | None = None, last: str | None = None,
-                        user_id: str | None = None, timeout: float = 15.0) -> dict[str, Any]:
+    async def scorecard(
+        self,
+        period: str = "today",
+        first: str | None = None,
+        last: str | None = None,
+        user_id: str | None = None,
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
         """Scorecards of a period ("today", "yesterday", "week", "month", "custom" with ISO ``first`` /
         ``last``); a CSR must pass their own ``user_id``. The ``scorecard_result`` message."""
         message: dict[str, Any] = {"type": "scorecard", "period": period}
@@ -127,6 +150,8 @@ class Requests:
         """After a reconnect, a supervisor's board gets a whole new snapshot (through ``on_floor``)."""
         self._number += 1
         try:
-            await channel.request({"type": "subscribe_floor", "id": f"floor-resubscribe-{self._number}"}, 10.0)
+            await channel.request(
+                {"type": "subscribe_floor", "id": f"floor-resubscribe-{self._number}"}, 10.0
+            )
         except (TimeoutError, websockets.WebSocketException):
             log.info("re-subscribing to the floor failed; the next reconnect tries again")

@@ -68,7 +68,7 @@ from .protocol import (
 log = logging.getLogger("csr.server")
 # Call commits are poked at most this often (seconds): the consoles got the call itself at once.
 CALL_POKE_DELAY = 0.2
-BROADCAST_SLICE = 64              # consoles written to before the loop may take other work
+BROADCAST_SLICE = 64  # consoles written to before the loop may take other work
 
 
 class Authenticator(Protocol):
@@ -106,37 +106,48 @@ class RateLimit:
         return True
 
 
-@dataclass(eq=False)          # one per socket: identity, hashable, kept in a set
+@dataclass(eq=False)  # one per socket: identity, hashable, kept in a set
 class Connection:
     ws: ServerConnection
     client_id: str = ""
     user: dict[str, Any] | None = None
     limit: RateLimit = field(default_factory=RateLimit)
-    on_floor: bool = False           # counted present on the floor (sync/floor.py)
-    live: bool = False               # welcomed: live messages (calls, own agent state) may follow
-    agent_state: bool = False        # the client asked for its user's agent state to be pushed (hello)
+    on_floor: bool = False  # counted present on the floor (sync/floor.py)
+    live: bool = False  # welcomed: live messages (calls, own agent state) may follow
+    agent_state: bool = False  # the client asked for its user's agent state to be pushed (hello)
 
 
 class SyncServer:
-    def __init__(self, applier: Applier, auth: Authenticator, *,
-                 on_commit: Callable[[int], None] | None = None, stale_call_minutes: float = 120.0,
-                 floor_tick: float = 1.0, agent_offline_seconds: float = 15.0,
-                 max_connections_per_address: int = DEFAULT_MAX_PER_ADDRESS) -> None:
+    def __init__(
+        self,
+        applier: Applier,
+        auth: Authenticator,
+        *,
+        on_commit: Callable[[int], None] | None = None,
+        stale_call_minutes: float = 120.0,
+        floor_tick: float = 1.0,
+        agent_offline_seconds: float = 15.0,
+        max_connections_per_address: int = DEFAULT_MAX_PER_ADDRESS,
+    ) -> None:
         self.applier = applier
         # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
-        self.floor = Floor(getattr(applier, "sessions", None), stale_after=timedelta(minutes=stale_call_minutes),
-                           tick=floor_tick, offline_grace=agent_offline_seconds)
+        self.floor = Floor(
+            getattr(applier, "sessions", None),
+            stale_after=timedelta(minutes=stale_call_minutes),
+            tick=floor_tick,
+            offline_grace=agent_offline_seconds,
+        )
         self.floor.on_agents = self._agents_changed
         self.auth = auth
         self.connections: set[Connection] = set()
-        self.address_limit = AddressLimit(max_connections_per_address)     # sync/address_limit.py
-        self.on_commit = on_commit        # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
-        self.calls: Any = None            # sync/call_desk.CallDesk when the server takes calls
-        self._call_poke: asyncio.TimerHandle | None = None      # a coalesced poke after call commits
-        self._outgoing: deque[str] = deque()                    # ``call`` messages on their way to every console
+        self.address_limit = AddressLimit(max_connections_per_address)  # sync/address_limit.py
+        self.on_commit = on_commit  # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
+        self.calls: Any = None  # sync/call_desk.CallDesk when the server takes calls
+        self._call_poke: asyncio.TimerHandle | None = None  # a coalesced poke after call commits
+        self._outgoing: deque[str] = deque()  # ``call`` messages on their way to every console
         self._sender: asyncio.Task[None] | None = None
         self._call_version = 0
-        self.dialer: Any = None           # sync/telephony/twilio_rest.TwilioRest when it places calls too
+        self.dialer: Any = None  # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     async def aclose(self) -> None:
         """Stop the server's own tasks (the coalesced poke, the call sender, the floor's KPI ticker); call
@@ -153,9 +164,11 @@ class SyncServer:
         """Take calls: the desk's commits reach every console here at once (``call`` messages)."""
         self.calls = desk
         desk.on_committed = self.calls_committed
-        desk.available = self.floor.available_usernames      # Available agents are rung first
+        desk.available = self.floor.available_usernames  # Available agents are rung first
 
-    def calls_committed(self, version: int, calls: list[dict[str, Any]], taken_from: str | None = None) -> None:
+    def calls_committed(
+        self, version: int, calls: list[dict[str, Any]], taken_from: str | None = None
+    ) -> None:
         """Calls changed here: each console gets the calls now, then a poke for the change log."""
         # The floor first: a supervisor's board must not wait behind hundreds of consoles' sends.
         self.floor.calls_committed(calls)
@@ -177,7 +190,7 @@ class SyncServer:
             for start in range(0, len(targets), BROADCAST_SLICE):
                 if start:
                     await asyncio.sleep(0)
-                broadcast(targets[start:start + BROADCAST_SLICE], text)
+                broadcast(targets[start : start + BROADCAST_SLICE], text)
 
     def _poke_soon(self, version: int) -> None:
         """The poke after a call commit, coalesced over CALL_POKE_DELAY: the consoles already have the call
@@ -193,14 +206,27 @@ class SyncServer:
 
     def signed_in_agents(self) -> list[str]:
         """Who is at a console right now (their user names: the softphone identities to ring)."""
-        return list(dict.fromkeys(c.user.get("username", "") for c in self.connections
-                                  if c.user is not None and c.user.get("username")))
+        return list(
+            dict.fromkeys(
+                c.user.get("username", "")
+                for c in self.connections
+                if c.user is not None and c.user.get("username")
+            )
+        )
 
     async def serve(self, host: str, port: int, ssl: Any = None) -> Any:
         # No per-message deflate: on a call centre's LAN it costs more CPU than the bytes it saves
         # (a 1M-customer initial sync spends more time compressing than reading its pages).
-        return await serve(self.handle, host, port, max_size=MAX_FRAME_BYTES, ssl=ssl, compression=None,
-                           ping_interval=20, ping_timeout=20)
+        return await serve(
+            self.handle,
+            host,
+            port,
+            max_size=MAX_FRAME_BYTES,
+            ssl=ssl,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+        )
 
     def poke_all(self, version: int) -> None:
         """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
@@ -293,8 +319,9 @@ class SyncServer:
             def allowed(name: str) -> bool:
                 return check is None or bool(check(user, name))
 
-            result = await asyncio.to_thread(self.applier.push, conn.client_id, conn.user["id"],
-                                             list(message.mutations), allowed)
+            result = await asyncio.to_thread(
+                self.applier.push, conn.client_id, conn.user["id"], list(message.mutations), allowed
+            )
             await self._send(conn, Receipts(id=message.id, receipts=result.receipts))
             if any(r.status == "applied" for r in result.receipts):
                 self.poke_all(result.server_version)
@@ -321,25 +348,56 @@ class SyncServer:
             await self._scorecard(conn, message)
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
-            await self._send(conn, Rows(id=message.id, changes=[
-                Change(version=0, entity=e, entity_id=i, op=op, data=d) for e, i, op, d in found]))
+            await self._send(
+                conn,
+                Rows(
+                    id=message.id,
+                    changes=[
+                        Change(version=0, entity=e, entity_id=i, op=op, data=d) for e, i, op, d in found
+                    ],
+                ),
+            )
         elif isinstance(message, Snapshot):
             columns, rows, after, done, version = await asyncio.to_thread(
-                self.applier.snapshot, message.table, message.after, message.limit)
+                self.applier.snapshot, message.table, message.after, message.limit
+            )
             # Built by the server itself: no need to validate thousands of rows again.
-            await self._send(conn, SnapshotPage.model_construct(
-                id=message.id, table=message.table, columns=columns, rows=rows, after=after, done=done,
-                server_version=version))
+            await self._send(
+                conn,
+                SnapshotPage.model_construct(
+                    id=message.id,
+                    table=message.table,
+                    columns=columns,
+                    rows=rows,
+                    after=after,
+                    done=done,
+                    server_version=version,
+                ),
+            )
         elif isinstance(message, Pull):
-            rows, cursor, more = await asyncio.to_thread(self.applier.changes_since, message.cursor, message.limit)
-            await self._send(conn, Changes(id=message.id, cursor=cursor, more=more, changes=[
-                Change(version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data)
-                for r in rows]))
+            rows, cursor, more = await asyncio.to_thread(
+                self.applier.changes_since, message.cursor, message.limit
+            )
+            await self._send(
+                conn,
+                Changes(
+                    id=message.id,
+                    cursor=cursor,
+                    more=more,
+                    changes=[
+                        Change(
+                            version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data
+                        )
+                        for r in rows
+                    ],
+                ),
+            )
 
     async def _hello(self, conn: Connection, message: Hello) -> None:
         if not MIN_PROTOCOL_VERSION <= message.protocol <= PROTOCOL_VERSION:
-            raise ProtocolError("upgrade_required", details={"min": MIN_PROTOCOL_VERSION, "max": PROTOCOL_VERSION},
-                                fatal=True)
+            raise ProtocolError(
+                "upgrade_required", details={"min": MIN_PROTOCOL_VERSION, "max": PROTOCOL_VERSION}, fatal=True
+            )
         if conn.client_id and conn.client_id != message.client_id:
             # A connection speaks for one console: swapping ids would let one user's session push into
             # another console's sequence (and jam its outbox).
@@ -351,16 +409,25 @@ class SyncServer:
             user = await self.auth.verify(message.token)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             await self._signed_in(conn, user)
-            prefix = await asyncio.to_thread(self.applier.claim_prefix, conn.client_id, user["id"],
-                                             message.job_prefix)
+            prefix = await asyncio.to_thread(
+                self.applier.claim_prefix, conn.client_id, user["id"], message.job_prefix
+            )
         next_seq = await asyncio.to_thread(self.applier.next_seq, conn.client_id)
 
         def version() -> int:
             with self.applier.sessions() as session:
                 return current_version(session)
 
-        await self._send(conn, Welcome(id=message.id, server_version=await asyncio.to_thread(version),
-                                       user=conn.user, next_seq=next_seq, job_prefix=prefix))
+        await self._send(
+            conn,
+            Welcome(
+                id=message.id,
+                server_version=await asyncio.to_thread(version),
+                user=conn.user,
+                next_seq=next_seq,
+                job_prefix=prefix,
+            ),
+        )
         if conn.user is not None:
             await self._send_live(conn)
 
@@ -394,8 +461,9 @@ class SyncServer:
             raise ProtocolError("no_telephony")
         assert conn.user is not None
         try:
-            version, call, previous = await asyncio.to_thread(self.calls.claim, message.call_id, conn.user["id"],
-                                                              message.takeover)
+            version, call, previous = await asyncio.to_thread(
+                self.calls.claim, message.call_id, conn.user["id"], message.takeover
+            )
         except ValidationFailed as exc:
             raise ProtocolError("claim_refused", next(iter(exc.errors.values()), "")) from exc
         await self._send(conn, Claimed(id=message.id, call=call))
@@ -406,8 +474,9 @@ class SyncServer:
             raise ProtocolError("no_telephony")
         assert conn.user is not None
         try:
-            version, calls = await asyncio.to_thread(self.calls.close_stale, message.call_id, conn.user["id"],
-                                                     self.floor.stale_after)
+            version, calls = await asyncio.to_thread(
+                self.calls.close_stale, message.call_id, conn.user["id"], self.floor.stale_after
+            )
         except ValidationFailed as exc:
             raise ProtocolError("close_refused", next(iter(exc.errors.values()), "")) from exc
         log.info("event=close_stale user=%s call=%s", conn.user.get("username", ""), message.call_id)
@@ -436,9 +505,12 @@ class SyncServer:
                 tz = company_zone(company_settings(session))
                 today = local_day(datetime.now(UTC), tz)
                 try:
-                    first, last = period_days(message.period, today,
-                                              date.fromisoformat(message.first) if message.first else None,
-                                              date.fromisoformat(message.last) if message.last else None)
+                    first, last = period_days(
+                        message.period,
+                        today,
+                        date.fromisoformat(message.first) if message.first else None,
+                        date.fromisoformat(message.last) if message.last else None,
+                    )
                 except ValueError as exc:
                     raise ProtocolError("bad_period", str(exc)) from exc
                 start, _ = day_bounds(first, tz)
@@ -460,17 +532,26 @@ class SyncServer:
         assert conn.user is not None
         number = caller_number(message.number)
         if not number:
-            raise ProtocolError("dial_failed", f"“{message.number.strip()}” isn't a phone number that can be dialed.")
+            raise ProtocolError(
+                "dial_failed", f"“{message.number.strip()}” isn't a phone number that can be dialed."
+            )
         if self.dialer is None:
-            raise ProtocolError("dial_failed", "Calling out needs the phone system's account (--twilio-account-sid)."
-                                if self.calls is not None else "Calling out needs the phone system: this server "
-                                "takes no calls (--http-port).")
+            raise ProtocolError(
+                "dial_failed",
+                "Calling out needs the phone system's account (--twilio-account-sid)."
+                if self.calls is not None
+                else "Calling out needs the phone system: this server takes no calls (--http-port).",
+            )
         from .telephony.twilio_rest import DialFailed
 
         try:
             sid = await self.dialer.place_call(str(conn.user.get("username") or ""), number)
         except DialFailed as exc:
             raise ProtocolError("dial_failed", str(exc)) from exc
-        log.info("event=dial user=%s customer=%s call=%s", conn.user.get("username", ""),
-                 message.customer_id or "-", sid)
+        log.info(
+            "event=dial user=%s customer=%s call=%s",
+            conn.user.get("username", ""),
+            message.customer_id or "-",
+            sid,
+        )
         await self._send(conn, Dialing(id=message.id, provider_call_id=sid))

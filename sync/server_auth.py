@@ -43,12 +43,12 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "push": EVERYONE,
     "pull": EVERYONE,
     "ping": EVERYONE,
-    "fetch": EVERYONE,          # a console re-reading rows after a refused change
-    "snapshot": EVERYONE,       # a new console's initial sync
-    "claim_call": EVERYONE,     # whoever answers the phone clicks its bubble
-    "dial": EVERYONE,           # click-to-call a contact's phone
-    "set_agent_state": EVERYONE,     # a CSR's own Available / Away / Wrap-up
-    "scorecard": EVERYONE,           # a CSR: only their own (scorecard_allowed)
+    "fetch": EVERYONE,  # a console re-reading rows after a refused change
+    "snapshot": EVERYONE,  # a new console's initial sync
+    "claim_call": EVERYONE,  # whoever answers the phone clicks its bubble
+    "dial": EVERYONE,  # click-to-call a contact's phone
+    "set_agent_state": EVERYONE,  # a CSR's own Available / Away / Wrap-up
+    "scorecard": EVERYONE,  # a CSR: only their own (scorecard_allowed)
     "subscribe_floor": SUPERVISORS,
     "unsubscribe_floor": SUPERVISORS,
     "close_stale_call": SUPERVISORS,
@@ -61,13 +61,32 @@ ROLE_MESSAGES: dict[str, frozenset[str]] = {
 # technicians, capacity, …). None is registered in models/handlers.py today — the setup changes through
 # `csr-server setup import` — but the names are reserved so that when one is added, a CSR can never
 # push it. A name that starts with "setup_" counts as one too.
-SETUP_INTENTS = frozenset({
-    "import_setup", "update_setup", "set_company", "upsert_business_unit", "retire_business_unit",
-    "upsert_job_type", "retire_job_type", "upsert_campaign", "retire_campaign", "upsert_tracking_number",
-    "upsert_arrival_window", "retire_arrival_window", "set_business_hours", "upsert_technician",
-    "retire_technician", "set_capacity", "upsert_service", "retire_service", "upsert_call_reason",
-    "set_booking_preferences", "upsert_tag_type", "retire_tag_type",
-})
+SETUP_INTENTS = frozenset(
+    {
+        "import_setup",
+        "update_setup",
+        "set_company",
+        "upsert_business_unit",
+        "retire_business_unit",
+        "upsert_job_type",
+        "retire_job_type",
+        "upsert_campaign",
+        "retire_campaign",
+        "upsert_tracking_number",
+        "upsert_arrival_window",
+        "retire_arrival_window",
+        "set_business_hours",
+        "upsert_technician",
+        "retire_technician",
+        "set_capacity",
+        "upsert_service",
+        "retire_service",
+        "upsert_call_reason",
+        "set_booking_preferences",
+        "upsert_tag_type",
+        "retire_tag_type",
+    }
+)
 MAX_LOGIN_WAIT = 60.0
 log = logging.getLogger("csr.server")
 
@@ -135,9 +154,16 @@ class AccountsAuthenticator:
     pull and call also uses: unbounded, a flood of sign-ins would hold every thread and delay them.
     """
 
-    def __init__(self, accounts: Accounts, secret: bytes, *, ttl: timedelta = DEFAULT_TOKEN_TTL,
-                 clock: Callable[[], datetime] = utcnow, login_concurrency: int | None = None,
-                 max_waiting: int = MAX_LOGINS_WAITING) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        secret: bytes,
+        *,
+        ttl: timedelta = DEFAULT_TOKEN_TTL,
+        clock: Callable[[], datetime] = utcnow,
+        login_concurrency: int | None = None,
+        max_waiting: int = MAX_LOGINS_WAITING,
+    ) -> None:
         if login_concurrency is not None and login_concurrency < 1:
             raise ValueError("login_concurrency must be at least 1")
         self.accounts = accounts
@@ -152,8 +178,11 @@ class AccountsAuthenticator:
     async def login(self, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
         if self._waiting >= self.max_waiting:
             log.warning("event=login_busy waiting=%d", self._waiting)
-            raise ProtocolError("retry_later", "The server is busy signing people in; try again in a few seconds.",
-                                details={"retry_after": BUSY_RETRY_SECONDS})
+            raise ProtocolError(
+                "retry_later",
+                "The server is busy signing people in; try again in a few seconds.",
+                details={"retry_after": BUSY_RETRY_SECONDS},
+            )
         self._waiting += 1
         try:
             await self._hashing.acquire()
@@ -179,14 +208,16 @@ class AccountsAuthenticator:
         def done(f: asyncio.Future[Any]) -> None:
             self._hashing.release()
             if not f.cancelled():
-                f.exception()            # retrieved: an abandoned failure is not reported as lost
+                f.exception()  # retrieved: an abandoned failure is not reported as lost
 
         job.add_done_callback(done)
         return await asyncio.shield(job)
 
     async def verify(self, token: str) -> dict[str, Any]:
         try:
-            user, _claims = await asyncio.to_thread(self.accounts.authenticate, token, self.secret, self.clock())
+            user, _claims = await asyncio.to_thread(
+                self.accounts.authenticate, token, self.secret, self.clock()
+            )
         except AuthError as exc:
             raise ProtocolError(exc.code, exc.message) from exc
         return _user(user)

@@ -55,7 +55,7 @@ def _sessions(url: str) -> sessionmaker:
 
 def cmd_init(args: argparse.Namespace) -> int:
     sessions = _sessions(args.db)
-    token_secret(sessions)                  # the signing key exists from the start
+    token_secret(sessions)  # the signing key exists from the start
     try:
         Accounts(sessions).add_user(args.admin, args.display_name or args.admin, "admin", _password(args))
     except AuthError as exc:
@@ -67,8 +67,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     try:
-        Accounts(_sessions(args.db)).add_user(args.name, args.display_name or args.name, args.role,
-                                              _password(args))
+        Accounts(_sessions(args.db)).add_user(
+            args.name, args.display_name or args.name, args.role, _password(args)
+        )
     except AuthError as exc:
         print(f"csr-server: {exc.message}", file=sys.stderr)
         return 1
@@ -109,7 +110,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def _setup_import(args: argparse.Namespace) -> int:
     name = str(args.file)
     try:
-        doc = parse_setup(read_setup_text(Path(args.file)))     # before the store: a bad file changes nothing
+        doc = parse_setup(read_setup_text(Path(args.file)))  # before the store: a bad file changes nothing
     except SetupFileError as exc:
         return _setup_refused(name, exc)
     except OSError as exc:
@@ -137,8 +138,11 @@ def _setup_import(args: argparse.Namespace) -> int:
         try:
             notify_version(args.db, result.server_version)
         except Exception as exc:  # noqa: BLE001 - committed; the instances' 1 s poll will notice
-            print(f"csr-server: could not notify the running servers ({exc}); they will notice within "
-                  "their poll interval", file=sys.stderr)
+            print(
+                f"csr-server: could not notify the running servers ({exc}); they will notice within "
+                "their poll interval",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -188,14 +192,16 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     for name in (args.tls_cert, args.tls_key):
-        if name and not os.access(name, os.R_OK):     # ssl's own error doesn't say which file
+        if name and not os.access(name, os.R_OK):  # ssl's own error doesn't say which file
             raise StartError(f"can't read {name}")
     try:
         context.load_cert_chain(args.tls_cert, args.tls_key or None)
-    except OSError as exc:             # ssl.SSLError too: not PEM, or the key doesn't match the certificate
-        raise StartError(f"can't use the TLS certificate {args.tls_cert} with the key "
-                         f"{args.tls_key or '(in the same file)'}: they must be a PEM certificate chain and its "
-                         f"own private key ({exc.strerror or exc})") from None
+    except OSError as exc:  # ssl.SSLError too: not PEM, or the key doesn't match the certificate
+        raise StartError(
+            f"can't use the TLS certificate {args.tls_cert} with the key "
+            f"{args.tls_key or '(in the same file)'}: they must be a PEM certificate chain and its "
+            f"own private key ({exc.strerror or exc})"
+        ) from None
     return context
 
 
@@ -203,20 +209,23 @@ def _listen_error(what: str, host: str, port: int, exc: OSError) -> StartError:
     if exc.errno == errno.EADDRINUSE:
         return StartError(f"port {port} on {host} is already in use ({what}; is another csr-server running?)")
     if exc.errno == errno.EACCES:
-        return StartError(f"not allowed to listen on port {port} on {host} ({what}; ports below 1024 need "
-                          "privileges)")
+        return StartError(
+            f"not allowed to listen on port {port} on {host} ({what}; ports below 1024 need privileges)"
+        )
     return StartError(f"can't listen on {host}:{port} ({what}): {exc.strerror or exc}")
 
 
 def warn_cleartext(host: str) -> None:
     """The loud warning for consoles' passwords and tokens crossing a network unencrypted."""
     bar = "csr-server: WARNING " + "*" * 76
-    lines = [bar,
-             f"csr-server: WARNING  Listening on {host or 'every address'} WITHOUT TLS: user names, passwords and",
-             "csr-server: WARNING  session tokens cross the network in clear text, readable by anyone on it.",
-             "csr-server: WARNING  Give --tls-cert FILE --tls-key FILE (docs/operations.md, \"TLS\"), or listen",
-             "csr-server: WARNING  on 127.0.0.1 behind a proxy that terminates TLS.",
-             bar]
+    lines = [
+        bar,
+        f"csr-server: WARNING  Listening on {host or 'every address'} WITHOUT TLS: user names, passwords and",
+        "csr-server: WARNING  session tokens cross the network in clear text, readable by anyone on it.",
+        'csr-server: WARNING  Give --tls-cert FILE --tls-key FILE (docs/operations.md, "TLS"), or listen',
+        "csr-server: WARNING  on 127.0.0.1 behind a proxy that terminates TLS.",
+        bar,
+    ]
     print("\n".join(lines), file=sys.stderr, flush=True)
     logging.getLogger("csr.server").warning("event=cleartext_listen host=%s", host)
 
@@ -234,10 +243,16 @@ async def _run_server(args: argparse.Namespace) -> int:
     if context is None and not is_loopback(args.host):
         warn_cleartext(args.host)
     sessions = _sessions(args.db)
-    auth = AccountsAuthenticator(Accounts(sessions), token_secret(sessions), login_concurrency=args.login_concurrency)
-    server = SyncServer(Applier(sessions), auth, stale_call_minutes=args.stale_call_minutes,
-                        agent_offline_seconds=args.agent_offline_seconds,
-                        max_connections_per_address=args.max_connections_per_address)
+    auth = AccountsAuthenticator(
+        Accounts(sessions), token_secret(sessions), login_concurrency=args.login_concurrency
+    )
+    server = SyncServer(
+        Applier(sessions),
+        auth,
+        stale_call_minutes=args.stale_call_minutes,
+        agent_offline_seconds=args.agent_offline_seconds,
+        max_connections_per_address=args.max_connections_per_address,
+    )
     # Commits made elsewhere (another instance, `csr-server setup import`) poke this instance's consoles.
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
@@ -247,8 +262,11 @@ async def _run_server(args: argparse.Namespace) -> int:
         if args.http_port is not None:
             token = _auth_token(args)
             if not token:
-                print("csr-server: --http-port needs the phone system's auth token: --twilio-auth-token-file FILE "
-                      "or CSR_TWILIO_AUTH_TOKEN (docs/telephony.md).", file=sys.stderr)
+                print(
+                    "csr-server: --http-port needs the phone system's auth token: --twilio-auth-token-file FILE "
+                    "or CSR_TWILIO_AUTH_TOKEN (docs/telephony.md).",
+                    file=sys.stderr,
+                )
                 return 2
             from .call_desk import CallDesk  # aiohttp and twilio load only for a server taking calls
             from .ingress import make_app, set_public_url, start_ingress
@@ -256,8 +274,12 @@ async def _run_server(args: argparse.Namespace) -> int:
             desk = CallDesk(sessions, agents=server.signed_in_agents)
             server.attach_calls(desk)
             http_host = args.http_host or args.host
-            app = make_app(desk, token, args.public_url or f"http://{http_host}:{args.http_port}",
-                           caller_id=args.caller_id)
+            app = make_app(
+                desk,
+                token,
+                args.public_url or f"http://{http_host}:{args.http_port}",
+                caller_id=args.caller_id,
+            )
             try:
                 ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
             except OSError as exc:
@@ -270,20 +292,26 @@ async def _run_server(args: argparse.Namespace) -> int:
                 from .telephony.twilio import TwilioUrls
                 from .telephony.twilio_rest import TwilioRest
 
-                server.dialer = TwilioRest(account, token, TwilioUrls.from_public_url(args.public_url or webhooks),
-                                           args.caller_id, api_base=args.twilio_api_base)
+                server.dialer = TwilioRest(
+                    account,
+                    token,
+                    TwilioUrls.from_public_url(args.public_url or webhooks),
+                    args.caller_id,
+                    api_base=args.twilio_api_base,
+                )
         try:
             endpoint = await server.serve(args.host, args.port, ssl=context)
         except OSError as exc:
             raise _listen_error("consoles", args.host, args.port, exc) from None
         port = endpoint.sockets[0].getsockname()[1]
-        logging.getLogger("csr.server").info("event=listening host=%s port=%d tls=%s", args.host, port,
-                                             bool(context))
+        logging.getLogger("csr.server").info(
+            "event=listening host=%s port=%d tls=%s", args.host, port, bool(context)
+        )
         print(f"csr-server: listening on {'wss' if context else 'ws'}://{args.host}:{port}", flush=True)
         if ingress is not None:
             logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
             print(f"csr-server: webhooks on {webhooks}", flush=True)
-        purge = asyncio.create_task(auth.purge_throttle())       # the log-in throttle table stays small
+        purge = asyncio.create_task(auth.purge_throttle())  # the log-in throttle table stays small
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -300,7 +328,7 @@ async def _run_server(args: argparse.Namespace) -> int:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)
         if ingress is not None:
-            await ingress.cleanup()         # answers in flight are sent (their events are stored first)
+            await ingress.cleanup()  # answers in flight are sent (their events are stored first)
         if endpoint is not None:
             endpoint.close()
             await endpoint.wait_closed()
@@ -314,7 +342,10 @@ def _auth_token(args: argparse.Namespace) -> str:
         try:
             return Path(args.twilio_auth_token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            print(f"csr-server: can't read {args.twilio_auth_token_file}: {exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"csr-server: can't read {args.twilio_auth_token_file}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return ""
     return os.environ.get("CSR_TWILIO_AUTH_TOKEN", "").strip()
 
@@ -331,6 +362,7 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 def _count(least: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``least``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -339,6 +371,7 @@ def _count(least: int) -> Callable[[str], int]:
         if value < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}")
         return value
+
     return parse
 
 
@@ -361,40 +394,81 @@ def main(argv: list[str] | None = None) -> int:
     passwd = usub.add_parser("passwd", help="set a user's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true")
-    for name, text in (("deactivate", "stop a user from signing in"), ("reactivate", "let a user sign in again"),
-                       ("unlock", "lift a lock after too many failed log-ins")):
+    for name, text in (
+        ("deactivate", "stop a user from signing in"),
+        ("reactivate", "let a user sign in again"),
+        ("unlock", "lift a lock after too many failed log-ins"),
+    ):
         usub.add_parser(name, help=text).add_argument("name")
     run = sub.add_parser("run", help="serve consoles")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
-    run.add_argument("--tls-cert", help="certificate chain (PEM): consoles connect with wss:// (docs/operations.md)")
+    run.add_argument(
+        "--tls-cert", help="certificate chain (PEM): consoles connect with wss:// (docs/operations.md)"
+    )
     run.add_argument("--tls-key", help="the certificate's private key (PEM), unless it is in --tls-cert")
-    run.add_argument("--login-concurrency", type=_count(1), default=None,
-                     help="log-ins hashing passwords at once (default: half the cores, at least 1)")
-    run.add_argument("--max-connections-per-address", type=_count(0), default=DEFAULT_MAX_PER_ADDRESS,
-                     help=f"connections one remote address may hold (default {DEFAULT_MAX_PER_ADDRESS}; "
-                          "0 = no limit; loopback is not limited)")
-    run.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)   # the demo's server
-    run.add_argument("--http-port", type=int, default=None,
-                     help="take phone-system webhooks on this port (docs/telephony.md); 0 = any free port")
+    run.add_argument(
+        "--login-concurrency",
+        type=_count(1),
+        default=None,
+        help="log-ins hashing passwords at once (default: half the cores, at least 1)",
+    )
+    run.add_argument(
+        "--max-connections-per-address",
+        type=_count(0),
+        default=DEFAULT_MAX_PER_ADDRESS,
+        help=f"connections one remote address may hold (default {DEFAULT_MAX_PER_ADDRESS}; "
+        "0 = no limit; loopback is not limited)",
+    )
+    run.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's server
+    run.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help="take phone-system webhooks on this port (docs/telephony.md); 0 = any free port",
+    )
     run.add_argument("--http-host", default=None, help="address for the webhooks (default: --host)")
-    run.add_argument("--public-url", default="",
-                     help="the URL the phone system was configured with (signatures are checked against it)")
-    run.add_argument("--twilio-auth-token-file", default="",
-                     help="file holding the phone system's auth token (else $CSR_TWILIO_AUTH_TOKEN)")
+    run.add_argument(
+        "--public-url",
+        default="",
+        help="the URL the phone system was configured with (signatures are checked against it)",
+    )
+    run.add_argument(
+        "--twilio-auth-token-file",
+        default="",
+        help="file holding the phone system's auth token (else $CSR_TWILIO_AUTH_TOKEN)",
+    )
     run.add_argument("--caller-id", default="", help="the number customers see when a CSR calls them")
-    run.add_argument("--twilio-account-sid", default="",
-                     help="the phone system's account, to place click-to-call calls (else $CSR_TWILIO_ACCOUNT_SID)")
-    run.add_argument("--twilio-api-base", default="https://api.twilio.com",
-                     help="the phone system's REST API (default: Twilio's)")
-    run.add_argument("--stale-call-minutes", type=float, default=120.0,
-                     help="a call not ended whose last event is older than this shows as stale on the floor, "
-                          "and a supervisor may close it (default 120)")
-    run.add_argument("--agent-offline-seconds", type=float, default=15.0,
-                     help="a CSR whose console disconnected shows Offline after this long (default 15)")
-    run.add_argument("--poll-interval", type=float, default=1.0,
-                     help="seconds between checks of the change log for commits made elsewhere "
-                          "(the fallback when a PostgreSQL notification is lost)")
+    run.add_argument(
+        "--twilio-account-sid",
+        default="",
+        help="the phone system's account, to place click-to-call calls (else $CSR_TWILIO_ACCOUNT_SID)",
+    )
+    run.add_argument(
+        "--twilio-api-base",
+        default="https://api.twilio.com",
+        help="the phone system's REST API (default: Twilio's)",
+    )
+    run.add_argument(
+        "--stale-call-minutes",
+        type=float,
+        default=120.0,
+        help="a call not ended whose last event is older than this shows as stale on the floor, "
+        "and a supervisor may close it (default 120)",
+    )
+    run.add_argument(
+        "--agent-offline-seconds",
+        type=float,
+        default=15.0,
+        help="a CSR whose console disconnected shows Offline after this long (default 15)",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="seconds between checks of the change log for commits made elsewhere "
+        "(the fallback when a PostgreSQL notification is lost)",
+    )
     setup = sub.add_parser("setup", help="the company setup (docs/setup-file.md)")
     ssub = setup.add_subparsers(dest="setup_command", required=True)
     simp = ssub.add_parser("import", help="load a setup file; connected consoles receive it")
@@ -403,9 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     sexp = ssub.add_parser("export", help="write the server's setup to a file ('-' for the screen)")
     sexp.add_argument("file")
     args = p.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)      # migrations: only what goes wrong
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: only what goes wrong
     if args.command == "init":
         return cmd_init(args)
     if args.command == "user":

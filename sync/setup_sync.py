@@ -26,12 +26,13 @@ SETUP_ACTOR = "csr-server setup import"
 @dataclass
 class SetupImport:
     summary: ImportSummary
-    changes: int              # change-log entries appended
-    server_version: int       # the change log's version after the import
+    changes: int  # change-log entries appended
+    server_version: int  # the change log's version after the import
 
 
-def import_setup_logged(sessions: sessionmaker[Session], doc: SetupDoc, *, dry_run: bool = False,
-                        actor: str = SETUP_ACTOR) -> SetupImport:
+def import_setup_logged(
+    sessions: sessionmaker[Session], doc: SetupDoc, *, dry_run: bool = False, actor: str = SETUP_ACTOR
+) -> SetupImport:
     """Import ``doc`` into the server store and append what it wrote to the change log, atomically.
 
     Raises models.setup_doc.SetupFileError when the file clashes with the store (nothing is written).
@@ -51,8 +52,15 @@ def import_setup_logged(sessions: sessionmaker[Session], doc: SetupDoc, *, dry_r
             for entity, entity_id, op, data in changes:
                 session.add(ChangeRow(entity=entity, entity_id=entity_id, op=op, data=data))
             if changes:
-                session.add(AuditEntry(actor=actor[:60], entity="setup", entity_id="company",
-                                       action="import_setup", details={"lines": summary.lines()}))
+                session.add(
+                    AuditEntry(
+                        actor=actor[:60],
+                        entity="setup",
+                        entity_id="company",
+                        action="import_setup",
+                        details={"lines": summary.lines()},
+                    )
+                )
             session.flush()
             version = current_version(session)
             session.commit()

@@ -30,14 +30,29 @@ _SEARCH_INDEXES = ("ix_customer_search_name_key", "ix_customer_search_name_rev_k
 # at the end. Their DDL waits in this table, so a copy interrupted by a crash gets them back on the
 # next start (restore_indexes), never a cache left without them.
 PENDING_INDEXES = "sync_pending_indexes"
-_BULK_TABLES = ("customers", "locations", "contact_methods", "notes", "memberships", "jobs", "appointments",
-                "job_tags", "customer_tags", "location_tags", "appointment_technicians", "leads", "calls",
-                "call_events", "conflicts")
+_BULK_TABLES = (
+    "customers",
+    "locations",
+    "contact_methods",
+    "notes",
+    "memberships",
+    "jobs",
+    "appointments",
+    "job_tags",
+    "customer_tags",
+    "location_tags",
+    "appointment_technicians",
+    "leads",
+    "calls",
+    "call_events",
+    "conflicts",
+)
 
 
 def _utc_datetime(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """ISO text of a UTC time ("2026-11-01T12:00:00[.ffffff]Z", as the server sends it) straight to
     SQLAlchemy's SQLite storage text; anything else goes through fromisoformat and the processor."""
+
     def convert(v: Any) -> Any:
         if v is None:
             return None
@@ -48,6 +63,7 @@ def _utc_datetime(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
             if n == 26 or (n == 27 and v[26] == "Z") or (n == 32 and v.endswith("+00:00")):
                 return f"{v[:10]} {v[11:26]}"
         return process(dt.datetime.fromisoformat(v) if isinstance(v, str) else v)
+
     return convert
 
 
@@ -57,14 +73,17 @@ def _converter(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
         python_type = column.type.python_type
     except NotImplementedError:
         python_type = object
-    parse: Callable[[str], Any] | None = {dt.datetime: dt.datetime.fromisoformat, dt.date: dt.date.fromisoformat,
-                                          dt.time: dt.time.fromisoformat}.get(python_type)
+    parse: Callable[[str], Any] | None = {
+        dt.datetime: dt.datetime.fromisoformat,
+        dt.date: dt.date.fromisoformat,
+        dt.time: dt.time.fromisoformat,
+    }.get(python_type)
     if python_type is dt.datetime and process is not None:
         return _utc_datetime(process)
     if python_type is bool or python_type is float or python_type is int:
-        return None             # JSON true/false and numbers bind as they are (bool is an int)
+        return None  # JSON true/false and numbers bind as they are (bool is an int)
     if issubclass(python_type, enum.Enum):
-        return None             # enums travel as their stored values (text)
+        return None  # enums travel as their stored values (text)
     if parse and process:
         return lambda v: None if v is None else process(parse(v) if isinstance(v, str) else v)
     if parse:
@@ -96,10 +115,15 @@ class SnapshotLoader:
         if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is not None:
             return
         marks = ",".join("?" for _ in _BULK_TABLES)
-        rows = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                            f"AND sql NOT LIKE 'CREATE UNIQUE%' AND tbl_name IN ({marks})", _BULK_TABLES).fetchall()
+        rows = conn.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND sql NOT LIKE 'CREATE UNIQUE%' AND tbl_name IN ({marks})",
+            _BULK_TABLES,
+        ).fetchall()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f'CREATE TABLE IF NOT EXISTS "{PENDING_INDEXES}" (name TEXT PRIMARY KEY, sql TEXT NOT NULL)')
+        conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{PENDING_INDEXES}" (name TEXT PRIMARY KEY, sql TEXT NOT NULL)'
+        )
         conn.executemany(f'INSERT OR REPLACE INTO "{PENDING_INDEXES}" (name, sql) VALUES (?, ?)', rows)
         for name, _sql in rows:
             conn.execute(f'DROP INDEX IF EXISTS "{name}"')
@@ -122,8 +146,15 @@ class SnapshotLoader:
         sql, positions, converters = self._plan(table, columns)
         # Column by column (map runs the loop in C): ~3× faster than converting value by value.
         by_column = list(zip(*rows, strict=True))
-        values = list(zip(*[list(map(f, by_column[i])) if f else by_column[i]
-                            for i, f in zip(positions, converters, strict=True)], strict=True))
+        values = list(
+            zip(
+                *[
+                    list(map(f, by_column[i])) if f else by_column[i]
+                    for i, f in zip(positions, converters, strict=True)
+                ],
+                strict=True,
+            )
+        )
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -138,7 +169,7 @@ class SnapshotLoader:
         starts at the version read before the first page."""
         conn = self._connection()
         t0 = time.perf_counter()
-        _rebuild_indexes(conn)          # the document build below reads locations by customer
+        _rebuild_indexes(conn)  # the document build below reads locations by customer
         t1 = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -156,8 +187,12 @@ class SnapshotLoader:
 
             last = ""
             while True:
-                ids = [r[0] for r in conn.execute("SELECT id FROM customers WHERE id > ? ORDER BY id LIMIT ?",
-                                                  (last, _DOC_CHUNK))]
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM customers WHERE id > ? ORDER BY id LIMIT ?", (last, _DOC_CHUNK)
+                    )
+                ]
                 if not ids:
                     break
                 search_index.refresh(run, ids, fresh=insert)
@@ -170,15 +205,20 @@ class SnapshotLoader:
             for ddl in search_index.TRIGGER_DDL:
                 conn.execute(ddl)
             for key, value in ((CURSOR_KEY, start_version), (SNAPSHOT_KEY, 1)):
-                conn.execute(f'INSERT OR REPLACE INTO "{SyncState.__tablename__}" (key, value) VALUES (?, ?)',
-                             (key, value))
+                conn.execute(
+                    f'INSERT OR REPLACE INTO "{SyncState.__tablename__}" (key, value) VALUES (?, ?)',
+                    (key, value),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         t3 = time.perf_counter()
-        self.timings = {"indexes_s": round(t1 - t0, 2), "documents_s": round(t2 - t1, 2),
-                        "full_text_s": round(t3 - t2, 2)}
+        self.timings = {
+            "indexes_s": round(t1 - t0, 2),
+            "documents_s": round(t2 - t1, 2),
+            "full_text_s": round(t3 - t2, 2),
+        }
 
     def close(self) -> None:
         if self._raw is not None:
@@ -189,7 +229,9 @@ class SnapshotLoader:
 
 
 def _rebuild_indexes(conn: Any) -> None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (PENDING_INDEXES,)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (PENDING_INDEXES,)
+    ).fetchone():
         conn.execute("BEGIN IMMEDIATE")
         for _name, sql in conn.execute(f'SELECT name, sql FROM "{PENDING_INDEXES}"').fetchall():
             if "IF NOT EXISTS" not in sql.upper():
@@ -215,7 +257,8 @@ def mark_synced(cache: Cache, cursor: int = 0) -> None:
         conn.driver_connection.execute("BEGIN IMMEDIATE")
         for key, value in ((CURSOR_KEY, cursor), (SNAPSHOT_KEY, 1)):
             conn.driver_connection.execute(
-                f'INSERT OR REPLACE INTO "{SyncState.__tablename__}" (key, value) VALUES (?, ?)', (key, value))
+                f'INSERT OR REPLACE INTO "{SyncState.__tablename__}" (key, value) VALUES (?, ?)', (key, value)
+            )
         conn.driver_connection.execute("COMMIT")
     finally:
         conn.close()

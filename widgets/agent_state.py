@@ -26,13 +26,13 @@ __all__ = ["AWAY", "AVAILABLE", "AgentStateWidget", "OFFLINE", "WRAP_UP"]
 AVAILABLE, AWAY, WRAP_UP, ON_CALL, OFFLINE = "Available", "Away", "Wrap-up", "On call", "Offline"
 OFFLINE_HINT = "Not connected to the server: your state can change once it is back."
 STATE_KEYS = {AVAILABLE: "available", AWAY: "away", WRAP_UP: "wrapup", ON_CALL: "oncall", OFFLINE: "offline"}
-CLOCK_SAMPLE = "88:88:88"          # the widest time in a state the clock shows in a day's work
+CLOCK_SAMPLE = "88:88:88"  # the widest time in a state the clock shows in a day's work
 
 
 class AgentStateWidget(QWidget):
     """My state and how long I've been in it; choosing another only asks the server."""
 
-    stateRequested = Signal(str, str)        # state, reason ("" unless Away)
+    stateRequested = Signal(str, str)  # state, reason ("" unless Away)
 
     def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__(parent)
@@ -58,12 +58,12 @@ class AgentStateWidget(QWidget):
         layout.addWidget(self.button)
         layout.addWidget(self.time_label)
         keep = self.time_label.sizePolicy()
-        keep.setRetainSizeWhenHidden(True)        # offline the clock's place stays: nothing moves
+        keep.setRetainSizeWhenHidden(True)  # offline the clock's place stays: nothing moves
         self.time_label.setSizePolicy(keep)
 
         self.menu = QMenu(self)
         self.menu.setObjectName("agentStateMenu")
-        self._group = QActionGroup(self)            # a check mark on the state I'm in (none while offline)
+        self._group = QActionGroup(self)  # a check mark on the state I'm in (none while offline)
         self._group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.available_action = self._action("&Available", "agentAvailableAction", AVAILABLE)
         self.away_menu = QMenu("A&way", self)
@@ -99,8 +99,10 @@ class AgentStateWidget(QWidget):
             action.deleteLater()
         self.away_menu.clear()
         choices = self.reasons or ("",)
-        self.away_actions = [self._action(r.replace("&", "&&") or "Away", f"agentAwayAction{i}", AWAY, r)
-                             for i, r in enumerate(choices)]
+        self.away_actions = [
+            self._action(r.replace("&", "&&") or "Away", f"agentAwayAction{i}", AWAY, r)
+            for i, r in enumerate(choices)
+        ]
         self.away_menu.addActions(self.away_actions)
         self._show()
 
@@ -117,10 +119,14 @@ class AgentStateWidget(QWidget):
 
     def request_state(self, state: str, reason: str = "") -> bool:
         """Ask for a state (the menu and any shortcut come here); False when offline or already in it."""
-        if not self.online or state not in (AVAILABLE, AWAY, WRAP_UP) or (state, reason) == (self.state, self.reason):
+        if (
+            not self.online
+            or state not in (AVAILABLE, AWAY, WRAP_UP)
+            or (state, reason) == (self.state, self.reason)
+        ):
             self._check_current()
             return False
-        self._check_current()         # the check moves when the server answers, not before
+        self._check_current()  # the check moves when the server answers, not before
         self.stateRequested.emit(state, reason)
         return True
 
@@ -132,7 +138,9 @@ class AgentStateWidget(QWidget):
         """Move the clock on (the timer calls this each second; tests pass ``now``)."""
         now = now or self._clock()
         live = self.online and self.since is not None
-        self.time_label.setText(duration_text((now - self.since).total_seconds()) if live and self.since else "")
+        self.time_label.setText(
+            duration_text((now - self.since).total_seconds()) if live and self.since else ""
+        )
         self.time_label.setVisible(live)
 
     # -- inside -------------------------------------------------------------------------------------------
@@ -158,21 +166,32 @@ class AgentStateWidget(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "time_label"):
-            self._steady_width()           # a theme or font change: measure again
+            self._steady_width()  # a theme or font change: measure again
         super().changeEvent(event)
 
     def _steady_width(self) -> None:
         """The button as wide as its widest state ("Away — Lunch", "Offline"…), the clock as wide as
         "88:88:88": the status bar doesn't jump as the state changes or the clock ticks."""
-        texts = [AVAILABLE, WRAP_UP, ON_CALL, OFFLINE, AWAY, self.shown_state(),
-                 *(f"{AWAY} — {r}" for r in self.reasons)]
+        texts = [
+            AVAILABLE,
+            WRAP_UP,
+            ON_CALL,
+            OFFLINE,
+            AWAY,
+            self.shown_state(),
+            *(f"{AWAY} — {r}" for r in self.reasons),
+        ]
         bold = QFont(self.button.font())
-        bold.setBold(True)             # the theme bolds every state but Offline
+        bold.setBold(True)  # the theme bolds every state but Offline
         widest = max(QFontMetrics(f).horizontalAdvance(t) for f in (self.button.font(), bold) for t in texts)
         shown = self.button.fontMetrics().horizontalAdvance(self.button.text())
         # Never narrower than before: a rounding pixel between fonts must not make it jump either.
-        self.button.setMinimumWidth(max(self.button.minimumWidth(), self.button.sizeHint().width() - shown + widest))
-        self.time_label.setMinimumWidth(QFontMetrics(self.time_label.font()).horizontalAdvance(CLOCK_SAMPLE) + 2)
+        self.button.setMinimumWidth(
+            max(self.button.minimumWidth(), self.button.sizeHint().width() - shown + widest)
+        )
+        self.time_label.setMinimumWidth(
+            QFontMetrics(self.time_label.font()).horizontalAdvance(CLOCK_SAMPLE) + 2
+        )
 
     def _check_current(self) -> None:
         current = (self.state, self.reason) if self.online else None

@@ -46,8 +46,10 @@ class AvailabilityView(QTableView):
     picked = Signal(int)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
-                not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if (
+            event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
             if self.currentIndex().isValid():
                 self.picked.emit(self.currentIndex().row())
             return
@@ -142,11 +144,13 @@ class BookingForm(QWidget):
         self.availability_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.availability_view.setMinimumHeight(self.fontMetrics().height() * 8)
         header = self.availability_view.horizontalHeader()
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)   # Notes takes the rest, cut if need be
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)  # Notes takes the rest, cut if need be
         em = self.fontMetrics().averageCharWidth()
         self.availability_view.setWordWrap(False)
         day = self.fontMetrics().horizontalAdvance("Wed Sep 30") + 2 * em
-        for col, least in enumerate((day, 8 * em, 6 * em, 6 * em)):   # fixed: measuring every cell costs ~20 ms
+        for col, least in enumerate(
+            (day, 8 * em, 6 * em, 6 * em)
+        ):  # fixed: measuring every cell costs ~20 ms
             title = self.availability.COLUMNS[col]
             header.resizeSection(col, max(least, header.fontMetrics().horizontalAdvance(title) + 3 * em))
         self.chosen_label = QLabel("No arrival window chosen.", self)
@@ -165,10 +169,17 @@ class BookingForm(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for label, widget in (("&Location", self.location), ("B&usiness unit", self.business_unit),
-                              ("Job &type", self.job_type), ("Ca&mpaign", self.campaign),
-                              ("&Priority", self.priority), ("&Summary", self.summary), ("Ta&gs", self.tags),
-                              ("Techn&ician", self.technician), ("Se&rvices", self.items_view)):
+        for label, widget in (
+            ("&Location", self.location),
+            ("B&usiness unit", self.business_unit),
+            ("Job &type", self.job_type),
+            ("Ca&mpaign", self.campaign),
+            ("&Priority", self.priority),
+            ("&Summary", self.summary),
+            ("Ta&gs", self.tags),
+            ("Techn&ician", self.technician),
+            ("Se&rvices", self.items_view),
+        ):
             lab = QLabel(label, self)
             lab.setBuddy(widget)
             form.addRow(lab, widget)
@@ -187,9 +198,20 @@ class BookingForm(QWidget):
         layout.addWidget(self.availability_view, 1)
         layout.addWidget(self.errors_label)
         layout.addLayout(bottom)
-        order = [self.location, self.business_unit, self.job_type, self.campaign, self.priority, self.summary,
-                 self.tags, self.technician, self.items_view, self.get_availability, self.availability_view,
-                 self.book_button]
+        order = [
+            self.location,
+            self.business_unit,
+            self.job_type,
+            self.campaign,
+            self.priority,
+            self.summary,
+            self.tags,
+            self.technician,
+            self.items_view,
+            self.get_availability,
+            self.availability_view,
+            self.book_button,
+        ]
         for a, b in zip(order, order[1:], strict=False):
             self.setTabOrder(a, b)
         self.book_shortcuts = []
@@ -227,7 +249,9 @@ class BookingForm(QWidget):
         self._setup = setup
         self._restoring = True
         try:
-            _fill(self.business_unit, [(b.name, b.id) for b in setup.business_units], "Choose a business unit…")
+            _fill(
+                self.business_unit, [(b.name, b.id) for b in setup.business_units], "Choose a business unit…"
+            )
             self._fill_campaigns()
             self._refresh_technicians()
             completer = QCompleter(setup.tag_names, self.tags)
@@ -253,8 +277,10 @@ class BookingForm(QWidget):
             self.campaign_warning.hide()
             self.campaign.setAccessibleDescription("")
             return
-        text = (f"This call came in on a number of {campaign[1]}, a campaign that is no longer active. "
-                "The job is booked with it; tell your admin the number still rings.")
+        text = (
+            f"This call came in on a number of {campaign[1]}, a campaign that is no longer active. "
+            "The job is booked with it; tell your admin the number still rings."
+        )
         self.campaign_warning.setText(text)
         self.campaign_warning.show()
         self.campaign.setAccessibleDescription(text)
@@ -273,11 +299,16 @@ class BookingForm(QWidget):
         self._record = record
         self._restoring = True
         try:
-            locations = [(loc.name + " — " if loc.name else "") +
-                         address_text(loc.street, loc.unit, loc.city, loc.state, loc.zip)
-                         for loc in (record.locations if record else ())]
-            _fill(self.location, list(zip(locations, [loc.id for loc in record.locations], strict=True))
-                  if record else [], "No location" if record else "Open a customer first")
+            locations = [
+                (loc.name + " — " if loc.name else "")
+                + address_text(loc.street, loc.unit, loc.city, loc.state, loc.zip)
+                for loc in (record.locations if record else ())
+            ]
+            _fill(
+                self.location,
+                list(zip(locations, [loc.id for loc in record.locations], strict=True)) if record else [],
+                "No location" if record else "Open a customer first",
+            )
             if record and record.locations and not (same and self.location.currentIndex() > 0):
                 self.location.setCurrentIndex(1)
         finally:
@@ -287,8 +318,18 @@ class BookingForm(QWidget):
     def choose_caller_location(self, phone: str) -> bool:
         """Choose the location the caller's number belongs to (a location's own phone); True if found."""
         record = self._record
-        found = next((loc.id for loc in (record.locations if record else ())
-                      if any(c.is_phone and c.value == phone for c in loc.contacts)), None) if phone else None
+        found = (
+            next(
+                (
+                    loc.id
+                    for loc in (record.locations if record else ())
+                    if any(c.is_phone and c.value == phone for c in loc.contacts)
+                ),
+                None,
+            )
+            if phone
+            else None
+        )
         if found is None:
             return False
         self._select(self.location, found)
@@ -301,14 +342,18 @@ class BookingForm(QWidget):
             self.heading.setText("<b>Book a job</b> — open the caller's customer first (Ctrl+F).")
         elif record.do_not_service:
             reason = f" ({record.do_not_service_reason})" if record.do_not_service_reason else ""
-            self.heading.setText(f"<b>{record.name}</b><br><span style='color:#c62828'><b>Do Not Service"
-                                 f"{reason}</b> — this customer can't be booked.</span>")
+            self.heading.setText(
+                f"<b>{record.name}</b><br><span style='color:#c62828'><b>Do Not Service"
+                f"{reason}</b> — this customer can't be booked.</span>"
+            )
         else:
             self.heading.setText(f"<b>Book a job for {record.name}</b>")
         if not self._setup.business_units:
-            self.heading.setText(self.heading.text() + "<br><b>No business units are set up yet</b> — an admin "
-                                 "imports the company setup on the server (csr-server setup import FILE), or on this PC "
-                                 "alone (csr-console setup import FILE).")
+            self.heading.setText(
+                self.heading.text() + "<br><b>No business units are set up yet</b> — an admin "
+                "imports the company setup on the server (csr-server setup import FILE), or on this PC "
+                "alone (csr-console setup import FILE)."
+            )
         bookable = record is not None and not record.do_not_service and bool(self._setup.business_units)
         self.book_button.setEnabled(bookable)
         self.get_availability.setEnabled(bookable)
@@ -351,7 +396,7 @@ class BookingForm(QWidget):
         text = self.summary.toPlainText()
         if (not text.strip() or text == self._template) and text != template:
             self.summary.setPlainText(template)
-            self.summary.moveCursor(QTextCursor.MoveOperation.End)   # the CSR continues the template
+            self.summary.moveCursor(QTextCursor.MoveOperation.End)  # the CSR continues the template
         # Tags: the previous defaults go, the CSR's own stay; a default the CSR already typed stays theirs.
         current = _tags(self.tags.text())
         previous = {t.casefold() for t in self._default_tags}
@@ -376,7 +421,9 @@ class BookingForm(QWidget):
         for code, quantity in job_type.default_services if job_type else ():
             service = self._setup.services.get(code)
             if service is not None:
-                items.append({"code": code, "name": service.name, "quantity": quantity, "price": service.price})
+                items.append(
+                    {"code": code, "name": service.name, "quantity": quantity, "price": service.price}
+                )
         return items
 
     def _refresh_technicians(self) -> None:
@@ -387,9 +434,15 @@ class BookingForm(QWidget):
         job_type = setup.job_type(self.job_type.currentData() or "")
         units = setup.group_units(bu.group_id) if bu else None
         skills = job_type.skills if job_type else ()
-        _fill(self.technician, [(t.name, t.id) for t in setup.technicians
-                                if (units is None or t.business_unit_id in units) and t.has(skills)],
-              "Any technician")
+        _fill(
+            self.technician,
+            [
+                (t.name, t.id)
+                for t in setup.technicians
+                if (units is None or t.business_unit_id in units) and t.has(skills)
+            ],
+            "Any technician",
+        )
 
     # -- availability ---------------------------------------------------------------------------------
     def set_slots(self, slots: list[Slot]) -> None:
@@ -433,14 +486,21 @@ class BookingForm(QWidget):
     # -- values, errors, drafts ------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
         """The job part of the book_job intent (ids are added by the controller)."""
-        return {"customer_id": self.customer_id(), "location_id": self.location.currentData() or "",
-                "business_unit_id": self.business_unit.currentData() or "",
-                "job_type_id": self.job_type.currentData() or "", "campaign_id": self.campaign.currentData() or "",
-                "priority": self.priority.currentText(), "summary": self.summary.toPlainText().strip(),
-                "tags": _tags(self.tags.text()),
-                "technician_ids": [self.technician.currentData()] if self.technician.currentData() else [],
-                "line_items": [{"code": i["code"], "quantity": i["quantity"], "price": i["price"]}
-                               for i in self.line_items.items()]}
+        return {
+            "customer_id": self.customer_id(),
+            "location_id": self.location.currentData() or "",
+            "business_unit_id": self.business_unit.currentData() or "",
+            "job_type_id": self.job_type.currentData() or "",
+            "campaign_id": self.campaign.currentData() or "",
+            "priority": self.priority.currentText(),
+            "summary": self.summary.toPlainText().strip(),
+            "tags": _tags(self.tags.text()),
+            "technician_ids": [self.technician.currentData()] if self.technician.currentData() else [],
+            "line_items": [
+                {"code": i["code"], "quantity": i["quantity"], "price": i["price"]}
+                for i in self.line_items.items()
+            ],
+        }
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Name every problem and put the cursor on the first one."""
@@ -449,10 +509,18 @@ class BookingForm(QWidget):
             return
         self.errors_label.setText("<br>".join(errors.values()))
         self.errors_label.show()
-        widgets = {"businessUnit": self.business_unit, "jobType": self.job_type, "campaign": self.campaign,
-                   "priority": self.priority, "summary": self.summary, "tags": self.tags,
-                   "technician": self.technician, "window": self.availability_view,
-                   "location": self.location, "customer": self.location}
+        widgets = {
+            "businessUnit": self.business_unit,
+            "jobType": self.job_type,
+            "campaign": self.campaign,
+            "priority": self.priority,
+            "summary": self.summary,
+            "tags": self.tags,
+            "technician": self.technician,
+            "window": self.availability_view,
+            "location": self.location,
+            "customer": self.location,
+        }
         for name in (*FIELDS, "location", "customer"):
             if name in errors and name in widgets:
                 widgets[name].setFocus(Qt.FocusReason.OtherFocusReason)
@@ -480,11 +548,17 @@ class BookingForm(QWidget):
     def state(self) -> dict[str, Any]:
         """Everything typed so far, as plain JSON (saved as a draft)."""
         chosen = self._chosen
-        return {**self.values(), "summary_text": self.summary.toPlainText(), "tags_text": self.tags.text(),
-                "template": self._template, "line_items": self.line_items.items(),
-                "default_tags": list(self._default_tags), "default_items": [dict(i) for i in self._default_items],
-                "default_priority": self._default_priority,
-                "chosen": {"day": chosen.day.isoformat(), "window_id": chosen.window.id} if chosen else None}
+        return {
+            **self.values(),
+            "summary_text": self.summary.toPlainText(),
+            "tags_text": self.tags.text(),
+            "template": self._template,
+            "line_items": self.line_items.items(),
+            "default_tags": list(self._default_tags),
+            "default_items": [dict(i) for i in self._default_items],
+            "default_priority": self._default_priority,
+            "chosen": {"day": chosen.day.isoformat(), "window_id": chosen.window.id} if chosen else None,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self._restoring = True
@@ -498,7 +572,7 @@ class BookingForm(QWidget):
                 self.priority.setCurrentText(state["priority"])
             self.summary.setPlainText(state.get("summary_text", state.get("summary", "")))
             self.tags.setText(state.get("tags_text", ""))
-            self._refresh_technicians()          # for this business unit and job type, before choosing
+            self._refresh_technicians()  # for this business unit and job type, before choosing
             tech = (state.get("technician_ids") or [None])[0]
             self._select(self.technician, tech)
             self.line_items.set_items(state.get("line_items") or [])
@@ -511,8 +585,11 @@ class BookingForm(QWidget):
         self._chosen = None
         self.availability.set_slots([])
         chosen = state.get("chosen")
-        self.chosen_label.setText("No arrival window chosen." if not chosen else
-                                  "Arrival window to confirm: press Get availability.")
+        self.chosen_label.setText(
+            "No arrival window chosen."
+            if not chosen
+            else "Arrival window to confirm: press Get availability."
+        )
         self._pending_choice = chosen
 
     def pending_choice(self) -> tuple[date, str] | None:

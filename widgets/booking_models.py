@@ -13,7 +13,7 @@ _Index = QModelIndex | QPersistentModelIndex
 SlotRole = Qt.ItemDataRole.UserRole + 1
 FULL_BRUSH = QBrush(QColor("#9e9e9e"))
 WARN_BRUSH = QBrush(QColor("#b26a00"))
-STARTED = "Already started"        # models/capacity.py's note on a window of today that has begun
+STARTED = "Already started"  # models/capacity.py's note on a window of today that has begun
 
 
 class _FlatTable(QAbstractTableModel):
@@ -30,9 +30,14 @@ class _FlatTable(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.COLUMNS)
+        ):
             return self.COLUMNS[section]
         return None
 
@@ -47,7 +52,7 @@ class AvailabilityModel(_FlatTable):
         self._slots: list[Slot] = []
 
     def set_slots(self, slots: list[Slot]) -> None:
-        self.beginResetModel()          # a new search of availability replaces the whole list
+        self.beginResetModel()  # a new search of availability replaces the whole list
         self._slots = list(slots)
         self.endResetModel()
 
@@ -83,8 +88,11 @@ class AvailabilityModel(_FlatTable):
             if col == 1:
                 return slot.window.name
             if col == 2:
-                return "Full" if not slot.fits and slot.capacity and slot.booked >= slot.capacity \
+                return (
+                    "Full"
+                    if not slot.fits and slot.capacity and slot.booked >= slot.capacity
                     else f"{slot.percent}%"
+                )
             if col == 3:
                 return str(len(slot.technicians)) if slot.technicians else "—"
             notes = list(slot.warnings)

@@ -64,8 +64,17 @@ STILL_ON_THE_LINE = "This call is still going — its bubble closes once the cal
 # A claim the server never answered stops showing "Claiming…" after this; the CSR can click again.
 CLAIM_PATIENCE = timedelta(seconds=10)
 NOTICE_MS = 10_000
-_PROBE_CARD = CallCard("probe", CallState.RINGING, CallDirection.INBOUND, "", "Unknown caller", "", (),
-                       "Unknown campaign", datetime(2026, 1, 1, tzinfo=UTC))
+_PROBE_CARD = CallCard(
+    "probe",
+    CallState.RINGING,
+    CallDirection.INBOUND,
+    "",
+    "Unknown caller",
+    "",
+    (),
+    "Unknown campaign",
+    datetime(2026, 1, 1, tzinfo=UTC),
+)
 
 
 class BubbleStrip(QWidget):
@@ -77,7 +86,7 @@ class BubbleStrip(QWidget):
     takeoverRequested = Signal(str)
     callActivated = Signal(str)
     classifyRequested = Signal(str)
-    callTakenOver = Signal(str, str)     # call id, the CSR who took it from me
+    callTakenOver = Signal(str, str)  # call id, the CSR who took it from me
     noticeShown = Signal(str)
 
     def __init__(self, parent: Any = None, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -87,7 +96,7 @@ class BubbleStrip(QWidget):
         self._clock = clock
         self._bubbles: dict[str, ManualBubble] = {}
         self._calls: dict[str, CallBubble] = {}
-        self._pending: dict[str, datetime] = {}      # call id → when this console asked to claim it
+        self._pending: dict[str, datetime] = {}  # call id → when this console asked to claim it
         self.me = ""
         self.online = True
         self.active_id = ""
@@ -126,7 +135,7 @@ class BubbleStrip(QWidget):
 
         self.claim_action = QAction("C&laim the ringing call", self)
         self.claim_action.setObjectName("claimCallAction")
-        self.claim_action.setEnabled(False)          # until a call can be claimed
+        self.claim_action.setEnabled(False)  # until a call can be claimed
         self.claim_action.setShortcut(QKeySequence("F2"))
         self.claim_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.claim_action.setToolTip("Claim the call that has rung longest (F2)")
@@ -142,7 +151,7 @@ class BubbleStrip(QWidget):
         bubble = ManualBubble(bubble_id, title, self)
         bubble.activated.connect(self.bubbleActivated)
         bubble.closeRequested.connect(self.bubbleCloseRequested)
-        bubble.button.installEventFilter(self)       # ← / → walk the strip
+        bubble.button.installEventFilter(self)  # ← / → walk the strip
         self._bubbles[bubble_id] = bubble
         self._insert(bubble)
         return bubble
@@ -249,16 +258,21 @@ class BubbleStrip(QWidget):
             self._insert(bubble)
         asked = card.call_id in self._pending
         if card.claimed_by_id or card.ended:
-            self._pending.pop(card.call_id, None)     # the server answered the claim, one way or another
+            self._pending.pop(card.call_id, None)  # the server answered the claim, one way or another
         bubble.show_card(card, self.me, self.online, card.call_id in self._pending, self._clock(), extras)
         bubble.set_active(card.call_id == self.active_id)
-        if before is not None and self.me and before.claimed_by_id == self.me \
-                and card.claimed_by_id not in (None, self.me) and not card.ended:
+        if (
+            before is not None
+            and self.me
+            and before.claimed_by_id == self.me
+            and card.claimed_by_id not in (None, self.me)
+            and not card.ended
+        ):
             name = card.claimed_by_name or "Another CSR"
             self.tell(f"{name} took over your call from {caller_text(card)}.")
             self.callTakenOver.emit(card.call_id, name)
         elif asked and self.me and card.claimed_by_id == self.me and not card.ended:
-            self.callActivated.emit(card.call_id)     # the claim went through: book on it now
+            self.callActivated.emit(card.call_id)  # the claim went through: book on it now
         self._sync()
         return bubble
 
@@ -346,8 +360,13 @@ class BubbleStrip(QWidget):
         if self.confirm is not None:
             self.confirm.reject()
         name = card.claimed_by_name or "another CSR"
-        box = QMessageBox(QMessageBox.Icon.Question, "Take over this call?",
-                          f"Take this call over from {name}?", QMessageBox.StandardButton.NoButton, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Take over this call?",
+            f"Take this call over from {name}?",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
         box.setObjectName("takeoverConfirm")
         box.setProperty("callId", card.call_id)
         about = f"{caller_text(card)}, {card.campaign}" if card.campaign else caller_text(card)
@@ -359,7 +378,7 @@ class BubbleStrip(QWidget):
         box.setEscapeButton(QMessageBox.StandardButton.Cancel)
         box.finished.connect(lambda _r: self._takeover_answered(box, box.clickedButton() is take))
         self.confirm = box
-        box.open()                    # never exec(): the qasync loop keeps running
+        box.open()  # never exec(): the qasync loop keeps running
 
     def _takeover_answered(self, box: QMessageBox, yes: bool) -> None:
         if self.confirm is box:
@@ -382,12 +401,15 @@ class BubbleStrip(QWidget):
             self.takeoverRequested.emit(bubble.call_id)
 
     def _claimable(self) -> list[CallCard]:
-        return [b.card for b in self._calls.values()
-                if look(b.card, self.me) == "ringing" and b.call_id not in self._pending]
+        return [
+            b.card
+            for b in self._calls.values()
+            if look(b.card, self.me) == "ringing" and b.call_id not in self._pending
+        ]
 
     def _insert(self, bubble: QWidget) -> None:
         self._layout.insertWidget(self._layout.count() - 1, bubble, 0, Qt.AlignmentFlag.AlignVCenter)
-        bubble.show()          # at once, not at the next turn of the event loop
+        bubble.show()  # at once, not at the next turn of the event loop
         self._update_empty()
 
     def _update_empty(self) -> None:
@@ -436,8 +458,12 @@ class BubbleStrip(QWidget):
 
     def _in_order(self) -> list[ManualBubble | CallBubble]:
         found = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
-        return [w for w in found if isinstance(w, ManualBubble | CallBubble)
-                and w in (self._bubbles.get(w.bubble_id), self._calls.get(w.bubble_id))]
+        return [
+            w
+            for w in found
+            if isinstance(w, ManualBubble | CallBubble)
+            and w in (self._bubbles.get(w.bubble_id), self._calls.get(w.bubble_id))
+        ]
 
     def _step_focus(self, current: QWidget, step: int) -> None:
         targets = [w.button if isinstance(w, ManualBubble) else w for w in self._in_order()]
@@ -447,9 +473,13 @@ class BubbleStrip(QWidget):
             self.scroll.ensureWidgetVisible(target)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QAbstractButton) \
-                and isinstance(event, QKeyEvent) and event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right) \
-                and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(watched, QAbstractButton)
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right)
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        ):
             self._step_focus(watched, -1 if event.key() == Qt.Key.Key_Left else 1)
             return True
         return super().eventFilter(watched, event)

@@ -44,17 +44,22 @@ UNKNOWN_CALLER = "Unknown caller"
 NO_CALLER_ID = "No caller ID"
 OFFLINE_CLAIM = "Claiming needs the server — you're offline."
 # Words for the state a call is in, read after the caller ("…, ringing 0:12").
-PHASE = {CallState.RINGING: "ringing", CallState.QUEUED: "waiting", CallState.TALKING: "talking",
-         CallState.HELD: "on hold", CallState.ENDED: "ended after"}
+PHASE = {
+    CallState.RINGING: "ringing",
+    CallState.QUEUED: "waiting",
+    CallState.TALKING: "talking",
+    CallState.HELD: "on hold",
+    CallState.ENDED: "ended after",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class CallExtras:
     """What the console knows of a call beyond its card."""
 
-    booked: bool = False           # a job was booked on it (the call goes on; no classifying needed)
-    job_number: str = ""           # that job's number, when known here
-    answered_by: str = ""          # the CSR whose phone answered it (display name), if the phone system said
+    booked: bool = False  # a job was booked on it (the call goes on; no classifying needed)
+    job_number: str = ""  # that job's number, when known here
+    answered_by: str = ""  # the CSR whose phone answered it (display name), if the phone system said
     answered_by_me: bool = False
 
 
@@ -145,8 +150,11 @@ def status_text(card: CallCard, me: str, online: bool, pending: bool, extras: Ca
     if kind == "other":
         if outbound:
             return f"{name or 'Another CSR'}'s outgoing call"
-        return f"Claimed by {name or 'another CSR'} — click to take over" if online else \
-            f"Claimed by {name or 'another CSR'}"
+        return (
+            f"Claimed by {name or 'another CSR'} — click to take over"
+            if online
+            else f"Claimed by {name or 'another CSR'}"
+        )
     if not online:
         return "Offline — claiming needs the server"
     return answered_text(extras) or "Click or F2 to claim"
@@ -182,7 +190,7 @@ class _ElidedLabel(QLabel):
         super().__init__(parent)
         self.setObjectName(name)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)   # the bubble takes the click
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # the bubble takes the click
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.full = ""
 
@@ -204,8 +212,8 @@ class CallBubble(QAbstractButton):
     (Delete does the same on the focused bubble)."""
 
     closeRequested = Signal(str)
-    stepFocus = Signal(int)          # ← / →: the strip moves the focus to the neighbouring bubble
-    closeKeyPressed = Signal(str)    # Delete on the bubble
+    stepFocus = Signal(int)  # ← / →: the strip moves the focus to the neighbouring bubble
+    closeKeyPressed = Signal(str)  # Delete on the bubble
 
     def __init__(self, card: CallCard, parent: Any = None) -> None:
         super().__init__(parent)
@@ -215,7 +223,7 @@ class CallBubble(QAbstractButton):
         self.extras = NO_EXTRAS
         self.kind = ""
         self._ended_seen: datetime | None = None
-        self._shown = 0              # the timer's last value: it never goes back
+        self._shown = 0  # the timer's last value: it never goes back
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -249,12 +257,19 @@ class CallBubble(QAbstractButton):
         self.close_button.hide()
 
     # -- what the strip tells it --------------------------------------------------------------------------
-    def show_card(self, card: CallCard, me: str, online: bool, pending: bool, now: datetime,
-                  extras: CallExtras | None = None) -> None:
+    def show_card(
+        self,
+        card: CallCard,
+        me: str,
+        online: bool,
+        pending: bool,
+        now: datetime,
+        extras: CallExtras | None = None,
+    ) -> None:
         """Show this card as ``me`` sees it (``pending``: a claim or takeover from here is on its way;
         ``extras``: what the console knows beyond the card — kept when not given)."""
         if card.ended and self._ended_seen is None:
-            self._ended_seen = now          # frozen here if the server sent no end time
+            self._ended_seen = now  # frozen here if the server sent no end time
         self.card = card
         if extras is not None:
             self.extras = extras
@@ -263,7 +278,7 @@ class CallBubble(QAbstractButton):
         closable = card.ended and not extras.booked
         self.caller_label.set_full_text(caller_text(card))
         self.detail_label.set_full_text(detail_text(card))
-        self.updateGeometry()                 # its width follows its lines (sizeHint)
+        self.updateGeometry()  # its width follows its lines (sizeHint)
         status = status_text(card, me, online, pending, extras)
         self.status_label.set_full_text(status)
         description = status.replace("✓ ", "").replace("✕", "the close button or Delete")
@@ -312,9 +327,13 @@ class CallBubble(QAbstractButton):
         em = self.fontMetrics().averageCharWidth()
         margins = self.layout().contentsMargins()
         timer = self.timer_label.fontMetrics().horizontalAdvance("0:00:00") + 6
-        lines = (self.caller_label.fontMetrics().horizontalAdvance(self.caller_label.full) + timer,
-                 *(label.fontMetrics().horizontalAdvance(label.full) for label in (self.detail_label,
-                                                                                    self.status_label)))
+        lines = (
+            self.caller_label.fontMetrics().horizontalAdvance(self.caller_label.full) + timer,
+            *(
+                label.fontMetrics().horizontalAdvance(label.full)
+                for label in (self.detail_label, self.status_label)
+            ),
+        )
         width = max(lines) + margins.left() + margins.right() + 4
         return QSize(min(max(width, em * 42), em * 64), self.layout().sizeHint().height())
 
@@ -334,9 +353,9 @@ class CallBubble(QAbstractButton):
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.stepFocus.emit(-1 if key == Qt.Key.Key_Left else 1)
         elif key == Qt.Key.Key_Delete and not event.modifiers():
-            self.closeKeyPressed.emit(self.call_id)     # the strip closes it, or says why not yet
+            self.closeKeyPressed.emit(self.call_id)  # the strip closes it, or says why not yet
         else:
-            super().keyPressEvent(event)      # Space clicks, as on any button
+            super().keyPressEvent(event)  # Space clicks, as on any button
 
 
 class CallNotice(QLabel):
@@ -362,7 +381,7 @@ class CallNotice(QLabel):
         self.setToolTip(message)
         self.show()
         self._timer.start(msec)
-        if QAccessible.isActive():        # a screen reader says it without moving the focus
+        if QAccessible.isActive():  # a screen reader says it without moving the focus
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, message))
 
     def dismiss(self) -> None:

@@ -37,12 +37,19 @@ from .row_list import PeriodMixin, RowListMixin, labelled, period_picker
 
 __all__ = ["CallReview", "CallReviewModel"]
 
-PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("This week", "week"), ("This month", "month"),
-           ("Custom range", "custom"))
-KINDS = (("Abandoned and unbooked", ",".join(REVIEW_KINDS)), ("Abandoned", "Abandoned"), ("Unbooked", "Unbooked"))
-SIDE_BY_SIDE_WIDTH = 900        # narrower than this, the details go under the list
-
-
+PERIODS = (
+    ("Today", "today"),
+    ("Yesterday", "yesterday"),
+    ("This week", "week"),
+    ("This month", "month"),
+    ("Custom range", "custom"),
+)
+KINDS = (
+    ("Abandoned and unbooked", ",".join(REVIEW_KINDS)),
+    ("Abandoned", "Abandoned"),
+    ("Unbooked", "Unbooked"),
+)
+SIDE_BY_SIDE_WIDTH = 900  # narrower than this, the details go under the list
 
 
 class CallReview(RowListMixin, PeriodMixin, QWidget):
@@ -52,14 +59,14 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
     current_call_id = RowListMixin.current_row_id
     select_call = RowListMixin.select_id
 
-    filterChanged = Signal()                 # period, dates or kinds changed: run the query again
-    currentCallChanged = Signal(str)         # call id ("" when none): show its history
-    listenRequested = Signal(str)            # recording URL
-    attachRequested = Signal(str, str)       # call id, user id
-    reclassifyRequested = Signal(str, str)   # call id, call reason id
-    excuseRequested = Signal(str, str)       # call id, memo
-    unexcuseRequested = Signal(str)          # call id
-    tagsRequested = Signal(str, list)        # call id, tag names
+    filterChanged = Signal()  # period, dates or kinds changed: run the query again
+    currentCallChanged = Signal(str)  # call id ("" when none): show its history
+    listenRequested = Signal(str)  # recording URL
+    attachRequested = Signal(str, str)  # call id, user id
+    reclassifyRequested = Signal(str, str)  # call id, call reason id
+    excuseRequested = Signal(str, str)  # call id, memo
+    unexcuseRequested = Signal(str)  # call id
+    tagsRequested = Signal(str, list)  # call id, tag names
 
     def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
         super().__init__(parent)
@@ -68,10 +75,10 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         self.model = CallReviewModel(self)
         self.users: tuple[UserChoice, ...] = ()
         self.reasons: tuple[ReasonChoice, ...] = ()
-        self.dialog: QDialog | None = None     # the form open now, if any
+        self.dialog: QDialog | None = None  # the form open now, if any
         self._today = today or date.today()
         self._shown_call = ""
-        self._quiet = False                     # a new answer is being shown: one update at the end
+        self._quiet = False  # a new answer is being shown: one update at the end
         self._build()
         self._build_actions()
         self._connect_signals()
@@ -96,8 +103,14 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
 
         self.buttons: dict[str, QToolButton] = {}
         actions_row = QHBoxLayout()
-        for name in ("callReviewListen", "callReviewAttach", "callReviewReclassify", "callReviewExcuse",
-                     "callReviewUnexcuse", "callReviewTags"):
+        for name in (
+            "callReviewListen",
+            "callReviewAttach",
+            "callReviewReclassify",
+            "callReviewExcuse",
+            "callReviewUnexcuse",
+            "callReviewTags",
+        ):
             button = QToolButton(self)
             button.setObjectName(name)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -140,8 +153,15 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         layout.addWidget(self.message_label)
         layout.addWidget(self.splitter, 1)
         # A deliberate order: the filters, the list, the actions on its call, then that call's history.
-        chain = [self.period_combo, self.from_edit, self.to_edit, self.kind_combo, self.view,
-                 *self.buttons.values(), self.history]
+        chain = [
+            self.period_combo,
+            self.from_edit,
+            self.to_edit,
+            self.kind_combo,
+            self.view,
+            *self.buttons.values(),
+            self.history,
+        ]
         for first, second in zip(chain, chain[1:], strict=False):
             self.setTabOrder(first, second)
 
@@ -159,11 +179,16 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
 
     def _build_actions(self) -> None:
         self.listen_action = self._action("callReviewListen", "Listen", "callReviewListen", "Ctrl+P")
-        self.attach_action = self._action("callReviewAttach", "Attach CSR…", "callReviewAttach", "Ctrl+Shift+A")
-        self.reclassify_action = self._action("callReviewReclassify", "Reclassify…", "callReviewReclassify",
-                                              "Ctrl+R")
+        self.attach_action = self._action(
+            "callReviewAttach", "Attach CSR…", "callReviewAttach", "Ctrl+Shift+A"
+        )
+        self.reclassify_action = self._action(
+            "callReviewReclassify", "Reclassify…", "callReviewReclassify", "Ctrl+R"
+        )
         self.excuse_action = self._action("callReviewExcuse", "Excuse…", "callReviewExcuse", "Ctrl+Shift+X")
-        self.unexcuse_action = self._action("callReviewUnexcuse", "Un-excuse", "callReviewUnexcuse", "Ctrl+Shift+U")
+        self.unexcuse_action = self._action(
+            "callReviewUnexcuse", "Un-excuse", "callReviewUnexcuse", "Ctrl+Shift+U"
+        )
         self.tags_action = self._action("callReviewTags", "Tags…", "callReviewTags", "Ctrl+T")
 
     def _connect_signals(self) -> None:
@@ -235,7 +260,9 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         empty = self.model.rowCount() == 0
         if empty:
             which = self.kind_combo.currentText().lower()
-            period = self.period_combo.currentText().lower() if self.period() != "custom" else "in these dates"
+            period = (
+                self.period_combo.currentText().lower() if self.period() != "custom" else "in these dates"
+            )
             self.empty_label.setText(f"No {which} calls {period}.")
         self._stack.setCurrentIndex(0 if empty else 1)
 
@@ -254,8 +281,9 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
     def _update_actions(self) -> None:
         row = self.current_call()
         self.listen_action.setEnabled(bool(row and row.recording_url))
-        self.listen_action.setToolTip("Listen (Ctrl+P)" if row is None or row.recording_url
-                                      else "This call has no recording.")
+        self.listen_action.setToolTip(
+            "Listen (Ctrl+P)" if row is None or row.recording_url else "This call has no recording."
+        )
         self.attach_action.setEnabled(row is not None and bool(self.users))
         self.reclassify_action.setEnabled(row is not None and bool(self.reasons))
         self.excuse_action.setEnabled(row is not None)
@@ -279,7 +307,7 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         dialog.accepted.connect(on_accept)
         dialog.finished.connect(lambda _r: self._forget(dialog))
         dialog.finished.connect(dialog.deleteLater)
-        dialog.open()           # never exec(): the event loop (and qasync) keeps running
+        dialog.open()  # never exec(): the event loop (and qasync) keeps running
 
     def _forget(self, dialog: QDialog) -> None:
         if self.dialog is dialog:
@@ -295,7 +323,9 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         row = self.current_call()
         if row is not None and self.reasons:
             dialog = ReasonDialog(row, self.reasons, self)
-            self._open(dialog, lambda: self.reclassifyRequested.emit(row.id, dialog.values()["call_reason_id"]))
+            self._open(
+                dialog, lambda: self.reclassifyRequested.emit(row.id, dialog.values()["call_reason_id"])
+            )
 
     def _excuse(self) -> None:
         row = self.current_call()
@@ -313,4 +343,3 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
         if row is not None:
             dialog = TagsDialog(row, self)
             self._open(dialog, lambda: self.tagsRequested.emit(row.id, dialog.values()["tags"]))
-

@@ -28,7 +28,7 @@ TAG_LIMIT = max_length(TagType, "name") or 60
 
 
 def split_tags(text: str) -> list[str]:
-    """"Call back, after hours," → ["Call back", "after hours"] (blanks and repeats dropped)."""
+    """ "Call back, after hours," → ["Call back", "after hours"] (blanks and repeats dropped)."""
     out: list[str] = []
     for part in text.split(","):
         name = part.strip()
@@ -45,8 +45,9 @@ class _ReviewDialog(FormDialog):
         self.setObjectName(name)
         self.row = row
         who = row.customer_name or row.caller
-        header = QLabel(f"{who} · {row.caller if row.customer_name else row.campaign} · {when_text(row.started_at)}",
-                        self)
+        header = QLabel(
+            f"{who} · {row.caller if row.customer_name else row.campaign} · {when_text(row.started_at)}", self
+        )
         header.setObjectName(f"{name}Call")
         header.setTextFormat(Qt.TextFormat.PlainText)
         layout = self.layout()
@@ -75,7 +76,9 @@ class AttachAgentDialog(_ReviewDialog):
 class ReasonDialog(_ReviewDialog):
     """The call's reason as the manager judges it (lead reasons first, marked)."""
 
-    def __init__(self, row: ReviewRow, reasons: Sequence[ReasonChoice], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, row: ReviewRow, reasons: Sequence[ReasonChoice], parent: QWidget | None = None
+    ) -> None:
         super().__init__("Reclassify the call", row, parent, "reasonDialog")
         items = [("Choose a call reason…", "")]
         items += [(f"{r.name} (lead)" if r.is_lead else r.name, r.id) for r in reasons]

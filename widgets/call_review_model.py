@@ -25,13 +25,13 @@ CLASS_NAMES = {"NotLead": "Not a lead"}
 
 
 def when_text(at: datetime) -> str:
-    """"Thu Nov 26, 8:05 AM": the weekday and the clock, as a manager reads a call log."""
+    """ "Thu Nov 26, 8:05 AM": the weekday and the clock, as a manager reads a call log."""
     hour = at.hour % 12 or 12
     return f"{at:%a} {at:%b} {at.day}, {hour}:{at.minute:02d} {'AM' if at.hour < 12 else 'PM'}"
 
 
 def class_text(row: ReviewRow) -> str:
-    """"Unbooked", or "Excused (was Unbooked)" for a call a manager excused."""
+    """ "Unbooked", or "Excused (was Unbooked)" for a call a manager excused."""
     name = CLASS_NAMES.get(row.classification, row.classification)
     if row.excused and row.kind and row.kind != row.classification:
         return f"{name} (was {CLASS_NAMES.get(row.kind, row.kind)})"
@@ -47,9 +47,15 @@ def agent_text(row: ReviewRow) -> str:
 
 
 _TEXT = {
-    STARTED: lambda r: when_text(r.started_at), CALLER: lambda r: r.caller, CUSTOMER: lambda r: r.customer_name,
-    CAMPAIGN: lambda r: r.campaign, CSR: agent_text, TALK: talk_text, CLASS: class_text,
-    REASON: lambda r: r.reason, TAGS: lambda r: ", ".join(r.tags),
+    STARTED: lambda r: when_text(r.started_at),
+    CALLER: lambda r: r.caller,
+    CUSTOMER: lambda r: r.customer_name,
+    CAMPAIGN: lambda r: r.campaign,
+    CSR: agent_text,
+    TALK: talk_text,
+    CLASS: class_text,
+    REASON: lambda r: r.reason,
+    TAGS: lambda r: ", ".join(r.tags),
 }
 
 
@@ -79,8 +85,9 @@ class CallReviewModel(RowTableModel[ReviewRow]):
                 return f"Excused: {row.excuse_memo}"
             if column == TALK:
                 return f"Rang {duration_text(row.ring_seconds)}" + (
-                    f", talked {duration_text(row.duration_seconds)}" if row.answered else ", not answered")
+                    f", talked {duration_text(row.duration_seconds)}" if row.answered else ", not answered"
+                )
             return _TEXT[column](row)
         if role == Qt.ItemDataRole.FontRole and row.excused:
-            return self._italic            # reviewed and excused: set apart from the calls still to judge
+            return self._italic  # reviewed and excused: set apart from the calls still to judge
         return None

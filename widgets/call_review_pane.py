@@ -21,10 +21,18 @@ def details_text(row: ReviewRow) -> str:
     """One call, as a manager reads it before judging it."""
     who = f"{row.customer_name} · {row.caller}" if row.customer_name else row.caller
     length = f"rang {duration_text(row.ring_seconds)}, " + (
-        f"talked {duration_text(row.duration_seconds)}" if row.answered else "not answered")
-    agent = agent_text(row) + (f" (the phone system says {row.answered_by} answered)" if row.answered_by else "")
-    lines = [who, row.campaign, f"{when_text(row.started_at)} · {length}", f"CSR: {agent}",
-             f"Class: {class_text(row)}" + (f" · Reason: {row.reason}" if row.reason else "")]
+        f"talked {duration_text(row.duration_seconds)}" if row.answered else "not answered"
+    )
+    agent = agent_text(row) + (
+        f" (the phone system says {row.answered_by} answered)" if row.answered_by else ""
+    )
+    lines = [
+        who,
+        row.campaign,
+        f"{when_text(row.started_at)} · {length}",
+        f"CSR: {agent}",
+        f"Class: {class_text(row)}" + (f" · Reason: {row.reason}" if row.reason else ""),
+    ]
     if row.excused:
         lines.append(f"Excused: {row.excuse_memo}")
     if row.tags:

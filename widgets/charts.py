@@ -36,7 +36,7 @@ class _Chart(QWidget):
         self.setAccessibleName(title)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 140)
-        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)      # a screen reader can land on it and read the values
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a screen reader can land on it and read the values
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(420, 200)
@@ -45,8 +45,12 @@ class _Chart(QWidget):
         return self.accessibleDescription()
 
     def _plot(self) -> QRectF:
-        return QRectF(MARGIN_LEFT, MARGIN_TOP, max(1.0, self.width() - MARGIN_LEFT - MARGIN_RIGHT),
-                      max(1.0, self.height() - MARGIN_TOP - MARGIN_BOTTOM))
+        return QRectF(
+            MARGIN_LEFT,
+            MARGIN_TOP,
+            max(1.0, self.width() - MARGIN_LEFT - MARGIN_RIGHT),
+            max(1.0, self.height() - MARGIN_TOP - MARGIN_BOTTOM),
+        )
 
     def _frame(self, painter: QPainter, top_label: str) -> QRectF:
         """Title, baseline and the top value; returns the plot area."""
@@ -56,8 +60,11 @@ class _Chart(QWidget):
         font = painter.font()
         font.setBold(True)
         painter.setFont(font)
-        painter.drawText(QRectF(0, 0, self.width(), 18),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
+        painter.drawText(
+            QRectF(0, 0, self.width(), 18),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            self.title,
+        )
         font.setBold(False)
         painter.setFont(font)
         muted = pal.color(QPalette.ColorRole.PlaceholderText)
@@ -65,10 +72,16 @@ class _Chart(QWidget):
         painter.drawLine(plot.bottomLeft(), plot.bottomRight())
         painter.drawLine(plot.topLeft(), plot.topRight())
         painter.setPen(muted)
-        painter.drawText(QRectF(0, plot.top() - 8, MARGIN_LEFT - 6, 16),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, top_label)
-        painter.drawText(QRectF(0, plot.bottom() - 16, MARGIN_LEFT - 6, 16),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "0")
+        painter.drawText(
+            QRectF(0, plot.top() - 8, MARGIN_LEFT - 6, 16),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            top_label,
+        )
+        painter.drawText(
+            QRectF(0, plot.bottom() - 16, MARGIN_LEFT - 6, 16),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            "0",
+        )
         return plot
 
     def _x_labels(self, painter: QPainter, plot: QRectF, every: int) -> None:
@@ -79,8 +92,11 @@ class _Chart(QWidget):
         for i, label in enumerate(self.labels):
             if i % every == 0:
                 centre = plot.left() + (i + 0.5) * step
-                painter.drawText(QRectF(centre - 30, plot.bottom() + 2, 60, MARGIN_BOTTOM - 2),
-                                 Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, label)
+                painter.drawText(
+                    QRectF(centre - 30, plot.bottom() + 2, 60, MARGIN_BOTTOM - 2),
+                    Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                    label,
+                )
 
     def _empty(self, painter: QPainter, plot: QRectF, text: str) -> None:
         painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
@@ -123,8 +139,9 @@ class BarChart(_Chart):
             painter.setBrush(self.palette().color(QPalette.ColorRole.Highlight))
             for i, value in enumerate(self.values):
                 height = plot.height() * value / top
-                painter.drawRect(QRectF(plot.left() + i * step + step * 0.15, plot.bottom() - height,
-                                        step * 0.7, height))
+                painter.drawRect(
+                    QRectF(plot.left() + i * step + step * 0.15, plot.bottom() - height, step * 0.7, height)
+                )
         self._x_labels(painter, plot, every=max(1, len(self.labels) // 8 or 1))
         painter.end()
 
@@ -141,8 +158,10 @@ class LineChart(_Chart):
         """One point per day (0–100); None is a day with no leads."""
         self.values = [None if v is None else float(v) for v in values]
         self.labels = list(labels)
-        parts = [f"{label} {percent_text(value, 'no leads')}"
-                 for label, value in zip(self.labels, self.values, strict=False)]
+        parts = [
+            f"{label} {percent_text(value, 'no leads')}"
+            for label, value in zip(self.labels, self.values, strict=False)
+        ]
         text = f"{self.title}: {', '.join(parts)}." if parts else f"{self.title}: no days yet."
         self.setAccessibleDescription(text)
         self.setToolTip(text)
@@ -163,16 +182,21 @@ class LineChart(_Chart):
             previous: QPointF | None = None
             for i, value in enumerate(self.values):
                 if value is None:
-                    previous = None           # a gap, not a drop to zero
+                    previous = None  # a gap, not a drop to zero
                     continue
-                point = QPointF(plot.left() + (i + 0.5) * step,
-                                plot.bottom() - plot.height() * min(max(value, 0.0), 100.0) / 100.0)
+                point = QPointF(
+                    plot.left() + (i + 0.5) * step,
+                    plot.bottom() - plot.height() * min(max(value, 0.0), 100.0) / 100.0,
+                )
                 if previous is not None:
                     painter.drawLine(previous, point)
                 painter.drawEllipse(point, 3, 3)
                 painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-                painter.drawText(QRectF(point.x() - 30, point.y() - 20, 60, 16),
-                                 Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, percent_text(value))
+                painter.drawText(
+                    QRectF(point.x() - 30, point.y() - 20, 60, 16),
+                    Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+                    percent_text(value),
+                )
                 painter.setPen(QPen(color, 2))
                 previous = point
         self._x_labels(painter, plot, every=max(1, (len(self.labels) + 6) // 7))

@@ -63,13 +63,21 @@ class ClassifyDialog(FormDialog):
 
     classified = Signal(dict)
 
-    def __init__(self, card: CallCard, reasons: Iterable[CallReasonChoice | tuple[str, str, bool]],
-                 parent: QWidget | None = None, *, today: date, customer_name: str = "") -> None:
+    def __init__(
+        self,
+        card: CallCard,
+        reasons: Iterable[CallReasonChoice | tuple[str, str, bool]],
+        parent: QWidget | None = None,
+        *,
+        today: date,
+        customer_name: str = "",
+    ) -> None:
         super().__init__("Close and classify the call", parent)
         self.setObjectName("classifyDialog")
         self.card, self.today, self.customer_name = card, today, customer_name
-        self.reasons = {r.id: r for r in (x if isinstance(x, CallReasonChoice) else CallReasonChoice(*x)
-                                          for x in reasons)}
+        self.reasons = {
+            r.id: r for r in (x if isinstance(x, CallReasonChoice) else CallReasonChoice(*x) for x in reasons)
+        }
         who, length = call_summary(card)
         header = QWidget(self)
         rows = QVBoxLayout(header)
@@ -84,7 +92,7 @@ class ClassifyDialog(FormDialog):
         self.hint.setObjectName("classifyHint")
         self.hint.setWordWrap(True)
         layout = self.layout()
-        if isinstance(layout, QVBoxLayout):         # FormDialog's: the form, its error line, the buttons
+        if isinstance(layout, QVBoxLayout):  # FormDialog's: the form, its error line, the buttons
             layout.insertWidget(0, header)
             layout.insertWidget(layout.count() - 1, self.hint)
 
@@ -95,15 +103,19 @@ class ClassifyDialog(FormDialog):
         self.lead_note.setObjectName("classifyLeadNote")
         self.lead_note.setWordWrap(True)
         self.lead_note.setTextFormat(Qt.TextFormat.PlainText)
-        self.lead_note.setText(f"This call becomes a lead for {customer_name}." if customer_name else
-                               "This call becomes a lead — no customer record needed.")
+        self.lead_note.setText(
+            f"This call becomes a lead for {customer_name}."
+            if customer_name
+            else "This call becomes a lead — no customer record needed."
+        )
         self.form.addRow(self.lead_note)
-        self.has_follow_up = self._named(self.add_check("has_follow_up", "Fo&llow up on a date", True),
-                                         "classifyHasFollowUp")
+        self.has_follow_up = self._named(
+            self.add_check("has_follow_up", "Fo&llow up on a date", True), "classifyHasFollowUp"
+        )
         edit = FollowUpDateEdit(self)
         edit.setCalendarPopup(True)
         edit.setDisplayFormat(DATE_FORMAT)
-        edit.setMinimumDate(QDate(today.year, today.month, today.day))     # a follow-up is never past
+        edit.setMinimumDate(QDate(today.year, today.month, today.day))  # a follow-up is never past
         day = next_business_day(today)
         edit.setDate(QDate(day.year, day.month, day.day))
         self.follow_up = self._named(self.add_field("follow_up", "Follow-up &date", edit), "classifyFollowUp")
@@ -112,11 +124,13 @@ class ClassifyDialog(FormDialog):
         self.lead_name: QLineEdit | None = None
         self.lead_phone: QLineEdit | None = None
         if not customer_name:
-            self.lead_name = self._named(self.add_line("lead_name", "Caller &name", Lead, "name"),
-                                         "classifyLeadName")
+            self.lead_name = self._named(
+                self.add_line("lead_name", "Caller &name", Lead, "name"), "classifyLeadName"
+            )
             self.lead_phone = self._named(
                 self.add_line("lead_phone", "&Phone", text=card.from_display if card.from_number else ""),
-                "classifyLeadPhone")
+                "classifyLeadPhone",
+            )
 
         self.ok_button = self.save_button
         self.ok_button.setText("&Close call")
@@ -130,7 +144,7 @@ class ClassifyDialog(FormDialog):
         self._sync()
         if not self.reasons:
             self.form.setRowVisible(self.reason.parentWidget(), False)
-        self.reason.setFocus()      # FormDialog would pick the first empty line, hidden until a lead reason
+        self.reason.setFocus()  # FormDialog would pick the first empty line, hidden until a lead reason
 
     def _named(self, widget: Any, name: str) -> Any:
         widget.setObjectName(name)
@@ -193,9 +207,15 @@ class ClassifyDialog(FormDialog):
             parsed = try_parse_phone(text_of(self.lead_phone))
             phone = parsed.e164 if parsed else text_of(self.lead_phone)
         reason = self.chosen()
-        return {"call_id": self.card.call_id, "call_reason_id": reason.id if reason else None,
-                "is_lead": lead, "follow_up": follow_up, "summary": text_of(self.summary) if lead else "",
-                "lead_name": name, "lead_phone": phone}
+        return {
+            "call_id": self.card.call_id,
+            "call_reason_id": reason.id if reason else None,
+            "is_lead": lead,
+            "follow_up": follow_up,
+            "summary": text_of(self.summary) if lead else "",
+            "lead_name": name,
+            "lead_phone": phone,
+        }
 
     def accept(self) -> None:
         report = self.check()
@@ -203,4 +223,3 @@ class ClassifyDialog(FormDialog):
         if report.ok:
             self.classified.emit(self.values())
             QDialog.accept(self)
-

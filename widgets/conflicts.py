@@ -39,7 +39,7 @@ def shown_value(value: Any) -> str:
 class ConflictsPanel(QWidget):
     """Open conflicts of one record, given as plain dicts (see ``set_conflicts``)."""
 
-    resolveRequested = Signal(str, str)       # conflict id, "mine" / "theirs"
+    resolveRequested = Signal(str, str)  # conflict id, "mine" / "theirs"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +68,7 @@ class ConflictsPanel(QWidget):
         theirs, theirs_by, theirs_at (text as it should read, e.g. "today 10:42")."""
         focus_row = self._focused_row()
         for row in self.rows:
-            row.hide()              # deleteLater waits for the event loop; don't paint it meanwhile
+            row.hide()  # deleteLater waits for the event loop; don't paint it meanwhile
             row.deleteLater()
         self.rows = [self._build_row(item) for item in items]
         self._order_tab_chain()
@@ -113,16 +113,18 @@ class ConflictsPanel(QWidget):
     def _label(self, parent: QWidget, name: str, text: str) -> QLabel:
         label = QLabel(text, parent)
         label.setObjectName(name)
-        label.setTextFormat(Qt.TextFormat.PlainText)      # values are typed by people, never markup
+        label.setTextFormat(Qt.TextFormat.PlainText)  # values are typed by people, never markup
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 
-    def _button(self, parent: QWidget, name: str, text: str, accessible: str, cid: str, choice: str) -> QPushButton:
+    def _button(
+        self, parent: QWidget, name: str, text: str, accessible: str, cid: str, choice: str
+    ) -> QPushButton:
         button = QPushButton(text, parent)
         button.setObjectName(name)
         button.setAccessibleName(accessible)
-        button.setAutoDefault(False)            # Enter elsewhere in a dialog must not pick a side
+        button.setAutoDefault(False)  # Enter elsewhere in a dialog must not pick a side
         button.setProperty("conflictId", cid)
         button.clicked.connect(lambda: self.resolveRequested.emit(cid, choice))
         return button
@@ -145,11 +147,14 @@ class ConflictsPanel(QWidget):
         font.setBold(True)
         title.setFont(font)
         mine = self._label(row, "conflictMine", f"Yours: {shown_value(item.get('mine'))}")
-        theirs = self._label(row, "conflictTheirs", f"Theirs ({theirs_source}): {shown_value(item.get('theirs'))}")
+        theirs = self._label(
+            row, "conflictTheirs", f"Theirs ({theirs_source}): {shown_value(item.get('theirs'))}"
+        )
         where = f"{field} ({entity})" if entity else field
         keep_mine = self._button(row, "keepMineButton", "Keep mine", f"Keep mine for {where}", cid, "mine")
-        keep_theirs = self._button(row, "keepTheirsButton", "Keep theirs", f"Keep theirs for {where}", cid,
-                                   "theirs")
+        keep_theirs = self._button(
+            row, "keepTheirsButton", "Keep theirs", f"Keep theirs for {where}", cid, "theirs"
+        )
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(keep_mine)

@@ -71,16 +71,28 @@ class _AddressForm(FormDialog):
 class CustomerDialog(_AddressForm):
     """New customer (with the first phone, an optional email and the service location) or edit."""
 
-    def __init__(self, parent: QWidget | None = None, record: CustomerRecord | None = None, *,
-                 prefill_phone: str = "", prefill_name: str = "", confirm_externally: bool = False) -> None:
-        super().__init__("Edit customer" if record else "New customer", parent,
-                         confirm_externally=confirm_externally)
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        record: CustomerRecord | None = None,
+        *,
+        prefill_phone: str = "",
+        prefill_name: str = "",
+        confirm_externally: bool = False,
+    ) -> None:
+        super().__init__(
+            "Edit customer" if record else "New customer", parent, confirm_externally=confirm_externally
+        )
         self.setObjectName("customerDialog")
         self.record = record
         initial = record.fields() if record else {"name": prefill_name}
         self.add_line("name", "&Name", Customer, text=initial.get("name", ""))
-        self.add_combo("type", "&Type", [(t.value, t.value) for t in CustomerType],
-                       initial.get("type", CustomerType.RESIDENTIAL.value))
+        self.add_combo(
+            "type",
+            "&Type",
+            [(t.value, t.value) for t in CustomerType],
+            initial.get("type", CustomerType.RESIDENTIAL.value),
+        )
         self.add_address(Customer, initial)
         if record is None:
             self.add_line("phone", "&Phone", ContactMethod, "value", _shown_phone(prefill_phone))
@@ -88,7 +100,9 @@ class CustomerDialog(_AddressForm):
             self.add_line("email", "&Email", ContactMethod, "value")
             self.add_check("same_as_billing", "Ser&vice location same as billing", True)
         self.add_check("do_not_service", "&Do Not Service", bool(initial.get("do_not_service")))
-        self.add_line("do_not_service_reason", "&Reason", Customer, text=initial.get("do_not_service_reason", ""))
+        self.add_line(
+            "do_not_service_reason", "&Reason", Customer, text=initial.get("do_not_service_reason", "")
+        )
         self.add_check("do_not_mail", "Do not &mail", bool(initial.get("do_not_mail")))
         self.add_line("tags", "Ta&gs", text=", ".join(record.tags) if record else "")
         self.fields["tags"].setPlaceholderText("Separate tags with commas")
@@ -108,11 +122,17 @@ class CustomerDialog(_AddressForm):
 
     def customer_values(self) -> dict[str, Any]:
         f = self.fields
-        return {"name": text_of(f["name"]), "type": text_of(f["type"]), **self.address_values(),
-                "country": self.record.country if self.record else "US",
-                "do_not_service": f["do_not_service"].isChecked(),
-                "do_not_service_reason": text_of(f["do_not_service_reason"]) if f["do_not_service"].isChecked()
-                else "", "do_not_mail": f["do_not_mail"].isChecked()}
+        return {
+            "name": text_of(f["name"]),
+            "type": text_of(f["type"]),
+            **self.address_values(),
+            "country": self.record.country if self.record else "US",
+            "do_not_service": f["do_not_service"].isChecked(),
+            "do_not_service_reason": text_of(f["do_not_service_reason"])
+            if f["do_not_service"].isChecked()
+            else "",
+            "do_not_mail": f["do_not_mail"].isChecked(),
+        }
 
     def tags(self) -> list[str]:
         return _tag_list(text_of(self.fields["tags"]))
@@ -137,17 +157,23 @@ class CustomerDialog(_AddressForm):
         """``create_customer`` arguments for a new customer, ``update_customer`` ones for an edit."""
         customer = self.customer_values()
         if self.record is not None:
-            out: dict[str, Any] = {"customer_id": self.record.id,
-                                   "changes": changed_fields(self.record.fields(), customer)}
+            out: dict[str, Any] = {
+                "customer_id": self.record.id,
+                "changes": changed_fields(self.record.fields(), customer),
+            }
             if self.tags() != list(self.record.tags):
                 out["tags"] = self.tags()
-                out["old_tags"] = list(self.record.tags)   # the base for the server's three-way merge
+                out["old_tags"] = list(self.record.tags)  # the base for the server's three-way merge
             return out
         kind = text_of(self.fields["phone_kind"])
         contacts = [{"kind": kind, "value": normalize_contact(kind, text_of(self.fields["phone"]))[0]}]
         if text_of(self.fields["email"]):
-            contacts.append({"kind": ContactKind.EMAIL.value,
-                             "value": normalize_contact(ContactKind.EMAIL.value, text_of(self.fields["email"]))[0]})
+            contacts.append(
+                {
+                    "kind": ContactKind.EMAIL.value,
+                    "value": normalize_contact(ContactKind.EMAIL.value, text_of(self.fields["email"]))[0],
+                }
+            )
         out = {"customer": customer, "contacts": contacts, "tags": self.tags()}
         if self.fields["same_as_billing"].isChecked():
             out["locations"] = [{**self.address_values(), "country": customer["country"]}]
@@ -157,10 +183,17 @@ class CustomerDialog(_AddressForm):
 class LocationDialog(_AddressForm):
     """A service location: where the work is done, with the gate code and pets in the access notes."""
 
-    def __init__(self, customer_id: str, parent: QWidget | None = None, record: LocationRecord | None = None,
-                 *, confirm_externally: bool = False) -> None:
-        super().__init__("Edit location" if record else "Add location", parent,
-                         confirm_externally=confirm_externally)
+    def __init__(
+        self,
+        customer_id: str,
+        parent: QWidget | None = None,
+        record: LocationRecord | None = None,
+        *,
+        confirm_externally: bool = False,
+    ) -> None:
+        super().__init__(
+            "Edit location" if record else "Add location", parent, confirm_externally=confirm_externally
+        )
         self.setObjectName("locationDialog")
         self.customer_id = customer_id
         self.record = record
@@ -175,9 +208,12 @@ class LocationDialog(_AddressForm):
             self.fields[key].setPlaceholderText("Optional")
 
     def location_values(self, *, raw: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": text_of(self.fields["name"]), **self.address_values(),
-                               "country": self.record.country if self.record else "US",
-                               "access_notes": text_of(self.fields["access_notes"])}
+        out: dict[str, Any] = {
+            "name": text_of(self.fields["name"]),
+            **self.address_values(),
+            "country": self.record.country if self.record else "US",
+            "access_notes": text_of(self.fields["access_notes"]),
+        }
         for key in ("latitude", "longitude"):
             text = text_of(self.fields[key])
             out[key] = text if raw else (float(text) if text else None)
@@ -197,19 +233,33 @@ class LocationDialog(_AddressForm):
 class ContactDialog(FormDialog):
     """A phone, mobile, fax or email on a customer or one of its locations."""
 
-    def __init__(self, customer_id: str, location_id: str = "", parent: QWidget | None = None,
-                 record: ContactRecord | None = None, *, confirm_externally: bool = False,
-                 region: str | None = None) -> None:
-        super().__init__("Edit contact" if record else "Add contact", parent,
-                         confirm_externally=confirm_externally)
+    def __init__(
+        self,
+        customer_id: str,
+        location_id: str = "",
+        parent: QWidget | None = None,
+        record: ContactRecord | None = None,
+        *,
+        confirm_externally: bool = False,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(
+            "Edit contact" if record else "Add contact", parent, confirm_externally=confirm_externally
+        )
         self.setObjectName("contactDialog")
-        self.customer_id, self.location_id, self.record, self.region = customer_id, location_id, record, region
+        self.customer_id, self.location_id, self.record, self.region = (
+            customer_id,
+            location_id,
+            record,
+            region,
+        )
         self.add_combo("kind", "&Type", ALL_KINDS, record.kind if record else ContactKind.MOBILE.value)
         self.add_line("value", "&Number / email", ContactMethod, text=record.display if record else "")
         self.add_line("memo", "&Memo", ContactMethod, text=record.memo if record else "")
         self.fields["memo"].setPlaceholderText("Work, spouse, tenant…")
-        self.add_check("notifications", "N&otifications (reminders, on-my-way)",
-                       record.notifications if record else True)
+        self.add_check(
+            "notifications", "N&otifications (reminders, on-my-way)", record.notifications if record else True
+        )
         self.add_check("do_not_text", "Do not te&xt", record.do_not_text if record else False)
         self.fields["kind"].currentIndexChanged.connect(self._sync_kind)
         self._sync_kind()
@@ -220,9 +270,13 @@ class ContactDialog(FormDialog):
 
     def contact_values(self) -> dict[str, Any]:
         kind = text_of(self.fields["kind"])
-        return {"kind": kind, "value": text_of(self.fields["value"]), "memo": text_of(self.fields["memo"]),
-                "notifications": self.fields["notifications"].isChecked(),
-                "do_not_text": kind != ContactKind.EMAIL.value and self.fields["do_not_text"].isChecked()}
+        return {
+            "kind": kind,
+            "value": text_of(self.fields["value"]),
+            "memo": text_of(self.fields["memo"]),
+            "notifications": self.fields["notifications"].isChecked(),
+            "do_not_text": kind != ContactKind.EMAIL.value and self.fields["do_not_text"].isChecked(),
+        }
 
     def check(self) -> Report:
         return check_contact(self.contact_values(), self.region)[1]
@@ -232,11 +286,13 @@ class ContactDialog(FormDialog):
         contact = check_contact(self.contact_values(), self.region)[0]
         if self.record is not None:
             return {"contact_id": self.record.id, "changes": changed_fields(self.record.fields(), contact)}
-        return {"contact": {"customer_id": self.customer_id, "location_id": self.location_id or None, **contact}}
+        return {
+            "contact": {"customer_id": self.customer_id, "location_id": self.location_id or None, **contact}
+        }
 
 
 class DuplicateDialog(QDialog):
-    """"This caller may already be a customer": open the existing record or create anyway.
+    """ "This caller may already be a customer": open the existing record or create anyway.
 
     Enter opens the selected customer (the safe choice), Alt+A creates anyway, Escape goes back.
     """
@@ -251,8 +307,11 @@ class DuplicateDialog(QDialog):
         self.model = DuplicatesModel(self)
         self.model.set_rows(candidates)
         many = len(candidates) != 1
-        intro = QLabel(f"{len(candidates)} existing customer{'s look' if many else ' looks'} like the one you "
-                       "are creating. Open the right one instead of making a copy.", self)
+        intro = QLabel(
+            f"{len(candidates)} existing customer{'s look' if many else ' looks'} like the one you "
+            "are creating. Open the right one instead of making a copy.",
+            self,
+        )
         intro.setWordWrap(True)
         self.view = QTableView(self)
         self.view.setObjectName("duplicateList")
@@ -269,9 +328,11 @@ class DuplicateDialog(QDialog):
         self.open_button = QPushButton("&Open existing", self)
         self.create_button = QPushButton("Create &anyway", self)
         self.cancel_button = QPushButton("Cancel", self)
-        for b, name, role in ((self.open_button, "openExistingButton", QDialogButtonBox.ButtonRole.AcceptRole),
-                              (self.create_button, "createAnywayButton", QDialogButtonBox.ButtonRole.ActionRole),
-                              (self.cancel_button, "cancelButton", QDialogButtonBox.ButtonRole.RejectRole)):
+        for b, name, role in (
+            (self.open_button, "openExistingButton", QDialogButtonBox.ButtonRole.AcceptRole),
+            (self.create_button, "createAnywayButton", QDialogButtonBox.ButtonRole.ActionRole),
+            (self.cancel_button, "cancelButton", QDialogButtonBox.ButtonRole.RejectRole),
+        ):
             b.setObjectName(name)
             b.setAccessibleName(b.text().replace("&", ""))
             b.setAutoDefault(False)

@@ -71,10 +71,12 @@ class CustomerHeader(QWidget):
         reason = r.do_not_service_reason.strip()
         self.dns_banner.setText("DO NOT SERVICE" + (f" — {reason}" if reason else ""))
         self.dns_banner.setVisible(r.do_not_service)
-        self.billing_label.setText(f"Billing: {r.billing_address}" if r.billing_address else "No billing address")
+        self.billing_label.setText(
+            f"Billing: {r.billing_address}" if r.billing_address else "No billing address"
+        )
         while (item := self._tags_layout.takeAt(0)) is not None:
             if (old := item.widget()) is not None:
-                old.hide()          # deleteLater waits for the event loop; don't paint it meanwhile
+                old.hide()  # deleteLater waits for the event loop; don't paint it meanwhile
                 old.deleteLater()
         for tag in r.tags:
             chip = QLabel(tag, self.tags_box)

@@ -85,10 +85,14 @@ class RecordTableModel(QAbstractTableModel, Generic[T]):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.columns)):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.columns)
+        ):
             return self.columns[section].title
         return None
 
@@ -118,7 +122,7 @@ def _id(row: Any) -> str:
 class ContactsModel(RecordTableModel[ContactRecord]):
     """Contact methods; the two flag columns are check boxes the CSR toggles with Space or a click."""
 
-    flagToggled = Signal(str, str, bool)     # contact id, "notifications" / "do_not_text", new value
+    flagToggled = Signal(str, str, bool)  # contact id, "notifications" / "do_not_text", new value
 
     columns = (
         Column("Type", lambda c: KIND_LABELS.get(c.kind, c.kind)),
@@ -136,13 +140,20 @@ class ContactsModel(RecordTableModel[ContactRecord]):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         base = super().flags(index)
         contact = self.row_at(index.row()) if index.isValid() else None
-        if contact is not None and index.column() in self.FLAG_COLUMNS and self._flag_applies(contact, index.column()):
+        if (
+            contact is not None
+            and index.column() in self.FLAG_COLUMNS
+            and self._flag_applies(contact, index.column())
+        ):
             return base | Qt.ItemFlag.ItemIsUserCheckable
         return base
 
     def extra_data(self, row: ContactRecord, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.CheckStateRole and column in self.FLAG_COLUMNS \
-                and self._flag_applies(row, column):
+        if (
+            role == Qt.ItemDataRole.CheckStateRole
+            and column in self.FLAG_COLUMNS
+            and self._flag_applies(row, column)
+        ):
             on = getattr(row, self.FLAG_COLUMNS[column])
             return Qt.CheckState.Checked if on else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.AccessibleTextRole and column in self.FLAG_COLUMNS:
@@ -152,8 +163,12 @@ class ContactsModel(RecordTableModel[ContactRecord]):
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         contact = self.row_at(index.row()) if index.isValid() else None
-        if (contact is None or role != Qt.ItemDataRole.CheckStateRole
-                or index.column() not in self.FLAG_COLUMNS or not self._flag_applies(contact, index.column())):
+        if (
+            contact is None
+            or role != Qt.ItemDataRole.CheckStateRole
+            or index.column() not in self.FLAG_COLUMNS
+            or not self._flag_applies(contact, index.column())
+        ):
             return False
         field = self.FLAG_COLUMNS[index.column()]
         on = Qt.CheckState(value) == Qt.CheckState.Checked
@@ -199,9 +214,12 @@ NEEDS_RESCHEDULE_BRUSH = QBrush(QColor("#c62828"))
 
 
 def job_status(job: JobRecord) -> str:
-    """"Hold — waiting for parts": the reason shows with the statuses that have one."""
-    text = f"{job.status} — {job.status_reason}" if job.status_reason and job.status in REASON_STATUSES \
+    """ "Hold — waiting for parts": the reason shows with the statuses that have one."""
+    text = (
+        f"{job.status} — {job.status_reason}"
+        if job.status_reason and job.status in REASON_STATUSES
         else job.status
+    )
     if job.needs_reschedule:
         text += " · NEEDS RESCHEDULING"
     return f"{text} · Saved on this PC" if job.saved_locally else text
@@ -265,8 +283,11 @@ class JobsModel(RecordTableModel[JobRecord]):
         super().set_rows(ordered)
         if moved and same_ids and self._rows:
             # Same rows in the same order, but one crossed from upcoming to past: restyle them all.
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, self.columnCount() - 1),
-                                  [Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole])
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self._rows) - 1, self.columnCount() - 1),
+                [Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole],
+            )
 
     def is_upcoming(self, row: int) -> bool:
         job = self.row_at(row)
@@ -285,8 +306,11 @@ class JobsModel(RecordTableModel[JobRecord]):
             if role == Qt.ItemDataRole.ForegroundRole:
                 return NEEDS_RESCHEDULE_BRUSH
             if role == Qt.ItemDataRole.ToolTipRole and row.suggested:
-                return "Its window filled before the booking reached the server. Nearest free windows: " \
-                    + "; ".join(row.suggested) + " — reschedule it (Ctrl+R) and tell the customer."
+                return (
+                    "Its window filled before the booking reached the server. Nearest free windows: "
+                    + "; ".join(row.suggested)
+                    + " — reschedule it (Ctrl+R) and tell the customer."
+                )
         return None
 
 

@@ -56,17 +56,17 @@ _MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "inf
 class CustomerPanel(QWidget):
     """Shows one customer; every change a CSR asks for leaves as a signal."""
 
-    editCustomerRequested = Signal(str)           # customer id
-    addLocationRequested = Signal(str)            # customer id
-    editLocationRequested = Signal(str)           # location id
-    addContactRequested = Signal(str, str)        # customer id, location id or ""
-    editContactRequested = Signal(str)            # contact id
-    contactFlagChanged = Signal(str, str, bool)   # contact id, "notifications" / "do_not_text", value
-    addNoteRequested = Signal(str, str)           # customer id, text
-    jobActionRequested = Signal(str, str)         # job id, "reschedule" / "cancel" / "hold" / "release"
-    callContactRequested = Signal(str, str)       # the phone number (E.164), customer id
-    playRecordingRequested = Signal(str)          # the recording's URL
-    customerShown = Signal(bool)                  # a customer is shown (False: the empty state)
+    editCustomerRequested = Signal(str)  # customer id
+    addLocationRequested = Signal(str)  # customer id
+    editLocationRequested = Signal(str)  # location id
+    addContactRequested = Signal(str, str)  # customer id, location id or ""
+    editContactRequested = Signal(str)  # contact id
+    contactFlagChanged = Signal(str, str, bool)  # contact id, "notifications" / "do_not_text", value
+    addNoteRequested = Signal(str, str)  # customer id, text
+    jobActionRequested = Signal(str, str)  # job id, "reschedule" / "cancel" / "hold" / "release"
+    callContactRequested = Signal(str, str)  # the phone number (E.164), customer id
+    playRecordingRequested = Signal(str)  # the recording's URL
+    customerShown = Signal(bool)  # a customer is shown (False: the empty state)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,8 +113,9 @@ class CustomerPanel(QWidget):
     def _label(self, name: str, text: str = "") -> QLabel:
         return selectable_label(self, name, text)
 
-    def _table(self, model: RecordTableModel[Any], name: str, accessible: str,
-               elastic: dict[int, int]) -> QTableView:
+    def _table(
+        self, model: RecordTableModel[Any], name: str, accessible: str, elastic: dict[int, int]
+    ) -> QTableView:
         """A read-only table whose ``elastic`` text columns give way (elided, with tooltips) so it never
         scrolls sideways; rows are one line high."""
         view = QTableView(self)
@@ -124,7 +125,7 @@ class CustomerPanel(QWidget):
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        view.setTabKeyNavigation(False)       # Tab leaves the table, arrows move inside it
+        view.setTabKeyNavigation(False)  # Tab leaves the table, arrows move inside it
         view.verticalHeader().hide()
         view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
         view.setWordWrap(False)
@@ -134,12 +135,14 @@ class CustomerPanel(QWidget):
 
     def _fit_rows(self, view: QTableView, max_rows: int) -> None:
         """Size a table to its rows (up to ``max_rows``) so short lists don't hide behind scroll bars."""
+
         def fit() -> None:
             _fit_rows(view, max_rows)
+
         model = view.model()
         for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged):
             sig.connect(fit)
-        view.horizontalHeader().sectionResized.connect(fit)    # wrapped notes grow as their column narrows
+        view.horizontalHeader().sectionResized.connect(fit)  # wrapped notes grow as their column narrows
         fit()
 
     def _button(self, name: str) -> QToolButton:
@@ -179,25 +182,42 @@ class CustomerPanel(QWidget):
         self.add_contact_button = self._button("addContactButton")
         self.edit_contact_button = self._button("editContactButton")
         self.call_contact_button = self._button("callContactButton")
-        v.addLayout(self._section("Contacts", self.call_contact_button, self.add_contact_button,
-                                  self.edit_contact_button))
-        self.contacts_view = self._table(self.contacts_model, "contactsView", "Customer contacts", {2: 0, 1: 14})
+        v.addLayout(
+            self._section(
+                "Contacts", self.call_contact_button, self.add_contact_button, self.edit_contact_button
+            )
+        )
+        self.contacts_view = self._table(
+            self.contacts_model, "contactsView", "Customer contacts", {2: 0, 1: 14}
+        )
         v.addWidget(self.contacts_view)
         self._fit_rows(self.contacts_view, 6)
 
         self.add_location_button = self._button("addLocationButton")
         self.edit_location_button = self._button("editLocationButton")
         v.addLayout(self._section("Locations", self.add_location_button, self.edit_location_button))
-        self.locations_view = self._table(self.locations_model, "locationsView", "Locations", {1: 16, 2: 0, 3: 0, 4: 0, 0: 0})
+        self.locations_view = self._table(
+            self.locations_model, "locationsView", "Locations", {1: 16, 2: 0, 3: 0, 4: 0, 0: 0}
+        )
         v.addWidget(self.locations_view)
         self._fit_rows(self.locations_view, 6)
         self.add_location_contact_button = self._button("addLocationContactButton")
         self.edit_location_contact_button = self._button("editLocationContactButton")
         self.call_location_contact_button = self._button("callLocationContactButton")
-        v.addLayout(self._section("Contacts at this location", self.call_location_contact_button,
-                                  self.add_location_contact_button, self.edit_location_contact_button))
-        self.location_contacts_view = self._table(self.location_contacts_model, "locationContactsView",
-                                                  "Contacts at the selected location", {2: 0, 1: 14})
+        v.addLayout(
+            self._section(
+                "Contacts at this location",
+                self.call_location_contact_button,
+                self.add_location_contact_button,
+                self.edit_location_contact_button,
+            )
+        )
+        self.location_contacts_view = self._table(
+            self.location_contacts_model,
+            "locationContactsView",
+            "Contacts at the selected location",
+            {2: 0, 1: 14},
+        )
         v.addWidget(self.location_contacts_view)
         self._fit_rows(self.location_contacts_view, 4)
 
@@ -253,15 +273,23 @@ class CustomerPanel(QWidget):
         self.history_tabs.setMinimumHeight(self.fontMetrics().height() * 8)
         return self.history_tabs
 
-    def _action(self, name: str, text: str, button: QToolButton | None, shortcut: str | None = None,
-                context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
-                on: QWidget | None = None) -> QAction:
+    def _action(
+        self,
+        name: str,
+        text: str,
+        button: QToolButton | None,
+        shortcut: str | None = None,
+        context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
+        on: QWidget | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(name)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(context)
-            action.setToolTip(f"{text} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+            action.setToolTip(
+                f"{text} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+            )
         (on or self).addAction(action)
         if button is not None:
             button.setDefaultAction(action)
@@ -270,30 +298,59 @@ class CustomerPanel(QWidget):
 
     def _build_actions(self) -> None:
         widget = Qt.ShortcutContext.WidgetShortcut
-        self.edit_customer_action = self._action("editCustomerAction", "Edit customer",
-                                                 self.edit_customer_button, "Ctrl+E")
-        self.add_location_action = self._action("addLocationAction", "Add location",
-                                                self.add_location_button, "Ctrl+L")
-        self.add_contact_action = self._action("addContactAction", "Add contact",
-                                               self.add_contact_button, "Ctrl+Shift+P")
-        self.edit_contact_action = self._action("editContactAction", "Edit contact", self.edit_contact_button,
-                                                "F2", widget, self.contacts_view)
-        self.edit_location_action = self._action("editLocationAction", "Edit location",
-                                                 self.edit_location_button, "F2", widget, self.locations_view)
-        self.add_location_contact_action = self._action("addLocationContactAction", "Add contact to location",
-                                                        self.add_location_contact_button)
+        self.edit_customer_action = self._action(
+            "editCustomerAction", "Edit customer", self.edit_customer_button, "Ctrl+E"
+        )
+        self.add_location_action = self._action(
+            "addLocationAction", "Add location", self.add_location_button, "Ctrl+L"
+        )
+        self.add_contact_action = self._action(
+            "addContactAction", "Add contact", self.add_contact_button, "Ctrl+Shift+P"
+        )
+        self.edit_contact_action = self._action(
+            "editContactAction", "Edit contact", self.edit_contact_button, "F2", widget, self.contacts_view
+        )
+        self.edit_location_action = self._action(
+            "editLocationAction",
+            "Edit location",
+            self.edit_location_button,
+            "F2",
+            widget,
+            self.locations_view,
+        )
+        self.add_location_contact_action = self._action(
+            "addLocationContactAction", "Add contact to location", self.add_location_contact_button
+        )
         self.edit_location_contact_action = self._action(
-            "editLocationContactAction", "Edit location contact", self.edit_location_contact_button, "F2",
-            widget, self.location_contacts_view)
-        self.add_note_action = self._action("addNoteAction", "Add note", self.add_note_button, "Ctrl+Return",
-                                            widget, self.note_edit)
-        self.call_contact_action = self._action("callContactAction", "Call", self.call_contact_button, "Ctrl+D",
-                                                widget, self.contacts_view)
-        self.call_location_contact_action = self._action("callLocationContactAction", "Call",
-                                                         self.call_location_contact_button, "Ctrl+D", widget,
-                                                         self.location_contacts_view)
-        self.play_recording_action = self._action("playRecordingAction", "Play recording",
-                                                  self.play_recording_button, "Ctrl+P", widget, self.calls_view)
+            "editLocationContactAction",
+            "Edit location contact",
+            self.edit_location_contact_button,
+            "F2",
+            widget,
+            self.location_contacts_view,
+        )
+        self.add_note_action = self._action(
+            "addNoteAction", "Add note", self.add_note_button, "Ctrl+Return", widget, self.note_edit
+        )
+        self.call_contact_action = self._action(
+            "callContactAction", "Call", self.call_contact_button, "Ctrl+D", widget, self.contacts_view
+        )
+        self.call_location_contact_action = self._action(
+            "callLocationContactAction",
+            "Call",
+            self.call_location_contact_button,
+            "Ctrl+D",
+            widget,
+            self.location_contacts_view,
+        )
+        self.play_recording_action = self._action(
+            "playRecordingAction",
+            "Play recording",
+            self.play_recording_button,
+            "Ctrl+P",
+            widget,
+            self.calls_view,
+        )
         # Enter on the numeric keypad too: both keys mean "add" for a CSR.
         self.add_note_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
 
@@ -302,19 +359,25 @@ class CustomerPanel(QWidget):
         self.add_location_action.triggered.connect(self._add_location)
         self.add_contact_action.triggered.connect(lambda: self._add_contact(""))
         self.add_location_contact_action.triggered.connect(
-            lambda: self._add_contact(self.current_location_id()))
+            lambda: self._add_contact(self.current_location_id())
+        )
         self.edit_contact_action.triggered.connect(lambda: self._edit_contact(self.contacts_view))
         self.edit_location_contact_action.triggered.connect(
-            lambda: self._edit_contact(self.location_contacts_view))
+            lambda: self._edit_contact(self.location_contacts_view)
+        )
         self.edit_location_action.triggered.connect(self._edit_location)
         self.add_note_action.triggered.connect(self._add_note)
         self.call_contact_action.triggered.connect(lambda: self._call_contact(self.contacts_view))
-        self.call_location_contact_action.triggered.connect(lambda: self._call_contact(self.location_contacts_view))
+        self.call_location_contact_action.triggered.connect(
+            lambda: self._call_contact(self.location_contacts_view)
+        )
         self.play_recording_action.triggered.connect(self._play_recording)
         self.calls_view.activated.connect(lambda _i: self._play_recording())
         self.calls_view.selectionModel().currentRowChanged.connect(self._update_actions)
         self.contacts_view.activated.connect(lambda _i: self._edit_contact(self.contacts_view))
-        self.location_contacts_view.activated.connect(lambda _i: self._edit_contact(self.location_contacts_view))
+        self.location_contacts_view.activated.connect(
+            lambda _i: self._edit_contact(self.location_contacts_view)
+        )
         self.locations_view.activated.connect(lambda _i: self._edit_location())
         self.contacts_model.flagToggled.connect(self.contactFlagChanged)
         self.location_contacts_model.flagToggled.connect(self.contactFlagChanged)
@@ -340,8 +403,14 @@ class CustomerPanel(QWidget):
             self.note_edit.clear()
             self.show_message("")
         if record is None:
-            for model in (self.contacts_model, self.locations_model, self.location_contacts_model,
-                          self.notes_model, self.jobs_model, self.calls_model):
+            for model in (
+                self.contacts_model,
+                self.locations_model,
+                self.location_contacts_model,
+                self.notes_model,
+                self.jobs_model,
+                self.calls_model,
+            ):
                 model.set_rows(())
             self._show_page(0)
             self._update_actions()
@@ -358,7 +427,7 @@ class CustomerPanel(QWidget):
         self.calls_model.set_rows(record.calls)
         self._calls_stack.setCurrentIndex(1 if record.calls else 0)
         if record.calls and not self.calls_view.currentIndex().isValid():
-            self.calls_view.setCurrentIndex(self.calls_model.index(0, 0))     # the latest call
+            self.calls_view.setCurrentIndex(self.calls_model.index(0, 0))  # the latest call
         self._show_page(1)
         self._update_actions()
 
@@ -368,8 +437,10 @@ class CustomerPanel(QWidget):
             bar = self.details.verticalScrollBar().sizeHint().width()
             self.details.setMinimumWidth(self.details.widget().minimumSizeHint().width() + bar)
         # The empty panel may be narrow (the search results want the room); a hidden page would not let it.
-        self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred if page == 1 else QSizePolicy.Policy.Ignored,
-                                    QSizePolicy.Policy.Preferred)
+        self.splitter.setSizePolicy(
+            QSizePolicy.Policy.Preferred if page == 1 else QSizePolicy.Policy.Ignored,
+            QSizePolicy.Policy.Preferred,
+        )
         if self._stack.currentIndex() != page:
             self._stack.setCurrentIndex(page)
             self.customerShown.emit(page == 1)
@@ -418,10 +489,13 @@ class CustomerPanel(QWidget):
         self.edit_location_action.setEnabled(has and self.current_location() is not None)
         self.add_location_contact_action.setEnabled(has and self.current_location() is not None)
         self.edit_location_contact_action.setEnabled(
-            has and self.location_contacts_view.currentIndex().isValid())
+            has and self.location_contacts_view.currentIndex().isValid()
+        )
         self.add_note_action.setEnabled(has and bool(self.note_edit.toPlainText().strip()))
         self.call_contact_action.setEnabled(has and self._phone_at(self.contacts_view) is not None)
-        self.call_location_contact_action.setEnabled(has and self._phone_at(self.location_contacts_view) is not None)
+        self.call_location_contact_action.setEnabled(
+            has and self._phone_at(self.location_contacts_view) is not None
+        )
         self.play_recording_action.setEnabled(has and bool(self.current_recording_url()))
         self.jobs_tab.update_actions()
 
@@ -482,6 +556,12 @@ def _fit_rows(view: QTableView, max_rows: int) -> None:
     rows = min(view.model().rowCount(), max_rows)
     vertical = view.verticalHeader()
     wrapped = vertical.sectionResizeMode(0) == QHeaderView.ResizeMode.ResizeToContents if rows else False
-    height = sum(max(view.sizeHintForRow(r), vertical.defaultSectionSize()) if wrapped else vertical.sectionSize(r)
-                 for r in range(rows)) if rows else vertical.defaultSectionSize()
+    height = (
+        sum(
+            max(view.sizeHintForRow(r), vertical.defaultSectionSize()) if wrapped else vertical.sectionSize(r)
+            for r in range(rows)
+        )
+        if rows
+        else vertical.defaultSectionSize()
+    )
     view.setFixedHeight(view.horizontalHeader().sizeHint().height() + height + 2 * view.frameWidth())

@@ -21,10 +21,14 @@ RowLoader = Callable[[list[str]], dict[str, ResultRow]]
 _Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("Name", "Type", "Address", "Phone", "Flags", "Tags")
-COMPACT_COLUMNS = (0, 2, 3)        # once a customer is open: name, phone, the address when there is room
+COMPACT_COLUMNS = (0, 2, 3)  # once a customer is open: name, phone, the address when there is room
 # The search box's hint, longest first: it shows the longest that fits the box.
-HINTS = ("Search phone, name, address, email or job #   (Ctrl+F)", "Phone, name, address, email or job #",
-         "Phone, name, address or job #", "Find a customer")
+HINTS = (
+    "Search phone, name, address, email or job #   (Ctrl+F)",
+    "Phone, name, address, email or job #",
+    "Phone, name, address or job #",
+    "Find a customer",
+)
 PAGE = 50
 IdRole = Qt.ItemDataRole.UserRole + 1
 MatchRole = Qt.ItemDataRole.UserRole + 2
@@ -58,8 +62,9 @@ class CustomerResultsModel(QAbstractTableModel):
     def set_loader(self, loader: RowLoader) -> None:
         self._loader = loader
 
-    def set_results(self, query: str, ids: Sequence[str], reasons: dict[str, Match],
-                    rows: dict[str, ResultRow]) -> None:
+    def set_results(
+        self, query: str, ids: Sequence[str], reasons: dict[str, Match], rows: dict[str, ResultRow]
+    ) -> None:
         """Show a new result set. A new query replaces the whole list, so a reset is the honest signal."""
         self.beginResetModel()
         self.query = query
@@ -95,9 +100,14 @@ class CustomerResultsModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(COLUMNS):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 
@@ -110,7 +120,7 @@ class CustomerResultsModel(QAbstractTableModel):
         cid = self._ids[r]
         row = self._rows.get(cid)
         if row is None and self._loader is not None:
-            block = [i for i in self._ids[r:r + PAGE] if i not in self._rows]
+            block = [i for i in self._ids[r : r + PAGE] if i not in self._rows]
             self._rows.update(self._loader(block))
             row = self._rows.get(cid)
         return row
@@ -123,13 +133,18 @@ class CustomerResultsModel(QAbstractTableModel):
             return self._ids[index.row()]
         if role == MatchRole:
             return self._reasons.get(self._ids[index.row()])
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
-                        Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole):
+        if role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.ToolTipRole,
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.FontRole,
+            Qt.ItemDataRole.AccessibleTextRole,
+        ):
             return None
         row = self._row(index.row())
-        if row is None:   # deleted or merged since the search ran
+        if row is None:  # deleted or merged since the search ran
             return "(no longer on this PC)" if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
-        if role == Qt.ItemDataRole.ForegroundRole:       # the name too: the narrow list hides Flags
+        if role == Qt.ItemDataRole.ForegroundRole:  # the name too: the narrow list hides Flags
             return _DNS_BRUSH if col in (0, 4) and row.do_not_service else None
         if role == Qt.ItemDataRole.FontRole:
             return _bold_font() if col == 0 or (col == 4 and row.do_not_service) else None
@@ -139,7 +154,7 @@ class CustomerResultsModel(QAbstractTableModel):
                 return dns or None
             # The narrow list may hide the address and flags: the name's tooltip says them.
             return "\n".join(line for line in (row.name, row.address, row.phone, dns) if line)
-        return _cell(row, col, self._reasons.get(row.id))      # a cut cell's tooltip is its whole text
+        return _cell(row, col, self._reasons.get(row.id))  # a cut cell's tooltip is its whole text
 
 
 def _cell(row: ResultRow, col: int, why: Match | None) -> str:
@@ -180,7 +195,7 @@ class CustomerSearchBox(QLineEdit):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         # The longest hint that fits (the narrow list has no room for the whole sentence).
-        room = self.width() - 2 * self.height()         # the frame, padding and clear button
+        room = self.width() - 2 * self.height()  # the frame, padding and clear button
         fm = self.fontMetrics()
         self.setPlaceholderText(next((h for h in HINTS if fm.horizontalAdvance(h) <= room), HINTS[-1]))
 
@@ -251,8 +266,12 @@ class CustomerResultsView(QTableView):
             hidden = compact and (col not in COMPACT_COLUMNS or (col == 2 and room < 12 * em))
             header.setSectionHidden(col, hidden)
         # Without the address, the name takes the room.
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch if header.isSectionHidden(2)
-                                    else QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(
+            0,
+            QHeaderView.ResizeMode.Stretch
+            if header.isSectionHidden(2)
+            else QHeaderView.ResizeMode.Interactive,
+        )
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

@@ -36,7 +36,9 @@ class FormDialog(QDialog):
 
     submitted = Signal(dict)
 
-    def __init__(self, title: str, parent: QWidget | None = None, *, confirm_externally: bool = False) -> None:
+    def __init__(
+        self, title: str, parent: QWidget | None = None, *, confirm_externally: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(440)
@@ -48,8 +50,9 @@ class FormDialog(QDialog):
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.form_error = self._message_label("error_form", ERROR_STYLE)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setDefault(True)
         self.save_button.setAccessibleName("Save")
@@ -68,8 +71,10 @@ class FormDialog(QDialog):
         if not self._focused_once:
             self._focused_once = True
             if self.focusWidget() in self.fields.values():
-                return                  # the subclass chose where the cursor starts
-            edits = [w for w in self.fields.values() if w.isEnabled() and w.focusPolicy() != Qt.FocusPolicy.NoFocus]
+                return  # the subclass chose where the cursor starts
+            edits = [
+                w for w in self.fields.values() if w.isEnabled() and w.focusPolicy() != Qt.FocusPolicy.NoFocus
+            ]
             empty = [w for w in edits if isinstance(w, QLineEdit) and not w.text()]
             target = (empty or edits or [None])[0]
             if target is not None:
@@ -112,8 +117,9 @@ class FormDialog(QDialog):
                 break
         return widget
 
-    def add_line(self, key: str, label: str, model: type | None = None, column: str | None = None,
-                 text: str = "") -> QLineEdit:
+    def add_line(
+        self, key: str, label: str, model: type | None = None, column: str | None = None, text: str = ""
+    ) -> QLineEdit:
         edit = QLineEdit(text, self)
         limit = max_length(model, column or key) if model is not None else None
         if limit:
@@ -205,7 +211,9 @@ class FormDialog(QDialog):
         # Wrapped messages need height-for-width, which a top-level layout doesn't apply by itself.
         layout = self.layout()
         layout.activate()
-        wanted = layout.heightForWidth(self.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        wanted = (
+            layout.heightForWidth(self.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+        )
         if wanted > self.height():
             self.resize(self.width(), wanted)
 

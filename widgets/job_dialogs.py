@@ -37,17 +37,27 @@ PICK_WINDOW = "Pick an arrival window."
 # intent's own, so the dialog and the intent never disagree).
 REASON_TEXT: dict[str, dict[str, str]] = {
     "cancel": {
-        "intent": "cancel_job", "title": "Cancel job {number}", "label": "&Reason for canceling",
+        "intent": "cancel_job",
+        "title": "Cancel job {number}",
+        "label": "&Reason for canceling",
         "intro": "Cancel this job? It stays in the customer's history as Canceled.",
         "placeholder": "Found another company, no longer needed, duplicate booking…",
-        "save": "Cancel &job", "save_name": "Cancel job", "dismiss": "&Keep job", "dismiss_name": "Keep job",
+        "save": "Cancel &job",
+        "save_name": "Cancel job",
+        "dismiss": "&Keep job",
+        "dismiss_name": "Keep job",
         "required": "Give a reason for the cancellation.",
     },
     "hold": {
-        "intent": "hold_job", "title": "Put job {number} on hold", "label": "&Reason for the hold",
+        "intent": "hold_job",
+        "title": "Put job {number} on hold",
+        "label": "&Reason for the hold",
         "intro": "Put this job on hold? It keeps its arrival window until it is released or rescheduled.",
         "placeholder": "Waiting for parts, customer away, needs approval…",
-        "save": "Put on &hold", "save_name": "Put on hold", "dismiss": "Cancel", "dismiss_name": "Cancel",
+        "save": "Put on &hold",
+        "save_name": "Put on hold",
+        "dismiss": "Cancel",
+        "dismiss_name": "Cancel",
         "required": "Give a reason for the hold.",
     },
 }
@@ -72,16 +82,18 @@ def _intro(parent: QWidget, name: str, text: str) -> QLabel:
 class JobReasonDialog(FormDialog):
     """Cancel a job or put it on hold; the reason is required and travels with the intent."""
 
-    def __init__(self, job: JobRecord, action: str, parent: QWidget | None = None, *,
-                 confirm_externally: bool = False) -> None:
+    def __init__(
+        self, job: JobRecord, action: str, parent: QWidget | None = None, *, confirm_externally: bool = False
+    ) -> None:
         text = REASON_TEXT[action]
-        super().__init__(text["title"].format(number=job.number), parent,
-                         confirm_externally=confirm_externally)
+        super().__init__(
+            text["title"].format(number=job.number), parent, confirm_externally=confirm_externally
+        )
         self.setObjectName("jobReasonDialog")
         self.job, self.action, self._text = job, action, text
         self.intent = text["intent"]
         layout = self.layout()
-        if isinstance(layout, QVBoxLayout):       # FormDialog's: the form, its error line, the buttons
+        if isinstance(layout, QVBoxLayout):  # FormDialog's: the form, its error line, the buttons
             layout.insertWidget(0, _intro(self, "jobReasonSummary", f"{text['intro']}\n{describe_job(job)}"))
         reason = self.add_line("reason", text["label"], Job, "status_reason")
         assert isinstance(reason, QLineEdit)
@@ -119,11 +131,16 @@ class RescheduleModel(AvailabilityModel):
         slot = self.slot(row)
         return slot is not None and self.current == (slot.day, slot.window.id)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         base = super().data(index, role)
-        if index.isValid() and index.column() == len(self.COLUMNS) - 1 and self.is_current(index.row()) \
-                and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+        if (
+            index.isValid()
+            and index.column() == len(self.COLUMNS) - 1
+            and self.is_current(index.row())
+            and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole)
+        ):
             return ", ".join(part for part in ("Current appointment", base) if part)
         return base
 
@@ -131,7 +148,7 @@ class RescheduleModel(AvailabilityModel):
 class RescheduleDialog(QDialog):
     """Pick a new arrival window for a job: Enter or a double-click on a window reschedules to it."""
 
-    submitted = Signal(str, str)          # day (ISO), arrival window id
+    submitted = Signal(str, str)  # day (ISO), arrival window id
 
     def __init__(self, job: JobRecord, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,8 +180,9 @@ class RescheduleDialog(QDialog):
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.setWordWrap(True)
         self.error_label.hide()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.reschedule_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.reschedule_button.setText("&Reschedule")
         self.reschedule_button.setAccessibleName("Reschedule to the highlighted window")

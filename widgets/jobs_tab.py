@@ -37,7 +37,7 @@ JOB_BUTTONS = (
 class JobsTab(QWidget):
     """The jobs table (or a line saying there are none) with its action buttons underneath."""
 
-    actionRequested = Signal(str, str)        # job id, "reschedule" / "cancel" / "hold" / "release"
+    actionRequested = Signal(str, str)  # job id, "reschedule" / "cancel" / "hold" / "release"
 
     def __init__(self, model: JobsModel, view: QTableView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +68,7 @@ class JobsTab(QWidget):
     def _add_action(self, key: str, name: str, text: str, accessible: str, shortcut: str) -> QToolButton:
         action = QAction(text, self)
         action.setObjectName(f"{name}Action")
-        action.setIconText(text)          # a tool button drops the "…" that says a dialog comes next
+        action.setIconText(text)  # a tool button drops the "…" that says a dialog comes next
         action.setShortcut(QKeySequence(shortcut))
         # On the table only: the window already owns Ctrl+E, Ctrl+J, Ctrl+N … for other work.
         action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)

@@ -30,7 +30,7 @@ class FollowUpDateEdit(QDateEdit):
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        if event.reason() != Qt.FocusReason.MouseFocusReason:      # a click chose its own section
+        if event.reason() != Qt.FocusReason.MouseFocusReason:  # a click chose its own section
             self.setSelectedSection(QDateTimeEdit.Section.DaySection)
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002 - Qt's parameter name
@@ -52,10 +52,21 @@ class LeadDialog(FormDialog):
     With ``record`` it edits an open lead: the follow-up date, reason, summary and booking hints.
     """
 
-    def __init__(self, choices: LeadChoices, parent: QWidget | None = None, *, today: date,
-                 record: LeadRow | None = None, customer_id: str = "", customer_name: str = "",
-                 location_id: str = "", name: str = "", phone: str = "", customer_warning: str = "",
-                 confirm_externally: bool = False) -> None:
+    def __init__(
+        self,
+        choices: LeadChoices,
+        parent: QWidget | None = None,
+        *,
+        today: date,
+        record: LeadRow | None = None,
+        customer_id: str = "",
+        customer_name: str = "",
+        location_id: str = "",
+        name: str = "",
+        phone: str = "",
+        customer_warning: str = "",
+        confirm_externally: bool = False,
+    ) -> None:
         super().__init__("Edit lead" if record else "New lead", parent, confirm_externally=confirm_externally)
         self.setObjectName("leadDialog")
         self.choices, self.record, self.today = choices, record, today
@@ -65,7 +76,7 @@ class LeadDialog(FormDialog):
         if self.customer_id:
             shown = (record.customer_name or record.name) if record else customer_name
             box = self.add_line("customer", "&Customer", text=shown)
-            box.setReadOnly(True)       # the lead follows the customer record; edit the name there
+            box.setReadOnly(True)  # the lead follows the customer record; edit the name there
         else:
             self.add_line("name", "&Name", Lead, text=record.name if record else name)
             typed = record.phone_e164 if record else phone
@@ -93,8 +104,15 @@ class LeadDialog(FormDialog):
         self.fields["has_follow_up"].toggled.connect(self._sync_follow_up)
         self._sync_follow_up()
 
-    def _combo(self, key: str, label: str, none_text: str, items: list[tuple[str, str]],
-               current: str | None, current_name: str) -> QComboBox:
+    def _combo(
+        self,
+        key: str,
+        label: str,
+        none_text: str,
+        items: list[tuple[str, str]],
+        current: str | None,
+        current_name: str,
+    ) -> QComboBox:
         # A value set up earlier and deactivated since still shows, so an edit doesn't drop it.
         if current and all(value != current for _text, value in items):
             items = [*items, (f"{current_name or 'Unknown'} (inactive)", current)]
@@ -104,16 +122,33 @@ class LeadDialog(FormDialog):
         c = self.choices
         lead_reasons = [(r.name, r.id) for r in c.call_reasons if r.is_lead]
         other_reasons = [(r.name, r.id) for r in c.call_reasons if not r.is_lead]
-        reason = self._combo("call_reason_id", "Call &reason", "No reason", lead_reasons + other_reasons,
-                             record.call_reason_id if record else None, record.call_reason if record else "")
+        reason = self._combo(
+            "call_reason_id",
+            "Call &reason",
+            "No reason",
+            lead_reasons + other_reasons,
+            record.call_reason_id if record else None,
+            record.call_reason if record else "",
+        )
         if lead_reasons and other_reasons:
             # Lead reasons first, the others after a line: all are allowed, these are the usual ones.
             reason.insertSeparator(len(lead_reasons) + 1)
-        self._combo("campaign_id", "Ca&mpaign", "No campaign", [(x.name, x.id) for x in c.campaigns],
-                    record.campaign_id if record else None, record.campaign if record else "")
-        self._combo("business_unit_id", "&Business unit", "No business unit",
-                    [(x.name, x.id) for x in c.business_units],
-                    record.business_unit_id if record else None, record.business_unit if record else "")
+        self._combo(
+            "campaign_id",
+            "Ca&mpaign",
+            "No campaign",
+            [(x.name, x.id) for x in c.campaigns],
+            record.campaign_id if record else None,
+            record.campaign if record else "",
+        )
+        self._combo(
+            "business_unit_id",
+            "&Business unit",
+            "No business unit",
+            [(x.name, x.id) for x in c.business_units],
+            record.business_unit_id if record else None,
+            record.business_unit if record else "",
+        )
         self._combo("job_type_id", "&Job type", "No job type", [], None, "")
         self._fill_job_types(record.job_type_id if record else None, record.job_type if record else "")
         self.fields["business_unit_id"].currentIndexChanged.connect(lambda _i: self._fill_job_types())
@@ -126,10 +161,12 @@ class LeadDialog(FormDialog):
             current = _combo_value(combo)
             current_name = combo.currentText()
         unit = _combo_value(self.fields["business_unit_id"])
-        items = [(t.name, t.id) for t in self.choices.job_types if unit is None or unit in t.business_unit_ids]
+        items = [
+            (t.name, t.id) for t in self.choices.job_types if unit is None or unit in t.business_unit_ids
+        ]
         if current and all(value != current for _text, value in items):
             known = any(t.id == current for t in self.choices.job_types)
-            if not known:          # deactivated since: keep it; a job type of another unit is dropped
+            if not known:  # deactivated since: keep it; a job type of another unit is dropped
                 items.append((f"{current_name or 'Unknown'} (inactive)", current))
         combo.blockSignals(True)
         combo.clear()
@@ -155,8 +192,10 @@ class LeadDialog(FormDialog):
     def lead_values(self) -> dict[str, Any]:
         """The lead's editable fields as the intents take them (ISO date, None for "not chosen")."""
         day = self.follow_up_on()
-        out: dict[str, Any] = {"summary": text_of(self.fields["summary"]),
-                               "follow_up_on": day.isoformat() if day else None}
+        out: dict[str, Any] = {
+            "summary": text_of(self.fields["summary"]),
+            "follow_up_on": day.isoformat() if day else None,
+        }
         if not self.customer_id:
             out["name"] = text_of(self.fields["name"])
             out["phone"] = self._phone_e164()
@@ -187,10 +226,16 @@ class LeadDialog(FormDialog):
         lead = self.lead_values()
         if self.record is not None:
             r = self.record
-            old = {"name": r.name, "phone": r.phone_e164, "summary": r.summary,
-                   "follow_up_on": r.follow_up_on.isoformat() if r.follow_up_on else None,
-                   "call_reason_id": r.call_reason_id, "campaign_id": r.campaign_id,
-                   "business_unit_id": r.business_unit_id, "job_type_id": r.job_type_id}
+            old = {
+                "name": r.name,
+                "phone": r.phone_e164,
+                "summary": r.summary,
+                "follow_up_on": r.follow_up_on.isoformat() if r.follow_up_on else None,
+                "call_reason_id": r.call_reason_id,
+                "campaign_id": r.campaign_id,
+                "business_unit_id": r.business_unit_id,
+                "job_type_id": r.job_type_id,
+            }
             return {"lead_id": r.id, "changes": changed_fields(old, lead)}
         if self.customer_id:
             lead["customer_id"] = self.customer_id
@@ -202,7 +247,9 @@ class LeadDialog(FormDialog):
 class DismissLeadDialog(FormDialog):
     """Close an open lead for good; the reason is required so a manager can review it."""
 
-    def __init__(self, lead: LeadRow, parent: QWidget | None = None, *, confirm_externally: bool = False) -> None:
+    def __init__(
+        self, lead: LeadRow, parent: QWidget | None = None, *, confirm_externally: bool = False
+    ) -> None:
         super().__init__("Dismiss lead", parent, confirm_externally=confirm_externally)
         self.setObjectName("dismissLeadDialog")
         self.lead = lead
@@ -211,7 +258,7 @@ class DismissLeadDialog(FormDialog):
         intro.setObjectName("dismissLeadSummary")
         intro.setWordWrap(True)
         layout = self.layout()
-        if isinstance(layout, QVBoxLayout):         # FormDialog's: the form, its error line, the buttons
+        if isinstance(layout, QVBoxLayout):  # FormDialog's: the form, its error line, the buttons
             layout.insertWidget(0, intro)
         reason = self.add_line("reason", "&Reason", Lead, "status_reason")
         assert isinstance(reason, QLineEdit)

@@ -34,9 +34,13 @@ from .row_list import RowListMixin
 
 __all__ = ["LeadsList", "LeadsModel"]
 
-STATUS_FILTERS = (("Open", LeadStatus.OPEN.value), ("Dismissed", LeadStatus.DISMISSED.value),
-                  ("Converted", LeadStatus.CONVERTED.value), ("All", ""))
-SEARCH_DELAY_MS = 150           # one query per pause in typing, not per key
+STATUS_FILTERS = (
+    ("Open", LeadStatus.OPEN.value),
+    ("Dismissed", LeadStatus.DISMISSED.value),
+    ("Converted", LeadStatus.CONVERTED.value),
+    ("All", ""),
+)
+SEARCH_DELAY_MS = 150  # one query per pause in typing, not per key
 
 
 class LeadsList(RowListMixin, QWidget):
@@ -47,11 +51,11 @@ class LeadsList(RowListMixin, QWidget):
     select_lead = RowListMixin.select_id
 
     newLeadRequested = Signal()
-    editRequested = Signal(str)              # lead id
-    convertRequested = Signal(str)           # lead id
-    dismissRequested = Signal(str)           # lead id
-    openCustomerRequested = Signal(str)      # customer id
-    filterChanged = Signal(str, str)         # status ("" = all), search text
+    editRequested = Signal(str)  # lead id
+    convertRequested = Signal(str)  # lead id
+    dismissRequested = Signal(str)  # lead id
+    openCustomerRequested = Signal(str)  # customer id
+    filterChanged = Signal(str, str)  # status ("" = all), search text
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,8 +96,13 @@ class LeadsList(RowListMixin, QWidget):
 
         self.buttons: dict[str, QToolButton] = {}
         actions_row = QHBoxLayout()
-        for name in ("newLeadButton", "convertLeadButton", "editLeadButton", "dismissLeadButton",
-                     "openCustomerButton"):
+        for name in (
+            "newLeadButton",
+            "convertLeadButton",
+            "editLeadButton",
+            "dismissLeadButton",
+            "openCustomerButton",
+        ):
             button = QToolButton(self)
             button.setObjectName(name)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -123,8 +132,15 @@ class LeadsList(RowListMixin, QWidget):
             self.setTabOrder(first, second)
         self._show_empty_state()
 
-    def _action(self, name: str, text: str, button: str, shortcuts: Sequence[str],
-                on: QWidget, context: Qt.ShortcutContext) -> QAction:
+    def _action(
+        self,
+        name: str,
+        text: str,
+        button: str,
+        shortcuts: Sequence[str],
+        on: QWidget,
+        context: Qt.ShortcutContext,
+    ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(name)
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
@@ -138,17 +154,27 @@ class LeadsList(RowListMixin, QWidget):
 
     def _build_actions(self) -> None:
         in_list = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        on_view = Qt.ShortcutContext.WidgetShortcut     # Delete/Enter in the search box keep their meaning
-        self.new_action = self._action("newLeadAction", "New lead", "newLeadButton", ["Ctrl+Shift+L"],
-                                       self, in_list)
-        self.convert_action = self._action("convertLeadAction", "Convert to job", "convertLeadButton",
-                                           ["Return", "Enter"], self.view, on_view)
-        self.edit_action = self._action("editLeadAction", "Edit follow-up", "editLeadButton", ["F2"],
-                                        self.view, on_view)
-        self.dismiss_action = self._action("dismissLeadAction", "Dismiss", "dismissLeadButton", ["Delete"],
-                                           self.view, on_view)
-        self.open_customer_action = self._action("openCustomerAction", "Open customer", "openCustomerButton",
-                                                 ["Ctrl+O"], self, in_list)
+        on_view = Qt.ShortcutContext.WidgetShortcut  # Delete/Enter in the search box keep their meaning
+        self.new_action = self._action(
+            "newLeadAction", "New lead", "newLeadButton", ["Ctrl+Shift+L"], self, in_list
+        )
+        self.convert_action = self._action(
+            "convertLeadAction",
+            "Convert to job",
+            "convertLeadButton",
+            ["Return", "Enter"],
+            self.view,
+            on_view,
+        )
+        self.edit_action = self._action(
+            "editLeadAction", "Edit follow-up", "editLeadButton", ["F2"], self.view, on_view
+        )
+        self.dismiss_action = self._action(
+            "dismissLeadAction", "Dismiss", "dismissLeadButton", ["Delete"], self.view, on_view
+        )
+        self.open_customer_action = self._action(
+            "openCustomerAction", "Open customer", "openCustomerButton", ["Ctrl+O"], self, in_list
+        )
 
     def _connect_signals(self) -> None:
         self.status_combo.currentIndexChanged.connect(self._status_changed)
@@ -162,8 +188,13 @@ class LeadsList(RowListMixin, QWidget):
         self.open_customer_action.triggered.connect(self._open_customer)
         self.view.doubleClicked.connect(lambda _i: self._request(self.convertRequested))
         self.view.selectionModel().currentRowChanged.connect(self._update_actions)
-        for sig in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
-                    self.model.rowsMoved, self.model.dataChanged):
+        for sig in (
+            self.model.modelReset,
+            self.model.rowsInserted,
+            self.model.rowsRemoved,
+            self.model.rowsMoved,
+            self.model.dataChanged,
+        ):
             sig.connect(self._update_actions)
         for sig in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
             sig.connect(self._show_empty_state)
@@ -193,8 +224,11 @@ class LeadsList(RowListMixin, QWidget):
         self.filterChanged.emit(self.status_filter() or "", self.search_text())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.search_edit and isinstance(event, QKeyEvent) \
-                and event.type() == QEvent.Type.KeyPress:
+        if (
+            watched is self.search_edit
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+        ):
             key = event.key()
             if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.model.rowCount():
                 self.focus_list()
@@ -230,8 +264,9 @@ class LeadsList(RowListMixin, QWidget):
             if text:
                 message = f"No leads match “{text}”."
             elif status == LeadStatus.OPEN.value:
-                message = ("No open leads.\nPress Ctrl+Shift+L to capture a caller who isn't ready to "
-                           "book yet.")
+                message = (
+                    "No open leads.\nPress Ctrl+Shift+L to capture a caller who isn't ready to book yet."
+                )
             else:
                 message = f"No {status.lower()} leads." if status else "No leads yet."
             self.empty_label.setText(message)

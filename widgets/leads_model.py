@@ -34,7 +34,7 @@ def _short_date(day: date, days_until: int | None) -> str:
 
 
 def follow_up_text(row: LeadRow) -> str:
-    """"Overdue 3 d", "Today", "Tomorrow" or the date; closed leads just show the date."""
+    """ "Overdue 3 d", "Today", "Tomorrow" or the date; closed leads just show the date."""
     if row.follow_up_on is None:
         return ""
     if row.is_open:
@@ -64,8 +64,15 @@ def status_text(row: LeadRow) -> str:
     return row.status
 
 
-_TEXT = (follow_up_text, lambda r: r.name, lambda r: r.phone, lambda r: " ".join(r.summary.split()),
-         lambda r: r.call_reason, lambda r: r.campaign, status_text)
+_TEXT = (
+    follow_up_text,
+    lambda r: r.name,
+    lambda r: r.phone,
+    lambda r: " ".join(r.summary.split()),
+    lambda r: r.call_reason,
+    lambda r: r.campaign,
+    status_text,
+)
 
 
 class LeadsModel(RowTableModel[LeadRow]):
@@ -81,7 +88,7 @@ class LeadsModel(RowTableModel[LeadRow]):
     def update_row(self, row: LeadRow) -> None:
         """Show this lead's new state: changed in place, moved to its new place, or inserted."""
         old = self.row_of(row.id)
-        others = self._rows if old < 0 else self._rows[:old] + self._rows[old + 1:]
+        others = self._rows if old < 0 else self._rows[:old] + self._rows[old + 1 :]
         pos = bisect.bisect_left([sort_key(r) for r in others], sort_key(row))
         if old < 0:
             self.beginInsertRows(QModelIndex(), pos, pos)

@@ -50,18 +50,29 @@ class LiveCall:
     classification: str
     closed: bool
     stale: bool
-    answered_by_name: str = ""          # whose softphone answered, when nobody claimed the call
-    to_number: str = ""                 # the number dialed (an outbound call's other party)
+    answered_by_name: str = ""  # whose softphone answered, when nobody claimed the call
+    to_number: str = ""  # the number dialed (an outbound call's other party)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LiveCall:
-        return cls(str(d["id"]), str(d.get("state") or ""), str(d.get("direction") or ""),
-                   str(d.get("from_number") or ""), str(d.get("customer_name") or ""),
-                   str(d.get("campaign") or ""), str(d.get("agent_id") or ""), str(d.get("agent_name") or ""),
-                   parse_time(d.get("started_at")) or _EPOCH, parse_time(d.get("answered_at")),
-                   parse_time(d.get("ended_at")), str(d.get("classification") or ""),
-                   bool(d.get("closed")), bool(d.get("stale")), str(d.get("answered_by_name") or ""),
-                   str(d.get("to_number") or ""))
+        return cls(
+            str(d["id"]),
+            str(d.get("state") or ""),
+            str(d.get("direction") or ""),
+            str(d.get("from_number") or ""),
+            str(d.get("customer_name") or ""),
+            str(d.get("campaign") or ""),
+            str(d.get("agent_id") or ""),
+            str(d.get("agent_name") or ""),
+            parse_time(d.get("started_at")) or _EPOCH,
+            parse_time(d.get("answered_at")),
+            parse_time(d.get("ended_at")),
+            str(d.get("classification") or ""),
+            bool(d.get("closed")),
+            bool(d.get("stale")),
+            str(d.get("answered_by_name") or ""),
+            str(d.get("to_number") or ""),
+        )
 
     @property
     def caller(self) -> str:
@@ -97,8 +108,14 @@ class LiveAgent:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LiveAgent:
-        return cls(str(d["user_id"]), str(d.get("name") or ""), str(d.get("state") or "Offline"),
-                   str(d.get("reason") or ""), parse_time(d.get("since")), str(d.get("call_id") or ""))
+        return cls(
+            str(d["user_id"]),
+            str(d.get("name") or ""),
+            str(d.get("state") or "Offline"),
+            str(d.get("reason") or ""),
+            parse_time(d.get("since")),
+            str(d.get("call_id") or ""),
+        )
 
 
 class _LiveModel(RowTableModel[Any]):
@@ -125,12 +142,16 @@ class _LiveModel(RowTableModel[Any]):
             key = self.sort_key(row)
             before = self._rows[index - 1] if index > 0 else None
             after = self._rows[index + 1] if index + 1 < len(self._rows) else None
-            if (before is None or self.sort_key(before) <= key) and (after is None or key <= self.sort_key(after)):
+            if (before is None or self.sort_key(before) <= key) and (
+                after is None or key <= self.sort_key(after)
+            ):
                 self._rows[index] = row
                 self.changed(index)
                 return
             self.remove_row(row.id)
-        at = next((i for i, r in enumerate(self._rows) if self.sort_key(row) < self.sort_key(r)), len(self._rows))
+        at = next(
+            (i for i, r in enumerate(self._rows) if self.sort_key(row) < self.sort_key(r)), len(self._rows)
+        )
         self.beginInsertRows(QModelIndex(), at, at)
         self._rows.insert(at, row)
         self.endInsertRows()
@@ -139,9 +160,11 @@ class _LiveModel(RowTableModel[Any]):
         """Move the clocks on: only the ticking column's text changes."""
         self.now = now
         if self._rows:
-            self.dataChanged.emit(self.index(0, self.tick_column),
-                                  self.index(len(self._rows) - 1, self.tick_column),
-                                  [Qt.ItemDataRole.DisplayRole])
+            self.dataChanged.emit(
+                self.index(0, self.tick_column),
+                self.index(len(self._rows) - 1, self.tick_column),
+                [Qt.ItemDataRole.DisplayRole],
+            )
 
     def refresh_cells(self, column: int, rows: Iterable[int]) -> None:
         """These rows' text in ``column`` changed."""
@@ -208,8 +231,9 @@ class AgentsModel(_LiveModel):
     columns = AGENT_COLUMNS
     tick_column = A_SINCE
 
-    def __init__(self, parent: QObject | None = None,
-                 call_text: Callable[[str], str] = lambda call_id: call_id) -> None:
+    def __init__(
+        self, parent: QObject | None = None, call_text: Callable[[str], str] = lambda call_id: call_id
+    ) -> None:
         super().__init__(parent)
         self.call_text = call_text
 

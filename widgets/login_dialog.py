@@ -29,7 +29,7 @@ SERVER_EXAMPLE = "ws://127.0.0.1:8765"
 class LoginDialog(QDialog):
     """Asks who the CSR is and which server to sync with."""
 
-    signInRequested = Signal(str, str, str)     # server, user name, password
+    signInRequested = Signal(str, str, str)  # server, user name, password
 
     def __init__(self, server: str, user: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,14 +46,18 @@ class LoginDialog(QDialog):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        for text, edit in (("Ser&ver", self.server_edit), ("&User name", self.user_edit),
-                           ("&Password", self.password_edit)):
+        for text, edit in (
+            ("Ser&ver", self.server_edit),
+            ("&User name", self.user_edit),
+            ("&Password", self.password_edit),
+        ):
             label = QLabel(text, self)
             label.setBuddy(edit)
             form.addRow(label, edit)
 
-        self.note_label = self._label("loginNote", "The server and user name are remembered on this PC. "
-                                                   "The password never is.")
+        self.note_label = self._label(
+            "loginNote", "The server and user name are remembered on this PC. The password never is."
+        )
         self.error_label = self._label("loginError")
         self.error_label.setAccessibleName("Sign-in problem")
         self.status_label = self._label("loginStatus")
@@ -139,8 +143,10 @@ class LoginDialog(QDialog):
         if not server:
             return f"Enter the server address, for example {SERVER_EXAMPLE}.", self.server_edit
         if not server.lower().startswith(("ws://", "wss://")) or len(server.split("://", 1)[1]) == 0:
-            return f"The server address starts with ws:// or wss://, for example {SERVER_EXAMPLE}.", \
-                self.server_edit
+            return (
+                f"The server address starts with ws:// or wss://, for example {SERVER_EXAMPLE}.",
+                self.server_edit,
+            )
         if not user:
             return "Enter your user name.", self.user_edit
         if not password:
@@ -159,14 +165,14 @@ class LoginDialog(QDialog):
         self.signInRequested.emit(server, user, password)
 
     def done(self, result: int) -> None:  # noqa: D102 - Qt override
-        self.password_edit.clear()          # never kept past the dialog
+        self.password_edit.clear()  # never kept past the dialog
         self.set_busy(False)
         super().done(result)
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         """The cursor starts in the first empty field, so a returning CSR types only the password."""
         super().showEvent(event)
-        if not event.spontaneous():         # not when the window is merely restored
+        if not event.spontaneous():  # not when the window is merely restored
             edits = (self.server_edit, self.user_edit, self.password_edit)
             target = next((e for e in edits if not e.text().strip()), self.password_edit)
             target.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -55,10 +55,11 @@ class LookupPane(QWidget):
         if cid:
             self.customerActivated.emit(cid)
 
-    def show_results(self, query: str, ids: list[str], reasons: dict[str, Match],
-                     rows: dict[str, ResultRow]) -> None:
+    def show_results(
+        self, query: str, ids: list[str], reasons: dict[str, Match], rows: dict[str, ResultRow]
+    ) -> None:
         if query != self.search.text():
-            return      # the CSR has typed on; a newer result is coming
+            return  # the CSR has typed on; a newer result is coming
         if not query.strip():
             return
         self.model.set_results(query, ids, reasons, rows)
@@ -67,7 +68,8 @@ class LookupPane(QWidget):
             text = "No customer matches — press Ctrl+Shift+N to create one."
         elif exact:
             text = f"{exact} customer{'s' if exact > 1 else ''} with this phone number" + (
-                f", {len(ids) - exact} more matches" if len(ids) > exact else "")
+                f", {len(ids) - exact} more matches" if len(ids) > exact else ""
+            )
         else:
             more = "+" if len(ids) >= 200 else ""
             text = f"{len(ids)}{more} match{'es' if len(ids) != 1 else ''} — ↓ to choose, Enter to open"

@@ -40,7 +40,7 @@ class ManualBubble(QFrame):
 
     def set_title(self, title: str) -> None:
         self.title = title
-        self.button.setText(title.replace("&", "&&"))    # "Lara & Boone LLC": no mnemonic
+        self.button.setText(title.replace("&", "&&"))  # "Lara & Boone LLC": no mnemonic
         self.button.setAccessibleName(f"Booking bubble: {title}")
         self.close_button.setAccessibleName(f"Close booking bubble {title}")
         self.close_button.setToolTip("Discard this booking (Ctrl+W)")

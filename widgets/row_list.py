@@ -26,8 +26,15 @@ MESSAGE_STYLE = {"error": "color: #c62828;", "warning": "color: #b26a00;", "info
 DATE_FORMAT = "ddd MMM d, yyyy"
 
 
-def read_only_table(parent: QWidget, name: str, spoken: str, model: Any, *,
-                    alternating: bool = False, stretch_last: bool = False) -> QTableView:
+def read_only_table(
+    parent: QWidget,
+    name: str,
+    spoken: str,
+    model: Any,
+    *,
+    alternating: bool = False,
+    stretch_last: bool = False,
+) -> QTableView:
     """A table of rows to pick from: whole rows, one at a time, read-only; Tab leaves it, arrows move in it."""
     view = QTableView(parent)
     view.setObjectName(name)
@@ -63,8 +70,13 @@ class ColumnFitter(QObject):
         view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         view.viewport().installEventFilter(self)
         model = view.model()
-        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged,
-                       model.dataChanged):
+        for signal in (
+            model.modelReset,
+            model.rowsInserted,
+            model.rowsRemoved,
+            model.layoutChanged,
+            model.dataChanged,
+        ):
             signal.connect(self.fit)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
@@ -110,8 +122,9 @@ def labelled(parent: QWidget, text: str, widget: QWidget, row: QHBoxLayout) -> N
     row.addWidget(widget)
 
 
-def period_picker(parent: QWidget, prefix: str,
-                  periods: Sequence[tuple[str, str]]) -> tuple[QComboBox, QDateEdit, QDateEdit]:
+def period_picker(
+    parent: QWidget, prefix: str, periods: Sequence[tuple[str, str]]
+) -> tuple[QComboBox, QDateEdit, QDateEdit]:
     """The period combo (text, key) and the custom range's From / To (objectNames prefix+Period/From/To)."""
     combo = QComboBox(parent)
     combo.setObjectName(f"{prefix}Period")
@@ -223,7 +236,7 @@ class PeriodMixin:
         for edit in (self.from_edit, self.to_edit):
             edit.setEnabled(custom)
         if not custom:
-            self._set_dates(*period_bounds(self.period(), self._today))   # the dates show what it means
+            self._set_dates(*period_bounds(self.period(), self._today))  # the dates show what it means
         if emit:
             self._period_chosen()
 

@@ -64,17 +64,31 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.columns)):
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.columns)
+        ):
             return self.columns[section]
         return None
 
     # Roles no list here answers: the view asks for each of them for every cell it paints.
-    _UNUSED_ROLES = frozenset({Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.CheckStateRole,
-                               Qt.ItemDataRole.SizeHintRole, Qt.ItemDataRole.BackgroundRole,
-                               Qt.ItemDataRole.WhatsThisRole, Qt.ItemDataRole.StatusTipRole})
+    _UNUSED_ROLES = frozenset(
+        {
+            Qt.ItemDataRole.DecorationRole,
+            Qt.ItemDataRole.CheckStateRole,
+            Qt.ItemDataRole.SizeHintRole,
+            Qt.ItemDataRole.BackgroundRole,
+            Qt.ItemDataRole.WhatsThisRole,
+            Qt.ItemDataRole.StatusTipRole,
+        }
+    )
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role in self._UNUSED_ROLES or not index.isValid() or not 0 <= index.column() < len(self.columns):

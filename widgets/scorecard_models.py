@@ -20,10 +20,27 @@ from .row_model import RowTableModel
 __all__ = ["CampaignModel", "ScorecardModel", "abandoned_text", "day_label", "scorecard_csv"]
 
 NOTHING = "—"
-SCORE_COLUMNS = ("CSR", "Handled", "Booked", "Unbooked", "Excused", "Not a lead", "Booking rate", "Avg handle")
+SCORE_COLUMNS = (
+    "CSR",
+    "Handled",
+    "Booked",
+    "Unbooked",
+    "Excused",
+    "Not a lead",
+    "Booking rate",
+    "Avg handle",
+)
 CAMPAIGN_COLUMNS = ("Campaign", "Leads", "Booked", "Booked %")
-CSV_SCORE_HEADER = ("CSR", "Calls handled", "Booked", "Unbooked", "Excused", "Not a lead", "Booking rate %",
-                    "Avg handle (s)")
+CSV_SCORE_HEADER = (
+    "CSR",
+    "Calls handled",
+    "Booked",
+    "Unbooked",
+    "Excused",
+    "Not a lead",
+    "Booking rate %",
+    "Avg handle (s)",
+)
 CSV_CAMPAIGN_HEADER = ("Campaign", "Leads", "Booked", "Booked %")
 
 
@@ -47,9 +64,17 @@ class ScoreRow:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ScoreRow:
-        return cls(str(d["user_id"]), str(d.get("name") or ""), int(d.get("inbound_handled") or 0),
-                   int(d.get("booked") or 0), int(d.get("unbooked") or 0), int(d.get("excused") or 0),
-                   int(d.get("not_lead") or 0), d.get("booking_rate_pct"), d.get("avg_handle_s"))
+        return cls(
+            str(d["user_id"]),
+            str(d.get("name") or ""),
+            int(d.get("inbound_handled") or 0),
+            int(d.get("booked") or 0),
+            int(d.get("unbooked") or 0),
+            int(d.get("excused") or 0),
+            int(d.get("not_lead") or 0),
+            d.get("booking_rate_pct"),
+            d.get("avg_handle_s"),
+        )
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,12 @@ class CampaignRow:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CampaignRow:
-        return cls(str(d.get("campaign") or "Unknown campaign"), int(d.get("leads") or 0),
-                   int(d.get("booked") or 0), d.get("booked_pct"))
+        return cls(
+            str(d.get("campaign") or "Unknown campaign"),
+            int(d.get("leads") or 0),
+            int(d.get("booked") or 0),
+            d.get("booked_pct"),
+        )
 
 
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -86,7 +115,11 @@ class ScorecardModel(RowTableModel[ScoreRow]):
         if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
             return _RIGHT
         if role == Qt.ItemDataRole.ToolTipRole and column == 6:
-            return "Booked ÷ (booked + unbooked)" if row.booking_rate_pct is not None else "No leads in this period."
+            return (
+                "Booked ÷ (booked + unbooked)"
+                if row.booking_rate_pct is not None
+                else "No leads in this period."
+            )
         return None
 
 
@@ -105,14 +138,16 @@ class CampaignModel(RowTableModel[CampaignRow]):
 
 
 # How the server's extra Abandoned counts read; other numbers are named from their key, lists skipped.
-ABANDONED_PARTS = {"unanswered": "{n} hung up before anyone answered",
-                   "answered_unclaimed": "{n} answered but never claimed"}
+ABANDONED_PARTS = {
+    "unanswered": "{n} hung up before anyone answered",
+    "answered_unclaimed": "{n} answered but never claimed",
+}
 
 
 def _extra_text(key: str, value: Any) -> str | None:
     """("unanswered", 3) → "3 hung up before anyone answered"; ("avg_wait_s", 35) → "avg wait 0:35"."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return None                        # call ids and the like are for drilling in, not for this line
+        return None  # call ids and the like are for drilling in, not for this line
     if key in ABANDONED_PARTS:
         return ABANDONED_PARTS[key].format(n=value)
     if key.endswith("_s"):
@@ -133,7 +168,7 @@ def abandoned_text(abandoned: Mapping[str, Any] | None) -> str:
 def _number(value: Any, digits: int = 1) -> str:
     if value is None:
         return ""
-    quantum = Decimal(1).scaleb(-digits)        # halves round up, as percent_text does
+    quantum = Decimal(1).scaleb(-digits)  # halves round up, as percent_text does
     return str(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
@@ -143,8 +178,18 @@ def scorecard_csv(answer: Mapping[str, Any]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_SCORE_HEADER)
     for r in (ScoreRow.from_dict(d) for d in answer.get("rows") or ()):
-        writer.writerow((r.name, r.inbound_handled, r.booked, r.unbooked, r.excused, r.not_lead,
-                         _number(r.booking_rate_pct), _number(r.avg_handle_s, 0)))
+        writer.writerow(
+            (
+                r.name,
+                r.inbound_handled,
+                r.booked,
+                r.unbooked,
+                r.excused,
+                r.not_lead,
+                _number(r.booking_rate_pct),
+                _number(r.avg_handle_s, 0),
+            )
+        )
     writer.writerow(("Abandoned", int((answer.get("abandoned") or {}).get("count") or 0)))
     writer.writerow(())
     writer.writerow(CSV_CAMPAIGN_HEADER)

@@ -32,19 +32,22 @@ from .scorecard_models import scorecard_csv as scorecard_csv
 
 __all__ = ["PERIODS", "Scorecards", "scorecard_csv"]
 
-PERIODS = (("Today", "today"), ("Yesterday", "yesterday"), ("Week to date", "week"),
-           ("Month to date", "month"), ("Custom range", "custom"))
-
-
-
-
+PERIODS = (
+    ("Today", "today"),
+    ("Yesterday", "yesterday"),
+    ("Week to date", "week"),
+    ("Month to date", "month"),
+    ("Custom range", "custom"),
+)
 
 
 class Scorecards(PeriodMixin, QWidget):
     """Period picker, the CSR and campaign tables, the Abandoned line, two charts, Export CSV."""
 
-    periodRequested = Signal(str, object, object)     # "today" / "yesterday" / "week" / "month" / "custom", dates
-    exportRequested = Signal(str)                     # the CSV text
+    periodRequested = Signal(
+        str, object, object
+    )  # "today" / "yesterday" / "week" / "month" / "custom", dates
+    exportRequested = Signal(str)  # the CSV text
 
     def __init__(self, parent: QWidget | None = None, *, today: date | None = None) -> None:
         super().__init__(parent)
@@ -86,14 +89,26 @@ class Scorecards(PeriodMixin, QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setTextFormat(Qt.TextFormat.PlainText)
         self.message_label.hide()
-        self.score_view = read_only_table(self, "scorecardTable", "Scorecard, one row per CSR", self.score_model,
-                                          alternating=True, stretch_last=True)
+        self.score_view = read_only_table(
+            self,
+            "scorecardTable",
+            "Scorecard, one row per CSR",
+            self.score_model,
+            alternating=True,
+            stretch_last=True,
+        )
         self.abandoned_label = QLabel(self)
         self.abandoned_label.setObjectName("scorecardAbandoned")
         self.abandoned_label.setAccessibleName("Abandoned calls")
         self.abandoned_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.campaign_view = read_only_table(self, "campaignTable", "Campaigns: leads and bookings", self.campaign_model,
-                                          alternating=True, stretch_last=True)
+        self.campaign_view = read_only_table(
+            self,
+            "campaignTable",
+            "Campaigns: leads and bookings",
+            self.campaign_model,
+            alternating=True,
+            stretch_last=True,
+        )
         self.hour_chart = BarChart("Calls per hour", self)
         self.hour_chart.setObjectName("callsPerHourChart")
         self.day_chart = LineChart("Booking rate by day", self)
@@ -121,8 +136,16 @@ class Scorecards(PeriodMixin, QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.message_label)
         layout.addLayout(body, 1)
-        chain = [self.period_combo, self.from_edit, self.to_edit, self.export_button, self.score_view,
-                 self.campaign_view, self.hour_chart, self.day_chart]
+        chain = [
+            self.period_combo,
+            self.from_edit,
+            self.to_edit,
+            self.export_button,
+            self.score_view,
+            self.campaign_view,
+            self.hour_chart,
+            self.day_chart,
+        ]
         for first, second in zip(chain, chain[1:], strict=False):
             self.setTabOrder(first, second)
 

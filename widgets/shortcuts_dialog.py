@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-SCREEN_SHARE = 0.85          # of the available screen area, at most
+SCREEN_SHARE = 0.85  # of the available screen area, at most
 
 
 class ShortcutsDialog(QDialog):
@@ -54,7 +54,7 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.table.setFocus(Qt.FocusReason.OtherFocusReason)   # arrows and PgDown scroll at once
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)  # arrows and PgDown scroll at once
         if rows:
             self.table.setCurrentCell(0, 0)
 
@@ -72,11 +72,17 @@ class ShortcutsDialog(QDialog):
         most = QSize(int(free.width() * SCREEN_SHARE), int(free.height() * SCREEN_SHARE))
         self.setMaximumSize(most)
         t = self.table
-        want_w = t.sizeHintForColumn(0) + t.sizeHintForColumn(1) + t.verticalScrollBar().sizeHint().width() + 2 * t.frameWidth() + 40
+        want_w = (
+            t.sizeHintForColumn(0)
+            + t.sizeHintForColumn(1)
+            + t.verticalScrollBar().sizeHint().width()
+            + 2 * t.frameWidth()
+            + 40
+        )
         want_h = t.verticalHeader().length() + t.horizontalHeader().height() + 2 * t.frameWidth() + 80
         width = min(max(want_w, 640), most.width())
         self.resize(width, min(want_h, most.height()))
-        t.resizeRowsToContents()           # the text column's width is known now: wrap to it
+        t.resizeRowsToContents()  # the text column's width is known now: wrap to it
 
     def showEvent(self, event: QShowEvent) -> None:
         self.fit_to_screen()

@@ -43,7 +43,7 @@ NOTHING_YET = "—"
 # Amber once a caller has waited this long, or the service level falls below its goal.
 LONG_WAIT_S = 60
 SERVICE_GOAL_PCT = 80
-SIZE_ROWS = 100              # rows read to size the columns (after each snapshot)
+SIZE_ROWS = 100  # rows read to size the columns (after each snapshot)
 
 TILES = (
     ("tileCallsWaiting", "Calls waiting"),
@@ -57,21 +57,40 @@ TILES = (
 def kpi_texts(kpis: Mapping[str, Any]) -> dict[str, tuple[str, str, bool]]:
     """Each tile's value, its tooltip and whether it asks for attention; None reads "—"."""
     waiting, wait = kpis.get("calls_waiting"), kpis.get("longest_wait_s")
-    service, abandon, booking = (kpis.get("service_level_pct"), kpis.get("abandonment_pct"),
-                                 kpis.get("booking_rate_pct"))
+    service, abandon, booking = (
+        kpis.get("service_level_pct"),
+        kpis.get("abandonment_pct"),
+        kpis.get("booking_rate_pct"),
+    )
     none_today = "Nothing to measure yet today."
     return {
-        "tileCallsWaiting": (NOTHING_YET if waiting is None else str(int(waiting)),
-                             "Callers ringing or queued, not yet answered.", bool(waiting)),
-        "tileLongestWait": (NOTHING_YET if wait is None else duration_text(wait),
-                            "How long the caller waiting longest has waited." if wait is not None
-                            else "No caller is waiting.", wait is not None and wait >= LONG_WAIT_S),
-        "tileServiceLevel": (percent_text(service), "Calls answered within 20 s, today." if service is not None
-                             else none_today, service is not None and service < SERVICE_GOAL_PCT),
-        "tileAbandonment": (percent_text(abandon), "Callers who hung up before anyone answered, today."
-                            if abandon is not None else none_today, False),
-        "tileBookingRate": (percent_text(booking), "Booked ÷ (booked + unbooked), today." if booking is not None
-                            else none_today, False),
+        "tileCallsWaiting": (
+            NOTHING_YET if waiting is None else str(int(waiting)),
+            "Callers ringing or queued, not yet answered.",
+            bool(waiting),
+        ),
+        "tileLongestWait": (
+            NOTHING_YET if wait is None else duration_text(wait),
+            "How long the caller waiting longest has waited."
+            if wait is not None
+            else "No caller is waiting.",
+            wait is not None and wait >= LONG_WAIT_S,
+        ),
+        "tileServiceLevel": (
+            percent_text(service),
+            "Calls answered within 20 s, today." if service is not None else none_today,
+            service is not None and service < SERVICE_GOAL_PCT,
+        ),
+        "tileAbandonment": (
+            percent_text(abandon),
+            "Callers who hung up before anyone answered, today." if abandon is not None else none_today,
+            False,
+        ),
+        "tileBookingRate": (
+            percent_text(booking),
+            "Booked ÷ (booked + unbooked), today." if booking is not None else none_today,
+            False,
+        ),
     }
 
 
@@ -109,17 +128,15 @@ class KpiTile(QFrame):
         self.setAccessibleDescription(hint)
         if self.property("attention") != attention:
             self.setProperty("attention", attention)
-            for part in (self, self.value_label, self.caption_label):   # children's rules read the frame's
+            for part in (self, self.value_label, self.caption_label):  # children's rules read the frame's
                 part.style().unpolish(part)
                 part.style().polish(part)
-
-
 
 
 class SupervisorBoard(QWidget):
     """Tiles, live calls and agents; requests out by signal only."""
 
-    closeStaleRequested = Signal(str)        # call id
+    closeStaleRequested = Signal(str)  # call id
 
     def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__(parent)
@@ -149,17 +166,31 @@ class SupervisorBoard(QWidget):
             self.tiles[name] = KpiTile(name, caption, self)
             tiles_row.addWidget(self.tiles[name], 1)
 
-        self.calls_view = read_only_table(self, "liveCallsTable", "Calls in progress, longest waiting first",
-                                          self.calls_model, alternating=True, stretch_last=True)
-        self.agents_view = read_only_table(self, "agentsTable", "Agents and their states", self.agents_model,
-                                           alternating=True, stretch_last=True)
+        self.calls_view = read_only_table(
+            self,
+            "liveCallsTable",
+            "Calls in progress, longest waiting first",
+            self.calls_model,
+            alternating=True,
+            stretch_last=True,
+        )
+        self.agents_view = read_only_table(
+            self,
+            "agentsTable",
+            "Agents and their states",
+            self.agents_model,
+            alternating=True,
+            stretch_last=True,
+        )
         for view in (self.calls_view, self.agents_view):
             # Sized to their contents once per snapshot, not on every change: with hundreds of agents
             # ticking each second, sizing to contents would read every cell of the table each time.
             view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
             view.horizontalHeader().setResizeContentsPrecision(SIZE_ROWS)
             # Before the first rows: room for a phone number or a name (rows then keep the widths).
-            view.horizontalHeader().setDefaultSectionSize(view.fontMetrics().horizontalAdvance("(000) 000-0000") + 28)
+            view.horizontalHeader().setDefaultSectionSize(
+                view.fontMetrics().horizontalAdvance("(000) 000-0000") + 28
+            )
         self.close_stale_action = QAction("&Close stale call", self)
         self.close_stale_action.setObjectName("closeStaleCallAction")
         self.close_stale_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
@@ -213,13 +244,18 @@ class SupervisorBoard(QWidget):
         self._timer.timeout.connect(lambda: self.tick())
         self.close_stale_action.triggered.connect(self._close_stale)
         self.calls_view.selectionModel().currentRowChanged.connect(lambda *_a: self._update_actions())
-        for signal in (self.calls_model.modelReset, self.calls_model.rowsRemoved, self.calls_model.rowsInserted,
-                       self.calls_model.dataChanged):
+        for signal in (
+            self.calls_model.modelReset,
+            self.calls_model.rowsRemoved,
+            self.calls_model.rowsInserted,
+            self.calls_model.dataChanged,
+        ):
             signal.connect(lambda *_a: self._update_actions())
 
     # -- API ----------------------------------------------------------------------------------------------
-    def show_snapshot(self, calls: Iterable[Mapping[str, Any]], agents: Iterable[Mapping[str, Any]],
-                      kpis: Mapping[str, Any]) -> None:
+    def show_snapshot(
+        self, calls: Iterable[Mapping[str, Any]], agents: Iterable[Mapping[str, Any]], kpis: Mapping[str, Any]
+    ) -> None:
         """The whole picture (on connect and reconnect): every row not in it goes."""
         keep_call, keep_agent = self._current_id(self.calls_view), self._current_id(self.agents_view)
         now = self._clock()
@@ -235,8 +271,12 @@ class SupervisorBoard(QWidget):
         self.show_kpis(kpis)
         self._update_actions()
 
-    def apply_delta(self, calls: Sequence[Mapping[str, Any]] | None = (),
-                    agents: Sequence[Mapping[str, Any]] | None = (), removed_calls: Sequence[str] | None = ()) -> None:
+    def apply_delta(
+        self,
+        calls: Sequence[Mapping[str, Any]] | None = (),
+        agents: Sequence[Mapping[str, Any]] | None = (),
+        removed_calls: Sequence[str] | None = (),
+    ) -> None:
         """Calls and agents that are new or changed; calls that left (a closed call leaves too).
         None is nothing, as the feed's ``floor_delta`` sends it."""
         calls, agents, removed_calls = calls or (), agents or (), removed_calls or ()
@@ -250,9 +290,10 @@ class SupervisorBoard(QWidget):
         for a in agents:
             self.agents_model.upsert(LiveAgent.from_dict(a))
         touched = {str(c["id"]) for c in calls} | set(removed_calls)
-        if touched:                                      # "Current call" reads the caller: those agents' cells
-            self.agents_model.refresh_cells(A_CALL, [i for i, a in enumerate(self.agents_model.rows())
-                                                      if a.call_id in touched])
+        if touched:  # "Current call" reads the caller: those agents' cells
+            self.agents_model.refresh_cells(
+                A_CALL, [i for i, a in enumerate(self.agents_model.rows()) if a.call_id in touched]
+            )
         self._run_timer()
 
     def show_kpis(self, kpis: Mapping[str, Any]) -> None:
@@ -260,8 +301,9 @@ class SupervisorBoard(QWidget):
         for name, (value, hint, attention) in kpi_texts(kpis).items():
             self.tiles[name].show_value(value, hint, attention)
         day = kpis.get("day")
-        self.day_label.setText(f"Today, {date.fromisoformat(day):%a %b} {date.fromisoformat(day).day}"
-                               if day else "")
+        self.day_label.setText(
+            f"Today, {date.fromisoformat(day):%a %b} {date.fromisoformat(day).day}" if day else ""
+        )
         self.day_label.setVisible(bool(day))
 
     def set_connected(self, connected: bool) -> None:
@@ -323,8 +365,10 @@ class SupervisorBoard(QWidget):
         stale = bool(self.connected and call is not None and call.stale)
         self.close_stale_action.setEnabled(stale)
         self.close_stale_action.setToolTip(
-            "Close this call: the server lost track of it (Ctrl+Shift+K)" if stale
-            else "Pick a call marked stale to close it.")
+            "Close this call: the server lost track of it (Ctrl+Shift+K)"
+            if stale
+            else "Pick a call marked stale to close it."
+        )
 
     def _close_stale(self) -> None:
         call = self.calls_model.row_at(self.calls_view.currentIndex().row())

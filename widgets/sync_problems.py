@@ -23,16 +23,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-KINDS = {"rejected": "Not saved on the server", "flagged": "Needs your attention",
-         "renumbered": "Job number changed"}
+KINDS = {
+    "rejected": "Not saved on the server",
+    "flagged": "Needs your attention",
+    "renumbered": "Job number changed",
+}
 KEY_ROLE = Qt.ItemDataRole.UserRole
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 ACTION_ROLE = Qt.ItemDataRole.UserRole + 2
 DEFAULT_ACTION = "Open"
 # Standard icons read in light and dark themes alike, unlike coloured text.
-KIND_ICON = {"rejected": QStyle.StandardPixmap.SP_MessageBoxCritical,
-             "flagged": QStyle.StandardPixmap.SP_MessageBoxWarning,
-             "renumbered": QStyle.StandardPixmap.SP_MessageBoxWarning}
+KIND_ICON = {
+    "rejected": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "flagged": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "renumbered": QStyle.StandardPixmap.SP_MessageBoxWarning,
+}
 
 
 def notification_text(kind: str, title: str, detail: str = "") -> str:
@@ -46,8 +51,8 @@ def notification_text(kind: str, title: str, detail: str = "") -> str:
 class SyncProblemsDialog(QDialog):
     """The list of refused and flagged changes; every decision leaves as a signal."""
 
-    openRequested = Signal(str)       # key
-    dismissed = Signal(str)           # key
+    openRequested = Signal(str)  # key
+    dismissed = Signal(str)  # key
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,8 +74,12 @@ class SyncProblemsDialog(QDialog):
         self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
 
         self.buttons = QDialogButtonBox(self)
-        self.open_button = self._button("syncProblemsOpen", DEFAULT_ACTION, QDialogButtonBox.ButtonRole.ActionRole)
-        self.dismiss_button = self._button("syncProblemsDismiss", "Dismiss", QDialogButtonBox.ButtonRole.ActionRole)
+        self.open_button = self._button(
+            "syncProblemsOpen", DEFAULT_ACTION, QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.dismiss_button = self._button(
+            "syncProblemsDismiss", "Dismiss", QDialogButtonBox.ButtonRole.ActionRole
+        )
         self.dismiss_button.setToolTip("Remove the selected problem from this list (Delete)")
         self.close_button = self._button("syncProblemsClose", "Close", QDialogButtonBox.ButtonRole.RejectRole)
         self.buttons.rejected.connect(self.reject)
@@ -156,9 +165,12 @@ class SyncProblemsDialog(QDialog):
     def _update_buttons(self, *_: object) -> None:
         item = self.list.currentItem()
         n = self.list.count()
-        self.intro.setText("Nothing needs your attention." if n == 0 else
-                           f"{n} change{'s' if n != 1 else ''} need{'s' if n == 1 else ''} your attention. "
-                           "Open one to fix it, or dismiss it once it is handled.")
+        self.intro.setText(
+            "Nothing needs your attention."
+            if n == 0
+            else f"{n} change{'s' if n != 1 else ''} need{'s' if n == 1 else ''} your attention. "
+            "Open one to fix it, or dismiss it once it is handled."
+        )
         action = item.data(ACTION_ROLE) if item is not None else DEFAULT_ACTION
         self.open_button.setText(action)
         self.open_button.setAccessibleName(action)

@@ -30,18 +30,27 @@ STATE_HINT = {
     "syncing": "Sending your changes and fetching other CSRs' changes.",
     "online": "Connected to the server.",
     "upgrade_required": "This console is too old for the server. Changes stay on this PC until it is "
-                        "updated — ask your supervisor or IT.",
+    "updated — ask your supervisor or IT.",
     "signed_out": "You are not signed in, so changes stay on this PC until you sign in.",
     "session_expired": "The server ended your session (it expired, or your password changed). Sign in again "
-                       "(Ctrl+Shift+L): the changes waiting on this PC are sent then.",
+    "(Ctrl+Shift+L): the changes waiting on this PC are sent then.",
 }
 REFRESH_MS = 5_000
 # The widest texts each field shows in daily use (a count up to 999, ages up to "23 h 59 min"): the
 # fields are at least this wide, so the status bar doesn't jump as the texts change.
-PENDING_SAMPLES = ("all changes sent", "nothing waiting", "1 change waiting", "888 changes waiting",
-                   "sign in to send 888 waiting changes")
-AGE_SAMPLES = ("never synced", "oldest 88 min ago, synced 88 min ago",
-               "oldest 88 h 88 min ago, synced 88 h 88 min ago", "oldest 88 days ago, synced 88 days ago")
+PENDING_SAMPLES = (
+    "all changes sent",
+    "nothing waiting",
+    "1 change waiting",
+    "888 changes waiting",
+    "sign in to send 888 waiting changes",
+)
+AGE_SAMPLES = (
+    "never synced",
+    "oldest 88 min ago, synced 88 min ago",
+    "oldest 88 h 88 min ago, synced 88 h 88 min ago",
+    "oldest 88 days ago, synced 88 days ago",
+)
 
 
 def widest(font: QFont, texts: Iterable[str]) -> int:
@@ -100,7 +109,7 @@ class SyncStatus(QWidget):
         self.message = ""
         self._oldest_stamp: float | None = None
         self._last_sync_stamp: float | None = None
-        self._ages_known = False      # set_state alone (the old API) never reported ages
+        self._ages_known = False  # set_state alone (the old API) never reported ages
 
         self.state_label = self._label("syncStateLabel", "Connection")
         self.pending_label = self._label("syncPendingLabel", "Changes waiting")
@@ -119,7 +128,7 @@ class SyncStatus(QWidget):
         for w in (self.state_label, self.pending_label, self.age_label, self.sync_now_button):
             layout.addWidget(w)
         keep = self.age_label.sizePolicy()
-        keep.setRetainSizeWhenHidden(True)        # no ages yet: the space stays, nothing moves
+        keep.setRetainSizeWhenHidden(True)  # no ages yet: the space stays, nothing moves
         self.age_label.setSizePolicy(keep)
         self._steady_widths()
 
@@ -130,13 +139,16 @@ class SyncStatus(QWidget):
 
     def _steady_widths(self) -> None:
         """Each field as wide as the widest text it shows: the status bar stays put as states change."""
-        for label, texts in ((self.state_label, STATE_TEXT.values()), (self.pending_label, PENDING_SAMPLES),
-                             (self.age_label, AGE_SAMPLES)):
+        for label, texts in (
+            (self.state_label, STATE_TEXT.values()),
+            (self.pending_label, PENDING_SAMPLES),
+            (self.age_label, AGE_SAMPLES),
+        ):
             label.setMinimumWidth(widest(label.font(), texts))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "age_label"):
-            self._steady_widths()          # a theme or font change: measure again
+            self._steady_widths()  # a theme or font change: measure again
         super().changeEvent(event)
 
     def _label(self, name: str, accessible: str) -> QLabel:
@@ -147,8 +159,14 @@ class SyncStatus(QWidget):
         return label
 
     # -- API ------------------------------------------------------------------------------------------
-    def show_status(self, state: str, pending: int, oldest_pending_age_s: float | None,
-                    last_sync_age_s: float | None, message: str = "") -> None:
+    def show_status(
+        self,
+        state: str,
+        pending: int,
+        oldest_pending_age_s: float | None,
+        last_sync_age_s: float | None,
+        message: str = "",
+    ) -> None:
         """Show the sync client's report; ages are seconds before now (None: no change waiting / never)."""
         if state not in STATE_TEXT:
             raise ValueError(f"unknown sync state {state!r}")
@@ -196,11 +214,15 @@ class SyncStatus(QWidget):
         self.pending_label.setText(
             f"sign in to send {pending} waiting change{'s' if pending != 1 else ''}"
             if state == "session_expired" and pending
-            else pending_text(pending, self.online))
+            else pending_text(pending, self.online)
+        )
         # Pressing it can't help while the server refuses this version.
         self.sync_now_button.setEnabled(state != "upgrade_required")
-        for w, name, value in ((self, "state", state), (self.state_label, "state", state),
-                               (self.pending_label, "pending", pending > 0)):
+        for w, name, value in (
+            (self, "state", state),
+            (self.state_label, "state", state),
+            (self.pending_label, "pending", pending > 0),
+        ):
             w.setProperty(name, value)
             w.style().unpolish(w)
             w.style().polish(w)

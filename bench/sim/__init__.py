@@ -22,13 +22,22 @@ from typing import Any
 
 from .world import REPLAY, SimParams, SimResult, SimTemplates, build_sim_templates, run_one_sim
 
-__all__ = ["REPLAY", "SimParams", "SimResult", "SimTemplates", "build_sim_templates", "run_one_sim", "run_sim"]
+__all__ = [
+    "REPLAY",
+    "SimParams",
+    "SimResult",
+    "SimTemplates",
+    "build_sim_templates",
+    "run_one_sim",
+    "run_sim",
+]
 
 KEYS = ("runs", "lost", "duplicated", "diverged", "stalled", "refusals_unshown", "misattributed")
 
 
-def run_sim(runs: int, seed: int = 1, params: SimParams | None = None, verbose: bool = False,
-            jobs: int | None = None) -> dict[str, Any]:
+def run_sim(
+    runs: int, seed: int = 1, params: SimParams | None = None, verbose: bool = False, jobs: int | None = None
+) -> dict[str, Any]:
     """``runs`` seeds from ``seed``: the invariants summed (``diverged`` and ``stalled`` count runs), and
     the wall time. Each failing seed prints its replay command (and, verbose, its details) to stderr.
     ``jobs`` processes share the seeds (default: one per CPU); each seed is deterministic wherever
@@ -43,8 +52,9 @@ def run_sim(runs: int, seed: int = 1, params: SimParams | None = None, verbose: 
         _add(totals, rows)
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_start_worker,
-                                 initargs=(params, verbose)) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_start_worker, initargs=(params, verbose)
+        ) as pool:
             _add(totals, pool.map(_run_seed, seeds, chunksize=8))
     totals["seconds"] = round(time.monotonic() - t0, 1)
     return totals
@@ -65,12 +75,13 @@ def _start_worker(params: SimParams | None, verbose: bool) -> None:
     import atexit
     import logging
 
-    logging.disable(logging.CRITICAL)        # the real code logs every lost connection
+    logging.disable(logging.CRITICAL)  # the real code logs every lost connection
     tmp = tempfile.TemporaryDirectory(prefix="csr-sim-", dir=scratch_dir())
     atexit.register(tmp.cleanup)
     base = Path(tmp.name)
-    _WORKER.update(base=base, templates=build_sim_templates(base / "templates"), params=params,
-                   verbose=verbose, tmp=tmp)
+    _WORKER.update(
+        base=base, templates=build_sim_templates(base / "templates"), params=params, verbose=verbose, tmp=tmp
+    )
 
 
 def _run_seed(s: int) -> dict[str, Any]:
@@ -80,8 +91,15 @@ def _run_seed(s: int) -> dict[str, Any]:
         print(json.dumps(describe(r, w["verbose"])), file=sys.stderr, flush=True)
     if not r.ok:
         print(f"seed {s} failed; replay: {REPLAY.format(seed=s)}", file=sys.stderr, flush=True)
-    return {"runs": 1, "lost": r.lost, "duplicated": r.duplicated, "diverged": int(r.diverged),
-            "stalled": int(r.stalled), "refusals_unshown": r.refusals_unshown, "misattributed": r.misattributed}
+    return {
+        "runs": 1,
+        "lost": r.lost,
+        "duplicated": r.duplicated,
+        "diverged": int(r.diverged),
+        "stalled": int(r.stalled),
+        "refusals_unshown": r.refusals_unshown,
+        "misattributed": r.misattributed,
+    }
 
 
 def scratch_dir() -> str | None:
@@ -92,9 +110,22 @@ def scratch_dir() -> str | None:
 
 
 def describe(r: SimResult, verbose: bool) -> dict[str, Any]:
-    out = {"seed": r.seed, "ok": r.ok, "lost": r.lost, "duplicated": r.duplicated, "diverged": r.diverged,
-           "stalled": r.stalled, "refusals_unshown": r.refusals_unshown, "misattributed": r.misattributed,
-           "writes": r.writes, "rejected": r.rejected, "flagged": r.flagged, "virtual_s": r.virtual_s,
-           "steps": r.steps, "trace": r.trace[:16], "faults": r.faults}
+    out = {
+        "seed": r.seed,
+        "ok": r.ok,
+        "lost": r.lost,
+        "duplicated": r.duplicated,
+        "diverged": r.diverged,
+        "stalled": r.stalled,
+        "refusals_unshown": r.refusals_unshown,
+        "misattributed": r.misattributed,
+        "writes": r.writes,
+        "rejected": r.rejected,
+        "flagged": r.flagged,
+        "virtual_s": r.virtual_s,
+        "steps": r.steps,
+        "trace": r.trace[:16],
+        "faults": r.faults,
+    }
     out["problems"] = r.problems if verbose else r.problems[:10]
     return out

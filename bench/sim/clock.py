@@ -150,19 +150,28 @@ def patched(loop: VirtualLoop, rng: random.Random) -> Iterator[None]:
     import models.base as base
 
     _FakeDatetime.loop, _FakeDatetime.reads = loop, 0
-    fake_time = types.SimpleNamespace(time_ns=lambda: int((EPOCH.timestamp() + loop.now) * 1e9),
-                                      time=lambda: EPOCH.timestamp() + loop.now)
+    fake_time = types.SimpleNamespace(
+        time_ns=lambda: int((EPOCH.timestamp() + loop.now) * 1e9), time=lambda: EPOCH.timestamp() + loop.now
+    )
     fake_os = types.SimpleNamespace(urandom=lambda n: rng.randbytes(n))
     saved_random = random.getstate()
     random.seed(rng.getrandbits(64))
-    restore: list[tuple[Any, str, Any]] = [(base, "time", base.time), (base, "os", base.os),
-                                           (base, "datetime", base.datetime),
-                                           (asyncio, "to_thread", asyncio.to_thread)]
+    restore: list[tuple[Any, str, Any]] = [
+        (base, "time", base.time),
+        (base, "os", base.os),
+        (base, "datetime", base.datetime),
+        (asyncio, "to_thread", asyncio.to_thread),
+    ]
     base.time, base.os, base.datetime = fake_time, fake_os, _FakeDatetime  # type: ignore[assignment]
     asyncio.to_thread = _inline_to_thread  # type: ignore[assignment]
     # The client's modules (sync/client.py, being split into several) call time.sleep / time.time.
-    sim_time = types.SimpleNamespace(sleep=lambda s: None, time=fake_time.time, monotonic=loop.time,
-                                     perf_counter=loop.time, thread_time=loop.time)
+    sim_time = types.SimpleNamespace(
+        sleep=lambda s: None,
+        time=fake_time.time,
+        monotonic=loop.time,
+        perf_counter=loop.time,
+        thread_time=loop.time,
+    )
     for name, module in list(sys.modules.items()):
         if name.startswith("sync.client") and getattr(module, "time", None) is __import__("time"):
             restore.append((module, "time", module.time))

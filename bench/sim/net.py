@@ -34,7 +34,7 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
-UP, DOWN = "up", "down"          # console → server, server → console
+UP, DOWN = "up", "down"  # console → server, server → console
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Faults:
     duplicate: float = 0.0
     kill: float = 0.0
     restart: float = 0.0
-    delay: tuple[float, float] = (0.0005, 0.02)     # seconds, per frame
+    delay: tuple[float, float] = (0.0005, 0.02)  # seconds, per frame
 
 
 class End:
@@ -56,10 +56,10 @@ class End:
 
     def __init__(self, link: Link, side: str) -> None:
         self.link = link
-        self.side = side                     # the direction this end sends in
+        self.side = side  # the direction this end sends in
         self.inbox: deque[str] = deque()
-        self.closed = False                  # no more sends or reads here
-        self.graceful = False                # closed by a close frame (iteration just ends)
+        self.closed = False  # no more sends or reads here
+        self.graceful = False  # closed by a close frame (iteration just ends)
         self._waiter: asyncio.Future[None] | None = None
 
     @property
@@ -128,7 +128,7 @@ class Link:
         self.console = console
         self.client = End(self, UP)
         self.server = End(self, DOWN)
-        self._last = {UP: 0.0, DOWN: 0.0}          # delivery time of the last frame each way
+        self._last = {UP: 0.0, DOWN: 0.0}  # delivery time of the last frame each way
         self._pending: dict[str, list[tuple[float, str, asyncio.TimerHandle]]] = {UP: [], DOWN: []}
 
     def _receiver(self, side: str) -> End:
@@ -137,13 +137,13 @@ class Link:
     def transmit(self, side: str, text: str) -> None:
         net = self.net
         if self.serial in net.deaf:
-            return                           # a silently dead connection: the frame vanishes
+            return  # a silently dead connection: the frame vanishes
         net.frames += 1
         copies = 1
         if net.faults_on:
             net.roll(self, side)
             if self.client.closed and side == UP or self.server.closed and side == DOWN:
-                return                       # the roll dropped the connection under this frame
+                return  # the roll dropped the connection under this frame
             if side == UP and net.rng.random() < net.faults.duplicate:
                 copies = 2
                 net.counts["duplicate"] += 1
@@ -178,7 +178,7 @@ class Link:
             return
         mine.shut(graceful=True)
         for entry in self._pending[DOWN if side == UP else UP]:
-            entry[2].cancel()                # frames toward the closed end are never read
+            entry[2].cancel()  # frames toward the closed end are never read
         self._pending[DOWN if side == UP else UP].clear()
         self._schedule(side, _CLOSE, self.net.loop.time() + self.net.rng.uniform(*self.net.faults.delay))
 
@@ -229,13 +229,15 @@ class Net:
         self.faults = faults
         self.faults_on = True
         self.links: dict[int, Link] = {}
-        self.deaf: set[int] = set()              # silently dead links: frames vanish
+        self.deaf: set[int] = set()  # silently dead links: frames vanish
         self.frames = 0
         self.trace = hashlib.sha256()
-        self.trace_lines: list[str] | None = None   # kept when verbose
-        self.redact: list[tuple[str, str]] = []     # (secret text, stand-in) for the trace
-        self.counts = {k: 0 for k in ("drop", "half_open", "silent", "duplicate", "kill", "restart",
-                                      "connections", "refused")}
+        self.trace_lines: list[str] | None = None  # kept when verbose
+        self.redact: list[tuple[str, str]] = []  # (secret text, stand-in) for the trace
+        self.counts = {
+            k: 0
+            for k in ("drop", "half_open", "silent", "duplicate", "kill", "restart", "connections", "refused")
+        }
         # Set by the world: what a kill and a restart do (they need the consoles and the server).
         self.on_kill: Callable[[int], None] = lambda console: None
         self.on_restart: Callable[[], None] = lambda: None

@@ -109,9 +109,9 @@ class SimTemplates:
 @dataclass
 class SimParams:
     consoles: tuple[int, int] = (2, 4)
-    ops: tuple[int, int] = (1, 4)           # writes per console after its first customer
-    deadline_s: float = 300.0               # virtual seconds from heal to quiescence
-    step_cap: int = 400_000                 # loop iterations per run
+    ops: tuple[int, int] = (1, 4)  # writes per console after its first customer
+    deadline_s: float = 300.0  # virtual seconds from heal to quiescence
+    step_cap: int = 400_000  # loop iterations per run
     max_kills: int = 4
     max_restarts: int = 2
 
@@ -119,7 +119,7 @@ class SimParams:
 @dataclass
 class Write:
     console: int
-    kind: str                    # customer / book / edit
+    kind: str  # customer / book / edit
     mutation_id: str
     entity_id: str
     summary: str = ""
@@ -148,8 +148,14 @@ class SimResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.diverged or self.stalled or self.refusals_unshown
-                    or self.misattributed)
+        return not (
+            self.lost
+            or self.duplicated
+            or self.diverged
+            or self.stalled
+            or self.refusals_unshown
+            or self.misattributed
+        )
 
 
 # -- templates -------------------------------------------------------------------------------------------
@@ -211,8 +217,10 @@ def _seeded_secrets(rng: random.Random) -> Iterator[None]:
 
     saved = auth.secrets
     auth.secrets = types.SimpleNamespace(  # type: ignore[assignment]
-        token_hex=lambda n=32: rng.randbytes(n).hex(), token_bytes=lambda n=32: rng.randbytes(n),
-        compare_digest=saved.compare_digest)
+        token_hex=lambda n=32: rng.randbytes(n).hex(),
+        token_bytes=lambda n=32: rng.randbytes(n),
+        compare_digest=saved.compare_digest,
+    )
     try:
         yield
     finally:
@@ -229,7 +237,7 @@ class SimConsole(HeadlessConsole):
     username: str = ""
     user_id: str = ""
     world: Any = None
-    told: dict[str, int] = field(default_factory=dict)     # mutation id → times handed to on_outcomes
+    told: dict[str, int] = field(default_factory=dict)  # mutation id → times handed to on_outcomes
     up: asyncio.Event = field(default_factory=asyncio.Event)
     incarnations: int = 0
 
@@ -245,10 +253,18 @@ class SimConsole(HeadlessConsole):
             state = ensure_client(s)
             if self.prefix and not state.job_prefix:
                 state.job_prefix = self.prefix
-        self.writer = LocalWriter(self.cache.sessions, actor=self.username, clock=lambda: utcnow() + self.skew)
+        self.writer = LocalWriter(
+            self.cache.sessions, actor=self.username, clock=lambda: utcnow() + self.skew
+        )
         # The client's own backoff (0.5 s … 30 s): virtual time makes waiting free.
-        self.client = SyncClient(self.cache, "sim://server", token=lambda: self.token, agent_state=False,
-                                 connect=lambda: _Connect(self.world, self.index), on_outcomes=self._outcomes)
+        self.client = SyncClient(
+            self.cache,
+            "sim://server",
+            token=lambda: self.token,
+            agent_state=False,
+            connect=lambda: _Connect(self.world, self.index),
+            on_outcomes=self._outcomes,
+        )
         self.task = None
         self._ro = None
         self._options = self.world.templates.options
@@ -261,8 +277,10 @@ class SimConsole(HeadlessConsole):
 
     def problems_stored(self, mutation_id: str) -> int:
         try:
-            return int(self._read("SELECT count(*) FROM sync_problems WHERE mutation_id = ?", (mutation_id,)) or 0)
-        except sqlite3.OperationalError:          # a cache without the table: nothing is stored
+            return int(
+                self._read("SELECT count(*) FROM sync_problems WHERE mutation_id = ?", (mutation_id,)) or 0
+            )
+        except sqlite3.OperationalError:  # a cache without the table: nothing is stored
             return 0
 
 
@@ -276,7 +294,7 @@ class _Connect:
 
     async def __aenter__(self) -> Any:
         w = self.world
-        await asyncio.sleep(w.net.rng.uniform(0.001, 0.03))          # the upgrade's round trip
+        await asyncio.sleep(w.net.rng.uniform(0.001, 0.03))  # the upgrade's round trip
         if not w.server_up:
             w.net.counts["refused"] += 1
             raise ConnectionRefusedError("the simulated server is down")
@@ -293,8 +311,9 @@ class _Connect:
 class World:
     """The server, the consoles, the network and the workload of one run."""
 
-    def __init__(self, seed: int, templates: SimTemplates, workdir: Path, params: SimParams,
-                 loop: VirtualLoop) -> None:
+    def __init__(
+        self, seed: int, templates: SimTemplates, workdir: Path, params: SimParams, loop: VirtualLoop
+    ) -> None:
         self.seed = seed
         self.params = params
         self.loop = loop
@@ -312,7 +331,7 @@ class World:
         self.server_tasks: set[asyncio.Task[None]] = set()
         self.consoles: list[SimConsole] = []
         self.writes: list[Write] = []
-        self.chores: set[asyncio.Task[None]] = set()      # kills and restarts in progress
+        self.chores: set[asyncio.Task[None]] = set()  # kills and restarts in progress
         self.kills = 0
         self.restarts = 0
         self.restarting = False
@@ -324,9 +343,15 @@ class World:
         def maybe(lo: float, hi: float) -> float:
             return r.uniform(lo, hi) if r.random() < 0.6 else 0.0
 
-        return Faults(drop=maybe(0.005, 0.06), half_open=maybe(0.005, 0.05), silent=maybe(0.001, 0.01),
-                      duplicate=maybe(0.02, 0.2), kill=maybe(0.005, 0.04), restart=maybe(0.002, 0.01),
-                      delay=(0.0005, r.choice((0.005, 0.02, 0.2))))
+        return Faults(
+            drop=maybe(0.005, 0.06),
+            half_open=maybe(0.005, 0.05),
+            silent=maybe(0.001, 0.01),
+            duplicate=maybe(0.02, 0.2),
+            kill=maybe(0.005, 0.04),
+            restart=maybe(0.002, 0.01),
+            delay=(0.0005, r.choice((0.005, 0.02, 0.2))),
+        )
 
     # -- server -----------------------------------------------------------------------------------------
     def start_server(self) -> None:
@@ -335,8 +360,10 @@ class World:
         from sync.server import SyncServer
         from sync.server_auth import AccountsAuthenticator
 
-        self.server = SyncServer(Applier(self.store.sessions),
-                                 AccountsAuthenticator(Accounts(self.store.sessions), self.store.secret))
+        self.server = SyncServer(
+            Applier(self.store.sessions),
+            AccountsAuthenticator(Accounts(self.store.sessions), self.store.secret),
+        )
         self.server_up = True
 
     def accept(self, link: Any) -> None:
@@ -349,7 +376,7 @@ class World:
         try:
             await server.handle(link.server)
         finally:
-            link.close_from("down")          # the handler returned: the server closes the socket
+            link.close_from("down")  # the handler returned: the server closes the socket
 
     async def stop_server(self) -> None:
         self.server_up = False
@@ -406,10 +433,17 @@ class World:
         n = self.rng.randint(*self.params.consoles)
         self.net.consoles = n
         for i in range(n):
-            c = SimConsole(clone(self.templates.console_cache, self.workdir / f"console-{i}.sqlite3"),
-                           "sim://server", self.templates.tokens[i], skew=self.rng.choice(SKEWS),
-                           prefix=PREFIXES[i], index=i, username=USERNAMES[i],
-                           user_id=self.templates.user_ids[i], world=self)
+            c = SimConsole(
+                clone(self.templates.console_cache, self.workdir / f"console-{i}.sqlite3"),
+                "sim://server",
+                self.templates.tokens[i],
+                skew=self.rng.choice(SKEWS),
+                prefix=PREFIXES[i],
+                index=i,
+                username=USERNAMES[i],
+                user_id=self.templates.user_ids[i],
+                world=self,
+            )
             c.up.set()
             self.consoles.append(c)
 
@@ -419,7 +453,7 @@ class World:
         if crng.random() < 0.8:
             c.start()
         else:
-            self.loop.call_later(crng.uniform(1.0, 20.0), c.start)     # worked offline first
+            self.loop.call_later(crng.uniform(1.0, 20.0), c.start)  # worked offline first
         await asyncio.sleep(crng.uniform(0.0, 1.0))
         await c.up.wait()
         self.create_customer(c, crng, 0)
@@ -445,11 +479,24 @@ class World:
 
     def create_customer(self, c: SimConsole, crng: random.Random, k: int) -> None:
         tag = f"{self.seed}-{c.index}-{k}"
-        args = {"customer": {"name": f"Sim {tag}", "street": f"{crng.randrange(1, 9999)} Main St",
-                             "city": "Dallas", "state": "TX", "zip": "75201"},
-                "locations": [{"street": f"{crng.randrange(1, 9999)} Elm St", "city": "Dallas", "state": "TX",
-                               "zip": "75201"}],
-                "contacts": [{"kind": "MobilePhone", "value": f"(214) 555-{crng.randrange(100, 200):04d}"}]}
+        args = {
+            "customer": {
+                "name": f"Sim {tag}",
+                "street": f"{crng.randrange(1, 9999)} Main St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "locations": [
+                {
+                    "street": f"{crng.randrange(1, 9999)} Elm St",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": "75201",
+                }
+            ],
+            "contacts": [{"kind": "MobilePhone", "value": f"(214) 555-{crng.randrange(100, 200):04d}"}],
+        }
         result = self._write(c, "create_customer", args)
         c.customers.append(result.applied.entity_id)
         self.writes.append(Write(c.index, "customer", result.mutation_id, result.applied.entity_id))
@@ -460,7 +507,9 @@ class World:
         days = [first + timedelta(days=i) for i in range(8)]
         return [d for d in days if d.weekday() < 5][:3]
 
-    def book(self, c: SimConsole, crng: random.Random, k: int, *, far: bool = False, forged: bool = False) -> None:
+    def book(
+        self, c: SimConsole, crng: random.Random, k: int, *, far: bool = False, forged: bool = False
+    ) -> None:
         from models.customers import Location
         from models.validation import ValidationFailed
 
@@ -469,8 +518,14 @@ class World:
             location = s.scalar(select(Location.id).where(Location.customer_id == customer).limit(1))
         bu, job_type, windows, campaign = c._options[0]
         summary = f"sim {self.seed}-{c.index}-{k}"
-        job: dict[str, Any] = {"customer_id": customer, "location_id": location, "business_unit_id": bu,
-                               "job_type_id": job_type, "campaign_id": campaign, "summary": summary}
+        job: dict[str, Any] = {
+            "customer_id": customer,
+            "location_id": location,
+            "business_unit_id": bu,
+            "job_type_id": job_type,
+            "campaign_id": campaign,
+            "summary": summary,
+        }
         if forged:
             other = crng.choice([x for x in self.consoles if x is not c])
             job["booked_by_id"] = other.user_id
@@ -481,9 +536,18 @@ class World:
             try:
                 result = self._write(c, "book_job", args)
             except ValidationFailed:
-                continue                     # full on this console: the CSR picks another window
-            self.writes.append(Write(c.index, "book", result.mutation_id, result.applied.entity_id,
-                                     summary=summary, forged=forged, far=far))
+                continue  # full on this console: the CSR picks another window
+            self.writes.append(
+                Write(
+                    c.index,
+                    "book",
+                    result.mutation_id,
+                    result.applied.entity_id,
+                    summary=summary,
+                    forged=forged,
+                    far=far,
+                )
+            )
             return
         c.refused += 1
 
@@ -574,7 +638,9 @@ def check(world: World, result: SimResult) -> None:
         rows = receipts.get(w.mutation_id, [])
         if not rows:
             result.lost += 1
-            result.problems.append(f"console {w.console}: {w.kind} {w.mutation_id} has no receipt on the server")
+            result.problems.append(
+                f"console {w.console}: {w.kind} {w.mutation_id} has no receipt on the server"
+            )
             continue
         if len(rows) > 1:
             result.duplicated += 1
@@ -589,9 +655,11 @@ def check(world: World, result: SimResult) -> None:
             stored, told = c.problems_stored(w.mutation_id), c.told.get(w.mutation_id, 0)
             if stored != 1 or told == 0:
                 result.refusals_unshown += 1
-                result.problems.append(f"console {w.console}: {r.status}{' (flagged)' if flagged else ''} "
-                                       f"{w.kind} {w.mutation_id}: {stored} in sync_problems, handed to "
-                                       f"on_outcomes {told} times")
+                result.problems.append(
+                    f"console {w.console}: {r.status}{' (flagged)' if flagged else ''} "
+                    f"{w.kind} {w.mutation_id}: {stored} in sync_problems, handed to "
+                    f"on_outcomes {told} times"
+                )
         if r.status == "rejected":
             if w.kind == "book" and w.entity_id in server_jobs:
                 result.diverged = True
@@ -602,12 +670,23 @@ def check(world: World, result: SimResult) -> None:
                 last_edit[(w.entity_id, fld)] = value
     for where, sessions in places:
         with sessions() as s:
-            counts = dict(s.execute(select(Job.summary, func.count()).where(Job.summary.in_(summaries))
-                                    .group_by(Job.summary)).all())
+            counts = dict(
+                s.execute(
+                    select(Job.summary, func.count()).where(Job.summary.in_(summaries)).group_by(Job.summary)
+                ).all()
+            )
             ids = set(s.scalars(select(Job.id).where(Job.id.in_(list(booked_by_console)))))
-            customers = {c.id: c for c in s.scalars(select(Customer).where(
-                Customer.id.in_([w.entity_id for w in writes if w.kind in ("customer", "edit")])))}
-            values = {key: getattr(customers[key[0]], key[1]) if key[0] in customers else None for key in last_edit}
+            customers = {
+                c.id: c
+                for c in s.scalars(
+                    select(Customer).where(
+                        Customer.id.in_([w.entity_id for w in writes if w.kind in ("customer", "edit")])
+                    )
+                )
+            }
+            values = {
+                key: getattr(customers[key[0]], key[1]) if key[0] in customers else None for key in last_edit
+            }
         for w in writes:
             rows = receipts.get(w.mutation_id, [])
             if not rows or rows[0].status != "applied":
@@ -630,8 +709,10 @@ def check(world: World, result: SimResult) -> None:
         job = server_jobs.get(job_id)
         if job is not None and job.booked_by_id is not None and job.booked_by_id != consoles[index].user_id:
             result.misattributed += 1
-            result.problems.append(f"server: job {job.summary!r} pushed by {consoles[index].username} is "
-                                   f"booked by {job.booked_by_id}")
+            result.problems.append(
+                f"server: job {job.summary!r} pushed by {consoles[index].username} is "
+                f"booked by {job.booked_by_id}"
+            )
     server_snap = snapshot(store.sessions)
     for c in consoles:
         differences = diff(server_snap, snapshot(c.cache.sessions))
@@ -657,14 +738,19 @@ def _patched_broadcast() -> Iterator[None]:
         sync.server.broadcast, sync.floor.broadcast = saved
 
 
-def run_one_sim(seed: int, templates: SimTemplates, workdir: Path, params: SimParams | None = None,
-                keep_trace: bool = False) -> SimResult:
+def run_one_sim(
+    seed: int,
+    templates: SimTemplates,
+    workdir: Path,
+    params: SimParams | None = None,
+    keep_trace: bool = False,
+) -> SimResult:
     """One seeded run in virtual time; the result carries the invariants and the trace's hash."""
     params = params or SimParams()
     result = SimResult(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     loop = VirtualLoop()
-    for p in workdir.glob("*.sqlite3*"):       # the same paths every run: their engines are reused
+    for p in workdir.glob("*.sqlite3*"):  # the same paths every run: their engines are reused
         p.unlink()
     with patched(loop, random.Random(seed ^ 0x5EED)), _patched_broadcast(), reused_engines():
         asyncio.set_event_loop(loop)

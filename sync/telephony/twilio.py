@@ -46,9 +46,14 @@ CHILD_EVENTS = "initiated ringing answered completed"
 HOLD_MESSAGE = "Thanks for calling. Everyone is helping another customer; please stay on the line."
 CLIENT_PREFIX = "client:"
 
-_FINAL = {"completed": EndReason.COMPLETED, "busy": EndReason.BUSY, "no-answer": EndReason.NO_ANSWER,
-          "failed": EndReason.FAILED, "canceled": EndReason.CANCELED}
-_CONNECTED = {"completed", "answered"}           # DialCallStatus values meaning a CSR talked to the caller
+_FINAL = {
+    "completed": EndReason.COMPLETED,
+    "busy": EndReason.BUSY,
+    "no-answer": EndReason.NO_ANSWER,
+    "failed": EndReason.FAILED,
+    "canceled": EndReason.CANCELED,
+}
+_CONNECTED = {"completed", "answered"}  # DialCallStatus values meaning a CSR talked to the caller
 
 
 class MalformedWebhook(ValueError):
@@ -148,7 +153,7 @@ def _rfc2822(value: str | None) -> datetime | None:
 
 def identity(address: str) -> str:
     """The Client identity in "client:dana" ("" for a phone number)."""
-    return address[len(CLIENT_PREFIX):] if address.startswith(CLIENT_PREFIX) else ""
+    return address[len(CLIENT_PREFIX) :] if address.startswith(CLIENT_PREFIX) else ""
 
 
 def _sid(params: Mapping[str, str], name: str = "CallSid", *, required: bool = True) -> str:
@@ -189,10 +194,18 @@ def _direction(params: Mapping[str, str]) -> CallDirection:
     return CallDirection.INBOUND
 
 
-def _event(params: Mapping[str, str], call_id: str, key: str, kind: CallEventKind, at: datetime,
-           **fields: object) -> NeutralEvent:
-    return NeutralEvent(provider=PROVIDER, provider_call_id=call_id, provider_key=key, kind=kind,
-                        occurred_at=at, payload=dict(params), **fields)  # type: ignore[arg-type]
+def _event(
+    params: Mapping[str, str], call_id: str, key: str, kind: CallEventKind, at: datetime, **fields: object
+) -> NeutralEvent:
+    return NeutralEvent(
+        provider=PROVIDER,
+        provider_call_id=call_id,
+        provider_key=key,
+        kind=kind,
+        occurred_at=at,
+        payload=dict(params),
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, object]:
@@ -200,15 +213,23 @@ def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, objec
     when they dialed out from their softphone. A click-to-call (``dial``) rang the CSR's Client first
     (To is "client:dana"); the customer is the number it then dials."""
     if dial:
-        return {"direction": CallDirection.OUTBOUND, "from_number": params.get("From") or "",
-                "to_number": dial, "agent": identity(params.get("To") or params.get("Called") or "")}
-    return {"direction": _direction(params), "from_number": params.get("From") or params.get("Caller") or "",
-            "to_number": params.get("To") or params.get("Called") or "",
-            "agent": identity(params.get("From") or "")}
+        return {
+            "direction": CallDirection.OUTBOUND,
+            "from_number": params.get("From") or "",
+            "to_number": dial,
+            "agent": identity(params.get("To") or params.get("Called") or ""),
+        }
+    return {
+        "direction": _direction(params),
+        "from_number": params.get("From") or params.get("Caller") or "",
+        "to_number": params.get("To") or params.get("Called") or "",
+        "agent": identity(params.get("From") or ""),
+    }
 
 
-def voice_events(params: Mapping[str, str], received_at: datetime, *, waiting: bool,
-                 dial: str = "") -> list[NeutralEvent]:
+def voice_events(
+    params: Mapping[str, str], received_at: datetime, *, waiting: bool, dial: str = ""
+) -> list[NeutralEvent]:
     """The voice webhook (a call reached one of our numbers, a CSR dialed out, or a CSR answered the
     click-to-call placed for them: ``dial``): OFFERED, plus QUEUED when nobody is there to ring
     (``waiting``)."""
@@ -226,9 +247,11 @@ def voice_events(params: Mapping[str, str], received_at: datetime, *, waiting: b
 def caller_waiting(params: Mapping[str, str]) -> bool:
     """Whether a Dial action request leaves an inbound caller on the line with nobody connected
     (every CSR's phone rang out, or was busy): they wait and we ring again."""
-    return ((params.get("DialCallStatus") or "") not in _CONNECTED
-            and (params.get("CallStatus") or "") not in _FINAL
-            and not _placed_for_csr(params))
+    return (
+        (params.get("DialCallStatus") or "") not in _CONNECTED
+        and (params.get("CallStatus") or "") not in _FINAL
+        and not _placed_for_csr(params)
+    )
 
 
 def status_events(params: Mapping[str, str], received_at: datetime, dial: str = "") -> list[NeutralEvent]:
@@ -242,8 +265,16 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
         if not caller_waiting(params):
             return []
         dial = _sid(params, "DialCallSid", required=False) or (params.get("DialCallStatus") or "-")[:20]
-        return [_event(params, sid, f"twilio:{sid}:queued:{dial}", CallEventKind.QUEUED, received_at,
-                       **_parent_fields(params, dial))]
+        return [
+            _event(
+                params,
+                sid,
+                f"twilio:{sid}:queued:{dial}",
+                CallEventKind.QUEUED,
+                received_at,
+                **_parent_fields(params, dial),
+            )
+        ]
     sequence = (params.get("SequenceNumber") or "-").strip()[:20]
     key = f"twilio:{sid}:status:{status[:20] or '-'}:{sequence}"
     at = parse_timestamp(params.get("Timestamp"), received_at)
@@ -262,15 +293,16 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
     if status in _FINAL:
         reason = _FINAL[status]
         if reason is EndReason.CANCELED and (params.get("Direction") or "") == "inbound":
-            reason = EndReason.CALLER_HANGUP            # the caller hung up before being answered
+            reason = EndReason.CALLER_HANGUP  # the caller hung up before being answered
         # "completed" on an inbound parent does not say whether a CSR answered (Twilio answers to run
         # the TwiML); the reducer turns a completed call nobody answered into a caller hang-up.
         return [_event(params, sid, key, CallEventKind.ENDED, at, end_reason=reason.value, **fields)]
     return []
 
 
-def _child_events(params: Mapping[str, str], parent: str, key: str, status: str,
-                  at: datetime) -> list[NeutralEvent]:
+def _child_events(
+    params: Mapping[str, str], parent: str, key: str, status: str, at: datetime
+) -> list[NeutralEvent]:
     """A leg we dialed: a CSR's Client (inbound calls) or the customer's number (softphone calls).
     Its numbers are the leg's, not the call's (To is "client:dana"), so they stay in the payload."""
     agent = identity(params.get("To") or params.get("Called") or "")
@@ -287,7 +319,7 @@ def _child_events(params: Mapping[str, str], parent: str, key: str, status: str,
 def recording_events(params: Mapping[str, str], received_at: datetime) -> list[NeutralEvent]:
     """A recording status callback: RECORDING once the file is ready."""
     if (params.get("RecordingStatus") or "completed").strip().lower() != "completed":
-        return []                       # in-progress, absent (nothing said), failed
+        return []  # in-progress, absent (nothing said), failed
     sid = _sid(params)
     recording = _sid(params, "RecordingSid")
     try:
@@ -297,20 +329,43 @@ def recording_events(params: Mapping[str, str], received_at: datetime) -> list[N
     # Ready when it ended, by the provider's clock if it says when it started.
     started = _rfc2822(params.get("RecordingStartTime"))
     at = received_at if started is None else started + timedelta(seconds=seconds)
-    return [_event(params, sid, f"twilio:{recording}:recording", CallEventKind.RECORDING, at,
-                   recording_url=params.get("RecordingUrl") or "", recording_seconds=seconds)]
+    return [
+        _event(
+            params,
+            sid,
+            f"twilio:{recording}:recording",
+            CallEventKind.RECORDING,
+            at,
+            recording_url=params.get("RecordingUrl") or "",
+            recording_seconds=seconds,
+        )
+    ]
 
 
 def _dial(urls: TwilioUrls, caller_id: str | None = None) -> Dial:
     # answerOnBridge: the caller hears ringing (and isn't billed as answered) until a CSR picks up.
-    return Dial(action=urls.status, method="POST", timeout=RING_SECONDS, answer_on_bridge=True,
-                caller_id=caller_id or None, record="record-from-answer-dual",
-                recording_status_callback=urls.recording, recording_status_callback_method="POST",
-                recording_status_callback_event="completed")
+    return Dial(
+        action=urls.status,
+        method="POST",
+        timeout=RING_SECONDS,
+        answer_on_bridge=True,
+        caller_id=caller_id or None,
+        record="record-from-answer-dual",
+        recording_status_callback=urls.recording,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
 
 
-def voice_twiml(params: Mapping[str, str], agents: Iterable[str], urls: TwilioUrls, *,
-                hold: bool = False, caller_id: str = "", dial_to: str = "") -> str:
+def voice_twiml(
+    params: Mapping[str, str],
+    agents: Iterable[str],
+    urls: TwilioUrls,
+    *,
+    hold: bool = False,
+    caller_id: str = "",
+    dial_to: str = "",
+) -> str:
     """The answer to the voice webhook: ring the CSRs' Clients (or, from a CSR's softphone, the number
     they dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
     with nobody to ring, keep the caller waiting."""
@@ -320,16 +375,24 @@ def voice_twiml(params: Mapping[str, str], agents: Iterable[str], urls: TwilioUr
             dial = _dial(urls, caller_id or params.get("From") or "")
         else:
             dial = _dial(urls, params.get("CallerId") or caller_id)
-        dial.number(dial_to or params.get("To") or "", status_callback_event=CHILD_EVENTS, status_callback=urls.status,
-                    status_callback_method="POST")
+        dial.number(
+            dial_to or params.get("To") or "",
+            status_callback_event=CHILD_EVENTS,
+            status_callback=urls.status,
+            status_callback_method="POST",
+        )
         response.append(dial)
         return str(response.to_xml())
     ring = [a for a in dict.fromkeys(agents) if a][:MAX_RINGING]
     if ring:
         dial = _dial(urls)
         for agent in ring:
-            dial.client(agent, status_callback_event=CHILD_EVENTS, status_callback=urls.status,
-                        status_callback_method="POST")
+            dial.client(
+                agent,
+                status_callback_event=CHILD_EVENTS,
+                status_callback=urls.status,
+                status_callback_method="POST",
+            )
         response.append(dial)
     else:
         if not hold:

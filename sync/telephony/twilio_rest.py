@@ -42,7 +42,9 @@ class TwilioRest:
     timeout: float = TIMEOUT_SECONDS
 
     def __repr__(self) -> str:
-        return f"TwilioRest(account_sid={self.account_sid!r}, auth_token=<hidden>, api_base={self.api_base!r})"
+        return (
+            f"TwilioRest(account_sid={self.account_sid!r}, auth_token=<hidden>, api_base={self.api_base!r})"
+        )
 
     def calls_url(self) -> str:
         return f"{self.api_base.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Calls.json"
@@ -52,14 +54,22 @@ class TwilioRest:
         call id (its CallSid), or DialFailed in plain words."""
         if not self.caller_id:
             raise DialFailed("Calling out needs the number customers see (--caller-id).")
-        form = [("To", CLIENT_PREFIX + username), ("From", self.caller_id), ("Url", self.urls.dial_voice(number)),
-                ("Method", "POST"), ("StatusCallback", self.urls.dial_status(number)),
-                ("StatusCallbackMethod", "POST")]
+        form = [
+            ("To", CLIENT_PREFIX + username),
+            ("From", self.caller_id),
+            ("Url", self.urls.dial_voice(number)),
+            ("Method", "POST"),
+            ("StatusCallback", self.urls.dial_status(number)),
+            ("StatusCallbackMethod", "POST"),
+        ]
         form += [("StatusCallbackEvent", e) for e in STATUS_EVENTS]
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session, \
-                    session.post(self.calls_url(), data=form,
-                                 auth=aiohttp.BasicAuth(self.account_sid, self.auth_token)) as response:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+                session.post(
+                    self.calls_url(), data=form, auth=aiohttp.BasicAuth(self.account_sid, self.auth_token)
+                ) as response,
+            ):
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
@@ -68,7 +78,12 @@ class TwilioRest:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("event=dial_unreachable agent=%s error=%s", username, type(exc).__name__)
             raise DialFailed("The phone system didn't answer — try again.") from exc
-        if status in (200, 201) and isinstance(body, dict) and isinstance(body.get("sid"), str) and body["sid"]:
+        if (
+            status in (200, 201)
+            and isinstance(body, dict)
+            and isinstance(body.get("sid"), str)
+            and body["sid"]
+        ):
             log.info("event=dial_placed agent=%s call=%s", username, body["sid"])
             return str(body["sid"])
         message = str(body.get("message") or "") if isinstance(body, dict) else ""

@@ -29,15 +29,21 @@ ODD_CALLERS = ("anonymous", "Restricted", "", "+266696687", "Unknown", "12")
 class Scenario(enum.StrEnum):
     ANSWERED = "inbound-answered"
     ABANDONED = "abandoned-while-ringing"
-    NEVER_CLAIMED = "answered-never-claimed"   # on the wire, an answered call; nobody clicks its bubble
-    SHORT = "short"                             # answered, under 60 s of talk
-    LONG = "long"                               # answered, 60 s of talk or more
-    OUTBOUND = "outbound"                       # a CSR dials a customer from the console's softphone
+    NEVER_CLAIMED = "answered-never-claimed"  # on the wire, an answered call; nobody clicks its bubble
+    SHORT = "short"  # answered, under 60 s of talk
+    LONG = "long"  # answered, 60 s of talk or more
+    OUTBOUND = "outbound"  # a CSR dials a customer from the console's softphone
 
 
 # The default mix of a demo's calls.
-MIX: dict[Scenario, int] = {Scenario.ANSWERED: 35, Scenario.ABANDONED: 15, Scenario.NEVER_CLAIMED: 10,
-                            Scenario.SHORT: 15, Scenario.LONG: 15, Scenario.OUTBOUND: 10}
+MIX: dict[Scenario, int] = {
+    Scenario.ANSWERED: 35,
+    Scenario.ABANDONED: 15,
+    Scenario.NEVER_CLAIMED: 10,
+    Scenario.SHORT: 15,
+    Scenario.LONG: 15,
+    Scenario.OUTBOUND: 10,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +51,23 @@ class SimCall:
     scenario: Scenario
     call_sid: str
     account_sid: str
-    caller: str                     # From of the voice webhook ("client:<csr>" for outbound)
-    dialed: str                     # To: the tracking number (inbound) or the customer (outbound)
-    started_at: datetime            # when the voice webhook is sent (UTC)
+    caller: str  # From of the voice webhook ("client:<csr>" for outbound)
+    dialed: str  # To: the tracking number (inbound) or the customer (outbound)
+    started_at: datetime  # when the voice webhook is sent (UTC)
     ring_seconds: float
-    talk_seconds: int               # 0: nobody answered
-    caller_hangs_up: bool           # else the CSR hangs up first
-    pick: int                       # which of the rung phones answers (modulo their number)
+    talk_seconds: int  # 0: nobody answered
+    caller_hangs_up: bool  # else the CSR hangs up first
+    pick: int  # which of the rung phones answers (modulo their number)
     recording_sid: str
-    leg_seed: int                   # child legs' sids
+    leg_seed: int  # child legs' sids
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """One noun of the server's <Dial>."""
 
-    kind: str                       # "client" or "number"
-    address: str                    # the identity, or the number
+    kind: str  # "client" or "number"
+    address: str  # the identity, or the number
     status_callback: str
     events: frozenset[str]
 
@@ -84,8 +90,8 @@ class DialPlan:
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    at: float                       # seconds after the voice webhook
-    url: str                        # as the server's TwiML (or the number's configuration) names it
+    at: float  # seconds after the voice webhook
+    url: str  # as the server's TwiML (or the number's configuration) names it
     params: dict[str, str] = field(default_factory=dict)
 
 
@@ -93,8 +99,16 @@ def _sid(rng: random.Random, prefix: str) -> str:
     return f"{prefix}{rng.getrandbits(128):032x}"
 
 
-def new_call(rng: random.Random, scenario: Scenario, *, callers: Sequence[str], tracking: Sequence[str],
-             agents: Sequence[str], started_at: datetime, odd_callers: float = 0.0) -> SimCall:
+def new_call(
+    rng: random.Random,
+    scenario: Scenario,
+    *,
+    callers: Sequence[str],
+    tracking: Sequence[str],
+    agents: Sequence[str],
+    started_at: datetime,
+    odd_callers: float = 0.0,
+) -> SimCall:
     """One call of a scenario, with its numbers, ring and talk times drawn from ``rng``."""
     customer = rng.choice(callers) if callers else f"+1415555{rng.randrange(100, 200):04d}"
     if scenario is Scenario.OUTBOUND:
@@ -103,13 +117,27 @@ def new_call(rng: random.Random, scenario: Scenario, *, callers: Sequence[str], 
         caller = rng.choice(ODD_CALLERS) if rng.random() < odd_callers else customer
         dialed = rng.choice(tracking)
     ring = {Scenario.ABANDONED: rng.uniform(3, RING_SECONDS - 5)}.get(scenario, rng.uniform(2, 15))
-    talk = {Scenario.ABANDONED: 0, Scenario.SHORT: rng.randint(5, 55), Scenario.LONG: rng.randint(60, 480),
-            Scenario.NEVER_CLAIMED: rng.randint(15, 120), Scenario.OUTBOUND: rng.randint(30, 300)}.get(
-                scenario, rng.randint(20, 360))
-    return SimCall(scenario=scenario, call_sid=_sid(rng, "CA"), account_sid=_sid(rng, "AC"), caller=caller,
-                   dialed=dialed, started_at=started_at, ring_seconds=round(ring, 2), talk_seconds=talk,
-                   caller_hangs_up=rng.random() < 0.7, pick=rng.randrange(1000),
-                   recording_sid=_sid(rng, "RE"), leg_seed=rng.getrandbits(64))
+    talk = {
+        Scenario.ABANDONED: 0,
+        Scenario.SHORT: rng.randint(5, 55),
+        Scenario.LONG: rng.randint(60, 480),
+        Scenario.NEVER_CLAIMED: rng.randint(15, 120),
+        Scenario.OUTBOUND: rng.randint(30, 300),
+    }.get(scenario, rng.randint(20, 360))
+    return SimCall(
+        scenario=scenario,
+        call_sid=_sid(rng, "CA"),
+        account_sid=_sid(rng, "AC"),
+        caller=caller,
+        dialed=dialed,
+        started_at=started_at,
+        ring_seconds=round(ring, 2),
+        talk_seconds=talk,
+        caller_hangs_up=rng.random() < 0.7,
+        pick=rng.randrange(1000),
+        recording_sid=_sid(rng, "RE"),
+        leg_seed=rng.getrandbits(64),
+    )
 
 
 def voice_webhook(call: SimCall, voice_url: str) -> Webhook:
@@ -131,19 +159,37 @@ def read_twiml(xml: str, base_url: str) -> DialPlan:
             continue
         address = (noun.findtext("Identity") or noun.text or "").strip()
         callback = noun.get("statusCallback", "")
-        targets.append(Target(noun.tag.lower(), address, urljoin(base_url, callback) if callback else "",
-                              frozenset((noun.get("statusCallbackEvent") or "completed").split())))
+        targets.append(
+            Target(
+                noun.tag.lower(),
+                address,
+                urljoin(base_url, callback) if callback else "",
+                frozenset((noun.get("statusCallbackEvent") or "completed").split()),
+            )
+        )
     recording = dial.get("recordingStatusCallback", "")
     action = dial.get("action", "")
-    return DialPlan(targets=tuple(targets), action=urljoin(base_url, action) if action else "",
-                    record=dial.get("record", "do-not-record") not in ("do-not-record", "false"),
-                    recording_callback=urljoin(base_url, recording) if recording else "",
-                    caller_id=dial.get("callerId", ""))
+    return DialPlan(
+        targets=tuple(targets),
+        action=urljoin(base_url, action) if action else "",
+        record=dial.get("record", "do-not-record") not in ("do-not-record", "false"),
+        recording_callback=urljoin(base_url, recording) if recording else "",
+        caller_id=dial.get("callerId", ""),
+    )
 
 
 def _leg(call: SimCall, sid: str, from_: str, to: str, direction: str, status: str) -> dict[str, str]:
-    return {"AccountSid": call.account_sid, "ApiVersion": API_VERSION, "CallSid": sid, "CallStatus": status,
-            "Direction": direction, "From": from_, "Caller": from_, "To": to, "Called": to}
+    return {
+        "AccountSid": call.account_sid,
+        "ApiVersion": API_VERSION,
+        "CallSid": sid,
+        "CallStatus": status,
+        "Direction": direction,
+        "From": from_,
+        "Caller": from_,
+        "To": to,
+        "Called": to,
+    }
 
 
 def _stamp(call: SimCall, at: float) -> str:
@@ -170,7 +216,10 @@ def callbacks(call: SimCall, plan: DialPlan, status_url: str) -> list[Webhook]:
         leg_from = call.caller if target.kind == "client" else plan.caller_id
         timeline = [(0.1, "initiated", "initiated", 0), (0.3, "ringing", "ringing", 0)]
         if answered and index == winner:
-            timeline += [(ring, "in-progress", "answered", 0), (end, "completed", "completed", call.talk_seconds)]
+            timeline += [
+                (ring, "in-progress", "answered", 0),
+                (end, "completed", "completed", call.talk_seconds),
+            ]
         else:
             # Another phone answered, or the caller hung up: this one stops ringing.
             timeline += [(ring, "canceled", "completed", 0)]
@@ -179,8 +228,12 @@ def callbacks(call: SimCall, plan: DialPlan, status_url: str) -> list[Webhook]:
             if not target.status_callback or event not in target.events:
                 continue
             params = _leg(call, sid, leg_from, address, "outbound-dial", status)
-            params.update(ParentCallSid=call.call_sid, Timestamp=_stamp(call, at),
-                          CallbackSource="call-progress-events", SequenceNumber=str(sequence))
+            params.update(
+                ParentCallSid=call.call_sid,
+                Timestamp=_stamp(call, at),
+                CallbackSource="call-progress-events",
+                SequenceNumber=str(sequence),
+            )
             if event == "completed":
                 params.update(CallDuration=str(duration), Duration=str(math.ceil(duration / 60)))
             hooks.append(Webhook(at, target.status_callback, params))
@@ -188,27 +241,47 @@ def callbacks(call: SimCall, plan: DialPlan, status_url: str) -> list[Webhook]:
     parent_status = "completed" if call.caller_hangs_up or not answered else "in-progress"
     if plan.action and plan.targets:
         params = _leg(call, call.call_sid, call.caller, call.dialed, "inbound", parent_status)
-        params.update(DialCallStatus="completed" if answered else "no-answer",
-                      DialCallDuration=str(call.talk_seconds if answered else 0),
-                      DialBridged="true" if answered else "false")
+        params.update(
+            DialCallStatus="completed" if answered else "no-answer",
+            DialCallDuration=str(call.talk_seconds if answered else 0),
+            DialBridged="true" if answered else "false",
+        )
         if winner_sid and answered:
             params["DialCallSid"] = winner_sid
         hooks.append(Webhook(end, plan.action, params))
     # The caller's leg ends; with answerOnBridge it was answered when a phone we rang was.
     talked = call.talk_seconds if answered else (round(ring) if plan.waiting else 0)
     params = _leg(call, call.call_sid, call.caller, call.dialed, "inbound", "completed")
-    params.update(Timestamp=_stamp(call, end + 0.1), CallbackSource="call-progress-events",
-                  SequenceNumber="0", CallDuration=str(talked), Duration=str(math.ceil(talked / 60)))
+    params.update(
+        Timestamp=_stamp(call, end + 0.1),
+        CallbackSource="call-progress-events",
+        SequenceNumber="0",
+        CallDuration=str(talked),
+        Duration=str(math.ceil(talked / 60)),
+    )
     hooks.append(Webhook(end + 0.1, status_url, params))
     if answered and plan.record and plan.recording_callback:
-        hooks.append(Webhook(end + 2.0, plan.recording_callback, {
-            "AccountSid": call.account_sid, "CallSid": call.call_sid, "RecordingSid": call.recording_sid,
-            "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{call.account_sid}"
-                            f"/Recordings/{call.recording_sid}",
-            "RecordingStatus": "completed", "RecordingDuration": str(call.talk_seconds),
-            "RecordingChannels": "2", "RecordingStartTime": _stamp(call, ring), "RecordingSource": "DialVerb",
-            "RecordingTrack": "both", "ErrorCode": "0"}))
-    return sorted(hooks, key=lambda h: h.at)         # stable: simultaneous callbacks keep their order
+        hooks.append(
+            Webhook(
+                end + 2.0,
+                plan.recording_callback,
+                {
+                    "AccountSid": call.account_sid,
+                    "CallSid": call.call_sid,
+                    "RecordingSid": call.recording_sid,
+                    "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{call.account_sid}"
+                    f"/Recordings/{call.recording_sid}",
+                    "RecordingStatus": "completed",
+                    "RecordingDuration": str(call.talk_seconds),
+                    "RecordingChannels": "2",
+                    "RecordingStartTime": _stamp(call, ring),
+                    "RecordingSource": "DialVerb",
+                    "RecordingTrack": "both",
+                    "ErrorCode": "0",
+                },
+            )
+        )
+    return sorted(hooks, key=lambda h: h.at)  # stable: simultaneous callbacks keep their order
 
 
 def chaos(hooks: Sequence[Webhook], rng: random.Random, rate: float) -> list[Webhook]:

@@ -37,7 +37,7 @@ def main() -> int:
 
     real = models.base.utcnow
     skew = timedelta(hours=args.skew_hours)
-    models.base.utcnow = lambda: real() + skew      # before any model module binds it
+    models.base.utcnow = lambda: real() + skew  # before any model module binds it
 
     from bench.headless import HeadlessConsole
 

@@ -22,10 +22,14 @@ SEEDS = int(os.environ.get("CSR_CHAOS_SEEDS", "200"))
 
 
 def _assert_clean(result) -> None:
-    assert result.ok, "\n".join([f"seed {result.seed}: lost={result.lost} duplicated={result.duplicated} "
-                                 f"diverged={result.diverged} stalled={result.stalled} "
-                                 f"refusals_unshown={result.refusals_unshown} misattributed={result.misattributed}",
-                                 *result.problems[:20]])
+    assert result.ok, "\n".join(
+        [
+            f"seed {result.seed}: lost={result.lost} duplicated={result.duplicated} "
+            f"diverged={result.diverged} stalled={result.stalled} "
+            f"refusals_unshown={result.refusals_unshown} misattributed={result.misattributed}",
+            *result.problems[:20],
+        ]
+    )
 
 
 @pytest.mark.parametrize("seed", range(1, SEEDS + 1))
@@ -45,7 +49,9 @@ def test_chaos_refusals_are_exercised(templates, tmp_path):
     """The refusal path is really taken: over a few seeds, forged bookings are refused and shown."""
     shown = 0
     for seed in range(1, 13):
-        result = asyncio.run(run_one(seed, templates, tmp_path / str(seed), Params(ops=(8, 12), deadline_s=40)))
+        result = asyncio.run(
+            run_one(seed, templates, tmp_path / str(seed), Params(ops=(8, 12), deadline_s=40))
+        )
         _assert_clean(result)
         shown += result.rejected
     assert shown > 0

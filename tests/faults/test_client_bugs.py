@@ -27,22 +27,38 @@ def test_a_poke_that_arrives_during_a_pull_is_not_forgotten(cache):
         async def handler(ws) -> None:
             async for frame in ws:
                 msg = json.loads(frame)
-                if msg["type"] == "snapshot":          # initial sync: an empty server
-                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 0, "rows": [],
-                                              "table": "*", "columns": [], "after": "", "done": True}))
+                if msg["type"] == "snapshot":  # initial sync: an empty server
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "snapshot_page",
+                                "server_version": 0,
+                                "rows": [],
+                                "table": "*",
+                                "columns": [],
+                                "after": "",
+                                "done": True,
+                            }
+                        )
+                    )
                 elif msg["type"] == "hello":
-                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0,
-                                              "next_seq": 1}))
+                    await ws.send(
+                        json.dumps({"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1})
+                    )
                 elif msg["type"] == "pull":
                     pulls.append(msg["cursor"])
                     if len(pulls) == 1:
                         # version 1 committed while this pull was reading: poke first, then the answer
                         # (which was read before the commit) — the order the real server can produce.
                         await ws.send(json.dumps({"type": "poke", "server_version": 1}))
-                        await ws.send(json.dumps({"type": "changes", "changes": [], "cursor": 0, "more": False}))
+                        await ws.send(
+                            json.dumps({"type": "changes", "changes": [], "cursor": 0, "more": False})
+                        )
                     else:
                         second.set()
-                        await ws.send(json.dumps({"type": "changes", "changes": [], "cursor": 1, "more": False}))
+                        await ws.send(
+                            json.dumps({"type": "changes", "changes": [], "cursor": 1, "more": False})
+                        )
 
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
@@ -71,12 +87,20 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache,
     from models.writer import LocalWriter
 
     writer = LocalWriter(cache.sessions)
-    cid = writer.execute("create_customer", {"customer": {"name": "Old Name", "street": "1 Main St",
-                                                          "city": "Dallas", "state": "TX", "zip": "75201"},
-                                             "locations": [{"street": "1 Main St", "city": "Dallas",
-                                                            "state": "TX", "zip": "75201"}],
-                                             "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}]}
-                         ).applied.entity_id
+    cid = writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": "Old Name",
+                "street": "1 Main St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "locations": [{"street": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75201"}],
+            "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}],
+        },
+    ).applied.entity_id
     with cache.sessions() as s:
         created = {c.key: getattr(s.get(Customer, cid), c.key) for c in Customer.__mapper__.column_attrs}
     created = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in created.items()}
@@ -91,31 +115,88 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache,
             async for frame in ws:
                 msg = json.loads(frame)
                 if restart and msg["type"] == "pull" and not receipted.is_set():
-                    receipted.set()             # the console stops before it hears the answer
+                    receipted.set()  # the console stops before it hears the answer
                     continue
                 if msg["type"] == "hello":
-                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0,
-                                              "next_seq": 1}))
+                    await ws.send(
+                        json.dumps({"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1})
+                    )
                 elif msg["type"] == "snapshot":
-                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 0, "rows": [],
-                                              "table": "*", "columns": [], "after": "", "done": True}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "snapshot_page",
+                                "server_version": 0,
+                                "rows": [],
+                                "table": "*",
+                                "columns": [],
+                                "after": "",
+                                "done": True,
+                            }
+                        )
+                    )
                 elif msg["type"] == "push":
-                    await ws.send(json.dumps({"type": "receipts", "receipts": [
-                        {"seq": m["seq"], "mutation_id": m["mutation_id"], "status": "applied",
-                         "server_version": m["seq"]} for m in msg["mutations"]]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "receipts",
+                                "receipts": [
+                                    {
+                                        "seq": m["seq"],
+                                        "mutation_id": m["mutation_id"],
+                                        "status": "applied",
+                                        "server_version": m["seq"],
+                                    }
+                                    for m in msg["mutations"]
+                                ],
+                            }
+                        )
+                    )
                 elif msg["type"] == "pull" and msg["cursor"] == 0:
-                    await ws.send(json.dumps({"type": "changes", "cursor": 1, "more": True, "changes": [
-                        {"version": 1, "entity": "customers", "entity_id": cid, "op": "upsert", "data": created}]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "changes",
+                                "cursor": 1,
+                                "more": True,
+                                "changes": [
+                                    {
+                                        "version": 1,
+                                        "entity": "customers",
+                                        "entity_id": cid,
+                                        "op": "upsert",
+                                        "data": created,
+                                    }
+                                ],
+                            }
+                        )
+                    )
                 elif msg["type"] == "pull" and msg["cursor"] == 1:
                     with cache.sessions() as s:
                         seen_between_pages.append(s.get(Customer, cid).name)
-                    await ws.send(json.dumps({"type": "changes", "cursor": 2, "more": False, "changes": [
-                        {"version": 2, "entity": "customers", "entity_id": cid, "op": "upsert",
-                         "data": {**created, "name": "New Name"}}]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "changes",
+                                "cursor": 2,
+                                "more": False,
+                                "changes": [
+                                    {
+                                        "version": 2,
+                                        "entity": "customers",
+                                        "entity_id": cid,
+                                        "op": "upsert",
+                                        "data": {**created, "name": "New Name"},
+                                    }
+                                ],
+                            }
+                        )
+                    )
                     done.set()
                 elif msg["type"] == "pull":
-                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False,
-                                              "changes": []}))
+                    await ws.send(
+                        json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False, "changes": []})
+                    )
 
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
@@ -123,7 +204,7 @@ def test_a_confirmed_edit_survives_an_older_page_pulled_after_its_receipt(cache,
             task = asyncio.create_task(client.run())
             if restart:
                 await asyncio.wait_for(receipted.wait(), 5)
-                task.cancel()                   # the console is closed while its pull waits
+                task.cancel()  # the console is closed while its pull waits
                 await asyncio.gather(task, return_exceptions=True)
                 assert client.pending() == 0
                 client = SyncClient(cache, f"ws://127.0.0.1:{port}", token=lambda: "t", backoff=(0.05, 0.2))
@@ -147,17 +228,27 @@ def test_an_edit_made_during_the_initial_copy_stays_on_the_copied_row(cache):
     from models.writer import LocalWriter
 
     writer = LocalWriter(cache.sessions)
-    cid = writer.execute("create_customer", {"customer": {"name": "Old Name", "street": "1 Main St",
-                                                          "city": "Dallas", "state": "TX", "zip": "75201"},
-                                             "locations": [{"street": "1 Main St", "city": "Dallas",
-                                                            "state": "TX", "zip": "75201"}],
-                                             "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}]}
-                         ).applied.entity_id
+    cid = writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": "Old Name",
+                "street": "1 Main St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "locations": [{"street": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75201"}],
+            "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0101"}],
+        },
+    ).applied.entity_id
     columns = [c.key for c in Customer.__mapper__.column_attrs]
     with cache.sessions() as s:
         row = s.get(Customer, cid)
-        created = [getattr(row, k).isoformat() if hasattr(getattr(row, k), "isoformat") else getattr(row, k)
-                   for k in columns]
+        created = [
+            getattr(row, k).isoformat() if hasattr(getattr(row, k), "isoformat") else getattr(row, k)
+            for k in columns
+        ]
 
     async def scenario() -> str:
         done = asyncio.Event()
@@ -166,25 +257,64 @@ def test_an_edit_made_during_the_initial_copy_stays_on_the_copied_row(cache):
             async for frame in ws:
                 msg = json.loads(frame)
                 if msg["type"] == "hello":
-                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 1,
-                                              "next_seq": 1}))
+                    await ws.send(
+                        json.dumps({"type": "welcome", "protocol": 1, "server_version": 1, "next_seq": 1})
+                    )
                 elif msg["type"] == "push":
-                    await ws.send(json.dumps({"type": "receipts", "receipts": [
-                        {"seq": m["seq"], "mutation_id": m["mutation_id"], "status": "applied",
-                         "server_version": 1} for m in msg["mutations"]]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "receipts",
+                                "receipts": [
+                                    {
+                                        "seq": m["seq"],
+                                        "mutation_id": m["mutation_id"],
+                                        "status": "applied",
+                                        "server_version": 1,
+                                    }
+                                    for m in msg["mutations"]
+                                ],
+                            }
+                        )
+                    )
                 elif msg["type"] == "snapshot" and msg["table"] == "*":
                     # The CSR edits the name while the copy starts (after the push read the outbox).
-                    writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Old Name",
-                                                                                               "New Name"]}})
-                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 1, "table": "*",
-                                              "columns": ["table", "rows"], "rows": [["customers", 1]],
-                                              "after": "", "done": True}))
+                    writer.execute(
+                        "update_customer", {"customer_id": cid, "changes": {"name": ["Old Name", "New Name"]}}
+                    )
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "snapshot_page",
+                                "server_version": 1,
+                                "table": "*",
+                                "columns": ["table", "rows"],
+                                "rows": [["customers", 1]],
+                                "after": "",
+                                "done": True,
+                            }
+                        )
+                    )
                 elif msg["type"] == "snapshot":
-                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 1, "table": "customers",
-                                              "columns": columns, "rows": [created], "after": cid, "done": True}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "snapshot_page",
+                                "server_version": 1,
+                                "table": "customers",
+                                "columns": columns,
+                                "rows": [created],
+                                "after": cid,
+                                "done": True,
+                            }
+                        )
+                    )
                 elif msg["type"] == "pull":
-                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"] or 1, "more": False,
-                                              "changes": []}))
+                    await ws.send(
+                        json.dumps(
+                            {"type": "changes", "cursor": msg["cursor"] or 1, "more": False, "changes": []}
+                        )
+                    )
                     done.set()
 
         async with serve(handler, "127.0.0.1", 0) as server:
@@ -206,10 +336,20 @@ def test_a_pulled_row_pointing_at_a_row_this_cache_lacks_does_not_stop_sync(cach
     fail the page's commit on the reference check — every retry too: the console stayed offline."""
     from models.calls import Call
 
-    call = {"id": "call1", "provider": "twilio", "provider_call_id": "CA1", "direction": "Outbound",
-            "from_number": "", "to_number": "+14155550123", "state": "Talking", "agent_id": "someone-new",
-            "started_at": "2026-11-27T15:00:00+00:00", "created_at": "2026-11-27T15:00:00+00:00",
-            "updated_at": "2026-11-27T15:00:00+00:00", "tags": []}
+    call = {
+        "id": "call1",
+        "provider": "twilio",
+        "provider_call_id": "CA1",
+        "direction": "Outbound",
+        "from_number": "",
+        "to_number": "+14155550123",
+        "state": "Talking",
+        "agent_id": "someone-new",
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "created_at": "2026-11-27T15:00:00+00:00",
+        "updated_at": "2026-11-27T15:00:00+00:00",
+        "tags": [],
+    }
 
     async def scenario() -> None:
         done = asyncio.Event()
@@ -218,17 +358,47 @@ def test_a_pulled_row_pointing_at_a_row_this_cache_lacks_does_not_stop_sync(cach
             async for frame in ws:
                 msg = json.loads(frame)
                 if msg["type"] == "hello":
-                    await ws.send(json.dumps({"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1}))
+                    await ws.send(
+                        json.dumps({"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1})
+                    )
                 elif msg["type"] == "snapshot":
-                    await ws.send(json.dumps({"type": "snapshot_page", "server_version": 0, "rows": [],
-                                              "table": "*", "columns": [], "after": "", "done": True}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "snapshot_page",
+                                "server_version": 0,
+                                "rows": [],
+                                "table": "*",
+                                "columns": [],
+                                "after": "",
+                                "done": True,
+                            }
+                        )
+                    )
                 elif msg["type"] == "pull" and msg["cursor"] == 0:
-                    await ws.send(json.dumps({"type": "changes", "cursor": 1, "more": False, "changes": [
-                        {"version": 1, "entity": "calls", "entity_id": "call1", "op": "upsert", "data": call}]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "changes",
+                                "cursor": 1,
+                                "more": False,
+                                "changes": [
+                                    {
+                                        "version": 1,
+                                        "entity": "calls",
+                                        "entity_id": "call1",
+                                        "op": "upsert",
+                                        "data": call,
+                                    }
+                                ],
+                            }
+                        )
+                    )
                 elif msg["type"] == "pull":
                     done.set()
-                    await ws.send(json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False,
-                                              "changes": []}))
+                    await ws.send(
+                        json.dumps({"type": "changes", "cursor": msg["cursor"], "more": False, "changes": []})
+                    )
 
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]

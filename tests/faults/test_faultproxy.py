@@ -59,7 +59,7 @@ def test_pass_delay_drop_cut_blackhole_retarget():
             proxy.delay(120)
             t = time.monotonic()
             assert await _roundtrip(proxy.port, b"slow") == b"slow"
-            assert time.monotonic() - t >= 0.2          # both directions delayed
+            assert time.monotonic() - t >= 0.2  # both directions delayed
 
             # drop: a live connection is closed, new ones are refused until the mode changes
             proxy.set_pass()
@@ -88,7 +88,7 @@ def test_pass_delay_drop_cut_blackhole_retarget():
             except TimeoutError:
                 pass
             assert not reader.at_eof()
-            proxy.set_pass()                             # a held stream is reset when the path heals
+            proxy.set_pass()  # a held stream is reset when the path heals
             assert await _closed(reader)
             writer.close()
             assert await _roundtrip(proxy.port, b"healed") == b"healed"

@@ -44,8 +44,11 @@ async def _until(predicate, timeout: float = 30.0, what: str = "condition") -> N
 
 def _summaries(sessions, prefix: str) -> dict[str, int]:
     with sessions() as s:
-        return dict(s.execute(select(Job.summary, func.count()).where(Job.summary.like(f"{prefix}%"))
-                              .group_by(Job.summary)).all())
+        return dict(
+            s.execute(
+                select(Job.summary, func.count()).where(Job.summary.like(f"{prefix}%")).group_by(Job.summary)
+            ).all()
+        )
 
 
 def _server_version(store: ServerStore) -> int:
@@ -66,22 +69,31 @@ def _exactly_once(store: ServerStore, booked: list[str], *caches) -> None:
         counts = _summaries(where, "")
         assert {s: counts.get(s, 0) for s in booked} == dict.fromkeys(booked, 1)
     with store.sessions() as s:
-        dup = s.execute(select(ReceiptRow.mutation_id).group_by(ReceiptRow.mutation_id)
-                        .having(func.count() > 1)).all()
+        dup = s.execute(
+            select(ReceiptRow.mutation_id).group_by(ReceiptRow.mutation_id).having(func.count() > 1)
+        ).all()
     assert dup == []
 
 
 async def _child(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.faults.console_child", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tests.faults.console_child",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 # -- the console killed -----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("skew", "online", "seed"), [(0, False, 1), (24, False, 2), (-24, True, 3), (0, True, 4),
-                                                      (24, True, 5)])
-def test_console_killed_with_a_queued_outbox_restarts_and_syncs_exactly_once(templates, tmp_path, skew, online,
-                                                                               seed):
+@pytest.mark.parametrize(
+    ("skew", "online", "seed"), [(0, False, 1), (24, False, 2), (-24, True, 3), (0, True, 4), (24, True, 5)]
+)
+def test_console_killed_with_a_queued_outbox_restarts_and_syncs_exactly_once(
+    templates, tmp_path, skew, online, seed
+):
     """kill -9 the console mid-booking (offline: all queued; online: through a slow link, some pushed,
     some in flight), restart it on the same cache: every booking it committed reaches the server once."""
     rng = random.Random(seed)
@@ -96,8 +108,18 @@ def test_console_killed_with_a_queued_outbox_restarts_and_syncs_exactly_once(tem
         token = store.token()
         try:
             n = 12
-            child = await _child(str(cache_path), proxy.url, token, "book", str(n), "--skew-hours", str(skew),
-                                 "--seed", str(seed), *(["--sync"] if online else []))
+            child = await _child(
+                str(cache_path),
+                proxy.url,
+                token,
+                "book",
+                str(n),
+                "--skew-hours",
+                str(skew),
+                "--seed",
+                str(seed),
+                *(["--sync"] if online else []),
+            )
             kill_after = rng.randint(3, n - 2)
             printed: list[str] = []
             while len(printed) < kill_after:
@@ -116,8 +138,10 @@ def test_console_killed_with_a_queued_outbox_restarts_and_syncs_exactly_once(tem
             console = HeadlessConsole(cache_path, proxy.url, token)
             try:
                 console.start()
-                await _until(lambda: console.cursor() >= _server_version(store) and console.outbox() == 0,
-                             what="the console to catch up")
+                await _until(
+                    lambda: console.cursor() >= _server_version(store) and console.outbox() == 0,
+                    what="the console to catch up",
+                )
                 committed = list(_summaries(console.cache.sessions, f"child {seed}-"))
                 # What it printed was committed; it may have committed one more before the kill.
                 assert set(printed) <= set(committed) and len(committed) <= len(printed) + 1
@@ -145,7 +169,9 @@ def test_server_killed_between_commit_and_ack_replays_the_receipts(templates, tm
             db = stack.enter_context(temporary_postgres(request.getfixturevalue("postgres_url")))
             init_server_db(db)
             seed_store = ServerStore(db)
-            cache_path = make_console_cache(seed_store.sessions, templates.empty_cache, tmp_path / "console.sqlite3")
+            cache_path = make_console_cache(
+                seed_store.sessions, templates.empty_cache, tmp_path / "console.sqlite3"
+            )
             seed_store.close()
         else:
             db = str(clone(templates.server_db, tmp_path / "server.sqlite3"))
@@ -165,11 +191,11 @@ def _commit_then_kill(db: str, cache_path) -> None:
             cid = console.create_customer(rng, "ack")
             booked = [console.book(rng, cid, f"ack {k}").summary for k in range(5)]
             assert console.outbox() == 6
-            proxy.blackhole(direction="down", after=2)        # upgrade + welcome pass; receipts don't
+            proxy.blackhole(direction="down", after=2)  # upgrade + welcome pass; receipts don't
             console.start()
             await _until(lambda: _receipts(store) == 6, what="the server to commit the push")
             await asyncio.sleep(0.2)
-            assert console.outbox() == 6                 # no receipt came back
+            assert console.outbox() == 6  # no receipt came back
             server.kill9()
             await server.astart()
             proxy.retarget(server.port)
@@ -208,9 +234,16 @@ def test_server_killed_or_restarted_during_a_stream_of_pushes(templates, tmp_pat
         store = ServerStore(str(db))
         proxies = [await FaultProxy("127.0.0.1", server.port).start() for _ in range(2)]
         token = store.token()
-        consoles = [HeadlessConsole(clone(templates.console_cache, tmp_path / f"c{i}.sqlite3"), proxies[i].url,
-                                    token, prefix=p, skew=skew)
-                    for i, (p, skew) in enumerate([("KQ7", _hours(24)), ("WX4", _hours(-24))])]
+        consoles = [
+            HeadlessConsole(
+                clone(templates.console_cache, tmp_path / f"c{i}.sqlite3"),
+                proxies[i].url,
+                token,
+                prefix=p,
+                skew=skew,
+            )
+            for i, (p, skew) in enumerate([("KQ7", _hours(24)), ("WX4", _hours(-24))])
+        ]
         try:
             for c in consoles:
                 c.start()
@@ -230,7 +263,7 @@ def test_server_killed_or_restarted_during_a_stream_of_pushes(templates, tmp_pat
 
             workers = [asyncio.create_task(work(i, c)) for i, c in enumerate(consoles)]
             for _ in range(3):
-                await asyncio.sleep(rng.uniform(0.3, 1.2))          # pushes are flowing: kill
+                await asyncio.sleep(rng.uniform(0.3, 1.2))  # pushes are flowing: kill
                 if graceful:
                     await server.astop()
                 else:
@@ -244,8 +277,11 @@ def test_server_killed_or_restarted_during_a_stream_of_pushes(templates, tmp_pat
             await asyncio.gather(*workers)
             for c in consoles:
                 c.client.wake()
-            await _until(lambda: all(c.outbox() == 0 and c.cursor() >= _server_version(store) for c in consoles),
-                         timeout=60, what="quiescence")
+            await _until(
+                lambda: all(c.outbox() == 0 and c.cursor() >= _server_version(store) for c in consoles),
+                timeout=60,
+                what="quiescence",
+            )
             booked = [b.summary for c in consoles for b in c.booked]
             assert len(booked) > 10
             _exactly_once(store, booked, *[c.cache for c in consoles])
@@ -280,8 +316,13 @@ def test_a_silently_dead_connection_is_noticed_and_the_queue_still_goes(template
         server = InProcessServer(store)
         await server.start()
         proxy = await FaultProxy("127.0.0.1", server.port).start()
-        console = HeadlessConsole(clone(templates.console_cache, tmp_path / "console.sqlite3"), proxy.url,
-                                  store.token(), known=True, prefix="KQ7")
+        console = HeadlessConsole(
+            clone(templates.console_cache, tmp_path / "console.sqlite3"),
+            proxy.url,
+            store.token(),
+            known=True,
+            prefix="KQ7",
+        )
         try:
             console.start()
             await _until(lambda: console.client.status.state == "online", what="online")
@@ -291,8 +332,10 @@ def test_a_silently_dead_connection_is_noticed_and_the_queue_still_goes(template
             booked = [console.book(rng, cid, "dead path 0").summary]
             await asyncio.sleep(0.5)
             assert console.outbox() == 2
-            proxy.set_pass(reset_held=False)            # the old connection stays a black hole
-            await _until(lambda: console.outbox() == 0, timeout=120, what="the queue through a new connection")
+            proxy.set_pass(reset_held=False)  # the old connection stays a black hole
+            await _until(
+                lambda: console.outbox() == 0, timeout=120, what="the queue through a new connection"
+            )
             await _until(lambda: console.cursor() >= _server_version(store), what="the pull")
             _exactly_once(store, booked, console.cache)
             _assert_converged(store, console.cache)

@@ -43,10 +43,20 @@ def test_a_local_save_during_a_big_pull_is_not_refused(templates, tmp_path):
         store = ServerStore(str(clone(templates.server_db, tmp_path / "server.sqlite3")))
         server = InProcessServer(store)
         url = await server.start()
-        seeder = HeadlessConsole(clone(templates.console_cache, tmp_path / "seed.sqlite3"), url, store.token(),
-                                 known=True, prefix="KQ7")
-        console = HeadlessConsole(clone(templates.console_cache, tmp_path / "console.sqlite3"), url,
-                                  store.token(), known=True, prefix="WX4")
+        seeder = HeadlessConsole(
+            clone(templates.console_cache, tmp_path / "seed.sqlite3"),
+            url,
+            store.token(),
+            known=True,
+            prefix="KQ7",
+        )
+        console = HeadlessConsole(
+            clone(templates.console_cache, tmp_path / "console.sqlite3"),
+            url,
+            store.token(),
+            known=True,
+            prefix="WX4",
+        )
         try:
             seeder.create_customer(random.Random(1), "seed")
             seeder.start()

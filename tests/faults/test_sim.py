@@ -47,9 +47,11 @@ def _report(results: list[SimResult]) -> str:
     lines = []
     for r in results:
         if not r.ok:
-            lines.append(f"seed {r.seed}: lost={r.lost} duplicated={r.duplicated} diverged={r.diverged} "
-                         f"stalled={r.stalled} refusals_unshown={r.refusals_unshown} "
-                         f"misattributed={r.misattributed}; replay: {REPLAY.format(seed=r.seed)}")
+            lines.append(
+                f"seed {r.seed}: lost={r.lost} duplicated={r.duplicated} diverged={r.diverged} "
+                f"stalled={r.stalled} refusals_unshown={r.refusals_unshown} "
+                f"misattributed={r.misattributed}; replay: {REPLAY.format(seed=r.seed)}"
+            )
             lines += [f"    {p}" for p in r.problems[:6]]
     return "\n".join(lines[:200])
 
@@ -89,8 +91,9 @@ def test_many_seeds(sim_templates: SimTemplates, tmp_path: Path) -> None:
 SELF_CHECK_SEEDS = range(1, 41)
 
 
-def test_detects_replays_applied_again(sim_templates: SimTemplates, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detects_replays_applied_again(
+    sim_templates: SimTemplates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server that forgets what it applied (the stored receipt is dropped when the push comes again,
     and a replayed booking gets new ids): the simulation must report it. With this code base the
     replays mostly come back *rejected* (the customer's id already exists) over the first answer, so the
@@ -104,11 +107,16 @@ def test_detects_replays_applied_again(sim_templates: SimTemplates, tmp_path: Pa
 
     push = sync.apply.Applier.push
 
-    def forgetful(self: Any, client_id: str, user_id: str, mutations: list[Any], *args: Any, **kw: Any) -> Any:
+    def forgetful(
+        self: Any, client_id: str, user_id: str, mutations: list[Any], *args: Any, **kw: Any
+    ) -> Any:
         seqs = [m.seq for m in mutations]
         with self.sessions.begin() as s:
-            stored = list(s.scalars(select(ReceiptRow).where(ReceiptRow.client_id == client_id,
-                                                             ReceiptRow.seq.in_(seqs))))
+            stored = list(
+                s.scalars(
+                    select(ReceiptRow).where(ReceiptRow.client_id == client_id, ReceiptRow.seq.in_(seqs))
+                )
+            )
             if stored:
                 for r in stored:
                     s.delete(r)
@@ -117,8 +125,11 @@ def test_detects_replays_applied_again(sim_templates: SimTemplates, tmp_path: Pa
         again = []
         for m in mutations:
             if m.seq in replayed and m.name == "book_job":
-                fresh = {**m.args, "job": {**m.args["job"], "job_id": new_id(), "number": None},
-                         "appointment": {**m.args["appointment"], "appointment_id": new_id()}}
+                fresh = {
+                    **m.args,
+                    "job": {**m.args["job"], "job_id": new_id(), "number": None},
+                    "appointment": {**m.args["appointment"], "appointment_id": new_id()},
+                }
                 m = m.model_copy(update={"args": fresh})
             again.append(m)
         return push(self, client_id, user_id, again, *args, **kw)
@@ -128,8 +139,9 @@ def test_detects_replays_applied_again(sim_templates: SimTemplates, tmp_path: Pa
     assert sum(r.duplicated + r.lost + r.diverged for r in results) > 0, _report(results)
 
 
-def test_detects_acknowledged_but_not_stored(sim_templates: SimTemplates, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detects_acknowledged_but_not_stored(
+    sim_templates: SimTemplates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server that answers "applied" for a booking it never stored: lost."""
     import sync.apply
 
@@ -161,7 +173,9 @@ def test_detects_acknowledged_but_not_stored(sim_templates: SimTemplates, tmp_pa
     assert sum(r.lost for r in results) > 0
 
 
-def test_seed_1201_a_flag_stored_before_a_drop_is_still_told(sim_templates: SimTemplates, tmp_path: Path) -> None:
+def test_seed_1201_a_flag_stored_before_a_drop_is_still_told(
+    sim_templates: SimTemplates, tmp_path: Path
+) -> None:
     """Found by `csr-bench chaos --sim --runs 2000`: a flagged booking was stored, the connection dropped
     before the CSR was told, and the reconnected session (same client) only re-told refusals that had rows
     to restore — a flag has none. Every session now tells what is stored and not yet told."""

@@ -23,8 +23,15 @@ from sync.client import Outcome, SyncClient, acknowledge, unacknowledged
 from tests.unit.conftest import customer_args
 
 WELCOME = {"type": "welcome", "protocol": 1, "server_version": 0, "next_seq": 1}
-EMPTY_PLAN = {"type": "snapshot_page", "server_version": 0, "rows": [], "table": "*", "columns": [],
-              "after": "", "done": True}
+EMPTY_PLAN = {
+    "type": "snapshot_page",
+    "server_version": 0,
+    "rows": [],
+    "table": "*",
+    "columns": [],
+    "after": "",
+    "done": True,
+}
 
 
 def _count(cache, model) -> int:
@@ -52,16 +59,38 @@ def _refusing_server(fetches: list[list], drop_first_fetch: bool):
             elif msg["type"] == "snapshot":
                 await ws.send(json.dumps(EMPTY_PLAN))
             elif msg["type"] == "push":
-                await ws.send(json.dumps({"type": "receipts", "receipts": [
-                    {"seq": m["seq"], "mutation_id": m["mutation_id"], "status": "rejected",
-                     "errors": {"name": "This customer already exists."}} for m in msg["mutations"]]}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "receipts",
+                            "receipts": [
+                                {
+                                    "seq": m["seq"],
+                                    "mutation_id": m["mutation_id"],
+                                    "status": "rejected",
+                                    "errors": {"name": "This customer already exists."},
+                                }
+                                for m in msg["mutations"]
+                            ],
+                        }
+                    )
+                )
             elif msg["type"] == "fetch":
                 fetches.append(msg["keys"])
                 if drop_first_fetch and len(fetches) == 1:
                     await ws.close()
                     return
-                await ws.send(json.dumps({"type": "rows", "changes": [
-                    {"version": 0, "entity": t, "entity_id": k, "op": "delete"} for t, k in msg["keys"]]}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "rows",
+                            "changes": [
+                                {"version": 0, "entity": t, "entity_id": k, "op": "delete"}
+                                for t, k in msg["keys"]
+                            ],
+                        }
+                    )
+                )
             elif msg["type"] == "pull":
                 await ws.send(json.dumps({"type": "changes", "changes": [], "cursor": 0, "more": False}))
 
@@ -88,7 +117,7 @@ def test_a_refusal_survives_a_drop_before_the_restore_and_is_shown_once(cache):
     # restore; the next session restored them first and told the CSR — once.
     assert _count(cache, OutboxEntry) == 0
     with cache.sessions() as s:
-        assert s.get(Customer, cid) is None                 # the server's copy: it doesn't exist
+        assert s.get(Customer, cid) is None  # the server's copy: it doesn't exist
         problems = list(s.scalars(select(SyncProblem)))
     assert len(problems) == 1 and problems[0].kind == "rejected" and problems[0].restore == []
     assert [o.mutation_id for o in told] == [problems[0].mutation_id]
@@ -104,9 +133,21 @@ def test_a_refusal_stored_before_a_crash_is_restored_at_the_next_start(cache):
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
     with cache.sessions.begin() as s:
         entry = s.scalar(select(OutboxEntry))
-        s.add(SyncProblem(mutation_id=entry.mutation_id, seq=entry.seq, kind="rejected", name=entry.name,
-                          args=entry.args, receipt={"mutation_id": entry.mutation_id, "status": "rejected",
-                                                    "errors": {"form": "Refused."}}, restore=entry.touched))
+        s.add(
+            SyncProblem(
+                mutation_id=entry.mutation_id,
+                seq=entry.seq,
+                kind="rejected",
+                name=entry.name,
+                args=entry.args,
+                receipt={
+                    "mutation_id": entry.mutation_id,
+                    "status": "rejected",
+                    "errors": {"form": "Refused."},
+                },
+                restore=entry.touched,
+            )
+        )
         s.delete(entry)
     told: list[Outcome] = []
     fetches: list[list] = []
@@ -139,19 +180,31 @@ def test_an_expired_session_asks_to_sign_in_again_and_keeps_the_queue(cache):
                 msg = json.loads(frame)
                 if msg["type"] == "hello":
                     hellos.append(msg.get("token"))
-                    await ws.send(json.dumps({"type": "error", "code": "token_expired",
-                                              "message": "Your session expired; log in again."}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "code": "token_expired",
+                                "message": "Your session expired; log in again.",
+                            }
+                        )
+                    )
 
         async with serve(handler, "127.0.0.1", 0) as server:
             url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-            client = SyncClient(cache, url, token=lambda: "old", backoff=(0.01, 0.02),
-                                on_status=lambda st: states.append(st.state))
-            await asyncio.wait_for(client.run(), 5)          # it stops asking: it needs a new sign-in
+            client = SyncClient(
+                cache,
+                url,
+                token=lambda: "old",
+                backoff=(0.01, 0.02),
+                on_status=lambda st: states.append(st.state),
+            )
+            await asyncio.wait_for(client.run(), 5)  # it stops asking: it needs a new sign-in
             assert client.status.state == "signed_out"
             assert "expired" in client.status.message and client.status.pending == 1
 
     asyncio.run(scenario())
-    assert hellos == ["old"]                                  # not retried as if the network had failed
+    assert hellos == ["old"]  # not retried as if the network had failed
     assert "offline" not in states
     assert _count(cache, OutboxEntry) == 1
 
@@ -164,8 +217,15 @@ def test_an_oversized_queued_change_is_refused_and_the_queue_moves_on(cache):
     with cache.sessions.begin() as s:
         state = s.scalar(select(ClientState))
         first = s.scalar(select(OutboxEntry))
-        s.add(OutboxEntry(client_id=state.client_id, seq=first.seq + 1, mutation_id="big" * 8, name="add_note",
-                          args={"customer_id": "x", "text": "x" * 1_200_000}))
+        s.add(
+            OutboxEntry(
+                client_id=state.client_id,
+                seq=first.seq + 1,
+                mutation_id="big" * 8,
+                name="add_note",
+                args={"customer_id": "x", "text": "x" * 1_200_000},
+            )
+        )
         state.next_seq = first.seq + 2
     writer.execute("create_customer", customer_args(name="Bo Kim", phone="(214) 555-0199"))
     frames: list[int] = []
@@ -182,11 +242,24 @@ def test_an_oversized_queued_change_is_refused_and_the_queue_moves_on(cache):
                 elif msg["type"] == "push":
                     frames.append(len(frame))
                     names.extend(m["name"] for m in msg["mutations"])
-                    await ws.send(json.dumps({"type": "receipts", "receipts": [
-                        {"seq": m["seq"], "mutation_id": m["mutation_id"],
-                         "status": "rejected" if m["name"] == "oversize_change" else "applied",
-                         "errors": {"size": "too large"} if m["name"] == "oversize_change" else {}}
-                        for m in msg["mutations"]]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "receipts",
+                                "receipts": [
+                                    {
+                                        "seq": m["seq"],
+                                        "mutation_id": m["mutation_id"],
+                                        "status": "rejected" if m["name"] == "oversize_change" else "applied",
+                                        "errors": {"size": "too large"}
+                                        if m["name"] == "oversize_change"
+                                        else {},
+                                    }
+                                    for m in msg["mutations"]
+                                ],
+                            }
+                        )
+                    )
                 elif msg["type"] == "fetch":
                     await ws.send(json.dumps({"type": "rows", "changes": []}))
                 elif msg["type"] == "pull":

@@ -13,7 +13,7 @@ def _alive() -> dict[str, list[str]]:
     from PySide6.QtCore import QCoreApplication, QEvent, QThread, QTimer
     from PySide6.QtWidgets import QApplication
 
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)     # only deletions: no stray callbacks
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # only deletions: no stray callbacks
     gc.collect()
     app = QApplication.instance()
     widgets = [f"{type(w).__name__}({w.objectName()})" for w in (app.topLevelWidgets() if app else [])]
@@ -21,10 +21,12 @@ def _alive() -> dict[str, list[str]]:
     for obj in gc.get_objects():
         try:
             if isinstance(obj, QTimer) and obj.isActive():
-                timers.append(f"QTimer({obj.objectName()} every {obj.interval()} ms, parent {type(obj.parent()).__name__})")
+                timers.append(
+                    f"QTimer({obj.objectName()} every {obj.interval()} ms, parent {type(obj.parent()).__name__})"
+                )
             elif isinstance(obj, QThread) and obj.isRunning() and obj is not QThread.currentThread():
                 threads.append(f"{type(obj).__name__}({obj.objectName()})")
-        except (RuntimeError, ReferenceError):      # a wrapper whose object is gone: not alive
+        except (RuntimeError, ReferenceError):  # a wrapper whose object is gone: not alive
             continue
     return {"top-level widgets": widgets, "active QTimers": timers, "running QThreads": threads}
 
@@ -33,6 +35,6 @@ def _alive() -> dict[str, list[str]]:
 def _nothing_left_alive(request):
     yield
     if request.session.testsfailed:
-        return                          # the failures say more than a leak report would
+        return  # the failures say more than a leak report would
     alive = {kind: items for kind, items in _alive().items() if items}
     assert not alive, f"the GUI tests left these alive: {alive}"

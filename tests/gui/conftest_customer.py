@@ -20,17 +20,33 @@ from models.writer import LocalWriter
 from widgets.customer_panel import CustomerPanel
 
 
-def add_customer(writer: LocalWriter, name: str, phone: str = "+12145550134", *, street: str = "123 Main St",
-                 unit: str = "", city: str = "Dallas", state: str = "TX", zip_: str = "75201",
-                 location: bool = True, email: str = "", **customer: Any) -> str:
+def add_customer(
+    writer: LocalWriter,
+    name: str,
+    phone: str = "+12145550134",
+    *,
+    street: str = "123 Main St",
+    unit: str = "",
+    city: str = "Dallas",
+    state: str = "TX",
+    zip_: str = "75201",
+    location: bool = True,
+    email: str = "",
+    **customer: Any,
+) -> str:
     """Create a customer through the real intent; returns its id."""
     address = {"street": street, "unit": unit, "city": city, "state": state, "zip": zip_}
     contacts = [{"kind": "MobilePhone", "value": phone}]
     if email:
         contacts.append({"kind": "Email", "value": email})
-    result = writer.execute("create_customer", {
-        "customer": {"name": name, **address, **customer}, "contacts": contacts,
-        "locations": [dict(address)] if location else []})
+    result = writer.execute(
+        "create_customer",
+        {
+            "customer": {"name": name, **address, **customer},
+            "contacts": contacts,
+            "locations": [dict(address)] if location else [],
+        },
+    )
     return result.applied.entity_id
 
 

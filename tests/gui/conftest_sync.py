@@ -32,7 +32,7 @@ def desks(qtbot, loop, tmp_path):
 
     def make(name: str) -> Console:
         folder = tmp_path / name
-        folder.mkdir(exist_ok=True)          # a test may prepare the cache first (a console restarted)
+        folder.mkdir(exist_ok=True)  # a test may prepare the cache first (a console restarted)
         console = Console.build(folder / "cache.sqlite3", open_settings(folder), now_fn=lambda: NOW)
         made.append(console)
         return console

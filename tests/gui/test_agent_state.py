@@ -67,12 +67,12 @@ def test_menu_asks_and_never_changes_by_itself(widget: AgentStateWidget, qtbot: 
         widget.away_actions[2].trigger()
     assert blocker.args == ["Away", "Coaching & training"]
     assert widget.shown_state() == "Available" and widget.available_action.isChecked()
-    assert not widget.away_actions[2].isChecked()          # until the server says so
+    assert not widget.away_actions[2].isChecked()  # until the server says so
     with qtbot.waitSignal(widget.stateRequested) as blocker:
         widget.wrap_up_action.trigger()
     assert blocker.args == ["Wrap-up", ""]
     with qtbot.assertNotEmitted(widget.stateRequested):
-        widget.available_action.trigger()                   # already Available
+        widget.available_action.trigger()  # already Available
     assert widget.available_action.isChecked()
     assert widget.request_state("Away", "Break") is True
 
@@ -91,7 +91,9 @@ def test_offline_asks_nothing(widget: AgentStateWidget, qtbot: Any) -> None:
     widget.set_online(False)
     assert widget.shown_state() == "Offline" and not widget.time_label.isVisible()
     assert not widget._timer.isActive()
-    assert not any(a.isChecked() for a in [widget.available_action, widget.wrap_up_action, *widget.away_actions])
+    assert not any(
+        a.isChecked() for a in [widget.available_action, widget.wrap_up_action, *widget.away_actions]
+    )
     with qtbot.assertNotEmitted(widget.stateRequested):
         assert widget.request_state("Wrap-up") is False
     widget.set_online(True)

@@ -18,8 +18,12 @@ def test_corrupt_cache_exits_2_naming_the_file(tmp_path, capsys, qapp):
 
 
 def test_cache_error_dialog_names_file_and_advice(qtbot):
-    exc = CacheError("/data/cache.sqlite3", "locked", "The customer cache is in use by another program.",
-                     "Close the other CSR Console window and try again.")
+    exc = CacheError(
+        "/data/cache.sqlite3",
+        "locked",
+        "The customer cache is in use by another program.",
+        "Close the other CSR Console window and try again.",
+    )
     box = cache_error_box(exc)
     qtbot.addWidget(box)
     assert box.objectName() == "cacheErrorDialog" and box.icon() == QMessageBox.Icon.Critical

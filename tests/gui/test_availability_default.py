@@ -14,17 +14,26 @@ from widgets.booking_form import BookingForm
 MONDAY = date(2024, 6, 3)
 
 
-def _slot(window_id: str, start: int, end: int, *, day: date = MONDAY, fits: bool = True,
-          warnings: tuple[str, ...] = ()) -> Slot:
+def _slot(
+    window_id: str,
+    start: int,
+    end: int,
+    *,
+    day: date = MONDAY,
+    fits: bool = True,
+    warnings: tuple[str, ...] = (),
+) -> Slot:
     window = WindowInfo(window_id, f"{start}–{end}", time(start), time(end), frozenset(), True)
     return Slot(day, window, 480, 0, ["Ana"], fits, list(warnings))
 
 
 def _slots() -> list[Slot]:
-    return [_slot("w8", 8, 12, warnings=("Already started",)),
-            _slot("w8b", 8, 10, fits=False),
-            _slot("w10", 10, 12),
-            _slot("w8", 8, 12, day=date(2024, 6, 4))]
+    return [
+        _slot("w8", 8, 12, warnings=("Already started",)),
+        _slot("w8b", 8, 10, fits=False),
+        _slot("w10", 10, 12),
+        _slot("w8", 8, 12, day=date(2024, 6, 4)),
+    ]
 
 
 def test_the_first_window_with_room_that_has_not_started_is_preselected(qtbot):

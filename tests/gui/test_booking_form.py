@@ -50,7 +50,7 @@ class Keyboard:
         target = QApplication.focusWidget() or self.window
         self.qtbot.keyClick(target, key, modifier)
         self.count += 1
-        wait_for_workers(self.qtbot, self.window)       # the CSR looks at the answer before the next key
+        wait_for_workers(self.qtbot, self.window)  # the CSR looks at the answer before the next key
 
     def type(self, text: str) -> None:
         for ch in text:
@@ -64,25 +64,33 @@ def test_returning_customer_booked_in_at_most_12_keys(qtbot, desk):
     form = console.window.booking_form
     kb = Keyboard(qtbot, console.window)
     ctrl = Qt.KeyboardModifier.ControlModifier
-    kb.press(Qt.Key.Key_J, ctrl)                      # new job, focus on Business unit
+    kb.press(Qt.Key.Key_J, ctrl)  # new job, focus on Business unit
     assert QApplication.focusWidget() is form.business_unit
-    kb.type("h")                                      # type-ahead: HVAC Install …
-    kb.press(Qt.Key.Key_Down)                         # … → HVAC Service
+    kb.type("h")  # type-ahead: HVAC Install …
+    kb.press(Qt.Key.Key_Down)  # … → HVAC Service
     kb.press(Qt.Key.Key_Tab)
-    kb.type("a")                                      # AC Not Cooling: priority, summary, tags, services
+    kb.type("a")  # AC Not Cooling: priority, summary, tags, services
     kb.press(Qt.Key.Key_Tab)
-    kb.type("g")                                      # Google Local Services
-    kb.press(Qt.Key.Key_G, ctrl)                      # availability; the first free window is highlighted
-    kb.press(Qt.Key.Key_Return)                       # choose it
-    kb.press(Qt.Key.Key_Return, ctrl)                 # Book Job
+    kb.type("g")  # Google Local Services
+    kb.press(Qt.Key.Key_G, ctrl)  # availability; the first free window is highlighted
+    kb.press(Qt.Key.Key_Return)  # choose it
+    kb.press(Qt.Key.Key_Return, ctrl)  # Book Job
     assert kb.count <= 12, kb.count
     with console.cache.sessions() as s:
         job = s.scalar(select(Job).where(Job.customer_id == cid))
         assert job is not None, form.errors_label.text()
         appt = s.scalar(select(Appointment).where(Appointment.job_id == job.id))
         queued = s.scalars(select(OutboxEntry).order_by(OutboxEntry.seq.desc())).first()
-    assert job.business_unit_id == ids.hvac and job.job_type_id == ids.ac_repair and job.campaign_id == ids.google
-    assert job.priority == "High" and job.summary.startswith("AC not cooling") and job.status == JobStatus.SCHEDULED
+    assert (
+        job.business_unit_id == ids.hvac
+        and job.job_type_id == ids.ac_repair
+        and job.campaign_id == ids.google
+    )
+    assert (
+        job.priority == "High"
+        and job.summary.startswith("AC not cooling")
+        and job.status == JobStatus.SCHEDULED
+    )
     assert job.line_items[0]["code"] == "DIAG"
     # The first window still open on Monday 08:00 is Monday 8–10 (8–12 has started too, but comes first).
     assert appt is not None and as_utc(appt.arrival_window_start) == NOW
@@ -103,13 +111,18 @@ def test_missing_fields_are_named_and_the_first_focused(qtbot, desk):
     for phrase in ("business unit", "job type", "campaign", "summary", "arrival window"):
         assert phrase in text.lower(), text
     assert QApplication.focusWidget() is form.business_unit
-    assert console.writer.pending_count() == 1            # only the customer creation
+    assert console.writer.pending_count() == 1  # only the customer creation
 
 
 def test_do_not_service_customer_cannot_be_booked(qtbot, desk):
     console, ids, cid = desk
-    console.writer.execute("update_customer", {"customer_id": cid, "changes": {
-        "do_not_service": [False, True], "do_not_service_reason": ["", "Threatened a tech"]}})
+    console.writer.execute(
+        "update_customer",
+        {
+            "customer_id": cid,
+            "changes": {"do_not_service": [False, True], "do_not_service_reason": ["", "Threatened a tech"]},
+        },
+    )
     console.customers.open_customer(cid)
     console.new_job()
     form = console.window.booking_form
@@ -132,9 +145,11 @@ def test_window_filled_while_typing_is_refused_and_availability_refreshed(qtbot,
     assert form.chosen_slot() is slot
     # Meanwhile another CSR's bookings fill that window (straight into the cache).
     other = LocalWriter(console.cache.sessions, clock=lambda: NOW)
-    args = {"job": {**form.values()}, "appointment": {"day": slot.day.isoformat(),
-                                                      "arrival_window_id": slot.window.id},
-            "booked_at": NOW.isoformat()}
+    args = {
+        "job": {**form.values()},
+        "appointment": {"day": slot.day.isoformat(), "arrival_window_id": slot.window.id},
+        "booked_at": NOW.isoformat(),
+    }
     while True:
         try:
             other.execute("book_job", {**args, "job": dict(args["job"])})
@@ -200,7 +215,7 @@ def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
     jobs = console.window.customer_panel.jobs_model
     row = next(r for r in range(jobs.rowCount()) if jobs.index(r, 0).data() == number)
     assert jobs.index(row, 1).data() == "Scheduled · Saved on this PC"
-    with console.cache.sessions.begin() as s:                # what a server confirmation will do
+    with console.cache.sessions.begin() as s:  # what a server confirmation will do
         s.execute(delete(OutboxEntry).where(OutboxEntry.name == "book_job"))
     console.customers.open_customer(cid)
     assert jobs.index(row, 1).data() == "Scheduled"
@@ -225,7 +240,7 @@ def test_technicians_are_those_of_the_capacity_group_with_the_skills(qtbot, desk
     # HVAC Service and HVAC Install share the HVAC group: Pat (HVAC Install) can take HVAC Service jobs.
     _choose(form.business_unit, ids.hvac)
     assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
-    _choose(form.job_type, ids.ac_repair)                     # needs HVAC: all three have it
+    _choose(form.job_type, ids.ac_repair)  # needs HVAC: all three have it
     assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
     _choose(form.technician, ids.tech_pat)
     # AC Not Cooling isn't an HVAC Install job type: it is reset, Pat is still in the group and kept.
@@ -233,10 +248,10 @@ def test_technicians_are_those_of_the_capacity_group_with_the_skills(qtbot, desk
     assert form.job_type.currentData() is None
     assert _offered(form.technician) == ["Any technician", "Ann", "Bob", "Pat"]
     assert form.technician.currentData() == ids.tech_pat
-    _choose(form.job_type, ids.install_estimate)              # needs Sales: only Pat
+    _choose(form.job_type, ids.install_estimate)  # needs Sales: only Pat
     assert _offered(form.technician) == ["Any technician", "Pat"]
     assert form.values()["technician_ids"] == [ids.tech_pat]
-    _choose(form.business_unit, ids.plumbing)                 # another group: Pat can't be kept
+    _choose(form.business_unit, ids.plumbing)  # another group: Pat can't be kept
     assert _offered(form.technician) == ["Any technician", "Cy", "Dee"]
     assert form.technician.currentIndex() == 0 and form.values()["technician_ids"] == []
 
@@ -248,7 +263,7 @@ def test_a_technician_who_lacks_the_skills_is_dropped_and_a_draft_keeps_a_valid_
     _choose(form.business_unit, ids.hvac_install)
     _choose(form.technician, ids.tech_ann)
     _choose(form.job_type, ids.install_estimate)
-    assert form.technician.currentIndex() == 0                # Ann has no Sales skill
+    assert form.technician.currentIndex() == 0  # Ann has no Sales skill
     _choose(form.technician, ids.tech_pat)
     state = form.state()
     form.reset()
@@ -263,10 +278,19 @@ def _add_tune_up(console, ids) -> str:
     """A second HVAC Service job type with other defaults, imported while the console runs."""
     jt_id = new_id()
     with console.cache.sessions.begin() as s:
-        s.add(JobType(id=jt_id, name="Tune-Up", priority="Low", duration_minutes=60, skills=["HVAC"],
-                      default_tags=["Maintenance"], summary_template="Seasonal tune-up. ",
-                      default_services=[{"code": "TUNE", "quantity": 1}],
-                      business_units=[s.get(BusinessUnit, ids.hvac)]))
+        s.add(
+            JobType(
+                id=jt_id,
+                name="Tune-Up",
+                priority="Low",
+                duration_minutes=60,
+                skills=["HVAC"],
+                default_tags=["Maintenance"],
+                summary_template="Seasonal tune-up. ",
+                default_services=[{"code": "TUNE", "quantity": 1}],
+                business_units=[s.get(BusinessUnit, ids.hvac)],
+            )
+        )
         bump_setup_version(s)
     console.new_job()
     return jt_id
@@ -279,7 +303,7 @@ def test_switching_job_type_replaces_its_defaults_and_keeps_what_the_csr_typed(q
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     assert form.tags.text() == "Emergency"
-    form.tags.setText("Emergency, VIP")                       # the CSR adds a tag of their own
+    form.tags.setText("Emergency, VIP")  # the CSR adds a tag of their own
     _choose(form.job_type, tune_up)
     assert form.tags.text() == "VIP, Maintenance"
     assert [i["code"] for i in form.line_items.items()] == ["TUNE"]
@@ -298,7 +322,7 @@ def test_a_default_tag_the_csr_typed_first_stays_theirs(qtbot, desk):
     form.tags.setText("emergency")
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
-    assert form.tags.text() == "emergency"                    # not twice: tag names ignore case
+    assert form.tags.text() == "emergency"  # not twice: tag names ignore case
     _choose(form.job_type, tune_up)
     assert form.tags.text() == "emergency, Maintenance"
 
@@ -313,7 +337,7 @@ def test_edited_services_are_kept_when_the_job_type_changes(qtbot, desk):
     _choose(form.job_type, tune_up)
     items = form.line_items.items()
     assert [(i["code"], i["quantity"]) for i in items] == [("DIAG", 2)]
-    assert form.tags.text() == "Maintenance"                  # the tags still follow the job type
+    assert form.tags.text() == "Maintenance"  # the tags still follow the job type
     _choose(form.job_type, ids.ac_repair)
     assert form.line_items.items() == items
 
@@ -436,12 +460,30 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
     form = console.window.booking_form
     with console.cache.sessions.begin() as s:
         s.add(Campaign(id="spring", name="Spring home show", active=False))
-    made = console.writer.execute("create_customer", {
-        "customer": {"name": "Ben Ortiz", "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
-        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
-        "locations": [{"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
-                      {"name": "Rental", "street": "40 Oak Ave", "city": "Dallas", "state": "TX", "zip": "75202",
-                       "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}]}]}).applied
+    made = console.writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": "Ben Ortiz",
+                "street": "12 Elm St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+            },
+            "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
+            "locations": [
+                {"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+                {
+                    "name": "Rental",
+                    "street": "40 Oak Ave",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": "75202",
+                    "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}],
+                },
+            ],
+        },
+    ).applied
     assert console.customers.open_customer(made.entity_id)
     console.new_job()
     first = form.location.currentData()
@@ -453,14 +495,14 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
     assert form.campaign_warning.isVisible() and "Spring home show" in form.campaign_warning.text()
     assert form.campaign_warning.accessibleName() == "Campaign warning"
     assert "no longer active" in form.campaign.accessibleDescription()
-    console.customers.open_customer(made.entity_id)            # fresh flags: the form is bound again
+    console.customers.open_customer(made.entity_id)  # fresh flags: the form is bound again
     assert form.location.currentData() == rental
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     console.booking.show_availability()
     settle(qtbot, console.booking)
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
-    number = book_now(qtbot, console.booking)                # the call isn't in this cache yet: the server checks
+    number = book_now(qtbot, console.booking)  # the call isn't in this cache yet: the server checks
     assert number, form.errors_label.text()
     with console.cache.sessions() as s:
         job = s.scalar(select(Job).where(Job.number == number))

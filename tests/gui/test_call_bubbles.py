@@ -39,16 +39,39 @@ class FakeClock:
         return self.now
 
 
-def card(call_id: str, *, name: str = "Maria Lopez", number: str = "+12145550177",
-         display: str = "(214) 555-0177", campaign: str = "Google Ads", started: float = 0,
-         state: CallState = CallState.RINGING, **more) -> CallCard:
-    return CallCard(call_id, state, CallDirection.INBOUND, number, display, name, (), campaign,
-                    T0 + timedelta(seconds=started), **more)
+def card(
+    call_id: str,
+    *,
+    name: str = "Maria Lopez",
+    number: str = "+12145550177",
+    display: str = "(214) 555-0177",
+    campaign: str = "Google Ads",
+    started: float = 0,
+    state: CallState = CallState.RINGING,
+    **more,
+) -> CallCard:
+    return CallCard(
+        call_id,
+        state,
+        CallDirection.INBOUND,
+        number,
+        display,
+        name,
+        (),
+        campaign,
+        T0 + timedelta(seconds=started),
+        **more,
+    )
 
 
 def claimed(c: CallCard, user_id: str, user_name: str, answered: float = 5) -> CallCard:
-    return replace(c, state=CallState.TALKING, answered_at=T0 + timedelta(seconds=answered),
-                   claimed_by_id=user_id, claimed_by_name=user_name)
+    return replace(
+        c,
+        state=CallState.TALKING,
+        answered_at=T0 + timedelta(seconds=answered),
+        claimed_by_id=user_id,
+        claimed_by_name=user_name,
+    )
 
 
 def ended(c: CallCard, at: float = 100) -> CallCard:
@@ -81,8 +104,12 @@ def strip(window) -> BubbleStrip:
 
 
 def texts(bubble: CallBubble) -> tuple[str, str, str, str]:
-    return (bubble.caller_label.full, bubble.detail_label.full, bubble.status_label.full,
-            bubble.timer_label.text())
+    return (
+        bubble.caller_label.full,
+        bubble.detail_label.full,
+        bubble.status_label.full,
+        bubble.timer_label.text(),
+    )
 
 
 # -- what a bubble shows ----------------------------------------------------------------------------------
@@ -92,8 +119,9 @@ def test_bubble_shows_name_number_campaign_and_unknown_caller(strip):
     assert texts(known)[:2] == ("Maria Lopez", "(214) 555-0177 · Google Ads")
     no_match = strip.show_call(card("c2", name="", campaign="Yard signs"))
     assert texts(no_match)[:2] == ("Unknown caller", "(214) 555-0177 · Yard signs")
-    anonymous = strip.show_call(card("c3", name="", number="", display="Unknown caller",
-                                     campaign="Unknown campaign"))
+    anonymous = strip.show_call(
+        card("c3", name="", number="", display="Unknown caller", campaign="Unknown campaign")
+    )
     assert texts(anonymous)[:2] == ("Unknown caller", "No caller ID · Unknown campaign")
     several = strip.show_call(card("c4", name="3 customers"))
     assert texts(several)[0] == "3 customers"
@@ -117,13 +145,13 @@ def test_the_timer_counts_the_call_from_its_first_ring_and_freezes_at_its_end(st
     assert bubble.timer_label.text() == "0:12"
     strip.tick(clock.at(75))
     assert bubble.timer_label.text() == "1:15"
-    strip.show_call(claimed(c, ME, "Sam Reed", answered=15))         # answering doesn't restart it
+    strip.show_call(claimed(c, ME, "Sam Reed", answered=15))  # answering doesn't restart it
     strip.tick(clock.at(76))
     assert bubble.timer_label.text() == "1:16"
     assert "Rang 0:15 before it was answered." in bubble.toolTip()
     strip.show_call(ended(claimed(c, ME, "Sam Reed", answered=15), at=100))
     strip.tick(clock.at(500))
-    assert bubble.timer_label.text() == "1:40"                       # frozen at the end
+    assert bubble.timer_label.text() == "1:40"  # frozen at the end
     assert duration_text(3723) == "1:02:03" and duration_text(-4) == "0:00"
 
 
@@ -138,7 +166,7 @@ def test_the_timer_never_runs_backwards(strip, clock):
     assert bubble.timer_label.text() == "0:11"
     strip.show_call(replace(c, started_at=T0 + timedelta(seconds=9)))
     strip.tick(clock.at(12))
-    assert bubble.timer_label.text() == "0:11"                       # held, then counts on
+    assert bubble.timer_label.text() == "0:11"  # held, then counts on
     strip.tick(clock.at(30))
     assert bubble.timer_label.text() == "0:21"
 
@@ -163,9 +191,9 @@ def test_a_booked_call_says_so_and_its_timer_keeps_running(qtbot, strip, clock):
     assert strip._timer.isActive()
     strip.tick(clock.at(42))
     assert bubble.timer_label.text() == "0:42"
-    strip.show_call(replace(c, state=CallState.HELD))                # what the console knew stays
+    strip.show_call(replace(c, state=CallState.HELD))  # what the console knew stays
     assert texts(bubble)[2] == "Booked — job ABC-1001 · on hold"
-    assert not bubble.close_button.isVisible()                      # nothing to classify, it goes on
+    assert not bubble.close_button.isVisible()  # nothing to classify, it goes on
     with qtbot.assertNotEmitted(strip.classifyRequested), qtbot.waitSignal(strip.noticeShown) as sig:
         strip.close_call("c1")
     assert sig.args == [STILL_ON_THE_LINE]
@@ -173,7 +201,7 @@ def test_a_booked_call_says_so_and_its_timer_keeps_running(qtbot, strip, clock):
 
 def test_answered_by_and_claimed_by_are_told_apart(qtbot, strip):
     answered = strip.show_call(card("c1", state=CallState.TALKING), CallExtras(answered_by="Lee Park"))
-    assert answered.property("callState") == "ringing"              # nobody claimed it: still claimable
+    assert answered.property("callState") == "ringing"  # nobody claimed it: still claimable
     assert texts(answered)[2] == "Answered by Lee Park — not claimed"
     assert answered.accessibleDescription() == "Answered by Lee Park — not claimed. Click or F2 to claim"
     assert "answered by Lee Park, not claimed" in answered.accessibleName()
@@ -190,11 +218,26 @@ def test_answered_by_and_claimed_by_are_told_apart(qtbot, strip):
 
 
 def test_my_outgoing_call_is_not_called_claimed_and_has_no_empty_campaign(strip):
-    out = CallCard("o1", CallState.TALKING, CallDirection.OUTBOUND, "+12145550177", "(214) 555-0177",
-                   "Maria Lopez", (), "", T0, answered_at=T0, claimed_by_id=ME, claimed_by_name="Sam Reed")
+    out = CallCard(
+        "o1",
+        CallState.TALKING,
+        CallDirection.OUTBOUND,
+        "+12145550177",
+        "(214) 555-0177",
+        "Maria Lopez",
+        (),
+        "",
+        T0,
+        answered_at=T0,
+        claimed_by_id=ME,
+        claimed_by_name="Sam Reed",
+    )
     bubble = strip.show_call(out)
     assert texts(bubble)[1:3] == ("(214) 555-0177", "✓ Your outgoing call")
-    assert bubble.accessibleName() == "Outgoing call to Maria Lopez, (214) 555-0177, talking 0:00, claimed by you"
+    assert (
+        bubble.accessibleName()
+        == "Outgoing call to Maria Lopez, (214) 555-0177, talking 0:00, claimed by you"
+    )
 
 
 # -- claiming --------------------------------------------------------------------------------------------------
@@ -205,13 +248,13 @@ def test_a_click_on_a_ringing_bubble_claims_it_and_mine_comes_back_active(qtbot,
     assert sig.args == ["c1"]
     assert texts(bubble)[2] == "Claiming…"
     with qtbot.assertNotEmitted(strip.claimRequested):
-        qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)           # once is enough
-    with qtbot.waitSignal(strip.callActivated) as sig:                 # the server says it is mine
+        qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)  # once is enough
+    with qtbot.waitSignal(strip.callActivated) as sig:  # the server says it is mine
         strip.show_call(claimed(bubble.card, ME, "Sam Reed"))
     assert sig.args == ["c1"]
     assert bubble.property("callState") == "mine"
     assert texts(bubble)[2] == "✓ Claimed by Sam Reed (you)"
-    with qtbot.waitSignal(strip.callActivated) as sig:                 # a click on mine switches to it
+    with qtbot.waitSignal(strip.callActivated) as sig:  # a click on mine switches to it
         qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)
     assert sig.args == ["c1"]
 
@@ -236,7 +279,7 @@ def test_a_refused_claim_says_why(qtbot, strip):
 def test_f2_claims_the_oldest_ringing_call_nobody_has(qtbot, window, strip, clock):
     assert strip.claim_action.objectName() == "claimCallAction"
     assert strip.claim_action.shortcut().toString() == "F2"
-    strip.show_call(claimed(card("c0", started=-60), DANA, "Dana Park"))     # oldest, but Dana has it
+    strip.show_call(claimed(card("c0", started=-60), DANA, "Dana Park"))  # oldest, but Dana has it
     strip.show_call(card("c2", started=-5))
     strip.show_call(card("c1", started=-20))
     strip.show_call(ended(card("c9", started=-90), at=-30))
@@ -247,7 +290,7 @@ def test_f2_claims_the_oldest_ringing_call_nobody_has(qtbot, window, strip, cloc
     with qtbot.waitSignal(strip.claimRequested) as sig:
         qtbot.keyClick(window, Qt.Key.Key_F2)
     assert sig.args == ["c2"]
-    assert not strip.claim_action.isEnabled()      # both claims are on their way: nothing left to claim
+    assert not strip.claim_action.isEnabled()  # both claims are on their way: nothing left to claim
     with qtbot.assertNotEmitted(strip.claimRequested):
         qtbot.keyClick(window, Qt.Key.Key_F2)
 
@@ -262,7 +305,7 @@ def test_f2_is_free_for_other_uses_while_nothing_can_be_claimed(qtbot, window, s
     assert not strip.claim_action.isEnabled()
     with qtbot.assertNotEmitted(strip.noticeShown):
         qtbot.keyClick(window, Qt.Key.Key_F2)
-    with qtbot.waitSignal(strip.noticeShown) as sig:     # asked directly (say from a menu), it answers
+    with qtbot.waitSignal(strip.noticeShown) as sig:  # asked directly (say from a menu), it answers
         strip.claim_oldest()
     assert sig.args == [NO_CALL_TO_CLAIM]
 
@@ -287,7 +330,7 @@ def test_taking_over_another_csrs_call_asks_first(qtbot, strip):
         box.findChild(QWidget, "takeoverConfirmButton").click()
     assert sig.args == ["c1"]
     assert strip.confirm is None
-    with qtbot.waitSignal(strip.callActivated):                        # it came back as mine
+    with qtbot.waitSignal(strip.callActivated):  # it came back as mine
         strip.show_call(claimed(card("c1"), ME, "Sam Reed"))
 
 
@@ -345,7 +388,7 @@ def test_an_ended_call_turns_gray_and_its_x_asks_to_classify(qtbot, strip):
     with qtbot.waitSignal(strip.classifyRequested) as sig:
         qtbot.mouseClick(x, Qt.MouseButton.LeftButton)
     assert sig.args == ["c1"]
-    with qtbot.waitSignal(strip.callActivated):          # the caller hung up; the booking may go on
+    with qtbot.waitSignal(strip.callActivated):  # the caller hung up; the booking may go on
         bubble.click()
 
 
@@ -369,7 +412,7 @@ def test_offline_a_click_or_f2_says_claiming_needs_the_server(qtbot, window, str
         assert sig.args == [OFFLINE_CLAIM]
         assert strip.notice.isVisible() and strip.notice.text() == OFFLINE_CLAIM
         other.click()
-        assert strip.confirm is None                    # no question it could not act on
+        assert strip.confirm is None  # no question it could not act on
         qtbot.keyClick(window, Qt.Key.Key_F2)
     strip.set_online(True)
     assert texts(ringing)[2] == "Click or F2 to claim"
@@ -397,7 +440,7 @@ def test_call_and_manual_bubbles_share_the_strip_in_arrival_order(qtbot, strip):
     strip.show_call(card("c1"))
     strip.add_bubble("m2", "New booking")
     strip.show_call(card("c2", name="Ben Ortiz"))
-    strip.show_call(claimed(card("c1"), ME, "Sam Reed"))           # an update keeps its place
+    strip.show_call(claimed(card("c1"), ME, "Sam Reed"))  # an update keeps its place
     assert strip.all_ids() == ["m1", "c1", "m2", "c2"]
     assert strip.ids() == ["m1", "m2"] and strip.call_ids() == ["c1", "c2"]
     assert not strip.empty.isVisible()
@@ -409,7 +452,7 @@ def test_call_and_manual_bubbles_share_the_strip_in_arrival_order(qtbot, strip):
     assert strip.bubble("m2").property("active") is True
     strip.remove_call("c1")
     assert strip.all_ids() == ["m1", "m2", "c2"] and strip.call_bubble("c1") is None
-    assert strip.neighbour("m1", 1) == "m2"                          # Ctrl+PgDown still walks drafts
+    assert strip.neighbour("m1", 1) == "m2"  # Ctrl+PgDown still walks drafts
     for bid in ("m1", "m2"):
         strip.remove_bubble(bid)
     strip.remove_call("c2")
@@ -436,14 +479,21 @@ def test_the_strip_keeps_its_height_when_a_call_rings(qtbot, strip):
 def test_accessible_names_describe_each_call(strip, clock):
     strip.show_call(card("c1", started=-12))
     strip.show_call(card("c2", name="", number="", display="Unknown caller", campaign="Unknown campaign"))
-    strip.show_call(claimed(card("c3", name="Ben Ortiz", campaign="Radio", started=-65), LEE, "Lee Chen",
-                            answered=-60))
-    assert strip.call_bubble("c1").accessibleName() == \
-        "Incoming call from Maria Lopez, (214) 555-0177, Google Ads, ringing 0:12"
-    assert strip.call_bubble("c2").accessibleName() == \
-        "Incoming call from an unknown caller, Unknown campaign, ringing 0:00"
-    assert strip.call_bubble("c3").accessibleName() == \
-        "Incoming call from Ben Ortiz, (214) 555-0177, Radio, talking 1:05, claimed by Lee Chen"
+    strip.show_call(
+        claimed(card("c3", name="Ben Ortiz", campaign="Radio", started=-65), LEE, "Lee Chen", answered=-60)
+    )
+    assert (
+        strip.call_bubble("c1").accessibleName()
+        == "Incoming call from Maria Lopez, (214) 555-0177, Google Ads, ringing 0:12"
+    )
+    assert (
+        strip.call_bubble("c2").accessibleName()
+        == "Incoming call from an unknown caller, Unknown campaign, ringing 0:00"
+    )
+    assert (
+        strip.call_bubble("c3").accessibleName()
+        == "Incoming call from Ben Ortiz, (214) 555-0177, Radio, talking 1:05, claimed by Lee Chen"
+    )
     strip.tick(clock.at(3))
     assert strip.call_bubble("c1").accessibleName().endswith("ringing 0:15")
     assert strip.accessibleName() == "Calls and bookings in progress"
@@ -460,7 +510,7 @@ def test_bubbles_are_reached_by_tab_and_arrows_and_clicked_by_enter_or_space(qtb
     qtbot.keyClick(first, Qt.Key.Key_Tab)
     assert QApplication.focusWidget() is second
     qtbot.keyClick(second, Qt.Key.Key_Right)
-    assert QApplication.focusWidget() is strip.bubble("m1").button      # wraps around to the first bubble
+    assert QApplication.focusWidget() is strip.bubble("m1").button  # wraps around to the first bubble
     qtbot.keyClick(strip.bubble("m1").button, Qt.Key.Key_Right)
     assert QApplication.focusWidget() is first
     qtbot.keyClick(first, Qt.Key.Key_Left)

@@ -70,11 +70,12 @@ def desk(qtbot: Any, cache: Cache) -> Iterator[Desk]:
         opened.append(url)
         return url == RECORDING
 
-    controller = ReviewController(window, cache, writer, lambda: TODAY, lambda: TZ, widget=review,
-                                  open_url=open_url)
+    controller = ReviewController(
+        window, cache, writer, lambda: TODAY, lambda: TZ, widget=review, open_url=open_url
+    )
     qtbot.addWidget(window)
     show_active(qtbot, window)
-    review.set_period("yesterday")          # Thursday: the refresh follows the filter
+    review.set_period("yesterday")  # Thursday: the refresh follows the filter
     yield Desk(window, review, controller, cache, setup, opened)
 
 
@@ -120,12 +121,29 @@ def test_rows_are_shown_oldest_first_and_the_model_is_sound(qtbot: Any, lone, qt
     model = review.model
     assert review.objectName() == "callReview" and review.view.objectName() == "callReviewTable"
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == [
-        "Thu Nov 26, 8:00 AM", "Thu Nov 26, 9:00 AM", "Thu Nov 26, 12:00 PM", "Thu Nov 26, 11:30 PM"]
-    assert [model.index(r, 1).data() for r in range(4)] == ["(214) 555-0101", "Unknown caller",
-                                                            "(214) 555-0101", "(214) 555-0101"]
+        "Thu Nov 26, 8:00 AM",
+        "Thu Nov 26, 9:00 AM",
+        "Thu Nov 26, 12:00 PM",
+        "Thu Nov 26, 11:30 PM",
+    ]
+    assert [model.index(r, 1).data() for r in range(4)] == [
+        "(214) 555-0101",
+        "Unknown caller",
+        "(214) 555-0101",
+        "(214) 555-0101",
+    ]
     first = [model.index(0, c).data() for c in range(model.columnCount())]
-    assert first == ["Thu Nov 26, 8:00 AM", "(214) 555-0101", "Maria Garcia", "Google Local Services",
-                     "Dana Reyes", "3:00", "Unbooked", "", ""]
+    assert first == [
+        "Thu Nov 26, 8:00 AM",
+        "(214) 555-0101",
+        "Maria Garcia",
+        "Google Local Services",
+        "Dana Reyes",
+        "3:00",
+        "Unbooked",
+        "",
+        "",
+    ]
     assert model.index(1, 4).data() == "Nobody" and model.index(1, 5).data() == "Not answered"
     assert model.index(1, 5).data(Qt.ItemDataRole.ToolTipRole) == "Rang 0:40, not answered"
     assert review.current_call_id() == setup.calls["unbooked"]
@@ -154,11 +172,11 @@ def test_listen_is_disabled_without_a_recording(qtbot: Any, lone) -> None:
 
 def test_attach_by_keyboard_emits_the_call_and_the_user(qtbot: Any, lone) -> None:
     review, setup, _cache = lone
-    review.select_row(3)                                # the late call nobody clicked
+    review.select_row(3)  # the late call nobody clicked
     press(qtbot, Qt.Key.Key_A, Ctrl | Shift)
     dialog = active(qtbot, review.dialog)
     assert isinstance(dialog, AttachAgentDialog) and dialog.agent.hasFocus()
-    assert dialog.agent.currentData() == ""             # nobody is preselected: the call had no CSR
+    assert dialog.agent.currentData() == ""  # nobody is preselected: the call had no CSR
     press(qtbot, Qt.Key.Key_Return)
     assert dialog.isVisible() and dialog.error_text("agent_id") == "Pick the CSR who took the call."
     type_text(qtbot, "Lee")
@@ -183,7 +201,10 @@ def test_reclassify_by_keyboard_emits_the_reason(qtbot: Any, lone) -> None:
     dialog = active(qtbot, review.dialog)
     assert isinstance(dialog, ReasonDialog)
     assert [dialog.reason.itemText(i) for i in range(dialog.reason.count())] == [
-        "Choose a call reason…", "Wants a quote (lead)", "Wrong number"]
+        "Choose a call reason…",
+        "Wants a quote (lead)",
+        "Wrong number",
+    ]
     type_text(qtbot, "Wr")
     with qtbot.waitSignal(review.reclassifyRequested) as got:
         press(qtbot, Qt.Key.Key_Return)
@@ -231,8 +252,10 @@ def test_unexcuse_is_for_an_excused_call(qtbot: Any, lone) -> None:
     review, setup, _cache = lone
     with qtbot.assertNotEmitted(review.unexcuseRequested):
         press(qtbot, Qt.Key.Key_U, Ctrl | Shift)
-    excused = [replace(r, excused=True, classification="Excused", excuse_memo="Line test") if i == 0 else r
-               for i, r in enumerate(review.model.rows())]
+    excused = [
+        replace(r, excused=True, classification="Excused", excuse_memo="Line test") if i == 0 else r
+        for i, r in enumerate(review.model.rows())
+    ]
     review.show_rows(excused)
     assert review.unexcuse_action.isEnabled()
     assert review.model.index(0, 6).data() == "Excused (was Unbooked)"
@@ -247,20 +270,44 @@ def test_unexcuse_is_for_an_excused_call(qtbot: Any, lone) -> None:
 def test_keyboard_reach_accessible_names_and_unique_mnemonics(qtbot: Any, lone) -> None:
     review, _setup, _cache = lone
     names = {b.objectName(): b.accessibleName() for b in review.findChildren(QToolButton)}
-    assert names == {"callReviewListen": "Listen", "callReviewAttach": "Attach CSR",
-                     "callReviewReclassify": "Reclassify", "callReviewExcuse": "Excuse",
-                     "callReviewUnexcuse": "Un-excuse", "callReviewTags": "Tags"}
-    for widget in (review.period_combo, review.from_edit, review.to_edit, review.kind_combo, review.view,
-                   review.history, review.details):
+    assert names == {
+        "callReviewListen": "Listen",
+        "callReviewAttach": "Attach CSR",
+        "callReviewReclassify": "Reclassify",
+        "callReviewExcuse": "Excuse",
+        "callReviewUnexcuse": "Un-excuse",
+        "callReviewTags": "Tags",
+    }
+    for widget in (
+        review.period_combo,
+        review.from_edit,
+        review.to_edit,
+        review.kind_combo,
+        review.view,
+        review.history,
+        review.details,
+    ):
         assert widget.accessibleName(), widget.objectName()
-    shortcuts = [a.shortcut().toString() for a in (review.listen_action, review.attach_action,
-                                                     review.reclassify_action, review.excuse_action,
-                                                     review.unexcuse_action, review.tags_action)]
+    shortcuts = [
+        a.shortcut().toString()
+        for a in (
+            review.listen_action,
+            review.attach_action,
+            review.reclassify_action,
+            review.excuse_action,
+            review.unexcuse_action,
+            review.tags_action,
+        )
+    ]
     assert shortcuts == ["Ctrl+P", "Ctrl+Shift+A", "Ctrl+R", "Ctrl+Shift+X", "Ctrl+Shift+U", "Ctrl+T"]
     letters = [mnemonic(label.text()) for label in review.findChildren(QLabel) if label.buddy() is not None]
     assert sorted(letters) == ["f", "l", "p", "s", "t", "y"]
-    for key, target in ((Qt.Key.Key_P, review.period_combo), (Qt.Key.Key_S, review.kind_combo),
-                        (Qt.Key.Key_Y, review.history), (Qt.Key.Key_L, review.view)):
+    for key, target in (
+        (Qt.Key.Key_P, review.period_combo),
+        (Qt.Key.Key_S, review.kind_combo),
+        (Qt.Key.Key_Y, review.history),
+        (Qt.Key.Key_L, review.view),
+    ):
         press(qtbot, key, Alt)
         assert QApplication.focusWidget() is target, key
     # Tab walks the filters, the list, the actions, then the history.
@@ -269,7 +316,7 @@ def test_keyboard_reach_accessible_names_and_unique_mnemonics(qtbot: Any, lone) 
     for _ in range(12):
         seen.append(QApplication.focusWidget().objectName())
         press(qtbot, Qt.Key.Key_Tab)
-    assert seen[:2] == ["callReviewPeriod", "callReviewKind"]      # the dates are off for a preset period
+    assert seen[:2] == ["callReviewPeriod", "callReviewKind"]  # the dates are off for a preset period
     assert seen[2] == "callReviewTable" and "callReviewHistory" in seen
 
 
@@ -280,13 +327,13 @@ def test_periods_and_kinds(qtbot: Any, lone) -> None:
     with qtbot.waitSignal(review.filterChanged):
         review.period_combo.setCurrentIndex(review.period_combo.findData("week"))
     assert review.date_range() == (TODAY.replace(day=23), TODAY)
-    assert review.from_edit.date() == QDate(2026, 11, 23)          # the dates show what the preset means
+    assert review.from_edit.date() == QDate(2026, 11, 23)  # the dates show what the preset means
     with qtbot.waitSignal(review.filterChanged):
         review.period_combo.setCurrentIndex(review.period_combo.findData("custom"))
     assert review.from_edit.isEnabled() and review.to_edit.isEnabled()
     with qtbot.waitSignal(review.filterChanged):
         review.from_edit.setDate(QDate(2026, 11, 30))
-    assert review.date_range() == (TODAY, TODAY.replace(day=30))    # backwards: turned round
+    assert review.date_range() == (TODAY, TODAY.replace(day=30))  # backwards: turned round
     with qtbot.waitSignal(review.filterChanged):
         review.kind_combo.setCurrentIndex(1)
     assert review.kinds() == ("Abandoned",)
@@ -294,7 +341,9 @@ def test_periods_and_kinds(qtbot: Any, lone) -> None:
     assert review.kinds() == ("Unbooked",) and isinstance(review.kind_combo, QComboBox)
     review.show_rows([])
     assert review.empty_label.isVisible() and review.empty_label.text() == "No unbooked calls in these dates."
-    assert not review.excuse_action.isEnabled() and review.details.text() == "Choose a call to see its details."
+    assert (
+        not review.excuse_action.isEnabled() and review.details.text() == "Choose a call to see its details."
+    )
 
 
 # -- through the controller --------------------------------------------------------------------------------
@@ -320,7 +369,7 @@ def test_a_call_that_leaves_the_list_is_taken_out(qtbot: Any, desk: Desk) -> Non
         desk.review.attachRequested.emit(c["booked"], "dana")
     assert c["booked"] not in [r.id for r in desk.review.model.rows()]
     assert desk.review.message_label.text() == "Saved on this PC. The call is now Booked — it left this list."
-    assert desk.review.current_call_id() == c["late"]                  # the next call takes its place
+    assert desk.review.current_call_id() == c["late"]  # the next call takes its place
     desk.review.reclassifyRequested.emit(c["unbooked"], "wrong")
     assert "now Not a lead" in desk.review.message_label.text()
 
@@ -335,7 +384,9 @@ def test_excuse_and_unexcuse_through_the_controller(qtbot: Any, desk: Desk) -> N
     desk.review.unexcuseRequested.emit(c["unbooked"])
     assert desk.column(6)[0] == "Unbooked" and not desk.review.unexcuse_action.isEnabled()
     assert [h.split(": ", 1)[1] for h in desk.history()] == [
-        "Excuse withdrawn (saved on this PC)", "Excused: Gas company (saved on this PC)"]
+        "Excuse withdrawn (saved on this PC)",
+        "Excused: Gas company (saved on this PC)",
+    ]
     desk.review.tagsRequested.emit(c["unbooked"], ["Call back"])
     assert desk.column(8)[0] == "Call back"
     assert [o.name for o in desk.outbox()] == ["excuse_call", "unexcuse_call", "tag_call"]
@@ -363,7 +414,7 @@ def test_listen_opens_the_recording_or_says_why_not(qtbot: Any, desk: Desk) -> N
 
 def test_refresh_reads_the_period_from_the_companys_today(qtbot: Any, desk: Desk) -> None:
     desk.review.set_period("week")
-    assert len(desk.column(0)) == 5                                   # Thursday's four and Friday's one
+    assert len(desk.column(0)) == 5  # Thursday's four and Friday's one
     desk.review.set_period("custom", THURSDAY, THURSDAY)
     assert len(desk.column(0)) == 4
     desk.review.set_kinds(("Unbooked",))
@@ -394,7 +445,7 @@ def test_the_tab_is_for_supervisors_and_up(qtbot: Any, main_window: MainWindow, 
     # Ctrl+Shift+R opens it anywhere in the window, and it reads the calls as it opens.
     main_window.lookup.search.setFocus()
     press(qtbot, Qt.Key.Key_R, Ctrl | Shift)
-    assert tabs.currentWidget() is controller.widget and controller.widget.model.rowCount() == 1   # today's
+    assert tabs.currentWidget() is controller.widget and controller.widget.model.rowCount() == 1  # today's
     assert QApplication.focusWidget() is controller.widget.view
     # On the screen with the review open, each Alt+letter does one thing.
     found = visible_mnemonics(main_window)
@@ -404,4 +455,6 @@ def test_the_tab_is_for_supervisors_and_up(qtbot: Any, main_window: MainWindow, 
     assert install(main_window, cache, writer, role="csr", **kwargs) is None
     qtbot.waitUntil(lambda: tabs.count() == count)
     assert main_window.findChild(ReviewController) is None
-    assert install(main_window, cache, writer, role="admin", **kwargs) is not None and tabs.count() == count + 1
+    assert (
+        install(main_window, cache, writer, role="admin", **kwargs) is not None and tabs.count() == count + 1
+    )

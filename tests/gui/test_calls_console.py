@@ -38,7 +38,7 @@ pytest_plugins = ["tests.gui.conftest_sync"]
 PASSWORD = "correct horse battery"
 TOKEN = "gui-test-auth-token"
 TRACKING = "+12145550199"
-CALLER = "+12145550134"          # customer_args' phone
+CALLER = "+12145550134"  # customer_args' phone
 
 
 def running_server(loop, tmp_path, **server_options):
@@ -57,13 +57,17 @@ def running_server(loop, tmp_path, **server_options):
     accounts = Accounts(sessions)
     accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
     accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
-    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
-                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW), **server_options)
+    srv = SyncServer(
+        Applier(sessions, clock=lambda: NOW),
+        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        **server_options,
+    )
     srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
     endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
     url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
-    runner, port = loop.run_until_complete(start_ingress(make_app(srv.calls, TOKEN, "http://127.0.0.1"),
-                                                         "127.0.0.1", 0))
+    runner, port = loop.run_until_complete(
+        start_ingress(make_app(srv.calls, TOKEN, "http://127.0.0.1"), "127.0.0.1", 0)
+    )
     yield url, f"http://127.0.0.1:{port}", sessions, customer_id, campaign.id
     loop.run_until_complete(runner.cleanup())
     endpoint.close()
@@ -87,8 +91,14 @@ async def post(http: aiohttp.ClientSession, base: str, path: str, params: dict[s
 def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot, loop, server, desks):
     url, webhooks, sessions, customer_id, campaign_id = server
     sid = "CA" + "5" * 32
-    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING, "Direction": "inbound",
-           "ApiVersion": "2010-04-01"}
+    leg = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLER,
+        "To": TRACKING,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
 
     async def scenario() -> None:
         a, b = desks("a"), desks("b")
@@ -102,11 +112,13 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             call_id = a.window.bubble_strip.call_ids()[0]
             card = a.calls.cards[call_id]
             assert card.caller_name == "Maria Garcia" and card.campaign == "Radio spots"
-            assert b.calls.cards[call_id].match_ids == (customer_id,)      # matched from b's own cache
+            assert b.calls.cards[call_id].match_ids == (customer_id,)  # matched from b's own cache
 
             bubble = a.window.bubble_strip.call_bubble(call_id)
             qtbot.mouseClick(bubble, Qt.MouseButton.LeftButton)
-            await until(lambda: b.calls.cards.get(call_id) and b.calls.cards[call_id].claimed_by_name == "Dana Reyes")
+            await until(
+                lambda: b.calls.cards.get(call_id) and b.calls.cards[call_id].claimed_by_name == "Dana Reyes"
+            )
             # The claimed call popped its customer on Dana's console, and the booking form is on the call.
             await until(lambda: a.window.customer_panel.record() is not None)
             assert a.window.customer_panel.record().id == customer_id
@@ -119,11 +131,21 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             await until(lambda: b.window.bubble_strip.findChild(object, "takeoverConfirm") is not None)
 
             ended = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {**leg, "CallStatus": "completed", "CallDuration": "12", "Timestamp": ended,
-                        "SequenceNumber": "3", "CallbackSource": "call-progress-events"})
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {
+                    **leg,
+                    "CallStatus": "completed",
+                    "CallDuration": "12",
+                    "Timestamp": ended,
+                    "SequenceNumber": "3",
+                    "CallbackSource": "call-progress-events",
+                },
+            )
             await until(lambda: a.calls.cards.get(call_id) and a.calls.cards[call_id].ended)
-            await until(lambda: call_id not in b.window.bubble_strip.call_ids())   # nobody's but Dana's now
+            await until(lambda: call_id not in b.window.bubble_strip.call_ids())  # nobody's but Dana's now
 
         # Dana closes it: the X opens the close-and-classify dialog; a not-lead reason.
         dialog = a.calls.classify(call_id)
@@ -131,7 +153,8 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
         reason = dialog.findChild(QComboBox, "classifyReason")
         reason.setCurrentIndex(reason.findText("Wrong number"))
         ok = dialog.findChild(QPushButton, "classifyOk") or dialog.findChild(QDialogButtonBox).button(
-            QDialogButtonBox.StandardButton.Ok)
+            QDialogButtonBox.StandardButton.Ok
+        )
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
         await until(lambda: call_id not in a.window.bubble_strip.call_ids())
         # An update sent before the server heard of the close (e.g. the recording is ready) doesn't
@@ -144,6 +167,7 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             with sessions() as s:
                 call = s.scalar(select(Call).where(Call.provider_call_id == sid))
                 return call is not None and call.closed_at is not None
+
         await until(closed_on_server)
         with sessions() as s:
             call = s.scalar(select(Call).where(Call.provider_call_id == sid))
@@ -164,7 +188,9 @@ def test_the_call_review_tab_is_for_supervisors_only(qtbot, loop, server, desks)
         tabs = [supervisor.window.work_tabs.tabText(i) for i in range(supervisor.window.work_tabs.count())]
         assert "Call review" in tabs and supervisor.review is not None
         assert csr.review is None
-        assert "Call review" not in [csr.window.work_tabs.tabText(i) for i in range(csr.window.work_tabs.count())]
+        assert "Call review" not in [
+            csr.window.work_tabs.tabText(i) for i in range(csr.window.work_tabs.count())
+        ]
 
     loop.run_until_complete(scenario())
 
@@ -175,20 +201,38 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
     one → that customer opens; several → they are listed and the one the CSR opens is the caller."""
     console = desks("pop")
     writer = console.writer
-    ids = [writer.execute("create_customer", customer_args(name=f"Customer {i}", phone="(214) 555-0177",
-                                                           street=f"{i + 1} Elm St")).applied.entity_id
-           for i in range(matches)]
+    ids = [
+        writer.execute(
+            "create_customer",
+            customer_args(name=f"Customer {i}", phone="(214) 555-0177", street=f"{i + 1} Elm St"),
+        ).applied.entity_id
+        for i in range(matches)
+    ]
     console.calls.me = "dana"
-    call = {"id": "call1", "state": "Talking", "direction": "Inbound", "from_number": "+12145550177",
-            "to_number": TRACKING, "campaign_id": None, "campaign": "Radio spots", "unknown_campaign": False,
-            "customer_id": None, "started_at": "2026-11-27T15:00:00+00:00", "answered_at": None, "ended_at": None,
-            "agent_id": "dana", "agent_name": "Dana Reyes", "classification": "", "closed": False}
+    call = {
+        "id": "call1",
+        "state": "Talking",
+        "direction": "Inbound",
+        "from_number": "+12145550177",
+        "to_number": TRACKING,
+        "campaign_id": None,
+        "campaign": "Radio spots",
+        "unknown_campaign": False,
+        "customer_id": None,
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "answered_at": None,
+        "ended_at": None,
+        "agent_id": "dana",
+        "agent_name": "Dana Reyes",
+        "classification": "",
+        "closed": False,
+    }
     console.calls.on_calls([call])
     card = console.calls.cards["call1"]
     assert set(card.match_ids) == set(ids)
     assert card.caller_name == {0: "", 1: "Customer 0", 3: "3 customers"}[matches]
     opened: list = []
-    console.customers.new_customer = lambda **kw: opened.append(kw)     # the dialog itself is tested elsewhere
+    console.customers.new_customer = lambda **kw: opened.append(kw)  # the dialog itself is tested elsewhere
     console.calls.screen_pop("call1")
     panel = console.window.customer_panel
     if matches == 0:
@@ -199,13 +243,13 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         assert console.booking.call_for[ids[0]][0] == "call1"
     else:
         assert panel.record() is None
-        assert console.window.lookup.search.text() == "(214) 555-0177"      # the customers on this number
+        assert console.window.lookup.search.text() == "(214) 555-0177"  # the customers on this number
         console.customers.open_customer(ids[1])
         assert console.booking.call_for[ids[1]][0] == "call1"
 
 
-SPRING = "+19725550109"          # a tracking number of a campaign retired since
-RENTAL_PHONE = "+12145550166"    # the phone of the caller's second location
+SPRING = "+19725550109"  # a tracking number of a campaign retired since
+RENTAL_PHONE = "+12145550166"  # the phone of the caller's second location
 
 
 async def _book_on_the_form(console) -> str | None:
@@ -213,15 +257,23 @@ async def _book_on_the_form(console) -> str | None:
     form, setup = console.booking.form, console.booking.setup
     unit = next(b for b in setup.business_units if b.name == "HVAC Service")
     job_type = next(j for j in setup.job_types if j.name == "AC Not Cooling")
-    form.restore({**form.state(), "business_unit_id": unit.id, "job_type_id": job_type.id,
-                  "summary_text": "AC blowing warm air"})
+    form.restore(
+        {
+            **form.state(),
+            "business_unit_id": unit.id,
+            "job_type_id": job_type.id,
+            "summary_text": "AC blowing warm air",
+        }
+    )
     console.booking.show_availability()
     await settled(console.booking)
     form._pick_row(form.availability.first_fitting_row())
     return await booked(console.booking)
 
 
-def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in_on(qtbot, loop, server, desks):
+def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in_on(
+    qtbot, loop, server, desks
+):
     """The caller rings a retired campaign's tracking number from their rental's phone: the form takes
     that campaign (with a warning) and the rental; after Book Job the bubble says "Booked — job N" and
     its timer runs on until the call ends; the server accepts the booking and the call is Booked."""
@@ -230,19 +282,49 @@ def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in
         spring = Campaign(id=new_id(), name="Spring home show", active=False)
         s.add_all([spring, TrackingNumber(id=new_id(), number=SPRING, campaign=spring, label="Booth banner")])
         spring_id = spring.id
-    made = LocalWriter(sessions).execute("create_customer", {
-        "customer": {"name": "Ben Ortiz", "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
-        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
-        "locations": [{"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
-                      {"name": "Rental", "street": "40 Oak Ave", "city": "Dallas", "state": "TX", "zip": "75202",
-                       "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}]}]}).applied
+    made = (
+        LocalWriter(sessions)
+        .execute(
+            "create_customer",
+            {
+                "customer": {
+                    "name": "Ben Ortiz",
+                    "street": "12 Elm St",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": "75201",
+                },
+                "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0100"}],
+                "locations": [
+                    {"street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201"},
+                    {
+                        "name": "Rental",
+                        "street": "40 Oak Ave",
+                        "city": "Dallas",
+                        "state": "TX",
+                        "zip": "75202",
+                        "contacts": [{"kind": "Phone", "value": "(214) 555-0166"}],
+                    },
+                ],
+            },
+        )
+        .applied
+    )
     with sessions() as s:
         from models.customers import Location
-        rental = s.scalar(select(Location.id).where(Location.customer_id == made.entity_id,
-                                                    Location.street == "40 Oak Ave"))
+
+        rental = s.scalar(
+            select(Location.id).where(Location.customer_id == made.entity_id, Location.street == "40 Oak Ave")
+        )
     sid = "CA" + "7" * 32
-    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": RENTAL_PHONE, "To": SPRING,
-           "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    leg = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": RENTAL_PHONE,
+        "To": SPRING,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
 
     async def scenario() -> None:
         a = desks("a")
@@ -265,13 +347,13 @@ def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in
             number = await _book_on_the_form(a)
             assert number, form.errors_label.text()
             bubble = strip.call_bubble(call_id)
-            assert bubble is not None and not bubble.card.ended          # the caller is still on the line
+            assert bubble is not None and not bubble.card.ended  # the caller is still on the line
             assert bubble.status_label.full == f"Booked — job {number}"
             assert strip._timer.isActive()
             shown = bubble._shown
             strip.tick(bubble.card.started_at + timedelta(seconds=shown + 5))
-            assert bubble._shown == shown + 5                              # it runs on
-            assert not form.campaign_warning.isVisible()                   # the next booking is not the call's
+            assert bubble._shown == shown + 5  # it runs on
+            assert not form.campaign_warning.isVisible()  # the next booking is not the call's
 
             a.sync.sync_now()
 
@@ -279,19 +361,28 @@ def test_book_job_on_a_call_keeps_its_bubble_booked_with_the_campaign_it_came_in
                 with sessions() as s:
                     call = s.scalar(select(Call).where(Call.provider_call_id == sid))
                     return call is not None and call.job_id is not None
+
             await until(booked_on_server, 20)
             with sessions() as s:
                 call = s.scalar(select(Call).where(Call.provider_call_id == sid))
-                assert s.get(Job, call.job_id).campaign_id == spring_id   # the server took it too
+                assert s.get(Job, call.job_id).campaign_id == spring_id  # the server took it too
             # Another update of the still-running call: the bubble stays, still Booked.
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {**leg, "CallStatus": "ringing", "SequenceNumber": "2"})
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {**leg, "CallStatus": "ringing", "SequenceNumber": "2"},
+            )
             await until(lambda: a.calls.calls[call_id].get("closed"))
             assert strip.call_bubble(call_id).status_label.full == f"Booked — job {number}"
             ended = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {**leg, "CallStatus": "completed", "Timestamp": ended, "SequenceNumber": "3"})
-            await until(lambda: call_id not in strip.call_ids())          # booked: nothing to classify
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {**leg, "CallStatus": "completed", "Timestamp": ended, "SequenceNumber": "3"},
+            )
+            await until(lambda: call_id not in strip.call_ids())  # booked: nothing to classify
         with sessions() as s:
             call = s.scalar(select(Call).where(Call.provider_call_id == sid))
             assert call.classification is CallClass.BOOKED
@@ -304,8 +395,14 @@ def test_a_phone_that_answered_is_not_a_claim(qtbot, loop, server, desks):
     and that nobody claimed it, and it can still be claimed."""
     url, webhooks, _sessions, _customer_id, _campaign_id = server
     sid = "CA" + "8" * 32
-    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING, "Direction": "inbound",
-           "ApiVersion": "2010-04-01"}
+    leg = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLER,
+        "To": TRACKING,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
 
     async def scenario() -> None:
         a, b = desks("a"), desks("b")
@@ -316,11 +413,26 @@ def test_a_phone_that_answered_is_not_a_claim(qtbot, loop, server, desks):
             await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
             await until(lambda: a.window.bubble_strip.call_ids() and b.window.bubble_strip.call_ids())
             call_id = a.window.bubble_strip.call_ids()[0]
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {"CallSid": "CA" + "9" * 32, "ParentCallSid": sid, "AccountSid": "AC" + "0" * 32,
-                        "From": CALLER, "To": "client:dana", "Direction": "outbound-dial",
-                        "CallStatus": "in-progress", "SequenceNumber": "1", "ApiVersion": "2010-04-01"})
-            mine, theirs = a.window.bubble_strip.call_bubble(call_id), b.window.bubble_strip.call_bubble(call_id)
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {
+                    "CallSid": "CA" + "9" * 32,
+                    "ParentCallSid": sid,
+                    "AccountSid": "AC" + "0" * 32,
+                    "From": CALLER,
+                    "To": "client:dana",
+                    "Direction": "outbound-dial",
+                    "CallStatus": "in-progress",
+                    "SequenceNumber": "1",
+                    "ApiVersion": "2010-04-01",
+                },
+            )
+            mine, theirs = (
+                a.window.bubble_strip.call_bubble(call_id),
+                b.window.bubble_strip.call_bubble(call_id),
+            )
             await until(lambda: theirs.status_label.full.startswith("Answered"))
             await until(lambda: mine.status_label.full.startswith("Answered"))
             assert theirs.status_label.full == "Answered by Dana Reyes — not claimed"
@@ -341,29 +453,60 @@ def test_ended_calls_are_reached_with_ctrl_pgdown_and_closed_with_ctrl_w(qtbot, 
     show_active(qtbot, w)
     console.calls.me = "dana"
     w.bubble_strip.set_me("dana")
-    base = {"direction": "Inbound", "from_number": "+12145550177", "to_number": TRACKING, "campaign_id": None,
-            "campaign": "Radio spots", "unknown_campaign": False, "customer_id": None,
-            "started_at": "2026-11-27T15:00:00+00:00", "answered_at": None, "ended_at": None,
-            "agent_id": None, "agent_name": "", "classification": "", "closed": False}
-    caller = console.writer.execute("create_customer", customer_args(phone="(214) 555-0177")).applied.entity_id
+    base = {
+        "direction": "Inbound",
+        "from_number": "+12145550177",
+        "to_number": TRACKING,
+        "campaign_id": None,
+        "campaign": "Radio spots",
+        "unknown_campaign": False,
+        "customer_id": None,
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "answered_at": None,
+        "ended_at": None,
+        "agent_id": None,
+        "agent_name": "",
+        "classification": "",
+        "closed": False,
+    }
+    caller = console.writer.execute(
+        "create_customer", customer_args(phone="(214) 555-0177")
+    ).applied.entity_id
     console.drafts.new_bubble()
-    console.calls.on_calls([{**base, "id": "ringing", "state": "Ringing"},
-                            {**base, "id": "ended", "state": "Ended", "agent_id": "dana", "agent_name": "Dana Reyes",
-                             "answered_at": "2026-11-27T15:00:05+00:00", "ended_at": "2026-11-27T15:02:00+00:00"},
-                            {**base, "id": "talking", "state": "Talking", "agent_id": "dana",
-                             "agent_name": "Dana Reyes", "answered_at": "2026-11-27T15:00:05+00:00"}])
+    console.calls.on_calls(
+        [
+            {**base, "id": "ringing", "state": "Ringing"},
+            {
+                **base,
+                "id": "ended",
+                "state": "Ended",
+                "agent_id": "dana",
+                "agent_name": "Dana Reyes",
+                "answered_at": "2026-11-27T15:00:05+00:00",
+                "ended_at": "2026-11-27T15:02:00+00:00",
+            },
+            {
+                **base,
+                "id": "talking",
+                "state": "Talking",
+                "agent_id": "dana",
+                "agent_name": "Dana Reyes",
+                "answered_at": "2026-11-27T15:00:05+00:00",
+            },
+        ]
+    )
     ctrl = Qt.KeyboardModifier.ControlModifier
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
     assert console.drafts.active == "ended" and w.bubble_strip.active_id == "ended"
-    assert QApplication.focusWidget() is w.bubble_strip.call_bubble("ended")   # Delete / Ctrl+W act on it
+    assert QApplication.focusWidget() is w.bubble_strip.call_bubble("ended")  # Delete / Ctrl+W act on it
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)
     dialog = console.calls.dialog
     assert dialog is not None and dialog.objectName() == "classifyDialog" and dialog.isVisible()
     dialog.reject()
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
-    assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller   # popped
-    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)       # from the booking form
+    assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller  # popped
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)  # from the booking form
     assert w.bubble_strip.notice.text() == "This call is still going — its bubble closes once the call ends."
     assert "talking" in w.bubble_strip.call_ids() and console.calls.dialog is None
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
-    assert console.drafts.active in w.bubble_strip.ids()           # round to the manual bubble
+    assert console.drafts.active in w.bubble_strip.ids()  # round to the manual bubble

@@ -19,17 +19,33 @@ from widgets.classify_dialog import (
     next_business_day,
 )
 
-TODAY = date(2026, 3, 13)             # a Friday: the next business day is Monday the 16th
+TODAY = date(2026, 3, 13)  # a Friday: the next business day is Monday the 16th
 T0 = datetime(2026, 3, 13, 15, 0, 0, tzinfo=UTC)
-REASONS = [("r-estimate", "Estimate request", True), ("r-wrong", "Wrong number", False),
-           CallReasonChoice("r-service", "Service question", True)]
+REASONS = [
+    ("r-estimate", "Estimate request", True),
+    ("r-wrong", "Wrong number", False),
+    CallReasonChoice("r-service", "Service question", True),
+]
 
 
-def ended_call(number: str = "+12145550177", display: str = "(214) 555-0177", name: str = "",
-               answered: bool = True) -> CallCard:
-    return CallCard("call-1", CallState.ENDED, CallDirection.INBOUND, number, display, name, (), "Google Ads",
-                    T0, answered_at=T0 + timedelta(seconds=10) if answered else None,
-                    ended_at=T0 + timedelta(seconds=195), claimed_by_id="u-me", claimed_by_name="Sam Reed")
+def ended_call(
+    number: str = "+12145550177", display: str = "(214) 555-0177", name: str = "", answered: bool = True
+) -> CallCard:
+    return CallCard(
+        "call-1",
+        CallState.ENDED,
+        CallDirection.INBOUND,
+        number,
+        display,
+        name,
+        (),
+        "Google Ads",
+        T0,
+        answered_at=T0 + timedelta(seconds=10) if answered else None,
+        ended_at=T0 + timedelta(seconds=195),
+        claimed_by_id="u-me",
+        claimed_by_name="Sam Reed",
+    )
 
 
 @pytest.fixture
@@ -42,6 +58,7 @@ def opened(qtbot):
         dialog.activateWindow()
         qtbot.waitUntil(dialog.isActiveWindow)
         return dialog
+
     return make
 
 
@@ -55,9 +72,9 @@ def shown(dialog: ClassifyDialog, name: str) -> bool:
 
 
 def test_next_business_day():
-    assert next_business_day(date(2026, 3, 10)) == date(2026, 3, 11)      # Tuesday → Wednesday
-    assert next_business_day(TODAY) == date(2026, 3, 16)                  # Friday → Monday
-    assert next_business_day(date(2026, 3, 14)) == date(2026, 3, 16)      # Saturday → Monday
+    assert next_business_day(date(2026, 3, 10)) == date(2026, 3, 11)  # Tuesday → Wednesday
+    assert next_business_day(TODAY) == date(2026, 3, 16)  # Friday → Monday
+    assert next_business_day(date(2026, 3, 14)) == date(2026, 3, 16)  # Saturday → Monday
 
 
 def test_close_call_is_disabled_until_a_reason_is_chosen(qtbot, opened):
@@ -87,13 +104,19 @@ def test_a_lead_reason_shows_the_follow_up_and_the_lead_fields(qtbot, opened):
     for name in ("classifyFollowUp", "classifySummary", "classifyLeadName", "classifyLeadPhone"):
         assert not shown(dialog, name)
     choose(dialog, "r-estimate")
-    for name in ("classifyFollowUp", "classifySummary", "classifyLeadName", "classifyLeadPhone",
-                 "classifyHasFollowUp", "classifyLeadNote"):
+    for name in (
+        "classifyFollowUp",
+        "classifySummary",
+        "classifyLeadName",
+        "classifyLeadPhone",
+        "classifyHasFollowUp",
+        "classifyLeadNote",
+    ):
         assert shown(dialog, name), name
     follow_up = dialog.findChild(QWidget, "classifyFollowUp")
     assert follow_up.date() == QDate(2026, 3, 16)
-    assert follow_up.minimumDate() == QDate(2026, 3, 13)                    # never in the past
-    assert dialog.lead_phone.text() == "(214) 555-0177"                      # prefilled from the call
+    assert follow_up.minimumDate() == QDate(2026, 3, 13)  # never in the past
+    assert dialog.lead_phone.text() == "(214) 555-0177"  # prefilled from the call
     assert dialog.hint.text() == NAME_REQUIRED and not dialog.ok_button.isEnabled()
     assert dialog.lead_note.text() == "This call becomes a lead — no customer record needed."
 
@@ -106,10 +129,17 @@ def test_a_lead_without_a_customer_emits_name_phone_and_follow_up(qtbot, opened)
     dialog.follow_up.setDate(QDate(2026, 3, 18))
     with qtbot.waitSignal(dialog.classified) as sig:
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert sig.args == [{
-        "call_id": "call-1", "call_reason_id": "r-estimate", "is_lead": True, "follow_up": date(2026, 3, 18),
-        "summary": "Wants a quote for a water heater, call after 5", "lead_name": "Maria Lopez",
-        "lead_phone": "+12145550177"}]
+    assert sig.args == [
+        {
+            "call_id": "call-1",
+            "call_reason_id": "r-estimate",
+            "is_lead": True,
+            "follow_up": date(2026, 3, 18),
+            "summary": "Wants a quote for a water heater, call after 5",
+            "lead_name": "Maria Lopez",
+            "lead_phone": "+12145550177",
+        }
+    ]
     assert dialog.result() == QDialog.DialogCode.Accepted and not dialog.isVisible()
 
 
@@ -119,12 +149,19 @@ def test_a_lead_for_a_matched_customer_asks_no_name_or_phone(qtbot, opened):
     assert dialog.lead_name is None and not shown(dialog, "classifyLeadName")
     assert dialog.lead_note.text() == "This call becomes a lead for Maria Lopez."
     assert dialog.ok_button.isEnabled()
-    dialog.has_follow_up.setChecked(False)                 # a lead may have no follow-up date
+    dialog.has_follow_up.setChecked(False)  # a lead may have no follow-up date
     assert not dialog.follow_up.isEnabled()
     with qtbot.waitSignal(dialog.classified) as sig:
-        qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)   # Enter closes the call
-    assert sig.args[0] == {"call_id": "call-1", "call_reason_id": "r-service", "is_lead": True,
-                           "follow_up": None, "summary": "", "lead_name": "", "lead_phone": ""}
+        qtbot.keyClick(dialog.reason, Qt.Key.Key_Return)  # Enter closes the call
+    assert sig.args[0] == {
+        "call_id": "call-1",
+        "call_reason_id": "r-service",
+        "is_lead": True,
+        "follow_up": None,
+        "summary": "",
+        "lead_name": "",
+        "lead_phone": "",
+    }
 
 
 def test_a_not_lead_reason_hides_the_lead_fields_and_emits_no_lead(qtbot, opened):
@@ -136,8 +173,15 @@ def test_a_not_lead_reason_hides_the_lead_fields_and_emits_no_lead(qtbot, opened
         assert not shown(dialog, name), name
     with qtbot.waitSignal(dialog.classified) as sig:
         dialog.ok_button.click()
-    assert sig.args[0] == {"call_id": "call-1", "call_reason_id": "r-wrong", "is_lead": False,
-                           "follow_up": None, "summary": "", "lead_name": "", "lead_phone": ""}
+    assert sig.args[0] == {
+        "call_id": "call-1",
+        "call_reason_id": "r-wrong",
+        "is_lead": False,
+        "follow_up": None,
+        "summary": "",
+        "lead_name": "",
+        "lead_phone": "",
+    }
 
 
 def test_an_anonymous_caller_needs_a_phone_typed_for_the_lead(qtbot, opened):
@@ -145,7 +189,7 @@ def test_an_anonymous_caller_needs_a_phone_typed_for_the_lead(qtbot, opened):
     choose(dialog, "r-estimate")
     assert dialog.lead_phone.text() == ""
     qtbot.keyClicks(dialog.lead_name, "Maria Lopez")
-    assert not dialog.ok_button.isEnabled() and dialog.hint.text()          # the phone is missing
+    assert not dialog.ok_button.isEnabled() and dialog.hint.text()  # the phone is missing
     qtbot.keyClicks(dialog.lead_phone, "214 555 0177")
     assert dialog.ok_button.isEnabled()
     assert dialog.values()["lead_phone"] == "+12145550177"

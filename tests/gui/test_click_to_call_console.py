@@ -48,8 +48,10 @@ def server(loop, tmp_path):
         build_setup(s)
     customer_id = LocalWriter(sessions).execute("create_customer", customer_args()).applied.entity_id
     Accounts(sessions).add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
-                     AccountsAuthenticator(Accounts(sessions), token_secret(sessions), clock=lambda: NOW))
+    srv = SyncServer(
+        Applier(sessions, clock=lambda: NOW),
+        AccountsAuthenticator(Accounts(sessions), token_secret(sessions), clock=lambda: NOW),
+    )
     srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
     srv.dialer = StandInDialer()
     endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
@@ -82,7 +84,7 @@ def test_the_call_action_asks_the_server_to_dial_and_offline_says_so(qtbot, loop
         await until(lambda: "refused" in a.window.statusBar().currentMessage())
         assert a.window.statusBar().currentMessage() == dialer.refuse
 
-        a.sync.stop()                                       # offline: nothing is asked
+        a.sync.stop()  # offline: nothing is asked
         panel.call_contact_action.trigger()
         await until(lambda: "offline" in a.window.statusBar().currentMessage())
         assert a.window.statusBar().currentMessage() == "Calling out needs the server — you're offline."
@@ -95,8 +97,9 @@ def test_play_recording_opens_the_url_with_the_systems_player(qtbot, desks, monk
     import console.calls_controller as calls_module
 
     opened: list[QUrl] = []
-    monkeypatch.setattr(calls_module.QDesktopServices, "openUrl",
-                        staticmethod(lambda u: opened.append(u) or True))
+    monkeypatch.setattr(
+        calls_module.QDesktopServices, "openUrl", staticmethod(lambda u: opened.append(u) or True)
+    )
     a = desks("a")
     recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
     a.window.customer_panel.playRecordingRequested.emit(recording)
@@ -104,5 +107,3 @@ def test_play_recording_opens_the_url_with_the_systems_player(qtbot, desks, monk
     monkeypatch.setattr(calls_module.QDesktopServices, "openUrl", staticmethod(lambda u: False))
     a.window.customer_panel.playRecordingRequested.emit(recording)
     assert "couldn't be opened" in a.window.statusBar().currentMessage()
-
-

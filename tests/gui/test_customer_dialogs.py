@@ -63,9 +63,11 @@ def test_new_customer_by_keyboard(qtbot: Any, desk: Desk) -> None:
     assert row.name == "create_customer"
     customer = row.args["customer"]
     assert (customer["name"], customer["state"], len(customer["id"])) == ("Ana Lopez", "TX", 32)
-    assert [(c["kind"], c["value"]) for c in row.args["contacts"]] == [("MobilePhone", "+12145550134"),
-                                                                       ("Email", "ana@example.com")]
-    assert all(c.get("id") for c in row.args["contacts"] + row.args["locations"])     # client-minted ids
+    assert [(c["kind"], c["value"]) for c in row.args["contacts"]] == [
+        ("MobilePhone", "+12145550134"),
+        ("Email", "ana@example.com"),
+    ]
+    assert all(c.get("id") for c in row.args["contacts"] + row.args["locations"])  # client-minted ids
     panel = desk.panel
     assert panel.customer_id() == customer["id"] and panel.name_label.text() == "Ana Lopez"
     assert panel.locations_model.index(0, 1).data() == "1500 Marilla St, Dallas, TX 75201"
@@ -83,7 +85,7 @@ def test_invalid_phone_shows_inline_error_and_saves_nothing(qtbot: Any, desk: De
     assert label is not None and label.isVisible()
     assert dialog.fields["phone"].hasFocus() and dialog.fields["phone"].property("invalid")
     assert (desk.outbox(), desk.customer_count()) == ([], 0)
-    type_into(qtbot, dialog, phone="214.555.0134")          # typing clears the error; the fix saves
+    type_into(qtbot, dialog, phone="214.555.0134")  # typing clears the error; the fix saves
     assert dialog.error_text("phone") == ""
     save(qtbot, dialog)
     assert not dialog.isVisible() and desk.customer_count() == 1 and len(desk.outbox()) == 1
@@ -114,7 +116,7 @@ def _duplicate_dialog(qtbot: Any, desk: Desk) -> tuple[str, CustomerDialog, Dupl
     assert isinstance(dup, DuplicateDialog) and dup.objectName() == "duplicateDialog" and dup.isVisible()
     assert dup.model.index(0, 0).data() == "Maria Garcia"
     assert dup.model.index(0, 3).data() == "Same phone (214) 555-0134"
-    assert dialog.isVisible()                  # the form waits under the warning, nothing typed is lost
+    assert dialog.isVisible()  # the form waits under the warning, nothing typed is lost
     return existing, dialog, dup
 
 
@@ -124,7 +126,7 @@ def test_duplicate_open_existing_by_enter(qtbot: Any, desk: Desk) -> None:
         qtbot.keyClick(dup.view, Qt.Key.Key_Return)
     assert not dialog.isVisible() and not dup.isVisible() and desk.controller.dialog is None
     assert desk.panel.customer_id() == existing
-    assert desk.customer_count() == 1 and len(desk.outbox()) == 1       # only the seeded customer
+    assert desk.customer_count() == 1 and len(desk.outbox()) == 1  # only the seeded customer
 
 
 def test_duplicate_create_anyway_by_mnemonic(qtbot: Any, desk: Desk) -> None:
@@ -163,8 +165,10 @@ def test_edit_customer_by_keyboard_is_one_outbox_row(qtbot: Any, desk: Desk) -> 
     assert not dialog.isVisible()
     rows = desk.outbox()
     assert len(rows) == 2 and rows[1].name == "update_customer"
-    assert rows[1].args == {"customer_id": cid, "changes": {"street": ["123 Main St", "125 Main St"],
-                                                            "do_not_mail": [False, True]}}
+    assert rows[1].args == {
+        "customer_id": cid,
+        "changes": {"street": ["123 Main St", "125 Main St"], "do_not_mail": [False, True]},
+    }
     with desk.cache.sessions() as s:
         c = s.get(Customer, cid)
         assert (c.street, c.do_not_mail) == ("125 Main St", True)
@@ -196,12 +200,15 @@ def test_refusal_by_the_writer_keeps_the_dialog_open(qtbot: Any, desk: Desk) -> 
     save(qtbot, added)
     lid = desk.panel.current_location_id()
     dialog = active(qtbot, desk.controller.edit_location(lid))
-    with desk.cache.sessions.begin() as s:       # another window removed it meanwhile
+    with desk.cache.sessions.begin() as s:  # another window removed it meanwhile
         s.execute(delete(Location).where(Location.id == lid))
     type_into(qtbot, dialog, access_notes="Gate 1234")
     save(qtbot, dialog)
     assert dialog.isVisible()
-    assert dialog.form_error.isVisible() and dialog.form_error.text() == "That location no longer exists (someone removed it)."
+    assert (
+        dialog.form_error.isVisible()
+        and dialog.form_error.text() == "That location no longer exists (someone removed it)."
+    )
     assert len(desk.outbox()) == 2
 
 
@@ -223,7 +230,7 @@ def test_add_location_zip_warning_does_not_block(qtbot: Any, desk: Desk) -> None
     dialog = active(qtbot, desk.controller.dialog)
     assert isinstance(dialog, LocationDialog)
     type_into(qtbot, dialog, name="Rental", street="9 Elm St", city="Dallas", state="TX", zip="00000")
-    qtbot.keyClick(dialog.fields["zip"], Qt.Key.Key_Tab)            # leaving the field shows the warning
+    qtbot.keyClick(dialog.fields["zip"], Qt.Key.Key_Tab)  # leaving the field shows the warning
     assert "isn't in the postal list" in dialog.warning_text("zip") and dialog.error_text("zip") == ""
     dialog.fields["zip"].setFocus()
     save(qtbot, dialog)
@@ -241,10 +248,11 @@ def test_add_and_edit_contact_by_keyboard(qtbot: Any, desk: Desk) -> None:
     type_into(qtbot, dialog, kind="Phone", value="214.555.0177", memo="Work")
     save(qtbot, dialog)
     with desk.cache.sessions() as s:
-        added = s.scalars(select(ContactMethod).where(ContactMethod.customer_id == cid,
-                                                      ContactMethod.memo == "Work")).one()
+        added = s.scalars(
+            select(ContactMethod).where(ContactMethod.customer_id == cid, ContactMethod.memo == "Work")
+        ).one()
         assert (added.kind.value, added.value, added.location_id) == ("Phone", "+12145550177", None)
-    desk.window.activateWindow()              # what the window manager does when a dialog closes
+    desk.window.activateWindow()  # what the window manager does when a dialog closes
     qtbot.waitUntil(desk.window.isActiveWindow, timeout=1000)
     view = desk.panel.contacts_view
     view.setFocus()
@@ -255,8 +263,10 @@ def test_add_and_edit_contact_by_keyboard(qtbot: Any, desk: Desk) -> None:
     type_into(qtbot, edit, memo="Office")
     save(qtbot, edit)
     last = desk.outbox()[-1]
-    assert (last.name, last.args) == ("update_contact", {"contact_id": added.id,
-                                                         "changes": {"memo": ["Work", "Office"]}})
+    assert (last.name, last.args) == (
+        "update_contact",
+        {"contact_id": added.id, "changes": {"memo": ["Work", "Office"]}},
+    )
 
 
 def test_contact_flag_toggle_is_one_update(qtbot: Any, desk: Desk) -> None:
@@ -299,11 +309,14 @@ def test_missing_customer_is_a_message(desk: Desk) -> None:
     assert "no longer on this PC" in desk.panel.message_label.text()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: CustomerDialog(),
-    lambda: LocationDialog("c" * 32),
-    lambda: ContactDialog("c" * 32),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CustomerDialog(),
+        lambda: LocationDialog("c" * 32),
+        lambda: ContactDialog("c" * 32),
+    ],
+)
 def test_fields_are_labelled_with_unique_mnemonics(qtbot: Any, make: Any) -> None:
     dialog = make()
     qtbot.addWidget(dialog)
@@ -337,12 +350,20 @@ def test_standalone_dialog_accepts_only_valid_input(qtbot: Any) -> None:
         qtbot.keyClick(dialog.fields["value"], Qt.Key.Key_Return)
     assert isinstance(dialog.fields["kind"], QComboBox)
     type_into(qtbot, dialog, kind="Email", value="Ana@Example.com")
-    assert not dialog.fields["do_not_text"].isEnabled()            # texting doesn't apply to email
+    assert not dialog.fields["do_not_text"].isEnabled()  # texting doesn't apply to email
     with qtbot.waitSignal(dialog.accepted):
         qtbot.keyClick(dialog.fields["value"], Qt.Key.Key_Return)
-    assert dialog.values() == {"contact": {"customer_id": "c" * 32, "location_id": "l" * 32, "kind": "Email",
-                                           "value": "ana@example.com", "memo": "", "notifications": True,
-                                           "do_not_text": False}}
+    assert dialog.values() == {
+        "contact": {
+            "customer_id": "c" * 32,
+            "location_id": "l" * 32,
+            "kind": "Email",
+            "value": "ana@example.com",
+            "memo": "",
+            "notifications": True,
+            "do_not_text": False,
+        }
+    }
 
 
 def test_escape_cancels(qtbot: Any) -> None:
@@ -357,15 +378,26 @@ def test_escape_cancels(qtbot: Any) -> None:
 def test_error_keys_from_create_customer_land_on_their_fields(qtbot: Any) -> None:
     dialog = CustomerDialog()
     qtbot.addWidget(dialog)
-    dialog.show_errors({"contacts.0.value": "Bad phone", "contacts.1.value": "Bad email", "id": "Already saved"})
+    dialog.show_errors(
+        {"contacts.0.value": "Bad phone", "contacts.1.value": "Bad email", "id": "Already saved"}
+    )
     assert (dialog.error_text("phone"), dialog.error_text("email")) == ("Bad phone", "Bad email")
     assert dialog.form_error.text() == "Already saved"
 
 
 def test_duplicates_model_passes_qtmodeltester(qtbot: Any, qtmodeltester: Any) -> None:
-    found = [DuplicateCandidate("a" * 32, "Ana", "1 Elm St", "(214) 555-0134", ["Same phone (214) 555-0134"],
-                                do_not_service=True, same_phone=True),
-             DuplicateCandidate("b" * 32, "Ann", "", "", ["Similar name (90%)"], name_score=90)]
+    found = [
+        DuplicateCandidate(
+            "a" * 32,
+            "Ana",
+            "1 Elm St",
+            "(214) 555-0134",
+            ["Same phone (214) 555-0134"],
+            do_not_service=True,
+            same_phone=True,
+        ),
+        DuplicateCandidate("b" * 32, "Ann", "", "", ["Similar name (90%)"], name_score=90),
+    ]
     dialog = DuplicateDialog(found)
     qtbot.addWidget(dialog)
     qtmodeltester.check(dialog.model, force_py=True)

@@ -18,29 +18,70 @@ from widgets.customer_panel import CustomerPanel
 WHEN = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 
 
-def contact(cid: str, kind: str = "MobilePhone", value: str = "+12145550134", display: str = "(214) 555-0134",
-            location_id: str | None = None, **kw: Any) -> ContactRecord:
+def contact(
+    cid: str,
+    kind: str = "MobilePhone",
+    value: str = "+12145550134",
+    display: str = "(214) 555-0134",
+    location_id: str | None = None,
+    **kw: Any,
+) -> ContactRecord:
     base = {"memo": "", "notifications": True, "do_not_text": False}
-    return ContactRecord(id=cid, kind=kind, value=value, display=display, location_id=location_id, **(base | kw))
+    return ContactRecord(
+        id=cid, kind=kind, value=value, display=display, location_id=location_id, **(base | kw)
+    )
 
 
 def location(lid: str, name: str, street: str, contacts: tuple[ContactRecord, ...] = ()) -> LocationRecord:
-    return LocationRecord(id=lid, name=name, street=street, unit="", city="Dallas", state="TX", zip="75201",
-                          country="US", access_notes="Gate 4321", latitude=None, longitude=None, active=True,
-                          contacts=contacts, tags=("Pets on site",))
+    return LocationRecord(
+        id=lid,
+        name=name,
+        street=street,
+        unit="",
+        city="Dallas",
+        state="TX",
+        zip="75201",
+        country="US",
+        access_notes="Gate 4321",
+        latitude=None,
+        longitude=None,
+        active=True,
+        contacts=contacts,
+        tags=("Pets on site",),
+    )
 
 
 def record(**kw: Any) -> CustomerRecord:
     base: dict[str, Any] = dict(
-        id="c1", name="Ana Lopez", type="Residential", street="12 Elm St", unit="", city="Dallas", state="TX",
-        zip="75201", country="US", do_not_service=False, do_not_service_reason="", do_not_mail=False,
-        merged_into_id=None, tags=("VIP", "Warranty"), membership=None,
+        id="c1",
+        name="Ana Lopez",
+        type="Residential",
+        street="12 Elm St",
+        unit="",
+        city="Dallas",
+        state="TX",
+        zip="75201",
+        country="US",
+        do_not_service=False,
+        do_not_service_reason="",
+        do_not_mail=False,
+        merged_into_id=None,
+        tags=("VIP", "Warranty"),
+        membership=None,
         notes=(NoteRecord("n1", "Dog in the yard", "Dana", WHEN, True, None),),
-        locations=(location("l1", "Home", "12 Elm St", (contact("k3", "Phone", "+12145550199", "(214) 555-0199",
-                                                                "l1", memo="Tenant"),)),
-                   location("l2", "Rental", "9 Oak Ave")),
+        locations=(
+            location(
+                "l1",
+                "Home",
+                "12 Elm St",
+                (contact("k3", "Phone", "+12145550199", "(214) 555-0199", "l1", memo="Tenant"),),
+            ),
+            location("l2", "Rental", "9 Oak Ave"),
+        ),
         contacts=(contact("k1", memo="Cell"), contact("k2", "Email", "ana@example.com", "ana@example.com")),
-        jobs=(), calls=())
+        jobs=(),
+        calls=(),
+    )
     return CustomerRecord(**(base | kw))
 
 
@@ -132,14 +173,22 @@ def test_location_contact_flags_emit_too(panel: CustomerPanel, qtbot: Any) -> No
     assert sig.args == ["k3", "do_not_text", True]
 
 
-@pytest.mark.parametrize(("key", "modifier", "signal", "args"), [
-    (Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier, "editCustomerRequested", ["c1"]),
-    (Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier, "addLocationRequested", ["c1"]),
-    (Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-     "addContactRequested", ["c1", ""]),
-])
-def test_window_shortcuts(panel: CustomerPanel, qtbot: Any, key: Qt.Key, modifier: Any, signal: str,
-                          args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("key", "modifier", "signal", "args"),
+    [
+        (Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier, "editCustomerRequested", ["c1"]),
+        (Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier, "addLocationRequested", ["c1"]),
+        (
+            Qt.Key.Key_P,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+            "addContactRequested",
+            ["c1", ""],
+        ),
+    ],
+)
+def test_window_shortcuts(
+    panel: CustomerPanel, qtbot: Any, key: Qt.Key, modifier: Any, signal: str, args: list[str]
+) -> None:
     panel.set_record(record())
     panel.contacts_view.setFocus()
     with qtbot.waitSignal(getattr(panel, signal)) as sig:
@@ -164,7 +213,7 @@ def test_f2_and_enter_edit_the_highlighted_row(panel: CustomerPanel, qtbot: Any)
     with qtbot.waitSignal(panel.editContactRequested) as sig:
         qtbot.keyClick(panel.contacts_view, Qt.Key.Key_Return)
     assert sig.args == ["k2"]
-    panel.select_location("l1")                                  # l2 has no contacts of its own
+    panel.select_location("l1")  # l2 has no contacts of its own
     panel.location_contacts_view.setFocus()
     panel.location_contacts_view.setCurrentIndex(panel.location_contacts_model.index(0, 0))
     with qtbot.waitSignal(panel.editContactRequested) as sig:
@@ -176,8 +225,14 @@ def test_buttons_have_accessible_names_and_shortcut_tooltips(panel: CustomerPane
     panel.set_record(record())
     assert panel.edit_customer_button.accessibleName() == "Edit customer"
     assert "Ctrl+E" in panel.edit_customer_button.toolTip()
-    for button in (panel.add_location_button, panel.edit_location_button, panel.add_contact_button,
-                   panel.edit_contact_button, panel.add_location_contact_button, panel.add_note_button):
+    for button in (
+        panel.add_location_button,
+        panel.edit_location_button,
+        panel.add_contact_button,
+        panel.edit_contact_button,
+        panel.add_location_contact_button,
+        panel.add_note_button,
+    ):
         assert button.accessibleName() and button.text()
 
 
@@ -193,7 +248,7 @@ def test_note_by_keyboard(panel: CustomerPanel, qtbot: Any) -> None:
     panel.set_record(record())
     assert panel.notes_model.index(0, 0).data() == "Pinned: Dog in the yard"
     assert not panel.add_note_action.isEnabled()
-    qtbot.keyClick(panel, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)       # the "&Note" label's buddy
+    qtbot.keyClick(panel, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)  # the "&Note" label's buddy
     assert panel.note_edit.hasFocus()
     qtbot.keyClicks(panel.note_edit, "Call before arriving")
     with qtbot.waitSignal(panel.addNoteRequested) as sig:
@@ -210,8 +265,12 @@ def test_history_tabs_with_empty_states(panel: CustomerPanel) -> None:
     call = CallRecord("x1", WHEN, "Inbound", "Booked", 95, "(214) 555-0134", "Dana Reyes")
     panel.set_record(record(jobs=(job,), calls=(call,)))
     assert panel.jobs_view.isVisible()
-    assert [panel.jobs_model.index(0, c).data() for c in range(4)] == ["1001", "Scheduled", "No cooling",
-                                                                       "HVAC Service"]
+    assert [panel.jobs_model.index(0, c).data() for c in range(4)] == [
+        "1001",
+        "Scheduled",
+        "No cooling",
+        "HVAC Service",
+    ]
     panel.history_tabs.setCurrentIndex(1)
     assert panel.calls_view.isVisible() and panel.calls_model.index(0, 3).data() == "1:35"
     assert panel.calls_model.index(0, 5).data() == "Dana Reyes"
@@ -221,11 +280,13 @@ def test_same_customer_refresh_updates_rows_without_reset(panel: CustomerPanel, 
     panel.set_record(record())
     panel.select_location("l2")
     changed = record(contacts=(contact("k1", memo="Work"), record().contacts[1]))
-    with qtbot.assertNotEmitted(panel.contacts_model.modelReset), \
-            qtbot.waitSignal(panel.contacts_model.dataChanged):
+    with (
+        qtbot.assertNotEmitted(panel.contacts_model.modelReset),
+        qtbot.waitSignal(panel.contacts_model.dataChanged),
+    ):
         panel.set_record(changed)
     assert panel.contacts_model.index(0, 2).data() == "Work"
-    assert panel.current_location_id() == "l2"                 # the CSR's place is kept
+    assert panel.current_location_id() == "l2"  # the CSR's place is kept
 
 
 def test_messages(panel: CustomerPanel) -> None:
@@ -236,14 +297,23 @@ def test_messages(panel: CustomerPanel) -> None:
     assert not panel.message_label.isVisible()
 
 
-@pytest.mark.parametrize("attr", ["contacts_model", "locations_model", "location_contacts_model", "notes_model",
-                                  "jobs_model", "calls_model"])
+@pytest.mark.parametrize(
+    "attr",
+    [
+        "contacts_model",
+        "locations_model",
+        "location_contacts_model",
+        "notes_model",
+        "jobs_model",
+        "calls_model",
+    ],
+)
 def test_models_pass_qtmodeltester(panel: CustomerPanel, qtmodeltester: Any, attr: str) -> None:
     job = JobRecord("j1", "1001", "Scheduled", "", "HVAC", "x", None, WHEN, "l1")
     call = CallRecord("x1", WHEN, "Outbound", "", 5, "", "")
     panel.set_record(record(jobs=(job,), calls=(call,)))
-    qtmodeltester.check(getattr(panel, attr))                      # Qt's own QAbstractItemModelTester
-    qtmodeltester.check(getattr(panel, attr), force_py=True)       # and pytest-qt's stricter Python one
+    qtmodeltester.check(getattr(panel, attr))  # Qt's own QAbstractItemModelTester
+    qtmodeltester.check(getattr(panel, attr), force_py=True)  # and pytest-qt's stricter Python one
 
 
 def test_contacts_model_checks_after_a_toggle(qtmodeltester: Any) -> None:
@@ -263,8 +333,9 @@ def test_the_calls_tab_says_a_call_is_in_progress_or_booked_not_unclassified():
 
     at = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
     going = CallRecord("c1", at, "Inbound", "", 0, "(214) 555-0134", "Dana Reyes", in_progress=True)
-    booked = CallRecord("c2", at, "Inbound", "", 0, "(214) 555-0134", "Dana Reyes", in_progress=True,
-                        job_number="KQ7-1001")
+    booked = CallRecord(
+        "c2", at, "Inbound", "", 0, "(214) 555-0134", "Dana Reyes", in_progress=True, job_number="KQ7-1001"
+    )
     ended = CallRecord("c3", at, "Inbound", "", 95, "(214) 555-0134", "")
     assert call_status(going) == "In progress"
     assert call_status(booked) == "Booked — job KQ7-1001"

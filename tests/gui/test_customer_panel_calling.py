@@ -18,8 +18,8 @@ RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
 def test_call_a_phone_contact_by_button_and_keyboard(panel: CustomerPanel, qtbot: Any) -> None:  # noqa: F811
     panel.set_record(record())
     action = panel.call_contact_action
-    assert action.objectName() == "callContactAction" and not action.isEnabled()     # nothing highlighted
-    panel.contacts_view.setCurrentIndex(panel.contacts_model.index(1, 0))              # the email
+    assert action.objectName() == "callContactAction" and not action.isEnabled()  # nothing highlighted
+    panel.contacts_view.setCurrentIndex(panel.contacts_model.index(1, 0))  # the email
     assert not action.isEnabled()
     panel.contacts_view.setCurrentIndex(panel.contacts_model.index(0, 0))
     assert action.isEnabled() and panel.call_contact_button.isEnabled()
@@ -41,14 +41,23 @@ def test_call_a_phone_contact_by_button_and_keyboard(panel: CustomerPanel, qtbot
 
 
 def test_play_recording_only_with_a_recording(panel: CustomerPanel, qtbot: Any) -> None:  # noqa: F811
-    recorded = CallRecord("x1", WHEN, "Inbound", "Booked", 95, "(214) 555-0134", "Dana Reyes",
-                          recording_url=RECORDING, recording_seconds=93)
+    recorded = CallRecord(
+        "x1",
+        WHEN,
+        "Inbound",
+        "Booked",
+        95,
+        "(214) 555-0134",
+        "Dana Reyes",
+        recording_url=RECORDING,
+        recording_seconds=93,
+    )
     silent = CallRecord("x2", WHEN, "Inbound", "Abandoned", 0, "(214) 555-0134", "")
     panel.set_record(record(calls=(recorded, silent)))
     panel.history_tabs.setCurrentIndex(1)
     action = panel.play_recording_action
     assert action.objectName() == "playRecordingAction"
-    assert action.isEnabled() and panel.play_recording_button.isVisible()        # the latest call, selected
+    assert action.isEnabled() and panel.play_recording_button.isVisible()  # the latest call, selected
     with qtbot.waitSignal(panel.playRecordingRequested) as sig:
         qtbot.mouseClick(panel.play_recording_button, Qt.MouseButton.LeftButton)
     assert sig.args == [RECORDING]

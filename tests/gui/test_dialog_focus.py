@@ -74,8 +74,17 @@ def first_customer(console: Console) -> str:
 
 def ring(console: Console, call_id: str = "focus-call") -> None:
     """A call rings: F2 can claim it (offline, the strip explains instead of asking the server)."""
-    console.calls.on_calls([{"id": call_id, "state": "Ringing", "direction": "Inbound",
-                             "from_number": "+12145550177", "started_at": utcnow().isoformat()}])
+    console.calls.on_calls(
+        [
+            {
+                "id": call_id,
+                "state": "Ringing",
+                "direction": "Inbound",
+                "from_number": "+12145550177",
+                "started_at": utcnow().isoformat(),
+            }
+        ]
+    )
     assert console.window.bubble_strip.claim_action.isEnabled()
 
 
@@ -126,8 +135,18 @@ def test_after_the_new_customer_form_the_keyboard_is_back_in_the_search_box(qtbo
 
 def test_after_the_classify_dialog_the_keyboard_is_back_where_it_was(qtbot, console):
     w = console.window
-    console.calls.on_calls([{"id": "ended-call", "state": "Ended", "direction": "Inbound", "agent_id": "me",
-                             "from_number": "+12145550178", "started_at": utcnow().isoformat()}])
+    console.calls.on_calls(
+        [
+            {
+                "id": "ended-call",
+                "state": "Ended",
+                "direction": "Inbound",
+                "agent_id": "me",
+                "from_number": "+12145550178",
+                "started_at": utcnow().isoformat(),
+            }
+        ]
+    )
     console.calls.me = "me"
     console.calls.on_calls([{"id": "ended-call", "state": "Ended", "agent_id": "me"}])
     assert console.customers.open_customer(first_customer(console))
@@ -155,7 +174,7 @@ def test_a_dialog_over_a_dialog_hands_back_to_the_one_under_it(qtbot, console):
     form = console.customers.new_customer(prefill_name="Ann Lee")
     qtbot.waitUntil(form.isActiveWindow)
     focused_on(qtbot, form.fields["name"])
-    w.shortcuts_action.trigger()                     # help over the form (the form's modality blocks F1)
+    w.shortcuts_action.trigger()  # help over the form (the form's modality blocks F1)
     help_ = w.shortcuts_dialog
     qtbot.waitUntil(lambda: help_ is not None and help_.isActiveWindow())
     key(qtbot, Qt.Key.Key_Escape)
@@ -183,9 +202,9 @@ def test_switching_to_another_program_is_not_undone(qtbot, console):
     other = QWidget()
     qtbot.addWidget(other)
     focused_on(qtbot, w.lookup.results)
-    show_active(qtbot, other)                 # stands in for another program's window
-    qtbot.wait(100)                           # the keeper had its turn
+    show_active(qtbot, other)  # stands in for another program's window
+    qtbot.wait(100)  # the keeper had its turn
     assert QApplication.activeWindow() is other
-    other.close()                             # and when the CSR comes back, the keyboard is where it was
+    other.close()  # and when the CSR comes back, the keyboard is where it was
     w.activateWindow()
     back_to(qtbot, console, w.lookup.results)

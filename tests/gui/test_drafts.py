@@ -27,8 +27,9 @@ def world(tmp_path):
         ids = build_setup(s)
     writer = LocalWriter(cache.sessions)
     ana = writer.execute("create_customer", customer_args(name="Ana Lopez")).applied.entity_id
-    ben = writer.execute("create_customer", customer_args(name="Ben Ortiz", phone="(214) 555-0177",
-                                                          street="9 Oak St")).applied.entity_id
+    ben = writer.execute(
+        "create_customer", customer_args(name="Ben Ortiz", phone="(214) 555-0177", street="9 Oak St")
+    ).applied.entity_id
     cache.close()
     return path, ids, ana, ben
 
@@ -58,7 +59,7 @@ def test_switching_bubbles_keeps_what_was_typed_and_survives_restart(qtbot, worl
     form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
     qtbot.keyClicks(form.summary, "Upstairs unit")
 
-    qtbot.keyClick(w, Qt.Key.Key_N, CTRL)                    # a second booking, no call
+    qtbot.keyClick(w, Qt.Key.Key_N, CTRL)  # a second booking, no call
     second = strip.active_id
     assert second != first and form.customer_id() == "" and w.customer_panel.record() is None
     assert strip.bubble(first).title == "Ana Lopez"
@@ -68,7 +69,7 @@ def test_switching_bubbles_keeps_what_was_typed_and_survives_restart(qtbot, worl
     form.job_type.setCurrentIndex(form.job_type.findData(ids.drain))
     qtbot.keyClicks(form.summary, "Kitchen sink")
 
-    qtbot.keyClick(w, Qt.Key.Key_PageUp, CTRL)                # back to Ana's booking
+    qtbot.keyClick(w, Qt.Key.Key_PageUp, CTRL)  # back to Ana's booking
     assert strip.active_id == first
     assert w.customer_panel.customer_id() == ana and form.customer_id() == ana
     assert form.job_type.currentData() == ids.ac_repair
@@ -78,7 +79,7 @@ def test_switching_bubbles_keeps_what_was_typed_and_survives_restart(qtbot, worl
     console.window.close()
     console.shutdown()
 
-    again = _console(qtbot, path, tmp_path)                   # restart
+    again = _console(qtbot, path, tmp_path)  # restart
     try:
         titles = [again.window.bubble_strip.bubble(i).title for i in again.window.bubble_strip.ids()]
         assert titles == ["Ana Lopez", "Ben Ortiz"]
@@ -94,9 +95,9 @@ def test_book_job_clears_the_bubble(qtbot, world, tmp_path):
     try:
         form = console.window.booking_form
         console.customers.open_customer(ana)
-        console.new_job()                                    # Ctrl+J makes a bubble when there is none
+        console.new_job()  # Ctrl+J makes a bubble when there is none
         assert console.window.bubble_strip.ids()
-        qtbot.waitUntil(lambda: _drafts(console) == 1)       # saved shortly after, off the keystroke
+        qtbot.waitUntil(lambda: _drafts(console) == 1)  # saved shortly after, off the keystroke
         form.business_unit.setCurrentIndex(form.business_unit.findData(ids.hvac))
         form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
         form.campaign.setCurrentIndex(form.campaign.findData(ids.google))

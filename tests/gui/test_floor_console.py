@@ -25,13 +25,20 @@ STALE_SECONDS = 1.5
 
 @pytest.fixture
 def server(loop, tmp_path):
-    yield from running_server(loop, tmp_path, stale_call_minutes=STALE_SECONDS / 60, floor_tick=0.2,
-                              agent_offline_seconds=0.3)
+    yield from running_server(
+        loop, tmp_path, stale_call_minutes=STALE_SECONDS / 60, floor_tick=0.2, agent_offline_seconds=0.3
+    )
 
 
 def leg(sid: str) -> dict[str, str]:
-    return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
-            "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLER,
+        "To": TRACKING,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 async def sign_in(console, url: str, user: str) -> None:
@@ -100,8 +107,12 @@ def test_the_board_follows_a_csr_and_a_call_and_comes_back_whole_after_a_drop(qt
             snapshots = seen.count("floor_snapshot")
             await sup.sync.client._channel.ws.close()
             await until(lambda: not board.connected, 5)
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {**leg(sid), "CallStatus": "completed", "CallDuration": "30", "SequenceNumber": "3"})
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {**leg(sid), "CallStatus": "completed", "CallDuration": "30", "SequenceNumber": "3"},
+            )
             await until(lambda: seen.count("floor_snapshot") > snapshots and board.connected, 20)
             assert board.calls_model.rowCount() == 0
             assert board.tile_text("tileCallsWaiting") == "0"
@@ -135,8 +146,10 @@ def test_a_stale_call_is_shown_and_closed_from_the_board(qtbot, loop, server, de
         call_id = board.calls_model.row_at(0).id
         assert not board.close_stale_action.isEnabled()
         # No end event ever comes: after the configured time the row is marked stale.
-        await until(lambda: board.calls_model.row_at(0) is not None and board.calls_model.row_at(0).stale,
-                    STALE_SECONDS + 5)
+        await until(
+            lambda: board.calls_model.row_at(0) is not None and board.calls_model.row_at(0).stale,
+            STALE_SECONDS + 5,
+        )
         board.select_call(call_id)
         assert board.close_stale_action.isEnabled()
         board.close_stale_action.trigger()
@@ -155,32 +168,38 @@ def test_scorecards_for_a_csr_and_a_supervisor_and_the_csv_export(qtbot, loop, s
     async def scenario() -> None:
         csr, sup = desks("csr"), desks("sup")
         # Offline, the scorecards say where their figures come from.
-        assert csr.floor.open_scorecards() is None                  # not signed in: sign in first
+        assert csr.floor.open_scorecards() is None  # not signed in: sign in first
         await sign_in(csr, url, "dana")
         await sign_in(sup, url, "sam")
         dana = csr.sync.user["id"]
-        async with aiohttp.ClientSession() as http:     # one answered call of Dana's today
+        async with aiohttp.ClientSession() as http:  # one answered call of Dana's today
             sid = "CA" + "9" * 32
             await post(http, webhooks, "/telephony/twilio/voice", {**leg(sid), "CallStatus": "ringing"})
             await until(lambda: csr.window.bubble_strip.call_ids())
             call_id = csr.window.bubble_strip.call_ids()[0]
             qtbot.mouseClick(csr.window.bubble_strip.call_bubble(call_id), Qt.MouseButton.LeftButton)
             await until(lambda: csr.calls.cards[call_id].claimed_by_name == "Dana Reyes")
-            await post(http, webhooks, "/telephony/twilio/status",
-                       {**leg(sid), "CallStatus": "completed", "CallDuration": "30", "SequenceNumber": "3"})
+            await post(
+                http,
+                webhooks,
+                "/telephony/twilio/status",
+                {**leg(sid), "CallStatus": "completed", "CallDuration": "30", "SequenceNumber": "3"},
+            )
 
         mine = csr.floor.open_scorecards()
         assert mine.objectName() == "scorecards" and mine.windowTitle().startswith("My scorecard")
         assert mine.period() == "today" and mine.date_range() == (csr.floor._today(),) * 2
         assert csr.floor.scorecards_action.shortcut() == QKeySequence("Ctrl+Shift+Y")
         await until(lambda: mine.score_model.rowCount() == 1)
-        assert mine.score_model.row_at(0).id == dana         # only her own row, ever
+        assert mine.score_model.row_at(0).id == dana  # only her own row, ever
 
         cards = sup.floor.open_scorecards()
         assert cards.windowTitle().startswith("Scorecards")
-        await until(lambda: cards.score_model.rowCount() >= 2)     # every CSR
-        assert {cards.score_model.row_at(i).name for i in range(cards.score_model.rowCount())} >= {"Dana Reyes",
-                                                                                                   "Lee Park"}
+        await until(lambda: cards.score_model.rowCount() >= 2)  # every CSR
+        assert {cards.score_model.row_at(i).name for i in range(cards.score_model.rowCount())} >= {
+            "Dana Reyes",
+            "Lee Park",
+        }
         cards.set_period("week")
         await until(lambda: cards.answer.get("period") == "week")
 
@@ -191,7 +210,7 @@ def test_scorecards_for_a_csr_and_a_supervisor_and_the_csv_export(qtbot, loop, s
         dialog.selectFile(str(target))
         dialog.accept()
         await until(lambda: target.exists())
-        assert target.read_bytes().decode("utf-8") == cards.csv_text()          # byte for byte
+        assert target.read_bytes().decode("utf-8") == cards.csv_text()  # byte for byte
         assert cards.message_label.text() == f"Saved to {target}."
 
         # Offline: the scorecards say so; back online they ask again.

@@ -39,11 +39,22 @@ CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModi
 
 
 def booking(ids: Any, cid: str, loc: str, day: Any = TUESDAY, window: str = "") -> dict[str, Any]:
-    job = {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac, "job_type_id": ids.ac_repair,
-           "campaign_id": ids.google, "priority": "High", "summary": "AC blowing warm air",
-           "tags": ["Emergency"], "line_items": [{"code": "DIAG", "quantity": 1}]}
-    return {"job": job, "appointment": {"day": day.isoformat(), "arrival_window_id": window or ids.w8_12},
-            "booked_at": NOW.isoformat()}
+    job = {
+        "customer_id": cid,
+        "location_id": loc,
+        "business_unit_id": ids.hvac,
+        "job_type_id": ids.ac_repair,
+        "campaign_id": ids.google,
+        "priority": "High",
+        "summary": "AC blowing warm air",
+        "tags": ["Emergency"],
+        "line_items": [{"code": "DIAG", "quantity": 1}],
+    }
+    return {
+        "job": job,
+        "appointment": {"day": day.isoformat(), "arrival_window_id": window or ids.w8_12},
+        "booked_at": NOW.isoformat(),
+    }
 
 
 @dataclass
@@ -88,8 +99,14 @@ def desk(qtbot: Any, tmp_path: Any) -> Any:
     jobs = getattr(console, "jobs", None)
     if jobs is None:
         # Until the composition root builds it: wired the way console/composition.py will.
-        jobs = JobsController(console.window, console.cache, console.writer, console.window.customer_panel,
-                              console.booking, now_fn=lambda: NOW)
+        jobs = JobsController(
+            console.window,
+            console.cache,
+            console.writer,
+            console.window.customer_panel,
+            console.booking,
+            now_fn=lambda: NOW,
+        )
         jobs.jobChanged.connect(console.customers.open_customer)
         jobs.outboxChanged.connect(console.refresh_outbox)
     show_active(qtbot, console.window)
@@ -121,10 +138,14 @@ def press(qtbot: Any, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardMo
 def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) -> None:
     model = desk.panel.jobs_model
     # Shown in the company's time zone (Dallas), by the window's name from the setup.
-    assert [model.index(0, c).data() for c in (1, 4, 5)] == ["Scheduled · Saved on this PC", "Tue Dec 1, 2026", "8–12"]
+    assert [model.index(0, c).data() for c in (1, 4, 5)] == [
+        "Scheduled · Saved on this PC",
+        "Tue Dec 1, 2026",
+        "8–12",
+    ]
     before = len(desk.outbox())
     focus_jobs(qtbot, desk)
-    press(qtbot, Qt.Key.Key_R, CTRL)                                  # Reschedule…
+    press(qtbot, Qt.Key.Key_R, CTRL)  # Reschedule…
     dialog = active(qtbot, desk.jobs.dialog)
     assert isinstance(dialog, RescheduleDialog) and dialog.objectName() == "rescheduleDialog"
     assert dialog.view.objectName() == "rescheduleAvailability" and dialog.view.hasFocus()
@@ -133,7 +154,7 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
     assert (slot.day, slot.window.id) == (MONDAY, desk.ids.w8_10)
     own = dialog.availability.row_of(TUESDAY, desk.ids.w8_12)
     assert dialog.availability.index(own, 4).data().startswith("Current appointment")
-    press(qtbot, Qt.Key.Key_Down)                                     # Monday 8–12
+    press(qtbot, Qt.Key.Key_Down)  # Monday 8–12
     press(qtbot, Qt.Key.Key_Return)
     assert not dialog.isVisible()
     job, appt = desk.job()
@@ -141,8 +162,11 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
     assert as_utc(appt.arrival_window_end) == NOW + timedelta(hours=4)
     queued = desk.outbox()[before:]
     assert [q.name for q in queued] == ["reschedule_job"]
-    assert queued[0].args == {"job_id": desk.job_id, "booked_at": NOW.isoformat(),
-                              "appointment": {"day": MONDAY.isoformat(), "arrival_window_id": desk.ids.w8_12}}
+    assert queued[0].args == {
+        "job_id": desk.job_id,
+        "booked_at": NOW.isoformat(),
+        "appointment": {"day": MONDAY.isoformat(), "arrival_window_id": desk.ids.w8_12},
+    }
     # The panel shows the new window at once, and says it was saved.
     assert [model.index(0, c).data() for c in (4, 5)] == ["Mon Nov 30, 2026", "8–12"]
     assert "rescheduled to Mon Nov 30 · 8–12" in desk.panel.message_label.text()
@@ -167,9 +191,11 @@ def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk)
     assert dialog.availability.index(dialog.view.currentIndex().row(), 2).data() == "Full"
     assert [q.mutation_id for q in desk.outbox()] == [q.mutation_id for q in before]
     _job, appt = desk.job()
-    assert (appt.arrival_window_id, appt.arrival_window_start) == (appt_before.arrival_window_id,
-                                                                   appt_before.arrival_window_start)
-    press(qtbot, Qt.Key.Key_Return)                 # a full window is refused at once, without a write
+    assert (appt.arrival_window_id, appt.arrival_window_start) == (
+        appt_before.arrival_window_id,
+        appt_before.arrival_window_start,
+    )
+    press(qtbot, Qt.Key.Key_Return)  # a full window is refused at once, without a write
     assert dialog.error_text() == "This window is full — pick another." and len(desk.outbox()) == len(before)
     press(qtbot, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
@@ -179,7 +205,7 @@ def test_cancel_requires_a_reason_then_cancels_with_it(qtbot: Any, desk: Desk) -
     before = len(desk.outbox())
     number = desk.panel.jobs_model.row_at(0).number
     focus_jobs(qtbot, desk)
-    press(qtbot, Qt.Key.Key_C, CTRL_SHIFT)                            # Cancel job…
+    press(qtbot, Qt.Key.Key_C, CTRL_SHIFT)  # Cancel job…
     dialog = active(qtbot, desk.jobs.dialog)
     assert isinstance(dialog, JobReasonDialog) and dialog.objectName() == "jobReasonDialog"
     assert dialog.windowTitle() == f"Cancel job {number}" and dialog.fields["reason"].hasFocus()
@@ -187,14 +213,15 @@ def test_cancel_requires_a_reason_then_cancels_with_it(qtbot: Any, desk: Desk) -
     assert dialog.isVisible() and dialog.error_text("reason") == "Give a reason for the cancellation."
     assert len(desk.outbox()) == before
     qtbot.keyClicks(QApplication.focusWidget(), "Found another company")
-    assert dialog.error_text("reason") == ""                          # typing answers the error
+    assert dialog.error_text("reason") == ""  # typing answers the error
     press(qtbot, Qt.Key.Key_Return)
     assert not dialog.isVisible()
     job, _appt = desk.job()
     assert (job.status, job.status_reason) == (JobStatus.CANCELED, "Found another company")
     queued = desk.outbox()[before:]
-    assert [(q.name, q.args) for q in queued] == [("cancel_job", {"job_id": desk.job_id,
-                                                                  "reason": "Found another company"})]
+    assert [(q.name, q.args) for q in queued] == [
+        ("cancel_job", {"job_id": desk.job_id, "reason": "Found another company"})
+    ]
     assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Found another company · Saved on this PC"
     # Never deleted: it stays listed, with nothing left to do to it.
     assert not any(a.isEnabled() for a in desk.panel.jobs_tab.actions.values())
@@ -204,7 +231,7 @@ def test_hold_then_release(qtbot: Any, desk: Desk) -> None:
     before = len(desk.outbox())
     tab = desk.panel.jobs_tab
     focus_jobs(qtbot, desk)
-    press(qtbot, Qt.Key.Key_H, CTRL)                                  # Hold…
+    press(qtbot, Qt.Key.Key_H, CTRL)  # Hold…
     dialog = active(qtbot, desk.jobs.dialog)
     assert isinstance(dialog, JobReasonDialog) and "on hold" in dialog.windowTitle()
     qtbot.keyClicks(QApplication.focusWidget(), "Waiting for parts")
@@ -215,10 +242,10 @@ def test_hold_then_release(qtbot: Any, desk: Desk) -> None:
     assert desk.panel.jobs_model.index(0, 1).data() == "Hold — Waiting for parts · Saved on this PC"
     assert tab.actions["release"].isEnabled() and not tab.actions["hold"].isEnabled()
     focus_jobs(qtbot, desk)
-    press(qtbot, Qt.Key.Key_H, CTRL_SHIFT)                            # Release hold: no dialog
+    press(qtbot, Qt.Key.Key_H, CTRL_SHIFT)  # Release hold: no dialog
     job, appt = desk.job()
     assert (job.status, job.status_reason) == (JobStatus.SCHEDULED, "")
-    assert as_utc(appt.arrival_window_start).date() == TUESDAY      # the appointment was kept
+    assert as_utc(appt.arrival_window_start).date() == TUESDAY  # the appointment was kept
     assert [q.name for q in desk.outbox()[before:]] == ["hold_job", "release_hold"]
     assert desk.panel.jobs_model.index(0, 1).data() == "Scheduled · Saved on this PC"
     assert "released from hold" in desk.panel.message_label.text()
@@ -234,7 +261,7 @@ def test_a_failed_write_becomes_a_sentence(qtbot: Any, desk: Desk, monkeypatch: 
     said: list[str] = []
     desk.jobs.errorOccurred.connect(said.append)
     desk.jobs.run(desk.job_id, "release")
-    assert len(said) == 1, said                                     # one sentence, said once
+    assert len(said) == 1, said  # one sentence, said once
     assert said[0].startswith("The job was not changed. The customer cache is in use by another program.")
     assert desk.panel.message_label.text() == said[0]
     # In a dialog, the sentence shows above its buttons and the dialog stays open with the reason typed.
@@ -263,12 +290,25 @@ def test_a_stale_status_is_refreshed_not_acted_on(qtbot: Any, desk: Desk) -> Non
 WHEN = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
 
-def job(jid: str, status: str = "Scheduled", when: datetime | None = WHEN, reason: str = "",
-        number: str = "") -> JobRecord:
-    return JobRecord(jid, number or jid.upper(), status, "AC Not Cooling", "HVAC Service", "Warm air", when,
-                     datetime(2026, 11, 1, tzinfo=UTC), "l1", status_reason=reason, customer_id="c1",
-                     window_start=when, window_end=when + timedelta(hours=4) if when else None,
-                     window_name="8–12" if when else "")
+def job(
+    jid: str, status: str = "Scheduled", when: datetime | None = WHEN, reason: str = "", number: str = ""
+) -> JobRecord:
+    return JobRecord(
+        jid,
+        number or jid.upper(),
+        status,
+        "AC Not Cooling",
+        "HVAC Service",
+        "Warm air",
+        when,
+        datetime(2026, 11, 1, tzinfo=UTC),
+        "l1",
+        status_reason=reason,
+        customer_id="c1",
+        window_start=when,
+        window_end=when + timedelta(hours=4) if when else None,
+        window_name="8–12" if when else "",
+    )
 
 
 @pytest.fixture
@@ -281,8 +321,14 @@ def panel(qtbot: Any) -> CustomerPanel:
     qtbot.addWidget(p)
     p.show()
     qtbot.waitActive(p)
-    p.set_record(record(jobs=tuple(job(f"j{i}", s) for i, s in enumerate(
-        ("Scheduled", "Dispatched", "Working", "Hold", "Completed", "Canceled")))))
+    p.set_record(
+        record(
+            jobs=tuple(
+                job(f"j{i}", s)
+                for i, s in enumerate(("Scheduled", "Dispatched", "Working", "Hold", "Completed", "Canceled"))
+            )
+        )
+    )
     return p
 
 
@@ -312,13 +358,30 @@ def test_buttons_enabled_per_status(qtbot: Any, panel: CustomerPanel, status: st
 def test_job_buttons_are_named_and_keys_work_only_on_the_table(qtbot: Any, panel: CustomerPanel) -> None:
     tab = panel.jobs_tab
     assert {b.accessibleName() for b in tab.buttons.values()} == {
-        "Reschedule job", "Cancel job", "Put job on hold", "Release hold"}
+        "Reschedule job",
+        "Cancel job",
+        "Put job on hold",
+        "Release hold",
+    }
     assert [b.text() for b in tab.buttons.values()] == ["Reschedule…", "Cancel job…", "Hold…", "Release hold"]
     for action in tab.actions.values():
         assert action.shortcutContext() == Qt.ShortcutContext.WidgetShortcut
         assert action in panel.jobs_view.actions()
-    taken = {QKeySequence(k) for k in ("Ctrl+E", "Ctrl+L", "Ctrl+Shift+P", "Ctrl+J", "Ctrl+G", "Ctrl+N",
-                                       "Ctrl+W", "Ctrl+Shift+E", "F1", "Ctrl+F")}
+    taken = {
+        QKeySequence(k)
+        for k in (
+            "Ctrl+E",
+            "Ctrl+L",
+            "Ctrl+Shift+P",
+            "Ctrl+J",
+            "Ctrl+G",
+            "Ctrl+N",
+            "Ctrl+W",
+            "Ctrl+Shift+E",
+            "F1",
+            "Ctrl+F",
+        )
+    }
     assert not taken & {a.shortcut() for a in tab.actions.values()}
     panel.jobs_view.setCurrentIndex(panel.jobs_model.index(0, 0))
     panel.note_edit.setFocus()
@@ -333,9 +396,11 @@ def test_job_buttons_are_named_and_keys_work_only_on_the_table(qtbot: Any, panel
 
 
 def test_window_shortcuts_do_not_clash_with_the_job_keys(desk: Desk) -> None:
-    window_wide = {a.shortcut() for a in desk.console.window.findChildren(QAction)
-                   if not a.shortcut().isEmpty()
-                   and a.shortcutContext() != Qt.ShortcutContext.WidgetShortcut}
+    window_wide = {
+        a.shortcut()
+        for a in desk.console.window.findChildren(QAction)
+        if not a.shortcut().isEmpty() and a.shortcutContext() != Qt.ShortcutContext.WidgetShortcut
+    }
     assert not window_wide & {a.shortcut() for a in desk.panel.jobs_tab.actions.values()}
 
 
@@ -343,10 +408,10 @@ def test_jobs_model_upcoming_first_then_past(qtmodeltester: Any) -> None:
     rows = (
         job("done", "Completed", NOW - timedelta(days=3)),
         job("later", "Scheduled", NOW + timedelta(days=5)),
-        job("gone", "Canceled", NOW + timedelta(days=1), reason="Duplicate"),   # won't happen: past
-        job("missed", "Scheduled", NOW - timedelta(days=1)),                    # its window ended: past
-        job("loose", "Hold", None, reason="Parts"),                             # no window: upcoming, last
-        job("now", "Dispatched", NOW - timedelta(hours=1)),                     # window still open
+        job("gone", "Canceled", NOW + timedelta(days=1), reason="Duplicate"),  # won't happen: past
+        job("missed", "Scheduled", NOW - timedelta(days=1)),  # its window ended: past
+        job("loose", "Hold", None, reason="Parts"),  # no window: upcoming, last
+        job("now", "Dispatched", NOW - timedelta(hours=1)),  # window still open
         job("soon", "Scheduled", NOW + timedelta(days=1)),
     )
     now = NOW

@@ -54,7 +54,9 @@ class Keyboard:
     def press(self, key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
         self.qtbot.keyClick(self._target(), key, modifiers)
         self.presses += 1
-        self.log.append(key.name if modifiers == Qt.KeyboardModifier.NoModifier else f"{modifiers}+{key.name}")
+        self.log.append(
+            key.name if modifiers == Qt.KeyboardModifier.NoModifier else f"{modifiers}+{key.name}"
+        )
 
     def type(self, text: str) -> None:
         for char in text:
@@ -74,11 +76,11 @@ async def book_from_the_form(keys: Keyboard, console, campaign: str = "") -> Non
     Ctrl+Enter books: 7 presses, 9 with the campaign."""
     form = console.booking.form
     await until(lambda: form.business_unit.hasFocus())
-    keys.type("h")                        # HVAC Install, the first "h"
-    keys.press(Qt.Key.Key_Down)           # HVAC Service
+    keys.type("h")  # HVAC Install, the first "h"
+    keys.press(Qt.Key.Key_Down)  # HVAC Service
     assert form.business_unit.currentText() == "HVAC Service"
     keys.press(Qt.Key.Key_Tab)
-    keys.type("a")                        # AC Not Cooling: fills priority, summary, tags, services
+    keys.type("a")  # AC Not Cooling: fills priority, summary, tags, services
     assert form.job_type.currentText() == "AC Not Cooling"
     if campaign:
         keys.press(Qt.Key.Key_Tab)
@@ -92,9 +94,20 @@ async def book_from_the_form(keys: Keyboard, console, campaign: str = "") -> Non
 
 
 async def ring(http: aiohttp.ClientSession, webhooks: str, caller: str, sid: str) -> None:
-    await post(http, webhooks, "/telephony/twilio/voice",
-               {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": caller, "To": TRACKING,
-                "Direction": "inbound", "ApiVersion": "2010-04-01", "CallStatus": "ringing"})
+    await post(
+        http,
+        webhooks,
+        "/telephony/twilio/voice",
+        {
+            "CallSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller,
+            "To": TRACKING,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "CallStatus": "ringing",
+        },
+    )
 
 
 async def signed_in(qtbot, desks, url: str):
@@ -114,9 +127,9 @@ def test_a_known_caller_rings_and_is_booked_in_8_key_presses(qtbot, loop, server
         async with aiohttp.ClientSession() as http:
             await ring(http, webhooks, CALLER, "CA" + "1" * 32)
             await until(lambda: console.window.bubble_strip.claim_action.isEnabled())
-            keys.press(Qt.Key.Key_F2)                                  # claim: the customer pops
+            keys.press(Qt.Key.Key_F2)  # claim: the customer pops
             await until(lambda: console.window.customer_panel.customer_id() == customer_id)
-            assert console.booking.form.values()["campaign_id"] == campaign_id      # from the call
+            assert console.booking.form.values()["campaign_id"] == campaign_id  # from the call
             await book_from_the_form(keys, console)
             await until(lambda: jobs_of(console, customer_id) == 1)
         assert keys.presses == KNOWN_CALLER_KEYS, keys.log
@@ -131,12 +144,12 @@ def test_a_returning_customer_from_an_idle_screen_is_booked_in_22_key_presses(qt
         console = await signed_in(qtbot, desks, url)
         window = console.window
         keys = Keyboard(qtbot, window)
-        keys.press(Qt.Key.Key_F, CTRL)                                 # wherever the focus was
-        keys.type(CALLER[-10:])                                        # 2145550134
+        keys.press(Qt.Key.Key_F, CTRL)  # wherever the focus was
+        keys.type(CALLER[-10:])  # 2145550134
         await until(lambda: window.lookup.model.customer_id(0) == customer_id)
-        keys.press(Qt.Key.Key_Return)                                  # open the top result
+        keys.press(Qt.Key.Key_Return)  # open the top result
         await until(lambda: window.customer_panel.customer_id() == customer_id)
-        keys.press(Qt.Key.Key_J, CTRL)                                 # book a job for this customer
+        keys.press(Qt.Key.Key_J, CTRL)  # book a job for this customer
         await book_from_the_form(keys, console, campaign="Google Local Services")
         await until(lambda: jobs_of(console, customer_id) == 1)
         assert keys.presses == RETURNING_FROM_IDLE_KEYS, keys.log
@@ -154,23 +167,23 @@ def test_a_new_caller_rings_gets_a_customer_and_is_booked_in_51_key_presses(qtbo
         async with aiohttp.ClientSession() as http:
             await ring(http, webhooks, NEW_CALLER, "CA" + "2" * 32)
             await until(lambda: window.bubble_strip.claim_action.isEnabled())
-            keys.press(Qt.Key.Key_F2)               # claim: nobody has this number, New customer opens
+            keys.press(Qt.Key.Key_F2)  # claim: nobody has this number, New customer opens
             await until(lambda: console.customers.dialog is not None and console.customers.dialog.isVisible())
             dialog = console.customers.dialog
-            assert "555-0166" in dialog.fields["phone"].text()                      # the caller's number
+            assert "555-0166" in dialog.fields["phone"].text()  # the caller's number
             await until(lambda: dialog.fields["name"].hasFocus())
             keys.type("Nadia Brooks")
-            keys.press(Qt.Key.Key_Tab)              # Type: Residential
+            keys.press(Qt.Key.Key_Tab)  # Type: Residential
             keys.press(Qt.Key.Key_Tab)
             keys.type("77 Lamar St")
-            keys.press(Qt.Key.Key_Tab)              # Unit: none
+            keys.press(Qt.Key.Key_Tab)  # Unit: none
             keys.press(Qt.Key.Key_Tab)
             keys.type("Dallas")
             keys.press(Qt.Key.Key_Tab)
             keys.type("TX")
             keys.press(Qt.Key.Key_Tab)
             keys.type("75202")
-            keys.press(Qt.Key.Key_Return)           # save: the customer opens
+            keys.press(Qt.Key.Key_Return)  # save: the customer opens
             await until(lambda: window.customer_panel.record() is not None)
             customer_id = window.customer_panel.customer_id()
             # The booking form is bound to the new customer and the call at once: no Ctrl+J.
@@ -178,7 +191,7 @@ def test_a_new_caller_rings_gets_a_customer_and_is_booked_in_51_key_presses(qtbo
             window.activateWindow()
             await until(window.isActiveWindow)
             await until(lambda: console.booking.form.customer_id() == customer_id)
-            assert console.booking.form.values()["campaign_id"] == campaign_id         # from the call
+            assert console.booking.form.values()["campaign_id"] == campaign_id  # from the call
             await book_from_the_form(keys, console)
             await until(lambda: jobs_of(console, customer_id) == 1)
         assert keys.presses == NEW_CALLER_KEYS, keys.log

@@ -193,27 +193,60 @@ def full_customer(console: Console) -> CustomerRecord:
     """The demo customer with the most jobs, opened, with contacts, notes and calls enough to fill the panel."""
     conn = console.cache.raw_connection()
     try:
-        customer_id = conn.execute("SELECT customer_id FROM jobs GROUP BY customer_id "
-                                   "ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        customer_id = conn.execute(
+            "SELECT customer_id FROM jobs GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
     finally:
         conn.close()
     assert console.customers.open_customer(customer_id)
     record = console.window.customer_panel.record()
-    contacts = (*record.contacts,
-                ContactRecord("x1", "Email", "accounts.payable@example-holdings.com",
-                              "accounts.payable@example-holdings.com", "Invoices only, never for scheduling",
-                              True, False, None),
-                ContactRecord("x2", "MobilePhone", "+12145550177", "(214) 555-0177", "Property manager",
-                              True, True, None))
-    notes = tuple(NoteRecord(f"n{i}", text, "Dana Reyes", WHEN - timedelta(days=i), i == 0, None)
-                  for i, text in enumerate(("Gate code 4321; the dog is friendly but keep the side gate shut.",
-                                            "Prefers a call 30 minutes before arrival.",
-                                            "Asked about a maintenance membership — send the brochure.")))
-    calls = tuple(CallRecord(f"call{i}", WHEN - timedelta(days=3 * i), "Inbound" if i % 2 else "Outbound",
-                             ("Booked", "", "Lead", "Not lead")[i % 4], 95 + 37 * i, "(214) 555-0134",
-                             "Dana Reyes", "https://rec.example/1" if i % 2 else "") for i in range(6))
-    full = dataclasses.replace(record, contacts=contacts, notes=notes, calls=calls,
-                               tags=("Commercial account", "Pets on site", "Net 30"), membership="Comfort Club")
+    contacts = (
+        *record.contacts,
+        ContactRecord(
+            "x1",
+            "Email",
+            "accounts.payable@example-holdings.com",
+            "accounts.payable@example-holdings.com",
+            "Invoices only, never for scheduling",
+            True,
+            False,
+            None,
+        ),
+        ContactRecord(
+            "x2", "MobilePhone", "+12145550177", "(214) 555-0177", "Property manager", True, True, None
+        ),
+    )
+    notes = tuple(
+        NoteRecord(f"n{i}", text, "Dana Reyes", WHEN - timedelta(days=i), i == 0, None)
+        for i, text in enumerate(
+            (
+                "Gate code 4321; the dog is friendly but keep the side gate shut.",
+                "Prefers a call 30 minutes before arrival.",
+                "Asked about a maintenance membership — send the brochure.",
+            )
+        )
+    )
+    calls = tuple(
+        CallRecord(
+            f"call{i}",
+            WHEN - timedelta(days=3 * i),
+            "Inbound" if i % 2 else "Outbound",
+            ("Booked", "", "Lead", "Not lead")[i % 4],
+            95 + 37 * i,
+            "(214) 555-0134",
+            "Dana Reyes",
+            "https://rec.example/1" if i % 2 else "",
+        )
+        for i in range(6)
+    )
+    full = dataclasses.replace(
+        record,
+        contacts=contacts,
+        notes=notes,
+        calls=calls,
+        tags=("Commercial account", "Pets on site", "Net 30"),
+        membership="Comfort Club",
+    )
     console.window.customer_panel.set_record(full)
     return full
 
@@ -232,9 +265,19 @@ def book_with_availability(qtbot, console: Console) -> None:
 def ring(console: Console) -> None:
     """A ringing call in the strip, from a known caller on the longest campaign name."""
     strip = console.window.bubble_strip
-    strip.show_call(CallCard("call-ring", CallState.RINGING, CallDirection.INBOUND, "+12145550134",
-                             "(214) 555-0134", "Pittman Holdings", ("c",), "Google Local Services",
-                             datetime.now(UTC)))
+    strip.show_call(
+        CallCard(
+            "call-ring",
+            CallState.RINGING,
+            CallDirection.INBOUND,
+            "+12145550134",
+            "(214) 555-0134",
+            "Pittman Holdings",
+            ("c",),
+            "Google Local Services",
+            datetime.now(UTC),
+        )
+    )
 
 
 def settle(qtbot) -> None:
@@ -253,7 +296,7 @@ def test_idle_with_results_nothing_is_clipped(qtbot, console, size):
     ring(console)
     settle(qtbot)
     results = window.lookup.results.horizontalHeader()
-    assert not any(results.isSectionHidden(c) for c in range(results.count()))      # every column shows
+    assert not any(results.isSectionHidden(c) for c in range(results.count()))  # every column shows
     assert clipped(window) == []
 
 
@@ -302,7 +345,7 @@ def test_the_panes_follow_the_work_and_remember_the_csrs_shares(qtbot, cache_pat
         assert splitter.sizes()[0] == pytest.approx(idle[0], abs=3)
     finally:
         first.shutdown()
-    second = Console.build(cache_path, open_settings(tmp_path))      # the same PC, the next morning
+    second = Console.build(cache_path, open_settings(tmp_path))  # the same PC, the next morning
     qtbot.addWidget(second.window)
     try:
         show_at(qtbot, second, 1366, 768)

@@ -22,9 +22,19 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
         ids = build_setup(s)
     writer = LocalWriter(cache.sessions)
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
-    lead_id = writer.execute("create_lead", {"lead": {
-        "customer_id": cid, "summary": "Wants the AC looked at", "follow_up_on": "2026-11-30",
-        "campaign_id": ids.yard, "business_unit_id": ids.hvac, "job_type_id": ids.ac_repair}}).applied.entity_id
+    lead_id = writer.execute(
+        "create_lead",
+        {
+            "lead": {
+                "customer_id": cid,
+                "summary": "Wants the AC looked at",
+                "follow_up_on": "2026-11-30",
+                "campaign_id": ids.yard,
+                "business_unit_id": ids.hvac,
+                "job_type_id": ids.ac_repair,
+            }
+        },
+    ).applied.entity_id
     cache.close()
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
@@ -36,7 +46,7 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
         assert view.model().rowCount() == 1
         view.setFocus()
         view.selectRow(0)
-        qtbot.keyClick(view, Qt.Key.Key_Return)                 # Enter converts
+        qtbot.keyClick(view, Qt.Key.Key_Return)  # Enter converts
         form = w.booking_form
         assert w.work_tabs.currentIndex() == 0 and form.customer_id() == cid
         assert form.business_unit.currentData() == ids.hvac and form.job_type.currentData() == ids.ac_repair
@@ -50,6 +60,6 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
             lead = s.get(Lead, lead_id)
             job = s.scalar(select(Job).where(Job.customer_id == cid))
         assert job is not None and lead.status == LeadStatus.CONVERTED and lead.converted_job_id == job.id
-        assert view.model().rowCount() == 0                     # gone from the open leads
+        assert view.model().rowCount() == 0  # gone from the open leads
     finally:
         console.shutdown()

@@ -28,7 +28,7 @@ from tests.unit.test_lead_queries import LeadSetup, build_lead_setup
 from widgets.lead_dialogs import DismissLeadDialog, LeadDialog
 from widgets.leads_list import LeadsList, LeadsModel
 
-TODAY = date(2026, 3, 10)           # a Tuesday
+TODAY = date(2026, 3, 10)  # a Tuesday
 Ctrl = Qt.KeyboardModifier.ControlModifier
 Shift = Qt.KeyboardModifier.ShiftModifier
 
@@ -53,9 +53,14 @@ class LeadsDesk:
 
     def add_customer(self, name: str, phone: str = "(214) 555-0134") -> str:
         address = {"street": "12 Main St", "city": "Dallas", "state": "TX", "zip": "75201"}
-        return self.writer.execute("create_customer", {
-            "customer": {"name": name, **address}, "locations": [dict(address)],
-            "contacts": [{"kind": "MobilePhone", "value": phone}]}).applied.entity_id
+        return self.writer.execute(
+            "create_customer",
+            {
+                "customer": {"name": name, **address},
+                "locations": [dict(address)],
+                "contacts": [{"kind": "MobilePhone", "value": phone}],
+            },
+        ).applied.entity_id
 
     def column(self, column: int) -> list[str]:
         model = self.leads.model
@@ -112,25 +117,42 @@ def test_new_lead_by_keyboard_with_name_and_phone(qtbot: Any, desk: LeadsDesk) -
     type_text(qtbot, "214.555.0111")
     press(qtbot, Qt.Key.Key_Tab)
     type_text(qtbot, "Quote for a water heater")
-    press(qtbot, Qt.Key.Key_Tab)                    # "Follow up on a date": stays checked
-    press(qtbot, Qt.Key.Key_Tab)                    # the date: tomorrow by default
+    press(qtbot, Qt.Key.Key_Tab)  # "Follow up on a date": stays checked
+    press(qtbot, Qt.Key.Key_Tab)  # the date: tomorrow by default
     press(qtbot, Qt.Key.Key_Tab)
     assert dialog.fields["call_reason_id"].hasFocus()
-    type_text(qtbot, "Wants")                       # type-ahead picks the reason
+    type_text(qtbot, "Wants")  # type-ahead picks the reason
     press(qtbot, Qt.Key.Key_Tab)
-    type_text(qtbot, "Y")                           # Yard signs
+    type_text(qtbot, "Y")  # Yard signs
     with qtbot.waitSignal(desk.controller.outboxChanged):
         press(qtbot, Qt.Key.Key_Return)
     assert not dialog.isVisible()
     (row,) = desk.outbox()
     assert row.name == "create_lead"
     lead = row.args["lead"]
-    assert {k: lead[k] for k in ("name", "phone", "summary", "follow_up_on", "call_reason_id", "campaign_id",
-                                 "business_unit_id", "job_type_id")} == {
-        "name": "Ana Lopez", "phone": "+12145550111", "summary": "Quote for a water heater",
-        "follow_up_on": "2026-03-11", "call_reason_id": desk.setup.quote, "campaign_id": desk.setup.yard,
-        "business_unit_id": None, "job_type_id": None}
-    assert len(lead["id"]) == 32                    # minted into the outbox row: the server uses the same id
+    assert {
+        k: lead[k]
+        for k in (
+            "name",
+            "phone",
+            "summary",
+            "follow_up_on",
+            "call_reason_id",
+            "campaign_id",
+            "business_unit_id",
+            "job_type_id",
+        )
+    } == {
+        "name": "Ana Lopez",
+        "phone": "+12145550111",
+        "summary": "Quote for a water heater",
+        "follow_up_on": "2026-03-11",
+        "call_reason_id": desk.setup.quote,
+        "campaign_id": desk.setup.yard,
+        "business_unit_id": None,
+        "job_type_id": None,
+    }
+    assert len(lead["id"]) == 32  # minted into the outbox row: the server uses the same id
     current = desk.leads.current_lead()
     assert current is not None and current.id == lead["id"]
     assert desk.column(0) == ["Tomorrow"] and desk.column(1) == ["Ana Lopez"]
@@ -149,7 +171,7 @@ def test_new_lead_for_the_open_customer_by_keyboard(qtbot: Any, desk: LeadsDesk)
     press(qtbot, Qt.Key.Key_Tab)
     type_text(qtbot, "Call back about a new furnace")
     press(qtbot, Qt.Key.Key_Tab)
-    press(qtbot, Qt.Key.Key_Space)                  # no follow-up date for this one
+    press(qtbot, Qt.Key.Key_Space)  # no follow-up date for this one
     assert not dialog.fields["follow_up_on"].isEnabled()
     with qtbot.waitSignal(desk.controller.leadSaved):
         press(qtbot, Qt.Key.Key_Return)
@@ -182,7 +204,7 @@ def test_refusal_by_the_intent_is_shown_at_the_field(qtbot: Any, desk: LeadsDesk
     dialog = active(qtbot, desk.controller.new_lead(name="Bob Smith", phone="(469) 555-0222"))
     dialog.fields["campaign_id"].setFocus()
     type_text(qtbot, "G")
-    with desk.cache.sessions.begin() as s:         # removed by a setup import meanwhile
+    with desk.cache.sessions.begin() as s:  # removed by a setup import meanwhile
         s.execute(delete(Campaign).where(Campaign.id == desk.setup.google))
     press(qtbot, Qt.Key.Key_Return)
     assert dialog.isVisible() and desk.controller.dialog is dialog
@@ -217,14 +239,14 @@ def test_edit_follow_up_moves_the_lead(qtbot: Any, desk: LeadsDesk) -> None:
     assert isinstance(dialog, LeadDialog) and dialog.windowTitle() == "Edit lead"
     dialog.fields["follow_up_on"].setFocus()
     for _ in range(5):
-        press(qtbot, Qt.Key.Key_Up)                 # focus lands on the day: one day per press
+        press(qtbot, Qt.Key.Key_Up)  # focus lands on the day: one day per press
     press(qtbot, Qt.Key.Key_Return)
     assert not dialog.isVisible()
     change = desk.outbox()[-1]
     assert change.name == "update_lead"
     assert change.args == {"lead_id": late, "changes": {"follow_up_on": ["2026-03-08", "2026-03-13"]}}
     assert desk.column(1) == ["Later", "Late"]
-    assert desk.leads.current_lead_id() == late     # the CSR's row stays highlighted where it moved
+    assert desk.leads.current_lead_id() == late  # the CSR's row stays highlighted where it moved
 
 
 def test_edit_without_changes_writes_nothing(qtbot: Any, desk: LeadsDesk) -> None:
@@ -253,27 +275,47 @@ def test_dismiss_requires_a_reason(qtbot: Any, desk: LeadsDesk) -> None:
     assert desk.column(1) == ["Second"] and desk.leads.current_lead_id() == second
     with desk.cache.sessions() as s:
         lead = s.get(Lead, first)
-        assert lead is not None and (lead.status, lead.status_reason) == (LeadStatus.DISMISSED,
-                                                                          "Went with another company")
+        assert lead is not None and (lead.status, lead.status_reason) == (
+            LeadStatus.DISMISSED,
+            "Went with another company",
+        )
 
 
 def test_enter_converts_the_lead_for_the_booking_form(qtbot: Any, desk: LeadsDesk) -> None:
     cid = desk.add_customer("Maria Garcia")
     with desk.cache.sessions() as s:
         location = s.scalar(select(Location.id).where(Location.customer_id == cid))
-    lead = desk.writer.execute("create_lead", {"lead": {
-        "customer_id": cid, "location_id": location, "summary": "AC tune-up before summer",
-        "campaign_id": desk.setup.google, "business_unit_id": desk.setup.hvac,
-        "job_type_id": desk.setup.tune_up}}).applied.entity_id
+    lead = desk.writer.execute(
+        "create_lead",
+        {
+            "lead": {
+                "customer_id": cid,
+                "location_id": location,
+                "summary": "AC tune-up before summer",
+                "campaign_id": desk.setup.google,
+                "business_unit_id": desk.setup.hvac,
+                "job_type_id": desk.setup.tune_up,
+            }
+        },
+    ).applied.entity_id
     desk.controller.refresh()
     desk.leads.focus_list()
     with qtbot.waitSignal(desk.controller.convertLead) as sent:
         press(qtbot, Qt.Key.Key_Return)
-    assert sent.args == [{"id": lead, "customer_id": cid, "location_id": location,
-                          "summary": "AC tune-up before summer", "campaign_id": desk.setup.google,
-                          "business_unit_id": desk.setup.hvac, "job_type_id": desk.setup.tune_up,
-                          "name": "Maria Garcia", "phone": "+12145550134"}]
-    assert len(desk.outbox()) == 2                  # converting only prefills the booking form
+    assert sent.args == [
+        {
+            "id": lead,
+            "customer_id": cid,
+            "location_id": location,
+            "summary": "AC tune-up before summer",
+            "campaign_id": desk.setup.google,
+            "business_unit_id": desk.setup.hvac,
+            "job_type_id": desk.setup.tune_up,
+            "name": "Maria Garcia",
+            "phone": "+12145550134",
+        }
+    ]
+    assert len(desk.outbox()) == 2  # converting only prefills the booking form
     with qtbot.waitSignal(desk.controller.openCustomer) as opened:
         press(qtbot, Qt.Key.Key_O, Ctrl)
     assert opened.args == [cid]
@@ -295,13 +337,13 @@ def test_status_filter_and_search(qtbot: Any, desk: LeadsDesk) -> None:
         type_text(qtbot, "D")
     assert desk.leads.status_filter() == "Dismissed"
     assert desk.column(1) == ["Bob Smith"] and desk.column(6) == ["Dismissed — Wrong number"]
-    assert desk.column(0) == ["Tue, Mar 10"]        # a closed lead isn't "due"
+    assert desk.column(0) == ["Tue, Mar 10"]  # a closed lead isn't "due"
     assert not desk.leads.dismiss_action.isEnabled() and not desk.leads.convert_action.isEnabled()
     with qtbot.waitSignal(desk.leads.filterChanged):
         press(qtbot, Qt.Key.Key_Down)
     assert desk.leads.model.rowCount() == 0 and desk.leads.empty_label.text() == "No converted leads."
     with qtbot.waitSignal(desk.leads.filterChanged):
-        press(qtbot, Qt.Key.Key_Down)               # All
+        press(qtbot, Qt.Key.Key_Down)  # All
     assert sorted(desk.column(1)) == ["Ana Lopez", "Bob Smith"]
     desk.leads.search_edit.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
@@ -313,25 +355,39 @@ def test_status_filter_and_search(qtbot: Any, desk: LeadsDesk) -> None:
 
 
 def test_do_not_service_customer_is_flagged_in_the_form(qtbot: Any, desk: LeadsDesk) -> None:
-    cid = desk.writer.execute("create_customer", {
-        "customer": {"name": "Dee Nash", "street": "1 Elm St", "city": "Dallas", "state": "TX", "zip": "75201",
-                     "do_not_service": True, "do_not_service_reason": "Unpaid invoices"},
-        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0177"}]}).applied.entity_id
+    cid = desk.writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": "Dee Nash",
+                "street": "1 Elm St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+                "do_not_service": True,
+                "do_not_service_reason": "Unpaid invoices",
+            },
+            "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0177"}],
+        },
+    ).applied.entity_id
     dialog = active(qtbot, desk.controller.new_lead(customer_id=cid))
-    assert dialog.warning_text("customer") == "Dee Nash is marked Do Not Service — a job can't be booked for them."
-    press(qtbot, Qt.Key.Key_Return)                 # a warning informs, it doesn't block
+    assert (
+        dialog.warning_text("customer")
+        == "Dee Nash is marked Do Not Service — a job can't be booked for them."
+    )
+    press(qtbot, Qt.Key.Key_Return)  # a warning informs, it doesn't block
     assert not dialog.isVisible() and desk.outbox()[-1].name == "create_lead"
-    assert desk.outbox()[-1].args["lead"].get("location_id") is None     # no service location on file
+    assert desk.outbox()[-1].args["lead"].get("location_id") is None  # no service location on file
 
 
 def test_a_closed_lead_is_not_converted_or_dismissed_again(qtbot: Any, desk: LeadsDesk) -> None:
     lead = desk.add_lead("Ana Lopez", TODAY)
     desk.controller.refresh()
-    desk.writer.execute("dismiss_lead", {"lead_id": lead, "reason": "Booked elsewhere"})   # another console
+    desk.writer.execute("dismiss_lead", {"lead_id": lead, "reason": "Booked elsewhere"})  # another console
     with qtbot.waitSignal(desk.controller.errorOccurred) as error:
         assert not desk.controller.convert(lead)
     assert error.args == ["This lead is already dismissed — it can't be converted."]
-    assert desk.leads.model.rowCount() == 0         # and the open list lets it go
+    assert desk.leads.model.rowCount() == 0  # and the open list lets it go
     assert desk.controller.dismiss(lead) is None and desk.controller.dialog is None
 
 
@@ -343,15 +399,17 @@ def test_search_box_keys(qtbot: Any, desk: LeadsDesk) -> None:
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
         type_text(qtbot, "smith")
     assert desk.column(1) == ["Bob Smith"]
-    press(qtbot, Qt.Key.Key_Down)                   # into the list, on the first match
+    press(qtbot, Qt.Key.Key_Down)  # into the list, on the first match
     assert desk.leads.view.hasFocus() and desk.leads.current_lead_id() == desk.leads.model.rows()[0].id
     desk.leads.search_edit.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
-        press(qtbot, Qt.Key.Key_Escape)             # clears the search: every open lead again
+        press(qtbot, Qt.Key.Key_Escape)  # clears the search: every open lead again
     assert desk.column(1) == ["Ana Lopez", "Bob Smith"]
 
 
-def test_cache_failures_become_sentences(qtbot: Any, desk: LeadsDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_failures_become_sentences(
+    qtbot: Any, desk: LeadsDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     locked = OperationalError("INSERT", {}, Exception("database is locked"))
     dialog = active(qtbot, desk.controller.new_lead(name="Ana Lopez", phone="(214) 555-0111"))
 
@@ -374,7 +432,12 @@ def test_every_control_has_an_accessible_name(desk: LeadsDesk) -> None:
     controls = [leads.status_combo, leads.search_edit, leads.view, *leads.buttons.values()]
     assert all(c.accessibleName() for c in controls)
     assert [b.accessibleName() for b in leads.buttons.values()] == [
-        "New lead", "Convert to job", "Edit follow-up", "Dismiss", "Open customer"]
+        "New lead",
+        "Convert to job",
+        "Edit follow-up",
+        "Dismiss",
+        "Open customer",
+    ]
     dialog = desk.controller.new_lead()
     assert dialog is not None
     assert all(field.accessibleName() for field in dialog.fields.values())
@@ -396,11 +459,11 @@ def test_model_passes_qtmodeltester_through_updates(qtmodeltester: Any, desk: Le
     qtmodeltester.check(model)
     qtmodeltester.check(model, force_py=True)
     moved = replace(rows[0], follow_up_on=TODAY + timedelta(days=5), days_until=5, due=False, overdue=False)
-    model.update_row(moved)                         # moves below "Later"
+    model.update_row(moved)  # moves below "Later"
     assert [r.name for r in model.rows()] == ["Later", "Overdue", "Undated"]
-    model.update_row(replace(moved, summary="Changed"))     # in place
+    model.update_row(replace(moved, summary="Changed"))  # in place
     newer = rows[2].created_at + timedelta(hours=1)
-    model.update_row(replace(rows[2], id="new", name="Brand new", created_at=newer))   # newest undated first
+    model.update_row(replace(rows[2], id="new", name="Brand new", created_at=newer))  # newest undated first
     model.remove_row(rows[1].id)
     assert [r.name for r in model.rows()] == ["Overdue", "Brand new", "Undated"]
     qtmodeltester.check(model, force_py=True)

@@ -41,8 +41,10 @@ def pane(qtbot, demo_cache):
 def _a_phone(cache) -> tuple[str, str]:
     conn = cache.raw_connection()
     try:
-        return conn.execute("SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' "
-                            "AND location_id IS NULL ORDER BY id LIMIT 1 OFFSET 17").fetchone()
+        return conn.execute(
+            "SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' "
+            "AND location_id IS NULL ORDER BY id LIMIT 1 OFFSET 17"
+        ).fetchone()
     finally:
         conn.close()
 
@@ -98,9 +100,19 @@ def test_hostile_text_typed_into_the_box(qtbot, pane, text):
 
 def _rows(n: int) -> tuple[list[str], dict[str, Match], dict[str, ResultRow]]:
     ids = [f"{i:032x}" for i in range(n)]
-    rows = {i: ResultRow(id=i, name=f"Customer {k}", type="Residential", address=f"{k} Main St", phone="",
-                         do_not_service=k % 7 == 0, tags=["VIP"] if k % 5 == 0 else [], member=k % 3 == 0)
-            for k, i in enumerate(ids)}
+    rows = {
+        i: ResultRow(
+            id=i,
+            name=f"Customer {k}",
+            type="Residential",
+            address=f"{k} Main St",
+            phone="",
+            do_not_service=k % 7 == 0,
+            tags=["VIP"] if k % 5 == 0 else [],
+            member=k % 3 == 0,
+        )
+        for k, i in enumerate(ids)
+    }
     return ids, {i: Match.TEXT for i in ids}, rows
 
 
@@ -115,16 +127,28 @@ def test_results_model_passes_modeltester_and_hydrates_lazily(qtmodeltester):
     model = CustomerResultsModel(loader)
     model.set_results("customer", ids, reasons, {i: rows[i] for i in ids[:40]})
     assert model.rowCount() == 130 and not loads
-    assert model.index(45, 0).data() == "Customer 45"            # hydrated on demand, one block
-    assert loads == [ids[45:45 + PAGE]]
+    assert model.index(45, 0).data() == "Customer 45"  # hydrated on demand, one block
+    assert loads == [ids[45 : 45 + PAGE]]
     assert model.index(46, 0).data() == "Customer 46" and len(loads) == 1
     assert model.index(7, 4).data() == "DO NOT SERVICE"
     assert model.index(15, 5).data() == "VIP"
     qtmodeltester.check(model)
     model.set_results("again", ids, reasons, {})
-    qtmodeltester.check(model)          # the tester pages through fetchMore itself
-    model.refresh_rows({ids[3]: ResultRow(id=ids[3], name="Renamed", type="Commercial", address="", phone="",
-                                          do_not_service=False, tags=[], member=False)})
+    qtmodeltester.check(model)  # the tester pages through fetchMore itself
+    model.refresh_rows(
+        {
+            ids[3]: ResultRow(
+                id=ids[3],
+                name="Renamed",
+                type="Commercial",
+                address="",
+                phone="",
+                do_not_service=False,
+                tags=[],
+                member=False,
+            )
+        }
+    )
     assert model.index(3, 0).data() == "Renamed"
 
 

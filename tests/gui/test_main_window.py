@@ -46,8 +46,10 @@ def console(qtbot, cache_path, tmp_path):
 def _phone_of(console) -> tuple[str, str]:
     conn = console.cache.raw_connection()
     try:
-        return conn.execute("SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' AND "
-                            "location_id IS NULL ORDER BY id LIMIT 1 OFFSET 42").fetchone()
+        return conn.execute(
+            "SELECT customer_id, value FROM contact_methods WHERE kind != 'Email' AND "
+            "location_id IS NULL ORDER BY id LIMIT 1 OFFSET 42"
+        ).fetchone()
     finally:
         conn.close()
 
@@ -86,15 +88,18 @@ def test_new_customer_from_the_search_box_prefills_the_phone_and_counts_the_outb
     assert w.sync_status.text() == "Not signed in — 1 change waiting"
     assert w.sync_status.pending == console.writer.pending_count() == 1
     # The search list follows the save: the new customer is found by the number typed.
-    qtbot.waitUntil(lambda: w.lookup.model.total() >= 1 and w.lookup.model.index(0, 0).data() == "Nadia Brooks",
-                    timeout=3000)
+    qtbot.waitUntil(
+        lambda: w.lookup.model.total() >= 1 and w.lookup.model.index(0, 0).data() == "Nadia Brooks",
+        timeout=3000,
+    )
 
 
 def test_theme_toggle_is_remembered(qtbot, console, tmp_path):
     app = QApplication.instance()
     apply_theme(app, "light")
-    qtbot.keyClick(console.window, Qt.Key.Key_D,
-                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        console.window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert app.property("csrDark") is True
     assert console.window.settings.value("theme") == "dark"
     assert app.palette().base().color().lightness() < 80
@@ -105,7 +110,7 @@ def test_theme_toggle_is_remembered(qtbot, console, tmp_path):
 def test_window_geometry_is_remembered(qtbot, cache_path, tmp_path):
     settings = open_settings(tmp_path)
     first = Console.build(cache_path, settings)
-    qtbot.addWidget(first.window)               # deleted at the end, like every window a test makes
+    qtbot.addWidget(first.window)  # deleted at the end, like every window a test makes
     first.window.show()
     first.window.resize(761, 533)
     qtbot.wait(20)
@@ -127,18 +132,24 @@ def test_f1_lists_the_shortcuts_scrolls_and_fits_the_screen(qtbot, console):
     assert "Ctrl+F — Find a customer" in box.text() and box.table.rowCount() == len(SHORTCUTS)
     free = box.screen().availableGeometry()
     assert box.height() <= 0.85 * free.height() + 1 and box.width() <= 0.85 * free.width() + 1
-    assert box.table.verticalScrollBar().maximum() > 0          # the rest scrolls
+    assert box.table.verticalScrollBar().maximum() > 0  # the rest scrolls
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not box.isVisible())
 
 
 def test_new_customer_title_cases_a_lowercase_name_from_the_search_box(qtbot, console):
     w = console.window
-    for typed, name in (("maria de la cruz", "Maria De La Cruz"), ("o'brien-smith", "O'Brien-Smith"),
-                        ("McDonald", "McDonald")):
+    for typed, name in (
+        ("maria de la cruz", "Maria De La Cruz"),
+        ("o'brien-smith", "O'Brien-Smith"),
+        ("McDonald", "McDonald"),
+    ):
         w.lookup.search.setText(typed)
-        qtbot.keyClick(w.lookup.search, Qt.Key.Key_N,
-                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        qtbot.keyClick(
+            w.lookup.search,
+            Qt.Key.Key_N,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
         dialog = console.customers.dialog
         assert dialog is not None and dialog.findChild(QLineEdit, "field_name").text() == name
         dialog.reject()
@@ -149,7 +160,7 @@ def test_title_case_keeps_what_is_not_a_lowercase_name():
     assert title_case_name("123 main st") == "123 main st"
     assert title_case_name("ann@example.com") == "ann@example.com"
     assert title_case_name("josé ñúñez") == "José Ñúñez"
-    assert title_case_name("José ñúñez") == "José ñúñez"           # the CSR's own capitals: as typed
+    assert title_case_name("José ñúñez") == "José ñúñez"  # the CSR's own capitals: as typed
 
 
 def test_ctrl_q_quits_at_once_when_nothing_is_at_stake(qtbot, console):
@@ -164,11 +175,11 @@ def test_ctrl_q_asks_first_with_changes_waiting_and_cancel_is_the_default(qtbot,
     qtbot.keyClick(w.lookup.search, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     box = w.quit_box
     assert box is not None and box.isVisible()
-    assert box.windowModality() != Qt.WindowModality.ApplicationModal          # open(), never exec()
+    assert box.windowModality() != Qt.WindowModality.ApplicationModal  # open(), never exec()
     assert "3 changes are still waiting" in box.text()
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
     qtbot.waitUntil(box.isActiveWindow)
-    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)          # the default: Cancel
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)  # the default: Cancel
     qtbot.waitUntil(lambda: w.quit_box is None)
     assert w.isVisible()
     w.quit().findChild(QAbstractButton, "quitAnywayButton").click()
@@ -184,7 +195,7 @@ def test_ctrl_q_asks_first_on_a_call(qtbot, console):
     box.reject()
     qtbot.waitUntil(lambda: w.quit_box is None)
     assert w.isVisible()
-    console.calls.calls["c1"]["state"] = "Ended"            # the call is over: nothing to ask
+    console.calls.calls["c1"]["state"] = "Ended"  # the call is over: nothing to ask
     w.changes_waiting = lambda: 0
     assert w.quit() is None
 
@@ -193,16 +204,22 @@ def test_status_bar_fields_keep_a_steady_width(qtbot, console):
     status = console.window.sync_status
     agent = console.window.findChild(QWidget, "agentState")
     qtbot.waitUntil(lambda: status.width() > 0 and agent.width() > 0)
-    agent.set_reasons(["Break", "Lunch", "Meeting"])           # as the server tells them
+    agent.set_reasons(["Break", "Lunch", "Meeting"])  # as the server tells them
     qtbot.wait(30)
     widths = set()
     agent_widths = set()
-    for state, pending in (("offline", 0), ("online", 1), ("syncing", 12), ("session_expired", 345),
-                           ("signed_out", 0), ("online", 0)):
+    for state, pending in (
+        ("offline", 0),
+        ("online", 1),
+        ("syncing", 12),
+        ("session_expired", 345),
+        ("signed_out", 0),
+        ("online", 0),
+    ):
         status.show_status(state, pending, 125.0 if pending else None, 3700.0)
         agent.set_online(state == "online")
         agent.show_state("Away", "Lunch", "2024-06-03T12:00:00+00:00")
-        qtbot.wait(30)                                         # the status bar lays out again
+        qtbot.wait(30)  # the status bar lays out again
         widths.add((status.state_label.width(), status.pending_label.width(), status.age_label.width()))
         agent_widths.add((agent.button.width(), agent.width()))
     assert len(widths) == 1, widths
@@ -217,21 +234,36 @@ def test_every_control_has_an_accessible_name_or_label(console):
         if not isinstance(widget, kinds) or isinstance(widget, QHeaderView):
             continue
         if widget.parent() is not None and widget.parent().metaObject().className() in (
-                "QTabBar", "QHeaderView", "QScrollBar", "QCalendarWidget", "QComboBox", "QAbstractSpinBox",
-                "QComboBoxPrivateContainer"):
+            "QTabBar",
+            "QHeaderView",
+            "QScrollBar",
+            "QCalendarWidget",
+            "QComboBox",
+            "QAbstractSpinBox",
+            "QComboBoxPrivateContainer",
+        ):
             continue
         if type(widget).__name__ in ("QTabBar",) or widget.objectName().startswith("qt_"):
             continue
-        if isinstance(widget.parent(), QLineEdit):       # the line edit's own clear button (Qt's, named)
+        if isinstance(widget.parent(), QLineEdit):  # the line edit's own clear button (Qt's, named)
             continue
         text = getattr(widget, "text", lambda: "")()
         if not (widget.accessibleName() or (isinstance(widget, QAbstractButton) and text.strip())):
-            missing.append(f"{type(widget).__name__} {widget.objectName()!r} in "
-                           f"{widget.parent().metaObject().className()}")
+            missing.append(
+                f"{type(widget).__name__} {widget.objectName()!r} in "
+                f"{widget.parent().metaObject().className()}"
+            )
     assert missing == []
 
 
 def test_key_widgets_have_stable_object_names(console):
     w = console.window
-    for name in ("customerSearch", "customerResults", "customerPanel", "syncStatus", "callBubbleStrip", "bookingForm"):
+    for name in (
+        "customerSearch",
+        "customerResults",
+        "customerPanel",
+        "syncStatus",
+        "callBubbleStrip",
+        "bookingForm",
+    ):
         assert w.findChild(object, name) is not None, name

@@ -130,11 +130,11 @@ def test_new_booking_letters_reach_their_targets(qtbot, console):
     alt = Qt.KeyboardModifier.AltModifier
     console.new_job()
     window.work_tabs.setCurrentWidget(window.leads_list)
-    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_K, alt)        # Boo&k job
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_K, alt)  # Boo&k job
     assert window.work_tabs.currentIndex() == 0
-    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_I, alt)        # Techn&ician
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_I, alt)  # Techn&ician
     assert QApplication.focusWidget() is form.technician
-    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_R, alt)        # Se&rvices
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_R, alt)  # Se&rvices
     assert QApplication.focusWidget() is form.items_view
     with qtbot.waitSignal(form.availabilityRequested, timeout=1000):
-        qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Y, alt)    # Get availabilit&y
+        qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Y, alt)  # Get availabilit&y

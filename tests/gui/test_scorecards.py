@@ -24,23 +24,51 @@ HOURS = [0] * 24
 HOURS[8], HOURS[9], HOURS[13] = 3, 7, 2
 ANSWER: dict[str, Any] = {
     "rows": [
-        {"user_id": "u1", "name": "Dana Ruiz", "inbound_handled": 14, "booked": 5, "unbooked": 3, "excused": 1,
-         "not_lead": 5, "booking_rate_pct": 62.5, "avg_handle_s": 245.4},
-        {"user_id": "u2", "name": "Lee Chen, Jr.", "inbound_handled": 2, "booked": 0, "unbooked": 0, "excused": 0,
-         "not_lead": 2, "booking_rate_pct": None, "avg_handle_s": None},
+        {
+            "user_id": "u1",
+            "name": "Dana Ruiz",
+            "inbound_handled": 14,
+            "booked": 5,
+            "unbooked": 3,
+            "excused": 1,
+            "not_lead": 5,
+            "booking_rate_pct": 62.5,
+            "avg_handle_s": 245.4,
+        },
+        {
+            "user_id": "u2",
+            "name": "Lee Chen, Jr.",
+            "inbound_handled": 2,
+            "booked": 0,
+            "unbooked": 0,
+            "excused": 0,
+            "not_lead": 2,
+            "booking_rate_pct": None,
+            "avg_handle_s": None,
+        },
     ],
-    "abandoned": {"count": 4, "unanswered": 3, "answered_unclaimed": 1, "call_ids": ["k1", "k2", "k3", "k4"],
-                  "avg_wait_s": 35},
-    "campaigns": [{"campaign": "Google Ads", "leads": 6, "booked": 4, "booked_pct": 66.667},
-                  {"campaign": "Yard signs", "leads": 2, "booked": 1, "booked_pct": 50}],
+    "abandoned": {
+        "count": 4,
+        "unanswered": 3,
+        "answered_unclaimed": 1,
+        "call_ids": ["k1", "k2", "k3", "k4"],
+        "avg_wait_s": 35,
+    },
+    "campaigns": [
+        {"campaign": "Google Ads", "leads": 6, "booked": 4, "booked_pct": 66.667},
+        {"campaign": "Yard signs", "leads": 2, "booked": 1, "booked_pct": 50},
+    ],
     "calls_per_hour": HOURS,
-    "booking_rate_by_day": [{"day": "2026-03-09", "pct": 40}, {"day": "2026-03-10", "pct": None},
-                            {"day": "2026-03-11", "pct": 75.2}],
+    "booking_rate_by_day": [
+        {"day": "2026-03-09", "pct": 40},
+        {"day": "2026-03-10", "pct": None},
+        {"day": "2026-03-11", "pct": 75.2},
+    ],
 }
 CSV = (
     "CSR,Calls handled,Booked,Unbooked,Excused,Not a lead,Booking rate %,Avg handle (s)\r\n"
     "Dana Ruiz,14,5,3,1,5,62.5,245\r\n"
-    "\"Lee Chen, Jr.\",2,0,0,0,2,,\r\n"
+    '"Lee Chen, Jr.",2,0,0,0,2,,\r\n'
     "Abandoned,4\r\n"
     "\r\n"
     "Campaign,Leads,Booked,Booked %\r\n"
@@ -67,7 +95,12 @@ def column(model: Any, col: int) -> list[str]:
 
 def test_period_picker_emits_the_period_and_its_days(cards: Scorecards, qtbot: Any) -> None:
     assert [cards.period_combo.itemText(i) for i in range(cards.period_combo.count())] == [
-        "Today", "Yesterday", "Week to date", "Month to date", "Custom range"]
+        "Today",
+        "Yesterday",
+        "Week to date",
+        "Month to date",
+        "Custom range",
+    ]
     assert not cards.from_edit.isEnabled()
     with qtbot.waitSignal(cards.periodRequested) as blocker:
         cards.period_combo.setCurrentIndex(2)
@@ -77,7 +110,7 @@ def test_period_picker_emits_the_period_and_its_days(cards: Scorecards, qtbot: A
     assert blocker.args == ["month", date(2026, 3, 1), FRIDAY]
     with qtbot.waitSignal(cards.periodRequested) as blocker:
         cards.set_period("custom", date(2026, 2, 20), date(2026, 2, 10))
-    assert blocker.args == ["custom", date(2026, 2, 10), date(2026, 2, 20)]     # backwards is turned round
+    assert blocker.args == ["custom", date(2026, 2, 10), date(2026, 2, 20)]  # backwards is turned round
     assert cards.from_edit.isEnabled()
     with qtbot.waitSignal(cards.periodRequested) as blocker:
         cards.to_edit.setDate(cards.to_edit.date().addDays(1))
@@ -94,12 +127,14 @@ def test_tables_and_the_abandoned_profile(cards: Scorecards) -> None:
     m = cards.score_model
     assert [[m.index(r, c).data() for c in range(m.columnCount())] for r in range(m.rowCount())] == [
         ["Dana Ruiz", "14", "5", "3", "1", "5", "63%", "4:05"],
-        ["Lee Chen, Jr.", "2", "0", "0", "0", "2", "—", "—"]]
+        ["Lee Chen, Jr.", "2", "0", "0", "0", "2", "—", "—"],
+    ]
     assert m.index(1, 6).data(Qt.ItemDataRole.ToolTipRole) == "No leads in this period."
     assert column(cards.campaign_model, 0) == ["Google Ads", "Yard signs"]
     assert column(cards.campaign_model, 3) == ["67%", "50%"]
-    assert cards.abandoned_label.text() == ("Abandoned: 4 calls · 3 hung up before anyone answered · "
-                                            "1 answered but never claimed · avg wait 0:35")
+    assert cards.abandoned_label.text() == (
+        "Abandoned: 4 calls · 3 hung up before anyone answered · 1 answered but never claimed · avg wait 0:35"
+    )
     cards.show_scorecard({"rows": [], "abandoned": {"count": 1}, "campaigns": []})
     assert cards.score_model.rowCount() == 0
     assert cards.abandoned_label.text() == "Abandoned: 1 call"
@@ -113,13 +148,15 @@ def test_models_pass_qtmodeltester(cards: Scorecards, qtmodeltester: Any) -> Non
 
 def test_csv_exact_text() -> None:
     assert scorecard_csv(ANSWER) == CSV
-    assert scorecard_csv({}) == ("CSR,Calls handled,Booked,Unbooked,Excused,Not a lead,Booking rate %,"
-                                 "Avg handle (s)\r\nAbandoned,0\r\n\r\nCampaign,Leads,Booked,Booked %\r\n")
+    assert scorecard_csv({}) == (
+        "CSR,Calls handled,Booked,Unbooked,Excused,Not a lead,Booking rate %,"
+        "Avg handle (s)\r\nAbandoned,0\r\n\r\nCampaign,Leads,Booked,Booked %\r\n"
+    )
 
 
 def test_export_action_emits_the_csv(cards: Scorecards, qtbot: Any) -> None:
     assert cards.export_action.objectName() == "exportCsvAction"
-    assert not cards.export_action.isEnabled()              # nothing to export yet
+    assert not cards.export_action.isEnabled()  # nothing to export yet
     cards.show_scorecard(ANSWER)
     with qtbot.waitSignal(cards.exportRequested) as blocker:
         cards.export_action.trigger()
@@ -132,9 +169,11 @@ def test_export_action_emits_the_csv(cards: Scorecards, qtbot: Any) -> None:
 def test_charts_describe_their_values(cards: Scorecards) -> None:
     cards.show_scorecard(ANSWER)
     assert cards.hour_chart.accessibleDescription() == (
-        "Calls per hour: 8 AM 3, 9 AM 7, 1 PM 2. No calls in the other hours.")
+        "Calls per hour: 8 AM 3, 9 AM 7, 1 PM 2. No calls in the other hours."
+    )
     assert cards.day_chart.accessibleDescription() == (
-        "Booking rate by day: Mar 9 40%, Mar 10 no leads, Mar 11 75%.")
+        "Booking rate by day: Mar 9 40%, Mar 10 no leads, Mar 11 75%."
+    )
     cards.show_scorecard({})
     assert cards.hour_chart.accessibleDescription() == "Calls per hour: no calls."
     assert cards.day_chart.accessibleDescription() == "Booking rate by day: no days yet."
@@ -165,13 +204,24 @@ def test_charts_draw_bars_in_the_highlight_colour(cards: Scorecards) -> None:
     cards.show_scorecard(ANSWER)
     image = cards.hour_chart.grab().toImage()
     highlight = cards.hour_chart.palette().highlight().color().rgb()
-    assert any(image.pixel(x, y) == highlight for x in range(image.width()) for y in range(0, image.height(), 2))
+    assert any(
+        image.pixel(x, y) == highlight for x in range(image.width()) for y in range(0, image.height(), 2)
+    )
 
 
 def test_accessible_names_and_mnemonics(cards: Scorecards, qtbot: Any) -> None:
     assert cards.objectName() == "scorecards"
-    for widget in (cards.period_combo, cards.from_edit, cards.to_edit, cards.score_view, cards.campaign_view,
-                   cards.abandoned_label, cards.hour_chart, cards.day_chart, cards.export_button):
+    for widget in (
+        cards.period_combo,
+        cards.from_edit,
+        cards.to_edit,
+        cards.score_view,
+        cards.campaign_view,
+        cards.abandoned_label,
+        cards.hour_chart,
+        cards.day_chart,
+        cards.export_button,
+    ):
         assert widget.accessibleName(), widget.objectName()
     buddies = {label.text(): label.buddy() for label in cards.findChildren(QLabel) if label.buddy()}
     assert buddies["&CSRs:"] is cards.score_view and buddies["Ca&mpaigns:"] is cards.campaign_view

@@ -57,8 +57,11 @@ GLOBAL: list[tuple[str, Qt.Key, Qt.KeyboardModifier, Callable[[Console], QAction
 
 
 def _panel_action(console: Console, text: str) -> QAction:
-    return next(a for a in console.window.customer_panel.actions() + console.window.customer_panel.findChildren(QAction)
-                if a.text() == text)
+    return next(
+        a
+        for a in console.window.customer_panel.actions() + console.window.customer_panel.findChildren(QAction)
+        if a.text() == text
+    )
 
 
 def _booking(console: Console) -> None:
@@ -97,8 +100,11 @@ PANES: list[tuple[str, Callable[[Console], QWidget]]] = [
 ]
 
 # Where a pane gives a key a meaning of its own (the F1 list says so): the pane's action fires instead.
-LOCAL = {("Ctrl+Shift+L", "leads list"): lambda c: next(a for a in c.window.leads_list.findChildren(QAction)
-                                                         if a.text() == "New lead")}
+LOCAL = {
+    ("Ctrl+Shift+L", "leads list"): lambda c: next(
+        a for a in c.window.leads_list.findChildren(QAction) if a.text() == "New lead"
+    )
+}
 
 
 def test_the_table_covers_the_f1_list():
@@ -132,13 +138,15 @@ def console(qapp, tmp_path_factory):
         with cache.sessions() as s:
             customer = s.execute(text("SELECT customer_id FROM jobs ORDER BY id LIMIT 1")).scalar_one()
         writer = LocalWriter(cache.sessions)
-        writer.execute("add_note", {"note": {"id": new_id(), "customer_id": customer, "text": "Gate code 1234"},
-                                    "actor": "test"})
+        writer.execute(
+            "add_note",
+            {"note": {"id": new_id(), "customer_id": customer, "text": "Gate code 1234"}, "actor": "test"},
+        )
         writer.execute("create_lead", {"lead": {"customer_id": customer, "summary": "Wants a quote"}})
     finally:
         cache.close()
     c = Console.build(path, open_settings(folder))
-    c.floor.board_action.setVisible(True)            # as a supervisor's sign-in does
+    c.floor.board_action.setVisible(True)  # as a supervisor's sign-in does
     c._test_customer = customer  # type: ignore[attr-defined]
     yield c
     c.window.close()
@@ -152,8 +160,12 @@ def _settle(qtbot: Any, console: Console) -> None:
     test customer open, a call ringing (F2 can claim it; offline the strip explains instead)."""
     w = console.window
     for widget in QApplication.topLevelWidgets():
-        if widget is not w and widget.isVisible() and widget.isWindow() \
-                and widget.windowType() in (Qt.WindowType.Dialog, Qt.WindowType.Window):
+        if (
+            widget is not w
+            and widget.isVisible()
+            and widget.isWindow()
+            and widget.windowType() in (Qt.WindowType.Dialog, Qt.WindowType.Window)
+        ):
             widget.reject() if isinstance(widget, QDialog) else widget.close()
     if not w.isVisible():
         w.show()
@@ -161,8 +173,17 @@ def _settle(qtbot: Any, console: Console) -> None:
     qtbot.waitUntil(w.isActiveWindow, timeout=3000)
     if console.customers.current_customer_id() != console._test_customer:  # type: ignore[attr-defined]
         assert console.customers.open_customer(console._test_customer)  # type: ignore[attr-defined]
-    console.calls.on_calls([{"id": "ringing-call", "state": "Ringing", "direction": "Inbound",
-                             "from_number": "+12145550177", "started_at": utcnow().isoformat()}])
+    console.calls.on_calls(
+        [
+            {
+                "id": "ringing-call",
+                "state": "Ringing",
+                "direction": "Inbound",
+                "from_number": "+12145550177",
+                "started_at": utcnow().isoformat(),
+            }
+        ]
+    )
 
 
 @pytest.mark.parametrize("pane, widget_of", PANES, ids=[p for p, _ in PANES])

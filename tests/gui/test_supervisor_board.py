@@ -26,26 +26,65 @@ def iso(seconds: float) -> str:
     return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
-def call(call_id: str, state: str = "Ringing", started: float = 0, answered: float | None = None,
-         **more: Any) -> dict[str, Any]:
-    row = {"id": call_id, "state": state, "direction": "inbound", "from_number": "+12145550177",
-           "customer_name": "Maria Lopez", "campaign": "Google Ads", "agent_id": "", "agent_name": "",
-           "started_at": iso(started), "answered_at": None if answered is None else iso(answered),
-           "ended_at": None, "classification": "", "closed": False, "stale": False}
+def call(
+    call_id: str, state: str = "Ringing", started: float = 0, answered: float | None = None, **more: Any
+) -> dict[str, Any]:
+    row = {
+        "id": call_id,
+        "state": state,
+        "direction": "inbound",
+        "from_number": "+12145550177",
+        "customer_name": "Maria Lopez",
+        "campaign": "Google Ads",
+        "agent_id": "",
+        "agent_name": "",
+        "started_at": iso(started),
+        "answered_at": None if answered is None else iso(answered),
+        "ended_at": None,
+        "classification": "",
+        "closed": False,
+        "stale": False,
+    }
     row.update(more)
     return row
 
 
-def agent(user_id: str, name: str, state: str = "Available", since: float = 0, reason: str = "",
-          call_id: str | None = None) -> dict[str, Any]:
-    return {"user_id": user_id, "name": name, "state": state, "reason": reason, "since": iso(since),
-            "call_id": call_id}
+def agent(
+    user_id: str,
+    name: str,
+    state: str = "Available",
+    since: float = 0,
+    reason: str = "",
+    call_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "name": name,
+        "state": state,
+        "reason": reason,
+        "since": iso(since),
+        "call_id": call_id,
+    }
 
 
-KPIS = {"calls_waiting": 2, "longest_wait_s": 75, "service_level_pct": 91.6, "abandonment_pct": 3.0,
-        "booking_rate_pct": 42.4, "day": "2026-03-13", "as_of": iso(0)}
-EMPTY_KPIS = {"calls_waiting": 0, "longest_wait_s": None, "service_level_pct": None, "abandonment_pct": None,
-              "booking_rate_pct": None, "day": "2026-03-13", "as_of": iso(0)}
+KPIS = {
+    "calls_waiting": 2,
+    "longest_wait_s": 75,
+    "service_level_pct": 91.6,
+    "abandonment_pct": 3.0,
+    "booking_rate_pct": 42.4,
+    "day": "2026-03-13",
+    "as_of": iso(0),
+}
+EMPTY_KPIS = {
+    "calls_waiting": 0,
+    "longest_wait_s": None,
+    "service_level_pct": None,
+    "abandonment_pct": None,
+    "booking_rate_pct": None,
+    "day": "2026-03-13",
+    "as_of": iso(0),
+}
 
 
 @pytest.fixture
@@ -57,7 +96,7 @@ def board(qtbot: Any) -> Iterator[SupervisorBoard]:
     qtbot.addWidget(window)
     window.resize(1000, 700)
     show_active(qtbot, window)
-    yield window.board          # the window lives as long as the test
+    yield window.board  # the window lives as long as the test
 
 
 def column(model: Any, col: int) -> list[str]:
@@ -66,11 +105,18 @@ def column(model: Any, col: int) -> list[str]:
 
 def fill(board: SupervisorBoard) -> None:
     board.show_snapshot(
-        [call("c1", "Ringing", started=30), call("c2", "Queued", started=10, from_number=""),
-         call("c3", "Talking", started=0, answered=5, agent_id="u1", agent_name="Dana Ruiz")],
-        [agent("u1", "Dana Ruiz", "On call", since=5, call_id="c3"), agent("u2", "Ana Park", "Away", reason="Lunch"),
-         agent("u3", "Bo Kim", "Offline")],
-        KPIS)
+        [
+            call("c1", "Ringing", started=30),
+            call("c2", "Queued", started=10, from_number=""),
+            call("c3", "Talking", started=0, answered=5, agent_id="u1", agent_name="Dana Ruiz"),
+        ],
+        [
+            agent("u1", "Dana Ruiz", "On call", since=5, call_id="c3"),
+            agent("u2", "Ana Park", "Away", reason="Lunch"),
+            agent("u3", "Bo Kim", "Offline"),
+        ],
+        KPIS,
+    )
 
 
 def test_snapshot_shows_calls_longest_waiting_first_and_agents_by_name(board: SupervisorBoard) -> None:
@@ -87,8 +133,19 @@ def test_snapshot_shows_calls_longest_waiting_first_and_agents_by_name(board: Su
     board.apply_delta([call("c4", "Talking", started=30, answered=35, answered_by_name="Bo Kim")])
     assert calls.data(calls.index(calls.row_of("c4"), C_CSR)) == "Bo Kim (not claimed)"
     # A CSR's outbound call shows the number called.
-    board.apply_delta([call("c5", "Talking", started=40, answered=41, direction="Outbound", from_number="",
-                            to_number="+12145550199")])
+    board.apply_delta(
+        [
+            call(
+                "c5",
+                "Talking",
+                started=40,
+                answered=41,
+                direction="Outbound",
+                from_number="",
+                to_number="+12145550199",
+            )
+        ]
+    )
     assert calls.data(calls.index(calls.row_of("c5"), C_CALLER)) == "(214) 555-0199"
 
 
@@ -108,10 +165,23 @@ def test_delta_updates_in_place_inserts_in_order_and_removes(board: SupervisorBo
     fill(board)
     board.select_call("c2")
     with qtbot.assertNotEmitted(board.calls_model.modelReset):
-        board.apply_delta(calls=[call("c2", "Talking", started=10, answered=40, agent_id="u2",
-                                      agent_name="Ana Park", from_number="")],
-                          agents=[agent("u2", "Ana Park", "On call", since=40, call_id="c2"),
-                                  agent("u4", "Cy Lane", "Available")])
+        board.apply_delta(
+            calls=[
+                call(
+                    "c2",
+                    "Talking",
+                    started=10,
+                    answered=40,
+                    agent_id="u2",
+                    agent_name="Ana Park",
+                    from_number="",
+                )
+            ],
+            agents=[
+                agent("u2", "Ana Park", "On call", since=40, call_id="c2"),
+                agent("u4", "Cy Lane", "Available"),
+            ],
+        )
         assert column(board.calls_model, C_STATE) == ["Talking", "Talking", "Ringing"]
         assert board.current_call_id() == "c2"
         board.apply_delta(calls=[call("c0", "Queued", started=-20)])
@@ -125,7 +195,7 @@ def test_delta_updates_in_place_inserts_in_order_and_removes(board: SupervisorBo
 
 def test_an_agent_renamed_moves_to_its_place(board: SupervisorBoard) -> None:
     fill(board)
-    board.apply_delta(calls=None, agents=None, removed_calls=None)        # as the feed's floor_delta sends it
+    board.apply_delta(calls=None, agents=None, removed_calls=None)  # as the feed's floor_delta sends it
     assert board.calls_model.rowCount() == 3
     board.apply_delta(agents=[agent("u2", "Zoe Park", "Available")])
     assert column(board.agents_model, A_NAME) == ["Bo Kim", "Dana Ruiz", "Zoe Park"]
@@ -133,8 +203,9 @@ def test_an_agent_renamed_moves_to_its_place(board: SupervisorBoard) -> None:
 
 def test_clocks_tick_with_tick_now_only_in_the_ticking_column(board: SupervisorBoard, qtbot: Any) -> None:
     fill(board)
-    board.apply_delta(calls=[call("c4", "Ended", started=-100, answered=-90, ended_at=iso(-30),
-                                  agent_name="Lee Chen")])
+    board.apply_delta(
+        calls=[call("c4", "Ended", started=-100, answered=-90, ended_at=iso(-30), agent_name="Lee Chen")]
+    )
     changed: list[tuple[int, int, list[int]]] = []
     board.calls_model.dataChanged.connect(lambda a, b, roles: changed.append((a.column(), b.column(), roles)))
     board.tick(T0 + timedelta(seconds=65))
@@ -157,7 +228,9 @@ def test_the_timer_runs_only_while_connected_with_rows(board: SupervisorBoard) -
 
 def test_stale_call_is_marked_and_close_stale_emits_its_id(board: SupervisorBoard, qtbot: Any) -> None:
     fill(board)
-    board.apply_delta(calls=[call("c3", "Talking", started=0, answered=5, agent_name="Dana Ruiz", stale=True)])
+    board.apply_delta(
+        calls=[call("c3", "Talking", started=0, answered=5, agent_name="Dana Ruiz", stale=True)]
+    )
     assert column(board.calls_model, C_STATE)[0] == "Talking (stale)"
     tip = board.calls_model.index(0, C_CALLER).data(Qt.ItemDataRole.ToolTipRole)
     assert "close it" in tip
@@ -185,16 +258,26 @@ def test_stale_call_is_marked_and_close_stale_emits_its_id(board: SupervisorBoar
 def test_tiles_show_numbers_and_a_dash_for_nothing_yet(board: SupervisorBoard) -> None:
     fill(board)
     texts = {name: board.tile_text(name) for name in board.tiles}
-    assert texts == {"tileCallsWaiting": "2", "tileLongestWait": "1:15", "tileServiceLevel": "92%",
-                     "tileAbandonment": "3%", "tileBookingRate": "42%"}
+    assert texts == {
+        "tileCallsWaiting": "2",
+        "tileLongestWait": "1:15",
+        "tileServiceLevel": "92%",
+        "tileAbandonment": "3%",
+        "tileBookingRate": "42%",
+    }
     assert board.tiles["tileLongestWait"].property("attention") is True
     assert board.tiles["tileServiceLevel"].property("attention") is False
     assert board.tiles["tileServiceLevel"].accessibleName() == "Service level today: 92%"
     assert board.day_label.text() == "Today, Fri Mar 13"
     board.show_kpis(EMPTY_KPIS)
     texts = {name: board.tile_text(name) for name in board.tiles}
-    assert texts == {"tileCallsWaiting": "0", "tileLongestWait": "—", "tileServiceLevel": "—",
-                     "tileAbandonment": "—", "tileBookingRate": "—"}
+    assert texts == {
+        "tileCallsWaiting": "0",
+        "tileLongestWait": "—",
+        "tileServiceLevel": "—",
+        "tileAbandonment": "—",
+        "tileBookingRate": "—",
+    }
     assert board.tiles["tileBookingRate"].accessibleName() == "Booking rate today: nothing yet"
     assert board.tiles["tileBookingRate"].toolTip() == "Nothing to measure yet today."
     assert not any(t.property("attention") for t in board.tiles.values())
@@ -207,7 +290,7 @@ def test_not_connected_is_a_clear_paused_state(board: SupervisorBoard) -> None:
     board.set_connected(False)
     assert board.banner.isVisible()
     assert not board.calls_view.isEnabled() and not board.agents_view.isEnabled()
-    assert board.calls_model.rowCount() == 3         # the last picture stays, greyed, until the next snapshot
+    assert board.calls_model.rowCount() == 3  # the last picture stays, greyed, until the next snapshot
 
 
 def test_models_pass_qtmodeltester(board: SupervisorBoard, qtmodeltester: Any) -> None:
@@ -219,7 +302,13 @@ def test_models_pass_qtmodeltester(board: SupervisorBoard, qtmodeltester: Any) -
 
 def test_object_names_accessible_names_and_keyboard(board: SupervisorBoard, qtbot: Any) -> None:
     assert board.objectName() == "supervisorBoard"
-    for name in ("tileCallsWaiting", "tileLongestWait", "tileServiceLevel", "tileAbandonment", "tileBookingRate"):
+    for name in (
+        "tileCallsWaiting",
+        "tileLongestWait",
+        "tileServiceLevel",
+        "tileAbandonment",
+        "tileBookingRate",
+    ):
         assert board.findChild(QWidget, name) is board.tiles[name]
     assert board.calls_view.objectName() == "liveCallsTable"
     assert board.agents_view.objectName() == "agentsTable"
@@ -248,12 +337,13 @@ def themed() -> Iterator[QApplication]:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_the_theme_styles_tiles_and_the_paused_board_without_complaint(board: SupervisorBoard, themed: Any,
-                                                                      theme: str) -> None:
+def test_the_theme_styles_tiles_and_the_paused_board_without_complaint(
+    board: SupervisorBoard, themed: Any, theme: str
+) -> None:
     apply_theme(themed, theme)
     fill(board)
     board.grab()
-    tile = board.tiles["tileLongestWait"]           # 1:15 waited: amber
+    tile = board.tiles["tileLongestWait"]  # 1:15 waited: amber
     image = tile.grab().toImage()
     colours = {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())}
     assert "#b26a00" in colours

@@ -35,8 +35,10 @@ def server(loop, tmp_path):
     accounts = Accounts(sessions)
     accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
     accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
-    srv = SyncServer(Applier(sessions, clock=lambda: NOW),
-                     AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+    srv = SyncServer(
+        Applier(sessions, clock=lambda: NOW),
+        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+    )
     endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
     url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
     yield url, sessions
@@ -63,11 +65,14 @@ def test_sign_in_dialog_initial_copy_and_status(qtbot, loop, server, desks):
         a = desks("a")
         show_active(qtbot, a.window)
         seen: list[tuple[bool, int, int]] = []
-        a.sync.progress.valueChanged.connect(lambda v: seen.append((a.sync.progress.isVisible(), v,
-                                                                    a.sync.progress.maximum())))
+        a.sync.progress.valueChanged.connect(
+            lambda v: seen.append((a.sync.progress.isVisible(), v, a.sync.progress.maximum()))
+        )
         assert a.window.sync_status.state == "signed_out"
         # Ctrl+Shift+L opens the sign-in dialog.
-        qtbot.keyClick(a.window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        qtbot.keyClick(
+            a.window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        )
         await until(lambda: a.sync._dialog is not None and a.sync._dialog.isVisible())
         dialog = a.sync._dialog
         dialog.findChild(QLineEdit, "loginServer").setText(url)
@@ -77,7 +82,7 @@ def test_sign_in_dialog_initial_copy_and_status(qtbot, loop, server, desks):
         qtbot.mouseClick(dialog.findChild(QAbstractButton, "loginButton"), Qt.MouseButton.LeftButton)
         error = dialog.findChild(QLabel, "loginError")
         await until(lambda: error.isVisible() and error.text() != "", timeout=30)
-        assert password.text() == ""                                # asked again, never kept
+        assert password.text() == ""  # asked again, never kept
         password.setText(PASSWORD)
         qtbot.mouseClick(dialog.findChild(QAbstractButton, "loginButton"), Qt.MouseButton.LeftButton)
         await until(lambda: a.window.sync_status.state == "online", timeout=30)
@@ -94,6 +99,7 @@ def test_sign_in_dialog_initial_copy_and_status(qtbot, loop, server, desks):
 
     loop.run_until_complete(scenario())
 
+
 def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, server, desks):
     # The whole scenario runs inside the qasync loop, as the console always does.
     async def scenario() -> None:
@@ -104,7 +110,7 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         args = customer_args()
         args["contacts"].append({"kind": "Phone", "value": "(214) 555-0199", "memo": "office"})
         cid = a.writer.execute("create_customer", args).applied.entity_id
-        a.refresh_outbox()                       # what every controller does after a write: push now
+        a.refresh_outbox()  # what every controller does after a write: push now
         await until(lambda: _count(b, Customer) == 1)
         # B may pull the customer before A has settled its receipt: the count follows the receipt.
         await until(lambda: a.window.sync_status.pending == a.writer.pending_count() == 0)
@@ -116,7 +122,9 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         await until(lambda: b.window.customer_panel.record().city == "Plano")
         # B loses the network; both edit the same name; B's change reaches the server second.
         await b.sync.aclose()
-        a.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria Lopez"]}})
+        a.writer.execute(
+            "update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria Lopez"]}}
+        )
         a.refresh_outbox()
         await until(lambda: a.writer.pending_count() == 0)
         with b.cache.sessions() as s:
@@ -124,8 +132,12 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         a.writer.execute("remove_contact", {"contact_id": office})
         a.refresh_outbox()
         await until(lambda: a.writer.pending_count() == 0)
-        b.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Mary Garcia"]}})
-        b.writer.execute("update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}})
+        b.writer.execute(
+            "update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Mary Garcia"]}}
+        )
+        b.writer.execute(
+            "update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}}
+        )
         b.refresh_outbox()
         assert b.window.sync_status.pending == 2 and b.window.sync_status.state == "signed_out"
         await sign_in(b, url, "lee")
@@ -144,8 +156,12 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         assert a.window.customer_panel.conflicts.count() == 1
         # One click on B: keep mine. Everyone converges on B's name and the clash closes for A too.
         qtbot.mouseClick(row.findChild(QAbstractButton, "keepMineButton"), Qt.MouseButton.LeftButton)
-        await until(lambda: _count(a, Customer, Customer.name == "Mary Garcia") == 1
-              and a.window.customer_panel.conflicts.count() == 0)
+        await until(
+            lambda: (
+                _count(a, Customer, Customer.name == "Mary Garcia") == 1
+                and a.window.customer_panel.conflicts.count() == 0
+            )
+        )
         with sessions() as s:
             assert s.get(Customer, cid).name == "Mary Garcia"
         assert b.window.customer_panel.conflicts.count() == 0
@@ -163,10 +179,10 @@ def test_an_expired_session_says_signed_out_asks_to_sign_in_and_sends_the_queue(
         a = desks("a")
         show_active(qtbot, a.window)
         await sign_in(a, url, "dana")
-        Accounts(sessions).set_password("dana", "a brand new secret")      # revokes dana's tokens
+        Accounts(sessions).set_password("dana", "a brand new secret")  # revokes dana's tokens
         a.writer.execute("create_customer", customer_args(name="Queued While Out"))
         a.sync.local_write()
-        await a.sync.client._channel.ws.close()                             # the next hello is refused
+        await a.sync.client._channel.ws.close()  # the next hello is refused
         status = a.window.sync_status
         await until(lambda: status.state == "session_expired")
         assert status.text() == "Signed out — sign in to send 1 waiting change"
@@ -174,7 +190,12 @@ def test_an_expired_session_says_signed_out_asks_to_sign_in_and_sends_the_queue(
         await a.sync.sign_in_with(url, "dana", "a brand new secret")
         await until(lambda: status.state == "online" and status.pending == 0)
         with sessions() as s:
-            assert s.scalar(select(func.count()).select_from(Customer).where(Customer.name == "Queued While Out")) == 1
+            assert (
+                s.scalar(
+                    select(func.count()).select_from(Customer).where(Customer.name == "Queued While Out")
+                )
+                == 1
+            )
 
     loop.run_until_complete(scenario())
 
@@ -186,10 +207,20 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
     (tmp_path / "c").mkdir()
     cache = open_cache(tmp_path / "c" / "cache.sqlite3")
     with cache.sessions.begin() as s:
-        s.add(SyncProblem(mutation_id="m1", seq=3, kind="rejected", name="add_note",
-                          args={"note": {"customer_id": "x", "text": "Gate code"}},
-                          receipt={"mutation_id": "m1", "status": "rejected",
-                                   "errors": {"text": "The note is too long."}}))
+        s.add(
+            SyncProblem(
+                mutation_id="m1",
+                seq=3,
+                kind="rejected",
+                name="add_note",
+                args={"note": {"customer_id": "x", "text": "Gate code"}},
+                receipt={
+                    "mutation_id": "m1",
+                    "status": "rejected",
+                    "errors": {"text": "The note is too long."},
+                },
+            )
+        )
     cache.close()
     c = desks("c")
     assert c.sync.problems.keys() == ["m1"]
@@ -199,7 +230,7 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
         with c.cache.sessions() as s:
             return s.get(SyncProblem, "m1").acknowledged_at is not None
 
-    async def dismiss() -> None:             # as in the console: on the qasync loop, the write off the UI thread
+    async def dismiss() -> None:  # as in the console: on the qasync loop, the write off the UI thread
         c.sync.problems.list.setCurrentRow(0)
         c.sync.problems.dismiss_current()
         await until(acknowledged)
@@ -210,6 +241,6 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
 def test_the_call_review_reruns_for_pulled_calls_not_for_every_customer_change(qtbot, loop, desks):
     c = desks("r")
     with qtbot.assertNotEmitted(c.sync.callsChanged):
-        c.sync._on_changes({"customers", "locations"})          # what the sync client reports after a pull
+        c.sync._on_changes({"customers", "locations"})  # what the sync client reports after a pull
     with qtbot.waitSignal(c.sync.callsChanged, timeout=1000):
         c.sync._on_changes({"calls"})

@@ -25,11 +25,22 @@ class FakeClock:
 
 
 # -- sync status --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "just now"), (3.9, "just now"), (-20, "just now"), (45, "45 s"), (59.9, "59 s"), (60, "1 min"),
-    (4 * 60 + 30, "4 min"), (3600, "1 h"), (2 * 3600 + 5 * 60, "2 h 5 min"), (86400, "1 day"),
-    (3 * 86400 + 7200, "3 days"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "just now"),
+        (3.9, "just now"),
+        (-20, "just now"),
+        (45, "45 s"),
+        (59.9, "59 s"),
+        (60, "1 min"),
+        (4 * 60 + 30, "4 min"),
+        (3600, "1 h"),
+        (2 * 3600 + 5 * 60, "2 h 5 min"),
+        (86400, "1 day"),
+        (3 * 86400 + 7200, "3 days"),
+    ],
+)
 def test_age_text(seconds: float, text: str) -> None:
     assert age_text(seconds) == text
 
@@ -47,14 +58,23 @@ def status(qtbot: Any, clock: FakeClock) -> SyncStatus:
 
 
 def labels(s: SyncStatus) -> tuple[str, str, str]:
-    return tuple(s.findChild(QLabel, name).text()  # type: ignore[return-value]
-                 for name in ("syncStateLabel", "syncPendingLabel", "syncAgeLabel"))
+    return tuple(
+        s.findChild(QLabel, name).text()  # type: ignore[return-value]
+        for name in ("syncStateLabel", "syncPendingLabel", "syncAgeLabel")
+    )
 
 
-@pytest.mark.parametrize(("state", "word"), [
-    ("offline", "Offline"), ("connecting", "Connecting…"), ("syncing", "Syncing…"), ("online", "Online"),
-    ("upgrade_required", "Update needed"), ("signed_out", "Not signed in"),
-])
+@pytest.mark.parametrize(
+    ("state", "word"),
+    [
+        ("offline", "Offline"),
+        ("connecting", "Connecting…"),
+        ("syncing", "Syncing…"),
+        ("online", "Online"),
+        ("upgrade_required", "Update needed"),
+        ("signed_out", "Not signed in"),
+    ],
+)
 def test_status_shows_each_state_with_its_property(status: SyncStatus, state: str, word: str) -> None:
     status.show_status(state, 0, None, 12)
     assert status.objectName() == "syncStatus"
@@ -89,12 +109,18 @@ def test_status_ages_move_on_with_the_clock(qtbot: Any, status: SyncStatus, cloc
 
 
 def test_status_compatibility_set_state(status: SyncStatus) -> None:
-    assert status.text() == "Offline — nothing waiting" and not status.findChild(QLabel, "syncAgeLabel").text()
+    assert (
+        status.text() == "Offline — nothing waiting" and not status.findChild(QLabel, "syncAgeLabel").text()
+    )
     status.set_state(False, 1)
     assert status.text() == "Offline — 1 change waiting" and status.pending == 1 and not status.online
     assert status.findChild(QLabel, "syncPendingLabel").property("pending") is True
     status.set_state(True, 0)
-    assert status.text() == "Online — all changes sent" and status.online and status.property("state") == "online"
+    assert (
+        status.text() == "Online — all changes sent"
+        and status.online
+        and status.property("state") == "online"
+    )
     # A count from set_state keeps the ages the sync client reported.
     status.show_status("offline", 2, 60, 120)
     status.set_state(False, 3)
@@ -150,19 +176,19 @@ def test_login_sign_in_emits_the_credentials_and_turns_busy(qtbot: Any) -> None:
     with qtbot.waitSignal(d.signInRequested, timeout=1000) as sig:
         qtbot.keyClick(password, Qt.Key.Key_Return)
     assert sig.args == ["ws://127.0.0.1:8765", "dana", "s3cret pass"]
-    assert d.isVisible() and d.result() == 0              # Sign in does not accept by itself
+    assert d.isVisible() and d.result() == 0  # Sign in does not accept by itself
     status = d.findChild(QLabel, "loginStatus")
     assert status.isVisible() and status.text() == "Signing in…"
     assert not password.isEnabled() and not d.findChild(QPushButton, "loginButton").isEnabled()
     assert d.findChild(QPushButton, "loginOffline").isEnabled()
     with qtbot.assertNotEmitted(d.signInRequested):
-        qtbot.keyClick(d, Qt.Key.Key_Return)              # a second Enter while busy does nothing
+        qtbot.keyClick(d, Qt.Key.Key_Return)  # a second Enter while busy does nothing
     assert d.isVisible()
     d.set_busy(False)
     assert password.isEnabled() and not status.isVisible()
     with qtbot.waitSignal(d.accepted, timeout=1000):
         d.accept()
-    assert d.credentials() == ("ws://127.0.0.1:8765", "dana", "")   # the password is not kept
+    assert d.credentials() == ("ws://127.0.0.1:8765", "dana", "")  # the password is not kept
 
 
 def test_login_validation_inline(qtbot: Any) -> None:
@@ -174,7 +200,7 @@ def test_login_validation_inline(qtbot: Any) -> None:
     assert error.isVisible() and "server address" in error.text()
     assert QApplication.focusWidget() is field(d, "loginServer")
     qtbot.keyClicks(field(d, "loginServer"), "http://sync.example.com")
-    assert not error.isVisible()                          # typing clears the old message
+    assert not error.isVisible()  # typing clears the old message
     with qtbot.assertNotEmitted(d.signInRequested):
         qtbot.keyClick(field(d, "loginServer"), Qt.Key.Key_Return)
     assert "ws:// or wss://" in error.text()
@@ -233,9 +259,17 @@ def test_login_controls_are_named(qtbot: Any) -> None:
 
 # -- conflicts ----------------------------------------------------------------------------------------
 def conflict(cid: str, field_label: str = "Street", **kw: Any) -> dict[str, Any]:
-    base = dict(id=cid, entity="locations", entity_label="Location: 12 Oak St", field="street",
-                field_label=field_label, mine="12 Oak St", theirs="12 Oak Street", theirs_by="Dana",
-                theirs_at="today 10:42")
+    base = dict(
+        id=cid,
+        entity="locations",
+        entity_label="Location: 12 Oak St",
+        field="street",
+        field_label=field_label,
+        mine="12 Oak St",
+        theirs="12 Oak Street",
+        theirs_by="Dana",
+        theirs_at="today 10:42",
+    )
     return base | kw
 
 
@@ -243,7 +277,7 @@ def conflict(cid: str, field_label: str = "Street", **kw: Any) -> dict[str, Any]
 def conflicts(qtbot: Any) -> tuple[QWidget, ConflictsPanel, QLineEdit, QLineEdit]:
     host = QWidget()
     layout = QVBoxLayout(host)
-    before = QLineEdit(host)          # the Tab chain follows creation order: before, panel, after
+    before = QLineEdit(host)  # the Tab chain follows creation order: before, panel, after
     panel = ConflictsPanel(host)
     after = QLineEdit(host)
     for w in (before, panel, after):
@@ -264,16 +298,34 @@ def test_conflicts_hidden_when_empty(conflicts: Any) -> None:
 
 def test_conflict_rows_show_both_sides(conflicts: Any) -> None:
     _, panel, _, _ = conflicts
-    panel.set_conflicts([conflict("x1"), conflict("x2", "Name", entity="customers", entity_label="Customer",
-                                                  mine="<b>Ana</b> & co", theirs="", theirs_by="Sam", theirs_at="")])
+    panel.set_conflicts(
+        [
+            conflict("x1"),
+            conflict(
+                "x2",
+                "Name",
+                entity="customers",
+                entity_label="Customer",
+                mine="<b>Ana</b> & co",
+                theirs="",
+                theirs_by="Sam",
+                theirs_at="",
+            ),
+        ]
+    )
     header = panel.findChild(QLabel, "conflictsHeader")
     assert header.text() == "2 changes clash with another CSR's edits"
     rows = [r for r in panel.rows if r.isVisible()]
     assert len(rows) == 2
-    texts = [[row.findChild(QLabel, n).text() for n in ("conflictTitle", "conflictMine", "conflictTheirs")]
-             for row in rows]
-    assert texts[0] == ["Location: 12 Oak St — Street", "Yours: 12 Oak St",
-                        "Theirs (Dana, today 10:42): 12 Oak Street"]
+    texts = [
+        [row.findChild(QLabel, n).text() for n in ("conflictTitle", "conflictMine", "conflictTheirs")]
+        for row in rows
+    ]
+    assert texts[0] == [
+        "Location: 12 Oak St — Street",
+        "Yours: 12 Oak St",
+        "Theirs (Dana, today 10:42): 12 Oak Street",
+    ]
     assert texts[1] == ["Customer — Name", "Yours: <b>Ana</b> & co", "Theirs (Sam): (empty)"]
     assert rows[1].findChild(QLabel, "conflictMine").textFormat() == Qt.TextFormat.PlainText
     mine = rows[0].findChild(QPushButton, "keepMineButton")
@@ -299,10 +351,13 @@ def test_conflict_buttons_emit_id_and_choice_by_click_and_keyboard(qtbot: Any, c
     for _ in range(5):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         order.append(QApplication.focusWidget())
-    assert order == [rows[0].findChild(QPushButton, "keepMineButton"),
-                     rows[0].findChild(QPushButton, "keepTheirsButton"),
-                     rows[1].findChild(QPushButton, "keepMineButton"),
-                     rows[1].findChild(QPushButton, "keepTheirsButton"), after]
+    assert order == [
+        rows[0].findChild(QPushButton, "keepMineButton"),
+        rows[0].findChild(QPushButton, "keepTheirsButton"),
+        rows[1].findChild(QPushButton, "keepMineButton"),
+        rows[1].findChild(QPushButton, "keepTheirsButton"),
+        after,
+    ]
     rows[0].findChild(QPushButton, "keepMineButton").setFocus()
     with qtbot.waitSignal(panel.resolveRequested, timeout=1000) as sig:
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
@@ -322,10 +377,20 @@ def problems(qtbot: Any) -> SyncProblemsDialog:
 
 def test_problems_add_update_and_open(qtbot: Any, problems: SyncProblemsDialog) -> None:
     assert problems.objectName() == "syncProblems" and problems.count() == 0 and not problems.isModal()
-    problems.add("rejected", "New customer Ana Lopez", "The server refused it: the ZIP code is not valid.",
-                 None, "outbox:7")
-    problems.add("flagged", "Job 1042 for Ana Lopez", "Its time slot filled up while you were offline.",
-                 "Reschedule", "job:1042")
+    problems.add(
+        "rejected",
+        "New customer Ana Lopez",
+        "The server refused it: the ZIP code is not valid.",
+        None,
+        "outbox:7",
+    )
+    problems.add(
+        "flagged",
+        "Job 1042 for Ana Lopez",
+        "Its time slot filled up while you were offline.",
+        "Reschedule",
+        "job:1042",
+    )
     assert problems.count() == 2 and problems.keys() == ["outbox:7", "job:1042"]
     problems.add("flagged", "Job 1042 for Ana Lopez", "Still needs a new time.", "Reschedule", "job:1042")
     assert problems.count() == 2
@@ -337,7 +402,7 @@ def test_problems_add_update_and_open(qtbot: Any, problems: SyncProblemsDialog) 
     lst.setFocus()
     with qtbot.waitSignal(problems.openRequested, timeout=1000) as sig:
         qtbot.keyClick(lst, Qt.Key.Key_Return)
-    assert sig.args == ["job:1042"] and problems.isVisible()    # Enter opens, it does not close
+    assert sig.args == ["job:1042"] and problems.isVisible()  # Enter opens, it does not close
     lst.setCurrentRow(0)
     assert open_button.text() == "Open"
     with qtbot.waitSignal(problems.openRequested, timeout=1000) as sig:
@@ -364,6 +429,8 @@ def test_problems_dismiss(qtbot: Any, problems: SyncProblemsDialog) -> None:
 
 
 def test_problems_notification_text() -> None:
-    assert notification_text("rejected", "New customer Ana Lopez", "the ZIP code is not valid") == \
-        "Not saved on the server: New customer Ana Lopez — the ZIP code is not valid. See Sync problems."
+    assert (
+        notification_text("rejected", "New customer Ana Lopez", "the ZIP code is not valid")
+        == "Not saved on the server: New customer Ana Lopez — the ZIP code is not valid. See Sync problems."
+    )
     assert notification_text("flagged", "Job 1042") == "Needs your attention: Job 1042. See Sync problems."

@@ -18,8 +18,14 @@ pytestmark = [pytest.mark.timeout(600)]
 
 def bench(*args: str, home: Path) -> dict:
     env = {**os.environ, "XDG_CACHE_HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6"}
-    proc = subprocess.run([sys.executable, "-c", "from bench.cli import main; raise SystemExit(main())", *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bench.cli import main; raise SystemExit(main())", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -33,8 +39,15 @@ def test_seed_and_lookup(home):
     out = bench("seed", "--customers", "3000", home=home)
     assert out
     out = bench("lookup", "--customers", "3000", "--queries", "20", "--keystrokes", "40", home=home)
-    for key in ("keystroke_to_paint_p50_ms", "keystroke_to_paint_p99_ms", "keystroke_to_paint_max_ms",
-                "keystroke_to_paint_samples", "ui_stall_max_ms", "rss_mb", "phone_exact_p50_ms"):
+    for key in (
+        "keystroke_to_paint_p50_ms",
+        "keystroke_to_paint_p99_ms",
+        "keystroke_to_paint_max_ms",
+        "keystroke_to_paint_samples",
+        "ui_stall_max_ms",
+        "rss_mb",
+        "phone_exact_p50_ms",
+    ):
         assert key in out, key
     assert out["keystroke_to_paint_samples"] >= 40 and out["keystroke_to_paint_p99_ms"] is None  # < 1,000
 
@@ -49,8 +62,14 @@ def test_sync(home):
     if not os.environ.get("CSR_REQUIRE_POSTGRES"):
         args.append("--no-postgres")
     out = bench(*args, home=home)
-    for key in ("catchup_1000_s_sqlite", "fanout_applied_p50_ms_12", "fanout_applied_samples_12",
-                "fanout_poke_p50_ms_12", "initial_sync_rows_per_s", "initial_sync_ui_lag_max_ms"):
+    for key in (
+        "catchup_1000_s_sqlite",
+        "fanout_applied_p50_ms_12",
+        "fanout_applied_samples_12",
+        "fanout_poke_p50_ms_12",
+        "initial_sync_rows_per_s",
+        "initial_sync_ui_lag_max_ms",
+    ):
         assert key in out, key
     assert out["fanout_not_applied"] == 0 and out["fanout_poke_missed"] == 0
 

@@ -28,7 +28,7 @@ SIZE_BUDGET_MB = 300
 
 
 def _tail(text: str | bytes | None, lines: int = 60) -> str:
-    if isinstance(text, bytes):     # TimeoutExpired keeps raw bytes even with text=True
+    if isinstance(text, bytes):  # TimeoutExpired keeps raw bytes even with text=True
         text = text.decode(errors="replace")
     return "\n".join((text or "").splitlines()[-lines:])
 
@@ -42,21 +42,36 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the bundle once for this module; returns its folder."""
     out = tmp_path_factory.mktemp("bundle")
     log = out / "build.log"
-    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
-           "--distpath", str(out / "dist"), "--workpath", str(out / "work"), str(SPEC)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--distpath",
+        str(out / "dist"),
+        "--workpath",
+        str(out / "work"),
+        str(SPEC),
+    ]
     started = time.monotonic()
     try:
         with log.open("w", encoding="utf-8") as fh:
-            proc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT_S, check=False)
+            proc = subprocess.run(
+                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S, check=False
+            )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"PyInstaller did not finish in {BUILD_TIMEOUT_S} s. Build log tail:\n"
-                    f"{_tail(log.read_text(encoding='utf-8', errors='replace'))}")
+        pytest.fail(
+            f"PyInstaller did not finish in {BUILD_TIMEOUT_S} s. Build log tail:\n"
+            f"{_tail(log.read_text(encoding='utf-8', errors='replace'))}"
+        )
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
-        pytest.fail(f"PyInstaller failed (exit {proc.returncode}) after {elapsed:.0f} s: "
-                    f"{' '.join(cmd)}\nBuild log tail:\n"
-                    f"{_tail(log.read_text(encoding='utf-8', errors='replace'))}")
+        pytest.fail(
+            f"PyInstaller failed (exit {proc.returncode}) after {elapsed:.0f} s: "
+            f"{' '.join(cmd)}\nBuild log tail:\n"
+            f"{_tail(log.read_text(encoding='utf-8', errors='replace'))}"
+        )
     folder = out / "dist" / NAME
     print(f"\nbundle built in {elapsed:.0f} s: {folder} ({_folder_mb(folder):.0f} MB)")
     return folder
@@ -74,13 +89,25 @@ def test_self_test_passes_inside_the_bundle(bundle: Path, tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
     env["QT_QPA_PLATFORM"] = "offscreen"
     try:
-        proc = subprocess.run([str(exe), "--self-test"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, errors="replace", timeout=SELF_TEST_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            [str(exe), "--self-test"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=SELF_TEST_TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`{exe.name} --self-test` hung for {SELF_TEST_TIMEOUT_S} s.\n"
-                    f"stdout:\n{_tail(exc.stdout)}\nstderr:\n{_tail(exc.stderr)}")
-    report = (f"`{exe.name} --self-test` exited {proc.returncode}.\n"
-              f"stdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}")
+        pytest.fail(
+            f"`{exe.name} --self-test` hung for {SELF_TEST_TIMEOUT_S} s.\n"
+            f"stdout:\n{_tail(exc.stdout)}\nstderr:\n{_tail(exc.stderr)}"
+        )
+    report = (
+        f"`{exe.name} --self-test` exited {proc.returncode}.\n"
+        f"stdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
+    )
     assert proc.returncode == 0, report
     assert "self-test: OK" in proc.stdout, report
 
@@ -89,14 +116,25 @@ def test_bundle_carries_its_data_and_leaves_unused_modules_out(bundle: Path) -> 
     internal = bundle / "_internal"
     files = {p.relative_to(internal).as_posix() for p in internal.rglob("*") if p.is_file()}
     # alembic reads these from disk at runtime; the console can't create its cache without them.
-    for needed in ("models/migrations/env.py", "models/migrations/versions/0001_initial.py",
-                   "resources/themes/console.qss", "faker/providers/person/en_US/__init__.py"):
+    for needed in (
+        "models/migrations/env.py",
+        "models/migrations/versions/0001_initial.py",
+        "resources/themes/console.qss",
+        "faker/providers/person/en_US/__init__.py",
+    ):
         assert needed in files, f"{needed} is missing from the bundle"
-    assert any(f.startswith("csr_console-") and f.endswith(".dist-info/METADATA") for f in files), \
+    assert any(f.startswith("csr_console-") and f.endswith(".dist-info/METADATA") for f in files), (
         "the bundle has no csr-console metadata, so the About box would show 'dev'"
-    unwanted = sorted(f for f in files if f.split("/")[0] in {"pytest", "_pytest", "psycopg", "tkinter"}
-                      or any(f"/{m}." in f for m in ("QtNetwork", "QtQml", "QtQuick", "QtWebEngineCore")))
+    )
+    unwanted = sorted(
+        f
+        for f in files
+        if f.split("/")[0] in {"pytest", "_pytest", "psycopg", "tkinter"}
+        or any(f"/{m}." in f for m in ("QtNetwork", "QtQml", "QtQuick", "QtWebEngineCore"))
+    )
     assert not unwanted, f"excluded modules made it into the bundle: {unwanted[:10]}"
     size = _folder_mb(bundle)
-    assert size < SIZE_BUDGET_MB, (f"the bundle is {size:.0f} MB, over the {SIZE_BUDGET_MB} MB budget; "
-                                   "check build.spec's excludes against the build log")
+    assert size < SIZE_BUDGET_MB, (
+        f"the bundle is {size:.0f} MB, over the {SIZE_BUDGET_MB} MB budget; "
+        "check build.spec's excludes against the build log"
+    )

@@ -11,10 +11,26 @@ from bench.seed import run_seed
 
 pytestmark = pytest.mark.timeout(120)
 
-KEYS = {"screen_pop_p50_ms", "screen_pop_p99_ms", "screen_pop_max_ms", "screen_pop_count", "screen_pop_missed",
-        "screen_pop_match_errors", "post_to_console_p50_ms", "console_received_to_shown_p99_ms",
-        "post_to_listener_p99_ms", "listeners_missed_calls", "webhooks_per_s", "webhooks_per_s_min_1s",
-        "webhooks_ok", "webhooks_failed", "webhooks_lost", "calls", "calls_missing", "calls_duplicated"}
+KEYS = {
+    "screen_pop_p50_ms",
+    "screen_pop_p99_ms",
+    "screen_pop_max_ms",
+    "screen_pop_count",
+    "screen_pop_missed",
+    "screen_pop_match_errors",
+    "post_to_console_p50_ms",
+    "console_received_to_shown_p99_ms",
+    "post_to_listener_p99_ms",
+    "listeners_missed_calls",
+    "webhooks_per_s",
+    "webhooks_per_s_min_1s",
+    "webhooks_ok",
+    "webhooks_failed",
+    "webhooks_lost",
+    "calls",
+    "calls_missing",
+    "calls_duplicated",
+}
 
 
 def test_calls_bench_smoke(tmp_path):

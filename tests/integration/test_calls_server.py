@@ -38,9 +38,27 @@ def server(tmp_path_factory, tmp_path):
     Accounts(sessionmaker(engine)).add_user("lee", "Lee Chen", "csr", "lee password 1")
     engine.dispose()
     env = {**os.environ, "CSR_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING",
-                             "run", "--port", "0", "--http-port", "0"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sync.server_cli",
+            "--db",
+            str(db),
+            "--log-level",
+            "WARNING",
+            "run",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         ws_url = proc.stdout.readline().split("listening on ")[1].strip()
         http_url = proc.stdout.readline().split("webhooks on ")[1].strip()
@@ -117,8 +135,15 @@ def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, st
 
 
 def voice_params(call_sid: str, caller: str, dialed: str = "+12145550102") -> dict[str, str]:
-    return {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": caller, "To": dialed,
-            "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+    return {
+        "CallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller,
+        "To": dialed,
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "ApiVersion": "2010-04-01",
+    }
 
 
 def test_a_ringing_call_reaches_every_console_and_the_claim_is_decided_by_the_server(server):
@@ -133,7 +158,9 @@ def test_a_ringing_call_reaches_every_console_and_the_claim_is_decided_by_the_se
             async with http.post(voice, data=params, headers=signed(voice, params)) as r:
                 assert r.status == 200
                 twiml = await r.text()
-            assert "<Dial" in twiml and ">lee</Client>" in twiml and f">{USERNAME}</Client>" in twiml  # both ring
+            assert (
+                "<Dial" in twiml and ">lee</Client>" in twiml and f">{USERNAME}</Client>" in twiml
+            )  # both ring
             ringing = await dana.until(lambda m: m["call"]["state"] == "Ringing")
             call = ringing["call"]
             assert call["from_number"] == "+14155550123" and call["campaign"] == "Google Ads"
@@ -149,10 +176,12 @@ def test_a_ringing_call_reaches_every_console_and_the_claim_is_decided_by_the_se
             assert refused["type"] == "error" and refused["code"] == "claim_refused"
             assert "take it over" in refused["message"]
 
-            taken = await lee.request({"type": "claim_call", "id": "c3", "call_id": call["id"], "takeover": True})
+            taken = await lee.request(
+                {"type": "claim_call", "id": "c3", "call_id": call["id"], "takeover": True}
+            )
             assert taken["type"] == "claimed" and taken["call"]["agent_id"] == lee.user_id
             told = await dana.until(lambda m: m["call"]["agent_id"] == lee.user_id)
-            assert told["taken_from"] == dana.user_id                # the first CSR is told
+            assert told["taken_from"] == dana.user_id  # the first CSR is told
 
             # The connection lives on after a refusal; an unknown call is a clear refusal too.
             unknown = await dana.request({"type": "claim_call", "id": "c4", "call_id": "nope"})
@@ -172,8 +201,11 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored_or_shown(server):
         voice = f"{http_url}/telephony/twilio/voice"
         params = voice_params("CA" + "2" * 32, "+14155550123")
         async with aiohttp.ClientSession() as http:
-            for headers in ({}, signed(voice, params, token="not-the-token"),
-                            signed(voice.replace("voice", "status"), params)):
+            for headers in (
+                {},
+                signed(voice, params, token="not-the-token"),
+                signed(voice.replace("voice", "status"), params),
+            ):
                 async with http.post(voice, data=params, headers=headers) as r:
                     assert r.status == 403
         await asyncio.sleep(0.2)
@@ -192,8 +224,19 @@ def test_simulated_calls_with_duplicated_and_reordered_callbacks_all_end_stored_
 
     async def scenario() -> dict:
         dana = await Console.sign_in(ws_url, USERNAME, PASSWORD)
-        result = await run(SimOptions(url=http_url, auth_token=TOKEN, rate=200, count=30, speed=200, seed=7,
-                                      agents=[USERNAME], chaos=0.3, tracking=["+12145550101", "+19725550104"]))
+        result = await run(
+            SimOptions(
+                url=http_url,
+                auth_token=TOKEN,
+                rate=200,
+                count=30,
+                speed=200,
+                seed=7,
+                agents=[USERNAME],
+                chaos=0.3,
+                tracking=["+12145550101", "+19725550104"],
+            )
+        )
         await asyncio.sleep(0.3)
         await dana.close()
         return result
@@ -218,7 +261,10 @@ def test_the_live_calls_a_console_gets_when_it_signs_in(server):
     async def scenario() -> None:
         voice = f"{http_url}/telephony/twilio/voice"
         params = voice_params("CA" + "3" * 32, "anonymous", dialed="+19995550000")
-        async with aiohttp.ClientSession() as http, http.post(voice, data=params, headers=signed(voice, params)) as r:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(voice, data=params, headers=signed(voice, params)) as r,
+        ):
             assert r.status == 200
         ws = await websockets.connect(ws_url)
         await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": "late-console"}))
@@ -230,7 +276,7 @@ def test_the_live_calls_a_console_gets_when_it_signs_in(server):
         assert live["type"] == "live_calls" and len(live["calls"]) == 1
         call = live["calls"][0]
         assert call["from_number"] == "" and call["unknown_campaign"]
-        assert call["state"] == "Queued"              # nobody was signed in: the caller waits
+        assert call["state"] == "Queued"  # nobody was signed in: the caller waits
         started = datetime.fromisoformat(call["started_at"])
         assert started.tzinfo is not None and abs((datetime.now(UTC) - started).total_seconds()) < 60
 
@@ -245,10 +291,12 @@ def test_a_burst_of_500_calls_is_recorded_whole(server):
 
     async def scenario() -> list[int]:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+
             async def one(i: int) -> int:
                 params = voice_params(f"CA{i:032d}", f"+1415555{i % 10000:04d}")
                 async with http.post(voice, data=params, headers=signed(voice, params)) as r:
                     return r.status
+
             return list(await asyncio.gather(*(one(i) for i in range(500))))
 
     statuses = asyncio.run(scenario())

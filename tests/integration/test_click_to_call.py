@@ -63,7 +63,9 @@ class FakeTwilio:
         if self.error is not None:
             status, body = self.error
             return web.json_response(body, status=status)
-        return web.json_response({"sid": "CA" + "b2" * 16, "status": "queued", "account_sid": ACCOUNT}, status=201)
+        return web.json_response(
+            {"sid": "CA" + "b2" * 16, "status": "queued", "account_sid": ACCOUNT}, status=201
+        )
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
@@ -90,10 +92,31 @@ def calling_server(tmp_path_factory, tmp_path):
     engine.dispose()
     fake = FakeTwilio()
     env = {**os.environ, "CSR_TWILIO_AUTH_TOKEN": TOKEN, "CSR_TWILIO_ACCOUNT_SID": ACCOUNT}
-    proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING",
-                             "run", "--port", "0", "--http-port", "0", "--caller-id", CALLER_ID,
-                             "--twilio-api-base", f"http://127.0.0.1:{fake.port}"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sync.server_cli",
+            "--db",
+            str(db),
+            "--log-level",
+            "WARNING",
+            "run",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--caller-id",
+            CALLER_ID,
+            "--twilio-api-base",
+            f"http://127.0.0.1:{fake.port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         ws_url = proc.stdout.readline().split("listening on ")[1].strip()
         http_url = proc.stdout.readline().split("webhooks on ")[1].strip()
@@ -109,15 +132,25 @@ def stored_call(db, provider_call_id: str):
     engine = create_engine(f"sqlite:///{db}")
     try:
         with engine.connect() as conn:
-            return conn.execute(select(Call.__table__).where(Call.__table__.c.provider_call_id == provider_call_id)).one()
+            return conn.execute(
+                select(Call.__table__).where(Call.__table__.c.provider_call_id == provider_call_id)
+            ).one()
     finally:
         engine.dispose()
 
 
 def leg(sid: str, status: str, **extra: str) -> dict[str, str]:
     """A request about the call Twilio placed: its first leg rang the CSR's softphone."""
-    return {"CallSid": sid, "AccountSid": ACCOUNT, "From": CALLER_ID, "To": f"client:{USERNAME}",
-            "Direction": "outbound-api", "CallStatus": status, "ApiVersion": "2010-04-01", **extra}
+    return {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": CALLER_ID,
+        "To": f"client:{USERNAME}",
+        "Direction": "outbound-api",
+        "CallStatus": status,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
 
 
 def test_click_to_call_places_the_call_and_logs_it_outbound_linked_and_unclassified(calling_server):
@@ -127,10 +160,11 @@ def test_click_to_call_places_the_call_and_logs_it_outbound_linked_and_unclassif
         dana = await Console.sign_in(ws_url, USERNAME, PASSWORD)
         bad = await dana.request({"type": "dial", "id": "d1", "number": "12", "customer_id": "cust-olga"})
         assert bad["type"] == "error" and bad["code"] == "dial_failed" and "can be dialed" in bad["message"]
-        assert fake.requests == []                                     # nothing sent for a bad number
+        assert fake.requests == []  # nothing sent for a bad number
 
-        placed = await dana.request({"type": "dial", "id": "d2", "number": "(214) 555-0177",
-                                     "customer_id": "cust-olga"})
+        placed = await dana.request(
+            {"type": "dial", "id": "d2", "number": "(214) 555-0177", "customer_id": "cust-olga"}
+        )
         assert placed == {"type": "dialing", "id": "d2", "provider_call_id": "CA" + "b2" * 16}
         [form] = fake.requests
         assert form["To"] == [f"client:{USERNAME}"] and form["From"] == [CALLER_ID]
@@ -151,10 +185,11 @@ def test_click_to_call_places_the_call_and_logs_it_outbound_linked_and_unclassif
                 assert r.status == 200
                 twiml = await r.text()
             assert f'callerId="{CALLER_ID}"' in twiml and f">{CUSTOMER_PHONE}</Number>" in twiml
-            assert "<Client" not in twiml                              # nobody else's phone rings
+            assert "<Client" not in twiml  # nobody else's phone rings
             # Unsigned (or signed for another URL): refused like every webhook.
-            async with http.post(voice_url, data=params, headers=signed(f"{http_url}/telephony/twilio/voice",
-                                                                        params)) as r:
+            async with http.post(
+                voice_url, data=params, headers=signed(f"{http_url}/telephony/twilio/voice", params)
+            ) as r:
                 assert r.status == 403
             shown = await dana.until(lambda m: m["call"]["provider_call_id"] == sid)
             call = shown["call"]
@@ -164,8 +199,10 @@ def test_click_to_call_places_the_call_and_logs_it_outbound_linked_and_unclassif
             params = leg(sid, "completed", CallDuration="95")
             async with http.post(status_url, data=params, headers=signed(status_url, params)) as r:
                 assert r.status == 200
-            ended = await dana.until(lambda m: m["call"]["provider_call_id"] == sid and m["call"]["state"] == "Ended")
-            assert ended["call"]["classification"] == ""               # never in booking rate
+            ended = await dana.until(
+                lambda m: m["call"]["provider_call_id"] == sid and m["call"]["state"] == "Ended"
+            )
+            assert ended["call"]["classification"] == ""  # never in booking rate
         await dana.close()
         return sid
 
@@ -176,8 +213,15 @@ def test_click_to_call_places_the_call_and_logs_it_outbound_linked_and_unclassif
 
 def test_a_provider_refusal_is_a_plain_dial_failed_with_its_message(calling_server):
     ws_url, _http_url, _db, fake = calling_server
-    fake.error = (400, {"code": 21211, "message": "The 'To' number client:chaos is not a valid phone number.",
-                        "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400})
+    fake.error = (
+        400,
+        {
+            "code": 21211,
+            "message": "The 'To' number client:chaos is not a valid phone number.",
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400,
+        },
+    )
 
     async def scenario() -> dict:
         dana = await Console.sign_in(ws_url, USERNAME, PASSWORD)
@@ -187,8 +231,9 @@ def test_a_provider_refusal_is_a_plain_dial_failed_with_its_message(calling_serv
 
     answer = asyncio.run(scenario())
     assert answer["type"] == "error" and answer["code"] == "dial_failed"
-    assert answer["message"] == ("The phone system refused the call: The 'To' number client:chaos is not a valid "
-                                 "phone number.")
+    assert answer["message"] == (
+        "The phone system refused the call: The 'To' number client:chaos is not a valid phone number."
+    )
     assert TOKEN not in answer["message"] and len(fake.requests) == 1
 
 

@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_starts_and_sigterm_closes_it_cleanly():
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         profile = Path(re.search(r"customers in (\S+) ", first).group(1))
@@ -86,14 +92,26 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
     from tests.unit.conftest import customer_args
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    first = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     second = None
     try:
         url = _wait_for(first, "Demo server running at").split(" at ", 1)[1].split(";")[0].strip()
         _wait_for(first, "is running")
-        second = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--join"], cwd=ROOT, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "console.app", "--demo", "--join"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         joined = _wait_for(second, "Joining the demo server")
         assert url in joined
         cache = Path(re.search(r"\(profile (\S+)\)", joined).group(1)) / "cache.sqlite3"
@@ -112,8 +130,11 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
                 task = asyncio.create_task(client.run())
                 while not (client.status.state == "online"):
                     await asyncio.sleep(0.05)
-                cid = LocalWriter(other.sessions, actor="Sam Ortiz").execute(
-                    "create_customer", customer_args(name="Zelda Live-Update")).applied.entity_id
+                cid = (
+                    LocalWriter(other.sessions, actor="Sam Ortiz")
+                    .execute("create_customer", customer_args(name="Zelda Live-Update"))
+                    .applied.entity_id
+                )
                 client.wake()
                 while client.pending():
                     await asyncio.sleep(0.05)
@@ -128,8 +149,11 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
         while _count(cache, f"SELECT count(*) FROM customers WHERE id = '{cid}'") != 1:
             assert time.monotonic() < deadline, "the second window never received the live change"
             time.sleep(0.1)
-        server_pid = int(__import__("json").loads(
-            __import__("console.demo_server", fromlist=["rendezvous_path"]).rendezvous_path().read_text())["pid"])
+        server_pid = int(
+            __import__("json").loads(
+                __import__("console.demo_server", fromlist=["rendezvous_path"]).rendezvous_path().read_text()
+            )["pid"]
+        )
         for proc in (second, first):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
@@ -146,14 +170,20 @@ def test_demo_server_and_a_joining_second_csr_see_each_others_changes(tmp_path):
 
 def test_the_demo_server_does_not_outlive_a_killed_console():
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(proc, "is running")
         from console.demo_server import rendezvous_path
 
         server_pid = int(__import__("json").loads(rendezvous_path().read_text())["pid"])
-        proc.kill()                                    # kill -9: no clean-up runs in the console
+        proc.kill()  # kill -9: no clean-up runs in the console
         proc.wait()
         _wait_gone(server_pid, "the demo server outlived its killed console")
     finally:
@@ -168,8 +198,14 @@ def test_a_demo_child_that_dies_is_reaped_while_the_console_runs():
     """kill -9 the demo's server under a running console: the console collects it (no zombie left in
     the process table) and keeps running."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen([sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(proc, "is running")
         from console.demo_server import rendezvous_path
@@ -206,12 +242,12 @@ def test_watch_children_reaps_an_early_exit_and_stop_waits_for_the_rest(qtbot):
     try:
         qtbot.waitUntil(lambda: "server" in server.ended, timeout=15_000)
         with pytest.raises(ChildProcessError):
-            os.waitpid(early.pid, os.WNOHANG)            # already waited for: no zombie
+            os.waitpid(early.pid, os.WNOHANG)  # already waited for: no zombie
         assert "server stopped (exit code 0)" in window.statusBar().currentMessage()
         assert "phone simulator" not in server.ended
     finally:
         timer.stop()
-        server.stop()                                     # SIGTERM → wait
+        server.stop()  # SIGTERM → wait
     assert server.ended["phone simulator"] == -signal.SIGTERM
     with pytest.raises(ChildProcessError):
         os.waitpid(running.pid, os.WNOHANG)

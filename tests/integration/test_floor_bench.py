@@ -12,9 +12,19 @@ from bench.seed import run_seed
 
 pytestmark = pytest.mark.timeout(120)
 
-KEYS = {"board_update_p50_ms", "board_update_p99_ms", "board_update_max_ms", "board_update_samples",
-        "board_update_missed", "event_to_board_model_p99_ms", "kpi_cpu_ms_per_s", "kpi_ticks_per_s",
-        "events_sent", "webhooks_failed", "board_agents_rows"}
+KEYS = {
+    "board_update_p50_ms",
+    "board_update_p99_ms",
+    "board_update_max_ms",
+    "board_update_samples",
+    "board_update_missed",
+    "event_to_board_model_p99_ms",
+    "kpi_cpu_ms_per_s",
+    "kpi_ticks_per_s",
+    "events_sent",
+    "webhooks_failed",
+    "board_agents_rows",
+}
 
 
 def test_floor_bench_smoke(tmp_path):
@@ -24,5 +34,5 @@ def test_floor_bench_smoke(tmp_path):
     assert KEYS <= set(out), KEYS - set(out)
     assert out["webhooks_failed"] == 0
     assert out["board_update_missed"] == 0 and out["board_update_samples"] > 0
-    assert out["board_agents_rows"] >= 5                  # the CSRs are on the board
+    assert out["board_agents_rows"] >= 5  # the CSRs are on the board
     assert out["kpi_cpu_ms_per_s"] is not None and out["kpi_ticks_per_s"] > 0.3

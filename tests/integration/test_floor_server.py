@@ -21,7 +21,7 @@ from bench.headless import ROOT, build_templates, clone
 from sync.auth import Accounts
 from tests.integration.test_calls_server import TOKEN, signed, voice_params
 
-STALE_MINUTES = 0.05          # 3 s
+STALE_MINUTES = 0.05  # 3 s
 
 
 @pytest.fixture
@@ -38,10 +38,31 @@ def server(tmp_path_factory, tmp_path):
     accounts.add_user("kim", "Kim Park", "csr", "kim password 1")
     engine.dispose()
     env = {**os.environ, "CSR_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", str(db), "--log-level", "WARNING",
-                             "run", "--port", "0", "--http-port", "0", "--stale-call-minutes", str(STALE_MINUTES),
-                             "--agent-offline-seconds", "0.5"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sync.server_cli",
+            "--db",
+            str(db),
+            "--log-level",
+            "WARNING",
+            "run",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--stale-call-minutes",
+            str(STALE_MINUTES),
+            "--agent-offline-seconds",
+            "0.5",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         ws_url = proc.stdout.readline().split("listening on ")[1].strip()
         http_url = proc.stdout.readline().split("webhooks on ")[1].strip()
@@ -59,8 +80,8 @@ class Session:
         self.ws = ws
         self.user = user
         self.floor: list[tuple[float, dict]] = []
-        self.mine: list[dict] = []          # my own agent state, as the server pushes it (no id)
-        self.calls: list[dict] = []         # live calls as pushed (``call`` messages)
+        self.mine: list[dict] = []  # my own agent state, as the server pushes it (no id)
+        self.calls: list[dict] = []  # live calls as pushed (``call`` messages)
         self.answers: asyncio.Queue = asyncio.Queue()
         self.reader = asyncio.create_task(self._read())
         self.n = 0
@@ -68,10 +89,15 @@ class Session:
     @classmethod
     async def sign_in(cls, url: str, username: str) -> Session:
         ws = await websockets.connect(url)
-        await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": os.urandom(8).hex(),
-                                  "agent_state": True}))      # as consoles do: my own state pushed
+        await ws.send(
+            json.dumps(
+                {"type": "hello", "protocol": 1, "client_id": os.urandom(8).hex(), "agent_state": True}
+            )
+        )  # as consoles do: my own state pushed
         assert json.loads(await ws.recv())["type"] == "welcome"
-        await ws.send(json.dumps({"type": "login", "username": username, "password": f"{username} password 1"}))
+        await ws.send(
+            json.dumps({"type": "login", "username": username, "password": f"{username} password 1"})
+        )
         logged = json.loads(await ws.recv())
         assert logged["type"] == "logged_in", logged
         return cls(ws, logged["user"])
@@ -111,19 +137,31 @@ class Session:
 
 
 def delta_call(call_id: str, **facts):
-    return lambda m: m["type"] == "floor_delta" and any(
-        c["id"] == call_id and all(c.get(k) == v for k, v in facts.items()) for c in m.get("calls") or [])
+    return lambda m: (
+        m["type"] == "floor_delta"
+        and any(
+            c["id"] == call_id and all(c.get(k) == v for k, v in facts.items()) for c in m.get("calls") or []
+        )
+    )
 
 
 def delta_agent(user_id: str, **facts):
-    return lambda m: m["type"] == "floor_delta" and any(
-        a["user_id"] == user_id and all(a.get(k) == v for k, v in facts.items()) for a in m.get("agents") or [])
+    return lambda m: (
+        m["type"] == "floor_delta"
+        and any(
+            a["user_id"] == user_id and all(a.get(k) == v for k, v in facts.items())
+            for a in m.get("agents") or []
+        )
+    )
 
 
 async def ring(http_url: str, sid: str, caller: str = "+14155550123") -> str:
     voice = f"{http_url}/telephony/twilio/voice"
     params = voice_params(sid, caller)
-    async with aiohttp.ClientSession() as http, http.post(voice, data=params, headers=signed(voice, params)) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(voice, data=params, headers=signed(voice, params)) as r,
+    ):
         assert r.status == 200
         return await r.text()
 
@@ -131,10 +169,21 @@ async def ring(http_url: str, sid: str, caller: str = "+14155550123") -> str:
 async def answer(http_url: str, sid: str, agent: str) -> None:
     """The status callback of the CSR's leg going in-progress: the call is answered by them."""
     status = f"{http_url}/telephony/twilio/status"
-    params = {"CallSid": "CA" + os.urandom(16).hex(), "ParentCallSid": sid, "AccountSid": "AC" + "0" * 32,
-              "From": "+14155550123", "To": f"client:{agent}", "Direction": "outbound-dial",
-              "CallStatus": "in-progress", "SequenceNumber": "1", "ApiVersion": "2010-04-01"}
-    async with aiohttp.ClientSession() as http, http.post(status, data=params, headers=signed(status, params)) as r:
+    params = {
+        "CallSid": "CA" + os.urandom(16).hex(),
+        "ParentCallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+14155550123",
+        "To": f"client:{agent}",
+        "Direction": "outbound-dial",
+        "CallStatus": "in-progress",
+        "SequenceNumber": "1",
+        "ApiVersion": "2010-04-01",
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(status, data=params, headers=signed(status, params)) as r,
+    ):
         assert r.status == 200
 
 
@@ -144,9 +193,12 @@ def test_a_csr_is_refused_the_floor_and_other_csrs_scorecards(server):
     async def scenario() -> None:
         lee = await Session.sign_in(ws_url, "lee")
         kim = await Session.sign_in(ws_url, "kim")
-        for message in ({"type": "subscribe_floor"}, {"type": "close_stale_call", "call_id": "x"},
-                        {"type": "scorecard", "period": "today", "user_id": kim.user["id"]},
-                        {"type": "scorecard", "period": "week"}):
+        for message in (
+            {"type": "subscribe_floor"},
+            {"type": "close_stale_call", "call_id": "x"},
+            {"type": "scorecard", "period": "today", "user_id": kim.user["id"]},
+            {"type": "scorecard", "period": "week"},
+        ):
             answer = await lee.request(message)
             assert answer["type"] == "error" and answer["code"] == "forbidden", (message, answer)
         own = await lee.request({"type": "scorecard", "period": "today", "user_id": lee.user["id"]})
@@ -157,7 +209,11 @@ def test_a_csr_is_refused_the_floor_and_other_csrs_scorecards(server):
         refused = await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Nap"})
         assert refused["code"] == "bad_state" and "Lunch" in refused["message"]
         ok = await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Lunch"})
-        assert ok["type"] == "agent_state" and ok["agent"]["state"] == "Away" and ok["agent"]["reason"] == "Lunch"
+        assert (
+            ok["type"] == "agent_state"
+            and ok["agent"]["state"] == "Away"
+            and ok["agent"]["reason"] == "Lunch"
+        )
         assert ok["away_reasons"] == ["Break", "Lunch", "Meeting", "Training", "Personal"]
         await lee.close()
         await kim.close()
@@ -182,7 +238,7 @@ def test_a_csr_hears_their_own_state_at_sign_in_and_whenever_it_changes(server):
         first = await mine(lee, lambda m: m.get("away_reasons"))
         assert first["agent"]["state"] == "Available" and first["agent"]["user_id"] == lee.user["id"]
         assert first["away_reasons"] == ["Break", "Lunch", "Meeting", "Training", "Personal"]
-        second = await Session.sign_in(ws_url, "lee")          # the same CSR on a second PC
+        second = await Session.sign_in(ws_url, "lee")  # the same CSR on a second PC
         await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Break"})
         pushed = await mine(second, lambda m: m["agent"]["state"] == "Away")
         assert pushed["agent"]["reason"] == "Break" and "away_reasons" not in pushed
@@ -195,7 +251,7 @@ def test_a_csr_hears_their_own_state_at_sign_in_and_whenever_it_changes(server):
             await asyncio.sleep(0.02)
         claimed = await lee.request({"type": "claim_call", "call_id": lee.calls[-1]["id"]})
         assert claimed["type"] == "claimed", claimed
-        await answer(http_url, sid, "lee")                    # Lee's softphone picks up: On call
+        await answer(http_url, sid, "lee")  # Lee's softphone picks up: On call
 
         on_call = await mine(lee, lambda m: m["agent"]["state"] == "On call")
         assert on_call["agent"]["call_id"] and on_call["agent"]["since"]
@@ -203,8 +259,8 @@ def test_a_csr_hears_their_own_state_at_sign_in_and_whenever_it_changes(server):
         kim = await Session.sign_in(ws_url, "kim")
         await mine(kim, lambda m: m.get("away_reasons"))
         await asyncio.sleep(0.3)
-        assert {m["agent"]["user_id"] for m in kim.mine} == {kim.user["id"]}       # only one's own
-        assert lee.floor == []                                                   # and no floor feed
+        assert {m["agent"]["user_id"] for m in kim.mine} == {kim.user["id"]}  # only one's own
+        assert lee.floor == []  # and no floor feed
         for session in (lee, second, kim):
             await session.close()
 
@@ -222,8 +278,15 @@ def test_a_supervisor_gets_the_snapshot_deltas_and_kpis_and_a_full_snapshot_afte
         agents = {a["name"]: a for a in snap["agents"]}
         assert agents["Lee Chen"]["state"] == "Available" and agents["Kim Park"]["state"] == "Offline"
         assert agents["Lee Chen"]["since"].endswith("Z") and agents["Lee Chen"]["call_id"] is None
-        assert {"calls_waiting", "longest_wait_s", "service_level_pct", "abandonment_pct", "booking_rate_pct",
-                "day", "as_of"} <= set(snap["kpis"])
+        assert {
+            "calls_waiting",
+            "longest_wait_s",
+            "service_level_pct",
+            "abandonment_pct",
+            "booking_rate_pct",
+            "day",
+            "as_of",
+        } <= set(snap["kpis"])
 
         # a signed webhook: the ringing call arrives as a delta, with the floor's extra facts
         await ring(http_url, "CA" + "5" * 32)
@@ -259,7 +322,9 @@ def test_a_supervisor_gets_the_snapshot_deltas_and_kpis_and_a_full_snapshot_afte
         sam = await Session.sign_in(ws_url, "sam")
         again = await sam.request({"type": "subscribe_floor"})
         assert again["type"] == "floor_snapshot"
-        assert [c["id"] for c in again["calls"]] == [call["id"]] and again["calls"][0]["agent_id"] == lee.user["id"]
+        assert [c["id"] for c in again["calls"]] == [call["id"]] and again["calls"][0][
+            "agent_id"
+        ] == lee.user["id"]
         lee_row = next(a for a in again["agents"] if a["user_id"] == lee.user["id"])
         assert lee_row["state"] == "Wrap-up" and lee_row["since"] == since
         await sam.close()
@@ -278,7 +343,11 @@ def test_a_stale_call_is_shown_and_a_supervisor_closes_it(server):
         added = await sam.until(lambda m: m["type"] == "floor_delta" and m.get("calls"))
         call_id = added["calls"][0]["id"]
         early = await sam.request({"type": "close_stale_call", "call_id": call_id})
-        assert early["type"] == "error" and early["code"] == "close_refused" and "isn't stale" in early["message"]
+        assert (
+            early["type"] == "error"
+            and early["code"] == "close_refused"
+            and "isn't stale" in early["message"]
+        )
         await sam.until(delta_call(call_id, stale=True), timeout=STALE_MINUTES * 60 + 4)
         closed = await sam.request({"type": "close_stale_call", "call_id": call_id})
         assert closed["type"] == "stale_closed", closed
@@ -314,7 +383,7 @@ def test_available_csrs_are_rung_first(server):
         kim = await Session.sign_in(ws_url, "kim")
         await lee.request({"type": "set_agent_state", "state": "Away", "reason": "Break"})
         twiml = await ring(http_url, "CA" + "7" * 32)
-        assert twiml.index(">kim</Client>") < twiml.index(">lee</Client>")      # Away still rings, last
+        assert twiml.index(">kim</Client>") < twiml.index(">lee</Client>")  # Away still rings, last
         await lee.request({"type": "set_agent_state", "state": "Available"})
         await kim.request({"type": "set_agent_state", "state": "Wrap-up"})
         twiml = await ring(http_url, "CA" + "8" * 32)
@@ -337,14 +406,20 @@ def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, t
         try:
             clients = {}
             floor: list[dict] = []
-            mine: dict[str, list[dict]] = {"sam": [], "lee": []}       # agent_state, through on_floor too
+            mine: dict[str, list[dict]] = {"sam": [], "lee": []}  # agent_state, through on_floor too
             for name in ("sam", "lee"):
                 cache = open_cache(clone(templates.console_cache, tmp_path / f"{name}.sqlite3"))
                 caches.append(cache)
                 token, user = await login(ws_url, os.urandom(8).hex(), name, f"{name} password 1")
-                client = SyncClient(cache, ws_url, token=lambda t=token: t, backoff=(0.05, 0.2),
-                                    on_floor=lambda m, n=name: (mine[n] if m["type"] == "agent_state" else
-                                                                floor if n == "sam" else []).append(m))
+                client = SyncClient(
+                    cache,
+                    ws_url,
+                    token=lambda t=token: t,
+                    backoff=(0.05, 0.2),
+                    on_floor=lambda m, n=name: (
+                        mine[n] if m["type"] == "agent_state" else floor if n == "sam" else []
+                    ).append(m),
+                )
                 client.user = user
                 clients[name] = client
                 tasks.append(asyncio.create_task(client.run()))
@@ -364,32 +439,39 @@ def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, t
             assert [r["user_id"] for r in own["rows"]] == [lee.user["id"]]
             away = await lee.set_agent_state("Away", "Meeting")
             assert away["agent"]["state"] == "Away"
-            assert mine["lee"][0]["agent"]["state"] == "Available" and mine["lee"][0]["away_reasons"]  # sign-in
-            assert mine["lee"][-1] == away and not mine["sam"][1:]          # the answer too; nobody else's
+            assert (
+                mine["lee"][0]["agent"]["state"] == "Available" and mine["lee"][0]["away_reasons"]
+            )  # sign-in
+            assert mine["lee"][-1] == away and not mine["sam"][1:]  # the answer too; nobody else's
             assert not any(m["type"] == "agent_state" for m in floor)
             with pytest.raises(RequestFailed) as refused:
                 await lee.close_stale_call("nope")
             assert refused.value.code == "forbidden"
 
             snapshot = await sam.subscribe_floor()
-            assert snapshot["type"] == "floor_snapshot" and floor[0] == snapshot        # on_floor has it too
+            assert snapshot["type"] == "floor_snapshot" and floor[0] == snapshot  # on_floor has it too
             everyone = await sam.scorecard("month")
             assert everyone["type"] == "scorecard_result" and len(everyone["calls_per_hour"]) == 24
             lee_row = next(a for a in snapshot["agents"] if a["user_id"] == lee.user["id"])
             assert (lee_row["state"], lee_row["reason"]) == ("Away", "Meeting")
 
-            await sam._channel.ws.close()                       # the network drops
+            await sam._channel.ws.close()  # the network drops
             deadline = time.monotonic() + 10
             while sum(m["type"] == "floor_snapshot" for m in floor) < 2:
                 assert time.monotonic() < deadline, [m["type"] for m in floor]
                 await asyncio.sleep(0.05)
             second = max(i for i, m in enumerate(floor) if m["type"] == "floor_snapshot")
             assert floor[second]["agents"] and "kpis" in floor[second]
-            await lee.set_agent_state("Available")              # deltas flow on the new connection
+            await lee.set_agent_state("Available")  # deltas flow on the new connection
             deadline = time.monotonic() + 5
-            while not any(m["type"] == "floor_delta" and any(a["user_id"] == lee.user["id"] and
-                                                              a["state"] == "Available" for a in m.get("agents") or [])
-                          for m in floor[second + 1:]):
+            while not any(
+                m["type"] == "floor_delta"
+                and any(
+                    a["user_id"] == lee.user["id"] and a["state"] == "Available"
+                    for a in m.get("agents") or []
+                )
+                for m in floor[second + 1 :]
+            ):
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
         finally:

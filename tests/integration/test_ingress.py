@@ -30,9 +30,19 @@ from sync.telephony.twilio import RECORDING_PATH, STATUS_PATH, VOICE_PATH
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://calls.example.com"
 TOKEN = "0123456789abcdef-test-auth-token"
-VOICE = {"AccountSid": "AC" + "1" * 32, "ApiVersion": "2010-04-01", "CallSid": "CA" + "a" * 32,
-         "CallStatus": "ringing", "Direction": "inbound", "From": "+14155550123", "Caller": "+14155550123",
-         "To": "+18005550100", "Called": "+18005550100", "FromCountry": "US", "ToCountry": "US"}
+VOICE = {
+    "AccountSid": "AC" + "1" * 32,
+    "ApiVersion": "2010-04-01",
+    "CallSid": "CA" + "a" * 32,
+    "CallStatus": "ringing",
+    "Direction": "inbound",
+    "From": "+14155550123",
+    "Caller": "+14155550123",
+    "To": "+18005550100",
+    "Called": "+18005550100",
+    "FromCountry": "US",
+    "ToCountry": "US",
+}
 
 
 class MemorySink:
@@ -76,8 +86,15 @@ def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
 
-async def post(served: Served, path: str, params: dict[str, str], *, signed_url: str | None = None,
-               signature: str | None = None, token: str = TOKEN) -> tuple[int, str, str]:
+async def post(
+    served: Served,
+    path: str,
+    params: dict[str, str],
+    *,
+    signed_url: str | None = None,
+    signature: str | None = None,
+    token: str = TOKEN,
+) -> tuple[int, str, str]:
     """POST a form as Twilio does: signed over the public URL (or ``signed_url``)."""
     if signature is None:
         signature = sign(signed_url or PUBLIC + path, params, token)
@@ -97,10 +114,14 @@ def test_signed_voice_webhook_is_recorded_and_answered_with_a_dial():
     assert status == 200 and content_type == "application/xml"
     dial = ET.fromstring(body).find("Dial")
     assert dial is not None and [c.text for c in dial.findall("Client")] == ["dana", "sam"]
-    assert dial.get("action") == PUBLIC + STATUS_PATH and dial.get("recordingStatusCallback") == PUBLIC + RECORDING_PATH
+    assert (
+        dial.get("action") == PUBLIC + STATUS_PATH
+        and dial.get("recordingStatusCallback") == PUBLIC + RECORDING_PATH
+    )
     assert dial.get("record") == "record-from-answer-dual"
     assert [(e.kind, e.provider_call_id, e.from_number) for e in sink.events] == [
-        (CallEventKind.OFFERED, VOICE["CallSid"], "+14155550123")]
+        (CallEventKind.OFFERED, VOICE["CallSid"], "+14155550123")
+    ]
 
 
 def test_nobody_free_holds_the_caller_and_queues_the_call():
@@ -110,7 +131,7 @@ def test_nobody_free_holds_the_caller_and_queues_the_call():
         async with serving(sink) as served:
             status, body, _ = await post(served, VOICE_PATH, VOICE)
             assert status == 200
-            again, _, _ = await post(served, VOICE_PATH + "?hold=1", VOICE)     # Twilio following <Redirect>
+            again, _, _ = await post(served, VOICE_PATH + "?hold=1", VOICE)  # Twilio following <Redirect>
             assert again == 200
             return body
 
@@ -119,8 +140,10 @@ def test_nobody_free_holds_the_caller_and_queues_the_call():
     assert [e.kind for e in sink.events] == [CallEventKind.OFFERED, CallEventKind.QUEUED]
 
 
-@pytest.mark.parametrize("caller", ["anonymous", "Restricted", "", "+266696687", "not a number",
-                                    "+1 (415) 555-0123 ext. 9", "☎" * 40])
+@pytest.mark.parametrize(
+    "caller",
+    ["anonymous", "Restricted", "", "+266696687", "not a number", "+1 (415) 555-0123 ext. 9", "☎" * 40],
+)
 def test_odd_callers_are_recorded_as_sent(caller):
     sink = MemorySink()
 
@@ -132,8 +155,9 @@ def test_odd_callers_are_recorded_as_sent(caller):
     assert [(e.kind, e.from_number) for e in sink.events] == [(CallEventKind.OFFERED, caller)]
 
 
-@pytest.mark.parametrize("tamper", ["missing", "garbage", "other-token", "other-url", "changed-param",
-                                    "extra-param", "shared-key"])
+@pytest.mark.parametrize(
+    "tamper", ["missing", "garbage", "other-token", "other-url", "changed-param", "extra-param", "shared-key"]
+)
 def test_bad_or_missing_signature_is_refused_and_nothing_recorded(tamper, caplog):
     sink = MemorySink()
     caplog.set_level(logging.INFO)
@@ -152,11 +176,15 @@ def test_bad_or_missing_signature_is_refused_and_nothing_recorded(tamper, caplog
                 kwargs["signed_url"] = "https://attacker.example.net" + VOICE_PATH
             elif tamper in ("changed-param", "extra-param"):
                 kwargs["signature"] = sign(PUBLIC + VOICE_PATH, params)
-                params = {**params, "From": "+19995550000"} if tamper == "changed-param" else {**params, "X": "1"}
+                params = (
+                    {**params, "From": "+19995550000"} if tamper == "changed-param" else {**params, "X": "1"}
+                )
             elif tamper == "shared-key":
                 # Signed right, but announcing another secret (a Twilio shared key) we don't hold.
-                headers = {"X-Twilio-Signature": sign(PUBLIC + VOICE_PATH, params),
-                           "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA1"}
+                headers = {
+                    "X-Twilio-Signature": sign(PUBLIC + VOICE_PATH, params),
+                    "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA1",
+                }
                 async with served.session.post(served.base + VOICE_PATH, data=params, headers=headers) as r:
                     return r.status, await r.text()
             status, body, _ = await post(served, VOICE_PATH, params, **kwargs)
@@ -169,11 +197,14 @@ def test_bad_or_missing_signature_is_refused_and_nothing_recorded(tamper, caplog
     assert TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize(("public_url", "signed_over"), [
-    (PUBLIC, "https://calls.example.com:443"),          # Twilio signed with the default port spelled out
-    ("https://calls.example.com:443", PUBLIC),          # ... or configured with it and signed without
-    ("http://calls.example.com", "http://calls.example.com:80"),
-])
+@pytest.mark.parametrize(
+    ("public_url", "signed_over"),
+    [
+        (PUBLIC, "https://calls.example.com:443"),  # Twilio signed with the default port spelled out
+        ("https://calls.example.com:443", PUBLIC),  # ... or configured with it and signed without
+        ("http://calls.example.com", "http://calls.example.com:80"),
+    ],
+)
 def test_signature_over_the_url_with_or_without_its_port_is_accepted(public_url, signed_over):
     sink = MemorySink()
 
@@ -193,7 +224,7 @@ def test_public_url_can_be_set_once_the_port_is_known():
             local = f"http://127.0.0.1:{served.port}"
             set_public_url(served.app, local)
             ok, _, _ = await post(served, VOICE_PATH, VOICE, signed_url=local + VOICE_PATH)
-            old, _, _ = await post(served, VOICE_PATH, VOICE)                   # signed for the old URL
+            old, _, _ = await post(served, VOICE_PATH, VOICE)  # signed for the old URL
             return ok, old
 
     assert asyncio.run(scenario()) == (200, 403)
@@ -206,13 +237,22 @@ def _json_request(body: str, *, digest: str | None = None) -> tuple[str, str]:
     return path, sign(PUBLIC + path, {})
 
 
-@pytest.mark.parametrize(("case", "expected"), [("good", 200), ("wrong-hash", 403), ("no-hash", 403),
-                                                ("changed-body", 403)])
+@pytest.mark.parametrize(
+    ("case", "expected"), [("good", 200), ("wrong-hash", 403), ("no-hash", 403), ("changed-body", 403)]
+)
 def test_json_body_is_checked_through_its_body_sha256(case, expected):
     sink = MemorySink()
-    params = {"AccountSid": VOICE["AccountSid"], "CallSid": VOICE["CallSid"], "CallStatus": "completed",
-              "Direction": "inbound", "From": "+14155550123", "To": "+18005550100", "SequenceNumber": 0,
-              "Timestamp": "Tue, 04 Mar 2025 15:33:40 +0000", "CallDuration": 61}
+    params = {
+        "AccountSid": VOICE["AccountSid"],
+        "CallSid": VOICE["CallSid"],
+        "CallStatus": "completed",
+        "Direction": "inbound",
+        "From": "+14155550123",
+        "To": "+18005550100",
+        "SequenceNumber": 0,
+        "Timestamp": "Tue, 04 Mar 2025 15:33:40 +0000",
+        "CallDuration": 61,
+    }
     body = json.dumps(params)
     path, signature = _json_request(body, digest={"wrong-hash": "0" * 64, "no-hash": ""}.get(case))
     if case == "changed-body":
@@ -220,8 +260,11 @@ def test_json_body_is_checked_through_its_body_sha256(case, expected):
 
     async def scenario() -> int:
         async with serving(sink) as served:
-            async with served.session.post(served.base + path, data=body.encode(), headers={
-                    "X-Twilio-Signature": signature, "Content-Type": "application/json"}) as response:
+            async with served.session.post(
+                served.base + path,
+                data=body.encode(),
+                headers={"X-Twilio-Signature": signature, "Content-Type": "application/json"},
+            ) as response:
                 return response.status
 
     assert asyncio.run(scenario()) == expected
@@ -242,12 +285,14 @@ def test_oversized_body_is_refused_with_413(chunked):
         async with serving(sink) as served:
             payload = urlencode(params).encode()
 
-            async def stream() -> AsyncIterator[bytes]:       # no Content-Length: the read stops it
+            async def stream() -> AsyncIterator[bytes]:  # no Content-Length: the read stops it
                 for i in range(0, len(payload), 8192):
-                    yield payload[i:i + 8192]
+                    yield payload[i : i + 8192]
 
-            headers = {"X-Twilio-Signature": sign(PUBLIC + VOICE_PATH, params),
-                       "Content-Type": "application/x-www-form-urlencoded"}
+            headers = {
+                "X-Twilio-Signature": sign(PUBLIC + VOICE_PATH, params),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
             data = stream() if chunked else payload
             async with served.session.post(served.base + VOICE_PATH, data=data, headers=headers) as response:
                 return response.status
@@ -263,11 +308,17 @@ def test_malformed_requests_get_400_and_nothing_recorded():
     async def scenario() -> list[int]:
         async with serving(sink) as served:
             missing, _, _ = await post(served, VOICE_PATH, no_sid)
-            recording, _, _ = await post(served, RECORDING_PATH, {"CallSid": "CA1", "RecordingStatus": "completed"})
+            recording, _, _ = await post(
+                served, RECORDING_PATH, {"CallSid": "CA1", "RecordingStatus": "completed"}
+            )
             headers = {"X-Twilio-Signature": "c2ln", "Content-Type": "application/x-www-form-urlencoded"}
-            async with served.session.post(served.base + STATUS_PATH, data=b"CallSid=\xff\xfe", headers=headers) as r:
+            async with served.session.post(
+                served.base + STATUS_PATH, data=b"CallSid=\xff\xfe", headers=headers
+            ) as r:
                 not_utf8 = r.status
-            async with served.session.post(served.base + STATUS_PATH, data=b"CallSid=%FF%FE", headers=headers) as r:
+            async with served.session.post(
+                served.base + STATUS_PATH, data=b"CallSid=%FF%FE", headers=headers
+            ) as r:
                 bad_escape = r.status
             return [missing, recording, not_utf8, bad_escape]
 
@@ -283,8 +334,8 @@ def test_store_failure_answers_500_and_the_redelivery_is_recorded_once():
             sink.failing = True
             first, _, _ = await post(served, VOICE_PATH, VOICE)
             sink.failing = False
-            second, _, _ = await post(served, VOICE_PATH, VOICE)    # Twilio tries again: same request
-            third, _, _ = await post(served, VOICE_PATH, VOICE)     # ... and once more
+            second, _, _ = await post(served, VOICE_PATH, VOICE)  # Twilio tries again: same request
+            third, _, _ = await post(served, VOICE_PATH, VOICE)  # ... and once more
             return [first, second, third]
 
     assert asyncio.run(scenario()) == [500, 200, 200]
@@ -328,9 +379,26 @@ def test_callsim_calls_with_chaos_are_all_recorded(monkeypatch):
 
     async def scenario() -> dict:
         async with serving(sink) as served:
-            options = callsim.options_from_args([
-                "--url", served.base, "--public-url", PUBLIC, "--count", "20", "--rate", "200",
-                "--speed", "5000", "--seed", "11", "--chaos", "0.3", "--to", "+18005550100,+18005550101"])
+            options = callsim.options_from_args(
+                [
+                    "--url",
+                    served.base,
+                    "--public-url",
+                    PUBLIC,
+                    "--count",
+                    "20",
+                    "--rate",
+                    "200",
+                    "--speed",
+                    "5000",
+                    "--seed",
+                    "11",
+                    "--chaos",
+                    "0.3",
+                    "--to",
+                    "+18005550100,+18005550101",
+                ]
+            )
             return await callsim.run(options)
 
     summary = asyncio.run(scenario())
@@ -348,9 +416,18 @@ def test_a_burst_of_500_calls_in_a_second_loses_none():
 
     async def scenario() -> dict:
         async with serving(sink) as served:
-            return await callsim.run(callsim.SimOptions(
-                url=served.base, public_url=PUBLIC, auth_token=TOKEN, count=500, rate=500, speed=10_000,
-                seed=5, concurrency=100))
+            return await callsim.run(
+                callsim.SimOptions(
+                    url=served.base,
+                    public_url=PUBLIC,
+                    auth_token=TOKEN,
+                    count=500,
+                    rate=500,
+                    speed=10_000,
+                    seed=5,
+                    concurrency=100,
+                )
+            )
 
     summary = asyncio.run(scenario())
     assert summary["calls"] == 500 and summary["failed"] == 0
@@ -367,9 +444,28 @@ def test_csr_callsim_command_prints_one_summary_line(tmp_path):
         async with serving(sink) as served:
             env = {k: v for k, v in os.environ.items() if k != callsim.TOKEN_ENV}
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "sync.callsim", "--url", served.base, "--public-url", PUBLIC,
-                "--auth-token-file", str(token_file), "--count", "3", "--rate", "50", "--speed", "5000",
-                "--seed", "2", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "sync.callsim",
+                "--url",
+                served.base,
+                "--public-url",
+                PUBLIC,
+                "--auth-token-file",
+                str(token_file),
+                "--count",
+                "3",
+                "--rate",
+                "50",
+                "--speed",
+                "5000",
+                "--seed",
+                "2",
+                cwd=ROOT,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(proc.communicate(), 60)
             return proc.returncode, out.decode(), err.decode()
 

@@ -54,7 +54,11 @@ def pg_db(postgres_url):
     admin = _admin_conninfo(postgres_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(postgres_url).set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    url = (
+        make_url(postgres_url)
+        .set(drivername="postgresql", database=name)
+        .render_as_string(hide_password=False)
+    )
     try:
         yield url
     finally:
@@ -63,8 +67,14 @@ def pg_db(postgres_url):
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sync.server_cli", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sync.server_cli", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _init(db: str, *, setup: bool = False) -> None:
@@ -85,9 +95,26 @@ class Instance:
     def __init__(self, db: str, log: Path, poll: float) -> None:
         self.log = log
         self.handle = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", db, "--log-level", "DEBUG",
-                                      "run", "--port", "0", "--poll-interval", str(poll)],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self.handle, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sync.server_cli",
+                "--db",
+                db,
+                "--log-level",
+                "DEBUG",
+                "run",
+                "--port",
+                "0",
+                "--poll-interval",
+                str(poll),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.handle,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         assert "listening on ws://127.0.0.1:" in line, self.log_text()
         self.url = line.split("listening on ")[1].strip()
@@ -148,8 +175,9 @@ class Console:
         """
         ws = await websockets.connect(url, max_size=2**22)
         console = cls(ws, client_id or uuid.uuid4().hex)
-        welcome = await console.ask({"type": "hello", "protocol": 1, "client_id": console.client_id,
-                                     "token": token})
+        welcome = await console.ask(
+            {"type": "hello", "protocol": 1, "client_id": console.client_id, "token": token}
+        )
         assert welcome["type"] == "welcome", welcome
         if token:
             assert welcome["user"]["username"] == "dana", welcome
@@ -189,9 +217,19 @@ class Console:
 
     async def push_customer(self, name: str, phone: str) -> dict:
         self.seq += 1
-        answer = await self.ask({"type": "push", "mutations": [{
-            "seq": self.seq, "mutation_id": uuid.uuid4().hex, "name": "create_customer",
-            "args": customer_args(name=name, phone=phone)}]})
+        answer = await self.ask(
+            {
+                "type": "push",
+                "mutations": [
+                    {
+                        "seq": self.seq,
+                        "mutation_id": uuid.uuid4().hex,
+                        "name": "create_customer",
+                        "args": customer_args(name=name, phone=phone),
+                    }
+                ],
+            }
+        )
         assert answer["type"] == "receipts" and answer["receipts"][0]["status"] == "applied", answer
         return answer["receipts"][0]
 
@@ -244,7 +282,7 @@ def test_a_push_through_one_instance_pokes_and_reaches_consoles_on_the_other(pg_
         await login_a.close()
         await login_b.close()
         client_a.token, client_b.token = (lambda: login_a.token), (lambda: login_b.token)
-        observer = await Console.open(b.url, token=login_a.token)       # sees B's pokes on the wire
+        observer = await Console.open(b.url, token=login_a.token)  # sees B's pokes on the wire
         tasks = [asyncio.create_task(client_a.run()), asyncio.create_task(client_b.run())]
         try:
             await _until(lambda: client_b.status.state == "online" and client_a.status.state == "online", 20)
@@ -267,7 +305,7 @@ def test_a_push_through_one_instance_pokes_and_reaches_consoles_on_the_other(pg_
             assert waited < 5
             # B's console only pulls on a poke (or a reconnect): the customer arrives, so B was poked.
             await _until(lambda: _count(cache_b, Customer) == 1, 5)
-            await _until(lambda: any(cid in ids for ids in pulled_b), 5)    # told after the commit
+            await _until(lambda: any(cid in ids for ids in pulled_b), 5)  # told after the commit
             with cache_b.sessions() as s:
                 assert s.get(Customer, cid).name == "Maria Garcia"
             assert client_b.cursor() >= version
@@ -315,8 +353,12 @@ def test_a_commit_nobody_announced_is_poked_by_the_fallback_poll(pg_db, instance
         # A writer that commits and never sends NOTIFY (or whose NOTIFY was lost).
         with sessions.begin() as s:
             s.execute(text("SELECT pg_advisory_xact_lock(7420001)"))
-            row = ChangeRow(entity="company_settings", entity_id="note", op="upsert",
-                            data={"key": "note", "value": {"text": "hello"}})
+            row = ChangeRow(
+                entity="company_settings",
+                entity_id="note",
+                op="upsert",
+                data={"key": "note", "value": {"text": "hello"}},
+            )
             s.add(row)
             s.flush()
             version = row.version
@@ -338,9 +380,13 @@ def test_the_listener_reconnects_after_its_connection_is_killed(pg_db, instances
     async def scenario() -> None:
         writer, observer = await Console.open(a.url), await Console.open(b.url)
         with engine.connect() as conn:
-            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                       "WHERE application_name = :app AND datname = current_database()"),
-                                  {"app": LISTEN_APP_NAME}).scalar()
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :app AND datname = current_database()"
+                ),
+                {"app": LISTEN_APP_NAME},
+            ).scalar()
         assert killed == 2
         for inst in (a, b):
             await asyncio.to_thread(inst.wait_for_log, "event=fanout_listening", 2)
@@ -378,7 +424,7 @@ def test_concurrent_writers_on_two_instances_never_make_a_cursor_skip_a_change(p
         console = await Console.open(url, token=token)
         cursor = 0
         while True:
-            finished = done.is_set()            # read before the pull: a final pass after the writers
+            finished = done.is_set()  # read before the pull: a final pass after the writers
             while True:
                 page = await console.ask({"type": "pull", "cursor": cursor, "limit": 7})
                 assert page["type"] == "changes", page
@@ -397,25 +443,33 @@ def test_concurrent_writers_on_two_instances_never_make_a_cursor_skip_a_change(p
         token = first.token
         await first.close()
         done = asyncio.Event()
-        readers = [asyncio.create_task(read(a.url, "reader-a", done)),
-                   asyncio.create_task(read(b.url, "reader-b", done))]
-        await asyncio.gather(*[write(url, n) for n, url in
-                               enumerate([a.url, b.url] * WRITERS_PER_INSTANCE)])
+        readers = [
+            asyncio.create_task(read(a.url, "reader-a", done)),
+            asyncio.create_task(read(b.url, "reader-b", done)),
+        ]
+        await asyncio.gather(*[write(url, n) for n, url in enumerate([a.url, b.url] * WRITERS_PER_INSTANCE)])
         done.set()
         await asyncio.wait_for(asyncio.gather(*readers), timeout=60)
 
     try:
         asyncio.run(scenario())
         with sessions() as s:
-            log = [(v, e, i) for v, e, i in s.execute(
-                select(ChangeRow.version, ChangeRow.entity, ChangeRow.entity_id).order_by(ChangeRow.version))]
+            log = [
+                (v, e, i)
+                for v, e, i in s.execute(
+                    select(ChangeRow.version, ChangeRow.entity, ChangeRow.entity_id).order_by(
+                        ChangeRow.version
+                    )
+                )
+            ]
             customers = s.scalar(select(func.count()).select_from(Customer))
         assert customers == 2 * WRITERS_PER_INSTANCE * PUSHES_PER_WRITER
         for name, changes in seen.items():
             versions = [c["version"] for c in changes]
             assert versions == sorted(set(versions)), f"{name}: a version twice or out of order"
-            assert [(c["version"], c["entity"], c["entity_id"]) for c in changes] == log, \
+            assert [(c["version"], c["entity"], c["entity_id"]) for c in changes] == log, (
                 f"{name}: missed {sorted({v for v, _, _ in log} - set(versions))[:10]}"
+            )
         assert len([e for _v, e, _i in log if e == "customers"]) == customers
     finally:
         engine.dispose()

@@ -36,7 +36,7 @@ def world(tmp_path):
         ids = build_setup(s)
     accounts = Accounts(sessions)
     accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    server_cache = type("ServerStore", (), {"sessions": sessions})()      # what copy_setup reads
+    server_cache = type("ServerStore", (), {"sessions": sessions})()  # what copy_setup reads
     consoles = []
     for name in ("a", "b"):
         cache = open_cache(tmp_path / f"console-{name}.sqlite3")
@@ -71,8 +71,10 @@ def test_push_exactly_once_and_pull_into_another_console(world):
     writer = LocalWriter(cache_a.sessions, clock=lambda: NOW)
 
     async def scenario() -> None:
-        server = SyncServer(Applier(sessions, clock=lambda: NOW),
-                            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+        server = SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        )
         ws_server = await server.serve("127.0.0.1", 0)
         url = f"ws://127.0.0.1:{ws_server.sockets[0].getsockname()[1]}"
         try:
@@ -85,10 +87,20 @@ def test_push_exactly_once_and_pull_into_another_console(world):
             cid = writer.execute("create_customer", customer_args()).applied.entity_id
             with cache_a.sessions() as s:
                 loc = s.get(Customer, cid).locations[0].id
-            writer.execute("book_job", {"job": {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac,
-                                                "job_type_id": ids.ac_repair, "campaign_id": ids.google,
-                                                "summary": "Warm air"},
-                                        "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12}})
+            writer.execute(
+                "book_job",
+                {
+                    "job": {
+                        "customer_id": cid,
+                        "location_id": loc,
+                        "business_unit_id": ids.hvac,
+                        "job_type_id": ids.ac_repair,
+                        "campaign_id": ids.google,
+                        "summary": "Warm air",
+                    },
+                    "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
+                },
+            )
             client_a.wake()
             await _until(lambda: client_a.pending() == 0)
             # B is told by a poke and pulls the customer and the job into its cache.
@@ -97,8 +109,11 @@ def test_push_exactly_once_and_pull_into_another_console(world):
                 assert a.scalar(select(Job.number)) == b.scalar(select(Job.number))
             # The ack was lost and the console sends the same changes again: nothing doubles.
             async with websockets.connect(url) as ws:
-                await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": client_a.client_id,
-                                          "token": token_a}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "hello", "protocol": 1, "client_id": client_a.client_id, "token": token_a}
+                    )
+                )
                 welcome = json.loads(await ws.recv())
                 assert welcome["next_seq"] == 3
                 # Bad input: answered, and the connection lives on.
@@ -108,14 +123,22 @@ def test_push_exactly_once_and_pull_into_another_console(world):
                         reply = json.loads(await ws.recv())
                         assert reply["type"] == "error"
                     except websockets.ConnectionClosed:
-                        assert len(frame) > 1_000_000          # over the frame limit: closed by the transport
+                        assert len(frame) > 1_000_000  # over the frame limit: closed by the transport
                         break
             async with websockets.connect(url) as ws:
                 await ws.send(json.dumps({"type": "hello", "protocol": 99, "client_id": "x"}))
                 assert json.loads(await ws.recv())["code"] == "upgrade_required"
             async with websockets.connect(url) as ws:
-                await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": client_a.client_id,
-                                          "token": token_a + "x"}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "hello",
+                            "protocol": 1,
+                            "client_id": client_a.client_id,
+                            "token": token_a + "x",
+                        }
+                    )
+                )
                 assert json.loads(await ws.recv())["code"] == "token_invalid"
                 await ws.send(json.dumps({"type": "pull", "cursor": 0}))
                 assert json.loads(await ws.recv())["code"] == "not_authenticated"

@@ -55,8 +55,15 @@ class Desk:
         self.writer = LocalWriter(cache.sessions, actor=actor, clock=lambda: NOW)
         self.outcomes: list = []
         self.progress: list = []
-        self.client = SyncClient(cache, url, token=lambda: None, on_outcomes=self.outcomes.extend,
-                                 on_initial=self.progress.append, backoff=(0.05, 0.5), snapshot_page=7)
+        self.client = SyncClient(
+            cache,
+            url,
+            token=lambda: None,
+            on_outcomes=self.outcomes.extend,
+            on_initial=self.progress.append,
+            backoff=(0.05, 0.5),
+            snapshot_page=7,
+        )
         self.task: asyncio.Task | None = None
 
     async def start(self, url: str, user: str) -> None:
@@ -94,8 +101,10 @@ def _run(world, scenario) -> None:
     sessions, accounts, caches = world
 
     async def main() -> None:
-        server = SyncServer(Applier(sessions, clock=lambda: NOW),
-                            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+        server = SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        )
         endpoint = await server.serve("127.0.0.1", 0)
         url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
         try:
@@ -120,7 +129,7 @@ def test_initial_sync_copies_the_server_in_pages_with_progress(world):
         # The new console received the company setup by snapshot, page by page.
         assert _count(a.cache, BusinessUnit) == 3 and _count(a.cache, JobType) > 0
         assert a.progress[-1].finished and a.progress[-1].rows_done == a.progress[-1].rows_total > 0
-        assert len(a.progress) > 5                     # pages of 7 rows: many progress steps
+        assert len(a.progress) > 5  # pages of 7 rows: many progress steps
         cid = a.writer.execute("create_customer", customer_args()).applied.entity_id
         a.client.wake()
         await _until(lambda: a.client.pending() == 0)
@@ -130,7 +139,9 @@ def test_initial_sync_copies_the_server_in_pages_with_progress(world):
         with c.cache.sessions() as s:
             record = load_customer_record(s, cid)
             assert record is not None and record.name == "Maria Garcia"
-            assert s.scalar(select(func.count()).select_from(Location).where(Location.customer_id == cid)) == 1
+            assert (
+                s.scalar(select(func.count()).select_from(Location).where(Location.customer_id == cid)) == 1
+            )
         # The joined cache finds the customer by name and by phone (search documents built in bulk).
         conn = c.cache.raw_connection()
         try:
@@ -159,28 +170,57 @@ def test_per_field_merge_conflict_both_see_and_one_click_settles(world):
         cid = created.applied.entity_id
         a.writer.execute("set_customer_tags", {"customer_id": cid, "tags": ["Dog"], "old_tags": []})
         a.client.wake()
-        await _until(lambda: _count(b.cache, Customer) == 1 and b.client.pending() == 0
-                     and a.client.pending() == 0 and [t.name for t in _tags(b, cid)] == ["Dog"])
+        await _until(
+            lambda: (
+                _count(b.cache, Customer) == 1
+                and b.client.pending() == 0
+                and a.client.pending() == 0
+                and [t.name for t in _tags(b, cid)] == ["Dog"]
+            )
+        )
         with b.cache.sessions() as s:
-            office = s.scalar(select(ContactMethod.id).where(ContactMethod.customer_id == cid,
-                                                            ContactMethod.memo == "office"))
-        await b.stop()                                   # B loses the network and keeps working
-        a.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria Lopez"],
-                                                                             "city": ["Dallas", "Plano"]}})
-        a.writer.execute("set_customer_tags", {"customer_id": cid, "tags": ["Dog", "VIP"], "old_tags": ["Dog"]})
+            office = s.scalar(
+                select(ContactMethod.id).where(
+                    ContactMethod.customer_id == cid, ContactMethod.memo == "office"
+                )
+            )
+        await b.stop()  # B loses the network and keeps working
+        a.writer.execute(
+            "update_customer",
+            {
+                "customer_id": cid,
+                "changes": {"name": ["Maria Garcia", "Maria Lopez"], "city": ["Dallas", "Plano"]},
+            },
+        )
+        a.writer.execute(
+            "set_customer_tags", {"customer_id": cid, "tags": ["Dog", "VIP"], "old_tags": ["Dog"]}
+        )
         a.writer.execute("remove_contact", {"contact_id": office})
         a.client.wake()
         await _until(lambda: a.client.pending() == 0)
         # Offline, B edits the same name differently, another field, the tags, and the contact A removed.
-        b.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Mary Garcia"],
-                                                                             "street": ["12 Main St", "14 Main St"]}})
+        b.writer.execute(
+            "update_customer",
+            {
+                "customer_id": cid,
+                "changes": {"name": ["Maria Garcia", "Mary Garcia"], "street": ["12 Main St", "14 Main St"]},
+            },
+        )
         b.writer.execute("set_customer_tags", {"customer_id": cid, "tags": [], "old_tags": ["Dog"]})
-        b.writer.execute("update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}})
+        b.writer.execute(
+            "update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}}
+        )
         assert b.customer(cid).name == "Mary Garcia"
         await b.start(url, "lee")
-        await _until(lambda: b.client.pending() == 0 and a.client.pending() == 0
-                     and _count(a.cache, Conflict) == 1 and _count(b.cache, Conflict) == 1
-                     and _count(b.cache, ContactMethod, ContactMethod.id == office) == 0)
+        await _until(
+            lambda: (
+                b.client.pending() == 0
+                and a.client.pending() == 0
+                and _count(a.cache, Conflict) == 1
+                and _count(b.cache, Conflict) == 1
+                and _count(b.cache, ContactMethod, ContactMethod.id == office) == 0
+            )
+        )
         for desk in (a, b):
             row = desk.customer(cid)
             # Different fields both apply; the same field keeps the stored value (theirs) …
@@ -190,16 +230,28 @@ def test_per_field_merge_conflict_both_see_and_one_click_settles(world):
         # … and a conflict record both CSRs see.
         with b.cache.sessions() as s:
             conflict = s.scalar(select(Conflict))
-            assert (conflict.field, conflict.mine, conflict.theirs, conflict.base) == \
-                ("name", "Mary Garcia", "Maria Lopez", "Maria Garcia")
-            assert (conflict.mine_by, conflict.theirs_by, conflict.status) == ("Lee Park", "Dana Reyes", "open")
+            assert (conflict.field, conflict.mine, conflict.theirs, conflict.base) == (
+                "name",
+                "Mary Garcia",
+                "Maria Lopez",
+                "Maria Garcia",
+            )
+            assert (conflict.mine_by, conflict.theirs_by, conflict.status) == (
+                "Lee Park",
+                "Dana Reyes",
+                "open",
+            )
         # B's edit of the contact A removed was refused: B is told, and the contact is gone on B too.
         assert [(o.kind, o.name) for o in b.outcomes] == [("rejected", "update_contact")]
         # One click settles it for everyone: B keeps theirs… no, keeps mine.
         b.writer.execute("resolve_conflict", {"conflict_id": conflict.id, "choice": "mine"})
         b.client.wake()
-        await _until(lambda: a.customer(cid).name == "Mary Garcia"
-                     and _count(a.cache, Conflict, Conflict.status == "open") == 0)
+        await _until(
+            lambda: (
+                a.customer(cid).name == "Mary Garcia"
+                and _count(a.cache, Conflict, Conflict.status == "open") == 0
+            )
+        )
         with sessions() as s:
             assert s.get(Customer, cid).name == "Mary Garcia"
             assert s.get(Conflict, conflict.id).status == "resolved"
@@ -219,10 +271,14 @@ def test_unsent_edit_stays_visible_when_a_pull_brings_the_row(world):
         await a.stop()
         with a.cache.sessions() as s:
             stale = row_data(s, s.get(Customer, cid))
-        a.writer.execute("update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria G"]}})
+        a.writer.execute(
+            "update_customer", {"customer_id": cid, "changes": {"name": ["Maria Garcia", "Maria G"]}}
+        )
         # A pulled change of the same row (another CSR's edit of another field) arrives first.
-        a.client.puller.apply_changes([{"entity": "customers", "entity_id": cid, "op": "upsert",
-                                  "data": stale | {"city": "Irving"}}], None)
+        a.client.puller.apply_changes(
+            [{"entity": "customers", "entity_id": cid, "op": "upsert", "data": stale | {"city": "Irving"}}],
+            None,
+        )
         row = a.customer(cid)
         assert (row.name, row.city) == ("Maria G", "Irving")
         assert _count(a.cache, OutboxEntry) == 1
@@ -265,9 +321,11 @@ def test_foreign_console_id_and_expired_token_are_refused_without_harm(world):
             lee = s.scalar(select(User).where(User.username == "lee"))
             old = issue_token(lee, secret, timedelta(hours=12), NOW - timedelta(hours=13))
         async with websockets.connect(url) as ws:
-            await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": "console-of-lee", "token": old}))
+            await ws.send(
+                json.dumps({"type": "hello", "protocol": 1, "client_id": "console-of-lee", "token": old})
+            )
             assert json.loads(await ws.recv())["code"] == "token_expired"
-            await ws.send(json.dumps({"type": "ping"}))                  # the connection lives on
+            await ws.send(json.dumps({"type": "ping"}))  # the connection lives on
             assert json.loads(await ws.recv())["type"] == "pong"
         # Dana's console never noticed: it still syncs.
         a.writer.execute("create_customer", customer_args())

@@ -89,8 +89,9 @@ def test_a_console_not_trusting_the_ca_is_refused(tls_server) -> None:
 def test_a_certificate_for_another_name_is_refused(tls_server, ca) -> None:
     async def scenario(port: int) -> None:
         with pytest.raises(ssl.SSLCertVerificationError):
-            async with websockets.connect(f"wss://127.0.0.1:{port}", ssl=_client_context(ca),
-                                          server_hostname="csr.example.com"):
+            async with websockets.connect(
+                f"wss://127.0.0.1:{port}", ssl=_client_context(ca), server_hostname="csr.example.com"
+            ):
                 pass
 
     asyncio.run(_serving(tls_server, scenario))
@@ -98,7 +99,9 @@ def test_a_certificate_for_another_name_is_refused(tls_server, ca) -> None:
 
 def test_plain_ws_to_a_tls_server_gets_nothing(tls_server) -> None:
     async def scenario(port: int) -> None:
-        with pytest.raises((websockets.InvalidHandshake, ConnectionError, EOFError, asyncio.TimeoutError, OSError)):
+        with pytest.raises(
+            (websockets.InvalidHandshake, ConnectionError, EOFError, asyncio.TimeoutError, OSError)
+        ):
             async with websockets.connect(f"ws://127.0.0.1:{port}", open_timeout=5):
                 pass
 

@@ -50,7 +50,7 @@ RECORDING = "https://api.twilio.com/recordings/RE1.mp3"
 
 @dataclass
 class ReviewSetup:
-    calls: dict[str, str]           # name → call id
+    calls: dict[str, str]  # name → call id
     job_id: str
 
 
@@ -58,12 +58,28 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ).astimezone(UTC)
 
 
-def _events(pid: str, start: datetime, *, answer: int | None = None, end: int | None = None,
-            direction: CallDirection = CallDirection.INBOUND, from_number: str = "+12145550101",
-            recording: str = "") -> list[NeutralEvent]:
+def _events(
+    pid: str,
+    start: datetime,
+    *,
+    answer: int | None = None,
+    end: int | None = None,
+    direction: CallDirection = CallDirection.INBOUND,
+    from_number: str = "+12145550101",
+    recording: str = "",
+) -> list[NeutralEvent]:
     def ev(kind: CallEventKind, seconds: int, **kw) -> NeutralEvent:
-        return NeutralEvent("twilio", pid, f"{pid}:{kind}", kind, start + timedelta(seconds=seconds),
-                            direction=direction, from_number=from_number, to_number=TRACKING, **kw)
+        return NeutralEvent(
+            "twilio",
+            pid,
+            f"{pid}:{kind}",
+            kind,
+            start + timedelta(seconds=seconds),
+            direction=direction,
+            from_number=from_number,
+            to_number=TRACKING,
+            **kw,
+        )
 
     out = [ev(K.OFFERED, 0)]
     if answer is not None:
@@ -81,31 +97,52 @@ def build_review_setup(s: Session) -> ReviewSetup:
     campaign = Campaign(id="gls", name="Google Local Services")
     s.add(campaign)
     s.add(TrackingNumber(id="tn1", number=TRACKING, campaign=campaign, label="GLS main"))
-    for uid, name, role, active in (("dana", "Dana Reyes", Role.CSR, True), ("lee", "Lee Chen", Role.CSR, True),
-                                    ("sam", "Sam Ortiz", Role.SUPERVISOR, True),
-                                    ("pat", "Pat Morgan", Role.MANAGER, True),
-                                    ("gone", "Gone Person", Role.CSR, False)):
+    for uid, name, role, active in (
+        ("dana", "Dana Reyes", Role.CSR, True),
+        ("lee", "Lee Chen", Role.CSR, True),
+        ("sam", "Sam Ortiz", Role.SUPERVISOR, True),
+        ("pat", "Pat Morgan", Role.MANAGER, True),
+        ("gone", "Gone Person", Role.CSR, False),
+    ):
         s.add(User(id=uid, username=uid, display_name=name, role=role, active=active))
     s.add(Customer(id="cust0", name="Maria Garcia"))
-    s.add(ContactMethod(customer_id="cust0", kind=ContactKind.PHONE, value="+12145550101", digits="2145550101",
-                        digits_rev="1010555412"))
-    s.add(Location(id="loc0", customer_id="cust0", street="12 Main St", city="Dallas", state="TX", zip="75201"))
+    s.add(
+        ContactMethod(
+            customer_id="cust0",
+            kind=ContactKind.PHONE,
+            value="+12145550101",
+            digits="2145550101",
+            digits_rev="1010555412",
+        )
+    )
+    s.add(
+        Location(id="loc0", customer_id="cust0", street="12 Main St", city="Dallas", state="TX", zip="75201")
+    )
     s.add(CallReason(id="wrong", name="Wrong number", is_lead=False))
     s.add(CallReason(id="quote", name="Wants a quote", is_lead=True))
     s.add(CallReason(id="old", name="Old reason", is_lead=True, active=False))
     s.add(BusinessUnitGroup(id="grp", name="Plumbing pool"))
     s.add(BusinessUnit(id="bu", name="Plumbing", group_id="grp"))
     s.flush()
-    s.add(Job(id="job1", number="KQ7-1001", customer_id="cust0", location_id="loc0", business_unit_id="bu",
-              campaign_id="gls"))
+    s.add(
+        Job(
+            id="job1",
+            number="KQ7-1001",
+            customer_id="cust0",
+            location_id="loc0",
+            business_unit_id="bu",
+            campaign_id="gls",
+        )
+    )
     s.flush()
     plan = {
         "unbooked": _events("CA-unbooked", local(THURSDAY, 8), answer=5, end=185),
         "abandoned": _events("CA-abandoned", local(THURSDAY, 9), end=40, from_number="anonymous"),
         "late": _events("CA-late", local(THURSDAY, 23, 30), answer=10, end=100),
         "short": _events("CA-short", local(THURSDAY, 10), answer=2, end=32),
-        "outbound": _events("CA-outbound", local(THURSDAY, 11), answer=5, end=200,
-                            direction=CallDirection.OUTBOUND),
+        "outbound": _events(
+            "CA-outbound", local(THURSDAY, 11), answer=5, end=200, direction=CallDirection.OUTBOUND
+        ),
         "booked": _events("CA-booked", local(THURSDAY, 12), answer=5, end=25),
         "today": _events("CA-today", local(TODAY, 9), end=20, recording=RECORDING),
         "ringing": _events("CA-ringing", local(TODAY, 9, 30)),

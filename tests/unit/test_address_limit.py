@@ -22,13 +22,13 @@ from sync.server_auth import AccountsAuthenticator
 def test_counting_per_address() -> None:
     limit = AddressLimit(2)
     assert limit.acquire("10.0.0.5") and limit.acquire("10.0.0.5") and not limit.acquire("10.0.0.5")
-    assert limit.acquire("10.0.0.6")                       # another address has its own count
+    assert limit.acquire("10.0.0.6")  # another address has its own count
     limit.release("10.0.0.5")
     assert limit.acquire("10.0.0.5") and not limit.acquire("10.0.0.5")
     for _ in range(2):
         limit.release("10.0.0.5")
     limit.release("10.0.0.6")
-    assert limit.open == {}                                # nothing left behind for closed addresses
+    assert limit.open == {}  # nothing left behind for closed addresses
 
 
 def test_loopback_and_zero_are_not_limited() -> None:
@@ -41,11 +41,17 @@ def test_loopback_and_zero_are_not_limited() -> None:
         AddressLimit(-1)
 
 
-@pytest.mark.parametrize(("remote", "address", "loopback"), [
-    (("127.0.0.1", 5000), "127.0.0.1", True), (("::1", 5000, 0, 0), "::1", True),
-    (("fe80::1%eth0", 1, 0, 2), "fe80::1%eth0", False), (("203.0.113.9", 1), "203.0.113.9", False),
-    (None, "?", False), ("", "?", False),
-])
+@pytest.mark.parametrize(
+    ("remote", "address", "loopback"),
+    [
+        (("127.0.0.1", 5000), "127.0.0.1", True),
+        (("::1", 5000, 0, 0), "::1", True),
+        (("fe80::1%eth0", 1, 0, 2), "fe80::1%eth0", False),
+        (("203.0.113.9", 1), "203.0.113.9", False),
+        (None, "?", False),
+        ("", "?", False),
+    ],
+)
 def test_peer_address(remote, address, loopback) -> None:
     assert peer_address(remote) == address and is_loopback(address) is loopback
 
@@ -53,10 +59,13 @@ def test_peer_address(remote, address, loopback) -> None:
 def test_the_connection_over_the_limit_is_closed_with_a_reason(tmp_path) -> None:
     engine = open_server_db(str(tmp_path / "server.sqlite3"))
     sessions = sessionmaker(engine, expire_on_commit=False)
-    server = SyncServer(Applier(sessions), AccountsAuthenticator(Accounts(sessions), token_secret(sessions)),
-                        max_connections_per_address=2)
+    server = SyncServer(
+        Applier(sessions),
+        AccountsAuthenticator(Accounts(sessions), token_secret(sessions)),
+        max_connections_per_address=2,
+    )
     assert server.address_limit.limit == 2
-    server.address_limit.exempt_loopback = False           # the test can only connect from loopback
+    server.address_limit.exempt_loopback = False  # the test can only connect from loopback
 
     async def welcomed(ws) -> bool:
         await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": str(uuid.uuid4())}))
@@ -74,7 +83,7 @@ def test_the_connection_over_the_limit_is_closed_with_a_reason(tmp_path) -> None
                 assert closed.value.rcvd.code == 1008
                 assert closed.value.rcvd.reason == "too many connections from this address"
             await first.close()
-            for _ in range(100):                           # the server notices the close
+            for _ in range(100):  # the server notices the close
                 if server.address_limit.open.get("127.0.0.1") == 1:
                     break
                 await asyncio.sleep(0.02)

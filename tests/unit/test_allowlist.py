@@ -84,7 +84,7 @@ def test_the_snapshot_plan_lists_only_the_allow_list(store) -> None:
 def test_users_travel_without_their_password_hash(store) -> None:
     columns, rows, *_ = Applier(store).snapshot("users", "", 10)
     assert rows and all(row[columns.index("password_hash")] == "" for row in rows)
-    (_t, _pk, op, data), = Applier(store).fetch([["users", rows[0][columns.index("id")]]])
+    ((_t, _pk, op, data),) = Applier(store).fetch([["users", rows[0][columns.index("id")]]])
     assert op == "upsert" and data["password_hash"] == ""
 
 

@@ -47,7 +47,7 @@ PASSWORD = "correct horse battery"
 from models.sync_tables import ChangeRow  # noqa: E402
 
 TABLES = [User.__table__, LoginThrottle.__table__, ServerSecret.__table__, ChangeRow.__table__]
-DELAYS = [0, 0, 1, 2, 4, 8, 16, 32, 60]          # retry_after after failures 1..9; the 10th locks
+DELAYS = [0, 0, 1, 2, 4, 8, 16, 32, 60]  # retry_after after failures 1..9; the 10th locks
 
 
 # -- databases -------------------------------------------------------------------------------------------
@@ -116,8 +116,9 @@ def refusal(accounts: Accounts, username: str, password: str, now: datetime) -> 
     return info.value
 
 
-def fail_n(accounts: Accounts, username, n: int, start: datetime,
-           password="wrong password!") -> tuple[list[AuthError], datetime]:
+def fail_n(
+    accounts: Accounts, username, n: int, start: datetime, password="wrong password!"
+) -> tuple[list[AuthError], datetime]:
     """``n`` wrong passwords, each once the previous one's delay ran out; returns the errors and the
     time of the last one once locked, else the time the next attempt may come."""
     errors, now = [], start
@@ -161,49 +162,63 @@ def test_needs_rehash_when_parameters_differ() -> None:
     assert needs_rehash("", FAST) and needs_rehash("not a hash", FAST)
 
 
-@pytest.mark.parametrize(("password", "username", "says"), [
-    ("short1!", "dana", "at least 10 characters"),
-    ("", "dana", "at least 10 characters"),
-    ("aaaaaaaaaaaa", "dana", "must not repeat a single character"),
-    ("Dana.Reyes2024", "dana.reyes2024", "must not be the user name"),
-    ("ab" * 101, "dana", "at most 200 characters"),
-    # digits only (a phone number, a date, a counting run)
-    ("1234567890", "dana", "only digits"),
-    ("5551234567", "dana", "only digits"),
-    ("2024-03-03 !", "dana", "only digits"),
-    # a short pattern or too few different characters
-    ("aaaaaaaaab", "dana", "short pattern"),
-    ("abcabcabcabc", "dana", "short pattern"),
-    ("abcdeabcde", "dana", "short pattern"),
-    # runs along the alphabet or the keyboard, either way
-    ("abcdefghijk", "dana", "run of letters"),
-    ("kjihgfedcba", "dana", "run of letters"),
-    ("qwertyuiop", "dana", "run of letters"),
-    ("1qaz2wsx3edc", "dana", "run of letters"),
-    # well-known passwords, however decorated
-    ("Password2024!", "dana", "first a guesser tries"),
-    ("P@ssw0rd123", "dana", "first a guesser tries"),
-    ("iloveyou!!", "dana", "first a guesser tries"),
-    ("Letmein 2025", "dana", "first a guesser tries"),
-    # the user name with a little added
-    ("dana1234567", "dana", "user name with a few characters"),
-    ("Dana Dana 2024!", "dana", "user name with a few characters"),
-    ("!!dana.reyes!!", "dana.reyes", "user name with a few characters"),
-])
+@pytest.mark.parametrize(
+    ("password", "username", "says"),
+    [
+        ("short1!", "dana", "at least 10 characters"),
+        ("", "dana", "at least 10 characters"),
+        ("aaaaaaaaaaaa", "dana", "must not repeat a single character"),
+        ("Dana.Reyes2024", "dana.reyes2024", "must not be the user name"),
+        ("ab" * 101, "dana", "at most 200 characters"),
+        # digits only (a phone number, a date, a counting run)
+        ("1234567890", "dana", "only digits"),
+        ("5551234567", "dana", "only digits"),
+        ("2024-03-03 !", "dana", "only digits"),
+        # a short pattern or too few different characters
+        ("aaaaaaaaab", "dana", "short pattern"),
+        ("abcabcabcabc", "dana", "short pattern"),
+        ("abcdeabcde", "dana", "short pattern"),
+        # runs along the alphabet or the keyboard, either way
+        ("abcdefghijk", "dana", "run of letters"),
+        ("kjihgfedcba", "dana", "run of letters"),
+        ("qwertyuiop", "dana", "run of letters"),
+        ("1qaz2wsx3edc", "dana", "run of letters"),
+        # well-known passwords, however decorated
+        ("Password2024!", "dana", "first a guesser tries"),
+        ("P@ssw0rd123", "dana", "first a guesser tries"),
+        ("iloveyou!!", "dana", "first a guesser tries"),
+        ("Letmein 2025", "dana", "first a guesser tries"),
+        # the user name with a little added
+        ("dana1234567", "dana", "user name with a few characters"),
+        ("Dana Dana 2024!", "dana", "user name with a few characters"),
+        ("!!dana.reyes!!", "dana.reyes", "user name with a few characters"),
+    ],
+)
 def test_policy_refuses_weak_passwords_with_a_reason(password, username, says) -> None:
     with pytest.raises(AuthError) as info:
         check_password_policy(password, username)
     assert info.value.code == "weak_password" and says in info.value.message
-    assert info.value.message.endswith(".")           # a sentence for the admin, not a rule id
+    assert info.value.message.endswith(".")  # a sentence for the admin, not a rule id
 
 
-@pytest.mark.parametrize(("password", "username"), [
-    ("correct horse", "dana"), ("dana-reyes!", "dana"), ("Dana.Reyes2024", "dana"), ("P4ssage vert", "dana"),
-    # passwords the demo, the fixtures and the benchmarks use must stay valid
-    ("demo password", "demo"), ("correct horse battery", "dana"), ("lee password 1", "lee"),
-    ("dana password 1", "dana"), ("another good pass", "dana"), ("brand new password", "dana"),
-    ("chaos password 1", "chaos"), ("bench calls password 1", "admin"),
-])
+@pytest.mark.parametrize(
+    ("password", "username"),
+    [
+        ("correct horse", "dana"),
+        ("dana-reyes!", "dana"),
+        ("Dana.Reyes2024", "dana"),
+        ("P4ssage vert", "dana"),
+        # passwords the demo, the fixtures and the benchmarks use must stay valid
+        ("demo password", "demo"),
+        ("correct horse battery", "dana"),
+        ("lee password 1", "lee"),
+        ("dana password 1", "dana"),
+        ("another good pass", "dana"),
+        ("brand new password", "dana"),
+        ("chaos password 1", "chaos"),
+        ("bench calls password 1", "admin"),
+    ],
+)
 def test_policy_accepts_reasonable_passwords(password, username) -> None:
     check_password_policy(password, username)
 
@@ -211,24 +226,31 @@ def test_policy_accepts_reasonable_passwords(password, username) -> None:
 # -- user administration ---------------------------------------------------------------------------------
 def test_add_user_stores_an_argon2_hash_and_returns_a_usable_user(sessions) -> None:
     user = Accounts(sessions, hasher=FAST).add_user("  Sam.Lee ", "", "supervisor", PASSWORD)
-    assert (user.username, user.display_name, user.role, user.active) == ("sam.lee", "sam.lee",
-                                                                           Role.SUPERVISOR, True)
+    assert (user.username, user.display_name, user.role, user.active) == (
+        "sam.lee",
+        "sam.lee",
+        Role.SUPERVISOR,
+        True,
+    )
     with sessions() as s:
         stored = s.scalars(select(User).where(User.username == "sam.lee")).one()
     assert stored.id == user.id and stored.password_hash != PASSWORD
     assert verify_password(stored.password_hash, PASSWORD, FAST)
 
 
-@pytest.mark.parametrize(("kwargs", "code"), [
-    ({"username": ""}, "invalid_username"),
-    ({"username": "two words"}, "invalid_username"),
-    ({"username": "-dash"}, "invalid_username"),
-    ({"username": "x" * 61}, "invalid_username"),
-    ({"display_name": "D" * 81}, "invalid_display_name"),
-    ({"role": "owner"}, "invalid_role"),
-    ({"password": "tooshort"}, "weak_password"),
-    ({"username": "DANA"}, "user_exists"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"username": ""}, "invalid_username"),
+        ({"username": "two words"}, "invalid_username"),
+        ({"username": "-dash"}, "invalid_username"),
+        ({"username": "x" * 61}, "invalid_username"),
+        ({"display_name": "D" * 81}, "invalid_display_name"),
+        ({"role": "owner"}, "invalid_role"),
+        ({"password": "tooshort"}, "weak_password"),
+        ({"username": "DANA"}, "user_exists"),
+    ],
+)
 def test_add_user_refusals(accounts, sessions, kwargs, code) -> None:
     args = {"username": "newbie", "display_name": "New Bie", "role": Role.CSR, "password": PASSWORD} | kwargs
     with pytest.raises(AuthError) as info:
@@ -263,7 +285,7 @@ def test_deactivated_user_cannot_log_in_and_gets_the_usual_answer(accounts) -> N
 
 def test_user_without_a_password_hash_cannot_log_in(accounts, sessions) -> None:
     with sessions.begin() as s:
-        s.add(User(username="legacy", display_name="Legacy"))          # password_hash defaults to ""
+        s.add(User(username="legacy", display_name="Legacy"))  # password_hash defaults to ""
     for password in ("", PASSWORD):
         assert refusal(accounts, "legacy", password, T0).code == "auth_failed"
 
@@ -297,10 +319,10 @@ def test_delay_grows_with_each_failure_then_locks(accounts) -> None:
 def test_an_attempt_inside_the_delay_is_refused_unchecked_and_not_counted(accounts) -> None:
     errors, now = fail_n(accounts, "dana", 3, T0)
     assert errors[-1].retry_after == 1
-    early = refusal(accounts, "dana", PASSWORD, now - timedelta(milliseconds=500))   # right password, too soon
+    early = refusal(accounts, "dana", PASSWORD, now - timedelta(milliseconds=500))  # right password, too soon
     assert early.code == "retry_later" and early.retry_after == pytest.approx(0.5)
     assert "1 second" in early.message
-    assert refusal(accounts, "dana", "wrong password!", now).retry_after == DELAYS[3]   # 4th, not 5th
+    assert refusal(accounts, "dana", "wrong password!", now).retry_after == DELAYS[3]  # 4th, not 5th
     assert accounts.login("dana", PASSWORD, now + timedelta(seconds=DELAYS[3])).username == "dana"
 
 
@@ -353,7 +375,7 @@ def test_login_upgrades_a_hash_made_with_old_parameters(sessions) -> None:
 
     before = stored()
     refusal(accounts, "dana", "wrong password!", T0)
-    assert stored() == before                                    # a failure never rewrites the hash
+    assert stored() == before  # a failure never rewrites the hash
     user = accounts.login("dana", PASSWORD, T0)
     after = stored()
     assert after != before and not needs_rehash(after, stronger) and user.password_hash == after
@@ -365,15 +387,25 @@ def test_purge_stale_keeps_recent_and_locked_names(new_engine) -> None:
     refusal(accounts, "someone", "x", T0)
     _, locked = fail_n(accounts, "target", 10, T0)
     assert accounts.purge_stale(T0 + timedelta(minutes=14)) == 0
-    assert accounts.purge_stale(T0 + timedelta(minutes=30)) == 1        # "someone": quiet for 15 min
-    assert accounts.purge_stale(locked + timedelta(minutes=59)) == 0    # "target" is still locked
+    assert accounts.purge_stale(T0 + timedelta(minutes=30)) == 1  # "someone": quiet for 15 min
+    assert accounts.purge_stale(locked + timedelta(minutes=59)) == 0  # "target" is still locked
     assert accounts.purge_stale(locked + timedelta(hours=1)) == 1
 
 
-@pytest.mark.parametrize(("username", "password"), [
-    ("dana\x00", PASSWORD), ("\x00", "x"), ("dana", "pass\ud800word!!"), ("\ud800" * 3, PASSWORD),
-    ("é" * 10_000, PASSWORD), ("dana", "p" * 10_000), (None, PASSWORD), ("dana", None), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("dana\x00", PASSWORD),
+        ("\x00", "x"),
+        ("dana", "pass\ud800word!!"),
+        ("\ud800" * 3, PASSWORD),
+        ("é" * 10_000, PASSWORD),
+        ("dana", "p" * 10_000),
+        (None, PASSWORD),
+        ("dana", None),
+        ("", ""),
+    ],
+)
 def test_hostile_log_in_input_is_an_ordinary_failure(new_engine, username, password) -> None:
     accounts = Accounts(sessionmaker(new_engine()), hasher=FAST)
     accounts.add_user("dana", "Dana", Role.CSR, PASSWORD)
@@ -388,7 +420,7 @@ def test_lock_is_shared_by_instances_and_survives_a_restart(new_engine) -> None:
     b = Accounts(sessionmaker(new_engine()), hasher=FAST)
     a.add_user("dana", "Dana", Role.CSR, PASSWORD)
     now, codes = T0, []
-    for i in range(10):                                  # alternate instances, as a load balancer would
+    for i in range(10):  # alternate instances, as a load balancer would
         err = refusal(a if i % 2 else b, "dana", "wrong password!", now)
         codes.append(err.code)
         if err.code == "auth_failed":
@@ -442,8 +474,10 @@ def _forge(payload: bytes, secret: bytes = SECRET, algorithm: str = "HS256", **h
 
 def _unsigned(payload: bytes, alg: str = "none") -> str:
     """A JWT whose header names another algorithm and whose signature is empty or made up."""
+
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
     return f"{b64(json.dumps({'alg': alg, 'typ': 'JWT'}).encode())}.{b64(payload)}."
 
 
@@ -463,9 +497,16 @@ def test_token_round_trip(dana) -> None:
     claims = verify_token(token, SECRET, T0 + timedelta(hours=1))
     assert isinstance(claims, TokenClaims)
     assert (claims.user_id, claims.role, claims.issued_at, claims.expires_at) == (
-        dana.id, Role.CSR, T0, T0 + timedelta(hours=8))
+        dana.id,
+        Role.CSR,
+        T0,
+        T0 + timedelta(hours=8),
+    )
     assert len(claims.token_id) == 32
-    assert verify_token(issue_token(dana, SECRET, timedelta(hours=8), T0), SECRET, T0).token_id != claims.token_id
+    assert (
+        verify_token(issue_token(dana, SECRET, timedelta(hours=8), T0), SECRET, T0).token_id
+        != claims.token_id
+    )
 
 
 def test_token_expires_exactly_at_its_expiry(dana) -> None:
@@ -479,7 +520,7 @@ def test_any_changed_character_invalidates_a_token(dana) -> None:
     token = issue_token(dana, SECRET, timedelta(hours=8), T0)
     for i, ch in enumerate(token):
         for other in {"A", "_", "."} - {ch}:
-            tampered = token[:i] + other + token[i + 1:]
+            tampered = token[:i] + other + token[i + 1 :]
             assert _invalid(tampered) == "token_invalid", (i, other)
 
 
@@ -497,7 +538,7 @@ def test_tokens_are_standard_hs256_jwts(dana) -> None:
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
     assert set(claims) == {"sub", "role", "iat", "exp", "jti", "cred"}
     assert (claims["sub"], claims["role"], claims["exp"] - claims["iat"]) == (dana.id, "csr", 8 * 3600)
-    assert claims["cred"] and "argon2" not in claims["cred"]        # a keyed tag, not the hash
+    assert claims["cred"] and "argon2" not in claims["cred"]  # a keyed tag, not the hash
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "HS512", "RS256", "ES256"])
@@ -508,7 +549,7 @@ def test_tokens_naming_another_algorithm_are_invalid(alg) -> None:
 
 
 def test_a_token_signed_with_hs512_and_the_right_key_is_invalid() -> None:
-    key = SECRET * 2                          # 64 bytes: PyJWT's minimum for HS512
+    key = SECRET * 2  # 64 bytes: PyJWT's minimum for HS512
     assert verify_token(_forge(_claims(), key), key, T0).user_id == "u1"
     assert _invalid(_forge(_claims(), key, algorithm="HS512"), secret=key) == "token_invalid"
 
@@ -520,9 +561,10 @@ def test_a_non_canonical_spelling_of_a_valid_token_is_invalid(dana) -> None:
     last = token[-1]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     twin = alphabet[alphabet.index(last) ^ 1]
-    assert base64.urlsafe_b64decode(token.split(".")[2][:-1] + twin + "=") \
-        == base64.urlsafe_b64decode(token.split(".")[2] + "=")           # same bytes …
-    assert _invalid(token[:-1] + twin) == "token_invalid"              # … still refused
+    assert base64.urlsafe_b64decode(token.split(".")[2][:-1] + twin + "=") == base64.urlsafe_b64decode(
+        token.split(".")[2] + "="
+    )  # same bytes …
+    assert _invalid(token[:-1] + twin) == "token_invalid"  # … still refused
 
 
 def test_a_token_from_another_server_is_invalid(dana) -> None:
@@ -530,19 +572,52 @@ def test_a_token_from_another_server_is_invalid(dana) -> None:
     assert _invalid(token) == "token_invalid"
 
 
-@pytest.mark.parametrize("token", [
-    None, 42, 1.5, b"v1.abc.def", ["v1"], {"token": "x"}, "", ".", "..", "v1", "v1..", "v1.a.b", "v1.a.b.c",
-    "v2.eyJ9.sig", "v1.a=.b", "v1.ab cd.ef", "v1.\u00e9t\u00e9.ab", "x" * 5000, "v1." + "A" * 3000 + ".b",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        42,
+        1.5,
+        b"v1.abc.def",
+        ["v1"],
+        {"token": "x"},
+        "",
+        ".",
+        "..",
+        "v1",
+        "v1..",
+        "v1.a.b",
+        "v1.a.b.c",
+        "v2.eyJ9.sig",
+        "v1.a=.b",
+        "v1.ab cd.ef",
+        "v1.\u00e9t\u00e9.ab",
+        "x" * 5000,
+        "v1." + "A" * 3000 + ".b",
+    ],
+)
 def test_malformed_tokens_are_invalid_never_a_crash(token) -> None:
     assert _invalid(token) == "token_invalid"
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json", b"\xff\xfe", b"[]", b"null", b'"string"',
-    _claims(role="owner"), _claims(sub=...), _claims(extra=1), _claims(iat="1700000000"),
-    _claims(exp=True), _claims(exp=1.8e9), _claims(exp=10 ** 20), _claims(sub=7),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b"null",
+        b'"string"',
+        _claims(role="owner"),
+        _claims(sub=...),
+        _claims(extra=1),
+        _claims(iat="1700000000"),
+        _claims(exp=True),
+        _claims(exp=1.8e9),
+        _claims(exp=10**20),
+        _claims(sub=7),
+    ],
+)
 def test_signed_but_malformed_payloads_are_invalid(payload) -> None:
     assert _invalid(_forge(payload)) == "token_invalid"
 
@@ -558,10 +633,13 @@ def test_random_garbage_only_ever_raises_auth_error(dana) -> None:
     alphabet = "v1.AZaz09-_=+/ \x00\u00e9"
     for _ in range(2000):
         cut = rng.randrange(len(token))
-        candidate = rng.choice([
-            token[:cut], token[:cut] + "".join(rng.choices(alphabet, k=rng.randrange(1, 6))) + token[cut:],
-            "".join(rng.choices(alphabet, k=rng.randrange(0, 80))),
-        ])
+        candidate = rng.choice(
+            [
+                token[:cut],
+                token[:cut] + "".join(rng.choices(alphabet, k=rng.randrange(1, 6))) + token[cut:],
+                "".join(rng.choices(alphabet, k=rng.randrange(0, 80))),
+            ]
+        )
         if candidate == token:
             continue
         try:
@@ -606,7 +684,10 @@ def test_authenticate_revokes_tokens_when_the_account_changed(accounts, sessions
 
 def test_authenticate_reports_expiry_and_forgery_first(accounts, dana) -> None:
     token = issue_token(dana, SECRET, timedelta(hours=8), T0)
-    for bad, now, code in [(token, T0 + timedelta(hours=9), "token_expired"), (token[:-2], T0, "token_invalid")]:
+    for bad, now, code in [
+        (token, T0 + timedelta(hours=9), "token_expired"),
+        (token[:-2], T0, "token_invalid"),
+    ]:
         with pytest.raises(AuthError) as info:
             accounts.authenticate(bad, SECRET, now)
         assert info.value.code == code
@@ -641,7 +722,12 @@ def test_every_console_learns_every_user_without_the_password_hash(accounts, ses
     user = accounts.add_user("maria", "Maria Diaz", "csr", "correct horse battery 1")
     accounts.deactivate("maria")
     with sessions() as s:
-        rows = list(s.scalars(select(ChangeRow).where(ChangeRow.entity == "users", ChangeRow.entity_id == user.id)
-                              .order_by(ChangeRow.version)))
+        rows = list(
+            s.scalars(
+                select(ChangeRow)
+                .where(ChangeRow.entity == "users", ChangeRow.entity_id == user.id)
+                .order_by(ChangeRow.version)
+            )
+        )
     assert [r.data["active"] for r in rows] == [True, False]
     assert all(r.data["password_hash"] == "" for r in rows) and rows[0].data["display_name"] == "Maria Diaz"

@@ -6,7 +6,7 @@ from bench.stats import MIN_P99_SAMPLES, p99, percentile, summary
 
 
 def test_nearest_rank_percentiles():
-    values = list(range(1, 101))                 # 1..100
+    values = list(range(1, 101))  # 1..100
     assert percentile(values, 50) == 50
     assert percentile(values, 99) == 99
     assert percentile(values, 100) == 100

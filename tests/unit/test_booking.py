@@ -24,18 +24,31 @@ def world(cache, writer):
         ids = build_setup(s)
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
     with cache.sessions() as s:
-        loc = s.scalar(select(Job.location_id).limit(0)) or s.execute(
-            select(__import__("models.customers", fromlist=["Location"]).Location.id)).scalar()
+        loc = (
+            s.scalar(select(Job.location_id).limit(0))
+            or s.execute(select(__import__("models.customers", fromlist=["Location"]).Location.id)).scalar()
+        )
     return ids, cid, loc
 
 
 def booking(ids, cid, loc, **job) -> dict:
-    base = {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac, "job_type_id": ids.ac_repair,
-            "campaign_id": ids.google, "priority": "High", "summary": "AC blowing warm air",
-            "tags": ["Emergency"], "line_items": [{"code": "DIAG", "quantity": 1}]}
+    base = {
+        "customer_id": cid,
+        "location_id": loc,
+        "business_unit_id": ids.hvac,
+        "job_type_id": ids.ac_repair,
+        "campaign_id": ids.google,
+        "priority": "High",
+        "summary": "AC blowing warm air",
+        "tags": ["Emergency"],
+        "line_items": [{"code": "DIAG", "quantity": 1}],
+    }
     base.update(job)
-    return {"job": base, "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
-            "booked_at": NOW.isoformat()}
+    return {
+        "job": base,
+        "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
+        "booked_at": NOW.isoformat(),
+    }
 
 
 def _count(cache, model) -> int:
@@ -78,13 +91,15 @@ def test_booking_deducts_capacity(cache, writer, world):
     with cache.sessions() as s:
         setup = load_setup(s)
         booked = booked_slots(s, setup, TUESDAY, TUESDAY)
-    slot = find_slot(availability(setup, ids.hvac, 120, ("HVAC",), booked, [TUESDAY], NOW), TUESDAY, ids.w8_12)
+    slot = find_slot(
+        availability(setup, ids.hvac, 120, ("HVAC",), booked, [TUESDAY], NOW), TUESDAY, ids.w8_12
+    )
     assert slot.booked == 120 and slot.capacity == 720
 
 
 def test_full_window_is_refused_locally(writer, world):
     ids, cid, loc = world
-    for _ in range(6):                                     # 6 × 120 = 720 minutes: the window is full
+    for _ in range(6):  # 6 × 120 = 720 minutes: the window is full
         writer.execute("book_job", booking(ids, cid, loc))
     pending = writer.pending_count()
     with pytest.raises(ValidationFailed) as err:
@@ -99,21 +114,29 @@ def test_full_window_is_refused_locally(writer, world):
 
 def test_do_not_service_customer_cannot_be_booked(writer, world):
     ids, cid, loc = world
-    writer.execute("update_customer", {"customer_id": cid, "changes": {
-        "do_not_service": [False, True], "do_not_service_reason": ["", "Unpaid balance"]}})
+    writer.execute(
+        "update_customer",
+        {
+            "customer_id": cid,
+            "changes": {"do_not_service": [False, True], "do_not_service_reason": ["", "Unpaid balance"]},
+        },
+    )
     with pytest.raises(ValidationFailed) as err:
         writer.execute("book_job", booking(ids, cid, loc))
     assert "Do Not Service (Unpaid balance)" in err.value.errors["customer"]
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"business_unit_id": ""}, "businessUnit"),
-    ({"job_type_id": ""}, "jobType"),
-    ({"campaign_id": ""}, "campaign"),
-    ({"summary": "   "}, "summary"),
-    ({"priority": "Whenever"}, "priority"),
-    ({"summary": "x" * 5001}, "summary"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"business_unit_id": ""}, "businessUnit"),
+        ({"job_type_id": ""}, "jobType"),
+        ({"campaign_id": ""}, "campaign"),
+        ({"summary": "   "}, "summary"),
+        ({"priority": "Whenever"}, "priority"),
+        ({"summary": "x" * 5001}, "summary"),
+    ],
+)
 def test_required_and_bad_fields_are_named(writer, world, change, field):
     ids, cid, loc = world
     with pytest.raises(ValidationFailed) as err:
@@ -124,8 +147,10 @@ def test_required_and_bad_fields_are_named(writer, world, change, field):
 def test_all_missing_fields_are_reported_together(writer, world):
     ids, cid, loc = world
     with pytest.raises(ValidationFailed) as err:
-        writer.execute("book_job", booking(ids, cid, loc, business_unit_id="", job_type_id="", campaign_id="",
-                                           summary=""))
+        writer.execute(
+            "book_job",
+            booking(ids, cid, loc, business_unit_id="", job_type_id="", campaign_id="", summary=""),
+        )
     assert {"businessUnit", "jobType", "campaign", "summary"} <= set(err.value.errors)
 
 
@@ -149,8 +174,14 @@ def test_window_of_another_business_unit_and_unknown_service(writer, world):
 def test_reschedule_cancel_hold_rules(cache, writer, world):
     ids, cid, loc = world
     job_id = writer.execute("book_job", booking(ids, cid, loc)).applied.entity_id
-    writer.execute("reschedule_job", {"job_id": job_id, "booked_at": NOW.isoformat(),
-                                      "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w12_4}})
+    writer.execute(
+        "reschedule_job",
+        {
+            "job_id": job_id,
+            "booked_at": NOW.isoformat(),
+            "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w12_4},
+        },
+    )
     with cache.sessions() as s:
         appt = s.scalar(select(Appointment).where(Appointment.job_id == job_id))
         assert appt.arrival_window_id == ids.w12_4 and as_utc(appt.start).hour == 18
@@ -162,12 +193,14 @@ def test_reschedule_cancel_hold_rules(cache, writer, world):
         writer.execute("cancel_job", {"job_id": job_id})
     writer.execute("cancel_job", {"job_id": job_id, "reason": "Customer fixed it"})
     with pytest.raises(ValidationFailed, match="canceled job can't be"):
-        writer.execute("reschedule_job", {"job_id": job_id, "appointment": {"day": TUESDAY.isoformat(),
-                                                                            "arrival_window_id": ids.w8_12}})
+        writer.execute(
+            "reschedule_job",
+            {"job_id": job_id, "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12}},
+        )
     with cache.sessions() as s:
         job = s.get(Job, job_id)
         assert job.status == JobStatus.CANCELED and job.status_reason == "Customer fixed it"
-    assert _count(cache, Job) == 1                          # never deleted
+    assert _count(cache, Job) == 1  # never deleted
 
 
 def test_canceled_job_frees_capacity(cache, writer, world):
@@ -179,15 +212,28 @@ def test_canceled_job_frees_capacity(cache, writer, world):
 
 def test_leads_lifecycle_and_conversion(cache, writer, world):
     ids, cid, loc = world
-    lead_id = writer.execute("create_lead", {"lead": {"name": "Walk-in Caller", "phone": "(214) 555-0111",
-                                                      "summary": "Wants a quote", "follow_up_on": "2026-12-03",
-                                                      "campaign_id": ids.yard}}).applied.entity_id
+    lead_id = writer.execute(
+        "create_lead",
+        {
+            "lead": {
+                "name": "Walk-in Caller",
+                "phone": "(214) 555-0111",
+                "summary": "Wants a quote",
+                "follow_up_on": "2026-12-03",
+                "campaign_id": ids.yard,
+            }
+        },
+    ).applied.entity_id
     with pytest.raises(ValidationFailed):
         writer.execute("create_lead", {"lead": {"name": "No Phone"}})
     with pytest.raises(ValidationFailed, match="phone"):
         writer.execute("create_lead", {"lead": {"name": "Bad", "phone": "12"}})
-    writer.execute("update_lead", {"lead_id": lead_id, "changes": {"follow_up_on": ["2026-12-03", "2026-12-04"]}})
-    other = writer.execute("create_lead", {"lead": {"customer_id": cid, "summary": "Maybe later"}}).applied.entity_id
+    writer.execute(
+        "update_lead", {"lead_id": lead_id, "changes": {"follow_up_on": ["2026-12-03", "2026-12-04"]}}
+    )
+    other = writer.execute(
+        "create_lead", {"lead": {"customer_id": cid, "summary": "Maybe later"}}
+    ).applied.entity_id
     writer.execute("book_job", booking(ids, cid, loc, lead_id=other))
     with pytest.raises(ValidationFailed, match="reason"):
         writer.execute("dismiss_lead", {"lead_id": lead_id, "reason": ""})
@@ -196,18 +242,30 @@ def test_leads_lifecycle_and_conversion(cache, writer, world):
         first, second = s.get(Lead, lead_id), s.get(Lead, other)
         assert first.status == LeadStatus.DISMISSED and str(first.follow_up_on) == "2026-12-04"
         assert first.phone == "+12145550111"
-        assert second.status == LeadStatus.CONVERTED and second.converted_job_id and second.name == "Maria Garcia"
+        assert (
+            second.status == LeadStatus.CONVERTED
+            and second.converted_job_id
+            and second.name == "Maria Garcia"
+        )
     with pytest.raises(ValidationFailed, match="open lead"):
         writer.execute("dismiss_lead", {"lead_id": other, "reason": "x"})
 
 
-@pytest.mark.parametrize("change", [
-    {"priority": ["High"]}, {"tags": 5}, {"tags": ["a", 3]}, {"booked_from": "Carrier pigeon"},
-    {"line_items": [{"code": "DIAG", "quantity": float("nan")}]},
-    {"line_items": [{"code": "DIAG", "price": "inf"}]},
-    {"booked_by_id": "nobody"}, {"number": "X" * 30}, {"summary": "nul\x00byte"},
-    {"technician_ids": ["not-a-tech"]},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"priority": ["High"]},
+        {"tags": 5},
+        {"tags": ["a", 3]},
+        {"booked_from": "Carrier pigeon"},
+        {"line_items": [{"code": "DIAG", "quantity": float("nan")}]},
+        {"line_items": [{"code": "DIAG", "price": "inf"}]},
+        {"booked_by_id": "nobody"},
+        {"number": "X" * 30},
+        {"summary": "nul\x00byte"},
+        {"technician_ids": ["not-a-tech"]},
+    ],
+)
 def test_hostile_job_fields_are_refused_with_a_sentence(writer, world, change):
     ids, cid, loc = world
     pending = writer.pending_count()
@@ -224,7 +282,7 @@ def test_args_must_be_an_object(writer):
 def test_caller_clock_is_not_trusted_and_past_days_are_refused(writer, world):
     ids, cid, loc = world
     args = booking(ids, cid, loc)
-    args["booked_at"] = "2020-01-01T00:00:00+00:00"                 # ignored: the writer's clock counts
+    args["booked_at"] = "2020-01-01T00:00:00+00:00"  # ignored: the writer's clock counts
     args["appointment"]["day"] = "2026-11-01"
     with pytest.raises(ValidationFailed, match="passed"):
         writer.execute("book_job", args)
@@ -237,11 +295,20 @@ def test_technician_must_belong_to_the_business_unit_and_duplicates_collapse(cac
     ids, cid, loc = world
     with cache.sessions() as s:
         from models.setup import Technician
+
         plumber = s.scalar(select(Technician.id).where(Technician.name == "Cy"))
     with pytest.raises(ValidationFailed, match="doesn't work for this business unit"):
         writer.execute("book_job", booking(ids, cid, loc, technician_ids=[plumber]))
-    job_id = writer.execute("book_job", booking(ids, cid, loc, technician_ids=[ids.tech_ann, ids.tech_ann],
-                                                tags=["Emergency", "Emergency", "New tag"])).applied.entity_id
+    job_id = writer.execute(
+        "book_job",
+        booking(
+            ids,
+            cid,
+            loc,
+            technician_ids=[ids.tech_ann, ids.tech_ann],
+            tags=["Emergency", "Emergency", "New tag"],
+        ),
+    ).applied.entity_id
     assert job_id
 
 
@@ -258,8 +325,12 @@ def test_new_tag_ids_follow_from_the_name(cache, writer, world):
 
 def test_leads_of_another_customer_or_closed_cannot_be_converted(writer, world):
     ids, cid, loc = world
-    other = writer.execute("create_customer", customer_args(name="Other", phone="2145550166")).applied.entity_id
-    foreign = writer.execute("create_lead", {"lead": {"customer_id": other, "summary": "x"}}).applied.entity_id
+    other = writer.execute(
+        "create_customer", customer_args(name="Other", phone="2145550166")
+    ).applied.entity_id
+    foreign = writer.execute(
+        "create_lead", {"lead": {"customer_id": other, "summary": "x"}}
+    ).applied.entity_id
     with pytest.raises(ValidationFailed, match="another customer"):
         writer.execute("book_job", booking(ids, cid, loc, lead_id=foreign))
     closed = writer.execute("create_lead", {"lead": {"customer_id": cid, "summary": "y"}}).applied.entity_id
@@ -299,23 +370,45 @@ def test_booking_on_a_claimed_call_makes_it_booked_and_closes_its_bubble(cache, 
     ids, cid, loc = world
     with cache.sessions.begin() as s:
         s.add(User(id="dana", username="dana", display_name="Dana", role="csr"))
-        events = [NeutralEvent("twilio", "CA1", f"k{i}", kind, NOW + timedelta(seconds=i), from_number="+14155550123",
-                               to_number="+12145550100") for i, kind in enumerate((CallEventKind.OFFERED,
-                                                                                   CallEventKind.ANSWERED))]
+        events = [
+            NeutralEvent(
+                "twilio",
+                "CA1",
+                f"k{i}",
+                kind,
+                NOW + timedelta(seconds=i),
+                from_number="+14155550123",
+                to_number="+12145550100",
+            )
+            for i, kind in enumerate((CallEventKind.OFFERED, CallEventKind.ANSWERED))
+        ]
         call_id = record_events(s, events).calls[0].id
         claim_call(s, call_id, "dana")
     job_id = writer.execute("book_job", {**booking(ids, cid, loc), "call_id": call_id}).applied.entity_id
     with cache.sessions() as s:
         call = s.get(Call, call_id)
         assert call.job_id == job_id and call.closed_at is not None
-        assert call.classification is None          # still talking: classified when it ends
+        assert call.classification is None  # still talking: classified when it ends
     with cache.sessions.begin() as s:
-        record_events(s, [NeutralEvent("twilio", "CA1", "k9", CallEventKind.ENDED, NOW + timedelta(seconds=30),
-                                       end_reason="completed")])
+        record_events(
+            s,
+            [
+                NeutralEvent(
+                    "twilio",
+                    "CA1",
+                    "k9",
+                    CallEventKind.ENDED,
+                    NOW + timedelta(seconds=30),
+                    end_reason="completed",
+                )
+            ],
+        )
     with cache.sessions() as s:
         assert s.get(Call, call_id).classification is CallClass.BOOKED
     # A call id this cache doesn't know (not pulled yet): the booking stands.
-    writer.execute("book_job", {**booking(ids, cid, loc, summary="Second visit"), "call_id": "not-pulled-yet"})
+    writer.execute(
+        "book_job", {**booking(ids, cid, loc, summary="Second visit"), "call_id": "not-pulled-yet"}
+    )
 
 
 def _call_on_a_retired_campaign(cache, ids) -> tuple[str, str, str]:
@@ -330,10 +423,24 @@ def _call_on_a_retired_campaign(cache, ids) -> tuple[str, str, str]:
         s.add_all([spring, TrackingNumber(id=new_id(), number="+19725550109", campaign=spring)])
         s.add(TrackingNumber(id=new_id(), number="+19725550104", campaign_id=ids.yard))
         s.flush()
-        ring = NeutralEvent("twilio", "CA-spring", "s1", CallEventKind.OFFERED, NOW, from_number="+14155550123",
-                            to_number="+19725550109")
-        other = NeutralEvent("twilio", "CA-yard", "y1", CallEventKind.OFFERED, NOW, from_number="+14155550123",
-                             to_number="+19725550104")
+        ring = NeutralEvent(
+            "twilio",
+            "CA-spring",
+            "s1",
+            CallEventKind.OFFERED,
+            NOW,
+            from_number="+14155550123",
+            to_number="+19725550109",
+        )
+        other = NeutralEvent(
+            "twilio",
+            "CA-yard",
+            "y1",
+            CallEventKind.OFFERED,
+            NOW,
+            from_number="+14155550123",
+            to_number="+19725550104",
+        )
         calls = {c.provider_call_id: c.id for c in record_events(s, [ring, other]).calls}
         return calls["CA-spring"], spring.id, calls["CA-yard"]
 
@@ -352,8 +459,9 @@ def test_a_call_to_a_retired_campaigns_number_books_with_that_campaign(cache, wr
     with pytest.raises(ValidationFailed) as err:
         writer.execute("book_job", {**booking(ids, cid, loc, campaign_id=spring), "call_id": yard_call})
     assert "campaign" in err.value.errors
-    job_id = writer.execute("book_job", {**booking(ids, cid, loc, campaign_id=spring),
-                                         "call_id": call_id}).applied.entity_id
+    job_id = writer.execute(
+        "book_job", {**booking(ids, cid, loc, campaign_id=spring), "call_id": call_id}
+    ).applied.entity_id
     with cache.sessions() as s:
         assert s.get(Job, job_id).campaign_id == spring and s.get(Call, call_id).job_id == job_id
         setup = load_setup(s)

@@ -49,7 +49,7 @@ def test_corrupt_file(tmp_path):
 
 def test_damaged_pages(saved_cache):
     data = bytearray(saved_cache.read_bytes())
-    for i in range(200, len(data), 37):        # keep the header, scramble the pages
+    for i in range(200, len(data), 37):  # keep the header, scramble the pages
         data[i] = (data[i] * 7 + 13) % 256
     saved_cache.write_bytes(bytes(data))
     before = _digest(saved_cache)
@@ -61,12 +61,17 @@ def test_damaged_pages(saved_cache):
 
 def test_locked_by_another_program(saved_cache):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3,sys,time\n"
-         f"c=sqlite3.connect({str(saved_cache)!r}, isolation_level=None)\n"
-         "c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')\n"
-         "print('locked', flush=True); time.sleep(30)\n"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys,time\n"
+            f"c=sqlite3.connect({str(saved_cache)!r}, isolation_level=None)\n"
+            "c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True); time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(CacheError) as err:
@@ -76,7 +81,7 @@ def test_locked_by_another_program(saved_cache):
     finally:
         holder.kill()
         holder.wait()
-    cache = open_cache(saved_cache)                    # and once released, nothing was lost
+    cache = open_cache(saved_cache)  # and once released, nothing was lost
     assert LocalWriter(cache.sessions).pending_count() == 1
     cache.close()
 
@@ -119,14 +124,20 @@ def test_a_second_console_on_the_same_cache_is_refused(saved_cache):
         with pytest.raises(CacheError) as err:
             open_cache(saved_cache)
         assert err.value.kind == "locked" and "already open" in err.value.advice
-        code = ("import sys\nfrom models.db import open_cache, CacheError\n"
-                f"try:\n    open_cache({str(saved_cache)!r})\nexcept CacheError as e:\n    print(e.kind)\n")
-        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        code = (
+            "import sys\nfrom models.db import open_cache, CacheError\n"
+            f"try:\n    open_cache({str(saved_cache)!r})\nexcept CacheError as e:\n    print(e.kind)\n"
+        )
+        other = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        )
         assert other.stdout.strip() == "locked", other.stderr
     finally:
         first.close()
-    open_cache(saved_cache).close()                     # released with the first one
+    open_cache(saved_cache).close()  # released with the first one
 
 
 def test_a_write_transaction_holds_the_lock_from_its_first_read(saved_cache):

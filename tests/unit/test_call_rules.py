@@ -28,41 +28,64 @@ def ev(kind: CallEventKind, seconds: float, key: str = "", **kw) -> EventFact:
 
 # -- the reducer ------------------------------------------------------------------------------------------
 def test_an_answered_call_in_order():
-    t = reduce_events([ev(K.OFFERED, 0), ev(K.ALERTING, 1, agent="dana"), ev(K.ANSWERED, 6, agent="dana"),
-                       ev(K.ENDED, 96, end_reason="completed"),
-                       ev(K.RECORDING, 99, recording_url="https://r/1", recording_seconds=90)])
+    t = reduce_events(
+        [
+            ev(K.OFFERED, 0),
+            ev(K.ALERTING, 1, agent="dana"),
+            ev(K.ANSWERED, 6, agent="dana"),
+            ev(K.ENDED, 96, end_reason="completed"),
+            ev(K.RECORDING, 99, recording_url="https://r/1", recording_seconds=90),
+        ]
+    )
     assert t.state is CallState.ENDED
-    assert (t.started_at, t.answered_at, t.ended_at) == (T0, T0 + timedelta(seconds=6), T0 + timedelta(seconds=96))
+    assert (t.started_at, t.answered_at, t.ended_at) == (
+        T0,
+        T0 + timedelta(seconds=6),
+        T0 + timedelta(seconds=96),
+    )
     assert t.talk_seconds == 90 and t.end_reason == "completed" and t.answered_by == "dana"
     assert (t.recording_url, t.recording_seconds) == ("https://r/1", 90)
 
 
-@pytest.mark.parametrize(("events", "state"), [
-    ([ev(K.OFFERED, 0)], CallState.RINGING),
-    ([ev(K.OFFERED, 0), ev(K.QUEUED, 1)], CallState.QUEUED),
-    ([ev(K.OFFERED, 0), ev(K.QUEUED, 1), ev(K.ALERTING, 2)], CallState.RINGING),
-    ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3)], CallState.TALKING),
-    ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3), ev(K.HELD, 10)], CallState.HELD),
-    ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3), ev(K.HELD, 10), ev(K.RESUMED, 20)], CallState.TALKING),
-    ([ev(K.OFFERED, 0), ev(K.HELD, 1)], CallState.RINGING),            # nothing to hold before an answer
-])
+@pytest.mark.parametrize(
+    ("events", "state"),
+    [
+        ([ev(K.OFFERED, 0)], CallState.RINGING),
+        ([ev(K.OFFERED, 0), ev(K.QUEUED, 1)], CallState.QUEUED),
+        ([ev(K.OFFERED, 0), ev(K.QUEUED, 1), ev(K.ALERTING, 2)], CallState.RINGING),
+        ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3)], CallState.TALKING),
+        ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3), ev(K.HELD, 10)], CallState.HELD),
+        ([ev(K.OFFERED, 0), ev(K.ANSWERED, 3), ev(K.HELD, 10), ev(K.RESUMED, 20)], CallState.TALKING),
+        ([ev(K.OFFERED, 0), ev(K.HELD, 1)], CallState.RINGING),  # nothing to hold before an answer
+    ],
+)
 def test_states(events, state):
     assert reduce_events(events).state is state
 
 
 def test_an_ended_call_never_reopens():
     """A late "ringing" or "in-progress" callback — even one stamped after the end — changes nothing."""
-    t = reduce_events([ev(K.OFFERED, 0), ev(K.ENDED, 20, end_reason="caller-hangup"),
-                       ev(K.ALERTING, 25), ev(K.ANSWERED, 26)])
+    t = reduce_events(
+        [
+            ev(K.OFFERED, 0),
+            ev(K.ENDED, 20, end_reason="caller-hangup"),
+            ev(K.ALERTING, 25),
+            ev(K.ANSWERED, 26),
+        ]
+    )
     assert t.state is CallState.ENDED and t.answered_at is None and t.end_reason == "caller-hangup"
     assert t.talk_seconds == 0
 
 
 def test_an_end_without_a_reason_and_a_completed_call_nobody_answered():
     assert reduce_events([ev(K.OFFERED, 0), ev(K.ENDED, 9)]).end_reason == EndReason.CALLER_HANGUP
-    assert reduce_events([ev(K.OFFERED, 0), ev(K.ENDED, 9, end_reason="completed")]).end_reason == \
-        EndReason.CALLER_HANGUP
-    assert reduce_events([ev(K.OFFERED, 0), ev(K.ANSWERED, 2), ev(K.ENDED, 9)]).end_reason == EndReason.COMPLETED
+    assert (
+        reduce_events([ev(K.OFFERED, 0), ev(K.ENDED, 9, end_reason="completed")]).end_reason
+        == EndReason.CALLER_HANGUP
+    )
+    assert (
+        reduce_events([ev(K.OFFERED, 0), ev(K.ANSWERED, 2), ev(K.ENDED, 9)]).end_reason == EndReason.COMPLETED
+    )
 
 
 def test_the_answer_and_the_end_in_the_same_second():
@@ -71,8 +94,13 @@ def test_the_answer_and_the_end_in_the_same_second():
 
 
 def test_the_longest_recording_part_is_kept():
-    t = reduce_events([ev(K.OFFERED, 0), ev(K.RECORDING, 50, "r1", recording_url="u1", recording_seconds=30),
-                       ev(K.RECORDING, 80, "r2", recording_url="u2", recording_seconds=60)])
+    t = reduce_events(
+        [
+            ev(K.OFFERED, 0),
+            ev(K.RECORDING, 50, "r1", recording_url="u1", recording_seconds=30),
+            ev(K.RECORDING, 80, "r2", recording_url="u2", recording_seconds=60),
+        ]
+    )
     assert (t.recording_url, t.recording_seconds) == ("u2", 60)
 
 
@@ -142,30 +170,40 @@ def test_a_prefix_of_the_events_never_shows_a_later_state_than_all_of_them(event
 
 # -- classification ---------------------------------------------------------------------------------------
 def facts(**kw) -> CallFacts:
-    base = {"direction": CallDirection.INBOUND, "ended": True, "agent_id": "dana", "talk_seconds": 90,
-            "booked": False, "excused": False, "reason_is_lead": None}
+    base = {
+        "direction": CallDirection.INBOUND,
+        "ended": True,
+        "agent_id": "dana",
+        "talk_seconds": 90,
+        "booked": False,
+        "excused": False,
+        "reason_is_lead": None,
+    }
     return CallFacts(**{**base, **kw})
 
 
-@pytest.mark.parametrize(("kw", "expected"), [
-    ({"ended": False}, None),                                                # not over yet
-    ({"direction": CallDirection.OUTBOUND}, None),                           # ours: outbound not counted
-    ({"agent_id": None}, CallClass.ABANDONED),                               # nobody answered / clicked
-    ({"agent_id": None, "talk_seconds": 300}, CallClass.ABANDONED),          # answered, bubble never clicked
-    ({"agent_id": None, "booked": True}, CallClass.ABANDONED),               # no CSR bound: not Booked
-    ({"booked": True}, CallClass.BOOKED),
-    ({"booked": True, "talk_seconds": 10}, CallClass.BOOKED),                # short but booked
-    ({"booked": True, "reason_is_lead": False}, CallClass.BOOKED),
-    ({"talk_seconds": 59}, CallClass.EXCUSED),                               # claimed, < 60 s, no booking
-    ({"talk_seconds": LEAD_SECONDS}, CallClass.UNBOOKED),                    # the boundary: >= 60 s is a lead
-    ({"talk_seconds": 10, "reason_is_lead": True}, CallClass.UNBOOKED),      # a lead reason makes it a lead
-    ({"talk_seconds": 300, "reason_is_lead": False}, CallClass.NOT_LEAD),    # wrong number, vendor call
-    ({"talk_seconds": 10, "reason_is_lead": False}, CallClass.NOT_LEAD),
-    ({"talk_seconds": 300, "reason_is_lead": True}, CallClass.UNBOOKED),
-    ({"excused": True}, CallClass.EXCUSED),                                  # a manager excused it
-    ({"excused": True, "booked": True}, CallClass.EXCUSED),
-    ({"excused": True, "agent_id": None}, CallClass.EXCUSED),
-])
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"ended": False}, None),  # not over yet
+        ({"direction": CallDirection.OUTBOUND}, None),  # ours: outbound not counted
+        ({"agent_id": None}, CallClass.ABANDONED),  # nobody answered / clicked
+        ({"agent_id": None, "talk_seconds": 300}, CallClass.ABANDONED),  # answered, bubble never clicked
+        ({"agent_id": None, "booked": True}, CallClass.ABANDONED),  # no CSR bound: not Booked
+        ({"booked": True}, CallClass.BOOKED),
+        ({"booked": True, "talk_seconds": 10}, CallClass.BOOKED),  # short but booked
+        ({"booked": True, "reason_is_lead": False}, CallClass.BOOKED),
+        ({"talk_seconds": 59}, CallClass.EXCUSED),  # claimed, < 60 s, no booking
+        ({"talk_seconds": LEAD_SECONDS}, CallClass.UNBOOKED),  # the boundary: >= 60 s is a lead
+        ({"talk_seconds": 10, "reason_is_lead": True}, CallClass.UNBOOKED),  # a lead reason makes it a lead
+        ({"talk_seconds": 300, "reason_is_lead": False}, CallClass.NOT_LEAD),  # wrong number, vendor call
+        ({"talk_seconds": 10, "reason_is_lead": False}, CallClass.NOT_LEAD),
+        ({"talk_seconds": 300, "reason_is_lead": True}, CallClass.UNBOOKED),
+        ({"excused": True}, CallClass.EXCUSED),  # a manager excused it
+        ({"excused": True, "booked": True}, CallClass.EXCUSED),
+        ({"excused": True, "agent_id": None}, CallClass.EXCUSED),
+    ],
+)
 def test_classification_rules(kw, expected):
     assert classify(facts(**kw)) == expected
 
@@ -177,14 +215,28 @@ def test_with_no_call_reasons_configured_every_claimed_call_of_a_minute_is_a_lea
 
 
 # -- the caller's number ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("raw", "e164"), [
-    ("+12145550101", "+12145550101"),
-    ("(214) 555-0101", "+12145550101"),
-    ("+14155550123", "+14155550123"),
-    ("+442079460958", "+442079460958"),
-    ("anonymous", ""), ("Anonymous", ""), ("Restricted", ""), ("RESTRICTED", ""), ("unknown", ""),
-    ("", ""), ("   ", ""), ("client:dana", ""), ("sip:dana@example.com", ""), ("+1", ""), ("hello", ""),
-    ("266696687", ""), ("+" + "9" * 60, ""), ("12\x00345", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+12145550101", "+12145550101"),
+        ("(214) 555-0101", "+12145550101"),
+        ("+14155550123", "+14155550123"),
+        ("+442079460958", "+442079460958"),
+        ("anonymous", ""),
+        ("Anonymous", ""),
+        ("Restricted", ""),
+        ("RESTRICTED", ""),
+        ("unknown", ""),
+        ("", ""),
+        ("   ", ""),
+        ("client:dana", ""),
+        ("sip:dana@example.com", ""),
+        ("+1", ""),
+        ("hello", ""),
+        ("266696687", ""),
+        ("+" + "9" * 60, ""),
+        ("12\x00345", ""),
+    ],
+)
 def test_caller_numbers(raw, e164):
     assert caller_number(raw) == e164

@@ -30,8 +30,15 @@ def store(cache):
         for i, phone in enumerate(("+12145550101", "+12145550102", "+12145550102")):
             c = Customer(id=f"cust{i}", name=f"Customer {i}")
             s.add(c)
-            s.add(ContactMethod(customer_id=c.id, kind=ContactKind.PHONE, value=phone, digits=phone[2:],
-                                digits_rev=phone[2:][::-1]))
+            s.add(
+                ContactMethod(
+                    customer_id=c.id,
+                    kind=ContactKind.PHONE,
+                    value=phone,
+                    digits=phone[2:],
+                    digits_rev=phone[2:][::-1],
+                )
+            )
         s.add(CallReason(id="wrong", name="Wrong number", is_lead=False))
         s.add(CallReason(id="quote", name="Wants a quote", is_lead=True))
     return cache
@@ -40,7 +47,9 @@ def store(cache):
 def ev(kind, seconds, call="CA1", key="", **kw) -> NeutralEvent:
     kw.setdefault("from_number", "+12145550101")
     kw.setdefault("to_number", TRACKING)
-    return NeutralEvent("twilio", call, key or f"{call}:{kind}:{seconds}", kind, T0 + timedelta(seconds=seconds), **kw)
+    return NeutralEvent(
+        "twilio", call, key or f"{call}:{kind}:{seconds}", kind, T0 + timedelta(seconds=seconds), **kw
+    )
 
 
 def record(store, *events):
@@ -51,6 +60,7 @@ def record(store, *events):
 def call_row(store, provider_call_id="CA1") -> Call:
     with store.sessions() as s:
         from sqlalchemy import select
+
         call = s.scalar(select(Call).where(Call.provider_call_id == provider_call_id))
         s.expunge(call)
         return call
@@ -94,6 +104,7 @@ def test_a_redelivered_callback_is_stored_once(store):
     assert r.duplicates == 1 and r.new_call_ids == set()
     with store.sessions() as s:
         from sqlalchemy import func, select
+
         assert s.scalar(select(func.count()).select_from(CallEvent)) == 2
 
 
@@ -106,7 +117,7 @@ def test_callbacks_out_of_order_end_in_the_right_state_and_never_reopen(store):
     call = call_row(store)
     assert call.state is CallState.ENDED and call.duration_seconds == 90
     assert call.started_at.replace(tzinfo=UTC) == T0 and call.end_reason == "completed"
-    assert call.classification is CallClass.ABANDONED          # answered, but nobody clicked the bubble
+    assert call.classification is CallClass.ABANDONED  # answered, but nobody clicked the bubble
 
 
 def test_claim_first_wins_takeover_needs_confirmation_and_classification_follows(store):
@@ -118,11 +129,11 @@ def test_claim_first_wins_takeover_needs_confirmation_and_classification_follows
     with store.sessions.begin() as s, pytest.raises(ValidationFailed, match="Someone else"):
         claim_call(s, call_id, "lee")
     with store.sessions.begin() as s:
-        assert claim_call(s, call_id, "dana").previous_agent_id is None     # a second click: nothing
+        assert claim_call(s, call_id, "dana").previous_agent_id is None  # a second click: nothing
         assert claim_call(s, call_id, "lee", takeover=True).previous_agent_id == "dana"
     record(store, ev(K.ENDED, 200, end_reason="completed"))
     call = call_row(store)
-    assert call.agent_id == "lee" and call.classification is CallClass.UNBOOKED      # 197 s, a lead, no job
+    assert call.agent_id == "lee" and call.classification is CallClass.UNBOOKED  # 197 s, a lead, no job
     with store.sessions.begin() as s, pytest.raises(ValidationFailed, match="ended"):
         claim_call(s, call_id, "dana")
 
@@ -134,6 +145,7 @@ def test_a_short_claimed_call_is_excused_and_a_reason_decides_lead_or_not(store)
     record(store, ev(K.ENDED, 30, end_reason="completed"))
     assert call_row(store).classification is CallClass.EXCUSED
     from models.call_store import reclassify
+
     with store.sessions.begin() as s:
         call = s.get(Call, r.calls[0].id)
         call.call_reason_id = "wrong"
@@ -145,19 +157,35 @@ def test_a_short_claimed_call_is_excused_and_a_reason_decides_lead_or_not(store)
 
 
 def test_an_outbound_call_links_the_customer_it_dialed_and_is_not_classified(store):
-    record(store, ev(K.OFFERED, 0, call="CA9", direction=CallDirection.OUTBOUND, from_number=TRACKING,
-                     to_number="+12145550101", agent="dana"),
-           ev(K.ANSWERED, 5, call="CA9"), ev(K.ENDED, 65, call="CA9", end_reason="completed"))
+    record(
+        store,
+        ev(
+            K.OFFERED,
+            0,
+            call="CA9",
+            direction=CallDirection.OUTBOUND,
+            from_number=TRACKING,
+            to_number="+12145550101",
+            agent="dana",
+        ),
+        ev(K.ANSWERED, 5, call="CA9"),
+        ev(K.ENDED, 65, call="CA9", end_reason="completed"),
+    )
     call = call_row(store, "CA9")
     assert call.direction is CallDirection.OUTBOUND and call.customer_id == "cust0"
     assert call.from_number == TRACKING and call.to_number == "+12145550101"
     assert call.classification is None and not call.unknown_campaign
-    assert call.agent_id == "dana"                  # the CSR who dialed it from their softphone
+    assert call.agent_id == "dana"  # the CSR who dialed it from their softphone
 
 
 def test_the_recording_lands_on_the_call(store):
-    record(store, ev(K.OFFERED, 0), ev(K.ANSWERED, 2), ev(K.ENDED, 62),
-           ev(K.RECORDING, 70, recording_url="https://api.twilio.com/rec/RE1", recording_seconds=60))
+    record(
+        store,
+        ev(K.OFFERED, 0),
+        ev(K.ANSWERED, 2),
+        ev(K.ENDED, 62),
+        ev(K.RECORDING, 70, recording_url="https://api.twilio.com/rec/RE1", recording_seconds=60),
+    )
     call = call_row(store)
     assert call.recording_url.endswith("/RE1") and call.recording_seconds == 60
 
@@ -195,15 +223,29 @@ def test_close_call_needs_a_reason_and_a_lead_reason_makes_the_lead_even_without
     with pytest.raises(ValidationFailed, match="reason"):
         writer.execute("close_call", {"call_id": call_id})
     with pytest.raises(ValidationFailed, match="lead reason"):
-        writer.execute("close_call", {"call_id": call_id, "call_reason_id": "wrong", "lead": {"summary": "x"}})
-    writer.execute("close_call", {"call_id": call_id, "call_reason_id": "quote",
-                                  "lead": {"name": "Pat Doe", "phone": "+14155550123", "summary": "Quote for a heater",
-                                           "follow_up_on": "2026-11-30"}})
+        writer.execute(
+            "close_call", {"call_id": call_id, "call_reason_id": "wrong", "lead": {"summary": "x"}}
+        )
+    writer.execute(
+        "close_call",
+        {
+            "call_id": call_id,
+            "call_reason_id": "quote",
+            "lead": {
+                "name": "Pat Doe",
+                "phone": "+14155550123",
+                "summary": "Quote for a heater",
+                "follow_up_on": "2026-11-30",
+            },
+        },
+    )
     with store.sessions() as s:
         call = s.get(Call, call_id)
         assert call.closed_at is not None and call.classification is CallClass.UNBOOKED
         lead = s.get(Lead, call.lead_id)
-        assert lead.name == "Pat Doe" and lead.call_reason_id == "quote" and lead.campaign_id == call.campaign_id
+        assert (
+            lead.name == "Pat Doe" and lead.call_reason_id == "quote" and lead.campaign_id == call.campaign_id
+        )
     # Closing again (a replay) changes nothing.
     writer.execute("close_call", {"call_id": call_id, "call_reason_id": "wrong"})
     with store.sessions() as s:

@@ -30,14 +30,16 @@ def test_capacity_is_technician_minutes_in_the_window(setup_ids):
     # HVAC group = HVAC Service (Ann, Bob: 08–17) + HVAC Install (Pat, Tuesday 08–12): 3 × 240 min.
     assert slot.capacity == 720 and slot.booked == 0 and slot.fits
     assert sorted(slot.technicians) == ["Ann", "Bob", "Pat"]
-    assert find_slot(_slots(setup, ids.hvac), TUESDAY, ids.w12_4).capacity == 2 * 240   # Pat is off at 12:00
+    assert find_slot(_slots(setup, ids.hvac), TUESDAY, ids.w12_4).capacity == 2 * 240  # Pat is off at 12:00
 
 
 def test_booked_minutes_deduct_and_overlapping_windows_share(setup_ids):
     setup, ids = setup_ids
     group = setup.business_unit(ids.hvac).group_id
-    booked = [BookedSlot(group, TUESDAY, 8 * 60, 12 * 60, 120),        # a job in 8–12
-              BookedSlot(group, TUESDAY, 8 * 60, 10 * 60, 60)]         # a job in 8–10
+    booked = [
+        BookedSlot(group, TUESDAY, 8 * 60, 12 * 60, 120),  # a job in 8–12
+        BookedSlot(group, TUESDAY, 8 * 60, 10 * 60, 60),
+    ]  # a job in 8–10
     slots = _slots(setup, ids.hvac, booked=booked)
     assert find_slot(slots, TUESDAY, ids.w8_12).booked == 180
     # 8–10 sees the whole 8–10 job and half of the 8–12 job (its window overlaps half of it).
@@ -55,11 +57,11 @@ def test_other_groups_bookings_do_not_count(setup_ids):
 def test_full_window_does_not_fit_but_is_listed(setup_ids):
     setup, ids = setup_ids
     group = setup.business_unit(ids.hvac).group_id
-    booked = [BookedSlot(group, TUESDAY, 480, 720, 110)] * 6                # 660 of 720 minutes
+    booked = [BookedSlot(group, TUESDAY, 480, 720, 110)] * 6  # 660 of 720 minutes
     slot = find_slot(_slots(setup, ids.hvac, booked=booked), TUESDAY, ids.w8_12)
-    assert not slot.fits and slot.percent == 92                          # 660 + 120 > 720
+    assert not slot.fits and slot.percent == 92  # 660 + 120 > 720
     slot = find_slot(_slots(setup, ids.hvac, duration=60, booked=booked), TUESDAY, ids.w8_12)
-    assert slot.fits and "Overbooking" in slot.warnings                   # 720/720 > 80 %
+    assert slot.fits and "Overbooking" in slot.warnings  # 720/720 > 80 %
 
 
 def test_skills_filter_technicians(setup_ids):
@@ -82,9 +84,9 @@ def test_past_and_not_same_day_windows_are_not_offered(setup_ids):
     monday = TUESDAY - timedelta(days=1)
     at_1030 = NOW + timedelta(hours=2, minutes=30)
     slots = _slots(setup, ids.hvac, days=(monday,), now=at_1030)
-    assert find_slot(slots, monday, ids.w8_10) is None                       # ended at 10:00
+    assert find_slot(slots, monday, ids.w8_10) is None  # ended at 10:00
     assert "Already started" in find_slot(slots, monday, ids.w8_12).warnings
-    assert find_slot(slots, monday, ids.w12_4) is None                       # not offered same day
+    assert find_slot(slots, monday, ids.w12_4) is None  # not offered same day
     assert _slots(setup, ids.hvac, days=(monday - timedelta(days=1),)) == []
 
 

@@ -27,8 +27,10 @@ def test_same_seed_same_data(demo, tmp_path):
     generate(other, customers=3000, seed=5)
     with sqlite3.connect(other) as conn2:
         for table in ("customers", "locations", "contact_methods", "customer_tags", "notes", "memberships"):
-            assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == \
-                conn2.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall(), table
+            assert (
+                conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                == conn2.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            ), table
 
 
 def test_counts_and_variety(demo):
@@ -39,8 +41,13 @@ def test_counts_and_variety(demo):
     assert q("SELECT count(*) FROM customers WHERE do_not_service = 1") > 5
     assert q("SELECT count(*) FROM customers WHERE type = 'Commercial'") > 100
     assert q("SELECT max(n) FROM (SELECT count(*) n FROM locations GROUP BY customer_id)") >= 5
-    assert q("SELECT count(*) FROM (SELECT value FROM contact_methods WHERE kind != 'Email' "
-             "GROUP BY value HAVING count(DISTINCT customer_id) > 1)") > 10          # shared numbers
+    assert (
+        q(
+            "SELECT count(*) FROM (SELECT value FROM contact_methods WHERE kind != 'Email' "
+            "GROUP BY value HAVING count(DISTINCT customer_id) > 1)"
+        )
+        > 10
+    )  # shared numbers
     assert q("SELECT count(DISTINCT customer_id) FROM customer_tags") > 300
     assert q("SELECT count(*) FROM notes") > 100 and q("SELECT count(*) FROM memberships") > 100
     assert q("SELECT count(*) FROM customer_search") == 3000
@@ -61,5 +68,9 @@ def test_generated_cache_is_searchable(demo):
     assert cid in CustomerSearch(conn).search(name).ids
     # Triggers are back after the bulk load: a later write keeps the FTS index in step.
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 3
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_contact_methods_digits_rev'"
-                        ).fetchone()[0] == 1
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'ix_contact_methods_digits_rev'"
+        ).fetchone()[0]
+        == 1
+    )

@@ -15,15 +15,41 @@ from models.duplicates import find_duplicates
 from models.writer import LocalWriter
 
 
-def add(writer: LocalWriter, name: str, phone: str, street: str, zip_: str, *, unit: str = "",
-        location: tuple[str, str] | None = None) -> str:
+def add(
+    writer: LocalWriter,
+    name: str,
+    phone: str,
+    street: str,
+    zip_: str,
+    *,
+    unit: str = "",
+    location: tuple[str, str] | None = None,
+) -> str:
     """A customer billed at (street, zip_) and serviced there, or at ``location`` (street, zip)."""
     loc_street, loc_zip = location or (street, zip_)
-    result = writer.execute("create_customer", {
-        "customer": {"name": name, "street": street, "unit": unit, "city": "Dallas", "state": "TX", "zip": zip_},
-        "contacts": [{"kind": "MobilePhone", "value": phone}],
-        "locations": [{"street": loc_street, "unit": unit if location is None else "", "city": "Dallas",
-                       "state": "TX", "zip": loc_zip}]})
+    result = writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": name,
+                "street": street,
+                "unit": unit,
+                "city": "Dallas",
+                "state": "TX",
+                "zip": zip_,
+            },
+            "contacts": [{"kind": "MobilePhone", "value": phone}],
+            "locations": [
+                {
+                    "street": loc_street,
+                    "unit": unit if location is None else "",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": loc_zip,
+                }
+            ],
+        },
+    )
     return result.applied.entity_id
 
 
@@ -31,15 +57,23 @@ def add(writer: LocalWriter, name: str, phone: str, street: str, zip_: str, *, u
 def people(writer: LocalWriter) -> dict[str, str]:
     return {
         "smith": add(writer, "John Smith", "+12145550134", "123 North Main Street", "75201"),
-        "garcia": add(writer, "Maria Garcia", "+12145550199", "500 Elm St", "75202",
-                      location=("77 Oak Ave", "75204")),
+        "garcia": add(
+            writer, "Maria Garcia", "+12145550199", "500 Elm St", "75202", location=("77 Oak Ave", "75204")
+        ),
         "apt": add(writer, "Lee Wong", "+12145550111", "900 Ross Ave", "75202", unit="Apt 4"),
         "other": add(writer, "Bob Jones", "+14695550100", "1 Commerce St", "75201"),
     }
 
 
-def find(cache: Cache, name: str = "", phones: list[str] | None = None, street: str = "", unit: str = "",
-         zip_: str = "", **kw: Any) -> list[Any]:
+def find(
+    cache: Cache,
+    name: str = "",
+    phones: list[str] | None = None,
+    street: str = "",
+    unit: str = "",
+    zip_: str = "",
+    **kw: Any,
+) -> list[Any]:
     with cache.sessions() as s:
         return find_duplicates(s, name, phones or [], street, unit, zip_, **kw)
 
@@ -48,31 +82,44 @@ def test_same_phone(cache: Cache, people: dict[str, str]) -> None:
     (hit,) = find(cache, "Zed Nobody", ["+12145550134"])
     assert hit.customer_id == people["smith"]
     assert hit.reasons == ["Same phone (214) 555-0134"]
-    assert (hit.name, hit.phone, hit.address) == ("John Smith", "(214) 555-0134",
-                                                  "123 North Main Street, Dallas, TX 75201")
+    assert (hit.name, hit.phone, hit.address) == (
+        "John Smith",
+        "(214) 555-0134",
+        "123 North Main Street, Dallas, TX 75201",
+    )
 
 
 def test_same_address_spelled_differently(cache: Cache, people: dict[str, str]) -> None:
     (hit,) = find(cache, "Zed Nobody", street="123 N. Main St", zip_="75201-4410")
     assert (hit.customer_id, hit.reasons) == (people["smith"], ["Same address"])
-    assert hit.phone == "(214) 555-0134"                # the customer's own phone, for the CSR to compare
+    assert hit.phone == "(214) 555-0134"  # the customer's own phone, for the CSR to compare
 
 
 def test_unit_is_part_of_the_address(cache: Cache, people: dict[str, str]) -> None:
-    assert [h.customer_id for h in find(cache, "Zed", street="900 Ross Avenue", unit="Apartment 4",
-                                        zip_="75202")] == [people["apt"]]
+    assert [
+        h.customer_id for h in find(cache, "Zed", street="900 Ross Avenue", unit="Apartment 4", zip_="75202")
+    ] == [people["apt"]]
     assert find(cache, "Zed", street="900 Ross Ave", unit="Apt 5", zip_="75202") == []
 
 
 def test_service_location_and_billing_address_both_count(cache: Cache, people: dict[str, str]) -> None:
-    assert [h.customer_id for h in find(cache, "Zed", street="77 Oak Avenue", zip_="75204")] == [people["garcia"]]
+    assert [h.customer_id for h in find(cache, "Zed", street="77 Oak Avenue", zip_="75204")] == [
+        people["garcia"]
+    ]
     # Maria is billed at 500 Elm St but has no location there: the billing key is compared too.
     (hit,) = find(cache, "Zed", street="500 Elm Street", zip_="75202")
     assert (hit.customer_id, hit.reasons) == (people["garcia"], ["Same address"])
 
 
-@pytest.mark.parametrize(("typed", "expect"), [("John Smith", "Same name"), ("Jon Smith", "Similar name"),
-                                               ("john  SMYTH", "Similar name"), ("Smith, John", "Same name")])
+@pytest.mark.parametrize(
+    ("typed", "expect"),
+    [
+        ("John Smith", "Same name"),
+        ("Jon Smith", "Similar name"),
+        ("john  SMYTH", "Similar name"),
+        ("Smith, John", "Same name"),
+    ],
+)
 def test_similar_names(cache: Cache, people: dict[str, str], typed: str, expect: str) -> None:
     (hit,) = find(cache, typed)
     assert hit.customer_id == people["smith"]
@@ -123,14 +170,18 @@ def test_every_lookup_uses_an_index(cache: Cache, people: dict[str, str]) -> Non
     finally:
         event.remove(cache.engine, "before_cursor_execute", capture)
     selects = [(sql, p) for sql, p in statements if sql.lstrip().upper().startswith("SELECT")]
-    assert len(selects) >= 5                     # phone, location key, billing FTS, name keys, FTS, hydrate
+    assert len(selects) >= 5  # phone, location key, billing FTS, name keys, FTS, hydrate
     raw = cache.raw_connection()
     try:
         for sql, params in selects:
             plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
             # "SCAN x" without an index is a full table scan; the FTS table's "VIRTUAL TABLE INDEX" is not.
-            scans = [line for line in plan if line.startswith("SCAN ")
-                     and not any(ok in line for ok in ("USING", "VIRTUAL TABLE", "CONSTANT ROW"))]
+            scans = [
+                line
+                for line in plan
+                if line.startswith("SCAN ")
+                and not any(ok in line for ok in ("USING", "VIRTUAL TABLE", "CONSTANT ROW"))
+            ]
             assert not scans, f"{sql}\n{plan}"
     finally:
         raw.close()

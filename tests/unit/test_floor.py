@@ -48,13 +48,13 @@ def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_pa
         assert "Lunch" in reasons
         away_since = row["since"]
         clock.now += timedelta(minutes=5)
-        again, _ = await floor.set_state(user, "Away", "Lunch")            # the same choice: since kept
+        again, _ = await floor.set_state(user, "Away", "Lunch")  # the same choice: since kept
         assert again["since"] == away_since
 
         # the server restarts (nobody disconnected cleanly); lee's console is back within the grace
         restarted = Floor(sessions, offline_grace=15, clock=clock)
         await restarted.ensure_loaded()
-        assert restarted.agent_rows()[0]["state"] == "Away"                # within the grace: not Offline yet
+        assert restarted.agent_rows()[0]["state"] == "Away"  # within the grace: not Offline yet
         clock.now += timedelta(seconds=5)
         await restarted.connected(user)
         row = restarted.agent_rows()[0]
@@ -80,7 +80,7 @@ def test_time_in_state_survives_a_restart_and_offline_resets_to_available(tmp_pa
 def test_the_desk_rings_available_agents_first():
     desk = CallDesk(None, agents=lambda: ["ann", "bob", "cy", "dee"], available=lambda: {"cy", "bob"})
     assert desk.agents_to_ring() == ["bob", "cy", "ann", "dee"]
-    assert CallDesk(None, agents=lambda: ["ann"]).agents_to_ring() == ["ann"]      # nobody Available: still rung
+    assert CallDesk(None, agents=lambda: ["ann"]).agents_to_ring() == ["ann"]  # nobody Available: still rung
 
 
 def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_an_ended_call_back(tmp_path):
@@ -88,29 +88,46 @@ def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_
 
     engine, sessions, lee, user = store_with_lee(tmp_path)
     clock = Clock()
-    call = {"id": "c1", "state": "Ringing", "direction": "Inbound", "from_number": "+12145550134",
-            "customer_id": "k1", "customer_name": "Maria Garcia", "campaign": "Radio", "agent_id": None,
-            "agent_name": "", "started_at": T0.isoformat(), "answered_at": None, "ended_at": None, "closed": False}
+    call = {
+        "id": "c1",
+        "state": "Ringing",
+        "direction": "Inbound",
+        "from_number": "+12145550134",
+        "customer_id": "k1",
+        "customer_name": "Maria Garcia",
+        "campaign": "Radio",
+        "agent_id": None,
+        "agent_name": "",
+        "started_at": T0.isoformat(),
+        "answered_at": None,
+        "ended_at": None,
+        "closed": False,
+    }
 
     async def scenario() -> None:
         floor = Floor(sessions, clock=clock)
         await floor.connected(user)
         sent: list[str] = []
-        floor._broadcast = sent.append                     # what the subscribers would get
+        floor._broadcast = sent.append  # what the subscribers would get
 
-        floor.calls_committed([call])                      # rings: on the floor now, no read of the store
+        floor.calls_committed([call])  # rings: on the floor now, no read of the store
         delta = json.loads(sent[-1])
         assert delta["type"] == "floor_delta" and delta["calls"][0]["customer_name"] == "Maria Garcia"
         assert delta["calls"][0]["stale"] is False
-        floor.calls_committed([call])                      # the same row again: nothing to send
+        floor.calls_committed([call])  # the same row again: nothing to send
         assert len(sent) == 1
 
         picked_up = {**call, "state": "Talking", "answered_by": "lee", "answered_at": T0.isoformat()}
-        floor.calls_committed([picked_up])                 # Lee's softphone answered; nobody claimed it
+        floor.calls_committed([picked_up])  # Lee's softphone answered; nobody claimed it
         assert json.loads(sent[-1])["calls"][0]["answered_by_name"] == "Lee Chen"
-        answered = {**call, "state": "Talking", "agent_id": lee.id, "agent_name": "Lee Chen",
-                    "answered_at": (T0 + timedelta(seconds=8)).isoformat()}
-        floor.calls_committed([answered])                  # Lee is On call in the same delta
+        answered = {
+            **call,
+            "state": "Talking",
+            "agent_id": lee.id,
+            "agent_name": "Lee Chen",
+            "answered_at": (T0 + timedelta(seconds=8)).isoformat(),
+        }
+        floor.calls_committed([answered])  # Lee is On call in the same delta
         delta = json.loads(sent[-1])
         assert delta["calls"][0]["state"] == "Talking" and delta["calls"][0]["answered_by_name"] == ""
         assert [(a["state"], a["call_id"]) for a in delta["agents"]] == [("On call", "c1")]
@@ -127,7 +144,9 @@ def test_committed_calls_reach_the_floor_at_once_and_a_slower_read_never_brings_
         floor._read = slow_read
         tick = asyncio.create_task(floor.refresh())
         await asyncio.sleep(0.05)
-        floor.calls_committed([{**answered, "state": "Ended", "ended_at": (T0 + timedelta(seconds=90)).isoformat()}])
+        floor.calls_committed(
+            [{**answered, "state": "Ended", "ended_at": (T0 + timedelta(seconds=90)).isoformat()}]
+        )
         assert json.loads(sent[-1])["removed_calls"] == ["c1"]
         before = len(sent)
         gate.set()

@@ -11,7 +11,7 @@ from console.gc_guard import MainThreadCollector, collect_due
 
 class Node:
     def __init__(self) -> None:
-        self.me = self           # a reference cycle: only the cyclic collector frees it
+        self.me = self  # a reference cycle: only the cyclic collector frees it
 
 
 def test_the_collector_turns_automatic_collection_off_and_back_on(qapp):
@@ -24,7 +24,7 @@ def test_the_collector_turns_automatic_collection_off_and_back_on(qapp):
         collector.stop()
     assert gc.isenabled() and not collector.timer.isActive()
     if not was:
-        gc.disable()             # the test session runs with it off (tests/conftest.py)
+        gc.disable()  # the test session runs with it off (tests/conftest.py)
 
 
 def test_a_due_collection_frees_cycles_and_nothing_is_done_before():
@@ -32,5 +32,5 @@ def test_a_due_collection_frees_cycles_and_nothing_is_done_before():
     node = Node()
     ref = weakref.ref(node)
     del node
-    assert collect_due((10**9, 10**9, 10**9)) == 0 and ref() is not None      # not due: left alone
-    assert collect_due((0, 10**9, 10**9)) >= 1 and ref() is None              # due: freed here
+    assert collect_due((10**9, 10**9, 10**9)) == 0 and ref() is not None  # not due: left alone
+    assert collect_due((0, 10**9, 10**9)) >= 1 and ref() is None  # due: freed here

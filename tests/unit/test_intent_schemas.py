@@ -44,27 +44,65 @@ def test_a_misspelled_argument_is_refused_with_a_suggestion(writer):
     with pytest.raises(ValidationFailed) as err:
         writer.execute("create_customer", args)
     assert err.value.errors == {
-        "location": "Unknown argument 'location' for create_customer (did you mean 'locations'?)."}
+        "location": "Unknown argument 'location' for create_customer (did you mean 'locations'?)."
+    }
     assert writer.pending_count() == 0
 
 
-@pytest.mark.parametrize(("name", "args", "key", "sentence"), [
-    ("update_customer", {"customer_id": 5, "changes": {"name": ["A", "B"]}}, "customer_id",
-     "'customer_id' must be text."),
-    ("update_customer", {"customer_id": "c1", "changes": {"name": ["A"]}}, "changes.name",
-     "'changes.name' must be a pair [old, new]."),
-    ("book_job", {"job": {"summry": "Warm air"}, "appointment": {}}, "job.summry",
-     "Unknown argument 'job.summry' for book_job (did you mean 'summary'?)."),
-    ("book_job", {"job": {"line_items": [{"code": "DIAG", "quantity": "2"}]}}, "job.line_items.0.quantity",
-     "'job.line_items.0.quantity' must be a number."),
-    ("add_contact", {"contact": {"kind": "Phone", "value": "2145550100", "notifications": "yes"}},
-     "contact.notifications", "'contact.notifications' must be true or false."),
-    ("cancel_job", {"job_id": "j1", "reason": "x", "why": "y"}, "why", "Unknown argument 'why' for cancel_job."),
-    ("create_customer", {"customer": "Maria"}, "customer", "'customer' must be an object."),
-    ("create_customer", {"customer": {"street": 12}}, "customer.street", "'customer.street' must be text."),
-    ("update_location", {"location_id": "l", "changes": {"zip": "75201"}}, "changes.zip",
-     "'changes.zip' must be a pair [old, new]."),
-])
+@pytest.mark.parametrize(
+    ("name", "args", "key", "sentence"),
+    [
+        (
+            "update_customer",
+            {"customer_id": 5, "changes": {"name": ["A", "B"]}},
+            "customer_id",
+            "'customer_id' must be text.",
+        ),
+        (
+            "update_customer",
+            {"customer_id": "c1", "changes": {"name": ["A"]}},
+            "changes.name",
+            "'changes.name' must be a pair [old, new].",
+        ),
+        (
+            "book_job",
+            {"job": {"summry": "Warm air"}, "appointment": {}},
+            "job.summry",
+            "Unknown argument 'job.summry' for book_job (did you mean 'summary'?).",
+        ),
+        (
+            "book_job",
+            {"job": {"line_items": [{"code": "DIAG", "quantity": "2"}]}},
+            "job.line_items.0.quantity",
+            "'job.line_items.0.quantity' must be a number.",
+        ),
+        (
+            "add_contact",
+            {"contact": {"kind": "Phone", "value": "2145550100", "notifications": "yes"}},
+            "contact.notifications",
+            "'contact.notifications' must be true or false.",
+        ),
+        (
+            "cancel_job",
+            {"job_id": "j1", "reason": "x", "why": "y"},
+            "why",
+            "Unknown argument 'why' for cancel_job.",
+        ),
+        ("create_customer", {"customer": "Maria"}, "customer", "'customer' must be an object."),
+        (
+            "create_customer",
+            {"customer": {"street": 12}},
+            "customer.street",
+            "'customer.street' must be text.",
+        ),
+        (
+            "update_location",
+            {"location_id": "l", "changes": {"zip": "75201"}},
+            "changes.zip",
+            "'changes.zip' must be a pair [old, new].",
+        ),
+    ],
+)
 def test_wrong_types_and_unknown_fields_are_sentences(name, args, key, sentence):
     with pytest.raises(ValidationFailed) as err:
         check_intent_args(name, args)
@@ -72,17 +110,40 @@ def test_wrong_types_and_unknown_fields_are_sentences(name, args, key, sentence)
 
 
 def test_what_the_console_sends_still_passes():
-    check_intent_args("create_customer", {**customer_args(email="m@example.com"), "tags": ["VIP"], "note": "Hi"})
-    check_intent_args("book_job", {"job": {"customer_id": "c", "location_id": "l", "business_unit_id": "b",
-                                           "job_type_id": "t", "campaign_id": "k", "priority": "High",
-                                           "summary": "s", "tags": [], "technician_ids": [],
-                                           "line_items": [{"code": "DIAG", "quantity": 1, "price": 89.5}],
-                                           "booked_from": "Call", "lead_id": "x"},
-                                   "appointment": {"day": "2026-12-01", "arrival_window_id": "w"},
-                                   "booked_at": NOW.isoformat(), "call_id": "call"})
+    check_intent_args(
+        "create_customer", {**customer_args(email="m@example.com"), "tags": ["VIP"], "note": "Hi"}
+    )
+    check_intent_args(
+        "book_job",
+        {
+            "job": {
+                "customer_id": "c",
+                "location_id": "l",
+                "business_unit_id": "b",
+                "job_type_id": "t",
+                "campaign_id": "k",
+                "priority": "High",
+                "summary": "s",
+                "tags": [],
+                "technician_ids": [],
+                "line_items": [{"code": "DIAG", "quantity": 1, "price": 89.5}],
+                "booked_from": "Call",
+                "lead_id": "x",
+            },
+            "appointment": {"day": "2026-12-01", "arrival_window_id": "w"},
+            "booked_at": NOW.isoformat(),
+            "call_id": "call",
+        },
+    )
     check_intent_args("update_location", {"location_id": "l", "changes": {"latitude": [None, 32.7]}})
-    check_intent_args("close_call", {"call_id": "c", "call_reason_id": None,
-                                     "lead": {"summary": "", "follow_up_on": None, "created_by_id": "u"}})
+    check_intent_args(
+        "close_call",
+        {
+            "call_id": "c",
+            "call_reason_id": None,
+            "lead": {"summary": "", "follow_up_on": None, "created_by_id": "u"},
+        },
+    )
 
 
 def test_the_server_refuses_an_unknown_argument_as_a_receipt(cache, writer, tmp_path):
@@ -93,8 +154,9 @@ def test_the_server_refuses_an_unknown_argument_as_a_receipt(cache, writer, tmp_
         applier = Applier(server.sessions, clock=lambda: NOW)
         args = customer_args()
         args["location"] = args.pop("locations")
-        result = applier.push("console-1", "user-1", [Mutation(seq=1, mutation_id="m1", name="create_customer",
-                                                               args=args)])
+        result = applier.push(
+            "console-1", "user-1", [Mutation(seq=1, mutation_id="m1", name="create_customer", args=args)]
+        )
         receipt = result.receipts[0]
         assert receipt.status == "rejected" and "did you mean 'locations'" in receipt.errors["location"]
         with server.sessions() as s:
@@ -111,9 +173,11 @@ def test_a_string_where_a_number_belongs_is_refused_and_the_id_repeated():
     answer = err.value.to_message()
     assert (answer.code, answer.id) == ("bad_message", "h-7")
     assert "hello.protocol" in answer.details["problems"][0]
-    for frame in ({"type": "hello", "protocol": 1, "client_id": "c", "agent_state": 1},
-                  {"type": "pull", "cursor": "5"}, {"type": "push", "mutations": [
-                      {"seq": "1", "mutation_id": "m", "name": "add_note", "args": {}}]}):
+    for frame in (
+        {"type": "hello", "protocol": 1, "client_id": "c", "agent_state": 1},
+        {"type": "pull", "cursor": "5"},
+        {"type": "push", "mutations": [{"seq": "1", "mutation_id": "m", "name": "add_note", "args": {}}]},
+    ):
         with pytest.raises(ProtocolError):
             parse_client_message(json.dumps(frame))
     assert parse_client_message(json.dumps({"type": "pull", "id": "p", "cursor": 5})).cursor == 5
@@ -123,9 +187,19 @@ def test_a_console_reads_z_times_back_as_stored_utc(cache):
     """Pulled rows carry "…Z"; the cache keeps UTC, naive, like every datetime SQLite hands back."""
     cid = "01a2476751287fdfa3b0f6fae7b6ed79"
     with cache.sessions.begin() as s:
-        apply_change(s, "customers", cid, "upsert", {"id": cid, "name": "Maria", "type": "Residential",
-                                                     "created_at": "2026-12-05T18:07:57.123456Z",
-                                                     "updated_at": "2026-12-05T18:07:57Z"})
+        apply_change(
+            s,
+            "customers",
+            cid,
+            "upsert",
+            {
+                "id": cid,
+                "name": "Maria",
+                "type": "Residential",
+                "created_at": "2026-12-05T18:07:57.123456Z",
+                "updated_at": "2026-12-05T18:07:57Z",
+            },
+        )
     with cache.sessions() as s:
         row = s.get(Customer, cid)
         assert row.created_at == dt.datetime(2026, 12, 5, 18, 7, 57, 123456)
@@ -146,8 +220,10 @@ def endpoint(tmp_path, postal_list):
     accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
 
     def make() -> SyncServer:
-        return SyncServer(Applier(sessions, clock=lambda: NOW),
-                          AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+        return SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        )
 
     yield make
     engine.dispose()
@@ -160,12 +236,14 @@ def _run(make, talk):
         url = f"ws://127.0.0.1:{ws_server.sockets[0].getsockname()[1]}"
         try:
             async with websockets.connect(url) as ws:
+
                 async def ask(message: dict) -> dict:
                     await ws.send(json.dumps(message))
                     while True:
                         answer = json.loads(await ws.recv())
                         if answer["type"] not in ("poke", "live_calls", "agent_state"):
                             return answer
+
                 return await talk(ask)
         finally:
             ws_server.close()
@@ -197,21 +275,34 @@ def test_through_a_server_an_unknown_argument_is_a_rejected_receipt(endpoint):
         await _signed_in(ask)
         args = customer_args()
         args["location"] = args.pop("locations")
-        return await ask({"type": "push", "id": "p1", "mutations": [
-            {"seq": 1, "mutation_id": "m1", "name": "create_customer", "args": args}]})
+        return await ask(
+            {
+                "type": "push",
+                "id": "p1",
+                "mutations": [{"seq": 1, "mutation_id": "m1", "name": "create_customer", "args": args}],
+            }
+        )
 
     typo = _run(endpoint, talk)
     receipt = typo["receipts"][0]
     assert (typo["id"], receipt["mutation_id"], receipt["status"]) == ("p1", "m1", "rejected")
     assert receipt["errors"] == {
-        "location": "Unknown argument 'location' for create_customer (did you mean 'locations'?)."}
+        "location": "Unknown argument 'location' for create_customer (did you mean 'locations'?)."
+    }
 
 
 def test_through_a_server_times_end_in_z(endpoint):
     async def talk(ask):
         login = await _signed_in(ask)
-        good = await ask({"type": "push", "id": "p2", "mutations": [
-            {"seq": 1, "mutation_id": "m2", "name": "create_customer", "args": customer_args()}]})
+        good = await ask(
+            {
+                "type": "push",
+                "id": "p2",
+                "mutations": [
+                    {"seq": 1, "mutation_id": "m2", "name": "create_customer", "args": customer_args()}
+                ],
+            }
+        )
         assert good["receipts"][0]["status"] == "applied", good
         pulled = await ask({"type": "pull", "id": "q1", "cursor": 0})
         page = await ask({"type": "snapshot", "id": "s1", "table": "customers"})

@@ -15,7 +15,7 @@ def _modules(package: str) -> list[str]:
     out = []
     for path in sorted((ROOT / package).rglob("*.py")):
         rel = path.relative_to(ROOT).with_suffix("")
-        if "versions" in rel.parts or rel.name == "env":     # alembic scripts run inside alembic
+        if "versions" in rel.parts or rel.name == "env":  # alembic scripts run inside alembic
             continue
         parts = list(rel.parts)
         if parts[-1] == "__init__":
@@ -35,7 +35,9 @@ def test_core_sources_do_not_mention_qt() -> None:
                     names = [a.name for a in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.module:
                     names = [node.module]
-                if any(n.split(".")[0] in {"PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6"} for n in names):
+                if any(
+                    n.split(".")[0] in {"PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6"} for n in names
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 

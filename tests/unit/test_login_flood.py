@@ -48,8 +48,14 @@ class SlowAccounts:
             time.sleep(self.seconds)
             if password != PASSWORD:
                 raise AuthError("auth_failed", "Wrong user name or password.")
-            return User(id="u-" + username, username=username, display_name=username, role=Role.CSR,
-                        password_hash="$argon2id$x", active=True)
+            return User(
+                id="u-" + username,
+                username=username,
+                display_name=username,
+                role=Role.CSR,
+                password_hash="$argon2id$x",
+                active=True,
+            )
         finally:
             with self._lock:
                 self.running -= 1
@@ -69,8 +75,9 @@ def test_a_flood_of_logins_never_hashes_more_than_the_limit_at_once(limit) -> No
     auth = AccountsAuthenticator(accounts, SECRET, login_concurrency=limit)
 
     async def flood() -> list:
-        return await asyncio.gather(*(auth.login(f"csr{i}", PASSWORD) for i in range(12)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(auth.login(f"csr{i}", PASSWORD) for i in range(12)), return_exceptions=True
+        )
 
     answers = asyncio.run(flood())
     assert all(isinstance(a, tuple) for a in answers), answers
@@ -85,9 +92,9 @@ def test_call_handling_keeps_its_threads_and_loop_during_a_flood() -> None:
 
     async def scenario() -> tuple[float, float]:
         flood = [asyncio.create_task(auth.login(f"csr{i}", PASSWORD)) for i in range(40)]
-        await asyncio.sleep(0.05)                      # the flood is under way
+        await asyncio.sleep(0.05)  # the flood is under way
         started = time.perf_counter()
-        await asyncio.to_thread(lambda: None)          # the screen pop's lookup
+        await asyncio.to_thread(lambda: None)  # the screen pop's lookup
         pop = time.perf_counter() - started
         started = time.perf_counter()
         await asyncio.sleep(0)
@@ -95,7 +102,7 @@ def test_call_handling_keeps_its_threads_and_loop_during_a_flood() -> None:
         for task in flood:
             task.cancel()
         await asyncio.gather(*flood, return_exceptions=True)
-        while accounts.running:                        # let the hash in flight finish
+        while accounts.running:  # let the hash in flight finish
             await asyncio.sleep(0.05)
         return pop, loop
 
@@ -110,14 +117,17 @@ def test_past_the_queue_limit_sign_ins_are_told_to_come_back() -> None:
     auth = AccountsAuthenticator(accounts, SECRET, login_concurrency=1, max_waiting=3)
 
     async def flood() -> list:
-        return await asyncio.gather(*(auth.login(f"csr{i}", PASSWORD) for i in range(10)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(auth.login(f"csr{i}", PASSWORD) for i in range(10)), return_exceptions=True
+        )
 
     answers = asyncio.run(flood())
     busy = [a for a in answers if isinstance(a, ProtocolError)]
-    assert busy and all(a.code == "retry_later" and a.details == {"retry_after": BUSY_RETRY_SECONDS}
-                        and "busy" in a.message for a in busy)
-    assert accounts.calls == 10 - len(busy) and accounts.calls >= 4      # 1 hashing + 3 waiting
+    assert busy and all(
+        a.code == "retry_later" and a.details == {"retry_after": BUSY_RETRY_SECONDS} and "busy" in a.message
+        for a in busy
+    )
+    assert accounts.calls == 10 - len(busy) and accounts.calls >= 4  # 1 hashing + 3 waiting
 
 
 def test_a_login_abandoned_mid_hash_keeps_its_slot_until_the_hash_ends() -> None:
@@ -127,7 +137,7 @@ def test_a_login_abandoned_mid_hash_keeps_its_slot_until_the_hash_ends() -> None
     async def scenario() -> None:
         first = asyncio.create_task(auth.login("csr1", PASSWORD))
         await asyncio.sleep(0.05)
-        first.cancel()                                  # the console hung up; its thread hashes on
+        first.cancel()  # the console hung up; its thread hashes on
         with pytest.raises(asyncio.CancelledError):
             await first
         await auth.login("csr2", PASSWORD)
@@ -149,7 +159,7 @@ def test_a_failed_login_frees_its_slot_before_the_throttle_delay() -> None:
 
     async def scenario() -> float:
         failing = asyncio.create_task(auth.login("csr1", "wrong password!"))
-        await asyncio.sleep(0.05)                       # hashed; now serving its delay
+        await asyncio.sleep(0.05)  # hashed; now serving its delay
         started = time.perf_counter()
         auth.accounts = accounts
         await auth.login("csr2", PASSWORD)
@@ -203,7 +213,9 @@ def test_pings_are_answered_promptly_during_a_real_argon2_flood(store) -> None:
         async def attacker(i: int) -> None:
             async with websockets.connect(url) as ws:
                 await hello(ws)
-                await ws.send(json.dumps({"type": "login", "username": f"nobody{i}", "password": "guess guess 1"}))
+                await ws.send(
+                    json.dumps({"type": "login", "username": f"nobody{i}", "password": "guess guess 1"})
+                )
                 await ws.recv()
 
         try:
@@ -242,7 +254,11 @@ def test_the_throttle_table_is_purged_now_and_periodically(store) -> None:
     with store.begin() as s:
         s.add(LoginThrottle(username="typo1", failures=[old.timestamp()], updated_at=old))
         s.add(LoginThrottle(username="recent", failures=[now.timestamp()], updated_at=now))
-        s.add(LoginThrottle(username="locked", failures=[], updated_at=old, locked_until=now + timedelta(minutes=5)))
+        s.add(
+            LoginThrottle(
+                username="locked", failures=[], updated_at=old, locked_until=now + timedelta(minutes=5)
+            )
+        )
 
     def names() -> set[str]:
         with store() as s:
@@ -254,13 +270,13 @@ def test_the_throttle_table_is_purged_now_and_periodically(store) -> None:
             if "typo1" not in names():
                 break
             await asyncio.sleep(0.02)
-        assert names() == {"recent", "locked"}                # at once, on start
-        clock["now"] = now + timedelta(minutes=30)           # time passes: both are stale now
+        assert names() == {"recent", "locked"}  # at once, on start
+        clock["now"] = now + timedelta(minutes=30)  # time passes: both are stale now
         for _ in range(100):
             if not names():
                 break
             await asyncio.sleep(0.02)
-        assert names() == set()                               # and again, every interval
+        assert names() == set()  # and again, every interval
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

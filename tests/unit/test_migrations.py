@@ -12,17 +12,42 @@ from sqlalchemy import create_engine, inspect, text
 from models.db import HEAD_REVISION, current_revision, make_sqlite_engine, migrate
 from models.schema import metadata
 
-DOMAIN_TABLES = {"customers", "locations", "contact_methods", "memberships", "tag_types", "notes",
-                 "business_units", "business_unit_groups", "job_types", "campaigns", "campaign_categories",
-                 "tracking_numbers", "call_reasons", "arrival_windows", "technicians", "users", "jobs",
-                 "appointments", "leads", "calls", "call_events", "online_bookings", "audit", "outbox"}
+DOMAIN_TABLES = {
+    "customers",
+    "locations",
+    "contact_methods",
+    "memberships",
+    "tag_types",
+    "notes",
+    "business_units",
+    "business_unit_groups",
+    "job_types",
+    "campaigns",
+    "campaign_categories",
+    "tracking_numbers",
+    "call_reasons",
+    "arrival_windows",
+    "technicians",
+    "users",
+    "jobs",
+    "appointments",
+    "leads",
+    "calls",
+    "call_events",
+    "online_bookings",
+    "audit",
+    "outbox",
+}
 
 
 def _diff(conn) -> list:
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, metadata)
-            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name.startswith("customer_"))
-            and not (isinstance(d, tuple) and d[0] == "remove_index" and "customer_search" in str(d[1]))]
+    return [
+        d
+        for d in compare_metadata(ctx, metadata)
+        if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name.startswith("customer_"))
+        and not (isinstance(d, tuple) and d[0] == "remove_index" and "customer_search" in str(d[1]))
+    ]
 
 
 def test_sqlite_upgrade_matches_models_and_downgrades(tmp_path):
@@ -55,8 +80,10 @@ def test_postgres_upgrade_matches_models(postgres_url):
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"),
-                               connect_args={"options": f"-csearch_path={schema}"})
+        engine = create_engine(
+            postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+            connect_args={"options": f"-csearch_path={schema}"},
+        )
         migrate(engine)
         assert current_revision(engine) == HEAD_REVISION
         assert DOMAIN_TABLES <= set(inspect(engine).get_table_names())
@@ -85,13 +112,23 @@ def test_upgrade_keeps_data_written_at_the_first_revision(tmp_path):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001_initial")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO client_state (client_id, next_seq, created_at) VALUES ('c1', 8, '2026-01-01')"))
-        conn.execute(text("INSERT INTO outbox (client_id, seq, mutation_id, name, args, created_at) "
-                          "VALUES ('c1', 7, 'm7', 'add_note', '{}', '2026-01-01')"))
+        conn.execute(
+            text("INSERT INTO client_state (client_id, next_seq, created_at) VALUES ('c1', 8, '2026-01-01')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (client_id, seq, mutation_id, name, args, created_at) "
+                "VALUES ('c1', 7, 'm7', 'add_note', '{}', '2026-01-01')"
+            )
+        )
     migrate(engine)
     assert current_revision(engine) == HEAD_REVISION
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT next_seq, job_prefix, next_job_no FROM client_state")).one() == (8, "", 1)
+        assert conn.execute(text("SELECT next_seq, job_prefix, next_job_no FROM client_state")).one() == (
+            8,
+            "",
+            1,
+        )
         assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == 1
         assert _diff(conn) == []
     engine.dispose()

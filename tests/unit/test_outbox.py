@@ -22,7 +22,9 @@ def _count(cache, model) -> int:
 
 def test_write_appends_numbered_outbox_row(cache, writer):
     first = writer.execute("create_customer", customer_args())
-    second = writer.execute("add_note", {"note": {"customer_id": first.applied.entity_id, "text": "Gate 1234"}})
+    second = writer.execute(
+        "add_note", {"note": {"customer_id": first.applied.entity_id, "text": "Gate 1234"}}
+    )
     with cache.sessions() as s:
         rows = s.scalars(select(OutboxEntry).order_by(OutboxEntry.seq)).all()
         client = s.scalar(select(ClientState))
@@ -43,7 +45,9 @@ def test_sequence_survives_reopen(tmp_path):
     LocalWriter(c1.sessions).execute("create_customer", customer_args())
     c1.close()
     c2 = open_cache(path)
-    result = LocalWriter(c2.sessions).execute("create_customer", customer_args(name="Second", phone="2145550100"))
+    result = LocalWriter(c2.sessions).execute(
+        "create_customer", customer_args(name="Second", phone="2145550100")
+    )
     assert result.seq == 2
     assert LocalWriter(c2.sessions).pending_count() == 2
     c2.close()
@@ -71,7 +75,7 @@ def test_failure_after_partial_apply_rolls_back_everything(cache, writer, monkey
         writer.execute("create_customer", customer_args(name="Half Written", phone="2145550111"))
     monkeypatch.undo()
     assert (_count(cache, Customer), _count(cache, ContactMethod), writer.pending_count()) == before
-    with cache.sessions() as s:   # and the search index did not keep the half-written customer
+    with cache.sessions() as s:  # and the search index did not keep the half-written customer
         assert s.scalar(text("SELECT count(*) FROM customer_search WHERE name = 'half written'")) == 0
         assert s.scalar(select(ClientState.next_seq)) == 2
 
@@ -102,11 +106,14 @@ def test_args_are_copied_not_aliased(cache, writer):
         assert s.scalar(select(OutboxEntry.args))["customer"]["name"] == "Maria Garcia"
 
 
-@pytest.mark.parametrize("name,args,field", [
-    ("update_customer", {"customer_id": "nope", "changes": {"name": ["a", "b"]}}, "id"),
-    ("update_customer", {"customer_id": None, "changes": {}}, "customer_id"),
-    ("add_note", {"note": {"customer_id": "nope", "text": "x"}}, "id"),
-])
+@pytest.mark.parametrize(
+    "name,args,field",
+    [
+        ("update_customer", {"customer_id": "nope", "changes": {"name": ["a", "b"]}}, "id"),
+        ("update_customer", {"customer_id": None, "changes": {}}, "customer_id"),
+        ("add_note", {"note": {"customer_id": "nope", "text": "x"}}, "id"),
+    ],
+)
 def test_bad_references_are_clear_errors(writer, name, args, field):
     with pytest.raises(ValidationFailed) as err:
         writer.execute(name, args)
@@ -116,8 +123,13 @@ def test_bad_references_are_clear_errors(writer, name, args, field):
 
 def test_update_only_changes_named_fields_and_keeps_old_values(cache, writer):
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
-    writer.execute("update_customer", {"customer_id": cid, "changes": {"do_not_service": [False, True],
-                                                                       "do_not_service_reason": ["", "Unpaid"]}})
+    writer.execute(
+        "update_customer",
+        {
+            "customer_id": cid,
+            "changes": {"do_not_service": [False, True], "do_not_service_reason": ["", "Unpaid"]},
+        },
+    )
     with cache.sessions() as s:
         c = s.get(Customer, cid)
         assert c.do_not_service and c.do_not_service_reason == "Unpaid" and c.name == "Maria Garcia"
@@ -140,27 +152,61 @@ def test_minted_ids_are_written_into_the_outbox_args(cache, writer):
     result = writer.execute("create_customer", args)
     with cache.sessions() as s:
         queued = s.scalar(select(OutboxEntry.args))
-        ids = {r[0] for r in s.execute(text("SELECT id FROM contact_methods UNION ALL SELECT id FROM locations "
-                                            "UNION ALL SELECT id FROM notes"))}
+        ids = {
+            r[0]
+            for r in s.execute(
+                text(
+                    "SELECT id FROM contact_methods UNION ALL SELECT id FROM locations "
+                    "UNION ALL SELECT id FROM notes"
+                )
+            )
+        }
     assert queued["customer"]["id"] == result.applied.entity_id
-    queued_ids = {queued["locations"][0]["id"], queued["locations"][0]["contacts"][0]["id"], queued["note_id"],
-                  *(c["id"] for c in queued["contacts"])}
+    queued_ids = {
+        queued["locations"][0]["id"],
+        queued["locations"][0]["contacts"][0]["id"],
+        queued["note_id"],
+        *(c["id"] for c in queued["contacts"]),
+    }
     assert queued_ids == ids and len(ids) == 5
 
 
-@pytest.mark.parametrize("name,args", [
-    ("create_customer", {"customer": "not a dict"}),
-    ("create_customer", {"customer": {"name": 42}, "contacts": [{"kind": "Phone", "value": "2145550100"}]}),
-    ("create_customer", {"customer": {"name": "A", "do_not_service": "yes"},
-                         "contacts": [{"kind": "Phone", "value": "2145550100"}]}),
-    ("create_customer", {"customer": {"name": "A"}, "contacts": "2145550100"}),
-    ("create_customer", {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}],
-                         "tags": "VIP"}),
-    ("create_customer", {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}],
-                         "note": ["x"]}),
-    ("add_note", {"note": {"customer_id": "x", "text": 5}}),
-    ("add_location", {"location": None}),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("create_customer", {"customer": "not a dict"}),
+        (
+            "create_customer",
+            {"customer": {"name": 42}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
+        ),
+        (
+            "create_customer",
+            {
+                "customer": {"name": "A", "do_not_service": "yes"},
+                "contacts": [{"kind": "Phone", "value": "2145550100"}],
+            },
+        ),
+        ("create_customer", {"customer": {"name": "A"}, "contacts": "2145550100"}),
+        (
+            "create_customer",
+            {
+                "customer": {"name": "A"},
+                "contacts": [{"kind": "Phone", "value": "2145550100"}],
+                "tags": "VIP",
+            },
+        ),
+        (
+            "create_customer",
+            {
+                "customer": {"name": "A"},
+                "contacts": [{"kind": "Phone", "value": "2145550100"}],
+                "note": ["x"],
+            },
+        ),
+        ("add_note", {"note": {"customer_id": "x", "text": 5}}),
+        ("add_location", {"location": None}),
+    ],
+)
 def test_wrong_types_are_clear_errors_and_change_nothing(cache, writer, name, args):
     with pytest.raises(ValidationFailed):
         writer.execute(name, args)
@@ -178,7 +224,9 @@ def test_last_phone_cannot_be_removed_and_notes_stay_on_their_customer(cache, wr
     from models.customers import Location
 
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
-    other = writer.execute("create_customer", customer_args(name="Other", phone="2145550166")).applied.entity_id
+    other = writer.execute(
+        "create_customer", customer_args(name="Other", phone="2145550166")
+    ).applied.entity_id
     with cache.sessions() as s:
         phone = s.scalar(select(ContactMethod.id).where(ContactMethod.customer_id == cid))
         foreign_loc = s.scalar(select(Location.id).where(Location.customer_id == other))
@@ -188,12 +236,19 @@ def test_last_phone_cannot_be_removed_and_notes_stay_on_their_customer(cache, wr
         writer.execute("add_note", {"note": {"customer_id": cid, "location_id": foreign_loc, "text": "x"}})
 
 
-@pytest.mark.parametrize("args", [
-    {"customer": {"name": "A\x00B"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
-    {"customer": {"name": "A\ud800"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
-    {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}], "tags": [1.5]},
-    {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}], "x": float("inf")},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"customer": {"name": "A\x00B"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
+        {"customer": {"name": "A\ud800"}, "contacts": [{"kind": "Phone", "value": "2145550100"}]},
+        {"customer": {"name": "A"}, "contacts": [{"kind": "Phone", "value": "2145550100"}], "tags": [1.5]},
+        {
+            "customer": {"name": "A"},
+            "contacts": [{"kind": "Phone", "value": "2145550100"}],
+            "x": float("inf"),
+        },
+    ],
+)
 def test_text_and_numbers_a_server_could_not_store_are_refused(writer, args):
     with pytest.raises(ValidationFailed):
         writer.execute("create_customer", args)

@@ -29,8 +29,11 @@ def test_every_message_and_intent_is_in_the_document():
 
 def test_check_fails_on_a_stale_document_and_write_mends_it(tmp_path):
     stale = tmp_path / "protocol.md"
-    stale.write_text("# x\n<!-- generated:messages -->\nold\n<!-- /generated:messages -->\n"
-                     "<!-- generated:intents -->\n<!-- /generated:intents -->\n", encoding="utf-8")
+    stale.write_text(
+        "# x\n<!-- generated:messages -->\nold\n<!-- /generated:messages -->\n"
+        "<!-- generated:intents -->\n<!-- /generated:intents -->\n",
+        encoding="utf-8",
+    )
     assert main(["--check", str(stale)]) == 1
     assert main(["--write", str(stale)]) == 0
     assert main(["--check", str(stale)]) == 0

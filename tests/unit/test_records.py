@@ -22,24 +22,54 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def writer(cache: Cache) -> LocalWriter:
-    return LocalWriter(cache.sessions, actor="Dana")      # the notes' author in these tests
+    return LocalWriter(cache.sessions, actor="Dana")  # the notes' author in these tests
 
 
 def _customer(writer: LocalWriter, name: str = "Ana Lopez", **extra: object) -> str:
-    result = writer.execute("create_customer", {
-        "customer": {"name": name, "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201",
-                     **extra},
-        "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0134", "memo": "Cell"},
-                     {"kind": "Email", "value": "Ana@Example.com"}],
-        "locations": [{"name": "Home", "street": "12 Elm St", "city": "Dallas", "state": "TX", "zip": "75201",
-                       "access_notes": "Gate 4321"}],
-        "tags": ["VIP", "Gate code"]})
+    result = writer.execute(
+        "create_customer",
+        {
+            "customer": {
+                "name": name,
+                "street": "12 Elm St",
+                "city": "Dallas",
+                "state": "TX",
+                "zip": "75201",
+                **extra,
+            },
+            "contacts": [
+                {"kind": "MobilePhone", "value": "(214) 555-0134", "memo": "Cell"},
+                {"kind": "Email", "value": "Ana@Example.com"},
+            ],
+            "locations": [
+                {
+                    "name": "Home",
+                    "street": "12 Elm St",
+                    "city": "Dallas",
+                    "state": "TX",
+                    "zip": "75201",
+                    "access_notes": "Gate 4321",
+                }
+            ],
+            "tags": ["VIP", "Gate code"],
+        },
+    )
     cid = result.applied.entity_id
     # A location's own contact, added afterwards as a CSR would.
     with writer.sessions.begin() as s:
         location_id = s.scalar(select(Location.id).where(Location.customer_id == cid))
-    writer.execute("add_contact", {"contact": {"customer_id": cid, "location_id": location_id, "kind": "Phone",
-                                               "value": "214.555.0199", "memo": "Tenant"}})
+    writer.execute(
+        "add_contact",
+        {
+            "contact": {
+                "customer_id": cid,
+                "location_id": location_id,
+                "kind": "Phone",
+                "value": "214.555.0199",
+                "memo": "Tenant",
+            }
+        },
+    )
     return cid
 
 
@@ -56,19 +86,27 @@ def test_unknown_customer_is_none(cache: Cache) -> None:
 
 
 def test_customer_fields_contacts_locations_and_tags(cache: Cache, writer: LocalWriter) -> None:
-    cid = _customer(writer, do_not_service=True, do_not_service_reason="Unpaid balance", do_not_mail=True,
-                    type="Commercial")
+    cid = _customer(
+        writer,
+        do_not_service=True,
+        do_not_service_reason="Unpaid balance",
+        do_not_mail=True,
+        type="Commercial",
+    )
     r = _load(cache, cid)
     assert (r.name, r.type, r.billing_address) == ("Ana Lopez", "Commercial", "12 Elm St, Dallas, TX 75201")
     assert (r.do_not_service, r.do_not_service_reason, r.do_not_mail) == (True, "Unpaid balance", True)
     assert r.tags == ("Gate code", "VIP")
     assert [(c.kind, c.value, c.display, c.memo) for c in r.contacts] == [
         ("MobilePhone", "+12145550134", "(214) 555-0134", "Cell"),
-        ("Email", "ana@example.com", "ana@example.com", "")]
+        ("Email", "ana@example.com", "ana@example.com", ""),
+    ]
     assert all(c.notifications and not c.do_not_text and c.location_id is None for c in r.contacts)
     (loc,) = r.locations
     assert (loc.name, loc.address, loc.access_notes) == ("Home", "12 Elm St, Dallas, TX 75201", "Gate 4321")
-    assert [(c.display, c.memo, c.location_id) for c in loc.contacts] == [("(214) 555-0199", "Tenant", loc.id)]
+    assert [(c.display, c.memo, c.location_id) for c in loc.contacts] == [
+        ("(214) 555-0199", "Tenant", loc.id)
+    ]
     assert r.contact(loc.contacts[0].id) == loc.contacts[0]
     assert r.location(loc.id) == loc
     assert r.fields()["do_not_service_reason"] == "Unpaid balance"
@@ -77,8 +115,9 @@ def test_customer_fields_contacts_locations_and_tags(cache: Cache, writer: Local
 def test_location_tags_membership_and_notes(cache: Cache, writer: LocalWriter) -> None:
     cid = _customer(writer)
     writer.execute("add_note", {"note": {"customer_id": cid, "text": "Older note"}, "actor": "Dana"})
-    writer.execute("add_note", {"note": {"customer_id": cid, "text": "Pinned note", "pinned": True},
-                                "actor": "Lee"})
+    writer.execute(
+        "add_note", {"note": {"customer_id": cid, "text": "Pinned note", "pinned": True}, "actor": "Lee"}
+    )
     writer.execute("add_note", {"note": {"customer_id": cid, "text": "Newest note"}, "actor": "Dana"})
     with cache.sessions.begin() as s:
         loc = s.query(Location).filter_by(customer_id=cid).one()
@@ -86,11 +125,13 @@ def test_location_tags_membership_and_notes(cache: Cache, writer: LocalWriter) -
         s.add(tag)
         s.flush()
         s.execute(insert(location_tags).values(location_id=loc.id, tag_type_id=tag.id))
-        s.add_all([
-            Membership(customer_id=cid, name="Old Plan", status="Expired"),
-            Membership(customer_id=cid, name="Lapsed Club", status="Active", ends_on=date(2025, 12, 31)),
-            Membership(customer_id=cid, name="Comfort Club", status="Active", ends_on=date(2026, 12, 31)),
-        ])
+        s.add_all(
+            [
+                Membership(customer_id=cid, name="Old Plan", status="Expired"),
+                Membership(customer_id=cid, name="Lapsed Club", status="Active", ends_on=date(2025, 12, 31)),
+                Membership(customer_id=cid, name="Comfort Club", status="Active", ends_on=date(2026, 12, 31)),
+            ]
+        )
     r = _load(cache, cid, today=date(2026, 6, 1))
     assert r.locations[0].tags == ("Pets on site",)
     assert r.membership == "Comfort Club"
@@ -118,18 +159,45 @@ def test_jobs_history_with_first_appointment(cache: Cache, writer: LocalWriter) 
         loc = s.query(Location).filter_by(customer_id=cid).one().id
         other_loc = s.query(Location).filter_by(customer_id=other).one().id
         common = {"business_unit_id": ids["bu"], "campaign_id": ids["campaign"]}
-        s.add(Job(id="j1", number="1001", customer_id=cid, location_id=loc, job_type_id=ids["job_type"],
-                  summary="AC blows  warm\nair", created_at=T0, **common))
-        s.add(Job(id="j2", number="1002", customer_id=cid, location_id=loc, job_type_id=None,
-                  status=JobStatus.CANCELED, created_at=T0 + timedelta(days=3), **common))
+        s.add(
+            Job(
+                id="j1",
+                number="1001",
+                customer_id=cid,
+                location_id=loc,
+                job_type_id=ids["job_type"],
+                summary="AC blows  warm\nair",
+                created_at=T0,
+                **common,
+            )
+        )
+        s.add(
+            Job(
+                id="j2",
+                number="1002",
+                customer_id=cid,
+                location_id=loc,
+                job_type_id=None,
+                status=JobStatus.CANCELED,
+                created_at=T0 + timedelta(days=3),
+                **common,
+            )
+        )
         s.add(Job(id="j3", number="1003", customer_id=other, location_id=other_loc, created_at=T0, **common))
         s.flush()
-        for day in (2, 1):   # inserted out of order: the earliest start is the first appointment
+        for day in (2, 1):  # inserted out of order: the earliest start is the first appointment
             start = T0 + timedelta(days=day)
-            s.add(Appointment(job_id="j1", start=start, end=start + timedelta(hours=2),
-                              arrival_window_start=start, arrival_window_end=start + timedelta(hours=4)))
+            s.add(
+                Appointment(
+                    job_id="j1",
+                    start=start,
+                    end=start + timedelta(hours=2),
+                    arrival_window_start=start,
+                    arrival_window_end=start + timedelta(hours=4),
+                )
+            )
     r = _load(cache, cid)
-    assert [j.number for j in r.jobs] == ["1002", "1001"]            # newest first, other customer's absent
+    assert [j.number for j in r.jobs] == ["1002", "1001"]  # newest first, other customer's absent
     newer, older = r.jobs
     assert (newer.status, newer.job_type, newer.first_appointment) == ("Canceled", "", None)
     assert (older.status, older.job_type, older.business_unit) == ("Scheduled", "No cooling", "HVAC Service")
@@ -142,14 +210,32 @@ def test_calls_history_with_agent_name(cache: Cache, writer: LocalWriter) -> Non
     cid, other = _customer(writer), _customer(writer, "Someone Else")
     ids = _setup(cache)
     with cache.sessions.begin() as s:
-        s.add(Call(provider_call_id="CA1", customer_id=cid, from_number="+12145550134", started_at=T0,
-                   duration_seconds=95, agent_id=ids["agent"], classification=CallClass.BOOKED))
-        s.add(Call(provider_call_id="CA2", customer_id=cid, from_number="+12145550134",
-                   started_at=T0 + timedelta(hours=1), direction=CallDirection.OUTBOUND))
+        s.add(
+            Call(
+                provider_call_id="CA1",
+                customer_id=cid,
+                from_number="+12145550134",
+                started_at=T0,
+                duration_seconds=95,
+                agent_id=ids["agent"],
+                classification=CallClass.BOOKED,
+            )
+        )
+        s.add(
+            Call(
+                provider_call_id="CA2",
+                customer_id=cid,
+                from_number="+12145550134",
+                started_at=T0 + timedelta(hours=1),
+                direction=CallDirection.OUTBOUND,
+            )
+        )
         s.add(Call(provider_call_id="CA3", customer_id=other, started_at=T0))
     r = _load(cache, cid)
     assert [(c.direction, c.classification, c.agent, c.duration_seconds) for c in r.calls] == [
-        ("Outbound", "", "", 0), ("Inbound", "Booked", "Dana Reyes", 95)]
+        ("Outbound", "", "", 0),
+        ("Inbound", "Booked", "Dana Reyes", 95),
+    ]
     assert r.calls[1].from_number == "(214) 555-0134"
     assert r.calls[1].started_at.replace(tzinfo=UTC) == T0
 

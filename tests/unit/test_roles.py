@@ -112,7 +112,7 @@ def test_call_review_intents_need_a_supervisor_or_up():
         assert not mutation_allowed({"role": "intern"}, name) and not mutation_allowed(None, name)
         for role in ("supervisor", "manager", "admin"):
             assert mutation_allowed(_user(role), name), (role, name)
-    assert mutation_allowed(_user("csr"), "close_call")         # the CSR's own close and classify
+    assert mutation_allowed(_user("csr"), "close_call")  # the CSR's own close and classify
 
 
 # -- over a real endpoint ------------------------------------------------------------------------------------
@@ -137,8 +137,9 @@ class Console:
     async def open(cls, url: str, username: str) -> Console:
         ws = await websockets.connect(url)
         console = cls(ws, uuid.uuid4().hex)
-        assert (await console.ask({"type": "hello", "protocol": 1, "client_id": console.client_id}))["type"] \
-            == "welcome"
+        assert (await console.ask({"type": "hello", "protocol": 1, "client_id": console.client_id}))[
+            "type"
+        ] == "welcome"
         answer = await console.ask({"type": "login", "username": username, "password": PASSWORD})
         assert answer["type"] == "logged_in", answer
         return console
@@ -151,14 +152,22 @@ class Console:
                 return answer
 
     async def push(self, name: str, args: dict, seq: int | None = None) -> dict:
-        return await self.ask({"type": "push", "mutations": [
-            {"seq": seq or self.seq + 1, "mutation_id": uuid.uuid4().hex, "name": name, "args": args}]})
+        return await self.ask(
+            {
+                "type": "push",
+                "mutations": [
+                    {"seq": seq or self.seq + 1, "mutation_id": uuid.uuid4().hex, "name": name, "args": args}
+                ],
+            }
+        )
 
 
 def _serve(sessions, accounts, scenario) -> None:
     async def main() -> None:
-        server = SyncServer(Applier(sessions, clock=lambda: NOW),
-                            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW))
+        server = SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        )
         endpoint = await server.serve("127.0.0.1", 0)
         try:
             await scenario(f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}")
@@ -180,9 +189,20 @@ def test_a_csr_setup_intent_is_a_rejected_receipt_and_changes_nothing(store):
 
     async def scenario(url: str) -> None:
         csr = await Console.open(url, "csr1")
-        answer = await csr.ask({"type": "push", "mutations": [
-            {"seq": 1, "mutation_id": uuid.uuid4().hex, "name": "import_setup", "args": {}},
-            {"seq": 2, "mutation_id": uuid.uuid4().hex, "name": "create_customer", "args": customer_args()}]})
+        answer = await csr.ask(
+            {
+                "type": "push",
+                "mutations": [
+                    {"seq": 1, "mutation_id": uuid.uuid4().hex, "name": "import_setup", "args": {}},
+                    {
+                        "seq": 2,
+                        "mutation_id": uuid.uuid4().hex,
+                        "name": "create_customer",
+                        "args": customer_args(),
+                    },
+                ],
+            }
+        )
         # Refused for the role, as a receipt: the sequence advances, so the console's queue never
         # blocks on it (sync rule 3), and the CSR's ordinary work in the same push goes through.
         assert answer["type"] == "receipts", answer
@@ -238,8 +258,9 @@ def test_roles_apply_to_a_token_session_as_well(store):
         token = json.loads(await first.ws.recv())["token"]
         await first.ws.close()
         async with websockets.connect(url) as ws:
-            await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": first.client_id,
-                                      "token": token}))
+            await ws.send(
+                json.dumps({"type": "hello", "protocol": 1, "client_id": first.client_id, "token": token})
+            )
             welcome = json.loads(await ws.recv())
             assert welcome["type"] == "welcome" and welcome["user"]["role"] == "csr"
             again = Console(ws, first.client_id)
@@ -252,9 +273,19 @@ def test_roles_apply_to_a_token_session_as_well(store):
 
 def _ended_call(sessions) -> str:
     """An Abandoned call in the server's store: rang 30 s, the caller hung up."""
-    events = [NeutralEvent("twilio", "CA-review", f"CA-review:{kind}", kind, NOW + timedelta(seconds=s),
-                           from_number="+12145550101", to_number="+12145550100", end_reason=reason)
-              for kind, s, reason in ((CallEventKind.OFFERED, 0, ""), (CallEventKind.ENDED, 30, "caller-hangup"))]
+    events = [
+        NeutralEvent(
+            "twilio",
+            "CA-review",
+            f"CA-review:{kind}",
+            kind,
+            NOW + timedelta(seconds=s),
+            from_number="+12145550101",
+            to_number="+12145550100",
+            end_reason=reason,
+        )
+        for kind, s, reason in ((CallEventKind.OFFERED, 0, ""), (CallEventKind.ENDED, 30, "caller-hangup"))
+    ]
     with sessions.begin() as s:
         return record_events(s, events).calls[0].id
 
@@ -267,7 +298,9 @@ def test_a_csrs_call_review_push_is_a_rejected_receipt_and_a_supervisors_is_appl
         csr = await Console.open(url, "csr1")
         answer = await csr.push("excuse_call", {"call_id": call_id, "memo": "Not a customer"})
         refused = answer["receipts"][0]
-        assert refused["status"] == "rejected" and refused["errors"] == {"role": "Your role may not make this change."}
+        assert refused["status"] == "rejected" and refused["errors"] == {
+            "role": "Your role may not make this change."
+        }
         sup = await Console.open(url, "supervisor1")
         answer = await sup.push("excuse_call", {"call_id": call_id, "memo": "Not a customer"})
         assert answer["receipts"][0]["status"] == "applied", answer

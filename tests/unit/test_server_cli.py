@@ -30,10 +30,12 @@ def _run(monkeypatch, argv: list[str], stdin: str = "") -> int:
 def test_user_commands(tmp_path, monkeypatch, capsys):
     db = str(tmp_path / "s.sqlite3")
     assert _run(monkeypatch, ["--db", db, "init", "--password-stdin"], "correct horse battery\n") == 0
-    assert _run(monkeypatch, ["--db", db, "user", "add", "dana", "--password-stdin"], "another good pass\n") == 0
+    assert (
+        _run(monkeypatch, ["--db", db, "user", "add", "dana", "--password-stdin"], "another good pass\n") == 0
+    )
     accounts = Accounts(sessionmaker(open_server_db(db), expire_on_commit=False))
     now = utcnow()
-    for i in range(10):                                            # locks the name
+    for i in range(10):  # locks the name
         with pytest.raises(AuthError):
             accounts.login("dana", "wrong password!", now + timedelta(seconds=61 * i))
     later = now + timedelta(seconds=700)
@@ -42,7 +44,10 @@ def test_user_commands(tmp_path, monkeypatch, capsys):
     assert locked.value.code == "account_locked"
     assert _run(monkeypatch, ["--db", db, "user", "unlock", "dana"]) == 0
     assert accounts.login("dana", "another good pass", later).username == "dana"
-    assert _run(monkeypatch, ["--db", db, "user", "passwd", "dana", "--password-stdin"], "brand new password\n") == 0
+    assert (
+        _run(monkeypatch, ["--db", db, "user", "passwd", "dana", "--password-stdin"], "brand new password\n")
+        == 0
+    )
     assert accounts.login("dana", "brand new password", later).username == "dana"
     assert _run(monkeypatch, ["--db", db, "user", "deactivate", "dana"]) == 0
     with pytest.raises(AuthError) as refused:
@@ -60,8 +65,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _server(db: str, *run_args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sync.server_cli", "--db", db, "--log-level", "WARNING", "run",
-                             *run_args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sync.server_cli", "--db", db, "--log-level", "WARNING", "run", *run_args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -88,7 +98,8 @@ def test_a_port_in_use_is_one_line_not_a_traceback(tmp_path, busy_port) -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err.strip().splitlines() == [
-        f"csr-server: port {busy_port} on 127.0.0.1 is already in use (consoles; is another csr-server running?)"]
+        f"csr-server: port {busy_port} on 127.0.0.1 is already in use (consoles; is another csr-server running?)"
+    ]
     assert "Traceback" not in err + out
 
 
@@ -103,28 +114,43 @@ def test_listening_beyond_loopback_without_tls_warns_loudly(tmp_path, busy_port)
 
 def test_no_warning_with_tls_or_on_loopback(tmp_path, busy_port, certs) -> None:
     cert, key = certs
-    for args in (["--host", "0.0.0.0", "--tls-cert", cert, "--tls-key", key], ["--host", "127.0.0.1"],
-                 ["--host", "localhost"]):
+    for args in (
+        ["--host", "0.0.0.0", "--tls-cert", cert, "--tls-key", key],
+        ["--host", "127.0.0.1"],
+        ["--host", "localhost"],
+    ):
         proc = _server(str(tmp_path / "s.sqlite3"), *args, "--port", str(busy_port))
         _out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 1 and "WARNING" not in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert proc.returncode == 1 and "WARNING" not in err and len(err.strip().splitlines()) == 1, (
+            args,
+            err,
+        )
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"], "can't read /nonexistent/cert.pem"),
-    (["--tls-key", "key.pem"], "--tls-key needs --tls-cert"),
-    (["--tls-cert", "KEY", "--tls-key", "KEY"], "can't use the TLS certificate"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"],
+            "can't read /nonexistent/cert.pem",
+        ),
+        (["--tls-key", "key.pem"], "--tls-key needs --tls-cert"),
+        (["--tls-cert", "KEY", "--tls-key", "KEY"], "can't use the TLS certificate"),
+    ],
+)
 def test_tls_files_that_cannot_be_used_are_one_line(tmp_path, certs, args, says) -> None:
-    args = [certs[1] if a == "KEY" else a for a in args]        # a key is not a certificate
+    args = [certs[1] if a == "KEY" else a for a in args]  # a key is not a certificate
     proc = _server(str(tmp_path / "s.sqlite3"), "--port", "0", *args)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and len(err.strip().splitlines()) == 1 and says in err, err
 
 
 def test_bad_limits_are_refused_by_the_command_line(tmp_path, capsys) -> None:
-    for flag, value in (("--login-concurrency", "0"), ("--max-connections-per-address", "-1"),
-                        ("--login-concurrency", "two")):
+    for flag, value in (
+        ("--login-concurrency", "0"),
+        ("--max-connections-per-address", "-1"),
+        ("--login-concurrency", "two"),
+    ):
         with pytest.raises(SystemExit) as exited:
             main(["--db", str(tmp_path / "s.sqlite3"), "run", flag, value])
         assert exited.value.code == 2

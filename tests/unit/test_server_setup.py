@@ -77,9 +77,12 @@ def test_a_server_import_reaches_a_console_through_the_change_log(store, console
         assert sorted(con.scalars(select(BusinessUnit.id))) == sorted(srv.scalars(select(BusinessUnit.id)))
         assert sorted(con.scalars(select(JobType.name))) == sorted(srv.scalars(select(JobType.name)))
         # The new setup version travels too, so the console reloads its setup data.
-        assert con.get(CompanySetting, "setup_version").value == srv.get(CompanySetting, "setup_version").value
-        assert {u.name for u in load_setup(con).business_units} == \
-            {u.name for u in srv.scalars(select(BusinessUnit)) if u.active}
+        assert (
+            con.get(CompanySetting, "setup_version").value == srv.get(CompanySetting, "setup_version").value
+        )
+        assert {u.name for u in load_setup(con).business_units} == {
+            u.name for u in srv.scalars(select(BusinessUnit)) if u.active
+        }
         assert srv.scalar(select(AuditEntry.action).where(AuditEntry.entity == "setup")) == "import_setup"
 
 
@@ -90,8 +93,11 @@ def test_reimport_writes_nothing_and_an_edit_travels(store, console):
     assert again.server_version == first.server_version
     cursor = _pull_into(store, console)
     text = read_setup_text(demo_setup_path())
-    edited = text.replace("{code: HV-DIAG, name: HVAC diagnostic, price: 89.00",
-                          "{code: HV-DIAG, name: HVAC diagnostic, price: 99.00", 1)
+    edited = text.replace(
+        "{code: HV-DIAG, name: HVAC diagnostic, price: 89.00",
+        "{code: HV-DIAG, name: HVAC diagnostic, price: 99.00",
+        1,
+    )
     assert edited != text, "the demo file's HV-DIAG line changed; pick another service"
     third = import_setup_logged(store, parse_setup(edited))
     assert third.summary["services"].updated == 1
@@ -118,8 +124,14 @@ def test_setup_link_tables_reach_the_console(store, console):
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sync.server_cli", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sync.server_cli", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_csr_server_setup_import_and_export(tmp_path):
@@ -127,7 +139,9 @@ def test_csr_server_setup_import_and_export(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ncompany: [not, a, mapping]\n", encoding="utf-8")
     refused = _cli("--db", db, "setup", "import", str(bad))
-    assert refused.returncode == 1 and "refused" in refused.stderr and "nothing was imported" in refused.stderr
+    assert (
+        refused.returncode == 1 and "refused" in refused.stderr and "nothing was imported" in refused.stderr
+    )
     dry = _cli("--db", db, "setup", "import", "--dry-run", str(demo_setup_path()))
     assert dry.returncode == 0 and "dry run" in dry.stdout, dry.stderr
     done = _cli("--db", db, "setup", "import", str(demo_setup_path()))

@@ -20,7 +20,10 @@ from .conftest import customer_args
 def _indexes(cache) -> set[str]:
     conn = cache.raw_connection()
     try:
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+        return {
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        }
     finally:
         conn.close()
 
@@ -32,9 +35,13 @@ def _store(tmp_path):
         build_setup(s)
     # Customers written the way a console writes them (intents), straight into the store.
     writer = LocalWriter(sessions, actor="t", clock=lambda: NOW)
-    ids = [writer.execute("create_customer", customer_args(name=f"José Núñez {i}", phone=f"(214) 555-01{i:02d}",
-                                                              email=f"j{i}@example.com")).applied.entity_id
-           for i in range(30)]
+    ids = [
+        writer.execute(
+            "create_customer",
+            customer_args(name=f"José Núñez {i}", phone=f"(214) 555-01{i:02d}", email=f"j{i}@example.com"),
+        ).applied.entity_id
+        for i in range(30)
+    ]
     return engine, Applier(sessions), ids
 
 
@@ -58,7 +65,7 @@ def test_a_copied_cache_equals_the_store_and_finds_customers(tmp_path):
     loader = SnapshotLoader(cache)
     try:
         version = _copy(applier, loader)
-        assert _indexes(cache) < expected                # parked while copying
+        assert _indexes(cache) < expected  # parked while copying
         loader.finish(version)
     finally:
         loader.close()
@@ -89,16 +96,18 @@ def test_a_copy_cut_short_gets_its_indexes_back(tmp_path):
     loader = SnapshotLoader(cache)
     columns, rows, _a, _d, _v = applier.snapshot("customers", "", 10)
     loader.load("customers", columns, rows)
-    loader.close()                                      # the console died here
+    loader.close()  # the console died here
     assert _indexes(cache) < expected
-    restore_indexes(cache)                              # what Console.build does on the next start
+    restore_indexes(cache)  # what Console.build does on the next start
     assert _indexes(cache) == expected
     conn = cache.raw_connection()
     try:
-        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (PENDING_INDEXES,)).fetchone() is None
+        assert (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (PENDING_INDEXES,)).fetchone() is None
+        )
     finally:
         conn.close()
-    restore_indexes(cache)                              # and a no-op when nothing is parked
+    restore_indexes(cache)  # and a no-op when nothing is parked
     fresh.close()
     cache.close()
     engine.dispose()

@@ -28,8 +28,10 @@ def server(tmp_path):
 
 def _outbox(cache) -> list[Mutation]:
     with cache.sessions() as s:
-        return [Mutation(seq=o.seq, mutation_id=o.mutation_id, name=o.name, args=o.args)
-                for o in s.scalars(select(OutboxEntry).order_by(OutboxEntry.seq))]
+        return [
+            Mutation(seq=o.seq, mutation_id=o.mutation_id, name=o.name, args=o.args)
+            for o in s.scalars(select(OutboxEntry).order_by(OutboxEntry.seq))
+        ]
 
 
 def _count(cache, model) -> int:
@@ -42,7 +44,7 @@ def test_push_applies_once_and_replays_the_stored_receipt(cache, writer, server)
     writer.execute("create_customer", customer_args())
     mutations = _outbox(cache)
     first = applier.push("console-1", "user-1", mutations)
-    again = applier.push("console-1", "user-1", mutations)        # the ack was lost: resent
+    again = applier.push("console-1", "user-1", mutations)  # the ack was lost: resent
     assert [r.status for r in first.receipts] == ["applied"]
     assert again.receipts == first.receipts
     assert _count(server_cache, Customer) == 1 and _count(server_cache, ReceiptRow) == 1
@@ -65,18 +67,33 @@ def test_rejection_is_a_receipt_that_advances_the_sequence(cache, writer, server
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
     writer.execute("add_note", {"note": {"customer_id": cid, "text": "Gate 1234"}})
     create, note = _outbox(cache)
-    forged = Mutation(seq=1, mutation_id=create.mutation_id, name="create_customer",
-                      args={"customer": {"name": ""}, "contacts": []})
+    forged = Mutation(
+        seq=1,
+        mutation_id=create.mutation_id,
+        name="create_customer",
+        args={"customer": {"name": ""}, "contacts": []},
+    )
     result = applier.push("console-1", "user-1", [forged, note])
-    assert [r.status for r in result.receipts] == ["rejected", "rejected"]   # the note's customer is missing
+    assert [r.status for r in result.receipts] == ["rejected", "rejected"]  # the note's customer is missing
     assert "name" in result.receipts[0].errors
     assert applier.next_seq("console-1") == 3
     assert _count(server_cache, Customer) == 0
 
 
-SETUP_TABLES = ("company_settings", "business_unit_groups", "business_units", "services", "tag_types", "job_types",
-                "campaigns", "arrival_windows", "technicians", "capacity_settings", "business_hours",
-                "booking_preferences")
+SETUP_TABLES = (
+    "company_settings",
+    "business_unit_groups",
+    "business_units",
+    "services",
+    "tag_types",
+    "job_types",
+    "campaigns",
+    "arrival_windows",
+    "technicians",
+    "capacity_settings",
+    "business_hours",
+    "booking_preferences",
+)
 
 
 def copy_setup(src, dst) -> None:
@@ -89,17 +106,28 @@ def copy_setup(src, dst) -> None:
 
 def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, server, tmp_path):
     server_cache, applier = server
-    with server_cache.sessions.begin() as s:          # setup is the server's
+    with server_cache.sessions.begin() as s:  # setup is the server's
         ids = build_setup(s)
     copy_setup(server_cache, cache)
     cid = writer.execute("create_customer", customer_args(email="m@example.com")).applied.entity_id
     with cache.sessions() as s:
         loc = s.scalar(select(Customer).where(Customer.id == cid)).locations[0].id
-    writer.execute("book_job", {"job": {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac,
-                                        "job_type_id": ids.ac_repair, "campaign_id": ids.google,
-                                        "summary": "Warm air", "tags": ["Emergency"]},
-                                "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
-                                "booked_at": NOW.isoformat()})
+    writer.execute(
+        "book_job",
+        {
+            "job": {
+                "customer_id": cid,
+                "location_id": loc,
+                "business_unit_id": ids.hvac,
+                "job_type_id": ids.ac_repair,
+                "campaign_id": ids.google,
+                "summary": "Warm air",
+                "tags": ["Emergency"],
+            },
+            "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
+            "booked_at": NOW.isoformat(),
+        },
+    )
     result = applier.push("console-1", "user-1", _outbox(cache))
     assert [r.status for r in result.receipts] == ["applied", "applied"], result.receipts
     rows, cursor, more = applier.changes_since(0, 1000)
@@ -111,14 +139,20 @@ def test_another_cache_replays_the_change_log_to_the_same_rows(cache, writer, se
         with other.sessions.begin() as s:
             for r in rows:
                 apply_change(s, r.entity, r.entity_id, r.op, r.data)
-            for r in rows:                                 # replaying twice changes nothing
+            for r in rows:  # replaying twice changes nothing
                 apply_change(s, r.entity, r.entity_id, r.op, r.data)
         with other.sessions() as s, cache.sessions() as mine:
             job, twin = s.scalar(select(Job)), mine.scalar(select(Job))
-            assert (job.id, job.number, job.customer_id, job.summary, job.status) == \
-                (twin.id, twin.number, twin.customer_id, twin.summary, twin.status)
+            assert (job.id, job.number, job.customer_id, job.summary, job.status) == (
+                twin.id,
+                twin.number,
+                twin.customer_id,
+                twin.summary,
+                twin.status,
+            )
             assert s.get(Customer, cid).name == "Maria Garcia"
             from models.jobs import job_tags
+
             assert s.scalar(select(func.count()).select_from(job_tags)) == 1
     finally:
         other.close()
@@ -139,15 +173,27 @@ def test_offline_booking_into_a_window_that_filled_is_kept_and_flagged(cache, wr
         writers = {"a": writer, "b": LocalWriter(other.sessions, clock=lambda: NOW)}
         caches = {"a": cache, "b": other}
         for name, w in writers.items():
-            cid = w.execute("create_customer", customer_args(name=f"Customer {name}",
-                                                             phone=f"(214) 555-01{ord(name):02d}")).applied.entity_id
+            cid = w.execute(
+                "create_customer",
+                customer_args(name=f"Customer {name}", phone=f"(214) 555-01{ord(name):02d}"),
+            ).applied.entity_id
             with caches[name].sessions() as s:
                 loc = s.get(Customer, cid).locations[0].id
-            for _ in range(4):            # 4 × 2 h each: 480 of the window's 720 minutes, on each console
-                w.execute("book_job", {"job": {"customer_id": cid, "location_id": loc, "business_unit_id": ids.hvac,
-                                               "job_type_id": ids.ac_repair, "campaign_id": ids.google,
-                                               "summary": f"Booked offline on {name}"},
-                                       "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12}})
+            for _ in range(4):  # 4 × 2 h each: 480 of the window's 720 minutes, on each console
+                w.execute(
+                    "book_job",
+                    {
+                        "job": {
+                            "customer_id": cid,
+                            "location_id": loc,
+                            "business_unit_id": ids.hvac,
+                            "job_type_id": ids.ac_repair,
+                            "campaign_id": ids.google,
+                            "summary": f"Booked offline on {name}",
+                        },
+                        "appointment": {"day": TUESDAY.isoformat(), "arrival_window_id": ids.w8_12},
+                    },
+                )
         first = applier.push("console-a", "u", _outbox(cache))
         second = applier.push("console-b", "u", _outbox(other))
         assert all(r.status == "applied" for r in first.receipts + second.receipts)
@@ -155,9 +201,9 @@ def test_offline_booking_into_a_window_that_filled_is_kept_and_flagged(cache, wr
         assert len(flagged) == 2 and "needs rescheduling" in flagged[0].result["warnings"]["window"]
         with server_cache.sessions() as s:
             jobs = s.scalars(select(Job)).all()
-            assert len(jobs) == 8                                  # nothing dropped
+            assert len(jobs) == 8  # nothing dropped
             marked = [j for j in jobs if j.needs_reschedule]
             assert len(marked) == 2 and all(len(j.suggested_windows) == 3 for j in marked)
-            assert all(j.appointments[0].arrival_window_id == ids.w8_12 for j in marked)   # not moved
+            assert all(j.appointments[0].arrival_window_id == ids.w8_12 for j in marked)  # not moved
     finally:
         other.close()

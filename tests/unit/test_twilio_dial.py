@@ -14,7 +14,12 @@ from sync.telephony.twilio_rest import TwilioRest
 
 AT = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 URLS = twilio.TwilioUrls.from_public_url("https://calls.example.com")
-PLACED = {"CallSid": "CA" + "1" * 32, "From": "+12145550100", "To": "client:dana", "Direction": "outbound-api"}
+PLACED = {
+    "CallSid": "CA" + "1" * 32,
+    "From": "+12145550100",
+    "To": "client:dana",
+    "Direction": "outbound-api",
+}
 
 
 def test_the_dial_number_is_e164_or_refused() -> None:
@@ -25,12 +30,20 @@ def test_the_dial_number_is_e164_or_refused() -> None:
 
 
 def test_the_placed_calls_urls_name_the_customer() -> None:
-    assert URLS.dial_voice("+12145550177") == "https://calls.example.com/telephony/twilio/voice?dial=%2B12145550177"
-    assert URLS.dial_status("+12145550177") == "https://calls.example.com/telephony/twilio/status?dial=%2B12145550177"
+    assert (
+        URLS.dial_voice("+12145550177")
+        == "https://calls.example.com/telephony/twilio/voice?dial=%2B12145550177"
+    )
+    assert (
+        URLS.dial_status("+12145550177")
+        == "https://calls.example.com/telephony/twilio/status?dial=%2B12145550177"
+    )
 
 
 def test_the_placed_call_is_the_csrs_outbound_call_to_the_customer() -> None:
-    [offered] = twilio.voice_events({**PLACED, "CallStatus": "in-progress"}, AT, waiting=False, dial="+12145550177")
+    [offered] = twilio.voice_events(
+        {**PLACED, "CallStatus": "in-progress"}, AT, waiting=False, dial="+12145550177"
+    )
     assert offered.kind is CallEventKind.OFFERED and offered.direction is CallDirection.OUTBOUND
     assert (offered.agent, offered.from_number, offered.to_number) == ("dana", "+12145550100", "+12145550177")
     [initiated] = twilio.status_events({**PLACED, "CallStatus": "initiated"}, AT, "+12145550177")

@@ -19,8 +19,10 @@ from models.validation import (
 ADDRESS = {"street": "1500 Marilla St", "city": "Dallas", "state": "TX", "zip": "75201"}
 
 
-@pytest.mark.parametrize("typed", ["(214) 555-0134", "214.555.0134", "+1 214 555 0134", "2145550134",
-                                   "1-214-555-0134", " 214 555 0134 "])
+@pytest.mark.parametrize(
+    "typed",
+    ["(214) 555-0134", "214.555.0134", "+1 214 555 0134", "2145550134", "1-214-555-0134", " 214 555 0134 "],
+)
 def test_us_formats_normalize_to_e164(typed: str) -> None:
     assert parse_phone(typed).e164 == "+12145550134"
     assert normalize_contact("MobilePhone", typed) == ("+12145550134", None)
@@ -37,15 +39,18 @@ def test_international_number_keeps_its_country() -> None:
     assert format_phone("+442079460958") == "+44 20 7946 0958"
 
 
-@pytest.mark.parametrize(("typed", "says"), [
-    ("", "Enter a phone number."),
-    ("5550", "needs more digits (only 4 entered)"),
-    ("555-0134", "check the area code"),            # a local number: possible, but no area code
-    ("214555013412345", "too many digits"),
-    ("call me maybe", "doesn't look like a phone number"),
-    ("(014) 555-0134", "isn't valid"),
-    ("9" * 41, "too long"),
-])
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("", "Enter a phone number."),
+        ("5550", "needs more digits (only 4 entered)"),
+        ("555-0134", "check the area code"),  # a local number: possible, but no area code
+        ("214555013412345", "too many digits"),
+        ("call me maybe", "doesn't look like a phone number"),
+        ("(014) 555-0134", "isn't valid"),
+        ("9" * 41, "too long"),
+    ],
+)
 def test_invalid_phones_say_why(typed: str, says: str) -> None:
     with pytest.raises(InvalidPhone, match=says.replace("(", r"\(").replace(")", r"\)")):
         parse_phone(typed)
@@ -53,14 +58,17 @@ def test_invalid_phones_say_why(typed: str, says: str) -> None:
     assert error and says in error and stored == typed.strip()
 
 
-@pytest.mark.parametrize(("typed", "stored", "error"), [
-    ("Ana.Lopez@Example.COM", "ana.lopez@example.com", None),
-    ("  ana+hvac@mail.example.org ", "ana+hvac@mail.example.org", None),
-    ("ana@", "ana@", "isn't valid"),
-    ("ana example.com", "ana example.com", "isn't valid"),
-    ("", "", "Enter an email address."),
-    ("a" * 115 + "@x.com", "a" * 115 + "@x.com", "too long"),
-])
+@pytest.mark.parametrize(
+    ("typed", "stored", "error"),
+    [
+        ("Ana.Lopez@Example.COM", "ana.lopez@example.com", None),
+        ("  ana+hvac@mail.example.org ", "ana+hvac@mail.example.org", None),
+        ("ana@", "ana@", "isn't valid"),
+        ("ana example.com", "ana example.com", "isn't valid"),
+        ("", "", "Enter an email address."),
+        ("a" * 115 + "@x.com", "a" * 115 + "@x.com", "too long"),
+    ],
+)
 def test_email_rules(typed: str, stored: str, error: str | None) -> None:
     value, problem = normalize_contact("Email", typed)
     assert value == stored
@@ -89,7 +97,9 @@ def test_edit_does_not_require_the_address() -> None:
     assert check_customer({"street": "", "city": "", "zip": ""}, new=False).ok
 
 
-@pytest.mark.parametrize(("zip_", "error"), [("7520", "5 digits"), ("75201-12", "5 digits"), ("ABCDE", "5 digits")])
+@pytest.mark.parametrize(
+    ("zip_", "error"), [("7520", "5 digits"), ("75201-12", "5 digits"), ("ABCDE", "5 digits")]
+)
 def test_zip_format_is_an_error(zip_: str, error: str) -> None:
     assert error in check_customer({"name": "Ana", **ADDRESS, "zip": zip_}).errors["zip"]
 
@@ -103,18 +113,25 @@ def test_zip_not_in_postal_list_is_a_warning_not_an_error() -> None:
     report = check_customer({"name": "Ana", **ADDRESS, "zip": "00000"})
     assert report.ok
     assert report.warnings == {"zip": "ZIP 00000 isn't in the postal list — please double-check it."}
-    report.raise_if_errors()                       # warnings never raise
+    report.raise_if_errors()  # warnings never raise
 
 
 def test_zip_in_another_state_or_city_warns() -> None:
     assert "is in TX, not OK" in check_customer({"name": "A", **ADDRESS, "state": "OK"}).warnings["zip"]
-    assert "doesn't usually go with Austin" in check_customer({"name": "A", **ADDRESS, "city": "Austin"}).warnings["zip"]
+    assert (
+        "doesn't usually go with Austin"
+        in check_customer({"name": "A", **ADDRESS, "city": "Austin"}).warnings["zip"]
+    )
     assert "two-letter" in check_customer({"name": "A", **ADDRESS, "state": "Texas"}).errors["state"]
 
 
 def test_lengths_come_from_the_schema() -> None:
-    assert (max_length(Customer, "name"), max_length(Customer, "zip"), max_length(ContactMethod, "memo"),
-            max_length(Location, "access_notes")) == (100, 10, 200, 500)
+    assert (
+        max_length(Customer, "name"),
+        max_length(Customer, "zip"),
+        max_length(ContactMethod, "memo"),
+        max_length(Location, "access_notes"),
+    ) == (100, 10, 200, 500)
     report = check_customer({"name": "x" * 101, **ADDRESS})
     assert report.errors == {"name": "Name is too long (at most 100 characters)."}
     assert check_customer({"name": "x" * 100, **ADDRESS}).ok
