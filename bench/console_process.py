@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -124,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark closes our stdin
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        from .uiprobe import rss_mb
+
         print(
             json.dumps(
                 {
                     "arrived": arrived,
                     "bubbles_max": most[0],
-                    "rss_mb": round(rss_mb, 1),
+                    "rss_mb": rss_mb(),
                     **(board.figures() if board is not None else {}),
                 }
             ),

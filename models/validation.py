@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from .customers import ContactKind, ContactMethod, Customer, CustomerType, Location
 from .phone import InvalidPhone, parse_phone
+from .zip_table import zip_info
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -68,33 +67,6 @@ def _check_lengths(model: type, values: dict[str, Any], report: Report) -> None:
                 report.errors[key] = (
                     f"{_LABELS.get(key, key.title())} is too long (at most {limit} characters)."
                 )
-
-
-@lru_cache(maxsize=4096)
-def zip_info(zip5: str) -> tuple[str, frozenset[str]] | None:
-    """(state, acceptable city names) of a 5-digit ZIP from the offline `zipcodes` data set, or None.
-
-    One lookup is ≈0.3 ms in zipcodes' compiled index; building our own table of all 42k ZIPs
-    would cost ≈150 MB of memory for the same answers.
-    """
-    import zipcodes
-
-    try:
-        found = zipcodes.matching(zip5)
-    except (TypeError, ValueError):
-        return None
-    if not found:
-        return None
-    z = found[0]
-    cities = {z["city"].casefold(), *(c.casefold() for c in z.get("acceptable_cities") or [])}
-    return z["state"], frozenset(cities)
-
-
-def preload_zip_data() -> threading.Thread:
-    """Load the ZIP index (≈0.4 s, once) on a thread, so the first save does not stall the window."""
-    thread = threading.Thread(target=zip_info, args=("10001",), name="zip-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def check_address(values: dict[str, Any], report: Report, *, required: bool) -> None:

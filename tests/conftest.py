@@ -56,7 +56,7 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def postal_list() -> None:
-    """The offline ZIP index loads once per process (about 0.4 s): pay it in setup, not in a test."""
+    """The offline postal list loads once per process (about 30 ms): pay it in setup, not in a test."""
     from models.validation import zip_info
 
     zip_info("10001")
