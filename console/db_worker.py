@@ -43,6 +43,10 @@ class DbWorker(QObject):
         future.add_done_callback(lambda f: self._finished.emit((key, ticket), done, failed, f))
         return future
 
+    def forget(self, key: str) -> None:
+        """Whatever of this ``key`` is still on its way is stale: it will be dropped, not shown."""
+        self._latest[key] = next(self._tickets)
+
     def _deliver(
         self,
         tag: tuple[str, int],

@@ -2,8 +2,9 @@
 intents through the LocalWriter (cache + outbox in one transaction), hands a lead to the booking
 form for conversion and turns every failure into a sentence for the CSR.
 
-Reads here are one indexed query of at most a few hundred rows, and writes one small
-transaction, so they run on the UI thread like the customer controller's.
+The list's query (run on every pulled lead change, a filter change, the tab shown) runs on a worker thread
+(console/db_worker.py) and comes back by signal; a newer query drops an older one's answer. One lead read
+before a dialog opens and a write (one small transaction) are still done on the UI thread.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from widgets.form_dialog import FormDialog
 from widgets.lead_dialogs import DismissLeadDialog, LeadDialog
 from widgets.leads_list import LeadsList
 
+from .db_worker import DbWorker
 from .failures import UNEXPECTED, DialogTracker, describe_failure
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class LeadsController(DialogTracker, QObject):
         self._today = today_fn
         self.leads_list = leads_list
         self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
+        self.worker = DbWorker(self, "csr-leads")
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -75,20 +78,25 @@ class LeadsController(DialogTracker, QObject):
         ll.filterChanged.connect(lambda _status, _text: self.refresh())
 
     # -- reading ------------------------------------------------------------------------------------------
-    def refresh(self) -> bool:
-        """Run the list's query again (status filter, search) with today's due dates."""
+    def refresh(self) -> None:
+        """Run the list's query again (status filter, search) with today's due dates, on the worker; the
+        list shows the answer when it comes."""
         ll = self.leads_list
-        try:
-            with self._cache.sessions() as session:
-                rows = list_leads(
-                    session, status=ll.status_filter(), today=self._today(), search=ll.search_text()
-                )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
-            self._error(self._describe(exc, "read"))
-            return False
+        self.worker.submit(
+            _read_leads,
+            self._cache,
+            ll.status_filter(),
+            self._today(),
+            ll.search_text(),
+            done=self._show_rows,
+            failed=lambda exc: self._error(self._describe(exc, "read")),
+            key="list",
+        )
+
+    def _show_rows(self, rows: list[LeadRow]) -> None:
+        ll = self.leads_list
         ll.show_message("")  # a new list: the last save's note or error is about the old one
         ll.set_rows(rows)
-        return True
 
     def reload_lead(self, lead_id: str) -> None:
         """Show one lead's new state — after a write here, or after the booking form converted it."""
@@ -282,3 +290,9 @@ class LeadsController(DialogTracker, QObject):
             }
         )
         return True
+
+
+def _read_leads(cache: Cache, status: str | None, today: date, search: str) -> list[LeadRow]:
+    """The leads list's query, on the worker thread."""
+    with cache.sessions() as session:
+        return list_leads(session, status=status, today=today, search=search)

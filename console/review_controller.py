@@ -3,9 +3,9 @@ runs the manager's edits as intents through the LocalWriter (cache + outbox + au
 transaction; the server re-applies them) and shows what each did, or why it was refused.
 
 Only supervisors, managers and admins get the review: :func:`install` adds its tab for those roles
-(the server refuses a CSR's review intents anyway, sync/server_auth.py). Reads are one indexed query
-of a period's calls and writes one small transaction, so they run on the UI thread like the leads
-controller's.
+(the server refuses a CSR's review intents anyway, sync/server_auth.py). The reads (the period's calls,
+a call's history) run on a worker thread (console/db_worker.py) and come back by signal; a newer read of
+the same kind makes an older one's answer stale, and it is dropped. An edit is one small transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from models.writer import LocalWriter
 from widgets.call_review import CallReview
 from widgets.call_review_model import CLASS_NAMES, class_text
 
+from .db_worker import DbWorker
 from .failures import describe_failure
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ReviewController(QObject):
         self._open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
         self._tabs: QTabWidget | None = None
         self._tab_action: QAction | None = None
+        self.worker = DbWorker(self, "csr-review")
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -91,18 +93,27 @@ class ReviewController(QObject):
         )
 
     # -- reading ------------------------------------------------------------------------------------------
-    def refresh(self) -> bool:
-        """Run the review's query again (period from the company's today, kinds) and the pane's history."""
+    def refresh(self) -> None:
+        """Run the review's query again (period from the company's today, kinds) and the pane's history;
+        the list is shown when the worker answers."""
         w = self.widget
         w.set_today(self._today())
         first, last = w.date_range()
-        try:
-            with self._cache.sessions() as session:
-                choices = review_choices(session)
-                rows = review_calls(session, kinds=w.kinds(), first=first, last=last, tz=self._tz())
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
-            self._error(self._describe(exc, READ_FAILED))
-            return False
+        self.worker.submit(
+            _read_period,
+            self._cache,
+            w.kinds(),
+            first,
+            last,
+            self._tz(),
+            done=self._show_period,
+            failed=lambda exc: self._error(self._describe(exc, READ_FAILED)),
+            key="period",
+        )
+
+    def _show_period(self, answer: tuple[Any, list]) -> None:
+        choices, rows = answer
+        w = self.widget
         w.set_users(choices.users)
         w.set_reasons(choices.reasons)
         w.show_message("")  # a new list: the last change's note is about the old one
@@ -110,19 +121,26 @@ class ReviewController(QObject):
         w.show_rows(rows)
         if w.current_call_id() == before:
             self.load_history(before)  # same call: its history may have grown (another edit here)
-        return True
 
     def load_history(self, call_id: str) -> None:
         if not call_id:
+            self.worker.forget("history")  # a history still on its way is about a call no longer chosen
             self.widget.show_history([])
             return
-        try:
-            with self._cache.sessions() as session:
-                entries = call_history(session, call_id, tz=self._tz())
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, READ_FAILED))
-            return
-        self.widget.show_history(entries)
+        self.worker.submit(
+            _read_history,
+            self._cache,
+            call_id,
+            self._tz(),
+            done=self._show_history,
+            failed=lambda exc: self._error(self._describe(exc, READ_FAILED)),
+            key="history",
+        )
+
+    def _show_history(self, answer: tuple[str, list]) -> None:
+        call_id, entries = answer
+        if call_id == self.widget.current_call_id():
+            self.widget.show_history(entries)
 
     def listen(self, url: str) -> None:
         """Open the recording in the PC's player (the phone system's URL)."""
@@ -148,14 +166,19 @@ class ReviewController(QObject):
 
     def _reload(self, call_id: str) -> None:
         """The edited call's row again: updated in place, or taken out when it left the list."""
+        self.worker.submit(
+            _read_row,
+            self._cache,
+            call_id,
+            self.widget.kinds(),
+            self._tz(),
+            done=lambda answer: self._show_row(call_id, *answer),
+            failed=lambda exc: self._error(self._describe(exc, READ_FAILED)),
+            key=f"row:{call_id}",
+        )
+
+    def _show_row(self, call_id: str, row: Any, now: str | None) -> None:
         w = self.widget
-        try:
-            with self._cache.sessions() as session:
-                row = review_row(session, call_id, kinds=w.kinds(), tz=self._tz())
-                now = session.scalar(select(Call.classification).where(Call.id == call_id))
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, READ_FAILED))
-            return
         before = w.current_call_id()
         if row is not None:
             w.update_row(row)
@@ -215,8 +238,26 @@ class ReviewController(QObject):
             self._tab_action.deleteLater()
             self._tab_action = None
         self.widget.deleteLater()
+        self.worker.shutdown()
         self.setParent(None)
         self.deleteLater()
+
+
+# -- the reads, on the worker thread (plain data back) ------------------------------------------------------
+def _read_period(cache: Cache, kinds: Any, first: date, last: date, tz: tzinfo) -> tuple[Any, list]:
+    with cache.sessions() as session:
+        return review_choices(session), review_calls(session, kinds=kinds, first=first, last=last, tz=tz)
+
+
+def _read_history(cache: Cache, call_id: str, tz: tzinfo) -> tuple[str, list]:
+    with cache.sessions() as session:
+        return call_id, call_history(session, call_id, tz=tz)
+
+
+def _read_row(cache: Cache, call_id: str, kinds: Any, tz: tzinfo) -> tuple[Any, str | None]:
+    with cache.sessions() as session:
+        row = review_row(session, call_id, kinds=kinds, tz=tz)
+        return row, session.scalar(select(Call.classification).where(Call.id == call_id))
 
 
 def install(

@@ -22,7 +22,7 @@ from models.call_review import review_calls, review_choices
 from models.db import Cache
 from models.journal import OutboxEntry
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import show_active, wait_for_workers
 from tests.gui.test_mnemonics import mnemonic, visible_mnemonics
 from tests.unit.booking_setup import NOW
 from tests.unit.review_setup import RECORDING, THURSDAY, TODAY, TZ, ReviewSetup, build_review_setup
@@ -42,6 +42,11 @@ class Desk:
     cache: Cache
     setup: ReviewSetup
     opened: list[str]
+    qtbot: Any
+
+    def settle(self) -> None:
+        """The review's reads run on its worker: wait for the answer, as the manager waits to see it."""
+        wait_for_workers(self.qtbot, self.window)
 
     def column(self, column: int) -> list[str]:
         model = self.review.model
@@ -76,7 +81,9 @@ def desk(qtbot: Any, cache: Cache) -> Iterator[Desk]:
     qtbot.addWidget(window)
     show_active(qtbot, window)
     review.set_period("yesterday")  # Thursday: the refresh follows the filter
-    yield Desk(window, review, controller, cache, setup, opened)
+    desk = Desk(window, review, controller, cache, setup, opened, qtbot)
+    desk.settle()
+    yield desk
 
 
 def active(qtbot: Any, dialog: QWidget | None) -> Any:
@@ -352,7 +359,9 @@ def test_the_controller_lists_yesterdays_calls_and_attaches_the_csr(qtbot: Any, 
     assert desk.column(1) == ["(214) 555-0101", "Unknown caller", "(214) 555-0101", "(214) 555-0101"]
     assert desk.history() == ["No changes yet."]
     desk.review.select_call(c["late"])
+    desk.settle()
     desk.review.attachRequested.emit(c["late"], "lee")
+    desk.settle()
     (row,) = desk.outbox()
     assert row.name == "attach_agent" and row.args == {"call_id": c["late"], "agent_id": "lee"}
     assert desk.review.current_call_id() == c["late"]
@@ -365,29 +374,35 @@ def test_the_controller_lists_yesterdays_calls_and_attaches_the_csr(qtbot: Any, 
 def test_a_call_that_leaves_the_list_is_taken_out(qtbot: Any, desk: Desk) -> None:
     c = desk.setup.calls
     desk.review.select_call(c["booked"])
+    desk.settle()
     with qtbot.waitSignal(desk.controller.outboxChanged):
         desk.review.attachRequested.emit(c["booked"], "dana")
+    desk.settle()
     assert c["booked"] not in [r.id for r in desk.review.model.rows()]
     assert desk.review.message_label.text() == "Saved on this PC. The call is now Booked — it left this list."
     assert desk.review.current_call_id() == c["late"]  # the next call takes its place
     desk.review.reclassifyRequested.emit(c["unbooked"], "wrong")
+    desk.settle()
     assert "now Not a lead" in desk.review.message_label.text()
 
 
 def test_excuse_and_unexcuse_through_the_controller(qtbot: Any, desk: Desk) -> None:
     c = desk.setup.calls
     desk.review.excuseRequested.emit(c["unbooked"], "Gas company")
+    desk.settle()
     row = desk.review.model.rows()[0]
     assert row.excused and row.classification == "Excused" and desk.column(6)[0] == "Excused (was Unbooked)"
     assert desk.review.unexcuse_action.isEnabled()
     assert desk.review.message_label.text() == "Saved on this PC. The call is Excused (was Unbooked)."
     desk.review.unexcuseRequested.emit(c["unbooked"])
+    desk.settle()
     assert desk.column(6)[0] == "Unbooked" and not desk.review.unexcuse_action.isEnabled()
     assert [h.split(": ", 1)[1] for h in desk.history()] == [
         "Excuse withdrawn (saved on this PC)",
         "Excused: Gas company (saved on this PC)",
     ]
     desk.review.tagsRequested.emit(c["unbooked"], ["Call back"])
+    desk.settle()
     assert desk.column(8)[0] == "Call back"
     assert [o.name for o in desk.outbox()] == ["excuse_call", "unexcuse_call", "tag_call"]
 
@@ -395,15 +410,18 @@ def test_excuse_and_unexcuse_through_the_controller(qtbot: Any, desk: Desk) -> N
 def test_a_refusal_is_shown_in_the_review_and_nothing_is_queued(qtbot: Any, desk: Desk) -> None:
     with qtbot.waitSignal(desk.controller.errorOccurred) as got:
         desk.review.excuseRequested.emit(desk.setup.calls["unbooked"], "   ")
+        desk.settle()
     assert got.args == ["Write why the call is excused."]
     assert desk.review.message_label.text() == "Write why the call is excused."
     assert desk.review.message_label.accessibleName() == "Error" and desk.outbox() == []
     desk.review.attachRequested.emit(desk.setup.calls["late"], "gone")
+    desk.settle()
     assert "not an active user" in desk.review.message_label.text()
 
 
 def test_listen_opens_the_recording_or_says_why_not(qtbot: Any, desk: Desk) -> None:
     desk.review.set_period("today")
+    desk.settle()
     assert desk.column(1) == ["(214) 555-0101"] and desk.review.listen_action.isEnabled()
     desk.review.focus_list()
     press(qtbot, Qt.Key.Key_P, Ctrl)
@@ -414,10 +432,13 @@ def test_listen_opens_the_recording_or_says_why_not(qtbot: Any, desk: Desk) -> N
 
 def test_refresh_reads_the_period_from_the_companys_today(qtbot: Any, desk: Desk) -> None:
     desk.review.set_period("week")
+    desk.settle()
     assert len(desk.column(0)) == 5  # Thursday's four and Friday's one
     desk.review.set_period("custom", THURSDAY, THURSDAY)
+    desk.settle()
     assert len(desk.column(0)) == 4
     desk.review.set_kinds(("Unbooked",))
+    desk.settle()
     assert desk.column(6) == ["Unbooked"]
 
 
@@ -445,6 +466,7 @@ def test_the_tab_is_for_supervisors_and_up(qtbot: Any, main_window: MainWindow, 
     # Ctrl+Shift+R opens it anywhere in the window, and it reads the calls as it opens.
     main_window.lookup.search.setFocus()
     press(qtbot, Qt.Key.Key_R, Ctrl | Shift)
+    wait_for_workers(qtbot, main_window)
     assert tabs.currentWidget() is controller.widget and controller.widget.model.rowCount() == 1  # today's
     assert QApplication.focusWidget() is controller.widget.view
     # On the screen with the review open, each Alt+letter does one thing.

@@ -24,6 +24,7 @@ from models.jobs import Lead, LeadStatus
 from models.journal import OutboxEntry
 from models.setup import Campaign
 from models.writer import LocalWriter
+from tests.gui.helpers import wait_for_workers
 from tests.unit.test_lead_queries import LeadSetup, build_lead_setup
 from widgets.lead_dialogs import DismissLeadDialog, LeadDialog
 from widgets.leads_list import LeadsList, LeadsModel
@@ -41,6 +42,7 @@ class LeadsDesk:
     cache: Cache
     writer: LocalWriter
     setup: LeadSetup
+    qtbot: Any
 
     def outbox(self) -> list[OutboxEntry]:
         with self.cache.sessions() as s:
@@ -62,6 +64,14 @@ class LeadsDesk:
             },
         ).applied.entity_id
 
+    def refresh(self) -> None:
+        """The list's query again, waiting for its answer (it runs on the controller's worker)."""
+        self.controller.refresh()
+        self.settle()
+
+    def settle(self) -> None:
+        wait_for_workers(self.qtbot, self.window)
+
     def column(self, column: int) -> list[str]:
         model = self.leads.model
         return [model.index(r, column).data() for r in range(model.rowCount())]
@@ -81,7 +91,7 @@ def desk(qtbot: Any, tmp_path: Path) -> Iterator[LeadsDesk]:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitActive(window)
-    yield LeadsDesk(window, leads, controller, cache, writer, setup)
+    yield LeadsDesk(window, leads, controller, cache, writer, setup, qtbot)
     cache.close()
 
 
@@ -106,7 +116,7 @@ def type_text(qtbot: Any, text: str) -> None:
 
 
 def test_new_lead_by_keyboard_with_name_and_phone(qtbot: Any, desk: LeadsDesk) -> None:
-    desk.controller.refresh()
+    desk.refresh()
     desk.leads.search_edit.setFocus()
     press(qtbot, Qt.Key.Key_L, Ctrl | Shift)
     dialog = active(qtbot, desk.controller.dialog)
@@ -218,7 +228,7 @@ def test_due_follow_ups_come_first_and_stand_out(qtbot: Any, desk: LeadsDesk) ->
     desk.add_lead("Today", TODAY)
     desk.add_lead("Three days late", TODAY - timedelta(days=3))
     desk.add_lead("Tomorrow", TODAY + timedelta(days=1))
-    assert desk.controller.refresh()
+    desk.refresh()
     assert desk.column(1) == ["Three days late", "Today", "Tomorrow", "Next week", "No date"]
     assert desk.column(0) == ["Overdue 3 d", "Today", "Tomorrow", "Tue, Mar 17", ""]
     model = desk.leads.model
@@ -232,7 +242,7 @@ def test_due_follow_ups_come_first_and_stand_out(qtbot: Any, desk: LeadsDesk) ->
 def test_edit_follow_up_moves_the_lead(qtbot: Any, desk: LeadsDesk) -> None:
     late = desk.add_lead("Late", TODAY - timedelta(days=2))
     desk.add_lead("Later", TODAY + timedelta(days=2))
-    desk.controller.refresh()
+    desk.refresh()
     desk.leads.focus_list()
     press(qtbot, Qt.Key.Key_F2)
     dialog = active(qtbot, desk.controller.dialog)
@@ -251,7 +261,7 @@ def test_edit_follow_up_moves_the_lead(qtbot: Any, desk: LeadsDesk) -> None:
 
 def test_edit_without_changes_writes_nothing(qtbot: Any, desk: LeadsDesk) -> None:
     desk.add_lead("Same", TODAY)
-    desk.controller.refresh()
+    desk.refresh()
     dialog = active(qtbot, desk.controller.edit_lead(desk.leads.current_lead_id()))
     press(qtbot, Qt.Key.Key_Return)
     assert not dialog.isVisible() and [r.name for r in desk.outbox()] == ["create_lead"]
@@ -260,7 +270,7 @@ def test_edit_without_changes_writes_nothing(qtbot: Any, desk: LeadsDesk) -> Non
 def test_dismiss_requires_a_reason(qtbot: Any, desk: LeadsDesk) -> None:
     first = desk.add_lead("First", TODAY)
     second = desk.add_lead("Second", TODAY + timedelta(days=1))
-    desk.controller.refresh()
+    desk.refresh()
     desk.leads.focus_list()
     press(qtbot, Qt.Key.Key_Delete)
     dialog = active(qtbot, desk.controller.dialog)
@@ -298,7 +308,7 @@ def test_enter_converts_the_lead_for_the_booking_form(qtbot: Any, desk: LeadsDes
             }
         },
     ).applied.entity_id
-    desk.controller.refresh()
+    desk.refresh()
     desk.leads.focus_list()
     with qtbot.waitSignal(desk.controller.convertLead) as sent:
         press(qtbot, Qt.Key.Key_Return)
@@ -330,27 +340,32 @@ def test_status_filter_and_search(qtbot: Any, desk: LeadsDesk) -> None:
     gone = desk.add_lead("Bob Smith", TODAY, phone="(469) 555-0222")
     desk.add_lead("Ana Lopez", TODAY, summary="Water heater")
     desk.writer.execute("dismiss_lead", {"lead_id": gone, "reason": "Wrong number"})
-    desk.controller.refresh()
+    desk.refresh()
     assert desk.column(1) == ["Ana Lopez"]
     desk.leads.status_combo.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged):
         type_text(qtbot, "D")
+    desk.settle()
     assert desk.leads.status_filter() == "Dismissed"
     assert desk.column(1) == ["Bob Smith"] and desk.column(6) == ["Dismissed — Wrong number"]
     assert desk.column(0) == ["Tue, Mar 10"]  # a closed lead isn't "due"
     assert not desk.leads.dismiss_action.isEnabled() and not desk.leads.convert_action.isEnabled()
     with qtbot.waitSignal(desk.leads.filterChanged):
         press(qtbot, Qt.Key.Key_Down)
+    desk.settle()
     assert desk.leads.model.rowCount() == 0 and desk.leads.empty_label.text() == "No converted leads."
     with qtbot.waitSignal(desk.leads.filterChanged):
         press(qtbot, Qt.Key.Key_Down)  # All
+    desk.settle()
     assert sorted(desk.column(1)) == ["Ana Lopez", "Bob Smith"]
     desk.leads.search_edit.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
         type_text(qtbot, "heater")
+    desk.settle()
     assert desk.column(1) == ["Ana Lopez"]
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
         type_text(qtbot, "xyz")
+    desk.settle()
     assert desk.leads.empty_label.text() == "No leads match “heaterxyz”."
 
 
@@ -382,7 +397,7 @@ def test_do_not_service_customer_is_flagged_in_the_form(qtbot: Any, desk: LeadsD
 
 def test_a_closed_lead_is_not_converted_or_dismissed_again(qtbot: Any, desk: LeadsDesk) -> None:
     lead = desk.add_lead("Ana Lopez", TODAY)
-    desk.controller.refresh()
+    desk.refresh()
     desk.writer.execute("dismiss_lead", {"lead_id": lead, "reason": "Booked elsewhere"})  # another console
     with qtbot.waitSignal(desk.controller.errorOccurred) as error:
         assert not desk.controller.convert(lead)
@@ -394,16 +409,18 @@ def test_a_closed_lead_is_not_converted_or_dismissed_again(qtbot: Any, desk: Lea
 def test_search_box_keys(qtbot: Any, desk: LeadsDesk) -> None:
     desk.add_lead("Ana Lopez", TODAY)
     desk.add_lead("Bob Smith", TODAY + timedelta(days=1))
-    desk.controller.refresh()
+    desk.refresh()
     desk.leads.search_edit.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
         type_text(qtbot, "smith")
+    desk.settle()
     assert desk.column(1) == ["Bob Smith"]
     press(qtbot, Qt.Key.Key_Down)  # into the list, on the first match
     assert desk.leads.view.hasFocus() and desk.leads.current_lead_id() == desk.leads.model.rows()[0].id
     desk.leads.search_edit.setFocus()
     with qtbot.waitSignal(desk.leads.filterChanged, timeout=1000):
         press(qtbot, Qt.Key.Key_Escape)  # clears the search: every open lead again
+    desk.settle()
     assert desk.column(1) == ["Ana Lopez", "Bob Smith"]
 
 
@@ -422,7 +439,7 @@ def test_cache_failures_become_sentences(
     dialog.reject()
     monkeypatch.setattr("console.leads_controller.list_leads", refuse)
     with qtbot.waitSignal(desk.controller.errorOccurred) as error:
-        assert not desk.controller.refresh()
+        desk.controller.refresh()
     assert error.args[0].startswith("The customer cache is in use")
     assert desk.leads.message_label.text() == error.args[0]
 
@@ -448,7 +465,7 @@ def _rows(desk: LeadsDesk) -> list[Any]:
     desk.add_lead("Overdue", TODAY - timedelta(days=1), summary="Line one\nline two")
     desk.add_lead("Later", TODAY + timedelta(days=3))
     desk.add_lead("Undated")
-    desk.controller.refresh()
+    desk.refresh()
     return desk.leads.model.rows()
 
 
