@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -62,6 +63,8 @@ class BookingController(QObject):
         self.call_for: dict[str, tuple[str, str, str]] = {}
         self.worker = DbWorker(self, "csr-booking")
         self._saving: Future | None = None  # the booking being written (one at a time)
+        self._setup_read: Future | None = None  # the setup's read on the worker (awaited only at start)
+        self._campaign_names: dict[str, str] = {}  # every campaign, retired ones too (a call's campaign)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -71,29 +74,56 @@ class BookingController(QObject):
     @property
     def setup(self) -> SetupData:
         if self._setup is None:
-            self.reload_setup()
+            # Only in the first moments after start: the first read (handed to the worker by
+            # ``reload_setup`` as the console is built) is awaited instead of read a second time here.
+            if self._setup_read is None:
+                self.reload_setup()
+            assert self._setup_read is not None
+            self._apply_setup(self._setup_read.result())
         assert self._setup is not None
         return self._setup
 
     def reload_setup(self) -> None:
-        with self._cache.sessions() as session:
-            self._setup_version = _setup_version(session)
-            self._setup = load_setup(session)
-        self.form.set_setup(self._setup)
-
-    def refresh_setup(self) -> bool:
-        """Reload the setup if an import changed it since it was loaded; True when it did."""
-        if self._setup is None:
-            return False  # not loaded yet: the first use reads the current one
-        with self._cache.sessions() as session:
-            version = _setup_version(session)
-        if version == self._setup_version:
-            return False
-        log.info(
-            "setup changed (version %s → %s): reloading", self._setup_version or "none", version or "none"
+        """Read the company setup on the worker; the form's pick lists are refilled when it comes."""
+        self._setup_read = self.worker.submit(
+            _read_setup,
+            self._cache,
+            None,
+            done=lambda answer: answer[1] is not self._setup and self._apply_setup(answer),
+            failed=self._setup_failed,
+            key="setup",
         )
-        self.reload_setup()
+
+    def refresh_setup(self) -> None:
+        """Reload the setup if an import changed it since it was loaded (checked on the worker)."""
+        if self._setup is None:
+            return  # not loaded yet: the first use reads the current one
+        self.worker.submit(
+            _read_setup,
+            self._cache,
+            self._setup_version,
+            done=lambda answer: answer is not None and self._apply_setup(answer),
+            failed=self._setup_failed,
+            key="setup",
+        )
+
+    def _apply_setup(self, answer: tuple[str, SetupData, dict[str, str]]) -> bool:
+        version, setup, campaign_names = answer
+        if self._setup is not None and version != self._setup_version:
+            log.info(
+                "setup changed (version %s → %s): reloaded", self._setup_version or "none", version or "none"
+            )
+        self._setup_version, self._setup, self._campaign_names = version, setup, campaign_names
+        self.form.set_setup(setup)
+        self.offer_call_campaign()
         return True
+
+    def _setup_failed(self, exc: BaseException) -> None:
+        log.error("the company setup could not be read", exc_info=exc)
+        text = describe_failure(
+            self._cache.path, exc, prefix="The company setup could not be read. ", what="setup"
+        )
+        self.errorOccurred.emit(text)
 
     def time_zone(self):  # noqa: ANN201 - ZoneInfo
         return zone(self.setup.time_zone)
@@ -129,10 +159,25 @@ class BookingController(QObject):
         if not campaign_id or any(c.id == campaign_id for c in self.setup.campaigns):
             self.form.set_call_campaign(None)
             return
-        with self._cache.sessions() as session:
-            campaign = session.get(Campaign, campaign_id)
-            name = campaign.name if campaign is not None else ""
+        name = self._campaign_names.get(campaign_id)
+        if name is None:  # retired after the setup was read: its name comes from the worker
+            customer_id = self.form.customer_id()
+            self.worker.submit(
+                _campaign_name,
+                self._cache,
+                campaign_id,
+                done=lambda found: self._campaign_found(customer_id, campaign_id, found),
+                failed=lambda exc: log.warning("campaign %s could not be read: %s", campaign_id, exc),
+                key="campaign",
+            )
+            return
         self.form.set_call_campaign((campaign_id, name) if name else None)
+
+    def _campaign_found(self, customer_id: str, campaign_id: str, name: str) -> None:
+        self._campaign_names[campaign_id] = name
+        if self.form.customer_id() == customer_id:
+            self.offer_call_campaign()
+            self._prefill_call(customer_id, caller_location=False)  # the call's campaign, now offered
 
     def _prefill_call(self, customer_id: str, *, caller_location: bool) -> None:
         bound = self.call_for.get(customer_id)
@@ -174,30 +219,51 @@ class BookingController(QObject):
             return
         self.form.show_errors({})
 
-        def shown(slots: list) -> None:
+        def shown(answer: tuple[Any, list]) -> None:
+            fresh, slots = answer
+            if fresh is not None:
+                self._apply_setup(fresh)  # an import changed the setup: the lists show it first
             self.form.set_slots(slots)
             if then is not None:
                 then()
 
         self.worker.submit(
-            self.slots,
+            self._fresh_slots,
+            self._setup_version,
             values["business_unit_id"],
-            job_type.duration_minutes,
-            job_type.skills,
+            job_type.id,
             done=shown,
             failed=self._availability_failed,
             key="availability",
         )
 
+    def _fresh_slots(self, version: str, business_unit_id: str, job_type_id: str) -> tuple[Any, list]:
+        """On the worker: (the setup when an import changed it since ``version``, else None; the windows
+        under the current setup, for the job type as it is now)."""
+        fresh = _read_setup(self._cache, version)
+        setup = fresh[1] if fresh is not None else self.setup
+        job_type = setup.job_type(job_type_id)
+        if job_type is None:
+            return fresh, []
+        return fresh, self.slots(business_unit_id, job_type.duration_minutes, job_type.skills, setup=setup)
+
     def slots(
-        self, business_unit_id: str, duration: int, skills: tuple[str, ...], exclude_job: str = ""
+        self,
+        business_unit_id: str,
+        duration: int,
+        skills: tuple[str, ...],
+        exclude_job: str = "",
+        *,
+        setup: SetupData | None = None,
     ) -> list:
-        """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it)."""
+        """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it). Reads the
+        cache: call it on a worker thread."""
+        setup = setup or self.setup
         now = self._now()
-        days = horizon(now, self.setup, DAYS)
+        days = horizon(now, setup, DAYS)
         with self._cache.sessions() as session:
-            booked = booked_slots(session, self.setup, days[0], days[-1], exclude_job=exclude_job)
-        return availability(self.setup, business_unit_id, duration, skills, booked, days, now)
+            booked = booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job)
+        return availability(setup, business_unit_id, duration, skills, booked, days, now)
 
     def book(self) -> Future | None:
         """Book the job on the worker thread: the future of its write, or None when the form is refused as
@@ -205,20 +271,6 @@ class BookingController(QObject):
         record = self.form.record()
         if record is None:
             self.form.show_errors({"customer": "Open the caller's customer first (Ctrl+F)."})
-            return None
-        had_slot = self.form.chosen_slot() is not None
-        if self.refresh_setup() and had_slot:
-            # The windows were offered under the old setup: show them again, with the choice highlighted.
-            def confirm() -> None:
-                if self.form.availability.rowCount():  # else show_availability named what is missing
-                    self.form.show_errors(
-                        {
-                            "window": "The company setup was just updated — check the form, "
-                            "confirm the arrival window (Enter), then book again."
-                        }
-                    )
-
-            self.show_availability(then=confirm)
             return None
         slot = self.form.chosen_slot()
         job = self.form.values()
@@ -235,24 +287,55 @@ class BookingController(QObject):
         if call_id:
             args["call_id"] = call_id  # the call is Booked and its bubble closes (models/call_intents)
         if slot is None:
-            # Let the intent name every other missing field too, then add the window.
-            errors = self._field_errors(job, call_id)
-            errors["window"] = "Pick an arrival window — press Get availability (Ctrl+G)."
-            self.form.show_errors(errors)
+            # Let the intent name every other missing field too (read on the worker), then add the window.
+            def missing(errors: dict[str, str]) -> None:
+                errors["window"] = "Pick an arrival window — press Get availability (Ctrl+G)."
+                self.form.show_errors(errors)
+
+            self.worker.submit(
+                self._field_errors, job, call_id, done=missing, failed=self._fail, key="field-errors"
+            )
             return None
         if self._saving is not None:
             return self._saving  # a second click while the first is being saved books nothing more
         self._saving = self.worker.submit(
-            self._writer.execute,
-            "book_job",
+            self._book_if_current,
+            self._setup_version,
             args,
             done=lambda result: self._booked(record.id, call_id, result),
             failed=self._refused,
         )
         return self._saving
 
+    def _book_if_current(self, version: str, args: dict[str, Any]) -> Any:
+        """On the worker: book, unless an import changed the setup since the form's windows were offered
+        (then the new setup comes back instead, and nothing is written)."""
+        fresh = _read_setup(self._cache, version)
+        if fresh is not None:
+            return _SetupChanged(fresh)
+        return self._writer.execute("book_job", args)
+
+    def _setup_changed(self, fresh: tuple[str, SetupData, dict[str, str]]) -> None:
+        """The windows were offered under the old setup: show them again, with the choice highlighted."""
+        self._apply_setup(fresh)
+
+        def confirm() -> None:
+            if self.form.availability.rowCount():  # else show_availability named what is missing
+                self.form.show_errors(
+                    {
+                        "window": "The company setup was just updated — check the form, "
+                        "confirm the arrival window (Enter), then book again."
+                    }
+                )
+
+        self.show_availability(then=confirm)
+
     def _booked(self, customer_id: str, call_id: str, result: Any) -> None:
         self._saving = None
+        if isinstance(result, _SetupChanged):
+            self._setup_changed(result.fresh)
+            self.bookFinished.emit(None)
+            return
         number = result.args["job"]["number"]
         self.lead_id = ""
         if call_id:
@@ -298,6 +381,31 @@ class BookingController(QObject):
         text = describe_failure(self._cache.path, exc, prefix=prefix, what="booking")
         self.form.show_errors({"form": text})
         self.errorOccurred.emit(text)
+
+
+class _SetupChanged:
+    """A booking not written: the setup changed under the form (the new one is in ``fresh``)."""
+
+    def __init__(self, fresh: tuple[str, SetupData, dict[str, str]]) -> None:
+        self.fresh = fresh
+
+
+def _read_setup(cache: Cache, known: str | None) -> tuple[str, SetupData, dict[str, str]] | None:
+    """On the worker: (version, setup, every campaign's name) — or None when the setup is still version
+    ``known`` (None: read it whatever it is; a cache without a version is "" and never changes)."""
+    with cache.sessions() as session:
+        version = _setup_version(session)
+        if known is not None and version == known:
+            return None
+        names = {cid: name for cid, name in session.execute(select(Campaign.id, Campaign.name))}
+        return version, load_setup(session), names
+
+
+def _campaign_name(cache: Cache, campaign_id: str) -> str:
+    """On the worker: a campaign's name ("" when there is no such campaign)."""
+    with cache.sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        return campaign.name if campaign is not None else ""
 
 
 def _setup_version(session: Session) -> str:

@@ -68,6 +68,7 @@ class Console:
         window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
         customers = CustomerController(window, cache, writer, window.customer_panel)
         booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
+        booking.reload_setup()  # on its worker while the window is being built
         drafts = DraftsController(
             window, cache, window.bubble_strip, window.booking_form, window.customer_panel, customers, booking
         )
@@ -126,7 +127,6 @@ class Console:
         return console
 
     def _finish_start(self) -> None:
-        self.booking.reload_setup()
         self.drafts.restore_all()
         self.leads.refresh()
         # The postal list of the address checks (≈30 ms of plain Python on a thread of its own, which

@@ -107,6 +107,7 @@ def test_missing_fields_are_named_and_the_first_focused(qtbot, desk):
     qtbot.keyClick(console.window, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
     form.summary.clear()
     qtbot.keyClick(form.business_unit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_for_workers(qtbot, console.window)
     text = form.errors_label.text()
     for phrase in ("business unit", "job type", "campaign", "summary", "arrival window"):
         assert phrase in text.lower(), text
@@ -274,7 +275,7 @@ def test_a_technician_who_lacks_the_skills_is_dropped_and_a_draft_keeps_a_valid_
 
 
 # -- job-type defaults ---------------------------------------------------------------------------------------
-def _add_tune_up(console, ids) -> str:
+def _add_tune_up(qtbot, console, ids) -> str:
     """A second HVAC Service job type with other defaults, imported while the console runs."""
     jt_id = new_id()
     with console.cache.sessions.begin() as s:
@@ -293,13 +294,14 @@ def _add_tune_up(console, ids) -> str:
         )
         bump_setup_version(s)
     console.new_job()
+    wait_for_workers(qtbot, console.window)  # the new setup, read on the worker
     return jt_id
 
 
 def test_switching_job_type_replaces_its_defaults_and_keeps_what_the_csr_typed(qtbot, desk):
     console, ids, cid = desk
     form = console.window.booking_form
-    tune_up = _add_tune_up(console, ids)
+    tune_up = _add_tune_up(qtbot, console, ids)
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     assert form.tags.text() == "Emergency"
@@ -318,7 +320,7 @@ def test_switching_job_type_replaces_its_defaults_and_keeps_what_the_csr_typed(q
 def test_a_default_tag_the_csr_typed_first_stays_theirs(qtbot, desk):
     console, ids, cid = desk
     form = console.window.booking_form
-    tune_up = _add_tune_up(console, ids)
+    tune_up = _add_tune_up(qtbot, console, ids)
     form.tags.setText("emergency")
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
@@ -330,7 +332,7 @@ def test_a_default_tag_the_csr_typed_first_stays_theirs(qtbot, desk):
 def test_edited_services_are_kept_when_the_job_type_changes(qtbot, desk):
     console, ids, cid = desk
     form = console.window.booking_form
-    tune_up = _add_tune_up(console, ids)
+    tune_up = _add_tune_up(qtbot, console, ids)
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     assert form.line_items.setData(form.line_items.index(0, 1), 2)
@@ -368,7 +370,7 @@ def test_switching_business_unit_drops_the_job_types_defaults(qtbot, desk):
 def test_defaults_are_still_replaced_after_a_draft_is_restored(qtbot, desk):
     console, ids, cid = desk
     form = console.window.booking_form
-    tune_up = _add_tune_up(console, ids)
+    tune_up = _add_tune_up(qtbot, console, ids)
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)
     state = form.state()
@@ -488,6 +490,7 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
     console.new_job()
     first = form.location.currentData()
     console.booking.bind_call(made.entity_id, "call-1", "spring", "+12145550166")
+    wait_for_workers(qtbot, console.window)  # the retired campaign's name
     rental = form.location.currentData()
     assert rental != first and form.location.currentText().startswith("Rental — 40 Oak Ave")
     assert form.values()["campaign_id"] == "spring"
