@@ -278,9 +278,14 @@ class CallsController(QObject):
                 self.customers.open_customer(card.match_ids[0])
             return
         if len(card.match_ids) == 1:
-            if self.customers.open_customer(card.match_ids[0]):
-                self.start_booking()
-                self.booking.bind_call(card.match_ids[0], call_id, campaign_id, card.from_number)
+            customer_id = card.match_ids[0]
+
+            def opened(ok: bool) -> None:
+                if ok:
+                    self.start_booking()
+                    self.booking.bind_call(customer_id, call_id, campaign_id, card.from_number)
+
+            self.customers.open_customer(customer_id, then=opened)
         elif card.match_ids:
             self.window.lookup.search.setText(card.from_display)  # the customers on this number, listed
             self.window.lookup.search.setFocus()

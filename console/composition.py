@@ -19,6 +19,7 @@ from sync.snapshot import restore_indexes
 from .booking_controller import BookingController
 from .calls_controller import CallsController
 from .customer_controller import CustomerController
+from .db_worker import DbWorker
 from .drafts_controller import DraftsController
 from .floor_controller import FloorController
 from .jobs_controller import JobsController
@@ -259,18 +260,21 @@ class Console:
                 "Create the customer for this lead, then convert it again.", 10_000
             )
             return
-        if not self.customers.open_customer(lead["customer_id"]):
-            return
-        self.window.work_tabs.setCurrentIndex(0)
-        self.drafts.ensure_active()
-        self.booking.convert_lead(self.window.customer_panel.record(), lead)
+
+        def opened(ok: bool) -> None:
+            if ok:
+                self.window.work_tabs.setCurrentIndex(0)
+                self.drafts.ensure_active()
+                self.booking.convert_lead(self.window.customer_panel.record(), lead)
+
+        self.customers.open_customer(lead["customer_id"], then=opened)
 
     def _on_job_booked(self, customer_id: str, number: str) -> None:
-        self.customers.open_customer(customer_id)  # the new job shows in the history at once
-        self.leads.refresh()  # a converted lead leaves the open list
         record = self.window.customer_panel.record()
-        name = record.name if record else "the customer"
+        name = record.name if record is not None and record.id == customer_id else "the customer"
         self.window.statusBar().showMessage(f"Job {number} booked for {name} — saved on this PC.", 15_000)
+        self.customers.open_customer(customer_id)  # the new job shows in the history as soon as it is read
+        self.leads.refresh()  # a converted lead leaves the open list
 
     def _on_customer_saved(self, customer_id: str) -> None:
         self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, [customer_id]))
@@ -290,8 +294,10 @@ class Console:
         await self.sync.aclose()
 
     def shutdown(self) -> None:
-        self.drafts.save_now()  # what was typed in the last 400 ms too
+        self.drafts.shutdown()  # what was typed in the last 400 ms too, written
         self.booking.shutdown()  # a booking being written is written
+        for worker in self.window.findChildren(DbWorker):
+            worker.shutdown()  # the reads on their way finish before the cache closes
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

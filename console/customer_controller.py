@@ -2,8 +2,10 @@
 check, writes through the LocalWriter (cache + outbox in one transaction) and turns every
 failure into a sentence for the CSR.
 
-Reads and writes here are primary-key or index lookups plus one small transaction, a few
-milliseconds even on a 1M-customer cache, so they run on the UI thread.
+Opening a customer (the record read behind every Enter in the results, every screen pop and every save)
+runs on a worker thread (console/db_worker.py) and comes back by signal; a newer open makes an older one's
+answer stale, and it is dropped. The reads a dialog starts from and the writes (one small transaction) are
+still done on the UI thread.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from widgets.customer_dialogs import ContactDialog, CustomerDialog, DuplicateDia
 from widgets.customer_panel import CustomerPanel
 from widgets.form_dialog import FormDialog
 
+from .db_worker import DbWorker
 from .failures import DialogTracker, describe_failure
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class CustomerController(DialogTracker, QObject):
         self._writer = writer
         self.panel = panel
         self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
+        self.worker = DbWorker(self, "csr-customer")
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -83,19 +87,34 @@ class CustomerController(DialogTracker, QObject):
         with self._cache.sessions() as session:
             return load_customer_record(session, customer_id)
 
-    def open_customer(self, customer_id: str) -> bool:
-        """Show this customer in the panel; False (and a message) when it can't be read."""
-        try:
-            record = self._load(customer_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
-            self._panel_error(self._describe(exc))
-            return False
+    def open_customer(self, customer_id: str, then: Callable[[bool], None] | None = None) -> None:
+        """Read this customer on the worker and show it in the panel; ``then(True)`` once shown, or
+        ``then(False)`` (and a message) when it can't be read. Opening another customer meanwhile wins:
+        this one's answer is dropped, and ``then`` is not called."""
+        self.worker.submit(
+            _read_record,
+            self._cache,
+            customer_id,
+            done=lambda record: self._opened(customer_id, record, then),
+            failed=lambda exc: self._open_failed(exc, then),
+            key="open",
+        )
+
+    def _opened(
+        self, customer_id: str, record: CustomerRecord | None, then: Callable[[bool], None] | None
+    ) -> None:
         if record is None:
             self._panel_error(GONE)
-            return False
-        self.panel.set_record(record)
-        self.customerOpened.emit(customer_id)
-        return True
+        else:
+            self.panel.set_record(record)
+            self.customerOpened.emit(customer_id)
+        if then is not None:
+            then(record is not None)
+
+    def _open_failed(self, exc: BaseException, then: Callable[[bool], None] | None) -> None:
+        self._panel_error(self._describe(exc))
+        if then is not None:
+            then(False)
 
     def _owner(self, model: type, ident: str) -> str | None:
         with self._cache.sessions() as session:
@@ -123,13 +142,17 @@ class CustomerController(DialogTracker, QObject):
 
     def _saved(self, customer_id: str, result: WriteResult, *, select_location: str = "") -> None:
         self.outboxChanged.emit()
+        warnings = " ".join(dict.fromkeys(result.applied.warnings.values()))
+
+        def opened(ok: bool) -> None:
+            if ok:
+                if select_location:
+                    self.panel.select_location(select_location)
+                self.panel.show_message(f"{SAVED} {warnings}".strip(), "warning" if warnings else "info")
+            self.customerSaved.emit(customer_id)
+
         # Opened first: whoever hears customerSaved (a ringing call's booking) finds the customer open.
-        if self.open_customer(customer_id):
-            if select_location:
-                self.panel.select_location(select_location)
-            warnings = " ".join(dict.fromkeys(result.applied.warnings.values()))
-            self.panel.show_message(f"{SAVED} {warnings}".strip(), "warning" if warnings else "info")
-        self.customerSaved.emit(customer_id)
+        self.open_customer(customer_id, then=opened)
 
     def _panel_error(self, text: str) -> None:
         self.panel.show_message(text, "error")
@@ -322,8 +345,8 @@ class CustomerController(DialogTracker, QObject):
 
     def _refused(self, customer_id: str, errors: dict[str, str]) -> None:
         # Reload first: the panel showed the change optimistically and must show the truth again.
-        self.open_customer(customer_id)
-        self._panel_error(" ".join(dict.fromkeys(errors.values())))
+        text = " ".join(dict.fromkeys(errors.values()))
+        self.open_customer(customer_id, then=lambda _ok: self._panel_error(text))
 
     # -- notes ------------------------------------------------------------------------------------------------
     def add_note(self, customer_id: str, text: str) -> bool:
@@ -338,3 +361,9 @@ class CustomerController(DialogTracker, QObject):
         self.panel.clear_note_editor()
         self._saved(customer_id, result, select_location=location)
         return True
+
+
+def _read_record(cache: Cache, customer_id: str) -> CustomerRecord | None:
+    """The customer with locations, contacts, jobs and notes — on the worker thread."""
+    with cache.sessions() as session:
+        return load_customer_record(session, customer_id)

@@ -24,6 +24,7 @@ class DbWorker(QObject):
         self._tickets = itertools.count(1)
         self._latest: dict[str, int] = {}
         self.pending = 0  # handed over and not yet answered on the UI thread
+        self._closed = False
         self._finished.connect(self._deliver)  # emitted on the worker: queued to the UI thread
 
     def submit(
@@ -35,6 +36,12 @@ class DbWorker(QObject):
         key: str = "",
     ) -> Future:
         """Run ``fn(*args)`` on the worker; ``done(result)`` or ``failed(exception)`` on the UI thread."""
+        if self._closed:
+            # The console is closing (the cache is about to be closed): a late read has no one to show to.
+            log.info("%s asked of a worker already shut down: not run", getattr(fn, "__name__", fn))
+            future: Future = Future()
+            future.cancel()
+            return future
         ticket = next(self._tickets)
         self.pending += 1
         if key:
@@ -66,4 +73,5 @@ class DbWorker(QObject):
 
     def shutdown(self) -> None:
         """Finish what was handed over (a booking being saved is saved), then stop the thread."""
+        self._closed = True
         self._pool.shutdown(wait=True)

@@ -1,6 +1,10 @@
 """Manual bubbles: several bookings in progress, switched without losing a keystroke, kept across
 restarts (models/drafts.py). A claimed call's booking is a draft too, under the call's id; Ctrl+PgDown /
-Ctrl+PgUp walk both kinds, and Ctrl+W on a call bubble closes and classifies an ended call."""
+Ctrl+PgUp walk both kinds, and Ctrl+W on a call bubble closes and classifies an ended call.
+
+The drafts are read once at start on a worker thread; after that this controller keeps their data in
+memory and hands every save and delete to the same worker (console/db_worker.py), in order: switching
+bubbles and the autosave while the CSR types never wait on the disk."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from widgets.customer_panel import CustomerPanel
 
 from .booking_controller import BookingController
 from .customer_controller import CustomerController
+from .db_worker import DbWorker
 
 log = logging.getLogger(__name__)
 NEW_TITLE = "New booking"
@@ -51,6 +56,8 @@ class DraftsController(QObject):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(SAVE_DELAY_MS)
         self.confirm: QMessageBox | None = None
+        self._data: dict[str, dict[str, Any]] = {}  # draft id → what was saved of it (the cache's copy)
+        self.worker = DbWorker(self, "csr-drafts")
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -63,13 +70,34 @@ class DraftsController(QObject):
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def restore_all(self) -> None:
-        """Bring back the bubbles of the last session; the first one becomes active."""
-        with self._cache.sessions() as session:
-            drafts = list_drafts(session)
+        """Bring back the bubbles of the last session (read on the worker); the first one becomes active."""
+        self.worker.submit(_read_drafts, self._cache, done=self._restored, failed=self._read_failed)
+
+    def _restored(self, drafts: list) -> None:
+        known = set(self.strip.ids())
         for d in drafts:
-            self.strip.add_bubble(d.id, d.title)
-        if drafts:
+            self._data.setdefault(d.id, d.data)
+            if d.id not in known:
+                self.strip.add_bubble(d.id, d.title)
+        if drafts and not self.active:
             self.activate(drafts[0].id)
+
+    def _read_failed(self, exc: BaseException) -> None:
+        log.warning("the booking drafts could not be read: %s", exc)
+
+    def _write(self, fn: Any, *args: Any) -> None:
+        """A draft's save or delete, on the worker, after the ones before it."""
+        self.worker.submit(
+            _in_transaction, self._cache, fn, *args, done=lambda _r: None, failed=self._write_failed
+        )
+
+    def _write_failed(self, exc: BaseException) -> None:
+        log.warning("could not save the booking draft: %s", exc)  # a draft must not stop the booking
+
+    def shutdown(self) -> None:
+        """What was typed is written before the cache closes."""
+        self.save_now()
+        self.worker.shutdown()
 
     def new_bubble(self) -> str:
         """Ctrl+N: a booking without a call. The form starts empty and the cursor goes to the search."""
@@ -98,9 +126,7 @@ class DraftsController(QObject):
         if draft_id == self.active or draft_id not in self.strip.ids():
             return
         self.save_now()
-        with self._cache.sessions() as session:
-            data = next((d.data for d in list_drafts(session) if d.id == draft_id), {})
-        self._show(draft_id, data)
+        self._show(draft_id, self._data.get(draft_id, {}))
 
     def activate_call(self, call_id: str) -> bool:
         """A claimed call's booking lives in its own bubble's draft (no manual bubble is made for it).
@@ -108,15 +134,14 @@ class DraftsController(QObject):
         if call_id == self.active:
             return True
         self.save_now()
-        with self._cache.sessions() as session:
-            data = next((d.data for d in list_drafts(session) if d.id == call_id), {})
+        data = self._data.get(call_id, {})
         self._show(call_id, data)
         return bool(data.get("customer_id"))
 
     def forget(self, draft_id: str) -> None:
         """A call's bubble closed (classified or booked): its draft goes, nothing to ask."""
-        with self._cache.sessions.begin() as session:
-            delete_draft(session, draft_id)
+        self._data.pop(draft_id, None)
+        self._write(delete_draft, draft_id)
         if draft_id == self.active:
             self._save_timer.stop()
             self.active = ""
@@ -147,8 +172,7 @@ class DraftsController(QObject):
             return
         if draft_id == self.active:
             self.save_now()
-        with self._cache.sessions() as session:
-            data = next((d.data for d in list_drafts(session) if d.id == draft_id), {})
+        data = self._data.get(draft_id, {})
         if draft_id == self.active and not data:
             data = {"form": self.form.state()}  # not saved yet: judge by what is on screen
         if _has_content(data):
@@ -170,8 +194,8 @@ class DraftsController(QObject):
         self._discard(draft_id)
 
     def _discard(self, draft_id: str, activate_next: bool = True) -> None:
-        with self._cache.sessions.begin() as session:
-            delete_draft(session, draft_id)
+        self._data.pop(draft_id, None)
+        self._write(delete_draft, draft_id)
         was_active = draft_id == self.active
         self.strip.remove_bubble(draft_id)
         if was_active:
@@ -198,22 +222,27 @@ class DraftsController(QObject):
             "lead_id": self.booking.lead_id,
         }
         title = record.name if record else NEW_TITLE
-        try:
-            with self._cache.sessions.begin() as session:
-                save_draft(session, self.active, title, data)
-        except Exception:  # noqa: BLE001 - a draft that can't be saved must not stop the booking
-            log.warning("could not save the booking draft", exc_info=True)
-            return
+        self._data[self.active] = data
+        self._write(save_draft, self.active, title, data)
         self.strip.set_title(self.active, title)
 
     # -- switching ---------------------------------------------------------------------------------------
     def _show(self, draft_id: str, data: dict[str, Any]) -> None:
+        self.active = draft_id
+        self.strip.set_active(draft_id)
+        customer_id = data.get("customer_id") or ""
+        if customer_id:
+            # The form is filled once the customer is read (on the customer worker).
+            self.customers.open_customer(customer_id, then=lambda ok: self._fill(draft_id, data, ok))
+        else:
+            self._fill(draft_id, data, False)
+
+    def _fill(self, draft_id: str, data: dict[str, Any], opened: bool) -> None:
+        if draft_id != self.active:
+            return  # the CSR went on to another bubble meanwhile
         self._switching = True
         try:
-            self.active = draft_id
-            self.strip.set_active(draft_id)
-            customer_id = data.get("customer_id") or ""
-            if customer_id and self.customers.open_customer(customer_id):
+            if opened:
                 record = self.panel.record()
             else:
                 self.panel.set_record(None)
@@ -241,8 +270,8 @@ class DraftsController(QObject):
         while the call lasts (it says "Booked — job N"): only what was typed for the booking goes."""
         if self.active in self.strip.call_ids():
             self._save_timer.stop()
-            with self._cache.sessions.begin() as session:
-                delete_draft(session, self.active)
+            self._data.pop(self.active, None)
+            self._write(delete_draft, self.active)
             self.draftsChanged.emit()
         elif self.active:
             self._discard(self.active, activate_next=False)
@@ -255,3 +284,13 @@ def _has_content(data: dict[str, Any]) -> bool:
         for k in ("business_unit_id", "job_type_id", "campaign_id", "summary_text", "tags_text", "chosen")
     )
     return bool(typed or data.get("lead_id"))
+
+
+def _read_drafts(cache: Cache) -> list:
+    with cache.sessions() as session:
+        return list_drafts(session)
+
+
+def _in_transaction(cache: Cache, fn: Any, *args: Any) -> None:
+    with cache.sessions.begin() as session:
+        fn(session, *args)

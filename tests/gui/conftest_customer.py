@@ -67,6 +67,17 @@ class Desk:
     controller: CustomerController
     cache: Cache
     writer: LocalWriter
+    qtbot: Any
+
+    def open(self, customer_id: str) -> bool:
+        """Open a customer and wait for the panel (the record is read on the controller's worker)."""
+        from tests.gui.helpers import open_now
+
+        return open_now(self.qtbot, self.controller, customer_id)
+
+    def settle(self) -> None:
+        """Wait until what the last action handed to the worker (a customer reopened) is on screen."""
+        self.qtbot.waitUntil(lambda: self.controller.worker.pending == 0, timeout=10_000)
 
     def add_customer(self, name: str, phone: str = "+12145550134", **kw: Any) -> str:
         return add_customer(self.writer, name, phone, **kw)
@@ -89,4 +100,4 @@ def desk(qtbot: Any, cache: Cache, writer: LocalWriter) -> Desk:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitActive(window)
-    return Desk(window, panel, controller, cache, writer)
+    return Desk(window, panel, controller, cache, writer, qtbot)

@@ -67,3 +67,20 @@ def wait_for_workers(qtbot, window, timeout: int = 10_000) -> None:
 
     workers = window.findChildren(DbWorker)
     qtbot.waitUntil(lambda: all(w.pending == 0 for w in workers), timeout=timeout)
+
+
+def open_now(qtbot, customers, customer_id: str, timeout: int = 10_000) -> bool:
+    """Open a customer and wait until the panel shows it (the record is read on the customer worker):
+    True when shown, False when it could not be (the panel says why)."""
+    shown: list[bool] = []
+    customers.open_customer(customer_id, then=shown.append)
+    qtbot.waitUntil(lambda: bool(shown), timeout=timeout)
+    return shown[0]
+
+
+async def opened(customers, customer_id: str, timeout: float = 10.0) -> bool:
+    """open_now inside a test running on the qasync loop."""
+    shown: list[bool] = []
+    customers.open_customer(customer_id, then=shown.append)
+    await until(lambda: bool(shown), timeout)
+    return shown[0]

@@ -19,7 +19,7 @@ from models.setup import BusinessUnit, JobType
 from models.setup_data import bump_setup_version
 from models.timeutil import as_utc
 from models.writer import LocalWriter
-from tests.gui.helpers import book_now, settle, show_active, wait_for_workers
+from tests.gui.helpers import book_now, open_now, settle, show_active, wait_for_workers
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -35,7 +35,7 @@ def desk(qtbot, tmp_path):
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
     show_active(qtbot, console.window)
-    assert console.customers.open_customer(cid)
+    assert open_now(qtbot, console.customers, cid)
     yield console, ids, cid
     console.shutdown()
 
@@ -124,7 +124,7 @@ def test_do_not_service_customer_cannot_be_booked(qtbot, desk):
             "changes": {"do_not_service": [False, True], "do_not_service_reason": ["", "Threatened a tech"]},
         },
     )
-    console.customers.open_customer(cid)
+    open_now(qtbot, console.customers, cid)
     console.new_job()
     form = console.window.booking_form
     assert "Do Not Service" in form.heading.text() and "Threatened a tech" in form.heading.text()
@@ -218,7 +218,7 @@ def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
     assert jobs.index(row, 1).data() == "Scheduled · Saved on this PC"
     with console.cache.sessions.begin() as s:  # what a server confirmation will do
         s.execute(delete(OutboxEntry).where(OutboxEntry.name == "book_job"))
-    console.customers.open_customer(cid)
+    open_now(qtbot, console.customers, cid)
     assert jobs.index(row, 1).data() == "Scheduled"
 
 
@@ -442,7 +442,7 @@ def test_without_setup_the_form_says_so(qtbot, tmp_path):
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
     try:
-        console.customers.open_customer(cid)
+        open_now(qtbot, console.customers, cid)
         console.new_job()
         form = console.window.booking_form
         assert "No business units are set up" in form.heading.text()
@@ -486,7 +486,7 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
             ],
         },
     ).applied
-    assert console.customers.open_customer(made.entity_id)
+    assert open_now(qtbot, console.customers, made.entity_id)
     console.new_job()
     first = form.location.currentData()
     console.booking.bind_call(made.entity_id, "call-1", "spring", "+12145550166")
@@ -498,7 +498,7 @@ def test_a_call_books_at_the_callers_location_with_its_retired_campaign(qtbot, d
     assert form.campaign_warning.isVisible() and "Spring home show" in form.campaign_warning.text()
     assert form.campaign_warning.accessibleName() == "Campaign warning"
     assert "no longer active" in form.campaign.accessibleDescription()
-    console.customers.open_customer(made.entity_id)  # fresh flags: the form is bound again
+    open_now(qtbot, console.customers, made.entity_id)  # fresh flags: the form is bound again
     assert form.location.currentData() == rental
     _choose(form.business_unit, ids.hvac)
     _choose(form.job_type, ids.ac_repair)

@@ -30,7 +30,7 @@ from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import booked, settled, show_active, until
+from tests.gui.helpers import booked, open_now, settled, show_active, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -244,7 +244,7 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
     else:
         assert panel.record() is None
         assert console.window.lookup.search.text() == "(214) 555-0177"  # the customers on this number
-        console.customers.open_customer(ids[1])
+        open_now(qtbot, console.customers, ids[1])
         assert console.booking.call_for[ids[1]][0] == "call1"
 
 

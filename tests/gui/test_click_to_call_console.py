@@ -18,7 +18,7 @@ from sync.call_desk import CallDesk
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
 from sync.telephony.twilio_rest import DialFailed
-from tests.gui.helpers import until
+from tests.gui.helpers import opened, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -70,7 +70,7 @@ def test_the_call_action_asks_the_server_to_dial_and_offline_says_so(qtbot, loop
         a.window.show()
         await a.sync.sign_in_with(url, "dana", PASSWORD)
         await until(lambda: a.window.sync_status.state == "online", 20)
-        await until(lambda: a.customers.open_customer(customer_id))
+        assert await opened(a.customers, customer_id)
         panel = a.window.customer_panel
         panel.contacts_view.setCurrentIndex(panel.contacts_model.index(0, 0))
         qtbot.mouseClick(panel.call_contact_button, Qt.MouseButton.LeftButton)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QWidget
+from shiboken6 import isValid
 from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError
 
@@ -18,6 +19,8 @@ from widgets.customer_dialogs import ContactDialog, CustomerDialog, DuplicateDia
 
 if TYPE_CHECKING:
     from tests.gui.conftest_customer import Desk
+
+from tests.gui.helpers import wait_for_workers
 
 pytest_plugins = ["tests.gui.conftest_customer"]
 
@@ -43,8 +46,17 @@ def active(qtbot: Any, dialog: QWidget | None) -> Any:
     return dialog
 
 
+def closed(dialog: QDialog) -> bool:
+    """Closed, or already deleted (a closed dialog is deleted once the worker's answer is awaited)."""
+    return not isValid(dialog) or not dialog.isVisible()
+
+
 def save(qtbot: Any, dialog: QDialog) -> None:
+    """Enter, then wait for what the save handed to the worker (the customer reopened) to be on screen."""
+    owner = dialog.parentWidget()
     qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
+    if owner is not None:
+        wait_for_workers(qtbot, owner.window())
 
 
 def new_customer_dialog(qtbot: Any, desk: Desk, **prefill: str) -> CustomerDialog:
@@ -88,7 +100,7 @@ def test_invalid_phone_shows_inline_error_and_saves_nothing(qtbot: Any, desk: De
     type_into(qtbot, dialog, phone="214.555.0134")  # typing clears the error; the fix saves
     assert dialog.error_text("phone") == ""
     save(qtbot, dialog)
-    assert not dialog.isVisible() and desk.customer_count() == 1 and len(desk.outbox()) == 1
+    assert closed(dialog) and desk.customer_count() == 1 and len(desk.outbox()) == 1
 
 
 def test_empty_form_marks_every_required_field_and_focuses_the_first(qtbot: Any, desk: Desk) -> None:
@@ -124,7 +136,8 @@ def test_duplicate_open_existing_by_enter(qtbot: Any, desk: Desk) -> None:
     existing, dialog, dup = _duplicate_dialog(qtbot, desk)
     with qtbot.waitSignal(dup.openExisting):
         qtbot.keyClick(dup.view, Qt.Key.Key_Return)
-    assert not dialog.isVisible() and not dup.isVisible() and desk.controller.dialog is None
+    desk.settle()
+    assert closed(dialog) and closed(dup) and desk.controller.dialog is None
     assert desk.panel.customer_id() == existing
     assert desk.customer_count() == 1 and len(desk.outbox()) == 1  # only the seeded customer
 
@@ -133,7 +146,8 @@ def test_duplicate_create_anyway_by_mnemonic(qtbot: Any, desk: Desk) -> None:
     existing, dialog, dup = _duplicate_dialog(qtbot, desk)
     with qtbot.waitSignal(dup.createAnyway):
         qtbot.keyClick(dup.view, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
-    assert not dialog.isVisible()
+    desk.settle()
+    assert closed(dialog)
     assert desk.customer_count() == 2 and [r.name for r in desk.outbox()] == ["create_customer"] * 2
     assert desk.panel.customer_id() not in ("", existing) and desk.panel.name_label.text() == "Mario Gomez"
 
@@ -141,13 +155,13 @@ def test_duplicate_create_anyway_by_mnemonic(qtbot: Any, desk: Desk) -> None:
 def test_duplicate_escape_goes_back_to_the_form(qtbot: Any, desk: Desk) -> None:
     _, dialog, dup = _duplicate_dialog(qtbot, desk)
     qtbot.keyClick(dup.view, Qt.Key.Key_Escape)
-    assert not dup.isVisible() and dialog.isVisible() and desk.controller.dialog is dialog
+    assert closed(dup) and dialog.isVisible() and desk.controller.dialog is dialog
     assert dialog.fields["name"].text() == "Mario Gomez" and desk.customer_count() == 1
 
 
 def _open(desk: Desk, **kw: Any) -> str:
     cid = desk.add_customer("Ana Lopez", **kw)
-    assert desk.controller.open_customer(cid)
+    assert desk.open(cid)
     return cid
 
 
@@ -162,7 +176,7 @@ def test_edit_customer_by_keyboard_is_one_outbox_row(qtbot: Any, desk: Desk) -> 
     dialog.fields["do_not_mail"].setFocus()
     qtbot.keyClick(dialog.fields["do_not_mail"], Qt.Key.Key_Space)
     save(qtbot, dialog)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     rows = desk.outbox()
     assert len(rows) == 2 and rows[1].name == "update_customer"
     assert rows[1].args == {
@@ -179,7 +193,7 @@ def test_edit_without_changes_writes_nothing(qtbot: Any, desk: Desk) -> None:
     _open(desk)
     dialog = active(qtbot, desk.controller.edit_customer(desk.panel.customer_id()))
     save(qtbot, dialog)
-    assert not dialog.isVisible() and len(desk.outbox()) == 1
+    assert closed(dialog) and len(desk.outbox()) == 1
 
 
 def test_edit_tags_only_is_one_set_customer_tags(qtbot: Any, desk: Desk) -> None:
@@ -234,7 +248,7 @@ def test_add_location_zip_warning_does_not_block(qtbot: Any, desk: Desk) -> None
     assert "isn't in the postal list" in dialog.warning_text("zip") and dialog.error_text("zip") == ""
     dialog.fields["zip"].setFocus()
     save(qtbot, dialog)
-    assert not dialog.isVisible() and [r.name for r in desk.outbox()][-1] == "add_location"
+    assert closed(dialog) and [r.name for r in desk.outbox()][-1] == "add_location"
     assert desk.panel.locations_model.rowCount() == 2
     assert desk.panel.current_location().name == "Rental"
     assert "isn't in the postal list" in desk.panel.message_label.text()
@@ -276,6 +290,7 @@ def test_contact_flag_toggle_is_one_update(qtbot: Any, desk: Desk) -> None:
     view.setCurrentIndex(desk.panel.contacts_model.index(0, 4))
     with qtbot.waitSignal(desk.controller.outboxChanged):
         qtbot.keyClick(view, Qt.Key.Key_Space)
+    desk.settle()
     contact_id = desk.panel.contacts_model.row_at(0).id
     assert desk.outbox()[-1].args == {"contact_id": contact_id, "changes": {"do_not_text": [False, True]}}
     with desk.cache.sessions() as s:
@@ -288,6 +303,7 @@ def test_add_note_by_keyboard(qtbot: Any, desk: Desk) -> None:
     qtbot.keyClick(desk.panel, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
     qtbot.keyClicks(desk.panel.note_edit, "Gate code changed to 4321")
     qtbot.keyClick(desk.panel.note_edit, Qt.Key.Key_Return, Ctrl)
+    desk.settle()
     with desk.cache.sessions() as s:
         note = s.scalars(select(Note).where(Note.customer_id == cid)).one()
         assert (note.text, note.author) == ("Gate code changed to 4321", "test")
@@ -305,7 +321,7 @@ def test_service_location_elsewhere_asks_for_it_next(qtbot: Any, desk: Desk) -> 
 
 
 def test_missing_customer_is_a_message(desk: Desk) -> None:
-    assert not desk.controller.open_customer("f" * 32)
+    assert not desk.open("f" * 32)
     assert "no longer on this PC" in desk.panel.message_label.text()
 
 

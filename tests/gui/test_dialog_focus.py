@@ -42,7 +42,7 @@ from console.composition import Console  # noqa: E402
 from console.settings import open_settings  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.demo import generate  # noqa: E402
-from tests.gui.helpers import show_active  # noqa: E402
+from tests.gui.helpers import open_now, show_active  # noqa: E402
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -149,7 +149,7 @@ def test_after_the_classify_dialog_the_keyboard_is_back_where_it_was(qtbot, cons
     )
     console.calls.me = "me"
     console.calls.on_calls([{"id": "ended-call", "state": "Ended", "agent_id": "me"}])
-    assert console.customers.open_customer(first_customer(console))
+    assert open_now(qtbot, console.customers, first_customer(console))
     focused_on(qtbot, w.customer_panel.note_edit)
     dialog = console.calls.classify("ended-call")
     assert dialog is not None

@@ -12,7 +12,7 @@ from console.settings import open_settings
 from models.db import open_cache
 from models.journal import Draft
 from models.writer import LocalWriter
-from tests.gui.helpers import book_now, settle, show_active
+from tests.gui.helpers import book_now, open_now, settle, show_active, wait_for_workers
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -38,10 +38,14 @@ def _console(qtbot, path, tmp_path):
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
     show_active(qtbot, console.window)
+    qtbot.wait(50)  # start-up's second half (a 0 ms timer) asks for the drafts of the last session…
+    wait_for_workers(qtbot, console.window)  # …read on the worker
     return console
 
 
 def _drafts(console) -> int:
+    """The drafts in the cache, once the saves handed to the drafts worker are written."""
+    console.drafts.worker.submit(lambda: None, done=lambda _r: None, failed=print).result()  # after those
     with console.cache.sessions() as s:
         return s.scalar(select(func.count()).select_from(Draft))
 
@@ -53,7 +57,7 @@ def test_switching_bubbles_keeps_what_was_typed_and_survives_restart(qtbot, worl
     qtbot.keyClick(w, Qt.Key.Key_N, CTRL)
     first = strip.active_id
     assert first and w.lookup.search.hasFocus()
-    console.customers.open_customer(ana)
+    open_now(qtbot, console.customers, ana)
     qtbot.keyClick(w, Qt.Key.Key_J, CTRL)
     form.business_unit.setCurrentIndex(form.business_unit.findData(ids.hvac))
     form.job_type.setCurrentIndex(form.job_type.findData(ids.ac_repair))
@@ -63,18 +67,20 @@ def test_switching_bubbles_keeps_what_was_typed_and_survives_restart(qtbot, worl
     second = strip.active_id
     assert second != first and form.customer_id() == "" and w.customer_panel.record() is None
     assert strip.bubble(first).title == "Ana Lopez"
-    console.customers.open_customer(ben)
+    open_now(qtbot, console.customers, ben)
     qtbot.keyClick(w, Qt.Key.Key_J, CTRL)
     form.business_unit.setCurrentIndex(form.business_unit.findData(ids.plumbing))
     form.job_type.setCurrentIndex(form.job_type.findData(ids.drain))
     qtbot.keyClicks(form.summary, "Kitchen sink")
 
     qtbot.keyClick(w, Qt.Key.Key_PageUp, CTRL)  # back to Ana's booking
+    wait_for_workers(qtbot, w)
     assert strip.active_id == first
     assert w.customer_panel.customer_id() == ana and form.customer_id() == ana
     assert form.job_type.currentData() == ids.ac_repair
     assert form.summary.toPlainText().endswith("Upstairs unit")
     qtbot.keyClick(w, Qt.Key.Key_PageDown, CTRL)
+    wait_for_workers(qtbot, w)
     assert form.customer_id() == ben and form.summary.toPlainText() == "Kitchen sink"
     console.window.close()
     console.shutdown()
@@ -94,7 +100,7 @@ def test_book_job_clears_the_bubble(qtbot, world, tmp_path):
     console = _console(qtbot, path, tmp_path)
     try:
         form = console.window.booking_form
-        console.customers.open_customer(ana)
+        open_now(qtbot, console.customers, ana)
         console.new_job()  # Ctrl+J makes a bubble when there is none
         assert console.window.bubble_strip.ids()
         qtbot.waitUntil(lambda: _drafts(console) == 1)  # saved shortly after, off the keystroke
@@ -115,7 +121,7 @@ def test_closing_a_bubble_with_typed_data_asks_first(qtbot, world, tmp_path):
     path, ids, ana, _ben = world
     console = _console(qtbot, path, tmp_path)
     try:
-        console.customers.open_customer(ana)
+        open_now(qtbot, console.customers, ana)
         console.new_job()
         form = console.window.booking_form
         form.business_unit.setCurrentIndex(form.business_unit.findData(ids.hvac))

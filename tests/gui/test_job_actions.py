@@ -26,7 +26,7 @@ from models.records import JobRecord
 from models.timeutil import as_utc
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import open_now, show_active
 from tests.unit.booking_setup import NOW, TUESDAY, build_setup
 from tests.unit.conftest import customer_args
 from widgets.customer_models import JobsModel
@@ -110,7 +110,7 @@ def desk(qtbot: Any, tmp_path: Any) -> Any:
         jobs.jobChanged.connect(console.customers.open_customer)
         jobs.outboxChanged.connect(console.refresh_outbox)
     show_active(qtbot, console.window)
-    assert console.customers.open_customer(cid)
+    assert open_now(qtbot, console.customers, cid)
     yield Desk(console, jobs, ids, cid, loc, job_id)
     console.shutdown()
 
@@ -443,7 +443,7 @@ def test_a_job_the_server_flagged_shows_it_needs_rescheduling(qtbot, desk):
         job = s.get(Job, desk.job_id)
         job.needs_reschedule = True
         job.suggested_windows = [{"day": "2026-12-02", "arrival_window_id": "w", "label": "Wed Dec 2 · 8–12"}]
-    desk.console.customers.open_customer(desk.cid)
+    open_now(qtbot, desk.console.customers, desk.cid)
     model = desk.panel.jobs_model
     assert "NEEDS RESCHEDULING" in model.index(0, 1).data()
     assert "Wed Dec 2 · 8–12" in model.index(0, 1).data(Qt.ItemDataRole.ToolTipRole)

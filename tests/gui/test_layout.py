@@ -33,6 +33,7 @@ from models.calls import CallCard, CallDirection, CallState
 from models.demo import generate
 from models.demo_jobs import generate_jobs
 from models.records import CallRecord, ContactRecord, CustomerRecord, NoteRecord
+from tests.gui.helpers import open_now
 
 SIZES = [(1366, 768), (1920, 1080), (2560, 1440)]
 WHEN = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -189,7 +190,7 @@ def clipped(window: QWidget) -> list[str]:
 
 
 # -- a desk in use -----------------------------------------------------------------------------------------
-def full_customer(console: Console) -> CustomerRecord:
+def full_customer(qtbot, console: Console) -> CustomerRecord:
     """The demo customer with the most jobs, opened, with contacts, notes and calls enough to fill the panel."""
     conn = console.cache.raw_connection()
     try:
@@ -198,7 +199,7 @@ def full_customer(console: Console) -> CustomerRecord:
         ).fetchone()[0]
     finally:
         conn.close()
-    assert console.customers.open_customer(customer_id)
+    assert open_now(qtbot, console.customers, customer_id)
     record = console.window.customer_panel.record()
     contacts = (
         *record.contacts,
@@ -306,7 +307,7 @@ def test_customer_open_and_booking_nothing_is_clipped(qtbot, console, size):
     window = console.window
     window.lookup.search.setText("Smith")
     qtbot.waitUntil(lambda: window.lookup.model.total() > 0, timeout=5000)
-    full_customer(console)
+    full_customer(qtbot, console)
     book_with_availability(qtbot, console)
     ring(console)
     settle(qtbot)
@@ -331,7 +332,7 @@ def test_the_panes_follow_the_work_and_remember_the_csrs_shares(qtbot, cache_pat
         splitter = first.window.splitter
         idle = splitter.sizes()
         assert idle[0] / sum(idle) == pytest.approx(PANE_MODES["idle"][0], abs=0.03)
-        full_customer(first)
+        full_customer(qtbot, first)
         settle(qtbot)
         opened = splitter.sizes()
         assert opened[0] < idle[0] / 2 and opened[1] > idle[1]
@@ -349,7 +350,7 @@ def test_the_panes_follow_the_work_and_remember_the_csrs_shares(qtbot, cache_pat
     qtbot.addWidget(second.window)
     try:
         show_at(qtbot, second, 1366, 768)
-        full_customer(second)
+        full_customer(qtbot, second)
         settle(qtbot)
         assert second.window.splitter.sizes()[0] == pytest.approx(dragged, abs=3)
     finally:

@@ -25,7 +25,7 @@ from console.composition import Console
 from console.settings import open_settings
 from models.db import open_cache
 from models.writer import LocalWriter
-from tests.gui.helpers import show_active
+from tests.gui.helpers import open_now, show_active
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -97,7 +97,7 @@ def console(qtbot, tmp_path):
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     qtbot.addWidget(console.window)
     show_active(qtbot, console.window)
-    assert console.customers.open_customer(cid)
+    assert open_now(qtbot, console.customers, cid)
     yield console
     console.shutdown()
 

@@ -26,6 +26,7 @@ from models.db import open_cache
 from models.demo import generate
 from models.demo_jobs import generate_jobs
 from models.writer import LocalWriter
+from tests.gui.helpers import open_now
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -172,7 +173,7 @@ def _settle(qtbot: Any, console: Console) -> None:
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow, timeout=3000)
     if console.customers.current_customer_id() != console._test_customer:  # type: ignore[attr-defined]
-        assert console.customers.open_customer(console._test_customer)  # type: ignore[attr-defined]
+        assert open_now(qtbot, console.customers, console._test_customer)  # type: ignore[attr-defined]
     console.calls.on_calls(
         [
             {

@@ -18,7 +18,7 @@ from sync.apply import Applier
 from sync.auth import Accounts, token_secret
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import show_active, until
+from tests.gui.helpers import opened, show_active, until
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -115,7 +115,7 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         # B may pull the customer before A has settled its receipt: the count follows the receipt.
         await until(lambda: a.window.sync_status.pending == a.writer.pending_count() == 0)
         # B has the customer open when A renames it: B's panel shows the new name without a click.
-        assert b.customers.open_customer(cid)
+        assert await opened(b.customers, cid)
         a.writer.execute("update_customer", {"customer_id": cid, "changes": {"city": ["Dallas", "Plano"]}})
         a.refresh_outbox()
         await until(lambda: _count(b, Customer, Customer.city == "Plano") == 1)
@@ -152,7 +152,7 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
         assert b.window.customer_panel.record().name == "Maria Lopez"
         # A sees the same clash on its side when it opens the customer.
         await until(lambda: _count(a, Conflict) == 1)
-        assert a.customers.open_customer(cid)
+        assert await opened(a.customers, cid)
         assert a.window.customer_panel.conflicts.count() == 1
         # One click on B: keep mine. Everyone converges on B's name and the clash closes for A too.
         qtbot.mouseClick(row.findChild(QAbstractButton, "keepMineButton"), Qt.MouseButton.LeftButton)
