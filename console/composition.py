@@ -148,6 +148,7 @@ class Console:
         w.lookup.queryChanged.connect(self._on_query)
         self.search.resultsReady.connect(w.lookup.show_results)
         self.search.searchFailed.connect(w.lookup.show_error)
+        self.search.rowsReloaded.connect(w.lookup.model.refresh_rows)
         w.lookup.customerActivated.connect(self.customers.open_customer)
         w.newCustomerRequested.connect(self._new_customer)
         self.customers.outboxChanged.connect(self.refresh_outbox)
@@ -232,7 +233,7 @@ class Console:
         record = self.window.customer_panel.record()
         if record is not None and record.id in customer_ids:
             self.customers.open_customer(record.id)  # same customer: selections kept
-        self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, customer_ids[:200]))
+        self.search.reload_rows(customer_ids[:200])
 
     def _on_customer_opened(self, customer_id: str) -> None:
         self.sync.show_conflicts(customer_id)
@@ -277,7 +278,7 @@ class Console:
         self.leads.refresh()  # a converted lead leaves the open list
 
     def _on_customer_saved(self, customer_id: str) -> None:
-        self.window.lookup.model.refresh_rows(load_rows(self._ui_conn, [customer_id]))
+        self.search.reload_rows([customer_id])
         text = self.window.lookup.search.text()
         if text.strip():
             self.search.search(text)

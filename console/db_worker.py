@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ class DbWorker(QObject):
         self._latest: dict[str, int] = {}
         self.pending = 0  # handed over and not yet answered on the UI thread
         self._closed = False
-        self._finished.connect(self._deliver)  # emitted on the worker: queued to the UI thread
+        # Always queued: a future already done when submit() adds its callback runs that callback right here,
+        # on the UI thread, and a direct delivery would then answer inside submit() — before a newer
+        # request could make it stale, and before the caller has even kept the future.
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def submit(
         self,

@@ -6,6 +6,7 @@ so a fast typist never queues stale queries and the UI thread never touches the 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -14,12 +15,14 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from models.search import CustomerSearch, load_rows, prewarm
 
+log = logging.getLogger(__name__)
 FIRST_ROWS = 40  # hydrated on the worker so the first screenful paints without a UI-thread query
 
 
 class _Worker(QObject):
     done = Signal(int, str, object, object, object)  # generation, query, ids, reasons, rows
     failed = Signal(int, str, str)
+    rows = Signal(object)  # {customer id: result row}, re-read after a change
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], region: str) -> None:
         super().__init__()
@@ -42,6 +45,17 @@ class _Worker(QObject):
             return
         self.done.emit(generation, query, result.ids, result.reasons, rows)
 
+    @Slot(object)
+    def reload(self, ids: list) -> None:
+        try:
+            if self._search is None:
+                self._search = CustomerSearch(self._connect(), self._region)
+            rows = load_rows(self._search.conn, ids)
+        except sqlite3.Error as exc:
+            log.warning("result rows could not be re-read: %s", exc)
+            return
+        self.rows.emit(rows)
+
     @Slot()
     def close(self) -> None:
         if self._search is not None:
@@ -54,7 +68,9 @@ class SearchService(QObject):
 
     resultsReady = Signal(str, object, object, object)  # query, ids, reasons, first rows
     searchFailed = Signal(str)
+    rowsReloaded = Signal(object)  # {customer id: result row} after ``reload_rows``
     _request = Signal(int, str)
+    _reload = Signal(object)
     _close = Signal()
 
     def __init__(
@@ -71,6 +87,8 @@ class SearchService(QObject):
         self._worker.moveToThread(self._thread)
         self._request.connect(self._worker.run)
         self._close.connect(self._worker.close)
+        self._reload.connect(self._worker.reload)
+        self._worker.rows.connect(self.rowsReloaded)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self._thread.start()
@@ -79,6 +97,11 @@ class SearchService(QObject):
         self._generation += 1
         self._worker.latest = self._generation
         self._request.emit(self._generation, text)
+
+    def reload_rows(self, ids: list[str]) -> None:
+        """Re-read these customers' result rows on the worker (they changed); ``rowsReloaded`` brings them."""
+        if ids:
+            self._reload.emit(list(ids))
 
     @Slot(int, str, object, object, object)
     def _on_done(self, generation: int, query: str, ids: list, reasons: dict, rows: dict) -> None:

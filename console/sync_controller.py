@@ -39,6 +39,8 @@ from sync.client import (
 from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
 
+from .db_worker import DbWorker
+
 log = logging.getLogger("csr.console.sync")
 
 FIELD_LABELS = {
@@ -128,6 +130,7 @@ class SyncController(QObject):
         self._state = "signed_out"
         self._problem_customers: dict[str, str] = {}
         self._swapped: dict[str, bool] = {}
+        self.status_worker = DbWorker(self, "csr-status")  # the outbox count and age, off the UI thread
         self.problems = SyncProblemsDialog(window)
         self.problems.openRequested.connect(self._open_problem)
         self.problems.dismissed.connect(self._acknowledge)
@@ -303,9 +306,18 @@ class SyncController(QObject):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        """The pending count is read from the outbox table itself, every time."""
-        pending = self.writer.pending_count()
-        oldest = self._oldest_age() if pending else None
+        """The pending count is read from the outbox table itself, every time (on a worker: the status bar
+        shows it when it comes, the newest reading winning)."""
+        self.status_worker.submit(
+            _outbox_state,
+            self.writer,
+            self.cache,
+            done=lambda state: self._show_status(*state),
+            failed=lambda exc: log.warning("the outbox could not be read: %s", exc),
+            key="status",
+        )
+
+    def _show_status(self, pending: int, oldest: float | None) -> None:
         status = self._last_status
         last = (time.time() - status.last_sync) if status.last_sync else None
         kept = ("upgrade_required", "session_expired")
@@ -316,11 +328,6 @@ class SyncController(QObject):
             else "Not signed in: changes are kept on this PC until you sign in."
         )
         self.window.sync_status.show_status(state, pending, oldest, last, message)
-
-    def _oldest_age(self) -> float | None:
-        with self.cache.sessions() as session:
-            oldest = oldest_pending(session)
-        return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
     # -- what arrives ---------------------------------------------------------------------------------------
     def _on_pulled(self, customer_ids: set[str]) -> None:
@@ -467,7 +474,20 @@ class SyncController(QObject):
         return "Customer"
 
     def show_conflicts(self, customer_id: str | None) -> None:
-        items = self.conflicts_for(customer_id) if customer_id else []
+        """The customer's open clashes, read on the status worker and shown when they come."""
+        if not customer_id:
+            self.status_worker.forget("conflicts")
+            self._set_conflicts([])
+            return
+        self.status_worker.submit(
+            self.conflicts_for,
+            customer_id,
+            done=self._set_conflicts,
+            failed=lambda exc: log.warning("the clashes could not be read: %s", exc),
+            key="conflicts",
+        )
+
+    def _set_conflicts(self, items: list[dict[str, Any]]) -> None:
         self._swapped = {i["id"]: i.pop("_swap") for i in items}
         self.window.customer_panel.conflicts.set_conflicts(items)
 
@@ -508,3 +528,13 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return str(value)
+
+
+def _outbox_state(writer: LocalWriter, cache: Cache) -> tuple[int, float | None]:
+    """On the worker: (changes waiting, age in seconds of the oldest one)."""
+    pending = writer.pending_count()
+    if not pending:
+        return 0, None
+    with cache.sessions() as session:
+        oldest = oldest_pending(session)
+    return pending, None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())

@@ -95,6 +95,7 @@ def test_returning_customer_booked_in_at_most_12_keys(qtbot, desk):
     # The first window still open on Monday 08:00 is Monday 8–10 (8–12 has started too, but comes first).
     assert appt is not None and as_utc(appt.arrival_window_start) == NOW
     assert queued.name == "book_job" and queued.args["job"]["number"] == job.number
+    wait_for_workers(qtbot, console.window)  # the status bar's count is read on its worker
     assert console.window.sync_status.pending == console.writer.pending_count()
     assert job.number in console.window.statusBar().currentMessage()
     # The customer panel's history shows the new job at once.

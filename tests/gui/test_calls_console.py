@@ -30,7 +30,7 @@ from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
 from sync.server import SyncServer
 from sync.server_auth import AccountsAuthenticator
-from tests.gui.helpers import booked, open_now, settled, show_active, until
+from tests.gui.helpers import booked, open_now, settled, show_active, until, wait_for_workers
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 
@@ -234,6 +234,7 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
     opened: list = []
     console.customers.new_customer = lambda **kw: opened.append(kw)  # the dialog itself is tested elsewhere
     console.calls.screen_pop("call1")
+    wait_for_workers(qtbot, console.window)  # the customer is read on the worker
     panel = console.window.customer_panel
     if matches == 0:
         assert opened == [{"prefill_phone": "+12145550177"}]
@@ -504,6 +505,7 @@ def test_ended_calls_are_reached_with_ctrl_pgdown_and_closed_with_ctrl_w(qtbot, 
     assert dialog is not None and dialog.objectName() == "classifyDialog" and dialog.isVisible()
     dialog.reject()
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
+    wait_for_workers(qtbot, w)
     assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller  # popped
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)  # from the booking form
     assert w.bubble_strip.notice.text() == "This call is still going — its bubble closes once the call ends."

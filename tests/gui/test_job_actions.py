@@ -170,7 +170,7 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
     # The panel shows the new window at once, and says it was saved.
     assert [model.index(0, c).data() for c in (4, 5)] == ["Mon Nov 30, 2026", "8–12"]
     assert "rescheduled to Mon Nov 30 · 8–12" in desk.panel.message_label.text()
-    assert desk.console.window.sync_status.pending == desk.console.writer.pending_count()
+    qtbot.waitUntil(lambda: desk.console.window.sync_status.pending == desk.console.writer.pending_count())
 
 
 def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk) -> None:

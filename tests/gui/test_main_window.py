@@ -69,7 +69,7 @@ def test_find_and_open_a_customer_by_keyboard_only(qtbot, console):
 
 def test_new_customer_from_the_search_box_prefills_the_phone_and_counts_the_outbox(qtbot, console):
     w = console.window
-    assert w.sync_status.text() == "Not signed in — nothing waiting"
+    qtbot.waitUntil(lambda: w.sync_status.text() == "Not signed in — nothing waiting")
     qtbot.keyClick(w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(w.lookup.search, "(214) 555-0188")
     qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
@@ -85,7 +85,7 @@ def test_new_customer_from_the_search_box_prefills_the_phone_and_counts_the_outb
         qtbot.keyClicks(edit, text)
     qtbot.keyClick(name, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: w.customer_panel.customer_id() != "", timeout=3000)
-    assert w.sync_status.text() == "Not signed in — 1 change waiting"
+    qtbot.waitUntil(lambda: w.sync_status.text() == "Not signed in — 1 change waiting")
     assert w.sync_status.pending == console.writer.pending_count() == 1
     # The search list follows the save: the new customer is found by the number typed.
     qtbot.waitUntil(

@@ -139,7 +139,8 @@ def test_live_changes_conflicts_and_refusals_between_two_consoles(qtbot, loop, s
             "update_contact", {"contact_id": office, "changes": {"memo": ["office", "front desk"]}}
         )
         b.refresh_outbox()
-        assert b.window.sync_status.pending == 2 and b.window.sync_status.state == "signed_out"
+        await until(lambda: b.window.sync_status.pending == 2)  # counted on the status worker
+        assert b.window.sync_status.state == "signed_out"
         await sign_in(b, url, "lee")
         await until(lambda: b.writer.pending_count() == 0 and b.window.customer_panel.conflicts.count() == 1)
         # B is told at once that the contact edit was refused (the contact is gone).

@@ -1,0 +1,234 @@
+"""The UI thread never waits on the disk: a CSR's session, driven by real key events into the assembled
+console — find a customer by phone, open them, book a job, look at the leads, a setup change pulled, a
+bubble switched — runs no SQL statement on the GUI thread (an engine event listener, and a trace on the
+console's own sqlite3 connection, check ``threading.current_thread() is threading.main_thread()``). And
+an answer that comes after a newer request of the same kind is dropped, never shown over the newer one."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QApplication
+from sqlalchemy import event, select
+
+from console.composition import Console
+from console.customer_controller import CustomerController
+from console.db_worker import DbWorker
+from console.review_controller import ReviewController
+from console.settings import open_settings
+from models.db import Cache, open_cache
+from models.jobs import Job
+from models.writer import LocalWriter
+from tests.gui.helpers import show_active, wait_for_workers
+from tests.unit.booking_setup import NOW, build_setup
+from tests.unit.conftest import customer_args
+from tests.unit.review_setup import TODAY, TZ, build_review_setup
+
+Ctrl = Qt.KeyboardModifier.ControlModifier
+Alt = Qt.KeyboardModifier.AltModifier
+PHONE = "2145550134"  # customer_args()'s
+
+
+class UiThreadSql:
+    """Records every SQL statement run on the GUI thread while active, with where it came from."""
+
+    def __init__(self, cache: Cache, *raw: Any) -> None:
+        self.engine = cache.engine
+        self.raw = raw
+        self.hits: list[str] = []
+
+    def _check(self, statement: str) -> None:
+        if threading.current_thread() is threading.main_thread():
+            # The project's own frames say who asked (SQLAlchemy's and Qt's say nothing useful).
+            frames = [f for f in traceback.extract_stack()[:-2] if "site-packages" not in f.filename]
+            stack = "".join(traceback.format_list(frames[-8:]))
+            self.hits.append(f"{' '.join(str(statement).split())[:100]}\n{stack}")
+
+    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self._check(statement)
+
+    @contextmanager
+    def watching(self) -> Iterator[UiThreadSql]:
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        for conn in self.raw:
+            conn.set_trace_callback(self._check)
+        try:
+            yield self
+        finally:
+            event.remove(self.engine, "before_cursor_execute", self._on_execute)
+            for conn in self.raw:
+                conn.set_trace_callback(None)
+
+
+def _keys(qtbot: Any, window: Any, *presses: Any) -> None:
+    """Each key to whatever has focus, as a keyboard sends it; then the CSR looks at the answer."""
+    for press in presses:
+        key, modifier = press if isinstance(press, tuple) else (press, Qt.KeyboardModifier.NoModifier)
+        qtbot.keyClick(QApplication.focusWidget() or window, key, modifier)
+        wait_for_workers(qtbot, window)
+
+
+@pytest.fixture
+def console(qtbot: Any, tmp_path: Any) -> Iterator[Console]:
+    path = tmp_path / "cache.sqlite3"
+    cache = open_cache(path)
+    with cache.sessions.begin() as s:
+        ids = build_setup(s)
+    writer = LocalWriter(cache.sessions)
+    cid = writer.execute("create_customer", customer_args()).applied.entity_id
+    writer.execute("create_lead", {"lead": {"name": "Ana Lopez", "phone": "(214) 555-0100"}})
+    cache.close()
+    console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
+    console.ids, console.cid = ids, cid  # type: ignore[attr-defined]
+    qtbot.addWidget(console.window)
+    show_active(qtbot, console.window)
+    qtbot.wait(50)  # start-up's second half (a 0 ms timer): drafts, leads, the postal list
+    wait_for_workers(qtbot, console.window)
+    yield console
+    console.shutdown()
+
+
+def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console) -> None:
+    w = console.window
+    guard = UiThreadSql(console.cache, console._ui_conn)
+    with guard.watching():
+        # Find the caller by phone and open them (Enter on the top result).
+        _keys(qtbot, w, (Qt.Key.Key_F, Ctrl))
+        qtbot.keyClicks(w.lookup.search, PHONE)
+        qtbot.waitUntil(lambda: w.lookup.model.customer_id(0) == console.cid, timeout=5000)
+        _keys(qtbot, w, Qt.Key.Key_Return)
+        assert w.customer_panel.customer_id() == console.cid
+        # Book a job: Ctrl+J, HVAC Service, AC Not Cooling, Google, Ctrl+G, Enter, Ctrl+Enter.
+        _keys(qtbot, w, (Qt.Key.Key_J, Ctrl))
+        for press in ("h", Qt.Key.Key_Down, Qt.Key.Key_Tab, "a", Qt.Key.Key_Tab, "g"):
+            if isinstance(press, str):
+                qtbot.keyClicks(QApplication.focusWidget(), press)
+            else:
+                _keys(qtbot, w, press)
+        _keys(qtbot, w, (Qt.Key.Key_G, Ctrl), Qt.Key.Key_Return, (Qt.Key.Key_Return, Ctrl))
+        qtbot.waitUntil(lambda: any(j.status for j in w.customer_panel.record().jobs), timeout=5000)
+        # The leads tab (its list is queried as it is shown), a setup change pulled, a second bubble.
+        _keys(qtbot, w, (Qt.Key.Key_E, Alt))
+        assert w.work_tabs.currentWidget() is w.leads_list and w.leads_list.model.rowCount() == 1
+        console.sync.setupChanged.emit()
+        console.sync.customersChanged.emit([console.cid])
+        _keys(qtbot, w, (Qt.Key.Key_N, Ctrl), (Qt.Key.Key_PageUp, Ctrl))
+        qtbot.wait(500)  # the draft's autosave (400 ms after the last change)
+        wait_for_workers(qtbot, w)
+    with console.cache.sessions() as s:
+        assert s.scalar(select(Job.number).where(Job.customer_id == console.cid)) is not None
+    assert not guard.hits, f"{len(guard.hits)} SQL statements on the UI thread; the first:\n{guard.hits[0]}"
+
+
+def test_the_guard_sees_a_statement_on_the_ui_thread(console: Console) -> None:
+    """The guard itself can fail: a read on the GUI thread is caught, one on a worker is not."""
+    guard = UiThreadSql(console.cache, console._ui_conn)
+    with guard.watching():
+        with console.cache.sessions() as s:
+            s.scalar(select(Job.id).limit(1))
+        console._ui_conn.execute("SELECT 1").fetchall()
+        worker = threading.Thread(target=lambda: console.cache.sessions().__enter__().scalar(select(Job.id)))
+        worker.start()
+        worker.join()
+    firsts = [hit.split("\n", 1)[0] for hit in guard.hits]
+    assert sum("FROM jobs" in f for f in firsts) == 1 and "SELECT 1" in firsts  # the worker's read: not
+
+
+# -- stale answers are dropped -----------------------------------------------------------------------------------
+class _Gate(QObject):
+    """A worker function that waits for the test to open the gate: a slow read, answered late."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+
+    def slow(self, value: str) -> str:
+        self.open.wait(10)
+        return value
+
+
+def test_an_older_answer_of_the_same_kind_is_dropped(qtbot: Any) -> None:
+    worker = DbWorker(name="csr-test")
+    gate = _Gate()
+    shown: list[str] = []
+    try:
+        worker.submit(gate.slow, "old", done=shown.append, failed=pytest.fail, key="open")
+        worker.submit(gate.slow, "new", done=shown.append, failed=pytest.fail, key="open")
+        worker.submit(gate.slow, "other", done=shown.append, failed=pytest.fail, key="")
+        gate.open.set()
+        qtbot.waitUntil(lambda: worker.pending == 0)
+        assert shown == ["new", "other"]
+        worker.submit(gate.slow, "forgotten", done=shown.append, failed=pytest.fail, key="history")
+        worker.forget("history")
+        qtbot.waitUntil(lambda: worker.pending == 0)
+        assert shown == ["new", "other"]
+    finally:
+        worker.shutdown()
+        worker.deleteLater()
+
+
+def test_a_customer_opened_after_another_wins(qtbot: Any, cache: Cache, writer: LocalWriter) -> None:
+    """Two Enters in quick succession: the panel ends on the second customer, even though the first
+    one's read answers last (it is held until the second has been shown)."""
+    from PySide6.QtWidgets import QWidget
+
+    from widgets.customer_panel import CustomerPanel
+
+    first = writer.execute("create_customer", customer_args(name="Ana Lopez")).applied.entity_id
+    second = writer.execute(
+        "create_customer", customer_args(name="Ben Ortiz", phone="(214) 555-0177")
+    ).applied.entity_id
+    window = QWidget()
+    qtbot.addWidget(window)
+    panel = CustomerPanel(window)
+    controller = CustomerController(window, cache, writer, panel)
+    gate = threading.Event()
+    opened: list[str] = []
+    controller.customerOpened.connect(opened.append)
+    import console.customer_controller as cc
+
+    real = cc._read_record
+
+    def held(c: Cache, customer_id: str) -> Any:
+        if customer_id == first:
+            gate.wait(10)
+        return real(c, customer_id)
+
+    cc._read_record = held
+    try:
+        controller.open_customer(first)
+        # The first read is held on the worker; the second is queued behind it, then both answer.
+        controller.open_customer(second)
+        gate.set()
+        qtbot.waitUntil(lambda: controller.worker.pending == 0)
+    finally:
+        cc._read_record = real
+        controller.worker.shutdown()
+    assert opened == [second] and panel.customer_id() == second
+
+
+def test_a_review_period_read_superseded_is_not_shown(qtbot: Any, cache: Cache) -> None:
+    """The manager changes the period twice before the first answer: only the last period's calls show."""
+    from PySide6.QtWidgets import QWidget
+
+    with cache.sessions.begin() as s:
+        build_review_setup(s)
+    window = QWidget()
+    qtbot.addWidget(window)
+    controller = ReviewController(window, cache, LocalWriter(cache.sessions), lambda: TODAY, lambda: TZ)
+    shown: list[int] = []
+    real = controller._show_period
+    controller._show_period = lambda answer: (shown.append(len(answer[1])), real(answer))  # type: ignore[method-assign]
+    try:
+        controller.widget.set_period("yesterday")  # Thursday's four calls…
+        controller.widget.set_period("today")  # …then today's one, asked before the first answer
+        qtbot.waitUntil(lambda: controller.worker.pending == 0)
+    finally:
+        controller.worker.shutdown()
+    assert shown == [1] and controller.widget.model.rowCount() == 1
