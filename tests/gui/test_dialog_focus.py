@@ -42,7 +42,7 @@ from console.composition import Console  # noqa: E402
 from console.settings import open_settings  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.demo import generate  # noqa: E402
-from tests.gui.helpers import open_now, show_active  # noqa: E402
+from tests.gui.helpers import open_now, show_active, wait_for_workers  # noqa: E402
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -60,6 +60,8 @@ def console(qtbot, cache_path, tmp_path):
     c = Console.build(cache_path, open_settings(tmp_path))
     qtbot.addWidget(c.window)
     show_active(qtbot, c.window)
+    qtbot.wait(50)  # start-up's second half: the last session's bubbles come back (read on a worker)…
+    wait_for_workers(qtbot, c.window)  # …and take the keyboard, before the test puts it somewhere
     yield c
     c.shutdown()
 

@@ -26,7 +26,7 @@ from models.records import JobRecord
 from models.timeutil import as_utc
 from models.validation import ValidationFailed
 from models.writer import LocalWriter
-from tests.gui.helpers import open_now, show_active
+from tests.gui.helpers import open_now, show_active, wait_for_workers
 from tests.unit.booking_setup import NOW, TUESDAY, build_setup
 from tests.unit.conftest import customer_args
 from widgets.customer_models import JobsModel
@@ -131,8 +131,18 @@ def active(qtbot: Any, dialog: QWidget | None) -> Any:
     return dialog
 
 
+def closed(dialog: Any) -> bool:
+    """Closed, or already deleted (a closed dialog is deleted while the reopen is awaited)."""
+    from shiboken6 import isValid
+
+    return not isValid(dialog) or not dialog.isVisible()
+
+
 def press(qtbot: Any, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(QApplication.focusWidget(), key, modifier)
+    """A key, then the CSR looks at the answer (the customer reopened on its worker)."""
+    target = QApplication.focusWidget()
+    qtbot.keyClick(target, key, modifier)
+    wait_for_workers(qtbot, (target.window().parentWidget() or target).window())
 
 
 def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) -> None:
@@ -156,7 +166,7 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
     assert dialog.availability.index(own, 4).data().startswith("Current appointment")
     press(qtbot, Qt.Key.Key_Down)  # Monday 8–12
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     job, appt = desk.job()
     assert appt.arrival_window_id == desk.ids.w8_12 and as_utc(appt.arrival_window_start) == NOW
     assert as_utc(appt.arrival_window_end) == NOW + timedelta(hours=4)
@@ -198,7 +208,7 @@ def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk)
     press(qtbot, Qt.Key.Key_Return)  # a full window is refused at once, without a write
     assert dialog.error_text() == "This window is full — pick another." and len(desk.outbox()) == len(before)
     press(qtbot, Qt.Key.Key_Escape)
-    assert not dialog.isVisible()
+    assert closed(dialog)
 
 
 def test_cancel_requires_a_reason_then_cancels_with_it(qtbot: Any, desk: Desk) -> None:
@@ -215,7 +225,7 @@ def test_cancel_requires_a_reason_then_cancels_with_it(qtbot: Any, desk: Desk) -
     qtbot.keyClicks(QApplication.focusWidget(), "Found another company")
     assert dialog.error_text("reason") == ""  # typing answers the error
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     job, _appt = desk.job()
     assert (job.status, job.status_reason) == (JobStatus.CANCELED, "Found another company")
     queued = desk.outbox()[before:]
@@ -236,7 +246,7 @@ def test_hold_then_release(qtbot: Any, desk: Desk) -> None:
     assert isinstance(dialog, JobReasonDialog) and "on hold" in dialog.windowTitle()
     qtbot.keyClicks(QApplication.focusWidget(), "Waiting for parts")
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     job, _appt = desk.job()
     assert (job.status, job.status_reason) == (JobStatus.HOLD, "Waiting for parts")
     assert desk.panel.jobs_model.index(0, 1).data() == "Hold — Waiting for parts · Saved on this PC"
@@ -281,6 +291,7 @@ def test_a_stale_status_is_refreshed_not_acted_on(qtbot: Any, desk: Desk) -> Non
     desk.console.writer.execute("cancel_job", {"job_id": desk.job_id, "reason": "Duplicate"})
     before = len(desk.outbox())
     assert desk.jobs.run(desk.job_id, "hold") is None and desk.jobs.dialog is None
+    wait_for_workers(qtbot, desk.console.window)  # the customer reopened, with the job as it is now
     assert "is canceled now — it can't be put on hold" in desk.panel.message_label.text()
     assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Duplicate · Saved on this PC"
     assert len(desk.outbox()) == before
