@@ -111,8 +111,11 @@ def main() -> int:
     ready, avail, click = [], [], []
     refused = 0
     for i, customer_id in enumerate(customers):
-        console.customers.open_customer(customer_id)
-        app.processEvents()
+        opened: list = []
+        console.customers.open_customer(customer_id, then=opened.append)  # read on its worker
+        if not until(lambda opened=opened: bool(opened)):
+            print("the customer did not open", file=sys.stderr)
+            return 1
         window.lookup.search.setFocus()
         t = time.perf_counter()
         QTest.keyClick(window.lookup.search, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)

@@ -53,7 +53,9 @@ async def scenes(console, width: int, height: int) -> None:  # noqa: ANN001
         "SELECT customer_id FROM jobs GROUP BY customer_id ORDER BY count(*) DESC LIMIT 1"
     ).fetchone()[0]
     conn.close()
-    console.customers.open_customer(customer_id)
+    opened: list = []
+    console.customers.open_customer(customer_id, then=opened.append)  # read on its worker
+    await until(lambda: bool(opened))
     console.new_job()
     form = console.booking.form
     form.business_unit.setCurrentIndex(form.business_unit.findText("HVAC Service"))

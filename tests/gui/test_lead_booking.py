@@ -42,11 +42,13 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
     try:
         w = console.window
         w.work_tabs.setCurrentWidget(w.leads_list)
+        wait_for_workers(qtbot, w)  # the list is queried on its worker as the tab shows
         view = w.leads_list.findChild(object, "leadsView")
         assert view.model().rowCount() == 1
         view.setFocus()
         view.selectRow(0)
         qtbot.keyClick(view, Qt.Key.Key_Return)  # Enter converts
+        wait_for_workers(qtbot, w)  # the lead's customer opens (read on its worker), then the form
         form = w.booking_form
         assert w.work_tabs.currentIndex() == 0 and form.customer_id() == cid
         assert form.business_unit.currentData() == ids.hvac and form.job_type.currentData() == ids.ac_repair
@@ -56,6 +58,7 @@ def test_convert_lead_prefills_the_form_and_booking_converts_it(qtbot, tmp_path)
         qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
         qtbot.keyClick(form.book_button, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         wait_for_workers(qtbot, w)
+        wait_for_workers(qtbot, w)  # the booking's answer asks for the leads list again
         with console.cache.sessions() as s:
             lead = s.get(Lead, lead_id)
             job = s.scalar(select(Job).where(Job.customer_id == cid))
