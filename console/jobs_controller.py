@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
+from shiboken6 import isValid
 
 from models.base import utcnow
 from models.capacity import Slot
@@ -136,22 +137,33 @@ class JobsController(DialogTracker, QObject):
 
     # -- reschedule -------------------------------------------------------------------------------------
     def _open_reschedule(self, job: JobRecord) -> RescheduleDialog | None:
-        try:
-            slots = self.slots(job)
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc))
-            return None
+        """The picker opens at once; its windows come from the booking worker (the availability query)."""
         dialog = RescheduleDialog(job, self._parent)
-        dialog.set_slots(slots)
         dialog.submitted.connect(lambda day, window_id: self._reschedule(dialog, job, day, window_id))
         self._track(dialog)
         dialog.open()
+        self._load_slots(dialog, job)
         return dialog
+
+    def _load_slots(self, dialog: RescheduleDialog, job: JobRecord) -> None:
+        self._booking.refresh_setup()  # a setup import while the console runs (checked on the worker)
+
+        def shown(slots: list[Slot]) -> None:
+            if isValid(dialog) and dialog.isVisible():
+                dialog.set_slots(slots)
+
+        def failed(exc: BaseException) -> None:
+            text = self._describe(exc)
+            if isValid(dialog) and dialog.isVisible():
+                dialog.show_errors({"form": text})
+            self._error(text)
+
+        self._booking.worker.submit(self.slots, job, done=shown, failed=failed, key="reschedule")
 
     def slots(self, job: JobRecord) -> list[Slot]:
         """The next 14 days of windows for this job, its own booking left out of the count — the
-        same arithmetic the reschedule intent re-checks, so the picker and the intent agree."""
-        self._booking.refresh_setup()  # a setup import while the console runs
+        same arithmetic the reschedule intent re-checks, so the picker and the intent agree. Reads the
+        cache: runs on the booking worker."""
         job_type = self._booking.setup.job_type(job.job_type_id)
         duration = job_type.duration_minutes if job_type else DEFAULT_DURATION
         skills = job_type.skills if job_type else ()
@@ -182,10 +194,7 @@ class JobsController(DialogTracker, QObject):
         )
 
     def _refresh(self, dialog: RescheduleDialog, job: JobRecord) -> None:
-        try:
-            dialog.set_slots(self.slots(job))
-        except Exception as exc:  # noqa: BLE001 - the refusal itself still shows
-            log.warning("availability refresh failed: %s", exc)
+        self._load_slots(dialog, job)  # how full things are now
 
     # -- shared -----------------------------------------------------------------------------------------
     def _write(

@@ -185,6 +185,7 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
 
 def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk) -> None:
     dialog = active(qtbot, desk.jobs.run(desk.job_id, "reschedule"))
+    wait_for_workers(qtbot, desk.console.window)  # its windows come from the booking worker
     slot = dialog.chosen_slot()
     assert (slot.day, slot.window.id) == (MONDAY, desk.ids.w8_10) and slot.fits
     # Meanwhile other bookings fill Monday 8–10 (straight into the cache, as another CSR's would).
