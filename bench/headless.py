@@ -18,11 +18,11 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -546,15 +546,3 @@ def diff(a: dict[str, dict[str, dict[str, Any]]], b: dict[str, dict[str, dict[st
                 )
     return out
 
-
-def count_by(sessions: sessionmaker[Session], column: Any, values: list[str]) -> dict[str, int]:
-    with sessions() as s:
-        rows = s.execute(select(column, func.count()).where(column.in_(values)).group_by(column)).all()
-    return {k: n for k, n in rows}
-
-
-def weekday_after(d: date, days: int) -> date:
-    out = d + timedelta(days=days)
-    while out.weekday() >= 5:
-        out += timedelta(days=1)
-    return out
