@@ -2,10 +2,10 @@
 check, writes through the LocalWriter (cache + outbox in one transaction) and turns every
 failure into a sentence for the CSR.
 
-Opening a customer (the record read behind every Enter in the results, every screen pop and every save)
-runs on a worker thread (console/db_worker.py) and comes back by signal; a newer open makes an older one's
-answer stale, and it is dropped. The reads a dialog starts from and the writes (one small transaction) are
-still done on the UI thread.
+Opening a customer (the record read behind every Enter in the results, every screen pop and every save),
+the duplicate check and every write run on one worker thread (console/db_worker.py), in order, and come
+back by signal; a newer open makes an older one's answer stale, and it is dropped (a write never is). The
+fresh read an edit dialog starts from is still done on the UI thread.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
+from shiboken6 import isValid
 
 from models.base import new_id
 from models.customers import ContactMethod, Location
@@ -67,6 +68,8 @@ class CustomerController(DialogTracker, QObject):
         self.panel = panel
         self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
         self.worker = DbWorker(self, "csr-customer")
+        self._saving: set[int] = set()  # dialogs whose save is on the worker
+        self._checking: set[int] = set()  # new-customer dialogs whose duplicate check is on the worker
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -129,16 +132,22 @@ class CustomerController(DialogTracker, QObject):
         return self._writer.execute(name, args)
 
     def _write(
-        self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
-    ) -> WriteResult | None:
-        """Run one intent; refusals go to ``on_errors`` as {field: sentence}."""
-        try:
-            return self._execute(name, args)
-        except ValidationFailed as exc:
-            on_errors(exc.errors)
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
-            on_errors({"form": self._describe(exc)})
-        return None
+        self,
+        name: str,
+        args: dict[str, Any],
+        on_errors: Callable[[dict[str, str]], None],
+        then: Callable[[WriteResult], None],
+    ) -> None:
+        """Run one intent on the worker (after the writes before it); ``then(result)`` on the UI thread, or
+        the refusal to ``on_errors`` as {field: sentence}."""
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ValidationFailed):
+                on_errors(exc.errors)
+            else:  # the CSR gets a sentence; the log gets the traceback
+                on_errors({"form": self._describe(exc)})
+
+        self.worker.submit(self._execute, name, args, done=then, failed=failed)
 
     def _saved(self, customer_id: str, result: WriteResult, *, select_location: str = "") -> None:
         self.outboxChanged.emit()
@@ -165,14 +174,36 @@ class CustomerController(DialogTracker, QObject):
         return dialog
 
     def _save_form(
-        self, dialog: FormDialog, name: str, args: dict[str, Any], customer_id: str, select_location: str = ""
-    ) -> bool:
-        result = self._write(name, args, dialog.show_errors)
-        if result is None:
-            return False
-        dialog.finish()
-        self._saved(customer_id, result, select_location=select_location)
-        return True
+        self,
+        dialog: FormDialog,
+        name: str,
+        args: dict[str, Any],
+        customer_id: str,
+        select_location: str = "",
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Save from a dialog: it stays open (a second Enter saves nothing more) until the worker answers;
+        then it closes and the customer reopens, or it shows why not, with everything typed kept."""
+        if id(dialog) in self._saving:
+            return
+        self._saving.add(id(dialog))
+
+        def refused(errors: dict[str, str]) -> None:
+            self._saving.discard(id(dialog))
+            if isValid(dialog):
+                dialog.show_errors(errors)
+            else:
+                self._panel_error(" ".join(dict.fromkeys(errors.values())))
+
+        def saved(result: WriteResult) -> None:
+            self._saving.discard(id(dialog))
+            if isValid(dialog):
+                dialog.finish()
+            self._saved(customer_id, result, select_location=select_location)
+            if then is not None:
+                then()
+
+        self._write(name, args, refused, saved)
 
     # -- new customer ---------------------------------------------------------------------------------------
     def new_customer(self, prefill_phone: str = "", prefill_name: str = "") -> CustomerDialog:
@@ -187,16 +218,35 @@ class CustomerController(DialogTracker, QObject):
         return dialog
 
     def _check_duplicates(self, dialog: CustomerDialog, values: dict[str, Any]) -> None:
+        """Save asks the worker for customers like this one first; the answer decides what comes next."""
+        if id(dialog) in self._saving or id(dialog) in self._checking:
+            return  # a second Enter while the first is being checked or saved
+        self._checking.add(id(dialog))
         customer = values["customer"]
         phones = [c["value"] for c in values["contacts"] if c["kind"] != "Email"]
-        try:
-            with self._cache.sessions() as session:
-                candidates = find_duplicates(
-                    session, customer["name"], phones, customer["street"], customer["unit"], customer["zip"]
-                )
-        except Exception as exc:  # noqa: BLE001 - a failed check must not block the save: log it
+
+        def checked(candidates: list) -> None:
+            self._checking.discard(id(dialog))
+            if isValid(dialog) and dialog.isVisible():
+                self._offer_duplicates(dialog, values, candidates)
+
+        def failed(exc: BaseException) -> None:  # a failed check must not block the save: log it
             log.warning("duplicate check failed: %s", exc)
-            candidates = []
+            checked([])
+
+        self.worker.submit(
+            _find_duplicates,
+            self._cache,
+            customer["name"],
+            phones,
+            customer["street"],
+            customer["unit"],
+            customer["zip"],
+            done=checked,
+            failed=failed,
+        )
+
+    def _offer_duplicates(self, dialog: CustomerDialog, values: dict[str, Any], candidates: list) -> None:
         if not candidates:
             self._create(dialog, values)
             return
@@ -216,9 +266,9 @@ class CustomerController(DialogTracker, QObject):
         cid = args["customer"]["id"] = new_id()
         for item in (*args.get("locations", ()), *args["contacts"]):
             item["id"] = new_id()
-        if self._save_form(dialog, "create_customer", args, cid) and not args.get("locations"):
-            # The service address differs from billing: ask for it now, a job needs a location.
-            self.add_location(cid)
+        # The service address differs from billing: ask for it once saved, a job needs a location.
+        then = None if args.get("locations") else (lambda: self.add_location(cid))
+        self._save_form(dialog, "create_customer", args, cid, then=then)
 
     # -- edit customer ---------------------------------------------------------------------------------------
     def edit_customer(self, customer_id: str) -> CustomerDialog | None:
@@ -337,10 +387,13 @@ class CustomerController(DialogTracker, QObject):
         if old == value:
             return True
         args = {"contact_id": contact_id, "changes": {field: [old, value]}}
-        result = self._write("update_contact", args, lambda errors: self._refused(record.id, errors))
-        if result is None:
-            return False
-        self._saved(record.id, result, select_location=self.panel.current_location_id())
+        location = self.panel.current_location_id()
+        self._write(
+            "update_contact",
+            args,
+            lambda errors: self._refused(record.id, errors),
+            lambda result: self._saved(record.id, result, select_location=location),
+        )
         return True
 
     def _refused(self, customer_id: str, errors: dict[str, str]) -> None:
@@ -355,11 +408,12 @@ class CustomerController(DialogTracker, QObject):
             "note": {"id": new_id(), "customer_id": customer_id, "text": text},
             "actor": self._writer.actor,
         }
-        result = self._write("add_note", args, lambda errors: self._panel_error(" ".join(errors.values())))
-        if result is None:
-            return False
-        self.panel.clear_note_editor()
-        self._saved(customer_id, result, select_location=location)
+
+        def added(result: WriteResult) -> None:
+            self.panel.clear_note_editor()
+            self._saved(customer_id, result, select_location=location)
+
+        self._write("add_note", args, lambda errors: self._panel_error(" ".join(errors.values())), added)
         return True
 
 
@@ -367,3 +421,9 @@ def _read_record(cache: Cache, customer_id: str) -> CustomerRecord | None:
     """The customer with locations, contacts, jobs and notes — on the worker thread."""
     with cache.sessions() as session:
         return load_customer_record(session, customer_id)
+
+
+def _find_duplicates(cache: Cache, name: str, phones: list[str], street: str, unit: str, zip_: str) -> list:
+    """Customers like the one being created (same phone, same address, a similar name) — on the worker."""
+    with cache.sessions() as session:
+        return find_duplicates(session, name, phones, street, unit, zip_)
