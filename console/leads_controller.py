@@ -4,7 +4,8 @@ form for conversion and turns every failure into a sentence for the CSR.
 
 The list's query (run on every pulled lead change, a filter change, the tab shown) runs on a worker thread
 (console/db_worker.py) and comes back by signal; a newer query drops an older one's answer. One lead read
-before a dialog opens and a write (one small transaction) are still done on the UI thread.
+before a dialog opens is still done on the UI thread; a save runs on the worker too, with the lead read
+back in the same call.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
+from shiboken6 import isValid
 from sqlalchemy import select
 
 from models.customers import Customer, Location
@@ -66,6 +68,7 @@ class LeadsController(DialogTracker, QObject):
         self.leads_list = leads_list
         self.dialog: QDialog | None = None  # the dialog open now, if any (tests and the main window use it)
         self.worker = DbWorker(self, "csr-leads")
+        self._saving: set[int] = set()  # dialogs whose save is on the worker
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -99,13 +102,14 @@ class LeadsController(DialogTracker, QObject):
         ll.set_rows(rows)
 
     def reload_lead(self, lead_id: str) -> None:
-        """Show one lead's new state — after a write here, or after the booking form converted it."""
-        try:
-            row = self._load(lead_id)
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, "read"))
-            return
-        self._show_row(lead_id, row)
+        """Show one lead's new state (read on the worker) — after the booking form converted it."""
+        self.worker.submit(
+            self._load,
+            lead_id,
+            done=lambda row: self._show_row(lead_id, row),
+            failed=lambda exc: self._error(self._describe(exc, "read")),
+            key=f"lead:{lead_id}",
+        )
 
     def _show_row(self, lead_id: str, row: LeadRow | None) -> None:
         ll = self.leads_list
@@ -154,29 +158,41 @@ class LeadsController(DialogTracker, QObject):
             unexpected=UNEXPECTED if what == "write" else READ_FAILED,
         )
 
-    def _write(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> WriteResult | None:
-        """Run one intent; a refusal is shown in the dialog, which stays open with the CSR's typing."""
-        try:
-            return self._writer.execute(name, args)
-        except ValidationFailed as exc:
-            dialog.show_errors(exc.errors)
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
-            dialog.show_errors({"form": self._describe(exc)})
-        return None
+    def _write_and_read(self, name: str, args: dict[str, Any]) -> tuple[WriteResult, LeadRow | None]:
+        """On the worker: the intent, then the lead as it is now."""
+        result = self._writer.execute(name, args)
+        return result, self._load(result.applied.entity_id)
 
-    def _save(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> bool:
-        result = self._write(dialog, name, args)
-        if result is None:
-            return False
-        dialog.finish()
+    def _save(self, dialog: FormDialog, name: str, args: dict[str, Any]) -> None:
+        """Run one intent on the worker; the dialog stays open (a second Enter saves nothing more) until
+        the answer: then it closes and the list shows the lead, or it shows why not, the typing kept."""
+        if id(dialog) in self._saving:
+            return
+        self._saving.add(id(dialog))
+
+        def failed(exc: BaseException) -> None:
+            self._saving.discard(id(dialog))
+            errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": self._describe(exc)}
+            if isValid(dialog):
+                dialog.show_errors(errors)
+            else:
+                self._error(" ".join(dict.fromkeys(errors.values())))
+
+        self.worker.submit(
+            self._write_and_read, name, args, done=lambda answer: self._saved(dialog, *answer), failed=failed
+        )
+
+    def _saved(self, dialog: FormDialog, result: WriteResult, row: LeadRow | None) -> None:
+        self._saving.discard(id(dialog))
+        if isValid(dialog):
+            dialog.finish()
         lead_id = result.applied.entity_id
         self.outboxChanged.emit()
         self.leadSaved.emit(lead_id)
-        self.reload_lead(lead_id)
+        self._show_row(lead_id, row)
         if self.leads_list.model.row_of(lead_id) >= 0:
             self.leads_list.select_lead(lead_id)  # a new lead, or one moved by its new date
         self.leads_list.show_message(SAVED)
-        return True
 
     def _error(self, text: str) -> None:
         self.leads_list.show_message(text, "error")

@@ -102,11 +102,21 @@ def active(qtbot: Any, dialog: QWidget | None) -> Any:
     return dialog
 
 
+def closed(dialog: Any) -> bool:
+    """Closed, or already deleted (a closed dialog is deleted while the worker's answer is awaited)."""
+    from shiboken6 import isValid
+
+    return not isValid(dialog) or not dialog.isVisible()
+
+
 def press(qtbot: Any, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-    """A key press where the focus is, as a CSR's keyboard would deliver it."""
+    """A key press where the focus is, as a CSR's keyboard would deliver it; then the CSR looks at the
+    answer (a save or a read runs on the controller's worker)."""
     from PySide6.QtWidgets import QApplication
 
-    qtbot.keyClick(QApplication.focusWidget(), key, modifier)
+    target = QApplication.focusWidget()
+    qtbot.keyClick(target, key, modifier)
+    wait_for_workers(qtbot, (target.window().parentWidget() or target).window())
 
 
 def type_text(qtbot: Any, text: str) -> None:
@@ -136,7 +146,7 @@ def test_new_lead_by_keyboard_with_name_and_phone(qtbot: Any, desk: LeadsDesk) -
     type_text(qtbot, "Y")  # Yard signs
     with qtbot.waitSignal(desk.controller.outboxChanged):
         press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     (row,) = desk.outbox()
     assert row.name == "create_lead"
     lead = row.args["lead"]
@@ -251,7 +261,7 @@ def test_edit_follow_up_moves_the_lead(qtbot: Any, desk: LeadsDesk) -> None:
     for _ in range(5):
         press(qtbot, Qt.Key.Key_Up)  # focus lands on the day: one day per press
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     change = desk.outbox()[-1]
     assert change.name == "update_lead"
     assert change.args == {"lead_id": late, "changes": {"follow_up_on": ["2026-03-08", "2026-03-13"]}}
@@ -264,7 +274,7 @@ def test_edit_without_changes_writes_nothing(qtbot: Any, desk: LeadsDesk) -> Non
     desk.refresh()
     dialog = active(qtbot, desk.controller.edit_lead(desk.leads.current_lead_id()))
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible() and [r.name for r in desk.outbox()] == ["create_lead"]
+    assert closed(dialog) and [r.name for r in desk.outbox()] == ["create_lead"]
 
 
 def test_dismiss_requires_a_reason(qtbot: Any, desk: LeadsDesk) -> None:
@@ -280,7 +290,7 @@ def test_dismiss_requires_a_reason(qtbot: Any, desk: LeadsDesk) -> None:
     assert len(desk.outbox()) == 2
     type_text(qtbot, "Went with another company")
     press(qtbot, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    assert closed(dialog)
     assert desk.outbox()[-1].args == {"lead_id": first, "reason": "Went with another company"}
     assert desk.column(1) == ["Second"] and desk.leads.current_lead_id() == second
     with desk.cache.sessions() as s:
@@ -333,6 +343,7 @@ def test_enter_converts_the_lead_for_the_booking_form(qtbot: Any, desk: LeadsDes
     with desk.cache.sessions.begin() as s:
         s.execute(update(Lead).where(Lead.id == lead).values(status=LeadStatus.CONVERTED))
     desk.controller.reload_lead(lead)
+    desk.settle()
     assert desk.leads.model.rowCount() == 0 and desk.leads.empty_label.text().startswith("No open leads.")
 
 
@@ -391,7 +402,7 @@ def test_do_not_service_customer_is_flagged_in_the_form(qtbot: Any, desk: LeadsD
         == "Dee Nash is marked Do Not Service — a job can't be booked for them."
     )
     press(qtbot, Qt.Key.Key_Return)  # a warning informs, it doesn't block
-    assert not dialog.isVisible() and desk.outbox()[-1].name == "create_lead"
+    assert closed(dialog) and desk.outbox()[-1].name == "create_lead"
     assert desk.outbox()[-1].args["lead"].get("location_id") is None  # no service location on file
 
 
@@ -492,4 +503,4 @@ def test_dialogs_are_opened_not_executed(qtbot: Any, desk: LeadsDesk) -> None:
     dialog = active(qtbot, desk.controller.new_lead(name="Ana", phone="2145550111"))
     assert isinstance(dialog, QDialog) and dialog.isModal()
     press(qtbot, Qt.Key.Key_Escape)
-    assert not dialog.isVisible() and desk.controller.dialog is None and desk.outbox() == []
+    assert closed(dialog) and desk.controller.dialog is None and desk.outbox() == []
