@@ -65,6 +65,7 @@ class JobsController(DialogTracker, QObject):
         self._booking = booking
         self._now = now_fn
         self.dialog: QDialog | None = None  # the dialog open now, if any (tests use it)
+        self._saving: set[int] = set()  # dialogs whose write is on the worker
         # Upcoming vs past follows the console's clock (a fixed one in tests).
         panel.set_clock(now_fn)
         self._connect_signals()
@@ -115,25 +116,24 @@ class JobsController(DialogTracker, QObject):
         return dialog
 
     def _save_reason(self, dialog: JobReasonDialog, job: JobRecord, values: dict[str, Any]) -> None:
-        result = self._write(dialog.intent, values, dialog.show_errors)
-        if result is None:
-            return
-        dialog.finish()
         what = "canceled" if dialog.action == "cancel" else "put on hold"
-        self._changed(job, f"Job {job.number} {what} — saved on this PC.")
+
+        def done(_result: WriteResult) -> None:
+            if isValid(dialog):
+                dialog.finish()
+            self._changed(job, f"Job {job.number} {what} — saved on this PC.")
+
+        self._write(dialog.intent, values, self._dialog_errors(dialog), done, dialog=dialog)
 
     # -- release ---------------------------------------------------------------------------------------
     def _release(self, job: JobRecord) -> None:
         # No dialog to show a refusal in: it goes to the panel's message line and the status bar.
-        try:
-            self._writer.execute("release_hold", {"job_id": job.id})
-        except ValidationFailed as exc:
-            self._error(" ".join(dict.fromkeys(exc.errors.values())))
-            return
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
-            self._error(self._describe(exc))
-            return
-        self._changed(job, f"Job {job.number} released from hold — saved on this PC.")
+        self._write(
+            "release_hold",
+            {"job_id": job.id},
+            lambda errors: self._error(" ".join(dict.fromkeys(errors.values()))),
+            lambda _result: self._changed(job, f"Job {job.number} released from hold — saved on this PC."),
+        )
 
     # -- reschedule -------------------------------------------------------------------------------------
     def _open_reschedule(self, job: JobRecord) -> RescheduleDialog | None:
@@ -175,41 +175,69 @@ class JobsController(DialogTracker, QObject):
             "appointment": {"day": day, "arrival_window_id": window_id},
             "booked_at": self._now().isoformat(),
         }
-        try:
-            self._writer.execute("reschedule_job", args)
-        except ValidationFailed as exc:
-            if "window" in exc.errors:
+        label = _window_label(dialog, day, window_id)
+        show = self._dialog_errors(dialog)
+
+        def refused(errors: dict[str, str]) -> None:
+            if "window" in errors and isValid(dialog):
                 self._refresh(dialog, job)  # show how full things are now
-            dialog.show_errors(exc.errors)
-            return
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
-            text = self._describe(exc)
-            dialog.show_errors({"form": text})
-            self.errorOccurred.emit(text)
-            return
-        dialog.finish()
-        self._changed(
-            job,
-            f"Job {job.number} rescheduled to {_window_label(dialog, day, window_id)} — saved on this PC.",
-        )
+            show(errors)
+
+        def done(_result: WriteResult) -> None:
+            if isValid(dialog):
+                dialog.finish()
+            self._changed(job, f"Job {job.number} rescheduled to {label} — saved on this PC.")
+
+        self._write("reschedule_job", args, refused, done, dialog=dialog)
 
     def _refresh(self, dialog: RescheduleDialog, job: JobRecord) -> None:
         self._load_slots(dialog, job)  # how full things are now
 
     # -- shared -----------------------------------------------------------------------------------------
     def _write(
-        self, name: str, args: dict[str, Any], on_errors: Callable[[dict[str, str]], None]
-    ) -> WriteResult | None:
-        """Run one intent from a dialog; refusals go to ``on_errors`` (the dialog) as {field: sentence}."""
-        try:
-            return self._writer.execute(name, args)
-        except ValidationFailed as exc:
-            on_errors(exc.errors)
-        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
-            text = self._describe(exc)
-            on_errors({"form": text})
-            self.errorOccurred.emit(text)
-        return None
+        self,
+        name: str,
+        args: dict[str, Any],
+        on_errors: Callable[[dict[str, str]], None],
+        then: Callable[[WriteResult], None],
+        *,
+        dialog: QDialog | None = None,
+    ) -> None:
+        """Run one intent on the booking worker (the console's writes, in order); ``then(result)``, or the
+        refusal to ``on_errors`` as {field: sentence}. A dialog's second Enter meanwhile writes nothing."""
+        if dialog is not None:
+            if id(dialog) in self._saving:
+                return
+            self._saving.add(id(dialog))
+
+        def failed(exc: BaseException) -> None:
+            self._saving.discard(id(dialog))
+            if isinstance(exc, ValidationFailed):
+                on_errors(exc.errors)
+                return
+            on_errors({"form": self._describe(exc)})  # the CSR gets a sentence; the log the traceback
+
+        def done(result: WriteResult) -> None:
+            self._saving.discard(id(dialog))
+            then(result)
+
+        self._booking.worker.submit(self._execute, name, args, done=done, failed=failed)
+
+    def _execute(self, name: str, args: dict[str, Any]) -> WriteResult:
+        return self._writer.execute(name, args)
+
+    def _dialog_errors(self, dialog: QDialog) -> Callable[[dict[str, str]], None]:
+        """Refusals into the dialog while it is open, else into the panel's message line."""
+
+        def show(errors: dict[str, str]) -> None:
+            if isValid(dialog) and dialog.isVisible():
+                dialog.show_errors(errors)
+                if "form" in errors:  # not the CSR's typing: the status bar says it too
+                    self.errorOccurred.emit(errors["form"])
+            else:
+                self._error(" ".join(dict.fromkeys(errors.values())))
+
+        return show
 
     def _changed(self, job: JobRecord, text: str) -> None:
         self.outboxChanged.emit()

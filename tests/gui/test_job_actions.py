@@ -272,6 +272,7 @@ def test_a_failed_write_becomes_a_sentence(qtbot: Any, desk: Desk, monkeypatch: 
     said: list[str] = []
     desk.jobs.errorOccurred.connect(said.append)
     desk.jobs.run(desk.job_id, "release")
+    wait_for_workers(qtbot, desk.console.window)  # the write runs on the booking worker
     assert len(said) == 1, said  # one sentence, said once
     assert said[0].startswith("The job was not changed. The customer cache is in use by another program.")
     assert desk.panel.message_label.text() == said[0]
@@ -282,6 +283,7 @@ def test_a_failed_write_becomes_a_sentence(qtbot: Any, desk: Desk, monkeypatch: 
     dialog = active(qtbot, desk.jobs.run(desk.job_id, "cancel"))
     qtbot.keyClicks(dialog.fields["reason"], "Duplicate")
     qtbot.keyClick(dialog.fields["reason"], Qt.Key.Key_Return)
+    wait_for_workers(qtbot, desk.console.window)
     assert dialog.isVisible() and "in use by another program" in dialog.form_error.text()
     assert dialog.fields["reason"].text() == "Duplicate" and len(said) == 2
     dialog.reject()
