@@ -4,8 +4,8 @@ transaction; the server re-applies them) and shows what each did, or why it was 
 
 Only supervisors, managers and admins get the review: :func:`install` adds its tab for those roles
 (the server refuses a CSR's review intents anyway, sync/server_auth.py). The reads (the period's calls,
-a call's history) run on a worker thread (console/db_worker.py) and come back by signal; a newer read of
-the same kind makes an older one's answer stale, and it is dropped. An edit is one small transaction.
+a call's history) and the edits run on a worker thread (console/db_worker.py), in order, and come back by
+signal; a newer read of the same kind makes an older one's answer stale, and it is dropped.
 """
 
 from __future__ import annotations
@@ -148,21 +148,22 @@ class ReviewController(QObject):
             self._error(NO_PLAYER)
 
     # -- writing ------------------------------------------------------------------------------------------
-    def execute(self, name: str, args: dict[str, Any]) -> bool:
-        """Run one review intent; the review shows the call's new class, or the refusal."""
-        try:
-            self._writer.execute(name, args)
-        except ValidationFailed as exc:
-            self._error(" ".join(exc.errors.values()) or "The change was refused.")
-            return False
-        except Exception as exc:  # noqa: BLE001 - the manager gets a sentence; the log gets the traceback
-            self._error(self._describe(exc))
-            return False
+    def execute(self, name: str, args: dict[str, Any]) -> None:
+        """Run one review intent on the worker; the review shows the call's new class, or the refusal."""
         call_id = str(args.get("call_id") or "")
-        self.outboxChanged.emit()
-        self.callChanged.emit(call_id)
-        self._reload(call_id)
-        return True
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ValidationFailed):
+                self._error(" ".join(exc.errors.values()) or "The change was refused.")
+            else:  # the manager gets a sentence; the log gets the traceback
+                self._error(self._describe(exc))
+
+        def done(_result: Any) -> None:
+            self.outboxChanged.emit()
+            self.callChanged.emit(call_id)
+            self._reload(call_id)
+
+        self.worker.submit(self._writer.execute, name, args, done=done, failed=failed)
 
     def _reload(self, call_id: str) -> None:
         """The edited call's row again: updated in place, or taken out when it left the list."""
