@@ -1,6 +1,6 @@
 """The UI thread never waits on the disk: a CSR's session, driven by real key events into the assembled
-console — find a customer by phone, open them, book a job, look at the leads, a setup change pulled, a
-bubble switched — runs no SQL statement on the GUI thread (an engine event listener, and a trace on the
+console — find a customer by phone, open them, book a job, add a note, look at the leads, a setup change
+and a customer change pulled, a bubble switched — runs no SQL statement on the GUI thread (an engine event listener, and a trace on the
 console's own sqlite3 connection, check ``threading.current_thread() is threading.main_thread()``). And
 an answer that comes after a newer request of the same kind is dropped, never shown over the newer one."""
 
@@ -113,6 +113,11 @@ def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console
                 _keys(qtbot, w, press)
         _keys(qtbot, w, (Qt.Key.Key_G, Ctrl), Qt.Key.Key_Return, (Qt.Key.Key_Return, Ctrl))
         qtbot.waitUntil(lambda: any(j.status for j in w.customer_panel.record().jobs), timeout=5000)
+        # A note on the customer (a write, then the customer reopened and its result row re-read).
+        _keys(qtbot, w, (Qt.Key.Key_N, Alt))
+        qtbot.keyClicks(w.customer_panel.note_edit, "Gate code 4321")
+        _keys(qtbot, w, (Qt.Key.Key_Return, Ctrl))
+        assert [n.text for n in w.customer_panel.record().notes] == ["Gate code 4321"]
         # The leads tab (its list is queried as it is shown), a setup change pulled, a second bubble.
         _keys(qtbot, w, (Qt.Key.Key_E, Alt))
         assert w.work_tabs.currentWidget() is w.leads_list and w.leads_list.model.rowCount() == 1
