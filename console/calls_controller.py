@@ -32,6 +32,8 @@ from sync.client import ClaimFailed, DialFailed
 from widgets.call_bubble import CallExtras
 from widgets.classify_dialog import ClassifyDialog
 
+from .db_worker import DbWorker
+from .failures import describe_failure
 from .tasks import Tasks
 
 log = logging.getLogger("csr.console.calls")
@@ -78,6 +80,7 @@ class CallsController(QObject):
         self.activate_draft: Any = lambda call_id: False
         self.forget_draft: Any = lambda call_id: None
         self.me = ""
+        self.worker = DbWorker(self, "csr-calls")  # closing a call (with its lead): off the UI thread
         self.username = ""  # the phone system names this CSR's softphone so
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
@@ -343,19 +346,6 @@ class CallsController(QObject):
         return dialog
 
     def _close(self, card: CallCard, answer: dict[str, Any], tries: int = 0) -> None:
-        if not self._row_here(card.call_id):
-            # The call's row reaches this PC's cache with the pull after the call's poke (a fraction of a
-            # second after its last event): ask for that pull now and close the call once the row is here.
-            if tries == 0:
-                self.sync.local_write()
-            if tries < CLOSE_WAIT_TRIES:
-                QTimer.singleShot(CLOSE_WAIT_MS, lambda: self._close(card, answer, tries + 1))
-            else:
-                self.errorOccurred.emit(
-                    "This call hasn't reached this PC's records yet (is it offline?) — "
-                    "close it again in a moment."
-                )
-            return
         args: dict[str, Any] = {"call_id": card.call_id, "call_reason_id": answer.get("call_reason_id")}
         if answer.get("is_lead"):
             lead: dict[str, Any] = {"summary": answer.get("summary") or ""}
@@ -371,18 +361,32 @@ class CallsController(QObject):
             if self.me:
                 lead["created_by_id"] = self.me
             args["lead"] = lead
-        try:
-            self.writer.execute("close_call", args)
-        except ValidationFailed as exc:
-            self.errorOccurred.emit(" ".join(exc.errors.values()))
-            return
-        self._closed_here.add(card.call_id)
-        self._drop(card.call_id)
-        self.outboxChanged.emit()
 
-    def _row_here(self, call_id: str) -> bool:
-        with self.cache.sessions() as session:
-            return session.get(Call, call_id) is not None
+        def done(closed: bool) -> None:
+            if closed:
+                self._closed_here.add(card.call_id)
+                self._drop(card.call_id)
+                self.outboxChanged.emit()
+                return
+            # The call's row reaches this PC's cache with the pull after the call's poke (a fraction of a
+            # second after its last event): ask for that pull now and close the call once the row is here.
+            if tries == 0:
+                self.sync.local_write()
+            if tries < CLOSE_WAIT_TRIES:
+                QTimer.singleShot(CLOSE_WAIT_MS, self, lambda: self._close(card, answer, tries + 1))
+            else:
+                self.errorOccurred.emit(
+                    "This call hasn't reached this PC's records yet (is it offline?) — "
+                    "close it again in a moment."
+                )
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ValidationFailed):
+                self.errorOccurred.emit(" ".join(exc.errors.values()))
+            else:
+                self.errorOccurred.emit(describe_failure(self.cache.path, exc, what="closing a call"))
+
+        self.worker.submit(_close_call, self.cache, self.writer, args, done=done, failed=failed)
 
     def _booked(self, call_id: str, number: str) -> None:
         """Book Job on the call: its bubble says so and stays while the call lasts (then it goes: a
@@ -395,3 +399,12 @@ class CallsController(QObject):
             self.strip.show_call(self.cards.get(call_id) or self._card(call), self._extras(call))
         else:
             self._drop(call_id)
+
+
+def _close_call(cache: Cache, writer: LocalWriter, args: dict[str, Any]) -> bool:
+    """On the worker: close and classify the call — False (nothing written) while its row isn't here yet."""
+    with cache.sessions() as session:
+        if session.get(Call, args["call_id"]) is None:
+            return False
+    writer.execute("close_call", args)
+    return True

@@ -40,6 +40,7 @@ from widgets.login_dialog import LoginDialog
 from widgets.sync_problems import SyncProblemsDialog, notification_text
 
 from .db_worker import DbWorker
+from .failures import describe_failure
 
 log = logging.getLogger("csr.console.sync")
 
@@ -497,15 +498,27 @@ class SyncController(QObject):
             choice = "theirs" if choice == "mine" else "mine"
         from models.validation import ValidationFailed
 
-        try:
-            self.writer.execute("resolve_conflict", {"conflict_id": conflict_id, "choice": choice})
-        except ValidationFailed as exc:
-            self.window.statusBar().showMessage("; ".join(exc.errors.values()), 10_000)
-            return
-        self.local_write()
-        record = self.window.customer_panel.record()
-        if record is not None:
-            self.customersChanged.emit([record.id])
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ValidationFailed):
+                text = "; ".join(exc.errors.values())
+            else:
+                log.error("settling a clash failed", exc_info=exc)
+                text = describe_failure(self.cache.path, exc, what="settling a clash")
+            self.window.statusBar().showMessage(text, 10_000)
+
+        def done(_result: Any) -> None:
+            self.local_write()
+            record = self.window.customer_panel.record()
+            if record is not None:
+                self.customersChanged.emit([record.id])
+
+        self.status_worker.submit(
+            self.writer.execute,
+            "resolve_conflict",
+            {"conflict_id": conflict_id, "choice": choice},
+            done=done,
+            failed=failed,
+        )
 
 
 def _customer_of(args: dict[str, Any]) -> str:
