@@ -545,4 +545,3 @@ def diff(a: dict[str, dict[str, dict[str, Any]]], b: dict[str, dict[str, dict[st
                     f"{table}:{key} differs in {cols}: {[(ra[key].get(c), rb[key].get(c)) for c in cols]}"
                 )
     return out
-
