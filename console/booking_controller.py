@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
@@ -83,6 +84,14 @@ class BookingController(QObject):
         assert self._setup is not None
         return self._setup
 
+    def setup_here(self) -> SetupData:
+        """The setup, for code running on a worker thread: the loaded one, or one read right here (a worker
+        must never wait for the ``setup`` property's read, queued on the very worker it runs on)."""
+        if self._setup is not None:
+            return self._setup
+        with self._cache.sessions() as session:
+            return load_setup(session)
+
     def reload_setup(self) -> None:
         """Read the company setup on the worker; the form's pick lists are refilled when it comes."""
         self._setup_read = self.worker.submit(
@@ -126,7 +135,10 @@ class BookingController(QObject):
         self.errorOccurred.emit(text)
 
     def time_zone(self):  # noqa: ANN201 - ZoneInfo
-        return zone(self.setup.time_zone)
+        setup = self._setup
+        if setup is None:  # only in the first moments: a worker thread reads its own, never waits
+            setup = self.setup if threading.current_thread() is threading.main_thread() else self.setup_here()
+        return zone(setup.time_zone)
 
     def start(self, record: CustomerRecord | None) -> None:
         """Bind the form to the open customer (keeping what was typed for the same customer)."""
@@ -241,7 +253,7 @@ class BookingController(QObject):
         """On the worker: (the setup when an import changed it since ``version``, else None; the windows
         under the current setup, for the job type as it is now)."""
         fresh = _read_setup(self._cache, version)
-        setup = fresh[1] if fresh is not None else self.setup
+        setup = fresh[1] if fresh is not None else self.setup_here()
         job_type = setup.job_type(job_type_id)
         if job_type is None:
             return fresh, []
@@ -258,7 +270,7 @@ class BookingController(QObject):
     ) -> list:
         """14 days of windows; ``exclude_job`` leaves a job's own booking out (rescheduling it). Reads the
         cache: call it on a worker thread."""
-        setup = setup or self.setup
+        setup = setup or self.setup_here()
         now = self._now()
         days = horizon(now, setup, DAYS)
         with self._cache.sessions() as session:
@@ -366,7 +378,7 @@ class BookingController(QObject):
     def _field_errors(self, job: dict[str, Any], call_id: str = "") -> dict[str, str]:
         """The same field checks the book_job intent runs, so every missing field is named at once."""
         with self._cache.sessions() as session:
-            return job_errors(session, self.setup, job, call_id or None)
+            return job_errors(session, self.setup_here(), job, call_id or None)
 
     def _availability_failed(self, exc: BaseException) -> None:
         log.error("availability failed", exc_info=exc)

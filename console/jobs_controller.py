@@ -164,7 +164,7 @@ class JobsController(DialogTracker, QObject):
         """The next 14 days of windows for this job, its own booking left out of the count — the
         same arithmetic the reschedule intent re-checks, so the picker and the intent agree. Reads the
         cache: runs on the booking worker."""
-        job_type = self._booking.setup.job_type(job.job_type_id)
+        job_type = self._booking.setup_here().job_type(job.job_type_id)
         duration = job_type.duration_minutes if job_type else DEFAULT_DURATION
         skills = job_type.skills if job_type else ()
         return self._booking.slots(job.business_unit_id, duration, skills, exclude_job=job.id)

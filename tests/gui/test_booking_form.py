@@ -214,6 +214,7 @@ def test_booked_job_shows_saved_on_this_pc_until_confirmed(qtbot, desk):
     settle(qtbot, console.booking)
     qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
     number = book_now(qtbot, console.booking)
+    wait_for_workers(qtbot, console.window)  # the customer reopens (read on its worker) with the new job
     jobs = console.window.customer_panel.jobs_model
     row = next(r for r in range(jobs.rowCount()) if jobs.index(r, 0).data() == number)
     assert jobs.index(row, 1).data() == "Scheduled · Saved on this PC"
