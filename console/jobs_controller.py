@@ -74,38 +74,38 @@ class JobsController(DialogTracker, QObject):
         self.panel.jobActionRequested.connect(self.run)
 
     # -- entry point ----------------------------------------------------------------------------------
-    def run(self, job_id: str, action: str) -> QDialog | None:
-        """Open the dialog for "reschedule" / "cancel" / "hold" (returned), or release a hold at once."""
-        job = self._fresh(job_id)
-        if job is None:
-            return None
+    def run(self, job_id: str, action: str) -> None:
+        """Read the job as the cache holds it now (the panel's copy may be minutes old), on the booking
+        worker; then open the dialog for "reschedule" / "cancel" / "hold" (``self.dialog``), or release a
+        hold at once. A newer action asked meanwhile wins."""
         if action not in VERBS:
             log.warning("unknown job action %r", action)
             self._error(f"'{action}' is not something a job can do.")
-            return None
+            return
+        self._booking.worker.submit(
+            _read_job,
+            self._cache,
+            job_id,
+            done=lambda job: self._act(job, action),
+            failed=lambda exc: self._error(self._describe(exc)),
+            key="job-action",
+        )
+
+    def _act(self, job: JobRecord | None, action: str) -> None:
+        if job is None:
+            self._error(GONE)
+            return
         if not job.allows(action):
             # The panel showed an older status (another console changed it): show the truth.
             self.jobChanged.emit(job.customer_id)
             self._error(f"Job {job.number} is {job.status.lower()} now — it can't be {VERBS[action]}.")
-            return None
+            return
         if action == "reschedule":
-            return self._open_reschedule(job)
-        if action == "release":
+            self._open_reschedule(job)
+        elif action == "release":
             self._release(job)
-            return None
-        return self._open_reason(job, action)
-
-    def _fresh(self, job_id: str) -> JobRecord | None:
-        # The panel's copy may be minutes old; the dialog starts from what the cache holds now.
-        try:
-            with self._cache.sessions() as session:
-                job = load_job_record(session, job_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
-            self._error(self._describe(exc))
-            return None
-        if job is None:
-            self._error(GONE)
-        return job
+        else:
+            self._open_reason(job, action)
 
     # -- cancel and hold -------------------------------------------------------------------------------
     def _open_reason(self, job: JobRecord, action: str) -> JobReasonDialog:
@@ -261,3 +261,9 @@ def _window_label(dialog: RescheduleDialog, day: str, window_id: str) -> str:
     row = dialog.availability.row_of(date.fromisoformat(day), window_id)
     slot = dialog.availability.slot(row)
     return slot.label if slot else day
+
+
+def _read_job(cache: Cache, job_id: str) -> JobRecord | None:
+    """On the worker: the job as the cache holds it now."""
+    with cache.sessions() as session:
+        return load_job_record(session, job_id)

@@ -184,8 +184,10 @@ def test_reschedule_by_keyboard_moves_the_appointment(qtbot: Any, desk: Desk) ->
 
 
 def test_reschedule_into_a_window_that_filled_is_refused(qtbot: Any, desk: Desk) -> None:
-    dialog = active(qtbot, desk.jobs.run(desk.job_id, "reschedule"))
-    wait_for_workers(qtbot, desk.console.window)  # its windows come from the booking worker
+    desk.jobs.run(desk.job_id, "reschedule")
+    wait_for_workers(qtbot, desk.console.window)  # the job, then its windows, come from the booking worker
+    wait_for_workers(qtbot, desk.console.window)
+    dialog = active(qtbot, desk.jobs.dialog)
     slot = dialog.chosen_slot()
     assert (slot.day, slot.window.id) == (MONDAY, desk.ids.w8_10) and slot.fits
     # Meanwhile other bookings fill Monday 8–10 (straight into the cache, as another CSR's would).
@@ -280,7 +282,9 @@ def test_a_failed_write_becomes_a_sentence(qtbot: Any, desk: Desk, monkeypatch: 
     monkeypatch.undo()
     desk.console.writer.execute("release_hold", {"job_id": desk.job_id})
     monkeypatch.setattr(desk.console.writer, "execute", broken)
-    dialog = active(qtbot, desk.jobs.run(desk.job_id, "cancel"))
+    desk.jobs.run(desk.job_id, "cancel")
+    wait_for_workers(qtbot, desk.console.window)  # the job is read on the booking worker
+    dialog = active(qtbot, desk.jobs.dialog)
     qtbot.keyClicks(dialog.fields["reason"], "Duplicate")
     qtbot.keyClick(dialog.fields["reason"], Qt.Key.Key_Return)
     wait_for_workers(qtbot, desk.console.window)
@@ -293,8 +297,10 @@ def test_a_stale_status_is_refreshed_not_acted_on(qtbot: Any, desk: Desk) -> Non
     # Another console canceled the job after the panel loaded it.
     desk.console.writer.execute("cancel_job", {"job_id": desk.job_id, "reason": "Duplicate"})
     before = len(desk.outbox())
-    assert desk.jobs.run(desk.job_id, "hold") is None and desk.jobs.dialog is None
-    wait_for_workers(qtbot, desk.console.window)  # the customer reopened, with the job as it is now
+    desk.jobs.run(desk.job_id, "hold")
+    wait_for_workers(qtbot, desk.console.window)  # the job read; the customer reopened, as it is now
+    wait_for_workers(qtbot, desk.console.window)
+    assert desk.jobs.dialog is None
     assert "is canceled now — it can't be put on hold" in desk.panel.message_label.text()
     assert desk.panel.jobs_model.index(0, 1).data() == "Canceled — Duplicate · Saved on this PC"
     assert len(desk.outbox()) == before
