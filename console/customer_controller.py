@@ -5,7 +5,7 @@ failure into a sentence for the CSR.
 Opening a customer (the record read behind every Enter in the results, every screen pop and every save),
 the duplicate check and every write run on one worker thread (console/db_worker.py), in order, and come
 back by signal; a newer open makes an older one's answer stale, and it is dropped (a write never is). The
-fresh read an edit dialog starts from is still done on the UI thread.
+fresh read an edit dialog starts from is done there too: the dialog opens when it answers.
 """
 
 from __future__ import annotations
@@ -86,10 +86,6 @@ class CustomerController(DialogTracker, QObject):
     def current_customer_id(self) -> str:
         return self.panel.customer_id()
 
-    def _load(self, customer_id: str) -> CustomerRecord | None:
-        with self._cache.sessions() as session:
-            return load_customer_record(session, customer_id)
-
     def open_customer(self, customer_id: str, then: Callable[[bool], None] | None = None) -> None:
         """Read this customer on the worker and show it in the panel; ``then(True)`` once shown, or
         ``then(False)`` (and a message) when it can't be read. Opening another customer meanwhile wins:
@@ -118,11 +114,6 @@ class CustomerController(DialogTracker, QObject):
         self._panel_error(self._describe(exc))
         if then is not None:
             then(False)
-
-    def _owner(self, model: type, ident: str) -> str | None:
-        with self._cache.sessions() as session:
-            row = session.get(model, ident)
-            return row.customer_id if row is not None else None
 
     # -- writing ------------------------------------------------------------------------------------------
     def _describe(self, exc: BaseException) -> str:
@@ -271,25 +262,42 @@ class CustomerController(DialogTracker, QObject):
         self._save_form(dialog, "create_customer", args, cid, then=then)
 
     # -- edit customer ---------------------------------------------------------------------------------------
-    def edit_customer(self, customer_id: str) -> CustomerDialog | None:
-        record = self._fresh(customer_id)
-        if record is None:
-            return None
-        dialog = CustomerDialog(self._parent, record, confirm_externally=True)
-        self._show(dialog, lambda values: self._update_customer(dialog, values))
-        return dialog
+    def edit_customer(self, customer_id: str) -> None:
+        """Ctrl+E: the edit form opens once the customer is read on the worker (``self.dialog``)."""
 
-    def _fresh(self, customer_id: str) -> CustomerRecord | None:
-        # The values a dialog starts from are the "old" side of the server's three-way merge:
-        # read them now, not from whatever the panel loaded minutes ago.
-        try:
-            record = self._load(customer_id)
-        except Exception as exc:  # noqa: BLE001
-            self._panel_error(self._describe(exc))
-            return None
-        if record is None:
-            self._panel_error(GONE)
-        return record
+        def show(record: CustomerRecord) -> None:
+            dialog = CustomerDialog(self._parent, record, confirm_externally=True)
+            self._show(dialog, lambda values: self._update_customer(dialog, values))
+
+        self._fresh(customer_id, show)
+
+    def _fresh(
+        self,
+        customer_id: str,
+        then: Callable[[CustomerRecord], None],
+        *,
+        owner: tuple[type, str] | None = None,
+        gone: str = GONE,
+    ) -> None:
+        """The values a dialog starts from are the "old" side of the server's three-way merge: read them
+        now (on the worker), not from whatever the panel loaded minutes ago; ``owner`` (model, id) finds
+        the customer of a location or contact first. A newer edit asked meanwhile wins."""
+
+        def done(record: CustomerRecord | None) -> None:
+            if record is None:
+                self._panel_error(gone)
+            else:
+                then(record)
+
+        self.worker.submit(
+            _read_for_edit,
+            self._cache,
+            customer_id,
+            owner,
+            done=done,
+            failed=lambda exc: self._panel_error(self._describe(exc)),
+            key="edit",
+        )
 
     def _update_customer(self, dialog: CustomerDialog, values: dict[str, Any]) -> None:
         cid = values["customer_id"]
@@ -316,21 +324,24 @@ class CustomerController(DialogTracker, QObject):
         lid = args["location"]["id"] = new_id()
         self._save_form(dialog, "add_location", args, customer_id, select_location=lid)
 
-    def edit_location(self, location_id: str) -> LocationDialog | None:
-        customer_id = self._owner(Location, location_id)
-        record = self._fresh(customer_id) if customer_id else None
-        location = record.location(location_id) if record else None
-        if record is None or location is None:
-            self._panel_error("That location is no longer on this PC.")
-            return None
-        dialog = LocationDialog(record.id, self._parent, location, confirm_externally=True)
-        self._show(
-            dialog,
-            lambda values: self._changes(
-                dialog, "update_location", values, record.id, select_location=location_id
-            ),
-        )
-        return dialog
+    def edit_location(self, location_id: str) -> None:
+        """F2 on a location: its form opens once the customer is read on the worker (``self.dialog``)."""
+        gone = "That location is no longer on this PC."
+
+        def show(record: CustomerRecord) -> None:
+            location = record.location(location_id)
+            if location is None:
+                self._panel_error(gone)
+                return
+            dialog = LocationDialog(record.id, self._parent, location, confirm_externally=True)
+            self._show(
+                dialog,
+                lambda values: self._changes(
+                    dialog, "update_location", values, record.id, select_location=location_id
+                ),
+            )
+
+        self._fresh("", show, owner=(Location, location_id), gone=gone)
 
     def _changes(
         self,
@@ -358,23 +369,26 @@ class CustomerController(DialogTracker, QObject):
             dialog, "add_contact", args, customer_id, select_location=args["contact"]["location_id"] or ""
         )
 
-    def edit_contact(self, contact_id: str) -> ContactDialog | None:
-        customer_id = self._owner(ContactMethod, contact_id)
-        record = self._fresh(customer_id) if customer_id else None
-        contact = record.contact(contact_id) if record else None
-        if record is None or contact is None:
-            self._panel_error("That contact is no longer on this PC.")
-            return None
-        dialog = ContactDialog(
-            record.id, contact.location_id or "", self._parent, contact, confirm_externally=True
-        )
-        self._show(
-            dialog,
-            lambda values: self._changes(
-                dialog, "update_contact", values, record.id, select_location=contact.location_id or ""
-            ),
-        )
-        return dialog
+    def edit_contact(self, contact_id: str) -> None:
+        """F2 on a contact: its form opens once the customer is read on the worker (``self.dialog``)."""
+        gone = "That contact is no longer on this PC."
+
+        def show(record: CustomerRecord) -> None:
+            contact = record.contact(contact_id)
+            if contact is None:
+                self._panel_error(gone)
+                return
+            dialog = ContactDialog(
+                record.id, contact.location_id or "", self._parent, contact, confirm_externally=True
+            )
+            self._show(
+                dialog,
+                lambda values: self._changes(
+                    dialog, "update_contact", values, record.id, select_location=contact.location_id or ""
+                ),
+            )
+
+        self._fresh("", show, owner=(ContactMethod, contact_id), gone=gone)
 
     def set_contact_flag(self, contact_id: str, field: str, value: bool) -> bool:
         """Notifications / do-not-text toggled in the panel: one ``update_contact`` write."""
@@ -427,3 +441,15 @@ def _find_duplicates(cache: Cache, name: str, phones: list[str], street: str, un
     """Customers like the one being created (same phone, same address, a similar name) — on the worker."""
     with cache.sessions() as session:
         return find_duplicates(session, name, phones, street, unit, zip_)
+
+
+def _read_for_edit(cache: Cache, customer_id: str, owner: tuple[type, str] | None) -> CustomerRecord | None:
+    """On the worker: the customer (found through a location or contact when ``owner`` is given)."""
+    with cache.sessions() as session:
+        if owner is not None:
+            model, ident = owner
+            row = session.get(model, ident)
+            if row is None:
+                return None
+            customer_id = row.customer_id
+        return load_customer_record(session, customer_id)

@@ -75,6 +75,12 @@ class Desk:
 
         return open_now(self.qtbot, self.controller, customer_id)
 
+    def edit(self, opener: Any, ident: str) -> Any:
+        """Ask for an edit form and wait until it is open (it starts from a fresh read on the worker)."""
+        opener(ident)
+        self.settle()
+        return self.controller.dialog
+
     def settle(self) -> None:
         """Wait until what the last action handed to the worker (a customer reopened) is on screen."""
         self.qtbot.waitUntil(lambda: self.controller.worker.pending == 0, timeout=10_000)
