@@ -145,7 +145,7 @@ def email_fallback(session: Session, row: Notification, settings: NotifySettings
     return queue_message(
         session,
         settings,
-        key=f"{row.key}#fallback",
+        key=row.key.split("|")[0],  # the event's key: one email per event, however many texts failed
         kind=NoticeKind(row.kind),
         to=Recipient(Channel.EMAIL, contact.id, contact.value),
         values=values,

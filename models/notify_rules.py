@@ -72,8 +72,10 @@ class Recipient:
 
 
 def recipients(session: Session, customer_id: str, location_id: str | None) -> list[Recipient]:
-    """The customer's (and the job location's) contact methods with Notifications on: texts to phones
-    not marked Do not text, emails to email addresses; one message per address."""
+    """Where a message goes: the customer's (and the job location's) contact methods with Notifications
+    on — a text to each phone not marked Do not text, or, when there is none, an email to each email
+    address (one message per address; one channel, so nobody gets the same news twice). A text that
+    turns out to reach a landline is sent by email instead (models/notify_outcomes.py)."""
     query = select(ContactMethod).where(
         ContactMethod.customer_id == customer_id, ContactMethod.notifications.is_(True)
     )
@@ -93,7 +95,8 @@ def recipients(session: Session, customer_id: str, location_id: str | None) -> l
             continue
         seen.add((channel, cm.value))
         out.append(Recipient(channel, cm.id, cm.value))
-    return out
+    texts = [r for r in out if r.channel is Channel.SMS]
+    return texts or out
 
 
 def message_values(

@@ -27,13 +27,9 @@ def test_booking_queues_one_confirmation_and_a_reminder_the_day_before(store):
     cid, loc = store.customer(email="maria@example.com")
     job = store.book(cid, loc)
     msgs = store.messages(job_id=job)
+    # By text only: one channel when the customer can be texted (email is for those who can't).
     kinds = sorted((m.kind.value, m.channel.value) for m in msgs)
-    assert kinds == [
-        ("confirmation", "email"),
-        ("confirmation", "sms"),
-        ("reminder", "email"),
-        ("reminder", "sms"),
-    ]
+    assert kinds == [("confirmation", "sms"), ("reminder", "sms")]
     sms = next(m for m in msgs if m.kind is NoticeKind.CONFIRMATION and m.channel is Channel.SMS)
     # The window in the customer's local time (Dallas), the company's phone, the job number.
     assert sms.body.startswith("Hi Maria Garcia: Tue Dec 1 between 8 AM and 12 PM, job ")
@@ -81,6 +77,17 @@ def test_no_reminder_when_booked_after_its_time(cache):
     cid, loc = store.customer()
     job = store.book(cid, loc)  # Tue 8 AM, booked Mon 8 AM: 24 h before is now — too late
     assert [m.kind for m in store.messages(job_id=job)] == [NoticeKind.CONFIRMATION]
+
+
+def test_email_when_no_number_can_be_texted(store):
+    cid, loc = store.customer(email="maria@example.com")
+    with store.sessions.begin() as s:
+        s.scalar(select(ContactMethod).where(ContactMethod.kind == "MobilePhone")).do_not_text = True
+    job = store.book(cid, loc)
+    msgs = store.messages(job_id=job, kind=NoticeKind.CONFIRMATION)
+    assert [(m.channel, m.to_address) for m in msgs] == [(Channel.EMAIL, "maria@example.com")]
+    assert msgs[0].subject == "Your appointment with Test Co on Tue Dec 1"
+    assert "Tue Dec 1 between 8 AM and 12 PM" in msgs[0].body
 
 
 def test_only_contacts_with_notifications_on_and_never_texts_to_do_not_text(store):
