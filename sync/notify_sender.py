@@ -175,6 +175,13 @@ class NotifySender:
     # -- claim -------------------------------------------------------------------------------------------
     def _claim(self) -> tuple[list[Claimed], int]:
         now = self.clock()
+        due = or_(
+            and_(Notification.status == NoticeStatus.PENDING, Notification.next_attempt_at <= now),
+            and_(Notification.status == NoticeStatus.SENDING, Notification.claimed_until < now),
+        )
+        with self.sessions() as session:  # most passes find nothing: no lock for them
+            if session.scalar(select(Notification.id).where(due).limit(1)) is None:
+                return [], 0
         with self.sessions.begin() as session:
             lock_change_log(session)
             settings = load_settings(session)
@@ -184,10 +191,6 @@ class NotifySender:
             if self._limit.rate > 0:
                 # A batch must be sent well inside its lease.
                 size = max(1, min(size, int(self._limit.rate * self.lease.total_seconds() / 4)))
-            due = or_(
-                and_(Notification.status == NoticeStatus.PENDING, Notification.next_attempt_at <= now),
-                and_(Notification.status == NoticeStatus.SENDING, Notification.claimed_until < now),
-            )
             query = select(Notification).where(due).order_by(Notification.next_attempt_at).limit(size)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
