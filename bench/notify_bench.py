@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,22 @@ class ServerProcess:
         self._log.close()
 
 
+def _mid_batch(sessions: sessionmaker, server: ServerProcess) -> bool:
+    """Whether ``server``'s sender holds claims right now (a kill then lands in the middle of a batch)."""
+    with sessions() as s:
+        return (
+            s.scalar(
+                select(Notification.id)
+                .where(
+                    Notification.status == NoticeStatus.SENDING,
+                    Notification.claimed_by == f"{socket.gethostname()}:{server.proc.pid}",
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+
 def seed_reminders(sessions: sessionmaker, count: int, due: datetime) -> None:
     with sessions.begin() as s:
         s.add(CompanySetting(key="company", value={"name": "Bench Co", "time_zone": "America/Chicago"}))
@@ -213,6 +230,7 @@ def run_reminders(
         sim = SimThread()
         servers: list[ServerProcess] = []
         killed = False
+        out: dict[str, Any] = {}
         try:
             due = datetime.now(UTC) + timedelta(seconds=6)  # every instance is up before they fall due
             seed_reminders(sessions, count, due)
@@ -223,7 +241,7 @@ def run_reminders(
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 n = sim.count()
-                if kill and not killed and n >= count // 3:
+                if kill and not killed and n >= count // 3 and _mid_batch(sessions, servers[0]):
                     servers[0].kill()
                     killed = True
                 with sessions() as s:
@@ -252,23 +270,30 @@ def run_reminders(
             samples = [
                 (as_utc(r.sent_at) - as_utc(r.due_at)).total_seconds() for r in rows if r.sent_at is not None
             ]
-            out = {
-                "reminders": count,
-                "instances": instances,
-                "killed_one": killed,
-                "rate_per_second": rate or 0,
-                "sent": sum(1 for b in wanted if bodies.get(b)),
-                "duplicates": sum(c - 1 for c in bodies.values() if c > 1),
-                "lost": sum(1 for b in wanted if not bodies.get(b)),
-                "recorded": sum(1 for r in rows if r.provider_id),
-                **summary("due_to_sent", samples, unit="s", digits=3),
-            }
-            return out
+            out.update(
+                {
+                    "reminders": count,
+                    "instances": instances,
+                    "killed_one": killed,
+                    "rate_per_second": rate or 0,
+                    "sent": sum(1 for b in wanted if bodies.get(b)),
+                    "duplicates": sum(c - 1 for c in bodies.values() if c > 1),
+                    "lost": sum(1 for b in wanted if not bodies.get(b)),
+                    "recorded": sum(1 for r in rows if r.provider_id),
+                    **summary("due_to_sent", samples, unit="s", digits=3),
+                }
+            )
         finally:
             for server in servers:
                 server.stop()
             sim.close()
             engine.dispose()
+            if servers:
+                # Claims the killed instance left behind, taken over by the survivor (it logs each).
+                logs = "".join(s.log.read_text() for s in servers[1:])
+                out["taken_over"] = logs.count("event=notify_claim_expired")
+                out["adopted"] = logs.count("event=notify_adopted")
+    return out
 
 
 def run_booking_confirmations(bookings: int = 1000, pace: float = 0.02) -> dict[str, Any]:

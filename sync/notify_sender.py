@@ -244,7 +244,7 @@ class NotifySender:
                 except LookupError as exc:
                     return SendResult("transient", error=f"Couldn't check whether it already went: {exc}")
                 if sid:
-                    log.info("event=notify_adopted id=%s sid=%s", c.id, sid)
+                    log.warning("event=notify_adopted id=%s sid=%s", c.id, sid)
                     return SendResult("accepted", sid, "sent")
             await self._limit.acquire()
             return await self.sms.send(self._http, c.to, c.body, c.id)

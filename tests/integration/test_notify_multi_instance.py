@@ -17,6 +17,7 @@ def test_two_instances_one_killed_mid_batch_send_every_reminder_exactly_once(pos
     # survivor take the dead instance's claims over (it asks the stand-in before sending again).
     out = run_reminders(postgres_url, 300, 2, kill=True, rate=40, lease=2.0, timeout=180)
     assert out["killed_one"] is True
+    assert out["taken_over"] > 0  # the kill landed mid-batch: the survivor took claims over
     assert (out["sent"], out["duplicates"], out["lost"], out["recorded"]) == (300, 0, 0, 300)
 
 
