@@ -37,7 +37,13 @@ UNEXPECTED = (
     "Something went wrong and the job was not changed. Try again; if it keeps happening, "
     "call support (details are in the log)."
 )
-VERBS = {"reschedule": "rescheduled", "cancel": "canceled", "hold": "put on hold", "release": "released"}
+VERBS = {
+    "reschedule": "rescheduled",
+    "cancel": "canceled",
+    "hold": "put on hold",
+    "release": "released",
+    "on_the_way": "marked on the way",
+}
 
 
 class JobsController(DialogTracker, QObject):
@@ -91,6 +97,9 @@ class JobsController(DialogTracker, QObject):
         if action == "release":
             self._release(job)
             return None
+        if action == "on_the_way":
+            self._on_the_way(job)
+            return None
         return self._open_reason(job, action)
 
     def _fresh(self, job_id: str) -> JobRecord | None:
@@ -133,6 +142,19 @@ class JobsController(DialogTracker, QObject):
             self._error(self._describe(exc))
             return
         self._changed(job, f"Job {job.number} released from hold — saved on this PC.")
+
+    # -- on the way ------------------------------------------------------------------------------------
+    def _on_the_way(self, job: JobRecord) -> None:
+        """The server texts the customer (its sender; docs/notifications.md) once this reaches it."""
+        try:
+            self._writer.execute("notify_on_the_way", {"job_id": job.id})
+        except ValidationFailed as exc:
+            self._error(" ".join(dict.fromkeys(exc.errors.values())))
+            return
+        except Exception as exc:  # noqa: BLE001 - the CSR gets a sentence; the log gets the traceback
+            self._error(self._describe(exc))
+            return
+        self._changed(job, f"Job {job.number}: the customer will be told the technician is on the way.")
 
     # -- reschedule -------------------------------------------------------------------------------------
     def _open_reschedule(self, job: JobRecord) -> RescheduleDialog | None:

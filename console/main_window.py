@@ -55,6 +55,7 @@ SHORTCUTS = [
     ("Alt+J", "The customer's jobs (upcoming first)"),
     ("Ctrl+R / Ctrl+Shift+C (jobs)", "Reschedule / cancel the highlighted job"),
     ("Ctrl+H / Ctrl+Shift+H (jobs)", "Put the highlighted job on hold / release the hold"),
+    ("Ctrl+Shift+W (jobs)", "Text the customer that the technician is on the way"),
     ("Alt+K", "The Book job tab"),
     ("Alt+E", "The Leads tab: due follow-ups first"),
     ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),

@@ -98,6 +98,8 @@ JOB_ACTIONS: dict[str, frozenset[str]] = {
     "cancel": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}),
     "hold": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED}),
     "release": frozenset({JobStatus.HOLD}),
+    # Texts the customer that the technician is on the way (docs/notifications.md).
+    "on_the_way": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED}),
 }
 # A job in one of these statuses can still happen; the others are history.
 LIVE_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.WORKING, JobStatus.HOLD})

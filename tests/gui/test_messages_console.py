@@ -189,3 +189,15 @@ def test_an_answer_to_an_opted_out_number_is_refused_with_a_sentence(qtbot: Any,
     qtbot.waitUntil(lambda: "opted out of texts" in inbox.status.text(), timeout=5000)
     assert not any(e.name == "reply_to_inbound" for e in _outbox(console))
     inbox.reject()
+
+
+def test_on_the_way_is_a_keyboard_job_action(qtbot: Any, desk: Any) -> None:
+    console, _cid = desk
+    panel = console.window.customer_panel
+    panel.history_tabs.setCurrentIndex(0)
+    panel.jobs_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    qtbot.waitUntil(panel.jobs_view.hasFocus, timeout=1000)
+    panel.jobs_view.setCurrentIndex(panel.jobs_model.index(0, 0))
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: any(e.name == "notify_on_the_way" for e in _outbox(console)), timeout=5000)
+    qtbot.waitUntil(lambda: "Dispatched" in panel.jobs_model.index(0, 1).data(), timeout=5000)
