@@ -77,6 +77,7 @@ SHORTCUTS = [
     ("Alt+X", "The customer's texts and emails: delivery state, why one failed, their replies"),
     ("Ctrl+Shift+S / Ctrl+Shift+V (texts)", "Resend the highlighted message / preview the templates"),
     ("Ctrl+Shift+M", "Texts from customers: unread ones, answer (Ctrl+Enter), mark read (Ctrl+D)"),
+    ("Ctrl+Shift+T (demo)", "Sent messages: the texts the demo server sent to its text service stand-in"),
     ("Ctrl+Shift+D", "Toggle dark mode"),
     ("F1", "This list of shortcuts"),
     ("Ctrl+Q", "Quit (asks first while you are on a call or changes are waiting to be sent)"),

@@ -300,11 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--account-sid", default="AC" + "0" * 32)
-    p.add_argument("--auth-token-file", required=True)
+    p.add_argument("--auth-token-file", default="", help="the auth token (else $CSR_TWILIO_AUTH_TOKEN)")
     p.add_argument("--inbound-url", default="")
     p.add_argument("--log", default="", help="append every message sent, one JSON line each")
     args = p.parse_args(argv)
-    token = open(args.auth_token_file, encoding="utf-8").read().strip()
+    if args.auth_token_file:
+        with open(args.auth_token_file, encoding="utf-8") as f:
+            token = f.read().strip()
+    else:
+        token = os.environ.get("CSR_TWILIO_AUTH_TOKEN", "").strip()
+    if not token:
+        p.error("an auth token is needed: --auth-token-file FILE or $CSR_TWILIO_AUTH_TOKEN")
     sim = MessagesSim(args.account_sid, token, inbound_url=args.inbound_url, log_path=args.log)
 
     async def run() -> None:
