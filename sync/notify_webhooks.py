@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -50,24 +50,64 @@ class MessagingHooks:
         self.clock = clock
         self.on_committed = on_committed
         self.on_queued = on_queued  # a HELP answer was queued: wake the sender
+        self._queue: list[tuple[dict[str, str], str, asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def status(self, params: dict[str, str], ref: str) -> int:
+        """One status callback in its own transaction."""
+        return self.statuses([(params, ref)])
+
+    def statuses(self, callbacks: list[tuple[dict[str, str], str]]) -> int:
+        """Status callbacks in one transaction (one change-log lock and commit for a burst of them)."""
         now = self.clock()
-        code = (params.get("ErrorCode") or "").strip()
         with self.sessions.begin() as session:
             lock_change_log(session)
             collector = ChangeCollector(session)
-            record_status(
-                session,
-                load_settings(session),
-                ref=ref,
-                sid=params["MessageSid"],
-                status=(params.get("MessageStatus") or "").strip().lower(),
-                error_code=code,
-                error=error_text(code, params.get("ErrorMessage") or "") if code else "",
-                now=now,
-            )
+            settings = load_settings(session)
+            for params, ref in callbacks:
+                code = (params.get("ErrorCode") or "").strip()
+                record_status(
+                    session,
+                    settings,
+                    ref=ref,
+                    sid=params["MessageSid"],
+                    status=(params.get("MessageStatus") or "").strip().lower(),
+                    error_code=code,
+                    error=error_text(code, params.get("ErrorMessage") or "") if code else "",
+                    now=now,
+                )
             return _log(session, collector)
+
+    async def status_grouped(self, params: dict[str, str], ref: str) -> int:
+        """Store a callback with every other one waiting meanwhile (as the call desk groups call events);
+        if a group fails, each is stored alone so one bad callback fails alone (and gets its 500)."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append((params, ref, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                version = await asyncio.to_thread(self.statuses, [(p, r) for p, r, _ in group])
+                results = [(f, version, None) for _, _, f in group]
+            except Exception:  # noqa: BLE001 - one by one: a bad one fails alone
+                log.warning("event=status_group_failed size=%d", len(group), exc_info=True)
+                results = []
+                for params, ref, future in group:
+                    try:
+                        results.append((future, await asyncio.to_thread(self.status, params, ref), None))
+                    except Exception as exc:  # noqa: BLE001 - answered 500: the provider retries
+                        results.append((future, 0, exc))
+            for future, version, exc in results:
+                if future.done():
+                    continue
+                if exc is None:
+                    future.set_result(version)
+                else:
+                    future.set_exception(exc)
 
     def inbound(self, params: dict[str, str]) -> int:
         now = self.clock()
@@ -105,10 +145,10 @@ def _malformed(request: web.Request, missing: str) -> web.Response:
     return web.Response(status=403, text="Malformed webhook")
 
 
-async def _stored(request: web.Request, work: Callable[[], int]) -> web.Response:
+async def _stored(request: web.Request, work: Callable[[], Awaitable[int]]) -> web.Response:
     hooks = request.app[_HOOKS]
     try:
-        version = await asyncio.to_thread(work)
+        version = await work()
     except Exception:  # noqa: BLE001 - not stored: 500, the provider delivers it again
         log.exception("event=messaging_store_failed path=%s", request.path)
         return web.Response(status=500, text="Not stored; please retry")
@@ -128,7 +168,7 @@ async def _status(request: web.Request) -> web.Response:
             return _malformed(request, name)
     hooks = request.app[_HOOKS]
     ref = request.query.get("n", "")
-    return await _stored(request, lambda: hooks.status(params, ref))
+    return await _stored(request, lambda: hooks.status_grouped(params, ref))
 
 
 async def _inbound(request: web.Request) -> web.Response:
@@ -139,4 +179,4 @@ async def _inbound(request: web.Request) -> web.Response:
         if not (params.get(name) or "").strip():
             return _malformed(request, name)
     hooks = request.app[_HOOKS]
-    return await _stored(request, lambda: hooks.inbound(params))
+    return await _stored(request, lambda: asyncio.to_thread(hooks.inbound, params))

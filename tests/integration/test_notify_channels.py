@@ -312,3 +312,38 @@ def test_a_bounced_address_is_recorded_on_the_message(store, smtp):
     mail = store.messages(kind=NoticeKind.CONFIRMATION, channel=Channel.EMAIL)[0]
     assert mail.status is NoticeStatus.FAILED and mail.error_code == "550" and "bounced" in mail.error
     assert inbox.messages == []
+
+
+def test_a_burst_of_status_callbacks_is_stored_in_groups_and_each_answered(store):
+    cid, loc = store.customer()
+    store.book(cid, loc)
+
+    async def scenario():
+        rig = await start_rig(store.sessions, clock=lambda: NOW)
+        try:
+            sender = NotifySender(store.sessions, sms=rig.sms(), clock=lambda: NOW)
+            async with aiohttp.ClientSession() as http:
+                sender._http = http
+                await sender.drain_once()
+            (msg,) = store.messages(kind=NoticeKind.CONFIRMATION)
+            url = rig.base + STATUS_PATH
+            validator = RequestValidator(TOKEN)
+            # The same callbacks Twilio may deliver again, out of order, all at once.
+            bursts = [
+                {"MessageSid": msg.provider_id, "MessageStatus": status, "AccountSid": "AC1"}
+                for status in ("delivered", "sent", "sent", "delivered", "queued") * 10
+            ]
+            async with aiohttp.ClientSession() as http:
+
+                async def post(params):
+                    headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+                    async with http.post(url, data=params, headers=headers) as r:
+                        return r.status
+
+                return await asyncio.gather(*(post(p) for p in bursts))
+        finally:
+            await rig.close()
+
+    assert _run(scenario()) == [200] * 50
+    (msg,) = store.messages(kind=NoticeKind.CONFIRMATION)
+    assert msg.status is NoticeStatus.DELIVERED  # a late "sent" or "queued" never undoes it
