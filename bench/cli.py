@@ -121,8 +121,30 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=None, help="--sim: processes sharing the seeds (default: one per CPU)"
     )
 
+    notify = sub.add_parser(
+        "notify", help="notifications: reminders due at once, booking → confirmation sent"
+    )
+    notify.add_argument("--reminders", type=int, default=10_000)
+    notify.add_argument("--instances", type=int, default=2, help="csr-server processes sending")
+    notify.add_argument("--bookings", type=int, default=1000)
+    notify.add_argument("--no-kill", action="store_true", help="don't kill an instance mid-run")
+    notify.add_argument("--rate", type=float, default=None, help="texts per second per sender (default: off)")
+    notify.add_argument("--postgres", default=None, help="PostgreSQL URL (default: $CSR_TEST_POSTGRES)")
+    notify.add_argument("--no-postgres", action="store_true", help="skip the reminders part")
+
     args = p.parse_args(argv)
-    if args.command == "sync":
+    if args.command == "notify":
+        from .notify_bench import PG_DEFAULT, run_notify
+
+        out = run_notify(
+            None if args.no_postgres else (args.postgres or PG_DEFAULT),
+            args.reminders,
+            args.instances,
+            args.bookings,
+            not args.no_kill,
+            args.rate,
+        )
+    elif args.command == "sync":
         from .sync_bench import PG_DEFAULT, run_sync
 
         out = run_sync(

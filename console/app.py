@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from sync.server_cli import main as server_main
 
         return server_main(argv[1:])
+    if argv[:1] == ["msgsim"]:  # the bundle's way to run csr-msgsim (the demo's text service stand-in)
+        from sync.msgsim import main as msgsim_main
+
+        return msgsim_main(argv[1:])
     if argv[:1] == ["callsim"]:  # the bundle's way to run csr-callsim (the demo's phone calls)
         from sync.callsim import main as callsim_main
 
@@ -212,6 +216,10 @@ def _run(
     _quit_on_signals(console.window)  # before saying "running": a signal may follow at once
     if children is not None:
         watch_children(children, console.window)
+        if getattr(children, "sent_log", None) is not None:
+            from .sent_messages import install as show_sent_messages
+
+            console.sent_messages = show_sent_messages(console.window, children.sent_log)
     if args.demo:
         print("CSR Console is running on the demo profile; it is removed when the window closes.", flush=True)
     closed = asyncio.Event()

@@ -25,6 +25,7 @@ from .floor_controller import FloorController
 from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow, on_a_call
+from .messages_controller import MessagesController
 from .search_service import SearchService
 from .sync_controller import SyncController
 
@@ -44,6 +45,7 @@ class Console:
     calls: CallsController
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
+    messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -120,6 +122,7 @@ class Console:
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
         window.changes_waiting = writer.pending_count
+        console.messages = MessagesController(window, cache, writer, window.customer_panel)
         console._connect_signals()
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         console._later(0, console._finish_start)
@@ -128,6 +131,8 @@ class Console:
         return console
 
     def _finish_start(self) -> None:
+        if self.messages is not None:
+            self.messages.refresh_inbox()
         self.drafts.restore_all()
         self.leads.refresh()
         # The postal list of the address checks (≈30 ms of plain Python on a thread of its own, which
@@ -178,6 +183,12 @@ class Console:
         w.sync_problems_action.triggered.connect(self.sync.problems.show)
         w.sign_out_action.triggered.connect(self.sync.sign_out)
         self.sync.customersChanged.connect(self._on_remote_customers)
+        if self.messages is not None:
+            self.messages.outboxChanged.connect(self.refresh_outbox)
+            self.messages.errorOccurred.connect(lambda text: w.statusBar().showMessage(text, 10_000))
+            self.messages.openCustomer.connect(self.customers.open_customer)
+            self.sync.messagesChanged.connect(self.messages.refresh)
+            self.sync.customersChanged.connect(lambda _ids: self.messages.refresh_customer())
         self.sync.setupChanged.connect(self.booking.reload_setup)
         self.sync.leadsChanged.connect(self.leads.refresh)
         self.sync.openJobRequested.connect(self.customers.open_customer)
@@ -297,6 +308,8 @@ class Console:
     def shutdown(self) -> None:
         self.drafts.shutdown()  # what was typed in the last 400 ms too, written
         self.booking.shutdown()  # a booking being written is written
+        if self.messages is not None:
+            self.messages.shutdown()
         for worker in self.window.findChildren(DbWorker):
             worker.shutdown()  # the reads on their way finish before the cache closes
         self.search.shutdown()

@@ -30,6 +30,14 @@ DEMO_USERS = [
 START_TIMEOUT = 30.0
 DEMO_CALL_RATE = 0.04  # a call every 25 s: enough to see bubbles ring, not a flood
 TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
+DEMO_ACCOUNT = "AC" + "d" * 32  # the stand-in's account (sync/msgsim.py); no real account is used
+DEMO_SMS_FROM = "+19725550100"
+DEMO_NOTIFICATIONS = {
+    "enabled": True,
+    "company_phone": "(972) 555-0100",
+    "quiet_hours": {},  # a demo runs at any hour: its confirmations must show at once
+    "reminder": {"day_before_at": "17:00"},
+}
 
 
 def rendezvous_path() -> Path:
@@ -47,13 +55,19 @@ class DemoServer:
     store: Path | None
     webhooks: str = ""  # the server's webhook address (the simulated phone system's)
     callsim: subprocess.Popen | None = None
+    msgsim: subprocess.Popen | None = None  # the text service's stand-in (sync/msgsim.py)
+    sent_log: Path | None = None  # one JSON line per text the stand-in took (the Sent messages window)
     ended: dict[str, int] = field(default_factory=dict)  # child → exit code, once reaped
 
     def children(self) -> dict[str, subprocess.Popen]:
         """The processes this console started: "server", "phone simulator"."""
         return {
             name: p
-            for name, p in (("server", self.process), ("phone simulator", self.callsim))
+            for name, p in (
+                ("server", self.process),
+                ("phone simulator", self.callsim),
+                ("text service stand-in", self.msgsim),
+            )
             if p is not None
         }
 
@@ -76,6 +90,13 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.callsim.kill()
                 self.callsim.wait(5)
+        if self.msgsim is not None and self.msgsim.poll() is None:
+            self.msgsim.terminate()
+            try:
+                self.msgsim.wait(5)
+            except subprocess.TimeoutExpired:
+                self.msgsim.kill()
+                self.msgsim.wait(5)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -97,6 +118,12 @@ def server_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "server"]
     return [sys.executable, "-m", "sync.server_cli"]
+
+
+def msgsim_command() -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "msgsim"]
+    return [sys.executable, "-m", "sync.msgsim"]
 
 
 def callsim_command() -> list[str]:
@@ -129,6 +156,7 @@ def prepare_store(cache_path: Path, store: Path) -> None:
     try:
         sessions = sessionmaker(engine, expire_on_commit=False)
         token_secret(sessions)
+        _notifications_on(sessions)
         accounts = Accounts(sessions)
         for username, display, role in DEMO_USERS:
             accounts.add_user(username, display, role, DEMO_PASSWORD)
@@ -139,9 +167,38 @@ def prepare_store(cache_path: Path, store: Path) -> None:
 
     cache = open_cache(cache_path)
     try:
+        _notifications_on(cache.sessions)
         mark_synced(cache, 0)
     finally:
         cache.close()
+
+
+def _notifications_on(sessions: Any) -> None:
+    """The demo company texts its customers (docs/notifications.md), through the local stand-in."""
+    from models.setup import CompanySetting
+
+    with sessions.begin() as session:
+        session.merge(CompanySetting(key="notifications", value=DEMO_NOTIFICATIONS))
+
+
+def start_msgsim(token: str, log: Any, sent_log: Path) -> tuple[subprocess.Popen, str]:
+    """The stand-in of the text service (not Twilio): it takes the server's texts, logs each one to
+    ``sent_log`` and posts signed status callbacks back."""
+    cmd = [*msgsim_command(), "--port", "0", "--account-sid", DEMO_ACCOUNT, "--log", str(sent_log)]
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, TOKEN_ENV: token},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().decode(errors="replace")
+    if "http://" not in line:
+        process.kill()
+        raise RuntimeError("the text service stand-in did not start")
+    process.stdout.close()
+    return process, line.strip().rsplit(" ", 1)[1]
 
 
 def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServer:
@@ -160,8 +217,19 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
         "0",
         "--exit-with-parent",
     ]
+    msgsim = None
+    sent_log = store.parent / "sent-messages.jsonl"
     if calls:
         cmd += ["--http-port", "0"]
+        msgsim, msgsim_url = start_msgsim(token, log, sent_log)
+        cmd += [
+            "--twilio-account-sid",
+            DEMO_ACCOUNT,
+            "--twilio-api-base",
+            msgsim_url,
+            "--sms-from",
+            DEMO_SMS_FROM,
+        ]
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -182,10 +250,12 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
             webhooks = line.strip().split("webhooks on ", 1)[1]
     if not url or (calls and not webhooks):
         process.kill()
+        if msgsim is not None:
+            msgsim.kill()
         raise RuntimeError(f"the demo server did not start (see {log_path})")
     process.stdout.close()
     rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
-    server = DemoServer(url, process, store, webhooks)
+    server = DemoServer(url, process, store, webhooks, msgsim=msgsim, sent_log=sent_log if calls else None)
     if calls:
         server.callsim = start_callsim(webhooks, token, store, log)
     return server

@@ -38,7 +38,13 @@ UNEXPECTED = (
     "Something went wrong and the job was not changed. Try again; if it keeps happening, "
     "call support (details are in the log)."
 )
-VERBS = {"reschedule": "rescheduled", "cancel": "canceled", "hold": "put on hold", "release": "released"}
+VERBS = {
+    "reschedule": "rescheduled",
+    "cancel": "canceled",
+    "hold": "put on hold",
+    "release": "released",
+    "on_the_way": "marked on the way",
+}
 
 
 class JobsController(DialogTracker, QObject):
@@ -104,6 +110,8 @@ class JobsController(DialogTracker, QObject):
             self._open_reschedule(job)
         elif action == "release":
             self._release(job)
+        elif action == "on_the_way":
+            self._on_the_way(job)
         else:
             self._open_reason(job, action)
 
@@ -133,6 +141,18 @@ class JobsController(DialogTracker, QObject):
             {"job_id": job.id},
             lambda errors: self._error(" ".join(dict.fromkeys(errors.values()))),
             lambda _result: self._changed(job, f"Job {job.number} released from hold — saved on this PC."),
+        )
+
+    # -- on the way ------------------------------------------------------------------------------------
+    def _on_the_way(self, job: JobRecord) -> None:
+        """The server texts the customer (its sender; docs/notifications.md) once this reaches it."""
+        self._write(
+            "notify_on_the_way",
+            {"job_id": job.id},
+            lambda errors: self._error(" ".join(dict.fromkeys(errors.values()))),
+            lambda _result: self._changed(
+                job, f"Job {job.number}: the customer will be told the technician is on the way."
+            ),
         )
 
     # -- reschedule -------------------------------------------------------------------------------------

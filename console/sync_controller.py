@@ -114,6 +114,7 @@ class SyncController(QObject):
     onlineChanged = Signal(bool)
     floorMessage = Signal(dict)  # floor_snapshot / floor_delta / floor_kpis (supervisors)
     callsChanged = Signal()  # pulled calls, call reasons or users: what the call review lists
+    messagesChanged = Signal()  # pulled notifications or customers' texts (docs/notifications.md)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -341,6 +342,8 @@ class SyncController(QObject):
             self.callsChanged.emit()
         if "leads" in tables:
             self.leadsChanged.emit()
+        if tables & {"notifications", "inbound_messages"}:
+            self.messagesChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:
             # Jobs and conflicts don't change a customer's search document, but the open record shows them.
             record = self.window.customer_panel.record()

@@ -345,6 +345,34 @@ class TagCall(Args):
     tags: Names | None = arg("Tag names.", required=True, invalid="Tags must be a list of names.")
 
 
+# -- customer notifications (docs/notifications.md) ------------------------------------------------------
+class NotifyOnTheWay(Args):
+    """Tell the customer their technician is on the way (the job becomes Dispatched)."""
+
+    job_id: StrictStr | None = arg("The job.", required=True)
+
+
+class ResendNotification(Args):
+    """Send a message again, as a new message (the old one keeps its history)."""
+
+    notification_id: StrictStr | None = arg("The message to send again.", required=True)
+    id: StrictStr | None = arg("The new message's id (client-minted; minted by the handler when absent).")
+
+
+class ReplyToInbound(Args):
+    """Answer a customer's text from the console."""
+
+    inbound_id: StrictStr | None = arg("The customer's text.", required=True)
+    body: StrictStr | None = arg("The answer (at most 640 characters).", required=True)
+    id: StrictStr | None = arg("The answer's id (client-minted; minted by the handler when absent).")
+
+
+class MarkInboundRead(Args):
+    """A CSR has read a customer's text (it leaves the unread count)."""
+
+    inbound_id: StrictStr | None = arg("The customer's text.", required=True)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -370,6 +398,10 @@ SCHEMAS: dict[str, type[Args]] = {
     "excuse_call": ExcuseCall,
     "unexcuse_call": UnexcuseCall,
     "tag_call": TagCall,
+    "notify_on_the_way": NotifyOnTheWay,
+    "resend_notification": ResendNotification,
+    "reply_to_inbound": ReplyToInbound,
+    "mark_inbound_read": MarkInboundRead,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -84,6 +84,8 @@ class Appointment(IdMixin, StampMixin, Base):
     arrival_window_start: Mapped[datetime]
     arrival_window_end: Mapped[datetime]
     arrival_window_id: Mapped[str | None] = mapped_column(ForeignKey("arrival_windows.id"), default=None)
+    # When the customer confirmed it by text (a reply "C"; docs/notifications.md); None until then.
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     job: Mapped[Job] = relationship(back_populates="appointments")
 

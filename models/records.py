@@ -98,6 +98,8 @@ JOB_ACTIONS: dict[str, frozenset[str]] = {
     "cancel": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.HOLD}),
     "hold": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED}),
     "release": frozenset({JobStatus.HOLD}),
+    # Texts the customer that the technician is on the way (docs/notifications.md).
+    "on_the_way": frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED}),
 }
 # A job in one of these statuses can still happen; the others are history.
 LIVE_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.WORKING, JobStatus.HOLD})
@@ -128,6 +130,7 @@ class JobRecord:
     # The server kept an offline booking whose window had filled: it must be moved to one of these.
     needs_reschedule: bool = False
     suggested: tuple[str, ...] = ()
+    confirmed: bool = False  # the customer confirmed the appointment by text (docs/notifications.md)
 
     def allows(self, action: str) -> bool:
         """Whether the job's status allows "reschedule", "cancel", "hold" or "release"."""
@@ -359,13 +362,14 @@ def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, 
     company = session.get(CompanySetting, "company")
     tz = zone(str((company.value or {}).get("time_zone") or "") if company is not None else None)
     out: dict[str, dict[str, Any]] = {}
-    for jid, w_start, w_end, wid, name in session.execute(
+    for jid, w_start, w_end, wid, name, confirmed_at in session.execute(
         select(
             Appointment.job_id,
             Appointment.arrival_window_start,
             Appointment.arrival_window_end,
             Appointment.arrival_window_id,
             ArrivalWindow.name,
+            Appointment.confirmed_at,
         )
         .outerjoin(ArrivalWindow, ArrivalWindow.id == Appointment.arrival_window_id)
         .where(Appointment.job_id.in_(job_ids))
@@ -377,6 +381,7 @@ def _first_windows(session: Session, job_ids: list[str]) -> dict[str, dict[str, 
                 "window_end": as_utc(w_end).astimezone(tz),
                 "window_name": name or "",
                 "window_id": wid or "",
+                "confirmed": confirmed_at is not None,
             }
     return out
 

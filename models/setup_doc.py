@@ -204,5 +204,7 @@ class SetupDoc:
     technicians: list[TechnicianDef] = field(default_factory=list)
     capacity: list[CapacityDef] = field(default_factory=list)
     booking_preferences: BookingPreferencesDef = field(default_factory=BookingPreferencesDef)
+    # The notifications section as stored (models/notify_setup.py); None: the file has none.
+    notifications: dict | None = None
     version: int = FORMAT_VERSION
     warnings: list[Problem] = field(default_factory=list, compare=False)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .customers import TagType
+from .notify_setup import export_node
 from .phone import format_phone
 from .setup import (
     ArrivalWindow,
@@ -169,6 +170,9 @@ def export_setup(session: Session) -> str:
         ),
         "booking_preferences": _map(required_fields=_required_fields(session)),
     }
+    notifications = session.get(CompanySetting, "notifications")
+    if notifications is not None and (node := export_node(notifications.value)) is not None:
+        sections["notifications"] = node
     root = MappingNode(_T + "map", [(_s(k), v) for k, v in sections.items()])
     body = yaml.serialize(root, Dumper=_Dumper, allow_unicode=True, width=1000, indent=2)
     # A blank line before each section, to read the file section by section.

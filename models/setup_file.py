@@ -322,6 +322,13 @@ def _company(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:
     if row is None:
         session.add(CompanySetting(key="company", value=value))
     summary["company"].tally(row is None, row is not None and _set(row, value=value))
+    # Notifications (docs/notifications.md): a file without the section leaves the stored settings be.
+    if doc.notifications is not None:
+        stored = session.get(CompanySetting, "notifications")
+        if stored is None:
+            session.add(CompanySetting(key="notifications", value=doc.notifications))
+        else:
+            _set(stored, value=doc.notifications)
 
 
 def _services(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:

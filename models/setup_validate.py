@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import setup_fields as f
+from .notify_setup import read_notifications
 from .phone import format_phone
 from .setup import CallType, Priority
 from .setup_doc import (
@@ -197,7 +198,7 @@ _PREFERENCES = f.Spec(
     BookingPreferencesDef,
     {"required_fields": K(f.listing(f.one_of(REQUIRED_FIELD_CHOICES), "field"))},
 )
-TOP_KEYS = ("version", "company", *SECTIONS, "booking_preferences")
+TOP_KEYS = ("version", "company", *SECTIONS, "booking_preferences", "notifications")
 
 
 def parse_setup(text: str) -> SetupDoc:
@@ -234,6 +235,7 @@ def parse_setup(text: str) -> SetupDoc:
     doc = SetupDoc(
         company=company or CompanyDef(name="", time_zone=""), booking_preferences=prefs, **sections
     )
+    doc.notifications = read_notifications(top.get("notifications"), ctx)
     _check_whole(doc, ctx)
     if not doc.business_units and not ctx.problems:
         # Records missing from a file are retired: a file without business units would retire the

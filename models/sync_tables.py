@@ -37,6 +37,9 @@ CONSOLE_TABLES = frozenset(
         "calls",
         "leads",
         "online_bookings",
+        # customer notifications: every message and the customers' texts (docs/notifications.md)
+        "notifications",
+        "inbound_messages",
         # the company setup
         "users",
         "business_unit_groups",

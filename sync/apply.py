@@ -32,6 +32,7 @@ from models.handlers import HANDLERS
 from models.job_numbers import PUSHING_CLIENT, claim_prefix
 from models.jobs import Job
 from models.journal import AuditEntry
+from models.notify_rules import on_job_event
 from models.schema import metadata
 from models.setup import User
 from models.sync_tables import REDACTED_COLUMNS, ChangeRow, ReceiptRow, ServerClient
@@ -310,6 +311,11 @@ class Applier:
         collector = ChangeCollector(session)
         try:
             applied = handler(session, args)
+            if applied.entity == "job":
+                # The customer's messages are queued in the same transaction (docs/notifications.md).
+                on_job_event(
+                    session, mutation.name, args, applied.entity_id, session.info["now"], mutation.mutation_id
+                )
             changes = collector.collect()
         except ValidationFailed as exc:
             collector.collect()

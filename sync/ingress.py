@@ -169,6 +169,10 @@ async def _verified_params(request: web.Request) -> dict[str, str] | web.Respons
     return dict(pairs)
 
 
+# The messaging webhooks (sync/notify_webhooks.py) check signatures the same way.
+verified_params = _verified_params
+
+
 async def _accept(
     request: web.Request, params: Mapping[str, str], events: list[NeutralEvent], answer: str
 ) -> web.Response:

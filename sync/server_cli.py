@@ -257,7 +257,15 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = None
+    ingress = endpoint = purge = notify = None
+
+    def committed(version: int) -> None:
+        """A commit of the notifications sender or webhooks: poke consoles here and elsewhere."""
+        server.poke_all(version)
+        watch.published(version)
+
+    from . import notify_service  # customer notifications (docs/notifications.md)
+
     try:
         if args.http_port is not None:
             token = _auth_token(args)
@@ -280,6 +288,7 @@ async def _run_server(args: argparse.Namespace) -> int:
                 args.public_url or f"http://{http_host}:{args.http_port}",
                 caller_id=args.caller_id,
             )
+            notify_service.attach_webhooks(app, sessions, committed)
             try:
                 ingress, http_port = await start_ingress(app, http_host, args.http_port, ssl_context=context)
             except OSError as exc:
@@ -299,6 +308,26 @@ async def _run_server(args: argparse.Namespace) -> int:
                     args.caller_id,
                     api_base=args.twilio_api_base,
                 )
+            notify = notify_service.start_sender(
+                args,
+                sessions,
+                account=account,
+                token=token,
+                public_url=args.public_url or webhooks,
+                poke=committed,
+            )
+        else:
+            notify = notify_service.start_sender(
+                args, sessions, account="", token="", public_url="", poke=committed
+            )
+        if notify is not None:
+            sender = notify.sender
+
+            def published(version: int) -> None:
+                watch.published(version)
+                sender.wake()  # a booking may have queued a confirmation
+
+            server.on_commit = published
         try:
             endpoint = await server.serve(args.host, args.port, ssl=context)
         except OSError as exc:
@@ -324,6 +353,8 @@ async def _run_server(args: argparse.Namespace) -> int:
     finally:
         # Stop taking connections, let in-flight requests finish (each push is its own transaction:
         # nothing is half-written), then close.
+        if notify is not None:
+            await notify.stop()
         if purge is not None:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)
@@ -469,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds between checks of the change log for commits made elsewhere "
         "(the fallback when a PostgreSQL notification is lost)",
     )
+    from .notify_service import add_arguments as notify_arguments
+
+    notify_arguments(run)
     setup = sub.add_parser("setup", help="the company setup (docs/setup-file.md)")
     ssub = setup.add_subparsers(dest="setup_command", required=True)
     simp = ssub.add_parser("import", help="load a setup file; connected consoles receive it")

@@ -220,6 +220,8 @@ def job_status(job: JobRecord) -> str:
         if job.status_reason and job.status in REASON_STATUSES
         else job.status
     )
+    if job.confirmed and job.status in ("Scheduled", "Dispatched"):
+        text += " · Confirmed by customer"
     if job.needs_reschedule:
         text += " · NEEDS RESCHEDULING"
     return f"{text} · Saved on this PC" if job.saved_locally else text

@@ -2,7 +2,8 @@
 cancel, hold or release the highlighted one.
 
 Keyboard (only while the jobs table has focus, so nothing clashes with the window's shortcuts):
-Ctrl+R reschedule, Ctrl+Shift+C cancel, Ctrl+H hold, Ctrl+Shift+H release hold.
+Ctrl+R reschedule, Ctrl+Shift+C cancel, Ctrl+H hold, Ctrl+Shift+H release hold, Ctrl+Shift+W text the
+customer that the technician is on the way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ JOB_BUTTONS = (
     ("cancel", "cancelJob", "Cancel job…", "Cancel job", "Ctrl+Shift+C"),
     ("hold", "holdJob", "Hold…", "Put job on hold", "Ctrl+H"),
     ("release", "releaseHold", "Release hold", "Release hold", "Ctrl+Shift+H"),
+    (
+        "on_the_way",
+        "onTheWay",
+        "On the way",
+        "Tell the customer the technician is on the way",
+        "Ctrl+Shift+W",
+    ),
 )
 
 

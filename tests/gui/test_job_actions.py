@@ -353,8 +353,8 @@ def panel(qtbot: Any) -> CustomerPanel:
 
 
 ENABLED = {
-    "Scheduled": {"reschedule", "cancel", "hold"},
-    "Dispatched": {"reschedule", "cancel", "hold"},
+    "Scheduled": {"reschedule", "cancel", "hold", "on_the_way"},
+    "Dispatched": {"reschedule", "cancel", "hold", "on_the_way"},
     "Working": set(),
     "Hold": {"reschedule", "cancel", "release"},
     "Completed": set(),
@@ -382,8 +382,15 @@ def test_job_buttons_are_named_and_keys_work_only_on_the_table(qtbot: Any, panel
         "Cancel job",
         "Put job on hold",
         "Release hold",
+        "Tell the customer the technician is on the way",
     }
-    assert [b.text() for b in tab.buttons.values()] == ["Reschedule…", "Cancel job…", "Hold…", "Release hold"]
+    assert [b.text() for b in tab.buttons.values()] == [
+        "Reschedule…",
+        "Cancel job…",
+        "Hold…",
+        "Release hold",
+        "On the way",
+    ]
     for action in tab.actions.values():
         assert action.shortcutContext() == Qt.ShortcutContext.WidgetShortcut
         assert action in panel.jobs_view.actions()

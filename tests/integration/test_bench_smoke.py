@@ -79,3 +79,23 @@ def test_chaos_and_the_simulation(home):
     assert out["runs"] == 2 and out["lost"] == 0
     out = bench("chaos", "--sim", "--runs", "5", "--seed", "1", "--jobs", "1", home=home)
     assert out["runs"] == 5 and out["lost"] == out["refusals_unshown"] == 0
+
+
+def test_notify(home, postgres_url):
+    out = bench(
+        "notify",
+        "--reminders",
+        "200",
+        "--bookings",
+        "20",
+        "--rate",
+        "50",
+        "--postgres",
+        postgres_url,
+        home=home,
+    )
+    assert (out["sent"], out["duplicates"], out["lost"]) == (200, 0, 0)
+    assert out["killed_one"] is True
+    for key in ("due_to_sent_p99_s", "due_to_sent_samples", "booking_to_confirmation_sent_p99_ms"):
+        assert key in out
+    assert out["booking_to_confirmation_sent_samples"] == 20

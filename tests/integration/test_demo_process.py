@@ -251,3 +251,127 @@ def test_watch_children_reaps_an_early_exit_and_stop_waits_for_the_rest(qtbot):
     assert server.ended["phone simulator"] == -signal.SIGTERM
     with pytest.raises(ChildProcessError):
         os.waitpid(running.pid, os.WNOHANG)
+
+
+def test_a_job_booked_in_the_demo_sends_a_confirmation_to_the_text_service_stand_in(tmp_path):
+    """The demo server texts the customer through the local stand-in (csr-msgsim): a booking pushed by a
+    console shows up in the stand-in's log (the demo's Sent messages window reads it)."""
+    import asyncio
+    import json
+    import sqlite3
+    from datetime import date, timedelta
+
+    from console.demo_server import DEMO_PASSWORD
+    from models.db import open_cache
+    from models.validation import ValidationFailed
+    from models.writer import LocalWriter
+    from sync.client import SyncClient, login
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        profile = Path(re.search(r"customers in (\S+) ", proc.stdout.readline()).group(1))
+        url = _wait_for(proc, "Demo server running at").split(" at ", 1)[1].split(";")[0].strip()
+        _wait_for(proc, "is running")
+        # A second console's cache: a copy of the demo's records, with an identity of its own.
+        copy = tmp_path / "other.sqlite3"
+        src, dst = sqlite3.connect(str(profile / "cache.sqlite3")), sqlite3.connect(str(copy))
+        src.backup(dst)
+        src.close()
+        for table in ("outbox", "client_state", "drafts", "sync_problems"):
+            dst.execute(f"DELETE FROM {table}")
+        dst.commit()
+        unit, job_type = dst.execute(
+            "SELECT business_unit_id, job_type_id FROM job_type_business_units LIMIT 1"
+        ).fetchone()
+        campaign = dst.execute("SELECT id FROM campaigns WHERE active LIMIT 1").fetchone()[0]
+        windows = [r[0] for r in dst.execute("SELECT id FROM arrival_windows WHERE active")]
+        customer, location = dst.execute(
+            "SELECT c.customer_id, l.id FROM contact_methods c JOIN locations l ON l.customer_id = c.customer_id "
+            "WHERE c.kind = 'MobilePhone' AND c.notifications AND NOT c.do_not_text LIMIT 1"
+        ).fetchone()
+        phone = dst.execute(
+            "SELECT value FROM contact_methods WHERE customer_id = ? AND kind = 'MobilePhone'", (customer,)
+        ).fetchone()[0]
+        dst.close()
+
+        async def book() -> str:
+            other = open_cache(copy)
+            try:
+                client = SyncClient(other, url, token=lambda: None, backoff=(0.05, 0.5))
+                token, _user = await login(url, client.client_id, "lee", DEMO_PASSWORD)
+                client.token = lambda: token
+                task = asyncio.create_task(client.run())
+                while client.status.state != "online":
+                    await asyncio.sleep(0.05)
+                writer = LocalWriter(other.sessions, actor="Lee Park")
+                number = ""
+                for offset in range(3, 12):
+                    for window in windows:
+                        args = {
+                            "job": {
+                                "customer_id": customer,
+                                "location_id": location,
+                                "business_unit_id": unit,
+                                "job_type_id": job_type,
+                                "campaign_id": campaign,
+                                "summary": "No heat upstairs",
+                            },
+                            "appointment": {
+                                "day": (date.today() + timedelta(days=offset)).isoformat(),
+                                "arrival_window_id": window,
+                            },
+                        }
+                        try:
+                            number = writer.execute("book_job", args).args["job"]["number"]
+                            break
+                        except ValidationFailed:
+                            continue
+                    if number:
+                        break
+                assert number, "no window could be booked"
+                client.wake()
+                while client.pending():
+                    await asyncio.sleep(0.05)
+                client.stop()
+                await asyncio.wait_for(task, 10)
+                return number
+            finally:
+                other.close()
+
+        number = asyncio.run(asyncio.wait_for(book(), 120))
+        log = profile / "sent-messages.jsonl"
+        deadline = time.monotonic() + 30
+        sent: list[dict] = []
+        while time.monotonic() < deadline:
+            if log.exists():
+                sent = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+                if any(number in m["body"] for m in sent):
+                    break
+            time.sleep(0.2)
+        confirmation = next((m for m in sent if number in m["body"]), None)
+        if confirmation is None:
+            store = sqlite3.connect(str(profile / "server.sqlite3"))
+            rows = store.execute("SELECT kind, status, to_address, error FROM notifications").fetchall()
+            store.close()
+            server_log = (profile / "server.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(
+                f"no confirmation of job {number} reached the stand-in: {rows}\n{server_log}"
+            )
+        assert confirmation["to"] == phone and "Reply C to confirm" in confirmation["body"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert not profile.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -1,0 +1,345 @@
+"""The notifications sender: drains the ``notifications`` outbox (docs/notifications.md).
+
+Each pass claims a batch of due messages in one transaction — ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several ``csr-server`` instances share the work; SQLite serializes writers, and one
+sender per SQLite store is the rule — marking them ``sending`` with a lease. It then sends them
+(concurrently, under the per-sender rate limit) and records every answer in one transaction.
+
+Never twice: a message is claimed by one sender at a time; a sender that dies leaves its claims to
+expire, and whoever takes an expired claim over first asks the text service whether that text already
+went (``GET Messages.json?To=…``) and adopts it instead of sending again. Never lost: a claim that
+is not recorded comes back when its lease ends; a transient failure (5xx, 429, no answer, SMTP 4xx) is
+retried with exponential backoff and jitter up to MAX_ATTEMPTS, then the message is failed with the
+reason, which the CSR sees on the customer's Messages tab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiohttp
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.base import utcnow
+from models.notifications import Channel, NoticeStatus, Notification
+from models.notify_outcomes import apply_status, hold_for_quiet, why_not_send
+from models.notify_templates import load_settings
+from models.sync_tables import ChangeRow
+from models.timeutil import as_utc
+
+from .apply import lock_change_log
+from .changes import ChangeCollector
+from .messaging import SendResult, SmtpEmail, TwilioSms
+
+log = logging.getLogger("csr.server.notify")
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 5.0  # seconds before the second attempt; doubles each time
+BACKOFF_MAX = 1800.0
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE) -> float:
+    """Seconds before attempt ``attempts + 1``: exponential, capped, ±20 % jitter (no herd)."""
+    delay = min(BACKOFF_MAX, base * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+class RateLimit:
+    """A token bucket: at most ``rate`` sends a second (a burst of one second's worth); 0 = no limit."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._at = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+                self._at = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    channel: Channel
+    to: str
+    subject: str
+    body: str
+    attempts: int
+    recovering: bool  # a claim another sender held and never recorded: it may already have gone
+    claimed_at: datetime
+
+
+class NotifySender:
+    """One sender; ``run(stop)`` until ``stop`` is set. ``on_committed(version)`` runs on the event loop
+    after each commit that wrote the change log (the server pokes its consoles)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        sms: TwilioSms | None = None,
+        email: SmtpEmail | None = None,
+        instance: str = "",
+        batch: int = 200,
+        concurrency: int = 48,
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 0.5,
+        rate_per_second: float | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        on_committed: Callable[[int], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.sms = sms
+        self.email = email
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.on_committed = on_committed
+        self._rate_override = rate_per_second
+        self._limit = RateLimit(rate_per_second or 0)
+        self._wake = asyncio.Event()
+        self._http: aiohttp.ClientSession | None = None
+        self.sent = 0  # messages the providers accepted from this sender (tests, logs)
+
+    def wake(self) -> None:
+        """Something may be due now (a booking committed): look without waiting for the poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            self._http = http
+            failures = 0
+            while not stop.is_set():
+                try:
+                    claimed = await self.drain_once()
+                    failures = 0
+                except Exception:  # noqa: BLE001 - the database went away: back off, never die
+                    failures += 1
+                    log.exception("event=notify_pass_failed instance=%s", self.instance)
+                    claimed = 0
+                    await _wait(stop, min(30.0, 0.5 * 2**failures))
+                if claimed == 0 and not stop.is_set():
+                    self._wake.clear()
+                    waiter = asyncio.ensure_future(self._wake.wait())
+                    stopper = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait(
+                        {waiter, stopper}, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
+                    )
+                    waiter.cancel()
+                    stopper.cancel()
+        self._http = None
+
+    async def drain_once(self) -> int:
+        """Claim one batch, send it, record the answers; how many were claimed."""
+        claimed, version = await asyncio.to_thread(self._claim)
+        self._committed(version)
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(c: Claimed) -> tuple[Claimed, SendResult]:
+            async with gate:
+                return c, await self._send(c)
+
+        results = await asyncio.gather(*(one(c) for c in claimed))
+        version = await asyncio.to_thread(self._record, results)
+        self._committed(version)
+        return len(claimed)
+
+    def _committed(self, version: int) -> None:
+        if version and self.on_committed is not None:
+            self.on_committed(version)
+
+    # -- claim -------------------------------------------------------------------------------------------
+    def _claim(self) -> tuple[list[Claimed], int]:
+        now = self.clock()
+        due = or_(
+            and_(Notification.status == NoticeStatus.PENDING, Notification.next_attempt_at <= now),
+            and_(Notification.status == NoticeStatus.SENDING, Notification.claimed_until < now),
+        )
+        with self.sessions() as session:  # most passes find nothing: no lock for them
+            if session.scalar(select(Notification.id).where(due).limit(1)) is None:
+                return [], 0
+        with self.sessions.begin() as session:
+            lock_change_log(session)
+            settings = load_settings(session)
+            if self._rate_override is None and self._limit.rate != settings.rate_per_second:
+                self._limit = RateLimit(settings.rate_per_second)
+            size = self.batch
+            if self._limit.rate > 0:
+                # A batch must be sent well inside its lease.
+                size = max(1, min(size, int(self._limit.rate * self.lease.total_seconds() / 4)))
+            query = select(Notification).where(due).order_by(Notification.next_attempt_at).limit(size)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            if not rows:
+                return [], 0
+            collector = ChangeCollector(session)
+            out: list[Claimed] = []
+            for row in rows:
+                recovering = NoticeStatus(row.status) is NoticeStatus.SENDING
+                verdict = why_not_send(session, row)
+                if verdict is not None and not recovering:
+                    row.status, row.error = verdict[0], verdict[1]
+                    row.status_at = now
+                    continue
+                if not recovering and (hold := hold_for_quiet(session, settings, row, now)) is not None:
+                    row.next_attempt_at = hold
+                    row.error = "Held for the customer's quiet hours."
+                    continue
+                if recovering:
+                    log.warning("event=notify_claim_expired id=%s by=%s", row.id, row.claimed_by)
+                previous = as_utc(row.claimed_until) - self.lease if row.claimed_until else now
+                attempts = row.attempts if recovering else row.attempts + 1
+                out.append(
+                    Claimed(
+                        row.id,
+                        Channel(row.channel),
+                        row.to_address,
+                        row.subject,
+                        row.body,
+                        attempts,
+                        recovering,
+                        previous,
+                    )
+                )
+            version = _log(session, collector)
+            # The claim itself is written with core statements, outside the change log: consoles learn
+            # the outcome a moment later, and a burst costs half the change-log rows.
+            for recovering, bump in ((False, 1), (True, 0)):
+                ids = [c.id for c in out if c.recovering is recovering]
+                if ids:
+                    session.execute(
+                        update(Notification)
+                        .where(Notification.id.in_(ids))
+                        .values(
+                            status=NoticeStatus.SENDING,
+                            claimed_by=self.instance,
+                            claimed_until=now + self.lease,
+                            attempts=Notification.attempts + bump,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+            return out, version
+
+    # -- send --------------------------------------------------------------------------------------------
+    async def _send(self, c: Claimed) -> SendResult:
+        if c.channel is Channel.SMS:
+            if self.sms is None:
+                return SendResult("permanent", error="Texting is not set up on the server (no text service).")
+            assert self._http is not None
+            if c.recovering:
+                try:
+                    sid = await self.sms.find_sent(self._http, c.to, c.body, c.claimed_at)
+                except LookupError as exc:
+                    return SendResult("transient", error=f"Couldn't check whether it already went: {exc}")
+                if sid:
+                    log.warning("event=notify_adopted id=%s sid=%s", c.id, sid)
+                    return SendResult("accepted", sid, "sent")
+            await self._limit.acquire()
+            return await self.sms.send(self._http, c.to, c.body, c.id)
+        if self.email is None:
+            return SendResult("permanent", error="Email is not set up on the server (no SMTP server).")
+        await self._limit.acquire()
+        return await self.email.send(c.to, c.subject, c.body, c.id)
+
+    # -- record ------------------------------------------------------------------------------------------
+    def _record(self, results: list[tuple[Claimed, SendResult]]) -> int:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            lock_change_log(session)
+            settings = load_settings(session)
+            collector = ChangeCollector(session)
+            rows = {
+                r.id: r
+                for r in session.scalars(
+                    select(Notification).where(Notification.id.in_([c.id for c, _ in results]))
+                )
+            }
+            for c, result in results:
+                row = rows.get(c.id)
+                if row is None:
+                    continue
+                if row.claimed_by != self.instance:
+                    # Our lease ran out and another sender took the message over (it checks before
+                    # sending); keep what the provider told us, if the row has nothing better.
+                    log.warning("event=notify_lease_lost id=%s now_by=%s", c.id, row.claimed_by)
+                    if result.accepted and not row.provider_id:
+                        row.provider_id = result.provider_id
+                    continue
+                if NoticeStatus(row.status) is not NoticeStatus.SENDING:
+                    # The provider's status callback got here before us (it found the row by id).
+                    row.claimed_until = None
+                    if result.accepted:
+                        self.sent += 1
+                        row.provider_id = row.provider_id or result.provider_id
+                        row.sent_at = row.sent_at or now
+                    continue
+                row.claimed_until = None
+                if result.accepted:
+                    self.sent += 1
+                    row.provider_id = result.provider_id
+                    row.sent_at = now
+                    row.status_at = now
+                    row.error_code, row.error = "", ""
+                    row.status = (
+                        NoticeStatus.SENT if result.status in ("sent", "delivered") else NoticeStatus.QUEUED
+                    )
+                    if c.channel is Channel.EMAIL:
+                        row.status = NoticeStatus.SENT
+                elif result.outcome == "transient" and row.attempts < MAX_ATTEMPTS:
+                    row.status = NoticeStatus.PENDING
+                    row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts))
+                    row.error_code = result.error_code[:16]
+                    row.error = f"Will retry: {result.error}"[:300]
+                else:
+                    row.status = NoticeStatus.SENDING  # apply_status moves it on from here
+                    apply_status(
+                        session, settings, row, NoticeStatus.FAILED, now, result.error_code, result.error
+                    )
+            return _log(session, collector)
+
+
+def _log(session: Session, collector: ChangeCollector) -> int:
+    changes = collector.collect()
+    if not changes:
+        return 0
+    versions = list(
+        session.execute(
+            insert(ChangeRow.__table__).returning(
+                ChangeRow.__table__.c.version, sort_by_parameter_order=True
+            ),
+            [{"entity": e, "entity_id": i, "op": op, "data": data} for e, i, op, data in changes],
+        ).scalars()
+    )
+    return versions[-1]
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,136 @@
+"""csr-server's notifications, wired (docs/notifications.md): the command-line options, the messaging
+webhooks on the ingress, and the sender running beside the websocket endpoint.
+
+Every instance takes the webhooks; every instance runs a sender unless ``--no-sender`` (on PostgreSQL
+they share the outbox safely; on SQLite run one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
+
+from .messaging import SmtpEmail, TwilioSms
+from .notify_sender import NotifySender
+from .notify_webhooks import STATUS_PATH, MessagingHooks, add_routes
+
+log = logging.getLogger("csr.server.notify")
+
+
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    g = run.add_argument_group("customer notifications (docs/notifications.md)")
+    g.add_argument(
+        "--sms-from", default="", help="the number texts come from (E.164); needs --twilio-account-sid"
+    )
+    g.add_argument(
+        "--messaging-service-sid", default="", help="send texts through this Messaging Service instead"
+    )
+    g.add_argument("--smtp-host", default="", help="the mail server for notification emails")
+    g.add_argument("--smtp-port", type=int, default=587)
+    g.add_argument("--smtp-user", default="")
+    g.add_argument(
+        "--smtp-password-file", default="", help="file holding the SMTP password (else $CSR_SMTP_PASSWORD)"
+    )
+    g.add_argument(
+        "--smtp-from", default="", help='the From of notification emails, e.g. "Acme <service@acme.com>"'
+    )
+    g.add_argument(
+        "--smtp-allow-cleartext",
+        action="store_true",
+        help="send even when the mail server offers no STARTTLS",
+    )
+    g.add_argument("--notify-rate", type=float, default=None, help="texts and emails per second per sender")
+    g.add_argument("--notify-lease", type=float, default=60.0, help=argparse.SUPPRESS)
+    g.add_argument("--no-sender", action="store_true", help="this instance takes webhooks but sends nothing")
+
+
+def attach_webhooks(
+    app: web.Application, sessions: sessionmaker[Session], poke: Callable[[int], None]
+) -> MessagingHooks:
+    """The messaging routes on the ingress (call before it starts)."""
+    hooks = MessagingHooks(sessions, on_committed=poke)
+    add_routes(app, hooks)
+    return hooks
+
+
+@dataclass
+class Running:
+    sender: NotifySender
+    task: asyncio.Task[None]
+    stop_event: asyncio.Event
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def _smtp_password(args: argparse.Namespace) -> str:
+    if args.smtp_password_file:
+        return Path(args.smtp_password_file).read_text(encoding="utf-8").strip()
+    return os.environ.get("CSR_SMTP_PASSWORD", "")
+
+
+def start_sender(
+    args: argparse.Namespace,
+    sessions: sessionmaker[Session],
+    *,
+    account: str,
+    token: str,
+    public_url: str,
+    poke: Callable[[int], None],
+) -> Running | None:
+    """Start this instance's sender (None with --no-sender). Texts need the account, its token and a
+    public webhook URL (for the status callbacks); emails need --smtp-host. A message for a channel
+    that isn't set up fails with that reason (the CSR sees it), never silently."""
+    if args.no_sender:
+        return None
+    sms = None
+    if args.sms_from or args.messaging_service_sid:
+        if not (account and token and public_url):
+            print(
+                "csr-server: texting needs --twilio-account-sid, its auth token and --http-port",
+                file=sys.stderr,
+            )
+        else:
+            sms = TwilioSms(
+                account,
+                token,
+                from_number=args.sms_from,
+                messaging_service_sid=args.messaging_service_sid,
+                status_callback=public_url.rstrip("/") + STATUS_PATH,
+                api_base=args.twilio_api_base,
+            )
+    email = None
+    if args.smtp_host:
+        email = SmtpEmail(
+            args.smtp_host,
+            args.smtp_port,
+            from_address=args.smtp_from,
+            username=args.smtp_user,
+            password=_smtp_password(args),
+            require_tls=not args.smtp_allow_cleartext,
+        )
+    sender = NotifySender(
+        sessions,
+        sms=sms,
+        email=email,
+        rate_per_second=args.notify_rate,
+        lease=timedelta(seconds=args.notify_lease),
+        on_committed=poke,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    log.info("event=sender_started instance=%s sms=%s email=%s", sender.instance, bool(sms), bool(email))
+    return Running(sender, task, stop)

@@ -1,0 +1,60 @@
+"""The setup file's notifications section: checked when saved (an unknown placeholder refuses the file,
+with its line), imported into company_settings, exported back."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.notify_templates import load_settings
+from models.setup_file import SetupFileError, demo_setup_path, export_setup, import_setup, parse_setup
+
+SECTION = """
+notifications:
+  company_phone: (972) 555-0100
+  quiet_hours: {start: "21:00", end: "08:00"}
+  reminder: {day_before_at: "17:00"}
+  rate_per_second: 5
+  templates:
+    confirmation:
+      sms: "{company}: see you {window}, job {job_number}. Reply C to confirm."
+"""
+
+
+def _base() -> str:
+    text = demo_setup_path().read_text(encoding="utf-8")
+    return text.split("\nnotifications:")[0]
+
+
+def test_an_unknown_placeholder_refuses_the_file_with_its_line():
+    bad = _base() + SECTION.replace("{job_number}", "{technician}")
+    with pytest.raises(SetupFileError) as err:
+        parse_setup(bad)
+    line = (
+        bad.splitlines().index(
+            '      sms: "{company}: see you {window}, job {technician}. Reply C to confirm."'
+        )
+        + 1
+    )
+    assert any(n == line and "unknown placeholder {technician}" in msg for n, msg in err.value.problems)
+
+
+def test_a_bad_key_and_a_bad_time_are_refused():
+    bad = _base() + SECTION.replace("rate_per_second", "rate_per_secnd").replace('"08:00"', '"8h"')
+    with pytest.raises(SetupFileError) as err:
+        parse_setup(bad)
+    messages = " ".join(m for _, m in err.value.problems)
+    assert "unknown key 'rate_per_secnd'" in messages and "not a time" in messages
+
+
+def test_imported_settings_are_stored_and_exported_back(cache):
+    doc = parse_setup(_base() + SECTION)
+    with cache.sessions.begin() as s:
+        import_setup(s, doc)
+    with cache.sessions() as s:
+        settings = load_settings(s)
+        exported = export_setup(s)
+    assert settings.enabled and settings.company_phone == "(972) 555-0100" and settings.rate_per_second == 5
+    assert settings.template("confirmation", "sms").startswith("{company}: see you {window}")
+    assert settings.reminder_day_before_at.hour == 17
+    again = parse_setup(exported)
+    assert again.notifications == doc.notifications
