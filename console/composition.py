@@ -24,6 +24,7 @@ from .floor_controller import FloorController
 from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow, on_a_call
+from .phone_controller import PhoneController
 from .search_service import SearchService
 from .sync_controller import SyncController
 
@@ -45,6 +46,7 @@ class Console:
     calls: CallsController
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
+    phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -115,6 +117,9 @@ class Console:
             floor,
             _ui_conn=ui_conn,
             _now_fn=now_fn,
+        )
+        console.phone = PhoneController(
+            window, calls, auto_claim_fn=lambda: bool(getattr(booking.setup, "phone_auto_claim", False))
         )
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
@@ -288,6 +293,8 @@ class Console:
     async def aclose(self) -> None:
         """Before ``shutdown``, on the loop: requests on their way are cancelled, then syncing stops."""
         await self.calls.aclose()
+        if self.phone is not None:
+            await self.phone.aclose()
         await self.floor.aclose()
         await self.sync.aclose()
 

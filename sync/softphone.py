@@ -247,8 +247,13 @@ class Phone:
         self._require_account()
         call = _make_call_class(self.pj)(self, self.account)
         call_id = self.adopt(call)
+        prm = self.pj.CallOpParam(True)
+        for name, value in (command.get("headers") or {}).items():
+            header = self.pj.SipHeader()
+            header.hName, header.hValue = str(name), str(value)
+            prm.txOption.headers.append(header)
         try:
-            call.makeCall(str(command["to"]), self.pj.CallOpParam(True))
+            call.makeCall(str(command["to"]), prm)
         except self.pj.Error:
             self.calls.pop(call_id, None)
             raise

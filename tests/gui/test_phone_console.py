@@ -1,0 +1,116 @@
+"""The softphone in the assembled console, with real SIP: a real server rings a bubble (signed webhook),
+the phone company's leg (a second phone process) reaches the CSR's seat through Kamailio carrying the
+call's sid, F2 claims the bubble and answers the seat in one key (the caller sees 200 OK), the bar's
+Hold/Mute/Keypad act on the call, a kill -9 of the phone mid-call shows "Phone offline" while the console
+lives on and the phone comes back signed in, and Answer / Hang up work from the bar."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import aiohttp
+import pytest
+from PySide6.QtCore import Qt
+
+from sync.phone_link import phone_command
+from tests.gui.helpers import until
+from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
+from tests.sip.seats import Seat
+
+pytest_plugins = ["tests.gui.conftest_sync", "tests.sip.sip_fixtures"]
+pytestmark = pytest.mark.usefixtures("phone_tools")
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    yield from running_server(loop, tmp_path)
+
+
+def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
+    qtbot, loop, server, desks, kamailio, tmp_path
+):
+    url, webhooks, _sessions, _customer_id, _campaign = server
+    sid = "CA" + "6" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
+           "Direction": "inbound", "ApiVersion": "2010-04-01"}  # fmt: skip
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        carrier = Seat(kamailio, "5550100", tmp_path)  # the phone company's side of <Dial><Sip>
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.stderr_path = str(tmp_path / "console-phone.log")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            assert bar.isVisible() and not bar.answer.isEnabled() and not bar.hangup.isEnabled()
+
+            async with aiohttp.ClientSession() as http:
+                await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
+            await until(lambda: a.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            placed = await carrier.do("call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Call-Sid": sid})
+            theirs = placed["call"]
+            await until(lambda: any(v.get("provider_call_id") == sid for v in phone.legs.values()))
+            assert bar.answer.isEnabled() and "Ringing" in bar.status.text()
+
+            answered = carrier.next("call", call=theirs, state="confirmed")
+            qtbot.keyClick(a.window.lookup.search, Qt.Key.Key_F2)  # one key: claim and answer
+            assert (await answered)["code"] == 200
+            await until(lambda: a.calls.cards[call_id].claimed_by_id == a.calls.me)
+            await until(lambda: bar.hold.isEnabled())
+
+            held = carrier.next("media", call=theirs, hold="remote")
+            qtbot.mouseClick(bar.hold, Qt.MouseButton.LeftButton)
+            await held
+            await until(lambda: bar.hold.isChecked())
+            resumed = carrier.next("media", call=theirs, hold="none")
+            bar.hold.setFocus()
+            qtbot.keyClick(bar.hold, Qt.Key.Key_Space)  # the keyboard reaches it too
+            await resumed
+
+            qtbot.mouseClick(bar.mute, Qt.MouseButton.LeftButton)
+            await until(lambda: phone.current() and phone.current().get("muted") is True)
+
+            tone = carrier.next("dtmf", call=theirs, digit="7")
+            qtbot.mouseClick(bar.keypad, Qt.MouseButton.LeftButton)
+            assert bar.entry.hasFocus() and bar.entry.accessibleName() == "Keypad digits"
+            qtbot.keyClicks(bar.entry, "7")
+            await tone
+            qtbot.keyClick(bar.entry, Qt.Key.Key_Escape)
+            assert not bar.entry.isVisible()
+
+            # kill -9 mid-call: the console lives on, says so, and the phone comes back signed in.
+            first = phone.link.pid
+            os.kill(first, signal.SIGKILL)
+            await until(lambda: bar.status.text().startswith("Phone offline"), 10)
+            assert not bar.hangup.isEnabled() and a.window.isVisible()
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            assert phone.link.pid != first
+            await carrier.do("hangup", call=theirs)
+
+            # Answer and Hang up from the bar (a call with no bubble, e.g. an internal one).
+            ringing = carrier.next("call", state="early", timeout=10)
+            second = (await carrier.do("call", to=kamailio.seat_uri("1001")))["call"]
+            await ringing
+            await until(lambda: bar.answer.isEnabled())
+            connected = carrier.next("call", call=second, state="confirmed")
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)
+            await connected
+            await until(lambda: bar.hangup.isEnabled() and bar.hold.isEnabled())
+            over = carrier.next("call", call=second, state="disconnected")
+            qtbot.mouseClick(bar.hangup, Qt.MouseButton.LeftButton)
+            await over
+            await until(lambda: not bar.hangup.isEnabled())
+            for w in (bar.answer, bar.hold, bar.mute, bar.transfer, bar.keypad, bar.hangup):
+                assert w.accessibleName() and w.objectName().startswith("phone")
+                assert w.focusPolicy() & Qt.FocusPolicy.TabFocus
+        finally:
+            await carrier.stop()
+
+    loop.run_until_complete(scenario())
