@@ -18,12 +18,12 @@ def test_ring_answer_hold_dtmf_mute_transfer_hangup(kamailio, tmp_path):
         csr, other, caller = await seats(kamailio, tmp_path, "1001", "1002", "5550100")
         try:
             ringing = csr.next("incoming")
+            early = caller.next("call", state="early")
             placed = await caller.do("call", to=csr.uri)
             incoming = await ringing
             assert incoming["remote"].endswith("5550100@127.0.0.1>")
             theirs = placed["call"]
-            early = await caller.next("call", call=theirs, state="early")
-            assert early["code"] == 180
+            assert (await early)["code"] == 180
 
             answered = caller.next("call", call=theirs, state="confirmed")
             await csr.do("answer", call=incoming["call"])
@@ -163,12 +163,15 @@ def test_a_seat_already_on_a_call_answers_busy(kamailio, tmp_path):
             ringing = csr.next("incoming")
             placed = await first.do("call", to=csr.uri)
             incoming = await ringing
+            confirmed = first.next("call", call=placed["call"], state="confirmed")
             await csr.do("answer", call=incoming["call"])
-            await first.next("call", call=placed["call"], state="confirmed")
+            await confirmed
 
             told = csr.next("busy")
+            over = second.next("call", state="disconnected")
             refused = await second.do("call", to=csr.uri)
-            ended = await second.next("call", call=refused["call"], state="disconnected")
+            ended = await over
+            assert ended["call"] == refused["call"]
             assert ended["code"] == 486
             assert (await told)["remote"].endswith("5550103@127.0.0.1>")
         finally:
