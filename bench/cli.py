@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=None, help="--sim: processes sharing the seeds (default: one per CPU)"
     )
 
+    phone = sub.add_parser(
+        "phone", help="softphone through Kamailio: INVITE → ringing painted, answer key → 200 OK, RSS"
+    )
+    phone.add_argument("--calls", type=int, default=1000, help="sequential calls (≥ 1,000 for a p99)")
+
     args = p.parse_args(argv)
     if args.command == "sync":
         from .sync_bench import PG_DEFAULT, run_sync
@@ -148,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             keep=args.keep,
             server_stages=args.server_stages,
         )
+    elif args.command == "phone":
+        from .phone_bench import run_phone
+
+        out = run_phone(args.calls)
     elif args.command == "floor":
         from .floor_bench import run_floor
 

@@ -79,3 +79,14 @@ def test_chaos_and_the_simulation(home):
     assert out["runs"] == 2 and out["lost"] == 0
     out = bench("chaos", "--sim", "--runs", "5", "--seed", "1", "--jobs", "1", home=home)
     assert out["runs"] == 5 and out["lost"] == out["refusals_unshown"] == 0
+
+
+def test_phone(home):
+    from tests.sip.sip_fixtures import require_tool
+
+    require_tool("kamailio")
+    require_tool("py:pjsua2")
+    out = bench("phone", "--calls", "5", home=home)
+    assert out["calls"] == 5 and out["calls_failed"] == 0
+    assert out["invite_to_ringing_bubble_samples"] == out["answer_key_to_200ok_samples"] == 5
+    assert 0 < out["phone_rss_mb"] < 200
