@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import accounts, agents, calls, conflicts, customers, jobs, journal, setup, sync_tables  # noqa: F401
+from . import accounts, agents, calls, conflicts, customers, jobs, journal, phone_seats, setup, sync_tables  # noqa: F401
 from .base import Base
 
 metadata = Base.metadata

@@ -30,6 +30,7 @@ from models.validation import ValidationFailed
 
 from .apply import lock_change_log
 from .changes import ChangeCollector
+from .phone_seats import SeatDirectory
 
 log = logging.getLogger("csr.server.calls")
 # What a console shows when it connects: calls still ringing or talking, and ended calls a CSR claimed
@@ -92,6 +93,7 @@ class CallDesk:
         self.on_committed = on_committed
         self._agents = agents
         self.available = available  # the signed-in agents whose floor state is Available
+        self.seats = SeatDirectory(sessions)  # CSRs rung at a SIP seat (sync/phone_seats.py)
         self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -102,6 +104,10 @@ class CallDesk:
         agents = self._agents()
         available = self.available()
         return [a for a in agents if a in available] + [a for a in agents if a not in available]
+
+    def seat_addresses(self) -> dict[str, str]:
+        """username → the SIP address of their seat, for those who have one."""
+        return self.seats.addresses()
 
     async def record(self, events: list[NeutralEvent]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -194,6 +194,8 @@ async def _voice(request: web.Request) -> web.Response:
         dial = twilio.dial_number(request.query.get("dial", ""))
         placed = softphone or bool(dial)
         agents = [] if placed else ingress.sink.agents_to_ring()
+        # CSRs with a SIP seat are rung at it (<Dial><Sip>); the others as Client identities.
+        seats = getattr(ingress.sink, "seat_addresses", dict)() if agents else {}
         events = twilio.voice_events(params, ingress.clock(), waiting=not placed and not agents, dial=dial)
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
@@ -207,6 +209,7 @@ async def _voice(request: web.Request) -> web.Response:
         hold=request.query.get("hold") == "1",
         caller_id=ingress.caller_id,
         dial_to=dial,
+        seats=seats,
     )
     return await _accept(request, params, events, answer)
 
@@ -218,7 +221,10 @@ async def _status(request: web.Request) -> web.Response:
     ingress = request.app[_INGRESS]
     try:
         events = twilio.status_events(
-            params, ingress.clock(), twilio.dial_number(request.query.get("dial", ""))
+            params,
+            ingress.clock(),
+            twilio.dial_number(request.query.get("dial", "")),
+            agent=request.query.get("agent", "")[:60],
         )
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")

@@ -45,6 +45,7 @@ MAX_RINGING = 10
 CHILD_EVENTS = "initiated ringing answered completed"
 HOLD_MESSAGE = "Thanks for calling. Everyone is helping another customer; please stay on the line."
 CLIENT_PREFIX = "client:"
+SEAT_CALL_HEADER = "X-CSR-Call-Sid"  # the header carrying the parent call's sid to a SIP seat
 
 _FINAL = {
     "completed": EndReason.COMPLETED,
@@ -99,6 +100,11 @@ class TwilioUrls:
         """The status callback of that call: it names the customer's number too, since a callback
         may arrive before (or without) the voice request."""
         return self.base + STATUS_PATH + "?" + urlencode({"dial": number})
+
+    def seat_status(self, agent: str) -> str:
+        """The status callback of a CSR's SIP seat leg (``<Dial><Sip>``): its To is a SIP address, so
+        the URL names the CSR."""
+        return self.base + STATUS_PATH + "?" + urlencode({"agent": agent})
 
     def signed_url(self, raw_path: str) -> str:
         """The URL the provider signed for a request that reached us at ``raw_path`` (path and query,
@@ -254,9 +260,12 @@ def caller_waiting(params: Mapping[str, str]) -> bool:
     )
 
 
-def status_events(params: Mapping[str, str], received_at: datetime, dial: str = "") -> list[NeutralEvent]:
+def status_events(
+    params: Mapping[str, str], received_at: datetime, dial: str = "", agent: str = ""
+) -> list[NeutralEvent]:
     """A call status callback (a parent or child leg), or the Dial's action request; ``dial``: the
-    customer's number of a click-to-call, from the callback URL we gave."""
+    customer's number of a click-to-call, ``agent``: the CSR of a SIP seat leg, from the callback URL
+    we gave."""
     sid = _sid(params)
     status = (params.get("CallStatus") or "").strip().lower()
     if "DialCallStatus" in params:
@@ -280,7 +289,7 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
     at = parse_timestamp(params.get("Timestamp"), received_at)
     parent = _sid(params, "ParentCallSid", required=False)
     if parent:
-        return _child_events(params, parent, key, status, at)
+        return _child_events(params, parent, key, status, at, agent)
     fields = _parent_fields(params, dial)
     if status in ("queued", "initiated", "ringing"):
         return [_event(params, sid, key, CallEventKind.OFFERED, at, **fields)]
@@ -301,11 +310,11 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
 
 
 def _child_events(
-    params: Mapping[str, str], parent: str, key: str, status: str, at: datetime
+    params: Mapping[str, str], parent: str, key: str, status: str, at: datetime, seat_agent: str = ""
 ) -> list[NeutralEvent]:
     """A leg we dialed: a CSR's Client (inbound calls) or the customer's number (softphone calls).
     Its numbers are the leg's, not the call's (To is "client:dana"), so they stay in the payload."""
-    agent = identity(params.get("To") or params.get("Called") or "")
+    agent = seat_agent or identity(params.get("To") or params.get("Called") or "")
     direction = CallDirection.INBOUND if agent else CallDirection.OUTBOUND
     if status == "ringing" and agent:
         return [_event(params, parent, key, CallEventKind.ALERTING, at, direction=direction, agent=agent)]
@@ -365,9 +374,11 @@ def voice_twiml(
     hold: bool = False,
     caller_id: str = "",
     dial_to: str = "",
+    seats: Mapping[str, str] | None = None,
 ) -> str:
-    """The answer to the voice webhook: ring the CSRs' Clients (or, from a CSR's softphone, the number
-    they dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
+    """The answer to the voice webhook: ring the CSRs' Clients — or their SIP seats (``seats``:
+    username → SIP address, rung with ``<Sip>``) — (or, from a CSR's softphone, the number they
+    dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
     with nobody to ring, keep the caller waiting."""
     response = VoiceResponse()
     if dial_to or _from_softphone(params):
@@ -387,6 +398,14 @@ def voice_twiml(
     if ring:
         dial = _dial(urls)
         for agent in ring:
+            if seats and agent in seats:
+                dial.sip(
+                    sip_with_call_sid(seats[agent], params.get("CallSid") or ""),
+                    status_callback_event=CHILD_EVENTS,
+                    status_callback=urls.seat_status(agent),
+                    status_callback_method="POST",
+                )
+                continue
             dial.client(
                 agent,
                 status_callback_event=CHILD_EVENTS,
@@ -400,6 +419,14 @@ def voice_twiml(
         response.pause(length=HOLD_SECONDS)
         response.redirect(urls.hold, method="POST")
     return str(response.to_xml())
+
+
+def sip_with_call_sid(address: str, call_sid: str) -> str:
+    """The seat's SIP address with our call's sid as an X- header (Twilio sends ``?x-name=value`` of a
+    ``<Sip>`` URI as a SIP header): the console's softphone ties the ringing leg to its bubble."""
+    if not call_sid:
+        return address
+    return address + ("&" if "?" in address else "?") + urlencode({SEAT_CALL_HEADER: call_sid})
 
 
 def status_twiml(params: Mapping[str, str], urls: TwilioUrls) -> str:
