@@ -20,10 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit
 
 from sync.phone_link import PhoneLink, phone_command
 from sync.phone_protocol import is_sip_uri
 from widgets.phone_bar import OFFLINE, PhoneBar
+
+from .phone_secrets import SeatSecrets
+from .tasks import Tasks
 
 RINGING = ("incoming", "early")
 
@@ -35,6 +39,12 @@ def transfer_target(text: str, registrar: str) -> str:
         return text
     host = registrar.split(":", 1)[1].split(";")[0] if ":" in registrar else registrar
     return f"sip:{text.replace(' ', '')}@{host}"
+
+
+def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
+    """The phone's register command from a server seat and the password."""
+    fields = {k: seat.get(k) for k in ("registrar", "user", "transport", "proxy")}
+    return {**{k: v for k, v in fields.items() if v}, "password": password}
 
 
 class PhoneController(QObject):
@@ -66,6 +76,10 @@ class PhoneController(QObject):
         self.registered = False
         self.legs: dict[str, dict[str, Any]] = {}  # the phone's call id → what we know of that leg
         self.answer_sent_at: dict[str, float] = {}  # leg → time.perf_counter() of the answer command
+        self.secrets = SeatSecrets()
+        self.server_seat: dict[str, Any] | None = None  # the seat the server gave at sign-in
+        self.password_dialog: QInputDialog | None = None
+        self._tasks = Tasks()
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -76,6 +90,7 @@ class PhoneController(QObject):
         self.bar.dtmfRequested.connect(lambda digits: self._command("dtmf", digits=digits))
         self.bar.transferRequested.connect(self.transfer)
         self.calls.strip.claimRequested.connect(self.claimed)
+        self.calls.sync.signedIn.connect(self.on_signed_in)
         self.errorOccurred.connect(lambda text: self.window.statusBar().showMessage(text, 10_000))
 
     # -- life cycle ----------------------------------------------------------------------------------------
@@ -94,8 +109,70 @@ class PhoneController(QObject):
             self.link.start()
         self.link.register({k: v for k, v in self.seat.items() if v not in (None, "")})
 
+    def on_signed_in(self, user: dict[str, Any]) -> None:
+        """The server says whether this CSR has a seat: sign the softphone in there (the password from
+        the OS keyring, or asked), or stop it."""
+        seat = user.get("phone_seat") or None
+        self.server_seat = seat
+        if not seat:
+            self.bar.hide()
+            if self.link is not None:
+                self._tasks.spawn(self._stop_link())
+            return
+        self._tasks.spawn(self._sign_in_seat(dict(seat)))
+
+    async def _sign_in_seat(self, seat: dict[str, Any]) -> None:
+        password = await asyncio.to_thread(self.secrets.get, seat)
+        if password:
+            self.start(_register_fields(seat, password))
+        else:
+            self.ask_password(seat)
+
+    def ask_password(self, seat: dict[str, Any], why: str = "") -> None:
+        """Ask for the seat's SIP password without blocking (``open()``, never ``exec()``)."""
+        if self.password_dialog is not None:
+            self.password_dialog.close()
+        dialog = QInputDialog(self.window)
+        dialog.setObjectName("phonePasswordDialog")
+        dialog.setWindowTitle("Softphone sign-in")
+        dialog.setLabelText(
+            (why + "\n\n" if why else "")
+            + f"SIP password for {seat.get('user', '')} at {seat.get('registrar', '')}:"
+        )
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+        dialog.setAccessibleName("SIP password")
+        dialog.finished.connect(lambda result, d=dialog: self._password_given(seat, d, result))
+        self.password_dialog = dialog
+        self.bar.show()
+        self.bar.show_status(why or f"{OFFLINE} — waiting for the SIP password")
+        dialog.open()
+
+    def _password_given(self, seat: dict[str, Any], dialog: QInputDialog, result: int) -> None:
+        password = dialog.textValue()
+        dialog.deleteLater()
+        if self.password_dialog is dialog:
+            self.password_dialog = None
+        if result != QDialog.DialogCode.Accepted or not password:
+            self.bar.show_status(f"{OFFLINE} — no SIP password given (sign in again to retry)")
+            return
+        self.start(_register_fields(seat, password))
+        self._tasks.spawn(self._keep_password(seat, password))
+
+    async def _keep_password(self, seat: dict[str, Any], password: str) -> None:
+        if not await asyncio.to_thread(self.secrets.put, seat, password):
+            self.window.statusBar().showMessage(
+                "There is no keyring on this PC: the SIP password is kept until you sign out.", 10_000
+            )
+
     async def aclose(self) -> None:
         """Hang up and stop the phone process (the window is closing)."""
+        await self._tasks.cancel_all()
+        if self.password_dialog is not None:
+            self.password_dialog.close()
+            self.password_dialog = None
+        await self._stop_link()
+
+    async def _stop_link(self) -> None:
         if self.link is not None:
             link, self.link = self.link, None
             await link.stop()
@@ -128,6 +205,11 @@ class PhoneController(QObject):
             self.bar.show_status(text)
             if not self.registered and text:
                 self.errorOccurred.emit(text)
+            if event["state"] == "auth_failed" and self.server_seat:
+                # A wrong password is never retried by the phone: forget it and ask again.
+                seat = dict(self.server_seat)
+                self._tasks.spawn(asyncio.to_thread(self.secrets.forget, seat))
+                self.ask_password(seat, text)
         elif kind == "incoming":
             self.legs[event["call"]] = {
                 "state": "incoming",

@@ -26,7 +26,7 @@ from .phone_protocol import BadCommand, decode_command, encode
 
 POLL_MS = 5  # libHandleEvents' wait: bounds the delay of a command behind a quiet network
 REGISTER_PATIENCE_S = 4.0  # after this, "the registrar is not answering" (pjsip keeps its own timer)
-_CALL_HEADER = re.compile(r"^(X-CSR-Call-Sid|X-Twilio-CallSid):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_CALL_HEADER = re.compile(r"^(X-CSR-Call-Sid):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 def _peek_ref(line: bytes) -> Any:

@@ -114,3 +114,40 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
             await carrier.stop()
 
     loop.run_until_complete(scenario())
+
+
+def test_the_seat_comes_from_the_server_and_a_wrong_password_is_asked_again(
+    qtbot, loop, server, desks, kamailio, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QInputDialog
+
+    from sync.phone_seats import set_seat
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no OS keyring here
+    url, _webhooks, sessions, _customer_id, _campaign = server
+    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
+                                "user": "1001", "transport": "udp"})  # fmt: skip
+
+    def dialog():
+        return a.window.findChild(QInputDialog, "phonePasswordDialog")
+
+    async def scenario() -> None:
+        nonlocal a
+        a = desks("a")
+        a.phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+        a.phone.stderr_path = str(tmp_path / "console-phone.log")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: dialog() is not None and dialog().isVisible(), 10)
+        assert "SIP password for 1001 at " + kamailio.registrar in dialog().labelText()
+        dialog().setTextValue("wrong")
+        dialog().accept()
+        await until(lambda: dialog() is not None and "refused the SIP password" in dialog().labelText(), 15)
+        assert a.phone.bar.status.text().startswith("The registrar refused the SIP password for 1001")
+        dialog().setTextValue("pw-1001")
+        dialog().accept()
+        await until(lambda: a.phone.bar.status.text() == "Phone ready — 1001", 15)
+        assert a.phone.secrets.memory == {f"1001@{kamailio.registrar}": "pw-1001"}  # this session only
+
+    a = None
+    loop.run_until_complete(scenario())
