@@ -64,6 +64,7 @@ class Phone:
         self.account_info: dict[str, Any] = {}
         self.transports: dict[str, int] = {}
         self.register_sent_at: float | None = None
+        self.drop_account_soon = False
         self.next_id = 0
         self.running = True
         self.ep = pj.Endpoint()
@@ -115,6 +116,7 @@ class Phone:
     def cmd_register(self, command: dict[str, Any]) -> dict[str, Any]:
         pj = self.pj
         self._drop_account()
+        self.drop_account_soon = False
         transport = str(command.get("transport") or "udp").lower()
         registrar = str(command["registrar"])
         user = str(command["user"])
@@ -169,6 +171,9 @@ class Phone:
                 "Check the password in seat settings; the phone will not try again until it changes."
             )
             state = "auth_failed"
+            # Drop the account (on the next tick, not inside its own callback) so that nothing ever
+            # retries a refused password: a new register command is needed.
+            self.drop_account_soon = True
         elif code in (408, 502, 503, 504) or code >= 600 or code == 0:
             message = (
                 f"The registrar {self.account_info.get('registrar')} is not answering ({code} {reason}). "
@@ -182,6 +187,9 @@ class Phone:
 
     def tick(self) -> None:
         """Watchdogs run between polls."""
+        if self.drop_account_soon:
+            self.drop_account_soon = False
+            self._drop_account()
         if self.register_sent_at and time.monotonic() - self.register_sent_at > REGISTER_PATIENCE_S:
             self.register_sent_at = None
             self.emit(

@@ -17,9 +17,18 @@ from sync.phone_link import phone_command
 from tests.gui.helpers import until
 from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
 from tests.sip.seats import Seat
+from tests.sip.sip_fixtures import require_tool, start_kamailio
 
-pytest_plugins = ["tests.gui.conftest_sync", "tests.sip.sip_fixtures"]
-pytestmark = pytest.mark.usefixtures("phone_tools")
+pytest_plugins = ["tests.gui.conftest_sync"]
+
+
+@pytest.fixture
+def kamailio(tmp_path):
+    """Kamailio on loopback (as tests/sip's fixture); the phone needs the pjsua2 wheel too."""
+    require_tool("py:pjsua2")
+    k = start_kamailio(require_tool("kamailio"), tmp_path / "kamailio")
+    yield k
+    k.stop()
 
 
 @pytest.fixture
@@ -28,7 +37,12 @@ def server(loop, tmp_path):
 
 
 def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
-    qtbot, loop, server, desks, kamailio, tmp_path
+    qtbot,
+    loop,
+    server,
+    desks,
+    kamailio,
+    tmp_path,
 ):
     url, webhooks, _sessions, _customer_id, _campaign = server
     sid = "CA" + "6" * 32
@@ -117,7 +131,13 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
 
 
 def test_the_seat_comes_from_the_server_and_a_wrong_password_is_asked_again(
-    qtbot, loop, server, desks, kamailio, tmp_path, monkeypatch
+    qtbot,
+    loop,
+    server,
+    desks,
+    kamailio,
+    tmp_path,
+    monkeypatch,
 ):
     from PySide6.QtWidgets import QInputDialog
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench.sip_lab import Kamailio, find_kamailio, free_port, start_kamailio
 
-__all__ = ["Kamailio", "free_port", "kamailio", "phone_tools", "require_tool"]
+__all__ = ["Kamailio", "free_port", "kamailio", "phone_tools", "require_tool", "start_kamailio"]
 
 
 def require_tool(name: str) -> str:
