@@ -79,6 +79,7 @@ class PhoneController(QObject):
         self.secrets = SeatSecrets()
         self.server_seat: dict[str, Any] | None = None  # the seat the server gave at sign-in
         self.password_dialog: QInputDialog | None = None
+        self.consulting: tuple[str, str] | None = None  # (the caller's leg, the consultation leg)
         self._tasks = Tasks()
         self._connect_signals()
 
@@ -89,6 +90,9 @@ class PhoneController(QObject):
         self.bar.hangupRequested.connect(lambda: self._command("hangup"))
         self.bar.dtmfRequested.connect(lambda digits: self._command("dtmf", digits=digits))
         self.bar.transferRequested.connect(self.transfer)
+        self.bar.consultRequested.connect(lambda text: self._tasks.spawn(self.consult(text)))
+        self.bar.completeRequested.connect(self.complete_transfer)
+        self.bar.returnRequested.connect(self.return_to_caller)
         self.calls.strip.claimRequested.connect(self.claimed)
         self.calls.sync.signedIn.connect(self.on_signed_in)
         self.errorOccurred.connect(lambda text: self.window.statusBar().showMessage(text, 10_000))
@@ -186,6 +190,7 @@ class PhoneController(QObject):
     def _on_state(self, state: str, message: str) -> None:
         if state != "online":
             self.registered = False
+            self.consulting = None
             if self.legs:
                 self.legs.clear()
                 self.bar.show_call(None)
@@ -225,6 +230,8 @@ class PhoneController(QObject):
             leg["state"] = event["state"]
             if event["state"] == "disconnected":
                 del self.legs[event["call"]]
+                if self.consulting and event["call"] in self.consulting:
+                    self.consulting = None
                 self.bar.show_status("Phone ready — " + str(self.seat.get("user", "")))
             elif event["state"] == "confirmed" and was != "confirmed":
                 self.bar.show_status(f"On a call — {leg.get('remote', '')}")
@@ -244,7 +251,7 @@ class PhoneController(QObject):
             self.errorOccurred.emit(str(event.get("message", "")))
         elif kind == "busy":
             self.errorOccurred.emit("A second call reached your phone while you were on one; it went on.")
-        self.bar.show_call(self.current())
+        self.bar.show_call(self.current(), consulting=self.consulting is not None)
 
     def current(self) -> dict[str, Any] | None:
         """The leg the bar acts on: the call in progress, else the oldest ringing one."""
@@ -298,6 +305,41 @@ class PhoneController(QObject):
 
     def transfer(self, text: str) -> None:
         self._command("transfer", to=transfer_target(text, str(self.seat.get("registrar", ""))))
+
+    async def consult(self, text: str) -> None:
+        """Warm transfer, step 1: hold the caller and call a colleague (a seat, number or SIP address)."""
+        leg = self.current()
+        if leg is None or self.link is None or self.consulting:
+            return
+        try:
+            if leg.get("hold") != "local":
+                await self.link.request({"cmd": "hold", "call": leg["id"]})
+            answer = await self.link.request(
+                {"cmd": "call", "to": transfer_target(text, str(self.seat.get("registrar", "")))}
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            self.errorOccurred.emit(str(exc) or "The phone did not answer.")
+            return
+        if answer["event"] == "error":
+            self.errorOccurred.emit(answer["message"])
+            return
+        self.consulting = (leg["id"], answer["call"])
+        self.legs.setdefault(answer["call"], {"state": "calling", "incoming": False, "remote": text})
+        self.bar.show_call(self.current(), consulting=True)
+
+    def complete_transfer(self) -> None:
+        """Warm transfer, step 2: join the caller to the colleague (the CSR's legs then end)."""
+        if self.consulting and self.link is not None:
+            caller, colleague = self.consulting
+            self.link.send({"cmd": "complete_transfer", "call": caller, "other": colleague})
+
+    def return_to_caller(self) -> None:
+        """Warm transfer, or not: hang up the consultation and take the caller off hold."""
+        if self.consulting and self.link is not None:
+            caller, colleague = self.consulting
+            self.consulting = None
+            self.link.send({"cmd": "hangup", "call": colleague})
+            self.link.send({"cmd": "resume", "call": caller})
 
     def _command(self, cmd: str, **fields: Any) -> None:
         leg = self.current()

@@ -429,6 +429,15 @@ def _make_call_class(pj: Any) -> type:
             new_id = self.phone.adopt(new_call)
             self.phone.emit("transferred", call=self.phone_id, new_call=new_id, to=str(prm.dstUri))
 
+        def onCallReplaced(self, prm: Any) -> None:  # noqa: N802
+            # A warm transfer joined someone to us in place of this call (INVITE with Replaces): the
+            # new call is tracked like any call; this one ends.
+            new_call = SeatCall(self.phone, self.phone.account, prm.newCallId)
+            prm.newCall = new_call
+            new_id = self.phone.adopt(new_call)
+            info = new_call.getInfo()
+            self.phone.emit("replaced", call=self.phone_id, new_call=new_id, remote=info.remoteUri)
+
         def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
             code = int(prm.statusCode)
             self.phone.emit("transfer", call=self.phone_id, code=code, final=bool(prm.finalNotify))

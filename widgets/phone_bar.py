@@ -31,6 +31,9 @@ class PhoneBar(QWidget):
     holdRequested = Signal(bool)  # True: hold, False: resume
     muteRequested = Signal(bool)
     transferRequested = Signal(str)
+    consultRequested = Signal(str)  # warm transfer: hold the caller, call this seat or number
+    completeRequested = Signal()  # join the caller to the consulted party
+    returnRequested = Signal()  # hang up the consultation, back to the caller
     dtmfRequested = Signal(str)
     hangupRequested = Signal()
 
@@ -50,6 +53,13 @@ class PhoneBar(QWidget):
         self.transfer = self._button(
             "phoneTransfer", "Transfer…", "Transfer the call to another seat or number"
         )
+        self.consult = self._button(
+            "phoneConsult", "Consult…", "Warm transfer: hold the caller and call a colleague"
+        )
+        self.complete = self._button("phoneComplete", "Complete transfer", "Join the caller to the colleague")
+        self.back = self._button(
+            "phoneReturn", "Return to caller", "Hang up the consultation, resume the caller"
+        )
         self.keypad = self._button("phoneKeypad", "Keypad…", "Send keypad tones (DTMF) to the call")
         self.hangup = self._button("phoneHangup", "Hang up", "Hang up the call")
         self.entry = _Entry(self)
@@ -57,7 +67,8 @@ class PhoneBar(QWidget):
         self.entry.setAccessibleName("Transfer to or keypad digits")
         self.entry.hide()
         layout.addWidget(self.entry)
-        for w in (self.answer, self.hold, self.mute, self.transfer, self.keypad, self.hangup):
+        for w in (self.answer, self.hold, self.mute, self.transfer, self.consult, self.complete, self.back,
+                  self.keypad, self.hangup):  # fmt: skip
             layout.addWidget(w)
         self._entry_mode = ""
         self.answer.clicked.connect(self.answerRequested)
@@ -65,6 +76,9 @@ class PhoneBar(QWidget):
         self.mute.clicked.connect(lambda: self.muteRequested.emit(self.mute.isChecked()))
         self.hangup.clicked.connect(self.hangupRequested)
         self.transfer.clicked.connect(lambda: self._open_entry("transfer"))
+        self.consult.clicked.connect(lambda: self._open_entry("consult"))
+        self.complete.clicked.connect(self.completeRequested)
+        self.back.clicked.connect(self.returnRequested)
         self.keypad.clicked.connect(lambda: self._open_entry("dtmf"))
         self.entry.returnPressed.connect(self._entry_done)
         self.entry.textEdited.connect(self._keypad_typed)
@@ -85,14 +99,18 @@ class PhoneBar(QWidget):
         self.status.setText(text)
         self.status.setAccessibleDescription(text)
 
-    def show_call(self, call: dict | None) -> None:
-        """``call``: the softphone's current call (state, hold, muted) or None between calls."""
+    def show_call(self, call: dict | None, consulting: bool = False) -> None:
+        """``call``: the softphone's current call (state, hold, muted) or None between calls;
+        ``consulting``: a warm transfer's consultation is under way."""
         state = (call or {}).get("state", "")
         ringing = state in ("incoming", "early") and (call or {}).get("incoming", False)
         talking = state in ("confirmed", "connecting", "calling", "early") and not ringing
         self.answer.setEnabled(ringing)
         for w in (self.hold, self.mute, self.transfer, self.keypad):
             w.setEnabled(state == "confirmed")
+        self.consult.setEnabled(state == "confirmed" and not consulting)
+        self.complete.setEnabled(consulting and state == "confirmed")
+        self.back.setEnabled(consulting)
         self.hangup.setEnabled(ringing or talking)
         self.hold.setChecked(bool(call and call.get("hold") == "local"))
         self.mute.setChecked(bool(call and call.get("muted")))
@@ -103,9 +121,10 @@ class PhoneBar(QWidget):
     def _open_entry(self, mode: str) -> None:
         self._entry_mode = mode
         self.entry.clear()
-        if mode == "transfer":
-            self.entry.setPlaceholderText("Transfer to: sip:1002@pbx or a seat — Enter sends, Esc closes")
-            self.entry.setAccessibleName("Transfer to")
+        if mode in ("transfer", "consult"):
+            verb = "Transfer to" if mode == "transfer" else "Consult"
+            self.entry.setPlaceholderText(f"{verb}: sip:1002@pbx or a seat — Enter sends, Esc closes")
+            self.entry.setAccessibleName(verb)
         else:
             self.entry.setPlaceholderText("Keypad: type digits, * or # — Esc closes")
             self.entry.setAccessibleName("Keypad digits")
@@ -131,4 +150,6 @@ class PhoneBar(QWidget):
         text = self.entry.text().strip()
         if self._entry_mode == "transfer" and text:
             self.transferRequested.emit(text)
+        elif self._entry_mode == "consult" and text:
+            self.consultRequested.emit(text)
         self._close_entry()

@@ -171,3 +171,49 @@ def test_the_seat_comes_from_the_server_and_a_wrong_password_is_asked_again(
 
     a = None
     loop.run_until_complete(scenario())
+
+
+def test_warm_transfer_from_the_bar_consult_then_complete(qtbot, loop, desks, kamailio, tmp_path):
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        carrier, colleague = Seat(kamailio, "5550105", tmp_path), Seat(kamailio, "1002", tmp_path)
+        await carrier.start()
+        await colleague.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            ringing = carrier.next("call", state="early", timeout=10)
+            theirs = (await carrier.do("call", to=kamailio.seat_uri("1001")))["call"]
+            await ringing
+            await until(lambda: bar.answer.isEnabled())
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)
+            await until(lambda: bar.consult.isEnabled())
+            assert not bar.complete.isEnabled() and not bar.back.isEnabled()
+
+            rings = colleague.next("incoming", timeout=10)
+            held = carrier.next("media", call=theirs, hold="remote")
+            qtbot.mouseClick(bar.consult, Qt.MouseButton.LeftButton)
+            assert bar.entry.hasFocus() and bar.entry.accessibleName() == "Consult"
+            qtbot.keyClicks(bar.entry, "1002")
+            qtbot.keyClick(bar.entry, Qt.Key.Key_Return)
+            await held  # the caller waits on hold while the CSR consults
+            consulted = await rings
+            await colleague.do("answer", call=consulted["call"])
+            await until(lambda: bar.complete.isEnabled() and bar.back.isEnabled())
+
+            moved = carrier.next("transferred", call=theirs, timeout=10)
+            joined = colleague.next("replaced", call=consulted["call"], timeout=10)
+            qtbot.mouseClick(bar.complete, Qt.MouseButton.LeftButton)
+            new_call = (await moved)["new_call"]
+            await joined
+            await until(lambda: not phone.legs and not bar.hangup.isEnabled(), 10)
+            assert phone.consulting is None
+            await carrier.do("hangup", call=new_call)
+        finally:
+            await carrier.stop()
+            await colleague.stop()
+
+    loop.run_until_complete(scenario())

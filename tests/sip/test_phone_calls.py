@@ -179,3 +179,46 @@ def test_a_seat_already_on_a_call_answers_busy(kamailio, tmp_path):
                 await s.stop()
 
     asyncio.run(scenario())
+
+
+def test_warm_transfer_consult_then_complete(kamailio, tmp_path):
+    """The CSR holds the caller, consults a second seat, then joins the caller to it (REFER/Replaces)."""
+
+    async def scenario():
+        csr, other, caller = await seats(kamailio, tmp_path, "1001", "1002", "5550104")
+        try:
+            ringing = csr.next("incoming")
+            placed = await caller.do("call", to=csr.uri)
+            first = (await ringing)["call"]
+            up = caller.next("call", call=placed["call"], state="confirmed")
+            await csr.do("answer", call=first)
+            await up
+
+            held = caller.next("media", call=placed["call"], hold="remote")
+            await csr.do("hold", call=first)
+            await held
+            rings_other = other.next("incoming")
+            consult = (await csr.do("call", to=other.uri))["call"]
+            theirs = (await rings_other)["call"]
+            talking = csr.next("call", call=consult, state="confirmed")
+            await other.do("answer", call=theirs)
+            await talking
+
+            followed = caller.next("transferred", call=placed["call"], timeout=10)
+            joined = other.next("replaced", call=theirs, timeout=10)
+            first_done = csr.next("call", call=first, state="disconnected", timeout=10)
+            consult_done = csr.next("call", call=consult, state="disconnected", timeout=10)
+            await csr.do("complete_transfer", call=first, other=consult)
+            new_call = (await followed)["new_call"]
+            assert (await joined)["remote"].endswith("5550104@127.0.0.1>")
+            await asyncio.gather(first_done, consult_done)
+            stats = await csr.do("stats")
+            assert stats["calls"] == 0  # the CSR is free; caller and second seat talk
+            over = other.next("call", state="disconnected", timeout=10)
+            await caller.do("hangup", call=new_call)
+            await over
+        finally:
+            for s in (csr, other, caller):
+                await s.stop()
+
+    asyncio.run(scenario())
