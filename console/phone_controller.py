@@ -30,6 +30,7 @@ from .phone_secrets import SeatSecrets
 from .tasks import Tasks
 
 RINGING = ("incoming", "early")
+DIAL_PATIENCE_S = 60.0  # a click-to-call's ring of this seat is answered by itself within this long
 
 
 def transfer_target(text: str, registrar: str) -> str:
@@ -80,6 +81,7 @@ class PhoneController(QObject):
         self.server_seat: dict[str, Any] | None = None  # the seat the server gave at sign-in
         self.password_dialog: QInputDialog | None = None
         self.consulting: tuple[str, str] | None = None  # (the caller's leg, the consultation leg)
+        self.dial_asked_at: float | None = None  # a click-to-call asked from here (time.monotonic())
         self._tasks = Tasks()
         self._connect_signals()
 
@@ -95,6 +97,7 @@ class PhoneController(QObject):
         self.bar.returnRequested.connect(self.return_to_caller)
         self.calls.strip.claimRequested.connect(self.claimed)
         self.calls.sync.signedIn.connect(self.on_signed_in)
+        self.window.customer_panel.callContactRequested.connect(self.dialing)
         self.errorOccurred.connect(lambda text: self.window.statusBar().showMessage(text, 10_000))
 
     # -- life cycle ----------------------------------------------------------------------------------------
@@ -224,6 +227,11 @@ class PhoneController(QObject):
                 "since": event.get("received", time.time()),
             }
             self.bar.show_status(f"Ringing — {event.get('remote', '')} (F2 answers)")
+            asked = self.dial_asked_at
+            if event.get("dial") and asked is not None and time.monotonic() - asked < DIAL_PATIENCE_S:
+                self.dial_asked_at = None
+                self.bar.show_status(f"Calling {event['dial']}…")
+                self._answer(event["call"])
         elif kind == "call" and event.get("call") in self.legs:
             leg = self.legs[event["call"]]
             was = leg["state"]
@@ -277,6 +285,11 @@ class PhoneController(QObject):
         )
 
     # -- what the CSR asks ---------------------------------------------------------------------------------
+    def dialing(self, *_args: Any) -> None:
+        """The CSR clicked Call on a contact: the phone system rings this seat first (X-CSR-Dial), and
+        that leg is answered here at once — the CSR asked for it."""
+        self.dial_asked_at = time.monotonic()
+
     def claimed(self, call_id: str) -> None:
         """A claim of a ringing bubble (F2 or a click): answer its softphone leg in the same key press."""
         provider = str(self.calls.calls.get(call_id, {}).get("provider_call_id") or "")

@@ -196,7 +196,13 @@ async def _voice(request: web.Request) -> web.Response:
         agents = [] if placed else ingress.sink.agents_to_ring()
         # CSRs with a SIP seat are rung at it (<Dial><Sip>); the others as Client identities.
         seats = getattr(ingress.sink, "seat_addresses", dict)() if agents else {}
-        events = twilio.voice_events(params, ingress.clock(), waiting=not placed and not agents, dial=dial)
+        events = twilio.voice_events(
+            params,
+            ingress.clock(),
+            waiting=not placed and not agents,
+            dial=dial,
+            agent=request.query.get("agent", "")[:60],
+        )
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
     except Exception:  # noqa: BLE001 - the sink could not say who is free: 500, the provider retries

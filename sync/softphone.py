@@ -27,6 +27,7 @@ from .phone_protocol import BadCommand, decode_command, encode
 POLL_MS = 5  # libHandleEvents' wait: bounds the delay of a command behind a quiet network
 REGISTER_PATIENCE_S = 4.0  # after this, "the registrar is not answering" (pjsip keeps its own timer)
 _CALL_HEADER = re.compile(r"^(X-CSR-Call-Sid):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_DIAL_HEADER = re.compile(r"^(X-CSR-Dial):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 def _peek_ref(line: bytes) -> Any:
@@ -238,12 +239,14 @@ class Phone:
             self.emit("busy", remote=info.remoteUri, sip_call_id=info.callIdString)
             return
         match = _CALL_HEADER.search(whole_msg or "")
+        dial = _DIAL_HEADER.search(whole_msg or "")
         self.emit(
             "incoming",
             call=call_id,
             remote=info.remoteUri,
             sip_call_id=info.callIdString,
             provider_call_id=match.group(2) if match else "",
+            dial=dial.group(2) if dial else "",  # a click-to-call placed for this CSR: the customer
         )
         prm.statusCode = 180
         call.answer(prm)

@@ -46,6 +46,7 @@ CHILD_EVENTS = "initiated ringing answered completed"
 HOLD_MESSAGE = "Thanks for calling. Everyone is helping another customer; please stay on the line."
 CLIENT_PREFIX = "client:"
 SEAT_CALL_HEADER = "X-CSR-Call-Sid"  # the header carrying the parent call's sid to a SIP seat
+SEAT_DIAL_HEADER = "X-CSR-Dial"  # on a click-to-call to a SIP seat: the customer's number it will dial
 
 _FINAL = {
     "completed": EndReason.COMPLETED,
@@ -91,15 +92,20 @@ class TwilioUrls:
     def recording(self) -> str:
         return self.base + RECORDING_PATH
 
-    def dial_voice(self, number: str) -> str:
+    def dial_voice(self, number: str, agent: str = "") -> str:
         """The voice URL of a call we place for a CSR (click-to-call): once their softphone answers,
-        it dials ``number``."""
-        return self.base + VOICE_PATH + "?" + urlencode({"dial": number})
+        it dials ``number``. ``agent``: the CSR, named when their phone is a SIP seat (To is then a
+        SIP address, not their Client)."""
+        return (
+            self.base + VOICE_PATH + "?" + urlencode({"dial": number, **({"agent": agent} if agent else {})})
+        )
 
-    def dial_status(self, number: str) -> str:
+    def dial_status(self, number: str, agent: str = "") -> str:
         """The status callback of that call: it names the customer's number too, since a callback
         may arrive before (or without) the voice request."""
-        return self.base + STATUS_PATH + "?" + urlencode({"dial": number})
+        return (
+            self.base + STATUS_PATH + "?" + urlencode({"dial": number, **({"agent": agent} if agent else {})})
+        )
 
     def seat_status(self, agent: str) -> str:
         """The status callback of a CSR's SIP seat leg (``<Dial><Sip>``): its To is a SIP address, so
@@ -214,7 +220,7 @@ def _event(
     )  # type: ignore[arg-type]
 
 
-def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, object]:
+def _parent_fields(params: Mapping[str, str], dial: str = "", agent: str = "") -> dict[str, object]:
     """What a parent leg's request says about the whole call: direction, numbers as sent, and the CSR
     when they dialed out from their softphone. A click-to-call (``dial``) rang the CSR's Client first
     (To is "client:dana"); the customer is the number it then dials."""
@@ -223,7 +229,7 @@ def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, objec
             "direction": CallDirection.OUTBOUND,
             "from_number": params.get("From") or "",
             "to_number": dial,
-            "agent": identity(params.get("To") or params.get("Called") or ""),
+            "agent": agent or identity(params.get("To") or params.get("Called") or ""),
         }
     return {
         "direction": _direction(params),
@@ -234,7 +240,7 @@ def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, objec
 
 
 def voice_events(
-    params: Mapping[str, str], received_at: datetime, *, waiting: bool, dial: str = ""
+    params: Mapping[str, str], received_at: datetime, *, waiting: bool, dial: str = "", agent: str = ""
 ) -> list[NeutralEvent]:
     """The voice webhook (a call reached one of our numbers, a CSR dialed out, or a CSR answered the
     click-to-call placed for them: ``dial``): OFFERED, plus QUEUED when nobody is there to ring
@@ -242,7 +248,7 @@ def voice_events(
     sid = _sid(params)
     call_id = _sid(params, "ParentCallSid", required=False) or sid
     at = parse_timestamp(params.get("Timestamp"), received_at)
-    fields = _parent_fields(params, dial)
+    fields = _parent_fields(params, dial, agent)
     # A redirect back here (a waiting caller) is the same offer: same key, stored once.
     events = [_event(params, call_id, f"twilio:{sid}:voice", CallEventKind.OFFERED, at, **fields)]
     if waiting:
@@ -290,7 +296,7 @@ def status_events(
     parent = _sid(params, "ParentCallSid", required=False)
     if parent:
         return _child_events(params, parent, key, status, at, agent)
-    fields = _parent_fields(params, dial)
+    fields = _parent_fields(params, dial, agent)
     if status in ("queued", "initiated", "ringing"):
         return [_event(params, sid, key, CallEventKind.OFFERED, at, **fields)]
     if status == "in-progress":
@@ -421,12 +427,12 @@ def voice_twiml(
     return str(response.to_xml())
 
 
-def sip_with_call_sid(address: str, call_sid: str) -> str:
+def sip_with_call_sid(address: str, call_sid: str, header: str = SEAT_CALL_HEADER) -> str:
     """The seat's SIP address with our call's sid as an X- header (Twilio sends ``?x-name=value`` of a
     ``<Sip>`` URI as a SIP header): the console's softphone ties the ringing leg to its bubble."""
     if not call_sid:
         return address
-    return address + ("&" if "?" in address else "?") + urlencode({SEAT_CALL_HEADER: call_sid})
+    return address + ("&" if "?" in address else "?") + urlencode({header: call_sid})
 
 
 def status_twiml(params: Mapping[str, str], urls: TwilioUrls) -> str:

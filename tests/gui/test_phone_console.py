@@ -6,6 +6,7 @@ lives on and the phone comes back signed in, and Answer / Hang up work from the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 
@@ -215,5 +216,42 @@ def test_warm_transfer_from_the_bar_consult_then_complete(qtbot, loop, desks, ka
         finally:
             await carrier.stop()
             await colleague.stop()
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_click_to_call_ringing_the_seat_is_answered_by_itself(qtbot, loop, desks, kamailio, tmp_path):
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        carrier = Seat(kamailio, "5550106", tmp_path)  # the phone company, ringing the seat first
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            # A call nobody asked for keeps ringing (the X-CSR-Dial of a click-to-call from elsewhere).
+            ringing = carrier.next("call", state="early", timeout=10)
+            stray = await carrier.do(
+                "call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Dial": "+12145550177"}
+            )
+            await ringing
+            await asyncio.sleep(0.3)
+            assert bar.answer.isEnabled() and not phone.answer_sent_at
+            await carrier.do("hangup", call=stray["call"])
+            await until(lambda: not phone.legs)
+            await asyncio.sleep(0.3)
+
+            a.window.customer_panel.callContactRequested.emit("+12145550177", "")  # the CSR clicked Call
+            answered = carrier.next("call", state="confirmed", timeout=10)
+            placed = await carrier.do(
+                "call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Dial": "+12145550177"}
+            )
+            assert (await answered)["call"] == placed["call"]  # answered with no key pressed
+            await until(lambda: bar.hangup.isEnabled() and bar.hold.isEnabled())
+            await carrier.do("hangup", call=placed["call"])
+        finally:
+            await carrier.stop()
 
     loop.run_until_complete(scenario())
