@@ -44,7 +44,9 @@ def transfer_target(text: str, registrar: str) -> str:
 
 def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
     """The phone's register command from a server seat and the password."""
-    fields = {k: seat.get(k) for k in ("registrar", "user", "transport", "proxy")}
+    fields = {
+        k: seat.get(k) for k in ("registrar", "user", "transport", "proxy", "input_device", "output_device")
+    }
     return {**{k: v for k, v in fields.items() if v}, "password": password}
 
 
@@ -256,6 +258,8 @@ class PhoneController(QObject):
         elif kind == "muted" and event.get("call") in self.legs:
             self.legs[event["call"]]["muted"] = event.get("muted")
         elif kind == "error":
+            self.errorOccurred.emit(str(event.get("message", "")))
+        elif kind == "device" and not event.get("found"):
             self.errorOccurred.emit(str(event.get("message", "")))
         elif kind == "busy":
             self.errorOccurred.emit("A second call reached your phone while you were on one; it went on.")

@@ -139,11 +139,48 @@ class Phone:
             acfg.sipConfig.proxies.append(str(command["proxy"]) + ";lr")
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, str(command["password"])))
         self.account_info = {"user": user, "registrar": registrar, "uri": acfg.idUri}
+        self._choose_devices(str(command.get("input_device") or ""), str(command.get("output_device") or ""))
         account = _make_account_class(pj)(self)
         account.create(acfg)
         self.account = account
         self.register_sent_at = time.monotonic()
         return {"uri": acfg.idUri}
+
+    def _choose_devices(self, microphone: str, headset: str) -> None:
+        """The seat's microphone and headset by name (the system's default when "" or not found, said so)."""
+        if self.null_audio or not (microphone or headset):
+            return
+        adm = self.ep.audDevManager()
+        try:
+            devices = list(adm.enumDev2())
+        except self.pj.Error:
+            devices = []
+        for wanted, kind in ((microphone, "microphone"), (headset, "headset")):
+            if not wanted:
+                continue
+            index = next(
+                (
+                    i
+                    for i, d in enumerate(devices)
+                    if d.name == wanted and (d.inputCount if kind == "microphone" else d.outputCount) > 0
+                ),
+                None,
+            )
+            if index is None:
+                names = ", ".join(d.name for d in devices) or "none"
+                self.emit(
+                    "device",
+                    kind=kind,
+                    found=False,
+                    message=f"The {kind} “{wanted}” is not on this PC (found: {names}); "
+                    "the phone uses the system's default.",
+                )
+                continue
+            if kind == "microphone":
+                adm.setCaptureDev(index)
+            else:
+                adm.setPlaybackDev(index)
+            self.emit("device", kind=kind, found=True, message="")
 
     def cmd_unregister(self, command: dict[str, Any]) -> None:
         self._drop_account()

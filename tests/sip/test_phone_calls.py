@@ -222,3 +222,25 @@ def test_warm_transfer_consult_then_complete(kamailio, tmp_path):
                 await s.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_seat_device_that_is_not_there_is_told_and_the_default_used(kamailio, tmp_path):
+    """The seat names a headset this PC lacks (this machine has no sound card at all): a clear message,
+    and the phone still signs in (with real audio, not the null device)."""
+
+    async def scenario():
+        seat = Seat(kamailio, "1001", tmp_path)
+        seat.link.command = [c for c in seat.link.command if c != "--null-audio"]
+        try:
+            await seat.start(register=False)
+            told = seat.next("device", kind="headset")
+            registered = seat.next("registration", timeout=10)
+            seat.link.register({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001",
+                                "output_device": "USB Headset"})  # fmt: skip
+            event = await told
+            assert not event["found"] and "The headset “USB Headset” is not on this PC" in event["message"]
+            assert (await registered)["state"] == "registered"
+        finally:
+            await seat.stop()
+
+    asyncio.run(scenario())
