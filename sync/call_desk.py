@@ -105,6 +105,27 @@ class CallDesk:
         available = self.available()
         return [a for a in agents if a in available] + [a for a in agents if a not in available]
 
+    async def voicemail_reason(self, provider_call_id: str, now: datetime) -> str:
+        """Why this caller goes to voicemail ("after_hours", "max_wait"), or "" to ring as before."""
+        return await asyncio.to_thread(self._voicemail_reason, provider_call_id, now)
+
+    def _voicemail_reason(self, provider_call_id: str, now: datetime) -> str:
+        from models.routing import RING, RoutingPolicy, route
+        from models.setup import CompanySetting
+        from models.setup_data import load_setup
+
+        with self.sessions() as s:
+            row = s.get(CompanySetting, "company")
+            company = dict(row.value or {}) if row is not None else {}
+            if not company.get("after_hours_voicemail") and not company.get("max_wait_seconds"):
+                return ""
+            setup = load_setup(s)
+            started = s.scalar(select(Call.started_at).where(Call.provider_call_id == provider_call_id))
+        policy = RoutingPolicy.from_settings(company, setup.business_hours, setup.time_zone)
+        waited = (as_utc(now) - as_utc(started)).total_seconds() if started is not None else None
+        reason = route(policy, as_utc(now), waited)
+        return "" if reason == RING else reason
+
     def seat_addresses(self) -> dict[str, str]:
         """username → the SIP address of their seat, for those who have one."""
         return self.seats.addresses()

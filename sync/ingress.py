@@ -208,6 +208,17 @@ async def _voice(request: web.Request) -> web.Response:
     except Exception:  # noqa: BLE001 - the sink could not say who is free: 500, the provider retries
         log.exception("event=agents_to_ring_failed call=%s", params.get("CallSid", ""))
         return web.Response(status=500, text="Please retry")
+    # Business hours and the longest wait (models/routing.py): voicemail instead of ringing or waiting.
+    voicemail = ""
+    route = getattr(ingress.sink, "voicemail_reason", None)
+    if not placed and route is not None:
+        try:
+            voicemail = await route(params.get("CallSid") or "", ingress.clock())
+        except Exception:  # noqa: BLE001 - routing can't be read: ring as before, and say so in the log
+            log.exception("event=routing_failed call=%s", params.get("CallSid", ""))
+    if voicemail:
+        events = twilio.voice_events(params, ingress.clock(), waiting=False)
+        return await _accept(request, params, events, twilio.voicemail_twiml(ingress.urls, voicemail))
     answer = twilio.voice_twiml(
         params,
         agents,

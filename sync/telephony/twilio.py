@@ -435,6 +435,34 @@ def sip_with_call_sid(address: str, call_sid: str, header: str = SEAT_CALL_HEADE
     return address + ("&" if "?" in address else "?") + urlencode({header: call_sid})
 
 
+VOICEMAIL_SECONDS = 120
+VOICEMAIL_MESSAGES = {
+    "after_hours": "Thanks for calling. We're closed right now. Please leave your name, number and a short "
+    "message after the tone, and we'll call you back.",
+    "max_wait": "Sorry to keep you waiting. Please leave your name, number and a short message after the "
+    "tone, and we'll call you back as soon as someone is free.",
+}
+
+
+def voicemail_twiml(urls: TwilioUrls, reason: str) -> str:
+    """Voicemail (models/routing.py said why): a greeting, then ``<Record>`` with a beep. The recording
+    reaches the call through the recording callback, like a call's recording; when the caller is done
+    Twilio requests ``action`` (our status URL, which answers an empty document: the call ends)."""
+    response = VoiceResponse()
+    response.say(VOICEMAIL_MESSAGES.get(reason, VOICEMAIL_MESSAGES["max_wait"]))
+    response.record(
+        action=urls.status,
+        method="POST",
+        max_length=VOICEMAIL_SECONDS,
+        timeout=5,
+        play_beep=True,
+        recording_status_callback=urls.recording,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    return str(response.to_xml())
+
+
 def status_twiml(params: Mapping[str, str], urls: TwilioUrls) -> str:
     """The answer to a status callback (ignored by the provider) or to the Dial's action: a caller
     still waiting goes back to the voice URL to ring whoever is free; otherwise the call is over."""
