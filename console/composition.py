@@ -118,9 +118,7 @@ class Console:
             _ui_conn=ui_conn,
             _now_fn=now_fn,
         )
-        console.phone = PhoneController(
-            window, calls, auto_claim_fn=lambda: bool(getattr(booking.setup, "phone_auto_claim", False))
-        )
+        console.phone = PhoneController(window, calls)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first

@@ -83,6 +83,7 @@ class PhoneController(QObject):
         self.server_seat: dict[str, Any] | None = None  # the seat the server gave at sign-in
         self.password_dialog: QInputDialog | None = None
         self.consulting: tuple[str, str] | None = None  # (the caller's leg, the consultation leg)
+        self.auto_claim = False  # the company's phone setting, from the sign-in answer
         self.dial_asked_at: float | None = None  # a click-to-call asked from here (time.monotonic())
         self._tasks = Tasks()
         self._connect_signals()
@@ -123,6 +124,7 @@ class PhoneController(QObject):
         the OS keyring, or asked), or stop it."""
         seat = user.get("phone_seat") or None
         self.server_seat = seat
+        self.auto_claim = bool(user.get("phone_auto_claim", False))
         if not seat:
             self.bar.hide()
             if self.link is not None:
@@ -275,7 +277,7 @@ class PhoneController(QObject):
 
     def _maybe_auto_claim(self, leg: dict[str, Any]) -> None:
         call_id = self._server_call(leg.get("provider_call_id", ""))
-        if not call_id or not self.auto_claim_fn():
+        if not call_id or not (self.auto_claim or self.auto_claim_fn()):
             return
         call = self.calls.calls.get(call_id, {})
         if not call.get("agent_id"):

@@ -1,8 +1,8 @@
 """Where an inbound call goes when nobody can take it (docs/phone.md): pure rules, no I/O.
 
-A company that turns it on (``company.after_hours_voicemail``) sends callers outside its business
-hours to voicemail; ``company.max_wait_seconds`` (0: no limit) sends a caller who has waited that long
-to voicemail too. With neither set, calls ring and wait as before.
+A company that turns it on (the phone settings' ``after_hours_voicemail``, `csr-server phone-settings`)
+sends callers outside its business hours to voicemail; ``max_wait_seconds`` (0: no limit) sends a
+caller who has waited that long to voicemail too. With neither set, calls ring and wait as before.
 """
 
 from __future__ import annotations

@@ -111,7 +111,6 @@ class SetupData:
     tag_names: list[str] = field(default_factory=list)
     required_fields: frozenset[str] = frozenset()
     away_reasons: list[str] = field(default_factory=list)  # what a CSR may pick for Away (models/agents.py)
-    phone_auto_claim: bool = False  # a call answered on a CSR's own softphone is claimed for them
 
     def business_unit(self, bu_id: str) -> BusinessUnitInfo | None:
         return next((b for b in self.business_units if b.id == bu_id), None)
@@ -177,7 +176,6 @@ def _read_setup(session: Session) -> SetupData:
     settings = {s.key: s.value for s in session.scalars(select(CompanySetting))}
     data.time_zone = str((settings.get("company") or {}).get("time_zone") or DEFAULT_TZ)
     data.company_name = str((settings.get("company") or {}).get("name") or "")
-    data.phone_auto_claim = bool((settings.get("company") or {}).get("phone_auto_claim", False))
     data.away_reasons = away_reasons(settings)
     groups = {g.id: g.name for g in session.scalars(select(BusinessUnitGroup))}
     data.business_units = [

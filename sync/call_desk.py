@@ -30,7 +30,7 @@ from models.validation import ValidationFailed
 
 from .apply import lock_change_log
 from .changes import ChangeCollector
-from .phone_seats import SeatDirectory
+from .phone_seats import SeatDirectory, phone_settings
 
 log = logging.getLogger("csr.server.calls")
 # What a console shows when it connects: calls still ringing or talking, and ended calls a CSR claimed
@@ -111,17 +111,15 @@ class CallDesk:
 
     def _voicemail_reason(self, provider_call_id: str, now: datetime) -> str:
         from models.routing import RING, RoutingPolicy, route
-        from models.setup import CompanySetting
         from models.setup_data import load_setup
 
+        phone = phone_settings(self.sessions)
+        if not phone["after_hours_voicemail"] and not phone["max_wait_seconds"]:
+            return ""
         with self.sessions() as s:
-            row = s.get(CompanySetting, "company")
-            company = dict(row.value or {}) if row is not None else {}
-            if not company.get("after_hours_voicemail") and not company.get("max_wait_seconds"):
-                return ""
             setup = load_setup(s)
             started = s.scalar(select(Call.started_at).where(Call.provider_call_id == provider_call_id))
-        policy = RoutingPolicy.from_settings(company, setup.business_hours, setup.time_zone)
+        policy = RoutingPolicy.from_settings(phone, setup.business_hours, setup.time_zone)
         waited = (as_utc(now) - as_utc(started)).total_seconds() if started is not None else None
         reason = route(policy, as_utc(now), waited)
         return "" if reason == RING else reason

@@ -69,6 +69,43 @@ def clear_seat(sessions: Callable[[], Session], username: str) -> bool:
         return True
 
 
+PHONE_SETTINGS_KEY = "phone"  # company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim}
+
+
+def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
+    """The company's phone settings (a row of their own: a setup import never touches them)."""
+    from models.setup import CompanySetting
+
+    with sessions() as s:
+        row = s.get(CompanySetting, PHONE_SETTINGS_KEY)
+        value = dict(row.value or {}) if row is not None else {}
+    return {
+        "after_hours_voicemail": bool(value.get("after_hours_voicemail", False)),
+        "max_wait_seconds": int(value.get("max_wait_seconds") or 0),
+        "auto_claim": bool(value.get("auto_claim", False)),
+    }
+
+
+def set_phone_settings(sessions: Callable[[], Session], **changes: Any) -> dict[str, Any]:
+    """Change some of them; returns them all."""
+    from models.setup import CompanySetting
+
+    current = phone_settings(sessions)
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key == "max_wait_seconds" and (not isinstance(value, int) or value < 0):
+            raise SeatRefused("The longest wait is a number of seconds, 0 for none.")
+        current[key] = value
+    with sessions() as s, s.begin():
+        row = s.get(CompanySetting, PHONE_SETTINGS_KEY)
+        if row is None:
+            s.add(CompanySetting(key=PHONE_SETTINGS_KEY, value=current))
+        else:
+            row.value = current
+    return current
+
+
 def seat_for_user(sessions: Callable[[], Session], user_id: str) -> dict[str, str] | None:
     with sessions() as s:
         row = s.get(PhoneSeat, user_id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models.setup import User
 
-from .phone_seats import SeatRefused, clear_seat, seat_for_user, set_seat
+from .phone_seats import SeatRefused, clear_seat, seat_for_user, set_phone_settings, set_seat
 
 
 def add_phone_seat_parser(sub: Any) -> None:
@@ -29,6 +29,35 @@ def add_phone_seat_parser(sub: Any) -> None:
     put.add_argument("--ring-device", default="", help="where it rings (default: the output device)")
     for name, text in (("clear", "take USER's seat away"), ("show", "print USER's seat as JSON")):
         ssub.add_parser(name, help=text).add_argument("name")
+    settings = sub.add_parser(
+        "phone-settings", help="company phone settings: voicemail, longest wait, auto-claim"
+    )
+    on_off = {"choices": ["on", "off"]}
+    settings.add_argument(
+        "--after-hours-voicemail", **on_off, help="callers outside business hours: voicemail"
+    )
+    settings.add_argument(
+        "--max-wait", type=int, help="seconds a caller waits before voicemail (0: no limit)"
+    )
+    settings.add_argument("--auto-claim", **on_off, help="a call answered on a CSR's softphone is claimed")
+
+
+def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
+    def flag(value: str | None) -> bool | None:
+        return None if value is None else value == "on"
+
+    try:
+        settings = set_phone_settings(
+            sessions,
+            after_hours_voicemail=flag(args.after_hours_voicemail),
+            max_wait_seconds=args.max_wait,
+            auto_claim=flag(args.auto_claim),
+        )
+    except SeatRefused as exc:
+        print(f"csr-server: {exc} Nothing was changed.", file=sys.stderr)
+        return 2
+    print(json.dumps(settings))
+    return 0
 
 
 def cmd_phone_seat(args: argparse.Namespace, sessions: Any) -> int:

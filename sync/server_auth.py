@@ -32,7 +32,7 @@ from models.setup import Role
 from models.timeutil import utc_iso
 
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
-from .phone_seats import seat_for_user
+from .phone_seats import phone_settings, seat_for_user
 from .protocol import ProtocolError
 
 EVERYONE = frozenset(r.value for r in Role)
@@ -228,6 +228,8 @@ class AccountsAuthenticator:
         sessions = getattr(self.accounts, "_sessions", None)
         if sessions is not None:
             user["phone_seat"] = await asyncio.to_thread(seat_for_user, sessions, user["id"])
+            settings = await asyncio.to_thread(phone_settings, sessions)
+            user["phone_auto_claim"] = settings["auto_claim"]
         return user
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:

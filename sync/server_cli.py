@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     simp.add_argument("--dry-run", action="store_true", help="show what would change, save nothing")
     sexp = ssub.add_parser("export", help="write the server's setup to a file ('-' for the screen)")
     sexp.add_argument("file")
-    from .phone_seats_cli import add_phone_seat_parser, cmd_phone_seat
+    from .phone_seats_cli import add_phone_seat_parser, cmd_phone_seat, cmd_phone_settings
 
     add_phone_seat_parser(sub)
     args = p.parse_args(argv)
@@ -493,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_setup(args)
     if args.command == "phone-seat":
         return cmd_phone_seat(args, _sessions(args.db))
+    if args.command == "phone-settings":
+        return cmd_phone_settings(args, _sessions(args.db))
     return asyncio.run(_serve(args))
 
 

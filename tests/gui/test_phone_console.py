@@ -255,3 +255,44 @@ def test_a_click_to_call_ringing_the_seat_is_answered_by_itself(qtbot, loop, des
             await carrier.stop()
 
     loop.run_until_complete(scenario())
+
+
+def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
+    qtbot, loop, server, desks, kamailio, tmp_path
+):
+    from sync.phone_seats import set_phone_settings
+
+    url, webhooks, sessions, _customer_id, _campaign = server
+    set_phone_settings(sessions, auto_claim=True)
+    sid = "CA" + "4" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
+           "Direction": "inbound", "ApiVersion": "2010-04-01", "CallStatus": "ringing"}  # fmt: skip
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        assert a.phone.auto_claim is True
+        carrier = Seat(kamailio, "5550107", tmp_path)
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            async with aiohttp.ClientSession() as http:
+                await post(http, webhooks, "/telephony/twilio/voice", leg)
+            await until(lambda: a.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            placed = await carrier.do("call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Call-Sid": sid})
+            await until(lambda: bar.answer.isEnabled())
+            answered = carrier.next("call", call=placed["call"], state="confirmed")
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)  # not the bubble, not F2
+            await answered
+            await until(lambda: a.calls.cards[call_id].claimed_by_id == a.calls.me, 10)
+            await carrier.do("hangup", call=placed["call"])
+        finally:
+            await carrier.stop()
+
+    loop.run_until_complete(scenario())

@@ -82,6 +82,20 @@ def test_sign_in_carries_the_seat_and_never_a_password(sessions):
     user, again, sam = asyncio.run(scenario())
     assert user["phone_seat"] == again["phone_seat"] == {**check_seat(SEAT)}
     assert sam["phone_seat"] is None
+    assert user["phone_auto_claim"] is False
+
+
+def test_csr_server_phone_settings(tmp_path, sessions, capsys):
+    db = str(tmp_path / "server.sqlite3")
+    assert (
+        server_main(["--db", db, "phone-settings", "--after-hours-voicemail", "on", "--max-wait", "90"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == {
+        "after_hours_voicemail": True, "max_wait_seconds": 90, "auto_claim": False}  # fmt: skip
+    assert server_main(["--db", db, "phone-settings", "--max-wait", "-5"]) == 2
+    assert "number of seconds" in capsys.readouterr().err
+    assert server_main(["--db", db, "phone-settings", "--auto-claim", "on"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_wait_seconds"] == 90  # the others kept
 
 
 def test_dial_sip_rings_a_seat_with_the_call_sid_header_and_a_named_status_url():

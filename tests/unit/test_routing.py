@@ -16,9 +16,9 @@ from twilio.request_validator import RequestValidator
 from models.calls import Call
 from models.db import open_server_db
 from models.routing import AFTER_HOURS, MAX_WAIT, RING, RoutingPolicy, open_at, route
-from models.setup import CompanySetting
 from sync.call_desk import CallDesk
 from sync.ingress import make_app, start_ingress
+from sync.phone_seats import set_phone_settings
 from sync.telephony import twilio
 from tests.unit.booking_setup import build_setup
 from tests.unit.test_twilio_adapter import URLS
@@ -70,8 +70,7 @@ def test_after_hours_callers_reach_voicemail_and_the_recording_is_on_their_call(
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as s:
         build_setup(s)  # Monday–Friday 7–19, Saturday 8–12, America/Chicago
-        row = s.get(CompanySetting, "company")
-        row.value = {**row.value, "after_hours_voicemail": True}
+    set_phone_settings(sessions, after_hours_voicemail=True)
     clock = [TUESDAY_NIGHT]
     desk = CallDesk(sessions, agents=lambda: ["dana"])
     sid = "CA" + "7" * 32
@@ -117,8 +116,7 @@ def test_a_caller_who_waited_past_the_longest_wait_reaches_voicemail(tmp_path):
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as s:
         build_setup(s)
-        row = s.get(CompanySetting, "company")
-        row.value = {**row.value, "max_wait_seconds": 60}
+    set_phone_settings(sessions, max_wait_seconds=60)
     clock = [TUESDAY_NOON]
     desk = CallDesk(sessions, agents=list)  # nobody signed in: the caller waits
     voice = {"CallSid": "CA" + "9" * 32, "AccountSid": "AC" + "0" * 32, "From": "+12145550134",
