@@ -30,7 +30,7 @@ from models.validation import ValidationFailed
 
 from .apply import lock_change_log
 from .changes import ChangeCollector
-from .phone_seats import SeatDirectory, phone_settings
+from .phone_seats import OverflowGroup, SeatDirectory, phone_settings, ring_order
 
 log = logging.getLogger("csr.server.calls")
 # What a console shows when it connects: calls still ringing or talking, and ended calls a CSR claimed
@@ -94,15 +94,20 @@ class CallDesk:
         self._agents = agents
         self.available = available  # the signed-in agents whose floor state is Available
         self.seats = SeatDirectory(sessions)  # CSRs rung at a SIP seat (sync/phone_seats.py)
+        self.overflow = OverflowGroup(sessions)  # the second group
         self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     # -- the ingress's sink ------------------------------------------------------------------------------
     def agents_to_ring(self) -> list[str]:
         """Everyone signed in, the Available ones first (then Away, Wrap-up, On call: the call must still
-        reach someone)."""
+        reach someone); with a second group set (phone settings' overflow), its CSRs ring only when no
+        one of the first group is Available (sync/phone_seats.ring_order)."""
         agents = self._agents()
         available = self.available()
+        overflow = self.overflow.names()
+        if overflow:
+            return ring_order(agents, available, overflow)
         return [a for a in agents if a in available] + [a for a in agents if a not in available]
 
     async def voicemail_reason(self, provider_call_id: str, now: datetime) -> str:

@@ -83,6 +83,7 @@ def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
         "after_hours_voicemail": bool(value.get("after_hours_voicemail", False)),
         "max_wait_seconds": int(value.get("max_wait_seconds") or 0),
         "auto_claim": bool(value.get("auto_claim", False)),
+        "overflow": [str(u) for u in value.get("overflow") or []],
     }
 
 
@@ -96,6 +97,13 @@ def set_phone_settings(sessions: Callable[[], Session], **changes: Any) -> dict[
             continue
         if key == "max_wait_seconds" and (not isinstance(value, int) or value < 0):
             raise SeatRefused("The longest wait is a number of seconds, 0 for none.")
+        if key == "overflow":
+            value = [u.strip() for u in value if u.strip()]
+            with sessions() as s:
+                known = set(s.scalars(select(User.username).where(User.username.in_(value))))
+            unknown = [u for u in value if u not in known]
+            if unknown:
+                raise SeatRefused(f"There is no user {', '.join('“' + u + '”' for u in unknown)}.")
         current[key] = value
     with sessions() as s, s.begin():
         row = s.get(CompanySetting, PHONE_SETTINGS_KEY)
@@ -110,6 +118,36 @@ def seat_for_user(sessions: Callable[[], Session], user_id: str) -> dict[str, st
     with sessions() as s:
         row = s.get(PhoneSeat, user_id)
         return row.as_dict() if row is not None else None
+
+
+class OverflowGroup:
+    """The second group (phone settings' ``overflow``), re-read at most every few seconds."""
+
+    def __init__(self, sessions: Callable[[], Session], clock: Callable[[], float] = time.monotonic) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._names: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+
+    def names(self) -> frozenset[str]:
+        now = self.clock()
+        if self._read_at is None or now - self._read_at >= CACHE_SECONDS:
+            self._names = frozenset(phone_settings(self.sessions)["overflow"])
+            self._read_at = now
+        return self._names
+
+
+def ring_order(agents: list[str], available: set[str], overflow: frozenset[str]) -> list[str]:
+    """Who to ring, in order: the Available CSRs of the first group; when none of them is Available, the
+    second group's (overflow) Available ones; then everyone else signed in, so the call still reaches
+    someone (Away, Wrap-up, On call) — the first group before the second."""
+    first = [a for a in agents if a not in overflow]
+    second = [a for a in agents if a in overflow]
+    free_first = [a for a in first if a in available]
+    if free_first:
+        return free_first + [a for a in first if a not in available]
+    free_second = [a for a in second if a in available]
+    return free_second + [a for a in first if a not in available] + [a for a in second if a not in available]
 
 
 class SeatDirectory:

@@ -40,6 +40,11 @@ def add_phone_seat_parser(sub: Any) -> None:
         "--max-wait", type=int, help="seconds a caller waits before voicemail (0: no limit)"
     )
     settings.add_argument("--auto-claim", **on_off, help="a call answered on a CSR's softphone is claimed")
+    settings.add_argument(
+        "--overflow",
+        help="the second group: user names, comma-separated, rung only when nobody of the "
+        "first group is Available ('' for none)",
+    )
 
 
 def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
@@ -52,6 +57,7 @@ def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
             after_hours_voicemail=flag(args.after_hours_voicemail),
             max_wait_seconds=args.max_wait,
             auto_claim=flag(args.auto_claim),
+            overflow=None if args.overflow is None else args.overflow.split(","),
         )
     except SeatRefused as exc:
         print(f"csr-server: {exc} Nothing was changed.", file=sys.stderr)

@@ -91,11 +91,35 @@ def test_csr_server_phone_settings(tmp_path, sessions, capsys):
         server_main(["--db", db, "phone-settings", "--after-hours-voicemail", "on", "--max-wait", "90"]) == 0
     )
     assert json.loads(capsys.readouterr().out) == {
-        "after_hours_voicemail": True, "max_wait_seconds": 90, "auto_claim": False}  # fmt: skip
+        "after_hours_voicemail": True, "max_wait_seconds": 90, "auto_claim": False, "overflow": []}  # fmt: skip
     assert server_main(["--db", db, "phone-settings", "--max-wait", "-5"]) == 2
     assert "number of seconds" in capsys.readouterr().err
     assert server_main(["--db", db, "phone-settings", "--auto-claim", "on"]) == 0
     assert json.loads(capsys.readouterr().out)["max_wait_seconds"] == 90  # the others kept
+    assert server_main(["--db", db, "phone-settings", "--overflow", "sam,nobody"]) == 2
+    assert "There is no user “nobody”. Nothing was changed." in capsys.readouterr().err
+    assert server_main(["--db", db, "phone-settings", "--overflow", "sam"]) == 0
+    assert json.loads(capsys.readouterr().out)["overflow"] == ["sam"]
+
+
+def test_the_second_group_rings_only_when_nobody_of_the_first_is_available(sessions):
+    from sync.call_desk import CallDesk
+    from sync.phone_seats import ring_order, set_phone_settings
+
+    second = frozenset({"sam", "kim"})
+    agents = ["dana", "lee", "sam", "kim"]
+    assert ring_order(agents, {"lee", "sam"}, second) == ["lee", "dana"]
+    assert ring_order(agents, {"sam"}, second) == ["sam", "dana", "lee", "kim"]
+    assert ring_order(agents, set(), second) == ["dana", "lee", "sam", "kim"]
+    signed_in, free = ["dana", "sam"], {"sam"}
+    desk = CallDesk(sessions, agents=lambda: signed_in, available=lambda: free)
+    assert desk.agents_to_ring() == ["sam", "dana"]  # no second group: everyone, Available first
+    set_phone_settings(sessions, overflow=["sam"])
+    desk = CallDesk(sessions, agents=lambda: signed_in, available=lambda: free)
+    assert desk.agents_to_ring() == ["sam", "dana"]  # Dana (first group) is not Available: Sam rings
+    free.add("dana")
+    desk = CallDesk(sessions, agents=lambda: signed_in, available=lambda: free)
+    assert desk.agents_to_ring() == ["dana"]  # Dana is free: the second group waits
 
 
 def test_dial_sip_rings_a_seat_with_the_call_sid_header_and_a_named_status_url():
