@@ -68,6 +68,7 @@ class PhoneLink:
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._fatal = ""
         self._refs = itertools.count(1)
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[dict[str, Any]]]] = []
 
@@ -112,8 +113,10 @@ class PhoneLink:
                 break
             failures = 0 if time.monotonic() - began >= STABLE_RUN_S else failures + 1
             delay = self.backoff[min(max(failures - 1, 0), len(self.backoff) - 1)]
-            how = "crashed" if code is None or code < 0 else f"stopped (exit {code})"
-            self._set_state("offline", f"Phone offline — it {how}; restarting in {delay:g} s.")
+            how = "it crashed" if code is None or code < 0 else f"it stopped (exit {code})"
+            if self._fatal:  # it said why (e.g. pjsua2 missing): tell that, not just the exit code
+                how, self._fatal = self._fatal.rstrip("."), ""
+            self._set_state("offline", f"Phone offline — {how}; restarting in {delay:g} s.")
             log.warning("phone process %s; restart %d in %.1f s", how, self.restarts + 1, delay)
             await asyncio.sleep(delay)
             self.restarts += 1
@@ -158,7 +161,7 @@ class PhoneLink:
             if self.registration is not None:
                 self.send(dict(self.registration))
         elif event["event"] == "fatal":
-            self.message = str(event.get("message", ""))
+            self._fatal = str(event.get("message", ""))
         for waiter in list(self._waiters):
             predicate, future = waiter
             if future.done():  # timed out or cancelled
