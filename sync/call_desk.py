@@ -118,6 +118,8 @@ class CallDesk:
         from models.routing import RING, RoutingPolicy, route
         from models.setup_data import load_setup
 
+        if self.sessions is None:
+            return ""
         phone = phone_settings(self.sessions)
         if not phone["after_hours_voicemail"] and not phone["max_wait_seconds"]:
             return ""
