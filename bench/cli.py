@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     notify.add_argument("--rate", type=float, default=None, help="texts per second per sender (default: off)")
     notify.add_argument("--postgres", default=None, help="PostgreSQL URL (default: $CSR_TEST_POSTGRES)")
     notify.add_argument("--no-postgres", action="store_true", help="skip the reminders part")
+    phone = sub.add_parser(
+        "phone", help="softphone through Kamailio: INVITE → ringing painted, answer key → 200 OK, RSS"
+    )
+    phone.add_argument("--calls", type=int, default=1000, help="sequential calls (≥ 1,000 for a p99)")
 
     args = p.parse_args(argv)
     if args.command == "notify":
@@ -170,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             keep=args.keep,
             server_stages=args.server_stages,
         )
+    elif args.command == "phone":
+        from .phone_bench import run_phone
+
+        out = run_phone(args.calls)
     elif args.command == "floor":
         from .floor_bench import run_floor
 

@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from sync.callsim import main as callsim_main
 
         return callsim_main(argv[1:])
+    if argv[:1] == ["phone"]:  # the softphone process the console starts and watches (no Qt)
+        from sync.softphone import main as phone_main
+
+        return phone_main(argv[1:])
     args = parse_args(argv)
     if args.join and not args.demo:
         print("csr-console: --join goes with --demo (a second CSR on the demo server)", file=sys.stderr)

@@ -26,6 +26,7 @@ from .jobs_controller import JobsController
 from .leads_controller import LeadsController
 from .main_window import MainWindow, on_a_call
 from .messages_controller import MessagesController
+from .phone_controller import PhoneController
 from .search_service import SearchService
 from .sync_controller import SyncController
 
@@ -46,6 +47,7 @@ class Console:
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
+    phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -118,6 +120,7 @@ class Console:
             _ui_conn=ui_conn,
             _now_fn=now_fn,
         )
+        console.phone = PhoneController(window, calls)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
@@ -302,6 +305,8 @@ class Console:
     async def aclose(self) -> None:
         """Before ``shutdown``, on the loop: requests on their way are cancelled, then syncing stops."""
         await self.calls.aclose()
+        if self.phone is not None:
+            await self.phone.aclose()
         await self.floor.aclose()
         await self.sync.aclose()
 

@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     jobs,
     journal,
     notifications,
+    phone_seats,
     setup,
     sync_tables,
 )

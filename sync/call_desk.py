@@ -30,6 +30,7 @@ from models.validation import ValidationFailed
 
 from .apply import lock_change_log
 from .changes import ChangeCollector
+from .phone_seats import OverflowGroup, SeatDirectory, phone_settings, ring_order
 
 log = logging.getLogger("csr.server.calls")
 # What a console shows when it connects: calls still ringing or talking, and ended calls a CSR claimed
@@ -92,16 +93,47 @@ class CallDesk:
         self.on_committed = on_committed
         self._agents = agents
         self.available = available  # the signed-in agents whose floor state is Available
+        self.seats = SeatDirectory(sessions)  # CSRs rung at a SIP seat (sync/phone_seats.py)
+        self.overflow = OverflowGroup(sessions)  # the second group
         self._queue: list[tuple[list[NeutralEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     # -- the ingress's sink ------------------------------------------------------------------------------
     def agents_to_ring(self) -> list[str]:
         """Everyone signed in, the Available ones first (then Away, Wrap-up, On call: the call must still
-        reach someone)."""
+        reach someone); with a second group set (phone settings' overflow), its CSRs ring only when no
+        one of the first group is Available (sync/phone_seats.ring_order)."""
         agents = self._agents()
         available = self.available()
+        overflow = self.overflow.names()
+        if overflow:
+            return ring_order(agents, available, overflow)
         return [a for a in agents if a in available] + [a for a in agents if a not in available]
+
+    async def voicemail_reason(self, provider_call_id: str, now: datetime) -> str:
+        """Why this caller goes to voicemail ("after_hours", "max_wait"), or "" to ring as before."""
+        return await asyncio.to_thread(self._voicemail_reason, provider_call_id, now)
+
+    def _voicemail_reason(self, provider_call_id: str, now: datetime) -> str:
+        from models.routing import RING, RoutingPolicy, route
+        from models.setup_data import load_setup
+
+        if self.sessions is None:
+            return ""
+        phone = phone_settings(self.sessions)
+        if not phone["after_hours_voicemail"] and not phone["max_wait_seconds"]:
+            return ""
+        with self.sessions() as s:
+            setup = load_setup(s)
+            started = s.scalar(select(Call.started_at).where(Call.provider_call_id == provider_call_id))
+        policy = RoutingPolicy.from_settings(phone, setup.business_hours, setup.time_zone)
+        waited = (as_utc(now) - as_utc(started)).total_seconds() if started is not None else None
+        reason = route(policy, as_utc(now), waited)
+        return "" if reason == RING else reason
+
+    def seat_addresses(self) -> dict[str, str]:
+        """username → the SIP address of their seat, for those who have one."""
+        return self.seats.addresses()
 
     async def record(self, events: list[NeutralEvent]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -27,6 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -50,6 +51,9 @@ from .telephony.twilio_sim import (
 TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
 DEFAULT_TRACKING = "+18005550100"
 log = logging.getLogger("csr.callsim")
+
+
+SIP_PASSWORD_ENV = "CSR_CALLSIM_SIP_PASSWORD"
 
 
 @dataclass
@@ -244,6 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--start-after", type=float, default=0.0, help="seconds to wait before the first call")
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's simulator
+    sip = p.add_argument_group(
+        "SIP mode (docs/phone.md)",
+        "ring the CSRs' SIP seats for real: each <Sip> of the server's TwiML gets an INVITE through the "
+        f"registrar/proxy, and the matching signed status callbacks follow; password in ${SIP_PASSWORD_ENV}",
+    )
+    sip.add_argument("--sip-registrar", help="the SIP registrar/proxy, e.g. sip:127.0.0.1:5070")
+    sip.add_argument(
+        "--sip-user", default="carrier", help="the user the caller signs in as (default carrier)"
+    )
+    sip.add_argument("--talk", type=float, default=2.0, help="seconds of talk before the caller hangs up")
     return p
 
 
@@ -310,12 +324,44 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = options_from_args(argv)
+    extra = _parser().parse_args(argv)
+    if extra.sip_registrar:
+        return _sip_main(options, extra)
     logging.basicConfig(
         level=logging.INFO if options.verbose else logging.WARNING,
         stream=sys.stderr,
         format="csr-callsim: %(message)s",
     )
     summary = asyncio.run(_main(options, exit_with_parent="--exit-with-parent" in (argv or sys.argv[1:])))
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["failed"] == 0 else 1
+
+
+def _sip_main(options: SimOptions, args: argparse.Namespace) -> int:
+    from .callsim_sip import SipOptions, parse_registrar, run_sip
+
+    sip = SipOptions(
+        registrar=parse_registrar(args.sip_registrar),
+        user=args.sip_user,
+        password=os.environ.get(SIP_PASSWORD_ENV, ""),
+        talk=max(0.0, args.talk),
+    )
+    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
+                        format="csr-callsim: %(message)s")  # fmt: skip
+
+    async def go() -> dict[str, Any]:
+        stop = asyncio.Event()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=options.timeout)) as session:
+            sender = _Sender(session, options)
+            try:
+                result = await run_sip(sender, options, sip, stop)
+            except RuntimeError as exc:
+                print(str(exc), file=sys.stderr)
+                return {"calls": sender.tally.calls, "webhooks": sender.tally.webhooks, "failed": -1}
+            return {"calls": sender.tally.calls, "webhooks": sender.tally.webhooks,
+                    "failed": sender.tally.failed, **result}  # fmt: skip
+
+    summary = asyncio.run(go())
     print(json.dumps(summary), flush=True)
     return 0 if summary["failed"] == 0 else 1
 

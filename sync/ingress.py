@@ -198,12 +198,31 @@ async def _voice(request: web.Request) -> web.Response:
         dial = twilio.dial_number(request.query.get("dial", ""))
         placed = softphone or bool(dial)
         agents = [] if placed else ingress.sink.agents_to_ring()
-        events = twilio.voice_events(params, ingress.clock(), waiting=not placed and not agents, dial=dial)
+        # CSRs with a SIP seat are rung at it (<Dial><Sip>); the others as Client identities.
+        seats = getattr(ingress.sink, "seat_addresses", dict)() if agents else {}
+        events = twilio.voice_events(
+            params,
+            ingress.clock(),
+            waiting=not placed and not agents,
+            dial=dial,
+            agent=request.query.get("agent", "")[:60],
+        )
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")
     except Exception:  # noqa: BLE001 - the sink could not say who is free: 500, the provider retries
         log.exception("event=agents_to_ring_failed call=%s", params.get("CallSid", ""))
         return web.Response(status=500, text="Please retry")
+    # Business hours and the longest wait (models/routing.py): voicemail instead of ringing or waiting.
+    voicemail = ""
+    route = getattr(ingress.sink, "voicemail_reason", None)
+    if not placed and route is not None:
+        try:
+            voicemail = await route(params.get("CallSid") or "", ingress.clock())
+        except Exception:  # noqa: BLE001 - routing can't be read: ring as before, and say so in the log
+            log.exception("event=routing_failed call=%s", params.get("CallSid", ""))
+    if voicemail:
+        events = twilio.voice_events(params, ingress.clock(), waiting=False)
+        return await _accept(request, params, events, twilio.voicemail_twiml(ingress.urls, voicemail))
     answer = twilio.voice_twiml(
         params,
         agents,
@@ -211,6 +230,7 @@ async def _voice(request: web.Request) -> web.Response:
         hold=request.query.get("hold") == "1",
         caller_id=ingress.caller_id,
         dial_to=dial,
+        seats=seats,
     )
     return await _accept(request, params, events, answer)
 
@@ -222,7 +242,10 @@ async def _status(request: web.Request) -> web.Response:
     ingress = request.app[_INGRESS]
     try:
         events = twilio.status_events(
-            params, ingress.clock(), twilio.dial_number(request.query.get("dial", ""))
+            params,
+            ingress.clock(),
+            twilio.dial_number(request.query.get("dial", "")),
+            agent=request.query.get("agent", "")[:60],
         )
     except MalformedWebhook as exc:
         return _bad(request, f"missing_{exc}")

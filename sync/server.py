@@ -545,7 +545,13 @@ class SyncServer:
         from .telephony.twilio_rest import DialFailed
 
         try:
-            sid = await self.dialer.place_call(str(conn.user.get("username") or ""), number)
+            username = str(conn.user.get("username") or "")
+            seats = getattr(self.calls, "seat_addresses", dict)
+            seat = (await asyncio.to_thread(seats)).get(username, "")
+            if seat:  # a CSR with a SIP seat is rung there (docs/phone.md)
+                sid = await self.dialer.place_call(username, number, seat)
+            else:
+                sid = await self.dialer.place_call(username, number)
         except DialFailed as exc:
             raise ProtocolError("dial_failed", str(exc)) from exc
         log.info(

@@ -32,6 +32,7 @@ from models.setup import Role
 from models.timeutil import utc_iso
 
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
+from .phone_seats import phone_settings, seat_for_user
 from .protocol import ProtocolError
 
 EVERYONE = frozenset(r.value for r in Role)
@@ -198,7 +199,7 @@ class AccountsAuthenticator:
             await asyncio.sleep(min(exc.retry_after, MAX_LOGIN_WAIT))
             raise ProtocolError(exc.code, exc.message, details={"retry_after": exc.retry_after}) from exc
         token = issue_token(user, self.secret, self.ttl, now)
-        return token, utc_iso(now + self.ttl), _user(user)
+        return token, utc_iso(now + self.ttl), await self._with_seat(_user(user))
 
     async def _hash_slot(self, work: Coroutine[Any, Any, Any]) -> Any:
         """Run ``work`` holding the acquired slot until it is done — even when the connection goes
@@ -220,7 +221,16 @@ class AccountsAuthenticator:
             )
         except AuthError as exc:
             raise ProtocolError(exc.code, exc.message) from exc
-        return _user(user)
+        return await self._with_seat(_user(user))
+
+    async def _with_seat(self, user: dict[str, Any]) -> dict[str, Any]:
+        """The user as the console gets it, with their SIP seat (or None): the softphone signs in there."""
+        sessions = getattr(self.accounts, "_sessions", None)
+        if sessions is not None:
+            user["phone_seat"] = await asyncio.to_thread(seat_for_user, sessions, user["id"])
+            settings = await asyncio.to_thread(phone_settings, sessions)
+            user["phone_auto_claim"] = settings["auto_claim"]
+        return user
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
         return message_allowed(user, message_type)

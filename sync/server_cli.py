@@ -510,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     simp.add_argument("--dry-run", action="store_true", help="show what would change, save nothing")
     sexp = ssub.add_parser("export", help="write the server's setup to a file ('-' for the screen)")
     sexp.add_argument("file")
+    from .phone_seats_cli import add_phone_seat_parser, cmd_phone_seat, cmd_phone_settings
+
+    add_phone_seat_parser(sub)
     args = p.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
@@ -522,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_user(args)
     if args.command == "setup":
         return cmd_setup(args)
+    if args.command == "phone-seat":
+        return cmd_phone_seat(args, _sessions(args.db))
+    if args.command == "phone-settings":
+        return cmd_phone_settings(args, _sessions(args.db))
     return asyncio.run(_serve(args))
 
 

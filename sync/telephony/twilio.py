@@ -45,6 +45,8 @@ MAX_RINGING = 10
 CHILD_EVENTS = "initiated ringing answered completed"
 HOLD_MESSAGE = "Thanks for calling. Everyone is helping another customer; please stay on the line."
 CLIENT_PREFIX = "client:"
+SEAT_CALL_HEADER = "X-CSR-Call-Sid"  # the header carrying the parent call's sid to a SIP seat
+SEAT_DIAL_HEADER = "X-CSR-Dial"  # on a click-to-call to a SIP seat: the customer's number it will dial
 
 _FINAL = {
     "completed": EndReason.COMPLETED,
@@ -90,15 +92,25 @@ class TwilioUrls:
     def recording(self) -> str:
         return self.base + RECORDING_PATH
 
-    def dial_voice(self, number: str) -> str:
+    def dial_voice(self, number: str, agent: str = "") -> str:
         """The voice URL of a call we place for a CSR (click-to-call): once their softphone answers,
-        it dials ``number``."""
-        return self.base + VOICE_PATH + "?" + urlencode({"dial": number})
+        it dials ``number``. ``agent``: the CSR, named when their phone is a SIP seat (To is then a
+        SIP address, not their Client)."""
+        return (
+            self.base + VOICE_PATH + "?" + urlencode({"dial": number, **({"agent": agent} if agent else {})})
+        )
 
-    def dial_status(self, number: str) -> str:
+    def dial_status(self, number: str, agent: str = "") -> str:
         """The status callback of that call: it names the customer's number too, since a callback
         may arrive before (or without) the voice request."""
-        return self.base + STATUS_PATH + "?" + urlencode({"dial": number})
+        return (
+            self.base + STATUS_PATH + "?" + urlencode({"dial": number, **({"agent": agent} if agent else {})})
+        )
+
+    def seat_status(self, agent: str) -> str:
+        """The status callback of a CSR's SIP seat leg (``<Dial><Sip>``): its To is a SIP address, so
+        the URL names the CSR."""
+        return self.base + STATUS_PATH + "?" + urlencode({"agent": agent})
 
     def signed_url(self, raw_path: str) -> str:
         """The URL the provider signed for a request that reached us at ``raw_path`` (path and query,
@@ -208,7 +220,7 @@ def _event(
     )  # type: ignore[arg-type]
 
 
-def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, object]:
+def _parent_fields(params: Mapping[str, str], dial: str = "", agent: str = "") -> dict[str, object]:
     """What a parent leg's request says about the whole call: direction, numbers as sent, and the CSR
     when they dialed out from their softphone. A click-to-call (``dial``) rang the CSR's Client first
     (To is "client:dana"); the customer is the number it then dials."""
@@ -217,7 +229,7 @@ def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, objec
             "direction": CallDirection.OUTBOUND,
             "from_number": params.get("From") or "",
             "to_number": dial,
-            "agent": identity(params.get("To") or params.get("Called") or ""),
+            "agent": agent or identity(params.get("To") or params.get("Called") or ""),
         }
     return {
         "direction": _direction(params),
@@ -228,7 +240,7 @@ def _parent_fields(params: Mapping[str, str], dial: str = "") -> dict[str, objec
 
 
 def voice_events(
-    params: Mapping[str, str], received_at: datetime, *, waiting: bool, dial: str = ""
+    params: Mapping[str, str], received_at: datetime, *, waiting: bool, dial: str = "", agent: str = ""
 ) -> list[NeutralEvent]:
     """The voice webhook (a call reached one of our numbers, a CSR dialed out, or a CSR answered the
     click-to-call placed for them: ``dial``): OFFERED, plus QUEUED when nobody is there to ring
@@ -236,7 +248,7 @@ def voice_events(
     sid = _sid(params)
     call_id = _sid(params, "ParentCallSid", required=False) or sid
     at = parse_timestamp(params.get("Timestamp"), received_at)
-    fields = _parent_fields(params, dial)
+    fields = _parent_fields(params, dial, agent)
     # A redirect back here (a waiting caller) is the same offer: same key, stored once.
     events = [_event(params, call_id, f"twilio:{sid}:voice", CallEventKind.OFFERED, at, **fields)]
     if waiting:
@@ -254,9 +266,12 @@ def caller_waiting(params: Mapping[str, str]) -> bool:
     )
 
 
-def status_events(params: Mapping[str, str], received_at: datetime, dial: str = "") -> list[NeutralEvent]:
+def status_events(
+    params: Mapping[str, str], received_at: datetime, dial: str = "", agent: str = ""
+) -> list[NeutralEvent]:
     """A call status callback (a parent or child leg), or the Dial's action request; ``dial``: the
-    customer's number of a click-to-call, from the callback URL we gave."""
+    customer's number of a click-to-call, ``agent``: the CSR of a SIP seat leg, from the callback URL
+    we gave."""
     sid = _sid(params)
     status = (params.get("CallStatus") or "").strip().lower()
     if "DialCallStatus" in params:
@@ -280,8 +295,8 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
     at = parse_timestamp(params.get("Timestamp"), received_at)
     parent = _sid(params, "ParentCallSid", required=False)
     if parent:
-        return _child_events(params, parent, key, status, at)
-    fields = _parent_fields(params, dial)
+        return _child_events(params, parent, key, status, at, agent)
+    fields = _parent_fields(params, dial, agent)
     if status in ("queued", "initiated", "ringing"):
         return [_event(params, sid, key, CallEventKind.OFFERED, at, **fields)]
     if status == "in-progress":
@@ -301,11 +316,11 @@ def status_events(params: Mapping[str, str], received_at: datetime, dial: str = 
 
 
 def _child_events(
-    params: Mapping[str, str], parent: str, key: str, status: str, at: datetime
+    params: Mapping[str, str], parent: str, key: str, status: str, at: datetime, seat_agent: str = ""
 ) -> list[NeutralEvent]:
     """A leg we dialed: a CSR's Client (inbound calls) or the customer's number (softphone calls).
     Its numbers are the leg's, not the call's (To is "client:dana"), so they stay in the payload."""
-    agent = identity(params.get("To") or params.get("Called") or "")
+    agent = seat_agent or identity(params.get("To") or params.get("Called") or "")
     direction = CallDirection.INBOUND if agent else CallDirection.OUTBOUND
     if status == "ringing" and agent:
         return [_event(params, parent, key, CallEventKind.ALERTING, at, direction=direction, agent=agent)]
@@ -365,9 +380,11 @@ def voice_twiml(
     hold: bool = False,
     caller_id: str = "",
     dial_to: str = "",
+    seats: Mapping[str, str] | None = None,
 ) -> str:
-    """The answer to the voice webhook: ring the CSRs' Clients (or, from a CSR's softphone, the number
-    they dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
+    """The answer to the voice webhook: ring the CSRs' Clients — or their SIP seats (``seats``:
+    username → SIP address, rung with ``<Sip>``) — (or, from a CSR's softphone, the number they
+    dialed; or, for a click-to-call the CSR answered, ``dial_to``), recording from the answer; or,
     with nobody to ring, keep the caller waiting."""
     response = VoiceResponse()
     if dial_to or _from_softphone(params):
@@ -387,6 +404,14 @@ def voice_twiml(
     if ring:
         dial = _dial(urls)
         for agent in ring:
+            if seats and agent in seats:
+                dial.sip(
+                    sip_with_call_sid(seats[agent], params.get("CallSid") or ""),
+                    status_callback_event=CHILD_EVENTS,
+                    status_callback=urls.seat_status(agent),
+                    status_callback_method="POST",
+                )
+                continue
             dial.client(
                 agent,
                 status_callback_event=CHILD_EVENTS,
@@ -399,6 +424,42 @@ def voice_twiml(
             response.say(HOLD_MESSAGE)
         response.pause(length=HOLD_SECONDS)
         response.redirect(urls.hold, method="POST")
+    return str(response.to_xml())
+
+
+def sip_with_call_sid(address: str, call_sid: str, header: str = SEAT_CALL_HEADER) -> str:
+    """The seat's SIP address with our call's sid as an X- header (Twilio sends ``?x-name=value`` of a
+    ``<Sip>`` URI as a SIP header): the console's softphone ties the ringing leg to its bubble."""
+    if not call_sid:
+        return address
+    return address + ("&" if "?" in address else "?") + urlencode({header: call_sid})
+
+
+VOICEMAIL_SECONDS = 120
+VOICEMAIL_MESSAGES = {
+    "after_hours": "Thanks for calling. We're closed right now. Please leave your name, number and a short "
+    "message after the tone, and we'll call you back.",
+    "max_wait": "Sorry to keep you waiting. Please leave your name, number and a short message after the "
+    "tone, and we'll call you back as soon as someone is free.",
+}
+
+
+def voicemail_twiml(urls: TwilioUrls, reason: str) -> str:
+    """Voicemail (models/routing.py said why): a greeting, then ``<Record>`` with a beep. The recording
+    reaches the call through the recording callback, like a call's recording; when the caller is done
+    Twilio requests ``action`` (our status URL, which answers an empty document: the call ends)."""
+    response = VoiceResponse()
+    response.say(VOICEMAIL_MESSAGES.get(reason, VOICEMAIL_MESSAGES["max_wait"]))
+    response.record(
+        action=urls.status,
+        method="POST",
+        max_length=VOICEMAIL_SECONDS,
+        timeout=5,
+        play_beep=True,
+        recording_status_callback=urls.recording,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
     return str(response.to_xml())
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .twilio import CLIENT_PREFIX, TwilioUrls
+from .twilio import CLIENT_PREFIX, SEAT_DIAL_HEADER, TwilioUrls, sip_with_call_sid
 
 log = logging.getLogger("csr.server.dial")
 DEFAULT_API_BASE = "https://api.twilio.com"
@@ -49,17 +49,21 @@ class TwilioRest:
     def calls_url(self) -> str:
         return f"{self.api_base.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}/Calls.json"
 
-    async def place_call(self, username: str, number: str) -> str:
-        """Ring ``username``'s softphone, then (when they answer) ``number`` (E.164). The provider's
-        call id (its CallSid), or DialFailed in plain words."""
+    async def place_call(self, username: str, number: str, seat: str = "") -> str:
+        """Ring ``username``'s softphone — their SIP seat ``seat`` when they have one, else their Client —
+        then (when they answer) ``number`` (E.164). The provider's call id (its CallSid), or DialFailed
+        in plain words."""
         if not self.caller_id:
             raise DialFailed("Calling out needs the number customers see (--caller-id).")
+        # A seat's INVITE carries the number (X-CSR-Dial): the console answers its own click-to-call.
+        to = sip_with_call_sid(seat, number, SEAT_DIAL_HEADER) if seat else CLIENT_PREFIX + username
+        agent = username if seat else ""
         form = [
-            ("To", CLIENT_PREFIX + username),
+            ("To", to),
             ("From", self.caller_id),
-            ("Url", self.urls.dial_voice(number)),
+            ("Url", self.urls.dial_voice(number, agent)),
             ("Method", "POST"),
-            ("StatusCallback", self.urls.dial_status(number)),
+            ("StatusCallback", self.urls.dial_status(number, agent)),
             ("StatusCallbackMethod", "POST"),
         ]
         form += [("StatusCallbackEvent", e) for e in STATUS_EVENTS]

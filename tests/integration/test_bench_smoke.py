@@ -99,3 +99,14 @@ def test_notify(home, postgres_url):
     for key in ("due_to_sent_p99_s", "due_to_sent_samples", "booking_to_confirmation_sent_p99_ms"):
         assert key in out
     assert out["booking_to_confirmation_sent_samples"] == 20
+
+
+def test_phone(home):
+    from tests.sip.sip_fixtures import require_tool
+
+    require_tool("kamailio")
+    require_tool("py:pjsua2")
+    out = bench("phone", "--calls", "5", home=home)
+    assert out["calls"] == 5 and out["calls_failed"] == 0
+    assert out["invite_to_ringing_bubble_samples"] == out["answer_key_to_200ok_samples"] == 5
+    assert 0 < out["phone_rss_mb"] < 200

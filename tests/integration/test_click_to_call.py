@@ -249,3 +249,44 @@ def test_without_the_account_sid_dial_says_what_is_missing(server):  # noqa: F81
     answer = asyncio.run(scenario())
     assert answer["code"] == "dial_failed"
     assert answer["message"] == "Calling out needs the phone system's account (--twilio-account-sid)."
+
+
+def test_click_to_call_rings_a_csrs_sip_seat_and_the_call_is_still_theirs(calling_server):
+    """With a SIP seat, Twilio is asked to ring the seat (the number in X-CSR-Dial, so the console
+    answers its own click-to-call), and the URLs name the CSR: the call is logged as theirs."""
+    from sqlalchemy.orm import sessionmaker
+
+    from models.db import open_server_db
+    from sync.phone_seats import set_seat
+
+    ws_url, http_url, db, fake = calling_server
+    engine = open_server_db(str(db))
+    seat = "sip:dana@acme.sip.example.com"
+    set_seat(sessionmaker(engine), USERNAME, {"sip_address": seat, "registrar": "sip:acme.sip.example.com",
+                                              "user": "dana"})  # fmt: skip
+    engine.dispose()
+
+    async def scenario() -> None:
+        dana = await Console.sign_in(ws_url, USERNAME, PASSWORD)
+        placed = await dana.request(
+            {"type": "dial", "id": "d3", "number": "(214) 555-0177", "customer_id": "cust-olga"}
+        )
+        assert placed["type"] == "dialing"
+        [form] = fake.requests
+        assert form["To"] == [f"{seat}?X-CSR-Dial=%2B12145550177"]
+        voice_url, status_url = form["Url"][0], form["StatusCallback"][0]
+        assert parse_qs(urlsplit(voice_url).query) == {"dial": [CUSTOMER_PHONE], "agent": [USERNAME]}
+        assert parse_qs(urlsplit(status_url).query) == {"dial": [CUSTOMER_PHONE], "agent": [USERNAME]}
+        sid = placed["provider_call_id"]
+        async with aiohttp.ClientSession() as http:
+            for url, params in (
+                (status_url, {**leg(sid, "initiated"), "To": seat, "Called": seat}),
+                (voice_url, {**leg(sid, "in-progress"), "To": seat, "Called": seat}),
+            ):
+                async with http.post(url, data=params, headers=signed(url, params)) as r:
+                    assert r.status == 200
+        shown = await dana.until(lambda m: m["call"]["provider_call_id"] == sid and m["call"]["agent_id"])
+        assert shown["call"]["agent_id"] == dana.user_id and shown["call"]["direction"] == "Outbound"
+        await dana.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,101 @@
+"""Kamailio on loopback for the phone tests and `csr-bench phone`: the in-memory registrar/proxy of
+tests/sip/kamailio.cfg on a free port with a private run folder (needs a source checkout)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG = Path(__file__).resolve().parents[1] / "tests" / "sip" / "kamailio.cfg"
+
+
+def find_kamailio() -> str | None:
+    return shutil.which("kamailio") or next(
+        (p for p in ("/usr/sbin/kamailio", "/usr/local/sbin/kamailio") if Path(p).exists()), None
+    )
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def answers_options(port: int) -> bool:
+    """Whether something answers a SIP OPTIONS on 127.0.0.1:port within 0.3 s."""
+    branch = "z9hG4bK" + uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        local = s.getsockname()[1]
+        msg = (
+            f"OPTIONS sip:probe@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch={branch};rport\r\n"
+            "Max-Forwards: 5\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\n"
+            f"Call-ID: {uuid.uuid4().hex}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        s.settimeout(0.3)
+        try:
+            return s.recv(4096).startswith(b"SIP/2.0")
+        except OSError:
+            return False
+
+
+@dataclass
+class Kamailio:
+    port: int
+    log: Path
+    proc: subprocess.Popen
+
+    @property
+    def registrar(self) -> str:
+        return f"sip:127.0.0.1:{self.port}"
+
+    def seat_uri(self, user: str) -> str:
+        return f"sip:{user}@127.0.0.1:{self.port}"
+
+    def count(self, marker: str) -> int:
+        """How many times the script logged ``CSRTEST <marker>`` (e.g. "REGISTER 1001")."""
+        return self.log.read_text(errors="replace").count(f"CSRTEST {marker}\n")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_kamailio(binary: str, run: Path) -> Kamailio:
+    """Start Kamailio in the foreground (-DD -E) with its run and work folder in ``run``."""
+    run.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = run / "kamailio.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [binary, "-f", str(CONFIG), "-DD", "-E", "-l", f"udp:127.0.0.1:{port}",
+             "-l", f"tcp:127.0.0.1:{port}", "-Y", str(run), "-w", str(run), "-P", str(run / "pid")],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    kamailio = Kamailio(port, log, proc)
+    deadline = time.monotonic() + 10
+    while not answers_options(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            kamailio.stop()
+            raise RuntimeError("kamailio did not start:\n" + log.read_text(errors="replace")[-2000:])
+    return kamailio

@@ -1,0 +1,182 @@
+"""CSRs' SIP seats on the server: set by an admin (`csr-server phone-seat`), sent to a CSR's console at
+sign-in, and used by the voice webhook to ring a CSR's seat with ``<Dial><Sip>`` instead of their
+Client identity (docs/phone.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.phone_seats import TRANSPORTS, PhoneSeat
+from models.setup import User
+
+from .phone_protocol import is_sip_uri
+
+SEAT_FIELDS = ("sip_address", "registrar", "proxy", "user", "transport", "input_device", "output_device",
+               "ring_device")  # fmt: skip
+CACHE_SECONDS = 5.0  # a changed seat rings within this long
+
+
+class SeatRefused(ValueError):
+    """A seat that cannot be saved; the message says what to fix."""
+
+
+def check_seat(fields: dict[str, Any]) -> dict[str, str]:
+    """The seat's fields cleaned, or SeatRefused naming the first problem."""
+    seat = {k: str(fields.get(k) or "").strip() for k in SEAT_FIELDS}
+    seat["transport"] = (seat["transport"] or "udp").lower()
+    for name in ("sip_address", "registrar"):
+        if not is_sip_uri(seat[name]):
+            raise SeatRefused(f"The {name.replace('_', ' ')} “{seat[name]}” is not a SIP address (sip:…).")
+    if seat["proxy"] and not is_sip_uri(seat["proxy"]):
+        raise SeatRefused(f"The proxy “{seat['proxy']}” is not a SIP address (sip:…).")
+    if not seat["user"]:
+        raise SeatRefused("The seat needs a SIP user name.")
+    if seat["transport"] not in TRANSPORTS:
+        raise SeatRefused(f"The transport “{seat['transport']}” is not one of UDP, TCP or TLS.")
+    return seat
+
+
+def set_seat(sessions: Callable[[], Session], username: str, fields: dict[str, Any]) -> dict[str, str]:
+    """Give ``username`` a seat (or change it); returns the seat as consoles receive it."""
+    seat = check_seat(fields)
+    with sessions() as s, s.begin():
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise SeatRefused(f"There is no user “{username}”.")
+        row = s.get(PhoneSeat, user.id) or PhoneSeat(user_id=user.id)
+        row.sip_address, row.registrar, row.proxy = seat["sip_address"], seat["registrar"], seat["proxy"]
+        row.sip_user, row.transport = seat["user"], seat["transport"]
+        row.input_device, row.output_device = seat["input_device"], seat["output_device"]
+        row.ring_device, row.updated_at = seat["ring_device"], utcnow()
+        s.add(row)
+        return row.as_dict()
+
+
+def clear_seat(sessions: Callable[[], Session], username: str) -> bool:
+    """Take ``username``'s seat away (they are rung as a Client again); False when they had none."""
+    with sessions() as s, s.begin():
+        user = s.scalar(select(User).where(User.username == username))
+        row = s.get(PhoneSeat, user.id) if user is not None else None
+        if row is None:
+            return False
+        s.delete(row)
+        return True
+
+
+PHONE_SETTINGS_KEY = "phone"  # company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim}
+
+
+def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
+    """The company's phone settings (a row of their own: a setup import never touches them)."""
+    from models.setup import CompanySetting
+
+    with sessions() as s:
+        row = s.get(CompanySetting, PHONE_SETTINGS_KEY)
+        value = dict(row.value or {}) if row is not None else {}
+    return {
+        "after_hours_voicemail": bool(value.get("after_hours_voicemail", False)),
+        "max_wait_seconds": int(value.get("max_wait_seconds") or 0),
+        "auto_claim": bool(value.get("auto_claim", False)),
+        "overflow": [str(u) for u in value.get("overflow") or []],
+    }
+
+
+def set_phone_settings(sessions: Callable[[], Session], **changes: Any) -> dict[str, Any]:
+    """Change some of them; returns them all."""
+    from models.setup import CompanySetting
+
+    current = phone_settings(sessions)
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key == "max_wait_seconds" and (not isinstance(value, int) or value < 0):
+            raise SeatRefused("The longest wait is a number of seconds, 0 for none.")
+        if key == "overflow":
+            value = [u.strip() for u in value if u.strip()]
+            with sessions() as s:
+                known = set(s.scalars(select(User.username).where(User.username.in_(value))))
+            unknown = [u for u in value if u not in known]
+            if unknown:
+                raise SeatRefused(f"There is no user {', '.join('“' + u + '”' for u in unknown)}.")
+        current[key] = value
+    with sessions() as s, s.begin():
+        row = s.get(CompanySetting, PHONE_SETTINGS_KEY)
+        if row is None:
+            s.add(CompanySetting(key=PHONE_SETTINGS_KEY, value=current))
+        else:
+            row.value = current
+    return current
+
+
+def seat_for_user(sessions: Callable[[], Session], user_id: str) -> dict[str, str] | None:
+    with sessions() as s:
+        row = s.get(PhoneSeat, user_id)
+        return row.as_dict() if row is not None else None
+
+
+class OverflowGroup:
+    """The second group (phone settings' ``overflow``), re-read at most every few seconds."""
+
+    def __init__(
+        self, sessions: Callable[[], Session] | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._names: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+
+    def names(self) -> frozenset[str]:
+        if self.sessions is None:  # a desk without a store (unit tests of the ring order)
+            return frozenset()
+        now = self.clock()
+        if self._read_at is None or now - self._read_at >= CACHE_SECONDS:
+            self._names = frozenset(phone_settings(self.sessions)["overflow"])
+            self._read_at = now
+        return self._names
+
+
+def ring_order(agents: list[str], available: set[str], overflow: frozenset[str]) -> list[str]:
+    """Who to ring, in order: the Available CSRs of the first group; when none of them is Available, the
+    second group's (overflow) Available ones; then everyone else signed in, so the call still reaches
+    someone (Away, Wrap-up, On call) — the first group before the second."""
+    first = [a for a in agents if a not in overflow]
+    second = [a for a in agents if a in overflow]
+    free_first = [a for a in first if a in available]
+    if free_first:
+        return free_first + [a for a in first if a not in available]
+    free_second = [a for a in second if a in available]
+    return free_second + [a for a in first if a not in available] + [a for a in second if a not in available]
+
+
+class SeatDirectory:
+    """username → the SIP address to ring, read at most every few seconds (the webhook asks per call)."""
+
+    def __init__(
+        self, sessions: Callable[[], Session] | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._addresses: dict[str, str] = {}
+        self._read_at: float | None = None
+
+    def addresses(self) -> dict[str, str]:
+        if self.sessions is None:
+            return {}
+        now = self.clock()
+        if self._read_at is None or now - self._read_at >= CACHE_SECONDS:
+            with self.sessions() as s:
+                rows = s.execute(select(User.username, PhoneSeat.sip_address).join(PhoneSeat))
+                self._addresses = {name: address for name, address in rows}
+            self._read_at = now
+        return self._addresses
+
+    def ring_targets(self, usernames: Iterable[str]) -> list[str]:
+        """Each CSR to ring as their seat's SIP address when they have one, else their user name."""
+        addresses = self.addresses()
+        return [addresses.get(name, name) for name in usernames]

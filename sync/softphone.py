@@ -1,0 +1,537 @@
+"""The phone process (`csr-console phone`): one pjsua2 Endpoint, driven by JSON lines on stdin/stdout.
+
+It runs apart from the console so that a fault in native code (pjsua2 aborts the process on misuse)
+never takes the console down; console/phone_controller.py starts it, watches it and restarts it.
+
+Threading: poll mode only (``threadCnt = 0``, ``mainThreadOnly = True``). Every pjsua2 callback runs
+inside ``libHandleEvents`` on this process's one thread, so no other thread ever touches pjsua2 (an
+unregistered thread calling it aborts the process). Commands are read between polls.
+
+Fd 1 is moved to stderr before pjsua2 loads so a stray native print can never corrupt the channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import select
+import sys
+import time
+from typing import Any
+
+from .phone_protocol import BadCommand, decode_command, encode
+
+POLL_MS = 5  # libHandleEvents' wait: bounds the delay of a command behind a quiet network
+REGISTER_PATIENCE_S = 4.0  # after this, "the registrar is not answering" (pjsip keeps its own timer)
+_CALL_HEADER = re.compile(r"^(X-CSR-Call-Sid):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_DIAL_HEADER = re.compile(r"^(X-CSR-Dial):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def _peek_ref(line: bytes) -> Any:
+    """The command's ref, even when the rest of it is wrong (so the error reaches its asker)."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message.get("ref") if isinstance(message, dict) else None
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 1_048_576, 1)
+    except (OSError, ValueError):
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class Phone:
+    """The seat: endpoint, account, calls; every method runs on the one polling thread."""
+
+    def __init__(self, out_fd: int, *, null_audio: bool, bind: str, log_level: int) -> None:
+        import pjsua2 as pj
+
+        self.pj = pj
+        self.out_fd = out_fd
+        self.null_audio = null_audio
+        self.bind = bind
+        self.calls: dict[str, Any] = {}
+        self.account: Any = None
+        self.account_info: dict[str, Any] = {}
+        self.transports: dict[str, int] = {}
+        self.register_sent_at: float | None = None
+        self.drop_account_soon = False
+        self.next_id = 0
+        self.running = True
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = "CSR Console phone"
+        cfg.logConfig.level = log_level
+        cfg.logConfig.consoleLevel = log_level
+        cfg.medConfig.threadCnt = 0
+        self.ep.libInit(cfg)
+        if null_audio:
+            self.ep.audDevManager().setNullDev()
+        self._transport("udp")
+        self.ep.libStart()
+
+    # --- the channel -------------------------------------------------------------------------
+    def emit(self, event: str, **fields: Any) -> None:
+        fields = {"event": event, **fields, "t": time.time()}
+        os.write(self.out_fd, encode(fields))
+
+    def handle_line(self, line: bytes) -> None:
+        ref = _peek_ref(line)
+        try:
+            command = decode_command(line)
+            result = getattr(self, "cmd_" + command["cmd"])(command)
+            self.emit("ok", cmd=command["cmd"], ref=ref, **(result or {}))
+        except BadCommand as exc:
+            self.emit("error", ref=ref, message=str(exc))
+        except self.pj.Error as exc:
+            self.emit("error", ref=ref, message=f"The phone could not do that: {exc.reason} ({exc.status}).")
+
+    # --- transports and registration ----------------------------------------------------------
+    def _transport(self, kind: str) -> int:
+        if kind not in self.transports:
+            pj = self.pj
+            tcfg = pj.TransportConfig()
+            tcfg.port = 0
+            tcfg.boundAddress = self.bind
+            ptype = {
+                "udp": pj.PJSIP_TRANSPORT_UDP,
+                "tcp": pj.PJSIP_TRANSPORT_TCP,
+                "tls": pj.PJSIP_TRANSPORT_TLS,
+            }[kind]
+            self.transports[kind] = self.ep.transportCreate(ptype, tcfg)
+        return self.transports[kind]
+
+    def cmd_register(self, command: dict[str, Any]) -> dict[str, Any]:
+        pj = self.pj
+        self._drop_account()
+        self.drop_account_soon = False
+        transport = str(command.get("transport") or "udp").lower()
+        registrar = str(command["registrar"])
+        user = str(command["user"])
+        domain = str(command.get("domain") or registrar.split(":", 1)[1].split(";")[0].split(":")[0])
+        tid = self._transport(transport)
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{user}@{domain}"
+        acfg.regConfig.registrarUri = registrar + (f";transport={transport}" if transport != "udp" else "")
+        acfg.regConfig.timeoutSec = int(command.get("expires") or 300)
+        # pjsua retries timeouts and 5xx on its own; a 401/403 is never retried (no storm).
+        acfg.regConfig.retryIntervalSec = 60
+        acfg.regConfig.firstRetryIntervalSec = 15
+        acfg.sipConfig.transportId = tid
+        # pjsua's "lock codec" re-INVITE right after a multi-codec answer collides (491) with a hold
+        # pressed at once; the seat keeps whatever codecs the answer named.
+        acfg.mediaConfig.lockCodecEnabled = False
+        acfg.mediaConfig.transportConfig.boundAddress = self.bind
+        if command.get("proxy"):
+            acfg.sipConfig.proxies.append(str(command["proxy"]) + ";lr")
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, str(command["password"])))
+        self.account_info = {"user": user, "registrar": registrar, "uri": acfg.idUri}
+        self._choose_devices(str(command.get("input_device") or ""), str(command.get("output_device") or ""))
+        account = _make_account_class(pj)(self)
+        account.create(acfg)
+        self.account = account
+        self.register_sent_at = time.monotonic()
+        return {"uri": acfg.idUri}
+
+    def _choose_devices(self, microphone: str, headset: str) -> None:
+        """The seat's microphone and headset by name (the system's default when "" or not found, said so)."""
+        if self.null_audio or not (microphone or headset):
+            return
+        adm = self.ep.audDevManager()
+        try:
+            devices = list(adm.enumDev2())
+        except self.pj.Error:
+            devices = []
+        for wanted, kind in ((microphone, "microphone"), (headset, "headset")):
+            if not wanted:
+                continue
+            index = next(
+                (
+                    i
+                    for i, d in enumerate(devices)
+                    if d.name == wanted and (d.inputCount if kind == "microphone" else d.outputCount) > 0
+                ),
+                None,
+            )
+            if index is None:
+                names = ", ".join(d.name for d in devices) or "none"
+                self.emit(
+                    "device",
+                    kind=kind,
+                    found=False,
+                    message=f"The {kind} “{wanted}” is not on this PC (found: {names}); "
+                    "the phone uses the system's default.",
+                )
+                continue
+            if kind == "microphone":
+                adm.setCaptureDev(index)
+            else:
+                adm.setPlaybackDev(index)
+            self.emit("device", kind=kind, found=True, message="")
+
+    def cmd_unregister(self, command: dict[str, Any]) -> None:
+        self._drop_account()
+
+    def _drop_account(self) -> None:
+        for call_id in list(self.calls):
+            self._hangup(call_id)
+        if self.account is not None:
+            try:
+                self.account.shutdown()
+            except self.pj.Error:
+                pass
+            self.account = None
+        self.register_sent_at = None
+
+    def on_reg_state(self, code: int, reason: str, expiration: int) -> None:
+        self.register_sent_at = None
+        user = self.account_info.get("user", "")
+        if 200 <= code < 300:
+            state = "registered" if expiration > 0 else "unregistered"
+            self.emit("registration", state=state, code=code, user=user, message="")
+            return
+        if code in (401, 403, 407):
+            message = (
+                f"The registrar refused the SIP password for {user} ({code} {reason}). "
+                "Check the password in seat settings; the phone will not try again until it changes."
+            )
+            state = "auth_failed"
+            # Drop the account (on the next tick, not inside its own callback) so that nothing ever
+            # retries a refused password: a new register command is needed.
+            self.drop_account_soon = True
+        elif code in (408, 502, 503, 504) or code >= 600 or code == 0:
+            message = (
+                f"The registrar {self.account_info.get('registrar')} is not answering ({code} {reason}). "
+                "The phone keeps trying every minute."
+            )
+            state = "unreachable"
+        else:
+            message = f"The registrar turned the seat {user} down ({code} {reason})."
+            state = "failed"
+        self.emit("registration", state=state, code=code, user=user, message=message)
+
+    def tick(self) -> None:
+        """Watchdogs run between polls."""
+        if self.drop_account_soon:
+            self.drop_account_soon = False
+            self._drop_account()
+        if self.register_sent_at and time.monotonic() - self.register_sent_at > REGISTER_PATIENCE_S:
+            self.register_sent_at = None
+            self.emit(
+                "registration",
+                state="unreachable",
+                code=0,
+                user=self.account_info.get("user", ""),
+                message=f"The registrar {self.account_info.get('registrar')} is not answering. "
+                "The phone keeps trying.",
+            )
+
+    # --- calls ---------------------------------------------------------------------------------
+    def _new_id(self) -> str:
+        self.next_id += 1
+        return f"c{self.next_id}"
+
+    def _call(self, command: dict[str, Any], key: str = "call") -> Any:
+        call = self.calls.get(str(command[key]))
+        if call is None:
+            raise BadCommand(f"The phone has no call {command[key]} (it may have ended).")
+        return call
+
+    def _require_account(self) -> None:
+        if self.account is None:
+            raise BadCommand("The phone has no seat yet: fill in the seat settings to sign it in.")
+
+    def adopt(self, call: Any) -> str:
+        call_id = self._new_id()
+        call.phone_id = call_id
+        self.calls[call_id] = call
+        return call_id
+
+    def on_incoming(self, call_pj_id: int, whole_msg: str) -> None:
+        pj = self.pj
+        call = _make_call_class(pj)(self, self.account, call_pj_id)
+        info = call.getInfo()
+        busy = any(c.is_live() for c in self.calls.values())
+        prm = pj.CallOpParam()
+        call_id = self.adopt(call)
+        if busy:
+            # A seat already on a call answers Busy Here: the phone company rolls to the next CSR.
+            # (Kept in self.calls until DISCONNECTED: a Call collected early hangs up with 603.)
+            call.ended = True
+            prm.statusCode = 486
+            call.hangup(prm)
+            self.emit("busy", remote=info.remoteUri, sip_call_id=info.callIdString)
+            return
+        match = _CALL_HEADER.search(whole_msg or "")
+        dial = _DIAL_HEADER.search(whole_msg or "")
+        self.emit(
+            "incoming",
+            call=call_id,
+            remote=info.remoteUri,
+            sip_call_id=info.callIdString,
+            provider_call_id=match.group(2) if match else "",
+            dial=dial.group(2) if dial else "",  # a click-to-call placed for this CSR: the customer
+        )
+        prm.statusCode = 180
+        call.answer(prm)
+
+    def on_call_ended(self, call: Any) -> None:
+        self.calls.pop(getattr(call, "phone_id", ""), None)
+
+    def cmd_call(self, command: dict[str, Any]) -> dict[str, Any]:
+        self._require_account()
+        call = _make_call_class(self.pj)(self, self.account)
+        call_id = self.adopt(call)
+        prm = self.pj.CallOpParam(True)
+        for name, value in (command.get("headers") or {}).items():
+            header = self.pj.SipHeader()
+            header.hName, header.hValue = str(name), str(value)
+            prm.txOption.headers.append(header)
+        try:
+            call.makeCall(str(command["to"]), prm)
+        except self.pj.Error:
+            self.calls.pop(call_id, None)
+            raise
+        return {"call": call_id}
+
+    def cmd_answer(self, command: dict[str, Any]) -> None:
+        prm = self.pj.CallOpParam()
+        prm.statusCode = 200
+        self._call(command).answer(prm)
+
+    def cmd_hangup(self, command: dict[str, Any]) -> None:
+        self._call(command)
+        self._hangup(str(command["call"]))
+
+    def _hangup(self, call_id: str) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        try:
+            call.hangup(self.pj.CallOpParam())
+        except self.pj.Error:
+            self.calls.pop(call_id, None)
+
+    def cmd_hold(self, command: dict[str, Any]) -> None:
+        self._call(command).setHold(self.pj.CallOpParam(True))
+
+    def cmd_resume(self, command: dict[str, Any]) -> None:
+        prm = self.pj.CallOpParam(True)
+        prm.opt.flag = self.pj.PJSUA_CALL_UNHOLD
+        self._call(command).reinvite(prm)
+
+    def cmd_mute(self, command: dict[str, Any]) -> None:
+        self._call(command).set_muted(True)
+
+    def cmd_unmute(self, command: dict[str, Any]) -> None:
+        self._call(command).set_muted(False)
+
+    def cmd_dtmf(self, command: dict[str, Any]) -> None:
+        self._call(command).dialDtmf(str(command["digits"]))
+
+    def cmd_transfer(self, command: dict[str, Any]) -> None:
+        """Blind transfer: REFER the remote party to ``to``; the call ends when the transfer succeeds."""
+        self._call(command).xfer(str(command["to"]), self.pj.CallOpParam(True))
+
+    def cmd_complete_transfer(self, command: dict[str, Any]) -> None:
+        """Warm transfer: join the remote party of ``call`` to the consulted ``other`` (REFER/Replaces)."""
+        self._call(command).xferReplaces(self._call(command, "other"), self.pj.CallOpParam(True))
+
+    def cmd_stats(self, command: dict[str, Any]) -> dict[str, Any]:
+        return {"rss_mb": _rss_mb(), "calls": len(self.calls), "pid": os.getpid()}
+
+    def cmd_quit(self, command: dict[str, Any]) -> None:
+        self.running = False
+
+    def shutdown(self) -> None:
+        self._drop_account()
+        for _ in range(40):  # let the BYEs and the un-REGISTER go out
+            self.ep.libHandleEvents(10)
+        # A Call alive after libDestroy() aborts the process when collected: drop them all first.
+        self.calls.clear()
+        gc.collect()
+        self.ep.libDestroy()
+
+
+def _make_account_class(pj: Any) -> type:
+    class SeatAccount(pj.Account):
+        def __init__(self, phone: Phone) -> None:
+            super().__init__()
+            self.phone = phone
+
+        def onRegState(self, prm: Any) -> None:  # noqa: N802 (pjsua2's name)
+            self.phone.on_reg_state(int(prm.code), str(prm.reason), int(prm.expiration))
+
+        def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+            self.phone.on_incoming(prm.callId, prm.rdata.wholeMsg)
+
+    return SeatAccount
+
+
+_CALL_CLASSES: dict[int, type] = {}
+
+
+def _make_call_class(pj: Any) -> type:
+    if id(pj) in _CALL_CLASSES:
+        return _CALL_CLASSES[id(pj)]
+
+    class SeatCall(pj.Call):
+        def __init__(self, phone: Phone, account: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+            super().__init__(account, call_id)
+            self.phone = phone
+            self.phone_id = ""
+            self.muted = False
+            self.ended = False
+
+        def is_live(self) -> bool:
+            return not self.ended
+
+        def _audio(self) -> list[Any]:
+            media = []
+            info = self.getInfo()  # keep it: .media points into it (a temporary is freed under us)
+            for i, m in enumerate(info.media):
+                if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status in (
+                    pj.PJSUA_CALL_MEDIA_ACTIVE,
+                    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
+                ):
+                    media.append(self.getAudioMedia(i))
+            return media
+
+        def set_muted(self, muted: bool) -> None:
+            self.muted = muted
+            for audio in self._audio():
+                audio.adjustTxLevel(0.0 if muted else 1.0)
+            self.phone.emit("muted", call=self.phone_id, muted=muted)
+
+        def onCallState(self, prm: Any) -> None:  # noqa: N802
+            info = self.getInfo()
+            state = {
+                pj.PJSIP_INV_STATE_CALLING: "calling",
+                pj.PJSIP_INV_STATE_INCOMING: "incoming",
+                pj.PJSIP_INV_STATE_EARLY: "early",
+                pj.PJSIP_INV_STATE_CONNECTING: "connecting",
+                pj.PJSIP_INV_STATE_CONFIRMED: "confirmed",
+                pj.PJSIP_INV_STATE_DISCONNECTED: "disconnected",
+            }.get(info.state, "null")
+            self.phone.emit(
+                "call",
+                call=self.phone_id,
+                state=state,
+                code=info.lastStatusCode,
+                reason=info.lastReason,
+                remote=info.remoteUri,
+            )
+            if state == "disconnected":
+                self.ended = True
+                self.phone.on_call_ended(self)
+
+        def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+            hold = "none"
+            adm = self.phone.ep.audDevManager()
+            info = self.getInfo()  # keep it: .media points into it (a temporary is freed under us)
+            for i, m in enumerate(info.media):
+                if m.type != pj.PJMEDIA_TYPE_AUDIO:
+                    continue
+                if m.status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD:
+                    hold = "local"
+                elif m.status == pj.PJSUA_CALL_MEDIA_REMOTE_HOLD:
+                    hold = "remote"
+                elif m.status == pj.PJSUA_CALL_MEDIA_NONE:
+                    hold = "remote"
+                if m.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+                    audio = self.getAudioMedia(i)
+                    adm.getCaptureDevMedia().startTransmit(audio)
+                    audio.startTransmit(adm.getPlaybackDevMedia())
+                    if self.muted:
+                        audio.adjustTxLevel(0.0)
+            self.phone.emit("media", call=self.phone_id, hold=hold)
+
+        def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+            self.phone.emit("dtmf", call=self.phone_id, digit=str(prm.digit))
+
+        def onCallTransferRequest(self, prm: Any) -> None:  # noqa: N802
+            # The other side asks us to call someone else: follow, tracked like any call.
+            new_call = SeatCall(self.phone, self.phone.account)
+            prm.newCall = new_call
+            new_id = self.phone.adopt(new_call)
+            self.phone.emit("transferred", call=self.phone_id, new_call=new_id, to=str(prm.dstUri))
+
+        def onCallReplaced(self, prm: Any) -> None:  # noqa: N802
+            # A warm transfer joined someone to us in place of this call (INVITE with Replaces): the
+            # new call is tracked like any call; this one ends.
+            new_call = SeatCall(self.phone, self.phone.account, prm.newCallId)
+            prm.newCall = new_call
+            new_id = self.phone.adopt(new_call)
+            info = new_call.getInfo()
+            self.phone.emit("replaced", call=self.phone_id, new_call=new_id, remote=info.remoteUri)
+
+        def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
+            code = int(prm.statusCode)
+            self.phone.emit("transfer", call=self.phone_id, code=code, final=bool(prm.finalNotify))
+            if prm.finalNotify and 200 <= code < 300:
+                prm.cont = False
+                self.phone._hangup(self.phone_id)
+
+    _CALL_CLASSES[id(pj)] = SeatCall
+    return SeatCall
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="csr-console phone", description="The console's SIP softphone process.")
+    p.add_argument("--null-audio", action="store_true", help="no sound card: null audio device (CI, servers)")
+    p.add_argument("--bind", default="0.0.0.0", help="local address for SIP and media (default: all)")
+    p.add_argument(
+        "--log-level",
+        type=int,
+        default=int(os.environ.get("CSR_PHONE_LOG_LEVEL", "0")),
+        help="pjsua2 log level to stderr (0–6)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything native that prints goes to stderr, never into the channel
+    try:
+        phone = Phone(out_fd, null_audio=args.null_audio, bind=args.bind, log_level=args.log_level)
+    except Exception as exc:  # noqa: BLE001 — the console shows this and the phone stays offline
+        os.write(out_fd, encode({"event": "fatal", "message": f"The phone could not start: {exc}"}))
+        return 1
+    phone.emit("ready", pid=os.getpid(), null_audio=args.null_audio)
+    stdin = sys.stdin.buffer.fileno()
+    os.set_blocking(stdin, False)
+    pending = b""
+    while phone.running:
+        phone.ep.libHandleEvents(POLL_MS)
+        readable, _, _ = select.select([stdin], [], [], 0)
+        if readable:
+            chunk = os.read(stdin, 65536)
+            if not chunk:  # the console is gone: leave with it
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    phone.handle_line(line)
+        phone.tick()
+    phone.shutdown()
+    os.write(out_fd, encode({"event": "stopped"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The softphone in the assembled console, with real SIP: a real server rings a bubble (signed webhook),
+the phone company's leg (a second phone process) reaches the CSR's seat through Kamailio carrying the
+call's sid, F2 claims the bubble and answers the seat in one key (the caller sees 200 OK), the bar's
+Hold/Mute/Keypad act on the call, a kill -9 of the phone mid-call shows "Phone offline" while the console
+lives on and the phone comes back signed in, and Answer / Hang up work from the bar."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import aiohttp
+import pytest
+from PySide6.QtCore import Qt
+
+from sync.phone_link import phone_command
+from tests.gui.helpers import until
+from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
+from tests.sip.seats import Seat
+from tests.sip.sip_fixtures import require_tool, start_kamailio
+
+pytest_plugins = ["tests.gui.conftest_sync"]
+
+
+@pytest.fixture
+def kamailio(tmp_path):
+    """Kamailio on loopback (as tests/sip's fixture); the phone needs the pjsua2 wheel too."""
+    require_tool("py:pjsua2")
+    k = start_kamailio(require_tool("kamailio"), tmp_path / "kamailio")
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def server(loop, tmp_path):
+    yield from running_server(loop, tmp_path)
+
+
+def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
+    qtbot,
+    loop,
+    server,
+    desks,
+    kamailio,
+    tmp_path,
+):
+    url, webhooks, _sessions, _customer_id, _campaign = server
+    sid = "CA" + "6" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
+           "Direction": "inbound", "ApiVersion": "2010-04-01"}  # fmt: skip
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        carrier = Seat(kamailio, "5550100", tmp_path)  # the phone company's side of <Dial><Sip>
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.stderr_path = str(tmp_path / "console-phone.log")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            assert bar.isVisible() and not bar.answer.isEnabled() and not bar.hangup.isEnabled()
+
+            async with aiohttp.ClientSession() as http:
+                await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
+            await until(lambda: a.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            placed = await carrier.do("call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Call-Sid": sid})
+            theirs = placed["call"]
+            await until(lambda: any(v.get("provider_call_id") == sid for v in phone.legs.values()))
+            assert bar.answer.isEnabled() and "Ringing" in bar.status.text()
+
+            answered = carrier.next("call", call=theirs, state="confirmed")
+            qtbot.keyClick(a.window.lookup.search, Qt.Key.Key_F2)  # one key: claim and answer
+            assert (await answered)["code"] == 200
+            await until(lambda: a.calls.cards[call_id].claimed_by_id == a.calls.me)
+            await until(lambda: bar.hold.isEnabled())
+
+            held = carrier.next("media", call=theirs, hold="remote")
+            qtbot.mouseClick(bar.hold, Qt.MouseButton.LeftButton)
+            await held
+            await until(lambda: bar.hold.isChecked())
+            resumed = carrier.next("media", call=theirs, hold="none")
+            bar.hold.setFocus()
+            qtbot.keyClick(bar.hold, Qt.Key.Key_Space)  # the keyboard reaches it too
+            await resumed
+
+            qtbot.mouseClick(bar.mute, Qt.MouseButton.LeftButton)
+            await until(lambda: phone.current() and phone.current().get("muted") is True)
+
+            tone = carrier.next("dtmf", call=theirs, digit="7")
+            qtbot.mouseClick(bar.keypad, Qt.MouseButton.LeftButton)
+            assert bar.entry.hasFocus() and bar.entry.accessibleName() == "Keypad digits"
+            qtbot.keyClicks(bar.entry, "7")
+            await tone
+            qtbot.keyClick(bar.entry, Qt.Key.Key_Escape)
+            assert not bar.entry.isVisible()
+
+            # kill -9 mid-call: the console lives on, says so, and the phone comes back signed in.
+            first = phone.link.pid
+            os.kill(first, signal.SIGKILL)
+            await until(lambda: bar.status.text().startswith("Phone offline"), 10)
+            assert not bar.hangup.isEnabled() and a.window.isVisible()
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            assert phone.link.pid != first
+            await carrier.do("hangup", call=theirs)
+
+            # Answer and Hang up from the bar (a call with no bubble, e.g. an internal one).
+            ringing = carrier.next("call", state="early", timeout=10)
+            second = (await carrier.do("call", to=kamailio.seat_uri("1001")))["call"]
+            await ringing
+            await until(lambda: bar.answer.isEnabled())
+            connected = carrier.next("call", call=second, state="confirmed")
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)
+            await connected
+            await until(lambda: bar.hangup.isEnabled() and bar.hold.isEnabled())
+            over = carrier.next("call", call=second, state="disconnected")
+            qtbot.mouseClick(bar.hangup, Qt.MouseButton.LeftButton)
+            await over
+            await until(lambda: not bar.hangup.isEnabled())
+            for w in (bar.answer, bar.hold, bar.mute, bar.transfer, bar.keypad, bar.hangup):
+                assert w.accessibleName() and w.objectName().startswith("phone")
+                assert w.focusPolicy() & Qt.FocusPolicy.TabFocus
+        finally:
+            await carrier.stop()
+
+    loop.run_until_complete(scenario())
+
+
+def test_the_seat_comes_from_the_server_and_a_wrong_password_is_asked_again(
+    qtbot,
+    loop,
+    server,
+    desks,
+    kamailio,
+    tmp_path,
+    monkeypatch,
+):
+    from PySide6.QtWidgets import QInputDialog
+
+    from sync.phone_seats import set_seat
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no OS keyring here
+    url, _webhooks, sessions, _customer_id, _campaign = server
+    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
+                                "user": "1001", "transport": "udp"})  # fmt: skip
+
+    def dialog():
+        return a.window.findChild(QInputDialog, "phonePasswordDialog")
+
+    async def scenario() -> None:
+        nonlocal a
+        a = desks("a")
+        a.phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+        a.phone.stderr_path = str(tmp_path / "console-phone.log")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: dialog() is not None and dialog().isVisible(), 10)
+        assert "SIP password for 1001 at " + kamailio.registrar in dialog().labelText()
+        dialog().setTextValue("wrong")
+        dialog().accept()
+        await until(lambda: dialog() is not None and "refused the SIP password" in dialog().labelText(), 15)
+        assert a.phone.bar.status.text().startswith("The registrar refused the SIP password for 1001")
+        dialog().setTextValue("pw-1001")
+        dialog().accept()
+        await until(lambda: a.phone.bar.status.text() == "Phone ready — 1001", 15)
+        assert a.phone.secrets.memory == {f"1001@{kamailio.registrar}": "pw-1001"}  # this session only
+
+    a = None
+    loop.run_until_complete(scenario())
+
+
+def test_warm_transfer_from_the_bar_consult_then_complete(qtbot, loop, desks, kamailio, tmp_path):
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        carrier, colleague = Seat(kamailio, "5550105", tmp_path), Seat(kamailio, "1002", tmp_path)
+        await carrier.start()
+        await colleague.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            ringing = carrier.next("call", state="early", timeout=10)
+            theirs = (await carrier.do("call", to=kamailio.seat_uri("1001")))["call"]
+            await ringing
+            await until(lambda: bar.answer.isEnabled())
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)
+            await until(lambda: bar.consult.isEnabled())
+            assert not bar.complete.isEnabled() and not bar.back.isEnabled()
+
+            rings = colleague.next("incoming", timeout=10)
+            held = carrier.next("media", call=theirs, hold="remote")
+            qtbot.mouseClick(bar.consult, Qt.MouseButton.LeftButton)
+            assert bar.entry.hasFocus() and bar.entry.accessibleName() == "Consult"
+            qtbot.keyClicks(bar.entry, "1002")
+            qtbot.keyClick(bar.entry, Qt.Key.Key_Return)
+            await held  # the caller waits on hold while the CSR consults
+            consulted = await rings
+            await colleague.do("answer", call=consulted["call"])
+            await until(lambda: bar.complete.isEnabled() and bar.back.isEnabled())
+
+            moved = carrier.next("transferred", call=theirs, timeout=10)
+            joined = colleague.next("replaced", call=consulted["call"], timeout=10)
+            qtbot.mouseClick(bar.complete, Qt.MouseButton.LeftButton)
+            new_call = (await moved)["new_call"]
+            await joined
+            await until(lambda: not phone.legs and not bar.hangup.isEnabled(), 10)
+            assert phone.consulting is None
+            await carrier.do("hangup", call=new_call)
+        finally:
+            await carrier.stop()
+            await colleague.stop()
+
+    loop.run_until_complete(scenario())
+
+
+def test_a_click_to_call_ringing_the_seat_is_answered_by_itself(qtbot, loop, desks, kamailio, tmp_path):
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        carrier = Seat(kamailio, "5550106", tmp_path)  # the phone company, ringing the seat first
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            # A call nobody asked for keeps ringing (the X-CSR-Dial of a click-to-call from elsewhere).
+            ringing = carrier.next("call", state="early", timeout=10)
+            stray = await carrier.do(
+                "call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Dial": "+12145550177"}
+            )
+            await ringing
+            await asyncio.sleep(0.3)
+            assert bar.answer.isEnabled() and not phone.answer_sent_at
+            await carrier.do("hangup", call=stray["call"])
+            await until(lambda: not phone.legs)
+            await asyncio.sleep(0.3)
+
+            a.window.customer_panel.callContactRequested.emit("+12145550177", "")  # the CSR clicked Call
+            answered = carrier.next("call", state="confirmed", timeout=10)
+            placed = await carrier.do(
+                "call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Dial": "+12145550177"}
+            )
+            assert (await answered)["call"] == placed["call"]  # answered with no key pressed
+            await until(lambda: bar.hangup.isEnabled() and bar.hold.isEnabled())
+            await carrier.do("hangup", call=placed["call"])
+        finally:
+            await carrier.stop()
+
+    loop.run_until_complete(scenario())
+
+
+def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
+    qtbot, loop, server, desks, kamailio, tmp_path
+):
+    from sync.phone_seats import set_phone_settings
+
+    url, webhooks, sessions, _customer_id, _campaign = server
+    set_phone_settings(sessions, auto_claim=True)
+    sid = "CA" + "4" * 32
+    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
+           "Direction": "inbound", "ApiVersion": "2010-04-01", "CallStatus": "ringing"}  # fmt: skip
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        assert a.phone.auto_claim is True
+        carrier = Seat(kamailio, "5550107", tmp_path)
+        await carrier.start()
+        phone, bar = a.phone, a.phone.bar
+        try:
+            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            async with aiohttp.ClientSession() as http:
+                await post(http, webhooks, "/telephony/twilio/voice", leg)
+            await until(lambda: a.window.bubble_strip.call_ids())
+            call_id = a.window.bubble_strip.call_ids()[0]
+            placed = await carrier.do("call", to=kamailio.seat_uri("1001"), headers={"X-CSR-Call-Sid": sid})
+            await until(lambda: bar.answer.isEnabled())
+            answered = carrier.next("call", call=placed["call"], state="confirmed")
+            qtbot.mouseClick(bar.answer, Qt.MouseButton.LeftButton)  # not the bubble, not F2
+            await answered
+            await until(lambda: a.calls.cards[call_id].claimed_by_id == a.calls.me, 10)
+            await carrier.do("hangup", call=placed["call"])
+        finally:
+            await carrier.stop()
+
+    loop.run_until_complete(scenario())

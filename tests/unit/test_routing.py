@@ -1,0 +1,148 @@
+"""Routing by business hours and the longest wait: the pure rules, the voicemail TwiML (Twilio's <Record>
+semantics: greeting, beep, action back to us, the recording by its status callback), and the webhook
+path through a real ingress and call desk (signed requests, the recording attached to the call)."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, time, timedelta
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+from twilio.request_validator import RequestValidator
+
+from models.calls import Call
+from models.db import open_server_db
+from models.routing import AFTER_HOURS, MAX_WAIT, RING, RoutingPolicy, open_at, route
+from sync.call_desk import CallDesk
+from sync.ingress import make_app, start_ingress
+from sync.phone_seats import set_phone_settings
+from sync.telephony import twilio
+from tests.unit.booking_setup import build_setup
+from tests.unit.test_twilio_adapter import URLS
+
+HOURS = {d: ((time(7), time(19)),) for d in range(5)}  # Monday–Friday 7–19, Chicago
+TUESDAY_NOON = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 12:00 in Chicago
+TUESDAY_NIGHT = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 21:00 in Chicago
+SUNDAY_NOON = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+TOKEN = "routing-test-token"
+
+
+def test_business_hours_in_the_company_time_zone():
+    policy = RoutingPolicy(True, 0, "America/Chicago", HOURS)
+    assert open_at(policy, TUESDAY_NOON) and not open_at(policy, TUESDAY_NIGHT)
+    assert not open_at(policy, SUNDAY_NOON)
+    assert open_at(RoutingPolicy(True, 0, "America/Chicago", {}), TUESDAY_NIGHT)  # no hours: always open
+
+
+def test_route_after_hours_and_after_the_longest_wait():
+    on = RoutingPolicy(True, 120, "America/Chicago", HOURS)
+    assert route(on, TUESDAY_NIGHT, None) == AFTER_HOURS
+    assert route(on, TUESDAY_NOON, None) == RING
+    assert route(on, TUESDAY_NOON, 119.0) == RING and route(on, TUESDAY_NOON, 120.0) == MAX_WAIT
+    off = RoutingPolicy(False, 0, "America/Chicago", HOURS)
+    assert route(off, TUESDAY_NIGHT, 10_000.0) == RING  # neither setting: ring and wait as before
+    assert RoutingPolicy.from_settings({"max_wait_seconds": "x"}, HOURS, "UTC").max_wait_seconds == 0
+
+
+def test_voicemail_twiml_records_with_a_beep_and_comes_back_to_us():
+    root = ET.fromstring(twilio.voicemail_twiml(URLS, AFTER_HOURS))
+    assert [c.tag for c in root] == ["Say", "Record"]
+    assert "closed right now" in root.find("Say").text
+    assert root.find("Record").attrib == {
+        "action": "https://calls.example.com/telephony/twilio/status",
+        "method": "POST",
+        "maxLength": str(twilio.VOICEMAIL_SECONDS),
+        "timeout": "5",
+        "playBeep": "true",
+        "recordingStatusCallback": "https://calls.example.com/telephony/twilio/recording",
+        "recordingStatusCallbackMethod": "POST",
+        "recordingStatusCallbackEvent": "completed",
+    }
+    # The Record's action request gets an empty answer: Twilio ends the call.
+    assert twilio.status_twiml({"CallSid": "CA1", "RecordingUrl": "x"}, URLS) == twilio.empty_twiml()
+
+
+def test_after_hours_callers_reach_voicemail_and_the_recording_is_on_their_call(tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)  # Monday–Friday 7–19, Saturday 8–12, America/Chicago
+    set_phone_settings(sessions, after_hours_voicemail=True)
+    clock = [TUESDAY_NIGHT]
+    desk = CallDesk(sessions, agents=lambda: ["dana"])
+    sid = "CA" + "7" * 32
+    voice = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12145550134", "To": "+12145550199",
+             "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}  # fmt: skip
+    recording = {"CallSid": sid, "AccountSid": voice["AccountSid"], "RecordingSid": "RE" + "1" * 32,
+                 "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1",
+                 "RecordingStatus": "completed", "RecordingDuration": "14"}  # fmt: skip
+
+    async def post(http, base, path, params):
+        url = "http://127.0.0.1" + path
+        signature = RequestValidator(TOKEN).compute_signature(url, params)
+        async with http.post(base + path, data=params, headers={"X-Twilio-Signature": signature}) as r:
+            assert r.status == 200, await r.text()
+            return await r.text()
+
+    async def scenario():
+        runner, port = await start_ingress(
+            make_app(desk, TOKEN, "http://127.0.0.1", clock=lambda: clock[0]), "127.0.0.1", 0
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                night = await post(http, base, "/telephony/twilio/voice", voice)
+                await post(http, base, "/telephony/twilio/recording", recording)
+                clock[0] = TUESDAY_NOON
+                day = await post(http, base, "/telephony/twilio/voice", {**voice, "CallSid": "CA" + "8" * 32})
+        finally:
+            await runner.cleanup()
+        return night, day
+
+    night, day = asyncio.run(scenario())
+    assert "<Record " in night and "<Dial" not in night and "closed right now" in night
+    assert "<Client" in day and "<Record" not in day  # in hours: rings as before
+    with sessions() as s:
+        call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+    assert call.recording_url == recording["RecordingUrl"]
+    engine.dispose()
+
+
+def test_a_caller_who_waited_past_the_longest_wait_reaches_voicemail(tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    set_phone_settings(sessions, max_wait_seconds=60)
+    clock = [TUESDAY_NOON]
+    desk = CallDesk(sessions, agents=list)  # nobody signed in: the caller waits
+    voice = {"CallSid": "CA" + "9" * 32, "AccountSid": "AC" + "0" * 32, "From": "+12145550134",
+             "To": "+12145550199", "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}  # fmt: skip
+
+    async def scenario():
+        runner, port = await start_ingress(
+            make_app(desk, TOKEN, "http://127.0.0.1", clock=lambda: clock[0]), "127.0.0.1", 0
+        )
+        answers = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                for path, at in (("/telephony/twilio/voice", 0), ("/telephony/twilio/voice?hold=1", 30),
+                                 ("/telephony/twilio/voice?hold=1", 61)):  # fmt: skip
+                    clock[0] = TUESDAY_NOON + timedelta(seconds=at)
+                    url = "http://127.0.0.1" + path
+                    signature = RequestValidator(TOKEN).compute_signature(url, voice)
+                    headers = {"X-Twilio-Signature": signature}
+                    async with http.post(f"http://127.0.0.1:{port}{path}", data=voice, headers=headers) as r:
+                        answers.append(await r.text())
+        finally:
+            await runner.cleanup()
+        return answers
+
+    first, half, over = asyncio.run(scenario())
+    assert "<Redirect" in first and "<Record" not in first
+    assert "<Redirect" in half and "<Record" not in half
+    assert "<Record " in over and "Sorry to keep you waiting" in over
+    engine.dispose()
