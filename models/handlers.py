@@ -6,6 +6,7 @@ Importing the intent modules registers their handlers; this is the one place tha
 from __future__ import annotations
 
 from . import booking, call_intents, call_review_intents, conflicts, intents, leads  # noqa: F401 - imported for their @intent registrations
+from .inbox_intents import claim_online_booking  # noqa: F401 - the Bookings inbox (Web Scheduler requests)
 from .intent_kit import HANDLERS
 
 __all__ = ["HANDLERS"]

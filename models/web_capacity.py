@@ -403,6 +403,8 @@ def submit_request(
         sms_consent=bool(values["sms_consent"]),
         utm_campaign=values.get("utm_campaign", ""),
         customer_match=matched,
+        created_at=as_utc(now),
+        updated_at=as_utc(now),
     )
     label = f"{day:%A %B} {day.day}, {window.name}"
     if matched == CustomerMatch.DO_NOT_SERVICE.value:
