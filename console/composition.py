@@ -45,6 +45,7 @@ class Console:
     calls: CallsController
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
+    inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -121,6 +122,9 @@ class Console:
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
         window.changes_waiting = writer.pending_count
         console._connect_signals()
+        from .inbox_controller import install as install_inbox
+
+        console.inbox = install_inbox(console)
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         console._later(0, console._finish_start)
         console.refresh_outbox()

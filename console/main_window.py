@@ -57,6 +57,10 @@ SHORTCUTS = [
     ("Ctrl+H / Ctrl+Shift+H (jobs)", "Put the highlighted job on hold / release the hold"),
     ("Alt+K", "The Book job tab"),
     ("Alt+E", "The Leads tab: due follow-ups first"),
+    (
+        "Alt+I; Enter / Space / Delete",
+        "The Bookings inbox (web requests); accept / claim or let go / dismiss",
+    ),
     ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),
     ("Ctrl+Shift+L, Ctrl+O (leads)", "New lead from a name and phone / open the lead's customer"),
     ("Ctrl+PgDown / Ctrl+PgUp", "Next / previous bubble"),

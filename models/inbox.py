@@ -53,6 +53,11 @@ class InboxItem:
     detail: dict = field(default_factory=dict)  # the kind's own extras (the address parts, consent…)
 
     @property
+    def id(self) -> str:
+        """Unique across kinds (lists key their rows by it)."""
+        return f"{self.kind}:{self.item_id}"
+
+    @property
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
 
