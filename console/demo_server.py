@@ -46,6 +46,7 @@ class DemoServer:
     process: subprocess.Popen | None
     store: Path | None
     webhooks: str = ""  # the server's webhook address (the simulated phone system's)
+    web: str = ""  # the Web Scheduler's page (docs/web-scheduler.md)
     callsim: subprocess.Popen | None = None
     ended: dict[str, int] = field(default_factory=dict)  # child → exit code, once reaped
 
@@ -162,6 +163,7 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
     ]
     if calls:
         cmd += ["--http-port", "0"]
+    cmd += ["--web-port", "0"]  # the Web Scheduler: a booking made there reaches the demo's inbox
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -171,8 +173,8 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
     )
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
-    url = webhooks = ""
-    while time.monotonic() < deadline and not (url and (webhooks or not calls)):
+    url = webhooks = web = ""
+    while time.monotonic() < deadline and not (url and web and (webhooks or not calls)):
         line = process.stdout.readline().decode(errors="replace")
         if not line:
             break
@@ -180,12 +182,14 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
             url = line.strip().split("listening on ", 1)[1]
         elif "webhooks on " in line:
             webhooks = line.strip().split("webhooks on ", 1)[1]
+        elif "web scheduler on " in line:
+            web = line.strip().split("web scheduler on ", 1)[1]
     if not url or (calls and not webhooks):
         process.kill()
         raise RuntimeError(f"the demo server did not start (see {log_path})")
     process.stdout.close()
     rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
-    server = DemoServer(url, process, store, webhooks)
+    server = DemoServer(url, process, store, webhooks, web)
     if calls:
         server.callsim = start_callsim(webhooks, token, store, log)
     return server
