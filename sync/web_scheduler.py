@@ -503,12 +503,14 @@ async def _submit(request: web.Request) -> web.Response:
             )
         )
 
-    def again(errors: dict[str, str], status: int) -> web.Response:
+    def again(errors: dict[str, str], status: int, *, restart_clock: bool = False) -> web.Response:
+        # The form comes back with its problems; the time the customer already spent still counts, unless
+        # they were too quick (then the minimum fill time starts again).
         return _html(
             pages.details_page(
                 company,
                 hold=hold_id,
-                token=scheduler.form_token(hold_id, now),
+                token=scheduler.form_token(hold_id, now) if restart_clock else token,
                 service_name=offer.public_name,
                 window_label=label,
                 held_until="",
@@ -531,7 +533,11 @@ async def _submit(request: web.Request) -> web.Response:
         )
     if age < ctx.settings.min_fill_seconds:
         log.warning("event=web_too_fast remote=%s seconds=%.1f", request.remote, age)
-        return again({"form": "That was very quick — please check your details and send them again."}, 422)
+        return again(
+            {"form": "That was very quick — please check your details and send them again."},
+            422,
+            restart_clock=True,
+        )
     if scheduler.captcha is not None and not await scheduler.captcha(
         request, {k: str(v) for k, v in form.items()}
     ):
