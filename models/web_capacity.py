@@ -448,7 +448,90 @@ def submit_request(
             )
         )
     session.flush()
+    if settings.auto_book:
+        auto_book(session, settings, request, offer, day, window.id, now)
     return Submitted(request.id, request.status, matched, label)
+
+
+def auto_book(
+    session: Session,
+    settings: WebSettings,
+    request: OnlineBooking,
+    offer: Offer,
+    day: date,
+    window_id: str,
+    now: datetime,
+) -> bool:
+    """The company books online requests directly: the customer (matched, or created from the request), a
+    location at the request's address, and the job in the requested window, through the same intents a
+    console's booking runs; the request is then Booked. Anything the job can't be booked with (a campaign
+    missing, a required field) leaves the request New in the inbox for a CSR — never a half-made job."""
+    from .address import address_key
+    from .customers import Location
+    from .handlers import HANDLERS
+    from .job_numbers import server_number
+    from .setup import Campaign
+
+    names = [n for n in (request.utm_campaign, settings.campaign) if n]
+    campaign_id = None
+    for name in names:
+        campaign_id = session.scalar(select(Campaign.id).where(Campaign.name == name, Campaign.active))
+        if campaign_id:
+            break
+    if campaign_id is None:
+        return False
+    a = request.address or {}
+    address = {k: a.get(k, "") for k in ("street", "unit", "city", "state", "zip")}
+    session.info["now"] = now  # the booking's clock (models/booking.py): the request's, not the wall's
+    try:
+        with session.begin_nested():
+            customer_id = request.customer_id
+            if customer_id is None:
+                contacts = [{"kind": "MobilePhone", "value": request.phone}]
+                if request.email:
+                    contacts.append({"kind": "Email", "value": request.email})
+                made = HANDLERS["create_customer"](
+                    session,
+                    {
+                        "customer": {"name": request.name, **address},
+                        "locations": [dict(address)],
+                        "contacts": contacts,
+                    },
+                )
+                customer_id = made.entity_id
+            key = address_key(address["street"], address["unit"], address["zip"])
+            location_id = session.scalar(
+                select(Location.id)
+                .where(Location.customer_id == customer_id, Location.address_key == key)
+                .limit(1)
+            )
+            if location_id is None:
+                location_id = HANDLERS["add_location"](
+                    session, {"location": {"customer_id": customer_id, **address}}
+                ).entity_id
+            job = {
+                "customer_id": customer_id,
+                "location_id": location_id,
+                "business_unit_id": offer.business_unit_id,
+                "job_type_id": offer.job_type.id,
+                "campaign_id": campaign_id,
+                "summary": request.summary or offer.public_name,
+                "booked_from": "OnlineBooking",
+                "number": server_number(session),
+            }
+            booked = HANDLERS["book_job"](
+                session, {"job": job, "appointment": {"day": day.isoformat(), "arrival_window_id": window_id}}
+            )
+            request.status, request.job_id, request.customer_id = (
+                RequestStatus.BOOKED.value,
+                booked.entity_id,
+                customer_id,
+            )
+            release_request_hold(session, request.id)
+            session.flush()
+    except ValidationFailed:
+        return False  # the request stays New: a CSR books it from the inbox
+    return True
 
 
 def release_request_hold(session: Session, request_id: str) -> None:

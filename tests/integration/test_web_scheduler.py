@@ -321,3 +321,30 @@ def test_holds_that_ran_out_are_cleaned_up(web, store):
     _hold(web, requests.Session(), store)
     with store.sessions() as s:
         assert s.scalar(select(func.count()).select_from(WebHold)) == 1
+
+
+def test_auto_book_books_the_job_at_once_and_the_inbox_shows_it_booked(web, store):
+    from models.customers import Customer as C
+    from models.inbox import inbox_items
+    from models.jobs import Job
+    from models.setup import Campaign
+
+    with store.sessions.begin() as s:
+        s.add(Campaign(name="Web Scheduler"))
+    store.configure(auto_book=True)
+    http = requests.Session()
+    _, fields = _details(web, http, store)
+    store.clock.advance(20)
+    done = _submit(web, http, fields)
+    assert done.status_code == 200 and "You&#x27;re booked" in done.text and "booked" in done.text
+    with store.sessions() as s:
+        row = s.scalars(select(OnlineBooking)).one()
+        job = s.get(Job, row.job_id)
+        assert row.status == "Booked" and job.booked_from.value == "OnlineBooking"
+        assert s.get(C, row.customer_id).name == "Maria Lopez" and job.summary == CONTACT["notes"]
+        assert s.scalar(select(func.count()).select_from(WebHold)) == 0  # the job holds the window now
+        assert inbox_items(s, store.clock())[0].status == "Booked"
+        logged = {e for (e,) in s.execute(select(ChangeRow.entity))}
+        assert {"customers", "locations", "jobs", "appointments", "online_bookings"} <= logged
+    # The window is now full online too: the next customer is offered others.
+    assert "That window just filled" in _hold(web, requests.Session(), store, expect=409).text
