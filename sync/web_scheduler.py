@@ -57,9 +57,32 @@ from .changes import ChangeCollector
 log = logging.getLogger("csr.server.web")
 MAX_BODY = 16 * 1024
 FORM_TOKEN_MAX_AGE = 6 * 3600  # a details form older than this is started again
+# The pages' reads (setup, settings, each service's free windows) are reused for this long by one
+# instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them.
+# A window shown free may have filled in that second (a CSR's booking, another instance's hold); the
+# hold and the submit re-check it under the row lock, so it is answered "that window just filled" —
+# never double booked. This instance's own holds and submits clear the reuse at once.
+READ_REUSE_SECONDS = 1.0
 Captcha = Callable[[web.Request, dict[str, str]], Awaitable[bool]]
 _SCHEDULER: web.AppKey[WebScheduler] = web.AppKey("web_scheduler")
 _ORIGINS: web.RequestKey[tuple[str, ...]] = web.RequestKey("csr_origins", tuple)
+
+
+def reader_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for the page's reads. A SQLite store's sessions take the write lock when they begin
+    (models/db.py: BEGIN IMMEDIATE), so 50 browsers reading availability would queue one by one behind
+    each other and every writer; a read-only connection of the WAL file reads beside them. PostgreSQL's
+    sessions already do."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite" or not bind.url.database:
+        return sessions
+    from sqlalchemy import create_engine, event
+
+    from models.db import sqlite_pragmas
+
+    engine = create_engine(f"sqlite:///file:{bind.url.database}?mode=ro&uri=true")
+    event.listen(engine, "connect", lambda conn, _record: sqlite_pragmas(conn, read_only=True))
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 class AddressWindow:
@@ -101,22 +124,50 @@ class WebScheduler:
         region: str = "US",
         captcha: Captcha | None = None,
         threads: int = 4,
+        reuse_seconds: float = READ_REUSE_SECONDS,
     ) -> None:
         self.sessions = sessions
+        self.readers = reader_sessions(sessions)  # the pages' reads never queue behind the writers
         self.key = hmac.new(secret, b"csr web scheduler form", hashlib.sha256).digest()
         self.on_committed = on_committed
         self.clock = clock
         self.region = region
         self.captcha = captcha
         self.addresses = AddressWindow()
+        self.reuse_seconds = reuse_seconds
+        self._context: tuple[float, _Context] | None = None
+        self._slots: dict[tuple[str, str], tuple[float, list]] = {}
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def context(self) -> _Context:
-        with self.sessions() as session:
-            return _Context(load_setup(session), load_web_settings(session))
+        cached = self._context
+        if cached is not None and time.monotonic() - cached[0] < self.reuse_seconds:
+            return cached[1]
+        with self.readers() as session:
+            ctx = _Context(load_setup(session), load_web_settings(session))
+        self._context = (time.monotonic(), ctx)
+        return ctx
+
+    def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
+        """The service's windows with online room (reused for READ_REUSE_SECONDS)."""
+        key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
+        cached = self._slots.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.reuse_seconds:
+            return cached[1]
+        with self.readers() as session:
+            offer = offer_for(ctx.setup, ctx.settings, job_type_id)
+            found = online_slots(session, ctx.setup, ctx.settings, offer, now)
+        if len(self._slots) > 1000:
+            self._slots.clear()
+        self._slots[key] = (time.monotonic(), found)
+        return found
+
+    def wrote(self) -> None:
+        """A hold or a request was stored here: the next page reads capacity afresh."""
+        self._slots.clear()
 
     # -- the signed form token: when the details form was served, for which hold ------------------------
     def form_token(self, hold: str, now: datetime) -> str:
@@ -306,14 +357,7 @@ async def _index(request: web.Request) -> web.Response:
 
 
 def _slots(request: web.Request, ctx: _Context, job_type_id: str, now: datetime) -> list:
-    scheduler = request.app[_SCHEDULER]
-
-    def read() -> list:
-        with scheduler.sessions() as session:
-            offer = offer_for(ctx.setup, ctx.settings, job_type_id)
-            return online_slots(session, ctx.setup, ctx.settings, offer, now)
-
-    return read()  # type: ignore[return-value]
+    return request.app[_SCHEDULER].slots(ctx, job_type_id, now)
 
 
 async def _times(request: web.Request) -> web.Response:
@@ -381,6 +425,7 @@ async def _hold(request: web.Request) -> web.Response:
 
     try:
         hold_id = await scheduler.run(hold)
+        scheduler.wrote()
     except ValidationFailed as exc:
         slots = await scheduler.run(_slots, request, ctx, service, now)
         message = next(iter(exc.errors.values()), "Pick an arrival window.")
@@ -391,6 +436,7 @@ async def _hold(request: web.Request) -> web.Response:
             422,
         )
     except WindowFilled as exc:
+        scheduler.wrote()  # the read this page showed was out of date: the next one reads afresh
         return _html(
             pages.times_page(
                 company,
@@ -429,7 +475,7 @@ async def _details(request: web.Request) -> web.Response:
     now = scheduler.clock()
 
     def read() -> Any:
-        with scheduler.sessions() as session:
+        with scheduler.readers() as session:
             hold = live_hold(session, hold_id, now)
             return (
                 None
@@ -565,10 +611,12 @@ async def _submit(request: web.Request) -> web.Response:
 
     try:
         version, submitted = await scheduler.run(store)
+        scheduler.wrote()
     except ValidationFailed as exc:
         status = 429 if "phone" in exc.errors and "already" in exc.errors["phone"] else 422
         return again(exc.errors, status)
     except WindowFilled as exc:
+        scheduler.wrote()  # the read this page showed was out of date: the next one reads afresh
         return _html(
             pages.times_page(
                 company,

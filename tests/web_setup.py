@@ -107,8 +107,9 @@ class RunningScheduler:
     """The Web Scheduler on a real 127.0.0.1 port, served from a thread with its own event loop (so
     browser tests and blocking clients can use it)."""
 
-    def __init__(self, store: WebStore, *, captcha: Any = None) -> None:
+    def __init__(self, store: WebStore, *, captcha: Any = None, reuse_seconds: float = 0) -> None:
         self.store = store
+        self.reuse_seconds = reuse_seconds
         self.captcha = captcha
         self.committed: list[int] = []
         self.port = 0
@@ -132,6 +133,7 @@ class RunningScheduler:
                 on_committed=self.committed.append,
                 clock=self.store.clock,
                 captcha=self.captcha,
+                reuse_seconds=self.reuse_seconds,  # 0: the tests change settings and capacity between pages
             )
             runner, self.port = await start_web(make_web_app(scheduler), "127.0.0.1", 0)
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread

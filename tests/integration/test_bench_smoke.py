@@ -79,3 +79,31 @@ def test_chaos_and_the_simulation(home):
     assert out["runs"] == 2 and out["lost"] == 0
     out = bench("chaos", "--sim", "--runs", "5", "--seed", "1", "--jobs", "1", home=home)
     assert out["runs"] == 5 and out["lost"] == out["refusals_unshown"] == 0
+
+
+def test_web(home):
+    out = bench(
+        "web",
+        "--customers",
+        "3000",
+        "--jobs",
+        "500",
+        "--pages",
+        "40",
+        "--checks",
+        "40",
+        "--submits",
+        "8",
+        "--racers",
+        "20",
+        home=home,
+    )
+    for key in (
+        "page_ttfb_p99_ms",
+        "availability_p99_ms",
+        "submit_to_inbox_p99_ms",
+        "submit_to_inbox_samples",
+    ):
+        assert key in out, key
+    assert out["submit_to_inbox_samples"] == 8 and out["submit_to_inbox_missed"] == 0
+    assert out["last_slot_booked"] == 1 and out["errors_5xx"] == 0

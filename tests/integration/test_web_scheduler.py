@@ -348,3 +348,30 @@ def test_auto_book_books_the_job_at_once_and_the_inbox_shows_it_booked(web, stor
         assert {"customers", "locations", "jobs", "appointments", "online_bookings"} <= logged
     # The window is now full online too: the next customer is offered others.
     assert "That window just filled" in _hold(web, requests.Session(), store, expect=409).text
+
+
+def test_a_reused_availability_read_never_double_books(store):
+    """Pages reuse a capacity read for a moment; a window that filled meanwhile (another instance's hold,
+    here written straight to the store) is still shown, and the hold re-checks it: 409, the nearest."""
+    from models.setup_data import load_setup
+    from models.web_capacity import place_hold
+
+    with RunningScheduler(store, reuse_seconds=60) as web:
+        http = requests.Session()
+        slot = f"{WEDNESDAY.isoformat()}|{store.ids.w8_12}"
+        params = {"zip": "75201", "service": store.ids.ac_repair}
+        assert slot in http.get(web.url + "times", params=params).text
+        with store.sessions.begin() as s:  # the other instance
+            place_hold(
+                s,
+                load_setup(s),
+                store.settings,
+                store.ids.ac_repair,
+                WEDNESDAY,
+                store.ids.w8_12,
+                store.clock(),
+            )
+        assert slot in http.get(web.url + "times", params=params).text  # reused: still offered
+        refused = _hold(web, http, store, expect=409)
+        assert "That window just filled" in refused.text
+        assert slot not in http.get(web.url + "times", params=params).text  # its own write cleared the reuse
