@@ -29,6 +29,24 @@ from .failures import UNEXPECTED, describe_failure
 
 log = logging.getLogger(__name__)
 TAB_TEXT = "Bookings inbo&x"
+OTHER_KIND = "This kind of request is worked from its own screen."
+
+
+class KindActions:
+    """What Accept, Claim and Dismiss do for one kind of inbox item (each gets the item). The Web
+    Scheduler's are the controller's own; another kind (ServiceChannel work orders…) registers its
+    three with :func:`register_actions` and the inbox calls them."""
+
+    def __init__(self, accept: Any, claim: Any, dismiss: Any) -> None:
+        self.accept, self.claim, self.dismiss = accept, claim, dismiss
+
+
+ACTIONS: dict[str, Any] = {}  # kind → (controller → KindActions)
+
+
+def register_actions(kind: str, make: Any) -> None:
+    """``make(controller) -> KindActions`` for items of ``kind``."""
+    ACTIONS[kind] = make
 
 
 class InboxController(QObject):
@@ -43,9 +61,18 @@ class InboxController(QObject):
         self.inbox = inbox
         self.dialog: DismissBookingDialog | None = None
         self._pending: InboxItem | None = None  # accepted, waiting for its new customer to be saved
-        inbox.acceptRequested.connect(self.accept)
-        inbox.claimRequested.connect(self.claim)
-        inbox.dismissRequested.connect(self.dismiss)
+        self.actions = {kind: make(self) for kind, make in ACTIONS.items()}
+        self.actions["web"] = KindActions(self.accept, self.claim, self.dismiss)
+        inbox.acceptRequested.connect(lambda item: self._act(item, "accept"))
+        inbox.claimRequested.connect(lambda item: self._act(item, "claim"))
+        inbox.dismissRequested.connect(lambda item: self._act(item, "dismiss"))
+
+    def _act(self, item: InboxItem, what: str) -> Any:
+        actions = self.actions.get(item.kind)
+        if actions is None:
+            self._error(OTHER_KIND)
+            return None
+        return getattr(actions, what)(item)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
