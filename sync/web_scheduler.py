@@ -63,6 +63,7 @@ FORM_TOKEN_MAX_AGE = 6 * 3600  # a details form older than this is started again
 # hold and the submit re-check it under the row lock, so it is answered "that window just filled" —
 # never double booked. This instance's own holds and submits clear the reuse at once.
 READ_REUSE_SECONDS = 1.0
+STALE_FACTOR = 5  # up to 5 s old while a background read refreshes it
 Captcha = Callable[[web.Request, dict[str, str]], Awaitable[bool]]
 _SCHEDULER: web.AppKey[WebScheduler] = web.AppKey("web_scheduler")
 _ORIGINS: web.RequestKey[tuple[str, ...]] = web.RequestKey("csr_origins", tuple)
@@ -137,6 +138,7 @@ class WebScheduler:
         self.reuse_seconds = reuse_seconds
         self._context: tuple[float, _Context] | None = None
         self._slots: dict[tuple[str, str], tuple[float, list]] = {}
+        self._refreshing: set[tuple[str, str]] = set()
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -152,11 +154,23 @@ class WebScheduler:
         return ctx
 
     def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
-        """The service's windows with online room (reused for READ_REUSE_SECONDS)."""
+        """The service's windows with online room: reused for ``reuse_seconds``; a read up to
+        ``STALE_FACTOR`` times older is still served while one refresh reads afresh in the background (so a
+        browser never waits for a read another one can take), older than that it is read now."""
         key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
         cached = self._slots.get(key)
-        if cached is not None and time.monotonic() - cached[0] < self.reuse_seconds:
-            return cached[1]
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            if age < self.reuse_seconds:
+                return cached[1]
+            if age < self.reuse_seconds * STALE_FACTOR:
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    self.pool.submit(self._refresh, ctx, job_type_id, now, key)
+                return cached[1]
+        return self._read_slots(ctx, job_type_id, now, key)
+
+    def _read_slots(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> list:
         with self.readers() as session:
             offer = offer_for(ctx.setup, ctx.settings, job_type_id)
             found = online_slots(session, ctx.setup, ctx.settings, offer, now)
@@ -164,6 +178,14 @@ class WebScheduler:
             self._slots.clear()
         self._slots[key] = (time.monotonic(), found)
         return found
+
+    def _refresh(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> None:
+        try:
+            self._read_slots(ctx, job_type_id, now, key)
+        except Exception:  # noqa: BLE001 - the next page reads it itself
+            log.warning("event=web_slots_refresh_failed", exc_info=True)
+        finally:
+            self._refreshing.discard(key)
 
     def wrote(self) -> None:
         """A hold or a request was stored here: the next page reads capacity afresh."""
