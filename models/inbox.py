@@ -20,7 +20,7 @@ from .timeutil import as_utc
 from .web_booking import CustomerMatch, RequestStatus
 
 OPEN_STATUSES = (RequestStatus.NEW.value,)
-RECENT_LIMIT = 500  # the inbox shows the open requests (all) and this many settled ones at most
+RECENT_LIMIT = 200  # the inbox shows the open requests (all) and this many settled ones at most
 
 
 @dataclass
@@ -98,29 +98,63 @@ def _dt(value: str | None) -> datetime | None:
         return None
 
 
+_WEB_COLUMNS = (
+    OnlineBooking.id,
+    OnlineBooking.source,
+    OnlineBooking.created_at,
+    OnlineBooking.job_type_id,
+    OnlineBooking.business_unit_id,
+    OnlineBooking.requested_window,
+    OnlineBooking.name,
+    OnlineBooking.phone,
+    OnlineBooking.email,
+    OnlineBooking.address,
+    OnlineBooking.customer_match,
+    OnlineBooking.status,
+    OnlineBooking.claimed_by_id,
+    OnlineBooking.claimed_at,
+    OnlineBooking.customer_id,
+    OnlineBooking.utm_campaign,
+    OnlineBooking.summary,
+    OnlineBooking.sms_consent,
+    OnlineBooking.job_id,
+    OnlineBooking.lead_id,
+)
+
+
 def web_requests(session: Session, now: datetime) -> list[InboxItem]:
-    """The Web Scheduler's requests: every open one, and the latest settled ones."""
+    """The Web Scheduler's requests: every open one, and the latest settled ones (plain rows, not ORM
+    objects: the inbox re-reads them on every pulled change)."""
     rows = list(
-        session.scalars(
-            select(OnlineBooking)
+        session.execute(
+            select(*_WEB_COLUMNS)
             .where(OnlineBooking.status.in_(OPEN_STATUSES))
             .order_by(OnlineBooking.created_at)
         )
     )
-    rows += session.scalars(
-        select(OnlineBooking)
+    rows += session.execute(
+        select(*_WEB_COLUMNS)
         .where(OnlineBooking.status.not_in(OPEN_STATUSES))
         .order_by(OnlineBooking.created_at.desc())
         .limit(RECENT_LIMIT)
     )
     job_types = dict(session.execute(select(JobType.id, JobType.name)).all())
-    users = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
+    claimants = {r.claimed_by_id for r in rows if r.claimed_by_id}
+    users = (
+        {
+            u.id: u.display_name or u.username
+            for u in session.scalars(select(User).where(User.id.in_(claimants)))
+        }
+        if claimants
+        else {}
+    )
+    dns = CustomerMatch.DO_NOT_SERVICE.value
     out = []
     for r in rows:
         a = r.address or {}
         w = r.requested_window or {}
         problems = []
-        if r.customer_match == CustomerMatch.DO_NOT_SERVICE.value:
+        if r.customer_match == dns:
             problems.append("Do Not Service customer: don't book")
         if not r.job_type_id or r.job_type_id not in job_types:
             problems.append("Pick a job type")
@@ -142,7 +176,7 @@ def web_requests(session: Session, now: datetime) -> list[InboxItem]:
                 ),
                 customer_match=r.customer_match,
                 status=r.status,
-                claimed_by=users.get(r.claimed_by_id or "", "") if r.claimed_by_id else "",
+                claimed_by=users.get(r.claimed_by_id, "") if r.claimed_by_id else "",
                 due_at=None,
                 problems=problems,
                 customer_id=r.customer_id,
