@@ -298,6 +298,8 @@ class Console:
     def shutdown(self) -> None:
         self.drafts.save_now()  # what was typed in the last 400 ms too
         self.booking.shutdown()  # a booking being written is written
+        if self.inbox is not None:
+            self.inbox.shutdown()  # its read worker
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

@@ -1,7 +1,7 @@
 """Wiring of the Bookings inbox (widgets/bookings_inbox.py) to the cache, the writer and the booking form.
 
-The list reads ``models.inbox.inbox_items`` (the open requests and the latest settled ones: a few hundred
-rows at most, one indexed query, on the UI thread like the leads list) whenever the sync pulls
+The list reads ``models.inbox.inbox_items`` (the open requests and the latest settled ones) on a worker
+thread (console/db_worker.py; a newer read makes an older one's answer stale) whenever the sync pulls
 ``online_bookings`` rows, so every console shows every request, and who is working on it, live.
 
 Accept claims the request, then opens its customer (an existing match) or the new-customer form filled
@@ -25,6 +25,7 @@ from models.validation import ValidationFailed
 from models.web_booking import load_web_settings
 from widgets.bookings_inbox import BookingsInbox, DismissBookingDialog
 
+from .db_worker import DbWorker
 from .failures import UNEXPECTED, describe_failure
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class InboxController(QObject):
         self.inbox = inbox
         self.dialog: DismissBookingDialog | None = None
         self._pending: InboxItem | None = None  # accepted, waiting for its new customer to be saved
+        self.worker = DbWorker(self, "csr-inbox")
+        self.focus_wanted = False
         self.actions = {kind: make(self) for kind, make in ACTIONS.items()}
         self.actions["web"] = KindActions(self.accept, self.claim, self.dismiss)
         inbox.acceptRequested.connect(lambda item: self._act(item, "accept"))
@@ -75,21 +78,32 @@ class InboxController(QObject):
         return getattr(actions, what)(item)
 
     # -- reading ---------------------------------------------------------------------------------------------
-    def refresh(self) -> bool:
-        try:
-            with self.cache.sessions() as session:
-                items = inbox_items(session, self.console._now_fn())
-        except Exception as exc:  # noqa: BLE001 - a sentence for the CSR, the traceback to the log
-            self._error(
-                describe_failure(self.cache.path, exc, what="bookings inbox read", unexpected=UNEXPECTED)
-            )
-            return False
+    def refresh(self) -> None:
+        """Read the inbox on the worker; the list shows it when it comes back (a stale answer is dropped)."""
+        self.worker.submit(
+            self._read, self.console._now_fn(), done=self._show, failed=self._read_failed, key="inbox"
+        )
+
+    def _read(self, now: Any) -> list[InboxItem]:
+        with self.cache.sessions() as session:
+            return inbox_items(session, now)
+
+    def _read_failed(self, exc: BaseException) -> None:
+        self._error(describe_failure(self.cache.path, exc, what="bookings inbox read", unexpected=UNEXPECTED))
+
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+
+    def _show(self, items: list[InboxItem]) -> None:
         self.inbox.model.now = self.console._now_fn
         self.inbox.model.time_zone = str(self.console.booking.time_zone())
         user = self.console.sync.user or {}
         self.inbox.model.me = str(user.get("id") or "")
         self.inbox.set_rows(items)
-        return True
+        if self.focus_wanted:  # Alt+X opened the tab before its rows came
+            self.focus_wanted = False
+            if self.console.window.work_tabs.currentWidget() is self.inbox:
+                self.inbox.focus_list()
 
     def _me(self) -> dict[str, Any]:
         user = self.console.sync.user or {}
@@ -241,6 +255,7 @@ def install(console: Any) -> InboxController:
 
     def shown(index: int) -> None:
         if window.work_tabs.widget(index) is inbox:
+            controller.focus_wanted = True
             controller.refresh()
             # Alt+X: the keys act on the list at once (after the tab bar has placed the focus itself).
             console._later(0, inbox.focus_list)

@@ -73,6 +73,7 @@ def test_inbox_claim_accept_and_dismiss_by_keyboard(qtbot, tmp_path):
         )  # the tab's mnemonic
         qtbot.waitUntil(lambda: w.work_tabs.currentWidget() is inbox)
         view = inbox.findChild(object, "bookingsInboxView")
+        wait_for_workers(qtbot, w)  # the inbox is read on its worker
         qtbot.waitUntil(view.hasFocus)
         assert view.model().rowCount() == 2
         texts = [[view.model().index(r, c).data() for c in range(8)] for r in range(2)]
@@ -83,6 +84,7 @@ def test_inbox_claim_accept_and_dismiss_by_keyboard(qtbot, tmp_path):
         row = next(r for r in range(2) if texts[r][5] == "Existing customer")
         view.selectRow(row)
         qtbot.keyClick(view, Qt.Key.Key_Space)  # claim
+        wait_for_workers(qtbot, w)
         assert "claimed by you" in view.model().index(view.currentIndex().row(), 6).data()
         qtbot.keyClick(view, Qt.Key.Key_Return)  # accept: the booking form, prefilled
         form = w.booking_form
@@ -103,6 +105,7 @@ def test_inbox_claim_accept_and_dismiss_by_keyboard(qtbot, tmp_path):
         # Delete dismisses the other one, with a reason.
         qtbot.keyClick(QApplication.focusWidget() or w, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
         qtbot.waitUntil(lambda: w.work_tabs.currentWidget() is inbox)
+        wait_for_workers(qtbot, w)
         view.selectRow(inbox.model.row_of(f"web:{spam}"))
         qtbot.keyClick(view, Qt.Key.Key_Delete)
         dialog = console.inbox.dialog
