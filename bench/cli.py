@@ -64,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         "the seeded benchmark cache, made on first use)",
     )
 
+    web = sub.add_parser(
+        "web", help="the Web Scheduler: page TTFB, availability, submit → inbox, last-slot race"
+    )
+    web.add_argument("--customers", type=int, default=1_000_000)
+    web.add_argument("--jobs", type=int, default=200_000)
+    web.add_argument("--cache", type=Path, help="use this cache (default: the benchmark cache for N)")
+    web.add_argument(
+        "--clients", type=int, default=50, help="concurrent browsers for the page and availability"
+    )
+    web.add_argument("--pages", type=int, default=2000, help="page loads timed")
+    web.add_argument("--checks", type=int, default=1000, help="availability reads timed")
+    web.add_argument("--submits", type=int, default=1000, help="requests timed to the console's inbox")
+    web.add_argument("--racers", type=int, default=200, help="customers racing for the last free window")
+
     calls = sub.add_parser(
         "calls", help="screen pop (webhook → bubble in a real console) and webhook throughput"
     )
@@ -201,6 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         from .seed import run_seed
 
         out = run_seed(args.out or bench_cache_path(args.customers), args.customers, args.seed, args.force)
+    elif args.command == "web":
+        from .web_bench import run_web
+
+        out = run_web(
+            args.cache or bench_cache_path(args.customers),
+            args.customers,
+            args.jobs,
+            clients=args.clients,
+            pages=args.pages,
+            checks=args.checks,
+            submits=args.submits,
+            racers=args.racers,
+        )
     elif args.command == "booking":
         from .booking import run_booking
 

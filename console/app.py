@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             prepare_store(profile.cache_path, store)
             server = start_server(store, profile.cache_path.parent / "server.log")
             print(f"Demo server running at {server.url}; a second CSR: csr-console --demo --join", flush=True)
+            print(f"Web Scheduler (book online as a customer would): {server.web}", flush=True)
             return _run(args, profile, demo_login=(server.url, DEMO_USERS[0][0]), children=server)
         return _run(args, profile)
     finally:

@@ -60,6 +60,7 @@ class BookingController(QObject):
         self._setup: SetupData | None = None  # read on first use: start-up shows the window first
         self._setup_version = ""  # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""  # set when the booking converts a lead
+        self.online_booking_id = ""  # set when the booking accepts a Bookings inbox request
         # customer id → (the claimed call a booking for them is on, the call's campaign, the caller's number)
         self.call_for: dict[str, tuple[str, str, str]] = {}
         self.worker = DbWorker(self, "csr-booking")
@@ -148,6 +149,7 @@ class BookingController(QObject):
             self.form.bind(record)
             self.form.reset()
             self.lead_id = ""
+            self.online_booking_id = ""
         else:
             self.form.bind(record)  # fresh flags (a Do Not Service set meanwhile)
         self.offer_call_campaign()
@@ -215,6 +217,26 @@ class BookingController(QObject):
             }
         )
         self.form.focus_first()
+
+    def accept_online(self, record: CustomerRecord | None, request: dict[str, Any]) -> None:
+        """Book a job from a Bookings inbox request: the form prefilled, the requested window offered first
+        (still free: highlighted; full: the first free one is), booking it accepts the request."""
+        self.start(record)
+        self.online_booking_id = str(request.get("online_booking_id") or "")
+        self.form.restore(
+            {
+                **self.form.state(),
+                "business_unit_id": request.get("business_unit_id"),
+                "job_type_id": request.get("job_type_id"),
+                "campaign_id": request.get("campaign_id"),
+                "location_id": request.get("location_id"),
+                "summary_text": request.get("summary") or "",
+                "chosen": request.get("chosen"),
+            }
+        )
+        self.form.focus_first()
+        if request.get("job_type_id") and request.get("business_unit_id"):
+            self.show_availability()
 
     def show_availability(self, then: Callable[[], None] | None = None) -> None:
         """Ask for 14 days of windows (on the worker); ``then`` runs once they are shown."""
@@ -288,6 +310,8 @@ class BookingController(QObject):
         job = self.form.values()
         if self.lead_id:
             job["lead_id"] = self.lead_id
+        if self.online_booking_id:
+            job["booked_from"] = "OnlineBooking"
         call_id = self.call_for.get(record.id, ("", ""))[0]
         if call_id:
             job["booked_from"] = "Call"
@@ -298,6 +322,8 @@ class BookingController(QObject):
         }
         if call_id:
             args["call_id"] = call_id  # the call is Booked and its bubble closes (models/call_intents)
+        if self.online_booking_id:
+            args["online_booking_id"] = self.online_booking_id  # the inbox request is Accepted
         if slot is None:
             # Let the intent name every other missing field too (read on the worker), then add the window.
             def missing(errors: dict[str, str]) -> None:
@@ -350,6 +376,7 @@ class BookingController(QObject):
             return
         number = result.args["job"]["number"]
         self.lead_id = ""
+        self.online_booking_id = ""
         if call_id:
             self.call_for.pop(customer_id, None)
             self.form.set_call_campaign(None)

@@ -48,6 +48,7 @@ class Console:
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
+    inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -127,6 +128,9 @@ class Console:
         window.changes_waiting = writer.pending_count
         console.messages = MessagesController(window, cache, writer, window.customer_panel)
         console._connect_signals()
+        from .inbox_controller import install as install_inbox
+
+        console.inbox = install_inbox(console)
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         console._later(0, console._finish_start)
         console.refresh_outbox()
@@ -317,6 +321,8 @@ class Console:
             self.messages.shutdown()
         for worker in self.window.findChildren(DbWorker):
             worker.shutdown()  # the reads on their way finish before the cache closes
+        if self.inbox is not None:
+            self.inbox.shutdown()  # its read worker
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

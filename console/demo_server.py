@@ -54,6 +54,7 @@ class DemoServer:
     process: subprocess.Popen | None
     store: Path | None
     webhooks: str = ""  # the server's webhook address (the simulated phone system's)
+    web: str = ""  # the Web Scheduler's page (docs/web-scheduler.md)
     callsim: subprocess.Popen | None = None
     msgsim: subprocess.Popen | None = None  # the text service's stand-in (sync/msgsim.py)
     sent_log: Path | None = None  # one JSON line per text the stand-in took (the Sent messages window)
@@ -230,6 +231,7 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
             "--sms-from",
             DEMO_SMS_FROM,
         ]
+    cmd += ["--web-port", "0"]  # the Web Scheduler: a booking made there reaches the demo's inbox
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -239,8 +241,8 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
     )
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
-    url = webhooks = ""
-    while time.monotonic() < deadline and not (url and (webhooks or not calls)):
+    url = webhooks = web = ""
+    while time.monotonic() < deadline and not (url and web and (webhooks or not calls)):
         line = process.stdout.readline().decode(errors="replace")
         if not line:
             break
@@ -248,6 +250,8 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
             url = line.strip().split("listening on ", 1)[1]
         elif "webhooks on " in line:
             webhooks = line.strip().split("webhooks on ", 1)[1]
+        elif "web scheduler on " in line:
+            web = line.strip().split("web scheduler on ", 1)[1]
     if not url or (calls and not webhooks):
         process.kill()
         if msgsim is not None:
@@ -255,7 +259,9 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
         raise RuntimeError(f"the demo server did not start (see {log_path})")
     process.stdout.close()
     rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
-    server = DemoServer(url, process, store, webhooks, msgsim=msgsim, sent_log=sent_log if calls else None)
+    server = DemoServer(
+        url, process, store, webhooks, web=web, msgsim=msgsim, sent_log=sent_log if calls else None
+    )
     if calls:
         server.callsim = start_callsim(webhooks, token, store, log)
     return server

@@ -58,6 +58,10 @@ SHORTCUTS = [
     ("Ctrl+Shift+W (jobs)", "Text the customer that the technician is on the way"),
     ("Alt+K", "The Book job tab"),
     ("Alt+E", "The Leads tab: due follow-ups first"),
+    (
+        "Ctrl+Shift+I; Enter / Space / Delete",
+        "The Bookings inbox (web requests); accept / claim or let go / dismiss",
+    ),
     ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),
     ("Ctrl+Shift+L, Ctrl+O (leads)", "New lead from a name and phone / open the lead's customer"),
     ("Ctrl+PgDown / Ctrl+PgUp", "Next / previous bubble"),

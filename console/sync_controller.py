@@ -108,6 +108,7 @@ class SyncController(QObject):
     customersChanged = Signal(list)  # customer ids another CSR (or the server) changed
     setupChanged = Signal()
     leadsChanged = Signal()
+    bookingsChanged = Signal()  # pulled Bookings inbox requests (online_bookings)
     signedIn = Signal(dict)  # the user
     openJobRequested = Signal(str)  # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
@@ -344,6 +345,8 @@ class SyncController(QObject):
             self.leadsChanged.emit()
         if tables & {"notifications", "inbound_messages"}:
             self.messagesChanged.emit()
+        if "online_bookings" in tables:
+            self.bookingsChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:
             # Jobs and conflicts don't change a customer's search document, but the open record shows them.
             record = self.window.customer_panel.record()

@@ -330,6 +330,10 @@ def book_job(session: Session, args: dict[str, Any]) -> Applied:
         )
     if lead is not None:
         lead.status, lead.converted_job_id = LeadStatus.CONVERTED, job.id
+    if args.get("online_booking_id") is not None:
+        from .inbox_intents import accept_online_booking  # the Bookings inbox's Accept
+
+        accept_online_booking(session, args["online_booking_id"], job.id, customer.id)
     warnings = {"number": renumbered} if renumbered else {}
     if suggestions is not None:
         job.needs_reschedule, job.suggested_windows = True, suggestions

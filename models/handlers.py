@@ -14,6 +14,7 @@ from . import (  # noqa: F401 - imported for their @intent registrations
     leads,
     notify_intents,
 )
+from .inbox_intents import claim_online_booking  # noqa: F401 - the Bookings inbox (Web Scheduler requests)
 from .intent_kit import HANDLERS
 
 __all__ = ["HANDLERS"]

@@ -254,6 +254,29 @@ class DismissLead(Args):
     reason: StrictStr | None = arg("Why (at most 200 characters).", required=True)
 
 
+class ClaimOnlineBooking(Args):
+    """Bookings inbox: work a Web Scheduler request (one CSR at a time; a claim older than 15 minutes may be
+    taken over)."""
+
+    online_booking_id: StrictStr | None = arg("The request.", required=True)
+    claimed_by_id: StrictStr | None = arg("Who claims it (the server uses the signed-in user).")
+
+
+class ReleaseOnlineBooking(ClaimOnlineBooking):
+    """Bookings inbox: stop working a request, so another CSR may."""
+
+
+class DismissOnlineBooking(Args):
+    """Bookings inbox: close a request with a reason (spam, out of area, duplicate, customer cancelled);
+    its window is freed."""
+
+    online_booking_id: StrictStr | None = arg("The request.", required=True)
+    reason: StrictStr | None = arg("Why (at most 200 characters).", required=True)
+    make_lead: StrictBool | None = arg("Also make a lead from it.")
+    lead_id: StrictStr | None = arg("The lead's id (client-minted; minted by the handler when absent).")
+    claimed_by_id: StrictStr | None = arg("Who dismissed it (the server uses the signed-in user).")
+
+
 class BookJob(Args):
     """Book a job with its first appointment (capacity re-checked; on the server a lost race is kept and
     flagged)."""
@@ -264,6 +287,9 @@ class BookJob(Args):
     call_id: StrictStr | None = arg(
         "The call it was booked on: the call is Booked (its tracking number's campaign "
         "is accepted even when retired)."
+    )
+    online_booking_id: StrictStr | None = arg(
+        "The Web Scheduler request it accepts (Bookings inbox): the request is Accepted with this job."
     )
 
 
@@ -402,6 +428,9 @@ SCHEMAS: dict[str, type[Args]] = {
     "resend_notification": ResendNotification,
     "reply_to_inbound": ReplyToInbound,
     "mark_inbound_read": MarkInboundRead,
+    "claim_online_booking": ClaimOnlineBooking,
+    "release_online_booking": ReleaseOnlineBooking,
+    "dismiss_online_booking": DismissOnlineBooking,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -133,3 +133,14 @@ class OnlineBooking(IdMixin, StampMixin, Base):
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None)
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
     lead_id: Mapped[str | None] = mapped_column(ForeignKey("leads.id"), default=None)
+    # The Web Scheduler's request (models/web_booking.py, docs/web-scheduler.md).
+    job_type_id: Mapped[str | None] = mapped_column(ForeignKey("job_types.id"), default=None)
+    business_unit_id: Mapped[str | None] = mapped_column(ForeignKey("business_units.id"), default=None)
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    utm_campaign: Mapped[str] = mapped_column(String(80), default="")
+    customer_match: Mapped[str] = mapped_column(String(16), default="new")  # existing/new/do_not_service
+    claimed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    dismiss_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (Index("ix_online_bookings_status_created_at", "status", "created_at"),)

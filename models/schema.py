@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     phone_seats,
     setup,
     sync_tables,
+    web_booking,
 )
 from .base import Base
 

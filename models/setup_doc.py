@@ -187,6 +187,30 @@ class BookingPreferencesDef:
 
 
 @dataclass
+class OnlineJobTypeDef:
+    job_type: str
+    public_name: str = ""
+    business_unit: str = ""
+    lines: dict[str, int] = _lines()
+
+
+@dataclass
+class OnlineBookingDef:
+    """The Web Scheduler (docs/web-scheduler.md); a file without this section turns it off."""
+
+    enabled: bool = False
+    auto_book: bool = False
+    service_area_zips: list[str] = field(default_factory=list)
+    job_types: list[OnlineJobTypeDef] = field(default_factory=list)
+    capacity_share_percent: int = 50
+    lead_time_hours: int = 2
+    hold_minutes: int = 10
+    allowed_origins: list[str] = field(default_factory=list)
+    campaign: str = "Web Scheduler"
+    lines: dict[str, int] = _lines()
+
+
+@dataclass
 class SetupDoc:
     """A validated setup file. ``warnings`` are worth telling the admin but don't refuse the file."""
 
@@ -206,5 +230,6 @@ class SetupDoc:
     booking_preferences: BookingPreferencesDef = field(default_factory=BookingPreferencesDef)
     # The notifications section as stored (models/notify_setup.py); None: the file has none.
     notifications: dict | None = None
+    online_booking: OnlineBookingDef = field(default_factory=OnlineBookingDef)
     version: int = FORMAT_VERSION
     warnings: list[Problem] = field(default_factory=list, compare=False)

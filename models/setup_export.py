@@ -169,6 +169,7 @@ def export_setup(session: Session) -> str:
             ]
         ),
         "booking_preferences": _map(required_fields=_required_fields(session)),
+        "online_booking": _online_booking(session, unit_name),
     }
     notifications = session.get(CompanySetting, "notifications")
     if notifications is not None and (node := export_node(notifications.value)) is not None:
@@ -294,3 +295,34 @@ def _required_fields(session: Session) -> list[str]:
         )
     ).first()
     return list((row.value or {}).get("fields", [])) if row else []
+
+
+def _online_booking(session: Session, unit_name: dict[str, str]) -> Node:
+    from .web_booking import load_web_settings
+
+    w = load_web_settings(session)
+    job_type_name = dict(session.execute(select(JobType.id, JobType.name)).all())
+    return _map(
+        enabled=w.enabled,
+        auto_book=w.auto_book,
+        service_area_zips=SequenceNode(
+            _T + "seq", [_s(z, '"') for z in sorted(w.service_area_zips)], flow_style=True
+        ),
+        capacity_share_percent=w.capacity_share_percent,
+        lead_time_hours=w.lead_time_hours,
+        hold_minutes=w.hold_minutes,
+        allowed_origins=list(w.allowed_origins),
+        campaign=w.campaign,
+        job_types=_seq(
+            [
+                _map(
+                    True,
+                    job_type=job_type_name[j.job_type_id],
+                    public_name=j.public_name,
+                    business_unit=unit_name.get(j.business_unit_id) if j.business_unit_id else None,
+                )
+                for j in w.job_types
+                if j.job_type_id in job_type_name
+            ]
+        ),
+    )

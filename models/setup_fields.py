@@ -222,6 +222,20 @@ def phone(node: Node, key: str, ctx: Ctx) -> str:
         raise Bad(f"tracking number '{raw}' can't be used: {exc}") from exc
 
 
+def zip_code(node: Node, key: str, ctx: Ctx) -> str:
+    raw = scalar(node, key)
+    if not re.fullmatch(r"\d{5}", raw):
+        raise Bad(f"'{raw}' is not a 5-digit ZIP code (put ZIPs in quotes: \"02134\")")
+    return raw
+
+
+def origin(node: Node, key: str, ctx: Ctx) -> str:
+    raw = scalar(node, key).rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", raw):
+        raise Bad(f"'{raw}' is not a web origin (scheme and host only, e.g. https://www.example.com)")
+    return raw.lower()
+
+
 def listing(item: Reader, noun: str) -> Reader:
     """A YAML list of values; an item given twice is reported at its second line."""
 

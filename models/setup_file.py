@@ -230,6 +230,7 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
     )
     _capacity(session, doc, groups, summary)
     _preferences(session, doc, summary)
+    _online_booking(session, doc, summary)
     session.flush()
     # Groups and categories go last: only now is it known whether a retired unit or campaign still
     # points at them.
@@ -436,3 +437,39 @@ def _preferences(session: Session, doc: SetupDoc, summary: ImportSummary) -> Non
     if row is None:
         session.add(BookingPreference(id=new_id(), user_id=None, key="required_fields", value=value))
     summary["booking_preferences"].tally(row is None, row is not None and _set(row, value=value))
+
+
+def _online_booking(session: Session, doc: SetupDoc, summary: ImportSummary) -> None:
+    """The Web Scheduler's settings (models/web_booking.py): names resolved to ids."""
+    from .web_booking import OnlineJobType, WebSettings, load_web_settings, save_web_settings
+
+    d = doc.online_booking
+    job_types = {j.name.casefold(): j.id for j in session.scalars(select(JobType))}
+    units = {u.name.casefold(): u.id for u in session.scalars(select(BusinessUnit))}
+    before = load_web_settings(session)
+    settings = WebSettings(
+        enabled=d.enabled,
+        auto_book=d.auto_book,
+        service_area_zips=frozenset(d.service_area_zips),
+        job_types=tuple(
+            OnlineJobType(
+                job_types[o.job_type.casefold()],
+                o.public_name or o.job_type,
+                units.get(o.business_unit.casefold(), "") if o.business_unit else "",
+            )
+            for o in d.job_types
+            if o.job_type.casefold() in job_types
+        ),
+        capacity_share_percent=d.capacity_share_percent,
+        lead_time_hours=d.lead_time_hours,
+        hold_minutes=d.hold_minutes,
+        horizon_days=before.horizon_days,
+        allowed_origins=tuple(d.allowed_origins),
+        campaign=d.campaign,
+        min_fill_seconds=before.min_fill_seconds,
+        requests_per_phone_per_day=before.requests_per_phone_per_day,
+        requests_per_address_per_hour=before.requests_per_address_per_hour,
+    )
+    existed = session.get(CompanySetting, "online_booking") is not None
+    changed = save_web_settings(session, settings)
+    summary["online_booking"].tally(not existed, existed and changed)

@@ -37,6 +37,8 @@ from .setup_doc import (
     GroupDef,
     HoursDef,
     JobTypeDef,
+    OnlineBookingDef,
+    OnlineJobTypeDef,
     ServiceDef,
     SetupDoc,
     SetupFileError,
@@ -198,7 +200,34 @@ _PREFERENCES = f.Spec(
     BookingPreferencesDef,
     {"required_fields": K(f.listing(f.one_of(REQUIRED_FIELD_CHOICES), "field"))},
 )
-TOP_KEYS = ("version", "company", *SECTIONS, "booking_preferences", "notifications")
+_ONLINE_JOB_TYPE = f.Spec(
+    "job_types",
+    "online job type",
+    OnlineJobTypeDef,
+    {
+        "job_type": K(f.text(80), required=True),
+        "public_name": K(f.text(80)),
+        "business_unit": K(f.text(60, empty_ok=True)),
+    },
+    label="job_type",
+)
+_ONLINE = f.Spec(
+    "online_booking",
+    "online booking",
+    OnlineBookingDef,
+    {
+        "enabled": K(f.boolean),
+        "auto_book": K(f.boolean),
+        "service_area_zips": K(f.listing(f.zip_code, "ZIP")),
+        "job_types": K(f.records(_ONLINE_JOB_TYPE)),
+        "capacity_share_percent": K(f.integer(0, 100)),
+        "lead_time_hours": K(f.integer(0, 24 * 14)),
+        "hold_minutes": K(f.integer(1, 60)),
+        "allowed_origins": K(f.listing(f.origin, "origin")),
+        "campaign": K(f.text(80)),
+    },
+)
+TOP_KEYS = ("version", "company", *SECTIONS, "booking_preferences", "notifications", "online_booking")
 
 
 def parse_setup(text: str) -> SetupDoc:
@@ -231,9 +260,13 @@ def parse_setup(text: str) -> SetupDoc:
     top = _top_level(root, ctx)
     company = _single(top.get("company"), _COMPANY, ctx, root)
     prefs = _single(top.get("booking_preferences"), _PREFERENCES, ctx, None) or BookingPreferencesDef()
+    online = _single(top.get("online_booking"), _ONLINE, ctx, None) or OnlineBookingDef()
     sections = {name: _section(top.get(name), spec, ctx) for name, spec in SECTIONS.items()}
     doc = SetupDoc(
-        company=company or CompanyDef(name="", time_zone=""), booking_preferences=prefs, **sections
+        company=company or CompanyDef(name="", time_zone=""),
+        booking_preferences=prefs,
+        online_booking=online,
+        **sections,
     )
     doc.notifications = read_notifications(top.get("notifications"), ctx)
     _check_whole(doc, ctx)
@@ -379,6 +412,7 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
                     f"catalog{f.suggest(ds.code, services)}",
                 )
     _check_tracking_numbers(doc, ctx)
+    _check_online_booking(doc, ctx)
     for c in doc.campaigns:
         if c.category:
             _ref(
@@ -432,6 +466,42 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
     _unique(ctx, doc.capacity, "group", "capacity for group")
     for c in doc.capacity:
         _ref(ctx, _at(c, "group"), "capacity", "group", c.group, groups, "business_unit_groups")
+
+
+def _check_online_booking(doc: SetupDoc, ctx: f.Ctx) -> None:
+    """Online job types, their business units and the campaign must exist in the file."""
+    online = doc.online_booking
+    job_types = {j.name.casefold(): j for j in doc.job_types if j.name}
+    units = {u.name.casefold() for u in doc.business_units if u.name}
+    for o in online.job_types:
+        if not o.job_type:
+            continue
+        jt = job_types.get(o.job_type.casefold())
+        if jt is None:
+            ctx.add(
+                _at(o, "job_type"),
+                f"online booking names job type '{o.job_type}', which the file doesn't have",
+            )
+            continue
+        if o.business_unit:
+            if o.business_unit.casefold() not in units:
+                ctx.add(
+                    _at(o, "business_unit"),
+                    f"online booking names business unit '{o.business_unit}', which the file doesn't have",
+                )
+            elif o.business_unit.casefold() not in {b.casefold() for b in jt.business_units or ()}:
+                ctx.add(
+                    _at(o, "business_unit"),
+                    f"job type '{jt.name}' isn't booked in business unit '{o.business_unit}'",
+                )
+    campaigns = {c.name.casefold() for c in doc.campaigns if c.name}
+    if online.enabled and online.campaign and online.campaign.casefold() not in campaigns:
+        ctx.add(
+            _at(online, "campaign") or _at(online),
+            f"online booking's campaign '{online.campaign}' is not in campaigns; add it (e.g. '- name: {online.campaign}')",
+        )
+    if online.enabled and not online.job_types:
+        ctx.add(_at(online), "online booking is enabled but lists no job_types customers may book")
 
 
 def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:

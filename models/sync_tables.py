@@ -82,6 +82,8 @@ LOCAL_TABLES = frozenset(
 # job-number prefix (the server's register, docs/job-numbers.md).
 SERVER_ONLY_TABLES = frozenset(
     {"server_secrets", "auth_login_throttle", "call_events", "agent_states", "job_prefixes"}
+    # the Web Scheduler's window holds and per-day lock rows (models/web_booking.py)
+    | {"web_holds", "web_day_locks"}
 )
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
 NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES  # never in CONSOLE_TABLES (kept for its readers)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
@@ -257,7 +258,7 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = notify = None
+    ingress = endpoint = purge = notify = web = None
 
     def committed(version: int) -> None:
         """A commit of the notifications sender or webhooks: poke consoles here and elsewhere."""
@@ -328,6 +329,10 @@ async def _run_server(args: argparse.Namespace) -> int:
                 sender.wake()  # a booking may have queued a confirmation
 
             server.on_commit = published
+        if args.web_port is not None:
+            web = await _start_web(
+                args, sessions, server, context
+            )  # the Web Scheduler (docs/web-scheduler.md)
         try:
             endpoint = await server.serve(args.host, args.port, ssl=context)
         except OSError as exc:
@@ -360,12 +365,37 @@ async def _run_server(args: argparse.Namespace) -> int:
             await asyncio.gather(purge, return_exceptions=True)
         if ingress is not None:
             await ingress.cleanup()  # answers in flight are sent (their events are stored first)
+        if web is not None:
+            await web.cleanup()
         if endpoint is not None:
             endpoint.close()
             await endpoint.wait_closed()
         await server.aclose()
         await watch.stop()
         logging.getLogger("csr.server").info("event=stopped")
+
+
+async def _start_web(
+    args: argparse.Namespace, sessions: sessionmaker, server: SyncServer, context: Any
+) -> Any:
+    """Serve the Web Scheduler on --web-port; a stored request pokes every console (here and elsewhere)."""
+    from .web_scheduler import WebScheduler, make_web_app, start_web
+
+    def committed(version: int) -> None:
+        server.poke_all(version)
+        if server.on_commit:
+            server.on_commit(version)
+
+    scheduler = WebScheduler(sessions, token_secret(sessions), on_committed=committed)
+    host = args.web_host or args.host
+    try:
+        runner, port = await start_web(make_web_app(scheduler), host, args.web_port, ssl_context=context)
+    except OSError as exc:
+        raise _listen_error("web scheduler", host, args.web_port, exc) from None
+    url = f"{'https' if context else 'http'}://{host}:{port}/"
+    logging.getLogger("csr.server").info("event=web_listening url=%s", url)
+    print(f"csr-server: web scheduler on {url}", flush=True)
+    return runner
 
 
 def _auth_token(args: argparse.Namespace) -> str:
@@ -459,6 +489,13 @@ def main(argv: list[str] | None = None) -> int:
         help="take phone-system webhooks on this port (docs/telephony.md); 0 = any free port",
     )
     run.add_argument("--http-host", default=None, help="address for the webhooks (default: --host)")
+    run.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        help="serve the Web Scheduler, the public booking page, on this port (docs/web-scheduler.md); 0 = any",
+    )
+    run.add_argument("--web-host", default=None, help="address for the Web Scheduler (default: --host)")
     run.add_argument(
         "--public-url",
         default="",

@@ -108,7 +108,7 @@ def test_no_alt_letter_is_used_twice_on_one_screen(qtbot, console):
     tab_widgets = [t for t in window.findChildren(QTabWidget) if t.window() is window]
     assert window.work_tabs in tab_widgets and window.customer_panel.history_tabs in tab_widgets
     screens = 0
-    # Every combination of open tabs is a screen the CSR can see (booking or leads × jobs, calls or texts).
+    # Every combination of open tabs is a screen the CSR can see (booking, leads or inbox × jobs, calls or texts).
     for pages in itertools.product(*(range(t.count()) for t in tab_widgets)):
         for tabs, page in zip(tab_widgets, pages, strict=True):
             tabs.setCurrentIndex(page)
@@ -117,7 +117,7 @@ def test_no_alt_letter_is_used_twice_on_one_screen(qtbot, console):
         screen = ", ".join(t.tabText(t.currentIndex()) for t in tab_widgets)
         assert not clashes, f"Alt+letter used twice with {screen} open: {clashes}"
         screens += 1
-    assert screens == 6  # booking or leads × jobs, calls or texts
+    assert screens == 9  # (booking, leads or bookings inbox) × (jobs, calls or texts)
     # The check looked at the booking form: its labels are among the claimed letters.
     window.work_tabs.setCurrentIndex(0)
     claimed = {who for whos in visible_mnemonics(window).values() for who in whos}

@@ -110,3 +110,31 @@ def test_phone(home):
     assert out["calls"] == 5 and out["calls_failed"] == 0
     assert out["invite_to_ringing_bubble_samples"] == out["answer_key_to_200ok_samples"] == 5
     assert 0 < out["phone_rss_mb"] < 200
+
+
+def test_web(home):
+    out = bench(
+        "web",
+        "--customers",
+        "3000",
+        "--jobs",
+        "500",
+        "--pages",
+        "40",
+        "--checks",
+        "40",
+        "--submits",
+        "8",
+        "--racers",
+        "20",
+        home=home,
+    )
+    for key in (
+        "page_ttfb_p99_ms",
+        "availability_p99_ms",
+        "submit_to_inbox_p99_ms",
+        "submit_to_inbox_samples",
+    ):
+        assert key in out, key
+    assert out["submit_to_inbox_samples"] == 8 and out["submit_to_inbox_missed"] == 0
+    assert out["last_slot_booked"] == 1 and out["errors_5xx"] == 0

@@ -1,14 +1,14 @@
 """customer notifications: the outbox of texts and emails, customers' texts, appointments confirmed by text
 
 Revision ID: 0013_notifications
-Revises: 0011_phone_seats
+Revises: 0012_web_booking
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0013_notifications'
-down_revision = '0011_phone_seats'
+down_revision = '0012_web_booking'
 branch_labels = None
 depends_on = None
 
