@@ -37,6 +37,7 @@ CONSOLE_TABLES = frozenset(
         "calls",
         "leads",
         "online_bookings",
+        "work_orders",
         # the company setup
         "users",
         "business_unit_groups",
@@ -78,7 +79,15 @@ LOCAL_TABLES = frozenset(
 # rows); the agents' states (supervisors get them on the floor feed); which console holds which
 # job-number prefix (the server's register, docs/job-numbers.md).
 SERVER_ONLY_TABLES = frozenset(
-    {"server_secrets", "auth_login_throttle", "call_events", "agent_states", "job_prefixes"}
+    {
+        "server_secrets",
+        "auth_login_throttle",
+        "call_events",
+        "agent_states",
+        "job_prefixes",
+        "sc_deliveries",  # ServiceChannel: webhook deliveries stored (deduplication)
+        "sc_outbound",  # ServiceChannel: what is sent back to the platform, exactly once
+    }
 )
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
 NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES  # never in CONSOLE_TABLES (kept for its readers)
