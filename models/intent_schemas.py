@@ -345,6 +345,28 @@ class TagCall(Args):
     tags: Names | None = arg("Tag names.", required=True, invalid="Tags must be a list of names.")
 
 
+class AcceptWorkOrder(Args):
+    """ServiceChannel: accept a work order from the Bookings inbox once its job is booked (`book_job` just
+    before); the server tells the platform Dispatch Confirmed."""
+
+    work_order_id: StrictStr | None = arg("The work order (its id in `work_orders`).", required=True)
+    job_id: StrictStr | None = arg("The job booked for it.", required=True)
+    accepted_by_id: StrictStr | None = arg(ACTOR)
+
+
+class DeclineWorkOrder(Args):
+    """ServiceChannel: decline a work order with one of the platform's reason codes."""
+
+    work_order_id: StrictStr | None = arg("The work order (its id in `work_orders`).", required=True)
+    reason_id: int | None = arg(
+        "1 Can't make ETA, 2 Trade not serviced, 3 Location not serviced, 4 Not under warranty, 5 Other "
+        "(a note is then required), 6 NTE too low.",
+        required=True,
+        invalid="Pick why the work order is declined.",
+    )
+    note: StrictStr | None = arg("Sent to the client with the decline.")
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -370,6 +392,8 @@ SCHEMAS: dict[str, type[Args]] = {
     "excuse_call": ExcuseCall,
     "unexcuse_call": UnexcuseCall,
     "tag_call": TagCall,
+    "accept_work_order": AcceptWorkOrder,
+    "decline_work_order": DeclineWorkOrder,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -64,6 +64,7 @@ class WorkOrder(IdMixin, StampMixin, Base):
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None, index=True)
     accepted_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     decline_reason_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    decline_note: Mapped[str] = mapped_column(Text, default="")
     checked_in_at: Mapped[datetime | None] = mapped_column(default=None)
     checked_out_at: Mapped[datetime | None] = mapped_column(default=None)
     action_required: Mapped[str] = mapped_column(Text, default="")  # the platform's refusal, shown on the job

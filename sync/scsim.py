@@ -36,6 +36,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -171,6 +172,7 @@ class ScSim:
         r.add_put("/workorders/{id}/accept", self._accept)
         r.add_put("/workorders/{id}/decline", self._decline)
         r.add_put("/workorders/{id}/status", self._status)
+        r.add_put("/workorders/{id}/scheduledate", self._schedule)
         r.add_post("/workorders/{id}/notes", self._add_note)
         r.add_get("/odata/workorders({id})/notes", self._notes)
         r.add_post("/workorders/{id}/universalCheckIn", self._check_in)
@@ -333,6 +335,18 @@ class ScSim:
             return _error(400, "InvalidRequest", "Status.Primary and Status.Extended are required", 503)
         self._set_status(wo, str(status["Primary"]), str(status["Extended"] or ""))
         self._log("status", wo, body)
+        return web.json_response({"id": wo["Id"], "result": True})
+
+    async def _schedule(self, request: web.Request) -> web.Response:
+        wo, body = self._wo(request), await self._body(request)
+        value = str(body.get("Value") or "")
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return _error(400, "InvalidRequest", "Value must be a date and time", 503)
+        wo["ScheduledDate"] = iso(when if when.tzinfo else when.replace(tzinfo=UTC))
+        self._log("schedule", wo, body)
+        self._touch(wo, "WorkOrderScheduledDateChanged")
         return web.json_response({"id": wo["Id"], "result": True})
 
     async def _add_note(self, request: web.Request) -> web.Response:

@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.Column('job_id', sa.String(length=32), nullable=True),
     sa.Column('accepted_by_id', sa.String(length=32), nullable=True),
     sa.Column('decline_reason_id', sa.Integer(), nullable=True),
+    sa.Column('decline_note', sa.Text(), nullable=False),
     sa.Column('checked_in_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('checked_out_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('action_required', sa.Text(), nullable=False),

@@ -1,0 +1,75 @@
+"""The inbox's decisions on a ServiceChannel work order, as intents (applied on the console at once, then
+by the server): accept it once its job is booked, or decline it with one of the platform's reason codes.
+The server's outbound worker (sync/sc_outbound.py) reads the committed change and tells the platform,
+exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .attribution import attributed
+from .customers import Customer
+from .intent_kit import Applied, clean_text, intent, require_id
+from .jobs import Job
+from .validation import ValidationFailed
+from .work_orders import WorkOrder, WorkOrderState
+
+# The platform's decline reasons (PUT /workorders/{id}/decline, DeclineReasonId).
+DECLINE_REASONS = {
+    1: "Can't make ETA",
+    2: "Trade not serviced",
+    3: "Location not serviced",
+    4: "Not under warranty",
+    5: "Other",
+    6: "NTE too low",
+}
+
+
+def _open_work_order(session: Session, args: dict[str, Any]) -> WorkOrder:
+    wo = session.get(WorkOrder, require_id(args.get("work_order_id"), "work_order_id"))
+    if wo is None:
+        raise ValidationFailed(
+            {"work_order_id": "That work order is not on this PC (or the server) any more."}
+        )
+    if wo.state != WorkOrderState.NEW.value:
+        raise ValidationFailed(
+            {"work_order_id": f"Work order {wo.number or wo.sc_id} was already {wo.state.lower()}."}
+        )
+    return wo
+
+
+@intent("accept_work_order")
+def accept_work_order(session: Session, args: dict[str, Any]) -> Applied:
+    """{work_order_id, job_id, accepted_by_id?}: the job booked for it (book_job, just before); the
+    platform is then told Dispatch Confirmed."""
+    wo = _open_work_order(session, args)
+    job = session.get(Job, require_id(args.get("job_id"), "job_id"))
+    if job is None:
+        raise ValidationFailed({"job_id": "The job for this work order was not booked — book it again."})
+    customer = session.get(Customer, wo.customer_id) if wo.customer_id else None
+    if customer is not None and customer.do_not_service:
+        raise ValidationFailed(
+            {"work_order_id": f"{customer.name} is marked Do Not Service — decline the work order."}
+        )
+    wo.state = WorkOrderState.ACCEPTED.value
+    wo.job_id = job.id
+    wo.accepted_by_id = attributed(session, args, "accepted_by_id")
+    return Applied("work_order", wo.id, [], {})
+
+
+@intent("decline_work_order")
+def decline_work_order(session: Session, args: dict[str, Any]) -> Applied:
+    """{work_order_id, reason_id (1–6, the platform's codes), note?}"""
+    wo = _open_work_order(session, args)
+    reason = args.get("reason_id")
+    if isinstance(reason, bool) or reason not in DECLINE_REASONS:
+        raise ValidationFailed({"reason_id": "Pick why the work order is declined."})
+    note = clean_text(str(args.get("note") or "").strip()[:1000], "note")
+    if reason == 5 and not note:
+        raise ValidationFailed({"note": "Say why (the reason is Other)."})
+    wo.state = WorkOrderState.DECLINED.value
+    wo.decline_reason_id = int(reason)
+    wo.decline_note = note
+    return Applied("work_order", wo.id, [], {})
