@@ -62,9 +62,14 @@ PAGE_CAP = 50
 
 @dataclass
 class Fault:
+    """``count`` API requests answered with ``status`` (429 with the platform's body and Retry-After). A
+    status of 0 stalls instead: the request is carried out, then its answer waits ``stall`` seconds (a
+    client that dies meanwhile never learns it went through)."""
+
     status: int
     count: int
-    paths: str = ""  # only requests whose path starts with this ("" = every API request)
+    paths: str = ""  # only requests whose path contains this ("" = every API request)
+    stall: float = 0.0
 
 
 @dataclass
@@ -191,9 +196,13 @@ class ScSim:
     async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await handler(request)
+        stall = 0.0
         for fault in self.faults:
-            if fault.count > 0 and request.path.startswith(fault.paths):
+            if fault.count > 0 and fault.paths in request.path:
                 fault.count -= 1
+                if fault.status == 0:
+                    stall = fault.stall
+                    break
                 if fault.status == 429:
                     return self._too_many()
                 return web.json_response({"ErrorMessage": "Service unavailable"}, status=fault.status)
@@ -208,7 +217,10 @@ class ScSim:
             expiry = self._tokens.get(token)
             if expiry is None or expiry <= now:
                 return _error(401, "InvalidToken", "The access token is invalid or has expired.", 401)
-        return await handler(request)
+        response = await handler(request)
+        if stall:
+            await asyncio.sleep(stall)
+        return response
 
     def _too_many(self, wait: float = 1.0) -> web.Response:
         retry = email.utils.formatdate(time.time() + max(1.0, wait), usegmt=True)
@@ -389,7 +401,8 @@ class ScSim:
         body = await self._body(request)
         if not str(body.get("Url", "")).startswith(("http://", "https://")):
             return _error(400, "InvalidRequest", "Url is required", 503)
-        hook_id = len(self.webhooks) + 1
+        same = [i for i, h in self.webhooks.items() if h.get("Url") == body["Url"]]
+        hook_id = same[0] if same else len(self.webhooks) + 1  # one webhook per URL
         self.webhooks[hook_id] = {**body, "Id": hook_id, "Enabled": body.get("Enabled", True)}
         return web.json_response({"id": hook_id}, status=201)
 
@@ -404,7 +417,14 @@ class ScSim:
 
     async def _sim_faults(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.faults.append(Fault(int(body["status"]), int(body.get("count", 1)), str(body.get("paths", ""))))
+        self.faults.append(
+            Fault(
+                int(body["status"]),
+                int(body.get("count", 1)),
+                str(body.get("paths", "")),
+                float(body.get("stall", 0)),
+            )
+        )
         return web.json_response({"ok": True})
 
     async def _sim_redeliver(self, request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
@@ -257,8 +258,10 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = None
+    ingress = endpoint = purge = servicechannel = None
     try:
+        if args.servicechannel:
+            servicechannel = await _start_servicechannel(args, sessions, server)
         if args.http_port is not None:
             token = _auth_token(args)
             if not token:
@@ -332,9 +335,39 @@ async def _run_server(args: argparse.Namespace) -> int:
         if endpoint is not None:
             endpoint.close()
             await endpoint.wait_closed()
+        if servicechannel is not None:
+            await servicechannel.stop()
         await server.aclose()
         await watch.stop()
         logging.getLogger("csr.server").info("event=stopped")
+
+
+async def _start_servicechannel(args: argparse.Namespace, sessions: sessionmaker, server: SyncServer) -> Any:
+    """The ServiceChannel adapter (docs/servicechannel.md): its commits poke this instance's consoles and
+    the others'."""
+    from .sc_adapter import ServiceChannelAdapter  # only a server serving ServiceChannel loads it
+    from .sc_config import ScConfigError, load
+
+    try:
+        config = load(args.servicechannel)
+    except ScConfigError as exc:
+        raise StartError(f"ServiceChannel setup: {exc}") from None
+
+    def committed(version: int) -> None:
+        server.poke_all(version)
+        if server.on_commit is not None:
+            server.on_commit(version)
+
+    adapter = ServiceChannelAdapter(sessions, config, on_committed=committed)
+    try:
+        port = await adapter.start()
+    except OSError as exc:
+        await adapter.stop()
+        raise _listen_error(
+            "ServiceChannel webhooks", config.webhook_host, config.webhook_port, exc
+        ) from None
+    print(f"csr-server: ServiceChannel webhooks on http://{config.webhook_host}:{port}", flush=True)
+    return adapter
 
 
 def _auth_token(args: argparse.Namespace) -> str:
@@ -448,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
         "--twilio-api-base",
         default="https://api.twilio.com",
         help="the phone system's REST API (default: Twilio's)",
+    )
+    run.add_argument(
+        "--servicechannel",
+        default="",
+        help="serve ServiceChannel work orders with this setup file (docs/servicechannel.md)",
     )
     run.add_argument(
         "--stale-call-minutes",
