@@ -214,6 +214,8 @@ def _fill(
             "Do Not Service customer"
             + (f": {customer.do_not_service_reason}" if customer.do_not_service_reason else "")
         )
+    if wo.platform_extended.casefold() == "on site" and wo.checked_in_at is None:
+        wo.checked_in_at = updated or datetime.now(UTC)
     platform_done = wo.platform_status.casefold() == "completed"
     if platform_done and wo.state == WorkOrderState.NEW.value:
         wo.state = WorkOrderState.CLOSED.value
