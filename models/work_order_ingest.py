@@ -122,9 +122,37 @@ def ingest(session: Session, data: dict[str, Any], mapping: ScMapping, now: date
         and updated < _aware(wo.platform_updated_at)
     ):
         return Ingested(wo, False, False)  # older news: what we hold is newer
-    _fill(session, wo, data, subscriber, subscriber_id, mapping, updated)
+    draft = _Draft(wo)
+    _fill(session, draft, data, subscriber, subscriber_id, mapping, updated)  # type: ignore[arg-type]
+    for key, value in draft.values.items():
+        # Only what really changed: a poll re-reading an unchanged work order writes nothing (no change
+        # rows, no pull on every console).
+        if _same(getattr(wo, key), value):
+            continue
+        setattr(wo, key, value)
     session.flush()
     return Ingested(wo, created, True)
+
+
+class _Draft:
+    """The work order's new values, collected before any is set on the row."""
+
+    def __init__(self, wo: WorkOrder) -> None:
+        object.__setattr__(self, "_wo", wo)
+        object.__setattr__(self, "values", {})
+
+    def __getattr__(self, key: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        return values[key] if key in values else getattr(object.__getattribute__(self, "_wo"), key)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return _aware(old) == _aware(new)
+    return old == new and type(old) is type(new) or (old is None and new is None)
 
 
 def _aware(value: datetime) -> datetime:

@@ -66,6 +66,7 @@ class ServiceChannelAdapter:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port = 0
+        self.url = ""  # where the receiver listens (set by whoever started it)
 
     async def start(self) -> int:
         """Listen for deliveries, learn the signing key, subscribe, and start polling and sending; the port."""

@@ -35,6 +35,7 @@ class ScConfig:
     rate_limit: int = 20  # calls per rate_window; the platform says 40/min, about 20 succeed in practice
     rate_window: float = 60.0
     lookback_hours: float = 24.0
+    outbound_poll_seconds: float = 0.5  # how often the change log is read for what to send
     lease_seconds: float = 60.0  # a send not recorded by then is checked against the platform and retried
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -126,4 +127,5 @@ def load(path: str | Path) -> ScConfig:
         rate_window=float(rate.get("seconds") or 60),
         lookback_hours=float(sc.get("lookback_hours") or 24),
         lease_seconds=float(sc.get("outbound_lease_seconds") or 60),
+        outbound_poll_seconds=float(sc.get("outbound_poll_seconds") or 0.5),
     )

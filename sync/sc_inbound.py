@@ -68,22 +68,71 @@ class WorkOrderDesk:
         default_factory=lambda: {"stored": 0, "duplicates": 0, "stale": 0, "polled": 0, "refused": 0}
     )
 
+    def __post_init__(self) -> None:
+        self._queue: list[tuple[str, str, dict[str, Any], asyncio.Future[tuple[bool, int]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
     def store_delivery(self, key: str, event_type: str, obj: dict[str, Any]) -> tuple[bool, int]:
         """(new, change version). A key already stored is a duplicate: nothing changes."""
+        flags, version = self.store_deliveries([(key, event_type, obj)])
+        return flags[0], version
+
+    def store_deliveries(self, batch: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[bool], int]:
+        """Several deliveries in one transaction (one fsync): which were new, and the change version."""
         with self.sessions.begin() as session:
             lock_change_log(session)  # serializes with every other writer (and instance)
-            if session.get(ScDelivery, key) is not None:
-                self.stats["duplicates"] += 1
-                return False, 0
             collector = ChangeCollector(session)
             now = self.clock()
-            sc_id = int(obj.get("Id") or 0)
-            session.add(ScDelivery(key=key, event_type=event_type[:60], sc_id=sc_id, received_at=now))
-            result = ingest(session, obj, self.mapping, now)
-            if result is not None and not result.applied:
-                self.stats["stale"] += 1
-            self.stats["stored"] += 1
-            return True, log_changes(session, collector)
+            flags = []
+            for key, event_type, obj in batch:
+                if session.get(ScDelivery, key) is not None:
+                    self.stats["duplicates"] += 1
+                    flags.append(False)
+                    continue
+                session.add(
+                    ScDelivery(
+                        key=key, event_type=event_type[:60], sc_id=int(obj.get("Id") or 0), received_at=now
+                    )
+                )
+                session.flush()
+                result = ingest(session, obj, self.mapping, now)
+                if result is not None and not result.applied:
+                    self.stats["stale"] += 1
+                self.stats["stored"] += 1
+                flags.append(True)
+            return flags, log_changes(session, collector)
+
+    async def record(self, key: str, event_type: str, obj: dict[str, Any]) -> tuple[bool, int]:
+        """Store one delivery with whatever else arrived meanwhile (group commit: a burst of webhooks is a
+        few transactions, not one each); resolves once it is committed."""
+        future: asyncio.Future[tuple[bool, int]] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, event_type, obj, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                flags, version = await asyncio.to_thread(
+                    self.store_deliveries, [(k, e, o) for k, e, o, _ in group]
+                )
+            except Exception:  # noqa: BLE001 - store each alone: one bad delivery fails alone
+                log.warning("event=sc_group_failed size=%d", len(group), exc_info=True)
+                for key, event_type, obj, future in group:
+                    try:
+                        result = await asyncio.to_thread(self.store_delivery, key, event_type, obj)
+                    except Exception as exc:  # noqa: BLE001 - the receiver answers 500: the platform retries
+                        if not future.done():
+                            future.set_exception(exc)
+                        continue
+                    if not future.done():
+                        future.set_result(result)
+                continue
+            for flag, (_, _, _, future) in zip(flags, group, strict=True):
+                if not future.done():
+                    future.set_result((flag, version))
 
     def store_rows(self, rows: list[dict[str, Any]]) -> int:
         """Work orders from a poll page; the change version (0 when nothing was new)."""
@@ -171,7 +220,7 @@ async def _event(request: web.Request) -> web.Response:
         obj = {"Id": obj["WorkOrderId"]}
     key = hashlib.sha256(body).hexdigest()
     desk = receiver.desk
-    task = asyncio.ensure_future(asyncio.to_thread(desk.store_delivery, key, event_type, obj))
+    task = asyncio.ensure_future(desk.record(key, event_type, obj))
     try:
         new, version = await asyncio.wait_for(asyncio.shield(task), STORE_DEADLINE)
     except TimeoutError:

@@ -185,11 +185,25 @@ class OutboundWorker:
 
     async def run_once(self) -> int:
         """Scan, claim and send one batch; how many rows were handled."""
-        await asyncio.to_thread(self.scan)
-        rows = await asyncio.to_thread(self._claim)
-        # Rows of different work orders go out side by side (the budget still paces them).
-        await asyncio.gather(*(self._send(row) for row in rows))
+        rows = await asyncio.to_thread(self._scan_and_claim)
+        # Rows of different work orders go out side by side (the budget still paces them); what went
+        # through is recorded in one transaction at the end of the batch.
+        sent: list[int] = []
+        await asyncio.gather(*(self._send(row, sent) for row in rows))
+        if sent:
+            await asyncio.to_thread(self._mark_sent, sent)
         return len(rows)
+
+    def _scan_and_claim(self) -> list[Claimed]:
+        self.scan()
+        return self._claim()
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        with self.sessions.begin() as session:
+            now = self.clock()
+            for row_id in ids:
+                if not mark_sent(session, row_id, self.owner, now):
+                    log.warning("event=sc_lease_lost id=%s owner=%s", row_id, self.owner)
 
     async def run(self) -> None:
         while True:
@@ -207,16 +221,16 @@ class OutboundWorker:
                 except TimeoutError:
                     pass
 
-    async def _send(self, row: Claimed) -> None:
+    async def _send(self, row: Claimed, sent: list[int]) -> None:
         try:
             if row.uncertain and await self._already_done(row):
                 self.stats["verified"] += 1
-                await asyncio.to_thread(self._finish, mark_sent, row.id, self.owner, self.clock())
+                sent.append(row.id)
                 return
             await self._dispatch(row)
         except ScError as exc:
             if exc.code in ALREADY_DONE:
-                await asyncio.to_thread(self._finish, mark_sent, row.id, self.owner, self.clock())
+                sent.append(row.id)
                 return
             self.stats["refused"] += 1
             log.warning("event=sc_refused sc_id=%d action=%s code=%s", row.sc_id, row.action, exc.code)
@@ -229,7 +243,7 @@ class OutboundWorker:
             await asyncio.to_thread(self._finish, mark_retry, row.id, self.owner, later, str(exc))
             return
         self.stats["sent"] += 1
-        await asyncio.to_thread(self._finish, mark_sent, row.id, self.owner, self.clock())
+        sent.append(row.id)
 
     def _finish(self, fn: Callable[..., bool], *args: Any) -> None:
         with self.sessions.begin() as session:

@@ -322,7 +322,15 @@ class ScSim:
         self._touch(wo, "WorkOrderStatusChanged")
 
     def _log(self, action: str, wo: dict[str, Any], body: dict[str, Any]) -> None:
-        self.writes.append({"action": action, "work_order": wo["Id"], "body": body, "at": iso(utcnow())})
+        self.writes.append(
+            {
+                "action": action,
+                "work_order": wo["Id"],
+                "body": body,
+                "at": iso(utcnow()),
+                "mono": time.perf_counter(),
+            }
+        )
 
     async def _accept(self, request: web.Request) -> web.Response:
         wo, body = self._wo(request), await self._body(request)

@@ -314,6 +314,8 @@ async def _run_server(args: argparse.Namespace) -> int:
         if ingress is not None:
             logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
             print(f"csr-server: webhooks on {webhooks}", flush=True)
+        if servicechannel is not None:
+            print(f"csr-server: ServiceChannel webhooks on {servicechannel.url}", flush=True)
         purge = asyncio.create_task(auth.purge_throttle())  # the log-in throttle table stays small
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -366,7 +368,7 @@ async def _start_servicechannel(args: argparse.Namespace, sessions: sessionmaker
         raise _listen_error(
             "ServiceChannel webhooks", config.webhook_host, config.webhook_port, exc
         ) from None
-    print(f"csr-server: ServiceChannel webhooks on http://{config.webhook_host}:{port}", flush=True)
+    adapter.url = f"http://{config.webhook_host}:{port}"
     return adapter
 
 

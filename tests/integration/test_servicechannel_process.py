@@ -74,14 +74,11 @@ async def _start(db: str, cfg: Path) -> tuple[asyncio.subprocess.Process, int]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    port = 0
     while True:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         assert line, (await proc.stderr.read()).decode()
         if "ServiceChannel webhooks on" in line:
-            port = int(line.rsplit(":", 1)[1])
-        if "listening on" in line:
-            return proc, port
+            return proc, int(line.rsplit(":", 1)[1])
 
 
 async def _until(predicate, timeout: float = 30.0) -> None:
