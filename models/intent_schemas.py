@@ -367,6 +367,19 @@ class DeclineWorkOrder(Args):
     note: StrictStr | None = arg("Sent to the client with the decline.")
 
 
+class CheckInWorkOrder(Args):
+    """ServiceChannel: the technician is on site (the job becomes Working; the platform gets the check-in)."""
+
+    work_order_id: StrictStr | None = arg("The work order (accepted).", required=True)
+
+
+class CheckOutWorkOrder(Args):
+    """ServiceChannel: the work is done (the job becomes Completed; the platform gets the check-out)."""
+
+    work_order_id: StrictStr | None = arg("The work order (checked in).", required=True)
+    resolution: StrictStr | None = arg("What was done (at most 200 characters).", required=True)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -394,6 +407,8 @@ SCHEMAS: dict[str, type[Args]] = {
     "tag_call": TagCall,
     "accept_work_order": AcceptWorkOrder,
     "decline_work_order": DeclineWorkOrder,
+    "check_in_work_order": CheckInWorkOrder,
+    "check_out_work_order": CheckOutWorkOrder,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

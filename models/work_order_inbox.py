@@ -156,3 +156,78 @@ def work_order_alerts(
         for wo in expiring
     ]
     return sorted(alerts, key=lambda a: a.due_at)
+
+
+@dataclass(frozen=True)
+class WorkOrderView:
+    """One work order as the work order panel shows it (plain data for the widget)."""
+
+    id: str
+    sc_id: int
+    number: str
+    purchase_number: str
+    client: str
+    store: str
+    address: str
+    time_zone: str
+    trade: str
+    category: str
+    job_type: str
+    priority: str
+    due_at: datetime | None
+    nte: float | None
+    currency: str
+    description: str
+    caller: str
+    scheduled_at: datetime | None
+    expires_at: datetime | None
+    platform_status: str
+    state: str
+    customer_match: str
+    job_number: str
+    checked_in: bool
+    checked_out: bool
+    problems: list[str]
+    action_required: str
+
+
+def work_order_view(session: Session, work_order_id: str) -> WorkOrderView | None:
+    from .jobs import Job
+    from .setup import JobType
+
+    wo = session.get(WorkOrder, work_order_id)
+    if wo is None:
+        return None
+    customer = session.get(Customer, wo.customer_id) if wo.customer_id else None
+    job_type = session.get(JobType, wo.job_type_id) if wo.job_type_id else None
+    job = session.get(Job, wo.job_id) if wo.job_id else None
+    status = " / ".join(p for p in (wo.platform_status, wo.platform_extended) if p)
+    return WorkOrderView(
+        id=wo.id,
+        sc_id=wo.sc_id,
+        number=wo.number,
+        purchase_number=wo.purchase_number,
+        client=wo.subscriber_name,
+        store=wo.store_name,
+        address=address_line(wo.address or {}),
+        time_zone=wo.time_zone,
+        trade=wo.trade,
+        category=wo.category,
+        job_type=job_type.name if job_type else "",
+        priority=wo.priority,
+        due_at=_aware(wo.due_at),
+        nte=wo.nte,
+        currency=wo.currency,
+        description=wo.description,
+        caller=wo.caller,
+        scheduled_at=_aware(wo.scheduled_at),
+        expires_at=_aware(wo.expires_at),
+        platform_status=status,
+        state=wo.state,
+        customer_match=customer_match(wo, customer),
+        job_number=job.number if job else "",
+        checked_in=wo.checked_in_at is not None,
+        checked_out=wo.checked_out_at is not None,
+        problems=list(wo.problems or []),
+        action_required=wo.action_required,
+    )

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .attribution import attributed
+from .base import utcnow
 from .customers import Customer
 from .intent_kit import Applied, clean_text, intent, require_id
-from .jobs import Job
+from .jobs import Job, JobStatus
 from .validation import ValidationFailed
 from .work_orders import WorkOrder, WorkOrderState
 
@@ -72,4 +73,45 @@ def decline_work_order(session: Session, args: dict[str, Any]) -> Applied:
     wo.state = WorkOrderState.DECLINED.value
     wo.decline_reason_id = int(reason)
     wo.decline_note = note
+    return Applied("work_order", wo.id, [], {})
+
+
+def _accepted(session: Session, args: dict[str, Any]) -> tuple[WorkOrder, Job]:
+    wo = session.get(WorkOrder, require_id(args.get("work_order_id"), "work_order_id"))
+    if wo is None:
+        raise ValidationFailed(
+            {"work_order_id": "That work order is not on this PC (or the server) any more."}
+        )
+    job = session.get(Job, wo.job_id) if wo.job_id else None
+    if wo.state != WorkOrderState.ACCEPTED.value or job is None:
+        raise ValidationFailed({"work_order_id": "Accept the work order (and book its job) first."})
+    return wo, job
+
+
+@intent("check_in_work_order")
+def check_in_work_order(session: Session, args: dict[str, Any]) -> Applied:
+    """{work_order_id}: the technician is on site — the job is Working; the platform gets the check-in."""
+    wo, job = _accepted(session, args)
+    if wo.checked_in_at is not None:
+        raise ValidationFailed({"work_order_id": "The technician is already checked in."})
+    if JobStatus(job.status) in (JobStatus.CANCELED, JobStatus.COMPLETED):
+        raise ValidationFailed({"work_order_id": f"The job is {JobStatus(job.status).value.lower()}."})
+    job.status = JobStatus.WORKING
+    wo.checked_in_at = utcnow()
+    return Applied("work_order", wo.id, [], {})
+
+
+@intent("check_out_work_order")
+def check_out_work_order(session: Session, args: dict[str, Any]) -> Applied:
+    """{work_order_id, resolution}: the work is done — the job is Completed; the platform gets the
+    check-out with the resolution."""
+    wo, job = _accepted(session, args)
+    if wo.checked_in_at is None:
+        raise ValidationFailed({"work_order_id": "Check the technician in first."})
+    resolution = clean_text(str(args.get("resolution") or "").strip()[:200], "resolution")
+    if not resolution:
+        raise ValidationFailed({"resolution": "Say what was done."})
+    job.status = JobStatus.COMPLETED
+    job.status_reason = resolution
+    wo.checked_out_at = utcnow()
     return Applied("work_order", wo.id, [], {})
