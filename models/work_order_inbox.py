@@ -231,3 +231,22 @@ def work_order_view(session: Session, work_order_id: str) -> WorkOrderView | Non
         problems=list(wo.problems or []),
         action_required=wo.action_required,
     )
+
+
+MAX_FLOOR_ALERTS = 20
+
+
+def floor_alerts(session: Session, now: datetime) -> list[dict]:
+    """The alerts as the floor board's feed carries them (JSON-safe, most urgent first, at most 20)."""
+    return [
+        {
+            "work_order_id": a.work_order_id,
+            "number": a.number,
+            "client": a.client,
+            "store": a.store,
+            "kind": a.kind,
+            "text": a.text,
+            "due_at": a.due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for a in work_order_alerts(session, now)[:MAX_FLOOR_ALERTS]
+    ]

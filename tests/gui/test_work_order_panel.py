@@ -156,3 +156,22 @@ def test_odd_and_do_not_service_work_orders(qtbot: Any, desk: Desk) -> None:
     desk.show(qtbot, dns)
     assert "DO NOT SERVICE" in p.fields["match"].text() and not p.accept_button.isEnabled()
     assert p.decline_button.isEnabled()
+
+
+def test_the_supervisor_board_lists_work_order_alerts(qtbot: Any) -> None:
+    from widgets.supervisor_board import SupervisorBoard
+
+    board = SupervisorBoard()
+    qtbot.addWidget(board)
+    board.show()
+    board.show_kpis({})
+    assert not board.work_order_alerts.isVisible()
+    alert = {
+        "number": "7001",
+        "client": "Sunbelt Burger Co.",
+        "store": "Tempe Marketplace",
+        "text": "Not accepted",
+    }
+    board.show_kpis({"work_order_alerts": [alert]})
+    assert board.work_order_alerts.isVisible()
+    assert "7001 Sunbelt Burger Co. (Tempe Marketplace) — Not accepted" in board.work_order_alerts.text()

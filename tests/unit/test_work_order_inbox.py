@@ -109,3 +109,20 @@ def test_alerts_for_late_and_expiring_work_orders(tmp_path):
         ("expiring", expiring["Number"]),
     ]
     assert alerts[0].due_at < alerts[1].due_at
+
+
+def test_the_floor_feed_carries_the_alerts(tmp_path):
+    from sync.floor import Floor
+
+    sessions = _sessions(tmp_path)
+    with sessions.begin() as s:
+        ingest(
+            s,
+            _wo(1, Priority="P1 - Emergency 4 Hours", CallDate=iso(NOW - timedelta(hours=5))),
+            ScMapping(),
+            NOW,
+        )
+    _rows, tiles = Floor(sessions)._read_rows(NOW, True)
+    (alert,) = tiles["work_order_alerts"]
+    assert alert["kind"] == "not_accepted" and alert["due_at"] == "2026-12-05T14:00:00Z"
+    assert "Not accepted" in alert["text"]
