@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from .headless import HeadlessConsole, ServerProcess, ServerStore, build_templates, clone
 from .stats import summary
@@ -58,7 +58,7 @@ def _setup_file(folder: Path, sim: Any, url: str, port: int, rate: int, poll: fl
   password_file: sc-password
   webhook: {{host: 127.0.0.1, port: {port}, public_url: "http://127.0.0.1:{port}"}}
   poll_seconds: {poll}
-  outbound_poll_seconds: 0.05
+  outbound_poll_seconds: 0.5
   rate_limit: {{calls: {rate}, seconds: 1}}
   job_types:
     - {{trade: HVAC, category: "*", job_type: AC Not Cooling}}
@@ -111,29 +111,24 @@ async def _run(
         done = threading.Event()
 
         def watch() -> None:
-            """On a thread of its own (the deliveries' loop never waits for it): stamp each work order
-            the moment the console's cache holds it as an inbox item."""
-            from models.work_order_inbox import work_order_inbox_items
-            from models.work_orders import WorkOrder
-
-            ro = sessionmaker(bind=create_engine(f"sqlite:///file:{cache}?mode=ro&uri=true"))
+            """On a thread of its own (the deliveries' loop never waits for it): stamp each work order the
+            moment a row for it lands in the console's cache (an incremental read by rowid, light enough
+            to run every 2 ms); whether each is an inbox item is checked once at the end."""
+            conn = sqlite3.connect(f"file:{cache}?mode=ro", uri=True, check_same_thread=False)
+            last = 0
             try:
                 while not done.is_set():
-                    with ro() as s:
-                        known = s.execute(text("SELECT sc_id FROM work_orders")).scalars().all()
-                        fresh = {k for k in known if k not in seen}
-                        if fresh:
-                            now = time.perf_counter()
-                            items = {i.item_id for i in work_order_inbox_items(s)}
-                            rows = s.execute(
-                                select(WorkOrder.id, WorkOrder.sc_id).where(WorkOrder.sc_id.in_(fresh))
-                            )
-                            for wo_id, sc_id in rows:
-                                if wo_id in items:
-                                    seen[sc_id] = now
+                    rows = conn.execute(
+                        "SELECT rowid, sc_id FROM work_orders WHERE rowid > ?", (last,)
+                    ).fetchall()
+                    if rows:
+                        now = time.perf_counter()
+                        for rowid, sc_id in rows:
+                            seen.setdefault(sc_id, now)
+                            last = max(last, rowid)
                     time.sleep(0.002)
             finally:
-                ro.kw["bind"].dispose()
+                conn.close()
 
         watcher = threading.Thread(target=watch, name="inbox-watch", daemon=True)
         watcher.start()
@@ -164,7 +159,15 @@ async def _run(
             await asyncio.sleep(0.05)
         delivered_seconds = time.perf_counter() - start
         await asyncio.sleep(poll + 1.0)  # a poll runs over what the webhooks brought: nothing new
-        latencies = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen]
+        from models.work_order_inbox import work_order_inbox_items
+        from models.work_orders import WorkOrder
+
+        with console.cache.sessions() as s:
+            items = {i.item_id for i in work_order_inbox_items(s)}
+            in_inbox = {
+                sc_id for wo_id, sc_id in s.execute(select(WorkOrder.id, WorkOrder.sc_id)) if wo_id in items
+            }
+        latencies = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen and k in in_inbox]
         with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as conn:
             cache_rows, cache_distinct = conn.execute(
                 "SELECT count(*), count(DISTINCT sc_id) FROM work_orders"
@@ -185,14 +188,14 @@ async def _run(
             "answered_2xx": sum(1 for st in statuses if 200 <= st < 300),
             "delivered_per_second": round(orders / delivered_seconds, 1),
             **summary("received_to_inbox", latencies),
-            "lost": orders - len(seen),
+            "lost": orders - len(set(seen) & in_inbox),
             "duplicated": (cache_rows - cache_distinct)
             + (wo_rows - orders)
             + (customers - clients)
             + (locations - stores),
             "deliveries_stored": deliveries,
         }
-        out.update(await _pushes(store, sim, min(pushes, orders), push_rate))
+        out.update(await _pushes(store, console, sim, min(pushes, orders), push_rate))
         out["stand_in_rate_limit_per_second"] = limit
         done.set()
         await asyncio.to_thread(watcher.join)
@@ -207,11 +210,13 @@ async def _run(
         await runner.cleanup()
 
 
-async def _pushes(store: ServerStore, sim: Any, count: int, rate: float) -> dict[str, Any]:
-    """Accept ``count`` work orders (a job each) at ``rate`` a second; time commit → stand-in."""
-    from models.attribution import ACTOR_ID
+async def _pushes(
+    store: ServerStore, console: HeadlessConsole, sim: Any, count: int, rate: float
+) -> dict[str, Any]:
+    """Accept ``count`` work orders from the console at ``rate`` a second (each its job booked on the
+    server beforehand, untimed); time the accept's commit in the console's cache → the stand-in carried
+    it out (console push over its websocket, the server applies it and wakes its outbound worker)."""
     from models.base import new_id, utcnow
-    from models.intent_kit import HANDLERS
     from models.jobs import Appointment, Job
     from models.setup import BusinessUnit, Campaign
     from models.work_orders import WorkOrder
@@ -222,57 +227,81 @@ async def _pushes(store: ServerStore, sim: Any, count: int, rate: float) -> dict
     with store.sessions() as s:
         orders = s.execute(
             select(WorkOrder.id, WorkOrder.sc_id, WorkOrder.customer_id, WorkOrder.location_id)
+            .where(WorkOrder.location_id.is_not(None))
+            .limit(count)
         ).all()
         unit = s.scalar(select(BusinessUnit.id).limit(1))
         campaign = s.scalar(select(Campaign.id).limit(1))
-    committed: dict[int, float] = {}
+    jobs: dict[str, str] = {}
 
-    def accept(row: Any) -> None:
+    def book_all() -> None:
         now = utcnow()
         with store.sessions.begin() as s:
             lock_change_log(s)
-            s.info[ACTOR_ID] = None
             collector = ChangeCollector(s)
-            job = Job(
-                id=new_id(),
-                number=f"SC{row.sc_id}",
-                customer_id=row.customer_id,
-                location_id=row.location_id,
-                business_unit_id=unit,
-                campaign_id=campaign,
-            )
-            s.add(job)
-            s.flush()
-            s.add(
-                Appointment(
-                    job_id=job.id, start=now, end=now, arrival_window_start=now, arrival_window_end=now
+            for row in orders:
+                job = Job(
+                    id=new_id(),
+                    number=f"SC{row.sc_id}",
+                    customer_id=row.customer_id,
+                    location_id=row.location_id,
+                    business_unit_id=unit,
+                    campaign_id=campaign,
                 )
-            )
-            HANDLERS["accept_work_order"](s, {"work_order_id": row.id, "job_id": job.id})
+                s.add(job)
+                s.add(
+                    Appointment(
+                        job_id=job.id, start=now, end=now, arrival_window_start=now, arrival_window_end=now
+                    )
+                )
+                jobs[row.id] = job.id
+            s.flush()
             log_changes(s, collector)
+
+    for attempt in range(40):  # another process's write may hold the file's lock a moment
+        try:
+            await asyncio.to_thread(book_all)
+            break
+        except OperationalError:
+            if attempt == 39:
+                raise
+            await asyncio.sleep(0.1)
+
+    def pulled() -> int:
+        with sqlite3.connect(f"file:{console.path}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT count(*) FROM jobs WHERE number LIKE 'SC%'").fetchone()[0]
+
+    deadline = time.perf_counter() + 120
+    while pulled() < len(orders) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    committed: dict[int, float] = {}
+
+    def accept(row: Any) -> None:
+        console.writer.execute("accept_work_order", {"work_order_id": row.id, "job_id": jobs[row.id]})
         committed[row.sc_id] = time.perf_counter()
 
     start = time.perf_counter()
-    for n, row in enumerate(orders[:count]):
+    for n, row in enumerate(orders):
         delay = start + n / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         await asyncio.to_thread(accept, row)
+        console.client.wake()
     deadline = time.perf_counter() + 120
     while time.perf_counter() < deadline:
-        if sum(1 for w in sim.writes if w["action"] == "accept") >= count:
+        if sum(1 for w in sim.writes if w["action"] == "accept") >= len(orders):
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)  # anything sent twice would show now
     accepts = [w for w in sim.writes if w["action"] == "accept"]
-    first = {}
+    first: dict[int, float] = {}
     for w in accepts:
         first.setdefault(w["work_order"], w["mono"])
     latencies = [(first[k] - committed[k]) * 1000 for k in committed if k in first]
     return {
         **summary("status_push", latencies),
-        "status_pushes": count,
-        "status_push_lost": count - len(first),
+        "status_pushes": len(orders),
+        "status_push_lost": len(orders) - len(first),
         "status_push_duplicated": len(accepts) - len(first),
         "status_push_seconds": round(time.perf_counter() - start, 1),
     }

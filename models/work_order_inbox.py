@@ -18,7 +18,7 @@ from .work_orders import WorkOrder, WorkOrderState
 
 SOURCE = "ServiceChannel"
 EXPIRY_WARNING = timedelta(hours=2)  # an accepted work order this close to expiry without a check-in
-MAX_ITEMS = 500
+MAX_ITEMS = 5000  # a backlog this deep is a crisis the inbox still shows whole (most urgent first)
 
 
 def _aware(value: datetime | None) -> datetime | None:

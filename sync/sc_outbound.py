@@ -207,6 +207,7 @@ class OutboundWorker:
 
     async def run(self) -> None:
         while True:
+            self.wake.clear()  # before the round: a commit during it brings the next round at once
             try:
                 handled = await self.run_once()
             except asyncio.CancelledError:
@@ -215,7 +216,6 @@ class OutboundWorker:
                 log.warning("event=sc_outbound_round_failed", exc_info=True)
                 handled = 0
             if not handled:
-                self.wake.clear()
                 try:
                     await asyncio.wait_for(self.wake.wait(), self.interval)
                 except TimeoutError:

@@ -357,10 +357,18 @@ async def _start_servicechannel(args: argparse.Namespace, sessions: sessionmaker
 
     def committed(version: int) -> None:
         server.poke_all(version)
-        if server.on_commit is not None:
-            server.on_commit(version)
+        if published is not None:
+            published(version)
 
     adapter = ServiceChannelAdapter(sessions, config, on_committed=committed)
+    published = server.on_commit
+
+    def on_commit(version: int) -> None:
+        adapter.worker.wake.set()  # a console's push may be an accept or a job action: send it now
+        if published is not None:
+            published(version)
+
+    server.on_commit = on_commit
     try:
         port = await adapter.start()
     except OSError as exc:

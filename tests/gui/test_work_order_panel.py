@@ -175,3 +175,23 @@ def test_the_supervisor_board_lists_work_order_alerts(qtbot: Any) -> None:
     board.show_kpis({"work_order_alerts": [alert]})
     assert board.work_order_alerts.isVisible()
     assert "7001 Sunbelt Burger Co. (Tempe Marketplace) — Not accepted" in board.work_order_alerts.text()
+
+
+def test_a_refusal_shows_on_the_job_as_action_required(qtbot: Any, desk: Desk) -> None:
+    from models.records import load_job_record
+    from widgets.customer_models import job_status
+
+    wo_id = desk.add(5, Trade="HVAC")
+    desk.show(qtbot, wo_id)
+    desk.panel.accept_button.click()
+    qtbot.waitUntil(lambda: desk.panel.view.state == "Accepted", timeout=5000)
+    refusal = "ServiceChannel refused the status change: Status 'In Progress/On Hold' is not configured"
+    with desk.cache.sessions.begin() as s:  # as the server's change brings it
+        s.get(WorkOrder, wo_id).action_required = refusal
+    with desk.cache.sessions() as s:
+        record = load_job_record(s, desk.work_order(wo_id).job_id)
+    assert record.action_required == refusal
+    assert f"ACTION REQUIRED: {refusal}" in job_status(record)
+    desk.controller.show(wo_id)
+    qtbot.waitUntil(lambda: bool(desk.panel.view.action_required), timeout=3000)
+    assert desk.panel.action_required.isVisible() and refusal in desk.panel.action_required.text()
