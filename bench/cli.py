@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--rate", type=float, default=50.0, help="deliveries per second")
     sc.add_argument("--repeat", type=float, default=0.10, help="share of deliveries sent again")
     sc.add_argument("--pushes", type=int, default=1000, help="accepts pushed back (≥ 1,000 for a p99)")
-    sc.add_argument("--push-rate", type=float, default=30.0, help="accepts committed per second")
+    sc.add_argument("--push-rate", type=float, default=25.0, help="accepts committed per second")
     sc.add_argument("--rate-limit", type=int, default=40, help="the stand-in's calls per second")
     sc.add_argument("--poll", type=float, default=5.0, help="seconds between the server's catch-up polls")
     sc.add_argument("--keep", type=Path, help="keep the work folder here")

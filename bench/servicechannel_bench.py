@@ -59,7 +59,7 @@ def _setup_file(folder: Path, sim: Any, url: str, port: int, rate: int, poll: fl
   webhook: {{host: 127.0.0.1, port: {port}, public_url: "http://127.0.0.1:{port}"}}
   poll_seconds: {poll}
   outbound_poll_seconds: 0.5
-  rate_limit: {{calls: {rate}, seconds: 1}}
+  rate_limit: {{calls: {max(1, int(rate * 0.85))}, seconds: 1}}
   job_types:
     - {{trade: HVAC, category: "*", job_type: AC Not Cooling}}
     - {{trade: PLUMBING, category: "*", job_type: Leak Repair}}
@@ -197,6 +197,7 @@ async def _run(
         }
         out.update(await _pushes(store, console, sim, min(pushes, orders), push_rate))
         out["stand_in_rate_limit_per_second"] = limit
+        out["stand_in_429s"] = sim.deliveries.get("throttled", 0)
         done.set()
         await asyncio.to_thread(watcher.join)
         return out
@@ -312,7 +313,7 @@ def run_servicechannel(
     rate: float = 50.0,
     repeat: float = 0.10,
     pushes: int = 1000,
-    push_rate: float = 30.0,
+    push_rate: float = 25.0,
     limit: int = 40,
     poll: float = 5.0,
     keep: Path | None = None,

@@ -116,12 +116,12 @@ def ingest(session: Session, data: dict[str, Any], mapping: ScMapping, now: date
     if wo is None:
         wo = WorkOrder(sc_id=sc_id, received_at=now, problems=[], address={})
         session.add(wo)
-    elif (
-        wo.platform_updated_at is not None
-        and updated is not None
-        and updated < _aware(wo.platform_updated_at)
-    ):
-        return Ingested(wo, False, False)  # older news: what we hold is newer
+    elif wo.platform_updated_at is not None and updated is not None:
+        stored = _aware(wo.platform_updated_at)
+        if updated < stored:
+            return Ingested(wo, False, False)  # older news: what we hold is newer
+        if updated == stored:
+            return Ingested(wo, False, True)  # the same news again (a poll re-reading it): nothing to do
     draft = _Draft(wo)
     _fill(session, draft, data, subscriber, subscriber_id, mapping, updated)  # type: ignore[arg-type]
     for key, value in draft.values.items():

@@ -75,7 +75,7 @@ class OutboundWorker:
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=60),
         interval: float = 0.5,
-        batch: int = 10,
+        batch: int = 20,
         on_committed: Callable[[int], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

@@ -223,6 +223,7 @@ class ScSim:
         return response
 
     def _too_many(self, wait: float = 1.0) -> web.Response:
+        self.deliveries["throttled"] = self.deliveries.get("throttled", 0) + 1
         retry = email.utils.formatdate(time.time() + max(1.0, wait), usegmt=True)
         text = f"Your current Application limit is [{self.rate_limit}] per [{self.rate_window:g}] seconds"
         return web.json_response({"Message": text}, status=429, headers={"Retry-After": retry})

@@ -58,8 +58,10 @@ class ScCredentials:
 
 
 class Budget:
-    """At most ``limit`` calls in any ``window`` seconds, granted in the order asked; ``pause`` holds every
-    caller until a time the platform named (its Retry-After)."""
+    """At most ``limit`` calls in any ``window`` seconds, granted in the order asked and spaced evenly
+    (``window / limit`` apart: a burst granted at once could reach the platform inside one of its windows
+    together with the calls before it); ``pause`` holds every caller until a time the platform named (its
+    Retry-After)."""
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = max(1, limit)
@@ -79,6 +81,8 @@ class Budget:
                 while self._stamps and self._stamps[0] <= now - self.window:
                     self._stamps.popleft()
                 wait = self._paused_until - now
+                if self._stamps:
+                    wait = max(wait, self._stamps[-1] + self.window / self.limit - now)
                 if len(self._stamps) >= self.limit:
                     wait = max(wait, self._stamps[0] + self.window - now)
                 if wait <= 0:
