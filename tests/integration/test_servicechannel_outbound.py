@@ -352,10 +352,15 @@ def test_two_instances_on_postgresql_share_one_queue(pg_db):
             w2 = OutboundWorker(other, c2, r.desk.mapping, owner="two", batch=4, interval=0.05)
             try:
                 tasks = [asyncio.create_task(w.run()) for w in (w1, w2)]
-                for _ in range(600):
-                    if w1.stats["sent"] + w2.stats["sent"] >= 60:
+
+                def sent() -> int:
+                    with r.sessions() as s:
+                        return s.scalar(text("SELECT count(*) FROM sc_outbound WHERE state = 'sent'"))
+
+                for _ in range(600):  # until both have recorded every send
+                    if sent() >= 60:
                         break
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(0.05)
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
