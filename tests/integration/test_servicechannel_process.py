@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
@@ -21,7 +22,7 @@ from models.db import open_server_db
 from models.work_orders import WorkOrder
 from sync.sc_inbound import WorkOrderDesk
 from sync.scsim import Fault, ScSim
-from tests.integration.test_servicechannel_outbound import Rig, _apply, _book
+from tests.integration.test_servicechannel_outbound import Rig, _apply, _book, pg_db  # noqa: F401 - fixture
 from tests.unit.booking_setup import build_setup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +173,55 @@ def test_a_secret_file_others_can_read_stops_the_server_with_a_sentence(tmp_path
     )
     assert done.returncode == 1
     assert "readable by other users — chmod 600" in done.stderr
+
+
+@pytest.mark.postgres
+def test_two_server_processes_on_postgresql_receive_and_send_once(tmp_path, pg_db):  # noqa: F811
+    """Two csr-server processes on one PostgreSQL database, each with its own receiver subscribed: every
+    event reaches both (stored once), and the accepts committed to the shared queue go out once."""
+
+    async def scenario():
+        sim = ScSim(retry_seconds=0.2, rate_limit=1000, rate_window=1.0)
+        runner = web.AppRunner(sim.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        sessions = sessionmaker(open_server_db(pg_db), expire_on_commit=False)
+        with sessions.begin() as s:
+            ids = build_setup(s)
+        procs = []
+        try:
+            for n in (1, 2):
+                folder = tmp_path / f"instance{n}"
+                folder.mkdir()
+                procs.append((await _start(pg_db, _setup_file(folder, sim, url, port=_free_port())))[0])
+            await _until(lambda: len(sim.webhooks) == 2)
+            made = [sim.add_work_order(Trade="HVAC") for _ in range(30)]
+
+            def count(sql: str) -> int:
+                with sessions() as s:
+                    return s.scalar(text(sql))
+
+            await _until(lambda: count("SELECT count(*) FROM work_orders") == 30)
+            await _until(lambda: sim.deliveries["sent"] == 60)  # each event to both receivers, both 2xx
+            assert count("SELECT count(*) FROM sc_deliveries") == 30
+            assert count("SELECT count(DISTINCT customer_id) FROM work_orders") == 2  # two clients
+            rig = Rig(sim, url, sessions, WorkOrderDesk(sessions, None), ids)
+            with sessions() as s:
+                orders = list(s.scalars(select(WorkOrder)))
+            for wo in orders:
+                _apply(rig, "accept_work_order", {"work_order_id": wo.id, "job_id": _book(rig, wo)})
+            await _until(lambda: count("SELECT count(*) FROM sc_outbound WHERE state = 'sent'") == 30, 60)
+            await asyncio.sleep(1.5)
+            accepts = sorted(w["work_order"] for w in sim.writes if w["action"] == "accept")
+            assert accepts == sorted(w["Id"] for w in made)
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(proc.wait(), 30)
+            await sim.close()
+            await runner.cleanup()
+            sessions.kw["bind"].dispose()
+
+    asyncio.run(scenario())
