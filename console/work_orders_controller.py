@@ -62,6 +62,7 @@ class WorkOrdersController(QObject):
         p.declineRequested.connect(self.decline)
         p.checkInRequested.connect(self.check_in)
         p.checkOutRequested.connect(self.check_out)
+        p.noteRequested.connect(self.note)
 
     def close(self) -> None:
         """Stop the worker (the console's shutdown)."""
@@ -114,6 +115,14 @@ class WorkOrdersController(QObject):
             lambda _id: self._write("check_out_work_order", args),
             work_order_id,
             "Checked out; ServiceChannel will be told.",
+        )
+
+    def note(self, work_order_id: str, text: str) -> None:
+        args = {"work_order_id": work_order_id, "note": text}
+        self._run(
+            lambda _id: self._write("note_work_order", args),
+            work_order_id,
+            "Note saved; ServiceChannel will get it.",
         )
 
     def _write(self, name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -380,6 +380,13 @@ class CheckOutWorkOrder(Args):
     resolution: StrictStr | None = arg("What was done (at most 200 characters).", required=True)
 
 
+class NoteWorkOrder(Args):
+    """ServiceChannel: a note to the client on the work order."""
+
+    work_order_id: StrictStr | None = arg("The work order.", required=True)
+    note: StrictStr | None = arg("The note (at most 2,000 characters).", required=True)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -409,6 +416,7 @@ SCHEMAS: dict[str, type[Args]] = {
     "decline_work_order": DeclineWorkOrder,
     "check_in_work_order": CheckInWorkOrder,
     "check_out_work_order": CheckOutWorkOrder,
+    "note_work_order": NoteWorkOrder,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -115,3 +115,19 @@ def check_out_work_order(session: Session, args: dict[str, Any]) -> Applied:
     job.status_reason = resolution
     wo.checked_out_at = utcnow()
     return Applied("work_order", wo.id, [], {})
+
+
+@intent("note_work_order")
+def note_work_order(session: Session, args: dict[str, Any]) -> Applied:
+    """{work_order_id, note}: a note to the client on the work order (sent once, in order)."""
+    wo = session.get(WorkOrder, require_id(args.get("work_order_id"), "work_order_id"))
+    if wo is None:
+        raise ValidationFailed(
+            {"work_order_id": "That work order is not on this PC (or the server) any more."}
+        )
+    note = clean_text(str(args.get("note") or "").strip()[:2000], "note")
+    if not note:
+        raise ValidationFailed({"note": "Write the note."})
+    wo.note_seq = (wo.note_seq or 0) + 1
+    wo.last_note = note
+    return Applied("work_order", wo.id, [], {})

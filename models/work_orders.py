@@ -67,6 +67,8 @@ class WorkOrder(IdMixin, StampMixin, Base):
     decline_note: Mapped[str] = mapped_column(Text, default="")
     checked_in_at: Mapped[datetime | None] = mapped_column(default=None)
     checked_out_at: Mapped[datetime | None] = mapped_column(default=None)
+    note_seq: Mapped[int] = mapped_column(Integer, default=0)  # notes the desk wrote to the client so far
+    last_note: Mapped[str] = mapped_column(Text, default="")  # the latest (each goes out once)
     action_required: Mapped[str] = mapped_column(Text, default="")  # the platform's refusal, shown on the job
     received_at: Mapped[datetime] = mapped_column(default=utcnow)  # first heard of
 

@@ -120,16 +120,21 @@ class OutboundWorker:
             return 0
         if change.entity == "work_orders":
             sc_id = int(data.get("sc_id") or 0)
+            queued = 0
+            seq = int(data.get("note_seq") or 0)
+            if seq and data.get("last_note"):
+                # Each note once, by its number (a re-read of the same change queues nothing).
+                queued += enqueue(session, sc_id, "note", seq, {"Note": data["last_note"]}, now)
             if data.get("state") == WorkOrderState.ACCEPTED.value:
                 payload = {"Note": "Accepted — the job is booked.", CHANGE: change.version}
-                return enqueue(session, sc_id, "accept", 1, payload, now)
+                return queued + enqueue(session, sc_id, "accept", 1, payload, now)
             if data.get("state") == WorkOrderState.DECLINED.value:
                 payload = {
                     "DeclineReasonId": data.get("decline_reason_id") or 5,
                     "Note": data.get("decline_note", ""),
                 }
-                return enqueue(session, sc_id, "decline", 1, payload, now)
-            return 0
+                return queued + enqueue(session, sc_id, "decline", 1, payload, now)
+            return queued
         job_id = data.get("id") if change.entity == "jobs" else data.get("job_id")
         wo = session.scalar(select(WorkOrder).where(WorkOrder.job_id == job_id)) if job_id else None
         if wo is None or change.version <= newest_change(session, wo.sc_id):

@@ -77,6 +77,7 @@ class WorkOrderPanel(QWidget):
     declineRequested = Signal(str, int, str)  # id, reason code, note
     checkInRequested = Signal(str)
     checkOutRequested = Signal(str, str)  # id, resolution
+    noteRequested = Signal(str, str)  # id, note
 
     def __init__(self, parent: QWidget | None = None, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(parent)
@@ -130,10 +131,19 @@ class WorkOrderPanel(QWidget):
         self.decline_button.setAccessibleName("Decline the work order")
         self.check_in_button = QPushButton("Check &in", objectName="workOrderCheckIn")
         self.check_in_button.setAccessibleName("Technician checked in on site")
-        self.check_out_button = QPushButton("Check &out…", objectName="workOrderCheckOut")
+        # Alt+O is the status bar's menu in the main window: check-out is Alt+U.
+        self.check_out_button = QPushButton("Check o&ut…", objectName="workOrderCheckOut")
         self.check_out_button.setAccessibleName("Technician checked out, work done")
+        self.note_button = QPushButton("Add no&te…", objectName="workOrderAddNote")
+        self.note_button.setAccessibleName("Add a note to the client on the work order")
         buttons = QHBoxLayout()
-        for b in (self.accept_button, self.decline_button, self.check_in_button, self.check_out_button):
+        for b in (
+            self.accept_button,
+            self.decline_button,
+            self.check_in_button,
+            self.check_out_button,
+            self.note_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.reason_row = _ReasonRow(objectName="workOrderReasonRow")
@@ -165,6 +175,7 @@ class WorkOrderPanel(QWidget):
         self.decline_button.clicked.connect(lambda: self._ask("decline"))
         self.check_in_button.clicked.connect(lambda: self._emit(self.checkInRequested))
         self.check_out_button.clicked.connect(lambda: self._ask("check_out"))
+        self.note_button.clicked.connect(lambda: self._ask("note"))
         self.confirm_button.clicked.connect(self._confirm)
         self.cancel_button.clicked.connect(self._cancel)
         self.reason_row.confirmed.connect(self._confirm)
@@ -231,6 +242,7 @@ class WorkOrderPanel(QWidget):
         self.decline_button.setEnabled(not busy and new)
         self.check_in_button.setEnabled(not busy and accepted and not view.checked_in)
         self.check_out_button.setEnabled(not busy and accepted and view.checked_in and not view.checked_out)
+        self.note_button.setEnabled(not busy and view is not None and view.state in ("New", "Accepted"))
 
     def set_busy(self, busy: bool) -> None:
         """While the controller writes: the actions wait (the focus stays in the panel)."""
@@ -266,8 +278,13 @@ class WorkOrderPanel(QWidget):
         self._mode = mode
         self.reason.setVisible(mode == "decline")
         self.note.clear()
-        self.note.setPlaceholderText("Note for the client" if mode == "decline" else "What was done")
-        self.note.setAccessibleName("Note for the client" if mode == "decline" else "Resolution")
+        words = {
+            "decline": "Note for the client",
+            "check_out": "What was done",
+            "note": "Note to the client",
+        }[mode]
+        self.note.setPlaceholderText(words)
+        self.note.setAccessibleName("Resolution" if mode == "check_out" else words)
         self.reason_row.show()
         (self.reason if mode == "decline" else self.note).setFocus()
 
@@ -282,6 +299,12 @@ class WorkOrderPanel(QWidget):
                 self.note.setFocus()
                 return
             self.declineRequested.emit(self.view.id, code, note)
+        elif self._mode == "note":
+            if not note:
+                self.show_message("Write the note.", error=True)
+                self.note.setFocus()
+                return
+            self.noteRequested.emit(self.view.id, note)
         else:
             if not note:
                 self.show_message("Say what was done.", error=True)

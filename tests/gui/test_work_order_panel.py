@@ -111,7 +111,7 @@ def test_accept_check_in_and_out_by_keyboard(qtbot: Any, desk: Desk) -> None:
     press(qtbot, Qt.Key.Key_I, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: p.view.checked_in, timeout=5000)
     qtbot.waitUntil(p.check_out_button.isEnabled, timeout=3000)
-    press(qtbot, Qt.Key.Key_O, Qt.KeyboardModifier.AltModifier)  # a mnemonic clicks after its animation
+    press(qtbot, Qt.Key.Key_U, Qt.KeyboardModifier.AltModifier)  # a mnemonic clicks after its animation
     qtbot.waitUntil(lambda: QApplication.focusWidget() is p.note, timeout=2000)
     press(qtbot, Qt.Key.Key_Return)  # empty: refused with a sentence, nothing written
     assert "Say what was done" in p.message.text() and p.reason_row.isVisible()
@@ -121,6 +121,13 @@ def test_accept_check_in_and_out_by_keyboard(qtbot: Any, desk: Desk) -> None:
     with desk.cache.sessions() as s:
         assert JobStatus(s.get(Job, wo.job_id).status) is JobStatus.COMPLETED
     assert desk.outbox()[-2:] == ["check_in_work_order", "check_out_work_order"]
+    qtbot.waitUntil(p.note_button.isEnabled, timeout=3000)
+    press(qtbot, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is p.note, timeout=2000)
+    qtbot.keyClicks(p.note, "Unit 3 needs a new compressor next visit")
+    press(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: desk.outbox()[-1] == "note_work_order", timeout=5000)
+    assert desk.work_order(wo_id).last_note == "Unit 3 needs a new compressor next visit"
 
 
 def test_decline_asks_for_the_platform_reason(qtbot: Any, desk: Desk) -> None:

@@ -182,6 +182,9 @@ def test_accept_decline_and_job_actions_reach_the_platform_once(tmp_path):
                 await _drain(worker)
                 _job_action(r, job, JobStatus.COMPLETED, "Replaced the capacitor")
                 await _drain(worker)
+                _apply(r, "note_work_order", {"work_order_id": a.id, "note": "Invoice follows"})
+                _apply(r, "note_work_order", {"work_order_id": a.id, "note": "Filter size 16x25x1"})
+                await _drain(worker)
                 for _ in range(3):  # the same changes read again (another instance, a restart): nothing new
                     with r.sessions.begin() as s:
                         s.execute(text("UPDATE sync_state SET value = 0 WHERE key = 'sc_outbound_cursor'"))
@@ -197,8 +200,11 @@ def test_accept_decline_and_job_actions_reach_the_platform_once(tmp_path):
                 "schedule",
                 "check_in",
                 "check_out",
+                "note",
+                "note",
             ]
             assert [act for wo_id, act in actions if wo_id == b.sc_id] == ["decline"]
+            assert [n["NoteData"] for n in r.sim.notes[a.sc_id]] == ["Invoice follows", "Filter size 16x25x1"]
             statuses = [w["body"]["Status"] for w in r.sim.writes if w["action"] == "status"]
             assert statuses == [
                 {"Primary": "In Progress", "Extended": "On Hold"},

@@ -80,6 +80,8 @@ def upgrade() -> None:
     sa.Column('decline_note', sa.Text(), nullable=False),
     sa.Column('checked_in_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('checked_out_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('note_seq', sa.Integer(), nullable=False),
+    sa.Column('last_note', sa.Text(), nullable=False),
     sa.Column('action_required', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
