@@ -149,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
         "phone", help="softphone through Kamailio: INVITE → ringing painted, answer key → 200 OK, RSS"
     )
     phone.add_argument("--calls", type=int, default=1000, help="sequential calls (≥ 1,000 for a p99)")
+    sc = sub.add_parser(
+        "servicechannel", help="work orders by signed webhook → a console's cache; accepts pushed back"
+    )
+    sc.add_argument("--orders", type=int, default=1000, help="work orders delivered (≥ 1,000 for a p99)")
+    sc.add_argument("--rate", type=float, default=50.0, help="deliveries per second")
+    sc.add_argument("--repeat", type=float, default=0.10, help="share of deliveries sent again")
+    sc.add_argument("--pushes", type=int, default=1000, help="accepts pushed back (≥ 1,000 for a p99)")
+    sc.add_argument("--push-rate", type=float, default=25.0, help="accepts committed per second")
+    sc.add_argument("--rate-limit", type=int, default=40, help="the stand-in's calls per second")
+    sc.add_argument("--poll", type=float, default=5.0, help="seconds between the server's catch-up polls")
+    sc.add_argument("--keep", type=Path, help="keep the work folder here")
 
     args = p.parse_args(argv)
     if args.command == "notify":
@@ -192,6 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         from .phone_bench import run_phone
 
         out = run_phone(args.calls)
+    elif args.command == "servicechannel":
+        from .servicechannel_bench import run_servicechannel
+
+        out = run_servicechannel(
+            args.orders,
+            args.rate,
+            args.repeat,
+            args.pushes,
+            args.push_rate,
+            args.rate_limit,
+            args.poll,
+            keep=args.keep,
+        )
     elif args.command == "floor":
         from .floor_bench import run_floor
 

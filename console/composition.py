@@ -49,6 +49,7 @@ class Console:
     messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
+    work_orders: object = None  # console/work_orders_controller: ServiceChannel work orders in the inbox
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -131,6 +132,9 @@ class Console:
         from .inbox_controller import install as install_inbox
 
         console.inbox = install_inbox(console)
+        from .work_orders_controller import install_in_inbox
+
+        console.work_orders = install_in_inbox(console, console.inbox)
         # What the first lookup doesn't need waits until the window is up (start-up budget 1.5 s).
         console._later(0, console._finish_start)
         console.refresh_outbox()
@@ -323,6 +327,8 @@ class Console:
             worker.shutdown()  # the reads on their way finish before the cache closes
         if self.inbox is not None:
             self.inbox.shutdown()  # its read worker
+        if self.work_orders is not None:
+            self.work_orders.close()
         self.search.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()

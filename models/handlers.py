@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - imported for their @intent registrations
     intents,
     leads,
     notify_intents,
+    work_order_intents,
 )
 from .inbox_intents import claim_online_booking  # noqa: F401 - the Bookings inbox (Web Scheduler requests)
 from .intent_kit import HANDLERS

@@ -19,7 +19,9 @@ from .setup import JobType, User
 from .timeutil import as_utc
 from .web_booking import CustomerMatch, RequestStatus
 
-OPEN_STATUSES = (RequestStatus.NEW.value,)
+# open: waiting for a CSR (a work order past its response time is "Overdue"; one the platform refused
+# something on is "Action required")
+OPEN_STATUSES = (RequestStatus.NEW.value, "Overdue", "Action required")
 RECENT_LIMIT = 200  # the inbox shows the open requests (all) and this many settled ones at most
 
 
@@ -199,6 +201,12 @@ def web_requests(session: Session, now: datetime) -> list[InboxItem]:
     return out
 
 
+def urgency(item: InboxItem) -> tuple[bool, datetime, datetime]:
+    """Sort key: items with a due time first, soonest first; then by when they came in."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return (item.due_at is None, as_utc(item.due_at) if item.due_at else far, as_utc(item.received_at))
+
+
 register_provider("web", web_requests)
 
 
@@ -212,3 +220,12 @@ def inbox_items(session: Session, now: datetime | None = None) -> list[InboxItem
     )
     settled = sorted((i for i in items if not i.open), key=lambda i: i.received_at, reverse=True)
     return open_items + settled
+
+
+def _register_work_orders() -> None:
+    from .work_order_inbox import work_order_inbox_items  # ServiceChannel (docs/servicechannel.md)
+
+    register_provider("servicechannel", work_order_inbox_items)
+
+
+_register_work_orders()

@@ -399,6 +399,48 @@ class MarkInboundRead(Args):
     inbound_id: StrictStr | None = arg("The customer's text.", required=True)
 
 
+class AcceptWorkOrder(Args):
+    """ServiceChannel: accept a work order from the Bookings inbox once its job is booked (`book_job` just
+    before); the server tells the platform Dispatch Confirmed."""
+
+    work_order_id: StrictStr | None = arg("The work order (its id in `work_orders`).", required=True)
+    job_id: StrictStr | None = arg("The job booked for it.", required=True)
+    accepted_by_id: StrictStr | None = arg(ACTOR)
+
+
+class DeclineWorkOrder(Args):
+    """ServiceChannel: decline a work order with one of the platform's reason codes."""
+
+    work_order_id: StrictStr | None = arg("The work order (its id in `work_orders`).", required=True)
+    reason_id: int | None = arg(
+        "1 Can't make ETA, 2 Trade not serviced, 3 Location not serviced, 4 Not under warranty, 5 Other "
+        "(a note is then required), 6 NTE too low.",
+        required=True,
+        invalid="Pick why the work order is declined.",
+    )
+    note: StrictStr | None = arg("Sent to the client with the decline.")
+
+
+class CheckInWorkOrder(Args):
+    """ServiceChannel: the technician is on site (the job becomes Working; the platform gets the check-in)."""
+
+    work_order_id: StrictStr | None = arg("The work order (accepted).", required=True)
+
+
+class CheckOutWorkOrder(Args):
+    """ServiceChannel: the work is done (the job becomes Completed; the platform gets the check-out)."""
+
+    work_order_id: StrictStr | None = arg("The work order (checked in).", required=True)
+    resolution: StrictStr | None = arg("What was done (at most 200 characters).", required=True)
+
+
+class NoteWorkOrder(Args):
+    """ServiceChannel: a note to the client on the work order."""
+
+    work_order_id: StrictStr | None = arg("The work order.", required=True)
+    note: StrictStr | None = arg("The note (at most 2,000 characters).", required=True)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -431,6 +473,11 @@ SCHEMAS: dict[str, type[Args]] = {
     "claim_online_booking": ClaimOnlineBooking,
     "release_online_booking": ReleaseOnlineBooking,
     "dismiss_online_booking": DismissOnlineBooking,
+    "accept_work_order": AcceptWorkOrder,
+    "decline_work_order": DeclineWorkOrder,
+    "check_in_work_order": CheckInWorkOrder,
+    "check_out_work_order": CheckOutWorkOrder,
+    "note_work_order": NoteWorkOrder,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -131,6 +131,8 @@ class JobRecord:
     needs_reschedule: bool = False
     suggested: tuple[str, ...] = ()
     confirmed: bool = False  # the customer confirmed the appointment by text (docs/notifications.md)
+    # ServiceChannel refused what this job's work order sent (its words): the CSR must act in the portal.
+    action_required: str = ""
 
     def allows(self, action: str) -> bool:
         """Whether the job's status allows "reschedule", "cancel", "hold" or "release"."""
@@ -320,6 +322,7 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
     ).all()
     windows = _first_windows(session, [row[0] for row in rows])
     pending = _unconfirmed_bookings(session, [row[0] for row in rows])
+    refused = _action_required(session, [row[0] for row in rows])
     return tuple(
         JobRecord(
             id=jid,
@@ -338,10 +341,25 @@ def _job_records(session: Session, where: Any, limit: int) -> tuple[JobRecord, .
             saved_locally=jid in pending,
             needs_reschedule=bool(flag),
             suggested=tuple(str(w.get("label", "")) for w in suggested or () if isinstance(w, dict)),
+            action_required=refused.get(jid, ""),
             **windows.get(jid, {}),
         )
         for jid, number, status, jt, bu, summary, start, created, lid, bu_id, jt_id, reason, cid, flag, suggested in rows
     )
+
+
+def _action_required(session: Session, job_ids: list[str]) -> dict[str, str]:
+    """ServiceChannel's refusals on these jobs' work orders (models/work_orders.py)."""
+    from .work_orders import WorkOrder
+
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(WorkOrder.job_id, WorkOrder.action_required).where(
+            WorkOrder.job_id.in_(job_ids), WorkOrder.action_required != ""
+        )
+    )
+    return {job_id: text for job_id, text in rows}
 
 
 def _unconfirmed_bookings(session: Session, job_ids: list[str]) -> set[str]:

@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     setup,
     sync_tables,
     web_booking,
+    work_orders,
 )
 from .base import Base
 

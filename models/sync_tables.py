@@ -40,6 +40,7 @@ CONSOLE_TABLES = frozenset(
         # customer notifications: every message and the customers' texts (docs/notifications.md)
         "notifications",
         "inbound_messages",
+        "work_orders",
         # the company setup
         "users",
         "business_unit_groups",
@@ -81,7 +82,16 @@ LOCAL_TABLES = frozenset(
 # rows); the agents' states (supervisors get them on the floor feed); which console holds which
 # job-number prefix (the server's register, docs/job-numbers.md).
 SERVER_ONLY_TABLES = frozenset(
-    {"server_secrets", "auth_login_throttle", "call_events", "agent_states", "job_prefixes"}
+    {
+        "server_secrets",
+        "auth_login_throttle",
+        "call_events",
+        "agent_states",
+        "job_prefixes",
+        "sc_deliveries",  # ServiceChannel: webhook deliveries stored (deduplication)
+        "sc_outbound",  # ServiceChannel: what is sent back to the platform, exactly once
+        "phone_seats",  # SIP seats: sent to their own user at sign-in, never synced (docs/phone.md)
+    }
     # the Web Scheduler's window holds and per-day lock rows (models/web_booking.py)
     | {"web_holds", "web_day_locks"}
 )

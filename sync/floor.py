@@ -31,6 +31,7 @@ from models.customers import Customer
 from models.kpis import day_bounds, live_kpis, load_call_facts, local_day
 from models.setup import Campaign, CompanySetting, Role, User
 from models.timeutil import as_utc, utc_iso, zone
+from models.work_order_inbox import floor_alerts
 
 from .call_desk import call_info
 from .protocol import FloorDelta, FloorKpis, FloorSnapshot, encode
@@ -379,6 +380,8 @@ class Floor:
                 tz = company_zone(company_settings(session))
                 start, end = day_bounds(local_day(now, tz), tz)
                 tiles = live_kpis(load_call_facts(session, start, end, active=True), now, tz)
+                # ServiceChannel: work orders late to accept or expiring without a check-in.
+                tiles["work_order_alerts"] = floor_alerts(session, now)
         return rows, tiles
 
     def _answered_by_name(self, call: dict[str, Any]) -> str:

@@ -258,7 +258,7 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = notify = web = None
+    ingress = endpoint = purge = notify = web = servicechannel = None
 
     def committed(version: int) -> None:
         """A commit of the notifications sender or webhooks: poke consoles here and elsewhere."""
@@ -268,6 +268,8 @@ async def _run_server(args: argparse.Namespace) -> int:
     from . import notify_service  # customer notifications (docs/notifications.md)
 
     try:
+        if args.servicechannel:
+            servicechannel = await _start_servicechannel(args, sessions, server)
         if args.http_port is not None:
             token = _auth_token(args)
             if not token:
@@ -345,6 +347,8 @@ async def _run_server(args: argparse.Namespace) -> int:
         if ingress is not None:
             logging.getLogger("csr.server").info("event=webhooks_listening url=%s", webhooks)
             print(f"csr-server: webhooks on {webhooks}", flush=True)
+        if servicechannel is not None:
+            print(f"csr-server: ServiceChannel webhooks on {servicechannel.url}", flush=True)
         purge = asyncio.create_task(auth.purge_throttle())  # the log-in throttle table stays small
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -370,6 +374,8 @@ async def _run_server(args: argparse.Namespace) -> int:
         if endpoint is not None:
             endpoint.close()
             await endpoint.wait_closed()
+        if servicechannel is not None:
+            await servicechannel.stop()
         await server.aclose()
         await watch.stop()
         logging.getLogger("csr.server").info("event=stopped")
@@ -396,6 +402,42 @@ async def _start_web(
     logging.getLogger("csr.server").info("event=web_listening url=%s", url)
     print(f"csr-server: web scheduler on {url}", flush=True)
     return runner
+
+
+async def _start_servicechannel(args: argparse.Namespace, sessions: sessionmaker, server: SyncServer) -> Any:
+    """The ServiceChannel adapter (docs/servicechannel.md): its commits poke this instance's consoles and
+    the others'."""
+    from .sc_adapter import ServiceChannelAdapter  # only a server serving ServiceChannel loads it
+    from .sc_config import ScConfigError, load
+
+    try:
+        config = load(args.servicechannel)
+    except ScConfigError as exc:
+        raise StartError(f"ServiceChannel setup: {exc}") from None
+
+    def committed(version: int) -> None:
+        server.poke_all(version)
+        if published is not None:
+            published(version)
+
+    adapter = ServiceChannelAdapter(sessions, config, on_committed=committed)
+    published = server.on_commit
+
+    def on_commit(version: int) -> None:
+        adapter.worker.wake.set()  # a console's push may be an accept or a job action: send it now
+        if published is not None:
+            published(version)
+
+    server.on_commit = on_commit
+    try:
+        port = await adapter.start()
+    except OSError as exc:
+        await adapter.stop()
+        raise _listen_error(
+            "ServiceChannel webhooks", config.webhook_host, config.webhook_port, exc
+        ) from None
+    adapter.url = f"http://{config.webhook_host}:{port}"
+    return adapter
 
 
 def _auth_token(args: argparse.Namespace) -> str:
@@ -516,6 +558,11 @@ def main(argv: list[str] | None = None) -> int:
         "--twilio-api-base",
         default="https://api.twilio.com",
         help="the phone system's REST API (default: Twilio's)",
+    )
+    run.add_argument(
+        "--servicechannel",
+        default="",
+        help="serve ServiceChannel work orders with this setup file (docs/servicechannel.md)",
     )
     run.add_argument(
         "--stale-call-minutes",

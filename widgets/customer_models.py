@@ -224,6 +224,8 @@ def job_status(job: JobRecord) -> str:
         text += " · Confirmed by customer"
     if job.needs_reschedule:
         text += " · NEEDS RESCHEDULING"
+    if job.action_required:
+        text += f" · ACTION REQUIRED: {job.action_required}"
     return f"{text} · Saved on this PC" if job.saved_locally else text
 
 
@@ -304,6 +306,8 @@ class JobsModel(RecordTableModel[JobRecord]):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             text = self.columns[column].text(row)
             return f"{text}, {'upcoming' if upcoming else 'past'} job" if column == 0 else text
+        if row.action_required and role == Qt.ItemDataRole.ForegroundRole:
+            return NEEDS_RESCHEDULE_BRUSH
         if row.needs_reschedule:
             if role == Qt.ItemDataRole.ForegroundRole:
                 return NEEDS_RESCHEDULE_BRUSH

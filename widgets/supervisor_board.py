@@ -219,6 +219,14 @@ class SupervisorBoard(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.day_label)
         layout.addLayout(tiles_row)
+        # ServiceChannel work orders needing attention (late to accept, expiring without a check-in).
+        self.work_order_alerts = QLabel(self)
+        self.work_order_alerts.setObjectName("boardWorkOrderAlerts")
+        self.work_order_alerts.setAccessibleName("Work orders needing attention")
+        self.work_order_alerts.setWordWrap(True)
+        self.work_order_alerts.setStyleSheet("color: #b00020")
+        self.work_order_alerts.hide()
+        layout.addWidget(self.work_order_alerts)
         layout.addWidget(self.splitter, 1)
         self.setTabOrder(self.calls_view, self.close_stale_button)
         self.setTabOrder(self.close_stale_button, self.agents_view)
@@ -300,6 +308,14 @@ class SupervisorBoard(QWidget):
         """Today's counters; None means nothing to measure yet and reads "—"."""
         for name, (value, hint, attention) in kpi_texts(kpis).items():
             self.tiles[name].show_value(value, hint, attention)
+        alerts = kpis.get("work_order_alerts") or []
+        self.work_order_alerts.setText(
+            "Work orders: "
+            + "; ".join(
+                f"{a.get('number')} {a.get('client')} ({a.get('store')}) — {a.get('text')}" for a in alerts
+            )
+        )
+        self.work_order_alerts.setVisible(bool(alerts))
         day = kpis.get("day")
         self.day_label.setText(
             f"Today, {date.fromisoformat(day):%a %b} {date.fromisoformat(day).day}" if day else ""

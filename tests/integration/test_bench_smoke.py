@@ -138,3 +138,21 @@ def test_web(home):
         assert key in out, key
     assert out["submit_to_inbox_samples"] == 8 and out["submit_to_inbox_missed"] == 0
     assert out["last_slot_booked"] == 1 and out["errors_5xx"] == 0
+
+
+def test_servicechannel(home):
+    out = bench("servicechannel", "--orders", "40", "--pushes", "20", "--poll", "1", home=home)
+    for key in (
+        "received_to_inbox_p50_ms",
+        "received_to_inbox_p99_ms",
+        "received_to_inbox_max_ms",
+        "received_to_inbox_samples",
+        "lost",
+        "duplicated",
+        "status_push_p99_ms",
+        "status_push_samples",
+        "status_push_duplicated",
+    ):
+        assert key in out, key
+    assert out["lost"] == 0 and out["duplicated"] == 0 and out["status_push_duplicated"] == 0
+    assert out["received_to_inbox_samples"] == 40 and out["received_to_inbox_p99_ms"] is None  # < 1,000

@@ -88,6 +88,7 @@ def test_a_request_is_an_inbox_item_with_its_service_window_and_match(store):
 
 
 def test_another_kind_plugs_in_with_one_provider_and_deadlines_come_first(store):
+    """A stand-in provider replaces the real ServiceChannel one for this test only."""
     from models.inbox import PROVIDERS
 
     _request(store)
@@ -114,13 +115,17 @@ def test_another_kind_plugs_in_with_one_provider_and_deadlines_come_first(store)
             )
         ]
 
+    real = PROVIDERS.get("servicechannel")
     register_provider("servicechannel", work_orders)
     try:
         with store.sessions() as s:
             items = inbox_items(s, now)
         assert [i.kind for i in items] == ["servicechannel", "web"]
     finally:
-        PROVIDERS.pop("servicechannel")
+        if real is None:
+            PROVIDERS.pop("servicechannel")
+        else:
+            register_provider("servicechannel", real)
 
 
 def test_one_csr_at_a_time_and_the_server_names_the_claimant(store):
