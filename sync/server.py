@@ -32,7 +32,6 @@ from .protocol import (
     AgentStateSet,
     CallUpdate,
     Change,
-    Changes,
     ClaimCall,
     Claimed,
     CloseStaleCall,
@@ -64,6 +63,7 @@ from .protocol import (
     encode,
     parse_client_message,
 )
+from .pull_cache import PullCache
 
 log = logging.getLogger("csr.server")
 # Call commits are poked at most this often (seconds): the consoles got the call itself at once.
@@ -130,6 +130,8 @@ class SyncServer:
         max_connections_per_address: int = DEFAULT_MAX_PER_ADDRESS,
     ) -> None:
         self.applier = applier
+        # ``pull`` answers read and encoded once for every console at the same cursor (sync/pull_cache.py).
+        self.pulls = PullCache(applier.changes_since)
         # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
         self.floor = Floor(
             getattr(applier, "sessions", None),
@@ -230,6 +232,7 @@ class SyncServer:
 
     def poke_all(self, version: int) -> None:
         """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
+        self.pulls.seen(version)
         targets = [c.ws for c in self.connections if c.user is not None]
         if targets:
             broadcast(targets, encode(Poke(server_version=version)))
@@ -322,6 +325,7 @@ class SyncServer:
             result = await asyncio.to_thread(
                 self.applier.push, conn.client_id, conn.user["id"], list(message.mutations), allowed
             )
+            self.pulls.seen(result.server_version)
             await self._send(conn, Receipts(id=message.id, receipts=result.receipts))
             if any(r.status == "applied" for r in result.receipts):
                 self.poke_all(result.server_version)
@@ -361,6 +365,7 @@ class SyncServer:
             columns, rows, after, done, version = await asyncio.to_thread(
                 self.applier.snapshot, message.table, message.after, message.limit
             )
+            self.pulls.seen(version)
             # Built by the server itself: no need to validate thousands of rows again.
             await self._send(
                 conn,
@@ -375,23 +380,11 @@ class SyncServer:
                 ),
             )
         elif isinstance(message, Pull):
-            rows, cursor, more = await asyncio.to_thread(
-                self.applier.changes_since, message.cursor, message.limit
-            )
-            await self._send(
-                conn,
-                Changes(
-                    id=message.id,
-                    cursor=cursor,
-                    more=more,
-                    changes=[
-                        Change(
-                            version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data
-                        )
-                        for r in rows
-                    ],
-                ),
-            )
+            text = await self.pulls.answer(message.cursor, message.limit, message.id)
+            try:
+                await conn.ws.send(text)
+            except websockets.ConnectionClosed:
+                pass
 
     async def _hello(self, conn: Connection, message: Hello) -> None:
         if not MIN_PROTOCOL_VERSION <= message.protocol <= PROTOCOL_VERSION:
@@ -416,7 +409,9 @@ class SyncServer:
 
         def version() -> int:
             with self.applier.sessions() as session:
-                return current_version(session)
+                found = current_version(session)
+            self.pulls.seen(found)
+            return found
 
         await self._send(
             conn,
