@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import Change, Changes, encode
+from .protocol import Change, Changes, Poke, encode
+
+log = logging.getLogger("csr.server.pulls")
 
 MAX_ENTRIES = 32  # distinct (cursor, limit) answers kept; almost every console asks for the newest
+# A poke carries the commit's changes when they are this few and this small (else a plain poke: pull).
+POKE_CHANGES = 100
+POKE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class _Answer:
     text: str  # the encoded ``changes`` message, without an id
     last: int  # its cursor: the last version it holds (or the asked cursor when empty)
     more: bool
+    changes: str  # the encoded list of changes alone (for a poke that carries them)
 
     def fresh(self, known: int) -> bool:
         return self.more or self.last >= known
@@ -59,12 +66,15 @@ class PullCache:
 
     async def answer(self, cursor: int, limit: int, request_id: str | None) -> str:
         """The encoded ``changes`` message for this pull, with ``request_id``."""
+        return _with_id((await self._fetch(cursor, limit)).text, request_id)
+
+    async def _fetch(self, cursor: int, limit: int) -> _Answer:
         key = (cursor, limit)
         while True:
             kept = self._answers.get(key)
             if kept is not None and kept.fresh(self.known):
                 self._answers.move_to_end(key)
-                return _with_id(kept.text, request_id)
+                return kept
             pending = self._reading.get(key)
             if pending is None:
                 break
@@ -88,7 +98,7 @@ class PullCache:
                     ],
                 )
             )
-            fresh = _Answer(text, last, more)
+            fresh = _Answer(text, last, more, _changes_of(text))
             self._answers[key] = fresh
             self._answers.move_to_end(key)
             while len(self._answers) > MAX_ENTRIES:
@@ -100,7 +110,30 @@ class PullCache:
         finally:
             del self._reading[key]
         # Read after this pull arrived: it holds every commit this console had been told of.
-        return _with_id(fresh.text, request_id)
+        return fresh
+
+    async def poke(self, after: int | None, version: int) -> str:
+        """The ``poke`` for ``version``; with the changes since ``after`` (the version of the previous
+        poke) when they are few: a console whose cursor is ``after`` applies them without pulling — one
+        message per console per commit instead of a poke, a pull and its answer."""
+        plain = encode(Poke(server_version=version))
+        if after is None or after >= version:
+            return plain
+        try:
+            answer = await self._fetch(after, POKE_CHANGES)
+        except Exception:  # noqa: BLE001 - a poke must go out: the consoles pull instead
+            log.warning("event=poke_changes_unread after=%d version=%d", after, version, exc_info=True)
+            return plain
+        if answer.more or answer.last != version or len(answer.changes) > POKE_BYTES:
+            return plain  # many changes, or the log holds more (or less) than this poke announces
+        return f'{{"type":"poke","server_version":{version},"after":{after},"changes":{answer.changes}}}'
+
+
+def _changes_of(text: str) -> str:
+    """The ``changes`` array of an encoded ``changes`` message (its first field after the type)."""
+    start = text.index('"changes":') + len('"changes":')
+    end = text.rindex(',"cursor":')
+    return text[start:end]
 
 
 def _with_id(text: str, request_id: str | None) -> str:

@@ -65,6 +65,32 @@ class Puller:
             if not reply.get("more"):
                 return
 
+    async def follow(self, changes: list[dict[str, Any]], after: int, cursor: int) -> bool:
+        """A poke's changes (those after version ``after``, up to ``cursor``): applied, with the cursor,
+        only if this cache stands exactly at ``after`` — checked in the applying transaction. False: not
+        applied (another cursor, or rows this cache lacks): pull instead."""
+        result = await asyncio.to_thread(self._follow, changes, after, cursor)
+        if result is None:
+            return False
+        touched, tables = result
+        if touched:
+            self.on_pulled(touched)
+        if tables:
+            self.on_changes(tables)
+        return True
+
+    def _follow(
+        self, changes: list[dict[str, Any]], after: int, cursor: int
+    ) -> tuple[set[str], set[str]] | None:
+        try:
+            with self._transaction(relaxed=True) as session:
+                state = session.get(SyncState, CURSOR_KEY)
+                if (state.value if state else 0) != after:
+                    return None
+                return self._apply_chunk(session, changes, cursor, None)
+        except IntegrityError:
+            return None  # the pull path applies it (and says so in the log)
+
     @contextlib.contextmanager
     def _transaction(self, *, relaxed: bool) -> Iterator[Session]:
         """A cache transaction for pulled rows. ``relaxed``: committed without waiting for the disk

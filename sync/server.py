@@ -43,7 +43,6 @@ from .protocol import (
     LoggedIn,
     Login,
     Ping,
-    Poke,
     Pong,
     ProtocolError,
     Pull,
@@ -149,6 +148,10 @@ class SyncServer:
         self._outgoing: deque[str] = deque()  # ``call`` messages on their way to every console
         self._sender: asyncio.Task[None] | None = None
         self._call_version = 0
+        self._poke_to = 0  # the newest version to poke for
+        self._poked = 0  # the version of the last poke sent
+        self._poke_base = 0  # where up-to-date consoles stand: a poke carries the changes after it
+        self._poker: asyncio.Task[None] | None = None
         self.dialer: Any = None  # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     async def aclose(self) -> None:
@@ -157,9 +160,10 @@ class SyncServer:
         if self._call_poke is not None:
             self._call_poke.cancel()
             self._call_poke = None
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        for task in (self._sender, self._poker):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.floor.close()
 
     def attach_calls(self, desk: Any) -> None:
@@ -233,9 +237,21 @@ class SyncServer:
     def poke_all(self, version: int) -> None:
         """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
         self.pulls.seen(version)
-        targets = [c.ws for c in self.connections if c.user is not None]
-        if targets:
-            broadcast(targets, encode(Poke(server_version=version)))
+        self._poke_to = max(self._poke_to, version)
+        if self._poker is None or self._poker.done():
+            self._poker = asyncio.get_running_loop().create_task(self._send_pokes())
+
+    async def _send_pokes(self) -> None:
+        """Pokes in version order, coalesced; each carries the changes since the previous poke when they
+        are few (sync/pull_cache.py PullCache.poke), so consoles that are up to date need not pull."""
+        while self._poke_to > self._poked:
+            version = self._poke_to
+            text = await self.pulls.poke(self._poke_base or None, version)
+            targets = [c.ws for c in self.connections if c.user is not None]
+            if targets:
+                broadcast(targets, text)
+            self._poked = version
+            self._poke_base = max(self._poke_base, version)
 
     async def handle(self, ws: ServerConnection) -> None:
         address = peer_address(ws.remote_address)
@@ -409,15 +425,16 @@ class SyncServer:
 
         def version() -> int:
             with self.applier.sessions() as session:
-                found = current_version(session)
-            self.pulls.seen(found)
-            return found
+                return current_version(session)
 
+        found = await asyncio.to_thread(version)
+        self.pulls.seen(found)
+        self._poke_base = max(self._poke_base, found)  # where a console that just pulled stands
         await self._send(
             conn,
             Welcome(
                 id=message.id,
-                server_version=await asyncio.to_thread(version),
+                server_version=found,
                 user=conn.user,
                 next_seq=next_seq,
                 job_prefix=prefix,
