@@ -108,6 +108,9 @@ class Puller:
                 with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                     yield session
             finally:
+                if raw.in_transaction:
+                    # A commit SQLite refused (a deferred reference check) leaves its transaction open.
+                    raw.execute("ROLLBACK")
                 raw.execute("PRAGMA synchronous = FULL")
 
     async def apply(
