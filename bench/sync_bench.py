@@ -180,7 +180,8 @@ def serve(db: str, port: int) -> int:
 
 
 def listen(url: str, token: str, clients: int, pull: bool = True) -> int:
-    """``clients`` logged-in connections that pull on each poke, as consoles do; print "ready", then one JSON
+    """``clients`` logged-in connections that pull on each poke they can't follow, as consoles do; print
+    "ready", then one JSON
     line when stdin closes: {"v": [...], "t": [...]} (server version, time.time() when each poke was read)."""
 
     async def main() -> None:
@@ -206,7 +207,11 @@ def listen(url: str, token: str, clients: int, pull: bool = True) -> int:
                     msg = json.loads(frame)
                     if msg.get("type") == "poke":
                         pokes.append((msg["server_version"], t))
-                        if pull and not pulling and msg["server_version"] > cursor:
+                        if not pulling and msg.get("changes") is not None and msg.get("after") == cursor:
+                            # As a console does: a poke carrying the changes that follow its cursor needs
+                            # no pull (sync/client.py _follow).
+                            cursor = msg["server_version"]
+                        elif pull and not pulling and msg["server_version"] > cursor:
                             # As a console does: pull from its cursor (the server's real load per commit; the
                             # rows are not applied here — the timed consoles do that, in bench "applied").
                             pulling = True

@@ -94,14 +94,19 @@ def _check_window(
     if day < today:
         problem = "That day has passed — pick another window."
     else:
+        # Only the picked window, and only its group's appointments: what the check needs.
+        bu = setup.business_unit(business_unit_id)
         slots = availability(
             setup,
             business_unit_id,
             duration,
             skills,
-            booked_slots(session, setup, day, day, exclude_job=exclude_job),
+            booked_slots(
+                session, setup, day, day, exclude_job=exclude_job, group_id=bu.group_id if bu else None
+            ),
             [day],
             now,
+            window_id=window.id,
         )
         slot = find_slot(slots, day, window.id)
         if slot is None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .jobs import Appointment, Job, JobStatus
@@ -79,16 +80,10 @@ def _business_hours_warning(setup: SetupData, day: date, start: int, end: int) -
     return None
 
 
-def booked_slots(
-    session: Session, setup: SetupData, first: date, last: date, exclude_job: str = ""
-) -> list[BookedSlot]:
-    """Live appointments between two local days (inclusive), with their capacity group."""
-    tz = zone(setup.time_zone)
-    lo = local_to_utc(first, time(0), tz)
-    hi = local_to_utc(last + timedelta(days=1), time(0), tz)
-    if session.get_bind().dialect.name == "sqlite":
-        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)  # stored naive, in UTC
-    rows = session.execute(
+def _booked_query(by_group: bool) -> Any:
+    """The live appointments between two UTC instants, with their group (built once: constructing the
+    statement cost as much as running it on the server's 1,000-booking catch-up)."""
+    query = (
         select(
             Appointment.arrival_window_start,
             Appointment.arrival_window_end,
@@ -100,20 +95,49 @@ def booked_slots(
         .join(Job, Job.id == Appointment.job_id)
         .join(BusinessUnit, BusinessUnit.id == Job.business_unit_id)
         .where(
-            Appointment.start >= lo,
-            Appointment.start < hi,
+            Appointment.start >= bindparam("lo"),
+            Appointment.start < bindparam("hi"),
             Job.status != JobStatus.CANCELED,
-            Job.id != exclude_job,
+            Job.id != bindparam("exclude"),
         )
     )
+    return query.where(BusinessUnit.group_id == bindparam("group")) if by_group else query
+
+
+_BOOKED = {by_group: _booked_query(by_group) for by_group in (False, True)}
+
+
+def booked_slots(
+    session: Session,
+    setup: SetupData,
+    first: date,
+    last: date,
+    exclude_job: str = "",
+    group_id: str | None = None,
+) -> list[BookedSlot]:
+    """Live appointments between two local days (inclusive), with their capacity group (only
+    ``group_id``'s when given)."""
+    tz = zone(setup.time_zone)
+    lo = local_to_utc(first, time(0), tz)
+    hi = local_to_utc(last + timedelta(days=1), time(0), tz)
+    if session.get_bind().dialect.name == "sqlite":
+        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)  # stored naive, in UTC
+    params = {"lo": lo, "hi": hi, "exclude": exclude_job}
+    if group_id is not None:
+        params["group"] = group_id
+    rows = session.execute(_BOOKED[group_id is not None], params)
     out = []
-    for w_start, w_end, start, end, group_id, job_id in rows:
-        # One time-zone conversion per row: lengths are differences of two UTC values.
-        ws = as_utc(w_start).astimezone(tz)
-        start_min = ws.hour * 60 + ws.minute
-        end_min = min(24 * 60, start_min + round((w_end - w_start).total_seconds() / 60))
+    # Appointments share a few arrival windows: one time-zone conversion per distinct window.
+    windows: dict[tuple[datetime, datetime], tuple[date, int, int]] = {}
+    for w_start, w_end, start, end, group, job_id in rows:
+        local = windows.get((w_start, w_end))
+        if local is None:
+            ws = as_utc(w_start).astimezone(tz)
+            start_min = ws.hour * 60 + ws.minute
+            end_min = min(24 * 60, start_min + round((w_end - w_start).total_seconds() / 60))
+            local = windows[(w_start, w_end)] = (ws.date(), start_min, end_min)
         duration = max(0, round((end - start).total_seconds() / 60))
-        out.append(BookedSlot(group_id, ws.date(), start_min, end_min, duration, job_id))
+        out.append(BookedSlot(group, local[0], local[1], local[2], duration, job_id))
     return out
 
 
@@ -125,8 +149,10 @@ def availability(
     booked: list[BookedSlot],
     days: list[date],
     now: datetime,
+    window_id: str | None = None,
 ) -> list[Slot]:
-    """Every arrival window of these days for a job of this business unit, duration and skills."""
+    """Every arrival window of these days for a job of this business unit, duration and skills (only
+    ``window_id``'s when given: the server re-checking one booking)."""
     bu = setup.business_unit(business_unit_id)
     if bu is None:
         return []
@@ -144,7 +170,7 @@ def availability(
     slots: list[Slot] = []
     for day in days:
         for w in setup.windows:
-            if not w.allows(business_unit_id):
+            if not w.allows(business_unit_id) or (window_id is not None and w.id != window_id):
                 continue
             start, end = minutes(w.start), minutes(w.end)
             if day == local_now.date():

@@ -210,9 +210,17 @@ def urgency(item: InboxItem) -> tuple[bool, datetime, datetime]:
 register_provider("web", web_requests)
 
 
+def _known_kinds() -> None:
+    """The kinds this code base has beside the web's (imported here: they import this module)."""
+    from .work_order_inbox import work_order_inbox_items  # ServiceChannel (docs/servicechannel.md)
+
+    PROVIDERS.setdefault("servicechannel", work_order_inbox_items)
+
+
 def inbox_items(session: Session, now: datetime | None = None) -> list[InboxItem]:
     """Every kind's items: open ones first (a deadline first, then the oldest), then settled, newest first."""
     now = now or datetime.now(UTC)
+    _known_kinds()
     items = [item for provider in PROVIDERS.values() for item in provider(session, now)]
     far = datetime.max.replace(tzinfo=UTC)
     open_items = sorted(
@@ -220,12 +228,3 @@ def inbox_items(session: Session, now: datetime | None = None) -> list[InboxItem
     )
     settled = sorted((i for i in items if not i.open), key=lambda i: i.received_at, reverse=True)
     return open_items + settled
-
-
-def _register_work_orders() -> None:
-    from .work_order_inbox import work_order_inbox_items  # ServiceChannel (docs/servicechannel.md)
-
-    register_provider("servicechannel", work_order_inbox_items)
-
-
-_register_work_orders()

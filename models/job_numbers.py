@@ -10,9 +10,11 @@ booking is kept, and its receipt tells the CSR the old and the new number.
 
 from __future__ import annotations
 
+import functools
 import secrets
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .attribution import ACTOR_ID
@@ -65,10 +67,17 @@ def server_number(session: Session) -> str:
     return next_job_number(session)
 
 
+@functools.cache
+def _number_taken() -> Any:
+    """Built once: the server runs it for every booking a console pushes."""
+    from .jobs import Job
+
+    return select(Job.id).where(Job.number == bindparam("number")).limit(1)
+
+
 def checked_number(session: Session, number: str) -> tuple[str, str]:
     """The number a console's booking gets on the server, and a warning when it had to change.
     Outside the server's push (a console's own cache) the number is the console's."""
-    from .jobs import Job
 
     client_id = session.info.get(PUSHING_CLIENT)
     if client_id is None:
@@ -76,7 +85,7 @@ def checked_number(session: Session, number: str) -> tuple[str, str]:
     prefix = number.rsplit("-", 1)[0] if "-" in number else ""
     owner = session.get(JobPrefix, prefix) if prefix else None
     ours = owner is not None and owner.client_id == client_id
-    taken = session.scalar(select(Job.id).where(Job.number == number).limit(1)) is not None
+    taken = session.scalar(_number_taken(), {"number": number}) is not None
     if ours and not taken:
         return number, ""
     if (

@@ -199,6 +199,9 @@ class Applier:
             # Change-log rows, receipts and audit entries are written once for the whole batch, with
             # core statements, after its last mutation (same transaction).
             applied: list[_Outcome] = []
+            # The console's sequence is written once, after the batch (same transaction): set per
+            # mutation, every savepoint flushed an UPDATE of it first.
+            last_seq = client.last_seq
             for mutation in mutations:
                 stored = stored_rows.get(mutation.seq)
                 if stored is not None:
@@ -210,7 +213,7 @@ class Applier:
                         break
                     receipts.append(_receipt(stored))
                     continue
-                expected = client.last_seq + 1
+                expected = last_seq + 1
                 if mutation.seq != expected:
                     error = ProtocolError("gap", details={"expected_seq": expected})
                     break
@@ -225,9 +228,11 @@ class Applier:
                             errors={"role": "Your role may not make this change."},
                         )
                     )
-                client.last_seq = mutation.seq
-                client.last_seen = utcnow()
+                last_seq = mutation.seq
                 applied.append(outcome)
+            if applied:
+                client.last_seq = last_seq
+                client.last_seen = utcnow()
             receipts += self._record(session, client_id, user_id, applied)
         return receipts, error
 
@@ -241,14 +246,7 @@ class Applier:
             for e, i, op, data in o.changes
         ]
         if changes:
-            versions = list(
-                session.execute(
-                    insert(ChangeRow.__table__).returning(
-                        ChangeRow.__table__.c.version, sort_by_parameter_order=True
-                    ),
-                    changes,
-                ).scalars()
-            )
+            versions = _append_changes(session, changes)
             position = 0
             for o in outcomes:
                 if o.changes:
@@ -458,6 +456,24 @@ class Applier:
             for r in rows:
                 session.expunge(r)
             return rows, (rows[-1].version if rows else cursor), more
+
+
+def _append_changes(session: Session, changes: list[dict[str, Any]]) -> list[int]:
+    """Insert change-log rows; their versions, in order. On SQLite the writer holds the database's only
+    write lock (BEGIN IMMEDIATE), so the versions are numbered here and inserted in one executemany
+    (SQLite can't promise RETURNING's order, so SQLAlchemy would insert them one statement each); on
+    PostgreSQL the sequence numbers them under the change-log lock, one INSERT … RETURNING."""
+    table = ChangeRow.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        first = current_version(session) + 1
+        versions = list(range(first, first + len(changes)))
+        session.execute(insert(table), [{**c, "version": v} for c, v in zip(changes, versions, strict=True)])
+        return versions
+    return list(
+        session.execute(
+            insert(table).returning(table.c.version, sort_by_parameter_order=True), changes
+        ).scalars()
+    )
 
 
 _PREFETCH = (("customer_id", Customer), ("location_id", Location))

@@ -10,7 +10,7 @@ import enum
 import functools
 from typing import Any
 
-from sqlalchemy import delete, event, inspect, select, text
+from sqlalchemy import bindparam, delete, event, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -73,10 +73,20 @@ def row_data(session: Session, obj: Any) -> dict[str, Any]:
         attr.key: ("" if attr.key in hidden else _json_value(getattr(obj, attr.key)))
         for attr in mapper.column_attrs
     }
-    for owner, link, owner_fk, other_fk, key in LINKS:
-        if owner == table:
-            data[key] = sorted(session.scalars(select(link.c[other_fk]).where(link.c[owner_fk] == obj.id)))
+    for key, query in _link_queries().get(table, ()):
+        data[key] = sorted(session.scalars(query, {"owner": obj.id}))
     return data
+
+
+@functools.cache
+def _link_queries() -> dict[str, list[tuple[str, Any]]]:
+    """Per owner table, its link tables' id queries, built once (a server serializes one or two rows per
+    mutation: building the statement each time cost as much as running it)."""
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for owner, link, owner_fk, other_fk, key in LINKS:
+        query = select(link.c[other_fk]).where(link.c[owner_fk] == bindparam("owner"))
+        out.setdefault(owner, []).append((key, query))
+    return out
 
 
 def primary_key(obj: Any) -> str:

@@ -120,6 +120,21 @@ class Channel:
             raise websockets.WebSocketException("the server closed the connection")
         return message
 
+    def take_pokes(self) -> list[dict[str, Any]]:
+        """The pokes already read and waiting at the head of the queue, taken out (a console behind by
+        several commits applies their changes in one transaction)."""
+        taken: list[dict[str, Any]] = []
+        rest: list[dict[str, Any] | None] = []
+        while not self._queue.empty():
+            message = self._queue.get_nowait()
+            if not rest and message is not None and message.get("type") == "poke":
+                taken.append(message)
+            else:
+                rest.append(message)
+        for m in rest:
+            self._queue.put_nowait(m)
+        return taken
+
     def unread(self, message: dict[str, Any]) -> None:
         """Put back a message taken by a wait that lost its race (it is read next)."""
         rest = []

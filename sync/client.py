@@ -358,9 +358,31 @@ class SyncClient:
             woke.cancel()
             message = incoming.result()
             if message.get("type") == "poke":
-                ws.poked = True
+                if await self._follow(ws, message):
+                    self._set(state="online", last_sync=time.time())
+                else:
+                    ws.poked = True
             elif message.get("type") == "error":
                 raise refused(message)
+
+    async def _follow(self, ws: Channel, poke: dict[str, Any]) -> bool:
+        """Apply the changes a poke carries — with those of the pokes already waiting behind it, in one
+        transaction — when this cache is exactly where they start. False: pull instead (it covers every
+        poke taken here)."""
+        first = poke.get("after")
+        if not isinstance(first, int):
+            return False
+        changes: list[dict[str, Any]] = []
+        version = first
+        for p in (poke, *ws.take_pokes()):
+            more, after, to = p.get("changes"), p.get("after"), p.get("server_version")
+            if not isinstance(more, list) or after != version or not isinstance(to, int):
+                return False
+            changes += more
+            version = to
+        if len(changes) > APPLY_CHUNK:
+            return False
+        return await self.puller.follow(changes, first, version)
 
     async def _push(self, ws: Channel) -> None:
         await self.pusher.push(ws)

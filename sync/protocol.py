@@ -320,10 +320,14 @@ class SnapshotPage(_Message):
 
 
 class Poke(_Message):
-    """Something committed: pull from your cursor (sent to every connected console)."""
+    """Something committed: pull from your cursor (sent to every connected console). When the commit's
+    changes are few, they come along: a console whose cursor is ``after`` applies ``changes`` and moves
+    its cursor to ``server_version`` without pulling; any other console pulls."""
 
     type: Literal["poke"] = "poke"
     server_version: int
+    after: int | None = None
+    changes: list[Change] | None = None
 
 
 class Pong(_Message):

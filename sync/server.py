@@ -32,7 +32,6 @@ from .protocol import (
     AgentStateSet,
     CallUpdate,
     Change,
-    Changes,
     ClaimCall,
     Claimed,
     CloseStaleCall,
@@ -44,7 +43,6 @@ from .protocol import (
     LoggedIn,
     Login,
     Ping,
-    Poke,
     Pong,
     ProtocolError,
     Pull,
@@ -64,6 +62,7 @@ from .protocol import (
     encode,
     parse_client_message,
 )
+from .pull_cache import PullCache
 
 log = logging.getLogger("csr.server")
 # Call commits are poked at most this often (seconds): the consoles got the call itself at once.
@@ -130,6 +129,8 @@ class SyncServer:
         max_connections_per_address: int = DEFAULT_MAX_PER_ADDRESS,
     ) -> None:
         self.applier = applier
+        # ``pull`` answers read and encoded once for every console at the same cursor (sync/pull_cache.py).
+        self.pulls = PullCache(applier.changes_since)
         # The supervisors' floor (sync/floor.py): agent states, live calls, KPIs.
         self.floor = Floor(
             getattr(applier, "sessions", None),
@@ -147,6 +148,10 @@ class SyncServer:
         self._outgoing: deque[str] = deque()  # ``call`` messages on their way to every console
         self._sender: asyncio.Task[None] | None = None
         self._call_version = 0
+        self._poke_to = 0  # the newest version to poke for
+        self._poked = 0  # the version of the last poke sent
+        self._poke_base = 0  # where up-to-date consoles stand: a poke carries the changes after it
+        self._poker: asyncio.Task[None] | None = None
         self.dialer: Any = None  # sync/telephony/twilio_rest.TwilioRest when it places calls too
 
     async def aclose(self) -> None:
@@ -155,9 +160,10 @@ class SyncServer:
         if self._call_poke is not None:
             self._call_poke.cancel()
             self._call_poke = None
-        if self._sender is not None:
-            self._sender.cancel()
-            await asyncio.gather(self._sender, return_exceptions=True)
+        for task in (self._sender, self._poker):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.floor.close()
 
     def attach_calls(self, desk: Any) -> None:
@@ -230,9 +236,22 @@ class SyncServer:
 
     def poke_all(self, version: int) -> None:
         """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
-        targets = [c.ws for c in self.connections if c.user is not None]
-        if targets:
-            broadcast(targets, encode(Poke(server_version=version)))
+        self.pulls.seen(version)
+        self._poke_to = max(self._poke_to, version)
+        if self._poker is None or self._poker.done():
+            self._poker = asyncio.get_running_loop().create_task(self._send_pokes())
+
+    async def _send_pokes(self) -> None:
+        """Pokes in version order, coalesced; each carries the changes since the previous poke when they
+        are few (sync/pull_cache.py PullCache.poke), so consoles that are up to date need not pull."""
+        while self._poke_to > self._poked:
+            version = self._poke_to
+            text = await self.pulls.poke(self._poke_base or None, version)
+            targets = [c.ws for c in self.connections if c.user is not None]
+            if targets:
+                broadcast(targets, text)
+            self._poked = version
+            self._poke_base = max(self._poke_base, version)
 
     async def handle(self, ws: ServerConnection) -> None:
         address = peer_address(ws.remote_address)
@@ -322,6 +341,7 @@ class SyncServer:
             result = await asyncio.to_thread(
                 self.applier.push, conn.client_id, conn.user["id"], list(message.mutations), allowed
             )
+            self.pulls.seen(result.server_version)
             await self._send(conn, Receipts(id=message.id, receipts=result.receipts))
             if any(r.status == "applied" for r in result.receipts):
                 self.poke_all(result.server_version)
@@ -361,6 +381,7 @@ class SyncServer:
             columns, rows, after, done, version = await asyncio.to_thread(
                 self.applier.snapshot, message.table, message.after, message.limit
             )
+            self.pulls.seen(version)
             # Built by the server itself: no need to validate thousands of rows again.
             await self._send(
                 conn,
@@ -375,23 +396,11 @@ class SyncServer:
                 ),
             )
         elif isinstance(message, Pull):
-            rows, cursor, more = await asyncio.to_thread(
-                self.applier.changes_since, message.cursor, message.limit
-            )
-            await self._send(
-                conn,
-                Changes(
-                    id=message.id,
-                    cursor=cursor,
-                    more=more,
-                    changes=[
-                        Change(
-                            version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data
-                        )
-                        for r in rows
-                    ],
-                ),
-            )
+            text = await self.pulls.answer(message.cursor, message.limit, message.id)
+            try:
+                await conn.ws.send(text)
+            except websockets.ConnectionClosed:
+                pass
 
     async def _hello(self, conn: Connection, message: Hello) -> None:
         if not MIN_PROTOCOL_VERSION <= message.protocol <= PROTOCOL_VERSION:
@@ -418,11 +427,14 @@ class SyncServer:
             with self.applier.sessions() as session:
                 return current_version(session)
 
+        found = await asyncio.to_thread(version)
+        self.pulls.seen(found)
+        self._poke_base = max(self._poke_base, found)  # where a console that just pulled stands
         await self._send(
             conn,
             Welcome(
                 id=message.id,
-                server_version=await asyncio.to_thread(version),
+                server_version=found,
                 user=conn.user,
                 next_seq=next_seq,
                 job_prefix=prefix,
