@@ -345,6 +345,25 @@ class TagCall(Args):
     tags: Names | None = arg("Tag names.", required=True, invalid="Tags must be a list of names.")
 
 
+class MergeCustomers(Args):
+    """Managers: merge a duplicate customer into the survivor (undoable with `undo_merge`)."""
+
+    merge_id: StrictStr | None = arg("The merge's id (client-minted; minted by the handler when absent).")
+    survivor_id: StrictStr | None = arg("The customer that stays.", required=True)
+    merged_id: StrictStr | None = arg("The duplicate: everything of it moves to the survivor.", required=True)
+    fields: dict[StrictStr, StrictStr] | None = arg(
+        "Per customer field, whose value wins: `survivor` (default) or `merged`."
+    )
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class UndoMerge(Args):
+    """Managers: put every row a merge wrote back as it was (refused once the records changed since)."""
+
+    merge_id: StrictStr | None = arg("The merge.", required=True, invalid="Malformed merge id.")
+    actor: StrictStr | None = arg(ACTOR)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -370,6 +389,8 @@ SCHEMAS: dict[str, type[Args]] = {
     "excuse_call": ExcuseCall,
     "unexcuse_call": UnexcuseCall,
     "tag_call": TagCall,
+    "merge_customers": MergeCustomers,
+    "undo_merge": UndoMerge,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import accounts, agents, calls, conflicts, customers, jobs, journal, setup, sync_tables  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    agents,
+    calls,
+    conflicts,
+    customers,
+    jobs,
+    journal,
+    merge,  # noqa: F401 - customer merges (issue 19)
+    setup,
+    sync_tables,
+)
 from .base import Base
 
 metadata = Base.metadata

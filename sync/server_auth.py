@@ -13,7 +13,8 @@ connection logged in as (or whose token it presented):
   and ``close_stale_call``;
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
   admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
-  tag) need supervisor, manager or admin; every other intent is for every role (an unknown one is
+  tag) need supervisor, manager or admin; merging customers and undoing a merge
+  (models/merge.py :data:`MERGE_INTENTS`) need manager or admin; every other intent is for every role (an unknown one is
   answered by a rejected receipt).
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from models.base import utcnow
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
+from models.merge import MERGE_INTENTS
 from models.setup import Role
 from models.timeutil import utc_iso
 
@@ -118,6 +120,8 @@ def intent_roles(mutation_name: str) -> frozenset[str]:
         return SETUP_ROLES
     if mutation_name in REVIEW_INTENTS:
         return REVIEW_ROLES
+    if mutation_name in MERGE_INTENTS:
+        return SETUP_ROLES  # merging customers (and undoing it): managers and admins
     return EVERYONE
 
 

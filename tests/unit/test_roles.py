@@ -19,6 +19,7 @@ from models.call_store import record_events
 from models.calls import Call, CallClass, CallEventKind, NeutralEvent
 from models.customers import Customer
 from models.db import open_server_db
+from models.merge import MERGE_INTENTS
 from models.sync_tables import ReceiptRow
 from sync.apply import Applier
 from sync.auth import Accounts, token_secret
@@ -97,9 +98,18 @@ def test_every_registered_intent_but_call_review_is_for_every_role():
     from models.handlers import HANDLERS
 
     assert HANDLERS and REVIEW_INTENTS <= set(HANDLERS)
-    for name in set(HANDLERS) - REVIEW_INTENTS:
+    for name in set(HANDLERS) - REVIEW_INTENTS - MERGE_INTENTS:
         assert not name.startswith("setup_") and name not in SETUP_INTENTS, name
         for role in ROLES:
+            assert mutation_allowed(_user(role), name), (role, name)
+
+
+def test_merging_customers_needs_a_manager_or_admin():
+    assert MERGE_INTENTS == {"merge_customers", "undo_merge"}
+    for name in MERGE_INTENTS:
+        for role in ("csr", "supervisor"):
+            assert not mutation_allowed(_user(role), name), (role, name)
+        for role in ("manager", "admin"):
             assert mutation_allowed(_user(role), name), (role, name)
 
 

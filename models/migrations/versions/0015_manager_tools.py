@@ -1,0 +1,36 @@
+"""customer merges with their undo record (issue 19: manager's tools)
+
+Revision ID: 0015_manager_tools
+Revises: 0009_sync_problems
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0015_manager_tools'
+down_revision = '0009_sync_problems'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('customer_merges',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('survivor_id', sa.String(length=32), nullable=False),
+    sa.Column('merged_id', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('merged_by', sa.String(length=100), nullable=False),
+    sa.Column('merged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('undone_by', sa.String(length=100), nullable=False),
+    sa.Column('undone_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_merges'))
+    )
+    with op.batch_alter_table('customer_merges') as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_merges_survivor_id'), ['survivor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customer_merges_merged_id'), ['merged_id'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_table('customer_merges')
