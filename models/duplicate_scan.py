@@ -1,0 +1,201 @@
+"""Possible duplicates over the whole cache (issue 19): pairs of customers with the same phone, the same
+service address or a similar name — the duplicate check's rules (models/duplicates.py: the same name
+score and threshold, the same address key) applied to every customer at once.
+
+Runs on a plain ``sqlite3.Connection`` owned by a worker thread, never on the UI thread. Each rule is
+one ordered pass: equal phones and equal address keys sit next to each other, and names are compared
+only inside blocks of the same last name and first initial (and of the same first name and last
+initial: "Smith"/"Smyth"), with rapidfuzz's C++ scorer — so a 1M-customer cache costs seconds, not
+hours. A number or an address shared by more than ``MAX_GROUP`` customers (an office line, an
+apartment block) is no evidence and is skipped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+from rapidfuzz.process import extract
+from rapidfuzz.utils import default_process
+
+from .duplicates import NAME_THRESHOLD
+from .phone import format_phone
+
+MAX_GROUP = 10  # customers sharing one phone or address: more is a shared line, not a duplicate
+BLOCK = 1500  # names compared at once inside one block (a longer block is cut in sorted slices)
+DEFAULT_LIMIT = 5000
+
+
+@dataclass(slots=True)
+class DuplicatePair:
+    """Two customers that may be one, and why (``a`` < ``b``)."""
+
+    a: str
+    b: str
+    phones: list[str] = field(default_factory=list)  # E.164 numbers both have
+    same_address: bool = False
+    name_score: int = 0
+
+    def sort_key(self) -> tuple[int, int, str, str]:
+        """Strongest first: more kinds of evidence, then a shared phone, an address, the name score."""
+        kinds = bool(self.phones) + self.same_address + bool(self.name_score)
+        strength = kinds * 1000 + bool(self.phones) * 200 + self.same_address * 100 + self.name_score
+        return -strength, 0, self.a, self.b
+
+    def reasons(self) -> list[str]:
+        out = [f"Same phone {format_phone(p)}" for p in self.phones]
+        if self.same_address:
+            out.append("Same address")
+        if self.name_score:
+            out.append("Same name" if self.name_score == 100 else f"Similar name ({self.name_score}%)")
+        return out
+
+
+class Stopped(Exception):
+    """The scan was cancelled (the window closed, a newer scan started)."""
+
+
+def _pairs(ids: list[str]) -> list[tuple[str, str]]:
+    ids = sorted(set(ids))
+    return [(x, y) for i, x in enumerate(ids) for y in ids[i + 1 :]]
+
+
+def scan_duplicates(
+    conn: sqlite3.Connection,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[float], None] = lambda fraction: None,
+) -> list[DuplicatePair]:
+    """Every possible duplicate pair in the cache, strongest first (at most ``limit``)."""
+    merged = {r[0] for r in conn.execute("SELECT id FROM customers WHERE merged_into_id IS NOT NULL")}
+    evidence: dict[tuple[str, str], DuplicatePair] = {}
+
+    def grouped(rows: sqlite3.Cursor, apply: Callable[[DuplicatePair, str], None]) -> None:
+        key, members = None, []
+        for n, (value, cid) in enumerate(rows):
+            if n % 50_000 == 0 and should_stop():
+                raise Stopped
+            if value != key:
+                _flush(key, members, apply)
+                key, members = value, []
+            if cid not in merged:
+                members.append(cid)
+        _flush(key, members, apply)
+
+    def _flush(key: str | None, members: list[str], apply: Callable[[DuplicatePair, str], None]) -> None:
+        distinct = set(members)
+        if key is None or not (2 <= len(distinct) <= MAX_GROUP):
+            return
+        for a, b in _pairs(list(distinct)):
+            apply(evidence.setdefault((a, b), DuplicatePair(a, b)), key)
+
+    def phone(pair: DuplicatePair, value: str) -> None:
+        if value not in pair.phones:
+            pair.phones.append(value)
+
+    def address(pair: DuplicatePair, _key: str) -> None:
+        pair.same_address = True
+
+    grouped(
+        conn.execute(
+            "SELECT value, customer_id FROM contact_methods INDEXED BY ix_contact_methods_value "
+            "WHERE value LIKE '+%' ORDER BY value"
+        ),
+        phone,
+    )
+    progress(0.2)
+    grouped(
+        conn.execute(
+            "SELECT address_key, customer_id FROM locations WHERE address_key != '' AND active "
+            "ORDER BY address_key"
+        ),
+        address,
+    )
+    progress(0.35)
+    weak: list[tuple[int, str, str]] = []  # name-only pairs, the best ``limit`` kept (a min-heap)
+    names = [
+        (cid, key, rev)
+        for cid, key, rev in conn.execute("SELECT customer_id, name_key, name_rev_key FROM customer_search")
+        if key and cid not in merged
+    ]
+    if should_stop():
+        raise Stopped
+    passes = (
+        lambda row: _block(row[2]),  # last name + first initial
+        lambda row: _block(row[1]),  # first name + last initial
+    )
+    for i, block_of in enumerate(passes):
+        names.sort(key=lambda row, block_of=block_of: (block_of(row), row[1]))
+        start = 0
+        while start < len(names):
+            block = block_of(names[start])
+            end = start
+            while end < len(names) and block_of(names[end]) == block:
+                end += 1
+            if end - start >= 2 and block:
+                for lo in range(start, end, BLOCK):
+                    if should_stop():
+                        raise Stopped
+                    _compare(names[lo : min(end, lo + BLOCK)], evidence, weak, limit, second=i == 1)
+            start = end
+        progress(0.35 + 0.3 * (i + 1))
+    for score, a, b in weak:
+        evidence.setdefault((a, b), DuplicatePair(a, b, name_score=score))
+    out = sorted(evidence.values(), key=DuplicatePair.sort_key)[:limit]
+    progress(1.0)
+    return out
+
+
+def _block(key: str) -> str:
+    """The first word and the second word's first letter: "smith j" for "smith john"."""
+    words = key.split()
+    if len(words) < 2:
+        return ""
+    return f"{words[0]} {words[1][0]}"
+
+
+def _compare(
+    rows: list[tuple[str, str, str]],
+    evidence: dict[tuple[str, str], DuplicatePair],
+    weak: list[tuple[int, str, str]],
+    limit: int,
+    *,
+    second: bool,
+) -> None:
+    """Score every pair of names in one block (the duplicate check's scorer and threshold). In the
+    second pass a pair whose last name and first initial agree was already scored in the first."""
+    texts = [default_process(r[1]) for r in rows]
+    for i in range(len(rows) - 1):
+        for _text, score, offset in extract(
+            texts[i], texts[i + 1 :], scorer=fuzz.token_sort_ratio, score_cutoff=NAME_THRESHOLD, limit=None
+        ):
+            _keep(rows, i, i + 1 + offset, score, evidence, weak, limit, second)
+
+
+def _keep(
+    rows: list[tuple[str, str, str]],
+    i: int,
+    j: int,
+    score: float,
+    evidence: dict[tuple[str, str], DuplicatePair],
+    weak: list[tuple[int, str, str]],
+    limit: int,
+    second: bool,
+) -> None:
+    if second and _block(rows[i][2]) == _block(rows[j][2]):
+        return
+    a, b = sorted((rows[i][0], rows[j][0]))
+    if a == b:
+        return
+    rounded = round(score)
+    pair = evidence.get((a, b))
+    if pair is not None:
+        pair.name_score = rounded
+    elif len(weak) < limit:
+        heapq.heappush(weak, (rounded, a, b))
+    elif rounded > weak[0][0]:
+        heapq.heapreplace(weak, (rounded, a, b))
