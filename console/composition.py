@@ -45,6 +45,7 @@ class Console:
     calls: CallsController
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
+    merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -207,6 +208,13 @@ class Console:
             review.outboxChanged.connect(self.refresh_outbox)
             review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.review = review
+        from .merge_controller import install as install_merge
+
+        merge = install_merge(self.window, self.cache, self.writer, role=str(user.get("role", "")))
+        if merge is not None and merge is not self.merge:
+            merge.outboxChanged.connect(self.refresh_outbox)
+            merge.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+        self.merge = merge
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -295,6 +303,8 @@ class Console:
         self.drafts.save_now()  # what was typed in the last 400 ms too
         self.booking.shutdown()  # a booking being written is written
         self.search.shutdown()
+        if self.merge is not None:
+            self.merge.shutdown()  # a running duplicate scan stops
         if self._ui_conn is not None:
             self._ui_conn.close()
             self._ui_conn = None

@@ -81,7 +81,11 @@ class CustomerController(DialogTracker, QObject):
 
     def _load(self, customer_id: str) -> CustomerRecord | None:
         with self._cache.sessions() as session:
-            return load_customer_record(session, customer_id)
+            record = load_customer_record(session, customer_id)
+            if record is not None and record.merged_into_id:
+                # A merged customer (from an old job link, a recent list) opens its survivor (issue 19).
+                return load_customer_record(session, record.merged_into_id) or record
+            return record
 
     def open_customer(self, customer_id: str) -> bool:
         """Show this customer in the panel; False (and a message) when it can't be read."""
@@ -94,7 +98,7 @@ class CustomerController(DialogTracker, QObject):
             self._panel_error(GONE)
             return False
         self.panel.set_record(record)
-        self.customerOpened.emit(customer_id)
+        self.customerOpened.emit(record.id)
         return True
 
     def _owner(self, model: type, ident: str) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -74,7 +74,7 @@ def scan_duplicates(
     merged = {r[0] for r in conn.execute("SELECT id FROM customers WHERE merged_into_id IS NOT NULL")}
     evidence: dict[tuple[str, str], DuplicatePair] = {}
 
-    def grouped(rows: sqlite3.Cursor, apply: Callable[[DuplicatePair, str], None]) -> None:
+    def grouped(rows: Iterator[tuple[str, str]], apply: Callable[[DuplicatePair, str], None]) -> None:
         key, members = None, []
         for n, (value, cid) in enumerate(rows):
             if n % 50_000 == 0 and should_stop():
@@ -108,39 +108,56 @@ def scan_duplicates(
         phone,
     )
     progress(0.2)
-    grouped(
-        conn.execute(
-            "SELECT address_key, customer_id FROM locations WHERE address_key != '' AND active "
-            "ORDER BY address_key"
-        ),
-        address,
-    )
-    progress(0.35)
-    weak: list[tuple[int, str, str]] = []  # name-only pairs, the best ``limit`` kept (a min-heap)
-    names = [
-        (cid, key, rev)
-        for cid, key, rev in conn.execute("SELECT customer_id, name_key, name_rev_key FROM customer_search")
-        if key and cid not in merged
+    # One sequential read and a sort here: in address-key order the table lookups (for ``active`` and
+    # the customer) would be a random read per location.
+    places = [
+        (key, cid)
+        for key, cid, active in conn.execute("SELECT address_key, customer_id, active FROM locations")
+        if key and active
     ]
     if should_stop():
         raise Stopped
-    passes = (
-        lambda row: _block(row[2]),  # last name + first initial
-        lambda row: _block(row[1]),  # first name + last initial
-    )
-    for i, block_of in enumerate(passes):
-        names.sort(key=lambda row, block_of=block_of: (block_of(row), row[1]))
+    places.sort()
+    grouped(iter(places), address)
+    del places
+    progress(0.35)
+    weak: list[tuple[int, str, str]] = []  # name-only pairs, the best ``limit`` kept (a min-heap)
+
+    def note(a: str, b: str, score: int) -> None:
+        a, b = (a, b) if a < b else (b, a)
+        pair = evidence.get((a, b))
+        if pair is not None:
+            pair.name_score = max(pair.name_score, score)
+        elif len(weak) < limit:
+            heapq.heappush(weak, (score, a, b))
+        elif score > weak[0][0]:
+            heapq.heapreplace(weak, (score, a, b))
+
+    # One entry per distinct folded name: a name shared by more than MAX_GROUP customers is a common
+    # name, no evidence (as a shared office line is none).
+    by_name: dict[str, list[str]] = {}
+    for cid, key in conn.execute("SELECT customer_id, name_key FROM customer_search"):
+        if key and cid not in merged:
+            by_name.setdefault(key, []).append(cid)
+    if should_stop():
+        raise Stopped
+    distinct = [k for k, ids in by_name.items() if len(ids) <= MAX_GROUP]
+    for key in distinct:
+        for a, b in _pairs(by_name[key]):
+            note(a, b, 100)
+    for i, block_of in enumerate((_last_first, _first_last)):
+        distinct.sort(key=block_of)
         start = 0
-        while start < len(names):
-            block = block_of(names[start])
-            end = start
-            while end < len(names) and block_of(names[end]) == block:
+        while start < len(distinct):
+            block = block_of(distinct[start])
+            end = start + 1
+            while end < len(distinct) and block_of(distinct[end]) == block:
                 end += 1
             if end - start >= 2 and block:
                 for lo in range(start, end, BLOCK):
                     if should_stop():
                         raise Stopped
-                    _compare(names[lo : min(end, lo + BLOCK)], evidence, weak, limit, second=i == 1)
+                    _compare(distinct[lo : min(end, lo + BLOCK)], by_name, note, second=i == 1)
             start = end
         progress(0.35 + 0.3 * (i + 1))
     for score, a, b in weak:
@@ -150,52 +167,37 @@ def scan_duplicates(
     return out
 
 
-def _block(key: str) -> str:
-    """The first word and the second word's first letter: "smith j" for "smith john"."""
-    words = key.split()
-    if len(words) < 2:
-        return ""
-    return f"{words[0]} {words[1][0]}"
+def _last_first(name_key: str) -> str:
+    """The last name and the first initial: "smith j" for "john smith" (one word: no block)."""
+    words = name_key.split()
+    return f"{words[-1]} {words[0][0]}" if len(words) > 1 else ""
+
+
+def _first_last(name_key: str) -> str:
+    """The first name and the last initial: "john s" for "john smith" (one word: no block)."""
+    words = name_key.split()
+    return f"{words[0]} {words[-1][0]}" if len(words) > 1 else ""
 
 
 def _compare(
-    rows: list[tuple[str, str, str]],
-    evidence: dict[tuple[str, str], DuplicatePair],
-    weak: list[tuple[int, str, str]],
-    limit: int,
+    names: list[str],
+    by_name: dict[str, list[str]],
+    note: Callable[[str, str, int], None],
     *,
     second: bool,
 ) -> None:
-    """Score every pair of names in one block (the duplicate check's scorer and threshold). In the
-    second pass a pair whose last name and first initial agree was already scored in the first."""
-    texts = [default_process(r[1]) for r in rows]
-    for i in range(len(rows) - 1):
+    """Score every pair of distinct names in one block (the duplicate check's scorer and threshold).
+    In the second pass a pair whose last name and first initial agree was already scored in the first."""
+    texts = [default_process(n) for n in names]
+    for i in range(len(names) - 1):
         for _text, score, offset in extract(
             texts[i], texts[i + 1 :], scorer=fuzz.token_sort_ratio, score_cutoff=NAME_THRESHOLD, limit=None
         ):
-            _keep(rows, i, i + 1 + offset, score, evidence, weak, limit, second)
-
-
-def _keep(
-    rows: list[tuple[str, str, str]],
-    i: int,
-    j: int,
-    score: float,
-    evidence: dict[tuple[str, str], DuplicatePair],
-    weak: list[tuple[int, str, str]],
-    limit: int,
-    second: bool,
-) -> None:
-    if second and _block(rows[i][2]) == _block(rows[j][2]):
-        return
-    a, b = sorted((rows[i][0], rows[j][0]))
-    if a == b:
-        return
-    rounded = round(score)
-    pair = evidence.get((a, b))
-    if pair is not None:
-        pair.name_score = rounded
-    elif len(weak) < limit:
-        heapq.heappush(weak, (rounded, a, b))
-    elif rounded > weak[0][0]:
-        heapq.heapreplace(weak, (rounded, a, b))
+            j = i + 1 + offset
+            if second and _last_first(names[i]) == _last_first(names[j]):
+                continue
+            rounded = round(score)
+            for a in by_name[names[i]]:
+                for b in by_name[names[j]]:
+                    if a != b:
+                        note(a, b, rounded)
