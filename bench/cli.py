@@ -121,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", type=int, default=None, help="--sim: processes sharing the seeds (default: one per CPU)"
     )
 
+    setup = sub.add_parser("setup", help="manager's tools: the whole-cache duplicate scan, merges")
+    setup.add_argument("--customers", type=int, default=1_000_000)
+    setup.add_argument(
+        "--cache", type=Path, help="cache to scan, read only (default: the benchmark cache for N)"
+    )
+    setup.add_argument("--merges", type=int, default=1000, help="merges timed (≥ 1,000 for a p99)")
+
     args = p.parse_args(argv)
     if args.command == "sync":
         from .sync_bench import PG_DEFAULT, run_sync
@@ -167,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             Params(consoles=tuple(args.consoles), ops=tuple(args.ops), conflicts=args.conflicts),
             verbose=args.verbose,
         )
+    elif args.command == "setup":
+        from .seed import ensure_cache
+        from .setup_bench import run_setup
+
+        path = args.cache or bench_cache_path(args.customers)
+        if args.cache is None:
+            ensure_cache(path, args.customers)
+        out = run_setup(path, args.merges)
     elif args.command == "seed":
         from .seed import run_seed
 
