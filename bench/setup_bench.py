@@ -35,11 +35,13 @@ def _scan(path: Path) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
     from console.db_worker import DbWorker
+    from console.gc_guard import install as collect_on_ui_thread
     from models.duplicate_scan import scan_duplicates
 
     from .uiprobe import Heartbeat
 
     app = QApplication.instance() or QApplication([])
+    collector = collect_on_ui_thread(app)  # as the console does: garbage is collected on the UI thread
     worker = DbWorker(name="csr-dupscan")
     beat = Heartbeat()
     loop = QEventLoop()
@@ -68,6 +70,7 @@ def _scan(path: Path) -> dict[str, Any]:
     loop.exec()
     wall = time.perf_counter() - started
     beat.stop()
+    collector.stop()
     worker.shutdown()
     QCoreApplication.processEvents()
     del app

@@ -108,18 +108,15 @@ def scan_duplicates(
         phone,
     )
     progress(0.2)
-    # One sequential read and a sort here: in address-key order the table lookups (for ``active`` and
-    # the customer) would be a random read per location.
-    places = [
-        (key, cid)
-        for key, cid, active in conn.execute("SELECT address_key, customer_id, active FROM locations")
-        if key and active
-    ]
-    if should_stop():
-        raise Stopped
-    places.sort()
-    grouped(iter(places), address)
-    del places
+    # "+address_key": a sequential read sorted by SQLite (with the GIL released), not the index —
+    # in index order each row's ``active`` and customer would be a random table read.
+    grouped(
+        conn.execute(
+            "SELECT address_key, customer_id FROM locations WHERE address_key != '' AND active "
+            "ORDER BY +address_key"
+        ),
+        address,
+    )
     progress(0.35)
     weak: list[tuple[int, str, str]] = []  # name-only pairs, the best ``limit`` kept (a min-heap)
 
@@ -135,18 +132,20 @@ def scan_duplicates(
 
     # One entry per distinct folded name: a name shared by more than MAX_GROUP customers is a common
     # name, no evidence (as a shared office line is none).
-    by_name: dict[str, list[str]] = {}
+    # Values are an id, or a tuple of ids: no million lists for the (UI thread's) garbage collector.
+    by_name: dict[str, str | tuple[str, ...]] = {}
     for cid, key in conn.execute("SELECT customer_id, name_key FROM customer_search"):
         if key and cid not in merged:
-            by_name.setdefault(key, []).append(cid)
+            had = by_name.get(key)
+            by_name[key] = cid if had is None else (*_ids(had), cid)
     if should_stop():
         raise Stopped
-    distinct = [k for k, ids in by_name.items() if len(ids) <= MAX_GROUP]
+    distinct = [k for k, ids in by_name.items() if len(_ids(ids)) <= MAX_GROUP]
     for key in distinct:
-        for a, b in _pairs(by_name[key]):
+        for a, b in _pairs(list(_ids(by_name[key]))):
             note(a, b, 100)
     for i, block_of in enumerate((_last_first, _first_last)):
-        distinct.sort(key=block_of)
+        distinct = _gentle_sort(distinct, block_of)
         start = 0
         while start < len(distinct):
             block = block_of(distinct[start])
@@ -167,6 +166,17 @@ def scan_duplicates(
     return out
 
 
+def _ids(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else value
+
+
+def _gentle_sort(items: list[str], key: Callable[[str], str], slice_size: int = 20_000) -> list[str]:
+    """``sorted(items, key=key)`` in slices merged lazily: one C-level sort of a million strings would
+    hold the GIL (and so the UI thread) for a second or more."""
+    runs = [sorted(items[i : i + slice_size], key=key) for i in range(0, len(items), slice_size)]
+    return list(heapq.merge(*runs, key=key))
+
+
 def _last_first(name_key: str) -> str:
     """The last name and the first initial: "smith j" for "john smith" (one word: no block)."""
     words = name_key.split()
@@ -181,7 +191,7 @@ def _first_last(name_key: str) -> str:
 
 def _compare(
     names: list[str],
-    by_name: dict[str, list[str]],
+    by_name: dict[str, str | tuple[str, ...]],
     note: Callable[[str, str, int], None],
     *,
     second: bool,
@@ -197,7 +207,7 @@ def _compare(
             if second and _last_first(names[i]) == _last_first(names[j]):
                 continue
             rounded = round(score)
-            for a in by_name[names[i]]:
-                for b in by_name[names[j]]:
+            for a in _ids(by_name[names[i]]):
+                for b in _ids(by_name[names[j]]):
                     if a != b:
                         note(a, b, rounded)

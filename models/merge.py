@@ -195,62 +195,66 @@ def merge_customers(session: Session, args: dict[str, Any]) -> Applied:
     if session.get(CustomerMerge, merge_id) is not None:
         raise ValidationFailed({"merge_id": "This merge was already saved."})
 
-    rec = _Recorder(_now(session))
-    rec.touch(survivor)
-    rec.touch(merged)
-    tags_before = _tag_ids(session, survivor.id)
-    for key, side in choices.items():
-        if side == MERGED:
-            setattr(survivor, key, getattr(merged, key))
-    # Locations: one at an address the survivor already has is retired, its history moves there.
-    own = {
-        loc.address_key: loc
+    # One flush at the end: each query would otherwise flush the rows moved so far (most of the cost).
+    with session.no_autoflush:
+        rec = _Recorder(_now(session))
+        rec.touch(survivor)
+        rec.touch(merged)
+        tags_before = _tag_ids(session, survivor.id)
+        for key, side in choices.items():
+            if side == MERGED:
+                setattr(survivor, key, getattr(merged, key))
+        # Locations: one at an address the survivor already has is retired, its history moves there.
+        own = {
+            loc.address_key: loc
+            for loc in session.scalars(
+                select(Location)
+                .where(Location.customer_id == survivor.id, Location.active.is_(True))
+                .order_by(Location.created_at, Location.id)
+            )
+            if loc.address_key
+        }
+        relocated: dict[str, str] = {}
         for loc in session.scalars(
             select(Location)
-            .where(Location.customer_id == survivor.id, Location.active.is_(True))
+            .where(Location.customer_id == merged.id)
             .order_by(Location.created_at, Location.id)
-        )
-        if loc.address_key
-    }
-    relocated: dict[str, str] = {}
-    for loc in session.scalars(
-        select(Location).where(Location.customer_id == merged.id).order_by(Location.created_at, Location.id)
-    ):
-        rec.touch(loc)
-        twin = own.get(loc.address_key) if loc.address_key and loc.active else None
-        if twin is not None:
-            relocated[loc.id] = twin.id
-            loc.active = False
-        else:
-            loc.customer_id = survivor.id
-    survivor_phones = {
-        (cm.value, cm.location_id)
-        for cm in session.scalars(select(ContactMethod).where(ContactMethod.customer_id == survivor.id))
-    }
-    for model, customer_col, location_col in MOVES:
-        for row in session.scalars(select(model).where(getattr(model, customer_col) == merged.id)):
-            rec.touch(row)
-            if location_col is not None and getattr(row, location_col) in relocated:
-                setattr(row, location_col, relocated[getattr(row, location_col)])
-            if model is ContactMethod and (row.value, row.location_id) in survivor_phones:
-                session.delete(row)  # the same number (or email) twice on one record: kept once
-                continue
-            setattr(row, customer_col, survivor.id)
-            if model is ContactMethod:
-                survivor_phones.add((row.value, row.location_id))
-    # Customers merged into this one earlier now point at the survivor: the redirect is one hop.
-    for earlier in session.scalars(select(Customer).where(Customer.merged_into_id == merged.id)):
-        rec.touch(earlier)
-        earlier.merged_into_id = survivor.id
-    wanted = set(tags_before) | set(_tag_ids(session, merged.id))
-    missing = sorted(wanted - set(tags_before))
-    if missing:
-        session.execute(
-            insert(customer_tags), [{"customer_id": survivor.id, "tag_type_id": t} for t in missing]
-        )
-        _bump(survivor)  # the tag rows travel with the customer's row
-    merged.merged_into_id = survivor.id
-    merged.active = False
+        ):
+            rec.touch(loc)
+            twin = own.get(loc.address_key) if loc.address_key and loc.active else None
+            if twin is not None:
+                relocated[loc.id] = twin.id
+                loc.active = False
+            else:
+                loc.customer_id = survivor.id
+        survivor_phones = {
+            (cm.value, cm.location_id)
+            for cm in session.scalars(select(ContactMethod).where(ContactMethod.customer_id == survivor.id))
+        }
+        for model, customer_col, location_col in MOVES:
+            for row in session.scalars(select(model).where(getattr(model, customer_col) == merged.id)):
+                rec.touch(row)
+                if location_col is not None and getattr(row, location_col) in relocated:
+                    setattr(row, location_col, relocated[getattr(row, location_col)])
+                if model is ContactMethod and (row.value, row.location_id) in survivor_phones:
+                    session.delete(row)  # the same number (or email) twice on one record: kept once
+                    continue
+                setattr(row, customer_col, survivor.id)
+                if model is ContactMethod:
+                    survivor_phones.add((row.value, row.location_id))
+        # Customers merged into this one earlier now point at the survivor: the redirect is one hop.
+        for earlier in session.scalars(select(Customer).where(Customer.merged_into_id == merged.id)):
+            rec.touch(earlier)
+            earlier.merged_into_id = survivor.id
+        wanted = set(tags_before) | set(_tag_ids(session, merged.id))
+        missing = sorted(wanted - set(tags_before))
+        if missing:
+            session.execute(
+                insert(customer_tags), [{"customer_id": survivor.id, "tag_type_id": t} for t in missing]
+            )
+            _bump(survivor)  # the tag rows travel with the customer's row
+        merged.merged_into_id = survivor.id
+        merged.active = False
     session.flush()
     merge = CustomerMerge(
         id=merge_id,
