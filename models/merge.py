@@ -72,7 +72,12 @@ class CustomerMerge(Base):
 
 
 # -- a row as JSON, and back ------------------------------------------------------------------------------
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _encode(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
@@ -84,9 +89,17 @@ def _encode(value: Any) -> Any:
     return value
 
 
+_KEYS: dict[type, tuple[str, ...]] = {}
+
+
 def columns_of(row: Any) -> dict[str, Any]:
     """Every column of an ORM row, JSON-safe."""
-    return {attr.key: _encode(getattr(row, attr.key)) for attr in inspect(row).mapper.column_attrs}
+    cls = type(row)
+    keys = _KEYS.get(cls)
+    if keys is None:
+        keys = _KEYS[cls] = tuple(attr.key for attr in inspect(cls).column_attrs)
+    loaded = row.__dict__  # the loaded values, without the instrumented attribute's overhead
+    return {k: _encode(loaded[k] if k in loaded else getattr(row, k)) for k in keys}
 
 
 def _decode(model: type, key: str, value: Any) -> Any:
