@@ -1,8 +1,9 @@
 """`csr-bench setup`: the manager's tools (issue 19).
 
 - ``duplicate_scan_s_1m``: the whole cache scanned for possible duplicates (models/duplicate_scan.py)
-  the way the console runs it — on a database worker (console/db_worker.py) while a Qt UI thread keeps
-  a 5 ms heartbeat (bench/uiprobe.py): ``ui_stall_max_ms`` is its longest late tick during the scan.
+  the way the console runs it — a scan process waited for on a database worker (console/db_worker.py)
+  while a Qt UI thread keeps a 5 ms heartbeat (bench/uiprobe.py): ``ui_stall_max_ms`` is its longest
+  late tick during the scan.
   The cache is only read (a read-only connection), so any seeded cache will do.
 - ``merge_p99_ms``: ``merge_customers`` through the console's write path (LocalWriter: cache, search
   index, outbox and audit in one durable transaction) for a merged customer with 50 jobs, a location
@@ -36,7 +37,7 @@ def _scan(path: Path) -> dict[str, Any]:
 
     from console.db_worker import DbWorker
     from console.gc_guard import install as collect_on_ui_thread
-    from models.duplicate_scan import scan_duplicates
+    from models.duplicate_scan import scan_in_process
 
     from .uiprobe import Heartbeat
 
@@ -48,13 +49,9 @@ def _scan(path: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
     def run() -> tuple[int, float]:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        try:
-            t0 = time.perf_counter()
-            pairs = scan_duplicates(conn, should_stop=threading.Event().is_set)
-            return len(pairs), time.perf_counter() - t0
-        finally:
-            conn.close()
+        t0 = time.perf_counter()
+        rows = scan_in_process(path, should_stop=threading.Event().is_set)
+        return len(rows), time.perf_counter() - t0
 
     def done(value: tuple[int, float]) -> None:
         result["pairs"], result["seconds"] = value

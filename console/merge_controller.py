@@ -2,8 +2,8 @@
 the whole-cache scan (models/duplicate_scan.py), the compare, ``merge_customers`` and ``undo_merge``.
 
 Everything that touches the cache runs on a database worker of its own (console/db_worker.py), never
-on the UI thread: a scan of a 1M-customer cache takes tens of seconds and must hold neither the window
-nor the booking form's worker. The scan stops when the window closes or a newer scan starts; a stale
+on the UI thread, and the scan itself in a process of its own: a 1M-customer cache takes tens of
+seconds of Python work, which in a thread would compete with the UI thread for the GIL. The scan stops when the window closes or a newer scan starts; a stale
 answer is dropped. The server refuses merges from any other role (sync/server_auth.py); a CSR's console
 doesn't offer the window at all.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from models.calls import Call
 from models.customers import ContactMethod, Customer, Location
 from models.db import Cache
-from models.duplicate_scan import Stopped, scan_duplicates
+from models.duplicate_scan import Stopped, scan_in_process
 from models.intents import CUSTOMER_FIELDS
 from models.jobs import Job, Lead
 from models.phone import format_phone
@@ -58,21 +58,9 @@ def _shown(value: Any) -> str:
 
 
 def load_pairs(cache: Cache, stop: threading.Event, progress: Any) -> list[PairRow]:
-    """The scan and the names of every customer in it (on the worker)."""
-    conn = cache.raw_connection()
-    try:
-        pairs = scan_duplicates(conn, should_stop=stop.is_set, progress=progress)
-        ids = list({i for p in pairs for i in (p.a, p.b)})
-        names: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            names.update(
-                conn.execute(f"SELECT id, name FROM customers WHERE id IN ({marks})", chunk).fetchall()
-            )
-    finally:
-        conn.close()
-    return [PairRow(p.a, names.get(p.a, ""), p.b, names.get(p.b, ""), " · ".join(p.reasons())) for p in pairs]
+    """The scan, in a process of its own (models/duplicate_scan.py), waited for on the worker."""
+    rows = scan_in_process(cache.path, should_stop=stop.is_set, progress=progress)
+    return [PairRow(*row) for row in rows]
 
 
 def load_comparison(cache: Cache, survivor_id: str, merged_id: str) -> Comparison:

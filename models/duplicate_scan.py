@@ -13,9 +13,12 @@ apartment block) is no evidence and is skipped.
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.process import extract
@@ -211,3 +214,69 @@ def _compare(
                 for b in _ids(by_name[names[j]]):
                     if a != b:
                         note(a, b, rounded)
+
+
+# -- in a process of its own ------------------------------------------------------------------------------
+def pair_rows(conn: sqlite3.Connection, pairs: list[DuplicatePair]) -> list[tuple[str, str, str, str, str]]:
+    """(a id, a name, b id, b name, why) for each pair: what the list shows."""
+    ids = list({i for p in pairs for i in (p.a, p.b)})
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        names.update(conn.execute(f"SELECT id, name FROM customers WHERE id IN ({marks})", chunk).fetchall())
+    return [(p.a, names.get(p.a, ""), p.b, names.get(p.b, ""), " · ".join(p.reasons())) for p in pairs]
+
+
+def _child(path: str, limit: int, out: Any) -> None:
+    """The scan process: progress, then the rows (or the error), through ``out``."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            pairs = scan_duplicates(conn, limit=limit, progress=lambda f: out.send(("progress", f)))
+            out.send(("done", pair_rows(conn, pairs)))
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - told to the parent, which tells the manager
+        out.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        out.close()
+
+
+def scan_in_process(
+    path: str | Path,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[float], None] = lambda fraction: None,
+) -> list[tuple[str, str, str, str, str]]:
+    """:func:`scan_duplicates` (and the names) in a process of its own, reading the cache file read-only:
+    tens of seconds of Python work that never competes with the console's UI thread for the GIL. The
+    caller waits here (a worker thread); ``should_stop`` ends the process at once."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a Qt process
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(str(path), limit, send), name="csr-dupscan", daemon=True)
+    proc.start()
+    send.close()
+    try:
+        while True:
+            if should_stop():
+                raise Stopped
+            if receive.poll(0.1):
+                try:
+                    kind, value = receive.recv()
+                except EOFError:
+                    raise RuntimeError("The duplicate scan stopped unexpectedly.") from None
+                if kind == "progress":
+                    progress(value)
+                elif kind == "done":
+                    return value
+                else:
+                    raise RuntimeError(f"The duplicate scan failed: {value}")
+            elif not proc.is_alive() and not receive.poll():
+                raise RuntimeError("The duplicate scan stopped unexpectedly.")
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(5)
+        receive.close()

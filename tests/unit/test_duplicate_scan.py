@@ -101,3 +101,18 @@ def test_the_scan_stops_when_asked(cache, people):
             scan_duplicates(conn, should_stop=lambda: True)
     finally:
         conn.close()
+
+
+def test_the_scan_in_a_process_of_its_own_answers_the_same_and_stops(cache, people):
+    from models.duplicate_scan import pair_rows, scan_in_process
+
+    seen: list[float] = []
+    rows = scan_in_process(cache.path, progress=seen.append)
+    conn = cache.raw_connection()
+    try:
+        assert rows == pair_rows(conn, scan_duplicates(conn))
+    finally:
+        conn.close()
+    assert len(rows) == 3 and seen and seen[-1] == 1.0
+    with pytest.raises(Stopped):
+        scan_in_process(cache.path, should_stop=lambda: True)
