@@ -201,10 +201,16 @@ def _compare(
 ) -> None:
     """Score every pair of distinct names in one block (the duplicate check's scorer and threshold).
     In the second pass a pair whose last name and first initial agree was already scored in the first."""
-    texts = [default_process(n) for n in names]
+    # token_sort_ratio is the ratio of the sorted tokens: sorted once here, not in every comparison.
+    texts = [" ".join(sorted(default_process(n).split())) for n in names]
     for i in range(len(names) - 1):
         for _text, score, offset in extract(
-            texts[i], texts[i + 1 :], scorer=fuzz.token_sort_ratio, score_cutoff=NAME_THRESHOLD, limit=None
+            texts[i],
+            texts[i + 1 :],
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=NAME_THRESHOLD,
+            limit=None,
         ):
             j = i + 1 + offset
             if second and _last_first(names[i]) == _last_first(names[j]):
