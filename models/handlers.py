@@ -5,15 +5,8 @@ Importing the intent modules registers their handlers; this is the one place tha
 
 from __future__ import annotations
 
-from . import (  # noqa: F401 - imported for their @intent registrations
-    booking,
-    call_intents,
-    call_review_intents,
-    conflicts,
-    intents,
-    leads,
-    merge,  # noqa: F401 - merge_customers, undo_merge
-)
+from . import booking, call_intents, call_review_intents, conflicts, intents, leads  # noqa: F401 - imported for their @intent registrations
+from . import merge as merge_intents  # noqa: F401 - merge_customers, undo_merge (issue 19)
 from .intent_kit import HANDLERS
 
 __all__ = ["HANDLERS"]

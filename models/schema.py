@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from . import (  # noqa: F401
-    accounts,
-    agents,
-    calls,
-    conflicts,
-    customers,
-    jobs,
-    journal,
-    merge,  # noqa: F401 - customer merges (issue 19)
-    setup,
-    sync_tables,
-)
+from . import accounts, agents, calls, conflicts, customers, jobs, journal, setup, sync_tables  # noqa: F401
+from . import merge as customer_merges  # noqa: F401 - the customer_merges table (issue 19)
 from .base import Base
 
 metadata = Base.metadata
