@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import booking, call_intents, call_review_intents, conflicts, intents, leads  # noqa: F401 - imported for their @intent registrations
 from . import merge as merge_intents  # noqa: F401 - merge_customers, undo_merge (issue 19)
+from . import setup_edit as setup_edit_intents  # noqa: F401 - setup_save, setup_retire, setup_delete (issue 19)
 from .intent_kit import HANDLERS
 
 __all__ = ["HANDLERS"]

@@ -65,6 +65,7 @@ _TRACKING = f.Spec(
     },
     label="number",
 )
+TRACKING_SPEC = _TRACKING  # the setup screen edits tracking numbers as records of their own
 _SHIFT = f.Spec(
     "shifts",
     "shift on",
@@ -389,16 +390,8 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
                 "campaign_categories",
             )
     for w in doc.arrival_windows:
-        if w.start is not None and w.end is not None and w.end <= w.start:
-            ctx.add(
-                _at(w, "end"),
-                f"arrival window '{w.name}' ends at {w.end:%H:%M}, "
-                + (
-                    f"before it starts at {w.start:%H:%M} — windows can't cross midnight"
-                    if w.end < w.start
-                    else "the moment it starts; it needs some length"
-                ),
-            )
+        if (problem := window_end_problem(w.name, w.start, w.end)) is not None:
+            ctx.add(_at(w, "end"), problem)
         for i, name in enumerate(w.business_units or []):
             _ref(
                 ctx,
@@ -432,6 +425,22 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
         _ref(ctx, _at(c, "group"), "capacity", "group", c.group, groups, "business_unit_groups")
 
 
+def window_end_problem(name: str | None, start: Any, end: Any) -> str | None:
+    """An arrival window must end after it starts, the same day (the setup file and the setup screen)."""
+    if start is None or end is None or end > start:
+        return None
+    return f"arrival window '{name}' ends at {end:%H:%M}, " + (
+        f"before it starts at {start:%H:%M} — windows can't cross midnight"
+        if end < start
+        else "the moment it starts; it needs some length"
+    )
+
+
+def two_campaigns_problem(shown: str, first: str, second: str) -> str:
+    """A tracking number belongs to one campaign (the setup file and the setup screen)."""
+    return f"tracking number {shown} is used by two campaigns: {first} and {second}"
+
+
 def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:
     owner: dict[str, tuple[str, int]] = {}
     for c in doc.campaigns:
@@ -448,10 +457,7 @@ def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:
                     f"'{c.name}' (first on line {owner[tn.number][1]})",
                 )
             else:
-                ctx.add(
-                    _at(tn, "number"),
-                    f"tracking number {shown} is used by two campaigns: {owner[tn.number][0]} and {c.name}",
-                )
+                ctx.add(_at(tn, "number"), two_campaigns_problem(shown, owner[tn.number][0], c.name))
 
 
 _HOURS_TEXT = {
