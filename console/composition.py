@@ -46,6 +46,9 @@ class Console:
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
+    setup: object = (
+        None  # console/setup_controller.SetupController: everyone, editable for managers (issue 19)
+    )
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -215,6 +218,18 @@ class Console:
             merge.outboxChanged.connect(self.refresh_outbox)
             merge.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.merge = merge
+        self._install_setup(str(user.get("role", "")))
+
+    def _install_setup(self, role: str) -> None:
+        from .setup_controller import install as install_setup
+
+        setup = install_setup(self.window, self.cache, self.writer, role=role)
+        if setup is not self.setup:
+            setup.outboxChanged.connect(self.refresh_outbox)
+            setup.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.setupChanged.connect(setup.reload)
+            setup.savedRecord.connect(lambda _id: self.booking.reload_setup())
+        self.setup = setup
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -305,6 +320,8 @@ class Console:
         self.search.shutdown()
         if self.merge is not None:
             self.merge.shutdown()  # a running duplicate scan stops
+        if self.setup is not None:
+            self.setup.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()
             self._ui_conn = None
