@@ -60,9 +60,9 @@ ROLE_MESSAGES: dict[str, frozenset[str]] = {
 }
 
 # Intents that write the company setup (setup tables: business units, job types, campaigns, windows,
-# technicians, capacity, …). None is registered in models/handlers.py today — the setup changes through
-# `csr-server setup import` — but the names are reserved so that when one is added, a CSR can never
-# push it. A name that starts with "setup_" counts as one too.
+# technicians, capacity, …). The setup screens' intents (models/setup_edit.py: setup_save, setup_retire,
+# setup_delete) are covered by their "setup_" prefix; the names below are reserved so that when one is
+# added, a CSR can never push it.
 SETUP_INTENTS = frozenset(
     {
         "import_setup",
