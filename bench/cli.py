@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, help="cache to scan, read only (default: the benchmark cache for N)"
     )
     setup.add_argument("--merges", type=int, default=1000, help="merges timed (≥ 1,000 for a p99)")
+    setup.add_argument("--saves", type=int, default=1000, help="setup saves timed to another console")
 
     args = p.parse_args(argv)
     if args.command == "sync":
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         path = args.cache or bench_cache_path(args.customers)
         if args.cache is None:
             ensure_cache(path, args.customers)
-        out = run_setup(path, args.merges)
+        from .setup_save_bench import run_setup_saves
+
+        out = {**run_setup(path, args.merges), **run_setup_saves(args.saves)}
     elif args.command == "seed":
         from .seed import run_seed
 

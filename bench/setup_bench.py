@@ -9,8 +9,8 @@
   index, outbox and audit in one durable transaction) for a merged customer with 50 jobs, a location
   and a phone; one sample per merge, each on a pair of its own in a scratch cache.
 
-``setup_save_to_other_console_p99_ms`` is not measured: the setup screens it times are not built yet
-(docs/manager-tools.md).
+``setup_save_to_other_console_p99_ms`` (a manager's setup save → another console's booking setup) is
+bench/setup_save_bench.py.
 """
 
 from __future__ import annotations

@@ -53,8 +53,10 @@ def test_seed_and_lookup(home):
 
 
 def test_setup(home):
-    out = bench("setup", "--customers", "3000", "--merges", "5", home=home)
+    out = bench("setup", "--customers", "3000", "--merges", "5", "--saves", "5", home=home)
     for key in (
+        "setup_save_to_other_console_p99_ms",
+        "setup_save_to_other_console_samples",
         "duplicate_scan_s_1m",
         "duplicate_scan_customers",
         "duplicate_scan_pairs",
@@ -66,7 +68,11 @@ def test_setup(home):
     ):
         assert key in out, key
     assert (
-        out["duplicate_scan_customers"] == 3000 and out["merge_samples"] == 5 and out["merge_p99_ms"] is None
+        out["duplicate_scan_customers"] == 3000
+        and out["merge_samples"] == 5
+        and out["merge_p99_ms"] is None
+        and out["setup_save_to_other_console_samples"] == 5
+        and out["setup_save_to_other_console_max_ms"] > 0
     )
 
 
