@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, func, select
@@ -66,6 +67,7 @@ class Field:
     choices: tuple[str, ...] = ()  # for a "choice" editor (fixed choices)
     ref: str = ""  # the kind whose names a "choice" or "list" editor offers
     create_only: bool = False  # set when the record is created, never changed (tracking numbers)
+    blank_is_none: bool = False  # an empty value means "not known" (a campaign's monthly cost)
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,9 @@ def _write_job_type(session: Session, row: JobType, v: dict[str, Any]) -> None:
 
 
 def _write_campaign(session: Session, row: Campaign, v: dict[str, Any]) -> None:
-    if "name" in v:
-        row.name = v["name"]
+    for key in ("name", "monthly_cost"):
+        if key in v:
+            setattr(row, key, v[key])
     if "category" in v:
         row.category_id = (
             _refs(
@@ -263,8 +266,16 @@ KINDS: dict[str, Kind] = {
             "Campaigns",
             _CA,
             Campaign,
-            (Field("name", "Name"), Field("category", "Category", "choice", ref="campaign_category")),
-            lambda r: {"name": r.name, "category": r.category.name if r.category else ""},
+            (
+                Field("name", "Name"),
+                Field("category", "Category", "choice", ref="campaign_category"),
+                Field("monthly_cost", "Monthly cost ($)", blank_is_none=True),
+            ),
+            lambda r: {
+                "name": r.name,
+                "category": r.category.name if r.category else "",
+                "monthly_cost": "" if r.monthly_cost is None else f"{Decimal(str(r.monthly_cost)):.2f}",
+            },
             _write_campaign,
         ),
         Kind(
@@ -352,6 +363,9 @@ def check_values(kind: Kind, values: dict[str, Any], creating: bool) -> dict[str
             continue
         if fld.create_only and not creating:
             continue  # shown, not changed (checked below against the stored value)
+        if fld.blank_is_none and not raw.strip():
+            clean[key] = None
+            continue
         ctx = f.Ctx(where=f"{kind.noun} '{values.get('name', '')}'")
         spec_key = kind.spec.keys.get(key)
         reader = spec_key.read if spec_key is not None else f.text(80)  # a tracking number's campaign

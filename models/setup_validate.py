@@ -134,6 +134,7 @@ SECTIONS: dict[str, f.Spec] = {
                 80,
                 category=K(f.text(60, empty_ok=True)),
                 active=K(f.boolean),
+                monthly_cost=K(f.decimal(positive=False)),
                 tracking_numbers=K(f.records(_TRACKING)),
             ),
         ),

@@ -4,13 +4,24 @@ records history refers to, the audit's before/after, and the setup version bumpe
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
 from models.journal import AuditEntry
-from models.setup import ArrivalWindow, BusinessUnit, CallReason, CallType, CompanySetting, TrackingNumber
+from models.setup import (
+    ArrivalWindow,
+    BusinessUnit,
+    CallReason,
+    CallType,
+    Campaign,
+    CompanySetting,
+    TrackingNumber,
+)
 from models.setup_doc import SetupFileError
 from models.setup_edit import KINDS, list_records
+from models.setup_export import export_setup
 from models.setup_file import demo_setup_path, import_setup_file, parse_setup
 from models.validation import ValidationFailed
 
@@ -165,3 +176,36 @@ def test_deleting_what_history_refers_to_is_refused_with_the_retire_alternative(
     writer.execute("setup_delete", {"kind": "call_reason", "id": done.args["id"]})
     with setup_cache.sessions() as s:
         assert s.get(CallReason, done.args["id"]) is None
+
+
+def test_a_campaigns_monthly_cost_in_the_screen_and_the_file(setup_cache, writer):
+    with setup_cache.sessions() as s:
+        campaign = s.scalar(select(Campaign).where(Campaign.name == "Facebook"))
+        cid, seen = campaign.id, KINDS["campaign"].read(campaign)
+    assert seen["monthly_cost"] == ""
+    with pytest.raises(ValidationFailed) as info:
+        writer.execute("setup_save", {"kind": "campaign", "id": cid, "values": {"monthly_cost": "12,000"}})
+    said = info.value.errors["monthly_cost"]
+    assert said == "'monthly_cost' must be a number such as 89.50 (no $ or commas), not '12,000'"
+    file_text = (
+        demo_setup_path()
+        .read_text()
+        .replace("  - name: Facebook\n", "  - name: Facebook\n    monthly_cost: 12,000\n", 1)
+    )
+    assert said in _file_problems(file_text)  # the very sentence the setup file gives
+    writer.execute(
+        "setup_save",
+        {"kind": "campaign", "id": cid, "values": {"monthly_cost": "1200.50"}, "seen": {"monthly_cost": ""}},
+    )
+    with setup_cache.sessions() as s:
+        assert s.get(Campaign, cid).monthly_cost == Decimal("1200.50")
+        exported = export_setup(s)
+    assert "monthly_cost: 1200.50" in exported
+    again = parse_setup(exported)  # the exported file reads back with the cost
+    assert next(c for c in again.campaigns if c.name == "Facebook").monthly_cost == Decimal("1200.50")
+    writer.execute(
+        "setup_save",
+        {"kind": "campaign", "id": cid, "values": {"monthly_cost": ""}, "seen": {"monthly_cost": "1200.50"}},
+    )
+    with setup_cache.sessions() as s:
+        assert s.get(Campaign, cid).monthly_cost is None

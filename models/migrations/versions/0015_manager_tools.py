@@ -1,4 +1,4 @@
-"""customer merges with their undo record (issue 19: manager's tools)
+"""customer merges with their undo record; a campaign's monthly cost (issue 19: manager's tools)
 
 Revision ID: 0015_manager_tools
 Revises: 0009_sync_problems
@@ -30,7 +30,12 @@ def upgrade() -> None:
     with op.batch_alter_table('customer_merges') as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_merges_survivor_id'), ['survivor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_merges_merged_id'), ['merged_id'], unique=False)
+    # What a campaign costs a month (issue 19, part 5: the campaign report); null: not known.
+    with op.batch_alter_table('campaigns') as batch_op:
+        batch_op.add_column(sa.Column('monthly_cost', sa.Numeric(precision=10, scale=2), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('campaigns') as batch_op:
+        batch_op.drop_column('monthly_cost')
     op.drop_table('customer_merges')
