@@ -4,7 +4,8 @@ of its own (console/db_worker.py) through the console's writer — each save is 
 and admins change the setup (sync/server_auth.py: every ``setup_`` intent) and sends the change to every
 console. A refusal the server sends back is listed in the Sync problems window like any refused change.
 
-Everyone gets the window (Ctrl+Shift+O) — read-only unless the user is a manager or an admin.
+Everyone gets the window (Ctrl+Shift+O) — read-only unless the user is a manager or an admin. Managers and
+admins also get the campaign report (Ctrl+Shift+G, widgets/campaign_report.py), run on the same worker.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from .failures import describe_failure
 log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Shift+O"
+REPORT_SHORTCUT = "Ctrl+Shift+G"
 EDIT_ROLES = frozenset({"manager", "admin"})
+
+
+def run_report(cache: Cache, start: Any, end: Any) -> Any:
+    from models.campaign_report import campaign_report
+    from models.setup_data import load_setup
+
+    with cache.sessions() as session:
+        return campaign_report(session, start, end, load_setup(session).time_zone)
 
 
 def load_listing(cache: Cache, kind: str) -> tuple[str, Listing]:
@@ -40,6 +50,7 @@ class SetupController(QObject):
     errorOccurred = Signal(str)
     listed = Signal(str)  # a kind's list is shown (tests and the bench wait on it)
     savedRecord = Signal(str)  # id of a record saved on this PC
+    reported = Signal()  # the campaign report is shown
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, *, can_edit: bool) -> None:
         super().__init__(window)
@@ -50,6 +61,8 @@ class SetupController(QObject):
         self._worker = DbWorker(self, name="csr-setup")
         self.dialog: SetupWindow | None = None
         self._action: QAction | None = None
+        self._report_action: QAction | None = None
+        self.report: Any = None  # widgets/campaign_report.CampaignReportWindow, made on first use
 
     def add_action(self) -> None:
         self._action = QAction("Company setup", self.window)
@@ -57,6 +70,38 @@ class SetupController(QObject):
         self._action.setShortcut(QKeySequence(SHORTCUT))
         self._action.triggered.connect(self.open)
         self.window.addAction(self._action)
+        if self.can_edit:  # what campaigns cost is the managers' business
+            self._report_action = QAction("Campaign report", self.window)
+            self._report_action.setObjectName("campaignReportAction")
+            self._report_action.setShortcut(QKeySequence(REPORT_SHORTCUT))
+            self._report_action.triggered.connect(self.open_report)
+            self.window.addAction(self._report_action)
+
+    def open_report(self) -> Any:
+        from widgets.campaign_report import CampaignReportWindow
+
+        if self.report is None:
+            self.report = CampaignReportWindow(None)
+            self.report.runRequested.connect(self.run_report)
+        self.report.show()
+        self.report.raise_()
+        self.report.activateWindow()
+        self.report.start.setFocus()
+        return self.report
+
+    def run_report(self, start: Any, end: Any) -> None:
+        def done(report: Any) -> None:
+            if self.report is not None:
+                self.report.show_report(report)
+            self.reported.emit()
+
+        def failed(exc: BaseException) -> None:
+            text = describe_failure(self._cache.path, exc, what="campaign report")
+            if self.report is not None:
+                self.report.message.setText(text)
+            self.errorOccurred.emit(text)
+
+        self._worker.submit(run_report, self._cache, start, end, done=done, failed=failed, key="report")
 
     def open(self) -> SetupWindow:
         if self.dialog is None:
@@ -133,10 +178,15 @@ class SetupController(QObject):
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None
-        if self._action is not None:
-            self.window.removeAction(self._action)
-            self._action.deleteLater()
-            self._action = None
+        if self.report is not None:
+            self.report.close()
+            self.report.deleteLater()
+            self.report = None
+        for action in (self._action, self._report_action):
+            if action is not None:
+                self.window.removeAction(action)
+                action.deleteLater()
+        self._action = self._report_action = None
 
 
 def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> SetupController:

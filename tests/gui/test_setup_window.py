@@ -6,16 +6,17 @@ for a CSR; the list models pass qtmodeltester."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from sqlalchemy import select
 
 from console.setup_controller import install
 from models.journal import OutboxEntry
-from models.setup import ArrivalWindow, BusinessUnit, CallReason
+from models.setup import ArrivalWindow, BusinessUnit, CallReason, Campaign
 from models.setup_file import demo_setup_path, import_setup_file
 from tests.gui.helpers import show_active
 
@@ -165,3 +166,38 @@ def test_read_only_for_a_csr(qtbot: Any, cache, writer) -> None:
     finally:
         controller.shutdown()
         QApplication.processEvents()
+
+
+def test_campaign_report_by_keyboard(qtbot: Any, qtmodeltester: Any, desk, cache, tmp_path) -> None:
+    window, controller = desk
+    with cache.sessions.begin() as s:
+        s.scalar(select(Campaign).where(Campaign.name == "Facebook")).monthly_cost = Decimal("600")
+    show_active(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_G, Ctrl | Shift)
+    report = controller.report
+    assert report is not None and report.objectName() == "campaignReport"
+    show_active(qtbot, report)
+    report.start.setDate(QDate(2026, 6, 1))
+    report.end.setDate(QDate(2026, 6, 30))
+    report.start.setFocus()
+    with qtbot.waitSignal(controller.reported, timeout=10_000):
+        qtbot.keyClick(report.start, Qt.Key.Key_Return)
+    qtmodeltester.check(report.model)
+    rows = {report.model.item(r, 0).text(): r for r in range(report.model.rowCount())}
+    assert report.model.item(rows["Facebook"], 5).text() == "$600.00"
+    assert report.model.item(rows["Google Ads"], 5).text() == "cost not set"
+    out = tmp_path / "campaigns.csv"
+    report.export(str(out))
+    assert out.read_text().splitlines()[0].startswith("Campaign,Calls,Leads,Booked jobs")
+    qtbot.keyClick(report.table, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not report.isVisible())
+
+
+def test_no_campaign_report_for_a_csr(qtbot: Any, cache, writer) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    controller = install(window, cache, writer, role="csr")
+    try:
+        assert not [a for a in window.actions() if a.objectName() == "campaignReportAction"]
+    finally:
+        controller.shutdown()
