@@ -160,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--rate-limit", type=int, default=40, help="the stand-in's calls per second")
     sc.add_argument("--poll", type=float, default=5.0, help="seconds between the server's catch-up polls")
     sc.add_argument("--keep", type=Path, help="keep the work folder here")
+    setup = sub.add_parser("setup", help="manager's tools: the whole-cache duplicate scan, merges")
+    setup.add_argument("--customers", type=int, default=1_000_000)
+    setup.add_argument(
+        "--cache", type=Path, help="cache to scan, read only (default: the benchmark cache for N)"
+    )
+    setup.add_argument("--merges", type=int, default=1000, help="merges timed (≥ 1,000 for a p99)")
+    setup.add_argument("--saves", type=int, default=1000, help="setup saves timed to another console")
 
     args = p.parse_args(argv)
     if args.command == "notify":
@@ -235,6 +242,16 @@ def main(argv: list[str] | None = None) -> int:
             Params(consoles=tuple(args.consoles), ops=tuple(args.ops), conflicts=args.conflicts),
             verbose=args.verbose,
         )
+    elif args.command == "setup":
+        from .seed import ensure_cache
+        from .setup_bench import run_setup
+
+        path = args.cache or bench_cache_path(args.customers)
+        if args.cache is None:
+            ensure_cache(path, args.customers)
+        from .setup_save_bench import run_setup_saves
+
+        out = {**run_setup(path, args.merges), **run_setup_saves(args.saves)}
     elif args.command == "seed":
         from .seed import run_seed
 

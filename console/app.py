@@ -72,6 +72,9 @@ def configure_runtime() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the duplicate scan's process in a frozen (PyInstaller) build
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["setup"]:  # csr-console setup import|export FILE: no window, no Qt
         from .setup_cli import run_setup_command

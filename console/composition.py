@@ -50,6 +50,10 @@ class Console:
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     work_orders: object = None  # console/work_orders_controller: ServiceChannel work orders in the inbox
+    merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
+    setup: object = (
+        None  # console/setup_controller.SetupController: everyone, editable for managers (issue 19)
+    )
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -229,6 +233,25 @@ class Console:
             review.outboxChanged.connect(self.refresh_outbox)
             review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.review = review
+        from .merge_controller import install as install_merge
+
+        merge = install_merge(self.window, self.cache, self.writer, role=str(user.get("role", "")))
+        if merge is not None and merge is not self.merge:
+            merge.outboxChanged.connect(self.refresh_outbox)
+            merge.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+        self.merge = merge
+        self._install_setup(str(user.get("role", "")))
+
+    def _install_setup(self, role: str) -> None:
+        from .setup_controller import install as install_setup
+
+        setup = install_setup(self.window, self.cache, self.writer, role=role)
+        if setup is not self.setup:
+            setup.outboxChanged.connect(self.refresh_outbox)
+            setup.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.setupChanged.connect(setup.reload)
+            setup.savedRecord.connect(lambda _id: self.booking.reload_setup())
+        self.setup = setup
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -330,6 +353,10 @@ class Console:
         if self.work_orders is not None:
             self.work_orders.close()
         self.search.shutdown()
+        if self.merge is not None:
+            self.merge.shutdown()  # a running duplicate scan stops
+        if self.setup is not None:
+            self.setup.shutdown()
         if self._ui_conn is not None:
             self._ui_conn.close()
             self._ui_conn = None

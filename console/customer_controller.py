@@ -106,7 +106,7 @@ class CustomerController(DialogTracker, QObject):
             self._panel_error(GONE)
         else:
             self.panel.set_record(record)
-            self.customerOpened.emit(customer_id)
+            self.customerOpened.emit(record.id)  # a merged customer's survivor (issue 19)
         if then is not None:
             then(record is not None)
 
@@ -434,7 +434,11 @@ class CustomerController(DialogTracker, QObject):
 def _read_record(cache: Cache, customer_id: str) -> CustomerRecord | None:
     """The customer with locations, contacts, jobs and notes — on the worker thread."""
     with cache.sessions() as session:
-        return load_customer_record(session, customer_id)
+        record = load_customer_record(session, customer_id)
+        if record is not None and record.merged_into_id:
+            # A merged customer (from an old job link, a recent list) opens its survivor (issue 19).
+            return load_customer_record(session, record.merged_into_id) or record
+        return record
 
 
 def _find_duplicates(cache: Cache, name: str, phones: list[str], street: str, unit: str, zip_: str) -> list:

@@ -101,6 +101,9 @@ INTENT_LABELS = {
     "release_job": "Hold release",
     "create_lead": "New lead",
     "resolve_conflict": "Clash settled",
+    "setup_save": "Setup change",  # issue 19: the setup window (models/setup_edit.py)
+    "setup_retire": "Setup retire",
+    "setup_delete": "Setup deletion",
 }
 
 

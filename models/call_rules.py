@@ -139,6 +139,9 @@ class CallFacts:
     booked: bool  # a job was booked while the CSR was bound to the call
     excused: bool = False  # excused by a manager, with a memo
     reason_is_lead: bool | None = None  # the call reason's "Is lead"; None while no reason is given
+    # The dialed tracking number's default call type is Lead (True) or Not lead (a vendor line, the
+    # parts desk): without a reason, a claimed unbooked call to a Not-lead number is NotLead.
+    line_is_lead: bool = True
 
 
 def classify(facts: CallFacts) -> CallClass | None:
@@ -154,6 +157,8 @@ def classify(facts: CallFacts) -> CallClass | None:
         return CallClass.BOOKED
     if facts.reason_is_lead is False:
         return CallClass.NOT_LEAD
+    if facts.reason_is_lead is None and not facts.line_is_lead:
+        return CallClass.NOT_LEAD  # the tracking number's default call type (a reason overrides it)
     if facts.reason_is_lead or facts.talk_seconds >= LEAD_SECONDS:
         return CallClass.UNBOOKED  # a lead, and nothing booked: counts against the CSR
     return CallClass.EXCUSED  # claimed, short, not a lead

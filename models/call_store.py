@@ -17,7 +17,7 @@ from .base import new_id, utcnow
 from .call_rules import CallFacts, EventFact, caller_number, classify, reduce_events
 from .calls import Call, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
 from .customers import ContactMethod, Customer
-from .setup import CallReason, TrackingNumber, User
+from .setup import CallReason, CallType, TrackingNumber, User
 from .validation import ValidationFailed
 
 MAX_MATCHES = 10  # more customers than this on one number: list the first ten
@@ -180,6 +180,7 @@ def reclassify(session: Session, call: Call) -> None:
     """Run the one classification function on the call's current facts (when it ends, when a job is
     booked on it, when it is closed with a reason, when a manager edits it)."""
     reason = session.get(CallReason, call.call_reason_id) if call.call_reason_id else None
+    line = session.get(TrackingNumber, call.tracking_number_id) if call.tracking_number_id else None
     result = classify(
         CallFacts(
             direction=CallDirection(call.direction),
@@ -189,6 +190,7 @@ def reclassify(session: Session, call: Call) -> None:
             booked=call.job_id is not None,
             excused=bool(call.excused),
             reason_is_lead=None if reason is None else bool(reason.is_lead),
+            line_is_lead=line is None or CallType(line.default_call_type) is not CallType.NOT_LEAD,
         )
     )
     call.classification = result

@@ -15,6 +15,8 @@ from . import (  # noqa: F401 - imported for their @intent registrations
     notify_intents,
     work_order_intents,
 )
+from . import merge as merge_intents  # noqa: F401 - merge_customers, undo_merge (issue 19)
+from . import setup_edit as setup_edit_intents  # noqa: F401 - setup_save, setup_retire, setup_delete (issue 19)
 from .inbox_intents import claim_online_booking  # noqa: F401 - the Bookings inbox (Web Scheduler requests)
 from .intent_kit import HANDLERS
 

@@ -441,6 +441,61 @@ class NoteWorkOrder(Args):
     note: StrictStr | None = arg("The note (at most 2,000 characters).", required=True)
 
 
+class MergeCustomers(Args):
+    """Managers: merge a duplicate customer into the survivor (undoable with `undo_merge`)."""
+
+    merge_id: StrictStr | None = arg("The merge's id (client-minted; minted by the handler when absent).")
+    survivor_id: StrictStr | None = arg("The customer that stays.", required=True)
+    merged_id: StrictStr | None = arg("The duplicate: everything of it moves to the survivor.", required=True)
+    fields: dict[StrictStr, StrictStr] | None = arg(
+        "Per customer field, whose value wins: `survivor` (default) or `merged`."
+    )
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class UndoMerge(Args):
+    """Managers: put every row a merge wrote back as it was (refused once the records changed since)."""
+
+    merge_id: StrictStr | None = arg("The merge.", required=True, invalid="Malformed merge id.")
+    actor: StrictStr | None = arg(ACTOR)
+
+
+SETUP_KIND = "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason` or `arrival_window`."
+
+
+class SetupSave(Args):
+    """Managers: create or change one setup record (models/setup_edit.py); checked by the setup file's rules."""
+
+    kind: StrictStr | None = arg(SETUP_KIND, required=True)
+    id: StrictStr | None = arg(
+        "The record's id (client-minted when creating; minted by the handler when absent)."
+    )
+    values: dict[StrictStr, StrictStr] | None = arg(
+        "The fields as typed: text, `true`/`false`, names comma-separated for a list.", required=True
+    )
+    seen: dict[StrictStr, StrictStr] | None = arg(
+        "The fields as the editor showed them: one changed since is a conflict (refused, nothing written)."
+    )
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class SetupRetire(Args):
+    """Managers: retire (or reactivate) a setup record: kept for history, not offered for new work."""
+
+    kind: StrictStr | None = arg(SETUP_KIND, required=True)
+    id: StrictStr | None = arg("The record.", required=True)
+    active: StrictBool | None = arg("false retires (default), true reactivates.")
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class SetupDelete(Args):
+    """Managers: delete a setup record nothing refers to (refused, naming what does, otherwise)."""
+
+    kind: StrictStr | None = arg(SETUP_KIND, required=True)
+    id: StrictStr | None = arg("The record.", required=True)
+    actor: StrictStr | None = arg(ACTOR)
+
+
 SCHEMAS: dict[str, type[Args]] = {
     "create_customer": CreateCustomer,
     "update_customer": UpdateCustomer,
@@ -478,6 +533,11 @@ SCHEMAS: dict[str, type[Args]] = {
     "check_in_work_order": CheckInWorkOrder,
     "check_out_work_order": CheckOutWorkOrder,
     "note_work_order": NoteWorkOrder,
+    "merge_customers": MergeCustomers,
+    "undo_merge": UndoMerge,
+    "setup_save": SetupSave,
+    "setup_retire": SetupRetire,
+    "setup_delete": SetupDelete,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

@@ -95,7 +95,25 @@ class CustomerSearch:
             self._text(text, result, limit)
         if phoneish and not (result.ids and len(digits) >= 10):
             self._phone_partial(digits, result, limit)
-        return result
+        return self._follow_merges(result, limit)
+
+    def _follow_merges(self, result: SearchResult, limit: int) -> SearchResult:
+        """A merged customer's name (or number, job) finds the customer it was merged into (issue 19)."""
+        if not result.ids:
+            return result
+        marks = ",".join("?" * len(result.ids))
+        moved = dict(
+            self.conn.execute(
+                f"SELECT id, merged_into_id FROM customers WHERE id IN ({marks}) AND merged_into_id IS NOT NULL",
+                result.ids,
+            ).fetchall()
+        )
+        if not moved:
+            return result
+        out = SearchResult(query=result.query)
+        for cid in result.ids:
+            out.add([moved.get(cid, cid)], result.reasons[cid], limit)
+        return out
 
     # -- phones -------------------------------------------------------------------------------
     def _phone(self, text: str, result: SearchResult, limit: int) -> None:

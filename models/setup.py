@@ -103,6 +103,8 @@ class Campaign(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     category_id: Mapped[str | None] = mapped_column(ForeignKey("campaign_categories.id"), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the campaign costs a month, in dollars (issue 19: the campaign report); None: not known.
+    monthly_cost: Mapped[float | None] = mapped_column(Numeric(10, 2), default=None)
 
     category: Mapped[CampaignCategory | None] = relationship()
     tracking_numbers: Mapped[list[TrackingNumber]] = relationship(back_populates="campaign")

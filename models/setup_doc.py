@@ -114,6 +114,7 @@ class CampaignDef:
     name: str
     category: str | None = None
     active: bool = True
+    monthly_cost: Decimal | None = None
     tracking_numbers: list[TrackingNumberDef] = field(default_factory=list)
     renamed_from: str | None = None
     lines: dict[str, int] = _lines()

@@ -242,6 +242,7 @@ def _campaigns(session: Session, category_name: dict[str, str]) -> list[Node]:
                 name=c.name,
                 category=category_name.get(c.category_id or ""),
                 active=c.active,
+                monthly_cost=None if c.monthly_cost is None else Decimal(str(c.monthly_cost)),
                 tracking_numbers=_seq(numbers),
             )
         )

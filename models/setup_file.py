@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
@@ -191,7 +192,11 @@ def import_setup(session: Session, doc: SetupDoc) -> ImportSummary:
         Campaign,
         doc.campaigns,
         summary["campaigns"],
-        lambda o, d: _set(o, category=categories[d.category] if d.category else None),
+        lambda o, d: _set(
+            o,
+            category=categories[d.category] if d.category else None,
+            monthly_cost=None if d.monthly_cost is None else Decimal(d.monthly_cost),
+        ),
         active=lambda d: d.active,
     )
     _tracking_numbers(session, doc, campaigns, summary, problems)

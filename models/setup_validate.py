@@ -68,6 +68,7 @@ _TRACKING = f.Spec(
     },
     label="number",
 )
+TRACKING_SPEC = _TRACKING  # the setup screen edits tracking numbers as records of their own
 _SHIFT = f.Spec(
     "shifts",
     "shift on",
@@ -136,6 +137,7 @@ SECTIONS: dict[str, f.Spec] = {
                 80,
                 category=K(f.text(60, empty_ok=True)),
                 active=K(f.boolean),
+                monthly_cost=K(f.decimal(positive=False)),
                 tracking_numbers=K(f.records(_TRACKING)),
             ),
         ),
@@ -425,16 +427,8 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
                 "campaign_categories",
             )
     for w in doc.arrival_windows:
-        if w.start is not None and w.end is not None and w.end <= w.start:
-            ctx.add(
-                _at(w, "end"),
-                f"arrival window '{w.name}' ends at {w.end:%H:%M}, "
-                + (
-                    f"before it starts at {w.start:%H:%M} — windows can't cross midnight"
-                    if w.end < w.start
-                    else "the moment it starts; it needs some length"
-                ),
-            )
+        if (problem := window_end_problem(w.name, w.start, w.end)) is not None:
+            ctx.add(_at(w, "end"), problem)
         for i, name in enumerate(w.business_units or []):
             _ref(
                 ctx,
@@ -504,6 +498,22 @@ def _check_online_booking(doc: SetupDoc, ctx: f.Ctx) -> None:
         ctx.add(_at(online), "online booking is enabled but lists no job_types customers may book")
 
 
+def window_end_problem(name: str | None, start: Any, end: Any) -> str | None:
+    """An arrival window must end after it starts, the same day (the setup file and the setup screen)."""
+    if start is None or end is None or end > start:
+        return None
+    return f"arrival window '{name}' ends at {end:%H:%M}, " + (
+        f"before it starts at {start:%H:%M} — windows can't cross midnight"
+        if end < start
+        else "the moment it starts; it needs some length"
+    )
+
+
+def two_campaigns_problem(shown: str, first: str, second: str) -> str:
+    """A tracking number belongs to one campaign (the setup file and the setup screen)."""
+    return f"tracking number {shown} is used by two campaigns: {first} and {second}"
+
+
 def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:
     owner: dict[str, tuple[str, int]] = {}
     for c in doc.campaigns:
@@ -520,10 +530,7 @@ def _check_tracking_numbers(doc: SetupDoc, ctx: f.Ctx) -> None:
                     f"'{c.name}' (first on line {owner[tn.number][1]})",
                 )
             else:
-                ctx.add(
-                    _at(tn, "number"),
-                    f"tracking number {shown} is used by two campaigns: {owner[tn.number][0]} and {c.name}",
-                )
+                ctx.add(_at(tn, "number"), two_campaigns_problem(shown, owner[tn.number][0], c.name))
 
 
 _HOURS_TEXT = {

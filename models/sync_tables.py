@@ -29,6 +29,7 @@ CONSOLE_TABLES = frozenset(
         "memberships",
         "notes",
         "conflicts",
+        "customer_merges",
         # jobs, calls and leads
         "jobs",
         "job_tags",

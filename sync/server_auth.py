@@ -13,7 +13,8 @@ connection logged in as (or whose token it presented):
   and ``close_stale_call``;
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
   admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
-  tag) need supervisor, manager or admin; every other intent is for every role (an unknown one is
+  tag) need supervisor, manager or admin; merging customers and undoing a merge
+  (models/merge.py :data:`MERGE_INTENTS`) need manager or admin; every other intent is for every role (an unknown one is
   answered by a rejected receipt).
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from models.base import utcnow
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
+from models.merge import MERGE_INTENTS
 from models.setup import Role
 from models.timeutil import utc_iso
 
@@ -59,9 +61,9 @@ ROLE_MESSAGES: dict[str, frozenset[str]] = {
 }
 
 # Intents that write the company setup (setup tables: business units, job types, campaigns, windows,
-# technicians, capacity, …). None is registered in models/handlers.py today — the setup changes through
-# `csr-server setup import` — but the names are reserved so that when one is added, a CSR can never
-# push it. A name that starts with "setup_" counts as one too.
+# technicians, capacity, …). The setup screens' intents (models/setup_edit.py: setup_save, setup_retire,
+# setup_delete) are covered by their "setup_" prefix; the names below are reserved so that when one is
+# added, a CSR can never push it.
 SETUP_INTENTS = frozenset(
     {
         "import_setup",
@@ -119,6 +121,8 @@ def intent_roles(mutation_name: str) -> frozenset[str]:
         return SETUP_ROLES
     if mutation_name in REVIEW_INTENTS:
         return REVIEW_ROLES
+    if mutation_name in MERGE_INTENTS:
+        return SETUP_ROLES  # merging customers (and undoing it): managers and admins
     return EVERYONE
 
 

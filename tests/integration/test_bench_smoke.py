@@ -52,6 +52,30 @@ def test_seed_and_lookup(home):
     assert out["keystroke_to_paint_samples"] >= 40 and out["keystroke_to_paint_p99_ms"] is None  # < 1,000
 
 
+def test_setup(home):
+    out = bench("setup", "--customers", "3000", "--merges", "5", "--saves", "5", home=home)
+    for key in (
+        "setup_save_to_other_console_p99_ms",
+        "setup_save_to_other_console_samples",
+        "duplicate_scan_s_1m",
+        "duplicate_scan_customers",
+        "duplicate_scan_pairs",
+        "ui_stall_max_ms",
+        "merge_p50_ms",
+        "merge_p99_ms",
+        "merge_max_ms",
+        "merge_samples",
+    ):
+        assert key in out, key
+    assert (
+        out["duplicate_scan_customers"] == 3000
+        and out["merge_samples"] == 5
+        and out["merge_p99_ms"] is None
+        and out["setup_save_to_other_console_samples"] == 5
+        and out["setup_save_to_other_console_max_ms"] > 0
+    )
+
+
 def test_booking(home):
     out = bench("booking", "--customers", "3000", "--jobs", "500", "--bookings", "10", home=home)
     assert out

@@ -1,0 +1,76 @@
+"""Two consoles and a real server over loopback websockets (sync/client.py, sync/server.py): a manager's
+setup save on one console reaches the other console live — its booking form's setup (models/setup_data.py
+``load_setup``, what the booking controller reloads on ``setupChanged``) offers the new arrival window
+without a restart. A CSR's console that saved a setup change (offline, say) is told the server refused
+it (a rejected outcome naming the role: the Sync problems window lists it) and takes the server's rows
+back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from models.db import open_cache, open_server_db
+from models.setup import ArrivalWindow
+from models.setup_data import load_setup
+from sync.auth import Accounts
+from tests.integration.test_sync_loopback import PASSWORD, _until
+from tests.integration.test_sync_merge import Desk, _run
+from tests.unit.booking_setup import build_setup
+
+
+@pytest.fixture
+def world(tmp_path):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    accounts = Accounts(sessions)
+    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
+    accounts.add_user("lee", "Lee Park", "manager", PASSWORD)
+    caches = {name: open_cache(tmp_path / f"console-{name}.sqlite3") for name in ("a", "b")}
+    yield sessions, accounts, caches
+    for c in caches.values():
+        c.close()
+    engine.dispose()
+
+
+def _windows(desk) -> list[str]:
+    with desk.cache.sessions() as s:
+        return [w.name for w in load_setup(s).windows]
+
+
+def test_a_managers_save_reaches_the_other_console_live_and_a_csrs_is_refused(world):
+    async def scenario(url, sessions, caches):
+        csr, manager = Desk(caches["a"], url, "Dana Reyes"), Desk(caches["b"], url, "Lee Park")
+        await csr.start(url, "dana")
+        await manager.start(url, "lee")
+        await _until(lambda: _windows(csr) and _windows(manager), timeout=15)
+        assert "Evening" not in _windows(csr)
+        manager.writer.execute(
+            "setup_save",
+            {"kind": "arrival_window", "values": {"name": "Evening", "start": "18:00", "end": "21:00"}},
+        )
+        manager.client.wake()
+        await _until(lambda: manager.client.pending() == 0)
+        await _until(lambda: "Evening" in _windows(csr), timeout=10)  # live: no restart, no sync-now
+        # The CSR's console applies its own setup change at once (offline work is never lost) …
+        with csr.cache.sessions() as s:
+            evening = s.scalar(select(ArrivalWindow).where(ArrivalWindow.name == "Evening"))
+            seen = {"name": "Evening"}
+        csr.writer.execute(
+            "setup_save",
+            {"kind": "arrival_window", "id": evening.id, "values": {"name": "Late"}, "seen": seen},
+        )
+        assert "Late" in _windows(csr)
+        csr.client.wake()
+        # … the server refuses it by role, the CSR is told, and the console takes the server's rows back.
+        await _until(lambda: any(o.kind == "rejected" for o in csr.outcomes), timeout=10)
+        refused = [o for o in csr.outcomes if o.kind == "rejected"][0]
+        assert refused.name == "setup_save" and "role" in refused.receipt["errors"]
+        await _until(lambda: "Evening" in _windows(csr) and "Late" not in _windows(csr), timeout=10)
+        await csr.stop()
+        await manager.stop()
+
+    _run(world, scenario)
