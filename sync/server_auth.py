@@ -14,7 +14,8 @@ connection logged in as (or whose token it presented):
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
   admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
   tag) need supervisor, manager or admin; merging customers and undoing a merge
-  (models/merge.py :data:`MERGE_INTENTS`) need manager or admin; every other intent is for every role (an unknown one is
+  (models/merge.py :data:`MERGE_INTENTS`) and availability changes (models/availability.py
+  :data:`AVAILABILITY_INTENTS`: time off, holidays, capacity adjustments) need manager or admin; every other intent is for every role (an unknown one is
   answered by a rejected receipt).
 """
 
@@ -27,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
+from models.availability import AVAILABILITY_INTENTS
 from models.base import utcnow
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
 from models.merge import MERGE_INTENTS
@@ -122,6 +124,8 @@ def intent_roles(mutation_name: str) -> frozenset[str]:
         return REVIEW_ROLES
     if mutation_name in MERGE_INTENTS:
         return SETUP_ROLES  # merging customers (and undoing it): managers and admins
+    if mutation_name in AVAILABILITY_INTENTS:
+        return SETUP_ROLES  # time off, holidays, capacity adjustments: managers and admins
     return EVERYONE
 
 
