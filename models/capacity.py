@@ -270,9 +270,8 @@ def over_capacity(session: Session, days: list[date]) -> list[dict[str, str]]:
                         seen.add(b.job_id)
                         out.append({"job_id": b.job_id, "day": day.isoformat(), "window": w.name})
     if out:
-        numbers = dict(
-            session.execute(select(Job.id, Job.number).where(Job.id.in_([o["job_id"] for o in out])))
-        )
+        wanted = [o["job_id"] for o in out]
+        numbers = {i: n for i, n in session.execute(select(Job.id, Job.number).where(Job.id.in_(wanted)))}
         for o in out:
             o["number"] = str(numbers.get(o["job_id"]) or "")
     return out
