@@ -46,6 +46,7 @@ class Console:
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
+    availability: object = None  # console/availability_controller.py for managers and admins (issue 19)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -215,6 +216,13 @@ class Console:
             merge.outboxChanged.connect(self.refresh_outbox)
             merge.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.merge = merge
+        from .availability_controller import install as install_availability
+
+        avail = install_availability(self.window, self.cache, self.writer, role=str(user.get("role", "")))
+        if avail is not None and avail is not self.availability:
+            avail.outboxChanged.connect(self.refresh_outbox)
+            avail.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+        self.availability = avail
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -303,6 +311,8 @@ class Console:
         self.drafts.save_now()  # what was typed in the last 400 ms too
         self.booking.shutdown()  # a booking being written is written
         self.search.shutdown()
+        if self.availability is not None:
+            self.availability.shutdown()
         if self.merge is not None:
             self.merge.shutdown()  # a running duplicate scan stops
         if self._ui_conn is not None:
