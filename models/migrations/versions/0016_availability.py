@@ -1,4 +1,5 @@
-"""availability entries: time off, company holidays, capacity adjustments (issue 19 part 4)
+"""availability entries: time off, company holidays, capacity adjustments (issue 19 part 4); users'
+must_change_password (part 3: an admin's password reset)
 
 Revision ID: 0016_availability
 Revises: 0015_manager_tools
@@ -35,7 +36,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('availability_entries') as batch_op:
         batch_op.create_index(batch_op.f('ix_availability_entries_day'), ['day'], unique=False)
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.drop_column('must_change_password')
     op.drop_table('availability_entries')
