@@ -169,13 +169,19 @@ class SyncController(QObject):
         return dialog
 
     def _start_login(self, dialog: LoginDialog, server: str, user: str, password: str) -> None:
-        self._login_task = asyncio.ensure_future(self._login(dialog, server, user, password))
+        self._login_task = asyncio.ensure_future(
+            self._login(dialog, server, user, password, dialog.new_password())
+        )
 
-    async def _login(self, dialog: LoginDialog | None, server: str, user: str, password: str) -> bool:
+    async def _login(
+        self, dialog: LoginDialog | None, server: str, user: str, password: str, new_password: str = ""
+    ) -> bool:
         try:
-            token, who = await login(server, self._client_id(), user, password)
+            token, who = await login(server, self._client_id(), user, password, new_password=new_password)
         except LoginFailed as exc:
-            if dialog is not None:
+            if dialog is not None and exc.code == "password_change_required":
+                dialog.ask_new_password(str(exc))  # an admin reset it: the user chooses a new one
+            elif dialog is not None:
                 dialog.show_error(str(exc))
             else:
                 self.window.statusBar().showMessage(f"Sign-in failed: {exc}", 15_000)
