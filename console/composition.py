@@ -47,6 +47,7 @@ class Console:
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
     availability: object = None  # console/availability_controller.py for managers and admins (issue 19)
+    users: object = None  # console/users_controller.py for admins (issue 19)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -223,6 +224,12 @@ class Console:
             avail.outboxChanged.connect(self.refresh_outbox)
             avail.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.availability = avail
+        from .users_controller import install as install_users
+
+        users = install_users(self.window, self.cache, self.sync, role=str(user.get("role", "")))
+        if users is not None and users is not self.users:
+            users.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+        self.users = users
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -313,6 +320,8 @@ class Console:
         self.search.shutdown()
         if self.availability is not None:
             self.availability.shutdown()
+        if self.users is not None:
+            self.users.shutdown()
         if self.merge is not None:
             self.merge.shutdown()  # a running duplicate scan stops
         if self._ui_conn is not None:

@@ -44,6 +44,7 @@ SHORTCUTS = [
     ("Ctrl+Shift+R", "Call review (supervisors and managers): Abandoned and Unbooked calls"),
     ("Ctrl+Shift+M", "Possible duplicates (managers): compare, merge, Ctrl+Z undoes the last merge"),
     ("Ctrl+Shift+V", "Availability (managers): time off, holidays, capacity adjustments; Ctrl+S adds"),
+    ("Ctrl+Shift+G", "Users (admins): add, reset a password, change a role, deactivate"),
     ("Alt+O, S", "My state: Available, Away (with a reason) or Wrap-up"),
     ("Ctrl+Shift+B", "Floor board (supervisors and managers): live calls, agents, today's tiles"),
     ("Ctrl+Shift+Y", "Scorecards (a CSR sees their own)"),

@@ -189,6 +189,9 @@ class SyncClient:
     ) -> dict[str, Any]:
         return await self.requests.scorecard(period, first, last, user_id, timeout)
 
+    async def manage_user(self, fields: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        return await self.requests.manage_user(fields, timeout)
+
     def problems(self) -> list[Outcome]:
         """Refusals and flags the CSR has not acknowledged (they survive restarts and sign-outs)."""
         return unacknowledged(self.cache)

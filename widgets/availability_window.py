@@ -3,8 +3,8 @@ part days), company holidays and capacity adjustments per day and window, and th
 over capacity (to reschedule).
 
 Keyboard-first: the form is in tab order (what, day, technician, from, until, group, window, minutes,
-note); Ctrl+S adds the entry; in the entries list Delete withdraws the highlighted one; F5 reloads;
-Esc closes. The widgets hold plain data and emit signals; console/availability_controller.py reads and
+note); Ctrl+S adds the entry; in the entries list Delete withdraws the highlighted one; Ctrl+R reloads
+(F5 is the console's window-wide Sync now); Esc closes. The widgets hold plain data and emit signals; console/availability_controller.py reads and
 writes on a database worker.
 """
 
@@ -171,7 +171,7 @@ class AvailabilityWindow(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
         layout.addLayout(buttons)
-        layout.addWidget(QLabel("Ctrl+S: add · Delete (in the list): withdraw · F5: reload · Esc: close"))
+        layout.addWidget(QLabel("Ctrl+S: add · Delete (in the list): withdraw · Ctrl+R: reload · Esc: close"))
         layout.addWidget(self.list, 1)
         layout.addWidget(QLabel("To reschedule (jobs over capacity after the last change):"))
         layout.addWidget(self.reschedule)
@@ -181,7 +181,7 @@ class AvailabilityWindow(QWidget):
         self.add_button.clicked.connect(self.request_add)
         for keys, slot, where in (
             (QKeySequence.StandardKey.Save, self.request_add, self),
-            (QKeySequence(Qt.Key.Key_F5), self.reloadRequested.emit, self),
+            (QKeySequence("Ctrl+R"), self.reloadRequested.emit, self),
             (QKeySequence(Qt.Key.Key_Escape), self.close, self),
             (QKeySequence(Qt.Key.Key_Delete), self.request_remove, self.list),
         ):
