@@ -203,7 +203,9 @@ class AccountsAuthenticator:
         try:
             # argon2 and the database: off the event loop.
             user = await self._hash_slot(
-                asyncio.to_thread(self.accounts.login, username, password, now, new_password)
+                asyncio.to_thread(
+                    self.accounts.login, username, password, now, *((new_password,) if new_password else ())
+                )
             )
         except AuthError as exc:
             if exc.code in ("password_change_required", "weak_password"):
