@@ -223,12 +223,14 @@ class Console:
         if avail is not None and avail is not self.availability:
             avail.outboxChanged.connect(self.refresh_outbox)
             avail.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.availabilityChanged.connect(avail.refresh_if_open)
         self.availability = avail
         from .users_controller import install as install_users
 
         users = install_users(self.window, self.cache, self.sync, role=str(user.get("role", "")))
         if users is not None and users is not self.users:
             users.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.callsChanged.connect(users.refresh_if_open)  # pulled users too
         self.users = users
 
     def _on_query(self, text: str) -> None:

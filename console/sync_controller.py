@@ -111,6 +111,7 @@ class SyncController(QObject):
     onlineChanged = Signal(bool)
     floorMessage = Signal(dict)  # floor_snapshot / floor_delta / floor_kpis (supervisors)
     callsChanged = Signal()  # pulled calls, call reasons or users: what the call review lists
+    availabilityChanged = Signal()  # pulled time off, holidays, capacity adjustments (issue 19)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -339,6 +340,8 @@ class SyncController(QObject):
             self.callsChanged.emit()
         if "leads" in tables:
             self.leadsChanged.emit()
+        if "availability_entries" in tables:
+            self.availabilityChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:
             # Jobs and conflicts don't change a customer's search document, but the open record shows them.
             record = self.window.customer_panel.record()

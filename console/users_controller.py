@@ -91,6 +91,11 @@ class UsersController(QObject):
         self.reload()
         return self.dialog
 
+    def refresh_if_open(self) -> None:
+        """Another console's change arrived: the open window shows it."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.reload()
+
     def reload(self) -> None:
         self._worker.submit(load_users, self._cache, done=self._loaded, failed=self._read_failed, key="load")
 

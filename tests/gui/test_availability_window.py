@@ -22,6 +22,7 @@ from tests.unit.conftest import customer_args
 from tests.unit.test_booking import booking
 from widgets.availability_window import EntriesModel, EntryRow
 
+pytest_plugins = ["tests.gui.conftest_sync"]
 Ctrl = Qt.KeyboardModifier.ControlModifier
 Shift = Qt.KeyboardModifier.ShiftModifier
 
@@ -141,3 +142,52 @@ def test_only_managers_and_admins_get_the_window(qtbot: Any, cache, writer) -> N
     assert controller is not None and [a for a in window.actions() if a.objectName() == "availabilityAction"]
     assert install(window, cache, writer, role="csr") is None  # the next user is a CSR: taken away
     assert not [a for a in window.actions() if a.objectName() == "availabilityAction"]
+
+
+def test_another_consoles_change_appears_in_the_open_window(qtbot, loop, tmp_path, desks):
+    """Two consoles signed in to a real server: a holiday added on one appears in the other's open
+    Availability window without a reload."""
+    from sqlalchemy.orm import sessionmaker
+
+    from models.db import open_server_db
+    from sync.apply import Applier
+    from sync.auth import Accounts, token_secret
+    from sync.server import SyncServer
+    from sync.server_auth import AccountsAuthenticator
+    from tests.gui.helpers import until
+    from tests.unit.booking_setup import NOW
+
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    accounts = Accounts(sessions)
+    password = "correct horse battery"
+    accounts.add_user("dana", "Dana Reyes", "manager", password)
+    accounts.add_user("lee", "Lee Park", "manager", password)
+    srv = SyncServer(
+        Applier(sessions, clock=lambda: NOW),
+        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+    )
+    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
+    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
+
+    async def scenario() -> None:
+        a, b = desks("a"), desks("b")
+        for console, user in ((a, "dana"), (b, "lee")):
+            await console.sync.sign_in_with(url, user, password)
+            await until(lambda c=console: c.window.sync_status.state == "online", timeout=30)
+        d = a.availability.open()
+        await until(lambda: d.entries.rowCount() == 0 and a.availability._worker.pending == 0)
+        b.writer.execute("add_holiday", {"day": TUESDAY.isoformat(), "note": "Founders' day"})
+        b.sync.local_write()
+        await until(lambda: d.entries.rowCount() == 1, timeout=20)
+        assert "Founders' day" in d.entries.index(0, 1).data()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        endpoint.close()
+        loop.run_until_complete(endpoint.wait_closed())
+        loop.run_until_complete(srv.aclose())
+        engine.dispose()
