@@ -5,6 +5,7 @@ change audited (never the password); ``csr-server user`` keeps working alongside
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -13,6 +14,7 @@ import websockets
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from bench.sync_bench import temporary_postgres
 from models.db import open_server_db
 from models.journal import AuditEntry
 from models.setup import User
@@ -23,15 +25,21 @@ from tests.unit.test_roles import PASSWORD, ROLES, Console, _serve
 NEW = "violet tangerine lighthouse"
 
 
-@pytest.fixture
-def store(tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    accounts = Accounts(sessions)
-    for role in ROLES:
-        accounts.add_user(f"{role}1", role.title(), role, PASSWORD)
-    yield sessions, accounts
-    engine.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The server's database: a SQLite file, and a real PostgreSQL (the admin rows locked FOR UPDATE)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            url = stack.enter_context(temporary_postgres(request.getfixturevalue("postgres_url")))
+        else:
+            url = str(tmp_path / "server.sqlite3")
+        engine = open_server_db(url)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        accounts = Accounts(sessions)
+        for role in ROLES:
+            accounts.add_user(f"{role}1", role.title(), role, PASSWORD)
+        yield sessions, accounts
+        engine.dispose()
 
 
 async def _login(url: str, username: str, password: str, new_password: str | None = None) -> dict:
