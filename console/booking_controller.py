@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.availability import load_rules
 from models.base import utcnow
 from models.booking import job_errors
 from models.capacity import availability, booked_slots, horizon
@@ -297,7 +298,8 @@ class BookingController(QObject):
         days = horizon(now, setup, DAYS)
         with self._cache.sessions() as session:
             booked = booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job)
-        return availability(setup, business_unit_id, duration, skills, booked, days, now)
+            rules = load_rules(session, days[0], days[-1])  # time off, holidays, adjustments (issue 19)
+        return availability(setup, business_unit_id, duration, skills, booked, days, now, rules)
 
     def book(self) -> Future | None:
         """Book the job on the worker thread: the future of its write, or None when the form is refused as

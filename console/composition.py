@@ -54,6 +54,8 @@ class Console:
     setup: object = (
         None  # console/setup_controller.SetupController: everyone, editable for managers (issue 19)
     )
+    availability: object = None  # console/availability_controller.py for managers and admins (issue 19)
+    users: object = None  # console/users_controller.py for admins (issue 19)
     _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
@@ -241,6 +243,7 @@ class Console:
             merge.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.merge = merge
         self._install_setup(str(user.get("role", "")))
+        self._install_manager_windows(user)
 
     def _install_setup(self, role: str) -> None:
         from .setup_controller import install as install_setup
@@ -252,6 +255,23 @@ class Console:
             self.sync.setupChanged.connect(setup.reload)
             setup.savedRecord.connect(lambda _id: self.booking.reload_setup())
         self.setup = setup
+
+    def _install_manager_windows(self, user: dict) -> None:
+        from .availability_controller import install as install_availability
+
+        avail = install_availability(self.window, self.cache, self.writer, role=str(user.get("role", "")))
+        if avail is not None and avail is not self.availability:
+            avail.outboxChanged.connect(self.refresh_outbox)
+            avail.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.availabilityChanged.connect(avail.refresh_if_open)
+        self.availability = avail
+        from .users_controller import install as install_users
+
+        users = install_users(self.window, self.cache, self.sync, role=str(user.get("role", "")))
+        if users is not None and users is not self.users:
+            users.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
+            self.sync.callsChanged.connect(users.refresh_if_open)  # pulled users too
+        self.users = users
 
     def _on_query(self, text: str) -> None:
         if text.strip():
@@ -353,6 +373,10 @@ class Console:
         if self.work_orders is not None:
             self.work_orders.close()
         self.search.shutdown()
+        if self.availability is not None:
+            self.availability.shutdown()
+        if self.users is not None:
+            self.users.shutdown()
         if self.merge is not None:
             self.merge.shutdown()  # a running duplicate scan stops
         if self.setup is not None:

@@ -43,6 +43,8 @@ SHORTCUTS = [
     ("Click / Enter on a call bubble", "Claim it; on your call: back to its customer and booking"),
     ("Ctrl+Shift+R", "Call review (supervisors and managers): Abandoned and Unbooked calls"),
     ("Ctrl+Shift+F", "Possible duplicates (managers): compare, merge, Ctrl+Z undoes the last merge"),
+    ("Ctrl+Alt+A", "Availability (managers): time off, holidays, capacity adjustments; Ctrl+S adds"),
+    ("Ctrl+Alt+U", "Users (admins): add, reset a password, change a role, deactivate"),
     ("Alt+O, S", "My state: Available, Away (with a reason) or Wrap-up"),
     ("Ctrl+Shift+B", "Floor board (supervisors and managers): live calls, agents, today's tiles"),
     ("Ctrl+Shift+Y", "Scorecards (a CSR sees their own)"),

@@ -119,6 +119,7 @@ class SyncController(QObject):
     floorMessage = Signal(dict)  # floor_snapshot / floor_delta / floor_kpis (supervisors)
     callsChanged = Signal()  # pulled calls, call reasons or users: what the call review lists
     messagesChanged = Signal()  # pulled notifications or customers' texts (docs/notifications.md)
+    availabilityChanged = Signal()  # pulled time off, holidays, capacity adjustments (issue 19)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, settings: QSettings) -> None:
         super().__init__(window)
@@ -178,13 +179,19 @@ class SyncController(QObject):
         return dialog
 
     def _start_login(self, dialog: LoginDialog, server: str, user: str, password: str) -> None:
-        self._login_task = asyncio.ensure_future(self._login(dialog, server, user, password))
+        self._login_task = asyncio.ensure_future(
+            self._login(dialog, server, user, password, dialog.new_password())
+        )
 
-    async def _login(self, dialog: LoginDialog | None, server: str, user: str, password: str) -> bool:
+    async def _login(
+        self, dialog: LoginDialog | None, server: str, user: str, password: str, new_password: str = ""
+    ) -> bool:
         try:
-            token, who = await login(server, self._client_id(), user, password)
+            token, who = await login(server, self._client_id(), user, password, new_password=new_password)
         except LoginFailed as exc:
-            if dialog is not None:
+            if dialog is not None and exc.code == "password_change_required":
+                dialog.ask_new_password(str(exc))  # an admin reset it: the user chooses a new one
+            elif dialog is not None:
                 dialog.show_error(str(exc))
             else:
                 self.window.statusBar().showMessage(f"Sign-in failed: {exc}", 15_000)
@@ -350,6 +357,8 @@ class SyncController(QObject):
             self.messagesChanged.emit()
         if "online_bookings" in tables:
             self.bookingsChanged.emit()
+        if "availability_entries" in tables:
+            self.availabilityChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:
             # Jobs and conflicts don't change a customer's search document, but the open record shows them.
             record = self.window.customer_panel.record()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .attribution import attributed
+from .availability import load_rules
 from .base import utcnow
 from .calls import Call
 from .capacity import availability, booked_slots, find_slot, nearest_free, window_bounds
@@ -106,6 +107,7 @@ def _check_window(
             ),
             [day],
             now,
+            load_rules(session, day, day),
             window_id=window.id,
         )
         slot = find_slot(slots, day, window.id)
@@ -129,6 +131,7 @@ def _check_window(
         booked_slots(session, setup, days[0], days[-1], exclude_job=exclude_job),
         days,
         now,
+        load_rules(session, days[0], days[-1]),
     )
     suggestions = [
         {"day": s.day.isoformat(), "arrival_window_id": s.window.id, "label": s.label}

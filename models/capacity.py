@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from .availability import NO_RULES, AvailabilityRules, load_rules
 from .jobs import Appointment, Job, JobStatus
 from .setup import BusinessUnit
 from .setup_data import SetupData, TechnicianInfo, WindowInfo
@@ -62,10 +63,44 @@ class Slot:
         return f"{self.day:%a %b} {self.day.day} · {self.window.name}"
 
 
-def _on_shift(tech: TechnicianInfo, day: date, start: int, end: int) -> int:
-    return sum(
-        overlap_minutes(minutes(a), minutes(b), start, end) for a, b in tech.shifts.get(day.weekday(), ())
-    )
+def _on_shift(
+    tech: TechnicianInfo, day: date, start: int, end: int, rules: AvailabilityRules = NO_RULES
+) -> int:
+    """The technician's shift minutes inside [start, end) of that day, less their time off."""
+    total = 0
+    for a, b in tech.shifts.get(day.weekday(), ()):
+        lo, hi = max(minutes(a), start), min(minutes(b), end)
+        if hi <= lo:
+            continue
+        total += hi - lo - sum(y - x for x, y in rules.off_minutes(tech.id, day, lo, hi))
+    return total
+
+
+def window_capacity(
+    setup: SetupData,
+    group_id: str,
+    techs: list[TechnicianInfo],
+    day: date,
+    window: WindowInfo,
+    rules: AvailabilityRules = NO_RULES,
+) -> int:
+    """Technician-minutes of one window: bookable % of the shifts (less time off), plus the day's
+    manual adjustment; nothing on a company holiday."""
+    if day in rules.closed:
+        return 0
+    settings = setup.capacity.get(group_id)
+    bookable = (settings.bookable_percent if settings else 100) / 100
+    start, end = minutes(window.start), minutes(window.end)
+    capacity = round(bookable * sum(_on_shift(t, day, start, end, rules) for t in techs))
+    return max(0, capacity + rules.adjust.get((group_id, day, window.id), 0))
+
+
+def _used(bookings: list[BookedSlot], start: int, end: int) -> float:
+    used = 0.0
+    for b in bookings:
+        span = max(1, b.end_min - b.start_min)
+        used += b.duration * overlap_minutes(b.start_min, b.end_min, start, end) / span
+    return used
 
 
 def _business_hours_warning(setup: SetupData, day: date, start: int, end: int) -> str | None:
@@ -149,10 +184,12 @@ def availability(
     booked: list[BookedSlot],
     days: list[date],
     now: datetime,
+    rules: AvailabilityRules = NO_RULES,
     window_id: str | None = None,
 ) -> list[Slot]:
-    """Every arrival window of these days for a job of this business unit, duration and skills (only
-    ``window_id``'s when given: the server re-checking one booking)."""
+    """Every arrival window of these days for a job of this business unit, duration and skills
+    (``rules``: the days' time off, holidays and adjustments — models/availability.py; only ``window_id``'s
+    when given: the server re-checking one booking)."""
     bu = setup.business_unit(business_unit_id)
     if bu is None:
         return []
@@ -161,7 +198,6 @@ def availability(
     group_units = setup.group_units(bu.group_id)
     techs = [t for t in setup.technicians if t.business_unit_id in group_units]
     settings = setup.capacity.get(bu.group_id)
-    bookable = (settings.bookable_percent if settings else 100) / 100
     warn_at = settings.overbooking_warn_percent if settings else 100
     by_day: dict[date, list[BookedSlot]] = defaultdict(list)
     for b in booked:
@@ -178,15 +214,18 @@ def availability(
                     continue  # gone, or not offered for today
             elif day < local_now.date():
                 continue
-            capacity = round(bookable * sum(_on_shift(t, day, start, end) for t in techs))
-            used = 0.0
-            for b in by_day.get(day, ()):
-                span = max(1, b.end_min - b.start_min)
-                used += b.duration * overlap_minutes(b.start_min, b.end_min, start, end) / span
-            booked_min = round(used)
-            skilled = [t.name for t in techs if t.has(skills) and _on_shift(t, day, start, end) > 0]
+            capacity = window_capacity(setup, bu.group_id, techs, day, w, rules)
+            booked_min = round(_used(by_day.get(day, []), start, end))
+            closed = day in rules.closed
+            skilled = [
+                t.name
+                for t in techs
+                if not closed and t.has(skills) and _on_shift(t, day, start, end, rules) > 0
+            ]
             fits = bool(skilled) and booked_min + duration <= capacity
             slot = Slot(day, w, capacity, booked_min, skilled, fits)
+            if closed:
+                slot.warnings.append(f"Closed: {rules.closed[day]}")
             if day == local_now.date() and start < local_now.hour * 60 + local_now.minute:
                 slot.warnings.append("Already started")
             warning = _business_hours_warning(setup, day, start, end)
@@ -194,7 +233,7 @@ def availability(
                 slot.warnings.append(warning)
             if capacity and fits and round(100 * (booked_min + duration) / capacity) > warn_at:
                 slot.warnings.append("Overbooking")
-            if not skilled:
+            if not skilled and not closed:
                 slot.warnings.append("No technician with the skills on shift")
             slots.append(slot)
     return slots
@@ -219,3 +258,46 @@ def window_bounds(setup: SetupData, day: date, window: WindowInfo) -> tuple[date
 
 def horizon(now: datetime, setup: SetupData, count: int = 14) -> list[date]:
     return days_from(as_utc(now).astimezone(zone(setup.time_zone)).date(), count)
+
+
+def over_capacity(session: Session, days: list[date]) -> list[dict[str, str]]:
+    """The live jobs booked into a window whose bookings now exceed its capacity, on these days
+    (time off, a holiday or a negative adjustment can do that): [{job_id, number, day, window}], for
+    rescheduling. A job is listed once, in the first such window it overlaps."""
+    from .setup_data import load_setup
+
+    if not days:
+        return []
+    setup = load_setup(session)
+    first, last = min(days), max(days)
+    rules = load_rules(session, first, last)
+    booked = booked_slots(session, setup, first, last)
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    groups = sorted({b.group_id for b in setup.business_units})
+    for group_id in groups:
+        units = setup.group_units(group_id)
+        techs = [t for t in setup.technicians if t.business_unit_id in units]
+        for day in sorted(set(days)):
+            bookings = [b for b in booked if b.group_id == group_id and b.day == day]
+            if not bookings:
+                continue
+            for w in setup.windows:
+                if w.business_unit_ids and not (w.business_unit_ids & units):
+                    continue
+                start, end = minutes(w.start), minutes(w.end)
+                inside = [b for b in bookings if overlap_minutes(b.start_min, b.end_min, start, end) > 0]
+                if not inside or round(_used(inside, start, end)) <= window_capacity(
+                    setup, group_id, techs, day, w, rules
+                ):
+                    continue
+                for b in inside:
+                    if b.job_id not in seen:
+                        seen.add(b.job_id)
+                        out.append({"job_id": b.job_id, "day": day.isoformat(), "window": w.name})
+    if out:
+        wanted = [o["job_id"] for o in out]
+        numbers = {i: n for i, n in session.execute(select(Job.id, Job.number).where(Job.id.in_(wanted)))}
+        for o in out:
+            o["number"] = str(numbers.get(o["job_id"]) or "")
+    return out

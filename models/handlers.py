@@ -5,6 +5,7 @@ Importing the intent modules registers their handlers; this is the one place tha
 
 from __future__ import annotations
 
+from . import availability as availability_intents  # noqa: F401 - time off, holidays, capacity (issue 19)
 from . import (  # noqa: F401 - imported for their @intent registrations
     booking,
     call_intents,

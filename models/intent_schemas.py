@@ -493,6 +493,51 @@ class SetupDelete(Args):
 
     kind: StrictStr | None = arg(SETUP_KIND, required=True)
     id: StrictStr | None = arg("The record.", required=True)
+
+
+ENTRY_ID = "The entry's id (client-minted; minted by the handler when absent)."
+DAY = "The local day, YYYY-MM-DD."
+NOTE = "A note people read (at most 200 characters)."
+
+
+class AddTimeOff(Args):
+    """Managers: a technician is off a whole day, or from `start` to `end` (part of a day)."""
+
+    id: StrictStr | None = arg(ENTRY_ID)
+    technician_id: StrictStr | None = arg("The technician.", required=True)
+    day: StrictStr | None = arg(DAY, required=True)
+    start: StrictStr | None = arg("Part of a day: from (HH:MM local). Both or neither of start/end.")
+    end: StrictStr | None = arg("Part of a day: until (HH:MM local).")
+    note: StrictStr | None = arg(NOTE)
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class AddHoliday(Args):
+    """Managers: the company is closed that day (no window has capacity)."""
+
+    id: StrictStr | None = arg(ENTRY_ID)
+    day: StrictStr | None = arg(DAY, required=True)
+    note: StrictStr | None = arg("The holiday's name.", required=True)
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class AdjustCapacity(Args):
+    """Managers: add (+) or take away (−) technician-minutes in one window of one day for a group."""
+
+    id: StrictStr | None = arg(ENTRY_ID)
+    group_id: StrictStr | None = arg("The capacity group (or give `business_unit_id`).")
+    business_unit_id: StrictStr | None = arg("A business unit: its group is adjusted.")
+    arrival_window_id: StrictStr | None = arg("The arrival window.", required=True)
+    day: StrictStr | None = arg(DAY, required=True)
+    minutes: int | None = arg("Technician-minutes, + or − (not zero).", required=True)
+    note: StrictStr | None = arg(NOTE)
+    actor: StrictStr | None = arg(ACTOR)
+
+
+class RemoveAvailabilityEntry(Args):
+    """Managers: withdraw a time off, holiday or adjustment (kept, inactive, for history)."""
+
+    id: StrictStr | None = arg("The entry.", required=True, invalid="Malformed entry id.")
     actor: StrictStr | None = arg(ACTOR)
 
 
@@ -538,6 +583,10 @@ SCHEMAS: dict[str, type[Args]] = {
     "setup_save": SetupSave,
     "setup_retire": SetupRetire,
     "setup_delete": SetupDelete,
+    "add_time_off": AddTimeOff,
+    "add_holiday": AddHoliday,
+    "adjust_capacity": AdjustCapacity,
+    "remove_availability_entry": RemoveAvailabilityEntry,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

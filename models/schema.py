@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     web_booking,
     work_orders,
 )
+from . import availability as availability_entries  # noqa: F401 - availability_entries (issue 19)
 from . import merge as customer_merges  # noqa: F401 - the customer_merges table (issue 19)
 from .base import Base
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import time
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, Numeric, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, Numeric, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import ID_LEN, Base, IdMixin, StampMixin
@@ -194,3 +194,5 @@ class User(IdMixin, StampMixin, Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.CSR)
     password_hash: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by an admin's password reset: the next sign-in must choose a new password (issue 19).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

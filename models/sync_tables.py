@@ -30,6 +30,7 @@ CONSOLE_TABLES = frozenset(
         "notes",
         "conflicts",
         "customer_merges",
+        "availability_entries",  # time off, holidays, capacity adjustments (issue 19)
         # jobs, calls and leads
         "jobs",
         "job_tags",

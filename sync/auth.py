@@ -417,6 +417,14 @@ class Accounts:
         self._hasher = hasher or DEFAULT_HASHER
         self.lock_after, self.lock_window, self.lock_for = lock_after, lock_window, lock_for
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        return self._hasher
+
     @cached_property
     def _dummy_hash(self) -> str:
         # Unknown names are checked against this so they cost the same argon2 time as real ones.
@@ -507,7 +515,7 @@ class Accounts:
             ).rowcount
 
     # -- log-in ------------------------------------------------------------------------------------------
-    def login(self, username: str, password: str, now: datetime) -> User:
+    def login(self, username: str, password: str, now: datetime, new_password: str | None = None) -> User:
         """Return the (detached) user when name and password match an active account.
 
         Raises ``auth_failed`` with one message whether or not the name exists, ``account_locked``
@@ -529,6 +537,10 @@ class Accounts:
         matches = len(password) <= MAX_PASSWORD_LENGTH and verify_password(stored, password, self._hasher)
         if real and matches and user.active:
             self._succeeded(key, user, password)
+            if user.must_change_password:  # an admin reset it (sync/user_admin.py)
+                if new_password is None:
+                    raise AuthError("password_change_required", PASSWORD_CHANGE_MESSAGE)
+                self._choose_password(user, password, new_password)
             return user
         if failures >= self.lock_after:
             raise self._locked(self.lock_for.total_seconds())
@@ -609,6 +621,20 @@ class Accounts:
                 s.expunge(user)
             return user
 
+    def _choose_password(self, user: User, old: str, new: str) -> None:
+        """The user's own new password after a reset (policy-checked, not the temporary one)."""
+        if new == old:
+            raise AuthError("weak_password", "Choose a new password, not the temporary one.")
+        check_password_policy(new, user.username)
+        new_hash = hash_password(new, self._hasher)
+        with self._sessions.begin() as s:
+            stored = s.get(User, user.id)
+            stored.password_hash = new_hash
+            stored.must_change_password = False
+            s.flush()
+            _publish_user(s, stored)
+        user.password_hash, user.must_change_password = new_hash, False
+
     def _succeeded(self, key: str, user: User, password: str) -> None:
         """Clear the name's failures; upgrade the stored hash if the parameters changed."""
         old = user.password_hash
@@ -623,6 +649,9 @@ class Accounts:
                     .values(password_hash=new)
                 ).rowcount:
                     user.password_hash = new
+
+
+PASSWORD_CHANGE_MESSAGE = "Your password was reset by an admin — choose a new one to sign in."
 
 
 def _publish_user(session: Session, user: User) -> None:

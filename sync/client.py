@@ -189,6 +189,9 @@ class SyncClient:
     ) -> dict[str, Any]:
         return await self.requests.scorecard(period, first, last, user_id, timeout)
 
+    async def manage_user(self, fields: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        return await self.requests.manage_user(fields, timeout)
+
     def problems(self) -> list[Outcome]:
         """Refusals and flags the CSR has not acknowledged (they survive restarts and sign-outs)."""
         return unacknowledged(self.cache)
@@ -416,11 +419,18 @@ class SyncClient:
 
 
 class LoginFailed(Exception):
-    pass
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # the server's error code ("password_change_required": ask for a new one)
 
 
 async def login(
-    server: str, console_id: str, user: str, password: str, timeout: float = 15.0
+    server: str,
+    console_id: str,
+    user: str,
+    password: str,
+    timeout: float = 15.0,
+    new_password: str = "",
 ) -> tuple[str, dict]:
     """hello + login over a short websocket; the token and the user, or LoginFailed in plain words."""
     try:
@@ -436,7 +446,10 @@ async def login(
             welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout))
             if welcome.get("type") == "error":
                 raise LoginFailed(welcome.get("message") or ERROR_CODES.get(welcome.get("code"), "Refused."))
-            await ws.send(json.dumps({"type": "login", "username": user, "password": password}))
+            message = {"type": "login", "username": user, "password": password}
+            if new_password:  # after an admin's reset: the user's own new password
+                message["new_password"] = new_password
+            await ws.send(json.dumps(message))
             while True:
                 answer = json.loads(await asyncio.wait_for(ws.recv(), 90))
                 if answer.get("type") != "poke":
@@ -450,4 +463,4 @@ async def login(
         ) from exc
     if answer.get("type") == "logged_in":
         return answer["token"], answer["user"]
-    raise LoginFailed(answer.get("message") or "Wrong user name or password.")
+    raise LoginFailed(answer.get("message") or "Wrong user name or password.", str(answer.get("code") or ""))

@@ -48,6 +48,9 @@ class Login(_Message):
     type: Literal["login"]
     username: Annotated[str, Field(min_length=1, max_length=60)]
     password: Annotated[str, Field(min_length=1, max_length=200)]
+    # After an admin's password reset the server answers ``password_change_required``: the console
+    # asks for a new password and logs in again with both (the old one proves who it is).
+    new_password: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class Mutation(BaseModel):
@@ -140,6 +143,20 @@ class CloseStaleCall(_Message):
     call_id: Id
 
 
+class ManageUser(_Message):
+    """Admins: add a user, deactivate or reactivate one, reset a password (the user must choose a new
+    one at the next sign-in) or change a role. The last active admin can't be deactivated or demoted.
+    Never queued in the outbox (a password must not be stored there): sent while online, answered by
+    ``user_managed`` or an error."""
+
+    type: Literal["manage_user"]
+    action: Literal["add", "deactivate", "reactivate", "reset_password", "set_role"]
+    username: Annotated[str, Field(min_length=1, max_length=60)]
+    display_name: Annotated[str, Field(max_length=80)] | None = None
+    role: Annotated[str, Field(max_length=20)] | None = None
+    password: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # add, reset_password
+
+
 DayText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
@@ -167,7 +184,8 @@ ClientMessage = Annotated[
     | SubscribeFloor
     | UnsubscribeFloor
     | CloseStaleCall
-    | ScorecardRequest,
+    | ScorecardRequest
+    | ManageUser,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
@@ -278,6 +296,12 @@ class Unsubscribed(_Message):
     type: Literal["floor_unsubscribed"] = "floor_unsubscribed"
 
 
+class UserManaged(_Message):
+    type: Literal["user_managed"] = "user_managed"
+    action: str
+    user: dict[str, Any]  # id, username, display_name, role, active, must_change_password
+
+
 class StaleClosed(_Message):
     type: Literal["stale_closed"] = "stale_closed"
     call: dict[str, Any]
@@ -357,6 +381,8 @@ ERROR_CODES = {
     "bad_state": "That state can't be chosen.",
     "close_refused": "The call can't be closed as stale.",
     "bad_period": "That period can't be shown.",
+    "password_change_required": "Your password was reset; choose a new one to sign in.",
+    "user_refused": "That change to the user can't be made.",
     "internal": "The server could not process the message.",
 }
 

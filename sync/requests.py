@@ -146,6 +146,15 @@ class Requests:
                 message[key] = value
         return await self.request(message, "scorecard_result", timeout)
 
+    async def manage_user(self, fields: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        """Admins: ``manage_user`` (sync/user_admin.py) — the user as changed, or RequestFailed with the
+        server's sentence (``forbidden``, ``user_refused``)."""
+        message = {"type": "manage_user", **{k: v for k, v in fields.items() if v not in (None, "")}}
+        answer = await self.request(
+            message, "user_managed", timeout, offline="Users change on the server — sign in first."
+        )
+        return dict(answer["user"])
+
     async def resubscribe(self, channel: Channel) -> None:
         """After a reconnect, a supervisor's board gets a whole new snapshot (through ``on_floor``)."""
         self._number += 1

@@ -42,6 +42,7 @@ from .protocol import (
     LiveCalls,
     LoggedIn,
     Login,
+    ManageUser,
     Ping,
     Pong,
     ProtocolError,
@@ -58,6 +59,7 @@ from .protocol import (
     SubscribeFloor,
     Unsubscribed,
     UnsubscribeFloor,
+    UserManaged,
     Welcome,
     encode,
     parse_client_message,
@@ -321,7 +323,8 @@ class SyncServer:
         if not conn.client_id:
             raise ProtocolError("bad_message", "Say hello first.")
         if isinstance(message, Login):
-            token, expires_at, user = await self.auth.login(message.username, message.password)
+            extra = {"new_password": message.new_password} if message.new_password else {}
+            token, expires_at, user = await self.auth.login(message.username, message.password, **extra)
             await asyncio.to_thread(self.applier.register, conn.client_id, user["id"])
             await self._signed_in(conn, user)
             await self._send(conn, LoggedIn(id=message.id, token=token, expires_at=expires_at, user=user))
@@ -366,6 +369,12 @@ class SyncServer:
             await self._close_stale(conn, message)
         elif isinstance(message, ScorecardRequest):
             await self._scorecard(conn, message)
+        elif isinstance(message, ManageUser):  # admins: users (issue 19, sync/user_admin.py)
+            manage = getattr(self.auth, "manage_user", None)
+            if manage is None:
+                raise ProtocolError("internal")
+            managed = await manage(conn.user, message)
+            await self._send(conn, UserManaged(id=message.id, action=message.action, user=managed))
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
             await self._send(

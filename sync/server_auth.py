@@ -14,7 +14,8 @@ connection logged in as (or whose token it presented):
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
   admin; the managers' call review intents (:data:`REVIEW_INTENTS`: attach the CSR, reclassify, excuse,
   tag) need supervisor, manager or admin; merging customers and undoing a merge
-  (models/merge.py :data:`MERGE_INTENTS`) need manager or admin; every other intent is for every role (an unknown one is
+  (models/merge.py :data:`MERGE_INTENTS`) and availability changes (models/availability.py
+  :data:`AVAILABILITY_INTENTS`: time off, holidays, capacity adjustments) need manager or admin; every other intent is for every role (an unknown one is
   answered by a rejected receipt).
 """
 
@@ -27,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
+from models.availability import AVAILABILITY_INTENTS
 from models.base import utcnow
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
 from models.merge import MERGE_INTENTS
@@ -55,6 +57,7 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "subscribe_floor": SUPERVISORS,
     "unsubscribe_floor": SUPERVISORS,
     "close_stale_call": SUPERVISORS,
+    "manage_user": frozenset({Role.ADMIN.value}),  # users and seats (issue 19): admins only
 }
 ROLE_MESSAGES: dict[str, frozenset[str]] = {
     role.value: frozenset(m for m, roles in MESSAGE_ROLES.items() if role.value in roles) for role in Role
@@ -123,6 +126,8 @@ def intent_roles(mutation_name: str) -> frozenset[str]:
         return REVIEW_ROLES
     if mutation_name in MERGE_INTENTS:
         return SETUP_ROLES  # merging customers (and undoing it): managers and admins
+    if mutation_name in AVAILABILITY_INTENTS:
+        return SETUP_ROLES  # time off, holidays, capacity adjustments: managers and admins
     return EVERYONE
 
 
@@ -180,7 +185,9 @@ class AccountsAuthenticator:
         self._hashing = asyncio.Semaphore(self.login_concurrency)
         self._waiting = 0
 
-    async def login(self, username: str, password: str) -> tuple[str, str, dict[str, Any]]:
+    async def login(
+        self, username: str, password: str, new_password: str | None = None
+    ) -> tuple[str, str, dict[str, Any]]:
         if self._waiting >= self.max_waiting:
             log.warning("event=login_busy waiting=%d", self._waiting)
             raise ProtocolError(
@@ -196,8 +203,14 @@ class AccountsAuthenticator:
         now = self.clock()
         try:
             # argon2 and the database: off the event loop.
-            user = await self._hash_slot(asyncio.to_thread(self.accounts.login, username, password, now))
+            user = await self._hash_slot(
+                asyncio.to_thread(
+                    self.accounts.login, username, password, now, *((new_password,) if new_password else ())
+                )
+            )
         except AuthError as exc:
+            if exc.code in ("password_change_required", "weak_password"):
+                raise ProtocolError(exc.code, exc.message) from exc
             # The throttle's delay is served here, after the slot is freed, so a client that retries
             # after the answer never meets retry_later (docs/drafts/accounts.md).
             await asyncio.sleep(min(exc.retry_after, MAX_LOGIN_WAIT))
@@ -235,6 +248,29 @@ class AccountsAuthenticator:
             settings = await asyncio.to_thread(phone_settings, sessions)
             user["phone_auto_claim"] = settings["auto_claim"]
         return user
+
+    async def manage_user(self, actor: dict[str, Any], message: Any) -> dict[str, Any]:
+        """An admin's ``manage_user`` (sync/user_admin.py); ``user_refused`` with the sentence."""
+        from .user_admin import manage_user
+
+        if role_of(actor) != Role.ADMIN.value:  # the endpoint checked it too (MESSAGE_ROLES)
+            raise ProtocolError("forbidden")
+        try:
+            # argon2 (add, reset) and the database: off the event loop, in a hashing slot.
+            await self._hashing.acquire()
+            work = asyncio.to_thread(
+                manage_user,
+                self.accounts,
+                actor,
+                message.action,
+                message.username,
+                display_name=message.display_name,
+                role=message.role,
+                password=message.password,
+            )
+            return await self._hash_slot(work)
+        except AuthError as exc:
+            raise ProtocolError("user_refused", exc.message, details={"reason": exc.code}) from exc
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
         return message_allowed(user, message_type)

@@ -43,6 +43,11 @@ class LoginDialog(QDialog):
         self.user_edit = self._edit("loginUser", "User name", user)
         self.password_edit = self._edit("loginPassword", "Password", "")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        # Shown only after an admin reset the password: the user chooses their own (issue 19).
+        self.new_password_edit = self._edit("loginNewPassword", "New password", "")
+        self.new_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.repeat_edit = self._edit("loginNewPasswordAgain", "New password again", "")
+        self.repeat_edit.setEchoMode(QLineEdit.EchoMode.Password)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -50,10 +55,13 @@ class LoginDialog(QDialog):
             ("Ser&ver", self.server_edit),
             ("&User name", self.user_edit),
             ("&Password", self.password_edit),
+            ("&New password", self.new_password_edit),
+            ("New password &again", self.repeat_edit),
         ):
             label = QLabel(text, self)
             label.setBuddy(edit)
             form.addRow(label, edit)
+        self._new_rows = [(form.labelForField(e), e) for e in (self.new_password_edit, self.repeat_edit)]
 
         self.note_label = self._label(
             "loginNote", "The server and user name are remembered on this PC. The password never is."
@@ -83,6 +91,7 @@ class LoginDialog(QDialog):
         layout.addWidget(self.buttons)
         self.error_label.hide()
         self.status_label.hide()
+        self._set_new_password_shown(False)
 
     # -- building -------------------------------------------------------------------------------------
     def _edit(self, name: str, accessible: str, text: str) -> QLineEdit:
@@ -112,12 +121,36 @@ class LoginDialog(QDialog):
 
     def set_busy(self, busy: bool) -> None:
         """While signing in the fields and Sign in are disabled; Work offline stays available."""
-        for w in (self.server_edit, self.user_edit, self.password_edit, self.sign_in_button):
+        for w in (
+            self.server_edit,
+            self.user_edit,
+            self.password_edit,
+            self.new_password_edit,
+            self.repeat_edit,
+            self.sign_in_button,
+        ):
             w.setEnabled(not busy)
         self.status_label.setText("Signing in…" if busy else "")
         self.status_label.setVisible(busy)
         if busy:
             self._clear_error()
+
+    def new_password(self) -> str:
+        """The new password typed after a reset ("" when not asked)."""
+        return self.new_password_edit.text() if self.new_password_edit.isVisibleTo(self) else ""
+
+    def ask_new_password(self, text: str) -> None:
+        """The server says the password was reset: keep the temporary one, ask for a new one twice."""
+        self.set_busy(False)
+        self._set_new_password_shown(True)
+        self.new_password_edit.clear()
+        self.repeat_edit.clear()
+        self._show_problem(text, self.new_password_edit)
+
+    def _set_new_password_shown(self, shown: bool) -> None:
+        for label, edit in self._new_rows:
+            label.setVisible(shown)
+            edit.setVisible(shown)
 
     def is_busy(self) -> bool:
         return not self.sign_in_button.isEnabled()
@@ -127,6 +160,9 @@ class LoginDialog(QDialog):
         self.set_busy(False)
         self._show_problem(text, self.password_edit)
         self.password_edit.clear()
+        if self.new_password_edit.isVisibleTo(self):  # typed again with the next attempt
+            self.new_password_edit.clear()
+            self.repeat_edit.clear()
 
     # -- internals ------------------------------------------------------------------------------------
     def _show_problem(self, text: str, field: QLineEdit) -> None:
@@ -151,6 +187,11 @@ class LoginDialog(QDialog):
             return "Enter your user name.", self.user_edit
         if not password:
             return "Enter your password.", self.password_edit
+        if self.new_password_edit.isVisibleTo(self):
+            if not self.new_password_edit.text():
+                return "Choose a new password.", self.new_password_edit
+            if self.repeat_edit.text() != self.new_password_edit.text():
+                return "The two new passwords differ — type it again.", self.repeat_edit
         return None
 
     def _submit(self) -> None:
@@ -165,7 +206,8 @@ class LoginDialog(QDialog):
         self.signInRequested.emit(server, user, password)
 
     def done(self, result: int) -> None:  # noqa: D102 - Qt override
-        self.password_edit.clear()  # never kept past the dialog
+        for edit in (self.password_edit, self.new_password_edit, self.repeat_edit):
+            edit.clear()  # never kept past the dialog
         self.set_busy(False)
         super().done(result)
 

@@ -14,6 +14,7 @@ import websockets
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from models.availability import AVAILABILITY_INTENTS
 from models.call_review import REVIEW_INTENTS, REVIEW_ROLES
 from models.call_store import record_events
 from models.calls import Call, CallClass, CallEventKind, NeutralEvent
@@ -99,7 +100,7 @@ def test_every_registered_intent_but_call_review_is_for_every_role():
     from models.handlers import HANDLERS
 
     assert HANDLERS and REVIEW_INTENTS <= set(HANDLERS)
-    for name in set(HANDLERS) - REVIEW_INTENTS - MERGE_INTENTS - SETUP_EDIT_INTENTS:
+    for name in set(HANDLERS) - REVIEW_INTENTS - MERGE_INTENTS - SETUP_EDIT_INTENTS - AVAILABILITY_INTENTS:
         assert not name.startswith("setup_") and name not in SETUP_INTENTS, name
         for role in ROLES:
             assert mutation_allowed(_user(role), name), (role, name)
@@ -118,6 +119,23 @@ def test_setup_edits_need_a_manager_or_admin():
 def test_merging_customers_needs_a_manager_or_admin():
     assert MERGE_INTENTS == {"merge_customers", "undo_merge"}
     for name in MERGE_INTENTS:
+        for role in ("csr", "supervisor"):
+            assert not mutation_allowed(_user(role), name), (role, name)
+        for role in ("manager", "admin"):
+            assert mutation_allowed(_user(role), name), (role, name)
+
+
+def test_availability_changes_need_a_manager_or_admin():
+    assert AVAILABILITY_INTENTS == {
+        "add_time_off",
+        "add_holiday",
+        "adjust_capacity",
+        "remove_availability_entry",
+    }
+    from models.handlers import HANDLERS
+
+    assert AVAILABILITY_INTENTS <= set(HANDLERS)
+    for name in AVAILABILITY_INTENTS:
         for role in ("csr", "supervisor"):
             assert not mutation_allowed(_user(role), name), (role, name)
         for role in ("manager", "admin"):

@@ -1,0 +1,170 @@
+"""Wiring of the admins' *Users* window (widgets/users_window.py): the users as this console's cache knows
+them (read on a database worker of its own), and each change sent to the server as a ``manage_user``
+request over the signed-in session (sync/requests.py). The server decides — admins only, never the last
+active admin, audited — and answers with the user as changed, shown at once; its row also reaches every
+console through the change log. Offline, the window says the change needs the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from sqlalchemy import select
+
+from models.db import Cache
+from models.setup import User
+from sync.requests import RequestFailed
+from widgets.users_window import UserRow, UsersWindow
+
+from .db_worker import DbWorker
+from .failures import describe_failure
+
+log = logging.getLogger(__name__)
+
+SHORTCUT = "Ctrl+Alt+U"
+ADMIN_ROLES = frozenset({"admin"})
+DONE = {
+    "add": "{name} was added. They choose their own password at their first sign-in.",
+    "deactivate": "{name} can no longer sign in.",
+    "reactivate": "{name} can sign in again.",
+    "reset_password": "{name}'s password was reset: they choose a new one at their next sign-in.",
+    "set_role": "{name} is now {role}. Their console signs in again with the new role.",
+}
+
+
+def _row(user: Any) -> UserRow:
+    if isinstance(user, dict):
+        return UserRow(
+            str(user["id"]),
+            str(user["username"]),
+            str(user.get("display_name") or ""),
+            str(user.get("role") or ""),
+            bool(user.get("active")),
+            bool(user.get("must_change_password")),
+        )
+    role = user.role.value if hasattr(user.role, "value") else str(user.role)
+    return UserRow(
+        user.id, user.username, user.display_name, role, bool(user.active), bool(user.must_change_password)
+    )
+
+
+def load_users(cache: Cache) -> list[UserRow]:
+    with cache.sessions() as session:
+        return [_row(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+class UsersController(QObject):
+    errorOccurred = Signal(str)
+    loaded = Signal(int)
+    changed = Signal(str)  # the action the server made (tests wait on it)
+
+    def __init__(self, window: Any, cache: Cache, sync: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self._cache = cache
+        self._sync = sync  # console/sync_controller.SyncController: its client is the signed-in session
+        self._worker = DbWorker(self, name="csr-users")
+        self.dialog: UsersWindow | None = None
+        self._action: QAction | None = None
+        self._tasks: set[asyncio.Future] = set()
+
+    def add_action(self) -> None:
+        self._action = QAction("Users", self.window)
+        self._action.setObjectName("usersAction")
+        self._action.setShortcut(QKeySequence(SHORTCUT))
+        self._action.triggered.connect(self.open)
+        self.window.addAction(self._action)
+
+    def open(self) -> UsersWindow:
+        if self.dialog is None:
+            self.dialog = UsersWindow(None)
+            self.dialog.actionRequested.connect(self.send)
+            self.dialog.reloadRequested.connect(self.reload)
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        self.dialog.list.setFocus()
+        self.reload()
+        return self.dialog
+
+    def refresh_if_open(self) -> None:
+        """Another console's change arrived: the open window shows it."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.reload()
+
+    def reload(self) -> None:
+        self._worker.submit(load_users, self._cache, done=self._loaded, failed=self._read_failed, key="load")
+
+    def _loaded(self, rows: list[UserRow]) -> None:
+        if self.dialog is not None:
+            self.dialog.users.set_rows(rows)
+            if rows and not self.dialog.list.currentIndex().isValid():
+                self.dialog.list.selectRow(0)
+        self.loaded.emit(len(rows))
+
+    def send(self, fields: dict) -> None:
+        client = getattr(self._sync, "client", None)
+        if client is None:
+            self._error("Users change on the server — sign in first.")
+            return
+        task = asyncio.ensure_future(self._send(client, dict(fields)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, client: Any, fields: dict) -> None:
+        try:
+            user = await client.manage_user(fields)
+        except RequestFailed as exc:
+            self._error(str(exc) or "The server refused the change.")
+            return
+        except Exception as exc:  # noqa: BLE001 - told, never silent
+            log.exception("manage_user failed")
+            self._error(f"The change couldn't be sent ({exc.__class__.__name__}) — try again.")
+            return
+        row = _row(user)
+        if self.dialog is not None:
+            self.dialog.changed(row, fields["action"])
+            self.dialog.show_message(DONE[fields["action"]].format(name=row.display_name, role=row.role))
+        self.changed.emit(fields["action"])
+
+    def _read_failed(self, exc: BaseException) -> None:
+        self._error(describe_failure(self._cache.path, exc, what="users"))
+
+    def _error(self, text: str) -> None:
+        if self.dialog is not None:
+            self.dialog.show_message(text, "error")
+        self.errorOccurred.emit(text)
+
+    def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._worker.shutdown()
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog.deleteLater()
+            self.dialog = None
+        if self._action is not None:
+            self.window.removeAction(self._action)
+            self._action.deleteLater()
+            self._action = None
+
+
+def install(window: Any, cache: Cache, sync: Any, *, role: str) -> UsersController | None:
+    """The Users window (Ctrl+Shift+G) for an admin; for any other role none (one left by the previous
+    user is removed)."""
+    existing = window.findChild(UsersController)
+    if str(getattr(role, "value", role) or "") not in ADMIN_ROLES:
+        if existing is not None:
+            existing.shutdown()
+            existing.setParent(None)
+            existing.deleteLater()
+        return None
+    if existing is not None:
+        return existing
+    controller = UsersController(window, cache, sync)
+    controller.add_action()
+    return controller
