@@ -142,6 +142,19 @@ def queue_stats(items: list[Callback], now: datetime) -> QueueStats:
     return QueueStats(len(waiting), max(0, int((_utc(now) - oldest).total_seconds())))
 
 
+def callback_kpis(session: Session, now: datetime) -> dict[str, int]:
+    """The floor board's Callbacks tile: items nobody has taken yet, and how long the oldest has waited."""
+    from sqlalchemy import func
+
+    count, oldest = session.execute(
+        select(func.count(), func.min(Callback.waiting_since)).where(
+            Callback.status == CallbackStatus.OPEN.value
+        )
+    ).one()
+    wait = max(0, int((_utc(now) - _utc(oldest)).total_seconds())) if oldest is not None else 0
+    return {"callbacks_open": int(count or 0), "callbacks_longest_wait_s": wait}
+
+
 # -- intents -------------------------------------------------------------------------------------------------
 def _who(session: Session, user_id: str | None) -> str:
     user = session.get(User, user_id) if user_id else None

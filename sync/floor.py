@@ -26,6 +26,7 @@ from websockets.asyncio.server import broadcast
 
 from models.agents import AgentState, AgentStateRow, away_reasons, check_choice, effective_state
 from models.base import utcnow
+from models.callbacks import callback_kpis
 from models.calls import Call, CallEvent, CallState
 from models.customers import Customer
 from models.kpis import day_bounds, live_kpis, load_call_facts, local_day
@@ -379,6 +380,7 @@ class Floor:
                 tz = company_zone(company_settings(session))
                 start, end = day_bounds(local_day(now, tz), tz)
                 tiles = live_kpis(load_call_facts(session, start, end, active=True), now, tz)
+                tiles.update(callback_kpis(session, now))  # the callback queue (docs/phone.md)
         return rows, tiles
 
     def _answered_by_name(self, call: dict[str, Any]) -> str:

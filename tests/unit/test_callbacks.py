@@ -13,6 +13,7 @@ from models.call_store import claim_call, record_events
 from models.callbacks import (
     Callback,
     CallbackStatus,
+    callback_kpis,
     claim_callback,
     open_queue,
     queue_stats,
@@ -112,6 +113,11 @@ def test_the_queue_is_longest_waiting_first_and_done_items_leave_it(store):
         assert [q.phone for q in queue] == ["+12145550101", "+12145550103", "+12145550102"]
         stats = queue_stats(queue, T0 + timedelta(seconds=400))
     assert (stats.open_count, stats.longest_wait_seconds) == (3, 300)
+    with store.sessions() as s:  # the floor board's tile says the same from one query
+        assert callback_kpis(s, T0 + timedelta(seconds=400)) == {
+            "callbacks_open": 3,
+            "callbacks_longest_wait_s": 300,
+        }
     a = call_id(store, "A")
     with store.sessions.begin() as s:
         s.info[ACTOR_ID] = "dana"
