@@ -175,3 +175,12 @@ def test_only_the_claimer_records_a_known_outcome(store):
         record_callback_outcome(s, {"callback_id": cid, "outcome": "booked"})
     [item] = items(store)
     assert (item.status, item.outcome) == ("done", "booked")
+
+
+def test_call_review_says_what_became_of_the_callback():
+    from models.call_review import callback_state
+
+    assert callback_state(None, None) == ""
+    assert callback_state("open", "") == "Callback open"
+    assert callback_state("claimed", "") == "Callback taken"
+    assert callback_state("done", "wrong_number") == "Called back: Wrong number"
