@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -22,6 +22,12 @@ from PySide6.QtWidgets import (
 from models.callbacks import OUTCOME_LABELS, CallbackOutcome
 
 OUTCOME_KEYS = list(CallbackOutcome)  # Ctrl+1 … Ctrl+4, in this order
+SHORT_LABELS = {
+    CallbackOutcome.BOOKED: "Booked",
+    CallbackOutcome.NOT_BOOKED: "Not booked",
+    CallbackOutcome.NO_ANSWER: "No answer",
+    CallbackOutcome.WRONG_NUMBER: "Wrong number",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +66,18 @@ class CallbacksList(QWidget):
         self.call_button.setObjectName("callbackCall")
         self.call_button.setAccessibleName("Call the highlighted caller back")
         self.call_button.clicked.connect(lambda: self._emit(self.callRequested))
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.take_button)
-        buttons.addWidget(self.call_button)
+        # Two buttons a row: the tab must not make the window wider than the other tabs do.
+        buttons = QGridLayout()
+        buttons.addWidget(self.take_button, 0, 0)
+        buttons.addWidget(self.call_button, 0, 1)
         self.outcome_buttons: list[QPushButton] = []
         for n, outcome in enumerate(OUTCOME_KEYS, start=1):
-            b = QPushButton(f"{OUTCOME_LABELS[outcome]} (Ctrl+{n})", self)
+            b = QPushButton(f"{SHORT_LABELS[outcome]} (Ctrl+{n})", self)
             b.setObjectName(f"callbackOutcome_{outcome.value}")
             b.setAccessibleName(f"Record: {OUTCOME_LABELS[outcome]}")
+            b.setToolTip(f"Record: {OUTCOME_LABELS[outcome]} (Ctrl+{n})")
             b.clicked.connect(lambda _=False, o=outcome: self._outcome(o))
-            buttons.addWidget(b)
+            buttons.addWidget(b, 1 + (n - 1) // 2, (n - 1) % 2)
             self.outcome_buttons.append(b)
         self.message = QLabel(self)
         self.message.setObjectName("callbacksMessage")
