@@ -21,6 +21,7 @@ from models.callbacks import OUTCOME_LABELS, CallbackOutcome, open_queue
 from models.customers import Customer
 from models.db import Cache
 from models.setup import User
+from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.callbacks_list import CallbackRow, CallbacksList
 
@@ -148,8 +149,17 @@ class CallbacksController(QObject):
             name,
             args,
             done=lambda _r: self._saved(saved),
-            failed=lambda exc: self._error(describe_failure(self._cache.path, exc, what="callback change")),
+            failed=self._refused,
         )
+
+    def _refused(self, exc: BaseException) -> None:
+        """Refused here (someone else's claim already pulled, an unknown outcome): the sentence, and the list
+        re-read so it shows who has the item; nothing was saved."""
+        if isinstance(exc, ValidationFailed):
+            self._error(" ".join(str(v) for v in exc.errors.values()))
+            self.refresh()
+        else:
+            self._error(describe_failure(self._cache.path, exc, what="callback change"))
 
     def _saved(self, text: str) -> None:
         self.widget.show_message(text)

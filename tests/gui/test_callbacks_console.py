@@ -14,6 +14,7 @@ from console.composition import Console
 from console.settings import open_settings
 from models.base import utcnow
 from models.call_store import record_events
+from models.callbacks import Callback
 from models.calls import CallEventKind, NeutralEvent
 from models.demo import generate
 from models.journal import OutboxEntry
@@ -97,4 +98,13 @@ def test_take_call_and_record_a_callback_by_keyboard(qtbot, console):
     # Calling someone nobody took is refused with a sentence; nothing is dialed.
     qtbot.keyClick(widget.tree, Qt.Key.Key_D, Ctrl)
     assert dialed == [("+12145550122", "")] and "Take this callback first" in widget.message.text()
+
+    # Someone else's claim already pulled: Enter is refused here at once, with who has it; nothing queued.
+    with console.cache.sessions.begin() as s:
+        s.add(User(id="lee", username="lee", display_name="Lee Chen", role="csr"))
+        s.get(Callback, widget.current_id()).claimed_by = "lee"
+    queued = len(outbox(console))
+    qtbot.keyClick(widget.tree, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Lee Chen already took this callback" in widget.message.text())
+    assert len(outbox(console)) == queued and widget.message.property("kind") == "error"
     wait_for_workers(qtbot, console.window)
