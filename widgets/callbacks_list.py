@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.callbacks import OUTCOME_LABELS, CallbackOutcome
+from models.phone import format_phone
 
 OUTCOME_KEYS = list(CallbackOutcome)  # Ctrl+1 … Ctrl+4, in this order
 SHORT_LABELS = {
@@ -104,7 +105,8 @@ class CallbacksList(QWidget):
         self.tree.clear()
         for row in rows:
             who = "You" if row.claimed_by and row.claimed_by == self.me else row.claimed_by_name
-            caller = f"{row.customer_name} {row.phone}".strip() if row.customer_name else row.phone
+            number = format_phone(row.phone)
+            caller = f"{row.customer_name} · {number}" if row.customer_name else number
             item = QTreeWidgetItem([row.waiting, caller, "Yes" if row.voicemail else "", who])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
             self.tree.addTopLevelItem(item)

@@ -80,6 +80,7 @@ def test_take_call_and_record_a_callback_by_keyboard(qtbot, console):
     assert widget.tree.hasFocus()
     assert [r.phone for r in widget.rows()] == ["+12145550122", "+12145550111"]  # longest waiting first
     assert widget.current_row().phone == "+12145550122"
+    assert widget.tree.topLevelItem(0).text(1) == "(214) 555-0122"  # as a CSR reads it
 
     qtbot.keyClick(widget.tree, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: widget.current_row() is not None and widget.current_row().claimed_by == "dana")
