@@ -47,6 +47,7 @@ class Console:
     floor: FloorController
     review: object = None  # console/review_controller.ReviewController for supervisors and up
     messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
+    callbacks: object = None  # console/callbacks_controller.CallbacksController: the callback queue tab
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     work_orders: object = None  # console/work_orders_controller: ServiceChannel work orders in the inbox
@@ -134,6 +135,7 @@ class Console:
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
         window.changes_waiting = writer.pending_count
         console.messages = MessagesController(window, cache, writer, window.customer_panel)
+        console.callbacks = _callbacks(console)
         console._connect_signals()
         from .inbox_controller import install as install_inbox
 
@@ -385,3 +387,23 @@ class Console:
             self._ui_conn.close()
             self._ui_conn = None
         self.cache.close()
+
+
+def _callbacks(console: Console) -> object:
+    """The callback queue beside Leads (docs/phone.md "Callback queue")."""
+    from .callbacks_controller import CallbacksController
+
+    calls = console.calls
+    controller = CallbacksController(
+        console.window,
+        console.cache,
+        console.writer,
+        me=lambda: calls.me,
+        dial=calls.dial,
+        now_fn=console._now_fn,
+    )
+    controller.add_tab(console.window.work_tabs)
+    controller.outboxChanged.connect(console.refresh_outbox)
+    controller.errorOccurred.connect(lambda t: console.window.statusBar().showMessage(t, 10_000))
+    console.sync.callsChanged.connect(controller.refresh)
+    return controller

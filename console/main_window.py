@@ -67,6 +67,8 @@ SHORTCUTS = [
     ),
     ("Enter / F2 / Delete (leads)", "Convert the lead to a job / edit its follow-up / dismiss it"),
     ("Ctrl+Shift+L, Ctrl+O (leads)", "New lead from a name and phone / open the lead's customer"),
+    ("Ctrl+Alt+C", "Callbacks: callers to call back, longest waiting first"),
+    ("Enter / Ctrl+D / Ctrl+1…4 (callbacks)", "Take the caller / call them / record how it went"),
     ("Ctrl+PgDown / Ctrl+PgUp", "Next / previous bubble"),
     ("Ctrl+W", "Close the current bubble"),
     ("Ctrl+G", "Get availability (arrival windows for 14 days)"),

@@ -349,7 +349,7 @@ class SyncController(QObject):
     def _on_changes(self, tables: set[str]) -> None:
         if tables & SETUP_TABLES:
             self.setupChanged.emit()
-        if tables & {"calls", "call_reasons", "users"}:
+        if tables & {"calls", "call_reasons", "users", "callbacks"}:
             self.callsChanged.emit()
         if "leads" in tables:
             self.leadsChanged.emit()

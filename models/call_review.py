@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .call_rules import CallFacts, classify
+from .callbacks import OUTCOME_LABELS, Callback, CallbackOutcome, CallbackStatus
 from .calls import Call, CallClass, CallDirection, CallState
 from .customers import Customer
 from .journal import AuditEntry, OutboxEntry
@@ -59,6 +60,7 @@ class ReviewRow:
     tags: tuple[str, ...]
     recording_url: str
     end_reason: str
+    callback: str = ""  # the callback queue item's state (models/callbacks.py): "" when it has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +119,21 @@ def _kinds(kinds: Iterable[str]) -> list[CallClass]:
 
 def _select() -> Any:
     return (
-        select(Call, Customer.name, Campaign.name, User.display_name, CallReason.name, CallReason.is_lead)
+        select(
+            Call,
+            Customer.name,
+            Campaign.name,
+            User.display_name,
+            CallReason.name,
+            CallReason.is_lead,
+            Callback.status,
+            Callback.outcome,
+        )
         .outerjoin(Customer, Customer.id == Call.customer_id)
         .outerjoin(Campaign, Campaign.id == Call.campaign_id)
         .outerjoin(User, User.id == Call.agent_id)
         .outerjoin(CallReason, CallReason.id == Call.call_reason_id)
+        .outerjoin(Callback, Callback.call_id == Call.id)
         .where(Call.direction == CallDirection.INBOUND, Call.state == CallState.ENDED)
     )
 
@@ -132,7 +144,7 @@ def _where_kinds(stmt: Any, kinds: list[CallClass]) -> Any:
 
 
 def _row(values: Any, tz: tzinfo) -> ReviewRow:
-    call, customer, campaign, agent, reason, reason_is_lead = values
+    call, customer, campaign, agent, reason, reason_is_lead, cb_status, cb_outcome = values
     started = as_utc(call.started_at)
     answered = as_utc(call.answered_at) if call.answered_at else None
     ended = as_utc(call.ended_at) if call.ended_at else started
@@ -171,7 +183,20 @@ def _row(values: Any, tz: tzinfo) -> ReviewRow:
         tags=tuple(call.tags or ()),
         recording_url=call.recording_url or "",
         end_reason=call.end_reason or "",
+        callback=callback_state(cb_status, cb_outcome),
     )
+
+
+def callback_state(status: str | None, outcome: str | None) -> str:
+    """ "Callback open", "Callback taken", "Called back: No answer", or "" for a call without one."""
+    if not status:
+        return ""
+    if status == CallbackStatus.DONE.value and outcome:
+        try:
+            return f"Called back: {OUTCOME_LABELS[CallbackOutcome(outcome)]}"
+        except ValueError:
+            return "Called back"
+    return "Callback taken" if status == CallbackStatus.CLAIMED.value else "Callback open"
 
 
 def review_calls(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .base import new_id, utcnow
 from .call_rules import CallFacts, EventFact, caller_number, classify, reduce_events
+from .callbacks import ensure_callback
 from .calls import Call, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
 from .customers import ContactMethod, Customer
 from .setup import CallReason, CallType, TrackingNumber, User
@@ -174,6 +175,7 @@ def _reduce(session: Session, call: Call) -> None:
     call.recording_url = facts.recording_url[:500]
     call.recording_seconds = facts.recording_seconds
     reclassify(session, call)
+    ensure_callback(session, call)  # an Abandoned call with a number: someone calls them back
 
 
 def reclassify(session: Session, call: Call) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0016_availability"
+HEAD_REVISION = "0017_callbacks"
 WRITE_GATE_TIMEOUT = 10.0
 
 

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - imported for their @intent registrations
     booking,
     call_intents,
     call_review_intents,
+    callbacks,
     conflicts,
     intents,
     leads,

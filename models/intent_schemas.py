@@ -333,6 +333,21 @@ REVIEWED_CALL = "The call (an ended inbound call)."
 MALFORMED_CALL = "Malformed call id."
 
 
+class ClaimCallback(Args):
+    """The callback queue: the CSR takes an item; the server refuses a second CSR (docs/phone.md)."""
+
+    callback_id: StrictStr | None = arg("The callback item.", required=True)
+    user_id: StrictStr | None = arg("Who takes it; the server uses the signed-in user.")
+
+
+class RecordCallbackOutcome(Args):
+    """The callback queue: how the call-back went (booked / not_booked / no_answer / wrong_number)."""
+
+    callback_id: StrictStr | None = arg("The callback item.", required=True)
+    outcome: StrictStr | None = arg("booked, not_booked, no_answer or wrong_number.", required=True)
+    user_id: StrictStr | None = arg("Who records it; the server uses the signed-in user.")
+
+
 class AttachAgent(Args):
     """Call review: the user who really took the call."""
 
@@ -587,6 +602,8 @@ SCHEMAS: dict[str, type[Args]] = {
     "add_holiday": AddHoliday,
     "adjust_capacity": AdjustCapacity,
     "remove_availability_entry": RemoveAvailabilityEntry,
+    "claim_callback": ClaimCallback,
+    "record_callback_outcome": RecordCallbackOutcome,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

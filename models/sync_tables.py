@@ -39,6 +39,7 @@ CONSOLE_TABLES = frozenset(
         "calls",
         "leads",
         "online_bookings",
+        "callbacks",  # the callback queue (docs/phone.md)
         # customer notifications: every message and the customers' texts (docs/notifications.md)
         "notifications",
         "inbound_messages",

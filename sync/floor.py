@@ -26,6 +26,7 @@ from websockets.asyncio.server import broadcast
 
 from models.agents import AgentState, AgentStateRow, away_reasons, check_choice, effective_state
 from models.base import utcnow
+from models.callbacks import callback_kpis
 from models.calls import Call, CallEvent, CallState
 from models.customers import Customer
 from models.kpis import day_bounds, live_kpis, load_call_facts, local_day
@@ -382,6 +383,7 @@ class Floor:
                 tiles = live_kpis(load_call_facts(session, start, end, active=True), now, tz)
                 # ServiceChannel: work orders late to accept or expiring without a check-in.
                 tiles["work_order_alerts"] = floor_alerts(session, now)
+                tiles.update(callback_kpis(session, now))  # the callback queue (docs/phone.md)
         return rows, tiles
 
     def _answered_by_name(self, call: dict[str, Any]) -> str:

@@ -19,8 +19,8 @@ from .row_model import IdRole, RowTableModel
 
 __all__ = ["CLASS_NAMES", "COLUMNS", "CallReviewModel", "IdRole", "agent_text", "class_text", "when_text"]
 
-COLUMNS = ("Started", "Caller", "Customer", "Campaign", "CSR", "Talk", "Class", "Reason", "Tags")
-STARTED, CALLER, CUSTOMER, CAMPAIGN, CSR, TALK, CLASS, REASON, TAGS = range(len(COLUMNS))
+COLUMNS = ("Started", "Caller", "Customer", "Campaign", "CSR", "Talk", "Class", "Reason", "Tags", "Callback")
+STARTED, CALLER, CUSTOMER, CAMPAIGN, CSR, TALK, CLASS, REASON, TAGS, CALLBACK = range(len(COLUMNS))
 CLASS_NAMES = {"NotLead": "Not a lead"}
 
 
@@ -56,6 +56,7 @@ _TEXT = {
     CLASS: class_text,
     REASON: lambda r: r.reason,
     TAGS: lambda r: ", ".join(r.tags),
+    CALLBACK: lambda r: r.callback,  # the callback queue's item (docs/phone.md)
 }
 
 

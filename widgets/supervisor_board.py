@@ -51,6 +51,7 @@ TILES = (
     ("tileServiceLevel", "Service level today"),
     ("tileAbandonment", "Abandonment today"),
     ("tileBookingRate", "Booking rate today"),
+    ("tileCallbacks", "Callbacks open"),
 )
 
 
@@ -91,7 +92,21 @@ def kpi_texts(kpis: Mapping[str, Any]) -> dict[str, tuple[str, str, bool]]:
             "Booked ÷ (booked + unbooked), today." if booking is not None else none_today,
             False,
         ),
+        "tileCallbacks": callbacks_text(kpis.get("callbacks_open"), kpis.get("callbacks_longest_wait_s")),
     }
+
+
+def callbacks_text(count: Any, wait: Any) -> tuple[str, str, bool]:
+    """The callback queue's tile: how many callers nobody has taken, and the longest wait."""
+    if count is None:
+        return NOTHING_YET, "The callback queue is not known yet.", False
+    if not count:
+        return "0", "Nobody is waiting for a call back.", False
+    return (
+        f"{int(count)} · {duration_text(wait or 0)}",
+        "Callers to call back nobody has taken yet · the longest has waited this long.",
+        True,
+    )
 
 
 class KpiTile(QFrame):

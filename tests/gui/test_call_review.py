@@ -150,6 +150,14 @@ def test_rows_are_shown_oldest_first_and_the_model_is_sound(qtbot: Any, lone, qt
         "Unbooked",
         "",
         "",
+        "",  # claimed by a CSR: no callback
+    ]
+    # An Abandoned call shows its callback's state; the unknown caller has none (nobody to call back).
+    assert [(model.index(r, 6).data(), model.index(r, 9).data()) for r in range(4)] == [
+        ("Unbooked", ""),
+        ("Abandoned", ""),
+        ("Abandoned", "Callback open"),
+        ("Abandoned", "Callback open"),
     ]
     assert model.index(1, 4).data() == "Nobody" and model.index(1, 5).data() == "Not answered"
     assert model.index(1, 5).data(Qt.ItemDataRole.ToolTipRole) == "Rang 0:40, not answered"

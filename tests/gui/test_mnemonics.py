@@ -117,7 +117,7 @@ def test_no_alt_letter_is_used_twice_on_one_screen(qtbot, console):
         screen = ", ".join(t.tabText(t.currentIndex()) for t in tab_widgets)
         assert not clashes, f"Alt+letter used twice with {screen} open: {clashes}"
         screens += 1
-    assert screens == 9  # (booking, leads or bookings inbox) × (jobs, calls or texts)
+    assert screens == 12  # (booking, leads, bookings inbox or callbacks) × (jobs, calls or texts)
     # The check looked at the booking form: its labels are among the claimed letters.
     window.work_tabs.setCurrentIndex(0)
     claimed = {who for whos in visible_mnemonics(window).values() for who in whos}

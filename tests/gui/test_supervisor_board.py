@@ -73,6 +73,8 @@ KPIS = {
     "service_level_pct": 91.6,
     "abandonment_pct": 3.0,
     "booking_rate_pct": 42.4,
+    "callbacks_open": 2,
+    "callbacks_longest_wait_s": 600,
     "day": "2026-03-13",
     "as_of": iso(0),
 }
@@ -82,6 +84,8 @@ EMPTY_KPIS = {
     "service_level_pct": None,
     "abandonment_pct": None,
     "booking_rate_pct": None,
+    "callbacks_open": 0,
+    "callbacks_longest_wait_s": 0,
     "day": "2026-03-13",
     "as_of": iso(0),
 }
@@ -264,7 +268,9 @@ def test_tiles_show_numbers_and_a_dash_for_nothing_yet(board: SupervisorBoard) -
         "tileServiceLevel": "92%",
         "tileAbandonment": "3%",
         "tileBookingRate": "42%",
+        "tileCallbacks": "2 · 10:00",
     }
+    assert board.tiles["tileCallbacks"].property("attention") is True
     assert board.tiles["tileLongestWait"].property("attention") is True
     assert board.tiles["tileServiceLevel"].property("attention") is False
     assert board.tiles["tileServiceLevel"].accessibleName() == "Service level today: 92%"
@@ -277,6 +283,7 @@ def test_tiles_show_numbers_and_a_dash_for_nothing_yet(board: SupervisorBoard) -
         "tileServiceLevel": "—",
         "tileAbandonment": "—",
         "tileBookingRate": "—",
+        "tileCallbacks": "0",
     }
     assert board.tiles["tileBookingRate"].accessibleName() == "Booking rate today: nothing yet"
     assert board.tiles["tileBookingRate"].toolTip() == "Nothing to measure yet today."
@@ -308,6 +315,7 @@ def test_object_names_accessible_names_and_keyboard(board: SupervisorBoard, qtbo
         "tileServiceLevel",
         "tileAbandonment",
         "tileBookingRate",
+        "tileCallbacks",
     ):
         assert board.findChild(QWidget, name) is board.tiles[name]
     assert board.calls_view.objectName() == "liveCallsTable"

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bench.headless import PASSWORD, ROOT, USERNAME, build_templates, clone
-from models.calls import Call
+from models.calls import Call, CallClass, CallDirection
 from sync.auth import Accounts
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -253,6 +253,33 @@ def test_simulated_calls_with_duplicated_and_reordered_callbacks_all_end_stored_
         engine.dispose()
     assert len(calls) == 30 and len({c.provider_call_id for c in calls}) == 30
     assert {c.state for c in calls} == {"Ended"}
+    # The callback queue (docs/phone.md): exactly one item for each call that ended Abandoned with a caller
+    # number, opened with the call, in the change log consoles pull — duplicated and reordered callbacks too.
+    from models.callbacks import Callback
+    from models.sync_tables import ChangeRow
+
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            c = Call.__table__.c
+            owed = set(
+                conn.execute(
+                    select(c.id).where(
+                        c.classification == CallClass.ABANDONED,
+                        c.from_number != "",
+                        c.direction == CallDirection.INBOUND,
+                    )
+                ).scalars()
+            )
+            items = list(conn.execute(select(Callback.__table__.c.call_id)).scalars())
+            logged = set(
+                conn.execute(
+                    select(ChangeRow.__table__.c.entity_id).where(ChangeRow.__table__.c.entity == "callbacks")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    assert owed and sorted(items) == sorted(owed) and logged == owed
 
 
 def test_the_live_calls_a_console_gets_when_it_signs_in(server):

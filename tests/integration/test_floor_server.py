@@ -284,6 +284,8 @@ def test_a_supervisor_gets_the_snapshot_deltas_and_kpis_and_a_full_snapshot_afte
             "service_level_pct",
             "abandonment_pct",
             "booking_rate_pct",
+            "callbacks_open",
+            "callbacks_longest_wait_s",
             "day",
             "as_of",
         } <= set(snap["kpis"])

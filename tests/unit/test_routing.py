@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 
+from models.callbacks import Callback
 from models.calls import Call
 from models.db import open_server_db
 from models.routing import AFTER_HOURS, MAX_WAIT, RING, RoutingPolicy, open_at, route
@@ -96,6 +97,8 @@ def test_after_hours_callers_reach_voicemail_and_the_recording_is_on_their_call(
             async with aiohttp.ClientSession() as http:
                 night = await post(http, base, "/telephony/twilio/voice", voice)
                 await post(http, base, "/telephony/twilio/recording", recording)
+                # the caller hangs up after the message: an unanswered call, owed a call back
+                await post(http, base, "/telephony/twilio/status", {**voice, "CallStatus": "completed"})
                 clock[0] = TUESDAY_NOON
                 day = await post(http, base, "/telephony/twilio/voice", {**voice, "CallSid": "CA" + "8" * 32})
         finally:
@@ -108,6 +111,9 @@ def test_after_hours_callers_reach_voicemail_and_the_recording_is_on_their_call(
     with sessions() as s:
         call = s.scalar(select(Call).where(Call.provider_call_id == sid))
     assert call.recording_url == recording["RecordingUrl"]
+    with sessions() as s:  # the callback queue (docs/phone.md): a voicemail with a number is an open item
+        item = s.get(Callback, call.id)
+    assert item is not None and item.voicemail and item.phone == "+12145550134" and item.status == "open"
     engine.dispose()
 
 

@@ -1,0 +1,186 @@
+"""The callback queue (models/callbacks.py): which ended calls open an item (in the transaction that
+ends them), the queue's order, and the claim — first wins, the second CSR is refused and told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.attribution import ACTOR_ID
+from models.call_store import claim_call, record_events
+from models.callbacks import (
+    Callback,
+    CallbackStatus,
+    callback_kpis,
+    claim_callback,
+    open_queue,
+    queue_stats,
+    record_callback_outcome,
+)
+from models.calls import Call, CallDirection, CallEventKind, NeutralEvent
+from models.setup import User
+from models.validation import ValidationFailed
+
+T0 = datetime(2026, 11, 27, 15, 0, 0, tzinfo=UTC)
+K = CallEventKind
+
+
+@pytest.fixture
+def store(cache):
+    with cache.sessions.begin() as s:
+        for uid, name in (("dana", "Dana Reyes"), ("lee", "Lee Chen")):
+            s.add(User(id=uid, username=uid, display_name=name, role="csr"))
+    return cache
+
+
+def ev(kind, seconds, call="CA1", **kw) -> NeutralEvent:
+    kw.setdefault("from_number", "+12145550101")
+    kw.setdefault("to_number", "+12145550100")
+    return NeutralEvent(
+        "twilio", call, f"{call}:{kind}:{seconds}", kind, T0 + timedelta(seconds=seconds), **kw
+    )
+
+
+def record(store, *events):
+    with store.sessions.begin() as s:
+        record_events(s, list(events))
+
+
+def items(store) -> list[Callback]:
+    with store.sessions() as s:
+        rows = list(s.scalars(select(Callback)))
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def call_id(store, provider_call_id="CA1") -> str:
+    with store.sessions() as s:
+        return s.scalar(select(Call.id).where(Call.provider_call_id == provider_call_id))
+
+
+def test_an_unanswered_call_opens_one_item_when_it_ends(store):
+    record(store, ev(K.OFFERED, 0), ev(K.QUEUED, 1))
+    assert items(store) == []  # still waiting: no item yet
+    record(store, ev(K.ENDED, 40, end_reason="caller_hangup"))
+    [item] = items(store)
+    assert item.id == call_id(store) and item.phone == "+12145550101"
+    assert item.status == CallbackStatus.OPEN and not item.voicemail
+    assert item.waiting_since.replace(tzinfo=UTC) == T0 + timedelta(seconds=40)
+    record(store, ev(K.ENDED, 41))  # a late duplicate end: still one item
+    assert len(items(store)) == 1
+
+
+def test_a_voicemail_is_flagged_even_when_its_recording_comes_after_the_end(store):
+    record(store, ev(K.OFFERED, 0), ev(K.ENDED, 30))
+    record(store, ev(K.RECORDING, 31, recording_url="https://rec/1", recording_seconds=12))
+    [item] = items(store)
+    assert item.voicemail
+
+
+def test_no_item_for_an_anonymous_caller_a_claimed_call_or_an_outbound_call(store):
+    record(store, ev(K.OFFERED, 0, call="ANON", from_number="anonymous"), ev(K.ENDED, 20, call="ANON"))
+    record(store, ev(K.OFFERED, 0, call="TOOK"), ev(K.ANSWERED, 2, call="TOOK"))
+    with store.sessions.begin() as s:
+        claim_call(s, call_id(store, "TOOK"), "dana")
+    record(store, ev(K.ENDED, 90, call="TOOK"))
+    record(
+        store,
+        ev(
+            K.OFFERED,
+            0,
+            call="OUT",
+            direction=CallDirection.OUTBOUND,
+            from_number="+12145550100",
+            to_number="+12145550199",
+        ),
+        ev(K.ENDED, 5, call="OUT", direction=CallDirection.OUTBOUND),
+    )
+    assert items(store) == []
+
+
+def test_the_queue_is_longest_waiting_first_and_done_items_leave_it(store):
+    for n, ended in (("B", 300), ("A", 100), ("C", 200)):
+        record(
+            store,
+            ev(K.OFFERED, 0, call=n, from_number=f"+1214555010{ord(n) - 64}"),
+            ev(K.ENDED, ended, call=n),
+        )
+    with store.sessions() as s:
+        queue = open_queue(s)
+        assert [q.phone for q in queue] == ["+12145550101", "+12145550103", "+12145550102"]
+        stats = queue_stats(queue, T0 + timedelta(seconds=400))
+    assert (stats.open_count, stats.longest_wait_seconds) == (3, 300)
+    with store.sessions() as s:  # the floor board's tile says the same from one query
+        assert callback_kpis(s, T0 + timedelta(seconds=400)) == {
+            "callbacks_open": 3,
+            "callbacks_longest_wait_s": 300,
+        }
+    a = call_id(store, "A")
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        claim_callback(s, {"callback_id": a})
+        # a claimed item is no longer waiting: the longest wait is the next one's
+        assert queue_stats(open_queue(s), T0 + timedelta(seconds=400)).longest_wait_seconds == 200
+        record_callback_outcome(s, {"callback_id": a, "outcome": "no_answer"})
+    with store.sessions() as s:
+        assert [q.phone for q in open_queue(s)] == ["+12145550103", "+12145550102"]
+        assert s.get(Callback, a).outcome == "no_answer"
+
+
+def test_the_second_claim_is_refused_and_says_who_has_it(store):
+    record(store, ev(K.OFFERED, 0), ev(K.ENDED, 30))
+    cid = call_id(store)
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        claim_callback(s, {"callback_id": cid, "user_id": "dana"})
+        claim_callback(s, {"callback_id": cid})  # again: nothing changes
+    with pytest.raises(ValidationFailed) as refused:
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = "lee"
+            claim_callback(s, {"callback_id": cid})
+    assert "Dana Reyes already took this callback" in str(refused.value.errors)
+    with store.sessions() as s:
+        assert s.get(Callback, cid).claimed_by == "dana"
+
+
+def test_the_server_credits_the_signed_in_user_not_the_message(store):
+    record(store, ev(K.OFFERED, 0), ev(K.ENDED, 30))
+    with pytest.raises(ValidationFailed):
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = "lee"
+            claim_callback(s, {"callback_id": call_id(store), "user_id": "dana"})
+    assert items(store)[0].claimed_by is None
+
+
+def test_only_the_claimer_records_a_known_outcome(store):
+    record(store, ev(K.OFFERED, 0), ev(K.ENDED, 30))
+    cid = call_id(store)
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        claim_callback(s, {"callback_id": cid})
+    with pytest.raises(ValidationFailed, match="outcome"):
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = "dana"
+            record_callback_outcome(s, {"callback_id": cid, "outcome": "maybe"})
+    with pytest.raises(ValidationFailed) as refused:
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = "lee"
+            record_callback_outcome(s, {"callback_id": cid, "outcome": "booked"})
+    assert "Take this callback" in str(refused.value.errors)
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        record_callback_outcome(s, {"callback_id": cid, "outcome": "booked"})
+    [item] = items(store)
+    assert (item.status, item.outcome) == ("done", "booked")
+
+
+def test_call_review_says_what_became_of_the_callback():
+    from models.call_review import callback_state
+
+    assert callback_state(None, None) == ""
+    assert callback_state("open", "") == "Callback open"
+    assert callback_state("claimed", "") == "Callback taken"
+    assert callback_state("done", "wrong_number") == "Called back: Wrong number"

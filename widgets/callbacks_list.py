@@ -1,0 +1,157 @@
+"""The callback queue (`callbacksList`, docs/phone.md "Callback queue"): callers whose call was
+Abandoned (or who left a voicemail), longest-waiting first. Keyboard: Enter takes the highlighted item
+(the server decides whether it is yours), Ctrl+D calls it (click-to-call: your softphone rings first),
+Ctrl+1 … Ctrl+4 record how it went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.callbacks import OUTCOME_LABELS, CallbackOutcome
+from models.phone import format_phone
+
+OUTCOME_KEYS = list(CallbackOutcome)  # Ctrl+1 … Ctrl+4, in this order
+SHORT_LABELS = {
+    CallbackOutcome.BOOKED: "Booked",
+    CallbackOutcome.NOT_BOOKED: "Not booked",
+    CallbackOutcome.NO_ANSWER: "No answer",
+    CallbackOutcome.WRONG_NUMBER: "Wrong number",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRow:
+    id: str
+    phone: str
+    customer_name: str
+    voicemail: bool
+    waiting: str  # "12 min", "3 h 5 min"
+    claimed_by: str  # user id, "" when nobody
+    claimed_by_name: str
+
+
+class CallbacksList(QWidget):
+    takeRequested = Signal(str)  # callback id
+    callRequested = Signal(str)
+    outcomeRequested = Signal(str, str)  # callback id, CallbackOutcome value
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("callbacksList")
+        self.setAccessibleName("Callback queue")
+        self._rows: list[CallbackRow] = []
+        self.me = ""
+        self.tree = QTreeWidget(self)
+        self.tree.setObjectName("callbacksTree")
+        self.tree.setAccessibleName("Callers to call back, longest waiting first")
+        self.tree.setHeaderLabels(["Waiting", "Caller", "Voicemail", "Taken by"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemActivated.connect(lambda *_: self._emit(self.takeRequested))
+        self.take_button = QPushButton("Take (Enter)", self)
+        self.take_button.setObjectName("callbackTake")
+        self.take_button.setAccessibleName("Take the highlighted callback")
+        self.take_button.clicked.connect(lambda: self._emit(self.takeRequested))
+        self.call_button = QPushButton("Call (Ctrl+D)", self)
+        self.call_button.setObjectName("callbackCall")
+        self.call_button.setAccessibleName("Call the highlighted caller back")
+        self.call_button.clicked.connect(lambda: self._emit(self.callRequested))
+        # Two buttons a row: the tab must not make the window wider than the other tabs do.
+        buttons = QGridLayout()
+        buttons.addWidget(self.take_button, 0, 0)
+        buttons.addWidget(self.call_button, 0, 1)
+        self.outcome_buttons: list[QPushButton] = []
+        for n, outcome in enumerate(OUTCOME_KEYS, start=1):
+            b = QPushButton(f"{SHORT_LABELS[outcome]} (Ctrl+{n})", self)
+            b.setObjectName(f"callbackOutcome_{outcome.value}")
+            b.setAccessibleName(f"Record: {OUTCOME_LABELS[outcome]}")
+            b.setToolTip(f"Record: {OUTCOME_LABELS[outcome]} (Ctrl+{n})")
+            b.clicked.connect(lambda _=False, o=outcome: self._outcome(o))
+            buttons.addWidget(b, 1 + (n - 1) // 2, (n - 1) % 2)
+            self.outcome_buttons.append(b)
+        self.message = QLabel(self)
+        self.message.setObjectName("callbacksMessage")
+        self.message.setAccessibleName("Callback queue message")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tree)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self._shortcuts = [QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested))]
+        for n, outcome in enumerate(OUTCOME_KEYS, start=1):
+            self._shortcuts.append(
+                QShortcut(QKeySequence(f"Ctrl+{n}"), self, lambda o=outcome: self._outcome(o))
+            )
+        for s in self._shortcuts:
+            s.setContext(ctx)
+
+    # -- rows ----------------------------------------------------------------------------------------------
+    def set_rows(self, rows: list[CallbackRow]) -> None:
+        current = self.current_id()
+        self._rows = list(rows)
+        self.tree.clear()
+        for row in rows:
+            who = "You" if row.claimed_by and row.claimed_by == self.me else row.claimed_by_name
+            number = format_phone(row.phone)
+            caller = f"{row.customer_name} · {number}" if row.customer_name else number
+            item = QTreeWidgetItem([row.waiting, caller, "Yes" if row.voicemail else "", who])
+            item.setData(0, Qt.ItemDataRole.UserRole, row.id)
+            self.tree.addTopLevelItem(item)
+            if row.id == current:
+                self.tree.setCurrentItem(item)
+        if self.tree.currentItem() is None and self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        if not rows:
+            self.show_message("Nobody is waiting for a call back.")
+
+    def rows(self) -> list[CallbackRow]:
+        return list(self._rows)
+
+    def current_id(self) -> str:
+        item = self.tree.currentItem()
+        return str(item.data(0, Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+    def current_row(self) -> CallbackRow | None:
+        cid = self.current_id()
+        return next((r for r in self._rows if r.id == cid), None)
+
+    def select(self, callback_id: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == callback_id:
+                self.tree.setCurrentItem(item)
+
+    def focus_list(self) -> None:
+        self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        self.message.setText(text)
+        self.message.setProperty("kind", kind)
+
+    # -- actions -------------------------------------------------------------------------------------------
+    def _emit(self, signal) -> None:
+        cid = self.current_id()
+        if not cid:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        signal.emit(cid)
+
+    def _outcome(self, outcome: CallbackOutcome) -> None:
+        cid = self.current_id()
+        if not cid:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        self.outcomeRequested.emit(cid, outcome.value)
