@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from sync.msgsim import main as msgsim_main
 
         return msgsim_main(argv[1:])
+    if argv[:1] == ["scsim"]:  # the bundle's way to run csr-scsim (the demo's ServiceChannel stand-in)
+        from sync.scsim import main as scsim_main
+
+        return scsim_main(argv[1:])
     if argv[:1] == ["callsim"]:  # the bundle's way to run csr-callsim (the demo's phone calls)
         from sync.callsim import main as callsim_main
 
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server(store, profile.cache_path.parent / "server.log")
             print(f"Demo server running at {server.url}; a second CSR: csr-console --demo --join", flush=True)
             print(f"Web Scheduler (book online as a customer would): {server.web}", flush=True)
+            if server.scsim is not None:
+                print(
+                    "ServiceChannel work orders: a local stand-in (csr-scsim, not ServiceChannel) sends one "
+                    "now and then; they arrive in the Bookings inbox (Ctrl+Shift+I)",
+                    flush=True,
+                )
             return _run(args, profile, demo_login=(server.url, DEMO_USERS[0][0]), children=server)
         return _run(args, profile)
     finally:

@@ -32,6 +32,11 @@ DEMO_CALL_RATE = 0.04  # a call every 25 s: enough to see bubbles ring, not a fl
 TOKEN_ENV = "CSR_TWILIO_AUTH_TOKEN"
 DEMO_ACCOUNT = "AC" + "d" * 32  # the stand-in's account (sync/msgsim.py); no real account is used
 DEMO_SMS_FROM = "+19725550100"
+# The ServiceChannel stand-in (sync/scsim.py, not ServiceChannel): a work order soon after the start, then
+# one every 90 s, delivered by signed webhook to the demo server's receiver.
+DEMO_WORK_ORDER_FIRST = 12.0
+DEMO_WORK_ORDER_EVERY = 90.0
+DEMO_SC_JOB_TYPES = {"HVAC": "AC Not Cooling", "PLUMBING": "Leak Repair", "ELECTRICAL": "Outlet/Switch Repair"}
 DEMO_NOTIFICATIONS = {
     "enabled": True,
     "company_phone": "(972) 555-0100",
@@ -57,6 +62,7 @@ class DemoServer:
     web: str = ""  # the Web Scheduler's page (docs/web-scheduler.md)
     callsim: subprocess.Popen | None = None
     msgsim: subprocess.Popen | None = None  # the text service's stand-in (sync/msgsim.py)
+    scsim: subprocess.Popen | None = None  # the ServiceChannel stand-in (sync/scsim.py)
     sent_log: Path | None = None  # one JSON line per text the stand-in took (the Sent messages window)
     ended: dict[str, int] = field(default_factory=dict)  # child → exit code, once reaped
 
@@ -68,6 +74,7 @@ class DemoServer:
                 ("server", self.process),
                 ("phone simulator", self.callsim),
                 ("text service stand-in", self.msgsim),
+                ("ServiceChannel stand-in", self.scsim),
             )
             if p is not None
         }
@@ -91,13 +98,14 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.callsim.kill()
                 self.callsim.wait(5)
-        if self.msgsim is not None and self.msgsim.poll() is None:
-            self.msgsim.terminate()
-            try:
-                self.msgsim.wait(5)
-            except subprocess.TimeoutExpired:
-                self.msgsim.kill()
-                self.msgsim.wait(5)
+        for helper in (self.msgsim, self.scsim):
+            if helper is not None and helper.poll() is None:
+                helper.terminate()
+                try:
+                    helper.wait(5)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
+                    helper.wait(5)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -125,6 +133,12 @@ def msgsim_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, "msgsim"]
     return [sys.executable, "-m", "sync.msgsim"]
+
+
+def scsim_command() -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "scsim"]
+    return [sys.executable, "-m", "sync.scsim"]
 
 
 def callsim_command() -> list[str]:
@@ -202,6 +216,63 @@ def start_msgsim(token: str, log: Any, sent_log: Path) -> tuple[subprocess.Popen
     return process, line.strip().rsplit(" ", 1)[1]
 
 
+def start_scsim(folder: Path, log: Any) -> tuple[subprocess.Popen, Path]:
+    """The ServiceChannel stand-in (not ServiceChannel) and the demo server's setup file for it: its
+    secrets in files only this user can read (as a real setup), the receiver subscribed at start, the
+    demo company's job types for the stand-in's trades. Returns the process and the setup file."""
+    secret = folder / "sc-client-secret"
+    password = folder / "sc-password"
+    for path, value in ((secret, secrets.token_hex(16)), (password, "sim-password")):
+        path.write_text(value + "\n", encoding="utf-8")
+        os.chmod(path, 0o600)
+    cmd = [
+        *scsim_command(),
+        "--port",
+        "0",
+        "--client-secret-file",
+        str(secret),
+        "--demo",
+        "--demo-first",
+        str(DEMO_WORK_ORDER_FIRST),
+        "--demo-every",
+        str(DEMO_WORK_ORDER_EVERY),
+        "--exit-with-parent",
+    ]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    line = process.stdout.readline().decode(errors="replace")
+    if "http://" not in line:
+        process.kill()
+        process.wait(5)
+        raise RuntimeError("the ServiceChannel stand-in did not start")
+    process.stdout.close()
+    url = line.strip().rsplit(" ", 1)[1]
+    job_types = "\n".join(
+        f'    - {{trade: {trade}, category: "*", job_type: "{job_type}"}}'
+        for trade, job_type in DEMO_SC_JOB_TYPES.items()
+    )
+    setup = folder / "servicechannel.yaml"
+    setup.write_text(
+        f"""# The demo's ServiceChannel: the local stand-in csr-scsim (docs/servicechannel.md).
+servicechannel:
+  api_base: {url}
+  login_base: {url}
+  client_id: csr-console
+  client_secret_file: {secret.name}
+  username: provider-api
+  password_file: {password.name}
+  webhook: {{host: 127.0.0.1, port: 0, public_url: auto}}
+  poll_seconds: 60
+  lookback_hours: 1
+  rate_limit: {{calls: 20, seconds: 60}}
+  job_types:
+{job_types}
+""",
+        encoding="utf-8",
+    )
+    return process, setup
+
+
 def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServer:
     """The demo's server; with ``calls``, its webhook port too (a throw-away auth token shared with the
     simulator through the environment, never a command line)."""
@@ -232,6 +303,10 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
             DEMO_SMS_FROM,
         ]
     cmd += ["--web-port", "0"]  # the Web Scheduler: a booking made there reaches the demo's inbox
+    scsim = None
+    if calls:  # ServiceChannel work orders now and then, into the Bookings inbox
+        scsim, sc_setup = start_scsim(store.parent, log)
+        cmd += ["--servicechannel", str(sc_setup)]
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -241,26 +316,41 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
     )
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
-    url = webhooks = web = ""
-    while time.monotonic() < deadline and not (url and web and (webhooks or not calls)):
+    url = webhooks = web = sc_receiver = ""
+    # Every line the server prints at start is read before its stdout is closed (a print to a closed
+    # pipe would stop it).
+    while time.monotonic() < deadline and not (
+        url and web and (webhooks or not calls) and (sc_receiver or scsim is None)
+    ):
         line = process.stdout.readline().decode(errors="replace")
         if not line:
             break
-        if "listening on " in line:
+        if "ServiceChannel webhooks on " in line:  # before "webhooks on ", which it contains
+            sc_receiver = line.strip().split("ServiceChannel webhooks on ", 1)[1]
+        elif "listening on " in line:
             url = line.strip().split("listening on ", 1)[1]
         elif "webhooks on " in line:
             webhooks = line.strip().split("webhooks on ", 1)[1]
         elif "web scheduler on " in line:
             web = line.strip().split("web scheduler on ", 1)[1]
-    if not url or (calls and not webhooks):
+    if not url or (calls and not webhooks) or (scsim is not None and not sc_receiver):
         process.kill()
-        if msgsim is not None:
-            msgsim.kill()
+        for helper in (msgsim, scsim):
+            if helper is not None:
+                helper.kill()
+                helper.wait(5)
         raise RuntimeError(f"the demo server did not start (see {log_path})")
     process.stdout.close()
     rendezvous_path().write_text(json.dumps({"url": url, "pid": process.pid}))
     server = DemoServer(
-        url, process, store, webhooks, web=web, msgsim=msgsim, sent_log=sent_log if calls else None
+        url,
+        process,
+        store,
+        webhooks,
+        web=web,
+        msgsim=msgsim,
+        scsim=scsim,
+        sent_log=sent_log if calls else None,
     )
     if calls:
         server.callsim = start_callsim(webhooks, token, store, log)

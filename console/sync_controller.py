@@ -111,7 +111,7 @@ class SyncController(QObject):
     customersChanged = Signal(list)  # customer ids another CSR (or the server) changed
     setupChanged = Signal()
     leadsChanged = Signal()
-    bookingsChanged = Signal()  # pulled Bookings inbox requests (online_bookings)
+    bookingsChanged = Signal()  # pulled Bookings inbox items (online_bookings, ServiceChannel work_orders)
     signedIn = Signal(dict)  # the user
     openJobRequested = Signal(str)  # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
@@ -355,7 +355,7 @@ class SyncController(QObject):
             self.leadsChanged.emit()
         if tables & {"notifications", "inbound_messages"}:
             self.messagesChanged.emit()
-        if "online_bookings" in tables:
+        if tables & {"online_bookings", "work_orders"}:
             self.bookingsChanged.emit()
         if "availability_entries" in tables:
             self.availabilityChanged.emit()

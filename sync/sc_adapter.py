@@ -96,6 +96,8 @@ class ServiceChannelAdapter:
                     self.receiver.keys[:] = [key]
                 if self.config.public_url:
                     url = self.config.public_url.rstrip("/")
+                    if url == "auto":  # platform and server on one machine (the demo): the receiver itself
+                        url = f"http://{self.config.webhook_host}:{self.port}"
                     url = url if url.endswith(WEBHOOK_PATH) else url + WEBHOOK_PATH
                     await self.client.call(
                         "POST",

@@ -485,15 +485,34 @@ async def _run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
+    first = args.demo_first if args.demo_first >= 0 else args.demo_every
     try:
+        wait = first
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=args.demo_every if args.demo else 3600)
+                await asyncio.wait_for(stop.wait(), timeout=wait if args.demo else 3600)
             if args.demo and not stop.is_set():
-                sim.add_work_order()
+                wo = sim.add_work_order()
+                log.info("event=scsim_demo_work_order id=%s number=%s", wo["Id"], wo["Number"])
+            wait = args.demo_every
     finally:
+        if watch is not None:
+            watch.cancel()
+        await sim.close()
         await runner.cleanup()
     return 0
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """The demo's stand-in stops when the console that started it is gone (even after a kill -9)."""
+    import os
+
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -508,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--demo", action="store_true", help="a new work order now and then")
     p.add_argument("--demo-every", type=float, default=45.0, help="seconds between demo work orders")
+    p.add_argument(
+        "--demo-first", type=float, default=-1.0, help="seconds before the first demo work order (default --demo-every)"
+    )
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's stand-in
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     return asyncio.run(_run(args))

@@ -175,7 +175,9 @@ def test_demo_file_is_a_realistic_valid_setup() -> None:
     assert [g.name for g in doc.business_unit_groups] == ["HVAC", "Plumbing", "Electrical"]
     assert len(doc.business_units) == 5 and len(doc.services) >= 18 and len(doc.job_types) >= 12
     assert {"Google Local Services", "Yard signs", "Van wrap", "Referral"} <= {c.name for c in doc.campaigns}
-    assert all(c.tracking_numbers for c in doc.campaigns if c.name != "Web Scheduler")  # online requests
+    assert all(
+        c.tracking_numbers for c in doc.campaigns if c.name not in ("Web Scheduler", "ServiceChannel")
+    )  # online requests and work orders come without a phone number
     numbers = [t.number for c in doc.campaigns for t in c.tracking_numbers]
     assert len(numbers) == len(set(numbers)) and all(parse_phone(n).e164 == n for n in numbers)
     assert set(TAGS) <= {t.name for t in doc.tag_types}  # coexists with models/demo.py's tags
@@ -204,7 +206,7 @@ def test_demo_imports_into_what_the_booking_form_reads(tmp_path) -> None:
     cache.close()
     assert setup.time_zone == "America/Chicago" and setup.company_name == "Lone Star Home Services"
     assert setup.required_fields == frozenset({"summary"})
-    assert len(setup.campaigns) == 8  # the retired home show isn't offered
+    assert len(setup.campaigns) == 9  # the retired home show isn't offered
     marcus = next(t for t in setup.technicians if t.name == "Marcus Bell")
     assert marcus.shifts[0] == ((time(7), time(16)),) and 4 not in marcus.shifts  # no Friday
     drain = next(j for j in setup.job_types if j.name == "Drain Clog")

@@ -1,0 +1,82 @@
+"""`csr-console --demo` starts the ServiceChannel stand-in (`csr-scsim`, not ServiceChannel) beside its
+server: a work order arrives soon after the start by signed webhook, the demo server stores it, and the
+demo console pulls it into its cache — the Bookings inbox's work orders. The stand-in ends with the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_demo_process import ROOT, _count, _wait_for, _wait_gone
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_the_demo_receives_a_work_order_from_the_stand_in_into_its_inbox(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        profile = Path(re.search(r"customers in (\S+) ", first).group(1))
+        said = _wait_for(proc, "ServiceChannel work orders")
+        assert "stand-in" in said and "Ctrl+Shift+I" in said
+        _wait_for(proc, "is running")
+        stand_in = [pid for pid, cmd in _children(proc.pid).items() if "sync.scsim" in cmd]
+        assert len(stand_in) == 1, _children(proc.pid)
+        # The setup the demo wrote keeps its secrets where only this user can read them.
+        assert (profile / "sc-client-secret").stat().st_mode & 0o077 == 0
+        server, cache = profile / "server.sqlite3", profile / "cache.sqlite3"
+        deadline = time.monotonic() + 90  # the first one comes ~12 s after the start
+        query = "SELECT count(*) FROM work_orders WHERE state = 'New' AND number <> ''"
+        while _count(cache, query) < 1:
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, (
+                f"no work order reached the demo console (server holds {_count(server, query)}): "
+                + (profile / "server.log").read_text(errors="replace")[-2000:]
+            )
+            time.sleep(0.5)
+        # It came by the signed webhook (a stored delivery), not only by the catch-up poll.
+        assert _count(server, "SELECT count(*) FROM sc_deliveries") >= 1
+        # The demo's company can book it: its trade maps to a job type, and the campaign exists.
+        assert _count(cache, "SELECT count(*) FROM work_orders WHERE job_type_id IS NOT NULL") >= 1
+        assert _count(cache, "SELECT count(*) FROM campaigns WHERE name = 'ServiceChannel'") == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        _wait_gone(stand_in[0], "the ServiceChannel stand-in outlived the demo")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
