@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import work_order_content as content
 from models.base import utcnow
 from models.sync_tables import ChangeRow
 from models.timeutil import as_utc
@@ -142,20 +143,37 @@ class WorkOrderDesk:
             collector = ChangeCollector(session)
             now = self.clock()
             rows = [r for r in rows if isinstance(r, dict)]
-            # What a poll re-reads unchanged (most of it) is skipped on one query per page.
-            known = dict(
-                session.execute(
-                    select(WorkOrder.sc_id, WorkOrder.platform_updated_at).where(
+            # What a poll re-reads unchanged (most of it) is skipped on one query per page: the same
+            # UpdatedDate, or a later one with the same content (the platform stamps the accept or status
+            # we sent, which the outbound worker already stored) — no write, no change row, no pull.
+            known = {
+                r[0]: r
+                for r in session.execute(
+                    select(WorkOrder.sc_id, WorkOrder.platform_updated_at, *content.COLUMNS).where(
                         WorkOrder.sc_id.in_([_int(r.get("Id")) for r in rows])
                     )
-                ).all()
-            )
+                )
+            }
+            restamp = []
             for row in rows:
                 stored = known.get(_int(row.get("Id")))
                 updated = parse_time(row.get("UpdatedDate_DTO") or row.get("UpdatedDate"))
-                if stored is not None and updated is not None and updated <= as_utc(stored):
-                    continue
+                if stored is not None and updated is not None:
+                    if stored[1] is not None and updated <= as_utc(stored[1]):
+                        continue
+                    if content.same_content(stored[2:], row):
+                        restamp.append({"sc": stored[0], "updated": updated})
+                        continue
                 ingest(session, row, self.mapping, now)
+            if restamp:
+                # Only the server orders events by it: consoles never see this column change.
+                session.execute(
+                    update(WorkOrder.__table__)
+                    .where(WorkOrder.__table__.c.sc_id == bindparam("sc"))
+                    .values(platform_updated_at=bindparam("updated")),
+                    restamp,
+                )
+                self.stats["unchanged"] = self.stats.get("unchanged", 0) + len(restamp)
             self.stats["polled"] += len(rows)
             return log_changes(session, collector)
 
@@ -294,6 +312,7 @@ class Poller:
                     "$skip": str(skip),
                     "$count": "true",
                 },
+                background=True,  # the outbound sends go first: a poll only catches up
             )
             rows = page.get("value", []) if isinstance(page, dict) else []
             if rows:
@@ -305,7 +324,7 @@ class Poller:
                 break
         if self.receiver is not None:
             for sc_id in sorted(self.receiver.fetch):
-                wo = await self.client.call("GET", f"/workorders/{sc_id}")
+                wo = await self.client.call("GET", f"/workorders/{sc_id}", background=True)
                 if isinstance(wo, dict):
                     self.desk.committed(await asyncio.to_thread(self.desk.store_rows, [wo]))
                 self.receiver.fetch.discard(sc_id)

@@ -95,24 +95,28 @@ class OutboundWorker:
     def scan(self) -> int:
         """Queue what the change log holds since the shared cursor; how many rows were queued."""
         with self.sessions.begin() as session:
-            maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            session.execute(maker(SyncState).values(key=CURSOR_KEY, value=0).on_conflict_do_nothing())
-            # One scanner at a time: the cursor row's lock (instances queue here, then read on from it).
-            state = session.get(SyncState, CURSOR_KEY, with_for_update=True, populate_existing=True)
-            assert state is not None
-            changes = session.scalars(
-                select(ChangeRow)
-                .where(
-                    ChangeRow.version > state.value,
-                    ChangeRow.entity.in_(("work_orders", "jobs", "appointments")),
-                )
-                .order_by(ChangeRow.version)
-                .limit(SCAN_BATCH)
-            ).all()
-            queued = sum(self._queue_change(session, change) for change in changes)
-            if changes:
-                state.value = changes[-1].version
-            return queued
+            return self._scan_in(session)
+
+    def _scan_in(self, session: Session) -> int:
+        """Queue the changes since the shared cursor inside ``session``'s transaction."""
+        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(maker(SyncState).values(key=CURSOR_KEY, value=0).on_conflict_do_nothing())
+        # One scanner at a time: the cursor row's lock (instances queue here, then read on from it).
+        state = session.get(SyncState, CURSOR_KEY, with_for_update=True, populate_existing=True)
+        assert state is not None
+        changes = session.scalars(
+            select(ChangeRow)
+            .where(
+                ChangeRow.version > state.value,
+                ChangeRow.entity.in_(("work_orders", "jobs", "appointments")),
+            )
+            .order_by(ChangeRow.version)
+            .limit(SCAN_BATCH)
+        ).all()
+        queued = sum(self._queue_change(session, change) for change in changes)
+        if changes:
+            state.value = changes[-1].version
+        return queued
 
     def _queue_change(self, session: Session, change: ChangeRow) -> int:
         data, now = change.data or {}, self.clock()
@@ -193,53 +197,108 @@ class OutboundWorker:
         rows = await asyncio.to_thread(self._scan_and_claim)
         # Rows of different work orders go out side by side (the budget still paces them); what went
         # through is recorded in one transaction at the end of the batch.
-        sent: list[int] = []
+        sent: list[Claimed] = []
         await asyncio.gather(*(self._send(row, sent) for row in rows))
         if sent:
-            await asyncio.to_thread(self._mark_sent, sent)
+            self._committed(await asyncio.to_thread(self._mark_sent, sent))
         return len(rows)
 
     def _scan_and_claim(self) -> list[Claimed]:
         self.scan()
         return self._claim()
 
-    def _mark_sent(self, ids: list[int]) -> None:
+    def _record_and_claim(self, sent: list[Claimed], room: int) -> tuple[list[Claimed], int]:
+        """One trip to the database for the running worker, in one transaction (one turn of the single
+        SQLite writer): record what went through, queue new changes, lease up to ``room`` more rows; the
+        change version written (0 if none)."""
         with self.sessions.begin() as session:
-            now = self.clock()
-            for row_id in ids:
-                if not mark_sent(session, row_id, self.owner, now):
-                    log.warning("event=sc_lease_lost id=%s owner=%s", row_id, self.owner)
+            version = self._record(session, sent)
+            self._scan_in(session)
+            rows = claim(session, self.owner, self.clock(), self.lease, room) if room > 0 else []
+            return rows, version
+
+    def _mark_sent(self, rows: list[Claimed]) -> int:
+        with self.sessions.begin() as session:
+            return self._record(session, rows)
+
+    def _record(self, session: Session, rows: list[Claimed]) -> int:
+        """Mark ``rows`` sent; the work orders whose platform status they set (an accept is In Progress /
+        Dispatch Confirmed by the API's definition) carry it at once — consoles see it, and the catch-up
+        poll, re-reading them, finds nothing new to store."""
+        if not rows:
+            return 0
+        now = self.clock()
+        statuses: dict[int, tuple[str, str]] = {}
+        for row in rows:
+            if not mark_sent(session, row.id, self.owner, now):
+                log.warning("event=sc_lease_lost id=%s owner=%s", row.id, self.owner)
+                continue
+            status = _resulting_status(row)
+            if status is not None:
+                statuses[row.sc_id] = status
+        if not statuses:
+            return 0
+        lock_change_log(session)
+        collector = ChangeCollector(session)
+        for wo in session.scalars(select(WorkOrder).where(WorkOrder.sc_id.in_(statuses))):
+            wo.platform_status, wo.platform_extended = statuses[wo.sc_id]
+        session.flush()
+        return log_changes(session, collector)
+
+    def _committed(self, version: int) -> None:
+        if version and self.on_committed is not None:
+            self.on_committed(version)  # on the loop: it pokes the consoles
 
     async def run(self) -> None:
+        """Send continuously: up to ``batch`` rows in flight; a row that went through frees its place at
+        once, and the next trip to the database both records it and leases more. (Waiting for a whole
+        batch before claiming again left the budget idle behind the slowest send and the database.)"""
+        flying: set[asyncio.Task[None]] = set()
+        sent: list[Claimed] = []  # filled by the sends in flight, emptied by each trip
+
+        def landed(task: asyncio.Task[None]) -> None:
+            flying.discard(task)
+            self.wake.set()  # its place is free (and, when it went through, it is to be recorded)
+
         while True:
-            self.wake.clear()  # before the round: a commit during it brings the next round at once
+            self.wake.clear()  # before the trip: a commit during it brings the next one at once
+            done = sent[:]
+            sent.clear()
             try:
-                handled = await self.run_once()
+                rows, version = await asyncio.to_thread(
+                    self._record_and_claim, done, self.batch - len(flying)
+                )
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a database or network hiccup: the next round retries
+            except Exception:  # noqa: BLE001 - a database hiccup: the next trip retries
                 log.warning("event=sc_outbound_round_failed", exc_info=True)
-                handled = 0
-            if not handled:
+                sent[:0] = done  # recorded next time (a lease that runs out meanwhile is verified)
+                rows, version = [], 0
+            self._committed(version)
+            for row in rows:
+                task = asyncio.get_running_loop().create_task(self._send(row, sent))
+                flying.add(task)
+                task.add_done_callback(landed)
+            if not rows:
                 try:
                     await asyncio.wait_for(self.wake.wait(), self.interval)
                 except TimeoutError:
                     pass
 
-    async def _send(self, row: Claimed, sent: list[int]) -> None:
+    async def _send(self, row: Claimed, sent: list[Claimed]) -> None:
         try:
             if row.uncertain and await self._already_done(row):
                 self.stats["verified"] += 1
-                sent.append(row.id)
+                sent.append(row)
                 return
             await self._dispatch(row)
         except ScError as exc:
             if exc.code in ALREADY_DONE:
-                sent.append(row.id)
+                sent.append(row)
                 return
             self.stats["refused"] += 1
             log.warning("event=sc_refused sc_id=%d action=%s code=%s", row.sc_id, row.action, exc.code)
-            await asyncio.to_thread(self._refuse, row, exc.message)
+            self._committed(await asyncio.to_thread(self._refuse, row, exc.message))
             return
         except ScUnavailable as exc:
             self.stats["retried"] += 1
@@ -248,14 +307,15 @@ class OutboundWorker:
             await asyncio.to_thread(self._finish, mark_retry, row.id, self.owner, later, str(exc))
             return
         self.stats["sent"] += 1
-        sent.append(row.id)
+        sent.append(row)
 
     def _finish(self, fn: Callable[..., bool], *args: Any) -> None:
         with self.sessions.begin() as session:
             if not fn(session, *args):
                 log.warning("event=sc_lease_lost id=%s owner=%s", args[0], self.owner)
 
-    def _refuse(self, row: Claimed, message: str) -> None:
+    def _refuse(self, row: Claimed, message: str) -> int:
+        """Stop the row; the work order carries Action required. The change version (poked on the loop)."""
         with self.sessions.begin() as session:
             lock_change_log(session)
             collector = ChangeCollector(session)
@@ -266,9 +326,7 @@ class OutboundWorker:
                 row.sc_id,
                 f"ServiceChannel refused {_words(row.action)}: {message}",
             )
-            version = log_changes(session, collector)
-        if version and self.on_committed is not None:
-            self.on_committed(version)
+            return log_changes(session, collector)
 
     async def _dispatch(self, row: Claimed) -> None:
         path = f"/workorders/{row.sc_id}"
@@ -306,6 +364,20 @@ class OutboundWorker:
         if row.action == "check_out":
             return current["Primary"] == "Completed" or current["Extended"] not in ("On Site", "")
         return expected is not None and current == expected
+
+
+def _resulting_status(row: Claimed) -> tuple[str, str] | None:
+    """The platform's status once ``row`` went through, where the API defines it; None otherwise."""
+    if row.action == "accept":
+        return ("In Progress", "Dispatch Confirmed")
+    if row.action == "decline":
+        return ("Open", "Declined")
+    if row.action == "check_in":
+        return ("In Progress", "On Site")
+    if row.action == "status":
+        status = row.payload.get("Status") or {}
+        return (str(status.get("Primary") or ""), str(status.get("Extended") or ""))
+    return None
 
 
 def _status(pair: tuple[str, str] | list[str]) -> dict[str, str]:

@@ -70,25 +70,51 @@ class Budget:
         self._stamps: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
+        self._urgent = 0  # callers other than the background ones waiting for a grant
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self.clock() + seconds)
 
-    async def take(self) -> None:
-        async with self._lock:
+    async def take(self, background: bool = False) -> None:
+        """Wait for a grant. A ``background`` caller (the catch-up poll) lets every other caller (what the
+        desk decided, going out) go first: it takes a grant only when nobody else is waiting for one."""
+        if background:
             while True:
-                now = self.clock()
-                while self._stamps and self._stamps[0] <= now - self.window:
-                    self._stamps.popleft()
-                wait = self._paused_until - now
-                if self._stamps:
-                    wait = max(wait, self._stamps[-1] + self.window / self.limit - now)
-                if len(self._stamps) >= self.limit:
-                    wait = max(wait, self._stamps[0] + self.window - now)
-                if wait <= 0:
-                    self._stamps.append(now)
-                    return
-                await asyncio.sleep(wait)
+                while self._urgent:
+                    await self._idle.wait()
+                async with self._lock:
+                    if self._urgent:
+                        continue  # a send asked while this waited for the lock
+                    wait = self._wait()
+                    if wait <= 0:
+                        self._stamps.append(self.clock())
+                        return
+                await asyncio.sleep(wait)  # outside the lock: a send asking meanwhile goes first
+        self._urgent += 1
+        self._idle.clear()
+        try:
+            async with self._lock:
+                while (wait := self._wait()) > 0:
+                    await asyncio.sleep(wait)
+                self._stamps.append(self.clock())
+        finally:
+            self._urgent -= 1
+            if not self._urgent:
+                self._idle.set()
+
+    def _wait(self) -> float:
+        """Seconds until the next grant may be given (≤ 0: now)."""
+        now = self.clock()
+        while self._stamps and self._stamps[0] <= now - self.window:
+            self._stamps.popleft()
+        wait = self._paused_until - now
+        if self._stamps:
+            wait = max(wait, self._stamps[-1] + self.window / self.limit - now)
+        if len(self._stamps) >= self.limit:
+            wait = max(wait, self._stamps[0] + self.window - now)
+        return wait
 
 
 def retry_after_seconds(value: str | None, default: float) -> float:
@@ -213,16 +239,23 @@ class ScClient:
 
     # -- calls ---------------------------------------------------------------------------------------------
     async def call(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        background: bool = False,
     ) -> Any:
         """One API call through the budget; the decoded JSON answer. 429, 5xx and network errors are
         retried with backoff (ScUnavailable after the last); a 401 gets a fresh token once; any other
-        refusal is a ScError carrying the platform's message."""
+        refusal is a ScError carrying the platform's message. ``background`` (the catch-up poll): the
+        budget serves every other waiting call first."""
         url = self.credentials.api_base.rstrip("/") + path
         renewed = False
         for attempt in range(self.max_attempts):
             token = await self.token()
-            await self.budget.take()
+            await self.budget.take(background)
             self.stats["calls"] += 1
             try:
                 async with self._session().request(
