@@ -1,13 +1,16 @@
 """`csr-bench servicechannel`: work orders by signed webhook into a real csr-server process, through to a
-real (headless) console's cache, with the catch-up poll running; then accepts pushed back to the stand-in
-at its rate limit.
+real console's Bookings inbox painted on screen (offscreen), with the catch-up poll running; then accepts
+pushed back to the stand-in at its rate limit.
 
-- ``received_to_inbox`` — from the moment the stand-in starts POSTing a delivery to the moment the work
-  order is an item of ``work_order_inbox_items`` read from a headless console's cache (the server stored
-  it, poked the console, the console pulled it over its websocket). The Bookings inbox widget is not on
-  this branch (issue 16 builds it): the figure stops at the console's cache, not at a paint.
-- ``lost`` — work orders delivered but never in the console's cache; ``duplicated`` — inbox items,
-  work-order rows, customers or locations beyond one per work order / client / store.
+- ``received_to_inbox`` — from the moment the bench starts POSTing a delivery (signed as the stand-in
+  signs) to the moment the work order's row has been painted in the Bookings inbox of a real console
+  process (bench/web_console.py ``--kind servicechannel``: offscreen, signed in, the inbox tab open; the
+  server stored it, poked the console, the console pulled it over its websocket, the inbox read it on its
+  worker and the table painted it). ``received_to_cache`` is the same delivery up to the row landing in a
+  second, headless console's cache (no window), for comparison.
+- ``lost`` — work orders delivered but never painted in the console's inbox (or not an inbox item in the
+  headless console's cache); ``duplicated`` — work-order rows, customers or locations beyond one per
+  work order / client / store.
 - ``status_push`` — from the commit of ``accept_work_order`` (and its job) in the server's store to the
   moment the stand-in carried out the accept, with accepts committed at ``--push-rate`` against a stand-in
   allowing ``--rate-limit`` calls per second.
@@ -32,7 +35,8 @@ from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from .headless import HeadlessConsole, ServerProcess, ServerStore, build_templates, clone
+from .harness import child_env, spawn, stop
+from .headless import PASSWORD, USERNAME, HeadlessConsole, ServerProcess, ServerStore, build_templates, clone
 from .stats import summary
 
 
@@ -93,7 +97,7 @@ async def _run(
     cfg = _setup_file(folder, sim, sim_url, hook_port, limit, poll)
     server = ServerProcess(str(db), extra=("--servicechannel", str(cfg)))
     store = ServerStore(str(db))
-    console = None
+    console = gui = None
     try:
         url = await server.astart()
         for _ in range(400):  # the server subscribed its receiver
@@ -105,8 +109,10 @@ async def _run(
         cache = clone(templates.console_cache, folder / "console.sqlite3")
         console = HeadlessConsole(cache, url, store.token(), known=True)
         console.start()
+        gui, trace = await asyncio.to_thread(_start_gui, templates.console_cache, folder, url, store)
         seen: dict[int, float] = {}
         sent: dict[int, float] = {}
+        sent_wall: dict[int, float] = {}  # time.time(): the console process stamps with the wall clock
         statuses: list[int] = []
         done = threading.Event()
 
@@ -135,6 +141,7 @@ async def _run(
 
         async def deliver(body: bytes, sc_id: int, first: bool) -> None:
             if first:
+                sent_wall[sc_id] = time.time()
                 sent[sc_id] = time.perf_counter()
             statuses.append(await sim.post_signed(receiver, body))
 
@@ -158,6 +165,15 @@ async def _run(
         while len(seen) < orders and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
         delivered_seconds = time.perf_counter() - start
+        with store.sessions() as s:
+            sc_of = {str(i): int(n) for i, n in s.execute(text("SELECT id, sc_id FROM work_orders"))}
+        painted: dict[int, float] = {}
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            painted = _painted(trace, sc_of)
+            if len(painted) >= orders:
+                break
+            await asyncio.sleep(0.2)
         await asyncio.sleep(poll + 1.0)  # a poll runs over what the webhooks brought: nothing new
         from models.work_order_inbox import work_order_inbox_items
         from models.work_orders import WorkOrder
@@ -167,7 +183,8 @@ async def _run(
             in_inbox = {
                 sc_id for wo_id, sc_id in s.execute(select(WorkOrder.id, WorkOrder.sc_id)) if wo_id in items
             }
-        latencies = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen and k in in_inbox]
+        cache_latencies = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen and k in in_inbox]
+        latencies = [(painted[k] - sent_wall[k]) * 1000 for k in sent_wall if k in painted]
         with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as conn:
             cache_rows, cache_distinct = conn.execute(
                 "SELECT count(*), count(DISTINCT sc_id) FROM work_orders"
@@ -188,7 +205,9 @@ async def _run(
             "answered_2xx": sum(1 for st in statuses if 200 <= st < 300),
             "delivered_per_second": round(orders / delivered_seconds, 1),
             **summary("received_to_inbox", latencies),
-            "lost": orders - len(set(seen) & in_inbox),
+            **summary("received_to_cache", cache_latencies),
+            "lost": orders - len(set(seen) & in_inbox & set(painted)),
+            "lost_samples": sorted(set(sent) - (set(seen) & in_inbox & set(painted)))[:10],
             "duplicated": (cache_rows - cache_distinct)
             + (wo_rows - orders)
             + (customers - clients)
@@ -202,6 +221,12 @@ async def _run(
         await asyncio.to_thread(watcher.join)
         return out
     finally:
+        if gui is not None and gui.poll() is None:
+            gui.stdin.close()
+            try:
+                await asyncio.to_thread(gui.wait, 20)
+            except Exception:  # noqa: BLE001 - it is killed below
+                stop(gui)
         if console is not None:
             await console.stop()
             console.close()
@@ -209,6 +234,63 @@ async def _run(
         store.close()
         await sim.close()
         await runner.cleanup()
+
+
+def _start_gui(template: Path, folder: Path, url: str, store: ServerStore) -> tuple[Any, Path]:
+    """The real console (bench/web_console.py): a copy of the console template marked as holding the
+    server's data so far, signed in as the bench's CSR, the Bookings inbox open; its trace file."""
+    from models.db import open_cache
+    from sync.apply import current_version
+    from sync.snapshot import mark_synced
+
+    path = clone(template, folder / "gui.sqlite3")
+    with store.sessions() as s:
+        version = current_version(s)
+    cache = open_cache(path)
+    try:
+        mark_synced(cache, version)
+    finally:
+        cache.close()
+    trace = folder / "inbox-painted.jsonl"
+    proc = spawn(
+        [
+            "-m",
+            "bench.web_console",
+            str(path),
+            "--url",
+            url,
+            "--user",
+            USERNAME,
+            "--profile",
+            str(folder / "gui-profile"),
+            "--trace",
+            str(trace),
+            "--kind",
+            "servicechannel",
+        ],
+        folder / "gui.log",
+        child_env(CSR_BENCH_PASSWORD=PASSWORD, QT_QPA_PLATFORM="offscreen", QT_API="pyside6"),
+    )
+    ready = json.loads(proc.stdout.readline() or "{}")
+    if not ready.get("ready"):
+        stop(proc)
+        raise RuntimeError(f"the console did not sign in (see {folder / 'gui.log'})")
+    return proc, trace
+
+
+def _painted(trace: Path, sc_of: dict[str, int]) -> dict[int, float]:
+    """Work order (platform id) → when the console's inbox had painted it (time.time())."""
+    painted: dict[int, float] = {}
+    if trace.exists():
+        for line in trace.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a line being written
+            sc_id = sc_of.get(str(rec.get("name")))
+            if sc_id is not None:
+                painted.setdefault(sc_id, float(rec["t"]))
+    return painted
 
 
 async def _pushes(

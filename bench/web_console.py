@@ -2,7 +2,8 @@
 Bookings inbox tab open. When pulled requests reach the inbox (console/inbox_controller.py refreshes it on
 the sync's ``bookingsChanged``), the newest new row is brought into view — the CSR looking at it — and one
 line per request is written to the trace when the inbox's table has *finished* painting it:
-{"name": contact name, "t": time.time()}.
+{"name": contact name, "t": time.time()}. With ``--kind servicechannel`` (`csr-bench servicechannel`) it
+follows the ServiceChannel work orders instead, each named by its inbox item id (the work order's id).
 
     QT_QPA_PLATFORM=offscreen CSR_BENCH_PASSWORD=… python -m bench.web_console CACHE --url ws://… \
         --user dana --profile DIR --trace trace.jsonl
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=Path, required=True)
     p.add_argument("--trace", type=Path, required=True)
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--kind", choices=("web", "servicechannel"), default="web")
     args = p.parse_args(argv)
     password = os.environ.get("CSR_BENCH_PASSWORD", "")
 
@@ -61,14 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     seen: set[str] = set()
     pending: list[str] = []
 
+    def key(row: object) -> str:
+        if args.kind == "servicechannel":
+            return row.item_id if row.kind == "servicechannel" else ""  # type: ignore[attr-defined]
+        name = row.contact_name  # type: ignore[attr-defined]
+        return name if name.startswith("Bench ") else ""
+
     def listed() -> None:
         rows = inbox.model.rows()
-        new = [r for r in rows if r.contact_name.startswith("Bench ") and r.contact_name not in seen]
+        new = [r for r in rows if key(r) and key(r) not in seen]
         if not new:
             return
         for r in new:
-            seen.add(r.contact_name)
-            pending.append(r.contact_name)
+            seen.add(key(r))
+            pending.append(key(r))
         view.scrollTo(inbox.model.index(inbox.model.row_of(new[-1].id), 0))
 
     def painted(_t: float) -> None:

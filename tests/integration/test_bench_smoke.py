@@ -180,3 +180,5 @@ def test_servicechannel(home):
         assert key in out, key
     assert out["lost"] == 0 and out["duplicated"] == 0 and out["status_push_duplicated"] == 0
     assert out["received_to_inbox_samples"] == 40 and out["received_to_inbox_p99_ms"] is None  # < 1,000
+    # Painted in the real console's inbox comes after the row is in a cache.
+    assert out["received_to_cache_samples"] == 40 and out["lost_samples"] == []
