@@ -38,6 +38,8 @@ class ScMapping:
     statuses: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)
     currency: str = "USD"
     subscribers: frozenset[int] = frozenset()
+    # Per subscriber: the reason code a reschedule is sent with (its GET workOrderRescheduleReasons list).
+    reschedule_reasons: dict[int, int] = field(default_factory=dict)
 
     def job_type_name(self, trade: str, category: str) -> str:
         t, c = trade.strip().casefold(), category.strip().casefold()

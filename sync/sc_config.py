@@ -19,6 +19,8 @@ from models.work_order_ingest import ScMapping
 
 from .servicechannel import ScCredentials
 
+STATUS_ACTIONS = ("hold", "release", "cancel", "complete")
+
 
 class ScConfigError(Exception):
     """The setup cannot be used; the message says what to fix."""
@@ -96,6 +98,7 @@ def load(path: str | Path) -> ScConfig:
             raise ScConfigError(f"servicechannel.job_types[{i}] needs a trade and a job_type")
         job_types[(str(row["trade"]), str(row.get("category") or "*"))] = str(row["job_type"])
     statuses: dict[int, dict[str, tuple[str, str]]] = {}
+    reasons: dict[int, int] = {}
     for subscriber, names in (sc.get("statuses") or {}).items():
         if not isinstance(names, dict):
             raise ScConfigError(
@@ -103,10 +106,19 @@ def load(path: str | Path) -> ScConfig:
             )
         mapped = {}
         for action, pair in names.items():
-            if action not in ("hold", "release", "cancel") or not isinstance(pair, list) or len(pair) != 2:
+            if action == "reschedule_reason":
+                try:
+                    reasons[int(subscriber)] = int(pair)
+                except (TypeError, ValueError):
+                    raise ScConfigError(
+                        f"servicechannel.statuses.{subscriber}.reschedule_reason must be the reason's "
+                        "number (the client's workOrderRescheduleReasons list)"
+                    ) from None
+                continue
+            if action not in STATUS_ACTIONS or not isinstance(pair, list) or len(pair) != 2:
                 raise ScConfigError(
-                    f"servicechannel.statuses.{subscriber}.{action}: one of hold / release / cancel, "
-                    "as [primary, extended]"
+                    f"servicechannel.statuses.{subscriber}.{action}: one of hold / release / cancel / "
+                    "complete, as [primary, extended]"
                 )
             mapped[action] = (str(pair[0]), str(pair[1] or ""))
         statuses[int(subscriber)] = mapped
@@ -118,7 +130,9 @@ def load(path: str | Path) -> ScConfig:
     rate = sc.get("rate_limit") or {}
     return ScConfig(
         credentials=credentials,
-        mapping=ScMapping(job_types, statuses, str(sc.get("currency") or "USD").upper(), subscribers),
+        mapping=ScMapping(
+            job_types, statuses, str(sc.get("currency") or "USD").upper(), subscribers, reasons
+        ),
         webhook_host=str(hook.get("host") or "127.0.0.1"),
         webhook_port=int(hook.get("port", 8472)),
         public_url=str(hook.get("public_url") or ""),

@@ -56,7 +56,9 @@ DEFAULT_STATUS_MAP: dict[str, tuple[str, str]] = {
     "hold": ("In Progress", "On Hold"),
     "release": ("In Progress", "Dispatch Confirmed"),
     "cancel": ("Completed", "Cancelled"),
+    "complete": ("Completed", "Pending Confirmation"),  # completed without a check-in to check out of
 }
+REASON = "_reason"  # in a schedule row's payload: the rescheduleReasonCode (a query parameter, not body)
 # Refusals that mean "already done": the send happened before (an uncertain retry).
 ALREADY_DONE = {"WorkOrderWasAccepted"}
 
@@ -147,7 +149,11 @@ class OutboundWorker:
             value = data.get("arrival_window_start")
             if not value or (last_payload(session, wo.sc_id, "schedule") or {}).get("Value") == value:
                 return 0
-            return enqueue(session, wo.sc_id, "schedule", change.version, {"Value": value}, now)
+            payload: dict[str, Any] = {"Value": value}
+            reason = self.mapping.reschedule_reasons.get(wo.subscriber_id)
+            if reason is not None:
+                payload[REASON] = reason
+            return enqueue(session, wo.sc_id, "schedule", change.version, payload, now)
         return self._queue_job_status(session, wo, data, change.version, now)
 
     def _queue_job_status(
@@ -161,6 +167,13 @@ class OutboundWorker:
             lat, lon = _position(session, wo)
             body = {"WorkTypeId": 1, "UserId": 0, "TechsCount": 1, "Latitude": lat, "Longitude": lon}
             return enqueue(session, wo.sc_id, "check_in", version, body, now)
+        if status == JobStatus.COMPLETED.value and last_payload(session, wo.sc_id, "check_in") is None:
+            # Never checked in (the platform refuses a check-out without one): a status change instead.
+            payload = {"Status": _status(statuses["complete"]), "Note": reason or "Work completed."}
+            previous = last_payload(session, wo.sc_id, "status")
+            if previous is not None and previous["Status"] == payload["Status"]:
+                return 0
+            return enqueue(session, wo.sc_id, "status", version, payload, now)
         if status == JobStatus.COMPLETED.value:
             if last_payload(session, wo.sc_id, "check_out") is not None:
                 return 0
@@ -339,8 +352,10 @@ class OutboundWorker:
             "check_in": ("POST", "/universalCheckIn"),
             "check_out": ("POST", "/universalCheckOut"),
         }[row.action]
-        body = {k: v for k, v in row.payload.items() if k != CHANGE}
-        await self.client.call(method, path + suffix, body=body)
+        body = {k: v for k, v in row.payload.items() if k not in (CHANGE, REASON)}
+        reason = row.payload.get(REASON)
+        params = {"rescheduleReasonCode": str(reason)} if reason is not None else None
+        await self.client.call(method, path + suffix, params=params, body=body)
 
     async def _already_done(self, row: Claimed) -> bool:
         """An uncertain row: did the platform get it before its sender died? (The API takes no idempotency

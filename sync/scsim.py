@@ -366,7 +366,8 @@ class ScSim:
         except ValueError:
             return _error(400, "InvalidRequest", "Value must be a date and time", 503)
         wo["ScheduledDate"] = iso(when if when.tzinfo else when.replace(tzinfo=UTC))
-        self._log("schedule", wo, body)
+        reason = request.query.get("rescheduleReasonCode")
+        self._log("schedule", wo, {**body, "rescheduleReasonCode": reason} if reason else body)
         self._touch(wo, "WorkOrderScheduledDateChanged")
         return web.json_response({"id": wo["Id"], "result": True})
 
