@@ -111,7 +111,8 @@ class SyncController(QObject):
     customersChanged = Signal(list)  # customer ids another CSR (or the server) changed
     setupChanged = Signal()
     leadsChanged = Signal()
-    bookingsChanged = Signal()  # pulled Bookings inbox items (online_bookings, ServiceChannel work_orders)
+    bookingsChanged = Signal()  # pulled Bookings inbox requests (online_bookings)
+    workOrdersChanged = Signal()  # pulled ServiceChannel work orders (the inbox's other kind)
     signedIn = Signal(dict)  # the user
     openJobRequested = Signal(str)  # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
@@ -355,8 +356,10 @@ class SyncController(QObject):
             self.leadsChanged.emit()
         if tables & {"notifications", "inbound_messages"}:
             self.messagesChanged.emit()
-        if tables & {"online_bookings", "work_orders"}:
+        if "online_bookings" in tables:
             self.bookingsChanged.emit()
+        if "work_orders" in tables:
+            self.workOrdersChanged.emit()
         if "availability_entries" in tables:
             self.availabilityChanged.emit()
         if tables & {"jobs", "appointments", "conflicts"}:

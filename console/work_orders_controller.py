@@ -31,6 +31,7 @@ from .db_worker import DbWorker
 log = logging.getLogger(__name__)
 GONE = "That work order is no longer on this PC — refresh the inbox."
 FAILED = "The work order could not be saved. Try again; if it keeps happening, call support (details are in the log)."
+REFRESH_CHECK_MS = 15  # while an inbox read is on its way, look again this often
 
 
 class WorkOrdersController(QObject):
@@ -157,6 +158,7 @@ def install_in_inbox(console: Any, inbox: Any) -> WorkOrdersController:
     """ServiceChannel work orders in the Bookings inbox: Enter (and Delete) on a work order opens its panel
     in a window of its own (Accept Alt+A, Decline… Alt+D, Check in Alt+I, Check out… Alt+U, note Alt+T);
     a work order is not claimed — accepting it is the claim."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialog, QVBoxLayout
 
     from .inbox_controller import KindActions
@@ -188,6 +190,22 @@ def install_in_inbox(console: Any, inbox: Any) -> WorkOrdersController:
             "A work order is not claimed: Enter opens it, and accepting it is the claim."
         )
 
+    # Work orders pulled from the server refresh the inbox — at most one read on its way at a time: a
+    # burst of work orders (one pull after another) would otherwise queue a full read per pull on the
+    # inbox's worker, each answer stale before it is shown.
+    throttle = QTimer(dialog)
+    throttle.setObjectName("workOrderInboxRefresh")
+    throttle.setSingleShot(True)
+    throttle.setInterval(REFRESH_CHECK_MS)
+
+    def refresh_when_idle() -> None:
+        if inbox.worker.pending:  # a read is on its way: one more once it has answered
+            throttle.start()
+            return
+        inbox.refresh()
+
+    throttle.timeout.connect(refresh_when_idle)
+    console.sync.workOrdersChanged.connect(lambda: throttle.isActive() or throttle.start())
     inbox.actions["servicechannel"] = KindActions(open_panel, claim, open_panel)
     controller.dialog = dialog  # kept with the controller
     return controller
