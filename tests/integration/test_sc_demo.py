@@ -80,3 +80,28 @@ def test_the_demo_receives_a_work_order_from_the_stand_in_into_its_inbox(tmp_pat
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_the_stand_in_does_not_outlive_a_killed_demo_console():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(proc, "is running")
+        (stand_in,) = [pid for pid, cmd in _children(proc.pid).items() if "sync.scsim" in cmd]
+        proc.kill()  # kill -9: no clean-up runs in the console
+        proc.wait()
+        _wait_gone(stand_in, "the ServiceChannel stand-in outlived its killed console")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
