@@ -70,14 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         return name if name.startswith("Bench ") else ""
 
     def listed() -> None:
-        rows = inbox.model.rows()
-        new = [r for r in rows if key(r) and key(r) not in seen]
+        new = [(k, r) for r in inbox.model.rows() if (k := key(r)) and k not in seen]
         if not new:
             return
-        for r in new:
-            seen.add(key(r))
-            pending.append(key(r))
-        view.scrollTo(inbox.model.index(inbox.model.row_of(new[-1].id), 0))
+        for k, _r in new:
+            seen.add(k)
+            pending.append(k)
+        view.scrollTo(inbox.model.index(inbox.model.row_of(new[-1][1].id), 0))
 
     def painted(_t: float) -> None:
         t = time.time()

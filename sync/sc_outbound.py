@@ -58,6 +58,7 @@ DEFAULT_STATUS_MAP: dict[str, tuple[str, str]] = {
     "cancel": ("Completed", "Cancelled"),
     "complete": ("Completed", "Pending Confirmation"),  # completed without a check-in to check out of
 }
+TRIP_SPACING = 0.05  # seconds between the running worker's trips to the database (see run)
 REASON = "_reason"  # in a schedule row's payload: the rescheduleReasonCode (a query parameter, not body)
 # Refusals that mean "already done": the send happened before (an uncertain retry).
 ALREADY_DONE = {"WorkOrderWasAccepted"}
@@ -273,7 +274,15 @@ class OutboundWorker:
             flying.discard(task)
             self.wake.set()  # its place is free (and, when it went through, it is to be recorded)
 
+        loop = asyncio.get_running_loop()
+        last = -TRIP_SPACING
         while True:
+            # Trips at most every TRIP_SPACING: a console's accepts (each waking the worker) and the sends
+            # landing (each freeing a place) share trips instead of one commit each — every trip is a
+            # turn of the server's single SQLite writer, which the deliveries and pushes need too.
+            if (delay := last + TRIP_SPACING - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            last = loop.time()
             self.wake.clear()  # before the trip: a commit during it brings the next one at once
             done = sent[:]
             sent.clear()

@@ -124,6 +124,9 @@ class BookingsInbox(RowListMixin, QWidget):
         self._build_list("bookingsInboxView", "Booking requests, oldest open first", "bookingsInboxMessage")
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(PROBLEMS, QHeaderView.ResizeMode.Stretch)
+        # Columns sized to contents look at 100 rows, not Qt's default 1,000: with a backlog of work
+        # orders every refresh, selection and scroll re-measured 8,000 cells on the UI thread.
+        header.setResizeContentsPrecision(100)
         self.empty_label = QLabel(
             "No booking requests waiting.\nRequests from the Web Scheduler appear here.", self
         )
