@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     phone.add_argument("--calls", type=int, default=1000, help="sequential calls (≥ 1,000 for a p99)")
     sc = sub.add_parser(
-        "servicechannel", help="work orders by signed webhook → painted in a console's inbox; accepts pushed back"
+        "servicechannel",
+        help="work orders by signed webhook → painted in a console's inbox; accepts pushed back",
     )
     sc.add_argument("--orders", type=int, default=1000, help="work orders delivered (≥ 1,000 for a p99)")
     sc.add_argument("--rate", type=float, default=50.0, help="deliveries per second")

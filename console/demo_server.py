@@ -36,7 +36,11 @@ DEMO_SMS_FROM = "+19725550100"
 # one every 90 s, delivered by signed webhook to the demo server's receiver.
 DEMO_WORK_ORDER_FIRST = 12.0
 DEMO_WORK_ORDER_EVERY = 90.0
-DEMO_SC_JOB_TYPES = {"HVAC": "AC Not Cooling", "PLUMBING": "Leak Repair", "ELECTRICAL": "Outlet/Switch Repair"}
+DEMO_SC_JOB_TYPES = {
+    "HVAC": "AC Not Cooling",
+    "PLUMBING": "Leak Repair",
+    "ELECTRICAL": "Outlet/Switch Repair",
+}
 DEMO_NOTIFICATIONS = {
     "enabled": True,
     "company_phone": "(972) 555-0100",

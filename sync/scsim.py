@@ -529,7 +529,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo", action="store_true", help="a new work order now and then")
     p.add_argument("--demo-every", type=float, default=45.0, help="seconds between demo work orders")
     p.add_argument(
-        "--demo-first", type=float, default=-1.0, help="seconds before the first demo work order (default --demo-every)"
+        "--demo-first",
+        type=float,
+        default=-1.0,
+        help="seconds before the first demo work order (default --demo-every)",
     )
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's stand-in
     args = p.parse_args(argv)
