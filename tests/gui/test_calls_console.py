@@ -110,6 +110,9 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
             await until(lambda: a.window.bubble_strip.call_ids() and b.window.bubble_strip.call_ids())
             call_id = a.window.bubble_strip.call_ids()[0]
+            # Each console matches the caller on its match worker; the bubble says so meanwhile.
+            await until(lambda: not a.calls.cards[call_id].matching and not b.calls.cards[call_id].matching)
+            assert a.window.bubble_strip.call_bubble(call_id).caller_label.full == "Maria Garcia"
             card = a.calls.cards[call_id]
             assert card.caller_name == "Maria Garcia" and card.campaign == "Radio spots"
             assert b.calls.cards[call_id].match_ids == (customer_id,)  # matched from b's own cache
@@ -148,8 +151,10 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             await until(lambda: call_id not in b.window.bubble_strip.call_ids())  # nobody's but Dana's now
 
         # Dana closes it: the X opens the close-and-classify dialog; a not-lead reason.
-        dialog = a.calls.classify(call_id)
-        assert dialog is not None and dialog.objectName() == "classifyDialog"
+        a.calls.classify(call_id)  # the dialog opens once the call reasons are read on the worker
+        await until(lambda: a.calls.dialog is not None)
+        dialog = a.calls.dialog
+        assert dialog.objectName() == "classifyDialog"
         reason = dialog.findChild(QComboBox, "classifyReason")
         reason.setCurrentIndex(reason.findText("Wrong number"))
         ok = dialog.findChild(QPushButton, "classifyOk") or dialog.findChild(QDialogButtonBox).button(
@@ -228,6 +233,8 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         "closed": False,
     }
     console.calls.on_calls([call])
+    assert console.calls.cards["call1"].matching  # "Looking up…" until the match worker answers
+    qtbot.waitUntil(lambda: not console.calls.cards["call1"].matching)
     card = console.calls.cards["call1"]
     assert set(card.match_ids) == set(ids)
     assert card.caller_name == {0: "", 1: "Customer 0", 3: "3 customers"}[matches]
@@ -501,9 +508,11 @@ def test_ended_calls_are_reached_with_ctrl_pgdown_and_closed_with_ctrl_w(qtbot, 
     assert console.drafts.active == "ended" and w.bubble_strip.active_id == "ended"
     assert QApplication.focusWidget() is w.bubble_strip.call_bubble("ended")  # Delete / Ctrl+W act on it
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)
+    qtbot.waitUntil(lambda: console.calls.dialog is not None)  # the reasons are read on the worker
     dialog = console.calls.dialog
     assert dialog is not None and dialog.objectName() == "classifyDialog" and dialog.isVisible()
     dialog.reject()
+    qtbot.waitUntil(w.isActiveWindow)  # the window's shortcuts are back once the dialog has gone
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
     wait_for_workers(qtbot, w)
     assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller  # popped
