@@ -173,7 +173,9 @@ class BubblePaints:
             self.watched.add(call_id)
             line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id}
             state = {"done": False, "pass": False, "caller": False}
-            self._write({**line, "kind": "created", "t": time.time()})  # the bubble exists (not yet on screen)
+            self._write(
+                {**line, "kind": "created", "t": time.time()}
+            )  # the bubble exists (not yet on screen)
 
             def matched(call_id: str = call_id) -> bool:
                 card = self.console.calls.cards.get(call_id)
@@ -191,7 +193,9 @@ class BubblePaints:
                 if state["pass"]:
                     stamp()  # the match came after the first pass: this repaint put it on screen
 
-            def pass_painted(_t: float, state: dict = state, matched: Any = matched, stamp: Any = stamp) -> None:
+            def pass_painted(
+                _t: float, state: dict = state, matched: Any = matched, stamp: Any = stamp
+            ) -> None:
                 state["pass"] = True
                 if state["caller"] and matched():
                     stamp()  # the match was there for the first pass: it closes here
@@ -211,7 +215,9 @@ class BubblePaints:
             )
             if last is not caller:
                 self._filters.append(
-                    Painted(last, pass_painted, armed=lambda state=state: not state["done"] and not state["pass"])
+                    Painted(
+                        last, pass_painted, armed=lambda state=state: not state["done"] and not state["pass"]
+                    )
                 )
             else:
                 state["pass"] = True

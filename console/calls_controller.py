@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, date, datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
