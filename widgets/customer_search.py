@@ -151,6 +151,10 @@ class CustomerResultsModel(QAbstractTableModel):
             self._loader(block)
         return row
 
+    def loaded(self, row: int) -> bool:
+        """This row has been read (it shows the customer, not a placeholder)."""
+        return 0 <= row < len(self._ids) and self._ids[row] in self._rows
+
     def loading(self, row: int) -> bool:
         """This row is asked of the search worker and not read yet (its placeholder is showing)."""
         return 0 <= row < len(self._ids) and self._ids[row] in self._asked
