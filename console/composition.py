@@ -15,7 +15,7 @@ from models.writer import LocalWriter
 from models.zip_table import preload as preload_zip_table
 from sync.snapshot import restore_indexes
 
-from .booking_controller import BookingController
+from .booking_controller import BookingController, read_start_setup
 from .calls_controller import CallsController
 from .customer_controller import CustomerController
 from .db_worker import DbWorker
@@ -73,13 +73,19 @@ class Console:
         restore_indexes(cache)  # an initial copy cut short by a crash left them parked
         cache.start_checkpointer()
         writer = LocalWriter(cache.sessions, actor=actor, clock=now_fn)
+        try:
+            setup = read_start_setup(
+                cache
+            )  # before the window exists, like opening the cache (docs/ui-thread.md)
+        except Exception:
+            cache.close()
+            raise
         search = SearchService(cache.raw_connection, region=region)
         window = MainWindow(settings, title_suffix=title_suffix)
         # Rows past the first screenful are read on the search worker as a view scrolls to them.
         window.lookup.model.set_loader(search.load_rows)
         customers = CustomerController(window, cache, writer, window.customer_panel)
-        booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
-        booking.reload_setup()  # on its worker while the window is being built
+        booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn, setup=setup)
         drafts = DraftsController(
             window, cache, window.bubble_strip, window.booking_form, window.customer_panel, customers, booking
         )
