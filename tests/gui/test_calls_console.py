@@ -256,6 +256,40 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         assert console.booking.call_for[ids[1]][0] == "call1"
 
 
+def test_a_bubble_looks_up_its_caller_and_a_click_meanwhile_pops_once_matched(qtbot, loop, desks):
+    """A new bubble shows at once with "Looking up…" (the match is read on the calls' match worker); a
+    click within that moment pops the caller when the match comes; an update keeps the match shown."""
+    console = desks("looking")
+    cid = console.writer.execute(
+        "create_customer", customer_args(name="Rosa Diaz", phone="(214) 555-0188")
+    ).applied.entity_id
+    console.calls.me = "dana"
+    call = {
+        "id": "call2",
+        "state": "Talking",
+        "direction": "Inbound",
+        "from_number": "+12145550188",
+        "to_number": TRACKING,
+        "campaign": "Radio spots",
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "agent_id": "dana",
+        "agent_name": "Dana Reyes",
+    }
+    console.calls.on_calls([call])
+    bubble = console.window.bubble_strip.call_bubble("call2")
+    assert bubble.caller_label.full == "Looking up…" and "being looked up" in bubble.accessibleName()
+    console.calls.screen_pop("call2")  # before the match has answered
+    assert console.window.customer_panel.record() is None
+    qtbot.waitUntil(lambda: not console.calls.cards["call2"].matching)
+    assert bubble.caller_label.full == "Rosa Diaz"
+    wait_for_workers(qtbot, console.window)
+    assert console.window.customer_panel.record().id == cid  # popped once the caller was known
+    assert console.booking.call_for[cid][0] == "call2"
+    console.calls.on_calls([{**call, "state": "Held"}])  # an update: the match stays on screen meanwhile
+    assert not console.calls.cards["call2"].matching and bubble.caller_label.full == "Rosa Diaz"
+    wait_for_workers(qtbot, console.window)
+
+
 SPRING = "+19725550109"  # a tracking number of a campaign retired since
 RENTAL_PHONE = "+12145550166"  # the phone of the caller's second location
 

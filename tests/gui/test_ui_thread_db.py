@@ -161,7 +161,9 @@ def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console
         w.lookup.search.selectAll()
         qtbot.keyClicks(w.lookup.search, "Scroll Tester")
         model = w.lookup.model
-        qtbot.waitUntil(lambda: model.query == "Scroll Tester" and model.rowCount() == NAMESAKES, timeout=5000)
+        qtbot.waitUntil(
+            lambda: model.query == "Scroll Tester" and model.rowCount() == NAMESAKES, timeout=5000
+        )
         assert not model.loaded(NAMESAKES - 1)  # past the first screenful: not read with the ids
         _keys(qtbot, w, Qt.Key.Key_Down, (Qt.Key.Key_End, Ctrl))
         assert w.lookup.results.currentIndex().row() == NAMESAKES - 1
@@ -184,6 +186,7 @@ def test_the_guard_sees_a_statement_on_the_ui_thread(console: Console) -> None:
         raw = console.cache.raw_connection()
         raw.execute("SELECT 1").fetchall()
         raw.close()
+
         def read_on_a_worker() -> None:
             with console.cache.sessions() as s:
                 s.scalar(select(Job.id).limit(1))

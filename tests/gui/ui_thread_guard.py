@@ -74,7 +74,11 @@ class UiThreadSql:
                     pass
 
     def report(self) -> str:
-        return f"{len(self.hits)} SQL statements on the UI thread; the first:\n{self.hits[0]}" if self.hits else ""
+        return (
+            f"{len(self.hits)} SQL statements on the UI thread; the first:\n{self.hits[0]}"
+            if self.hits
+            else ""
+        )
 
 
 @contextmanager
