@@ -290,6 +290,51 @@ def test_a_bubble_looks_up_its_caller_and_a_click_meanwhile_pops_once_matched(qt
     wait_for_workers(qtbot, console.window)
 
 
+def test_the_calls_bench_stamps_the_bubble_painted_with_its_match(qtbot, loop, desks, tmp_path):
+    """bench/console_process.py BubblePaints: the "painted" line comes once the caller's match is on
+    screen (after the match worker answered), never at the "Looking up…" paint, and counts the match."""
+    import json
+    import time
+
+    from bench.console_process import BubblePaints
+    from tests.gui.helpers import show_active
+
+    console = desks("bench")
+    console.writer.execute("create_customer", customer_args(name="Rosa Diaz", phone="(214) 555-0188"))
+    show_active(qtbot, console.window)
+    trace = tmp_path / "trace.jsonl"
+    bubbles = BubblePaints(console, trace)
+    console.sync.callsArrived.connect(bubbles.watch)  # after the console's own handler, as the bench does
+    matched: list[float] = []
+    real = console.calls._matched
+
+    def stamped(call_id: str, facts) -> None:
+        real(call_id, facts)
+        matched.append(time.time())
+
+    console.calls._matched = stamped
+    call = {
+        "id": "call3",
+        "provider_call_id": "CA3",
+        "state": "Ringing",
+        "direction": "Inbound",
+        "from_number": "+12145550188",
+        "to_number": TRACKING,
+        "started_at": "2026-11-27T15:00:00+00:00",
+    }
+    console.sync.callsArrived.emit([call], "", False)
+    assert console.calls.cards["call3"].matching
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+
+    qtbot.waitUntil(lambda: any(d["kind"] == "painted" for d in lines()), timeout=5000)
+    painted = next(d for d in lines() if d["kind"] == "painted")
+    assert painted["provider_call_id"] == "CA3" and painted["matches"] == 1
+    assert matched and painted["t"] >= matched[0]  # on screen with its match, not before
+    bubbles.out.close()
+
+
 SPRING = "+19725550109"  # a tracking number of a campaign retired since
 RENTAL_PHONE = "+12145550166"  # the phone of the caller's second location
 
