@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,9 +26,8 @@ from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from sqlalchemy import select
 
-from models.call_store import match_customers
+from models.call_store import caller_matches
 from models.calls import Call, CallCard, CallDirection, CallState
-from models.customers import Customer
 from models.db import Cache
 from models.jobs import Job
 from models.lead_queries import lead_choices
@@ -502,18 +503,28 @@ def _close_call(cache: Cache, writer: LocalWriter, args: dict[str, Any]) -> bool
     return True
 
 
+_match_conn = threading.local()  # the match worker's own read-only connection (one per worker thread)
+
+
+def _raw(cache: Cache) -> sqlite3.Connection:
+    conn = getattr(_match_conn, "conn", None)
+    if conn is None or getattr(_match_conn, "path", None) != cache.path:
+        conn = cache.raw_connection()
+        _match_conn.conn, _match_conn.path = conn, cache.path
+    return conn
+
+
 def _read_caller(cache: Cache, number: str, call_id: str, want_job: bool, identity: str) -> CallerFacts:
-    """On the match worker: the caller's customers in this PC's cache (an index lookup), the name the
-    bubble shows, and — when asked — the number of the job booked on the call and the answering CSR's name."""
-    ids: tuple[str, ...] = ()
-    name = job_number = answered = ""
+    """On the match worker: the caller's customers in this PC's cache (an index lookup, one statement on
+    the worker's own connection), the name the bubble shows, and — when asked — the number of the job
+    booked on the call and the answering CSR's name."""
+    found = caller_matches(_raw(cache), number)
+    ids = tuple(cid for cid, _name in found)
+    name = found[0][1] if len(found) == 1 else (f"{len(found)} customers" if found else "")
+    job_number = answered = ""
+    if not want_job and not identity:
+        return CallerFacts(number, ids, name)
     with cache.sessions() as session:
-        if number:
-            ids = tuple(match_customers(session, number))
-            if len(ids) == 1:
-                name = session.scalar(select(Customer.name).where(Customer.id == ids[0])) or ""
-            elif ids:
-                name = f"{len(ids)} customers"
         if want_job:
             job_number = (
                 session.scalar(select(Job.number).join(Call, Call.job_id == Job.id).where(Call.id == call_id))
