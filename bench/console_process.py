@@ -147,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
 
 class BubblePaints:
     """Writes one line per call bubble — {"provider_call_id", "call_id", "t": time.time(), "matches"} — when
-    the bubble has *finished* its first paint (bench/uiprobe.py Painted on its last label): the screen pop as
-    the CSR sees it, the caller's match included (the card is matched before the bubble is shown)."""
+    the bubble has painted **with its caller's match**: the screen pop as the CSR sees it. The console shows
+    a new bubble at once with "Looking up…" and fills the caller when its match worker answers
+    (console/calls_controller.py), so the stamp waits for both: the bubble's first paint pass has finished
+    (its last label painted: bench/uiprobe.py Painted) and its caller label has painted a matched card. A
+    match that answers before the first paint is stamped at the end of that pass; a later one when the
+    caller label repaints with it."""
 
     def __init__(self, console: Any, path: Path) -> None:
         self.console = console
@@ -167,29 +171,56 @@ class BubblePaints:
             if bubble is None or call_id in self.watched:
                 continue
             self.watched.add(call_id)
-            card = self.console.calls.cards.get(call_id)
-            line = {
-                "provider_call_id": call.get("provider_call_id", ""),
-                "call_id": call_id,
-                "matches": len(card.match_ids) if card is not None else 0,
-            }
-            done: list[Any] = []
+            line = {"provider_call_id": call.get("provider_call_id", ""), "call_id": call_id}
+            state = {"done": False, "pass": False, "caller": False}
             self._write(
                 {**line, "kind": "created", "t": time.time()}
             )  # the bubble exists (not yet on screen)
 
-            def painted(_t: float, line: dict[str, Any] = line, done: list[Any] = done) -> None:
-                if done:
-                    return
-                done.append(True)
-                self._write({**line, "kind": "painted", "t": time.time()})
+            def matched(call_id: str = call_id) -> bool:
+                card = self.console.calls.cards.get(call_id)
+                return card is not None and not card.matching
+
+            def stamp(call_id: str = call_id, line: dict[str, Any] = line, state: dict = state) -> None:
+                t = time.time()
+                state["done"] = True
+                card = self.console.calls.cards.get(call_id)
+                matches = len(card.match_ids) if card is not None else 0
+                self._write({**line, "kind": "painted", "t": t, "matches": matches})
+
+            def caller_painted(_t: float, state: dict = state, stamp: Any = stamp) -> None:
+                state["caller"] = True
+                if state["pass"]:
+                    stamp()  # the match came after the first pass: this repaint put it on screen
+
+            def pass_painted(
+                _t: float, state: dict = state, matched: Any = matched, stamp: Any = stamp
+            ) -> None:
+                state["pass"] = True
+                if state["caller"] and matched():
+                    stamp()  # the match was there for the first pass: it closes here
 
             # A widget paints before its children: the last of the bubble's labels to paint closes the pass
-            # in which the caller's name (the match), the campaign and the status reached the screen.
+            # in which the caller's name, the campaign and the status reached the screen.
             labels = [getattr(bubble, n, None) for n in ("caller_label", "detail_label", "status_label")]
             shown = [w for w in labels if w is not None and not w.isHidden()]
             last = shown[-1] if shown else bubble
-            self._filters.append(Painted(last, painted, armed=lambda done=done: not done))
+            caller = getattr(bubble, "caller_label", None) or bubble
+            self._filters.append(
+                Painted(
+                    caller,
+                    caller_painted,
+                    armed=lambda state=state, matched=matched: not state["done"] and matched(),
+                )
+            )
+            if last is not caller:
+                self._filters.append(
+                    Painted(
+                        last, pass_painted, armed=lambda state=state: not state["done"] and not state["pass"]
+                    )
+                )
+            else:
+                state["pass"] = True
 
     def _write(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record) + "\n")

@@ -94,6 +94,14 @@ def prepare(source: Path, work: Path, listeners: int) -> Prepared:
             import_setup_file(cache, demo_setup_path())
     finally:
         cache.close()
+    # The console holds the server's data (below): writes the source cache still had queued (another bench
+    # booked into it) are already in the server's copy — pushed again, they would clash with themselves.
+    # It starts as a new client (no outbox, a fresh client id and sequence, no problems of that other bench).
+    conn = sqlite3.connect(str(console))
+    for table in ("outbox", "client_state", "drafts", "sync_problems"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.close()
     checkpoint(console)
     Path(f"{console}.lock").unlink(missing_ok=True)
     server = work / "server.sqlite3"

@@ -79,11 +79,12 @@ async def scenes(console, width: int, height: int) -> None:  # noqa: ANN001
     await settle(1.2)
     snap(width, "claimed")
     call_id = next(i for i in ringing if i in console.calls.cards and console.calls.cards[i].claimed_by_id)
-    dialog = console.calls.classify(call_id)
+    console.calls.classify(call_id)  # opens once the call reasons are read on the worker
+    await until(lambda: console.calls.dialog is not None, 20)
     await settle()
     snap(width, "classify")
-    if dialog is not None:
-        dialog.reject()
+    if console.calls.dialog is not None:
+        console.calls.dialog.reject()
     QApplication.instance().processEvents()
 
 

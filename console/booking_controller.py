@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
@@ -18,7 +17,7 @@ from models.availability import load_rules
 from models.base import utcnow
 from models.booking import job_errors
 from models.capacity import availability, booked_slots, horizon
-from models.db import Cache, CacheError
+from models.db import Cache, CacheError, classify_sqlite_error
 from models.records import CustomerRecord
 from models.setup import Campaign, CompanySetting
 from models.setup_data import SetupData, load_setup
@@ -52,13 +51,15 @@ class BookingController(QObject):
         writer: LocalWriter,
         form: BookingForm,
         now_fn: Callable[[], datetime] = utcnow,
+        setup: tuple[str, SetupData, dict[str, str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self._cache = cache
         self._writer = writer
         self.form = form
         self._now = now_fn
-        self._setup: SetupData | None = None  # read on first use: start-up shows the window first
+        # Read as the console is built, before its window exists (read_start_setup): never waited for here.
+        self._setup: SetupData | None = None
         self._setup_version = ""  # company_settings["setup_version"] of the loaded setup
         self.lead_id = ""  # set when the booking converts a lead
         self.online_booking_id = ""  # set when the booking accepts a Bookings inbox request
@@ -66,9 +67,10 @@ class BookingController(QObject):
         self.call_for: dict[str, tuple[str, str, str]] = {}
         self.worker = DbWorker(self, "csr-booking")
         self._saving: Future | None = None  # the booking being written (one at a time)
-        self._setup_read: Future | None = None  # the setup's read on the worker (awaited only at start)
         self._campaign_names: dict[str, str] = {}  # every campaign, retired ones too (a call's campaign)
         self._connect_signals()
+        if setup is not None:
+            self._apply_setup(setup)
 
     def _connect_signals(self) -> None:
         self.form.availabilityRequested.connect(self.show_availability)
@@ -76,14 +78,9 @@ class BookingController(QObject):
 
     @property
     def setup(self) -> SetupData:
+        """The company setup: read before the window was built, then kept fresh by the worker."""
         if self._setup is None:
-            # Only in the first moments after start: the first read (handed to the worker by
-            # ``reload_setup`` as the console is built) is awaited instead of read a second time here.
-            if self._setup_read is None:
-                self.reload_setup()
-            assert self._setup_read is not None
-            self._apply_setup(self._setup_read.result())
-        assert self._setup is not None
+            raise RuntimeError("the booking controller was built without the company setup")
         return self._setup
 
     def setup_here(self) -> SetupData:
@@ -96,7 +93,7 @@ class BookingController(QObject):
 
     def reload_setup(self) -> None:
         """Read the company setup on the worker; the form's pick lists are refilled when it comes."""
-        self._setup_read = self.worker.submit(
+        self.worker.submit(
             _read_setup,
             self._cache,
             None,
@@ -137,10 +134,7 @@ class BookingController(QObject):
         self.errorOccurred.emit(text)
 
     def time_zone(self):  # noqa: ANN201 - ZoneInfo
-        setup = self._setup
-        if setup is None:  # only in the first moments: a worker thread reads its own, never waits
-            setup = self.setup if threading.current_thread() is threading.main_thread() else self.setup_here()
-        return zone(setup.time_zone)
+        return zone((self._setup or self.setup_here()).time_zone)
 
     def start(self, record: CustomerRecord | None) -> None:
         """Bind the form to the open customer (keeping what was typed for the same customer)."""
@@ -429,6 +423,17 @@ class _SetupChanged:
 
     def __init__(self, fresh: tuple[str, SetupData, dict[str, str]]) -> None:
         self.fresh = fresh
+
+
+def read_start_setup(cache: Cache) -> tuple[str, SetupData, dict[str, str]]:
+    """The company setup as the console starts, read before its window exists (like opening the cache):
+    nothing on screen waits for it, and every later use finds it loaded. A failure is the cache's."""
+    try:
+        answer = _read_setup(cache, None)
+    except Exception as exc:  # noqa: BLE001 - said to the CSR as a cache problem, before any window
+        raise classify_sqlite_error(cache.path, exc) from exc
+    assert answer is not None
+    return answer
 
 
 def _read_setup(cache: Cache, known: str | None) -> tuple[str, SetupData, dict[str, str]] | None:

@@ -4,13 +4,21 @@ on it makes it Booked: the bubble says "Booked — job N" and stays while the ca
 
 What a bubble shows comes from two places: ``call`` messages (instant, from the instance this console
 is connected to) and the ``calls`` rows the pull brings (the same facts, from any instance). The caller
-is matched against this PC's cache — the pop needs no round trip.
+is matched against this PC's cache — the pop needs no round trip to the server. The match (an index
+lookup) and a bubble's extras (the job booked on it, who answered it) are read on a worker of their own
+(console/db_worker.py), never behind a write: a new bubble shows at once with "Looking up…" and fills its
+caller when the answer comes (a few milliseconds); an update keeps showing what was found until the newer
+answer replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,9 +26,8 @@ from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from sqlalchemy import select
 
-from models.call_store import match_customers
+from models.call_store import caller_matches
 from models.calls import Call, CallCard, CallDirection, CallState
-from models.customers import Customer
 from models.db import Cache
 from models.jobs import Job
 from models.lead_queries import lead_choices
@@ -41,6 +48,18 @@ log = logging.getLogger("csr.console.calls")
 CLOSE_WAIT_MS, CLOSE_WAIT_TRIES = 250, 40
 UNKNOWN_CALLER = "Unknown caller"
 UNKNOWN_CAMPAIGN = "Unknown campaign"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """What the cache says of a call's caller and bubble, read on the match worker."""
+
+    number: str  # the number looked up
+    match_ids: tuple[str, ...]
+    caller_name: str
+    job_number: str = ""  # the job booked on the call, when asked for
+    identity: str = ""  # whose phone answered it (the phone system's name), when asked for…
+    answered_by: str = ""  # …and that CSR's display name
 
 
 def _time(value: Any) -> datetime | None:
@@ -81,6 +100,10 @@ class CallsController(QObject):
         self.forget_draft: Any = lambda call_id: None
         self.me = ""
         self.worker = DbWorker(self, "csr-calls")  # closing a call (with its lead): off the UI thread
+        # The screen pop's reads get a worker of their own: a match never waits behind a close's fsync.
+        self.match_worker = DbWorker(self, "csr-calls-match")
+        self.facts: dict[str, CallerFacts] = {}  # call id → the last answer of the match worker
+        self._when_matched: dict[str, Callable[[], None]] = {}  # a click on a bubble still looking up
         self.username = ""  # the phone system names this CSR's softphone so
         self.calls: dict[str, dict[str, Any]] = {}
         self.cards: dict[str, CallCard] = {}
@@ -132,6 +155,7 @@ class CallsController(QObject):
                 card = self._card(merged)
                 self.cards[call_id] = card
                 self.strip.show_call(card, self._extras(merged))
+                self._look_up(merged)
             else:
                 self._drop(call_id)
 
@@ -154,6 +178,9 @@ class CallsController(QObject):
 
     def _drop(self, call_id: str) -> None:
         self.cards.pop(call_id, None)
+        self.facts.pop(call_id, None)
+        self._when_matched.pop(call_id, None)
+        self.match_worker.forget(f"match:{call_id}")
         self.strip.remove_call(call_id)
         if (
             call_id in self._closed_here
@@ -162,11 +189,18 @@ class CallsController(QObject):
         ):
             self.forget_draft(call_id)  # classified or booked: what was typed for it is done with
 
-    def _card(self, call: dict[str, Any]) -> CallCard:
-        number = str(call.get("from_number") or "")
+    @staticmethod
+    def _number(call: dict[str, Any]) -> str:
         if call.get("direction") == CallDirection.OUTBOUND.value:
-            number = str(call.get("to_number") or "")
-        ids, name = self._matches(number)
+            return str(call.get("to_number") or "")
+        return str(call.get("from_number") or "")
+
+    def _card(self, call: dict[str, Any]) -> CallCard:
+        number = self._number(call)
+        facts = self.facts.get(str(call["id"]))
+        # The last answer for this number, until the newer one comes; a number never looked up: "Looking up…".
+        matching = bool(number) and (facts is None or facts.number != number)
+        ids, name = ((), "") if matching or facts is None else (facts.match_ids, facts.caller_name)
         campaign = str(call.get("campaign") or "") or (
             UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else ""
         )
@@ -188,45 +222,85 @@ class CallsController(QObject):
             claimed_by_id=call.get("agent_id"),
             claimed_by_name=str(call.get("agent_name") or ""),
             classification=str(call.get("classification") or ""),
+            matching=matching,
         )
 
-    def _extras(self, call: dict[str, Any]) -> CallExtras:
-        """The job booked on the call (booked here, or a closed call still going: only a booking closes
-        a live call) and whose phone answered it when nobody claimed it."""
+    def _booked_on(self, call: dict[str, Any]) -> bool:
+        """A job was booked on the call: here, or it is closed while still going (only a booking closes a
+        live call)."""
         call_id = str(call.get("id") or "")
-        booked = (
+        return (
             call_id in self._booked_here
             or bool(call.get("closed"))
             and call.get("state") != CallState.ENDED.value
         )
-        number = self._booked_here.get(call_id, "")
-        identity = "" if call.get("agent_id") else str(call.get("answered_by") or "")
+
+    def _identity(self, call: dict[str, Any]) -> str:
+        """Whose phone answered the call, when nobody claimed it (the phone system's name for it)."""
+        return "" if call.get("agent_id") else str(call.get("answered_by") or "")
+
+    def _extras(self, call: dict[str, Any]) -> CallExtras:
+        """The job booked on the call and whose phone answered it when nobody claimed it — from what the
+        match worker last said (the job's number and the CSR's display name are read there)."""
+        call_id = str(call.get("id") or "")
+        facts = self.facts.get(call_id)
+        booked = self._booked_on(call)
+        number = self._booked_here.get(call_id, "") or (facts.job_number if facts and booked else "")
+        identity = self._identity(call)
         mine = bool(identity) and identity == self.username
         answered = ""
-        if (booked and not number) or (identity and not mine):
-            with self.cache.sessions() as session:
-                if booked and not number:
-                    number = (
-                        session.scalar(
-                            select(Job.number).join(Call, Call.job_id == Job.id).where(Call.id == call_id)
-                        )
-                        or ""
-                    )
-                if identity and not mine:
-                    answered = (
-                        session.scalar(select(User.display_name).where(User.username == identity)) or identity
-                    )
+        if identity and not mine and facts is not None and facts.identity == identity:
+            answered = facts.answered_by
         return CallExtras(booked=booked, job_number=number, answered_by=answered, answered_by_me=mine)
 
-    def _matches(self, e164: str) -> tuple[tuple[str, ...], str]:
-        """The caller's customers in this PC's cache (an index lookup) and the name the bubble shows."""
-        if not e164:
-            return (), ""
-        with self.cache.sessions() as session:
-            ids = tuple(match_customers(session, e164))
-            if len(ids) == 1:
-                return ids, session.scalar(select(Customer.name).where(Customer.id == ids[0])) or ""
-        return ids, (f"{len(ids)} customers" if len(ids) > 1 else "")
+    def _look_up(self, call: dict[str, Any]) -> None:
+        """Match the caller and read the bubble's extras on the match worker; the bubble shows them when
+        they come (a newer update's answer wins)."""
+        call_id = str(call["id"])
+        identity = self._identity(call)
+        want_job = self._booked_on(call) and not self._booked_here.get(call_id)
+        want_user = bool(identity) and identity != self.username
+        self.match_worker.submit(
+            _read_caller,
+            self.cache,
+            self._number(call),
+            call_id,
+            want_job,
+            identity if want_user else "",
+            done=lambda facts: self._matched(call_id, facts),
+            failed=lambda exc: self._match_failed(call_id, exc),
+            key=f"match:{call_id}",
+        )
+
+    def _matched(self, call_id: str, facts: CallerFacts) -> None:
+        call = self.calls.get(call_id)
+        if call is None or call_id not in self.cards:
+            return  # gone meanwhile
+        changed = self.facts.get(call_id) != facts
+        self.facts[call_id] = facts
+        if changed or self.cards[call_id].matching:
+            card = self._card(call)
+            self.cards[call_id] = card
+            self.strip.show_call(card, self._extras(call))
+        then = self._when_matched.pop(call_id, None)
+        if then is not None:
+            then()
+
+    def _match_failed(self, call_id: str, exc: BaseException) -> None:
+        """The cache could not be read: the bubble says "Unknown caller" (the call can still be claimed)."""
+        log.error("the caller of call %s could not be looked up", call_id, exc_info=exc)
+        self.errorOccurred.emit(describe_failure(self.cache.path, exc, what="looking up a caller"))
+        call = self.calls.get(call_id)
+        if call is not None and call_id in self.cards:
+            self._matched(call_id, CallerFacts(self._number(call), (), ""))
+
+    def _once_matched(self, call_id: str, then: Callable[[], None]) -> bool:
+        """True when the call's caller is known; else ``then`` runs when the match worker answers."""
+        card = self.cards.get(call_id)
+        if card is not None and card.matching:
+            self._when_matched[call_id] = then
+            return False
+        return True
 
     async def aclose(self) -> None:
         """Cancel claims still on their way (the window is closing)."""
@@ -268,6 +342,8 @@ class CallsController(QObject):
     def screen_pop(self, call_id: str) -> None:
         """The claimed call's customer, from the cache at once: one match opens it, several are listed,
         none opens a new customer with the number filled in. Book Job then books on this call."""
+        if not self._once_matched(call_id, lambda: self.screen_pop(call_id)):
+            return  # clicked within the moment the caller is looked up: popped when the match comes
         card = self.cards.get(call_id)
         call = self.calls.get(call_id, {})
         if card is None:
@@ -275,7 +351,7 @@ class CallsController(QObject):
         campaign_id = call.get("campaign_id")
         if self.activate_draft(call_id):
             return  # back to this call's booking, as the CSR left it
-        if self._extras(call).booked:
+        if self._booked_on(call):
             # A job is booked on it already: back to its customer; another booking is not on the call.
             if len(card.match_ids) == 1:
                 self.customers.open_customer(card.match_ids[0])
@@ -313,6 +389,7 @@ class CallsController(QObject):
     def _customer_saved(self, customer_id: str) -> None:
         call_id, self._pending_new_customer = self._pending_new_customer, ""
         if call_id and call_id in self.cards:
+            self._look_up(self.calls[call_id])  # the bubble names the caller now on record
             self.start_booking()
             self.booking.bind_call(
                 customer_id,
@@ -321,29 +398,45 @@ class CallsController(QObject):
                 self.cards[call_id].from_number,
             )
 
-    def classify(self, call_id: str) -> ClassifyDialog | None:
-        """The X of an ended bubble: close and classify (a lead reason makes the lead)."""
+    def classify(self, call_id: str) -> None:
+        """The X of an ended bubble: close and classify (a lead reason makes the lead). The dialog opens
+        (``self.dialog``) when the call reasons are read on the worker."""
+        if call_id not in self.cards or not self._once_matched(call_id, lambda: self.classify(call_id)):
+            return
+
+        def failed(exc: BaseException) -> None:
+            self.errorOccurred.emit(describe_failure(self.cache.path, exc, what="reading the call reasons"))
+
+        self.worker.submit(
+            _read_reasons,
+            self.cache,
+            done=lambda reasons: self._open_classify(call_id, reasons),
+            failed=failed,
+            key="classify",
+        )
+
+    def _open_classify(self, call_id: str, reasons: list[tuple[str, str, bool]]) -> None:
         card = self.cards.get(call_id)
         if card is None:
-            return None
-        with self.cache.sessions() as session:
-            reasons = [(r.id, r.name, r.is_lead) for r in lead_choices(session).call_reasons]
-            name = ""
-            if len(card.match_ids) == 1:
-                name = session.scalar(select(Customer.name).where(Customer.id == card.match_ids[0])) or ""
+            return  # closed or gone meanwhile
+        if self.dialog is not None and self.dialog.isVisible():
+            if self.dialog.card.call_id == call_id:
+                self.dialog.raise_()
+                return
+            self.dialog.reject()
         today = self.today_fn()
         dialog = ClassifyDialog(
             card,
             reasons,
             self.window,
             today=today if isinstance(today, date) else date.today(),
-            customer_name=name,
+            # One match: the caller's name is the customer's (read with the match).
+            customer_name=card.caller_name if len(card.match_ids) == 1 else "",
         )
         dialog.classified.connect(lambda answer: self._close(card, answer))
-        dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
+        dialog.finished.connect(lambda _r: self.dialog is dialog and setattr(self, "dialog", None))
         self.dialog = dialog
         dialog.open()
-        return dialog
 
     def _close(self, card: CallCard, answer: dict[str, Any], tries: int = 0) -> None:
         args: dict[str, Any] = {"call_id": card.call_id, "call_reason_id": answer.get("call_reason_id")}
@@ -408,3 +501,41 @@ def _close_call(cache: Cache, writer: LocalWriter, args: dict[str, Any]) -> bool
             return False
     writer.execute("close_call", args)
     return True
+
+
+_match_conn = threading.local()  # the match worker's own read-only connection (one per worker thread)
+
+
+def _raw(cache: Cache) -> sqlite3.Connection:
+    conn = getattr(_match_conn, "conn", None)
+    if conn is None or getattr(_match_conn, "path", None) != cache.path:
+        conn = cache.raw_connection()
+        _match_conn.conn, _match_conn.path = conn, cache.path
+    return conn
+
+
+def _read_caller(cache: Cache, number: str, call_id: str, want_job: bool, identity: str) -> CallerFacts:
+    """On the match worker: the caller's customers in this PC's cache (an index lookup, one statement on
+    the worker's own connection), the name the bubble shows, and — when asked — the number of the job
+    booked on the call and the answering CSR's name."""
+    found = caller_matches(_raw(cache), number)
+    ids = tuple(cid for cid, _name in found)
+    name = found[0][1] if len(found) == 1 else (f"{len(found)} customers" if found else "")
+    job_number = answered = ""
+    if not want_job and not identity:
+        return CallerFacts(number, ids, name)
+    with cache.sessions() as session:
+        if want_job:
+            job_number = (
+                session.scalar(select(Job.number).join(Call, Call.job_id == Job.id).where(Call.id == call_id))
+                or ""
+            )
+        if identity:
+            answered = session.scalar(select(User.display_name).where(User.username == identity)) or identity
+    return CallerFacts(number, ids, name, job_number, identity, answered)
+
+
+def _read_reasons(cache: Cache) -> list[tuple[str, str, bool]]:
+    """On the worker: the call reasons the classify dialog offers (id, name, is lead)."""
+    with cache.sessions() as session:
+        return [(r.id, r.name, r.is_lead) for r in lead_choices(session).call_reasons]

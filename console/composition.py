@@ -11,12 +11,11 @@ from PySide6.QtCore import QSettings, QTimer
 
 from models.base import utcnow
 from models.db import Cache, open_cache
-from models.search import load_rows
 from models.writer import LocalWriter
 from models.zip_table import preload as preload_zip_table
 from sync.snapshot import restore_indexes
 
-from .booking_controller import BookingController
+from .booking_controller import BookingController, read_start_setup
 from .calls_controller import CallsController
 from .customer_controller import CustomerController
 from .db_worker import DbWorker
@@ -57,7 +56,6 @@ class Console:
     )
     availability: object = None  # console/availability_controller.py for managers and admins (issue 19)
     users: object = None  # console/users_controller.py for admins (issue 19)
-    _ui_conn: object = field(repr=False, default=None)
     _now_fn: Callable[[], datetime] = field(repr=False, default=utcnow)
 
     @classmethod
@@ -75,14 +73,19 @@ class Console:
         restore_indexes(cache)  # an initial copy cut short by a crash left them parked
         cache.start_checkpointer()
         writer = LocalWriter(cache.sessions, actor=actor, clock=now_fn)
+        try:
+            setup = read_start_setup(
+                cache
+            )  # before the window exists, like opening the cache (docs/ui-thread.md)
+        except Exception:
+            cache.close()
+            raise
         search = SearchService(cache.raw_connection, region=region)
         window = MainWindow(settings, title_suffix=title_suffix)
-        # Rows past the first screenful are hydrated on the UI thread: a primary-key read of ≤50 rows.
-        ui_conn = cache.raw_connection()
-        window.lookup.model.set_loader(lambda ids: load_rows(ui_conn, ids))
+        # Rows past the first screenful are read on the search worker as a view scrolls to them.
+        window.lookup.model.set_loader(search.load_rows)
         customers = CustomerController(window, cache, writer, window.customer_panel)
-        booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn)
-        booking.reload_setup()  # on its worker while the window is being built
+        booking = BookingController(window, cache, writer, window.booking_form, now_fn=now_fn, setup=setup)
         drafts = DraftsController(
             window, cache, window.bubble_strip, window.booking_form, window.customer_panel, customers, booking
         )
@@ -126,7 +129,6 @@ class Console:
             sync,
             calls,
             floor,
-            _ui_conn=ui_conn,
             _now_fn=now_fn,
         )
         console.phone = PhoneController(window, calls)
@@ -173,6 +175,7 @@ class Console:
         self.search.resultsReady.connect(w.lookup.show_results)
         self.search.searchFailed.connect(w.lookup.show_error)
         self.search.rowsReloaded.connect(w.lookup.model.refresh_rows)
+        self.search.rowsLoaded.connect(w.lookup.model.fill_rows)
         w.lookup.customerActivated.connect(self.customers.open_customer)
         w.newCustomerRequested.connect(self._new_customer)
         self.customers.outboxChanged.connect(self.refresh_outbox)
@@ -383,9 +386,6 @@ class Console:
             self.merge.shutdown()  # a running duplicate scan stops
         if self.setup is not None:
             self.setup.shutdown()
-        if self._ui_conn is not None:
-            self._ui_conn.close()
-            self._ui_conn = None
         self.cache.close()
 
 

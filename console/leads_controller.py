@@ -3,9 +3,10 @@ intents through the LocalWriter (cache + outbox in one transaction), hands a lea
 form for conversion and turns every failure into a sentence for the CSR.
 
 The list's query (run on every pulled lead change, a filter change, the tab shown) runs on a worker thread
-(console/db_worker.py) and comes back by signal; a newer query drops an older one's answer. One lead read
-before a dialog opens is still done on the UI thread; a save runs on the worker too, with the lead read
-back in the same call.
+(console/db_worker.py) and comes back by signal; a newer query drops an older one's answer. A dialog opens
+when its read answers from the worker (the lead, fresh; the call reasons and campaigns; the customer a new
+lead is for), like the customer and job dialogs: ``self.dialog`` is the one open. A save runs on the
+worker too, with the lead read back in the same call.
 """
 
 from __future__ import annotations
@@ -125,29 +126,32 @@ class LeadsController(DialogTracker, QObject):
         with self._cache.sessions() as session:
             return load_lead(session, lead_id, today=self._today())
 
-    def _open_lead(self, lead_id: str, verb: str) -> LeadRow | None:
-        """The lead when it is still open, read now: a dialog starts from the cache's values (the "old"
-        side of the server's merge), not from a row listed minutes ago. Else the list catches up."""
-        try:
-            row = self._load(lead_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, never a traceback
-            self._error(self._describe(exc, "read"))
-            return None
-        if row is not None and row.is_open:
-            return row
-        self._show_row(lead_id, row)  # first: a refresh clears the list's message line
-        self._error(
-            LEAD_GONE if row is None else f"This lead is already {row.status.lower()} — it can't be {verb}."
-        )
-        return None
+    def _open_lead(self, lead_id: str, verb: str, then: Callable[[LeadRow, LeadChoices], None]) -> None:
+        """Read the lead (and the pick lists) on the worker; ``then`` when it is still open. A dialog starts
+        from the cache's values (the "old" side of the server's merge), not from a row listed minutes ago.
+        Else the list catches up and says why."""
 
-    def _choices(self) -> LeadChoices | None:
-        try:
-            with self._cache.sessions() as session:
-                return lead_choices(session)
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, "read"))
-            return None
+        def done(answer: tuple[LeadRow | None, LeadChoices]) -> None:
+            row, choices = answer
+            if row is not None and row.is_open:
+                then(row, choices)
+                return
+            self._show_row(lead_id, row)  # first: a refresh clears the list's message line
+            self._error(
+                LEAD_GONE
+                if row is None
+                else f"This lead is already {row.status.lower()} — it can't be {verb}."
+            )
+
+        self.worker.submit(
+            _read_lead_and_choices,
+            self._cache,
+            lead_id,
+            self._today(),
+            done=done,
+            failed=lambda exc: self._error(self._describe(exc, "read")),
+            key="dialog",  # the newest dialog asked for wins
+        )
 
     # -- writing ------------------------------------------------------------------------------------------
     def _describe(self, exc: BaseException, what: str = "write") -> str:
@@ -205,71 +209,54 @@ class LeadsController(DialogTracker, QObject):
         return dialog
 
     # -- new lead ---------------------------------------------------------------------------------------------
-    def new_lead(
-        self, customer_id: str = "", name: str = "", phone: str = "", location_id: str = ""
-    ) -> LeadDialog | None:
-        """Open the new-lead form: for this customer (and location), or prefilled with a caller's
-        name and phone. Save writes ``create_lead``."""
-        choices = self._choices()
-        if choices is None:
-            return None
-        customer_name, warning = "", ""
-        if customer_id:
-            found = self._customer(customer_id, location_id)
-            if found is None:
-                return None
-            customer_name, location_id, warning = found
-        dialog = LeadDialog(
-            choices,
-            self._parent,
-            today=self._today(),
-            customer_id=customer_id,
-            customer_name=customer_name,
-            location_id=location_id,
-            name=name,
-            phone=phone,
-            customer_warning=warning,
-            confirm_externally=True,
-        )
-        self._show(dialog, lambda values: self._save(dialog, "create_lead", values))
-        return dialog
+    def new_lead(self, customer_id: str = "", name: str = "", phone: str = "", location_id: str = "") -> None:
+        """Open the new-lead form (``self.dialog``, once its lists and customer are read on the worker): for
+        this customer (and location), or prefilled with a caller's name and phone. Save writes
+        ``create_lead``."""
 
-    def _customer(self, customer_id: str, location_id: str) -> tuple[str, str, str] | None:
-        """(name, location id, warning) of the customer a new lead is for, or None (and a message)."""
-        try:
-            with self._cache.sessions() as session:
-                customer = session.get(Customer, customer_id)
+        def done(answer: tuple[LeadChoices, tuple[str, str, str] | None]) -> None:
+            choices, customer = answer
+            customer_name, location, warning = "", location_id, ""
+            if customer_id:
                 if customer is None:
                     self._error(CUSTOMER_GONE)
-                    return None
-                if not location_id:
-                    # With one service location the lead is for it; with several the booking form asks.
-                    ids = session.scalars(
-                        select(Location.id)
-                        .where(Location.customer_id == customer_id, Location.active)
-                        .limit(2)
-                    ).all()
-                    location_id = ids[0] if len(ids) == 1 else ""
-                warning = (
-                    f"{customer.name} is marked Do Not Service — a job can't be booked for them."
-                    if customer.do_not_service
-                    else ""
-                )
-                return customer.name, location_id, warning
-        except Exception as exc:  # noqa: BLE001
-            self._error(self._describe(exc, "read"))
-            return None
+                    return
+                customer_name, location, warning = customer
+            dialog = LeadDialog(
+                choices,
+                self._parent,
+                today=self._today(),
+                customer_id=customer_id,
+                customer_name=customer_name,
+                location_id=location,
+                name=name,
+                phone=phone,
+                customer_warning=warning,
+                confirm_externally=True,
+            )
+            self._show(dialog, lambda values: self._save(dialog, "create_lead", values))
+
+        self.worker.submit(
+            _read_new_lead,
+            self._cache,
+            customer_id,
+            location_id,
+            done=done,
+            failed=lambda exc: self._error(self._describe(exc, "read")),
+            key="dialog",
+        )
 
     # -- edit, dismiss, convert -------------------------------------------------------------------------------
-    def edit_lead(self, lead_id: str) -> LeadDialog | None:
+    def edit_lead(self, lead_id: str) -> None:
         """Open an open lead's follow-up, reason and summary for editing (``update_lead``)."""
-        row = self._open_lead(lead_id, "changed")
-        choices = self._choices() if row is not None else None
-        if row is None or choices is None:
-            return None
-        dialog = LeadDialog(choices, self._parent, today=self._today(), record=row, confirm_externally=True)
-        self._show(dialog, lambda values: self._update(dialog, values))
-        return dialog
+
+        def show(row: LeadRow, choices: LeadChoices) -> None:
+            dialog = LeadDialog(
+                choices, self._parent, today=self._today(), record=row, confirm_externally=True
+            )
+            self._show(dialog, lambda values: self._update(dialog, values))
+
+        self._open_lead(lead_id, "changed", show)
 
     def _update(self, dialog: LeadDialog, values: dict[str, Any]) -> None:
         if not values["changes"]:
@@ -277,38 +264,71 @@ class LeadsController(DialogTracker, QObject):
             return
         self._save(dialog, "update_lead", values)
 
-    def dismiss(self, lead_id: str) -> DismissLeadDialog | None:
+    def dismiss(self, lead_id: str) -> None:
         """Ask for the reason, then write ``dismiss_lead``."""
-        row = self._open_lead(lead_id, "dismissed")
-        if row is None:
-            return None
-        dialog = DismissLeadDialog(row, self._parent, confirm_externally=True)
-        self._show(dialog, lambda values: self._save(dialog, "dismiss_lead", values))
-        return dialog
 
-    def convert(self, lead_id: str) -> bool:
-        """Hand an open lead to the booking form; booking the job (with its ``lead_id``) converts it."""
-        row = self._open_lead(lead_id, "converted")
-        if row is None:
-            return False
-        self.convertLead.emit(
-            {
-                "id": row.id,
-                "customer_id": row.customer_id,
-                "location_id": row.location_id,
-                "summary": row.summary,
-                "campaign_id": row.campaign_id,
-                "business_unit_id": row.business_unit_id,
-                "job_type_id": row.job_type_id,
-                # A lead without a customer record: the new-customer form starts from these.
-                "name": row.name,
-                "phone": row.phone_e164,
-            }
-        )
-        return True
+        def show(row: LeadRow, _choices: LeadChoices) -> None:
+            dialog = DismissLeadDialog(row, self._parent, confirm_externally=True)
+            self._show(dialog, lambda values: self._save(dialog, "dismiss_lead", values))
+
+        self._open_lead(lead_id, "dismissed", show)
+
+    def convert(self, lead_id: str) -> None:
+        """Hand an open lead to the booking form (once read fresh on the worker); booking the job (with
+        its ``lead_id``) converts it."""
+
+        def hand_over(row: LeadRow, _choices: LeadChoices) -> None:
+            self.convertLead.emit(
+                {
+                    "id": row.id,
+                    "customer_id": row.customer_id,
+                    "location_id": row.location_id,
+                    "summary": row.summary,
+                    "campaign_id": row.campaign_id,
+                    "business_unit_id": row.business_unit_id,
+                    "job_type_id": row.job_type_id,
+                    # A lead without a customer record: the new-customer form starts from these.
+                    "name": row.name,
+                    "phone": row.phone_e164,
+                }
+            )
+
+        self._open_lead(lead_id, "converted", hand_over)
 
 
 def _read_leads(cache: Cache, status: str | None, today: date, search: str) -> list[LeadRow]:
     """The leads list's query, on the worker thread."""
     with cache.sessions() as session:
         return list_leads(session, status=status, today=today, search=search)
+
+
+def _read_lead_and_choices(cache: Cache, lead_id: str, today: date) -> tuple[LeadRow | None, LeadChoices]:
+    """On the worker: one lead as it is now, and the dialog's pick lists (call reasons, campaigns…)."""
+    with cache.sessions() as session:
+        return load_lead(session, lead_id, today=today), lead_choices(session)
+
+
+def _read_new_lead(
+    cache: Cache, customer_id: str, location_id: str
+) -> tuple[LeadChoices, tuple[str, str, str] | None]:
+    """On the worker: the new-lead form's pick lists and, for a customer's lead, (name, location id,
+    warning) — None when that customer is no longer on this PC."""
+    with cache.sessions() as session:
+        choices = lead_choices(session)
+        if not customer_id:
+            return choices, None
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            return choices, None
+        if not location_id:
+            # With one service location the lead is for it; with several the booking form asks.
+            ids = session.scalars(
+                select(Location.id).where(Location.customer_id == customer_id, Location.active).limit(2)
+            ).all()
+            location_id = ids[0] if len(ids) == 1 else ""
+        warning = (
+            f"{customer.name} is marked Do Not Service — a job can't be booked for them."
+            if customer.do_not_service
+            else ""
+        )
+        return choices, (customer.name, location_id, warning)

@@ -16,13 +16,15 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from models.search import CustomerSearch, load_rows, prewarm
 
 log = logging.getLogger(__name__)
-FIRST_ROWS = 40  # hydrated on the worker so the first screenful paints without a UI-thread query
+FIRST_ROWS = 40  # hydrated with the ids so the first screenful paints at once; the rest on a view's demand
 
 
 class _Worker(QObject):
     done = Signal(int, str, object, object, object)  # generation, query, ids, reasons, rows
     failed = Signal(int, str, str)
     rows = Signal(object)  # {customer id: result row}, re-read after a change
+    hydrated = Signal(object, object)  # the ids asked for, {customer id: result row} of those still here
+    hydrateFailed = Signal(str)
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], region: str) -> None:
         super().__init__()
@@ -56,6 +58,19 @@ class _Worker(QObject):
             return
         self.rows.emit(rows)
 
+    @Slot(object)
+    def hydrate(self, ids: list) -> None:
+        """Rows past the first screenful, as a view scrolls to them."""
+        try:
+            if self._search is None:
+                self._search = CustomerSearch(self._connect(), self._region)
+            rows = load_rows(self._search.conn, ids)
+        except sqlite3.Error as exc:
+            log.warning("result rows could not be read: %s", exc)
+            self.hydrateFailed.emit(f"Search failed: {exc}")
+            return
+        self.hydrated.emit(ids, rows)
+
     @Slot()
     def close(self) -> None:
         if self._search is not None:
@@ -69,8 +84,10 @@ class SearchService(QObject):
     resultsReady = Signal(str, object, object, object)  # query, ids, reasons, first rows
     searchFailed = Signal(str)
     rowsReloaded = Signal(object)  # {customer id: result row} after ``reload_rows``
+    rowsLoaded = Signal(object, object)  # the ids asked by ``load_rows``, {customer id: result row}
     _request = Signal(int, str)
     _reload = Signal(object)
+    _hydrate = Signal(object)
     _close = Signal()
 
     def __init__(
@@ -89,6 +106,9 @@ class SearchService(QObject):
         self._close.connect(self._worker.close)
         self._reload.connect(self._worker.reload)
         self._worker.rows.connect(self.rowsReloaded)
+        self._hydrate.connect(self._worker.hydrate)
+        self._worker.hydrated.connect(self.rowsLoaded)
+        self._worker.hydrateFailed.connect(self.searchFailed)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self._thread.start()
@@ -102,6 +122,11 @@ class SearchService(QObject):
         """Re-read these customers' result rows on the worker (they changed); ``rowsReloaded`` brings them."""
         if ids:
             self._reload.emit(list(ids))
+
+    def load_rows(self, ids: list[str]) -> None:
+        """Read these result rows on the worker (a view scrolled to them); ``rowsLoaded`` brings them."""
+        if ids:
+            self._hydrate.emit(list(ids))
 
     @Slot(int, str, object, object, object)
     def _on_done(self, generation: int, query: str, ids: list, reasons: dict, rows: dict) -> None:

@@ -154,10 +154,18 @@ class SyncController(QObject):
         self._last_status = SyncStatus()
         self._online = False
         self._expired = False  # the server ended the session: the CSR must sign in again
+        self._client: str = ""  # this PC's client id, read on the status worker (the sign-in sends it)
         self.refresh_status()
+        self.status_worker.submit(
+            _read_client_id, cache, done=self._keep_client_id, failed=lambda exc: None
+        )  # read ahead: a sign-in that comes first asks again (_client_id) and says a failure there
         # Refusals and flags not yet acknowledged are listed again (a restart, a crash, a sign-out).
-        for outcome in unacknowledged(cache):
-            self._list_problem(outcome)
+        self.status_worker.submit(
+            _read_unacknowledged,
+            cache,
+            done=lambda answer: [self._list_problem(o, answer[1]) for o in answer[0]],
+            failed=lambda exc: log.error("the unacknowledged sync problems could not be read", exc_info=exc),
+        )
 
     # -- signing in ----------------------------------------------------------------------------------------
     def remembered(self) -> tuple[str, str]:
@@ -188,7 +196,8 @@ class SyncController(QObject):
         self, dialog: LoginDialog | None, server: str, user: str, password: str, new_password: str = ""
     ) -> bool:
         try:
-            token, who = await login(server, self._client_id(), user, password, new_password=new_password)
+            client = await self._client_id()
+            token, who = await login(server, client, user, password, new_password=new_password)
         except LoginFailed as exc:
             if dialog is not None and exc.code == "password_change_required":
                 dialog.ask_new_password(str(exc))  # an admin reset it: the user chooses a new one
@@ -209,9 +218,23 @@ class SyncController(QObject):
         self._login_task = asyncio.ensure_future(self._login(None, server, user, password))
         return self._login_task
 
-    def _client_id(self) -> str:
-        with self.cache.sessions.begin() as session:
-            return client_id(session)
+    def _keep_client_id(self, value: str) -> None:
+        self._client = value
+
+    async def _client_id(self) -> str:
+        """This PC's client id: read once on the status worker (it may be created there, a write), awaited
+        off the UI thread. A cache that can't be read fails the sign-in with a sentence."""
+        if not self._client:
+            future = self.status_worker.submit(
+                _read_client_id, self.cache, done=self._keep_client_id, failed=lambda exc: None
+            )
+            try:
+                self._client = await asyncio.wrap_future(future)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence
+                raise LoginFailed(
+                    describe_failure(self.cache.path, exc, what="reading this PC's sync id")
+                ) from exc
+        return self._client
 
     # -- running ---------------------------------------------------------------------------------------------
     def start(self, url: str, token: str, user: dict[str, Any]) -> None:
@@ -380,8 +403,8 @@ class SyncController(QObject):
         self.progress.setValue(progress.rows_done)
         self.progress.show()
 
-    def _list_problem(self, outcome: Outcome) -> tuple[str, str, str]:
-        title, detail, key, customer = self._describe(outcome)
+    def _list_problem(self, outcome: Outcome, jobs: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
+        title, detail, key, customer = self._describe(outcome, jobs)
         self.problems.add(outcome.kind, title, detail, "Open the customer" if customer else None, key)
         self._problem_customers[key] = customer
         return title, detail, customer
@@ -396,8 +419,22 @@ class SyncController(QObject):
         asyncio.ensure_future(asyncio.to_thread(acknowledge, self.cache, key))
 
     def _on_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Receipts the server refused or flagged: the jobs they name are read on the status worker (to
+        word them), then the CSR is told — in the order they came (the worker answers in order)."""
+        if not outcomes:
+            return
+
+        def failed(exc: BaseException) -> None:
+            log.error("the jobs of the sync problems could not be read", exc_info=exc)
+            self._tell(outcomes, {})  # worded without the job numbers: told all the same
+
+        self.status_worker.submit(
+            _jobs_of, self.cache, outcomes, done=lambda jobs: self._tell(outcomes, jobs), failed=failed
+        )
+
+    def _tell(self, outcomes: list[Outcome], jobs: dict[str, tuple[str, str]]) -> None:
         for outcome in outcomes:
-            title, detail, customer = self._list_problem(outcome)
+            title, detail, customer = self._list_problem(outcome, jobs)
             self.window.statusBar().showMessage(notification_text(outcome.kind, title, detail), 30_000)
             if customer:
                 self.customersChanged.emit([customer])
@@ -407,7 +444,9 @@ class SyncController(QObject):
             self.problems.raise_()
             QApplication.alert(self.window)
 
-    def _describe(self, outcome: Outcome) -> tuple[str, str, str, str]:
+    def _describe(self, outcome: Outcome, jobs: dict[str, tuple[str, str]]) -> tuple[str, str, str, str]:
+        """(title, detail, key, customer) of a problem; ``jobs``: job id → (number, customer id), read on
+        the worker."""
         receipt = outcome.receipt
         key = str(receipt.get("mutation_id", ""))
         customer = _customer_of(outcome.args)
@@ -415,10 +454,8 @@ class SyncController(QObject):
         if outcome.kind == "renumbered":
             result = receipt.get("result") or {}
             number = ""
-            with self.cache.sessions() as session:
-                job = session.get(Job, result.get("id", "")) if result.get("id") else None
-                if job is not None:
-                    number, customer = job.number, job.customer_id
+            if result.get("id") in jobs:
+                number, customer = jobs[result["id"]]
             old_number = str(
                 ((outcome.args.get("job") or {}) if isinstance(outcome.args.get("job"), dict) else {}).get(
                     "number"
@@ -434,10 +471,8 @@ class SyncController(QObject):
         if outcome.kind == "flagged":
             job_id = (receipt.get("result") or {}).get("id", "")
             number = ""
-            with self.cache.sessions() as session:
-                job = session.get(Job, job_id) if job_id else None
-                if job is not None:
-                    number, customer = job.number, job.customer_id
+            if job_id in jobs:
+                number, customer = jobs[job_id]
             warning = (receipt.get("result") or {}).get("warnings", {}).get("window", "")
             return (
                 f"Job {number or ''} needs rescheduling".replace("  ", " "),
@@ -572,3 +607,33 @@ def _outbox_state(writer: LocalWriter, cache: Cache) -> tuple[int, float | None]
     with cache.sessions() as session:
         oldest = oldest_pending(session)
     return pending, None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+
+def _read_client_id(cache: Cache) -> str:
+    """On the status worker: this PC's client id (made and stored on first use)."""
+    with cache.sessions.begin() as session:
+        return client_id(session)
+
+
+def _jobs_of(cache: Cache, outcomes: list[Outcome]) -> dict[str, tuple[str, str]]:
+    """On the status worker: job id → (number, customer id) of the jobs these receipts name."""
+    ids = {
+        str((o.receipt.get("result") or {}).get("id") or "")
+        for o in outcomes
+        if o.kind in ("renumbered", "flagged")
+    } - {""}
+    if not ids:
+        return {}
+    with cache.sessions() as session:
+        return {
+            job_id: (number, customer_id)
+            for job_id, number, customer_id in session.execute(
+                select(Job.id, Job.number, Job.customer_id).where(Job.id.in_(ids))
+            )
+        }
+
+
+def _read_unacknowledged(cache: Cache) -> tuple[list[Outcome], dict[str, tuple[str, str]]]:
+    """On the status worker: the problems not yet acknowledged (listed again at start) and their jobs."""
+    outcomes = unacknowledged(cache)
+    return outcomes, _jobs_of(cache, outcomes)

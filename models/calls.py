@@ -89,6 +89,7 @@ class CallCard:
     claimed_by_id: str | None = None
     claimed_by_name: str = ""  # "" while nobody has claimed it
     classification: str = ""  # a CallClass value once classified
+    matching: bool = False  # the caller's number is being looked up in the cache (name and ids not known yet)
 
     @property
     def ended(self) -> bool:

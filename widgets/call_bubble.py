@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from models.calls import CallCard, CallDirection, CallState
 
 UNKNOWN_CALLER = "Unknown caller"
+LOOKING_UP = "Looking up…"  # the caller's match is on its way from the cache (a few milliseconds)
 NO_CALLER_ID = "No caller ID"
 OFFLINE_CLAIM = "Claiming needs the server — you're offline."
 # Words for the state a call is in, read after the caller ("…, ringing 0:12").
@@ -76,6 +77,8 @@ def duration_text(seconds: float) -> str:
 
 def caller_text(card: CallCard) -> str:
     """The bubble's first line: the matched customer ("3 customers" for several), else "Unknown caller"."""
+    if card.matching:
+        return LOOKING_UP
     return card.caller_name or UNKNOWN_CALLER
 
 
@@ -168,6 +171,8 @@ def accessible_text(card: CallCard, me: str, seconds: float, extras: CallExtras 
     """e.g. "Incoming call from Maria Lopez, +1 (555) 201-0101, Google Ads, ringing 0:12"."""
     inbound = card.direction is CallDirection.INBOUND
     who = card.caller_name or ("an unknown caller" if inbound else "an unknown number")
+    if card.matching:
+        who = "a caller being looked up" if inbound else "a number being looked up"
     parts = [f"{'Incoming call from' if inbound else 'Outgoing call to'} {who}"]
     if card.from_number:
         parts.append(card.from_display)

@@ -1,9 +1,11 @@
 """Customer lookup: the search box (`customerSearch`) and the results list (`customerResults`).
 
 The results model holds the ranked id list from a search (at most 200 ids) and hydrates rows
-lazily through a loader callable (STYLE.md #6): the search worker sends the first screenful with
-the ids, the rest are read in blocks of 50 only when a view asks for them. The id list is short
-enough that fetchMore paging would add nothing but re-entrancy during resets.
+lazily (STYLE.md #6): the search worker sends the first screenful with the ids; a row past it that a view
+asks for is asked of the search worker (``set_loader``: a request, never a read here) in blocks of 50 and
+two ahead, shown as a "Loading…" placeholder row meanwhile, and filled in place (``fill_rows``:
+``dataChanged``, no reset — no flicker, the selection and scroll position kept) when the rows come. The id
+list is short enough that fetchMore paging would add nothing but re-entrancy during resets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableV
 
 from models.search import Match, ResultRow
 
-RowLoader = Callable[[list[str]], dict[str, ResultRow]]
+RowRequest = Callable[[list[str]], None]  # asks for these rows; they come back through ``fill_rows``
 _Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("Name", "Type", "Address", "Phone", "Flags", "Tags")
@@ -30,6 +32,8 @@ HINTS = (
     "Find a customer",
 )
 PAGE = 50
+AHEAD = 2 * PAGE  # asked for at once when a view reaches a row not read yet: this screenful and the next
+LOADING = "Loading…"
 IdRole = Qt.ItemDataRole.UserRole + 1
 MatchRole = Qt.ItemDataRole.UserRole + 2
 
@@ -50,16 +54,19 @@ def _bold_font() -> QFont:
 class CustomerResultsModel(QAbstractTableModel):
     """Ranked search results: an id list plus a lazy row cache."""
 
-    def __init__(self, loader: RowLoader | None = None, parent: Any = None) -> None:
+    def __init__(self, loader: RowRequest | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._loader = loader
         self._ids: list[str] = []
+        self._index: dict[str, int] = {}  # id → row
         self._reasons: dict[str, Match] = {}
         self._rows: dict[str, ResultRow] = {}
+        self._asked: set[str] = set()  # rows asked for and not answered yet: "Loading…"
+        self._missing: set[str] = set()  # answered without a row: deleted or merged since the search
         self.query = ""
 
     # -- feeding ------------------------------------------------------------------------------
-    def set_loader(self, loader: RowLoader) -> None:
+    def set_loader(self, loader: RowRequest) -> None:
         self._loader = loader
 
     def set_results(
@@ -69,9 +76,28 @@ class CustomerResultsModel(QAbstractTableModel):
         self.beginResetModel()
         self.query = query
         self._ids = list(ids)
+        self._index = {cid: r for r, cid in enumerate(self._ids)}
         self._reasons = dict(reasons)
         self._rows = dict(rows)
+        self._asked, self._missing = set(), set()
         self.endResetModel()
+
+    def fill_rows(self, asked: Sequence[str], rows: dict[str, ResultRow]) -> None:
+        """The rows asked for have been read: the placeholders become rows in place (a row missing from
+        ``rows`` is no longer on this PC). An answer for ids no longer listed changes nothing."""
+        changed: list[int] = []
+        for cid in asked:
+            r = self._index.get(cid)
+            if r is None or cid not in self._asked:
+                continue  # another result set now (its rows are asked for anew)
+            self._asked.discard(cid)
+            if cid in rows:
+                self._rows[cid] = rows[cid]
+            elif cid not in self._rows:
+                self._missing.add(cid)
+            changed.append(r)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
 
     def clear(self) -> None:
         self.set_results("", [], {}, {})
@@ -119,11 +145,19 @@ class CustomerResultsModel(QAbstractTableModel):
     def _row(self, r: int) -> ResultRow | None:
         cid = self._ids[r]
         row = self._rows.get(cid)
-        if row is None and self._loader is not None:
-            block = [i for i in self._ids[r : r + PAGE] if i not in self._rows]
-            self._rows.update(self._loader(block))
-            row = self._rows.get(cid)
+        if row is None and self._loader is not None and cid not in self._asked and cid not in self._missing:
+            block = [i for i in self._ids[r : r + AHEAD] if i not in self._rows and i not in self._asked]
+            self._asked.update(block)
+            self._loader(block)
         return row
+
+    def loaded(self, row: int) -> bool:
+        """This row has been read (it shows the customer, not a placeholder)."""
+        return 0 <= row < len(self._ids) and self._ids[row] in self._rows
+
+    def loading(self, row: int) -> bool:
+        """This row is asked of the search worker and not read yet (its placeholder is showing)."""
+        return 0 <= row < len(self._ids) and self._ids[row] in self._asked
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._ids):
@@ -142,6 +176,10 @@ class CustomerResultsModel(QAbstractTableModel):
         ):
             return None
         row = self._row(index.row())
+        if row is None and self._ids[index.row()] in self._asked:  # on its way from the search worker
+            if role == Qt.ItemDataRole.AccessibleTextRole and col == 0:
+                return "Loading this result"
+            return LOADING if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
         if row is None:  # deleted or merged since the search ran
             return "(no longer on this PC)" if role == Qt.ItemDataRole.DisplayRole and col == 0 else None
         if role == Qt.ItemDataRole.ForegroundRole:  # the name too: the narrow list hides Flags

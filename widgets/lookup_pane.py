@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models.search import Match, ResultRow
 
-from .customer_search import CustomerResultsModel, CustomerResultsView, CustomerSearchBox, RowLoader
+from .customer_search import CustomerResultsModel, CustomerResultsView, CustomerSearchBox, RowRequest
 
 
 class LookupPane(QWidget):
@@ -18,7 +18,7 @@ class LookupPane(QWidget):
     queryChanged = Signal(str)
     customerActivated = Signal(str)
 
-    def __init__(self, loader: RowLoader | None = None, parent: Any = None) -> None:
+    def __init__(self, loader: RowRequest | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("lookupPane")
         self.search = CustomerSearchBox(self)

@@ -38,3 +38,12 @@ def _nothing_left_alive(request):
         return  # the failures say more than a leak report would
     alive = {kind: items for kind, items in _alive().items() if items}
     assert not alive, f"the GUI tests left these alive: {alive}"
+
+
+@pytest.fixture
+def ui_thread_sql():
+    """``with ui_thread_sql(console.cache): ...`` fails the test on any SQL run on the GUI thread inside
+    the block (tests/gui/ui_thread_guard.py; importable directly too)."""
+    from tests.gui.ui_thread_guard import no_sql_on_ui_thread
+
+    return no_sql_on_ui_thread

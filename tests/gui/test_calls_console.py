@@ -110,6 +110,9 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
             await until(lambda: a.window.bubble_strip.call_ids() and b.window.bubble_strip.call_ids())
             call_id = a.window.bubble_strip.call_ids()[0]
+            # Each console matches the caller on its match worker; the bubble says so meanwhile.
+            await until(lambda: not a.calls.cards[call_id].matching and not b.calls.cards[call_id].matching)
+            assert a.window.bubble_strip.call_bubble(call_id).caller_label.full == "Maria Garcia"
             card = a.calls.cards[call_id]
             assert card.caller_name == "Maria Garcia" and card.campaign == "Radio spots"
             assert b.calls.cards[call_id].match_ids == (customer_id,)  # matched from b's own cache
@@ -148,8 +151,10 @@ def test_a_call_rings_both_consoles_is_claimed_popped_ended_and_classified(qtbot
             await until(lambda: call_id not in b.window.bubble_strip.call_ids())  # nobody's but Dana's now
 
         # Dana closes it: the X opens the close-and-classify dialog; a not-lead reason.
-        dialog = a.calls.classify(call_id)
-        assert dialog is not None and dialog.objectName() == "classifyDialog"
+        a.calls.classify(call_id)  # the dialog opens once the call reasons are read on the worker
+        await until(lambda: a.calls.dialog is not None)
+        dialog = a.calls.dialog
+        assert dialog.objectName() == "classifyDialog"
         reason = dialog.findChild(QComboBox, "classifyReason")
         reason.setCurrentIndex(reason.findText("Wrong number"))
         ok = dialog.findChild(QPushButton, "classifyOk") or dialog.findChild(QDialogButtonBox).button(
@@ -228,6 +233,8 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         "closed": False,
     }
     console.calls.on_calls([call])
+    assert console.calls.cards["call1"].matching  # "Looking up…" until the match worker answers
+    qtbot.waitUntil(lambda: not console.calls.cards["call1"].matching)
     card = console.calls.cards["call1"]
     assert set(card.match_ids) == set(ids)
     assert card.caller_name == {0: "", 1: "Customer 0", 3: "3 customers"}[matches]
@@ -247,6 +254,85 @@ def test_screen_pop_for_no_one_and_several_matches(qtbot, loop, desks, matches):
         assert console.window.lookup.search.text() == "(214) 555-0177"  # the customers on this number
         open_now(qtbot, console.customers, ids[1])
         assert console.booking.call_for[ids[1]][0] == "call1"
+
+
+def test_a_bubble_looks_up_its_caller_and_a_click_meanwhile_pops_once_matched(qtbot, loop, desks):
+    """A new bubble shows at once with "Looking up…" (the match is read on the calls' match worker); a
+    click within that moment pops the caller when the match comes; an update keeps the match shown."""
+    console = desks("looking")
+    cid = console.writer.execute(
+        "create_customer", customer_args(name="Rosa Diaz", phone="(214) 555-0188")
+    ).applied.entity_id
+    console.calls.me = "dana"
+    call = {
+        "id": "call2",
+        "state": "Talking",
+        "direction": "Inbound",
+        "from_number": "+12145550188",
+        "to_number": TRACKING,
+        "campaign": "Radio spots",
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "agent_id": "dana",
+        "agent_name": "Dana Reyes",
+    }
+    console.calls.on_calls([call])
+    bubble = console.window.bubble_strip.call_bubble("call2")
+    assert bubble.caller_label.full == "Looking up…" and "being looked up" in bubble.accessibleName()
+    console.calls.screen_pop("call2")  # before the match has answered
+    assert console.window.customer_panel.record() is None
+    qtbot.waitUntil(lambda: not console.calls.cards["call2"].matching)
+    assert bubble.caller_label.full == "Rosa Diaz"
+    wait_for_workers(qtbot, console.window)
+    assert console.window.customer_panel.record().id == cid  # popped once the caller was known
+    assert console.booking.call_for[cid][0] == "call2"
+    console.calls.on_calls([{**call, "state": "Held"}])  # an update: the match stays on screen meanwhile
+    assert not console.calls.cards["call2"].matching and bubble.caller_label.full == "Rosa Diaz"
+    wait_for_workers(qtbot, console.window)
+
+
+def test_the_calls_bench_stamps_the_bubble_painted_with_its_match(qtbot, loop, desks, tmp_path):
+    """bench/console_process.py BubblePaints: the "painted" line comes once the caller's match is on
+    screen (after the match worker answered), never at the "Looking up…" paint, and counts the match."""
+    import json
+    import time
+
+    from bench.console_process import BubblePaints
+    from tests.gui.helpers import show_active
+
+    console = desks("bench")
+    console.writer.execute("create_customer", customer_args(name="Rosa Diaz", phone="(214) 555-0188"))
+    show_active(qtbot, console.window)
+    trace = tmp_path / "trace.jsonl"
+    bubbles = BubblePaints(console, trace)
+    console.sync.callsArrived.connect(bubbles.watch)  # after the console's own handler, as the bench does
+    matched: list[float] = []
+    real = console.calls._matched
+
+    def stamped(call_id: str, facts) -> None:
+        real(call_id, facts)
+        matched.append(time.time())
+
+    console.calls._matched = stamped
+    call = {
+        "id": "call3",
+        "provider_call_id": "CA3",
+        "state": "Ringing",
+        "direction": "Inbound",
+        "from_number": "+12145550188",
+        "to_number": TRACKING,
+        "started_at": "2026-11-27T15:00:00+00:00",
+    }
+    console.sync.callsArrived.emit([call], "", False)
+    assert console.calls.cards["call3"].matching
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+
+    qtbot.waitUntil(lambda: any(d["kind"] == "painted" for d in lines()), timeout=5000)
+    painted = next(d for d in lines() if d["kind"] == "painted")
+    assert painted["provider_call_id"] == "CA3" and painted["matches"] == 1
+    assert matched and painted["t"] >= matched[0]  # on screen with its match, not before
+    bubbles.out.close()
 
 
 SPRING = "+19725550109"  # a tracking number of a campaign retired since
@@ -501,9 +587,11 @@ def test_ended_calls_are_reached_with_ctrl_pgdown_and_closed_with_ctrl_w(qtbot, 
     assert console.drafts.active == "ended" and w.bubble_strip.active_id == "ended"
     assert QApplication.focusWidget() is w.bubble_strip.call_bubble("ended")  # Delete / Ctrl+W act on it
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_W, ctrl)
+    qtbot.waitUntil(lambda: console.calls.dialog is not None)  # the reasons are read on the worker
     dialog = console.calls.dialog
     assert dialog is not None and dialog.objectName() == "classifyDialog" and dialog.isVisible()
     dialog.reject()
+    qtbot.waitUntil(w.isActiveWindow)  # the window's shortcuts are back once the dialog has gone
     qtbot.keyClick(w, Qt.Key.Key_PageDown, ctrl)
     wait_for_workers(qtbot, w)
     assert console.drafts.active == "talking" and w.customer_panel.customer_id() == caller  # popped

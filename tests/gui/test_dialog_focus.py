@@ -153,8 +153,9 @@ def test_after_the_classify_dialog_the_keyboard_is_back_where_it_was(qtbot, cons
     console.calls.on_calls([{"id": "ended-call", "state": "Ended", "agent_id": "me"}])
     assert open_now(qtbot, console.customers, first_customer(console))
     focused_on(qtbot, w.customer_panel.note_edit)
-    dialog = console.calls.classify("ended-call")
-    assert dialog is not None
+    console.calls.classify("ended-call")
+    qtbot.waitUntil(lambda: console.calls.dialog is not None)  # the reasons are read on the worker
+    dialog = console.calls.dialog
     qtbot.waitUntil(dialog.isActiveWindow)
     key(qtbot, Qt.Key.Key_Escape)
     back_to(qtbot, console, w.customer_panel.note_edit)

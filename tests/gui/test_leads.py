@@ -102,6 +102,13 @@ def active(qtbot: Any, dialog: QWidget | None) -> Any:
     return dialog
 
 
+def asked(qtbot: Any, desk: Any, _asked: None) -> Any:
+    """The dialog the controller opens once its read answers from the worker (``_asked``: the call that
+    asked for it, run first)."""
+    qtbot.waitUntil(lambda: desk.controller.worker.pending == 0, timeout=5000)
+    return desk.controller.dialog
+
+
 def closed(dialog: Any) -> bool:
     """Closed, or already deleted (a closed dialog is deleted while the worker's answer is awaited)."""
     from shiboken6 import isValid
@@ -184,7 +191,7 @@ def test_new_lead_for_the_open_customer_by_keyboard(qtbot: Any, desk: LeadsDesk)
     cid = desk.add_customer("Maria Garcia")
     with desk.cache.sessions() as s:
         location = s.scalar(select(Location.id).where(Location.customer_id == cid))
-    dialog = active(qtbot, desk.controller.new_lead(customer_id=cid))
+    dialog = active(qtbot, asked(qtbot, desk, desk.controller.new_lead(customer_id=cid)))
     assert "name" not in dialog.fields and "phone" not in dialog.fields
     customer = dialog.fields["customer"]
     assert customer.text() == "Maria Garcia" and customer.isReadOnly() and customer.hasFocus()
@@ -203,7 +210,7 @@ def test_new_lead_for_the_open_customer_by_keyboard(qtbot: Any, desk: LeadsDesk)
 
 
 def test_validation_is_inline_and_saves_nothing(qtbot: Any, desk: LeadsDesk) -> None:
-    dialog = active(qtbot, desk.controller.new_lead(name="Bob"))
+    dialog = active(qtbot, asked(qtbot, desk, desk.controller.new_lead(name="Bob")))
     press(qtbot, Qt.Key.Key_Return)
     assert dialog.isVisible() and desk.outbox() == []
     assert dialog.error_text("phone") == "Enter a phone number." and dialog.error_text("name") == ""
@@ -221,7 +228,9 @@ def test_validation_is_inline_and_saves_nothing(qtbot: Any, desk: LeadsDesk) -> 
 
 
 def test_refusal_by_the_intent_is_shown_at_the_field(qtbot: Any, desk: LeadsDesk) -> None:
-    dialog = active(qtbot, desk.controller.new_lead(name="Bob Smith", phone="(469) 555-0222"))
+    dialog = active(
+        qtbot, asked(qtbot, desk, desk.controller.new_lead(name="Bob Smith", phone="(469) 555-0222"))
+    )
     dialog.fields["campaign_id"].setFocus()
     type_text(qtbot, "G")
     with desk.cache.sessions.begin() as s:  # removed by a setup import meanwhile
@@ -272,7 +281,7 @@ def test_edit_follow_up_moves_the_lead(qtbot: Any, desk: LeadsDesk) -> None:
 def test_edit_without_changes_writes_nothing(qtbot: Any, desk: LeadsDesk) -> None:
     desk.add_lead("Same", TODAY)
     desk.refresh()
-    dialog = active(qtbot, desk.controller.edit_lead(desk.leads.current_lead_id()))
+    dialog = active(qtbot, asked(qtbot, desk, desk.controller.edit_lead(desk.leads.current_lead_id())))
     press(qtbot, Qt.Key.Key_Return)
     assert closed(dialog) and [r.name for r in desk.outbox()] == ["create_lead"]
 
@@ -396,7 +405,7 @@ def test_do_not_service_customer_is_flagged_in_the_form(qtbot: Any, desk: LeadsD
             "contacts": [{"kind": "MobilePhone", "value": "(214) 555-0177"}],
         },
     ).applied.entity_id
-    dialog = active(qtbot, desk.controller.new_lead(customer_id=cid))
+    dialog = active(qtbot, asked(qtbot, desk, desk.controller.new_lead(customer_id=cid)))
     assert (
         dialog.warning_text("customer")
         == "Dee Nash is marked Do Not Service — a job can't be booked for them."
@@ -410,11 +419,16 @@ def test_a_closed_lead_is_not_converted_or_dismissed_again(qtbot: Any, desk: Lea
     lead = desk.add_lead("Ana Lopez", TODAY)
     desk.refresh()
     desk.writer.execute("dismiss_lead", {"lead_id": lead, "reason": "Booked elsewhere"})  # another console
+    converted: list = []
+    desk.controller.convertLead.connect(converted.append)
     with qtbot.waitSignal(desk.controller.errorOccurred) as error:
-        assert not desk.controller.convert(lead)
-    assert error.args == ["This lead is already dismissed — it can't be converted."]
+        desk.controller.convert(lead)  # the lead is read fresh on the worker first
+    assert error.args == ["This lead is already dismissed — it can't be converted."] and converted == []
     assert desk.leads.model.rowCount() == 0  # and the open list lets it go
-    assert desk.controller.dismiss(lead) is None and desk.controller.dialog is None
+    with qtbot.waitSignal(desk.controller.errorOccurred) as error:
+        desk.controller.dismiss(lead)
+    assert error.args == ["This lead is already dismissed — it can't be dismissed."]
+    assert desk.controller.dialog is None
 
 
 def test_search_box_keys(qtbot: Any, desk: LeadsDesk) -> None:
@@ -439,7 +453,9 @@ def test_cache_failures_become_sentences(
     qtbot: Any, desk: LeadsDesk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     locked = OperationalError("INSERT", {}, Exception("database is locked"))
-    dialog = active(qtbot, desk.controller.new_lead(name="Ana Lopez", phone="(214) 555-0111"))
+    dialog = active(
+        qtbot, asked(qtbot, desk, desk.controller.new_lead(name="Ana Lopez", phone="(214) 555-0111"))
+    )
 
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise locked
@@ -455,7 +471,7 @@ def test_cache_failures_become_sentences(
     assert desk.leads.message_label.text() == error.args[0]
 
 
-def test_every_control_has_an_accessible_name(desk: LeadsDesk) -> None:
+def test_every_control_has_an_accessible_name(qtbot: Any, desk: LeadsDesk) -> None:
     leads = desk.leads
     controls = [leads.status_combo, leads.search_edit, leads.view, *leads.buttons.values()]
     assert all(c.accessibleName() for c in controls)
@@ -466,7 +482,7 @@ def test_every_control_has_an_accessible_name(desk: LeadsDesk) -> None:
         "Dismiss",
         "Open customer",
     ]
-    dialog = desk.controller.new_lead()
+    dialog = asked(qtbot, desk, desk.controller.new_lead())
     assert dialog is not None
     assert all(field.accessibleName() for field in dialog.fields.values())
     dialog.reject()
@@ -500,7 +516,7 @@ def test_model_passes_qtmodeltester_through_updates(qtmodeltester: Any, desk: Le
 
 def test_dialogs_are_opened_not_executed(qtbot: Any, desk: LeadsDesk) -> None:
     # open() keeps the event loop (and qasync) running; exec() would nest one.
-    dialog = active(qtbot, desk.controller.new_lead(name="Ana", phone="2145550111"))
+    dialog = active(qtbot, asked(qtbot, desk, desk.controller.new_lead(name="Ana", phone="2145550111")))
     assert isinstance(dialog, QDialog) and dialog.isModal()
     press(qtbot, Qt.Key.Key_Escape)
     assert closed(dialog) and desk.controller.dialog is None and desk.outbox() == []

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from console.search_service import SearchService
 from models.demo import generate
 from models.search import Match, ResultRow, load_rows
-from widgets.customer_search import PAGE, CustomerResultsModel, IdRole
+from widgets.customer_search import AHEAD, LOADING, CustomerResultsModel, IdRole
 from widgets.lookup_pane import LookupPane
 
 
@@ -117,24 +117,32 @@ def _rows(n: int) -> tuple[list[str], dict[str, Match], dict[str, ResultRow]]:
 
 
 def test_results_model_passes_modeltester_and_hydrates_lazily(qtmodeltester):
-    ids, reasons, rows = _rows(130)
-    loads: list[list[str]] = []
-
-    def loader(wanted):
-        loads.append(wanted)
-        return {i: rows[i] for i in wanted}
-
-    model = CustomerResultsModel(loader)
+    ids, reasons, rows = _rows(230)
+    asked: list[list[str]] = []
+    model = CustomerResultsModel(asked.append)  # a request: the rows come back through fill_rows
     model.set_results("customer", ids, reasons, {i: rows[i] for i in ids[:40]})
-    assert model.rowCount() == 130 and not loads
-    assert model.index(45, 0).data() == "Customer 45"  # hydrated on demand, one block
-    assert loads == [ids[45 : 45 + PAGE]]
-    assert model.index(46, 0).data() == "Customer 46" and len(loads) == 1
+    assert model.rowCount() == 230 and not asked
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, _roles=(): changed.append((top.row(), bottom.row())))
+    # A row past the first screenful: a placeholder, and one request for it and the next screenful.
+    assert model.index(45, 0).data() == LOADING and model.loading(45)
+    assert model.index(45, 1).data() is None
+    assert asked == [ids[45 : 45 + AHEAD]]
+    assert model.index(46, 0).data() == LOADING and len(asked) == 1  # asked once, not per cell
+    model.fill_rows(asked[0], {i: rows[i] for i in asked[0]})
+    assert changed == [(45, 45 + AHEAD - 1)]  # filled in place: no reset
+    assert model.index(45, 0).data() == "Customer 45" and not model.loading(45)
+    assert model.index(46, 0).data() == "Customer 46" and len(asked) == 1
     assert model.index(7, 4).data() == "DO NOT SERVICE"
     assert model.index(15, 5).data() == "VIP"
+    # An answer for the ids of an older result set changes nothing in the new one.
+    model.set_results("again", ids[:100], reasons, {})
+    model.fill_rows(asked[0], {i: rows[i] for i in asked[0]})
+    assert model.index(45, 0).data() == LOADING  # asked anew for this result set
+    model.fill_rows(asked[-1], {i: rows[i] for i in asked[-1]})
+    for block in list(asked):  # whatever the tester pages through, answered
+        model.fill_rows(block, {i: rows[i] for i in block})
     qtmodeltester.check(model)
-    model.set_results("again", ids, reasons, {})
-    qtmodeltester.check(model)  # the tester pages through fetchMore itself
     model.refresh_rows(
         {
             ids[3]: ResultRow(
@@ -154,7 +162,10 @@ def test_results_model_passes_modeltester_and_hydrates_lazily(qtmodeltester):
 
 def test_results_model_row_gone_since_search():
     ids, reasons, _rows_ = _rows(3)
-    model = CustomerResultsModel(lambda wanted: {})
+    asked: list[list[str]] = []
+    model = CustomerResultsModel(asked.append)
     model.set_results("x", ids, reasons, {})
-    assert model.index(0, 0).data() == "(no longer on this PC)"
+    assert model.index(0, 0).data() == LOADING
+    model.fill_rows(asked[0], {})  # read: not there any more
+    assert model.index(0, 0).data() == "(no longer on this PC)" and len(asked) == 1
     assert model.index(0, 1).data() is None

@@ -225,6 +225,7 @@ def test_refusals_are_listed_again_after_a_restart_until_acknowledged(qtbot, loo
         )
     cache.close()
     c = desks("c")
+    qtbot.waitUntil(lambda: c.sync.problems.count() == 1)  # read on the status worker at start
     assert c.sync.problems.keys() == ["m1"]
     assert "The note is too long." in c.sync.problems.list.item(0).text()
 

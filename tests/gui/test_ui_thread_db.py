@@ -1,21 +1,22 @@
 """The UI thread never waits on the disk: a CSR's session, driven by real key events into the assembled
-console — find a customer by phone, open them, book a job, add a note, look at the leads, a setup change
-and a customer change pulled, a bubble switched — runs no SQL statement on the GUI thread (an engine event listener, and a trace on the
-console's own sqlite3 connection, check ``threading.current_thread() is threading.main_thread()``). And
-an answer that comes after a newer request of the same kind is dropped, never shown over the newer one."""
+console — find a customer by phone, open them, book a job, add a note, their Texts tab, a new lead for them,
+the leads tab and a lead's edit form, the callbacks tab, a call ringing with the customer's number (matched),
+claimed, popped, ended and its classify dialog, a setup change and a customer change pulled, a bubble
+switched, and a name search scrolled past its first screenful — runs no SQL statement on the GUI thread
+(tests/gui/ui_thread_guard.py: an engine event listener, and a trace on every sqlite3 connection, check
+``threading.current_thread() is threading.main_thread()``). And an answer that comes after a newer request
+of the same kind is dropped, never shown over the newer one."""
 
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from console.composition import Console
 from console.customer_controller import CustomerController
@@ -26,44 +27,17 @@ from models.db import Cache, open_cache
 from models.jobs import Job
 from models.writer import LocalWriter
 from tests.gui.helpers import show_active, wait_for_workers
+from tests.gui.ui_thread_guard import UiThreadSql
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 from tests.unit.review_setup import TODAY, TZ, build_review_setup
 
 Ctrl = Qt.KeyboardModifier.ControlModifier
 Alt = Qt.KeyboardModifier.AltModifier
+CtrlShift = Ctrl | Qt.KeyboardModifier.ShiftModifier
+CtrlAlt = Ctrl | Alt
 PHONE = "2145550134"  # customer_args()'s
-
-
-class UiThreadSql:
-    """Records every SQL statement run on the GUI thread while active, with where it came from."""
-
-    def __init__(self, cache: Cache, *raw: Any) -> None:
-        self.engine = cache.engine
-        self.raw = raw
-        self.hits: list[str] = []
-
-    def _check(self, statement: str) -> None:
-        if threading.current_thread() is threading.main_thread():
-            # The project's own frames say who asked (SQLAlchemy's and Qt's say nothing useful).
-            frames = [f for f in traceback.extract_stack()[:-2] if "site-packages" not in f.filename]
-            stack = "".join(traceback.format_list(frames[-8:]))
-            self.hits.append(f"{' '.join(str(statement).split())[:100]}\n{stack}")
-
-    def _on_execute(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        self._check(statement)
-
-    @contextmanager
-    def watching(self) -> Iterator[UiThreadSql]:
-        event.listen(self.engine, "before_cursor_execute", self._on_execute)
-        for conn in self.raw:
-            conn.set_trace_callback(self._check)
-        try:
-            yield self
-        finally:
-            event.remove(self.engine, "before_cursor_execute", self._on_execute)
-            for conn in self.raw:
-                conn.set_trace_callback(None)
+NAMESAKES = 90  # "Scroll Tester …": more results than the first screenful the search sends with its ids
 
 
 def _keys(qtbot: Any, window: Any, *presses: Any) -> None:
@@ -83,6 +57,10 @@ def console(qtbot: Any, tmp_path: Any) -> Iterator[Console]:
     writer = LocalWriter(cache.sessions)
     cid = writer.execute("create_customer", customer_args()).applied.entity_id
     writer.execute("create_lead", {"lead": {"name": "Ana Lopez", "phone": "(214) 555-0100"}})
+    for k in range(NAMESAKES):
+        writer.execute(
+            "create_customer", customer_args(name=f"Scroll Tester {k:03d}", phone=f"(469) 555-{1000 + k:04d}")
+        )
     cache.close()
     console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
     console.ids, console.cid = ids, cid  # type: ignore[attr-defined]
@@ -94,10 +72,24 @@ def console(qtbot: Any, tmp_path: Any) -> Iterator[Console]:
     console.shutdown()
 
 
-def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console) -> None:
+def _call(state: str, **extra: Any) -> dict[str, Any]:
+    """A call as the server's pull hands it to the console (sync.callsArrived)."""
+    return {
+        "id": "call-1",
+        "provider_call_id": "CA1",
+        "state": state,
+        "direction": "Inbound",
+        "from_number": "+1" + PHONE,
+        "to_number": "+12145550999",
+        "campaign": "Radio spots",
+        "started_at": NOW.isoformat(),
+        **extra,
+    }
+
+
+def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console, ui_thread_sql: Any) -> None:
     w = console.window
-    guard = UiThreadSql(console.cache, console._ui_conn)
-    with guard.watching():
+    with ui_thread_sql(console.cache):
         # Find the caller by phone and open them (Enter on the top result).
         _keys(qtbot, w, (Qt.Key.Key_F, Ctrl))
         qtbot.keyClicks(w.lookup.search, PHONE)
@@ -118,31 +110,98 @@ def test_a_csr_session_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console
         qtbot.keyClicks(w.customer_panel.note_edit, "Gate code 4321")
         _keys(qtbot, w, (Qt.Key.Key_Return, Ctrl))
         assert [n.text for n in w.customer_panel.record().notes] == ["Gate code 4321"]
-        # The leads tab (its list is queried as it is shown), a setup change pulled, a second bubble.
+        # The customer's Texts tab (Alt+X), then a new lead for them (Ctrl+Shift+E), closed with Escape.
+        _keys(qtbot, w, (Qt.Key.Key_X, Alt))
+        assert console.messages is not None and console.messages.tab.isVisible()
+        _keys(qtbot, w, (Qt.Key.Key_E, CtrlShift))
+        qtbot.waitUntil(lambda: console.leads.dialog is not None and console.leads.dialog.isActiveWindow())
+        assert console.leads.dialog.objectName() == "leadDialog"
+        _keys(qtbot, w, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: console.leads.dialog is None and w.isActiveWindow())
+        # The leads tab (its list is queried as it is shown) and a lead's edit form (F2 on the list).
         _keys(qtbot, w, (Qt.Key.Key_E, Alt))
         assert w.work_tabs.currentWidget() is w.leads_list and w.leads_list.model.rowCount() == 1
+        w.leads_list.view.setFocus()
+        _keys(qtbot, w, Qt.Key.Key_F2)
+        qtbot.waitUntil(lambda: console.leads.dialog is not None and console.leads.dialog.isActiveWindow())
+        _keys(qtbot, w, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: console.leads.dialog is None and w.isActiveWindow())
+        # The callbacks tab (Ctrl+Alt+C).
+        _keys(qtbot, w, (Qt.Key.Key_C, CtrlAlt))
+        assert w.work_tabs.currentWidget() is console.callbacks.widget  # type: ignore[attr-defined]
+        # A call rings from the customer's number: its bubble names them once the match worker answers.
+        console.calls.me, console.calls.username = "me", "me"
+        w.bubble_strip.set_me("me")
+        console.sync.callsArrived.emit([_call("Ringing")], "", False)
+        qtbot.waitUntil(lambda: not console.calls.cards["call-1"].matching, timeout=5000)
+        assert w.bubble_strip.call_bubble("call-1").caller_label.full == "Maria Garcia"
+        # Claimed by this CSR (the server's answer): Ctrl+PgDown to its bubble pops the customer.
+        talking = {"agent_id": "me", "agent_name": "Me", "answered_at": NOW.isoformat()}
+        console.sync.callsArrived.emit([_call("Talking", **talking)], "", False)
+        wait_for_workers(qtbot, w)
+        _keys(qtbot, w, (Qt.Key.Key_PageDown, Ctrl))
+        qtbot.waitUntil(lambda: console.drafts.active == "call-1")
+        assert w.customer_panel.customer_id() == console.cid
+        # The caller hangs up: Ctrl+W on the gray bubble opens the classify dialog; Escape.
+        console.sync.callsArrived.emit([_call("Ended", ended_at=NOW.isoformat(), **talking)], "", False)
+        wait_for_workers(qtbot, w)
+        w.bubble_strip.call_bubble("call-1").setFocus()
+        _keys(qtbot, w, (Qt.Key.Key_W, Ctrl))
+        qtbot.waitUntil(lambda: console.calls.dialog is not None and console.calls.dialog.isActiveWindow())
+        _keys(qtbot, w, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: console.calls.dialog is None and w.isActiveWindow())
+        # A setup change and a customer change pulled, a second bubble and back.
         console.sync.setupChanged.emit()
         console.sync.customersChanged.emit([console.cid])
         _keys(qtbot, w, (Qt.Key.Key_N, Ctrl), (Qt.Key.Key_PageUp, Ctrl))
         qtbot.wait(500)  # the draft's autosave (400 ms after the last change)
         wait_for_workers(qtbot, w)
+        # A name search with more results than its first screenful, scrolled to the end (Ctrl+End).
+        _keys(qtbot, w, (Qt.Key.Key_F, Ctrl))
+        w.lookup.search.selectAll()
+        qtbot.keyClicks(w.lookup.search, "Scroll Tester")
+        model = w.lookup.model
+        qtbot.waitUntil(
+            lambda: model.query == "Scroll Tester" and model.rowCount() == NAMESAKES, timeout=5000
+        )
+        assert not model.loaded(NAMESAKES - 1)  # past the first screenful: not read with the ids
+        _keys(qtbot, w, Qt.Key.Key_Down, (Qt.Key.Key_End, Ctrl))
+        assert w.lookup.results.currentIndex().row() == NAMESAKES - 1
+        # The view painted the placeholders, asked the search worker, and the rows came in place.
+        qtbot.waitUntil(lambda: model.loaded(NAMESAKES - 1), timeout=5000)
+        assert model.index(NAMESAKES - 1, 0).data() == f"Scroll Tester {NAMESAKES - 1:03d}"
+        _keys(qtbot, w, Qt.Key.Key_PageUp, Qt.Key.Key_PageUp)
+        qtbot.waitUntil(lambda: not any(model.loading(r) for r in range(NAMESAKES)), timeout=5000)
     with console.cache.sessions() as s:
         assert s.scalar(select(Job.number).where(Job.customer_id == console.cid)) is not None
-    assert not guard.hits, f"{len(guard.hits)} SQL statements on the UI thread; the first:\n{guard.hits[0]}"
 
 
 def test_the_guard_sees_a_statement_on_the_ui_thread(console: Console) -> None:
-    """The guard itself can fail: a read on the GUI thread is caught, one on a worker is not."""
-    guard = UiThreadSql(console.cache, console._ui_conn)
+    """The guard itself can fail: a read on the GUI thread is caught (through the engine, or a plain
+    sqlite3 connection opened meanwhile), one on a worker is not."""
+    guard = UiThreadSql(console.cache)
     with guard.watching():
         with console.cache.sessions() as s:
             s.scalar(select(Job.id).limit(1))
-        console._ui_conn.execute("SELECT 1").fetchall()
-        worker = threading.Thread(target=lambda: console.cache.sessions().__enter__().scalar(select(Job.id)))
+        raw = console.cache.raw_connection()
+        raw.execute("SELECT 1").fetchall()
+        raw.close()
+
+        def read_on_a_worker() -> None:
+            with console.cache.sessions() as s:
+                s.scalar(select(Job.id).limit(1))
+
+        worker = threading.Thread(target=read_on_a_worker)
         worker.start()
         worker.join()
     firsts = [hit.split("\n", 1)[0] for hit in guard.hits]
     assert sum("FROM jobs" in f for f in firsts) == 1 and "SELECT 1" in firsts  # the worker's read: not
+    from tests.gui.ui_thread_guard import no_sql_on_ui_thread
+
+    with pytest.raises(AssertionError, match="SQL statements on the UI thread"):
+        with no_sql_on_ui_thread(console.cache):
+            with console.cache.sessions() as s:
+                s.scalar(select(Job.id).limit(1))
 
 
 # -- stale answers are dropped -----------------------------------------------------------------------------------

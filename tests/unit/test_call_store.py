@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.base import new_id
-from models.call_store import claim_call, match_customers, record_events
+from models.call_store import caller_matches, claim_call, match_customers, record_events
 from models.calls import Call, CallClass, CallDirection, CallEvent, CallEventKind, CallState, NeutralEvent
 from models.customers import ContactKind, ContactMethod, Customer
 from models.setup import CallReason, Campaign, TrackingNumber, User
@@ -83,6 +83,12 @@ def test_several_customers_on_one_number_are_all_matched_and_none_is_chosen(stor
     assert call.from_number == "+12145550102" and call.customer_id is None
     with store.sessions() as s:
         assert sorted(match_customers(s, call.from_number)) == ["cust1", "cust2"]
+    conn = store.raw_connection()  # the console's match worker: the same customers, one statement
+    try:
+        assert sorted(cid for cid, _name in caller_matches(conn, call.from_number)) == ["cust1", "cust2"]
+        assert caller_matches(conn, "") == [] and caller_matches(conn, "+19995550000") == []
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("raw", ["anonymous", "Restricted", "", "garbage", "+1", "client:kiosk"])

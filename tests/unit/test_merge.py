@@ -216,7 +216,7 @@ def test_merge_then_undo_restores_every_row_exactly(cache, writer, ids, a, b, ch
 
 
 def test_search_and_screen_pop_follow_the_redirect(cache, writer, ids):
-    from models.call_store import match_customers
+    from models.call_store import caller_matches, match_customers
 
     survivor = _customer(writer, "Maria Garcia", STREETS[0], PHONES[0])
     merged = _customer(writer, "Mariah Garsia", STREETS[1], PHONES[1])
@@ -225,6 +225,9 @@ def test_search_and_screen_pop_follow_the_redirect(cache, writer, ids):
         assert match_customers(s, "+14695550101") == [] and match_customers(s, "+12145550188") == [survivor]
     conn = cache.raw_connection()
     try:
+        # The console's screen pop (its match worker's plain connection) sees the same, with the name.
+        assert caller_matches(conn, "+14695550101") == []
+        assert caller_matches(conn, "+12145550188") == [(survivor, "Maria Garcia")]
         search = CustomerSearch(conn)
         assert search.search("Mariah Garsia").ids == [survivor]  # the old name finds the survivor
         assert search.search("(214) 555-0188").ids == [survivor]  # so does the old phone
