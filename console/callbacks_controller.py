@@ -60,6 +60,7 @@ def read_callbacks(cache: Cache, now: datetime) -> list[CallbackRow]:
                     waiting_text(int((now - since).total_seconds())),
                     item.claimed_by or "",
                     (user.display_name or user.username) if user is not None else "",
+                    bool(item.requested),
                 )
             )
         return rows

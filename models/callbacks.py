@@ -1,7 +1,8 @@
 """The callback queue (issue 15 part 5, docs/phone.md "Callback queue").
 
 Every inbound call that ends Abandoned with a caller number — a caller who gave up waiting, a call
-nobody claimed, a voicemail (an unanswered call with a recording) — becomes one open callback item.
+nobody claimed, a voicemail (routing sent the caller to voicemail and a message was recorded) — becomes
+one open callback item; so does a caller who pressed the key to be called back (at once, not at the end).
 The server creates it in the same transaction that classifies the ended call
 (models/call_store.reclassify), and it reaches consoles through the ordinary sync (``callbacks`` is in
 CONSOLE_TABLES). One item per call, never two; a call that stops being Abandoned later (a manager
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .attribution import attributed
 from .base import Base, IdMixin, StampMixin, utcnow
-from .calls import Call, CallClass, CallDirection, CallState
+from .calls import ROUTED_CALLBACK, ROUTED_VOICEMAIL, Call, CallClass, CallDirection, CallState
 from .intent_kit import Applied, get_row, intent, require_id
 from .setup import User
 from .validation import ValidationFailed
@@ -64,6 +65,7 @@ class Callback(IdMixin, StampMixin, Base):
     phone: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None)
     voicemail: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested: Mapped[bool] = mapped_column(Boolean, default=False)  # the caller pressed 1 to be called back
     waiting_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(12), default=CallbackStatus.OPEN.value, index=True)
     claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
@@ -74,7 +76,15 @@ class Callback(IdMixin, StampMixin, Base):
 
 # -- rules (pure) ------------------------------------------------------------------------------------------
 def wants_callback(call: Call) -> bool:
-    """An ended inbound call classified Abandoned, with a caller number we can dial."""
+    """An ended inbound call classified Abandoned, with a caller number we can dial; or a caller who
+    asked to be called back (nobody has the call: they never reached a CSR)."""
+    if (
+        call.routed_to == ROUTED_CALLBACK
+        and CallDirection(call.direction) is CallDirection.INBOUND
+        and call.agent_id is None
+        and bool(call.from_number)
+    ):
+        return True
     return (
         CallState(call.state) is CallState.ENDED
         and CallDirection(call.direction) is CallDirection.INBOUND
@@ -94,26 +104,44 @@ def queue_key(item: Callback) -> tuple[datetime, str]:
 
 
 # -- creation (server side, inside the transaction that classifies the call) ------------------------------
-def ensure_callback(session: Session, call: Call) -> Callback | None:
-    """Open the call's callback item when the call wants one; keep the voicemail flag up to date (the
-    recording may arrive after the end). Idempotent: one item per call."""
+def is_voicemail(call: Call) -> bool:
+    """Routing sent the caller to voicemail and they left a message (an unanswered call that a CSR's
+    leg recorded — answered, never claimed — is not one)."""
+    return call.routed_to == ROUTED_VOICEMAIL and bool(call.recording_url)
+
+
+def ensure_callback(session: Session, call: Call, requested_at: datetime | None = None) -> Callback | None:
+    """Open the call's callback item when the call wants one; keep the voicemail and requested flags up
+    to date (the recording may arrive after the end). Idempotent: one item per call, whichever way
+    (pressed 1, then hung up) it came."""
     existing = session.get(Callback, call.id)
     if existing is not None:
-        if call.recording_url and not existing.voicemail:
+        if is_voicemail(call) and not existing.voicemail:
             existing.voicemail = True
+        if call.routed_to == ROUTED_CALLBACK and not existing.requested:
+            existing.requested = True
         return existing
     if not wants_callback(call):
         return None
+    requested = call.routed_to == ROUTED_CALLBACK
     item = Callback(
         id=call.id,
         call_id=call.id,
         phone=call.from_number,
         customer_id=call.customer_id,
-        voicemail=bool(call.recording_url),
-        waiting_since=call.ended_at or utcnow(),
+        voicemail=is_voicemail(call),
+        requested=requested,
+        waiting_since=(requested_at if requested else None) or call.ended_at or utcnow(),
     )
     session.add(item)
     return item
+
+
+def kind_text(voicemail: bool, requested: bool) -> str:
+    """What the caller left us, as the callbacks list and call review say it."""
+    if requested:
+        return "Asked for a callback"
+    return "Voicemail" if voicemail else "Missed call"
 
 
 # -- reads (consoles, the floor) ---------------------------------------------------------------------------

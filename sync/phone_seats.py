@@ -69,7 +69,8 @@ def clear_seat(sessions: Callable[[], Session], username: str) -> bool:
         return True
 
 
-PHONE_SETTINGS_KEY = "phone"  # company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim}
+# company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim, offer_callback, overflow}
+PHONE_SETTINGS_KEY = "phone"
 
 
 def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
@@ -83,6 +84,7 @@ def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
         "after_hours_voicemail": bool(value.get("after_hours_voicemail", False)),
         "max_wait_seconds": int(value.get("max_wait_seconds") or 0),
         "auto_claim": bool(value.get("auto_claim", False)),
+        "offer_callback": bool(value.get("offer_callback", False)),
         "overflow": [str(u) for u in value.get("overflow") or []],
     }
 

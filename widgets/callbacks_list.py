@@ -1,5 +1,5 @@
 """The callback queue (`callbacksList`, docs/phone.md "Callback queue"): callers whose call was
-Abandoned (or who left a voicemail), longest-waiting first. Keyboard: Enter takes the highlighted item
+Abandoned, who left a voicemail, or who asked to be called back; longest-waiting first ("Left" says which). Keyboard: Enter takes the highlighted item
 (the server decides whether it is yours), Ctrl+D calls it (click-to-call: your softphone rings first),
 Ctrl+1 … Ctrl+4 record how it went."""
 
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.callbacks import OUTCOME_LABELS, CallbackOutcome
+from models.callbacks import OUTCOME_LABELS, CallbackOutcome, kind_text
 from models.phone import format_phone
 
 OUTCOME_KEYS = list(CallbackOutcome)  # Ctrl+1 … Ctrl+4, in this order
@@ -40,6 +40,11 @@ class CallbackRow:
     waiting: str  # "12 min", "3 h 5 min"
     claimed_by: str  # user id, "" when nobody
     claimed_by_name: str
+    requested: bool = False  # the caller pressed 1 to be called back
+
+    @property
+    def kind(self) -> str:
+        return kind_text(self.voicemail, self.requested)
 
 
 class CallbacksList(QWidget):
@@ -56,7 +61,7 @@ class CallbacksList(QWidget):
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("callbacksTree")
         self.tree.setAccessibleName("Callers to call back, longest waiting first")
-        self.tree.setHeaderLabels(["Waiting", "Caller", "Voicemail", "Taken by"])
+        self.tree.setHeaderLabels(["Waiting", "Caller", "Left", "Taken by"])
         self.tree.setRootIsDecorated(False)
         self.tree.itemActivated.connect(lambda *_: self._emit(self.takeRequested))
         self.take_button = QPushButton("Take (Enter)", self)
@@ -107,7 +112,7 @@ class CallbacksList(QWidget):
             who = "You" if row.claimed_by and row.claimed_by == self.me else row.claimed_by_name
             number = format_phone(row.phone)
             caller = f"{row.customer_name} · {number}" if row.customer_name else number
-            item = QTreeWidgetItem([row.waiting, caller, "Yes" if row.voicemail else "", who])
+            item = QTreeWidgetItem([row.waiting, caller, row.kind, who])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
             self.tree.addTopLevelItem(item)
             if row.id == current:

@@ -488,3 +488,22 @@ def test_the_tab_is_for_supervisors_and_up(qtbot: Any, main_window: MainWindow, 
     assert (
         install(main_window, cache, writer, role="admin", **kwargs) is not None and tabs.count() == count + 1
     )
+
+
+def test_the_pane_says_voicemail_with_its_length_not_unanswered(lone) -> None:
+    import dataclasses
+
+    from widgets.call_review_pane import details_text
+
+    review, _setup, cache = lone
+    base = next(r for r in rows_of(cache) if not r.answered)
+    vm = dataclasses.replace(
+        base, routed_to="voicemail", recording_url="https://rec/vm", recording_seconds=14
+    )
+    text = details_text(vm)
+    assert "left a voicemail (0:14)" in text, text
+    assert "Voicemail: ready — Listen (Ctrl+P)" in text and "not answered" not in text
+    asked = details_text(dataclasses.replace(base, routed_to="callback", recording_url=""))
+    assert "asked to be called back" in asked
+    silent = details_text(dataclasses.replace(base, routed_to="voicemail", recording_url=""))
+    assert "reached voicemail, left no message" in silent
