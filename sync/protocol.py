@@ -170,6 +170,15 @@ class ScorecardRequest(_Message):
     user_id: Id | None = None
 
 
+class GetRecording(_Message):
+    """A call's recording (or voicemail), sent by the server in pieces from ``offset`` (bytes): the
+    console never opens the phone company's URL itself. Refused unless the user may hear the call."""
+
+    type: Literal["get_recording"]
+    call_id: Id
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
 ClientMessage = Annotated[
     Hello
     | Login
@@ -185,7 +194,8 @@ ClientMessage = Annotated[
     | UnsubscribeFloor
     | CloseStaleCall
     | ScorecardRequest
-    | ManageUser,
+    | ManageUser
+    | GetRecording,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
@@ -302,6 +312,20 @@ class UserManaged(_Message):
     user: dict[str, Any]  # id, username, display_name, role, active, must_change_password
 
 
+class RecordingPiece(_Message):
+    """The answer to ``get_recording``: ``data`` (base64) is the file from ``offset``; ask again from
+    ``next_offset`` until ``done``. ``content_type``: e.g. audio/wav, audio/mpeg."""
+
+    type: Literal["recording"] = "recording"
+    call_id: str
+    content_type: str
+    offset: int
+    next_offset: int
+    total: int
+    done: bool
+    data: str
+
+
 class StaleClosed(_Message):
     type: Literal["stale_closed"] = "stale_closed"
     call: dict[str, Any]
@@ -383,6 +407,8 @@ ERROR_CODES = {
     "bad_period": "That period can't be shown.",
     "password_change_required": "Your password was reset; choose a new one to sign in.",
     "user_refused": "That change to the user can't be made.",
+    "recording_refused": "You may not listen to that recording.",
+    "recording_unavailable": "The recording can't be fetched now.",
     "internal": "The server could not process the message.",
 }
 

@@ -311,6 +311,15 @@ async def _run_server(args: argparse.Namespace) -> int:
                     args.caller_id,
                     api_base=args.twilio_api_base,
                 )
+                from urllib.parse import urlsplit
+
+                from .media import MediaFetcher
+
+                # Recordings reach consoles through the server only (sync/media.py), fetched from the
+                # phone company's API host with the account's credentials.
+                server.media = MediaFetcher(
+                    account, token, frozenset({urlsplit(args.twilio_api_base).hostname or "api.twilio.com"})
+                )
             notify = notify_service.start_sender(
                 args,
                 sessions,
