@@ -234,6 +234,7 @@ class Console:
             role=str(user.get("role", "")),
         )
         if review is not None and review is not self.review:
+            review.play = self.calls.play_recording  # through the server, by role (console/recordings.py)
             review.outboxChanged.connect(self.refresh_outbox)
             review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.review = review
@@ -401,6 +402,7 @@ def _callbacks(console: Console) -> object:
         me=lambda: calls.me,
         dial=calls.dial,
         now_fn=console._now_fn,
+        play=calls.play_recording,  # a voicemail, through the server by role (console/recordings.py)
     )
     controller.add_tab(console.window.work_tabs)
     controller.outboxChanged.connect(console.refresh_outbox)

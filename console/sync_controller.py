@@ -30,6 +30,7 @@ from sync.client import (
     InitialProgress,
     LoginFailed,
     Outcome,
+    RequestFailed,
     SyncClient,
     SyncStatus,
     acknowledge,
@@ -286,6 +287,12 @@ class SyncController(QObject):
         if self.client is None:
             raise DialFailed("Calling out needs the server — you're offline.")
         return await self.client.dial(number, customer_id)
+
+    async def recording(self, call_id: str) -> tuple[bytes, str]:
+        """A call's recording through the server, by role (sync/media.py); RequestFailed with a sentence."""
+        if self.client is None:
+            raise RequestFailed("offline", "Listening to a recording needs the server — you're offline.")
+        return await self.client.recording(call_id)
 
     @property
     def online(self) -> bool:

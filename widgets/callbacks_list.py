@@ -41,6 +41,7 @@ class CallbackRow:
     claimed_by: str  # user id, "" when nobody
     claimed_by_name: str
     requested: bool = False  # the caller pressed 1 to be called back
+    has_recording: bool = False  # a voicemail (or the call's recording) the server can send
 
     @property
     def kind(self) -> str:
@@ -51,6 +52,7 @@ class CallbacksList(QWidget):
     takeRequested = Signal(str)  # callback id
     callRequested = Signal(str)
     outcomeRequested = Signal(str, str)  # callback id, CallbackOutcome value
+    listenRequested = Signal(str)  # callback id (= its call's id): the voicemail, through the server
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +74,12 @@ class CallbacksList(QWidget):
         self.call_button.setObjectName("callbackCall")
         self.call_button.setAccessibleName("Call the highlighted caller back")
         self.call_button.clicked.connect(lambda: self._emit(self.callRequested))
+        self.listen_button = QPushButton("Listen (Ctrl+P)", self)
+        self.listen_button.setObjectName("callbackListen")
+        self.listen_button.setAccessibleName("Listen to the highlighted caller's voicemail")
+        self.listen_button.setToolTip("Listen to the voicemail (Ctrl+P); it comes through the server")
+        self.listen_button.clicked.connect(self._listen)
+        self.listen_button.setEnabled(False)
         # Two buttons a row: the tab must not make the window wider than the other tabs do.
         buttons = QGridLayout()
         buttons.addWidget(self.take_button, 0, 0)
@@ -85,6 +93,7 @@ class CallbacksList(QWidget):
             b.clicked.connect(lambda _=False, o=outcome: self._outcome(o))
             buttons.addWidget(b, 1 + (n - 1) // 2, (n - 1) % 2)
             self.outcome_buttons.append(b)
+        buttons.addWidget(self.listen_button, 3, 0)
         self.message = QLabel(self)
         self.message.setObjectName("callbacksMessage")
         self.message.setAccessibleName("Callback queue message")
@@ -95,7 +104,11 @@ class CallbacksList(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        self._shortcuts = [QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested))]
+        self._shortcuts = [
+            QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested)),
+            QShortcut(QKeySequence("Ctrl+P"), self, self._listen),
+        ]
+        self.tree.currentItemChanged.connect(lambda *_: self._update_listen())
         for n, outcome in enumerate(OUTCOME_KEYS, start=1):
             self._shortcuts.append(
                 QShortcut(QKeySequence(f"Ctrl+{n}"), self, lambda o=outcome: self._outcome(o))
@@ -121,6 +134,7 @@ class CallbacksList(QWidget):
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         if not rows:
             self.show_message("Nobody is waiting for a call back.")
+        self._update_listen()
 
     def rows(self) -> list[CallbackRow]:
         return list(self._rows)
@@ -153,6 +167,20 @@ class CallbacksList(QWidget):
             self.show_message("Highlight a caller in the list first.", "error")
             return
         signal.emit(cid)
+
+    def _update_listen(self) -> None:
+        row = self.current_row()
+        self.listen_button.setEnabled(bool(row and row.has_recording))
+
+    def _listen(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        if not row.has_recording:
+            self.show_message("This caller left no voicemail.", "error")
+            return
+        self.listenRequested.emit(row.id)
 
     def _outcome(self, outcome: CallbackOutcome) -> None:
         cid = self.current_id()
