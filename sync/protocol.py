@@ -170,6 +170,16 @@ class ScorecardRequest(_Message):
     user_id: Id | None = None
 
 
+class PhoneState(_Message):
+    """The console's softphone, for the supervisors' floor board: ``registered`` (ready to ring),
+    ``offline`` (crashed, unregistered, refused; ``message`` says why, as the CSR reads it) or ``none``
+    (no seat). Sent when it changes and after every reconnect; answered by ``phone_state_set``."""
+
+    type: Literal["phone_state"]
+    state: Literal["registered", "offline", "none"]
+    message: Annotated[str, Field(max_length=300)] = ""
+
+
 class GetRecording(_Message):
     """A call's recording (or voicemail), sent by the server in pieces from ``offset`` (bytes): the
     console never opens the phone company's URL itself. Refused unless the user may hear the call."""
@@ -195,6 +205,7 @@ ClientMessage = Annotated[
     | CloseStaleCall
     | ScorecardRequest
     | ManageUser
+    | PhoneState
     | GetRecording,
     Field(discriminator="type"),
 ]
@@ -310,6 +321,13 @@ class UserManaged(_Message):
     type: Literal["user_managed"] = "user_managed"
     action: str
     user: dict[str, Any]  # id, username, display_name, role, active, must_change_password
+
+
+class PhoneStateSet(_Message):
+    """The answer to ``phone_state``: the CSR's agent row as the floor shows it now."""
+
+    type: Literal["phone_state_set"] = "phone_state_set"
+    agent: dict[str, Any]
 
 
 class RecordingPiece(_Message):

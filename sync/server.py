@@ -44,6 +44,8 @@ from .protocol import (
     LoggedIn,
     Login,
     ManageUser,
+    PhoneState,
+    PhoneStateSet,
     Ping,
     Pong,
     ProtocolError,
@@ -372,6 +374,9 @@ class SyncServer:
             await self._close_stale(conn, message)
         elif isinstance(message, ScorecardRequest):
             await self._scorecard(conn, message)
+        elif isinstance(message, PhoneState):
+            agent = await self.floor.set_phone(conn.user, message.state, message.message)
+            await self._send(conn, PhoneStateSet(id=message.id, agent=agent))
         elif isinstance(message, GetRecording):
             await self._recording(conn, message)
         elif isinstance(message, ManageUser):  # admins: users (issue 19, sync/user_admin.py)
