@@ -101,6 +101,7 @@ class CallbacksController(QObject):
         self.widget.callRequested.connect(self.call)
         self.widget.outcomeRequested.connect(self.record)
         self.widget.listenRequested.connect(self.listen)
+        self.widget.releaseRequested.connect(self.release)
 
     # -- reading --------------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -134,6 +135,18 @@ class CallbacksController(QObject):
             "record_callback_outcome",
             {"callback_id": callback_id, "outcome": outcome, "user_id": self._me()},
             f"Recorded: {label}. The caller left the queue.",
+        )
+
+    def release(self, callback_id: str) -> None:
+        """Put a taken item back for anyone to take (a supervisor any claim; a CSR their own)."""
+        me = self._me()
+        if not me:
+            self._error("Sign in to put a callback back.")
+            return
+        self._write(
+            "release_callback",
+            {"callback_id": callback_id, "user_id": me},
+            "Put back in the queue: anyone can take it now.",
         )
 
     def listen(self, callback_id: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, String, select
@@ -32,7 +32,7 @@ from .attribution import attributed
 from .base import Base, IdMixin, StampMixin, utcnow
 from .calls import ROUTED_CALLBACK, ROUTED_VOICEMAIL, Call, CallClass, CallDirection, CallState
 from .intent_kit import Applied, get_row, intent, require_id
-from .setup import User
+from .setup import Role, User
 from .validation import ValidationFailed
 
 
@@ -229,4 +229,70 @@ def record_callback_outcome(session: Session, args: dict[str, Any]) -> Applied:
     item.outcome = outcome.value
     item.status = CallbackStatus.DONE.value
     item.done_at = session.info.get("now") or utcnow()
+    return Applied("callback", item.id, [], {})
+
+
+# -- releasing a claim nobody is working on ----------------------------------------------------------------
+CLAIM_RELEASE_MINUTES = 30  # default: a claim older than this goes back to the queue (phone settings)
+SIGNED_OUT_MINUTES = 5  # its CSR has had no console connected this long (a network blip is not leaving)
+RELEASERS = frozenset({Role.SUPERVISOR.value, Role.MANAGER.value, Role.ADMIN.value})
+RELEASED_TOO_OLD = "too_old"
+RELEASED_SIGNED_OUT = "signed_out"
+
+
+def stale_claim(item: Callback, now: datetime, max_age: timedelta | None, away_since: datetime | None) -> str:
+    """Why a claimed item should go back to the queue ("too_old", "signed_out"), or "" to leave it.
+    ``max_age`` None: never by age; ``away_since``: since when its CSR has had no console (None: online)."""
+    if item.status != CallbackStatus.CLAIMED.value or not item.claimed_by:
+        return ""
+    if away_since is not None and _utc(now) - _utc(away_since) >= timedelta(minutes=SIGNED_OUT_MINUTES):
+        return RELEASED_SIGNED_OUT
+    if max_age and item.claimed_at is not None and _utc(now) - _utc(item.claimed_at) >= max_age:
+        return RELEASED_TOO_OLD
+    return ""
+
+
+def _release(item: Callback) -> None:
+    item.claimed_by = None
+    item.claimed_at = None
+    item.status = CallbackStatus.OPEN.value
+
+
+def release_stale_claims(
+    session: Session,
+    now: datetime,
+    max_age: timedelta | None,
+    away_since: Any,
+) -> dict[str, str]:
+    """Put claims nobody is working on back in the queue (server side, in the caller's transaction):
+    ``away_since(user_id)`` says since when a CSR has had no console (None: online). callback id →
+    why it was released."""
+    released: dict[str, str] = {}
+    claimed = session.scalars(select(Callback).where(Callback.status == CallbackStatus.CLAIMED.value))
+    for item in claimed:
+        why = stale_claim(item, now, max_age, away_since(item.claimed_by))
+        if why:
+            _release(item)
+            released[item.id] = why
+    return released
+
+
+@intent("release_callback")
+def release_callback(session: Session, args: dict[str, Any]) -> Applied:
+    """{callback_id, user_id?}: the item goes back to the queue for anyone to take. A supervisor,
+    manager or admin may release any claim; a CSR only their own. An open item stays open."""
+    item = get_row(session, Callback, require_id(args.get("callback_id"), "callback_id"), "callback")
+    user_id = attributed(session, args, "user_id")
+    user = session.get(User, user_id) if user_id else None
+    if user is None:
+        raise ValidationFailed({"user_id": "Sign in to release a callback."})
+    if item.status == CallbackStatus.DONE.value:
+        raise ValidationFailed({"callback": "This callback is already done."})
+    if item.status == CallbackStatus.OPEN.value:
+        return Applied("callback", item.id, [], {})
+    if item.claimed_by != user.id and str(user.role or "") not in RELEASERS:
+        raise ValidationFailed(
+            {"callback": f"Only a supervisor can put back a callback {_who(session, item.claimed_by)} took."}
+        )
+    _release(item)
     return Applied("callback", item.id, [], {})

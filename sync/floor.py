@@ -287,6 +287,15 @@ class Floor:
         await self._push_agents()
         return self._agent_row(uid, self.clock()), reasons
 
+    def away_since(self, user_id: str | None) -> datetime | None:
+        """Since when this user has had no console connected (None while one is): the callback sweeper
+        releases the claims of a CSR who left (sync/callback_sweeper.py). Not seen since the server
+        started: since the start."""
+        if not user_id or self._presence.get(user_id, 0) > 0:
+            return None
+        chosen = self._chosen.get(user_id)
+        return (chosen[3] if chosen is not None else None) or self._started
+
     async def set_phone(self, user: dict[str, Any], state: str, message: str) -> dict[str, Any]:
         """The CSR's console says how its softphone is ("registered", "offline" with why, "none": no
         seat); supervisors see "Phone offline" on the board. Their agent row as it is now."""

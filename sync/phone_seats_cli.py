@@ -41,6 +41,12 @@ def add_phone_seat_parser(sub: Any) -> None:
     )
     settings.add_argument("--auto-claim", **on_off, help="a call answered on a CSR's softphone is claimed")
     settings.add_argument(
+        "--callback-claim-minutes",
+        type=int,
+        help="a taken callback nobody finished goes back to the queue after this many minutes "
+        "(default 30; 0: only when its CSR signs out)",
+    )
+    settings.add_argument(
         "--offer-callback",
         **on_off,
         help="a caller sent to voicemail is first offered 'press 1 to be called back'",
@@ -63,6 +69,7 @@ def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
             max_wait_seconds=args.max_wait,
             auto_claim=flag(args.auto_claim),
             offer_callback=flag(args.offer_callback),
+            callback_claim_minutes=args.callback_claim_minutes,
             overflow=None if args.overflow is None else args.overflow.split(","),
         )
     except SeatRefused as exc:

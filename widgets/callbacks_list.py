@@ -1,7 +1,8 @@
 """The callback queue (`callbacksList`, docs/phone.md "Callback queue"): callers whose call was
 Abandoned, who left a voicemail, or who asked to be called back; longest-waiting first ("Left" says which). Keyboard: Enter takes the highlighted item
 (the server decides whether it is yours), Ctrl+D calls it (click-to-call: your softphone rings first),
-Ctrl+1 … Ctrl+4 record how it went."""
+Ctrl+1 … Ctrl+4 record how it went, Ctrl+P plays a voicemail (through the server), Del puts a taken item
+back in the queue (one's own; a supervisor anyone's)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class CallbacksList(QWidget):
     callRequested = Signal(str)
     outcomeRequested = Signal(str, str)  # callback id, CallbackOutcome value
     listenRequested = Signal(str)  # callback id (= its call's id): the voicemail, through the server
+    releaseRequested = Signal(str)  # callback id: put a taken item back in the queue
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,7 +95,16 @@ class CallbacksList(QWidget):
             b.clicked.connect(lambda _=False, o=outcome: self._outcome(o))
             buttons.addWidget(b, 1 + (n - 1) // 2, (n - 1) % 2)
             self.outcome_buttons.append(b)
+        self.release_button = QPushButton("Put back (Del)", self)
+        self.release_button.setObjectName("callbackRelease")
+        self.release_button.setAccessibleName("Put the highlighted callback back in the queue")
+        self.release_button.setToolTip(
+            "Put back in the queue for anyone to take (Del): your own, or anyone's for a supervisor"
+        )
+        self.release_button.clicked.connect(self._release)
+        self.release_button.setEnabled(False)
         buttons.addWidget(self.listen_button, 3, 0)
+        buttons.addWidget(self.release_button, 3, 1)
         self.message = QLabel(self)
         self.message.setObjectName("callbacksMessage")
         self.message.setAccessibleName("Callback queue message")
@@ -107,6 +118,7 @@ class CallbacksList(QWidget):
         self._shortcuts = [
             QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested)),
             QShortcut(QKeySequence("Ctrl+P"), self, self._listen),
+            QShortcut(QKeySequence(Qt.Key.Key_Delete), self, self._release),
         ]
         self.tree.currentItemChanged.connect(lambda *_: self._update_listen())
         for n, outcome in enumerate(OUTCOME_KEYS, start=1):
@@ -171,6 +183,17 @@ class CallbacksList(QWidget):
     def _update_listen(self) -> None:
         row = self.current_row()
         self.listen_button.setEnabled(bool(row and row.has_recording))
+        self.release_button.setEnabled(bool(row and row.claimed_by))
+
+    def _release(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        if not row.claimed_by:
+            self.show_message("Nobody has taken this callback: it is already in the queue.", "error")
+            return
+        self.releaseRequested.emit(row.id)
 
     def _listen(self) -> None:
         row = self.current_row()

@@ -228,3 +228,64 @@ def test_review_rows_and_details_say_voicemail_not_unanswered(store):
     assert row.callback == "Voicemail · Callback open"
     assert kind_text(True, False) == "Voicemail" and kind_text(False, True) == "Asked for a callback"
     assert kind_text(False, False) == "Missed call"
+
+
+def _claimed_item(store, sid: str, who: str, at) -> str:
+    record(store, ev(K.OFFERED, 0, call=sid), ev(K.ENDED, 30, call=sid))
+    cid = call_id(store, sid)
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = who
+        s.info["now"] = at
+        claim_callback(s, {"callback_id": cid})
+    return cid
+
+
+def test_stale_claims_go_back_to_the_queue_by_age_or_when_the_csr_left(store):
+    from models.callbacks import release_stale_claims
+
+    old = _claimed_item(store, "OLD", "dana", T0)
+    fresh = _claimed_item(store, "NEW", "lee", T0 + timedelta(minutes=25))
+    left = _claimed_item(store, "GONE", "lee", T0 + timedelta(minutes=28))
+    now = T0 + timedelta(minutes=31)
+    away = {"lee": None, "dana": None}
+    with store.sessions.begin() as s:  # everyone online: only the 31-minute-old claim goes
+        assert release_stale_claims(s, now, timedelta(minutes=30), away.get) == {old: "too_old"}
+    with store.sessions.begin() as s:  # no limit by age; Lee has had no console for 4 min: not yet
+        away["lee"] = now - timedelta(minutes=4)
+        assert release_stale_claims(s, now, None, away.get) == {}
+    with store.sessions.begin() as s:  # 5 minutes gone: Lee's claims go back
+        away["lee"] = now - timedelta(minutes=5)
+        assert release_stale_claims(s, now, None, away.get) == {fresh: "signed_out", left: "signed_out"}
+    by_id = {i.id: i for i in items(store)}
+    assert all(by_id[c].status == "open" and by_id[c].claimed_by is None for c in (old, fresh, left))
+
+
+def test_release_your_own_claim_a_supervisor_any_a_csr_not_anothers(store):
+    from models.callbacks import release_callback
+
+    with store.sessions.begin() as s:
+        s.add(User(id="sam", username="sam", display_name="Sam Ortiz", role="supervisor"))
+    cid = _claimed_item(store, "CA7", "dana", T0)
+
+    def release(who):
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = who
+            release_callback(s, {"callback_id": cid})
+
+    with pytest.raises(ValidationFailed, match="Only a supervisor can put back a callback Dana Reyes took"):
+        release("lee")
+    release("sam")
+    [item] = items(store)
+    assert item.status == "open" and item.claimed_by is None and item.claimed_at is None
+    release("sam")  # already open: nothing changes
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        claim_callback(s, {"callback_id": cid})
+    release("dana")  # one's own
+    assert items(store)[0].status == "open"
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "lee"
+        claim_callback(s, {"callback_id": cid})
+        record_callback_outcome(s, {"callback_id": cid, "outcome": "no_answer"})
+    with pytest.raises(ValidationFailed, match="already done"):
+        release("sam")
