@@ -18,7 +18,8 @@ from sync.phone_link import phone_command
 from tests.gui.helpers import until
 from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
 from tests.sip.seats import Seat
-from tests.sip.sip_fixtures import require_tool, start_kamailio
+from tests.sip.sip_fixtures import start_kamailio
+from tests.tools import require_tool
 
 pytest_plugins = ["tests.gui.conftest_sync"]
 
