@@ -168,35 +168,35 @@ def test_a_claim_left_by_a_csr_who_signed_out_goes_back_to_the_queue(world):
             client.token = lambda token=token: token
             clients[name] = client
             tasks[name] = asyncio.create_task(client.run())
-        await _until(lambda: all(_claimer(c, item_id) == "" for c in caches.values()))
+        await _until(lambda: all(_claimer(c, item_id) == "" for c in caches.values()), 30)
         LocalWriter(caches["dana"].sessions, clock=lambda: NOW).execute(
             "claim_callback", {"callback_id": item_id, "user_id": users["dana"]}
         )
         clients["dana"].wake()
-        await _until(lambda: _claimer(caches["lee"], item_id) == users["dana"])
+        await _until(lambda: _claimer(caches["lee"], item_id) == users["dana"], 30)
         sweeper = CallbackSweeper(sessions, server, clock=lambda: clock[0])
         out = {"online": await sweeper.sweep_once()}  # Dana is here: her claim stays
         clients["dana"].stop()
         await asyncio.wait_for(tasks.pop("dana"), 5)
-        await _until(lambda: server.floor.away_since(users["dana"]) is not None)
+        await _until(lambda: server.floor.away_since(users["dana"]) is not None, 30)
         left_at: datetime = server.floor.away_since(users["dana"])
         clock[0] = left_at + timedelta(minutes=4)
         out["four_minutes"] = await sweeper.sweep_once()
         clock[0] = left_at + timedelta(minutes=5)
         out["five_minutes"] = await sweeper.sweep_once()
-        await _until(lambda: _claimer(caches["lee"], item_id) == "")  # open again, on Lee's console
+        await _until(lambda: _claimer(caches["lee"], item_id) == "", 30)  # open again, on Lee's console
         # By age, with its CSR online: Lee takes it; past the company's limit it goes back.
         set_phone_settings(sessions, callback_claim_minutes=10)
         LocalWriter(caches["lee"].sessions, clock=lambda: clock[0]).execute(
             "claim_callback", {"callback_id": item_id, "user_id": users["lee"]}
         )
         clients["lee"].wake()
-        await _until(lambda: clients["lee"].pending() == 0)
+        await _until(lambda: clients["lee"].pending() == 0, 30)
         with sessions() as s:
             claimed_at = s.get(Callback, item_id).claimed_at
         clock[0] = claimed_at.replace(tzinfo=clock[0].tzinfo) + timedelta(minutes=10)
         out["too_old"] = await sweeper.sweep_once()
-        await _until(lambda: _claimer(caches["lee"], item_id) == "")
+        await _until(lambda: _claimer(caches["lee"], item_id) == "", 30)
         for client in clients.values():
             client.stop()
         await asyncio.wait_for(asyncio.gather(*tasks.values()), 5)
