@@ -113,7 +113,7 @@ def test_recordings_come_through_the_server_for_those_who_may_hear_them(world):
                 clients[name] = client
                 tasks.append(asyncio.create_task(client.run()))
             for client in clients.values():
-                for _ in range(500):
+                for _ in range(1500):  # up to 30 s on a loaded machine
                     if client.requests._channel() is not None:
                         break
                     await asyncio.sleep(0.02)
