@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 NO_PLAYER = "The recording could not be opened — this PC has no program set up to play it."
 FETCHING = "Getting the recording from the server…"
+PLAYING = "The recording is open in your player."
 EXTENSIONS = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav",
               "audio/wave": ".wav", "audio/ogg": ".ogg"}  # fmt: skip
 
@@ -73,7 +74,7 @@ class RecordingPlayer(QObject):
         if not self._open(path):
             self.message.emit(NO_PLAYER)
             return
-        self.message.emit("")
+        self.message.emit(PLAYING)
         self.opened.emit(path)
 
     def _write(self, call_id: str, body: bytes, kind: str) -> str:
