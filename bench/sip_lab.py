@@ -3,7 +3,9 @@ tests/sip/kamailio.cfg on a free port with a private run folder (needs a source 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -73,12 +75,51 @@ class Kamailio:
         return self.log.read_text(errors="replace").count(f"CSRTEST {marker}\n")
 
     def stop(self) -> None:
-        self.proc.terminate()
+        """Stop Kamailio and the workers it forked: they share its own process group (started with
+        ``start_new_session``), so the whole group gets SIGTERM, then SIGKILL after 5 s."""
+        pgid = self.proc.pid  # its own session: the group id is its pid
+        _signal_group(pgid, signal.SIGTERM)
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            _signal_group(pgid, signal.SIGKILL)
             self.proc.wait()
+        # Workers may outlive the main process for a moment: make sure none is left.
+        deadline = time.monotonic() + 5
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process of the group remains; /proc when there is one."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            return True
+    return False
 
 
 def start_kamailio(binary: str, run: Path) -> Kamailio:
@@ -91,6 +132,7 @@ def start_kamailio(binary: str, run: Path) -> Kamailio:
             [binary, "-f", str(CONFIG), "-DD", "-E", "-l", f"udp:127.0.0.1:{port}",
              "-l", f"tcp:127.0.0.1:{port}", "-Y", str(run), "-w", str(run), "-P", str(run / "pid")],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its forked workers share its group: stop() ends them all
         )  # fmt: skip
     kamailio = Kamailio(port, log, proc)
     deadline = time.monotonic() + 10

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from models.base import utcnow
 from models.callbacks import OUTCOME_LABELS, CallbackOutcome, open_queue
+from models.calls import Call
 from models.customers import Customer
 from models.db import Cache
 from models.setup import User
@@ -50,6 +51,7 @@ def read_callbacks(cache: Cache, now: datetime) -> list[CallbackRow]:
                 item.waiting_since if item.waiting_since.tzinfo else item.waiting_since.replace(tzinfo=UTC)
             )
             customer = s.get(Customer, item.customer_id) if item.customer_id else None
+            call = s.get(Call, item.call_id)
             user = s.get(User, item.claimed_by) if item.claimed_by else None
             rows.append(
                 CallbackRow(
@@ -60,6 +62,8 @@ def read_callbacks(cache: Cache, now: datetime) -> list[CallbackRow]:
                     waiting_text(int((now - since).total_seconds())),
                     item.claimed_by or "",
                     (user.display_name or user.username) if user is not None else "",
+                    bool(item.requested),
+                    bool(call is not None and call.recording_url),
                 )
             )
         return rows
@@ -78,8 +82,10 @@ class CallbacksController(QObject):
         me: Callable[[], str],
         dial: Callable[[str, str], Any] | None = None,
         now_fn: Callable[[], datetime] = utcnow,
+        play: Callable[[str], Any] | None = None,
     ) -> None:
         super().__init__(window)
+        self._play = play
         self.window = window
         self._cache = cache
         self._writer = writer
@@ -94,6 +100,8 @@ class CallbacksController(QObject):
         self.widget.takeRequested.connect(self.take)
         self.widget.callRequested.connect(self.call)
         self.widget.outcomeRequested.connect(self.record)
+        self.widget.listenRequested.connect(self.listen)
+        self.widget.releaseRequested.connect(self.release)
 
     # -- reading --------------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -128,6 +136,26 @@ class CallbacksController(QObject):
             {"callback_id": callback_id, "outcome": outcome, "user_id": self._me()},
             f"Recorded: {label}. The caller left the queue.",
         )
+
+    def release(self, callback_id: str) -> None:
+        """Put a taken item back for anyone to take (a supervisor any claim; a CSR their own)."""
+        me = self._me()
+        if not me:
+            self._error("Sign in to put a callback back.")
+            return
+        self._write(
+            "release_callback",
+            {"callback_id": callback_id, "user_id": me},
+            "Put back in the queue: anyone can take it now.",
+        )
+
+    def listen(self, callback_id: str) -> None:
+        """The caller's voicemail (the item's id is its call's), fetched through the server: it plays
+        for the CSR who took the callback and for supervisors; anyone else is told why not."""
+        if self._play is None:
+            self._error("Listening needs the server: sign in first.")
+            return
+        self._play(callback_id)
 
     def call(self, callback_id: str) -> None:
         row = next((r for r in self.widget.rows() if r.id == callback_id), None)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QObject, QTimer, Signal
 from sqlalchemy import select
 
 from models.call_store import caller_matches
@@ -41,6 +40,7 @@ from widgets.classify_dialog import ClassifyDialog
 
 from .db_worker import DbWorker
 from .failures import describe_failure
+from .recordings import RecordingPlayer
 from .tasks import Tasks
 
 log = logging.getLogger("csr.console.calls")
@@ -125,6 +125,9 @@ class CallsController(QObject):
         customers.customerSaved.connect(self._customer_saved)
         customers.customerOpened.connect(self._customer_opened)
         window.customer_panel.callContactRequested.connect(self.dial)
+        # Recordings come through the server, by role (console/recordings.py, sync/media.py).
+        self.recordings = RecordingPlayer(self, lambda call_id: self.sync.recording(call_id))
+        self.recordings.message.connect(lambda text: text and window.statusBar().showMessage(text, 10_000))
         window.customer_panel.playRecordingRequested.connect(self.play_recording)
 
     # -- what the server says ------------------------------------------------------------------------------
@@ -305,6 +308,7 @@ class CallsController(QObject):
     async def aclose(self) -> None:
         """Cancel claims still on their way (the window is closing)."""
         await self._tasks.cancel_all()
+        await self.recordings.aclose()
 
     # -- the CSR's actions ---------------------------------------------------------------------------------
     def dial(self, number: str, customer_id: str = "") -> asyncio.Future:
@@ -321,12 +325,10 @@ class CallsController(QObject):
             return
         self.window.statusBar().showMessage(f"Calling {shown} — your softphone rings first.", 10_000)
 
-    def play_recording(self, url: str) -> None:
-        """A call's recording, in the system's player (or browser): the phone system serves the file."""
-        if not QDesktopServices.openUrl(QUrl(url)):
-            self.window.statusBar().showMessage(
-                "The recording couldn't be opened — no program here plays it.", 10_000
-            )
+    def play_recording(self, call_id: str) -> None:
+        """A call's recording, in the system's player: fetched through the server, which checks that this
+        CSR may hear it (console/recordings.py)."""
+        self.recordings.play(call_id)
 
     def _claim(self, call_id: str, takeover: bool) -> None:
         self._tasks.spawn(self._claim_async(call_id, takeover))

@@ -26,6 +26,7 @@ from .leads_controller import LeadsController
 from .main_window import MainWindow, on_a_call
 from .messages_controller import MessagesController
 from .phone_controller import PhoneController
+from .phone_presence import PhonePresence
 from .search_service import SearchService
 from .sync_controller import SyncController
 
@@ -48,6 +49,7 @@ class Console:
     messages: MessagesController | None = None  # the Messages tab and the texts inbox (docs/notifications.md)
     callbacks: object = None  # console/callbacks_controller.CallbacksController: the callback queue tab
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
+    phone_presence: PhonePresence | None = None
     inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     work_orders: object = None  # console/work_orders_controller: ServiceChannel work orders in the inbox
     merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
@@ -132,6 +134,8 @@ class Console:
             _now_fn=now_fn,
         )
         console.phone = PhoneController(window, calls)
+        # The floor board's Phone column: this console reports its softphone (console/phone_presence.py).
+        console.phone_presence = PhonePresence(window, console.phone, sync)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
@@ -237,6 +241,7 @@ class Console:
             role=str(user.get("role", "")),
         )
         if review is not None and review is not self.review:
+            review.play = self.calls.play_recording  # through the server, by role (console/recordings.py)
             review.outboxChanged.connect(self.refresh_outbox)
             review.errorOccurred.connect(lambda t: self.window.statusBar().showMessage(t, 10_000))
         self.review = review
@@ -361,6 +366,8 @@ class Console:
     async def aclose(self) -> None:
         """Before ``shutdown``, on the loop: requests on their way are cancelled, then syncing stops."""
         await self.calls.aclose()
+        if self.phone_presence is not None:
+            await self.phone_presence.aclose()
         if self.phone is not None:
             await self.phone.aclose()
         await self.floor.aclose()
@@ -401,6 +408,7 @@ def _callbacks(console: Console) -> object:
         me=lambda: calls.me,
         dial=calls.dial,
         now_fn=console._now_fn,
+        play=calls.play_recording,  # a voicemail, through the server by role (console/recordings.py)
     )
     controller.add_tab(console.window.work_tabs)
     controller.outboxChanged.connect(console.refresh_outbox)

@@ -52,6 +52,7 @@ def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
 
 class PhoneController(QObject):
     stateChanged = Signal(str, str)  # link state, message
+    registrationChanged = Signal(bool, str)  # signed in at the registrar; why not (the CSR's sentence)
     answeredForCall = Signal(str)  # server call id whose softphone leg was answered (F2 or Answer)
     errorOccurred = Signal(str)
 
@@ -215,6 +216,7 @@ class PhoneController(QObject):
             self.registered = event["state"] == "registered"
             text = f"Phone ready — {event.get('user', '')}" if self.registered else event.get("message", "")
             self.bar.show_status(text)
+            self.registrationChanged.emit(self.registered, "" if self.registered else text)
             if not self.registered and text:
                 self.errorOccurred.emit(text)
             if event["state"] == "auth_failed" and self.server_seat:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import date, tzinfo
 from typing import Any
 
-from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QTabWidget
 from sqlalchemy import select
 
@@ -38,7 +38,7 @@ TAB_SHORTCUT = "Ctrl+Shift+R"
 READ_FAILED = (
     "The calls could not be read. Try again; if it keeps happening, call support (details are in the log)."
 )
-NO_PLAYER = "The recording could not be opened — this PC has no program set up to play it."
+NO_SERVER = "Listening to a recording needs the server — sign in first."
 SAVED = "Saved on this PC."
 
 
@@ -58,7 +58,7 @@ class ReviewController(QObject):
         tz_fn: Callable[[], tzinfo],
         *,
         widget: CallReview | None = None,
-        open_url: Callable[[str], bool] | None = None,
+        play: Callable[[str], Any] | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -67,7 +67,8 @@ class ReviewController(QObject):
         self._today = today_fn
         self._tz = tz_fn
         self.widget = widget if widget is not None else CallReview(window, today=today_fn())
-        self._open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
+        # Listening goes through the server (console/recordings.py): set by the composition root.
+        self.play = play
         self._tabs: QTabWidget | None = None
         self._tab_action: QAction | None = None
         self.worker = DbWorker(self, "csr-review")
@@ -142,10 +143,12 @@ class ReviewController(QObject):
         if call_id == self.widget.current_call_id():
             self.widget.show_history(entries)
 
-    def listen(self, url: str) -> None:
-        """Open the recording in the PC's player (the phone system's URL)."""
-        if not self._open_url(url):
-            self._error(NO_PLAYER)
+    def listen(self, call_id: str) -> None:
+        """The call's recording (or voicemail), fetched through the server and opened in the PC's player."""
+        if self.play is None:
+            self._error(NO_SERVER)
+            return
+        self.play(call_id)
 
     # -- writing ------------------------------------------------------------------------------------------
     def execute(self, name: str, args: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from sync.client import (
     InitialProgress,
     LoginFailed,
     Outcome,
+    RequestFailed,
     SyncClient,
     SyncStatus,
     acknowledge,
@@ -310,6 +311,20 @@ class SyncController(QObject):
         if self.client is None:
             raise DialFailed("Calling out needs the server — you're offline.")
         return await self.client.dial(number, customer_id)
+
+    async def report_phone(self, state: str, message: str = "") -> None:
+        """Tell the server how this console's softphone is (the floor board's Phone column)."""
+        if self.client is None:
+            raise RequestFailed("offline", "The floor board hears about the phone once you're online.")
+        await self.client.requests.request(
+            {"type": "phone_state", "state": state, "message": message[:300]}, "phone_state_set", 5.0
+        )
+
+    async def recording(self, call_id: str) -> tuple[bytes, str]:
+        """A call's recording through the server, by role (sync/media.py); RequestFailed with a sentence."""
+        if self.client is None:
+            raise RequestFailed("offline", "Listening to a recording needs the server — you're offline.")
+        return await self.client.recording(call_id)
 
     @property
     def online(self) -> bool:

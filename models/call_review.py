@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .call_rules import CallFacts, classify
 from .callbacks import OUTCOME_LABELS, Callback, CallbackOutcome, CallbackStatus
-from .calls import Call, CallClass, CallDirection, CallState
+from .calls import ROUTED_CALLBACK, ROUTED_VOICEMAIL, Call, CallClass, CallDirection, CallState
 from .customers import Customer
 from .journal import AuditEntry, OutboxEntry
 from .phone import format_phone
@@ -61,6 +61,13 @@ class ReviewRow:
     recording_url: str
     end_reason: str
     callback: str = ""  # the callback queue item's state (models/callbacks.py): "" when it has none
+    routed_to: str = ""  # what routing did with an unanswered caller (models/calls.py ROUTED_*)
+    recording_seconds: int = 0
+
+    @property
+    def voicemail(self) -> bool:
+        """Routing sent the caller to voicemail and they left a message: the recording *is* the message."""
+        return self.routed_to == ROUTED_VOICEMAIL and bool(self.recording_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,20 +190,32 @@ def _row(values: Any, tz: tzinfo) -> ReviewRow:
         tags=tuple(call.tags or ()),
         recording_url=call.recording_url or "",
         end_reason=call.end_reason or "",
-        callback=callback_state(cb_status, cb_outcome),
+        callback=callback_state(cb_status, cb_outcome, call.routed_to or "", bool(call.recording_url)),
+        routed_to=call.routed_to or "",
+        recording_seconds=call.recording_seconds or 0,
     )
 
 
-def callback_state(status: str | None, outcome: str | None) -> str:
-    """ "Callback open", "Callback taken", "Called back: No answer", or "" for a call without one."""
-    if not status:
-        return ""
+def callback_state(
+    status: str | None, outcome: str | None, routed_to: str = "", recorded: bool = False
+) -> str:
+    """ "Callback open", "Callback taken", "Called back: No answer", or "" for a call without one;
+    prefixed with what the caller left when routing took them ("Voicemail · Callback open", "Asked for
+    a callback · Callback taken")."""
+    left = ""
+    if routed_to == ROUTED_CALLBACK:
+        left = "Asked for a callback"
+    elif routed_to == ROUTED_VOICEMAIL:
+        left = "Voicemail" if recorded else "Voicemail, no message"
+    state = ""
     if status == CallbackStatus.DONE.value and outcome:
         try:
-            return f"Called back: {OUTCOME_LABELS[CallbackOutcome(outcome)]}"
+            state = f"Called back: {OUTCOME_LABELS[CallbackOutcome(outcome)]}"
         except ValueError:
-            return "Called back"
-    return "Callback taken" if status == CallbackStatus.CLAIMED.value else "Callback open"
+            state = "Called back"
+    elif status:
+        state = "Callback taken" if status == CallbackStatus.CLAIMED.value else "Callback open"
+    return " · ".join(p for p in (left, state) if p)
 
 
 def review_calls(

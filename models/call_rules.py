@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .calls import CallClass, CallDirection, CallEventKind, CallState, EndReason
+from .calls import (
+    ROUTED_CALLBACK,
+    ROUTED_VOICEMAIL,
+    CallClass,
+    CallDirection,
+    CallEventKind,
+    CallState,
+    EndReason,
+)
 from .phone import digits_only, try_parse_phone
 
 # A claimed call this long (talk time) or longer is a lead (DOMAIN.md; ours: the boundary is >= 60 s).
@@ -30,6 +38,8 @@ _RANK = {
     CallEventKind.TRANSFERRED: 6,
     CallEventKind.RECORDING: 7,
     CallEventKind.ENDED: 8,
+    CallEventKind.VOICEMAIL: 1,
+    CallEventKind.CALLBACK_REQUESTED: 1,
 }
 # What the caller's number may be instead of a number.
 _NO_NUMBER = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked", "client"}
@@ -61,6 +71,8 @@ class Telephony:
     answered_by: str  # the provider's identity of the agent leg that answered, if named
     recording_url: str
     recording_seconds: int
+    routed_to: str = ""  # ROUTED_VOICEMAIL / ROUTED_CALLBACK (models/calls.py), "" when it just rang
+    callback_requested_at: datetime | None = None
 
 
 def _utc(value: datetime) -> datetime:
@@ -80,8 +92,17 @@ def reduce_events(events: Iterable[EventFact]) -> Telephony:
     end_reason = ""
     answered_by = ""
     recording_url, recording_seconds = "", 0
+    routed_to, callback_at = "", None
     for e in ordered:
         at = _utc(e.occurred_at)
+        # Routing facts hold whenever they arrive (a late delivery included): the caller asking to be
+        # called back outranks having heard the voicemail greeting (the offer comes with it).
+        if e.kind is CallEventKind.CALLBACK_REQUESTED:
+            routed_to, callback_at = ROUTED_CALLBACK, callback_at or at
+            continue
+        if e.kind is CallEventKind.VOICEMAIL:
+            routed_to = routed_to or ROUTED_VOICEMAIL
+            continue
         if e.kind is CallEventKind.RECORDING:
             # A call may be recorded in parts (transfers): keep the longest.
             if e.recording_url and e.recording_seconds >= recording_seconds:
@@ -125,6 +146,8 @@ def reduce_events(events: Iterable[EventFact]) -> Telephony:
         answered_by,
         recording_url,
         recording_seconds,
+        routed_to,
+        callback_at,
     )
 
 

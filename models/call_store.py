@@ -192,8 +192,10 @@ def _reduce(session: Session, call: Call) -> None:
     call.answered_by = facts.answered_by[:80]
     call.recording_url = facts.recording_url[:500]
     call.recording_seconds = facts.recording_seconds
+    call.routed_to = facts.routed_to
     reclassify(session, call)
-    ensure_callback(session, call)  # an Abandoned call with a number: someone calls them back
+    # An Abandoned call with a number, or a caller who asked: someone calls them back.
+    ensure_callback(session, call, requested_at=facts.callback_requested_at)
 
 
 def reclassify(session: Session, call: Call) -> None:

@@ -1,7 +1,8 @@
 """The callback queue (issue 15 part 5, docs/phone.md "Callback queue").
 
 Every inbound call that ends Abandoned with a caller number — a caller who gave up waiting, a call
-nobody claimed, a voicemail (an unanswered call with a recording) — becomes one open callback item.
+nobody claimed, a voicemail (routing sent the caller to voicemail and a message was recorded) — becomes
+one open callback item; so does a caller who pressed the key to be called back (at once, not at the end).
 The server creates it in the same transaction that classifies the ended call
 (models/call_store.reclassify), and it reaches consoles through the ordinary sync (``callbacks`` is in
 CONSOLE_TABLES). One item per call, never two; a call that stops being Abandoned later (a manager
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, String, select
@@ -29,9 +30,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .attribution import attributed
 from .base import Base, IdMixin, StampMixin, utcnow
-from .calls import Call, CallClass, CallDirection, CallState
+from .calls import ROUTED_CALLBACK, ROUTED_VOICEMAIL, Call, CallClass, CallDirection, CallState
 from .intent_kit import Applied, get_row, intent, require_id
-from .setup import User
+from .setup import Role, User
 from .validation import ValidationFailed
 
 
@@ -64,6 +65,7 @@ class Callback(IdMixin, StampMixin, Base):
     phone: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None)
     voicemail: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested: Mapped[bool] = mapped_column(Boolean, default=False)  # the caller pressed 1 to be called back
     waiting_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(12), default=CallbackStatus.OPEN.value, index=True)
     claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
@@ -74,7 +76,15 @@ class Callback(IdMixin, StampMixin, Base):
 
 # -- rules (pure) ------------------------------------------------------------------------------------------
 def wants_callback(call: Call) -> bool:
-    """An ended inbound call classified Abandoned, with a caller number we can dial."""
+    """An ended inbound call classified Abandoned, with a caller number we can dial; or a caller who
+    asked to be called back (nobody has the call: they never reached a CSR)."""
+    if (
+        call.routed_to == ROUTED_CALLBACK
+        and CallDirection(call.direction) is CallDirection.INBOUND
+        and call.agent_id is None
+        and bool(call.from_number)
+    ):
+        return True
     return (
         CallState(call.state) is CallState.ENDED
         and CallDirection(call.direction) is CallDirection.INBOUND
@@ -94,26 +104,44 @@ def queue_key(item: Callback) -> tuple[datetime, str]:
 
 
 # -- creation (server side, inside the transaction that classifies the call) ------------------------------
-def ensure_callback(session: Session, call: Call) -> Callback | None:
-    """Open the call's callback item when the call wants one; keep the voicemail flag up to date (the
-    recording may arrive after the end). Idempotent: one item per call."""
+def is_voicemail(call: Call) -> bool:
+    """Routing sent the caller to voicemail and they left a message (an unanswered call that a CSR's
+    leg recorded — answered, never claimed — is not one)."""
+    return call.routed_to == ROUTED_VOICEMAIL and bool(call.recording_url)
+
+
+def ensure_callback(session: Session, call: Call, requested_at: datetime | None = None) -> Callback | None:
+    """Open the call's callback item when the call wants one; keep the voicemail and requested flags up
+    to date (the recording may arrive after the end). Idempotent: one item per call, whichever way
+    (pressed 1, then hung up) it came."""
     existing = session.get(Callback, call.id)
     if existing is not None:
-        if call.recording_url and not existing.voicemail:
+        if is_voicemail(call) and not existing.voicemail:
             existing.voicemail = True
+        if call.routed_to == ROUTED_CALLBACK and not existing.requested:
+            existing.requested = True
         return existing
     if not wants_callback(call):
         return None
+    requested = call.routed_to == ROUTED_CALLBACK
     item = Callback(
         id=call.id,
         call_id=call.id,
         phone=call.from_number,
         customer_id=call.customer_id,
-        voicemail=bool(call.recording_url),
-        waiting_since=call.ended_at or utcnow(),
+        voicemail=is_voicemail(call),
+        requested=requested,
+        waiting_since=(requested_at if requested else None) or call.ended_at or utcnow(),
     )
     session.add(item)
     return item
+
+
+def kind_text(voicemail: bool, requested: bool) -> str:
+    """What the caller left us, as the callbacks list and call review say it."""
+    if requested:
+        return "Asked for a callback"
+    return "Voicemail" if voicemail else "Missed call"
 
 
 # -- reads (consoles, the floor) ---------------------------------------------------------------------------
@@ -201,4 +229,70 @@ def record_callback_outcome(session: Session, args: dict[str, Any]) -> Applied:
     item.outcome = outcome.value
     item.status = CallbackStatus.DONE.value
     item.done_at = session.info.get("now") or utcnow()
+    return Applied("callback", item.id, [], {})
+
+
+# -- releasing a claim nobody is working on ----------------------------------------------------------------
+CLAIM_RELEASE_MINUTES = 30  # default: a claim older than this goes back to the queue (phone settings)
+SIGNED_OUT_MINUTES = 5  # its CSR has had no console connected this long (a network blip is not leaving)
+RELEASERS = frozenset({Role.SUPERVISOR.value, Role.MANAGER.value, Role.ADMIN.value})
+RELEASED_TOO_OLD = "too_old"
+RELEASED_SIGNED_OUT = "signed_out"
+
+
+def stale_claim(item: Callback, now: datetime, max_age: timedelta | None, away_since: datetime | None) -> str:
+    """Why a claimed item should go back to the queue ("too_old", "signed_out"), or "" to leave it.
+    ``max_age`` None: never by age; ``away_since``: since when its CSR has had no console (None: online)."""
+    if item.status != CallbackStatus.CLAIMED.value or not item.claimed_by:
+        return ""
+    if away_since is not None and _utc(now) - _utc(away_since) >= timedelta(minutes=SIGNED_OUT_MINUTES):
+        return RELEASED_SIGNED_OUT
+    if max_age and item.claimed_at is not None and _utc(now) - _utc(item.claimed_at) >= max_age:
+        return RELEASED_TOO_OLD
+    return ""
+
+
+def _release(item: Callback) -> None:
+    item.claimed_by = None
+    item.claimed_at = None
+    item.status = CallbackStatus.OPEN.value
+
+
+def release_stale_claims(
+    session: Session,
+    now: datetime,
+    max_age: timedelta | None,
+    away_since: Any,
+) -> dict[str, str]:
+    """Put claims nobody is working on back in the queue (server side, in the caller's transaction):
+    ``away_since(user_id)`` says since when a CSR has had no console (None: online). callback id →
+    why it was released."""
+    released: dict[str, str] = {}
+    claimed = session.scalars(select(Callback).where(Callback.status == CallbackStatus.CLAIMED.value))
+    for item in claimed:
+        why = stale_claim(item, now, max_age, away_since(item.claimed_by))
+        if why:
+            _release(item)
+            released[item.id] = why
+    return released
+
+
+@intent("release_callback")
+def release_callback(session: Session, args: dict[str, Any]) -> Applied:
+    """{callback_id, user_id?}: the item goes back to the queue for anyone to take. A supervisor,
+    manager or admin may release any claim; a CSR only their own. An open item stays open."""
+    item = get_row(session, Callback, require_id(args.get("callback_id"), "callback_id"), "callback")
+    user_id = attributed(session, args, "user_id")
+    user = session.get(User, user_id) if user_id else None
+    if user is None:
+        raise ValidationFailed({"user_id": "Sign in to release a callback."})
+    if item.status == CallbackStatus.DONE.value:
+        raise ValidationFailed({"callback": "This callback is already done."})
+    if item.status == CallbackStatus.OPEN.value:
+        return Applied("callback", item.id, [], {})
+    if item.claimed_by != user.id and str(user.role or "") not in RELEASERS:
+        raise ValidationFailed(
+            {"callback": f"Only a supervisor can put back a callback {_who(session, item.claimed_by)} took."}
+        )
+    _release(item)
     return Applied("callback", item.id, [], {})

@@ -39,6 +39,13 @@ class CallEventKind(enum.StrEnum):
     TRANSFERRED = "transferred"
     ENDED = "ended"  # with ``end_reason``
     RECORDING = "recording"  # the recording is ready (``recording_url``, ``recording_seconds``)
+    VOICEMAIL = "voicemail"  # routing sent the caller to voicemail (or offered a callback first)
+    CALLBACK_REQUESTED = "callback_requested"  # the caller pressed the key to be called back
+
+
+# Where routing sent an inbound call nobody took (Call.routed_to; docs/phone.md "Routing").
+ROUTED_VOICEMAIL = "voicemail"  # the caller heard the voicemail greeting (a message if recording_url)
+ROUTED_CALLBACK = "callback"  # the caller asked to be called back instead of waiting
 
 
 class EndReason(enum.StrEnum):
@@ -134,6 +141,8 @@ class Call(IdMixin, StampMixin, Base):
     excuse_memo: Mapped[str] = mapped_column(String(500), default="")
     recording_url: Mapped[str] = mapped_column(String(500), default="")
     recording_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # "" (rang as usual), ROUTED_VOICEMAIL or ROUTED_CALLBACK: what routing did with the caller.
+    routed_to: Mapped[str] = mapped_column(String(20), default="")
     tags: Mapped[list] = mapped_column(JSON, default=list)
     # The phone system's name for the agent leg that answered (its softphone identity), if it says.
     answered_by: Mapped[str] = mapped_column(String(80), default="")

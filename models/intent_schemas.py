@@ -340,6 +340,13 @@ class ClaimCallback(Args):
     user_id: StrictStr | None = arg("Who takes it; the server uses the signed-in user.")
 
 
+class ReleaseCallback(Args):
+    """The callback queue: a claimed item goes back for anyone to take (a supervisor any; a CSR their own)."""
+
+    callback_id: StrictStr | None = arg("The callback item.", required=True)
+    user_id: StrictStr | None = arg("Who releases it; the server uses the signed-in user.")
+
+
 class RecordCallbackOutcome(Args):
     """The callback queue: how the call-back went (booked / not_booked / no_answer / wrong_number)."""
 
@@ -604,6 +611,7 @@ SCHEMAS: dict[str, type[Args]] = {
     "remove_availability_entry": RemoveAvailabilityEntry,
     "claim_callback": ClaimCallback,
     "record_callback_outcome": RecordCallbackOutcome,
+    "release_callback": ReleaseCallback,
 }
 
 _UNION_TAGS = frozenset({"int", "float", "str", "bool"})

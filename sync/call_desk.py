@@ -131,6 +131,12 @@ class CallDesk:
         reason = route(policy, as_utc(now), waited)
         return "" if reason == RING else reason
 
+    async def offers_callback(self) -> bool:
+        """Whether a caller sent to voicemail is first offered a callback (phone settings)."""
+        if self.sessions is None:
+            return False
+        return await asyncio.to_thread(lambda: phone_settings(self.sessions)["offer_callback"])
+
     def seat_addresses(self) -> dict[str, str]:
         """username → the SIP address of their seat, for those who have one."""
         return self.seats.addresses()

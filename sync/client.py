@@ -167,6 +167,9 @@ class SyncClient:
     async def dial(self, number: str, customer_id: str | None = None, timeout: float = 15.0) -> str:
         return await self.requests.dial(number, customer_id, timeout)
 
+    async def recording(self, call_id: str, timeout: float = 30.0) -> tuple[bytes, str]:
+        return await self.requests.recording(call_id, timeout)
+
     async def set_agent_state(self, state: str, reason: str = "", timeout: float = 5.0) -> dict[str, Any]:
         return await self.requests.set_agent_state(state, reason, timeout)
 

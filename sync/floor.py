@@ -89,6 +89,9 @@ class Floor:
         self._users: dict[str, dict[str, str]] = {}  # id -> name, username, role
         self._chosen: dict[str, list[Any]] = {}  # id -> [state, reason, since, left_at]
         self._presence: dict[str, int] = {}
+        # user id → (softphone state, message) as their console last said (docs/phone.md): "registered",
+        # "offline"; forgotten when their last console leaves (they are Offline then anyway).
+        self._phones: dict[str, tuple[str, str]] = {}
         self._calls: dict[str, dict[str, Any]] = {}  # active calls as last sent
         self._agents: dict[str, dict[str, Any]] = {}  # agent rows as last sent
         self._kpis: dict[str, Any] = {}
@@ -192,7 +195,7 @@ class Floor:
             left_at=left_at,
             call=on_call.get(user_id),
         )
-        return {
+        row = {
             "user_id": user_id,
             "name": user.get("name", ""),
             "state": eff.state.value,
@@ -200,6 +203,10 @@ class Floor:
             "since": _iso(eff.since),
             "call_id": eff.call_id,
         }
+        phone = self._phones.get(user_id)
+        if phone is not None:  # only CSRs with a seat have a phone to show
+            row["phone"], row["phone_message"] = phone
+        return row
 
     def _agent_ids(self) -> list[str]:
         ids = [uid for uid, u in self._users.items() if u.get("role") == Role.CSR.value]
@@ -253,6 +260,7 @@ class Floor:
             self._presence[uid] = left
             return
         self._presence.pop(uid, None)
+        self._phones.pop(uid, None)
         chosen = self._chosen.get(uid)
         if chosen is not None:
             chosen[3] = self.clock()
@@ -278,6 +286,27 @@ class Floor:
             await asyncio.to_thread(self._save, uid)
         await self._push_agents()
         return self._agent_row(uid, self.clock()), reasons
+
+    def away_since(self, user_id: str | None) -> datetime | None:
+        """Since when this user has had no console connected (None while one is): the callback sweeper
+        releases the claims of a CSR who left (sync/callback_sweeper.py). Not seen since the server
+        started: since the start."""
+        if not user_id or self._presence.get(user_id, 0) > 0:
+            return None
+        chosen = self._chosen.get(user_id)
+        return (chosen[3] if chosen is not None else None) or self._started
+
+    async def set_phone(self, user: dict[str, Any], state: str, message: str) -> dict[str, Any]:
+        """The CSR's console says how its softphone is ("registered", "offline" with why, "none": no
+        seat); supervisors see "Phone offline" on the board. Their agent row as it is now."""
+        await self.ensure_loaded()
+        uid = str(user["id"])
+        if state == "none":
+            self._phones.pop(uid, None)
+        else:
+            self._phones[uid] = (state, message.strip()[:300] if state == "offline" else "")
+        await self._push_agents()
+        return self._agent_row(uid, self.clock())
 
     def away_reasons(self) -> list[str]:
         if self.sessions is None:

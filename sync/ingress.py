@@ -23,6 +23,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from models.base import utcnow
+from models.call_rules import caller_number
 from models.calls import NeutralEvent
 
 from .telephony import twilio
@@ -77,6 +78,7 @@ def make_app(
     app.router.add_post(twilio.VOICE_PATH, _voice)
     app.router.add_post(twilio.STATUS_PATH, _status)
     app.router.add_post(twilio.RECORDING_PATH, _recording)
+    app.router.add_post(twilio.CALLBACK_PATH, _callback)
     app.router.add_get(HEALTH_PATH, _health)
     return app
 
@@ -222,7 +224,12 @@ async def _voice(request: web.Request) -> web.Response:
             log.exception("event=routing_failed call=%s", params.get("CallSid", ""))
     if voicemail:
         events = twilio.voice_events(params, ingress.clock(), waiting=False)
-        return await _accept(request, params, events, twilio.voicemail_twiml(ingress.urls, voicemail))
+        events.append(twilio.voicemail_event(params, ingress.clock()))
+        # A callback offered first ("press 1"), when the company wants it and we have a number to call.
+        answer = twilio.voicemail_twiml(ingress.urls, voicemail)
+        if caller_number(params.get("From") or "") and await _offers_callback(ingress.sink, params):
+            answer = twilio.callback_offer_twiml(ingress.urls, voicemail)
+        return await _accept(request, params, events, answer)
     answer = twilio.voice_twiml(
         params,
         agents,
@@ -233,6 +240,31 @@ async def _voice(request: web.Request) -> web.Response:
         seats=seats,
     )
     return await _accept(request, params, events, answer)
+
+
+async def _offers_callback(sink: CallSink, params: Mapping[str, str]) -> bool:
+    offers = getattr(sink, "offers_callback", None)
+    if offers is None:
+        return False
+    try:
+        return bool(await offers())
+    except Exception:  # noqa: BLE001 - the setting can't be read: plain voicemail, and say so in the log
+        log.exception("event=callback_setting_failed call=%s", params.get("CallSid", ""))
+        return False
+
+
+async def _callback(request: web.Request) -> web.Response:
+    """The callback offer's <Gather> action: 1 opens the caller's callback item (once, however often
+    the provider delivers it) and says goodbye; another key leads to the voicemail."""
+    params = await _verified_params(request)
+    if isinstance(params, web.Response):
+        return params
+    ingress = request.app[_INGRESS]
+    try:
+        events = twilio.callback_events(params, ingress.clock())
+    except MalformedWebhook as exc:
+        return _bad(request, f"missing_{exc}")
+    return await _accept(request, params, events, twilio.callback_answer_twiml(params, ingress.urls))
 
 
 async def _status(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
+from models.callbacks import CLAIM_RELEASE_MINUTES
 from models.phone_seats import TRANSPORTS, PhoneSeat
 from models.setup import User
 
@@ -69,7 +70,9 @@ def clear_seat(sessions: Callable[[], Session], username: str) -> bool:
         return True
 
 
-PHONE_SETTINGS_KEY = "phone"  # company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim}
+# company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim, offer_callback, overflow,
+# callback_claim_minutes}
+PHONE_SETTINGS_KEY = "phone"
 
 
 def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
@@ -83,6 +86,8 @@ def phone_settings(sessions: Callable[[], Session]) -> dict[str, Any]:
         "after_hours_voicemail": bool(value.get("after_hours_voicemail", False)),
         "max_wait_seconds": int(value.get("max_wait_seconds") or 0),
         "auto_claim": bool(value.get("auto_claim", False)),
+        "offer_callback": bool(value.get("offer_callback", False)),
+        "callback_claim_minutes": int(value.get("callback_claim_minutes", CLAIM_RELEASE_MINUTES) or 0),
         "overflow": [str(u) for u in value.get("overflow") or []],
     }
 
@@ -97,6 +102,8 @@ def set_phone_settings(sessions: Callable[[], Session], **changes: Any) -> dict[
             continue
         if key == "max_wait_seconds" and (not isinstance(value, int) or value < 0):
             raise SeatRefused("The longest wait is a number of seconds, 0 for none.")
+        if key == "callback_claim_minutes" and (not isinstance(value, int) or value < 0):
+            raise SeatRefused("The callback claim limit is a number of minutes, 0 for none.")
         if key == "overflow":
             value = [u.strip() for u in value if u.strip()]
             with sessions() as s:

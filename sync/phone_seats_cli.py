@@ -30,7 +30,7 @@ def add_phone_seat_parser(sub: Any) -> None:
     for name, text in (("clear", "take USER's seat away"), ("show", "print USER's seat as JSON")):
         ssub.add_parser(name, help=text).add_argument("name")
     settings = sub.add_parser(
-        "phone-settings", help="company phone settings: voicemail, longest wait, auto-claim"
+        "phone-settings", help="company phone settings: voicemail, callback offer, longest wait, auto-claim"
     )
     on_off = {"choices": ["on", "off"]}
     settings.add_argument(
@@ -40,6 +40,17 @@ def add_phone_seat_parser(sub: Any) -> None:
         "--max-wait", type=int, help="seconds a caller waits before voicemail (0: no limit)"
     )
     settings.add_argument("--auto-claim", **on_off, help="a call answered on a CSR's softphone is claimed")
+    settings.add_argument(
+        "--callback-claim-minutes",
+        type=int,
+        help="a taken callback nobody finished goes back to the queue after this many minutes "
+        "(default 30; 0: only when its CSR signs out)",
+    )
+    settings.add_argument(
+        "--offer-callback",
+        **on_off,
+        help="a caller sent to voicemail is first offered 'press 1 to be called back'",
+    )
     settings.add_argument(
         "--overflow",
         help="the second group: user names, comma-separated, rung only when nobody of the "
@@ -57,6 +68,8 @@ def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
             after_hours_voicemail=flag(args.after_hours_voicemail),
             max_wait_seconds=args.max_wait,
             auto_claim=flag(args.auto_claim),
+            offer_callback=flag(args.offer_callback),
+            callback_claim_minutes=args.callback_claim_minutes,
             overflow=None if args.overflow is None else args.overflow.split(","),
         )
     except SeatRefused as exc:

@@ -170,6 +170,25 @@ class ScorecardRequest(_Message):
     user_id: Id | None = None
 
 
+class PhoneState(_Message):
+    """The console's softphone, for the supervisors' floor board: ``registered`` (ready to ring),
+    ``offline`` (crashed, unregistered, refused; ``message`` says why, as the CSR reads it) or ``none``
+    (no seat). Sent when it changes and after every reconnect; answered by ``phone_state_set``."""
+
+    type: Literal["phone_state"]
+    state: Literal["registered", "offline", "none"]
+    message: Annotated[str, Field(max_length=300)] = ""
+
+
+class GetRecording(_Message):
+    """A call's recording (or voicemail), sent by the server in pieces from ``offset`` (bytes): the
+    console never opens the phone company's URL itself. Refused unless the user may hear the call."""
+
+    type: Literal["get_recording"]
+    call_id: Id
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
 ClientMessage = Annotated[
     Hello
     | Login
@@ -185,7 +204,9 @@ ClientMessage = Annotated[
     | UnsubscribeFloor
     | CloseStaleCall
     | ScorecardRequest
-    | ManageUser,
+    | ManageUser
+    | PhoneState
+    | GetRecording,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
@@ -302,6 +323,27 @@ class UserManaged(_Message):
     user: dict[str, Any]  # id, username, display_name, role, active, must_change_password
 
 
+class PhoneStateSet(_Message):
+    """The answer to ``phone_state``: the CSR's agent row as the floor shows it now."""
+
+    type: Literal["phone_state_set"] = "phone_state_set"
+    agent: dict[str, Any]
+
+
+class RecordingPiece(_Message):
+    """The answer to ``get_recording``: ``data`` (base64) is the file from ``offset``; ask again from
+    ``next_offset`` until ``done``. ``content_type``: e.g. audio/wav, audio/mpeg."""
+
+    type: Literal["recording"] = "recording"
+    call_id: str
+    content_type: str
+    offset: int
+    next_offset: int
+    total: int
+    done: bool
+    data: str
+
+
 class StaleClosed(_Message):
     type: Literal["stale_closed"] = "stale_closed"
     call: dict[str, Any]
@@ -383,6 +425,8 @@ ERROR_CODES = {
     "bad_period": "That period can't be shown.",
     "password_change_required": "Your password was reset; choose a new one to sign in.",
     "user_refused": "That change to the user can't be made.",
+    "recording_refused": "You may not listen to that recording.",
+    "recording_unavailable": "The recording can't be fetched now.",
     "internal": "The server could not process the message.",
 }
 

@@ -155,6 +155,36 @@ class Requests:
         )
         return dict(answer["user"])
 
+    async def recording(self, call_id: str, timeout: float = 30.0) -> tuple[bytes, str]:
+        """A call's recording through the server (sync/media.py): the file and its content type, or
+        RequestFailed with the server's sentence (``recording_refused`` for a call the user may not
+        hear, ``recording_unavailable``, ``offline``)."""
+        import base64
+
+        parts: list[bytes] = []
+        offset, kind = 0, ""
+        while True:
+            answer = await self.request(
+                {"type": "get_recording", "call_id": call_id, "offset": offset},
+                "recording",
+                timeout,
+                offline="Listening to a recording needs the server — you're offline.",
+            )
+            try:
+                piece = base64.b64decode(str(answer.get("data") or ""), validate=True)
+                next_offset = int(answer["next_offset"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RequestFailed(
+                    "recording_unavailable", "The recording arrived damaged — try again."
+                ) from exc
+            if int(answer.get("offset", -1)) != offset or next_offset != offset + len(piece):
+                raise RequestFailed("recording_unavailable", "The recording arrived damaged — try again.")
+            parts.append(piece)
+            kind = str(answer.get("content_type") or kind)
+            offset = next_offset
+            if answer.get("done"):
+                return b"".join(parts), kind
+
     async def resubscribe(self, channel: Channel) -> None:
         """After a reconnect, a supervisor's board gets a whole new snapshot (through ``on_floor``)."""
         self._number += 1

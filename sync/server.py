@@ -38,17 +38,21 @@ from .protocol import (
     Dial,
     Dialing,
     Fetch,
+    GetRecording,
     Hello,
     LiveCalls,
     LoggedIn,
     Login,
     ManageUser,
+    PhoneState,
+    PhoneStateSet,
     Ping,
     Pong,
     ProtocolError,
     Pull,
     Push,
     Receipts,
+    RecordingPiece,
     Rows,
     ScorecardRequest,
     ScorecardResult,
@@ -155,6 +159,7 @@ class SyncServer:
         self._poke_base = 0  # where up-to-date consoles stand: a poke carries the changes after it
         self._poker: asyncio.Task[None] | None = None
         self.dialer: Any = None  # sync/telephony/twilio_rest.TwilioRest when it places calls too
+        self.media: Any = None  # sync/media.MediaFetcher when it can fetch the phone company's recordings
 
     async def aclose(self) -> None:
         """Stop the server's own tasks (the coalesced poke, the call sender, the floor's KPI ticker); call
@@ -369,6 +374,11 @@ class SyncServer:
             await self._close_stale(conn, message)
         elif isinstance(message, ScorecardRequest):
             await self._scorecard(conn, message)
+        elif isinstance(message, PhoneState):
+            agent = await self.floor.set_phone(conn.user, message.state, message.message)
+            await self._send(conn, PhoneStateSet(id=message.id, agent=agent))
+        elif isinstance(message, GetRecording):
+            await self._recording(conn, message)
         elif isinstance(message, ManageUser):  # admins: users (issue 19, sync/user_admin.py)
             manage = getattr(self.auth, "manage_user", None)
             if manage is None:
@@ -490,6 +500,46 @@ class SyncServer:
         await self._send(conn, Claimed(id=message.id, call=call))
         self.calls_committed(version, [call], taken_from=previous)
 
+    async def _recording(self, conn: Connection, message: GetRecording) -> None:
+        """A piece of a call's recording, for a user who may hear it (sync/media.py): the role is checked
+        on every piece, and the file comes from the phone company with the server's credentials."""
+        from .media import MediaRefused, chunk, recording_of
+
+        assert conn.user is not None
+        sessions = getattr(self.applier, "sessions", None)
+        if sessions is None:
+            raise ProtocolError("no_telephony")
+        user = conn.user
+        try:
+            url = await asyncio.to_thread(lambda: _in_session(sessions, recording_of, message.call_id, user))
+            if self.media is None:
+                raise MediaRefused(
+                    "recording_unavailable",
+                    "Recordings need the phone system's account on the server (--twilio-account-sid).",
+                )
+            body, kind = await self.media.fetch(url)
+            data, next_offset, done = chunk(body, message.offset)
+        except MediaRefused as exc:
+            log.info("event=recording_refused user=%s call=%s code=%s", user.get("username", ""),
+                     message.call_id, exc.code)  # fmt: skip
+            raise ProtocolError(exc.code, str(exc)) from exc
+        if message.offset == 0:
+            log.info("event=recording_sent user=%s call=%s bytes=%d", user.get("username", ""),
+                     message.call_id, len(body))  # fmt: skip
+        await self._send(
+            conn,
+            RecordingPiece(
+                id=message.id,
+                call_id=message.call_id,
+                content_type=kind,
+                offset=message.offset,
+                next_offset=next_offset,
+                total=len(body),
+                done=done,
+                data=data,
+            ),
+        )
+
     async def _close_stale(self, conn: Connection, message: CloseStaleCall) -> None:
         if self.calls is None:
             raise ProtocolError("no_telephony")
@@ -582,3 +632,8 @@ class SyncServer:
             sid,
         )
         await self._send(conn, Dialing(id=message.id, provider_call_id=sid))
+
+
+def _in_session(sessions: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    with sessions() as session:
+        return fn(session, *args)

@@ -58,6 +58,8 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "unsubscribe_floor": SUPERVISORS,
     "close_stale_call": SUPERVISORS,
     "manage_user": frozenset({Role.ADMIN.value}),  # users and seats (issue 19): admins only
+    "phone_state": EVERYONE,  # a console's own softphone, for the floor board
+    "get_recording": EVERYONE,  # a CSR: only their own calls (sync/media.may_hear)
 }
 ROLE_MESSAGES: dict[str, frozenset[str]] = {
     role.value: frozenset(m for m, roles in MESSAGE_ROLES.items() if role.value in roles) for role in Role

@@ -258,7 +258,7 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = notify = web = servicechannel = None
+    ingress = endpoint = purge = sweeper = notify = web = servicechannel = None
 
     def committed(version: int) -> None:
         """A commit of the notifications sender or webhooks: poke consoles here and elsewhere."""
@@ -311,6 +311,15 @@ async def _run_server(args: argparse.Namespace) -> int:
                     args.caller_id,
                     api_base=args.twilio_api_base,
                 )
+                from urllib.parse import urlsplit
+
+                from .media import MediaFetcher
+
+                # Recordings reach consoles through the server only (sync/media.py), fetched from the
+                # phone company's API host with the account's credentials.
+                server.media = MediaFetcher(
+                    account, token, frozenset({urlsplit(args.twilio_api_base).hostname or "api.twilio.com"})
+                )
             notify = notify_service.start_sender(
                 args,
                 sessions,
@@ -350,6 +359,10 @@ async def _run_server(args: argparse.Namespace) -> int:
         if servicechannel is not None:
             print(f"csr-server: ServiceChannel webhooks on {servicechannel.url}", flush=True)
         purge = asyncio.create_task(auth.purge_throttle())  # the log-in throttle table stays small
+        # Callback claims nobody works on go back to the queue (sync/callback_sweeper.py).
+        from .callback_sweeper import CallbackSweeper
+
+        sweeper = asyncio.create_task(CallbackSweeper(sessions, server).run())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -367,6 +380,9 @@ async def _run_server(args: argparse.Namespace) -> int:
         if purge is not None:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         if ingress is not None:
             await ingress.cleanup()  # answers in flight are sent (their events are stored first)
         if web is not None:

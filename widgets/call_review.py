@@ -61,7 +61,7 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
 
     filterChanged = Signal()  # period, dates or kinds changed: run the query again
     currentCallChanged = Signal(str)  # call id ("" when none): show its history
-    listenRequested = Signal(str)  # recording URL
+    listenRequested = Signal(str)  # the call's id (the server sends its recording, by role)
     attachRequested = Signal(str, str)  # call id, user id
     reclassifyRequested = Signal(str, str)  # call id, call reason id
     excuseRequested = Signal(str, str)  # call id, memo
@@ -300,7 +300,7 @@ class CallReview(RowListMixin, PeriodMixin, QWidget):
     def _listen(self) -> None:
         row = self.current_call()
         if row is not None and row.recording_url:
-            self.listenRequested.emit(row.recording_url)
+            self.listenRequested.emit(row.id)
 
     def _open(self, dialog: QDialog, on_accept: Any) -> None:
         self.dialog = dialog

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget, QVBoxLayout, QWidget
 
 from models.call_review import HistoryEntry, ReviewRow
+from models.calls import ROUTED_CALLBACK, ROUTED_VOICEMAIL
 
 from .call_bubble import duration_text
 from .call_review_model import agent_text, class_text, when_text
@@ -20,9 +21,17 @@ NO_CHANGES = "No changes yet."
 def details_text(row: ReviewRow) -> str:
     """One call, as a manager reads it before judging it."""
     who = f"{row.customer_name} · {row.caller}" if row.customer_name else row.caller
-    length = f"rang {duration_text(row.ring_seconds)}, " + (
-        f"talked {duration_text(row.duration_seconds)}" if row.answered else "not answered"
-    )
+    if row.answered:
+        outcome = f"talked {duration_text(row.duration_seconds)}"
+    elif row.voicemail:
+        outcome = f"left a voicemail ({duration_text(row.recording_seconds)})"
+    elif row.routed_to == ROUTED_CALLBACK:
+        outcome = "asked to be called back"
+    elif row.routed_to == ROUTED_VOICEMAIL:
+        outcome = "reached voicemail, left no message"
+    else:
+        outcome = "not answered"
+    length = f"rang {duration_text(row.ring_seconds)}, {outcome}"
     agent = agent_text(row) + (
         f" (the phone system says {row.answered_by} answered)" if row.answered_by else ""
     )
@@ -37,7 +46,10 @@ def details_text(row: ReviewRow) -> str:
         lines.append(f"Excused: {row.excuse_memo}")
     if row.tags:
         lines.append(f"Tags: {', '.join(row.tags)}")
-    lines.append("Recording: ready — Listen (Ctrl+P)" if row.recording_url else "Recording: none")
+    if row.voicemail:
+        lines.append("Voicemail: ready — Listen (Ctrl+P)")
+    else:
+        lines.append("Recording: ready — Listen (Ctrl+P)" if row.recording_url else "Recording: none")
     return "\n".join(lines)
 
 

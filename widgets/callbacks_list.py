@@ -1,7 +1,8 @@
 """The callback queue (`callbacksList`, docs/phone.md "Callback queue"): callers whose call was
-Abandoned (or who left a voicemail), longest-waiting first. Keyboard: Enter takes the highlighted item
+Abandoned, who left a voicemail, or who asked to be called back; longest-waiting first ("Left" says which). Keyboard: Enter takes the highlighted item
 (the server decides whether it is yours), Ctrl+D calls it (click-to-call: your softphone rings first),
-Ctrl+1 … Ctrl+4 record how it went."""
+Ctrl+1 … Ctrl+4 record how it went, Ctrl+P plays a voicemail (through the server), Del puts a taken item
+back in the queue (one's own; a supervisor anyone's)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.callbacks import OUTCOME_LABELS, CallbackOutcome
+from models.callbacks import OUTCOME_LABELS, CallbackOutcome, kind_text
 from models.phone import format_phone
 
 OUTCOME_KEYS = list(CallbackOutcome)  # Ctrl+1 … Ctrl+4, in this order
@@ -40,12 +41,20 @@ class CallbackRow:
     waiting: str  # "12 min", "3 h 5 min"
     claimed_by: str  # user id, "" when nobody
     claimed_by_name: str
+    requested: bool = False  # the caller pressed 1 to be called back
+    has_recording: bool = False  # a voicemail (or the call's recording) the server can send
+
+    @property
+    def kind(self) -> str:
+        return kind_text(self.voicemail, self.requested)
 
 
 class CallbacksList(QWidget):
     takeRequested = Signal(str)  # callback id
     callRequested = Signal(str)
     outcomeRequested = Signal(str, str)  # callback id, CallbackOutcome value
+    listenRequested = Signal(str)  # callback id (= its call's id): the voicemail, through the server
+    releaseRequested = Signal(str)  # callback id: put a taken item back in the queue
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +65,7 @@ class CallbacksList(QWidget):
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("callbacksTree")
         self.tree.setAccessibleName("Callers to call back, longest waiting first")
-        self.tree.setHeaderLabels(["Waiting", "Caller", "Voicemail", "Taken by"])
+        self.tree.setHeaderLabels(["Waiting", "Caller", "Left", "Taken by"])
         self.tree.setRootIsDecorated(False)
         self.tree.itemActivated.connect(lambda *_: self._emit(self.takeRequested))
         self.take_button = QPushButton("Take (Enter)", self)
@@ -67,6 +76,12 @@ class CallbacksList(QWidget):
         self.call_button.setObjectName("callbackCall")
         self.call_button.setAccessibleName("Call the highlighted caller back")
         self.call_button.clicked.connect(lambda: self._emit(self.callRequested))
+        self.listen_button = QPushButton("Listen (Ctrl+P)", self)
+        self.listen_button.setObjectName("callbackListen")
+        self.listen_button.setAccessibleName("Listen to the highlighted caller's voicemail")
+        self.listen_button.setToolTip("Listen to the voicemail (Ctrl+P); it comes through the server")
+        self.listen_button.clicked.connect(self._listen)
+        self.listen_button.setEnabled(False)
         # Two buttons a row: the tab must not make the window wider than the other tabs do.
         buttons = QGridLayout()
         buttons.addWidget(self.take_button, 0, 0)
@@ -80,6 +95,16 @@ class CallbacksList(QWidget):
             b.clicked.connect(lambda _=False, o=outcome: self._outcome(o))
             buttons.addWidget(b, 1 + (n - 1) // 2, (n - 1) % 2)
             self.outcome_buttons.append(b)
+        self.release_button = QPushButton("Put back (Del)", self)
+        self.release_button.setObjectName("callbackRelease")
+        self.release_button.setAccessibleName("Put the highlighted callback back in the queue")
+        self.release_button.setToolTip(
+            "Put back in the queue for anyone to take (Del): your own, or anyone's for a supervisor"
+        )
+        self.release_button.clicked.connect(self._release)
+        self.release_button.setEnabled(False)
+        buttons.addWidget(self.listen_button, 3, 0)
+        buttons.addWidget(self.release_button, 3, 1)
         self.message = QLabel(self)
         self.message.setObjectName("callbacksMessage")
         self.message.setAccessibleName("Callback queue message")
@@ -90,7 +115,12 @@ class CallbacksList(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        self._shortcuts = [QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested))]
+        self._shortcuts = [
+            QShortcut(QKeySequence("Ctrl+D"), self, lambda: self._emit(self.callRequested)),
+            QShortcut(QKeySequence("Ctrl+P"), self, self._listen),
+            QShortcut(QKeySequence(Qt.Key.Key_Delete), self, self._release),
+        ]
+        self.tree.currentItemChanged.connect(lambda *_: self._update_listen())
         for n, outcome in enumerate(OUTCOME_KEYS, start=1):
             self._shortcuts.append(
                 QShortcut(QKeySequence(f"Ctrl+{n}"), self, lambda o=outcome: self._outcome(o))
@@ -107,7 +137,7 @@ class CallbacksList(QWidget):
             who = "You" if row.claimed_by and row.claimed_by == self.me else row.claimed_by_name
             number = format_phone(row.phone)
             caller = f"{row.customer_name} · {number}" if row.customer_name else number
-            item = QTreeWidgetItem([row.waiting, caller, "Yes" if row.voicemail else "", who])
+            item = QTreeWidgetItem([row.waiting, caller, row.kind, who])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
             self.tree.addTopLevelItem(item)
             if row.id == current:
@@ -116,6 +146,7 @@ class CallbacksList(QWidget):
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         if not rows:
             self.show_message("Nobody is waiting for a call back.")
+        self._update_listen()
 
     def rows(self) -> list[CallbackRow]:
         return list(self._rows)
@@ -148,6 +179,31 @@ class CallbacksList(QWidget):
             self.show_message("Highlight a caller in the list first.", "error")
             return
         signal.emit(cid)
+
+    def _update_listen(self) -> None:
+        row = self.current_row()
+        self.listen_button.setEnabled(bool(row and row.has_recording))
+        self.release_button.setEnabled(bool(row and row.claimed_by))
+
+    def _release(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        if not row.claimed_by:
+            self.show_message("Nobody has taken this callback: it is already in the queue.", "error")
+            return
+        self.releaseRequested.emit(row.id)
+
+    def _listen(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.show_message("Highlight a caller in the list first.", "error")
+            return
+        if not row.has_recording:
+            self.show_message("This caller left no voicemail.", "error")
+            return
+        self.listenRequested.emit(row.id)
 
     def _outcome(self, outcome: CallbackOutcome) -> None:
         cid = self.current_id()

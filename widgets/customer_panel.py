@@ -65,7 +65,7 @@ class CustomerPanel(QWidget):
     addNoteRequested = Signal(str, str)  # customer id, text
     jobActionRequested = Signal(str, str)  # job id, "reschedule" / "cancel" / "hold" / "release"
     callContactRequested = Signal(str, str)  # the phone number (E.164), customer id
-    playRecordingRequested = Signal(str)  # the recording's URL
+    playRecordingRequested = Signal(str)  # the call's id (the server sends its recording, by role)
     customerShown = Signal(bool)  # a customer is shown (False: the empty state)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -541,9 +541,9 @@ class CustomerPanel(QWidget):
         return call.recording_url if call else ""
 
     def _play_recording(self) -> None:
-        url = self.current_recording_url()
-        if self._record and url:
-            self.playRecordingRequested.emit(url)
+        call = self.current_call()
+        if self._record and call is not None and call.recording_url:
+            self.playRecordingRequested.emit(call.id)
 
     def _add_note(self) -> None:
         text = self.note_edit.toPlainText().strip()

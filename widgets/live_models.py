@@ -105,6 +105,8 @@ class LiveAgent:
     reason: str
     since: datetime | None
     call_id: str
+    phone: str = ""  # their softphone: "registered", "offline", "" (no seat, or not said)
+    phone_message: str = ""  # why it is offline, as the CSR reads it
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LiveAgent:
@@ -115,6 +117,8 @@ class LiveAgent:
             str(d.get("reason") or ""),
             parse_time(d.get("since")),
             str(d.get("call_id") or ""),
+            str(d.get("phone") or ""),
+            str(d.get("phone_message") or ""),
         )
 
 
@@ -221,8 +225,9 @@ class LiveCallsModel(_LiveModel):
         return None
 
 
-AGENT_COLUMNS = ("CSR", "State", "In state", "Reason", "Current call")
-A_NAME, A_STATE, A_SINCE, A_REASON, A_CALL = range(len(AGENT_COLUMNS))
+AGENT_COLUMNS = ("CSR", "State", "In state", "Reason", "Current call", "Phone")
+A_NAME, A_STATE, A_SINCE, A_REASON, A_CALL, A_PHONE = range(len(AGENT_COLUMNS))
+PHONE_TEXTS = {"registered": "Ready", "offline": "Phone offline"}
 
 
 class AgentsModel(_LiveModel):
@@ -249,6 +254,9 @@ class AgentsModel(_LiveModel):
             return row.reason
         if column == A_SINCE:
             return duration_text((self.now - row.since).total_seconds()) if row.since else ""
+        if column == A_PHONE:
+            # A signed-out CSR's phone is not the news: they are Offline.
+            return PHONE_TEXTS.get(row.phone, "") if row.state != "Offline" else ""
         return self.call_text(row.call_id) if row.call_id else ""
 
     def role_data(self, row: LiveAgent, column: int, role: int) -> Any:
@@ -258,4 +266,9 @@ class AgentsModel(_LiveModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == A_STATE and row.reason:
             return f"{row.state}: {row.reason}"
+        phone_down = column == A_PHONE and row.phone == "offline" and row.state != "Offline"
+        if role == Qt.ItemDataRole.ToolTipRole and phone_down:
+            return row.phone_message or "Their softphone is offline: calls can't ring at their seat."
+        if role == Qt.ItemDataRole.ForegroundRole and phone_down:
+            return _WARN
         return None

@@ -3,12 +3,14 @@
 Plain widget: it shows what console/phone_controller.py tells it and emits what the CSR asks for. Every
 control takes the keyboard focus (Tab reaches them; Space/Enter presses), has an accessible name and a
 stable objectName. Transfer and Keypad open a small line edit in the bar (Enter sends, Escape closes).
+Function keys press the buttons from anywhere in the window (PHONE_KEYS: F3 hold, F4 mute, F6 transfer,
+F7 consult, F8 keypad, F9 hang up, F10 complete the transfer, F11 return to the caller).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 OFFLINE = "Phone offline"
@@ -24,6 +26,11 @@ class _Entry(QLineEdit):
             self.escaped.emit()
             return
         super().keyPressEvent(event)
+
+
+# The bar's function keys (F1 help, F2 claim/answer and F5 sync are the window's own).
+PHONE_KEYS = (("F3", "hold"), ("F4", "mute"), ("F6", "transfer"), ("F7", "consult"), ("F8", "keypad"),
+              ("F9", "hangup"), ("F10", "complete"), ("F11", "back"))  # fmt: skip
 
 
 class PhoneBar(QWidget):
@@ -83,7 +90,25 @@ class PhoneBar(QWidget):
         self.entry.returnPressed.connect(self._entry_done)
         self.entry.textEdited.connect(self._keypad_typed)
         self.entry.escaped.connect(self._close_entry)
+        self._shortcuts = self._keys()
         self.show_call(None)
+
+    def _keys(self) -> list[QShortcut]:
+        """Function keys for the buttons, window-wide (F2 answers through the bubble strip's claim; the
+        F-keys below are free everywhere else in the window, docs/phone.md). A key does what a click
+        does, and only while that button is enabled (a call in the right state) and the bar is shown
+        (a CSR with a seat)."""
+        shortcuts = []
+        for key, name in PHONE_KEYS:
+            button: QPushButton = getattr(self, name)
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(lambda b=button: b.isEnabled() and b.isVisible() and b.click())
+            # The key in the tooltip and the accessible description, not the text: the bar stays narrow.
+            button.setToolTip(f"{button.toolTip()} ({key})")
+            button.setAccessibleDescription(f"Shortcut: {key}")
+            shortcuts.append(shortcut)
+        return shortcuts
 
     def _button(self, name: str, text: str, tip: str, checkable: bool = False) -> QPushButton:
         button = QPushButton(text, self)

@@ -31,6 +31,7 @@ PROVIDER = "twilio"
 VOICE_PATH = "/telephony/twilio/voice"
 STATUS_PATH = "/telephony/twilio/status"
 RECORDING_PATH = "/telephony/twilio/recording"
+CALLBACK_PATH = "/telephony/twilio/callback"  # the <Gather> action of the "press 1 to be called back" offer
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Present when a Twilio "Webhook Rule" signs with a shared key instead of the auth token (public beta):
 # another secret, which this server doesn't hold, so such requests are refused.
@@ -91,6 +92,10 @@ class TwilioUrls:
     @property
     def recording(self) -> str:
         return self.base + RECORDING_PATH
+
+    @property
+    def callback(self) -> str:
+        return self.base + CALLBACK_PATH
 
     def dial_voice(self, number: str, agent: str = "") -> str:
         """The voice URL of a call we place for a CSR (click-to-call): once their softphone answers,
@@ -444,12 +449,80 @@ VOICEMAIL_MESSAGES = {
 }
 
 
+CALLBACK_DIGIT = "1"
+CALLBACK_OFFERS = {
+    "after_hours": "Thanks for calling. We're closed right now. To have us call you back at the number you're "
+    "calling from, press 1. Or stay on the line to leave a message.",
+    "max_wait": "Sorry to keep you waiting. To hang up and have us call you back at the number you're calling "
+    "from as soon as someone is free, press 1. Or stay on the line to leave a message.",
+}
+CALLBACK_THANKS = "Thank you. We'll call you back at this number as soon as someone is free. Goodbye."
+CALLBACK_LEAVE_MESSAGE = "Please leave your name, number and a short message after the tone."
+CALLBACK_GATHER_SECONDS = 6
+
+
 def voicemail_twiml(urls: TwilioUrls, reason: str) -> str:
     """Voicemail (models/routing.py said why): a greeting, then ``<Record>`` with a beep. The recording
     reaches the call through the recording callback, like a call's recording; when the caller is done
     Twilio requests ``action`` (our status URL, which answers an empty document: the call ends)."""
     response = VoiceResponse()
     response.say(VOICEMAIL_MESSAGES.get(reason, VOICEMAIL_MESSAGES["max_wait"]))
+    _record(response, urls)
+    return str(response.to_xml())
+
+
+def callback_offer_twiml(urls: TwilioUrls, reason: str) -> str:
+    """A callback offered instead of voicemail: ``<Gather numDigits="1">`` around the offer; a key press
+    makes Twilio request ``action`` (our callback URL) with ``Digits`` and skip what follows; with no
+    key pressed within the timeout Twilio goes on to the next verbs — the voicemail."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=CALLBACK_GATHER_SECONDS,
+        action=urls.callback,
+        method="POST",
+    )
+    gather.say(CALLBACK_OFFERS.get(reason, CALLBACK_OFFERS["max_wait"]))
+    response.say(CALLBACK_LEAVE_MESSAGE)
+    _record(response, urls)
+    return str(response.to_xml())
+
+
+def callback_events(params: Mapping[str, str], received_at: datetime) -> list[NeutralEvent]:
+    """The offer's ``<Gather>`` action: CALLBACK_REQUESTED when the caller pressed 1 (keyed on the call,
+    so a redelivered request is stored once); any other key asks for nothing."""
+    sid = _sid(params)
+    if (params.get("Digits") or "").strip() != CALLBACK_DIGIT:
+        return []
+    at = parse_timestamp(params.get("Timestamp"), received_at)
+    fields = _parent_fields(params)
+    return [_event(params, sid, f"twilio:{sid}:callback", CallEventKind.CALLBACK_REQUESTED, at, **fields)]
+
+
+def callback_answer_twiml(params: Mapping[str, str], urls: TwilioUrls) -> str:
+    """The answer to the offer's action: 1 → thanks and hang up (the callback item is open); another
+    key → the voicemail after all."""
+    response = VoiceResponse()
+    if (params.get("Digits") or "").strip() == CALLBACK_DIGIT:
+        response.say(CALLBACK_THANKS)
+        response.hangup()
+        return str(response.to_xml())
+    response.say(CALLBACK_LEAVE_MESSAGE)
+    _record(response, urls)
+    return str(response.to_xml())
+
+
+def voicemail_event(params: Mapping[str, str], received_at: datetime) -> NeutralEvent:
+    """Routing sent the caller to voicemail (the call is marked, docs/phone.md): once per call."""
+    sid = _sid(params)
+    at = parse_timestamp(params.get("Timestamp"), received_at)
+    return _event(
+        params, sid, f"twilio:{sid}:voicemail", CallEventKind.VOICEMAIL, at, **_parent_fields(params)
+    )
+
+
+def _record(response: VoiceResponse, urls: TwilioUrls) -> None:
     response.record(
         action=urls.status,
         method="POST",
@@ -460,7 +533,6 @@ def voicemail_twiml(urls: TwilioUrls, reason: str) -> str:
         recording_status_callback_method="POST",
         recording_status_callback_event="completed",
     )
-    return str(response.to_xml())
 
 
 def status_twiml(params: Mapping[str, str], urls: TwilioUrls) -> str:

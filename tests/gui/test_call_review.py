@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QToolButton, QVBo
 from sqlalchemy import select
 
 from console.main_window import MainWindow
-from console.review_controller import NO_PLAYER, ReviewController, install
+from console.review_controller import NO_SERVER, ReviewController, install
 from console.settings import open_settings
 from models.call_review import review_calls, review_choices
 from models.db import Cache
@@ -69,14 +69,9 @@ def desk(qtbot: Any, cache: Cache) -> Iterator[Desk]:
     window.resize(1200, 700)
     review = CallReview(window, today=TODAY)
     QVBoxLayout(window).addWidget(review)
-    opened: list[str] = []
-
-    def open_url(url: str) -> bool:
-        opened.append(url)
-        return url == RECORDING
-
+    opened: list[str] = []  # the calls whose recording was asked for (the server sends it)
     controller = ReviewController(
-        window, cache, writer, lambda: TODAY, lambda: TZ, widget=review, open_url=open_url
+        window, cache, writer, lambda: TODAY, lambda: TZ, widget=review, play=opened.append
     )
     qtbot.addWidget(window)
     show_active(qtbot, window)
@@ -178,7 +173,7 @@ def test_listen_is_disabled_without_a_recording(qtbot: Any, lone) -> None:
     review.focus_list()
     with qtbot.waitSignal(review.listenRequested) as got:
         press(qtbot, Qt.Key.Key_P, Ctrl)
-    assert got.args == [RECORDING]
+    assert got.args == [review.current_call().id]
     rect = review.view.visualRect(review.model.index(0, 1))
     qtbot.mouseClick(review.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     with qtbot.waitSignal(review.listenRequested):
@@ -433,9 +428,10 @@ def test_listen_opens_the_recording_or_says_why_not(qtbot: Any, desk: Desk) -> N
     assert desk.column(1) == ["(214) 555-0101"] and desk.review.listen_action.isEnabled()
     desk.review.focus_list()
     press(qtbot, Qt.Key.Key_P, Ctrl)
-    assert desk.opened == [RECORDING] and not desk.review.message_label.isVisible()
-    desk.controller.listen("https://example.invalid/none.mp3")
-    assert desk.review.message_label.text() == NO_PLAYER
+    assert desk.opened == [desk.review.current_call().id] and not desk.review.message_label.isVisible()
+    desk.controller.play = None  # not signed in to a server: told, nothing opened
+    desk.controller.listen(desk.review.current_call().id)
+    assert desk.review.message_label.text() == NO_SERVER
 
 
 def test_refresh_reads_the_period_from_the_companys_today(qtbot: Any, desk: Desk) -> None:
@@ -488,3 +484,22 @@ def test_the_tab_is_for_supervisors_and_up(qtbot: Any, main_window: MainWindow, 
     assert (
         install(main_window, cache, writer, role="admin", **kwargs) is not None and tabs.count() == count + 1
     )
+
+
+def test_the_pane_says_voicemail_with_its_length_not_unanswered(lone) -> None:
+    import dataclasses
+
+    from widgets.call_review_pane import details_text
+
+    review, _setup, cache = lone
+    base = next(r for r in rows_of(cache) if not r.answered)
+    vm = dataclasses.replace(
+        base, routed_to="voicemail", recording_url="https://rec/vm", recording_seconds=14
+    )
+    text = details_text(vm)
+    assert "left a voicemail (0:14)" in text, text
+    assert "Voicemail: ready — Listen (Ctrl+P)" in text and "not answered" not in text
+    asked = details_text(dataclasses.replace(base, routed_to="callback", recording_url=""))
+    assert "asked to be called back" in asked
+    silent = details_text(dataclasses.replace(base, routed_to="voicemail", recording_url=""))
+    assert "reached voicemail, left no message" in silent

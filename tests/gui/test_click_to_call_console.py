@@ -7,10 +7,12 @@ system's player."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from models.db import open_server_db
+from models.setup import User
 from models.writer import LocalWriter
 from sync.apply import Applier
 from sync.auth import Accounts, token_secret
@@ -55,6 +57,7 @@ def server(loop, tmp_path):
     srv.attach_calls(CallDesk(sessions, agents=srv.signed_in_agents))
     srv.dialer = StandInDialer()
     endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
+    srv.dialer.sessions, srv.dialer.server = sessions, srv  # for tests that add calls or a media host
     yield f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}", srv.dialer, customer_id
     endpoint.close()
     loop.run_until_complete(endpoint.wait_closed())
@@ -93,17 +96,54 @@ def test_the_call_action_asks_the_server_to_dial_and_offline_says_so(qtbot, loop
     loop.run_until_complete(scenario())
 
 
-def test_play_recording_opens_the_url_with_the_systems_player(qtbot, desks, monkeypatch):
-    import console.calls_controller as calls_module
+def test_play_recording_comes_through_the_server_by_role(qtbot, loop, server, desks, monkeypatch, tmp_path):
+    """The console asks the server for the file (it never opens the phone company's URL): Dana's own
+    call plays; a call that isn't hers is refused with a sentence; offline says so."""
+    import console.recordings as recordings_module
+    from models.calls import Call, CallState
+    from sync.media import NOT_ALLOWED
 
-    opened: list[QUrl] = []
+    url, dialer, _customer_id = server
+    sessions, srv = dialer.sessions, dialer.server
+    played: list[str] = []
     monkeypatch.setattr(
-        calls_module.QDesktopServices, "openUrl", staticmethod(lambda u: opened.append(u) or True)
+        recordings_module.QDesktopServices,
+        "openUrl",
+        staticmethod(lambda u: played.append(u.toLocalFile()) or True),
     )
-    a = desks("a")
-    recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
-    a.window.customer_panel.playRecordingRequested.emit(recording)
-    assert [u.toString() for u in opened] == [recording]
-    monkeypatch.setattr(calls_module.QDesktopServices, "openUrl", staticmethod(lambda u: False))
-    a.window.customer_panel.playRecordingRequested.emit(recording)
-    assert "couldn't be opened" in a.window.statusBar().currentMessage()
+    fetched: list[str] = []
+
+    class StandInMedia:  # the phone company's media host, as sync/media.MediaFetcher reaches it
+        async def fetch(self, media_url: str) -> tuple[bytes, str]:
+            fetched.append(media_url)
+            return b"ID3-the-recording", "audio/mpeg"
+
+    srv.media = StandInMedia()
+    with sessions.begin() as s:
+        dana = s.scalar(select(User.id).where(User.username == "dana"))
+        mine = Call(provider_call_id="CAmine", from_number="+12145550134", state=CallState.ENDED,
+                    started_at=NOW, agent_id=dana, recording_url="https://api.twilio.com/x/RE1")  # fmt: skip
+        other = Call(provider_call_id="CAother", from_number="+12145550135", state=CallState.ENDED,
+                     started_at=NOW, recording_url="https://api.twilio.com/x/RE2")  # fmt: skip
+        s.add_all([mine, other])
+        s.flush()
+        mine_id, other_id = mine.id, other.id
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.window.show()
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+        await until(lambda: a.window.sync_status.state == "online", 20)
+        a.window.customer_panel.playRecordingRequested.emit(mine_id)
+        await until(lambda: played)
+        assert played[0].endswith(".mp3") and open(played[0], "rb").read() == b"ID3-the-recording"
+        assert fetched == ["https://api.twilio.com/x/RE1"]
+        a.window.customer_panel.playRecordingRequested.emit(other_id)
+        await until(lambda: a.window.statusBar().currentMessage() == NOT_ALLOWED)
+        assert len(played) == 1 and len(fetched) == 1
+        a.sync.stop()
+        a.window.customer_panel.playRecordingRequested.emit(mine_id)
+        await until(lambda: "offline" in a.window.statusBar().currentMessage())
+        assert "recording needs the server" in a.window.statusBar().currentMessage()
+
+    loop.run_until_complete(scenario())

@@ -60,14 +60,14 @@ def test_play_recording_only_with_a_recording(panel: CustomerPanel, qtbot: Any) 
     assert action.isEnabled() and panel.play_recording_button.isVisible()  # the latest call, selected
     with qtbot.waitSignal(panel.playRecordingRequested) as sig:
         qtbot.mouseClick(panel.play_recording_button, Qt.MouseButton.LeftButton)
-    assert sig.args == [RECORDING]
+    assert sig.args == ["x1"]  # the call's id: the server sends its recording
     panel.calls_view.setFocus()
     with qtbot.waitSignal(panel.playRecordingRequested) as sig:
         qtbot.keyClick(panel.calls_view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    assert sig.args == [RECORDING]
+    assert sig.args == ["x1"]  # the call's id: the server sends its recording
     with qtbot.waitSignal(panel.playRecordingRequested) as sig:
         qtbot.keyClick(panel.calls_view, Qt.Key.Key_Return)
-    assert sig.args == [RECORDING]
+    assert sig.args == ["x1"]  # the call's id: the server sends its recording
     panel.calls_view.setCurrentIndex(panel.calls_model.index(1, 0))
     assert not action.isEnabled()
     with qtbot.assertNotEmitted(panel.playRecordingRequested):

@@ -18,7 +18,8 @@ from sync.phone_link import phone_command
 from tests.gui.helpers import until
 from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
 from tests.sip.seats import Seat
-from tests.sip.sip_fixtures import require_tool, start_kamailio
+from tests.sip.sip_fixtures import start_kamailio
+from tests.tools import require_tool
 
 pytest_plugins = ["tests.gui.conftest_sync"]
 
@@ -58,12 +59,22 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
         carrier = Seat(kamailio, "5550100", tmp_path)  # the phone company's side of <Dial><Sip>
         await carrier.start()
         phone, bar = a.phone, a.phone.bar
+        # What the server acknowledged of this console's phone (the floor board's Phone column).
+        told: list[tuple[str, str]] = []
+        report = a.sync.report_phone
+
+        async def reporting(state: str, message: str = "") -> None:
+            await report(state, message)
+            told.append((state, message))
+
+        a.sync.report_phone = reporting
         try:
             phone.command = phone_command(null_audio=True, bind="127.0.0.1")
             phone.stderr_path = str(tmp_path / "console-phone.log")
             phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
             await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
             assert bar.isVisible() and not bar.answer.isEnabled() and not bar.hangup.isEnabled()
+            await until(lambda: told and told[-1] == ("registered", ""))
 
             async with aiohttp.ClientSession() as http:
                 await post(http, webhooks, "/telephony/twilio/voice", {**leg, "CallStatus": "ringing"})
@@ -107,6 +118,10 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
             assert not bar.hangup.isEnabled() and a.window.isVisible()
             await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
             assert phone.link.pid != first
+            # the server heard it go offline (with the CSR's sentence) and come back
+            crashed = [m for s, m in told if s == "offline"]
+            assert crashed and any(m.startswith("Phone offline") for m in crashed), told
+            await until(lambda: told[-1] == ("registered", ""))
             await carrier.do("hangup", call=theirs)
 
             # Answer and Hang up from the bar (a call with no bubble, e.g. an internal one).
@@ -182,6 +197,15 @@ def test_warm_transfer_from_the_bar_consult_then_complete(qtbot, loop, desks, ka
         await carrier.start()
         await colleague.start()
         phone, bar = a.phone, a.phone.bar
+        # What the server acknowledged of this console's phone (the floor board's Phone column).
+        told: list[tuple[str, str]] = []
+        report = a.sync.report_phone
+
+        async def reporting(state: str, message: str = "") -> None:
+            await report(state, message)
+            told.append((state, message))
+
+        a.sync.report_phone = reporting
         try:
             phone.command = phone_command(null_audio=True, bind="127.0.0.1")
             phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
@@ -227,6 +251,15 @@ def test_a_click_to_call_ringing_the_seat_is_answered_by_itself(qtbot, loop, des
         carrier = Seat(kamailio, "5550106", tmp_path)  # the phone company, ringing the seat first
         await carrier.start()
         phone, bar = a.phone, a.phone.bar
+        # What the server acknowledged of this console's phone (the floor board's Phone column).
+        told: list[tuple[str, str]] = []
+        report = a.sync.report_phone
+
+        async def reporting(state: str, message: str = "") -> None:
+            await report(state, message)
+            told.append((state, message))
+
+        a.sync.report_phone = reporting
         try:
             phone.command = phone_command(null_audio=True, bind="127.0.0.1")
             phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
@@ -277,6 +310,15 @@ def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
         carrier = Seat(kamailio, "5550107", tmp_path)
         await carrier.start()
         phone, bar = a.phone, a.phone.bar
+        # What the server acknowledged of this console's phone (the floor board's Phone column).
+        told: list[tuple[str, str]] = []
+        report = a.sync.report_phone
+
+        async def reporting(state: str, message: str = "") -> None:
+            await report(state, message)
+            told.append((state, message))
+
+        a.sync.report_phone = reporting
         try:
             phone.command = phone_command(null_audio=True, bind="127.0.0.1")
             phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})

@@ -357,3 +357,24 @@ def test_the_theme_styles_tiles_and_the_paused_board_without_complaint(
     assert "#b26a00" in colours
     board.set_connected(False)
     assert not board.grab().isNull()
+
+
+def test_a_phone_offline_shows_in_the_phone_column_with_why(board: SupervisorBoard) -> None:
+    from PySide6.QtCore import Qt as _Qt
+
+    from widgets.live_models import A_PHONE
+
+    why = "Phone offline — it crashed; restarting in 0.5 s."
+    fill(board)
+    agents = board.agents_model
+    assert agents.headerData(A_PHONE, _Qt.Orientation.Horizontal) == "Phone"
+    assert column(agents, A_PHONE) == ["", "", ""]  # nobody said anything of a phone: no seat
+    board.apply_delta([], [{**agent("u2", "Ana Park", "Available"), "phone": "offline", "phone_message": why},
+                           {**agent("u1", "Dana Ruiz", "On call", since=5, call_id="c3"), "phone": "registered"},
+                           {**agent("u3", "Bo Kim", "Offline"), "phone": "offline"}])  # fmt: skip
+    assert column(agents, A_PHONE) == ["Phone offline", "", "Ready"]  # Bo is signed out: not news
+    cell = agents.index(0, A_PHONE)
+    assert agents.data(cell, _Qt.ItemDataRole.ToolTipRole) == why
+    assert agents.data(cell, _Qt.ItemDataRole.ForegroundRole) is not None  # it stands out
+    board.apply_delta([], [{**agent("u2", "Ana Park", "Available"), "phone": "registered"}])
+    assert column(agents, A_PHONE)[0] == "Ready"

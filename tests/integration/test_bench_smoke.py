@@ -126,7 +126,7 @@ def test_notify(home, postgres_url):
 
 
 def test_phone(home):
-    from tests.sip.sip_fixtures import require_tool
+    from tests.tools import require_tool
 
     require_tool("kamailio")
     require_tool("py:pjsua2")

@@ -138,3 +138,29 @@ def test_bundle_carries_its_data_and_leaves_unused_modules_out(bundle: Path) -> 
         f"the bundle is {size:.0f} MB, over the {SIZE_BUDGET_MB} MB budget; "
         "check build.spec's excludes against the build log"
     )
+
+
+def test_the_bundle_has_the_phone(bundle: Path, tmp_path: Path) -> None:
+    """`csr-console phone` inside the bundle: pjsua2 and its libraries came along (build.spec), the
+    endpoint starts with the null audio device, says ready, and leaves on quit."""
+    pytest.importorskip("pjsua2", reason="the pjsua2 wheel is not installed: the build has no phone")
+    import json
+
+    internal = bundle / "_internal"
+    assert any(p.name.startswith("_pjsua2") for p in (internal / "pjsua2").iterdir())
+    assert any((internal / "pjsua2_python.libs").glob("libssl*"))
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
+    proc = subprocess.run(
+        [str(_executable(bundle)), "phone", "--null-audio", "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        env=env,
+        input='{"cmd": "quit"}\n',
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+        check=False,
+    )
+    events = [json.loads(line)["event"] for line in proc.stdout.splitlines() if line.startswith("{")]
+    report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
+    assert proc.returncode == 0 and events[:1] == ["ready"] and "stopped" in events, report

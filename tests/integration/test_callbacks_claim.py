@@ -144,3 +144,82 @@ def test_two_consoles_claim_the_same_callback_one_wins_the_other_is_told(world):
     with caches[loser_name].sessions() as s:  # told durably: the sync problem stays until acknowledged
         assert s.scalar(select(func.count()).select_from(SyncProblem)) == 1
         assert s.get(Callback, item_id).claimed_by == winner
+
+
+def test_a_claim_left_by_a_csr_who_signed_out_goes_back_to_the_queue(world):
+    """The server's sweeper (sync/callback_sweeper.py): Dana takes the item, then closes her console; five
+    minutes later the item is open again on Lee's console (pulled through the change log); a claim
+    older than the company's limit goes back too, with its CSR still online."""
+    from datetime import datetime
+
+    from sync.callback_sweeper import CallbackSweeper
+    from sync.phone_seats import set_phone_settings
+
+    sessions, accounts, users, caches = world
+    item_id = _abandoned_call(sessions)
+    clock = [NOW]
+    set_phone_settings(sessions, callback_claim_minutes=0)  # first: only leaving releases
+
+    async def scenario(server, url: str) -> dict:
+        clients, tasks = {}, {}
+        for name, cache in caches.items():
+            client = SyncClient(cache, url, token=lambda: None)
+            token, _user = await login(url, client.client_id, name, PASSWORD)
+            client.token = lambda token=token: token
+            clients[name] = client
+            tasks[name] = asyncio.create_task(client.run())
+        await _until(lambda: all(_claimer(c, item_id) == "" for c in caches.values()), 30)
+        LocalWriter(caches["dana"].sessions, clock=lambda: NOW).execute(
+            "claim_callback", {"callback_id": item_id, "user_id": users["dana"]}
+        )
+        clients["dana"].wake()
+        await _until(lambda: _claimer(caches["lee"], item_id) == users["dana"], 30)
+        sweeper = CallbackSweeper(sessions, server, clock=lambda: clock[0])
+        out = {"online": await sweeper.sweep_once()}  # Dana is here: her claim stays
+        clients["dana"].stop()
+        await asyncio.wait_for(tasks.pop("dana"), 5)
+        await _until(lambda: server.floor.away_since(users["dana"]) is not None, 30)
+        left_at: datetime = server.floor.away_since(users["dana"])
+        clock[0] = left_at + timedelta(minutes=4)
+        out["four_minutes"] = await sweeper.sweep_once()
+        clock[0] = left_at + timedelta(minutes=5)
+        out["five_minutes"] = await sweeper.sweep_once()
+        await _until(lambda: _claimer(caches["lee"], item_id) == "", 30)  # open again, on Lee's console
+        # By age, with its CSR online: Lee takes it; past the company's limit it goes back.
+        set_phone_settings(sessions, callback_claim_minutes=10)
+        LocalWriter(caches["lee"].sessions, clock=lambda: clock[0]).execute(
+            "claim_callback", {"callback_id": item_id, "user_id": users["lee"]}
+        )
+        clients["lee"].wake()
+        await _until(lambda: clients["lee"].pending() == 0, 30)
+        with sessions() as s:
+            claimed_at = s.get(Callback, item_id).claimed_at
+        clock[0] = claimed_at.replace(tzinfo=clock[0].tzinfo) + timedelta(minutes=10)
+        out["too_old"] = await sweeper.sweep_once()
+        await _until(lambda: _claimer(caches["lee"], item_id) == "", 30)
+        for client in clients.values():
+            client.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks.values()), 5)
+        return out
+
+    async def main() -> dict:
+        server = SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+            agent_offline_seconds=0.1,
+        )
+        endpoint = await server.serve("127.0.0.1", 0)
+        try:
+            return await scenario(server, f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}")
+        finally:
+            endpoint.close()
+            await endpoint.wait_closed()
+            await server.aclose()
+
+    out = asyncio.run(main())
+    assert out["online"] == {} and out["four_minutes"] == {}
+    assert out["five_minutes"] == {item_id: "signed_out"}
+    assert out["too_old"] == {item_id: "too_old"}
+    with sessions() as s:
+        item = s.get(Callback, item_id)
+    assert item.status == "open" and item.claimed_by is None

@@ -484,3 +484,37 @@ def test_the_sync_client_subscribes_and_resubscribes_after_a_reconnect(server, t
                 cache.close()
 
     asyncio.run(scenario())
+
+
+def test_a_csrs_phone_offline_reaches_the_floor_board_and_leaves_with_them(server):
+    """The console reports its softphone (docs/phone.md): a supervisor's board sees "registered", then
+    "offline" with the CSR's sentence, and no phone once the CSR's console is gone; a bad state is refused."""
+    ws_url, _http_url, _db = server
+
+    async def scenario() -> None:
+        sam = await Session.sign_in(ws_url, "sam")
+        snapshot = await sam.request({"type": "subscribe_floor"})
+        assert snapshot["type"] == "floor_snapshot"
+        lee = await Session.sign_in(ws_url, "lee")
+        uid = lee.user["id"]
+        ok = await lee.request({"type": "phone_state", "state": "registered"})
+        assert ok["type"] == "phone_state_set" and ok["agent"]["phone"] == "registered"
+        await sam.until(delta_agent(uid, phone="registered"))
+        why = "Phone offline — it crashed; restarting in 0.5 s."
+        await lee.request({"type": "phone_state", "state": "offline", "message": why})
+        row = await sam.until(delta_agent(uid, phone="offline"))
+        assert next(a for a in row["agents"] if a["user_id"] == uid)["phone_message"] == why
+        bad = await lee.request({"type": "phone_state", "state": "exploded"})
+        assert bad["type"] == "error" and bad["code"] == "bad_message"
+        await lee.request({"type": "phone_state", "state": "none"})  # the seat was taken away
+        await sam.until(lambda m: m["type"] == "floor_delta" and any(
+            a["user_id"] == uid and "phone" not in a for a in m.get("agents") or []))  # fmt: skip
+        await lee.request({"type": "phone_state", "state": "offline", "message": why})
+        await sam.until(delta_agent(uid, phone="offline"))
+        await lee.close()  # the console left: Offline, and its phone is no longer news
+        await sam.until(lambda m: m["type"] == "floor_delta" and any(
+            a["user_id"] == uid and a["state"] == "Offline" and "phone" not in a
+            for a in m.get("agents") or []))  # fmt: skip
+        await sam.close()
+
+    asyncio.run(scenario())

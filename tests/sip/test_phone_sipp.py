@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from tests.sip.seats import seats
-from tests.sip.sip_fixtures import free_port, require_tool
+from tests.sip.sip_fixtures import free_port
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.usefixtures("phone_tools")
 CALLS = 50

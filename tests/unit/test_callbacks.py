@@ -74,10 +74,36 @@ def test_an_unanswered_call_opens_one_item_when_it_ends(store):
 
 
 def test_a_voicemail_is_flagged_even_when_its_recording_comes_after_the_end(store):
-    record(store, ev(K.OFFERED, 0), ev(K.ENDED, 30))
+    record(store, ev(K.OFFERED, 0), ev(K.VOICEMAIL, 1), ev(K.ENDED, 30))
+    [item] = items(store)
+    assert not item.voicemail  # sent to voicemail, no message (yet)
     record(store, ev(K.RECORDING, 31, recording_url="https://rec/1", recording_seconds=12))
     [item] = items(store)
-    assert item.voicemail
+    assert item.voicemail and not item.requested
+    with store.sessions() as s:
+        assert s.get(Call, item.id).routed_to == "voicemail"
+
+
+def test_an_answered_call_nobody_claimed_is_not_a_voicemail_though_it_was_recorded(store):
+    # A CSR's leg answered (and recorded) but the bubble was never clicked: Abandoned, owed a call back,
+    # and its recording is the conversation, not a message.
+    record(store, ev(K.OFFERED, 0), ev(K.ANSWERED, 3, agent="dana"), ev(K.ENDED, 90))
+    record(store, ev(K.RECORDING, 91, recording_url="https://rec/2", recording_seconds=87))
+    [item] = items(store)
+    assert not item.voicemail and not item.requested
+
+
+def test_a_caller_who_asked_for_a_callback_gets_one_item_at_once(store):
+    record(store, ev(K.OFFERED, 0), ev(K.VOICEMAIL, 1), ev(K.CALLBACK_REQUESTED, 9))
+    [item] = items(store)  # before the call even ends
+    assert item.requested and not item.voicemail and item.status == CallbackStatus.OPEN
+    assert item.waiting_since.replace(tzinfo=UTC) == T0 + timedelta(seconds=9)
+    record(store, ev(K.CALLBACK_REQUESTED, 9), ev(K.ENDED, 12))  # redelivered, then the end
+    [again] = items(store)
+    assert again.id == item.id and again.waiting_since == item.waiting_since
+    with store.sessions() as s:
+        call = s.get(Call, item.id)
+        assert call.routed_to == "callback" and call.classification == "Abandoned"
 
 
 def test_no_item_for_an_anonymous_caller_a_claimed_call_or_an_outbound_call(store):
@@ -184,3 +210,82 @@ def test_call_review_says_what_became_of_the_callback():
     assert callback_state("open", "") == "Callback open"
     assert callback_state("claimed", "") == "Callback taken"
     assert callback_state("done", "wrong_number") == "Called back: Wrong number"
+    # what routing did with the caller comes first
+    assert callback_state("open", "", "voicemail", True) == "Voicemail · Callback open"
+    assert callback_state("open", "", "voicemail", False) == "Voicemail, no message · Callback open"
+    assert callback_state("claimed", "", "callback") == "Asked for a callback · Callback taken"
+
+
+def test_review_rows_and_details_say_voicemail_not_unanswered(store):
+    from models.call_review import review_row
+    from models.callbacks import kind_text
+
+    record(store, ev(K.OFFERED, 0), ev(K.VOICEMAIL, 1), ev(K.ENDED, 30))
+    record(store, ev(K.RECORDING, 31, recording_url="https://rec/1", recording_seconds=12))
+    with store.sessions() as s:
+        row = review_row(s, call_id(store), tz="UTC")
+    assert row.voicemail and row.routed_to == "voicemail" and row.recording_seconds == 12
+    assert row.callback == "Voicemail · Callback open"
+    assert kind_text(True, False) == "Voicemail" and kind_text(False, True) == "Asked for a callback"
+    assert kind_text(False, False) == "Missed call"
+
+
+def _claimed_item(store, sid: str, who: str, at) -> str:
+    record(store, ev(K.OFFERED, 0, call=sid), ev(K.ENDED, 30, call=sid))
+    cid = call_id(store, sid)
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = who
+        s.info["now"] = at
+        claim_callback(s, {"callback_id": cid})
+    return cid
+
+
+def test_stale_claims_go_back_to_the_queue_by_age_or_when_the_csr_left(store):
+    from models.callbacks import release_stale_claims
+
+    old = _claimed_item(store, "OLD", "dana", T0)
+    fresh = _claimed_item(store, "NEW", "lee", T0 + timedelta(minutes=25))
+    left = _claimed_item(store, "GONE", "lee", T0 + timedelta(minutes=28))
+    now = T0 + timedelta(minutes=31)
+    away = {"lee": None, "dana": None}
+    with store.sessions.begin() as s:  # everyone online: only the 31-minute-old claim goes
+        assert release_stale_claims(s, now, timedelta(minutes=30), away.get) == {old: "too_old"}
+    with store.sessions.begin() as s:  # no limit by age; Lee has had no console for 4 min: not yet
+        away["lee"] = now - timedelta(minutes=4)
+        assert release_stale_claims(s, now, None, away.get) == {}
+    with store.sessions.begin() as s:  # 5 minutes gone: Lee's claims go back
+        away["lee"] = now - timedelta(minutes=5)
+        assert release_stale_claims(s, now, None, away.get) == {fresh: "signed_out", left: "signed_out"}
+    by_id = {i.id: i for i in items(store)}
+    assert all(by_id[c].status == "open" and by_id[c].claimed_by is None for c in (old, fresh, left))
+
+
+def test_release_your_own_claim_a_supervisor_any_a_csr_not_anothers(store):
+    from models.callbacks import release_callback
+
+    with store.sessions.begin() as s:
+        s.add(User(id="sam", username="sam", display_name="Sam Ortiz", role="supervisor"))
+    cid = _claimed_item(store, "CA7", "dana", T0)
+
+    def release(who):
+        with store.sessions.begin() as s:
+            s.info[ACTOR_ID] = who
+            release_callback(s, {"callback_id": cid})
+
+    with pytest.raises(ValidationFailed, match="Only a supervisor can put back a callback Dana Reyes took"):
+        release("lee")
+    release("sam")
+    [item] = items(store)
+    assert item.status == "open" and item.claimed_by is None and item.claimed_at is None
+    release("sam")  # already open: nothing changes
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "dana"
+        claim_callback(s, {"callback_id": cid})
+    release("dana")  # one's own
+    assert items(store)[0].status == "open"
+    with store.sessions.begin() as s:
+        s.info[ACTOR_ID] = "lee"
+        claim_callback(s, {"callback_id": cid})
+        record_callback_outcome(s, {"callback_id": cid, "outcome": "no_answer"})
+    with pytest.raises(ValidationFailed, match="already done"):
+        release("sam")

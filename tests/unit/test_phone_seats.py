@@ -91,7 +91,14 @@ def test_csr_server_phone_settings(tmp_path, sessions, capsys):
         server_main(["--db", db, "phone-settings", "--after-hours-voicemail", "on", "--max-wait", "90"]) == 0
     )
     assert json.loads(capsys.readouterr().out) == {
-        "after_hours_voicemail": True, "max_wait_seconds": 90, "auto_claim": False, "overflow": []}  # fmt: skip
+        "after_hours_voicemail": True, "max_wait_seconds": 90, "auto_claim": False, "overflow": [],
+        "offer_callback": False, "callback_claim_minutes": 30}  # fmt: skip
+    assert server_main(["--db", db, "phone-settings", "--offer-callback", "on"]) == 0
+    assert json.loads(capsys.readouterr().out)["offer_callback"] is True
+    assert server_main(["--db", db, "phone-settings", "--callback-claim-minutes", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["callback_claim_minutes"] == 0
+    assert server_main(["--db", db, "phone-settings", "--callback-claim-minutes", "-1"]) == 2
+    assert "number of minutes" in capsys.readouterr().err
     assert server_main(["--db", db, "phone-settings", "--max-wait", "-5"]) == 2
     assert "number of seconds" in capsys.readouterr().err
     assert server_main(["--db", db, "phone-settings", "--auto-claim", "on"]) == 0

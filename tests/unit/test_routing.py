@@ -111,6 +111,7 @@ def test_after_hours_callers_reach_voicemail_and_the_recording_is_on_their_call(
     with sessions() as s:
         call = s.scalar(select(Call).where(Call.provider_call_id == sid))
     assert call.recording_url == recording["RecordingUrl"]
+    assert call.routed_to == "voicemail"  # marked: call review and the callbacks list say "Voicemail"
     with sessions() as s:  # the callback queue (docs/phone.md): a voicemail with a number is an open item
         item = s.get(Callback, call.id)
     assert item is not None and item.voicemail and item.phone == "+12145550134" and item.status == "open"
@@ -151,4 +152,118 @@ def test_a_caller_who_waited_past_the_longest_wait_reaches_voicemail(tmp_path):
     assert "<Redirect" in first and "<Record" not in first
     assert "<Redirect" in half and "<Record" not in half
     assert "<Record " in over and "Sorry to keep you waiting" in over
+    engine.dispose()
+
+
+def test_the_callback_offer_gathers_one_key_then_falls_through_to_voicemail():
+    root = ET.fromstring(twilio.callback_offer_twiml(URLS, MAX_WAIT))
+    # Twilio runs <Gather>; with no key in the timeout it goes on to the next verbs: the voicemail.
+    assert [c.tag for c in root] == ["Gather", "Say", "Record"]
+    gather = root.find("Gather")
+    assert gather.attrib == {
+        "input": "dtmf",
+        "numDigits": "1",
+        "timeout": str(twilio.CALLBACK_GATHER_SECONDS),
+        "action": "https://calls.example.com/telephony/twilio/callback",
+        "method": "POST",
+    }
+    assert "press 1" in gather.find("Say").text and "Sorry to keep you waiting" in gather.find("Say").text
+    assert root.find("Record").attrib["recordingStatusCallback"].endswith("/telephony/twilio/recording")
+    # The action: 1 → thanks and hang up; any other key → the voicemail after all.
+    one = ET.fromstring(twilio.callback_answer_twiml({"CallSid": "CA1", "Digits": "1"}, URLS))
+    assert [c.tag for c in one] == ["Say", "Hangup"] and "call you back" in one.find("Say").text
+    other = ET.fromstring(twilio.callback_answer_twiml({"CallSid": "CA1", "Digits": "7"}, URLS))
+    assert [c.tag for c in other] == ["Say", "Record"]
+    assert twilio.callback_events({"CallSid": "CA1", "Digits": "7"}, TUESDAY_NOON) == []
+
+
+def _desk_with_settings(tmp_path, **settings):
+    engine = open_server_db(str(tmp_path / "server.sqlite3"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as s:
+        build_setup(s)
+    set_phone_settings(sessions, **settings)
+    return engine, sessions
+
+
+async def _signed_post(http, base, path, params):
+    url = "http://127.0.0.1" + path
+    signature = RequestValidator(TOKEN).compute_signature(url, params)
+    async with http.post(base + path, data=params, headers={"X-Twilio-Signature": signature}) as r:
+        assert r.status == 200, await r.text()
+        return await r.text()
+
+
+def test_pressing_1_opens_one_callback_item_through_the_real_ingress(tmp_path):
+    engine, sessions = _desk_with_settings(tmp_path, after_hours_voicemail=True, offer_callback=True)
+    desk = CallDesk(sessions, agents=lambda: ["dana"])
+    sid, anon_sid, other_sid = "CA" + "a" * 32, "CA" + "b" * 32, "CA" + "c" * 32
+    voice = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12145550134", "To": "+12145550199",
+             "Direction": "inbound", "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}  # fmt: skip
+
+    async def scenario():
+        app = make_app(desk, TOKEN, "http://127.0.0.1", clock=lambda: TUESDAY_NIGHT)
+        runner, port = await start_ingress(app, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{port}"
+        out = {}
+        try:
+            async with aiohttp.ClientSession() as http:
+                out["offer"] = await _signed_post(http, base, "/telephony/twilio/voice", voice)
+                pressed = {**voice, "Digits": "1", "FinishedOnKey": ""}
+                out["thanks"] = await _signed_post(http, base, "/telephony/twilio/callback", pressed)
+                # Twilio may deliver the action again: still one item
+                await _signed_post(http, base, "/telephony/twilio/callback", pressed)
+                out["unsigned"] = await http.post(base + "/telephony/twilio/callback", data=pressed)
+                await _signed_post(
+                    http, base, "/telephony/twilio/status", {**voice, "CallStatus": "completed"}
+                )
+                # an anonymous caller can't be called back: plain voicemail, no offer
+                anon = {**voice, "CallSid": anon_sid, "From": "anonymous"}
+                out["anon"] = await _signed_post(http, base, "/telephony/twilio/voice", anon)
+                # another caller presses 2: the voicemail after all, no callback asked for
+                other = {**voice, "CallSid": other_sid, "From": "+12145550177"}
+                await _signed_post(http, base, "/telephony/twilio/voice", other)
+                out["two"] = await _signed_post(
+                    http, base, "/telephony/twilio/callback", {**other, "Digits": "2"}
+                )
+        finally:
+            await runner.cleanup()
+        return out
+
+    out = asyncio.run(scenario())
+    assert "<Gather " in out["offer"] and "<Record " in out["offer"] and "<Dial" not in out["offer"]
+    assert "<Hangup" in out["thanks"] and "<Record" not in out["thanks"]
+    assert out["unsigned"].status == 403
+    assert "<Gather" not in out["anon"] and "<Record " in out["anon"]
+    assert "<Record " in out["two"]
+    with sessions() as s:
+        call = s.scalar(select(Call).where(Call.provider_call_id == sid))
+        items = list(s.scalars(select(Callback)))
+        other_call = s.scalar(select(Call).where(Call.provider_call_id == other_sid))
+    assert call.routed_to == "callback" and call.classification == "Abandoned"
+    [item] = items  # the one who pressed 1; the one who pressed 2 is still on the line
+    assert item.id == call.id and item.requested and not item.voicemail and item.phone == "+12145550134"
+    assert item.waiting_since.replace(tzinfo=UTC) == TUESDAY_NIGHT
+    assert other_call.routed_to == "voicemail"
+    engine.dispose()
+
+
+def test_without_the_setting_no_callback_is_offered(tmp_path):
+    engine, sessions = _desk_with_settings(tmp_path, after_hours_voicemail=True)
+    desk = CallDesk(sessions, agents=lambda: ["dana"])
+    voice = {"CallSid": "CA" + "d" * 32, "AccountSid": "AC" + "0" * 32, "From": "+12145550134",
+             "To": "+12145550199", "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}  # fmt: skip
+
+    async def scenario():
+        app = make_app(desk, TOKEN, "http://127.0.0.1", clock=lambda: TUESDAY_NIGHT)
+        runner, port = await start_ingress(app, "127.0.0.1", 0)
+        try:
+            async with aiohttp.ClientSession() as http:
+                return await _signed_post(http, f"http://127.0.0.1:{port}", "/telephony/twilio/voice", voice)
+        finally:
+            await runner.cleanup()
+
+    answer = asyncio.run(scenario())
+    assert "<Gather" not in answer and "<Record " in answer
+    assert set_phone_settings(sessions)["offer_callback"] is False
     engine.dispose()
