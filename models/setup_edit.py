@@ -445,6 +445,33 @@ def setup_save(session: Session, args: dict[str, Any]) -> Applied:
     return Applied(kind.model.__tablename__, ident, [], {})
 
 
+def save_target(args: dict[str, Any]) -> tuple[str, str] | None:
+    """The (table, id) a queued ``setup_save`` changes, for laying it over a pulled copy of the row."""
+    kind = KINDS.get(str(args.get("kind") or ""))
+    ident = args.get("id")
+    if kind is None or not isinstance(ident, str) or not isinstance(args.get("values"), dict):
+        return None
+    return kind.model.__tablename__, ident
+
+
+def reapply_save(session: Session, args: dict[str, Any]) -> bool:
+    """Lay this console's own save again over a pulled copy of its record that predates it (the server's
+    echo of an earlier save). Without it the cache showed the older value for a moment, and a save made
+    then was refused by this console as a conflict with its own earlier save. No conflict check: the save
+    was checked when it was made, and the server judges it again. One that no longer fits the pulled
+    record changes nothing here (the server's answer settles it)."""
+    kind = KINDS[str(args["kind"])]
+    row = session.get(kind.model, args["id"])
+    if row is None:
+        return False
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            kind.write(session, row, check_values(kind, args["values"], creating=False))
+    except ValidationFailed:
+        return False
+    return True
+
+
 @intent("setup_retire")
 def setup_retire(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
