@@ -475,7 +475,10 @@ class UndoMerge(Args):
     actor: StrictStr | None = arg(ACTOR)
 
 
-SETUP_KIND = "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason` or `arrival_window`."
+SETUP_KIND = (
+    "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason`, "
+    "`arrival_window`, `business_unit_group`, `campaign_category`, `tag_type`, `technician` or `capacity`."
+)
 
 
 class SetupSave(Args):

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
+from yaml import Mark
 from yaml.nodes import ScalarNode, SequenceNode
 
 from . import setup_fields as f
@@ -68,6 +69,8 @@ class Field:
     ref: str = ""  # the kind whose names a "choice" or "list" editor offers
     create_only: bool = False  # set when the record is created, never changed (tracking numbers)
     blank_is_none: bool = False  # an empty value means "not known" (a campaign's monthly cost)
+    reader: Any = None  # a reader of its own (default: the setup file's reader of ``key``)
+    node: Any = None  # typed text → the YAML node the reader reads (default: text, or a list of names)
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,18 @@ class Kind:
     read: Callable[[Any], dict[str, str]]  # row → the fields as the form shows them
     write: Callable[[Session, Any, dict[str, Any]], None]  # row, clean values → row
     retirable: bool = True
+    # Why a kind that can't be retired isn't, and what to do instead (for Ctrl+R and a refused delete).
+    keep_hint: str = ""
+    delete_hint: str = ""  # a refused delete's alternative for such a kind (default: ``keep_hint``)
+    label: Callable[[Any], str] | None = None  # the record's name in lists and sentences (default: spec's)
 
     @property
     def noun(self) -> str:
         return self.spec.noun
 
     def label_of(self, row: Any) -> str:
+        if self.label is not None:
+            return self.label(row)
         return str(getattr(row, self.spec.label))
 
 
@@ -297,6 +306,9 @@ KINDS: dict[str, Kind] = {
             },
             _write_tracking_number,
             retirable=False,
+            keep_hint="a tracking number isn't retired on its own — retire its campaign, or stop it at the "
+            "phone provider",
+            delete_hint="a tracking number is never deleted — retire its campaign instead",
         ),
         Kind(
             "call_reason",
@@ -341,10 +353,24 @@ REF_MODELS: dict[str, type] = {
 
 # -- reading a typed value with the setup file's reader ---------------------------------------------------
 def _node(fld: Field, text: str) -> Any:
+    if fld.node is not None:
+        return fld.node(text)
     if fld.editor == "list":
         items = [part.strip() for part in text.split(",") if part.strip()]
-        return SequenceNode("tag:yaml.org,2002:seq", [ScalarNode(_STR, item) for item in items])
-    return ScalarNode(_STR, text)
+        # Each item carries a mark (its place in the list, as a "line"): the list reader names where an
+        # item repeated first stood, and a node without one made it fail.
+        return SequenceNode(
+            "tag:yaml.org,2002:seq",
+            [ScalarNode(_STR, item, typed_mark(i), typed_mark(i)) for i, item in enumerate(items)],
+            typed_mark(0),
+            typed_mark(0),
+        )
+    return ScalarNode(_STR, text, typed_mark(0), typed_mark(0))
+
+
+def typed_mark(index: int) -> Mark:
+    """Where a typed value stands, for the readers that name a line (the Nth item or line, from 1)."""
+    return Mark("typed", 0, index, 0, None, None)
 
 
 def check_values(kind: Kind, values: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -368,7 +394,7 @@ def check_values(kind: Kind, values: dict[str, Any], creating: bool) -> dict[str
             continue
         ctx = f.Ctx(where=f"{kind.noun} '{values.get('name', '')}'")
         spec_key = kind.spec.keys.get(key)
-        reader = spec_key.read if spec_key is not None else f.text(80)  # a tracking number's campaign
+        reader = fld.reader or (spec_key.read if spec_key is not None else f.text(80))  # a number's campaign
         try:
             value = reader(_node(fld, raw.strip()), key, ctx)
         except f.Bad as exc:
@@ -477,11 +503,7 @@ def setup_retire(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
     row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
     if not kind.retirable:
-        raise ValidationFailed(
-            {
-                "id": f"a {kind.noun} isn't retired on its own — retire its campaign, or stop it at the phone provider"
-            }
-        )
+        raise ValidationFailed({"id": kind.keep_hint or f"a {kind.noun} can't be retired"})
     active = args.get("active", False)
     if not isinstance(active, bool):
         raise ValidationFailed({"active": "'active' must be true or false."})
@@ -523,7 +545,7 @@ def setup_delete(session: Session, args: dict[str, Any]) -> Applied:
         alternative = (
             "retire it instead (Ctrl+R): it stays in their history and can't be chosen for new work"
             if kind.retirable
-            else "a tracking number is never deleted — retire its campaign instead"
+            else kind.delete_hint or kind.keep_hint
         )
         raise ValidationFailed(
             {"id": f"{kind.noun} '{kind.label_of(row)}' can't be deleted: {said} refer to it — {alternative}"}
@@ -556,3 +578,12 @@ def list_records(session: Session, kind: Kind) -> Listing:
                 query = query.where(model.active.is_(True))
             out.choices[fl.ref] = sorted(session.scalars(query).all(), key=str.casefold)
     return out
+
+
+# The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity) use the
+# Field and Kind above, so they join KINDS here, after them.
+from .setup_kinds_more import MORE_KINDS  # noqa: E402
+
+for _more in MORE_KINDS:
+    KINDS[_more.name] = _more
+    _KIND_OF[_more.model] = _more

@@ -450,13 +450,7 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
             units,
             "business_units",
         )
-        _check_spans(
-            ctx,
-            [(s, s.weekday, s.start, s.end) for s in t.shifts or []],
-            "end",
-            _SHIFT_TEXT,
-            who=f"technician '{t.name}'",
-        )
+        check_shifts(ctx, t.shifts or [], f"technician '{t.name}'")
     _unique(ctx, doc.capacity, "group", "capacity for group")
     for c in doc.capacity:
         _ref(ctx, _at(c, "group"), "capacity", "group", c.group, groups, "business_unit_groups")
@@ -545,6 +539,11 @@ _SHIFT_TEXT = {
     "zero": "{who} has a {day} shift that starts and ends at {start}",
     "overlap": "{who} has overlapping {day} shifts: {a} and {b}",
 }
+
+
+def check_shifts(ctx: f.Ctx, shifts: Iterable[Any], who: str) -> None:
+    """A technician's shifts: each ends after it starts, none overlap (the file's and the screen's rule)."""
+    _check_spans(ctx, [(s, s.weekday, s.start, s.end) for s in shifts], "end", _SHIFT_TEXT, who=who)
 
 
 def _check_spans(

@@ -1,0 +1,212 @@
+"""More kinds of setup record for the setup screen: business unit groups, campaign categories, tag types,
+technicians (with their shifts) and capacity settings. Each is described exactly as the first six in
+models/setup_edit.py — the setup file's reader and sentence for every field, the file's cross-record
+rules (a shift ends after it starts and doesn't overlap another), retire instead of delete where the
+table can be retired — and saved through the same ``setup_save`` / ``setup_retire`` / ``setup_delete``
+intents (audit, conflicts, setup version, live sync).
+
+Imported by models/setup_edit.py once its own kinds are defined (it adds these to ``KINDS``); import
+``models.setup_edit``, not this module.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from . import setup_fields as f
+from .customers import TagType
+from .setup import BusinessUnit, BusinessUnitGroup, CampaignCategory, CapacitySetting, Technician
+from .setup_doc import WEEKDAYS
+from .setup_edit import Field, Kind, _refs, _who, typed_mark
+from .setup_validate import _SHIFT, SECTIONS, check_shifts
+from .validation import ValidationFailed
+
+_STR = "tag:yaml.org,2002:str"
+_SHIFT_LINE = re.compile(r"^\s*(\S+)\s+(\S+)\s*[-–]\s*(\S+)\s*$")
+
+
+# -- name-only kinds (no ``active`` column: nothing to retire; a used one can't be deleted) -----------------
+def _write_name(session: Session, row: Any, v: dict[str, Any]) -> None:
+    if "name" in v:
+        row.name = v["name"]
+
+
+# -- tag types --------------------------------------------------------------------------------------------
+def _write_tag_type(session: Session, row: TagType, v: dict[str, Any]) -> None:
+    for key in ("name", "color"):
+        if key in v:
+            setattr(row, key, v[key])
+
+
+# -- technicians and their shifts -------------------------------------------------------------------------
+def _shift_nodes(text: str) -> Node:
+    """One shift a line, "mon 08:00-17:00", as the file's list of shift records (each line keeps its
+    number, so the file's rules can name it)."""
+    items = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        m = _SHIFT_LINE.match(line)
+        if m is None:
+            raise f.Bad(f"each line is one shift, such as 'mon 08:00-17:00' — not '{line.strip()}'")
+        pairs = [
+            (
+                ScalarNode(_STR, key, typed_mark(i), typed_mark(i)),
+                ScalarNode(_STR, value, typed_mark(i), typed_mark(i)),
+            )
+            for key, value in zip(("weekday", "start", "end"), m.groups(), strict=True)
+        ]
+        items.append(MappingNode("tag:yaml.org,2002:map", pairs, typed_mark(i), typed_mark(i)))
+    return SequenceNode("tag:yaml.org,2002:seq", items, typed_mark(0), typed_mark(0))
+
+
+def _read_shifts(node: Node, key: str, ctx: f.Ctx) -> list:
+    shifts = f.records(_SHIFT)(node, key, ctx)
+    check_shifts(ctx, shifts, ctx.where)
+    return shifts
+
+
+def _shift_text(shifts: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{WEEKDAYS[s['weekday']]} {s['start']}-{s['end']}" for s in shifts or [])
+
+
+def _write_technician(session: Session, row: Technician, v: dict[str, Any]) -> None:
+    if "name" in v:
+        row.name = v["name"]
+    if "business_unit" in v:
+        unit = _refs(
+            session,
+            BusinessUnit,
+            [v["business_unit"]],
+            "business_unit",
+            _who(row, v),
+            "business unit",
+            "business_units",
+        )[0]
+        row.business_unit_id = unit.id
+    if "skills" in v:
+        row.skills = list(v["skills"])
+    if "shifts" in v:
+        row.shifts = [
+            {"weekday": s.weekday, "start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}"}
+            for s in sorted(v["shifts"], key=lambda s: (s.weekday, s.start))
+        ]
+
+
+def _unit_name(row: Technician) -> str:
+    if row.business_unit is not None:
+        return row.business_unit.name
+    return ""
+
+
+# -- capacity settings (one per business unit group) -----------------------------------------------------
+def _group_name(row: CapacitySetting) -> str:
+    session = object_session(row)
+    group = session.get(BusinessUnitGroup, row.group_id) if session is not None and row.group_id else None
+    return group.name if group is not None else ""
+
+
+def _write_capacity(session: Session, row: CapacitySetting, v: dict[str, Any]) -> None:
+    if "group" in v:
+        group = _refs(
+            session, BusinessUnitGroup, [v["group"]], "group", "capacity", "group", "business_unit_groups"
+        )[0]
+        other = session.scalar(select(CapacitySetting).where(CapacitySetting.group_id == group.id))
+        if other is not None and other is not row:
+            raise ValidationFailed(
+                {"group": f"group '{group.name}' already has capacity settings — edit those instead"}
+            )
+        row.group_id = group.id
+    for key in ("bookable_percent", "overbooking_warn_percent"):
+        if key in v:
+            setattr(row, key, v[key])
+
+
+MORE_KINDS: tuple[Kind, ...] = (
+    Kind(
+        "business_unit_group",
+        "Business unit groups",
+        SECTIONS["business_unit_groups"],
+        BusinessUnitGroup,
+        (Field("name", "Name"),),
+        lambda r: {"name": r.name},
+        _write_name,
+        retirable=False,
+        keep_hint="a business unit group isn't retired — move its business units to another group, then "
+        "delete it",
+        delete_hint="move them to another group first",
+    ),
+    Kind(
+        "campaign_category",
+        "Campaign categories",
+        SECTIONS["campaign_categories"],
+        CampaignCategory,
+        (Field("name", "Name"),),
+        lambda r: {"name": r.name},
+        _write_name,
+        retirable=False,
+        keep_hint="a campaign category isn't retired — give its campaigns another category (or none), then "
+        "delete it",
+        delete_hint="give them another category (or none) first",
+    ),
+    Kind(
+        "tag_type",
+        "Tag types",
+        SECTIONS["tag_types"],
+        TagType,
+        (Field("name", "Name"), Field("color", "Color (#rrggbb)")),
+        lambda r: {"name": r.name, "color": r.color or ""},
+        _write_tag_type,
+    ),
+    Kind(
+        "technician",
+        "Technicians",
+        SECTIONS["technicians"],
+        Technician,
+        (
+            Field("name", "Name"),
+            Field("business_unit", "Business unit", "choice", ref="business_unit"),
+            Field("skills", "Skills", "list"),
+            Field(
+                "shifts",
+                "Shifts (one a line: mon 08:00-17:00)",
+                "multiline",
+                reader=_read_shifts,
+                node=_shift_nodes,
+            ),
+        ),
+        lambda r: {
+            "name": r.name,
+            "business_unit": _unit_name(r),
+            "skills": ", ".join(r.skills or []),
+            "shifts": _shift_text(r.shifts),
+        },
+        _write_technician,
+    ),
+    Kind(
+        "capacity",
+        "Capacity",
+        SECTIONS["capacity"],
+        CapacitySetting,
+        (
+            Field("group", "Group", "choice", ref="business_unit_group", create_only=True),
+            Field("bookable_percent", "Bookable (% of the technicians' hours)"),
+            Field("overbooking_warn_percent", "Warn when booked past (%)"),
+        ),
+        lambda r: {
+            "group": _group_name(r),
+            "bookable_percent": str(r.bookable_percent),
+            "overbooking_warn_percent": str(r.overbooking_warn_percent),
+        },
+        _write_capacity,
+        retirable=False,
+        keep_hint="capacity settings aren't retired — set Bookable to 0 to stop booking the group, or delete "
+        "them to go back to the defaults",
+        label=_group_name,
+    ),
+)
