@@ -477,7 +477,9 @@ class UndoMerge(Args):
 
 SETUP_KIND = (
     "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason`, "
-    "`arrival_window`, `business_unit_group`, `campaign_category`, `tag_type`, `technician` or `capacity`."
+    "`arrival_window`, `business_unit_group`, `campaign_category`, `tag_type`, `technician`, `capacity`, "
+    "`business_hours`, `booking_preferences` or `notification_template` (its id: the message, e.g. "
+    "`confirmation`)."
 )
 
 

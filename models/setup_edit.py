@@ -90,6 +90,13 @@ class Kind:
     keep_hint: str = ""
     delete_hint: str = ""  # a refused delete's alternative for such a kind (default: ``keep_hint``)
     label: Callable[[Any], str] | None = None  # the record's name in lists and sentences (default: spec's)
+    only: Callable[[], Any] | None = None  # which rows of the table are this kind's (default: all)
+    # Records that aren't rows of their own (the notification templates, kept in one company setting):
+    # how to find one by id and list them all; such a fixed set can't be added to or deleted from.
+    fetch: Callable[[Session, str], Any] | None = None
+    rows: Callable[[Session], Any] | None = None
+    creatable: bool = True
+    stored_as: str = ""  # the id of the table row that holds such records (for laying saves over pulls)
 
     @property
     def noun(self) -> str:
@@ -422,6 +429,16 @@ def _kind(args: dict[str, Any]) -> Kind:
     return kind
 
 
+def _fetch(session: Session, kind: Kind, ident: str) -> Any:
+    return kind.fetch(session, ident) if kind.fetch is not None else session.get(kind.model, ident)
+
+
+def _fixed_set(session: Session, kind: Kind, ident: str) -> None:
+    """Refuse adding to or deleting from a kind whose records are a fixed set."""
+    if not kind.creatable:
+        raise ValidationFailed({"id": kind.keep_hint or f"a {kind.noun} can't be added or deleted"})
+
+
 def _unique_name(session: Session, kind: Kind, row: Any, clean: dict[str, Any]) -> None:
     name = clean.get("name")
     if name is None:
@@ -438,8 +455,10 @@ def setup_save(session: Session, args: dict[str, Any]) -> Applied:
     if not isinstance(values, dict):
         raise ValidationFailed({"values": "Missing the record's fields."})
     ident = own_id(args, "id")
-    row = session.get(kind.model, ident)
+    row = _fetch(session, kind, ident)
     creating = row is None
+    if creating:
+        _fixed_set(session, kind, ident)
     if not creating:
         seen = args.get("seen") or {}
         now = kind.read(row)
@@ -468,7 +487,7 @@ def setup_save(session: Session, args: dict[str, Any]) -> Applied:
         session.add(row)
     bump_setup_version(session)
     session.flush()
-    return Applied(kind.model.__tablename__, ident, [], {})
+    return Applied(kind.model.__tablename__, kind.stored_as or ident, [], {})
 
 
 def save_target(args: dict[str, Any]) -> tuple[str, str] | None:
@@ -477,7 +496,7 @@ def save_target(args: dict[str, Any]) -> tuple[str, str] | None:
     ident = args.get("id")
     if kind is None or not isinstance(ident, str) or not isinstance(args.get("values"), dict):
         return None
-    return kind.model.__tablename__, ident
+    return kind.model.__tablename__, kind.stored_as or ident
 
 
 def reapply_save(session: Session, args: dict[str, Any]) -> bool:
@@ -487,7 +506,7 @@ def reapply_save(session: Session, args: dict[str, Any]) -> bool:
     was checked when it was made, and the server judges it again. One that no longer fits the pulled
     record changes nothing here (the server's answer settles it)."""
     kind = KINDS[str(args["kind"])]
-    row = session.get(kind.model, args["id"])
+    row = _fetch(session, kind, args["id"])
     if row is None:
         return False
     try:
@@ -501,7 +520,12 @@ def reapply_save(session: Session, args: dict[str, Any]) -> bool:
 @intent("setup_retire")
 def setup_retire(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
-    row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
+    ident = require_id(args.get("id"), "id")
+    row = (
+        _fetch(session, kind, ident)
+        if kind.fetch is not None
+        else get_row(session, kind.model, ident, kind.noun)
+    )
     if not kind.retirable:
         raise ValidationFailed({"id": kind.keep_hint or f"a {kind.noun} can't be retired"})
     active = args.get("active", False)
@@ -538,6 +562,7 @@ def _table_words(table: Table) -> str:
 @intent("setup_delete")
 def setup_delete(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
+    _fixed_set(session, kind, str(args.get("id") or ""))
     row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
     used = referrers(session, kind, row.id)
     if used:
@@ -567,7 +592,10 @@ class Listing:
 
 def list_records(session: Session, kind: Kind) -> Listing:
     out = Listing()
-    for row in session.scalars(select(kind.model)):
+    query = select(kind.model)
+    if kind.only is not None:
+        query = query.where(kind.only())
+    for row in kind.rows(session) if kind.rows is not None else session.scalars(query):
         out.rows.append((row.id, kind.label_of(row), bool(getattr(row, "active", True)), kind.read(row)))
     out.rows.sort(key=lambda r: r[1].casefold())
     for fl in kind.fields:
@@ -580,10 +608,12 @@ def list_records(session: Session, kind: Kind) -> Listing:
     return out
 
 
-# The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity) use the
+# The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity, hours,
+# booking preferences) and the notification templates (models/setup_kind_templates.py) use the
 # Field and Kind above, so they join KINDS here, after them.
+from .setup_kind_templates import TEMPLATE_KIND  # noqa: E402
 from .setup_kinds_more import MORE_KINDS  # noqa: E402
 
-for _more in MORE_KINDS:
+for _more in (*MORE_KINDS, TEMPLATE_KIND):
     KINDS[_more.name] = _more
     _KIND_OF[_more.model] = _more

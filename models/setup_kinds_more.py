@@ -12,6 +12,7 @@ Imported by models/setup_edit.py once its own kinds are defined (it adds these t
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -20,10 +21,18 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import setup_fields as f
 from .customers import TagType
-from .setup import BusinessUnit, BusinessUnitGroup, CampaignCategory, CapacitySetting, Technician
-from .setup_doc import WEEKDAYS
+from .setup import (
+    BookingPreference,
+    BusinessHours,
+    BusinessUnit,
+    BusinessUnitGroup,
+    CampaignCategory,
+    CapacitySetting,
+    Technician,
+)
+from .setup_doc import REQUIRED_FIELD_CHOICES, WEEKDAY_NAMES, WEEKDAYS
 from .setup_edit import Field, Kind, _refs, _who, typed_mark
-from .setup_validate import _SHIFT, SECTIONS, check_shifts
+from .setup_validate import _SHIFT, PREFERENCES_SPEC, SECTIONS, check_hours, check_shifts
 from .validation import ValidationFailed
 
 _STR = "tag:yaml.org,2002:str"
@@ -127,6 +136,48 @@ def _write_capacity(session: Session, row: CapacitySetting, v: dict[str, Any]) -
             setattr(row, key, v[key])
 
 
+# -- business hours (rows of weekday, opens, closes; several a day allowed, never overlapping) ------------
+def _hours_label(row: BusinessHours) -> str:
+    if row.weekday is None or row.opens is None or row.closes is None:
+        return ""
+    return f"{WEEKDAY_NAMES[row.weekday]} {row.opens:%H:%M}–{row.closes:%H:%M}"
+
+
+def _write_hours(session: Session, row: BusinessHours, v: dict[str, Any]) -> None:
+    for key in ("weekday", "opens", "closes"):
+        if key in v:
+            setattr(row, key, v[key])
+    # The day's other hours, as stored (the row itself, already changed in memory, is left out).
+    day = [
+        h
+        for h in session.scalars(select(BusinessHours).where(BusinessHours.weekday == row.weekday))
+        if h.id != row.id
+    ]
+    ctx = f.Ctx()
+    check_hours(
+        ctx,
+        [SimpleNamespace(weekday=h.weekday, opens=h.opens, closes=h.closes, lines={}) for h in [*day, row]],
+    )
+    if ctx.problems:
+        raise ValidationFailed({"closes": ctx.problems[0][1]})
+
+
+# -- booking preferences (the company-wide required fields; a user's own preferences are theirs) ---------
+def _write_preferences(session: Session, row: BookingPreference, v: dict[str, Any]) -> None:
+    other = session.scalar(
+        select(BookingPreference).where(
+            BookingPreference.user_id.is_(None), BookingPreference.key == "required_fields"
+        )
+    )
+    if other is not None and other is not row:
+        raise ValidationFailed(
+            {"required_fields": "the company's required fields are already set — edit those instead"}
+        )
+    row.user_id, row.key = None, "required_fields"
+    if "required_fields" in v:
+        row.value = {"fields": list(v["required_fields"])}
+
+
 MORE_KINDS: tuple[Kind, ...] = (
     Kind(
         "business_unit_group",
@@ -208,5 +259,45 @@ MORE_KINDS: tuple[Kind, ...] = (
         keep_hint="capacity settings aren't retired — set Bookable to 0 to stop booking the group, or delete "
         "them to go back to the defaults",
         label=_group_name,
+    ),
+    Kind(
+        "business_hours",
+        "Business hours",
+        SECTIONS["business_hours"],
+        BusinessHours,
+        (
+            Field("weekday", "Day", "choice", choices=WEEKDAY_NAMES),
+            Field("opens", "Opens (HH:MM)"),
+            Field("closes", "Closes (HH:MM)"),
+        ),
+        lambda r: {
+            "weekday": WEEKDAY_NAMES[r.weekday],
+            "opens": f"{r.opens:%H:%M}",
+            "closes": f"{r.closes:%H:%M}",
+        },
+        _write_hours,
+        retirable=False,
+        keep_hint="business hours aren't retired — change them, or delete the hours the company no longer "
+        "keeps (closed days: holidays in Availability, Ctrl+Alt+A)",
+        label=_hours_label,
+    ),
+    Kind(
+        "booking_preferences",
+        "Booking preferences",
+        PREFERENCES_SPEC,
+        BookingPreference,
+        (
+            Field(
+                "required_fields",
+                f"Required when booking ({', '.join(REQUIRED_FIELD_CHOICES)})",
+                "list",
+            ),
+        ),
+        lambda r: {"required_fields": ", ".join((r.value or {}).get("fields", []))},
+        _write_preferences,
+        retirable=False,
+        keep_hint="booking preferences aren't retired — clear the required fields instead",
+        label=lambda _r: "Required fields when booking",
+        only=lambda: BookingPreference.user_id.is_(None) & (BookingPreference.key == "required_fields"),
     ),
 )

@@ -196,7 +196,7 @@ _COMPANY = f.Spec(
     CompanyDef,
     {"name": K(f.text(100), required=True), "time_zone": K(f.time_zone, required=True)},
 )
-_PREFERENCES = f.Spec(
+PREFERENCES_SPEC = _PREFERENCES = f.Spec(
     "booking_preferences",
     "booking preferences",
     BookingPreferencesDef,
@@ -439,7 +439,7 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
                 units,
                 "business_units",
             )
-    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in doc.business_hours], "closes", _HOURS_TEXT)
+    check_hours(ctx, doc.business_hours)
     for t in doc.technicians:
         _ref(
             ctx,
@@ -539,6 +539,11 @@ _SHIFT_TEXT = {
     "zero": "{who} has a {day} shift that starts and ends at {start}",
     "overlap": "{who} has overlapping {day} shifts: {a} and {b}",
 }
+
+
+def check_hours(ctx: f.Ctx, hours: Iterable[Any]) -> None:
+    """Business hours: each closes after it opens, none overlap on a day (the file's and the screen's rule)."""
+    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in hours], "closes", _HOURS_TEXT)
 
 
 def check_shifts(ctx: f.Ctx, shifts: Iterable[Any], who: str) -> None:

@@ -250,3 +250,56 @@ def test_a_list_typed_in_the_screen_is_read(setup_cache, writer):
         {"kind": "job_type", "values": {"name": "Vents", "business_units": "HVAC Service, hvac service"}},
     )
     assert errors["business_units"].startswith("job type 'Vents' lists business unit 'hvac service' twice")
+
+
+def test_business_hours_by_the_files_rules(setup_cache, writer):
+    errors = _refused(
+        writer,
+        "setup_save",
+        {"kind": "business_hours", "values": {"weekday": "Monday", "opens": "12:00", "closes": "13:00"}},
+    )
+    assert errors == {"closes": "business hours for Monday overlap: 07:00–19:00 and 12:00–13:00"}
+    errors = _refused(
+        writer,
+        "setup_save",
+        {"kind": "business_hours", "values": {"weekday": "Sunday", "opens": "12:00", "closes": "11:00"}},
+    )
+    assert errors["closes"].startswith("business hours for Sunday close at 11:00, before they open at 12:00")
+    ident = _save(writer, "business_hours", {"weekday": "Sunday", "opens": "10:00", "closes": "14:00"})
+    with setup_cache.sessions() as s:
+        listing = list_records(s, KINDS["business_hours"])
+    assert next(r for r in listing.rows if r[0] == ident)[1] == "Sunday 10:00–14:00"
+    # Changing a day's hours is checked against the day's other hours, not against themselves.
+    _save(writer, "business_hours", {"opens": "09:00"}, ident, {"opens": "10:00"})
+    writer.execute("setup_delete", {"kind": "business_hours", "id": ident})
+    errors = _refused(
+        writer, "setup_retire", {"kind": "business_hours", "id": listing.rows[0][0], "active": False}
+    )
+    assert errors["id"].startswith("business hours aren't retired")
+
+
+def test_booking_preferences_required_fields_reach_the_booking_setup(setup_cache, writer):
+    from models.setup_data import load_setup
+
+    with setup_cache.sessions() as s:
+        (row,) = list_records(s, KINDS["booking_preferences"]).rows
+    errors = _refused(
+        writer,
+        "setup_save",
+        {
+            "kind": "booking_preferences",
+            "id": row[0],
+            "values": {"required_fields": "summary, tagz"},
+            "seen": row[3],
+        },
+    )
+    assert errors == {
+        "required_fields": "'tagz' can't be used here; choose from summary, technician, tags, priority (did you mean 'tags'?)"
+    }
+    _save(writer, "booking_preferences", {"required_fields": "summary, tags"}, row[0], row[3])
+    with setup_cache.sessions() as s:
+        assert load_setup(s).required_fields == {"summary", "tags"}
+    errors = _refused(
+        writer, "setup_save", {"kind": "booking_preferences", "values": {"required_fields": "tags"}}
+    )
+    assert errors == {"required_fields": "the company's required fields are already set — edit those instead"}
