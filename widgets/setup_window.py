@@ -153,6 +153,8 @@ class SetupWindow(QWidget):
             self.form.addRow(label, column)
             self.editors[fld.key], self.errors[fld.key] = editor, error
         self.retire_button.setVisible(self.can_edit and self.kind.retirable)
+        self.new_button.setVisible(self.can_edit and self.kind.creatable)
+        self.delete_button.setVisible(self.can_edit and self.kind.creatable)
         self._clear_form()
 
     def _editor(self, fld: Field) -> QWidget:
@@ -325,6 +327,9 @@ class SetupWindow(QWidget):
 
     # -- actions --------------------------------------------------------------------------------------------
     def new_record(self) -> None:
+        if self.can_edit and not self.kind.creatable:  # a fixed set (the notification templates)
+            self.show_message(self.kind.keep_hint, "error")
+            return
         if self.can_edit:
             self._clear_form()
             next(iter(self.editors.values())).setFocus()
@@ -342,6 +347,9 @@ class SetupWindow(QWidget):
 
     def retire(self) -> None:
         ident = self.record_id or self._current_id()
+        if self.can_edit and ident and not self.kind.retirable:
+            self.show_message(self.kind.keep_hint or f"A {self.kind.noun} can't be retired.", "error")
+            return
         if self.can_edit and ident and self.kind.retirable:
             index = self._row_of(ident)
             active = bool(index.data(ACTIVE_ROLE)) if index is not None else True
