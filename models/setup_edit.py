@@ -609,11 +609,13 @@ def list_records(session: Session, kind: Kind) -> Listing:
 
 
 # The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity, hours,
-# booking preferences) and the notification templates (models/setup_kind_templates.py) use the
+# booking preferences), the notification templates (models/setup_kind_templates.py) and the online
+# booking settings (models/setup_kind_online.py) use the
 # Field and Kind above, so they join KINDS here, after them.
+from .setup_kind_online import ONLINE_KIND  # noqa: E402
 from .setup_kind_templates import TEMPLATE_KIND  # noqa: E402
 from .setup_kinds_more import MORE_KINDS  # noqa: E402
 
-for _more in (*MORE_KINDS, TEMPLATE_KIND):
+for _more in (*MORE_KINDS, TEMPLATE_KIND, ONLINE_KIND):
     KINDS[_more.name] = _more
     _KIND_OF[_more.model] = _more

@@ -213,7 +213,7 @@ _ONLINE_JOB_TYPE = f.Spec(
     },
     label="job_type",
 )
-_ONLINE = f.Spec(
+ONLINE_SPEC = _ONLINE = f.Spec(
     "online_booking",
     "online booking",
     OnlineBookingDef,
