@@ -38,6 +38,7 @@ from yaml.nodes import ScalarNode, SequenceNode
 
 from . import setup_fields as f
 from .base import Base
+from .customers import TagType
 from .intent_kit import Applied, get_row, intent, own_id, require_id
 from .phone import format_phone
 from .setup import (
@@ -355,6 +356,7 @@ REF_MODELS: dict[str, type] = {
     "campaign_category": CampaignCategory,
     "business_unit": BusinessUnit,
     "campaign": Campaign,
+    "tag_type": TagType,
 }
 
 
@@ -614,7 +616,10 @@ def list_records(session: Session, kind: Kind) -> Listing:
 # Field and Kind above, so they join KINDS here, after them.
 from .setup_kind_online import ONLINE_KIND  # noqa: E402
 from .setup_kind_templates import TEMPLATE_KIND  # noqa: E402
-from .setup_kinds_more import MORE_KINDS  # noqa: E402
+from .setup_kinds_more import MORE_KINDS, extend_job_type  # noqa: E402
+
+KINDS["job_type"] = extend_job_type(KINDS["job_type"])
+_KIND_OF[JobType] = KINDS["job_type"]
 
 for _more in (*MORE_KINDS, TEMPLATE_KIND, ONLINE_KIND):
     KINDS[_more.name] = _more

@@ -12,6 +12,7 @@ Imported by models/setup_edit.py once its own kinds are defined (it adds these t
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +29,8 @@ from .setup import (
     BusinessUnitGroup,
     CampaignCategory,
     CapacitySetting,
+    JobType,
+    Service,
     Technician,
 )
 from .setup_doc import REQUIRED_FIELD_CHOICES, WEEKDAY_NAMES, WEEKDAYS
@@ -36,6 +39,7 @@ from .setup_validate import _SHIFT, PREFERENCES_SPEC, SECTIONS, check_hours, che
 from .validation import ValidationFailed
 
 _STR = "tag:yaml.org,2002:str"
+_SERVICE_LINE = re.compile(r"^\s*(\S+)(?:\s*[x×*]\s*(\S+))?\s*$")
 _SHIFT_LINE = re.compile(r"^\s*(\S+)\s+(\S+)\s*[-–]\s*(\S+)\s*$")
 
 
@@ -176,6 +180,92 @@ def _write_preferences(session: Session, row: BookingPreference, v: dict[str, An
     row.user_id, row.key = None, "required_fields"
     if "required_fields" in v:
         row.value = {"fields": list(v["required_fields"])}
+
+
+# -- a job type's skills, default tags and default services (the fields the first screen left to the file)
+def _service_nodes(text: str) -> Node:
+    """One default service a line, "DRAIN-CLEAR" or "DRAIN-CLEAR x 2", as the file's records."""
+    items = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        m = _SERVICE_LINE.match(line)
+        if m is None:
+            raise f.Bad(f"each line is one service, as 'CODE' or 'CODE x 2' — not '{line.strip()}'")
+        cells = [("code", m[1])] + ([("quantity", m[2])] if m[2] else [])
+        pairs = [
+            (
+                ScalarNode(_STR, k, typed_mark(i), typed_mark(i)),
+                ScalarNode(_STR, v, typed_mark(i), typed_mark(i)),
+            )
+            for k, v in cells
+        ]
+        items.append(MappingNode("tag:yaml.org,2002:map", pairs, typed_mark(i), typed_mark(i)))
+    return SequenceNode("tag:yaml.org,2002:seq", items, typed_mark(0), typed_mark(0))
+
+
+def _quantity(value: Any) -> int | float:
+    return int(value) if value == int(value) else float(value)
+
+
+def _service_text(services: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        s["code"] if float(s.get("quantity") or 1) == 1 else f"{s['code']} x {s['quantity']}"
+        for s in services or []
+    )
+
+
+def _write_job_type_more(session: Session, row: JobType, v: dict[str, Any]) -> None:
+    who = _who(row, v)
+    if "skills" in v:
+        row.skills = list(v["skills"])
+    if "default_tags" in v:
+        row.default_tags = [
+            t.name
+            for t in _refs(session, TagType, v["default_tags"], "default_tags", who, "tag", "tag_types")
+        ]
+    if "default_services" in v:
+        codes = set(session.scalars(select(Service.code)))
+        for ds in v["default_services"]:
+            if ds.code not in codes:
+                raise ValidationFailed(
+                    {
+                        "default_services": f"{who} adds service '{ds.code}', which isn't in the services "
+                        f"catalog{f.suggest(ds.code, codes)}"
+                    }
+                )
+        row.default_services = [
+            {"code": ds.code, "quantity": _quantity(ds.quantity)} for ds in v["default_services"]
+        ]
+
+
+def extend_job_type(kind: Kind) -> Kind:
+    """The job type kind with its skills, default tags and default services (as in the setup file)."""
+    base_read, base_write = kind.read, kind.write
+
+    def read(row: JobType) -> dict[str, str]:
+        return {
+            **base_read(row),
+            "skills": ", ".join(row.skills or []),
+            "default_tags": ", ".join(row.default_tags or []),
+            "default_services": _service_text(row.default_services),
+        }
+
+    def write(session: Session, row: JobType, v: dict[str, Any]) -> None:
+        base_write(session, row, v)
+        _write_job_type_more(session, row, v)
+
+    extra = (
+        Field("skills", "Skills a technician needs", "list"),
+        Field("default_tags", "Default tags", "list", ref="tag_type"),
+        Field(
+            "default_services",
+            "Default services (one a line: CODE or CODE x 2)",
+            "multiline",
+            node=_service_nodes,
+        ),
+    )
+    return replace(kind, fields=(*kind.fields, *extra), read=read, write=write)
 
 
 MORE_KINDS: tuple[Kind, ...] = (

@@ -303,3 +303,40 @@ def test_booking_preferences_required_fields_reach_the_booking_setup(setup_cache
         writer, "setup_save", {"kind": "booking_preferences", "values": {"required_fields": "tags"}}
     )
     assert errors == {"required_fields": "the company's required fields are already set — edit those instead"}
+
+
+def test_a_job_types_skills_default_tags_and_services(setup_cache, writer):
+    with setup_cache.sessions() as s:
+        row = next(r for r in list_records(s, KINDS["job_type"]).rows if r[1] == "AC Not Cooling")
+    ident, shown = row[0], row[3]
+    assert (shown["skills"], shown["default_services"]) == ("AC repair", "HV-DIAG")
+
+    def refused(values):
+        return _refused(
+            writer,
+            "setup_save",
+            {"kind": "job_type", "id": ident, "values": values, "seen": {k: shown[k] for k in values}},
+        )
+
+    assert refused({"default_tags": "Emergncy"}) == {
+        "default_tags": "job type 'AC Not Cooling' names tag 'Emergncy', which isn't in tag_types (did you mean 'Emergency'?)"
+    }
+    assert refused({"default_services": "NOPE x 2"}) == {
+        "default_services": "job type 'AC Not Cooling' adds service 'NOPE', which isn't in the services catalog"
+    }
+    assert refused({"default_services": "HV-DIAG, HV-CAP"}) == {
+        "default_services": "each line is one service, as 'CODE' or 'CODE x 2' — not 'HV-DIAG, HV-CAP'"
+    }
+    values = {
+        "skills": "AC repair, Refrigerant",
+        "default_tags": "emergency",
+        "default_services": "HV-DIAG\nHV-CAP x 2",
+    }
+    _save(writer, "job_type", values, ident, {k: shown[k] for k in values})
+    jt = _one(setup_cache, JobType, id=ident)
+    assert jt.skills == ["AC repair", "Refrigerant"]
+    assert jt.default_tags == ["Emergency"]  # the tag type's own spelling
+    assert jt.default_services == [{"code": "HV-DIAG", "quantity": 1}, {"code": "HV-CAP", "quantity": 2}]
+    with setup_cache.sessions() as s:
+        again = next(r for r in list_records(s, KINDS["job_type"]).rows if r[0] == ident)[3]
+    assert again["default_services"] == "HV-DIAG\nHV-CAP x 2"
