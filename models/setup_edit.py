@@ -98,6 +98,9 @@ class Kind:
     rows: Callable[[Session], Any] | None = None
     creatable: bool = True
     stored_as: str = ""  # the id of the table row that holds such records (for laying saves over pulls)
+    unique: str = "name"  # the field no two records share (a service: its code)
+    # What refers to a record other than foreign keys (a service's code in job types' default services).
+    used_by: Callable[[Session, Any], list[tuple[str, int]]] | None = None
 
     @property
     def noun(self) -> str:
@@ -442,12 +445,15 @@ def _fixed_set(session: Session, kind: Kind, ident: str) -> None:
 
 
 def _unique_name(session: Session, kind: Kind, row: Any, clean: dict[str, Any]) -> None:
-    name = clean.get("name")
+    key = kind.unique
+    name = clean.get(key) if key else None
     if name is None:
         return
-    other = _named(session, kind.model, name)
+    column = getattr(kind.model, key)
+    other = session.scalar(select(kind.model).where(func.lower(column) == name.casefold()))
     if other is not None and other is not row:
-        raise ValidationFailed({"name": f"there is already a {kind.noun} named '{other.name}'"})
+        said = "named" if key == "name" else f"with {key}"
+        raise ValidationFailed({key: f"there is already a {kind.noun} {said} '{getattr(other, key)}'"})
 
 
 @intent("setup_save")
@@ -566,7 +572,7 @@ def setup_delete(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
     _fixed_set(session, kind, str(args.get("id") or ""))
     row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
-    used = referrers(session, kind, row.id)
+    used = referrers(session, kind, row.id) + (kind.used_by(session, row) if kind.used_by else [])
     if used:
         said = ", ".join(f"{n:,} {table}" for table, n in used)
         alternative = (
@@ -612,8 +618,10 @@ def list_records(session: Session, kind: Kind) -> Listing:
 
 # The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity, hours,
 # booking preferences), the notification templates (models/setup_kind_templates.py) and the online
-# booking settings (models/setup_kind_online.py) use the
+# booking settings (models/setup_kind_online.py), services and the company (models/setup_kind_company.py)
+# use the
 # Field and Kind above, so they join KINDS here, after them.
+from .setup_kind_company import COMPANY_KIND, SERVICE_KIND  # noqa: E402
 from .setup_kind_online import ONLINE_KIND  # noqa: E402
 from .setup_kind_templates import TEMPLATE_KIND  # noqa: E402
 from .setup_kinds_more import MORE_KINDS, extend_job_type  # noqa: E402
@@ -621,6 +629,6 @@ from .setup_kinds_more import MORE_KINDS, extend_job_type  # noqa: E402
 KINDS["job_type"] = extend_job_type(KINDS["job_type"])
 _KIND_OF[JobType] = KINDS["job_type"]
 
-for _more in (*MORE_KINDS, TEMPLATE_KIND, ONLINE_KIND):
+for _more in (*MORE_KINDS, SERVICE_KIND, TEMPLATE_KIND, ONLINE_KIND, COMPANY_KIND):
     KINDS[_more.name] = _more
     _KIND_OF[_more.model] = _more

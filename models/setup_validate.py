@@ -190,7 +190,7 @@ SECTIONS: dict[str, f.Spec] = {
         ),
     )
 }
-_COMPANY = f.Spec(
+COMPANY_SPEC = _COMPANY = f.Spec(
     "company",
     "company",
     CompanyDef,
