@@ -480,7 +480,8 @@ SETUP_KIND = (
     "`arrival_window`, `business_unit_group`, `campaign_category`, `tag_type`, `technician`, `capacity`, "
     "`service`, `company` (its id: `company`), "
     "`business_hours`, `booking_preferences`, `notification_template` (its id: the message, e.g. "
-    "`confirmation`) or `online_booking` (its id: `online_booking`)."
+    "`confirmation`), `notification_settings` (its id: `notifications`) or `online_booking` (its id: "
+    "`online_booking`)."
 )
 
 

@@ -623,12 +623,12 @@ def list_records(session: Session, kind: Kind) -> Listing:
 # Field and Kind above, so they join KINDS here, after them.
 from .setup_kind_company import COMPANY_KIND, SERVICE_KIND  # noqa: E402
 from .setup_kind_online import ONLINE_KIND  # noqa: E402
-from .setup_kind_templates import TEMPLATE_KIND  # noqa: E402
+from .setup_kind_templates import NOTIFY_SETTINGS_KIND, TEMPLATE_KIND  # noqa: E402
 from .setup_kinds_more import MORE_KINDS, extend_job_type  # noqa: E402
 
 KINDS["job_type"] = extend_job_type(KINDS["job_type"])
 _KIND_OF[JobType] = KINDS["job_type"]
 
-for _more in (*MORE_KINDS, SERVICE_KIND, TEMPLATE_KIND, ONLINE_KIND, COMPANY_KIND):
+for _more in (*MORE_KINDS, SERVICE_KIND, TEMPLATE_KIND, NOTIFY_SETTINGS_KIND, ONLINE_KIND, COMPANY_KIND):
     KINDS[_more.name] = _more
     _KIND_OF[_more.model] = _more

@@ -91,3 +91,43 @@ def test_the_messages_are_a_fixed_set(setup_cache, writer):
         with pytest.raises(ValidationFailed) as info:
             writer.execute(name, args)
         assert info.value.errors["id"].startswith("the notification templates are one per message")
+
+
+def test_the_notification_settings_by_the_files_rules(setup_cache, writer):
+    from models.notify_setup import QUIET_BOTH, REMINDER_ONE
+
+    with setup_cache.sessions() as s:
+        (row,) = list_records(s, KINDS["notification_settings"]).rows
+    assert row[3]["enabled"] == "false"  # the demo file has no notifications section
+
+    def save(values: dict) -> None:
+        writer.execute(
+            "setup_save",
+            {"kind": "notification_settings", "id": "notifications", "values": values, "seen": {}},
+        )
+
+    def refused(values: dict) -> dict:
+        with pytest.raises(ValidationFailed) as info:
+            save(values)
+        return info.value.errors
+
+    assert refused({"quiet_start": "21:00"}) == {"quiet_end": QUIET_BOTH}
+    assert refused({"quiet_start": "25:00", "quiet_end": "08:00"}) == {
+        "quiet_start": "'25:00' is not a time (use HH:MM)"
+    }
+    assert refused({"rate_per_second": "5000"}) == {
+        "rate_per_second": "'rate_per_second' must be between 0 and 1000, not 5000"
+    }
+    save({"quiet_start": "21:00", "quiet_end": "08:00", "hours_before": "24"})
+    assert refused({"day_before_at": "17:00"}) == {"day_before_at": REMINDER_ONE}
+    save({"enabled": "true", "hours_before": "", "day_before_at": "17:00", "company_phone": "(972) 555-0100"})
+    with setup_cache.sessions() as s:
+        settings = load_settings(s)
+    assert settings.enabled is True and settings.company_phone == "(972) 555-0100"
+    assert (f"{settings.quiet_start:%H:%M}", f"{settings.quiet_end:%H:%M}") == ("21:00", "08:00")
+    assert (settings.reminder_hours_before, f"{settings.reminder_day_before_at:%H:%M}") == (None, "17:00")
+    # The same sentences in the file:
+    text = demo_setup_path().read_text() + '\nnotifications:\n  quiet_hours: {start: "21:00"}\n'
+    with pytest.raises(SetupFileError) as info:
+        parse_setup(text)
+    assert QUIET_BOTH in [m for _line, m in info.value.problems]
