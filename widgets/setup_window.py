@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 
 from models.setup_edit import KINDS, Field, Kind, Listing
 
+from .name_list_completer import NameListCompleter
+
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 FIELDS_ROLE = Qt.ItemDataRole.UserRole + 2
 ACTIVE_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -180,6 +182,8 @@ class SetupWindow(QWidget):
             editor = QLineEdit(objectName=name)
             if fld.editor == "list":
                 editor.setPlaceholderText("names, separated by commas")
+                if fld.ref:  # type-ahead over the known names, item by item
+                    editor.setCompleter(NameListCompleter(editor))
             editor.textEdited.connect(self._touched)
             editor.setReadOnly(not self.can_edit)
         editor.setAccessibleName(fld.label)
@@ -254,6 +258,8 @@ class SetupWindow(QWidget):
                 self._loading = False
             elif fld.ref and isinstance(editor, QLineEdit):
                 editor.setToolTip("Known: " + ", ".join(listing.choices.get(fld.ref, [])))
+                if isinstance(editor.completer(), NameListCompleter):
+                    editor.completer().set_names(listing.choices.get(fld.ref, []))
         self._select(current)
         if self.record_id and not self.dirty:
             row = self._row_of(self.record_id)

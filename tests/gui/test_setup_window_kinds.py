@@ -127,3 +127,33 @@ def test_a_template_with_an_unknown_placeholder_is_refused_under_its_field(qtbot
     qtbot.keyClick(d.list, Qt.Key.Key_R, Ctrl)
     assert "can't be added, retired or deleted" in d.message.text()
     d.close()
+
+
+def test_list_fields_complete_known_names_item_by_item(qtbot: Any, desk, cache) -> None:
+    window, controller = desk
+    d = _open_kind(qtbot, window, controller, "job_type")
+    d.filter.setFocus()
+    qtbot.keyClicks(d.filter, "AC Not Cooling")
+    qtbot.keyClick(d.filter, Qt.Key.Key_Return)
+    units = d.editors["business_units"]
+    assert units.text() == "HVAC Service"
+    units.setFocus()
+    units.end(False)
+    qtbot.keyClicks(units, ", plum")
+    completer = units.completer()
+    popup = completer.popup()
+    qtbot.waitUntil(popup.isVisible)
+    offered = completer.completionModel()  # the item being typed is matched, not the whole text
+    assert [offered.index(r, 0).data() for r in range(offered.rowCount())] == ["Plumbing Service"]
+    qtbot.keyClick(popup, Qt.Key.Key_Down)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert units.text() == "HVAC Service, Plumbing Service"
+    tags = d.editors["default_tags"]
+    assert isinstance(tags.completer(), type(completer))
+    tags.setFocus()
+    qtbot.keyClicks(tags, "emerg")
+    qtbot.waitUntil(tags.completer().popup().isVisible)
+    qtbot.keyClick(tags.completer().popup(), Qt.Key.Key_Down)
+    qtbot.keyClick(tags.completer().popup(), Qt.Key.Key_Return)
+    assert tags.text() == "Emergency"
+    d.close()
