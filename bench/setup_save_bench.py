@@ -99,8 +99,8 @@ async def _saves(folder: Path, saves: int) -> list[float]:
             await asyncio.wait_for(seen_name["event"].wait(), 30)
             samples.append((time.perf_counter() - t0) * 1000)
             name = new
-            # Untimed: the manager's own console settles on its save (the server's echo of the earlier
-            # one can arrive after it) before the next save, as a manager saves one change at a time.
+            # Untimed: the manager's own console settles on its save before the next, as a manager saves
+            # one change at a time (quick saves are no longer a false conflict: sync/puller.py rebase).
             while _window_name(caches[0], window_id) != new or clients[0].pending():
                 await asyncio.sleep(0.005)
     finally:

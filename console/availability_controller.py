@@ -12,24 +12,21 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Signal
 from sqlalchemy import select
 
 from models.availability import AvailabilityEntry, entry_label
 from models.db import Cache
 from models.setup import ArrivalWindow, BusinessUnitGroup, Technician
-from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.availability_window import AvailabilityWindow, Choices, EntryRow
 
-from .db_worker import DbWorker
 from .failures import describe_failure
+from .manager_window import MANAGER_ROLES, ManagerWindowController, install_for_role
 
 log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Alt+A"
-MANAGER_ROLES = frozenset({"manager", "admin"})
 MAX_ROWS = 1000
 
 
@@ -84,45 +81,28 @@ def write_entry(cache: Cache, writer: LocalWriter, name: str, args: dict[str, An
     return Written(name, (result.applied.warnings or {}).get("overbooked", ""), reschedule)
 
 
-class AvailabilityController(QObject):
+class AvailabilityController(ManagerWindowController):
     outboxChanged = Signal()
-    errorOccurred = Signal(str)
     loaded = Signal(int)  # entries shown (tests wait on it)
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter) -> None:
-        super().__init__(window)
-        self.window = window
-        self._cache = cache
+        super().__init__(window, cache, worker_name="csr-availability")
         self._writer = writer
-        self._worker = DbWorker(self, name="csr-availability")
         self.dialog: AvailabilityWindow | None = None
-        self._action: QAction | None = None
 
     def add_action(self) -> None:
-        self._action = QAction("Availability", self.window)
-        self._action.setObjectName("availabilityAction")
-        self._action.setShortcut(QKeySequence(SHORTCUT))
-        self._action.triggered.connect(self.open)
-        self.window.addAction(self._action)
+        self._add_shortcut("Availability", "availabilityAction", SHORTCUT, self.open)
 
     def open(self) -> AvailabilityWindow:
-        """Ctrl+Shift+V: the window (made once), freshly loaded, the form's first field focused."""
+        """Ctrl+Alt+A: the window (made once), freshly loaded, the form's first field focused."""
         if self.dialog is None:
             self.dialog = AvailabilityWindow(None)
             self.dialog.addRequested.connect(self.add)
             self.dialog.removeRequested.connect(self.remove)
             self.dialog.reloadRequested.connect(self.reload)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        self.dialog.kind.setFocus()
+        self._present(self.dialog, self.dialog.kind)
         self.reload()
         return self.dialog
-
-    def refresh_if_open(self) -> None:
-        """Another console's change arrived: the open window shows it."""
-        if self.dialog is not None and self.dialog.isVisible():
-            self.reload()
 
     def reload(self) -> None:
         self._worker.submit(load_view, self._cache, done=self._loaded, failed=self._read_failed, key="load")
@@ -171,43 +151,19 @@ class AvailabilityController(QObject):
         self.reload()
 
     def _write_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ValidationFailed):
-            self._error(" ".join(exc.errors.values()) or "The change was refused.")
-            return
-        self._error(describe_failure(self._cache.path, exc, what="availability change"))
+        self._refused(exc, what="availability change")
 
     def _read_failed(self, exc: BaseException) -> None:
         self._error(describe_failure(self._cache.path, exc, what="availability"))
 
-    def _error(self, text: str) -> None:
-        if self.dialog is not None:
-            self.dialog.show_message(text, "error")
-        self.errorOccurred.emit(text)
-
-    def shutdown(self) -> None:
-        self._worker.shutdown()
-        if self.dialog is not None:
-            self.dialog.close()
-            self.dialog.deleteLater()
-            self.dialog = None
-        if self._action is not None:
-            self.window.removeAction(self._action)
-            self._action.deleteLater()
-            self._action = None
-
 
 def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> AvailabilityController | None:
-    """The Availability window (Ctrl+Shift+V) for a manager or an admin; for any other role none, and
+    """The Availability window (Ctrl+Alt+A) for a manager or an admin; for any other role none, and
     one left by the previous user is removed."""
-    existing = window.findChild(AvailabilityController)
-    if str(getattr(role, "value", role) or "") not in MANAGER_ROLES:
-        if existing is not None:
-            existing.shutdown()
-            existing.setParent(None)
-            existing.deleteLater()
-        return None
-    if existing is not None:
-        return existing
-    controller = AvailabilityController(window, cache, writer)
-    controller.add_action()
-    return controller
+    return install_for_role(
+        window,
+        AvailabilityController,
+        role,
+        lambda: AvailabilityController(window, cache, writer),
+        roles=MANAGER_ROLES,
+    )

@@ -14,8 +14,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Signal
 from sqlalchemy import func, select
 
 from models.calls import Call
@@ -29,13 +28,12 @@ from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.duplicates_window import Comparison, DuplicatesWindow, PairRow, Side
 
-from .db_worker import DbWorker
 from .failures import describe_failure
+from .manager_window import MANAGER_ROLES, ManagerWindowController, install_for_role
 
 log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Shift+F"
-MANAGER_ROLES = frozenset({"manager", "admin"})
 LABELS = {
     "name": "Name",
     "type": "Type",
@@ -92,31 +90,22 @@ def load_comparison(cache: Cache, survivor_id: str, merged_id: str) -> Compariso
     return Comparison(fields=fields, survivor=sides[0], merged=sides[1])
 
 
-class MergeController(QObject):
+class MergeController(ManagerWindowController):
     outboxChanged = Signal()
-    errorOccurred = Signal(str)
     scanFinished = Signal(int)  # pairs found (tests and the bench wait on it)
     _progress = Signal(float)  # from the worker thread, queued to the UI thread
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter) -> None:
-        super().__init__(window)
-        self.window = window
-        self._cache = cache
+        super().__init__(window, cache, worker_name="csr-dupscan")
         self._writer = writer
-        self._worker = DbWorker(self, name="csr-dupscan")
         self._stop = threading.Event()
         self.last_merge: str = ""
         self.dialog: DuplicatesWindow | None = None
-        self._action: QAction | None = None
         self._progress.connect(self._on_progress)
 
     # -- the window -----------------------------------------------------------------------------------------
     def add_action(self) -> None:
-        self._action = QAction("Possible duplicates", self.window)
-        self._action.setObjectName("duplicatesAction")
-        self._action.setShortcut(QKeySequence(SHORTCUT))
-        self._action.triggered.connect(self.open)
-        self.window.addAction(self._action)
+        self._add_shortcut("Possible duplicates", "duplicatesAction", SHORTCUT, self.open)
 
     def open(self) -> DuplicatesWindow:
         """Ctrl+Shift+F: the window (made once), with a fresh scan."""
@@ -128,11 +117,16 @@ class MergeController(QObject):
             d.mergeRequested.connect(self.merge)
             d.undoRequested.connect(self.undo)
             d.closed.connect(self._stop.set)  # a running scan stops at its next check
+        # The focus stays where the window's own constructor put it (the pairs list).
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()
         self.scan()
         return self.dialog
+
+    def reload(self) -> None:
+        """The window's list again: a fresh scan."""
+        self.scan()
 
     def scan(self) -> None:
         self._stop.set()  # the scan before this one, if any
@@ -218,42 +212,17 @@ class MergeController(QObject):
         self.scan()
 
     def _write_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ValidationFailed):
-            self._error(" ".join(exc.errors.values()) or "The change was refused.")
-            return
-        self._error(describe_failure(self._cache.path, exc, what="merge"))
-
-    def _error(self, text: str) -> None:
-        if self.dialog is not None:
-            self.dialog.show_message(text, "error")
-        self.errorOccurred.emit(text)
+        self._refused(exc, what="merge")
 
     def shutdown(self) -> None:
         """Stop a running scan and the worker; close the window."""
         self._stop.set()
-        self._worker.shutdown()
-        if self.dialog is not None:
-            self.dialog.close()
-            self.dialog.deleteLater()
-            self.dialog = None
-        if self._action is not None:
-            self.window.removeAction(self._action)
-            self._action.deleteLater()
-            self._action = None
+        super().shutdown()
 
 
 def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> MergeController | None:
     """The Possible duplicates window (Ctrl+Shift+F) for a manager or an admin; for any other role none,
     and one left by the previous user is removed."""
-    existing = window.findChild(MergeController)
-    if str(getattr(role, "value", role) or "") not in MANAGER_ROLES:
-        if existing is not None:
-            existing.shutdown()
-            existing.setParent(None)
-            existing.deleteLater()
-        return None
-    if existing is not None:
-        return existing
-    controller = MergeController(window, cache, writer)
-    controller.add_action()
-    return controller
+    return install_for_role(
+        window, MergeController, role, lambda: MergeController(window, cache, writer), roles=MANAGER_ROLES
+    )

@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Signal
 
 from models.db import Cache
 from models.setup_edit import KINDS, Listing, list_records
@@ -22,14 +21,14 @@ from models.validation import ValidationFailed
 from models.writer import LocalWriter
 from widgets.setup_window import SetupWindow
 
-from .db_worker import DbWorker
 from .failures import describe_failure
+from .manager_window import MANAGER_ROLES, ManagerWindowController, install_for_role, role_name
 
 log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Shift+O"
 REPORT_SHORTCUT = "Ctrl+Shift+G"
-EDIT_ROLES = frozenset({"manager", "admin"})
+EDIT_ROLES = MANAGER_ROLES
 
 
 def run_report(cache: Cache, start: Any, end: Any) -> Any:
@@ -45,37 +44,23 @@ def load_listing(cache: Cache, kind: str) -> tuple[str, Listing]:
         return kind, list_records(session, KINDS[kind])
 
 
-class SetupController(QObject):
+class SetupController(ManagerWindowController):
     outboxChanged = Signal()
-    errorOccurred = Signal(str)
     listed = Signal(str)  # a kind's list is shown (tests and the bench wait on it)
     savedRecord = Signal(str)  # id of a record saved on this PC
     reported = Signal()  # the campaign report is shown
 
     def __init__(self, window: Any, cache: Cache, writer: LocalWriter, *, can_edit: bool) -> None:
-        super().__init__(window)
-        self.window = window
-        self._cache = cache
+        super().__init__(window, cache, worker_name="csr-setup")
         self._writer = writer
         self.can_edit = can_edit
-        self._worker = DbWorker(self, name="csr-setup")
         self.dialog: SetupWindow | None = None
-        self._action: QAction | None = None
-        self._report_action: QAction | None = None
         self.report: Any = None  # widgets/campaign_report.CampaignReportWindow, made on first use
 
     def add_action(self) -> None:
-        self._action = QAction("Company setup", self.window)
-        self._action.setObjectName("setupAction")
-        self._action.setShortcut(QKeySequence(SHORTCUT))
-        self._action.triggered.connect(self.open)
-        self.window.addAction(self._action)
+        self._add_shortcut("Company setup", "setupAction", SHORTCUT, self.open)
         if self.can_edit:  # what campaigns cost is the managers' business
-            self._report_action = QAction("Campaign report", self.window)
-            self._report_action.setObjectName("campaignReportAction")
-            self._report_action.setShortcut(QKeySequence(REPORT_SHORTCUT))
-            self._report_action.triggered.connect(self.open_report)
-            self.window.addAction(self._report_action)
+            self._add_shortcut("Campaign report", "campaignReportAction", REPORT_SHORTCUT, self.open_report)
 
     def open_report(self) -> Any:
         from widgets.campaign_report import CampaignReportWindow
@@ -83,10 +68,7 @@ class SetupController(QObject):
         if self.report is None:
             self.report = CampaignReportWindow(None)
             self.report.runRequested.connect(self.run_report)
-        self.report.show()
-        self.report.raise_()
-        self.report.activateWindow()
-        self.report.start.setFocus()
+        self._present(self.report, self.report.start)
         return self.report
 
     def run_report(self, start: Any, end: Any) -> None:
@@ -110,10 +92,7 @@ class SetupController(QObject):
             d.saveRequested.connect(self.save)
             d.retireRequested.connect(self.retire)
             d.deleteRequested.connect(self.delete)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        self.dialog.kinds.setFocus()
+        self._present(self.dialog, self.dialog.kinds)
         self.load(self.dialog.kind.name)
         return self.dialog
 
@@ -167,39 +146,26 @@ class SetupController(QObject):
                 self.dialog.show_errors(exc.errors)
             self.errorOccurred.emit(" ".join(exc.errors.values()))
             return
-        text = describe_failure(self._cache.path, exc, what="setup change")
-        if self.dialog is not None:
-            self.dialog.show_message(text, "error")
-        self.errorOccurred.emit(text)
+        self._error(describe_failure(self._cache.path, exc, what="setup change"))
 
-    def shutdown(self) -> None:
-        self._worker.shutdown()
-        if self.dialog is not None:
-            self.dialog.close()
-            self.dialog.deleteLater()
-            self.dialog = None
+    def _close_windows(self) -> None:
+        super()._close_windows()
         if self.report is not None:
             self.report.close()
             self.report.deleteLater()
             self.report = None
-        for action in (self._action, self._report_action):
-            if action is not None:
-                self.window.removeAction(action)
-                action.deleteLater()
-        self._action = self._report_action = None
 
 
 def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> SetupController:
     """The setup window for the signed-in user: editable for managers and admins, read-only for others
     (a controller left by a previous user of another kind is replaced)."""
-    can_edit = str(getattr(role, "value", role) or "") in EDIT_ROLES
-    existing = window.findChild(SetupController)
-    if existing is not None:
-        if existing.can_edit == can_edit:
-            return existing
-        existing.shutdown()
-        existing.setParent(None)
-        existing.deleteLater()
-    controller = SetupController(window, cache, writer, can_edit=can_edit)
-    controller.add_action()
+    can_edit = role_name(role) in EDIT_ROLES
+    controller = install_for_role(
+        window,
+        SetupController,
+        role,
+        lambda: SetupController(window, cache, writer, can_edit=can_edit),
+        keep=lambda existing: existing.can_edit == can_edit,
+    )
+    assert controller is not None  # no ``roles``: everyone gets the window
     return controller

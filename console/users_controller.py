@@ -11,8 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Signal
 from sqlalchemy import select
 
 from models.db import Cache
@@ -20,13 +19,12 @@ from models.setup import User
 from sync.requests import RequestFailed
 from widgets.users_window import UserRow, UsersWindow
 
-from .db_worker import DbWorker
 from .failures import describe_failure
+from .manager_window import ADMIN_ROLES, ManagerWindowController, install_for_role
 
 log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Alt+U"
-ADMIN_ROLES = frozenset({"admin"})
 DONE = {
     "add": "{name} was added. They choose their own password at their first sign-in.",
     "deactivate": "{name} can no longer sign in.",
@@ -57,44 +55,27 @@ def load_users(cache: Cache) -> list[UserRow]:
         return [_row(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
-class UsersController(QObject):
-    errorOccurred = Signal(str)
+class UsersController(ManagerWindowController):
     loaded = Signal(int)
     changed = Signal(str)  # the action the server made (tests wait on it)
 
     def __init__(self, window: Any, cache: Cache, sync: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self._cache = cache
+        super().__init__(window, cache, worker_name="csr-users")
         self._sync = sync  # console/sync_controller.SyncController: its client is the signed-in session
-        self._worker = DbWorker(self, name="csr-users")
         self.dialog: UsersWindow | None = None
-        self._action: QAction | None = None
         self._tasks: set[asyncio.Future] = set()
 
     def add_action(self) -> None:
-        self._action = QAction("Users", self.window)
-        self._action.setObjectName("usersAction")
-        self._action.setShortcut(QKeySequence(SHORTCUT))
-        self._action.triggered.connect(self.open)
-        self.window.addAction(self._action)
+        self._add_shortcut("Users", "usersAction", SHORTCUT, self.open)
 
     def open(self) -> UsersWindow:
         if self.dialog is None:
             self.dialog = UsersWindow(None)
             self.dialog.actionRequested.connect(self.send)
             self.dialog.reloadRequested.connect(self.reload)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        self.dialog.list.setFocus()
+        self._present(self.dialog, self.dialog.list)
         self.reload()
         return self.dialog
-
-    def refresh_if_open(self) -> None:
-        """Another console's change arrived: the open window shows it."""
-        if self.dialog is not None and self.dialog.isVisible():
-            self.reload()
 
     def reload(self) -> None:
         self._worker.submit(load_users, self._cache, done=self._loaded, failed=self._read_failed, key="load")
@@ -134,37 +115,15 @@ class UsersController(QObject):
     def _read_failed(self, exc: BaseException) -> None:
         self._error(describe_failure(self._cache.path, exc, what="users"))
 
-    def _error(self, text: str) -> None:
-        if self.dialog is not None:
-            self.dialog.show_message(text, "error")
-        self.errorOccurred.emit(text)
-
     def shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        self._worker.shutdown()
-        if self.dialog is not None:
-            self.dialog.close()
-            self.dialog.deleteLater()
-            self.dialog = None
-        if self._action is not None:
-            self.window.removeAction(self._action)
-            self._action.deleteLater()
-            self._action = None
+        super().shutdown()
 
 
 def install(window: Any, cache: Cache, sync: Any, *, role: str) -> UsersController | None:
-    """The Users window (Ctrl+Shift+G) for an admin; for any other role none (one left by the previous
+    """The Users window (Ctrl+Alt+U) for an admin; for any other role none (one left by the previous
     user is removed)."""
-    existing = window.findChild(UsersController)
-    if str(getattr(role, "value", role) or "") not in ADMIN_ROLES:
-        if existing is not None:
-            existing.shutdown()
-            existing.setParent(None)
-            existing.deleteLater()
-        return None
-    if existing is not None:
-        return existing
-    controller = UsersController(window, cache, sync)
-    controller.add_action()
-    return controller
+    return install_for_role(
+        window, UsersController, role, lambda: UsersController(window, cache, sync), roles=ADMIN_ROLES
+    )

@@ -482,7 +482,14 @@ class UndoMerge(Args):
     actor: StrictStr | None = arg(ACTOR)
 
 
-SETUP_KIND = "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason` or `arrival_window`."
+SETUP_KIND = (
+    "The kind of record: `business_unit`, `job_type`, `campaign`, `tracking_number`, `call_reason`, "
+    "`arrival_window`, `business_unit_group`, `campaign_category`, `tag_type`, `technician`, `capacity`, "
+    "`service`, `company` (its id: `company`), "
+    "`business_hours`, `booking_preferences`, `notification_template` (its id: the message, e.g. "
+    "`confirmation`), `notification_settings` (its id: `notifications`) or `online_booking` (its id: "
+    "`online_booking`)."
+)
 
 
 class SetupSave(Args):

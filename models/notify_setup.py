@@ -24,6 +24,9 @@ from .notify_templates import TEMPLATE_KINDS, TEMPLATE_PARTS, check_settings_val
 
 SECTION = "notifications"
 _KEYS = ("enabled", "company_phone", "quiet_hours", "reminder", "rate_per_second", "templates")
+# The section's own rules, said the same by the file and the setup screen (models/setup_kind_templates.py).
+QUIET_BOTH = "quiet_hours needs both start and end"
+REMINDER_ONE = "give the reminder either hours_before or day_before_at, not both"
 
 
 def _pairs(node: Node, where: str, ctx: f.Ctx) -> list[tuple[str, Node, Node]]:
@@ -65,7 +68,7 @@ def read_notifications(node: Node | None, ctx: f.Ctx) -> dict[str, Any] | None:
                 elif (t := _read(f.clock, vn, k, ctx)) is not None:
                     hours[k] = t.strftime("%H:%M")
             if len(hours) == 1:
-                ctx.add(vnode, "quiet_hours needs both start and end")
+                ctx.add(vnode, QUIET_BOTH)
             out[key] = hours
         elif key == "reminder":
             reminder: dict[str, Any] = {}
@@ -78,7 +81,7 @@ def read_notifications(node: Node | None, ctx: f.Ctx) -> dict[str, Any] | None:
                 else:
                     ctx.add(kn, f"unknown key '{k}' in reminder (hours_before or day_before_at)")
             if "hours_before" in reminder and "day_before_at" in reminder:
-                ctx.add(vnode, "give the reminder either hours_before or day_before_at, not both")
+                ctx.add(vnode, REMINDER_ONE)
             out[key] = reminder
         elif key == "templates":
             out[key] = _templates(vnode, ctx)

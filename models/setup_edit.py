@@ -33,10 +33,12 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
+from yaml import Mark
 from yaml.nodes import ScalarNode, SequenceNode
 
 from . import setup_fields as f
 from .base import Base
+from .customers import TagType
 from .intent_kit import Applied, get_row, intent, own_id, require_id
 from .phone import format_phone
 from .setup import (
@@ -68,6 +70,8 @@ class Field:
     ref: str = ""  # the kind whose names a "choice" or "list" editor offers
     create_only: bool = False  # set when the record is created, never changed (tracking numbers)
     blank_is_none: bool = False  # an empty value means "not known" (a campaign's monthly cost)
+    reader: Any = None  # a reader of its own (default: the setup file's reader of ``key``)
+    node: Any = None  # typed text → the YAML node the reader reads (default: text, or a list of names)
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,28 @@ class Kind:
     read: Callable[[Any], dict[str, str]]  # row → the fields as the form shows them
     write: Callable[[Session, Any, dict[str, Any]], None]  # row, clean values → row
     retirable: bool = True
+    # Why a kind that can't be retired isn't, and what to do instead (for Ctrl+R and a refused delete).
+    keep_hint: str = ""
+    delete_hint: str = ""  # a refused delete's alternative for such a kind (default: ``keep_hint``)
+    label: Callable[[Any], str] | None = None  # the record's name in lists and sentences (default: spec's)
+    only: Callable[[], Any] | None = None  # which rows of the table are this kind's (default: all)
+    # Records that aren't rows of their own (the notification templates, kept in one company setting):
+    # how to find one by id and list them all; such a fixed set can't be added to or deleted from.
+    fetch: Callable[[Session, str], Any] | None = None
+    rows: Callable[[Session], Any] | None = None
+    creatable: bool = True
+    stored_as: str = ""  # the id of the table row that holds such records (for laying saves over pulls)
+    unique: str = "name"  # the field no two records share (a service: its code)
+    # What refers to a record other than foreign keys (a service's code in job types' default services).
+    used_by: Callable[[Session, Any], list[tuple[str, int]]] | None = None
 
     @property
     def noun(self) -> str:
         return self.spec.noun
 
     def label_of(self, row: Any) -> str:
+        if self.label is not None:
+            return self.label(row)
         return str(getattr(row, self.spec.label))
 
 
@@ -297,6 +317,9 @@ KINDS: dict[str, Kind] = {
             },
             _write_tracking_number,
             retirable=False,
+            keep_hint="a tracking number isn't retired on its own — retire its campaign, or stop it at the "
+            "phone provider",
+            delete_hint="a tracking number is never deleted — retire its campaign instead",
         ),
         Kind(
             "call_reason",
@@ -336,15 +359,30 @@ REF_MODELS: dict[str, type] = {
     "campaign_category": CampaignCategory,
     "business_unit": BusinessUnit,
     "campaign": Campaign,
+    "tag_type": TagType,
 }
 
 
 # -- reading a typed value with the setup file's reader ---------------------------------------------------
 def _node(fld: Field, text: str) -> Any:
+    if fld.node is not None:
+        return fld.node(text)
     if fld.editor == "list":
         items = [part.strip() for part in text.split(",") if part.strip()]
-        return SequenceNode("tag:yaml.org,2002:seq", [ScalarNode(_STR, item) for item in items])
-    return ScalarNode(_STR, text)
+        # Each item carries a mark (its place in the list, as a "line"): the list reader names where an
+        # item repeated first stood, and a node without one made it fail.
+        return SequenceNode(
+            "tag:yaml.org,2002:seq",
+            [ScalarNode(_STR, item, typed_mark(i), typed_mark(i)) for i, item in enumerate(items)],
+            typed_mark(0),
+            typed_mark(0),
+        )
+    return ScalarNode(_STR, text, typed_mark(0), typed_mark(0))
+
+
+def typed_mark(index: int) -> Mark:
+    """Where a typed value stands, for the readers that name a line (the Nth item or line, from 1)."""
+    return Mark("typed", 0, index, 0, None, None)
 
 
 def check_values(kind: Kind, values: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -368,7 +406,7 @@ def check_values(kind: Kind, values: dict[str, Any], creating: bool) -> dict[str
             continue
         ctx = f.Ctx(where=f"{kind.noun} '{values.get('name', '')}'")
         spec_key = kind.spec.keys.get(key)
-        reader = spec_key.read if spec_key is not None else f.text(80)  # a tracking number's campaign
+        reader = fld.reader or (spec_key.read if spec_key is not None else f.text(80))  # a number's campaign
         try:
             value = reader(_node(fld, raw.strip()), key, ctx)
         except f.Bad as exc:
@@ -396,13 +434,26 @@ def _kind(args: dict[str, Any]) -> Kind:
     return kind
 
 
+def _fetch(session: Session, kind: Kind, ident: str) -> Any:
+    return kind.fetch(session, ident) if kind.fetch is not None else session.get(kind.model, ident)
+
+
+def _fixed_set(session: Session, kind: Kind, ident: str) -> None:
+    """Refuse adding to or deleting from a kind whose records are a fixed set."""
+    if not kind.creatable:
+        raise ValidationFailed({"id": kind.keep_hint or f"a {kind.noun} can't be added or deleted"})
+
+
 def _unique_name(session: Session, kind: Kind, row: Any, clean: dict[str, Any]) -> None:
-    name = clean.get("name")
+    key = kind.unique
+    name = clean.get(key) if key else None
     if name is None:
         return
-    other = _named(session, kind.model, name)
+    column = getattr(kind.model, key)
+    other = session.scalar(select(kind.model).where(func.lower(column) == name.casefold()))
     if other is not None and other is not row:
-        raise ValidationFailed({"name": f"there is already a {kind.noun} named '{other.name}'"})
+        said = "named" if key == "name" else f"with {key}"
+        raise ValidationFailed({key: f"there is already a {kind.noun} {said} '{getattr(other, key)}'"})
 
 
 @intent("setup_save")
@@ -412,8 +463,10 @@ def setup_save(session: Session, args: dict[str, Any]) -> Applied:
     if not isinstance(values, dict):
         raise ValidationFailed({"values": "Missing the record's fields."})
     ident = own_id(args, "id")
-    row = session.get(kind.model, ident)
+    row = _fetch(session, kind, ident)
     creating = row is None
+    if creating:
+        _fixed_set(session, kind, ident)
     if not creating:
         seen = args.get("seen") or {}
         now = kind.read(row)
@@ -442,19 +495,47 @@ def setup_save(session: Session, args: dict[str, Any]) -> Applied:
         session.add(row)
     bump_setup_version(session)
     session.flush()
-    return Applied(kind.model.__tablename__, ident, [], {})
+    return Applied(kind.model.__tablename__, kind.stored_as or ident, [], {})
+
+
+def save_target(args: dict[str, Any]) -> tuple[str, str] | None:
+    """The (table, id) a queued ``setup_save`` changes, for laying it over a pulled copy of the row."""
+    kind = KINDS.get(str(args.get("kind") or ""))
+    ident = args.get("id")
+    if kind is None or not isinstance(ident, str) or not isinstance(args.get("values"), dict):
+        return None
+    return kind.model.__tablename__, kind.stored_as or ident
+
+
+def reapply_save(session: Session, args: dict[str, Any]) -> bool:
+    """Lay this console's own save again over a pulled copy of its record that predates it (the server's
+    echo of an earlier save). Without it the cache showed the older value for a moment, and a save made
+    then was refused by this console as a conflict with its own earlier save. No conflict check: the save
+    was checked when it was made, and the server judges it again. One that no longer fits the pulled
+    record changes nothing here (the server's answer settles it)."""
+    kind = KINDS[str(args["kind"])]
+    row = _fetch(session, kind, args["id"])
+    if row is None:
+        return False
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            kind.write(session, row, check_values(kind, args["values"], creating=False))
+    except ValidationFailed:
+        return False
+    return True
 
 
 @intent("setup_retire")
 def setup_retire(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
-    row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
+    ident = require_id(args.get("id"), "id")
+    row = (
+        _fetch(session, kind, ident)
+        if kind.fetch is not None
+        else get_row(session, kind.model, ident, kind.noun)
+    )
     if not kind.retirable:
-        raise ValidationFailed(
-            {
-                "id": f"a {kind.noun} isn't retired on its own — retire its campaign, or stop it at the phone provider"
-            }
-        )
+        raise ValidationFailed({"id": kind.keep_hint or f"a {kind.noun} can't be retired"})
     active = args.get("active", False)
     if not isinstance(active, bool):
         raise ValidationFailed({"active": "'active' must be true or false."})
@@ -489,14 +570,15 @@ def _table_words(table: Table) -> str:
 @intent("setup_delete")
 def setup_delete(session: Session, args: dict[str, Any]) -> Applied:
     kind = _kind(args)
+    _fixed_set(session, kind, str(args.get("id") or ""))
     row = get_row(session, kind.model, require_id(args.get("id"), "id"), kind.noun)
-    used = referrers(session, kind, row.id)
+    used = referrers(session, kind, row.id) + (kind.used_by(session, row) if kind.used_by else [])
     if used:
         said = ", ".join(f"{n:,} {table}" for table, n in used)
         alternative = (
             "retire it instead (Ctrl+R): it stays in their history and can't be chosen for new work"
             if kind.retirable
-            else "a tracking number is never deleted — retire its campaign instead"
+            else kind.delete_hint or kind.keep_hint
         )
         raise ValidationFailed(
             {"id": f"{kind.noun} '{kind.label_of(row)}' can't be deleted: {said} refer to it — {alternative}"}
@@ -518,7 +600,10 @@ class Listing:
 
 def list_records(session: Session, kind: Kind) -> Listing:
     out = Listing()
-    for row in session.scalars(select(kind.model)):
+    query = select(kind.model)
+    if kind.only is not None:
+        query = query.where(kind.only())
+    for row in kind.rows(session) if kind.rows is not None else session.scalars(query):
         out.rows.append((row.id, kind.label_of(row), bool(getattr(row, "active", True)), kind.read(row)))
     out.rows.sort(key=lambda r: r[1].casefold())
     for fl in kind.fields:
@@ -529,3 +614,21 @@ def list_records(session: Session, kind: Kind) -> Listing:
                 query = query.where(model.active.is_(True))
             out.choices[fl.ref] = sorted(session.scalars(query).all(), key=str.casefold)
     return out
+
+
+# The kinds of models/setup_kinds_more.py (groups, categories, tag types, technicians, capacity, hours,
+# booking preferences), the notification templates (models/setup_kind_templates.py) and the online
+# booking settings (models/setup_kind_online.py), services and the company (models/setup_kind_company.py)
+# use the
+# Field and Kind above, so they join KINDS here, after them.
+from .setup_kind_company import COMPANY_KIND, SERVICE_KIND  # noqa: E402
+from .setup_kind_online import ONLINE_KIND  # noqa: E402
+from .setup_kind_templates import NOTIFY_SETTINGS_KIND, TEMPLATE_KIND  # noqa: E402
+from .setup_kinds_more import MORE_KINDS, extend_job_type  # noqa: E402
+
+KINDS["job_type"] = extend_job_type(KINDS["job_type"])
+_KIND_OF[JobType] = KINDS["job_type"]
+
+for _more in (*MORE_KINDS, SERVICE_KIND, TEMPLATE_KIND, NOTIFY_SETTINGS_KIND, ONLINE_KIND, COMPANY_KIND):
+    KINDS[_more.name] = _more
+    _KIND_OF[_more.model] = _more

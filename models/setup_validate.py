@@ -190,13 +190,13 @@ SECTIONS: dict[str, f.Spec] = {
         ),
     )
 }
-_COMPANY = f.Spec(
+COMPANY_SPEC = _COMPANY = f.Spec(
     "company",
     "company",
     CompanyDef,
     {"name": K(f.text(100), required=True), "time_zone": K(f.time_zone, required=True)},
 )
-_PREFERENCES = f.Spec(
+PREFERENCES_SPEC = _PREFERENCES = f.Spec(
     "booking_preferences",
     "booking preferences",
     BookingPreferencesDef,
@@ -213,7 +213,7 @@ _ONLINE_JOB_TYPE = f.Spec(
     },
     label="job_type",
 )
-_ONLINE = f.Spec(
+ONLINE_SPEC = _ONLINE = f.Spec(
     "online_booking",
     "online booking",
     OnlineBookingDef,
@@ -439,7 +439,7 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
                 units,
                 "business_units",
             )
-    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in doc.business_hours], "closes", _HOURS_TEXT)
+    check_hours(ctx, doc.business_hours)
     for t in doc.technicians:
         _ref(
             ctx,
@@ -450,13 +450,7 @@ def _check_whole(doc: SetupDoc, ctx: f.Ctx) -> None:
             units,
             "business_units",
         )
-        _check_spans(
-            ctx,
-            [(s, s.weekday, s.start, s.end) for s in t.shifts or []],
-            "end",
-            _SHIFT_TEXT,
-            who=f"technician '{t.name}'",
-        )
+        check_shifts(ctx, t.shifts or [], f"technician '{t.name}'")
     _unique(ctx, doc.capacity, "group", "capacity for group")
     for c in doc.capacity:
         _ref(ctx, _at(c, "group"), "capacity", "group", c.group, groups, "business_unit_groups")
@@ -545,6 +539,16 @@ _SHIFT_TEXT = {
     "zero": "{who} has a {day} shift that starts and ends at {start}",
     "overlap": "{who} has overlapping {day} shifts: {a} and {b}",
 }
+
+
+def check_hours(ctx: f.Ctx, hours: Iterable[Any]) -> None:
+    """Business hours: each closes after it opens, none overlap on a day (the file's and the screen's rule)."""
+    _check_spans(ctx, [(h, h.weekday, h.opens, h.closes) for h in hours], "closes", _HOURS_TEXT)
+
+
+def check_shifts(ctx: f.Ctx, shifts: Iterable[Any], who: str) -> None:
+    """A technician's shifts: each ends after it starts, none overlap (the file's and the screen's rule)."""
+    _check_spans(ctx, [(s, s.weekday, s.start, s.end) for s in shifts], "end", _SHIFT_TEXT, who=who)
 
 
 def _check_spans(

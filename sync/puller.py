@@ -19,17 +19,21 @@ from sqlalchemy.orm import Session
 
 from models import search_index
 from models.journal import OutboxEntry
+from models.setup_edit import KINDS as SETUP_KINDS
+from models.setup_edit import reapply_save, save_target
 from models.sync_tables import NOT_SYNCED, AckedEdit, SyncState
 from models.writer import session_executor
 
 from .changes import _MAPPERS, apply_change
 from .channel import Channel, answer
-from .pusher import REBASED
+from .pusher import REBASED, REBASED_SETUP
 
 log = logging.getLogger("csr.sync.client")
 CURSOR_KEY = "pull_cursor"
 APPLY_CHUNK = 200  # pulled changes per cache transaction (a few ms each)
-REBASED_TABLES = frozenset(table for table, _key in REBASED.values())
+REBASED_TABLES = frozenset(table for table, _key in REBASED.values()) | frozenset(
+    k.model.__tablename__ for k in SETUP_KINDS.values()
+)
 Hook = Callable[[Session], None]
 
 
@@ -218,19 +222,26 @@ def rebase(
 ) -> set[str]:
     """Changes still in the outbox stay visible: a pulled row that one of them edits gets the
     edit again (the server will merge it when it arrives), so a CSR never sees their own
-    unsent edit flicker back. ``acked``: confirmed edits newer than the pulled rows, the same."""
+    unsent edit flicker back. ``acked``: confirmed edits newer than the pulled rows, the same. A setup
+    save is laid over its pulled record the same way (models/setup_edit.py ``reapply_save``)."""
     touched: set[str] = set()
     if not keys:
         return touched
     pending = [
         (entry.seq, entry.name, entry.args or {})
         for entry in session.scalars(
-            select(OutboxEntry).where(OutboxEntry.name.in_(list(REBASED))).order_by(OutboxEntry.seq)
+            select(OutboxEntry)
+            .where(OutboxEntry.name.in_([*REBASED, *REBASED_SETUP]))
+            .order_by(OutboxEntry.seq)
         )
     ]
     for _seq, name, args in sorted(
         [(seq, name, args) for _v, seq, name, args in acked] + pending, key=lambda e: e[0]
     ):
+        if name in REBASED_SETUP:
+            if save_target(args) in keys:
+                reapply_save(session, args)
+            continue
         table, id_key = REBASED[name]
         row_id = args.get(id_key)
         if (table, row_id) not in keys:

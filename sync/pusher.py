@@ -32,6 +32,9 @@ REBASED = {
     "update_location": ("locations", "location_id"),
     "update_contact": ("contact_methods", "contact_id"),
 }
+# Setup saves are laid over pulled rows too (models/setup_edit.py ``reapply_save``): their values are
+# typed text, read again by the setup file's readers, not ``changes`` pairs.
+REBASED_SETUP = frozenset({"setup_save"})
 
 
 @dataclass
@@ -170,7 +173,7 @@ class Pusher:
                     }
                 if (
                     r.get("status") == "applied"
-                    and entry.name in REBASED
+                    and (entry.name in REBASED or entry.name in REBASED_SETUP)
                     and int(r.get("server_version") or 0) > cursor
                 ):
                     # Confirmed, not pulled yet: older pulled copies of the row get it again.

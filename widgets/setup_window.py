@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 
 from models.setup_edit import KINDS, Field, Kind, Listing
 
+from .name_list_completer import NameListCompleter
+
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 FIELDS_ROLE = Qt.ItemDataRole.UserRole + 2
 ACTIVE_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -153,6 +155,8 @@ class SetupWindow(QWidget):
             self.form.addRow(label, column)
             self.editors[fld.key], self.errors[fld.key] = editor, error
         self.retire_button.setVisible(self.can_edit and self.kind.retirable)
+        self.new_button.setVisible(self.can_edit and self.kind.creatable)
+        self.delete_button.setVisible(self.can_edit and self.kind.creatable)
         self._clear_form()
 
     def _editor(self, fld: Field) -> QWidget:
@@ -178,6 +182,8 @@ class SetupWindow(QWidget):
             editor = QLineEdit(objectName=name)
             if fld.editor == "list":
                 editor.setPlaceholderText("names, separated by commas")
+                if fld.ref:  # type-ahead over the known names, item by item
+                    editor.setCompleter(NameListCompleter(editor))
             editor.textEdited.connect(self._touched)
             editor.setReadOnly(not self.can_edit)
         editor.setAccessibleName(fld.label)
@@ -252,6 +258,8 @@ class SetupWindow(QWidget):
                 self._loading = False
             elif fld.ref and isinstance(editor, QLineEdit):
                 editor.setToolTip("Known: " + ", ".join(listing.choices.get(fld.ref, [])))
+                if isinstance(editor.completer(), NameListCompleter):
+                    editor.completer().set_names(listing.choices.get(fld.ref, []))
         self._select(current)
         if self.record_id and not self.dirty:
             row = self._row_of(self.record_id)
@@ -325,6 +333,9 @@ class SetupWindow(QWidget):
 
     # -- actions --------------------------------------------------------------------------------------------
     def new_record(self) -> None:
+        if self.can_edit and not self.kind.creatable:  # a fixed set (the notification templates)
+            self.show_message(self.kind.keep_hint, "error")
+            return
         if self.can_edit:
             self._clear_form()
             next(iter(self.editors.values())).setFocus()
@@ -342,6 +353,9 @@ class SetupWindow(QWidget):
 
     def retire(self) -> None:
         ident = self.record_id or self._current_id()
+        if self.can_edit and ident and not self.kind.retirable:
+            self.show_message(self.kind.keep_hint or f"A {self.kind.noun} can't be retired.", "error")
+            return
         if self.can_edit and ident and self.kind.retirable:
             index = self._row_of(ident)
             active = bool(index.data(ACTIVE_ROLE)) if index is not None else True

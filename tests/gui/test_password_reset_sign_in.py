@@ -9,45 +9,31 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-from models.db import open_server_db
 from models.setup import User
-from sync.apply import Applier
-from sync.auth import Accounts, token_secret
-from sync.server import SyncServer
-from sync.server_auth import AccountsAuthenticator
 from sync.user_admin import manage_user
 from tests.gui.helpers import show_active, until
-from tests.unit.booking_setup import NOW, build_setup
+from tests.gui.served import serve_consoles
 
 pytest_plugins = ["tests.gui.conftest_sync"]
-PASSWORD = "correct horse battery"
 TEMPORARY = "copper walrus umbrella"
 NEW = "violet tangerine lighthouse"
 
 
+def _reset_dana(db) -> None:
+    """An admin reset Dana's password before the server started: her next sign-in must change it."""
+    admin = db.users["root"]
+    manage_user(
+        db.accounts, {"id": admin.id, "username": "root"}, "reset_password", "dana", password=TEMPORARY
+    )
+
+
 @pytest.fixture
 def server(loop, tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    admin = accounts.add_user("root", "Root", "admin", PASSWORD)
-    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    manage_user(accounts, {"id": admin.id, "username": "root"}, "reset_password", "dana", password=TEMPORARY)
-    srv = SyncServer(
-        Applier(sessions, clock=lambda: NOW),
-        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
-    )
-    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
-    yield url, sessions
-    endpoint.close()
-    loop.run_until_complete(endpoint.wait_closed())
-    loop.run_until_complete(srv.aclose())
-    engine.dispose()
+    with serve_consoles(
+        loop, tmp_path, [("root", "Root", "admin"), ("dana", "Dana Reyes", "csr")], prepare=_reset_dana
+    ) as served:
+        yield served.url, served.sessions
 
 
 def test_a_reset_password_asks_for_a_new_one_by_keyboard(qtbot, loop, server, desks):

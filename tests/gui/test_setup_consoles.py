@@ -8,47 +8,21 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-from models.db import open_server_db
 from models.setup import ArrivalWindow
 from models.sync_tables import SyncProblem
-from sync.apply import Applier
-from sync.auth import Accounts, token_secret
-from sync.server import SyncServer
-from sync.server_auth import AccountsAuthenticator
 from tests.gui.helpers import until
-from tests.unit.booking_setup import NOW, build_setup
+from tests.gui.served import serve_consoles, sign_in
 
 pytest_plugins = ["tests.gui.conftest_sync"]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def server(loop, tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    accounts.add_user("max", "Max Manager", "manager", PASSWORD)
-    srv = SyncServer(
-        Applier(sessions, clock=lambda: NOW),
-        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
-    )
-    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
-    yield url, sessions
-    endpoint.close()
-    loop.run_until_complete(endpoint.wait_closed())
-    loop.run_until_complete(srv.aclose())
-    engine.dispose()
-
-
-async def _sign_in(console, url: str, user: str) -> None:
-    await console.sync.sign_in_with(url, user, PASSWORD)
-    await until(lambda: console.window.sync_status.state == "online")
+    with serve_consoles(
+        loop, tmp_path, [("dana", "Dana Reyes", "csr"), ("max", "Max Manager", "manager")]
+    ) as served:
+        yield served.url, served.sessions
 
 
 def _window_names(console) -> list[str]:
@@ -59,8 +33,8 @@ def test_a_managers_save_reaches_the_csrs_booking_form_and_a_csrs_is_refused(qtb
     async def scenario() -> None:
         url, sessions = server
         manager, csr = desks("m"), desks("c")
-        await _sign_in(manager, url, "max")
-        await _sign_in(csr, url, "dana")
+        await sign_in(manager, url, "max")
+        await sign_in(csr, url, "dana")
         await until(lambda: bool(_window_names(csr)))
         first = sorted(_window_names(manager))[0]
         # Inside the qasync loop, no synthesized key events (their nested event loop re-enters qasync's

@@ -8,54 +8,30 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
 from models.conflicts import Conflict
 from models.customers import ContactMethod, Customer
-from models.db import open_server_db
 from models.setup import BusinessUnit
-from sync.apply import Applier
-from sync.auth import Accounts, token_secret
-from sync.server import SyncServer
-from sync.server_auth import AccountsAuthenticator
+from sync.auth import Accounts
 from tests.gui.helpers import opened, show_active, until
-from tests.unit.booking_setup import NOW, build_setup
+from tests.gui.served import serve_consoles, sign_in
+from tests.servers import PASSWORD
 from tests.unit.conftest import customer_args
 
 pytest_plugins = ["tests.gui.conftest_sync"]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def server(loop, tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    accounts.add_user("lee", "Lee Park", "csr", PASSWORD)
-    srv = SyncServer(
-        Applier(sessions, clock=lambda: NOW),
-        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
-    )
-    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
-    yield url, sessions
-    endpoint.close()
-    loop.run_until_complete(endpoint.wait_closed())
-    loop.run_until_complete(srv.aclose())
-    engine.dispose()
+    with serve_consoles(
+        loop, tmp_path, [("dana", "Dana Reyes", "csr"), ("lee", "Lee Park", "csr")]
+    ) as served:
+        yield served.url, served.sessions
 
 
 def _count(console, model, *where) -> int:
     with console.cache.sessions() as s:
         return s.scalar(select(func.count()).select_from(model).where(*where))
-
-
-async def sign_in(console, url: str, user: str) -> None:
-    await console.sync.sign_in_with(url, user, PASSWORD)
-    await until(lambda: console.window.sync_status.state == "online")
 
 
 def test_sign_in_dialog_initial_copy_and_status(qtbot, loop, server, desks):

@@ -10,21 +10,15 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-from models.db import open_server_db
 from models.journal import AuditEntry
 from models.setup import User
-from sync.apply import Applier
-from sync.auth import Accounts, token_secret
-from sync.server import SyncServer
-from sync.server_auth import AccountsAuthenticator
 from tests.gui.helpers import show_active, until
-from tests.unit.booking_setup import NOW, build_setup
+from tests.gui.served import serve_consoles
+from tests.servers import PASSWORD
 from widgets.users_window import UserRow, UsersModel
 
 pytest_plugins = ["tests.gui.conftest_sync"]
-PASSWORD = "correct horse battery"
 Ctrl = Qt.KeyboardModifier.ControlModifier
 Shift = Qt.KeyboardModifier.ShiftModifier
 
@@ -43,24 +37,8 @@ def test_users_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
 
 @pytest.fixture
 def server(loop, tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    accounts.add_user("root", "Root", "admin", PASSWORD)
-    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    srv = SyncServer(
-        Applier(sessions, clock=lambda: NOW),
-        AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
-    )
-    endpoint = loop.run_until_complete(srv.serve("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{endpoint.sockets[0].getsockname()[1]}"
-    yield url, sessions
-    endpoint.close()
-    loop.run_until_complete(endpoint.wait_closed())
-    loop.run_until_complete(srv.aclose())
-    engine.dispose()
+    with serve_consoles(loop, tmp_path, [("root", "Root", "admin"), ("dana", "Dana Reyes", "csr")]) as served:
+        yield served.url, served.sessions
 
 
 def _select(d, username: str) -> None:

@@ -7,32 +7,21 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
 from models.customers import Customer
-from models.db import open_cache, open_server_db
 from models.merge import CustomerMerge
-from sync.auth import Accounts
-from tests.integration.test_sync_loopback import PASSWORD, _until
+from tests.integration.test_sync_loopback import _until
 from tests.integration.test_sync_merge import Desk, _run
-from tests.unit.booking_setup import build_setup
+from tests.servers import two_console_world
 from tests.unit.conftest import customer_args
 
 
 @pytest.fixture
 def world(tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    accounts.add_user("dana", "Dana Reyes", "manager", PASSWORD)
-    accounts.add_user("lee", "Lee Park", "manager", PASSWORD)
-    caches = {name: open_cache(tmp_path / f"console-{name}.sqlite3") for name in ("a", "b")}
-    yield sessions, accounts, caches
-    for c in caches.values():
-        c.close()
-    engine.dispose()
+    with two_console_world(
+        tmp_path, [("dana", "Dana Reyes", "manager"), ("lee", "Lee Park", "manager")]
+    ) as made:
+        yield made
 
 
 def _merged_into(desk, cid):

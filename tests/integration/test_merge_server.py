@@ -5,36 +5,21 @@ pull, and undoes it."""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from sqlalchemy.orm import sessionmaker
 
-from bench.sync_bench import temporary_postgres
 from models.customers import Customer, Location
-from models.db import open_server_db
 from models.merge import CustomerMerge
-from sync.auth import Accounts
+from tests.servers import role_store
 from tests.unit.conftest import customer_args
-from tests.unit.test_roles import PASSWORD, Console, _serve
+from tests.unit.test_roles import Console, _serve
 
 ROLES = ("csr", "supervisor", "manager", "admin")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(temporary_postgres(request.getfixturevalue("postgres_url")))
-        else:
-            url = str(tmp_path / "server.sqlite3")
-        engine = open_server_db(url)
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        accounts = Accounts(sessions)
-        for role in ROLES:
-            accounts.add_user(f"{role}1", role.title(), role, PASSWORD)
-        yield sessions, accounts
-        engine.dispose()
+    with role_store(request, tmp_path) as made:
+        yield made
 
 
 def test_roles_races_pull_and_undo_over_the_wire(store):

@@ -9,31 +9,20 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-from models.db import open_cache, open_server_db
+from models.notify_templates import load_settings
 from models.setup import ArrivalWindow
 from models.setup_data import load_setup
-from sync.auth import Accounts
-from tests.integration.test_sync_loopback import PASSWORD, _until
+from models.setup_edit import KINDS, list_records
+from tests.integration.test_sync_loopback import _until
 from tests.integration.test_sync_merge import Desk, _run
-from tests.unit.booking_setup import build_setup
+from tests.servers import two_console_world
 
 
 @pytest.fixture
 def world(tmp_path):
-    engine = open_server_db(str(tmp_path / "server.sqlite3"))
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions.begin() as s:
-        build_setup(s)
-    accounts = Accounts(sessions)
-    accounts.add_user("dana", "Dana Reyes", "csr", PASSWORD)
-    accounts.add_user("lee", "Lee Park", "manager", PASSWORD)
-    caches = {name: open_cache(tmp_path / f"console-{name}.sqlite3") for name in ("a", "b")}
-    yield sessions, accounts, caches
-    for c in caches.values():
-        c.close()
-    engine.dispose()
+    with two_console_world(tmp_path, [("dana", "Dana Reyes", "csr"), ("lee", "Lee Park", "manager")]) as made:
+        yield made
 
 
 def _windows(desk) -> list[str]:
@@ -70,6 +59,56 @@ def test_a_managers_save_reaches_the_other_console_live_and_a_csrs_is_refused(wo
         refused = [o for o in csr.outcomes if o.kind == "rejected"][0]
         assert refused.name == "setup_save" and "role" in refused.receipt["errors"]
         await _until(lambda: "Evening" in _windows(csr) and "Late" not in _windows(csr), timeout=10)
+        await csr.stop()
+        await manager.stop()
+
+    _run(world, scenario)
+
+
+def test_the_further_kinds_reach_the_other_console_live(world):
+    """Booking preferences (required fields) and a notification template saved on
+    the manager's console are in the CSR's console's setup without a restart; three saves of one record in
+    a row are all applied by the server (the echo race itself: tests/unit/test_setup_rebase.py)."""
+
+    def required(desk) -> frozenset:
+        with desk.cache.sessions() as s:
+            return load_setup(s).required_fields
+
+    def template(desk) -> str:
+        with desk.cache.sessions() as s:
+            return load_settings(s).template("reminder", "sms")
+
+    async def scenario(url, sessions, caches):
+        csr, manager = Desk(caches["a"], url, "Dana Reyes"), Desk(caches["b"], url, "Lee Park")
+        await csr.start(url, "dana")
+        await manager.start(url, "lee")
+        await _until(lambda: _windows(csr) and _windows(manager), timeout=15)
+        with manager.cache.sessions() as s:
+            listing = list_records(s, KINDS["booking_preferences"])
+            (pref_id, _label, _active, shown) = listing.rows[0] if listing.rows else ("", "", True, {})
+        values = {"required_fields": "summary, tags"}
+        if pref_id:
+            args = {"kind": "booking_preferences", "id": pref_id, "values": values, "seen": shown}
+        else:
+            args = {"kind": "booking_preferences", "values": values}
+        manager.writer.execute("setup_save", args)
+        names = ["{company}: see you {window}.", "{company}: {window}, {customer}.", "{company}: {date}."]
+        seen = template(manager)
+        for text in names:  # three saves in a row, no waiting for the server between them
+            manager.writer.execute(
+                "setup_save",
+                {
+                    "kind": "notification_template",
+                    "id": "reminder",
+                    "values": {"sms": text},
+                    "seen": {"sms": seen},
+                },
+            )
+            manager.client.wake()
+            seen = text
+        await _until(lambda: manager.client.pending() == 0, timeout=15)
+        await _until(lambda: required(csr) == {"summary", "tags"} and template(csr) == names[-1], timeout=10)
+        assert not [o for o in manager.outcomes if o.kind == "rejected"]
         await csr.stop()
         await manager.stop()
 

@@ -5,22 +5,18 @@ change audited (never the password); ``csr-server user`` keeps working alongside
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 
 import pytest
 import websockets
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
-from bench.sync_bench import temporary_postgres
-from models.db import open_server_db
 from models.journal import AuditEntry
 from models.setup import User
 from models.sync_tables import ChangeRow
-from sync.auth import Accounts
-from tests.unit.test_roles import PASSWORD, ROLES, Console, _serve
+from tests.servers import role_store
+from tests.unit.test_roles import PASSWORD, Console, _serve
 
 NEW = "violet tangerine lighthouse"
 
@@ -28,18 +24,8 @@ NEW = "violet tangerine lighthouse"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """The server's database: a SQLite file, and a real PostgreSQL (the admin rows locked FOR UPDATE)."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(temporary_postgres(request.getfixturevalue("postgres_url")))
-        else:
-            url = str(tmp_path / "server.sqlite3")
-        engine = open_server_db(url)
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        accounts = Accounts(sessions)
-        for role in ROLES:
-            accounts.add_user(f"{role}1", role.title(), role, PASSWORD)
-        yield sessions, accounts
-        engine.dispose()
+    with role_store(request, tmp_path) as made:
+        yield made
 
 
 async def _login(url: str, username: str, password: str, new_password: str | None = None) -> dict:
