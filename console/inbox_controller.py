@@ -176,7 +176,9 @@ class InboxController(QObject):
                 self.refresh_rows([request_id] if request_id else [])  # it shows who has it now
             else:
                 log.error("inbox write failed", exc_info=exc)
-                sentence = describe_failure(self.cache.path, exc, what="bookings inbox write", unexpected=UNEXPECTED)
+                sentence = describe_failure(
+                    self.cache.path, exc, what="bookings inbox write", unexpected=UNEXPECTED
+                )
                 self._error(sentence)
             if then is not None:
                 then(False, sentence)

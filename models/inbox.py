@@ -149,7 +149,9 @@ def web_requests_by_id(session: Session, ids: Iterable[str]) -> list[InboxItem]:
     wanted = sorted(set(ids))
     rows = []
     for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
-        rows += session.execute(select(*_WEB_COLUMNS).where(OnlineBooking.id.in_(wanted[start : start + 500])))
+        rows += session.execute(
+            select(*_WEB_COLUMNS).where(OnlineBooking.id.in_(wanted[start : start + 500]))
+        )
     return _web_items(session, rows)
 
 
@@ -255,7 +257,9 @@ def _ordered(items: Iterable[InboxItem]) -> list[InboxItem]:
     return open_items + settled
 
 
-def merge_items(current: Iterable[InboxItem], fresh: Iterable[InboxItem], asked: Iterable[str]) -> list[InboxItem]:
+def merge_items(
+    current: Iterable[InboxItem], fresh: Iterable[InboxItem], asked: Iterable[str]
+) -> list[InboxItem]:
     """The inbox after re-reading some rows: ``fresh`` replaces (or adds) the items of the same id, an
     ``asked`` id (``kind:item_id``) with no fresh item leaves, and the list keeps :func:`inbox_items`'
     order and its cap on settled web requests."""
