@@ -58,10 +58,13 @@ log = logging.getLogger("csr.server.web")
 MAX_BODY = 16 * 1024
 FORM_TOKEN_MAX_AGE = 6 * 3600  # a details form older than this is started again
 # The pages' reads (setup, settings, each service's free windows) are reused for this long by one
-# instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them.
-# A window shown free may have filled in that second (a CSR's booking, another instance's hold); the
-# hold and the submit re-check it under the row lock, so it is answered "that window just filled" —
-# never double booked. This instance's own holds and submits clear the reuse at once.
+# instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them;
+# and one availability read runs at a time per (service, minute), the browsers asking meanwhile waiting
+# for it (WebScheduler.slots). Every committed change the server hears of (a CSR's booking, a request
+# stored on any instance) and this instance's holds drop the reuse at once (WebScheduler.changed). A
+# window shown free may still have filled since (another instance's hold, which is not in the change
+# log); the hold and the submit re-check it under the row lock, so it is answered "that window just
+# filled" — never double booked.
 READ_REUSE_SECONDS = 1.0
 STALE_FACTOR = 5  # up to 5 s old while a background read refreshes it
 Captcha = Callable[[web.Request, dict[str, str]], Awaitable[bool]]
@@ -106,6 +109,13 @@ class AddressWindow:
         return True
 
 
+@dataclass(frozen=True)
+class _Slots:
+    at: float  # time.monotonic() of the read
+    generation: int
+    slots: list
+
+
 @dataclass
 class _Context:
     setup: SetupData
@@ -137,8 +147,10 @@ class WebScheduler:
         self.addresses = AddressWindow()
         self.reuse_seconds = reuse_seconds
         self._context: tuple[float, _Context] | None = None
-        self._slots: dict[tuple[str, str], tuple[float, list]] = {}
-        self._refreshing: set[tuple[str, str]] = set()
+        self._slots: dict[tuple[str, str], _Slots] = {}
+        self._flights: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}
+        self._generation = 0  # bumped by every capacity change: older reads are not served
+        self.reads = 0  # availability reads run (tests, the benchmark)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -153,43 +165,68 @@ class WebScheduler:
         self._context = (time.monotonic(), ctx)
         return ctx
 
-    def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
-        """The service's windows with online room: reused for ``reuse_seconds``; a read up to
-        ``STALE_FACTOR`` times older is still served while one refresh reads afresh in the background (so a
-        browser never waits for a read another one can take), older than that it is read now."""
+    async def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
+        """The service's windows with online room, read at most once at a time per (service, minute):
+        browsers asking meanwhile wait for that read (single flight) instead of each running it. An
+        answer is reused for ``reuse_seconds``, and up to ``STALE_FACTOR`` times longer while one refresh
+        reads afresh in the background — unless a booking or hold changed since (:meth:`changed`): then
+        every browser waits for the one fresh read, so a window booked a moment ago is never offered."""
         key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
+        generation = self._generation
         cached = self._slots.get(key)
-        if cached is not None:
-            age = time.monotonic() - cached[0]
+        if cached is not None and cached.generation == generation:
+            age = time.monotonic() - cached.at
             if age < self.reuse_seconds:
-                return cached[1]
+                return cached.slots
             if age < self.reuse_seconds * STALE_FACTOR:
-                if key not in self._refreshing:
-                    self._refreshing.add(key)
-                    self.pool.submit(self._refresh, ctx, job_type_id, now, key)
-                return cached[1]
-        return self._read_slots(ctx, job_type_id, now, key)
+                self._flight(ctx, job_type_id, now, key)  # one refresh, in the background
+                return cached.slots
+        return await asyncio.shield(self._flight(ctx, job_type_id, now, key))
 
-    def _read_slots(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> list:
+    def _flight(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> asyncio.Future:
+        """The read of ``key`` under way since the last change, or a new one. Each waiter shields it: a
+        browser that goes away does not cancel the read the others wait for."""
+        generation = self._generation
+        flight = self._flights.get(key)
+        if flight is not None and flight[0] == generation:
+            return flight[1]
+        future = asyncio.get_running_loop().run_in_executor(
+            self.pool, self._read_slots, ctx, job_type_id, now
+        )
+        self._flights[key] = (generation, future)
+        future.add_done_callback(lambda f: self._landed(key, generation, f))
+        return future
+
+    def _landed(self, key: tuple[str, str], generation: int, future: asyncio.Future) -> None:
+        if self._flights.get(key, (None, None))[1] is future:
+            del self._flights[key]
+        if future.cancelled() or future.exception() is not None:
+            if not future.cancelled():
+                log.warning("event=web_slots_read_failed", exc_info=future.exception())
+            return  # the next browser reads again
+        if generation != self._generation:
+            return  # read before a change: its waiters asked before it too, later ones read afresh
+        if len(self._slots) > 1000:
+            self._slots.clear()
+        self._slots[key] = _Slots(time.monotonic(), generation, future.result())
+
+    def _read_slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
         with self.readers() as session:
             offer = offer_for(ctx.setup, ctx.settings, job_type_id)
             found = online_slots(session, ctx.setup, ctx.settings, offer, now)
-        if len(self._slots) > 1000:
-            self._slots.clear()
-        self._slots[key] = (time.monotonic(), found)
+        self.reads += 1
         return found
 
-    def _refresh(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> None:
-        try:
-            self._read_slots(ctx, job_type_id, now, key)
-        except Exception:  # noqa: BLE001 - the next page reads it itself
-            log.warning("event=web_slots_refresh_failed", exc_info=True)
-        finally:
-            self._refreshing.discard(key)
+    def changed(self, _version: int = 0) -> None:
+        """A booking or a hold changed capacity (here, through a console, or on another instance — the
+        server's commit hook calls this for every committed version): no page is served from an earlier
+        read; the next ones wait for one fresh read. Runs on the event loop."""
+        self._generation += 1
+        self._slots.clear()
 
     def wrote(self) -> None:
         """A hold or a request was stored here: the next page reads capacity afresh."""
-        self._slots.clear()
+        self.changed()
 
     # -- the signed form token: when the details form was served, for which hold ------------------------
     def form_token(self, hold: str, now: datetime) -> str:
@@ -378,8 +415,8 @@ async def _index(request: web.Request) -> web.Response:
     return _html(pages.services_page(company, zip_, listed, utm))
 
 
-def _slots(request: web.Request, ctx: _Context, job_type_id: str, now: datetime) -> list:
-    return request.app[_SCHEDULER].slots(ctx, job_type_id, now)
+async def _slots(request: web.Request, ctx: _Context, job_type_id: str, now: datetime) -> list:
+    return await request.app[_SCHEDULER].slots(ctx, job_type_id, now)
 
 
 async def _times(request: web.Request) -> web.Response:
@@ -399,7 +436,7 @@ async def _times(request: web.Request) -> web.Response:
     except ValidationFailed:
         return _html(pages.services_page(company, zip_, listed, utm, "Pick what you need."), 422)
     now = scheduler.clock()
-    slots = await scheduler.run(_slots, request, ctx, service, now)
+    slots = await _slots(request, ctx, service, now)
     return _html(
         pages.times_page(company, zip_, service, offer.public_name, slots, _tz_label(ctx, now), utm=utm)
     )
@@ -426,7 +463,7 @@ async def _hold(request: web.Request) -> web.Response:
     now = scheduler.clock()
     slot = _slot(slot_text)
     if slot is None:
-        slots = await scheduler.run(_slots, request, ctx, service, now)
+        slots = await _slots(request, ctx, service, now)
         return _html(
             pages.times_page(
                 company,
@@ -449,7 +486,7 @@ async def _hold(request: web.Request) -> web.Response:
         hold_id = await scheduler.run(hold)
         scheduler.wrote()
     except ValidationFailed as exc:
-        slots = await scheduler.run(_slots, request, ctx, service, now)
+        slots = await _slots(request, ctx, service, now)
         message = next(iter(exc.errors.values()), "Pick an arrival window.")
         return _html(
             pages.times_page(
@@ -680,7 +717,7 @@ async def _api_slots(request: web.Request) -> web.Response:
     except ValidationFailed as exc:
         return web.json_response({"error": exc.errors}, status=422)
     now = scheduler.clock()
-    slots = await scheduler.run(_slots, request, ctx, service, now)
+    slots = await _slots(request, ctx, service, now)
     return web.json_response(
         {
             "time_zone": ctx.setup.time_zone,
