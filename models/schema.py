@@ -20,6 +20,7 @@ from . import (  # noqa: F401
 )
 from . import availability as availability_entries  # noqa: F401 - availability_entries (issue 19)
 from . import merge as customer_merges  # noqa: F401 - the customer_merges table (issue 19)
+from . import web_address_limit  # noqa: F401 - web_address_hits (the Web Scheduler's per-address limit)
 from .base import Base
 
 metadata = Base.metadata

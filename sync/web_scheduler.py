@@ -5,10 +5,10 @@ ZIP → service → day and arrival window (held for a few minutes) → contact 
 focus to errors. Each stored request goes into the change log in the transaction that stores it, and
 every console is poked at once: it reaches the Bookings inbox through the ordinary sync.
 
-Abuse: a per-address sliding window on every POST (in this instance's memory, before any database
-work), a per-phone daily cap (in the database, so every instance counts it), a honeypot field, a minimum
-fill time carried in a signed form token, field size limits and a 16 KB body cap, a pluggable captcha
-hook (off by default), CSP ``frame-ancestors`` and CORS from the company's allowed origins. Database work
+Abuse: a per-address sliding hour on every POST and a per-phone daily cap, both counted in the database
+so every instance counts them (an address already at its limit on this instance is turned away from
+memory, before any database work), a honeypot field, a minimum fill time carried in a signed form token,
+field size limits and a 16 KB body cap, a pluggable captcha hook (off by default), CSP ``frame-ancestors`` and CORS from the company's allowed origins. Database work
 runs on the scheduler's own small thread pool, so a flood of bookings can't take the threads the consoles'
 sync and the phone webhooks use.
 """
@@ -36,6 +36,7 @@ from models.base import utcnow
 from models.setup_data import SetupData, load_setup
 from models.timeutil import as_utc, zone
 from models.validation import ValidationFailed
+from models.web_address_limit import purge_address_hits, take_address
 from models.web_booking import CustomerMatch, WebSettings, load_web_settings
 from models.web_capacity import (
     WindowFilled,
@@ -90,23 +91,28 @@ def reader_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 class AddressWindow:
-    """POSTs per remote address over the last hour (sliding), in memory: a flood is turned away before
-    it costs a database write."""
+    """This instance's own POSTs per remote address over the last hour (sliding), in memory: an address
+    already at the limit here is turned away before it costs a database write. The limit itself is kept
+    in the database (models/web_address_limit.py), so every instance counts the same POSTs; only those
+    it let through are counted here, so this never refuses what the database would allow."""
 
     def __init__(self) -> None:
         self._hits: dict[str, deque[float]] = {}
 
-    def take(self, address: str, limit: int, now: float | None = None) -> bool:
+    def full(self, address: str, limit: int, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(address, deque())
+        hits = self._hits.get(address)
+        if not hits:
+            return False
         while hits and hits[0] <= now - 3600:
             hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
+        return len(hits) >= limit
+
+    def add(self, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._hits.setdefault(address, deque()).append(now)
         if len(self._hits) > 100_000:  # forget idle addresses; the live ones refill at once
             self._hits = {a: h for a, h in self._hits.items() if h and h[-1] > now - 3600}
-        return True
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class WebScheduler:
         self._flights: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}
         self._generation = 0  # bumped by every capacity change: older reads are not served
         self.reads = 0  # availability reads run (tests, the benchmark)
+        self._purged = 0.0  # when this instance last purged the per-address counts (epoch seconds)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -223,6 +230,16 @@ class WebScheduler:
         read; the next ones wait for one fresh read. Runs on the event loop."""
         self._generation += 1
         self._slots.clear()
+
+    def take_address(self, address: str, limit: int) -> bool:
+        """Count one POST from ``address`` in the database (every instance sees it); False when the
+        address made ``limit`` of them in the last hour. Runs on the scheduler's threads."""
+        now = as_utc(self.clock()).timestamp()
+        with self.sessions.begin() as session:
+            if now - self._purged >= 60:  # once a minute per instance: the hour's old minutes go
+                self._purged = now
+                purge_address_hits(session, now)
+            return take_address(session, address, limit, now)
 
     def wrote(self) -> None:
         """A hold or a request was stored here: the next page reads capacity afresh."""
@@ -383,9 +400,13 @@ def _tz_label(ctx: _Context, now: datetime) -> str:
     return pages.zone_label(zone(ctx.setup.time_zone), now)
 
 
-def _limited(request: web.Request, ctx: _Context) -> web.Response | None:
+async def _limited(request: web.Request, ctx: _Context) -> web.Response | None:
     scheduler = request.app[_SCHEDULER]
-    if scheduler.addresses.take(request.remote or "?", ctx.settings.requests_per_address_per_hour):
+    address, limit = request.remote or "?", ctx.settings.requests_per_address_per_hour
+    if not scheduler.addresses.full(address, limit) and await scheduler.run(
+        scheduler.take_address, address, limit
+    ):
+        scheduler.addresses.add(address)
         return None
     log.warning("event=web_rate_limited remote=%s path=%s", request.remote, request.path)
     return _html(
@@ -448,7 +469,7 @@ async def _hold(request: web.Request) -> web.Response:
     company = _company(ctx)
     if not ctx.settings.enabled:
         return _html(pages.closed_page(company))
-    if (refused := _limited(request, ctx)) is not None:
+    if (refused := await _limited(request, ctx)) is not None:
         return refused
     form = await request.post()
     zip_, service = _param(form, "zip", 10), _param(form, "service")
@@ -580,7 +601,7 @@ async def _submit(request: web.Request) -> web.Response:
     company = _company(ctx)
     if not ctx.settings.enabled:
         return _html(pages.closed_page(company))
-    if (refused := _limited(request, ctx)) is not None:
+    if (refused := await _limited(request, ctx)) is not None:
         return refused
     form = await request.post()
     raw = {k: _param(form, k, 2000) for k in (*pages.CONTACT_LABELS, "utm_campaign", "sms_consent")}
