@@ -15,12 +15,12 @@ from . import (  # noqa: F401
     phone_seats,
     setup,
     sync_tables,
+    web_address_limit,  # web_address_hits: the Web Scheduler's per-address limit
     web_booking,
     work_orders,
 )
 from . import availability as availability_entries  # noqa: F401 - availability_entries (issue 19)
 from . import merge as customer_merges  # noqa: F401 - the customer_merges table (issue 19)
-from . import web_address_limit  # noqa: F401 - web_address_hits (the Web Scheduler's per-address limit)
 from .base import Base
 
 metadata = Base.metadata
