@@ -8,9 +8,10 @@ every console is poked at once: it reaches the Bookings inbox through the ordina
 Abuse: a per-address sliding hour on every POST and a per-phone daily cap, both counted in the database
 so every instance counts them (an address already at its limit on this instance is turned away from
 memory, before any database work), a honeypot field, a minimum fill time carried in a signed form token,
-field size limits and a 16 KB body cap, a pluggable captcha hook (off by default), CSP ``frame-ancestors`` and CORS from the company's allowed origins. Database work
-runs on the scheduler's own small thread pool, so a flood of bookings can't take the threads the consoles'
-sync and the phone webhooks use.
+field size limits and a 16 KB body cap, a pluggable captcha hook (off by default), CSP
+``frame-ancestors`` and CORS from the company's allowed origins (sync/web_limits.py). Database work runs on
+the scheduler's own small thread pool, so a flood of bookings can't take the threads the consoles' sync
+and the phone webhooks use; the pages' reads are shared and single-flight (sync/web_reads.py).
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.resources import files
 from typing import Any
@@ -33,11 +31,9 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
-from models.setup_data import SetupData, load_setup
 from models.timeutil import as_utc, zone
 from models.validation import ValidationFailed
-from models.web_address_limit import purge_address_hits, take_address
-from models.web_booking import CustomerMatch, WebSettings, load_web_settings
+from models.web_booking import CustomerMatch
 from models.web_capacity import (
     WindowFilled,
     check_contact_form,
@@ -45,7 +41,6 @@ from models.web_capacity import (
     live_hold,
     offer_for,
     offers,
-    online_slots,
     place_hold,
     submit_request,
 )
@@ -54,81 +49,18 @@ from . import web_pages as pages
 from .apply import lock_change_log
 from .call_desk import _log_changes
 from .changes import ChangeCollector
+from .web_limits import AddressCounting, AddressWindow
+from .web_reads import READ_REUSE_SECONDS, PageContext, WebReads, reader_sessions
 
 log = logging.getLogger("csr.server.web")
 MAX_BODY = 16 * 1024
 FORM_TOKEN_MAX_AGE = 6 * 3600  # a details form older than this is started again
-# The pages' reads (setup, settings, each service's free windows) are reused for this long by one
-# instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them;
-# and one availability read runs at a time per (service, minute), the browsers asking meanwhile waiting
-# for it (WebScheduler.slots). Every committed change the server hears of (a CSR's booking, a request
-# stored on any instance) and this instance's holds drop the reuse at once (WebScheduler.changed). A
-# window shown free may still have filled since (another instance's hold, which is not in the change
-# log); the hold and the submit re-check it under the row lock, so it is answered "that window just
-# filled" — never double booked.
-READ_REUSE_SECONDS = 1.0
-STALE_FACTOR = 5  # up to 5 s old while a background read refreshes it
 Captcha = Callable[[web.Request, dict[str, str]], Awaitable[bool]]
 _SCHEDULER: web.AppKey[WebScheduler] = web.AppKey("web_scheduler")
 _ORIGINS: web.RequestKey[tuple[str, ...]] = web.RequestKey("csr_origins", tuple)
 
 
-def reader_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Sessions for the page's reads. A SQLite store's sessions take the write lock when they begin
-    (models/db.py: BEGIN IMMEDIATE), so 50 browsers reading availability would queue one by one behind
-    each other and every writer; a read-only connection of the WAL file reads beside them. PostgreSQL's
-    sessions already do."""
-    bind = sessions.kw.get("bind")
-    if bind is None or bind.dialect.name != "sqlite" or not bind.url.database:
-        return sessions
-    from sqlalchemy import create_engine, event
-
-    from models.db import sqlite_pragmas
-
-    engine = create_engine(f"sqlite:///file:{bind.url.database}?mode=ro&uri=true")
-    event.listen(engine, "connect", lambda conn, _record: sqlite_pragmas(conn, read_only=True))
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-class AddressWindow:
-    """This instance's own POSTs per remote address over the last hour (sliding), in memory: an address
-    already at the limit here is turned away before it costs a database write. The limit itself is kept
-    in the database (models/web_address_limit.py), so every instance counts the same POSTs; only those
-    it let through are counted here, so this never refuses what the database would allow."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    def full(self, address: str, limit: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        hits = self._hits.get(address)
-        if not hits:
-            return False
-        while hits and hits[0] <= now - 3600:
-            hits.popleft()
-        return len(hits) >= limit
-
-    def add(self, address: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._hits.setdefault(address, deque()).append(now)
-        if len(self._hits) > 100_000:  # forget idle addresses; the live ones refill at once
-            self._hits = {a: h for a, h in self._hits.items() if h and h[-1] > now - 3600}
-
-
-@dataclass(frozen=True)
-class _Slots:
-    at: float  # time.monotonic() of the read
-    generation: int
-    slots: list
-
-
-@dataclass
-class _Context:
-    setup: SetupData
-    settings: WebSettings
-
-
-class WebScheduler:
+class WebScheduler(WebReads, AddressCounting):
     """The page's state: the store, the poke after a stored request, the clock, the optional captcha."""
 
     def __init__(
@@ -151,95 +83,12 @@ class WebScheduler:
         self.region = region
         self.captcha = captcha
         self.addresses = AddressWindow()
-        self.reuse_seconds = reuse_seconds
-        self._context: tuple[float, _Context] | None = None
-        self._slots: dict[tuple[str, str], _Slots] = {}
-        self._flights: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}
-        self._generation = 0  # bumped by every capacity change: older reads are not served
-        self.reads = 0  # availability reads run (tests, the benchmark)
         self._purged = 0.0  # when this instance last purged the per-address counts (epoch seconds)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
+        self._init_reads(reuse_seconds)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
-
-    def context(self) -> _Context:
-        cached = self._context
-        if cached is not None and time.monotonic() - cached[0] < self.reuse_seconds:
-            return cached[1]
-        with self.readers() as session:
-            ctx = _Context(load_setup(session), load_web_settings(session))
-        self._context = (time.monotonic(), ctx)
-        return ctx
-
-    async def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
-        """The service's windows with online room, read at most once at a time per (service, minute):
-        browsers asking meanwhile wait for that read (single flight) instead of each running it. An
-        answer is reused for ``reuse_seconds``, and up to ``STALE_FACTOR`` times longer while one refresh
-        reads afresh in the background — unless a booking or hold changed since (:meth:`changed`): then
-        every browser waits for the one fresh read, so a window booked a moment ago is never offered."""
-        key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
-        generation = self._generation
-        cached = self._slots.get(key)
-        if cached is not None and cached.generation == generation:
-            age = time.monotonic() - cached.at
-            if age < self.reuse_seconds:
-                return cached.slots
-            if age < self.reuse_seconds * STALE_FACTOR:
-                self._flight(ctx, job_type_id, now, key)  # one refresh, in the background
-                return cached.slots
-        return await asyncio.shield(self._flight(ctx, job_type_id, now, key))
-
-    def _flight(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> asyncio.Future:
-        """The read of ``key`` under way since the last change, or a new one. Each waiter shields it: a
-        browser that goes away does not cancel the read the others wait for."""
-        generation = self._generation
-        flight = self._flights.get(key)
-        if flight is not None and flight[0] == generation:
-            return flight[1]
-        future = asyncio.get_running_loop().run_in_executor(
-            self.pool, self._read_slots, ctx, job_type_id, now
-        )
-        self._flights[key] = (generation, future)
-        future.add_done_callback(lambda f: self._landed(key, generation, f))
-        return future
-
-    def _landed(self, key: tuple[str, str], generation: int, future: asyncio.Future) -> None:
-        if self._flights.get(key, (None, None))[1] is future:
-            del self._flights[key]
-        if future.cancelled() or future.exception() is not None:
-            if not future.cancelled():
-                log.warning("event=web_slots_read_failed", exc_info=future.exception())
-            return  # the next browser reads again
-        if generation != self._generation:
-            return  # read before a change: its waiters asked before it too, later ones read afresh
-        if len(self._slots) > 1000:
-            self._slots.clear()
-        self._slots[key] = _Slots(time.monotonic(), generation, future.result())
-
-    def _read_slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
-        with self.readers() as session:
-            offer = offer_for(ctx.setup, ctx.settings, job_type_id)
-            found = online_slots(session, ctx.setup, ctx.settings, offer, now)
-        self.reads += 1
-        return found
-
-    def changed(self, _version: int = 0) -> None:
-        """A booking or a hold changed capacity (here, through a console, or on another instance — the
-        server's commit hook calls this for every committed version): no page is served from an earlier
-        read; the next ones wait for one fresh read. Runs on the event loop."""
-        self._generation += 1
-        self._slots.clear()
-
-    def take_address(self, address: str, limit: int) -> bool:
-        """Count one POST from ``address`` in the database (every instance sees it); False when the
-        address made ``limit`` of them in the last hour. Runs on the scheduler's threads."""
-        now = as_utc(self.clock()).timestamp()
-        with self.sessions.begin() as session:
-            if now - self._purged >= 60:  # once a minute per instance: the hour's old minutes go
-                self._purged = now
-                purge_address_hits(session, now)
-            return take_address(session, address, limit, now)
 
     def wrote(self) -> None:
         """A hold or a request was stored here: the next page reads capacity afresh."""
@@ -385,22 +234,22 @@ def _slot(text: str) -> tuple[date, str] | None:
         return None
 
 
-async def _ctx(request: web.Request) -> _Context:
+async def _ctx(request: web.Request) -> PageContext:
     scheduler = request.app[_SCHEDULER]
-    ctx = await scheduler.run(scheduler.context)
+    ctx = await scheduler.current_context()
     request[_ORIGINS] = ctx.settings.allowed_origins
     return ctx
 
 
-def _company(ctx: _Context) -> str:
+def _company(ctx: PageContext) -> str:
     return ctx.setup.company_name or "Online booking"
 
 
-def _tz_label(ctx: _Context, now: datetime) -> str:
+def _tz_label(ctx: PageContext, now: datetime) -> str:
     return pages.zone_label(zone(ctx.setup.time_zone), now)
 
 
-async def _limited(request: web.Request, ctx: _Context) -> web.Response | None:
+async def _limited(request: web.Request, ctx: PageContext) -> web.Response | None:
     scheduler = request.app[_SCHEDULER]
     address, limit = request.remote or "?", ctx.settings.requests_per_address_per_hour
     if not scheduler.addresses.full(address, limit) and await scheduler.run(
@@ -436,7 +285,7 @@ async def _index(request: web.Request) -> web.Response:
     return _html(pages.services_page(company, zip_, listed, utm))
 
 
-async def _slots(request: web.Request, ctx: _Context, job_type_id: str, now: datetime) -> list:
+async def _slots(request: web.Request, ctx: PageContext, job_type_id: str, now: datetime) -> list:
     return await request.app[_SCHEDULER].slots(ctx, job_type_id, now)
 
 
@@ -536,7 +385,7 @@ async def _hold(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(location="details?" + urlencode(query))
 
 
-def _window_label(ctx: _Context, slot: tuple[date, str]) -> str:
+def _window_label(ctx: PageContext, slot: tuple[date, str]) -> str:
     window = next((w for w in ctx.setup.windows if w.id == slot[1]), None)
     day = slot[0]
     if window is None:

@@ -144,3 +144,31 @@ def test_a_browser_that_goes_away_does_not_cancel_the_read_the_others_wait_for(t
 
     asyncio.run(scenario())
     scheduler.close()
+
+
+def test_the_pages_share_one_setup_read_at_a_time(tmp_path: Any) -> None:
+    """The setup and web settings every page needs: 50 pages asking at once cost one read; a reused one
+    is handed out without a thread hop."""
+    store = build_store(str(tmp_path / "server.sqlite3"))
+    scheduler = WebScheduler(store.sessions, b"secret", clock=store.clock, reuse_seconds=60)
+    go, reads = threading.Event(), []
+    read = scheduler._read_context
+
+    def gated() -> Any:
+        reads.append(1)
+        assert go.wait(20)
+        return read()
+
+    scheduler._read_context = gated  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        pages = [asyncio.ensure_future(scheduler.current_context()) for _ in range(BROWSERS)]
+        await asyncio.sleep(0.05)
+        go.set()
+        contexts = await asyncio.gather(*pages)
+        assert len(reads) == 1 and all(c is contexts[0] for c in contexts)
+        assert contexts[0].settings.enabled and await scheduler.current_context() is contexts[0]
+        assert len(reads) == 1
+
+    asyncio.run(scenario())
+    scheduler.close()
