@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.setup_data import SetupData, load_setup
 from models.timeutil import as_utc
 from models.web_booking import WebSettings, load_web_settings
-from models.web_capacity import offer_for, online_slots
+from models.web_capacity import offer_for, online_slots_from, taken_capacity
 
 log = logging.getLogger("csr.server.web")
 
@@ -81,6 +81,8 @@ class WebReads:
         self._flights: dict[tuple[str, str], tuple[int, asyncio.Future]] = {}
         self._generation = 0  # bumped by every capacity change: older reads are not served
         self.reads = 0  # availability reads run (tests, the benchmark)
+        # The shared read of booked appointments and holds: ((day, generation), when, its future).
+        self._taken_read: tuple[tuple[str, int], float, asyncio.Future] | None = None
 
     def context(self) -> PageContext:
         """The setup and the web settings (read, or reused for ``reuse_seconds``). Blocking: a thread's."""
@@ -119,12 +121,14 @@ class WebReads:
         return ctx
 
     async def slots(self, ctx: PageContext, job_type_id: str, now: datetime) -> list:
-        """The service's windows with online room, read at most once at a time per (service, minute):
-        browsers asking meanwhile wait for that read (single flight) instead of each running it. An
-        answer is reused for ``reuse_seconds``, and up to ``STALE_FACTOR`` times longer while one refresh
-        reads afresh in the background — unless a booking or hold changed since (:meth:`changed`): then
-        every browser waits for the one fresh read, so a window booked a moment ago is never offered."""
-        key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
+        """The service's windows with online room, worked out at most once at a time per (service, day):
+        browsers asking meanwhile wait for that answer (single flight) instead of each running it; and the
+        database read under it (the booked appointments and holds of every group, :meth:`_taken`) is
+        one for all services. An answer is reused for ``reuse_seconds``, and up to ``STALE_FACTOR`` times
+        longer while one refresh works in the background — unless a booking or hold changed since
+        (:meth:`changed`): then every browser waits for one fresh read, so a window booked a moment ago is
+        never offered."""
+        key = (job_type_id, as_utc(now).date().isoformat())
         generation = self._generation
         cached = self._slots.get(key)
         if cached is not None and cached.generation == generation:
@@ -139,17 +143,40 @@ class WebReads:
     def _flight(
         self, ctx: PageContext, job_type_id: str, now: datetime, key: tuple[str, str]
     ) -> asyncio.Future:
-        """The read of ``key`` under way since the last change, or a new one. Each waiter shields it: a
-        browser that goes away does not cancel the read the others wait for."""
+        """The answer for ``key`` under way since the last change, or a new one. Each waiter shields it:
+        a browser that goes away does not cancel the work the others wait for."""
         generation = self._generation
         flight = self._flights.get(key)
         if flight is not None and flight[0] == generation:
             return flight[1]
-        future = asyncio.get_running_loop().run_in_executor(
-            self.pool, self._read_slots, ctx, job_type_id, now
-        )
+        future = asyncio.ensure_future(self._work_out(ctx, job_type_id, now))
         self._flights[key] = (generation, future)
         future.add_done_callback(lambda f: self._landed(key, generation, f))
+        return future
+
+    async def _work_out(self, ctx: PageContext, job_type_id: str, now: datetime) -> list:
+        taken = await asyncio.shield(self._taken(ctx, now))
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._read_slots, ctx, job_type_id, now, taken
+        )
+
+    def _taken(self, ctx: PageContext, now: datetime) -> asyncio.Future:
+        """The booked appointments and live holds over the horizon: read since the last change (and less
+        than ``reuse_seconds`` ago), under way, or read now — one database read for every service."""
+        key = as_utc(now).date().isoformat()
+        generation = self._generation
+        kept = self._taken_read
+        if kept is not None and kept[0] == (key, generation):
+            future = kept[2]
+            if not future.done() or (
+                not future.cancelled()
+                and future.exception() is None
+                and time.monotonic() - kept[1] < self.reuse_seconds
+            ):
+                return future
+        future = asyncio.get_running_loop().run_in_executor(self.pool, self._read_taken, ctx, now)
+        future.add_done_callback(_retrieve)
+        self._taken_read = ((key, generation), time.monotonic(), future)
         return future
 
     def _landed(self, key: tuple[str, str], generation: int, future: asyncio.Future) -> None:
@@ -165,12 +192,17 @@ class WebReads:
             self._slots.clear()
         self._slots[key] = _Slots(time.monotonic(), generation, future.result())
 
-    def _read_slots(self, ctx: PageContext, job_type_id: str, now: datetime) -> list:
+    def _read_taken(self, ctx: PageContext, now: datetime) -> list:
+        """The database read (on the pool): every group's booked appointments and live holds."""
         with self.readers() as session:
-            offer = offer_for(ctx.setup, ctx.settings, job_type_id)
-            found = online_slots(session, ctx.setup, ctx.settings, offer, now)
+            taken = taken_capacity(session, ctx.setup, ctx.settings, now)
         self.reads += 1
-        return found
+        return taken
+
+    def _read_slots(self, ctx: PageContext, job_type_id: str, now: datetime, taken: list) -> list:
+        """One service's windows from the shared read (on the pool; no database)."""
+        offer = offer_for(ctx.setup, ctx.settings, job_type_id)
+        return online_slots_from(taken, ctx.setup, ctx.settings, offer, now)
 
     def changed(self, _version: int = 0) -> None:
         """A booking or a hold changed capacity (here, through a console, or on another instance — the
@@ -178,6 +210,13 @@ class WebReads:
         read; the next ones wait for one fresh read. Runs on the event loop."""
         self._generation += 1
         self._slots.clear()
+        self._taken_read = None
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """A failed shared read is logged by the answers that waited for it; nobody left to ask is fine."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_failure(future: asyncio.Future) -> None:

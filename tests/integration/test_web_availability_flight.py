@@ -26,17 +26,18 @@ BROWSERS = 50
 
 
 class GatedScheduler(WebScheduler):
-    """Each availability read waits for ``go`` first (set by the test once every browser is asking)."""
+    """Each availability database read waits for ``go`` first (set by the test once every browser is
+    asking)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.go = threading.Event()
         self.started = threading.Event()
 
-    def _read_slots(self, *args: Any) -> list:
+    def _read_taken(self, *args: Any) -> list:
         self.started.set()
         assert self.go.wait(20), "the test never let the read go"
-        return super()._read_slots(*args)
+        return super()._read_taken(*args)
 
 
 def _wednesday_8_12_free(slots: list, ids: Any) -> bool:
@@ -96,6 +97,26 @@ def test_concurrent_browsers_share_one_read_and_see_a_booking_made_just_before(t
         after = await _browsers(scheduler, ctx, ids.ac_repair)
         assert scheduler.reads == 2  # one fresh read for all 50, never the kept answer
         assert all(answer is after[0] for answer in after) and not _wednesday_8_12_free(after[0], ids)
+
+    asyncio.run(scenario())
+    scheduler.close()
+
+
+def test_every_service_shares_one_database_read(tmp_path: Any) -> None:
+    store = build_store(str(tmp_path / "server.sqlite3"))
+    scheduler = GatedScheduler(store.sessions, b"secret", clock=store.clock, reuse_seconds=60)
+    ids = store.ids
+
+    async def scenario() -> None:
+        ctx = scheduler.context()
+        services = [ids.ac_repair, ids.drain] * (BROWSERS // 2)
+        asking = [asyncio.ensure_future(scheduler.slots(ctx, service, NOW)) for service in services]
+        await asyncio.sleep(0.05)
+        scheduler.go.set()
+        answers = await asyncio.gather(*asking)
+        assert scheduler.reads == 1  # two services, 50 browsers: one query
+        assert answers[0] is not answers[1] and answers[0] is answers[2] and answers[1] is answers[3]
+        assert _wednesday_8_12_free(answers[0], ids)
 
     asyncio.run(scenario())
     scheduler.close()
