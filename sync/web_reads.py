@@ -28,11 +28,11 @@ log = logging.getLogger("csr.server.web")
 # The pages' reads (setup, settings, each service's free windows) are reused for this long by one
 # instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them;
 # and one availability read runs at a time per (service, day), the browsers asking meanwhile waiting
-# for it (WebScheduler.slots), over one database read shared by every service. Every committed change the server hears of (a CSR's booking, a request
-# stored on any instance) and this instance's holds drop the reuse at once (WebScheduler.changed). A
-# window shown free may still have filled since (another instance's hold, which is not in the change
-# log); the hold and the submit re-check it under the row lock, so it is answered "that window just
-# filled" — never double booked.
+# for it (WebScheduler.slots), over one database read shared by every service. Every committed change
+# the server hears of (a CSR's booking, a request stored on any instance) and this instance's holds drop
+# the reuse at once (WebScheduler.changed). A window shown free may still have filled since (another
+# instance's hold, which is not in the change log); the hold and the submit re-check it under the row
+# lock, so it is answered "that window just filled" — never double booked.
 READ_REUSE_SECONDS = 1.0
 STALE_FACTOR = 5  # up to 5 s old while a background read refreshes it
 
