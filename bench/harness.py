@@ -104,6 +104,14 @@ def prepare(source: Path, work: Path, listeners: int) -> Prepared:
     conn.close()
     checkpoint(console)
     Path(f"{console}.lock").unlink(missing_ok=True)
+    # The source may hold another bench's unsent changes (`csr-bench booking` books into it): their rows
+    # are in both copies already, so the console starts as a new client with an empty outbox — pushed,
+    # each would be refused one by one (4,000 of them kept a console from coming online in 120 s).
+    conn = sqlite3.connect(str(console))
+    for table in ("outbox", "client_state"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.close()
     server = work / "server.sqlite3"
     shutil.copyfile(console, server)
     conn = sqlite3.connect(str(server))

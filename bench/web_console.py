@@ -1,6 +1,6 @@
 """A real console process for `csr-bench web`: offscreen, over a cache marked as synced, signed in, the
-Bookings inbox tab open. When pulled requests reach the inbox (console/inbox_controller.py refreshes it on
-the sync's ``bookingsChanged``), the newest new row is brought into view — the CSR looking at it — and one
+Bookings inbox tab open. When pulled requests reach the inbox (console/inbox_controller.py re-reads them on
+the sync's ``bookingRowsChanged``, and a new row resets the list's model), the newest new row is brought into view — the CSR looking at it — and one
 line per request is written to the trace when the inbox's table has *finished* painting it:
 {"name": contact name, "t": time.time()}. With ``--kind servicechannel`` (`csr-bench servicechannel`) it
 follows the ServiceChannel work orders instead, each named by its inbox item id (the work order's id).

@@ -1,8 +1,13 @@
 """Wiring of the Bookings inbox (widgets/bookings_inbox.py) to the cache, the writer and the booking form.
 
-The list reads ``models.inbox.inbox_items`` (the open requests and the latest settled ones) on a worker
-thread (console/db_worker.py; a newer read makes an older one's answer stale) whenever the sync pulls
-``online_bookings`` rows, so every console shows every request, and who is working on it, live.
+Nothing here touches the cache on the UI thread: every read and write runs on the inbox's DbWorker
+(console/db_worker.py) and answers by signal. The whole list (``models.inbox.inbox_items``: the open
+requests and the latest settled ones) is read when the tab opens or the CSR signs in (a newer full read
+makes an older one's answer stale); a pull re-reads only the requests it changed (the ids the puller
+reports, ``models.inbox.web_requests_by_id``) and merges them into the list. Claim, release and dismiss
+are writes through the LocalWriter on the same worker, never dropped and run in order. A refusal — here
+(the cache already shows another CSR's claim) or from the server — is kept in the Sync problems window
+(sync/local_refusal.py for the local ones), not only said on the message line.
 
 Accept claims the request, then opens its customer (an existing match) or the new-customer form filled
 from the request, and hands the booking form the request's job type, business unit, campaign (the page's
@@ -13,17 +18,20 @@ free); booking the job (``book_job`` with ``online_booking_id``) accepts the req
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
+from shiboken6 import isValid
 from sqlalchemy import select
 
 from models.customers import Location
-from models.inbox import InboxItem, inbox_items
+from models.inbox import InboxItem, inbox_items, merge_items, web_requests_by_id
 from models.setup import Campaign
 from models.validation import ValidationFailed
 from models.web_booking import load_web_settings
+from sync.local_refusal import record_local_refusal
 from widgets.bookings_inbox import BookingsInbox, DismissBookingDialog
 
 from .db_worker import DbWorker
@@ -55,6 +63,7 @@ def register_actions(kind: str, make: Any) -> None:
 class InboxController(QObject):
     outboxChanged = Signal()
     errorOccurred = Signal(str)
+    wrote = Signal(str)  # the intent, once it is in the cache and the outbox (tests, the status bar)
 
     def __init__(self, console: Any, inbox: BookingsInbox) -> None:
         super().__init__(console.window)
@@ -64,6 +73,7 @@ class InboxController(QObject):
         self.inbox = inbox
         self.dialog: DismissBookingDialog | None = None
         self._pending: InboxItem | None = None  # accepted, waiting for its new customer to be saved
+        self._busy: set[str] = set()  # requests with a claim / release / dismiss on its way to the worker
         self.worker = DbWorker(self, "csr-inbox")
         self.focus_wanted = False
         self.actions = {kind: make(self) for kind, make in ACTIONS.items()}
@@ -86,9 +96,21 @@ class InboxController(QObject):
             self._read, self.console._now_fn(), done=self._show, failed=self._read_failed, key="inbox"
         )
 
+    def refresh_rows(self, ids: list[str]) -> None:
+        """Re-read only these web requests (a pull changed them) and merge them into the list; no ids: the
+        pull did not say which, read them all. Never dropped: each answer carries other rows."""
+        if not ids:
+            self.refresh()
+            return
+        self.worker.submit(self._read_rows, list(ids), done=self._merge, failed=self._read_failed)
+
     def _read(self, now: Any) -> list[InboxItem]:
         with self.cache.sessions() as session:
             return inbox_items(session, now)
+
+    def _read_rows(self, ids: list[str]) -> tuple[list[InboxItem], list[str]]:
+        with self.cache.sessions() as session:
+            return web_requests_by_id(session, ids), [f"web:{i}" for i in ids]
 
     def _read_failed(self, exc: BaseException) -> None:
         self._error(describe_failure(self.cache.path, exc, what="bookings inbox read", unexpected=UNEXPECTED))
@@ -96,45 +118,91 @@ class InboxController(QObject):
     def shutdown(self) -> None:
         self.worker.shutdown()
 
-    def _show(self, items: list[InboxItem]) -> None:
+    def _prepare(self) -> None:
         self.inbox.model.now = self.console._now_fn
         self.inbox.model.time_zone = str(self.console.booking.time_zone())
         user = self.console.sync.user or {}
         self.inbox.model.me = str(user.get("id") or "")
+
+    def _show(self, items: list[InboxItem]) -> None:
+        self._prepare()
         self.inbox.set_rows(items)
         if self.focus_wanted:  # Ctrl+Shift+I opened the tab before its rows came
             self.focus_wanted = False
             if self.console.window.work_tabs.currentWidget() is self.inbox:
                 self.inbox.focus_list()
 
+    def _merge(self, answer: tuple[list[InboxItem], list[str]]) -> None:
+        fresh, asked = answer
+        self._prepare()
+        self.inbox.set_rows(merge_items(self.inbox.model.rows(), fresh, asked))
+
     def _me(self) -> dict[str, Any]:
         user = self.console.sync.user or {}
         return {"claimed_by_id": user["id"]} if user.get("id") else {}
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def _write(self, name: str, args: dict[str, Any], done: str) -> bool:
-        try:
-            self.writer.execute(name, args)
-        except ValidationFailed as exc:
-            self._error(" ".join(exc.errors.values()))
-            return False
-        except Exception as exc:  # noqa: BLE001
-            log.error("inbox write failed", exc_info=exc)
-            self._error(
-                describe_failure(self.cache.path, exc, what="bookings inbox write", unexpected=UNEXPECTED)
-            )
-            return False
-        self.outboxChanged.emit()
-        self.refresh()
-        self.inbox.show_message(done)
-        return True
+    def _write(
+        self,
+        name: str,
+        args: dict[str, Any],
+        done: str,
+        then: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        """Write one intent on the worker (never dropped). ``then(ok, sentence)`` runs on the UI thread
+        after it is saved or refused; a refusal is kept in Sync problems as well as said here."""
+        request_id = str(args.get("online_booking_id", ""))
+        if request_id in self._busy:
+            self.inbox.show_message("Still saving the last change to this request…")
+            return
+        self._busy.add(request_id)
 
-    def claim(self, item: InboxItem) -> bool:
+        def saved(_result: Any) -> None:
+            self._busy.discard(request_id)
+            self.outboxChanged.emit()
+            self.refresh_rows([request_id] if request_id else [])
+            if done:
+                self.inbox.show_message(done)
+            self.wrote.emit(name)
+            if then is not None:
+                then(True, done)
+
+        def failed(exc: BaseException) -> None:
+            self._busy.discard(request_id)
+            if isinstance(exc, ValidationFailed):
+                sentence = " ".join(exc.errors.values()) or "The change was refused."
+                self._error(sentence)
+                self._keep_refusal(name, args, dict(exc.errors) or {"request": sentence})
+                self.refresh_rows([request_id] if request_id else [])  # it shows who has it now
+            else:
+                log.error("inbox write failed", exc_info=exc)
+                sentence = describe_failure(
+                    self.cache.path, exc, what="bookings inbox write", unexpected=UNEXPECTED
+                )
+                self._error(sentence)
+            if then is not None:
+                then(False, sentence)
+
+        self.worker.submit(self.writer.execute, name, args, done=saved, failed=failed)
+
+    def _keep_refusal(self, name: str, args: dict[str, Any], errors: dict[str, str]) -> None:
+        """Stored on the worker, then listed in Sync problems (which opens, like for the server's refusals)."""
+        self.worker.submit(
+            record_local_refusal,
+            self.cache,
+            name,
+            args,
+            errors,
+            done=lambda outcome: self.console.sync.show_outcomes([outcome]),
+            failed=lambda exc: log.error("a refusal could not be kept", exc_info=exc),
+        )
+
+    def claim(self, item: InboxItem) -> None:
         """Space: work on the request (others see it claimed), or let it go when it is mine."""
         mine = bool(item.claimed_by_id) and item.claimed_by_id == self.inbox.model.me
         name = "release_online_booking" if mine else "claim_online_booking"
         done = "Let go — another CSR may take it." if mine else "Claimed — the others see you're on it."
-        return self._write(name, {"online_booking_id": item.item_id, **self._me()}, done)
+        self._write(name, {"online_booking_id": item.item_id, **self._me()}, done)
 
     def dismiss(self, item: InboxItem) -> DismissBookingDialog:
         """Delete: ask the reason (and whether to make a lead), then write ``dismiss_online_booking``."""
@@ -144,12 +212,18 @@ class InboxController(QObject):
         def submitted(values: dict[str, Any]) -> None:
             lead = " — a lead was made to follow up." if values["make_lead"] else "."
             args = {"online_booking_id": item.item_id, **values, **self._me()}
-            if self._write("dismiss_online_booking", args, "Dismissed" + lead):
-                dialog.finish()
-                if values["make_lead"]:
-                    self.console.leads.refresh()
-            else:
-                dialog.show_error(self.inbox.message_label.text())
+
+            def then(ok: bool, sentence: str) -> None:
+                if not isValid(dialog):
+                    return
+                if ok:
+                    dialog.finish()
+                    if values["make_lead"]:
+                        self.console.leads.refresh()
+                else:
+                    dialog.show_error(sentence)
+
+            self._write("dismiss_online_booking", args, "Dismissed" + lead, then)
 
         dialog.submitted.connect(submitted)
         dialog.finished.connect(lambda _result: self._closed(dialog))
@@ -163,13 +237,21 @@ class InboxController(QObject):
         self.inbox.focus_list()
 
     def accept(self, item: InboxItem) -> None:
-        """Enter: claim the request, then the booking form with its customer and choices."""
+        """Enter: claim the request (on the worker), then the booking form with its customer and choices."""
         if item.customer_match == "do_not_service":
             self._error("This is a Do Not Service customer: dismiss the request instead.")
             return
-        if not (item.claimed_by_id and item.claimed_by_id == self.inbox.model.me):
-            if not self._write("claim_online_booking", {"online_booking_id": item.item_id, **self._me()}, ""):
-                return
+        if item.claimed_by_id and item.claimed_by_id == self.inbox.model.me:
+            self._accepted(item)
+            return
+
+        def then(ok: bool, _sentence: str) -> None:
+            if ok:
+                self._accepted(item)
+
+        self._write("claim_online_booking", {"online_booking_id": item.item_id, **self._me()}, "", then)
+
+    def _accepted(self, item: InboxItem) -> None:
         if not item.customer_id:
             self._pending = item
             dialog = self.console.customers.new_customer(
@@ -193,16 +275,36 @@ class InboxController(QObject):
             self._book(item, customer_id)
 
     def _book(self, item: InboxItem, customer_id: str) -> None:
+        """Open the customer (their worker) and read the prefill (this worker), then the booking form. A
+        newer accept makes an older one's prefill stale."""
         console = self.console
+        got: dict[str, Any] = {}
 
-        def shown(ok: bool) -> None:  # the record is read on the customer worker
-            if not ok:
-                return
-            record = console.window.customer_panel.record()
-            console.window.work_tabs.setCurrentIndex(0)
-            console.drafts.ensure_active()
-            console.booking.accept_online(record, self._prefill(item, customer_id))
+        def both() -> None:
+            if "record" in got and "prefill" in got:
+                console.window.work_tabs.setCurrentIndex(0)
+                console.drafts.ensure_active()
+                console.booking.accept_online(got["record"], got["prefill"])
 
+        def shown(ok: bool) -> None:
+            if ok:
+                got["record"] = console.window.customer_panel.record()
+                both()
+
+        def prefilled(prefill: dict[str, Any]) -> None:
+            got["prefill"] = prefill
+            both()
+
+        self.worker.submit(
+            self._prefill,
+            item,
+            customer_id,
+            done=prefilled,
+            failed=lambda exc: self._error(
+                describe_failure(self.cache.path, exc, what="booking form prefill", unexpected=UNEXPECTED)
+            ),
+            key="prefill",
+        )
         console.customers.open_customer(customer_id, then=shown)
 
     def _prefill(self, item: InboxItem, customer_id: str) -> dict[str, Any]:
@@ -252,7 +354,7 @@ def install(console: Any) -> InboxController:
     window.work_tabs.insertTab(index + 1, inbox, TAB_TEXT)
     window.bookings_inbox = inbox
     controller = InboxController(console, inbox)
-    console.sync.bookingsChanged.connect(controller.refresh)
+    console.sync.bookingRowsChanged.connect(controller.refresh_rows)
     console.sync.signedIn.connect(lambda _user: controller.refresh())
     controller.outboxChanged.connect(console.refresh_outbox)
     controller.errorOccurred.connect(lambda text: window.statusBar().showMessage(text, 10_000))

@@ -105,6 +105,9 @@ INTENT_LABELS = {
     "setup_save": "Setup change",  # issue 19: the setup window (models/setup_edit.py)
     "setup_retire": "Setup retire",
     "setup_delete": "Setup deletion",
+    "claim_online_booking": "Claim of a web request",  # the Bookings inbox (console/inbox_controller.py)
+    "release_online_booking": "Letting a web request go",
+    "dismiss_online_booking": "Dismissal of a web request",
 }
 
 
@@ -114,6 +117,7 @@ class SyncController(QObject):
     leadsChanged = Signal()
     bookingsChanged = Signal()  # pulled Bookings inbox requests (online_bookings)
     workOrdersChanged = Signal()  # pulled ServiceChannel work orders (the inbox's other kind)
+    bookingRowsChanged = Signal(list)  # their ids ([]: not known — read them all)
     signedIn = Signal(dict)  # the user
     openJobRequested = Signal(str)  # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
@@ -396,6 +400,8 @@ class SyncController(QObject):
             self.messagesChanged.emit()
         if "online_bookings" in tables:
             self.bookingsChanged.emit()
+            # The pull says which requests changed (sync/puller.py ChangedTables): the inbox re-reads those.
+            self.bookingRowsChanged.emit(sorted(getattr(tables, "rows", {}).get("online_bookings", ())))
         if "work_orders" in tables:
             self.workOrdersChanged.emit()
         if "availability_entries" in tables:
@@ -432,6 +438,10 @@ class SyncController(QObject):
             acknowledge(self.cache, key)
             return
         asyncio.ensure_future(asyncio.to_thread(acknowledge, self.cache, key))
+
+    def show_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Refusals kept by this console itself (sync/local_refusal.py): told and listed like the server's."""
+        self._on_outcomes(outcomes)
 
     def _on_outcomes(self, outcomes: list[Outcome]) -> None:
         """Receipts the server refused or flagged: the jobs they name are read on the status worker (to
@@ -497,7 +507,8 @@ class SyncController(QObject):
             )
         errors = receipt.get("errors") or {}
         why = "; ".join(str(v) for v in errors.values()) or "The server refused it."
-        return f"{label} not saved on the server", why, key, customer
+        where = "" if receipt.get("local") else " on the server"  # refused by this console itself
+        return f"{label} not saved{where}", why, key, customer
 
     def _open_problem(self, key: str) -> None:
         customer = self._problem_customers.get(key)

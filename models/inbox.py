@@ -7,7 +7,7 @@ concatenates them, most urgent first. A new kind plugs in with :func:`register_p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -126,7 +126,7 @@ _WEB_COLUMNS = (
 
 def web_requests(session: Session, now: datetime) -> list[InboxItem]:
     """The Web Scheduler's requests: every open one, and the latest settled ones (plain rows, not ORM
-    objects: the inbox re-reads them on every pulled change)."""
+    objects)."""
     rows = list(
         session.execute(
             select(*_WEB_COLUMNS)
@@ -140,7 +140,30 @@ def web_requests(session: Session, now: datetime) -> list[InboxItem]:
         .order_by(OnlineBooking.created_at.desc())
         .limit(RECENT_LIMIT)
     )
-    job_types = dict(session.execute(select(JobType.id, JobType.name)).all())
+    return _web_items(session, rows)
+
+
+def web_requests_by_id(session: Session, ids: Iterable[str]) -> list[InboxItem]:
+    """Only these requests (the rows a pull or a write changed): a primary-key read, whatever the inbox's
+    length. An id with no row is simply not in the answer."""
+    wanted = sorted(set(ids))
+    rows = []
+    for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        rows += session.execute(
+            select(*_WEB_COLUMNS).where(OnlineBooking.id.in_(wanted[start : start + 500]))
+        )
+    return _web_items(session, rows)
+
+
+def _web_items(session: Session, rows: list) -> list[InboxItem]:
+    if not rows:
+        return []
+    job_type_ids = {r.job_type_id for r in rows if r.job_type_id}
+    job_types = (
+        dict(session.execute(select(JobType.id, JobType.name).where(JobType.id.in_(job_type_ids))).all())
+        if job_type_ids
+        else {}
+    )
     claimants = {r.claimed_by_id for r in rows if r.claimed_by_id}
     users = (
         {
@@ -221,10 +244,37 @@ def inbox_items(session: Session, now: datetime | None = None) -> list[InboxItem
     """Every kind's items: open ones first (a deadline first, then the oldest), then settled, newest first."""
     now = now or datetime.now(UTC)
     _known_kinds()
-    items = [item for provider in PROVIDERS.values() for item in provider(session, now)]
+    return _ordered([item for provider in PROVIDERS.values() for item in provider(session, now)])
+
+
+def _ordered(items: Iterable[InboxItem]) -> list[InboxItem]:
+    items = list(items)
     far = datetime.max.replace(tzinfo=UTC)
     open_items = sorted(
         (i for i in items if i.open), key=lambda i: (as_utc(i.due_at) if i.due_at else far, i.received_at)
     )
     settled = sorted((i for i in items if not i.open), key=lambda i: i.received_at, reverse=True)
     return open_items + settled
+
+
+def merge_items(
+    current: Iterable[InboxItem], fresh: Iterable[InboxItem], asked: Iterable[str]
+) -> list[InboxItem]:
+    """The inbox after re-reading some rows: ``fresh`` replaces (or adds) the items of the same id, an
+    ``asked`` id (``kind:item_id``) with no fresh item leaves, and the list keeps :func:`inbox_items`'
+    order and its cap on settled web requests."""
+    by_id = {item.id: item for item in current}
+    for item_id in asked:
+        by_id.pop(item_id, None)
+    for item in fresh:
+        by_id[item.id] = item
+    ordered = _ordered(by_id.values())
+    settled_web = 0
+    out = []
+    for item in ordered:
+        if not item.open and item.kind == "web":
+            settled_web += 1
+            if settled_web > RECENT_LIMIT:
+                continue
+        out.append(item)
+    return out

@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     phone_seats,
     setup,
     sync_tables,
+    web_address_limit,  # web_address_hits: the Web Scheduler's per-address limit
     web_booking,
     work_orders,
 )

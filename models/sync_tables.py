@@ -95,8 +95,9 @@ SERVER_ONLY_TABLES = frozenset(
         "sc_outbound",  # ServiceChannel: what is sent back to the platform, exactly once
         "phone_seats",  # SIP seats: sent to their own user at sign-in, never synced (docs/phone.md)
     }
-    # the Web Scheduler's window holds and per-day lock rows (models/web_booking.py)
-    | {"web_holds", "web_day_locks"}
+    # the Web Scheduler's window holds and per-day lock rows (models/web_booking.py), and its per-address
+    # POST counts (models/web_address_limit.py)
+    | {"web_holds", "web_day_locks", "web_address_hits"}
 )
 REDACTED_COLUMNS = {"users": frozenset({"password_hash"})}
 NOT_SYNCED = LOCAL_TABLES | SERVER_ONLY_TABLES  # never in CONSOLE_TABLES (kept for its readers)

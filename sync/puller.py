@@ -37,6 +37,24 @@ REBASED_TABLES = frozenset(table for table, _key in REBASED.values()) | frozense
 Hook = Callable[[Session], None]
 
 
+class ChangedTables(set):
+    """The tables a pull touched (a plain ``set`` of names, what ``on_changes`` always got), and which rows
+    of each: ``rows[table]`` holds the entity ids, so a list can re-read only the rows that changed."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.rows: dict[str, set[str]] = {}
+
+    def add_row(self, table: str, entity_id: str) -> None:
+        self.add(table)
+        self.rows.setdefault(table, set()).add(entity_id)
+
+    def merge(self, other: set[str]) -> None:
+        self.update(other)
+        for table, ids in getattr(other, "rows", {}).items():
+            self.rows.setdefault(table, set()).update(ids)
+
+
 class Puller:
     """Pulls and applies the change log for one console cache; ``on_pulled`` gets the customers whose
     record changed, ``on_changes`` the tables a pull touched."""
@@ -135,7 +153,7 @@ class Puller:
         waits long for the cache's write lock; the cursor moves in the last one. Cut short, the page
         is pulled and applied again from the old cursor (applying a change twice is harmless)."""
         touched: set[str] = set()
-        tables: set[str] = set()
+        tables = ChangedTables()
         chunks = [changes[i : i + APPLY_CHUNK] for i in range(0, len(changes), APPLY_CHUNK)] or [[]]
         for n, chunk in enumerate(chunks):
             final = n == len(chunks) - 1
@@ -160,7 +178,7 @@ class Puller:
                     finally:
                         raw.execute("PRAGMA foreign_keys = ON")
             touched |= chunk_touched
-            tables |= chunk_tables
+            tables.merge(chunk_tables)
             if not final:
                 time.sleep(0.001)  # let a waiting save in before the next chunk (none after the last)
         return touched, tables
@@ -171,13 +189,13 @@ class Puller:
         # Fetched rows (version 0) are the server's current rows: every confirmed edit is in them.
         newest = max((c.get("version") or 0 for c in chunk), default=0)
         keys: set[tuple[str, str]] = set()
-        tables: set[str] = set()
+        tables = ChangedTables()
         touched: set[str] = set()
         for change in chunk:
             entity = change["entity"]
             if entity in NOT_SYNCED:
                 continue  # never ours to write, whatever a server sends
-            tables.add(entity)
+            tables.add_row(entity, str(change["entity_id"]))
             keys.add((entity, change["entity_id"]))
             customer = apply_change(
                 session, entity, change["entity_id"], change["op"], change.get("data") or {}

@@ -149,6 +149,9 @@ class SyncServer:
         self.connections: set[Connection] = set()
         self.address_limit = AddressLimit(max_connections_per_address)  # sync/address_limit.py
         self.on_commit = on_commit  # e.g. publish to other instances (PostgreSQL NOTIFY / Redis)
+        # Told of every committed version, here or on another instance (the Web Scheduler drops its
+        # availability reads: sync/web_scheduler.py WebScheduler.changed).
+        self.version_listeners: list[Callable[[int], None]] = []
         self.calls: Any = None  # sync/call_desk.CallDesk when the server takes calls
         self._call_poke: asyncio.TimerHandle | None = None  # a coalesced poke after call commits
         self._outgoing: deque[str] = deque()  # ``call`` messages on their way to every console
@@ -244,6 +247,8 @@ class SyncServer:
     def poke_all(self, version: int) -> None:
         """Tell every authenticated console that the change log grew (also for commits elsewhere)."""
         self.pulls.seen(version)
+        for listener in self.version_listeners:
+            listener(version)
         self._poke_to = max(self._poke_to, version)
         if self._poker is None or self._poker.done():
             self._poker = asyncio.get_running_loop().create_task(self._send_pokes())

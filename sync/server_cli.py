@@ -409,6 +409,7 @@ async def _start_web(
             server.on_commit(version)
 
     scheduler = WebScheduler(sessions, token_secret(sessions), on_committed=committed)
+    server.version_listeners.append(scheduler.changed)  # any booking or hold: availability read afresh
     host = args.web_host or args.host
     try:
         runner, port = await start_web(make_web_app(scheduler), host, args.web_port, ssl_context=context)

@@ -5,12 +5,13 @@ ZIP → service → day and arrival window (held for a few minutes) → contact 
 focus to errors. Each stored request goes into the change log in the transaction that stores it, and
 every console is poked at once: it reaches the Bookings inbox through the ordinary sync.
 
-Abuse: a per-address sliding window on every POST (in this instance's memory, before any database
-work), a per-phone daily cap (in the database, so every instance counts it), a honeypot field, a minimum
-fill time carried in a signed form token, field size limits and a 16 KB body cap, a pluggable captcha
-hook (off by default), CSP ``frame-ancestors`` and CORS from the company's allowed origins. Database work
-runs on the scheduler's own small thread pool, so a flood of bookings can't take the threads the consoles'
-sync and the phone webhooks use.
+Abuse: a per-address sliding hour on every POST and a per-phone daily cap, both counted in the database
+so every instance counts them (an address already at its limit on this instance is turned away from
+memory, before any database work), a honeypot field, a minimum fill time carried in a signed form token,
+field size limits and a 16 KB body cap, a pluggable captcha hook (off by default), CSP
+``frame-ancestors`` and CORS from the company's allowed origins (sync/web_limits.py). Database work runs on
+the scheduler's own small thread pool, so a flood of bookings can't take the threads the consoles' sync
+and the phone webhooks use; the pages' reads are shared and single-flight (sync/web_reads.py).
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.resources import files
 from typing import Any
@@ -33,10 +31,9 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
-from models.setup_data import SetupData, load_setup
 from models.timeutil import as_utc, zone
 from models.validation import ValidationFailed
-from models.web_booking import CustomerMatch, WebSettings, load_web_settings
+from models.web_booking import CustomerMatch
 from models.web_capacity import (
     WindowFilled,
     check_contact_form,
@@ -44,7 +41,6 @@ from models.web_capacity import (
     live_hold,
     offer_for,
     offers,
-    online_slots,
     place_hold,
     submit_request,
 )
@@ -53,66 +49,18 @@ from . import web_pages as pages
 from .apply import lock_change_log
 from .call_desk import _log_changes
 from .changes import ChangeCollector
+from .web_limits import AddressCounting, AddressWindow
+from .web_reads import READ_REUSE_SECONDS, PageContext, WebReads, reader_sessions
 
 log = logging.getLogger("csr.server.web")
 MAX_BODY = 16 * 1024
 FORM_TOKEN_MAX_AGE = 6 * 3600  # a details form older than this is started again
-# The pages' reads (setup, settings, each service's free windows) are reused for this long by one
-# instance: under 50 browsers a read costs ~20 ms of a core, so re-reading per page would queue them.
-# A window shown free may have filled in that second (a CSR's booking, another instance's hold); the
-# hold and the submit re-check it under the row lock, so it is answered "that window just filled" —
-# never double booked. This instance's own holds and submits clear the reuse at once.
-READ_REUSE_SECONDS = 1.0
-STALE_FACTOR = 5  # up to 5 s old while a background read refreshes it
 Captcha = Callable[[web.Request, dict[str, str]], Awaitable[bool]]
 _SCHEDULER: web.AppKey[WebScheduler] = web.AppKey("web_scheduler")
 _ORIGINS: web.RequestKey[tuple[str, ...]] = web.RequestKey("csr_origins", tuple)
 
 
-def reader_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Sessions for the page's reads. A SQLite store's sessions take the write lock when they begin
-    (models/db.py: BEGIN IMMEDIATE), so 50 browsers reading availability would queue one by one behind
-    each other and every writer; a read-only connection of the WAL file reads beside them. PostgreSQL's
-    sessions already do."""
-    bind = sessions.kw.get("bind")
-    if bind is None or bind.dialect.name != "sqlite" or not bind.url.database:
-        return sessions
-    from sqlalchemy import create_engine, event
-
-    from models.db import sqlite_pragmas
-
-    engine = create_engine(f"sqlite:///file:{bind.url.database}?mode=ro&uri=true")
-    event.listen(engine, "connect", lambda conn, _record: sqlite_pragmas(conn, read_only=True))
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-class AddressWindow:
-    """POSTs per remote address over the last hour (sliding), in memory: a flood is turned away before
-    it costs a database write."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    def take(self, address: str, limit: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(address, deque())
-        while hits and hits[0] <= now - 3600:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
-        if len(self._hits) > 100_000:  # forget idle addresses; the live ones refill at once
-            self._hits = {a: h for a, h in self._hits.items() if h and h[-1] > now - 3600}
-        return True
-
-
-@dataclass
-class _Context:
-    setup: SetupData
-    settings: WebSettings
-
-
-class WebScheduler:
+class WebScheduler(WebReads, AddressCounting):
     """The page's state: the store, the poke after a stored request, the clock, the optional captcha."""
 
     def __init__(
@@ -135,61 +83,16 @@ class WebScheduler:
         self.region = region
         self.captcha = captcha
         self.addresses = AddressWindow()
-        self.reuse_seconds = reuse_seconds
-        self._context: tuple[float, _Context] | None = None
-        self._slots: dict[tuple[str, str], tuple[float, list]] = {}
-        self._refreshing: set[tuple[str, str]] = set()
+        self._purged = 0.0  # when this instance last purged the per-address counts (epoch seconds)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
+        self._init_reads(reuse_seconds)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    def context(self) -> _Context:
-        cached = self._context
-        if cached is not None and time.monotonic() - cached[0] < self.reuse_seconds:
-            return cached[1]
-        with self.readers() as session:
-            ctx = _Context(load_setup(session), load_web_settings(session))
-        self._context = (time.monotonic(), ctx)
-        return ctx
-
-    def slots(self, ctx: _Context, job_type_id: str, now: datetime) -> list:
-        """The service's windows with online room: reused for ``reuse_seconds``; a read up to
-        ``STALE_FACTOR`` times older is still served while one refresh reads afresh in the background (so a
-        browser never waits for a read another one can take), older than that it is read now."""
-        key = (job_type_id, as_utc(now).strftime("%Y-%m-%dT%H:%M"))
-        cached = self._slots.get(key)
-        if cached is not None:
-            age = time.monotonic() - cached[0]
-            if age < self.reuse_seconds:
-                return cached[1]
-            if age < self.reuse_seconds * STALE_FACTOR:
-                if key not in self._refreshing:
-                    self._refreshing.add(key)
-                    self.pool.submit(self._refresh, ctx, job_type_id, now, key)
-                return cached[1]
-        return self._read_slots(ctx, job_type_id, now, key)
-
-    def _read_slots(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> list:
-        with self.readers() as session:
-            offer = offer_for(ctx.setup, ctx.settings, job_type_id)
-            found = online_slots(session, ctx.setup, ctx.settings, offer, now)
-        if len(self._slots) > 1000:
-            self._slots.clear()
-        self._slots[key] = (time.monotonic(), found)
-        return found
-
-    def _refresh(self, ctx: _Context, job_type_id: str, now: datetime, key: tuple[str, str]) -> None:
-        try:
-            self._read_slots(ctx, job_type_id, now, key)
-        except Exception:  # noqa: BLE001 - the next page reads it itself
-            log.warning("event=web_slots_refresh_failed", exc_info=True)
-        finally:
-            self._refreshing.discard(key)
-
     def wrote(self) -> None:
         """A hold or a request was stored here: the next page reads capacity afresh."""
-        self._slots.clear()
+        self.changed()
 
     # -- the signed form token: when the details form was served, for which hold ------------------------
     def form_token(self, hold: str, now: datetime) -> str:
@@ -331,24 +234,28 @@ def _slot(text: str) -> tuple[date, str] | None:
         return None
 
 
-async def _ctx(request: web.Request) -> _Context:
+async def _ctx(request: web.Request) -> PageContext:
     scheduler = request.app[_SCHEDULER]
-    ctx = await scheduler.run(scheduler.context)
+    ctx = await scheduler.current_context()
     request[_ORIGINS] = ctx.settings.allowed_origins
     return ctx
 
 
-def _company(ctx: _Context) -> str:
+def _company(ctx: PageContext) -> str:
     return ctx.setup.company_name or "Online booking"
 
 
-def _tz_label(ctx: _Context, now: datetime) -> str:
+def _tz_label(ctx: PageContext, now: datetime) -> str:
     return pages.zone_label(zone(ctx.setup.time_zone), now)
 
 
-def _limited(request: web.Request, ctx: _Context) -> web.Response | None:
+async def _limited(request: web.Request, ctx: PageContext) -> web.Response | None:
     scheduler = request.app[_SCHEDULER]
-    if scheduler.addresses.take(request.remote or "?", ctx.settings.requests_per_address_per_hour):
+    address, limit = request.remote or "?", ctx.settings.requests_per_address_per_hour
+    if not scheduler.addresses.full(address, limit) and await scheduler.run(
+        scheduler.take_address, address, limit
+    ):
+        scheduler.addresses.add(address)
         return None
     log.warning("event=web_rate_limited remote=%s path=%s", request.remote, request.path)
     return _html(
@@ -378,8 +285,8 @@ async def _index(request: web.Request) -> web.Response:
     return _html(pages.services_page(company, zip_, listed, utm))
 
 
-def _slots(request: web.Request, ctx: _Context, job_type_id: str, now: datetime) -> list:
-    return request.app[_SCHEDULER].slots(ctx, job_type_id, now)
+async def _slots(request: web.Request, ctx: PageContext, job_type_id: str, now: datetime) -> list:
+    return await request.app[_SCHEDULER].slots(ctx, job_type_id, now)
 
 
 async def _times(request: web.Request) -> web.Response:
@@ -399,7 +306,7 @@ async def _times(request: web.Request) -> web.Response:
     except ValidationFailed:
         return _html(pages.services_page(company, zip_, listed, utm, "Pick what you need."), 422)
     now = scheduler.clock()
-    slots = await scheduler.run(_slots, request, ctx, service, now)
+    slots = await _slots(request, ctx, service, now)
     return _html(
         pages.times_page(company, zip_, service, offer.public_name, slots, _tz_label(ctx, now), utm=utm)
     )
@@ -411,7 +318,7 @@ async def _hold(request: web.Request) -> web.Response:
     company = _company(ctx)
     if not ctx.settings.enabled:
         return _html(pages.closed_page(company))
-    if (refused := _limited(request, ctx)) is not None:
+    if (refused := await _limited(request, ctx)) is not None:
         return refused
     form = await request.post()
     zip_, service = _param(form, "zip", 10), _param(form, "service")
@@ -426,7 +333,7 @@ async def _hold(request: web.Request) -> web.Response:
     now = scheduler.clock()
     slot = _slot(slot_text)
     if slot is None:
-        slots = await scheduler.run(_slots, request, ctx, service, now)
+        slots = await _slots(request, ctx, service, now)
         return _html(
             pages.times_page(
                 company,
@@ -449,7 +356,7 @@ async def _hold(request: web.Request) -> web.Response:
         hold_id = await scheduler.run(hold)
         scheduler.wrote()
     except ValidationFailed as exc:
-        slots = await scheduler.run(_slots, request, ctx, service, now)
+        slots = await _slots(request, ctx, service, now)
         message = next(iter(exc.errors.values()), "Pick an arrival window.")
         return _html(
             pages.times_page(
@@ -478,7 +385,7 @@ async def _hold(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(location="details?" + urlencode(query))
 
 
-def _window_label(ctx: _Context, slot: tuple[date, str]) -> str:
+def _window_label(ctx: PageContext, slot: tuple[date, str]) -> str:
     window = next((w for w in ctx.setup.windows if w.id == slot[1]), None)
     day = slot[0]
     if window is None:
@@ -543,7 +450,7 @@ async def _submit(request: web.Request) -> web.Response:
     company = _company(ctx)
     if not ctx.settings.enabled:
         return _html(pages.closed_page(company))
-    if (refused := _limited(request, ctx)) is not None:
+    if (refused := await _limited(request, ctx)) is not None:
         return refused
     form = await request.post()
     raw = {k: _param(form, k, 2000) for k in (*pages.CONTACT_LABELS, "utm_campaign", "sms_consent")}
@@ -680,7 +587,7 @@ async def _api_slots(request: web.Request) -> web.Response:
     except ValidationFailed as exc:
         return web.json_response({"error": exc.errors}, status=422)
     now = scheduler.clock()
-    slots = await scheduler.run(_slots, request, ctx, service, now)
+    slots = await _slots(request, ctx, service, now)
     return web.json_response(
         {
             "time_zone": ctx.setup.time_zone,

@@ -129,3 +129,79 @@ def test_inbox_claim_accept_and_dismiss_by_keyboard(qtbot, tmp_path):
         assert "Dismissed" in inbox.findChild(object, "bookingsInboxMessage").text()
     finally:
         console.shutdown()
+
+
+def test_accept_a_new_caller_creates_the_customer_and_books(qtbot, tmp_path):
+    """A web request from a caller not in the cache: Enter → the new-customer form filled from the request
+    → Enter saves it → the booking form opens on that customer with the request's choices → booked, and
+    the request is accepted with the job."""
+    from models.customers import ContactMethod, Customer, Location
+    from models.web_booking import save_web_settings
+
+    path = tmp_path / "cache.sqlite3"
+    cache = open_cache(path)
+    with cache.sessions.begin() as s:
+        ids = build_setup(s)
+        save_web_settings(s, web_settings(ids))
+        s.add(User(id="u-dana", username="dana", display_name="Dana Reyes"))
+        request_id = _request(s, ids, name="jamie rivera", phone="+12145550188")
+        s.get(OnlineBooking, request_id).email = "jamie@example.com"
+        assert s.scalar(select(Customer.id)) is None  # nobody in the cache yet
+    cache.close()
+    console = Console.build(path, open_settings(tmp_path), now_fn=lambda: NOW)
+    qtbot.addWidget(console.window)
+    show_active(qtbot, console.window)
+    try:
+        w = console.window
+        console.sync.user = {"id": "u-dana", "username": "dana"}
+        inbox = w.bookings_inbox
+        qtbot.keyClick(
+            QApplication.focusWidget() or w,
+            Qt.Key.Key_I,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        view = inbox.findChild(object, "bookingsInboxView")
+        qtbot.waitUntil(lambda: w.work_tabs.currentWidget() is inbox and view.hasFocus())
+        wait_for_workers(qtbot, w)
+        assert view.model().index(0, 5).data() == "New"
+        qtbot.keyClick(view, Qt.Key.Key_Return)  # accept: claimed on the worker, then the customer form
+        wait_for_workers(qtbot, w)
+        qtbot.waitUntil(lambda: (QApplication.activeWindow() or w) is not w, timeout=3000)
+        dialog = QApplication.activeWindow()
+        assert dialog.objectName() == "customerDialog"
+        fields = dialog.fields
+        assert fields["name"].text() == "Jamie Rivera" and fields["phone"].text() == "(214) 555-0188"
+        assert (fields["street"].text(), fields["city"].text(), fields["zip"].text()) == (
+            "100 Elm St",
+            "Dallas",
+            "75201",
+        )
+        assert fields["email"].text() == "jamie@example.com"
+        with qtbot.waitSignal(console.customers.customerSaved, timeout=5000) as saved:
+            qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
+        new_id = saved.args[0]
+        form = w.booking_form
+        qtbot.waitUntil(
+            lambda: w.work_tabs.currentIndex() == 0 and form.customer_id() == new_id, timeout=5000
+        )
+        wait_for_workers(qtbot, w)
+        assert form.job_type.currentData() == ids.ac_repair and form.campaign.currentData() == ids.google
+        slot = form.availability.slot(form.availability_view.currentIndex().row())
+        assert (slot.day, slot.window.id) == (WEDNESDAY, ids.w8_12)  # the requested window, still free
+        qtbot.keyClick(form.availability_view, Qt.Key.Key_Return)
+        qtbot.keyClick(form.book_button, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        wait_for_workers(qtbot, w)
+        with console.cache.sessions() as s:
+            customer = s.get(Customer, new_id)
+            job = s.scalar(select(Job).where(Job.customer_id == new_id))
+            req = s.get(OnlineBooking, request_id)
+            location = s.get(Location, job.location_id)
+            phones = [
+                c.value for c in s.scalars(select(ContactMethod).where(ContactMethod.customer_id == new_id))
+            ]
+        assert customer.name == "Jamie Rivera" and "+12145550188" in phones and "jamie@example.com" in phones
+        assert (location.street, location.zip) == ("100 Elm St", "75201")
+        assert req.status == "Accepted" and req.job_id == job.id and req.customer_id == new_id
+        assert job.booked_from.value == "OnlineBooking"
+    finally:
+        console.shutdown()

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from models.customers import ContactKind, ContactMethod, Customer, Location
 from models.jobs import OnlineBooking
 from models.sync_tables import ChangeRow
+from models.web_address_limit import WebAddressHits
 from models.web_booking import WebHold
 from tests.web_setup import ALLOWED_ORIGIN, WEDNESDAY, RunningScheduler, build_store, fresh_postgres
 
@@ -258,6 +259,28 @@ def test_rate_limits_per_address_and_per_phone(web, store):
     store.configure(requests_per_address_per_hour=1)
     hammer = [http.post(web.url + "hold", data={"zip": "75201"}).status_code for _ in range(3)]
     assert 429 in hammer
+
+
+def test_the_per_address_limit_is_shared_by_two_instances(web, store):
+    """Two csr-server instances over one database (behind a load balancer): an address's POSTs count
+    together — counted per process, each instance would let the whole limit through."""
+    store.configure(requests_per_address_per_hour=4)
+    http = requests.Session()
+    with RunningScheduler(store) as other:
+        codes = [
+            http.post(instance.url + "hold", data={"zip": "75201"}).status_code
+            for instance in (web, other, web, other, web, other)
+        ]
+        assert codes[:4] == [422] * 4 and codes[4:] == [429, 429]  # 4 in all, whichever instance
+        assert _hits(store) == 4  # refused POSTs are not counted
+        store.clock.advance(3600)  # an hour later the address may try again, on either
+        assert http.post(other.url + "hold", data={"zip": "75201"}).status_code == 422
+        assert _hits(store) == 1  # the hour's old minutes were purged
+
+
+def _hits(store) -> int:
+    with store.sessions() as s:
+        return s.scalar(select(func.sum(WebAddressHits.hits)))
 
 
 def test_a_do_not_service_customer_is_refused_neutrally_and_flagged(web, store):
