@@ -1,7 +1,7 @@
 """The Bookings inbox never waits on the disk: driven by real key events into the assembled console —
 Ctrl+Shift+I opens it, Space claims a request, Enter accepts it (the booking form opens prefilled), Delete
 dismisses another with a reason — and a pulled change to one request re-read alone, it runs no SQL
-statement on the GUI thread (the guard of tests/gui/test_ui_thread_db.py, imported as is).
+statement on the GUI thread (the guard of tests/gui/ui_thread_guard.py).
 
 A claim this console refuses (another CSR's claim already pulled) reaches the CSR durably: it is listed
 in Sync problems and kept in the cache until acknowledged, not only said on the message line."""
@@ -29,7 +29,7 @@ from models.writer import LocalWriter
 from sync.puller import ChangedTables
 from tests.gui.helpers import show_active, wait_for_workers
 from tests.gui.test_bookings_inbox import _request
-from tests.gui.test_ui_thread_db import UiThreadSql
+from tests.gui.ui_thread_guard import UiThreadSql
 from tests.unit.booking_setup import NOW, build_setup
 from tests.unit.conftest import customer_args
 from tests.web_setup import web_settings
@@ -88,7 +88,7 @@ def _select(qtbot: Any, console: Console, view: Any, request_id: str) -> None:
 def test_the_inbox_by_keyboard_runs_no_sql_on_the_ui_thread(qtbot: Any, console: Console) -> None:
     w = console.window
     inbox = w.bookings_inbox
-    guard = UiThreadSql(console.cache, console._ui_conn)
+    guard = UiThreadSql(console.cache)
     with guard.watching():
         view = _open_inbox(qtbot, console)
         assert inbox.model.rowCount() == 3
@@ -141,7 +141,7 @@ def _omar_lets_go(console: Console) -> None:
 
 def test_the_guard_sees_an_inbox_read_on_the_ui_thread(qtbot: Any, console: Console) -> None:
     """The guard can fail: the inbox's old way (its read on the GUI thread) is caught."""
-    guard = UiThreadSql(console.cache, console._ui_conn)
+    guard = UiThreadSql(console.cache)
     with guard.watching():
         console.inbox._read(NOW)
     assert guard.hits
