@@ -46,6 +46,8 @@ SHORTCUTS = [
     ("F10 / F11 (softphone)", "Complete the warm transfer / return to the caller"),
     ("Ctrl+Shift+R", "Call review (supervisors and managers): Abandoned and Unbooked calls"),
     ("Ctrl+Shift+F", "Possible duplicates (managers): compare, merge, Ctrl+Z undoes the last merge"),
+    ("Ctrl+Shift+O", "Company setup: business units, job types, campaigns, … (editable by managers)"),
+    ("Ctrl+Shift+G", "Campaign report (managers): calls, bookings and cost per campaign; CSV export"),
     ("Ctrl+Alt+A", "Availability (managers): time off, holidays, capacity adjustments; Ctrl+S adds"),
     ("Ctrl+Alt+U", "Users (admins): add, reset a password, change a role, deactivate"),
     ("Alt+O, S", "My state: Available, Away (with a reason) or Wrap-up"),

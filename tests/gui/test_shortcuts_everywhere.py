@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 from sqlalchemy import text
 
@@ -31,6 +31,7 @@ from tests.gui.helpers import open_now
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 NONE = Qt.KeyboardModifier.NoModifier
+ALT = Qt.KeyboardModifier.AltModifier
 K = Qt.Key
 
 # (keys as the F1 list writes them, key, modifiers, the action they fire)
@@ -56,7 +57,24 @@ GLOBAL: list[tuple[str, Qt.Key, Qt.KeyboardModifier, Callable[[Console], QAction
     ("Ctrl+Shift+D", K.Key_D, CTRL | SHIFT, lambda c: c.window.toggle_theme_action),
     ("F1", K.Key_F1, NONE, lambda c: c.window.shortcuts_action),
     ("Ctrl+Q", K.Key_Q, CTRL, lambda c: c.window.quit_action),
+    # Signed in as an admin (the fixture): the review, the manager's and the admin's windows, the inbox.
+    ("Ctrl+Shift+R", K.Key_R, CTRL | SHIFT, lambda c: c.review._tab_action),
+    ("Ctrl+Shift+I", K.Key_I, CTRL | SHIFT, lambda c: _inbox_shortcut(c)),
+    ("Ctrl+Shift+F", K.Key_F, CTRL | SHIFT, lambda c: _window_action(c, "duplicatesAction")),
+    ("Ctrl+Shift+O", K.Key_O, CTRL | SHIFT, lambda c: _window_action(c, "setupAction")),
+    ("Ctrl+Shift+G", K.Key_G, CTRL | SHIFT, lambda c: _window_action(c, "campaignReportAction")),
+    ("Ctrl+Alt+A", K.Key_A, CTRL | ALT, lambda c: _window_action(c, "availabilityAction")),
+    ("Ctrl+Alt+U", K.Key_U, CTRL | ALT, lambda c: _window_action(c, "usersAction")),
 ]
+
+
+def _window_action(console: Console, name: str) -> QAction:
+    return console.window.findChild(QAction, name)
+
+
+def _inbox_shortcut(console: Console) -> QShortcut:
+    keys = QKeySequence("Ctrl+Shift+I")
+    return next(s for s in console.window.findChildren(QShortcut) if s.key() == keys)
 
 
 def _panel_action(console: Console, text: str) -> QAction:
@@ -119,13 +137,14 @@ def test_the_table_covers_the_f1_list():
 
 def test_every_window_wide_action_is_in_the_table(console):
     """Each action that answers anywhere in the window (application or window context) is tested here."""
-    from PySide6.QtGui import QKeySequence
-
     tested = {QKeySequence(k).toString() for k, *_ in GLOBAL}
     wide = (Qt.ShortcutContext.ApplicationShortcut, Qt.ShortcutContext.WindowShortcut)
     for action in console.window.findChildren(QAction):
         for shortcut in action.shortcuts() if action.shortcutContext() in wide else ():
             assert shortcut.toString() in tested, f"{shortcut.toString()} ({action.text()}) is not tested"
+    for shortcut in console.window.findChildren(QShortcut):
+        if shortcut.parent() is console.window and shortcut.context() in wide:
+            assert shortcut.key().toString() in tested, f"{shortcut.key().toString()} is not tested"
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +169,8 @@ def console(qapp, tmp_path_factory):
         cache.close()
     c = Console.build(path, open_settings(folder))
     c.floor.board_action.setVisible(True)  # as a supervisor's sign-in does
+    # What an admin's sign-in installs: call review, the manager's windows, users (no server needed).
+    c._signed_in({"username": "admin", "role": "admin", "display_name": "Admin"})
     c._test_customer = customer  # type: ignore[attr-defined]
     yield c
     c.window.close()
@@ -197,8 +218,9 @@ def test_shortcut_works_from_pane(qtbot, console, keys, key, modifiers, action_o
     widget.setFocus(Qt.FocusReason.OtherFocusReason)
     qtbot.waitUntil(lambda: widget.hasFocus(), timeout=3000)
     action = LOCAL.get((keys, pane), action_of)(console)
-    assert action.isEnabled(), f"{keys} is disabled"
-    with qtbot.waitSignal(action.triggered, timeout=2000, raising=False) as fired:
+    assert action is not None and action.isEnabled(), f"{keys} is missing or disabled"
+    signal = action.activated if isinstance(action, QShortcut) else action.triggered
+    with qtbot.waitSignal(signal, timeout=2000, raising=False) as fired:
         qtbot.keyClick(QApplication.focusWidget(), key, modifiers)
     assert fired.signal_triggered, f"{keys} did nothing with the keyboard in the {pane}"
     _settle(qtbot, console)
