@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0017_callbacks"
+HEAD_REVISION = "0018_notify_online"
 WRITE_GATE_TIMEOUT = 10.0
 
 
