@@ -195,9 +195,7 @@ def test_the_last_minute_boundary_is_the_setting_and_zero_always_confirms(cache)
     ],
 )
 def test_reminder_exclusions_by_business_unit_or_job_type(cache, exclusion, excluded):
-    store = make_store(
-        cache.sessions, notify={**NOTIFY, "reminder": {"day_before_at": "17:00", **exclusion}}
-    )
+    store = make_store(cache.sessions, notify={**NOTIFY, "reminder": {"day_before_at": "17:00", **exclusion}})
     cid, loc = store.customer()
     job = store.book(cid, loc)  # HVAC Service, AC Not Cooling
     kinds = sorted(m.kind.value for m in store.messages(job_id=job))

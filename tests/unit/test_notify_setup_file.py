@@ -65,7 +65,10 @@ def test_last_minute_and_reminder_exclusions_are_read_stored_and_exported(cache)
         'reminder: {day_before_at: "17:00"}',
         'reminder: {day_before_at: "17:00", exclude_business_units: [Plumbing Service], '
         "exclude_job_types: [ac not cooling]}\n  skip_confirmation_within_minutes: 90",
-    ).replace("confirmation:\n", 'online_booking: {sms: "{company}: got it, {customer} ({window})."}\n    confirmation:\n')
+    ).replace(
+        "confirmation:\n",
+        'online_booking: {sms: "{company}: got it, {customer} ({window})."}\n    confirmation:\n',
+    )
     doc = parse_setup(_base() + section)
     with cache.sessions.begin() as s:
         import_setup(s, doc)
@@ -95,7 +98,9 @@ def test_an_exclusion_naming_no_business_unit_of_the_file_is_refused_with_its_li
 
 
 def test_an_online_booking_template_with_an_unknown_placeholder_is_refused():
-    bad = _base() + SECTION.replace("confirmation:\n", 'online_booking: {sms: "{company}: {technician}"}\n    confirmation:\n')
+    bad = _base() + SECTION.replace(
+        "confirmation:\n", 'online_booking: {sms: "{company}: {technician}"}\n    confirmation:\n'
+    )
     with pytest.raises(SetupFileError) as err:
         parse_setup(bad)
     assert any("online_booking.sms" in m and "{technician}" in m for _, m in err.value.problems)
