@@ -87,6 +87,7 @@ class Claimed:
     attempts: int
     recovering: bool  # a claim another sender held and never recorded: it may already have gone
     claimed_at: datetime
+    lease_until: datetime  # this claim's lease: not sent after it
 
 
 class NotifySender:
@@ -135,7 +136,7 @@ class NotifySender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop``: a pipeline, not batch after batch. Claims are taken in chunks while
-        earlier sends are in flight (at most ``concurrency`` sends at once, about twice that claimed),
+        earlier sends are in flight (at most ``concurrency`` sends at once, 1.5 times that claimed),
         and answers are recorded as they come, grouped: each record transaction takes every answer
         that arrived while the previous one committed."""
         connector = aiohttp.TCPConnector(limit=self.concurrency)
@@ -150,8 +151,11 @@ class NotifySender:
                 # the concurrency: enough to keep every send slot busy while the next claim commits,
                 # few enough that a sender killed now leaves few claims to wait for their lease, and a
                 # slow record holds the claims back instead of letting leases run out.
-                room = self.concurrency + self.concurrency // 2 - self._held
-                if room < max(1, self.concurrency // 2):
+                cap = self.concurrency + self.concurrency // 2
+                if self._limit.rate > 0:  # and what the rate limit lets go well inside a lease
+                    cap = min(cap, max(1, int(self._limit.rate * self.lease.total_seconds() / 4)))
+                room = cap - self._held
+                if room < max(1, min(self.concurrency, cap) // 2):
                     self._recorded.clear()
                     done = asyncio.ensure_future(self._recorded.wait())
                     await asyncio.wait(inflight | {stopper, done}, return_when="FIRST_COMPLETED")
@@ -292,6 +296,7 @@ class NotifySender:
                         attempts,
                         recovering,
                         previous,
+                        now + self.lease,
                     )
                 )
             for recovering, bump in ((False, 1), (True, 0)):
@@ -352,11 +357,23 @@ class NotifySender:
                     log.warning("event=notify_adopted id=%s sid=%s", c.id, found.provider_id)
                     return found
             await self._limit.acquire()
+            if (late := self._lease_ending(c)) is not None:
+                return late
             return await self.sms.send(self._http, c.to, c.body, c.id)
         if self.email is None:
             return SendResult("permanent", error="Email is not set up on the server (no SMTP server).")
         await self._limit.acquire()
+        if (late := self._lease_ending(c)) is not None:
+            return late
         return await self.email.send(c.to, c.subject, c.body, c.id)
+
+    def _lease_ending(self, c: Claimed) -> SendResult | None:
+        """A claim whose lease has (nearly) run out is not sent: another sender may take it over any
+        moment, and finding nothing sent yet, send it too. It goes back to waiting instead."""
+        if self.clock() < c.lease_until - self.lease / 10:
+            return None
+        log.warning("event=notify_lease_ran_out id=%s", c.id)
+        return SendResult("transient", error="Held too long before sending (the server was busy).")
 
     # -- record ------------------------------------------------------------------------------------------
     def _record(self, results: list[tuple[Claimed, SendResult, datetime]]) -> int:
