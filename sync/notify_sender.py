@@ -210,12 +210,13 @@ class NotifySender:
         async with gate:
             try:
                 result = await self._send(c)
+                # The moment the provider took it is when the message went, however long the record
+                # waits (for a message found already sent after a crash: the provider's own time).
+                answered = max(as_utc(result.at), c.claimed_at) if result.at is not None else self.clock()
             except Exception as exc:  # noqa: BLE001 - never lose the claim's answer: retried later
                 log.exception("event=notify_send_crashed id=%s", c.id)
                 result = SendResult("transient", error=f"The sender failed ({type(exc).__name__}).")
-        # The moment the provider took it is when the message went, however long the record waits
-        # (for a message found already sent after a crash: the provider's own time).
-        answered = max(result.at, c.claimed_at) if result.at is not None else self.clock()
+                answered = self.clock()
         self._answers.append((c, result, answered))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_answers())
