@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0019_web_address_hits"
+HEAD_REVISION = "0020_notify_online"
 WRITE_GATE_TIMEOUT = 10.0
 
 

@@ -24,6 +24,7 @@ KIND_LABEL = {
     NoticeKind.ON_THE_WAY: "On the way",
     NoticeKind.REPLY: "Reply",
     NoticeKind.HELP: "Help",
+    NoticeKind.ONLINE_BOOKING: "Online request received",
 }
 STATE_LABEL = {
     NoticeStatus.PENDING: "Waiting to send",

@@ -28,6 +28,7 @@ class NoticeKind(enum.StrEnum):
     ON_THE_WAY = "on_the_way"
     REPLY = "reply"  # a CSR's answer to an inbound text
     HELP = "help"  # the answer to HELP
+    ONLINE_BOOKING = "online_booking"  # "we received your request" to a Web Scheduler requester
 
 
 # Sent even inside quiet hours: the customer asked for them, or the technician is on the way now.

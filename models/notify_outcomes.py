@@ -7,6 +7,8 @@ Pure database rules in the caller's transaction; the sender and the webhooks sha
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,9 +56,47 @@ def message_zone(session: Session, settings: NotifySettings, row: Notification) 
     return customer_zone(location, settings.time_zone)
 
 
-def why_not_send(session: Session, row: Notification) -> tuple[NoticeStatus, str] | None:
+@dataclass
+class Prefetched:
+    """What ``prefetch_for_send`` loaded: the opted-out numbers, and the loaded rows held here so the
+    session's identity map (weak references) keeps them while the batch is looked at."""
+
+    opted_out: frozenset[str]
+    loaded: list[object]
+
+
+def prefetch_for_send(session: Session, rows: Sequence[Notification]) -> Prefetched:
+    """Load what ``why_not_send`` and ``hold_for_quiet`` read for a batch in four statements (jobs,
+    their locations, contact methods, opted-out numbers) instead of a few per message."""
+    loaded: list[object] = []
+    job_ids = {r.job_id for r in rows if r.job_id}
+    if job_ids:
+        loaded += session.scalars(select(Job).where(Job.id.in_(job_ids)))
+    location_ids = {j.location_id for j in loaded if isinstance(j, Job) and j.location_id}
+    if location_ids:
+        loaded += session.scalars(select(Location).where(Location.id.in_(location_ids)))
+    contact_ids = {r.contact_id for r in rows if r.contact_id}
+    if contact_ids:
+        loaded += session.scalars(select(ContactMethod).where(ContactMethod.id.in_(contact_ids)))
+    numbers = {r.to_address for r in rows if Channel(r.channel) is Channel.SMS}
+    opted_out: frozenset[str] = frozenset()
+    if numbers:
+        opted_out = frozenset(
+            session.scalars(
+                select(ContactMethod.value).where(
+                    ContactMethod.value.in_(numbers), ContactMethod.do_not_text.is_(True)
+                )
+            )
+        )
+    return Prefetched(opted_out, loaded)
+
+
+def why_not_send(
+    session: Session, row: Notification, opted_out: Collection[str] | None = None
+) -> tuple[NoticeStatus, str] | None:
     """Whether a claimed message must not go out after all (the job was canceled, the contact turned
-    notifications off or opted out since it was queued): the status and the reason, or None."""
+    notifications off or opted out since it was queued): the status and the reason, or None.
+    ``opted_out``: the numbers ``prefetch_for_send`` found opted out (else asked here)."""
     kind = NoticeKind(row.kind)
     if row.job_id and kind in (NoticeKind.CONFIRMATION, NoticeKind.REMINDER, NoticeKind.RESCHEDULE):
         job = session.get(Job, row.job_id)
@@ -71,7 +111,7 @@ def why_not_send(session: Session, row: Notification) -> tuple[NoticeStatus, str
     if (
         Channel(row.channel) is Channel.SMS
         and kind is not NoticeKind.HELP
-        and _opted_out(session, row.to_address)
+        and (row.to_address in opted_out if opted_out is not None else _opted_out(session, row.to_address))
     ):
         return NoticeStatus.SUPPRESSED, "The customer opted out of texts (Do not text)."
     return None

@@ -29,16 +29,21 @@ from .timeutil import as_utc, local_to_utc, zone
 
 def customer_zone(location: Location | None, company_zone: str) -> ZoneInfo:
     """The customer's local time zone: the location's ZIP's, else the company's."""
-    if location is not None and location.zip:
+    return zip_zone(location.zip if location is not None else "", company_zone)
+
+
+def zip_zone(zip_code: str, fallback: str) -> ZoneInfo:
+    """The time zone of a ZIP code (the offline ``zipcodes`` data), else ``fallback``'s."""
+    if zip_code:
         import zipcodes
 
         try:
-            found = zipcodes.matching(location.zip[:5])
+            found = zipcodes.matching(zip_code[:5])
         except (TypeError, ValueError):
             found = []
         if found and found[0].get("timezone"):
             return zone(found[0]["timezone"])
-    return zone(company_zone)
+    return zone(fallback)
 
 
 def _clock(moment: datetime, tz: ZoneInfo) -> str:
@@ -214,7 +219,31 @@ def cancel_pending(session: Session, job_id: str, kinds: tuple[NoticeKind, ...])
     )
 
 
+def reminder_excluded(session: Session, settings: NotifySettings, job: Job) -> bool:
+    """Whether the company sends no reminders for this job's business unit or job type (setup file)."""
+    from .setup import BusinessUnit, JobType
+
+    if settings.reminder_exclude_business_units and job.business_unit_id:
+        unit = session.get(BusinessUnit, job.business_unit_id)
+        if unit is not None and unit.name.casefold() in settings.reminder_exclude_business_units:
+            return True
+    if settings.reminder_exclude_job_types and job.job_type_id:
+        job_type = session.get(JobType, job.job_type_id)
+        if job_type is not None and job_type.name.casefold() in settings.reminder_exclude_job_types:
+            return True
+    return False
+
+
+def last_minute(settings: NotifySettings, appt: Appointment, now: datetime) -> bool:
+    """Whether the window starts so soon after the booking that a confirmation would be redundant
+    (``skip_confirmation_within_minutes``; the CSR has just told the customer on the phone)."""
+    minutes = settings.skip_confirmation_within_minutes
+    return bool(minutes) and as_utc(appt.arrival_window_start) - as_utc(now) <= timedelta(minutes=minutes)
+
+
 def _reminder(session: Session, settings: NotifySettings, job: Job, appt: Appointment, now: datetime) -> None:
+    if reminder_excluded(session, settings, job):
+        return
     location = session.get(Location, job.location_id)
     due = reminder_due(settings, appt.arrival_window_start, customer_zone(location, settings.time_zone))
     # Booked after the reminder's time (a same-day job): no reminder, as the anchors do.
@@ -241,7 +270,8 @@ def on_job_event(
     )
     if name == "book_job" and appt is not None:
         # First scheduling only: the key has no version, a reschedule never repeats it.
-        _queue_for_job(session, settings, job, appt, NoticeKind.CONFIRMATION, "1", now)
+        if not last_minute(settings, appt, now):
+            _queue_for_job(session, settings, job, appt, NoticeKind.CONFIRMATION, "1", now)
         _reminder(session, settings, job, appt, now)
     elif name == "reschedule_job" and appt is not None:
         cancel_pending(session, job.id, (NoticeKind.REMINDER, NoticeKind.CONFIRMATION))

@@ -5,7 +5,8 @@ line numbers, checked (an unknown placeholder refuses the file, with its line), 
 notifications:
   company_phone: (972) 555-0100
   quiet_hours: {start: "21:00", end: "08:00"}     # the customer's local time
-  reminder: {hours_before: 24}                    # or {day_before_at: "17:00"}
+  reminder: {hours_before: 24, exclude_business_units: [Plumbing], exclude_job_types: [Estimate]}
+  skip_confirmation_within_minutes: 120           # no confirmation for a window starting that soon
   rate_per_second: 10                             # texts per second per sender; 0: no limit
   templates:
     confirmation: {sms: "{company}: see you {window}. Reply C to confirm."}
@@ -17,13 +18,21 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import setup_fields as f
 from .notify_templates import TEMPLATE_KINDS, TEMPLATE_PARTS, check_settings_value, check_template
 
 SECTION = "notifications"
-_KEYS = ("enabled", "company_phone", "quiet_hours", "reminder", "rate_per_second", "templates")
+_KEYS = (
+    "enabled",
+    "company_phone",
+    "quiet_hours",
+    "reminder",
+    "skip_confirmation_within_minutes",
+    "rate_per_second",
+    "templates",
+)
 # The section's own rules, said the same by the file and the setup screen (models/setup_kind_templates.py).
 QUIET_BOTH = "quiet_hours needs both start and end"
 REMINDER_ONE = "give the reminder either hours_before or day_before_at, not both"
@@ -44,9 +53,15 @@ def _read(reader: f.Reader, node: Node, key: str, ctx: f.Ctx) -> Any:
         return None
 
 
-def read_notifications(node: Node | None, ctx: f.Ctx) -> dict[str, Any] | None:
+def read_notifications(
+    node: Node | None,
+    ctx: f.Ctx,
+    business_units: tuple[str, ...] | None = None,
+    job_types: tuple[str, ...] | None = None,
+) -> dict[str, Any] | None:
     """The section as the JSON value stored in ``company_settings``; None when absent. Problems go
-    to ``ctx`` with their lines."""
+    to ``ctx`` with their lines. ``business_units`` / ``job_types``: the file's names, which the
+    reminder's exclusions must name."""
     if node is None or f.is_null(node):
         return None
     out: dict[str, Any] = {"enabled": True}
@@ -60,6 +75,8 @@ def read_notifications(node: Node | None, ctx: f.Ctx) -> dict[str, Any] | None:
             out[key] = raw or ""
         elif key == "rate_per_second":
             out[key] = _read(f.integer(0, 1000), vnode, key, ctx)
+        elif key == "skip_confirmation_within_minutes":
+            out[key] = _read(f.integer(0, 7 * 24 * 60), vnode, key, ctx)
         elif key == "quiet_hours":
             hours = {}
             for k, kn, vn in _pairs(vnode, key, ctx):
@@ -78,8 +95,26 @@ def read_notifications(node: Node | None, ctx: f.Ctx) -> dict[str, Any] | None:
                 elif k == "day_before_at":
                     t = _read(f.clock, vn, k, ctx)
                     reminder[k] = t.strftime("%H:%M") if t else None
+                elif k in ("exclude_business_units", "exclude_job_types"):
+                    noun = "business unit" if k == "exclude_business_units" else "job type"
+                    names = _read(f.listing(f.text(60), noun), vn, k, ctx) or []
+                    known = business_units if k == "exclude_business_units" else job_types
+                    if known is not None:
+                        folded = {n.casefold() for n in known}
+                        for child in vn.value if isinstance(vn, SequenceNode) else []:
+                            name = child.value if isinstance(child, ScalarNode) else ""
+                            if name and name.casefold() not in folded:
+                                ctx.add(
+                                    child,
+                                    f"reminder {k}: no {noun} '{name}' in this file{f.suggest(name, known)}",
+                                )
+                    reminder[k] = names
                 else:
-                    ctx.add(kn, f"unknown key '{k}' in reminder (hours_before or day_before_at)")
+                    ctx.add(
+                        kn,
+                        f"unknown key '{k}' in reminder (hours_before or day_before_at, "
+                        "exclude_business_units, exclude_job_types)",
+                    )
             if "hours_before" in reminder and "day_before_at" in reminder:
                 ctx.add(vnode, REMINDER_ONE)
             out[key] = reminder

@@ -26,6 +26,7 @@ TEMPLATE_KINDS = (
     NoticeKind.RESCHEDULE,
     NoticeKind.CANCEL,
     NoticeKind.ON_THE_WAY,
+    NoticeKind.ONLINE_BOOKING,
 )
 TEMPLATE_PARTS = ("sms", "email_subject", "email")
 MAX_SMS = 640  # four segments: a template longer than that is a letter, not a text
@@ -63,6 +64,14 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "email_subject": "{company} is on the way",
         "email": "Hi {customer},\n\nYour technician is on the way (job {job_number}).\n\n{company}",
     },
+    # A Web Scheduler request, not yet a job: no job number; {window} is the window asked for.
+    NoticeKind.ONLINE_BOOKING: {
+        "sms": "{company}: hi {customer}, we received your request for {window}. We'll be in touch to "
+        "confirm it. Questions? {company_phone}. Reply STOP to opt out.",
+        "email_subject": "We received your request — {company}",
+        "email": "Hi {customer},\n\nWe received your request for {window}. We'll be in touch to confirm "
+        "it.\n\nQuestions? Call us at {company_phone}.\n\n{company}",
+    },
 }
 
 
@@ -83,6 +92,11 @@ class NotifySettings:
     reminder_hours_before: int | None = 24
     reminder_day_before_at: time | None = None
     rate_per_second: float = 0.0  # 0: no limit
+    # No confirmation when the arrival window starts within this many minutes of the booking (0: always).
+    skip_confirmation_within_minutes: int = 0
+    # No reminder for jobs of these business units / job types (names, compared case-insensitively).
+    reminder_exclude_business_units: frozenset[str] = frozenset()
+    reminder_exclude_job_types: frozenset[str] = frozenset()
     templates: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
     def template(self, kind: str, part: str) -> str:
@@ -153,6 +167,11 @@ def settings_from_value(
         reminder_hours_before=reminder.get("hours_before"),
         reminder_day_before_at=_hhmm(reminder.get("day_before_at")),
         rate_per_second=float(value.get("rate_per_second") or 0),
+        skip_confirmation_within_minutes=int(value.get("skip_confirmation_within_minutes") or 0),
+        reminder_exclude_business_units=frozenset(
+            n.casefold() for n in reminder.get("exclude_business_units") or ()
+        ),
+        reminder_exclude_job_types=frozenset(n.casefold() for n in reminder.get("exclude_job_types") or ()),
         templates=templates,
     )
 

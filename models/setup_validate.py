@@ -270,7 +270,12 @@ def parse_setup(text: str) -> SetupDoc:
         online_booking=online,
         **sections,
     )
-    doc.notifications = read_notifications(top.get("notifications"), ctx)
+    doc.notifications = read_notifications(
+        top.get("notifications"),
+        ctx,
+        tuple(b.name for b in doc.business_units),
+        tuple(j.name for j in doc.job_types),
+    )
     _check_whole(doc, ctx)
     if not doc.business_units and not ctx.problems:
         # Records missing from a file are retired: a file without business units would retire the

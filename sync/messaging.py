@@ -56,6 +56,7 @@ class SendResult:
     status: str = ""  # the provider's first status (queued, accepted, …)
     error_code: str = ""
     error: str = ""
+    at: datetime | None = None  # when the provider took it, by its own record (a message found later)
 
     @property
     def accepted(self) -> bool:
@@ -128,9 +129,12 @@ class TwilioSms:
             )
         return SendResult("permanent", error_code=code, error=error_text(code, message or f"HTTP {status}"))
 
-    async def find_sent(self, session: aiohttp.ClientSession, to: str, body: str, since: datetime) -> str:
-        """The sid of a message already sent to ``to`` with ``body`` since ``since`` ("" when none):
-        a sender that died between the provider's answer and its own commit must not text twice.
+    async def find_sent(
+        self, session: aiohttp.ClientSession, to: str, body: str, since: datetime
+    ) -> SendResult | None:
+        """The message already sent to ``to`` with ``body`` since ``since``, as the provider's answer
+        to its send (its sid, and when it was created), or None: a sender that died between the
+        provider's answer and its own commit must not text twice.
         ``GET …/Messages.json?To=…&DateSent>=YYYY-MM-DD``."""
         params = {"To": to, "DateSent>": (since - timedelta(days=1)).strftime("%Y-%m-%d"), "PageSize": "1000"}
         url = self.messages_url()
@@ -144,9 +148,13 @@ class TwilioSms:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise LookupError(str(exc) or type(exc).__name__) from exc
         for message in (data or {}).get("messages") or []:
-            if message.get("body") == body and message.get("to") == to:
-                return str(message.get("sid") or "")
-        return ""
+            if message.get("body") == body and message.get("to") == to and message.get("sid"):
+                try:  # RFC 2822, to the second: "Sat, 05 Dec 2026 14:02:11 +0000"
+                    at = email.utils.parsedate_to_datetime(str(message.get("date_created") or ""))
+                except (TypeError, ValueError):
+                    at = None
+                return SendResult("accepted", str(message["sid"]), "sent", at=at)
+        return None
 
 
 @dataclass(frozen=True)

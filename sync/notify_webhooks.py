@@ -28,6 +28,7 @@ from .changes import ChangeCollector
 from .ingress import verified_params
 from .messaging import error_text
 from .notify_sender import _log
+from .notify_writes import SettingsCache, append_changes, lock_messages
 
 log = logging.getLogger("csr.server.messaging")
 STATUS_PATH = "/messaging/twilio/status"
@@ -50,6 +51,7 @@ class MessagingHooks:
         self.clock = clock
         self.on_committed = on_committed
         self.on_queued = on_queued  # a HELP answer was queued: wake the sender
+        self._settings = SettingsCache()
         self._queue: list[tuple[dict[str, str], str, asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -58,12 +60,22 @@ class MessagingHooks:
         return self.statuses([(params, ref)])
 
     def statuses(self, callbacks: list[tuple[dict[str, str], str]]) -> int:
-        """Status callbacks in one transaction (one change-log lock and commit for a burst of them)."""
+        """Status callbacks in one transaction: their messages locked and read in one statement, one
+        change-log append, the row writes before the change-log lock (sync/notify_writes.py) unless a
+        failure may change other records (an opt-out, a landline's email)."""
         now = self.clock()
+        beyond = any(
+            not ref
+            or (p.get("ErrorCode") or "").strip()
+            or (p.get("MessageStatus") or "").strip().lower() in ("failed", "undelivered")
+            for p, ref in callbacks
+        )
         with self.sessions.begin() as session:
-            lock_change_log(session)
+            settings = self._settings.get(session)
+            if beyond:
+                lock_change_log(session)
             collector = ChangeCollector(session)
-            settings = load_settings(session)
+            rows = lock_messages(session, (ref for _p, ref in callbacks if ref))  # record_status finds them
             for params, ref in callbacks:
                 code = (params.get("ErrorCode") or "").strip()
                 record_status(
@@ -76,7 +88,9 @@ class MessagingHooks:
                     error=error_text(code, params.get("ErrorMessage") or "") if code else "",
                     now=now,
                 )
-            return _log(session, collector)
+            version = append_changes(session, collector, locked=beyond)
+            del rows
+            return version
 
     async def status_grouped(self, params: dict[str, str], ref: str) -> int:
         """Store a callback with every other one waiting meanwhile (as the call desk groups call events);

@@ -31,6 +31,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
+from models.notify_online import queue_online_booking_received
 from models.timeutil import as_utc, zone
 from models.validation import ValidationFailed
 from models.web_booking import CustomerMatch
@@ -535,6 +536,7 @@ async def _submit(request: web.Request) -> web.Response:
                 values=values,
                 now=now,
             )
+            queue_online_booking_received(session, submitted.request_id, now)  # docs/notifications.md
             lock_change_log(session)
             return _log_changes(session, collector), submitted
 

@@ -153,3 +153,50 @@ def test_quiet_hours_in_the_customers_zone():
     assert quiet_until(settings, ny, datetime(2026, 12, 1, 12, 30, tzinfo=UTC)) == datetime(
         2026, 12, 1, 13, 0, tzinfo=UTC
     )
+
+
+def _with(store, **changes):
+    from models.setup import CompanySetting
+
+    with store.sessions.begin() as s:
+        row = s.get(CompanySetting, "notifications")
+        row.value = {**row.value, **changes}
+
+
+def test_no_confirmation_for_a_window_starting_within_the_last_minute_setting(cache):
+    store = make_store(cache.sessions, notify={**NOTIFY, "skip_confirmation_within_minutes": 300})
+    cid, loc = store.customer()
+    # Booked Monday 08:00 Dallas (NOW) for Monday 12–4: the window starts in 4 hours, within 300 minutes.
+    soon = store.book(cid, loc, day=NOW.date(), window=store.ids.w12_4)
+    assert store.messages(job_id=soon, kind=NoticeKind.CONFIRMATION) == []
+    # Tuesday 8–12 starts in 24 hours: confirmed as usual.
+    later = store.book(cid, loc)
+    assert [m.kind for m in store.messages(job_id=later, kind=NoticeKind.CONFIRMATION)] == [
+        NoticeKind.CONFIRMATION
+    ]
+
+
+def test_the_last_minute_boundary_is_the_setting_and_zero_always_confirms(cache):
+    store = make_store(cache.sessions, notify={**NOTIFY, "skip_confirmation_within_minutes": 239})
+    cid, loc = store.customer()
+    job = store.book(cid, loc, day=NOW.date(), window=store.ids.w12_4)  # 240 minutes away: confirmed
+    assert len(store.messages(job_id=job, kind=NoticeKind.CONFIRMATION)) == 1
+    _with(store, skip_confirmation_within_minutes=0)
+    job = store.book(cid, loc, day=NOW.date(), window=store.ids.w12_4)
+    assert len(store.messages(job_id=job, kind=NoticeKind.CONFIRMATION)) == 1
+
+
+@pytest.mark.parametrize(
+    ("exclusion", "excluded"),
+    [
+        ({"exclude_business_units": ["hvac service"]}, True),
+        ({"exclude_job_types": ["AC Not Cooling"]}, True),
+        ({"exclude_business_units": ["Plumbing Service"], "exclude_job_types": ["Drain Clog"]}, False),
+    ],
+)
+def test_reminder_exclusions_by_business_unit_or_job_type(cache, exclusion, excluded):
+    store = make_store(cache.sessions, notify={**NOTIFY, "reminder": {"day_before_at": "17:00", **exclusion}})
+    cid, loc = store.customer()
+    job = store.book(cid, loc)  # HVAC Service, AC Not Cooling
+    kinds = sorted(m.kind.value for m in store.messages(job_id=job))
+    assert kinds == (["confirmation"] if excluded else ["confirmation", "reminder"])

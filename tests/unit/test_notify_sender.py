@@ -60,3 +60,30 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     assert 8.0 <= backoff(2) <= 12.0
     assert backoff(30) <= BACKOFF_MAX * 1.2
     assert timedelta(seconds=backoff(3)) > timedelta(seconds=15)
+
+
+def test_a_claim_whose_lease_ran_out_while_waiting_is_not_sent():
+    """Another sender may take an expired claim over (and, finding nothing sent, send it): a claim
+    held too long before its turn goes back to waiting instead of risking a second copy."""
+    from models.notifications import Channel
+    from sync.messaging import SendResult
+    from sync.notify_sender import Claimed
+
+    sent: list[str] = []
+
+    class Sms:
+        async def send(self, _http, to, _body, _ref):
+            sent.append(to)
+            return SendResult("accepted", "SM1", "queued")
+
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    now = [start]
+    sender = NotifySender(None, sms=Sms(), lease=timedelta(seconds=10), clock=lambda: now[0])
+    sender._http = object()
+    claim = Claimed(
+        "n1", Channel.SMS, "+12145550134", "", "Hi", 1, False, start, start + timedelta(seconds=10)
+    )
+    assert asyncio.run(sender._send(claim)).accepted and sent == ["+12145550134"]
+    now[0] = start + timedelta(seconds=9.5)  # inside the last tenth of the lease
+    late = asyncio.run(sender._send(claim))
+    assert late.outcome == "transient" and "Held too long" in late.error and sent == ["+12145550134"]
