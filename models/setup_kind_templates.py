@@ -30,6 +30,7 @@ _LABELS = {
     "reschedule": "Reschedule",
     "cancel": "Cancel",
     "on_the_way": "On the way",
+    "online_booking": "Online booking received",
 }
 # The file's readers of a template's parts (models/notify_setup.py reads them the same way).
 _SPEC = f.Spec(

@@ -25,7 +25,14 @@ def setup_cache(cache):
 def _shown(cache, ident: str) -> dict[str, str]:
     with cache.sessions() as s:
         rows = list_records(s, KINDS["notification_template"]).rows
-    assert [r[1] for r in rows] == ["Cancel", "Confirmation", "On the way", "Reminder", "Reschedule"]
+    assert [r[1] for r in rows] == [
+        "Cancel",
+        "Confirmation",
+        "On the way",
+        "Online booking received",
+        "Reminder",
+        "Reschedule",
+    ]
     return next(r[3] for r in rows if r[0] == ident)
 
 
