@@ -14,10 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_starts_and_sigterm_closes_it_cleanly():
+def start_demo(*args: str) -> tuple[subprocess.Popen, Path]:
+    """`csr-console --demo` over 300 customers as a real process (offscreen), and its throw-away profile
+    (named on its first line). Whoever starts it kills it when done."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -26,7 +28,20 @@ def test_demo_starts_and_sigterm_closes_it_cleanly():
     )
     try:
         first = proc.stdout.readline()
-        profile = Path(re.search(r"customers in (\S+) ", first).group(1))
+        found = re.search(r"customers in (\S+) ", first)
+        assert found, (
+            f"no profile named: {first!r} {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}"
+        )
+        return proc, Path(found.group(1))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def test_demo_starts_and_sigterm_closes_it_cleanly():
+    proc, profile = start_demo()
+    try:
         assert profile.exists()
         deadline = time.monotonic() + 120
         line = ""

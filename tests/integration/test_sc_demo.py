@@ -5,7 +5,6 @@ demo console pulls it into its cache — the Bookings inbox's work orders. The s
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_demo_process import ROOT, _count, _wait_for, _wait_gone
+from tests.integration.test_demo_process import ROOT, _count, _wait_for, _wait_gone, start_demo
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,18 +36,8 @@ def _children(pid: int) -> dict[int, str]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_the_demo_receives_a_work_order_from_the_stand_in_into_its_inbox(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, profile = start_demo()
     try:
-        first = proc.stdout.readline()
-        profile = Path(re.search(r"customers in (\S+) ", first).group(1))
         said = _wait_for(proc, "ServiceChannel work orders")
         assert "stand-in" in said and "Ctrl+Shift+I" in said
         _wait_for(proc, "is running")

@@ -3,18 +3,14 @@ own forms) reaches the demo console's cache — its Bookings inbox — through t
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.test_demo_process import ROOT, _count, _wait_for
+from tests.integration.test_demo_process import _count, _wait_for, start_demo
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,18 +52,8 @@ def book_online(url: str, *, phone: str = "(214) 555-0188", wait: float = 3.2) -
 
 
 def test_a_booking_on_the_demo_scheduler_reaches_the_demo_console(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, profile = start_demo()
     try:
-        first = proc.stdout.readline()
-        profile = Path(re.search(r"customers in (\S+) ", first).group(1))
         web = _wait_for(proc, "Web Scheduler").split(": ", 1)[1].strip()
         assert web.startswith("http://127.0.0.1:") and web.endswith("/")
         _wait_for(proc, "is running")
