@@ -204,6 +204,10 @@ class CallsController(QObject):
         # The last answer for this number, until the newer one comes; a number never looked up: "Looking up…".
         matching = bool(number) and (facts is None or facts.number != number)
         ids, name = ((), "") if matching or facts is None else (facts.match_ids, facts.caller_name)
+        if matching and call.get("customer_id") and call.get("customer_name"):
+            # The server matched exactly one customer to the number (sync/call_desk.py call_info): the
+            # bubble shows it at once; the match worker's answer from this cache confirms or corrects it.
+            ids, name, matching = (str(call["customer_id"]),), str(call["customer_name"]), False
         campaign = str(call.get("campaign") or "") or (
             UNKNOWN_CAMPAIGN if call.get("unknown_campaign") else ""
         )

@@ -290,6 +290,38 @@ def test_a_bubble_looks_up_its_caller_and_a_click_meanwhile_pops_once_matched(qt
     wait_for_workers(qtbot, console.window)
 
 
+def test_the_servers_match_shows_at_once_and_this_caches_answer_settles_it(qtbot, loop, desks):
+    """The server matched one customer to the number (call_info's customer_id / customer_name): the bubble
+    shows that name at its first paint, a click pops at once; the match worker's answer from this cache
+    settles it — here the cache knows the customer under a newer name, and the bubble takes it."""
+    console = desks("server-match")
+    cid = console.writer.execute(
+        "create_customer", customer_args(name="Rosa Diaz-Lopez", phone="(214) 555-0189")
+    ).applied.entity_id
+    console.calls.me = "dana"
+    call = {
+        "id": "call4",
+        "state": "Talking",
+        "direction": "Inbound",
+        "from_number": "+12145550189",
+        "to_number": TRACKING,
+        "customer_id": cid,
+        "customer_name": "Rosa Diaz",
+        "started_at": "2026-11-27T15:00:00+00:00",
+        "agent_id": "dana",
+        "agent_name": "Dana Reyes",
+    }
+    console.calls.on_calls([call])
+    bubble = console.window.bubble_strip.call_bubble("call4")
+    assert not console.calls.cards["call4"].matching
+    assert bubble.caller_label.full == "Rosa Diaz"  # the server's, before any read here
+    console.calls.screen_pop("call4")  # no wait for the match worker
+    qtbot.waitUntil(lambda: console.window.customer_panel.record() is not None)
+    assert console.window.customer_panel.record().id == cid
+    qtbot.waitUntil(lambda: bubble.caller_label.full == "Rosa Diaz-Lopez")  # this cache's answer
+    wait_for_workers(qtbot, console.window)
+
+
 def test_the_calls_bench_stamps_the_bubble_painted_with_its_match(qtbot, loop, desks, tmp_path):
     """bench/console_process.py BubblePaints: the "painted" line comes once the caller's match is on
     screen (after the match worker answered), never at the "Looking up…" paint, and counts the match."""
