@@ -44,7 +44,9 @@ def check_seat(fields: dict[str, Any]) -> dict[str, str]:
     return seat
 
 
-def store_seat(session: Session, user: User, fields: dict[str, Any]) -> tuple[dict[str, str] | None, dict[str, str]]:
+def store_seat(
+    session: Session, user: User, fields: dict[str, Any]
+) -> tuple[dict[str, str] | None, dict[str, str]]:
     """Give ``user`` a seat (or change it) in the caller's transaction: (the seat before or None, the seat
     as consoles receive it). SeatRefused (nothing written) for a seat that can't be saved. The one code
     path of `csr-server phone-seat set` and an admin's ``manage_user`` ``set_seat``."""

@@ -93,6 +93,8 @@ class Authenticator(Protocol):
 
     # Optional: ``mutation_allowed(user, mutation_name) -> bool`` — whether the role may push this
     # intent (sync/server_auth.py); a push with any refused intent is refused whole with ``forbidden``.
+    # Optional: ``manage_user(actor, message)`` and ``phone_seats(actor)`` — the admins' users and seats
+    # (sync/server_auth.py); without them those requests are answered ``internal``.
 
 
 @dataclass

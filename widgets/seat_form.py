@@ -12,8 +12,20 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEd
 TRANSPORTS = ("udp", "tcp", "tls")
 # form field → (label with its mnemonic, objectName, accessible name, manage_user field, the seat's key)
 FIELDS = (
-    ("S&IP address", "seatAddress", "SIP address the phone company dials (sip:…)", "sip_address", "sip_address"),
-    ("Re&gistrar", "seatRegistrar", "Registrar where the softphone signs in (sip:…)", "registrar", "registrar"),
+    (
+        "S&IP address",
+        "seatAddress",
+        "SIP address the phone company dials (sip:…)",
+        "sip_address",
+        "sip_address",
+    ),
+    (
+        "Re&gistrar",
+        "seatRegistrar",
+        "Registrar where the softphone signs in (sip:…)",
+        "registrar",
+        "registrar",
+    ),
     ("SIP &user", "seatSipUser", "SIP user name", "sip_user", "user"),
     ("Pro&xy", "seatProxy", "Outbound proxy (sip:…), if any", "proxy", "proxy"),
     ("&Microphone", "seatInputDevice", "Microphone (empty: the system's)", "input_device", "input_device"),
@@ -43,7 +55,9 @@ class SeatForm(QGroupBox):
         # Widgets join the tab order when the layout takes them: the rows' order is the tab order.
         layout = QFormLayout(self)
         for n, (text, name, accessible, field, _key) in enumerate(FIELDS):
-            edit = QLineEdit(objectName=name, maxLength=120 if "device" in field else 200)
+            edit = QLineEdit(
+                objectName=name, maxLength=120 if "device" in field else 80 if field == "sip_user" else 200
+            )
             edit.setAccessibleName(accessible)
             label = QLabel(text)
             label.setBuddy(edit)
@@ -76,7 +90,11 @@ class SeatForm(QGroupBox):
 
     def first_missing(self) -> tuple[QLineEdit, str] | None:
         """The first required field left empty and what it is called, to say so and put the focus in."""
-        for field, what in (("sip_address", "SIP address"), ("registrar", "registrar"), ("sip_user", "SIP user")):
+        for field, what in (
+            ("sip_address", "SIP address"),
+            ("registrar", "registrar"),
+            ("sip_user", "SIP user"),
+        ):
             if not self.edits[field].text().strip():
                 return self.edits[field], what
         return None

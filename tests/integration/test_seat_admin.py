@@ -75,7 +75,10 @@ def test_admin_assigns_and_clears_a_seat_and_the_users_console_hears_it(store):
         assert (await admin.ask({"type": "list_phone_seats", "id": "l0"}))["seats"] == {}
         # Bad input: refused with the sentence, nothing stored, the connection lives on.
         for bad, sentence in (
-            ({**SEAT, "registrar": "acme.sip.example.com"}, "The registrar “acme.sip.example.com” is not a SIP"),
+            (
+                {**SEAT, "registrar": "acme.sip.example.com"},
+                "The registrar “acme.sip.example.com” is not a SIP",
+            ),
             ({**SEAT, "sip_user": "  "}, "The seat needs a SIP user name."),
             ({**SEAT, "transport": "ws"}, "The transport “ws” is not one of UDP, TCP or TLS."),
         ):
@@ -117,7 +120,9 @@ def test_admin_assigns_and_clears_a_seat_and_the_users_console_hears_it(store):
     assert _seats(sessions) == 0
     with sessions() as s:
         csr_id = s.scalar(select(User.id).where(User.username == "csr1"))
-        audit = s.scalars(select(AuditEntry).where(AuditEntry.entity_id == csr_id).order_by(AuditEntry.id)).all()
+        audit = s.scalars(
+            select(AuditEntry).where(AuditEntry.entity_id == csr_id).order_by(AuditEntry.id)
+        ).all()
     # Refusals left no trace; the two changes did, with the seat before and after.
     assert [a.action for a in audit] == ["user_set_seat", "user_clear_seat"]
     assert audit[0].details["before"] == {"phone_seat": None}
@@ -141,6 +146,8 @@ def test_the_cli_shows_and_clears_what_an_admin_set_over_the_protocol(store, cap
     capsys.readouterr()
     assert server_main(["--db", db, "phone-seat", "show", "manager1"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["sip_address"] == SEAT["sip_address"] and shown["transport"] == "tcp" and shown["proxy"] == ""
+    assert (
+        shown["sip_address"] == SEAT["sip_address"] and shown["transport"] == "tcp" and shown["proxy"] == ""
+    )
     assert server_main(["--db", db, "phone-seat", "clear", "manager1"]) == 0
     assert _seats(sessions) == 0
