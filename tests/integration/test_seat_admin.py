@@ -151,3 +151,47 @@ def test_the_cli_shows_and_clears_what_an_admin_set_over_the_protocol(store, cap
     )
     assert server_main(["--db", db, "phone-seat", "clear", "manager1"]) == 0
     assert _seats(sessions) == 0
+
+
+def test_the_console_sync_client_hands_on_the_seat_at_welcome_and_live(store, tmp_path):
+    """sync/client.py ``on_seat``: a seat set with the CLI's function while the console was away comes in
+    the welcome; an admin's clear comes live."""
+    sessions, accounts = store
+    from models.db import open_cache
+    from sync.client import SyncClient
+    from sync.phone_seats import set_seat
+
+    set_seat(sessions, "csr1", {**SEAT, "user": "csr1"})  # `csr-server phone-seat set`, before it connects
+    cache = open_cache(tmp_path / "console.sqlite3")
+    heard: list[dict | None] = []
+
+    async def scenario(url: str) -> None:
+        client = SyncClient(cache, url, token=lambda: None, on_seat=heard.append)
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "hello", "protocol": 1, "client_id": client.client_id}))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "login", "username": "csr1", "password": PASSWORD}))
+            token = json.loads(await ws.recv())["token"]
+        client.token = lambda: token
+        task = asyncio.create_task(client.run())
+        try:
+            for _ in range(500):
+                if heard:
+                    break
+                await asyncio.sleep(0.02)
+            assert heard and heard[0]["sip_address"] == SEAT["sip_address"] and heard[0]["user"] == "csr1"
+            admin = await Console.open(url, "admin1")
+            assert (await admin.ask(_seat("clear_seat", "csr1")))["type"] == "user_managed"
+            for _ in range(500):
+                if len(heard) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert heard[1:] == [None]
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 10)
+
+    try:
+        _serve(sessions, accounts, scenario)
+    finally:
+        cache.close()
