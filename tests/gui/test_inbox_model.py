@@ -16,22 +16,22 @@ from widgets.bookings_inbox import CUSTOMER, PROBLEMS, STATUS, WINDOW, InboxMode
 
 
 def _item(n: int, **extra: Any) -> InboxItem:
-    return InboxItem(
-        kind="web",
-        item_id=f"r{n}",
-        source="Web Scheduler",
-        received_at=NOW - timedelta(minutes=5 * n),
-        service="AC repair",
-        window_start=NOW + timedelta(days=1),
-        window_end=NOW + timedelta(days=1, hours=4),
-        contact_name=f"Caller {n}",
-        contact_phone="+15125550100",
-        contact_email="",
-        address="1 Main St",
-        customer_match="new",
-        status="New",
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "kind": "web",
+        "item_id": f"r{n}",
+        "source": "Web Scheduler",
+        "received_at": NOW - timedelta(minutes=5 * n),
+        "service": "AC repair",
+        "window_start": NOW + timedelta(days=1),
+        "window_end": NOW + timedelta(days=1, hours=4),
+        "contact_name": f"Caller {n}",
+        "contact_phone": "+15125550100",
+        "contact_email": "",
+        "address": "1 Main St",
+        "customer_match": "new",
+        "status": "New",
+    }
+    return InboxItem(**{**fields, **extra})
 
 
 def test_inbox_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
