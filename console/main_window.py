@@ -49,7 +49,7 @@ SHORTCUTS = [
     ("Ctrl+Shift+O", "Company setup: business units, job types, campaigns, … (editable by managers)"),
     ("Ctrl+Shift+G", "Campaign report (managers): calls, bookings and cost per campaign; CSV export"),
     ("Ctrl+Alt+A", "Availability (managers): time off, holidays, capacity adjustments; Ctrl+S adds"),
-    ("Ctrl+Alt+U", "Users (admins): add, reset a password, change a role, deactivate"),
+    ("Ctrl+Alt+U", "Users (admins): add, reset a password, change a role, deactivate, phone seat"),
     ("Alt+O, S", "My state: Available, Away (with a reason) or Wrap-up"),
     ("Ctrl+Shift+B", "Floor board (supervisors and managers): live calls, agents, today's tiles"),
     ("Ctrl+Shift+Y", "Scorecards (a CSR sees their own)"),

@@ -101,6 +101,7 @@ class PhoneController(QObject):
         self.bar.returnRequested.connect(self.return_to_caller)
         self.calls.strip.claimRequested.connect(self.claimed)
         self.calls.sync.signedIn.connect(self.on_signed_in)
+        self.calls.sync.seatChanged.connect(self.seat_changed)
         self.window.customer_panel.callContactRequested.connect(self.dialing)
         self.errorOccurred.connect(lambda text: self.window.statusBar().showMessage(text, 10_000))
 
@@ -128,10 +129,21 @@ class PhoneController(QObject):
         self.auto_claim = bool(user.get("phone_auto_claim", False))
         if not seat:
             self.bar.hide()
+            self.seat = {}  # no seat, no SIP password kept for it
+            if self.password_dialog is not None:  # the seat it asked for is gone
+                self.password_dialog.close()
+                self.password_dialog = None
             if self.link is not None:
                 self._tasks.spawn(self._stop_link())
             return
         self._tasks.spawn(self._sign_in_seat(dict(seat)))
+
+    def seat_changed(self, seat: dict[str, Any] | None) -> None:
+        """The server says the seat now (each welcome; live when an admin sets or clears it): sign the
+        softphone in at the new one, or stop it; the same seat as before changes nothing."""
+        if (seat or None) == self.server_seat:
+            return
+        self.on_signed_in({"phone_seat": seat, "phone_auto_claim": self.auto_claim})
 
     async def _sign_in_seat(self, seat: dict[str, Any]) -> None:
         password = await asyncio.to_thread(self.secrets.get, seat)

@@ -45,6 +45,7 @@ class PhonePresence(QObject):
         phone.registrationChanged.connect(self._on_registration)
         sync.onlineChanged.connect(self._on_online)
         sync.signedIn.connect(lambda _user: self._report())  # the seat may have come or gone
+        sync.seatChanged.connect(lambda _seat: self._report())  # an admin set or cleared it
 
     def current(self) -> tuple[str, str]:
         has_seat = bool(self.phone.server_seat) or bool(self.phone.seat)

@@ -119,6 +119,7 @@ class SyncController(QObject):
     workOrdersChanged = Signal()  # pulled ServiceChannel work orders (the inbox's other kind)
     bookingRowsChanged = Signal(list)  # their ids ([]: not known — read them all)
     signedIn = Signal(dict)  # the user
+    seatChanged = Signal(object)  # the user's SIP seat (dict) or None: at each welcome, live from an admin
     openJobRequested = Signal(str)  # customer id of a flagged/refused booking
     callsArrived = Signal(list, str, bool)  # calls from the server, who had one before a takeover, full list
     onlineChanged = Signal(bool)
@@ -257,6 +258,7 @@ class SyncController(QObject):
             on_changes=self._on_changes,
             on_calls=lambda calls, taken_from, full: self.callsArrived.emit(calls, taken_from or "", full),
             on_floor=self.floorMessage.emit,
+            on_seat=self._on_seat,
             ssl=ssl.create_default_context() if url.startswith("wss://") else None,
         )
         self._task = asyncio.ensure_future(self.client.run())
@@ -269,6 +271,7 @@ class SyncController(QObject):
             # A stopping client finishes its step on its own; it no longer reports to this window.
             client.on_status = client.on_pulled = client.on_outcomes = lambda *_a: None
             client.on_initial = client.on_changes = client.on_calls = client.on_floor = lambda *_a: None
+            client.on_seat = lambda *_a: None
             client.stop()
         self.client = None
         if self._online:
@@ -386,6 +389,11 @@ class SyncController(QObject):
         self.window.sync_status.show_status(state, pending, oldest, last, message)
 
     # -- what arrives ---------------------------------------------------------------------------------------
+    def _on_seat(self, seat: dict[str, Any] | None) -> None:
+        if self.user is not None:
+            self.user["phone_seat"] = seat
+        self.seatChanged.emit(seat)
+
     def _on_pulled(self, customer_ids: set[str]) -> None:
         self.customersChanged.emit(sorted(customer_ids))
 

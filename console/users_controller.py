@@ -3,6 +3,10 @@ them (read on a database worker of its own), and each change sent to the server 
 request over the signed-in session (sync/requests.py). The server decides — admins only, never the last
 active admin, audited — and answers with the user as changed, shown at once; its row also reaches every
 console through the change log. Offline, the window says the change needs the server.
+
+Phone seats are kept on the server only (never synced to consoles): the seat column is asked of the
+server (``list_phone_seats``) each time the list is read, and a seat set or cleared here reaches the
+user's console at once (sync/server.py ``_seat_changed``), whose softphone signs in there.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import select
 from models.db import Cache
 from models.setup import User
 from sync.requests import RequestFailed
+from widgets.seat_form import seat_text
 from widgets.users_window import UserRow, UsersWindow
 
 from .failures import describe_failure
@@ -31,7 +36,10 @@ DONE = {
     "reactivate": "{name} can sign in again.",
     "reset_password": "{name}'s password was reset: they choose a new one at their next sign-in.",
     "set_role": "{name} is now {role}. Their console signs in again with the new role.",
+    "set_seat": "{name}'s phone seat is {seat}. Their softphone signs in there (asking for the SIP password).",
+    "clear_seat": "{name} has no phone seat now: calls ring them as a Client again.",
 }
+SEATS_UNKNOWN = "Phone seats are kept on the server: they show once this console is online."
 
 
 def _row(user: Any) -> UserRow:
@@ -58,6 +66,7 @@ def load_users(cache: Cache) -> list[UserRow]:
 class UsersController(ManagerWindowController):
     loaded = Signal(int)
     changed = Signal(str)  # the action the server made (tests wait on it)
+    seatsLoaded = Signal(int)  # how many users have a seat (-1: not known, offline)
 
     def __init__(self, window: Any, cache: Cache, sync: Any) -> None:
         super().__init__(window, cache, worker_name="csr-users")
@@ -79,6 +88,32 @@ class UsersController(ManagerWindowController):
 
     def reload(self) -> None:
         self._worker.submit(load_users, self._cache, done=self._loaded, failed=self._read_failed, key="load")
+        client = getattr(self._sync, "client", None)
+        if client is None:
+            self._seats_loaded(None)
+            return
+        task = asyncio.ensure_future(self._load_seats(client))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _load_seats(self, client: Any) -> None:
+        try:
+            seats = await client.phone_seats()
+        except RequestFailed as exc:
+            self._seats_loaded(None, "" if exc.code == "offline" else str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - told, never silent
+            log.exception("list_phone_seats failed")
+            self._seats_loaded(None, f"The phone seats couldn't be read ({exc.__class__.__name__}).")
+            return
+        self._seats_loaded(seats)
+
+    def _seats_loaded(self, seats: dict[str, dict] | None, problem: str = "") -> None:
+        if self.dialog is not None:
+            self.dialog.users.set_seats(seats)
+            if seats is None:
+                self.dialog.show_message(problem or SEATS_UNKNOWN, "error" if problem else "info")
+        self.seatsLoaded.emit(-1 if seats is None else len(seats))
 
     def _loaded(self, rows: list[UserRow]) -> None:
         if self.dialog is not None:
@@ -106,11 +141,14 @@ class UsersController(ManagerWindowController):
             log.exception("manage_user failed")
             self._error(f"The change couldn't be sent ({exc.__class__.__name__}) — try again.")
             return
-        row = _row(user)
+        row, action = _row(user), fields["action"]
         if self.dialog is not None:
-            self.dialog.changed(row, fields["action"])
-            self.dialog.show_message(DONE[fields["action"]].format(name=row.display_name, role=row.role))
-        self.changed.emit(fields["action"])
+            if "phone_seat" in user:  # set_seat / clear_seat: the seat as stored
+                self.dialog.users.set_seat(row.id, user["phone_seat"])
+            self.dialog.changed(row, action)
+            seat = seat_text(user.get("phone_seat"))
+            self.dialog.show_message(DONE[action].format(name=row.display_name, role=row.role, seat=seat))
+        self.changed.emit(action)
 
     def _read_failed(self, exc: BaseException) -> None:
         self._error(describe_failure(self._cache.path, exc, what="users"))

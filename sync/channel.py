@@ -21,7 +21,9 @@ from .protocol import ERROR_CODES
 
 log = logging.getLogger("csr.sync.client")
 # Messages handed on as they arrive (never queued for the session): live calls and the floor.
-LIVE_TYPES = frozenset({"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis", "agent_state"})
+LIVE_TYPES = frozenset(
+    {"call", "live_calls", "floor_snapshot", "floor_delta", "floor_kpis", "agent_state", "phone_seat"}
+)
 # The server no longer accepts this console's session: the CSR must sign in again (the queue waits).
 SIGN_IN_CODES = frozenset({"token_expired", "token_revoked", "token_invalid", "not_authenticated"})
 

@@ -90,6 +90,7 @@ class SyncClient:
         on_changes: Callable[[set[str]], None] = lambda entities: None,
         on_calls: Callable[[list[dict[str, Any]], str | None, bool], None] = lambda c, t, full: None,
         on_floor: Callable[[dict[str, Any]], None] = lambda message: None,
+        on_seat: Callable[[dict[str, Any] | None], None] = lambda seat: None,
         backoff: tuple[float, float] = (0.5, 30.0),
         page: int = 1000,
         snapshot_page: int = 5000,
@@ -112,6 +113,8 @@ class SyncClient:
         # The supervisors' floor: every floor_snapshot / floor_delta / floor_kpis message as it arrives
         # (a snapshot replaces everything shown; after a reconnect the client subscribes again itself).
         self.on_floor = on_floor
+        # This user's SIP phone seat (or None): from each welcome, and live when an admin changes it.
+        self.on_seat = on_seat
         self.ssl = ssl
         # How a connection is opened: a websocket to ``url`` (the deterministic simulation passes its own
         # in-memory link, bench/sim).
@@ -195,11 +198,17 @@ class SyncClient:
     async def manage_user(self, fields: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
         return await self.requests.manage_user(fields, timeout)
 
+    async def phone_seats(self, timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+        return await self.requests.phone_seats(timeout)
+
     def problems(self) -> list[Outcome]:
         """Refusals and flags the CSR has not acknowledged (they survive restarts and sign-outs)."""
         return unacknowledged(self.cache)
 
     def _live(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "phone_seat":
+            self._seat(message.get("seat"))
+            return
         if str(message.get("type") or "").startswith("floor_") or message.get("type") == "agent_state":
             try:
                 self.on_floor(message)
@@ -213,6 +222,12 @@ class SyncClient:
                 self.on_calls([c for c in message["calls"] if isinstance(c, dict)], None, True)
         except Exception:  # noqa: BLE001 - a bad call message must not end the sync connection
             log.exception("a live call message could not be shown")
+
+    def _seat(self, seat: Any) -> None:
+        try:
+            self.on_seat(dict(seat) if isinstance(seat, dict) else None)
+        except Exception:  # noqa: BLE001 - a seat that can't be shown must not end the sync connection
+            log.exception("a phone seat change could not be applied")
 
     def _told(self, outcomes: list[Outcome]) -> None:
         """Hand refusals and flags to the window, each once per client (they are stored already)."""
@@ -323,6 +338,9 @@ class SyncClient:
             raise websockets.WebSocketException(f"unexpected answer to hello: {welcome.get('type')}")
         if welcome.get("job_prefix"):
             await asyncio.to_thread(self._confirm_prefix, str(welcome["job_prefix"]))
+        if isinstance(welcome.get("user"), dict):
+            # The seat as it is now: one changed while this console was away (or by `csr-server phone-seat`).
+            self._seat(welcome["user"].get("phone_seat"))
         self._set(state="syncing", message="")
         self._channel = ws
         if self.requests.floor_subscribed:

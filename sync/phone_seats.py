@@ -1,6 +1,7 @@
-"""CSRs' SIP seats on the server: set by an admin (`csr-server phone-seat`), sent to a CSR's console at
-sign-in, and used by the voice webhook to ring a CSR's seat with ``<Dial><Sip>`` instead of their
-Client identity (docs/phone.md)."""
+"""CSRs' SIP seats on the server: set by an admin (`csr-server phone-seat`, or the Users window's
+``manage_user`` ``set_seat``), sent to a CSR's console at sign-in (and live when an admin changes it),
+and used by the voice webhook to ring a CSR's seat with ``<Dial><Sip>`` instead of their Client
+identity (docs/phone.md)."""
 
 from __future__ import annotations
 
@@ -43,31 +44,55 @@ def check_seat(fields: dict[str, Any]) -> dict[str, str]:
     return seat
 
 
+def store_seat(
+    session: Session, user: User, fields: dict[str, Any]
+) -> tuple[dict[str, str] | None, dict[str, str]]:
+    """Give ``user`` a seat (or change it) in the caller's transaction: (the seat before or None, the seat
+    as consoles receive it). SeatRefused (nothing written) for a seat that can't be saved. The one code
+    path of `csr-server phone-seat set` and an admin's ``manage_user`` ``set_seat``."""
+    seat = check_seat(fields)
+    row = session.get(PhoneSeat, user.id)
+    before = row.as_dict() if row is not None else None
+    row = row or PhoneSeat(user_id=user.id)
+    row.sip_address, row.registrar, row.proxy = seat["sip_address"], seat["registrar"], seat["proxy"]
+    row.sip_user, row.transport = seat["user"], seat["transport"]
+    row.input_device, row.output_device = seat["input_device"], seat["output_device"]
+    row.ring_device, row.updated_at = seat["ring_device"], utcnow()
+    session.add(row)
+    return before, row.as_dict()
+
+
+def remove_seat(session: Session, user: User) -> dict[str, str] | None:
+    """Take ``user``'s seat away in the caller's transaction: the seat they had, or None (nothing to do)."""
+    row = session.get(PhoneSeat, user.id)
+    if row is None:
+        return None
+    before = row.as_dict()
+    session.delete(row)
+    return before
+
+
 def set_seat(sessions: Callable[[], Session], username: str, fields: dict[str, Any]) -> dict[str, str]:
     """Give ``username`` a seat (or change it); returns the seat as consoles receive it."""
-    seat = check_seat(fields)
+    check_seat(fields)  # a bad seat is named before the user is looked up
     with sessions() as s, s.begin():
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             raise SeatRefused(f"There is no user “{username}”.")
-        row = s.get(PhoneSeat, user.id) or PhoneSeat(user_id=user.id)
-        row.sip_address, row.registrar, row.proxy = seat["sip_address"], seat["registrar"], seat["proxy"]
-        row.sip_user, row.transport = seat["user"], seat["transport"]
-        row.input_device, row.output_device = seat["input_device"], seat["output_device"]
-        row.ring_device, row.updated_at = seat["ring_device"], utcnow()
-        s.add(row)
-        return row.as_dict()
+        return store_seat(s, user, fields)[1]
 
 
 def clear_seat(sessions: Callable[[], Session], username: str) -> bool:
     """Take ``username``'s seat away (they are rung as a Client again); False when they had none."""
     with sessions() as s, s.begin():
         user = s.scalar(select(User).where(User.username == username))
-        row = s.get(PhoneSeat, user.id) if user is not None else None
-        if row is None:
-            return False
-        s.delete(row)
-        return True
+        return user is not None and remove_seat(s, user) is not None
+
+
+def all_seats(sessions: Callable[[], Session]) -> dict[str, dict[str, str]]:
+    """user id → seat, for every user who has one (the admins' Users window)."""
+    with sessions() as s:
+        return {row.user_id: row.as_dict() for row in s.scalars(select(PhoneSeat))}
 
 
 # company_settings row: {after_hours_voicemail, max_wait_seconds, auto_claim, offer_callback, overflow,

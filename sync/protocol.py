@@ -143,18 +143,37 @@ class CloseStaleCall(_Message):
     call_id: Id
 
 
+SeatText = Annotated[str, Field(max_length=200)]
+
+
 class ManageUser(_Message):
     """Admins: add a user, deactivate or reactivate one, reset a password (the user must choose a new
-    one at the next sign-in) or change a role. The last active admin can't be deactivated or demoted.
-    Never queued in the outbox (a password must not be stored there): sent while online, answered by
-    ``user_managed`` or an error."""
+    one at the next sign-in), change a role, or set / clear their SIP phone seat (``set_seat`` with
+    ``sip_address``, ``registrar``, ``sip_user`` and optionally ``transport``, ``proxy`` and devices — as
+    `csr-server phone-seat set`; never a SIP password). The last active admin can't be deactivated or
+    demoted. Never queued in the outbox (a password must not be stored there): sent while online,
+    answered by ``user_managed`` or an error."""
 
     type: Literal["manage_user"]
-    action: Literal["add", "deactivate", "reactivate", "reset_password", "set_role"]
+    action: Literal["add", "deactivate", "reactivate", "reset_password", "set_role", "set_seat", "clear_seat"]
     username: Annotated[str, Field(min_length=1, max_length=60)]
     display_name: Annotated[str, Field(max_length=80)] | None = None
     role: Annotated[str, Field(max_length=20)] | None = None
     password: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # add, reset_password
+    sip_address: SeatText | None = None  # set_seat: what the phone company dials (sip:…)
+    registrar: SeatText | None = None  # set_seat: where the softphone signs in (sip:…)
+    sip_user: Annotated[str, Field(max_length=80)] | None = None  # set_seat: the SIP user name
+    transport: Annotated[str, Field(max_length=4)] | None = None  # set_seat: udp (default), tcp, tls
+    proxy: SeatText | None = None  # set_seat: an outbound proxy (sip:…), if any
+    input_device: Annotated[str, Field(max_length=120)] | None = None  # set_seat: microphone
+    output_device: Annotated[str, Field(max_length=120)] | None = None  # set_seat: headset
+    ring_device: Annotated[str, Field(max_length=120)] | None = None  # set_seat: where it rings
+
+
+class ListPhoneSeats(_Message):
+    """Admins: every user's SIP phone seat (the Users window's list), answered by ``phone_seats``."""
+
+    type: Literal["list_phone_seats"]
 
 
 DayText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
@@ -205,6 +224,7 @@ ClientMessage = Annotated[
     | CloseStaleCall
     | ScorecardRequest
     | ManageUser
+    | ListPhoneSeats
     | PhoneState
     | GetRecording,
     Field(discriminator="type"),
@@ -321,6 +341,22 @@ class UserManaged(_Message):
     type: Literal["user_managed"] = "user_managed"
     action: str
     user: dict[str, Any]  # id, username, display_name, role, active, must_change_password
+
+
+class PhoneSeats(_Message):
+    """The answer to ``list_phone_seats``: user id → seat, for the users who have one."""
+
+    type: Literal["phone_seats"] = "phone_seats"
+    seats: dict[str, dict[str, Any]]
+
+
+class PhoneSeatChanged(_Message):
+    """Sent (without id) to a user's connected consoles when an admin sets or clears their seat: the
+    seat as the sign-in answer's ``user.phone_seat`` has it, absent when cleared. The softphone signs in
+    there (or stops)."""
+
+    type: Literal["phone_seat"] = "phone_seat"
+    seat: dict[str, Any] | None = None
 
 
 class PhoneStateSet(_Message):

@@ -155,6 +155,16 @@ class Requests:
         )
         return dict(answer["user"])
 
+    async def phone_seats(self, timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+        """Admins: ``list_phone_seats`` — user id → SIP seat, for the users who have one."""
+        answer = await self.request(
+            {"type": "list_phone_seats"},
+            "phone_seats",
+            timeout,
+            offline="Phone seats are kept on the server — sign in first.",
+        )
+        return {str(k): dict(v) for k, v in dict(answer["seats"]).items()}
+
     async def recording(self, call_id: str, timeout: float = 30.0) -> tuple[bytes, str]:
         """A call's recording through the server (sync/media.py): the file and its content type, or
         RequestFailed with the server's sentence (``recording_refused`` for a call the user may not

@@ -40,10 +40,13 @@ from .protocol import (
     Fetch,
     GetRecording,
     Hello,
+    ListPhoneSeats,
     LiveCalls,
     LoggedIn,
     Login,
     ManageUser,
+    PhoneSeatChanged,
+    PhoneSeats,
     PhoneState,
     PhoneStateSet,
     Ping,
@@ -90,6 +93,8 @@ class Authenticator(Protocol):
 
     # Optional: ``mutation_allowed(user, mutation_name) -> bool`` — whether the role may push this
     # intent (sync/server_auth.py); a push with any refused intent is refused whole with ``forbidden``.
+    # Optional: ``manage_user(actor, message)`` and ``phone_seats(actor)`` — the admins' users and seats
+    # (sync/server_auth.py); without them those requests are answered ``internal``.
 
 
 @dataclass
@@ -390,6 +395,13 @@ class SyncServer:
                 raise ProtocolError("internal")
             managed = await manage(conn.user, message)
             await self._send(conn, UserManaged(id=message.id, action=message.action, user=managed))
+            if "phone_seat" in managed:  # set_seat / clear_seat: the user's consoles re-sign their phone
+                self._seat_changed(str(managed["id"]), managed["phone_seat"])
+        elif isinstance(message, ListPhoneSeats):  # admins: the Users window's seat column
+            seats = getattr(self.auth, "phone_seats", None)
+            if seats is None:
+                raise ProtocolError("internal")
+            await self._send(conn, PhoneSeats(id=message.id, seats=await seats(conn.user)))
         elif isinstance(message, Fetch):
             found = await asyncio.to_thread(self.applier.fetch, [list(k) for k in message.keys])
             await self._send(
@@ -491,6 +503,17 @@ class SyncServer:
         for row in rows:
             if row["user_id"] in listening:
                 broadcast(listening[row["user_id"]], encode(AgentStateSet(agent=row)))
+
+    def _seat_changed(self, user_id: str, seat: dict[str, Any] | None) -> None:
+        """An admin set or cleared a user's seat: their consoles connected here get it at once (a console
+        on another instance gets it in the welcome of its next connection, like a CLI change)."""
+        targets = []
+        for c in self.connections:
+            if c.user is not None and str(c.user.get("id")) == user_id:
+                c.user["phone_seat"] = seat
+                targets.append(c.ws)
+        if targets:
+            broadcast(targets, encode(PhoneSeatChanged(seat=seat)))
 
     async def _claim(self, conn: Connection, message: ClaimCall) -> None:
         if self.calls is None:

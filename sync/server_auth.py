@@ -36,7 +36,7 @@ from models.setup import Role
 from models.timeutil import utc_iso
 
 from .auth import DEFAULT_TOKEN_TTL, Accounts, AuthError, issue_token
-from .phone_seats import phone_settings, seat_for_user
+from .phone_seats import all_seats, phone_settings, seat_for_user
 from .protocol import ProtocolError
 
 EVERYONE = frozenset(r.value for r in Role)
@@ -58,6 +58,7 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "unsubscribe_floor": SUPERVISORS,
     "close_stale_call": SUPERVISORS,
     "manage_user": frozenset({Role.ADMIN.value}),  # users and seats (issue 19): admins only
+    "list_phone_seats": frozenset({Role.ADMIN.value}),  # the Users window's seat column
     "phone_state": EVERYONE,  # a console's own softphone, for the floor board
     "get_recording": EVERYONE,  # a CSR: only their own calls (sync/media.may_hear)
 }
@@ -253,7 +254,7 @@ class AccountsAuthenticator:
 
     async def manage_user(self, actor: dict[str, Any], message: Any) -> dict[str, Any]:
         """An admin's ``manage_user`` (sync/user_admin.py); ``user_refused`` with the sentence."""
-        from .user_admin import manage_user
+        from .user_admin import manage_user, seat_from_message
 
         if role_of(actor) != Role.ADMIN.value:  # the endpoint checked it too (MESSAGE_ROLES)
             raise ProtocolError("forbidden")
@@ -269,10 +270,17 @@ class AccountsAuthenticator:
                 display_name=message.display_name,
                 role=message.role,
                 password=message.password,
+                seat=seat_from_message(message),
             )
             return await self._hash_slot(work)
         except AuthError as exc:
             raise ProtocolError("user_refused", exc.message, details={"reason": exc.code}) from exc
+
+    async def phone_seats(self, actor: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """An admin's ``list_phone_seats``: user id → seat (sync/phone_seats.py ``all_seats``)."""
+        if role_of(actor) != Role.ADMIN.value:  # the endpoint checked it too (MESSAGE_ROLES)
+            raise ProtocolError("forbidden")
+        return await asyncio.to_thread(all_seats, self.accounts.sessions)
 
     def allowed(self, user: dict[str, Any], message_type: str) -> bool:
         return message_allowed(user, message_type)

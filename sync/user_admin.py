@@ -9,6 +9,10 @@ demoting each other at once can't both succeed.
 A password reset sets the password the admin typed as a temporary one and marks the user
 ``must_change_password``: their next sign-in is answered ``password_change_required`` until they
 log in with a new password (sync/auth.py ``Accounts.login``). ``csr-server user …`` stays for scripts.
+
+``set_seat`` / ``clear_seat`` give a user a SIP phone seat or take it away through the very functions
+``csr-server phone-seat`` uses (sync/phone_seats.py ``store_seat`` / ``remove_seat``), in the same
+transaction as the audit row (the seat before/after: there is no SIP password on the server).
 """
 
 from __future__ import annotations
@@ -21,8 +25,26 @@ from models.journal import AuditEntry
 from models.setup import Role, User
 
 from .auth import Accounts, AuthError, _publish_user, check_password_policy, hash_password, normalize_username
+from .phone_seats import SeatRefused, remove_seat, store_seat
 
-ACTIONS = ("add", "deactivate", "reactivate", "reset_password", "set_role")
+ACTIONS = ("add", "deactivate", "reactivate", "reset_password", "set_role", "set_seat", "clear_seat")
+SEAT_ACTIONS = ("set_seat", "clear_seat")
+# manage_user's flat seat fields (sync/protocol.py ManageUser) → the seat's keys (sync/phone_seats.py)
+SEAT_MESSAGE_FIELDS = {
+    "sip_address": "sip_address",
+    "registrar": "registrar",
+    "sip_user": "user",
+    "transport": "transport",
+    "proxy": "proxy",
+    "input_device": "input_device",
+    "output_device": "output_device",
+    "ring_device": "ring_device",
+}
+
+
+def seat_from_message(message: Any) -> dict[str, Any]:
+    """The seat fields of a ``manage_user`` message, keyed as sync/phone_seats.check_seat reads them."""
+    return {key: getattr(message, field, None) for field, key in SEAT_MESSAGE_FIELDS.items()}
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -67,6 +89,7 @@ def manage_user(
     display_name: str | None = None,
     role: str | None = None,
     password: str | None = None,
+    seat: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Apply one admin action; the user as consoles see it. ``AuthError`` (code, sentence) refuses it
     and changes nothing."""
@@ -91,6 +114,8 @@ def manage_user(
         user = s.scalars(select(User).where(User.username == name)).one_or_none()
         if user is None:
             raise AuthError("unknown_user", f"There is no user named {name}.")
+        if action in SEAT_ACTIONS:
+            return _manage_seat(s, actor, user, action, seat or {})
         before = user_view(user)
         last_admin = before["role"] == Role.ADMIN.value and before["active"] and admins == [user.id]
         if action == "deactivate":
@@ -122,3 +147,20 @@ def manage_user(
         _publish_user(s, user)
         _audit(s, actor, user, action, before, after)
         return after
+
+
+def _manage_seat(session: Any, actor: dict[str, Any], user: User, action: str, seat: dict[str, Any]) -> dict:
+    """Set or clear ``user``'s phone seat in the caller's transaction, audited; the user with
+    ``phone_seat`` (the seat now, or None). The users row itself is unchanged: nothing is published."""
+    if action == "set_seat":
+        try:
+            before, after = store_seat(session, user, seat)
+        except SeatRefused as exc:
+            raise AuthError("seat_refused", str(exc)) from None
+    else:
+        before, after = remove_seat(session, user), None
+        if before is None:
+            raise AuthError("no_seat", f"{user.display_name} has no phone seat.")
+    session.flush()
+    _audit(session, actor, user, action, {"phone_seat": before}, {"phone_seat": after})
+    return {**user_view(user), "phone_seat": after}

@@ -1,13 +1,13 @@
-"""The admins' *Users* window (`usersWindow`, Ctrl+Shift+G): every user, and a form to add one,
-deactivate or reactivate, reset a password (the user chooses a new one at the next sign-in) or change
-a role. Each is a request the server decides (sync/user_admin.py); console/users_controller.py sends it.
+"""The admins' *Users* window (`usersWindow`, Ctrl+Alt+U): every user with their phone seat, and a form to
+add one, deactivate or reactivate, reset a password (the user chooses a new one at the next sign-in),
+change a role, or assign / clear the highlighted user's SIP phone seat (widgets/seat_form.py). Each is a
+request the server decides (sync/user_admin.py); console/users_controller.py sends it.
 
 Keyboard-first: the list has type-ahead; the form is in tab order (user name, display name, role,
-password); Ctrl+S adds, Ctrl+P resets the highlighted user's password to the one typed, Ctrl+O changes
-their role to the one picked, Ctrl+Delete deactivates, Ctrl+Insert reactivates; Ctrl+R reloads; Esc
-closes. (The console's window-wide keys — Ctrl+N, Ctrl+D, Ctrl+E, F5… — reach every window, so none is
-used here.)
-Phone seats are not assigned here: that belongs to issue 15's seat settings.
+password, then the seat's fields); Ctrl+S adds, Ctrl+P resets the highlighted user's password to the one
+typed, Ctrl+O changes their role to the one picked, Ctrl+Delete deactivates, Ctrl+Insert reactivates,
+Ctrl+Alt+S assigns the seat typed, Ctrl+Alt+X clears their seat; Ctrl+R reloads; Esc closes. (The
+console's window-wide keys — Ctrl+N, Ctrl+D, Ctrl+E, F5… — reach every window, so none is used here.)
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .seat_form import SeatForm, seat_text
+
 Index = QModelIndex | QPersistentModelIndex
 ROLES = ("csr", "supervisor", "manager", "admin")
 
@@ -46,11 +48,13 @@ class UserRow:
 
 
 class UsersModel(QAbstractTableModel):
-    HEADERS = ("User name", "Name", "Role", "Status")
+    HEADERS = ("User name", "Name", "Role", "Status", "Phone seat")
+    SEAT_COLUMN = 4
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.rows: list[UserRow] = []
+        self.seats: dict[str, dict[str, Any]] | None = None  # user id → seat; None: not known (offline)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self.rows)
@@ -73,8 +77,32 @@ class UsersModel(QAbstractTableModel):
             status = "Active" if r.active else "Deactivated"
             if r.active and r.must_change_password:
                 status = "Active — must choose a new password"
-            return (r.username, r.display_name, r.role, status)[index.column()]
+            seat = "Not known offline" if self.seats is None else seat_text(self.seats.get(r.id))
+            return (r.username, r.display_name, r.role, status, seat)[index.column()]
         return None
+
+    def seat(self, user_id: str) -> dict[str, Any] | None:
+        return None if self.seats is None else self.seats.get(user_id)
+
+    def set_seats(self, seats: dict[str, dict[str, Any]] | None) -> None:
+        """Every user's seat as the server listed them (None: not known)."""
+        self.seats = None if seats is None else dict(seats)
+        if self.rows:
+            last = len(self.rows) - 1
+            self.dataChanged.emit(self.index(0, self.SEAT_COLUMN), self.index(last, self.SEAT_COLUMN))
+
+    def set_seat(self, user_id: str, seat: dict[str, Any] | None) -> None:
+        """One user's seat changed (set or cleared)."""
+        seats = dict(self.seats or {})
+        if seat:
+            seats[user_id] = dict(seat)
+        else:
+            seats.pop(user_id, None)
+        self.seats = seats
+        for n, r in enumerate(self.rows):
+            if r.id == user_id:
+                cell = self.index(n, self.SEAT_COLUMN)
+                self.dataChanged.emit(cell, cell)
 
     def set_rows(self, rows: list[UserRow]) -> None:
         self.beginResetModel()
@@ -98,14 +126,15 @@ class UsersModel(QAbstractTableModel):
 
 
 class UsersWindow(QWidget):
-    actionRequested = Signal(dict)  # the manage_user fields: action, username, display_name, role, password
+    # the manage_user fields: action, username, display_name, role, password, or the seat's fields
+    actionRequested = Signal(dict)
     reloadRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("usersWindow")
         self.setWindowTitle("Users")
-        self.resize(760, 520)
+        self.resize(860, 760)
         self.users = UsersModel(self)
         self.list = QTableView(objectName="usersList")
         self.list.setAccessibleName("Users")
@@ -144,6 +173,8 @@ class UsersWindow(QWidget):
             ("set_role", "&Change role (Ctrl+O)", "Ctrl+O"),
             ("deactivate", "&Deactivate (Ctrl+Del)", "Ctrl+Del"),
             ("reactivate", "Reac&tivate (Ctrl+Ins)", "Ctrl+Ins"),
+            ("set_seat", "Assign s&eat (Ctrl+Alt+S)", "Ctrl+Alt+S"),
+            ("clear_seat", "C&lear seat (Ctrl+Alt+X)", "Ctrl+Alt+X"),
         ):
             button = QPushButton(text, objectName=f"user_{action}")
             button.setAccessibleName(text.replace("&", "").split(" (")[0])
@@ -166,14 +197,19 @@ class UsersWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addLayout(form)
+        self.seat = SeatForm()  # parentless until added: its fields come after the password in tab order
+        layout.addWidget(self.seat)
         layout.addLayout(row)
-        layout.addWidget(
-            QLabel(
-                "Phone seats are assigned in the seat settings (issue 15), not here.",
-                objectName="usersSeatsNote",
-            )
-        )
         layout.addWidget(self.message)
+        self.list.selectionModel().currentRowChanged.connect(lambda current, _previous: self._show_seat())
+        self.users.dataChanged.connect(lambda *_a: self._show_seat(only_empty=True))
+
+    def _show_seat(self, only_empty: bool = False) -> None:
+        """The highlighted user's seat in the seat form (when seats arrive: only if nothing is typed)."""
+        if only_empty and any(edit.text() for edit in self.seat.edits.values()):
+            return
+        user = self.current()
+        self.seat.show_seat(self.users.seat(user.id) if user is not None else None)
 
     def current(self) -> UserRow | None:
         return self.users.row(self.list.currentIndex().row())
@@ -199,6 +235,14 @@ class UsersWindow(QWidget):
                 self.list.setFocus()
                 return
             fields = {"action": action, "username": user.username}
+            if action == "set_seat":
+                missing = self.seat.first_missing()
+                if missing is not None:
+                    edit, what = missing
+                    self.show_message(f"Type the {what} of {user.display_name}'s phone seat.", "error")
+                    edit.setFocus()
+                    return
+                fields.update(self.seat.fields())
             if action == "set_role":
                 fields["role"] = self.role.currentText()
             if action == "reset_password":
@@ -222,4 +266,6 @@ class UsersWindow(QWidget):
         if action == "add":
             self.username.clear()
             self.display_name.clear()
+        if action in ("set_seat", "clear_seat"):
+            self._show_seat()  # the seat as the server stored it (or an empty form)
         self.list.setFocus()
