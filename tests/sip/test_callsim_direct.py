@@ -117,3 +117,34 @@ def test_callsim_sip_direct_rings_a_seat_with_no_registrar_and_a_busy_seat_answe
         asyncio.run(scenario())
     finally:
         engine.dispose()
+
+
+def test_a_direct_seat_whose_port_is_taken_says_so_and_the_phone_lives_on(tmp_path):
+    import socket
+
+    async def scenario() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+            squatter.bind(("127.0.0.1", 0))
+            port = squatter.getsockname()[1]
+            link = PhoneLink(
+                phone_command(null_audio=True, bind="127.0.0.1"),
+                backoff=(0.2,),
+                stderr_path=str(tmp_path / "phone.log"),
+            )
+            try:
+                ready = link.wait_for(lambda e: e["event"] == "ready", 15)
+                link.start()
+                await ready
+                told = link.wait_for(lambda e: e["event"] == "registration", 10)
+                refused = link.wait_for(lambda e: e["event"] == "error", 10)
+                link.listen(f"sip:dana@127.0.0.1:{port}")
+                event = await told
+                assert event["state"] == "failed", event  # not "listening": the seat is not Ready
+                assert f"could not listen at 127.0.0.1:{port}" in event["message"], event
+                assert "another program may hold that port" in (await refused)["message"]
+                stats = await link.request({"cmd": "stats"})
+                assert stats["event"] == "ok" and link.restarts == 0  # no crash
+            finally:
+                await link.stop()
+
+    asyncio.run(scenario())
