@@ -156,12 +156,21 @@ def main(argv: list[str] | None = None) -> int:
 
             generate_jobs(profile.cache_path, jobs=max(50, n // 5))
         if args.demo and not args.no_server:
-            from .demo_server import DEMO_USERS, prepare_store, start_server
+            from .demo_server import DEMO_USERS, add_demo_seat, prepare_store, start_server
 
             store = profile.cache_path.parent / "server.sqlite3"
             prepare_store(profile.cache_path, store)
-            server = start_server(store, profile.cache_path.parent / "server.log")
+            seat, no_seat = add_demo_seat(store)
+            server = start_server(store, profile.cache_path.parent / "server.log", seat=seat)
             print(f"Demo server running at {server.url}; a second CSR: csr-console --demo --join", flush=True)
+            if seat:
+                print(
+                    f"Phone seat: Dana's softphone listens at {seat} (no registrar); simulated calls ring "
+                    "it for real — F2 answers, F3 hold, F4 mute, F9 hang up",
+                    flush=True,
+                )
+            else:
+                print(f"No phone seat in this demo: {no_seat}.", flush=True)
             print(f"Web Scheduler (book online as a customer would): {server.web}", flush=True)
             if server.scsim is not None:
                 print(
@@ -223,6 +232,12 @@ def _run(
     collect_on_ui_thread(app)  # never a collection in a worker thread (see console/gc_guard.py)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    if args.demo and console.phone is not None:
+        # The demo's seat: no sound card needed (null audio), SIP and media on the loopback only.
+        from sync.phone_link import phone_command
+
+        console.phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+        console.phone.stderr_path = str(profile.cache_path.parent / "phone.log")
     console.window.show()
     if args.self_test:
         from .self_test import run_self_test

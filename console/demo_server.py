@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,10 @@ DEMO_SC_JOB_TYPES = {
     "PLUMBING": "Leak Repair",
     "ELECTRICAL": "Outlet/Switch Repair",
 }
+# The demo CSR's phone seat (docs/phone.md): a direct seat, no registrar. Her softphone listens on a loopback
+# UDP port, and the phone simulator INVITEs it there when the server's answer rings her <Sip>.
+DEMO_SEAT_TALK_S = 90.0  # a caller Dana answers hangs up after this long (or when she does: F9)
+NO_PHONE = "the softphone needs pjsua2-python, which is published for Linux x86-64 (Python 3.11) only"
 DEMO_NOTIFICATIONS = {
     "enabled": True,
     "company_phone": "(972) 555-0100",
@@ -68,6 +73,7 @@ class DemoServer:
     msgsim: subprocess.Popen | None = None  # the text service's stand-in (sync/msgsim.py)
     scsim: subprocess.Popen | None = None  # the ServiceChannel stand-in (sync/scsim.py)
     sent_log: Path | None = None  # one JSON line per text the stand-in took (the Sent messages window)
+    seat: str = ""  # the demo CSR's phone seat (sip:dana@127.0.0.1:port), "" without one
     ended: dict[str, int] = field(default_factory=dict)  # child → exit code, once reaped
 
     def children(self) -> dict[str, subprocess.Popen]:
@@ -192,6 +198,45 @@ def prepare_store(cache_path: Path, store: Path) -> None:
         cache.close()
 
 
+def phone_missing() -> str:
+    """Why this machine can't run the softphone, or "" when it can (the pjsua2 wheel is installed)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("pjsua2") is not None
+    except (ImportError, ValueError):
+        found = False
+    return "" if found else NO_PHONE
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def add_demo_seat(store: Path) -> tuple[str, str]:
+    """Give the demo CSR a direct phone seat on a free loopback UDP port: (address, "") — or ("", why
+    not) when the softphone can't run here. The demo then runs without a seat."""
+    why = phone_missing()
+    if why:
+        return "", why
+    from sqlalchemy.orm import sessionmaker
+
+    from models.db import open_server_db
+    from sync.phone_seats import set_seat
+
+    user = DEMO_USERS[0][0]
+    address = f"sip:{user}@127.0.0.1:{free_udp_port()}"
+    engine = open_server_db(str(store))
+    try:
+        set_seat(sessionmaker(engine, expire_on_commit=False), user,
+                 {"sip_address": address, "registrar": "", "user": user})  # fmt: skip
+    finally:
+        engine.dispose()
+    return address, ""
+
+
 def _notifications_on(sessions: Any) -> None:
     """The demo company texts its customers (docs/notifications.md), through the local stand-in."""
     from models.setup import CompanySetting
@@ -277,9 +322,10 @@ servicechannel:
     return process, setup
 
 
-def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServer:
+def start_server(store: Path, log_path: Path, *, calls: bool = True, seat: str = "") -> DemoServer:
     """The demo's server; with ``calls``, its webhook port too (a throw-away auth token shared with the
-    simulator through the environment, never a command line)."""
+    simulator through the environment, never a command line). ``seat``: the demo CSR's direct seat
+    (add_demo_seat), which the phone simulator then rings for real."""
     log = log_path.open("ab")
     token = secrets.token_hex(16)
     cmd = [
@@ -355,15 +401,19 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True) -> DemoServ
         msgsim=msgsim,
         scsim=scsim,
         sent_log=sent_log if calls else None,
+        seat=seat,
     )
     if calls:
-        server.callsim = start_callsim(webhooks, token, store, log)
+        server.callsim = start_callsim(webhooks, token, store, log, seat=bool(seat))
     return server
 
 
-def start_callsim(webhooks: str, token: str, store: Path, log: Any) -> subprocess.Popen:
+def start_callsim(
+    webhooks: str, token: str, store: Path, log: Any, *, seat: bool = False
+) -> subprocess.Popen:
     """The simulated phone system: a call every ~25 s to the demo company's tracking numbers, mostly
-    from its customers' phones (so the bubble pops a known customer), some unknown or anonymous."""
+    from its customers' phones (so the bubble pops a known customer), some unknown or anonymous. With
+    ``seat``, a call the server rings at a SIP seat reaches it as a real INVITE (``--sip-direct``)."""
     conn = sqlite3.connect(str(store))
     try:
         tracking = [r[0] for r in conn.execute("SELECT number FROM tracking_numbers ORDER BY number")]
@@ -401,6 +451,8 @@ def start_callsim(webhooks: str, token: str, store: Path, log: Any) -> subproces
     ]
     for number in tracking:
         cmd += ["--to", number]
+    if seat:
+        cmd += ["--sip-direct", "--talk", str(DEMO_SEAT_TALK_S)]
     return subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,

@@ -36,10 +36,15 @@ DIAL_PATIENCE_S = 60.0  # a click-to-call's ring of this seat is answered by its
 def transfer_target(text: str, registrar: str) -> str:
     """What the CSR typed in Transfer as a SIP URI: a URI as is, a seat or number at the registrar's host."""
     text = text.strip()
-    if is_sip_uri(text):
+    if is_sip_uri(text) or not registrar:  # a direct seat has no registrar: a SIP address is needed
         return text
     host = registrar.split(":", 1)[1].split(";")[0] if ":" in registrar else registrar
     return f"sip:{text.replace(' ', '')}@{host}"
+
+
+def is_direct(seat: dict[str, Any]) -> bool:
+    """A seat with no registrar: its phone listens at the seat's own address (the demo's seat)."""
+    return not seat.get("registrar")
 
 
 def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
@@ -78,6 +83,7 @@ class PhoneController(QObject):
         self.link: PhoneLink | None = None
         self.seat: dict[str, Any] = {}
         self.registered = False
+        self.ready_text = ""  # what the bar says while the seat is ready and idle
         self.legs: dict[str, dict[str, Any]] = {}  # the phone's call id → what we know of that leg
         self.answer_sent_at: dict[str, float] = {}  # leg → time.perf_counter() of the answer command
         self.secrets = SeatSecrets()
@@ -108,7 +114,8 @@ class PhoneController(QObject):
     # -- life cycle ----------------------------------------------------------------------------------------
     def start(self, seat: dict[str, Any]) -> None:
         """Start (or re-sign) the seat: ``seat`` has registrar, user, password, and optionally proxy,
-        transport, domain. The password stays in this process's memory and the phone's only."""
+        transport, domain — or, for a direct seat, ``address`` and ``user`` (no registrar, no password).
+        The password stays in this process's memory and the phone's only."""
         self.seat = dict(seat)
         self.bar.show()
         if self.link is None:
@@ -119,7 +126,10 @@ class PhoneController(QObject):
                 stderr_path=self.stderr_path,
             )
             self.link.start()
-        self.link.register({k: v for k, v in self.seat.items() if v not in (None, "")})
+        if self.seat.get("address") and is_direct(self.seat):
+            self.link.listen(str(self.seat["address"]))
+        else:
+            self.link.register({k: v for k, v in self.seat.items() if v not in (None, "")})
 
     def on_signed_in(self, user: dict[str, Any]) -> None:
         """The server says whether this CSR has a seat: sign the softphone in there (the password from
@@ -146,6 +156,9 @@ class PhoneController(QObject):
         self.on_signed_in({"phone_seat": seat, "phone_auto_claim": self.auto_claim})
 
     async def _sign_in_seat(self, seat: dict[str, Any]) -> None:
+        if is_direct(seat):  # nothing to sign in to: the phone listens at the seat's address
+            self.start({"address": seat.get("sip_address", ""), "user": seat.get("user", "")})
+            return
         password = await asyncio.to_thread(self.secrets.get, seat)
         if password:
             self.start(_register_fields(seat, password))
@@ -210,6 +223,7 @@ class PhoneController(QObject):
     def _on_state(self, state: str, message: str) -> None:
         if state != "online":
             self.registered = False
+            self.ready_text = ""
             self.consulting = None
             if self.legs:
                 self.legs.clear()
@@ -225,8 +239,12 @@ class PhoneController(QObject):
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind == "registration":
-            self.registered = event["state"] == "registered"
+            # A direct seat is ready once its transport is up ("listening"): there is no registration.
+            self.registered = event["state"] in ("registered", "listening")
             text = f"Phone ready — {event.get('user', '')}" if self.registered else event.get("message", "")
+            if event["state"] == "listening":
+                text += f" (direct at {event.get('address', '')}, no registrar)"
+            self.ready_text = text if self.registered else ""
             self.bar.show_status(text)
             self.registrationChanged.emit(self.registered, "" if self.registered else text)
             if not self.registered and text:
@@ -258,7 +276,7 @@ class PhoneController(QObject):
                 del self.legs[event["call"]]
                 if self.consulting and event["call"] in self.consulting:
                     self.consulting = None
-                self.bar.show_status("Phone ready — " + str(self.seat.get("user", "")))
+                self.bar.show_status(self.ready_text or "Phone ready — " + str(self.seat.get("user", "")))
             elif event["state"] == "confirmed" and was != "confirmed":
                 self.bar.show_status(f"On a call — {leg.get('remote', '')}")
                 self._maybe_auto_claim(leg)

@@ -125,12 +125,26 @@ class _Sender:
         return None
 
 
-async def _place(sender: _Sender, call: SimCall, rng: random.Random, options: SimOptions) -> None:
-    """One call, from the voice webhook to the recording."""
+async def _place(
+    sender: _Sender, call: SimCall, rng: random.Random, options: SimOptions, seats: Any = None
+) -> None:
+    """One call, from the voice webhook to the recording. With ``seats`` (a direct SIP caller,
+    sync/callsim_sip.py), a call whose answer rings a ``<Sip>`` seat rings it for real instead."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     voice = voice_webhook(call, sender.public + VOICE_PATH)
     twiml = await sender.post(voice)
+    if seats is not None and twiml is not None and "<Sip" in twiml:
+        from .callsim_sip import sip_targets
+
+        try:
+            ring_seat = bool(sip_targets(twiml, voice.url))
+        except ET.ParseError:
+            ring_seat = False
+        if ring_seat:
+            talk = min(seats.sip.talk, max(5.0, call.talk_seconds / options.speed))
+            await seats.ring(call, voice, twiml, talk=talk)
+            return
     plan = DialPlan()  # no answer: Twilio says its error message and the caller hangs up
     if twiml is not None:
         try:
@@ -145,8 +159,11 @@ async def _place(sender: _Sender, call: SimCall, rng: random.Random, options: Si
         await sender.post(hook)
 
 
-async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[str, float | int]:
-    """Place the calls; returns the summary. Setting ``stop`` ends the run (calls under way are cut)."""
+async def run(
+    options: SimOptions, stop: asyncio.Event | None = None, sip: Any = None
+) -> dict[str, float | int]:
+    """Place the calls; returns the summary. Setting ``stop`` ends the run (calls under way are cut).
+    ``sip`` (callsim_sip.SipOptions with no registrar): calls that ring a SIP seat ring it for real."""
     stop = stop or asyncio.Event()
     rng = random.Random(options.seed)
     loop = asyncio.get_running_loop()
@@ -158,6 +175,7 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
         connector=connector, timeout=aiohttp.ClientTimeout(total=options.timeout)
     ) as session:
         sender = _Sender(session, options)
+        seats = await _direct_caller(sender, options, sip) if sip is not None else None
         while (options.count == 0 or sender.tally.calls < options.count) and not stop.is_set():
             wait = first + sender.tally.calls / options.rate - loop.time()
             if wait > 0:
@@ -174,7 +192,9 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
                 started_at=utcnow(),
                 odd_callers=options.odd_callers,
             )
-            task = asyncio.create_task(_place(sender, call, random.Random(rng.getrandbits(64)), options))
+            task = asyncio.create_task(
+                _place(sender, call, random.Random(rng.getrandbits(64)), options, seats)
+            )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             sender.tally.calls += 1
@@ -186,13 +206,33 @@ async def run(options: SimOptions, stop: asyncio.Event | None = None) -> dict[st
             for task in tasks:
                 task.cancel()
             await asyncio.gather(waiter, stopper, *tasks, return_exceptions=True)
+        if seats is not None:
+            await seats.stop()
     tally = sender.tally
-    return {
+    summary: dict[str, float | int] = {
         "calls": tally.calls,
         "webhooks": tally.webhooks,
         "failed": tally.failed,
         "seconds": round(time.monotonic() - began, 3),
     }
+    if seats is not None:  # the calls that rang a SIP seat for real
+        summary.update(answered=seats.answered, unanswered=seats.unanswered)
+    return summary
+
+
+async def _direct_caller(sender: _Sender, options: SimOptions, sip: Any) -> Any:
+    """The SIP caller of ``--sip-direct``, started; None (said on stderr) when its phone can't start:
+    then seats are not rung and those calls go unanswered."""
+    from .callsim_sip import SipCaller
+
+    caller = SipCaller(sender, options, sip)
+    try:
+        await caller.start()
+    except (RuntimeError, TimeoutError) as exc:
+        log.warning("event=sip_caller_not_started error=%s", str(exc) or "the phone did not start in time")
+        await caller.stop()
+        return None
+    return caller
 
 
 def _numbers(values: list[str] | None) -> list[str]:
@@ -257,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
     sip.add_argument(
         "--sip-user", default="carrier", help="the user the caller signs in as (default carrier)"
     )
+    sip.add_argument(
+        "--sip-direct",
+        action="store_true",
+        help="no registrar: the simulated calls run as usual, and those whose answer rings a <Sip> seat "
+        "get a real INVITE sent straight to the seat's address (the demo's phone seat)",
+    )
     sip.add_argument("--talk", type=float, default=2.0, help="seconds of talk before the caller hangs up")
     return p
 
@@ -299,7 +345,9 @@ def options_from_args(argv: list[str] | None = None) -> SimOptions:
     )
 
 
-async def _main(options: SimOptions, exit_with_parent: bool = False) -> dict[str, float | int]:
+async def _main(
+    options: SimOptions, exit_with_parent: bool = False, sip: Any = None
+) -> dict[str, float | int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -307,7 +355,7 @@ async def _main(options: SimOptions, exit_with_parent: bool = False) -> dict[str
             loop.add_signal_handler(sig, stop.set)
     watch = asyncio.create_task(_watch_parent(stop)) if exit_with_parent else None
     try:
-        return await run(options, stop)
+        return await run(options, stop, sip)
     finally:
         if watch is not None:
             watch.cancel()
@@ -332,7 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="csr-callsim: %(message)s",
     )
-    summary = asyncio.run(_main(options, exit_with_parent="--exit-with-parent" in (argv or sys.argv[1:])))
+    sip = None
+    if extra.sip_direct:
+        from .callsim_sip import SipOptions
+
+        sip = SipOptions(registrar="", user=extra.sip_user, talk=max(0.0, extra.talk))
+    summary = asyncio.run(
+        _main(options, exit_with_parent="--exit-with-parent" in (argv or sys.argv[1:]), sip=sip)
+    )
     print(json.dumps(summary), flush=True)
     return 0 if summary["failed"] == 0 else 1
 

@@ -7,6 +7,11 @@ posted signed to the noun's statusCallback as Twilio posts them, then the Dial's
 leg's completed callback. The first seat to answer takes the call; the others stop ringing. The caller
 hangs up after ``talk`` seconds unless the seat hangs up first. Calls run one after another, 0.2 s apart
 (the phone's media sockets need the gap — docs/phone.md).
+
+With no registrar (``--sip-direct``, the demo) the caller's phone registers nowhere and sends each INVITE
+straight to the ``<Sip>`` address (``sip:dana@127.0.0.1:5062``, where a direct seat listens); there the
+simulated calls run as usual and only those whose TwiML rings a seat go through :meth:`SipCaller.ring`,
+several at once if they overlap (a seat already on a call answers 486 Busy Here, as a real one does).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ GAP_S = 0.2
 
 @dataclass(frozen=True)
 class SipOptions:
-    registrar: str
+    registrar: str  # "": direct, no registrar (INVITEs go straight to the seats' addresses)
     user: str = "carrier"
     password: str = ""
     talk: float = 2.0  # seconds of talk before the caller hangs up
@@ -79,34 +84,64 @@ class SipCaller:
         self.sender = sender  # callsim._Sender: signs and posts, counts
         self.options = options
         self.sip = sip
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Call events go to the queue of the call whose leg they belong to (calls may overlap).
+        self._routes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._early: dict[str, list[dict[str, Any]]] = {}  # a leg's events before its call id came back
+        self._finished: set[str] = set()
         self.link = PhoneLink(
-            phone_command(null_audio=True, bind=sip.bind), on_event=self.events.put_nowait, backoff=(0.5,)
+            phone_command(null_audio=True, bind=sip.bind), on_event=self._on_event, backoff=(0.5,)
         )
         self.answered = 0
         self.unanswered = 0
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] != "call":
+            return
+        leg = str(event.get("call", ""))
+        queue = self._routes.get(leg)
+        if queue is not None:
+            queue.put_nowait(event)
+        elif leg not in self._finished:
+            self._early.setdefault(leg, []).append(event)
+            while len(self._early) > 64:  # legs whose placing failed: never routed
+                self._early.pop(next(iter(self._early)))
+
+    def _route(self, leg: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._routes[leg] = queue
+        for event in self._early.pop(leg, []):
+            queue.put_nowait(event)
+
+    def _unroute(self, legs: Any) -> None:
+        for leg in legs:
+            self._routes.pop(leg, None)
+            self._finished.add(leg)
 
     async def start(self) -> None:
         ready = self.link.wait_for(lambda e: e["event"] == "ready", 20)
         self.link.start()
         await ready
         registered = self.link.wait_for(lambda e: e["event"] == "registration", 15)
-        self.link.register(
-            {"registrar": self.sip.registrar, "user": self.sip.user, "password": self.sip.password}
-        )
+        if self.sip.registrar:
+            self.link.register(
+                {"registrar": self.sip.registrar, "user": self.sip.user, "password": self.sip.password}
+            )
+            expected = "registered"
+        else:  # direct: any free port on the loopback, registered nowhere
+            self.link.listen(f"sip:{self.sip.user}@{self.sip.bind}")
+            expected = "listening"
         event = await registered
-        if event["state"] != "registered":
+        if event["state"] != expected:
             raise RuntimeError(f"csr-callsim: the carrier seat did not sign in: {event.get('message')}")
 
     async def stop(self) -> None:
         await self.link.stop()
 
-    async def _next(self, legs: Any, timeout: float) -> dict[str, Any]:
+    async def _next(self, queue: asyncio.Queue[dict[str, Any]], legs: Any, timeout: float) -> dict[str, Any]:
         """The next call event of one of ``legs`` (events queue in order: none is missed)."""
         deadline = time.monotonic() + timeout
         while True:
-            event = await asyncio.wait_for(self.events.get(), max(0.0, deadline - time.monotonic()))
-            if event["event"] == "call" and event.get("call") in legs:
+            event = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+            if event.get("call") in legs:
                 return event
 
     async def place(self, rng: random.Random) -> None:
@@ -120,6 +155,21 @@ class SipCaller:
         )
         voice = voice_webhook(call, self.sender.public + VOICE_PATH)
         twiml = await self.sender.post(voice)
+        await self.ring(call, voice, twiml or "")
+
+    async def ring(self, call: Any, voice: Webhook, twiml: str, talk: float | None = None) -> None:
+        """Ring the ``<Sip>`` seats of the server's answer for real and post what happens, to the end of
+        the call (the caller hangs up after ``talk`` seconds, default the options', unless the seat does)."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        placed_legs: list[str] = []
+        try:
+            await self._ring(call, voice, twiml, queue, placed_legs, self.sip.talk if talk is None else talk)
+        finally:
+            self._unroute(placed_legs)
+
+    async def _ring(
+        self, call: Any, voice: Webhook, twiml: str, queue: Any, placed_legs: list[str], talk: float
+    ) -> None:
         targets = sip_targets(twiml, voice.url) if twiml else []
         parent = {k: voice.params[k] for k in ("AccountSid", "ApiVersion", "From", "To", "Caller", "Called")}
         parent["CallSid"] = call.call_sid
@@ -150,18 +200,21 @@ class SipCaller:
             await self.sender.post(Webhook(0.0, target.status_callback, params))
 
         answered: tuple[str, SipTarget, str] | None = None
+        sids = random.Random(call.leg_seed)  # the child legs' sids
         for target in targets:
-            child = f"CA{rng.getrandbits(128):032x}"
+            child = f"CA{sids.getrandbits(128):032x}"
             await status(target, child, "initiated")
             placed = await self.link.request({"cmd": "call", "to": target.uri, "headers": target.headers})
             if placed["event"] == "ok":
                 legs[placed["call"]] = (target, child, 0)
+                placed_legs.append(placed["call"])
+                self._route(placed["call"], queue)
         # Events of every leg until one answers or the ring time is over.
         ring_until = began + RING_SECONDS
         rang: set[str] = set()
         while legs and answered is None and time.monotonic() < ring_until:
             try:
-                event = await self._next(legs, ring_until - time.monotonic())
+                event = await self._next(queue, legs, ring_until - time.monotonic())
             except TimeoutError:
                 break
             target, child, _ = legs[event["call"]]
@@ -189,12 +242,12 @@ class SipCaller:
         seat_hung_up = False
         with contextlib.suppress(TimeoutError):
             while not seat_hung_up:
-                event = await self._next({leg}, self.sip.talk - (time.monotonic() - talk_began))
+                event = await self._next(queue, {leg}, talk - (time.monotonic() - talk_began))
                 seat_hung_up = event["state"] == "disconnected"
         if not seat_hung_up:
             self.link.send({"cmd": "hangup", "call": leg})  # the caller hangs up
             with contextlib.suppress(TimeoutError):
-                while (await self._next({leg}, 10))["state"] != "disconnected":
+                while (await self._next(queue, {leg}, 10))["state"] != "disconnected":
                     pass
         seconds = str(max(1, round(time.monotonic() - talk_began)))
         await status(target, child, "completed", CallDuration=seconds)

@@ -6,7 +6,7 @@ thread). console/phone_controller.py turns its callbacks into Qt signals.
 States: ``starting`` → ``online`` (the process said ``ready``) → ``offline`` when it exits or crashes
 (kill -9 included) → ``starting`` again after a backoff (0.5 s, 1 s, 2 s, … 30 s; back to 0.5 s once a
 run lasted a minute) → ``stopped`` after ``stop()``. The last ``register`` command is replayed on every
-restart, so the seat signs in again by itself.
+restart, so the seat signs in again by itself (``listen`` for a direct seat, which has no registrar).
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class PhoneLink:
             return None
         ref = str(command.get("ref") or f"r{next(self._refs)}")
         command = {**command, "ref": ref}
-        if command.get("cmd") == "register":
+        if command.get("cmd") in ("register", "listen"):  # how the seat signs in: replayed on restarts
             self.registration = {k: v for k, v in command.items() if k != "ref"}
         try:
             proc.stdin.write(encode(command))
@@ -190,6 +190,11 @@ class PhoneLink:
     def register(self, command: dict[str, Any]) -> str | None:
         """Sign the seat in now (when online) and again after every restart."""
         self.registration = {**command, "cmd": "register"}
+        return self.send(self.registration)
+
+    def listen(self, address: str) -> str | None:
+        """A direct seat (no registrar): listen at ``address`` now and again after every restart."""
+        self.registration = {"cmd": "listen", "address": address}
         return self.send(self.registration)
 
     def wait_for(

@@ -14,6 +14,7 @@ from typing import Any
 # Commands the phone process understands, with the fields each one needs.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "register": ("registrar", "user", "password"),
+    "listen": ("address",),
     "unregister": (),
     "call": ("to",),
     "answer": ("call",),
@@ -55,6 +56,19 @@ def check_sip_uri(value: str, what: str) -> str:
     return value
 
 
+def listen_address(value: str) -> tuple[str, str, int]:
+    """A direct seat's address (``sip:dana@127.0.0.1:5062``; port 0 or none: any free one) as
+    (user, host, port); BadCommand when it is not one the phone can listen at."""
+    value = check_sip_uri(value, "seat address")
+    match = re.match(r"^sip:([^@;?]+)@([0-9.]+|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::(\d{1,5}))?$", value)
+    if match is None:
+        raise BadCommand(f"The seat address “{value}” is not sip:user@host[:port] (no parameters).")
+    port = int(match.group(3) or 0)
+    if port > 65535:
+        raise BadCommand(f"The seat address “{value}” has no valid port.")
+    return match.group(1), match.group(2).strip("[]"), port
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """One line of the channel."""
     return (json.dumps(message, separators=(",", ":")) + "\n").encode()
@@ -81,6 +95,8 @@ def decode_command(line: bytes | str) -> dict[str, Any]:
         transport = str(message.get("transport") or "udp").lower()
         if transport not in TRANSPORTS:
             raise BadCommand(f"The SIP transport “{transport}” is not one of UDP, TCP or TLS.")
+    if name == "listen":
+        listen_address(str(message["address"]))
     if name in ("call", "transfer"):
         check_sip_uri(str(message["to"]), "number to call" if name == "call" else "transfer target")
     if name == "dtmf" and not DTMF_DIGITS.match(str(message["digits"])):

@@ -17,7 +17,7 @@ from models.callbacks import CLAIM_RELEASE_MINUTES
 from models.phone_seats import TRANSPORTS, PhoneSeat
 from models.setup import User
 
-from .phone_protocol import is_sip_uri
+from .phone_protocol import BadCommand, is_sip_uri, listen_address
 
 SEAT_FIELDS = ("sip_address", "registrar", "proxy", "user", "transport", "input_device", "output_device",
                "ring_device")  # fmt: skip
@@ -32,9 +32,17 @@ def check_seat(fields: dict[str, Any]) -> dict[str, str]:
     """The seat's fields cleaned, or SeatRefused naming the first problem."""
     seat = {k: str(fields.get(k) or "").strip() for k in SEAT_FIELDS}
     seat["transport"] = (seat["transport"] or "udp").lower()
-    for name in ("sip_address", "registrar"):
+    # No registrar: a direct seat, whose phone listens at the seat's own address (a LAN, the demo).
+    for name in ("sip_address", "registrar") if seat["registrar"] else ("sip_address",):
         if not is_sip_uri(seat[name]):
             raise SeatRefused(f"The {name.replace('_', ' ')} “{seat[name]}” is not a SIP address (sip:…).")
+    if not seat["registrar"]:
+        try:
+            listen_address(seat["sip_address"])
+        except BadCommand as exc:
+            raise SeatRefused(f"{exc} A seat with no registrar is reached at that address itself.") from None
+        if seat["transport"] != "udp" or seat["proxy"]:
+            raise SeatRefused("A seat with no registrar listens on UDP, with no proxy.")
     if seat["proxy"] and not is_sip_uri(seat["proxy"]):
         raise SeatRefused(f"The proxy “{seat['proxy']}” is not a SIP address (sip:…).")
     if not seat["user"]:

@@ -20,7 +20,11 @@ def add_phone_seat_parser(sub: Any) -> None:
     put = ssub.add_parser("set", help="give USER a seat, or change it")
     put.add_argument("name")
     put.add_argument("--address", required=True, help="what the phone company dials: sip:dana@acme.sip…")
-    put.add_argument("--registrar", required=True, help="where the softphone signs in: sip:acme.sip…")
+    put.add_argument(
+        "--registrar",
+        default="",
+        help="where the softphone signs in: sip:acme.sip… (none: a direct seat, reached at --address itself)",
+    )
     put.add_argument("--sip-user", required=True, help="the SIP user name the softphone signs in as")
     put.add_argument("--transport", default="udp", help="udp (default), tcp or tls")
     put.add_argument("--proxy", default="", help="an outbound proxy (sip:…), if the company has one")

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from .phone_protocol import BadCommand, decode_command, encode
+from .phone_protocol import BadCommand, decode_command, encode, listen_address
 
 POLL_MS = 5  # libHandleEvents' wait: bounds the delay of a command behind a quiet network
 REGISTER_PATIENCE_S = 4.0  # after this, "the registrar is not answering" (pjsip keeps its own timer)
@@ -144,6 +144,45 @@ class Phone:
         account.create(acfg)
         self.account = account
         self.register_sent_at = time.monotonic()
+        return {"uri": acfg.idUri}
+
+    def cmd_listen(self, command: dict[str, Any]) -> dict[str, Any]:
+        """A direct seat, no registrar: an account that never registers, reachable at its own address
+        (``sip:dana@127.0.0.1:5062``; port 0: any free one). Callers INVITE that address straight; the
+        seat is ready as soon as its UDP transport is up (the demo's seat, docs/phone.md)."""
+        pj = self.pj
+        user, host, port = listen_address(str(command["address"]))
+        self._drop_account()
+        self.drop_account_soon = False
+        try:
+            if port == 0 and host == self.bind:
+                tid = self._transport("udp")
+            else:
+                key = f"udp:{host}:{port}"
+                if key not in self.transports:
+                    tcfg = pj.TransportConfig()
+                    tcfg.port = port
+                    tcfg.boundAddress = host
+                    self.transports[key] = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+                tid = self.transports[key]
+            local = str(self.ep.transportGetInfo(tid).localName)  # host:port, the real port for 0
+        except pj.Error as exc:
+            message = (
+                f"The phone could not listen at {host}:{port} ({exc.reason}): another program may hold "
+                "that port."
+            )
+            self.emit("registration", state="failed", code=0, user=user, message=message)
+            raise BadCommand(message) from None
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{user}@{local}"
+        acfg.sipConfig.transportId = tid
+        acfg.mediaConfig.lockCodecEnabled = False  # as for a registered seat (pitfall 7)
+        acfg.mediaConfig.transportConfig.boundAddress = self.bind
+        self.account_info = {"user": user, "registrar": "", "uri": acfg.idUri}
+        account = _make_account_class(pj)(self)
+        account.create(acfg)
+        self.account = account
+        self.emit("registration", state="listening", code=0, user=user, address=acfg.idUri, message="")
         return {"uri": acfg.idUri}
 
     def _choose_devices(self, microphone: str, headset: str) -> None:

@@ -393,3 +393,81 @@ def test_a_job_booked_in_the_demo_sends_a_confirmation_to_the_text_service_stand
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def _udp_port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def test_the_demo_gives_dana_a_phone_seat_that_her_softphone_listens_at():
+    """--demo with the pjsua2 wheel: Dana's direct seat (no registrar) is on the server, her console's
+    softphone listens at its loopback port, and the phone simulator rings it (tests/gui/
+    test_demo_phone_seat.py plays a whole call through the same wiring)."""
+    import sqlite3
+
+    from tests.tools import require_tool
+
+    require_tool("py:pjsua2")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        profile = Path(re.search(r"customers in (\S+) ", first).group(1))
+        line = _wait_for(proc, "Phone seat:")
+        address = re.search(r"listens at (sip:dana@127\.0\.0\.1:\d+) \(no registrar\)", line).group(1)
+        port = int(address.rsplit(":", 1)[1])
+        _wait_for(proc, "is running")
+        store = sqlite3.connect(str(profile / "server.sqlite3"))
+        try:
+            seat = store.execute(
+                "SELECT sip_address, registrar FROM phone_seats JOIN users ON users.id = phone_seats.user_id "
+                "WHERE users.username = 'dana'"
+            ).fetchone()
+        finally:
+            store.close()
+        assert seat == (address, "")
+        deadline = time.monotonic() + 30
+        while not _udp_port_taken(port):  # the console signed in and started the phone: it listens
+            assert time.monotonic() < deadline, "Dana's softphone never listened at " + address
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while _udp_port_taken(port):  # the phone left with its console
+            assert time.monotonic() < deadline, "the demo's softphone outlived its console"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_without_the_pjsua2_wheel_the_demo_has_no_seat_and_says_why(monkeypatch, tmp_path):
+    import importlib.util
+
+    from console import demo_server
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a, **k: None if name == "pjsua2" else real(name, *a, **k)
+    )
+    assert demo_server.phone_missing() == demo_server.NO_PHONE
+    store = tmp_path / "server.sqlite3"
+    assert demo_server.add_demo_seat(store) == ("", demo_server.NO_PHONE)
+    assert not store.exists()  # nothing was written: the demo runs without a seat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.phone_protocol import BadCommand, decode_command, decode_event, encode, is_sip_uri
+from sync.phone_protocol import BadCommand, decode_command, decode_event, encode, is_sip_uri, listen_address
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,19 @@ def test_events_that_are_not_events_are_none():
     assert decode_event(b'{"event": "ready"}') == {"event": "ready"}
     assert decode_event(b"pjsua log line") is None
     assert decode_event(b'{"cmd": "x"}') is None
+
+
+def test_a_direct_seat_listens_at_sip_user_at_host_and_port():
+    assert listen_address("sip:dana@127.0.0.1:5062") == ("dana", "127.0.0.1", 5062)
+    assert listen_address("sip:carrier@127.0.0.1") == ("carrier", "127.0.0.1", 0)  # any free port
+    assert decode_command(encode({"cmd": "listen", "address": "sip:dana@127.0.0.1:5062"}))["cmd"] == "listen"
+    for bad, message in (
+        ("dana", "seat address “dana” is not a SIP address"),
+        ("sip:127.0.0.1:5062", "is not sip:user@host"),  # no user to be called
+        ("sip:dana@127.0.0.1;transport=tcp", "is not sip:user@host"),
+        ("sip:dana@127.0.0.1:99999", "no valid port"),
+    ):
+        with pytest.raises(BadCommand, match=message):
+            decode_command(encode({"cmd": "listen", "address": bad}))
+    with pytest.raises(BadCommand, match="needs address"):
+        decode_command(encode({"cmd": "listen"}))

@@ -50,9 +50,24 @@ def test_a_seat_is_checked_before_it_is_saved(sessions):
             set_seat(sessions, "dana", bad)
     with pytest.raises(SeatRefused, match="no user “nobody”"):
         set_seat(sessions, "nobody", SEAT)
+    direct = {"sip_address": "sip:dana@127.0.0.1:5062", "registrar": "", "user": "dana"}
+    for bad, message in (
+        ({**direct, "sip_address": "sip:127.0.0.1:5062"}, "is not sip:user@host.*reached at that address"),
+        ({**direct, "transport": "tls"}, "no registrar listens on UDP, with no proxy"),
+        ({**direct, "proxy": "sip:proxy.example"}, "no registrar listens on UDP, with no proxy"),
+    ):
+        with pytest.raises(SeatRefused, match=message):
+            set_seat(sessions, "dana", bad)
     with sessions() as s:
         dana = s.scalar(select(User).where(User.username == "dana"))
     assert seat_for_user(sessions, dana.id) is None  # nothing saved
+
+
+def test_a_direct_seat_has_no_registrar_and_is_rung_at_its_own_address(sessions):
+    """The demo's kind of seat: the softphone listens at the address itself (docs/phone.md)."""
+    direct = {"sip_address": "sip:dana@127.0.0.1:5062", "registrar": "", "user": "dana"}
+    assert set_seat(sessions, "dana", direct)["registrar"] == ""
+    assert SeatDirectory(sessions).ring_targets(["dana", "sam"]) == ["sip:dana@127.0.0.1:5062", "sam"]
 
 
 def test_seats_are_kept_per_user_and_rung_at_their_sip_address(sessions):
