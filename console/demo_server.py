@@ -248,7 +248,10 @@ def _notifications_on(sessions: Any) -> None:
 def start_msgsim(token: str, log: Any, sent_log: Path) -> tuple[subprocess.Popen, str]:
     """The stand-in of the text service (not Twilio): it takes the server's texts, logs each one to
     ``sent_log`` and posts signed status callbacks back."""
-    cmd = [*msgsim_command(), "--port", "0", "--account-sid", DEMO_ACCOUNT, "--log", str(sent_log)]
+    cmd = [
+        *msgsim_command(),
+        *("--port", "0", "--account-sid", DEMO_ACCOUNT, "--log", str(sent_log), "--exit-with-parent"),
+    ]
     process = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

@@ -293,6 +293,15 @@ async def serve(sim: MessagesSim, host: str = "127.0.0.1", port: int = 0) -> tup
     return runner, int(runner.addresses[0][1])
 
 
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """The demo's stand-in stops when the console that started it is gone (even after a kill -9)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            stop.set()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="csr-msgsim", description="A local stand-in of Twilio's Messages API (not Twilio)."
@@ -303,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--auth-token-file", default="", help="the auth token (else $CSR_TWILIO_AUTH_TOKEN)")
     p.add_argument("--inbound-url", default="")
     p.add_argument("--log", default="", help="append every message sent, one JSON line each")
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)  # the demo's stand-in
     args = p.parse_args(argv)
     if args.auth_token_file:
         with open(args.auth_token_file, encoding="utf-8") as f:
@@ -316,8 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         runner, port = await serve(sim, args.host, args.port)
         print(f"csr-msgsim: Messages API stand-in on http://{args.host}:{port}", flush=True)
+        stop = asyncio.Event()
+        watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.Event().wait()
+            await stop.wait()
+        if watch is not None:
+            watch.cancel()
         await runner.cleanup()
 
     logging.basicConfig(level=os.environ.get("CSR_LOG_LEVEL", "WARNING"))

@@ -70,6 +70,30 @@ def _wait_for(proc, text: str, timeout: float = 120) -> str:
     raise AssertionError(f"no '{text}' from the process: {proc.stderr.read()[-2000:]}")
 
 
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` (children, theirs, …): pid → command line, read from /proc."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            commands[int(entry.name)] = cmd.strip()
+    found: dict[int, str] = {}
+    wanted = [pid]
+    while wanted:
+        parent = wanted.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands[child]
+                wanted.append(child)
+    return found
+
+
 def _wait_gone(pid: int, why: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -209,9 +233,13 @@ def test_the_demo_server_does_not_outlive_a_killed_console():
         from console.demo_server import rendezvous_path
 
         server_pid = int(__import__("json").loads(rendezvous_path().read_text())["pid"])
+        family = _descendants(proc.pid)  # the server, the stand-ins, the simulators, the softphones
+        assert server_pid in family
         proc.kill()  # kill -9: no clean-up runs in the console
         proc.wait()
         _wait_gone(server_pid, "the demo server outlived its killed console")
+        for pid, cmd in family.items():
+            _wait_gone(pid, f"{cmd} outlived the killed demo console")
     finally:
         if proc.poll() is None:
             proc.kill()
