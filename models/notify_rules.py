@@ -241,14 +241,42 @@ def last_minute(settings: NotifySettings, appt: Appointment, now: datetime) -> b
     return bool(minutes) and as_utc(appt.arrival_window_start) - as_utc(now) <= timedelta(minutes=minutes)
 
 
-def _reminder(session: Session, settings: NotifySettings, job: Job, appt: Appointment, now: datetime) -> None:
+def _reminder(
+    session: Session,
+    settings: NotifySettings,
+    job: Job,
+    appt: Appointment,
+    now: datetime,
+    version: str | None = None,
+) -> None:
     if reminder_excluded(session, settings, job):
         return
     location = session.get(Location, job.location_id)
     due = reminder_due(settings, appt.arrival_window_start, customer_zone(location, settings.time_zone))
     # Booked after the reminder's time (a same-day job): no reminder, as the anchors do.
     if due is not None and due > now:
-        _queue_for_job(session, settings, job, appt, NoticeKind.REMINDER, _version(appt), due)
+        _queue_for_job(session, settings, job, appt, NoticeKind.REMINDER, version or _version(appt), due)
+
+
+def _reminder_after_release(
+    session: Session, settings: NotifySettings, job: Job, appt: Appointment, now: datetime, stamp: str
+) -> None:
+    """A hold canceled the pending reminder, and the canceled row keeps its key: the release queues the
+    reminder again under a key of its own (the release's mutation id: a replayed release queues nothing
+    more) — unless a reminder for this window is still pending or has already gone out."""
+    base = f"{appt.id}:{NoticeKind.REMINDER.value}:{_version(appt)}"
+    live = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.job_id == job.id,
+            Notification.kind == NoticeKind.REMINDER,
+            Notification.key.startswith(base, autoescape=True),
+            Notification.status != NoticeStatus.CANCELED,
+        )
+        .limit(1)
+    )
+    if live is None:
+        _reminder(session, settings, job, appt, now, version=f"{_version(appt)}:release:{stamp}")
 
 
 def on_job_event(
@@ -283,7 +311,9 @@ def on_job_event(
     elif name == "hold_job":
         cancel_pending(session, job.id, (NoticeKind.REMINDER,))
     elif name == "release_hold" and appt is not None:
-        _reminder(session, settings, job, appt, now)
+        _reminder_after_release(
+            session, settings, job, appt, now, mutation_id or now.strftime("%Y%m%dT%H%M%S")
+        )
     elif name == "notify_on_the_way":
         stamp = mutation_id or now.strftime("%Y%m%dT%H%M%S")
         _queue_for_job(session, settings, job, appt, NoticeKind.ON_THE_WAY, stamp, now)

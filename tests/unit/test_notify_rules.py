@@ -131,6 +131,28 @@ def test_on_the_way_is_a_job_action(store):
     assert len(store.messages(job_id=job, kind=NoticeKind.ON_THE_WAY)) == 2
 
 
+def test_a_hold_cancels_the_reminder_and_its_release_queues_it_again_once(store):
+    cid, loc = store.customer()
+    job = store.book(cid, loc)
+
+    def reminders() -> list:
+        return [m.status for m in store.messages(job_id=job, kind=NoticeKind.REMINDER)]
+
+    assert reminders() == [NoticeStatus.PENDING]
+    store.push("hold_job", {"job_id": job, "reason": "Waiting for parts"})
+    assert reminders() == [NoticeStatus.CANCELED]
+    released = store.push("release_hold", {"job_id": job})
+    assert sorted(reminders()) == sorted([NoticeStatus.CANCELED, NoticeStatus.PENDING])
+    again = [
+        m for m in store.messages(job_id=job, kind=NoticeKind.REMINDER) if m.status is NoticeStatus.PENDING
+    ]
+    assert released.mutation_id in again[0].key  # a replay of that release finds its key taken
+    # A second hold and release: one pending reminder again, never two.
+    store.push("hold_job", {"job_id": job, "reason": "Customer away"})
+    store.push("release_hold", {"job_id": job})
+    assert reminders().count(NoticeStatus.PENDING) == 1 and len(reminders()) == 3
+
+
 def test_templates_refuse_unknown_placeholders_and_render_known_ones():
     assert check_template("Hi {customer}, {window}") is None
     assert "unknown placeholder {tech}" in check_template("Hi {tech}")
