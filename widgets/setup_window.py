@@ -117,6 +117,9 @@ class SetupWindow(QWidget):
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.filter.returnPressed.connect(self._edit_current)
         self.list.activated.connect(lambda _i: self._edit_current())
+        # Moving through the list shows each record in the form (read only stays read only; nothing typed
+        # is ever replaced): Enter still moves the keyboard into the form to edit.
+        self.list.selectionModel().currentChanged.connect(self._preview)
         self.new_button.clicked.connect(self.new_record)
         self.save_button.clicked.connect(self.save)
         self.retire_button.clicked.connect(self.retire)
@@ -263,8 +266,8 @@ class SetupWindow(QWidget):
         self._select(current)
         if self.record_id and not self.dirty:
             row = self._row_of(self.record_id)
-            if row is not None:  # someone else's change to the open record: show it
-                self._open(row)
+            if row is not None:  # someone else's change to the open record: show it (the focus stays put)
+                self._open(row, focus=False)
 
     def saved(self, ident: str, text: str) -> None:
         self.record_id = ident
@@ -319,7 +322,11 @@ class SetupWindow(QWidget):
         if index.isValid():
             self._open(index)
 
-    def _open(self, index: QModelIndex) -> None:
+    def _preview(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and not self.dirty and not self._loading:
+            self._open(current, focus=False)
+
+    def _open(self, index: QModelIndex, *, focus: bool = True) -> None:
         self.record_id = str(index.data(ID_ROLE))
         self.seen = dict(index.data(FIELDS_ROLE) or {})
         active = bool(index.data(ACTIVE_ROLE))
@@ -328,7 +335,7 @@ class SetupWindow(QWidget):
         self.retire_button.setAccessibleName(self.retire_button.text().replace("&", ""))
         self._fill(self.seen)
         first = next((e for e in self.editors.values() if e.isEnabled()), None)
-        if first is not None:
+        if first is not None and focus:
             first.setFocus()
 
     # -- actions --------------------------------------------------------------------------------------------

@@ -62,6 +62,29 @@ def test_the_list_models_pass_qtmodeltester(qtbot: Any, qtmodeltester: Any, desk
     d.close()
 
 
+def test_moving_through_the_list_shows_each_record_and_never_replaces_what_was_typed(
+    qtbot: Any, desk
+) -> None:
+    window, controller = desk
+    d = _open(qtbot, window, controller)
+    d.list.setFocus()
+    qtbot.keyClick(d.list, Qt.Key.Key_Home)
+    first = d.proxy.index(0, 0).data()
+    qtbot.waitUntil(lambda: d.editors["name"].text() == first)
+    assert d.list.hasFocus()  # shown, not moved into
+    qtbot.keyClick(d.list, Qt.Key.Key_Down)
+    second = d.proxy.index(1, 0).data()
+    assert second != first and d.editors["name"].text() == second and d.list.hasFocus()
+    qtbot.keyClick(d.list, Qt.Key.Key_Return)  # Enter: into the form to edit
+    name = d.editors["name"]
+    assert name.hasFocus()
+    qtbot.keyClicks(name, " (edited)")
+    d.list.setFocus()
+    qtbot.keyClick(d.list, Qt.Key.Key_Up)  # moving on with changes unsaved: they stay in the form
+    assert name.text() == f"{second} (edited)" and d.dirty
+    d.close()
+
+
 def test_edit_a_business_unit_by_keyboard(qtbot: Any, desk, cache) -> None:
     window, controller = desk
     d = _open(qtbot, window, controller)
