@@ -482,6 +482,7 @@ def _pop_figures(
         **summary("console_received_to_shown", show),
         "bubbles_max": console_end.get("bubbles_max"),
         "console_rss_mb": console_end.get("rss_mb"),
+        "ui_stall_max_ms": console_end.get("ui_stall_max_ms"),
         "webhooks_not_ok_during_pops": sum(1 for _, i in measured if i.get("status") != 200)
         + sum(1 for _, i in measured if i.get("ended") not in (200, None)),
     }

@@ -122,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
+        from .uiprobe import Heartbeat, rss_mb
+
+        beat = Heartbeat()  # how long the UI thread was blocked while the bench ran (ui_stall_max_ms)
+        beat.start()
         await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark closes our stdin
-        from .uiprobe import rss_mb
+        beat.stop()
 
         print(
             json.dumps(
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     "arrived": arrived,
                     "bubbles_max": most[0],
                     "rss_mb": rss_mb(),
+                    "ui_stall_max_ms": round(beat.stall_max_ms, 1),
                     **(board.figures() if board is not None else {}),
                 }
             ),

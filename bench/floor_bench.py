@@ -318,4 +318,5 @@ def _board_figures(
         "board_rows_max": board.get("board_rows_max"),
         "board_agents_rows": board.get("agents_rows"),
         "supervisor_rss_mb": board.get("rss_mb"),
+        "ui_stall_max_ms": board.get("ui_stall_max_ms"),
     }

@@ -129,10 +129,16 @@ def run_phone(calls: int) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise SystemExit("csr-bench phone: the console's phone did not sign in")
             await asyncio.sleep(0.05)
+        from .uiprobe import Heartbeat
+
+        beat = Heartbeat()  # how long the console's UI thread was blocked during the calls
+        beat.start()
         started = time.monotonic()
         for _ in range(calls):
             await one_call()
         out["seconds"] = round(time.monotonic() - started, 1)
+        beat.stop()
+        out["ui_stall_max_ms"] = round(beat.stall_max_ms, 1)
         stats = await phone.link.request({"cmd": "stats"})
         out["phone_rss_mb"] = stats.get("rss_mb")
 

@@ -217,6 +217,9 @@ async def _run(
         out.update(await _pushes(store, console, sim, min(pushes, orders), push_rate))
         out["stand_in_rate_limit_per_second"] = limit
         out["stand_in_429s"] = sim.deliveries.get("throttled", 0)
+        from .web_bench import console_stall
+
+        out["ui_stall_max_ms"] = await asyncio.to_thread(console_stall, gui)  # the inbox console's
         done.set()
         await asyncio.to_thread(watcher.join)
         return out

@@ -330,6 +330,7 @@ def run_web(
             )
         )
         out["jobs_added"] = info.get("jobs_before", 0) < jobs
+        out["ui_stall_max_ms"] = console_stall(console)
         return out
     finally:
         if console is not None and console.poll() is None:
@@ -340,3 +341,17 @@ def run_web(
                 console.kill()
         stop(server)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def console_stall(console: Any) -> float | None:
+    """Close the bench console's stdin (its signal to finish) and read the longest UI-thread stall it saw
+    while the bench ran (bench/web_console.py's heartbeat); None when it said nothing."""
+    try:
+        console.stdin.close()
+        for line in console.stdout:
+            found = json.loads(line)
+            if "ui_stall_max_ms" in found:
+                return found["ui_stall_max_ms"]
+    except (OSError, ValueError):
+        pass
+    return None

@@ -97,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
             await asyncio.sleep(0.01)
         print(json.dumps({"ready": bool(ok)}), flush=True)
         if ok:
+            from .uiprobe import Heartbeat
+
+            beat = Heartbeat()  # how long the UI thread was blocked while the bench ran (ui_stall_max_ms)
+            beat.start()
             await loop.run_in_executor(None, sys.stdin.read)
+            beat.stop()
+            print(json.dumps({"ui_stall_max_ms": round(beat.stall_max_ms, 1)}), flush=True)
         await console.aclose()
         return 0 if ok else 1
 

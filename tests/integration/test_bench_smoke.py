@@ -134,6 +134,7 @@ def test_phone(home):
     assert out["calls"] == 5 and out["calls_failed"] == 0
     assert out["invite_to_ringing_bubble_samples"] == out["answer_key_to_200ok_samples"] == 5
     assert 0 < out["phone_rss_mb"] < 200
+    assert out["ui_stall_max_ms"] >= 0  # the console's UI thread, watched through the calls
 
 
 def test_web(home):
@@ -162,6 +163,7 @@ def test_web(home):
         assert key in out, key
     assert out["submit_to_inbox_samples"] == 8 and out["submit_to_inbox_missed"] == 0
     assert out["last_slot_booked"] == 1 and out["errors_5xx"] == 0
+    assert out["ui_stall_max_ms"] >= 0  # the inbox console's UI thread, watched through the run
 
 
 def test_servicechannel(home):
@@ -182,3 +184,4 @@ def test_servicechannel(home):
     assert out["received_to_inbox_samples"] == 40 and out["received_to_inbox_p99_ms"] is None  # < 1,000
     # Painted in the real console's inbox comes after the row is in a cache.
     assert out["received_to_cache_samples"] == 40 and out["lost_samples"] == []
+    assert out["ui_stall_max_ms"] >= 0

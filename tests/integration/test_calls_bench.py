@@ -45,5 +45,6 @@ def test_calls_bench_smoke(tmp_path):
     assert out["webhooks_not_ok_during_pops"] == 0
     assert out["webhooks_ok"] > 0 and out["calls"] > 0
     assert out["webhooks_failed"] == 0
+    assert out["ui_stall_max_ms"] is not None and out["ui_stall_max_ms"] >= 0  # the console's UI thread
     assert out["webhooks_lost"] == 0
     assert out["calls_missing"] == 0 and out["calls_duplicated"] == 0

@@ -33,6 +33,7 @@ def test_floor_bench_smoke(tmp_path):
     out = run_floor(2_000, agents=5, rate=10, seconds=3, cache=source)
     assert KEYS <= set(out), KEYS - set(out)
     assert out["webhooks_failed"] == 0
+    assert out["ui_stall_max_ms"] is not None and out["ui_stall_max_ms"] >= 0  # the console's UI thread
     assert out["board_update_missed"] == 0 and out["board_update_samples"] > 0
     assert out["board_agents_rows"] >= 5  # the CSRs are on the board
     assert out["kpi_cpu_ms_per_s"] is not None and out["kpi_ticks_per_s"] > 0.3
