@@ -15,10 +15,18 @@ pytestmark = pytest.mark.postgres
 def test_two_instances_one_killed_mid_batch_send_every_reminder_exactly_once(postgres_url):
     # A rate limit keeps the run long enough for the kill to land mid-batch; a short lease lets the
     # survivor take the dead instance's claims over (it asks the stand-in before sending again).
-    out = run_reminders(postgres_url, 300, 2, kill=True, rate=40, lease=2.0, timeout=180)
-    assert out["killed_one"] is True
-    assert out["taken_over"] > 0  # the kill landed mid-batch: the survivor took claims over
-    assert (out["sent"], out["duplicates"], out["lost"], out["recorded"]) == (300, 0, 0, 300)
+    # The kill lands at a moment of the run; the sender holds few claims at a time (a quarter lease of the
+    # rate limit), so a kill can fall between two batches and leave nothing to take over. Exactly once must
+    # hold on every run; the take-over must have happened on one of up to three.
+    taken = []
+    for _attempt in range(3):
+        out = run_reminders(postgres_url, 300, 2, kill=True, rate=40, lease=2.0, timeout=180)
+        assert out["killed_one"] is True
+        assert (out["sent"], out["duplicates"], out["lost"], out["recorded"]) == (300, 0, 0, 300)
+        taken.append(out["taken_over"])
+        if out["taken_over"] > 0:
+            break
+    assert taken[-1] > 0, taken  # the kill landed mid-batch: the survivor took claims over
 
 
 def test_two_instances_without_a_rate_limit_never_send_twice(postgres_url):
