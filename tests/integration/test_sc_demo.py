@@ -4,34 +4,15 @@ demo console pulls it into its cache — the Bookings inbox's work orders. The s
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_demo_process import ROOT, _count, _wait_for, _wait_gone, start_demo
+from tests.integration.test_demo_process import _count, _descendants, _wait_for, _wait_gone, start_demo
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: their command lines."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found[int(entry.name)] = cmdline
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
@@ -41,8 +22,8 @@ def test_the_demo_receives_a_work_order_from_the_stand_in_into_its_inbox(tmp_pat
         said = _wait_for(proc, "ServiceChannel work orders")
         assert "stand-in" in said and "Ctrl+Shift+I" in said
         _wait_for(proc, "is running")
-        stand_in = [pid for pid, cmd in _children(proc.pid).items() if "sync.scsim" in cmd]
-        assert len(stand_in) == 1, _children(proc.pid)
+        stand_in = [pid for pid, cmd in _descendants(proc.pid).items() if "sync.scsim" in cmd]
+        assert len(stand_in) == 1, _descendants(proc.pid)
         # The setup the demo wrote keeps its secrets where only this user can read them.
         assert (profile / "sc-client-secret").stat().st_mode & 0o077 == 0
         server, cache = profile / "server.sqlite3", profile / "cache.sqlite3"
@@ -73,18 +54,10 @@ def test_the_demo_receives_a_work_order_from_the_stand_in_into_its_inbox(tmp_pat
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_the_stand_in_does_not_outlive_a_killed_demo_console():
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.app", "--demo", "--demo-customers", "300"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, _profile = start_demo()
     try:
         _wait_for(proc, "is running")
-        (stand_in,) = [pid for pid, cmd in _children(proc.pid).items() if "sync.scsim" in cmd]
+        (stand_in,) = [pid for pid, cmd in _descendants(proc.pid).items() if "sync.scsim" in cmd]
         proc.kill()  # kill -9: no clean-up runs in the console
         proc.wait()
         _wait_gone(stand_in, "the ServiceChannel stand-in outlived its killed console")
