@@ -457,13 +457,11 @@ class BubbleStrip(QWidget):
             self._fit_height()
 
     def _in_order(self) -> list[ManualBubble | CallBubble]:
-        found = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
-        return [
-            w
-            for w in found
-            if isinstance(w, ManualBubble | CallBubble)
-            and w in (self._bubbles.get(w.bubble_id), self._calls.get(w.bubble_id))
-        ]
+        # indexOf, not itemAt: a Python wrapper of a layout item outlives the item when Qt deletes it
+        # (QLayoutItem is no QObject), and a button later made at the same address then comes back
+        # from QDialogButtonBox.button() as that stale QWidgetItem (seen in CI).
+        live = [w for w in (*self._bubbles.values(), *self._calls.values()) if self._layout.indexOf(w) >= 0]
+        return sorted(live, key=self._layout.indexOf)
 
     def _step_focus(self, current: QWidget, step: int) -> None:
         targets = [w.button if isinstance(w, ManualBubble) else w for w in self._in_order()]

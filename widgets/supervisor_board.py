@@ -219,8 +219,7 @@ class SupervisorBoard(QWidget):
         self.close_stale_button.setAccessibleName("Close stale call")
         self.close_stale_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
-        calls_box, calls_layout = self._section("Calls in &progress", self.calls_view)
-        calls_head = calls_layout.itemAt(0).layout()
+        calls_box, calls_head = self._section("Calls in &progress", self.calls_view)
         calls_head.addWidget(self.close_stale_button)
         agents_box, _ = self._section("A&gents", self.agents_view)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -249,7 +248,8 @@ class SupervisorBoard(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
 
-    def _section(self, title: str, view: QTableView) -> tuple[QWidget, QVBoxLayout]:
+    def _section(self, title: str, view: QTableView) -> tuple[QWidget, QHBoxLayout]:
+        """The section and its heading row (for buttons beside the title)."""
         box = QWidget(self)
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 4, 0, 0)
@@ -261,7 +261,7 @@ class SupervisorBoard(QWidget):
         head.addStretch(1)
         layout.addLayout(head)
         layout.addWidget(view, 1)
-        return box, layout
+        return box, head
 
     def _connect_signals(self) -> None:
         self._timer.timeout.connect(lambda: self.tick())

@@ -32,7 +32,17 @@ __all__ = [
     "run_sim",
 ]
 
-KEYS = ("runs", "lost", "duplicated", "diverged", "stalled", "refusals_unshown", "misattributed")
+KEYS = (
+    "runs",
+    "lost",
+    "duplicated",
+    "diverged",
+    "stalled",
+    "refusals_unshown",
+    "misattributed",
+    "rejected",
+    "flagged",
+)
 
 
 def run_sim(
@@ -99,6 +109,8 @@ def _run_seed(s: int) -> dict[str, Any]:
         "stalled": int(r.stalled),
         "refusals_unshown": r.refusals_unshown,
         "misattributed": r.misattributed,
+        "rejected": r.rejected,  # the workload reached the server's refusal path …
+        "flagged": r.flagged,  # … and its accept-and-flag path
     }
 
 
