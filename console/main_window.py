@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
 
         self.sync_status = SyncStatus(self)
         self.statusBar().addPermanentWidget(self.sync_status)
+        self.statusBar().messageChanged.connect(lambda text: self.sync_status.make_room(bool(text)))
         # Closing any dialog or window gives the keyboard back here, so the shortcuts keep working.
         self.focus_keeper = FocusKeeper(self, fallback=lambda: self.lookup.search)
         self._build_menus()

@@ -296,7 +296,13 @@ class PhoneController(QObject):
         elif kind == "device" and not event.get("found"):
             self.errorOccurred.emit(str(event.get("message", "")))
         elif kind == "busy":
-            self.errorOccurred.emit("A second call reached your phone while you were on one; it went on.")
+            on_call = any(v["state"] not in RINGING for v in self.legs.values())
+            caller = str(event.get("remote") or "").removeprefix("<").removesuffix(">") or "a caller"
+            self.errorOccurred.emit(
+                f"Busy: {caller} reached your phone while "
+                + ("you were on a call" if on_call else "another call was ringing")
+                + "; the call went on to the next CSR."
+            )
         self.bar.show_call(self.current(), consulting=self.consulting is not None)
 
     def current(self) -> dict[str, Any] | None:

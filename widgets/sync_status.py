@@ -110,6 +110,7 @@ class SyncStatus(QWidget):
         self._oldest_stamp: float | None = None
         self._last_sync_stamp: float | None = None
         self._ages_known = False  # set_state alone (the old API) never reported ages
+        self._making_room = False  # a status-bar message is showing: the ages step aside
 
         self.state_label = self._label("syncStateLabel", "Connection")
         self.pending_label = self._label("syncPendingLabel", "Changes waiting")
@@ -137,6 +138,23 @@ class SyncStatus(QWidget):
         self._timer.timeout.connect(self.refresh_ages)
         self.set_state(False, 0)
 
+    def make_room(self, message_showing: bool) -> None:
+        """While the status bar shows a message (a refusal, a busy phone…), the sync ages step aside and
+        give up their reserved width, so the message is read whole at 1366 px; they come back, at their
+        steady width, when it clears. The ages stay in the tooltip and the accessible description."""
+        if message_showing == self._making_room:
+            return
+        self._making_room = message_showing
+        policy = self.age_label.sizePolicy()
+        policy.setRetainSizeWhenHidden(not message_showing)
+        self.age_label.setSizePolicy(policy)
+        if message_showing:
+            self.age_label.setMinimumWidth(0)
+            self.age_label.hide()
+        else:
+            self._steady_widths()
+            self.refresh_ages()
+
     def _steady_widths(self) -> None:
         """Each field as wide as the widest text it shows: the status bar stays put as states change."""
         for label, texts in (
@@ -147,7 +165,11 @@ class SyncStatus(QWidget):
             label.setMinimumWidth(widest(label.font(), texts))
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "age_label"):
+        if (
+            event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange)
+            and hasattr(self, "age_label")
+            and not self._making_room
+        ):
             self._steady_widths()  # a theme or font change: measure again
         super().changeEvent(event)
 
@@ -197,7 +219,7 @@ class SyncStatus(QWidget):
         elif self._ages_known:
             parts.append("never synced")
         self.age_label.setText(", ".join(parts))
-        self.age_label.setVisible(bool(parts))
+        self.age_label.setVisible(bool(parts) and not self._making_room)
         tip = [STATE_HINT[self.state]]
         if self.pending:
             tip.append("Changes are saved on this PC and sent to the server when it is reachable.")

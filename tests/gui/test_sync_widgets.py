@@ -434,3 +434,33 @@ def test_problems_notification_text() -> None:
         == "Not saved on the server: New customer Ana Lopez — the ZIP code is not valid. See Sync problems."
     )
     assert notification_text("flagged", "Job 1042") == "Needs your attention: Job 1042. See Sync problems."
+
+
+def test_a_status_bar_message_gets_the_room_the_sync_ages_reserve(qtbot: Any) -> None:
+    """At 1366 px the ages' reserved width left a message ~280 px ("A second call reached your phone
+    while you were…" cut off): while a message shows, the ages step aside; they come back after."""
+    from PySide6.QtWidgets import QMainWindow
+
+    window = QMainWindow()
+    window.resize(1366, 400)
+    status = SyncStatus(window)
+    window.statusBar().addPermanentWidget(status)
+    window.statusBar().messageChanged.connect(lambda text: status.make_room(bool(text)))
+    qtbot.addWidget(window)
+    show_active(qtbot, window)
+    status.show_status("online", 0, None, 4.0)
+    reserved = status.age_label.minimumWidth()
+    assert status.age_label.isVisible() and reserved > 150
+    before = status.width()
+
+    window.statusBar().showMessage(
+        "Busy: sip:+15550100@example reached your phone while another call was ringing"
+    )
+    qtbot.waitUntil(lambda: status.width() <= before - reserved + 20)
+    assert not status.age_label.isVisible()
+    assert "synced" in status.accessibleDescription()  # still told to a screen reader and the tooltip
+
+    window.statusBar().clearMessage()
+    qtbot.waitUntil(lambda: status.age_label.isVisible())
+    assert status.age_label.minimumWidth() == reserved
+    assert status.age_label.text().startswith("synced")
