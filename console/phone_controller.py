@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit
 
+from models.phone import format_phone
 from sync.phone_link import PhoneLink, phone_command
 from sync.phone_protocol import is_sip_uri
 from widgets.phone_bar import OFFLINE, PhoneBar
@@ -262,7 +263,7 @@ class PhoneController(QObject):
                 "provider_call_id": event.get("provider_call_id", ""),
                 "since": event.get("received", time.time()),
             }
-            self.bar.show_status(f"Ringing — {event.get('remote', '')} (F2 answers)")
+            self.bar.show_status(f"Ringing — {self._who(self.legs[event['call']])} (F2 answers)")
             asked = self.dial_asked_at
             if event.get("dial") and asked is not None and time.monotonic() - asked < DIAL_PATIENCE_S:
                 self.dial_asked_at = None
@@ -278,7 +279,7 @@ class PhoneController(QObject):
                     self.consulting = None
                 self.bar.show_status(self.ready_text or "Phone ready — " + str(self.seat.get("user", "")))
             elif event["state"] == "confirmed" and was != "confirmed":
-                self.bar.show_status(f"On a call — {leg.get('remote', '')}")
+                self.bar.show_status(f"On a call — {self._who(leg)}")
                 self._maybe_auto_claim(leg)
         elif kind == "call" and event.get("state") not in ("disconnected",):
             # A leg we placed (transfer or outbound).
@@ -320,6 +321,16 @@ class PhoneController(QObject):
         call = self.calls.calls.get(call_id, {})
         if not call.get("agent_id"):
             self.calls.strip._claim(call_id)
+
+    def _who(self, leg: dict[str, Any]) -> str:
+        """The caller as the bubble names them (name · number) when the leg is a call the server
+        knows; else the SIP address (the carrier's trunk, a colleague's seat)."""
+        card = self.calls.cards.get(self._server_call(str(leg.get("provider_call_id") or "")))
+        if card is not None:
+            number = format_phone(card.from_number) if card.from_number else ""
+            if who := " · ".join(p for p in (card.caller_name, number) if p):
+                return who
+        return str(leg.get("remote") or "")
 
     def _server_call(self, provider_call_id: str) -> str:
         if not provider_call_id:

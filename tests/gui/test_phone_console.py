@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from PySide6.QtCore import Qt
 
+from models.phone import format_phone
 from sync.phone_link import phone_command
 from tests.gui.helpers import until
 from tests.gui.test_calls_console import CALLER, PASSWORD, TRACKING, post, running_server
@@ -84,6 +85,8 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
             theirs = placed["call"]
             await until(lambda: any(v.get("provider_call_id") == sid for v in phone.legs.values()))
             assert bar.answer.isEnabled() and "Ringing" in bar.status.text()
+            # The bar names the caller as the bubble does, not the carrier's SIP address.
+            assert format_phone(CALLER) in bar.status.text() and "sip:" not in bar.status.text()
 
             answered = carrier.next("call", call=theirs, state="confirmed")
             qtbot.keyClick(a.window.lookup.search, Qt.Key.Key_F2)  # one key: claim and answer
