@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -147,11 +148,24 @@ class BookingsInbox(RowListMixin, QWidget):
         self._stack = QStackedWidget(self)
         self._stack.addWidget(self.empty_label)
         self._stack.addWidget(self.view)
+        # The pane is ~450 px beside the customer at 1366 px, too narrow for eight columns: the
+        # highlighted request is also spelled out here, whole and wrapped, so nothing needs a sideways
+        # scroll to be read.
+        self.details = QLabel(self)
+        self.details.setObjectName("bookingsInboxDetails")
+        self.details.setAccessibleName("Highlighted booking request")
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setFrameShape(QFrame.Shape.StyledPanel)
+        self.details.setMargin(6)
+        self.details.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(actions_row)
         layout.addWidget(self.message_label)
         layout.addWidget(self._stack, 1)
+        layout.addWidget(self.details)
         chain = [self.view, *self.buttons.values()]
         for first, second in zip(chain, chain[1:], strict=False):
             self.setTabOrder(first, second)
@@ -213,7 +227,23 @@ class BookingsInbox(RowListMixin, QWidget):
         if item is not None and item.open:
             signal.emit(item)
 
+    def _show_details(self) -> None:
+        index = self.view.currentIndex()
+        if not index.isValid():
+            self.details.hide()
+            return
+        row = index.row()
+        lines = []
+        for column, title in enumerate(self.model.columns):
+            text = self.model.data(self.model.index(row, column), Qt.ItemDataRole.DisplayRole)
+            if text:
+                lines.append(f"{title}: {text}")
+        self.details.setText("\n".join(lines))
+        self.details.setAccessibleDescription("; ".join(lines))
+        self.details.show()
+
     def _update_actions(self, *_args: Any) -> None:
+        self._show_details()
         item = self.current_item()
         is_open = item is not None and item.open
         for action in (self.accept_action, self.claim_action, self.dismiss_action):

@@ -85,9 +85,15 @@ def test_inbox_claim_accept_and_dismiss_by_keyboard(qtbot, tmp_path):
         )
         row = next(r for r in range(2) if texts[r][5] == "Existing customer")
         view.selectRow(row)
+        # The highlighted request spelled out whole under the table (the pane is narrow at 1366 px).
+        details = inbox.findChild(object, "bookingsInboxDetails")
+        qtbot.waitUntil(lambda: "Customer: Existing customer" in details.text())
+        assert details.isVisible() and "Source: Web Scheduler" in details.text()
+        assert "Service: AC Not Cooling" in details.text() and "Wed Dec 2" in details.text()
         qtbot.keyClick(view, Qt.Key.Key_Space)  # claim
         wait_for_workers(qtbot, w)
         assert "claimed by you" in view.model().index(view.currentIndex().row(), 6).data()
+        qtbot.waitUntil(lambda: "claimed by you" in details.text())  # follows the row as it changes
         qtbot.keyClick(view, Qt.Key.Key_Return)  # accept: the booking form, prefilled
         form = w.booking_form
         qtbot.waitUntil(lambda: w.work_tabs.currentIndex() == 0)  # once the customer worker has read it
