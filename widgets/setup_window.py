@@ -173,6 +173,9 @@ class SetupWindow(QWidget):
             editor = QComboBox(objectName=name)
             editor.setEditable(False)
             editor.addItems(list(fld.choices))
+            # A new record starts with nothing chosen (not silently the first business unit, nor
+            # "Low" priority): saving without a choice is refused with the field's own message.
+            editor.setPlaceholderText(f"Choose the {fld.label.lower()}…")
             editor.currentTextChanged.connect(self._touched)
             editor.setEnabled(self.can_edit)
         elif fld.editor == "multiline":
@@ -216,7 +219,7 @@ class SetupWindow(QWidget):
                 elif isinstance(editor, QComboBox):
                     if value and editor.findText(value) < 0:
                         editor.addItem(value)  # a retired campaign still named by a number
-                    editor.setCurrentIndex(max(0, editor.findText(value)))
+                    editor.setCurrentIndex(editor.findText(value))  # -1: nothing chosen yet
                 elif isinstance(editor, QPlainTextEdit):
                     editor.setPlainText(value)
                 else:
@@ -257,7 +260,7 @@ class SetupWindow(QWidget):
                     if fld.key == "category"
                     else listing.choices.get(fld.ref, [])
                 )
-                editor.setCurrentIndex(max(0, editor.findText(keep)))
+                editor.setCurrentIndex(editor.findText(keep))
                 self._loading = False
             elif fld.ref and isinstance(editor, QLineEdit):
                 editor.setToolTip("Known: " + ", ".join(listing.choices.get(fld.ref, [])))

@@ -224,3 +224,31 @@ def test_no_campaign_report_for_a_csr(qtbot: Any, cache, writer) -> None:
         assert not [a for a in window.actions() if a.objectName() == "campaignReportAction"]
     finally:
         controller.shutdown()
+
+
+def test_a_new_record_starts_with_nothing_chosen_and_saving_it_unchosen_is_refused(
+    qtbot: Any, desk, cache
+) -> None:
+    """A choice used to show its first item on a new record (the first group, "Low" priority), saved
+    as if chosen. Now nothing is chosen until the manager picks, and a save without a pick is refused
+    beside the field, nothing written."""
+    window, controller = desk
+    d = _open(qtbot, window, controller, kind_row=1)
+    assert d.kind.name == "job_type"
+    qtbot.keyClick(d.list, Qt.Key.Key_N, Ctrl)
+    priority = d.editors["priority"]
+    assert priority.currentIndex() == -1 and priority.placeholderText() == "Choose the priority…"
+    qtbot.keyClicks(d.editors["name"], "Gutter repair")
+    d.editors["business_units"].setText("Drains & Sewer")
+    d.editors["duration_minutes"].setText("60")
+    with qtbot.waitSignal(controller.errorOccurred, timeout=10_000):
+        qtbot.keyClick(d.editors["name"], Qt.Key.Key_S, Ctrl)
+    assert "priority" in d.errors["priority"].text().lower()
+    with cache.sessions() as s:
+        assert [o.name for o in s.scalars(select(OutboxEntry))] == []
+    priority.setFocus()
+    qtbot.keyClicks(priority, "Normal")
+    assert priority.currentText() == "Normal"
+    with qtbot.waitSignal(controller.savedRecord, timeout=10_000):
+        qtbot.keyClick(priority, Qt.Key.Key_S, Ctrl)
+    d.close()
