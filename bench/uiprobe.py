@@ -10,6 +10,7 @@ the console processes the benches start):
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -42,6 +43,46 @@ class Painted(QObject):
         return True  # painted: not delivered twice
 
 
+class StallTracer:
+    """With CSR_BENCH_TRACE_STALLS=1: a thread that, when the UI thread has not ticked for
+    ``after_ms``, prints the UI thread's Python stack to stderr (once per stall, with its start time)
+    — what held the thread, for the ``ui_stall_max_ms`` figures. A thread of Python code: it runs when
+    the UI thread is in Python (the GIL switches every 5 ms) or in C++ that released the GIL; a stall
+    inside C++ that keeps the GIL shows as the frame that called it, printed when it returns."""
+
+    def __init__(self, beat: Heartbeat, after_ms: float = 40.0) -> None:
+        import threading
+
+        self.beat, self.after_s = beat, after_ms / 1000
+        self.ui_thread = threading.get_ident()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="stall-tracer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _watch(self) -> None:
+        import sys
+        import traceback
+
+        told = 0.0
+        while not self.stopped.wait(0.005):
+            last = self.beat.last_tick
+            if last and last != told and time.perf_counter() - last > self.after_s:
+                told = last
+                frame = sys._current_frames().get(self.ui_thread)
+                stack = "".join(traceback.format_stack(frame, limit=25)) if frame is not None else "?"
+                print(
+                    f"--- UI thread silent for {1000 * (time.perf_counter() - last):.0f} ms "
+                    f"(at {last - self.beat.started:.2f} s):\n{stack}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
 class Heartbeat(QObject):
     """A timer on the UI thread every ``interval_ms``; a tick that comes late means the thread was busy.
     ``lags_ms``: each tick's delay past its due time; ``stall_max_ms``: the longest gap between ticks
@@ -54,6 +95,9 @@ class Heartbeat(QObject):
         self.stall_max_ms = 0.0
         self.stalls: list[tuple[float, float]] = []  # (seconds since start, ms) of each tick > 50 ms late
         self._started = 0.0
+        self.started = 0.0  # time.perf_counter() at start (the tracer's reference)
+        self.last_tick = 0.0  # time.perf_counter() of the latest tick (read by StallTracer)
+        self._tracer: StallTracer | None = None
         self._clock = QElapsedTimer()
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -63,16 +107,22 @@ class Heartbeat(QObject):
         self.lags_ms.clear()
         self.stall_max_ms = 0.0
         self.stalls.clear()
-        self._started = time.perf_counter()
+        self._started = self.started = self.last_tick = time.perf_counter()
         self._clock.start()
         self._timer.start()
+        if os.environ.get("CSR_BENCH_TRACE_STALLS") == "1":
+            self._tracer = StallTracer(self)
+            self._tracer.start()
 
     def stop(self) -> None:
         self._timer.stop()
+        if self._tracer is not None:
+            self._tracer.stop()
 
     def _tick(self) -> None:
         gap = self._clock.nsecsElapsed() / 1e6
         self._clock.restart()
+        self.last_tick = time.perf_counter()
         lag = max(0.0, gap - self.interval_ms)
         self.lags_ms.append(lag)
         self.stall_max_ms = max(self.stall_max_ms, lag)

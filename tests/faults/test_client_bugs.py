@@ -417,3 +417,39 @@ def test_a_pulled_row_pointing_at_a_row_this_cache_lacks_does_not_stop_sync(cach
     asyncio.run(scenario())
     with cache.sessions() as s:
         assert s.get(Call, "call1").agent_id == "someone-new"
+
+
+def test_the_outbox_is_counted_off_the_event_loop(cache):
+    """The event loop is the console's UI thread: a state change is told at once and the outbox is
+    counted on a worker thread (counting on the loop waited for the cache's write gate while the
+    puller applied a chunk — most of the UI stalls a traced `csr-bench calls` caught). Many changes
+    in a row count once more, not once each, and the count that lands is told."""
+    import threading
+
+    from models.writer import LocalWriter
+    from tests.unit.conftest import customer_args
+
+    client = SyncClient(cache, "ws://127.0.0.1:9", token=lambda: "t")
+    threads: list[int] = []
+    counts = client._counts
+
+    def counting():
+        threads.append(threading.get_ident())
+        return counts()
+
+    client._counts = counting
+    told: list[tuple[str, int]] = []
+    client.on_status = lambda status: told.append((status.state, status.pending))
+
+    async def scenario() -> None:
+        loop_thread = threading.get_ident()
+        LocalWriter(cache.sessions).execute("create_customer", customer_args())
+        for _ in range(20):
+            client._set(state="offline")
+        assert told[0] == ("offline", 0)  # told at once, with the last count known
+        await asyncio.wait_for(client._counting, 5)
+        assert threads and loop_thread not in threads
+        assert len(threads) <= 2  # twenty changes, counted once (or twice, if one landed mid-count)
+        assert told[-1] == ("offline", 1)  # the count that landed is told
+
+    asyncio.run(scenario())
