@@ -383,7 +383,7 @@ class SyncClient:
         # stored and not yet told by this client is told now (found by csr-bench chaos --sim, seed 1201).
         self._told(await asyncio.to_thread(unacknowledged, self.cache))
         await self._push(ws)
-        if not self._flag(SNAPSHOT_KEY):
+        if not await asyncio.to_thread(self._flag, SNAPSHOT_KEY):
             await copy_initial(ws, self.cache, self.puller, self.snapshot_page, self.on_initial)
         await self.puller.pull(ws)
         self._set(state="online", last_sync=time.time())

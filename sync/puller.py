@@ -78,7 +78,7 @@ class Puller:
 
     async def pull(self, ws: Channel) -> None:
         while True:
-            cursor = self.cursor()
+            cursor = await asyncio.to_thread(self.cursor)  # not on the loop: the UI thread in a console
             await ws.send(json.dumps({"type": "pull", "cursor": cursor, "limit": self.page}))
             reply = await answer(ws, "changes")
             # Applied off the UI thread (a page can be thousands of rows), in one transaction with
