@@ -62,9 +62,26 @@ def relay():
     controller.stop()
 
 
-@pytest.fixture
-def store(cache):
-    return make_store(cache.sessions, notify={**NOTIFY, "quiet_hours": {}}, clock=lambda: NOW)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, cache):
+    """The server's store: the SQLite cache, or a fresh PostgreSQL database (the row lock of the write
+    path is PostgreSQL's FOR UPDATE there)."""
+    notify = {**NOTIFY, "quiet_hours": {}}
+    if request.param == "sqlite":
+        yield make_store(cache.sessions, notify=notify, clock=lambda: NOW)
+        return
+    from sqlalchemy.orm import sessionmaker
+
+    from models.db import open_server_db
+    from tests.web_setup import fresh_postgres
+
+    gen = fresh_postgres(request.getfixturevalue("postgres_url"))
+    engine = open_server_db(next(gen))
+    try:
+        yield make_store(sessionmaker(engine, expire_on_commit=False), notify=notify, clock=lambda: NOW)
+    finally:
+        engine.dispose()
+        gen.close()
 
 
 def _emailed(store, relay) -> tuple[str, str, Notification]:
@@ -330,3 +347,69 @@ def test_lmtp_answers_each_recipient(store, relay):
     refused = _run(scenario())
     assert list(refused.values())[0][0] == 550  # the unknown one, at RCPT
     assert store.messages(id=mail.id)[0].status is NoticeStatus.FAILED
+
+
+def test_csr_server_run_reads_bounces_by_smtp(tmp_path):
+    """The real `csr-server run --bounce-smtp … --bounce-domain …`: a DSN for an email it sent fails
+    the message; an unknown id is refused; the receiver without a domain refuses to start."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sync.server_cli import _sessions
+
+    root = Path(__file__).resolve().parents[2]
+    db = str(tmp_path / "server.sqlite3")
+    cli = [sys.executable, "-m", "sync.server_cli", "--db", db]
+    init = subprocess.run([*cli, "init", "--password-stdin"], input="admin password 1\n", text=True, cwd=root)
+    assert init.returncode == 0
+    missing = subprocess.run(
+        [*cli, "run", "--port", "0", "--bounce-smtp", "127.0.0.1:0"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "need --bounce-domain" in missing.stderr
+    sessions = _sessions(db)
+    with sessions.begin() as s:
+        row = Notification(
+            key="test:bounce|email:ann@example.com",
+            kind=NoticeKind.CONFIRMATION,
+            channel=Channel.EMAIL,
+            status=NoticeStatus.SENT,
+            to_address="ann@example.com",
+            subject="Your appointment",
+            body="Hi Ann",
+        )
+        s.add(row)
+        s.flush()
+        message_id = row.id
+    proc = subprocess.Popen(
+        [*cli, "run", "--port", "0", "--bounce-smtp", "127.0.0.1:0", "--bounce-domain", DOMAIN],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert f"bounces for *@{DOMAIN} read by SMTP on 127.0.0.1:" in line, proc.stderr.read()
+        port = int(line.rsplit(":", 1)[1])
+        assert "listening on ws://" in proc.stdout.readline()
+        rcpt = f"bounces+{message_id}@{DOMAIN}"
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            assert client.sendmail("", [rcpt], dsn(rcpt)) == {}
+            unknown = f"bounces+{'2' * 32}@{DOMAIN}"
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("", [unknown], dsn(unknown))
+        with sessions() as s:
+            stored = s.get(Notification, message_id)
+            assert stored.status is NoticeStatus.FAILED and stored.error_code == "5.1.1"
+        assert _changes(sessions, message_id) == 1  # the bounce's change-log row (the insert wrote none)
+        proc.send_signal(__import__("signal").SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
