@@ -6,6 +6,7 @@ bounced with its reason (the store, the change log consoles pull, the console's 
 from __future__ import annotations
 
 import asyncio
+import signal
 import smtplib
 import socket
 from email import message_from_bytes, policy
@@ -217,13 +218,13 @@ def test_verp_sender_then_a_dsn_bounces_the_message_once_and_the_csr_sees_why(st
     with store.sessions() as s:
         (row,) = [r for r in customer_messages(s, cid) if r.id == mail.id]
     assert row.state == "Failed" and row.why.startswith("The address bounced (5.1.1)")
+    from PySide6.QtCore import Qt
+
     from widgets.messages_tab import MessagesModel
 
     model = MessagesModel()
     model.set_rows([row])
-    cols = [
-        model.headerData(c, __import__("PySide6.QtCore").QtCore.Qt.Orientation.Horizontal) for c in range(6)
-    ]
+    cols = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)]
     state = model.data(model.index(0, cols.index("State")))
     why = model.data(model.index(0, cols.index("Why")))
     assert state == "Failed" and "User unknown" in why
@@ -407,7 +408,7 @@ def test_csr_server_run_reads_bounces_by_smtp(tmp_path):
             stored = s.get(Notification, message_id)
             assert stored.status is NoticeStatus.FAILED and stored.error_code == "5.1.1"
         assert _changes(sessions, message_id) == 1  # the bounce's change-log row (the insert wrote none)
-        proc.send_signal(__import__("signal").SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
