@@ -21,6 +21,8 @@ from email.message import EmailMessage
 
 import aiohttp
 
+from models.notify_bounces import bounce_address
+
 log = logging.getLogger("csr.server.messaging")
 DEFAULT_API_BASE = "https://api.twilio.com"
 TIMEOUT_SECONDS = 10.0
@@ -160,7 +162,9 @@ class TwilioSms:
 @dataclass(frozen=True)
 class SmtpEmail:
     """Emails through an SMTP server: STARTTLS when it offers it (required with ``require_tls``), then
-    AUTH when a user is given. The stdlib client runs on a worker thread."""
+    AUTH when a user is given. The stdlib client runs on a worker thread. With ``bounce_domain`` the
+    envelope sender (MAIL FROM) is the message's own bounce address, ``bounces+<id>@<bounce_domain>``
+    (VERP, models/notify_bounces.py); the From header stays ``from_address``."""
 
     host: str
     port: int = 587
@@ -170,6 +174,7 @@ class SmtpEmail:
     require_tls: bool = True
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     timeout: float = TIMEOUT_SECONDS
+    bounce_domain: str = ""
 
     async def send(self, to: str, subject: str, body: str, message_id: str) -> SendResult:
         return await asyncio.to_thread(self._send, to, subject, body, message_id)
@@ -195,7 +200,8 @@ class SmtpEmail:
                     )
                 if self.username:
                     smtp.login(self.username, self.password)
-                refused = smtp.send_message(msg)
+                envelope_from = bounce_address(message_id, self.bounce_domain) if self.bounce_domain else None
+                refused = smtp.send_message(msg, from_addr=envelope_from)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (550, b""))
             return _smtp_result(code, text)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .messaging import SmtpEmail, TwilioSms
 from .notify_sender import NotifySender
 from .notify_webhooks import STATUS_PATH, MessagingHooks, add_routes
+
+if TYPE_CHECKING:
+    from .bounce_receiver import BounceReceiver
 
 log = logging.getLogger("csr.server.notify")
 
@@ -50,6 +54,19 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send even when the mail server offers no STARTTLS",
     )
+    g.add_argument(
+        "--bounce-domain",
+        default="",
+        help="each email's envelope sender is bounces+<message id>@DOMAIN (the From stays --smtp-from); "
+        "the bounce receiver takes mail for it",
+    )
+    g.add_argument(
+        "--bounce-smtp",
+        default="",
+        metavar="HOST:PORT",
+        help="read bounces (delivery status notifications) the MX or a forward hands over by SMTP here",
+    )
+    g.add_argument("--bounce-lmtp", default="", metavar="HOST:PORT", help="the same by LMTP")
     g.add_argument("--notify-rate", type=float, default=None, help="texts and emails per second per sender")
     g.add_argument("--notify-lease", type=float, default=60.0, help=argparse.SUPPRESS)
     g.add_argument("--no-sender", action="store_true", help="this instance takes webhooks but sends nothing")
@@ -121,6 +138,7 @@ def start_sender(
             username=args.smtp_user,
             password=_smtp_password(args),
             require_tls=not args.smtp_allow_cleartext,
+            bounce_domain=args.bounce_domain,
         )
     sender = NotifySender(
         sessions,
@@ -134,3 +152,37 @@ def start_sender(
     task = asyncio.create_task(sender.run(stop))
     log.info("event=sender_started instance=%s sms=%s email=%s", sender.instance, bool(sms), bool(email))
     return Running(sender, task, stop)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+async def start_bounces(
+    args: argparse.Namespace, sessions: sessionmaker[Session], poke: Callable[[int], None]
+) -> BounceReceiver | None:
+    """The bounce receiver (docs/notifications.md, "Bounces"), when --bounce-smtp or --bounce-lmtp is
+    given; ValueError (a sentence) for options that don't fit, OSError when the port can't be had."""
+    listen = args.bounce_lmtp or args.bounce_smtp
+    if not listen:
+        return None
+    if args.bounce_smtp and args.bounce_lmtp:
+        raise ValueError("give --bounce-smtp or --bounce-lmtp, not both")
+    if not args.bounce_domain:
+        raise ValueError(
+            "--bounce-smtp / --bounce-lmtp need --bounce-domain (the domain of the bounce addresses)"
+        )
+    host, port = _host_port(listen)
+    from .bounce_receiver import BounceStore, start_bounce_receiver
+
+    store = BounceStore(sessions, args.bounce_domain, on_committed=poke)
+    receiver = await start_bounce_receiver(store, host, port, lmtp=bool(args.bounce_lmtp))
+    print(
+        f"csr-server: bounces for *@{args.bounce_domain} read by {'LMTP' if args.bounce_lmtp else 'SMTP'}"
+        f" on {host}:{receiver.port}",
+        flush=True,
+    )
+    return receiver

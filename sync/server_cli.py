@@ -258,7 +258,7 @@ async def _run_server(args: argparse.Namespace) -> int:
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
     await watch.start()
-    ingress = endpoint = purge = sweeper = notify = web = servicechannel = None
+    ingress = endpoint = purge = sweeper = notify = web = servicechannel = bounces = None
 
     def committed(version: int) -> None:
         """A commit of the notifications sender or webhooks: poke consoles here and elsewhere."""
@@ -340,6 +340,16 @@ async def _run_server(args: argparse.Namespace) -> int:
                 sender.wake()  # a booking may have queued a confirmation
 
             server.on_commit = published
+        try:  # emails' bounces (docs/notifications.md, "Bounces")
+            bounces = await notify_service.start_bounces(args, sessions, committed)
+        except ValueError as exc:
+            print(f"csr-server: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            listen = args.bounce_lmtp or args.bounce_smtp
+            raise _listen_error(
+                "bounces", listen.rpartition(":")[0], int(listen.rpartition(":")[2]), exc
+            ) from None
         if args.web_port is not None:
             web = await _start_web(
                 args, sessions, server, context
@@ -377,6 +387,8 @@ async def _run_server(args: argparse.Namespace) -> int:
         # nothing is half-written), then close.
         if notify is not None:
             await notify.stop()
+        if bounces is not None:
+            await bounces.stop()
         if purge is not None:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)
