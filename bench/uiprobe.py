@@ -44,11 +44,11 @@ class Painted(QObject):
 
 
 class StallTracer:
-    """With CSR_BENCH_TRACE_STALLS=1: a thread that, when the UI thread has not ticked for
-    ``after_ms``, prints the UI thread's Python stack to stderr (once per stall, with its start time)
-    — what held the thread, for the ``ui_stall_max_ms`` figures. A thread of Python code: it runs when
-    the UI thread is in Python (the GIL switches every 5 ms) or in C++ that released the GIL; a stall
-    inside C++ that keeps the GIL shows as the frame that called it, printed when it returns."""
+    """With CSR_BENCH_TRACE_STALLS=1: a thread that, once the UI thread has not ticked for
+    ``after_ms``, samples the UI thread's Python stack every 20 ms; a stall over 50 ms is printed to
+    stderr with its length and its samples — what held the thread, for ``ui_stall_max_ms``. Python
+    code: it samples while the UI thread is in Python (the GIL switches every 5 ms) or in C++ that
+    released the GIL; C++ that keeps the GIL shows as the Python frame that called it."""
 
     def __init__(self, beat: Heartbeat, after_ms: float = 40.0) -> None:
         import threading
@@ -57,6 +57,7 @@ class StallTracer:
         self.ui_thread = threading.get_ident()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="stall-tracer", daemon=True)
+        self.samples: dict[float, list[str]] = {}  # a stall's last tick → the stacks sampled in it
 
     def start(self) -> None:
         self.thread.start()
@@ -68,19 +69,27 @@ class StallTracer:
         import sys
         import traceback
 
-        told = 0.0
+        sampled = 0.0
         while not self.stopped.wait(0.005):
             last = self.beat.last_tick
-            if last and last != told and time.perf_counter() - last > self.after_s:
-                told = last
+            now = time.perf_counter()
+            if last and now - last > self.after_s and now - sampled > 0.02:  # every 20 ms of a stall
+                sampled = now
                 frame = sys._current_frames().get(self.ui_thread)
                 stack = "".join(traceback.format_stack(frame, limit=25)) if frame is not None else "?"
-                print(
-                    f"--- UI thread silent for {1000 * (time.perf_counter() - last):.0f} ms "
-                    f"(at {last - self.beat.started:.2f} s):\n{stack}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                self.samples.setdefault(last, []).append(f"  [{1000 * (now - last):.0f} ms in]\n{stack}")
+
+    def tell(self, last: float, lag_ms: float) -> None:
+        """The stall that began at ``last`` ended after ``lag_ms``: print what the samples caught."""
+        import sys
+
+        caught = self.samples.pop(last, [])
+        print(
+            f"--- UI stall {lag_ms:.0f} ms (at {last - self.beat.started:.2f} s), {len(caught)} samples:\n"
+            + "".join(caught),
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class Heartbeat(QObject):
@@ -122,12 +131,16 @@ class Heartbeat(QObject):
     def _tick(self) -> None:
         gap = self._clock.nsecsElapsed() / 1e6
         self._clock.restart()
-        self.last_tick = time.perf_counter()
+        previous, self.last_tick = self.last_tick, time.perf_counter()
         lag = max(0.0, gap - self.interval_ms)
         self.lags_ms.append(lag)
         self.stall_max_ms = max(self.stall_max_ms, lag)
         if lag > 50:
             self.stalls.append((round(time.perf_counter() - self._started, 2), round(lag, 1)))
+            if self._tracer is not None:
+                self._tracer.tell(previous, lag)
+        elif self._tracer is not None:
+            self._tracer.samples.pop(previous, None)
 
 
 def rss_mb() -> float:
