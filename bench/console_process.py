@@ -34,6 +34,9 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
+    import faulthandler
+
+    faulthandler.enable()  # a crash of the console leaves its threads' stacks in the bench's console.log
     p = argparse.ArgumentParser(prog="python -m bench.console_process")
     p.add_argument("cache", type=Path)
     p.add_argument("--url", required=True)
