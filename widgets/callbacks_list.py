@@ -61,6 +61,7 @@ class CallbacksList(QWidget):
         self.setObjectName("callbacksList")
         self.setAccessibleName("Callback queue")
         self._rows: list[CallbackRow] = []
+        self._filled_for: str | None = None  # the CSR the rows were drawn for ("You")
         self.me = ""
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("callbacksTree")
@@ -130,8 +131,23 @@ class CallbacksList(QWidget):
 
     # -- rows ----------------------------------------------------------------------------------------------
     def set_rows(self, rows: list[CallbackRow]) -> None:
+        rows = list(rows)
+        if (rows, self.me) == (self._rows, self._filled_for) and self.tree.topLevelItemCount() == len(rows):
+            return  # re-read after a change that left the queue as it was (most call updates)
         current = self.current_id()
-        self._rows = list(rows)
+        self._rows, self._filled_for = rows, self.me
+        self.tree.setUpdatesEnabled(False)  # up to 200 rows rebuilt: one repaint, not one per row
+        try:
+            self._fill(rows, current)
+        finally:
+            self.tree.setUpdatesEnabled(True)
+        if self.tree.currentItem() is None and self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        if not rows:
+            self.show_message("Nobody is waiting for a call back.")
+        self._update_listen()
+
+    def _fill(self, rows: list[CallbackRow], current: str) -> None:
         self.tree.clear()
         for row in rows:
             who = "You" if row.claimed_by and row.claimed_by == self.me else row.claimed_by_name
@@ -142,11 +158,6 @@ class CallbacksList(QWidget):
             self.tree.addTopLevelItem(item)
             if row.id == current:
                 self.tree.setCurrentItem(item)
-        if self.tree.currentItem() is None and self.tree.topLevelItemCount():
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
-        if not rows:
-            self.show_message("Nobody is waiting for a call back.")
-        self._update_listen()
 
     def rows(self) -> list[CallbackRow]:
         return list(self._rows)
