@@ -49,9 +49,8 @@ def is_direct(seat: dict[str, Any]) -> bool:
 
 def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
     """The phone's register command from a server seat and the password."""
-    fields = {
-        k: seat.get(k) for k in ("registrar", "user", "transport", "proxy", "input_device", "output_device")
-    }
+    keys = ("registrar", "user", "transport", "proxy", "input_device", "output_device", "ring_device")
+    fields = {k: seat.get(k) for k in keys}
     return {**{k: v for k, v in fields.items() if v}, "password": password}
 
 
