@@ -34,7 +34,7 @@ def kamailio(tmp_path) -> Kamailio:
 
 
 @pytest.fixture
-def kamailio_tls(tmp_path) -> tuple[Kamailio, Any]:
+def kamailio_tls(request, tmp_path) -> tuple[Kamailio, Any]:
     """Kamailio listening for TLS too, with a throw-away certificate for 127.0.0.1 (trustme): yields
     (kamailio, the path of the CA file (PEM) that signed it: what a phone should trust)."""
     binary = require_tool("kamailio")
@@ -42,7 +42,8 @@ def kamailio_tls(tmp_path) -> tuple[Kamailio, Any]:
     import trustme
 
     ca = trustme.CA(key_type=trustme.KeyType.RSA)
-    cert = ca.issue_cert("127.0.0.1", "localhost")
+    names = getattr(request, "param", ("127.0.0.1", "localhost"))  # indirect parametrize: other names
+    cert = ca.issue_cert(*names)
     certs = tmp_path / "certs"
     certs.mkdir()
     cert.private_key_pem.write_to_path(str(certs / "key.pem"))

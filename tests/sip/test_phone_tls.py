@@ -128,3 +128,21 @@ def test_a_ca_file_that_is_not_there_is_told(kamailio_tls, tmp_path):
             await seat.stop()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kamailio_tls", [("sip.example.net",)], indirect=True)
+def test_a_certificate_for_another_name_is_refused(kamailio_tls, tmp_path):
+    """The right CA, but the certificate names another host than the registrar's 127.0.0.1: refused."""
+    kamailio, ca_file = kamailio_tls
+
+    async def scenario():
+        seat = Seat(kamailio, "1001", tmp_path)
+        try:
+            refused = await _register_tls(seat, kamailio, str(ca_file))
+            assert refused["state"] == "untrusted", (refused, seat.events)
+            assert "did not prove who it is" in refused["message"]
+            assert kamailio.count("REGISTER 1001") == 0
+        finally:
+            await seat.stop()
+
+    asyncio.run(scenario())
