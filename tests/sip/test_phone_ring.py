@@ -132,3 +132,27 @@ def test_a_ring_device_that_is_not_there_is_told_and_it_rings_on_the_headset(kam
             await caller.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_direct_seat_is_told_about_its_ring_device_too(tmp_path):
+    """A direct seat (listen, no registrar) takes the seat's devices like a registered one."""
+    from sync.phone_link import PhoneLink, phone_command
+
+    async def scenario():
+        events: list[dict] = []
+        link = PhoneLink(phone_command(bind="127.0.0.1"), on_event=events.append,
+                         stderr_path=str(tmp_path / "phone.log"))  # fmt: skip
+        ready = link.wait_for(lambda e: e["event"] == "ready", 15)
+        link.start()
+        await ready
+        try:
+            told = link.wait_for(lambda e: e["event"] == "device" and e.get("kind") == "ring device", 10)
+            listening = link.wait_for(lambda e: e["event"] == "registration", 10)
+            link.listen("sip:dana@127.0.0.1:0", {"ring_device": "CSR ring"})
+            assert (await told)["message"].startswith("The ring device “CSR ring” is not on this PC")
+            assert (await listening)["state"] == "listening"
+            assert link.registration["ring_device"] == "CSR ring"  # replayed after a restart
+        finally:
+            await link.stop()
+
+    asyncio.run(scenario())
