@@ -360,14 +360,17 @@ class Phone:
             return
         self.tone, self.ringing, self.ring_since = None, "", None
         adm = self.ep.audDevManager()
-        try:
-            tone.stopTransmit(adm.getPlaybackDevMedia())
-        except self.pj.Error:
-            pass
-        try:
-            tone.stop()
-        except self.pj.Error:
-            pass
+        # Only a created generator is touched: this build has pjlib's asserts on, and a bridge call for
+        # port -1 would abort the process rather than raise.
+        if tone.getPortId() >= 0:
+            try:
+                tone.stopTransmit(adm.getPlaybackDevMedia())
+            except self.pj.Error:
+                pass
+            try:
+                tone.stop()
+            except self.pj.Error:
+                pass
         restored = ""
         if self.ring_index is not None:
             try:
