@@ -22,6 +22,13 @@ def find_kamailio() -> str | None:
     )
 
 
+def find_kamailio_tls() -> str | None:
+    """Kamailio's TLS module (Debian: kamailio-tls-modules), which the TLS listener needs."""
+    dirs = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules", "/usr/local/lib64/kamailio/modules",
+            "/usr/local/lib/kamailio/modules", "/usr/lib64/kamailio/modules")  # fmt: skip
+    return next((f"{d}/tls.so" for d in dirs if Path(d, "tls.so").exists()), None)
+
+
 def free_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(50):
@@ -62,6 +69,11 @@ class Kamailio:
     port: int
     log: Path
     proc: subprocess.Popen
+    tls_port: int | None = None  # with a TLS listener (start_kamailio's ``tls``)
+
+    @property
+    def tls_registrar(self) -> str:
+        return f"sip:127.0.0.1:{self.tls_port}"
 
     @property
     def registrar(self) -> str:
@@ -122,19 +134,32 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def start_kamailio(binary: str, run: Path) -> Kamailio:
-    """Start Kamailio in the foreground (-DD -E) with its run and work folder in ``run``."""
+def start_kamailio(binary: str, run: Path, *, tls: tuple[Path, Path] | None = None) -> Kamailio:
+    """Start Kamailio in the foreground (-DD -E) with its run and work folder in ``run``. ``tls``:
+    (certificate chain PEM, private key PEM) — also listen for TLS on another free port (the config's
+    WITH_TLS variant; needs Debian's kamailio-tls-modules)."""
     run.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = run / "kamailio.log"
+    extra: list[str] = []
+    tls_port = None
+    if tls is not None:
+        tls_port = free_port()
+        tls_cfg = run / "tls.cfg"
+        tls_cfg.write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+            f"certificate = {tls[0]}\nprivate_key = {tls[1]}\n\n"
+            "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+        )
+        extra = ["-A", "WITH_TLS", "-A", f'TLS_CONFIG="{tls_cfg}"', "-l", f"tls:127.0.0.1:{tls_port}"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [binary, "-f", str(CONFIG), "-DD", "-E", "-l", f"udp:127.0.0.1:{port}",
-             "-l", f"tcp:127.0.0.1:{port}", "-Y", str(run), "-w", str(run), "-P", str(run / "pid")],
+             "-l", f"tcp:127.0.0.1:{port}", *extra, "-Y", str(run), "-w", str(run), "-P", str(run / "pid")],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its forked workers share its group: stop() ends them all
         )  # fmt: skip
-    kamailio = Kamailio(port, log, proc)
+    kamailio = Kamailio(port, log, proc, tls_port)
     deadline = time.monotonic() + 10
     while not answers_options(port):
         if proc.poll() is not None or time.monotonic() > deadline:

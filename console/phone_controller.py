@@ -48,11 +48,13 @@ def is_direct(seat: dict[str, Any]) -> bool:
     return not seat.get("registrar")
 
 
+DEVICE_KEYS = ("input_device", "output_device", "ring_device")
+
+
 def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
     """The phone's register command from a server seat and the password."""
-    fields = {
-        k: seat.get(k) for k in ("registrar", "user", "transport", "proxy", "input_device", "output_device")
-    }
+    keys = ("registrar", "user", "transport", "proxy", *DEVICE_KEYS)
+    fields = {k: seat.get(k) for k in keys}
     return {**{k: v for k, v in fields.items() if v}, "password": password}
 
 
@@ -128,7 +130,8 @@ class PhoneController(QObject):
             )
             self.link.start()
         if self.seat.get("address") and is_direct(self.seat):
-            self.link.listen(str(self.seat["address"]))
+            devices = {k: str(self.seat[k]) for k in DEVICE_KEYS if self.seat.get(k)}
+            self.link.listen(str(self.seat["address"]), devices)
         else:
             self.link.register({k: v for k, v in self.seat.items() if v not in (None, "")})
 
@@ -158,7 +161,8 @@ class PhoneController(QObject):
 
     async def _sign_in_seat(self, seat: dict[str, Any]) -> None:
         if is_direct(seat):  # nothing to sign in to: the phone listens at the seat's address
-            self.start({"address": seat.get("sip_address", ""), "user": seat.get("user", "")})
+            devices = {k: seat[k] for k in DEVICE_KEYS if seat.get(k)}
+            self.start({"address": seat.get("sip_address", ""), "user": seat.get("user", ""), **devices})
             return
         password = await asyncio.to_thread(self.secrets.get, seat)
         if password:

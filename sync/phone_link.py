@@ -192,9 +192,10 @@ class PhoneLink:
         self.registration = {**command, "cmd": "register"}
         return self.send(self.registration)
 
-    def listen(self, address: str) -> str | None:
-        """A direct seat (no registrar): listen at ``address`` now and again after every restart."""
-        self.registration = {"cmd": "listen", "address": address}
+    def listen(self, address: str, devices: dict[str, str] | None = None) -> str | None:
+        """A direct seat (no registrar): listen at ``address`` now and again after every restart;
+        ``devices``: the seat's input_device / output_device / ring_device, as for ``register``."""
+        self.registration = {"cmd": "listen", "address": address, **(devices or {})}
         return self.send(self.registration)
 
     def wait_for(

@@ -28,6 +28,21 @@ POLL_MS = 5  # libHandleEvents' wait: bounds the delay of a command behind a qui
 REGISTER_PATIENCE_S = 4.0  # after this, "the registrar is not answering" (pjsip keeps its own timer)
 _CALL_HEADER = re.compile(r"^(X-CSR-Call-Sid):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _DIAL_HEADER = re.compile(r"^(X-CSR-Dial):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+DEFAULT_PLAYBACK = -2  # PJMEDIA_AUD_DEFAULT_PLAYBACK_DEV: the system's default output
+NULL_DEVICE = "null audio device"
+RING_TONE = (440, 480, 2000, 4000)  # Hz, Hz, ms on, ms off: the North American ring, looped
+# Where a CA bundle usually is when no CA file is given (Debian/Ubuntu, Fedora/RHEL, openSUSE, Alpine).
+SYSTEM_CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+
+
+def system_ca_file() -> str:
+    """The system's CA bundle ("" when this PC has none of the usual ones)."""
+    return next((p for p in SYSTEM_CA_FILES if os.path.isfile(p)), "")
 
 
 def _peek_ref(line: bytes) -> Any:
@@ -53,13 +68,25 @@ def _rss_mb() -> float:
 class Phone:
     """The seat: endpoint, account, calls; every method runs on the one polling thread."""
 
-    def __init__(self, out_fd: int, *, null_audio: bool, bind: str, log_level: int) -> None:
+    def __init__(
+        self, out_fd: int, *, null_audio: bool, bind: str, log_level: int, ca_file: str = ""
+    ) -> None:
         import pjsua2 as pj
 
         self.pj = pj
         self.out_fd = out_fd
         self.null_audio = null_audio
         self.bind = bind
+        self.ca_file = ca_file  # --ca-file / CSR_SIP_CA_FILE: checks a TLS registrar's certificate
+        self.tls_problem = ""  # why the last TLS connection was refused (told instead of "not answering")
+        self.headset = ""  # the output device's name in use ("": the system's default)
+        self.headset_index = DEFAULT_PLAYBACK
+        self.ring_device = ""  # the ring device's name when it is not the headset
+        self.ring_index: int | None = None
+        self.tone: Any = None  # the ToneGenerator while a call rings
+        self.ringing: str = ""  # the phone's id of the ringing call
+        self.ring_where = ""  # the device it rings on (told in the "ring" event)
+        self.ring_since: float | None = None  # until the "ring" event is sent (time.monotonic())
         self.calls: dict[str, Any] = {}
         self.account: Any = None
         self.account_info: dict[str, Any] = {}
@@ -68,7 +95,7 @@ class Phone:
         self.drop_account_soon = False
         self.next_id = 0
         self.running = True
-        self.ep = pj.Endpoint()
+        self.ep = _make_endpoint_class(pj)(self)
         self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -100,8 +127,11 @@ class Phone:
             self.emit("error", ref=ref, message=f"The phone could not do that: {exc.reason} ({exc.status}).")
 
     # --- transports and registration ----------------------------------------------------------
-    def _transport(self, kind: str) -> int:
-        if kind not in self.transports:
+    def _transport(self, kind: str, ca_file: str = "") -> int:
+        """The transport of that kind (made once). TLS always verifies the server's certificate against
+        ``ca_file`` (a transport per CA file): TLS 1.2, the bundled OpenSSL 1.0.2k's newest."""
+        key = f"tls:{ca_file}" if kind == "tls" else kind
+        if key not in self.transports:
             pj = self.pj
             tcfg = pj.TransportConfig()
             tcfg.port = 0
@@ -111,8 +141,35 @@ class Phone:
                 "tcp": pj.PJSIP_TRANSPORT_TCP,
                 "tls": pj.PJSIP_TRANSPORT_TLS,
             }[kind]
-            self.transports[kind] = self.ep.transportCreate(ptype, tcfg)
-        return self.transports[kind]
+            if kind == "tls":
+                tls = pj.TlsConfig()
+                tls.method = pj.PJSIP_TLSV1_2_METHOD
+                tls.CaListFile = ca_file  # pjsua2 spells it with a capital C
+                tls.verifyServer = True
+                tcfg.tlsConfig = tls
+            self.transports[key] = self.ep.transportCreate(ptype, tcfg)
+        return self.transports[key]
+
+    def _tls_ca_file(self, command: dict[str, Any], user: str) -> str:
+        """The CA file a TLS registrar's certificate is checked against: the command's ``ca_file``,
+        else --ca-file / CSR_SIP_CA_FILE, else the system's bundle; a clear refusal when none is usable."""
+        ca_file = str(command.get("ca_file") or self.ca_file or "")
+        problem = ""
+        if ca_file and not os.path.isfile(ca_file):
+            problem = (
+                f"The CA file “{ca_file}” for the TLS registrar is not there: the phone did not sign in."
+            )
+        elif not ca_file:
+            ca_file = system_ca_file()
+            if not ca_file:
+                problem = (
+                    "This PC has no CA certificates to check the TLS registrar against: set "
+                    "CSR_SIP_CA_FILE to a CA file (PEM). The phone did not sign in."
+                )
+        if problem:
+            self.emit("registration", state="failed", code=0, user=user, message=problem)
+            raise BadCommand(problem)
+        return ca_file
 
     def cmd_register(self, command: dict[str, Any]) -> dict[str, Any]:
         pj = self.pj
@@ -122,7 +179,9 @@ class Phone:
         registrar = str(command["registrar"])
         user = str(command["user"])
         domain = str(command.get("domain") or registrar.split(":", 1)[1].split(";")[0].split(":")[0])
-        tid = self._transport(transport)
+        ca_file = self._tls_ca_file(command, user) if transport == "tls" else ""
+        tid = self._transport(transport, ca_file)
+        self.tls_problem = ""
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{user}@{domain}"
         acfg.regConfig.registrarUri = registrar + (f";transport={transport}" if transport != "udp" else "")
@@ -139,7 +198,11 @@ class Phone:
             acfg.sipConfig.proxies.append(str(command["proxy"]) + ";lr")
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, str(command["password"])))
         self.account_info = {"user": user, "registrar": registrar, "uri": acfg.idUri}
-        self._choose_devices(str(command.get("input_device") or ""), str(command.get("output_device") or ""))
+        self._choose_devices(
+            str(command.get("input_device") or ""),
+            str(command.get("output_device") or ""),
+            str(command.get("ring_device") or ""),
+        )
         account = _make_account_class(pj)(self)
         account.create(acfg)
         self.account = account
@@ -179,22 +242,31 @@ class Phone:
         acfg.mediaConfig.lockCodecEnabled = False  # as for a registered seat (pitfall 7)
         acfg.mediaConfig.transportConfig.boundAddress = self.bind
         self.account_info = {"user": user, "registrar": "", "uri": acfg.idUri}
+        self._choose_devices(
+            str(command.get("input_device") or ""),
+            str(command.get("output_device") or ""),
+            str(command.get("ring_device") or ""),
+        )
         account = _make_account_class(pj)(self)
         account.create(acfg)
         self.account = account
         self.emit("registration", state="listening", code=0, user=user, address=acfg.idUri, message="")
         return {"uri": acfg.idUri}
 
-    def _choose_devices(self, microphone: str, headset: str) -> None:
-        """The seat's microphone and headset by name (the system's default when "" or not found, said so)."""
-        if self.null_audio or not (microphone or headset):
+    def _choose_devices(self, microphone: str, headset: str, ring: str = "") -> None:
+        """The seat's microphone, headset and ring device by name (the system's default when "" or not
+        found, and the headset for the ring; each one not found is said). With --null-audio there are
+        no devices: the names are not looked up and everything plays on the null device."""
+        self.headset, self.headset_index = "", DEFAULT_PLAYBACK
+        self.ring_device, self.ring_index = "", None
+        if self.null_audio or not (microphone or headset or ring):
             return
         adm = self.ep.audDevManager()
         try:
             devices = list(adm.enumDev2())
         except self.pj.Error:
             devices = []
-        for wanted, kind in ((microphone, "microphone"), (headset, "headset")):
+        for wanted, kind in ((microphone, "microphone"), (headset, "headset"), (ring, "ring device")):
             if not wanted:
                 continue
             index = next(
@@ -207,24 +279,115 @@ class Phone:
             )
             if index is None:
                 names = ", ".join(d.name for d in devices) or "none"
+                instead = (
+                    "the phone rings on the headset"
+                    if kind == "ring device"
+                    else "the phone uses the system's default"
+                )
                 self.emit(
                     "device",
                     kind=kind,
                     found=False,
-                    message=f"The {kind} “{wanted}” is not on this PC (found: {names}); "
-                    "the phone uses the system's default.",
+                    message=f"The {kind} “{wanted}” is not on this PC (found: {names}); {instead}.",
                 )
                 continue
             if kind == "microphone":
                 adm.setCaptureDev(index)
-            else:
+            elif kind == "headset":
                 adm.setPlaybackDev(index)
-            self.emit("device", kind=kind, found=True, message="")
+                self.headset, self.headset_index = wanted, index
+            else:
+                self.ring_device, self.ring_index = wanted, index
+            self.emit("device", kind=kind, found=True, name=wanted, message="")
+        if self.ring_index is not None and self.ring_index == self.headset_index:
+            self.ring_device, self.ring_index = "", None  # the headset itself: nothing to switch
+
+    def output_name(self) -> str:
+        """Where call audio plays: the headset's name, the system's default, or the null device."""
+        return NULL_DEVICE if self.null_audio else (self.headset or "the system's default")
+
+    # --- the ring tone --------------------------------------------------------------------------
+    def _start_ring(self, call_id: str) -> None:
+        """Loop a ring tone on the ring device (the headset when there is none) while ``call_id`` rings.
+        The sound device's output is switched to the ring device for the ring and back on answer or
+        hang-up (a seat rings only while it has no other call: a second call gets 486)."""
+        pj = self.pj
+        if self.tone is not None:
+            return
+        where = self.ring_device or self.output_name()
+        adm = self.ep.audDevManager()
+        tone = pj.ToneGenerator()
+        try:
+            tone.createToneGenerator()
+            desc = pj.ToneDesc()
+            desc.freq1, desc.freq2, desc.on_msec, desc.off_msec = RING_TONE
+            tones = pj.ToneDescVector()
+            tones.append(desc)
+            tone.play(tones, True)
+            if self.ring_index is not None:
+                adm.setPlaybackDev(self.ring_index)
+            sink = adm.getPlaybackDevMedia()
+            tone.startTransmit(sink)
+        except pj.Error as exc:
+            self.tone = tone  # stopped and dropped by _stop_ring
+            self._stop_ring(quiet=True)
+            self.emit(
+                "device",
+                kind="ring device",
+                found=False,
+                message=f"The phone could not ring on {where} ({exc.reason}); the caller still "
+                "hears ringing — F2 answers.",
+            )
+            return
+        self.tone, self.ringing, self.ring_where = tone, call_id, where
+        self.ring_since = time.monotonic()  # told by tick() once the bridge has made the connection
+
+    def _tell_ring(self) -> None:
+        """The "ring" event, once the conference bridge carries the tone to the output (it applies a
+        connection on its next clock tick), or after a second without it (``playing`` false)."""
+        if self.tone is None or self.ring_since is None:
+            return
+        info = self.tone.getPortInfo()  # keep it: .listeners points into it
+        playing = self.ep.audDevManager().getPlaybackDevMedia().getPortId() in list(info.listeners)
+        if playing or time.monotonic() - self.ring_since > 1.0:
+            self.ring_since = None
+            self.emit("ring", call=self.ringing, ringing=True, device=self.ring_where, playing=playing)
+
+    def _stop_ring(self, *, quiet: bool = False) -> None:
+        """Stop the ring tone and put the output back on the headset (before the call's audio starts)."""
+        tone, call_id = self.tone, self.ringing
+        if tone is None:
+            return
+        self.tone, self.ringing, self.ring_since = None, "", None
+        adm = self.ep.audDevManager()
+        # Only a created generator is touched: this build has pjlib's asserts on, and a bridge call for
+        # port -1 would abort the process rather than raise.
+        if tone.getPortId() >= 0:
+            try:
+                tone.stopTransmit(adm.getPlaybackDevMedia())
+            except self.pj.Error:
+                pass
+            try:
+                tone.stop()
+            except self.pj.Error:
+                pass
+        restored = ""
+        if self.ring_index is not None:
+            try:
+                adm.setPlaybackDev(self.headset_index)
+            except self.pj.Error as exc:
+                restored = f"The phone could not put the sound back on the headset ({exc.reason})."
+        del tone
+        if restored:
+            self.emit("device", kind="headset", found=False, message=restored)
+        if not quiet:
+            self.emit("ring", call=call_id, ringing=False, device=self.output_name())
 
     def cmd_unregister(self, command: dict[str, Any]) -> None:
         self._drop_account()
 
     def _drop_account(self) -> None:
+        self._stop_ring()
         for call_id in list(self.calls):
             self._hangup(call_id)
         if self.account is not None:
@@ -235,9 +398,25 @@ class Phone:
             self.account = None
         self.register_sent_at = None
 
+    def on_transport_state(self, state: int, last_error: int, tls: Any) -> None:
+        """A TLS connection refused because the server's certificate did not check out: keep the reason
+        (pjsip's own words) for the registration failure that follows."""
+        pj = self.pj
+        if tls is None or state != pj.PJSIP_TP_STATE_DISCONNECTED or not int(tls.verifyStatus):
+            return
+        why = "; ".join(str(m) for m in list(tls.verifyMsgs)) or f"status {int(tls.verifyStatus)}"
+        registrar = self.account_info.get("registrar", "")
+        self.tls_problem = (
+            f"The registrar {registrar} did not prove who it is: its TLS certificate was refused ({why}). "
+            "The phone did not sign in; check the CA file (CSR_SIP_CA_FILE) or the registrar's certificate."
+        )
+
     def on_reg_state(self, code: int, reason: str, expiration: int) -> None:
         self.register_sent_at = None
         user = self.account_info.get("user", "")
+        if self.tls_problem and not 200 <= code < 300:
+            self.emit("registration", state="untrusted", code=code, user=user, message=self.tls_problem)
+            return
         if 200 <= code < 300:
             state = "registered" if expiration > 0 else "unregistered"
             self.emit("registration", state=state, code=code, user=user, message="")
@@ -264,6 +443,8 @@ class Phone:
 
     def tick(self) -> None:
         """Watchdogs run between polls."""
+        if self.ring_since is not None:
+            self._tell_ring()
         if self.drop_account_soon:
             self.drop_account_soon = False
             self._drop_account()
@@ -326,9 +507,14 @@ class Phone:
         )
         prm.statusCode = 180
         call.answer(prm)
+        self._start_ring(call_id)
 
     def on_call_ended(self, call: Any) -> None:
         self.calls.pop(getattr(call, "phone_id", ""), None)
+
+    def on_call_state(self, call_id: str, state: str) -> None:
+        if self.ringing == call_id and state in ("connecting", "confirmed", "disconnected"):
+            self._stop_ring()
 
     def cmd_call(self, command: dict[str, Any]) -> dict[str, Any]:
         self._require_account()
@@ -349,7 +535,10 @@ class Phone:
     def cmd_answer(self, command: dict[str, Any]) -> None:
         prm = self.pj.CallOpParam()
         prm.statusCode = 200
-        self._call(command).answer(prm)
+        call = self._call(command)
+        if self.ringing == str(command["call"]):
+            self._stop_ring()  # the headset back before the call's audio starts
+        call.answer(prm)
 
     def cmd_hangup(self, command: dict[str, Any]) -> None:
         self._call(command)
@@ -401,8 +590,22 @@ class Phone:
             self.ep.libHandleEvents(10)
         # A Call alive after libDestroy() aborts the process when collected: drop them all first.
         self.calls.clear()
+        self._stop_ring(quiet=True)  # a ToneGenerator must not outlive libDestroy either
         gc.collect()
         self.ep.libDestroy()
+
+
+def _make_endpoint_class(pj: Any) -> type:
+    class PhoneEndpoint(pj.Endpoint):
+        def __init__(self, phone: Phone) -> None:
+            super().__init__()
+            self.phone = phone
+
+        def onTransportState(self, prm: Any) -> None:  # noqa: N802 (pjsua2's name)
+            tls = prm.tlsInfo if str(prm.type).upper().startswith("TLS") else None  # the type's name
+            self.phone.on_transport_state(int(prm.state), int(prm.lastError), tls)
+
+    return PhoneEndpoint
 
 
 def _make_account_class(pj: Any) -> type:
@@ -473,6 +676,7 @@ def _make_call_class(pj: Any) -> type:
                 reason=info.lastReason,
                 remote=info.remoteUri,
             )
+            self.phone.on_call_state(self.phone_id, state)
             if state == "disconnected":
                 self.ended = True
                 self.phone.on_call_ended(self)
@@ -492,11 +696,19 @@ def _make_call_class(pj: Any) -> type:
                     hold = "remote"
                 if m.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
                     audio = self.getAudioMedia(i)
-                    adm.getCaptureDevMedia().startTransmit(audio)
-                    audio.startTransmit(adm.getPlaybackDevMedia())
+                    try:
+                        adm.getCaptureDevMedia().startTransmit(audio)
+                        audio.startTransmit(adm.getPlaybackDevMedia())
+                    except pj.Error as exc:  # no sound device: say so, the call itself goes on
+                        self.phone.emit(
+                            "device",
+                            kind="headset",
+                            found=False,
+                            message=f"The phone could not open the headset for the call ({exc.reason}).",
+                        )
                     if self.muted:
                         audio.adjustTxLevel(0.0)
-            self.phone.emit("media", call=self.phone_id, hold=hold)
+            self.phone.emit("media", call=self.phone_id, hold=hold, output=self.phone.output_name())
 
         def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
             self.phone.emit("dtmf", call=self.phone_id, digit=str(prm.digit))
@@ -533,6 +745,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--null-audio", action="store_true", help="no sound card: null audio device (CI, servers)")
     p.add_argument("--bind", default="0.0.0.0", help="local address for SIP and media (default: all)")
     p.add_argument(
+        "--ca-file",
+        default=os.environ.get("CSR_SIP_CA_FILE", ""),
+        help="CA certificates (PEM) a TLS registrar's certificate is checked against "
+        "(default: $CSR_SIP_CA_FILE, else the system's bundle)",
+    )
+    p.add_argument(
         "--log-level",
         type=int,
         default=int(os.environ.get("CSR_PHONE_LOG_LEVEL", "0")),
@@ -546,7 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything native that prints goes to stderr, never into the channel
     try:
-        phone = Phone(out_fd, null_audio=args.null_audio, bind=args.bind, log_level=args.log_level)
+        phone = Phone(
+            out_fd, null_audio=args.null_audio, bind=args.bind, log_level=args.log_level, ca_file=args.ca_file
+        )
     except Exception as exc:  # noqa: BLE001 — the console shows this and the phone stays offline
         os.write(out_fd, encode({"event": "fatal", "message": f"The phone could not start: {exc}"}))
         return 1

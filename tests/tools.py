@@ -13,6 +13,7 @@ import pytest
 # How to get what is missing, said in the skip / failure.
 INSTALL_HINTS = {
     "kamailio": "apt-get install kamailio",
+    "kamailio-tls": "apt-get install kamailio-tls-modules",
     "sipp": "apt-get install sip-tester",
     "py:pjsua2": "pip install pjsua2-python",
 }
@@ -30,6 +31,10 @@ def require_tool(name: str, path: str | None = None) -> str:
         from bench.sip_lab import find_kamailio
 
         found = find_kamailio()
+    elif name == "kamailio-tls":
+        from bench.sip_lab import find_kamailio_tls
+
+        found = find_kamailio_tls()
     else:
         found = shutil.which(name)
     if found:

@@ -341,3 +341,48 @@ def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
             await carrier.stop()
 
     loop.run_until_complete(scenario())
+
+
+def test_a_seat_ring_device_this_pc_lacks_is_told_in_the_status_line(
+    qtbot,
+    loop,
+    server,
+    desks,
+    kamailio,
+    tmp_path,
+    monkeypatch,
+):
+    """The server's seat names a ring device: the console passes it to the phone (real audio backend,
+    not the null device), which has no such device — the CSR reads why in the status line, and the seat
+    still signs in (it rings on the headset)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from sync.phone_seats import set_seat
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no OS keyring here
+    url, _webhooks, sessions, _customer_id, _campaign = server
+    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
+                                "user": "1001", "transport": "udp", "ring_device": "CSR ring"})  # fmt: skip
+
+    async def scenario() -> None:
+        a = desks("a")
+        a.phone.command = phone_command(null_audio=False, bind="127.0.0.1")
+        a.phone.stderr_path = str(tmp_path / "console-phone.log")
+        a.window.show()
+        told = []
+        a.phone.errorOccurred.connect(told.append)
+        await a.sync.sign_in_with(url, "dana", PASSWORD)
+
+        def dialog():
+            return a.window.findChild(QInputDialog, "phonePasswordDialog")
+
+        await until(lambda: dialog() is not None and dialog().isVisible(), 10)
+        dialog().setTextValue("pw-1001")
+        dialog().accept()
+        await until(lambda: a.phone.bar.status.text() == "Phone ready — 1001", 15)
+        await until(lambda: any("The ring device “CSR ring” is not on this PC" in t for t in told), 5)
+        shown = a.window.statusBar().currentMessage()
+        assert shown.startswith("The ring device “CSR ring” is not on this PC (found: ")
+        assert shown.endswith("the phone rings on the headset.")
+
+    loop.run_until_complete(scenario())

@@ -30,11 +30,15 @@ def test_ring_answer_hold_dtmf_mute_transfer_hangup(kamailio, tmp_path):
             assert (await answered)["code"] == 200  # the caller saw 200 OK
 
             held = caller.next("media", call=theirs, hold="remote")
+            # The CSR's own side too: a resume sent before its hold re-INVITE completed is refused
+            # (PJ_EINVALIDOP) — seen on a loaded machine.
+            held_here = csr.next("media", call=incoming["call"], hold="local")
             await csr.do("hold", call=incoming["call"])
-            await held
+            await asyncio.gather(held, held_here)
             resumed = caller.next("media", call=theirs, hold="none")
+            resumed_here = csr.next("media", call=incoming["call"], hold="none")
             await csr.do("resume", call=incoming["call"])
-            await resumed
+            await asyncio.gather(resumed, resumed_here)  # digits sent before this are lost (loaded CI)
 
             digits = [caller.next("dtmf", call=theirs, digit=d) for d in "5#"]
             await csr.do("dtmf", call=incoming["call"], digits="5#")
