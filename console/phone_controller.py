@@ -331,9 +331,8 @@ class PhoneController(QObject):
         knows; else the SIP address (the carrier's trunk, a colleague's seat)."""
         card = self.calls.cards.get(self._server_call(str(leg.get("provider_call_id") or "")))
         if card is not None:
-            number = format_phone(card.from_number) if card.from_number else ""
-            if who := " · ".join(p for p in (card.caller_name, number) if p):
-                return who
+            number = format_phone(card.from_number) if card.from_number else "no caller ID"
+            return f"{card.caller_name or 'Unknown caller'} · {number}"
         return str(leg.get("remote") or "")
 
     def _server_call(self, provider_call_id: str) -> str:

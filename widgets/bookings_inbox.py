@@ -66,6 +66,8 @@ class InboxModel(RowTableModel[InboxItem]):
             return ""
         tz = zone(self.time_zone)
         start, end = as_utc(item.window_start).astimezone(tz), as_utc(item.window_end).astimezone(tz)
+        if end.date() != start.date():  # a work order's schedule → expiry spans days: both dates
+            return f"{start:%a %b} {start.day} {start:%H:%M} – {end:%a %b} {end.day} {end:%H:%M}"
         return f"{start:%a %b} {start.day} {start:%H:%M}–{end:%H:%M}"
 
     def status_text(self, item: InboxItem) -> str:

@@ -153,3 +153,24 @@ def _row_id(sessions, sc_id: int) -> str:
 def _state(sessions, sc_id: int) -> str:
     with sessions() as s:
         return str(s.scalar(select(WorkOrder.state).where(WorkOrder.sc_id == sc_id)) or "")
+
+
+def test_a_window_that_spans_days_names_both_days() -> None:
+    """A work order's schedule → expiry (P3, 24 hours) read "Sun Dec 6 22:45–22:45": the end's day was
+    dropped. A window within one day keeps the short form."""
+    from datetime import UTC, datetime
+
+    from models.inbox import InboxItem
+    from widgets.bookings_inbox import InboxModel
+
+    model = InboxModel()
+    model.time_zone = "America/Chicago"
+
+    def item(start: datetime, end: datetime) -> InboxItem:
+        return InboxItem("servicechannel", "1", "ServiceChannel", start, "PLUMBING", start, end,
+                         "", "", "", "", "new", "New")  # fmt: skip
+
+    two_days = item(datetime(2026, 12, 7, 4, 45, tzinfo=UTC), datetime(2026, 12, 8, 4, 45, tzinfo=UTC))
+    assert model.window_text(two_days) == "Sun Dec 6 22:45 – Mon Dec 7 22:45"
+    one_day = item(datetime(2026, 12, 2, 14, 0, tzinfo=UTC), datetime(2026, 12, 2, 18, 0, tzinfo=UTC))
+    assert model.window_text(one_day) == "Wed Dec 2 08:00–12:00"
