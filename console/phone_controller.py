@@ -304,9 +304,9 @@ class PhoneController(QObject):
             on_call = any(v["state"] not in RINGING for v in self.legs.values())
             caller = str(event.get("remote") or "").removeprefix("<").removesuffix(">") or "a caller"
             self.errorOccurred.emit(
-                f"Busy: {caller} reached your phone while "
-                + ("you were on a call" if on_call else "another call was ringing")
-                + "; the call went on to the next CSR."
+                f"Busy: {caller} called while "
+                + ("you were on a call" if on_call else "another call rang")
+                + "; it went to the next CSR."
             )
         self.bar.show_call(self.current(), consulting=self.consulting is not None)
 
