@@ -166,4 +166,5 @@ def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> Ava
         role,
         lambda: AvailabilityController(window, cache, writer),
         roles=MANAGER_ROLES,
+        denied=(SHORTCUT, "Availability"),
     )

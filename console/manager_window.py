@@ -111,12 +111,18 @@ def install_for_role(
     *,
     roles: Collection[str] | None = None,
     keep: Callable[[C], bool] | None = None,
+    denied: tuple[str, str] | None = None,
 ) -> C | None:
     """The controller for the signed-in user: none when ``roles`` doesn't have their role; the existing one
     kept when ``keep`` (default: always) says it still fits; otherwise a new one from ``make``, its
-    shortcuts added. One the previous user left that doesn't fit is disposed of."""
+    shortcuts added. One the previous user left that doesn't fit is disposed of.
+
+    ``denied`` — (shortcut, title): for a role without the window, its shortcut still answers, in the
+    status bar, whose window it is (F1 lists it; a key that silently does nothing reads as broken)."""
     existing = window.findChild(cls)
     allowed = roles is None or role_name(role) in roles
+    if denied is not None:
+        _denied_action(window, cls, None if allowed else (*denied, sorted(roles or ()), role_name(role)))
     if existing is not None:
         if allowed and (keep is None or keep(existing)):
             return existing
@@ -126,3 +132,28 @@ def install_for_role(
     controller = make()
     controller.add_action()
     return controller
+
+
+def _denied_action(window: Any, cls: type, refusal: tuple[str, str, list[str], str] | None) -> None:
+    """Put (``refusal``: shortcut, title, the roles allowed, the user's role) or take away the action
+    that tells a user without the window whose window it is."""
+    name = f"denied_{cls.__name__}"
+    for old in window.findChildren(QAction, name):
+        window.removeAction(old)
+        old.setParent(None)  # gone from the window at once (deleteLater waits for the loop)
+        old.deleteLater()
+    if refusal is None:
+        return
+    shortcut, title, roles, role = refusal
+    plural = {"manager": "managers", "admin": "admins"}
+    order = ("supervisor", "manager", "admin")
+    ranked = sorted(roles, key=lambda r: order.index(r) if r in order else len(order))
+    who = " and ".join(plural.get(r, r + "s") for r in ranked)
+    shown = {"csr": "CSR", "": "user"}.get(role, role)
+    text = f"{title} is for {who}; you are signed in as {'an' if shown[:1] in 'aeiou' else 'a'} {shown}."
+    action = QAction(title, window)
+    action.setObjectName(name)
+    action.setShortcut(QKeySequence(shortcut))
+    status_bar = getattr(window, "statusBar", None)
+    action.triggered.connect(lambda: status_bar().showMessage(text, 10_000) if status_bar else None)
+    window.addAction(action)

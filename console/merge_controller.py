@@ -224,5 +224,10 @@ def install(window: Any, cache: Cache, writer: LocalWriter, *, role: str) -> Mer
     """The Possible duplicates window (Ctrl+Shift+F) for a manager or an admin; for any other role none,
     and one left by the previous user is removed."""
     return install_for_role(
-        window, MergeController, role, lambda: MergeController(window, cache, writer), roles=MANAGER_ROLES
+        window,
+        MergeController,
+        role,
+        lambda: MergeController(window, cache, writer),
+        roles=MANAGER_ROLES,
+        denied=(SHORTCUT, "Possible duplicates"),
     )

@@ -163,5 +163,10 @@ def install(window: Any, cache: Cache, sync: Any, *, role: str) -> UsersControll
     """The Users window (Ctrl+Alt+U) for an admin; for any other role none (one left by the previous
     user is removed)."""
     return install_for_role(
-        window, UsersController, role, lambda: UsersController(window, cache, sync), roles=ADMIN_ROLES
+        window,
+        UsersController,
+        role,
+        lambda: UsersController(window, cache, sync),
+        roles=ADMIN_ROLES,
+        denied=(SHORTCUT, "Users"),
     )
