@@ -52,7 +52,10 @@ def console_may_read(table: str) -> bool:
     return table in CONSOLE_TABLES and table in Base.metadata.tables
 
 
-def _json_value(value: Any) -> Any:
+PATCH = "patch"  # a change-log entry that sets some columns of many existing rows (docs/protocol.md)
+
+
+def json_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
@@ -70,7 +73,7 @@ def row_data(session: Session, obj: Any) -> dict[str, Any]:
     table = mapper.local_table.name
     hidden = REDACTED_COLUMNS.get(table, frozenset())
     data = {
-        attr.key: ("" if attr.key in hidden else _json_value(getattr(obj, attr.key)))
+        attr.key: ("" if attr.key in hidden else json_value(getattr(obj, attr.key)))
         for attr in mapper.column_attrs
     }
     for key, query in _link_queries().get(table, ()):
@@ -115,6 +118,11 @@ class ChangeCollector:
                 key = (table, primary_key(obj))
                 self._touched.pop(key, None)
                 self._deleted[key] = key[1]
+
+    def forget(self, table: str, ids: Any) -> None:
+        """Leave these rows out of ``collect()`` (the caller logs them another way: a ``patch``)."""
+        for i in ids:
+            self._touched.pop((table, str(i)), None)
 
     def touch(self, obj: Any) -> None:
         """Record an object changed by a core statement (e.g. a link-table insert) the flush can't see."""
@@ -170,6 +178,32 @@ def _decode(mapper: Any, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def patch_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``patch`` entry's rows as {column: value} (JSON values, ``id`` included)."""
+    columns = ["id", *(data.get("columns") or [])]
+    return [dict(zip(columns, values, strict=False)) for values in data.get("rows") or []]
+
+
+def patch_ids(data: dict[str, Any]) -> list[str]:
+    return [str(values[0]) for values in data.get("rows") or [] if values]
+
+
+def apply_patch(session: Session, mapper: Any, data: dict[str, Any]) -> None:
+    """Set the listed columns of rows this cache has (one executemany); a row it lacks is left alone
+    (every row is logged whole when created, so a cache that pulled in order has it). Columns this
+    console doesn't know (a newer server) are ignored."""
+    known = [c for c in data.get("columns") or [] if c in mapper.columns and c != "id"]
+    rows = [_decode(mapper, r) for r in patch_rows(data)]
+    rows = [r for r in rows if r.get("id") is not None]
+    if not known or not rows:
+        return
+    table = mapper.local_table
+    statement = (
+        table.update().where(table.c.id == bindparam("_id")).values({c: bindparam(f"_{c}") for c in known})
+    )
+    session.execute(statement, [{"_id": r["id"], **{f"_{c}": r.get(c) for c in known}} for r in rows])
+
+
 def apply_change(session: Session, entity: str, entity_id: str, op: str, data: dict[str, Any]) -> str | None:
     """Apply one pulled change to the cache (idempotent). Returns the customer id whose search
     document may have changed, if any."""
@@ -181,6 +215,9 @@ def apply_change(session: Session, entity: str, entity_id: str, op: str, data: d
         # A change set arrives in table order, but a link (job type → business unit) may name a row
         # later in the same set: check references when the transaction commits, not row by row.
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    if op == PATCH:
+        apply_patch(session, mapper, data)
+        return None
     if op == "delete":
         pk_cols = mapper.primary_key
         values = entity_id.split(":")

@@ -18,6 +18,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -104,8 +105,8 @@ class TwilioSms:
         try:
             async with session.post(
                 self.messages_url(),
-                data=form,
-                headers=self._auth(),
+                data=urlencode(form).encode(),  # aiohttp's FormData costs more than the POST itself
+                headers={**self._auth(), "Content-Type": "application/x-www-form-urlencoded"},
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 status = response.status

@@ -39,7 +39,7 @@ from models.timeutil import as_utc
 from .apply import lock_change_log
 from .changes import ChangeCollector
 from .messaging import SendResult, SmtpEmail, TwilioSms
-from .notify_writes import SettingsCache, append_changes, lock_messages
+from .notify_writes import SettingsCache, append_changes, lock_messages, states
 
 log = logging.getLogger("csr.server.notify")
 MAX_ATTEMPTS = 8
@@ -393,11 +393,12 @@ class NotifySender:
                 lock_change_log(session)
             collector = ChangeCollector(session)
             rows = lock_messages(session, (c.id for c, _r, _t in results))
+            before = states(rows)
             for c, result, answered in results:
                 row = rows.get(c.id)
                 if row is not None:
                     self._record_one(session, settings, row, c, result, answered, now)
-            return append_changes(session, collector, locked=beyond)
+            return append_changes(session, collector, locked=beyond, rows=rows, before=before)
 
     def _record_one(
         self,

@@ -28,7 +28,7 @@ from .changes import ChangeCollector
 from .ingress import verified_params
 from .messaging import error_text
 from .notify_sender import _log
-from .notify_writes import SettingsCache, append_changes, lock_messages
+from .notify_writes import SettingsCache, append_changes, lock_messages, states
 
 log = logging.getLogger("csr.server.messaging")
 STATUS_PATH = "/messaging/twilio/status"
@@ -76,6 +76,7 @@ class MessagingHooks:
                 lock_change_log(session)
             collector = ChangeCollector(session)
             rows = lock_messages(session, (ref for _p, ref in callbacks if ref))  # record_status finds them
+            before = states(rows)
             for params, ref in callbacks:
                 code = (params.get("ErrorCode") or "").strip()
                 record_status(
@@ -88,9 +89,7 @@ class MessagingHooks:
                     error=error_text(code, params.get("ErrorMessage") or "") if code else "",
                     now=now,
                 )
-            version = append_changes(session, collector, locked=beyond)
-            del rows
-            return version
+            return append_changes(session, collector, locked=beyond, rows=rows, before=before)
 
     async def status_grouped(self, params: dict[str, str], ref: str) -> int:
         """Store a callback with every other one waiting meanwhile (as the call desk groups call events);

@@ -11,8 +11,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-PROTOCOL_VERSION = 1
+# 2: the change log may hold ``patch`` entries (Change.op): some columns of many rows in one entry. A
+# console that says 1 in its hello gets each patch as one partial ``upsert`` per row instead.
+PROTOCOL_VERSION = 2
 MIN_PROTOCOL_VERSION = 1
+PATCH_PROTOCOL = 2  # the first protocol whose consoles apply ``patch`` entries
 MAX_FRAME_BYTES = 1_048_576  # 1 MiB: a push of 200 bookings is ~150 kB
 MAX_MUTATIONS_PER_PUSH = 500
 MAX_CHANGES_PER_PULL = 5_000
@@ -265,11 +268,17 @@ class Receipts(_Message):
 
 
 class Change(BaseModel):
+    """One change-log entry. ``upsert``: ``data`` is the whole row (or, for a protocol-1 console, the
+    columns a ``patch`` set: the rest of the row is unchanged); ``delete``: the row is gone. ``patch``
+    (protocol 2): ``entity_id`` is empty and ``data`` is ``{"columns": [names], "rows": [[id, value,
+    …], …]}`` — set those columns of each listed row that exists (the notifications sender and the text
+    service's status callbacks log a group of messages' state moves as one entry)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: int
     entity: str
     entity_id: str
-    op: Literal["upsert", "delete"]
+    op: Literal["upsert", "delete", "patch"]
     data: dict[str, Any] = {}
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .changes import PATCH, patch_rows
 from .protocol import Change, Changes, Poke, encode
 
 log = logging.getLogger("csr.server.pulls")
@@ -56,20 +57,21 @@ class PullCache:
         self.read = read
         self.known = 0  # the newest version announced to any console
         self.reads = 0  # change-log reads done (tests, logs)
-        self._answers: OrderedDict[tuple[int, int], _Answer] = OrderedDict()
-        self._reading: dict[tuple[int, int], asyncio.Future[_Answer]] = {}
+        self._answers: OrderedDict[tuple[int, int, bool], _Answer] = OrderedDict()
+        self._reading: dict[tuple[int, int, bool], asyncio.Future[_Answer]] = {}
 
     def seen(self, version: int) -> None:
         """A version a console may now be told of (call before telling it)."""
         if version > self.known:
             self.known = version
 
-    async def answer(self, cursor: int, limit: int, request_id: str | None) -> str:
-        """The encoded ``changes`` message for this pull, with ``request_id``."""
-        return _with_id((await self._fetch(cursor, limit)).text, request_id)
+    async def answer(self, cursor: int, limit: int, request_id: str | None, *, expand: bool = False) -> str:
+        """The encoded ``changes`` message for this pull, with ``request_id``; ``expand``: for a console
+        older than ``patch`` entries (protocol 1), each as one partial ``upsert`` per row."""
+        return _with_id((await self._fetch(cursor, limit, expand)).text, request_id)
 
-    async def _fetch(self, cursor: int, limit: int) -> _Answer:
-        key = (cursor, limit)
+    async def _fetch(self, cursor: int, limit: int, expand: bool = False) -> _Answer:
+        key = (cursor, limit, expand)
         while True:
             kept = self._answers.get(key)
             if kept is not None and kept.fresh(self.known):
@@ -86,18 +88,13 @@ class PullCache:
         try:
             rows, last, more = await asyncio.to_thread(self.read, cursor, limit)
             self.reads += 1
-            text = encode(
-                Changes(
-                    cursor=last,
-                    more=more,
-                    changes=[
-                        Change(
-                            version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data
-                        )
-                        for r in rows
-                    ],
-                )
-            )
+            changes = [
+                Change(version=r.version, entity=r.entity, entity_id=r.entity_id, op=r.op, data=r.data)
+                for r in rows
+            ]
+            if expand:
+                changes, last, more = expand_patches(changes, last, more, limit)
+            text = encode(Changes(cursor=last, more=more, changes=changes))
             fresh = _Answer(text, last, more, _changes_of(text))
             self._answers[key] = fresh
             self._answers.move_to_end(key)
@@ -112,7 +109,7 @@ class PullCache:
         # Read after this pull arrived: it holds every commit this console had been told of.
         return fresh
 
-    async def poke(self, after: int | None, version: int) -> str:
+    async def poke(self, after: int | None, version: int, *, expand: bool = False) -> str:
         """The ``poke`` for ``version``; with the changes since ``after`` (the version of the previous
         poke) when they are few: a console whose cursor is ``after`` applies them without pulling — one
         message per console per commit instead of a poke, a pull and its answer."""
@@ -120,13 +117,40 @@ class PullCache:
         if after is None or after >= version:
             return plain
         try:
-            answer = await self._fetch(after, POKE_CHANGES)
+            answer = await self._fetch(after, POKE_CHANGES, expand)
         except Exception:  # noqa: BLE001 - a poke must go out: the consoles pull instead
             log.warning("event=poke_changes_unread after=%d version=%d", after, version, exc_info=True)
             return plain
         if answer.more or answer.last != version or len(answer.changes) > POKE_BYTES:
             return plain  # many changes, or the log holds more (or less) than this poke announces
         return f'{{"type":"poke","server_version":{version},"after":{after},"changes":{answer.changes}}}'
+
+
+def expand_patches(
+    changes: list[Change], last: int, more: bool, limit: int
+) -> tuple[list[Change], int, bool]:
+    """For a protocol-1 console: each ``patch`` entry as one ``upsert`` per row holding the columns it
+    sets (an older console merges them into the row it has; the rest of the row stays). At most about
+    ``limit`` changes a page: the page ends after the entry that reaches it (``more``, the cursor there),
+    so a page of big patches can't outgrow a frame."""
+    out: list[Change] = []
+    for n, change in enumerate(changes):
+        if change.op == PATCH:
+            out += [
+                Change(
+                    version=change.version,
+                    entity=change.entity,
+                    entity_id=str(row["id"]),
+                    op="upsert",
+                    data=row,
+                )
+                for row in patch_rows(change.data)
+            ]
+        else:
+            out.append(change)
+        if len(out) >= limit and n < len(changes) - 1:
+            return out, change.version, True
+    return out, last, more
 
 
 def _changes_of(text: str) -> str:

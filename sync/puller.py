@@ -24,7 +24,7 @@ from models.setup_edit import reapply_save, save_target
 from models.sync_tables import NOT_SYNCED, AckedEdit, SyncState
 from models.writer import session_executor
 
-from .changes import _MAPPERS, apply_change
+from .changes import _MAPPERS, PATCH, apply_change, patch_ids
 from .channel import Channel, answer
 from .pusher import REBASED, REBASED_SETUP
 
@@ -195,8 +195,12 @@ class Puller:
             entity = change["entity"]
             if entity in NOT_SYNCED:
                 continue  # never ours to write, whatever a server sends
-            tables.add_row(entity, str(change["entity_id"]))
-            keys.add((entity, change["entity_id"]))
+            if change["op"] == PATCH:
+                for row_id in patch_ids(change.get("data") or {}):
+                    tables.add_row(entity, row_id)
+            else:
+                tables.add_row(entity, str(change["entity_id"]))
+                keys.add((entity, change["entity_id"]))
             customer = apply_change(
                 session, entity, change["entity_id"], change["op"], change.get("data") or {}
             )

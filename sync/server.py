@@ -28,6 +28,7 @@ from .floor import Floor
 from .protocol import (
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
+    PATCH_PROTOCOL,
     PROTOCOL_VERSION,
     AgentStateSet,
     CallUpdate,
@@ -125,6 +126,7 @@ class Connection:
     on_floor: bool = False  # counted present on the floor (sync/floor.py)
     live: bool = False  # welcomed: live messages (calls, own agent state) may follow
     agent_state: bool = False  # the client asked for its user's agent state to be pushed (hello)
+    protocol: int = MIN_PROTOCOL_VERSION  # what its hello said (below PATCH_PROTOCOL: patches expanded)
 
 
 class SyncServer:
@@ -263,10 +265,14 @@ class SyncServer:
         are few (sync/pull_cache.py PullCache.poke), so consoles that are up to date need not pull."""
         while self._poke_to > self._poked:
             version = self._poke_to
-            text = await self.pulls.poke(self._poke_base or None, version)
-            targets = [c.ws for c in self.connections if c.user is not None]
-            if targets:
-                broadcast(targets, text)
+            for expand in (False, True):
+                targets = [
+                    c.ws
+                    for c in self.connections
+                    if c.user is not None and (c.protocol < PATCH_PROTOCOL) is expand
+                ]
+                if targets:  # nobody to tell: no change-log read either
+                    broadcast(targets, await self.pulls.poke(self._poke_base or None, version, expand=expand))
             self._poked = version
             self._poke_base = max(self._poke_base, version)
 
@@ -432,7 +438,9 @@ class SyncServer:
                 ),
             )
         elif isinstance(message, Pull):
-            text = await self.pulls.answer(message.cursor, message.limit, message.id)
+            text = await self.pulls.answer(
+                message.cursor, message.limit, message.id, expand=conn.protocol < PATCH_PROTOCOL
+            )
             try:
                 await conn.ws.send(text)
             except websockets.ConnectionClosed:
@@ -449,6 +457,7 @@ class SyncServer:
             raise ProtocolError("client_changed", fatal=True)
         conn.client_id = message.client_id
         conn.agent_state = message.agent_state
+        conn.protocol = message.protocol
         prefix = None
         if message.token:
             user = await self.auth.verify(message.token)

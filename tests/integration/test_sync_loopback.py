@@ -159,3 +159,51 @@ def test_push_exactly_once_and_pull_into_another_console(world):
 def _count(cache, model) -> int:
     with cache.sessions() as s:
         return s.scalar(select(func.count()).select_from(model))
+
+
+def test_a_patch_entry_reaches_a_protocol_2_console_as_is_and_a_protocol_1_console_as_row_upserts(world):
+    """The real endpoint: what each console's hello said decides whether a ``patch`` change-log entry
+    (the notifications' compact state moves) travels as is or as one partial upsert per row."""
+    _ids, sessions, accounts, _consoles = world
+    from models.sync_tables import ChangeRow
+
+    patch = {
+        "columns": ["status", "error"],
+        "rows": [["n1", "sent", ""], ["n2", "failed", "Invalid number."]],
+    }
+    with sessions.begin() as s:
+        s.add(ChangeRow(entity="notifications", entity_id="", op="patch", data=patch))
+
+    async def pull(url: str, protocol: int, token: str, client_id: str) -> list[dict]:
+        async with websockets.connect(url) as ws:
+            hello = {"type": "hello", "protocol": protocol, "client_id": client_id, "token": token}
+            await ws.send(json.dumps(hello))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"type": "pull", "id": "p", "cursor": 0, "limit": 1000}))
+            while (answer := json.loads(await ws.recv()))["type"] != "changes":
+                pass
+            return [c for c in answer["changes"] if c["entity"] == "notifications"]
+
+    async def scenario() -> tuple[list[dict], list[dict]]:
+        server = SyncServer(
+            Applier(sessions, clock=lambda: NOW),
+            AccountsAuthenticator(accounts, token_secret(sessions), clock=lambda: NOW),
+        )
+        ws_server = await server.serve("127.0.0.1", 0)
+        url = f"ws://127.0.0.1:{ws_server.sockets[0].getsockname()[1]}"
+        try:
+            new = await pull(url, 2, await _login(url, "console-new"), "console-new")
+            old = await pull(url, 1, await _login(url, "console-old"), "console-old")
+            return new, old
+        finally:
+            ws_server.close()
+            await ws_server.wait_closed()
+            await server.aclose()
+
+    new, old = asyncio.run(scenario())
+    assert [(c["op"], c["data"]) for c in new] == [("patch", patch)]
+    assert [(c["op"], c["entity_id"], c["data"]) for c in old] == [
+        ("upsert", "n1", {"id": "n1", "status": "sent", "error": ""}),
+        ("upsert", "n2", {"id": "n2", "status": "failed", "error": "Invalid number."}),
+    ]
+    assert new[0]["version"] == old[0]["version"] == old[1]["version"]

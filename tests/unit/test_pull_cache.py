@@ -145,3 +145,29 @@ def test_a_failed_read_fails_its_pull_and_the_next_pull_reads_again():
     log.fail = False
     msg = json.loads(asyncio.run(cache.answer(0, 1000, None)))
     assert msg["cursor"] == 1 and log.reads == 2
+
+
+def test_a_protocol_1_console_gets_patches_as_partial_upserts_and_a_plain_poke():
+    """A ``patch`` entry (many rows' columns in one) is kept for consoles that apply it; an older console's
+    pull gets one upsert per row holding those columns, and its poke carries no changes (it pulls)."""
+    log = Log()
+    log.commit()
+    patch = {"columns": ["status"], "rows": [["n1", "sent"], ["n2", "delivered"]]}
+    log.rows.append(Row(2, entity="notifications", entity_id="", op="patch", data=patch))
+    cache = PullCache(log.read)
+
+    async def run():
+        cache.seen(2)
+        new = json.loads(await cache.answer(0, 100, "a"))
+        old = json.loads(await cache.answer(0, 100, "b", expand=True))
+        return new, old, await cache.poke(1, 2), await cache.poke(1, 2, expand=True)
+
+    new, old, poke_new, poke_old = asyncio.run(run())
+    assert [c["op"] for c in new["changes"]] == ["upsert", "patch"] and new["changes"][1]["data"] == patch
+    assert [(c["op"], c["entity_id"], c["data"], c["version"]) for c in old["changes"][1:]] == [
+        ("upsert", "n1", {"id": "n1", "status": "sent"}, 2),
+        ("upsert", "n2", {"id": "n2", "status": "delivered"}, 2),
+    ]
+    assert old["cursor"] == new["cursor"] == 2 and not old["more"]
+    assert json.loads(poke_new)["changes"][0]["op"] == "patch"
+    assert all(c["op"] != "patch" for c in json.loads(poke_old).get("changes") or [])
