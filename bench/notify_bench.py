@@ -41,6 +41,7 @@ from models.setup import CompanySetting
 from models.timeutil import as_utc
 from sync.msgsim import MessagesSim, serve
 
+from .harness import cpu
 from .notify_rig import ACCOUNT, COMPANY_NUMBER, TOKEN
 from .stats import summary
 
@@ -213,6 +214,21 @@ def seed_reminders(sessions: sessionmaker, count: int, due: datetime) -> None:
             s.execute(insert(Notification), rows[start : start + 2000])
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every process named postgres on this machine (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def run_reminders(
     postgres: str,
     count: int = 10_000,
@@ -239,7 +255,12 @@ def run_reminders(
                 for i in range(instances)
             ]
             deadline = time.monotonic() + timeout
+            procs = {f"server_{i}": server.proc for i, server in enumerate(servers)}
+            cpu_start = {**cpu(procs), "postgres": postgres_cpu()}
+            cpu_seen = dict(cpu_start)
             while time.monotonic() < deadline:
+                for name, used in {**cpu(procs), "postgres": postgres_cpu()}.items():
+                    cpu_seen[name] = max(cpu_seen.get(name, 0.0), used)  # a killed server keeps its last
                 n = sim.count()
                 if kill and not killed and n >= count // 3 and _mid_batch(sessions, servers[0]):
                     servers[0].kill()
@@ -283,6 +304,21 @@ def run_reminders(
                     **summary("due_to_sent", samples, unit="s", digits=3),
                 }
             )
+            # Where the CPU went while the texts drained (2 cores here): the servers, this process (the
+            # Messages API stand-in — Twilio's cloud in production — and the bench's polling), and
+            # PostgreSQL (every postgres process on the machine).
+            used = {k: round(cpu_seen[k] - cpu_start[k], 1) for k in cpu_seen if k in cpu_start}
+            servers_s = round(sum(v for k, v in used.items() if k.startswith("server_")), 1)
+            out["cpu_s_during_drain"] = {
+                "servers": servers_s,
+                "stand_in_and_bench": used.get("poster", 0.0),
+                "postgres": used.get("postgres", 0.0),
+            }
+            if out["sent"]:
+                out["server_cpu_ms_per_text"] = round(1000 * servers_s / out["sent"], 2)
+                out["all_cpu_ms_per_text"] = round(
+                    1000 * sum(out["cpu_s_during_drain"].values()) / out["sent"], 2
+                )
         finally:
             for server in servers:
                 server.stop()

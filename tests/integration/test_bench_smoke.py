@@ -123,6 +123,9 @@ def test_notify(home, postgres_url):
     for key in ("due_to_sent_p99_s", "due_to_sent_samples", "booking_to_confirmation_sent_p99_ms"):
         assert key in out
     assert out["booking_to_confirmation_sent_samples"] == 20
+    # Where the CPU went while the texts drained: every part used some, and the servers' share per text.
+    assert all(v > 0 for v in out["cpu_s_during_drain"].values()), out["cpu_s_during_drain"]
+    assert 0 < out["server_cpu_ms_per_text"] < out["all_cpu_ms_per_text"]
 
 
 def test_phone(home):
