@@ -12,6 +12,13 @@ count), so an instance does not poke twice for its own NOTIFY coming back. Skipp
 safe: change-log versions commit in order (sync/apply.py lock_change_log), so whoever pulls after a
 poke for ``v`` gets every change up to ``v``.
 
+The same channel carries a second kind of note, ``seat:<user id>``: an admin set or cleared that user's
+SIP phone seat through this instance (sync/server.py ManageUser). Every instance hands the user id to
+``on_seat`` (SyncServer.seat_noted), which reads the user's seat from the store and sends it to their
+consoles connected there; the payload is trusted for nothing beyond the user id, and a malformed one is
+logged (``event=fanout_bad_payload``) and ignored. A lost seat note is not made up for by the poll (a
+seat is not in the change log): the console gets its seat in the ``welcome`` of its next connection.
+
 With a SQLite store there is one serving instance, but another process (``csr-server setup import``)
 may still write; :class:`PollingWatch` reads the version every ``poll_interval`` for that case.
 
@@ -39,6 +46,8 @@ LISTEN_APP_NAME = "csr-server-listen"
 NOTIFY_APP_NAME = "csr-server-notify"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _VERSION_SQL = "SELECT coalesce(max(version), 0) FROM change_log"
+SEAT_NOTE = "seat:"  # ``seat:<user id>``: that user's phone seat was set or cleared
+_USER_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 def is_postgres_url(url: str) -> bool:
@@ -83,6 +92,12 @@ class VersionWatch:
         self.poke = poke
         self.last_version: int | None = None  # None: not known yet (the first look is silent)
         self.pokes = 0  # how many pokes this watch sent (for tests/logs)
+        # Told the user id of a ``seat:`` note from any instance (SyncServer.seat_noted); PgFanout only.
+        self.on_seat: Callable[[str], None] | None = None
+
+    def publish_seat(self, user_id: str) -> None:
+        """This instance changed ``user_id``'s phone seat and told its own consoles. One instance (SQLite):
+        nobody else to tell."""
 
     def published(self, version: int) -> None:
         """This instance committed ``version`` and poked its own consoles (SyncServer.on_commit)."""
@@ -163,6 +178,8 @@ class PgFanout(VersionWatch):
         self.listening = asyncio.Event()  # set while LISTEN is active (tests wait on it)
         self.reconnects = 0
         self._to_send = 0
+        self._sent = 0  # the newest version sent
+        self._seats_to_send: dict[str, None] = {}  # user ids, in order, each once
         self._send_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -174,6 +191,14 @@ class PgFanout(VersionWatch):
         if version > self._to_send:
             self._to_send = version
             self._send_wanted.set()
+
+    def publish_seat(self, user_id: str) -> None:
+        """Called on the event loop after a seat change committed here (and went to this instance's
+        consoles): every instance, this one included, re-reads the seat and tells its consoles."""
+        if not _USER_ID.fullmatch(user_id):
+            raise ValueError(f"bad user id {user_id!r}")
+        self._seats_to_send[user_id] = None
+        self._send_wanted.set()
 
     async def start(self) -> None:
         self._stopping = False
@@ -244,6 +269,15 @@ class PgFanout(VersionWatch):
             delay = min(self.backoff_max, delay * 2)
 
     def _on_notify(self, payload: str) -> None:
+        if payload.startswith(SEAT_NOTE):
+            user_id = payload[len(SEAT_NOTE) :]
+            if not _USER_ID.fullmatch(user_id):
+                log.warning("event=fanout_bad_payload payload=%r", payload[:40])
+                return
+            log.debug("event=remote_seat user=%s", user_id)
+            if self.on_seat is not None:
+                self.on_seat(user_id)
+            return
         try:
             version = int(payload)
         except ValueError:
@@ -263,14 +297,19 @@ class PgFanout(VersionWatch):
             while not self._stopping:
                 await self._send_wanted.wait()
                 self._send_wanted.clear()
+                seats, self._seats_to_send = list(self._seats_to_send), {}
+                for user_id in seats:
+                    conn = await self._notify(conn, SEAT_NOTE + user_id)
                 version = self._to_send  # coalesced: the newest version is enough
-                conn = await self._notify(conn, version)
+                if version > self._sent:
+                    self._sent = version
+                    conn = await self._notify(conn, str(version))
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
 
-    async def _notify(self, conn: Any, version: int) -> Any:
+    async def _notify(self, conn: Any, payload: str) -> Any:
         """Send one NOTIFY; a connection found dead is replaced and the NOTIFY tried once more."""
         import psycopg
 
@@ -279,13 +318,14 @@ class PgFanout(VersionWatch):
                 if conn is None or conn.closed:
                     conn = await self._connect(NOTIFY_APP_NAME)
                 await asyncio.wait_for(
-                    conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(version))), self.query_timeout
+                    conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload)), self.query_timeout
                 )
                 return conn
             except (psycopg.Error, OSError, TimeoutError) as exc:
-                # Given up after the retry: the other instances' fallback poll will see this version.
+                # Given up after the retry: the other instances' fallback poll will see this version; a
+                # seat reaches consoles elsewhere at their next connection.
                 log.warning(
-                    "event=fanout_notify_failed version=%d attempt=%d error=%r", version, attempt, exc
+                    "event=fanout_notify_failed payload=%s attempt=%d error=%r", payload, attempt, exc
                 )
                 if conn is not None:
                     with contextlib.suppress(Exception):

@@ -25,6 +25,7 @@ from models.validation import ValidationFailed
 from .address_limit import DEFAULT_MAX_PER_ADDRESS, AddressLimit, peer_address
 from .apply import Applier, current_version
 from .floor import Floor
+from .phone_seats import seat_for_user
 from .protocol import (
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
@@ -170,6 +171,10 @@ class SyncServer:
         self._poker: asyncio.Task[None] | None = None
         self.dialer: Any = None  # sync/telephony/twilio_rest.TwilioRest when it places calls too
         self.media: Any = None  # sync/media.MediaFetcher when it can fetch the phone company's recordings
+        # Tell the other instances a user's seat changed here (sync/fanout.py PgFanout.publish_seat).
+        self.publish_seat: Callable[[str], None] | None = None
+        self._seats_noted: dict[str, None] = {}  # user ids whose seat another instance changed, in order
+        self._seat_reader: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
         """Stop the server's own tasks (the coalesced poke, the call sender, the floor's KPI ticker); call
@@ -177,7 +182,7 @@ class SyncServer:
         if self._call_poke is not None:
             self._call_poke.cancel()
             self._call_poke = None
-        for task in (self._sender, self._poker):
+        for task in (self._sender, self._poker, self._seat_reader):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -403,6 +408,11 @@ class SyncServer:
             await self._send(conn, UserManaged(id=message.id, action=message.action, user=managed))
             if "phone_seat" in managed:  # set_seat / clear_seat: the user's consoles re-sign their phone
                 self._seat_changed(str(managed["id"]), managed["phone_seat"])
+                if self.publish_seat is not None:  # and to their consoles on the other instances
+                    try:
+                        self.publish_seat(str(managed["id"]))
+                    except Exception:  # noqa: BLE001 - stored and answered: the others get it at reconnect
+                        log.exception("event=seat_publish_failed user=%s", managed["id"])
         elif isinstance(message, ListPhoneSeats):  # admins: the Users window's seat column
             seats = getattr(self.auth, "phone_seats", None)
             if seats is None:
@@ -514,15 +524,40 @@ class SyncServer:
                 broadcast(listening[row["user_id"]], encode(AgentStateSet(agent=row)))
 
     def _seat_changed(self, user_id: str, seat: dict[str, Any] | None) -> None:
-        """An admin set or cleared a user's seat: their consoles connected here get it at once (a console
-        on another instance gets it in the welcome of its next connection, like a CLI change)."""
+        """An admin set or cleared a user's seat: their consoles connected here get it at once. A console
+        that has this very seat already (this instance's own ``seat:`` note coming back) gets nothing."""
         targets = []
         for c in self.connections:
             if c.user is not None and str(c.user.get("id")) == user_id:
+                if "phone_seat" in c.user and c.user["phone_seat"] == seat:
+                    continue
                 c.user["phone_seat"] = seat
                 targets.append(c.ws)
         if targets:
             broadcast(targets, encode(PhoneSeatChanged(seat=seat)))
+
+    def seat_noted(self, user_id: str) -> None:
+        """A ``seat:`` note (sync/fanout.py): some instance changed ``user_id``'s seat. Their consoles here
+        get the seat as the store has it now, read off the event loop, one user at a time in the order
+        noted (a later read never loses to an earlier one)."""
+        self._seats_noted[user_id] = None
+        if self._seat_reader is None or self._seat_reader.done():
+            self._seat_reader = asyncio.get_running_loop().create_task(self._read_noted_seats())
+
+    async def _read_noted_seats(self) -> None:
+        sessions = getattr(self.applier, "sessions", None)
+        while self._seats_noted:
+            user_id = next(iter(self._seats_noted))
+            del self._seats_noted[user_id]
+            here = any(c.user is not None and str(c.user.get("id")) == user_id for c in self.connections)
+            if not here or sessions is None:
+                continue
+            try:
+                seat = await asyncio.to_thread(seat_for_user, sessions, user_id)
+            except Exception:  # noqa: BLE001 - the console gets its seat in its next welcome
+                log.warning("event=remote_seat_read_failed user=%s", user_id, exc_info=True)
+                continue
+            self._seat_changed(user_id, seat)
 
     async def _claim(self, conn: Connection, message: ClaimCall) -> None:
         if self.calls is None:

@@ -257,6 +257,9 @@ async def _run_server(args: argparse.Namespace) -> int:
     # Commits made elsewhere (another instance, `csr-server setup import`) poke this instance's consoles.
     watch = make_watch(args.db, sessions, server.poke_all, poll_interval=args.poll_interval)
     server.on_commit = watch.published
+    # A phone seat changed on one instance reaches the user's consoles on every other (docs/phone.md).
+    server.publish_seat = watch.publish_seat
+    watch.on_seat = server.seat_noted
     await watch.start()
     ingress = endpoint = purge = sweeper = notify = web = servicechannel = bounces = None
 

@@ -4,6 +4,9 @@
   pulls the change; a setup imported with `csr-server setup import` reaches them the same way;
 - a commit nobody announced (a lost notification) is still poked within the fallback poll interval;
 - the listener reconnects after its connection is killed;
+- an admin's phone seat change through instance A reaches the user's console on instance B at once
+  (a ``seat:<user id>`` note on the same channel), A's own consoles get it once, and a malformed note
+  changes nothing;
 - commit-order-safe cursor: many concurrent pushes through both instances while readers pull by cursor
   in small pages; every reader ends with every change-log version exactly once, in order, none skipped
   (sync/apply.py lock_change_log).
@@ -400,6 +403,102 @@ def test_the_listener_reconnects_after_its_connection_is_killed(pg_db, instances
         asyncio.run(scenario())
     finally:
         engine.dispose()
+
+
+SEAT = {"sip_address": "sip:dana@acme.sip.example.com", "registrar": "sip:acme.sip.example.com",
+        "sip_user": "dana", "transport": "tls"}  # fmt: skip
+
+
+async def _admin(url: str) -> Console:
+    ws = await websockets.connect(url)
+    admin = Console(ws, uuid.uuid4().hex)
+    welcome = await admin.ask({"type": "hello", "protocol": 1, "client_id": admin.client_id, "token": None})
+    assert welcome["type"] == "welcome", welcome
+    answer = await admin.ask({"type": "login", "username": "admin", "password": "admin password 1"})
+    assert answer["type"] == "logged_in", answer
+    return admin
+
+
+async def _seat_messages(console: Console, seconds: float) -> list[dict]:
+    """The ``phone_seat`` messages a console gets within ``seconds`` (anything else skipped)."""
+    heard, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(console.ws.recv(), left))
+        except TimeoutError:
+            break
+        if message["type"] == "phone_seat":
+            heard.append(message)
+    return heard
+
+
+def test_a_seat_set_through_one_instance_reaches_the_users_console_on_the_other(pg_db, instances, tmp_path):
+    _init(pg_db)
+    # A long fallback poll: only the NOTIFY can carry the seat (a seat is not in the change log anyway).
+    a, b = instances("a", poll=60), instances("b", poll=60)
+    cache_b = open_cache(tmp_path / "console-b.sqlite3")
+    heard: list[dict | None] = []
+    engine, sessions = _sessions(pg_db)
+
+    async def scenario() -> None:
+        client_b = SyncClient(cache_b, b.url, token=lambda: None, on_seat=heard.append)
+        on_a = await Console.open(a.url)  # dana on A too: she must get each change once, not twice
+        client_b.token = lambda: on_a.token
+        task = asyncio.create_task(client_b.run())
+        admin = await _admin(a.url)
+        try:
+            await _until(lambda: client_b.status.state == "online", 20)
+            assert heard == [None]  # the welcome: no seat yet
+            answer = await admin.ask(
+                {"type": "manage_user", "id": "s1", "action": "set_seat", "username": "dana", **SEAT}
+            )
+            assert answer["type"] == "user_managed" and answer["user"]["phone_seat"], answer
+            stored = answer["user"]["phone_seat"]
+            assert await _until(lambda: len(heard) == 2, 3) < 3, (heard, b.log_text())
+            assert heard[1] == stored and stored["sip_address"] == SEAT["sip_address"]
+            # A's console: once (the local send); A's own note coming back sends nothing more.
+            assert [m["seat"] for m in await _seat_messages(on_a, 1.5)] == [stored]
+
+            cleared = await admin.ask(
+                {"type": "manage_user", "id": "s2", "action": "clear_seat", "username": "dana"}
+            )
+            assert cleared["type"] == "user_managed", cleared
+            assert await _until(lambda: len(heard) == 3, 3) < 3, (heard, b.log_text())
+            assert heard[2] is None
+            assert [m.get("seat") for m in await _seat_messages(on_a, 1.5)] == [None]
+
+            # Set again, then notes that are malformed or lie: nothing changes, nothing is sent.
+            await admin.ask(
+                {"type": "manage_user", "id": "s3", "action": "set_seat", "username": "dana", **SEAT}
+            )
+            await _until(lambda: len(heard) == 4, 3)
+            assert [m["seat"] for m in await _seat_messages(on_a, 1.0)] == [stored]
+            dana_id = answer["user"]["id"]
+            with engine.connect() as conn:
+                for payload in ("seat:", "seat:../x y", "seat:" + "9" * 65, f"seat:{dana_id} {{}}", "seat"):
+                    conn.execute(text("SELECT pg_notify('csr_changes', :p)"), {"p": payload})
+                # Well formed, but the store is the truth: the seat she has already, so nothing is sent.
+                conn.execute(text("SELECT pg_notify('csr_changes', :p)"), {"p": f"seat:{dana_id}"})
+                conn.commit()
+            await asyncio.to_thread(b.wait_for_log, "event=fanout_bad_payload", 5, 5)
+            await asyncio.to_thread(b.wait_for_log, f"event=remote_seat user={dana_id}", 4, 5)
+            assert await _seat_messages(on_a, 1.0) == []
+            assert len(heard) == 4 and heard[3] == stored
+            assert client_b.status.state == "online"
+        finally:
+            client_b.stop()
+            await asyncio.wait_for(task, timeout=15)
+            await admin.close()
+            await on_a.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cache_b.close()
+        engine.dispose()
+    with sessions() as s:
+        assert s.scalar(text("SELECT count(*) FROM phone_seats")) == 1
+    assert "event=fanout_notify_failed" not in a.log_text()
 
 
 WRITERS_PER_INSTANCE = 4
