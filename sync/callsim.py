@@ -364,13 +364,17 @@ async def _main(
 async def _watch_parent(stop: asyncio.Event) -> None:
     """The demo's simulator stops when the console that started it is gone (even after a kill -9). A run
     that has not wound down 10 s later (a direct seat's phone link waiting on a call it can no longer
-    finish) exits anyway: an orphaned simulator must not go on ringing a seat nobody watches."""
+    finish) exits anyway: an orphaned simulator must not go on ringing a seat nobody watches. The parent
+    is watched until the run ends, however ``stop`` was set: a console that sent SIGTERM and then went
+    away left a simulator whose wind-down hung alive for good (found in CI: its watch had ended at the
+    signal, before the parent was gone)."""
     parent = os.getppid()
-    while not stop.is_set():
+    while True:
         await asyncio.sleep(1.0)
         if os.getppid() != parent:
             stop.set()
             asyncio.get_running_loop().call_later(10.0, os._exit, 0)
+            return
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,9 +50,14 @@ def test_demo_starts_and_sigterm_closes_it_cleanly():
             if not line and proc.poll() is not None:
                 break
         assert "is running" in line, proc.stderr.read()[-2000:]
+        time.sleep(8)  # the phone simulator's first call is under way (it starts after 6 s)
+        family = _descendants(proc.pid)  # the server, the stand-ins, the simulators, the softphones
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert not profile.exists()
+        # Nothing it started lives on (a SIGTERMed simulator whose wind-down hung once did, for good).
+        for pid, cmd in family.items():
+            _wait_gone(pid, f"{cmd} outlived the demo console closed with SIGTERM", timeout=25)
     finally:
         if proc.poll() is None:
             proc.kill()
