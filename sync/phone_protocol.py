@@ -27,8 +27,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "transfer": ("call", "to"),
     "complete_transfer": ("call", "other"),
     "stats": (),
+    "list_devices": (),
+    "set_devices": (),
     "quit": (),
 }
+DEVICE_FIELDS = ("input_device", "output_device", "ring_device")
 TRANSPORTS = ("udp", "tcp", "tls")
 DTMF_DIGITS = re.compile(r"^[0-9*#A-Da-d]{1,32}$")
 # sip:user@host[:port][;params][?headers] — user optional (a registrar URI has none).
@@ -99,6 +102,12 @@ def decode_command(line: bytes | str) -> dict[str, Any]:
         listen_address(str(message["address"]))
     if name in ("call", "transfer"):
         check_sip_uri(str(message["to"]), "number to call" if name == "call" else "transfer target")
+    for key in DEVICE_FIELDS:
+        value = message.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 200 or not value.isprintable()):
+            raise BadCommand(
+                f"The {key.replace('_', ' ')} must be a device's name (text, at most 200 characters)."
+            )
     if name == "dtmf" and not DTMF_DIGITS.match(str(message["digits"])):
         raise BadCommand(f"“{message['digits']}” are not keypad digits (0–9, *, #).")
     return message
