@@ -369,7 +369,8 @@ class SyncClient:
         if welcome.get("job_prefix"):
             await asyncio.to_thread(self._confirm_prefix, str(welcome["job_prefix"]))
         if isinstance(welcome.get("user"), dict):
-            # The seat as it is now: one changed while this console was away (or by `csr-server phone-seat`).
+            # The seat as it is now: one changed while this console was away (or by
+            # `csr-server phone-seat` on a SQLite store, which can't tell a running server).
             self._seat(welcome["user"].get("phone_seat"))
         self._set(state="syncing", message="")
         self._channel = ws

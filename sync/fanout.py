@@ -13,7 +13,8 @@ safe: change-log versions commit in order (sync/apply.py lock_change_log), so wh
 poke for ``v`` gets every change up to ``v``.
 
 The same channel carries a second kind of note, ``seat:<user id>``: an admin set or cleared that user's
-SIP phone seat through this instance (sync/server.py ManageUser). Every instance hands the user id to
+SIP phone seat through this instance (sync/server.py ManageUser) or with `csr-server phone-seat`
+(:func:`notify_seat`, after the command's commit). Every instance hands the user id to
 ``on_seat`` (SyncServer.seat_noted), which reads the user's seat from the store and sends it to their
 consoles connected there; the payload is trusted for nothing beyond the user id, and a malformed one is
 logged (``event=fanout_bad_payload``) and ignored. A lost seat note is not made up for by the poll (a
@@ -83,6 +84,19 @@ def notify_version(url: str, version: int, channel: str = CHANNEL) -> None:
         pg_conninfo(url), autocommit=True, application_name=NOTIFY_APP_NAME, connect_timeout=10
     ) as conn:
         conn.execute("SELECT pg_notify(%s, %s)", (_check_channel(channel), str(int(version))))
+
+
+def notify_seat(url: str, user_id: str, channel: str = CHANNEL) -> None:
+    """Send the ``seat:<user id>`` note (blocking): every instance on this PostgreSQL re-reads the user's
+    seat and sends it to their consoles there. For `csr-server phone-seat`, after its commit."""
+    import psycopg
+
+    if not _USER_ID.fullmatch(user_id):
+        raise ValueError(f"bad user id {user_id!r}")
+    with psycopg.connect(
+        pg_conninfo(url), autocommit=True, application_name=NOTIFY_APP_NAME, connect_timeout=10
+    ) as conn:
+        conn.execute("SELECT pg_notify(%s, %s)", (_check_channel(channel), SEAT_NOTE + user_id))
 
 
 class VersionWatch:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from models.setup import User
 
+from .fanout import is_postgres_url, notify_seat
 from .phone_seats import SeatRefused, clear_seat, seat_for_user, set_phone_settings, set_seat
 
 
@@ -83,6 +84,41 @@ def cmd_phone_settings(args: argparse.Namespace, sessions: Any) -> int:
     return 0
 
 
+def _user_id(sessions: Any, name: str) -> str | None:
+    with sessions() as s:
+        user_id = s.scalar(select(User.id).where(User.username == name))
+    return None if user_id is None else str(user_id)
+
+
+def tell_running_servers(url: str, sessions: Any, name: str) -> None:
+    """After a committed seat change: the ``seat:<user id>`` note every instance on a PostgreSQL store
+    listens for (sync/fanout.py), so ``name``'s connected consoles get the change at once; a line on
+    stderr says what running consoles will see."""
+    if not is_postgres_url(url):  # one serving instance, which has no way to hear of this process's write
+        print(
+            f"csr-server: {name}'s consoles already connected to a running server get this at their next "
+            "connection (a SQLite store carries no note between processes).",
+            file=sys.stderr,
+        )
+        return
+    try:
+        user_id = _user_id(sessions, name)
+        if user_id is None:
+            raise LookupError(f"no user {name!r}")
+        notify_seat(url, user_id)
+    except Exception as exc:  # noqa: BLE001 - committed: they get it in the welcome of their next connection
+        print(
+            f"csr-server: saved, but the running servers could not be told ({exc}); {name}'s consoles "
+            "already connected get this at their next connection.",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"csr-server: the running servers were told; {name}'s connected consoles get this now.",
+        file=sys.stderr,
+    )
+
+
 def cmd_phone_seat(args: argparse.Namespace, sessions: Any) -> int:
     if args.seat_command == "set":
         fields = {
@@ -101,11 +137,13 @@ def cmd_phone_seat(args: argparse.Namespace, sessions: Any) -> int:
             print(f"csr-server: {exc} Nothing was changed.", file=sys.stderr)
             return 2
         print(json.dumps(seat))
+        tell_running_servers(args.db, sessions, args.name)
         return 0
     if args.seat_command == "clear":
         if not clear_seat(sessions, args.name):
             print(f"csr-server: {args.name} has no phone seat.", file=sys.stderr)
             return 1
+        tell_running_servers(args.db, sessions, args.name)
         return 0
     with sessions() as s:
         user = s.scalar(select(User).where(User.username == args.name))

@@ -39,41 +39,74 @@ def server(loop, tmp_path):
     yield from running_server(loop, tmp_path)
 
 
+def inbound_leg(sid: str, **more: str) -> dict[str, str]:
+    """The Twilio webhook fields of CALLER's inbound call to TRACKING."""
+    return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
+            "Direction": "inbound", "ApiVersion": "2010-04-01", **more}  # fmt: skip
+
+
+async def signed_in(desks, url: str):
+    """Dana's console, shown, signed in to the server and online."""
+    a = desks("a")
+    a.window.show()
+    await a.sync.sign_in_with(url, "dana", PASSWORD)
+    await until(lambda: a.window.sync_status.state == "online", 20)
+    return a
+
+
+async def phone_ready(desk, kamailio, log=None) -> None:
+    """Start the console's phone (null audio) signed in as 1001 at Kamailio, and wait until it says so."""
+    desk.phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+    if log is not None:
+        desk.phone.stderr_path = str(log)
+    desk.phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
+    await until(lambda: desk.phone.bar.status.text() == "Phone ready — 1001", 20)
+
+
+def reported_phone_states(desk) -> list[tuple[str, str]]:
+    """What the server acknowledged of this console's phone (the floor board's Phone column), in order."""
+    told: list[tuple[str, str]] = []
+    report = desk.sync.report_phone
+
+    async def reporting(state: str, message: str = "") -> None:
+        await report(state, message)
+        told.append((state, message))
+
+    desk.sync.report_phone = reporting
+    return told
+
+
+def give_dana_seat_1001(sessions, kamailio, monkeypatch, **more: str) -> None:
+    """Dana's seat on the server (as `csr-server phone-seat set`): 1001 at Kamailio; no OS keyring here,
+    so the console asks for the SIP password."""
+    from sync.phone_seats import set_seat
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
+                                "user": "1001", "transport": "udp", **more})  # fmt: skip
+
+
+def password_dialog(desk):
+    from PySide6.QtWidgets import QInputDialog
+
+    return desk.window.findChild(QInputDialog, "phonePasswordDialog")
+
+
 def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
-    qtbot,
-    loop,
-    server,
-    desks,
-    kamailio,
-    tmp_path,
+    qtbot, loop, server, desks, kamailio, tmp_path
 ):
     url, webhooks, _sessions, _customer_id, _campaign = server
     sid = "CA" + "6" * 32
-    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
-           "Direction": "inbound", "ApiVersion": "2010-04-01"}  # fmt: skip
+    leg = inbound_leg(sid)
 
     async def scenario() -> None:
-        a = desks("a")
-        a.window.show()
-        await a.sync.sign_in_with(url, "dana", PASSWORD)
-        await until(lambda: a.window.sync_status.state == "online", 20)
+        a = await signed_in(desks, url)
         carrier = Seat(kamailio, "5550100", tmp_path)  # the phone company's side of <Dial><Sip>
         await carrier.start()
         phone, bar = a.phone, a.phone.bar
-        # What the server acknowledged of this console's phone (the floor board's Phone column).
-        told: list[tuple[str, str]] = []
-        report = a.sync.report_phone
-
-        async def reporting(state: str, message: str = "") -> None:
-            await report(state, message)
-            told.append((state, message))
-
-        a.sync.report_phone = reporting
+        told = reported_phone_states(a)
         try:
-            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
-            phone.stderr_path = str(tmp_path / "console-phone.log")
-            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
-            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            await phone_ready(a, kamailio, tmp_path / "console-phone.log")
             assert bar.isVisible() and not bar.answer.isEnabled() and not bar.hangup.isEnabled()
             await until(lambda: told and told[-1] == ("registered", ""))
 
@@ -150,25 +183,13 @@ def test_f2_claims_and_answers_then_hold_mute_keypad_kill9_and_hang_up(
 
 
 def test_the_seat_comes_from_the_server_and_a_wrong_password_is_asked_again(
-    qtbot,
-    loop,
-    server,
-    desks,
-    kamailio,
-    tmp_path,
-    monkeypatch,
+    qtbot, loop, server, desks, kamailio, tmp_path, monkeypatch
 ):
-    from PySide6.QtWidgets import QInputDialog
-
-    from sync.phone_seats import set_seat
-
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no OS keyring here
     url, _webhooks, sessions, _customer_id, _campaign = server
-    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
-                                "user": "1001", "transport": "udp"})  # fmt: skip
+    give_dana_seat_1001(sessions, kamailio, monkeypatch)
 
     def dialog():
-        return a.window.findChild(QInputDialog, "phonePasswordDialog")
+        return password_dialog(a)
 
     async def scenario() -> None:
         nonlocal a
@@ -200,19 +221,8 @@ def test_warm_transfer_from_the_bar_consult_then_complete(qtbot, loop, desks, ka
         await carrier.start()
         await colleague.start()
         phone, bar = a.phone, a.phone.bar
-        # What the server acknowledged of this console's phone (the floor board's Phone column).
-        told: list[tuple[str, str]] = []
-        report = a.sync.report_phone
-
-        async def reporting(state: str, message: str = "") -> None:
-            await report(state, message)
-            told.append((state, message))
-
-        a.sync.report_phone = reporting
         try:
-            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
-            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
-            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            await phone_ready(a, kamailio)
             ringing = carrier.next("call", state="early", timeout=10)
             theirs = (await carrier.do("call", to=kamailio.seat_uri("1001")))["call"]
             await ringing
@@ -254,19 +264,8 @@ def test_a_click_to_call_ringing_the_seat_is_answered_by_itself(qtbot, loop, des
         carrier = Seat(kamailio, "5550106", tmp_path)  # the phone company, ringing the seat first
         await carrier.start()
         phone, bar = a.phone, a.phone.bar
-        # What the server acknowledged of this console's phone (the floor board's Phone column).
-        told: list[tuple[str, str]] = []
-        report = a.sync.report_phone
-
-        async def reporting(state: str, message: str = "") -> None:
-            await report(state, message)
-            told.append((state, message))
-
-        a.sync.report_phone = reporting
         try:
-            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
-            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
-            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            await phone_ready(a, kamailio)
             # A call nobody asked for keeps ringing (the X-CSR-Dial of a click-to-call from elsewhere).
             ringing = carrier.next("call", state="early", timeout=10)
             stray = await carrier.do(
@@ -301,31 +300,16 @@ def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
     url, webhooks, sessions, _customer_id, _campaign = server
     set_phone_settings(sessions, auto_claim=True)
     sid = "CA" + "4" * 32
-    leg = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER, "To": TRACKING,
-           "Direction": "inbound", "ApiVersion": "2010-04-01", "CallStatus": "ringing"}  # fmt: skip
+    leg = inbound_leg(sid, CallStatus="ringing")
 
     async def scenario() -> None:
-        a = desks("a")
-        a.window.show()
-        await a.sync.sign_in_with(url, "dana", PASSWORD)
-        await until(lambda: a.window.sync_status.state == "online", 20)
+        a = await signed_in(desks, url)
         assert a.phone.auto_claim is True
         carrier = Seat(kamailio, "5550107", tmp_path)
         await carrier.start()
-        phone, bar = a.phone, a.phone.bar
-        # What the server acknowledged of this console's phone (the floor board's Phone column).
-        told: list[tuple[str, str]] = []
-        report = a.sync.report_phone
-
-        async def reporting(state: str, message: str = "") -> None:
-            await report(state, message)
-            told.append((state, message))
-
-        a.sync.report_phone = reporting
+        bar = a.phone.bar
         try:
-            phone.command = phone_command(null_audio=True, bind="127.0.0.1")
-            phone.start({"registrar": kamailio.registrar, "user": "1001", "password": "pw-1001"})
-            await until(lambda: bar.status.text() == "Phone ready — 1001", 20)
+            await phone_ready(a, kamailio)
             async with aiohttp.ClientSession() as http:
                 await post(http, webhooks, "/telephony/twilio/voice", leg)
             await until(lambda: a.window.bubble_strip.call_ids())
@@ -344,25 +328,13 @@ def test_answered_on_the_softphone_is_claimed_when_the_company_says_so(
 
 
 def test_a_seat_ring_device_this_pc_lacks_is_told_in_the_status_line(
-    qtbot,
-    loop,
-    server,
-    desks,
-    kamailio,
-    tmp_path,
-    monkeypatch,
+    qtbot, loop, server, desks, kamailio, tmp_path, monkeypatch
 ):
     """The server's seat names a ring device: the console passes it to the phone (real audio backend,
     not the null device), which has no such device — the CSR reads why in the status line, and the seat
     still signs in (it rings on the headset)."""
-    from PySide6.QtWidgets import QInputDialog
-
-    from sync.phone_seats import set_seat
-
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no OS keyring here
     url, _webhooks, sessions, _customer_id, _campaign = server
-    set_seat(sessions, "dana", {"sip_address": kamailio.seat_uri("1001"), "registrar": kamailio.registrar,
-                                "user": "1001", "transport": "udp", "ring_device": "CSR ring"})  # fmt: skip
+    give_dana_seat_1001(sessions, kamailio, monkeypatch, ring_device="CSR ring")
 
     async def scenario() -> None:
         a = desks("a")
@@ -374,7 +346,7 @@ def test_a_seat_ring_device_this_pc_lacks_is_told_in_the_status_line(
         await a.sync.sign_in_with(url, "dana", PASSWORD)
 
         def dialog():
-            return a.window.findChild(QInputDialog, "phonePasswordDialog")
+            return password_dialog(a)
 
         await until(lambda: dialog() is not None and dialog().isVisible(), 10)
         dialog().setTextValue("pw-1001")

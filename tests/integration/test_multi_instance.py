@@ -6,7 +6,7 @@
 - the listener reconnects after its connection is killed;
 - an admin's phone seat change through instance A reaches the user's console on instance B at once
   (a ``seat:<user id>`` note on the same channel), A's own consoles get it once, and a malformed note
-  changes nothing;
+  changes nothing; a seat set or cleared with `csr-server phone-seat` reaches them on both instances;
 - commit-order-safe cursor: many concurrent pushes through both instances while readers pull by cursor
   in small pages; every reader ends with every change-log version exactly once, in order, none skipped
   (sync/apply.py lock_change_log).
@@ -499,6 +499,51 @@ def test_a_seat_set_through_one_instance_reaches_the_users_console_on_the_other(
     with sessions() as s:
         assert s.scalar(text("SELECT count(*) FROM phone_seats")) == 1
     assert "event=fanout_notify_failed" not in a.log_text()
+
+
+def test_a_seat_set_with_the_cli_reaches_the_users_consoles_on_every_instance(pg_db, instances, tmp_path):
+    """`csr-server phone-seat set|clear` writes the store directly, then sends the same ``seat:<user id>``
+    note: dana's console on B (the real sync client) and her bare socket on A get the change at once."""
+    _init(pg_db)
+    a, b = instances("a", poll=60), instances("b", poll=60)  # only the NOTIFY can carry it
+    cache_b = open_cache(tmp_path / "console-b.sqlite3")
+    heard: list[dict | None] = []
+    cli_set = ["--db", pg_db, "phone-seat", "set", "dana", "--address", SEAT["sip_address"],
+               "--registrar", SEAT["registrar"], "--sip-user", "dana", "--transport", "tls"]  # fmt: skip
+
+    async def scenario() -> None:
+        client_b = SyncClient(cache_b, b.url, token=lambda: None, on_seat=heard.append)
+        on_a = await Console.open(a.url)
+        client_b.token = lambda: on_a.token
+        task = asyncio.create_task(client_b.run())
+        try:
+            await _until(lambda: client_b.status.state == "online", 20)
+            assert heard == [None]  # the welcome: no seat yet
+            done = await asyncio.to_thread(_cli, *cli_set)
+            assert done.returncode == 0, done.stderr
+            stored = json.loads(done.stdout)
+            assert "the running servers were told; dana's connected consoles get this now" in done.stderr
+            assert await _until(lambda: len(heard) == 2, 3) < 3, (heard, b.log_text())
+            assert heard[1] == stored and stored["sip_address"] == SEAT["sip_address"]
+            assert [m["seat"] for m in await _seat_messages(on_a, 1.5)] == [stored]
+
+            done = await asyncio.to_thread(_cli, "--db", pg_db, "phone-seat", "clear", "dana")
+            assert done.returncode == 0, done.stderr
+            assert await _until(lambda: len(heard) == 3, 3) < 3, (heard, b.log_text())
+            assert heard[2] is None
+            assert [m.get("seat") for m in await _seat_messages(on_a, 1.5)] == [None]
+            assert client_b.status.state == "online"
+        finally:
+            client_b.stop()
+            await asyncio.wait_for(task, timeout=15)
+            await on_a.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cache_b.close()
+    for inst in (a, b):  # each instance heard both notes (A's bare socket never reconnects: live)
+        inst.wait_for_log("event=remote_seat user=", 2, 5)
 
 
 WRITERS_PER_INSTANCE = 4

@@ -173,7 +173,12 @@ def test_csr_server_phone_seat_commands(tmp_path, sessions, capsys):
     args = ["set", "dana", "--address", SEAT["sip_address"], "--registrar", SEAT["registrar"],
             "--sip-user", "dana", "--transport", "tcp"]  # fmt: skip
     assert server_main([*base, *args]) == 0
-    assert json.loads(capsys.readouterr().out)["transport"] == "tcp"
+    said = capsys.readouterr()
+    assert json.loads(said.out)["transport"] == "tcp"
+    # SQLite: no note reaches a running server; the command says when connected consoles see it.
+    assert (
+        "dana's consoles already connected to a running server get this at their next connection" in said.err
+    )
     assert (
         server_main([*base, "set", "dana", "--address", "nope", "--registrar", "sip:x", "--sip-user", "d"])
         == 2
@@ -182,5 +187,6 @@ def test_csr_server_phone_seat_commands(tmp_path, sessions, capsys):
     assert server_main([*base, "show", "dana"]) == 0
     assert json.loads(capsys.readouterr().out)["sip_address"] == SEAT["sip_address"]
     assert server_main([*base, "clear", "dana"]) == 0
+    assert "at their next connection" in capsys.readouterr().err
     assert server_main([*base, "show", "dana"]) == 1
     assert "dana has no phone seat" in capsys.readouterr().err
