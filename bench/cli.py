@@ -154,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         "phone", help="softphone through Kamailio: INVITE → ringing painted, answer key → 200 OK, RSS"
     )
     phone.add_argument("--calls", type=int, default=1000, help="sequential calls (≥ 1,000 for a p99)")
+    sound = sub.add_parser(
+        "phone-sound",
+        help="the softphone's sound bridge on a long call (private PulseAudio): ring fill, gaps, CPU",
+    )
+    sound.add_argument("--seconds", type=float, default=60.0, help="the measured call's length")
+    sound.add_argument(
+        "--interval", type=float, default=0.04, help="seconds between samples (≥ 1,000 for a p99)"
+    )
     sc = sub.add_parser(
         "servicechannel",
         help="work orders by signed webhook → painted in a console's inbox; accepts pushed back",
@@ -216,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         from .phone_bench import run_phone
 
         out = run_phone(args.calls)
+    elif args.command == "phone-sound":
+        from .phone_sound_bench import run_phone_sound
+
+        out = run_phone_sound(args.seconds, args.interval)
     elif args.command == "servicechannel":
         from .servicechannel_bench import run_servicechannel
 

@@ -415,12 +415,21 @@ class Sound:
                 "device": route.label or "(the headset)",
                 "rate": route.rate,
                 "open": route.stream is not None,
+                "stream_latency_ms": _latency_ms(route.stream),
                 "callbacks": route.callbacks,
                 "status_flags": route.status_flags,
                 **route.ring.stats(route.rate),
             }
             for role, route in self.routes.items()
         }
+
+
+def _latency_ms(stream: Any) -> float | None:
+    """PortAudio's own latency for the stream (its buffer at the device), in ms."""
+    try:
+        return None if stream is None else round(float(stream.latency) * 1000, 1)
+    except Exception:  # noqa: BLE001 — closed under us
+        return None
 
 
 def load_sounddevice() -> tuple[Any, str]:

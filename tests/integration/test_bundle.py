@@ -5,6 +5,7 @@ Slow (a full PyInstaller build, about a minute on two cores); CI runs it. See do
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -164,3 +165,28 @@ def test_the_bundle_has_the_phone(bundle: Path, tmp_path: Path) -> None:
     events = [json.loads(line)["event"] for line in proc.stdout.splitlines() if line.startswith("{")]
     report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
     assert proc.returncode == 0 and events[:1] == ["ready"] and "stopped" in events, report
+
+    # With sound: PortAudio's binding came along and finds the system's library (docs/phone.md "Sound").
+    proc = subprocess.run(
+        [str(_executable(bundle)), "phone", "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        env=env,
+        input='{"cmd": "quit"}\n',
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+        check=False,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
+    devices = next((e for e in lines if e["event"] == "devices"), None)
+    assert proc.returncode == 0 and devices is not None, report
+    if importlib.util.find_spec("sounddevice") and _portaudio_installed():
+        assert devices["available"] is True, report
+
+
+def _portaudio_installed() -> bool:
+    import ctypes.util
+
+    return ctypes.util.find_library("portaudio") is not None

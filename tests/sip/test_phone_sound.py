@@ -13,8 +13,8 @@ import os
 
 import pytest
 
+from bench import pulse_lab as pulse
 from sync.phone_link import PhoneLink, phone_command
-from tests.sip import pulse
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.usefixtures("phone_tools")

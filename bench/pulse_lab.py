@@ -1,9 +1,9 @@
-"""A private PulseAudio for the sound tests: clocked, named sound devices on a PC with no sound card.
+"""A private PulseAudio for the sound tests and `csr-bench phone-sound`: clocked, named sound devices on a PC with no sound card.
 
 Null sinks stand for the headsets' and the ring's speakers (their ``.monitor`` is what was played); a
 second null sink per seat stands for its microphone: a tone is played into it, and its ``.monitor`` is
 what the microphone hears. An ALSA config of ``type pulse`` PCMs names them as a CSR's PC would
-(``CSR Headset A`` …), and PortAudio lists them (docs/research/phone-audio/README.md, Q2). Needs
+(``csr_headset_a`` …), and PortAudio lists them (docs/research/phone-audio/README.md, Q2). Needs
 Debian's ``pulseaudio``, ``pulseaudio-utils`` and ``libasound2-plugins`` (.ci/run installs them).
 """
 
