@@ -92,6 +92,14 @@ class ByteRing:
                 if have < max(self.target, n):
                     return bytes(n)
                 self.primed = True
+                # What piled up before the reader started (a sound server takes a moment to start
+                # pulling) is latency nobody needs: start at the target.
+                spare = have - max(self.target, n)
+                spare -= spare % SAMPLE_BYTES
+                if spare > 0:
+                    del self.buf[:spare]
+                    self.trimmed += spare
+                    have -= spare
             self.low = min(self.low, have)
             self.reads += 1
             if self.reads >= self.window:
@@ -317,7 +325,7 @@ class Sound:
             return
         route.wanted = running
         if running:
-            route.ring = ByteRing(frame_bytes(route.rate), target_frames=1 if not route.output else 2)
+            route.ring = ByteRing(frame_bytes(route.rate), target_frames=2)
         self.jobs.put(lambda: self._follow(route))
 
     def playing(self, role: str) -> bool:
