@@ -151,37 +151,32 @@ def test_the_bundle_has_the_phone(bundle: Path, tmp_path: Path) -> None:
     assert any(p.name.startswith("_pjsua2") for p in (internal / "pjsua2").iterdir())
     assert any((internal / "pjsua2_python.libs").glob("libssl*"))
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
-    proc = subprocess.run(
-        [str(_executable(bundle)), "phone", "--null-audio", "--bind", "127.0.0.1"],
-        cwd=tmp_path,
-        env=env,
-        input='{"cmd": "quit"}\n',
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=60,
-        check=False,
-    )
-    events = [json.loads(line)["event"] for line in proc.stdout.splitlines() if line.startswith("{")]
-    report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
-    assert proc.returncode == 0 and events[:1] == ["ready"] and "stopped" in events, report
+
+    def phone(*args: str) -> tuple[int, list[dict], str]:
+        """The bundle's phone, told to quit at once: its exit code, its events and a report."""
+        proc = subprocess.run(
+            [str(_executable(bundle)), "phone", *args, "--bind", "127.0.0.1"],
+            cwd=tmp_path,
+            env=env,
+            input='{"cmd": "quit"}\n',
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=60,
+            check=False,
+        )
+        lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
+        return proc.returncode, lines, report
+
+    code, lines, report = phone("--null-audio")
+    events = [e["event"] for e in lines]
+    assert code == 0 and events[:1] == ["ready"] and "stopped" in events, report
 
     # With sound: PortAudio's binding came along and finds the system's library (docs/phone.md "Sound").
-    proc = subprocess.run(
-        [str(_executable(bundle)), "phone", "--bind", "127.0.0.1"],
-        cwd=tmp_path,
-        env=env,
-        input='{"cmd": "quit"}\n',
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=60,
-        check=False,
-    )
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    report = f"exit {proc.returncode}\nstdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
+    code, lines, report = phone()
     devices = next((e for e in lines if e["event"] == "devices"), None)
-    assert proc.returncode == 0 and devices is not None, report
+    assert code == 0 and devices is not None, report
     if importlib.util.find_spec("sounddevice") and _portaudio_installed():
         assert devices["available"] is True, report
 

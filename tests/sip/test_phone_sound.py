@@ -9,6 +9,7 @@ straight (direct seats over loopback, G.722). What crosses is checked by its spe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -93,6 +94,40 @@ async def _until_sound(server, source: str, hz: float, *, within: float = 8.0) -
     return share, rms
 
 
+@contextlib.asynccontextmanager
+async def csr_and_caller(tmp_path, **csr_devices: str):
+    """The CSR's seat "a" on ``csr_devices`` and the caller's seat "b" on headset B; their events shown
+    when the test fails."""
+    a, b = SoundSeat("a", tmp_path), SoundSeat("b", tmp_path)
+    try:
+        await a.start(**csr_devices)
+        await b.start(input_device="csr_headset_b", output_device="csr_headset_b")
+        yield a, b
+    except BaseException:
+        print("A", a.events)
+        print("B", b.events)
+        raise
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def _place(a: SoundSeat, b: SoundSeat) -> tuple[str, dict]:
+    """B calls A: A's leg id and B's ``call`` answer."""
+    incoming = a.next("incoming")
+    placed = await b.do("call", to=a.uri)
+    return (await incoming)["call"], placed
+
+
+async def _answer(a: SoundSeat, b: SoundSeat, leg: str, placed: dict) -> None:
+    answered = b.next("call", call=placed["call"], state="confirmed")
+    await a.do("answer", call=leg)
+    await answered
+
+
+HEADSET_A = {"input_device": "csr_headset_a", "output_device": "csr_headset_a"}
+
+
 def test_the_phone_lists_this_pcs_sound_devices_by_name(sound, tmp_path):
     async def scenario():
         seat = SoundSeat("a", tmp_path)
@@ -112,19 +147,14 @@ def test_the_phone_lists_this_pcs_sound_devices_by_name(sound, tmp_path):
 
 def test_a_call_carries_sound_both_ways_mutes_and_holds_for_real(sound, tmp_path):
     async def scenario():
-        a, b = SoundSeat("a", tmp_path), SoundSeat("b", tmp_path)
         sound.speak("a_mic", 440)  # what CSR A says
         sound.speak("b_mic", 1000)  # what the caller says
-        try:
-            await a.start(input_device="csr_headset_a", output_device="csr_headset_a")
-            await b.start(input_device="csr_headset_b", output_device="csr_headset_b")
+        async with csr_and_caller(tmp_path, **HEADSET_A) as (a, b):
             assert [e for e in a.events if e["event"] == "device" and not e["found"]] == []
 
             # It rings on the headset (no ring device), and the ring is really played there.
             rings = a.next("ring", ringing=True)
-            incoming = a.next("incoming")
-            placed = await b.do("call", to=a.uri)
-            leg = (await incoming)["call"]
+            leg, placed = await _place(a, b)
             ring = await rings
             assert ring["device"] == "csr_headset_a" and ring["playing"] is True
             share, _ = _heard(await _record(sound, "a_spk.monitor", 1.0), 440)
@@ -132,9 +162,7 @@ def test_a_call_carries_sound_both_ways_mutes_and_holds_for_real(sound, tmp_path
             assert share + share480 > 0.3, (share, share480)  # the 440+480 Hz ring (with its pauses)
 
             media = a.next("media", call=leg)
-            answered = b.next("call", call=placed["call"], state="confirmed")
-            await a.do("answer", call=leg)
-            await answered
+            await _answer(a, b, leg, placed)
             assert (await media)["output"] == "csr_headset_a"
 
             # The caller's voice reaches A's headset; A's microphone reaches the caller.
@@ -181,28 +209,16 @@ def test_a_call_carries_sound_both_ways_mutes_and_holds_for_real(sound, tmp_path
                     break
                 await asyncio.sleep(0.1)
             assert not stats["headset"]["open"] and not stats["microphone"]["open"], stats
-        except BaseException:
-            print("A", a.events)
-            print("B", b.events)
-            raise
-        finally:
-            await a.stop()
-            await b.stop()
 
     asyncio.run(scenario())
 
 
 def test_the_ring_device_rings_and_the_headset_carries_the_call(sound, tmp_path):
     async def scenario():
-        a, b = SoundSeat("a", tmp_path), SoundSeat("b", tmp_path)
         sound.speak("b_mic", 1000)
-        try:
-            await a.start(output_device="csr_headset_a", input_device="csr_headset_a", ring_device="csr_ring")
-            await b.start(input_device="csr_headset_b", output_device="csr_headset_b")
+        async with csr_and_caller(tmp_path, **HEADSET_A, ring_device="csr_ring") as (a, b):
             rings = a.next("ring", ringing=True)
-            incoming = a.next("incoming")
-            placed = await b.do("call", to=a.uri)
-            leg = (await incoming)["call"]
+            leg, placed = await _place(a, b)
             ring = await rings
             assert ring["device"] == "csr_ring" and ring["playing"] is True
             ring_pcm, headset_pcm = await asyncio.gather(
@@ -214,9 +230,7 @@ def test_the_ring_device_rings_and_the_headset_carries_the_call(sound, tmp_path)
             assert _heard(headset_pcm, 440)[1] < 50  # the headset is quiet while the speaker rings
 
             stopped = a.next("ring", ringing=False, call=leg)
-            answered = b.next("call", call=placed["call"], state="confirmed")
-            await a.do("answer", call=leg)
-            await answered
+            await _answer(a, b, leg, placed)
             await stopped
             share, rms = await _until_sound(sound, "a_spk.monitor", 1000)
             assert share > 0.9 and rms > 500, (share, rms)
@@ -224,32 +238,18 @@ def test_the_ring_device_rings_and_the_headset_carries_the_call(sound, tmp_path)
             assert rms < 50, rms  # the ring stopped
             assert not (await a.do("stats"))["sound"]["ring"]["open"]
             await b.do("hangup", call=placed["call"])
-        except BaseException:
-            print("A", a.events)
-            print("B", b.events)
-            raise
-        finally:
-            await a.stop()
-            await b.stop()
 
     asyncio.run(scenario())
 
 
 def test_devices_switched_during_a_call_take_the_call_with_them(sound, tmp_path):
-    """``set_devices`` mid-call: the call's sound moves to the other headset at once."""
+    """``set_devices`` mid-call: the call's sound moves to the other device at once."""
 
     async def scenario():
-        a, b = SoundSeat("a", tmp_path), SoundSeat("b", tmp_path)
         sound.speak("b_mic", 1000)
-        try:
-            await a.start(output_device="csr_headset_a", input_device="csr_headset_a")
-            await b.start(input_device="csr_headset_b", output_device="csr_headset_b")
-            incoming = a.next("incoming")
-            placed = await b.do("call", to=a.uri)
-            leg = (await incoming)["call"]
-            answered = b.next("call", call=placed["call"], state="confirmed")
-            await a.do("answer", call=leg)
-            await answered
+        async with csr_and_caller(tmp_path, **HEADSET_A) as (a, b):
+            leg, placed = await _place(a, b)
+            await _answer(a, b, leg, placed)
             share, _ = await _until_sound(sound, "a_spk.monitor", 1000)
             assert share > 0.9
             # "csr_ring" has no microphone: told, and the system's default is used for it.
@@ -262,11 +262,5 @@ def test_devices_switched_during_a_call_take_the_call_with_them(sound, tmp_path)
             _, rms = _heard(await _record(sound, "a_spk.monitor", 1.0), 1000)
             assert rms < 50, rms
             await b.do("hangup", call=placed["call"])
-        except BaseException:
-            print("A", a.events)
-            raise
-        finally:
-            await a.stop()
-            await b.stop()
 
     asyncio.run(scenario())
