@@ -35,6 +35,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="with --demo: another window on the demo server of a demo window already open, signed in "
         "as USER (lee, the default; sam, the supervisor, for the floor board; admin)",
     )
+    p.add_argument(
+        "--sound",
+        action="store_true",
+        help="with --demo: the demo's phone seat uses this PC's sound devices (PortAudio) instead of the "
+        "null device, so its calls ring on the speakers (the simulated callers are silent)",
+    )
     p.add_argument("--no-server", action="store_true", help=argparse.SUPPRESS)  # demo without a server
     p.add_argument("--demo-customers", type=int, default=DEMO_CUSTOMERS, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help="the local cache file (default: in the user's data folder)")
@@ -233,10 +239,11 @@ def _run(
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     if args.demo and console.phone is not None:
-        # The demo's seat: no sound card needed (null audio), SIP and media on the loopback only.
+        # The demo's seat: no sound card needed (null audio, unless --sound), SIP and media on the
+        # loopback only.
         from sync.phone_link import phone_command
 
-        console.phone.command = phone_command(null_audio=True, bind="127.0.0.1")
+        console.phone.command = phone_command(null_audio=not args.sound, bind="127.0.0.1")
         console.phone.stderr_path = str(profile.cache_path.parent / "phone.log")
     console.window.show()
     if args.self_test:
