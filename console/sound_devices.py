@@ -27,10 +27,7 @@ log = logging.getLogger(__name__)
 
 SHORTCUT = "Ctrl+Alt+D"
 TITLE = "Sound &devices…"
-NO_SEAT = (
-    "You have no phone seat, so there are no sound devices to choose: an admin gives you one "
-    "(Users, Ctrl+Alt+U)."
-)
+NO_SEAT = "You have no phone seat, so there are no sound devices to choose: ask an admin to give you one."
 SIGNED_OUT = "Sign in first (Ctrl+Shift+L): your sound devices are kept with your phone seat on the server."
 
 

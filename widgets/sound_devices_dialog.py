@@ -64,6 +64,9 @@ class SoundDevicesDialog(QDialog):
             combo.setAccessibleName(accessible)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             combo.setMinimumContentsLength(28)
+            combo.currentIndexChanged.connect(
+                lambda _i, c=combo, a=accessible: c.setAccessibleDescription(f"{a}: {c.currentText()}")
+            )
             label = QLabel(text)
             label.setBuddy(combo)
             form.addRow(label, combo)
@@ -179,7 +182,7 @@ class SoundDevicesDialog(QDialog):
                 combo.addItem(want + NOT_HERE, want)
             combo.setCurrentIndex(max(0, combo.findData(want)))
             combo.blockSignals(False)
-            combo.setAccessibleDescription(f"{accessible}: {combo.currentText()}")
+            combo.setAccessibleDescription(f"{accessible}: {combo.currentText()}")  # signals were blocked
             if had_focus and not combo.hasFocus():
                 combo.setFocus(Qt.FocusReason.OtherFocusReason)
         if self.devices is None:
