@@ -28,6 +28,7 @@ from .messages_controller import MessagesController
 from .phone_controller import PhoneController
 from .phone_presence import PhonePresence
 from .search_service import SearchService
+from .sound_devices import SoundDevicesController
 from .sync_controller import SyncController
 
 
@@ -50,6 +51,8 @@ class Console:
     callbacks: object = None  # console/callbacks_controller.CallbacksController: the callback queue tab
     phone: PhoneController | None = None  # the softphone (its process starts once the CSR has a seat)
     phone_presence: PhonePresence | None = None
+    # Sound devices… (Ctrl+Alt+D): this PC's microphone, headset and ring device for the seat
+    sound_devices: SoundDevicesController | None = None
     inbox: object = None  # console/inbox_controller.InboxController: the Bookings inbox tab
     work_orders: object = None  # console/work_orders_controller: ServiceChannel work orders in the inbox
     merge: object = None  # console/merge_controller.MergeController for managers and admins (issue 19)
@@ -136,6 +139,7 @@ class Console:
         console.phone = PhoneController(window, calls)
         # The floor board's Phone column: this console reports its softphone (console/phone_presence.py).
         console.phone_presence = PhonePresence(window, console.phone, sync)
+        console.sound_devices = SoundDevicesController(window, console.phone, sync)
         calls.start_booking = console.new_job
         calls.activate_draft, calls.forget_draft = drafts.activate_call, drafts.forget
         window.call_in_progress = lambda: on_a_call(calls.calls.values(), calls.me)  # Ctrl+Q asks first
@@ -368,6 +372,8 @@ class Console:
         await self.calls.aclose()
         if self.phone_presence is not None:
             await self.phone_presence.aclose()
+        if self.sound_devices is not None:
+            await self.sound_devices.aclose()
         if self.phone is not None:
             await self.phone.aclose()
         await self.floor.aclose()

@@ -44,6 +44,7 @@ SHORTCUTS = [
     ("F3 / F4 / F9 (softphone)", "Hold or resume / mute or unmute / hang up the call on your softphone"),
     ("F6 / F7 / F8 (softphone)", "Transfer… / consult a colleague… / keypad…"),
     ("F10 / F11 (softphone)", "Complete the warm transfer / return to the caller"),
+    ("Ctrl+Alt+D", "Sound devices: this PC's microphone, headset and ring device for your phone seat"),
     ("Ctrl+Shift+R", "Call review (supervisors and managers): Abandoned and Unbooked calls"),
     ("Ctrl+Shift+F", "Possible duplicates (managers): compare, merge, Ctrl+Z undoes the last merge"),
     ("Ctrl+Shift+O", "Company setup: business units, job types, campaigns, … (editable by managers)"),

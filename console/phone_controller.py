@@ -51,6 +51,27 @@ def is_direct(seat: dict[str, Any]) -> bool:
 DEVICE_KEYS = ("input_device", "output_device", "ring_device")
 
 
+def devices_of(message: dict[str, Any]) -> dict[str, Any]:
+    """This PC's sound devices as the phone lists them (its ``devices`` event, or ``list_devices``'s
+    answer): ``available``, ``inputs``, ``outputs`` (names) and ``message`` (why none, for the CSR)."""
+
+    def names(value: Any) -> list[str]:
+        return [str(n) for n in value if isinstance(n, str) and n] if isinstance(value, list) else []
+
+    return {
+        "available": bool(message.get("available")),
+        "inputs": names(message.get("inputs")),
+        "outputs": names(message.get("outputs")),
+        "message": str(message.get("message") or ""),
+    }
+
+
+def only_devices_differ(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Two seats that differ in their sound devices only (the CSR chose others): no new sign-in."""
+    rest = lambda seat: {k: v for k, v in seat.items() if k not in DEVICE_KEYS}  # noqa: E731
+    return rest(old) == rest(new) and old != new
+
+
 def _register_fields(seat: dict[str, Any], password: str) -> dict[str, Any]:
     """The phone's register command from a server seat and the password."""
     keys = ("registrar", "user", "transport", "proxy", *DEVICE_KEYS)
@@ -63,6 +84,9 @@ class PhoneController(QObject):
     registrationChanged = Signal(bool, str)  # signed in at the registrar; why not (the CSR's sentence)
     answeredForCall = Signal(str)  # server call id whose softphone leg was answered (F2 or Answer)
     errorOccurred = Signal(str)
+    devicesChanged = Signal(object)  # this PC's sound devices as the phone lists them (dict), or None
+    deviceNotice = Signal(str)  # a device of the seat the phone did not find here (the CSR's sentence)
+    seatKnown = Signal(object)  # the server's seat for this user (dict) or None: at sign-in, on each change
 
     def __init__(
         self,
@@ -95,6 +119,7 @@ class PhoneController(QObject):
         self.consulting: tuple[str, str] | None = None  # (the caller's leg, the consultation leg)
         self.auto_claim = False  # the company's phone setting, from the sign-in answer
         self.dial_asked_at: float | None = None  # a click-to-call asked from here (time.monotonic())
+        self.devices: dict[str, Any] | None = None  # the phone's last list of this PC's sound devices
         self._tasks = Tasks()
         self._connect_signals()
 
@@ -141,6 +166,7 @@ class PhoneController(QObject):
         seat = user.get("phone_seat") or None
         self.server_seat = seat
         self.auto_claim = bool(user.get("phone_auto_claim", False))
+        self.seatKnown.emit(seat)
         if not seat:
             self.bar.hide()
             self.seat = {}  # no seat, no SIP password kept for it
@@ -157,6 +183,12 @@ class PhoneController(QObject):
         softphone in at the new one, or stop it; the same seat as before changes nothing."""
         if (seat or None) == self.server_seat:
             return
+        if seat and self.server_seat and only_devices_differ(self.server_seat, seat):
+            # The CSR chose other sound devices (here or at another console): switch, don't sign in again.
+            self.server_seat = dict(seat)
+            self.apply_devices(seat)
+            self.seatKnown.emit(self.server_seat)
+            return
         self.on_signed_in({"phone_seat": seat, "phone_auto_claim": self.auto_claim})
 
     async def _sign_in_seat(self, seat: dict[str, Any]) -> None:
@@ -165,10 +197,18 @@ class PhoneController(QObject):
             self.start({"address": seat.get("sip_address", ""), "user": seat.get("user", ""), **devices})
             return
         password = await asyncio.to_thread(self.secrets.get, seat)
+        seat = self._fresh(seat)
         if password:
             self.start(_register_fields(seat, password))
         else:
             self.ask_password(seat)
+
+    def _fresh(self, seat: dict[str, Any]) -> dict[str, Any]:
+        """``seat`` with the sound devices chosen since it was read (while the password was looked up or
+        asked for): the same seat otherwise."""
+        if self.server_seat and only_devices_differ(seat, self.server_seat):
+            return dict(self.server_seat)
+        return seat
 
     def ask_password(self, seat: dict[str, Any], why: str = "") -> None:
         """Ask for the seat's SIP password without blocking (``open()``, never ``exec()``)."""
@@ -197,6 +237,7 @@ class PhoneController(QObject):
         if result != QDialog.DialogCode.Accepted or not password:
             self.bar.show_status(f"{OFFLINE} — no SIP password given (sign in again to retry)")
             return
+        seat = self._fresh(seat)
         self.start(_register_fields(seat, password))
         self._tasks.spawn(self._keep_password(seat, password))
 
@@ -219,6 +260,9 @@ class PhoneController(QObject):
             link, self.link = self.link, None
             await link.stop()
         self.legs.clear()
+        if self.devices is not None:
+            self.devices = None
+            self.devicesChanged.emit(None)
 
     @property
     def online(self) -> bool:
@@ -300,6 +344,10 @@ class PhoneController(QObject):
             self.errorOccurred.emit(str(event.get("message", "")))
         elif kind == "device" and not event.get("found"):
             self.errorOccurred.emit(str(event.get("message", "")))
+            self.deviceNotice.emit(str(event.get("message", "")))
+        elif kind == "devices":  # right after ready: what this PC has (the Sound devices dialog lists it)
+            self.devices = devices_of(event)
+            self.devicesChanged.emit(self.devices)
         elif kind == "busy":
             on_call = any(v["state"] not in RINGING for v in self.legs.values())
             caller = str(event.get("remote") or "").removeprefix("<").removesuffix(">") or "a caller"
@@ -419,6 +467,36 @@ class PhoneController(QObject):
             return
         if self.link is None or self.link.send({"cmd": cmd, "call": leg["id"], **fields}) is None:
             self.errorOccurred.emit("The phone is offline.")
+
+    # -- sound devices (console/sound_devices.py) ------------------------------------------------------------
+    async def list_devices(self) -> dict[str, Any]:
+        """Ask the phone to look at this PC's sound devices again; RuntimeError with a sentence for the
+        CSR when it can't (offline, no answer, an error)."""
+        if self.link is None:
+            raise RuntimeError("The phone is not running: it starts once you have a phone seat.")
+        try:
+            answer = await self.link.request({"cmd": "list_devices"})
+        except TimeoutError:
+            raise RuntimeError("The phone did not answer: try Refresh again.") from None
+        if answer["event"] == "error":
+            raise RuntimeError(str(answer.get("message") or "The phone could not list the sound devices."))
+        self.devices = devices_of(answer)
+        self.devicesChanged.emit(self.devices)
+        return self.devices
+
+    def apply_devices(self, devices: dict[str, Any]) -> bool:
+        """Switch the phone to these devices now (``set_devices``) and after every restart (the sign-in
+        replayed carries them); False when the phone is not running to be told now."""
+        names = {k: str(devices.get(k) or "") for k in DEVICE_KEYS}
+        for target in (self.seat, self.link.registration if self.link is not None else None):
+            if target is None:
+                continue
+            for key, name in names.items():
+                if name:
+                    target[key] = name
+                else:
+                    target.pop(key, None)  # as the sign-in sends it: no name, the default
+        return self.link is not None and self.link.send({"cmd": "set_devices", **names}) is not None
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> asyncio.Future:
         """The next phone event matching ``predicate`` (tests and the bench)."""

@@ -203,6 +203,9 @@ class SyncClient:
     async def phone_seats(self, timeout: float = 15.0) -> dict[str, dict[str, Any]]:
         return await self.requests.phone_seats(timeout)
 
+    async def set_my_devices(self, devices: dict[str, str], timeout: float = 15.0) -> dict[str, Any]:
+        return await self.requests.set_my_devices(devices, timeout)
+
     def problems(self) -> list[Outcome]:
         """Refusals and flags the CSR has not acknowledged (they survive restarts and sign-outs)."""
         return unacknowledged(self.cache)

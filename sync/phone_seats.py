@@ -1,11 +1,13 @@
 """CSRs' SIP seats on the server: set by an admin (`csr-server phone-seat`, or the Users window's
 ``manage_user`` ``set_seat``), sent to a CSR's console at sign-in (and live when an admin changes it),
 and used by the voice webhook to ring a CSR's seat with ``<Dial><Sip>`` instead of their Client
-identity (docs/phone.md)."""
+identity (docs/phone.md). A CSR picks the seat's three sound devices themselves (``set_my_devices``:
+names only they can see, on their own PC), never the rest of it."""
 
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.callbacks import CLAIM_RELEASE_MINUTES
+from models.journal import AuditEntry
 from models.phone_seats import TRANSPORTS, PhoneSeat
 from models.setup import User
 
@@ -21,6 +24,9 @@ from .phone_protocol import BadCommand, is_sip_uri, listen_address
 
 SEAT_FIELDS = ("sip_address", "registrar", "proxy", "user", "transport", "input_device", "output_device",
                "ring_device")  # fmt: skip
+DEVICE_FIELDS = ("input_device", "output_device", "ring_device")
+DEVICE_WHAT = {"input_device": "microphone", "output_device": "headset", "ring_device": "ring device"}
+MAX_DEVICE_NAME = 120  # models/phone_seats.py: the columns' length
 CACHE_SECONDS = 5.0  # a changed seat rings within this long
 
 
@@ -28,9 +34,31 @@ class SeatRefused(ValueError):
     """A seat that cannot be saved; the message says what to fix."""
 
 
+def check_device(field: str, value: Any) -> str:
+    """One device name cleaned ("" = the system's default; for the ring device, the headset), or
+    SeatRefused saying what is wrong with it."""
+    what = DEVICE_WHAT[field]
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SeatRefused(f"The {what}'s name must be text.")
+    name = value.strip()
+    if len(name) > MAX_DEVICE_NAME:
+        raise SeatRefused(f"The {what}'s name is longer than {MAX_DEVICE_NAME} characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise SeatRefused(f"The {what}'s name has control characters in it.")
+    return name
+
+
+def check_devices(fields: dict[str, Any]) -> dict[str, str]:
+    """The three device names cleaned, or SeatRefused naming the first problem."""
+    return {k: check_device(k, fields.get(k)) for k in DEVICE_FIELDS}
+
+
 def check_seat(fields: dict[str, Any]) -> dict[str, str]:
     """The seat's fields cleaned, or SeatRefused naming the first problem."""
     seat = {k: str(fields.get(k) or "").strip() for k in SEAT_FIELDS}
+    seat.update(check_devices(fields))
     seat["transport"] = (seat["transport"] or "udp").lower()
     # No registrar: a direct seat, whose phone listens at the seat's own address (a LAN, the demo).
     for name in ("sip_address", "registrar") if seat["registrar"] else ("sip_address",):
@@ -68,6 +96,47 @@ def store_seat(
     row.ring_device, row.updated_at = seat["ring_device"], utcnow()
     session.add(row)
     return before, row.as_dict()
+
+
+class NoSeat(SeatRefused):
+    """Sound devices for a user who has no phone seat."""
+
+
+def store_own_devices(session: Session, user_id: str, fields: dict[str, Any]) -> tuple[dict, dict]:
+    """A user's own choice of the three sound devices, in the caller's transaction: (the devices before,
+    the seat as consoles receive it). Nothing else of the seat changes. SeatRefused for a bad name,
+    NoSeat when they have no seat (nothing written either way)."""
+    devices = check_devices(fields)
+    row = session.get(PhoneSeat, user_id)
+    if row is None:
+        raise NoSeat(
+            "You have no phone seat, so there are no sound devices to choose: an admin gives you one."
+        )
+    before = {k: getattr(row, k) for k in DEVICE_FIELDS}
+    for key, value in devices.items():
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    return before, row.as_dict()
+
+
+def set_own_devices(sessions: Callable[[], Session], user: dict[str, Any], fields: dict[str, Any]) -> dict:
+    """``set_my_devices``: the signed-in ``user`` (from the session) picks their seat's sound devices;
+    audited (the devices before and after). The seat as consoles receive it."""
+    user_id = str(user["id"])
+    with sessions() as s, s.begin():
+        before, seat = store_own_devices(s, user_id, fields)
+        after = {k: seat[k] for k in DEVICE_FIELDS}
+        if after != before:
+            s.add(
+                AuditEntry(
+                    actor=str(user.get("display_name") or user.get("username") or "")[:60],
+                    entity="users",
+                    entity_id=user_id,
+                    action="user_set_devices",
+                    details={"by_user_id": user_id, "before": before, "after": after},
+                )
+            )
+        return seat
 
 
 def remove_seat(session: Session, user: User) -> dict[str, str] | None:

@@ -173,6 +173,22 @@ class ManageUser(_Message):
     ring_device: Annotated[str, Field(max_length=120)] | None = None  # set_seat: where it rings
 
 
+DeviceName = Annotated[str, Field(max_length=1000)]  # the server says "longer than 120" in a sentence
+
+
+class SetMyDevices(_Message):
+    """Anyone signed in: the sound devices of **their own** phone seat, by the names their PC's phone
+    lists (``""``: the system's default; for ``ring_device``, the headset). The user is the session's;
+    nothing else of the seat changes. Answered by ``my_devices_set`` with the seat, or
+    ``devices_refused`` (``details.reason``: ``no_seat``, ``bad_device``) with the sentence; the user's
+    consoles hear the seat as for any seat change (``phone_seat``)."""
+
+    type: Literal["set_my_devices"]
+    input_device: DeviceName = ""  # microphone
+    output_device: DeviceName = ""  # headset
+    ring_device: DeviceName = ""  # where it rings
+
+
 class ListPhoneSeats(_Message):
     """Admins: every user's SIP phone seat (the Users window's list), answered by ``phone_seats``."""
 
@@ -228,6 +244,7 @@ ClientMessage = Annotated[
     | ScorecardRequest
     | ManageUser
     | ListPhoneSeats
+    | SetMyDevices
     | PhoneState
     | GetRecording,
     Field(discriminator="type"),
@@ -368,6 +385,13 @@ class PhoneSeatChanged(_Message):
     seat: dict[str, Any] | None = None
 
 
+class MyDevicesSet(_Message):
+    """The answer to ``set_my_devices``: the user's seat as stored now."""
+
+    type: Literal["my_devices_set"] = "my_devices_set"
+    seat: dict[str, Any]
+
+
 class PhoneStateSet(_Message):
     """The answer to ``phone_state``: the CSR's agent row as the floor shows it now."""
 
@@ -470,6 +494,7 @@ ERROR_CODES = {
     "bad_period": "That period can't be shown.",
     "password_change_required": "Your password was reset; choose a new one to sign in.",
     "user_refused": "That change to the user can't be made.",
+    "devices_refused": "Those sound devices can't be saved.",
     "recording_refused": "You may not listen to that recording.",
     "recording_unavailable": "The recording can't be fetched now.",
     "internal": "The server could not process the message.",

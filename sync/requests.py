@@ -1,5 +1,6 @@
 """Requests a console makes beside its sync session (claim a call, dial out, agent state, the floor,
-scorecards): each is one message with an ``id`` whose answer is routed back to it (sync/channel.py).
+scorecards, the sound devices of one's own phone seat): each is one message with an ``id`` whose answer
+is routed back to it (sync/channel.py).
 
 A request needs the server: offline, or when the server doesn't answer, it fails at once with a
 sentence for the user — never silently.
@@ -17,6 +18,7 @@ from .channel import Channel
 from .protocol import ERROR_CODES
 
 log = logging.getLogger("csr.sync.client")
+DEVICE_KEYS = ("input_device", "output_device", "ring_device")
 
 
 class RequestFailed(Exception):
@@ -164,6 +166,19 @@ class Requests:
             offline="Phone seats are kept on the server — sign in first.",
         )
         return {str(k): dict(v) for k, v in dict(answer["seats"]).items()}
+
+    async def set_my_devices(self, devices: dict[str, str], timeout: float = 15.0) -> dict[str, Any]:
+        """The sound devices of this user's own phone seat (``input_device``, ``output_device``,
+        ``ring_device``; "" for the default): the seat as stored, or RequestFailed with the server's
+        sentence (``devices_refused``: no seat, a bad name; ``offline``)."""
+        message = {"type": "set_my_devices", **{k: str(devices.get(k) or "") for k in DEVICE_KEYS}}
+        answer = await self.request(
+            message,
+            "my_devices_set",
+            timeout,
+            offline="Your sound devices are kept with your phone seat on the server — you're offline.",
+        )
+        return dict(answer["seat"])
 
     async def recording(self, call_id: str, timeout: float = 30.0) -> tuple[bytes, str]:
         """A call's recording through the server (sync/media.py): the file and its content type, or

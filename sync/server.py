@@ -25,7 +25,7 @@ from models.validation import ValidationFailed
 from .address_limit import DEFAULT_MAX_PER_ADDRESS, AddressLimit, peer_address
 from .apply import Applier, current_version
 from .floor import Floor
-from .phone_seats import seat_for_user
+from .phone_seats import NoSeat, SeatRefused, seat_for_user, set_own_devices
 from .protocol import (
     MAX_FRAME_BYTES,
     MIN_PROTOCOL_VERSION,
@@ -47,6 +47,7 @@ from .protocol import (
     LoggedIn,
     Login,
     ManageUser,
+    MyDevicesSet,
     PhoneSeatChanged,
     PhoneSeats,
     PhoneState,
@@ -62,6 +63,7 @@ from .protocol import (
     ScorecardRequest,
     ScorecardResult,
     SetAgentState,
+    SetMyDevices,
     Snapshot,
     SnapshotPage,
     StaleClosed,
@@ -407,12 +409,9 @@ class SyncServer:
             managed = await manage(conn.user, message)
             await self._send(conn, UserManaged(id=message.id, action=message.action, user=managed))
             if "phone_seat" in managed:  # set_seat / clear_seat: the user's consoles re-sign their phone
-                self._seat_changed(str(managed["id"]), managed["phone_seat"])
-                if self.publish_seat is not None:  # and to their consoles on the other instances
-                    try:
-                        self.publish_seat(str(managed["id"]))
-                    except Exception:  # noqa: BLE001 - stored and answered: the others get it at reconnect
-                        log.exception("event=seat_publish_failed user=%s", managed["id"])
+                self._announce_seat(str(managed["id"]), managed["phone_seat"])
+        elif isinstance(message, SetMyDevices):  # anyone: the sound devices of their own seat
+            await self._set_my_devices(conn, message)
         elif isinstance(message, ListPhoneSeats):  # admins: the Users window's seat column
             seats = getattr(self.auth, "phone_seats", None)
             if seats is None:
@@ -523,9 +522,35 @@ class SyncServer:
             if row["user_id"] in listening:
                 broadcast(listening[row["user_id"]], encode(AgentStateSet(agent=row)))
 
+    async def _set_my_devices(self, conn: Connection, message: SetMyDevices) -> None:
+        """The signed-in user's own seat, its three device names only: the user is the session's."""
+        assert conn.user is not None
+        sessions = getattr(self.applier, "sessions", None)
+        if sessions is None:
+            raise ProtocolError("internal")
+        fields = {k: getattr(message, k) for k in ("input_device", "output_device", "ring_device")}
+        try:
+            seat = await asyncio.to_thread(set_own_devices, sessions, conn.user, fields)
+        except NoSeat as exc:
+            raise ProtocolError("devices_refused", str(exc), details={"reason": "no_seat"}) from None
+        except SeatRefused as exc:
+            raise ProtocolError("devices_refused", str(exc), details={"reason": "bad_device"}) from None
+        await self._send(conn, MyDevicesSet(id=message.id, seat=seat))
+        self._announce_seat(str(conn.user["id"]), seat)
+
+    def _announce_seat(self, user_id: str, seat: dict[str, Any] | None) -> None:
+        """A seat stored: the user's consoles here hear it at once, those on other instances by a note."""
+        self._seat_changed(user_id, seat)
+        if self.publish_seat is not None:
+            try:
+                self.publish_seat(user_id)
+            except Exception:  # noqa: BLE001 - stored and answered: the others get it at reconnect
+                log.exception("event=seat_publish_failed user=%s", user_id)
+
     def _seat_changed(self, user_id: str, seat: dict[str, Any] | None) -> None:
-        """An admin set or cleared a user's seat: their consoles connected here get it at once. A console
-        that has this very seat already (this instance's own ``seat:`` note coming back) gets nothing."""
+        """A user's seat was set or cleared (an admin), or its devices changed (the user): their consoles
+        connected here get it at once. A console that has this very seat already (this instance's own
+        ``seat:`` note coming back) gets nothing."""
         targets = []
         for c in self.connections:
             if c.user is not None and str(c.user.get("id")) == user_id:

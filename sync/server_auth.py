@@ -9,6 +9,8 @@ connection logged in as (or whose token it presented):
 - every role: ``set_agent_state`` (their own state) and ``scorecard`` (a CSR only their own row: the
   endpoint refuses a CSR's request for anyone else's, or everyone's, with ``forbidden`` —
   :func:`scorecard_allowed`);
+- every role: ``set_my_devices`` — the three sound devices of their **own** phone seat (the user is the
+  session's; the rest of a seat is an admin's, ``manage_user``);
 - supervisor, manager, admin: ``subscribe_floor`` / ``unsubscribe_floor`` (the supervisors' live feed)
   and ``close_stale_call``;
 - inside a push, an intent that changes the company setup (:data:`SETUP_INTENTS`) needs manager or
@@ -59,6 +61,7 @@ MESSAGE_ROLES: dict[str, frozenset[str]] = {
     "close_stale_call": SUPERVISORS,
     "manage_user": frozenset({Role.ADMIN.value}),  # users and seats (issue 19): admins only
     "list_phone_seats": frozenset({Role.ADMIN.value}),  # the Users window's seat column
+    "set_my_devices": EVERYONE,  # the sound devices of one's own seat (only those, only one's own)
     "phone_state": EVERYONE,  # a console's own softphone, for the floor board
     "get_recording": EVERYONE,  # a CSR: only their own calls (sync/media.may_hear)
 }

@@ -1,4 +1,5 @@
-"""The softphone's controls beside the bubble strip: status, Answer, Hold, Mute, Transfer, Keypad, Hang up.
+"""The softphone's controls beside the bubble strip: status, Answer, Hold, Mute, Transfer, Keypad, Hang up,
+and Sound… (this PC's sound devices, Ctrl+Alt+D: console/sound_devices.py).
 
 Plain widget: it shows what console/phone_controller.py tells it and emits what the CSR asks for. Every
 control takes the keyboard focus (Tab reaches them; Space/Enter presses), has an accessible name and a
@@ -43,6 +44,7 @@ class PhoneBar(QWidget):
     returnRequested = Signal()  # hang up the consultation, back to the caller
     dtmfRequested = Signal(str)
     hangupRequested = Signal()
+    devicesRequested = Signal()  # Sound devices… (console/sound_devices.py)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,13 +71,18 @@ class PhoneBar(QWidget):
         )
         self.keypad = self._button("phoneKeypad", "Keypad…", "Send keypad tones (DTMF) to the call")
         self.hangup = self._button("phoneHangup", "Hang up", "Hang up the call")
+        self.devices = self._button(
+            "phoneDevices", "Sound…", "Choose this PC's microphone, headset and ring device (Ctrl+Alt+D)"
+        )
+        self.devices.setAccessibleName("Sound devices")
+        self.devices.setAccessibleDescription("Shortcut: Ctrl+Alt+D")
         self.entry = _Entry(self)
         self.entry.setObjectName("phoneEntry")
         self.entry.setAccessibleName("Transfer to or keypad digits")
         self.entry.hide()
         layout.addWidget(self.entry)
         for w in (self.answer, self.hold, self.mute, self.transfer, self.consult, self.complete, self.back,
-                  self.keypad, self.hangup):  # fmt: skip
+                  self.keypad, self.hangup, self.devices):  # fmt: skip
             layout.addWidget(w)
         self._entry_mode = ""
         self.answer.clicked.connect(self.answerRequested)
@@ -87,6 +94,7 @@ class PhoneBar(QWidget):
         self.complete.clicked.connect(self.completeRequested)
         self.back.clicked.connect(self.returnRequested)
         self.keypad.clicked.connect(lambda: self._open_entry("dtmf"))
+        self.devices.clicked.connect(self.devicesRequested)
         self.entry.returnPressed.connect(self._entry_done)
         self.entry.textEdited.connect(self._keypad_typed)
         self.entry.escaped.connect(self._close_entry)

@@ -44,6 +44,7 @@ GLOBAL: list[tuple[str, Qt.Key, Qt.KeyboardModifier, Callable[[Console], QAction
     ("Ctrl+Shift+Y", K.Key_Y, CTRL | SHIFT, lambda c: c.floor.scorecards_action),
     ("Ctrl+Shift+M", K.Key_M, CTRL | SHIFT, lambda c: c.messages.open_action),
     ("Ctrl+Alt+C", K.Key_C, CTRL | Qt.KeyboardModifier.AltModifier, lambda c: c.callbacks.tab_action),
+    ("Ctrl+Alt+D", K.Key_D, CTRL | ALT, lambda c: c.sound_devices.action),
     ("F5", K.Key_F5, NONE, lambda c: c.window.sync_now_action),
     ("Ctrl+J", K.Key_J, CTRL, lambda c: c.window.new_job_action),
     ("Ctrl+N", K.Key_N, CTRL, lambda c: c.window.new_bubble_action),
