@@ -135,6 +135,12 @@ class SoundDevicesDialog(QDialog):
         self.message.setText(text)
         self.message.setStyleSheet("color: #b00020;" if kind == "error" else "")
         self.message.setAccessibleDescription(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to fit a longer sentence (the combos are never squeezed under it)."""
+        self.layout().activate()
+        self.resize(self.size().expandedTo(self.sizeHint()))
 
     def set_busy(self, busy: bool) -> None:
         """A request is on its way: a second Save or Refresh meanwhile is ignored. Nothing is disabled for
@@ -198,6 +204,7 @@ class SoundDevicesDialog(QDialog):
                 f"{count[1]} output{'s' * (count[1] != 1)} (headsets, speakers)."
             )
         self.note.setAccessibleDescription(self.note.text())
+        self._fit()
         self._enable()
 
     def _refresh(self) -> None:

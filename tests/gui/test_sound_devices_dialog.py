@@ -271,3 +271,10 @@ def test_the_dialog_alone_keeps_an_unsaved_choice_and_marks_names_not_here(qtbot
     dialog.set_busy(False)
     dialog.save.click()
     assert asked == [{"input_device": "Old mic", "output_device": "USB Headset", "ring_device": ""}]
+    # A long sentence under the combos grows the dialog: nothing is squeezed (seen at 1366×768).
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.show_message("Saved with your phone seat — microphone: the system's default; headset: the "
+                        "system's default; it rings on a device with a long name of its own.")  # fmt: skip
+    for combo in dialog.combos.values():
+        assert combo.height() >= combo.sizeHint().height(), combo.objectName()
