@@ -11,7 +11,8 @@ every ``interval`` s.
   (``*_stream_latency_ms``, PortAudio's own figure for the open stream).
 - ``*_underruns``, ``*_trimmed_ms``, ``*_overflowed_ms``: gaps played as silence, latency dropped to keep
   the ring at its target (two clocks drift), sound dropped at the ring's cap.
-- ``csr_phone_cpu_pct_of_core``: the CSR's phone process over the measured call (pjsua2, codec, bridge).
+- ``csr_phone_cpu_pct_of_core``: the CSR's phone process over the measured call (pjsua2, codec, bridge);
+  ``csr_phone_rss_mb``: its memory at the end, PortAudio loaded and both streams open.
 - ``heard_*_share``: the share of the tone in what each side's speaker played in the last 2 s (≥ 0.9:
   the sound still crosses cleanly at the end).
 """
@@ -92,7 +93,8 @@ async def _scenario(server: Any, folder: Path, seconds: float, interval: float) 
             microphone.append(sound["microphone"]["fill_ms"])
             await asyncio.sleep(interval)
         cpu = (_cpu_s(pid) - cpu0) / (time.monotonic() - t0)
-        last = (await a.request({"cmd": "stats"}))["sound"]
+        last_stats = await a.request({"cmd": "stats"})
+        last, rss_mb = last_stats["sound"], last_stats["rss_mb"]
         heard_a, heard_b = await asyncio.gather(
             asyncio.to_thread(server.record, "a_spk.monitor", 2.0),
             asyncio.to_thread(server.record, "b_spk.monitor", 2.0),
@@ -120,6 +122,7 @@ async def _scenario(server: Any, folder: Path, seconds: float, interval: float) 
         "headset_status_flags": grew("headset", "status_flags"),
         "microphone_status_flags": grew("microphone", "status_flags"),
         "csr_phone_cpu_pct_of_core": round(100 * cpu, 1),
+        "csr_phone_rss_mb": rss_mb,
         "heard_by_csr_1000hz_share": round(pulse_lab.tone_share(heard_a, 1000)[0], 3),
         "heard_by_caller_440hz_share": round(pulse_lab.tone_share(heard_b, 440)[0], 3),
         "load_after": round(os.getloadavg()[0], 2),
