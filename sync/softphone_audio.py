@@ -9,9 +9,10 @@ through a ``pjsua2.AudioMediaPort`` of its own (docs/research/phone-audio/README
     ring tone ─► ring port.onFrameReceived ─► ByteRing ─► PortAudio output stream (the ring device)
 
 Threads: the ports' callbacks run on pjmedia's clock thread and the streams' on PortAudio's; both only
-touch a ring (never pjsua2, never the channel), and never let an exception out. Streams are opened and
-closed on a worker thread (opening can take a second); what it has to say reaches the phone's one
-thread through ``messages`` and is told from there. pjsua2 objects (the ports) are made and dropped on
+touch a ring (never pjsua2, never the channel), and never let an exception out. Every PortAudio call
+(listing devices, checking a rate, opening and closing streams) is made on one worker thread (opening can
+take a second; PortAudio is not thread-safe); what it has to say reaches the phone's one thread through
+``messages`` and is told from there. pjsua2 objects (the ports) are made and dropped on
 the phone's thread only, and dropped before ``libDestroy``.
 
 Nothing here imports pjsua2 or sounddevice at module level: the phone passes them in.
@@ -231,8 +232,27 @@ class Sound:
         self.worker = threading.Thread(target=self._work, name="phone-sound", daemon=True)
         self.worker.start()
 
+    def _on_worker(self, job: Callable[[], Any], default: Any, timeout: float = 10.0) -> Any:
+        """Run ``job`` on the worker and wait for its result (``default`` if it takes longer): every
+        PortAudio call is made on that one thread, never beside a stream being opened or closed."""
+        done = threading.Event()
+        box: list[Any] = [default]
+
+        def run() -> None:
+            try:
+                box[0] = job()
+            finally:
+                done.set()
+
+        self.jobs.put(run)
+        done.wait(timeout)
+        return box[0]
+
     # --- the device list --------------------------------------------------------------------------
     def devices(self) -> list[Device]:
+        return self._on_worker(self._query, [])
+
+    def _query(self) -> list[Device]:
         return [
             Device(
                 i,
@@ -246,10 +266,14 @@ class Sound:
 
     def rescan(self) -> None:
         """Have PortAudio look for devices again (a headset plugged in since start)."""
-        if any(r.stream is not None for r in self.routes.values()):
-            return  # never under a running stream: the list stays as it is
-        self.sd._terminate()  # noqa: SLF001 — sounddevice's documented way to re-enumerate
-        self.sd._initialize()  # noqa: SLF001
+
+        def job() -> None:
+            if any(r.stream is not None for r in self.routes.values()):
+                return  # never under a running stream: the list stays as it is
+            self.sd._terminate()  # noqa: SLF001 — sounddevice's documented way to re-enumerate
+            self.sd._initialize()  # noqa: SLF001
+
+        self._on_worker(job, None)
 
     def listing(self) -> dict[str, Any]:
         devices = self.devices()
@@ -296,8 +320,9 @@ class Sound:
         )
         self.routes["ring"].device = ring_device if self.ring_apart else None
         self.routes["ring"].label = ring_device.name if self.ring_apart and ring_device else ""
-        for route in self.routes.values():
-            route.rate = self._rate(route)
+        rates = self._on_worker(lambda: {role: self._rate(r) for role, r in self.routes.items()}, {})
+        for role, route in self.routes.items():
+            route.rate = rates.get(role, PORT_RATE)
             self.jobs.put(lambda route=route: self._follow(route))  # a running stream moves over
         return events
 

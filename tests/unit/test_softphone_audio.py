@@ -167,3 +167,82 @@ def test_no_portaudio_is_said_in_a_sentence(monkeypatch):
     sd, why = audio.load_sounddevice()
     assert sd is None and why == audio.NO_PORTAUDIO
     assert "apt install libportaudio2" in why
+
+
+class FakePortAudio:
+    """Stands in for sounddevice: records the thread of every call into it."""
+
+    def __init__(self) -> None:
+        self.threads: list[tuple[str, str]] = []
+        fake = self
+
+        class Stream:
+            def __init__(self, **kwargs) -> None:
+                fake.note("open " + ("out" if self.output else "in"))
+                self.kwargs, self.latency = kwargs, 0.04
+
+            def start(self) -> None:
+                fake.note("start")
+
+            def stop(self) -> None:
+                fake.note("stop")
+
+            def close(self) -> None:
+                fake.note("close")
+
+        class RawOutputStream(Stream):
+            output = True
+
+        class RawInputStream(Stream):
+            output = False
+
+        self.RawOutputStream, self.RawInputStream = RawOutputStream, RawInputStream
+
+    def note(self, what: str) -> None:
+        self.threads.append((what, threading.current_thread().name))
+
+    def query_devices(self, kind=None):
+        self.note("query")
+        devices = [
+            {"name": "USB Headset", "max_input_channels": 1, "max_output_channels": 2, "default_samplerate": 48000.0},
+            {"name": "Desk speaker", "max_input_channels": 0, "max_output_channels": 2, "default_samplerate": 44100.0},
+        ]  # fmt: skip
+        return devices[1] if kind else devices
+
+    def check_output_settings(self, **kwargs) -> None:
+        self.note("check out")
+        if kwargs["device"] == 1:
+            raise ValueError("Invalid sample rate")  # the speaker plays at 44.1 kHz only
+
+    def check_input_settings(self, **kwargs) -> None:
+        self.note("check in")
+
+    def _terminate(self) -> None:
+        self.note("terminate")
+
+    def _initialize(self) -> None:
+        self.note("initialize")
+
+
+def test_every_portaudio_call_is_made_on_the_sound_worker():
+    """PortAudio is not thread-safe: listing, rate checks, rescans and streams all on one thread."""
+    fake = FakePortAudio()
+    sound = audio.Sound(fake)
+    try:
+        assert sound.listing()["outputs"] == ["USB Headset", "Desk speaker"]
+        events = sound.choose("USB Headset", "USB Headset", "Desk speaker")
+        assert [e["found"] for e in events] == [True, True, True]
+        assert sound.ring_apart and sound.routes["ring"].rate == 44100  # its own rate, not 16 kHz
+        assert sound.routes["headset"].rate == audio.PORT_RATE
+        sound.rescan()
+        sound.want("headset", True)
+        sound.want("ring", True)
+        opened = [sound.messages.get(timeout=5) for _ in range(2)]
+        assert sorted(m[1]["role"] for m in opened) == ["headset", "ring"]
+        assert sound.routes["ring"].stream.kwargs["samplerate"] == 44100
+        sound.want("ring", False)
+    finally:
+        sound.close()
+    whats = [w for w, _ in fake.threads]
+    assert {"query", "check out", "check in", "terminate", "open out", "start", "stop", "close"} <= set(whats)
+    assert {t for _, t in fake.threads} == {"phone-sound"}, fake.threads
