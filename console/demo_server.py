@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync.parent_watch import child_env
+
 DEMO_PASSWORD = "demo password"  # the demo's throw-away server only
 DEMO_USERS = [
     ("dana", "Dana Reyes", "csr"),
@@ -257,7 +259,7 @@ def start_msgsim(token: str, log: Any, sent_log: Path) -> tuple[subprocess.Popen
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, TOKEN_ENV: token},
+        env=child_env({**os.environ, TOKEN_ENV: token}),
     )
     assert process.stdout is not None
     line = process.stdout.readline().decode(errors="replace")
@@ -290,7 +292,9 @@ def start_scsim(folder: Path, log: Any) -> tuple[subprocess.Popen, Path]:
         str(DEMO_WORK_ORDER_EVERY),
         "--exit-with-parent",
     ]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=child_env()
+    )
     assert process.stdout is not None
     line = process.stdout.readline().decode(errors="replace")
     if "http://" not in line:
@@ -365,7 +369,7 @@ def start_server(store: Path, log_path: Path, *, calls: bool = True, seat: str =
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, TOKEN_ENV: token},
+        env=child_env({**os.environ, TOKEN_ENV: token}),
     )
     deadline = time.monotonic() + START_TIMEOUT
     assert process.stdout is not None
@@ -461,7 +465,7 @@ def start_callsim(
         stdout=subprocess.DEVNULL,
         stderr=log,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, TOKEN_ENV: token},
+        env=child_env({**os.environ, TOKEN_ENV: token}),
     )
 
 

@@ -368,13 +368,10 @@ async def _watch_parent(stop: asyncio.Event) -> None:
     is watched until the run ends, however ``stop`` was set: a console that sent SIGTERM and then went
     away left a simulator whose wind-down hung alive for good (found in CI: its watch had ended at the
     signal, before the parent was gone)."""
-    parent = os.getppid()
-    while True:
-        await asyncio.sleep(1.0)
-        if os.getppid() != parent:
-            stop.set()
-            asyncio.get_running_loop().call_later(10.0, os._exit, 0)
-            return
+    from .parent_watch import watch_parent
+
+    if await watch_parent(stop, until=lambda: False):
+        asyncio.get_running_loop().call_later(10.0, os._exit, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,11 +298,9 @@ async def serve(sim: MessagesSim, host: str = "127.0.0.1", port: int = 0) -> tup
 
 async def _watch_parent(stop: asyncio.Event) -> None:
     """The demo's stand-in stops when the console that started it is gone (even after a kill -9)."""
-    parent = os.getppid()
-    while not stop.is_set():
-        await asyncio.sleep(1.0)
-        if os.getppid() != parent:
-            stop.set()
+    from .parent_watch import watch_parent
+
+    await watch_parent(stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -507,13 +507,9 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _watch_parent(stop: asyncio.Event) -> None:
     """The demo's stand-in stops when the console that started it is gone (even after a kill -9)."""
-    import os
+    from .parent_watch import watch_parent
 
-    parent = os.getppid()
-    while not stop.is_set():
-        await asyncio.sleep(1.0)
-        if os.getppid() != parent:
-            stop.set()
+    await watch_parent(stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -487,12 +487,10 @@ def _auth_token(args: argparse.Namespace) -> str:
 
 async def _watch_parent(stop: asyncio.Event) -> None:
     """The demo's server: stop cleanly when the console that started it is gone (even after a kill -9)."""
-    parent = os.getppid()
-    while not stop.is_set():
-        await asyncio.sleep(1.0)
-        if os.getppid() != parent:
-            logging.getLogger("csr.server").info("event=parent_gone")
-            stop.set()
+    from .parent_watch import watch_parent
+
+    if await watch_parent(stop):
+        logging.getLogger("csr.server").info("event=parent_gone")
 
 
 def _count(least: int) -> Callable[[str], int]:
